@@ -1,0 +1,207 @@
+/* common: the small pieces every berth module uses.
+ *
+ * - cleanup attributes (_cleanup_free_, _cleanup_close_, ...) and TAKE_PTR/TAKE_FD
+ * - struct berth_error: an error with our context and, for remote calls, the
+ *   HTTP status and the remote party's own message
+ * - logging (text or JSON lines, levels); only top layers log
+ * - struct buf: a growable byte buffer with a hard cap
+ * - time: RFC 3339, durations ("90s", "1h30m"), kubectl-style ages
+ * - quantities: bytes ("256Mi", "1G") and cpu ("500m", "0.5")
+ * - jansson helpers
+ *
+ * Conventions: functions return 0 (or a count) on success and -errno on failure;
+ * output parameters are named ret_* and are untouched on failure.
+ */
+#pragma once
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- cleanup ---------------------------------------------------------- */
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _unused_ __attribute__((unused))
+
+static inline void freep(void *p)
+{
+        free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+}
+static inline void fclosep(FILE **f)
+{
+        if (*f)
+                fclose(*f);
+}
+/* json_decrefp() comes from jansson.h itself. */
+void strv_free(char **v);
+static inline void strv_freep(char ***v)
+{
+        strv_free(*v);
+}
+
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_json_ _cleanup_(json_decrefp)
+#define _cleanup_strv_ _cleanup_(strv_freep)
+
+/* Hand a cleanup-owned pointer over: returns it and leaves NULL behind. */
+#define TAKE_PTR(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) _p_ = (p);                                                           \
+                (p) = NULL;                                                                        \
+                _p_;                                                                               \
+        })
+#define TAKE_FD(fd)                                                                                \
+        ({                                                                                         \
+                int _fd_ = (fd);                                                                   \
+                (fd) = -1;                                                                         \
+                _fd_;                                                                              \
+        })
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- strings ---------------------------------------------------------- */
+
+static inline bool streq(const char *a, const char *b)
+{
+        return a && b && strcmp(a, b) == 0;
+}
+static inline bool str_has_prefix(const char *s, const char *prefix)
+{
+        return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+bool str_has_suffix(const char *s, const char *suffix);
+/* Formats into a new string; NULL on allocation failure. Caller frees. */
+char *str_printf(const char *fmt, ...) _printf_(1, 2);
+/* Copies src into dst[size] with truncation; always NUL-terminates. Returns
+ * -ENAMETOOLONG when src did not fit. */
+int str_copy(char *dst, size_t size, const char *src);
+/* Number of entries of a NULL-terminated string vector. */
+size_t strv_length(char *const *v);
+/* Levenshtein distance, capped at 'max' + 1 (cheap "did you mean" checks). */
+size_t str_edit_distance(const char *a, const char *b, size_t max);
+
+/* ---- errors ----------------------------------------------------------- */
+
+#define BERTH_ERROR_MESSAGE_MAX 1024
+
+/* What went wrong, for the user: our context first, then the remote message.
+ * Example: "create container berth.default.web.1a2b3c4d.1: 404 No such image: x".
+ * Functions taking a struct berth_error * accept NULL. */
+struct berth_error {
+        int code;        /* negative errno, same value the function returned */
+        int http_status; /* status of the remote call that failed, 0 if none */
+        char message[BERTH_ERROR_MESSAGE_MAX];
+};
+
+void berth_error_clear(struct berth_error *err);
+/* Sets code and a formatted message; returns code (a negative errno) so that
+ * callers can write: return berth_error_set(err, -EINVAL, "bad %s", x); */
+int berth_error_set(struct berth_error *err, int code, const char *fmt, ...) _printf_(3, 4);
+/* For a failed remote call: message becomes "<context>: <status> <remote>". */
+int berth_error_set_http(struct berth_error *err, int code, int http_status, const char *remote,
+                         const char *fmt, ...) _printf_(5, 6);
+/* Prepends "<context>: " to the existing message (keeps code and status). */
+void berth_error_prefix(struct berth_error *err, const char *fmt, ...) _printf_(2, 3);
+
+/* ---- logging ---------------------------------------------------------- */
+
+enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+/* Process-wide settings (set once by main before threads start). out NULL = stderr. */
+void log_setup(enum log_level level, enum log_format format, FILE *out);
+int log_level_from_string(const char *s, enum log_level *ret_level);
+int log_format_from_string(const char *s, enum log_format *ret_format);
+const char *log_level_to_string(enum log_level level);
+bool log_enabled(enum log_level level);
+/* One line per call, thread-safe. Text: "2026-01-01T00:00:00.123Z info  <msg>";
+ * JSON: {"time":...,"level":"info","msg":"<msg>"}. Messages are lowercase,
+ * error first, then key=value fields. */
+void log_printf(enum log_level level, const char *fmt, ...) _printf_(2, 3);
+#define log_debug(...) log_printf(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info(...) log_printf(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...) log_printf(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error(...) log_printf(LOG_LEVEL_ERROR, __VA_ARGS__)
+
+/* ---- capped buffer ---------------------------------------------------- */
+
+/* A growable buffer that refuses to grow past 'max' bytes (-E2BIG). data is
+ * always NUL-terminated (the terminator is not counted in len nor in max). */
+struct buf {
+        char *data;
+        size_t len;
+        size_t cap;
+        size_t max;
+};
+
+void buf_init(struct buf *b, size_t max);
+void buf_release(struct buf *b);
+void buf_reset(struct buf *b); /* len = 0, keeps memory */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) _printf_(2, 3);
+/* Hands the data over (caller frees; never NULL on success, "" when empty) and
+ * leaves the buffer empty. NULL on allocation failure. */
+char *buf_steal(struct buf *b);
+/* Drops the first n bytes. */
+void buf_consume(struct buf *b, size_t n);
+static inline void buf_releasep(struct buf *b)
+{
+        buf_release(b);
+}
+#define _cleanup_buf_ _cleanup_(buf_releasep)
+
+/* ---- time ------------------------------------------------------------- */
+
+int64_t time_now_ms(void);  /* wall clock, ms since the epoch */
+int64_t time_mono_ms(void); /* monotonic clock, ms */
+#define RFC3339_MAX 40
+/* "2026-01-01T00:00:00Z" (UTC, second precision, like Kubernetes). */
+void time_format_rfc3339(int64_t unix_ms, char out[RFC3339_MAX]);
+/* Accepts fractions of any length (Docker gives nanoseconds) and Z or +hh:mm.
+ * Docker's "0001-01-01T00:00:00Z" (never) parses to 0. */
+int time_parse_rfc3339(const char *s, int64_t *ret_unix_ms);
+/* "90s", "5m", "1h30m", "500ms", "2h", "1.5h", "0"; units ms s m h d. */
+int duration_parse(const char *s, int64_t *ret_ms);
+/* Shortest form that parses back: "1h30m", "45s", "250ms". */
+void duration_format(int64_t ms, char *out, size_t size);
+/* kubectl-style age of a duration: "12s", "5m", "3h", "2d", "1y". */
+void age_format(int64_t ms, char *out, size_t size);
+
+/* ---- quantities ------------------------------------------------------- */
+
+/* Bytes: plain integer, decimal suffixes k/K M G T P E, binary Ki Mi Gi Ti Pi Ei,
+ * fractions allowed ("1.5Gi"). -EINVAL on junk, -ERANGE on overflow. */
+int quantity_parse_bytes(const char *s, int64_t *ret_bytes);
+/* CPU: "500m" = 500 millicpu, "0.5" = 500, "2" = 2000. */
+int quantity_parse_millicpu(const char *s, int64_t *ret_millicpu);
+
+/* ---- json helpers ----------------------------------------------------- */
+
+/* Looks up a dotted path ("metadata.name", "spec.backoff.factor"); borrowed, NULL if absent. */
+json_t *json_path(const json_t *root, const char *dotted);
+/* String at path, or NULL if absent or not a string. Borrowed. */
+const char *json_path_string(const json_t *root, const char *dotted);
+/* Integer at path, or def if absent or not an integer. */
+int64_t json_path_int(const json_t *root, const char *dotted, int64_t def);
+/* Sets a value at a dotted path, creating intermediate objects; steals value. */
+int json_path_set_new(json_t *root, const char *dotted, json_t *value);
+/* Deep equality that treats 1 and 1.0 as different, like json_equal. */
+static inline bool json_same(const json_t *a, const json_t *b)
+{
+        return json_equal((json_t *)a, (json_t *)b);
+}

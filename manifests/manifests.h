@@ -1,0 +1,118 @@
+/* manifests: YAML/JSON documents → jansson objects, validation, defaults, printing.
+ *
+ * Every parsed document keeps a position map so that any error names the file,
+ * line, column and field: "task.yaml:7:3: spec.imagee: unknown field, did you
+ * mean spec.image?". Objects are plain jansson trees with the Kubernetes envelope
+ * (apiVersion, kind, metadata, spec, status).
+ *
+ * Limits (MANIFEST_*): a document is at most 1 MiB of text, nesting at most 32
+ * levels, a file at most 1000 documents, a directory at most 10000 files.
+ */
+#pragma once
+
+#include "common.h"
+
+#define MANIFEST_DOC_MAX (1024 * 1024)
+#define MANIFEST_DEPTH_MAX 32
+#define MANIFEST_DOCS_MAX 1000
+#define MANIFEST_FILES_MAX 10000
+#define MANIFEST_API_VERSION "berth/v1"
+
+/* ---- kinds ------------------------------------------------------------ */
+
+struct kind_info {
+        const char *kind;     /* "Task" */
+        const char *resource; /* "tasks": URL and store key segment */
+        const char *singular; /* "task" */
+        const char *short_name; /* "tk" or NULL */
+        bool namespaced;
+};
+
+/* Finds a kind by any of its names, case-insensitive: "Task", "task", "tasks".
+ * NULL if unknown. Static storage. */
+const struct kind_info *kind_lookup(const char *name);
+/* All kinds this build knows, NULL-terminated. */
+const struct kind_info *const *kind_all(void);
+
+/* Store key of an object: "<prefix><resource>/<namespace>/<name>", e.g.
+ * "/berth/tasks/default/hello". prefix ends with '/'. Caller frees. */
+char *object_key(const char *prefix, const char *resource, const char *ns, const char *name);
+/* Splits a key made by object_key into its parts (written into caller arrays of
+ * 64 bytes each; resource may be NULL). -EINVAL if the key is not of that form. */
+int object_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
+                     char name[64]);
+
+/* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
+bool name_is_valid(const char *name);
+
+/* ---- parsing ---------------------------------------------------------- */
+
+struct manifest_doc {
+        json_t *object;    /* owned; the document's mapping */
+        json_t *positions; /* owned; "spec.env[0].name" → [line, column] (1-based); "" → document */
+        char *source;      /* owned; file path, "<stdin>" or what the caller named */
+        int line;          /* line where the document starts */
+};
+
+struct manifest_list {
+        struct manifest_doc *docs;
+        size_t n;
+};
+
+void manifest_list_release(struct manifest_list *list);
+
+/* Parses a buffer holding one or more YAML documents (JSON is YAML). Empty
+ * documents are skipped. Every document must be a mapping. Scalars become
+ * JSON strings, numbers, booleans or null by the YAML 1.2 core schema; quoted
+ * scalars always stay strings. Anchors/aliases and tags other than the core
+ * ones are rejected. Appends to *list (which may already hold documents); on
+ * error nothing is appended and err says "source:line:column: what". */
+int manifest_parse_buffer(const char *data, size_t len, const char *source,
+                          struct manifest_list *list, struct berth_error *err);
+/* A file, a directory (*.yaml, *.yml, *.json in name order; subdirectories only
+ * when recursive) or "-" for stdin. Appends to *list; nothing on error. */
+int manifest_parse_path(const char *path, bool recursive, struct manifest_list *list,
+                        struct berth_error *err);
+
+/* ---- validation ------------------------------------------------------- */
+
+struct field_error {
+        char *field;   /* "spec.image", "metadata.name" */
+        char *message; /* "required", "unknown field, did you mean spec.image?" */
+        int line;      /* 0 when unknown */
+        int column;
+};
+
+struct field_errors {
+        struct field_error *items;
+        size_t n;
+};
+
+void field_errors_release(struct field_errors *errs);
+/* Adds one error (copies strings). */
+int field_errors_add(struct field_errors *errs, const char *field, int line, int column,
+                     const char *fmt, ...) _printf_(5, 6);
+/* "source:line:column: field: message" lines joined with "\n" (no trailing). */
+char *field_errors_format(const struct field_errors *errs, const char *source);
+
+/* Validates an object as a user submitted it: the envelope (apiVersion berth/v1,
+ * a known kind, metadata.name a DNS-1123 label, namespace likewise, labels and
+ * annotations string maps, no unknown fields) and the kind's spec (all fields,
+ * types, ranges, unknown fields with a "did you mean" hint). Server-set metadata
+ * (uid, generation, resourceVersion, creationTimestamp, ...) and status are
+ * allowed and ignored. positions may be NULL (then line/column are 0).
+ * Returns 0 when valid, -EINVAL with every problem in *ret_errs otherwise. */
+int manifest_validate(const json_t *object, const json_t *positions,
+                      struct field_errors *ret_errs);
+
+/* Fills the defaults documented in docs/reference: metadata.namespace "default",
+ * and for a Task spec imagePullPolicy IfNotPresent, restartPolicy Never,
+ * backoffLimit 6, backoff {initialSeconds 10, factor 2, maxSeconds 300}.
+ * Idempotent. The object must have passed manifest_validate. */
+void manifest_apply_defaults(json_t *object);
+
+/* ---- printing --------------------------------------------------------- */
+
+/* Block-style YAML of a JSON value, keys in their stored order, strings quoted
+ * only when needed to read back as the same string. Appends to out. */
+int manifest_to_yaml(const json_t *value, struct buf *out);

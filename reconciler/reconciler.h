@@ -1,0 +1,147 @@
+/* reconciler: one reconcile per kind — observe, plan (pure), act.
+ *
+ * Task: one container per attempt, named berth.<ns>.<name>.<uid8>.<attempt>.
+ * task_plan() is a pure function of (object, observed containers, now): it is
+ * unit-tested with plain structs. task_reconcile() observes the caches, calls
+ * task_plan(), carries out the actions (each idempotent) and writes status
+ * with compare-and-swap.
+ */
+#pragma once
+
+#include "common.h"
+#include "docker.h"
+#include "store.h"
+#include "watchers.h"
+
+#define TASK_FINALIZER "berth/containers"
+#define TASK_KILL_GRACE_MS 10000 /* SIGTERM → SIGKILL after a deadline */
+#define TASK_PLAN_ACTIONS_MAX 16
+
+enum task_phase { TASK_PHASE_PENDING, TASK_PHASE_RUNNING, TASK_PHASE_SUCCEEDED, TASK_PHASE_FAILED };
+const char *task_phase_to_string(enum task_phase p);
+int task_phase_from_string(const char *s, enum task_phase *ret);
+
+enum restart_policy { RESTART_NEVER, RESTART_ON_FAILURE };
+enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
+
+/* The parts of a Task the planner needs (the container config is built from
+ * the JSON spec directly by task_container_body()). */
+struct task_spec {
+        const char *image; /* borrowed from the object */
+        enum pull_policy pull_policy;
+        enum restart_policy restart_policy;
+        int backoff_limit;
+        int64_t backoff_initial_ms;
+        double backoff_factor;
+        int64_t backoff_max_ms;
+        int64_t active_deadline_ms;   /* 0 = none */
+        int64_t ttl_after_finished_ms; /* < 0 = keep forever */
+};
+
+/* Fields are NULL/0 when absent. Strings are borrowed from the object. */
+struct task_status {
+        enum task_phase phase;
+        int attempts; /* containers created so far (the current attempt number) */
+        const char *container_id;
+        int64_t start_ms;      /* first container started */
+        int64_t completion_ms; /* phase became Succeeded or Failed */
+        bool exit_known;
+        int exit_code;
+        const char *reason;
+        const char *message;
+        int64_t observed_generation;
+        int64_t next_attempt_ms; /* when the next attempt may be created (backoff) */
+};
+
+/* A container of this task as observed (from the cache). */
+struct observed_container {
+        int attempt;
+        const char *id;
+        enum docker_state state; /* UNKNOWN = not created; EXITED/DEAD = finished */
+        bool details_known;
+        int exit_code;
+        bool oom_killed;
+        int64_t started_ms;
+        int64_t finished_ms;
+};
+
+struct task_plan_input {
+        const char *uid;
+        int64_t generation;
+        int64_t creation_ms;
+        bool deleting;        /* metadata.deletionTimestamp set */
+        bool has_finalizer;   /* TASK_FINALIZER present */
+        struct task_spec spec;
+        struct task_status status;
+        const struct observed_container *containers; /* sorted by attempt */
+        size_t n_containers;
+        bool image_present;   /* for IfNotPresent/Never; Always ignores it */
+        const char *image_error; /* pull/inspect failure message, or NULL */
+        int64_t now_ms;
+};
+
+enum task_action_type {
+        TASK_ACTION_ADD_FINALIZER,
+        TASK_ACTION_PULL_IMAGE,
+        TASK_ACTION_INSPECT,   /* container exited but exit details unknown */
+        TASK_ACTION_CREATE,    /* create + start container for 'attempt' */
+        TASK_ACTION_START,     /* a created (never started) container */
+        TASK_ACTION_KILL,      /* signal */
+        TASK_ACTION_REMOVE,    /* container */
+        TASK_ACTION_DELETE,    /* TTL: mark the object for deletion */
+        TASK_ACTION_FINALIZE,  /* all containers gone: drop finalizer, delete object */
+};
+const char *task_action_type_to_string(enum task_action_type t);
+
+struct task_action {
+        enum task_action_type type;
+        int attempt;
+        const char *container_id; /* borrowed from the input */
+        const char *signal;       /* for KILL: "SIGTERM" or "SIGKILL" */
+};
+
+struct task_plan {
+        struct task_action actions[TASK_PLAN_ACTIONS_MAX];
+        size_t n_actions;
+        struct task_status status; /* the status to write (strings static or borrowed) */
+        bool status_changed;
+        char message[512];          /* storage for status.message when the planner made one */
+        int64_t requeue_after_ms;   /* < 0 = no timer needed */
+};
+
+/* Pure: no I/O, no clock, no randomness (jitter comes from uid and attempt). */
+void task_plan_compute(const struct task_plan_input *in, struct task_plan *ret);
+
+/* Delay before attempt 'next_attempt' (>= 2): initial * factor^(n-2), capped,
+ * plus up to 10% jitter derived from uid. Pure. */
+int64_t task_backoff_delay_ms(const struct task_spec *spec, const char *uid, int next_attempt);
+
+/* Parses spec fields the planner needs (after validation and defaults). */
+int task_spec_from_json(const json_t *object, struct task_spec *ret, struct berth_error *err);
+/* Parses status (absent → zero values, phase Pending). Strings borrowed. */
+void task_status_from_json(const json_t *object, struct task_status *ret);
+/* Builds the status JSON object with conditions Running/Succeeded/Failed;
+ * keeps lastTransitionTime of conditions whose status did not change (from old). */
+json_t *task_status_to_json(const struct task_status *st, const json_t *old_status, int64_t now_ms);
+
+/* "berth.<ns>.<name>.<uid8>.<attempt>". Caller frees. */
+char *task_container_name(const char *ns, const char *name, const char *uid, int attempt);
+/* Docker create body (Config + HostConfig + labels) for one attempt. New reference. */
+json_t *task_container_body(const json_t *object, int attempt, struct berth_error *err);
+
+/* ---- acting ----------------------------------------------------------- */
+
+/* What a reconcile needs; docker is the calling worker's own client. */
+struct reconcile_ctx {
+        struct store *store;
+        struct object_cache *objects;
+        struct container_cache *containers;
+        struct docker *docker;
+        int64_t (*now_ms)(void); /* time_now_ms in production */
+};
+
+/* Reconciles the Task stored at key. *ret_requeue_ms: < 0 none, else when to
+ * look again. Returns 0, or -errno (the caller requeues with backoff; -ESTALE =
+ * the object changed under us, retry at once). */
+int task_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requeue_ms,
+                   struct berth_error *err);

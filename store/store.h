@@ -1,0 +1,116 @@
+/* store: a key-value store with etcd semantics, behind one interface.
+ *
+ * Every write gets the next value of one monotonically increasing revision.
+ * Each key remembers create_revision (when it was created), mod_revision (its
+ * last write) and version (writes since creation). Writes are compare-and-swap
+ * on mod_revision; watches deliver every change from a revision on, in order.
+ *
+ * Backends (store_open URL):
+ *   sqlite:PATH               embedded, one machine (WAL, kine-style revision log)
+ *   etcd://host:port[,...]    etcd v3 JSON gateway (follows in issue #3)
+ *
+ * Thread safety: every function may be called from any thread concurrently.
+ * Values are opaque bytes (berth stores JSON); at most STORE_VALUE_MAX bytes.
+ */
+#pragma once
+
+#include "common.h"
+
+#define STORE_VALUE_MAX (1536 * 1024)
+#define STORE_KEY_MAX 512
+
+/* Returned by store_watch callbacks and store_list when the revision asked for
+ * was compacted away: relist at the current revision and watch from there + 1. */
+#define STORE_ERR_COMPACTED (-ERANGE)
+/* CAS expectation values for store_put / store_delete. */
+#define STORE_ANY_REVISION (-1)
+#define STORE_MUST_NOT_EXIST 0
+
+struct store;
+
+struct store_kv {
+        char *key;   /* owned */
+        char *value; /* owned, NUL-terminated for convenience (not counted in value_len) */
+        size_t value_len;
+        int64_t create_revision;
+        int64_t mod_revision;
+        int64_t version;
+        int64_t lease; /* 0 = none */
+};
+
+struct store_kvs {
+        struct store_kv *items;
+        size_t n;
+        int64_t revision; /* store revision the list was read at */
+};
+
+void store_kv_release(struct store_kv *kv);
+void store_kvs_release(struct store_kvs *kvs);
+
+/* Opens a backend by URL. Caller frees with store_free(). */
+int store_open(const char *url, struct store **ret, struct berth_error *err);
+/* Stops watches (their callbacks are not called any more) and closes. NULL ok. */
+void store_free(struct store *s);
+
+/* -ENOENT if the key does not exist. */
+int store_get(struct store *s, const char *key, struct store_kv *ret, struct berth_error *err);
+/* All keys starting with prefix, in key order, as of 'revision' (0 = now).
+ * STORE_ERR_COMPACTED if revision is older than the compaction point. */
+int store_list(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
+               struct berth_error *err);
+/* Writes key=value if the key's mod_revision equals expected_mod_revision
+ * (STORE_MUST_NOT_EXIST: the key must not exist; STORE_ANY_REVISION: no check).
+ * lease: 0 or a lease id from store_lease_grant (the key dies with the lease).
+ * -ESTALE on a failed comparison; -E2BIG if value is larger than STORE_VALUE_MAX.
+ * On success *ret_revision (may be NULL) is the revision of this write. */
+int store_put(struct store *s, const char *key, const char *value, size_t value_len,
+              int64_t expected_mod_revision, int64_t lease, int64_t *ret_revision,
+              struct berth_error *err);
+/* Deletes key if its mod_revision matches (STORE_ANY_REVISION: no check).
+ * -ENOENT when the key does not exist, -ESTALE on a failed comparison. */
+int store_delete(struct store *s, const char *key, int64_t expected_mod_revision,
+                 int64_t *ret_revision, struct berth_error *err);
+/* Current revision (the last write's). */
+int store_revision(struct store *s, int64_t *ret_revision, struct berth_error *err);
+/* Forgets history before 'revision': lists and watches from older revisions then
+ * fail with STORE_ERR_COMPACTED. */
+int store_compact(struct store *s, int64_t revision, struct berth_error *err);
+
+/* ---- leases (TTL keys) ------------------------------------------------ */
+
+int store_lease_grant(struct store *s, int64_t ttl_seconds, int64_t *ret_id,
+                      struct berth_error *err);
+/* Renews the TTL. -ENOENT when the lease expired or was revoked. */
+int store_lease_keepalive(struct store *s, int64_t id, struct berth_error *err);
+/* Ends the lease now and deletes its keys (DELETE events). -ENOENT if unknown. */
+int store_lease_revoke(struct store *s, int64_t id, struct berth_error *err);
+
+/* ---- watch ------------------------------------------------------------ */
+
+enum store_event_type { STORE_EVENT_PUT, STORE_EVENT_DELETE };
+
+struct store_event {
+        enum store_event_type type;
+        struct store_kv kv;      /* for DELETE: key, mod_revision = the delete's revision, no value */
+        struct store_kv prev_kv; /* the value before this event; key NULL when there was none */
+};
+
+/* Receives events in revision order, batched (n >= 1). Called on a thread
+ * owned by the store, never concurrently for the same watch; must not call
+ * store_watch_cancel on its own watch. error != 0 (STORE_ERR_COMPACTED or
+ * another -errno) ends the watch: events is NULL, no further calls. The events
+ * and their strings are borrowed for the duration of the call. */
+typedef void (*store_watch_fn)(const struct store_event *events, size_t n, int error,
+                               void *userdata);
+
+struct store_watch;
+
+/* Watches keys under prefix, delivering every event whose revision is
+ * >= from_revision (0 = only future events). History is replayed first.
+ * If from_revision is older than the compaction point the callback receives
+ * STORE_ERR_COMPACTED once. Caller ends it with store_watch_cancel(). */
+int store_watch(struct store *s, const char *prefix, int64_t from_revision, store_watch_fn fn,
+                void *userdata, struct store_watch **ret, struct berth_error *err);
+/* Stops the watch; when it returns the callback is not running and will not be
+ * called again. NULL ok. */
+void store_watch_cancel(struct store_watch *w);

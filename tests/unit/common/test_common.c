@@ -1,0 +1,244 @@
+/* Unit tests for common/: errors, buffers, time, durations, quantities, json paths. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common.h"
+
+static void test_error_messages(void **state)
+{
+        (void)state;
+        struct berth_error err;
+        berth_error_clear(&err);
+        assert_int_equal(berth_error_set(&err, -EINVAL, "bad %s", "thing"), -EINVAL);
+        assert_string_equal(err.message, "bad thing");
+        assert_int_equal(err.code, -EINVAL);
+
+        berth_error_set_http(&err, -ENOENT, 404, "No such image: x:1", "create container %s",
+                             "c1");
+        assert_string_equal(err.message, "create container c1: 404 No such image: x:1");
+        assert_int_equal(err.http_status, 404);
+        berth_error_prefix(&err, "task %s", "hello");
+        assert_string_equal(err.message, "task hello: create container c1: 404 No such image: x:1");
+        assert_int_equal(err.http_status, 404);
+
+        berth_error_set_http(&err, -EIO, 500, NULL, "list");
+        assert_string_equal(err.message, "list: 500");
+
+        /* NULL is accepted everywhere and the code still comes back. */
+        assert_int_equal(berth_error_set(NULL, -EIO, "x"), -EIO);
+        berth_error_prefix(NULL, "x");
+        berth_error_clear(NULL);
+
+        /* Over-long context is truncated, never overflowed. */
+        char big[3000];
+        memset(big, 'a', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        berth_error_set(&err, -EIO, "%s", big);
+        assert_int_equal(strlen(err.message), BERTH_ERROR_MESSAGE_MAX - 1);
+        berth_error_prefix(&err, "%s", big);
+        assert_int_equal(strlen(err.message), BERTH_ERROR_MESSAGE_MAX - 1);
+}
+
+static void test_buf_cap(void **state)
+{
+        (void)state;
+        _cleanup_buf_ struct buf b;
+        buf_init(&b, 10);
+        assert_int_equal(buf_append_str(&b, "hello"), 0);
+        assert_int_equal(buf_printf(&b, "%d", 1234), 0);
+        assert_string_equal(b.data, "hello1234");
+        assert_int_equal(buf_append_str(&b, "ab"), -E2BIG);
+        assert_string_equal(b.data, "hello1234");
+        assert_int_equal(buf_printf(&b, "%s", "xy"), -E2BIG);
+        assert_int_equal(buf_append_str(&b, "x"), 0);
+        assert_int_equal(b.len, 10);
+        buf_consume(&b, 5);
+        assert_string_equal(b.data, "1234x");
+        buf_consume(&b, 100);
+        assert_int_equal(b.len, 0);
+        char *s = buf_steal(&b);
+        assert_string_equal(s, "");
+        free(s);
+        s = buf_steal(&b);
+        assert_non_null(s);
+        free(s);
+}
+
+static void test_strings(void **state)
+{
+        (void)state;
+        char dst[4];
+        assert_int_equal(str_copy(dst, sizeof(dst), "abc"), 0);
+        assert_int_equal(str_copy(dst, sizeof(dst), "abcd"), -ENAMETOOLONG);
+        assert_string_equal(dst, "abc");
+        assert_true(str_has_suffix("task.yaml", ".yaml"));
+        assert_false(str_has_suffix("a", ".yaml"));
+        assert_int_equal(str_edit_distance("imagee", "image", 2), 1);
+        assert_int_equal(str_edit_distance("image", "image", 2), 0);
+        assert_int_equal(str_edit_distance("command", "args", 2), 3);
+        _cleanup_free_ char *p = str_printf("%s-%d", "a", 7);
+        assert_string_equal(p, "a-7");
+        char **v = calloc(3, sizeof(char *));
+        v[0] = strdup("a");
+        v[1] = strdup("b");
+        assert_int_equal(strv_length(v), 2);
+        strv_free(v);
+        strv_free(NULL);
+}
+
+static void test_rfc3339(void **state)
+{
+        (void)state;
+        int64_t ms;
+        assert_int_equal(time_parse_rfc3339("2026-01-01T00:00:00Z", &ms), 0);
+        assert_true(ms == 1767225600000LL);
+        char out[RFC3339_MAX];
+        time_format_rfc3339(ms, out);
+        assert_string_equal(out, "2026-01-01T00:00:00Z");
+        assert_int_equal(time_parse_rfc3339("2026-01-01T00:00:00.123456789Z", &ms), 0);
+        assert_true(ms == 1767225600123LL);
+        assert_int_equal(time_parse_rfc3339("2026-01-01T02:00:00+02:00", &ms), 0);
+        assert_true(ms == 1767225600000LL);
+        assert_int_equal(time_parse_rfc3339("0001-01-01T00:00:00Z", &ms), 0);
+        assert_true(ms == 0);
+        assert_int_equal(time_parse_rfc3339("2026-13-01T00:00:00Z", &ms), -EINVAL);
+        assert_int_equal(time_parse_rfc3339("2026-01-01", &ms), -EINVAL);
+        assert_int_equal(time_parse_rfc3339("2026-01-01T00:00:00", &ms), -EINVAL);
+        assert_int_equal(time_parse_rfc3339("2026-01-01T00:00:00Zjunk", &ms), -EINVAL);
+        assert_int_equal(time_parse_rfc3339(NULL, &ms), -EINVAL);
+}
+
+static void test_durations(void **state)
+{
+        (void)state;
+        int64_t ms;
+        assert_int_equal(duration_parse("90s", &ms), 0);
+        assert_true(ms == 90000);
+        assert_int_equal(duration_parse("5m", &ms), 0);
+        assert_true(ms == 300000);
+        assert_int_equal(duration_parse("1h30m", &ms), 0);
+        assert_true(ms == 5400000);
+        assert_int_equal(duration_parse("500ms", &ms), 0);
+        assert_true(ms == 500);
+        assert_int_equal(duration_parse("1.5h", &ms), 0);
+        assert_true(ms == 5400000);
+        assert_int_equal(duration_parse("0", &ms), 0);
+        assert_true(ms == 0);
+        assert_int_equal(duration_parse("2d", &ms), 0);
+        assert_true(ms == 172800000);
+        assert_int_equal(duration_parse("10", &ms), -EINVAL);
+        assert_int_equal(duration_parse("", &ms), -EINVAL);
+        assert_int_equal(duration_parse("5x", &ms), -EINVAL);
+        assert_int_equal(duration_parse("-5s", &ms), -EINVAL);
+        assert_int_equal(duration_parse("99999999999999999h", &ms), -ERANGE);
+
+        char out[32];
+        duration_format(5400000, out, sizeof(out));
+        assert_string_equal(out, "1h30m");
+        duration_format(45000, out, sizeof(out));
+        assert_string_equal(out, "45s");
+        duration_format(250, out, sizeof(out));
+        assert_string_equal(out, "250ms");
+        duration_format(1500, out, sizeof(out));
+        assert_string_equal(out, "1.500s");
+        assert_int_equal(duration_parse(out, &ms), 0);
+        assert_true(ms == 1500);
+
+        age_format(12000, out, sizeof(out));
+        assert_string_equal(out, "12s");
+        age_format(5 * 60000, out, sizeof(out));
+        assert_string_equal(out, "5m");
+        age_format(3 * 3600000LL, out, sizeof(out));
+        assert_string_equal(out, "3h");
+        age_format(3 * 86400000LL, out, sizeof(out));
+        assert_string_equal(out, "3d");
+        age_format(-5, out, sizeof(out));
+        assert_string_equal(out, "0s");
+}
+
+static void test_quantities(void **state)
+{
+        (void)state;
+        int64_t v;
+        assert_int_equal(quantity_parse_bytes("256Mi", &v), 0);
+        assert_true(v == 256LL * 1024 * 1024);
+        assert_int_equal(quantity_parse_bytes("1G", &v), 0);
+        assert_true(v == 1000000000LL);
+        assert_int_equal(quantity_parse_bytes("1.5Gi", &v), 0);
+        assert_true(v == 1610612736LL);
+        assert_int_equal(quantity_parse_bytes("1024", &v), 0);
+        assert_true(v == 1024);
+        assert_int_equal(quantity_parse_bytes("12Q", &v), -EINVAL);
+        assert_int_equal(quantity_parse_bytes("Mi", &v), -EINVAL);
+        assert_int_equal(quantity_parse_bytes("-1", &v), -EINVAL);
+        assert_int_equal(quantity_parse_bytes("1.2.3", &v), -EINVAL);
+        assert_int_equal(quantity_parse_bytes("100Ei", &v), -ERANGE);
+
+        assert_int_equal(quantity_parse_millicpu("500m", &v), 0);
+        assert_true(v == 500);
+        assert_int_equal(quantity_parse_millicpu("0.5", &v), 0);
+        assert_true(v == 500);
+        assert_int_equal(quantity_parse_millicpu("2", &v), 0);
+        assert_true(v == 2000);
+        assert_int_equal(quantity_parse_millicpu("2x", &v), -EINVAL);
+        assert_int_equal(quantity_parse_millicpu("", &v), -EINVAL);
+}
+
+static void test_json_paths(void **state)
+{
+        (void)state;
+        _cleanup_json_ json_t *o = json_loads(
+                "{\"metadata\":{\"name\":\"hello\",\"generation\":3},\"spec\":{}}", 0, NULL);
+        assert_non_null(o);
+        assert_string_equal(json_path_string(o, "metadata.name"), "hello");
+        assert_true(json_path_int(o, "metadata.generation", -1) == 3);
+        assert_true(json_path_int(o, "metadata.missing", -1) == -1);
+        assert_null(json_path(o, "metadata.name.deeper"));
+        assert_null(json_path_string(o, "metadata.generation"));
+        assert_int_equal(json_path_set_new(o, "status.phase", json_string("Running")), 0);
+        assert_string_equal(json_path_string(o, "status.phase"), "Running");
+        assert_int_equal(json_path_set_new(o, "metadata.name.x", json_string("y")), -EINVAL);
+        assert_int_equal(json_path_set_new(o, "a..b", json_string("y")), -EINVAL);
+}
+
+static void test_log_levels(void **state)
+{
+        (void)state;
+        enum log_level l;
+        enum log_format f;
+        assert_int_equal(log_level_from_string("warn", &l), 0);
+        assert_int_equal(l, LOG_LEVEL_WARN);
+        assert_int_equal(log_level_from_string("loud", &l), -EINVAL);
+        assert_int_equal(log_format_from_string("json", &f), 0);
+        assert_int_equal(f, LOG_FORMAT_JSON);
+        assert_int_equal(log_format_from_string("xml", &f), -EINVAL);
+
+        FILE *out = tmpfile();
+        assert_non_null(out);
+        log_setup(LOG_LEVEL_INFO, LOG_FORMAT_JSON, out);
+        log_debug("hidden");
+        log_info("reconcile failed key=%s", "a");
+        rewind(out);
+        char line[512] = "";
+        assert_non_null(fgets(line, sizeof(line), out));
+        _cleanup_json_ json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_path_string(j, "level"), "info");
+        assert_string_equal(json_path_string(j, "msg"), "reconcile failed key=a");
+        assert_null(fgets(line, sizeof(line), out));
+        log_setup(LOG_LEVEL_INFO, LOG_FORMAT_TEXT, NULL);
+        fclose(out);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_error_messages), cmocka_unit_test(test_buf_cap),
+                cmocka_unit_test(test_strings),        cmocka_unit_test(test_rfc3339),
+                cmocka_unit_test(test_durations),      cmocka_unit_test(test_quantities),
+                cmocka_unit_test(test_json_paths),     cmocka_unit_test(test_log_levels),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,128 @@
+/* watchers: the informers — in-memory caches kept current by event streams.
+ *
+ * object_cache     one list + watch over a store prefix: every berth object,
+ *                  parsed, plus a ring of recent events so API watches can
+ *                  resume from a resourceVersion (like the Kubernetes watch cache).
+ * container_cache  one container list + the Docker /events stream, filtered by
+ *                  label berth.managed=true; relists after every reconnect.
+ *
+ * Both run one background thread each and call a handler for every change so
+ * the controller can enqueue the owning object's key. Objects handed out are
+ * shared, immutable jansson trees: never modify them (json_deep_copy first).
+ */
+#pragma once
+
+#include "common.h"
+#include "docker.h"
+#include "store.h"
+
+/* ---- object cache ----------------------------------------------------- */
+
+#define OBJECT_CACHE_HISTORY 10000 /* events kept for watch resume */
+
+struct object_cache;
+
+enum object_event_type { OBJECT_ADDED, OBJECT_MODIFIED, OBJECT_DELETED };
+const char *object_event_type_to_string(enum object_event_type t); /* "ADDED", ... */
+
+/* One change. object is the new state (for DELETED: the last state), with
+ * metadata.resourceVersion set to the revision as a string. Borrowed for the
+ * duration of the callback (json_incref to keep). */
+struct object_event {
+        enum object_event_type type;
+        const char *key;
+        const json_t *object;
+        int64_t revision;
+};
+
+/* Called for every change, in revision order, on the cache's thread, after the
+ * cache has been updated. Must not block. */
+typedef void (*object_event_fn)(const struct object_event *ev, void *userdata);
+
+/* Lists prefix and watches it; relists when the watch fails or was compacted
+ * (then emits ADDED/MODIFIED/DELETED for the differences). handler may be NULL.
+ * Caller frees with object_cache_free(). */
+int object_cache_new(struct store *store, const char *prefix, object_event_fn handler,
+                     void *userdata, struct object_cache **ret, struct berth_error *err);
+void object_cache_free(struct object_cache *c); /* stops the thread; NULL ok */
+
+/* Blocks until the first list is in (or timeout_ms passed: -ETIMEDOUT). */
+int object_cache_wait_synced(struct object_cache *c, int timeout_ms);
+/* Blocks until the cache has seen revision rev (read-your-writes after a store
+ * write); -ETIMEDOUT after timeout_ms. */
+int object_cache_wait_revision(struct object_cache *c, int64_t rev, int timeout_ms);
+int64_t object_cache_revision(struct object_cache *c);
+
+/* New reference (caller json_decref), or NULL. *ret_mod_revision may be NULL. */
+json_t *object_cache_get(struct object_cache *c, const char *key, int64_t *ret_mod_revision);
+/* Array of new references to every object whose key starts with key_prefix, in
+ * key order; *ret_revision (may be NULL) = the cache revision it reflects. */
+json_t *object_cache_list(struct object_cache *c, const char *key_prefix, int64_t *ret_revision);
+/* Number of objects cached. */
+size_t object_cache_size(struct object_cache *c);
+
+struct object_cache_sub;
+
+/* Subscribes to changes under key_prefix with revision > from_revision,
+ * replaying from the history ring first. -ERANGE when from_revision is older
+ * than the ring (the API answers 410 Gone: relist). fn runs on the cache thread
+ * and must not block. Caller ends with object_cache_unsubscribe(). */
+int object_cache_subscribe(struct object_cache *c, const char *key_prefix,
+                           int64_t from_revision, object_event_fn fn, void *userdata,
+                           struct object_cache_sub **ret);
+/* When it returns, fn is not running and will not be called again. NULL ok. */
+void object_cache_unsubscribe(struct object_cache_sub *sub);
+
+/* ---- container cache -------------------------------------------------- */
+
+/* A container as berth sees it: identity from its labels, state from events
+ * (create/start/die/destroy) or from inspect when details_known. */
+struct container_info {
+        char id[65];
+        char name[256];
+        char kind[32];  /* label berth.kind */
+        char ns[64];    /* berth.namespace */
+        char owner[64]; /* berth.name */
+        char uid[40];   /* berth.uid */
+        int attempt;    /* berth.attempt */
+        int64_t generation; /* berth.generation */
+        enum docker_state state;
+        bool details_known; /* exit_code/oom_killed/started/finished came from inspect */
+        bool exit_known;    /* exit_code is known (from a die event or inspect) */
+        int exit_code;
+        bool oom_killed;
+        int64_t started_ms;
+        int64_t finished_ms;
+};
+
+struct container_cache;
+
+/* Called after every change of a container, on the cache's thread. Must not block. */
+typedef void (*container_event_fn)(const struct container_info *ci, bool removed, void *userdata);
+
+/* Uses its own clone of d. Lists, then streams /events; on any stream error it
+ * reconnects with backoff (200 ms doubling to 5 s), relists, and reports the
+ * differences (containers gone → removed=true). Caller frees with
+ * container_cache_free(). */
+int container_cache_new(struct docker *d, container_event_fn handler, void *userdata,
+                        struct container_cache **ret, struct berth_error *err);
+void container_cache_free(struct container_cache *c); /* NULL ok */
+int container_cache_wait_synced(struct container_cache *c, int timeout_ms);
+/* True while the events stream is connected and the last relist succeeded. */
+bool container_cache_connected(struct container_cache *c);
+
+/* Copies of every container with label berth.uid == uid, by attempt ascending.
+ * Caller frees *ret with free(). Returns the count (0 with *ret NULL if none). */
+int container_cache_by_uid(struct container_cache *c, const char *uid,
+                           struct container_info **ret);
+/* Copies of all containers (caller frees). Returns the count. */
+int container_cache_all(struct container_cache *c, struct container_info **ret);
+/* Write-through after our own create/start/inspect so that a reconcile that
+ * runs before the event arrives sees what we did. Events never move a
+ * container's state backwards (created < running < exited), and data from
+ * inspect (details_known) is kept. */
+void container_cache_upsert(struct container_cache *c, const struct container_info *ci);
+void container_cache_remove(struct container_cache *c, const char *id);
+/* Parses identity and state of a container from the client type (labels
+ * berth.*). -EINVAL if it lacks berth labels. Pure. */
+int container_info_from_docker(const struct docker_container *dc, struct container_info *ret);
