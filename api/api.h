@@ -27,6 +27,7 @@ struct api_config {
         struct docker *docker;              /* template for log streams; cloned per stream */
         const char *prefix;                 /* store key prefix, "/berth/" */
         const char *const *listen;          /* "unix:///run/berth/berth.sock", NULL-terminated */
+        int bookmark_interval_ms;           /* watch BOOKMARK period; 0 = 30 s (tests shorten it) */
 };
 
 struct api_server;
@@ -34,5 +35,6 @@ struct api_server;
 int api_server_new(const struct api_config *cfg, struct api_server **ret, struct berth_error *err);
 /* Closes listeners and open streams. Call on the loop thread. NULL ok. */
 void api_server_free(struct api_server *s);
-/* Marks the server ready (/readyz answers 200) once the controller runs. */
+/* Marks the server ready (/readyz answers 200) once the controller runs.
+ * Any thread. */
 void api_server_set_ready(struct api_server *s, bool ready);

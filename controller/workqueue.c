@@ -57,6 +57,8 @@ struct workqueue {
 };
 
 #define WQ_INITIAL_BUCKETS 64
+/* Longer delays are clamped (a year): keeps due times far from overflow. */
+#define WORKQUEUE_DELAY_MAX_MS (INT64_C(366) * 24 * 3600 * 1000)
 
 static uint64_t hash_key(const char *s)
 {
@@ -246,22 +248,31 @@ static void heap_pop(struct workqueue *q)
 
 /* ---- locked helpers ------------------------------------------------------ */
 
+/* Marks an existing item as needing processing; queues it unless a worker
+ * holds it (workqueue_done queues it then). Never frees the item. */
+static void mark_dirty(struct workqueue *q, struct wq_item *it)
+{
+        if (q->shutting_down || it->dirty)
+                return;
+        it->dirty = true;
+        if (it->processing)
+                return;
+        if (fifo_push(q, it) < 0) {
+                it->dirty = false;
+                return;
+        }
+        pthread_cond_signal(&q->cond);
+}
+
 static void add_locked(struct workqueue *q, const char *key)
 {
         if (q->shutting_down)
                 return;
         struct wq_item *it = item_get(q, key);
-        if (!it || it->dirty)
+        if (!it)
                 return;
-        it->dirty = true;
-        if (it->processing)
-                return; /* workqueue_done re-queues it */
-        if (fifo_push(q, it) < 0) {
-                it->dirty = false;
-                item_maybe_drop(q, it);
-                return;
-        }
-        pthread_cond_signal(&q->cond);
+        mark_dirty(q, it);
+        item_maybe_drop(q, it);
 }
 
 static void add_after_locked(struct workqueue *q, const char *key, int64_t delay_ms)
@@ -275,6 +286,8 @@ static void add_after_locked(struct workqueue *q, const char *key, int64_t delay
         struct wq_item *it = item_get(q, key);
         if (!it)
                 return;
+        if (delay_ms > WORKQUEUE_DELAY_MAX_MS)
+                delay_ms = WORKQUEUE_DELAY_MAX_MS;
         int64_t due = q->now_ms() + delay_ms;
         if (it->waiting) {
                 if (due < it->due) {
@@ -304,9 +317,7 @@ static void tick_locked(struct workqueue *q)
         while (q->heap_len > 0 && q->heap[0]->due <= now) {
                 struct wq_item *it = q->heap[0];
                 heap_pop(q);
-                /* add_locked may drop the item only when it was not added: keep it
-                 * alive across the call by adding first, then checking. */
-                add_locked(q, it->key);
+                mark_dirty(q, it);
                 item_maybe_drop(q, it);
         }
 }
@@ -487,8 +498,8 @@ void workqueue_done(struct workqueue *q, const char *key)
         struct wq_item *it = item_find(q, key);
         if (it && it->processing) {
                 it->processing = false;
-                if (it->dirty && !q->shutting_down) {
-                        if (fifo_push(q, it) == 0)
+                if (it->dirty) {
+                        if (!q->shutting_down && fifo_push(q, it) == 0)
                                 pthread_cond_signal(&q->cond);
                         else
                                 it->dirty = false;

@@ -8,8 +8,8 @@
 
 #include "docker.h"
 
-#define DOCKER_VERSION_MAX 16
-#define DOCKER_ERROR_BODY_MAX (64 * 1024) /* error body kept from a streaming call */
+#define DOCKER_VERSION_MAX        16
+#define DOCKER_ERROR_BODY_MAX     (64 * 1024) /* error body kept from a streaming call */
 #define DOCKER_CONNECT_TIMEOUT_MS 5000
 #define DOCKER_REQUEST_TIMEOUT_MS 60000 /* non-streaming calls; streams have none */
 
@@ -29,10 +29,10 @@ struct docker {
 typedef int (*docker_data_fn)(const char *data, size_t len, void *userdata);
 
 struct docker_req {
-        const char *method; /* "GET", "POST", "DELETE" */
-        const char *path;   /* "/containers/create"; versioned by docker_call */
-        const char *query;  /* already escaped, without '?'; NULL = none */
-        const json_t *body; /* sent as application/json; NULL = empty */
+        const char *method;     /* "GET", "POST", "DELETE" */
+        const char *path;       /* "/containers/create"; versioned by docker_call */
+        const char *query;      /* already escaped, without '?'; NULL = none */
+        const json_t *body;     /* sent as application/json; NULL = empty */
         docker_data_fn on_data; /* NULL = collect the body into resp */
         void *userdata;
         bool stream; /* no total timeout (events, logs, pulls) */
@@ -84,8 +84,7 @@ int docker_container_from_json(const json_t *j, bool inspect, struct docker_cont
 
 /* Parses one /events line. ret's strings borrow from *ret_root (caller decrefs);
  * attributes is never NULL. -EPROTO on junk or when Type/Action is missing. */
-int docker_event_parse(const char *line, size_t len, json_t **ret_root,
-                       struct docker_event *ret);
+int docker_event_parse(const char *line, size_t len, json_t **ret_root, struct docker_event *ret);
 
 /* Splits a byte stream into lines ('\n', a trailing '\r' dropped) for fn; a
  * line longer than max is -E2BIG. Bytes after the last newline wait for the

@@ -7,16 +7,18 @@
  * All calls block. Errors fill struct berth_error with our context, the HTTP
  * status and the daemon's message: "create container X: 404 No such image: y".
  * Return values: 0 on success; -ENOENT on 404; -EEXIST on 409 from create;
- * -ECONNREFUSED/-EIO when the engine cannot be reached; -EPROTO on a malformed
- * answer; -EINTR when docker_interrupt() was called.
+ * -ECONNREFUSED/-EIO when the engine cannot be reached (-ETIMEDOUT after the
+ * 5 s connect or 60 s request timeout, -ECONNRESET when the connection broke);
+ * -EPROTO on a malformed answer; -EINTR when docker_interrupt() was called.
+ * Streams (events, logs, pulls) have no total timeout.
  */
 #pragma once
 
 #include "common.h"
 
-#define DOCKER_API_VERSION "1.41" /* the newest version this client speaks */
+#define DOCKER_API_VERSION  "1.41" /* the newest version this client speaks */
 #define DOCKER_RESPONSE_MAX (16 * 1024 * 1024)
-#define DOCKER_EVENT_MAX (64 * 1024) /* one /events line */
+#define DOCKER_EVENT_MAX    (64 * 1024) /* one /events line */
 
 struct docker;
 
@@ -26,9 +28,9 @@ struct docker;
 int docker_new(const char *url, struct docker **ret, struct berth_error *err);
 /* A new client for another thread, same endpoint and version. NULL on OOM. */
 struct docker *docker_clone(const struct docker *d);
-void docker_free(struct docker *d); /* NULL ok */
+void docker_free(struct docker *d);                     /* NULL ok */
 const char *docker_api_version(const struct docker *d); /* "1.41"; borrowed */
-const char *docker_url(const struct docker *d);          /* borrowed */
+const char *docker_url(const struct docker *d);         /* borrowed */
 /* Thread-safe: makes the call now in progress (and later ones) on d return
  * -EINTR within about a second. Used to stop streams (events, log follow). */
 void docker_interrupt(struct docker *d);
@@ -49,8 +51,8 @@ const char *docker_state_to_string(enum docker_state s);
 enum docker_state docker_state_from_string(const char *s); /* UNKNOWN if unrecognised */
 
 struct docker_container {
-        char *id;      /* full 64-hex id */
-        char *name;    /* without the leading '/' */
+        char *id;   /* full 64-hex id */
+        char *name; /* without the leading '/' */
         char *image;
         json_t *labels; /* object of strings; never NULL */
         enum docker_state state;
@@ -58,7 +60,7 @@ struct docker_container {
         bool details_known;
         int exit_code;
         bool oom_killed;
-        char *error; /* State.Error; "" when none */
+        char *error;         /* State.Error; "" when none */
         int64_t started_ms;  /* 0 when never */
         int64_t finished_ms; /* 0 when never */
 };
@@ -69,8 +71,8 @@ void docker_containers_free(struct docker_container *v, size_t n);
 /* POST /containers/create?name=NAME with body = Config + HostConfig (JSON).
  * *ret_id is the new id (caller frees). 409 → -EEXIST (name taken: inspect it
  * by name to adopt); 404 → -ENOENT (image missing). */
-int docker_container_create(struct docker *d, const char *name, const json_t *body,
-                            char **ret_id, struct berth_error *err);
+int docker_container_create(struct docker *d, const char *name, const json_t *body, char **ret_id,
+                            struct berth_error *err);
 /* 204 or 304 (already running) → 0. */
 int docker_container_start(struct docker *d, const char *id, struct berth_error *err);
 /* Sends a signal ("SIGTERM", "SIGKILL"). 0 also when the container is not
@@ -80,12 +82,12 @@ int docker_container_kill(struct docker *d, const char *id, const char *signal,
 /* DELETE /containers/{id}?force=1&v=1; 404 counts as done (0). */
 int docker_container_remove(struct docker *d, const char *id, struct berth_error *err);
 /* GET /containers/{id_or_name}/json; fills every field; -ENOENT on 404. */
-int docker_container_inspect(struct docker *d, const char *id_or_name,
-                             struct docker_container *ret, struct berth_error *err);
+int docker_container_inspect(struct docker *d, const char *id_or_name, struct docker_container *ret,
+                             struct berth_error *err);
 /* GET /containers/json?all=1 with a label filter ("berth.managed=true"; NULL =
  * all). Caller frees with docker_containers_free(). */
-int docker_container_list(struct docker *d, const char *label_filter,
-                          struct docker_container **ret, size_t *ret_n, struct berth_error *err);
+int docker_container_list(struct docker *d, const char *label_filter, struct docker_container **ret,
+                          size_t *ret_n, struct berth_error *err);
 
 /* ---- images ----------------------------------------------------------- */
 
@@ -122,8 +124,8 @@ int docker_log_decoder_feed(struct docker_log_decoder *dec, const char *data, si
 struct docker_logs_opts {
         bool follow;
         bool timestamps;
-        bool tty;  /* container has Tty: body is raw, fn gets DOCKER_STREAM_RAW */
-        int tail;  /* last N lines; < 0 = all */
+        bool tty; /* container has Tty: body is raw, fn gets DOCKER_STREAM_RAW */
+        int tail; /* last N lines; < 0 = all */
 };
 
 int docker_container_logs(struct docker *d, const char *id, const struct docker_logs_opts *opts,

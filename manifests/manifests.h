@@ -12,18 +12,18 @@
 
 #include "common.h"
 
-#define MANIFEST_DOC_MAX (1024 * 1024)
-#define MANIFEST_DEPTH_MAX 32
-#define MANIFEST_DOCS_MAX 1000
-#define MANIFEST_FILES_MAX 10000
+#define MANIFEST_DOC_MAX     (1024 * 1024)
+#define MANIFEST_DEPTH_MAX   32
+#define MANIFEST_DOCS_MAX    1000
+#define MANIFEST_FILES_MAX   10000
 #define MANIFEST_API_VERSION "berth/v1"
 
 /* ---- kinds ------------------------------------------------------------ */
 
 struct kind_info {
-        const char *kind;     /* "Task" */
-        const char *resource; /* "tasks": URL and store key segment */
-        const char *singular; /* "task" */
+        const char *kind;       /* "Task" */
+        const char *resource;   /* "tasks": URL and store key segment */
+        const char *singular;   /* "task" */
         const char *short_name; /* "tk" or NULL */
         bool namespaced;
 };
@@ -48,7 +48,7 @@ bool name_is_valid(const char *name);
 /* ---- parsing ---------------------------------------------------------- */
 
 struct manifest_doc {
-        json_t *object;    /* owned; the document's mapping */
+        json_t *object; /* owned; the document's mapping */
         json_t *positions; /* owned; "spec.env[0].name" → [line, column] (1-based); "" → document */
         char *source;      /* owned; file path, "<stdin>" or what the caller named */
         int line;          /* line where the document starts */
@@ -102,8 +102,7 @@ char *field_errors_format(const struct field_errors *errs, const char *source);
  * (uid, generation, resourceVersion, creationTimestamp, ...) and status are
  * allowed and ignored. positions may be NULL (then line/column are 0).
  * Returns 0 when valid, -EINVAL with every problem in *ret_errs otherwise. */
-int manifest_validate(const json_t *object, const json_t *positions,
-                      struct field_errors *ret_errs);
+int manifest_validate(const json_t *object, const json_t *positions, struct field_errors *ret_errs);
 
 /* Fills the defaults documented in docs/reference: metadata.namespace "default",
  * and for a Task spec imagePullPolicy IfNotPresent, restartPolicy Never,

@@ -5,6 +5,22 @@
  * unit-tested with plain structs. task_reconcile() observes the caches, calls
  * task_plan(), carries out the actions (each idempotent) and writes status
  * with compare-and-swap.
+ *
+ * Task status rules (docs/reference for users):
+ * - phase Pending until a container of the task has started, then Running,
+ *   then Succeeded (exit 0, reason Completed) or Failed (reason Error,
+ *   OOMKilled, BackoffLimitExceeded, DeadlineExceeded, ImagePullFailed,
+ *   ContainerCreateFailed, ContainerLost).
+ * - Between attempts (restartPolicy OnFailure) the phase stays Running;
+ *   status.nextAttemptTime says when the next attempt starts, reason/message
+ *   describe the failed attempt, and condition Running is False with reason
+ *   BackOff. activeDeadlineSeconds counts from the first start, across
+ *   attempts and backoff waits.
+ * - Conditions: Running (True while a container runs), Succeeded and Failed
+ *   (True in that phase, False in the other one, Unknown before).
+ * - A finished task never runs again, even when its spec changes (only
+ *   observedGeneration follows); delete and re-apply to rerun it.
+ * - Times have second precision (RFC 3339); nextAttemptTime is rounded up.
  */
 #pragma once
 
@@ -13,8 +29,8 @@
 #include "store.h"
 #include "watchers.h"
 
-#define TASK_FINALIZER "berth/containers"
-#define TASK_KILL_GRACE_MS 10000 /* SIGTERM → SIGKILL after a deadline */
+#define TASK_FINALIZER        "berth/containers"
+#define TASK_KILL_GRACE_MS    10000 /* SIGTERM → SIGKILL after a deadline */
 #define TASK_PLAN_ACTIONS_MAX 16
 
 enum task_phase { TASK_PHASE_PENDING, TASK_PHASE_RUNNING, TASK_PHASE_SUCCEEDED, TASK_PHASE_FAILED };
@@ -34,7 +50,7 @@ struct task_spec {
         int64_t backoff_initial_ms;
         double backoff_factor;
         int64_t backoff_max_ms;
-        int64_t active_deadline_ms;   /* 0 = none */
+        int64_t active_deadline_ms;    /* 0 = none */
         int64_t ttl_after_finished_ms; /* < 0 = keep forever */
 };
 
@@ -58,7 +74,7 @@ struct observed_container {
         int attempt;
         const char *id;
         enum docker_state state; /* UNKNOWN = not created; EXITED/DEAD = finished */
-        bool details_known;
+        bool details_known;      /* exit_code/oom_killed come from an inspect after the exit */
         int exit_code;
         bool oom_killed;
         int64_t started_ms;
@@ -69,27 +85,34 @@ struct task_plan_input {
         const char *uid;
         int64_t generation;
         int64_t creation_ms;
-        bool deleting;        /* metadata.deletionTimestamp set */
-        bool has_finalizer;   /* TASK_FINALIZER present */
+        bool deleting;      /* metadata.deletionTimestamp set */
+        bool has_finalizer; /* TASK_FINALIZER present */
         struct task_spec spec;
         struct task_status status;
         const struct observed_container *containers; /* sorted by attempt */
         size_t n_containers;
-        bool image_present;   /* for IfNotPresent/Never; Always ignores it */
+        bool image_present;      /* for IfNotPresent/Never; Always ignores it */
         const char *image_error; /* pull/inspect failure message, or NULL */
         int64_t now_ms;
+        /* Feedback from the apply step, for the next round of planning: */
+        const char *create_error; /* create/start refused (4xx): the daemon's message */
+        int lost_attempt;         /* the container of this attempt is confirmed absent by an
+                                     inspect by name (0 = none): the attempt is ContainerLost */
 };
 
 enum task_action_type {
         TASK_ACTION_ADD_FINALIZER,
         TASK_ACTION_PULL_IMAGE,
-        TASK_ACTION_INSPECT,   /* container exited but exit details unknown */
-        TASK_ACTION_CREATE,    /* create + start container for 'attempt' */
-        TASK_ACTION_START,     /* a created (never started) container */
-        TASK_ACTION_KILL,      /* signal */
-        TASK_ACTION_REMOVE,    /* container */
-        TASK_ACTION_DELETE,    /* TTL: mark the object for deletion */
-        TASK_ACTION_FINALIZE,  /* all containers gone: drop finalizer, delete object */
+        /* container exited but exit details unknown; container_id NULL: look
+         * the attempt's container up by name (status knows the attempt, the
+         * cache does not: lag or ContainerLost, see lost_attempt) */
+        TASK_ACTION_INSPECT,
+        TASK_ACTION_CREATE,   /* create + start container for 'attempt' */
+        TASK_ACTION_START,    /* a created (never started) container */
+        TASK_ACTION_KILL,     /* signal */
+        TASK_ACTION_REMOVE,   /* container */
+        TASK_ACTION_DELETE,   /* TTL: mark the object for deletion */
+        TASK_ACTION_FINALIZE, /* all containers gone: drop finalizer, delete object */
 };
 const char *task_action_type_to_string(enum task_action_type t);
 
@@ -100,13 +123,14 @@ struct task_action {
         const char *signal;       /* for KILL: "SIGTERM" or "SIGKILL" */
 };
 
+/* status.message may point into message[]: use a plan in place, don't copy it. */
 struct task_plan {
         struct task_action actions[TASK_PLAN_ACTIONS_MAX];
         size_t n_actions;
         struct task_status status; /* the status to write (strings static or borrowed) */
         bool status_changed;
-        char message[512];          /* storage for status.message when the planner made one */
-        int64_t requeue_after_ms;   /* < 0 = no timer needed */
+        char message[512];        /* storage for status.message when the planner made one */
+        int64_t requeue_after_ms; /* < 0 = no timer needed */
 };
 
 /* Pure: no I/O, no clock, no randomness (jitter comes from uid and attempt). */

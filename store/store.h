@@ -6,24 +6,28 @@
  * on mod_revision; watches deliver every change from a revision on, in order.
  *
  * Backends (store_open URL):
- *   sqlite:PATH               embedded, one machine (WAL, kine-style revision log)
+ *   sqlite:PATH               embedded, one machine (WAL, kine-style revision log);
+ *                             missing parent directories are created (0700); the
+ *                             file belongs to one opener at a time (else -EBUSY)
  *   etcd://host:port[,...]    etcd v3 JSON gateway (follows in issue #3)
  *
  * Thread safety: every function may be called from any thread concurrently.
  * Values are opaque bytes (berth stores JSON); at most STORE_VALUE_MAX bytes.
+ * Keys are non-empty strings of at most STORE_KEY_MAX bytes (else -EINVAL /
+ * -ENAMETOOLONG), compared bytewise.
  */
 #pragma once
 
 #include "common.h"
 
 #define STORE_VALUE_MAX (1536 * 1024)
-#define STORE_KEY_MAX 512
+#define STORE_KEY_MAX   512
 
 /* Returned by store_watch callbacks and store_list when the revision asked for
  * was compacted away: relist at the current revision and watch from there + 1. */
 #define STORE_ERR_COMPACTED (-ERANGE)
 /* CAS expectation values for store_put / store_delete. */
-#define STORE_ANY_REVISION (-1)
+#define STORE_ANY_REVISION   (-1)
 #define STORE_MUST_NOT_EXIST 0
 
 struct store;
@@ -49,13 +53,16 @@ void store_kvs_release(struct store_kvs *kvs);
 
 /* Opens a backend by URL. Caller frees with store_free(). */
 int store_open(const char *url, struct store **ret, struct berth_error *err);
-/* Stops watches (their callbacks are not called any more) and closes. NULL ok. */
+/* Stops watches (their callbacks are not called any more), frees the watch
+ * handles still open (do not cancel them afterwards) and closes. NULL ok.
+ * Not from a watch callback. */
 void store_free(struct store *s);
 
-/* -ENOENT if the key does not exist. */
+/* -ENOENT if the key does not exist. Caller frees *ret with store_kv_release(). */
 int store_get(struct store *s, const char *key, struct store_kv *ret, struct berth_error *err);
 /* All keys starting with prefix, in key order, as of 'revision' (0 = now).
- * STORE_ERR_COMPACTED if revision is older than the compaction point. */
+ * STORE_ERR_COMPACTED if revision is older than the compaction point; -EINVAL
+ * if it is in the future. Caller frees *ret with store_kvs_release(). */
 int store_list(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
                struct berth_error *err);
 /* Writes key=value if the key's mod_revision equals expected_mod_revision
@@ -73,11 +80,15 @@ int store_delete(struct store *s, const char *key, int64_t expected_mod_revision
 /* Current revision (the last write's). */
 int store_revision(struct store *s, int64_t *ret_revision, struct berth_error *err);
 /* Forgets history before 'revision': lists and watches from older revisions then
- * fail with STORE_ERR_COMPACTED. */
+ * fail with STORE_ERR_COMPACTED (lists at and watches from 'revision' itself still
+ * work). A revision at or below the current compaction point is a no-op; one in
+ * the future is -EINVAL. Nothing compacts on its own: the owner calls this. */
 int store_compact(struct store *s, int64_t revision, struct berth_error *err);
 
 /* ---- leases (TTL keys) ------------------------------------------------ */
 
+/* A new lease (positive id) living ttl_seconds (1 .. 1e9) unless kept alive.
+ * Expiry is detected within about a second. */
 int store_lease_grant(struct store *s, int64_t ttl_seconds, int64_t *ret_id,
                       struct berth_error *err);
 /* Renews the TTL. -ENOENT when the lease expired or was revoked. */
@@ -91,15 +102,18 @@ enum store_event_type { STORE_EVENT_PUT, STORE_EVENT_DELETE };
 
 struct store_event {
         enum store_event_type type;
-        struct store_kv kv;      /* for DELETE: key, mod_revision = the delete's revision, no value */
+        struct store_kv kv; /* for DELETE: key, mod_revision = the delete's revision, no value */
         struct store_kv prev_kv; /* the value before this event; key NULL when there was none */
 };
 
 /* Receives events in revision order, batched (n >= 1). Called on a thread
- * owned by the store, never concurrently for the same watch; must not call
- * store_watch_cancel on its own watch. error != 0 (STORE_ERR_COMPACTED or
- * another -errno) ends the watch: events is NULL, no further calls. The events
- * and their strings are borrowed for the duration of the call. */
+ * owned by the store, never concurrently for the same watch, with no store
+ * lock held: it may call other store functions and may cancel *other* watches,
+ * but must not call store_watch_cancel on its own watch nor store_free. It
+ * should return quickly: the watches of one store share one thread.
+ * error != 0 (STORE_ERR_COMPACTED or another -errno) ends the watch: events is
+ * NULL, no further calls. The events and their strings are borrowed for the
+ * duration of the call. */
 typedef void (*store_watch_fn)(const struct store_event *events, size_t n, int error,
                                void *userdata);
 
@@ -111,6 +125,6 @@ struct store_watch;
  * STORE_ERR_COMPACTED once. Caller ends it with store_watch_cancel(). */
 int store_watch(struct store *s, const char *prefix, int64_t from_revision, store_watch_fn fn,
                 void *userdata, struct store_watch **ret, struct berth_error *err);
-/* Stops the watch; when it returns the callback is not running and will not be
- * called again. NULL ok. */
+/* Stops the watch and frees it; when it returns the callback is not running and
+ * will not be called again. NULL ok. Also needed after an error ended the watch. */
 void store_watch_cancel(struct store_watch *w);

@@ -67,9 +67,8 @@ struct object_cache_sub;
  * replaying from the history ring first. -ERANGE when from_revision is older
  * than the ring (the API answers 410 Gone: relist). fn runs on the cache thread
  * and must not block. Caller ends with object_cache_unsubscribe(). */
-int object_cache_subscribe(struct object_cache *c, const char *key_prefix,
-                           int64_t from_revision, object_event_fn fn, void *userdata,
-                           struct object_cache_sub **ret);
+int object_cache_subscribe(struct object_cache *c, const char *key_prefix, int64_t from_revision,
+                           object_event_fn fn, void *userdata, struct object_cache_sub **ret);
 /* When it returns, fn is not running and will not be called again. NULL ok. */
 void object_cache_unsubscribe(struct object_cache_sub *sub);
 
@@ -80,11 +79,11 @@ void object_cache_unsubscribe(struct object_cache_sub *sub);
 struct container_info {
         char id[65];
         char name[256];
-        char kind[32];  /* label berth.kind */
-        char ns[64];    /* berth.namespace */
-        char owner[64]; /* berth.name */
-        char uid[40];   /* berth.uid */
-        int attempt;    /* berth.attempt */
+        char kind[32];      /* label berth.kind */
+        char ns[64];        /* berth.namespace */
+        char owner[64];     /* berth.name */
+        char uid[40];       /* berth.uid */
+        int attempt;        /* berth.attempt */
         int64_t generation; /* berth.generation */
         enum docker_state state;
         bool details_known; /* exit_code/oom_killed/started/finished came from inspect */
@@ -113,8 +112,7 @@ bool container_cache_connected(struct container_cache *c);
 
 /* Copies of every container with label berth.uid == uid, by attempt ascending.
  * Caller frees *ret with free(). Returns the count (0 with *ret NULL if none). */
-int container_cache_by_uid(struct container_cache *c, const char *uid,
-                           struct container_info **ret);
+int container_cache_by_uid(struct container_cache *c, const char *uid, struct container_info **ret);
 /* Copies of all containers (caller frees). Returns the count. */
 int container_cache_all(struct container_cache *c, struct container_info **ret);
 /* Write-through after our own create/start/inspect so that a reconcile that

@@ -1,0 +1,248 @@
+/* api internals: the pure pieces (router, selectors, Status bodies) and the
+ * object semantics (create, replace, delete, apply) behind the HTTP glue.
+ *
+ * Everything here except objects.c is pure and unit-tested without a server.
+ * objects.c talks to the store and the object cache; it blocks on them (SQLite
+ * writes and the cache catching up take milliseconds) but never on Docker.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <event2/http.h>
+
+#include "api.h"
+#include "manifests.h"
+
+#define API_URI_MAX (8 * 1024)
+#define API_QUERY_PARAMS_MAX 32
+#define API_WAIT_MS 5000                          /* read-your-writes wait for the cache */
+#define API_APPLY_RETRIES 5                       /* CAS conflicts retried per object */
+#define API_WATCH_QUEUE_MAX (16 * 1024 * 1024)    /* per watch connection */
+#define API_LOG_QUEUE_HIGH (4 * 1024 * 1024)      /* log thread blocks above this */
+#define API_LOG_QUEUE_MAX (8 * 1024 * 1024)       /* hard cap of one log queue */
+#define API_BOOKMARK_MS_DEFAULT (30 * 1000)
+
+/* ---- errors and Status bodies (status.c) -------------------------------- */
+
+/* An HTTP-level failure: status code, Kubernetes-style reason, message and
+ * optional field details. Handlers fill one and the server renders it. */
+struct api_error {
+        int code;           /* HTTP status (>= 400); 0 = no error */
+        const char *reason; /* static; NULL = api_status_reason(code) */
+        char message[BERTH_ERROR_MESSAGE_MAX];
+        json_t *details; /* owned array of {"field","message"} or NULL */
+};
+
+void api_error_release(struct api_error *e);
+/* Sets code and message (and clears reason and details). Returns the negative
+ * errno matching the code (api_status_errno) so callers can return it. */
+int api_error_set(struct api_error *e, int code, const char *fmt, ...) _printf_(3, 4);
+int api_error_set_reason(struct api_error *e, int code, const char *reason, const char *fmt,
+                         ...) _printf_(4, 5);
+/* Maps a failed store call: -ESTALE → 409 Conflict, -E2BIG → 413, -ENOENT → 404,
+ * everything else → 503 ServiceUnavailable. what names the operation. */
+int api_error_from_store(struct api_error *e, int rc, const struct berth_error *serr,
+                         const char *what);
+/* Appends field details (field prefixed with field_prefix when not NULL, e.g.
+ * "tasks/hello: "); creates e->details if needed. */
+int api_error_add_details(struct api_error *e, const struct field_errors *errs,
+                          const char *field_prefix);
+
+/* "Invalid", "NotFound", ...; "InternalError" for unknown codes >= 500,
+ * "BadRequest" for other unknown 4xx. */
+const char *api_status_reason(int code);
+/* Negative errno for an HTTP status (404 → -ENOENT, 409 → -EEXIST/-ESTALE ...). */
+int api_status_errno(int code);
+/* {"kind":"Status","apiVersion":"berth/v1","status":"Failure","code":...,
+ * "reason":...,"message":...[,"details":[...]]}. New reference. */
+json_t *api_status_failure(const struct api_error *e);
+/* {"kind":"Status",...,"status":"Success","code":200,"message":...}. */
+json_t *api_status_success(const char *message);
+
+/* ---- router (router.c) -------------------------------------------------- */
+
+enum api_endpoint {
+        API_EP_HEALTHZ,
+        API_EP_READYZ,
+        API_EP_VERSION,
+        API_EP_METRICS,
+        API_EP_LIST,   /* collection; ns "" = all namespaces */
+        API_EP_OBJECT, /* one named object */
+        API_EP_LOG,    /* tasks/{name}/log */
+        API_EP_APPLY,
+};
+
+enum api_method {
+        API_METHOD_GET,
+        API_METHOD_HEAD,
+        API_METHOD_POST,
+        API_METHOD_PUT,
+        API_METHOD_DELETE,
+        API_METHOD_PATCH,
+        API_METHOD_OTHER,
+};
+
+struct api_param {
+        char *key; /* percent-decoded */
+        char *value;
+};
+
+struct api_route {
+        enum api_endpoint endpoint;
+        enum api_method method;
+        const struct kind_info *kind; /* LIST, OBJECT, LOG */
+        char ns[64];                  /* "" when none */
+        char name[64];                /* "" when none */
+        char subresource[32];         /* "log" or "" */
+        bool watch;                   /* LIST with ?watch=true */
+        struct api_param *params;     /* owned */
+        size_t n_params;
+};
+
+enum api_method api_method_from_string(const char *s);
+/* Parses a request target ("/apis/berth/v1/namespaces/default/tasks?watch=1").
+ * Segments and query are percent-decoded ('+' is a space in the query only).
+ * Errors: 404 unknown path or resource, 405 method not allowed on the path,
+ * 400 malformed encoding or too many parameters, 414 target longer than
+ * API_URI_MAX. On success the caller releases *ret with api_route_release(). */
+int api_route_parse(enum api_method method, const char *target, struct api_route *ret,
+                    struct api_error *err);
+void api_route_release(struct api_route *r);
+/* Value of a query parameter (first occurrence), or NULL. Borrowed. */
+const char *api_route_param(const struct api_route *r, const char *key);
+/* "true"/"1"/"" → true, "false"/"0" → false; absent → def; else -EINVAL. */
+int api_route_param_bool(const struct api_route *r, const char *key, bool def, bool *ret);
+/* Decodes %XX (and '+' when plus_is_space) into a new string; -EINVAL on bad
+ * escapes or an encoded NUL. Caller frees. */
+int api_percent_decode(const char *s, size_t len, bool plus_is_space, char **ret);
+
+/* ---- selectors (selectors.c) -------------------------------------------- */
+
+enum api_selector_op {
+        API_SEL_EQ,         /* k=v, k==v */
+        API_SEL_NEQ,        /* k!=v */
+        API_SEL_IN,         /* k in (a,b) */
+        API_SEL_NOTIN,      /* k notin (a,b) */
+        API_SEL_EXISTS,     /* k */
+        API_SEL_NOT_EXISTS, /* !k */
+};
+
+struct api_selector_req {
+        char *key;
+        enum api_selector_op op;
+        char **values; /* NULL-terminated; one value for EQ/NEQ, none for (NOT_)EXISTS */
+};
+
+/* A conjunction of requirements; n == 0 matches everything. */
+struct api_selector {
+        struct api_selector_req *reqs;
+        size_t n;
+};
+
+#define API_SELECTOR_MAX 4096 /* characters of one selector string */
+
+void api_selector_release(struct api_selector *sel);
+/* Label selectors: "app=web,tier!=db,env in (prod,staging),!canary,team". NULL
+ * or "" = everything. -EINVAL with a message in err on syntax errors. */
+int api_label_selector_parse(const char *s, struct api_selector *ret, struct api_error *err);
+/* labels: the object's metadata.labels (may be NULL). */
+bool api_label_selector_matches(const struct api_selector *sel, const json_t *labels);
+/* Field selectors: "status.phase=Failed,metadata.name!=x"; fields
+ * metadata.name, metadata.namespace, status.phase; operators =, ==, !=. A
+ * missing field compares as "". */
+int api_field_selector_parse(const char *s, struct api_selector *ret, struct api_error *err);
+bool api_field_selector_matches(const struct api_selector *sel, const json_t *object);
+
+/* ---- object semantics (objects.c) --------------------------------------- */
+
+struct api_objects {
+        struct store *store;
+        struct object_cache *cache;
+        const char *prefix; /* ends with '/' */
+        int wait_ms;        /* read-your-writes wait; API_WAIT_MS */
+};
+
+/* The request body as one manifest document: 400 if it does not parse or
+ * holds zero or several documents. *ret_doc is the caller's
+ * (manifest_list_release). */
+int api_parse_one(const char *body, size_t len, struct manifest_list *ret, struct api_error *err);
+/* POST collection: validates, fills server fields, writes with "must not
+ * exist", waits for the cache. *ret is the created object (new reference). */
+int api_object_create(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                      const struct manifest_doc *doc, json_t **ret, struct api_error *err);
+/* PUT object: replace spec/labels/annotations, keeping server metadata and
+ * status; CAS on metadata.resourceVersion when given. */
+int api_object_replace(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                       const char *name, const struct manifest_doc *doc, json_t **ret,
+                       struct api_error *err);
+/* DELETE: with finalizers marks deletionTimestamp (*ret = the object), else
+ * deletes (*ret = a Success Status). */
+int api_object_delete(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                      const char *name, json_t **ret, struct api_error *err);
+/* POST apply: all documents are validated before anything is written.
+ * default_ns (may be NULL) fills a missing metadata.namespace. *ret is the
+ * ApplyResult. */
+int api_apply(struct api_objects *o, const char *body, size_t len, const char *default_ns,
+              bool dry_run, json_t **ret, struct api_error *err);
+/* 128-bit random uid as 32 lowercase hex digits (getrandom). */
+int api_new_uid(char out[33]);
+
+/* ---- server internals (server.c, watch.c, logs.c) ----------------------- */
+
+struct api_watch;
+struct api_log_stream;
+
+struct api_server {
+        struct event_base *base;
+        struct store *store;
+        struct object_cache *objects;
+        struct container_cache *containers;
+        struct docker *docker;
+        char *prefix; /* with a trailing '/' */
+        struct api_objects ops;
+        int bookmark_ms;
+
+        struct evhttp *http;
+        char **unix_paths; /* sockets we created; unlinked on free */
+        size_t n_unix_paths;
+
+        atomic_bool ready; /* api_server_set_ready may run on any thread */
+
+        struct api_watch *watches; /* open watch streams (doubly linked) */
+        struct api_log_stream *logs;
+        size_t n_watches;
+        size_t n_logs;
+
+        /* Counters, loop thread only. */
+        uint64_t requests_by_code[600];
+};
+
+/* Sends a JSON body (adds a trailing newline) and counts the request. */
+void api_send_json(struct api_server *s, struct evhttp_request *req, int code, const json_t *body);
+void api_send_error(struct api_server *s, struct evhttp_request *req, const struct api_error *e);
+void api_count(struct api_server *s, int code);
+
+/* Parses ?labelSelector= and ?fieldSelector= (400 on errors). */
+int api_route_selectors(const struct api_route *r, struct api_selector *labels,
+                        struct api_selector *fields, struct api_error *err);
+bool api_object_matches(const struct api_selector *labels, const struct api_selector *fields,
+                        const json_t *obj);
+/* Cache key prefix of a LIST route: "/berth/tasks/default/" or "/berth/tasks/". */
+char *api_list_prefix(const struct api_server *s, const struct api_route *r);
+
+/* Starts a watch stream on a LIST route (answers errors itself). */
+void api_watch_start(struct api_server *s, struct evhttp_request *req,
+                     const struct api_route *route);
+/* Ends every watch stream (server shutdown). */
+void api_watch_close_all(struct api_server *s);
+
+/* Starts a log stream (answers errors itself). */
+void api_logs_start(struct api_server *s, struct evhttp_request *req,
+                    const struct api_route *route);
+/* Interrupts and joins every log thread (server shutdown). */
+void api_logs_close_all(struct api_server *s);
+
+/* Output bytes queued on the request's connection (0 when it is gone). */
+size_t api_request_output_len(struct evhttp_request *req);

@@ -1,0 +1,707 @@
+/* api: create, replace, delete and apply against the store and the object cache.
+ *
+ * Stored objects never carry metadata.resourceVersion: it is the key's mod
+ * revision, which the cache writes into the objects it hands out. Users never
+ * write status nor server-set metadata (uid, generation, creationTimestamp,
+ * deletionTimestamp, finalizers): create fills them, replace keeps the stored
+ * ones. Every write is a compare-and-swap on the mod revision read just before.
+ */
+#include "api-internal.h"
+
+#include <inttypes.h>
+#include <sys/random.h>
+
+#include "reconciler.h"
+
+#define BODY_SOURCE "body"
+
+int api_new_uid(char out[33])
+{
+        unsigned char raw[16];
+        size_t got = 0;
+
+        while (got < sizeof(raw)) {
+                ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                got += (size_t)n;
+        }
+        for (size_t i = 0; i < sizeof(raw); i++)
+                snprintf(out + 2 * i, 3, "%02x", raw[i]);
+        return 0;
+}
+
+static const char *const server_metadata[] = {
+        "uid",        "resourceVersion",   "generation",
+        "creationTimestamp", "deletionTimestamp", "finalizers",
+};
+
+/* A new top-level object (sharing the values) with the envelope keys in a
+ * stable, readable order and a fresh metadata object without resourceVersion:
+ * apiVersion, kind, metadata (name, namespace, uid, ...), spec, status, rest. */
+static json_t *object_normalize(const json_t *obj)
+{
+        static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", "status"};
+        static const char *const meta[] = {
+                "name",        "namespace",  "uid",            "generation", "creationTimestamp",
+                "deletionTimestamp", "labels", "annotations", "finalizers", "ownerReferences",
+        };
+        _cleanup_json_ json_t *out = json_object();
+        const char *k;
+        json_t *v;
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(top); i++) {
+                v = json_object_get(obj, top[i]);
+                if (!v)
+                        continue;
+                if (streq(top[i], "metadata") && json_is_object(v)) {
+                        json_t *m = json_object();
+                        json_t *mv;
+                        if (!m || json_object_set_new(out, "metadata", m) < 0)
+                                return NULL;
+                        for (size_t j = 0; j < ARRAY_SIZE(meta); j++) {
+                                mv = json_object_get(v, meta[j]);
+                                if (mv && json_object_set(m, meta[j], mv) < 0)
+                                        return NULL;
+                        }
+                        json_object_foreach(v, k, mv)
+                        {
+                                if (!json_object_get(m, k) && !streq(k, "resourceVersion") &&
+                                    json_object_set(m, k, mv) < 0)
+                                        return NULL;
+                        }
+                } else if (json_object_set(out, top[i], v) < 0) {
+                        return NULL;
+                }
+        }
+        json_object_foreach((json_t *)obj, k, v)
+        {
+                if (!json_object_get(out, k) && json_object_set(out, k, v) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(out);
+}
+
+/* metadata of obj, created when absent. Borrowed. */
+static json_t *metadata_of(json_t *obj)
+{
+        json_t *m = json_object_get(obj, "metadata");
+        if (json_is_object(m))
+                return m;
+        m = json_object();
+        if (!m || json_object_set_new(obj, "metadata", m) < 0)
+                return NULL;
+        return m;
+}
+
+/* Deep equality where NULL equals NULL (and, with empty_is_absent, an absent
+ * value equals an empty object: "labels: {}" is the same as no labels). */
+static bool same_opt(const json_t *a, const json_t *b, bool empty_is_absent)
+{
+        if (empty_is_absent) {
+                if (json_is_object(a) && json_object_size(a) == 0)
+                        a = NULL;
+                if (json_is_object(b) && json_object_size(b) == 0)
+                        b = NULL;
+        }
+        if (!a || !b)
+                return !a && !b;
+        return json_same(a, b);
+}
+
+static int invalid_message(struct api_error *err, const char *what,
+                           const struct field_errors *errs, const char *prefix)
+{
+        _cleanup_buf_ struct buf b;
+
+        buf_init(&b, sizeof(err->message) - 1);
+        (void)buf_printf(&b, "%s is invalid: ", what);
+        for (size_t i = 0; i < errs->n; i++)
+                (void)buf_printf(&b, "%s%s%s: %s", i ? "; " : "", prefix ? prefix : "",
+                                 errs->items[i].field, errs->items[i].message);
+        int rc = api_error_set_reason(err, 422, "Invalid", "%s", b.data ? b.data : what);
+        if (api_error_add_details(err, errs, prefix) < 0)
+                return api_error_set(err, 500, "out of memory");
+        return rc;
+}
+
+/* Fills namespace (and name) from the path, validates, checks that the
+ * object belongs at this path, applies the defaults. */
+static int check_incoming(const struct kind_info *kind, const char *ns, const char *name,
+                          json_t *obj, const json_t *positions, struct api_error *err)
+{
+        json_t *m = json_object_get(obj, "metadata");
+        _cleanup_(field_errors_release) struct field_errors errs = {0};
+
+        if (json_is_object(m)) {
+                if (ns && ns[0] && !json_object_get(m, "namespace"))
+                        json_object_set_new(m, "namespace", json_string(ns));
+                if (name && name[0] && !json_object_get(m, "name"))
+                        json_object_set_new(m, "name", json_string(name));
+        }
+        if (manifest_validate(obj, positions, &errs) < 0) {
+                const char *oname = json_path_string(obj, "metadata.name");
+                _cleanup_free_ char *what = str_printf("%s \"%s\"", kind->kind, oname ? oname : "");
+                return invalid_message(err, what ? what : kind->kind, &errs, NULL);
+        }
+
+        const char *okind = json_string_value(json_object_get(obj, "kind"));
+        if (kind_lookup(okind) != kind)
+                return api_error_set(err, 400,
+                                     "the kind of the object (%s) does not match the resource "
+                                     "on the request (%s)",
+                                     okind, kind->resource);
+        const char *ons = json_path_string(obj, "metadata.namespace");
+        if (ns && ns[0] && ons && !streq(ons, ns))
+                return api_error_set(err, 400,
+                                     "the namespace of the object (%s) does not match the "
+                                     "namespace on the request (%s)",
+                                     ons, ns);
+        const char *oname = json_path_string(obj, "metadata.name");
+        if (name && name[0] && !streq(oname, name))
+                return api_error_set(err, 400,
+                                     "the name of the object (%s) does not match the name on "
+                                     "the request (%s)",
+                                     oname ? oname : "", name);
+        manifest_apply_defaults(obj);
+        return 0;
+}
+
+/* Turns a validated, defaulted user object into a new stored object. */
+static int prepare_create(const struct kind_info *kind, json_t *obj, struct api_error *err)
+{
+        char uid[33], ts[RFC3339_MAX];
+        json_t *m = metadata_of(obj);
+
+        if (!m)
+                return api_error_set(err, 500, "out of memory");
+        json_t *fin = json_incref(json_object_get(m, "finalizers"));
+        json_object_del(obj, "status");
+        for (size_t i = 0; i < ARRAY_SIZE(server_metadata); i++)
+                json_object_del(m, server_metadata[i]);
+
+        if (api_new_uid(uid) < 0) {
+                json_decref(fin);
+                return api_error_set(err, 500, "cannot make a uid: %s", strerror(errno));
+        }
+        time_format_rfc3339(time_now_ms(), ts);
+        json_object_set_new(m, "uid", json_string(uid));
+        json_object_set_new(m, "generation", json_integer(1));
+        json_object_set_new(m, "creationTimestamp", json_string(ts));
+
+        /* Users may ask for finalizers of their own; Tasks always get ours. */
+        json_t *list = json_is_array(fin) ? json_deep_copy(fin) : json_array();
+        json_decref(fin);
+        if (!list)
+                return api_error_set(err, 500, "out of memory");
+        if (streq(kind->kind, "Task")) {
+                bool have = false;
+                size_t i;
+                json_t *v;
+                json_array_foreach(list, i, v) have = have || streq(json_string_value(v),
+                                                                    TASK_FINALIZER);
+                if (!have)
+                        json_array_append_new(list, json_string(TASK_FINALIZER));
+        }
+        if (json_array_size(list) > 0)
+                json_object_set_new(m, "finalizers", list);
+        else
+                json_decref(list);
+        return 0;
+}
+
+/* Turns a validated, defaulted user object into the replacement of current:
+ * server metadata and status come from current; generation moves on iff the
+ * spec changed. Returns whether the spec changed. */
+static bool merge_server_fields(json_t *desired, const json_t *current)
+{
+        json_t *dm = metadata_of(desired);
+        const json_t *cm = json_object_get(current, "metadata");
+
+        for (size_t i = 0; i < ARRAY_SIZE(server_metadata); i++)
+                json_object_del(dm, server_metadata[i]);
+        static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
+                                           "finalizers"};
+        for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+                json_t *v = json_object_get(cm, keep[i]);
+                if (v)
+                        json_object_set_new(dm, keep[i], json_deep_copy(v));
+        }
+        /* Manifests rarely carry owner references: keep the stored ones then. */
+        json_t *owners = json_object_get(cm, "ownerReferences");
+        if (owners && !json_object_get(dm, "ownerReferences"))
+                json_object_set_new(dm, "ownerReferences", json_deep_copy(owners));
+
+        bool changed = !same_opt(json_object_get(desired, "spec"),
+                                 json_object_get(current, "spec"), false);
+        json_int_t gen = json_integer_value(json_object_get(cm, "generation"));
+        if (gen < 1)
+                gen = 1;
+        else if (changed)
+                gen++;
+        json_object_set_new(dm, "generation", json_integer(gen));
+
+        json_object_del(desired, "status");
+        json_t *status = json_object_get(current, "status");
+        if (status)
+                json_object_set_new(desired, "status", json_deep_copy(status));
+        return changed;
+}
+
+static int put_object(struct api_objects *o, const char *key, const json_t *obj,
+                      int64_t expected, int64_t *ret_rev, struct berth_error *serr)
+{
+        _cleanup_json_ json_t *n = object_normalize(obj);
+        if (!n)
+                return -ENOMEM;
+        _cleanup_free_ char *s = json_dumps(n, JSON_COMPACT);
+        if (!s)
+                return -ENOMEM;
+        return store_put(o->store, key, s, strlen(s), expected, 0, ret_rev, serr);
+}
+
+/* The object as the cache has it once it caught up with rev (read your
+ * writes); if it does not in time, the object we wrote with its revision. */
+static json_t *read_back(struct api_objects *o, const char *key, const json_t *written,
+                         int64_t rev)
+{
+        int rc = object_cache_wait_revision(o->cache, rev, o->wait_ms);
+        if (rc == 0) {
+                int64_t mod = 0;
+                json_t *c = object_cache_get(o->cache, key, &mod);
+                if (c && mod >= rev)
+                        return c;
+                json_decref(c);
+        } else {
+                log_warn("cache did not catch up: %s key=%s revision=%" PRId64, strerror(-rc),
+                         key, rev);
+        }
+        json_t *out = object_normalize(written);
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%" PRId64, rev);
+        if (out)
+                json_object_set_new(json_object_get(out, "metadata"), "resourceVersion",
+                                    json_string(buf));
+        return out;
+}
+
+static int load_current(const struct store_kv *kv, json_t **ret, struct api_error *err)
+{
+        json_error_t jerr;
+        json_t *cur = json_loadb(kv->value, kv->value_len, 0, &jerr);
+        if (!json_is_object(cur)) {
+                json_decref(cur);
+                return api_error_set(err, 500, "stored object %s is not a JSON object: %s",
+                                     kv->key, jerr.text);
+        }
+        *ret = cur;
+        return 0;
+}
+
+int api_parse_one(const char *body, size_t len, struct manifest_list *ret, struct api_error *err)
+{
+        struct manifest_list list = {0};
+        struct berth_error perr = {0};
+
+        if (manifest_parse_buffer(body ? body : "", len, BODY_SOURCE, &list, &perr) < 0)
+                return api_error_set(err, 400, "%s", perr.message);
+        if (list.n != 1) {
+                size_t n = list.n;
+                manifest_list_release(&list);
+                if (n == 0)
+                        return api_error_set(err, 400, "the request body holds no object");
+                return api_error_set(err, 400,
+                                     "the request body holds %zu objects; use "
+                                     "/apis/berth/v1/apply for several",
+                                     n);
+        }
+        *ret = list;
+        return 0;
+}
+
+int api_object_create(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                      const struct manifest_doc *doc, json_t **ret, struct api_error *err)
+{
+        _cleanup_json_ json_t *obj = json_deep_copy(doc->object);
+        struct berth_error serr = {0};
+        int64_t rev = 0;
+        int rc;
+
+        if (!obj)
+                return api_error_set(err, 500, "out of memory");
+        rc = check_incoming(kind, ns, NULL, obj, doc->positions, err);
+        if (rc < 0)
+                return rc;
+        rc = prepare_create(kind, obj, err);
+        if (rc < 0)
+                return rc;
+
+        const char *name = json_path_string(obj, "metadata.name");
+        const char *ons = json_path_string(obj, "metadata.namespace");
+        _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ons, name);
+        if (!key)
+                return api_error_set(err, 500, "out of memory");
+        rc = put_object(o, key, obj, STORE_MUST_NOT_EXIST, &rev, &serr);
+        if (rc == -ESTALE)
+                return api_error_set_reason(err, 409, "AlreadyExists", "%s \"%s\" already exists",
+                                            kind->resource, name);
+        if (rc < 0)
+                return api_error_from_store(err, rc, &serr, "create");
+
+        json_t *out = read_back(o, key, obj, rev);
+        if (!out)
+                return api_error_set(err, 500, "out of memory");
+        *ret = out;
+        return 0;
+}
+
+static int parse_resource_version(const json_t *v, int64_t *ret)
+{
+        const char *s = json_string_value(v);
+        if (json_is_integer(v)) {
+                *ret = json_integer_value(v);
+                return *ret > 0 ? 0 : -EINVAL;
+        }
+        if (!s || !*s)
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        long long n = strtoll(s, &end, 10);
+        if (errno || *end || n <= 0)
+                return -EINVAL;
+        *ret = n;
+        return 0;
+}
+
+static int conflict(struct api_error *err, const struct kind_info *kind, const char *name)
+{
+        return api_error_set_reason(err, 409, "Conflict",
+                                    "Operation cannot be fulfilled on %s \"%s\": the object has "
+                                    "been modified; please apply your changes to the latest "
+                                    "version and try again",
+                                    kind->resource, name);
+}
+
+int api_object_replace(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                       const char *name, const struct manifest_doc *doc, json_t **ret,
+                       struct api_error *err)
+{
+        _cleanup_json_ json_t *obj = json_deep_copy(doc->object);
+        int64_t want_rev = 0;
+        int rc;
+
+        if (!obj)
+                return api_error_set(err, 500, "out of memory");
+        rc = check_incoming(kind, ns, name, obj, doc->positions, err);
+        if (rc < 0)
+                return rc;
+        json_t *rv = json_path(obj, "metadata.resourceVersion");
+        if (rv && !json_is_null(rv) && parse_resource_version(rv, &want_rev) < 0)
+                return api_error_set(err, 400, "invalid metadata.resourceVersion");
+
+        _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ns, name);
+        if (!key)
+                return api_error_set(err, 500, "out of memory");
+
+        for (int attempt = 0; attempt < API_APPLY_RETRIES; attempt++) {
+                _cleanup_(store_kv_release) struct store_kv kv = {0};
+                struct berth_error serr = {0};
+                _cleanup_json_ json_t *current = NULL, *next = NULL;
+                int64_t rev = 0;
+
+                rc = store_get(o->store, key, &kv, &serr);
+                if (rc == -ENOENT)
+                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource,
+                                             name);
+                if (rc < 0)
+                        return api_error_from_store(err, rc, &serr, "replace");
+                if (want_rev && kv.mod_revision != want_rev)
+                        return conflict(err, kind, name);
+                rc = load_current(&kv, &current, err);
+                if (rc < 0)
+                        return rc;
+                next = json_deep_copy(obj);
+                if (!next)
+                        return api_error_set(err, 500, "out of memory");
+                merge_server_fields(next, current);
+                rc = put_object(o, key, next, kv.mod_revision, &rev, &serr);
+                if (rc == -ESTALE) {
+                        if (want_rev)
+                                return conflict(err, kind, name);
+                        continue; /* unconditional replace: read again */
+                }
+                if (rc < 0)
+                        return api_error_from_store(err, rc, &serr, "replace");
+                json_t *out = read_back(o, key, next, rev);
+                if (!out)
+                        return api_error_set(err, 500, "out of memory");
+                *ret = out;
+                return 0;
+        }
+        return conflict(err, kind, name);
+}
+
+int api_object_delete(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                      const char *name, json_t **ret, struct api_error *err)
+{
+        _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ns, name);
+        int rc;
+
+        if (!key)
+                return api_error_set(err, 500, "out of memory");
+        for (int attempt = 0; attempt < API_APPLY_RETRIES; attempt++) {
+                _cleanup_(store_kv_release) struct store_kv kv = {0};
+                struct berth_error serr = {0};
+                _cleanup_json_ json_t *current = NULL;
+                int64_t rev = 0;
+
+                rc = store_get(o->store, key, &kv, &serr);
+                if (rc == -ENOENT)
+                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource,
+                                             name);
+                if (rc < 0)
+                        return api_error_from_store(err, rc, &serr, "delete");
+                rc = load_current(&kv, &current, err);
+                if (rc < 0)
+                        return rc;
+
+                json_t *m = metadata_of(current);
+                if (!m)
+                        return api_error_set(err, 500, "out of memory");
+                if (json_array_size(json_object_get(m, "finalizers")) > 0) {
+                        /* Finalizers run first; the controller deletes the object after. */
+                        if (!json_object_get(m, "deletionTimestamp")) {
+                                char ts[RFC3339_MAX];
+                                time_format_rfc3339(time_now_ms(), ts);
+                                json_object_set_new(m, "deletionTimestamp", json_string(ts));
+                                rc = put_object(o, key, current, kv.mod_revision, &rev, &serr);
+                                if (rc == -ESTALE)
+                                        continue;
+                                if (rc < 0)
+                                        return api_error_from_store(err, rc, &serr, "delete");
+                        } else {
+                                rev = kv.mod_revision;
+                        }
+                        json_t *out = read_back(o, key, current, rev);
+                        if (!out)
+                                return api_error_set(err, 500, "out of memory");
+                        *ret = out;
+                        return 0;
+                }
+
+                rc = store_delete(o->store, key, kv.mod_revision, &rev, &serr);
+                if (rc == -ESTALE)
+                        continue;
+                if (rc == -ENOENT)
+                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource,
+                                             name);
+                if (rc < 0)
+                        return api_error_from_store(err, rc, &serr, "delete");
+                rc = object_cache_wait_revision(o->cache, rev, o->wait_ms);
+                if (rc < 0)
+                        log_warn("cache did not catch up: %s key=%s revision=%" PRId64,
+                                 strerror(-rc), key, rev);
+                _cleanup_free_ char *msg = str_printf("%s \"%s\" deleted", kind->resource, name);
+                json_t *out = api_status_success(msg);
+                if (!out)
+                        return api_error_set(err, 500, "out of memory");
+                *ret = out;
+                return 0;
+        }
+        return conflict(err, kind, name);
+}
+
+/* "tasks/hello: " (or "document 3: " when the object has no usable identity). */
+static char *doc_prefix(const json_t *obj, size_t index)
+{
+        const struct kind_info *k = kind_lookup(json_string_value(json_object_get(obj, "kind")));
+        const char *name = json_path_string(obj, "metadata.name");
+        if (k && name)
+                return str_printf("%s/%s: ", k->resource, name);
+        return str_printf("document %zu: ", index + 1);
+}
+
+/* One object of an apply: decides created/configured/unchanged and writes
+ * unless dry_run. *ret_rev is the write's revision (0 when none). */
+static int apply_one(struct api_objects *o, const struct kind_info *kind, const json_t *obj,
+                     bool dry_run, const char **ret_result, int64_t *ret_rev,
+                     struct api_error *err)
+{
+        const char *name = json_path_string(obj, "metadata.name");
+        const char *ns = json_path_string(obj, "metadata.namespace");
+        _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ns, name);
+        _cleanup_free_ char *what = str_printf("apply %s/%s", kind->resource, name);
+        int rc;
+
+        if (!key || !what)
+                return api_error_set(err, 500, "out of memory");
+        for (int attempt = 0; attempt < API_APPLY_RETRIES; attempt++) {
+                _cleanup_(store_kv_release) struct store_kv kv = {0};
+                struct berth_error serr = {0};
+                _cleanup_json_ json_t *current = NULL, *next = json_deep_copy(obj);
+                int64_t rev = 0;
+
+                if (!next)
+                        return api_error_set(err, 500, "out of memory");
+                rc = store_get(o->store, key, &kv, &serr);
+                if (rc == -ENOENT) {
+                        if (dry_run) {
+                                *ret_result = "created";
+                                *ret_rev = 0;
+                                return 0;
+                        }
+                        rc = prepare_create(kind, next, err);
+                        if (rc < 0)
+                                return rc;
+                        rc = put_object(o, key, next, STORE_MUST_NOT_EXIST, &rev, &serr);
+                        if (rc == -ESTALE)
+                                continue; /* created meanwhile: compare with that */
+                        if (rc < 0)
+                                return api_error_from_store(err, rc, &serr, what);
+                        *ret_result = "created";
+                        *ret_rev = rev;
+                        return 0;
+                }
+                if (rc < 0)
+                        return api_error_from_store(err, rc, &serr, what);
+                rc = load_current(&kv, &current, err);
+                if (rc < 0)
+                        return rc;
+
+                /* Compare what the user owns, both sides with defaults filled. */
+                _cleanup_json_ json_t *cur_defaulted = json_deep_copy(current);
+                if (!cur_defaulted)
+                        return api_error_set(err, 500, "out of memory");
+                manifest_apply_defaults(cur_defaulted);
+                if (same_opt(json_object_get(obj, "spec"), json_object_get(cur_defaulted, "spec"),
+                             false) &&
+                    same_opt(json_path(obj, "metadata.labels"),
+                             json_path(cur_defaulted, "metadata.labels"), true) &&
+                    same_opt(json_path(obj, "metadata.annotations"),
+                             json_path(cur_defaulted, "metadata.annotations"), true)) {
+                        *ret_result = "unchanged";
+                        *ret_rev = 0;
+                        return 0;
+                }
+                if (dry_run) {
+                        *ret_result = "configured";
+                        *ret_rev = 0;
+                        return 0;
+                }
+                merge_server_fields(next, current);
+                rc = put_object(o, key, next, kv.mod_revision, &rev, &serr);
+                if (rc == -ESTALE)
+                        continue;
+                if (rc < 0)
+                        return api_error_from_store(err, rc, &serr, what);
+                *ret_result = "configured";
+                *ret_rev = rev;
+                return 0;
+        }
+        return api_error_set_reason(err, 409, "Conflict",
+                                    "%s: the object kept changing (%d attempts); try again", what,
+                                    API_APPLY_RETRIES);
+}
+
+int api_apply(struct api_objects *o, const char *body, size_t len, const char *default_ns,
+              bool dry_run, json_t **ret, struct api_error *err)
+{
+        _cleanup_(manifest_list_release) struct manifest_list list = {0};
+        struct berth_error perr = {0};
+        size_t n_invalid = 0;
+        int64_t last_rev = 0;
+        int rc;
+
+        if (manifest_parse_buffer(body ? body : "", len, BODY_SOURCE, &list, &perr) < 0)
+                return api_error_set(err, 400, "%s", perr.message);
+        if (list.n == 0)
+                return api_error_set(err, 400, "no objects passed to apply");
+
+        /* Validate everything before writing anything. */
+        _cleanup_buf_ struct buf msg;
+        buf_init(&msg, sizeof(err->message) - 1);
+        json_t *details = json_array();
+        if (!details)
+                return api_error_set(err, 500, "out of memory");
+        for (size_t i = 0; i < list.n; i++) {
+                json_t *obj = list.docs[i].object;
+                json_t *m = json_object_get(obj, "metadata");
+                _cleanup_(field_errors_release) struct field_errors errs = {0};
+
+                if (default_ns && *default_ns && json_is_object(m) &&
+                    !json_object_get(m, "namespace"))
+                        json_object_set_new(m, "namespace", json_string(default_ns));
+                if (manifest_validate(obj, list.docs[i].positions, &errs) == 0)
+                        continue;
+                n_invalid++;
+                _cleanup_free_ char *prefix = doc_prefix(obj, i);
+                struct api_error tmp = {0};
+                api_error_add_details(&tmp, &errs, prefix);
+                json_array_extend(details, tmp.details);
+                api_error_release(&tmp);
+                for (size_t j = 0; j < errs.n; j++)
+                        (void)buf_printf(&msg, "%s%s%s: %s", msg.len ? "; " : "",
+                                         prefix ? prefix : "", errs.items[j].field,
+                                         errs.items[j].message);
+        }
+        if (n_invalid > 0) {
+                rc = api_error_set_reason(err, 422, "Invalid", "%zu of %zu objects are invalid: %s",
+                                          n_invalid, list.n, msg.data ? msg.data : "");
+                err->details = details;
+                return rc;
+        }
+        json_decref(details);
+
+        _cleanup_json_ json_t *items = json_array();
+        if (!items)
+                return api_error_set(err, 500, "out of memory");
+        for (size_t i = 0; i < list.n; i++) {
+                json_t *obj = list.docs[i].object;
+                const struct kind_info *kind =
+                        kind_lookup(json_string_value(json_object_get(obj, "kind")));
+                const char *result = NULL;
+                int64_t rev = 0;
+
+                if (!kind)
+                        return api_error_set(err, 400, "document %zu: unknown kind", i + 1);
+                manifest_apply_defaults(obj);
+                rc = apply_one(o, kind, obj, dry_run, &result, &rev, err);
+                if (rc < 0)
+                        break;
+                json_t *item = json_pack("{s:s, s:s, s:s, s:s}", "kind", kind->kind, "namespace",
+                                         json_path_string(obj, "metadata.namespace"), "name",
+                                         json_path_string(obj, "metadata.name"), "result",
+                                         result);
+                if (!item)
+                        return api_error_set(err, 500, "out of memory");
+                if (rev > 0) {
+                        char buf[32];
+                        snprintf(buf, sizeof(buf), "%" PRId64, rev);
+                        json_object_set_new(item, "resourceVersion", json_string(buf));
+                        last_rev = rev;
+                }
+                json_array_append_new(items, item);
+        }
+
+        /* Read your writes, also when a later object failed. */
+        if (last_rev > 0) {
+                int wrc = object_cache_wait_revision(o->cache, last_rev, o->wait_ms);
+                if (wrc < 0)
+                        log_warn("cache did not catch up: %s revision=%" PRId64, strerror(-wrc),
+                                 last_rev);
+        }
+        if (rc < 0)
+                return rc;
+
+        json_t *out = json_pack("{s:s, s:s, s:b, s:O}", "kind", "ApplyResult", "apiVersion",
+                                MANIFEST_API_VERSION, "dryRun", dry_run, "items", items);
+        if (!out)
+                return api_error_set(err, 500, "out of memory");
+        *ret = out;
+        return 0;
+}

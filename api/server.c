@@ -1,0 +1,618 @@
+/* api: the evhttp glue — listeners, dispatch, small endpoints, responses.
+ *
+ * Every callback here runs on the event loop thread. Writes block on the
+ * store and on the cache catching up (milliseconds); nothing here waits for
+ * Docker: log streams run on their own threads (logs.c).
+ */
+#include "api-internal.h"
+
+#include <inttypes.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "reconciler.h"
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+        switch (t) {
+        case EVHTTP_REQ_GET:
+                return "GET";
+        case EVHTTP_REQ_POST:
+                return "POST";
+        case EVHTTP_REQ_HEAD:
+                return "HEAD";
+        case EVHTTP_REQ_PUT:
+                return "PUT";
+        case EVHTTP_REQ_DELETE:
+                return "DELETE";
+        case EVHTTP_REQ_PATCH:
+                return "PATCH";
+        case EVHTTP_REQ_OPTIONS:
+                return "OPTIONS";
+        default:
+                return "OTHER";
+        }
+}
+
+void api_count(struct api_server *s, int code)
+{
+        if (code >= 100 && code < (int)ARRAY_SIZE(s->requests_by_code))
+                s->requests_by_code[code]++;
+}
+
+static void log_request(struct evhttp_request *req, int code)
+{
+        if (!log_enabled(LOG_LEVEL_DEBUG))
+                return;
+        const char *uri = evhttp_request_get_uri(req);
+        log_debug("request method=%s uri=%.200s code=%d",
+                  method_name(evhttp_request_get_command(req)), uri ? uri : "", code);
+}
+
+static void send_body(struct api_server *s, struct evhttp_request *req, int code,
+                      const char *content_type, const char *data, size_t len)
+{
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
+        if (len > 0 && evbuffer_add(out, data, len) < 0)
+                code = 500;
+        api_count(s, code);
+        log_request(req, code);
+        evhttp_send_reply(req, code, NULL, NULL);
+}
+
+void api_send_json(struct api_server *s, struct evhttp_request *req, int code, const json_t *body)
+{
+        _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT);
+        if (!text) {
+                static const char oom[] = "{\"kind\":\"Status\",\"apiVersion\":\"berth/v1\","
+                                          "\"status\":\"Failure\",\"code\":500,\"reason\":"
+                                          "\"InternalError\",\"message\":\"out of memory\"}\n";
+                send_body(s, req, 500, "application/json", oom, sizeof(oom) - 1);
+                return;
+        }
+        size_t n = strlen(text);
+        _cleanup_free_ char *line = malloc(n + 2);
+        if (line) {
+                memcpy(line, text, n);
+                line[n] = '\n';
+                line[n + 1] = '\0';
+        }
+        send_body(s, req, code, "application/json", line ? line : text, line ? n + 1 : n);
+}
+
+void api_send_error(struct api_server *s, struct evhttp_request *req, const struct api_error *e)
+{
+        _cleanup_json_ json_t *st = api_status_failure(e);
+        int code = e->code >= 400 ? e->code : 500;
+        if (code >= 500)
+                log_warn("request failed: %s code=%d uri=%.200s", e->message, code,
+                         evhttp_request_get_uri(req));
+        if (code == 405) {
+                /* Tell the client what it may do instead. */
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                                  "GET, HEAD, POST, PUT, DELETE");
+        }
+        api_send_json(s, req, code, st);
+}
+
+static void send_text(struct api_server *s, struct evhttp_request *req, int code, const char *text)
+{
+        send_body(s, req, code, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+size_t api_request_output_len(struct evhttp_request *req)
+{
+        struct evhttp_connection *conn = evhttp_request_get_connection(req);
+        struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+        return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+/* ---- selectors and lists ---------------------------------------------- */
+
+int api_route_selectors(const struct api_route *r, struct api_selector *labels,
+                        struct api_selector *fields, struct api_error *err)
+{
+        int rc = api_label_selector_parse(api_route_param(r, "labelSelector"), labels, err);
+        if (rc < 0)
+                return rc;
+        rc = api_field_selector_parse(api_route_param(r, "fieldSelector"), fields, err);
+        if (rc < 0) {
+                api_selector_release(labels);
+                return rc;
+        }
+        return 0;
+}
+
+bool api_object_matches(const struct api_selector *labels, const struct api_selector *fields,
+                        const json_t *obj)
+{
+        return api_label_selector_matches(labels, json_path(obj, "metadata.labels")) &&
+               api_field_selector_matches(fields, obj);
+}
+
+char *api_list_prefix(const struct api_server *s, const struct api_route *r)
+{
+        if (r->ns[0])
+                return str_printf("%s%s/%s/", s->prefix, r->kind->resource, r->ns);
+        return str_printf("%s%s/", s->prefix, r->kind->resource);
+}
+
+static void handle_list(struct api_server *s, struct evhttp_request *req,
+                        const struct api_route *r, struct api_error *err)
+{
+        _cleanup_(api_selector_release) struct api_selector labels = {0}, fields = {0};
+        if (api_route_selectors(r, &labels, &fields, err) < 0)
+                return;
+        _cleanup_free_ char *prefix = api_list_prefix(s, r);
+        _cleanup_free_ char *kind = str_printf("%sList", r->kind->kind);
+        if (!prefix || !kind) {
+                api_error_set(err, 500, "out of memory");
+                return;
+        }
+        int64_t rev = 0;
+        _cleanup_json_ json_t *all = object_cache_list(s->objects, prefix, &rev);
+        _cleanup_json_ json_t *items = json_array();
+        size_t i;
+        json_t *obj;
+        if (!all || !items) {
+                api_error_set(err, 500, "out of memory");
+                return;
+        }
+        json_array_foreach(all, i, obj)
+        {
+                if (api_object_matches(&labels, &fields, obj))
+                        json_array_append(items, obj);
+        }
+        char rv[32];
+        snprintf(rv, sizeof(rv), "%" PRId64, rev);
+        _cleanup_json_ json_t *list =
+                json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", kind, "apiVersion",
+                          MANIFEST_API_VERSION, "metadata", "resourceVersion", rv, "items", items);
+        if (!list) {
+                api_error_set(err, 500, "out of memory");
+                return;
+        }
+        api_send_json(s, req, 200, list);
+}
+
+/* ---- objects ------------------------------------------------------------ */
+
+static void handle_get(struct api_server *s, struct evhttp_request *req,
+                       const struct api_route *r, struct api_error *err)
+{
+        _cleanup_free_ char *key = object_key(s->prefix, r->kind->resource, r->ns, r->name);
+        if (!key) {
+                api_error_set(err, 500, "out of memory");
+                return;
+        }
+        _cleanup_json_ json_t *obj = object_cache_get(s->objects, key, NULL);
+        if (!obj) {
+                api_error_set(err, 404, "%s \"%s\" not found", r->kind->resource, r->name);
+                return;
+        }
+        api_send_json(s, req, 200, obj);
+}
+
+/* The request body, or NULL with an error when it is larger than max. */
+static const char *request_body(struct evhttp_request *req, size_t max, size_t *ret_len,
+                                struct api_error *err)
+{
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        if (len > max) {
+                api_error_set(err, 413, "request body of %zu bytes is larger than %zu bytes", len,
+                              max);
+                return NULL;
+        }
+        *ret_len = len;
+        if (len == 0)
+                return "";
+        return (const char *)evbuffer_pullup(in, -1);
+}
+
+static void handle_write(struct api_server *s, struct evhttp_request *req,
+                         const struct api_route *r, struct api_error *err)
+{
+        size_t len = 0;
+        const char *body = request_body(req, MANIFEST_DOC_MAX, &len, err);
+        if (!body)
+                return;
+
+        _cleanup_(manifest_list_release) struct manifest_list list = {0};
+        _cleanup_json_ json_t *out = NULL;
+        if (api_parse_one(body, len, &list, err) < 0)
+                return;
+        if (r->method == API_METHOD_POST) {
+                if (api_object_create(&s->ops, r->kind, r->ns, &list.docs[0], &out, err) < 0)
+                        return;
+                api_send_json(s, req, 201, out);
+        } else {
+                if (api_object_replace(&s->ops, r->kind, r->ns, r->name, &list.docs[0], &out,
+                                       err) < 0)
+                        return;
+                api_send_json(s, req, 200, out);
+        }
+}
+
+static void handle_delete(struct api_server *s, struct evhttp_request *req,
+                          const struct api_route *r, struct api_error *err)
+{
+        _cleanup_json_ json_t *out = NULL;
+        if (api_object_delete(&s->ops, r->kind, r->ns, r->name, &out, err) < 0)
+                return;
+        api_send_json(s, req, 200, out);
+}
+
+static void handle_apply(struct api_server *s, struct evhttp_request *req,
+                         const struct api_route *r, struct api_error *err)
+{
+        bool dry_run = false;
+        const char *dr = api_route_param(r, "dryRun");
+        if (dr && streq(dr, "All")) {
+                dry_run = true; /* kubectl's spelling */
+        } else if (api_route_param_bool(r, "dryRun", false, &dry_run) < 0) {
+                api_error_set(err, 400, "invalid value for dryRun: \"%s\"", dr);
+                return;
+        }
+        const char *ns = api_route_param(r, "namespace");
+        if (ns && *ns && !name_is_valid(ns)) {
+                api_error_set(err, 400, "invalid namespace \"%s\"", ns);
+                return;
+        }
+
+        size_t len = 0;
+        const char *body = request_body(req, API_BODY_MAX, &len, err);
+        if (!body)
+                return;
+        _cleanup_json_ json_t *out = NULL;
+        if (api_apply(&s->ops, body, len, ns, dry_run, &out, err) < 0)
+                return;
+        api_send_json(s, req, 200, out);
+}
+
+/* ---- health, version, metrics ------------------------------------------ */
+
+static void handle_readyz(struct api_server *s, struct evhttp_request *req,
+                          const struct api_route *r)
+{
+        struct {
+                const char *name;
+                bool ok;
+                char detail[256];
+        } checks[4] = {{.name = "ready"}, {.name = "store"}, {.name = "objects"}, {.name = "docker"}};
+        struct berth_error serr = {0};
+        int64_t rev;
+
+        checks[0].ok = atomic_load(&s->ready);
+        if (!checks[0].ok)
+                snprintf(checks[0].detail, sizeof(checks[0].detail), "controller not started");
+        checks[1].ok = store_revision(s->store, &rev, &serr) == 0;
+        if (!checks[1].ok)
+                snprintf(checks[1].detail, sizeof(checks[1].detail), "%s", serr.message);
+        checks[2].ok = object_cache_wait_synced(s->objects, 0) == 0;
+        if (!checks[2].ok)
+                snprintf(checks[2].detail, sizeof(checks[2].detail), "cache not synced");
+        if (s->containers) {
+                checks[3].ok = container_cache_connected(s->containers);
+                if (!checks[3].ok)
+                        snprintf(checks[3].detail, sizeof(checks[3].detail),
+                                 "docker events not connected");
+        } else {
+                checks[3].ok = true;
+                snprintf(checks[3].detail, sizeof(checks[3].detail), "not configured");
+        }
+
+        bool all = true;
+        for (size_t i = 0; i < ARRAY_SIZE(checks); i++)
+                all = all && checks[i].ok;
+        bool verbose;
+        if (api_route_param_bool(r, "verbose", false, &verbose) < 0)
+                verbose = true;
+        if (!verbose) {
+                send_text(s, req, all ? 200 : 503, all ? "ok" : "not ready");
+                return;
+        }
+        _cleanup_buf_ struct buf b;
+        buf_init(&b, 64 * 1024);
+        for (size_t i = 0; i < ARRAY_SIZE(checks); i++)
+                (void)buf_printf(&b, "[%c]%s %s%s%s\n", checks[i].ok ? '+' : '-', checks[i].name,
+                                 checks[i].ok ? "ok" : "failed", checks[i].detail[0] ? ": " : "",
+                                 checks[i].detail);
+        (void)buf_printf(&b, "readyz check %s\n", all ? "passed" : "failed");
+        send_text(s, req, all ? 200 : 503, b.data ? b.data : "");
+}
+
+static void handle_version(struct api_server *s, struct evhttp_request *req)
+{
+        const char *dv = s->docker ? docker_api_version(s->docker) : NULL;
+        _cleanup_json_ json_t *v = json_pack("{s:s, s:s, s:o}", "version", BERTH_VERSION,
+                                             "apiVersion", MANIFEST_API_VERSION,
+                                             "dockerApiVersion",
+                                             dv ? json_string(dv) : json_null());
+        if (!v) {
+                struct api_error e = {0};
+                api_error_set(&e, 500, "out of memory");
+                api_send_error(s, req, &e);
+                return;
+        }
+        api_send_json(s, req, 200, v);
+}
+
+static void handle_metrics(struct api_server *s, struct evhttp_request *req)
+{
+        _cleanup_buf_ struct buf b;
+        buf_init(&b, 1024 * 1024);
+
+        (void)buf_printf(&b, "# HELP berth_objects Objects in the cache by resource.\n"
+                             "# TYPE berth_objects gauge\n");
+        for (const struct kind_info *const *k = kind_all(); k && *k; k++) {
+                _cleanup_free_ char *prefix = str_printf("%s%s/", s->prefix, (*k)->resource);
+                _cleanup_json_ json_t *all = prefix ? object_cache_list(s->objects, prefix, NULL)
+                                                    : NULL;
+                (void)buf_printf(&b, "berth_objects{resource=\"%s\"} %zu\n", (*k)->resource,
+                                 json_array_size(all));
+        }
+        (void)buf_printf(&b, "# HELP berth_cache_revision Store revision the cache reflects.\n"
+                             "# TYPE berth_cache_revision gauge\n"
+                             "berth_cache_revision %" PRId64 "\n",
+                         object_cache_revision(s->objects));
+        (void)buf_printf(&b, "# HELP berth_api_watches Open watch streams.\n"
+                             "# TYPE berth_api_watches gauge\n"
+                             "berth_api_watches %zu\n"
+                             "# HELP berth_api_log_streams Open log streams.\n"
+                             "# TYPE berth_api_log_streams gauge\n"
+                             "berth_api_log_streams %zu\n",
+                         s->n_watches, s->n_logs);
+        (void)buf_printf(&b, "# HELP berth_api_requests_total API requests by status code.\n"
+                             "# TYPE berth_api_requests_total counter\n");
+        for (size_t c = 0; c < ARRAY_SIZE(s->requests_by_code); c++)
+                if (s->requests_by_code[c])
+                        (void)buf_printf(&b, "berth_api_requests_total{code=\"%zu\"} %" PRIu64 "\n",
+                                         c, s->requests_by_code[c]);
+        send_body(s, req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
+                  b.len);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static enum api_method method_of(struct evhttp_request *req)
+{
+        return api_method_from_string(method_name(evhttp_request_get_command(req)));
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+        struct api_server *s = arg;
+        struct api_error err = {0};
+        struct api_route r = {0};
+        const char *uri = evhttp_request_get_uri(req);
+
+        if (!uri) {
+                api_error_set(&err, 400, "malformed request");
+                goto done;
+        }
+        if (api_route_parse(method_of(req), uri, &r, &err) < 0)
+                goto done;
+
+        switch (r.endpoint) {
+        case API_EP_HEALTHZ:
+                send_text(s, req, 200, "ok");
+                break;
+        case API_EP_READYZ:
+                handle_readyz(s, req, &r);
+                break;
+        case API_EP_VERSION:
+                handle_version(s, req);
+                break;
+        case API_EP_METRICS:
+                handle_metrics(s, req);
+                break;
+        case API_EP_LIST:
+                if (r.method == API_METHOD_POST)
+                        handle_write(s, req, &r, &err);
+                else if (r.watch)
+                        api_watch_start(s, req, &r);
+                else
+                        handle_list(s, req, &r, &err);
+                break;
+        case API_EP_OBJECT:
+                if (r.method == API_METHOD_PUT)
+                        handle_write(s, req, &r, &err);
+                else if (r.method == API_METHOD_DELETE)
+                        handle_delete(s, req, &r, &err);
+                else
+                        handle_get(s, req, &r, &err);
+                break;
+        case API_EP_LOG:
+                api_logs_start(s, req, &r);
+                break;
+        case API_EP_APPLY:
+                handle_apply(s, req, &r, &err);
+                break;
+        }
+done:
+        if (err.code)
+                api_send_error(s, req, &err);
+        api_error_release(&err);
+        api_route_release(&r);
+}
+
+/* ---- listeners ----------------------------------------------------------- */
+
+/* A stale socket file (nobody accepting) is removed; a live one is an error. */
+static int unix_listen(const char *path, struct berth_error *err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct stat st;
+
+        if (str_copy(sa.sun_path, sizeof(sa.sun_path), path) < 0)
+                return berth_error_set(err, -ENAMETOOLONG, "listen unix://%s: path too long",
+                                       path);
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return berth_error_set(err, -EEXIST,
+                                               "listen unix://%s: exists and is not a socket",
+                                               path);
+                _cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+                        return berth_error_set(err, -EADDRINUSE,
+                                               "listen unix://%s: another server is listening",
+                                               path);
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return berth_error_set(err, -errno, "listen unix://%s: remove stale: %s",
+                                               path, strerror(errno));
+        }
+
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return berth_error_set(err, -errno, "listen unix://%s: socket: %s", path,
+                                       strerror(errno));
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return berth_error_set(err, -errno, "listen unix://%s: bind: %s", path,
+                                       strerror(errno));
+        /* Local admin by file permissions: owner and group only. */
+        if (chmod(path, 0660) < 0 || listen(fd, 128) < 0) {
+                int e = errno;
+                unlink(path);
+                return berth_error_set(err, -e, "listen unix://%s: %s", path, strerror(e));
+        }
+        return TAKE_FD(fd);
+}
+
+static int add_listener(struct api_server *s, const char *url, struct berth_error *err)
+{
+        if (str_has_prefix(url, "unix://")) {
+                const char *path = url + strlen("unix://");
+                if (path[0] != '/')
+                        return berth_error_set(err, -EINVAL, "listen %s: path must be absolute",
+                                               url);
+                char **v = realloc(s->unix_paths, (s->n_unix_paths + 1) * sizeof(char *));
+                if (!v)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                s->unix_paths = v;
+                int fd = unix_listen(path, err);
+                if (fd < 0)
+                        return fd;
+                s->unix_paths[s->n_unix_paths] = strdup(path);
+                if (!s->unix_paths[s->n_unix_paths]) {
+                        close(fd);
+                        unlink(path);
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                }
+                s->n_unix_paths++;
+                struct evconnlistener *lev = evconnlistener_new(
+                        s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+                if (!lev) {
+                        close(fd);
+                        return berth_error_set(err, -ENOMEM, "listen %s: evconnlistener", url);
+                }
+                if (!evhttp_bind_listener(s->http, lev)) {
+                        evconnlistener_free(lev);
+                        return berth_error_set(err, -ENOMEM, "listen %s: evhttp_bind_listener",
+                                               url);
+                }
+                log_info("listening url=%s", url);
+                return 0;
+        }
+        if (str_has_prefix(url, "tcp://")) {
+                char host[256];
+                const char *hp = url + strlen("tcp://");
+                const char *colon = strrchr(hp, ':');
+                if (!colon || (size_t)(colon - hp) >= sizeof(host) || colon == hp)
+                        return berth_error_set(err, -EINVAL, "listen %s: expected tcp://HOST:PORT",
+                                               url);
+                memcpy(host, hp, (size_t)(colon - hp));
+                host[colon - hp] = '\0';
+                char *end;
+                long port = strtol(colon + 1, &end, 10);
+                if (*end || port < 0 || port > 65535 || end == colon + 1)
+                        return berth_error_set(err, -EINVAL, "listen %s: bad port", url);
+                if (!evhttp_bind_socket_with_handle(s->http, host, (uint16_t)port))
+                        return berth_error_set(err, -EADDRNOTAVAIL, "listen %s: cannot bind", url);
+                log_info("listening url=%s", url);
+                return 0;
+        }
+        return berth_error_set(err, -EINVAL,
+                               "listen %s: unsupported address (unix:///PATH or tcp://HOST:PORT)",
+                               url);
+}
+
+int api_server_new(const struct api_config *cfg, struct api_server **ret, struct berth_error *err)
+{
+        if (!cfg || !cfg->base || !cfg->store || !cfg->objects)
+                return berth_error_set(err, -EINVAL, "api: base, store and objects are required");
+
+        struct api_server *s = calloc(1, sizeof(*s));
+        if (!s)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        s->base = cfg->base;
+        s->store = cfg->store;
+        s->objects = cfg->objects;
+        s->containers = cfg->containers;
+        s->docker = cfg->docker;
+        const char *prefix = cfg->prefix ? cfg->prefix : "/berth/";
+        s->prefix = str_has_suffix(prefix, "/") ? strdup(prefix) : str_printf("%s/", prefix);
+        s->bookmark_ms =
+                cfg->bookmark_interval_ms > 0 ? cfg->bookmark_interval_ms : API_BOOKMARK_MS_DEFAULT;
+        atomic_init(&s->ready, false);
+        s->ops = (struct api_objects){
+                .store = s->store, .cache = s->objects, .prefix = s->prefix, .wait_ms = API_WAIT_MS};
+
+        int rc = -ENOMEM;
+        if (!s->prefix) {
+                berth_error_set(err, rc, "out of memory");
+                goto fail;
+        }
+        s->ops.prefix = s->prefix;
+        s->http = evhttp_new(s->base);
+        if (!s->http) {
+                berth_error_set(err, rc, "api: evhttp_new failed");
+                goto fail;
+        }
+        evhttp_set_max_body_size(s->http, API_BODY_MAX);
+        evhttp_set_max_headers_size(s->http, API_HEADERS_MAX);
+        evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                                    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                                    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+        evhttp_set_gencb(s->http, on_request, s);
+
+        for (const char *const *l = cfg->listen; l && *l; l++) {
+                rc = add_listener(s, *l, err);
+                if (rc < 0)
+                        goto fail;
+        }
+        *ret = s;
+        return 0;
+fail:
+        api_server_free(s);
+        return rc;
+}
+
+void api_server_free(struct api_server *s)
+{
+        if (!s)
+                return;
+        api_watch_close_all(s);
+        api_logs_close_all(s);
+        if (s->http)
+                evhttp_free(s->http);
+        for (size_t i = 0; i < s->n_unix_paths; i++) {
+                unlink(s->unix_paths[i]);
+                free(s->unix_paths[i]);
+        }
+        free(s->unix_paths);
+        free(s->prefix);
+        free(s);
+}
+
+void api_server_set_ready(struct api_server *s, bool ready)
+{
+        if (s)
+                atomic_store(&s->ready, ready);
+}

@@ -1,0 +1,262 @@
+/* cli internals: the context every command gets, the argument parser, the HTTP
+ * client and the pure printers (unit-tested in tests/unit/cli).
+ *
+ * Exit codes: CLI_EXIT_OK 0, CLI_EXIT_FAIL 1 (the command failed, timed out or
+ * the server said no), CLI_EXIT_USAGE 2 (bad command line).
+ *
+ * Output goes through ctx->out / ctx->err so that tests can capture it. Only
+ * this layer prints; helpers below that print say so.
+ */
+#pragma once
+
+#include <curl/curl.h>
+
+#include "cli.h"
+#include "common.h"
+#include "manifests.h"
+
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
+#define CLI_EXIT_USAGE 2
+
+#define CLI_DEFAULT_SERVER     "unix:///run/berth/berth.sock"
+#define CLI_API_PREFIX         "/apis/berth/v1"
+#define CLI_RESPONSE_MAX       (64 * 1024 * 1024) /* any non-streamed response body */
+#define CLI_WATCH_LINE_MAX     (16 * 1024 * 1024) /* one NDJSON watch event */
+#define CLI_ERROR_BODY_MAX     (1024 * 1024)      /* error body of a streamed request */
+#define CLI_CONFIG_MAX         (64 * 1024)        /* the config file */
+#define CLI_LIST_MAX           64                 /* repeats of a list flag (-f) */
+#define CLI_CONNECT_TIMEOUT_MS 10000
+
+/* ---- context ---------------------------------------------------------- */
+
+struct cli_ctx {
+        FILE *out;
+        FILE *err;
+        bool color;              /* out is a terminal and NO_COLOR is unset */
+        const char *server_flag; /* --server, borrowed from argv */
+        const char *ns;          /* -n, "default" unless given */
+        bool ns_explicit;
+        bool all_namespaces;
+        char *server; /* resolved on first use; owned */
+        CURL *curl;   /* opened on first use, kept for keep-alive; owned */
+};
+
+void cli_ctx_init(struct cli_ctx *ctx, FILE *out, FILE *err);
+void cli_ctx_release(struct cli_ctx *ctx);
+
+/* ---- arguments -------------------------------------------------------- */
+
+enum cli_opt_type {
+        CLI_OPT_BOOL,   /* --x, --x=true|false; target bool * */
+        CLI_OPT_STRING, /* --x V, --x=V, -xV, -x V; target const char ** (borrowed from argv) */
+        CLI_OPT_LIST,   /* like STRING, repeatable; target struct cli_list * */
+};
+
+struct cli_list {
+        const char *v[CLI_LIST_MAX];
+        size_t n;
+};
+
+struct cli_option {
+        const char *name; /* long name without "--" */
+        char short_name;  /* 0 = none */
+        enum cli_opt_type type;
+        const char *metavar;
+        const char *help;
+        void *target;
+};
+
+struct cli_command {
+        const char *name;
+        const char *usage;   /* after "berth ": "get KIND [NAME...] [flags]" */
+        const char *summary; /* one line for `berth --help` */
+        const char *help;    /* long text for `berth CMD --help`, may be NULL */
+        int (*run)(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+};
+
+/* Parses argv (argv[0] is the command name) against the command's options
+ * (terminated by a zeroed entry, may be NULL) plus the global ones, which it
+ * stores in ctx. Positional arguments are returned in *ret_args (caller frees
+ * the array; the strings are argv's).
+ * Returns 0; 1 when --help was asked for (help printed to ctx->out); or
+ * -EINVAL after printing a usage error to ctx->err (exit 2). */
+int cli_parse_args(struct cli_ctx *ctx, const struct cli_command *cmd,
+                   const struct cli_option *options, int argc, char **argv, char ***ret_args,
+                   size_t *ret_n);
+/* Prints "error: <msg>" and the hint to run --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(struct cli_ctx *ctx, const struct cli_command *cmd, const char *fmt, ...)
+    _printf_(3, 4);
+/* Prints "error: <msg>"; returns CLI_EXIT_FAIL. */
+int cli_fail(struct cli_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
+
+/* Server URL: flag, then $BERTH_SERVER, then "server: URL" in
+ * $XDG_CONFIG_HOME/berth/config (or ~/.config/berth/config), then
+ * CLI_DEFAULT_SERVER. Caller frees. -ENOMEM only; a missing or unreadable
+ * config file is skipped. */
+int cli_server_resolve(const char *flag, char **ret_url);
+
+/* One resource named on the command line. */
+struct cli_target {
+        const struct kind_info *kind;
+        const char *name; /* NULL = every object of the kind; borrowed */
+};
+
+struct cli_targets {
+        struct cli_target *items; /* owned */
+        size_t n;
+};
+
+void cli_targets_release(struct cli_targets *t);
+/* Understands "KIND", "KIND NAME...", "KIND/NAME..." (kinds may differ). With
+ * need_name, a bare KIND is an error. On error returns -EINVAL and writes the
+ * message (no "error: " prefix) into errbuf. */
+int cli_targets_parse(char **args, size_t n, bool need_name, struct cli_targets *ret, char *errbuf,
+                      size_t errsize);
+
+/* ---- HTTP client (client.c) ------------------------------------------- */
+
+struct cli_reply {
+        long status;
+        struct buf body; /* capped at CLI_RESPONSE_MAX */
+};
+
+void cli_reply_release(struct cli_reply *r);
+static inline void cli_reply_releasep(struct cli_reply *r)
+{
+        cli_reply_release(r);
+}
+#define _cleanup_reply_ _cleanup_(cli_reply_releasep)
+
+/* One request. Returns 0 when the server answered, whatever the status (see
+ * ret->status); -errno after printing the transport error ("berth: cannot
+ * connect to berthd at URL: reason (is berthd running?)") to ctx->err.
+ * ret must be zeroed or released; it is reset first. */
+int cli_http(struct cli_ctx *ctx, const char *method, const char *path, const char *content_type,
+             const char *body, size_t len, struct cli_reply *ret);
+
+/* Called with each complete line (without '\n', NUL-terminated) or, in raw
+ * mode, each chunk. Return 0 to go on, > 0 to stop the stream successfully,
+ * < 0 to stop with that error. */
+typedef int (*cli_stream_fn)(const char *data, size_t len, void *userdata);
+
+/* Streams a GET. deadline_ms: monotonic time (time_mono_ms) at which to give
+ * up, 0 = never. Returns 0 when the server ended the stream, 1 when fn stopped
+ * it, -ETIMEDOUT at the deadline, -EPROTO when the answer was not 2xx (status
+ * and body in *ret_error, not printed), another -errno after printing a
+ * transport error, or what fn returned. */
+int cli_stream(struct cli_ctx *ctx, const char *path, bool lines, int64_t deadline_ms,
+               cli_stream_fn fn, void *userdata, struct cli_reply *ret_error);
+
+/* "Error from server (Reason): message" plus one "  field: message" line per
+ * detail, from a Status body (or the raw body when it is not one). No
+ * trailing newline. Caller frees. */
+char *cli_status_format(long status, const char *body, size_t len);
+/* Prints cli_status_format() to ctx->err; returns CLI_EXIT_FAIL. */
+int cli_status_print(struct cli_ctx *ctx, const struct cli_reply *reply);
+
+/* Paths. name may be NULL (the collection); ns NULL = all namespaces. query
+ * ("" or "?a=b&...") is appended as is. Caller frees. */
+char *cli_path(const struct kind_info *kind, const char *ns, const char *name, const char *query);
+/* URL-escapes s into a new string. Caller frees. */
+char *cli_escape(const char *s);
+
+/* GETs one object. Returns 0 and the object; -ENOENT on 404 (nothing
+ * printed); -EPROTO after printing another server error; other -errno after
+ * printing the transport error. */
+int cli_get_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
+                   const char *name, json_t **ret);
+
+/* ---- printers (printers.c, pure) ---------------------------------------- */
+
+struct cli_print_opts {
+        const struct kind_info *kind;
+        bool wide;
+        bool all_namespaces; /* adds NAMESPACE first */
+        bool no_headers;
+        bool color;
+        int64_t now_ms;
+};
+
+enum { CLI_TABLE_COLS_MAX = 12 };
+
+/* Rows are queued with cli_table_add() and printed by cli_table_flush(); the
+ * column widths only grow, so rows flushed later (watch) stay aligned with the
+ * header when they fit. */
+struct cli_table {
+        struct cli_print_opts opts;
+        int cols[CLI_TABLE_COLS_MAX];
+        size_t ncols;
+        size_t widths[CLI_TABLE_COLS_MAX];
+        char **cells; /* pending rows × ncols, owned */
+        size_t nrows;
+        bool header_done;
+};
+
+int cli_table_init(struct cli_table *t, const struct cli_print_opts *opts);
+void cli_table_release(struct cli_table *t);
+int cli_table_add(struct cli_table *t, const json_t *object);
+/* Prints the header (once) and the pending rows: each column padded to the
+ * widest value seen + 3 spaces, the last one unpadded. */
+int cli_table_flush(struct cli_table *t, FILE *out);
+
+/* "task/hello" */
+int cli_print_name(FILE *out, const struct kind_info *kind, const json_t *object);
+/* The value as indented JSON plus "\n". */
+int cli_print_json(FILE *out, const json_t *value);
+/* The value as YAML (manifest_to_yaml). */
+int cli_print_yaml(FILE *out, const json_t *value);
+/* kubectl describe-like text of one object. */
+int cli_describe(FILE *out, const struct kind_info *kind, const json_t *object, int64_t now_ms);
+
+/* Lower-case singular kind name for "task/hello" output; "object" if NULL. */
+const char *cli_kind_singular(const struct kind_info *kind);
+
+/* ---- wait (cmd-wait.c, pure parts) ------------------------------------- */
+
+enum cli_wait_for_type { CLI_WAIT_CONDITION, CLI_WAIT_DELETE };
+
+struct cli_wait_for {
+        enum cli_wait_for_type type;
+        char condition[64]; /* "Succeeded" */
+        char status[16];    /* "True" unless given */
+};
+
+/* "condition=Succeeded", "condition=Ready=False", "delete". -EINVAL otherwise. */
+int cli_wait_for_parse(const char *s, struct cli_wait_for *ret);
+
+enum cli_cond_result { CLI_COND_PENDING, CLI_COND_MET, CLI_COND_IMPOSSIBLE };
+
+/* Evaluates a condition wait against an object. IMPOSSIBLE when the object is
+ * finished (a Task in phase Succeeded or Failed can no longer change its
+ * conditions) and the condition is not met; why then says "phase is Failed
+ * (BackoffLimitExceeded)". Conditions match case-insensitively, like kubectl;
+ * when the object has no condition of that type, the phase stands in for it
+ * (phase Succeeded meets condition=Succeeded). */
+enum cli_cond_result cli_condition_eval(const json_t *object, const struct cli_wait_for *w,
+                                        char *why, size_t why_size);
+
+/* ---- commands ------------------------------------------------------------ */
+
+int cmd_apply(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_logs(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_wait(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_delete(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_version(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+
+/* Shared by delete --wait and wait --for=delete: waits until the object is
+ * gone. Returns 0, -ETIMEDOUT, or another -errno after printing. */
+int cli_wait_deleted(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
+                     const char *name, int64_t deadline_ms);
+
+/* Namespace of an object on the command line: the object's own, or -n. */
+const char *cli_object_ns(struct cli_ctx *ctx, const json_t *object);
+
+/* Parses manifests from -f paths and checks each (fully with validate, else
+ * only a known kind and a name); prints every problem and returns -EINVAL when
+ * there is any, or when no document was found. ret is caller storage, zeroed;
+ * release with manifest_list_release() even on failure. */
+int cli_load_manifests(struct cli_ctx *ctx, const struct cli_list *files, bool recursive,
+                       bool validate, struct manifest_list *ret);

@@ -1,0 +1,672 @@
+/* berth: dispatch, global flags, the argument parser, the server address and
+ * resource-argument parsing. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "cli-internal.h"
+
+static const struct cli_command commands[] = {
+    {"apply", "apply -f FILE|DIR|- [-f ...] [-R] [--dry-run]",
+     "Create or update objects from manifest files",
+     "Create or update objects from YAML or JSON manifests.\n"
+     "\n"
+     "The manifests are parsed and validated locally first: any error is reported\n"
+     "with file:line:column and nothing is sent. Then all documents go to berthd in\n"
+     "one request, and each object's result is printed (created, configured,\n"
+     "unchanged). A document without metadata.namespace goes to -n NAMESPACE.\n"
+     "\n"
+     "Examples:\n"
+     "  berth apply -f task.yaml\n"
+     "  berth apply -f manifests/ -R\n"
+     "  cat task.yaml | berth apply -f -\n"
+     "  berth apply -f task.yaml --dry-run",
+     cmd_apply},
+    {"get", "get KIND [NAME...] | KIND/NAME... [-o wide|json|yaml|name] [-l SELECTOR] [-w]",
+     "Display one or many objects",
+     "Display one or many objects.\n"
+     "\n"
+     "KIND is any name of a kind: task, tasks, tk. Without NAME every object of the\n"
+     "kind in the namespace is listed (-A: in every namespace).\n"
+     "\n"
+     "Examples:\n"
+     "  berth get tasks\n"
+     "  berth get task hello -o yaml\n"
+     "  berth get tasks -l app=demo -o wide\n"
+     "  berth get tasks -w",
+     cmd_get},
+    {"describe", "describe KIND NAME | KIND/NAME", "Show details of an object",
+     "Show details of an object: metadata, a summary of its spec, its status and\n"
+     "conditions.\n"
+     "\n"
+     "Examples:\n"
+     "  berth describe task hello\n"
+     "  berth describe task/hello",
+     cmd_describe},
+    {"logs", "logs [-f] [--tail N] [--attempt K] [--timestamps] [task/]NAME",
+     "Print the logs of a task",
+     "Print the output of a task's container (the latest attempt unless --attempt).\n"
+     "\n"
+     "Examples:\n"
+     "  berth logs hello\n"
+     "  berth logs -f task/hello\n"
+     "  berth logs --tail 20 --attempt 2 task hello",
+     cmd_logs},
+    {"wait", "wait KIND/NAME... --for=condition=TYPE[=STATUS] | --for=delete [--timeout 60s]",
+     "Wait for a condition on objects",
+     "Wait until a condition holds on each named object.\n"
+     "\n"
+     "--for=condition=TYPE[=STATUS] waits until the object has a condition TYPE with\n"
+     "STATUS (default True); TYPE and STATUS match case-insensitively. A finished task\n"
+     "(phase Succeeded or Failed) can no longer change, so waiting on it for a condition\n"
+     "it does not have fails at once. --for=delete waits until the object is gone.\n"
+     "\n"
+     "The object must exist when the wait starts (else NotFound, exit 1). Exit status:\n"
+     "0 when met, 1 on timeout, when the condition can no longer be met, or when the\n"
+     "object is deleted while waiting for a condition. --timeout=0 checks once.\n"
+     "\n"
+     "Examples:\n"
+     "  berth wait task/hello --for=condition=Succeeded --timeout 2m\n"
+     "  berth wait task hello --for=delete",
+     cmd_wait},
+    {"delete",
+     "delete KIND NAME... | KIND/NAME... | -f FILE|DIR [-R] [--wait=true] [--timeout 60s]",
+     "Delete objects",
+     "Delete objects by kind and name or by manifest file.\n"
+     "\n"
+     "With --wait (the default) the command returns when the objects are gone, after\n"
+     "their finalizers ran (a task's containers are removed), or fails after --timeout.\n"
+     "\n"
+     "Examples:\n"
+     "  berth delete task hello\n"
+     "  berth delete -f task.yaml --wait=false\n"
+     "  berth delete task/a task/b --ignore-not-found",
+     cmd_delete},
+    {"version", "version [-o json]", "Print the client and server versions", NULL, cmd_version},
+};
+
+/* ---- context ------------------------------------------------------------ */
+
+void cli_ctx_init(struct cli_ctx *ctx, FILE *out, FILE *err)
+{
+        *ctx = (struct cli_ctx){.out = out, .err = err, .ns = "default"};
+        const char *no_color = getenv("NO_COLOR");
+        ctx->color = isatty(fileno(out)) && !(no_color && *no_color);
+}
+
+void cli_ctx_release(struct cli_ctx *ctx)
+{
+        if (ctx->curl)
+                curl_easy_cleanup(ctx->curl);
+        free(ctx->server);
+        ctx->curl = NULL;
+        ctx->server = NULL;
+}
+
+int cli_fail(struct cli_ctx *ctx, const char *fmt, ...)
+{
+        va_list ap;
+        fputs("error: ", ctx->err);
+        va_start(ap, fmt);
+        vfprintf(ctx->err, fmt, ap);
+        va_end(ap);
+        fputc('\n', ctx->err);
+        return CLI_EXIT_FAIL;
+}
+
+int cli_usage_error(struct cli_ctx *ctx, const struct cli_command *cmd, const char *fmt, ...)
+{
+        va_list ap;
+        fputs("error: ", ctx->err);
+        va_start(ap, fmt);
+        vfprintf(ctx->err, fmt, ap);
+        va_end(ap);
+        if (cmd)
+                fprintf(ctx->err, "\nSee 'berth %s --help' for usage.\n", cmd->name);
+        else
+                fputs("\nSee 'berth --help' for usage.\n", ctx->err);
+        return CLI_EXIT_USAGE;
+}
+
+/* ---- help ------------------------------------------------------------ */
+
+static size_t option_width(const struct cli_option *opts)
+{
+        char col[128];
+        size_t width = 0;
+
+        for (const struct cli_option *o = opts; o && o->name; o++) {
+                int n = snprintf(col, sizeof(col), "  %c%c%s--%s%s%s", o->short_name ? '-' : ' ',
+                                 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+                                 o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+                if (n > 0 && (size_t)n > width)
+                        width = (size_t)n;
+        }
+        return width;
+}
+
+static void print_options(FILE *out, const char *title, const struct cli_option *opts,
+                          size_t width)
+{
+        char col[128];
+
+        if (!opts || !opts[0].name)
+                return;
+        fprintf(out, "\n%s:\n", title);
+        for (const struct cli_option *o = opts; o->name; o++) {
+                snprintf(col, sizeof(col), "  %c%c%s--%s%s%s", o->short_name ? '-' : ' ',
+                         o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+                         o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+                fprintf(out, "%-*s   %s\n", (int)width, col, o->help ? o->help : "");
+        }
+}
+
+static void global_options(struct cli_ctx *ctx, const char **ns, bool *help,
+                           struct cli_option ret[5])
+{
+        ret[0] = (struct cli_option){"server",
+                                     0,
+                                     CLI_OPT_STRING,
+                                     "URL",
+                                     "berthd address: unix:///path/to.sock or http(s)://host:port",
+                                     &ctx->server_flag};
+        ret[1] = (struct cli_option){
+            "namespace", 'n', CLI_OPT_STRING, "NS", "namespace (default \"default\")", ns};
+        ret[2] = (struct cli_option){
+            "all-namespaces",    'A', CLI_OPT_BOOL, NULL, "every namespace (get, wait on lists)",
+            &ctx->all_namespaces};
+        ret[3] =
+            (struct cli_option){"help", 'h', CLI_OPT_BOOL, NULL, "help for this command", help};
+        ret[4] = (struct cli_option){0};
+}
+
+static void print_command_help(struct cli_ctx *ctx, const struct cli_command *cmd,
+                               const struct cli_option *opts)
+{
+        struct cli_option globals[5];
+        const char *ns = NULL;
+        bool help = false;
+
+        global_options(ctx, &ns, &help, globals);
+        fprintf(ctx->out, "%s\n\nUsage:\n  berth %s\n", cmd->help ? cmd->help : cmd->summary,
+                cmd->usage);
+        size_t w1 = option_width(opts), w2 = option_width(globals);
+        size_t width = w1 > w2 ? w1 : w2;
+        print_options(ctx->out, "Flags", opts, width);
+        print_options(ctx->out, "Global flags", globals, width);
+}
+
+static void print_main_help(struct cli_ctx *ctx)
+{
+        struct cli_option globals[5];
+        const char *ns = NULL;
+        bool help = false;
+
+        global_options(ctx, &ns, &help, globals);
+        fputs("berth controls berthd, the declarative task controller for Docker hosts.\n"
+              "\n"
+              "Usage:\n"
+              "  berth [--server URL] [-n NS | -A] COMMAND [flags]\n"
+              "\n"
+              "Commands:\n",
+              ctx->out);
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+                fprintf(ctx->out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        print_options(ctx->out, "Global flags", globals, option_width(globals));
+        fputs("\nThe server address comes from --server, $BERTH_SERVER, a line \"server: URL\" in\n"
+              "$XDG_CONFIG_HOME/berth/config, or " CLI_DEFAULT_SERVER ".\n"
+              "\nUse \"berth COMMAND --help\" for more information about a command.\n",
+              ctx->out);
+}
+
+/* ---- argument parser ------------------------------------------------------- */
+
+static const struct cli_option *find_option(const struct cli_option *const sets[2],
+                                            const char *name, size_t len, char short_name)
+{
+        for (size_t s = 0; s < 2; s++) {
+                if (!sets[s])
+                        continue;
+                for (const struct cli_option *o = sets[s]; o->name; o++) {
+                        if (short_name
+                                ? o->short_name == short_name
+                                : (strlen(o->name) == len && strncmp(o->name, name, len) == 0))
+                                return o;
+                }
+        }
+        return NULL;
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+        if (streq(s, "true") || streq(s, "1") || streq(s, "yes") || streq(s, "on"))
+                *ret = true;
+        else if (streq(s, "false") || streq(s, "0") || streq(s, "no") || streq(s, "off"))
+                *ret = false;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static int store_value(struct cli_ctx *ctx, const struct cli_command *cmd,
+                       const struct cli_option *o, const char *value)
+{
+        if (o->type == CLI_OPT_STRING) {
+                *(const char **)o->target = value;
+                return 0;
+        }
+        struct cli_list *l = o->target;
+        if (l->n >= CLI_LIST_MAX) {
+                cli_usage_error(ctx, cmd, "too many --%s flags (at most %d)", o->name,
+                                CLI_LIST_MAX);
+                return -EINVAL;
+        }
+        l->v[l->n++] = value;
+        return 0;
+}
+
+static void suggest_flag(struct cli_ctx *ctx, const struct cli_option *const sets[2],
+                         const char *name, size_t len)
+{
+        _cleanup_free_ char *n = strndup(name, len);
+        if (!n)
+                return;
+        for (size_t s = 0; s < 2; s++)
+                for (const struct cli_option *o = sets[s]; o && o->name; o++)
+                        if (str_edit_distance(n, o->name, 2) <= 2) {
+                                fprintf(ctx->err, "Did you mean --%s?\n", o->name);
+                                return;
+                        }
+}
+
+/* stop_at_positional: the top level stops at the command name. *ret_next is
+ * the index of the first argument not consumed. */
+static int parse(struct cli_ctx *ctx, const struct cli_command *cmd,
+                 const struct cli_option *options, int argc, char **argv, bool stop_at_positional,
+                 char ***ret_args, size_t *ret_n, int *ret_next)
+{
+        struct cli_option globals[5];
+        const char *ns = NULL;
+        bool help = false;
+        _cleanup_free_ char **args = calloc((size_t)argc + 1, sizeof(char *));
+        size_t n = 0;
+        int i;
+
+        if (!args)
+                return -ENOMEM;
+        global_options(ctx, &ns, &help, globals);
+        const struct cli_option *const sets[2] = {globals, options};
+
+        for (i = 1; i < argc; i++) {
+                const char *a = argv[i];
+
+                if (streq(a, "--")) {
+                        if (stop_at_positional) {
+                                i++;
+                                break;
+                        }
+                        for (i++; i < argc; i++)
+                                args[n++] = argv[i];
+                        break;
+                }
+                if (a[0] != '-' || a[1] == '\0') {
+                        if (stop_at_positional)
+                                break;
+                        args[n++] = argv[i];
+                        continue;
+                }
+                if (a[1] == '-') {
+                        const char *name = a + 2;
+                        const char *eq = strchr(name, '=');
+                        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+                        const struct cli_option *o = find_option(sets, name, len, 0);
+
+                        if (!o) {
+                                cli_usage_error(ctx, cmd, "unknown flag: --%.*s", (int)len, name);
+                                suggest_flag(ctx, sets, name, len);
+                                return -EINVAL;
+                        }
+                        if (o->type == CLI_OPT_BOOL) {
+                                if (eq && parse_bool(eq + 1, o->target) < 0) {
+                                        cli_usage_error(ctx, cmd,
+                                                        "invalid value \"%s\" for --%s: want true "
+                                                        "or false",
+                                                        eq + 1, o->name);
+                                        return -EINVAL;
+                                }
+                                if (!eq)
+                                        *(bool *)o->target = true;
+                                continue;
+                        }
+                        const char *value = eq ? eq + 1 : NULL;
+                        if (!value) {
+                                if (i + 1 >= argc) {
+                                        cli_usage_error(ctx, cmd, "flag needs an argument: --%s",
+                                                        o->name);
+                                        return -EINVAL;
+                                }
+                                value = argv[++i];
+                        }
+                        if (store_value(ctx, cmd, o, value) < 0)
+                                return -EINVAL;
+                        continue;
+                }
+                /* A cluster of short flags: "-A", "-Rf x", "-ndev". */
+                for (const char *p = a + 1; *p; p++) {
+                        const struct cli_option *o = find_option(sets, NULL, 0, *p);
+                        if (!o) {
+                                cli_usage_error(ctx, cmd, "unknown shorthand flag: '%c' in %s", *p,
+                                                a);
+                                return -EINVAL;
+                        }
+                        if (o->type == CLI_OPT_BOOL) {
+                                *(bool *)o->target = true;
+                                continue;
+                        }
+                        const char *value = p[1] ? p + 1 : NULL;
+                        if (value && *value == '=')
+                                value++;
+                        if (!value) {
+                                if (i + 1 >= argc) {
+                                        cli_usage_error(
+                                            ctx, cmd, "flag needs an argument: '%c' in %s", *p, a);
+                                        return -EINVAL;
+                                }
+                                value = argv[++i];
+                        }
+                        if (store_value(ctx, cmd, o, value) < 0)
+                                return -EINVAL;
+                        break;
+                }
+        }
+
+        if (ns) {
+                if (!name_is_valid(ns)) {
+                        cli_usage_error(ctx, cmd, "invalid namespace \"%s\": want a DNS-1123 label",
+                                        ns);
+                        return -EINVAL;
+                }
+                ctx->ns = ns;
+                ctx->ns_explicit = true;
+        }
+        if (help) {
+                if (cmd)
+                        print_command_help(ctx, cmd, options);
+                else
+                        print_main_help(ctx);
+                return 1;
+        }
+        if (ret_args) {
+                *ret_args = TAKE_PTR(args);
+                *ret_n = n;
+        }
+        if (ret_next)
+                *ret_next = i;
+        return 0;
+}
+
+int cli_parse_args(struct cli_ctx *ctx, const struct cli_command *cmd,
+                   const struct cli_option *options, int argc, char **argv, char ***ret_args,
+                   size_t *ret_n)
+{
+        return parse(ctx, cmd, options, argc, argv, false, ret_args, ret_n, NULL);
+}
+
+/* ---- server address ------------------------------------------------------ */
+
+static char *trim(char *s)
+{
+        while (isspace((unsigned char)*s))
+                s++;
+        size_t n = strlen(s);
+        while (n > 0 && isspace((unsigned char)s[n - 1]))
+                s[--n] = '\0';
+        return s;
+}
+
+/* The value of "server: URL" in the config file, or NULL. Caller frees. */
+static char *config_server(void)
+{
+        const char *xdg = getenv("XDG_CONFIG_HOME");
+        const char *home = getenv("HOME");
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+        _cleanup_buf_ struct buf b;
+        char chunk[4096];
+
+        buf_init(&b, CLI_CONFIG_MAX);
+        if (xdg && *xdg)
+                path = str_printf("%s/berth/config", xdg);
+        else if (home && *home)
+                path = str_printf("%s/.config/berth/config", home);
+        if (!path)
+                return NULL;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        for (;;) {
+                ssize_t k = read(fd, chunk, sizeof(chunk));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                if (buf_append(&b, chunk, (size_t)k) < 0)
+                        return NULL; /* larger than any sane config: ignore it */
+        }
+        if (!b.data)
+                return NULL;
+        char *save = NULL;
+        for (char *line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *l = trim(line);
+                if (!str_has_prefix(l, "server:"))
+                        continue;
+                char *v = trim(l + strlen("server:"));
+                size_t n = strlen(v);
+                if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+                        v[n - 1] = '\0';
+                        v++;
+                }
+                if (*v)
+                        return strdup(v);
+        }
+        return NULL;
+}
+
+int cli_server_resolve(const char *flag, char **ret_url)
+{
+        const char *env = getenv("BERTH_SERVER");
+        char *url;
+
+        if (flag && *flag)
+                url = strdup(flag);
+        else if (env && *env)
+                url = strdup(env);
+        else if (!(url = config_server()))
+                url = strdup(CLI_DEFAULT_SERVER);
+        if (!url)
+                return -ENOMEM;
+        *ret_url = url;
+        return 0;
+}
+
+/* ---- resource arguments ------------------------------------------------ */
+
+const char *cli_kind_singular(const struct kind_info *kind)
+{
+        return kind ? kind->singular : "object";
+}
+
+static void unknown_kind(const char *name, size_t len, char *errbuf, size_t errsize)
+{
+        _cleanup_free_ char *n = strndup(name, len);
+        const struct kind_info *const *all = kind_all();
+
+        for (size_t i = 0; n && all && all[i]; i++) {
+                if (str_edit_distance(n, all[i]->singular, 2) <= 2 ||
+                    str_edit_distance(n, all[i]->resource, 2) <= 2) {
+                        snprintf(errbuf, errsize, "unknown kind \"%s\", did you mean \"%s\"?", n,
+                                 all[i]->singular);
+                        return;
+                }
+        }
+        snprintf(errbuf, errsize, "unknown kind \"%s\"", n ? n : "");
+}
+
+static const struct kind_info *lookup_kind(const char *name, size_t len)
+{
+        char k[64];
+        if (len == 0 || len >= sizeof(k))
+                return NULL;
+        memcpy(k, name, len);
+        k[len] = '\0';
+        return kind_lookup(k);
+}
+
+void cli_targets_release(struct cli_targets *t)
+{
+        free(t->items);
+        t->items = NULL;
+        t->n = 0;
+}
+
+int cli_targets_parse(char **args, size_t n, bool need_name, struct cli_targets *ret, char *errbuf,
+                      size_t errsize)
+{
+        _cleanup_free_ struct cli_target *items = NULL;
+        size_t k = 0;
+
+        if (n == 0) {
+                snprintf(errbuf, errsize, "you must specify a kind, e.g. \"task\"");
+                return -EINVAL;
+        }
+        items = calloc(n, sizeof(*items));
+        if (!items)
+                return -ENOMEM;
+
+        if (strchr(args[0], '/')) {
+                for (size_t i = 0; i < n; i++) {
+                        const char *slash = strchr(args[i], '/');
+                        if (!slash) {
+                                snprintf(errbuf, errsize,
+                                         "arguments in KIND/NAME form may not be mixed with "
+                                         "\"%s\"",
+                                         args[i]);
+                                return -EINVAL;
+                        }
+                        const struct kind_info *kind =
+                            lookup_kind(args[i], (size_t)(slash - args[i]));
+                        if (!kind) {
+                                unknown_kind(args[i], (size_t)(slash - args[i]), errbuf, errsize);
+                                return -EINVAL;
+                        }
+                        if (!slash[1] || strchr(slash + 1, '/')) {
+                                snprintf(errbuf, errsize, "invalid argument \"%s\": want KIND/NAME",
+                                         args[i]);
+                                return -EINVAL;
+                        }
+                        items[k++] = (struct cli_target){kind, slash + 1};
+                }
+        } else {
+                const struct kind_info *kind = lookup_kind(args[0], strlen(args[0]));
+                if (!kind) {
+                        unknown_kind(args[0], strlen(args[0]), errbuf, errsize);
+                        return -EINVAL;
+                }
+                for (size_t i = 1; i < n; i++) {
+                        if (strchr(args[i], '/')) {
+                                snprintf(errbuf, errsize,
+                                         "there is no need to give the kind separately with "
+                                         "KIND/NAME arguments: use \"%s\" alone",
+                                         args[i]);
+                                return -EINVAL;
+                        }
+                        items[k++] = (struct cli_target){kind, args[i]};
+                }
+                if (k == 0) {
+                        if (need_name) {
+                                snprintf(errbuf, errsize, "a %s name is required", kind->singular);
+                                return -EINVAL;
+                        }
+                        items[k++] = (struct cli_target){kind, NULL};
+                }
+        }
+        ret->items = TAKE_PTR(items);
+        ret->n = k;
+        return 0;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static const struct cli_command *find_command(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+                if (streq(commands[i].name, name))
+                        return &commands[i];
+        return NULL;
+}
+
+static int unknown_command(struct cli_ctx *ctx, const char *name)
+{
+        fprintf(ctx->err, "error: unknown command \"%s\" for \"berth\"\n", name);
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+                if (str_edit_distance(name, commands[i].name, 2) <= 2) {
+                        fprintf(ctx->err, "\nDid you mean this?\n\t%s\n", commands[i].name);
+                        break;
+                }
+        fputs("\nRun 'berth --help' for usage.\n", ctx->err);
+        return CLI_EXIT_USAGE;
+}
+
+int cli_run(int argc, char **argv, FILE *out, FILE *err)
+{
+        struct cli_ctx ctx;
+        int next = 0, r;
+
+        cli_ctx_init(&ctx, out, err);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                fputs("berth: cannot initialize libcurl\n", err);
+                return CLI_EXIT_FAIL;
+        }
+
+        r = parse(&ctx, NULL, NULL, argc, argv, true, NULL, NULL, &next);
+        if (r < 0) {
+                r = CLI_EXIT_USAGE;
+        } else if (r > 0) {
+                r = CLI_EXIT_OK;
+        } else if (next >= argc) {
+                print_main_help(&ctx);
+                r = CLI_EXIT_OK;
+        } else if (streq(argv[next], "help")) {
+                const struct cli_command *cmd =
+                    next + 1 < argc ? find_command(argv[next + 1]) : NULL;
+                if (next + 1 < argc && !cmd) {
+                        r = unknown_command(&ctx, argv[next + 1]);
+                } else {
+                        if (cmd) {
+                                char *hargv[] = {(char *)cmd->name, (char *)"--help", NULL};
+                                r = cmd->run(&ctx, cmd, 2, hargv);
+                        } else {
+                                print_main_help(&ctx);
+                                r = CLI_EXIT_OK;
+                        }
+                }
+        } else {
+                const struct cli_command *cmd = find_command(argv[next]);
+                if (!cmd)
+                        r = unknown_command(&ctx, argv[next]);
+                else
+                        r = cmd->run(&ctx, cmd, argc - next, argv + next);
+        }
+
+        fflush(out);
+        fflush(err);
+        cli_ctx_release(&ctx);
+        curl_global_cleanup();
+        return r;
+}
+
+int cli_main(int argc, char **argv)
+{
+        return cli_run(argc, argv, stdout, stderr);
+}

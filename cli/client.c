@@ -1,0 +1,472 @@
+/* The HTTP client: one curl easy handle per run (keep-alive across requests),
+ * capped bodies, streamed lines for watches, Status errors. */
+#include "cli-internal.h"
+
+void cli_reply_release(struct cli_reply *r)
+{
+        buf_release(&r->body);
+        r->status = 0;
+}
+
+char *cli_escape(const char *s)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        _cleanup_buf_ struct buf b;
+
+        buf_init(&b, 3 * strlen(s) + 1);
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                int r;
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+                        r = buf_append(&b, p, 1);
+                } else {
+                        char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+                        r = buf_append(&b, e, 3);
+                }
+                if (r < 0)
+                        return NULL;
+        }
+        return buf_steal(&b);
+}
+
+char *cli_path(const struct kind_info *kind, const char *ns, const char *name, const char *query)
+{
+        _cleanup_free_ char *ens = NULL, *ename = NULL;
+
+        if (ns && kind->namespaced && !(ens = cli_escape(ns)))
+                return NULL;
+        if (name && !(ename = cli_escape(name)))
+                return NULL;
+        return str_printf(CLI_API_PREFIX "%s%s/%s%s%s%s", ens ? "/namespaces/" : "", ens ? ens : "",
+                          kind->resource, ename ? "/" : "", ename ? ename : "", query ? query : "");
+}
+
+/* ---- Status errors --------------------------------------------------------- */
+
+static const char *status_reason(long status)
+{
+        switch (status) {
+        case 400:
+                return "BadRequest";
+        case 401:
+                return "Unauthorized";
+        case 403:
+                return "Forbidden";
+        case 404:
+                return "NotFound";
+        case 405:
+                return "MethodNotAllowed";
+        case 409:
+                return "Conflict";
+        case 410:
+                return "Expired";
+        case 413:
+                return "RequestEntityTooLarge";
+        case 415:
+                return "UnsupportedMediaType";
+        case 422:
+                return "Invalid";
+        case 429:
+                return "TooManyRequests";
+        case 500:
+                return "InternalError";
+        case 503:
+                return "ServiceUnavailable";
+        case 504:
+                return "Timeout";
+        default:
+                return "Unknown";
+        }
+}
+
+char *cli_status_format(long status, const char *body, size_t len)
+{
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_buf_ struct buf b;
+
+        buf_init(&b, 64 * 1024);
+        if (body && len > 0)
+                j = json_loadb(body, len, 0, NULL);
+
+        const char *message =
+            json_is_object(j) ? json_string_value(json_object_get(j, "message")) : NULL;
+        if (message) {
+                const char *reason = json_string_value(json_object_get(j, "reason"));
+                long code = (long)json_integer_value(json_object_get(j, "code"));
+                if (!reason || !*reason)
+                        reason = status_reason(code ? code : status);
+                if (buf_printf(&b, "Error from server (%s): %s", reason, message) < 0)
+                        return NULL;
+                json_t *details = json_object_get(j, "details");
+                size_t i;
+                json_t *d;
+                json_array_foreach(details, i, d)
+                {
+                        const char *field = json_string_value(json_object_get(d, "field"));
+                        const char *dm = json_string_value(json_object_get(d, "message"));
+                        int r;
+                        if (field && dm)
+                                r = buf_printf(&b, "\n  %s: %s", field, dm);
+                        else if (dm || field)
+                                r = buf_printf(&b, "\n  %s", dm ? dm : field);
+                        else
+                                continue;
+                        if (r < 0)
+                                break; /* enough detail for a terminal */
+                }
+                return buf_steal(&b);
+        }
+
+        /* Not a Status: show the start of whatever came back. */
+        size_t n = len;
+        while (n > 0 && (body[n - 1] == '\n' || body[n - 1] == '\r' || body[n - 1] == ' '))
+                n--;
+        if (n > 512)
+                n = 512;
+        if (n > 0)
+                buf_printf(&b, "Error from server (%s): %.*s", status_reason(status), (int)n, body);
+        else
+                buf_printf(&b, "Error from server (%s): the server answered %ld",
+                           status_reason(status), status);
+        return buf_steal(&b);
+}
+
+int cli_status_print(struct cli_ctx *ctx, const struct cli_reply *reply)
+{
+        _cleanup_free_ char *s =
+            cli_status_format(reply->status, reply->body.data, reply->body.len);
+        fprintf(ctx->err, "%s\n", s ? s : "Error from server");
+        return CLI_EXIT_FAIL;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+struct request {
+        struct curl_slist *headers;
+        char errbuf[CURL_ERROR_SIZE];
+};
+
+static void request_release(struct request *r)
+{
+        curl_slist_free_all(r->headers);
+}
+
+/* Resets the handle and points it at path on the server. */
+static int request_setup(struct cli_ctx *ctx, const char *path, const char *content_type,
+                         struct request *req)
+{
+        _cleanup_free_ char *url = NULL;
+        const char *s;
+        struct curl_slist *h;
+
+        if (!ctx->server && cli_server_resolve(ctx->server_flag, &ctx->server) < 0)
+                return -ENOMEM;
+        if (!ctx->curl && !(ctx->curl = curl_easy_init())) {
+                fprintf(ctx->err, "berth: cannot initialize libcurl\n");
+                return -ENOMEM;
+        }
+        CURL *c = ctx->curl;
+        curl_easy_reset(c); /* keeps the connection cache */
+
+        s = ctx->server;
+        if (str_has_prefix(s, "unix://")) {
+                const char *sock = s + strlen("unix://");
+                if (*sock != '/') {
+                        fprintf(
+                            ctx->err,
+                            "berth: invalid server address \"%s\": want unix:///absolute/path\n",
+                            s);
+                        return -EINVAL;
+                }
+                curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+                url = str_printf("http://localhost%s", path);
+        } else if (str_has_prefix(s, "http://") || str_has_prefix(s, "https://")) {
+                size_t n = strlen(s);
+                while (n > 0 && s[n - 1] == '/')
+                        n--;
+                url = str_printf("%.*s%s", (int)n, s, path);
+        } else {
+                fprintf(ctx->err,
+                        "berth: invalid server address \"%s\": want unix:///path/to.sock or "
+                        "http(s)://host:port\n",
+                        s);
+                return -EINVAL;
+        }
+        if (!url)
+                return -ENOMEM;
+
+        req->errbuf[0] = '\0';
+        h = curl_slist_append(req->headers, "Accept: application/json");
+        if (h)
+                req->headers = h;
+        h = curl_slist_append(req->headers, "User-Agent: berth/" BERTH_VERSION);
+        if (h)
+                req->headers = h;
+        if (content_type) {
+                _cleanup_free_ char *ct = str_printf("Content-Type: %s", content_type);
+                if (!ct || !(h = curl_slist_append(req->headers, ct)))
+                        return -ENOMEM;
+                req->headers = h;
+        }
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, req->headers);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, req->errbuf);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)CLI_CONNECT_TIMEOUT_MS);
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        return 0;
+}
+
+static int transport_error(struct cli_ctx *ctx, CURLcode code, const struct request *req)
+{
+        long oserr = 0;
+        const char *reason;
+
+        curl_easy_getinfo(ctx->curl, CURLINFO_OS_ERRNO, &oserr);
+        if (oserr > 0)
+                reason = strerror((int)oserr);
+        else if (req->errbuf[0])
+                reason = req->errbuf;
+        else
+                reason = curl_easy_strerror(code);
+
+        switch (code) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+                fprintf(ctx->err,
+                        "berth: cannot connect to berthd at %s: %s (is berthd running?)\n",
+                        ctx->server, reason);
+                return -ECONNREFUSED;
+        default:
+                fprintf(ctx->err, "berth: request to berthd at %s failed: %s\n", ctx->server,
+                        reason);
+                return -EIO;
+        }
+}
+
+struct body_sink {
+        struct buf *b;
+        bool overflow;
+};
+
+static size_t body_write(char *p, size_t size, size_t nmemb, void *userdata)
+{
+        struct body_sink *s = userdata;
+        size_t n = size * nmemb;
+        if (buf_append(s->b, p, n) < 0) {
+                s->overflow = true;
+                return 0; /* aborts the transfer */
+        }
+        return n;
+}
+
+int cli_http(struct cli_ctx *ctx, const char *method, const char *path, const char *content_type,
+             const char *body, size_t len, struct cli_reply *ret)
+{
+        _cleanup_(request_release) struct request req = {0};
+        struct body_sink sink = {.b = &ret->body};
+        CURLcode code;
+        int r;
+
+        buf_release(&ret->body);
+        buf_init(&ret->body, CLI_RESPONSE_MAX);
+        ret->status = 0;
+
+        r = request_setup(ctx, path, content_type, &req);
+        if (r < 0)
+                return r;
+        CURL *c = ctx->curl;
+        if (streq(method, "POST") || streq(method, "PUT")) {
+                curl_easy_setopt(c, CURLOPT_POST, 1L);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+                if (streq(method, "PUT"))
+                        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+        } else if (!streq(method, "GET")) {
+                curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        }
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+
+        code = curl_easy_perform(c);
+        if (sink.overflow) {
+                fprintf(ctx->err, "berth: response from berthd is larger than %d MiB\n",
+                        CLI_RESPONSE_MAX / (1024 * 1024));
+                return -E2BIG;
+        }
+        if (code != CURLE_OK)
+                return transport_error(ctx, code, &req);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+        return 0;
+}
+
+/* ---- streams ------------------------------------------------------------- */
+
+struct stream_state {
+        CURL *curl;
+        bool lines;
+        cli_stream_fn fn;
+        void *userdata;
+        long status;
+        struct buf line;
+        struct buf error_body;
+        int result;
+};
+
+static bool status_ok(long s)
+{
+        return s >= 200 && s < 300;
+}
+
+static int deliver_line(struct stream_state *st)
+{
+        size_t n = st->line.len;
+        while (n > 0 && st->line.data[n - 1] == '\r')
+                n--;
+        int r = 0;
+        if (n > 0) {
+                st->line.data[n] = '\0';
+                r = st->fn(st->line.data, n, st->userdata);
+        }
+        buf_reset(&st->line);
+        return r;
+}
+
+static size_t stream_write(char *p, size_t size, size_t nmemb, void *userdata)
+{
+        struct stream_state *st = userdata;
+        size_t n = size * nmemb;
+
+        if (st->status == 0)
+                curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &st->status);
+        if (!status_ok(st->status)) {
+                (void)buf_append(&st->error_body, p, n); /* truncated when too long */
+                return n;
+        }
+        if (!st->lines) {
+                int r = st->fn(p, n, st->userdata);
+                if (r != 0) {
+                        st->result = r;
+                        return 0;
+                }
+                return n;
+        }
+        for (size_t off = 0; off < n;) {
+                const char *nl = memchr(p + off, '\n', n - off);
+                size_t chunk = nl ? (size_t)(nl - (p + off)) : n - off;
+                if (buf_append(&st->line, p + off, chunk) < 0) {
+                        st->result = -E2BIG;
+                        return 0;
+                }
+                off += chunk;
+                if (nl) {
+                        off++;
+                        int r = deliver_line(st);
+                        if (r != 0) {
+                                st->result = r;
+                                return 0;
+                        }
+                }
+        }
+        return n;
+}
+
+int cli_stream(struct cli_ctx *ctx, const char *path, bool lines, int64_t deadline_ms,
+               cli_stream_fn fn, void *userdata, struct cli_reply *ret_error)
+{
+        _cleanup_(request_release) struct request req = {0};
+        struct stream_state st = {.lines = lines, .fn = fn, .userdata = userdata};
+        CURLcode code;
+        int r;
+
+        buf_init(&st.line, CLI_WATCH_LINE_MAX);
+        buf_init(&st.error_body, CLI_ERROR_BODY_MAX);
+
+        if (deadline_ms > 0 && time_mono_ms() >= deadline_ms) {
+                r = -ETIMEDOUT;
+                goto out;
+        }
+        r = request_setup(ctx, path, NULL, &req);
+        if (r < 0)
+                goto out;
+        st.curl = ctx->curl;
+        curl_easy_setopt(ctx->curl, CURLOPT_WRITEFUNCTION, stream_write);
+        curl_easy_setopt(ctx->curl, CURLOPT_WRITEDATA, &st);
+        if (deadline_ms > 0) {
+                int64_t left = deadline_ms - time_mono_ms();
+                curl_easy_setopt(ctx->curl, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
+        }
+
+        code = curl_easy_perform(ctx->curl);
+        if (st.result != 0) {
+                if (st.result == -E2BIG)
+                        fprintf(ctx->err, "berth: a line from berthd is longer than %d MiB\n",
+                                CLI_WATCH_LINE_MAX / (1024 * 1024));
+                r = st.result > 0 ? 1 : st.result;
+                goto out;
+        }
+        if (code == CURLE_OPERATION_TIMEDOUT && deadline_ms > 0 &&
+            time_mono_ms() >= deadline_ms - 5) {
+                r = -ETIMEDOUT;
+                goto out;
+        }
+        if (code != CURLE_OK) {
+                r = transport_error(ctx, code, &req);
+                goto out;
+        }
+        curl_easy_getinfo(ctx->curl, CURLINFO_RESPONSE_CODE, &st.status);
+        if (!status_ok(st.status)) {
+                if (ret_error) {
+                        buf_release(&ret_error->body);
+                        ret_error->status = st.status;
+                        ret_error->body = st.error_body;
+                        buf_init(&st.error_body, 0);
+                }
+                r = -EPROTO;
+                goto out;
+        }
+        r = 0;
+        if (lines && st.line.len > 0) {
+                /* The last line lacked its '\n'. */
+                int k = deliver_line(&st);
+                if (k != 0)
+                        r = k > 0 ? 1 : k;
+        }
+out:
+        buf_release(&st.line);
+        buf_release(&st.error_body);
+        return r;
+}
+
+int cli_get_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
+                   const char *name, json_t **ret)
+{
+        _cleanup_reply_ struct cli_reply reply = {0};
+        _cleanup_free_ char *path = cli_path(kind, ns, name, "");
+        json_error_t jerr;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = cli_http(ctx, "GET", path, NULL, NULL, 0, &reply);
+        if (r < 0)
+                return r;
+        if (reply.status == 404)
+                return -ENOENT;
+        if (!status_ok(reply.status)) {
+                cli_status_print(ctx, &reply);
+                return -EPROTO;
+        }
+        json_t *j = json_loadb(reply.body.data ? reply.body.data : "", reply.body.len, 0, &jerr);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                fprintf(ctx->err, "berth: invalid response from berthd: %s\n",
+                        j ? "not an object" : jerr.text);
+                return -EBADMSG;
+        }
+        *ret = j;
+        return 0;
+}

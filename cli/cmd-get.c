@@ -1,0 +1,323 @@
+/* berth get: tables, -o json|yaml|name|wide, label selectors and watch. */
+#include "cli-internal.h"
+
+enum output { OUT_TABLE, OUT_WIDE, OUT_JSON, OUT_YAML, OUT_NAME };
+
+static int output_parse(const char *s, enum output *ret)
+{
+        if (!s)
+                *ret = OUT_TABLE;
+        else if (streq(s, "wide"))
+                *ret = OUT_WIDE;
+        else if (streq(s, "json"))
+                *ret = OUT_JSON;
+        else if (streq(s, "yaml"))
+                *ret = OUT_YAML;
+        else if (streq(s, "name"))
+                *ret = OUT_NAME;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+struct printer {
+        struct cli_ctx *ctx;
+        enum output output;
+        bool no_headers;
+        const struct kind_info *kind; /* of the open table */
+        struct cli_table table;
+        bool table_open;
+        size_t printed; /* objects printed (yaml needs "---" between them) */
+        size_t tables;  /* tables started (a blank line between kinds) */
+};
+
+static void printer_release(struct printer *p)
+{
+        if (p->table_open)
+                cli_table_release(&p->table);
+        p->table_open = false;
+}
+
+/* Prints one object in the chosen format; tables are flushed by the caller
+ * (at once when watching, at the end otherwise, so widths fit every row). */
+static int printer_add(struct printer *p, const struct kind_info *kind, const json_t *object)
+{
+        int r = 0;
+
+        switch (p->output) {
+        case OUT_TABLE:
+        case OUT_WIDE:
+                if (!p->table_open || p->kind != kind) {
+                        if (p->table_open) {
+                                cli_table_flush(&p->table, p->ctx->out);
+                                cli_table_release(&p->table);
+                                p->table_open = false;
+                        }
+                        struct cli_print_opts o = {
+                            .kind = kind,
+                            .wide = p->output == OUT_WIDE,
+                            .all_namespaces = p->ctx->all_namespaces,
+                            .no_headers = p->no_headers,
+                            .color = p->ctx->color,
+                            .now_ms = time_now_ms(),
+                        };
+                        if (p->tables++ > 0)
+                                fputc('\n', p->ctx->out);
+                        cli_table_init(&p->table, &o);
+                        p->table_open = true;
+                        p->kind = kind;
+                }
+                p->table.opts.now_ms = time_now_ms();
+                r = cli_table_add(&p->table, object);
+                break;
+        case OUT_JSON:
+                r = cli_print_json(p->ctx->out, object);
+                break;
+        case OUT_YAML:
+                if (p->printed > 0)
+                        fputs("---\n", p->ctx->out);
+                r = cli_print_yaml(p->ctx->out, object);
+                break;
+        case OUT_NAME:
+                r = cli_print_name(p->ctx->out, kind, object);
+                break;
+        }
+        p->printed++;
+        return r;
+}
+
+static int printer_flush(struct printer *p)
+{
+        int r = 0;
+        if (p->table_open)
+                r = cli_table_flush(&p->table, p->ctx->out);
+        fflush(p->ctx->out);
+        return r;
+}
+
+/* The list in json/yaml output: what kubectl prints for several objects. */
+static int print_list(struct printer *p, json_t *items)
+{
+        _cleanup_json_ json_t *list =
+            json_pack("{s:s, s:s, s:{s:s}, s:O}", "apiVersion", MANIFEST_API_VERSION, "kind",
+                      "List", "metadata", "resourceVersion", "", "items", items);
+        if (!list)
+                return -ENOMEM;
+        return p->output == OUT_JSON ? cli_print_json(p->ctx->out, list)
+                                     : cli_print_yaml(p->ctx->out, list);
+}
+
+/* ---- watch ------------------------------------------------------------- */
+
+struct watch_state {
+        struct printer *p;
+        const struct kind_info *kind;
+        const char *name; /* only this object, or NULL */
+        char rv[32];
+};
+
+static int on_watch_line(const char *line, size_t len, void *userdata)
+{
+        struct watch_state *w = userdata;
+        _cleanup_json_ json_t *ev = json_loadb(line, len, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        json_t *obj = json_object_get(ev, "object");
+        const char *rv = json_path_string(obj, "metadata.resourceVersion");
+
+        if (!type || !json_is_object(obj)) {
+                fputs("berth: invalid watch event from berthd\n", w->p->ctx->err);
+                return -EBADMSG;
+        }
+        if (streq(type, "ERROR")) {
+                _cleanup_free_ char *s = json_dumps(obj, JSON_COMPACT);
+                _cleanup_free_ char *msg =
+                    s ? cli_status_format((long)json_integer_value(json_object_get(obj, "code")), s,
+                                          strlen(s))
+                      : NULL;
+                fprintf(w->p->ctx->err, "%s\n", msg ? msg : "Error from server");
+                return -EPROTO;
+        }
+        if (rv)
+                str_copy(w->rv, sizeof(w->rv), rv);
+        if (streq(type, "BOOKMARK"))
+                return 0;
+        if (w->name && !streq(json_path_string(obj, "metadata.name"), w->name))
+                return 0;
+        int r = printer_add(w->p, w->kind, obj);
+        if (r < 0)
+                return r;
+        return printer_flush(w->p);
+}
+
+/* Streams changes after resourceVersion rv until interrupted; reconnects
+ * from the last version seen when the server ends the stream. */
+static int watch(struct printer *p, const struct kind_info *kind, const char *ns, const char *name,
+                 const char *selector, const char *rv)
+{
+        struct watch_state w = {.p = p, .kind = kind, .name = name};
+        _cleanup_free_ char *esel = selector ? cli_escape(selector) : NULL;
+
+        str_copy(w.rv, sizeof(w.rv), rv ? rv : "");
+        for (;;) {
+                _cleanup_reply_ struct cli_reply err = {0};
+                _cleanup_free_ char *erv = cli_escape(w.rv);
+                _cleanup_free_ char *q =
+                    str_printf("?watch=true&resourceVersion=%s%s%s", erv ? erv : "",
+                               esel ? "&labelSelector=" : "", esel ? esel : "");
+                _cleanup_free_ char *path = q ? cli_path(kind, ns, NULL, q) : NULL;
+                if (!path)
+                        return -ENOMEM;
+                int64_t started = time_mono_ms();
+                int r = cli_stream(p->ctx, path, true, 0, on_watch_line, &w, &err);
+                if (r == -EPROTO && err.status) {
+                        cli_status_print(p->ctx, &err);
+                        return r;
+                }
+                if (r < 0)
+                        return r;
+                /* The server closed a healthy stream (timeout, restart): go on
+                 * from where we were, but never spin. */
+                if (time_mono_ms() - started < 1000)
+                        usleep(1000 * 1000);
+        }
+}
+
+/* ---- command ------------------------------------------------------------- */
+
+static int get_named(struct cli_ctx *ctx, struct printer *p, const struct cli_targets *t,
+                     bool *ret_failed)
+{
+        _cleanup_json_ json_t *objects = json_array();
+
+        if (!objects)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->n; i++) {
+                json_t *o = NULL;
+                int r = cli_get_object(ctx, t->items[i].kind, ctx->ns, t->items[i].name, &o);
+                if (r == -ENOENT) {
+                        fprintf(ctx->err, "Error from server (NotFound): %s \"%s\" not found\n",
+                                t->items[i].kind->resource, t->items[i].name);
+                        *ret_failed = true;
+                        continue;
+                }
+                if (r == -EPROTO) {
+                        *ret_failed = true;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                json_array_append_new(objects, o);
+        }
+        size_t n = json_array_size(objects);
+        if ((p->output == OUT_JSON || p->output == OUT_YAML) && n > 1)
+                return print_list(p, objects);
+        for (size_t i = 0; i < n; i++) {
+                /* t->items and objects line up only without failures: look up
+                 * the kind of each object again. */
+                json_t *o = json_array_get(objects, i);
+                const struct kind_info *kind =
+                    kind_lookup(json_string_value(json_object_get(o, "kind")));
+                int r = printer_add(p, kind ? kind : t->items[0].kind, o);
+                if (r < 0)
+                        return r;
+        }
+        return printer_flush(p);
+}
+
+int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
+{
+        const char *output = NULL, *selector = NULL;
+        bool watch_flag = false, no_headers = false;
+        const struct cli_option opts[] = {
+            {"output", 'o', CLI_OPT_STRING, "FORMAT", "wide, json, yaml or name", &output},
+            {"selector", 'l', CLI_OPT_STRING, "SELECTOR", "label selector: app=demo,tier!=db",
+             &selector},
+            {"watch", 'w', CLI_OPT_BOOL, NULL, "after listing, print changes as they happen",
+             &watch_flag},
+            {"no-headers", 0, CLI_OPT_BOOL, NULL, "no header line in tables", &no_headers},
+            {0},
+        };
+        _cleanup_free_ char **args = NULL;
+        _cleanup_(cli_targets_release) struct cli_targets targets = {0};
+        _cleanup_(printer_release) struct printer p = {.ctx = ctx};
+        char errbuf[256];
+        size_t nargs = 0;
+        bool failed = false;
+        int r;
+
+        r = cli_parse_args(ctx, cmd, opts, argc, argv, &args, &nargs);
+        if (r != 0)
+                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        if (output_parse(output, &p.output) < 0)
+                return cli_usage_error(
+                    ctx, cmd, "unknown output format \"%s\": want wide, json, yaml or name",
+                    output);
+        p.no_headers = no_headers;
+        if (cli_targets_parse(args, nargs, false, &targets, errbuf, sizeof(errbuf)) < 0)
+                return cli_usage_error(ctx, cmd, "%s", errbuf);
+
+        if (targets.items[0].name) {
+                r = get_named(ctx, &p, &targets, &failed);
+                if (r < 0)
+                        return CLI_EXIT_FAIL;
+                if (failed || !watch_flag)
+                        return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+                if (targets.n > 1)
+                        return cli_fail(ctx, "watch is only supported on one object or a list");
+                json_t *o = NULL;
+                if (cli_get_object(ctx, targets.items[0].kind, ctx->ns, targets.items[0].name, &o) <
+                    0)
+                        return CLI_EXIT_FAIL;
+                _cleanup_json_ json_t *obj = o;
+                r = watch(&p, targets.items[0].kind, ctx->ns, targets.items[0].name, NULL,
+                          json_path_string(obj, "metadata.resourceVersion"));
+                return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+        }
+
+        const struct kind_info *kind = targets.items[0].kind;
+        const char *ns = ctx->all_namespaces ? NULL : ctx->ns;
+        _cleanup_free_ char *esel = selector ? cli_escape(selector) : NULL;
+        _cleanup_free_ char *q = esel ? str_printf("?labelSelector=%s", esel) : NULL;
+        _cleanup_free_ char *path = cli_path(kind, ns, NULL, q ? q : "");
+        _cleanup_reply_ struct cli_reply reply = {0};
+        _cleanup_json_ json_t *list = NULL;
+        json_error_t jerr;
+
+        if (!path)
+                return cli_fail(ctx, "out of memory");
+        if (cli_http(ctx, "GET", path, NULL, NULL, 0, &reply) < 0)
+                return CLI_EXIT_FAIL;
+        if (reply.status < 200 || reply.status >= 300)
+                return cli_status_print(ctx, &reply);
+        list = json_loadb(reply.body.data ? reply.body.data : "", reply.body.len, 0, &jerr);
+        json_t *items = json_object_get(list, "items");
+        if (!json_is_array(items))
+                return cli_fail(ctx, "invalid response from berthd: %s",
+                                list ? "no items" : jerr.text);
+
+        if (p.output == OUT_JSON || p.output == OUT_YAML) {
+                r = p.output == OUT_JSON ? cli_print_json(ctx->out, list)
+                                         : cli_print_yaml(ctx->out, list);
+                p.printed = json_array_size(items);
+        } else if (json_array_size(items) == 0) {
+                if (ctx->all_namespaces || !kind->namespaced)
+                        fputs("No resources found\n", ctx->err);
+                else
+                        fprintf(ctx->err, "No resources found in %s namespace.\n", ctx->ns);
+                r = 0;
+        } else {
+                size_t i;
+                json_t *o;
+                r = 0;
+                json_array_foreach(items, i, o) if ((r = printer_add(&p, kind, o)) < 0) break;
+                if (r >= 0)
+                        r = printer_flush(&p);
+        }
+        fflush(ctx->out);
+        if (r < 0)
+                return cli_fail(ctx, "cannot print: %s", strerror(-r));
+        if (!watch_flag)
+                return CLI_EXIT_OK;
+        r = watch(&p, kind, ns, NULL, selector, json_path_string(list, "metadata.resourceVersion"));
+        return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}

@@ -1,0 +1,7 @@
+/* berth: the command-line client; everything lives in cli/. */
+#include "cli.h"
+
+int main(int argc, char **argv)
+{
+        return cli_main(argc, argv);
+}

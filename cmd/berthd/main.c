@@ -1,0 +1,453 @@
+/* berthd: the berth daemon — store, Docker client, controller and API server.
+ *
+ * Start order: logging, event loop, store, Docker (waiting for the engine),
+ * controller (its caches sync before it returns), API server, then /readyz.
+ * SIGTERM/SIGINT stop the loop; teardown runs in reverse order and leaves
+ * containers running: the next start adopts them.
+ *
+ * Exit codes: 0 clean stop, 1 startup failure, 2 bad command line.
+ */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "api.h"
+#include "common.h"
+#include "controller.h"
+#include "docker.h"
+#include "store.h"
+
+#define DEFAULT_DATA_DIR       "/var/lib/berth"
+#define DEFAULT_LISTEN         "unix:///run/berth/berth.sock"
+#define DEFAULT_DOCKER         "unix:///var/run/docker.sock"
+#define DEFAULT_PREFIX         "/berth/"
+#define DEFAULT_WORKERS        8
+#define DEFAULT_RESYNC_MS      (10 * 60 * 1000)
+#define DEFAULT_DOCKER_WAIT_MS (60 * 1000)
+#define LISTEN_MAX             16
+#define WORKERS_MAX            1024
+
+/* Parsed flags (process-wide by design: main owns them). */
+struct options {
+        const char *store;
+        const char *docker;
+        const char *listen[LISTEN_MAX + 1]; /* NULL-terminated */
+        size_t n_listen;
+        const char *data_dir;
+        int workers;
+        enum log_format log_format;
+        enum log_level log_level;
+        int64_t resync_ms;
+        int64_t docker_wait_ms;
+        const char *prefix;
+};
+
+static void usage(FILE *out)
+{
+        fprintf(
+            out,
+            "usage: berthd [OPTIONS]\n"
+            "\n"
+            "The berth daemon: keeps Docker containers in line with the declared objects.\n"
+            "\n"
+            "options:\n"
+            "  --store URL          store backend: sqlite:PATH or etcd://HOST:PORT[,...]\n"
+            "                       (default sqlite:<data-dir>/berth.db)\n"
+            "  --docker URL         Docker engine (default $DOCKER_HOST or " DEFAULT_DOCKER ")\n"
+            "  --docker-wait DUR    how long to wait for the engine at start (default 60s)\n"
+            "  --listen URL         API listener, repeatable (default " DEFAULT_LISTEN ")\n"
+            "  --data-dir DIR       state directory, created 0700 (default " DEFAULT_DATA_DIR ")\n"
+            "  --workers N          reconcile worker threads (default 8)\n"
+            "  --log-format FMT     text or json (default text)\n"
+            "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+            "  --resync DUR         full resync period (default 10m)\n"
+            "  --prefix PREFIX      store key prefix (default " DEFAULT_PREFIX ")\n"
+            "  --version            print the version and exit\n"
+            "  -h, --help           print this help and exit\n");
+}
+
+static int bad_flag(const char *fmt, ...) _printf_(1, 2);
+static int bad_flag(const char *fmt, ...)
+{
+        va_list ap;
+        fputs("berthd: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs("\nTry 'berthd --help' for more information.\n", stderr);
+        return 2;
+}
+
+enum {
+        OPT_STORE = 256,
+        OPT_DOCKER,
+        OPT_DOCKER_WAIT,
+        OPT_LISTEN,
+        OPT_DATA_DIR,
+        OPT_WORKERS,
+        OPT_LOG_FORMAT,
+        OPT_LOG_LEVEL,
+        OPT_RESYNC,
+        OPT_PREFIX,
+        OPT_VERSION,
+};
+
+/* Returns -1 to go on, or an exit code (0 after --help/--version, 2 on bad flags). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+        static const struct option longopts[] = {
+            {"store", required_argument, NULL, OPT_STORE},
+            {"docker", required_argument, NULL, OPT_DOCKER},
+            {"docker-wait", required_argument, NULL, OPT_DOCKER_WAIT},
+            {"listen", required_argument, NULL, OPT_LISTEN},
+            {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+            {"workers", required_argument, NULL, OPT_WORKERS},
+            {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+            {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+            {"resync", required_argument, NULL, OPT_RESYNC},
+            {"prefix", required_argument, NULL, OPT_PREFIX},
+            {"version", no_argument, NULL, OPT_VERSION},
+            {"help", no_argument, NULL, 'h'},
+            {},
+        };
+
+        *o = (struct options){
+            .data_dir = DEFAULT_DATA_DIR,
+            .workers = DEFAULT_WORKERS,
+            .log_format = LOG_FORMAT_TEXT,
+            .log_level = LOG_LEVEL_INFO,
+            .resync_ms = DEFAULT_RESYNC_MS,
+            .docker_wait_ms = DEFAULT_DOCKER_WAIT_MS,
+            .prefix = DEFAULT_PREFIX,
+        };
+
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+                char *end;
+                long n;
+                switch (c) {
+                case OPT_STORE:
+                        o->store = optarg;
+                        break;
+                case OPT_DOCKER:
+                        o->docker = optarg;
+                        break;
+                case OPT_DOCKER_WAIT:
+                        if (duration_parse(optarg, &o->docker_wait_ms) < 0 || o->docker_wait_ms < 0)
+                                return bad_flag("invalid --docker-wait '%s': want a duration "
+                                                "such as 60s or 2m",
+                                                optarg);
+                        break;
+                case OPT_LISTEN:
+                        if (o->n_listen == LISTEN_MAX)
+                                return bad_flag("too many --listen flags (max %d)", LISTEN_MAX);
+                        if (!str_has_prefix(optarg, "unix://") &&
+                            !str_has_prefix(optarg, "https://") &&
+                            !str_has_prefix(optarg, "http://"))
+                                return bad_flag("invalid --listen '%s': want unix:///PATH or "
+                                                "https://HOST:PORT",
+                                                optarg);
+                        o->listen[o->n_listen++] = optarg;
+                        break;
+                case OPT_DATA_DIR:
+                        if (optarg[0] == '\0')
+                                return bad_flag("invalid --data-dir: empty");
+                        o->data_dir = optarg;
+                        break;
+                case OPT_WORKERS:
+                        errno = 0;
+                        n = strtol(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end != '\0' || n < 1 || n > WORKERS_MAX)
+                                return bad_flag("invalid --workers '%s': want 1..%d", optarg,
+                                                WORKERS_MAX);
+                        o->workers = (int)n;
+                        break;
+                case OPT_LOG_FORMAT:
+                        if (log_format_from_string(optarg, &o->log_format) < 0)
+                                return bad_flag("invalid --log-format '%s': want text or json",
+                                                optarg);
+                        break;
+                case OPT_LOG_LEVEL:
+                        if (log_level_from_string(optarg, &o->log_level) < 0)
+                                return bad_flag("invalid --log-level '%s': want debug, info, "
+                                                "warn or error",
+                                                optarg);
+                        break;
+                case OPT_RESYNC:
+                        if (duration_parse(optarg, &o->resync_ms) < 0 || o->resync_ms <= 0)
+                                return bad_flag("invalid --resync '%s': want a positive duration "
+                                                "such as 10m",
+                                                optarg);
+                        break;
+                case OPT_PREFIX:
+                        if (optarg[0] != '/' || !str_has_suffix(optarg, "/") ||
+                            strlen(optarg) > 128)
+                                return bad_flag("invalid --prefix '%s': must start and end "
+                                                "with '/'",
+                                                optarg);
+                        o->prefix = optarg;
+                        break;
+                case OPT_VERSION:
+                        printf("berthd %s\n", BERTH_VERSION);
+                        return 0;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case ':':
+                        return bad_flag("option '%s' needs a value", argv[optind - 1]);
+                default:
+                        return bad_flag("unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return bad_flag("unexpected argument '%s'", argv[optind]);
+        if (o->n_listen == 0)
+                o->listen[o->n_listen++] = DEFAULT_LISTEN;
+        o->listen[o->n_listen] = NULL;
+        return -1;
+}
+
+/* mkdir -p with the given mode for the directories it creates. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        struct stat st;
+        if (stat(p, &st) < 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* Prepares a unix listener path: creates its parent directory (0755) and
+ * removes a socket file nobody listens on any more (left by a crash). Refuses
+ * to take over a socket another daemon still answers on. */
+static int prepare_unix_listener(const char *url)
+{
+        const char *path = url + strlen("unix://");
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (path[0] != '/' || str_copy(sa.sun_path, sizeof(sa.sun_path), path) < 0) {
+                log_error("invalid listen address: want an absolute path shorter than %zu "
+                          "bytes url=%s",
+                          sizeof(sa.sun_path), url);
+                return -EINVAL;
+        }
+
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (slash != dir) {
+                *slash = '\0';
+                int r = mkdir_p(dir, 0755);
+                if (r < 0) {
+                        log_error("cannot create socket directory %s: %s", dir, strerror(-r));
+                        return r;
+                }
+        }
+
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISSOCK(st.st_mode)) {
+                log_error("cannot listen on %s: the path exists and is not a socket", path);
+                return -EEXIST;
+        }
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+                log_error("cannot listen on %s: another daemon is serving it", path);
+                return -EADDRINUSE;
+        }
+        if (unlink(path) < 0 && errno != ENOENT) {
+                int r = -errno;
+                log_error("cannot remove stale socket %s: %s", path, strerror(-r));
+                return r;
+        }
+        log_info("removed stale socket path=%s", path);
+        return 0;
+}
+
+static void sleep_ms(int64_t ms)
+{
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+/* Connects to the engine, retrying with backoff (250 ms doubling to 5 s) for up
+ * to wait_ms: at boot berthd often starts before dockerd answers. */
+static int docker_connect(const char *url, int64_t wait_ms, struct docker **ret,
+                          struct berth_error *err)
+{
+        int64_t deadline = time_mono_ms() + wait_ms;
+        int64_t delay = 250;
+        for (;;) {
+                int r = docker_new(url, ret, err);
+                if (r == 0 || r == -EINVAL || r == -ENOMEM)
+                        return r;
+                int64_t left = deadline - time_mono_ms();
+                if (left <= 0)
+                        return r;
+                log_info("waiting for docker: %s url=%s", err->message, url);
+                sleep_ms(delay < left ? delay : left);
+                delay = delay * 2 < 5000 ? delay * 2 : 5000;
+        }
+}
+
+static void on_signal(evutil_socket_t sig, short events _unused_, void *userdata)
+{
+        log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        event_base_loopexit(userdata, NULL);
+}
+
+int main(int argc, char **argv)
+{
+        struct options o;
+        int code = parse_args(argc, argv, &o);
+        if (code >= 0)
+                return code;
+
+        log_setup(o.log_level, o.log_format, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        _cleanup_free_ char *default_store = NULL;
+        const char *store_url = o.store;
+        if (!store_url) {
+                default_store = str_printf("sqlite:%s/berth.db", o.data_dir);
+                if (!default_store) {
+                        log_error("out of memory");
+                        return 1;
+                }
+                store_url = default_store;
+        }
+        const char *docker_url_s = o.docker;
+        if (!docker_url_s) {
+                const char *env = getenv("DOCKER_HOST");
+                docker_url_s = env && env[0] ? env : DEFAULT_DOCKER;
+        }
+
+        struct event_base *base = NULL;
+        struct event *sigterm = NULL, *sigint = NULL;
+        struct store *store = NULL;
+        struct docker *docker = NULL;
+        struct controller *controller = NULL;
+        struct api_server *api = NULL;
+        struct berth_error err;
+        berth_error_clear(&err);
+        int r;
+        code = 1;
+
+        r = mkdir_p(o.data_dir, 0700);
+        if (r < 0) {
+                log_error("cannot create data directory %s: %s", o.data_dir, strerror(-r));
+                goto out;
+        }
+        for (size_t i = 0; i < o.n_listen; i++)
+                if (str_has_prefix(o.listen[i], "unix://") &&
+                    prepare_unix_listener(o.listen[i]) < 0)
+                        goto out;
+
+        if (evthread_use_pthreads() < 0) {
+                log_error("cannot enable libevent threading");
+                goto out;
+        }
+        base = event_base_new();
+        if (!base) {
+                log_error("cannot create event loop");
+                goto out;
+        }
+
+        r = store_open(store_url, &store, &err);
+        if (r < 0) {
+                log_error("cannot open store %s: %s", store_url, err.message);
+                goto out;
+        }
+
+        r = docker_connect(docker_url_s, o.docker_wait_ms, &docker, &err);
+        if (r < 0) {
+                log_error("cannot connect to docker %s: %s", docker_url_s, err.message);
+                goto out;
+        }
+        log_info("connected to docker url=%s api=%s", docker_url(docker),
+                 docker_api_version(docker));
+
+        struct controller_config ccfg = {
+            .store = store,
+            .docker = docker,
+            .prefix = o.prefix,
+            .workers = o.workers,
+            .resync_ms = o.resync_ms,
+        };
+        r = controller_new(&ccfg, &controller, &err);
+        if (r < 0) {
+                log_error("cannot start controller: %s", err.message);
+                goto out;
+        }
+
+        struct api_config acfg = {
+            .base = base,
+            .store = store,
+            .objects = controller_objects(controller),
+            .containers = controller_containers(controller),
+            .docker = docker,
+            .prefix = o.prefix,
+            .listen = o.listen,
+        };
+        r = api_server_new(&acfg, &api, &err);
+        if (r < 0) {
+                log_error("cannot start api server: %s", err.message);
+                goto out;
+        }
+        /* controller_new returned only after both caches synced. */
+        api_server_set_ready(api, true);
+
+        sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+        sigint = evsignal_new(base, SIGINT, on_signal, base);
+        if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
+            evsignal_add(sigint, NULL) < 0) {
+                log_error("cannot install signal handlers");
+                goto out;
+        }
+
+        log_info("berthd started version=%s store=%s docker=%s listen=%s%s", BERTH_VERSION,
+                 store_url, docker_url(docker), o.listen[0], o.n_listen > 1 ? ",..." : "");
+        if (event_base_dispatch(base) < 0) {
+                log_error("event loop failed");
+                goto out;
+        }
+        code = 0;
+
+out:
+        if (sigterm)
+                event_free(sigterm);
+        if (sigint)
+                event_free(sigint);
+        api_server_free(api);
+        controller_free(controller);
+        docker_free(docker);
+        store_free(store);
+        if (base)
+                event_base_free(base);
+        libevent_global_shutdown();
+        if (code == 0)
+                log_info("berthd stopped");
+        return code;
+}

@@ -1,0 +1,402 @@
+/* controller: informers → workqueue → worker pool.
+ *
+ * The caches' handlers only enqueue keys (they run on the caches' threads and
+ * must not block). Workers take one key at a time, run the kind's reconciler
+ * with their own Docker client, and requeue with a timer or backoff. A resync
+ * thread enqueues every object periodically as a safety net for lost events.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "controller.h"
+#include "manifests.h"
+#include "reconciler.h"
+
+#define CONTROLLER_SYNC_TIMEOUT_MS   30000
+#define CONTROLLER_DEFAULT_WORKERS   8
+#define CONTROLLER_MAX_WORKERS       1024
+#define CONTROLLER_DEFAULT_RESYNC_MS (10 * 60 * 1000)
+
+typedef int (*reconcile_fn)(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requeue_ms,
+                            struct berth_error *err);
+
+/* The resources that have a reconciler; keys of other resources are ignored. */
+static const struct {
+        const char *resource;
+        reconcile_fn reconcile;
+} reconcilers[] = {
+    {"tasks", task_reconcile},
+};
+
+struct worker {
+        struct controller *c;
+        struct docker *docker; /* this worker's own client */
+        struct reconcile_ctx ctx;
+        pthread_t thread;
+        bool started;
+};
+
+struct controller {
+        struct store *store;
+        char *prefix;
+        int64_t resync_ms;
+        struct workqueue *queue;
+        struct object_cache *objects;
+        struct container_cache *containers;
+
+        struct worker *workers;
+        size_t n_workers;
+        atomic_bool stopping; /* set before workers' Docker calls are interrupted */
+
+        pthread_mutex_t resync_lock;
+        pthread_cond_t resync_cond;
+        bool resync_stop;
+        bool resync_started;
+        pthread_t resync_thread;
+};
+
+static reconcile_fn reconciler_for(const char *resource)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(reconcilers); i++)
+                if (streq(reconcilers[i].resource, resource))
+                        return reconcilers[i].reconcile;
+        return NULL;
+}
+
+static void on_object_event(const struct object_event *ev, void *userdata)
+{
+        struct controller *c = userdata;
+        char resource[64], ns[64], name[64];
+
+        if (object_key_parse(c->prefix, ev->key, resource, ns, name) < 0)
+                return;
+        if (reconciler_for(resource))
+                workqueue_add(c->queue, ev->key);
+}
+
+/* Enqueues the key of the object owning a container. The owner may be gone:
+ * its reconciler then removes the container (garbage collection). */
+static void enqueue_owner(struct controller *c, const struct container_info *ci)
+{
+        const struct kind_info *k = kind_lookup(ci->kind);
+        if (!k || !reconciler_for(k->resource) || !ci->ns[0] || !ci->owner[0])
+                return;
+        _cleanup_free_ char *key = object_key(c->prefix, k->resource, ci->ns, ci->owner);
+        if (key)
+                workqueue_add(c->queue, key);
+}
+
+static void on_container_event(const struct container_info *ci, bool removed _unused_,
+                               void *userdata)
+{
+        enqueue_owner(userdata, ci);
+}
+
+/* Enqueues every cached object of every reconciled resource; returns the count. */
+static size_t enqueue_all_objects(struct controller *c)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(reconcilers); i++) {
+                _cleanup_free_ char *prefix =
+                    str_printf("%s%s/", c->prefix, reconcilers[i].resource);
+                if (!prefix)
+                        continue;
+                _cleanup_json_ json_t *list = object_cache_list(c->objects, prefix, NULL);
+                size_t idx;
+                json_t *obj;
+                json_array_foreach(list, idx, obj)
+                {
+                        const char *ns = json_path_string(obj, "metadata.namespace");
+                        const char *name = json_path_string(obj, "metadata.name");
+                        if (!name)
+                                continue;
+                        _cleanup_free_ char *key = object_key(c->prefix, reconcilers[i].resource,
+                                                              ns ? ns : "default", name);
+                        if (!key)
+                                continue;
+                        workqueue_add(c->queue, key);
+                        n++;
+                }
+        }
+        return n;
+}
+
+/* Enqueues the owner of every container; returns the number of containers. */
+static size_t enqueue_all_owners(struct controller *c)
+{
+        _cleanup_free_ struct container_info *all = NULL;
+        int n = container_cache_all(c->containers, &all);
+        for (int i = 0; i < n; i++)
+                enqueue_owner(c, &all[i]);
+        return n > 0 ? (size_t)n : 0;
+}
+
+static void process_key(struct worker *w, const char *key)
+{
+        struct controller *c = w->c;
+        char resource[64], ns[64], name[64];
+
+        reconcile_fn fn = NULL;
+        if (object_key_parse(c->prefix, key, resource, ns, name) == 0)
+                fn = reconciler_for(resource);
+        if (!fn) {
+                workqueue_forget(c->queue, key);
+                return;
+        }
+
+        struct berth_error err;
+        berth_error_clear(&err);
+        int64_t requeue_ms = -1;
+        int64_t start = time_mono_ms();
+        int r = fn(&w->ctx, key, &requeue_ms, &err);
+        int64_t took = time_mono_ms() - start;
+
+        if (r == 0) {
+                workqueue_forget(c->queue, key);
+                if (requeue_ms >= 0)
+                        workqueue_add_after(c->queue, key, requeue_ms);
+                log_debug("reconciled key=%s duration=%lldms requeue=%lldms", key, (long long)took,
+                          (long long)requeue_ms);
+                return;
+        }
+
+        /* -ESTALE: the object changed under us (CAS lost). Retry at once; the
+         * backoff starts at 5 ms, so only a hot loop is slowed down. */
+        int retries = workqueue_retries(c->queue, key);
+        if (r == -EINTR && atomic_load(&c->stopping))
+                return; /* interrupted by controller_free; the next start resumes */
+        if (r == -ESTALE)
+                log_debug("reconcile conflict, retrying key=%s duration=%lldms retries=%d", key,
+                          (long long)took, retries);
+        else
+                log_warn("reconcile failed: %s key=%s retries=%d",
+                         err.message[0] ? err.message : strerror(-r), key, retries);
+        workqueue_add_rate_limited(c->queue, key);
+}
+
+static void *worker_main(void *userdata)
+{
+        struct worker *w = userdata;
+        for (;;) {
+                char *key = NULL;
+                int r = workqueue_get(w->c->queue, &key);
+                if (r == -ESHUTDOWN)
+                        break;
+                if (r < 0) {
+                        /* Out of memory: back off instead of spinning. */
+                        struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+                        nanosleep(&ts, NULL);
+                        continue;
+                }
+                process_key(w, key);
+                workqueue_done(w->c->queue, key);
+                free(key);
+        }
+        return NULL;
+}
+
+static void *resync_main(void *userdata)
+{
+        struct controller *c = userdata;
+        pthread_mutex_lock(&c->resync_lock);
+        while (!c->resync_stop) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += c->resync_ms / 1000;
+                ts.tv_nsec += (c->resync_ms % 1000) * 1000000;
+                if (ts.tv_nsec >= 1000000000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000;
+                }
+                int r = 0;
+                while (!c->resync_stop && r != ETIMEDOUT)
+                        r = pthread_cond_timedwait(&c->resync_cond, &c->resync_lock, &ts);
+                if (c->resync_stop)
+                        break;
+                pthread_mutex_unlock(&c->resync_lock);
+                size_t n = enqueue_all_objects(c);
+                log_debug("resync objects=%zu", n);
+                pthread_mutex_lock(&c->resync_lock);
+        }
+        pthread_mutex_unlock(&c->resync_lock);
+        return NULL;
+}
+
+static int resync_start(struct controller *c)
+{
+        pthread_condattr_t attr;
+        int r = pthread_condattr_init(&attr);
+        if (r != 0)
+                return -r;
+        r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (r == 0)
+                r = pthread_cond_init(&c->resync_cond, &attr);
+        pthread_condattr_destroy(&attr);
+        if (r != 0)
+                return -r;
+        r = pthread_mutex_init(&c->resync_lock, NULL);
+        if (r != 0) {
+                pthread_cond_destroy(&c->resync_cond);
+                return -r;
+        }
+        r = pthread_create(&c->resync_thread, NULL, resync_main, c);
+        if (r != 0) {
+                pthread_mutex_destroy(&c->resync_lock);
+                pthread_cond_destroy(&c->resync_cond);
+                return -r;
+        }
+        c->resync_started = true;
+        return 0;
+}
+
+static void resync_stop(struct controller *c)
+{
+        if (!c->resync_started)
+                return;
+        pthread_mutex_lock(&c->resync_lock);
+        c->resync_stop = true;
+        pthread_cond_signal(&c->resync_cond);
+        pthread_mutex_unlock(&c->resync_lock);
+        pthread_join(c->resync_thread, NULL);
+        pthread_mutex_destroy(&c->resync_lock);
+        pthread_cond_destroy(&c->resync_cond);
+        c->resync_started = false;
+}
+
+int controller_new(const struct controller_config *cfg, struct controller **ret,
+                   struct berth_error *err)
+{
+        if (!cfg || !cfg->store || !cfg->docker)
+                return berth_error_set(err, -EINVAL,
+                                       "controller needs a store and a docker client");
+        const char *prefix = cfg->prefix ? cfg->prefix : "/berth/";
+        int n_workers = cfg->workers > 0 ? cfg->workers : CONTROLLER_DEFAULT_WORKERS;
+        if (n_workers > CONTROLLER_MAX_WORKERS)
+                return berth_error_set(err, -EINVAL, "too many workers: %d (max %d)", n_workers,
+                                       CONTROLLER_MAX_WORKERS);
+
+        struct controller *c = calloc(1, sizeof(*c));
+        if (!c)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        c->store = cfg->store;
+        c->resync_ms = cfg->resync_ms > 0 ? cfg->resync_ms : CONTROLLER_DEFAULT_RESYNC_MS;
+        c->prefix = strdup(prefix);
+        c->workers = calloc(n_workers, sizeof(*c->workers));
+        int r;
+        if (!c->prefix || !c->workers) {
+                r = berth_error_set(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
+        r = workqueue_new(NULL, &c->queue);
+        if (r < 0) {
+                berth_error_set(err, r, "create workqueue: %s", strerror(-r));
+                goto fail;
+        }
+
+        r = object_cache_new(cfg->store, c->prefix, on_object_event, c, &c->objects, err);
+        if (r < 0) {
+                berth_error_prefix(err, "start object cache");
+                goto fail;
+        }
+        r = container_cache_new(cfg->docker, on_container_event, c, &c->containers, err);
+        if (r < 0) {
+                berth_error_prefix(err, "start container cache");
+                goto fail;
+        }
+
+        r = object_cache_wait_synced(c->objects, CONTROLLER_SYNC_TIMEOUT_MS);
+        if (r < 0) {
+                berth_error_set(err, r, "object cache did not sync within %ds (store unreachable?)",
+                                CONTROLLER_SYNC_TIMEOUT_MS / 1000);
+                goto fail;
+        }
+        r = container_cache_wait_synced(c->containers, CONTROLLER_SYNC_TIMEOUT_MS);
+        if (r < 0) {
+                berth_error_set(
+                    err, r, "container cache did not sync within %ds (docker unreachable at %s?)",
+                    CONTROLLER_SYNC_TIMEOUT_MS / 1000, docker_url(cfg->docker));
+                goto fail;
+        }
+
+        /* Adoption: every object gets a reconcile, and so does the owner of every
+         * container (an owner that is gone has its containers removed). */
+        size_t n_objects = enqueue_all_objects(c);
+        size_t n_containers = enqueue_all_owners(c);
+
+        for (int i = 0; i < n_workers; i++) {
+                struct worker *w = &c->workers[i];
+                w->c = c;
+                w->docker = docker_clone(cfg->docker);
+                if (!w->docker) {
+                        r = berth_error_set(err, -ENOMEM, "clone docker client: out of memory");
+                        goto fail;
+                }
+                w->ctx = (struct reconcile_ctx){
+                    .store = cfg->store,
+                    .objects = c->objects,
+                    .containers = c->containers,
+                    .docker = w->docker,
+                    .now_ms = time_now_ms,
+                };
+                c->n_workers++;
+                r = pthread_create(&w->thread, NULL, worker_main, w);
+                if (r != 0) {
+                        r = berth_error_set(err, -r, "start worker thread: %s", strerror(r));
+                        goto fail;
+                }
+                w->started = true;
+        }
+
+        r = resync_start(c);
+        if (r < 0) {
+                berth_error_set(err, r, "start resync thread: %s", strerror(-r));
+                goto fail;
+        }
+
+        log_info("controller started workers=%d objects=%zu containers=%zu", n_workers, n_objects,
+                 n_containers);
+        *ret = c;
+        return 0;
+
+fail:
+        controller_free(c);
+        return r;
+}
+
+void controller_free(struct controller *c)
+{
+        if (!c)
+                return;
+        atomic_store(&c->stopping, true);
+        if (c->queue)
+                workqueue_shutdown(c->queue);
+        /* Workers blocked in a Docker call (a pull, a slow create) return -EINTR;
+         * every action is idempotent, so a restart picks up where this left off. */
+        for (size_t i = 0; i < c->n_workers; i++)
+                if (c->workers[i].started)
+                        docker_interrupt(c->workers[i].docker);
+        for (size_t i = 0; i < c->n_workers; i++)
+                if (c->workers[i].started)
+                        pthread_join(c->workers[i].thread, NULL);
+        resync_stop(c);
+        /* The caches' handlers enqueue into the queue: free them first. */
+        container_cache_free(c->containers);
+        object_cache_free(c->objects);
+        workqueue_free(c->queue);
+        for (size_t i = 0; i < c->n_workers; i++)
+                docker_free(c->workers[i].docker);
+        free(c->workers);
+        free(c->prefix);
+        free(c);
+}
+
+struct object_cache *controller_objects(struct controller *c)
+{
+        return c->objects;
+}
+
+struct container_cache *controller_containers(struct controller *c)
+{
+        return c->containers;
+}

@@ -1,0 +1,429 @@
+/* docker: container lifecycle calls and images. */
+#include "docker-internal.h"
+
+#define DOCKER_CONTEXT_MAX 512
+
+static const char *const state_names[] = {
+    [DOCKER_STATE_UNKNOWN] = "unknown",       [DOCKER_STATE_CREATED] = "created",
+    [DOCKER_STATE_RUNNING] = "running",       [DOCKER_STATE_PAUSED] = "paused",
+    [DOCKER_STATE_RESTARTING] = "restarting", [DOCKER_STATE_REMOVING] = "removing",
+    [DOCKER_STATE_EXITED] = "exited",         [DOCKER_STATE_DEAD] = "dead",
+};
+
+const char *docker_state_to_string(enum docker_state s)
+{
+        if ((size_t)s >= ARRAY_SIZE(state_names))
+                return "unknown";
+        return state_names[s];
+}
+
+enum docker_state docker_state_from_string(const char *s)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(state_names); i++)
+                if (streq(s, state_names[i]))
+                        return (enum docker_state)i;
+        return DOCKER_STATE_UNKNOWN;
+}
+
+void docker_container_release(struct docker_container *c)
+{
+        if (!c)
+                return;
+        free(c->id);
+        free(c->name);
+        free(c->image);
+        json_decref(c->labels);
+        free(c->error);
+        *c = (struct docker_container){0};
+}
+
+void docker_containers_free(struct docker_container *v, size_t n)
+{
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                docker_container_release(&v[i]);
+        free(v);
+}
+
+static char *strdup_or_empty(const char *s)
+{
+        return strdup(s ? s : "");
+}
+
+static int64_t parse_time_ms(const char *s)
+{
+        int64_t ms = 0;
+
+        /* A time we cannot read is reported as "never" rather than failing
+         * the whole inspect. */
+        if (!s || time_parse_rfc3339(s, &ms) < 0 || ms < 0)
+                return 0;
+        return ms;
+}
+
+int docker_container_from_json(const json_t *j, bool inspect, struct docker_container *ret)
+{
+        _cleanup_(docker_container_release) struct docker_container c = {0};
+        const char *id = json_string_value(json_object_get(j, "Id"));
+        const char *name, *state;
+        json_t *labels;
+
+        if (!id)
+                return -EPROTO;
+        if (inspect) {
+                name = json_string_value(json_object_get(j, "Name"));
+                labels = json_path(j, "Config.Labels");
+                state = json_path_string(j, "State.Status");
+        } else {
+                name = json_string_value(json_array_get(json_object_get(j, "Names"), 0));
+                labels = json_object_get(j, "Labels");
+                state = json_string_value(json_object_get(j, "State"));
+        }
+        if (name && name[0] == '/')
+                name++;
+        c.id = strdup(id);
+        c.name = strdup_or_empty(name);
+        /* Inspect's top-level Image is the sha256 id; Config.Image is what was asked for. */
+        c.image = strdup_or_empty(inspect ? json_path_string(j, "Config.Image")
+                                          : json_string_value(json_object_get(j, "Image")));
+        c.labels = json_is_object(labels) ? json_deep_copy(labels) : json_object();
+        c.state = docker_state_from_string(state);
+        if (inspect) {
+                c.details_known = true;
+                c.exit_code = (int)json_path_int(j, "State.ExitCode", 0);
+                c.oom_killed = json_is_true(json_path(j, "State.OOMKilled"));
+                c.error = strdup_or_empty(json_path_string(j, "State.Error"));
+                c.started_ms = parse_time_ms(json_path_string(j, "State.StartedAt"));
+                c.finished_ms = parse_time_ms(json_path_string(j, "State.FinishedAt"));
+        } else {
+                c.error = strdup("");
+        }
+        if (!c.id || !c.name || !c.image || !c.labels || !c.error)
+                return -ENOMEM;
+        *ret = c;
+        c = (struct docker_container){0};
+        return 0;
+}
+
+/* Error for a call that got an unwanted status: code 0 = derived from it. */
+static int fail(struct docker_req *req, int code, const char *context, struct berth_error *err)
+{
+        return docker_error_from_body(err, code ? code : docker_status_to_errno(req->status),
+                                      req->status, req->resp.data, req->resp.len, context);
+}
+
+/* "/containers/<escaped id><suffix>"; NULL on OOM. */
+static char *container_path(const char *id, const char *suffix)
+{
+        _cleanup_free_ char *e = docker_escape(id);
+
+        return e ? str_printf("/containers/%s%s", e, suffix) : NULL;
+}
+
+static bool status_ok(long status)
+{
+        return status >= 200 && status < 300;
+}
+
+int docker_container_create(struct docker *d, const char *name, const json_t *body, char **ret_id,
+                            struct berth_error *err)
+{
+        _cleanup_(docker_req_release) struct docker_req req = {0};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *e = NULL, *query = NULL;
+        char ctx[DOCKER_CONTEXT_MAX];
+        const char *id;
+        char *copy;
+        int r;
+
+        snprintf(ctx, sizeof(ctx), "create container %s", name ? name : "(unnamed)");
+        if (!body)
+                return berth_error_set(err, -EINVAL, "%s: no body", ctx);
+        if (name) {
+                e = docker_escape(name);
+                query = e ? str_printf("name=%s", e) : NULL;
+                if (!query)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+        }
+        req = (struct docker_req){
+            .method = "POST", .path = "/containers/create", .query = query, .body = body};
+        r = docker_call(d, &req, ctx, err);
+        if (r < 0)
+                return r;
+        if (req.status == 409)
+                return fail(&req, -EEXIST, ctx, err);
+        if (!status_ok(req.status))
+                return fail(&req, 0, ctx, err);
+        j = json_loadb(req.resp.data, req.resp.len, 0, NULL);
+        id = json_string_value(json_object_get(j, "Id"));
+        if (!id)
+                return berth_error_set(err, -EPROTO, "%s: no Id in docker's answer", ctx);
+        copy = strdup(id);
+        if (!copy)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        *ret_id = copy;
+        return 0;
+}
+
+/* POST or DELETE without a body; statuses in 'ok' (0-terminated) count as success. */
+static int simple_call(struct docker *d, const char *method, const char *path, const char *query,
+                       const long *ok, const char *ctx, struct berth_error *err)
+{
+        _cleanup_(docker_req_release) struct docker_req req = {
+            .method = method, .path = path, .query = query};
+        int r;
+
+        if (!path)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        r = docker_call(d, &req, ctx, err);
+        if (r < 0)
+                return r;
+        if (status_ok(req.status))
+                return 0;
+        for (; *ok; ok++)
+                if (req.status == *ok)
+                        return 0;
+        return fail(&req, 0, ctx, err);
+}
+
+int docker_container_start(struct docker *d, const char *id, struct berth_error *err)
+{
+        static const long ok[] = {304, 0};
+        _cleanup_free_ char *path = NULL;
+        char ctx[DOCKER_CONTEXT_MAX];
+
+        snprintf(ctx, sizeof(ctx), "start container %s", id ? id : "");
+        if (!id || !id[0])
+                return berth_error_set(err, -EINVAL, "%s: no id", ctx);
+        path = container_path(id, "/start");
+        return simple_call(d, "POST", path, NULL, ok, ctx, err);
+}
+
+int docker_container_kill(struct docker *d, const char *id, const char *signal,
+                          struct berth_error *err)
+{
+        static const long ok[] = {409, 0}; /* not running: nothing to kill */
+        _cleanup_free_ char *path = NULL, *e = NULL, *query = NULL;
+        char ctx[DOCKER_CONTEXT_MAX];
+
+        snprintf(ctx, sizeof(ctx), "kill container %s", id ? id : "");
+        if (!id || !id[0])
+                return berth_error_set(err, -EINVAL, "%s: no id", ctx);
+        e = docker_escape(signal ? signal : "SIGKILL");
+        query = e ? str_printf("signal=%s", e) : NULL;
+        path = container_path(id, "/kill");
+        if (!query)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        return simple_call(d, "POST", path, query, ok, ctx, err);
+}
+
+int docker_container_remove(struct docker *d, const char *id, struct berth_error *err)
+{
+        static const long ok[] = {404, 0}; /* already gone */
+        _cleanup_free_ char *path = NULL;
+        char ctx[DOCKER_CONTEXT_MAX];
+
+        snprintf(ctx, sizeof(ctx), "remove container %s", id ? id : "");
+        if (!id || !id[0])
+                return berth_error_set(err, -EINVAL, "%s: no id", ctx);
+        path = container_path(id, "");
+        return simple_call(d, "DELETE", path, "force=1&v=1", ok, ctx, err);
+}
+
+int docker_container_inspect(struct docker *d, const char *id_or_name, struct docker_container *ret,
+                             struct berth_error *err)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_json_ json_t *j = NULL;
+        char ctx[DOCKER_CONTEXT_MAX];
+        int r;
+
+        snprintf(ctx, sizeof(ctx), "inspect container %s", id_or_name ? id_or_name : "");
+        if (!id_or_name || !id_or_name[0])
+                return berth_error_set(err, -EINVAL, "%s: no id", ctx);
+        path = container_path(id_or_name, "/json");
+        if (!path)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        r = docker_get_json(d, path, NULL, &j, ctx, err);
+        if (r < 0)
+                return r;
+        r = docker_container_from_json(j, true, ret);
+        if (r < 0)
+                return berth_error_set(err, r, "%s: unexpected answer from docker", ctx);
+        return 0;
+}
+
+int docker_container_list(struct docker *d, const char *label_filter, struct docker_container **ret,
+                          size_t *ret_n, struct berth_error *err)
+{
+        _cleanup_free_ char *filters = NULL, *e = NULL, *query = NULL;
+        _cleanup_json_ json_t *j = NULL;
+        struct docker_container *v;
+        size_t n, i;
+        int r;
+
+        if (label_filter) {
+                _cleanup_json_ json_t *f = json_pack("{s:[s]}", "label", label_filter);
+
+                filters = f ? json_dumps(f, JSON_COMPACT) : NULL;
+                e = filters ? docker_escape(filters) : NULL;
+                query = e ? str_printf("all=1&filters=%s", e) : NULL;
+        } else {
+                query = strdup("all=1");
+        }
+        if (!query)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        r = docker_get_json(d, "/containers/json", query, &j, "list containers", err);
+        if (r < 0)
+                return r;
+        if (!json_is_array(j))
+                return berth_error_set(err, -EPROTO, "list containers: expected a JSON array");
+        n = json_array_size(j);
+        v = calloc(n ? n : 1, sizeof(*v));
+        if (!v)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        for (i = 0; i < n; i++) {
+                r = docker_container_from_json(json_array_get(j, i), false, &v[i]);
+                if (r < 0) {
+                        docker_containers_free(v, i);
+                        return berth_error_set(err, r, "list containers: unexpected entry");
+                }
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* ---- images ------------------------------------------------------------ */
+
+int docker_image_ref_split(const char *ref, char **ret_name, char **ret_tag)
+{
+        _cleanup_free_ char *name = NULL;
+        const char *at, *slash, *colon, *tag = "latest";
+        size_t name_len;
+        char *t;
+
+        if (!ref || !ref[0])
+                return -EINVAL;
+        at = strchr(ref, '@');
+        name_len = at ? (size_t)(at - ref) : strlen(ref);
+        if (at) {
+                tag = at + 1;
+                if (!tag[0])
+                        return -EINVAL;
+        }
+        /* A ':' after the last '/' starts a tag; one before it is a registry
+         * port (host:5000/img). With a digest the tag is dropped, like the
+         * docker CLI does. */
+        slash = memrchr(ref, '/', name_len);
+        colon = memrchr(ref, ':', name_len);
+        if (colon && (!slash || colon > slash)) {
+                if (!at) {
+                        tag = colon + 1;
+                        if (!tag[0])
+                                return -EINVAL;
+                }
+                name_len = (size_t)(colon - ref);
+        }
+        if (name_len == 0)
+                return -EINVAL;
+        name = strndup(ref, name_len);
+        t = strdup(tag);
+        if (!name || !t) {
+                free(t);
+                return -ENOMEM;
+        }
+        *ret_name = TAKE_PTR(name);
+        *ret_tag = t;
+        return 0;
+}
+
+int docker_image_inspect(struct docker *d, const char *image, struct berth_error *err)
+{
+        _cleanup_(docker_req_release) struct docker_req req = {0};
+        _cleanup_free_ char *e = NULL, *path = NULL;
+        char ctx[DOCKER_CONTEXT_MAX];
+        int r;
+
+        snprintf(ctx, sizeof(ctx), "inspect image %s", image ? image : "");
+        if (!image || !image[0])
+                return berth_error_set(err, -EINVAL, "%s: no image", ctx);
+        e = docker_escape(image);
+        path = e ? str_printf("/images/%s/json", e) : NULL;
+        if (!path)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        req = (struct docker_req){.method = "GET", .path = path};
+        r = docker_call(d, &req, ctx, err);
+        if (r < 0)
+                return r;
+        if (!status_ok(req.status))
+                return fail(&req, 0, ctx, err);
+        return 0;
+}
+
+struct pull_state {
+        char error[BERTH_ERROR_MESSAGE_MAX / 2];
+};
+
+static int pull_line(const char *line, size_t len, void *userdata)
+{
+        struct pull_state *st = userdata;
+        _cleanup_json_ json_t *j = json_loadb(line, len, 0, NULL);
+        const char *msg;
+
+        /* Progress lines are ignored; the first {"error": ...} ends the pull. */
+        msg = json_string_value(json_object_get(j, "error"));
+        if (!msg)
+                msg = json_path_string(j, "errorDetail.message");
+        if (!msg)
+                return 0;
+        str_copy(st->error, sizeof(st->error), msg);
+        return 1;
+}
+
+static int pull_data(const char *data, size_t len, void *userdata)
+{
+        return docker_lines_feed(userdata, data, len);
+}
+
+int docker_image_pull(struct docker *d, const char *image, struct berth_error *err)
+{
+        _cleanup_(docker_req_release) struct docker_req req = {0};
+        _cleanup_(docker_lines_release) struct docker_lines lines = {0};
+        _cleanup_free_ char *name = NULL, *tag = NULL, *ename = NULL, *etag = NULL;
+        _cleanup_free_ char *query = NULL;
+        struct pull_state st = {{0}};
+        char ctx[DOCKER_CONTEXT_MAX];
+        int r;
+
+        snprintf(ctx, sizeof(ctx), "pull image %s", image ? image : "");
+        r = docker_image_ref_split(image, &name, &tag);
+        if (r < 0)
+                return berth_error_set(err, r, "%s: invalid image reference", ctx);
+        ename = docker_escape(name);
+        etag = docker_escape(tag);
+        query = ename && etag ? str_printf("fromImage=%s&tag=%s", ename, etag) : NULL;
+        if (!query)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        docker_lines_init(&lines, DOCKER_EVENT_MAX, pull_line, &st);
+        req = (struct docker_req){.method = "POST",
+                                  .path = "/images/create",
+                                  .query = query,
+                                  .on_data = pull_data,
+                                  .userdata = &lines,
+                                  .stream = true};
+        r = docker_call(d, &req, ctx, err);
+        if (r == -E2BIG)
+                return berth_error_set(err, r, "%s: progress line longer than %d bytes", ctx,
+                                       DOCKER_EVENT_MAX);
+        if (r < 0)
+                return r;
+        if (!status_ok(req.status))
+                return fail(&req, 0, ctx, err);
+        if (!st.error[0] && lines.partial.len > 0)
+                pull_line(lines.partial.data, lines.partial.len, &st);
+        if (st.error[0])
+                return berth_error_set(err, -EIO, "%s: %s", ctx, st.error);
+        return 0;
+}

@@ -1,0 +1,487 @@
+/* task-plan.c: the pure Task planner (no I/O, no clock, no randomness).
+ *
+ * The planner is level-triggered: it looks at the whole picture every time
+ * (spec, last written status, containers observed, image presence) and says
+ * what to do next and what the status should read once that is done. Running
+ * it twice on the same input gives the same answer, which is what makes the
+ * apply step safe to repeat after a crash.
+ */
+#include <math.h>
+
+#include "reconciler.h"
+
+static const char *const phase_names[] = {
+    [TASK_PHASE_PENDING] = "Pending",
+    [TASK_PHASE_RUNNING] = "Running",
+    [TASK_PHASE_SUCCEEDED] = "Succeeded",
+    [TASK_PHASE_FAILED] = "Failed",
+};
+
+const char *task_phase_to_string(enum task_phase p)
+{
+        if ((size_t)p >= ARRAY_SIZE(phase_names))
+                return "Unknown";
+        return phase_names[p];
+}
+
+int task_phase_from_string(const char *s, enum task_phase *ret)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(phase_names); i++)
+                if (streq(s, phase_names[i])) {
+                        *ret = (enum task_phase)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static const char *const action_names[] = {
+    [TASK_ACTION_ADD_FINALIZER] = "AddFinalizer",
+    [TASK_ACTION_PULL_IMAGE] = "PullImage",
+    [TASK_ACTION_INSPECT] = "Inspect",
+    [TASK_ACTION_CREATE] = "Create",
+    [TASK_ACTION_START] = "Start",
+    [TASK_ACTION_KILL] = "Kill",
+    [TASK_ACTION_REMOVE] = "Remove",
+    [TASK_ACTION_DELETE] = "Delete",
+    [TASK_ACTION_FINALIZE] = "Finalize",
+};
+
+const char *task_action_type_to_string(enum task_action_type t)
+{
+        if ((size_t)t >= ARRAY_SIZE(action_names))
+                return "Unknown";
+        return action_names[t];
+}
+
+/* ---- backoff ---------------------------------------------------------- */
+
+/* FNV-1a over uid and attempt, then a final avalanche (splitmix64) so that
+ * neighbouring attempts of one uid get unrelated jitter. */
+static uint64_t jitter_hash(const char *uid, int attempt)
+{
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (const char *p = uid ? uid : ""; *p; p++) {
+                h ^= (unsigned char)*p;
+                h *= 0x100000001b3ULL;
+        }
+        for (int i = 0; i < 4; i++) {
+                h ^= (unsigned char)((unsigned)attempt >> (8 * i));
+                h *= 0x100000001b3ULL;
+        }
+        h ^= h >> 30;
+        h *= 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 27;
+        h *= 0x94d049bb133111ebULL;
+        h ^= h >> 31;
+        return h;
+}
+
+int64_t task_backoff_delay_ms(const struct task_spec *spec, const char *uid, int next_attempt)
+{
+        double initial = spec->backoff_initial_ms > 0 ? (double)spec->backoff_initial_ms : 0;
+        double max = spec->backoff_max_ms > 0 ? (double)spec->backoff_max_ms : 0;
+        double factor = spec->backoff_factor >= 1 ? spec->backoff_factor : 1;
+        int n = next_attempt < 2 ? 2 : next_attempt;
+
+        /* Stop multiplying once past the cap: factor^n overflows quickly. */
+        double base = initial;
+        for (int i = 2; i < n && base < max; i++)
+                base *= factor;
+        if (base > max)
+                base = max;
+
+        /* Up to 10% more, the same for the same (uid, attempt) every time. */
+        double jitter = base * (double)(jitter_hash(uid, n) % 1001) / 10000.0;
+        double total = base + jitter;
+        if (total >= max) /* exact integer cap: doubles round large values */
+                return spec->backoff_max_ms > 0 ? spec->backoff_max_ms : 0;
+        return (int64_t)total;
+}
+
+/* ---- planner ---------------------------------------------------------- */
+
+static bool state_is_active(enum docker_state s)
+{
+        return s == DOCKER_STATE_RUNNING || s == DOCKER_STATE_PAUSED ||
+               s == DOCKER_STATE_RESTARTING;
+}
+
+static bool phase_is_finished(enum task_phase p)
+{
+        return p == TASK_PHASE_SUCCEEDED || p == TASK_PHASE_FAILED;
+}
+
+/* Status times are written with second precision; rounding the retry time up
+ * keeps it exact through a write and a read, and never retries early. */
+static int64_t ceil_to_second(int64_t ms)
+{
+        if (ms <= 0)
+                return ms;
+        return (ms + 999) / 1000 * 1000;
+}
+
+static void add_action(struct task_plan *p, enum task_action_type type, int attempt,
+                       const char *container_id, const char *signal)
+{
+        /* Capped: a plan that needs more (removing many containers) is
+         * completed by the next round, which sees fewer containers. */
+        if (p->n_actions >= TASK_PLAN_ACTIONS_MAX)
+                return;
+        p->actions[p->n_actions++] = (struct task_action){
+            .type = type,
+            .attempt = attempt,
+            .container_id = container_id,
+            .signal = signal,
+        };
+}
+
+static void requeue_at(struct task_plan *p, int64_t now, int64_t at)
+{
+        int64_t d = at > now ? at - now : 0;
+        if (p->requeue_after_ms < 0 || d < p->requeue_after_ms)
+                p->requeue_after_ms = d;
+}
+
+static void set_message(struct task_plan *p, const char *fmt, ...) _printf_(2, 3);
+static void set_message(struct task_plan *p, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vsnprintf(p->message, sizeof(p->message), fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                p->message[0] = '\0';
+        p->status.message = p->message;
+}
+
+static void finish(struct task_plan *p, enum task_phase phase, const char *reason, int64_t at)
+{
+        p->status.phase = phase;
+        p->status.reason = reason;
+        p->status.completion_ms = at;
+        p->status.next_attempt_ms = 0;
+}
+
+static void fail_with(struct task_plan *p, const struct task_plan_input *in, const char *reason,
+                      const char *message)
+{
+        finish(p, TASK_PHASE_FAILED, reason, in->now_ms);
+        p->status.message = message;
+}
+
+/* True when the deadline has passed (status already Failed). Otherwise arms
+ * a timer for it. Only meaningful once the task has started. */
+static bool check_deadline(struct task_plan *p, const struct task_plan_input *in)
+{
+        int64_t limit = in->spec.active_deadline_ms;
+        if (limit <= 0 || p->status.start_ms <= 0)
+                return false;
+        int64_t deadline = p->status.start_ms + limit;
+        if (in->now_ms < deadline) {
+                requeue_at(p, in->now_ms, deadline);
+                return false;
+        }
+        char d[32];
+        duration_format(limit, d, sizeof(d));
+        finish(p, TASK_PHASE_FAILED, "DeadlineExceeded", in->now_ms);
+        p->status.exit_known = false;
+        p->status.exit_code = 0;
+        set_message(p, "active deadline of %s exceeded", d);
+        return true;
+}
+
+/* The next attempt: image checks per pull policy, then CREATE. Failures the
+ * apply step reported on an earlier round (image_error, create_error) end
+ * the task here, so the status names them. */
+static void plan_create(struct task_plan *p, const struct task_plan_input *in, int attempt)
+{
+        const struct task_spec *spec = &in->spec;
+
+        if (in->image_error) {
+                fail_with(p, in, "ImagePullFailed", in->image_error);
+                return;
+        }
+        if (in->create_error) {
+                fail_with(p, in, "ContainerCreateFailed", in->create_error);
+                return;
+        }
+        if (spec->pull_policy == PULL_NEVER && !in->image_present) {
+                finish(p, TASK_PHASE_FAILED, "ImagePullFailed", in->now_ms);
+                set_message(p, "image %s is not present and imagePullPolicy is Never",
+                            spec->image ? spec->image : "");
+                return;
+        }
+        if (spec->pull_policy == PULL_ALWAYS ||
+            (spec->pull_policy == PULL_IF_NOT_PRESENT && !in->image_present))
+                add_action(p, TASK_ACTION_PULL_IMAGE, attempt, NULL, NULL);
+        add_action(p, TASK_ACTION_CREATE, attempt, NULL, NULL);
+
+        /* What the status reads once the container exists. */
+        p->status.attempts = attempt;
+        p->status.container_id = NULL;
+        p->status.next_attempt_ms = 0;
+        p->status.reason = NULL;
+        p->status.message = NULL;
+        p->status.exit_known = false;
+        p->status.exit_code = 0;
+}
+
+/* Between attempts: phase stays Running (condition Running is False with
+ * reason BackOff); the deadline keeps counting. */
+static void plan_backoff_wait(struct task_plan *p, const struct task_plan_input *in, int attempt)
+{
+        p->status.phase = TASK_PHASE_RUNNING;
+        if (check_deadline(p, in))
+                return;
+        if (in->now_ms >= p->status.next_attempt_ms) {
+                plan_create(p, in, attempt + 1);
+                return;
+        }
+        requeue_at(p, in->now_ms, p->status.next_attempt_ms);
+}
+
+/* Attempt 'attempt' ended without success: c is its container (exited, with
+ * details), or NULL when the container was confirmed missing. */
+static void plan_attempt_failed(struct task_plan *p, const struct task_plan_input *in, int attempt,
+                                const struct observed_container *c)
+{
+        const struct task_spec *spec = &in->spec;
+        struct task_status *st = &p->status;
+        bool retry =
+            spec->restart_policy == RESTART_ON_FAILURE && attempt - 1 < spec->backoff_limit;
+        int64_t finished = c && c->finished_ms > 0 ? c->finished_ms : in->now_ms;
+
+        st->exit_known = c != NULL;
+        st->exit_code = c ? c->exit_code : 0;
+        if (c && st->start_ms <= 0 && c->started_ms > 0)
+                st->start_ms = c->started_ms;
+
+        const char *reason;
+        char what[128];
+        if (!c) {
+                reason = "ContainerLost";
+                snprintf(what, sizeof(what), "the container of attempt %d disappeared", attempt);
+        } else if (c->oom_killed) {
+                reason = "OOMKilled";
+                snprintf(what, sizeof(what), "attempt %d was OOM-killed (exit code %d)", attempt,
+                         c->exit_code);
+        } else {
+                reason = "Error";
+                snprintf(what, sizeof(what), "attempt %d failed with exit code %d", attempt,
+                         c->exit_code);
+        }
+
+        if (retry) {
+                if (st->next_attempt_ms <= 0)
+                        st->next_attempt_ms = ceil_to_second(
+                            finished + task_backoff_delay_ms(spec, in->uid, attempt + 1));
+                char at[RFC3339_MAX];
+                time_format_rfc3339(st->next_attempt_ms, at);
+                st->reason = reason;
+                set_message(p, "%s; retrying at %s", what, at);
+                plan_backoff_wait(p, in, attempt);
+                return;
+        }
+
+        if (!c) {
+                finish(p, TASK_PHASE_FAILED, reason, finished);
+                set_message(p, "%s", what);
+                return;
+        }
+        if (!c->oom_killed && spec->restart_policy == RESTART_ON_FAILURE)
+                reason = "BackoffLimitExceeded";
+        finish(p, TASK_PHASE_FAILED, reason, finished);
+        const char *oom = c->oom_killed ? "OOM-killed, " : "";
+        if (attempt > 1)
+                set_message(p, "%sexit code %d after %d attempts", oom, c->exit_code, attempt);
+        else
+                set_message(p, "%sexit code %d", oom, c->exit_code);
+}
+
+static void plan_running(struct task_plan *p, const struct task_plan_input *in, int attempt,
+                         const struct observed_container *c)
+{
+        struct task_status *st = &p->status;
+
+        st->phase = TASK_PHASE_RUNNING;
+        st->next_attempt_ms = 0;
+        st->reason = NULL;
+        st->message = NULL;
+        st->exit_known = false;
+        st->exit_code = 0;
+        if (st->start_ms <= 0)
+                st->start_ms = c->started_ms > 0 ? c->started_ms : in->now_ms;
+        if (check_deadline(p, in)) {
+                add_action(p, TASK_ACTION_KILL, attempt, c->id, "SIGTERM");
+                requeue_at(p, in->now_ms, in->now_ms + TASK_KILL_GRACE_MS);
+        }
+}
+
+static void plan_succeeded(struct task_plan *p, const struct task_plan_input *in, int attempt,
+                           const struct observed_container *c)
+{
+        struct task_status *st = &p->status;
+
+        if (st->start_ms <= 0 && c->started_ms > 0)
+                st->start_ms = c->started_ms;
+        st->exit_known = true;
+        st->exit_code = 0;
+        finish(p, TASK_PHASE_SUCCEEDED, "Completed",
+               c->finished_ms > 0 ? c->finished_ms : in->now_ms);
+        if (attempt > 1)
+                set_message(p, "exit code 0 on attempt %d", attempt);
+        else
+                set_message(p, "exit code 0");
+}
+
+/* Succeeded or Failed: never a new container. What is left: the SIGKILL
+ * after a deadline's grace period, stray running containers, and the TTL. */
+static void plan_finished(struct task_plan *p, const struct task_plan_input *in)
+{
+        struct task_status *st = &p->status;
+        int64_t now = in->now_ms;
+
+        if (st->completion_ms <= 0)
+                st->completion_ms = now; /* odd input: a finished task needs the time */
+
+        int64_t grace_end = st->completion_ms + TASK_KILL_GRACE_MS;
+        bool in_grace = streq(st->reason, "DeadlineExceeded") && now < grace_end;
+        for (size_t i = 0; i < in->n_containers; i++) {
+                const struct observed_container *c = &in->containers[i];
+                if (!state_is_active(c->state))
+                        continue;
+                if (in_grace)
+                        requeue_at(p, now, grace_end);
+                else
+                        add_action(p, TASK_ACTION_KILL, c->attempt, c->id, "SIGKILL");
+        }
+
+        if (in->spec.ttl_after_finished_ms >= 0) {
+                int64_t expiry = st->completion_ms + in->spec.ttl_after_finished_ms;
+                if (now >= expiry)
+                        add_action(p, TASK_ACTION_DELETE, 0, NULL, NULL);
+                else
+                        requeue_at(p, now, expiry);
+        }
+}
+
+static void plan_active(struct task_plan *p, const struct task_plan_input *in)
+{
+        struct task_status *st = &p->status;
+        int cur = st->attempts > 0 ? st->attempts : 0;
+        const struct observed_container *cc = NULL;
+
+        for (size_t i = 0; i < in->n_containers; i++)
+                if (in->containers[i].attempt > cur)
+                        cur = in->containers[i].attempt;
+        if (cur > st->attempts) {
+                /* Adopt an attempt the status never heard of (crash between
+                 * create and status write); a retry time belongs to an older
+                 * attempt. */
+                st->attempts = cur;
+                st->next_attempt_ms = 0;
+        }
+        for (size_t i = 0; i < in->n_containers; i++) {
+                const struct observed_container *c = &in->containers[i];
+                if (c->attempt == cur)
+                        cc = c;
+                else if (c->attempt >= 1 && c->attempt < cur && state_is_active(c->state))
+                        add_action(p, TASK_ACTION_KILL, c->attempt, c->id, "SIGKILL");
+        }
+
+        if (cur == 0) {
+                plan_create(p, in, 1);
+                return;
+        }
+        if (!cc) {
+                if (st->next_attempt_ms > 0) /* already waiting: its container may go */
+                        plan_backoff_wait(p, in, cur);
+                else if (in->lost_attempt == cur)
+                        plan_attempt_failed(p, in, cur, NULL);
+                else /* the cache may lag: look it up by name first */
+                        add_action(p, TASK_ACTION_INSPECT, cur, NULL, NULL);
+                return;
+        }
+
+        st->container_id = cc->id;
+        switch (cc->state) {
+        case DOCKER_STATE_CREATED:
+                /* Docker refuses to start some configurations only at start
+                 * (a command not found: 400): the container stays created. */
+                if (in->create_error)
+                        fail_with(p, in, "ContainerCreateFailed", in->create_error);
+                else
+                        add_action(p, TASK_ACTION_START, cur, cc->id, NULL);
+                return;
+        case DOCKER_STATE_RUNNING:
+        case DOCKER_STATE_PAUSED:
+        case DOCKER_STATE_RESTARTING:
+                plan_running(p, in, cur, cc);
+                return;
+        case DOCKER_STATE_EXITED:
+        case DOCKER_STATE_DEAD:
+                if (!cc->details_known)
+                        add_action(p, TASK_ACTION_INSPECT, cur, cc->id, NULL);
+                else if (cc->exit_code == 0)
+                        plan_succeeded(p, in, cur, cc);
+                else
+                        plan_attempt_failed(p, in, cur, cc);
+                return;
+        case DOCKER_STATE_REMOVING:
+                /* Someone removes it: the destroy event brings us back; the
+                 * timer is a safety net should the event be missed. */
+                requeue_at(p, in->now_ms, in->now_ms + 5000);
+                return;
+        case DOCKER_STATE_UNKNOWN:
+        default:
+                add_action(p, TASK_ACTION_INSPECT, cur, cc->id, NULL);
+                return;
+        }
+}
+
+static bool str_same(const char *a, const char *b)
+{
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool status_equal(const struct task_status *a, const struct task_status *b)
+{
+        return a->phase == b->phase && a->attempts == b->attempts &&
+               str_same(a->container_id, b->container_id) && a->start_ms == b->start_ms &&
+               a->completion_ms == b->completion_ms && a->exit_known == b->exit_known &&
+               (!a->exit_known || a->exit_code == b->exit_code) && str_same(a->reason, b->reason) &&
+               str_same(a->message, b->message) &&
+               a->observed_generation == b->observed_generation &&
+               a->next_attempt_ms == b->next_attempt_ms;
+}
+
+void task_plan_compute(const struct task_plan_input *in, struct task_plan *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        ret->requeue_after_ms = -1;
+        ret->status = in->status;
+
+        if (in->deleting) {
+                /* A forced remove kills, so no KILL first. */
+                for (size_t i = 0; i < in->n_containers; i++)
+                        add_action(ret, TASK_ACTION_REMOVE, in->containers[i].attempt,
+                                   in->containers[i].id, NULL);
+                if (in->n_containers == 0)
+                        add_action(ret, TASK_ACTION_FINALIZE, 0, NULL, NULL);
+                return;
+        }
+        if (!in->has_finalizer) {
+                /* Before any container exists, so that a delete always finds
+                 * them; planning resumes once it is written. */
+                add_action(ret, TASK_ACTION_ADD_FINALIZER, 0, NULL, NULL);
+                ret->requeue_after_ms = 0;
+                return;
+        }
+
+        ret->status.observed_generation = in->generation;
+        if (phase_is_finished(in->status.phase))
+                plan_finished(ret, in);
+        else
+                plan_active(ret, in);
+        ret->status_changed = !status_equal(&ret->status, &in->status);
+}

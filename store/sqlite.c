@@ -1,0 +1,1318 @@
+/* store sqlite: an embedded backend with etcd semantics, kine-style.
+ *
+ * Every write appends one row to a revision log; the row's rowid is the write's
+ * revision. The current state of a key is its newest row unless that row is a
+ * deletion tombstone. Reading "as of revision R" takes, per key, the newest row
+ * at or below R.
+ *
+ *   log(rev, key, value, create_rev, prev_rev, deleted, lease, version)
+ *       prev_rev: the row this one replaced while the key existed (0 on creation);
+ *       it gives watch events their prev_kv.
+ *   meta(name, value)       schema_version, compact_rev
+ *   leases(id, ttl, expires_ms)   expires_ms is wall-clock, so leases survive restarts
+ *
+ * Compaction at C deletes what no read at a revision >= C can see: tombstones below
+ * C and rows replaced below C. Lists at >= C stay exact and watches from >= C still
+ * get every event with its prev_kv (an event's previous row is replaced by the event
+ * itself, at >= C, so it is kept).
+ *
+ * Concurrency: one connection, guarded by one mutex, in EXCLUSIVE locking mode: the
+ * database belongs to this process (watches only see this process's writes anyway),
+ * and a second opener fails with -EBUSY instead of corrupting the revision sequence.
+ * The current revision is kept in memory under the mutex.
+ *
+ * Threads owned by the store:
+ * - the dispatcher: holds a cursor per watch and, after each commit signal, reads
+ *   the log rows past that cursor (history and live events come from the same
+ *   log, so there is never a gap nor a duplicate between them) and calls the
+ *   watch callbacks, without any lock held;
+ * - the reaper: revokes leases when they expire (about 10 ms after, at worst 1 s).
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "store-internal.h"
+
+/* A watch callback gets at most this many events (or bytes of values) at once,
+ * so that replaying a long history neither holds the store lock nor memory for long. */
+#define WATCH_BATCH_MAX   256
+#define WATCH_BATCH_BYTES (4 * 1024 * 1024)
+/* Expired leases are looked for at least this often. */
+#define REAPER_PERIOD_MS 1000
+/* Waiting for another process's lock when opening: it will not go away soon. */
+#define OPEN_BUSY_TIMEOUT_MS 250
+#define BUSY_TIMEOUT_MS      5000
+#define SCHEMA_VERSION       1
+
+enum {
+        ST_LATEST,
+        ST_INSERT,
+        ST_LIST,
+        ST_LEASE_ALIVE,
+        ST_LEASE_EXISTS,
+        ST_LEASE_INSERT,
+        ST_LEASE_RENEW,
+        ST_LEASE_DELETE,
+        ST_LEASE_KEYS,
+        ST_LEASE_EXPIRED,
+        ST_LEASE_NEXT,
+        ST_WATCH_READ,
+        ST_COMPACT,
+        ST_META_SET,
+        ST_BEGIN,
+        ST_COMMIT,
+        ST_ROLLBACK,
+        ST_COUNT,
+};
+
+/* Range bounds: "key >= ?lo AND key < ?hi". When a prefix has no upper bound, ?hi
+ * is bound to an empty BLOB: in SQLite every TEXT value sorts before every BLOB. */
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_LATEST] = "SELECT rev, value, create_rev, deleted, lease, version FROM log "
+                  "WHERE key = ?1 ORDER BY rev DESC LIMIT 1",
+    [ST_INSERT] = "INSERT INTO log(rev, key, value, create_rev, prev_rev, deleted, lease, "
+                  "version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* In key order straight from the (key, rev) index, no sort: a row is the
+     * state at ?3 when no newer row of its key is at or below ?3. */
+    [ST_LIST] = "SELECT l.rev, l.key, l.value, l.create_rev, l.lease, l.version FROM log l "
+                "WHERE l.key >= ?1 AND l.key < ?2 AND l.rev <= ?3 AND l.deleted = 0 "
+                "AND NOT EXISTS (SELECT 1 FROM log n WHERE n.key = l.key "
+                "AND n.rev > l.rev AND n.rev <= ?3) ORDER BY l.key",
+    [ST_LEASE_ALIVE] = "SELECT 1 FROM leases WHERE id = ?1 AND expires_ms > ?2",
+    [ST_LEASE_EXISTS] = "SELECT 1 FROM leases WHERE id = ?1",
+    [ST_LEASE_INSERT] = "INSERT INTO leases(id, ttl, expires_ms) VALUES(?1, ?2, ?3)",
+    [ST_LEASE_RENEW] = "UPDATE leases SET expires_ms = ?2 + ttl * 1000 "
+                       "WHERE id = ?1 AND expires_ms > ?2",
+    [ST_LEASE_DELETE] = "DELETE FROM leases WHERE id = ?1",
+    /* "lease != 0" lets SQLite use the partial index log_lease. */
+    [ST_LEASE_KEYS] = "SELECT l.rev, l.key, l.create_rev FROM log l "
+                      "WHERE l.lease = ?1 AND l.lease != 0 AND l.deleted = 0 "
+                      "AND l.rev = (SELECT MAX(rev) FROM log n WHERE n.key = l.key)",
+    [ST_LEASE_EXPIRED] = "SELECT id FROM leases WHERE expires_ms <= ?1 "
+                         "ORDER BY expires_ms LIMIT 64",
+    [ST_LEASE_NEXT] = "SELECT MIN(expires_ms) FROM leases",
+    /* "+l.key" keeps the planner on the rowid range: a live watch reads only
+     * the few newest rows, never the whole key index of its prefix. */
+    [ST_WATCH_READ] = "SELECT l.rev, l.key, l.value, l.create_rev, l.deleted, l.lease, "
+                      "l.version, p.rev, p.value, p.create_rev, p.lease, p.version "
+                      "FROM log l LEFT JOIN log p ON p.rev = l.prev_rev "
+                      "WHERE l.rev >= ?1 AND +l.key >= ?2 AND +l.key < ?3 ORDER BY l.rev",
+    [ST_COMPACT] = "DELETE FROM log WHERE rev < ?1 AND (deleted = 1 OR EXISTS "
+                   "(SELECT 1 FROM log n WHERE n.key = log.key AND n.rev > log.rev "
+                   "AND n.rev < ?1))",
+    [ST_META_SET] = "INSERT INTO meta(name, value) VALUES(?1, ?2) "
+                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+};
+
+static const char schema_sql[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS log ("
+    "  rev INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  key TEXT NOT NULL,"
+    "  value BLOB,"
+    "  create_rev INTEGER NOT NULL,"
+    "  prev_rev INTEGER NOT NULL,"
+    "  deleted INTEGER NOT NULL,"
+    "  lease INTEGER NOT NULL,"
+    "  version INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS log_key_rev ON log(key, rev);"
+    "CREATE INDEX IF NOT EXISTS log_lease ON log(lease) WHERE lease != 0;"
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS leases ("
+    "  id INTEGER PRIMARY KEY, ttl INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO meta(name, value) VALUES('schema_version', 1), "
+    "  ('compact_rev', 0);"
+    "COMMIT;";
+
+struct sq_watch {
+        struct store_watch base;
+        struct sq_watch *next;
+        char *prefix;
+        char *end;       /* NULL: no upper bound */
+        int64_t cursor;  /* next revision to deliver; dispatcher-owned once listed */
+        uint64_t served; /* round-robin stamp */
+        store_watch_fn fn;
+        void *userdata;
+        bool cancelled;
+        bool done;       /* error delivered, no more calls */
+        bool free_after; /* cancelled from its own callback: the dispatcher frees it */
+};
+
+struct sq_store {
+        struct store base;
+        char *path;
+
+        /* lock guards db, stmt, rev and compact_rev */
+        pthread_mutex_t lock;
+        sqlite3 *db;
+        sqlite3_stmt *stmt[ST_COUNT];
+        int64_t rev;
+        int64_t compact_rev;
+
+        /* wlock guards the watch list and the dispatcher state */
+        pthread_mutex_t wlock;
+        pthread_cond_t wcond;
+        struct sq_watch *watches;
+        struct sq_watch *running; /* whose batch the dispatcher is handling */
+        int64_t notified_rev;     /* newest committed revision announced by writers */
+        uint64_t served;
+        bool wstop;
+        bool dispatcher_started;
+        pthread_t dispatcher;
+
+        /* rlock guards the reaper state */
+        pthread_mutex_t rlock;
+        pthread_cond_t rcond;
+        uint64_t rkick; /* bumped by lease grants: recompute the next expiry */
+        bool rstop;
+        bool reaper_started;
+        pthread_t reaper;
+};
+
+static inline struct sq_store *SQ(struct store *s)
+{
+        return container_of(s, struct sq_store, base);
+}
+
+static pthread_mutex_t *mutex_lock(pthread_mutex_t *m)
+{
+        pthread_mutex_lock(m);
+        return m;
+}
+
+static void mutex_unlockp(pthread_mutex_t **m)
+{
+        if (*m)
+                pthread_mutex_unlock(*m);
+}
+
+/* Holds m until the end of the enclosing scope. Declared before the statements it
+ * protects, so that they are reset (cleanup runs in reverse order) while locked. */
+#define LOCK_SCOPE(m) _cleanup_(mutex_unlockp) _unused_ pthread_mutex_t *scope_lock_ = mutex_lock(m)
+
+static void stmt_resetp(sqlite3_stmt **st)
+{
+        if (*st) {
+                sqlite3_reset(*st);
+                sqlite3_clear_bindings(*st);
+        }
+}
+#define _cleanup_stmt_ _cleanup_(stmt_resetp)
+
+static int sq_errno(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_TOOBIG:
+                return -E2BIG;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        default:
+                return -EIO;
+        }
+}
+
+/* Call with s->lock held (sqlite3_errmsg belongs to the connection). */
+static int sq_fail(struct sq_store *s, struct berth_error *err, int rc, const char *what)
+{
+        return berth_error_set(err, sq_errno(rc), "store sqlite:%s: %s: %s", s->path, what,
+                               s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+}
+
+static void bind_range(sqlite3_stmt *st, int lo, int hi, const char *prefix, const char *end)
+{
+        sqlite3_bind_text(st, lo, prefix, -1, SQLITE_STATIC);
+        if (end)
+                sqlite3_bind_text(st, hi, end, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_zeroblob(st, hi, 0);
+}
+
+/* Copy a row's key / value into kv; the value gets a NUL terminator. */
+static int kv_set_key(struct store_kv *kv, sqlite3_stmt *st, int col)
+{
+        const char *key = (const char *)sqlite3_column_text(st, col);
+        size_t len = (size_t)sqlite3_column_bytes(st, col);
+        kv->key = strndup(key ? key : "", len);
+        return kv->key ? 0 : -ENOMEM;
+}
+
+static int kv_set_value(struct store_kv *kv, sqlite3_stmt *st, int col)
+{
+        const void *value = sqlite3_column_blob(st, col);
+        size_t len = (size_t)sqlite3_column_bytes(st, col);
+        kv->value = malloc(len + 1);
+        if (!kv->value)
+                return -ENOMEM;
+        if (len > 0)
+                memcpy(kv->value, value, len);
+        kv->value[len] = '\0';
+        kv->value_len = len;
+        return 0;
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static void notify_watchers(struct sq_store *s, int64_t rev)
+{
+        LOCK_SCOPE(&s->wlock);
+        if (rev > s->notified_rev) {
+                s->notified_rev = rev;
+                pthread_cond_broadcast(&s->wcond);
+        }
+}
+
+struct latest {
+        bool exists; /* newest row is not a tombstone */
+        int64_t rev;
+        int64_t create_rev;
+        int64_t version;
+        int64_t lease;
+};
+
+/* Newest state of key; with kv, also its key and value. Call with s->lock held. */
+static int latest_locked(struct sq_store *s, const char *key, struct latest *ret,
+                         struct store_kv *kv, struct berth_error *err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LATEST];
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+                *ret = (struct latest){0};
+                return 0;
+        }
+        if (rc != SQLITE_ROW)
+                return sq_fail(s, err, rc, "read key");
+        struct latest l = {
+            .exists = sqlite3_column_int64(st, 3) == 0,
+            .rev = sqlite3_column_int64(st, 0),
+            .create_rev = sqlite3_column_int64(st, 2),
+            .lease = sqlite3_column_int64(st, 4),
+            .version = sqlite3_column_int64(st, 5),
+        };
+        if (kv && l.exists) {
+                struct store_kv out = {
+                    .create_revision = l.create_rev,
+                    .mod_revision = l.rev,
+                    .version = l.version,
+                    .lease = l.lease,
+                };
+                out.key = strdup(key);
+                if (!out.key || kv_set_value(&out, st, 1) < 0) {
+                        store_kv_release(&out);
+                        return berth_error_set(err, -ENOMEM, "store: get %s: out of memory", key);
+                }
+                *kv = out;
+        }
+        *ret = l;
+        return 0;
+}
+
+static int insert_locked(struct sq_store *s, int64_t rev, const char *key, const char *value,
+                         size_t value_len, int64_t create_rev, int64_t prev_rev, bool deleted,
+                         int64_t lease, int64_t version, struct berth_error *err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_INSERT];
+        sqlite3_bind_int64(st, 1, rev);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        if (deleted)
+                sqlite3_bind_null(st, 3);
+        else
+                sqlite3_bind_blob64(st, 3, value, value_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, create_rev);
+        sqlite3_bind_int64(st, 5, prev_rev);
+        sqlite3_bind_int(st, 6, deleted);
+        sqlite3_bind_int64(st, 7, lease);
+        sqlite3_bind_int64(st, 8, version);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return sq_fail(s, err, rc, "append to log");
+        return 0;
+}
+
+static int stale(struct berth_error *err, const char *op, const char *key, int64_t expected,
+                 int64_t found)
+{
+        if (expected == STORE_MUST_NOT_EXIST)
+                return berth_error_set(err, -ESTALE,
+                                       "store: %s %s: conflict: key already exists (mod "
+                                       "revision %" PRId64 ", expected none)",
+                                       op, key, found);
+        if (found == 0)
+                return berth_error_set(err, -ESTALE,
+                                       "store: %s %s: conflict: key does not exist (expected "
+                                       "mod revision %" PRId64 ")",
+                                       op, key, expected);
+        return berth_error_set(
+            err, -ESTALE, "store: %s %s: conflict: mod revision is %" PRId64 ", expected %" PRId64,
+            op, key, found, expected);
+}
+
+static int lease_alive_locked(struct sq_store *s, int64_t id, bool *ret_alive,
+                              struct berth_error *err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_ALIVE];
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, time_now_ms());
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return sq_fail(s, err, rc, "read lease");
+        *ret_alive = rc == SQLITE_ROW;
+        return 0;
+}
+
+static int put_locked(struct sq_store *s, const char *key, const char *value, size_t value_len,
+                      int64_t expected, int64_t lease, int64_t *ret_rev, struct berth_error *err)
+{
+        struct latest cur;
+        int r = latest_locked(s, key, &cur, NULL, err);
+        if (r < 0)
+                return r;
+        if (expected != STORE_ANY_REVISION) {
+                int64_t found = cur.exists ? cur.rev : 0;
+                if (found != expected)
+                        return stale(err, "put", key, expected, found);
+        }
+        if (lease != 0) {
+                bool alive;
+                r = lease_alive_locked(s, lease, &alive, err);
+                if (r < 0)
+                        return r;
+                if (!alive)
+                        return berth_error_set(err, -ENOENT,
+                                               "store: put %s: lease %" PRId64
+                                               " not found (expired or revoked)",
+                                               key, lease);
+        }
+        int64_t rev = s->rev + 1;
+        r = insert_locked(s, rev, key, value, value_len, cur.exists ? cur.create_rev : rev,
+                          cur.exists ? cur.rev : 0, false, lease, cur.exists ? cur.version + 1 : 1,
+                          err);
+        if (r < 0)
+                return r;
+        s->rev = rev;
+        *ret_rev = rev;
+        return 0;
+}
+
+static int sq_put(struct store *base, const char *key, const char *value, size_t value_len,
+                  int64_t expected, int64_t lease, int64_t *ret_revision, struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        int64_t rev;
+        int r;
+        {
+                LOCK_SCOPE(&s->lock);
+                r = put_locked(s, key, value, value_len, expected, lease, &rev, err);
+        }
+        if (r < 0)
+                return r;
+        notify_watchers(s, rev);
+        if (ret_revision)
+                *ret_revision = rev;
+        return 0;
+}
+
+static int delete_locked(struct sq_store *s, const char *key, int64_t expected, int64_t *ret_rev,
+                         struct berth_error *err)
+{
+        struct latest cur;
+        int r = latest_locked(s, key, &cur, NULL, err);
+        if (r < 0)
+                return r;
+        if (!cur.exists)
+                return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
+        if (expected != STORE_ANY_REVISION && cur.rev != expected)
+                return stale(err, "delete", key, expected, cur.rev);
+        int64_t rev = s->rev + 1;
+        r = insert_locked(s, rev, key, NULL, 0, cur.create_rev, cur.rev, true, 0, 0, err);
+        if (r < 0)
+                return r;
+        s->rev = rev;
+        *ret_rev = rev;
+        return 0;
+}
+
+static int sq_delete(struct store *base, const char *key, int64_t expected, int64_t *ret_revision,
+                     struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        int64_t rev;
+        int r;
+        {
+                LOCK_SCOPE(&s->lock);
+                r = delete_locked(s, key, expected, &rev, err);
+        }
+        if (r < 0)
+                return r;
+        notify_watchers(s, rev);
+        if (ret_revision)
+                *ret_revision = rev;
+        return 0;
+}
+
+static int exec_locked(struct sq_store *s, int which, const char *what, struct berth_error *err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[which];
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return sq_fail(s, err, rc, what);
+        return 0;
+}
+
+static void rollback_locked(struct sq_store *s)
+{
+        if (!sqlite3_get_autocommit(s->db))
+                (void)exec_locked(s, ST_ROLLBACK, "rollback", NULL);
+}
+
+static int sq_compact(struct store *base, int64_t revision, struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        LOCK_SCOPE(&s->lock);
+        if (revision > s->rev)
+                return berth_error_set(err, -EINVAL,
+                                       "store: compact at %" PRId64
+                                       ": future revision (current is %" PRId64 ")",
+                                       revision, s->rev);
+        if (revision <= s->compact_rev)
+                return 0;
+        int r = exec_locked(s, ST_BEGIN, "begin", err);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_COMPACT];
+                sqlite3_bind_int64(st, 1, revision);
+                int rc = sqlite3_step(st);
+                if (rc != SQLITE_DONE)
+                        r = sq_fail(s, err, rc, "compact");
+        }
+        if (r >= 0) {
+                _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_META_SET];
+                sqlite3_bind_text(st, 1, "compact_rev", -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 2, revision);
+                int rc = sqlite3_step(st);
+                if (rc != SQLITE_DONE)
+                        r = sq_fail(s, err, rc, "record compaction");
+        }
+        if (r >= 0)
+                r = exec_locked(s, ST_COMMIT, "commit", err);
+        if (r < 0) {
+                rollback_locked(s);
+                return r;
+        }
+        s->compact_rev = revision;
+        return 0;
+}
+
+/* ---- reads ------------------------------------------------------------- */
+
+static int sq_get(struct store *base, const char *key, struct store_kv *ret,
+                  struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        struct store_kv kv = {0};
+        struct latest cur;
+        {
+                LOCK_SCOPE(&s->lock);
+                int r = latest_locked(s, key, &cur, &kv, err);
+                if (r < 0)
+                        return r;
+        }
+        if (!cur.exists)
+                return berth_error_set(err, -ENOENT, "store: get %s: not found", key);
+        *ret = kv;
+        return 0;
+}
+
+static int list_locked(struct sq_store *s, const char *prefix, const char *end, int64_t revision,
+                       struct store_kvs *ret, struct berth_error *err)
+{
+        if (revision > s->rev)
+                return berth_error_set(err, -EINVAL,
+                                       "store: list %s at %" PRId64
+                                       ": future revision (current is %" PRId64 ")",
+                                       prefix, revision, s->rev);
+        if (revision != 0 && revision < s->compact_rev)
+                return berth_error_set(err, STORE_ERR_COMPACTED,
+                                       "store: list %s at %" PRId64
+                                       ": revision compacted (oldest is %" PRId64 ")",
+                                       prefix, revision, s->compact_rev);
+        struct store_kvs out = {.revision = revision ? revision : s->rev};
+        size_t cap = 0;
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LIST];
+        bind_range(st, 1, 2, prefix, end);
+        sqlite3_bind_int64(st, 3, out.revision);
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (out.n == cap) {
+                        size_t ncap = cap ? cap * 2 : 64;
+                        struct store_kv *items = reallocarray(out.items, ncap, sizeof(*items));
+                        if (!items) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        out.items = items;
+                        cap = ncap;
+                }
+                struct store_kv *kv = &out.items[out.n];
+                *kv = (struct store_kv){
+                    .mod_revision = sqlite3_column_int64(st, 0),
+                    .create_revision = sqlite3_column_int64(st, 3),
+                    .lease = sqlite3_column_int64(st, 4),
+                    .version = sqlite3_column_int64(st, 5),
+                };
+                out.n++;
+                r = kv_set_key(kv, st, 1);
+                if (r >= 0)
+                        r = kv_set_value(kv, st, 2);
+                if (r < 0)
+                        break;
+        }
+        if (r < 0) {
+                store_kvs_release(&out);
+                return berth_error_set(err, r, "store: list %s: out of memory", prefix);
+        }
+        if (rc != SQLITE_DONE) {
+                store_kvs_release(&out);
+                return sq_fail(s, err, rc, "list");
+        }
+        *ret = out;
+        return 0;
+}
+
+static int sq_list(struct store *base, const char *prefix, int64_t revision, struct store_kvs *ret,
+                   struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        _cleanup_free_ char *end = NULL;
+        if (store_prefix_end(prefix, &end) < 0)
+                return berth_error_set(err, -ENOMEM, "store: list %s: out of memory", prefix);
+        LOCK_SCOPE(&s->lock);
+        return list_locked(s, prefix, end, revision, ret, err);
+}
+
+static int sq_revision(struct store *base, int64_t *ret_revision, struct berth_error *err)
+{
+        (void)err;
+        struct sq_store *s = SQ(base);
+        LOCK_SCOPE(&s->lock);
+        *ret_revision = s->rev;
+        return 0;
+}
+
+/* ---- leases ------------------------------------------------------------ */
+
+static int64_t random_id(void)
+{
+        uint64_t v = 0;
+        if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+                v = (uint64_t)time_mono_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)time_now_ms();
+        v &= (uint64_t)INT64_MAX;
+        return v ? (int64_t)v : 1;
+}
+
+static void kick_reaper(struct sq_store *s)
+{
+        LOCK_SCOPE(&s->rlock);
+        s->rkick++;
+        pthread_cond_signal(&s->rcond);
+}
+
+static int sq_lease_grant(struct store *base, int64_t ttl, int64_t *ret_id, struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        int64_t id = 0;
+        {
+                LOCK_SCOPE(&s->lock);
+                int rc = SQLITE_CONSTRAINT;
+                /* Ids are random: a collision is retried, not an error. */
+                for (int tries = 0; tries < 16 && rc == SQLITE_CONSTRAINT; tries++) {
+                        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_INSERT];
+                        id = random_id();
+                        sqlite3_bind_int64(st, 1, id);
+                        sqlite3_bind_int64(st, 2, ttl);
+                        sqlite3_bind_int64(st, 3, time_now_ms() + ttl * 1000);
+                        rc = sqlite3_step(st) & 0xff;
+                }
+                if (rc != SQLITE_DONE)
+                        return sq_fail(s, err, rc, "grant lease");
+        }
+        kick_reaper(s);
+        *ret_id = id;
+        return 0;
+}
+
+static int sq_lease_keepalive(struct store *base, int64_t id, struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        LOCK_SCOPE(&s->lock);
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_RENEW];
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, time_now_ms());
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return sq_fail(s, err, rc, "renew lease");
+        if (sqlite3_changes(s->db) == 0)
+                return berth_error_set(
+                    err, -ENOENT, "store: lease %" PRId64 " not found (expired or revoked)", id);
+        return 0;
+}
+
+struct lease_key {
+        char *key;
+        int64_t rev;
+        int64_t create_rev;
+};
+
+static void lease_keys_free(struct lease_key *keys, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(keys[i].key);
+        free(keys);
+}
+
+static int lease_keys_locked(struct sq_store *s, int64_t id, struct lease_key **ret_keys,
+                             size_t *ret_n, struct berth_error *err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_KEYS];
+        sqlite3_bind_int64(st, 1, id);
+        struct lease_key *keys = NULL;
+        size_t n = 0, cap = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == cap) {
+                        size_t ncap = cap ? cap * 2 : 8;
+                        struct lease_key *k = reallocarray(keys, ncap, sizeof(*k));
+                        if (!k)
+                                goto oom;
+                        keys = k;
+                        cap = ncap;
+                }
+                const char *key = (const char *)sqlite3_column_text(st, 1);
+                keys[n] = (struct lease_key){
+                    .key = strdup(key ? key : ""),
+                    .rev = sqlite3_column_int64(st, 0),
+                    .create_rev = sqlite3_column_int64(st, 2),
+                };
+                n++;
+                if (!keys[n - 1].key)
+                        goto oom;
+        }
+        if (rc != SQLITE_DONE) {
+                lease_keys_free(keys, n);
+                return sq_fail(s, err, rc, "read lease keys");
+        }
+        *ret_keys = keys;
+        *ret_n = n;
+        return 0;
+oom:
+        lease_keys_free(keys, n);
+        return berth_error_set(err, -ENOMEM, "store: revoke lease %" PRId64 ": out of memory", id);
+}
+
+/* Deletes the lease and its keys in one transaction, one revision per key. */
+static int revoke_locked(struct sq_store *s, int64_t id, int64_t *ret_rev, struct berth_error *err)
+{
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_EXISTS];
+                sqlite3_bind_int64(st, 1, id);
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        return berth_error_set(
+                            err, -ENOENT, "store: lease %" PRId64 " not found (expired or revoked)",
+                            id);
+                if (rc != SQLITE_ROW)
+                        return sq_fail(s, err, rc, "read lease");
+        }
+        struct lease_key *keys = NULL;
+        size_t n = 0;
+        int r = lease_keys_locked(s, id, &keys, &n, err);
+        if (r < 0)
+                return r;
+        r = exec_locked(s, ST_BEGIN, "begin", err);
+        int64_t rev = s->rev;
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                rev++;
+                r = insert_locked(s, rev, keys[i].key, NULL, 0, keys[i].create_rev, keys[i].rev,
+                                  true, 0, 0, err);
+        }
+        if (r >= 0) {
+                _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_DELETE];
+                sqlite3_bind_int64(st, 1, id);
+                int rc = sqlite3_step(st);
+                if (rc != SQLITE_DONE)
+                        r = sq_fail(s, err, rc, "delete lease");
+        }
+        if (r >= 0)
+                r = exec_locked(s, ST_COMMIT, "commit", err);
+        lease_keys_free(keys, n);
+        if (r < 0) {
+                rollback_locked(s);
+                return r;
+        }
+        s->rev = rev;
+        *ret_rev = rev;
+        return 0;
+}
+
+static int sq_lease_revoke(struct store *base, int64_t id, struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        int64_t rev;
+        int r;
+        {
+                LOCK_SCOPE(&s->lock);
+                r = revoke_locked(s, id, &rev, err);
+        }
+        if (r < 0)
+                return r;
+        notify_watchers(s, rev);
+        return 0;
+}
+
+/* Revokes the expired leases; returns when the next one expires (wall ms), or 0. */
+static int64_t reap_expired(struct sq_store *s)
+{
+        int64_t ids[64];
+        size_t n = 0;
+        {
+                LOCK_SCOPE(&s->lock);
+                _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_EXPIRED];
+                sqlite3_bind_int64(st, 1, time_now_ms());
+                while (n < ARRAY_SIZE(ids) && sqlite3_step(st) == SQLITE_ROW)
+                        ids[n++] = sqlite3_column_int64(st, 0);
+        }
+        for (size_t i = 0; i < n; i++)
+                (void)sq_lease_revoke(&s->base, ids[i], NULL);
+
+        LOCK_SCOPE(&s->lock);
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_NEXT];
+        if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL)
+                return 0;
+        return sqlite3_column_int64(st, 0);
+}
+
+static void *reaper_main(void *userdata)
+{
+        struct sq_store *s = userdata;
+        for (;;) {
+                uint64_t kick;
+                {
+                        LOCK_SCOPE(&s->rlock);
+                        if (s->rstop)
+                                return NULL;
+                        kick = s->rkick;
+                }
+                int64_t next = reap_expired(s);
+                int64_t wait_ms = REAPER_PERIOD_MS;
+                if (next > 0) {
+                        int64_t until = next - time_now_ms();
+                        if (until < wait_ms)
+                                wait_ms = until < 5 ? 5 : until;
+                }
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                int64_t ns = ts.tv_nsec + wait_ms % 1000 * 1000000;
+                ts.tv_sec += (time_t)(wait_ms / 1000 + ns / 1000000000);
+                ts.tv_nsec = (long)(ns % 1000000000);
+
+                LOCK_SCOPE(&s->rlock);
+                while (!s->rstop && s->rkick == kick) {
+                        if (pthread_cond_timedwait(&s->rcond, &s->rlock, &ts) == ETIMEDOUT)
+                                break;
+                }
+        }
+}
+
+/* ---- watches ----------------------------------------------------------- */
+
+struct batch {
+        struct store_event *events;
+        size_t n;
+        size_t cap;
+        size_t bytes;
+        int64_t next_cursor;
+};
+
+static void batch_release(struct batch *b)
+{
+        for (size_t i = 0; i < b->n; i++) {
+                store_kv_release(&b->events[i].kv);
+                store_kv_release(&b->events[i].prev_kv);
+        }
+        free(b->events);
+        *b = (struct batch){0};
+}
+
+static int batch_add_row(struct batch *b, sqlite3_stmt *st)
+{
+        if (b->n == b->cap) {
+                size_t ncap = b->cap ? b->cap * 2 : 16;
+                struct store_event *e = reallocarray(b->events, ncap, sizeof(*e));
+                if (!e)
+                        return -ENOMEM;
+                b->events = e;
+                b->cap = ncap;
+        }
+        struct store_event *e = &b->events[b->n++];
+        bool deleted = sqlite3_column_int64(st, 4) != 0;
+        *e = (struct store_event){
+            .type = deleted ? STORE_EVENT_DELETE : STORE_EVENT_PUT,
+            .kv.mod_revision = sqlite3_column_int64(st, 0),
+        };
+        if (!deleted) {
+                e->kv.create_revision = sqlite3_column_int64(st, 3);
+                e->kv.lease = sqlite3_column_int64(st, 5);
+                e->kv.version = sqlite3_column_int64(st, 6);
+        }
+        int r = kv_set_key(&e->kv, st, 1);
+        if (r >= 0 && !deleted)
+                r = kv_set_value(&e->kv, st, 2);
+        if (r < 0)
+                return r;
+        b->bytes += e->kv.value_len;
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+                e->prev_kv = (struct store_kv){
+                    .mod_revision = sqlite3_column_int64(st, 7),
+                    .create_revision = sqlite3_column_int64(st, 9),
+                    .lease = sqlite3_column_int64(st, 10),
+                    .version = sqlite3_column_int64(st, 11),
+                };
+                r = kv_set_key(&e->prev_kv, st, 1);
+                if (r >= 0)
+                        r = kv_set_value(&e->prev_kv, st, 8);
+                if (r < 0)
+                        return r;
+                b->bytes += e->prev_kv.value_len;
+        }
+        return 0;
+}
+
+/* Reads the next events of w from the log. Dispatcher only (it owns w->cursor). */
+static int read_batch(struct sq_store *s, struct sq_watch *w, struct batch *b)
+{
+        LOCK_SCOPE(&s->lock);
+        if (w->cursor < s->compact_rev)
+                return STORE_ERR_COMPACTED;
+        int64_t upto = s->rev;
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_WATCH_READ];
+        sqlite3_bind_int64(st, 1, w->cursor);
+        bind_range(st, 2, 3, w->prefix, w->end);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (b->n >= WATCH_BATCH_MAX || b->bytes >= WATCH_BATCH_BYTES) {
+                        b->next_cursor = b->events[b->n - 1].kv.mod_revision + 1;
+                        return 0;
+                }
+                int r = batch_add_row(b, st);
+                if (r < 0)
+                        return r;
+        }
+        if (rc != SQLITE_DONE)
+                return sq_errno(rc);
+        b->next_cursor = upto + 1;
+        return 0;
+}
+
+/* The listed watch that waited longest among those with something to do. */
+static struct sq_watch *pick_watch(struct sq_store *s)
+{
+        struct sq_watch *best = NULL;
+        for (struct sq_watch *w = s->watches; w; w = w->next) {
+                if (w->done || w->cursor > s->notified_rev)
+                        continue;
+                if (!best || w->served < best->served)
+                        best = w;
+        }
+        return best;
+}
+
+static void *dispatcher_main(void *userdata)
+{
+        struct sq_store *s = userdata;
+        pthread_mutex_lock(&s->wlock);
+        while (!s->wstop) {
+                struct sq_watch *w = pick_watch(s);
+                if (!w) {
+                        pthread_cond_wait(&s->wcond, &s->wlock);
+                        continue;
+                }
+                s->running = w;
+                w->served = ++s->served;
+                pthread_mutex_unlock(&s->wlock);
+
+                struct batch b = {0};
+                int error = read_batch(s, w, &b);
+
+                pthread_mutex_lock(&s->wlock);
+                if (!w->cancelled && (error < 0 || b.n > 0)) {
+                        pthread_mutex_unlock(&s->wlock);
+                        w->fn(error < 0 ? NULL : b.events, error < 0 ? 0 : b.n, error, w->userdata);
+                        pthread_mutex_lock(&s->wlock);
+                }
+                if (error < 0)
+                        w->done = true;
+                else
+                        w->cursor = b.next_cursor;
+                s->running = NULL;
+                if (w->free_after) {
+                        free(w->prefix);
+                        free(w->end);
+                        free(w);
+                }
+                pthread_cond_broadcast(&s->wcond);
+                pthread_mutex_unlock(&s->wlock);
+                batch_release(&b);
+                pthread_mutex_lock(&s->wlock);
+        }
+        pthread_mutex_unlock(&s->wlock);
+        return NULL;
+}
+
+static void watch_free(struct sq_watch *w)
+{
+        if (!w)
+                return;
+        free(w->prefix);
+        free(w->end);
+        free(w);
+}
+
+static int sq_watch(struct store *base, const char *prefix, int64_t from_revision,
+                    store_watch_fn fn, void *userdata, struct store_watch **ret,
+                    struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        struct sq_watch *w = calloc(1, sizeof(*w));
+        if (!w)
+                return berth_error_set(err, -ENOMEM, "store: watch %s: out of memory", prefix);
+        w->base.store = base;
+        w->fn = fn;
+        w->userdata = userdata;
+        w->prefix = strdup(prefix);
+        if (!w->prefix || store_prefix_end(prefix, &w->end) < 0) {
+                watch_free(w);
+                return berth_error_set(err, -ENOMEM, "store: watch %s: out of memory", prefix);
+        }
+        if (from_revision > 0) {
+                w->cursor = from_revision;
+        } else {
+                LOCK_SCOPE(&s->lock);
+                w->cursor = s->rev + 1;
+        }
+
+        LOCK_SCOPE(&s->wlock);
+        w->served = s->served;
+        struct sq_watch **tail = &s->watches;
+        while (*tail)
+                tail = &(*tail)->next;
+        *tail = w;
+        pthread_cond_broadcast(&s->wcond);
+        *ret = &w->base;
+        return 0;
+}
+
+static void sq_watch_cancel(struct store_watch *base)
+{
+        struct sq_watch *w = container_of(base, struct sq_watch, base);
+        struct sq_store *s = SQ(base->store);
+        {
+                LOCK_SCOPE(&s->wlock);
+                for (struct sq_watch **p = &s->watches; *p; p = &(*p)->next) {
+                        if (*p == w) {
+                                *p = w->next;
+                                break;
+                        }
+                }
+                w->cancelled = true;
+                if (s->running == w && pthread_equal(pthread_self(), s->dispatcher)) {
+                        /* From its own callback (not allowed by the contract, but
+                         * harmless here): the dispatcher frees it on return. */
+                        w->free_after = true;
+                        return;
+                }
+                while (s->running == w)
+                        pthread_cond_wait(&s->wcond, &s->wlock);
+        }
+        watch_free(w);
+}
+
+/* ---- open / free ------------------------------------------------------- */
+
+static void sq_free(struct store *base)
+{
+        struct sq_store *s = SQ(base);
+        if (s->reaper_started) {
+                {
+                        LOCK_SCOPE(&s->rlock);
+                        s->rstop = true;
+                        pthread_cond_signal(&s->rcond);
+                }
+                pthread_join(s->reaper, NULL);
+        }
+        if (s->dispatcher_started) {
+                {
+                        LOCK_SCOPE(&s->wlock);
+                        s->wstop = true;
+                        pthread_cond_broadcast(&s->wcond);
+                }
+                pthread_join(s->dispatcher, NULL);
+        }
+        while (s->watches) {
+                struct sq_watch *w = s->watches;
+                s->watches = w->next;
+                watch_free(w);
+        }
+        for (size_t i = 0; i < ST_COUNT; i++)
+                sqlite3_finalize(s->stmt[i]);
+        sqlite3_close(s->db);
+        pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->wlock);
+        pthread_cond_destroy(&s->wcond);
+        pthread_mutex_destroy(&s->rlock);
+        pthread_cond_destroy(&s->rcond);
+        free(s->path);
+        free(s);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .free = sq_free,
+    .get = sq_get,
+    .list = sq_list,
+    .put = sq_put,
+    .delete = sq_delete,
+    .revision = sq_revision,
+    .compact = sq_compact,
+    .lease_grant = sq_lease_grant,
+    .lease_keepalive = sq_lease_keepalive,
+    .lease_revoke = sq_lease_revoke,
+    .watch = sq_watch,
+    .watch_cancel = sq_watch_cancel,
+};
+
+/* mkdir -p of path's directory, mode 0700 for what it creates. */
+static int make_parent_dirs(const char *path, struct berth_error *err)
+{
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                return 0;
+        if (slash == dir)
+                return 0;
+        *slash = '\0';
+        for (char *p = dir + 1;; p++) {
+                if (*p != '/' && *p != '\0')
+                        continue;
+                char c = *p;
+                *p = '\0';
+                if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                        int e = errno;
+                        return berth_error_set(err, -e, "store sqlite:%s: create directory %s: %s",
+                                               path, dir, strerror(e));
+                }
+                *p = c;
+                if (!c)
+                        break;
+        }
+        struct stat st;
+        if (stat(dir, &st) < 0) {
+                int e = errno;
+                return berth_error_set(err, -e, "store sqlite:%s: %s: %s", path, dir, strerror(e));
+        }
+        if (!S_ISDIR(st.st_mode))
+                return berth_error_set(err, -ENOTDIR, "store sqlite:%s: %s is not a directory",
+                                       path, dir);
+        return 0;
+}
+
+static int exec_sql(struct sq_store *s, const char *sql, const char *what, struct berth_error *err)
+{
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                return 0;
+        if ((rc & 0xff) == SQLITE_BUSY)
+                return berth_error_set(
+                    err, -EBUSY, "store sqlite:%s: database is in use by another process", s->path);
+        return sq_fail(s, err, rc, what);
+}
+
+static int query_int64(struct sq_store *s, const char *sql, int64_t *ret, struct berth_error *err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW) {
+                        *ret = sqlite3_column_int64(st, 0);
+                        rc = SQLITE_OK;
+                } else if (rc == SQLITE_DONE) {
+                        *ret = 0;
+                        rc = SQLITE_OK;
+                }
+        }
+        int r = rc == SQLITE_OK ? 0 : sq_fail(s, err, rc, "read metadata");
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int journal_mode_wal(struct sq_store *s, struct berth_error *err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        int r = 0;
+        if (rc == SQLITE_ROW) {
+                const char *mode = (const char *)sqlite3_column_text(st, 0);
+                if (!mode || strcasecmp(mode, "wal") != 0)
+                        r = berth_error_set(err, -EIO,
+                                            "store sqlite:%s: cannot use WAL journal mode "
+                                            "(got %s)",
+                                            s->path, mode ? mode : "nothing");
+        } else if ((rc & 0xff) == SQLITE_BUSY) {
+                r = berth_error_set(
+                    err, -EBUSY, "store sqlite:%s: database is in use by another process", s->path);
+        } else {
+                r = sq_fail(s, err, rc, "set journal mode");
+        }
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int sq_setup(struct sq_store *s, struct berth_error *err)
+{
+        /* Create the file ourselves so that it is private (0600) whatever the
+         * umask; SQLite gives its -wal and -shm files the same mode. */
+        int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0) {
+                int e = errno;
+                return berth_error_set(err, -e, "store sqlite:%s: open: %s", s->path, strerror(e));
+        }
+        close(fd);
+        int rc =
+            sqlite3_open_v2(s->path, &s->db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK)
+                return sq_fail(s, err, rc, "open");
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, OPEN_BUSY_TIMEOUT_MS);
+        int r = exec_sql(s, "PRAGMA locking_mode=EXCLUSIVE", "set locking mode", err);
+        if (r < 0)
+                return r;
+        r = journal_mode_wal(s, err);
+        if (r < 0)
+                return r;
+        r = exec_sql(s, "PRAGMA synchronous=NORMAL", "set synchronous mode", err);
+        if (r < 0)
+                return r;
+        r = exec_sql(s, schema_sql, "create schema", err);
+        if (r < 0) {
+                if (!sqlite3_get_autocommit(s->db))
+                        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return r;
+        }
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+
+        int64_t version;
+        r = query_int64(s, "SELECT value FROM meta WHERE name = 'schema_version'", &version, err);
+        if (r < 0)
+                return r;
+        if (version != SCHEMA_VERSION)
+                return berth_error_set(err, -EPROTO,
+                                       "store sqlite:%s: schema version %" PRId64
+                                       " is not supported (this berth knows version %d)",
+                                       s->path, version, SCHEMA_VERSION);
+        r = query_int64(s, "SELECT value FROM meta WHERE name = 'compact_rev'", &s->compact_rev,
+                        err);
+        if (r < 0)
+                return r;
+        /* sqlite_sequence remembers the highest rev ever used, even when compaction
+         * deleted that row: revisions never go back across restarts. */
+        r = query_int64(s,
+                        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence "
+                        "WHERE name = 'log'), 0), COALESCE((SELECT MAX(rev) FROM log), 0))",
+                        &s->rev, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ST_COUNT; i++) {
+                rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                        &s->stmt[i], NULL);
+                if (rc != SQLITE_OK)
+                        return sq_fail(s, err, rc, "prepare statement");
+        }
+        return 0;
+}
+
+int store_sqlite_open(const char *location, struct store **ret, struct berth_error *err)
+{
+        /* "sqlite:///abs/path" is accepted as well as "sqlite:/abs/path". */
+        if (str_has_prefix(location, "//"))
+                location += 2;
+        if (!*location)
+                return berth_error_set(err, -EINVAL,
+                                       "store sqlite:: no database path (expected sqlite:PATH)");
+        int r = make_parent_dirs(location, err);
+        if (r < 0)
+                return r;
+
+        struct sq_store *s = calloc(1, sizeof(*s));
+        if (!s)
+                return berth_error_set(err, -ENOMEM, "store sqlite:%s: out of memory", location);
+        s->base.ops = &sqlite_ops;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_mutex_init(&s->wlock, NULL);
+        pthread_cond_init(&s->wcond, NULL);
+        pthread_mutex_init(&s->rlock, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->rcond, &attr);
+        pthread_condattr_destroy(&attr);
+
+        s->path = strdup(location);
+        if (!s->path) {
+                sq_free(&s->base);
+                return berth_error_set(err, -ENOMEM, "store sqlite:%s: out of memory", location);
+        }
+        r = sq_setup(s, err);
+        if (r < 0) {
+                sq_free(&s->base);
+                return r;
+        }
+        s->notified_rev = s->rev;
+
+        r = -pthread_create(&s->dispatcher, NULL, dispatcher_main, s);
+        if (r == 0) {
+                s->dispatcher_started = true;
+                r = -pthread_create(&s->reaper, NULL, reaper_main, s);
+                s->reaper_started = r == 0;
+        }
+        if (r < 0) {
+                sq_free(&s->base);
+                return berth_error_set(err, r, "store sqlite:%s: start thread: %s", location,
+                                       strerror(-r));
+        }
+        *ret = &s->base;
+        return 0;
+}

@@ -1,0 +1,64 @@
+/* store internals: the backend interface behind store.h.
+ *
+ * store.c parses the URL, validates arguments (key and value caps, CAS values,
+ * TTLs) and then calls the backend through struct store_ops, so a backend only
+ * sees well-formed arguments. A backend embeds struct store (and struct
+ * store_watch) as the first member of its own structs and recovers them with
+ * container_of().
+ *
+ * Backend contract, beyond store.h:
+ * - ret_* outputs are written only on success;
+ * - free() stops every thread and frees the watches still open;
+ * - watch callbacks run on a backend-owned thread, never with a backend lock held,
+ *   so a callback may call any store function (except store_free and
+ *   store_watch_cancel on its own watch).
+ */
+#pragma once
+
+#include <inttypes.h>
+#include <stddef.h>
+
+#include "store.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct store_ops {
+        const char *name;
+        void (*free)(struct store *s);
+        int (*get)(struct store *s, const char *key, struct store_kv *ret, struct berth_error *err);
+        int (*list)(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
+                    struct berth_error *err);
+        int (*put)(struct store *s, const char *key, const char *value, size_t value_len,
+                   int64_t expected_mod_revision, int64_t lease, int64_t *ret_revision,
+                   struct berth_error *err);
+        int (*delete)(struct store *s, const char *key, int64_t expected_mod_revision,
+                      int64_t *ret_revision, struct berth_error *err);
+        int (*revision)(struct store *s, int64_t *ret_revision, struct berth_error *err);
+        int (*compact)(struct store *s, int64_t revision, struct berth_error *err);
+        int (*lease_grant)(struct store *s, int64_t ttl_seconds, int64_t *ret_id,
+                           struct berth_error *err);
+        int (*lease_keepalive)(struct store *s, int64_t id, struct berth_error *err);
+        int (*lease_revoke)(struct store *s, int64_t id, struct berth_error *err);
+        int (*watch)(struct store *s, const char *prefix, int64_t from_revision, store_watch_fn fn,
+                     void *userdata, struct store_watch **ret, struct berth_error *err);
+        void (*watch_cancel)(struct store_watch *w);
+};
+
+struct store {
+        const struct store_ops *ops;
+};
+
+struct store_watch {
+        struct store *store;
+};
+
+/* Longest TTL a lease may ask for (etcd's own limit is 9e9 s); keeps ms math in range. */
+#define STORE_LEASE_TTL_MAX (1000LL * 1000 * 1000)
+
+/* Backend constructors. 'location' is the part of the URL after the scheme. */
+int store_sqlite_open(const char *location, struct store **ret, struct berth_error *err);
+
+/* Smallest string greater than every string that starts with prefix (etcd's
+ * "range_end"); *ret_end = NULL when there is none (empty prefix or only 0xff
+ * bytes), meaning "no upper bound". Caller frees. */
+int store_prefix_end(const char *prefix, char **ret_end);

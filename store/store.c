@@ -1,0 +1,215 @@
+/* store: URL parsing, argument checks shared by every backend, dispatch. */
+#include "store-internal.h"
+
+void store_kv_release(struct store_kv *kv)
+{
+        if (!kv)
+                return;
+        free(kv->key);
+        free(kv->value);
+        *kv = (struct store_kv){0};
+}
+
+void store_kvs_release(struct store_kvs *kvs)
+{
+        if (!kvs)
+                return;
+        for (size_t i = 0; i < kvs->n; i++)
+                store_kv_release(&kvs->items[i]);
+        free(kvs->items);
+        *kvs = (struct store_kvs){0};
+}
+
+int store_prefix_end(const char *prefix, char **ret_end)
+{
+        size_t n = strlen(prefix);
+        while (n > 0 && (unsigned char)prefix[n - 1] == 0xff)
+                n--;
+        if (n == 0) {
+                *ret_end = NULL;
+                return 0;
+        }
+        char *end = strndup(prefix, n);
+        if (!end)
+                return -ENOMEM;
+        end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+        *ret_end = end;
+        return 0;
+}
+
+int store_open(const char *url, struct store **ret, struct berth_error *err)
+{
+        if (!url || !ret)
+                return berth_error_set(err, -EINVAL, "store: no URL given");
+        if (str_has_prefix(url, "sqlite:"))
+                return store_sqlite_open(url + strlen("sqlite:"), ret, err);
+        if (str_has_prefix(url, "etcd://"))
+                return berth_error_set(err, -EPROTONOSUPPORT,
+                                       "store %s: etcd backend not built yet", url);
+        return berth_error_set(err, -EPROTONOSUPPORT,
+                               "store %s: unknown backend (expected sqlite:PATH or "
+                               "etcd://host:port[,host:port...])",
+                               url);
+}
+
+void store_free(struct store *s)
+{
+        if (s)
+                s->ops->free(s);
+}
+
+static int check_key(const char *key, struct berth_error *err)
+{
+        if (!key || !*key)
+                return berth_error_set(err, -EINVAL, "store: empty key");
+        size_t n = strnlen(key, STORE_KEY_MAX + 1);
+        if (n > STORE_KEY_MAX)
+                return berth_error_set(err, -ENAMETOOLONG,
+                                       "store: key %.64s... is longer than %d bytes", key,
+                                       STORE_KEY_MAX);
+        return 0;
+}
+
+static int check_prefix(const char *prefix, struct berth_error *err)
+{
+        if (!prefix)
+                return berth_error_set(err, -EINVAL, "store: no prefix given");
+        if (strnlen(prefix, STORE_KEY_MAX + 1) > STORE_KEY_MAX)
+                return berth_error_set(err, -ENAMETOOLONG,
+                                       "store: prefix %.64s... is longer than %d bytes", prefix,
+                                       STORE_KEY_MAX);
+        return 0;
+}
+
+static int check_expected(const char *key, int64_t expected, struct berth_error *err)
+{
+        if (expected < STORE_ANY_REVISION)
+                return berth_error_set(
+                    err, -EINVAL, "store: %s: invalid expected revision %" PRId64, key, expected);
+        return 0;
+}
+
+int store_get(struct store *s, const char *key, struct store_kv *ret, struct berth_error *err)
+{
+        int r = check_key(key, err);
+        if (r < 0)
+                return r;
+        if (!ret)
+                return berth_error_set(err, -EINVAL, "store: get %s: no output given", key);
+        return s->ops->get(s, key, ret, err);
+}
+
+int store_list(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
+               struct berth_error *err)
+{
+        int r = check_prefix(prefix, err);
+        if (r < 0)
+                return r;
+        if (revision < 0)
+                return berth_error_set(err, -EINVAL, "store: list %s: invalid revision %" PRId64,
+                                       prefix, revision);
+        if (!ret)
+                return berth_error_set(err, -EINVAL, "store: list %s: no output given", prefix);
+        return s->ops->list(s, prefix, revision, ret, err);
+}
+
+int store_put(struct store *s, const char *key, const char *value, size_t value_len,
+              int64_t expected_mod_revision, int64_t lease, int64_t *ret_revision,
+              struct berth_error *err)
+{
+        int r = check_key(key, err);
+        if (r < 0)
+                return r;
+        r = check_expected(key, expected_mod_revision, err);
+        if (r < 0)
+                return r;
+        if (value_len > STORE_VALUE_MAX)
+                return berth_error_set(err, -E2BIG,
+                                       "store: put %s: value is %zu bytes, more than the "
+                                       "limit of %d bytes",
+                                       key, value_len, STORE_VALUE_MAX);
+        if (!value && value_len > 0)
+                return berth_error_set(err, -EINVAL, "store: put %s: no value given", key);
+        if (lease < 0)
+                return berth_error_set(err, -EINVAL, "store: put %s: invalid lease %" PRId64, key,
+                                       lease);
+        return s->ops->put(s, key, value ? value : "", value_len, expected_mod_revision, lease,
+                           ret_revision, err);
+}
+
+int store_delete(struct store *s, const char *key, int64_t expected_mod_revision,
+                 int64_t *ret_revision, struct berth_error *err)
+{
+        int r = check_key(key, err);
+        if (r < 0)
+                return r;
+        r = check_expected(key, expected_mod_revision, err);
+        if (r < 0)
+                return r;
+        if (expected_mod_revision == STORE_MUST_NOT_EXIST)
+                return berth_error_set(
+                    err, -EINVAL, "store: delete %s: expected revision 0 can never match", key);
+        return s->ops->delete (s, key, expected_mod_revision, ret_revision, err);
+}
+
+int store_revision(struct store *s, int64_t *ret_revision, struct berth_error *err)
+{
+        if (!ret_revision)
+                return berth_error_set(err, -EINVAL, "store: revision: no output given");
+        return s->ops->revision(s, ret_revision, err);
+}
+
+int store_compact(struct store *s, int64_t revision, struct berth_error *err)
+{
+        if (revision <= 0)
+                return berth_error_set(err, -EINVAL, "store: compact: invalid revision %" PRId64,
+                                       revision);
+        return s->ops->compact(s, revision, err);
+}
+
+int store_lease_grant(struct store *s, int64_t ttl_seconds, int64_t *ret_id,
+                      struct berth_error *err)
+{
+        if (ttl_seconds <= 0 || ttl_seconds > STORE_LEASE_TTL_MAX)
+                return berth_error_set(err, -EINVAL,
+                                       "store: lease TTL %" PRId64
+                                       "s is out of range (1 to %lld seconds)",
+                                       ttl_seconds, STORE_LEASE_TTL_MAX);
+        if (!ret_id)
+                return berth_error_set(err, -EINVAL, "store: lease grant: no output given");
+        return s->ops->lease_grant(s, ttl_seconds, ret_id, err);
+}
+
+int store_lease_keepalive(struct store *s, int64_t id, struct berth_error *err)
+{
+        if (id <= 0)
+                return berth_error_set(err, -ENOENT, "store: lease %" PRId64 " not found", id);
+        return s->ops->lease_keepalive(s, id, err);
+}
+
+int store_lease_revoke(struct store *s, int64_t id, struct berth_error *err)
+{
+        if (id <= 0)
+                return berth_error_set(err, -ENOENT, "store: lease %" PRId64 " not found", id);
+        return s->ops->lease_revoke(s, id, err);
+}
+
+int store_watch(struct store *s, const char *prefix, int64_t from_revision, store_watch_fn fn,
+                void *userdata, struct store_watch **ret, struct berth_error *err)
+{
+        int r = check_prefix(prefix, err);
+        if (r < 0)
+                return r;
+        if (from_revision < 0)
+                return berth_error_set(err, -EINVAL, "store: watch %s: invalid revision %" PRId64,
+                                       prefix, from_revision);
+        if (!fn || !ret)
+                return berth_error_set(err, -EINVAL, "store: watch %s: no callback given", prefix);
+        return s->ops->watch(s, prefix, from_revision, fn, userdata, ret, err);
+}
+
+void store_watch_cancel(struct store_watch *w)
+{
+        if (w)
+                w->store->ops->watch_cancel(w);
+}

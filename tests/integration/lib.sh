@@ -1,0 +1,99 @@
+# Shared helpers for the end-to-end scenarios: start a private berthd on a
+# temporary SQLite store and socket, drive it with the real berth CLI, and
+# clean up (berthd by pid, containers by label) whatever happens.
+# Usage: source "$(dirname "$0")/lib.sh" at the top of a test_*.sh script.
+set -euo pipefail
+
+: "${BERTHD:?path of berthd}" "${BERTH:?path of berth}"
+BERTH_SOURCE_DIR=${BERTH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+T=$(mktemp -d /tmp/berth-it.XXXXXX)
+export BERTH_SERVER="unix://$T/berth.sock"
+BERTHD_PID=
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+fail() {
+  log "FAIL: $*"
+  if [ -f "$T/berthd.log" ]; then
+    log "--- last berthd log lines ---"
+    tail -n 40 "$T/berthd.log" >&2 || true
+  fi
+  exit 1
+}
+
+remove_berth_containers() {
+  local ids
+  ids=$(docker ps -aq --filter label=berth.managed=true) || true
+  [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+}
+
+start_berthd() {
+  "$BERTHD" --store "sqlite:$T/berth.db" --data-dir "$T" --listen "$BERTH_SERVER" \
+    --log-level debug "$@" >>"$T/berthd.log" 2>&1 &
+  BERTHD_PID=$!
+  for _ in $(seq 1 300); do
+    if curl -sf --unix-socket "$T/berth.sock" http://localhost/readyz >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "$BERTHD_PID" 2>/dev/null || fail "berthd exited during start"
+    sleep 0.1
+  done
+  fail "berthd not ready after 30s"
+}
+
+# Stops berthd with SIGTERM and checks it exits cleanly (ASan reports leaks at exit).
+stop_berthd() {
+  [ -n "$BERTHD_PID" ] || return 0
+  kill -TERM "$BERTHD_PID" 2>/dev/null || true
+  local rc=0
+  wait "$BERTHD_PID" || rc=$?
+  BERTHD_PID=
+  [ "$rc" = 0 ] || fail "berthd exited with status $rc after SIGTERM"
+}
+
+kill9_berthd() {
+  kill -KILL "$BERTHD_PID" 2>/dev/null || true
+  wait "$BERTHD_PID" 2>/dev/null || true
+  BERTHD_PID=
+}
+
+cleanup() {
+  local rc=$?
+  if [ -n "$BERTHD_PID" ]; then
+    kill -TERM "$BERTHD_PID" 2>/dev/null || true
+    wait "$BERTHD_PID" 2>/dev/null || true
+  fi
+  remove_berth_containers
+  if [ "$rc" = 0 ]; then rm -rf "$T"; else log "kept $T for inspection"; fi
+}
+trap cleanup EXIT
+
+berth() { "$BERTH" "$@"; }
+
+# Field of a task through the API, e.g. jget hello .status.phase
+jget() {
+  berth get task "$1" -o json | python3 -c "
+import json,sys
+o=json.load(sys.stdin)
+for p in sys.argv[1].strip('.').split('.'):
+    o=o.get(p) if isinstance(o,dict) else None
+print('' if o is None else o)" "$2"
+}
+
+# Containers of one task (by its name label), one line each: name state
+containers_of() {
+  docker ps -a --filter label=berth.managed=true --filter "label=berth.name=$1" \
+    --format '{{.Names}} {{.State}}'
+}
+
+# Waits (bounded) until a shell condition holds.
+wait_until() {
+  local timeout=$1; shift
+  local end=$((SECONDS + timeout))
+  while ! eval "$@"; do
+    [ $SECONDS -lt $end ] || return 1
+    sleep 0.2
+  done
+}
+
+remove_berth_containers

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Restart dockerd mid-run: berthd reconnects to the events stream and converges.
+# Needs a dockerd this test run started (scripts/test.sh does, with
+# --live-restore so containers survive the restart).
+source "$(dirname "$0")/lib.sh"
+pidfile=${BERTH_TEST_DOCKERD_PIDFILE:-}
+if [ -z "$pidfile" ] || [ ! -f "$pidfile" ]; then
+  log "SKIP: dockerd was not started by scripts/test.sh, cannot restart it"
+  exit 0
+fi
+start_berthd
+cat >"$T/slow.yaml" <<'YAML'
+apiVersion: berth/v1
+kind: Task
+metadata: {name: outlives-engine-restart}
+spec: {image: "busybox:latest", command: [sh, -c, 'sleep 6; echo survived'], network: none}
+YAML
+berth apply -f "$T/slow.yaml" >/dev/null
+berth wait task/outlives-engine-restart --for=condition=Running --timeout=60s || fail "not running"
+
+log "restarting dockerd"
+old=$(cat "$pidfile")
+kill -TERM "$old"
+for _ in $(seq 1 150); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$old" 2>/dev/null && fail "dockerd did not stop"
+nohup dockerd --bridge=none --iptables=false --ip-masq=false --live-restore \
+  >>"$(dirname "$pidfile")/dockerd.log" 2>&1 &
+echo $! >"$pidfile"
+wait_until 60 'docker version >/dev/null 2>&1' || fail "dockerd did not come back"
+
+berth wait task/outlives-engine-restart --for=condition=Succeeded --timeout=90s ||
+  fail "task did not complete after the engine restart"
+# And new work runs on the reconnected engine.
+sed 's/outlives-engine-restart/after-restart/' "$T/slow.yaml" | sed 's/sleep 6; //' >"$T/after.yaml"
+berth apply -f "$T/after.yaml" >/dev/null
+berth wait task/after-restart --for=condition=Succeeded --timeout=60s || fail "new task after restart"
+stop_berthd
+log "PASS"

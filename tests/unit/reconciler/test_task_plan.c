@@ -1,0 +1,1227 @@
+/* Unit tests of the pure Task planner and the Task JSON helpers: plain structs
+ * in, plan out; no Docker, no store, no clock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "reconciler.h"
+
+#define T0  1767225600000LL /* 2026-01-01T00:00:00Z */
+#define UID "0123456789abcdef0123456789abcdef"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static struct task_spec spec_default(void)
+{
+        return (struct task_spec){
+            .image = "busybox:latest",
+            .pull_policy = PULL_IF_NOT_PRESENT,
+            .restart_policy = RESTART_NEVER,
+            .backoff_limit = 6,
+            .backoff_initial_ms = 10000,
+            .backoff_factor = 2,
+            .backoff_max_ms = 300000,
+            .active_deadline_ms = 0,
+            .ttl_after_finished_ms = -1,
+        };
+}
+
+/* A task past its first reconcile: finalizer in place, image present. */
+static struct task_plan_input input_default(void)
+{
+        return (struct task_plan_input){
+            .uid = UID,
+            .generation = 1,
+            .creation_ms = T0,
+            .has_finalizer = true,
+            .spec = spec_default(),
+            .status = {.phase = TASK_PHASE_PENDING},
+            .image_present = true,
+            .now_ms = T0 + 1000,
+        };
+}
+
+static struct observed_container running(int attempt, const char *id, int64_t started)
+{
+        return (struct observed_container){
+            .attempt = attempt, .id = id, .state = DOCKER_STATE_RUNNING, .started_ms = started};
+}
+
+static struct observed_container exited(int attempt, const char *id, int code, int64_t started,
+                                        int64_t finished)
+{
+        return (struct observed_container){
+            .attempt = attempt,
+            .id = id,
+            .state = DOCKER_STATE_EXITED,
+            .details_known = true,
+            .exit_code = code,
+            .started_ms = started,
+            .finished_ms = finished,
+        };
+}
+
+static void assert_action(const struct task_plan *p, size_t i, enum task_action_type type,
+                          int attempt)
+{
+        assert_true(i < p->n_actions);
+        assert_string_equal(task_action_type_to_string(p->actions[i].type),
+                            task_action_type_to_string(type));
+        assert_int_equal(p->actions[i].attempt, attempt);
+}
+
+static void assert_reason(const struct task_plan *p, const char *reason)
+{
+        assert_non_null(p->status.reason);
+        assert_string_equal(p->status.reason, reason);
+}
+
+/* ---- phase transitions ------------------------------------------------ */
+
+static void test_new_task_creates_attempt_1(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_CREATE, 1);
+        assert_null(p.actions[0].container_id);
+        assert_int_equal(p.status.phase, TASK_PHASE_PENDING);
+        assert_int_equal(p.status.attempts, 1);
+        assert_int_equal(p.status.observed_generation, 1);
+        assert_true(p.status_changed);
+        assert_int_equal(p.requeue_after_ms, -1);
+}
+
+static void test_missing_finalizer_first(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        in.has_finalizer = false;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_ADD_FINALIZER, 0);
+        assert_false(p.status_changed);
+        assert_int_equal(p.requeue_after_ms, 0);
+}
+
+static void test_created_container_is_started(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = {.attempt = 1, .id = "c1", .state = DOCKER_STATE_CREATED};
+        struct task_plan p;
+
+        in.status.attempts = 1;
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_START, 1);
+        assert_string_equal(p.actions[0].container_id, "c1");
+        assert_string_equal(p.status.container_id, "c1");
+        assert_int_equal(p.status.phase, TASK_PHASE_PENDING);
+}
+
+/* After a berthd restart: status never heard of the container (crash right
+ * after create), which is only created: START it, never CREATE another. */
+static void test_restart_adopts_created_container(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = {.attempt = 1, .id = "c1", .state = DOCKER_STATE_CREATED};
+        struct task_plan p;
+
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_START, 1);
+        assert_int_equal(p.status.attempts, 1);
+        assert_true(p.status_changed);
+}
+
+static void test_running_sets_phase_and_deadline_timer(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = running(1, "c1", T0 + 500);
+        struct task_plan p;
+
+        in.spec.active_deadline_ms = 60000;
+        in.status.attempts = 1;
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 2000;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_int_equal(p.status.start_ms, T0 + 500);
+        assert_string_equal(p.status.container_id, "c1");
+        assert_int_equal(p.requeue_after_ms, T0 + 500 + 60000 - in.now_ms);
+        assert_true(p.status_changed);
+
+        /* The same again with the written status: nothing to change. */
+        in.status = p.status;
+        task_plan_compute(&in, &p);
+        assert_false(p.status_changed);
+        assert_int_equal(p.n_actions, 0);
+}
+
+static void test_running_without_deadline_no_timer(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = running(1, "c1", 0);
+        struct task_plan p;
+
+        in.status.attempts = 1;
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.requeue_after_ms, -1);
+        /* No start time from Docker yet: now stands in. */
+        assert_int_equal(p.status.start_ms, in.now_ms);
+}
+
+static void test_exit_0_succeeds(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = exited(1, "c1", 0, T0 + 100, T0 + 900);
+        struct task_plan p;
+
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_SUCCEEDED);
+        assert_reason(&p, "Completed");
+        assert_true(p.status.exit_known);
+        assert_int_equal(p.status.exit_code, 0);
+        assert_int_equal(p.status.completion_ms, T0 + 900);
+        assert_int_equal(p.status.start_ms, T0 + 100);
+        assert_string_equal(p.status.message, "exit code 0");
+        assert_int_equal(p.requeue_after_ms, -1);
+}
+
+static void test_exited_without_details_is_inspected_never_started(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = {.attempt = 1, .id = "c1", .state = DOCKER_STATE_EXITED};
+        struct task_plan p;
+
+        /* Not even in status: found after a restart. */
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_INSPECT, 1);
+        assert_string_equal(p.actions[0].container_id, "c1");
+
+        /* With details, its exit is the attempt's result: no START, no CREATE. */
+        c = exited(1, "c1", 0, T0, T0 + 10);
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_SUCCEEDED);
+        assert_int_equal(p.status.attempts, 1);
+
+        c.state = DOCKER_STATE_DEAD;
+        c.exit_code = 2;
+        task_plan_compute(&in, &p);
+        for (size_t i = 0; i < p.n_actions; i++)
+                assert_int_not_equal(p.actions[i].type, TASK_ACTION_START);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+}
+
+static void test_exit_3_never_fails_with_error(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = exited(1, "c1", 3, T0 + 100, T0 + 900);
+        struct task_plan p;
+
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0 + 100;
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "Error");
+        assert_int_equal(p.status.exit_code, 3);
+        assert_true(p.status.exit_known);
+        assert_int_equal(p.status.completion_ms, T0 + 900);
+        assert_string_equal(p.status.message, "exit code 3");
+}
+
+static void test_oom_killed(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = exited(1, "c1", 137, T0, T0 + 900);
+        struct task_plan p;
+
+        c.oom_killed = true;
+        in.status.attempts = 1;
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "OOMKilled");
+        assert_int_equal(p.status.exit_code, 137);
+        assert_non_null(strstr(p.status.message, "OOM"));
+
+        /* OnFailure with retries exhausted: OOMKilled still names the cause. */
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.spec.backoff_limit = 0;
+        task_plan_compute(&in, &p);
+        assert_reason(&p, "OOMKilled");
+}
+
+/* restartPolicy OnFailure, backoffLimit 2: three attempts, then Failed. */
+static void test_on_failure_retries_then_backoff_limit(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container cs[3];
+        struct task_plan p;
+        const char *ids[] = {"c1", "c2", "c3"};
+        int64_t finished = T0 + 5000;
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.spec.backoff_limit = 2;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0;
+        in.containers = cs;
+
+        for (int attempt = 1; attempt <= 2; attempt++) {
+                cs[attempt - 1] = exited(attempt, ids[attempt - 1], 3, finished - 1000, finished);
+                in.n_containers = (size_t)attempt;
+                in.status.attempts = attempt;
+                in.status.next_attempt_ms = 0;
+                in.now_ms = finished + 10;
+                task_plan_compute(&in, &p);
+
+                int64_t delay = task_backoff_delay_ms(&in.spec, UID, attempt + 1);
+                int64_t at = (finished + delay + 999) / 1000 * 1000;
+                assert_int_equal(p.n_actions, 0);
+                assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+                assert_reason(&p, "Error");
+                assert_int_equal(p.status.exit_code, 3);
+                assert_int_equal(p.status.next_attempt_ms, at);
+                assert_int_equal(p.requeue_after_ms, at - in.now_ms);
+                char want[128];
+                char when[RFC3339_MAX];
+                time_format_rfc3339(at, when);
+                snprintf(want, sizeof(want), "attempt %d failed with exit code 3; retrying at %s",
+                         attempt, when);
+                assert_string_equal(p.status.message, want);
+
+                /* Before the time: still waiting, same status. */
+                in.status = p.status;
+                in.now_ms = at - 1;
+                task_plan_compute(&in, &p);
+                assert_int_equal(p.n_actions, 0);
+                assert_false(p.status_changed);
+                assert_int_equal(p.requeue_after_ms, 1);
+
+                /* Time's up: the next attempt. */
+                in.now_ms = at;
+                task_plan_compute(&in, &p);
+                assert_int_equal(p.n_actions, 1);
+                assert_action(&p, 0, TASK_ACTION_CREATE, attempt + 1);
+                assert_int_equal(p.status.attempts, attempt + 1);
+                assert_int_equal(p.status.next_attempt_ms, 0);
+                in.status = p.status;
+                finished = at + 3000;
+        }
+
+        cs[2] = exited(3, "c3", 3, finished - 1000, finished);
+        in.n_containers = 3;
+        in.now_ms = finished + 10;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "BackoffLimitExceeded");
+        assert_int_equal(p.status.exit_code, 3);
+        assert_int_equal(p.status.attempts, 3);
+        assert_string_equal(p.status.message, "exit code 3 after 3 attempts");
+}
+
+static void test_backoff_survives_json_roundtrip(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = exited(1, "c1", 1, T0 + 123, T0 + 4567);
+        struct task_plan p;
+        struct task_plan p2;
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 5000;
+        task_plan_compute(&in, &p);
+        assert_true(p.status_changed);
+
+        json_t *st = task_status_to_json(&p.status, NULL, in.now_ms);
+        assert_non_null(st);
+        json_t *obj = json_pack("{s:o}", "status", st);
+        assert_non_null(obj);
+        task_status_from_json(obj, &in.status);
+        in.now_ms += 1000;
+        task_plan_compute(&in, &p2);
+        assert_int_equal(p2.n_actions, 0);
+        assert_int_equal(p2.status.next_attempt_ms, p.status.next_attempt_ms);
+        /* Only sub-second start/finish precision is lost in the write; the
+         * retry time, reason and message stay as they were. */
+        assert_string_equal(p2.status.message, in.status.message);
+        assert_false(p2.status_changed);
+        json_decref(obj);
+}
+
+static void test_deadline_exceeded_then_sigkill_after_grace(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = running(1, "c1", T0);
+        struct task_plan p;
+
+        in.spec.active_deadline_ms = 2000;
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0;
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 2000;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_KILL, 1);
+        assert_string_equal(p.actions[0].signal, "SIGTERM");
+        assert_string_equal(p.actions[0].container_id, "c1");
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "DeadlineExceeded");
+        assert_int_equal(p.status.completion_ms, in.now_ms);
+        assert_string_equal(p.status.message, "active deadline of 2s exceeded");
+        assert_int_equal(p.requeue_after_ms, TASK_KILL_GRACE_MS);
+
+        /* Still running within the grace period: wait for it. */
+        in.status = p.status;
+        in.now_ms = T0 + 5000;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.requeue_after_ms, T0 + 2000 + TASK_KILL_GRACE_MS - in.now_ms);
+        assert_false(p.status_changed);
+
+        /* Grace over: SIGKILL. */
+        in.now_ms = T0 + 2000 + TASK_KILL_GRACE_MS;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_KILL, 1);
+        assert_string_equal(p.actions[0].signal, "SIGKILL");
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+
+        /* It stopped: nothing more, no timer. */
+        c = exited(1, "c1", 137, T0, in.now_ms);
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.requeue_after_ms, -1);
+        assert_reason(&p, "DeadlineExceeded");
+}
+
+static void test_deadline_during_backoff(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = exited(1, "c1", 1, T0, T0 + 1000);
+        struct task_plan p;
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.spec.active_deadline_ms = 3000;
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0;
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 1500;
+        task_plan_compute(&in, &p);
+        /* Backoff (10s+) ends after the deadline: the deadline timer wins. */
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_int_equal(p.requeue_after_ms, 1500);
+
+        in.status = p.status;
+        in.now_ms = T0 + 3000;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "DeadlineExceeded");
+        assert_int_equal(p.status.next_attempt_ms, 0);
+}
+
+static void test_ttl_requeue_then_delete(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = exited(1, "c1", 0, T0, T0 + 1000);
+        struct task_plan p;
+
+        in.spec.ttl_after_finished_ms = 2000;
+        in.status = (struct task_status){.phase = TASK_PHASE_SUCCEEDED,
+                                         .attempts = 1,
+                                         .container_id = "c1",
+                                         .completion_ms = T0 + 1000,
+                                         .exit_known = true,
+                                         .reason = "Completed",
+                                         .message = "exit code 0",
+                                         .observed_generation = 1};
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 1500;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.requeue_after_ms, 1500);
+        assert_false(p.status_changed);
+
+        in.now_ms = T0 + 3000;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_DELETE, 0);
+
+        /* ttl 0: deleted as soon as it finishes. */
+        in.spec.ttl_after_finished_ms = 0;
+        in.now_ms = T0 + 1000;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_DELETE, 0);
+}
+
+static void test_deleting_removes_then_finalizes(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container cs[2] = {exited(1, "c1", 1, T0, T0 + 10),
+                                           running(2, "c2", T0 + 20)};
+        struct task_plan p;
+
+        in.deleting = true;
+        in.status.attempts = 2;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.containers = cs;
+        in.n_containers = 2;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 2);
+        assert_action(&p, 0, TASK_ACTION_REMOVE, 1);
+        assert_string_equal(p.actions[0].container_id, "c1");
+        assert_action(&p, 1, TASK_ACTION_REMOVE, 2);
+        assert_string_equal(p.actions[1].container_id, "c2");
+        assert_false(p.status_changed);
+
+        in.n_containers = 0;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_FINALIZE, 0);
+        assert_false(p.status_changed);
+
+        /* Deleting wins over a missing finalizer. */
+        in.has_finalizer = false;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_FINALIZE, 0);
+}
+
+static void test_adopts_attempt_beyond_status(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container cs[2] = {running(1, "c1", T0), running(2, "c2", T0 + 100)};
+        struct task_plan p;
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0;
+        in.status.next_attempt_ms = T0 + 50000; /* belongs to attempt 1 */
+        in.containers = cs;
+        in.n_containers = 2;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.attempts, 2);
+        assert_string_equal(p.status.container_id, "c2");
+        assert_int_equal(p.status.next_attempt_ms, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        /* An older attempt must not run alongside: SIGKILL, no CREATE. */
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_KILL, 1);
+        assert_string_equal(p.actions[0].signal, "SIGKILL");
+        assert_string_equal(p.actions[0].container_id, "c1");
+}
+
+static void test_container_lost(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0;
+        in.status.container_id = "c1";
+        task_plan_compute(&in, &p);
+        /* The cache may lag: confirm by name first. */
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_INSPECT, 1);
+        assert_null(p.actions[0].container_id);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+
+        in.lost_attempt = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "ContainerLost");
+        assert_false(p.status.exit_known);
+        assert_int_equal(p.status.completion_ms, in.now_ms);
+
+        /* A confirmation about another attempt does not count. */
+        in.lost_attempt = 2;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_INSPECT, 1);
+
+        /* OnFailure: a lost attempt is a failed one, retried after backoff. */
+        in.lost_attempt = 1;
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_reason(&p, "ContainerLost");
+        assert_true(p.status.next_attempt_ms > in.now_ms);
+        assert_int_equal(p.n_actions, 0);
+
+        /* Waiting: the missing container does not matter any more. */
+        in.status = p.status;
+        in.lost_attempt = 0;
+        in.now_ms = p.status.next_attempt_ms;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_CREATE, 2);
+}
+
+static void test_image_never_missing(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        in.spec.image = "busybox:nosuch";
+        in.spec.pull_policy = PULL_NEVER;
+        in.image_present = false;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "ImagePullFailed");
+        assert_string_equal(p.status.message,
+                            "image busybox:nosuch is not present and imagePullPolicy is Never");
+        assert_int_equal(p.status.attempts, 0);
+        assert_int_equal(p.status.completion_ms, in.now_ms);
+
+        in.image_present = true;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_CREATE, 1);
+}
+
+static void test_image_pull_policies(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        in.image_present = false;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 2);
+        assert_action(&p, 0, TASK_ACTION_PULL_IMAGE, 1);
+        assert_action(&p, 1, TASK_ACTION_CREATE, 1);
+
+        in.image_present = true;
+        in.spec.pull_policy = PULL_ALWAYS;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 2);
+        assert_action(&p, 0, TASK_ACTION_PULL_IMAGE, 1);
+        assert_action(&p, 1, TASK_ACTION_CREATE, 1);
+
+        in.image_error = "pull image busybox:nosuch: 404 manifest unknown";
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "ImagePullFailed");
+        assert_string_equal(p.status.message, in.image_error);
+}
+
+static void test_create_refused(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = {.attempt = 1, .id = "c1", .state = DOCKER_STATE_CREATED};
+        struct task_plan p;
+
+        in.create_error = "create container x: 400 invalid mount config";
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "ContainerCreateFailed");
+        assert_string_equal(p.status.message, in.create_error);
+
+        /* Start refused (executable not found): the container stays created. */
+        in.create_error = "start container c1: 400 exec: \"nosuch\": executable file not found";
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_reason(&p, "ContainerCreateFailed");
+}
+
+static void test_finished_task_spec_change_does_not_rerun(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = exited(1, "c1", 0, T0, T0 + 1000);
+        struct task_plan p;
+
+        in.status = (struct task_status){.phase = TASK_PHASE_SUCCEEDED,
+                                         .attempts = 1,
+                                         .container_id = "c1",
+                                         .start_ms = T0,
+                                         .completion_ms = T0 + 1000,
+                                         .exit_known = true,
+                                         .reason = "Completed",
+                                         .message = "exit code 0",
+                                         .observed_generation = 1};
+        in.generation = 2;
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 100000;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_true(p.status_changed);
+        assert_int_equal(p.status.observed_generation, 2);
+        assert_int_equal(p.status.phase, TASK_PHASE_SUCCEEDED);
+        assert_int_equal(p.status.attempts, 1);
+        assert_int_equal(p.requeue_after_ms, -1);
+
+        /* Failed ones alike, and even without any container. */
+        in.status.phase = TASK_PHASE_FAILED;
+        in.status.reason = "ImagePullFailed";
+        in.n_containers = 0;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+
+        in.status.observed_generation = 2;
+        task_plan_compute(&in, &p);
+        assert_false(p.status_changed);
+}
+
+static void test_finished_task_kills_stray_container(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = running(1, "c1", T0);
+        struct task_plan p;
+
+        in.status = (struct task_status){.phase = TASK_PHASE_FAILED,
+                                         .attempts = 1,
+                                         .completion_ms = T0 + 1000,
+                                         .reason = "Error",
+                                         .observed_generation = 1};
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 1001;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_KILL, 1);
+        assert_string_equal(p.actions[0].signal, "SIGKILL");
+}
+
+static void test_removing_container_waits(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = {.attempt = 1, .id = "c1", .state = DOCKER_STATE_REMOVING};
+        struct task_plan p;
+
+        in.status.attempts = 1;
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_true(p.requeue_after_ms > 0);
+}
+
+/* ---- backoff ---------------------------------------------------------- */
+
+static void test_backoff_delay(void **state)
+{
+        (void)state;
+        struct task_spec s = spec_default();
+
+        /* Growth: initial * factor^(n-2), plus at most 10%. */
+        for (int n = 2; n <= 6; n++) {
+                int64_t base = 10000LL << (n - 2);
+                int64_t d = task_backoff_delay_ms(&s, UID, n);
+                assert_true(d >= base);
+                assert_true(d <= base + base / 10);
+                /* Deterministic. */
+                assert_int_equal(d, task_backoff_delay_ms(&s, UID, n));
+        }
+        /* Capped, jitter included. */
+        assert_int_equal(task_backoff_delay_ms(&s, UID, 7), 300000);
+        assert_int_equal(task_backoff_delay_ms(&s, UID, 100), 300000);
+        assert_int_equal(task_backoff_delay_ms(&s, UID, 1000000), 300000);
+
+        /* Jitter depends on uid: 20 uids do not all agree. */
+        bool differ = false;
+        int64_t first = task_backoff_delay_ms(&s, "uid-0", 3);
+        for (int i = 1; i < 20; i++) {
+                char uid[16];
+                snprintf(uid, sizeof(uid), "uid-%d", i);
+                if (task_backoff_delay_ms(&s, uid, 3) != first)
+                        differ = true;
+        }
+        assert_true(differ);
+
+        /* Odd values do not crash or go negative. */
+        s.backoff_factor = 0;
+        s.backoff_initial_ms = -5;
+        assert_int_equal(task_backoff_delay_ms(&s, NULL, 0), 0);
+        s = spec_default();
+        s.backoff_factor = 1000;
+        s.backoff_max_ms = INT64_MAX / 4;
+        assert_true(task_backoff_delay_ms(&s, UID, 1000) <= INT64_MAX / 4);
+        s = spec_default();
+        s.backoff_initial_ms = 1000;
+        s.backoff_factor = 1.5;
+        int64_t d3 = task_backoff_delay_ms(&s, UID, 3);
+        assert_true(d3 >= 1500 && d3 <= 1650);
+}
+
+/* ---- status JSON ------------------------------------------------------ */
+
+static const json_t *condition(const json_t *st, const char *type)
+{
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(st, "conditions"), i, c)
+        {
+                if (streq(json_string_value(json_object_get(c, "type")), type))
+                        return c;
+        }
+        return NULL;
+}
+
+static const char *cond_field(const json_t *st, const char *type, const char *field)
+{
+        const json_t *c = condition(st, type);
+        assert_non_null(c);
+        return json_string_value(json_object_get(c, field));
+}
+
+static void test_status_json_and_conditions(void **state)
+{
+        (void)state;
+        struct task_status st = {.phase = TASK_PHASE_RUNNING,
+                                 .attempts = 1,
+                                 .container_id = "c1",
+                                 .start_ms = T0,
+                                 .observed_generation = 3};
+
+        json_t *j1 = task_status_to_json(&st, NULL, T0);
+        assert_non_null(j1);
+        assert_string_equal(json_string_value(json_object_get(j1, "phase")), "Running");
+        assert_int_equal(json_integer_value(json_object_get(j1, "observedGeneration")), 3);
+        assert_string_equal(json_string_value(json_object_get(j1, "startTime")),
+                            "2026-01-01T00:00:00Z");
+        assert_null(json_object_get(j1, "exitCode"));
+        assert_null(json_object_get(j1, "completionTime"));
+        assert_string_equal(cond_field(j1, "Running", "status"), "True");
+        assert_string_equal(cond_field(j1, "Succeeded", "status"), "Unknown");
+        assert_string_equal(cond_field(j1, "Failed", "status"), "Unknown");
+
+        /* Later, same condition statuses: lastTransitionTime kept. A new
+         * status of Running gets the new time. */
+        st.phase = TASK_PHASE_SUCCEEDED;
+        st.exit_known = true;
+        st.exit_code = 0;
+        st.reason = "Completed";
+        st.message = "exit code 0";
+        st.completion_ms = T0 + 60000;
+        json_t *j2 = task_status_to_json(&st, j1, T0 + 60000);
+        assert_non_null(j2);
+        assert_string_equal(cond_field(j2, "Running", "status"), "False");
+        assert_string_equal(cond_field(j2, "Running", "lastTransitionTime"),
+                            "2026-01-01T00:01:00Z");
+        assert_string_equal(cond_field(j2, "Succeeded", "status"), "True");
+        assert_string_equal(cond_field(j2, "Succeeded", "reason"), "Completed");
+        assert_string_equal(cond_field(j2, "Succeeded", "lastTransitionTime"),
+                            "2026-01-01T00:01:00Z");
+        assert_int_equal(json_integer_value(json_object_get(j2, "exitCode")), 0);
+
+        json_t *j3 = task_status_to_json(&st, j2, T0 + 120000);
+        assert_true(json_equal(j2, j3)); /* nothing changed, not even times */
+
+        /* Failed during a backoff wait: Running False/BackOff, then the
+         * Running condition keeps its time when the task fails. */
+        struct task_status b = {.phase = TASK_PHASE_RUNNING,
+                                .attempts = 1,
+                                .next_attempt_ms = T0 + 10000,
+                                .reason = "Error",
+                                .message = "attempt 1 failed"};
+        json_t *j4 = task_status_to_json(&b, j1, T0 + 5000);
+        assert_string_equal(cond_field(j4, "Running", "status"), "False");
+        assert_string_equal(cond_field(j4, "Running", "reason"), "BackOff");
+        assert_string_equal(cond_field(j4, "Failed", "lastTransitionTime"), "2026-01-01T00:00:00Z");
+        b.phase = TASK_PHASE_FAILED;
+        b.next_attempt_ms = 0;
+        json_t *j5 = task_status_to_json(&b, j4, T0 + 9000);
+        assert_string_equal(cond_field(j5, "Running", "lastTransitionTime"),
+                            "2026-01-01T00:00:05Z");
+        assert_string_equal(cond_field(j5, "Failed", "status"), "True");
+        assert_string_equal(cond_field(j5, "Failed", "lastTransitionTime"), "2026-01-01T00:00:09Z");
+        assert_string_equal(cond_field(j5, "Succeeded", "status"), "False");
+
+        json_decref(j1);
+        json_decref(j2);
+        json_decref(j3);
+        json_decref(j4);
+        json_decref(j5);
+}
+
+static void test_status_roundtrip(void **state)
+{
+        (void)state;
+        struct task_status st = {.phase = TASK_PHASE_FAILED,
+                                 .attempts = 3,
+                                 .container_id = "abc",
+                                 .start_ms = T0,
+                                 .completion_ms = T0 + 5000,
+                                 .exit_known = true,
+                                 .exit_code = 3,
+                                 .reason = "BackoffLimitExceeded",
+                                 .message = "exit code 3 after 3 attempts",
+                                 .observed_generation = 2};
+        struct task_status back;
+
+        json_t *obj = json_pack("{s:o}", "status", task_status_to_json(&st, NULL, T0));
+        assert_non_null(obj);
+        task_status_from_json(obj, &back);
+        assert_int_equal(back.phase, TASK_PHASE_FAILED);
+        assert_int_equal(back.attempts, 3);
+        assert_string_equal(back.container_id, "abc");
+        assert_int_equal(back.start_ms, T0);
+        assert_int_equal(back.completion_ms, T0 + 5000);
+        assert_true(back.exit_known);
+        assert_int_equal(back.exit_code, 3);
+        assert_string_equal(back.reason, "BackoffLimitExceeded");
+        assert_string_equal(back.message, "exit code 3 after 3 attempts");
+        assert_int_equal(back.observed_generation, 2);
+        assert_int_equal(back.next_attempt_ms, 0);
+        json_decref(obj);
+
+        /* Absent or odd: zero values, Pending. */
+        obj = json_pack("{s:{s:s, s:s, s:i}}", "status", "phase", "Exploded", "startTime",
+                        "yesterday", "attempts", -4);
+        task_status_from_json(obj, &back);
+        assert_int_equal(back.phase, TASK_PHASE_PENDING);
+        assert_int_equal(back.start_ms, 0);
+        assert_int_equal(back.attempts, 0);
+        assert_false(back.exit_known);
+        json_decref(obj);
+        task_status_from_json(NULL, &back);
+        assert_int_equal(back.phase, TASK_PHASE_PENDING);
+}
+
+/* ---- spec ------------------------------------------------------------- */
+
+static json_t *load(const char *text)
+{
+        json_error_t e;
+        json_t *j = json_loads(text, 0, &e);
+        if (!j)
+                fail_msg("bad test json: %s", e.text);
+        return j;
+}
+
+static void test_spec_from_json(void **state)
+{
+        (void)state;
+        struct task_spec s;
+        struct berth_error err = {0};
+
+        json_t *o = load("{\"spec\":{\"image\":\"busybox\"}}");
+        assert_int_equal(task_spec_from_json(o, &s, &err), 0);
+        assert_string_equal(s.image, "busybox");
+        assert_int_equal(s.pull_policy, PULL_IF_NOT_PRESENT);
+        assert_int_equal(s.restart_policy, RESTART_NEVER);
+        assert_int_equal(s.backoff_limit, 6);
+        assert_int_equal(s.backoff_initial_ms, 10000);
+        assert_true(s.backoff_factor == 2);
+        assert_int_equal(s.backoff_max_ms, 300000);
+        assert_int_equal(s.active_deadline_ms, 0);
+        assert_int_equal(s.ttl_after_finished_ms, -1);
+        json_decref(o);
+
+        o = load("{\"spec\":{\"image\":\"x\",\"imagePullPolicy\":\"Never\","
+                 "\"restartPolicy\":\"OnFailure\",\"backoffLimit\":2,"
+                 "\"backoff\":{\"initialSeconds\":0.5,\"factor\":3,\"maxSeconds\":60},"
+                 "\"activeDeadlineSeconds\":30,\"ttlSecondsAfterFinished\":0}}");
+        assert_int_equal(task_spec_from_json(o, &s, &err), 0);
+        assert_int_equal(s.pull_policy, PULL_NEVER);
+        assert_int_equal(s.restart_policy, RESTART_ON_FAILURE);
+        assert_int_equal(s.backoff_limit, 2);
+        assert_int_equal(s.backoff_initial_ms, 500);
+        assert_true(s.backoff_factor == 3);
+        assert_int_equal(s.backoff_max_ms, 60000);
+        assert_int_equal(s.active_deadline_ms, 30000);
+        assert_int_equal(s.ttl_after_finished_ms, 0);
+        json_decref(o);
+
+        static const char *const bad[] = {
+            "{}",
+            "{\"spec\":[]}",
+            "{\"spec\":{}}",
+            "{\"spec\":{\"image\":\"\"}}",
+            "{\"spec\":{\"image\":\"x\",\"imagePullPolicy\":\"Sometimes\"}}",
+            "{\"spec\":{\"image\":\"x\",\"restartPolicy\":1}}",
+            "{\"spec\":{\"image\":\"x\",\"backoffLimit\":-1}}",
+            "{\"spec\":{\"image\":\"x\",\"backoff\":{\"factor\":0.5}}}",
+            "{\"spec\":{\"image\":\"x\",\"backoff\":\"fast\"}}",
+            "{\"spec\":{\"image\":\"x\",\"activeDeadlineSeconds\":\"10s\"}}",
+            "{\"spec\":{\"image\":\"x\",\"ttlSecondsAfterFinished\":-3}}",
+            "{\"spec\":{\"image\":\"x\",\"activeDeadlineSeconds\":1e300}}",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                struct task_spec untouched = {.backoff_limit = 42};
+                o = load(bad[i]);
+                berth_error_clear(&err);
+                assert_int_equal(task_spec_from_json(o, &untouched, &err), -EINVAL);
+                assert_int_equal(untouched.backoff_limit, 42);
+                assert_true(err.message[0] != '\0');
+                json_decref(o);
+        }
+        assert_int_equal(task_spec_from_json(NULL, &s, NULL), -EINVAL);
+}
+
+/* ---- container -------------------------------------------------------- */
+
+static void test_container_name(void **state)
+{
+        (void)state;
+        char *n = task_container_name("default", "hello", UID, 3);
+        assert_string_equal(n, "berth.default.hello.01234567.3");
+        free(n);
+        n = task_container_name("ns", "x", "abc", 1); /* short uid: all of it */
+        assert_string_equal(n, "berth.ns.x.abc.1");
+        free(n);
+        assert_null(task_container_name(NULL, "x", UID, 1));
+        assert_null(task_container_name("ns", "x", UID, 0));
+}
+
+static const char *label(const json_t *body, const char *key)
+{
+        return json_string_value(json_object_get(json_object_get(body, "Labels"), key));
+}
+
+static void test_container_body(void **state)
+{
+        (void)state;
+        struct berth_error err = {0};
+        json_t *o = load(
+            "{\"metadata\":{\"name\":\"hello\",\"namespace\":\"team\",\"uid\":\"" UID "\","
+            "\"generation\":4},"
+            "\"spec\":{\"image\":\"busybox:latest\",\"command\":[\"sh\",\"-c\"],"
+            "\"args\":[\"echo hi\"],"
+            "\"env\":[{\"name\":\"A\",\"value\":\"1\"},{\"name\":\"EMPTY\"}],"
+            "\"workingDir\":\"/tmp\",\"user\":\"1000:1000\",\"network\":\"host\","
+            "\"volumes\":[{\"mountPath\":\"/data\",\"hostPath\":\"/srv/data\",\"readOnly\":true},"
+            "{\"mountPath\":\"/cache\",\"volume\":\"cache\"},"
+            "{\"mountPath\":\"/scratch\",\"tmpfs\":{\"sizeLimit\":\"64Mi\"}}],"
+            "\"resources\":{\"cpu\":\"500m\",\"memory\":\"256Mi\",\"pids\":64},"
+            "\"labels\":{\"team\":\"data\",\"berth.uid\":\"forged\"}}}");
+
+        json_t *b = task_container_body(o, 2, &err);
+        assert_non_null(b);
+        assert_string_equal(json_string_value(json_object_get(b, "Image")), "busybox:latest");
+        json_t *ep = json_object_get(b, "Entrypoint");
+        assert_int_equal(json_array_size(ep), 2);
+        assert_string_equal(json_string_value(json_array_get(ep, 0)), "sh");
+        json_t *cmd = json_object_get(b, "Cmd");
+        assert_string_equal(json_string_value(json_array_get(cmd, 0)), "echo hi");
+        json_t *env = json_object_get(b, "Env");
+        assert_int_equal(json_array_size(env), 2);
+        assert_string_equal(json_string_value(json_array_get(env, 0)), "A=1");
+        assert_string_equal(json_string_value(json_array_get(env, 1)), "EMPTY=");
+        assert_string_equal(json_string_value(json_object_get(b, "WorkingDir")), "/tmp");
+        assert_string_equal(json_string_value(json_object_get(b, "User")), "1000:1000");
+
+        assert_string_equal(label(b, "berth.managed"), "true");
+        assert_string_equal(label(b, "berth.kind"), "Task");
+        assert_string_equal(label(b, "berth.namespace"), "team");
+        assert_string_equal(label(b, "berth.name"), "hello");
+        assert_string_equal(label(b, "berth.uid"), UID); /* users cannot forge ours */
+        assert_string_equal(label(b, "berth.attempt"), "2");
+        assert_string_equal(label(b, "berth.generation"), "4");
+        assert_string_equal(label(b, "team"), "data");
+
+        json_t *hc = json_object_get(b, "HostConfig");
+        assert_non_null(hc);
+        assert_string_equal(json_string_value(json_object_get(hc, "NetworkMode")), "host");
+        assert_int_equal(json_integer_value(json_object_get(hc, "NanoCpus")), 500000000);
+        assert_int_equal(json_integer_value(json_object_get(hc, "Memory")), 256 * 1024 * 1024);
+        assert_int_equal(json_integer_value(json_object_get(hc, "MemorySwap")), 256 * 1024 * 1024);
+        assert_int_equal(json_integer_value(json_object_get(hc, "PidsLimit")), 64);
+        json_t *m = json_object_get(hc, "Mounts");
+        assert_int_equal(json_array_size(m), 3);
+        json_t *m0 = json_array_get(m, 0), *m1 = json_array_get(m, 1), *m2 = json_array_get(m, 2);
+        assert_string_equal(json_string_value(json_object_get(m0, "Type")), "bind");
+        assert_string_equal(json_string_value(json_object_get(m0, "Source")), "/srv/data");
+        assert_string_equal(json_string_value(json_object_get(m0, "Target")), "/data");
+        assert_true(json_is_true(json_object_get(m0, "ReadOnly")));
+        assert_string_equal(json_string_value(json_object_get(m1, "Type")), "volume");
+        assert_string_equal(json_string_value(json_object_get(m1, "Source")), "cache");
+        assert_true(json_is_false(json_object_get(m1, "ReadOnly")));
+        assert_string_equal(json_string_value(json_object_get(m2, "Type")), "tmpfs");
+        assert_null(json_object_get(m2, "Source"));
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(m2, "TmpfsOptions"), "SizeBytes")),
+            64 * 1024 * 1024);
+        json_decref(b);
+        json_decref(o);
+
+        /* Minimal: Docker's defaults stay (no NetworkMode, no Entrypoint). */
+        o = load("{\"metadata\":{\"name\":\"m\",\"uid\":\"u1\"},\"spec\":{\"image\":\"x\","
+                 "\"resources\":{\"cpu\":1.5}}}");
+        b = task_container_body(o, 1, &err);
+        assert_non_null(b);
+        assert_null(json_object_get(b, "Entrypoint"));
+        assert_null(json_object_get(b, "Cmd"));
+        assert_null(json_object_get(json_object_get(b, "HostConfig"), "NetworkMode"));
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(b, "HostConfig"), "NanoCpus")),
+            1500000000);
+        assert_string_equal(label(b, "berth.namespace"), "default");
+        json_decref(b);
+        json_decref(o);
+}
+
+static void test_container_body_rejects_odd_input(void **state)
+{
+        (void)state;
+        static const char *const bad[] = {
+            "{\"spec\":{\"image\":\"x\"}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"command\":\"sh\"}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"args\":[1]}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"env\":[{\"value\":\"v\"}]}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"env\":[{\"name\":\"A\",\"value\":3}]}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"volumes\":[{\"mountPath\":\"/a\"}]}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"volumes\":[{\"mountPath\":\"/a\",\"hostPath\":\"/b\",\"volume\":\"v\"}]}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"volumes\":[{\"mountPath\":\"rel\",\"volume\":\"v\"}]}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"volumes\":[{\"mountPath\":\"/a\",\"tmpfs\":{\"sizeLimit\":\"lots\"}}]}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"resources\":{\"cpu\":\"fast\"}}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"resources\":{\"memory\":-1}}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"resources\":{\"pids\":\"many\"}}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"labels\":{\"a\":1}}}",
+            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
+            "\"network\":5}}",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                struct berth_error err = {0};
+                json_t *o = load(bad[i]);
+                json_t *b = task_container_body(o, 1, &err);
+                if (b)
+                        fail_msg("accepted: %s", bad[i]);
+                assert_int_equal(err.code, -EINVAL);
+                assert_true(err.message[0] != '\0');
+                json_decref(o);
+        }
+        json_t *o =
+            load("{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\"}}");
+        assert_null(task_container_body(o, 0, NULL));
+        json_decref(o);
+        assert_null(task_container_body(NULL, 1, NULL));
+}
+
+static void test_enum_strings(void **state)
+{
+        (void)state;
+        enum task_phase ph;
+        assert_string_equal(task_phase_to_string(TASK_PHASE_SUCCEEDED), "Succeeded");
+        assert_int_equal(task_phase_from_string("Failed", &ph), 0);
+        assert_int_equal(ph, TASK_PHASE_FAILED);
+        ph = TASK_PHASE_RUNNING;
+        assert_int_equal(task_phase_from_string("failed", &ph), -EINVAL);
+        assert_int_equal(ph, TASK_PHASE_RUNNING);
+        assert_int_equal(task_phase_from_string(NULL, &ph), -EINVAL);
+        assert_string_equal(task_phase_to_string((enum task_phase)99), "Unknown");
+        assert_string_equal(task_action_type_to_string(TASK_ACTION_FINALIZE), "Finalize");
+        assert_string_equal(task_action_type_to_string((enum task_action_type)99), "Unknown");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_new_task_creates_attempt_1),
+            cmocka_unit_test(test_missing_finalizer_first),
+            cmocka_unit_test(test_created_container_is_started),
+            cmocka_unit_test(test_restart_adopts_created_container),
+            cmocka_unit_test(test_running_sets_phase_and_deadline_timer),
+            cmocka_unit_test(test_running_without_deadline_no_timer),
+            cmocka_unit_test(test_exit_0_succeeds),
+            cmocka_unit_test(test_exited_without_details_is_inspected_never_started),
+            cmocka_unit_test(test_exit_3_never_fails_with_error),
+            cmocka_unit_test(test_oom_killed),
+            cmocka_unit_test(test_on_failure_retries_then_backoff_limit),
+            cmocka_unit_test(test_backoff_survives_json_roundtrip),
+            cmocka_unit_test(test_deadline_exceeded_then_sigkill_after_grace),
+            cmocka_unit_test(test_deadline_during_backoff),
+            cmocka_unit_test(test_ttl_requeue_then_delete),
+            cmocka_unit_test(test_deleting_removes_then_finalizes),
+            cmocka_unit_test(test_adopts_attempt_beyond_status),
+            cmocka_unit_test(test_container_lost),
+            cmocka_unit_test(test_image_never_missing),
+            cmocka_unit_test(test_image_pull_policies),
+            cmocka_unit_test(test_create_refused),
+            cmocka_unit_test(test_finished_task_spec_change_does_not_rerun),
+            cmocka_unit_test(test_finished_task_kills_stray_container),
+            cmocka_unit_test(test_removing_container_waits),
+            cmocka_unit_test(test_backoff_delay),
+            cmocka_unit_test(test_status_json_and_conditions),
+            cmocka_unit_test(test_status_roundtrip),
+            cmocka_unit_test(test_spec_from_json),
+            cmocka_unit_test(test_container_name),
+            cmocka_unit_test(test_container_body),
+            cmocka_unit_test(test_container_body_rejects_odd_input),
+            cmocka_unit_test(test_enum_strings),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,853 @@
+/* Unit tests of watchers: the object cache against a real (embedded) SQLite
+ * store in a temporary directory, and the pure parts of the container cache.
+ * Waits are bounded and driven by condition variables, never by sleeps. */
+#include <dirent.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "watchers-internal.h"
+
+#define WAIT_MS    5000
+#define MAX_EVENTS 512
+
+/* ---- fixtures --------------------------------------------------------- */
+
+struct fixture {
+        char dir[64];
+        struct store *store;
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+        struct berth_error err = {0};
+        char url[128];
+
+        if (!f)
+                return -1;
+        snprintf(f->dir, sizeof(f->dir), "/tmp/berth-watchers-XXXXXX");
+        if (!mkdtemp(f->dir)) {
+                free(f);
+                return -1;
+        }
+        snprintf(url, sizeof(url), "sqlite:%s/store.db", f->dir);
+        if (store_open(url, &f->store, &err) < 0) {
+                fprintf(stderr, "store_open: %s\n", err.message);
+                rmdir(f->dir);
+                free(f);
+                return -1;
+        }
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        DIR *d;
+
+        store_free(f->store);
+        d = opendir(f->dir);
+        if (d) {
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        char path[512];
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
+                        snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+                        unlink(path);
+                }
+                closedir(d);
+        }
+        rmdir(f->dir);
+        free(f);
+        return 0;
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int64_t put(struct store *s, const char *key, const char *value)
+{
+        struct berth_error err = {0};
+        int64_t rev = 0;
+
+        assert_int_equal(store_put(s, key, value, strlen(value), STORE_ANY_REVISION, 0, &rev, &err),
+                         0);
+        assert_true(rev > 0);
+        return rev;
+}
+
+/* Puts an object {"metadata":{"name":name},"spec":{"n":n}}. */
+static int64_t put_obj(struct store *s, const char *key, const char *name, int n)
+{
+        char value[256];
+
+        snprintf(value, sizeof(value), "{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"n\":%d}}", name,
+                 n);
+        return put(s, key, value);
+}
+
+static int64_t del(struct store *s, const char *key)
+{
+        struct berth_error err = {0};
+        int64_t rev = 0;
+
+        assert_int_equal(store_delete(s, key, STORE_ANY_REVISION, &rev, &err), 0);
+        return rev;
+}
+
+static const char *rv_of(const json_t *obj)
+{
+        return json_string_value(
+            json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+}
+
+static int64_t spec_n(const json_t *obj)
+{
+        return json_integer_value(json_object_get(json_object_get(obj, "spec"), "n"));
+}
+
+static void assert_rv(const json_t *obj, int64_t rev)
+{
+        char buf[24];
+
+        snprintf(buf, sizeof(buf), "%" PRId64, rev);
+        assert_non_null(obj);
+        assert_string_equal(rv_of(obj), buf);
+}
+
+/* Records the events a handler or a subscription receives. */
+struct rec_event {
+        enum object_event_type type;
+        char key[128];
+        int64_t rev;
+        json_t *obj;
+};
+
+struct recorder {
+        pthread_mutex_t mu;
+        pthread_cond_t cond;
+        struct rec_event ev[MAX_EVENTS];
+        size_t n;
+        /* Optional: what the callback sees through the cache. */
+        struct object_cache *cache;
+        bool get_ok;
+        /* Optional: unsubscribe this from the callback after 'unsub_after' events. */
+        struct object_cache_sub *self;
+        size_t unsub_after;
+};
+
+static void rec_init(struct recorder *r)
+{
+        memset(r, 0, sizeof(*r));
+        pthread_mutex_init(&r->mu, NULL);
+        pthread_cond_init(&r->cond, NULL);
+        r->get_ok = true;
+}
+
+static void rec_release(struct recorder *r)
+{
+        for (size_t i = 0; i < r->n; i++)
+                json_decref(r->ev[i].obj);
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cond);
+}
+
+static void rec_fn(const struct object_event *ev, void *userdata)
+{
+        struct recorder *r = userdata;
+
+        /* The cache lock must not be held (this would deadlock), and the
+         * cache is already at least as new as the event (it may be newer: a
+         * batch is applied before it is delivered). */
+        if (r->cache) {
+                int64_t mod = 0;
+                json_t *o = object_cache_get(r->cache, ev->key, &mod);
+                if (o && mod < ev->revision)
+                        r->get_ok = false;
+                if (object_cache_revision(r->cache) < ev->revision)
+                        r->get_ok = false;
+                json_decref(o);
+        }
+        pthread_mutex_lock(&r->mu);
+        if (r->n < MAX_EVENTS) {
+                struct rec_event *e = &r->ev[r->n++];
+                e->type = ev->type;
+                snprintf(e->key, sizeof(e->key), "%s", ev->key);
+                e->rev = ev->revision;
+                e->obj = json_incref((json_t *)ev->object);
+        }
+        size_t n = r->n;
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->mu);
+        if (r->self && n == r->unsub_after)
+                object_cache_unsubscribe(r->self);
+}
+
+/* Waits until at least n events were recorded; returns the count. */
+static size_t rec_wait(struct recorder *r, size_t n)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += WAIT_MS / 1000;
+        pthread_mutex_lock(&r->mu);
+        while (r->n < n && pthread_cond_timedwait(&r->cond, &r->mu, &ts) != ETIMEDOUT)
+                ;
+        size_t got = r->n;
+        pthread_mutex_unlock(&r->mu);
+        return got;
+}
+
+static size_t rec_count(struct recorder *r)
+{
+        pthread_mutex_lock(&r->mu);
+        size_t n = r->n;
+        pthread_mutex_unlock(&r->mu);
+        return n;
+}
+
+static void assert_event(const struct rec_event *e, enum object_event_type type, const char *key,
+                         int64_t rev)
+{
+        assert_string_equal(object_event_type_to_string(e->type),
+                            object_event_type_to_string(type));
+        assert_string_equal(e->key, key);
+        assert_int_equal(e->rev, rev);
+        assert_rv(e->obj, rev);
+}
+
+static struct object_cache *cache_new(struct fixture *f, const char *prefix, size_t history,
+                                      struct recorder *r)
+{
+        struct object_cache *c = NULL;
+        struct berth_error err = {0};
+
+        assert_int_equal(object_cache_new_with_history(f->store, prefix, history, r ? rec_fn : NULL,
+                                                       r, &c, &err),
+                         0);
+        assert_non_null(c);
+        assert_int_equal(object_cache_wait_synced(c, WAIT_MS), 0);
+        return c;
+}
+
+static int64_t store_rev(struct store *s)
+{
+        int64_t rev = -1;
+        assert_int_equal(store_revision(s, &rev, NULL), 0);
+        return rev;
+}
+
+/* ---- object cache ----------------------------------------------------- */
+
+static void test_free_null(void **state)
+{
+        (void)state;
+        object_cache_free(NULL);
+        object_cache_unsubscribe(NULL);
+        container_cache_free(NULL);
+}
+
+static void test_type_strings(void **state)
+{
+        (void)state;
+        assert_string_equal(object_event_type_to_string(OBJECT_ADDED), "ADDED");
+        assert_string_equal(object_event_type_to_string(OBJECT_MODIFIED), "MODIFIED");
+        assert_string_equal(object_event_type_to_string(OBJECT_DELETED), "DELETED");
+}
+
+static void test_new_invalid(void **state)
+{
+        struct fixture *f = *state;
+        struct object_cache *c = NULL;
+        struct berth_error err = {0};
+
+        assert_int_equal(object_cache_new(NULL, "/berth/", NULL, NULL, &c, &err), -EINVAL);
+        assert_int_equal(err.code, -EINVAL);
+        assert_int_equal(object_cache_new(f->store, NULL, NULL, NULL, &c, NULL), -EINVAL);
+        assert_null(c);
+}
+
+static void test_initial_list(void **state)
+{
+        struct fixture *f = *state;
+        struct recorder r;
+
+        rec_init(&r);
+        int64_t r1 = put_obj(f->store, "/berth/tasks/default/b", "b", 1);
+        int64_t r2 = put_obj(f->store, "/berth/tasks/default/a", "a", 2);
+        put_obj(f->store, "/other/x", "x", 3);
+        int64_t r4 = put_obj(f->store, "/berth/tasks/default/b", "b", 4);
+
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, &r);
+        assert_int_equal(object_cache_size(c), 2);
+        assert_int_equal(object_cache_revision(c), r4);
+        assert_int_equal(object_cache_relist_count(c), 1);
+
+        /* The first list reaches the handler as ADDED, in revision order. */
+        assert_int_equal(rec_wait(&r, 2), 2);
+        assert_event(&r.ev[0], OBJECT_ADDED, "/berth/tasks/default/a", r2);
+        assert_event(&r.ev[1], OBJECT_ADDED, "/berth/tasks/default/b", r4);
+        assert_int_equal(spec_n(r.ev[1].obj), 4);
+
+        int64_t mod = 0;
+        json_t *b = object_cache_get(c, "/berth/tasks/default/b", &mod);
+        assert_int_equal(mod, r4);
+        assert_rv(b, r4);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(b, "metadata"), "name")), "b");
+        json_decref(b);
+        assert_null(object_cache_get(c, "/other/x", NULL));
+        assert_null(object_cache_get(c, "/berth/tasks/default/zz", NULL));
+        (void)r1;
+
+        object_cache_free(c);
+        rec_release(&r);
+}
+
+static void test_live_events(void **state)
+{
+        struct fixture *f = *state;
+        struct recorder r;
+
+        rec_init(&r);
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, &r);
+        r.cache = c;
+        assert_int_equal(object_cache_size(c), 0);
+
+        int64_t r1 = put_obj(f->store, "/berth/tasks/default/a", "a", 1);
+        int64_t r2 = put_obj(f->store, "/berth/tasks/default/a", "a", 2);
+        put_obj(f->store, "/elsewhere/a", "a", 9);
+        int64_t r3 = put_obj(f->store, "/berth/tasks/default/b", "b", 3);
+        int64_t r4 = del(f->store, "/berth/tasks/default/a");
+
+        assert_int_equal(object_cache_wait_revision(c, r4, WAIT_MS), 0);
+        assert_int_equal(rec_wait(&r, 4), 4);
+        assert_event(&r.ev[0], OBJECT_ADDED, "/berth/tasks/default/a", r1);
+        assert_int_equal(spec_n(r.ev[0].obj), 1);
+        assert_event(&r.ev[1], OBJECT_MODIFIED, "/berth/tasks/default/a", r2);
+        assert_int_equal(spec_n(r.ev[1].obj), 2);
+        assert_event(&r.ev[2], OBJECT_ADDED, "/berth/tasks/default/b", r3);
+        /* DELETED carries the last state, at the delete's revision. */
+        assert_event(&r.ev[3], OBJECT_DELETED, "/berth/tasks/default/a", r4);
+        assert_int_equal(spec_n(r.ev[3].obj), 2);
+        /* The ADDED object handed out earlier was not modified afterwards. */
+        assert_rv(r.ev[0].obj, r1);
+        assert_int_equal(spec_n(r.ev[0].obj), 1);
+        assert_true(r.get_ok);
+
+        assert_null(object_cache_get(c, "/berth/tasks/default/a", NULL));
+        assert_int_equal(object_cache_size(c), 1);
+        assert_int_equal(rec_count(&r), 4);
+
+        object_cache_free(c);
+        rec_release(&r);
+}
+
+static void test_list_order_and_prefix(void **state)
+{
+        struct fixture *f = *state;
+        const char *keys[] = {
+            "/berth/tasks/default/c", "/berth/tasks/default/a", "/berth/services/default/s",
+            "/berth/tasks/other/b",   "/berth/tasks/default/b", "/berth/tasksx/default/z",
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+                put_obj(f->store, keys[i], "x", (int)i);
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, NULL);
+        /* One more after the list, through the watch. */
+        int64_t last = put_obj(f->store, "/berth/tasks/default/aa", "x", 100);
+        assert_int_equal(object_cache_wait_revision(c, last, WAIT_MS), 0);
+
+        int64_t rev = 0;
+        json_t *all = object_cache_list(c, "/berth/tasks/", &rev);
+        assert_non_null(all);
+        assert_int_equal(rev, last);
+        const int want[] = {1, 100, 4, 0, 3}; /* a, aa, b, c, other/b */
+        assert_int_equal(json_array_size(all), ARRAY_SIZE(want));
+        for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+                assert_int_equal(spec_n(json_array_get(all, i)), want[i]);
+        json_decref(all);
+
+        json_t *everything = object_cache_list(c, NULL, NULL);
+        assert_int_equal(json_array_size(everything), 7);
+        assert_int_equal(spec_n(json_array_get(everything, 0)), 2); /* services sorts first */
+        json_decref(everything);
+
+        json_t *none = object_cache_list(c, "/berth/nothing/", NULL);
+        assert_non_null(none);
+        assert_int_equal(json_array_size(none), 0);
+        json_decref(none);
+
+        object_cache_free(c);
+}
+
+static void test_get_new_refs(void **state)
+{
+        struct fixture *f = *state;
+
+        int64_t r1 = put_obj(f->store, "/berth/tasks/default/a", "a", 1);
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, NULL);
+
+        json_t *a = object_cache_get(c, "/berth/tasks/default/a", NULL);
+        json_t *b = object_cache_get(c, "/berth/tasks/default/a", NULL);
+        assert_non_null(a);
+        assert_ptr_equal(a, b); /* shared, immutable */
+        assert_true(a->refcount >= 3);
+        json_decref(b);
+
+        /* A change builds a new tree: the old reference keeps its state. */
+        int64_t r2 = put_obj(f->store, "/berth/tasks/default/a", "a", 2);
+        assert_int_equal(object_cache_wait_revision(c, r2, WAIT_MS), 0);
+        json_t *a2 = object_cache_get(c, "/berth/tasks/default/a", NULL);
+        assert_ptr_not_equal(a, a2);
+        assert_rv(a, r1);
+        assert_int_equal(spec_n(a), 1);
+        assert_rv(a2, r2);
+        assert_int_equal(spec_n(a2), 2);
+        json_decref(a2);
+
+        /* References outlive the cache. */
+        object_cache_free(c);
+        assert_int_equal(a->refcount, 1);
+        json_decref(a);
+}
+
+static void test_wait_revision(void **state)
+{
+        struct fixture *f = *state;
+
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, NULL);
+        int64_t now = object_cache_revision(c);
+        assert_int_equal(object_cache_wait_revision(c, now, 0), 0);
+        assert_int_equal(object_cache_wait_revision(c, now + 1, 50), -ETIMEDOUT);
+        int64_t r1 = put_obj(f->store, "/berth/tasks/default/a", "a", 1);
+        assert_int_equal(object_cache_wait_revision(c, r1, WAIT_MS), 0);
+        assert_true(object_cache_revision(c) >= r1);
+        object_cache_free(c);
+}
+
+static void test_subscribe_replay(void **state)
+{
+        struct fixture *f = *state;
+        struct recorder all, mid, now, tasks;
+        struct object_cache_sub *s_all = NULL, *s_mid = NULL, *s_now = NULL, *s_tasks = NULL;
+        int64_t rev[5];
+
+        rec_init(&all);
+        rec_init(&mid);
+        rec_init(&now);
+        rec_init(&tasks);
+        assert_int_equal(store_rev(f->store), 0);
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, NULL);
+        rev[0] = put_obj(f->store, "/berth/tasks/default/a", "a", 0);
+        rev[1] = put_obj(f->store, "/berth/services/default/s", "s", 1);
+        rev[2] = put_obj(f->store, "/berth/tasks/default/a", "a", 2);
+        rev[3] = del(f->store, "/berth/services/default/s");
+        rev[4] = put_obj(f->store, "/berth/tasks/default/b", "b", 4);
+        assert_int_equal(object_cache_wait_revision(c, rev[4], WAIT_MS), 0);
+
+        /* From 0: the whole history (the cache started on an empty store). */
+        assert_int_equal(object_cache_subscribe(c, "/berth/", 0, rec_fn, &all, &s_all), 0);
+        /* From rev[2]: exactly what came after it. */
+        assert_int_equal(object_cache_subscribe(c, "/berth/", rev[2], rec_fn, &mid, &s_mid), 0);
+        /* From now: nothing replayed. */
+        assert_int_equal(object_cache_subscribe(c, "/berth/", rev[4], rec_fn, &now, &s_now), 0);
+        /* Prefix filter. */
+        assert_int_equal(object_cache_subscribe(c, "/berth/tasks/", 0, rec_fn, &tasks, &s_tasks),
+                         0);
+
+        assert_int_equal(rec_wait(&all, 5), 5);
+        assert_event(&all.ev[0], OBJECT_ADDED, "/berth/tasks/default/a", rev[0]);
+        assert_event(&all.ev[1], OBJECT_ADDED, "/berth/services/default/s", rev[1]);
+        assert_event(&all.ev[2], OBJECT_MODIFIED, "/berth/tasks/default/a", rev[2]);
+        assert_event(&all.ev[3], OBJECT_DELETED, "/berth/services/default/s", rev[3]);
+        assert_event(&all.ev[4], OBJECT_ADDED, "/berth/tasks/default/b", rev[4]);
+
+        assert_int_equal(rec_wait(&mid, 2), 2);
+        assert_event(&mid.ev[0], OBJECT_DELETED, "/berth/services/default/s", rev[3]);
+        assert_event(&mid.ev[1], OBJECT_ADDED, "/berth/tasks/default/b", rev[4]);
+
+        assert_int_equal(rec_wait(&tasks, 3), 3);
+        assert_event(&tasks.ev[2], OBJECT_ADDED, "/berth/tasks/default/b", rev[4]);
+
+        /* Then live events, once, after the replay. */
+        int64_t r5 = put_obj(f->store, "/berth/tasks/default/c", "c", 5);
+        assert_int_equal(rec_wait(&now, 1), 1);
+        assert_event(&now.ev[0], OBJECT_ADDED, "/berth/tasks/default/c", r5);
+        assert_int_equal(rec_wait(&all, 6), 6);
+        assert_event(&all.ev[5], OBJECT_ADDED, "/berth/tasks/default/c", r5);
+        assert_int_equal(rec_wait(&mid, 3), 3);
+        assert_int_equal(rec_wait(&tasks, 4), 4);
+
+        int64_t r6 = put_obj(f->store, "/berth/services/default/t", "t", 6);
+        assert_int_equal(rec_wait(&all, 7), 7);
+        assert_int_equal(all.ev[6].rev, r6);
+        assert_int_equal(rec_wait(&now, 2), 2);
+        /* Not in the tasks prefix: its subscription stays at 4. */
+        assert_int_equal(rec_count(&tasks), 4);
+        assert_int_equal(rec_count(&all), 7);
+        assert_int_equal(rec_count(&mid), 4);
+
+        /* A future revision is fine: nothing until then. */
+        struct object_cache_sub *s_future = NULL;
+        struct recorder future;
+        rec_init(&future);
+        assert_int_equal(object_cache_subscribe(c, "/berth/", r6 + 1, rec_fn, &future, &s_future),
+                         0);
+        int64_t r7 = put_obj(f->store, "/berth/tasks/default/x", "x", 7);
+        int64_t r8 = put_obj(f->store, "/berth/tasks/default/y", "y", 8);
+        assert_int_equal(rec_wait(&future, 1), 1);
+        assert_int_equal(future.ev[0].rev, r8);
+        assert_int_equal(rec_wait(&all, 9), 9);
+        assert_int_equal(all.ev[7].rev, r7);
+
+        object_cache_unsubscribe(s_all);
+        object_cache_unsubscribe(s_mid);
+        object_cache_unsubscribe(s_now);
+        object_cache_unsubscribe(s_future);
+        /* s_tasks is left for object_cache_free to clean up. */
+        object_cache_free(c);
+        rec_release(&all);
+        rec_release(&mid);
+        rec_release(&now);
+        rec_release(&tasks);
+        rec_release(&future);
+}
+
+static void test_subscribe_too_old(void **state)
+{
+        struct fixture *f = *state;
+        struct object_cache_sub *s = NULL;
+        struct recorder r;
+        int64_t rev[10];
+
+        rec_init(&r);
+        put_obj(f->store, "/berth/tasks/default/before", "b", 0);
+        int64_t start = store_rev(f->store);
+        struct object_cache *c = cache_new(f, "/berth/", 4, NULL);
+        /* Before the first list there is no history at all. */
+        assert_int_equal(object_cache_subscribe(c, "/berth/", start - 1, rec_fn, &r, &s), -ERANGE);
+        assert_null(s);
+        for (int i = 0; i < 10; i++)
+                rev[i] = put_obj(f->store, "/berth/tasks/default/a", "a", i);
+        assert_int_equal(object_cache_wait_revision(c, rev[9], WAIT_MS), 0);
+
+        /* The ring holds rev[6..9]: from rev[5] on is covered, older is not. */
+        assert_int_equal(object_cache_subscribe(c, "/berth/", rev[4], rec_fn, &r, &s), -ERANGE);
+        assert_int_equal(object_cache_subscribe(c, "/berth/", 0, rec_fn, &r, &s), -ERANGE);
+        assert_null(s);
+        assert_int_equal(object_cache_subscribe(c, "/berth/", rev[5], rec_fn, &r, &s), 0);
+        assert_int_equal(rec_wait(&r, 4), 4);
+        for (int i = 0; i < 4; i++)
+                assert_event(&r.ev[i], OBJECT_MODIFIED, "/berth/tasks/default/a", rev[6 + i]);
+        object_cache_unsubscribe(s);
+
+        /* The current revision is always fine. */
+        s = NULL;
+        assert_int_equal(object_cache_subscribe(c, "/berth/", rev[9], rec_fn, &r, &s), 0);
+        object_cache_unsubscribe(s);
+        object_cache_free(c);
+        rec_release(&r);
+}
+
+static void test_unsubscribe(void **state)
+{
+        struct fixture *f = *state;
+        struct recorder h, a, b;
+        struct object_cache_sub *sa = NULL, *sb = NULL;
+
+        rec_init(&h);
+        rec_init(&a);
+        rec_init(&b);
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, &h);
+        int64_t now = object_cache_revision(c);
+        assert_int_equal(object_cache_subscribe(c, "/berth/", now, rec_fn, &a, &sa), 0);
+        assert_int_equal(object_cache_subscribe(c, "/berth/", now, rec_fn, &b, &sb), 0);
+        /* b unsubscribes itself from its callback after two events. */
+        b.self = sb;
+        b.unsub_after = 2;
+
+        put_obj(f->store, "/berth/tasks/default/a", "a", 1);
+        assert_int_equal(rec_wait(&a, 1), 1);
+        object_cache_unsubscribe(sa);
+
+        put_obj(f->store, "/berth/tasks/default/a", "a", 2);
+        int64_t r3 = put_obj(f->store, "/berth/tasks/default/a", "a", 3);
+        assert_int_equal(object_cache_wait_revision(c, r3, WAIT_MS), 0);
+        assert_int_equal(rec_wait(&h, 3), 3); /* the handler saw everything */
+        assert_int_equal(rec_count(&a), 1);
+        assert_int_equal(rec_count(&b), 2);
+
+        object_cache_free(c);
+        rec_release(&h);
+        rec_release(&a);
+        rec_release(&b);
+}
+
+static void test_relist_diff(void **state)
+{
+        struct fixture *f = *state;
+        struct recorder h, sub;
+        struct object_cache_sub *s = NULL;
+
+        rec_init(&h);
+        rec_init(&sub);
+        int64_t r_keep = put_obj(f->store, "/berth/tasks/default/keep", "keep", 1);
+        put_obj(f->store, "/berth/tasks/default/mod", "mod", 1);
+        put_obj(f->store, "/berth/tasks/default/gone", "gone", 1);
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, &h);
+        assert_int_equal(rec_wait(&h, 3), 3);
+        int64_t before = object_cache_revision(c);
+        assert_int_equal(object_cache_subscribe(c, "/berth/", before, rec_fn, &sub, &s), 0);
+
+        /* The cache loses its watch and misses these, and the history they
+         * were in is compacted away. */
+        object_cache_test_hold(c, true);
+        put_obj(f->store, "/berth/tasks/default/tmp", "tmp", 1);
+        del(f->store, "/berth/tasks/default/tmp");
+        int64_t r_mod = put_obj(f->store, "/berth/tasks/default/mod", "mod", 2);
+        int64_t r_new = put_obj(f->store, "/berth/tasks/default/new", "new", 1);
+        int64_t r_gone = del(f->store, "/berth/tasks/default/gone");
+        int64_t last = put_obj(f->store, "/other/x", "x", 1);
+        assert_int_equal(store_compact(f->store, last, NULL), 0);
+        assert_int_equal(rec_count(&h), 3);
+        assert_int_equal(object_cache_revision(c), before);
+
+        object_cache_test_hold(c, false);
+        assert_int_equal(object_cache_wait_revision(c, last, WAIT_MS), 0);
+        assert_int_equal(object_cache_relist_count(c), 2);
+        int64_t listed = object_cache_revision(c);
+        assert_true(listed >= last);
+
+        /* Only the differences, in revision order; unchanged "keep" is quiet
+         * and "tmp" never existed as far as the cache knows. */
+        assert_int_equal(rec_wait(&h, 6), 6);
+        assert_event(&h.ev[3], OBJECT_MODIFIED, "/berth/tasks/default/mod", r_mod);
+        assert_int_equal(spec_n(h.ev[3].obj), 2);
+        assert_event(&h.ev[4], OBJECT_ADDED, "/berth/tasks/default/new", r_new);
+        /* The delete's own revision is gone with the history: the list's is used. */
+        assert_event(&h.ev[5], OBJECT_DELETED, "/berth/tasks/default/gone", listed);
+        assert_true(listed > r_gone);
+
+        assert_int_equal(rec_wait(&sub, 3), 3);
+        assert_event(&sub.ev[0], OBJECT_MODIFIED, "/berth/tasks/default/mod", r_mod);
+        assert_event(&sub.ev[2], OBJECT_DELETED, "/berth/tasks/default/gone", listed);
+
+        int64_t mod = 0;
+        json_t *keep = object_cache_get(c, "/berth/tasks/default/keep", &mod);
+        assert_int_equal(mod, r_keep);
+        json_decref(keep);
+        assert_int_equal(object_cache_size(c), 3);
+
+        /* A resume from before the relist replays the diff too. */
+        struct recorder late;
+        struct object_cache_sub *s2 = NULL;
+        rec_init(&late);
+        assert_int_equal(object_cache_subscribe(c, "/berth/", before, rec_fn, &late, &s2), 0);
+        assert_int_equal(rec_wait(&late, 3), 3);
+        assert_event(&late.ev[1], OBJECT_ADDED, "/berth/tasks/default/new", r_new);
+
+        /* And the new watch works. */
+        int64_t r_after = put_obj(f->store, "/berth/tasks/default/after", "after", 1);
+        assert_int_equal(rec_wait(&h, 7), 7);
+        assert_event(&h.ev[6], OBJECT_ADDED, "/berth/tasks/default/after", r_after);
+        assert_int_equal(rec_count(&h), 7);
+
+        object_cache_unsubscribe(s);
+        object_cache_unsubscribe(s2);
+        object_cache_free(c);
+        rec_release(&h);
+        rec_release(&sub);
+        rec_release(&late);
+}
+
+static void test_invalid_values(void **state)
+{
+        struct fixture *f = *state;
+        struct recorder h;
+
+        rec_init(&h);
+        put(f->store, "/berth/tasks/default/bad", "not json {");
+        put(f->store, "/berth/tasks/default/array", "[1,2]");
+        int64_t r_ok = put_obj(f->store, "/berth/tasks/default/ok", "ok", 1);
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, &h);
+        assert_int_equal(object_cache_size(c), 1);
+        assert_int_equal(object_cache_invalid_count(c), 2);
+        assert_null(object_cache_get(c, "/berth/tasks/default/bad", NULL));
+        assert_int_equal(rec_wait(&h, 1), 1);
+        assert_event(&h.ev[0], OBJECT_ADDED, "/berth/tasks/default/ok", r_ok);
+
+        /* Live: an invalid new value is skipped; an object that turns invalid
+         * leaves the cache. */
+        put(f->store, "/berth/tasks/default/bad2", "\"string\"");
+        int64_t r_broken = put(f->store, "/berth/tasks/default/ok", "{");
+        assert_int_equal(object_cache_wait_revision(c, r_broken, WAIT_MS), 0);
+        assert_int_equal(object_cache_invalid_count(c), 4);
+        assert_int_equal(rec_wait(&h, 2), 2);
+        assert_event(&h.ev[1], OBJECT_DELETED, "/berth/tasks/default/ok", r_broken);
+        assert_int_equal(object_cache_size(c), 0);
+
+        /* An object without metadata gets one for its resourceVersion. */
+        int64_t r_bare = put(f->store, "/berth/tasks/default/bare", "{\"spec\":{\"n\":7}}");
+        assert_int_equal(rec_wait(&h, 3), 3);
+        assert_event(&h.ev[2], OBJECT_ADDED, "/berth/tasks/default/bare", r_bare);
+        assert_int_equal(rec_count(&h), 3);
+
+        object_cache_free(c);
+        rec_release(&h);
+}
+
+static void test_many_objects(void **state)
+{
+        struct fixture *f = *state;
+        enum { N = 10000 };
+        struct timespec t0, t1;
+
+        struct object_cache *c = cache_new(f, "/berth/", N, NULL);
+        /* Fed through the watch in random key order. */
+        int64_t last = 0;
+        for (int i = 0; i < N; i++) {
+                char key[64], value[64];
+                int k = (i * 7919) % N;
+                snprintf(key, sizeof(key), "/berth/tasks/default/t%05d", k);
+                snprintf(value, sizeof(value), "{\"metadata\":{\"name\":\"t%05d\"}}", k);
+                last = put(f->store, key, value);
+        }
+        assert_int_equal(object_cache_wait_revision(c, last, 60000), 0);
+        assert_int_equal(object_cache_size(c), N);
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        json_t *all = object_cache_list(c, "/berth/tasks/", NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        assert_int_equal(json_array_size(all), N);
+        for (size_t i = 0; i < N; i++) {
+                char name[16];
+                const json_t *o = json_array_get(all, i);
+                snprintf(name, sizeof(name), "t%05zu", i);
+                assert_non_null(rv_of(o));
+                assert_string_equal(
+                    json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
+                    name);
+        }
+        json_decref(all);
+        /* Generous for ASan on a shared machine; typically well under 5 ms. */
+        assert_true(ms < 100.0);
+        object_cache_free(c);
+}
+
+/* ---- container_info_from_docker --------------------------------------- */
+
+static void test_container_info_good(void **state)
+{
+        (void)state;
+        struct docker_container dc = {
+            .id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            .name = "berth.default.web.1a2b3c4d.2",
+            .labels = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "berth.managed", "true",
+                                "berth.kind", "Task", "berth.namespace", "default", "berth.name",
+                                "web", "berth.uid", "1a2b3c4d5e6f", "berth.attempt", "2",
+                                "berth.generation", "7"),
+            .state = DOCKER_STATE_EXITED,
+            .details_known = true,
+            .exit_code = 3,
+            .oom_killed = true,
+            .started_ms = 1000,
+            .finished_ms = 2000,
+        };
+        struct container_info ci;
+
+        assert_int_equal(container_info_from_docker(&dc, &ci), 0);
+        assert_string_equal(ci.id, dc.id);
+        assert_string_equal(ci.name, dc.name);
+        assert_string_equal(ci.kind, "Task");
+        assert_string_equal(ci.ns, "default");
+        assert_string_equal(ci.owner, "web");
+        assert_string_equal(ci.uid, "1a2b3c4d5e6f");
+        assert_int_equal(ci.attempt, 2);
+        assert_int_equal(ci.generation, 7);
+        assert_int_equal(ci.state, DOCKER_STATE_EXITED);
+        assert_true(ci.details_known);
+        assert_true(ci.exit_known);
+        assert_int_equal(ci.exit_code, 3);
+        assert_true(ci.oom_killed);
+        assert_int_equal(ci.started_ms, 1000);
+        assert_int_equal(ci.finished_ms, 2000);
+
+        /* From a list: no details, no exit code; generation is optional. */
+        json_object_del(dc.labels, "berth.generation");
+        dc.details_known = false;
+        dc.state = DOCKER_STATE_RUNNING;
+        assert_int_equal(container_info_from_docker(&dc, &ci), 0);
+        assert_int_equal(ci.generation, 0);
+        assert_false(ci.details_known);
+        assert_false(ci.exit_known);
+        assert_int_equal(ci.state, DOCKER_STATE_RUNNING);
+        json_decref(dc.labels);
+}
+
+static void test_container_info_bad(void **state)
+{
+        (void)state;
+        const char *bad[][2] = {
+            {NULL, "1"},                                         /* no uid */
+            {"", "1"},                                           /* empty uid */
+            {"abc", NULL},                                       /* no attempt */
+            {"abc", "x"},                                        /* junk attempt */
+            {"abc", "1x"},                                       /* trailing junk */
+            {"abc", "-1"},                                       /* negative */
+            {"abc", ""},                                         /* empty */
+            {"abc", "99999999999"},                              /* overflows int */
+            {"0123456789012345678901234567890123456789xx", "1"}, /* uid too long */
+        };
+        struct container_info ci = {.attempt = 42};
+
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                json_t *labels = json_object();
+                if (bad[i][0])
+                        json_object_set_new(labels, "berth.uid", json_string(bad[i][0]));
+                if (bad[i][1])
+                        json_object_set_new(labels, "berth.attempt", json_string(bad[i][1]));
+                struct docker_container dc = {.id = "abc", .name = "n", .labels = labels};
+                assert_int_equal(container_info_from_docker(&dc, &ci), -EINVAL);
+                json_decref(labels);
+        }
+        /* Labels that are not strings. */
+        json_t *labels = json_pack("{s:i, s:s}", "berth.uid", 5, "berth.attempt", "1");
+        struct docker_container dc = {.id = "abc", .name = "n", .labels = labels};
+        assert_int_equal(container_info_from_docker(&dc, &ci), -EINVAL);
+        json_decref(labels);
+        assert_int_equal(container_info_from_docker(NULL, &ci), -EINVAL);
+        /* ret untouched on failure */
+        assert_int_equal(ci.attempt, 42);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_free_null),
+            cmocka_unit_test(test_type_strings),
+            cmocka_unit_test_setup_teardown(test_new_invalid, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_initial_list, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_live_events, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_list_order_and_prefix, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_get_new_refs, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_wait_revision, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_subscribe_replay, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_subscribe_too_old, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_unsubscribe, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_relist_diff, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_invalid_values, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_many_objects, setup, teardown),
+            cmocka_unit_test(test_container_info_good),
+            cmocka_unit_test(test_container_info_bad),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

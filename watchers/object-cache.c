@@ -1,0 +1,999 @@
+/* object_cache: one list + watch over a store prefix, kept as a sorted array of
+ * parsed objects plus a ring of recent events for watch resume.
+ *
+ * Threads: the store's watch thread only queues raw events (it must not block);
+ * the cache thread applies them to the map and the ring under 'mu' and then
+ * delivers them, without 'mu', to the handler and the subscriptions. All
+ * delivery happens on the cache thread while it holds 'deliver_mu', which also
+ * guards the subscription list, so that subscribe/unsubscribe from other
+ * threads wait for a batch to finish. Lock order: deliver_mu, then mu.
+ * Callbacks may call any object_cache_* function except the blocking waits for
+ * something that only the cache thread can bring (it would wait for itself).
+ */
+#include "watchers-internal.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <time.h>
+
+#define RELIST_BACKOFF_MIN_MS 200
+#define RELIST_BACKOFF_MAX_MS 5000
+
+struct entry {
+        char *key;
+        json_t *obj; /* immutable; metadata.resourceVersion = mod_rev */
+        int64_t mod_rev;
+};
+
+/* An event as kept in the ring and handed to the delivery loop. */
+struct hist {
+        enum object_event_type type;
+        char *key;
+        json_t *obj;
+        int64_t rev;
+};
+
+/* A raw store event waiting for the cache thread. */
+struct pending {
+        enum store_event_type type;
+        char *key;
+        char *value;
+        size_t value_len;
+        int64_t rev;
+};
+
+struct evbuf {
+        struct hist *v;
+        size_t n, cap;
+};
+
+/* The result of a list, parsed outside the lock. */
+struct listing {
+        struct entry *v;
+        size_t n;
+        int64_t rev;
+};
+
+struct object_cache_sub {
+        struct object_cache *c;
+        char *prefix;
+        object_event_fn fn;
+        void *userdata;
+        /* Live events with rev <= last_rev are covered by the replay. */
+        int64_t last_rev;
+        struct hist *replay; /* delivered by the cache thread before any live event */
+        size_t n_replay;
+        bool dead; /* unsubscribed from a callback; freed after the batch */
+        struct object_cache_sub *next;
+};
+
+struct object_cache {
+        struct store *store;
+        char *prefix;
+        object_event_fn handler;
+        void *userdata;
+
+        pthread_t thread;
+        bool thread_started;
+        pthread_mutex_t deliver_mu;
+        pthread_mutex_t mu;
+        pthread_cond_t work;    /* wakes the cache thread */
+        pthread_cond_t changed; /* revision, synced or watch state changed */
+
+        /* Under mu: */
+        struct entry *entries; /* sorted by key (strcmp) */
+        size_t n, cap;
+        struct hist *ring;
+        size_t ring_cap, ring_head, ring_n;
+        int64_t ring_base; /* every event with rev > ring_base is in the ring */
+        int64_t revision;
+        bool synced;
+        size_t invalid;
+        unsigned relists;
+        struct pending *queue;
+        size_t nq, capq;
+        bool watch_failed;
+        bool replay_pending;
+        bool stop;
+        bool hold, watch_dropped;
+        bool delivering;
+        pthread_t delivering_thread;
+
+        /* Under deliver_mu (and mu for changes by other threads): */
+        struct object_cache_sub *subs;
+
+        /* Cache thread only: */
+        struct store_watch *watch;
+};
+
+const char *object_event_type_to_string(enum object_event_type t)
+{
+        switch (t) {
+        case OBJECT_ADDED:
+                return "ADDED";
+        case OBJECT_MODIFIED:
+                return "MODIFIED";
+        case OBJECT_DELETED:
+                return "DELETED";
+        }
+        return "UNKNOWN";
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+        clock_gettime(CLOCK_MONOTONIC, ts);
+        ts->tv_sec += ms / 1000;
+        ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (ts->tv_nsec >= 1000000000L) {
+                ts->tv_sec++;
+                ts->tv_nsec -= 1000000000L;
+        }
+}
+
+static void hist_release(struct hist *h)
+{
+        free(h->key);
+        json_decref(h->obj);
+        h->key = NULL;
+        h->obj = NULL;
+}
+
+static void evbuf_release(struct evbuf *b)
+{
+        for (size_t i = 0; i < b->n; i++)
+                hist_release(&b->v[i]);
+        free(b->v);
+        *b = (struct evbuf){0};
+}
+
+/* Appends a copy of key and a new reference to obj. */
+static int evbuf_push(struct evbuf *b, enum object_event_type type, const char *key, json_t *obj,
+                      int64_t rev)
+{
+        if (b->n == b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 16;
+                struct hist *v = reallocarray(b->v, cap, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                b->v = v;
+                b->cap = cap;
+        }
+        char *k = strdup(key);
+        if (!k)
+                return -ENOMEM;
+        b->v[b->n++] = (struct hist){.type = type, .key = k, .obj = json_incref(obj), .rev = rev};
+        return 0;
+}
+
+static void entry_release(struct entry *e)
+{
+        free(e->key);
+        json_decref(e->obj);
+}
+
+static void listing_release(struct listing *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                entry_release(&l->v[i]);
+        free(l->v);
+        *l = (struct listing){0};
+}
+
+static void pending_release(struct pending *p)
+{
+        free(p->key);
+        free(p->value);
+}
+
+static void sub_free(struct object_cache_sub *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_replay; i++)
+                hist_release(&s->replay[i]);
+        free(s->replay);
+        free(s->prefix);
+        free(s);
+}
+
+static int set_resource_version(json_t *o, int64_t rev)
+{
+        char buf[24];
+
+        snprintf(buf, sizeof(buf), "%" PRId64, rev);
+        json_t *md = json_object_get(o, "metadata");
+        if (!json_is_object(md)) {
+                md = json_object();
+                if (!md || json_object_set_new(o, "metadata", md) < 0)
+                        return -ENOMEM;
+        }
+        return json_object_set_new(md, "resourceVersion", json_string(buf)) < 0 ? -ENOMEM : 0;
+}
+
+/* A new object from a stored value, or NULL when it is not a JSON object. */
+static json_t *object_parse(const char *value, size_t len, int64_t rev)
+{
+        _cleanup_json_ json_t *o = json_loadb(value, len, 0, NULL);
+        if (!json_is_object(o) || set_resource_version(o, rev) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* A new tree that shares everything with obj except the root and metadata,
+ * whose resourceVersion becomes rev (the last state of a deleted object). */
+static json_t *object_with_revision(const json_t *obj, int64_t rev)
+{
+        _cleanup_json_ json_t *o = json_copy((json_t *)obj);
+        if (!o)
+                return NULL;
+        json_t *md = json_object_get(o, "metadata");
+        if (json_is_object(md)) {
+                json_t *md2 = json_copy(md);
+                if (!md2 || json_object_set_new(o, "metadata", md2) < 0)
+                        return NULL;
+        }
+        if (set_resource_version(o, rev) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* Index of key, or of where it would go (lower bound). Caller holds mu. */
+static bool find(const struct object_cache *c, const char *key, size_t *ret_idx)
+{
+        size_t lo = 0, hi = c->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(c->entries[mid].key, key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *ret_idx = lo;
+        return lo < c->n && strcmp(c->entries[lo].key, key) == 0;
+}
+
+static int ring_push(struct object_cache *c, const struct hist *h)
+{
+        char *k = strdup(h->key);
+        if (!k)
+                return -ENOMEM;
+        if (c->ring_n == c->ring_cap) {
+                struct hist *old = &c->ring[c->ring_head];
+                c->ring_base = old->rev;
+                hist_release(old);
+                c->ring_head = (c->ring_head + 1) % c->ring_cap;
+                c->ring_n--;
+        }
+        c->ring[(c->ring_head + c->ring_n) % c->ring_cap] =
+            (struct hist){.type = h->type, .key = k, .obj = json_incref(h->obj), .rev = h->rev};
+        c->ring_n++;
+        return 0;
+}
+
+/* ---- applying changes (caller holds mu) -------------------------------- */
+
+static int entries_reserve(struct object_cache *c)
+{
+        if (c->n < c->cap)
+                return 0;
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct entry *v = reallocarray(c->entries, cap, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        c->entries = v;
+        c->cap = cap;
+        return 0;
+}
+
+/* Steals obj. */
+static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64_t rev,
+                     struct evbuf *evs)
+{
+        size_t i;
+
+        if (find(c, key, &i)) {
+                struct entry *e = &c->entries[i];
+                if (e->mod_rev == rev) {
+                        json_decref(obj);
+                        return 0;
+                }
+                json_decref(e->obj);
+                e->obj = obj;
+                e->mod_rev = rev;
+                return evbuf_push(evs, OBJECT_MODIFIED, key, obj, rev);
+        }
+        char *k = strdup(key);
+        if (!k || entries_reserve(c) < 0) {
+                free(k);
+                json_decref(obj);
+                return -ENOMEM;
+        }
+        memmove(&c->entries[i + 1], &c->entries[i], (c->n - i) * sizeof(c->entries[0]));
+        c->entries[i] = (struct entry){.key = k, .obj = obj, .mod_rev = rev};
+        c->n++;
+        return evbuf_push(evs, OBJECT_ADDED, key, obj, rev);
+}
+
+static int apply_delete(struct object_cache *c, const char *key, int64_t rev, struct evbuf *evs)
+{
+        size_t i;
+
+        if (!find(c, key, &i))
+                return 0;
+        _cleanup_json_ json_t *last = object_with_revision(c->entries[i].obj, rev);
+        if (!last)
+                return -ENOMEM;
+        entry_release(&c->entries[i]);
+        memmove(&c->entries[i], &c->entries[i + 1], (c->n - i - 1) * sizeof(c->entries[0]));
+        c->n--;
+        return evbuf_push(evs, OBJECT_DELETED, key, last, rev);
+}
+
+static int apply_pending(struct object_cache *c, struct pending *q, size_t nq, struct evbuf *evs)
+{
+        int ret = 0;
+
+        for (size_t i = 0; i < nq; i++) {
+                int r = 0;
+                if (q[i].type == STORE_EVENT_PUT) {
+                        json_t *obj = object_parse(q[i].value, q[i].value_len, q[i].rev);
+                        if (obj) {
+                                r = apply_put(c, q[i].key, obj, q[i].rev, evs);
+                        } else {
+                                /* Not an object any more: it leaves the cache. */
+                                c->invalid++;
+                                r = apply_delete(c, q[i].key, q[i].rev, evs);
+                        }
+                } else {
+                        r = apply_delete(c, q[i].key, q[i].rev, evs);
+                }
+                if (r < 0)
+                        ret = r;
+                if (q[i].rev > c->revision)
+                        c->revision = q[i].rev;
+        }
+        return ret;
+}
+
+static int hist_cmp(const void *a, const void *b)
+{
+        const struct hist *x = a, *y = b;
+        if (x->rev != y->rev)
+                return x->rev < y->rev ? -1 : 1;
+        return strcmp(x->key, y->key);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
+}
+
+/* Replaces the map with a listing (stolen) and records the differences. */
+static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf *evs)
+{
+        size_t i = 0, j = 0;
+        int ret = 0;
+
+        while (i < c->n || j < l->n) {
+                int cmp = i == c->n ? 1 : j == l->n ? -1 : strcmp(c->entries[i].key, l->v[j].key);
+                int r = 0;
+                if (cmp < 0) {
+                        json_t *last = object_with_revision(c->entries[i].obj, l->rev);
+                        r = last ? evbuf_push(evs, OBJECT_DELETED, c->entries[i].key, last, l->rev)
+                                 : -ENOMEM;
+                        json_decref(last);
+                        i++;
+                } else if (cmp > 0) {
+                        r = evbuf_push(evs, OBJECT_ADDED, l->v[j].key, l->v[j].obj,
+                                       l->v[j].mod_rev);
+                        j++;
+                } else {
+                        if (c->entries[i].mod_rev == l->v[j].mod_rev) {
+                                /* Unchanged: keep the tree readers may already hold. */
+                                json_decref(l->v[j].obj);
+                                l->v[j].obj = json_incref(c->entries[i].obj);
+                        } else {
+                                r = evbuf_push(evs, OBJECT_MODIFIED, l->v[j].key, l->v[j].obj,
+                                               l->v[j].mod_rev);
+                        }
+                        i++;
+                        j++;
+                }
+                if (r < 0)
+                        ret = r;
+        }
+
+        int64_t rev = l->rev;
+        for (size_t k = 0; k < c->n; k++)
+                entry_release(&c->entries[k]);
+        free(c->entries);
+        c->entries = l->v;
+        c->n = c->cap = l->n;
+        *l = (struct listing){0};
+
+        if (evs->n > 1)
+                qsort(evs->v, evs->n, sizeof(evs->v[0]), hist_cmp);
+        if (c->relists == 0) {
+                /* The first list is no history: watches resume from here on. */
+                c->ring_base = rev;
+        } else {
+                for (size_t k = 0; k < evs->n; k++) {
+                        int r = ring_push(c, &evs->v[k]);
+                        if (r < 0)
+                                ret = r;
+                }
+        }
+        if (rev > c->revision)
+                c->revision = rev;
+        c->relists++;
+        c->synced = true;
+        return ret;
+}
+
+/* ---- delivery ----------------------------------------------------------- */
+
+static void deliver(struct object_cache_sub *s, const struct hist *h)
+{
+        struct object_event ev = {
+            .type = h->type, .key = h->key, .object = h->obj, .revision = h->rev};
+        s->fn(&ev, s->userdata);
+}
+
+/* Applies one batch of raw events or one listing under mu, then delivers the
+ * pending replays and the resulting events without mu. */
+static int cache_step(struct object_cache *c, struct pending *q, size_t nq, struct listing *l)
+{
+        struct evbuf evs = {0};
+        int r;
+
+        pthread_mutex_lock(&c->deliver_mu);
+        pthread_mutex_lock(&c->mu);
+        c->delivering = true;
+        c->delivering_thread = pthread_self();
+        c->replay_pending = false;
+        r = l ? apply_listing(c, l, &evs) : apply_pending(c, q, nq, &evs);
+        if (!l) {
+                for (size_t i = 0; r == 0 && i < evs.n; i++)
+                        r = ring_push(c, &evs.v[i]);
+        }
+        if (r < 0)
+                /* Out of memory half way: the map may have missed a change, so
+                 * start again from a fresh list. */
+                c->watch_failed = true;
+        pthread_cond_broadcast(&c->changed);
+        pthread_mutex_unlock(&c->mu);
+
+        /* Replays first: they end at or before the events of this batch. */
+        for (struct object_cache_sub *s = c->subs; s; s = s->next) {
+                struct hist *v = s->replay;
+                size_t n = s->n_replay;
+                s->replay = NULL;
+                s->n_replay = 0;
+                for (size_t i = 0; i < n; i++) {
+                        if (!s->dead)
+                                deliver(s, &v[i]);
+                        hist_release(&v[i]);
+                }
+                free(v);
+        }
+
+        for (size_t i = 0; i < evs.n; i++) {
+                const struct hist *h = &evs.v[i];
+                if (c->handler) {
+                        struct object_event ev = {
+                            .type = h->type, .key = h->key, .object = h->obj, .revision = h->rev};
+                        c->handler(&ev, c->userdata);
+                }
+                for (struct object_cache_sub *s = c->subs; s; s = s->next) {
+                        if (!s->dead && h->rev > s->last_rev && str_has_prefix(h->key, s->prefix))
+                                deliver(s, h);
+                }
+        }
+
+        pthread_mutex_lock(&c->mu);
+        c->delivering = false;
+        for (struct object_cache_sub **p = &c->subs; *p;) {
+                struct object_cache_sub *s = *p;
+                if (s->dead) {
+                        *p = s->next;
+                        sub_free(s);
+                } else {
+                        p = &s->next;
+                }
+        }
+        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_unlock(&c->deliver_mu);
+        evbuf_release(&evs);
+        return r;
+}
+
+/* ---- watch and list ----------------------------------------------------- */
+
+/* On the store's thread: queue and return, never block on users. */
+static void on_watch(const struct store_event *events, size_t n, int error, void *userdata)
+{
+        struct object_cache *c = userdata;
+
+        pthread_mutex_lock(&c->mu);
+        if (error) {
+                c->watch_failed = true;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct store_event *e = &events[i];
+                if (c->nq == c->capq) {
+                        size_t cap = c->capq ? c->capq * 2 : 64;
+                        struct pending *v = reallocarray(c->queue, cap, sizeof(*v));
+                        if (!v) {
+                                c->watch_failed = true;
+                                goto out;
+                        }
+                        c->queue = v;
+                        c->capq = cap;
+                }
+                struct pending p = {.type = e->type, .rev = e->kv.mod_revision};
+                p.key = strdup(e->kv.key);
+                if (e->type == STORE_EVENT_PUT) {
+                        p.value = malloc(e->kv.value_len + 1);
+                        if (p.value) {
+                                memcpy(p.value, e->kv.value, e->kv.value_len);
+                                p.value[e->kv.value_len] = '\0';
+                                p.value_len = e->kv.value_len;
+                        }
+                }
+                if (!p.key || (e->type == STORE_EVENT_PUT && !p.value)) {
+                        pending_release(&p);
+                        c->watch_failed = true;
+                        goto out;
+                }
+                c->queue[c->nq++] = p;
+        }
+out:
+        pthread_cond_signal(&c->work);
+        pthread_mutex_unlock(&c->mu);
+}
+
+static int listing_from_kvs(struct object_cache *c, const struct store_kvs *kvs,
+                            struct listing *ret)
+{
+        struct listing l = {.rev = kvs->revision};
+        size_t invalid = 0;
+
+        if (kvs->n > 0) {
+                l.v = calloc(kvs->n, sizeof(*l.v));
+                if (!l.v)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < kvs->n; i++) {
+                const struct store_kv *kv = &kvs->items[i];
+                json_t *obj = object_parse(kv->value, kv->value_len, kv->mod_revision);
+                if (!obj) {
+                        invalid++;
+                        continue;
+                }
+                char *k = strdup(kv->key);
+                if (!k) {
+                        json_decref(obj);
+                        listing_release(&l);
+                        return -ENOMEM;
+                }
+                l.v[l.n++] = (struct entry){.key = k, .obj = obj, .mod_rev = kv->mod_revision};
+        }
+        /* The store lists in key order; sorting again costs little and keeps
+         * the binary search right whatever the backend does. */
+        if (l.n > 1)
+                qsort(l.v, l.n, sizeof(l.v[0]), entry_cmp);
+
+        pthread_mutex_lock(&c->mu);
+        c->invalid += invalid;
+        pthread_mutex_unlock(&c->mu);
+        *ret = l;
+        return 0;
+}
+
+/* Lists, diffs and starts a new watch, retrying with backoff while the store
+ * fails. Returns with a watch, or without one when the cache is stopping. */
+static void cache_relist(struct object_cache *c)
+{
+        int delay = RELIST_BACKOFF_MIN_MS;
+
+        for (;;) {
+                struct store_kvs kvs = {0};
+                int r = store_list(c->store, c->prefix, 0, &kvs, NULL);
+                if (r >= 0) {
+                        struct listing l = {0};
+                        r = listing_from_kvs(c, &kvs, &l);
+                        if (r >= 0) {
+                                r = cache_step(c, NULL, 0, &l);
+                                listing_release(&l);
+                        }
+                        if (r >= 0) {
+                                pthread_mutex_lock(&c->mu);
+                                c->watch_failed = false;
+                                pthread_mutex_unlock(&c->mu);
+                                r = store_watch(c->store, c->prefix, kvs.revision + 1, on_watch, c,
+                                                &c->watch, NULL);
+                        }
+                        store_kvs_release(&kvs);
+                        if (r >= 0)
+                                return;
+                }
+
+                struct timespec ts;
+                deadline_after(&ts, delay);
+                pthread_mutex_lock(&c->mu);
+                while (!c->stop && pthread_cond_timedwait(&c->work, &c->mu, &ts) != ETIMEDOUT)
+                        ;
+                bool stop = c->stop;
+                pthread_mutex_unlock(&c->mu);
+                if (stop)
+                        return;
+                delay = delay * 2 > RELIST_BACKOFF_MAX_MS ? RELIST_BACKOFF_MAX_MS : delay * 2;
+        }
+}
+
+static void *cache_thread(void *arg)
+{
+        struct object_cache *c = arg;
+
+        pthread_mutex_lock(&c->mu);
+        while (!c->stop) {
+                if (c->nq > 0 || c->replay_pending) {
+                        struct pending *q = c->queue;
+                        size_t nq = c->nq;
+                        c->queue = NULL;
+                        c->nq = c->capq = 0;
+                        pthread_mutex_unlock(&c->mu);
+                        (void)cache_step(c, q, nq, NULL);
+                        for (size_t i = 0; i < nq; i++)
+                                pending_release(&q[i]);
+                        free(q);
+                        pthread_mutex_lock(&c->mu);
+                        continue;
+                }
+                if ((c->watch_failed || c->hold) && c->watch) {
+                        /* Events it queued before it ended are applied first. */
+                        pthread_mutex_unlock(&c->mu);
+                        store_watch_cancel(c->watch);
+                        c->watch = NULL;
+                        pthread_mutex_lock(&c->mu);
+                        continue;
+                }
+                if (c->hold) {
+                        if (!c->watch_dropped) {
+                                c->watch_dropped = true;
+                                pthread_cond_broadcast(&c->changed);
+                        }
+                        pthread_cond_wait(&c->work, &c->mu);
+                        continue;
+                }
+                if (!c->watch) {
+                        pthread_mutex_unlock(&c->mu);
+                        cache_relist(c);
+                        pthread_mutex_lock(&c->mu);
+                        continue;
+                }
+                pthread_cond_wait(&c->work, &c->mu);
+        }
+        pthread_mutex_unlock(&c->mu);
+        store_watch_cancel(c->watch);
+        c->watch = NULL;
+        return NULL;
+}
+
+/* ---- public API ------------------------------------------------------- */
+
+int object_cache_new_with_history(struct store *store, const char *prefix, size_t history,
+                                  object_event_fn handler, void *userdata,
+                                  struct object_cache **ret, struct berth_error *err)
+{
+        pthread_condattr_t ca;
+        int r;
+
+        if (!store || !prefix || history == 0 || !ret)
+                return berth_error_set(err, -EINVAL, "object cache: invalid argument");
+
+        struct object_cache *c = calloc(1, sizeof(*c));
+        if (!c)
+                return berth_error_set(err, -ENOMEM, "object cache: out of memory");
+        c->store = store;
+        c->handler = handler;
+        c->userdata = userdata;
+        c->ring_cap = history;
+        pthread_mutex_init(&c->deliver_mu, NULL);
+        pthread_mutex_init(&c->mu, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->work, &ca);
+        pthread_cond_init(&c->changed, &ca);
+        pthread_condattr_destroy(&ca);
+
+        c->prefix = strdup(prefix);
+        c->ring = calloc(history, sizeof(*c->ring));
+        if (!c->prefix || !c->ring) {
+                object_cache_free(c);
+                return berth_error_set(err, -ENOMEM, "object cache: out of memory");
+        }
+        r = pthread_create(&c->thread, NULL, cache_thread, c);
+        if (r != 0) {
+                object_cache_free(c);
+                return berth_error_set(err, -r, "object cache: start thread: %s", strerror(r));
+        }
+        c->thread_started = true;
+        *ret = c;
+        return 0;
+}
+
+int object_cache_new(struct store *store, const char *prefix, object_event_fn handler,
+                     void *userdata, struct object_cache **ret, struct berth_error *err)
+{
+        return object_cache_new_with_history(store, prefix, OBJECT_CACHE_HISTORY, handler, userdata,
+                                             ret, err);
+}
+
+void object_cache_free(struct object_cache *c)
+{
+        if (!c)
+                return;
+        if (c->thread_started) {
+                pthread_mutex_lock(&c->mu);
+                c->stop = true;
+                pthread_cond_broadcast(&c->work);
+                pthread_cond_broadcast(&c->changed);
+                pthread_mutex_unlock(&c->mu);
+                pthread_join(c->thread, NULL);
+        }
+        store_watch_cancel(c->watch);
+        for (size_t i = 0; i < c->n; i++)
+                entry_release(&c->entries[i]);
+        free(c->entries);
+        for (size_t i = 0; i < c->ring_n; i++)
+                hist_release(&c->ring[(c->ring_head + i) % c->ring_cap]);
+        free(c->ring);
+        for (size_t i = 0; i < c->nq; i++)
+                pending_release(&c->queue[i]);
+        free(c->queue);
+        while (c->subs) {
+                struct object_cache_sub *s = c->subs;
+                c->subs = s->next;
+                sub_free(s);
+        }
+        pthread_cond_destroy(&c->work);
+        pthread_cond_destroy(&c->changed);
+        pthread_mutex_destroy(&c->mu);
+        pthread_mutex_destroy(&c->deliver_mu);
+        free(c->prefix);
+        free(c);
+}
+
+/* Waits under mu until done(c) or the timeout (< 0: none). */
+static int wait_for(struct object_cache *c, bool (*done)(const struct object_cache *, int64_t),
+                    int64_t arg, int timeout_ms)
+{
+        struct timespec ts;
+        int r = 0;
+
+        if (timeout_ms >= 0)
+                deadline_after(&ts, timeout_ms);
+        pthread_mutex_lock(&c->mu);
+        while (!done(c, arg)) {
+                if (c->stop) {
+                        r = -ECANCELED;
+                        break;
+                }
+                if (timeout_ms < 0) {
+                        pthread_cond_wait(&c->changed, &c->mu);
+                } else if (pthread_cond_timedwait(&c->changed, &c->mu, &ts) == ETIMEDOUT) {
+                        r = done(c, arg) ? 0 : -ETIMEDOUT;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&c->mu);
+        return r;
+}
+
+static bool is_synced(const struct object_cache *c, _unused_ int64_t arg)
+{
+        return c->synced;
+}
+
+static bool has_revision(const struct object_cache *c, int64_t rev)
+{
+        return c->synced && c->revision >= rev;
+}
+
+int object_cache_wait_synced(struct object_cache *c, int timeout_ms)
+{
+        return wait_for(c, is_synced, 0, timeout_ms);
+}
+
+int object_cache_wait_revision(struct object_cache *c, int64_t rev, int timeout_ms)
+{
+        return wait_for(c, has_revision, rev, timeout_ms);
+}
+
+int64_t object_cache_revision(struct object_cache *c)
+{
+        pthread_mutex_lock(&c->mu);
+        int64_t rev = c->revision;
+        pthread_mutex_unlock(&c->mu);
+        return rev;
+}
+
+json_t *object_cache_get(struct object_cache *c, const char *key, int64_t *ret_mod_revision)
+{
+        json_t *obj = NULL;
+        size_t i;
+
+        if (!key)
+                return NULL;
+        pthread_mutex_lock(&c->mu);
+        if (find(c, key, &i)) {
+                obj = json_incref(c->entries[i].obj);
+                if (ret_mod_revision)
+                        *ret_mod_revision = c->entries[i].mod_rev;
+        }
+        pthread_mutex_unlock(&c->mu);
+        return obj;
+}
+
+json_t *object_cache_list(struct object_cache *c, const char *key_prefix, int64_t *ret_revision)
+{
+        _cleanup_json_ json_t *arr = json_array();
+        const char *prefix = key_prefix ? key_prefix : "";
+        int64_t rev;
+        size_t i;
+        int r = 0;
+
+        if (!arr)
+                return NULL;
+        pthread_mutex_lock(&c->mu);
+        find(c, prefix, &i);
+        for (; i < c->n && str_has_prefix(c->entries[i].key, prefix); i++) {
+                r = json_array_append(arr, c->entries[i].obj);
+                if (r < 0)
+                        break;
+        }
+        rev = c->revision;
+        pthread_mutex_unlock(&c->mu);
+        if (r < 0)
+                return NULL;
+        if (ret_revision)
+                *ret_revision = rev;
+        return TAKE_PTR(arr);
+}
+
+size_t object_cache_size(struct object_cache *c)
+{
+        pthread_mutex_lock(&c->mu);
+        size_t n = c->n;
+        pthread_mutex_unlock(&c->mu);
+        return n;
+}
+
+/* Under mu: true when called from a callback this cache is delivering. */
+static bool on_cache_thread(const struct object_cache *c)
+{
+        return c->delivering && pthread_equal(c->delivering_thread, pthread_self());
+}
+
+int object_cache_subscribe(struct object_cache *c, const char *key_prefix, int64_t from_revision,
+                           object_event_fn fn, void *userdata, struct object_cache_sub **ret)
+{
+        struct evbuf replay = {0};
+        int r = 0;
+
+        if (!c || !fn || !ret)
+                return -EINVAL;
+        struct object_cache_sub *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->c = c;
+        s->fn = fn;
+        s->userdata = userdata;
+        s->prefix = strdup(key_prefix ? key_prefix : "");
+        if (!s->prefix) {
+                sub_free(s);
+                return -ENOMEM;
+        }
+
+        pthread_mutex_lock(&c->mu);
+        bool nested = on_cache_thread(c);
+        if (!nested) {
+                /* Keep the lock order: deliver_mu first. */
+                pthread_mutex_unlock(&c->mu);
+                pthread_mutex_lock(&c->deliver_mu);
+                pthread_mutex_lock(&c->mu);
+        }
+        if (from_revision < c->ring_base && from_revision < c->revision) {
+                r = -ERANGE;
+        } else {
+                for (size_t i = 0; r == 0 && i < c->ring_n; i++) {
+                        const struct hist *h = &c->ring[(c->ring_head + i) % c->ring_cap];
+                        if (h->rev > from_revision && str_has_prefix(h->key, s->prefix))
+                                r = evbuf_push(&replay, h->type, h->key, h->obj, h->rev);
+                }
+        }
+        if (r == 0) {
+                s->last_rev = from_revision > c->revision ? from_revision : c->revision;
+                s->replay = TAKE_PTR(replay.v);
+                s->n_replay = replay.n;
+                replay = (struct evbuf){0};
+                s->next = c->subs;
+                c->subs = s;
+                if (s->n_replay > 0) {
+                        c->replay_pending = true;
+                        pthread_cond_signal(&c->work);
+                }
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (!nested)
+                pthread_mutex_unlock(&c->deliver_mu);
+
+        if (r < 0) {
+                evbuf_release(&replay);
+                sub_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+void object_cache_unsubscribe(struct object_cache_sub *sub)
+{
+        if (!sub)
+                return;
+        struct object_cache *c = sub->c;
+
+        pthread_mutex_lock(&c->mu);
+        if (on_cache_thread(c)) {
+                /* Called from a callback: the batch loop frees it when done. */
+                sub->dead = true;
+                pthread_mutex_unlock(&c->mu);
+                return;
+        }
+        pthread_mutex_unlock(&c->mu);
+
+        pthread_mutex_lock(&c->deliver_mu);
+        pthread_mutex_lock(&c->mu);
+        for (struct object_cache_sub **p = &c->subs; *p; p = &(*p)->next) {
+                if (*p == sub) {
+                        *p = sub->next;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_unlock(&c->deliver_mu);
+        sub_free(sub);
+}
+
+/* ---- test seams ------------------------------------------------------- */
+
+void object_cache_test_hold(struct object_cache *c, bool hold)
+{
+        pthread_mutex_lock(&c->mu);
+        c->hold = hold;
+        c->watch_dropped = false;
+        pthread_cond_signal(&c->work);
+        while (hold && !c->watch_dropped && !c->stop)
+                pthread_cond_wait(&c->changed, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+}
+
+size_t object_cache_invalid_count(struct object_cache *c)
+{
+        pthread_mutex_lock(&c->mu);
+        size_t n = c->invalid;
+        pthread_mutex_unlock(&c->mu);
+        return n;
+}
+
+unsigned object_cache_relist_count(struct object_cache *c)
+{
+        pthread_mutex_lock(&c->mu);
+        unsigned n = c->relists;
+        pthread_mutex_unlock(&c->mu);
+        return n;
+}
