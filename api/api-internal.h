@@ -15,13 +15,13 @@
 #include "api.h"
 #include "manifests.h"
 
-#define API_URI_MAX (8 * 1024)
-#define API_QUERY_PARAMS_MAX 32
-#define API_WAIT_MS 5000                          /* read-your-writes wait for the cache */
-#define API_APPLY_RETRIES 5                       /* CAS conflicts retried per object */
-#define API_WATCH_QUEUE_MAX (16 * 1024 * 1024)    /* per watch connection */
-#define API_LOG_QUEUE_HIGH (4 * 1024 * 1024)      /* log thread blocks above this */
-#define API_LOG_QUEUE_MAX (8 * 1024 * 1024)       /* hard cap of one log queue */
+#define API_URI_MAX             (8 * 1024)
+#define API_QUERY_PARAMS_MAX    32
+#define API_WAIT_MS             5000               /* read-your-writes wait for the cache */
+#define API_APPLY_RETRIES       5                  /* CAS conflicts retried per object */
+#define API_WATCH_QUEUE_MAX     (16 * 1024 * 1024) /* per watch connection */
+#define API_LOG_QUEUE_HIGH      (4 * 1024 * 1024)  /* log thread blocks above this */
+#define API_LOG_QUEUE_MAX       (8 * 1024 * 1024)  /* hard cap of one log queue */
 #define API_BOOKMARK_MS_DEFAULT (30 * 1000)
 
 /* ---- errors and Status bodies (status.c) -------------------------------- */
@@ -39,8 +39,8 @@ void api_error_release(struct api_error *e);
 /* Sets code and message (and clears reason and details). Returns the negative
  * errno matching the code (api_status_errno) so callers can return it. */
 int api_error_set(struct api_error *e, int code, const char *fmt, ...) _printf_(3, 4);
-int api_error_set_reason(struct api_error *e, int code, const char *reason, const char *fmt,
-                         ...) _printf_(4, 5);
+int api_error_set_reason(struct api_error *e, int code, const char *reason, const char *fmt, ...)
+    _printf_(4, 5);
 /* Maps a failed store call: -ESTALE → 409 Conflict, -E2BIG → 413, -ENOENT → 404,
  * everything else → 503 ServiceUnavailable. what names the operation. */
 int api_error_from_store(struct api_error *e, int rc, const struct berth_error *serr,
@@ -165,7 +165,7 @@ struct api_objects {
 };
 
 /* The request body as one manifest document: 400 if it does not parse or
- * holds zero or several documents. *ret_doc is the caller's
+ * holds zero or several documents. *ret is the caller's
  * (manifest_list_release). */
 int api_parse_one(const char *body, size_t len, struct manifest_list *ret, struct api_error *err);
 /* POST collection: validates, fills server fields, writes with "must not

@@ -5,7 +5,13 @@
  * client reads its own writes. Every handler runs on the event loop thread;
  * task log streams run on their own threads and hand chunks to the loop.
  *
- * Limits: request headers 64 KiB, bodies API_BODY_MAX (apply: 16 MiB).
+ * Limits: request headers 64 KiB, request target 8 KiB, bodies API_BODY_MAX
+ * (apply: 16 MiB; create/replace: one document of MANIFEST_DOC_MAX), 16 MiB
+ * queued per watch stream (a slower client loses its stream), 4 MiB queued per
+ * log stream (then the Docker read waits).
+ *
+ * Threads: the libevent base must be thread-aware (evthread_use_pthreads()
+ * before event_base_new): cache and log threads wake the loop with event_active.
  */
 #pragma once
 
@@ -16,7 +22,7 @@
 #include "store.h"
 #include "watchers.h"
 
-#define API_BODY_MAX (16 * 1024 * 1024)
+#define API_BODY_MAX    (16 * 1024 * 1024)
 #define API_HEADERS_MAX (64 * 1024)
 
 struct api_config {
@@ -26,12 +32,17 @@ struct api_config {
         struct container_cache *containers; /* may be NULL (then logs say 503) */
         struct docker *docker;              /* template for log streams; cloned per stream */
         const char *prefix;                 /* store key prefix, "/berth/" */
-        const char *const *listen;          /* "unix:///run/berth/berth.sock", NULL-terminated */
-        int bookmark_interval_ms;           /* watch BOOKMARK period; 0 = 30 s (tests shorten it) */
+        /* NULL-terminated: "unix:///run/berth/berth.sock" (a stale socket file
+         * is replaced, mode 0660) or "tcp://127.0.0.1:8080" (plain HTTP). */
+        const char *const *listen;
+        int bookmark_interval_ms; /* watch BOOKMARK period; 0 = 30 s (tests shorten it) */
 };
 
 struct api_server;
 
+/* Binds every listener; the server answers once the loop runs. The config's
+ * pointers are borrowed and must outlive the server (strings are copied).
+ * Caller frees with api_server_free(). */
 int api_server_new(const struct api_config *cfg, struct api_server **ret, struct berth_error *err);
 /* Closes listeners and open streams. Call on the loop thread. NULL ok. */
 void api_server_free(struct api_server *s);

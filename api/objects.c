@@ -35,8 +35,7 @@ int api_new_uid(char out[33])
 }
 
 static const char *const server_metadata[] = {
-        "uid",        "resourceVersion",   "generation",
-        "creationTimestamp", "deletionTimestamp", "finalizers",
+    "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "finalizers",
 };
 
 /* A new top-level object (sharing the values) with the envelope keys in a
@@ -46,8 +45,16 @@ static json_t *object_normalize(const json_t *obj)
 {
         static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", "status"};
         static const char *const meta[] = {
-                "name",        "namespace",  "uid",            "generation", "creationTimestamp",
-                "deletionTimestamp", "labels", "annotations", "finalizers", "ownerReferences",
+            "name",
+            "namespace",
+            "uid",
+            "generation",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "labels",
+            "annotations",
+            "finalizers",
+            "ownerReferences",
         };
         _cleanup_json_ json_t *out = json_object();
         const char *k;
@@ -114,8 +121,8 @@ static bool same_opt(const json_t *a, const json_t *b, bool empty_is_absent)
         return json_same(a, b);
 }
 
-static int invalid_message(struct api_error *err, const char *what,
-                           const struct field_errors *errs, const char *prefix)
+static int invalid_message(struct api_error *err, const char *what, const struct field_errors *errs,
+                           const char *prefix)
 {
         _cleanup_buf_ struct buf b;
 
@@ -203,8 +210,11 @@ static int prepare_create(const struct kind_info *kind, json_t *obj, struct api_
                 bool have = false;
                 size_t i;
                 json_t *v;
-                json_array_foreach(list, i, v) have = have || streq(json_string_value(v),
-                                                                    TASK_FINALIZER);
+                json_array_foreach(list, i, v)
+                {
+                        if (streq(json_string_value(v), TASK_FINALIZER))
+                                have = true;
+                }
                 if (!have)
                         json_array_append_new(list, json_string(TASK_FINALIZER));
         }
@@ -237,8 +247,8 @@ static bool merge_server_fields(json_t *desired, const json_t *current)
         if (owners && !json_object_get(dm, "ownerReferences"))
                 json_object_set_new(dm, "ownerReferences", json_deep_copy(owners));
 
-        bool changed = !same_opt(json_object_get(desired, "spec"),
-                                 json_object_get(current, "spec"), false);
+        bool changed =
+            !same_opt(json_object_get(desired, "spec"), json_object_get(current, "spec"), false);
         json_int_t gen = json_integer_value(json_object_get(cm, "generation"));
         if (gen < 1)
                 gen = 1;
@@ -253,8 +263,8 @@ static bool merge_server_fields(json_t *desired, const json_t *current)
         return changed;
 }
 
-static int put_object(struct api_objects *o, const char *key, const json_t *obj,
-                      int64_t expected, int64_t *ret_rev, struct berth_error *serr)
+static int put_object(struct api_objects *o, const char *key, const json_t *obj, int64_t expected,
+                      int64_t *ret_rev, struct berth_error *serr)
 {
         _cleanup_json_ json_t *n = object_normalize(obj);
         if (!n)
@@ -267,8 +277,7 @@ static int put_object(struct api_objects *o, const char *key, const json_t *obj,
 
 /* The object as the cache has it once it caught up with rev (read your
  * writes); if it does not in time, the object we wrote with its revision. */
-static json_t *read_back(struct api_objects *o, const char *key, const json_t *written,
-                         int64_t rev)
+static json_t *read_back(struct api_objects *o, const char *key, const json_t *written, int64_t rev)
 {
         int rc = object_cache_wait_revision(o->cache, rev, o->wait_ms);
         if (rc == 0) {
@@ -278,8 +287,8 @@ static json_t *read_back(struct api_objects *o, const char *key, const json_t *w
                         return c;
                 json_decref(c);
         } else {
-                log_warn("cache did not catch up: %s key=%s revision=%" PRId64, strerror(-rc),
-                         key, rev);
+                log_warn("cache did not catch up: %s key=%s revision=%" PRId64, strerror(-rc), key,
+                         rev);
         }
         json_t *out = object_normalize(written);
         char buf[32];
@@ -296,8 +305,8 @@ static int load_current(const struct store_kv *kv, json_t **ret, struct api_erro
         json_t *cur = json_loadb(kv->value, kv->value_len, 0, &jerr);
         if (!json_is_object(cur)) {
                 json_decref(cur);
-                return api_error_set(err, 500, "stored object %s is not a JSON object: %s",
-                                     kv->key, jerr.text);
+                return api_error_set(err, 500, "stored object %s is not a JSON object: %s", kv->key,
+                                     jerr.text);
         }
         *ret = cur;
         return 0;
@@ -416,8 +425,7 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
 
                 rc = store_get(o->store, key, &kv, &serr);
                 if (rc == -ENOENT)
-                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource,
-                                             name);
+                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource, name);
                 if (rc < 0)
                         return api_error_from_store(err, rc, &serr, "replace");
                 if (want_rev && kv.mod_revision != want_rev)
@@ -462,8 +470,7 @@ int api_object_delete(struct api_objects *o, const struct kind_info *kind, const
 
                 rc = store_get(o->store, key, &kv, &serr);
                 if (rc == -ENOENT)
-                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource,
-                                             name);
+                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource, name);
                 if (rc < 0)
                         return api_error_from_store(err, rc, &serr, "delete");
                 rc = load_current(&kv, &current, err);
@@ -498,8 +505,7 @@ int api_object_delete(struct api_objects *o, const struct kind_info *kind, const
                 if (rc == -ESTALE)
                         continue;
                 if (rc == -ENOENT)
-                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource,
-                                             name);
+                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource, name);
                 if (rc < 0)
                         return api_error_from_store(err, rc, &serr, "delete");
                 rc = object_cache_wait_revision(o->cache, rev, o->wait_ms);
@@ -529,8 +535,7 @@ static char *doc_prefix(const json_t *obj, size_t index)
 /* One object of an apply: decides created/configured/unchanged and writes
  * unless dry_run. *ret_rev is the write's revision (0 when none). */
 static int apply_one(struct api_objects *o, const struct kind_info *kind, const json_t *obj,
-                     bool dry_run, const char **ret_result, int64_t *ret_rev,
-                     struct api_error *err)
+                     bool dry_run, const char **ret_result, int64_t *ret_rev, struct api_error *err)
 {
         const char *name = json_path_string(obj, "metadata.name");
         const char *ns = json_path_string(obj, "metadata.namespace");
@@ -663,7 +668,7 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
         for (size_t i = 0; i < list.n; i++) {
                 json_t *obj = list.docs[i].object;
                 const struct kind_info *kind =
-                        kind_lookup(json_string_value(json_object_get(obj, "kind")));
+                    kind_lookup(json_string_value(json_object_get(obj, "kind")));
                 const char *result = NULL;
                 int64_t rev = 0;
 
@@ -675,8 +680,7 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
                         break;
                 json_t *item = json_pack("{s:s, s:s, s:s, s:s}", "kind", kind->kind, "namespace",
                                          json_path_string(obj, "metadata.namespace"), "name",
-                                         json_path_string(obj, "metadata.name"), "result",
-                                         result);
+                                         json_path_string(obj, "metadata.name"), "result", result);
                 if (!item)
                         return api_error_set(err, 500, "out of memory");
                 if (rev > 0) {

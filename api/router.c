@@ -20,9 +20,8 @@ enum api_method api_method_from_string(const char *s)
                 const char *name;
                 enum api_method m;
         } table[] = {
-                {"GET", API_METHOD_GET},       {"HEAD", API_METHOD_HEAD},
-                {"POST", API_METHOD_POST},     {"PUT", API_METHOD_PUT},
-                {"DELETE", API_METHOD_DELETE}, {"PATCH", API_METHOD_PATCH},
+            {"GET", API_METHOD_GET}, {"HEAD", API_METHOD_HEAD},     {"POST", API_METHOD_POST},
+            {"PUT", API_METHOD_PUT}, {"DELETE", API_METHOD_DELETE}, {"PATCH", API_METHOD_PATCH},
         };
         for (size_t i = 0; s && i < ARRAY_SIZE(table); i++)
                 if (streq(s, table[i].name))
@@ -129,7 +128,7 @@ static int parse_query(const char *q, struct api_route *r, struct api_error *err
                                 return api_error_set(err, 400,
                                                      "malformed percent-encoding in the query");
                         struct api_param *p =
-                                realloc(r->params, (r->n_params + 1) * sizeof(*r->params));
+                            realloc(r->params, (r->n_params + 1) * sizeof(*r->params));
                         if (!p)
                                 return api_error_set(err, 500, "out of memory");
                         r->params = p;
@@ -151,8 +150,8 @@ static int not_found(struct api_error *err)
 
 static int method_not_allowed(struct api_error *err, enum api_method m, const char *what)
 {
-        static const char *const names[] = {"GET",    "HEAD",  "POST", "PUT",
-                                             "DELETE", "PATCH", "this method"};
+        static const char *const names[] = {"GET",    "HEAD",  "POST",       "PUT",
+                                            "DELETE", "PATCH", "this method"};
         return api_error_set(err, 405, "%s is not allowed on %s", names[m], what);
 }
 
@@ -188,9 +187,8 @@ static int route_apis(char **seg, size_t n, struct api_route *r, struct api_erro
         /* Only plural resource names address collections, like Kubernetes. */
         const struct kind_info *k = kind_lookup(resource);
         if (!k || !streq(k->resource, resource))
-                return api_error_set(err, 404,
-                                     "the server could not find the requested resource \"%s\"",
-                                     resource);
+                return api_error_set(
+                    err, 404, "the server could not find the requested resource \"%s\"", resource);
         r->kind = k;
 
         if (!name) {
@@ -198,8 +196,9 @@ static int route_apis(char **seg, size_t n, struct api_route *r, struct api_erro
                 if (r->method == API_METHOD_POST && r->ns[0])
                         return 0;
                 if (!is_read(r->method))
-                        return method_not_allowed(err, r->method, r->ns[0] ? "a collection" :
-                                                  "a collection across namespaces");
+                        return method_not_allowed(err, r->method,
+                                                  r->ns[0] ? "a collection"
+                                                           : "a collection across namespaces");
                 return 0;
         }
         if (!name_is_valid(name))
@@ -233,8 +232,7 @@ int api_route_parse(enum api_method method, const char *target, struct api_route
                 return api_error_set(err, 400, "malformed request target");
         size_t tlen = strlen(target);
         if (tlen > API_URI_MAX)
-                return api_error_set(err, 414, "request target longer than %d bytes",
-                                     API_URI_MAX);
+                return api_error_set(err, 414, "request target longer than %d bytes", API_URI_MAX);
 
         size_t plen = strcspn(target, "?#");
         const char *p = target + 1;
@@ -277,9 +275,9 @@ int api_route_parse(enum api_method method, const char *target, struct api_route
                         goto out;
         }
 
-        if (n == 1 && (streq(seg[0], "healthz") || streq(seg[0], "livez") ||
-                       streq(seg[0], "readyz") || streq(seg[0], "version") ||
-                       streq(seg[0], "metrics"))) {
+        if (n == 1 &&
+            (streq(seg[0], "healthz") || streq(seg[0], "livez") || streq(seg[0], "readyz") ||
+             streq(seg[0], "version") || streq(seg[0], "metrics"))) {
                 r.endpoint = streq(seg[0], "readyz")    ? API_EP_READYZ
                              : streq(seg[0], "version") ? API_EP_VERSION
                              : streq(seg[0], "metrics") ? API_EP_METRICS
@@ -301,7 +299,7 @@ int api_route_parse(enum api_method method, const char *target, struct api_route
                                            api_route_param(&r, "watch"));
                         goto out;
                 }
-                r.watch = watch;
+                r.watch = watch && method == API_METHOD_GET; /* HEAD has no stream */
         }
 
         *ret = r;

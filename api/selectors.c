@@ -10,7 +10,7 @@
 #include <ctype.h>
 
 #define LABEL_VALUE_MAX 63
-#define LABEL_KEY_MAX (253 + 1 + 63)
+#define LABEL_KEY_MAX   (253 + 1 + 63)
 
 static void req_release(struct api_selector_req *r)
 {
@@ -75,12 +75,15 @@ static int scan_key(const char **p, const char *whole, struct api_error *err, ch
                 (*p)++;
         size_t len = (size_t)(*p - start);
         if (len == 0)
-                return api_error_set(err, 400, "invalid label selector \"%s\": expected a key at "
-                                               "position %zu", whole, (size_t)(start - whole) + 1);
+                return api_error_set(err, 400,
+                                     "invalid label selector \"%s\": expected a key at "
+                                     "position %zu",
+                                     whole, (size_t)(start - whole) + 1);
         if (len > LABEL_KEY_MAX || start[0] == '/' || start[len - 1] == '/' ||
             memchr(start, '/', len) != memrchr(start, '/', len))
-                return api_error_set(err, 400, "invalid label selector \"%s\": invalid key \"%.*s\"",
-                                     whole, (int)(len > 80 ? 80 : len), start);
+                return api_error_set(err, 400,
+                                     "invalid label selector \"%s\": invalid key \"%.*s\"", whole,
+                                     (int)(len > 80 ? 80 : len), start);
         *ret = strndup(start, len);
         return *ret ? 0 : -ENOMEM;
 }
@@ -94,7 +97,8 @@ static int scan_value(const char **p, const char *whole, struct api_error *err, 
         if (len > LABEL_VALUE_MAX)
                 return api_error_set(err, 400,
                                      "invalid label selector \"%s\": value longer than %d "
-                                     "characters", whole, LABEL_VALUE_MAX);
+                                     "characters",
+                                     whole, LABEL_VALUE_MAX);
         return strv_push(values, start, len) < 0 ? api_error_set(err, 500, "out of memory") : 0;
 }
 
@@ -187,10 +191,10 @@ int api_label_selector_parse(const char *s, struct api_selector *ret, struct api
                                                         break;
                                                 }
                                                 rc = api_error_set(
-                                                        err, 400,
-                                                        "invalid label selector \"%s\": expected "
-                                                        "\",\" or \")\" at position %zu",
-                                                        s, (size_t)(p - s) + 1);
+                                                    err, 400,
+                                                    "invalid label selector \"%s\": expected "
+                                                    "\",\" or \")\" at position %zu",
+                                                    s, (size_t)(p - s) + 1);
                                                 break;
                                         }
                                 }
@@ -231,9 +235,9 @@ bool api_label_selector_matches(const struct api_selector *sel, const json_t *la
 {
         for (size_t i = 0; i < sel->n; i++) {
                 const struct api_selector_req *r = &sel->reqs[i];
-                const char *v = json_is_object(labels) ?
-                                        json_string_value(json_object_get(labels, r->key)) :
-                                        NULL;
+                const char *v = json_is_object(labels)
+                                    ? json_string_value(json_object_get(labels, r->key))
+                                    : NULL;
                 bool ok;
                 switch (r->op) {
                 case API_SEL_EQ:

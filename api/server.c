@@ -143,8 +143,8 @@ char *api_list_prefix(const struct api_server *s, const struct api_route *r)
         return str_printf("%s%s/", s->prefix, r->kind->resource);
 }
 
-static void handle_list(struct api_server *s, struct evhttp_request *req,
-                        const struct api_route *r, struct api_error *err)
+static void handle_list(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
+                        struct api_error *err)
 {
         _cleanup_(api_selector_release) struct api_selector labels = {0}, fields = {0};
         if (api_route_selectors(r, &labels, &fields, err) < 0)
@@ -172,8 +172,8 @@ static void handle_list(struct api_server *s, struct evhttp_request *req,
         char rv[32];
         snprintf(rv, sizeof(rv), "%" PRId64, rev);
         _cleanup_json_ json_t *list =
-                json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", kind, "apiVersion",
-                          MANIFEST_API_VERSION, "metadata", "resourceVersion", rv, "items", items);
+            json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", kind, "apiVersion", MANIFEST_API_VERSION,
+                      "metadata", "resourceVersion", rv, "items", items);
         if (!list) {
                 api_error_set(err, 500, "out of memory");
                 return;
@@ -183,8 +183,8 @@ static void handle_list(struct api_server *s, struct evhttp_request *req,
 
 /* ---- objects ------------------------------------------------------------ */
 
-static void handle_get(struct api_server *s, struct evhttp_request *req,
-                       const struct api_route *r, struct api_error *err)
+static void handle_get(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
+                       struct api_error *err)
 {
         _cleanup_free_ char *key = object_key(s->prefix, r->kind->resource, r->ns, r->name);
         if (!key) {
@@ -233,8 +233,8 @@ static void handle_write(struct api_server *s, struct evhttp_request *req,
                         return;
                 api_send_json(s, req, 201, out);
         } else {
-                if (api_object_replace(&s->ops, r->kind, r->ns, r->name, &list.docs[0], &out,
-                                       err) < 0)
+                if (api_object_replace(&s->ops, r->kind, r->ns, r->name, &list.docs[0], &out, err) <
+                    0)
                         return;
                 api_send_json(s, req, 200, out);
         }
@@ -285,7 +285,8 @@ static void handle_readyz(struct api_server *s, struct evhttp_request *req,
                 const char *name;
                 bool ok;
                 char detail[256];
-        } checks[4] = {{.name = "ready"}, {.name = "store"}, {.name = "objects"}, {.name = "docker"}};
+        } checks[4] = {
+            {.name = "ready"}, {.name = "store"}, {.name = "objects"}, {.name = "docker"}};
         struct berth_error serr = {0};
         int64_t rev;
 
@@ -294,7 +295,7 @@ static void handle_readyz(struct api_server *s, struct evhttp_request *req,
                 snprintf(checks[0].detail, sizeof(checks[0].detail), "controller not started");
         checks[1].ok = store_revision(s->store, &rev, &serr) == 0;
         if (!checks[1].ok)
-                snprintf(checks[1].detail, sizeof(checks[1].detail), "%s", serr.message);
+                snprintf(checks[1].detail, sizeof(checks[1].detail), "%.200s", serr.message);
         checks[2].ok = object_cache_wait_synced(s->objects, 0) == 0;
         if (!checks[2].ok)
                 snprintf(checks[2].detail, sizeof(checks[2].detail), "cache not synced");
@@ -331,10 +332,9 @@ static void handle_readyz(struct api_server *s, struct evhttp_request *req,
 static void handle_version(struct api_server *s, struct evhttp_request *req)
 {
         const char *dv = s->docker ? docker_api_version(s->docker) : NULL;
-        _cleanup_json_ json_t *v = json_pack("{s:s, s:s, s:o}", "version", BERTH_VERSION,
-                                             "apiVersion", MANIFEST_API_VERSION,
-                                             "dockerApiVersion",
-                                             dv ? json_string(dv) : json_null());
+        _cleanup_json_ json_t *v =
+            json_pack("{s:s, s:s, s:o}", "version", BERTH_VERSION, "apiVersion",
+                      MANIFEST_API_VERSION, "dockerApiVersion", dv ? json_string(dv) : json_null());
         if (!v) {
                 struct api_error e = {0};
                 api_error_set(&e, 500, "out of memory");
@@ -353,21 +353,23 @@ static void handle_metrics(struct api_server *s, struct evhttp_request *req)
                              "# TYPE berth_objects gauge\n");
         for (const struct kind_info *const *k = kind_all(); k && *k; k++) {
                 _cleanup_free_ char *prefix = str_printf("%s%s/", s->prefix, (*k)->resource);
-                _cleanup_json_ json_t *all = prefix ? object_cache_list(s->objects, prefix, NULL)
-                                                    : NULL;
+                _cleanup_json_ json_t *all =
+                    prefix ? object_cache_list(s->objects, prefix, NULL) : NULL;
                 (void)buf_printf(&b, "berth_objects{resource=\"%s\"} %zu\n", (*k)->resource,
                                  json_array_size(all));
         }
-        (void)buf_printf(&b, "# HELP berth_cache_revision Store revision the cache reflects.\n"
-                             "# TYPE berth_cache_revision gauge\n"
-                             "berth_cache_revision %" PRId64 "\n",
+        (void)buf_printf(&b,
+                         "# HELP berth_cache_revision Store revision the cache reflects.\n"
+                         "# TYPE berth_cache_revision gauge\n"
+                         "berth_cache_revision %" PRId64 "\n",
                          object_cache_revision(s->objects));
-        (void)buf_printf(&b, "# HELP berth_api_watches Open watch streams.\n"
-                             "# TYPE berth_api_watches gauge\n"
-                             "berth_api_watches %zu\n"
-                             "# HELP berth_api_log_streams Open log streams.\n"
-                             "# TYPE berth_api_log_streams gauge\n"
-                             "berth_api_log_streams %zu\n",
+        (void)buf_printf(&b,
+                         "# HELP berth_api_watches Open watch streams.\n"
+                         "# TYPE berth_api_watches gauge\n"
+                         "berth_api_watches %zu\n"
+                         "# HELP berth_api_log_streams Open log streams.\n"
+                         "# TYPE berth_api_log_streams gauge\n"
+                         "berth_api_log_streams %zu\n",
                          s->n_watches, s->n_logs);
         (void)buf_printf(&b, "# HELP berth_api_requests_total API requests by status code.\n"
                              "# TYPE berth_api_requests_total counter\n");
@@ -452,13 +454,11 @@ static int unix_listen(const char *path, struct berth_error *err)
         struct stat st;
 
         if (str_copy(sa.sun_path, sizeof(sa.sun_path), path) < 0)
-                return berth_error_set(err, -ENAMETOOLONG, "listen unix://%s: path too long",
-                                       path);
+                return berth_error_set(err, -ENAMETOOLONG, "listen unix://%s: path too long", path);
         if (lstat(path, &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
-                        return berth_error_set(err, -EEXIST,
-                                               "listen unix://%s: exists and is not a socket",
-                                               path);
+                        return berth_error_set(
+                            err, -EEXIST, "listen unix://%s: exists and is not a socket", path);
                 _cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0)
                         return berth_error_set(err, -EADDRINUSE,
@@ -507,7 +507,7 @@ static int add_listener(struct api_server *s, const char *url, struct berth_erro
                 }
                 s->n_unix_paths++;
                 struct evconnlistener *lev = evconnlistener_new(
-                        s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+                    s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
                 if (!lev) {
                         close(fd);
                         return berth_error_set(err, -ENOMEM, "listen %s: evconnlistener", url);
@@ -538,9 +538,8 @@ static int add_listener(struct api_server *s, const char *url, struct berth_erro
                 log_info("listening url=%s", url);
                 return 0;
         }
-        return berth_error_set(err, -EINVAL,
-                               "listen %s: unsupported address (unix:///PATH or tcp://HOST:PORT)",
-                               url);
+        return berth_error_set(
+            err, -EINVAL, "listen %s: unsupported address (unix:///PATH or tcp://HOST:PORT)", url);
 }
 
 int api_server_new(const struct api_config *cfg, struct api_server **ret, struct berth_error *err)
@@ -559,10 +558,10 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
         const char *prefix = cfg->prefix ? cfg->prefix : "/berth/";
         s->prefix = str_has_suffix(prefix, "/") ? strdup(prefix) : str_printf("%s/", prefix);
         s->bookmark_ms =
-                cfg->bookmark_interval_ms > 0 ? cfg->bookmark_interval_ms : API_BOOKMARK_MS_DEFAULT;
+            cfg->bookmark_interval_ms > 0 ? cfg->bookmark_interval_ms : API_BOOKMARK_MS_DEFAULT;
         atomic_init(&s->ready, false);
         s->ops = (struct api_objects){
-                .store = s->store, .cache = s->objects, .prefix = s->prefix, .wait_ms = API_WAIT_MS};
+            .store = s->store, .cache = s->objects, .prefix = s->prefix, .wait_ms = API_WAIT_MS};
 
         int rc = -ENOMEM;
         if (!s->prefix) {
@@ -578,8 +577,8 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
         evhttp_set_max_body_size(s->http, API_BODY_MAX);
         evhttp_set_max_headers_size(s->http, API_HEADERS_MAX);
         evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                                                    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                                    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+                                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                                EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
         evhttp_set_gencb(s->http, on_request, s);
 
         for (const char *const *l = cfg->listen; l && *l; l++) {

@@ -67,7 +67,7 @@ int api_error_add_details(struct api_error *e, const struct field_errors *errs,
         for (size_t i = 0; i < errs->n; i++) {
                 const struct field_error *fe = &errs->items[i];
                 _cleanup_free_ char *field =
-                        str_printf("%s%s", field_prefix ? field_prefix : "", fe->field);
+                    str_printf("%s%s", field_prefix ? field_prefix : "", fe->field);
                 if (!field)
                         return -ENOMEM;
                 json_t *d = json_pack("{s:s, s:s}", "field", field, "message",
@@ -157,10 +157,10 @@ int api_status_errno(int code)
 json_t *api_status_failure(const struct api_error *e)
 {
         int code = e->code >= 400 ? e->code : 500;
-        json_t *st = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "kind", "Status", "apiVersion",
-                               MANIFEST_API_VERSION, "status", "Failure", "code", code, "reason",
-                               e->reason ? e->reason : api_status_reason(code), "message",
-                               e->message);
+        json_t *st =
+            json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "kind", "Status", "apiVersion",
+                      MANIFEST_API_VERSION, "status", "Failure", "code", code, "reason",
+                      e->reason ? e->reason : api_status_reason(code), "message", e->message);
         if (st && e->details && json_array_size(e->details) > 0)
                 json_object_set(st, "details", e->details);
         return st;

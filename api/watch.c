@@ -180,9 +180,9 @@ static void on_bookmark(evutil_socket_t fd, short what, void *arg)
         snprintf(rv, sizeof(rv), "%" PRId64, w->last_rev);
         pthread_mutex_unlock(&w->lock);
 
-        _cleanup_json_ json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "kind", w->kind->kind,
-                                               "apiVersion", MANIFEST_API_VERSION, "metadata",
-                                               "resourceVersion", rv);
+        _cleanup_json_ json_t *obj =
+            json_pack("{s:s, s:s, s:{s:s}}", "kind", w->kind->kind, "apiVersion",
+                      MANIFEST_API_VERSION, "metadata", "resourceVersion", rv);
         buf_init(&line, 4096);
         if (!obj || format_event(&line, "BOOKMARK", obj) < 0)
                 return;
@@ -265,8 +265,9 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
         w->last_rev = from;
         rc = object_cache_subscribe(s->objects, prefix, from, on_event, w, &w->sub);
         if (rc == -ERANGE) {
-                api_error_set(&err, 410, "too old resource version: %" PRId64 " (current %" PRId64 ")",
-                              from, object_cache_revision(s->objects));
+                api_error_set(&err, 410,
+                              "too old resource version: %" PRId64 " (current %" PRId64 ")", from,
+                              object_cache_revision(s->objects));
                 goto fail_free;
         }
         if (rc < 0) {

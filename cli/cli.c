@@ -146,8 +146,7 @@ static size_t option_width(const struct cli_option *opts)
         return width;
 }
 
-static void print_options(FILE *out, const char *title, const struct cli_option *opts,
-                          size_t width)
+static void print_options(FILE *out, const char *title, const struct cli_option *opts, size_t width)
 {
         char col[128];
 
@@ -156,8 +155,8 @@ static void print_options(FILE *out, const char *title, const struct cli_option 
         fprintf(out, "\n%s:\n", title);
         for (const struct cli_option *o = opts; o->name; o++) {
                 snprintf(col, sizeof(col), "  %c%c%s--%s%s%s", o->short_name ? '-' : ' ',
-                         o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
-                         o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+                         o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
+                         o->metavar ? " " : "", o->metavar ? o->metavar : "");
                 fprintf(out, "%-*s   %s\n", (int)width, col, o->help ? o->help : "");
         }
 }
@@ -432,7 +431,7 @@ static char *config_server(void)
         const char *home = getenv("HOME");
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
-        _cleanup_buf_ struct buf b;
+        _cleanup_buf_ struct buf b = {0};
         char chunk[4096];
 
         buf_init(&b, CLI_CONFIG_MAX);

@@ -11,7 +11,7 @@ void cli_reply_release(struct cli_reply *r)
 char *cli_escape(const char *s)
 {
         static const char hex[] = "0123456789ABCDEF";
-        _cleanup_buf_ struct buf b;
+        _cleanup_buf_ struct buf b = {0};
 
         buf_init(&b, 3 * strlen(s) + 1);
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -82,7 +82,7 @@ static const char *status_reason(long status)
 char *cli_status_format(long status, const char *body, size_t len)
 {
         _cleanup_json_ json_t *j = NULL;
-        _cleanup_buf_ struct buf b;
+        _cleanup_buf_ struct buf b = {0};
 
         buf_init(&b, 64 * 1024);
         if (body && len > 0)
@@ -408,8 +408,9 @@ int cli_stream(struct cli_ctx *ctx, const char *path, bool lines, int64_t deadli
                 r = st.result > 0 ? 1 : st.result;
                 goto out;
         }
+        /* Our deadline, not a connect timeout (which fires long before it). */
         if (code == CURLE_OPERATION_TIMEDOUT && deadline_ms > 0 &&
-            time_mono_ms() >= deadline_ms - 5) {
+            time_mono_ms() >= deadline_ms - 1000) {
                 r = -ETIMEDOUT;
                 goto out;
         }

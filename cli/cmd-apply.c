@@ -110,7 +110,7 @@ int cmd_apply(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char
         _cleanup_free_ char **args = NULL;
         _cleanup_(manifest_list_release) struct manifest_list list = {0};
         _cleanup_reply_ struct cli_reply reply = {0};
-        _cleanup_buf_ struct buf body;
+        _cleanup_buf_ struct buf body = {0};
         _cleanup_json_ json_t *result = NULL;
         size_t nargs = 0;
         int r;

@@ -40,7 +40,7 @@ int cmd_logs(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
         _cleanup_free_ char **args = NULL;
         _cleanup_(cli_targets_release) struct cli_targets targets = {0};
         _cleanup_reply_ struct cli_reply err = {0};
-        _cleanup_buf_ struct buf q;
+        _cleanup_buf_ struct buf q = {0};
         const struct kind_info *task = kind_lookup("Task");
         const char *name;
         char errbuf[256];

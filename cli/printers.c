@@ -262,7 +262,7 @@ int cli_print_json(FILE *out, const json_t *value)
 
 int cli_print_yaml(FILE *out, const json_t *value)
 {
-        _cleanup_buf_ struct buf b;
+        _cleanup_buf_ struct buf b = {0};
         int r;
 
         buf_init(&b, CLI_RESPONSE_MAX * 2);
@@ -318,7 +318,7 @@ static void string_map(FILE *out, const char *label, const json_t *map)
  * back as one word. */
 static char *join_words(const json_t *arr)
 {
-        _cleanup_buf_ struct buf b;
+        _cleanup_buf_ struct buf b = {0};
         size_t i;
         json_t *v;
 
@@ -400,7 +400,7 @@ static void describe_task_spec(FILE *out, const json_t *o)
         _cleanup_free_ char *backoff = scalar_text(json_path(o, "spec.backoffLimit"));
         _cleanup_free_ char *deadline = seconds_text(first_of(o, deadline_paths));
         _cleanup_free_ char *ttl = seconds_text(first_of(o, ttl_paths));
-        _cleanup_buf_ struct buf res;
+        _cleanup_buf_ struct buf res = {0};
 
         buf_init(&res, 64 * 1024);
         flatten(json_path(o, "spec.resources"), "", &res);
@@ -418,7 +418,7 @@ static void describe_task_spec(FILE *out, const json_t *o)
 static void describe_generic_spec(FILE *out, const json_t *o)
 {
         const json_t *spec = json_object_get(o, "spec");
-        _cleanup_buf_ struct buf b;
+        _cleanup_buf_ struct buf b = {0};
 
         if (!spec || json_object_size(spec) == 0) {
                 field(out, 0, LABEL_WIDTH, "Spec", NULL);
@@ -500,7 +500,7 @@ int cli_describe(FILE *out, const struct kind_info *kind, const json_t *o, int64
                 describe_generic_spec(out, o);
 
         fputs("Status:\n", out);
-        field(out, 2, w, "Phase", json_path_string(o, "status.phase") ? phase_of(o) : "Pending");
+        field(out, 2, w, "Phase", phase_of(o));
         field(out, 2, w, "Reason", json_path_string(o, "status.reason"));
         field(out, 2, w, "Message", json_path_string(o, "status.message"));
         if (is_task(kind)) {

@@ -115,7 +115,7 @@ static void join_truncating(char *dst, size_t size, const char *a, const char *s
         buf_release(&out);
 }
 
-static void error_vformat(struct berth_error *err, const char *fmt, va_list ap)
+static _printf_(2, 0) void error_vformat(struct berth_error *err, const char *fmt, va_list ap)
 {
         vsnprintf(err->message, sizeof(err->message), fmt, ap);
 }

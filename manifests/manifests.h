@@ -35,10 +35,14 @@ const struct kind_info *kind_lookup(const char *name);
 const struct kind_info *const *kind_all(void);
 
 /* Store key of an object: "<prefix><resource>/<namespace>/<name>", e.g.
- * "/berth/tasks/default/hello". prefix ends with '/'. Caller frees. */
+ * "/berth/tasks/default/hello". prefix ends with '/'. ns NULL or "" gives
+ * "<prefix><resource>/<name>" (cluster-scoped kinds). Caller frees; NULL on
+ * allocation failure or a NULL prefix, resource or name. */
 char *object_key(const char *prefix, const char *resource, const char *ns, const char *name);
 /* Splits a key made by object_key into its parts (written into caller arrays of
- * 64 bytes each; resource may be NULL). -EINVAL if the key is not of that form. */
+ * 64 bytes each; resource may be NULL; ns is "" for a two-segment key).
+ * -EINVAL if the key is not of that form or a part is 64 bytes or longer; the
+ * arrays are untouched then. */
 int object_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
                      char name[64]);
 
@@ -51,7 +55,7 @@ struct manifest_doc {
         json_t *object; /* owned; the document's mapping */
         json_t *positions; /* owned; "spec.env[0].name" → [line, column] (1-based); "" → document */
         char *source;      /* owned; file path, "<stdin>" or what the caller named */
-        int line;          /* line where the document starts */
+        int line;          /* line where the document's mapping starts (1-based) */
 };
 
 struct manifest_list {
@@ -62,15 +66,21 @@ struct manifest_list {
 void manifest_list_release(struct manifest_list *list);
 
 /* Parses a buffer holding one or more YAML documents (JSON is YAML). Empty
- * documents are skipped. Every document must be a mapping. Scalars become
- * JSON strings, numbers, booleans or null by the YAML 1.2 core schema; quoted
- * scalars always stay strings. Anchors/aliases and tags other than the core
- * ones are rejected. Appends to *list (which may already hold documents); on
- * error nothing is appended and err says "source:line:column: what". */
+ * documents (nothing, or a plain null) are skipped. Every document must be a
+ * mapping with scalar keys and no duplicate keys. Scalars become JSON strings,
+ * numbers, booleans or null by the YAML 1.2 core schema (yes/no/on/off are
+ * strings; .inf and .nan are errors); quoted scalars always stay strings.
+ * Aliases and tags other than the core ones are rejected; anchors are ignored.
+ * NUL characters in strings are rejected. source NULL reads "<input>".
+ * Appends to *list (which may already hold documents); on error nothing is
+ * appended and err says "source:line:column: what" (-EINVAL, or -E2BIG for
+ * the MANIFEST_* limits, or -ENOMEM). */
 int manifest_parse_buffer(const char *data, size_t len, const char *source,
                           struct manifest_list *list, struct berth_error *err);
 /* A file, a directory (*.yaml, *.yml, *.json in name order; subdirectories only
- * when recursive) or "-" for stdin. Appends to *list; nothing on error. */
+ * when recursive; names starting with '.' and symlinks to directories are
+ * skipped) or "-" for stdin (source "<stdin>"). Each document's source is the
+ * file's path. Appends to *list; nothing on error. */
 int manifest_parse_path(const char *path, bool recursive, struct manifest_list *list,
                         struct berth_error *err);
 
@@ -101,7 +111,8 @@ char *field_errors_format(const struct field_errors *errs, const char *source);
  * types, ranges, unknown fields with a "did you mean" hint). Server-set metadata
  * (uid, generation, resourceVersion, creationTimestamp, ...) and status are
  * allowed and ignored. positions may be NULL (then line/column are 0).
- * Returns 0 when valid, -EINVAL with every problem in *ret_errs otherwise. */
+ * Returns 0 when valid, -EINVAL with every problem appended to *ret_errs
+ * (sorted by line and column) otherwise, -ENOMEM with *ret_errs untouched. */
 int manifest_validate(const json_t *object, const json_t *positions, struct field_errors *ret_errs);
 
 /* Fills the defaults documented in docs/reference: metadata.namespace "default",
@@ -113,5 +124,8 @@ void manifest_apply_defaults(json_t *object);
 /* ---- printing --------------------------------------------------------- */
 
 /* Block-style YAML of a JSON value, keys in their stored order, strings quoted
- * only when needed to read back as the same string. Appends to out. */
+ * only when needed to read back as the same string (YAML 1.1 booleans such as
+ * "yes" are quoted too, for other tools). A parsed object prints to YAML that
+ * parses back equal. Appends to out; on error (-E2BIG when out's cap is hit)
+ * out is left as it was. */
 int manifest_to_yaml(const json_t *value, struct buf *out);

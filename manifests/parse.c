@@ -17,6 +17,9 @@
 #define YAML_TAG_PREFIX "tag:yaml.org,2002:"
 /* Cap of one input buffer (file, stdin): every document may be full. */
 #define MANIFEST_INPUT_MAX ((size_t)MANIFEST_DOC_MAX * MANIFEST_DOCS_MAX)
+/* Memory budget of one document's position map (see record_position). */
+#define POSITIONS_COST_MAX ((size_t)64 * 1024 * 1024)
+#define POSITION_OVERHEAD  160
 
 /* ---- scalar resolution (YAML 1.2 core schema) -------------------------- */
 
@@ -168,11 +171,12 @@ static int int_parse(const char *s, size_t len, json_int_t *ret)
 
 /* ---- parser state ------------------------------------------------------ */
 
+/* Paths are not stored per frame: they are built from the frame stack only
+ * when a position is recorded or an error names one. */
 struct frame {
         json_t *node; /* object or array under construction */
-        char *path;   /* "" for the root */
         char *key;    /* object: key waiting for its value */
-        char *key_path;
+        size_t key_len;
         size_t index; /* array: index of the next item */
 };
 
@@ -196,6 +200,7 @@ struct parse_state {
         json_t *positions;
         int doc_line;
         size_t doc_start_byte;
+        size_t positions_cost;
 
         struct manifest_list out;
 };
@@ -203,9 +208,7 @@ struct parse_state {
 static void frame_release(struct frame *f)
 {
         json_decref(f->node);
-        free(f->path);
         free(f->key);
-        free(f->key_path);
         *f = (struct frame){};
 }
 
@@ -328,43 +331,91 @@ static int libyaml_error(struct parse_state *st)
         }
 }
 
-static char *path_child(const char *parent, const char *key)
+static size_t count_digits_of(size_t n)
 {
-        if (!parent || !*parent)
-                return strdup(key);
-        return str_printf("%s.%s", parent, key);
+        size_t d = 1;
+
+        while (n >= 10) {
+                n /= 10;
+                d++;
+        }
+        return d;
 }
 
-static int record_position(struct parse_state *st, const char *path, const yaml_mark_t *mark)
+/* Length of the current path: the pending key or item of every open frame. */
+static size_t current_path_length(const struct parse_state *st)
 {
-        json_t *pos = json_pack("[ii]", (int)mark->line + 1, (int)mark->column + 1);
+        size_t len = 0;
 
+        for (int i = 0; i < st->depth; i++) {
+                const struct frame *f = &st->frames[i];
+
+                if (json_is_object(f->node))
+                        len += (len > 0 ? 1 : 0) + f->key_len;
+                else
+                        len += 2 + count_digits_of(f->index);
+        }
+        return len;
+}
+
+/* "spec.env[0].name": same rules as the validator's paths (a '.' only after
+ * a non-empty prefix). Caller frees. */
+static char *current_path(const struct parse_state *st)
+{
+        size_t size = current_path_length(st) + 1, len = 0;
+        char *p = malloc(size);
+
+        if (!p)
+                return NULL;
+        p[0] = '\0';
+        for (int i = 0; i < st->depth; i++) {
+                const struct frame *f = &st->frames[i];
+
+                if (json_is_object(f->node)) {
+                        if (len > 0)
+                                p[len++] = '.';
+                        memcpy(p + len, f->key, f->key_len);
+                        len += f->key_len;
+                } else {
+                        len += (size_t)snprintf(p + len, size - len, "[%zu]", f->index);
+                }
+                p[len] = '\0';
+        }
+        return p;
+}
+
+/* Records where the current path starts. The first position of a path wins:
+ * paths collide only through odd keys (a root key "" is the document's path,
+ * "a.b" reads like a nested "b"). Paths repeat their ancestors' keys, so a
+ * small document with long keys nested deep could make a huge map: past
+ * POSITIONS_COST_MAX bytes (path bytes plus a rough jansson overhead) further
+ * positions are dropped, and errors point at the nearest recorded parent. */
+static int record_position(struct parse_state *st, const yaml_mark_t *mark)
+{
+        size_t cost = current_path_length(st) + POSITION_OVERHEAD;
+        _cleanup_free_ char *path = NULL;
+        json_t *pos;
+
+        if (st->positions_cost + cost > POSITIONS_COST_MAX)
+                return 0;
+        st->positions_cost += cost;
+        path = current_path(st);
+        if (!path)
+                return -ENOMEM;
+        if (json_object_get(st->positions, path))
+                return 0;
+        pos = json_pack("[ii]", (int)mark->line + 1, (int)mark->column + 1);
         if (!pos || json_object_set_new(st->positions, path, pos) < 0)
                 return -ENOMEM;
         return 0;
 }
 
-/* Path of the value that comes next in the innermost collection; for array
- * items it also records the item's position. Caller frees. */
-static int next_value_path(struct parse_state *st, const yaml_mark_t *mark, char **ret_path)
+/* Before a value of the innermost collection: array items record their own
+ * position (object values were recorded with their key). */
+static int before_value(struct parse_state *st, const yaml_mark_t *mark)
 {
-        struct frame *f = &st->frames[st->depth - 1];
-        char *path;
-        int r;
-
-        if (json_is_object(f->node)) {
-                path = TAKE_PTR(f->key_path);
-        } else {
-                path = str_printf("%s[%zu]", f->path, f->index);
-                if (!path)
-                        return -ENOMEM;
-                r = record_position(st, path, mark);
-                if (r < 0) {
-                        free(path);
-                        return r;
-                }
-        }
-        *ret_path = path;
+        if (json_is_array(st->frames[st->depth - 1].node))
+                return record_position(st, mark);
         return 0;
 }
 
@@ -378,6 +429,7 @@ static int attach(struct parse_state *st, json_t *value)
                 r = json_object_set_new(f->node, f->key, value);
                 free(f->key);
                 f->key = NULL;
+                f->key_len = 0;
         } else {
                 r = json_array_append_new(f->node, value);
                 f->index++;
@@ -483,7 +535,6 @@ static int scalar_to_json(struct parse_state *st, const yaml_event_t *ev, json_t
 
 static int handle_scalar(struct parse_state *st, const yaml_event_t *ev)
 {
-        _cleanup_free_ char *path = NULL;
         struct frame *f;
         json_t *v = NULL;
         int r;
@@ -505,22 +556,21 @@ static int handle_scalar(struct parse_state *st, const yaml_event_t *ev)
                 if (memchr(key, '\0', ev->data.scalar.length))
                         return parse_error(st, -EINVAL, &ev->start_mark,
                                            "keys must not contain NUL characters");
-                path = path_child(f->path, key);
-                if (!path)
-                        return -ENOMEM;
-                if (json_object_get(f->node, key))
-                        return parse_error(st, -EINVAL, &ev->start_mark, "duplicate key %s", path);
-                r = record_position(st, path, &ev->start_mark);
-                if (r < 0)
-                        return r;
                 f->key = strdup(key);
                 if (!f->key)
                         return -ENOMEM;
-                f->key_path = TAKE_PTR(path);
-                return 0;
+                f->key_len = ev->data.scalar.length;
+                if (json_object_get(f->node, key)) {
+                        _cleanup_free_ char *path = current_path(st);
+
+                        if (!path)
+                                return -ENOMEM;
+                        return parse_error(st, -EINVAL, &ev->start_mark, "duplicate key %s", path);
+                }
+                return record_position(st, &ev->start_mark);
         }
 
-        r = next_value_path(st, &ev->start_mark, &path);
+        r = before_value(st, &ev->start_mark);
         if (r < 0)
                 return r;
         r = scalar_to_json(st, ev, &v);
@@ -532,7 +582,6 @@ static int handle_scalar(struct parse_state *st, const yaml_event_t *ev)
 static int handle_collection_start(struct parse_state *st, const yaml_event_t *ev, bool mapping)
 {
         const yaml_char_t *tag = mapping ? ev->data.mapping_start.tag : ev->data.sequence_start.tag;
-        _cleanup_free_ char *path = NULL;
         struct frame *f;
         int r;
 
@@ -544,10 +593,7 @@ static int handle_collection_start(struct parse_state *st, const yaml_event_t *e
                 if (!mapping)
                         return parse_error(st, -EINVAL, &ev->start_mark,
                                            "document must be a mapping, not a sequence");
-                path = strdup("");
-                if (!path)
-                        return -ENOMEM;
-                r = record_position(st, "", &ev->start_mark);
+                r = record_position(st, &ev->start_mark);
                 if (r < 0)
                         return r;
                 st->doc_line = (int)ev->start_mark.line + 1;
@@ -559,7 +605,7 @@ static int handle_collection_start(struct parse_state *st, const yaml_event_t *e
                 if (st->depth >= MANIFEST_DEPTH_MAX)
                         return parse_error(st, -E2BIG, &ev->start_mark,
                                            "nesting is deeper than %d levels", MANIFEST_DEPTH_MAX);
-                r = next_value_path(st, &ev->start_mark, &path);
+                r = before_value(st, &ev->start_mark);
                 if (r < 0)
                         return r;
         }
@@ -569,7 +615,6 @@ static int handle_collection_start(struct parse_state *st, const yaml_event_t *e
         f->node = mapping ? json_object() : json_array();
         if (!f->node)
                 return -ENOMEM;
-        f->path = TAKE_PTR(path);
         st->depth++;
         return 0;
 }
@@ -588,7 +633,7 @@ static int handle_collection_end(struct parse_state *st)
         return attach(st, node);
 }
 
-static int handle_document_end(struct parse_state *st, const yaml_mark_t *mark)
+static int handle_document_end(struct parse_state *st)
 {
         struct manifest_doc *docs, *d;
 
@@ -596,8 +641,11 @@ static int handle_document_end(struct parse_state *st, const yaml_mark_t *mark)
                 doc_reset(st);
                 return 0;
         }
-        if (st->out.n >= MANIFEST_DOCS_MAX)
-                return parse_error(st, -E2BIG, mark, "more than %d documents", MANIFEST_DOCS_MAX);
+        if (st->out.n >= MANIFEST_DOCS_MAX) {
+                yaml_mark_t start = {.line = (size_t)st->doc_line - 1};
+
+                return parse_error(st, -E2BIG, &start, "more than %d documents", MANIFEST_DOCS_MAX);
+        }
         docs = reallocarray(st->out.docs, st->out.n + 1, sizeof(*docs));
         if (!docs)
                 return -ENOMEM;
@@ -633,11 +681,12 @@ static int handle_event(struct parse_state *st, const yaml_event_t *ev)
                 st->positions = json_object();
                 if (!st->positions)
                         return -ENOMEM;
+                st->positions_cost = 0;
                 st->doc_start_byte = byte_offset(st, ev->start_mark.index);
                 st->doc_line = (int)ev->start_mark.line + 1;
                 return 0;
         case YAML_DOCUMENT_END_EVENT:
-                return handle_document_end(st, &ev->start_mark);
+                return handle_document_end(st);
         case YAML_SCALAR_EVENT:
                 return handle_scalar(st, ev);
         case YAML_SEQUENCE_START_EVENT:

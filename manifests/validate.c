@@ -474,7 +474,7 @@ static void check_string_map(struct vctx *c, const json_t *obj, const char *pare
                 else if (reserve_berth && str_has_prefix(k, "berth."))
                         verror_key(c, path, k,
                                    "label keys starting with \"berth.\" are reserved for berth");
-                if (json_is_null(v) || !json_is_string(v))
+                if (!json_is_string(v))
                         verror_key(c, path, k, "must be a string");
                 else if (check_values && !label_value_valid(json_string_value(v)))
                         verror_key(c, path, k, "invalid value \"%s\": %s", json_string_value(v),
@@ -899,7 +899,15 @@ static void validate_object(struct vctx *c, const json_t *object)
                                 snprintf(known + used, sizeof(known) - used, "%s%s",
                                          k == kind_all() ? "" : ", ", (*k)->kind);
                         }
-                        verror(c, "kind", "kind %s is not supported; known kinds: %s", kind, known);
+                        const struct kind_info *near = kind_lookup(kind);
+
+                        /* "task" or "tasks": name the spelling manifests use. */
+                        if (near)
+                                verror(c, "kind", "kind %s is not supported; did you mean %s?",
+                                       kind, near->kind);
+                        else
+                                verror(c, "kind", "kind %s is not supported; known kinds: %s", kind,
+                                       known);
                 }
         }
 

@@ -15,8 +15,9 @@
 
 #define TASK_ROUNDS_MAX    8
 #define TASK_WAIT_WRITE_MS 2000
-/* When a round would repeat the previous one (the cache did not take our
- * write-through), look again after this long rather than spin. */
+/* Look again after this long rather than spin: when a round would repeat the
+ * previous one (the cache did not take our write-through), or when someone
+ * else's removal of a container is still in progress. */
 #define TASK_STUCK_REQUEUE_MS 1000
 
 struct task_run {
@@ -32,6 +33,7 @@ struct task_run {
         bool has_image_error;
         bool has_create_error;
         int lost_attempt;
+        bool retry_soon; /* look again shortly even if the plan needs no timer */
         char image_error[BERTH_ERROR_MESSAGE_MAX];
         char create_error[BERTH_ERROR_MESSAGE_MAX];
 };
@@ -105,6 +107,8 @@ static int remove_containers_of(struct reconcile_ctx *ctx, const char *ns, const
                 if (keep_uid && streq(c->uid, keep_uid))
                         continue;
                 int r = docker_container_remove(ctx->docker, c->id, err);
+                if (r == -EBUSY) /* a removal is in progress already */
+                        continue;
                 if (r < 0)
                         return r;
                 container_cache_remove(ctx->containers, c->id);
@@ -417,7 +421,13 @@ static int act(struct task_run *run, const struct task_plan *plan, int64_t now,
                         break;
                 case TASK_ACTION_REMOVE:
                         r = docker_container_remove(run->ctx->docker, a->container_id, err);
-                        if (r == 0) {
+                        /* 409: someone is removing it already; its destroy
+                         * event brings us back. */
+                        if (r == -EBUSY) {
+                                berth_error_clear(err);
+                                run->retry_soon = true;
+                                r = ACT_IDLE;
+                        } else if (r == 0) {
                                 container_cache_remove(run->ctx->containers, a->container_id);
                                 r = ACT_PROGRESS;
                         }
@@ -596,6 +606,9 @@ static int run_rounds(struct task_run *run, bool deleting, int64_t *ret_requeue_
                 if (s < 0)
                         return s;
                 *ret_requeue_ms = plan.requeue_after_ms;
+                if (run->retry_soon &&
+                    (*ret_requeue_ms < 0 || *ret_requeue_ms > TASK_STUCK_REQUEUE_MS))
+                        *ret_requeue_ms = TASK_STUCK_REQUEUE_MS;
                 if (r == ACT_IDLE)
                         return 0;
                 /* ACT_PROGRESS: what we observe changed, plan again. */

@@ -43,8 +43,8 @@ struct etcd_watch_msg {
         bool canceled;
         int64_t compact_revision; /* > 0: the start revision was compacted away */
         int64_t header_revision;
-        char *cancel_reason; /* owned; NULL if none */
-        char *error;         /* owned; a stream-level error from the gateway; NULL if none */
+        char *cancel_reason;        /* owned; NULL if none */
+        char *error;                /* owned; a stream-level error from the gateway; NULL if none */
         struct store_event *events; /* owned, n of them; DELETE events have value NULL */
         size_t n;
 };

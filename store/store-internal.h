@@ -57,6 +57,7 @@ struct store_watch {
 
 /* Backend constructors. 'location' is the part of the URL after the scheme. */
 int store_sqlite_open(const char *location, struct store **ret, struct berth_error *err);
+int store_etcd_open(const char *location, struct store **ret, struct berth_error *err);
 
 /* Smallest string greater than every string that starts with prefix (etcd's
  * "range_end"); *ret_end = NULL when there is none (empty prefix or only 0xff

@@ -44,8 +44,7 @@ int store_open(const char *url, struct store **ret, struct berth_error *err)
         if (str_has_prefix(url, "sqlite:"))
                 return store_sqlite_open(url + strlen("sqlite:"), ret, err);
         if (str_has_prefix(url, "etcd://"))
-                return berth_error_set(err, -EPROTONOSUPPORT,
-                                       "store %s: etcd backend not built yet", url);
+                return store_etcd_open(url + strlen("etcd://"), ret, err);
         return berth_error_set(err, -EPROTONOSUPPORT,
                                "store %s: unknown backend (expected sqlite:PATH or "
                                "etcd://host:port[,host:port...])",

@@ -9,7 +9,7 @@
  *   sqlite:PATH               embedded, one machine (WAL, kine-style revision log);
  *                             missing parent directories are created (0700); the
  *                             file belongs to one opener at a time (else -EBUSY)
- *   etcd://host:port[,...]    etcd v3 JSON gateway (follows in issue #3)
+ *   etcd://host:port[,...]    etcd v3 JSON gateway (several endpoints: failover)
  *
  * Thread safety: every function may be called from any thread concurrently.
  * Values are opaque bytes (berth stores JSON); at most STORE_VALUE_MAX bytes.

@@ -346,7 +346,10 @@ static int cache_relist(struct container_cache *c)
                         r = -ENOMEM;
         }
         if (r == 0) {
+                /* The stream starts right after: report connected from here
+                 * so that nobody sees synced but disconnected at start. */
                 c->synced = true;
+                c->connected = true;
                 pthread_cond_broadcast(&c->cond);
         }
         pthread_mutex_unlock(&c->mu);
@@ -476,7 +479,6 @@ static void *container_thread(void *arg)
                 if (r == 0) {
                         if (c->last_nano > since)
                                 since = c->last_nano;
-                        set_connected(c, true);
                         int64_t t0 = time_mono_ms();
                         c->got_event = false;
                         r = docker_events(c->dc, MANAGED_LABEL, since, on_event, c, NULL);

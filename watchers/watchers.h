@@ -40,16 +40,21 @@ struct object_event {
 typedef void (*object_event_fn)(const struct object_event *ev, void *userdata);
 
 /* Lists prefix and watches it; relists when the watch fails or was compacted
- * (then emits ADDED/MODIFIED/DELETED for the differences). handler may be NULL.
- * Caller frees with object_cache_free(). */
+ * (then emits ADDED/MODIFIED/DELETED for the differences; a DELETED found by a
+ * relist carries the list's revision). The first list reaches the handler as
+ * ADDED events. Values that are not JSON objects are left out. handler may be
+ * NULL. Caller frees with object_cache_free(). */
 int object_cache_new(struct store *store, const char *prefix, object_event_fn handler,
                      void *userdata, struct object_cache **ret, struct berth_error *err);
 void object_cache_free(struct object_cache *c); /* stops the thread; NULL ok */
 
-/* Blocks until the first list is in (or timeout_ms passed: -ETIMEDOUT). */
+/* Blocks until the first list is in (or timeout_ms passed: -ETIMEDOUT;
+ * timeout_ms < 0 waits without limit). */
 int object_cache_wait_synced(struct object_cache *c, int timeout_ms);
 /* Blocks until the cache has seen revision rev (read-your-writes after a store
- * write); -ETIMEDOUT after timeout_ms. */
+ * write); -ETIMEDOUT after timeout_ms. Only writes under the cache's prefix
+ * advance it (the store sends no progress notifications), so wait for the
+ * revision of a write under the prefix. */
 int object_cache_wait_revision(struct object_cache *c, int64_t rev, int timeout_ms);
 int64_t object_cache_revision(struct object_cache *c);
 
@@ -65,8 +70,12 @@ struct object_cache_sub;
 
 /* Subscribes to changes under key_prefix with revision > from_revision,
  * replaying from the history ring first. -ERANGE when from_revision is older
- * than the ring (the API answers 410 Gone: relist). fn runs on the cache thread
- * and must not block. Caller ends with object_cache_unsubscribe(). */
+ * than the ring (the API answers 410 Gone: relist); the ring starts at the
+ * first list, so 0 works only while it holds everything since revision 0.
+ * The replay is delivered asynchronously, before any live event, and never
+ * from inside this call. fn runs on the cache thread and must not block; it
+ * may call object_cache_* (not the blocking waits) and unsubscribe itself.
+ * Caller ends with object_cache_unsubscribe(). */
 int object_cache_subscribe(struct object_cache *c, const char *key_prefix, int64_t from_revision,
                            object_event_fn fn, void *userdata, struct object_cache_sub **ret);
 /* When it returns, fn is not running and will not be called again. NULL ok. */
@@ -119,6 +128,8 @@ int container_cache_all(struct container_cache *c, struct container_info **ret);
  * runs before the event arrives sees what we did. Events never move a
  * container's state backwards (created < running < exited), and data from
  * inspect (details_known) is kept. */
+/* Neither calls the handler (the caller knows what it did). Empty identity
+ * fields of ci are left as they were. */
 void container_cache_upsert(struct container_cache *c, const struct container_info *ci);
 void container_cache_remove(struct container_cache *c, const char *id);
 /* Parses identity and state of a container from the client type (labels

@@ -1,7 +1,1283 @@
+/* Unit tests of the berth CLI: the pure parts (address resolution, tables,
+ * printers, wait conditions, Status errors, argument parsing) and whole
+ * commands run through cli_run() against a fake berthd on a unix socket. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include "cli-internal.h"
-static void t(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest tests[] = {cmocka_unit_test(t)}; return cmocka_run_group_tests(tests, NULL, NULL); }
+
+/* ---- helpers -------------------------------------------------------------- */
+
+struct capture {
+        char *out;
+        char *err;
+        int rc;
+};
+
+static void capture_release(struct capture *c)
+{
+        free(c->out);
+        free(c->err);
+        c->out = c->err = NULL;
+}
+
+/* Runs berth with the NULL-terminated arguments after "berth". */
+static void run(struct capture *c, ...)
+{
+        char *argv[64] = {(char *)"berth"};
+        int argc = 1;
+        va_list ap;
+        size_t olen = 0, elen = 0;
+
+        capture_release(c);
+        va_start(ap, c);
+        for (char *a; (a = va_arg(ap, char *)) && argc < 63;)
+                argv[argc++] = a;
+        va_end(ap);
+        argv[argc] = NULL;
+
+        FILE *out = open_memstream(&c->out, &olen);
+        FILE *err = open_memstream(&c->err, &elen);
+        assert_non_null(out);
+        assert_non_null(err);
+        c->rc = cli_run(argc, argv, out, err);
+        fclose(out);
+        fclose(err);
+}
+
+static json_t *load(const char *text)
+{
+        json_error_t e;
+        json_t *j = json_loads(text, 0, &e);
+        if (!j)
+                fail_msg("bad test JSON: %s: %s", e.text, text);
+        return j;
+}
+
+static char *print_to_string(int (*fn)(FILE *, const json_t *), const json_t *v)
+{
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+        assert_int_equal(fn(f, v), 0);
+        fclose(f);
+        return s;
+}
+
+static int64_t ts(const char *s)
+{
+        int64_t ms = 0;
+        assert_int_equal(time_parse_rfc3339(s, &ms), 0);
+        return ms;
+}
+
+static void write_file(const char *path, const char *text)
+{
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+/* ---- fake berthd ------------------------------------------------------- */
+
+struct route {
+        const char *method;
+        const char *path; /* exact, with the query */
+        int status;
+        const char *content_type;
+        const char *body;
+        int hold_ms; /* keep the connection open after the body (a quiet watch) */
+};
+
+#define MAX_ROUTES 8
+
+struct fake {
+        char dir[64];
+        char sock[128];
+        char url[160];
+        int fd;
+        pthread_t thread;
+        atomic_bool stop;
+        pthread_mutex_t lock;
+        struct route routes[MAX_ROUTES];
+        size_t nroutes;
+        size_t requests;
+        char last_method[16];
+        char last_path[1024];
+        char last_content_type[128];
+        char *last_body;
+        char paths[16][256]; /* every request line's target, in order */
+};
+
+static void fake_route(struct fake *f, const char *method, const char *path, int status,
+                       const char *body)
+{
+        pthread_mutex_lock(&f->lock);
+        assert_true(f->nroutes < MAX_ROUTES);
+        f->routes[f->nroutes++] = (struct route){method, path, status, "application/json", body, 0};
+        pthread_mutex_unlock(&f->lock);
+}
+
+static void fake_hold(struct fake *f, const char *path, const char *body, int hold_ms)
+{
+        pthread_mutex_lock(&f->lock);
+        assert_true(f->nroutes < MAX_ROUTES);
+        f->routes[f->nroutes++] =
+            (struct route){"GET", path, 200, "application/json", body, hold_ms};
+        pthread_mutex_unlock(&f->lock);
+}
+
+static void fake_reset(struct fake *f)
+{
+        pthread_mutex_lock(&f->lock);
+        f->nroutes = 0;
+        f->requests = 0;
+        free(f->last_body);
+        f->last_body = NULL;
+        f->last_method[0] = f->last_path[0] = f->last_content_type[0] = '\0';
+        pthread_mutex_unlock(&f->lock);
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+                if (k <= 0)
+                        return;
+                p += k;
+                n -= (size_t)k;
+        }
+}
+
+static void serve_one(struct fake *f, int c)
+{
+        char req[65536];
+        size_t len = 0;
+        char *end = NULL;
+
+        while (len < sizeof(req) - 1) {
+                ssize_t k = recv(c, req + len, sizeof(req) - 1 - len, 0);
+                if (k <= 0)
+                        return;
+                len += (size_t)k;
+                req[len] = '\0';
+                if ((end = strstr(req, "\r\n\r\n")))
+                        break;
+        }
+        if (!end)
+                return;
+        size_t head = (size_t)(end - req) + 4;
+        size_t clen = 0;
+        const char *cl = strcasestr(req, "\r\nContent-Length:");
+        if (cl && cl < end)
+                clen = strtoul(cl + strlen("\r\nContent-Length:"), NULL, 10);
+        char *body = calloc(1, clen + 1);
+        assert_non_null(body);
+        size_t have = len - head < clen ? len - head : clen;
+        memcpy(body, req + head, have);
+        while (have < clen) {
+                ssize_t k = recv(c, body + have, clen - have, 0);
+                if (k <= 0)
+                        break;
+                have += (size_t)k;
+        }
+
+        char method[16] = "", target[1024] = "";
+        sscanf(req, "%15s %1023s", method, target);
+        const char *ct = strcasestr(req, "\r\nContent-Type:");
+
+        pthread_mutex_lock(&f->lock);
+        if (f->requests < 16)
+                str_copy(f->paths[f->requests], sizeof(f->paths[0]), target);
+        f->requests++;
+        str_copy(f->last_method, sizeof(f->last_method), method);
+        str_copy(f->last_path, sizeof(f->last_path), target);
+        f->last_content_type[0] = '\0';
+        if (ct && ct < end) {
+                ct += strlen("\r\nContent-Type:");
+                while (*ct == ' ')
+                        ct++;
+                size_t n = strcspn(ct, "\r");
+                snprintf(f->last_content_type, sizeof(f->last_content_type), "%.*s", (int)n, ct);
+        }
+        free(f->last_body);
+        f->last_body = body;
+        struct route r = {NULL,
+                          NULL,
+                          404,
+                          "application/json",
+                          "{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\","
+                          "\"message\":\"not found\"}",
+                          0};
+        for (size_t i = 0; i < f->nroutes; i++)
+                if (streq(f->routes[i].method, method) && streq(f->routes[i].path, target)) {
+                        r = f->routes[i];
+                        break;
+                }
+        pthread_mutex_unlock(&f->lock);
+
+        char hdr[512];
+        size_t blen = strlen(r.body);
+        if (r.hold_ms > 0)
+                snprintf(hdr, sizeof(hdr),
+                         "HTTP/1.1 %d X\r\nContent-Type: %s\r\nConnection: close\r\n\r\n", r.status,
+                         r.content_type);
+        else
+                snprintf(hdr, sizeof(hdr),
+                         "HTTP/1.1 %d X\r\nContent-Type: %s\r\nConnection: close\r\n"
+                         "Content-Length: %zu\r\n\r\n",
+                         r.status, r.content_type, blen);
+        send_all(c, hdr, strlen(hdr));
+        send_all(c, r.body, blen);
+        for (int waited = 0; waited < r.hold_ms && !atomic_load(&f->stop); waited += 20) {
+                struct pollfd p = {.fd = c, .events = POLLIN};
+                if (poll(&p, 1, 20) > 0)
+                        break; /* the client hung up */
+        }
+}
+
+static void *fake_main(void *userdata)
+{
+        struct fake *f = userdata;
+        while (!atomic_load(&f->stop)) {
+                struct pollfd p = {.fd = f->fd, .events = POLLIN};
+                if (poll(&p, 1, 50) <= 0)
+                        continue;
+                int c = accept4(f->fd, NULL, NULL, SOCK_CLOEXEC);
+                if (c < 0)
+                        continue;
+                serve_one(f, c);
+                close(c);
+        }
+        return NULL;
+}
+
+static int fake_setup(void **state)
+{
+        struct fake *f = calloc(1, sizeof(*f));
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+        assert_non_null(f);
+        pthread_mutex_init(&f->lock, NULL);
+        str_copy(f->dir, sizeof(f->dir), "/tmp/berth-cli-test.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->sock, sizeof(f->sock), "%s/berth.sock", f->dir);
+        snprintf(f->url, sizeof(f->url), "unix://%s", f->sock);
+        str_copy(sa.sun_path, sizeof(sa.sun_path), f->sock);
+        f->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(f->fd >= 0);
+        assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(listen(f->fd, 16), 0);
+        assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
+        *state = f;
+        return 0;
+}
+
+static int fake_teardown(void **state)
+{
+        struct fake *f = *state;
+        atomic_store(&f->stop, true);
+        pthread_join(f->thread, NULL);
+        close(f->fd);
+        unlink(f->sock);
+        rmdir(f->dir);
+        free(f->last_body);
+        pthread_mutex_destroy(&f->lock);
+        free(f);
+        return 0;
+}
+
+/* ---- server address ----------------------------------------------------- */
+
+static void test_server_resolve(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/berth-cli-xdg.XXXXXX";
+        char sub[128], conf[160];
+        char *url = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(sub, sizeof(sub), "%s/berth", dir);
+        snprintf(conf, sizeof(conf), "%s/config", sub);
+        setenv("XDG_CONFIG_HOME", dir, 1);
+        unsetenv("BERTH_SERVER");
+
+        /* Nothing configured: the local socket. */
+        assert_int_equal(cli_server_resolve(NULL, &url), 0);
+        assert_string_equal(url, CLI_DEFAULT_SERVER);
+        free(url);
+
+        /* The config file. */
+        assert_int_equal(mkdir(sub, 0700), 0);
+        write_file(conf, "# berth client\nother: x\n  server:  \"http://127.0.0.1:7443\"  \n");
+        assert_int_equal(cli_server_resolve(NULL, &url), 0);
+        assert_string_equal(url, "http://127.0.0.1:7443");
+        free(url);
+        assert_int_equal(cli_server_resolve("", &url), 0);
+        assert_string_equal(url, "http://127.0.0.1:7443");
+        free(url);
+
+        /* The environment beats the file. */
+        setenv("BERTH_SERVER", "unix:///tmp/env.sock", 1);
+        assert_int_equal(cli_server_resolve(NULL, &url), 0);
+        assert_string_equal(url, "unix:///tmp/env.sock");
+        free(url);
+
+        /* The flag beats everything. */
+        assert_int_equal(cli_server_resolve("http://flag:1", &url), 0);
+        assert_string_equal(url, "http://flag:1");
+        free(url);
+
+        unsetenv("BERTH_SERVER");
+        unlink(conf);
+        rmdir(sub);
+        rmdir(dir);
+        unsetenv("XDG_CONFIG_HOME");
+}
+
+/* ---- tables --------------------------------------------------------------- */
+
+static const char *const two_tasks =
+    "[{\"kind\":\"Task\",\"metadata\":{\"name\":\"hello\",\"namespace\":\"default\","
+    "\"creationTimestamp\":\"2026-01-01T00:55:00Z\"},\"spec\":{\"image\":\"busybox:latest\"},"
+    "\"status\":{\"phase\":\"Succeeded\",\"attempts\":1,\"exitCode\":0,\"reason\":\"Completed\","
+    "\"containerID\":\"0123456789abcdef0123\"}},"
+    "{\"kind\":\"Task\",\"metadata\":{\"name\":\"longer-name\",\"namespace\":\"team-a\","
+    "\"creationTimestamp\":\"2025-12-31T23:00:00Z\"},\"spec\":{\"image\":\"alpine\"},"
+    "\"status\":{\"phase\":\"Running\",\"attempts\":2}}]";
+
+static char *table_of(const json_t *items, const struct cli_print_opts *opts)
+{
+        struct cli_table t;
+        char *s = NULL;
+        size_t n = 0;
+        size_t i;
+        json_t *o;
+        FILE *f = open_memstream(&s, &n);
+
+        assert_int_equal(cli_table_init(&t, opts), 0);
+        json_array_foreach((json_t *)items, i, o) assert_int_equal(cli_table_add(&t, o), 0);
+        assert_int_equal(cli_table_flush(&t, f), 0);
+        cli_table_release(&t);
+        fclose(f);
+        return s;
+}
+
+static void test_table(void **state)
+{
+        (void)state;
+        json_t *items = load(two_tasks);
+        int64_t now = ts("2026-01-01T01:00:00Z");
+        struct cli_print_opts o = {.kind = kind_lookup("task"), .now_ms = now};
+        char a5m[16], a2h[16], want[1024];
+
+        age_format(5 * 60 * 1000, a5m, sizeof(a5m));
+        age_format(2 * 3600 * 1000, a2h, sizeof(a2h));
+
+        /* Each column is as wide as its widest value + 3; EXIT empty when unknown. */
+        char *s = table_of(items, &o);
+        snprintf(want, sizeof(want),
+                 "NAME          PHASE       ATTEMPTS   EXIT   AGE\n"
+                 "hello         Succeeded   1          0      %s\n"
+                 "longer-name   Running     2                 %s\n",
+                 a5m, a2h);
+        assert_string_equal(s, want);
+        free(s);
+
+        /* -A: NAMESPACE first. */
+        o.all_namespaces = true;
+        s = table_of(items, &o);
+        snprintf(want, sizeof(want),
+                 "NAMESPACE   NAME          PHASE       ATTEMPTS   EXIT   AGE\n"
+                 "default     hello         Succeeded   1          0      %s\n"
+                 "team-a      longer-name   Running     2                 %s\n",
+                 a5m, a2h);
+        assert_string_equal(s, want);
+        free(s);
+
+        /* wide: REASON, CONTAINER (12 characters), IMAGE. */
+        o.all_namespaces = false;
+        o.wide = true;
+        s = table_of(items, &o);
+        snprintf(
+            want, sizeof(want),
+            "NAME          PHASE       ATTEMPTS   EXIT   AGE   REASON      CONTAINER      IMAGE\n"
+            "hello         Succeeded   1          0      %-3s   Completed   0123456789ab   "
+            "busybox:latest\n"
+            "longer-name   Running     2                 %-3s   %-9s   %-12s   alpine\n",
+            a5m, a2h, "", "");
+        assert_string_equal(s, want);
+        free(s);
+
+        /* No headers; a task with no status is Pending with 0 attempts and an unknown age. */
+        json_t *bare = load("[{\"kind\":\"Task\",\"metadata\":{\"name\":\"new\"}}]");
+        struct cli_print_opts o2 = {.kind = kind_lookup("task"), .no_headers = true, .now_ms = now};
+        s = table_of(bare, &o2);
+        assert_string_equal(s, "new   Pending   0      <unknown>\n");
+        free(s);
+        json_decref(bare);
+
+        /* Colour codes do not count towards the width. */
+        struct cli_print_opts o3 = {.kind = kind_lookup("task"), .color = true, .now_ms = now};
+        s = table_of(items, &o3);
+        assert_non_null(strstr(s, "hello         \033[32mSucceeded\033[0m   1"));
+        assert_non_null(strstr(s, "longer-name   Running     2"));
+        free(s);
+
+        json_decref(items);
+}
+
+static void test_table_watch_widths(void **state)
+{
+        (void)state;
+        json_t *items = load(two_tasks);
+        struct cli_print_opts o = {.kind = kind_lookup("task"),
+                                   .now_ms = ts("2026-01-01T01:00:00Z")};
+        struct cli_table t;
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        /* Rows flushed later keep the widths seen so far: no header repeat. */
+        cli_table_init(&t, &o);
+        cli_table_add(&t, json_array_get(items, 1));
+        cli_table_flush(&t, f);
+        cli_table_add(&t, json_array_get(items, 0));
+        cli_table_flush(&t, f);
+        cli_table_release(&t);
+        fclose(f);
+        assert_non_null(strstr(s, "\nhello         Succeeded   1"));
+        assert_ptr_equal(strstr(s, "NAME "), s);
+        assert_null(strstr(s + 1, "NAME "));
+        free(s);
+        json_decref(items);
+}
+
+static void test_printers(void **state)
+{
+        (void)state;
+        json_t *o = load("{\"apiVersion\":\"berth/v1\",\"kind\":\"Task\","
+                         "\"metadata\":{\"name\":\"hello\"},\"spec\":{\"image\":\"busybox\"}}");
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        assert_int_equal(cli_print_name(f, kind_lookup("tasks"), o), 0);
+        assert_int_equal(cli_print_name(f, NULL, o), 0);
+        fclose(f);
+        assert_string_equal(s, "task/hello\ntask/hello\n");
+        free(s);
+
+        s = print_to_string(cli_print_json, o);
+        json_t *back = load(s);
+        assert_true(json_equal(back, o));
+        assert_non_null(strstr(s, "\n    \"kind\": \"Task\""));
+        json_decref(back);
+        free(s);
+
+        s = print_to_string(cli_print_yaml, o);
+        assert_non_null(strstr(s, "kind: Task\n"));
+        assert_non_null(strstr(s, "metadata:\n  name: hello\n"));
+        free(s);
+        json_decref(o);
+}
+
+static void test_describe(void **state)
+{
+        (void)state;
+        json_t *o = load(
+            "{\"kind\":\"Task\",\"metadata\":{\"name\":\"hello\",\"namespace\":\"default\","
+            "\"labels\":{\"tier\":\"b\",\"app\":\"demo\"},\"uid\":\"abc\",\"generation\":2,"
+            "\"creationTimestamp\":\"2026-01-01T00:55:00Z\"},"
+            "\"spec\":{\"image\":\"busybox\",\"command\":[\"sh\",\"-c\",\"echo hi\"],"
+            "\"backoffLimit\":6,\"activeDeadlineSeconds\":90,\"resources\":{\"memory\":\"64Mi\"}},"
+            "\"status\":{\"phase\":\"Failed\",\"reason\":\"BackoffLimitExceeded\",\"attempts\":7,"
+            "\"exitCode\":1,\"conditions\":[{\"type\":\"Failed\",\"status\":\"True\","
+            "\"reason\":\"BackoffLimitExceeded\",\"message\":\"7 attempts\","
+            "\"lastTransitionTime\":\"2026-01-01T00:59:00Z\"}]}}");
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        assert_int_equal(cli_describe(f, kind_lookup("task"), o, ts("2026-01-01T01:00:00Z")), 0);
+        fclose(f);
+        assert_non_null(strstr(s, "Name:         hello\n"));
+        assert_non_null(strstr(s, "Labels:       app=demo\n              tier=b\n"));
+        assert_non_null(strstr(s, "Annotations:  <none>\n"));
+        assert_non_null(strstr(s, "Generation:   2\n"));
+        assert_non_null(strstr(s, "  Command:         sh -c \"echo hi\"\n"));
+        assert_non_null(strstr(s, "  Args:            <none>\n"));
+        assert_non_null(strstr(s, "  Deadline:        1m30s\n"));
+        assert_non_null(strstr(s, "  Resources:       memory=64Mi\n"));
+        assert_non_null(strstr(s, "  Phase:      Failed\n"));
+        assert_non_null(strstr(s, "  Exit Code:  1\n"));
+        assert_non_null(strstr(
+            s, "  TYPE     STATUS   REASON                 MESSAGE      LAST TRANSITION\n"
+               "  Failed   True     BackoffLimitExceeded   7 attempts   2026-01-01T00:59:00Z\n"));
+        assert_non_null(strstr(s, "Events:       <none>\n"));
+        free(s);
+        json_decref(o);
+}
+
+/* ---- wait conditions ------------------------------------------------------ */
+
+static enum cli_cond_result eval(const char *object, const char *for_arg, char *why)
+{
+        struct cli_wait_for w;
+        json_t *o = load(object);
+        assert_int_equal(cli_wait_for_parse(for_arg, &w), 0);
+        enum cli_cond_result r = cli_condition_eval(o, &w, why, 256);
+        json_decref(o);
+        return r;
+}
+
+static void test_wait_for_parse(void **state)
+{
+        (void)state;
+        struct cli_wait_for w;
+
+        assert_int_equal(cli_wait_for_parse("delete", &w), 0);
+        assert_int_equal(w.type, CLI_WAIT_DELETE);
+        assert_int_equal(cli_wait_for_parse("condition=Succeeded", &w), 0);
+        assert_int_equal(w.type, CLI_WAIT_CONDITION);
+        assert_string_equal(w.condition, "Succeeded");
+        assert_string_equal(w.status, "True");
+        assert_int_equal(cli_wait_for_parse("condition=Ready=False", &w), 0);
+        assert_string_equal(w.condition, "Ready");
+        assert_string_equal(w.status, "False");
+        assert_int_equal(cli_wait_for_parse("condition=", &w), -EINVAL);
+        assert_int_equal(cli_wait_for_parse("condition=A=", &w), -EINVAL);
+        assert_int_equal(cli_wait_for_parse("condition=A=B=C", &w), -EINVAL);
+        assert_int_equal(cli_wait_for_parse("cond=Ready", &w), -EINVAL);
+        assert_int_equal(cli_wait_for_parse("", &w), -EINVAL);
+        assert_int_equal(cli_wait_for_parse(NULL, &w), -EINVAL);
+}
+
+static void test_condition_eval(void **state)
+{
+        (void)state;
+        char why[256];
+        const char *pending = "{\"kind\":\"Task\",\"metadata\":{\"name\":\"t\"}}";
+        const char *running =
+            "{\"kind\":\"Task\",\"status\":{\"phase\":\"Running\",\"conditions\":["
+            "{\"type\":\"Running\",\"status\":\"True\"},{\"type\":\"Succeeded\",\"status\":"
+            "\"False\"}]}}";
+        const char *succeeded =
+            "{\"kind\":\"Task\",\"status\":{\"phase\":\"Succeeded\",\"reason\":\"Completed\","
+            "\"conditions\":[{\"type\":\"Running\",\"status\":\"False\"},"
+            "{\"type\":\"Succeeded\",\"status\":\"True\"},{\"type\":\"Failed\",\"status\":"
+            "\"False\"}]}}";
+        const char *failed = "{\"kind\":\"Task\",\"status\":{\"phase\":\"Failed\","
+                             "\"reason\":\"BackoffLimitExceeded\"}}";
+
+        /* Pending: nothing is decided yet. */
+        assert_int_equal(eval(pending, "condition=Succeeded", why), CLI_COND_PENDING);
+        assert_int_equal(eval(pending, "condition=Running", why), CLI_COND_PENDING);
+        assert_int_equal(eval(pending, "condition=Failed", why), CLI_COND_PENDING);
+
+        /* Running. */
+        assert_int_equal(eval(running, "condition=Running", why), CLI_COND_MET);
+        assert_int_equal(eval(running, "condition=running=true", why), CLI_COND_MET);
+        assert_int_equal(eval(running, "condition=Succeeded", why), CLI_COND_PENDING);
+        assert_int_equal(eval(running, "condition=Succeeded=False", why), CLI_COND_MET);
+        assert_int_equal(eval(running, "condition=Failed", why), CLI_COND_PENDING);
+
+        /* Succeeded: final. */
+        assert_int_equal(eval(succeeded, "condition=Succeeded", why), CLI_COND_MET);
+        assert_int_equal(eval(succeeded, "condition=Failed=False", why), CLI_COND_MET);
+        assert_int_equal(eval(succeeded, "condition=Failed", why), CLI_COND_IMPOSSIBLE);
+        assert_string_equal(why, "phase is Succeeded (Completed)");
+        assert_int_equal(eval(succeeded, "condition=Running", why), CLI_COND_IMPOSSIBLE);
+
+        /* Failed without conditions: the phase stands in for them. */
+        assert_int_equal(eval(failed, "condition=Failed", why), CLI_COND_MET);
+        assert_int_equal(eval(failed, "condition=Succeeded", why), CLI_COND_IMPOSSIBLE);
+        assert_string_equal(why, "phase is Failed (BackoffLimitExceeded)");
+        assert_int_equal(eval(failed, "condition=Succeeded=False", why), CLI_COND_MET);
+        assert_int_equal(eval(failed, "condition=Running", why), CLI_COND_IMPOSSIBLE);
+
+        /* Kinds that do not finish never make a wait impossible. */
+        assert_int_equal(eval("{\"kind\":\"Service\",\"status\":{\"phase\":\"Failed\"}}",
+                              "condition=Ready", why),
+                         CLI_COND_PENDING);
+}
+
+/* ---- Status errors -------------------------------------------------------- */
+
+static void test_status_format(void **state)
+{
+        (void)state;
+        const char *invalid =
+            "{\"kind\":\"Status\",\"code\":422,\"reason\":\"Invalid\",\"message\":\"Task "
+            "\\\"x\\\" is invalid\",\"details\":[{\"field\":\"spec.image\",\"message\":"
+            "\"required\"},{\"field\":\"metadata.name\",\"message\":\"bad\"}]}";
+        char *s = cli_status_format(422, invalid, strlen(invalid));
+        assert_string_equal(s, "Error from server (Invalid): Task \"x\" is invalid\n"
+                               "  spec.image: required\n"
+                               "  metadata.name: bad");
+        free(s);
+
+        const char *nf =
+            "{\"kind\":\"Status\",\"code\":404,\"message\":\"tasks \\\"x\\\" not found\"}";
+        s = cli_status_format(404, nf, strlen(nf));
+        assert_string_equal(s, "Error from server (NotFound): tasks \"x\" not found");
+        free(s);
+
+        s = cli_status_format(500, "oops\n", 5);
+        assert_string_equal(s, "Error from server (InternalError): oops");
+        free(s);
+
+        s = cli_status_format(503, NULL, 0);
+        assert_string_equal(s, "Error from server (ServiceUnavailable): the server answered 503");
+        free(s);
+}
+
+/* ---- arguments ------------------------------------------------------------ */
+
+static void test_targets(void **state)
+{
+        (void)state;
+        struct cli_targets t = {0};
+        char err[256];
+        char *a1[] = {(char *)"task/hello"};
+        char *a2[] = {(char *)"tasks", (char *)"hello", (char *)"world"};
+        char *a3[] = {(char *)"tk"};
+        char *a4[] = {(char *)"foo"};
+        char *a5[] = {(char *)"task/hello", (char *)"x"};
+        char *a6[] = {(char *)"task", (char *)"task/hello"};
+        char *a7[] = {(char *)"task/"};
+        char *a8[] = {(char *)"taks", (char *)"x"};
+
+        assert_int_equal(cli_targets_parse(a1, 1, true, &t, err, sizeof(err)), 0);
+        assert_int_equal(t.n, 1);
+        assert_string_equal(t.items[0].kind->kind, "Task");
+        assert_string_equal(t.items[0].name, "hello");
+        cli_targets_release(&t);
+
+        assert_int_equal(cli_targets_parse(a2, 3, true, &t, err, sizeof(err)), 0);
+        assert_int_equal(t.n, 2);
+        assert_string_equal(t.items[1].name, "world");
+        cli_targets_release(&t);
+
+        assert_int_equal(cli_targets_parse(a3, 1, false, &t, err, sizeof(err)), 0);
+        assert_int_equal(t.n, 1);
+        assert_null(t.items[0].name);
+        cli_targets_release(&t);
+
+        assert_int_equal(cli_targets_parse(a3, 1, true, &t, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "a task name is required");
+        assert_int_equal(cli_targets_parse(a4, 1, false, &t, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "unknown kind \"foo\"");
+        assert_int_equal(cli_targets_parse(a8, 2, false, &t, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "unknown kind \"taks\", did you mean \"task\"?");
+        assert_int_equal(cli_targets_parse(a5, 2, false, &t, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "may not be mixed"));
+        assert_int_equal(cli_targets_parse(a6, 2, false, &t, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "no need to give the kind separately"));
+        assert_int_equal(cli_targets_parse(a7, 1, false, &t, err, sizeof(err)), -EINVAL);
+        assert_int_equal(cli_targets_parse(NULL, 0, false, &t, err, sizeof(err)), -EINVAL);
+        assert_null(t.items);
+}
+
+static void test_release_empty(void **state)
+{
+        (void)state;
+        struct cli_targets t = {0};
+        struct cli_reply r = {0};
+        struct cli_table tab;
+        struct cli_print_opts o = {.kind = kind_lookup("task")};
+
+        cli_targets_release(&t);
+        cli_targets_release(&t);
+        cli_reply_release(&r);
+        assert_int_equal(cli_table_init(&tab, &o), 0);
+        cli_table_release(&tab);
+        cli_table_release(&tab);
+        assert_null(t.items);
+}
+
+static void test_escape_and_paths(void **state)
+{
+        (void)state;
+        const struct kind_info *task = kind_lookup("task");
+        char *s = cli_escape("app=demo,tier!=db x");
+        assert_string_equal(s, "app%3Ddemo%2Ctier%21%3Ddb%20x");
+        free(s);
+        s = cli_path(task, "default", "hello", "/log?follow=true");
+        assert_string_equal(s, "/apis/berth/v1/namespaces/default/tasks/hello/log?follow=true");
+        free(s);
+        s = cli_path(task, NULL, NULL, "");
+        assert_string_equal(s, "/apis/berth/v1/tasks");
+        free(s);
+}
+
+static void test_usage_errors(void **state)
+{
+        (void)state;
+        struct capture c = {0};
+
+        run(&c, "frobnicate", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "unknown command \"frobnicate\""));
+
+        run(&c, "gte", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "Did you mean this?\n\tget"));
+
+        run(&c, "get", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "error: you must specify a kind"));
+        assert_non_null(strstr(c.err, "See 'berth get --help' for usage."));
+
+        run(&c, "get", "tasks", "--bogus", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "error: unknown flag: --bogus"));
+
+        run(&c, "get", "tasks", "-x", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "unknown shorthand flag: 'x' in -x"));
+
+        run(&c, "get", "tasks", "-o", "xml", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "unknown output format \"xml\""));
+
+        run(&c, "get", "foo", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "unknown kind \"foo\""));
+
+        run(&c, "apply", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "must specify -f"));
+
+        run(&c, "wait", "task/x", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "--for is required"));
+
+        run(&c, "wait", "task/x", "--for=banana", NULL);
+        assert_int_equal(c.rc, 2);
+
+        run(&c, "wait", "task/x", "--for", "delete", "--timeout", "soon", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "invalid --timeout \"soon\""));
+
+        run(&c, "logs", "hello", "--tail", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "flag needs an argument: --tail"));
+
+        run(&c, "logs", "svc/x", NULL);
+        assert_int_equal(c.rc, 2);
+
+        run(&c, "delete", "--wait=maybe", "task", "x", NULL);
+        assert_int_equal(c.rc, 2);
+
+        run(&c, "-n", "Bad_NS", "get", "tasks", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "invalid namespace"));
+
+        run(&c, "--help", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "Commands:\n  apply"));
+        assert_non_null(strstr(c.out, "  wait "));
+
+        run(&c, "get", "--help", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "Usage:\n  berth get KIND"));
+        assert_non_null(strstr(c.out, "-o, --output FORMAT"));
+
+        run(&c, "help", "wait", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "--for COND"));
+        capture_release(&c);
+}
+
+static void test_cannot_connect(void **state)
+{
+        (void)state;
+        struct capture c = {0};
+
+        run(&c, "--server", "unix:///nonexistent/berth.sock", "get", "tasks", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.err,
+                            "berth: cannot connect to berthd at unix:///nonexistent/berth.sock: "
+                            "No such file or directory (is berthd running?)\n");
+
+        /* version prints the client line first. */
+        run(&c, "version", "--server=unix:///nonexistent/berth.sock", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.out, "Client Version: " BERTH_VERSION "\n");
+        assert_non_null(strstr(c.err, "cannot connect"));
+
+        run(&c, "version", "--server", "ftp://x", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_non_null(strstr(c.err, "invalid server address"));
+        capture_release(&c);
+}
+
+/* ---- commands against the fake server ----------------------------------- */
+
+static const char *const task_yaml = "apiVersion: berth/v1\n"
+                                     "kind: Task\n"
+                                     "metadata:\n"
+                                     "  name: hello\n"
+                                     "spec:\n"
+                                     "  image: busybox:latest\n"
+                                     "  command: [echo, hi]\n";
+
+static void test_apply(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+        char path[160];
+
+        snprintf(path, sizeof(path), "%s/task.yaml", f->dir);
+        write_file(path, task_yaml);
+        fake_reset(f);
+        fake_route(f, "POST", "/apis/berth/v1/apply", 200,
+                   "{\"kind\":\"ApplyResult\",\"items\":[{\"kind\":\"Task\",\"namespace\":"
+                   "\"default\",\"name\":\"hello\",\"result\":\"created\"}]}");
+        run(&c, "--server", f->url, "apply", "-f", path, NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "task/hello created\n");
+        assert_string_equal(f->last_method, "POST");
+        assert_string_equal(f->last_content_type, "application/yaml");
+        /* The body is the document, as JSON in a YAML stream. */
+        json_t *sent = load(f->last_body);
+        assert_string_equal(json_path_string(sent, "spec.image"), "busybox:latest");
+        assert_string_equal(json_path_string(sent, "metadata.name"), "hello");
+        assert_null(json_path(sent, "metadata.namespace"));
+        json_decref(sent);
+
+        /* --dry-run, two files, -n fills in the namespace. */
+        char path2[160];
+        snprintf(path2, sizeof(path2), "%s/task2.yaml", f->dir);
+        write_file(path2, "apiVersion: berth/v1\nkind: Task\nmetadata: {name: two}\n"
+                          "spec: {image: busybox}\n");
+        fake_route(f, "POST", "/apis/berth/v1/apply?dryRun=true", 200,
+                   "{\"kind\":\"ApplyResult\",\"items\":[{\"kind\":\"Task\",\"name\":\"hello\","
+                   "\"result\":\"configured\"},{\"kind\":\"Task\",\"name\":\"two\",\"result\":"
+                   "\"unchanged\"}]}");
+        run(&c, "--server", f->url, "apply", "--filename=", "-f", path, "-ndev", "--filename",
+            path2, "--dry-run", NULL);
+        assert_int_equal(c.rc, 1); /* "--filename=" names an empty path */
+        run(&c, "--server", f->url, "apply", "-f", path, "-ndev", "--filename", path2, "--dry-run",
+            NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out,
+                            "task/hello configured (dry run)\ntask/two unchanged (dry run)\n");
+        assert_non_null(strstr(f->last_body, "\n---\n"));
+        assert_non_null(strstr(f->last_body, "\"namespace\": \"dev\""));
+
+        /* The server says no. */
+        fake_reset(f);
+        fake_route(f, "POST", "/apis/berth/v1/apply", 422,
+                   "{\"kind\":\"Status\",\"code\":422,\"reason\":\"Invalid\",\"message\":\"Task "
+                   "\\\"hello\\\" is invalid\",\"details\":[{\"field\":\"spec.image\","
+                   "\"message\":\"required\"}]}");
+        run(&c, "--server", f->url, "apply", "-f", path, NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.err, "Error from server (Invalid): Task \"hello\" is invalid\n"
+                                   "  spec.image: required\n");
+        capture_release(&c);
+}
+
+/* The documents go out as JSON in one YAML stream: the server's parser must
+ * read back exactly what the file said, awkward strings included. */
+static void test_apply_body_roundtrip(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+        struct manifest_list file = {0}, sent = {0};
+        struct berth_error err = {0};
+        char path[160];
+
+        snprintf(path, sizeof(path), "%s/tricky.yaml", f->dir);
+        write_file(path,
+                   "apiVersion: berth/v1\n"
+                   "kind: Task\n"
+                   "metadata:\n"
+                   "  name: tricky\n"
+                   "  labels: {app: \"yes\", n: \"1\"}\n"
+                   "spec:\n"
+                   "  image: busybox:latest\n"
+                   "  command: [sh, -c, \"echo 'a: b' \\\"q\\\" \\\\ \\t \u00fc # x --- y\"]\n"
+                   "  args: [\"\", \"null\", \"true\", \"0x10\", \"- z\", \"{x}\"]\n"
+                   "  backoffLimit: 3\n"
+                   "---\n"
+                   "apiVersion: berth/v1\n"
+                   "kind: Task\n"
+                   "metadata: {name: second}\n"
+                   "spec: {image: busybox}\n");
+        fake_reset(f);
+        fake_route(f, "POST", "/apis/berth/v1/apply", 200,
+                   "{\"kind\":\"ApplyResult\",\"items\":[]}");
+        run(&c, "--server", f->url, "apply", "-f", path, NULL);
+        assert_int_equal(c.rc, 0);
+        assert_int_equal(manifest_parse_path(path, false, &file, &err), 0);
+        assert_int_equal(
+            manifest_parse_buffer(f->last_body, strlen(f->last_body), "<sent>", &sent, &err), 0);
+        assert_int_equal(sent.n, 2);
+        assert_int_equal(file.n, 2);
+        for (size_t i = 0; i < 2; i++)
+                assert_true(json_equal(file.docs[i].object, sent.docs[i].object));
+        manifest_list_release(&file);
+        manifest_list_release(&sent);
+        capture_release(&c);
+}
+
+static void test_apply_invalid_sends_nothing(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+        char path[160];
+
+        snprintf(path, sizeof(path), "%s/bad.yaml", f->dir);
+        write_file(path, "apiVersion: berth/v1\nkind: Task\nmetadata:\n  name: bad\nspec:\n"
+                         "  imagee: busybox\n");
+        fake_reset(f);
+        run(&c, "--server", f->url, "apply", "-f", path, NULL);
+        assert_int_equal(c.rc, 1);
+        assert_non_null(strstr(c.err, path));
+        assert_non_null(strstr(c.err, "spec.image"));
+        assert_int_equal(f->requests, 0);
+
+        /* A syntax error names the place too. */
+        write_file(path, "kind: Task\nmetadata: [\n");
+        run(&c, "--server", f->url, "apply", "-f", path, NULL);
+        assert_int_equal(c.rc, 1);
+        assert_non_null(strstr(c.err, "bad.yaml:"));
+        assert_int_equal(f->requests, 0);
+
+        /* -n that contradicts the document's namespace. */
+        write_file(path, "apiVersion: berth/v1\nkind: Task\nmetadata: {name: a, namespace: ops}\n"
+                         "spec: {image: busybox}\n");
+        run(&c, "--server", f->url, "-n", "dev", "apply", "-f", path, NULL);
+        assert_int_equal(c.rc, 1);
+        assert_non_null(strstr(c.err, "the namespace of task/a is \"ops\", not the \"dev\""));
+        assert_int_equal(f->requests, 0);
+
+        run(&c, "--server", f->url, "apply", "-f", "/nonexistent/x.yaml", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_int_equal(f->requests, 0);
+        capture_release(&c);
+}
+
+static const char *const list_body =
+    "{\"kind\":\"TaskList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":["
+    "{\"apiVersion\":\"berth/v1\",\"kind\":\"Task\",\"metadata\":{\"name\":\"hello\","
+    "\"namespace\":\"default\",\"resourceVersion\":\"7\"},\"status\":{\"phase\":\"Succeeded\","
+    "\"attempts\":1,\"exitCode\":0}}]}";
+
+static const char *const hello_running =
+    "{\"apiVersion\":\"berth/v1\",\"kind\":\"Task\",\"metadata\":{\"name\":\"hello\","
+    "\"namespace\":\"default\",\"resourceVersion\":\"5\"},\"status\":{\"phase\":\"Running\","
+    "\"attempts\":1}}";
+
+static void test_get(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+
+        fake_reset(f);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks", 200, list_body);
+        run(&c, "--server", f->url, "get", "tasks", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "NAME    PHASE       ATTEMPTS   EXIT   AGE\n"
+                                   "hello   Succeeded   1          0      <unknown>\n");
+
+        run(&c, "--server", f->url, "get", "tk", "-o", "name", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "task/hello\n");
+
+        run(&c, "--server", f->url, "get", "tk", "--output=json", NULL);
+        assert_int_equal(c.rc, 0);
+        json_t *l = load(c.out);
+        assert_string_equal(json_string_value(json_object_get(l, "kind")), "TaskList");
+        json_decref(l);
+
+        /* Selector and namespace on the URL; empty answer. */
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/dev/tasks?labelSelector=app%3Ddemo", 200,
+                   "{\"kind\":\"TaskList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[]}");
+        run(&c, "--server", f->url, "get", "tasks", "-l", "app=demo", "--namespace=dev", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "");
+        assert_string_equal(c.err, "No resources found in dev namespace.\n");
+
+        /* -A asks the cluster-wide path. */
+        fake_route(f, "GET", "/apis/berth/v1/tasks", 200, list_body);
+        run(&c, "--server", f->url, "get", "tasks", "-A", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "NAMESPACE   NAME    PHASE"));
+
+        /* One object by KIND/NAME, and a missing one. */
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks/hello", 200, hello_running);
+        run(&c, "--server", f->url, "get", "task/hello", "-o", "yaml", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "kind: Task\n"));
+        assert_non_null(strstr(c.out, "phase: Running\n"));
+
+        run(&c, "--server", f->url, "get", "task", "hello", "nope", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_non_null(strstr(c.out, "hello   Running"));
+        assert_string_equal(c.err, "Error from server (NotFound): tasks \"nope\" not found\n");
+
+        /* describe uses the same GET. */
+        run(&c, "--server", f->url, "describe", "task/hello", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "Name:         hello\n"));
+        assert_non_null(strstr(c.out, "  Phase:      Running\n"));
+        capture_release(&c);
+}
+
+static void test_get_watch(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+
+        fake_reset(f);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks", 200, list_body);
+        /* The server ends the stream with an ERROR: get -w gives up with it. */
+        fake_route(
+            f, "GET", "/apis/berth/v1/namespaces/default/tasks?watch=true&resourceVersion=9", 200,
+            "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"10\"}}}\n"
+            "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Task\",\"metadata\":{\"name\":"
+            "\"a-much-longer-name\",\"resourceVersion\":\"11\"}}}\n"
+            "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":"
+            "\"Expired\",\"message\":\"too old resource version\"}}\n");
+        run(&c, "--server", f->url, "get", "tasks", "-w", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.out,
+                            "NAME    PHASE       ATTEMPTS   EXIT   AGE\n"
+                            "hello   Succeeded   1          0      <unknown>\n"
+                            "a-much-longer-name   Pending     0                 <unknown>\n");
+        assert_non_null(strstr(c.err, "Error from server (Expired): too old resource version"));
+        capture_release(&c);
+}
+
+static void test_wait(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+        const char *obj_path = "/apis/berth/v1/namespaces/default/tasks/hello";
+
+        /* Met at the first look. */
+        fake_reset(f);
+        fake_route(f, "GET", obj_path, 200,
+                   "{\"kind\":\"Task\",\"metadata\":{\"name\":\"hello\",\"resourceVersion\":\"5\"},"
+                   "\"status\":{\"phase\":\"Succeeded\"}}");
+        run(&c, "--server", f->url, "wait", "task/hello", "--for=condition=Succeeded", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "task/hello condition met\n");
+
+        /* Can never be met. */
+        fake_reset(f);
+        fake_route(f, "GET", obj_path, 200,
+                   "{\"kind\":\"Task\",\"metadata\":{\"name\":\"hello\",\"resourceVersion\":\"5\"},"
+                   "\"status\":{\"phase\":\"Failed\",\"reason\":\"BackoffLimitExceeded\"}}");
+        run(&c, "--server", f->url, "wait", "task/hello", "--for=condition=Succeeded", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.err, "error: task/hello can no longer meet condition=Succeeded: "
+                                   "phase is Failed (BackoffLimitExceeded)\n");
+
+        /* Met through the watch; other objects' events are ignored. */
+        fake_reset(f);
+        fake_route(f, "GET", obj_path, 200, hello_running);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?watch=true&resourceVersion=5",
+                   200,
+                   "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Task\",\"metadata\":{\"name\":"
+                   "\"other\"},\"status\":{\"phase\":\"Succeeded\"}}}\n"
+                   "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Task\",\"metadata\":{\"name\":"
+                   "\"hello\"},\"status\":{\"phase\":\"Running\"}}}\n"
+                   "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Task\",\"metadata\":{\"name\":"
+                   "\"hello\"},\"status\":{\"phase\":\"Succeeded\",\"conditions\":[{\"type\":"
+                   "\"Succeeded\",\"status\":\"True\"}]}}}\n");
+        run(&c, "--server", f->url, "wait", "task", "hello", "--for", "condition=Succeeded",
+            "--timeout", "10s", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "task/hello condition met\n");
+
+        /* Deleted while waiting. */
+        fake_reset(f);
+        fake_route(f, "GET", obj_path, 200, hello_running);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?watch=true&resourceVersion=5",
+                   200,
+                   "{\"type\":\"DELETED\",\"object\":{\"kind\":\"Task\",\"metadata\":{\"name\":"
+                   "\"hello\"}}}\n");
+        run(&c, "--server", f->url, "wait", "task/hello", "--for=condition=Succeeded", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_non_null(strstr(c.err, "task/hello was deleted"));
+
+        /* A quiet watch: timed out. */
+        fake_reset(f);
+        fake_route(f, "GET", obj_path, 200, hello_running);
+        fake_hold(f, "/apis/berth/v1/namespaces/default/tasks?watch=true&resourceVersion=5", "",
+                  3000);
+        int64_t t0 = time_mono_ms();
+        run(&c, "--server", f->url, "wait", "task/hello", "--for=condition=Succeeded",
+            "--timeout=300ms", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.err, "error: timed out waiting for the condition on task/hello\n");
+        assert_true(time_mono_ms() - t0 < 2500);
+
+        /* --timeout=0 checks once. */
+        run(&c, "--server", f->url, "wait", "task/hello", "--for=condition=Succeeded",
+            "--timeout=0", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_non_null(strstr(c.err, "timed out"));
+
+        /* Missing object. */
+        fake_reset(f);
+        run(&c, "--server", f->url, "wait", "task/hello", "--for=condition=Succeeded", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.err, "Error from server (NotFound): tasks \"hello\" not found\n");
+
+        /* --for=delete on a missing object is met. */
+        run(&c, "--server", f->url, "wait", "task/hello", "--for=delete", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "task/hello condition met\n");
+        capture_release(&c);
+}
+
+static void test_delete(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+        const char *obj_path = "/apis/berth/v1/namespaces/default/tasks/hello";
+
+        /* Deleted, then gone at the first look. */
+        fake_reset(f);
+        fake_route(f, "DELETE", obj_path, 200,
+                   "{\"kind\":\"Status\",\"status\":\"Success\",\"code\":200}");
+        run(&c, "--server", f->url, "delete", "task", "hello", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "task \"hello\" deleted\n");
+        assert_string_equal(f->paths[0], obj_path);
+        assert_int_equal(f->requests, 2); /* DELETE, then GET → 404 */
+
+        /* Finalizing: gone after a DELETED event. */
+        fake_reset(f);
+        fake_route(f, "DELETE", obj_path, 200, hello_running);
+        fake_route(f, "GET", obj_path, 200, hello_running);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?watch=true&resourceVersion=5",
+                   200,
+                   "{\"type\":\"DELETED\",\"object\":{\"kind\":\"Task\",\"metadata\":{\"name\":"
+                   "\"hello\"}}}\n");
+        run(&c, "--server", f->url, "delete", "task/hello", "--timeout", "10s", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "task \"hello\" deleted\n");
+
+        /* --wait=false: only the DELETE. */
+        fake_reset(f);
+        fake_route(f, "DELETE", obj_path, 200, hello_running);
+        run(&c, "--server", f->url, "delete", "task/hello", "--wait=false", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_int_equal(f->requests, 1);
+
+        /* Missing. */
+        fake_reset(f);
+        run(&c, "--server", f->url, "delete", "task", "hello", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.err, "Error from server (NotFound): not found\n");
+        run(&c, "--server", f->url, "delete", "task", "hello", "--ignore-not-found", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "");
+
+        /* By manifest, into its own namespace. */
+        char path[160];
+        snprintf(path, sizeof(path), "%s/del.yaml", f->dir);
+        write_file(path, "apiVersion: berth/v1\nkind: Task\nmetadata: {name: x, namespace: ops}\n"
+                         "spec: {image: busybox}\n");
+        fake_reset(f);
+        fake_route(f, "DELETE", "/apis/berth/v1/namespaces/ops/tasks/x", 200, "{}");
+        run(&c, "--server", f->url, "delete", "-f", path, NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "task \"x\" deleted\n");
+        capture_release(&c);
+}
+
+static void test_logs_and_version(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+
+        fake_reset(f);
+        fake_route(f, "GET",
+                   "/apis/berth/v1/namespaces/default/tasks/hello/log?tailLines=5&attempt=2", 200,
+                   "line 1\nline 2\n");
+        run(&c, "--server", f->url, "logs", "--tail", "5", "--attempt=2", "hello", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "line 1\nline 2\n");
+        run(&c, "--server", f->url, "logs", "task", "hello", "--tail=5", "--attempt", "2", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "line 1\nline 2\n");
+
+        fake_route(f, "GET",
+                   "/apis/berth/v1/namespaces/default/tasks/hello/log?follow=true&timestamps=true",
+                   200, "x\n");
+        run(&c, "--server", f->url, "logs", "-f", "--timestamps", "task/hello", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "x\n");
+
+        run(&c, "--server", f->url, "logs", "nope", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.err, "Error from server (NotFound): not found\n");
+
+        fake_route(
+            f, "GET", "/version", 200,
+            "{\"version\":\"0.1.0\",\"apiVersion\":\"berth/v1\",\"dockerApiVersion\":\"1.41\"}");
+        run(&c, "--server", f->url, "version", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "Client Version: " BERTH_VERSION "\n"
+                                   "Server Version: 0.1.0 (API berth/v1, Docker API 1.41)\n");
+        run(&c, "--server", f->url, "version", "-o", "json", NULL);
+        assert_int_equal(c.rc, 0);
+        json_t *v = load(c.out);
+        assert_string_equal(json_path_string(v, "serverVersion.dockerApiVersion"), "1.41");
+        assert_string_equal(json_path_string(v, "clientVersion.version"), BERTH_VERSION);
+        json_decref(v);
+        capture_release(&c);
+}
+
+int main(void)
+{
+        const struct CMUnitTest pure[] = {
+            cmocka_unit_test(test_server_resolve),
+            cmocka_unit_test(test_table),
+            cmocka_unit_test(test_table_watch_widths),
+            cmocka_unit_test(test_printers),
+            cmocka_unit_test(test_describe),
+            cmocka_unit_test(test_wait_for_parse),
+            cmocka_unit_test(test_condition_eval),
+            cmocka_unit_test(test_status_format),
+            cmocka_unit_test(test_targets),
+            cmocka_unit_test(test_escape_and_paths),
+            cmocka_unit_test(test_release_empty),
+            cmocka_unit_test(test_usage_errors),
+            cmocka_unit_test(test_cannot_connect),
+        };
+        const struct CMUnitTest served[] = {
+            cmocka_unit_test(test_apply),
+            cmocka_unit_test(test_apply_body_roundtrip),
+            cmocka_unit_test(test_apply_invalid_sends_nothing),
+            cmocka_unit_test(test_get),
+            cmocka_unit_test(test_get_watch),
+            cmocka_unit_test(test_wait),
+            cmocka_unit_test(test_delete),
+            cmocka_unit_test(test_logs_and_version),
+        };
+        unsetenv("BERTH_SERVER");
+        unsetenv("NO_COLOR");
+        int failed = cmocka_run_group_tests_name("cli", pure, NULL, NULL);
+        failed += cmocka_run_group_tests_name("cli-served", served, fake_setup, fake_teardown);
+        return failed;
+}

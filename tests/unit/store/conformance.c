@@ -725,7 +725,12 @@ static void test_watch_compacted(void **state)
         assert_int_equal(c2.errors, 0);
         assert_int_equal(c2.evs[0].mod, r3);
         assert_string_equal(c2.evs[0].value, "3");
-        assert_string_equal(c2.evs[0].prev_value, "2");
+        /* etcd drops the superseded version at compaction, so it cannot say
+         * what the value was before; SQLite keeps the row the event replaced. */
+        if (is_sqlite())
+                assert_string_equal(c2.evs[0].prev_value, "2");
+        else
+                assert_null(c2.evs[0].prev_value);
         assert_string_equal(c2.evs[1].value, "4");
         collector_release(&c2);
 

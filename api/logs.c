@@ -1,0 +1,367 @@
+/* api: task log streams.
+ *
+ * Each stream runs docker_container_logs on its own thread with its own
+ * docker client (docker_clone): Docker calls block and must never run on the
+ * loop. The thread appends log bytes to a queue under a mutex and wakes the
+ * loop with event_active; the loop moves them to the connection as chunks.
+ *
+ * Back-pressure: the loop only drains the queue while the connection holds
+ * less than API_LOG_QUEUE_HIGH unsent bytes (a write-completion callback
+ * drains again later), and the thread waits on a condition variable while
+ * the queue holds more than that, which stops reading from Docker.
+ *
+ * Shutdown: when the client goes away, the thread is interrupted
+ * (docker_interrupt) and the stream is freed once the thread has ended (the
+ * thread's last act is to wake the loop). api_logs_close_all joins every thread.
+ */
+#include "api-internal.h"
+
+#include <inttypes.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+struct api_log_stream {
+        struct api_log_stream *prev, *next;
+        struct api_server *server;
+        struct evhttp_request *req; /* NULL once the client is gone */
+        struct evhttp_connection *conn;
+        struct event *wake;
+        struct docker *docker; /* this stream's clone; freed after the join */
+        char *container_id;
+        char *task;
+        struct docker_logs_opts opts;
+        pthread_t thread;
+        bool thread_started;
+        bool started; /* loop only: reply headers sent */
+
+        pthread_mutex_t lock; /* guards what follows */
+        pthread_cond_t drained;
+        struct buf queue;
+        bool stop; /* loop → thread: stop producing */
+        bool done; /* thread → loop: docker_container_logs returned */
+        int result;
+        struct berth_error error;
+};
+
+static void stream_unlink(struct api_log_stream *st)
+{
+        struct api_server *s = st->server;
+        if (st->prev)
+                st->prev->next = st->next;
+        else if (s->logs == st)
+                s->logs = st->next;
+        if (st->next)
+                st->next->prev = st->prev;
+        st->prev = st->next = NULL;
+        s->n_logs--;
+}
+
+/* Tells the thread to stop, joins it and frees everything but the request. */
+static void stream_free(struct api_log_stream *st)
+{
+        pthread_mutex_lock(&st->lock);
+        st->stop = true;
+        pthread_cond_broadcast(&st->drained);
+        pthread_mutex_unlock(&st->lock);
+        if (st->thread_started) {
+                docker_interrupt(st->docker);
+                pthread_join(st->thread, NULL);
+        }
+        if (st->conn)
+                evhttp_connection_set_closecb(st->conn, NULL, NULL);
+        if (st->server)
+                stream_unlink(st);
+        if (st->wake)
+                event_free(st->wake);
+        docker_free(st->docker);
+        free(st->container_id);
+        free(st->task);
+        buf_release(&st->queue);
+        pthread_cond_destroy(&st->drained);
+        pthread_mutex_destroy(&st->lock);
+        free(st);
+}
+
+/* Log thread: stdout and stderr are merged in arrival order. */
+static int on_log(enum docker_stream stream, const char *data, size_t len, void *userdata)
+{
+        struct api_log_stream *st = userdata;
+        (void)stream;
+
+        pthread_mutex_lock(&st->lock);
+        while (st->queue.len >= API_LOG_QUEUE_HIGH && !st->stop)
+                pthread_cond_wait(&st->drained, &st->lock);
+        int rc = st->stop ? -ECANCELED : buf_append(&st->queue, data, len);
+        pthread_mutex_unlock(&st->lock);
+        if (rc < 0)
+                return 1;
+        event_active(st->wake, EV_READ, 0);
+        return 0;
+}
+
+static void *log_thread(void *arg)
+{
+        struct api_log_stream *st = arg;
+        struct berth_error err = {0};
+
+        int rc = docker_container_logs(st->docker, st->container_id, &st->opts, on_log, st, &err);
+        pthread_mutex_lock(&st->lock);
+        st->done = true;
+        st->result = rc;
+        st->error = err;
+        pthread_mutex_unlock(&st->lock);
+        event_active(st->wake, EV_READ, 0);
+        return NULL;
+}
+
+static void on_written(struct evhttp_connection *conn, void *arg)
+{
+        struct api_log_stream *st = arg;
+        (void)conn;
+        event_active(st->wake, EV_READ, 0);
+}
+
+static void free_chunk(const void *data, size_t len, void *extra)
+{
+        (void)len;
+        (void)extra;
+        free((void *)data);
+}
+
+static void start_reply(struct api_log_stream *st)
+{
+        if (st->started)
+                return;
+        st->started = true;
+        evhttp_add_header(evhttp_request_get_output_headers(st->req), "Content-Type",
+                          "text/plain; charset=utf-8");
+        api_count(st->server, 200);
+        evhttp_send_reply_start(st->req, 200, "OK");
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+        struct api_log_stream *st = arg;
+        struct api_server *s = st->server;
+        (void)fd;
+        (void)what;
+
+        if (!st->req) {
+                /* The client left; free once the interrupted thread is done. */
+                pthread_mutex_lock(&st->lock);
+                bool done = st->done;
+                pthread_mutex_unlock(&st->lock);
+                if (done)
+                        stream_free(st);
+                return;
+        }
+
+        /* Drain only while the client keeps up; on_written wakes us again. */
+        if (api_request_output_len(st->req) >= API_LOG_QUEUE_HIGH)
+                return;
+
+        pthread_mutex_lock(&st->lock);
+        size_t len = st->queue.len;
+        char *data = len ? buf_steal(&st->queue) : NULL;
+        bool done = st->done;
+        int result = st->result;
+        struct berth_error error = st->error;
+        pthread_cond_broadcast(&st->drained);
+        pthread_mutex_unlock(&st->lock);
+
+        if (data) {
+                struct evbuffer *b = evbuffer_new();
+                start_reply(st);
+                if (b && evbuffer_add_reference(b, data, len, free_chunk, NULL) == 0) {
+                        evhttp_send_reply_chunk_with_cb(st->req, b, on_written, st);
+                } else {
+                        free(data);
+                }
+                if (b)
+                        evbuffer_free(b);
+                if (!done)
+                        return;
+        }
+        if (!done)
+                return;
+
+        struct evhttp_request *req = st->req;
+        if (result < 0)
+                log_warn("log stream failed: %s task=%s container=%.12s", error.message, st->task,
+                         st->container_id);
+        if (!st->started) {
+                if (result < 0) {
+                        struct api_error e = {0};
+                        if (result == -ENOENT)
+                                api_error_set(&e, 404, "%s", error.message);
+                        else
+                                api_error_set(&e, 503, "logs: %s", error.message);
+                        st->req = NULL;
+                        stream_free(st);
+                        api_send_error(s, req, &e);
+                        return;
+                }
+                start_reply(st);
+        }
+        st->req = NULL;
+        stream_free(st);
+        evhttp_send_reply_end(req);
+}
+
+static void on_close(struct evhttp_connection *conn, void *arg)
+{
+        struct api_log_stream *st = arg;
+        (void)conn;
+
+        if (!evhttp_request_get_connection(st->req))
+                evhttp_request_free(st->req);
+        st->req = NULL;
+        evhttp_connection_set_closecb(st->conn, NULL, NULL);
+        st->conn = NULL;
+        pthread_mutex_lock(&st->lock);
+        st->stop = true;
+        bool done = st->done;
+        pthread_cond_broadcast(&st->drained);
+        pthread_mutex_unlock(&st->lock);
+        if (!done)
+                docker_interrupt(st->docker);
+        /* The thread wakes the loop when it ends; on_wake frees then. */
+        event_active(st->wake, EV_READ, 0);
+}
+
+static int parse_int_param(const struct api_route *r, const char *key, int min, int def, int *ret,
+                           struct api_error *err)
+{
+        const char *v = api_route_param(r, key);
+        if (!v || !*v) {
+                *ret = def;
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || *end || n < min || n > INT32_MAX)
+                return api_error_set(err, 400, "invalid value for %s: \"%s\"", key, v);
+        *ret = (int)n;
+        return 0;
+}
+
+void api_logs_start(struct api_server *s, struct evhttp_request *req, const struct api_route *route)
+{
+        struct api_error err = {0};
+        struct api_log_stream *st = NULL;
+        _cleanup_free_ struct container_info *cs = NULL;
+        _cleanup_json_ json_t *obj = NULL;
+        _cleanup_free_ char *key = NULL;
+        bool follow, timestamps;
+        int tail, attempt;
+
+        if (!s->containers || !s->docker) {
+                api_error_set(&err, 503, "logs are not available: no connection to Docker");
+                goto fail;
+        }
+        if (api_route_param_bool(route, "follow", false, &follow) < 0 ||
+            api_route_param_bool(route, "timestamps", false, &timestamps) < 0) {
+                api_error_set(&err, 400, "follow and timestamps take true or false");
+                goto fail;
+        }
+        if (parse_int_param(route, "tailLines", 0, -1, &tail, &err) < 0 ||
+            parse_int_param(route, "attempt", 1, 0, &attempt, &err) < 0)
+                goto fail;
+
+        key = object_key(s->prefix, route->kind->resource, route->ns, route->name);
+        if (!key) {
+                api_error_set(&err, 500, "out of memory");
+                goto fail;
+        }
+        obj = object_cache_get(s->objects, key, NULL);
+        if (!obj) {
+                api_error_set(&err, 404, "%s \"%s\" not found", route->kind->resource, route->name);
+                goto fail;
+        }
+        const char *uid = json_path_string(obj, "metadata.uid");
+        int n = uid ? container_cache_by_uid(s->containers, uid, &cs) : 0;
+        const struct container_info *pick = NULL;
+        for (int i = 0; i < n; i++)
+                if (attempt ? cs[i].attempt == attempt : !pick || cs[i].attempt > pick->attempt)
+                        pick = &cs[i];
+        if (!pick) {
+                if (attempt && n > 0)
+                        api_error_set(&err, 404, "task %s has no attempt %d", route->name, attempt);
+                else
+                        api_error_set(&err, 404, "task %s has no container yet", route->name);
+                goto fail;
+        }
+
+        st = calloc(1, sizeof(*st));
+        if (!st) {
+                api_error_set(&err, 500, "out of memory");
+                goto fail;
+        }
+        pthread_mutex_init(&st->lock, NULL);
+        pthread_cond_init(&st->drained, NULL);
+        buf_init(&st->queue, API_LOG_QUEUE_MAX);
+        st->req = req;
+        st->opts = (struct docker_logs_opts){
+            .follow = follow,
+            .timestamps = timestamps,
+            .tty = json_is_true(json_path(obj, "spec.tty")),
+            .tail = tail,
+        };
+        st->container_id = strdup(pick->id);
+        st->task = strdup(route->name);
+        st->docker = docker_clone(s->docker);
+        st->wake = event_new(s->base, -1, 0, on_wake, st);
+        if (!st->container_id || !st->task || !st->docker || !st->wake) {
+                api_error_set(&err, 500, "out of memory");
+                goto fail_free;
+        }
+
+        st->server = s;
+        st->next = s->logs;
+        if (s->logs)
+                s->logs->prev = st;
+        s->logs = st;
+        s->n_logs++;
+        st->conn = evhttp_request_get_connection(req);
+        evhttp_connection_set_closecb(st->conn, on_close, st);
+        struct timeval wtv = {.tv_sec = 60};
+        bufferevent_set_timeouts(evhttp_connection_get_bufferevent(st->conn), NULL, &wtv);
+
+        int rc = pthread_create(&st->thread, NULL, log_thread, st);
+        if (rc != 0) {
+                api_error_set(&err, 500, "logs: cannot start a thread: %s", strerror(rc));
+                goto fail_free;
+        }
+        st->thread_started = true;
+        log_debug("log stream started task=%s container=%.12s follow=%d", route->name, pick->id,
+                  follow);
+        return;
+
+fail_free:
+        stream_free(st);
+fail:
+        api_send_error(s, req, &err);
+        api_error_release(&err);
+}
+
+void api_logs_close_all(struct api_server *s)
+{
+        while (s->logs) {
+                struct api_log_stream *st = s->logs;
+                struct evhttp_request *req = st->req;
+                bool started = st->started;
+                st->req = NULL;
+                stream_free(st); /* interrupts and joins the thread */
+                if (!req)
+                        continue;
+                if (started) {
+                        evhttp_send_reply_end(req);
+                } else {
+                        struct api_error e = {0};
+                        api_error_set(&e, 503, "server shutting down");
+                        api_send_error(s, req, &e);
+                }
+        }
+}

@@ -1,0 +1,74 @@
+/* Fuzz target for the manifests module: parse → validate → defaults → print
+ * → parse again. Besides memory errors (ASan) it aborts when
+ *   - a failed parse leaves no error message or appends documents,
+ *   - printing a parsed document does not read back as the same value,
+ *   - applying defaults twice differs from applying them once. */
+#include <stdint.h>
+
+#include "manifests.h"
+
+static void check_round_trip(const json_t *object)
+{
+        _cleanup_(manifest_list_release) struct manifest_list again = {};
+        _cleanup_buf_ struct buf out = {};
+        struct berth_error err = {};
+
+        buf_init(&out, 4 * MANIFEST_DOC_MAX);
+        if (manifest_to_yaml(object, &out) < 0)
+                abort();
+        /* Quoting can grow a document past the cap; then there is nothing to compare. */
+        if (out.len > MANIFEST_DOC_MAX)
+                return;
+        if (manifest_parse_buffer(out.data, out.len, "printed", &again, &err) < 0) {
+                fprintf(stderr, "printed YAML does not parse: %s\n%s\n", err.message, out.data);
+                abort();
+        }
+        if (again.n != 1 || !json_equal((json_t *)object, again.docs[0].object)) {
+                fprintf(stderr, "printed YAML reads back differently:\n%s\n", out.data);
+                abort();
+        }
+}
+
+static void check_document(const struct manifest_doc *doc)
+{
+        _cleanup_(field_errors_release) struct field_errors errs = {};
+        _cleanup_json_ json_t *once = NULL, *twice = NULL;
+        int r;
+
+        r = manifest_validate(doc->object, doc->positions, &errs);
+        if (r == -EINVAL) {
+                _cleanup_free_ char *text = field_errors_format(&errs, doc->source);
+
+                if (errs.n == 0 || (text && !*text))
+                        abort();
+        } else if (r == 0) {
+                once = json_deep_copy(doc->object);
+                if (!once)
+                        return;
+                manifest_apply_defaults(once);
+                twice = json_deep_copy(once);
+                if (!twice)
+                        return;
+                manifest_apply_defaults(twice);
+                if (!json_equal(once, twice) || manifest_validate(once, NULL, &errs) != 0)
+                        abort();
+        }
+        check_round_trip(doc->object);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        _cleanup_(manifest_list_release) struct manifest_list list = {};
+        struct berth_error err = {};
+
+        if (manifest_parse_buffer((const char *)data, size, "fuzz", &list, &err) < 0) {
+                if (list.n != 0 || !err.message[0] || err.code >= 0)
+                        abort();
+                return 0;
+        }
+        for (size_t i = 0; i < list.n; i++)
+                check_document(&list.docs[i]);
+        return 0;
+}

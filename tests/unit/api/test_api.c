@@ -1,0 +1,515 @@
+/* Unit tests for the pure pieces of api/: router, selectors, Status bodies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "api-internal.h"
+
+/* ---- router ------------------------------------------------------------- */
+
+static int route(enum api_method m, const char *target, struct api_route *r, struct api_error *e)
+{
+        api_error_release(e);
+        *e = (struct api_error){0};
+        *r = (struct api_route){0};
+        return api_route_parse(m, target, r, e);
+}
+
+static void test_router_paths(void **state)
+{
+        (void)state;
+        struct api_route r;
+        struct api_error e = {0};
+
+        assert_int_equal(route(API_METHOD_GET, "/healthz", &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_HEALTHZ);
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_HEAD, "/readyz?verbose", &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_READYZ);
+        assert_non_null(api_route_param(&r, "verbose"));
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_GET, "/version", &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_VERSION);
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_GET, "/metrics", &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_METRICS);
+        api_route_release(&r);
+
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/namespaces/default/tasks", &r, &e),
+                         0);
+        assert_int_equal(r.endpoint, API_EP_LIST);
+        assert_string_equal(r.kind->kind, "Task");
+        assert_string_equal(r.ns, "default");
+        assert_string_equal(r.name, "");
+        assert_false(r.watch);
+        api_route_release(&r);
+
+        /* Across namespaces, with a tolerated trailing slash. */
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks/", &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_LIST);
+        assert_string_equal(r.ns, "");
+        api_route_release(&r);
+
+        assert_int_equal(route(API_METHOD_POST, "/apis/berth/v1/namespaces/team-a/tasks", &r, &e),
+                         0);
+        assert_int_equal(r.endpoint, API_EP_LIST);
+        assert_string_equal(r.ns, "team-a");
+        api_route_release(&r);
+
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/default/tasks/hello", &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_OBJECT);
+        assert_string_equal(r.name, "hello");
+        api_route_release(&r);
+        assert_int_equal(
+            route(API_METHOD_PUT, "/apis/berth/v1/namespaces/default/tasks/hello", &r, &e), 0);
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_DELETE,
+                               "/apis/berth/v1/namespaces/default/tasks/hello?"
+                               "propagationPolicy=Foreground",
+                               &r, &e),
+                         0);
+        assert_string_equal(api_route_param(&r, "propagationPolicy"), "Foreground");
+        api_route_release(&r);
+
+        assert_int_equal(route(API_METHOD_GET,
+                               "/apis/berth/v1/namespaces/default/tasks/hello/log?follow=true&"
+                               "tailLines=10&attempt=2",
+                               &r, &e),
+                         0);
+        assert_int_equal(r.endpoint, API_EP_LOG);
+        assert_string_equal(r.subresource, "log");
+        assert_string_equal(api_route_param(&r, "tailLines"), "10");
+        assert_string_equal(api_route_param(&r, "attempt"), "2");
+        bool b = false;
+        assert_int_equal(api_route_param_bool(&r, "follow", false, &b), 0);
+        assert_true(b);
+        assert_int_equal(api_route_param_bool(&r, "timestamps", false, &b), 0);
+        assert_false(b);
+        api_route_release(&r);
+
+        assert_int_equal(route(API_METHOD_POST, "/apis/berth/v1/apply?dryRun=true", &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_APPLY);
+        assert_string_equal(api_route_param(&r, "dryRun"), "true");
+        api_route_release(&r);
+
+        assert_int_equal(route(API_METHOD_GET,
+                               "/apis/berth/v1/namespaces/default/tasks?watch=1&"
+                               "resourceVersion=42",
+                               &r, &e),
+                         0);
+        assert_true(r.watch);
+        assert_string_equal(api_route_param(&r, "resourceVersion"), "42");
+        api_route_release(&r);
+        api_error_release(&e);
+}
+
+static void test_router_errors(void **state)
+{
+        (void)state;
+        struct api_route r;
+        struct api_error e = {0};
+
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/foos", &r, &e), -ENOENT);
+        assert_int_equal(e.code, 404);
+        assert_string_equal(e.message, "the server could not find the requested resource \"foos\"");
+        /* Singular and short names do not address collections. */
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/namespaces/default/task", &r, &e),
+                         -ENOENT);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v2/tasks", &r, &e), -ENOENT);
+        assert_int_equal(route(API_METHOD_GET, "/", &r, &e), -ENOENT);
+        assert_int_equal(route(API_METHOD_GET, "/nothing", &r, &e), -ENOENT);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1", &r, &e), -ENOENT);
+        assert_int_equal(route(API_METHOD_GET, "/apis//berth/v1/tasks", &r, &e), -ENOENT);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/namespaces/default", &r, &e),
+                         -ENOENT);
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/default/tasks/a/b/c", &r, &e),
+            -ENOENT);
+        assert_int_equal(route(API_METHOD_GET, "/a/b/c/d/e/f/g/h/i/j/k/l", &r, &e), -ENOENT);
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/default/tasks/x/status", &r, &e),
+            -ENOENT);
+        /* Names must be DNS labels. */
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/default/tasks/Hello", &r, &e),
+            -ENOENT);
+        assert_string_equal(e.message, "tasks \"Hello\" not found");
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/namespaces/Bad_ns/tasks", &r, &e),
+                         -ENOENT);
+
+        /* Methods. */
+        assert_int_equal(
+            route(API_METHOD_PATCH, "/apis/berth/v1/namespaces/default/tasks/x", &r, &e),
+            -EOPNOTSUPP);
+        assert_int_equal(e.code, 405);
+        assert_int_equal(
+            route(API_METHOD_POST, "/apis/berth/v1/namespaces/default/tasks/x", &r, &e),
+            -EOPNOTSUPP);
+        assert_int_equal(
+            route(API_METHOD_DELETE, "/apis/berth/v1/namespaces/default/tasks", &r, &e),
+            -EOPNOTSUPP);
+        assert_int_equal(route(API_METHOD_POST, "/apis/berth/v1/tasks", &r, &e), -EOPNOTSUPP);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/apply", &r, &e), -EOPNOTSUPP);
+        assert_int_equal(route(API_METHOD_POST, "/healthz", &r, &e), -EOPNOTSUPP);
+        assert_int_equal(
+            route(API_METHOD_DELETE, "/apis/berth/v1/namespaces/default/tasks/x/log", &r, &e),
+            -EOPNOTSUPP);
+        assert_int_equal(route(API_METHOD_OTHER, "/apis/berth/v1/tasks", &r, &e), -EOPNOTSUPP);
+
+        /* Malformed targets. */
+        assert_int_equal(route(API_METHOD_GET, "healthz", &r, &e), -EINVAL);
+        assert_int_equal(e.code, 400);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks?watch=maybe", &r, &e),
+                         -EINVAL);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/ta%zzsks", &r, &e), -EINVAL);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks%", &r, &e), -EINVAL);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks%0", &r, &e), -EINVAL);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks%00", &r, &e), -EINVAL);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks?a=%", &r, &e), -EINVAL);
+
+        _cleanup_buf_ struct buf many;
+        buf_init(&many, 4096);
+        assert_int_equal(buf_append_str(&many, "/healthz?"), 0);
+        for (int i = 0; i <= API_QUERY_PARAMS_MAX; i++)
+                assert_int_equal(buf_printf(&many, "p%d=1&", i), 0);
+        assert_int_equal(route(API_METHOD_GET, many.data, &r, &e), -EINVAL);
+        assert_int_equal(e.code, 400);
+
+        char *lng = malloc(API_URI_MAX + 64);
+        assert_non_null(lng);
+        memcpy(lng, "/healthz?x=", 11);
+        memset(lng + 11, 'a', API_URI_MAX);
+        lng[API_URI_MAX + 20] = '\0';
+        assert_int_equal(route(API_METHOD_GET, lng, &r, &e), -ENAMETOOLONG);
+        assert_int_equal(e.code, 414);
+        free(lng);
+        api_error_release(&e);
+}
+
+static void test_router_decoding(void **state)
+{
+        (void)state;
+        struct api_route r;
+        struct api_error e = {0};
+
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/de%66ault/tasks/hel%6Co", &r, &e), 0);
+        assert_string_equal(r.ns, "default");
+        assert_string_equal(r.name, "hello");
+        api_route_release(&r);
+
+        /* An encoded slash stays inside its segment (and is then not a valid name). */
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/default/tasks/a%2Fb", &r, &e),
+            -ENOENT);
+
+        assert_int_equal(route(API_METHOD_GET,
+                               "/apis/berth/v1/tasks?labelSelector=app%3Dweb%2Cenv+in+%28a%2Cb%29"
+                               "&flag&&empty=&x=1&x=2#frag",
+                               &r, &e),
+                         0);
+        assert_string_equal(api_route_param(&r, "labelSelector"), "app=web,env in (a,b)");
+        assert_string_equal(api_route_param(&r, "flag"), "");
+        assert_string_equal(api_route_param(&r, "empty"), "");
+        assert_string_equal(api_route_param(&r, "x"), "1"); /* first wins */
+        assert_null(api_route_param(&r, "missing"));
+        assert_int_equal(r.n_params, 5);
+        bool b;
+        assert_int_equal(api_route_param_bool(&r, "flag", false, &b), 0);
+        assert_true(b);
+        assert_int_equal(api_route_param_bool(&r, "labelSelector", false, &b), -EINVAL);
+        api_route_release(&r);
+
+        char *out = NULL;
+        assert_int_equal(api_percent_decode("a+b%20c", 7, false, &out), 0);
+        assert_string_equal(out, "a+b c");
+        free(out);
+        assert_int_equal(api_percent_decode("a+b", 3, true, &out), 0);
+        assert_string_equal(out, "a b");
+        free(out);
+        assert_int_equal(api_percent_decode("%4", 2, true, &out), -EINVAL);
+        assert_int_equal(api_method_from_string("GET"), API_METHOD_GET);
+        assert_int_equal(api_method_from_string("BREW"), API_METHOD_OTHER);
+        assert_int_equal(api_method_from_string(NULL), API_METHOD_OTHER);
+
+        api_route_release(NULL);
+        api_error_release(&e);
+}
+
+/* ---- selectors ---------------------------------------------------------- */
+
+static json_t *labels(const char *text)
+{
+        json_t *j = json_loads(text, 0, NULL);
+        assert_non_null(j);
+        return j;
+}
+
+static bool label_match(const char *sel, const char *lbl)
+{
+        struct api_selector s = {0};
+        struct api_error e = {0};
+        assert_int_equal(api_label_selector_parse(sel, &s, &e), 0);
+        json_t *l = labels(lbl);
+        bool m = api_label_selector_matches(&s, l);
+        json_decref(l);
+        api_selector_release(&s);
+        return m;
+}
+
+static void test_label_selectors(void **state)
+{
+        (void)state;
+        struct api_selector s = {0};
+        struct api_error e = {0};
+
+        assert_int_equal(
+            api_label_selector_parse(" app = web, tier!=db ,env in (prod, staging),"
+                                     "!canary,team,zone notin (a),x==y,example.com/k=v",
+                                     &s, &e),
+            0);
+        assert_int_equal(s.n, 8);
+        assert_string_equal(s.reqs[0].key, "app");
+        assert_int_equal(s.reqs[0].op, API_SEL_EQ);
+        assert_string_equal(s.reqs[0].values[0], "web");
+        assert_int_equal(s.reqs[1].op, API_SEL_NEQ);
+        assert_int_equal(s.reqs[2].op, API_SEL_IN);
+        assert_string_equal(s.reqs[2].values[1], "staging");
+        assert_null(s.reqs[2].values[2]);
+        assert_int_equal(s.reqs[3].op, API_SEL_NOT_EXISTS);
+        assert_string_equal(s.reqs[3].key, "canary");
+        assert_int_equal(s.reqs[4].op, API_SEL_EXISTS);
+        assert_int_equal(s.reqs[5].op, API_SEL_NOTIN);
+        assert_int_equal(s.reqs[6].op, API_SEL_EQ);
+        assert_string_equal(s.reqs[7].key, "example.com/k");
+        api_selector_release(&s);
+
+        /* Empty selects everything. */
+        assert_int_equal(api_label_selector_parse(NULL, &s, &e), 0);
+        assert_int_equal(s.n, 0);
+        assert_int_equal(api_label_selector_parse("  ", &s, &e), 0);
+        assert_int_equal(s.n, 0);
+        assert_true(api_label_selector_matches(&s, NULL));
+        /* A key literally called "in" or "inx" is still a key. */
+        assert_int_equal(api_label_selector_parse("inx=1,in", &s, &e), 0);
+        assert_int_equal(s.n, 2);
+        api_selector_release(&s);
+        /* Empty values are legal. */
+        assert_int_equal(api_label_selector_parse("a=", &s, &e), 0);
+        assert_string_equal(s.reqs[0].values[0], "");
+        api_selector_release(&s);
+
+        static const char *const bad[] = {
+            "=x", "a=b,",  "a=b c", "!",    "a in b",  "a in (b", "a in (b c)", "a > 1",
+            ",a", "a=b=c", "/a=b",  "a/=b", "a/b/c=d", "a=b/c",   "a notin",    "a=(b)",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                int rc = api_label_selector_parse(bad[i], &s, &e);
+                if (rc != -EINVAL)
+                        fail_msg("selector \"%s\" parsed (rc %d)", bad[i], rc);
+                assert_int_equal(e.code, 400);
+                assert_non_null(strstr(e.message, "selector"));
+        }
+        char *huge = malloc(API_SELECTOR_MAX + 2);
+        memset(huge, 'a', API_SELECTOR_MAX + 1);
+        huge[API_SELECTOR_MAX + 1] = '\0';
+        assert_int_equal(api_label_selector_parse(huge, &s, &e), -EINVAL);
+        free(huge);
+
+        assert_true(label_match("app=web", "{\"app\":\"web\"}"));
+        assert_false(label_match("app=web", "{\"app\":\"db\"}"));
+        assert_false(label_match("app=web", "{}"));
+        assert_true(label_match("app!=web", "{}"));
+        assert_true(label_match("app!=web", "{\"app\":\"db\"}"));
+        assert_false(label_match("app!=web", "{\"app\":\"web\"}"));
+        assert_true(label_match("env in (a,b)", "{\"env\":\"b\"}"));
+        assert_false(label_match("env in (a,b)", "{\"env\":\"c\"}"));
+        assert_false(label_match("env in (a,b)", "{}"));
+        assert_true(label_match("env notin (a,b)", "{}"));
+        assert_false(label_match("env notin (a,b)", "{\"env\":\"a\"}"));
+        assert_true(label_match("team", "{\"team\":\"\"}"));
+        assert_false(label_match("team", "{}"));
+        assert_true(label_match("!team", "{}"));
+        assert_false(label_match("!team", "{\"team\":\"x\"}"));
+        assert_true(label_match("a=1,b=2", "{\"a\":\"1\",\"b\":\"2\"}"));
+        assert_false(label_match("a=1,b=2", "{\"a\":\"1\",\"b\":\"3\"}"));
+        api_selector_release(NULL);
+}
+
+static bool field_match(const char *sel, const char *obj)
+{
+        struct api_selector s = {0};
+        struct api_error e = {0};
+        assert_int_equal(api_field_selector_parse(sel, &s, &e), 0);
+        json_t *o = labels(obj);
+        bool m = api_field_selector_matches(&s, o);
+        json_decref(o);
+        api_selector_release(&s);
+        return m;
+}
+
+static void test_field_selectors(void **state)
+{
+        (void)state;
+        struct api_selector s = {0};
+        struct api_error e = {0};
+
+        assert_int_equal(api_field_selector_parse("status.phase=Failed, metadata.name!=x,"
+                                                  "metadata.namespace==default",
+                                                  &s, &e),
+                         0);
+        assert_int_equal(s.n, 3);
+        assert_int_equal(s.reqs[0].op, API_SEL_EQ);
+        assert_string_equal(s.reqs[0].key, "status.phase");
+        assert_string_equal(s.reqs[0].values[0], "Failed");
+        assert_int_equal(s.reqs[1].op, API_SEL_NEQ);
+        assert_string_equal(s.reqs[1].key, "metadata.name");
+        assert_int_equal(s.reqs[2].op, API_SEL_EQ);
+        assert_string_equal(s.reqs[2].values[0], "default");
+        api_selector_release(&s);
+
+        assert_int_equal(api_field_selector_parse("spec.image=x", &s, &e), -EINVAL);
+        assert_int_equal(e.code, 400);
+        assert_non_null(strstr(e.message, "spec.image"));
+        assert_int_equal(api_field_selector_parse("status.phase", &s, &e), -EINVAL);
+        assert_int_equal(api_field_selector_parse("", &s, &e), 0);
+        assert_int_equal(s.n, 0);
+
+        const char *obj = "{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"},"
+                          "\"status\":{\"phase\":\"Failed\"}}";
+        assert_true(field_match("status.phase=Failed", obj));
+        assert_false(field_match("status.phase=Running", obj));
+        assert_true(field_match("status.phase!=Running", obj));
+        assert_true(field_match("metadata.name=a,metadata.namespace=default", obj));
+        assert_false(field_match("metadata.name=a,metadata.namespace=other", obj));
+        /* A missing field compares as "". */
+        assert_true(field_match("status.phase=", "{\"metadata\":{\"name\":\"a\"}}"));
+        assert_false(field_match("status.phase=Failed", "{\"metadata\":{\"name\":\"a\"}}"));
+}
+
+/* ---- Status bodies ------------------------------------------------------ */
+
+static void test_status_bodies(void **state)
+{
+        (void)state;
+        struct api_error e = {0};
+
+        assert_int_equal(api_error_set(&e, 404, "tasks \"%s\" not found", "x"), -ENOENT);
+        json_t *st = api_status_failure(&e);
+        assert_string_equal(json_string_value(json_object_get(st, "kind")), "Status");
+        assert_string_equal(json_string_value(json_object_get(st, "apiVersion")), "berth/v1");
+        assert_string_equal(json_string_value(json_object_get(st, "status")), "Failure");
+        assert_int_equal(json_integer_value(json_object_get(st, "code")), 404);
+        assert_string_equal(json_string_value(json_object_get(st, "reason")), "NotFound");
+        assert_string_equal(json_string_value(json_object_get(st, "message")),
+                            "tasks \"x\" not found");
+        assert_null(json_object_get(st, "details"));
+        json_decref(st);
+
+        assert_int_equal(api_error_set_reason(&e, 409, "AlreadyExists", "dup"), -ESTALE);
+        st = api_status_failure(&e);
+        assert_string_equal(json_string_value(json_object_get(st, "reason")), "AlreadyExists");
+        json_decref(st);
+        /* set clears a reason override. */
+        api_error_set(&e, 409, "c");
+        st = api_status_failure(&e);
+        assert_string_equal(json_string_value(json_object_get(st, "reason")), "Conflict");
+        json_decref(st);
+
+        struct field_errors errs = {0};
+        assert_int_equal(field_errors_add(&errs, "spec.image", 3, 5, "required"), 0);
+        assert_int_equal(field_errors_add(&errs, "metadata.name", 0, 0, "bad %s", "name"), 0);
+        api_error_set_reason(&e, 422, "Invalid", "invalid");
+        assert_int_equal(api_error_add_details(&e, &errs, "tasks/hello: "), 0);
+        field_errors_release(&errs);
+        st = api_status_failure(&e);
+        assert_string_equal(json_string_value(json_object_get(st, "reason")), "Invalid");
+        json_t *d = json_object_get(st, "details");
+        assert_int_equal(json_array_size(d), 2);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(d, 0), "field")),
+                            "tasks/hello: spec.image");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(d, 0), "message")),
+                            "required");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(d, 0), "line")), 3);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(d, 1), "message")),
+                            "bad name");
+        assert_null(json_object_get(json_array_get(d, 1), "line"));
+        json_decref(st);
+        api_error_release(&e);
+        assert_null(e.details);
+
+        static const struct {
+                int code;
+                const char *reason;
+                int err;
+        } table[] = {
+            {400, "BadRequest", -EINVAL},
+            {404, "NotFound", -ENOENT},
+            {405, "MethodNotAllowed", -EOPNOTSUPP},
+            {409, "Conflict", -ESTALE},
+            {410, "Gone", -ERANGE},
+            {413, "RequestEntityTooLarge", -E2BIG},
+            {422, "Invalid", -EINVAL},
+            {500, "InternalError", -EIO},
+            {503, "ServiceUnavailable", -EAGAIN},
+            {418, "BadRequest", -EINVAL},
+            {599, "InternalError", -EIO},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
+                assert_string_equal(api_status_reason(table[i].code), table[i].reason);
+                assert_int_equal(api_status_errno(table[i].code), table[i].err);
+        }
+
+        /* Store failures. */
+        struct berth_error serr = {0};
+        berth_error_set(&serr, -EIO, "disk I/O error");
+        assert_int_equal(api_error_from_store(&e, -EIO, &serr, "create"), -EAGAIN);
+        assert_int_equal(e.code, 503);
+        assert_string_equal(e.message, "create: store: disk I/O error");
+        api_error_from_store(&e, -E2BIG, &serr, "create");
+        assert_int_equal(e.code, 413);
+        api_error_from_store(&e, -ESTALE, NULL, "replace");
+        assert_int_equal(e.code, 409);
+        api_error_from_store(&e, -ENOENT, NULL, "replace");
+        assert_int_equal(e.code, 404);
+
+        /* Over-long messages are truncated, not overflowed. */
+        char big[3000];
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        api_error_set(&e, 400, "%s", big);
+        assert_int_equal(strlen(e.message), sizeof(e.message) - 1);
+
+        st = api_status_success("tasks \"x\" deleted");
+        assert_string_equal(json_string_value(json_object_get(st, "status")), "Success");
+        assert_int_equal(json_integer_value(json_object_get(st, "code")), 200);
+        json_decref(st);
+        api_error_release(NULL);
+}
+
+static void test_uid(void **state)
+{
+        (void)state;
+        char a[33], b[33];
+        assert_int_equal(api_new_uid(a), 0);
+        assert_int_equal(api_new_uid(b), 0);
+        assert_int_equal(strlen(a), 32);
+        assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+        assert_string_not_equal(a, b);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_router_paths),
+            cmocka_unit_test(test_router_errors),
+            cmocka_unit_test(test_router_decoding),
+            cmocka_unit_test(test_label_selectors),
+            cmocka_unit_test(test_field_selectors),
+            cmocka_unit_test(test_status_bodies),
+            cmocka_unit_test(test_uid),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1046 @@
+/* In-process API server tests: a real SQLite store in a temp dir, the object
+ * cache, an event loop on its own thread and api_server on a unix socket;
+ * libcurl is the client. No Docker: log streams answer 503 here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "api-internal.h"
+
+struct watcher {
+        pthread_t thread;
+        char path[512];
+        pthread_mutex_t lock;
+        struct buf data;
+        bool stop;
+        long code;
+        CURLcode result;
+};
+
+struct env {
+        char dir[256];
+        char sock[300];
+        struct store *store;
+        struct object_cache *cache;
+        struct event_base *base;
+        struct api_server *server;
+        struct docker *docker; /* only with BERTH_TEST_DOCKER=1 */
+        struct container_cache *containers;
+        pthread_t loop;
+        int64_t first_cache_rev;                     /* the cache started after these revisions */
+        struct watcher leftover_watch, leftover_log; /* open while the server is freed */
+        bool have_leftover_watch, have_leftover_log;
+};
+
+static struct env E;
+
+static void watcher_stop(struct watcher *w);
+static void remove_test_containers(void);
+
+/* Best-effort shell command (cleanup of test containers). */
+static void sh(const char *cmd)
+{
+        if (system(cmd) != 0) {
+                /* nothing to clean up */
+        }
+}
+
+static void *loop_main(void *arg)
+{
+        event_base_loop(arg, EVLOOP_NO_EXIT_ON_EMPTY);
+        return NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st;
+        (void)flag;
+        (void)ftw;
+        return remove(path);
+}
+
+static int setup(void **state)
+{
+        (void)state;
+        struct berth_error err = {0};
+
+        /* Like berthd: a client that hangs up must not kill the server with SIGPIPE. */
+        signal(SIGPIPE, SIG_IGN);
+        evthread_use_pthreads();
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        log_setup(LOG_LEVEL_WARN, LOG_FORMAT_TEXT, NULL);
+
+        snprintf(E.dir, sizeof(E.dir), "/tmp/berth-api-XXXXXX");
+        assert_non_null(mkdtemp(E.dir));
+        snprintf(E.sock, sizeof(E.sock), "%s/api.sock", E.dir);
+        _cleanup_free_ char *url = str_printf("sqlite:%s/store.db", E.dir);
+        if (store_open(url, &E.store, &err) < 0)
+                fail_msg("store_open: %s", err.message);
+
+        /* History older than the cache: makes "too old resourceVersion" provokable. */
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(store_put(E.store, "/other/x", "{}", 2, STORE_ANY_REVISION, 0,
+                                           &E.first_cache_rev, &err),
+                                 0);
+
+        if (object_cache_new(E.store, "/berth/", NULL, NULL, &E.cache, &err) < 0)
+                fail_msg("object_cache_new: %s", err.message);
+        assert_int_equal(object_cache_wait_synced(E.cache, 5000), 0);
+
+        /* Log streams need a Docker engine: opt-in (the suite stays a unit test). */
+        if (getenv("BERTH_TEST_DOCKER") && streq(getenv("BERTH_TEST_DOCKER"), "1")) {
+                if (docker_new(NULL, &E.docker, &err) < 0)
+                        fail_msg("docker_new: %s", err.message);
+                if (container_cache_new(E.docker, NULL, NULL, &E.containers, &err) < 0)
+                        fail_msg("container_cache_new: %s", err.message);
+                assert_int_equal(container_cache_wait_synced(E.containers, 10000), 0);
+        }
+
+        E.base = event_base_new();
+        assert_non_null(E.base);
+        _cleanup_free_ char *listen = str_printf("unix://%s", E.sock);
+        const char *const listens[] = {listen, NULL};
+        struct api_config cfg = {
+            .base = E.base,
+            .store = E.store,
+            .objects = E.cache,
+            .containers = E.containers,
+            .docker = E.docker,
+            .prefix = "/berth/",
+            .listen = listens,
+            .bookmark_interval_ms = 300,
+        };
+        if (api_server_new(&cfg, &E.server, &err) < 0)
+                fail_msg("api_server_new: %s", err.message);
+        assert_int_equal(pthread_create(&E.loop, NULL, loop_main, E.base), 0);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        event_base_loopbreak(E.base);
+        pthread_join(E.loop, NULL);
+        /* The loop has stopped: this thread is now the loop thread. */
+        api_server_free(E.server);
+        /* Streams still open were ended by the server: their clients return. */
+        if (E.have_leftover_watch)
+                watcher_stop(&E.leftover_watch);
+        if (E.have_leftover_log)
+                watcher_stop(&E.leftover_log);
+        if (E.containers)
+                remove_test_containers();
+        event_base_free(E.base);
+        container_cache_free(E.containers);
+        docker_free(E.docker);
+        object_cache_free(E.cache);
+        store_free(E.store);
+        nftw(E.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        curl_global_cleanup();
+        libevent_global_shutdown();
+        return 0;
+}
+
+/* ---- client ------------------------------------------------------------- */
+
+struct resp {
+        long code;
+        struct buf body;
+        char content_type[128];
+};
+
+static void resp_release(struct resp *r)
+{
+        buf_release(&r->body);
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *userdata)
+{
+        struct resp *r = userdata;
+        if (buf_append(&r->body, p, size * n) < 0)
+                return 0;
+        return size * n;
+}
+
+static CURL *client(const char *method, const char *path, struct resp *r)
+{
+        CURL *c = curl_easy_init();
+        char url[9000];
+        snprintf(url, sizeof(url), "http://localhost%s", path);
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, E.sock);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+        buf_init(&r->body, 64 * 1024 * 1024);
+        return c;
+}
+
+/* Makes one request; returns the parsed JSON body (or NULL when it is not JSON). */
+static json_t *http_len(const char *method, const char *path, const char *body, size_t len,
+                        long *ret_code, struct buf *ret_text)
+{
+        struct resp r = {0};
+        CURL *c = client(method, path, &r);
+        struct curl_slist *h = NULL;
+        if (body) {
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+                h = curl_slist_append(h, "Content-Type: application/yaml");
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        }
+        CURLcode cc = curl_easy_perform(c);
+        if (cc != CURLE_OK)
+                fail_msg("%s %s: %s", method, path, curl_easy_strerror(cc));
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        *ret_code = r.code;
+        json_t *j = r.body.data ? json_loads(r.body.data, 0, NULL) : NULL;
+        if (ret_text) {
+                *ret_text = r.body;
+                r.body = (struct buf){0};
+        }
+        resp_release(&r);
+        return j;
+}
+
+static json_t *http(const char *method, const char *path, const char *body, long *ret_code)
+{
+        return http_len(method, path, body, body ? strlen(body) : 0, ret_code, NULL);
+}
+
+#define NS_PATH "/apis/berth/v1/namespaces/default/tasks"
+
+static json_t *expect(const char *method, const char *path, const char *body, long want)
+{
+        long code = 0;
+        json_t *j = http(method, path, body, &code);
+        if (code != want) {
+                char *dump = j ? json_dumps(j, 0) : NULL;
+                fail_msg("%s %s: got %ld, want %ld: %s", method, path, code, want,
+                         dump ? dump : "(not json)");
+        }
+        return j;
+}
+
+static const char *str_at(const json_t *j, const char *path)
+{
+        const char *s = json_path_string(j, path);
+        if (!s)
+                fail_msg("no string at %s", path);
+        return s;
+}
+
+static char *task_yaml(const char *name, const char *image, const char *labels)
+{
+        return str_printf("apiVersion: berth/v1\nkind: Task\nmetadata:\n  name: %s\n%s"
+                          "spec:\n  image: %s\n  command: [echo, hi]\n",
+                          name, labels ? labels : "", image);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_health_and_version(void **state)
+{
+        (void)state;
+        long code;
+        struct buf text;
+        json_t *j = http_len("GET", "/healthz", NULL, 0, &code, &text);
+        assert_int_equal(code, 200);
+        assert_string_equal(text.data, "ok");
+        buf_release(&text);
+        json_decref(j);
+
+        json_decref(http_len("GET", "/readyz", NULL, 0, &code, &text));
+        assert_int_equal(code, 503);
+        buf_release(&text);
+        api_server_set_ready(E.server, true);
+        json_decref(http_len("GET", "/readyz?verbose", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_non_null(strstr(text.data, "[+]store ok"));
+        assert_non_null(strstr(text.data, "[+]objects ok"));
+        assert_non_null(strstr(text.data, "readyz check passed"));
+        buf_release(&text);
+
+        j = expect("GET", "/version", NULL, 200);
+        assert_string_equal(str_at(j, "version"), BERTH_VERSION);
+        assert_string_equal(str_at(j, "apiVersion"), "berth/v1");
+        if (E.docker)
+                assert_non_null(json_string_value(json_object_get(j, "dockerApiVersion")));
+        else
+                assert_true(json_is_null(json_object_get(j, "dockerApiVersion")));
+        json_decref(j);
+
+        j = expect("GET", "/apis/berth/v1/foos", NULL, 404);
+        assert_string_equal(str_at(j, "kind"), "Status");
+        assert_string_equal(str_at(j, "reason"), "NotFound");
+        assert_string_equal(str_at(j, "message"),
+                            "the server could not find the requested resource \"foos\"");
+        json_decref(j);
+        j = expect("PATCH", NS_PATH "/x", "{}", 405);
+        assert_string_equal(str_at(j, "reason"), "MethodNotAllowed");
+        json_decref(j);
+}
+
+static void test_create_get(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *y = task_yaml("hello", "busybox:latest", "  labels: {app: demo}\n");
+        json_t *j = expect("POST", NS_PATH, y, 201);
+        const char *uid = str_at(j, "metadata.uid");
+        assert_int_equal(strlen(uid), 32);
+        assert_int_equal(json_path_int(j, "metadata.generation", 0), 1);
+        assert_non_null(json_path_string(j, "metadata.resourceVersion"));
+        assert_non_null(json_path_string(j, "metadata.creationTimestamp"));
+        assert_string_equal(str_at(j, "metadata.namespace"), "default");
+        json_t *fin = json_path(j, "metadata.finalizers");
+        assert_int_equal(json_array_size(fin), 1);
+        assert_string_equal(json_string_value(json_array_get(fin, 0)), "berth/containers");
+        assert_null(json_object_get(j, "status"));
+        /* Defaults were filled. */
+        assert_string_equal(str_at(j, "spec.restartPolicy"), "Never");
+
+        json_t *g = expect("GET", NS_PATH "/hello", NULL, 200);
+        assert_string_equal(str_at(g, "metadata.uid"), uid);
+        assert_string_equal(str_at(g, "metadata.resourceVersion"),
+                            str_at(j, "metadata.resourceVersion"));
+        json_decref(g);
+        json_decref(j);
+
+        /* Twice: 409 AlreadyExists. */
+        j = expect("POST", NS_PATH, y, 409);
+        assert_string_equal(str_at(j, "reason"), "AlreadyExists");
+        assert_string_equal(str_at(j, "message"), "tasks \"hello\" already exists");
+        json_decref(j);
+
+        j = expect("GET", NS_PATH "/nope", NULL, 404);
+        assert_string_equal(str_at(j, "message"), "tasks \"nope\" not found");
+        json_decref(j);
+
+        /* JSON bodies work too, and server-set fields from users are ignored. */
+        j = expect("POST", NS_PATH,
+                   "{\"apiVersion\":\"berth/v1\",\"kind\":\"Task\",\"metadata\":{\"name\":"
+                   "\"json-one\",\"uid\":\"mine\",\"generation\":7,\"resourceVersion\":\"99\"},"
+                   "\"spec\":{\"image\":\"busybox:latest\"},\"status\":{\"phase\":\"Failed\"}}",
+                   201);
+        assert_string_not_equal(str_at(j, "metadata.uid"), "mine");
+        assert_int_equal(json_path_int(j, "metadata.generation", 0), 1);
+        assert_null(json_object_get(j, "status"));
+        json_decref(j);
+}
+
+static void test_create_errors(void **state)
+{
+        (void)state;
+        /* Missing image: 422 with details. */
+        json_t *j = expect("POST", NS_PATH,
+                           "apiVersion: berth/v1\nkind: Task\nmetadata: {name: noimage}\n"
+                           "spec: {command: [true]}\n",
+                           422);
+        assert_string_equal(str_at(j, "reason"), "Invalid");
+        assert_int_equal(json_integer_value(json_object_get(j, "code")), 422);
+        json_t *d = json_object_get(j, "details");
+        assert_true(json_array_size(d) >= 1);
+        bool found = false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(d, i, v)
+        {
+                if (streq(str_at(v, "field"), "spec.image"))
+                        found = true;
+        }
+        assert_true(found);
+        assert_non_null(strstr(str_at(j, "message"), "spec.image"));
+        json_decref(j);
+
+        /* Unknown field, named. */
+        j = expect("POST", NS_PATH,
+                   "apiVersion: berth/v1\nkind: Task\nmetadata: {name: typo}\n"
+                   "spec: {image: busybox:latest, imagee: x}\n",
+                   422);
+        assert_non_null(strstr(str_at(j, "message"), "spec.imagee"));
+        assert_string_equal(str_at(json_array_get(json_object_get(j, "details"), 0), "field"),
+                            "spec.imagee");
+        json_decref(j);
+
+        /* Namespace mismatch, bad YAML, several documents, empty body. */
+        j = expect("POST", NS_PATH,
+                   "apiVersion: berth/v1\nkind: Task\nmetadata: {name: a, namespace: other}\n"
+                   "spec: {image: busybox:latest}\n",
+                   400);
+        assert_non_null(strstr(str_at(j, "message"), "namespace"));
+        json_decref(j);
+        j = expect("POST", NS_PATH, "kind: [unclosed\n", 400);
+        assert_string_equal(str_at(j, "reason"), "BadRequest");
+        json_decref(j);
+        json_decref(expect("POST", NS_PATH, "a: 1\n---\nb: 2\n", 400));
+        json_decref(expect("POST", NS_PATH, "", 400));
+        /* Created nothing. */
+        json_decref(expect("GET", NS_PATH "/a", NULL, 404));
+
+        /* Over the per-object limit: our own 413 Status. */
+        size_t big = MANIFEST_DOC_MAX + 10;
+        char *body = malloc(big);
+        memset(body, '#', big);
+        long code;
+        j = http_len("POST", NS_PATH, body, big, &code, NULL);
+        assert_int_equal(code, 413);
+        assert_string_equal(str_at(j, "reason"), "RequestEntityTooLarge");
+        json_decref(j);
+        free(body);
+}
+
+static void test_body_limit(void **state)
+{
+        (void)state;
+        size_t big = API_BODY_MAX + 1024;
+        char *body = malloc(big);
+        memset(body, '#', big);
+        long code;
+        json_decref(http_len("POST", "/apis/berth/v1/apply", body, big, &code, NULL));
+        assert_int_equal(code, 413);
+        free(body);
+}
+
+static json_t *apply(const char *body, const char *query, long want)
+{
+        _cleanup_free_ char *path = str_printf("/apis/berth/v1/apply%s", query ? query : "");
+        return expect("POST", path, body, want);
+}
+
+static const char *result_of(const json_t *res, size_t i)
+{
+        return str_at(json_array_get(json_object_get(res, "items"), i), "result");
+}
+
+static void test_apply(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *a = task_yaml("app-a", "busybox:latest", NULL);
+        _cleanup_free_ char *b = task_yaml("app-b", "busybox:latest", NULL);
+        _cleanup_free_ char *both = str_printf("%s---\n%s", a, b);
+
+        /* Dry run of new objects writes nothing. */
+        json_t *r = apply(both, "?dryRun=true", 200);
+        assert_string_equal(result_of(r, 0), "created");
+        assert_true(json_is_true(json_object_get(r, "dryRun")));
+        json_decref(r);
+        json_decref(expect("GET", NS_PATH "/app-a", NULL, 404));
+
+        r = apply(both, NULL, 200);
+        assert_string_equal(str_at(r, "kind"), "ApplyResult");
+        assert_int_equal(json_array_size(json_object_get(r, "items")), 2);
+        json_t *it = json_array_get(json_object_get(r, "items"), 0);
+        assert_string_equal(str_at(it, "kind"), "Task");
+        assert_string_equal(str_at(it, "namespace"), "default");
+        assert_string_equal(str_at(it, "name"), "app-a");
+        assert_string_equal(result_of(r, 0), "created");
+        assert_string_equal(result_of(r, 1), "created");
+        json_decref(r);
+        /* Read your writes: both are in the cache already. */
+        json_t *g = expect("GET", NS_PATH "/app-b", NULL, 200);
+        _cleanup_free_ char *uid = strdup(str_at(g, "metadata.uid"));
+        json_decref(g);
+
+        r = apply(both, NULL, 200);
+        assert_string_equal(result_of(r, 0), "unchanged");
+        assert_string_equal(result_of(r, 1), "unchanged");
+        json_decref(r);
+
+        /* Labels only: configured, generation stays. */
+        _cleanup_free_ char *lab = task_yaml("app-a", "busybox:latest", "  labels: {x: y}\n");
+        r = apply(lab, NULL, 200);
+        assert_string_equal(result_of(r, 0), "configured");
+        json_decref(r);
+        g = expect("GET", NS_PATH "/app-a", NULL, 200);
+        assert_int_equal(json_path_int(g, "metadata.generation", 0), 1);
+        assert_string_equal(str_at(g, "metadata.labels.x"), "y");
+        json_decref(g);
+
+        /* Spec change: generation 2; uid, finalizers and creationTimestamp stay. */
+        _cleanup_free_ char *b2 = task_yaml("app-b", "busybox:1.36", NULL);
+        r = apply(b2, "?dryRun=true", 200);
+        assert_string_equal(result_of(r, 0), "configured");
+        json_decref(r);
+        g = expect("GET", NS_PATH "/app-b", NULL, 200);
+        assert_string_equal(str_at(g, "spec.image"), "busybox:latest");
+        json_decref(g);
+        r = apply(b2, NULL, 200);
+        assert_string_equal(result_of(r, 0), "configured");
+        json_decref(r);
+        g = expect("GET", NS_PATH "/app-b", NULL, 200);
+        assert_int_equal(json_path_int(g, "metadata.generation", 0), 2);
+        assert_string_equal(str_at(g, "spec.image"), "busybox:1.36");
+        assert_string_equal(str_at(g, "metadata.uid"), uid);
+        assert_int_equal(json_array_size(json_path(g, "metadata.finalizers")), 1);
+        json_decref(g);
+
+        /* One invalid document: 422 for it, nothing written at all. */
+        _cleanup_free_ char *c = task_yaml("app-c", "busybox:latest", NULL);
+        _cleanup_free_ char *bad = str_printf("%s---\napiVersion: berth/v1\nkind: Task\n"
+                                              "metadata: {name: broken}\nspec: {imagee: x}\n",
+                                              c);
+        r = apply(bad, NULL, 422);
+        assert_string_equal(str_at(r, "reason"), "Invalid");
+        json_t *d = json_object_get(r, "details");
+        assert_true(json_array_size(d) >= 1);
+        assert_true(str_has_prefix(str_at(json_array_get(d, 0), "field"), "tasks/broken: "));
+        json_decref(r);
+        json_decref(expect("GET", NS_PATH "/app-c", NULL, 404));
+
+        /* Parse errors carry line and column. */
+        r = apply("apiVersion: berth/v1\nkind: [\n", NULL, 400);
+        assert_non_null(strstr(str_at(r, "message"), "body:"));
+        json_decref(r);
+        json_decref(apply("", NULL, 400));
+
+        /* ?namespace= fills a missing namespace. */
+        r = apply(c, "?namespace=team-x", 200);
+        assert_string_equal(str_at(json_array_get(json_object_get(r, "items"), 0), "namespace"),
+                            "team-x");
+        json_decref(r);
+        json_decref(expect("GET", "/apis/berth/v1/namespaces/team-x/tasks/app-c", NULL, 200));
+}
+
+static void test_replace(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *y = task_yaml("rep", "busybox:latest", NULL);
+        json_t *j = expect("POST", NS_PATH, y, 201);
+        _cleanup_free_ char *rv = strdup(str_at(j, "metadata.resourceVersion"));
+        _cleanup_free_ char *uid = strdup(str_at(j, "metadata.uid"));
+        json_decref(j);
+
+        /* Stale resourceVersion: 409 Conflict. */
+        j = expect("PUT", NS_PATH "/rep",
+                   "apiVersion: berth/v1\nkind: Task\nmetadata: {name: rep, resourceVersion: "
+                   "\"1\"}\nspec: {image: busybox:1.36}\n",
+                   409);
+        assert_string_equal(str_at(j, "reason"), "Conflict");
+        assert_non_null(strstr(str_at(j, "message"), "the object has been modified; please apply "
+                                                     "your changes to the latest version"));
+        json_decref(j);
+
+        /* Current resourceVersion: replaced, generation 2, server fields kept. */
+        _cleanup_free_ char *put = str_printf(
+            "apiVersion: berth/v1\nkind: Task\nmetadata: {name: rep, resourceVersion: \"%s\","
+            " uid: evil}\nspec: {image: busybox:1.36}\nstatus: {phase: Succeeded}\n",
+            rv);
+        j = expect("PUT", NS_PATH "/rep", put, 200);
+        assert_int_equal(json_path_int(j, "metadata.generation", 0), 2);
+        assert_string_equal(str_at(j, "metadata.uid"), uid);
+        assert_null(json_object_get(j, "status"));
+        assert_int_equal(json_array_size(json_path(j, "metadata.finalizers")), 1);
+        assert_string_not_equal(str_at(j, "metadata.resourceVersion"), rv);
+        json_decref(j);
+
+        /* Without resourceVersion: unconditional; same spec keeps the generation. */
+        j = expect("PUT", NS_PATH "/rep",
+                   "apiVersion: berth/v1\nkind: Task\nmetadata: {name: rep, labels: {a: b}}\n"
+                   "spec: {image: busybox:1.36}\n",
+                   200);
+        assert_int_equal(json_path_int(j, "metadata.generation", 0), 2);
+        assert_string_equal(str_at(j, "metadata.labels.a"), "b");
+        json_decref(j);
+
+        /* Name mismatch, missing object. */
+        json_decref(expect("PUT", NS_PATH "/rep",
+                           "apiVersion: berth/v1\nkind: Task\nmetadata: {name: other}\n"
+                           "spec: {image: busybox:1.36}\n",
+                           400));
+        json_decref(expect("PUT", NS_PATH "/ghost",
+                           "apiVersion: berth/v1\nkind: Task\nmetadata: {name: ghost}\n"
+                           "spec: {image: busybox:1.36}\n",
+                           404));
+}
+
+static void test_delete(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *y = task_yaml("doomed", "busybox:latest", NULL);
+        json_decref(expect("POST", NS_PATH, y, 201));
+
+        /* With the finalizer: marked, still there. */
+        json_t *j = expect("DELETE", NS_PATH "/doomed?propagationPolicy=Background", NULL, 200);
+        assert_string_equal(str_at(j, "kind"), "Task");
+        _cleanup_free_ char *ts = strdup(str_at(j, "metadata.deletionTimestamp"));
+        json_decref(j);
+        j = expect("GET", NS_PATH "/doomed", NULL, 200);
+        assert_string_equal(str_at(j, "metadata.deletionTimestamp"), ts);
+        json_decref(j);
+        /* Again: same timestamp. */
+        j = expect("DELETE", NS_PATH "/doomed", NULL, 200);
+        assert_string_equal(str_at(j, "metadata.deletionTimestamp"), ts);
+        json_decref(j);
+
+        /* Without finalizers (written behind the API's back): gone at once. */
+        struct berth_error err = {0};
+        const char *raw = "{\"apiVersion\":\"berth/v1\",\"kind\":\"Task\",\"metadata\":{\"name\":"
+                          "\"bare\",\"namespace\":\"default\",\"uid\":\"u1\"},\"spec\":{\"image\":"
+                          "\"busybox:latest\"}}";
+        int64_t rev;
+        assert_int_equal(store_put(E.store, "/berth/tasks/default/bare", raw, strlen(raw),
+                                   STORE_MUST_NOT_EXIST, 0, &rev, &err),
+                         0);
+        assert_int_equal(object_cache_wait_revision(E.cache, rev, 5000), 0);
+        j = expect("DELETE", NS_PATH "/bare", NULL, 200);
+        assert_string_equal(str_at(j, "kind"), "Status");
+        assert_string_equal(str_at(j, "status"), "Success");
+        json_decref(j);
+        json_decref(expect("GET", NS_PATH "/bare", NULL, 404));
+        json_decref(expect("DELETE", NS_PATH "/bare", NULL, 404));
+}
+
+static size_t list_count(const char *path)
+{
+        json_t *j = expect("GET", path, NULL, 200);
+        assert_string_equal(str_at(j, "kind"), "TaskList");
+        assert_non_null(json_path_string(j, "metadata.resourceVersion"));
+        size_t n = json_array_size(json_object_get(j, "items"));
+        json_decref(j);
+        return n;
+}
+
+static void test_list_selectors(void **state)
+{
+        (void)state;
+        const char *names[] = {"sel-web1", "sel-web2", "sel-db"};
+        const char *lbls[] = {"  labels: {app: web, tier: front}\n", "  labels: {app: web}\n",
+                              "  labels: {app: db}\n"};
+        for (size_t i = 0; i < 3; i++) {
+                _cleanup_free_ char *y = task_yaml(names[i], "busybox:latest", lbls[i]);
+                json_decref(expect("POST", "/apis/berth/v1/namespaces/sel/tasks", y, 201));
+        }
+        assert_int_equal(list_count("/apis/berth/v1/namespaces/sel/tasks"), 3);
+        assert_int_equal(list_count("/apis/berth/v1/namespaces/sel/tasks?labelSelector=app%3Dweb"),
+                         2);
+        assert_int_equal(list_count("/apis/berth/v1/namespaces/sel/tasks?labelSelector="
+                                    "app%3Dweb,tier"),
+                         1);
+        assert_int_equal(list_count("/apis/berth/v1/namespaces/sel/tasks?labelSelector="
+                                    "app+in+(db,cache)"),
+                         1);
+        assert_int_equal(list_count("/apis/berth/v1/namespaces/sel/tasks?labelSelector=!tier"), 2);
+        assert_int_equal(list_count("/apis/berth/v1/namespaces/sel/tasks?fieldSelector="
+                                    "metadata.name%3Dsel-db"),
+                         1);
+        assert_int_equal(list_count("/apis/berth/v1/namespaces/sel/tasks?fieldSelector="
+                                    "status.phase%3DFailed"),
+                         0);
+        assert_int_equal(list_count("/apis/berth/v1/namespaces/empty/tasks"), 0);
+        /* Across namespaces: these three and more. */
+        assert_true(list_count("/apis/berth/v1/tasks") > 3);
+        assert_int_equal(list_count("/apis/berth/v1/tasks?fieldSelector=metadata.namespace%3Dsel"),
+                         3);
+
+        json_t *j = expect("GET", "/apis/berth/v1/tasks?labelSelector=a+in+b", NULL, 400);
+        assert_string_equal(str_at(j, "reason"), "BadRequest");
+        json_decref(j);
+        json_decref(expect("GET", "/apis/berth/v1/tasks?fieldSelector=spec.image%3Dx", NULL, 400));
+}
+
+/* ---- watch -------------------------------------------------------------- */
+
+static size_t on_watch_data(char *p, size_t size, size_t n, void *userdata)
+{
+        struct watcher *w = userdata;
+        pthread_mutex_lock(&w->lock);
+        bool stop = w->stop;
+        if (!stop)
+                buf_append(&w->data, p, size * n);
+        pthread_mutex_unlock(&w->lock);
+        return stop ? 0 : size * n;
+}
+
+static void *watch_main(void *arg)
+{
+        struct watcher *w = arg;
+        CURL *c = curl_easy_init();
+        char url[600];
+        snprintf(url, sizeof(url), "http://localhost%s", w->path);
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, E.sock);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+        w->result = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &w->code);
+        curl_easy_cleanup(c);
+        return NULL;
+}
+
+static void watcher_start(struct watcher *w, const char *path)
+{
+        memset(w, 0, sizeof(*w));
+        snprintf(w->path, sizeof(w->path), "%s", path);
+        pthread_mutex_init(&w->lock, NULL);
+        buf_init(&w->data, 64 * 1024 * 1024);
+        assert_int_equal(pthread_create(&w->thread, NULL, watch_main, w), 0);
+}
+
+/* Waits until the stream holds needle (true) or 5 s passed (false). */
+static bool watcher_wait(struct watcher *w, const char *needle)
+{
+        for (int i = 0; i < 500; i++) {
+                pthread_mutex_lock(&w->lock);
+                bool found = w->data.data && strstr(w->data.data, needle);
+                pthread_mutex_unlock(&w->lock);
+                if (found)
+                        return true;
+                usleep(10 * 1000);
+        }
+        return false;
+}
+
+static void watcher_stop(struct watcher *w)
+{
+        pthread_mutex_lock(&w->lock);
+        w->stop = true;
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL); /* the next bookmark ends it */
+        buf_release(&w->data);
+        pthread_mutex_destroy(&w->lock);
+}
+
+static int64_t current_rv(const char *path)
+{
+        json_t *j = expect("GET", path, NULL, 200);
+        int64_t rv = strtoll(str_at(j, "metadata.resourceVersion"), NULL, 10);
+        json_decref(j);
+        return rv;
+}
+
+static size_t metric(const char *name)
+{
+        long code;
+        struct buf text;
+        json_decref(http_len("GET", "/metrics", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        /* Sample lines only, not the # HELP text. */
+        _cleanup_free_ char *needle = str_printf("\n%s", name);
+        const char *p = strstr(text.data, needle);
+        size_t v = p ? strtoul(p + strlen(needle), NULL, 10) : (size_t)-1;
+        buf_release(&text);
+        return v;
+}
+
+static void wait_metric(const char *name, size_t want)
+{
+        for (int i = 0; i < 300 && metric(name) != want; i++)
+                usleep(10 * 1000);
+        assert_int_equal(metric(name), want);
+}
+
+static void test_watch(void **state)
+{
+        (void)state;
+        const char *wpath = "/apis/berth/v1/namespaces/w/tasks";
+        _cleanup_free_ char *first = task_yaml("w-first", "busybox:latest", NULL);
+        json_decref(expect("POST", wpath, first, 201));
+        int64_t rv = current_rv(wpath);
+
+        /* From a resourceVersion: only later changes, as NDJSON lines. */
+        struct watcher from_rv, initial, selected;
+        char path[256];
+        snprintf(path, sizeof(path), "%s?watch=true&resourceVersion=%" PRId64, wpath, rv);
+        watcher_start(&from_rv, path);
+        snprintf(path, sizeof(path), "%s?watch=1", wpath);
+        watcher_start(&initial, path);
+        snprintf(path, sizeof(path), "%s?watch=1&labelSelector=pick%%3Dyes", wpath);
+        watcher_start(&selected, path);
+        /* All three are connected once bookmarks arrive. */
+        assert_true(watcher_wait(&from_rv, "\"BOOKMARK\""));
+        assert_true(watcher_wait(&initial, "\"BOOKMARK\""));
+        assert_true(watcher_wait(&selected, "\"BOOKMARK\""));
+        assert_int_equal(metric("berth_api_watches "), 3);
+
+        _cleanup_free_ char *second = task_yaml("w-second", "busybox:latest", NULL);
+        _cleanup_free_ char *third =
+            task_yaml("w-third", "busybox:latest", "  labels: {pick: \"yes\"}\n");
+        json_decref(expect("POST", wpath, second, 201));
+        json_decref(expect("POST", wpath, third, 201));
+
+        assert_true(watcher_wait(&from_rv, "\"name\":\"w-third\""));
+        pthread_mutex_lock(&from_rv.lock);
+        const char *line = strstr(from_rv.data.data, "{\"type\":\"ADDED\",\"object\":{");
+        assert_non_null(line);
+        assert_non_null(strstr(from_rv.data.data, "\"name\":\"w-second\""));
+        assert_null(strstr(from_rv.data.data, "\"name\":\"w-first\""));
+        /* Every line is one JSON object. */
+        char *copy = strdup(from_rv.data.data);
+        pthread_mutex_unlock(&from_rv.lock);
+        for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+                json_t *ev = json_loads(l, 0, NULL);
+                assert_non_null(ev);
+                assert_non_null(json_string_value(json_object_get(ev, "type")));
+                assert_non_null(json_object_get(ev, "object"));
+                json_decref(ev);
+        }
+        free(copy);
+
+        /* Without resourceVersion: the current objects first, as ADDED. */
+        assert_true(watcher_wait(&initial, "\"name\":\"w-first\""));
+        assert_true(watcher_wait(&initial, "\"name\":\"w-third\""));
+        /* Selectors apply to events too. */
+        assert_true(watcher_wait(&selected, "\"name\":\"w-third\""));
+        pthread_mutex_lock(&selected.lock);
+        assert_null(strstr(selected.data.data, "\"name\":\"w-second\""));
+        pthread_mutex_unlock(&selected.lock);
+
+        /* A MODIFIED and a DELETED-ish change (finalizer: deletionTimestamp is a MODIFIED). */
+        json_decref(expect("DELETE", "/apis/berth/v1/namespaces/w/tasks/w-second", NULL, 200));
+        assert_true(watcher_wait(&from_rv, "\"type\":\"MODIFIED\""));
+
+        watcher_stop(&from_rv);
+        watcher_stop(&initial);
+        watcher_stop(&selected);
+        assert_int_equal(from_rv.code, 200);
+        /* The server noticed the clients leaving. */
+        wait_metric("berth_api_watches ", 0);
+}
+
+/* A client that never reads: once 16 MiB wait for it, its stream is dropped. */
+static void test_watch_slow_client(void **state)
+{
+        (void)state;
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        int small = 4096;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        assert_int_equal(str_copy(sa.sun_path, sizeof(sa.sun_path), E.sock), 0);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        const char *req = "GET /apis/berth/v1/namespaces/slow/tasks?watch=1 HTTP/1.1\r\n"
+                          "Host: localhost\r\n\r\n";
+        assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+        for (int i = 0; i < 100 && metric("berth_api_watches ") != 1; i++)
+                usleep(10 * 1000);
+        assert_int_equal(metric("berth_api_watches "), 1);
+
+        /* About 200 KiB per event. */
+        size_t pad = 200 * 1024;
+        char *big = malloc(pad + 1);
+        memset(big, 'x', pad);
+        big[pad] = '\0';
+        size_t created = 0;
+        for (int i = 0; i < 120 && metric("berth_api_watches ") != 0; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "slow-%d", i);
+                _cleanup_free_ char *body = str_printf(
+                    "{\"apiVersion\":\"berth/v1\",\"kind\":\"Task\",\"metadata\":{\"name\":"
+                    "\"%s\",\"annotations\":{\"pad\":\"%s\"}},\"spec\":{\"image\":"
+                    "\"busybox:latest\"}}",
+                    name, big);
+                json_decref(expect("POST", "/apis/berth/v1/namespaces/slow/tasks", body, 201));
+                created++;
+        }
+        free(big);
+        wait_metric("berth_api_watches ", 0);
+        /* It took more than the cap to get there, and the server still serves. */
+        assert_true(created * pad > API_WATCH_QUEUE_MAX);
+        json_decref(expect("GET", "/healthz", NULL, 200));
+        close(fd);
+}
+
+static void test_watch_errors(void **state)
+{
+        (void)state;
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/berth/v1/tasks?watch=true&resourceVersion=%" PRId64,
+                 E.first_cache_rev - 2);
+        json_t *j = expect("GET", path, NULL, 410);
+        assert_string_equal(str_at(j, "reason"), "Gone");
+        assert_true(str_has_prefix(str_at(j, "message"), "too old resource version: "));
+        json_decref(j);
+        json_decref(
+            expect("GET", "/apis/berth/v1/tasks?watch=true&resourceVersion=abc", NULL, 400));
+        json_decref(expect("GET", "/apis/berth/v1/tasks?watch=true&labelSelector=%3D", NULL, 400));
+}
+
+static void test_logs_without_docker(void **state)
+{
+        (void)state;
+        if (E.containers)
+                skip();
+        json_t *j = expect("GET", NS_PATH "/hello/log?follow=true", NULL, 503);
+        assert_string_equal(str_at(j, "reason"), "ServiceUnavailable");
+        json_decref(j);
+}
+
+static void remove_test_containers(void)
+{
+        _cleanup_free_ char *cmd = str_printf("docker ps -aq --filter label=berth.apitest=%d | "
+                                              "xargs -r docker rm -f >/dev/null 2>&1",
+                                              getpid());
+        sh(cmd);
+}
+
+/* A container as the reconciler would make it, for the task's uid and attempt. */
+/* A container for the task's uid and attempt. It carries no berth.managed
+ * label (a berthd sharing this engine would garbage-collect it) and is put into
+ * the container cache by hand, as the reconciler's write-through does. */
+static void run_container(const char *task, const char *uid, int attempt, const char *script)
+{
+        _cleanup_free_ char *cmd = str_printf("docker run -d --name berth-apitest-%d-%s-%d "
+                                              "-l berth.apitest=%d busybox:latest sh -c '%s'",
+                                              getpid(), task, attempt, getpid(), script);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        struct container_info ci = {.attempt = attempt, .state = DOCKER_STATE_RUNNING};
+        assert_non_null(fgets(ci.id, sizeof(ci.id), p));
+        assert_int_equal(pclose(p), 0);
+        ci.id[strcspn(ci.id, "\n")] = '\0';
+        assert_int_equal(strlen(ci.id), 64);
+        snprintf(ci.name, sizeof(ci.name), "berth-apitest-%d-%s-%d", getpid(), task, attempt);
+        str_copy(ci.kind, sizeof(ci.kind), "Task");
+        str_copy(ci.ns, sizeof(ci.ns), "default");
+        str_copy(ci.owner, sizeof(ci.owner), task);
+        str_copy(ci.uid, sizeof(ci.uid), uid);
+        ci.generation = 1;
+        container_cache_upsert(E.containers, &ci);
+}
+
+static char *create_task_uid(const char *name)
+{
+        _cleanup_free_ char *y = task_yaml(name, "busybox:latest", NULL);
+        json_t *j = expect("POST", NS_PATH, y, 201);
+        char *uid = strdup(str_at(j, "metadata.uid"));
+        json_decref(j);
+        return uid;
+}
+
+static void test_logs_docker(void **state)
+{
+        (void)state;
+        if (!E.containers)
+                skip();
+
+        _cleanup_free_ char *uid = create_task_uid("logs");
+        long code;
+        struct buf text;
+
+        json_t *j = expect("GET", NS_PATH "/logs/log", NULL, 404);
+        assert_string_equal(str_at(j, "message"), "task logs has no container yet");
+        json_decref(j);
+
+        run_container("logs", uid, 1, "echo one; echo two >&2; sleep 0.2; echo three");
+        run_container("logs", uid, 2, "echo second attempt");
+        _cleanup_free_ char *wait = str_printf("docker wait berth-apitest-%d-logs-1 "
+                                               "berth-apitest-%d-logs-2 >/dev/null",
+                                               getpid(), getpid());
+        assert_int_equal(system(wait), 0);
+
+        /* Default: the highest attempt. */
+        json_decref(http_len("GET", NS_PATH "/logs/log", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_string_equal(text.data, "second attempt\n");
+        buf_release(&text);
+
+        /* stdout and stderr merged. */
+        json_decref(http_len("GET", NS_PATH "/logs/log?attempt=1", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_non_null(strstr(text.data, "one\n"));
+        assert_non_null(strstr(text.data, "two\n"));
+        assert_non_null(strstr(text.data, "three\n"));
+        buf_release(&text);
+
+        json_decref(
+            http_len("GET", NS_PATH "/logs/log?attempt=1&tailLines=1", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_string_equal(text.data, "three\n");
+        buf_release(&text);
+
+        json_decref(http_len("GET", NS_PATH "/logs/log?attempt=1&timestamps=true&tailLines=1", NULL,
+                             0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_true(str_has_suffix(text.data, "Z three\n"));
+        buf_release(&text);
+
+        json_decref(expect("GET", NS_PATH "/logs/log?attempt=3", NULL, 404));
+        json_decref(expect("GET", NS_PATH "/logs/log?tailLines=-1", NULL, 400));
+        json_decref(expect("GET", NS_PATH "/nobody/log", NULL, 404));
+
+        /* Follow: the stream ends when the container does. */
+        _cleanup_free_ char *fuid = create_task_uid("follow");
+        run_container("follow", fuid, 1, "echo a; sleep 1; echo b");
+        json_decref(http_len("GET", NS_PATH "/follow/log?follow=true", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_string_equal(text.data, "a\nb\n");
+        buf_release(&text);
+
+        /* A follower that leaves: the server interrupts its thread. */
+        _cleanup_free_ char *luid = create_task_uid("long");
+        run_container("long", luid, 1, "while true; do echo tick; sleep 0.2; done");
+        struct watcher w;
+        watcher_start(&w, NS_PATH "/long/log?follow=true");
+        assert_true(watcher_wait(&w, "tick\ntick\n"));
+        assert_int_equal(metric("berth_api_log_streams "), 1);
+        watcher_stop(&w);
+        wait_metric("berth_api_log_streams ", 0);
+
+        /* And one still open when the server shuts down (teardown). */
+        watcher_start(&E.leftover_log, NS_PATH "/long/log?follow=true");
+        E.have_leftover_log = true;
+        assert_true(watcher_wait(&E.leftover_log, "tick\n"));
+}
+
+static void test_watch_open_at_shutdown(void **state)
+{
+        (void)state;
+        /* Left open on purpose: teardown frees the server under it. */
+        watcher_start(&E.leftover_watch, "/apis/berth/v1/tasks?watch=1");
+        E.have_leftover_watch = true;
+        assert_true(watcher_wait(&E.leftover_watch, "\"BOOKMARK\""));
+}
+
+static void test_metrics(void **state)
+{
+        (void)state;
+        long code;
+        struct buf text;
+        json_decref(http_len("GET", "/metrics", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_non_null(strstr(text.data, "berth_objects{resource=\"tasks\"} "));
+        assert_non_null(strstr(text.data, "berth_api_requests_total{code=\"200\"} "));
+        assert_non_null(strstr(text.data, "berth_api_requests_total{code=\"404\"} "));
+        buf_release(&text);
+        size_t n = metric("berth_objects{resource=\"tasks\"} ");
+        assert_true(n >= 5 && n < 1000);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_health_and_version),
+            cmocka_unit_test(test_create_get),
+            cmocka_unit_test(test_create_errors),
+            cmocka_unit_test(test_body_limit),
+            cmocka_unit_test(test_apply),
+            cmocka_unit_test(test_replace),
+            cmocka_unit_test(test_delete),
+            cmocka_unit_test(test_list_selectors),
+            cmocka_unit_test(test_watch),
+            cmocka_unit_test(test_watch_slow_client),
+            cmocka_unit_test(test_watch_errors),
+            cmocka_unit_test(test_logs_without_docker),
+            cmocka_unit_test(test_metrics),
+            cmocka_unit_test(test_logs_docker),
+            cmocka_unit_test(test_watch_open_at_shutdown),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
