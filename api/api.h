@@ -12,6 +12,7 @@
  *
  * Threads: the libevent base must be thread-aware (evthread_use_pthreads()
  * before event_base_new): cache and log threads wake the loop with event_active.
+ * The process must ignore SIGPIPE: clients hang up on streams at any time.
  */
 #pragma once
 

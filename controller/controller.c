@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include <sys/random.h>
+
 #include "controller.h"
 #include "manifests.h"
 #include "reconciler.h"
@@ -44,6 +46,7 @@ struct controller {
         struct workqueue *queue;
         struct object_cache *objects;
         struct container_cache *containers;
+        char cluster[40]; /* the store's identity; labels berth.cluster on containers */
 
         struct worker *workers;
         size_t n_workers;
@@ -55,6 +58,51 @@ struct controller {
         bool resync_started;
         pthread_t resync_thread;
 };
+
+/* Every store has an identity, created by the first berthd that uses it and
+ * shared by all replicas on it. Containers carry it as label berth.cluster, and
+ * each berthd watches only its own cluster's containers: two berthd with
+ * separate stores on one Docker engine never garbage-collect each other's. */
+static int load_cluster_id(struct store *store, const char *prefix, char ret[40],
+                           struct berth_error *err)
+{
+        _cleanup_free_ char *key = str_printf("%s%s", prefix, CONTROLLER_CLUSTER_KEY);
+        if (!key)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        for (int attempt = 0; attempt < 3; attempt++) {
+                struct store_kv kv = {0};
+                int r = store_get(store, key, &kv, err);
+                if (r == 0) {
+                        _cleanup_json_ json_t *j = json_loads(kv.value, 0, NULL);
+                        store_kv_release(&kv);
+                        const char *uid = json_path_string(j, "uid");
+                        if (!uid || str_copy(ret, 40, uid) < 0)
+                                return berth_error_set(err, -EINVAL, "%s: no valid uid", key);
+                        return 0;
+                }
+                if (r != -ENOENT)
+                        return r;
+                unsigned char raw[16];
+                if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+                        return berth_error_set(err, -errno, "getrandom: %s", strerror(errno));
+                char uid[33];
+                for (size_t i = 0; i < sizeof(raw); i++)
+                        snprintf(uid + 2 * i, 3, "%02x", raw[i]);
+                _cleanup_free_ char *value = str_printf("{\"uid\":\"%s\"}", uid);
+                if (!value)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                r = store_put(store, key, value, strlen(value), STORE_MUST_NOT_EXIST, 0, NULL,
+                              err);
+                if (r < 0 && r != -ESTALE) /* -ESTALE: another replica won; read theirs */
+                        return r;
+        }
+        return berth_error_set(err, -EAGAIN, "%s: could not be created", key);
+}
+
+const char *controller_cluster_id(struct controller *c)
+{
+        return c->cluster;
+}
 
 static reconcile_fn reconciler_for(const char *resource)
 {
@@ -299,7 +347,15 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                 berth_error_prefix(err, "start object cache");
                 goto fail;
         }
-        r = container_cache_new(cfg->docker, on_container_event, c, &c->containers, err);
+        r = load_cluster_id(cfg->store, c->prefix, c->cluster, err);
+        if (r < 0) {
+                berth_error_prefix(err, "load cluster identity");
+                goto fail;
+        }
+        char label[64];
+        snprintf(label, sizeof(label), "%s=%s", TASK_LABEL_CLUSTER, c->cluster);
+        r = container_cache_new_filtered(cfg->docker, label, on_container_event, c,
+                                         &c->containers, err);
         if (r < 0) {
                 berth_error_prefix(err, "start container cache");
                 goto fail;
@@ -338,6 +394,7 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                     .containers = c->containers,
                     .docker = w->docker,
                     .now_ms = time_now_ms,
+                    .cluster = c->cluster,
                 };
                 c->n_workers++;
                 r = pthread_create(&w->thread, NULL, worker_main, w);

@@ -66,6 +66,10 @@ struct controller;
 int controller_new(const struct controller_config *cfg, struct controller **ret,
                    struct berth_error *err);
 void controller_free(struct controller *c); /* NULL ok */
+/* Store key (under the prefix) of the store's identity {"uid": ...}. */
+#define CONTROLLER_CLUSTER_KEY "system/cluster"
+/* The store's identity (label berth.cluster of every container). Borrowed. */
+const char *controller_cluster_id(struct controller *c);
 /* The desired-state cache; the API serves reads from it. Borrowed. */
 struct object_cache *controller_objects(struct controller *c);
 struct container_cache *controller_containers(struct controller *c);

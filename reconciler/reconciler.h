@@ -30,6 +30,7 @@
 #include "watchers.h"
 
 #define TASK_FINALIZER        "berth/containers"
+#define TASK_LABEL_CLUSTER    "berth.cluster" /* the store identity; see controller.h */
 #define TASK_KILL_GRACE_MS    10000 /* SIGTERM → SIGKILL after a deadline */
 #define TASK_PLAN_ACTIONS_MAX 16
 
@@ -162,6 +163,7 @@ struct reconcile_ctx {
         struct container_cache *containers;
         struct docker *docker;
         int64_t (*now_ms)(void); /* time_now_ms in production */
+        const char *cluster;     /* label berth.cluster of the containers made; NULL = none */
 };
 
 /* Reconciles the Task stored at key. *ret_requeue_ms: < 0 none, else when to

@@ -38,6 +38,7 @@ struct changes {
 
 struct container_cache {
         struct docker *dc; /* the thread's own client */
+        char label[256];   /* the label filter of lists and events */
         container_event_fn handler;
         void *userdata;
 
@@ -298,7 +299,7 @@ static int cache_relist(struct container_cache *c)
         seq0 = c->seq;
         pthread_mutex_unlock(&c->mu);
 
-        r = docker_container_list(c->dc, MANAGED_LABEL, &list, &n, NULL);
+        r = docker_container_list(c->dc, c->label, &list, &n, NULL);
         if (r < 0)
                 return r;
         _cleanup_free_ struct container_info *infos = calloc(n ? n : 1, sizeof(*infos));
@@ -481,7 +482,7 @@ static void *container_thread(void *arg)
                                 since = c->last_nano;
                         int64_t t0 = time_mono_ms();
                         c->got_event = false;
-                        r = docker_events(c->dc, MANAGED_LABEL, since, on_event, c, NULL);
+                        r = docker_events(c->dc, c->label, since, on_event, c, NULL);
                         set_connected(c, false);
                         if (c->got_event || time_mono_ms() - t0 >= RECONNECT_HEALTHY_MS)
                                 delay = RECONNECT_BACKOFF_MIN_MS;
@@ -500,13 +501,24 @@ static void *container_thread(void *arg)
 int container_cache_new(struct docker *d, container_event_fn handler, void *userdata,
                         struct container_cache **ret, struct berth_error *err)
 {
+        return container_cache_new_filtered(d, MANAGED_LABEL, handler, userdata, ret, err);
+}
+
+int container_cache_new_filtered(struct docker *d, const char *label_filter,
+                                 container_event_fn handler, void *userdata,
+                                 struct container_cache **ret, struct berth_error *err)
+{
         pthread_condattr_t ca;
 
-        if (!d || !ret)
+        if (!d || !ret || !label_filter)
                 return berth_error_set(err, -EINVAL, "container cache: invalid argument");
         struct container_cache *c = calloc(1, sizeof(*c));
         if (!c)
                 return berth_error_set(err, -ENOMEM, "container cache: out of memory");
+        if (str_copy(c->label, sizeof(c->label), label_filter) < 0) {
+                free(c);
+                return berth_error_set(err, -EINVAL, "container cache: label filter too long");
+        }
         c->handler = handler;
         c->userdata = userdata;
         pthread_mutex_init(&c->mu, NULL);

@@ -114,6 +114,12 @@ typedef void (*container_event_fn)(const struct container_info *ci, bool removed
  * container_cache_free(). */
 int container_cache_new(struct docker *d, container_event_fn handler, void *userdata,
                         struct container_cache **ret, struct berth_error *err);
+/* The same, watching only containers with label_filter ("berth.cluster=<id>")
+ * instead of every berth.managed=true container: berthd instances with separate
+ * stores on one engine then never see (nor collect) each other's containers. */
+int container_cache_new_filtered(struct docker *d, const char *label_filter,
+                                 container_event_fn handler, void *userdata,
+                                 struct container_cache **ret, struct berth_error *err);
 void container_cache_free(struct container_cache *c); /* NULL ok */
 int container_cache_wait_synced(struct container_cache *c, int timeout_ms);
 /* True while the events stream is connected and the last relist succeeded. */
