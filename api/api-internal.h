@@ -72,6 +72,7 @@ enum api_endpoint {
         API_EP_OBJECT, /* one named object */
         API_EP_LOG,    /* tasks/{name}/log */
         API_EP_APPLY,
+        API_EP_LEADER, /* /apis/berth/v1/leader */
 };
 
 enum api_method {
@@ -203,6 +204,8 @@ struct api_server {
         char *prefix; /* with a trailing '/' */
         struct api_objects ops;
         int bookmark_ms;
+        json_t *(*leader)(void *userdata);
+        void *leader_userdata;
 
         struct evhttp *http;
         char **unix_paths; /* sockets we created; unlinked on free */

@@ -37,6 +37,11 @@ struct api_config {
          * is replaced, mode 0660) or "tcp://127.0.0.1:8080" (plain HTTP). */
         const char *const *listen;
         int bookmark_interval_ms; /* watch BOOKMARK period; 0 = 30 s (tests shorten it) */
+        /* Who leads (GET /apis/berth/v1/leader, /readyz?verbose): a new JSON object
+         * {"holder": string or null, "self": bool, "leaseDurationSeconds", "renewTime"}
+         * (NULL on OOM). Called on the loop thread; must not block. NULL = 404. */
+        json_t *(*leader)(void *userdata);
+        void *leader_userdata;
 };
 
 struct api_server;

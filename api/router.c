@@ -165,6 +165,12 @@ static int route_apis(char **seg, size_t n, struct api_route *r, struct api_erro
 {
         const char *resource = NULL, *name = NULL, *sub = NULL;
 
+        if (n == 1 && streq(seg[0], "leader")) {
+                if (!is_read(r->method))
+                        return method_not_allowed(err, r->method, "leader");
+                r->endpoint = API_EP_LEADER;
+                return 0;
+        }
         if (n == 1 && streq(seg[0], "apply")) {
                 if (r->method != API_METHOD_POST)
                         return method_not_allowed(err, r->method, "apply");

@@ -326,7 +326,34 @@ static void handle_readyz(struct api_server *s, struct evhttp_request *req,
                                  checks[i].ok ? "ok" : "failed", checks[i].detail[0] ? ": " : "",
                                  checks[i].detail);
         (void)buf_printf(&b, "readyz check %s\n", all ? "passed" : "failed");
+        _cleanup_json_ json_t *leader = s->leader ? s->leader(s->leader_userdata) : NULL;
+        if (leader) {
+                const char *holder = json_path_string(leader, "holder");
+                (void)buf_printf(&b, "leader: %s%s\n", holder ? holder : "(none)",
+                                 json_is_true(json_object_get(leader, "self")) ? " (this replica)"
+                                                                               : "");
+        }
         send_text(s, req, all ? 200 : 503, b.data ? b.data : "");
+}
+
+static void handle_leader(struct api_server *s, struct evhttp_request *req)
+{
+        struct api_error e = {0};
+        if (!s->leader) {
+                api_error_set(&e, 404, "leader election is not configured");
+                api_send_error(s, req, &e);
+                api_error_release(&e);
+                return;
+        }
+        _cleanup_json_ json_t *body = s->leader(s->leader_userdata);
+        if (!body || json_object_set_new(body, "kind", json_string("Leader")) < 0 ||
+            json_object_set_new(body, "apiVersion", json_string(MANIFEST_API_VERSION)) < 0) {
+                api_error_set(&e, 500, "out of memory");
+                api_send_error(s, req, &e);
+                api_error_release(&e);
+                return;
+        }
+        api_send_json(s, req, 200, body);
 }
 
 static void handle_version(struct api_server *s, struct evhttp_request *req)
@@ -436,6 +463,9 @@ static void on_request(struct evhttp_request *req, void *arg)
                 break;
         case API_EP_APPLY:
                 handle_apply(s, req, &r, &err);
+                break;
+        case API_EP_LEADER:
+                handle_leader(s, req);
                 break;
         }
 done:
@@ -555,6 +585,8 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
         s->objects = cfg->objects;
         s->containers = cfg->containers;
         s->docker = cfg->docker;
+        s->leader = cfg->leader;
+        s->leader_userdata = cfg->leader_userdata;
         const char *prefix = cfg->prefix ? cfg->prefix : "/berth/";
         s->prefix = str_has_suffix(prefix, "/") ? strdup(prefix) : str_printf("%s/", prefix);
         s->bookmark_ms =

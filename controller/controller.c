@@ -33,7 +33,8 @@ static const struct {
 
 struct worker {
         struct controller *c;
-        struct docker *docker; /* this worker's own client */
+        struct workqueue *queue; /* of the run this worker belongs to */
+        struct docker *docker;   /* this worker's own client */
         struct reconcile_ctx ctx;
         pthread_t thread;
         bool started;
@@ -41,15 +42,27 @@ struct worker {
 
 struct controller {
         struct store *store;
+        struct docker *docker; /* template, borrowed */
         char *prefix;
+        int n_workers_wanted;
         int64_t resync_ms;
-        struct workqueue *queue;
         struct object_cache *objects;
         struct container_cache *containers;
         char cluster[40]; /* the store's identity; labels berth.cluster on containers */
 
+        /* qlock guards queue: the caches' handlers enqueue from their own threads
+         * while leadership starts and stops the workers. NULL while stopped: events
+         * are dropped, and the next start enqueues everything anyway. */
+        pthread_mutex_t qlock;
+        struct workqueue *queue;
+
+        /* The running workers; owned by the thread that starts and stops them. */
+        bool running;
+        struct workqueue *run_queue;
         struct worker *workers;
         size_t n_workers;
+        char *fence_key;
+        struct store_guard fence;
         atomic_bool stopping; /* set before workers' Docker calls are interrupted */
 
         pthread_mutex_t resync_lock;
@@ -91,8 +104,7 @@ static int load_cluster_id(struct store *store, const char *prefix, char ret[40]
                 _cleanup_free_ char *value = str_printf("{\"uid\":\"%s\"}", uid);
                 if (!value)
                         return berth_error_set(err, -ENOMEM, "out of memory");
-                r = store_put(store, key, value, strlen(value), STORE_MUST_NOT_EXIST, 0, NULL,
-                              err);
+                r = store_put(store, key, value, strlen(value), STORE_MUST_NOT_EXIST, 0, NULL, err);
                 if (r < 0 && r != -ESTALE) /* -ESTALE: another replica won; read theirs */
                         return r;
         }
@@ -112,6 +124,14 @@ static reconcile_fn reconciler_for(const char *resource)
         return NULL;
 }
 
+static void enqueue(struct controller *c, const char *key)
+{
+        pthread_mutex_lock(&c->qlock);
+        if (c->queue)
+                workqueue_add(c->queue, key);
+        pthread_mutex_unlock(&c->qlock);
+}
+
 static void on_object_event(const struct object_event *ev, void *userdata)
 {
         struct controller *c = userdata;
@@ -120,7 +140,7 @@ static void on_object_event(const struct object_event *ev, void *userdata)
         if (object_key_parse(c->prefix, ev->key, resource, ns, name) < 0)
                 return;
         if (reconciler_for(resource))
-                workqueue_add(c->queue, ev->key);
+                enqueue(c, ev->key);
 }
 
 /* Enqueues the key of the object owning a container. The owner may be gone:
@@ -132,7 +152,7 @@ static void enqueue_owner(struct controller *c, const struct container_info *ci)
                 return;
         _cleanup_free_ char *key = object_key(c->prefix, k->resource, ci->ns, ci->owner);
         if (key)
-                workqueue_add(c->queue, key);
+                enqueue(c, key);
 }
 
 static void on_container_event(const struct container_info *ci, bool removed _unused_,
@@ -163,7 +183,7 @@ static size_t enqueue_all_objects(struct controller *c)
                                                               ns ? ns : "default", name);
                         if (!key)
                                 continue;
-                        workqueue_add(c->queue, key);
+                        enqueue(c, key);
                         n++;
                 }
         }
@@ -183,13 +203,14 @@ static size_t enqueue_all_owners(struct controller *c)
 static void process_key(struct worker *w, const char *key)
 {
         struct controller *c = w->c;
+        struct workqueue *q = w->queue;
         char resource[64], ns[64], name[64];
 
         reconcile_fn fn = NULL;
         if (object_key_parse(c->prefix, key, resource, ns, name) == 0)
                 fn = reconciler_for(resource);
         if (!fn) {
-                workqueue_forget(c->queue, key);
+                workqueue_forget(q, key);
                 return;
         }
 
@@ -201,9 +222,9 @@ static void process_key(struct worker *w, const char *key)
         int64_t took = time_mono_ms() - start;
 
         if (r == 0) {
-                workqueue_forget(c->queue, key);
+                workqueue_forget(q, key);
                 if (requeue_ms >= 0)
-                        workqueue_add_after(c->queue, key, requeue_ms);
+                        workqueue_add_after(q, key, requeue_ms);
                 log_debug("reconciled key=%s duration=%lldms requeue=%lldms", key, (long long)took,
                           (long long)requeue_ms);
                 return;
@@ -211,16 +232,22 @@ static void process_key(struct worker *w, const char *key)
 
         /* -ESTALE: the object changed under us (CAS lost). Retry at once; the
          * backoff starts at 5 ms, so only a hot loop is slowed down. */
-        int retries = workqueue_retries(c->queue, key);
+        int retries = workqueue_retries(q, key);
         if (r == -EINTR && atomic_load(&c->stopping))
                 return; /* interrupted by controller_free; the next start resumes */
+        if (r == -EPERM && w->ctx.fence) {
+                /* Fenced off: another replica leads now; the elector stops us soon. */
+                log_debug("reconcile fenced off: %s key=%s", err.message, key);
+                workqueue_add_rate_limited(q, key);
+                return;
+        }
         if (r == -ESTALE)
                 log_debug("reconcile conflict, retrying key=%s duration=%lldms retries=%d", key,
                           (long long)took, retries);
         else
                 log_warn("reconcile failed: %s key=%s retries=%d",
                          err.message[0] ? err.message : strerror(-r), key, retries);
-        workqueue_add_rate_limited(c->queue, key);
+        workqueue_add_rate_limited(q, key);
 }
 
 static void *worker_main(void *userdata)
@@ -228,7 +255,7 @@ static void *worker_main(void *userdata)
         struct worker *w = userdata;
         for (;;) {
                 char *key = NULL;
-                int r = workqueue_get(w->c->queue, &key);
+                int r = workqueue_get(w->queue, &key);
                 if (r == -ESHUTDOWN)
                         break;
                 if (r < 0) {
@@ -238,7 +265,7 @@ static void *worker_main(void *userdata)
                         continue;
                 }
                 process_key(w, key);
-                workqueue_done(w->c->queue, key);
+                workqueue_done(w->queue, key);
                 free(key);
         }
         return NULL;
@@ -288,6 +315,7 @@ static int resync_start(struct controller *c)
                 pthread_cond_destroy(&c->resync_cond);
                 return -r;
         }
+        c->resync_stop = false;
         r = pthread_create(&c->resync_thread, NULL, resync_main, c);
         if (r != 0) {
                 pthread_mutex_destroy(&c->resync_lock);
@@ -312,6 +340,116 @@ static void resync_stop(struct controller *c)
         c->resync_started = false;
 }
 
+int controller_start_workers(struct controller *c, const struct store_guard *fence,
+                             struct berth_error *err)
+{
+        if (c->running)
+                return berth_error_set(err, -EALREADY, "controller workers already run");
+        int r;
+        c->workers = calloc(c->n_workers_wanted, sizeof(*c->workers));
+        if (!c->workers)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        c->running = true; /* from here on, controller_stop_workers unwinds */
+        atomic_store(&c->stopping, false);
+        if (fence) {
+                c->fence_key = strdup(fence->key);
+                if (!c->fence_key) {
+                        r = berth_error_set(err, -ENOMEM, "out of memory");
+                        goto fail;
+                }
+                c->fence =
+                    (struct store_guard){.key = c->fence_key, .mod_revision = fence->mod_revision};
+        }
+        r = workqueue_new(NULL, &c->run_queue);
+        if (r < 0) {
+                berth_error_set(err, r, "create workqueue: %s", strerror(-r));
+                goto fail;
+        }
+        pthread_mutex_lock(&c->qlock);
+        c->queue = c->run_queue;
+        pthread_mutex_unlock(&c->qlock);
+
+        /* Adoption: every object gets a reconcile, and so does the owner of every
+         * container (an owner that is gone has its containers removed). */
+        size_t n_objects = enqueue_all_objects(c);
+        size_t n_containers = enqueue_all_owners(c);
+
+        for (int i = 0; i < c->n_workers_wanted; i++) {
+                struct worker *w = &c->workers[i];
+                w->c = c;
+                w->queue = c->run_queue;
+                w->docker = docker_clone(c->docker);
+                if (!w->docker) {
+                        r = berth_error_set(err, -ENOMEM, "clone docker client: out of memory");
+                        goto fail;
+                }
+                w->ctx = (struct reconcile_ctx){
+                    .store = c->store,
+                    .objects = c->objects,
+                    .containers = c->containers,
+                    .docker = w->docker,
+                    .now_ms = time_now_ms,
+                    .cluster = c->cluster,
+                    .fence = c->fence_key ? &c->fence : NULL,
+                };
+                c->n_workers++;
+                r = pthread_create(&w->thread, NULL, worker_main, w);
+                if (r != 0) {
+                        r = berth_error_set(err, -r, "start worker thread: %s", strerror(r));
+                        goto fail;
+                }
+                w->started = true;
+        }
+
+        r = resync_start(c);
+        if (r < 0) {
+                berth_error_set(err, r, "start resync thread: %s", strerror(-r));
+                goto fail;
+        }
+
+        log_info("controller started workers=%d objects=%zu containers=%zu fenced=%s",
+                 c->n_workers_wanted, n_objects, n_containers, c->fence_key ? "true" : "false");
+        return 0;
+
+fail:
+        controller_stop_workers(c);
+        return r;
+}
+
+void controller_stop_workers(struct controller *c)
+{
+        if (!c->running)
+                return;
+        atomic_store(&c->stopping, true);
+        pthread_mutex_lock(&c->qlock);
+        c->queue = NULL;
+        pthread_mutex_unlock(&c->qlock);
+        if (c->run_queue)
+                workqueue_shutdown(c->run_queue);
+        /* Workers blocked in a Docker call (a pull, a slow create) return -EINTR,
+         * and so do their later calls; every action is idempotent, so the next
+         * leader picks up where this one left off. */
+        for (size_t i = 0; i < c->n_workers; i++)
+                if (c->workers[i].started)
+                        docker_interrupt(c->workers[i].docker);
+        for (size_t i = 0; i < c->n_workers; i++)
+                if (c->workers[i].started)
+                        pthread_join(c->workers[i].thread, NULL);
+        resync_stop(c);
+        workqueue_free(c->run_queue);
+        c->run_queue = NULL;
+        for (size_t i = 0; i < c->n_workers; i++)
+                docker_free(c->workers[i].docker);
+        free(c->workers);
+        c->workers = NULL;
+        c->n_workers = 0;
+        free(c->fence_key);
+        c->fence_key = NULL;
+        c->fence = (struct store_guard){0};
+        c->running = false;
+        log_info("controller stopped workers");
+}
+
 int controller_new(const struct controller_config *cfg, struct controller **ret,
                    struct berth_error *err)
 {
@@ -327,18 +465,15 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
         struct controller *c = calloc(1, sizeof(*c));
         if (!c)
                 return berth_error_set(err, -ENOMEM, "out of memory");
+        pthread_mutex_init(&c->qlock, NULL);
         c->store = cfg->store;
+        c->docker = cfg->docker;
+        c->n_workers_wanted = n_workers;
         c->resync_ms = cfg->resync_ms > 0 ? cfg->resync_ms : CONTROLLER_DEFAULT_RESYNC_MS;
         c->prefix = strdup(prefix);
-        c->workers = calloc(n_workers, sizeof(*c->workers));
         int r;
-        if (!c->prefix || !c->workers) {
+        if (!c->prefix) {
                 r = berth_error_set(err, -ENOMEM, "out of memory");
-                goto fail;
-        }
-        r = workqueue_new(NULL, &c->queue);
-        if (r < 0) {
-                berth_error_set(err, r, "create workqueue: %s", strerror(-r));
                 goto fail;
         }
 
@@ -354,8 +489,8 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
         }
         char label[64];
         snprintf(label, sizeof(label), "%s=%s", TASK_LABEL_CLUSTER, c->cluster);
-        r = container_cache_new_filtered(cfg->docker, label, on_container_event, c,
-                                         &c->containers, err);
+        r = container_cache_new_filtered(cfg->docker, label, on_container_event, c, &c->containers,
+                                         err);
         if (r < 0) {
                 berth_error_prefix(err, "start container cache");
                 goto fail;
@@ -375,44 +510,11 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                 goto fail;
         }
 
-        /* Adoption: every object gets a reconcile, and so does the owner of every
-         * container (an owner that is gone has its containers removed). */
-        size_t n_objects = enqueue_all_objects(c);
-        size_t n_containers = enqueue_all_owners(c);
-
-        for (int i = 0; i < n_workers; i++) {
-                struct worker *w = &c->workers[i];
-                w->c = c;
-                w->docker = docker_clone(cfg->docker);
-                if (!w->docker) {
-                        r = berth_error_set(err, -ENOMEM, "clone docker client: out of memory");
+        if (!cfg->standby) {
+                r = controller_start_workers(c, NULL, err);
+                if (r < 0)
                         goto fail;
-                }
-                w->ctx = (struct reconcile_ctx){
-                    .store = cfg->store,
-                    .objects = c->objects,
-                    .containers = c->containers,
-                    .docker = w->docker,
-                    .now_ms = time_now_ms,
-                    .cluster = c->cluster,
-                };
-                c->n_workers++;
-                r = pthread_create(&w->thread, NULL, worker_main, w);
-                if (r != 0) {
-                        r = berth_error_set(err, -r, "start worker thread: %s", strerror(r));
-                        goto fail;
-                }
-                w->started = true;
         }
-
-        r = resync_start(c);
-        if (r < 0) {
-                berth_error_set(err, r, "start resync thread: %s", strerror(-r));
-                goto fail;
-        }
-
-        log_info("controller started workers=%d objects=%zu containers=%zu", n_workers, n_objects,
-                 n_containers);
         *ret = c;
         return 0;
 
@@ -425,25 +527,11 @@ void controller_free(struct controller *c)
 {
         if (!c)
                 return;
-        atomic_store(&c->stopping, true);
-        if (c->queue)
-                workqueue_shutdown(c->queue);
-        /* Workers blocked in a Docker call (a pull, a slow create) return -EINTR;
-         * every action is idempotent, so a restart picks up where this left off. */
-        for (size_t i = 0; i < c->n_workers; i++)
-                if (c->workers[i].started)
-                        docker_interrupt(c->workers[i].docker);
-        for (size_t i = 0; i < c->n_workers; i++)
-                if (c->workers[i].started)
-                        pthread_join(c->workers[i].thread, NULL);
-        resync_stop(c);
-        /* The caches' handlers enqueue into the queue: free them first. */
+        controller_stop_workers(c);
+        /* The caches' handlers enqueue under qlock: free them first. */
         container_cache_free(c->containers);
         object_cache_free(c->objects);
-        workqueue_free(c->queue);
-        for (size_t i = 0; i < c->n_workers; i++)
-                docker_free(c->workers[i].docker);
-        free(c->workers);
+        pthread_mutex_destroy(&c->qlock);
         free(c->prefix);
         free(c);
 }

@@ -17,7 +17,7 @@
 /* ---- workqueue -------------------------------------------------------- */
 
 #define WORKQUEUE_BACKOFF_BASE_MS 5
-#define WORKQUEUE_BACKOFF_MAX_MS (1000 * 1000)
+#define WORKQUEUE_BACKOFF_MAX_MS  (1000 * 1000)
 
 struct workqueue;
 
@@ -51,10 +51,14 @@ void workqueue_tick(struct workqueue *q);
 
 struct controller_config {
         struct store *store;
-        struct docker *docker;   /* template; each worker clones it */
-        const char *prefix;      /* "/berth/" */
-        int workers;             /* default 8 */
-        int64_t resync_ms;       /* full resync period; default 10 min */
+        struct docker *docker; /* template; each worker clones it */
+        const char *prefix;    /* "/berth/" */
+        int workers;           /* default 8 */
+        int64_t resync_ms;     /* full resync period; default 10 min */
+        /* Leader election: controller_new starts only the caches (every replica
+         * serves the API from them); the workers, resync and adoption start with
+         * controller_start_workers() when this replica leads. */
+        bool standby;
 };
 
 struct controller;
@@ -65,7 +69,16 @@ struct controller;
  * controller_free(), which leaves containers running (a restart adopts them). */
 int controller_new(const struct controller_config *cfg, struct controller **ret,
                    struct berth_error *err);
-void controller_free(struct controller *c); /* NULL ok */
+void controller_free(struct controller *c); /* NULL ok; stops the workers first */
+/* Adopts what exists and starts the workers (and resync); every store write of
+ * the reconcilers then carries fence (NULL = none; copied). -EALREADY if they
+ * run. Not concurrently with controller_stop_workers (one thread drives both). */
+int controller_start_workers(struct controller *c, const struct store_guard *fence,
+                             struct berth_error *err);
+/* Stops and joins the workers: Docker calls in progress are interrupted, and no
+ * reconcile runs any more when it returns. The caches keep running. No-op when
+ * the workers are not running. */
+void controller_stop_workers(struct controller *c);
 /* Store key (under the prefix) of the store's identity {"uid": ...}. */
 #define CONTROLLER_CLUSTER_KEY "system/cluster"
 /* The store's identity (label berth.cluster of every container). Borrowed. */
@@ -73,3 +86,58 @@ const char *controller_cluster_id(struct controller *c);
 /* The desired-state cache; the API serves reads from it. Borrowed. */
 struct object_cache *controller_objects(struct controller *c);
 struct container_cache *controller_containers(struct controller *c);
+
+/* ---- leader election -------------------------------------------------- */
+
+#define LEADER_KEY              "system/leader" /* under the prefix */
+#define LEADER_ID_MAX           128
+#define LEADER_DEFAULT_LEASE_MS 15000
+#define LEADER_DEFAULT_RENEW_MS 5000
+#define LEADER_DEFAULT_RETRY_MS 2000
+#define LEADER_MIN_LEASE_MS     2000
+
+/* Called on the elector's thread. started: this replica leads, writes must carry
+ * guard (borrowed, valid until stopped returns); a negative return gives the
+ * leadership up again (err says why). stopped: the term is over (reason:
+ * "shutdown", "lease expired", "renew deadline exceeded", ...); it must stop
+ * everything that acts as leader before returning. */
+typedef int (*leader_started_fn)(const struct store_guard *guard, void *userdata,
+                                 struct berth_error *err);
+typedef void (*leader_stopped_fn)(const char *reason, void *userdata);
+
+struct leader_config {
+        struct store *store;
+        const char *key;      /* "<prefix>system/leader" */
+        const char *identity; /* NULL: "<hostname>-<pid>-<random>" */
+        int64_t lease_ms;     /* 0 = 15 s; at least LEADER_MIN_LEASE_MS */
+        int64_t renew_ms;     /* 0 = 5 s; below lease_ms minus the safety margin */
+        int64_t retry_ms;     /* 0 = 2 s: how often a follower looks at the key */
+        leader_started_fn started_leading;
+        leader_stopped_fn stopped_leading;
+        void *userdata;
+};
+
+/* Who leads, as this replica last saw it. */
+struct leader_info {
+        bool known; /* false: nobody leads (or the store is unreachable) */
+        char holder[LEADER_ID_MAX];
+        bool self;                /* this replica leads */
+        int64_t lease_duration_s; /* the holder's lease */
+        int64_t renew_ms;         /* wall clock: last time the lease was seen alive */
+};
+
+struct leader_elector;
+
+/* Competes for leadership on its own thread from now on: a lease of lease_ms
+ * on key, renewed every renew_ms; a leader that cannot renew within lease_ms
+ * minus a margin (a third of the lease, at most 3 s) steps down before its
+ * lease can expire. Caller frees with leader_elector_free(). */
+int leader_elector_new(const struct leader_config *cfg, struct leader_elector **ret,
+                       struct berth_error *err);
+/* Stops competing; a leader calls stopped_leading, then revokes its lease so
+ * that a follower takes over at once. May block for a store timeout. NULL ok. */
+void leader_elector_free(struct leader_elector *e);
+const char *leader_elector_identity(const struct leader_elector *e); /* borrowed */
+void leader_elector_info(struct leader_elector *e, struct leader_info *ret);
+/* "<hostname>-<pid>-<4 hex digits>". */
+int leader_default_identity(char ret[LEADER_ID_MAX]);

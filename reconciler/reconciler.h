@@ -31,7 +31,7 @@
 
 #define TASK_FINALIZER        "berth/containers"
 #define TASK_LABEL_CLUSTER    "berth.cluster" /* the store identity; see controller.h */
-#define TASK_KILL_GRACE_MS    10000 /* SIGTERM → SIGKILL after a deadline */
+#define TASK_KILL_GRACE_MS    10000           /* SIGTERM → SIGKILL after a deadline */
 #define TASK_PLAN_ACTIONS_MAX 16
 
 enum task_phase { TASK_PHASE_PENDING, TASK_PHASE_RUNNING, TASK_PHASE_SUCCEEDED, TASK_PHASE_FAILED };
@@ -164,6 +164,9 @@ struct reconcile_ctx {
         struct docker *docker;
         int64_t (*now_ms)(void); /* time_now_ms in production */
         const char *cluster;     /* label berth.cluster of the containers made; NULL = none */
+        /* Leader election: every store write carries this guard (NULL = none); a
+         * write refused by it (-EPERM) ends the reconcile: another replica leads. */
+        const struct store_guard *fence;
 };
 
 /* Reconciles the Task stored at key. *ret_requeue_ms: < 0 none, else when to

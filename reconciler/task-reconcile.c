@@ -218,6 +218,12 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
                 return ACT_REPLAN;
         }
 
+        /* Which berthd (store) owns it: others on the engine ignore it. */
+        if (run->ctx->cluster &&
+            json_object_set_new(json_object_get(body, "Labels"), TASK_LABEL_CLUSTER,
+                                json_string(run->ctx->cluster)) < 0)
+                return berth_error_set(err, -ENOMEM, "container labels");
+
         int r = docker_container_create(run->ctx->docker, cname, body, &id, &e);
         if (r == -EEXIST) {
                 /* Created before (a crash between create and status write):

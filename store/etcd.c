@@ -933,37 +933,88 @@ static int etcd_list(struct store *base, const char *prefix, int64_t revision,
         return 0;
 }
 
+/* Compare of a key's mod revision ("0": the key must not exist). */
+static json_t *cmp_mod(const char *k64, int64_t expected)
+{
+        char rev_s[I64_STR_MAX];
+        if (expected == STORE_MUST_NOT_EXIST)
+                return json_pack("{s:s, s:s, s:s, s:s}", "key", k64, "target", "CREATE", "result",
+                                 "EQUAL", "create_revision", "0");
+        i64_format(expected, rev_s);
+        return json_pack("{s:s, s:s, s:s, s:s}", "key", k64, "target", "MOD", "result", "EQUAL",
+                         "mod_revision", rev_s);
+}
+
+/* A txn: the compares (the guard's, the key's CAS), one success op (request is
+ * borrowed), and a failure
+ * branch that reads the key (responses[0]) and the guard key (responses[1]) so
+ * that a failure can be told apart: fence gone (-EPERM) or CAS lost (-ESTALE). */
+static json_t *txn_body(const char *k64, int64_t expected, const char *guard64,
+                        int64_t guard_rev, const char *op, json_t *request)
+{
+        _cleanup_json_ json_t *compare = json_array();
+        _cleanup_json_ json_t *failure = json_array();
+        if (!compare || !failure || !request)
+                return NULL;
+        if (guard64 && json_array_append_new(compare, cmp_mod(guard64, guard_rev)) < 0)
+                return NULL;
+        if (expected != STORE_ANY_REVISION &&
+            json_array_append_new(compare, cmp_mod(k64, expected)) < 0)
+                return NULL;
+        if (json_array_append_new(failure, json_pack("{s:{s:s}}", "request_range", "key", k64)) <
+            0)
+                return NULL;
+        if (guard64 &&
+            json_array_append_new(failure,
+                                  json_pack("{s:{s:s}}", "request_range", "key", guard64)) < 0)
+                return NULL;
+        return json_pack("{s:O, s:[{s:O}], s:O}", "compare", compare, "success", op, request,
+                         "failure", failure);
+}
+
+/* The kvs of the i-th response of a txn that took its failure branch (a range). */
+static const json_t *failure_kvs_at(const json_t *resp, size_t i)
+{
+        const json_t *ri = json_array_get(json_object_get(resp, "responses"), i);
+        return json_object_get(json_object_get(ri, "response_range"), "kvs");
+}
+
+/* After a failed txn with a guard: 1 if the guard still holds, 0 if not, <0 malformed. */
+static int guard_holds(const json_t *resp, const struct store_guard *guard)
+{
+        const json_t *kvs = failure_kvs_at(resp, 1);
+        if (json_array_size(kvs) == 0)
+                return 0;
+        int64_t found = 0;
+        if (etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
+                return -EBADMSG;
+        return found == guard->mod_revision;
+}
+
 static int etcd_put(struct store *base, const char *key, const char *value, size_t value_len,
-                    int64_t expected, int64_t lease, int64_t *ret_revision, struct berth_error *err)
+                    int64_t expected, int64_t lease, const struct store_guard *guard,
+                    int64_t *ret_revision, struct berth_error *err)
 {
         struct etcd_store *s = ES(base);
         _cleanup_free_ char *k = b64(key, strlen(key));
         _cleanup_free_ char *v = b64(value, value_len);
-        if (!k || !v)
+        _cleanup_free_ char *g = guard ? b64(guard->key, strlen(guard->key)) : NULL;
+        if (!k || !v || (guard && !g))
                 return berth_error_set(err, -ENOMEM, "etcd: put %s: out of memory", key);
-        char lease_s[I64_STR_MAX], expected_s[I64_STR_MAX];
+        char lease_s[I64_STR_MAX];
         i64_format(lease, lease_s);
-        i64_format(expected, expected_s);
         _cleanup_json_ json_t *put =
             json_pack("{s:s, s:s, s:s}", "key", k, "value", v, "lease", lease_s);
         _cleanup_json_ json_t *body = NULL;
         struct call c = {.op = "put", .subject = key, .value_len = value_len};
-        if (expected == STORE_ANY_REVISION) {
+        bool txn = guard || expected != STORE_ANY_REVISION;
+        if (!txn) {
                 c.path = "/v3/kv/put";
                 body = json_incref(put);
         } else {
                 c.path = "/v3/kv/txn";
-                _cleanup_json_ json_t *cmp =
-                    expected == STORE_MUST_NOT_EXIST
-                        ? json_pack("{s:s, s:s, s:s, s:s}", "key", k, "target", "CREATE", "result",
-                                    "EQUAL", "create_revision", "0")
-                        : json_pack("{s:s, s:s, s:s, s:s}", "key", k, "target", "MOD", "result",
-                                    "EQUAL", "mod_revision", expected_s);
-                /* The failure branch reads the key, to say what its revision is. */
-                body = put && cmp ? json_pack("{s:[O], s:[{s:O}], s:[{s:{s:s}}]}", "compare", cmp,
-                                              "success", "request_put", put, "failure",
-                                              "request_range", "key", k)
-                                  : NULL;
+                body = txn_body(k, expected, g, guard ? guard->mod_revision : 0, "request_put",
+                                put);
         }
         if (!put || !body)
                 return berth_error_set(err, -ENOMEM, "etcd: put %s: out of memory", key);
@@ -971,7 +1022,14 @@ static int etcd_put(struct store *base, const char *key, const char *value, size
         int r = etcd_call(s, &c, body, &resp, err);
         if (r < 0)
                 return r;
-        if (expected != STORE_ANY_REVISION && !etcd_json_bool(resp, "succeeded")) {
+        if (txn && !etcd_json_bool(resp, "succeeded")) {
+                if (guard) {
+                        int h = guard_holds(resp, guard);
+                        if (h < 0)
+                                return malformed(&c, err);
+                        if (h == 0 || expected == STORE_ANY_REVISION)
+                                return store_guard_failed(guard, err);
+                }
                 int64_t found = 0;
                 const json_t *kvs = failure_kvs(resp);
                 if (json_array_size(kvs) > 0 &&
@@ -987,26 +1045,26 @@ static int etcd_put(struct store *base, const char *key, const char *value, size
         return 0;
 }
 
-static int etcd_delete(struct store *base, const char *key, int64_t expected, int64_t *ret_revision,
+static int etcd_delete(struct store *base, const char *key, int64_t expected,
+                       const struct store_guard *guard, int64_t *ret_revision,
                        struct berth_error *err)
 {
         struct etcd_store *s = ES(base);
         _cleanup_free_ char *k = b64(key, strlen(key));
-        char expected_s[I64_STR_MAX];
-        i64_format(expected, expected_s);
+        _cleanup_free_ char *g = guard ? b64(guard->key, strlen(guard->key)) : NULL;
         _cleanup_json_ json_t *body = NULL;
         struct call c = {.op = "delete", .subject = key};
-        if (!k) {
+        bool txn = guard || expected != STORE_ANY_REVISION;
+        if (!k || (guard && !g)) {
                 /* out of memory: reported below */
-        } else if (expected == STORE_ANY_REVISION) {
+        } else if (!txn) {
                 c.path = "/v3/kv/deleterange";
                 body = json_pack("{s:s}", "key", k);
         } else {
                 c.path = "/v3/kv/txn";
-                body = json_pack("{s:[{s:s, s:s, s:s, s:s}], s:[{s:{s:s}}], s:[{s:{s:s}}]}",
-                                 "compare", "key", k, "target", "MOD", "result", "EQUAL",
-                                 "mod_revision", expected_s, "success", "request_delete_range",
-                                 "key", k, "failure", "request_range", "key", k);
+                _cleanup_json_ json_t *del = json_pack("{s:s}", "key", k);
+                body = txn_body(k, expected, g, guard ? guard->mod_revision : 0,
+                                "request_delete_range", del);
         }
         if (!body)
                 return berth_error_set(err, -ENOMEM, "etcd: delete %s: out of memory", key);
@@ -1014,20 +1072,35 @@ static int etcd_delete(struct store *base, const char *key, int64_t expected, in
         int r = etcd_call(s, &c, body, &resp, err);
         if (r < 0)
                 return r;
-        if (expected == STORE_ANY_REVISION) {
-                int64_t deleted = 0;
-                if (etcd_json_int64(resp, "deleted", &deleted) < 0)
-                        return malformed(&c, err);
-                if (deleted == 0)
-                        return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
-        } else if (!etcd_json_bool(resp, "succeeded")) {
+        if (txn && !etcd_json_bool(resp, "succeeded")) {
+                if (guard) {
+                        int h = guard_holds(resp, guard);
+                        if (h < 0)
+                                return malformed(&c, err);
+                        if (h == 0)
+                                return store_guard_failed(guard, err);
+                }
                 const json_t *kvs = failure_kvs(resp);
                 if (json_array_size(kvs) == 0)
                         return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
+                if (expected == STORE_ANY_REVISION)
+                        return store_guard_failed(guard, err);
                 int64_t found = 0;
                 if (etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
                         return malformed(&c, err);
                 return conflict(err, "delete", key, expected, found);
+        }
+        /* A delete without a CAS that found nothing still "succeeds" in etcd. */
+        if (expected == STORE_ANY_REVISION) {
+                const json_t *dr = txn ? json_object_get(
+                                             json_array_get(json_object_get(resp, "responses"), 0),
+                                             "response_delete_range")
+                                       : resp;
+                int64_t deleted = 0;
+                if (etcd_json_int64(dr, "deleted", &deleted) < 0)
+                        return malformed(&c, err);
+                if (deleted == 0)
+                        return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
         }
         int64_t rev;
         if (header_revision(resp, &rev) < 0)

@@ -378,11 +378,31 @@ static int lease_alive_locked(struct sq_store *s, int64_t id, bool *ret_alive,
         return 0;
 }
 
-static int put_locked(struct sq_store *s, const char *key, const char *value, size_t value_len,
-                      int64_t expected, int64_t lease, int64_t *ret_rev, struct berth_error *err)
+/* The guard is checked under s->lock, like the write that follows it: nothing
+ * can change the guard key in between. */
+static int guard_locked(struct sq_store *s, const struct store_guard *guard,
+                        struct berth_error *err)
 {
+        if (!guard)
+                return 0;
+        struct latest g;
+        int r = latest_locked(s, guard->key, &g, NULL, err);
+        if (r < 0)
+                return r;
+        if (!g.exists || g.rev != guard->mod_revision)
+                return store_guard_failed(guard, err);
+        return 0;
+}
+
+static int put_locked(struct sq_store *s, const char *key, const char *value, size_t value_len,
+                      int64_t expected, int64_t lease, const struct store_guard *guard,
+                      int64_t *ret_rev, struct berth_error *err)
+{
+        int r = guard_locked(s, guard, err);
+        if (r < 0)
+                return r;
         struct latest cur;
-        int r = latest_locked(s, key, &cur, NULL, err);
+        r = latest_locked(s, key, &cur, NULL, err);
         if (r < 0)
                 return r;
         if (expected != STORE_ANY_REVISION) {
@@ -413,14 +433,15 @@ static int put_locked(struct sq_store *s, const char *key, const char *value, si
 }
 
 static int sq_put(struct store *base, const char *key, const char *value, size_t value_len,
-                  int64_t expected, int64_t lease, int64_t *ret_revision, struct berth_error *err)
+                  int64_t expected, int64_t lease, const struct store_guard *guard,
+                  int64_t *ret_revision, struct berth_error *err)
 {
         struct sq_store *s = SQ(base);
         int64_t rev;
         int r;
         {
                 LOCK_SCOPE(&s->lock);
-                r = put_locked(s, key, value, value_len, expected, lease, &rev, err);
+                r = put_locked(s, key, value, value_len, expected, lease, guard, &rev, err);
         }
         if (r < 0)
                 return r;
@@ -430,11 +451,15 @@ static int sq_put(struct store *base, const char *key, const char *value, size_t
         return 0;
 }
 
-static int delete_locked(struct sq_store *s, const char *key, int64_t expected, int64_t *ret_rev,
+static int delete_locked(struct sq_store *s, const char *key, int64_t expected,
+                         const struct store_guard *guard, int64_t *ret_rev,
                          struct berth_error *err)
 {
+        int r = guard_locked(s, guard, err);
+        if (r < 0)
+                return r;
         struct latest cur;
-        int r = latest_locked(s, key, &cur, NULL, err);
+        r = latest_locked(s, key, &cur, NULL, err);
         if (r < 0)
                 return r;
         if (!cur.exists)
@@ -450,7 +475,8 @@ static int delete_locked(struct sq_store *s, const char *key, int64_t expected, 
         return 0;
 }
 
-static int sq_delete(struct store *base, const char *key, int64_t expected, int64_t *ret_revision,
+static int sq_delete(struct store *base, const char *key, int64_t expected,
+                     const struct store_guard *guard, int64_t *ret_revision,
                      struct berth_error *err)
 {
         struct sq_store *s = SQ(base);
@@ -458,7 +484,7 @@ static int sq_delete(struct store *base, const char *key, int64_t expected, int6
         int r;
         {
                 LOCK_SCOPE(&s->lock);
-                r = delete_locked(s, key, expected, &rev, err);
+                r = delete_locked(s, key, expected, guard, &rev, err);
         }
         if (r < 0)
                 return r;

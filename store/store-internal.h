@@ -28,11 +28,13 @@ struct store_ops {
         int (*get)(struct store *s, const char *key, struct store_kv *ret, struct berth_error *err);
         int (*list)(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
                     struct berth_error *err);
+        /* guard: NULL, or validated (key checked, mod_revision > 0) */
         int (*put)(struct store *s, const char *key, const char *value, size_t value_len,
-                   int64_t expected_mod_revision, int64_t lease, int64_t *ret_revision,
-                   struct berth_error *err);
+                   int64_t expected_mod_revision, int64_t lease, const struct store_guard *guard,
+                   int64_t *ret_revision, struct berth_error *err);
         int (*delete)(struct store *s, const char *key, int64_t expected_mod_revision,
-                      int64_t *ret_revision, struct berth_error *err);
+                      const struct store_guard *guard, int64_t *ret_revision,
+                      struct berth_error *err);
         int (*revision)(struct store *s, int64_t *ret_revision, struct berth_error *err);
         int (*compact)(struct store *s, int64_t revision, struct berth_error *err);
         int (*lease_grant)(struct store *s, int64_t ttl_seconds, int64_t *ret_id,
@@ -54,6 +56,9 @@ struct store_watch {
 
 /* Longest TTL a lease may ask for (etcd's own limit is 9e9 s); keeps ms math in range. */
 #define STORE_LEASE_TTL_MAX (1000LL * 1000 * 1000)
+
+/* The -EPERM of a failed guard, with the message every backend uses. */
+int store_guard_failed(const struct store_guard *guard, struct berth_error *err);
 
 /* Backend constructors. 'location' is the part of the URL after the scheme. */
 int store_sqlite_open(const char *location, struct store **ret, struct berth_error *err);

@@ -112,14 +112,38 @@ int store_list(struct store *s, const char *prefix, int64_t revision, struct sto
         return s->ops->list(s, prefix, revision, ret, err);
 }
 
-int store_put(struct store *s, const char *key, const char *value, size_t value_len,
-              int64_t expected_mod_revision, int64_t lease, int64_t *ret_revision,
-              struct berth_error *err)
+static int check_guard(const struct store_guard *guard, struct berth_error *err)
+{
+        if (!guard)
+                return 0;
+        int r = check_key(guard->key, err);
+        if (r < 0)
+                return r;
+        if (guard->mod_revision <= 0)
+                return berth_error_set(err, -EINVAL,
+                                       "store: guard %s: invalid mod revision %" PRId64,
+                                       guard->key, guard->mod_revision);
+        return 0;
+}
+
+int store_guard_failed(const struct store_guard *guard, struct berth_error *err)
+{
+        return berth_error_set(err, -EPERM, "not the leader any more (fence %s changed)",
+                               guard->key);
+}
+
+int store_put_guarded(struct store *s, const char *key, const char *value, size_t value_len,
+                      int64_t expected_mod_revision, int64_t lease,
+                      const struct store_guard *guard, int64_t *ret_revision,
+                      struct berth_error *err)
 {
         int r = check_key(key, err);
         if (r < 0)
                 return r;
         r = check_expected(key, expected_mod_revision, err);
+        if (r < 0)
+                return r;
+        r = check_guard(guard, err);
         if (r < 0)
                 return r;
         if (value_len > STORE_VALUE_MAX)
@@ -133,11 +157,20 @@ int store_put(struct store *s, const char *key, const char *value, size_t value_
                 return berth_error_set(err, -EINVAL, "store: put %s: invalid lease %" PRId64, key,
                                        lease);
         return s->ops->put(s, key, value ? value : "", value_len, expected_mod_revision, lease,
-                           ret_revision, err);
+                           guard, ret_revision, err);
 }
 
-int store_delete(struct store *s, const char *key, int64_t expected_mod_revision,
-                 int64_t *ret_revision, struct berth_error *err)
+int store_put(struct store *s, const char *key, const char *value, size_t value_len,
+              int64_t expected_mod_revision, int64_t lease, int64_t *ret_revision,
+              struct berth_error *err)
+{
+        return store_put_guarded(s, key, value, value_len, expected_mod_revision, lease, NULL,
+                                 ret_revision, err);
+}
+
+int store_delete_guarded(struct store *s, const char *key, int64_t expected_mod_revision,
+                         const struct store_guard *guard, int64_t *ret_revision,
+                         struct berth_error *err)
 {
         int r = check_key(key, err);
         if (r < 0)
@@ -145,10 +178,19 @@ int store_delete(struct store *s, const char *key, int64_t expected_mod_revision
         r = check_expected(key, expected_mod_revision, err);
         if (r < 0)
                 return r;
+        r = check_guard(guard, err);
+        if (r < 0)
+                return r;
         if (expected_mod_revision == STORE_MUST_NOT_EXIST)
                 return berth_error_set(
                     err, -EINVAL, "store: delete %s: expected revision 0 can never match", key);
-        return s->ops->delete (s, key, expected_mod_revision, ret_revision, err);
+        return s->ops->delete (s, key, expected_mod_revision, guard, ret_revision, err);
+}
+
+int store_delete(struct store *s, const char *key, int64_t expected_mod_revision,
+                 int64_t *ret_revision, struct berth_error *err)
+{
+        return store_delete_guarded(s, key, expected_mod_revision, NULL, ret_revision, err);
 }
 
 int store_revision(struct store *s, int64_t *ret_revision, struct berth_error *err)

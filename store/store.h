@@ -77,6 +77,30 @@ int store_put(struct store *s, const char *key, const char *value, size_t value_
  * -ENOENT when the key does not exist, -ESTALE on a failed comparison. */
 int store_delete(struct store *s, const char *key, int64_t expected_mod_revision,
                  int64_t *ret_revision, struct berth_error *err);
+/* ---- fenced writes ------------------------------------------------------ */
+
+/* A fence: a write that carries a guard happens only if the guard key's
+ * mod_revision still equals guard->mod_revision, checked atomically with the
+ * write itself (same transaction). A leader passes the key it holds the
+ * leadership with and the revision of its own write to it: once the key is
+ * deleted (lease expired) or rewritten (another leader), its writes fail. */
+struct store_guard {
+        const char *key;      /* borrowed */
+        int64_t mod_revision; /* > 0 */
+};
+
+/* store_put / store_delete with a guard (NULL = none, the same as the plain
+ * calls). A failed guard is -EPERM ("not the leader any more (fence <key>
+ * changed)") and nothing is written; it takes precedence over -ESTALE and
+ * -ENOENT of the key itself. -EINVAL for a guard without key or revision. */
+int store_put_guarded(struct store *s, const char *key, const char *value, size_t value_len,
+                      int64_t expected_mod_revision, int64_t lease,
+                      const struct store_guard *guard, int64_t *ret_revision,
+                      struct berth_error *err);
+int store_delete_guarded(struct store *s, const char *key, int64_t expected_mod_revision,
+                         const struct store_guard *guard, int64_t *ret_revision,
+                         struct berth_error *err);
+
 /* Current revision (the last write's). */
 int store_revision(struct store *s, int64_t *ret_revision, struct berth_error *err);
 /* Forgets history before 'revision': lists and watches from older revisions then

@@ -45,6 +45,11 @@ struct options {
         int64_t resync_ms;
         int64_t docker_wait_ms;
         const char *prefix;
+        int leader_elect; /* -1: default (on for etcd, off for sqlite) */
+        int64_t leader_lease_ms;
+        int64_t leader_renew_ms;
+        int64_t leader_retry_ms;
+        const char *leader_id;
 };
 
 static void usage(FILE *out)
@@ -67,6 +72,12 @@ static void usage(FILE *out)
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
             "  --resync DUR         full resync period (default 10m)\n"
             "  --prefix PREFIX      store key prefix (default " DEFAULT_PREFIX ")\n"
+            "  --leader-elect[=BOOL]  compete for leadership; only the leader runs\n"
+            "                       controllers (default true with etcd, false with sqlite)\n"
+            "  --leader-lease DUR   leader lease duration (default 15s)\n"
+            "  --leader-renew DUR   leader lease renewal period (default 5s)\n"
+            "  --leader-retry DUR   how often followers look for a leader (default 2s)\n"
+            "  --leader-id ID       this replica's identity (default HOSTNAME-PID-RANDOM)\n"
             "  --version            print the version and exit\n"
             "  -h, --help           print this help and exit\n");
 }
@@ -94,6 +105,11 @@ enum {
         OPT_LOG_LEVEL,
         OPT_RESYNC,
         OPT_PREFIX,
+        OPT_LEADER_ELECT,
+        OPT_LEADER_LEASE,
+        OPT_LEADER_RENEW,
+        OPT_LEADER_RETRY,
+        OPT_LEADER_ID,
         OPT_VERSION,
 };
 
@@ -111,6 +127,11 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
             {"resync", required_argument, NULL, OPT_RESYNC},
             {"prefix", required_argument, NULL, OPT_PREFIX},
+            {"leader-elect", optional_argument, NULL, OPT_LEADER_ELECT},
+            {"leader-lease", required_argument, NULL, OPT_LEADER_LEASE},
+            {"leader-renew", required_argument, NULL, OPT_LEADER_RENEW},
+            {"leader-retry", required_argument, NULL, OPT_LEADER_RETRY},
+            {"leader-id", required_argument, NULL, OPT_LEADER_ID},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, 'h'},
             {},
@@ -124,6 +145,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             .resync_ms = DEFAULT_RESYNC_MS,
             .docker_wait_ms = DEFAULT_DOCKER_WAIT_MS,
             .prefix = DEFAULT_PREFIX,
+            .leader_elect = -1,
+            .leader_lease_ms = LEADER_DEFAULT_LEASE_MS,
+            .leader_renew_ms = LEADER_DEFAULT_RENEW_MS,
+            .leader_retry_ms = LEADER_DEFAULT_RETRY_MS,
         };
 
         opterr = 0;
@@ -193,6 +218,33 @@ static int parse_args(int argc, char **argv, struct options *o)
                                                 optarg);
                         o->prefix = optarg;
                         break;
+                case OPT_LEADER_ELECT:
+                        if (!optarg || streq(optarg, "true"))
+                                o->leader_elect = 1;
+                        else if (streq(optarg, "false"))
+                                o->leader_elect = 0;
+                        else
+                                return bad_flag("invalid --leader-elect '%s': want true or false",
+                                                optarg);
+                        break;
+                case OPT_LEADER_LEASE:
+                case OPT_LEADER_RENEW:
+                case OPT_LEADER_RETRY: {
+                        int64_t *dst = c == OPT_LEADER_LEASE   ? &o->leader_lease_ms
+                                       : c == OPT_LEADER_RENEW ? &o->leader_renew_ms
+                                                               : &o->leader_retry_ms;
+                        if (duration_parse(optarg, dst) < 0 || *dst <= 0)
+                                return bad_flag("invalid %s '%s': want a positive duration such "
+                                                "as 5s",
+                                                argv[optind - 1], optarg);
+                        break;
+                }
+                case OPT_LEADER_ID:
+                        if (!optarg[0] || strlen(optarg) >= LEADER_ID_MAX)
+                                return bad_flag("invalid --leader-id: want 1..%d bytes",
+                                                LEADER_ID_MAX - 1);
+                        o->leader_id = optarg;
+                        break;
                 case OPT_VERSION:
                         printf("berthd %s\n", BERTH_VERSION);
                         return 0;
@@ -207,6 +259,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
         if (optind < argc)
                 return bad_flag("unexpected argument '%s'", argv[optind]);
+        if (o->leader_lease_ms < LEADER_MIN_LEASE_MS)
+                return bad_flag("invalid --leader-lease: at least %ds", LEADER_MIN_LEASE_MS / 1000);
+        if (o->leader_renew_ms >= o->leader_lease_ms)
+                return bad_flag("invalid --leader-renew: must be shorter than --leader-lease");
         if (o->n_listen == 0)
                 o->listen[o->n_listen++] = DEFAULT_LISTEN;
         o->listen[o->n_listen] = NULL;
@@ -312,6 +368,45 @@ static int docker_connect(const char *url, int64_t wait_ms, struct docker **ret,
         }
 }
 
+/* Leadership drives the controller's workers (called on the elector's thread). */
+struct leadership {
+        struct controller *controller;
+        struct leader_elector *elector; /* NULL: no election, this replica acts alone */
+        char identity[LEADER_ID_MAX];
+};
+
+static int on_started_leading(const struct store_guard *guard, void *userdata,
+                              struct berth_error *err)
+{
+        struct leadership *l = userdata;
+        return controller_start_workers(l->controller, guard, err);
+}
+
+static void on_stopped_leading(const char *reason _unused_, void *userdata)
+{
+        struct leadership *l = userdata;
+        controller_stop_workers(l->controller);
+}
+
+/* For the API: who leads. New reference. */
+static json_t *leader_json(void *userdata)
+{
+        struct leadership *l = userdata;
+        if (!l->elector)
+                return json_pack("{s:s, s:b, s:b}", "holder", l->identity, "self", 1,
+                                 "leaderElection", 0);
+        struct leader_info info;
+        leader_elector_info(l->elector, &info);
+        char renew[RFC3339_MAX] = "";
+        if (info.known && info.renew_ms > 0)
+                time_format_rfc3339(info.renew_ms, renew);
+        return json_pack("{s:o, s:b, s:I, s:o, s:s, s:b}", "holder",
+                         info.known ? json_string(info.holder) : json_null(), "self", info.self,
+                         "leaseDurationSeconds", (json_int_t)info.lease_duration_s, "renewTime",
+                         renew[0] ? json_string(renew) : json_null(), "identity", l->identity,
+                         "leaderElection", 1);
+}
+
 static void on_signal(evutil_socket_t sig, short events _unused_, void *userdata)
 {
         log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -349,6 +444,8 @@ int main(int argc, char **argv)
         struct store *store = NULL;
         struct docker *docker = NULL;
         struct controller *controller = NULL;
+        struct leadership leadership = {0};
+        _cleanup_free_ char *leader_key = NULL;
         struct api_server *api = NULL;
         struct berth_error err;
         berth_error_clear(&err);
@@ -389,17 +486,53 @@ int main(int argc, char **argv)
         log_info("connected to docker url=%s api=%s", docker_url(docker),
                  docker_api_version(docker));
 
+        bool leader_elect =
+            o.leader_elect >= 0 ? o.leader_elect == 1 : str_has_prefix(store_url, "etcd://");
+        if (o.leader_id)
+                str_copy(leadership.identity, sizeof(leadership.identity), o.leader_id);
+        else if (leader_default_identity(leadership.identity) < 0)
+                str_copy(leadership.identity, sizeof(leadership.identity), "berthd");
+
         struct controller_config ccfg = {
             .store = store,
             .docker = docker,
             .prefix = o.prefix,
             .workers = o.workers,
             .resync_ms = o.resync_ms,
+            .standby = leader_elect,
         };
         r = controller_new(&ccfg, &controller, &err);
         if (r < 0) {
                 log_error("cannot start controller: %s", err.message);
                 goto out;
+        }
+        leadership.controller = controller;
+        if (leader_elect) {
+                leader_key = str_printf("%s%s", o.prefix, LEADER_KEY);
+                if (!leader_key) {
+                        log_error("out of memory");
+                        goto out;
+                }
+                struct leader_config lcfg = {
+                    .store = store,
+                    .key = leader_key,
+                    .identity = leadership.identity,
+                    .lease_ms = o.leader_lease_ms,
+                    .renew_ms = o.leader_renew_ms,
+                    .retry_ms = o.leader_retry_ms,
+                    .started_leading = on_started_leading,
+                    .stopped_leading = on_stopped_leading,
+                    .userdata = &leadership,
+                };
+                r = leader_elector_new(&lcfg, &leadership.elector, &err);
+                if (r < 0) {
+                        log_error("cannot start leader election: %s", err.message);
+                        goto out;
+                }
+                log_info("leader election started id=%s key=%s lease=%lldms renew=%lldms "
+                         "retry=%lldms",
+                         leadership.identity, leader_key, (long long)o.leader_lease_ms,
+                         (long long)o.leader_renew_ms, (long long)o.leader_retry_ms);
         }
 
         struct api_config acfg = {
@@ -410,6 +543,8 @@ int main(int argc, char **argv)
             .docker = docker,
             .prefix = o.prefix,
             .listen = o.listen,
+            .leader = leader_json,
+            .leader_userdata = &leadership,
         };
         r = api_server_new(&acfg, &api, &err);
         if (r < 0) {
@@ -441,6 +576,8 @@ out:
         if (sigint)
                 event_free(sigint);
         api_server_free(api);
+        /* A leader stops its workers, then revokes its lease: a follower takes over. */
+        leader_elector_free(leadership.elector);
         controller_free(controller);
         docker_free(docker);
         store_free(store);

@@ -9,6 +9,8 @@ BERTH_SOURCE_DIR=${BERTH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 T=$(mktemp -d /tmp/berth-it.XXXXXX)
 export BERTH_SERVER="unix://$T/berth.sock"
 BERTHD_PID=
+REPLICA_PIDS=()   # extra berthd started with start_replica; cleanup stops them
+CLEANUP_FIRST=    # shell code cleanup runs before anything else (e.g. resume etcd)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -18,6 +20,12 @@ fail() {
     log "--- last berthd log lines ---"
     tail -n 40 "$T/berthd.log" >&2 || true
   fi
+  local f
+  for f in "$T"/berthd-*.log; do
+    [ -f "$f" ] || continue
+    log "--- last lines of $(basename "$f") ---"
+    tail -n 25 "$f" >&2 || true
+  done
   exit 1
 }
 
@@ -59,6 +67,15 @@ kill9_berthd() {
 
 cleanup() {
   local rc=$?
+  if [ -n "$CLEANUP_FIRST" ]; then eval "$CLEANUP_FIRST" || true; fi
+  local p
+  for p in "${REPLICA_PIDS[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in "${REPLICA_PIDS[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+  REPLICA_PIDS=()
   if [ -n "$BERTHD_PID" ]; then
     kill -TERM "$BERTHD_PID" 2>/dev/null || true
     wait "$BERTHD_PID" 2>/dev/null || true
@@ -69,6 +86,46 @@ cleanup() {
 trap cleanup EXIT
 
 berth() { "$BERTH" "$@"; }
+
+# etcd for the HA tests (scripts/test.sh starts one on loopback).
+ETCD_URL=${BERTH_TEST_ETCD_URL:-http://127.0.0.1:2379}
+etcd_up() { curl -sf -m 2 -X POST "$ETCD_URL/v3/maintenance/status" -d '{}' >/dev/null 2>&1; }
+# A store key prefix of its own, so that runs sharing one etcd never meet.
+unique_prefix() { printf '/berth-it-%s-%s/\n' "$$" "$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"; }
+
+# start_replica NAME [berthd flags...]: one more berthd, on socket $T/NAME.sock,
+# logging to $T/berthd-NAME.log; its pid is in $REPLICA_PID afterwards (and in
+# REPLICA_PIDS for cleanup). Waits until it answers /readyz.
+start_replica() {
+  local name=$1; shift
+  mkdir -p "$T/$name"
+  "$BERTHD" --data-dir "$T/$name" --listen "unix://$T/$name.sock" --log-level debug "$@" \
+    >>"$T/berthd-$name.log" 2>&1 &
+  REPLICA_PID=$!
+  REPLICA_PIDS+=("$REPLICA_PID")
+  for _ in $(seq 1 300); do
+    if curl -sf --unix-socket "$T/$name.sock" http://localhost/readyz >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "$REPLICA_PID" 2>/dev/null || fail "berthd $name exited during start"
+    sleep 0.1
+  done
+  fail "berthd $name not ready after 30s"
+}
+
+# stop_replica PID: SIGTERM and check a clean exit (ASan reports leaks at exit).
+stop_replica() {
+  local pid=$1 rc=0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" || rc=$?
+  local keep=() p
+  for p in "${REPLICA_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  REPLICA_PIDS=("${keep[@]}")
+  [ "$rc" = 0 ] || fail "berthd $pid exited with status $rc after SIGTERM"
+}
+
+# CPU time (user + system) of a process in clock ticks, from /proc/PID/stat.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # Field of a task through the API, e.g. jget hello .status.phase
 jget() {

@@ -34,7 +34,7 @@ for i in $(seq 1 $n); do
 done
 # Names are unique per (uid, attempt): a duplicate attempt would show here.
 dups=$(docker ps -a --filter label=berth.managed=true \
-  --format '{{index .Labels "berth.uid"}}/{{index .Labels "berth.attempt"}}' | sort | uniq -d)
+  --format '{{.Label "berth.uid"}}/{{.Label "berth.attempt"}}' | sort | uniq -d)
 [ -z "$dups" ] || fail "attempts with two containers: $dups"
 stop_berthd
 log "PASS"

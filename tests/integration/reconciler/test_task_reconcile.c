@@ -19,6 +19,7 @@
 
 struct env {
         char dir[64];
+        char cluster[64];
         struct store *store;
         struct object_cache *objects;
         struct docker *docker;
@@ -50,6 +51,7 @@ static int setup(void **state)
         struct berth_error err = {0};
         struct env *e = calloc(1, sizeof(*e));
         char url[128];
+        char filter[128];
 
         assert_non_null(e);
         snprintf(e->dir, sizeof(e->dir), "/tmp/berth-rit.XXXXXX");
@@ -63,7 +65,12 @@ static int setup(void **state)
         if (docker_new(NULL, &e->docker, &err) < 0)
                 fail_msg("docker_new: %s", err.message);
         remove_ns_containers(e->docker);
-        if (container_cache_new(e->docker, NULL, NULL, &e->containers, &err) < 0)
+        /* Our own cluster id: another berthd on this engine (tests run in
+         * parallel) neither sees nor collects our containers. */
+        snprintf(e->cluster, sizeof(e->cluster), "rit-%d-%lld", (int)getpid(),
+                 (long long)time_mono_ms());
+        snprintf(filter, sizeof(filter), TASK_LABEL_CLUSTER "=%s", e->cluster);
+        if (container_cache_new_filtered(e->docker, filter, NULL, NULL, &e->containers, &err) < 0)
                 fail_msg("container_cache_new: %s", err.message);
         assert_int_equal(container_cache_wait_synced(e->containers, 10000), 0);
         e->ctx = (struct reconcile_ctx){
@@ -72,6 +79,7 @@ static int setup(void **state)
             .containers = e->containers,
             .docker = e->docker,
             .now_ms = time_now_ms,
+            .cluster = e->cluster,
         };
         *state = e;
         return 0;
@@ -294,6 +302,8 @@ static void precreate(struct env *e, const char *name, const char *uid, bool sta
         assert_non_null(o);
         json_t *body = task_container_body(o, 1, NULL);
         assert_non_null(body);
+        json_object_set_new(json_object_get(body, "Labels"), TASK_LABEL_CLUSTER,
+                            json_string(e->cluster));
         char *cname = task_container_name(NS, name, uid, 1);
         assert_int_equal(docker_container_create(e->docker, cname, body, ret_id, NULL), 0);
         if (start)

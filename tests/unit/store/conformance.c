@@ -410,6 +410,141 @@ static void test_delete(void **state)
         assert_int_equal(store_delete(suite.store, key, rev, NULL, NULL), -ENOENT);
 }
 
+/* Fenced writes: the guard key's mod revision is compared in the same
+ * transaction as the write; a failed guard is -EPERM and writes nothing. */
+static void test_guard_holds(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *prefix = make_prefix("guard_holds");
+        _cleanup_free_ char *fence = key_in(prefix, "leader");
+        _cleanup_free_ char *key = key_in(prefix, "obj");
+        int64_t fr = put_str(fence, "me", STORE_MUST_NOT_EXIST);
+        struct store_guard g = {.key = fence, .mod_revision = fr};
+        struct berth_error err = {0};
+
+        int64_t r1 = 0;
+        assert_int_equal(store_put_guarded(suite.store, key, "v1", 2, STORE_MUST_NOT_EXIST, 0, &g,
+                                           &r1, &err),
+                         0);
+        assert_true(r1 > fr);
+        int64_t r2 = 0;
+        assert_int_equal(store_put_guarded(suite.store, key, "v2", 2, r1, 0, &g, &r2, &err), 0);
+        assert_true(r2 > r1);
+        int64_t r3 = 0;
+        assert_int_equal(
+            store_put_guarded(suite.store, key, "v3", 2, STORE_ANY_REVISION, 0, &g, &r3, &err), 0);
+        assert_true(r3 > r2);
+
+        /* With the guard holding, the key's own CAS still applies: -ESTALE, not -EPERM. */
+        int64_t rev = -7;
+        assert_int_equal(store_put_guarded(suite.store, key, "v4", 2, r1, 0, &g, &rev, &err),
+                         -ESTALE);
+        assert_int_equal(rev, -7);
+        assert_int_equal(store_delete_guarded(suite.store, key, r1, &g, &rev, &err), -ESTALE);
+        _cleanup_free_ char *missing = key_in(prefix, "missing");
+        assert_int_equal(
+            store_delete_guarded(suite.store, missing, STORE_ANY_REVISION, &g, &rev, &err),
+            -ENOENT);
+        assert_int_equal(rev, -7);
+
+        struct store_kv kv = {0};
+        assert_int_equal(store_get(suite.store, key, &kv, NULL), 0);
+        assert_string_equal(kv.value, "v3");
+        store_kv_release(&kv);
+
+        int64_t rd = 0;
+        assert_int_equal(store_delete_guarded(suite.store, key, r3, &g, &rd, &err), 0);
+        assert_true(rd > r3);
+        assert_int_equal(store_get(suite.store, key, &kv, NULL), -ENOENT);
+        put_str(key, "v5", STORE_MUST_NOT_EXIST);
+        assert_int_equal(
+            store_delete_guarded(suite.store, key, STORE_ANY_REVISION, &g, NULL, &err), 0);
+
+        /* The guard key itself is untouched by guarded writes. */
+        assert_int_equal(store_get(suite.store, fence, &kv, NULL), 0);
+        assert_int_equal(kv.mod_revision, fr);
+        store_kv_release(&kv);
+
+        /* NULL guard: plain writes. */
+        assert_int_equal(
+            store_put_guarded(suite.store, key, "v6", 2, STORE_MUST_NOT_EXIST, 0, NULL, NULL, &err),
+            0);
+
+        /* Invalid guards are refused before anything is sent. */
+        struct store_guard bad = {.key = fence, .mod_revision = 0};
+        assert_int_equal(
+            store_put_guarded(suite.store, key, "x", 1, STORE_ANY_REVISION, 0, &bad, NULL, NULL),
+            -EINVAL);
+        bad = (struct store_guard){.key = NULL, .mod_revision = fr};
+        assert_int_equal(
+            store_delete_guarded(suite.store, key, STORE_ANY_REVISION, &bad, NULL, NULL), -EINVAL);
+}
+
+static void assert_guard_refuses(const struct store_guard *g, const char *key, int64_t key_rev)
+{
+        struct berth_error err = {0};
+        int64_t rev = -7;
+        /* Whatever the key's own expectation, a failed guard is -EPERM. */
+        const int64_t expectations[] = {STORE_ANY_REVISION, key_rev, key_rev + 1000};
+        for (size_t i = 0; i < ARRAY_SIZE(expectations); i++) {
+                berth_error_clear(&err);
+                assert_int_equal(store_put_guarded(suite.store, key, "late", 4, expectations[i],
+                                                   0, g, &rev, &err),
+                                 -EPERM);
+                assert_int_equal(err.code, -EPERM);
+                assert_non_null(strstr(err.message, "not the leader any more"));
+                assert_non_null(strstr(err.message, g->key));
+                berth_error_clear(&err);
+                assert_int_equal(
+                    store_delete_guarded(suite.store, key, expectations[i], g, &rev, &err), -EPERM);
+                assert_non_null(strstr(err.message, g->key));
+        }
+        _cleanup_free_ char *fresh = str_printf("%s.new", key);
+        assert_non_null(fresh);
+        assert_int_equal(store_put_guarded(suite.store, fresh, "late", 4, STORE_MUST_NOT_EXIST, 0,
+                                           g, &rev, NULL),
+                         -EPERM);
+        assert_int_equal(rev, -7);
+
+        /* Nothing was written. */
+        struct store_kv kv = {0};
+        assert_int_equal(store_get(suite.store, key, &kv, NULL), 0);
+        assert_string_equal(kv.value, "v");
+        assert_int_equal(kv.mod_revision, key_rev);
+        store_kv_release(&kv);
+        assert_int_equal(store_get(suite.store, fresh, &kv, NULL), -ENOENT);
+}
+
+static void test_guard_rewritten(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *prefix = make_prefix("guard_rewritten");
+        _cleanup_free_ char *fence = key_in(prefix, "leader");
+        _cleanup_free_ char *key = key_in(prefix, "obj");
+        int64_t fr = put_str(fence, "old", STORE_MUST_NOT_EXIST);
+        int64_t kr = put_str(key, "v", STORE_MUST_NOT_EXIST);
+        put_str(fence, "new", fr); /* another leader took over */
+        struct store_guard g = {.key = fence, .mod_revision = fr};
+        assert_guard_refuses(&g, key, kr);
+}
+
+static void test_guard_deleted(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *prefix = make_prefix("guard_deleted");
+        _cleanup_free_ char *fence = key_in(prefix, "leader");
+        _cleanup_free_ char *key = key_in(prefix, "obj");
+        int64_t fr = put_str(fence, "old", STORE_MUST_NOT_EXIST);
+        int64_t kr = put_str(key, "v", STORE_MUST_NOT_EXIST);
+        assert_int_equal(store_delete(suite.store, fence, fr, NULL, NULL), 0); /* lease expired */
+        struct store_guard g = {.key = fence, .mod_revision = fr};
+        assert_guard_refuses(&g, key, kr);
+
+        /* Re-created by someone else: a new mod revision, still refused. */
+        put_str(fence, "other", STORE_MUST_NOT_EXIST);
+        assert_guard_refuses(&g, key, kr);
+}
+
 static void test_list(void **state)
 {
         (void)state;
@@ -1076,6 +1211,9 @@ int main(void)
             cmocka_unit_test(test_create_only_conflict),
             cmocka_unit_test(test_cas),
             cmocka_unit_test(test_delete),
+            cmocka_unit_test(test_guard_holds),
+            cmocka_unit_test(test_guard_rewritten),
+            cmocka_unit_test(test_guard_deleted),
             cmocka_unit_test(test_list),
             cmocka_unit_test(test_list_compacted),
             cmocka_unit_test(test_revision_monotonic),
