@@ -255,7 +255,7 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
         _cleanup_json_ json_t *obj = NULL;
         _cleanup_free_ char *key = NULL;
         bool follow, timestamps;
-        int tail, attempt;
+        int tail = -1, attempt = 0;
 
         if (!s->containers || !s->docker) {
                 api_error_set(&err, 503, "logs are not available: no connection to Docker");

@@ -339,7 +339,7 @@ int api_object_create(struct api_objects *o, const struct kind_info *kind, const
         _cleanup_json_ json_t *obj = json_deep_copy(doc->object);
         struct berth_error serr = {0};
         int64_t rev = 0;
-        int rc;
+        int rc = 0;
 
         if (!obj)
                 return api_error_set(err, 500, "out of memory");
@@ -402,7 +402,7 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
 {
         _cleanup_json_ json_t *obj = json_deep_copy(doc->object);
         int64_t want_rev = 0;
-        int rc;
+        int rc = 0;
 
         if (!obj)
                 return api_error_set(err, 500, "out of memory");
@@ -458,7 +458,7 @@ int api_object_delete(struct api_objects *o, const struct kind_info *kind, const
                       const char *name, json_t **ret, struct api_error *err)
 {
         _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ns, name);
-        int rc;
+        int rc = 0;
 
         if (!key)
                 return api_error_set(err, 500, "out of memory");
@@ -541,7 +541,7 @@ static int apply_one(struct api_objects *o, const struct kind_info *kind, const 
         const char *ns = json_path_string(obj, "metadata.namespace");
         _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ns, name);
         _cleanup_free_ char *what = str_printf("apply %s/%s", kind->resource, name);
-        int rc;
+        int rc = 0;
 
         if (!key || !what)
                 return api_error_set(err, 500, "out of memory");
@@ -620,7 +620,7 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
         struct berth_error perr = {0};
         size_t n_invalid = 0;
         int64_t last_rev = 0;
-        int rc;
+        int rc = 0;
 
         if (manifest_parse_buffer(body ? body : "", len, BODY_SOURCE, &list, &perr) < 0)
                 return api_error_set(err, 400, "%s", perr.message);

@@ -53,13 +53,12 @@ static size_t collect(char *p, size_t size, size_t n, void *ud)
         return buf_append(ud, p, size * n) < 0 ? 0 : size * n;
 }
 
-/* One request; returns the HTTP status (or -1) and the body in *out. */
-static long request(const char *sock, const char *method, const char *path, const char *body,
-                    struct buf *out)
+/* One request on the caller's handle (kept-alive connection, like berth's own
+ * clients); returns the HTTP status (or -1) and the body in *out. */
+static long request(CURL *c, const char *sock, const char *method, const char *path,
+                    const char *body, struct buf *out)
 {
-        CURL *c = curl_easy_init();
-        if (!c)
-                return -1;
+        curl_easy_reset(c);
         char url[1024];
         snprintf(url, sizeof(url), "http://localhost%s", path);
         struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -76,7 +75,6 @@ static long request(const char *sock, const char *method, const char *path, cons
         if (curl_easy_perform(c) == CURLE_OK)
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_slist_free_all(h);
-        curl_easy_cleanup(c);
         return status;
 }
 
@@ -90,10 +88,13 @@ static void *engine_worker(void *arg)
                  "{\"Image\":\"%s\",\"Cmd\":[\"true\"],\"Labels\":{\"berth.bench\":\"engine\"},"
                  "\"HostConfig\":{\"NetworkMode\":\"none\"}}",
                  b->image);
+        CURL *c = curl_easy_init();
+        if (!c)
+                return NULL;
         while (atomic_fetch_add(&b->next, 1) < b->n) {
                 _cleanup_buf_ struct buf out;
                 buf_init(&out, 1 << 20);
-                if (request(b->docker_socket, "POST", "/containers/create", body, &out) != 201)
+                if (request(c, b->docker_socket, "POST", "/containers/create", body, &out) != 201)
                         goto failed;
                 _cleanup_json_ json_t *j = json_loads(out.data, 0, NULL);
                 const char *id = json_path_string(j, "Id");
@@ -101,20 +102,21 @@ static void *engine_worker(void *arg)
                         goto failed;
                 buf_reset(&out);
                 snprintf(path, sizeof(path), "/containers/%s/start", id);
-                if (request(b->docker_socket, "POST", path, NULL, &out) != 204)
+                if (request(c, b->docker_socket, "POST", path, NULL, &out) != 204)
                         goto failed;
                 buf_reset(&out);
                 snprintf(path, sizeof(path), "/containers/%s/wait", id);
-                if (request(b->docker_socket, "POST", path, NULL, &out) != 200)
+                if (request(c, b->docker_socket, "POST", path, NULL, &out) != 200)
                         goto failed;
                 buf_reset(&out);
                 snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
-                if (request(b->docker_socket, "DELETE", path, NULL, &out) != 204)
+                if (request(c, b->docker_socket, "DELETE", path, NULL, &out) != 204)
                         goto failed;
                 continue;
         failed:
                 atomic_fetch_add(&b->failures, 1);
         }
+        curl_easy_cleanup(c);
         return NULL;
 }
 
@@ -199,8 +201,9 @@ static double run_berth(struct bench *b)
         pthread_create(&watcher, NULL, watch_thread, b);
         usleep(300 * 1000); /* let the watch connect before the first create */
 
+        CURL *c = curl_easy_init();
         int64_t t0 = time_mono_ms();
-        for (int i = 0; i < b->n; i++) {
+        for (int i = 0; c && i < b->n; i++) {
                 char name[64];
                 snprintf(name, sizeof(name), "bench-%d%s", i, b->run_suffix);
                 pthread_mutex_lock(&b->lock);
@@ -218,7 +221,7 @@ static double run_berth(struct bench *b)
                          name, b->image);
                 _cleanup_buf_ struct buf out;
                 buf_init(&out, 1 << 20);
-                long st = request(b->berth_socket, "POST", "/apis/berth/v1/namespaces/bench/tasks",
+                long st = request(c, b->berth_socket, "POST", "/apis/berth/v1/namespaces/bench/tasks",
                                   body, &out);
                 if (st != 201) {
                         fprintf(stderr, "engine-ratio: create task: %ld %s\n", st,
@@ -234,6 +237,7 @@ static double run_berth(struct bench *b)
                 pthread_cond_wait(&b->cond, &b->lock);
         pthread_mutex_unlock(&b->lock);
         double secs = (time_mono_ms() - t0) / 1000.0;
+        curl_easy_cleanup(c);
         atomic_store(&b->stop_watch, true);
         pthread_join(watcher, NULL);
         return secs;
@@ -292,8 +296,11 @@ int main(int argc, char **argv)
         double engine_rate = b.n / engine_s, berth_rate = b.n / berth_s;
         printf("n=%d concurrency=%d engine %.2fs berth %.2fs failures=%d\n", b.n, b.concurrency,
                engine_s, berth_s, failures);
-        printf("berth %.2f/s engine %.2f/s ratio %.2f\n", berth_rate, engine_rate,
-               berth_rate / engine_rate);
+        if (failures)
+                printf("berth failed (%d failures): no ratio\n", failures);
+        else
+                printf("berth %.2f/s engine %.2f/s ratio %.2f\n", berth_rate, engine_rate,
+                       berth_rate / engine_rate);
         curl_global_cleanup();
         return failures ? 1 : 0;
 }

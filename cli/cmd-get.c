@@ -224,6 +224,49 @@ static int get_named(struct cli_ctx *ctx, struct printer *p, const struct cli_ta
         return printer_flush(p);
 }
 
+/* "berth get leader": who runs the controllers (GET /apis/berth/v1/leader). */
+static int get_leader(struct cli_ctx *ctx, enum output output, bool no_headers)
+{
+        _cleanup_reply_ struct cli_reply reply = {0};
+        json_error_t jerr;
+
+        if (cli_http(ctx, "GET", "/apis/berth/v1/leader", NULL, NULL, 0, &reply) < 0)
+                return CLI_EXIT_FAIL;
+        if (reply.status < 200 || reply.status >= 300)
+                return cli_status_print(ctx, &reply);
+        _cleanup_json_ json_t *leader =
+            json_loadb(reply.body.data ? reply.body.data : "", reply.body.len, 0, &jerr);
+        if (!json_is_object(leader))
+                return cli_fail(ctx, "invalid response from berthd: %s", jerr.text);
+        if (output == OUT_JSON || output == OUT_YAML) {
+                int r = output == OUT_JSON ? cli_print_json(ctx->out, leader)
+                                           : cli_print_yaml(ctx->out, leader);
+                fflush(ctx->out);
+                return r < 0 ? cli_fail(ctx, "cannot print: %s", strerror(-r)) : CLI_EXIT_OK;
+        }
+        const char *holder = json_path_string(leader, "holder");
+        if (output == OUT_NAME) {
+                fprintf(ctx->out, "%s\n", holder ? holder : "");
+                fflush(ctx->out);
+                return CLI_EXIT_OK;
+        }
+        const char *renew = json_path_string(leader, "renewTime");
+        char age[32] = "<none>";
+        int64_t renew_ms;
+        if (renew && time_parse_rfc3339(renew, &renew_ms) == 0) {
+                int64_t d = time_now_ms() - renew_ms;
+                age_format(d > 0 ? d : 0, age, sizeof(age));
+                strncat(age, " ago", sizeof(age) - strlen(age) - 1);
+        }
+        int w = holder && strlen(holder) > 6 ? (int)strlen(holder) : 6;
+        if (!no_headers)
+                fprintf(ctx->out, "%-*s  %-5s  %s\n", w, "LEADER", "SELF", "RENEWED");
+        fprintf(ctx->out, "%-*s  %-5s  %s\n", w, holder ? holder : "<none>",
+                json_is_true(json_object_get(leader, "self")) ? "true" : "false", age);
+        fflush(ctx->out);
+        return CLI_EXIT_OK;
+}
+
 int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
 {
         const char *output = NULL, *selector = NULL;
@@ -253,6 +296,11 @@ int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char *
                     ctx, cmd, "unknown output format \"%s\": want wide, json, yaml or name",
                     output);
         p.no_headers = no_headers;
+        if (nargs == 1 && streq(args[0], "leader")) {
+                if (watch_flag || selector)
+                        return cli_usage_error(ctx, cmd, "get leader takes no -w or -l");
+                return get_leader(ctx, p.output, no_headers);
+        }
         if (cli_targets_parse(args, nargs, false, &targets, errbuf, sizeof(errbuf)) < 0)
                 return cli_usage_error(ctx, cmd, "%s", errbuf);
 

@@ -48,10 +48,10 @@ struct leader_elector {
         bool stop;
 
         /* the current term (leader only) */
-        int64_t lease;          /* lease id of the term */
-        int64_t guard_rev;      /* mod revision of our write to the key */
-        int64_t last_ok_mono;   /* start of the last successful renewal */
-        char lost_reason[256];  /* set by the renewer: the term is over */
+        int64_t lease;         /* lease id of the term */
+        int64_t guard_rev;     /* mod revision of our write to the key */
+        int64_t last_ok_mono;  /* start of the last successful renewal */
+        char lost_reason[256]; /* set by the renewer: the term is over */
         bool renewer_stop;
         pthread_t renewer;
         bool renewer_started;
@@ -180,8 +180,8 @@ static void *renewer_main(void *userdata)
 }
 
 /* Leads until the term ends; returns with the workers stopped and the lease
- * revoked (best effort). */
-static void lead(struct leader_elector *e, int64_t lease, int64_t guard_rev, int64_t acquired_mono)
+ * revoked (best effort). -ECANCELED when leading could not even start. */
+static int lead(struct leader_elector *e, int64_t lease, int64_t guard_rev, int64_t acquired_mono)
 {
         struct store_guard guard = {.key = e->key, .mod_revision = guard_rev};
         struct berth_error err;
@@ -201,7 +201,7 @@ static void lead(struct leader_elector *e, int64_t lease, int64_t guard_rev, int
                 log_error("cannot start leading: %s id=%s", err.message, e->identity);
                 (void)store_lease_revoke(e->store, lease, NULL);
                 set_info(e, NULL, false, 0, 0);
-                return;
+                return -ECANCELED;
         }
         log_info("became leader id=%s key=%s lease=%llds", e->identity, e->key,
                  (long long)lease_seconds(e));
@@ -235,13 +235,15 @@ static void lead(struct leader_elector *e, int64_t lease, int64_t guard_rev, int
         bool shutdown = e->stop;
         pthread_mutex_unlock(&e->lock);
 
-        /* Workers first: nothing may act as leader once this returns. */
-        if (e->stopped)
-                e->stopped(why, e->userdata);
         if (shutdown)
-                log_info("released leadership id=%s reason=%s", e->identity, why);
+                log_info("releasing leadership id=%s reason=%s", e->identity, why);
         else
                 log_warn("lost leadership id=%s reason=%s", e->identity, why);
+        /* Workers first: nothing may act as leader once this returns. Their
+         * Docker calls fail at once from now on; a store call in flight may hold
+         * a worker up to the store's timeout, but its write is fenced. */
+        if (e->stopped)
+                e->stopped(why, e->userdata);
 
         pthread_mutex_lock(&e->lock);
         e->renewer_stop = true;
@@ -255,6 +257,7 @@ static void lead(struct leader_elector *e, int64_t lease, int64_t guard_rev, int
         /* Deletes the key (if the lease still lives): a follower takes over now
          * instead of waiting for the lease to run out. */
         (void)store_lease_revoke(e->store, lease, NULL);
+        return 0;
 }
 
 /* ---- candidate ---------------------------------------------------------------- */
@@ -290,15 +293,17 @@ static void *elector_main(void *userdata)
                                 int64_t lease = pending_lease;
                                 pending_lease = 0;
                                 following[0] = '\0';
-                                lead(e, lease, rev, time_mono_ms());
+                                if (lead(e, lease, rev, time_mono_ms()) < 0 &&
+                                    wait_ms(e, e->retry_ms))
+                                        break;
                                 continue;
                         }
                         if (!streq(holder, following)) {
                                 log_info("following leader=%s id=%s", holder, e->identity);
                                 str_copy(following, sizeof(following), holder);
                         }
-                        set_info(e, holder, false,
-                                 json_path_int(rec, "leaseDurationSeconds", 0), time_now_ms());
+                        set_info(e, holder, false, json_path_int(rec, "leaseDurationSeconds", 0),
+                                 time_now_ms());
                         store_kv_release(&kv);
                         warned = false;
                         if (wait_ms(e, e->retry_ms))
@@ -339,7 +344,9 @@ static void *elector_main(void *userdata)
                           : berth_error_set(&err, -ENOMEM, "out of memory");
                 if (r == 0) {
                         following[0] = '\0';
-                        lead(e, lease, rev, start);
+                        /* A failed start gives up the lease: let the others try first. */
+                        if (lead(e, lease, rev, start) < 0 && wait_ms(e, e->retry_ms))
+                                break;
                         continue;
                 }
                 if (r == -ETIMEDOUT || r == -EIO) {
@@ -349,8 +356,8 @@ static void *elector_main(void *userdata)
                         (void)store_lease_revoke(e->store, lease, NULL);
                 }
                 if (r != -ESTALE) {
-                        log_warn("leader election: cannot create %s: %s id=%s", e->key,
-                                 err.message, e->identity);
+                        log_warn("leader election: cannot create %s: %s id=%s", e->key, err.message,
+                                 e->identity);
                         if (wait_ms(e, e->retry_ms))
                                 break;
                 }
@@ -388,7 +395,8 @@ int leader_elector_new(const struct leader_config *cfg, struct leader_elector **
         int64_t lease_ms = cfg->lease_ms > 0 ? cfg->lease_ms : LEADER_DEFAULT_LEASE_MS;
         int64_t renew_ms = cfg->renew_ms > 0 ? cfg->renew_ms : LEADER_DEFAULT_RENEW_MS;
         int64_t retry_ms = cfg->retry_ms > 0 ? cfg->retry_ms : LEADER_DEFAULT_RETRY_MS;
-        int64_t margin_ms = lease_ms / 3 < LEADER_MARGIN_MAX_MS ? lease_ms / 3 : LEADER_MARGIN_MAX_MS;
+        int64_t margin_ms =
+            lease_ms / 3 < LEADER_MARGIN_MAX_MS ? lease_ms / 3 : LEADER_MARGIN_MAX_MS;
         if (lease_ms < LEADER_MIN_LEASE_MS)
                 return berth_error_set(err, -EINVAL, "leader lease %lldms is too short (min %dms)",
                                        (long long)lease_ms, LEADER_MIN_LEASE_MS);

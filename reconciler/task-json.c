@@ -456,7 +456,7 @@ static int build_mounts(const json_t *spec, json_t *host_config, struct berth_er
                 return -ENOMEM;
         json_array_foreach(vols, i, v)
         {
-                json_t *m;
+                json_t *m = NULL;
                 int r = build_mount(v, i, &m, err);
                 if (r < 0)
                         return r;

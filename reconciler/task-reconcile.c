@@ -312,7 +312,9 @@ static int write_object(struct task_run *run, struct berth_error *err)
 
         if (!data)
                 return berth_error_set(err, -ENOMEM, "serialize %s", run->key);
-        int r = store_put(run->ctx->store, run->key, data, strlen(data), run->rev, 0, &rev, err);
+        /* Fenced: a replica that is no longer the leader gets -EPERM here. */
+        int r = store_put_guarded(run->ctx->store, run->key, data, strlen(data), run->rev, 0,
+                                  run->ctx->fence, &rev, err);
         if (r < 0)
                 return r;
         run->rev = rev;
@@ -367,7 +369,8 @@ static int finalize(struct task_run *run, struct berth_error *err)
         }
         if (json_array_size(fins) > 0)
                 return write_object(run, err);
-        int r = store_delete(run->ctx->store, run->key, run->rev, NULL, err);
+        int r =
+            store_delete_guarded(run->ctx->store, run->key, run->rev, run->ctx->fence, NULL, err);
         if (r == -ENOENT)
                 return 0;
         return r;

@@ -25,6 +25,10 @@ if [ -f "$BERTH_RUN_DIR/dockerd.pid" ]; then
   # Tests that restart the engine need to know how it was started.
   export BERTH_TEST_DOCKERD_PIDFILE="$BERTH_RUN_DIR/dockerd.pid"
 fi
+if [ -f "$BERTH_RUN_DIR/etcd.pid" ]; then
+  # Tests that pause etcd (SIGSTOP/SIGCONT) need its pid.
+  export BERTH_TEST_ETCD_PIDFILE="$BERTH_RUN_DIR/etcd.pid"
+fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build/asan --output-on-failure --timeout 600 "$@"

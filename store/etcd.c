@@ -949,8 +949,8 @@ static json_t *cmp_mod(const char *k64, int64_t expected)
  * borrowed), and a failure
  * branch that reads the key (responses[0]) and the guard key (responses[1]) so
  * that a failure can be told apart: fence gone (-EPERM) or CAS lost (-ESTALE). */
-static json_t *txn_body(const char *k64, int64_t expected, const char *guard64,
-                        int64_t guard_rev, const char *op, json_t *request)
+static json_t *txn_body(const char *k64, int64_t expected, const char *guard64, int64_t guard_rev,
+                        const char *op, json_t *request)
 {
         _cleanup_json_ json_t *compare = json_array();
         _cleanup_json_ json_t *failure = json_array();
@@ -961,12 +961,10 @@ static json_t *txn_body(const char *k64, int64_t expected, const char *guard64,
         if (expected != STORE_ANY_REVISION &&
             json_array_append_new(compare, cmp_mod(k64, expected)) < 0)
                 return NULL;
-        if (json_array_append_new(failure, json_pack("{s:{s:s}}", "request_range", "key", k64)) <
-            0)
+        if (json_array_append_new(failure, json_pack("{s:{s:s}}", "request_range", "key", k64)) < 0)
                 return NULL;
-        if (guard64 &&
-            json_array_append_new(failure,
-                                  json_pack("{s:{s:s}}", "request_range", "key", guard64)) < 0)
+        if (guard64 && json_array_append_new(
+                           failure, json_pack("{s:{s:s}}", "request_range", "key", guard64)) < 0)
                 return NULL;
         return json_pack("{s:O, s:[{s:O}], s:O}", "compare", compare, "success", op, request,
                          "failure", failure);
@@ -1013,8 +1011,8 @@ static int etcd_put(struct store *base, const char *key, const char *value, size
                 body = json_incref(put);
         } else {
                 c.path = "/v3/kv/txn";
-                body = txn_body(k, expected, g, guard ? guard->mod_revision : 0, "request_put",
-                                put);
+                body =
+                    txn_body(k, expected, g, guard ? guard->mod_revision : 0, "request_put", put);
         }
         if (!put || !body)
                 return berth_error_set(err, -ENOMEM, "etcd: put %s: out of memory", key);
@@ -1092,10 +1090,10 @@ static int etcd_delete(struct store *base, const char *key, int64_t expected,
         }
         /* A delete without a CAS that found nothing still "succeeds" in etcd. */
         if (expected == STORE_ANY_REVISION) {
-                const json_t *dr = txn ? json_object_get(
-                                             json_array_get(json_object_get(resp, "responses"), 0),
-                                             "response_delete_range")
-                                       : resp;
+                const json_t *dr =
+                    txn ? json_object_get(json_array_get(json_object_get(resp, "responses"), 0),
+                                          "response_delete_range")
+                        : resp;
                 int64_t deleted = 0;
                 if (etcd_json_int64(dr, "deleted", &deleted) < 0)
                         return malformed(&c, err);

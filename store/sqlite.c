@@ -452,8 +452,7 @@ static int sq_put(struct store *base, const char *key, const char *value, size_t
 }
 
 static int delete_locked(struct sq_store *s, const char *key, int64_t expected,
-                         const struct store_guard *guard, int64_t *ret_rev,
-                         struct berth_error *err)
+                         const struct store_guard *guard, int64_t *ret_rev, struct berth_error *err)
 {
         int r = guard_locked(s, guard, err);
         if (r < 0)

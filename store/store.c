@@ -121,8 +121,8 @@ static int check_guard(const struct store_guard *guard, struct berth_error *err)
                 return r;
         if (guard->mod_revision <= 0)
                 return berth_error_set(err, -EINVAL,
-                                       "store: guard %s: invalid mod revision %" PRId64,
-                                       guard->key, guard->mod_revision);
+                                       "store: guard %s: invalid mod revision %" PRId64, guard->key,
+                                       guard->mod_revision);
         return 0;
 }
 
@@ -133,9 +133,8 @@ int store_guard_failed(const struct store_guard *guard, struct berth_error *err)
 }
 
 int store_put_guarded(struct store *s, const char *key, const char *value, size_t value_len,
-                      int64_t expected_mod_revision, int64_t lease,
-                      const struct store_guard *guard, int64_t *ret_revision,
-                      struct berth_error *err)
+                      int64_t expected_mod_revision, int64_t lease, const struct store_guard *guard,
+                      int64_t *ret_revision, struct berth_error *err)
 {
         int r = check_key(key, err);
         if (r < 0)

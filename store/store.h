@@ -94,9 +94,8 @@ struct store_guard {
  * changed)") and nothing is written; it takes precedence over -ESTALE and
  * -ENOENT of the key itself. -EINVAL for a guard without key or revision. */
 int store_put_guarded(struct store *s, const char *key, const char *value, size_t value_len,
-                      int64_t expected_mod_revision, int64_t lease,
-                      const struct store_guard *guard, int64_t *ret_revision,
-                      struct berth_error *err);
+                      int64_t expected_mod_revision, int64_t lease, const struct store_guard *guard,
+                      int64_t *ret_revision, struct berth_error *err);
 int store_delete_guarded(struct store *s, const char *key, int64_t expected_mod_revision,
                          const struct store_guard *guard, int64_t *ret_revision,
                          struct berth_error *err);

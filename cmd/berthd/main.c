@@ -72,8 +72,10 @@ static void usage(FILE *out)
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
             "  --resync DUR         full resync period (default 10m)\n"
             "  --prefix PREFIX      store key prefix (default " DEFAULT_PREFIX ")\n"
-            "  --leader-elect[=BOOL]  compete for leadership; only the leader runs\n"
-            "                       controllers (default true with etcd, false with sqlite)\n"
+            "  --leader-elect[=BOOL]\n"
+            "                       compete for leadership: only the leader runs controllers,\n"
+            "                       every replica serves the API (default true with etcd,\n"
+            "                       false with sqlite)\n"
             "  --leader-lease DUR   leader lease duration (default 15s)\n"
             "  --leader-renew DUR   leader lease renewal period (default 5s)\n"
             "  --leader-retry DUR   how often followers look for a leader (default 2s)\n"
@@ -219,6 +221,10 @@ static int parse_args(int argc, char **argv, struct options *o)
                         o->prefix = optarg;
                         break;
                 case OPT_LEADER_ELECT:
+                        /* "--leader-elect false" works as well as "--leader-elect=false". */
+                        if (!optarg && optind < argc &&
+                            (streq(argv[optind], "true") || streq(argv[optind], "false")))
+                                optarg = argv[optind++];
                         if (!optarg || streq(optarg, "true"))
                                 o->leader_elect = 1;
                         else if (streq(optarg, "false"))

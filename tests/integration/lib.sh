@@ -11,6 +11,7 @@ export BERTH_SERVER="unix://$T/berth.sock"
 BERTHD_PID=
 REPLICA_PIDS=()   # extra berthd started with start_replica; cleanup stops them
 CLEANUP_FIRST=    # shell code cleanup runs before anything else (e.g. resume etcd)
+CLEANUP_LAST=     # shell code cleanup runs once every berthd is gone
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -81,6 +82,7 @@ cleanup() {
     wait "$BERTHD_PID" 2>/dev/null || true
   fi
   remove_berth_containers
+  if [ -n "$CLEANUP_LAST" ]; then eval "$CLEANUP_LAST" || true; fi
   if [ "$rc" = 0 ]; then rm -rf "$T"; else log "kept $T for inspection"; fi
 }
 trap cleanup EXIT
@@ -91,6 +93,14 @@ berth() { "$BERTH" "$@"; }
 ETCD_URL=${BERTH_TEST_ETCD_URL:-http://127.0.0.1:2379}
 etcd_up() { curl -sf -m 2 -X POST "$ETCD_URL/v3/maintenance/status" -d '{}' >/dev/null 2>&1; }
 # A store key prefix of its own, so that runs sharing one etcd never meet.
+# Deletes every key under a prefix ending in '/' (its range end: '/' + 1 = '0').
+etcd_delete_prefix() {
+  local key end
+  key=$(printf %s "$1" | base64 -w0)
+  end=$(printf %s "${1%/}0" | base64 -w0)
+  curl -sf -m 5 -X POST "$ETCD_URL/v3/kv/deleterange" \
+    -d "{\"key\":\"$key\",\"range_end\":\"$end\"}" >/dev/null || true
+}
 unique_prefix() { printf '/berth-it-%s-%s/\n' "$$" "$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"; }
 
 # start_replica NAME [berthd flags...]: one more berthd, on socket $T/NAME.sock,

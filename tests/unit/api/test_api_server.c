@@ -71,6 +71,14 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
         return remove(path);
 }
 
+/* Leader election as main wires it: this replica follows "replica-x". */
+static json_t *fake_leader(void *userdata)
+{
+        (void)userdata;
+        return json_pack("{s:s, s:b, s:i, s:s}", "holder", "replica-x", "self", 0,
+                         "leaseDurationSeconds", 15, "renewTime", "2026-01-01T00:00:00Z");
+}
+
 static int setup(void **state)
 {
         (void)state;
@@ -121,6 +129,7 @@ static int setup(void **state)
             .prefix = "/berth/",
             .listen = listens,
             .bookmark_interval_ms = 300,
+            .leader = fake_leader,
         };
         if (api_server_new(&cfg, &E.server, &err) < 0)
                 fail_msg("api_server_new: %s", err.message);
@@ -274,7 +283,16 @@ static void test_health_and_version(void **state)
         assert_non_null(strstr(text.data, "[+]store ok"));
         assert_non_null(strstr(text.data, "[+]objects ok"));
         assert_non_null(strstr(text.data, "readyz check passed"));
+        assert_non_null(strstr(text.data, "\nleader: replica-x\n"));
         buf_release(&text);
+
+        j = expect("GET", "/apis/berth/v1/leader", NULL, 200);
+        assert_string_equal(str_at(j, "kind"), "Leader");
+        assert_string_equal(str_at(j, "holder"), "replica-x");
+        assert_true(json_is_false(json_object_get(j, "self")));
+        assert_int_equal(json_integer_value(json_object_get(j, "leaseDurationSeconds")), 15);
+        json_decref(j);
+        json_decref(expect("POST", "/apis/berth/v1/leader", "{}", 405));
 
         j = expect("GET", "/version", NULL, 200);
         assert_string_equal(str_at(j, "version"), BERTH_VERSION);

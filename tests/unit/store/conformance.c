@@ -423,9 +423,9 @@ static void test_guard_holds(void **state)
         struct berth_error err = {0};
 
         int64_t r1 = 0;
-        assert_int_equal(store_put_guarded(suite.store, key, "v1", 2, STORE_MUST_NOT_EXIST, 0, &g,
-                                           &r1, &err),
-                         0);
+        assert_int_equal(
+            store_put_guarded(suite.store, key, "v1", 2, STORE_MUST_NOT_EXIST, 0, &g, &r1, &err),
+            0);
         assert_true(r1 > fr);
         int64_t r2 = 0;
         assert_int_equal(store_put_guarded(suite.store, key, "v2", 2, r1, 0, &g, &r2, &err), 0);
@@ -457,8 +457,8 @@ static void test_guard_holds(void **state)
         assert_true(rd > r3);
         assert_int_equal(store_get(suite.store, key, &kv, NULL), -ENOENT);
         put_str(key, "v5", STORE_MUST_NOT_EXIST);
-        assert_int_equal(
-            store_delete_guarded(suite.store, key, STORE_ANY_REVISION, &g, NULL, &err), 0);
+        assert_int_equal(store_delete_guarded(suite.store, key, STORE_ANY_REVISION, &g, NULL, &err),
+                         0);
 
         /* The guard key itself is untouched by guarded writes. */
         assert_int_equal(store_get(suite.store, fence, &kv, NULL), 0);
@@ -488,8 +488,8 @@ static void assert_guard_refuses(const struct store_guard *g, const char *key, i
         const int64_t expectations[] = {STORE_ANY_REVISION, key_rev, key_rev + 1000};
         for (size_t i = 0; i < ARRAY_SIZE(expectations); i++) {
                 berth_error_clear(&err);
-                assert_int_equal(store_put_guarded(suite.store, key, "late", 4, expectations[i],
-                                                   0, g, &rev, &err),
+                assert_int_equal(store_put_guarded(suite.store, key, "late", 4, expectations[i], 0,
+                                                   g, &rev, &err),
                                  -EPERM);
                 assert_int_equal(err.code, -EPERM);
                 assert_non_null(strstr(err.message, "not the leader any more"));
