@@ -201,7 +201,8 @@ struct api_server {
         struct object_cache *objects;
         struct container_cache *containers;
         struct docker *docker;
-        char *prefix; /* with a trailing '/' */
+        char *prefix;     /* with a trailing '/' */
+        char cluster[40]; /* the store identity, "" when unknown */
         struct api_objects ops;
         int bookmark_ms;
         json_t *(*leader)(void *userdata);

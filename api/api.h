@@ -33,6 +33,7 @@ struct api_config {
         struct container_cache *containers; /* may be NULL (then logs say 503) */
         struct docker *docker;              /* template for log streams; cloned per stream */
         const char *prefix;                 /* store key prefix, "/berth/" */
+        const char *cluster;                /* store identity shown by /version; may be NULL */
         /* NULL-terminated: "unix:///run/berth/berth.sock" (a stale socket file
          * is replaced, mode 0660) or "tcp://127.0.0.1:8080" (plain HTTP). */
         const char *const *listen;

@@ -359,9 +359,9 @@ static void handle_leader(struct api_server *s, struct evhttp_request *req)
 static void handle_version(struct api_server *s, struct evhttp_request *req)
 {
         const char *dv = s->docker ? docker_api_version(s->docker) : NULL;
-        _cleanup_json_ json_t *v =
-            json_pack("{s:s, s:s, s:o}", "version", BERTH_VERSION, "apiVersion",
-                      MANIFEST_API_VERSION, "dockerApiVersion", dv ? json_string(dv) : json_null());
+        _cleanup_json_ json_t *v = json_pack(
+            "{s:s, s:s, s:o, s:s}", "version", BERTH_VERSION, "apiVersion", MANIFEST_API_VERSION,
+            "dockerApiVersion", dv ? json_string(dv) : json_null(), "cluster", s->cluster);
         if (!v) {
                 struct api_error e = {0};
                 api_error_set(&e, 500, "out of memory");
@@ -587,6 +587,8 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
         s->docker = cfg->docker;
         s->leader = cfg->leader;
         s->leader_userdata = cfg->leader_userdata;
+        if (cfg->cluster)
+                (void)str_copy(s->cluster, sizeof(s->cluster), cfg->cluster);
         const char *prefix = cfg->prefix ? cfg->prefix : "/berth/";
         s->prefix = str_has_suffix(prefix, "/") ? strdup(prefix) : str_printf("%s/", prefix);
         s->bookmark_ms =

@@ -221,8 +221,8 @@ static double run_berth(struct bench *b)
                          name, b->image);
                 _cleanup_buf_ struct buf out;
                 buf_init(&out, 1 << 20);
-                long st = request(c, b->berth_socket, "POST", "/apis/berth/v1/namespaces/bench/tasks",
-                                  body, &out);
+                long st = request(c, b->berth_socket, "POST",
+                                  "/apis/berth/v1/namespaces/bench/tasks", body, &out);
                 if (st != 201) {
                         fprintf(stderr, "engine-ratio: create task: %ld %s\n", st,
                                 out.data ? out.data : "");
@@ -251,9 +251,11 @@ int main(int argc, char **argv)
         if (!server)
                 server = "unix:///run/berth/berth.sock";
         static const struct option opts[] = {
-                {"server", required_argument, NULL, 's'}, {"docker", required_argument, NULL, 'd'},
-                {"image", required_argument, NULL, 'i'},  {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
+            {"server", required_argument, NULL, 's'},
+            {"docker", required_argument, NULL, 'd'},
+            {"image", required_argument, NULL, 'i'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
         };
         int c;
         while ((c = getopt_long(argc, argv, "n:c:h", opts, NULL)) != -1) {
@@ -288,7 +290,8 @@ int main(int argc, char **argv)
         curl_global_init(CURL_GLOBAL_DEFAULT);
         pthread_mutex_init(&b.lock, NULL);
         pthread_cond_init(&b.cond, NULL);
-        snprintf(b.run_suffix, sizeof(b.run_suffix), "-%lld", (long long)(time_now_ms() % 100000000));
+        snprintf(b.run_suffix, sizeof(b.run_suffix), "-%lld",
+                 (long long)(time_now_ms() % 100000000));
 
         double engine_s = run_engine(&b);
         double berth_s = run_berth(&b);

@@ -244,8 +244,7 @@ void log_printf(enum log_level level, const char *fmt, ...)
         gmtime_r(&ts.tv_sec, &tm);
         char stamp[64];
         snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 ts.tv_nsec / 1000000);
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 
         FILE *out = log_config.out ? log_config.out : stderr;
         pthread_mutex_lock(&log_lock);

@@ -27,9 +27,9 @@
 
 /* ---- cleanup ---------------------------------------------------------- */
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _unused_ __attribute__((unused))
+#define _unused_       __attribute__((unused))
 
 static inline void freep(void *p)
 {
@@ -52,11 +52,11 @@ static inline void strv_freep(char ***v)
         strv_free(*v);
 }
 
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_close_  _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
-#define _cleanup_json_ _cleanup_(json_decrefp)
-#define _cleanup_strv_ _cleanup_(strv_freep)
+#define _cleanup_json_   _cleanup_(json_decrefp)
+#define _cleanup_strv_   _cleanup_(strv_freep)
 
 /* Hand a cleanup-owned pointer over: returns it and leaves NULL behind. */
 #define TAKE_PTR(p)                                                                                \
@@ -133,8 +133,8 @@ bool log_enabled(enum log_level level);
  * error first, then key=value fields. */
 void log_printf(enum log_level level, const char *fmt, ...) _printf_(2, 3);
 #define log_debug(...) log_printf(LOG_LEVEL_DEBUG, __VA_ARGS__)
-#define log_info(...) log_printf(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_warn(...) log_printf(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...)  log_printf(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_printf(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error(...) log_printf(LOG_LEVEL_ERROR, __VA_ARGS__)
 
 /* ---- capped buffer ---------------------------------------------------- */

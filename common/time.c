@@ -108,12 +108,12 @@ int time_parse_rfc3339(const char *s, int64_t *ret_unix_ms)
         }
 
         struct tm tm = {
-                .tm_year = year - 1900,
-                .tm_mon = mon - 1,
-                .tm_mday = day,
-                .tm_hour = hour,
-                .tm_min = min,
-                .tm_sec = sec,
+            .tm_year = year - 1900,
+            .tm_mon = mon - 1,
+            .tm_mday = day,
+            .tm_hour = hour,
+            .tm_min = min,
+            .tm_sec = sec,
         };
         time_t t = timegm(&tm);
         *ret_unix_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + ms;

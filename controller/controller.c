@@ -233,8 +233,13 @@ static void process_key(struct worker *w, const char *key)
         /* -ESTALE: the object changed under us (CAS lost). Retry at once; the
          * backoff starts at 5 ms, so only a hot loop is slowed down. */
         int retries = workqueue_retries(q, key);
-        if (r == -EINTR && atomic_load(&c->stopping))
-                return; /* interrupted by controller_free; the next start resumes */
+        if (atomic_load(&c->stopping)) {
+                /* Interrupted by controller_stop_workers (Docker calls say -EINTR,
+                 * a fenced write -EPERM): whoever runs the workers next resumes. */
+                log_debug("reconcile stopped: %s key=%s",
+                          err.message[0] ? err.message : strerror(-r), key);
+                return;
+        }
         if (r == -EPERM && w->ctx.fence) {
                 /* Fenced off: another replica leads now; the elector stops us soon. */
                 log_debug("reconcile fenced off: %s key=%s", err.message, key);

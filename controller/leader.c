@@ -129,9 +129,10 @@ static void *renewer_main(void *userdata)
         pthread_mutex_lock(&e->lock);
         int64_t lease = e->lease, guard_rev = e->guard_rev;
         bool warned = false;
+        int64_t wait = e->renew_ms;
         for (;;) {
                 struct timespec ts;
-                deadline_after(&ts, e->renew_ms);
+                deadline_after(&ts, wait);
                 while (!e->renewer_stop)
                         if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT)
                                 break;
@@ -166,6 +167,8 @@ static void *renewer_main(void *userdata)
                         pthread_cond_broadcast(&e->cond);
                         break;
                 }
+                /* After a failure, try again sooner: the deadline is near. */
+                wait = r == 0 || e->retry_ms > e->renew_ms ? e->renew_ms : e->retry_ms;
                 if (r == 0) {
                         if (warned)
                                 log_info("renewed leader lease again id=%s", e->identity);

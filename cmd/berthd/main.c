@@ -548,6 +548,7 @@ int main(int argc, char **argv)
             .containers = controller_containers(controller),
             .docker = docker,
             .prefix = o.prefix,
+            .cluster = controller_cluster_id(controller),
             .listen = o.listen,
             .leader = leader_json,
             .leader_userdata = &leadership,

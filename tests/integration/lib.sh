@@ -30,9 +30,21 @@ fail() {
   exit 1
 }
 
+# The store identity of this test's berthd (label berth.cluster of its
+# containers): tests touch only their own containers, so they can share an
+# engine with other berthd instances.
+CLUSTER=
+cluster_filter() { echo "label=berth.cluster=${CLUSTER:-none}"; }
+
+cluster_of() {
+  curl -sf --unix-socket "$1" http://localhost/version |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"])'
+}
+
 remove_berth_containers() {
+  [ -n "$CLUSTER" ] || return 0
   local ids
-  ids=$(docker ps -aq --filter label=berth.managed=true) || true
+  ids=$(docker ps -aq --filter "$(cluster_filter)") || true
   [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
 }
 
@@ -42,6 +54,8 @@ start_berthd() {
   BERTHD_PID=$!
   for _ in $(seq 1 300); do
     if curl -sf --unix-socket "$T/berth.sock" http://localhost/readyz >/dev/null 2>&1; then
+      CLUSTER=$(cluster_of "$T/berth.sock")
+      [ -n "$CLUSTER" ] || fail "berthd did not report its cluster identity"
       return 0
     fi
     kill -0 "$BERTHD_PID" 2>/dev/null || fail "berthd exited during start"
@@ -115,6 +129,8 @@ start_replica() {
   REPLICA_PIDS+=("$REPLICA_PID")
   for _ in $(seq 1 300); do
     if curl -sf --unix-socket "$T/$name.sock" http://localhost/readyz >/dev/null 2>&1; then
+      CLUSTER=$(cluster_of "$T/$name.sock")
+      [ -n "$CLUSTER" ] || fail "berthd $name did not report its cluster identity"
       return 0
     fi
     kill -0 "$REPLICA_PID" 2>/dev/null || fail "berthd $name exited during start"
@@ -149,7 +165,7 @@ print('' if o is None else o)" "$2"
 
 # Containers of one task (by its name label), one line each: name state
 containers_of() {
-  docker ps -a --filter label=berth.managed=true --filter "label=berth.name=$1" \
+  docker ps -a --filter "$(cluster_filter)" --filter "label=berth.name=$1" \
     --format '{{.Names}} {{.State}}'
 }
 
@@ -163,4 +179,3 @@ wait_until() {
   done
 }
 
-remove_berth_containers

@@ -18,10 +18,10 @@ YAML
 done >"$T/tasks.yaml"
 berth apply -f "$T/tasks.yaml" >/dev/null
 # Kill in the middle of the work: some containers exist, some not yet.
-wait_until 60 '[ "$(docker ps -q --filter label=berth.managed=true | wc -l)" -ge 3 ]' ||
+wait_until 60 '[ "$(docker ps -q --filter "$(cluster_filter)" | wc -l)" -ge 3 ]' ||
   fail "containers did not start"
 kill9_berthd
-log "killed berthd with $(docker ps -aq --filter label=berth.managed=true | wc -l) containers"
+log "killed berthd with $(docker ps -aq --filter "$(cluster_filter)" | wc -l) containers"
 start_berthd
 for i in $(seq 1 $n); do
   berth wait "task/crash-$i" --for=condition=Succeeded --timeout=120s || fail "crash-$i did not succeed"
@@ -33,7 +33,7 @@ for i in $(seq 1 $n); do
   berth logs "task/crash-$i" | grep -qx "done $i" || fail "crash-$i logs"
 done
 # Names are unique per (uid, attempt): a duplicate attempt would show here.
-dups=$(docker ps -a --filter label=berth.managed=true \
+dups=$(docker ps -a --filter "$(cluster_filter)" \
   --format '{{.Label "berth.uid"}}/{{.Label "berth.attempt"}}' | sort | uniq -d)
 [ -z "$dups" ] || fail "attempts with two containers: $dups"
 stop_berthd

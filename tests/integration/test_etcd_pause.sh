@@ -44,7 +44,7 @@ for i in $(seq 1 $n); do task "pause-$i"; done >"$T/tasks.yaml"
 task pause-late >"$T/late.yaml"
 on apply -f "$T/tasks.yaml" >/dev/null || fail "apply"
 pause_containers() {
-  docker ps -a --filter label=berth.managed=true --format '{{.Names}}' | grep -c '^berth\.default\.pause-' || true
+  docker ps -a --filter "$(cluster_filter)" --format '{{.Names}}' | grep -c '^berth\.default\.pause-' || true
 }
 wait_until 60 '[ "$(pause_containers)" -ge 4 ]' || fail "containers did not start"
 
@@ -86,7 +86,7 @@ for name in $(seq -f 'pause-%g' 1 $n) pause-late; do
   on wait "task/$name" --for=condition=Succeeded --timeout=120s >/dev/null ||
     fail "$name did not succeed: $(on get task "$name")"
 done
-dups=$(docker ps -a --filter label=berth.managed=true \
+dups=$(docker ps -a --filter "$(cluster_filter)" \
   --format '{{.Names}} {{.Label "berth.uid"}}/{{.Label "berth.attempt"}}' |
   awk '$1 ~ /^berth\.default\.pause-/ { print $2 }' | sort | uniq -d)
 [ -z "$dups" ] || fail "attempts with two containers: $dups"

@@ -42,7 +42,7 @@ done >"$T/tasks.yaml"
 on b apply -f "$T/tasks.yaml" >/dev/null || fail "apply through the follower"
 
 ha_containers() {
-  docker ps -a --filter label=berth.managed=true --format '{{.Names}}' | grep -c '^berth\.default\.ha-' || true
+  docker ps -a --filter "$(cluster_filter)" --format '{{.Names}}' | grep -c '^berth\.default\.ha-' || true
 }
 wait_until 90 '[ "$(ha_containers)" -ge 8 ]' || fail "containers did not start"
 t_kill=$(date +%s.%N)
@@ -66,7 +66,7 @@ for i in $(seq 1 $n); do
   a=$(on b get task "ha-$i" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"].get("attempts"))')
   [ "$a" = 1 ] || fail "ha-$i attempts $a"
 done
-dups=$(docker ps -a --filter label=berth.managed=true \
+dups=$(docker ps -a --filter "$(cluster_filter)" \
   --format '{{.Names}} {{.Label "berth.uid"}}/{{.Label "berth.attempt"}}' |
   awk '$1 ~ /^berth\.default\.ha-/ { print $2 }' | sort | uniq -d)
 [ -z "$dups" ] || fail "attempts with two containers: $dups"

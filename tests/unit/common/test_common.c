@@ -15,8 +15,7 @@ static void test_error_messages(void **state)
         assert_string_equal(err.message, "bad thing");
         assert_int_equal(err.code, -EINVAL);
 
-        berth_error_set_http(&err, -ENOENT, 404, "No such image: x:1", "create container %s",
-                             "c1");
+        berth_error_set_http(&err, -ENOENT, 404, "No such image: x:1", "create container %s", "c1");
         assert_string_equal(err.message, "create container c1: 404 No such image: x:1");
         assert_int_equal(err.http_status, 404);
         berth_error_prefix(&err, "task %s", "hello");
@@ -189,8 +188,8 @@ static void test_quantities(void **state)
 static void test_json_paths(void **state)
 {
         (void)state;
-        _cleanup_json_ json_t *o = json_loads(
-                "{\"metadata\":{\"name\":\"hello\",\"generation\":3},\"spec\":{}}", 0, NULL);
+        _cleanup_json_ json_t *o =
+            json_loads("{\"metadata\":{\"name\":\"hello\",\"generation\":3},\"spec\":{}}", 0, NULL);
         assert_non_null(o);
         assert_string_equal(json_path_string(o, "metadata.name"), "hello");
         assert_true(json_path_int(o, "metadata.generation", -1) == 3);
@@ -235,10 +234,10 @@ static void test_log_levels(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_error_messages), cmocka_unit_test(test_buf_cap),
-                cmocka_unit_test(test_strings),        cmocka_unit_test(test_rfc3339),
-                cmocka_unit_test(test_durations),      cmocka_unit_test(test_quantities),
-                cmocka_unit_test(test_json_paths),     cmocka_unit_test(test_log_levels),
+            cmocka_unit_test(test_error_messages), cmocka_unit_test(test_buf_cap),
+            cmocka_unit_test(test_strings),        cmocka_unit_test(test_rfc3339),
+            cmocka_unit_test(test_durations),      cmocka_unit_test(test_quantities),
+            cmocka_unit_test(test_json_paths),     cmocka_unit_test(test_log_levels),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
