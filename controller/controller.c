@@ -5,6 +5,7 @@
  * with their own Docker client, and requeue with a timer or backoff. A resync
  * thread enqueues every object periodically as a safety net for lost events.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -46,6 +47,7 @@ struct controller {
         char *prefix;
         int n_workers_wanted;
         int64_t resync_ms;
+        int64_t compact_ms; /* <= 0: never */
         struct object_cache *objects;
         struct container_cache *containers;
         char cluster[40]; /* the store's identity; labels berth.cluster on containers */
@@ -276,27 +278,67 @@ static void *worker_main(void *userdata)
         return NULL;
 }
 
+static struct timespec mono_deadline(int64_t in_ms)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += in_ms / 1000;
+        ts.tv_nsec += (in_ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+        }
+        return ts;
+}
+
+/* Forgets store history older than one compaction interval, like the
+ * Kubernetes API server: each round compacts at the revision seen one round
+ * earlier, so every watcher has at least a whole interval to catch up (one
+ * that falls further behind relists). Without it the SQLite log only grows. */
+static void compact_round(struct controller *c, int64_t *target)
+{
+        struct berth_error err = {0};
+        if (*target > 0) {
+                int r = store_compact(c->store, *target, &err);
+                if (r < 0)
+                        log_warn("compaction failed: %s revision=%" PRId64, err.message, *target);
+                else
+                        log_debug("compacted revision=%" PRId64, *target);
+        }
+        if (store_revision(c->store, target, &err) < 0)
+                *target = 0;
+}
+
+/* The maintenance thread of the leader: a full resync every resync_ms (a
+ * safety net for lost events) and store compaction every compact_ms. */
 static void *resync_main(void *userdata)
 {
         struct controller *c = userdata;
+        int64_t compact_target = 0;
+        int64_t now = time_mono_ms();
+        int64_t next_resync = now + c->resync_ms;
+        int64_t next_compact = c->compact_ms > 0 ? now : INT64_MAX;
+
         pthread_mutex_lock(&c->resync_lock);
         while (!c->resync_stop) {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_sec += c->resync_ms / 1000;
-                ts.tv_nsec += (c->resync_ms % 1000) * 1000000;
-                if (ts.tv_nsec >= 1000000000) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000;
-                }
+                int64_t next = next_resync < next_compact ? next_resync : next_compact;
+                struct timespec ts = mono_deadline(next - time_mono_ms());
                 int r = 0;
                 while (!c->resync_stop && r != ETIMEDOUT)
                         r = pthread_cond_timedwait(&c->resync_cond, &c->resync_lock, &ts);
                 if (c->resync_stop)
                         break;
                 pthread_mutex_unlock(&c->resync_lock);
-                size_t n = enqueue_all_objects(c);
-                log_debug("resync objects=%zu", n);
+                now = time_mono_ms();
+                if (now >= next_resync) {
+                        size_t n = enqueue_all_objects(c);
+                        log_debug("resync objects=%zu", n);
+                        next_resync = now + c->resync_ms;
+                }
+                if (now >= next_compact) {
+                        compact_round(c, &compact_target);
+                        next_compact = now + c->compact_ms;
+                }
                 pthread_mutex_lock(&c->resync_lock);
         }
         pthread_mutex_unlock(&c->resync_lock);
@@ -475,6 +517,7 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
         c->docker = cfg->docker;
         c->n_workers_wanted = n_workers;
         c->resync_ms = cfg->resync_ms > 0 ? cfg->resync_ms : CONTROLLER_DEFAULT_RESYNC_MS;
+        c->compact_ms = cfg->compact_ms == 0 ? CONTROLLER_DEFAULT_COMPACT_MS : cfg->compact_ms;
         c->prefix = strdup(prefix);
         int r;
         if (!c->prefix) {

@@ -55,11 +55,14 @@ struct controller_config {
         const char *prefix;    /* "/berth/" */
         int workers;           /* default 8 */
         int64_t resync_ms;     /* full resync period; default 10 min */
+        int64_t compact_ms;    /* store compaction period; 0 = 5 min, < 0 = never */
         /* Leader election: controller_new starts only the caches (every replica
          * serves the API from them); the workers, resync and adoption start with
          * controller_start_workers() when this replica leads. */
         bool standby;
 };
+
+#define CONTROLLER_DEFAULT_COMPACT_MS (5 * 60 * 1000)
 
 struct controller;
 

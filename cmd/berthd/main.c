@@ -43,6 +43,7 @@ struct options {
         enum log_format log_format;
         enum log_level log_level;
         int64_t resync_ms;
+        int64_t compact_ms; /* < 0: never */
         int64_t docker_wait_ms;
         const char *prefix;
         int leader_elect; /* -1: default (on for etcd, off for sqlite) */
@@ -71,6 +72,8 @@ static void usage(FILE *out)
             "  --log-format FMT     text or json (default text)\n"
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
             "  --resync DUR         full resync period (default 10m)\n"
+            "  --compact-interval DUR  store history kept and compaction period\n"
+            "                       (default 5m; 0 never compacts)\n"
             "  --prefix PREFIX      store key prefix (default " DEFAULT_PREFIX ")\n"
             "  --leader-elect[=BOOL]\n"
             "                       compete for leadership: only the leader runs controllers,\n"
@@ -106,6 +109,7 @@ enum {
         OPT_LOG_FORMAT,
         OPT_LOG_LEVEL,
         OPT_RESYNC,
+        OPT_COMPACT,
         OPT_PREFIX,
         OPT_LEADER_ELECT,
         OPT_LEADER_LEASE,
@@ -128,6 +132,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
             {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
             {"resync", required_argument, NULL, OPT_RESYNC},
+            {"compact-interval", required_argument, NULL, OPT_COMPACT},
             {"prefix", required_argument, NULL, OPT_PREFIX},
             {"leader-elect", optional_argument, NULL, OPT_LEADER_ELECT},
             {"leader-lease", required_argument, NULL, OPT_LEADER_LEASE},
@@ -211,6 +216,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 return bad_flag("invalid --resync '%s': want a positive duration "
                                                 "such as 10m",
                                                 optarg);
+                        break;
+                case OPT_COMPACT:
+                        if (duration_parse(optarg, &o->compact_ms) < 0)
+                                return bad_flag("invalid --compact-interval '%s': want a duration "
+                                                "such as 5m, or 0",
+                                                optarg);
+                        if (o->compact_ms == 0)
+                                o->compact_ms = -1;
                         break;
                 case OPT_PREFIX:
                         if (optarg[0] != '/' || !str_has_suffix(optarg, "/") ||
@@ -505,6 +518,7 @@ int main(int argc, char **argv)
             .prefix = o.prefix,
             .workers = o.workers,
             .resync_ms = o.resync_ms,
+            .compact_ms = o.compact_ms,
             .standby = leader_elect,
         };
         r = controller_new(&ccfg, &controller, &err);
