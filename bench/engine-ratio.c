@@ -80,10 +80,35 @@ static long request(CURL *c, const char *sock, const char *method, const char *p
 
 /* ---- engine phase ----------------------------------------------------- */
 
+/* One create + start + wait + remove; 0 or -1. */
+static int engine_lifecycle(CURL *c, const char *sock, const char *body)
+{
+        _cleanup_buf_ struct buf out;
+        char path[256];
+        buf_init(&out, 1 << 20);
+        if (request(c, sock, "POST", "/containers/create", body, &out) != 201)
+                return -1;
+        _cleanup_json_ json_t *j = json_loads(out.data, 0, NULL);
+        const char *id = json_path_string(j, "Id");
+        if (!id)
+                return -1;
+        snprintf(path, sizeof(path), "/containers/%s/start", id);
+        buf_reset(&out);
+        if (request(c, sock, "POST", path, NULL, &out) != 204)
+                return -1;
+        snprintf(path, sizeof(path), "/containers/%s/wait", id);
+        buf_reset(&out);
+        if (request(c, sock, "POST", path, NULL, &out) != 200)
+                return -1;
+        snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
+        buf_reset(&out);
+        return request(c, sock, "DELETE", path, NULL, &out) == 204 ? 0 : -1;
+}
+
 static void *engine_worker(void *arg)
 {
         struct bench *b = arg;
-        char body[512], path[256];
+        char body[512];
         snprintf(body, sizeof(body),
                  "{\"Image\":\"%s\",\"Cmd\":[\"true\"],\"Labels\":{\"berth.bench\":\"engine\"},"
                  "\"HostConfig\":{\"NetworkMode\":\"none\"}}",
@@ -91,31 +116,9 @@ static void *engine_worker(void *arg)
         CURL *c = curl_easy_init();
         if (!c)
                 return NULL;
-        while (atomic_fetch_add(&b->next, 1) < b->n) {
-                _cleanup_buf_ struct buf out;
-                buf_init(&out, 1 << 20);
-                if (request(c, b->docker_socket, "POST", "/containers/create", body, &out) != 201)
-                        goto failed;
-                _cleanup_json_ json_t *j = json_loads(out.data, 0, NULL);
-                const char *id = json_path_string(j, "Id");
-                if (!id)
-                        goto failed;
-                buf_reset(&out);
-                snprintf(path, sizeof(path), "/containers/%s/start", id);
-                if (request(c, b->docker_socket, "POST", path, NULL, &out) != 204)
-                        goto failed;
-                buf_reset(&out);
-                snprintf(path, sizeof(path), "/containers/%s/wait", id);
-                if (request(c, b->docker_socket, "POST", path, NULL, &out) != 200)
-                        goto failed;
-                buf_reset(&out);
-                snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
-                if (request(c, b->docker_socket, "DELETE", path, NULL, &out) != 204)
-                        goto failed;
-                continue;
-        failed:
-                atomic_fetch_add(&b->failures, 1);
-        }
+        while (atomic_fetch_add(&b->next, 1) < b->n)
+                if (engine_lifecycle(c, b->docker_socket, body) < 0)
+                        atomic_fetch_add(&b->failures, 1);
         curl_easy_cleanup(c);
         return NULL;
 }

@@ -41,8 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 log "building preset $preset"
-cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" -j"$(nproc)" >/dev/null
+cmake --preset "$preset" >"$run_dir/build-$preset.log" 2>&1 &&
+  cmake --build --preset "$preset" -j"$(nproc)" >>"$run_dir/build-$preset.log" 2>&1 ||
+  { tail -n 40 "$run_dir/build-$preset.log" >&2; log "build failed; see $run_dir/build-$preset.log"; exit 1; }
 
 docker_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if ! docker_up; then
