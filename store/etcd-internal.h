@@ -9,9 +9,10 @@
 
 #include "store-internal.h"
 
-/* Opens the etcd backend; 'location' is "host:port[,host:port...]" (the URL after
- * "etcd://"). Caller frees with store_free(). */
-int store_etcd_open(const char *location, struct store **ret, struct berth_error *err);
+/* Opens the etcd backend from a whole URL (see etcd_url_parse). Checks that the
+ * files it names are readable and reads the password, but contacts nobody.
+ * Caller frees with store_free(). */
+int store_etcd_open(const char *url, struct store **ret, struct berth_error *err);
 
 /* ---- base64 (RFC 4648 standard alphabet, padded) ------------------------ */
 
@@ -57,8 +58,45 @@ int etcd_watch_msg_parse(const char *data, size_t len, struct etcd_watch_msg *re
 
 /* The -errno for an etcd error message and gRPC status code: "required revision
  * has been compacted" is STORE_ERR_COMPACTED, "requested lease not found"
- * -ENOENT, "request is too large" -E2BIG, a future revision -EINVAL, then by code. */
+ * -ENOENT, "request is too large" -E2BIG, a future revision -EINVAL, failed or
+ * missing authentication and "permission denied" -EACCES, then by code. */
 int etcd_error_errno(const char *message, int64_t grpc_code);
+/* Whether an etcd error means "authenticate again and retry": the token expired
+ * (simple tokens live --auth-token-ttl) or the auth store changed since it was
+ * issued. etcd refuses such a request before running it. */
+bool etcd_error_token_rejected(const char *message, int64_t grpc_code);
+
+/* ---- URL ----------------------------------------------------------------- */
+
+/* What an etcd URL says:
+ *   etcd://host:port[,host:port...][/][?options]    plain HTTP
+ *   etcds://host:port[,host:port...][/][?options]   HTTPS, peer and host verified
+ * Options (values percent-decoded, each at most once):
+ *   cacert=PATH         CA bundle that signs etcd's certificate (etcds:// only;
+ *                       default: the system's CAs)
+ *   cert=PATH, key=PATH client certificate and its unencrypted key, both or
+ *                       neither (etcds:// only)
+ *   user=NAME           etcd authentication as NAME
+ *   password-file=PATH  NAME's password, the file's first line (needs user; without
+ *                       it the password comes from $BERTH_ETCD_PASSWORD)
+ * The password itself is never part of the URL, so it never shows in ps. */
+struct etcd_url {
+        bool tls;
+        char **endpoints; /* NULL-terminated "host:port" */
+        char *cacert;     /* NULL when not given, like the others */
+        char *cert;
+        char *key;
+        char *user;
+        char *password_file;
+};
+
+void etcd_url_release(struct etcd_url *u);
+/* Parses and validates an etcd URL; no I/O. -EINVAL (with a message naming the
+ * URL without its options, never an option's value) on an unknown or repeated
+ * option, an empty value, cert without key or key without cert, TLS options on
+ * etcd://, password-file without user, a bad endpoint list or credentials in the
+ * authority ("user:pw@host"). Caller frees *ret with etcd_url_release(). */
+int etcd_url_parse(const char *url, struct etcd_url *ret, struct berth_error *err);
 
 /* Splits "h1:p1,h2:p2" into a NULL-terminated vector; every entry must be a
  * non-empty host with a port 1..65535 (IPv6 as "[::1]:2379"). -EINVAL on a bad

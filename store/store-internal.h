@@ -60,9 +60,10 @@ struct store_watch {
 /* The -EPERM of a failed guard, with the message every backend uses. */
 int store_guard_failed(const struct store_guard *guard, struct berth_error *err);
 
-/* Backend constructors. 'location' is the part of the URL after the scheme. */
+/* Backend constructors. sqlite: 'location' is the part of the URL after "sqlite:";
+ * etcd: the whole URL, since etcd:// and etcds:// differ. */
 int store_sqlite_open(const char *location, struct store **ret, struct berth_error *err);
-int store_etcd_open(const char *location, struct store **ret, struct berth_error *err);
+int store_etcd_open(const char *url, struct store **ret, struct berth_error *err);
 
 /* Smallest string greater than every string that starts with prefix (etcd's
  * "range_end"); *ret_end = NULL when there is none (empty prefix or only 0xff

@@ -43,11 +43,11 @@ int store_open(const char *url, struct store **ret, struct berth_error *err)
                 return berth_error_set(err, -EINVAL, "store: no URL given");
         if (str_has_prefix(url, "sqlite:"))
                 return store_sqlite_open(url + strlen("sqlite:"), ret, err);
-        if (str_has_prefix(url, "etcd://"))
-                return store_etcd_open(url + strlen("etcd://"), ret, err);
+        if (str_has_prefix(url, "etcd://") || str_has_prefix(url, "etcds://"))
+                return store_etcd_open(url, ret, err);
         return berth_error_set(err, -EPROTONOSUPPORT,
-                               "store %s: unknown backend (expected sqlite:PATH or "
-                               "etcd://host:port[,host:port...])",
+                               "store %s: unknown backend (expected sqlite:PATH, "
+                               "etcd://host:port[,host:port...] or etcds://...)",
                                url);
 }
 

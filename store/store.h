@@ -10,6 +10,8 @@
  *                             missing parent directories are created (0700); the
  *                             file belongs to one opener at a time (else -EBUSY)
  *   etcd://host:port[,...]    etcd v3 JSON gateway (several endpoints: failover)
+ *   etcds://host:port[,...]   the same over TLS; options ?cacert=&cert=&key=&user=
+ *                             &password-file= (see etcd-internal.h)
  *
  * Thread safety: every function may be called from any thread concurrently.
  * Values are opaque bytes (berth stores JSON); at most STORE_VALUE_MAX bytes.
