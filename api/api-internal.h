@@ -30,7 +30,7 @@
  * optional field details. Handlers fill one and the server renders it. */
 struct api_error {
         int code;           /* HTTP status (>= 400); 0 = no error */
-        const char *reason; /* static; NULL = api_status_reason(code) */
+        const char *reason; /* static; NULL = http_status_reason(code) */
         char message[BERTH_ERROR_MESSAGE_MAX];
         json_t *details; /* owned array of {"field","message"} or NULL */
 };
@@ -52,7 +52,6 @@ int api_error_add_details(struct api_error *e, const struct field_errors *errs,
 
 /* "Invalid", "NotFound", ...; "InternalError" for unknown codes >= 500,
  * "BadRequest" for other unknown 4xx. */
-const char *api_status_reason(int code);
 /* Negative errno for an HTTP status (404 → -ENOENT, 409 → -EEXIST/-ESTALE ...). */
 int api_status_errno(int code);
 /* {"kind":"Status","apiVersion":"berth/v1","status":"Failure","code":...,

@@ -84,46 +84,6 @@ int api_error_add_details(struct api_error *e, const struct field_errors *errs,
         return 0;
 }
 
-const char *api_status_reason(int code)
-{
-        switch (code) {
-        case 200:
-                return "";
-        case 400:
-                return "BadRequest";
-        case 401:
-                return "Unauthorized";
-        case 403:
-                return "Forbidden";
-        case 404:
-                return "NotFound";
-        case 405:
-                return "MethodNotAllowed";
-        case 409:
-                return "Conflict";
-        case 410:
-                return "Gone";
-        case 413:
-                return "RequestEntityTooLarge";
-        case 414:
-                return "RequestURITooLong";
-        case 415:
-                return "UnsupportedMediaType";
-        case 422:
-                return "Invalid";
-        case 429:
-                return "TooManyRequests";
-        case 500:
-                return "InternalError";
-        case 503:
-                return "ServiceUnavailable";
-        case 504:
-                return "Timeout";
-        default:
-                return code >= 500 ? "InternalError" : "BadRequest";
-        }
-}
-
 int api_status_errno(int code)
 {
         switch (code) {
@@ -160,7 +120,7 @@ json_t *api_status_failure(const struct api_error *e)
         json_t *st =
             json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "kind", "Status", "apiVersion",
                       MANIFEST_API_VERSION, "status", "Failure", "code", code, "reason",
-                      e->reason ? e->reason : api_status_reason(code), "message", e->message);
+                      e->reason ? e->reason : http_status_reason(code), "message", e->message);
         if (st && e->details && json_array_size(e->details) > 0)
                 json_object_set(st, "details", e->details);
         return st;

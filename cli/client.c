@@ -43,42 +43,6 @@ char *cli_path(const struct kind_info *kind, const char *ns, const char *name, c
 
 /* ---- Status errors --------------------------------------------------------- */
 
-static const char *status_reason(long status)
-{
-        switch (status) {
-        case 400:
-                return "BadRequest";
-        case 401:
-                return "Unauthorized";
-        case 403:
-                return "Forbidden";
-        case 404:
-                return "NotFound";
-        case 405:
-                return "MethodNotAllowed";
-        case 409:
-                return "Conflict";
-        case 410:
-                return "Expired";
-        case 413:
-                return "RequestEntityTooLarge";
-        case 415:
-                return "UnsupportedMediaType";
-        case 422:
-                return "Invalid";
-        case 429:
-                return "TooManyRequests";
-        case 500:
-                return "InternalError";
-        case 503:
-                return "ServiceUnavailable";
-        case 504:
-                return "Timeout";
-        default:
-                return "Unknown";
-        }
-}
-
 char *cli_status_format(long status, const char *body, size_t len)
 {
         _cleanup_json_ json_t *j = NULL;
@@ -94,7 +58,7 @@ char *cli_status_format(long status, const char *body, size_t len)
                 const char *reason = json_string_value(json_object_get(j, "reason"));
                 long code = (long)json_integer_value(json_object_get(j, "code"));
                 if (!reason || !*reason)
-                        reason = status_reason(code ? code : status);
+                        reason = http_status_reason((int)(code ? code : status));
                 if (buf_printf(&b, "Error from server (%s): %s", reason, message) < 0)
                         return NULL;
                 json_t *details = json_object_get(j, "details");
@@ -124,10 +88,11 @@ char *cli_status_format(long status, const char *body, size_t len)
         if (n > 512)
                 n = 512;
         if (n > 0)
-                buf_printf(&b, "Error from server (%s): %.*s", status_reason(status), (int)n, body);
+                buf_printf(&b, "Error from server (%s): %.*s", http_status_reason((int)status),
+                           (int)n, body);
         else
                 buf_printf(&b, "Error from server (%s): the server answered %ld",
-                           status_reason(status), status);
+                           http_status_reason((int)status), status);
         return buf_steal(&b);
 }
 

@@ -365,3 +365,45 @@ void buf_consume(struct buf *b, size_t n)
         b->len -= n;
         b->data[b->len] = '\0';
 }
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+const char *http_status_reason(int code)
+{
+        switch (code) {
+        case 200:
+                return "";
+        case 400:
+                return "BadRequest";
+        case 401:
+                return "Unauthorized";
+        case 403:
+                return "Forbidden";
+        case 404:
+                return "NotFound";
+        case 405:
+                return "MethodNotAllowed";
+        case 409:
+                return "Conflict";
+        case 410:
+                return "Gone";
+        case 413:
+                return "RequestEntityTooLarge";
+        case 414:
+                return "RequestURITooLong";
+        case 415:
+                return "UnsupportedMediaType";
+        case 422:
+                return "Invalid";
+        case 429:
+                return "TooManyRequests";
+        case 500:
+                return "InternalError";
+        case 503:
+                return "ServiceUnavailable";
+        case 504:
+                return "Timeout";
+        default:
+                return code >= 500 ? "InternalError" : "BadRequest";
+        }
+}

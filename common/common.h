@@ -190,6 +190,12 @@ int quantity_parse_bytes(const char *s, int64_t *ret_bytes);
 /* CPU: "500m" = 500 millicpu, "0.5" = 500, "2" = 2000. */
 int quantity_parse_millicpu(const char *s, int64_t *ret_millicpu);
 
+/* ---- HTTP ------------------------------------------------------------- */
+
+/* The Kubernetes-style reason of an HTTP status, as Status objects carry it:
+ * 404 → "NotFound", 422 → "Invalid"; other 4xx "BadRequest", 5xx "InternalError". */
+const char *http_status_reason(int code);
+
 /* ---- json helpers ----------------------------------------------------- */
 
 /* Looks up a dotted path ("metadata.name", "spec.backoff.factor"); borrowed, NULL if absent. */

@@ -1,6 +1,6 @@
 /* store etcd: the etcd v3 backend, through etcd's JSON gateway over HTTP (libcurl).
  *
- * Requests: every call is a POST of a JSON body to http://<endpoint>/v3/...; keys
+ * Requests: every call is a POST of a JSON body to http[s]://<endpoint>/v3/...; keys
  * and values are base64 and 64-bit integers decimal strings (see etcd-internal.h).
  * Unary calls borrow a curl easy handle from a small mutex-protected pool, so
  * connections are kept alive across calls from any thread.
@@ -25,11 +25,23 @@
  * than --max-request-bytes (1.5 MiB by default), so values close to
  * STORE_VALUE_MAX need a larger setting on the etcd side.
  *
- * TODO(#3): etcd username/password authentication and etcds:// (TLS).
+ * Security (etcds://, see etcd-internal.h for the URL options): every handle, the
+ * unary pool, watch streams and lease keepalives alike, verifies etcd's certificate
+ * and host name (there is no way to turn that off) against cacert or the system's
+ * CAs, and presents the client certificate when one is given. With user=, the
+ * backend asks /v3/auth/authenticate for a token on first use and sends it as
+ * "Authorization" with every request and every watch (re)connect. A request that
+ * etcd refuses for its token (expired: simple tokens live --auth-token-ttl, 300 s
+ * by default; or the auth store changed) is sent once more with a new token. That
+ * is safe for writes too: etcd checks the token before running anything. One
+ * thread fetches the new token while the others that saw the same one rejected
+ * wait for it. Neither the password nor a token ever appears in an error message.
  */
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "etcd-internal.h"
@@ -47,6 +59,9 @@
 #define ETCD_WATCH_BACKOFF_MAX  5000
 #define ETCD_URL_MAX            512
 #define I64_STR_MAX             24
+#define ETCD_OPTION_VALUE_MAX   4096
+#define ETCD_PASSWORD_MAX       1024
+#define ETCD_TOKEN_MAX          4096
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -74,6 +89,33 @@ static void sleep_ms(int64_t ms)
 static void i64_format(int64_t v, char out[I64_STR_MAX])
 {
         snprintf(out, I64_STR_MAX, "%" PRId64, v);
+}
+
+/* strerror(e), lowercase as in our messages: "no such file or directory". */
+static void errno_text(int e, char out[128])
+{
+        str_copy(out, 128, strerror(e));
+        if (out[0] >= 'A' && out[0] <= 'Z')
+                out[0] = (char)(out[0] - 'A' + 'a');
+}
+
+/* For strings that held a secret (password, token): wiped before they are freed. */
+static void secret_free(char *p)
+{
+        if (p) {
+                explicit_bzero(p, strlen(p));
+                free(p);
+        }
+}
+
+static void secret_freep(char **p)
+{
+        secret_free(*p);
+}
+
+static void slist_freep(struct curl_slist **l)
+{
+        curl_slist_free_all(*l);
 }
 
 /* ---- base64 ----------------------------------------------------------------- */
@@ -367,6 +409,14 @@ int etcd_error_errno(const char *message, int64_t grpc_code)
                         return -E2BIG;
                 if (strstr(message, "database space exceeded"))
                         return -ENOSPC;
+                /* Auth errors come as INVALID_ARGUMENT (wrong password, no user),
+                 * and watches report them in a cancel reason without a code. */
+                if (strstr(message, "authentication failed") ||
+                    strstr(message, "user name is empty") ||
+                    strstr(message, "invalid auth token") ||
+                    strstr(message, "revision of auth store is old") ||
+                    strstr(message, "permission denied"))
+                        return -EACCES;
         }
         switch (grpc_code) {
         case 1: /* CANCELLED */
@@ -392,6 +442,14 @@ int etcd_error_errno(const char *message, int64_t grpc_code)
         default:
                 return -EIO;
         }
+}
+
+bool etcd_error_token_rejected(const char *message, int64_t grpc_code)
+{
+        if (grpc_code == 16) /* UNAUTHENTICATED */
+                return true;
+        return message && (strstr(message, "invalid auth token") ||
+                           strstr(message, "revision of auth store is old"));
 }
 
 static bool valid_port(const char *p)
@@ -456,6 +514,177 @@ int etcd_parse_endpoints(const char *location, char ***ret)
         return 0;
 }
 
+/* ---- URL -------------------------------------------------------------------- */
+
+static const char *const url_option_names[] = {"cacert", "cert", "key", "user", "password-file"};
+#define URL_OPTIONS_KNOWN "cacert, cert, key, user, password-file"
+
+void etcd_url_release(struct etcd_url *u)
+{
+        if (!u)
+                return;
+        strv_free(u->endpoints);
+        free(u->cacert);
+        free(u->cert);
+        free(u->key);
+        free(u->user);
+        free(u->password_file);
+        *u = (struct etcd_url){0};
+}
+
+static int hex_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Percent-decodes s[0..len). -EINVAL on a broken escape or %00 (paths and names
+ * are C strings). */
+static int percent_decode(const char *s, size_t len, char **ret)
+{
+        _cleanup_free_ char *out = malloc(len + 1);
+        if (!out)
+                return -ENOMEM;
+        size_t o = 0;
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] != '%') {
+                        out[o++] = s[i];
+                        continue;
+                }
+                if (i + 2 >= len)
+                        return -EINVAL;
+                int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                        return -EINVAL;
+                out[o++] = (char)(hi << 4 | lo);
+                i += 2;
+        }
+        out[o] = '\0';
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* The URL as error messages show it: without the options (and so without any
+ * value that might be private), without a trailing slash. */
+static char *url_display(const char *url)
+{
+        size_t n = strcspn(url, "?");
+        if (n > 0 && url[n - 1] == '/')
+                n--;
+        return strndup(url, n);
+}
+
+/* One "name=value" of the query. Messages name the option, never its value. */
+static int url_option(struct etcd_url *u, const char *where, const char *opt, size_t len,
+                      struct berth_error *err)
+{
+        const char *eq = memchr(opt, '=', len);
+        size_t name_len = eq ? (size_t)(eq - opt) : len;
+        char **slots[] = {&u->cacert, &u->cert, &u->key, &u->user, &u->password_file};
+        _Static_assert(ARRAY_SIZE(slots) == ARRAY_SIZE(url_option_names), "one slot per option");
+        size_t i = 0;
+        while (i < ARRAY_SIZE(slots) && !(strlen(url_option_names[i]) == name_len &&
+                                           memcmp(url_option_names[i], opt, name_len) == 0))
+                i++;
+        if (i == ARRAY_SIZE(slots))
+                return berth_error_set(err, -EINVAL,
+                                       "store %s: unknown option %.*s (known: " URL_OPTIONS_KNOWN
+                                       ")",
+                                       where, (int)(name_len > 64 ? 64 : name_len), opt);
+        const char *name = url_option_names[i];
+        if (*slots[i])
+                return berth_error_set(err, -EINVAL, "store %s: option %s given twice", where,
+                                       name);
+        size_t value_len = eq ? len - name_len - 1 : 0;
+        if (value_len == 0)
+                return berth_error_set(err, -EINVAL, "store %s: option %s needs a value (%s=...)",
+                                       where, name, name);
+        if (value_len > ETCD_OPTION_VALUE_MAX)
+                return berth_error_set(err, -EINVAL,
+                                       "store %s: option %s is longer than %d bytes", where, name,
+                                       ETCD_OPTION_VALUE_MAX);
+        int r = percent_decode(eq + 1, value_len, slots[i]);
+        if (r == -ENOMEM)
+                return berth_error_set(err, r, "store %s: out of memory", where);
+        if (r < 0)
+                return berth_error_set(err, r, "store %s: option %s: bad percent-encoding", where,
+                                       name);
+        return 0;
+}
+
+int etcd_url_parse(const char *url, struct etcd_url *ret, struct berth_error *err)
+{
+        _cleanup_(etcd_url_release) struct etcd_url u = {0};
+        const char *rest;
+        if (str_has_prefix(url, "etcds://")) {
+                u.tls = true;
+                rest = url + strlen("etcds://");
+        } else if (str_has_prefix(url, "etcd://")) {
+                rest = url + strlen("etcd://");
+        } else {
+                return berth_error_set(err, -EINVAL,
+                                       "store: not an etcd URL (expected etcd://host:port or "
+                                       "etcds://host:port)");
+        }
+        const char *scheme = u.tls ? "etcds" : "etcd";
+        size_t loc_len = strcspn(rest, "?");
+        if (memchr(rest, '@', loc_len))
+                /* Not echoed: "user:password@host" would show the password. */
+                return berth_error_set(err, -EINVAL,
+                                       "store %s://: credentials in the URL are not supported "
+                                       "(use ?user=NAME&password-file=PATH)",
+                                       scheme);
+        _cleanup_free_ char *where = url_display(url);
+        _cleanup_free_ char *loc = strndup(rest, loc_len);
+        if (!where || !loc)
+                return berth_error_set(err, -ENOMEM, "store %s://: out of memory", scheme);
+        /* "etcd://h:p/" is accepted as well as "etcd://h:p". */
+        if (loc_len > 0 && loc[loc_len - 1] == '/')
+                loc[loc_len - 1] = '\0';
+        int r = etcd_parse_endpoints(loc, &u.endpoints);
+        if (r == -ENOMEM)
+                return berth_error_set(err, r, "store %s: out of memory", where);
+        if (r < 0)
+                return berth_error_set(err, r,
+                                       "store %s: bad endpoint list (expected "
+                                       "%s://host:port[,host:port...], at most %d)",
+                                       where, scheme, ETCD_ENDPOINTS_MAX);
+        for (const char *p = rest[loc_len] == '?' ? rest + loc_len + 1 : NULL; p;) {
+                const char *amp = strchr(p, '&');
+                size_t len = amp ? (size_t)(amp - p) : strlen(p);
+                if (len > 0 && (r = url_option(&u, where, p, len, err)) < 0)
+                        return r;
+                p = amp ? amp + 1 : NULL;
+        }
+        if (!u.tls && (u.cacert || u.cert || u.key))
+                return berth_error_set(err, -EINVAL,
+                                       "store %s: cacert, cert and key are TLS options: use "
+                                       "etcds://",
+                                       where);
+        if (u.cert && !u.key)
+                return berth_error_set(err, -EINVAL,
+                                       "store %s: client certificate %s without its key (add "
+                                       "key=PATH)",
+                                       where, u.cert);
+        if (u.key && !u.cert)
+                return berth_error_set(err, -EINVAL,
+                                       "store %s: client key %s without its certificate (add "
+                                       "cert=PATH)",
+                                       where, u.key);
+        if (u.password_file && !u.user)
+                return berth_error_set(err, -EINVAL,
+                                       "store %s: password-file without user (add user=NAME)",
+                                       where);
+        *ret = u;
+        u = (struct etcd_url){0};
+        return 0;
+}
+
 /* ---- the store -------------------------------------------------------------- */
 
 struct etcd_watch;
@@ -465,6 +694,21 @@ struct etcd_store {
         char **endpoints;
         size_t n_endpoints;
         struct curl_slist *headers; /* read-only once built; shared by every handle */
+
+        /* TLS and auth settings: read-only after open. */
+        bool tls;       /* etcds:// */
+        char *cacert;   /* NULL: the system's CAs */
+        char *cert;     /* client certificate and key, both or neither */
+        char *key;
+        char *user;     /* NULL: no authentication */
+        char *password; /* secret_free()d */
+
+        /* auth_lock guards token and token_gen. It is held while authenticating, so
+         * the callers that saw the same token rejected wait for one new token
+         * instead of each asking for their own. */
+        pthread_mutex_t auth_lock;
+        char *token;        /* NULL before the first request and after a failed refresh */
+        uint64_t token_gen; /* bumped with every new token */
 
         /* lock guards pool, n_pool, preferred and watches */
         pthread_mutex_t lock;
@@ -488,6 +732,7 @@ struct call {
         bool first_line;     /* a stream endpoint: keep only its first message */
         size_t value_len;    /* for a put: explains "request is too large" */
         const char *ep;      /* out: the endpoint that answered (or failed last) */
+        bool token_rejected; /* out: etcd refused the auth token (see etcd_call) */
 };
 
 struct response {
@@ -519,7 +764,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
-static void common_options(struct etcd_store *s, CURL *h)
+/* -ENOMEM when a TLS setting did not take: the handle must not be used then. */
+static int common_options(struct etcd_store *s, CURL *h)
 {
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
@@ -528,7 +774,28 @@ static void common_options(struct etcd_store *s, CURL *h)
         curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 10L);
         curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, s->tls ? "https" : "http");
+        /* HTTP/1.1 over TLS too: with HTTP/2 (what curl picks through ALPN) etcd
+         * 3.4's gateway sent no watch message while the stream was open. */
+        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        if (!s->tls)
+                return 0;
+        CURLcode cc = CURLE_OK;
+        if (cc == CURLE_OK)
+                cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+        if (cc == CURLE_OK)
+                cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (cc == CURLE_OK && s->cacert)
+                cc = curl_easy_setopt(h, CURLOPT_CAINFO, s->cacert);
+        /* A given CA is the only one: the cluster's CA is not mixed with the
+         * system's, which would let any public certificate for the host pass. */
+        if (cc == CURLE_OK && s->cacert)
+                cc = curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+        if (cc == CURLE_OK && s->cert)
+                cc = curl_easy_setopt(h, CURLOPT_SSLCERT, s->cert);
+        if (cc == CURLE_OK && s->key)
+                cc = curl_easy_setopt(h, CURLOPT_SSLKEY, s->key);
+        return cc == CURLE_OK ? 0 : -ENOMEM;
 }
 
 static CURL *pool_get(struct etcd_store *s)
@@ -541,7 +808,10 @@ static CURL *pool_get(struct etcd_store *s)
         CURL *h = curl_easy_init();
         if (!h)
                 return NULL;
-        common_options(s, h);
+        if (common_options(s, h) < 0) {
+                curl_easy_cleanup(h);
+                return NULL;
+        }
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)ETCD_TIMEOUT_MS);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
         return h;
@@ -553,6 +823,7 @@ static void pool_put(struct etcd_store *s, CURL *h)
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
         {
                 LOCK_SCOPE(&s->lock);
                 if (s->n_pool < ETCD_POOL_MAX) {
@@ -599,8 +870,21 @@ static bool retryable(CURL *h, CURLcode cc, bool idempotent)
         }
 }
 
-static int transport_error(const struct call *c, CURL *h, CURLcode cc, const struct response *resp,
-                           const char *errbuf, struct berth_error *err)
+/* A TLS alert about a certificate: etcd refused ours (or wanted one). Retrying
+ * elsewhere or later does not help. */
+static bool tls_refused(const struct etcd_store *s, const char *detail)
+{
+        return s->tls && strstr(detail, "alert") && strstr(detail, "certificate");
+}
+
+static const char *curl_detail(CURLcode cc, const char *errbuf)
+{
+        return errbuf && *errbuf ? errbuf : curl_easy_strerror(cc);
+}
+
+static int transport_error(const struct etcd_store *s, const struct call *c, CURL *h, CURLcode cc,
+                           const struct response *resp, const char *errbuf,
+                           struct berth_error *err)
 {
         if (resp->write_error == -E2BIG)
                 return berth_error_set(err, -E2BIG,
@@ -610,7 +894,18 @@ static int transport_error(const struct call *c, CURL *h, CURLcode cc, const str
         if (resp->write_error < 0)
                 return berth_error_set(err, resp->write_error, "etcd %s: %s %s: out of memory",
                                        c->ep, c->op, c->subject);
-        const char *detail = errbuf && *errbuf ? errbuf : curl_easy_strerror(cc);
+        const char *detail = curl_detail(cc, errbuf);
+        if (tls_refused(s, detail)) {
+                if (!s->cert)
+                        return berth_error_set(err, -EACCES,
+                                               "etcd %s: %s %s: TLS: etcd wants a client "
+                                               "certificate (add cert=PATH&key=PATH): %s",
+                                               c->ep, c->op, c->subject, detail);
+                return berth_error_set(err, -EACCES,
+                                       "etcd %s: %s %s: TLS: etcd refused client certificate "
+                                       "%s: %s",
+                                       c->ep, c->op, c->subject, s->cert, detail);
+        }
         switch (cc) {
         case CURLE_COULDNT_CONNECT: {
                 /* The socket's own errno says it best: "connection refused". */
@@ -620,9 +915,7 @@ static int transport_error(const struct call *c, CURL *h, CURLcode cc, const str
                         return berth_error_set(err, -ECONNREFUSED, "etcd %s: %s %s: %s", c->ep,
                                                c->op, c->subject, detail);
                 char msg[128];
-                str_copy(msg, sizeof(msg), strerror((int)os_errno));
-                if (msg[0] >= 'A' && msg[0] <= 'Z')
-                        msg[0] = (char)(msg[0] - 'A' + 'a');
+                errno_text((int)os_errno, msg);
                 return berth_error_set(err, -(int)os_errno, "etcd %s: %s %s: %s", c->ep, c->op,
                                        c->subject, msg);
         }
@@ -635,6 +928,26 @@ static int transport_error(const struct call *c, CURL *h, CURLcode cc, const str
         case CURLE_OUT_OF_MEMORY:
                 return berth_error_set(err, -ENOMEM, "etcd %s: %s %s: out of memory", c->ep, c->op,
                                        c->subject);
+        case CURLE_PEER_FAILED_VERIFICATION:
+                return berth_error_set(err, -EACCES,
+                                       "etcd %s: %s %s: TLS: etcd's certificate is not trusted "
+                                       "(checked against %s%s): %s",
+                                       c->ep, c->op, c->subject,
+                                       s->cacert ? "cacert " : "the system's CAs; add cacert=PATH",
+                                       s->cacert ? s->cacert : "", detail);
+        case CURLE_SSL_CACERT_BADFILE:
+                return berth_error_set(err, -EINVAL, "etcd %s: %s %s: TLS: cannot use cacert %s: %s",
+                                       c->ep, c->op, c->subject, s->cacert ? s->cacert : "",
+                                       detail);
+        case CURLE_SSL_CERTPROBLEM:
+                return berth_error_set(err, -EINVAL,
+                                       "etcd %s: %s %s: TLS: cannot use client certificate %s "
+                                       "with key %s: %s",
+                                       c->ep, c->op, c->subject, s->cert ? s->cert : "",
+                                       s->key ? s->key : "", detail);
+        case CURLE_SSL_CONNECT_ERROR:
+                return berth_error_set(err, -EPROTO, "etcd %s: %s %s: TLS handshake: %s", c->ep,
+                                       c->op, c->subject, detail);
         default:
                 return berth_error_set(err, -EIO, "etcd %s: %s %s: %s", c->ep, c->op, c->subject,
                                        detail);
@@ -648,8 +961,8 @@ static int malformed(const struct call *c, struct berth_error *err)
 }
 
 /* An answer that is not a success: keep etcd's own message. */
-static int remote_error(const struct call *c, long status, const json_t *root, const char *raw,
-                        struct berth_error *err)
+static int remote_error(const struct etcd_store *s, struct call *c, long status,
+                        const json_t *root, const char *raw, struct berth_error *err)
 {
         const json_t *e = root;
         json_t *inner = json_object_get(root, "error");
@@ -662,10 +975,18 @@ static int remote_error(const struct call *c, long status, const json_t *root, c
         int r;
         if (msg && *msg) {
                 r = etcd_error_errno(msg, code);
+                c->token_rejected = etcd_error_token_rejected(msg, code);
         } else {
                 /* Not etcd's JSON: a proxy, or something else on that port. */
                 r = status == 404 ? -EPROTO : -EIO;
                 msg = raw && *raw ? raw : "no message";
+        }
+        char hinted[512];
+        if (r == -EACCES && !s->user && strstr(msg, "user name is empty")) {
+                snprintf(hinted, sizeof(hinted),
+                         "%s (etcd has authentication on: add ?user=NAME&password-file=PATH)",
+                         msg);
+                msg = hinted;
         }
         if (r == -E2BIG && c->value_len > 0)
                 berth_error_set(err, r,
@@ -680,13 +1001,32 @@ static int remote_error(const struct call *c, long status, const json_t *root, c
         return r;
 }
 
-/* POSTs body to c->path and returns the parsed JSON answer (for a stream endpoint,
- * the "result" of its first message). */
-static int etcd_call(struct etcd_store *s, struct call *c, const json_t *body, json_t **ret,
-                     struct berth_error *err)
+/* A copy of the shared headers plus auth ("Authorization: <token>"). */
+static struct curl_slist *headers_with(const struct etcd_store *s, const char *auth)
 {
-        _cleanup_free_ char *data = json_dumps(body, JSON_COMPACT);
-        if (!data)
+        struct curl_slist *list = NULL;
+        for (const struct curl_slist *i = s->headers; i; i = i->next) {
+                struct curl_slist *n = curl_slist_append(list, i->data);
+                if (!n) {
+                        curl_slist_free_all(list);
+                        return NULL;
+                }
+                list = n;
+        }
+        struct curl_slist *n = curl_slist_append(list, auth);
+        if (!n)
+                curl_slist_free_all(list);
+        return n;
+}
+
+/* POSTs data to c->path, with the auth header when not NULL, and returns the
+ * parsed JSON answer (for a stream endpoint, the "result" of its first message). */
+static int etcd_request(struct etcd_store *s, struct call *c, const char *data, const char *auth,
+                        json_t **ret, struct berth_error *err)
+{
+        c->token_rejected = false;
+        _cleanup_(slist_freep) struct curl_slist *headers = auth ? headers_with(s, auth) : NULL;
+        if (auth && !headers)
                 return berth_error_set(err, -ENOMEM, "etcd: %s %s: out of memory", c->op,
                                        c->subject);
         CURL *h = pool_get(s);
@@ -700,6 +1040,8 @@ static int etcd_call(struct etcd_store *s, struct call *c, const json_t *body, j
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+        if (headers)
+                curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 
         size_t start = preferred_endpoint(s);
         CURLcode cc = CURLE_OK;
@@ -711,8 +1053,8 @@ static int etcd_call(struct etcd_store *s, struct call *c, const json_t *body, j
                         size_t idx = (start + i) % s->n_endpoints;
                         c->ep = s->endpoints[idx];
                         char url[ETCD_URL_MAX];
-                        if (snprintf(url, sizeof(url), "http://%s%s", c->ep, c->path) >=
-                            (int)sizeof(url)) {
+                        if (snprintf(url, sizeof(url), "%s://%s%s", s->tls ? "https" : "http",
+                                     c->ep, c->path) >= (int)sizeof(url)) {
                                 pool_put(s, h);
                                 return berth_error_set(err, -ENAMETOOLONG, "etcd %s: URL too long",
                                                        c->ep);
@@ -731,7 +1073,8 @@ static int etcd_call(struct etcd_store *s, struct call *c, const json_t *body, j
                                 finished = true;
                                 break;
                         }
-                        if (resp.write_error || !retryable(h, cc, c->idempotent)) {
+                        if (resp.write_error || !retryable(h, cc, c->idempotent) ||
+                            tls_refused(s, curl_detail(cc, errbuf))) {
                                 finished = true;
                                 break;
                         }
@@ -740,7 +1083,7 @@ static int etcd_call(struct etcd_store *s, struct call *c, const json_t *body, j
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         if (cc != CURLE_OK) {
-                int r = transport_error(c, h, cc, &resp, errbuf, err);
+                int r = transport_error(s, c, h, cc, &resp, errbuf, err);
                 pool_put(s, h);
                 return r;
         }
@@ -755,7 +1098,7 @@ static int etcd_call(struct etcd_store *s, struct call *c, const json_t *body, j
         _cleanup_json_ json_t *root =
             json_loadb(resp.body.data ? resp.body.data : "", len, 0, NULL);
         if (status != 200 || !json_is_object(root) || json_object_get(root, "error"))
-                return remote_error(c, status, root, resp.body.data, err);
+                return remote_error(s, c, status, root, resp.body.data, err);
         if (c->first_line) {
                 json_t *result = json_object_get(root, "result");
                 if (!json_is_object(result))
@@ -765,6 +1108,136 @@ static int etcd_call(struct etcd_store *s, struct call *c, const json_t *body, j
         }
         *ret = TAKE_PTR(root);
         return 0;
+}
+
+/* ---- authentication --------------------------------------------------------- */
+
+/* Writes in as the inside of a JSON string; out needs 6 bytes per input byte. */
+static size_t json_escape(char *out, const char *in)
+{
+        static const char hex[] = "0123456789abcdef";
+        size_t o = 0;
+        for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+                if (*p == '"' || *p == '\\') {
+                        out[o++] = '\\';
+                        out[o++] = (char)*p;
+                } else if (*p < 0x20) {
+                        memcpy(out + o, "\\u00", 4);
+                        o += 4;
+                        out[o++] = hex[*p >> 4];
+                        out[o++] = hex[*p & 15];
+                } else {
+                        out[o++] = (char)*p;
+                }
+        }
+        return o;
+}
+
+/* A token fit for a header line: no control characters, no spaces. */
+static bool token_valid(const char *t)
+{
+        size_t n = strlen(t);
+        if (n == 0 || n > ETCD_TOKEN_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f)
+                        return false;
+        return true;
+}
+
+/* Asks etcd for a token as s->user. The body holds the password, so it is built
+ * here in one allocation (jansson would leave copies behind) and wiped. */
+static int authenticate(struct etcd_store *s, char **ret_token, struct berth_error *err)
+{
+        struct call c = {.op = "authenticate as",
+                         .subject = s->user,
+                         .path = "/v3/auth/authenticate",
+                         .idempotent = true};
+        size_t cap = sizeof("{\"name\":\"\",\"password\":\"\"}") +
+                     6 * (strlen(s->user) + strlen(s->password));
+        _cleanup_(secret_freep) char *data = malloc(cap);
+        if (!data)
+                return berth_error_set(err, -ENOMEM, "etcd: authenticate as %s: out of memory",
+                                       s->user);
+        size_t o = 0;
+        memcpy(data + o, "{\"name\":\"", 9);
+        o += 9;
+        o += json_escape(data + o, s->user);
+        memcpy(data + o, "\",\"password\":\"", 14);
+        o += 14;
+        o += json_escape(data + o, s->password);
+        memcpy(data + o, "\"}", 3);
+
+        _cleanup_json_ json_t *resp = NULL;
+        int r = etcd_request(s, &c, data, NULL, &resp, err);
+        if (r < 0)
+                return r;
+        const char *token = json_path_string(resp, "token");
+        if (!token || !token_valid(token))
+                return malformed(&c, err);
+        char *t = strdup(token);
+        if (!t)
+                return berth_error_set(err, -ENOMEM, "etcd: authenticate as %s: out of memory",
+                                       s->user);
+        *ret_token = t;
+        return 0;
+}
+
+/* The "Authorization: <token>" header for a request. Authenticates when there is
+ * no token yet, or when *stale (if not NULL) is the generation of a token etcd
+ * just refused and nobody has replaced it since. *ret_gen is the generation of the
+ * token in the header. Caller frees *ret_header. */
+static int auth_header(struct etcd_store *s, const uint64_t *stale, char **ret_header,
+                       uint64_t *ret_gen, struct berth_error *err)
+{
+        LOCK_SCOPE(&s->auth_lock);
+        if (s->token && stale && *stale == s->token_gen) {
+                secret_free(s->token);
+                s->token = NULL;
+        }
+        if (!s->token) {
+                char *t = NULL;
+                int r = authenticate(s, &t, err);
+                if (r < 0)
+                        return r;
+                s->token = t;
+                s->token_gen++;
+        }
+        char *h = str_printf("Authorization: %s", s->token);
+        if (!h)
+                return berth_error_set(err, -ENOMEM, "etcd: authenticate as %s: out of memory",
+                                       s->user);
+        *ret_header = h;
+        *ret_gen = s->token_gen;
+        return 0;
+}
+
+/* etcd_request with authentication when the store has a user: a request refused
+ * for its token goes once more with a new one. That is safe for writes and the
+ * CAS txn: etcd checks the token before it runs anything. */
+static int etcd_call(struct etcd_store *s, struct call *c, const json_t *body, json_t **ret,
+                     struct berth_error *err)
+{
+        _cleanup_free_ char *data = json_dumps(body, JSON_COMPACT);
+        if (!data)
+                return berth_error_set(err, -ENOMEM, "etcd: %s %s: out of memory", c->op,
+                                       c->subject);
+        if (!s->user)
+                return etcd_request(s, c, data, NULL, ret, err);
+        _cleanup_(secret_freep) char *auth = NULL;
+        uint64_t gen = 0;
+        int r = auth_header(s, NULL, &auth, &gen, err);
+        if (r >= 0) {
+                r = etcd_request(s, c, data, auth, ret, err);
+                if (r >= 0 || !c->token_rejected)
+                        return r;
+                secret_free(TAKE_PTR(auth));
+                r = auth_header(s, &gen, &auth, &gen, err);
+                if (r >= 0)
+                        return etcd_request(s, c, data, auth, ret, err);
+        }
+        berth_error_prefix(err, "%s %s", c->op, c->subject);
+        return r;
 }
 
 static int header_revision(const json_t *resp, int64_t *ret)
@@ -1253,6 +1726,9 @@ struct etcd_watch {
         bool reconnect;    /* the current stream is unusable: drop it */
         int final_error;   /* ends the watch after the stream stops */
         bool free_on_exit; /* cancelled from its own callback */
+        uint64_t auth_gen; /* generation of the token of the current stream */
+        bool auth_stale;   /* etcd refused that token: get a new one, reconnect at once */
+        bool auth_retried; /* ... but only once until a stream is accepted */
 };
 
 static void watch_free(struct etcd_watch *w)
@@ -1286,8 +1762,20 @@ static bool watch_handle(struct etcd_watch *w, const char *data, size_t len)
                 w->reconnect = true;
                 return false;
         }
-        if (m.created)
+        if (m.created && !m.canceled) {
                 w->created = true;
+                w->auth_retried = false;
+        }
+        if (m.canceled && w->s->user && !w->auth_retried &&
+            etcd_error_token_rejected(m.cancel_reason, -1)) {
+                /* The token expired while no stream needed it (simple tokens live
+                 * --auth-token-ttl): a new token, a new stream. */
+                w->auth_stale = true;
+                w->auth_retried = true;
+                w->reconnect = true;
+                etcd_watch_msg_release(&m);
+                return false;
+        }
         if (m.canceled) {
                 if (m.compact_revision > 0)
                         w->final_error = STORE_ERR_COMPACTED;
@@ -1361,15 +1849,67 @@ static bool watch_wait(struct etcd_watch *w, int64_t ms)
         return atomic_load(&w->cancel);
 }
 
+/* One stream: from (re)connecting at next_rev until it ends. Leaves w->created
+ * false when it never got going. */
+static void watch_stream(struct etcd_watch *w, CURL *h, size_t ep)
+{
+        struct etcd_store *s = w->s;
+        buf_reset(&w->line);
+        w->created = false;
+        w->reconnect = false;
+        _cleanup_(slist_freep) struct curl_slist *headers = NULL;
+        if (s->user) {
+                _cleanup_(secret_freep) char *auth = NULL;
+                int r = auth_header(s, w->auth_stale ? &w->auth_gen : NULL, &auth, &w->auth_gen,
+                                    NULL);
+                w->auth_stale = false;
+                /* Refused credentials stay refused; anything else (etcd away) is
+                 * retried like a failed connect. */
+                if (r == -EACCES || r == -ENOMEM || r == -EINVAL)
+                        w->final_error = r;
+                if (r < 0)
+                        return;
+                headers = headers_with(s, auth);
+                if (!headers) {
+                        w->final_error = -ENOMEM;
+                        return;
+                }
+        }
+        char rev_s[I64_STR_MAX];
+        i64_format(w->next_rev, rev_s);
+        _cleanup_json_ json_t *body = json_pack(
+            "{s:{s:s, s:s, s:s, s:b, s:b}}", "create_request", "key", w->key, "range_end", w->end,
+            "start_revision", rev_s, "prev_kv", 1, "progress_notify", 1);
+        _cleanup_free_ char *data = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        if (!data) {
+                w->final_error = -ENOMEM;
+                return;
+        }
+        char url[ETCD_URL_MAX];
+        snprintf(url, sizeof(url), "%s://%s/v3/watch", s->tls ? "https" : "http",
+                 s->endpoints[ep]);
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers ? headers : s->headers);
+        (void)curl_easy_perform(h);
+        /* Nothing of this stream may outlive it. */
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+}
+
 static void *watch_main(void *userdata)
 {
         struct etcd_watch *w = userdata;
         struct etcd_store *s = w->s;
         CURL *h = curl_easy_init();
+        if (h && common_options(s, h) < 0) {
+                curl_easy_cleanup(h);
+                h = NULL;
+        }
         if (!h) {
                 w->final_error = -ENOMEM;
         } else {
-                common_options(s, h);
                 curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, watch_on_write);
                 curl_easy_setopt(h, CURLOPT_WRITEDATA, w);
                 curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -1379,27 +1919,11 @@ static void *watch_main(void *userdata)
         size_t ep = preferred_endpoint(s);
         int64_t backoff = ETCD_WATCH_BACKOFF_MIN;
         while (h && !atomic_load(&w->cancel) && !w->final_error) {
-                char rev_s[I64_STR_MAX];
-                i64_format(w->next_rev, rev_s);
-                _cleanup_json_ json_t *body = json_pack(
-                    "{s:{s:s, s:s, s:s, s:b, s:b}}", "create_request", "key", w->key, "range_end",
-                    w->end, "start_revision", rev_s, "prev_kv", 1, "progress_notify", 1);
-                _cleanup_free_ char *data = body ? json_dumps(body, JSON_COMPACT) : NULL;
-                if (!data) {
-                        w->final_error = -ENOMEM;
-                        break;
-                }
-                char url[ETCD_URL_MAX];
-                snprintf(url, sizeof(url), "http://%s/v3/watch", s->endpoints[ep]);
-                curl_easy_setopt(h, CURLOPT_URL, url);
-                curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
-                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
-                buf_reset(&w->line);
-                w->created = false;
-                w->reconnect = false;
-                (void)curl_easy_perform(h);
+                watch_stream(w, h, ep);
                 if (atomic_load(&w->cancel) || w->final_error)
                         break;
+                if (w->auth_stale)
+                        continue; /* at most once in a row: see auth_retried */
                 /* The stream ended: etcd restarted, the connection broke, or it never
                  * started. Resume at next_rev, elsewhere if it never started here. */
                 if (w->created) {
@@ -1524,6 +2048,13 @@ static void etcd_free(struct store *base)
                 curl_easy_cleanup(s->pool[i]);
         curl_slist_free_all(s->headers);
         strv_free(s->endpoints);
+        free(s->cacert);
+        free(s->cert);
+        free(s->key);
+        free(s->user);
+        secret_free(s->password);
+        secret_free(s->token);
+        pthread_mutex_destroy(&s->auth_lock);
         pthread_mutex_destroy(&s->lock);
         free(s);
 }
@@ -1552,43 +2083,138 @@ static void curl_init(void)
         curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int store_etcd_open(const char *location, struct store **ret, struct berth_error *err)
+/* Opens path to see that it can be read now, rather than at the first request. */
+static int check_readable(const char *where, const char *what, const char *path,
+                          struct berth_error *err)
 {
-        /* "etcd://h:p/" is accepted as well as "etcd://h:p". */
-        _cleanup_free_ char *loc = strdup(location ? location : "");
-        if (!loc)
-                return berth_error_set(err, -ENOMEM, "store etcd://%s: out of memory", location);
-        size_t n = strlen(loc);
-        if (n > 0 && loc[n - 1] == '/')
-                loc[n - 1] = '\0';
-        _cleanup_strv_ char **endpoints = NULL;
-        int r = etcd_parse_endpoints(loc, &endpoints);
-        if (r == -ENOMEM)
-                return berth_error_set(err, r, "store etcd://%s: out of memory", location);
+        char msg[128];
+        /* O_NONBLOCK: a FIFO must not hang the open. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                int e = errno;
+                errno_text(e, msg);
+                return berth_error_set(err, -e, "store %s: %s %s: %s", where, what, path, msg);
+        }
+        if (S_ISDIR(st.st_mode))
+                return berth_error_set(err, -EISDIR, "store %s: %s %s: is a directory", where,
+                                       what, path);
+        return 0;
+}
+
+/* The first line of the password file, without its line end. */
+static int read_password(const char *where, const char *path, char **ret,
+                         struct berth_error *err)
+{
+        int r = check_readable(where, "password-file", path, err);
         if (r < 0)
-                return berth_error_set(err, r,
-                                       "store etcd://%s: bad endpoint list (expected "
-                                       "etcd://host:port[,host:port...], at most %d)",
-                                       location, ETCD_ENDPOINTS_MAX);
+                return r;
+        char msg[128];
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                int e = errno;
+                errno_text(e, msg);
+                return berth_error_set(err, -e, "store %s: password-file %s: %s", where, path,
+                                       msg);
+        }
+        char buf[ETCD_PASSWORD_MAX + 2];
+        size_t n = 0;
+        while (n < sizeof(buf)) {
+                ssize_t k = read(fd, buf + n, sizeof(buf) - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        int e = errno;
+                        explicit_bzero(buf, sizeof(buf));
+                        errno_text(e, msg);
+                        return berth_error_set(err, -e, "store %s: password-file %s: %s", where,
+                                               path, msg);
+                }
+                if (k == 0)
+                        break;
+                n += (size_t)k;
+        }
+        size_t len = 0;
+        while (len < n && buf[len] != '\n')
+                len++;
+        if (len > 0 && buf[len - 1] == '\r')
+                len--;
+        bool nul = memchr(buf, '\0', len) != NULL;
+        explicit_bzero(buf + len, sizeof(buf) - len);
+        if (len == 0 || len > ETCD_PASSWORD_MAX || nul) {
+                explicit_bzero(buf, sizeof(buf));
+                if (len > ETCD_PASSWORD_MAX)
+                        return berth_error_set(err, -EINVAL,
+                                               "store %s: password-file %s: password longer "
+                                               "than %d bytes",
+                                               where, path, ETCD_PASSWORD_MAX);
+                return berth_error_set(err, -EINVAL, "store %s: password-file %s: %s", where,
+                                       path, nul ? "NUL byte in the password" : "empty first line");
+        }
+        char *p = strndup(buf, len);
+        explicit_bzero(buf, sizeof(buf));
+        if (!p)
+                return berth_error_set(err, -ENOMEM, "store %s: out of memory", where);
+        *ret = p;
+        return 0;
+}
+
+int store_etcd_open(const char *url, struct store **ret, struct berth_error *err)
+{
+        _cleanup_(etcd_url_release) struct etcd_url u = {0};
+        int r = etcd_url_parse(url ? url : "", &u, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *where = url_display(url);
+        if (!where)
+                return berth_error_set(err, -ENOMEM, "store: out of memory");
+        const char *what[] = {"cacert", "cert", "key"};
+        const char *paths[] = {u.cacert, u.cert, u.key};
+        for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+                if (paths[i] && (r = check_readable(where, what[i], paths[i], err)) < 0)
+                        return r;
+        _cleanup_(secret_freep) char *password = NULL;
+        if (u.password_file) {
+                r = read_password(where, u.password_file, &password, err);
+                if (r < 0)
+                        return r;
+        } else if (u.user) {
+                const char *env = getenv("BERTH_ETCD_PASSWORD");
+                if (!env || !*env)
+                        return berth_error_set(err, -EINVAL,
+                                               "store %s: user %s needs a password: add "
+                                               "password-file=PATH or set BERTH_ETCD_PASSWORD",
+                                               where, u.user);
+                password = strdup(env);
+                if (!password)
+                        return berth_error_set(err, -ENOMEM, "store %s: out of memory", where);
+        }
         pthread_once(&curl_once, curl_init);
         if (curl_init_result != CURLE_OK)
-                return berth_error_set(err, -EIO, "store etcd://%s: libcurl: %s", location,
+                return berth_error_set(err, -EIO, "store %s: libcurl: %s", where,
                                        curl_easy_strerror(curl_init_result));
 
         struct etcd_store *s = calloc(1, sizeof(*s));
         if (!s)
-                return berth_error_set(err, -ENOMEM, "store etcd://%s: out of memory", location);
+                return berth_error_set(err, -ENOMEM, "store %s: out of memory", where);
         s->base.ops = &etcd_ops;
         pthread_mutex_init(&s->lock, NULL);
-        s->endpoints = TAKE_PTR(endpoints);
+        pthread_mutex_init(&s->auth_lock, NULL);
+        s->endpoints = TAKE_PTR(u.endpoints);
         s->n_endpoints = strv_length(s->endpoints);
+        s->tls = u.tls;
+        s->cacert = TAKE_PTR(u.cacert);
+        s->cert = TAKE_PTR(u.cert);
+        s->key = TAKE_PTR(u.key);
+        s->user = TAKE_PTR(u.user);
+        s->password = TAKE_PTR(password);
         /* "Expect:" turns off 100-continue, which would add a round trip to large puts. */
         struct curl_slist *h1 = curl_slist_append(NULL, "Content-Type: application/json");
         struct curl_slist *h2 = h1 ? curl_slist_append(h1, "Expect:") : NULL;
         if (!h2) {
                 curl_slist_free_all(h1);
                 etcd_free(&s->base);
-                return berth_error_set(err, -ENOMEM, "store etcd://%s: out of memory", location);
+                return berth_error_set(err, -ENOMEM, "store %s: out of memory", where);
         }
         s->headers = h2;
         *ret = &s->base;

@@ -458,7 +458,7 @@ static void test_status_bodies(void **state)
             {599, "InternalError", -EIO},
         };
         for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
-                assert_string_equal(api_status_reason(table[i].code), table[i].reason);
+                assert_string_equal(http_status_reason(table[i].code), table[i].reason);
                 assert_int_equal(api_status_errno(table[i].code), table[i].err);
         }
 

@@ -492,12 +492,12 @@ static void test_open_errors(void **state)
         (void)state;
         struct store *s = (struct store *)&shared; /* stays untouched */
         struct berth_error err = {0};
-        assert_int_equal(store_etcd_open("", &s, &err), -EINVAL);
-        assert_int_equal(store_etcd_open("nohost", &s, &err), -EINVAL);
+        assert_int_equal(store_etcd_open("etcd://", &s, &err), -EINVAL);
+        assert_int_equal(store_etcd_open("etcd://nohost", &s, &err), -EINVAL);
         assert_non_null(strstr(err.message, "etcd://nohost"));
         assert_ptr_equal(s, (struct store *)&shared);
         /* A trailing slash is fine; nothing is contacted at open. */
-        assert_int_equal(store_etcd_open("127.0.0.1:1/", &s, &err), 0);
+        assert_int_equal(store_etcd_open("etcd://127.0.0.1:1/", &s, &err), 0);
         store_free(s);
 }
 
@@ -508,7 +508,7 @@ static void test_unreachable(void **state)
         (void)state;
         struct store *s = NULL;
         struct berth_error err = {0};
-        assert_int_equal(store_etcd_open("127.0.0.1:1", &s, &err), 0);
+        assert_int_equal(store_etcd_open("etcd://127.0.0.1:1", &s, &err), 0);
         struct store_kv kv = {.key = (char *)"untouched"};
         struct timespec t0 = now_mono();
         assert_int_equal(store_get(s, "/berth/x", &kv, &err), -ECONNREFUSED);
@@ -537,7 +537,7 @@ static void test_failover(void **state)
         (void)state;
         if (!need_shared())
                 return;
-        _cleanup_free_ char *loc = str_printf("127.0.0.1:1,%s", shared_location);
+        _cleanup_free_ char *loc = str_printf("etcd://127.0.0.1:1,%s", shared_location);
         struct store *s = NULL;
         struct berth_error err = {0};
         assert_int_equal(store_etcd_open(loc, &s, &err), 0);
@@ -967,7 +967,7 @@ static void test_watch_survives_restart(void **state)
 
         struct store *s = NULL;
         struct berth_error err = {0};
-        assert_int_equal(store_etcd_open(PRIVATE_CLIENT, &s, &err), 0);
+        assert_int_equal(store_etcd_open("etcd://" PRIVATE_CLIENT, &s, &err), 0);
         int64_t rev;
         if (store_revision(s, &rev, NULL) == 0) {
                 print_message("something already answers at %s: skipped\n", PRIVATE_CLIENT);
@@ -1066,7 +1066,7 @@ static int group_setup(void **state)
         shared_location = url + strlen("etcd://");
         struct berth_error err = {0};
         struct store *s = NULL;
-        if (store_etcd_open(shared_location, &s, &err) < 0) {
+        if (store_etcd_open(url, &s, &err) < 0) {
                 print_error("%s\n", err.message);
                 return -1;
         }

@@ -1,0 +1,241 @@
+/* Fuzz target for the api module's pure pieces: the router and the label and
+ * field selectors. The input is split into lines:
+ *   1  a request target ("/apis/berth/v1/namespaces/x/tasks?watch=1"), routed
+ *      with every method,
+ *   2  a label selector,
+ *   3  a field selector,
+ *   4… a JSON object the selectors are matched against (its metadata.labels
+ *      for the label selector).
+ * Missing lines are empty. Besides memory errors and UB it aborts when
+ *   - a route or a failure breaks the documented contract (kind set for
+ *     collections and objects, watch only on GET lists, 4xx/5xx codes),
+ *   - a parsed selector has the wrong number of values for its operator,
+ *   - an empty selector does not match everything, or labels built from a
+ *     selector's own requirements do not match it. */
+#include <stdint.h>
+
+#include "api-internal.h"
+
+static void check_error(const struct api_error *err, int rc)
+{
+        if (rc >= 0 || err->code < 400 || err->code > 599 || !err->message[0])
+                abort();
+}
+
+/* ---- router ---------------------------------------------------------------- */
+
+static void check_route(const struct api_route *r, enum api_method m)
+{
+        bool needs_kind = r->endpoint == API_EP_LIST || r->endpoint == API_EP_OBJECT ||
+                          r->endpoint == API_EP_LOG;
+        bool watch;
+
+        if (r->method != m || needs_kind != (r->kind != NULL) ||
+            (r->watch && (m != API_METHOD_GET || r->endpoint != API_EP_LIST)) ||
+            ((r->endpoint == API_EP_OBJECT || r->endpoint == API_EP_LOG) && !r->name[0]) ||
+            (r->endpoint == API_EP_LOG) != streq(r->subresource, "log") ||
+            r->n_params > API_QUERY_PARAMS_MAX || (r->n_params > 0) != (r->params != NULL))
+                abort();
+        for (size_t i = 0; i < r->n_params; i++)
+                if (!r->params[i].key || !r->params[i].value ||
+                    api_route_param(r, r->params[i].key) == NULL)
+                        abort();
+        if (r->endpoint == API_EP_LIST && (m == API_METHOD_GET || m == API_METHOD_HEAD) &&
+            api_route_param_bool(r, "watch", false, &watch) < 0)
+                abort();
+}
+
+static void fuzz_route(const char *target, const json_t *obj)
+{
+        for (enum api_method m = API_METHOD_GET; m <= API_METHOD_OTHER; m++) {
+                struct api_route r = {};
+                struct api_error err = {};
+                int rc = api_route_parse(m, target, &r, &err);
+
+                if (rc < 0) {
+                        check_error(&err, rc);
+                        if (r.params)
+                                abort();
+                        api_error_release(&err);
+                        continue;
+                }
+                check_route(&r, m);
+                if (r.endpoint == API_EP_LIST) {
+                        struct api_selector labels = {}, fields = {};
+
+                        rc = api_route_selectors(&r, &labels, &fields, &err);
+                        if (rc < 0) {
+                                check_error(&err, rc);
+                        } else {
+                                (void)api_object_matches(&labels, &fields, obj);
+                                api_selector_release(&labels);
+                                api_selector_release(&fields);
+                        }
+                        api_error_release(&err);
+                }
+                api_route_release(&r);
+                api_route_release(&r); /* released twice: must be a no-op */
+        }
+}
+
+static void fuzz_percent(const char *s)
+{
+        size_t len = strlen(s);
+
+        for (int plus = 0; plus < 2; plus++) {
+                _cleanup_free_ char *out = NULL;
+
+                if (api_percent_decode(s, len, plus, &out) < 0) {
+                        if (out)
+                                abort();
+                        continue;
+                }
+                if (strlen(out) > len || (!strpbrk(s, "%+") && !streq(out, s)))
+                        abort();
+        }
+}
+
+/* ---- selectors --------------------------------------------------------------- */
+
+static void check_label_reqs(const struct api_selector *sel)
+{
+        for (size_t i = 0; i < sel->n; i++) {
+                const struct api_selector_req *r = &sel->reqs[i];
+                size_t nv = strv_length(r->values);
+
+                if (!r->key || !r->key[0])
+                        abort();
+                switch (r->op) {
+                case API_SEL_EQ:
+                case API_SEL_NEQ:
+                        if (nv != 1)
+                                abort();
+                        break;
+                case API_SEL_IN:
+                case API_SEL_NOTIN:
+                        if (nv < 1)
+                                abort();
+                        break;
+                case API_SEL_EXISTS:
+                case API_SEL_NOT_EXISTS:
+                        if (nv != 0)
+                                abort();
+                        break;
+                default:
+                        abort();
+                }
+        }
+}
+
+/* For a selector of only =, in and exists on distinct keys, the labels that
+ * give each key its first allowed value must match. */
+static void check_label_satisfiable(const struct api_selector *sel)
+{
+        _cleanup_json_ json_t *labels = json_object();
+
+        if (!labels)
+                return;
+        for (size_t i = 0; i < sel->n; i++) {
+                const struct api_selector_req *r = &sel->reqs[i];
+
+                if (r->op != API_SEL_EQ && r->op != API_SEL_IN && r->op != API_SEL_EXISTS)
+                        return;
+                if (json_object_get(labels, r->key))
+                        return;
+                if (json_object_set_new(labels, r->key,
+                                        json_string(r->values ? r->values[0] : "")) < 0)
+                        return;
+        }
+        if (!api_label_selector_matches(sel, labels))
+                abort();
+}
+
+static void fuzz_label_selector(const char *s, const json_t *obj)
+{
+        struct api_selector sel = {};
+        struct api_error err = {};
+        int rc = api_label_selector_parse(s, &sel, &err);
+
+        if (rc < 0) {
+                check_error(&err, rc);
+                if (sel.reqs)
+                        abort();
+                api_error_release(&err);
+                return;
+        }
+        check_label_reqs(&sel);
+        check_label_satisfiable(&sel);
+        (void)api_label_selector_matches(&sel, json_path(obj, "metadata.labels"));
+        (void)api_label_selector_matches(&sel, obj);
+        (void)api_label_selector_matches(&sel, NULL);
+        api_selector_release(&sel);
+        if (sel.n || sel.reqs || !api_label_selector_matches(&sel, obj))
+                abort();
+        api_selector_release(&sel);
+}
+
+static void fuzz_field_selector(const char *s, const json_t *obj)
+{
+        struct api_selector sel = {};
+        struct api_error err = {};
+        int rc = api_field_selector_parse(s, &sel, &err);
+
+        if (rc < 0) {
+                check_error(&err, rc);
+                if (sel.reqs)
+                        abort();
+                api_error_release(&err);
+                return;
+        }
+        for (size_t i = 0; i < sel.n; i++) {
+                const struct api_selector_req *r = &sel.reqs[i];
+
+                if (!r->key || strv_length(r->values) != 1 ||
+                    (r->op != API_SEL_EQ && r->op != API_SEL_NEQ) ||
+                    (!streq(r->key, "metadata.name") && !streq(r->key, "metadata.namespace") &&
+                     !streq(r->key, "status.phase")))
+                        abort();
+        }
+        (void)api_field_selector_matches(&sel, obj);
+        (void)api_field_selector_matches(&sel, NULL);
+        api_selector_release(&sel);
+        if (!api_field_selector_matches(&sel, obj))
+                abort();
+}
+
+/* Cuts the next line off *p (NUL-terminated); "" once the input is used up. */
+static char *next_line(char **p)
+{
+        char *line = *p, *nl = strchr(line, '\n');
+
+        if (nl) {
+                *nl = '\0';
+                *p = nl + 1;
+        } else {
+                *p = line + strlen(line);
+        }
+        return line;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        /* The router and selectors take C strings: the input up to its first NUL. */
+        _cleanup_free_ char *copy = strndup((const char *)data, size);
+        _cleanup_json_ json_t *obj = NULL;
+        char *p = copy, *target, *labels, *fields;
+
+        if (!copy)
+                return 0;
+        target = next_line(&p);
+        labels = next_line(&p);
+        fields = next_line(&p);
+        obj = json_loads(p, 0, NULL);
+
+        fuzz_route(target, obj);
+        fuzz_percent(target);
+        fuzz_label_selector(labels, obj);
+        fuzz_field_selector(fields, obj);
+        return 0;
+}
