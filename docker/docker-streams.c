@@ -185,10 +185,16 @@ int docker_event_parse(const char *line, size_t len, json_t **ret_root, struct d
         ev.id = ev.id ? ev.id : "";
         ev.attributes = attrs;
         t = json_object_get(root, "timeNano");
-        if (json_is_integer(t))
+        if (json_is_integer(t)) {
                 ev.time_nano = json_integer_value(t);
-        else
-                ev.time_nano = json_integer_value(json_object_get(root, "time")) * 1000000000;
+        } else {
+                json_int_t secs = json_integer_value(json_object_get(root, "time"));
+
+                /* Seconds that do not fit in int64 nanoseconds (year 2262) are
+                 * junk: reported as 0, like a missing time, not overflowed. */
+                if (secs <= INT64_MAX / 1000000000 && secs >= INT64_MIN / 1000000000)
+                        ev.time_nano = (int64_t)secs * 1000000000;
+        }
         *ret_root = TAKE_PTR(root);
         *ret = ev;
         return 0;

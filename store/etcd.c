@@ -589,13 +589,12 @@ static int url_option(struct etcd_url *u, const char *where, const char *opt, si
         _Static_assert(ARRAY_SIZE(slots) == ARRAY_SIZE(url_option_names), "one slot per option");
         size_t i = 0;
         while (i < ARRAY_SIZE(slots) && !(strlen(url_option_names[i]) == name_len &&
-                                           memcmp(url_option_names[i], opt, name_len) == 0))
+                                          memcmp(url_option_names[i], opt, name_len) == 0))
                 i++;
         if (i == ARRAY_SIZE(slots))
-                return berth_error_set(err, -EINVAL,
-                                       "store %s: unknown option %.*s (known: " URL_OPTIONS_KNOWN
-                                       ")",
-                                       where, (int)(name_len > 64 ? 64 : name_len), opt);
+                return berth_error_set(
+                    err, -EINVAL, "store %s: unknown option %.*s (known: " URL_OPTIONS_KNOWN ")",
+                    where, (int)(name_len > 64 ? 64 : name_len), opt);
         const char *name = url_option_names[i];
         if (*slots[i])
                 return berth_error_set(err, -EINVAL, "store %s: option %s given twice", where,
@@ -605,9 +604,8 @@ static int url_option(struct etcd_url *u, const char *where, const char *opt, si
                 return berth_error_set(err, -EINVAL, "store %s: option %s needs a value (%s=...)",
                                        where, name, name);
         if (value_len > ETCD_OPTION_VALUE_MAX)
-                return berth_error_set(err, -EINVAL,
-                                       "store %s: option %s is longer than %d bytes", where, name,
-                                       ETCD_OPTION_VALUE_MAX);
+                return berth_error_set(err, -EINVAL, "store %s: option %s is longer than %d bytes",
+                                       where, name, ETCD_OPTION_VALUE_MAX);
         int r = percent_decode(eq + 1, value_len, slots[i]);
         if (r == -ENOMEM)
                 return berth_error_set(err, r, "store %s: out of memory", where);
@@ -677,9 +675,8 @@ int etcd_url_parse(const char *url, struct etcd_url *ret, struct berth_error *er
                                        "cert=PATH)",
                                        where, u.key);
         if (u.password_file && !u.user)
-                return berth_error_set(err, -EINVAL,
-                                       "store %s: password-file without user (add user=NAME)",
-                                       where);
+                return berth_error_set(
+                    err, -EINVAL, "store %s: password-file without user (add user=NAME)", where);
         *ret = u;
         u = (struct etcd_url){0};
         return 0;
@@ -696,9 +693,9 @@ struct etcd_store {
         struct curl_slist *headers; /* read-only once built; shared by every handle */
 
         /* TLS and auth settings: read-only after open. */
-        bool tls;       /* etcds:// */
-        char *cacert;   /* NULL: the system's CAs */
-        char *cert;     /* client certificate and key, both or neither */
+        bool tls;     /* etcds:// */
+        char *cacert; /* NULL: the system's CAs */
+        char *cert;   /* client certificate and key, both or neither */
         char *key;
         char *user;     /* NULL: no authentication */
         char *password; /* secret_free()d */
@@ -883,8 +880,7 @@ static const char *curl_detail(CURLcode cc, const char *errbuf)
 }
 
 static int transport_error(const struct etcd_store *s, const struct call *c, CURL *h, CURLcode cc,
-                           const struct response *resp, const char *errbuf,
-                           struct berth_error *err)
+                           const struct response *resp, const char *errbuf, struct berth_error *err)
 {
         if (resp->write_error == -E2BIG)
                 return berth_error_set(err, -E2BIG,
@@ -936,9 +932,9 @@ static int transport_error(const struct etcd_store *s, const struct call *c, CUR
                                        s->cacert ? "cacert " : "the system's CAs; add cacert=PATH",
                                        s->cacert ? s->cacert : "", detail);
         case CURLE_SSL_CACERT_BADFILE:
-                return berth_error_set(err, -EINVAL, "etcd %s: %s %s: TLS: cannot use cacert %s: %s",
-                                       c->ep, c->op, c->subject, s->cacert ? s->cacert : "",
-                                       detail);
+                return berth_error_set(err, -EINVAL,
+                                       "etcd %s: %s %s: TLS: cannot use cacert %s: %s", c->ep,
+                                       c->op, c->subject, s->cacert ? s->cacert : "", detail);
         case CURLE_SSL_CERTPROBLEM:
                 return berth_error_set(err, -EINVAL,
                                        "etcd %s: %s %s: TLS: cannot use client certificate %s "
@@ -961,8 +957,8 @@ static int malformed(const struct call *c, struct berth_error *err)
 }
 
 /* An answer that is not a success: keep etcd's own message. */
-static int remote_error(const struct etcd_store *s, struct call *c, long status,
-                        const json_t *root, const char *raw, struct berth_error *err)
+static int remote_error(const struct etcd_store *s, struct call *c, long status, const json_t *root,
+                        const char *raw, struct berth_error *err)
 {
         const json_t *e = root;
         json_t *inner = json_object_get(root, "error");
@@ -984,8 +980,7 @@ static int remote_error(const struct etcd_store *s, struct call *c, long status,
         char hinted[512];
         if (r == -EACCES && !s->user && strstr(msg, "user name is empty")) {
                 snprintf(hinted, sizeof(hinted),
-                         "%s (etcd has authentication on: add ?user=NAME&password-file=PATH)",
-                         msg);
+                         "%s (etcd has authentication on: add ?user=NAME&password-file=PATH)", msg);
                 msg = hinted;
         }
         if (r == -E2BIG && c->value_len > 0)
@@ -1272,24 +1267,6 @@ static int prefix_range(const char *prefix, char **ret_key, char **ret_end)
         return 0;
 }
 
-static int conflict(struct berth_error *err, const char *op, const char *key, int64_t expected,
-                    int64_t found)
-{
-        if (expected == STORE_MUST_NOT_EXIST)
-                return berth_error_set(err, -ESTALE,
-                                       "store: %s %s: conflict: key already exists (mod "
-                                       "revision %" PRId64 ", expected none)",
-                                       op, key, found);
-        if (found == 0)
-                return berth_error_set(err, -ESTALE,
-                                       "store: %s %s: conflict: key does not exist (expected "
-                                       "mod revision %" PRId64 ")",
-                                       op, key, expected);
-        return berth_error_set(
-            err, -ESTALE, "store: %s %s: conflict: mod revision is %" PRId64 ", expected %" PRId64,
-            op, key, found, expected);
-}
-
 /* The kvs of the first response of a txn that took its failure branch (a range). */
 static const json_t *failure_kvs(const json_t *resp)
 {
@@ -1506,7 +1483,7 @@ static int etcd_put(struct store *base, const char *key, const char *value, size
                 if (json_array_size(kvs) > 0 &&
                     etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
                         return malformed(&c, err);
-                return conflict(err, "put", key, expected, found);
+                return store_conflict(err, "put", key, expected, found);
         }
         int64_t rev;
         if (header_revision(resp, &rev) < 0)
@@ -1559,7 +1536,7 @@ static int etcd_delete(struct store *base, const char *key, int64_t expected,
                 int64_t found = 0;
                 if (etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
                         return malformed(&c, err);
-                return conflict(err, "delete", key, expected, found);
+                return store_conflict(err, "delete", key, expected, found);
         }
         /* A delete without a CAS that found nothing still "succeeds" in etcd. */
         if (expected == STORE_ANY_REVISION) {
@@ -1860,8 +1837,8 @@ static void watch_stream(struct etcd_watch *w, CURL *h, size_t ep)
         _cleanup_(slist_freep) struct curl_slist *headers = NULL;
         if (s->user) {
                 _cleanup_(secret_freep) char *auth = NULL;
-                int r = auth_header(s, w->auth_stale ? &w->auth_gen : NULL, &auth, &w->auth_gen,
-                                    NULL);
+                int r =
+                    auth_header(s, w->auth_stale ? &w->auth_gen : NULL, &auth, &w->auth_gen, NULL);
                 w->auth_stale = false;
                 /* Refused credentials stay refused; anything else (etcd away) is
                  * retried like a failed connect. */
@@ -1877,17 +1854,16 @@ static void watch_stream(struct etcd_watch *w, CURL *h, size_t ep)
         }
         char rev_s[I64_STR_MAX];
         i64_format(w->next_rev, rev_s);
-        _cleanup_json_ json_t *body = json_pack(
-            "{s:{s:s, s:s, s:s, s:b, s:b}}", "create_request", "key", w->key, "range_end", w->end,
-            "start_revision", rev_s, "prev_kv", 1, "progress_notify", 1);
+        _cleanup_json_ json_t *body =
+            json_pack("{s:{s:s, s:s, s:s, s:b, s:b}}", "create_request", "key", w->key, "range_end",
+                      w->end, "start_revision", rev_s, "prev_kv", 1, "progress_notify", 1);
         _cleanup_free_ char *data = body ? json_dumps(body, JSON_COMPACT) : NULL;
         if (!data) {
                 w->final_error = -ENOMEM;
                 return;
         }
         char url[ETCD_URL_MAX];
-        snprintf(url, sizeof(url), "%s://%s/v3/watch", s->tls ? "https" : "http",
-                 s->endpoints[ep]);
+        snprintf(url, sizeof(url), "%s://%s/v3/watch", s->tls ? "https" : "http", s->endpoints[ep]);
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
@@ -2097,14 +2073,13 @@ static int check_readable(const char *where, const char *what, const char *path,
                 return berth_error_set(err, -e, "store %s: %s %s: %s", where, what, path, msg);
         }
         if (S_ISDIR(st.st_mode))
-                return berth_error_set(err, -EISDIR, "store %s: %s %s: is a directory", where,
-                                       what, path);
+                return berth_error_set(err, -EISDIR, "store %s: %s %s: is a directory", where, what,
+                                       path);
         return 0;
 }
 
 /* The first line of the password file, without its line end. */
-static int read_password(const char *where, const char *path, char **ret,
-                         struct berth_error *err)
+static int read_password(const char *where, const char *path, char **ret, struct berth_error *err)
 {
         int r = check_readable(where, "password-file", path, err);
         if (r < 0)
@@ -2114,8 +2089,7 @@ static int read_password(const char *where, const char *path, char **ret,
         if (fd < 0) {
                 int e = errno;
                 errno_text(e, msg);
-                return berth_error_set(err, -e, "store %s: password-file %s: %s", where, path,
-                                       msg);
+                return berth_error_set(err, -e, "store %s: password-file %s: %s", where, path, msg);
         }
         char buf[ETCD_PASSWORD_MAX + 2];
         size_t n = 0;
@@ -2148,8 +2122,8 @@ static int read_password(const char *where, const char *path, char **ret,
                                                "store %s: password-file %s: password longer "
                                                "than %d bytes",
                                                where, path, ETCD_PASSWORD_MAX);
-                return berth_error_set(err, -EINVAL, "store %s: password-file %s: %s", where,
-                                       path, nul ? "NUL byte in the password" : "empty first line");
+                return berth_error_set(err, -EINVAL, "store %s: password-file %s: %s", where, path,
+                                       nul ? "NUL byte in the password" : "empty first line");
         }
         char *p = strndup(buf, len);
         explicit_bzero(buf, sizeof(buf));

@@ -347,24 +347,6 @@ static int insert_locked(struct sq_store *s, int64_t rev, const char *key, const
         return 0;
 }
 
-static int stale(struct berth_error *err, const char *op, const char *key, int64_t expected,
-                 int64_t found)
-{
-        if (expected == STORE_MUST_NOT_EXIST)
-                return berth_error_set(err, -ESTALE,
-                                       "store: %s %s: conflict: key already exists (mod "
-                                       "revision %" PRId64 ", expected none)",
-                                       op, key, found);
-        if (found == 0)
-                return berth_error_set(err, -ESTALE,
-                                       "store: %s %s: conflict: key does not exist (expected "
-                                       "mod revision %" PRId64 ")",
-                                       op, key, expected);
-        return berth_error_set(
-            err, -ESTALE, "store: %s %s: conflict: mod revision is %" PRId64 ", expected %" PRId64,
-            op, key, found, expected);
-}
-
 static int lease_alive_locked(struct sq_store *s, int64_t id, bool *ret_alive,
                               struct berth_error *err)
 {
@@ -408,7 +390,7 @@ static int put_locked(struct sq_store *s, const char *key, const char *value, si
         if (expected != STORE_ANY_REVISION) {
                 int64_t found = cur.exists ? cur.rev : 0;
                 if (found != expected)
-                        return stale(err, "put", key, expected, found);
+                        return store_conflict(err, "put", key, expected, found);
         }
         if (lease != 0) {
                 bool alive;
@@ -464,7 +446,7 @@ static int delete_locked(struct sq_store *s, const char *key, int64_t expected,
         if (!cur.exists)
                 return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
         if (expected != STORE_ANY_REVISION && cur.rev != expected)
-                return stale(err, "delete", key, expected, cur.rev);
+                return store_conflict(err, "delete", key, expected, cur.rev);
         int64_t rev = s->rev + 1;
         r = insert_locked(s, rev, key, NULL, 0, cur.create_rev, cur.rev, true, 0, 0, err);
         if (r < 0)

@@ -60,6 +60,12 @@ struct store_watch {
 /* The -EPERM of a failed guard, with the message every backend uses. */
 int store_guard_failed(const struct store_guard *guard, struct berth_error *err);
 
+/* Sets the -ESTALE error of a failed compare-and-swap, the same words for every
+ * backend: op "put"/"delete", expected as passed in, found = the key's mod
+ * revision (0 = it does not exist). Returns -ESTALE. */
+int store_conflict(struct berth_error *err, const char *op, const char *key, int64_t expected,
+                   int64_t found);
+
 /* Backend constructors. sqlite: 'location' is the part of the URL after "sqlite:";
  * etcd: the whole URL, since etcd:// and etcds:// differ. */
 int store_sqlite_open(const char *location, struct store **ret, struct berth_error *err);

@@ -253,3 +253,21 @@ void store_watch_cancel(struct store_watch *w)
         if (w)
                 w->store->ops->watch_cancel(w);
 }
+
+int store_conflict(struct berth_error *err, const char *op, const char *key, int64_t expected,
+                   int64_t found)
+{
+        if (expected == STORE_MUST_NOT_EXIST)
+                return berth_error_set(err, -ESTALE,
+                                       "store: %s %s: conflict: key already exists (mod "
+                                       "revision %" PRId64 ", expected none)",
+                                       op, key, found);
+        if (found == 0)
+                return berth_error_set(err, -ESTALE,
+                                       "store: %s %s: conflict: key does not exist (expected "
+                                       "mod revision %" PRId64 ")",
+                                       op, key, expected);
+        return berth_error_set(
+            err, -ESTALE, "store: %s %s: conflict: mod revision is %" PRId64 ", expected %" PRId64,
+            op, key, found, expected);
+}

@@ -62,7 +62,9 @@ static void usage(FILE *out)
             "The berth daemon: keeps Docker containers in line with the declared objects.\n"
             "\n"
             "options:\n"
-            "  --store URL          store backend: sqlite:PATH or etcd://HOST:PORT[,...]\n"
+            "  --store URL          store backend: sqlite:PATH, etcd://HOST:PORT[,...] or\n"
+            "                       "
+            "etcds://HOST:PORT[,...]?cacert=&cert=&key=&user=&password-file=\n"
             "                       (default sqlite:<data-dir>/berth.db)\n"
             "  --docker URL         Docker engine (default $DOCKER_HOST or " DEFAULT_DOCKER ")\n"
             "  --docker-wait DUR    how long to wait for the engine at start (default 60s)\n"
@@ -505,8 +507,9 @@ int main(int argc, char **argv)
         log_info("connected to docker url=%s api=%s", docker_url(docker),
                  docker_api_version(docker));
 
-        bool leader_elect =
-            o.leader_elect >= 0 ? o.leader_elect == 1 : str_has_prefix(store_url, "etcd://");
+        bool on_etcd =
+            str_has_prefix(store_url, "etcd://") || str_has_prefix(store_url, "etcds://");
+        bool leader_elect = o.leader_elect >= 0 ? o.leader_elect == 1 : on_etcd;
         if (o.leader_id)
                 str_copy(leadership.identity, sizeof(leadership.identity), o.leader_id);
         else if (leader_default_identity(leadership.identity) < 0)

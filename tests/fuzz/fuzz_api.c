@@ -26,8 +26,8 @@ static void check_error(const struct api_error *err, int rc)
 
 static void check_route(const struct api_route *r, enum api_method m)
 {
-        bool needs_kind = r->endpoint == API_EP_LIST || r->endpoint == API_EP_OBJECT ||
-                          r->endpoint == API_EP_LOG;
+        bool needs_kind =
+            r->endpoint == API_EP_LIST || r->endpoint == API_EP_OBJECT || r->endpoint == API_EP_LOG;
         bool watch;
 
         if (r->method != m || needs_kind != (r->kind != NULL) ||
