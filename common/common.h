@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,6 +52,20 @@ static inline void strv_freep(char ***v)
 {
         strv_free(*v);
 }
+
+static inline pthread_mutex_t *mutex_lock(pthread_mutex_t *m)
+{
+        pthread_mutex_lock(m);
+        return m;
+}
+static inline void mutex_unlockp(pthread_mutex_t **m)
+{
+        if (*m)
+                pthread_mutex_unlock(*m);
+}
+/* Holds m until the end of the enclosing scope. Cleanups run in reverse order
+ * of declaration, so locals declared after it are released while still locked. */
+#define LOCK_SCOPE(m) _cleanup_(mutex_unlockp) _unused_ pthread_mutex_t *scope_lock_ = mutex_lock(m)
 
 #define _cleanup_free_   _cleanup_(freep)
 #define _cleanup_close_  _cleanup_(closep)

@@ -65,20 +65,6 @@
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static pthread_mutex_t *mutex_lock(pthread_mutex_t *m)
-{
-        pthread_mutex_lock(m);
-        return m;
-}
-
-static void mutex_unlockp(pthread_mutex_t **m)
-{
-        if (*m)
-                pthread_mutex_unlock(*m);
-}
-
-#define LOCK_SCOPE(m) _cleanup_(mutex_unlockp) _unused_ pthread_mutex_t *scope_lock_ = mutex_lock(m)
-
 static void sleep_ms(int64_t ms)
 {
         struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};

@@ -181,22 +181,6 @@ static inline struct sq_store *SQ(struct store *s)
         return container_of(s, struct sq_store, base);
 }
 
-static pthread_mutex_t *mutex_lock(pthread_mutex_t *m)
-{
-        pthread_mutex_lock(m);
-        return m;
-}
-
-static void mutex_unlockp(pthread_mutex_t **m)
-{
-        if (*m)
-                pthread_mutex_unlock(*m);
-}
-
-/* Holds m until the end of the enclosing scope. Declared before the statements it
- * protects, so that they are reset (cleanup runs in reverse order) while locked. */
-#define LOCK_SCOPE(m) _cleanup_(mutex_unlockp) _unused_ pthread_mutex_t *scope_lock_ = mutex_lock(m)
-
 static void stmt_resetp(sqlite3_stmt **st)
 {
         if (*st) {

@@ -103,6 +103,10 @@ trap cleanup EXIT
 
 berth() { "$BERTH" "$@"; }
 
+# grep for pipelines: reads all its input. `cmd | grep -q` would exit at the
+# first match, and under pipefail cmd's SIGPIPE would then fail the check.
+has() { grep "$@" >/dev/null; }
+
 # etcd for the HA tests (scripts/test.sh starts one on loopback).
 ETCD_URL=${BERTH_TEST_ETCD_URL:-http://127.0.0.1:2379}
 etcd_up() { curl -sf -m 2 -X POST "$ETCD_URL/v3/maintenance/status" -d '{}' >/dev/null 2>&1; }

@@ -30,7 +30,7 @@ for i in $(seq 1 $n); do
   [ "$(jget crash-$i .status.attempts)" = 1 ] || fail "crash-$i attempts $(jget crash-$i .status.attempts)"
   c=$(containers_of "crash-$i" | wc -l)
   [ "$c" = 1 ] || fail "crash-$i has $c containers"
-  berth logs "task/crash-$i" | grep -qx "done $i" || fail "crash-$i logs"
+  berth logs "task/crash-$i" | has -x "done $i" || fail "crash-$i logs"
 done
 # Names are unique per (uid, attempt): a duplicate attempt would show here.
 dups=$(docker ps -a --filter "$(cluster_filter)" \

@@ -20,9 +20,9 @@ wait_until 30 'grep -q "became leader id=it-a" "$T/berthd-a.log"' || fail "a did
 start_replica b "${ha[@]}" --leader-id it-b
 pid_b=$REPLICA_PID
 wait_until 30 'grep -q "following leader=it-a" "$T/berthd-b.log"' || fail "b does not follow a"
-on b get leader | grep -Eq '^it-a +false ' || fail "b: get leader: $(on b get leader)"
-on a get leader -o json | grep -q '"self": *true' || fail "a: get leader: $(on a get leader -o json)"
-curl -sf --unix-socket "$T/b.sock" 'http://localhost/readyz?verbose' | grep -qx 'leader: it-a' ||
+on b get leader | has -E '^it-a +false ' || fail "b: get leader: $(on b get leader)"
+on a get leader -o json | has '"self": *true' || fail "a: get leader: $(on a get leader -o json)"
+curl -sf --unix-socket "$T/b.sock" 'http://localhost/readyz?verbose' | has -x 'leader: it-a' ||
   fail "b: readyz does not name the leader"
 
 n=30
@@ -75,7 +75,7 @@ dups=$(docker ps -a --filter "$(cluster_filter)" \
 start_replica a "${ha[@]}" --leader-id it-a
 pid_a=$REPLICA_PID
 wait_until 30 'grep -q "following leader=it-b" "$T/berthd-a.log"' || fail "restarted a does not follow b"
-on a get leader | grep -Eq '^it-b +false ' || fail "a: get leader: $(on a get leader)"
+on a get leader | has -E '^it-b +false ' || fail "a: get leader: $(on a get leader)"
 
 # A clean stop hands over at once: the leader revokes its lease.
 t_stop=$(date +%s)

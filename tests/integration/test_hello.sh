@@ -15,19 +15,19 @@ berth wait task/hello --for=condition=Succeeded --timeout=60s || fail "hello did
 [ "$(jget hello .status.attempts)" = 1 ] || fail "attempts"
 
 logs=$(berth logs task/hello)
-echo "$logs" | grep -qx 'hello from berth' || fail "logs lack stdout line: $logs"
-echo "$logs" | grep -qx 'running as 0 in /tmp' || fail "logs lack stderr line: $logs"
+echo "$logs" | has -x 'hello from berth' || fail "logs lack stdout line: $logs"
+echo "$logs" | has -x 'running as 0 in /tmp' || fail "logs lack stderr line: $logs"
 
 berth get tasks | grep -E '^hello +Succeeded +1 +0 ' >/dev/null || fail "get table: $(berth get tasks)"
-berth get tasks -o name | grep -qx task/hello || fail "get -o name"
-berth get tasks -l app=demo -o name | grep -qx task/hello || fail "label selector"
+berth get tasks -o name | has -x task/hello || fail "get -o name"
+berth get tasks -l app=demo -o name | has -x task/hello || fail "label selector"
 [ -z "$(berth get tasks -l app=other -o name 2>/dev/null)" ] || fail "label selector matched wrongly"
-berth get task hello -o yaml | grep -q '^kind: Task' || fail "get -o yaml"
+berth get task hello -o yaml | has '^kind: Task' || fail "get -o yaml"
 
 cid=$(jget hello .status.containerID)
 [ -n "$cid" ] || fail "no containerID"
-berth describe task hello | grep -q "$cid" || fail "describe lacks container id"
-docker inspect "$cid" --format '{{index .Config.Labels "berth.name"}}' | grep -qx hello ||
+berth describe task hello | has "$cid" || fail "describe lacks container id"
+docker inspect "$cid" --format '{{index .Config.Labels "berth.name"}}' | has -x hello ||
   fail "container labels"
 [ "$(docker inspect "$cid" --format '{{.HostConfig.Memory}}')" = $((64 * 1024 * 1024)) ] ||
   fail "memory limit not applied"

@@ -11,7 +11,7 @@ YAML
 berth apply -f "$T/missing.yaml" >/dev/null
 berth wait task/missing --for=condition=Failed --timeout=60s || fail "not failed"
 [ "$(jget missing .status.reason)" = ImagePullFailed ] || fail "reason $(jget missing .status.reason)"
-jget missing .status.message | grep -q 'busybox:nosuch' || fail "message: $(jget missing .status.message)"
+jget missing .status.message | has 'busybox:nosuch' || fail "message: $(jget missing .status.message)"
 [ -z "$(containers_of missing)" ] || fail "a container was created"
 
 # IfNotPresent tries to pull, which fails offline: also a clear status.

@@ -17,6 +17,6 @@ if berth wait task/flaky --for=condition=Succeeded --timeout=30s 2>"$T/wait.err"
 fi
 [ $((SECONDS - start)) -lt 10 ] || fail "wait did not give up early"
 grep -q 'can no longer' "$T/wait.err" || fail "wait error: $(cat "$T/wait.err")"
-berth logs task/flaky --attempt 2 | grep -qx 'attempt failed' || fail "logs of attempt 2"
+berth logs task/flaky --attempt 2 | has -x 'attempt failed' || fail "logs of attempt 2"
 stop_berthd
 log "PASS"
