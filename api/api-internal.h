@@ -2,8 +2,11 @@
  * object semantics (create, replace, delete, apply) behind the HTTP glue.
  *
  * Everything here except objects.c is pure and unit-tested without a server.
- * objects.c talks to the store and the object cache; it blocks on them (SQLite
- * writes and the cache catching up take milliseconds) but never on Docker.
+ * objects.c talks to the store and the object cache and blocks on them (an
+ * etcd write is a network round trip, up to its request timeout while etcd is
+ * unreachable, plus up to API_WAIT_MS for the cache): it runs on the writer
+ * threads (writes.c), never on the loop. It is thread-safe: the store and the
+ * object cache are, and struct api_objects is read-only once the server runs.
  */
 #pragma once
 
@@ -189,6 +192,42 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
 /* 128-bit random uid as 32 lowercase hex digits (getrandom). */
 int api_new_uid(char out[33]);
 
+/* ---- writes off the loop (writes.c) ------------------------------------- */
+
+#define API_WRITERS         4                  /* writer threads per server */
+#define API_WRITE_QUEUE_MAX 1024               /* writes in flight; more get 503 at once */
+#define API_WRITE_BYTES_MAX (64 * 1024 * 1024) /* request bodies held by writes in flight */
+
+enum api_write_op {
+        API_WRITE_CREATE,  /* POST collection */
+        API_WRITE_REPLACE, /* PUT object */
+        API_WRITE_DELETE,  /* DELETE object */
+        API_WRITE_APPLY,   /* POST /apis/berth/v1/apply */
+};
+
+struct api_writes;
+
+/* Starts the writer threads. Caller frees with api_writes_free(). */
+int api_writes_new(struct api_server *s, struct api_writes **ret);
+/* Stops the writers (a write in progress finishes, queued ones are dropped),
+ * joins them and frees every job without replying: requests still attached
+ * to their connection are freed by evhttp_free, so call it before that. Loop
+ * thread (or with the loop stopped). NULL ok. */
+void api_writes_free(struct api_writes *w);
+/* Hands a write to the writer threads and returns at once; the reply is sent
+ * on the loop when the write is done, unless the client left. Checks the body
+ * size (413) and the in-flight caps (503) here and copies what the job needs
+ * (route strings, apply_ns, the body), so r and the request's buffers are not
+ * used after the return. apply_ns may be NULL. Loop thread. */
+void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api_write_op op,
+                      const struct api_route *r, const char *apply_ns, bool dry_run);
+
+/* Test seam: fn(userdata) runs on a writer thread before each job, so a test
+ * can hold writes (by blocking in fn) and check the loop still answers. NULL
+ * removes it. Any thread. */
+typedef void (*api_write_hook_fn)(void *userdata);
+void api_writes_set_hook(struct api_server *s, api_write_hook_fn fn, void *userdata);
+
 /* ---- server internals (server.c, watch.c, logs.c) ----------------------- */
 
 struct api_watch;
@@ -217,6 +256,8 @@ struct api_server {
         struct api_log_stream *logs;
         size_t n_watches;
         size_t n_logs;
+
+        struct api_writes *writes; /* writer threads and their jobs */
 
         /* Counters, loop thread only. */
         uint64_t requests_by_code[600];

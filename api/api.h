@@ -2,8 +2,10 @@
  *
  * Reads (get, list, watch) are served from the object cache; writes go to the
  * store with compare-and-swap and wait until the cache has caught up, so a
- * client reads its own writes. Every handler runs on the event loop thread;
- * task log streams run on their own threads and hand chunks to the loop.
+ * client reads its own writes. Every handler runs on the event loop thread
+ * and never blocks it: writes run on a few writer threads (the loop keeps
+ * answering reads, watches and /healthz while the store is slow or down) and
+ * task log streams run on their own threads; both hand results to the loop.
  *
  * Limits: request headers 64 KiB, request target 8 KiB, bodies API_BODY_MAX
  * (apply: 16 MiB; create/replace: one document of MANIFEST_DOC_MAX), 16 MiB
@@ -11,7 +13,8 @@
  * log stream (then the Docker read waits).
  *
  * Threads: the libevent base must be thread-aware (evthread_use_pthreads()
- * before event_base_new): cache and log threads wake the loop with event_active.
+ * before event_base_new): cache, writer and log threads wake the loop with
+ * event_active.
  * The process must ignore SIGPIPE: clients hang up on streams at any time.
  */
 #pragma once

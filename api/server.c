@@ -1,8 +1,8 @@
 /* api: the evhttp glue — listeners, dispatch, small endpoints, responses.
  *
- * Every callback here runs on the event loop thread. Writes block on the
- * store and on the cache catching up (milliseconds); nothing here waits for
- * Docker: log streams run on their own threads (logs.c).
+ * Every callback here runs on the event loop thread and must not block: reads
+ * come from the object cache, writes are handed to the writer threads
+ * (writes.c) and log streams run on their own threads (logs.c).
  */
 #include "api-internal.h"
 
@@ -199,54 +199,16 @@ static void handle_get(struct api_server *s, struct evhttp_request *req, const s
         api_send_json(s, req, 200, obj);
 }
 
-/* The request body, or NULL with an error when it is larger than max. */
-static const char *request_body(struct evhttp_request *req, size_t max, size_t *ret_len,
-                                struct api_error *err)
-{
-        struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(in);
-        if (len > max) {
-                api_error_set(err, 413, "request body of %zu bytes is larger than %zu bytes", len,
-                              max);
-                return NULL;
-        }
-        *ret_len = len;
-        if (len == 0)
-                return "";
-        return (const char *)evbuffer_pullup(in, -1);
-}
-
+/* Writes run on the writer threads: the store may take seconds to answer. */
 static void handle_write(struct api_server *s, struct evhttp_request *req,
-                         const struct api_route *r, struct api_error *err)
+                         const struct api_route *r)
 {
-        size_t len = 0;
-        const char *body = request_body(req, MANIFEST_DOC_MAX, &len, err);
-        if (!body)
-                return;
-
-        _cleanup_(manifest_list_release) struct manifest_list list = {0};
-        _cleanup_json_ json_t *out = NULL;
-        if (api_parse_one(body, len, &list, err) < 0)
-                return;
-        if (r->method == API_METHOD_POST) {
-                if (api_object_create(&s->ops, r->kind, r->ns, &list.docs[0], &out, err) < 0)
-                        return;
-                api_send_json(s, req, 201, out);
-        } else {
-                if (api_object_replace(&s->ops, r->kind, r->ns, r->name, &list.docs[0], &out, err) <
-                    0)
-                        return;
-                api_send_json(s, req, 200, out);
-        }
-}
-
-static void handle_delete(struct api_server *s, struct evhttp_request *req,
-                          const struct api_route *r, struct api_error *err)
-{
-        _cleanup_json_ json_t *out = NULL;
-        if (api_object_delete(&s->ops, r->kind, r->ns, r->name, &out, err) < 0)
-                return;
-        api_send_json(s, req, 200, out);
+        enum api_write_op op = API_WRITE_DELETE;
+        if (r->method == API_METHOD_POST)
+                op = API_WRITE_CREATE;
+        else if (r->method == API_METHOD_PUT)
+                op = API_WRITE_REPLACE;
+        api_write_submit(s, req, op, r, NULL, false);
 }
 
 static void handle_apply(struct api_server *s, struct evhttp_request *req,
@@ -266,14 +228,7 @@ static void handle_apply(struct api_server *s, struct evhttp_request *req,
                 return;
         }
 
-        size_t len = 0;
-        const char *body = request_body(req, API_BODY_MAX, &len, err);
-        if (!body)
-                return;
-        _cleanup_json_ json_t *out = NULL;
-        if (api_apply(&s->ops, body, len, ns, dry_run, &out, err) < 0)
-                return;
-        api_send_json(s, req, 200, out);
+        api_write_submit(s, req, API_WRITE_APPLY, r, ns, dry_run);
 }
 
 /* ---- health, version, metrics ------------------------------------------ */
@@ -444,17 +399,15 @@ static void on_request(struct evhttp_request *req, void *arg)
                 break;
         case API_EP_LIST:
                 if (r.method == API_METHOD_POST)
-                        handle_write(s, req, &r, &err);
+                        handle_write(s, req, &r);
                 else if (r.watch)
                         api_watch_start(s, req, &r);
                 else
                         handle_list(s, req, &r, &err);
                 break;
         case API_EP_OBJECT:
-                if (r.method == API_METHOD_PUT)
-                        handle_write(s, req, &r, &err);
-                else if (r.method == API_METHOD_DELETE)
-                        handle_delete(s, req, &r, &err);
+                if (r.method == API_METHOD_PUT || r.method == API_METHOD_DELETE)
+                        handle_write(s, req, &r);
                 else
                         handle_get(s, req, &r, &err);
                 break;
@@ -614,6 +567,11 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
                                                 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                                 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
         evhttp_set_gencb(s->http, on_request, s);
+        rc = api_writes_new(s, &s->writes);
+        if (rc < 0) {
+                berth_error_set(err, rc, "api: cannot start the writer threads: %s", strerror(-rc));
+                goto fail;
+        }
 
         for (const char *const *l = cfg->listen; l && *l; l++) {
                 rc = add_listener(s, *l, err);
@@ -633,6 +591,8 @@ void api_server_free(struct api_server *s)
                 return;
         api_watch_close_all(s);
         api_logs_close_all(s);
+        /* Before evhttp_free: jobs point at connections it frees. */
+        api_writes_free(s->writes);
         if (s->http)
                 evhttp_free(s->http);
         for (size_t i = 0; i < s->n_unix_paths; i++) {

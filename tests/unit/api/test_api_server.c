@@ -1041,6 +1041,226 @@ static void test_metrics(void **state)
         assert_true(n >= 5 && n < 1000);
 }
 
+/* ---- writes off the loop ------------------------------------------------ */
+
+/* One request from any thread (no cmocka calls): the status code, or -1 when
+ * the request failed on the client side. */
+static long request_code(const char *method, const char *path, const char *body)
+{
+        struct resp r = {0};
+        CURL *c = client(method, path, &r);
+        struct curl_slist *h = NULL;
+        if (body) {
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+                h = curl_slist_append(h, "Content-Type: application/yaml");
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        }
+        CURLcode cc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        resp_release(&r);
+        return cc == CURLE_OK ? r.code : -1;
+}
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define CONC_THREADS 6
+#define CONC_EACH    20
+
+struct creator {
+        pthread_t thread;
+        int id;
+        int failures; /* read after the join */
+};
+
+/* Creates its objects one after the other and reads each right after its 201. */
+static void *creator_main(void *arg)
+{
+        struct creator *c = arg;
+        for (int i = 0; i < CONC_EACH; i++) {
+                char name[32], path[128];
+                snprintf(name, sizeof(name), "conc-%d-%d", c->id, i);
+                snprintf(path, sizeof(path), "/apis/berth/v1/namespaces/conc/tasks/%s", name);
+                _cleanup_free_ char *y = task_yaml(name, "busybox:latest", NULL);
+                if (request_code("POST", "/apis/berth/v1/namespaces/conc/tasks", y) != 201 ||
+                    request_code("GET", path, NULL) != 200)
+                        c->failures++;
+        }
+        return NULL;
+}
+
+static void test_concurrent_writes(void **state)
+{
+        (void)state;
+        struct creator cs[CONC_THREADS];
+        for (int i = 0; i < CONC_THREADS; i++) {
+                cs[i] = (struct creator){.id = i};
+                assert_int_equal(pthread_create(&cs[i].thread, NULL, creator_main, &cs[i]), 0);
+        }
+        int failures = 0;
+        for (int i = 0; i < CONC_THREADS; i++) {
+                pthread_join(cs[i].thread, NULL);
+                failures += cs[i].failures;
+        }
+        assert_int_equal(failures, 0);
+        assert_int_equal(list_count("/apis/berth/v1/namespaces/conc/tasks"),
+                         CONC_THREADS * CONC_EACH);
+}
+
+/* A writer hook that holds every write while the gate is closed. */
+struct gate {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool closed;
+        int entered; /* writes that reached the hook */
+};
+
+static void gate_hook(void *userdata)
+{
+        struct gate *g = userdata;
+        pthread_mutex_lock(&g->lock);
+        g->entered++;
+        pthread_cond_broadcast(&g->cond);
+        while (g->closed)
+                pthread_cond_wait(&g->cond, &g->lock);
+        pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_close(struct gate *g)
+{
+        pthread_mutex_init(&g->lock, NULL);
+        pthread_cond_init(&g->cond, NULL);
+        g->closed = true;
+        g->entered = 0;
+        api_writes_set_hook(E.server, gate_hook, g);
+}
+
+/* Waits up to 5 s until n writes are held. */
+static bool gate_wait_entered(struct gate *g, int n)
+{
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        pthread_mutex_lock(&g->lock);
+        while (g->entered < n && pthread_cond_timedwait(&g->cond, &g->lock, &until) == 0)
+                ;
+        bool ok = g->entered >= n;
+        pthread_mutex_unlock(&g->lock);
+        return ok;
+}
+
+/* Lets the held writes go and removes the hook. */
+static void gate_open(struct gate *g)
+{
+        api_writes_set_hook(E.server, NULL, NULL);
+        pthread_mutex_lock(&g->lock);
+        g->closed = false;
+        pthread_cond_broadcast(&g->cond);
+        pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_destroy(struct gate *g)
+{
+        pthread_cond_destroy(&g->cond);
+        pthread_mutex_destroy(&g->lock);
+}
+
+/* Connects, sends a create and returns the socket without reading. */
+static int send_raw_create(const char *ns, const char *name)
+{
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        assert_int_equal(str_copy(sa.sun_path, sizeof(sa.sun_path), E.sock), 0);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        _cleanup_free_ char *y = task_yaml(name, "busybox:latest", NULL);
+        _cleanup_free_ char *req = str_printf("POST /apis/berth/v1/namespaces/%s/tasks HTTP/1.1\r\n"
+                                              "Host: localhost\r\n"
+                                              "Content-Type: application/yaml\r\n"
+                                              "Content-Length: %zu\r\n\r\n%s",
+                                              ns, strlen(y), y);
+        assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+        return fd;
+}
+
+static void test_write_client_leaves(void **state)
+{
+        (void)state;
+        /* Held on a writer while its client goes away: the write still happens,
+         * the reply is dropped. */
+        struct gate g;
+        gate_close(&g);
+        int fd = send_raw_create("gone", "held");
+        assert_true(gate_wait_entered(&g, 1));
+        close(fd);
+        usleep(100 * 1000); /* lets the loop see the hang-up first */
+        gate_open(&g);
+        bool found = false;
+        for (int i = 0; i < 500 && !found; i++) {
+                found =
+                    request_code("GET", "/apis/berth/v1/namespaces/gone/tasks/held", NULL) == 200;
+                if (!found)
+                        usleep(10 * 1000);
+        }
+        assert_true(found);
+        gate_destroy(&g);
+
+        /* Hanging up at once, racing the writers. */
+        for (int i = 0; i < 20; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "gone-%d", i);
+                close(send_raw_create("gone", name));
+        }
+        json_decref(expect("GET", "/healthz", NULL, 200));
+        _cleanup_free_ char *y = task_yaml("after", "busybox:latest", NULL);
+        json_decref(expect("POST", "/apis/berth/v1/namespaces/gone/tasks", y, 201));
+}
+
+struct bg_write {
+        pthread_t thread;
+        long code;
+};
+
+static void *bg_create_main(void *arg)
+{
+        struct bg_write *b = arg;
+        _cleanup_free_ char *y = task_yaml("stuck", "busybox:latest", NULL);
+        b->code = request_code("POST", NS_PATH, y);
+        return NULL;
+}
+
+static void test_reads_while_write_blocked(void **state)
+{
+        (void)state;
+        struct gate g;
+        struct bg_write b = {0};
+        gate_close(&g);
+        assert_int_equal(pthread_create(&b.thread, NULL, bg_create_main, &b), 0);
+        assert_true(gate_wait_entered(&g, 1));
+
+        /* The write is stuck on a writer thread; the loop answers at once. */
+        int64_t t0 = mono_ms();
+        assert_true(list_count(NS_PATH) >= 1);
+        json_decref(expect("GET", "/healthz", NULL, 200));
+        json_decref(expect("GET", NS_PATH "/hello", NULL, 200));
+        int64_t took = mono_ms() - t0;
+        assert_true(took < 1000);
+        json_decref(expect("GET", NS_PATH "/stuck", NULL, 404));
+
+        gate_open(&g);
+        pthread_join(b.thread, NULL);
+        assert_int_equal(b.code, 201);
+        json_decref(expect("GET", NS_PATH "/stuck", NULL, 200));
+        gate_destroy(&g);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1057,6 +1277,9 @@ int main(void)
             cmocka_unit_test(test_watch_errors),
             cmocka_unit_test(test_logs_without_docker),
             cmocka_unit_test(test_metrics),
+            cmocka_unit_test(test_concurrent_writes),
+            cmocka_unit_test(test_write_client_leaves),
+            cmocka_unit_test(test_reads_while_write_blocked),
             cmocka_unit_test(test_logs_docker),
             cmocka_unit_test(test_watch_open_at_shutdown),
         };
