@@ -28,10 +28,12 @@ static const struct cli_command commands[] = {
      "Display one or many objects.\n"
      "\n"
      "KIND is any name of a kind: task, tasks, tk. Without NAME every object of the\n"
-     "kind in the namespace is listed (-A: in every namespace).\n"
+     "kind in the namespace is listed (-A: in every namespace). `berth get leader`\n"
+     "shows which berthd replica leads (HA on etcd).\n"
      "\n"
      "Examples:\n"
      "  berth get tasks\n"
+     "  berth get leader\n"
      "  berth get task hello -o yaml\n"
      "  berth get tasks -l app=demo -o wide\n"
      "  berth get tasks -w",
