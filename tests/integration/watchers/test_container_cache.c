@@ -244,7 +244,10 @@ static void test_lifecycle_events(void **state)
         assert_true(ci.exit_known);
         assert_int_equal(ci.exit_code, 3);
         assert_true(ci.started_ms > 0);
-        assert_true(ci.finished_ms >= ci.started_ms);
+        /* Docker stamps StartedAt after the process runs: a process that exits
+         * at once can have FinishedAt a little before StartedAt. */
+        assert_true(ci.finished_ms > 0);
+        assert_true(ci.finished_ms + 1000 >= ci.started_ms);
 
         /* destroy removes it. */
         struct berth_error err = {0};
