@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "etcd-internal.h"
+#include "test-support.h"
 
 #define PRIVATE_CLIENT "127.0.0.1:23790"
 #define PRIVATE_PEER   "127.0.0.1:23800"
@@ -896,26 +897,6 @@ static void etcd_kill(pid_t pid)
         }
 }
 
-static void rm_tree(const char *dir)
-{
-        DIR *d = opendir(dir);
-        if (!d)
-                return;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                _cleanup_free_ char *p = str_printf("%s/%s", dir, de->d_name);
-                struct stat st;
-                if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                        rm_tree(p);
-                else if (p)
-                        unlink(p);
-        }
-        closedir(d);
-        rmdir(dir);
-}
-
 struct burst {
         struct store *s;
         const char *prefix;
@@ -972,7 +953,7 @@ static void test_watch_survives_restart(void **state)
         if (store_revision(s, &rev, NULL) == 0) {
                 print_message("something already answers at %s: skipped\n", PRIVATE_CLIENT);
                 store_free(s);
-                rm_tree(pe.dir);
+                test_rm_tree(pe.dir);
                 return;
         }
         pe.pid = etcd_spawn(pe.dir);
@@ -980,7 +961,7 @@ static void test_watch_survives_restart(void **state)
         if (!etcd_ready(s, pe.pid)) {
                 etcd_kill(pe.pid);
                 store_free(s);
-                rm_tree(pe.dir);
+                test_rm_tree(pe.dir);
                 fail_msg("private etcd did not start (see its log in %s)", pe.dir);
         }
 
@@ -1028,7 +1009,7 @@ static void test_watch_survives_restart(void **state)
         kill(pe.pid, SIGCONT);
         etcd_kill(pe.pid);
         store_free(s);
-        rm_tree(pe.dir);
+        test_rm_tree(pe.dir);
 
         assert_true(all);
         assert_int_equal(r.errors, 0);

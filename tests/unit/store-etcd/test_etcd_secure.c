@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "etcd-internal.h"
+#include "test-support.h"
 
 #define TLS_CLIENT  "127.0.0.1:23791"
 #define TLS_PEER    "127.0.0.1:23801"
@@ -97,26 +98,6 @@ static bool port_in_use(int port)
         return used;
 }
 
-static void rm_tree(const char *dir)
-{
-        DIR *d = opendir(dir);
-        if (!d)
-                return;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                _cleanup_free_ char *p = str_printf("%s/%s", dir, de->d_name);
-                struct stat st;
-                if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                        rm_tree(p);
-                else if (p)
-                        unlink(p);
-        }
-        closedir(d);
-        rmdir(dir);
-}
-
 static void etcd_kill(struct private_etcd *pe)
 {
         if (pe->pid > 0) {
@@ -132,7 +113,7 @@ static void cleanup_all(void)
         etcd_kill(&tls_etcd);
         etcd_kill(&auth_etcd);
         if (tmp_dir[0]) {
-                rm_tree(tmp_dir);
+                test_rm_tree(tmp_dir);
                 tmp_dir[0] = '\0';
         }
 }
@@ -255,15 +236,21 @@ static void rec_fn(const struct store_event *events, size_t n, int error, void *
 
 static bool rec_wait(struct rec *r, size_t n, int timeout_ms)
 {
-        for (int waited = 0; waited < timeout_ms; waited += 20) {
-                pthread_mutex_lock(&r->m);
-                bool done = r->n >= n || r->errors > 0;
-                pthread_mutex_unlock(&r->m);
-                if (done)
-                        return r->n >= n;
-                sleep_ms(20);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += timeout_ms / 1000;
+        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
         }
-        return false;
+        pthread_mutex_lock(&r->m);
+        while (r->n < n && r->errors == 0)
+                if (pthread_cond_timedwait(&r->c, &r->m, &ts) == ETIMEDOUT)
+                        break;
+        bool ok = r->n >= n;
+        pthread_mutex_unlock(&r->m);
+        return ok;
 }
 
 static bool need(const struct private_etcd *pe)

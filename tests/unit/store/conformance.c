@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "store.h"
+#include "test-support.h"
 
 struct suite {
         struct store *store;
@@ -218,23 +219,6 @@ static bool is_sqlite(void)
 
 /* ---- setup ----------------------------------------------------------- */
 
-static int rm_tree(const char *dir)
-{
-        DIR *d = opendir(dir);
-        if (!d)
-                return -errno;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                _cleanup_free_ char *p = str_printf("%s/%s", dir, de->d_name);
-                if (p && unlink(p) < 0 && errno == EISDIR)
-                        rm_tree(p);
-        }
-        closedir(d);
-        return rmdir(dir) < 0 ? -errno : 0;
-}
-
 static int group_setup(void **state)
 {
         (void)state;
@@ -266,7 +250,7 @@ static int group_teardown(void **state)
         store_free(suite.store);
         suite.store = NULL;
         if (suite.tmpdir[0])
-                rm_tree(suite.tmpdir);
+                test_rm_tree(suite.tmpdir);
         free(suite.url);
         return 0;
 }
