@@ -70,9 +70,10 @@ enum api_endpoint {
         API_EP_READYZ,
         API_EP_VERSION,
         API_EP_METRICS,
-        API_EP_LIST,   /* collection; ns "" = all namespaces */
-        API_EP_OBJECT, /* one named object */
-        API_EP_LOG,    /* tasks/{name}/log */
+        API_EP_LIST,    /* collection; ns "" = all namespaces */
+        API_EP_OBJECT,  /* one named object */
+        API_EP_LOG,     /* tasks/{name}/log */
+        API_EP_RESULTS, /* workflows/{name}/results */
         API_EP_APPLY,
         API_EP_LEADER, /* /apis/berth/v1/leader */
 };
@@ -98,7 +99,7 @@ struct api_route {
         const struct kind_info *kind; /* LIST, OBJECT, LOG */
         char ns[64];                  /* "" when none */
         char name[64];                /* "" when none */
-        char subresource[32];         /* "log" or "" */
+        char subresource[32];         /* "log", "results" or "" */
         bool watch;                   /* LIST with ?watch=true */
         struct api_param *params;     /* owned */
         size_t n_params;
@@ -189,8 +190,6 @@ int api_object_delete(struct api_objects *o, const struct kind_info *kind, const
  * ApplyResult. */
 int api_apply(struct api_objects *o, const char *body, size_t len, const char *default_ns,
               bool dry_run, json_t **ret, struct api_error *err);
-/* 128-bit random uid as 32 lowercase hex digits (getrandom). */
-int api_new_uid(char out[33]);
 
 /* ---- writes off the loop (writes.c) ------------------------------------- */
 

@@ -9,30 +9,8 @@
 #include "api-internal.h"
 
 #include <inttypes.h>
-#include <sys/random.h>
-
-#include "reconciler.h"
 
 #define BODY_SOURCE "body"
-
-int api_new_uid(char out[33])
-{
-        unsigned char raw[16];
-        size_t got = 0;
-
-        while (got < sizeof(raw)) {
-                ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                got += (size_t)n;
-        }
-        for (size_t i = 0; i < sizeof(raw); i++)
-                snprintf(out + 2 * i, 3, "%02x", raw[i]);
-        return 0;
-}
 
 static const char *const server_metadata[] = {
     "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "finalizers",
@@ -179,49 +157,24 @@ static int check_incoming(const struct kind_info *kind, const char *ns, const ch
         return 0;
 }
 
-/* Turns a validated, defaulted user object into a new stored object. */
+/* Turns a validated, defaulted user object into a new stored object. Users
+ * may ask for finalizers of their own; the kind's own is always added. */
 static int prepare_create(const struct kind_info *kind, json_t *obj, struct api_error *err)
 {
-        char uid[33], ts[RFC3339_MAX];
         json_t *m = metadata_of(obj);
 
         if (!m)
                 return api_error_set(err, 500, "out of memory");
-        json_t *fin = json_incref(json_object_get(m, "finalizers"));
+        _cleanup_json_ json_t *fins = json_incref(json_object_get(m, "finalizers"));
         json_object_del(obj, "status");
         for (size_t i = 0; i < ARRAY_SIZE(server_metadata); i++)
                 json_object_del(m, server_metadata[i]);
-
-        if (api_new_uid(uid) < 0) {
-                json_decref(fin);
-                return api_error_set(err, 500, "cannot make a uid: %s", strerror(errno));
-        }
-        time_format_rfc3339(time_now_ms(), ts);
-        json_object_set_new(m, "uid", json_string(uid));
-        json_object_set_new(m, "generation", json_integer(1));
-        json_object_set_new(m, "creationTimestamp", json_string(ts));
-
-        /* Users may ask for finalizers of their own; Tasks always get ours. */
-        json_t *list = json_is_array(fin) ? json_deep_copy(fin) : json_array();
-        json_decref(fin);
-        if (!list)
+        if (json_array_size(fins) > 0 && json_object_set(m, "finalizers", fins) < 0)
                 return api_error_set(err, 500, "out of memory");
-        if (streq(kind->kind, "Task")) {
-                bool have = false;
-                size_t i;
-                json_t *v;
-                json_array_foreach(list, i, v)
-                {
-                        if (streq(json_string_value(v), TASK_FINALIZER))
-                                have = true;
-                }
-                if (!have)
-                        json_array_append_new(list, json_string(TASK_FINALIZER));
-        }
-        if (json_array_size(list) > 0)
-                json_object_set_new(m, "finalizers", list);
-        else
-                json_decref(list);
+
+        int r = object_stamp_new(obj, kind, time_now_ms());
+        if (r < 0)
+                return api_error_set(err, 500, "cannot stamp the new object: %s", strerror(-r));
         return 0;
 }
 

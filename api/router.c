@@ -212,12 +212,15 @@ static int route_apis(char **seg, size_t n, struct api_route *r, struct api_erro
         str_copy(r->name, sizeof(r->name), name);
 
         if (sub) {
-                if (!streq(sub, "log") || !streq(k->kind, "Task"))
+                if (streq(sub, "log") && streq(k->kind, "Task"))
+                        r->endpoint = API_EP_LOG;
+                else if (streq(sub, "results") && streq(k->kind, "Workflow"))
+                        r->endpoint = API_EP_RESULTS;
+                else
                         return not_found(err);
                 str_copy(r->subresource, sizeof(r->subresource), sub);
                 if (!is_read(r->method))
-                        return method_not_allowed(err, r->method, "log");
-                r->endpoint = API_EP_LOG;
+                        return method_not_allowed(err, r->method, sub);
                 return 0;
         }
         r->endpoint = API_EP_OBJECT;

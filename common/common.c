@@ -1,5 +1,7 @@
 /* common: strings, errors, logging and capped buffers. Time, quantities and
  * JSON helpers live in time.c, quantity.c and json.c. */
+#include <sys/random.h>
+
 #include "common.h"
 
 #include <pthread.h>
@@ -41,6 +43,25 @@ char *str_printf(const char *fmt, ...)
         int r = vasprintf(&s, fmt, ap);
         va_end(ap);
         return r < 0 ? NULL : s;
+}
+
+int random_uid(char out[RANDOM_UID_LEN])
+{
+        unsigned char raw[16];
+        size_t got = 0;
+
+        while (got < sizeof(raw)) {
+                ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                got += (size_t)n;
+        }
+        for (size_t i = 0; i < sizeof(raw); i++)
+                snprintf(out + 2 * i, 3, "%02x", raw[i]);
+        return 0;
 }
 
 int str_copy(char *dst, size_t size, const char *src)

@@ -104,6 +104,10 @@ char *str_printf(const char *fmt, ...) _printf_(1, 2);
 /* Copies src into dst[size] with truncation; always NUL-terminates. Returns
  * -ENAMETOOLONG when src did not fit. */
 int str_copy(char *dst, size_t size, const char *src);
+/* 128 random bits as 32 hex digits (object uids, the store's identity).
+ * -errno when the kernel's random source fails. */
+#define RANDOM_UID_LEN 33
+int random_uid(char out[RANDOM_UID_LEN]);
 /* Number of entries of a NULL-terminated string vector. */
 size_t strv_length(char *const *v);
 /* Levenshtein distance, capped at 'max' + 1 (cheap "did you mean" checks). */

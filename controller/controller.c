@@ -10,8 +10,6 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include <sys/random.h>
-
 #include "controller.h"
 #include "manifests.h"
 #include "reconciler.h"
@@ -30,6 +28,7 @@ static const struct {
         reconcile_fn reconcile;
 } reconcilers[] = {
     {"tasks", task_reconcile},
+    {"workflows", workflow_reconcile},
 };
 
 struct worker {
@@ -97,12 +96,10 @@ static int load_cluster_id(struct store *store, const char *prefix, char ret[40]
                 }
                 if (r != -ENOENT)
                         return r;
-                unsigned char raw[16];
-                if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-                        return berth_error_set(err, -errno, "getrandom: %s", strerror(errno));
-                char uid[33];
-                for (size_t i = 0; i < sizeof(raw); i++)
-                        snprintf(uid + 2 * i, 3, "%02x", raw[i]);
+                char uid[RANDOM_UID_LEN];
+                r = random_uid(uid);
+                if (r < 0)
+                        return berth_error_set(err, r, "getrandom: %s", strerror(-r));
                 _cleanup_free_ char *value = str_printf("{\"uid\":\"%s\"}", uid);
                 if (!value)
                         return berth_error_set(err, -ENOMEM, "out of memory");
@@ -134,15 +131,45 @@ static void enqueue(struct controller *c, const char *key)
         pthread_mutex_unlock(&c->qlock);
 }
 
+static void enqueue_object(struct controller *c, const char *resource, const char *ns,
+                           const char *name)
+{
+        if (!reconciler_for(resource))
+                return;
+        _cleanup_free_ char *key = object_key(c->prefix, resource, ns, name);
+        if (key)
+                enqueue(c, key);
+}
+
+/* A change of an owned object (a Workflow's Task) concerns its owner too. */
+static void enqueue_owners(struct controller *c, const json_t *obj, const char *ns)
+{
+        size_t i;
+        const json_t *ref;
+
+        json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref)
+        {
+                const struct kind_info *k = kind_lookup(json_path_string(ref, "kind"));
+                const char *name = json_path_string(ref, "name");
+                if (k && name)
+                        enqueue_object(c, k->resource, ns, name);
+        }
+}
+
 static void on_object_event(const struct object_event *ev, void *userdata)
 {
         struct controller *c = userdata;
         char resource[64], ns[64], name[64];
 
-        if (object_key_parse(c->prefix, ev->key, resource, ns, name) < 0)
+        if (object_key_parse(c->prefix, ev->key, resource, ns, name) == 0) {
+                if (reconciler_for(resource))
+                        enqueue(c, ev->key);
+                enqueue_owners(c, ev->object, ns);
                 return;
-        if (reconciler_for(resource))
-                enqueue(c, ev->key);
+        }
+        /* An object's data (a Workflow's step result): its owner reacts. */
+        if (object_data_key_parse(c->prefix, ev->key, resource, ns, name, NULL) == 0)
+                enqueue_object(c, resource, ns, name);
 }
 
 /* Enqueues the key of the object owning a container. The owner may be gone:
@@ -152,9 +179,7 @@ static void enqueue_owner(struct controller *c, const struct container_info *ci)
         const struct kind_info *k = kind_lookup(ci->kind);
         if (!k || !reconciler_for(k->resource) || !ci->ns[0] || !ci->owner[0])
                 return;
-        _cleanup_free_ char *key = object_key(c->prefix, k->resource, ci->ns, ci->owner);
-        if (key)
-                enqueue(c, key);
+        enqueue_object(c, k->resource, ci->ns, ci->owner);
 }
 
 static void on_container_event(const struct container_info *ci, bool removed _unused_,
@@ -186,6 +211,7 @@ static size_t enqueue_all_objects(struct controller *c)
                         if (!key)
                                 continue;
                         enqueue(c, key);
+                        enqueue_owners(c, obj, ns ? ns : "default");
                         n++;
                 }
         }
@@ -435,6 +461,7 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .objects = c->objects,
                     .containers = c->containers,
                     .docker = w->docker,
+                    .prefix = c->prefix,
                     .now_ms = time_now_ms,
                     .cluster = c->cluster,
                     .fence = c->fence_key ? &c->fence : NULL,

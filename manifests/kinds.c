@@ -9,10 +9,21 @@ static const struct kind_info kind_task = {
     .singular = "task",
     .short_name = "tk",
     .namespaced = true,
+    .finalizer = FINALIZER_CONTAINERS,
+};
+
+static const struct kind_info kind_workflow = {
+    .kind = "Workflow",
+    .resource = "workflows",
+    .singular = "workflow",
+    .short_name = "wf",
+    .namespaced = true,
+    .finalizer = FINALIZER_CHILDREN,
 };
 
 static const struct kind_info *const kinds[] = {
     &kind_task,
+    &kind_workflow,
     NULL,
 };
 
@@ -105,5 +116,87 @@ int object_key_parse(const char *prefix, const char *key, char resource[64], cha
         }
         memcpy(name, parts[n - 1], lens[n - 1]);
         name[lens[n - 1]] = '\0';
+        return 0;
+}
+
+int object_stamp_new(json_t *object, const struct kind_info *kind, int64_t now_ms)
+{
+        char uid[RANDOM_UID_LEN], ts[RFC3339_MAX];
+        json_t *meta = json_object_get(object, "metadata");
+        int r;
+
+        if (!json_is_object(meta))
+                return -EINVAL;
+        r = random_uid(uid);
+        if (r < 0)
+                return r;
+        time_format_rfc3339(now_ms, ts);
+        if (json_object_set_new(meta, "uid", json_string(uid)) < 0 ||
+            json_object_set_new(meta, "generation", json_integer(1)) < 0 ||
+            json_object_set_new(meta, "creationTimestamp", json_string(ts)) < 0)
+                return -ENOMEM;
+        if (!kind->finalizer)
+                return 0;
+
+        json_t *fins = json_object_get(meta, "finalizers");
+        size_t i;
+        json_t *f;
+        if (!json_is_array(fins)) {
+                fins = json_array();
+                if (json_object_set_new(meta, "finalizers", fins) < 0)
+                        return -ENOMEM;
+        }
+        json_array_foreach(fins, i, f)
+        {
+                if (streq(json_string_value(f), kind->finalizer))
+                        return 0;
+        }
+        return json_array_append_new(fins, json_string(kind->finalizer)) < 0 ? -ENOMEM : 0;
+}
+
+#define DATA_SUFFIX "-data"
+
+char *object_data_key(const char *prefix, const char *resource, const char *ns, const char *name,
+                      const char *part)
+{
+        if (!prefix || !resource || !ns || !name)
+                return NULL;
+        if (!part)
+                return str_printf("%s%s" DATA_SUFFIX "/%s/%s/", prefix, resource, ns, name);
+        return str_printf("%s%s" DATA_SUFFIX "/%s/%s/%s", prefix, resource, ns, name, part);
+}
+
+int object_data_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
+                          char name[64], char part[64])
+{
+        char *parts[4] = {resource, ns, name, part};
+        char scratch[64];
+        const char *p;
+        size_t n = 0;
+
+        if (!prefix || !key || !str_has_prefix(key, prefix))
+                return -EINVAL;
+        p = key + strlen(prefix);
+        for (;;) {
+                const char *slash = strchr(p, '/');
+                size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+                if (n == ARRAY_SIZE(parts) || !key_segment_valid(p, len))
+                        return -EINVAL;
+                char *dst = parts[n] ? parts[n] : scratch;
+                memcpy(dst, p, len);
+                dst[len] = '\0';
+                n++;
+                if (!slash)
+                        break;
+                p = slash + 1;
+        }
+        if (n != ARRAY_SIZE(parts))
+                return -EINVAL;
+        size_t rlen = strlen(resource);
+        size_t slen = strlen(DATA_SUFFIX);
+        if (rlen <= slen || !streq(resource + rlen - slen, DATA_SUFFIX))
+                return -EINVAL;
+        resource[rlen - slen] = '\0';
         return 0;
 }

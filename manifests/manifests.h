@@ -20,12 +20,18 @@
 
 /* ---- kinds ------------------------------------------------------------ */
 
+#define FINALIZER_CONTAINERS "berth/containers" /* Task: its containers are removed */
+#define FINALIZER_CHILDREN   "berth/children"   /* Workflow: its Tasks and results are deleted */
+
 struct kind_info {
         const char *kind;       /* "Task" */
         const char *resource;   /* "tasks": URL and store key segment */
         const char *singular;   /* "task" */
         const char *short_name; /* "tk" or NULL */
         bool namespaced;
+        /* Finalizer every object of the kind carries (added on create by the API
+         * and by its reconciler), or NULL: its controller's clean-up on delete. */
+        const char *finalizer;
 };
 
 /* Finds a kind by any of its names, case-insensitive: "Task", "task", "tasks".
@@ -45,6 +51,23 @@ char *object_key(const char *prefix, const char *resource, const char *ns, const
  * arrays are untouched then. */
 int object_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
                      char name[64]);
+
+/* Fills the metadata the server sets on a new object: a random uid,
+ * generation 1, creationTimestamp (now_ms) and the kind's finalizer (added to
+ * any the object already asks for). Other server metadata must be absent.
+ * -ENOMEM, or -errno when no uid could be made. */
+int object_stamp_new(json_t *object, const struct kind_info *kind, int64_t now_ms);
+
+/* Key of a piece of an object's growing data (docs/internals/store.md):
+ * "<prefix><resource>-data/<namespace>/<name>/<part>", e.g.
+ * "/berth/workflows-data/default/etl/step-extract". With part NULL: the prefix
+ * of all of them, ending in '/'. Caller frees. */
+char *object_data_key(const char *prefix, const char *resource, const char *ns, const char *name,
+                      const char *part);
+/* Splits a data key into resource (without "-data"), namespace and name; part
+ * may be NULL. -EINVAL if key is not a data key. */
+int object_data_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
+                          char name[64], char part[64]);
 
 /* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
 bool name_is_valid(const char *name);
@@ -120,6 +143,26 @@ int manifest_validate(const json_t *object, const json_t *positions, struct fiel
  * backoffLimit 6, backoff {initialSeconds 10, factor 2, maxSeconds 300}.
  * Idempotent. The object must have passed manifest_validate. */
 void manifest_apply_defaults(json_t *object);
+
+/* ---- expressions ----------------------------------------------------- */
+
+/* Workflow templates: "{{ expr }}" in a string (docs/reference/workflow.md).
+ * expr is trimmed of spaces and must be a dotted path of segments made of
+ * [A-Za-z0-9_-]; every "{{" starts one. */
+#define EXPR_MAX_LEN 256
+
+/* Resolves one expression. Return 0 with *ret_value (borrowed, may be "") set,
+ * or -ENOENT when unknown, with a message in msg (e.g. "unknown parameter
+ * \"dya\"") of msg_size bytes. */
+typedef int (*expr_resolve_fn)(const char *expr, const char **ret_value, char *msg, size_t msg_size,
+                               void *userdata);
+
+/* Expands every expression of s. *ret is the caller's (free it). On error
+ * (-EINVAL: unterminated "{{", empty or malformed expression, or what resolve
+ * refused) *ret is NULL and msg says why (e.g. "{{parameters.x}}: unknown
+ * parameter \"x\""). -E2BIG when the result would exceed max_len bytes. */
+int expr_expand(const char *s, expr_resolve_fn resolve, void *userdata, size_t max_len, char **ret,
+                char *msg, size_t msg_size);
 
 /* ---- printing --------------------------------------------------------- */
 

@@ -26,10 +26,11 @@
 
 #include "common.h"
 #include "docker.h"
+#include "manifests.h"
 #include "store.h"
 #include "watchers.h"
 
-#define TASK_FINALIZER        "berth/containers"
+#define TASK_FINALIZER        FINALIZER_CONTAINERS
 #define TASK_LABEL_CLUSTER    "berth.cluster" /* the store identity; see controller.h */
 #define TASK_KILL_GRACE_MS    10000           /* SIGTERM → SIGKILL after a deadline */
 #define TASK_PLAN_ACTIONS_MAX 16
@@ -154,6 +155,102 @@ char *task_container_name(const char *ns, const char *name, const char *uid, int
 /* Docker create body (Config + HostConfig + labels) for one attempt. New reference. */
 json_t *task_container_body(const json_t *object, int attempt, struct berth_error *err);
 
+/* ---- Workflow: planning ---------------------------------------------- */
+
+/* A Workflow runs each step as a child Task named "<workflow>-<step>" (labels
+ * berth.workflow, berth.step; ownerReferences → the Workflow). A succeeded
+ * step's result (its stdout) is stored under its own key,
+ * object_data_key(prefix, "workflows", ns, name, "step-<step>"), never in the
+ * Workflow object. Rules for users: docs/reference/workflow.md. */
+#define WORKFLOW_FINALIZER      FINALIZER_CHILDREN
+#define WORKFLOW_STEPS_MAX      200
+#define WORKFLOW_PARAMETERS_MAX 64
+#define WORKFLOW_RESULT_MAX     (256 * 1024) /* bytes of stdout kept (the last ones) */
+#define WORKFLOW_LABEL_WORKFLOW "berth.workflow"
+#define WORKFLOW_LABEL_STEP     "berth.step"
+
+enum step_phase { STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED, STEP_SKIPPED };
+const char *step_phase_to_string(enum step_phase p);
+int step_phase_from_string(const char *s, enum step_phase *ret);
+
+/* One step as the planner sees it: its place in the DAG, what the caches show
+ * of its Task and result, and what the previous status said. Strings borrowed. */
+struct workflow_step {
+        const char *name;
+        const size_t *deps; /* indexes of its dependsOn steps */
+        size_t n_deps;
+        /* observed */
+        bool task_exists;  /* its Task is in the cache and owned by this Workflow */
+        bool task_foreign; /* a Task of that name exists, owned by something else */
+        enum task_phase task_phase;
+        const char *task_reason;
+        const char *task_message;
+        bool result_stored; /* its result key is in the cache */
+        /* previous status of the step */
+        enum step_phase prev_phase;
+        bool prev_created; /* the status recorded its Task as created */
+};
+
+struct workflow_plan_input {
+        bool deleting;      /* metadata.deletionTimestamp set */
+        bool has_finalizer; /* WORKFLOW_FINALIZER present */
+        bool children_left; /* Tasks or result keys of this Workflow still exist */
+        bool fail_fast;
+        int parallelism;               /* 0 = no limit */
+        int64_t ttl_after_finished_ms; /* < 0 = keep forever */
+        struct workflow_step *steps;
+        size_t n_steps; /* at most WORKFLOW_STEPS_MAX */
+        /* previous status of the Workflow */
+        enum task_phase prev_phase;
+        int64_t prev_start_ms;      /* 0 = not started */
+        int64_t prev_completion_ms; /* 0 = not finished */
+        int64_t now_ms;
+};
+
+enum workflow_action_type {
+        WORKFLOW_ACTION_ADD_FINALIZER,
+        WORKFLOW_ACTION_CREATE_TASK,     /* step's Task */
+        WORKFLOW_ACTION_STORE_RESULT,    /* step's Task succeeded: record its stdout */
+        WORKFLOW_ACTION_DELETE_CHILDREN, /* deleting: delete its Tasks and result keys */
+        WORKFLOW_ACTION_FINALIZE,        /* all gone: drop finalizer, delete object */
+        WORKFLOW_ACTION_DELETE,          /* TTL: mark the Workflow for deletion */
+};
+const char *workflow_action_type_to_string(enum workflow_action_type t);
+
+struct workflow_action {
+        enum workflow_action_type type;
+        size_t step; /* for CREATE_TASK and STORE_RESULT */
+};
+
+/* What each step is now. reason/message are static strings, borrowed from the
+ * input, or point into message_buf. */
+struct workflow_step_plan {
+        enum step_phase phase;
+        const char *reason;
+        const char *message;
+        char message_buf[160];
+};
+
+struct workflow_plan {
+        struct workflow_action actions[WORKFLOW_STEPS_MAX + 2];
+        size_t n_actions;
+        struct workflow_step_plan steps[WORKFLOW_STEPS_MAX];
+        bool status_changed; /* false: leave status as it is (deleting, finished) */
+        enum task_phase phase;
+        const char *reason;  /* NULL while running */
+        const char *message; /* may point into message_buf */
+        char message_buf[512];
+        int64_t start_ms;         /* 0 = no step started */
+        int64_t completion_ms;    /* 0 = not finished */
+        size_t succeeded;         /* steps Succeeded */
+        int64_t requeue_after_ms; /* < 0 = no timer (TTL is the only one) */
+};
+
+/* Pure: no I/O, no clock. Steps are evaluated in dependency order (a cycle,
+ * which validation rejects, leaves its steps Pending). A step's phase is
+ * sticky once Succeeded, Failed or Skipped. */
+void workflow_plan_compute(const struct workflow_plan_input *in, struct workflow_plan *ret);
+
 /* ---- acting ----------------------------------------------------------- */
 
 /* What a reconcile needs; docker is the calling worker's own client. */
@@ -162,6 +259,7 @@ struct reconcile_ctx {
         struct object_cache *objects;
         struct container_cache *containers;
         struct docker *docker;
+        const char *prefix;      /* store key prefix, "/berth/" */
         int64_t (*now_ms)(void); /* time_now_ms in production */
         const char *cluster;     /* label berth.cluster of the containers made; NULL = none */
         /* Leader election: every store write carries this guard (NULL = none); a
@@ -174,3 +272,8 @@ struct reconcile_ctx {
  * the object changed under us, retry at once). */
 int task_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requeue_ms,
                    struct berth_error *err);
+/* Reconciles the Workflow stored at key (same contract as task_reconcile):
+ * creates step Tasks, records results, writes status, deletes its children
+ * on delete. When the Workflow is gone, deletes what it left behind. */
+int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requeue_ms,
+                       struct berth_error *err);

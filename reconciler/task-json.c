@@ -7,7 +7,7 @@
  */
 #include <math.h>
 
-#include "reconciler.h"
+#include "reconciler-internal.h"
 
 /* ---- spec ------------------------------------------------------------- */
 
@@ -129,7 +129,7 @@ int task_spec_from_json(const json_t *object, struct task_spec *ret, struct bert
 
 /* ---- status ----------------------------------------------------------- */
 
-static int64_t time_field(const json_t *st, const char *field)
+int64_t json_time_field(const json_t *st, const char *field)
 {
         int64_t ms;
         const char *s = json_string_value(json_object_get(st, field));
@@ -157,8 +157,8 @@ void task_status_from_json(const json_t *object, struct task_status *ret)
                         s.phase = TASK_PHASE_PENDING;
                 s.attempts = int_field(st, "attempts");
                 s.container_id = json_string_value(json_object_get(st, "containerID"));
-                s.start_ms = time_field(st, "startTime");
-                s.completion_ms = time_field(st, "completionTime");
+                s.start_ms = json_time_field(st, "startTime");
+                s.completion_ms = json_time_field(st, "completionTime");
                 const json_t *code = json_object_get(st, "exitCode");
                 if (json_is_integer(code) && json_integer_value(code) >= INT32_MIN &&
                     json_integer_value(code) <= INT32_MAX) {
@@ -169,33 +169,32 @@ void task_status_from_json(const json_t *object, struct task_status *ret)
                 s.message = json_string_value(json_object_get(st, "message"));
                 json_int_t g = json_integer_value(json_object_get(st, "observedGeneration"));
                 s.observed_generation = g > 0 ? g : 0;
-                s.next_attempt_ms = time_field(st, "nextAttemptTime");
+                s.next_attempt_ms = json_time_field(st, "nextAttemptTime");
         }
         *ret = s;
 }
 
-/* Steals value; -ENOMEM when either allocation failed. */
-static int set_new(json_t *obj, const char *key, json_t *value)
+int json_set_new(json_t *obj, const char *key, json_t *value)
 {
         if (!value)
                 return -ENOMEM;
         return json_object_set_new(obj, key, value) < 0 ? -ENOMEM : 0;
 }
 
-static int set_time(json_t *obj, const char *key, int64_t ms)
+int json_set_time(json_t *obj, const char *key, int64_t ms)
 {
         char buf[RFC3339_MAX];
         if (ms <= 0)
                 return 0;
         time_format_rfc3339(ms, buf);
-        return set_new(obj, key, json_string(buf));
+        return json_set_new(obj, key, json_string(buf));
 }
 
-static int set_string(json_t *obj, const char *key, const char *s)
+int json_set_string(json_t *obj, const char *key, const char *s)
 {
         if (!s)
                 return 0;
-        return set_new(obj, key, json_string(s));
+        return json_set_new(obj, key, json_string(s));
 }
 
 struct condition {
@@ -257,8 +256,8 @@ static const char *old_transition(const json_t *old_status, const char *type, co
         return NULL;
 }
 
-static json_t *conditions_to_json(const struct task_status *st, const json_t *old_status,
-                                  int64_t now_ms)
+json_t *phase_conditions_to_json(const struct task_status *st, const json_t *old_status,
+                                 int64_t now_ms)
 {
         struct condition c[3];
         char now[RFC3339_MAX];
@@ -285,16 +284,17 @@ json_t *task_status_to_json(const struct task_status *st, const json_t *old_stat
 
         if (!o)
                 return NULL;
-        if (set_new(o, "phase", json_string(task_phase_to_string(st->phase))) < 0 ||
-            set_new(o, "observedGeneration", json_integer(st->observed_generation)) < 0 ||
-            set_new(o, "attempts", json_integer(st->attempts)) < 0 ||
-            set_string(o, "containerID", st->container_id) < 0 ||
-            set_time(o, "startTime", st->start_ms) < 0 ||
-            set_time(o, "completionTime", st->completion_ms) < 0 ||
-            (st->exit_known && set_new(o, "exitCode", json_integer(st->exit_code)) < 0) ||
-            set_string(o, "reason", st->reason) < 0 || set_string(o, "message", st->message) < 0 ||
-            set_time(o, "nextAttemptTime", st->next_attempt_ms) < 0 ||
-            set_new(o, "conditions", conditions_to_json(st, old_status, now_ms)) < 0)
+        if (json_set_new(o, "phase", json_string(task_phase_to_string(st->phase))) < 0 ||
+            json_set_new(o, "observedGeneration", json_integer(st->observed_generation)) < 0 ||
+            json_set_new(o, "attempts", json_integer(st->attempts)) < 0 ||
+            json_set_string(o, "containerID", st->container_id) < 0 ||
+            json_set_time(o, "startTime", st->start_ms) < 0 ||
+            json_set_time(o, "completionTime", st->completion_ms) < 0 ||
+            (st->exit_known && json_set_new(o, "exitCode", json_integer(st->exit_code)) < 0) ||
+            json_set_string(o, "reason", st->reason) < 0 ||
+            json_set_string(o, "message", st->message) < 0 ||
+            json_set_time(o, "nextAttemptTime", st->next_attempt_ms) < 0 ||
+            json_set_new(o, "conditions", phase_conditions_to_json(st, old_status, now_ms)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -357,7 +357,7 @@ static int build_env(const json_t *spec, json_t *config, struct berth_error *err
                 if (!kv || json_array_append_new(arr, json_string(kv)) < 0)
                         return -ENOMEM;
         }
-        return set_new(config, "Env", TAKE_PTR(arr));
+        return json_set_new(config, "Env", TAKE_PTR(arr));
 }
 
 static int bytes_value(const json_t *v, const char *path, int64_t *ret, struct berth_error *err)
@@ -407,19 +407,19 @@ static int build_mount(const json_t *vol, size_t i, json_t **ret, struct berth_e
                 if (!json_is_string(host) || json_string_value(host)[0] != '/')
                         return berth_error_set(err, -EINVAL,
                                                "%s.hostPath: must be an absolute path", path);
-                r = set_new(m, "Type", json_string("bind"));
+                r = json_set_new(m, "Type", json_string("bind"));
                 if (r == 0)
-                        r = set_new(m, "Source", json_copy((json_t *)host));
+                        r = json_set_new(m, "Source", json_copy((json_t *)host));
         } else if (named) {
                 if (!json_is_string(named) || !*json_string_value(named))
                         return berth_error_set(err, -EINVAL, "%s.volume: must be a name", path);
-                r = set_new(m, "Type", json_string("volume"));
+                r = json_set_new(m, "Type", json_string("volume"));
                 if (r == 0)
-                        r = set_new(m, "Source", json_copy((json_t *)named));
+                        r = json_set_new(m, "Source", json_copy((json_t *)named));
         } else {
                 if (!json_is_object(tmpfs) && !json_is_null(tmpfs))
                         return berth_error_set(err, -EINVAL, "%s.tmpfs: must be a mapping", path);
-                r = set_new(m, "Type", json_string("tmpfs"));
+                r = json_set_new(m, "Type", json_string("tmpfs"));
                 const json_t *size = json_object_get(tmpfs, "sizeLimit");
                 if (r == 0 && size && !json_is_null(size)) {
                         char spath[96];
@@ -427,14 +427,15 @@ static int build_mount(const json_t *vol, size_t i, json_t **ret, struct berth_e
                         snprintf(spath, sizeof(spath), "%s.tmpfs.sizeLimit", path);
                         r = bytes_value(size, spath, &bytes, err);
                         if (r == 0)
-                                r = set_new(m, "TmpfsOptions",
-                                            json_pack("{s:I}", "SizeBytes", (json_int_t)bytes));
+                                r = json_set_new(
+                                    m, "TmpfsOptions",
+                                    json_pack("{s:I}", "SizeBytes", (json_int_t)bytes));
                 }
         }
         if (r == 0)
-                r = set_new(m, "Target", json_string(target));
+                r = json_set_new(m, "Target", json_string(target));
         if (r == 0)
-                r = set_new(m, "ReadOnly", json_boolean(json_is_true(ro)));
+                r = json_set_new(m, "ReadOnly", json_boolean(json_is_true(ro)));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);
@@ -463,7 +464,7 @@ static int build_mounts(const json_t *spec, json_t *host_config, struct berth_er
                 if (json_array_append_new(arr, m) < 0)
                         return -ENOMEM;
         }
-        return set_new(host_config, "Mounts", TAKE_PTR(arr));
+        return json_set_new(host_config, "Mounts", TAKE_PTR(arr));
 }
 
 static int build_resources(const json_t *spec, json_t *hc, struct berth_error *err)
@@ -492,7 +493,7 @@ static int build_resources(const json_t *spec, json_t *hc, struct berth_error *e
                 }
                 if (milli <= 0 || milli > 1000000000)
                         return berth_error_set(err, -EINVAL, "spec.resources.cpu: out of range");
-                r = set_new(hc, "NanoCpus", json_integer((json_int_t)milli * 1000000));
+                r = json_set_new(hc, "NanoCpus", json_integer((json_int_t)milli * 1000000));
                 if (r < 0)
                         return r;
         }
@@ -504,9 +505,9 @@ static int build_resources(const json_t *spec, json_t *hc, struct berth_error *e
                 if (r < 0)
                         return r;
                 /* MemorySwap = Memory: no swap, so the limit is real. */
-                r = set_new(hc, "Memory", json_integer(bytes));
+                r = json_set_new(hc, "Memory", json_integer(bytes));
                 if (r == 0)
-                        r = set_new(hc, "MemorySwap", json_integer(bytes));
+                        r = json_set_new(hc, "MemorySwap", json_integer(bytes));
                 if (r < 0)
                         return r;
         }
@@ -516,7 +517,7 @@ static int build_resources(const json_t *spec, json_t *hc, struct berth_error *e
                 if (!json_is_integer(pids) || json_integer_value(pids) <= 0)
                         return berth_error_set(err, -EINVAL,
                                                "spec.resources.pids: must be an integer > 0");
-                r = set_new(hc, "PidsLimit", json_integer(json_integer_value(pids)));
+                r = json_set_new(hc, "PidsLimit", json_integer(json_integer_value(pids)));
                 if (r < 0)
                         return r;
         }
@@ -543,7 +544,7 @@ static int build_labels(const json_t *object, const json_t *spec, int attempt, j
                         if (!json_is_string(value))
                                 return berth_error_set(err, -EINVAL,
                                                        "spec.labels.%s: must be a string", key);
-                        if (set_new(labels, key, json_copy(value)) < 0)
+                        if (json_set_new(labels, key, json_copy(value)) < 0)
                                 return -ENOMEM;
                 }
         }
@@ -551,27 +552,27 @@ static int build_labels(const json_t *object, const json_t *spec, int attempt, j
         /* Ours last: the controller finds its containers by these, so users
          * cannot override them. */
         const char *ns = json_string_value(json_object_get(meta, "namespace"));
-        int r = set_new(labels, "berth.managed", json_string("true"));
+        int r = json_set_new(labels, "berth.managed", json_string("true"));
         if (r == 0)
-                r = set_new(labels, "berth.kind", json_string("Task"));
+                r = json_set_new(labels, "berth.kind", json_string("Task"));
         if (r == 0)
-                r = set_new(labels, "berth.namespace", json_string(ns ? ns : "default"));
+                r = json_set_new(labels, "berth.namespace", json_string(ns ? ns : "default"));
         if (r == 0)
-                r = set_string(labels, "berth.name",
-                               json_string_value(json_object_get(meta, "name")));
+                r = json_set_string(labels, "berth.name",
+                                    json_string_value(json_object_get(meta, "name")));
         if (r == 0)
-                r = set_string(labels, "berth.uid",
-                               json_string_value(json_object_get(meta, "uid")));
+                r = json_set_string(labels, "berth.uid",
+                                    json_string_value(json_object_get(meta, "uid")));
         snprintf(num, sizeof(num), "%d", attempt);
         if (r == 0)
-                r = set_new(labels, "berth.attempt", json_string(num));
+                r = json_set_new(labels, "berth.attempt", json_string(num));
         snprintf(num, sizeof(num), "%lld",
                  (long long)json_integer_value(json_object_get(meta, "generation")));
         if (r == 0)
-                r = set_new(labels, "berth.generation", json_string(num));
+                r = json_set_new(labels, "berth.generation", json_string(num));
         if (r < 0)
                 return r;
-        return set_new(config, "Labels", TAKE_PTR(labels));
+        return json_set_new(config, "Labels", TAKE_PTR(labels));
 }
 
 static int optional_string(const json_t *spec, const char *field, json_t *dst, const char *key,
@@ -582,7 +583,7 @@ static int optional_string(const json_t *spec, const char *field, json_t *dst, c
                 return 0;
         if (!json_is_string(v))
                 return berth_error_set(err, -EINVAL, "spec.%s: must be a string", field);
-        return set_new(dst, key, json_copy((json_t *)v));
+        return json_set_new(dst, key, json_copy((json_t *)v));
 }
 
 json_t *task_container_body(const json_t *object, int attempt, struct berth_error *err)
@@ -615,16 +616,16 @@ json_t *task_container_body(const json_t *object, int attempt, struct berth_erro
         _cleanup_json_ json_t *hc = json_object();
         if (!body || !hc)
                 goto oom;
-        if (set_new(body, "Image", json_string(image)) < 0)
+        if (json_set_new(body, "Image", json_string(image)) < 0)
                 goto oom;
 
         r = string_list(spec, "command", &list, err);
         if (r == 0 && list)
-                r = set_new(body, "Entrypoint", list);
+                r = json_set_new(body, "Entrypoint", list);
         if (r == 0)
                 r = string_list(spec, "args", &list, err);
         if (r == 0 && list)
-                r = set_new(body, "Cmd", list);
+                r = json_set_new(body, "Cmd", list);
         if (r == 0)
                 r = build_env(spec, body, err);
         if (r == 0)
@@ -644,7 +645,7 @@ json_t *task_container_body(const json_t *object, int attempt, struct berth_erro
                 goto oom;
         if (r < 0)
                 return NULL;
-        if (set_new(body, "HostConfig", TAKE_PTR(hc)) < 0)
+        if (json_set_new(body, "HostConfig", TAKE_PTR(hc)) < 0)
                 goto oom;
         return TAKE_PTR(body);
 oom:

@@ -10,22 +10,16 @@
  * container confirmed missing) are fed back as planner input for the next
  * round instead of being decided here.
  */
-#include "manifests.h"
-#include "reconciler.h"
+#include "reconciler-internal.h"
 
-#define TASK_ROUNDS_MAX    8
-#define TASK_WAIT_WRITE_MS 2000
+#define TASK_ROUNDS_MAX 8
 /* Look again after this long rather than spin: when a round would repeat the
  * previous one (the cache did not take our write-through), or when someone
  * else's removal of a container is still in progress. */
 #define TASK_STUCK_REQUEUE_MS 1000
 
 struct task_run {
-        struct reconcile_ctx *ctx;
-        const char *key;
-        json_t *obj; /* our copy of the object, written back when dirty */
-        int64_t rev; /* mod revision obj was read or last written at */
-        bool dirty;
+        struct object_run o;         /* the Task, written back when dirty */
         const char *ns, *name, *uid; /* borrowed from obj.metadata (never replaced) */
         struct task_spec spec;
         bool image_checked;
@@ -48,7 +42,7 @@ enum act_result {
 
 static int64_t run_now(const struct task_run *run)
 {
-        return run->ctx->now_ms ? run->ctx->now_ms() : time_now_ms();
+        return run->o.ctx->now_ms ? run->o.ctx->now_ms() : time_now_ms();
 }
 
 static void error_copy(struct berth_error *dst, const struct berth_error *src)
@@ -67,29 +61,6 @@ static bool is_transport_error(int r)
 }
 
 /* ---- orphans ---------------------------------------------------------- */
-
-/* Splits "<prefix><resource>/<ns>/<name>" without knowing the prefix. */
-static int key_split(const char *key, char ns[64], char name[64])
-{
-        char prefix[STORE_KEY_MAX];
-        char resource[64];
-        size_t len = strlen(key);
-        int slashes = 0;
-
-        if (len == 0 || len >= sizeof(prefix))
-                return -EINVAL;
-        size_t i = len;
-        while (i > 0) {
-                i--;
-                if (key[i] == '/' && ++slashes == 3)
-                        break;
-        }
-        if (slashes != 3)
-                return -EINVAL;
-        memcpy(prefix, key, i + 1);
-        prefix[i + 1] = '\0';
-        return object_key_parse(prefix, key, resource, ns, name);
-}
 
 /* Removes containers of Task ns/name whose uid is not keep_uid (NULL: all). */
 static int remove_containers_of(struct reconcile_ctx *ctx, const char *ns, const char *name,
@@ -136,7 +107,7 @@ static int upsert_inspected(struct task_run *run, const struct docker_container 
                 ci.details_known = false;
                 ci.exit_known = false;
         }
-        container_cache_upsert(run->ctx->containers, &ci);
+        container_cache_upsert(run->o.ctx->containers, &ci);
         return 0;
 }
 
@@ -144,7 +115,7 @@ static int upsert_inspected(struct task_run *run, const struct docker_container 
 static int inspect_into_cache(struct task_run *run, const char *id_or_name, struct berth_error *err)
 {
         struct docker_container dc = {0};
-        int r = docker_container_inspect(run->ctx->docker, id_or_name, &dc, err);
+        int r = docker_container_inspect(run->o.ctx->docker, id_or_name, &dc, err);
         if (r < 0)
                 return r;
         r = upsert_inspected(run, &dc, err);
@@ -164,7 +135,7 @@ static void fill_info(struct task_run *run, const char *id, const char *cname, i
         (void)str_copy(ci.owner, sizeof(ci.owner), run->name);
         (void)str_copy(ci.uid, sizeof(ci.uid), run->uid);
         ci.attempt = attempt;
-        ci.generation = json_path_int(run->obj, "metadata.generation", 0);
+        ci.generation = json_path_int(run->o.obj, "metadata.generation", 0);
         ci.state = state;
         *ret = ci;
 }
@@ -173,10 +144,10 @@ static int act_start(struct task_run *run, const char *id, const char *cname, in
                      struct berth_error *err)
 {
         struct berth_error e = {0};
-        int r = docker_container_start(run->ctx->docker, id, &e);
+        int r = docker_container_start(run->o.ctx->docker, id, &e);
 
         if (r == -ENOENT) {
-                container_cache_remove(run->ctx->containers, id);
+                container_cache_remove(run->o.ctx->containers, id);
                 return ACT_PROGRESS;
         }
         if (r < 0 && e.http_status >= 400 && e.http_status < 500) {
@@ -194,7 +165,7 @@ static int act_start(struct task_run *run, const char *id, const char *cname, in
                 struct container_info ci;
                 fill_info(run, id, cname, attempt, DOCKER_STATE_RUNNING, &ci);
                 ci.started_ms = run_now(run);
-                container_cache_upsert(run->ctx->containers, &ci);
+                container_cache_upsert(run->o.ctx->containers, &ci);
         }
         return ACT_PROGRESS;
 }
@@ -207,7 +178,7 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
 
         if (!cname)
                 return berth_error_set(err, -ENOMEM, "container name");
-        _cleanup_json_ json_t *body = task_container_body(run->obj, attempt, &e);
+        _cleanup_json_ json_t *body = task_container_body(run->o.obj, attempt, &e);
         if (!body) {
                 if (e.code == -ENOMEM) {
                         error_copy(err, &e);
@@ -219,12 +190,12 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
         }
 
         /* Which berthd (store) owns it: others on the engine ignore it. */
-        if (run->ctx->cluster &&
+        if (run->o.ctx->cluster &&
             json_object_set_new(json_object_get(body, "Labels"), TASK_LABEL_CLUSTER,
-                                json_string(run->ctx->cluster)) < 0)
+                                json_string(run->o.ctx->cluster)) < 0)
                 return berth_error_set(err, -ENOMEM, "container labels");
 
-        int r = docker_container_create(run->ctx->docker, cname, body, &id, &e);
+        int r = docker_container_create(run->o.ctx->docker, cname, body, &id, &e);
         if (r == -EEXIST) {
                 /* Created before (a crash between create and status write):
                  * adopt it. Whether to start it is the planner's call: an
@@ -249,14 +220,14 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
 
         struct container_info ci;
         fill_info(run, id, cname, attempt, DOCKER_STATE_CREATED, &ci);
-        container_cache_upsert(run->ctx->containers, &ci);
+        container_cache_upsert(run->o.ctx->containers, &ci);
         return act_start(run, id, cname, attempt, err);
 }
 
 static int act_pull(struct task_run *run, struct berth_error *err)
 {
         struct berth_error e = {0};
-        int r = docker_image_pull(run->ctx->docker, run->spec.image, &e);
+        int r = docker_image_pull(run->o.ctx->docker, run->spec.image, &e);
 
         if (r == 0) {
                 run->image_checked = true;
@@ -282,7 +253,7 @@ static int act_inspect(struct task_run *run, const struct task_action *a, struct
                 if (r == -ENOENT) {
                         /* Gone: the next round looks it up by name, then
                          * decides ContainerLost. */
-                        container_cache_remove(run->ctx->containers, a->container_id);
+                        container_cache_remove(run->o.ctx->containers, a->container_id);
                         return ACT_PROGRESS;
                 }
         } else {
@@ -303,91 +274,6 @@ static int act_inspect(struct task_run *run, const struct task_action *a, struct
         return ACT_PROGRESS;
 }
 
-/* ---- store steps ------------------------------------------------------ */
-
-static int write_object(struct task_run *run, struct berth_error *err)
-{
-        _cleanup_free_ char *data = json_dumps(run->obj, JSON_COMPACT);
-        int64_t rev;
-
-        if (!data)
-                return berth_error_set(err, -ENOMEM, "serialize %s", run->key);
-        /* Fenced: a replica that is no longer the leader gets -EPERM here. */
-        int r = store_put_guarded(run->ctx->store, run->key, data, strlen(data), run->rev, 0,
-                                  run->ctx->fence, &rev, err);
-        if (r < 0)
-                return r;
-        run->rev = rev;
-        run->dirty = false;
-        /* Read-your-writes: the next reconcile must see this revision. A
-         * timeout only costs a stale read, which CAS catches. */
-        (void)object_cache_wait_revision(run->ctx->objects, rev, TASK_WAIT_WRITE_MS);
-        return 0;
-}
-
-static bool has_finalizer(const json_t *obj)
-{
-        const json_t *fins = json_path(obj, "metadata.finalizers");
-        size_t i;
-        const json_t *f;
-
-        json_array_foreach(fins, i, f)
-        {
-                if (streq(json_string_value(f), TASK_FINALIZER))
-                        return true;
-        }
-        return false;
-}
-
-static int add_finalizer(struct task_run *run)
-{
-        json_t *meta = json_object_get(run->obj, "metadata");
-        json_t *fins = json_object_get(meta, "finalizers");
-
-        if (!json_is_array(fins)) {
-                fins = json_array();
-                if (!fins || json_object_set_new(meta, "finalizers", fins) < 0)
-                        return -ENOMEM;
-        }
-        if (json_array_append_new(fins, json_string(TASK_FINALIZER)) < 0)
-                return -ENOMEM;
-        run->dirty = true;
-        return 0;
-}
-
-/* Drops our finalizer; deletes the object when no other finalizer is left. */
-static int finalize(struct task_run *run, struct berth_error *err)
-{
-        json_t *fins = json_path(run->obj, "metadata.finalizers");
-        size_t i = 0;
-
-        while (json_is_array(fins) && i < json_array_size(fins)) {
-                if (streq(json_string_value(json_array_get(fins, i)), TASK_FINALIZER))
-                        json_array_remove(fins, i);
-                else
-                        i++;
-        }
-        if (json_array_size(fins) > 0)
-                return write_object(run, err);
-        int r =
-            store_delete_guarded(run->ctx->store, run->key, run->rev, run->ctx->fence, NULL, err);
-        if (r == -ENOENT)
-                return 0;
-        return r;
-}
-
-static int mark_deleted(struct task_run *run, int64_t now, struct berth_error *err)
-{
-        char ts[RFC3339_MAX];
-
-        if (!json_path(run->obj, "metadata.deletionTimestamp")) {
-                time_format_rfc3339(now, ts);
-                if (json_path_set_new(run->obj, "metadata.deletionTimestamp", json_string(ts)) < 0)
-                        return berth_error_set(err, -ENOMEM, "set deletionTimestamp");
-        }
-        return write_object(run, err);
-}
-
 /* ---- rounds ----------------------------------------------------------- */
 
 static int act(struct task_run *run, const struct task_plan *plan, int64_t now,
@@ -401,7 +287,7 @@ static int act(struct task_run *run, const struct task_plan *plan, int64_t now,
 
                 switch (a->type) {
                 case TASK_ACTION_ADD_FINALIZER:
-                        if (add_finalizer(run) < 0)
+                        if (object_run_add_finalizer(&run->o, TASK_FINALIZER) < 0)
                                 return berth_error_set(err, -ENOMEM, "add finalizer");
                         r = ACT_PROGRESS;
                         break;
@@ -421,15 +307,15 @@ static int act(struct task_run *run, const struct task_plan *plan, int64_t now,
                         r = act_inspect(run, a, err);
                         break;
                 case TASK_ACTION_KILL:
-                        r = docker_container_kill(run->ctx->docker, a->container_id, a->signal,
+                        r = docker_container_kill(run->o.ctx->docker, a->container_id, a->signal,
                                                   err);
                         if (r == -ENOENT) {
-                                container_cache_remove(run->ctx->containers, a->container_id);
+                                container_cache_remove(run->o.ctx->containers, a->container_id);
                                 r = ACT_PROGRESS;
                         }
                         break;
                 case TASK_ACTION_REMOVE:
-                        r = docker_container_remove(run->ctx->docker, a->container_id, err);
+                        r = docker_container_remove(run->o.ctx->docker, a->container_id, err);
                         /* 409: someone is removing it already; its destroy
                          * event brings us back. */
                         if (r == -EBUSY) {
@@ -437,17 +323,17 @@ static int act(struct task_run *run, const struct task_plan *plan, int64_t now,
                                 run->retry_soon = true;
                                 r = ACT_IDLE;
                         } else if (r == 0) {
-                                container_cache_remove(run->ctx->containers, a->container_id);
+                                container_cache_remove(run->o.ctx->containers, a->container_id);
                                 r = ACT_PROGRESS;
                         }
                         break;
                 case TASK_ACTION_DELETE:
-                        r = mark_deleted(run, now, err);
+                        r = object_run_mark_deleted(&run->o, now, err);
                         if (r == 0)
                                 r = ACT_RETURN;
                         break;
                 case TASK_ACTION_FINALIZE:
-                        r = finalize(run, err);
+                        r = object_run_finalize(&run->o, TASK_FINALIZER, err);
                         if (r == 0)
                                 r = ACT_RETURN;
                         break;
@@ -495,15 +381,15 @@ static int observe(struct task_run *run, struct container_info **ret_infos,
 {
         _cleanup_free_ struct container_info *infos = NULL;
         _cleanup_free_ struct observed_container *obs = NULL;
-        int n = container_cache_by_uid(run->ctx->containers, run->uid, &infos);
+        int n = container_cache_by_uid(run->o.ctx->containers, run->uid, &infos);
         size_t k = 0;
 
         if (n < 0)
-                return berth_error_set(err, n, "cached containers of %s", run->key);
+                return berth_error_set(err, n, "cached containers of %s", run->o.key);
         if (n > 0) {
                 obs = calloc((size_t)n, sizeof(*obs));
                 if (!obs)
-                        return berth_error_set(err, -ENOMEM, "observe %s", run->key);
+                        return berth_error_set(err, -ENOMEM, "observe %s", run->o.key);
         }
         for (int i = 0; i < n; i++) {
                 const struct container_info *c = &infos[i];
@@ -530,20 +416,20 @@ static int observe(struct task_run *run, struct container_info **ret_infos,
 static int apply_status(struct task_run *run, const struct task_plan *plan, int64_t now,
                         struct berth_error *err)
 {
-        const json_t *old = json_object_get(run->obj, "status");
+        const json_t *old = json_object_get(run->o.obj, "status");
 
         if (!plan->status_changed)
                 return 0;
         json_t *st = task_status_to_json(&plan->status, old, now);
         if (!st)
-                return berth_error_set(err, -ENOMEM, "status of %s", run->key);
+                return berth_error_set(err, -ENOMEM, "status of %s", run->o.key);
         if (old && json_same(old, st)) {
                 json_decref(st);
                 return 0;
         }
-        if (json_object_set_new(run->obj, "status", st) < 0)
-                return berth_error_set(err, -ENOMEM, "status of %s", run->key);
-        run->dirty = true;
+        if (json_object_set_new(run->o.obj, "status", st) < 0)
+                return berth_error_set(err, -ENOMEM, "status of %s", run->o.key);
+        run->o.dirty = true;
         return 0;
 }
 
@@ -566,9 +452,9 @@ static int run_rounds(struct task_run *run, bool deleting, int64_t *ret_requeue_
                         return r;
                 struct task_plan_input in = {
                     .uid = run->uid,
-                    .generation = json_path_int(run->obj, "metadata.generation", 0),
+                    .generation = json_path_int(run->o.obj, "metadata.generation", 0),
                     .deleting = deleting,
-                    .has_finalizer = has_finalizer(run->obj),
+                    .has_finalizer = object_has_finalizer(run->o.obj, TASK_FINALIZER),
                     .spec = run->spec,
                     .containers = obs,
                     .n_containers = n_obs,
@@ -578,14 +464,14 @@ static int run_rounds(struct task_run *run, bool deleting, int64_t *ret_requeue_
                     .create_error = run->has_create_error ? run->create_error : NULL,
                     .lost_attempt = run->lost_attempt,
                 };
-                task_status_from_json(run->obj, &in.status);
+                task_status_from_json(run->o.obj, &in.status);
                 task_plan_compute(&in, &plan);
 
                 /* Image presence matters only for a CREATE: ask then. */
                 if (plan_has(&plan, TASK_ACTION_CREATE) && !run->image_checked &&
                     run->spec.pull_policy != PULL_ALWAYS) {
                         struct berth_error e = {0};
-                        r = docker_image_inspect(run->ctx->docker, run->spec.image, &e);
+                        r = docker_image_inspect(run->o.ctx->docker, run->spec.image, &e);
                         if (r < 0 && r != -ENOENT) {
                                 error_copy(err, &e);
                                 return r;
@@ -629,13 +515,12 @@ static int run_rounds(struct task_run *run, bool deleting, int64_t *ret_requeue_
 int task_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requeue_ms,
                    struct berth_error *err)
 {
-        struct task_run run = {.ctx = ctx, .key = key};
+        struct task_run run = {0};
         int64_t requeue = -1;
-        int64_t rev = 0;
         int r;
 
-        _cleanup_json_ json_t *cached = object_cache_get(ctx->objects, key, &rev);
-        if (!cached) {
+        r = object_run_load(ctx, key, &run.o, err);
+        if (r == -ENOENT) {
                 /* Gone: its containers are orphans. */
                 char ns[64], name[64];
                 r = key_split(key, ns, name);
@@ -647,16 +532,10 @@ int task_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requ
                 *ret_requeue_ms = -1;
                 return 0;
         }
-
-        _cleanup_json_ json_t *obj = json_deep_copy(cached);
-        if (!obj)
-                return berth_error_set(err, -ENOMEM, "copy %s", key);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *obj = run.o.obj;
         json_t *meta = json_object_get(obj, "metadata");
-        if (!json_is_object(meta))
-                return berth_error_set(err, -EINVAL, "%s: metadata missing", key);
-        json_object_del(meta, "resourceVersion");
-        run.obj = obj;
-        run.rev = rev;
         run.ns = json_string_value(json_object_get(meta, "namespace"));
         if (!run.ns)
                 run.ns = "default";
@@ -664,8 +543,7 @@ int task_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requ
         run.uid = json_string_value(json_object_get(meta, "uid"));
         if (!run.name || !run.uid || !*run.uid)
                 return berth_error_set(err, -EINVAL, "%s: metadata.name and uid required", key);
-        bool deleting = json_object_get(meta, "deletionTimestamp") != NULL &&
-                        !json_is_null(json_object_get(meta, "deletionTimestamp"));
+        bool deleting = object_is_deleting(obj);
 
         r = task_spec_from_json(obj, &run.spec, err);
         if (r < 0) {
@@ -684,8 +562,8 @@ int task_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requ
         r = run_rounds(&run, deleting, &requeue, err);
         if (r < 0)
                 return r;
-        if (r == 0 && run.dirty) {
-                r = write_object(&run, err);
+        if (r == 0 && run.o.dirty) {
+                r = object_run_write(&run.o, err);
                 if (r < 0)
                         return r;
         }

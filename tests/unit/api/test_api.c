@@ -489,17 +489,6 @@ static void test_status_bodies(void **state)
         api_error_release(NULL);
 }
 
-static void test_uid(void **state)
-{
-        (void)state;
-        char a[33], b[33];
-        assert_int_equal(api_new_uid(a), 0);
-        assert_int_equal(api_new_uid(b), 0);
-        assert_int_equal(strlen(a), 32);
-        assert_int_equal(strspn(a, "0123456789abcdef"), 32);
-        assert_string_not_equal(a, b);
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -509,7 +498,6 @@ int main(void)
             cmocka_unit_test(test_label_selectors),
             cmocka_unit_test(test_field_selectors),
             cmocka_unit_test(test_status_bodies),
-            cmocka_unit_test(test_uid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -231,11 +231,22 @@ static void test_log_levels(void **state)
         fclose(out);
 }
 
+static void test_random_uid(void **state)
+{
+        (void)state;
+        char a[RANDOM_UID_LEN], b[RANDOM_UID_LEN];
+        assert_int_equal(random_uid(a), 0);
+        assert_int_equal(random_uid(b), 0);
+        assert_int_equal(strlen(a), 32);
+        assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+        assert_string_not_equal(a, b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_error_messages), cmocka_unit_test(test_buf_cap),
-            cmocka_unit_test(test_strings),        cmocka_unit_test(test_rfc3339),
+            cmocka_unit_test(test_strings), cmocka_unit_test(test_random_uid),        cmocka_unit_test(test_rfc3339),
             cmocka_unit_test(test_durations),      cmocka_unit_test(test_quantities),
             cmocka_unit_test(test_json_paths),     cmocka_unit_test(test_log_levels),
         };
