@@ -206,8 +206,14 @@ int cli_print_name(FILE *out, const struct kind_info *kind, const json_t *object
 int cli_print_json(FILE *out, const json_t *value);
 /* The value as YAML (manifest_to_yaml). */
 int cli_print_yaml(FILE *out, const json_t *value);
-/* kubectl describe-like text of one object. */
-int cli_describe(FILE *out, const struct kind_info *kind, const json_t *object, int64_t now_ms);
+/* kubectl describe-like text of one object: metadata, a spec summary, status,
+ * conditions and the kind's own sections (a Workflow's steps and results).
+ * results: for a Workflow, the body of GET .../workflows/NAME/results
+ * ({"steps": {"<step>": {"result", "truncated", "exitCode"}}}), each step's
+ * first line shown; NULL prints "Results: <unavailable>". Ignored for other
+ * kinds. */
+int cli_describe(FILE *out, const struct kind_info *kind, const json_t *object,
+                 const json_t *results, int64_t now_ms);
 
 /* Lower-case singular kind name for "task/hello" output; "object" if NULL. */
 const char *cli_kind_singular(const struct kind_info *kind);
@@ -228,8 +234,8 @@ int cli_wait_for_parse(const char *s, struct cli_wait_for *ret);
 enum cli_cond_result { CLI_COND_PENDING, CLI_COND_MET, CLI_COND_IMPOSSIBLE };
 
 /* Evaluates a condition wait against an object. IMPOSSIBLE when the object is
- * finished (a Task in phase Succeeded or Failed can no longer change its
- * conditions) and the condition is not met; why then says "phase is Failed
+ * finished (a Task or Workflow in phase Succeeded or Failed can no longer
+ * change its conditions) and the condition is not met; why then says "phase is Failed
  * (BackoffLimitExceeded)". Conditions match case-insensitively, like kubectl;
  * when the object has no condition of that type, the phase stands in for it
  * (phase Succeeded meets condition=Succeeded). */

@@ -27,33 +27,46 @@ static const struct cli_command commands[] = {
      "Display one or many objects",
      "Display one or many objects.\n"
      "\n"
-     "KIND is any name of a kind: task, tasks, tk. Without NAME every object of the\n"
-     "kind in the namespace is listed (-A: in every namespace). `berth get leader`\n"
-     "shows which berthd replica leads (HA on etcd).\n"
+     "KIND is any name of a kind: task, tasks, tk; workflow, workflows, wf. Without\n"
+     "NAME every object of the kind in the namespace is listed (-A: in every\n"
+     "namespace). Tasks show PHASE ATTEMPTS EXIT AGE (-o wide: REASON CONTAINER\n"
+     "IMAGE); workflows show PHASE PROGRESS AGE (-o wide: DURATION REASON MESSAGE).\n"
+     "`berth get leader` shows which berthd replica leads (HA on etcd).\n"
      "\n"
      "Examples:\n"
      "  berth get tasks\n"
      "  berth get leader\n"
      "  berth get task hello -o yaml\n"
      "  berth get tasks -l app=demo -o wide\n"
-     "  berth get tasks -w",
+     "  berth get tasks -l berth.workflow=etl\n"
+     "  berth get wf -w\n"
+     "  berth get task/hello workflow/etl",
      cmd_get},
     {"describe", "describe KIND NAME | KIND/NAME", "Show details of an object",
      "Show details of an object: metadata, a summary of its spec, its status and\n"
-     "conditions.\n"
+     "conditions. For a workflow also its steps (phase, task, exit code, duration,\n"
+     "reason) and the first line of each step's result.\n"
      "\n"
      "Examples:\n"
      "  berth describe task hello\n"
-     "  berth describe task/hello",
+     "  berth describe task/hello\n"
+     "  berth describe wf etl",
      cmd_describe},
-    {"logs", "logs [-f] [--tail N] [--attempt K] [--timestamps] [task/]NAME",
-     "Print the logs of a task",
+    {"logs", "logs [-f] [--tail N] [--attempt K] [--timestamps] [task/]NAME | workflow/NAME",
+     "Print the logs of a task or workflow",
      "Print the output of a task's container (the latest attempt unless --attempt).\n"
+     "\n"
+     "For a workflow, print the output of each step's task in step order, each after\n"
+     "a line \"==> step NAME (task TASK) <==\"; steps that have no task yet are\n"
+     "skipped, and --tail, --attempt and --timestamps apply to each step. -f is for\n"
+     "tasks only: follow a running step with berth logs -f task/WORKFLOW-STEP.\n"
      "\n"
      "Examples:\n"
      "  berth logs hello\n"
      "  berth logs -f task/hello\n"
-     "  berth logs --tail 20 --attempt 2 task hello",
+     "  berth logs --tail 20 --attempt 2 task hello\n"
+     "  berth logs workflow/etl\n"
+     "  berth logs -f task/etl-extract",
      cmd_logs},
     {"wait", "wait KIND/NAME... --for=condition=TYPE[=STATUS] | --for=delete [--timeout 60s]",
      "Wait for a condition on objects",
@@ -61,8 +74,9 @@ static const struct cli_command commands[] = {
      "\n"
      "--for=condition=TYPE[=STATUS] waits until the object has a condition TYPE with\n"
      "STATUS (default True); TYPE and STATUS match case-insensitively. A finished task\n"
-     "(phase Succeeded or Failed) can no longer change, so waiting on it for a condition\n"
-     "it does not have fails at once. --for=delete waits until the object is gone.\n"
+     "or workflow (phase Succeeded or Failed) can no longer change, so waiting on it for\n"
+     "a condition it does not have fails at once. --for=delete waits until the object\n"
+     "is gone.\n"
      "\n"
      "The object must exist when the wait starts (else NotFound, exit 1). Exit status:\n"
      "0 when met, 1 on timeout, when the condition can no longer be met, or when the\n"
@@ -70,6 +84,7 @@ static const struct cli_command commands[] = {
      "\n"
      "Examples:\n"
      "  berth wait task/hello --for=condition=Succeeded --timeout 2m\n"
+     "  berth wait workflow/etl --for=condition=Succeeded --timeout 1h\n"
      "  berth wait task hello --for=delete",
      cmd_wait},
     {"delete",
@@ -78,12 +93,14 @@ static const struct cli_command commands[] = {
      "Delete objects by kind and name or by manifest file.\n"
      "\n"
      "With --wait (the default) the command returns when the objects are gone, after\n"
-     "their finalizers ran (a task's containers are removed), or fails after --timeout.\n"
+     "their finalizers ran (a task's containers are removed; a workflow's step tasks\n"
+     "and results), or fails after --timeout.\n"
      "\n"
      "Examples:\n"
      "  berth delete task hello\n"
      "  berth delete -f task.yaml --wait=false\n"
-     "  berth delete task/a task/b --ignore-not-found",
+     "  berth delete task/a task/b --ignore-not-found\n"
+     "  berth delete wf etl",
      cmd_delete},
     {"version", "version [-o json]", "Print the client and server versions", NULL, cmd_version},
 };
@@ -538,7 +555,7 @@ int cli_targets_parse(char **args, size_t n, bool need_name, struct cli_targets 
         size_t k = 0;
 
         if (n == 0) {
-                snprintf(errbuf, errsize, "you must specify a kind, e.g. \"task\"");
+                snprintf(errbuf, errsize, "you must specify a kind, e.g. \"task\" or \"workflow\"");
                 return -EINVAL;
         }
         items = calloc(n, sizeof(*items));

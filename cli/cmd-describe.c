@@ -1,6 +1,26 @@
 /* berth describe: one object in human-readable sections. */
 #include "cli-internal.h"
 
+/* A Workflow's step results (GET .../workflows/NAME/results), or NULL when
+ * they cannot be had (a berthd without the endpoint answers 404): describe
+ * prints the rest anyway. Caller frees with json_decref(). */
+static json_t *fetch_results(struct cli_ctx *ctx, const struct kind_info *kind, const char *name)
+{
+        _cleanup_reply_ struct cli_reply reply = {0};
+        _cleanup_free_ char *path = cli_path(kind, ctx->ns, name, "/results");
+
+        if (!path || cli_http(ctx, "GET", path, NULL, NULL, 0, &reply) < 0)
+                return NULL;
+        if (reply.status < 200 || reply.status >= 300 || !reply.body.data)
+                return NULL;
+        json_t *results = json_loadb(reply.body.data, reply.body.len, 0, NULL);
+        if (!json_is_object(results)) {
+                json_decref(results);
+                return NULL;
+        }
+        return results;
+}
+
 int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
 {
         _cleanup_free_ char **args = NULL;
@@ -18,6 +38,7 @@ int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
 
         for (size_t i = 0; i < targets.n; i++) {
                 _cleanup_json_ json_t *o = NULL;
+                _cleanup_json_ json_t *results = NULL;
                 const struct cli_target *t = &targets.items[i];
 
                 r = cli_get_object(ctx, t->kind, ctx->ns, t->name, &o);
@@ -35,7 +56,9 @@ int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
                 }
                 if (i > 0)
                         fputs("\n\n", ctx->out);
-                if (cli_describe(ctx->out, t->kind, o, time_now_ms()) < 0)
+                if (streq(t->kind->kind, "Workflow"))
+                        results = fetch_results(ctx, t->kind, t->name);
+                if (cli_describe(ctx->out, t->kind, o, results, time_now_ms()) < 0)
                         return cli_fail(ctx, "cannot write output");
         }
         return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;

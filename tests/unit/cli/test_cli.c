@@ -510,7 +510,8 @@ static void test_describe(void **state)
         size_t n = 0;
         FILE *f = open_memstream(&s, &n);
 
-        assert_int_equal(cli_describe(f, kind_lookup("task"), o, ts("2026-01-01T01:00:00Z")), 0);
+        assert_int_equal(cli_describe(f, kind_lookup("task"), o, NULL, ts("2026-01-01T01:00:00Z")),
+                         0);
         fclose(f);
         assert_non_null(strstr(s, "Name:         hello\n"));
         assert_non_null(strstr(s, "Labels:       app=demo\n              tier=b\n"));
@@ -527,6 +528,265 @@ static void test_describe(void **state)
                "  Failed   True     BackoffLimitExceeded   7 attempts   2026-01-01T00:59:00Z\n"));
         assert_non_null(strstr(s, "Events:       <none>\n"));
         free(s);
+        json_decref(o);
+}
+
+/* ---- workflows -------------------------------------------------------------- */
+
+/* A workflow whose second step failed: the third was skipped. */
+static const char *const etl_failed =
+    "{\"apiVersion\":\"berth/v1\",\"kind\":\"Workflow\",\"metadata\":{\"name\":\"etl\","
+    "\"namespace\":\"default\",\"uid\":\"u1\",\"generation\":1,\"resourceVersion\":\"5\","
+    "\"creationTimestamp\":\"2026-01-01T00:50:00Z\",\"labels\":{\"team\":\"data\"}},"
+    "\"spec\":{\"parameters\":[{\"name\":\"day\",\"value\":\"2026-11-27\"}],\"steps\":["
+    "{\"name\":\"extract\",\"task\":{\"image\":\"busybox\"}},"
+    "{\"name\":\"transform\",\"dependsOn\":[\"extract\"],\"task\":{\"image\":\"busybox\"}},"
+    "{\"name\":\"load\",\"dependsOn\":[\"extract\",\"transform\"],"
+    "\"task\":{\"image\":\"busybox\"}}]},"
+    "\"status\":{\"phase\":\"Failed\",\"progress\":\"1/3\","
+    "\"startTime\":\"2026-01-01T00:50:01Z\",\"completionTime\":\"2026-01-01T00:52:31Z\","
+    "\"reason\":\"StepFailed\",\"message\":\"step transform failed: Error: exit code 1\","
+    "\"steps\":["
+    "{\"name\":\"extract\",\"phase\":\"Succeeded\",\"task\":\"etl-extract\","
+    "\"startTime\":\"2026-01-01T00:50:01Z\",\"finishTime\":\"2026-01-01T00:50:04Z\","
+    "\"exitCode\":0,\"result\":\"/berth/workflows-data/default/etl/step-extract\"},"
+    "{\"name\":\"transform\",\"phase\":\"Failed\",\"task\":\"etl-transform\","
+    "\"startTime\":\"2026-01-01T00:50:05Z\",\"finishTime\":\"2026-01-01T00:52:31Z\","
+    "\"exitCode\":1,\"reason\":\"Error\",\"message\":\"exit code 1\"},"
+    "{\"name\":\"load\",\"phase\":\"Skipped\",\"reason\":\"DependencyFailed\","
+    "\"message\":\"dependency transform failed\"}],"
+    "\"conditions\":[{\"type\":\"Failed\",\"status\":\"True\",\"reason\":\"StepFailed\","
+    "\"message\":\"step transform failed: Error: exit code 1\","
+    "\"lastTransitionTime\":\"2026-01-01T00:52:31Z\"}]}}";
+
+static const char *const nightly_running =
+    "{\"kind\":\"Workflow\",\"metadata\":{\"name\":\"nightly\",\"namespace\":\"ops\","
+    "\"creationTimestamp\":\"2025-12-31T23:00:00Z\"},"
+    "\"spec\":{\"steps\":[{\"name\":\"a\"},{\"name\":\"b\"}]},"
+    "\"status\":{\"phase\":\"Running\",\"progress\":\"1/2\","
+    "\"startTime\":\"2026-01-01T00:58:00Z\"}}";
+
+static char *describe_to_string(const char *kind, const json_t *o, const json_t *results)
+{
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+        assert_int_equal(cli_describe(f, kind_lookup(kind), o, results, ts("2026-01-01T01:00:00Z")),
+                         0);
+        fclose(f);
+        return s;
+}
+
+static void test_workflow_table(void **state)
+{
+        (void)state;
+        json_t *items = json_array();
+        struct cli_print_opts o = {.kind = kind_lookup("wf"), .now_ms = ts("2026-01-01T01:00:00Z")};
+        char *s;
+
+        json_array_append_new(items, load(etl_failed));
+        json_array_append_new(items, load(nightly_running));
+
+        s = table_of(items, &o);
+        assert_string_equal(s, "NAME      PHASE     PROGRESS   AGE\n"
+                               "etl       Failed    1/3        10m\n"
+                               "nightly   Running   1/2        2h\n");
+        free(s);
+
+        /* -A: NAMESPACE first. */
+        o.all_namespaces = true;
+        s = table_of(items, &o);
+        assert_string_equal(s, "NAMESPACE   NAME      PHASE     PROGRESS   AGE\n"
+                               "default     etl       Failed    1/3        10m\n"
+                               "ops         nightly   Running   1/2        2h\n");
+        free(s);
+
+        /* wide: DURATION (to now while running), REASON, MESSAGE; no trailing blanks. */
+        o.all_namespaces = false;
+        o.wide = true;
+        s = table_of(items, &o);
+        assert_string_equal(s,
+                            "NAME      PHASE     PROGRESS   AGE   DURATION   REASON       MESSAGE\n"
+                            "etl       Failed    1/3        10m   2m30s      StepFailed   "
+                            "step transform failed: Error: exit code 1\n"
+                            "nightly   Running   1/2        2h    2m\n");
+        free(s);
+        json_decref(items);
+
+        /* Before berth wrote a status: Pending, 0 of the spec's steps. A
+         * multi-line message stays on one line. */
+        items = load("[{\"kind\":\"Workflow\",\"metadata\":{\"name\":\"new\"},"
+                     "\"spec\":{\"steps\":[{\"name\":\"a\"},{\"name\":\"b\"}]}},"
+                     "{\"kind\":\"Workflow\",\"metadata\":{\"name\":\"odd\"},"
+                     "\"status\":{\"phase\":\"Running\",\"message\":\"one\\ntwo\"}}]");
+        struct cli_print_opts o2 = {
+            .kind = kind_lookup("workflow"), .no_headers = true, .wide = true, .now_ms = 0};
+        s = table_of(items, &o2);
+        assert_string_equal(s, "new   Pending   0/2   <unknown>\n"
+                               "odd   Running         <unknown>         one...\n");
+        free(s);
+
+        /* Long runs are counted in days. */
+        json_t *week = load("[{\"kind\":\"Workflow\",\"metadata\":{\"name\":\"w\"},"
+                            "\"status\":{\"phase\":\"Running\",\"progress\":\"0/1\","
+                            "\"startTime\":\"2025-12-25T00:00:00Z\"}}]");
+        o2.now_ms = ts("2026-01-01T01:00:00Z");
+        s = table_of(week, &o2);
+        assert_string_equal(s, "w   Running   0/1   <unknown>   7d\n");
+        free(s);
+        json_decref(week);
+
+        /* An unknown kind: NAME and AGE only. */
+        struct cli_print_opts o3 = {.kind = NULL, .now_ms = 0};
+        s = table_of(items, &o3);
+        assert_string_equal(s, "NAME   AGE\nnew    <unknown>\nodd    <unknown>\n");
+        free(s);
+        json_decref(items);
+}
+
+static void test_workflow_describe(void **state)
+{
+        (void)state;
+        json_t *o = load(etl_failed);
+        json_t *results = load(
+            "{\"steps\":{\"extract\":{\"result\":\"42\",\"truncated\":false,\"exitCode\":0}}}");
+
+        char *s = describe_to_string("workflow", o, results);
+        assert_string_equal(
+            s, "Name:         etl\n"
+               "Namespace:    default\n"
+               "Labels:       team=data\n"
+               "Annotations:  <none>\n"
+               "UID:          u1\n"
+               "Created:      2026-01-01T00:50:00Z (10m ago)\n"
+               "Generation:   1\n"
+               "Spec:\n"
+               "  Parameters:   day=2026-11-27\n"
+               "  Steps:        extract\n"
+               "                transform (after extract)\n"
+               "                load (after extract, transform)\n"
+               "  Fail Fast:    true\n"
+               "  Parallelism:  unlimited\n"
+               "  TTL:          <none>\n"
+               "Status:\n"
+               "  Phase:      Failed\n"
+               "  Reason:     StepFailed\n"
+               "  Message:    step transform failed: Error: exit code 1\n"
+               "  Progress:   1/3\n"
+               "  Started:    2026-01-01T00:50:01Z (9m ago)\n"
+               "  Completed:  2026-01-01T00:52:31Z (7m ago)\n"
+               "  Duration:   2m30s\n"
+               "Conditions:\n"
+               "  TYPE     STATUS   REASON       MESSAGE                                     "
+               "LAST TRANSITION\n"
+               "  Failed   True     StepFailed   step transform failed: Error: exit code 1   "
+               "2026-01-01T00:52:31Z\n"
+               "Steps:\n"
+               "  STEP        PHASE       TASK            EXIT   DURATION   REASON             "
+               "MESSAGE\n"
+               "  extract     Succeeded   etl-extract     0      3s\n"
+               "  transform   Failed      etl-transform   1      2m26s      Error              "
+               "exit code 1\n"
+               "  load        Skipped                                       DependencyFailed   "
+               "dependency transform failed\n"
+               "Results:\n"
+               "  extract:  42\n"
+               "Events:       <none>\n");
+        free(s);
+
+        /* Results not to be had (berthd without the endpoint): the rest is there. */
+        s = describe_to_string("workflow", o, NULL);
+        assert_non_null(strstr(s, "  extract     Succeeded   etl-extract     0      3s\n"));
+        assert_non_null(strstr(s, "Results:      <unavailable>\nEvents:"));
+        free(s);
+
+        /* No result recorded yet; results of unknown steps are not shown. */
+        json_decref(results);
+        results = load("{\"steps\":{\"ghost\":{\"result\":\"boo\"}}}");
+        s = describe_to_string("workflow", o, results);
+        assert_non_null(strstr(s, "Results:      <none>\n"));
+        assert_null(strstr(s, "boo"));
+        free(s);
+        json_decref(results);
+        json_decref(o);
+
+        /* A pending workflow: the steps come from the spec; spec options shown. */
+        o = load("{\"kind\":\"Workflow\",\"metadata\":{\"name\":\"p\",\"namespace\":\"default\"},"
+                 "\"spec\":{\"failFast\":false,\"parallelism\":2,\"ttlSecondsAfterFinished\":3600,"
+                 "\"steps\":[{\"name\":\"a\"},{\"name\":\"b\",\"dependsOn\":[\"a\"]}]}}");
+        results = load("{\"steps\":{}}");
+        s = describe_to_string("workflow", o, results);
+        assert_non_null(strstr(s, "  Parameters:   <none>\n"));
+        assert_non_null(
+            strstr(s, "  Fail Fast:    false\n  Parallelism:  2\n  TTL:          1h\n"));
+        assert_non_null(strstr(s, "  Phase:      Pending\n"));
+        assert_non_null(strstr(s, "  Progress:   0/2\n  Started:    <none>\n"));
+        assert_non_null(strstr(s, "  Duration:   <none>\n"));
+        assert_non_null(strstr(s, "Conditions:   <none>\nSteps:\n"
+                                  "  STEP   PHASE     TASK   EXIT   DURATION   REASON   MESSAGE\n"
+                                  "  a      Pending\n"
+                                  "  b      Pending\n"
+                                  "Results:      <none>\n"));
+        free(s);
+        json_decref(results);
+        json_decref(o);
+}
+
+static void test_workflow_results_preview(void **state)
+{
+        (void)state;
+        char long_ascii[101], want_ascii[81];
+        char long_utf8[201], want_utf8[160];
+
+        memset(long_ascii, 'x', 100);
+        long_ascii[100] = '\0';
+        memset(want_ascii, 'x', 77);
+        strcpy(want_ascii + 77, "...");
+        for (size_t i = 0; i < 100; i++)
+                memcpy(long_utf8 + 2 * i, "\xc3\xa9", 2); /* é */
+        long_utf8[200] = '\0';
+        for (size_t i = 0; i < 77; i++)
+                memcpy(want_utf8 + 2 * i, "\xc3\xa9", 2);
+        strcpy(want_utf8 + 154, "...");
+
+        json_t *o = load("{\"kind\":\"Workflow\",\"metadata\":{\"name\":\"w\"},\"status\":{"
+                         "\"phase\":\"Succeeded\",\"steps\":[{\"name\":\"long\"},"
+                         "{\"name\":\"utf8\"},{\"name\":\"lines\"},{\"name\":\"blank-first\"},"
+                         "{\"name\":\"cut\"},{\"name\":\"esc\"},{\"name\":\"empty\"},"
+                         "{\"name\":\"exact\"}]}}");
+        json_t *results = json_object();
+        json_t *map = json_object();
+        char exact[81];
+        memset(exact, 'y', 80);
+        exact[80] = '\0';
+        json_object_set_new(results, "steps", map);
+        json_object_set_new(map, "long", json_pack("{s:s}", "result", long_ascii));
+        json_object_set_new(map, "utf8", json_pack("{s:s}", "result", long_utf8));
+        json_object_set_new(map, "lines", json_pack("{s:s}", "result", "first\nsecond"));
+        json_object_set_new(map, "blank-first", json_pack("{s:s}", "result", "\n  \nreal\r\n"));
+        json_object_set_new(map, "cut",
+                            json_pack("{s:s, s:b}", "result", "end of it\nlast", "truncated", 1));
+        json_object_set_new(map, "esc", json_pack("{s:s}", "result", "a\x1b[31mred\tz"));
+        json_object_set_new(map, "empty", json_pack("{s:s}", "result", ""));
+        json_object_set_new(map, "exact", json_pack("{s:s}", "result", exact));
+
+        char *s = describe_to_string("workflow", o, results);
+        char want[1024];
+        snprintf(want, sizeof(want),
+                 "Results:\n"
+                 "  long:         %s\n"
+                 "  utf8:         %s\n"
+                 "  lines:        first...\n"
+                 "  blank-first:  real\n"
+                 "  cut:          ...end of it...\n"
+                 "  esc:          a [31mred z\n"
+                 "  empty:        <empty>\n"
+                 "  exact:        %s\n"
+                 "Events:",
+                 want_ascii, want_utf8, exact);
+        assert_non_null(strstr(s, want));
+        free(s);
+        json_decref(results);
         json_decref(o);
 }
 
@@ -606,6 +866,21 @@ static void test_condition_eval(void **state)
         assert_string_equal(why, "phase is Failed (BackoffLimitExceeded)");
         assert_int_equal(eval(failed, "condition=Succeeded=False", why), CLI_COND_MET);
         assert_int_equal(eval(failed, "condition=Running", why), CLI_COND_IMPOSSIBLE);
+
+        /* Workflows finish like tasks: a Failed one never meets Succeeded. */
+        const char *wf_failed =
+            "{\"kind\":\"Workflow\",\"status\":{\"phase\":\"Failed\",\"reason\":"
+            "\"StepFailed\",\"conditions\":[{\"type\":\"Running\",\"status\":\"False\"},"
+            "{\"type\":\"Failed\",\"status\":\"True\"}]}}";
+        assert_int_equal(eval(wf_failed, "condition=Succeeded", why), CLI_COND_IMPOSSIBLE);
+        assert_string_equal(why, "phase is Failed (StepFailed)");
+        assert_int_equal(eval(wf_failed, "condition=Failed", why), CLI_COND_MET);
+        assert_int_equal(eval("{\"kind\":\"Workflow\",\"status\":{\"phase\":\"Succeeded\"}}",
+                              "condition=Succeeded", why),
+                         CLI_COND_MET);
+        assert_int_equal(eval("{\"kind\":\"Workflow\",\"status\":{\"phase\":\"Running\"}}",
+                              "condition=Succeeded", why),
+                         CLI_COND_PENDING);
 
         /* Kinds that do not finish never make a wait impossible. */
         assert_int_equal(eval("{\"kind\":\"Service\",\"status\":{\"phase\":\"Failed\"}}",
@@ -1248,6 +1523,125 @@ static void test_logs_and_version(void **state)
         capture_release(&c);
 }
 
+static void test_workflow_commands(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+        const char *wf_path = "/apis/berth/v1/namespaces/default/workflows/etl";
+        _cleanup_free_ char *list = str_printf(
+            "{\"kind\":\"WorkflowList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[%s]}",
+            etl_failed);
+
+        /* get: the workflow columns, also next to a task table. */
+        fake_reset(f);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/workflows", 200, list);
+        fake_route(f, "GET", wf_path, 200, etl_failed);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks/hello", 200, hello_running);
+        run(&c, "--server", f->url, "get", "wf", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "NAME   PHASE    PROGRESS   AGE\n"
+                                      "etl    Failed   1/3        "));
+        run(&c, "--server", f->url, "get", "workflow", "etl", "-o", "name", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "workflow/etl\n");
+        run(&c, "--server", f->url, "get", "task/hello", "workflow/etl", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "NAME    PHASE     ATTEMPTS   EXIT   AGE\n"
+                                      "hello   Running   1                 <unknown>\n"
+                                      "\n"
+                                      "NAME   PHASE    PROGRESS   AGE\n"
+                                      "etl    Failed   1/3        "));
+
+        /* describe fetches the results; without them it still succeeds. */
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/workflows/etl/results", 200,
+                   "{\"steps\":{\"extract\":{\"result\":\"42\\n\",\"truncated\":false,"
+                   "\"exitCode\":0}}}");
+        run(&c, "--server", f->url, "describe", "wf", "etl", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "Steps:\n  STEP        PHASE"));
+        assert_non_null(strstr(c.out, "Results:\n  extract:  42\nEvents:"));
+        assert_string_equal(c.err, "");
+
+        fake_reset(f);
+        fake_route(f, "GET", wf_path, 200, etl_failed);
+        run(&c, "--server", f->url, "describe", "workflow/etl", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "Results:      <unavailable>\n"));
+        assert_string_equal(c.err, "");
+        assert_string_equal(f->paths[1], "/apis/berth/v1/namespaces/default/workflows/etl/results");
+
+        /* logs: each step's task in order, after a header; load has no task. */
+        fake_reset(f);
+        fake_route(f, "GET", wf_path, 200, etl_failed);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks/etl-extract/log", 200, "42");
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks/etl-transform/log", 200,
+                   "reading\nboom\n");
+        run(&c, "--server", f->url, "logs", "workflow/etl", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "==> step extract (task etl-extract) <==\n"
+                                   "42\n"
+                                   "\n"
+                                   "==> step transform (task etl-transform) <==\n"
+                                   "reading\nboom\n");
+        assert_string_equal(c.err, "");
+
+        /* Flags go to every step; a step whose log is missing is reported. */
+        fake_route(f, "GET",
+                   "/apis/berth/v1/namespaces/default/tasks/etl-transform/log?tailLines=1&"
+                   "timestamps=true",
+                   200, "boom\n");
+        run(&c, "--server", f->url, "logs", "wf", "etl", "--tail=1", "--timestamps", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.out, "==> step extract (task etl-extract) <==\n"
+                                   "\n"
+                                   "==> step transform (task etl-transform) <==\n"
+                                   "boom\n");
+        assert_string_equal(c.err, "Error from server (NotFound): not found\n");
+
+        /* -f: one task at a time. */
+        fake_reset(f);
+        run(&c, "--server", f->url, "logs", "-f", "workflow/etl", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "error: --follow is not supported for workflows; follow a "
+                                      "step: berth logs -f task/etl-STEP\n"));
+        assert_int_equal(f->requests, 0);
+
+        /* No step has a task yet. */
+        fake_route(f, "GET", wf_path, 200,
+                   "{\"kind\":\"Workflow\",\"metadata\":{\"name\":\"etl\"},\"status\":{"
+                   "\"phase\":\"Pending\",\"steps\":[{\"name\":\"a\",\"phase\":\"Pending\"}]}}");
+        run(&c, "--server", f->url, "logs", "workflow/etl", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "");
+        assert_string_equal(c.err, "workflow/etl: no step has a task yet\n");
+
+        /* wait: a Failed workflow never meets Succeeded; fails at once. */
+        fake_reset(f);
+        fake_route(f, "GET", wf_path, 200, etl_failed);
+        run(&c, "--server", f->url, "wait", "workflow/etl", "--for=condition=Succeeded", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_string_equal(c.err, "error: workflow/etl can no longer meet condition=Succeeded: "
+                                   "phase is Failed (StepFailed)\n");
+        assert_int_equal(f->requests, 1);
+        run(&c, "--server", f->url, "wait", "wf", "etl", "--for=condition=Failed", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "workflow/etl condition met\n");
+
+        /* Met through the watch. */
+        fake_reset(f);
+        fake_route(f, "GET", wf_path, 200, nightly_running);
+        fake_route(
+            f, "GET",
+            "/apis/berth/v1/namespaces/default/workflows?watch=true&resourceVersion=", 200,
+            "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Workflow\",\"metadata\":{\"name\":"
+            "\"etl\",\"resourceVersion\":\"12\"},\"status\":{\"phase\":\"Succeeded\"}}}\n");
+        run(&c, "--server", f->url, "wait", "workflow/etl", "--for=condition=Succeeded",
+            "--timeout=10s", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_string_equal(c.out, "workflow/etl condition met\n");
+        capture_release(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest pure[] = {
@@ -1256,6 +1650,9 @@ int main(void)
             cmocka_unit_test(test_table_watch_widths),
             cmocka_unit_test(test_printers),
             cmocka_unit_test(test_describe),
+            cmocka_unit_test(test_workflow_table),
+            cmocka_unit_test(test_workflow_describe),
+            cmocka_unit_test(test_workflow_results_preview),
             cmocka_unit_test(test_wait_for_parse),
             cmocka_unit_test(test_condition_eval),
             cmocka_unit_test(test_status_format),
@@ -1274,6 +1671,7 @@ int main(void)
             cmocka_unit_test(test_wait),
             cmocka_unit_test(test_delete),
             cmocka_unit_test(test_logs_and_version),
+            cmocka_unit_test(test_workflow_commands),
         };
         unsetenv("BERTH_SERVER");
         unsetenv("NO_COLOR");
