@@ -12,6 +12,11 @@
 #define CPU_MAX_CORES    1000000.0           /* keeps nano-CPU arithmetic inside int64 */
 #define SECONDS_PER_YEAR 31536000
 #define SECONDS_PER_DAY  86400
+/* The same values as in reconciler/reconciler.h, which this module must not
+ * include (DESIGN.md layering): the reconciler relies on validation for them. */
+#define OBJECT_NAME_MAX         63 /* a DNS-1123 label, see name_is_valid() */
+#define WORKFLOW_STEPS_MAX      200
+#define WORKFLOW_PARAMETERS_MAX 64
 
 /* ---- field errors ------------------------------------------------------ */
 
@@ -104,6 +109,7 @@ char *field_errors_format(const struct field_errors *errs, const char *source)
 
 struct vctx {
         const json_t *positions;
+        const char *name; /* metadata.name when a string: names derived from it have limits */
         struct field_errors errs;
         int r; /* -ENOMEM once an allocation failed */
 };
@@ -586,25 +592,47 @@ static const char *const task_spec_fields[] = {
     NULL,
 };
 
-static void check_env(struct vctx *c, const json_t *spec)
+/* A string where YAML users easily write a number or a boolean (env and
+ * parameter values): the hint shows how to quote it. */
+static void check_quoted_string(struct vctx *c, const json_t *obj, const char *parent,
+                                const char *key, bool required)
+{
+        const json_t *value = get_field(c, obj, parent, key, required);
+
+        if (json_is_integer(value))
+                verror_key(c, parent, key,
+                           "must be a string; quote it: \"%" JSON_INTEGER_FORMAT "\"",
+                           json_integer_value(value));
+        else if (json_is_real(value))
+                verror_key(c, parent, key, "must be a string; quote it: \"%g\"",
+                           json_real_value(value));
+        else if (json_is_boolean(value))
+                verror_key(c, parent, key, "must be a string; quote it: \"%s\"",
+                           json_is_true(value) ? "true" : "false");
+        else if (value && !json_is_string(value))
+                verror_key(c, parent, key, "must be a string");
+}
+
+static void check_env(struct vctx *c, const json_t *spec, const char *parent)
 {
         static const char *const env_fields[] = {"name", "value", NULL};
-        const json_t *arr = get_array(c, spec, "spec", "env");
+        const json_t *arr = get_array(c, spec, parent, "env");
+        _cleanup_free_ char *env_path = NULL;
         _cleanup_json_ json_t *seen = NULL;
         size_t i;
         json_t *item;
 
         if (!arr)
                 return;
+        env_path = path_join(c, parent, "env");
         seen = json_object(); /* name → first index */
-        if (!seen) {
+        if (!env_path || !seen) {
                 c->r = -ENOMEM;
                 return;
         }
         json_array_foreach(arr, i, item)
         {
-                _cleanup_free_ char *path = path_index(c, "spec.env", i);
-                const json_t *value;
+                _cleanup_free_ char *path = path_index(c, env_path, i);
                 const char *name;
 
                 if (!path)
@@ -624,28 +652,14 @@ static void check_env(struct vctx *c, const json_t *spec)
                         const json_t *first = json_object_get(seen, name);
 
                         if (first)
-                                verror_key(
-                                    c, path, "name",
-                                    "duplicate name %s (first at spec.env[%" JSON_INTEGER_FORMAT
-                                    "])",
-                                    name, json_integer_value(first));
+                                verror_key(c, path, "name",
+                                           "duplicate name %s (first at %s[%" JSON_INTEGER_FORMAT
+                                           "])",
+                                           name, env_path, json_integer_value(first));
                         else if (json_object_set_new(seen, name, json_integer((json_int_t)i)) < 0)
                                 c->r = -ENOMEM;
                 }
-
-                value = get_field(c, item, path, "value", false);
-                if (json_is_integer(value))
-                        verror_key(c, path, "value",
-                                   "must be a string; quote it: \"%" JSON_INTEGER_FORMAT "\"",
-                                   json_integer_value(value));
-                else if (json_is_real(value))
-                        verror_key(c, path, "value", "must be a string; quote it: \"%g\"",
-                                   json_real_value(value));
-                else if (json_is_boolean(value))
-                        verror_key(c, path, "value", "must be a string; quote it: \"%s\"",
-                                   json_is_true(value) ? "true" : "false");
-                else if (value && !json_is_string(value))
-                        verror_key(c, path, "value", "must be a string");
+                check_quoted_string(c, item, path, "value", false);
         }
 }
 
@@ -678,27 +692,29 @@ static void check_bytes(struct vctx *c, const json_t *obj, const char *parent, c
                 verror_key(c, parent, key, "must be at least %s", min_text);
 }
 
-static void check_volumes(struct vctx *c, const json_t *spec)
+static void check_volumes(struct vctx *c, const json_t *spec, const char *parent)
 {
         static const char *const volume_fields[] = {"mountPath", "readOnly", "hostPath",
                                                     "volume",    "tmpfs",    NULL};
         static const char *const tmpfs_fields[] = {"sizeLimit", NULL};
         static const char *const sources[] = {"hostPath", "volume", "tmpfs"};
-        const json_t *arr = get_array(c, spec, "spec", "volumes");
+        const json_t *arr = get_array(c, spec, parent, "volumes");
+        _cleanup_free_ char *volumes_path = NULL;
         _cleanup_json_ json_t *seen = NULL;
         size_t i;
         json_t *item;
 
         if (!arr)
                 return;
+        volumes_path = path_join(c, parent, "volumes");
         seen = json_object(); /* mountPath → first index */
-        if (!seen) {
+        if (!volumes_path || !seen) {
                 c->r = -ENOMEM;
                 return;
         }
         json_array_foreach(arr, i, item)
         {
-                _cleanup_free_ char *path = path_index(c, "spec.volumes", i);
+                _cleanup_free_ char *path = path_index(c, volumes_path, i);
                 const char *mount, *s, *set[ARRAY_SIZE(sources)];
                 const json_t *tmpfs;
                 size_t nset = 0;
@@ -722,8 +738,8 @@ static void check_volumes(struct vctx *c, const json_t *spec)
                         if (first)
                                 verror_key(c, path, "mountPath",
                                            "duplicate mountPath %s (first at "
-                                           "spec.volumes[%" JSON_INTEGER_FORMAT "])",
-                                           mount, json_integer_value(first));
+                                           "%s[%" JSON_INTEGER_FORMAT "])",
+                                           mount, volumes_path, json_integer_value(first));
                         else if (json_object_set_new(seen, mount, json_integer((json_int_t)i)) < 0)
                                 c->r = -ENOMEM;
                 }
@@ -760,95 +776,611 @@ static void check_volumes(struct vctx *c, const json_t *spec)
         }
 }
 
-static void check_resources(struct vctx *c, const json_t *spec)
+static void check_resources(struct vctx *c, const json_t *spec, const char *parent)
 {
         static const char *const resource_fields[] = {"cpu", "memory", "pids", NULL};
-        const json_t *res = get_object(c, spec, "spec", "resources", false);
+        const json_t *res = get_object(c, spec, parent, "resources", false);
+        _cleanup_free_ char *path = NULL;
         const json_t *cpu;
 
         if (!res)
                 return;
-        check_unknown_fields(c, res, "spec.resources", resource_fields);
+        path = path_join(c, parent, "resources");
+        if (!path)
+                return;
+        check_unknown_fields(c, res, path, resource_fields);
 
-        cpu = get_field(c, res, "spec.resources", "cpu", false);
+        cpu = get_field(c, res, path, "cpu", false);
         if (json_is_string(cpu)) {
                 int64_t millicpu;
 
                 if (quantity_parse_millicpu(json_string_value(cpu), &millicpu) < 0)
-                        verror_key(c, "spec.resources", "cpu",
+                        verror_key(c, path, "cpu",
                                    "invalid cpu quantity \"%s\": use cores like \"0.5\" or "
                                    "millicores like \"500m\"",
                                    json_string_value(cpu));
                 else if (millicpu < 1)
-                        verror_key(c, "spec.resources", "cpu", "must be at least 1m");
+                        verror_key(c, path, "cpu", "must be at least 1m");
                 else if (millicpu > CPU_MAX_CORES * 1000)
-                        verror_key(c, "spec.resources", "cpu", "must be at most %.0f",
-                                   CPU_MAX_CORES);
+                        verror_key(c, path, "cpu", "must be at most %.0f", CPU_MAX_CORES);
         } else if (json_is_number(cpu)) {
                 double cores = json_number_value(cpu);
 
                 if (!(cores > 0))
-                        verror_key(c, "spec.resources", "cpu", "must be greater than 0");
+                        verror_key(c, path, "cpu", "must be greater than 0");
                 else if (cores > CPU_MAX_CORES)
-                        verror_key(c, "spec.resources", "cpu", "must be at most %.0f",
-                                   CPU_MAX_CORES);
+                        verror_key(c, path, "cpu", "must be at most %.0f", CPU_MAX_CORES);
         } else if (cpu) {
-                verror_key(c, "spec.resources", "cpu",
+                verror_key(c, path, "cpu",
                            "must be a quantity string like \"500m\" or a number of cores");
         }
 
-        check_bytes(c, res, "spec.resources", "memory", MEMORY_MIN_BYTES, "6Mi (Docker's minimum)");
-        check_int(c, res, "spec.resources", "pids", 1, INT64_MAX);
+        check_bytes(c, res, path, "memory", MEMORY_MIN_BYTES, "6Mi (Docker's minimum)");
+        check_int(c, res, path, "pids", 1, INT64_MAX);
 }
 
-static void validate_task_spec(struct vctx *c, const json_t *spec)
+/* A Task spec at parent: "spec" for a Task, "spec.steps[3].task" for a
+ * Workflow step, whose Task has no TTL of its own (it is deleted with its
+ * Workflow, which has the TTL). */
+static void check_task_spec(struct vctx *c, const json_t *spec, const char *parent, bool in_step)
 {
         static const char *const pull_policies[] = {"Always", "IfNotPresent", "Never", NULL};
         static const char *const restart_policies[] = {"Never", "OnFailure", NULL};
         static const char *const backoff_fields[] = {"initialSeconds", "factor", "maxSeconds",
                                                      NULL};
+        _cleanup_free_ char *backoff_path = NULL;
         const json_t *backoff;
         const char *s;
 
-        check_unknown_fields(c, spec, "spec", task_spec_fields);
+        check_unknown_fields(c, spec, parent, task_spec_fields);
 
-        s = get_nonempty_string(c, spec, "spec", "image", true);
+        s = get_nonempty_string(c, spec, parent, "image", true);
         if (s && has_space(s))
-                verror_key(c, "spec", "image", "must not contain whitespace");
-        check_enum(c, spec, "spec", "imagePullPolicy", pull_policies);
-        check_string_array(c, spec, "spec", "command");
-        check_string_array(c, spec, "spec", "args");
-        check_env(c, spec);
+                verror_key(c, parent, "image", "must not contain whitespace");
+        check_enum(c, spec, parent, "imagePullPolicy", pull_policies);
+        check_string_array(c, spec, parent, "command");
+        check_string_array(c, spec, parent, "args");
+        check_env(c, spec, parent);
 
-        s = get_string(c, spec, "spec", "workingDir", false);
+        s = get_string(c, spec, parent, "workingDir", false);
         if (s && !absolute_path(s))
-                verror_key(c, "spec", "workingDir", "must be an absolute path");
-        get_nonempty_string(c, spec, "spec", "user", false);
-        s = get_nonempty_string(c, spec, "spec", "network", false);
+                verror_key(c, parent, "workingDir", "must be an absolute path");
+        get_nonempty_string(c, spec, parent, "user", false);
+        s = get_nonempty_string(c, spec, parent, "network", false);
         if (s && !network_valid(s))
-                verror_key(c, "spec", "network",
+                verror_key(c, parent, "network",
                            "invalid network \"%s\": must be none, host, bridge, container:<id> "
                            "or a network name",
                            s);
 
-        check_volumes(c, spec);
-        check_resources(c, spec);
+        check_volumes(c, spec, parent);
+        check_resources(c, spec, parent);
 
-        check_enum(c, spec, "spec", "restartPolicy", restart_policies);
-        check_int(c, spec, "spec", "backoffLimit", 0, 1000);
-        backoff = get_object(c, spec, "spec", "backoff", false);
+        check_enum(c, spec, parent, "restartPolicy", restart_policies);
+        check_int(c, spec, parent, "backoffLimit", 0, 1000);
+        backoff = get_object(c, spec, parent, "backoff", false);
         if (backoff) {
-                check_unknown_fields(c, backoff, "spec.backoff", backoff_fields);
-                check_int(c, backoff, "spec.backoff", "initialSeconds", 0, SECONDS_PER_DAY);
-                check_number(c, backoff, "spec.backoff", "factor", 1, 10);
-                check_int(c, backoff, "spec.backoff", "maxSeconds", 1, SECONDS_PER_DAY);
+                backoff_path = path_join(c, parent, "backoff");
+                if (!backoff_path)
+                        return;
+                check_unknown_fields(c, backoff, backoff_path, backoff_fields);
+                check_int(c, backoff, backoff_path, "initialSeconds", 0, SECONDS_PER_DAY);
+                check_number(c, backoff, backoff_path, "factor", 1, 10);
+                check_int(c, backoff, backoff_path, "maxSeconds", 1, SECONDS_PER_DAY);
         }
-        check_int(c, spec, "spec", "activeDeadlineSeconds", 1, SECONDS_PER_YEAR);
+        check_int(c, spec, parent, "activeDeadlineSeconds", 1, SECONDS_PER_YEAR);
+        if (!in_step)
+                check_int(c, spec, parent, "ttlSecondsAfterFinished", 0, SECONDS_PER_YEAR);
+        else if (get_field(c, spec, parent, "ttlSecondsAfterFinished", false))
+                verror_key(c, parent, "ttlSecondsAfterFinished",
+                           "not allowed in a step: a step's Task lives as long as its Workflow; "
+                           "set spec.ttlSecondsAfterFinished");
+        check_string_map(c, spec, parent, "labels", true, true);
+}
+
+static void validate_task_spec(struct vctx *c, const json_t *spec)
+{
+        check_task_spec(c, spec, "spec", false);
+}
+
+/* ---- Workflow ---------------------------------------------------------- */
+
+static const char *const workflow_spec_fields[] = {
+    "steps", "parameters", "failFast", "parallelism", "ttlSecondsAfterFinished", NULL,
+};
+
+/* [A-Za-z_][A-Za-z0-9_-]*: usable as one segment of {{parameters.<name>}}. */
+static bool parameter_name_valid(const char *s)
+{
+        if (!(s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+                return false;
+        for (; *s; s++)
+                if (!is_alnum(*s) && *s != '_' && *s != '-')
+                        return false;
+        return true;
+}
+
+/* Checks spec.parameters and records every declared name (valid or not, so
+ * that a bad name is reported once, not again by each expression using it)
+ * in *names: name → index. */
+static void check_parameters(struct vctx *c, const json_t *spec, json_t *names)
+{
+        static const char *const parameter_fields[] = {"name", "value", NULL};
+        const json_t *arr = get_array(c, spec, "spec", "parameters");
+        size_t i;
+        json_t *item;
+
+        if (!arr)
+                return;
+        if (json_array_size(arr) > WORKFLOW_PARAMETERS_MAX)
+                verror(c, "spec.parameters", "must have at most %d entries, has %zu",
+                       WORKFLOW_PARAMETERS_MAX, json_array_size(arr));
+        json_array_foreach(arr, i, item)
+        {
+                _cleanup_free_ char *path = path_index(c, "spec.parameters", i);
+                const json_t *first;
+                const char *name;
+
+                if (!path)
+                        return;
+                if (!json_is_object(item)) {
+                        verror(c, path, "must be an object");
+                        continue;
+                }
+                check_unknown_fields(c, item, path, parameter_fields);
+                check_quoted_string(c, item, path, "value", true);
+                name = get_string(c, item, path, "name", true);
+                if (!name)
+                        continue;
+                if (!parameter_name_valid(name))
+                        verror_key(c, path, "name",
+                                   "invalid name \"%s\": must start with a letter or '_' and "
+                                   "contain only letters, digits, '_' and '-'",
+                                   name);
+                first = json_object_get(names, name);
+                if (first)
+                        verror_key(
+                            c, path, "name",
+                            "duplicate name %s (first at spec.parameters[%" JSON_INTEGER_FORMAT
+                            "])",
+                            name, json_integer_value(first));
+                else if (json_object_set_new(names, name, json_integer((json_int_t)i)) < 0)
+                        c->r = -ENOMEM;
+        }
+}
+
+/* The steps and their dependencies: enough to find cycles and to tell which
+ * results a step may read. At most WORKFLOW_STEPS_MAX steps, so a matrix. */
+struct step_graph {
+        size_t n;
+        const char *names[WORKFLOW_STEPS_MAX];             /* NULL when missing or not a string */
+        json_t *index;                                     /* name → index of its first step */
+        bool deps[WORKFLOW_STEPS_MAX][WORKFLOW_STEPS_MAX]; /* [i][j]: step i depends on j */
+        /* An unknown or self dependency, or a cycle: reported already, and
+         * reachability would only produce confusing follow-up errors. */
+        bool broken;
+
+        /* depth-first search state */
+        enum { STEP_UNSEEN, STEP_ON_PATH, STEP_DONE } state[WORKFLOW_STEPS_MAX];
+        size_t path[WORKFLOW_STEPS_MAX];
+        size_t depth;
+        bool cycle_reported[WORKFLOW_STEPS_MAX]; /* at spec.steps[i].dependsOn */
+};
+
+static void step_graph_free(struct step_graph *g)
+{
+        if (!g)
+                return;
+        json_decref(g->index);
+        free(g);
+}
+
+static void step_graph_freep(struct step_graph **g)
+{
+        step_graph_free(*g);
+}
+
+/* Index of the step named name, or g->n. */
+static size_t step_graph_find(const struct step_graph *g, const char *name)
+{
+        const json_t *i = json_object_get(g->index, name);
+
+        return i ? (size_t)json_integer_value(i) : g->n;
+}
+
+/* The step of g named like name give or take two edits, or NULL. */
+static const char *step_graph_nearest(const struct step_graph *g, const char *name)
+{
+        const char *best = NULL;
+        size_t best_distance = 3;
+
+        for (size_t i = 0; i < g->n; i++) {
+                size_t d;
+
+                if (!g->names[i])
+                        continue;
+                d = str_edit_distance(name, g->names[i], 2);
+                if (d < best_distance) {
+                        best = g->names[i];
+                        best_distance = d;
+                }
+        }
+        return best;
+}
+
+/* A step: its fields and its Task; its name goes into g (dependencies are
+ * resolved once every name is known, as a step may depend on a later one). */
+static void check_step(struct vctx *c, const json_t *step, size_t i, struct step_graph *g)
+{
+        static const char *const step_fields[] = {"name", "dependsOn", "task", NULL};
+        _cleanup_free_ char *path = path_index(c, "spec.steps", i);
+        _cleanup_free_ char *task_path = NULL;
+        const json_t *task;
+        const char *name;
+
+        if (!path)
+                return;
+        if (!json_is_object(step)) {
+                verror(c, path, "must be an object");
+                return;
+        }
+        check_unknown_fields(c, step, path, step_fields);
+
+        name = get_string(c, step, path, "name", true);
+        if (name) {
+                size_t first = step_graph_find(g, name);
+
+                g->names[i] = name;
+                if (!name_is_valid(name))
+                        verror_key(c, path, "name", "invalid name \"%s\": %s", name, NAME_RULE);
+                else if (name_is_valid(c->name) &&
+                         strlen(c->name) + 1 + strlen(name) > OBJECT_NAME_MAX)
+                        verror_key(c, path, "name",
+                                   "the step's Task name \"%s-%s\" is longer than %d characters",
+                                   c->name, name, OBJECT_NAME_MAX);
+                if (first < g->n)
+                        verror_key(c, path, "name", "duplicate name %s (first at spec.steps[%zu])",
+                                   name, first);
+                else if (json_object_set_new(g->index, name, json_integer((json_int_t)i)) < 0)
+                        c->r = -ENOMEM;
+        }
+
+        task = get_object(c, step, path, "task", true);
+        if (task) {
+                task_path = path_join(c, path, "task");
+                if (task_path)
+                        check_task_spec(c, task, task_path, true);
+        }
+}
+
+/* spec.steps[i].dependsOn → g->deps[i]. */
+static void check_depends_on(struct vctx *c, const json_t *step, size_t i, struct step_graph *g)
+{
+        _cleanup_free_ char *path = path_index(c, "spec.steps", i);
+        _cleanup_free_ char *deps_path = NULL;
+        _cleanup_json_ json_t *seen = NULL;
+        const json_t *arr;
+        size_t k;
+        json_t *item;
+
+        if (!path || !json_is_object(step) || !get_field(c, step, path, "dependsOn", false))
+                return;
+        arr = get_array(c, step, path, "dependsOn");
+        if (!arr) {
+                g->broken = true; /* reported */
+                return;
+        }
+        deps_path = path_join(c, path, "dependsOn");
+        seen = json_object(); /* name → first index in dependsOn */
+        if (!deps_path || !seen) {
+                c->r = -ENOMEM;
+                return;
+        }
+        json_array_foreach(arr, k, item)
+        {
+                _cleanup_free_ char *item_path = path_index(c, deps_path, k);
+                const char *dep = json_string_value(item);
+                const json_t *first;
+                size_t j;
+
+                if (!item_path)
+                        return;
+                if (!dep) {
+                        verror(c, item_path, "must be a string");
+                        g->broken = true;
+                        continue;
+                }
+                first = json_object_get(seen, dep);
+                if (first) {
+                        verror(c, item_path,
+                               "duplicate dependency %s (first at %s[%" JSON_INTEGER_FORMAT "])",
+                               dep, deps_path, json_integer_value(first));
+                        continue;
+                }
+                if (json_object_set_new(seen, dep, json_integer((json_int_t)k)) < 0) {
+                        c->r = -ENOMEM;
+                        return;
+                }
+                j = step_graph_find(g, dep);
+                if (g->names[i] && streq(dep, g->names[i])) {
+                        verror(c, item_path, "a step cannot depend on itself");
+                        g->broken = true;
+                } else if (j == g->n) {
+                        const char *near = step_graph_nearest(g, dep);
+
+                        if (near)
+                                verror(c, item_path, "unknown step \"%s\", did you mean \"%s\"?",
+                                       dep, near);
+                        else
+                                verror(c, item_path, "unknown step \"%s\"", dep);
+                        g->broken = true;
+                } else {
+                        g->deps[i][j] = true;
+                }
+        }
+}
+
+/* The search stands on a path that reaches step v again: g->path from v on
+ * is a cycle. Reported from its first step in spec order, so that the message
+ * does not depend on where the search happened to start, and only the first
+ * cycle of each step: densely connected steps close thousands of cycles, and
+ * one path per step says enough to fix them. */
+static void report_cycle(struct vctx *c, struct step_graph *g, size_t v)
+{
+        _cleanup_buf_ struct buf b = {};
+        _cleanup_free_ char *path = NULL;
+        size_t from = 0, len, lowest = 0;
+        int r = 0;
+
+        while (g->path[from] != v)
+                from++;
+        len = g->depth - from;
+        for (size_t k = 1; k < len; k++)
+                if (g->path[from + k] < g->path[from + lowest])
+                        lowest = k;
+        g->broken = true;
+        if (g->cycle_reported[g->path[from + lowest]])
+                return;
+        g->cycle_reported[g->path[from + lowest]] = true;
+
+        buf_init(&b, SIZE_MAX / 2);
+        for (size_t k = 0; k <= len && r == 0; k++)
+                r = buf_printf(&b, "%s%s", k ? " -> " : "",
+                               g->names[g->path[from + (lowest + k) % len]]);
+        path = str_printf("spec.steps[%zu].dependsOn", g->path[from + lowest]);
+        if (r < 0 || !path) {
+                c->r = -ENOMEM;
+                return;
+        }
+        verror(c, path, "dependency cycle: %s", b.data);
+}
+
+/* Depth-first search along dependencies; every edge back onto the current
+ * path closes a different cycle. Depth is at most WORKFLOW_STEPS_MAX. */
+static void find_cycles(struct vctx *c, struct step_graph *g, size_t u)
+{
+        g->state[u] = STEP_ON_PATH;
+        g->path[g->depth++] = u;
+        for (size_t v = 0; v < g->n; v++) {
+                if (!g->deps[u][v])
+                        continue;
+                if (g->state[v] == STEP_ON_PATH)
+                        report_cycle(c, g, v);
+                else if (g->state[v] == STEP_UNSEEN)
+                        find_cycles(c, g, v);
+        }
+        g->depth--;
+        g->state[u] = STEP_DONE;
+}
+
+/* What the expressions of one step may name, for expr_expand. */
+struct expr_scope {
+        const json_t *parameters; /* name → index */
+        const struct step_graph *g;
+        size_t step;
+        bool reachable[WORKFLOW_STEPS_MAX]; /* the step's dependencies, transitively */
+};
+
+static void expr_scope_init(struct expr_scope *scope, const json_t *parameters,
+                            const struct step_graph *g, size_t step)
+{
+        size_t stack[WORKFLOW_STEPS_MAX + 1], n = 0; /* each step is pushed once */
+
+        *scope = (struct expr_scope){.parameters = parameters, .g = g, .step = step};
+        stack[n++] = step;
+        while (n > 0) {
+                size_t u = stack[--n];
+
+                for (size_t v = 0; v < g->n; v++) {
+                        if (g->deps[u][v] && !scope->reachable[v]) {
+                                scope->reachable[v] = true;
+                                stack[n++] = v;
+                        }
+                }
+        }
+}
+
+/* Validation knows names, not values: every known expression expands to "". */
+static int validation_resolve(const char *expr, const char **ret_value, char *msg, size_t msg_size,
+                              void *userdata)
+{
+        static const char *const workflow_fields[] = {"workflow.name", "workflow.namespace",
+                                                      "workflow.uid", NULL};
+        const struct expr_scope *scope = userdata;
+        const struct step_graph *g = scope->g;
+
+        if (str_has_prefix(expr, "parameters.")) {
+                const char *name = expr + strlen("parameters.");
+
+                if (!json_object_get(scope->parameters, name)) {
+                        snprintf(msg, msg_size, "unknown parameter \"%s\"", name);
+                        return -ENOENT;
+                }
+        } else if (str_has_prefix(expr, "steps.") && str_has_suffix(expr, ".outputs.result") &&
+                   strlen(expr) > strlen("steps.") + strlen(".outputs.result")) {
+                const char *name = expr + strlen("steps.");
+                size_t len = strlen(name) - strlen(".outputs.result");
+                char step[64];
+                size_t j;
+
+                if (len >= sizeof(step) || memchr(name, '.', len)) {
+                        snprintf(msg, msg_size, "unknown step \"%.*s\"", (int)len, name);
+                        return -ENOENT;
+                }
+                memcpy(step, name, len);
+                step[len] = '\0';
+                j = step_graph_find(g, step);
+                if (j == g->n) {
+                        snprintf(msg, msg_size, "unknown step \"%s\"", step);
+                        return -ENOENT;
+                }
+                if (!scope->reachable[j]) {
+                        if (g->names[scope->step])
+                                snprintf(msg, msg_size,
+                                         "step \"%s\" is not a dependency of step \"%s\"", step,
+                                         g->names[scope->step]);
+                        else
+                                snprintf(msg, msg_size, "step \"%s\" is not a dependency", step);
+                        return -ENOENT;
+                }
+        } else if (!strv_contains(workflow_fields, expr)) {
+                snprintf(msg, msg_size,
+                         "unknown expression, must be parameters.<name>, "
+                         "steps.<step>.outputs.result, workflow.name, workflow.namespace or "
+                         "workflow.uid");
+                return -ENOENT;
+        }
+        *ret_value = "";
+        return 0;
+}
+
+static void check_expression(struct vctx *c, struct expr_scope *scope, const json_t *value,
+                             const char *path)
+{
+        _cleanup_free_ char *expanded = NULL;
+        char msg[512];
+        int r;
+
+        if (!json_is_string(value))
+                return; /* reported by the Task checks */
+        r = expr_expand(json_string_value(value), validation_resolve, scope, MANIFEST_DOC_MAX,
+                        &expanded, msg, sizeof(msg));
+        if (r == -ENOMEM)
+                c->r = r;
+        else if (r < 0)
+                verror(c, path, "%s", msg);
+}
+
+/* {{ ... }} in the fields the controller expands: command, args, env values. */
+static void check_step_expressions(struct vctx *c, const json_t *step, size_t i,
+                                   struct expr_scope *scope)
+{
+        static const char *const lists[] = {"command", "args"};
+        const json_t *task = json_object_get(step, "task");
+        _cleanup_free_ char *task_path = str_printf("spec.steps[%zu].task", i);
+        size_t k;
+        json_t *item;
+
+        if (!task_path) {
+                c->r = -ENOMEM;
+                return;
+        }
+        if (!json_is_object(task))
+                return;
+        for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+                json_array_foreach(json_object_get(task, lists[l]), k, item)
+                {
+                        _cleanup_free_ char *path =
+                            str_printf("%s.%s[%zu]", task_path, lists[l], k);
+
+                        if (!path) {
+                                c->r = -ENOMEM;
+                                return;
+                        }
+                        check_expression(c, scope, item, path);
+                }
+        }
+        json_array_foreach(json_object_get(task, "env"), k, item)
+        {
+                _cleanup_free_ char *path = str_printf("%s.env[%zu].value", task_path, k);
+
+                if (!path) {
+                        c->r = -ENOMEM;
+                        return;
+                }
+                check_expression(c, scope, json_object_get(item, "value"), path);
+        }
+}
+
+static void check_steps(struct vctx *c, const json_t *spec, const json_t *parameters)
+{
+        _cleanup_(step_graph_freep) struct step_graph *g = NULL;
+        const json_t *steps;
+        size_t i, n;
+        json_t *step;
+
+        if (!get_field(c, spec, "spec", "steps", true))
+                return;
+        steps = get_array(c, spec, "spec", "steps");
+        if (!steps)
+                return;
+        n = json_array_size(steps);
+        if (n == 0 || n > WORKFLOW_STEPS_MAX) {
+                /* Not checked further: the graph checks are quadratic. */
+                verror(c, "spec.steps", "must have between 1 and %d entries, has %zu",
+                       WORKFLOW_STEPS_MAX, n);
+                return;
+        }
+
+        g = calloc(1, sizeof(*g));
+        if (g)
+                g->index = json_object();
+        if (!g || !g->index) {
+                c->r = -ENOMEM;
+                return;
+        }
+        g->n = n;
+        json_array_foreach(steps, i, step)
+        {
+                check_step(c, step, i, g);
+        }
+        json_array_foreach(steps, i, step)
+        {
+                check_depends_on(c, step, i, g);
+        }
+        for (i = 0; i < n; i++)
+                if (g->state[i] == STEP_UNSEEN)
+                        find_cycles(c, g, i);
+        if (g->broken)
+                return;
+
+        json_array_foreach(steps, i, step)
+        {
+                struct expr_scope scope;
+
+                expr_scope_init(&scope, parameters, g, i);
+                check_step_expressions(c, step, i, &scope);
+        }
+}
+
+static void validate_workflow_spec(struct vctx *c, const json_t *spec)
+{
+        _cleanup_json_ json_t *parameters = json_object();
+
+        if (!parameters) {
+                c->r = -ENOMEM;
+                return;
+        }
+        check_unknown_fields(c, spec, "spec", workflow_spec_fields);
+        check_parameters(c, spec, parameters);
+        check_bool(c, spec, "spec", "failFast");
+        check_int(c, spec, "spec", "parallelism", 0, 1000);
         check_int(c, spec, "spec", "ttlSecondsAfterFinished", 0, SECONDS_PER_YEAR);
-        check_string_map(c, spec, "spec", "labels", true, true);
+        check_steps(c, spec, parameters);
 }
 
 static void default_task_spec(json_t *spec);
+static void default_workflow_spec(json_t *spec);
 
 /* Per-kind spec rules, indexed by kind name. */
 static const struct kind_rules {
@@ -857,6 +1389,7 @@ static const struct kind_rules {
         void (*defaults)(json_t *spec);
 } kind_rules[] = {
     {"Task", validate_task_spec, default_task_spec},
+    {"Workflow", validate_workflow_spec, default_workflow_spec},
 };
 
 static const struct kind_rules *kind_rules_find(const char *kind)
@@ -912,6 +1445,7 @@ static void validate_object(struct vctx *c, const json_t *object)
         }
 
         validate_metadata(c, object);
+        c->name = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
 
         if (info) {
                 const struct kind_rules *rules = kind_rules_find(info->kind);
@@ -1019,6 +1553,22 @@ static void default_task_spec(json_t *spec)
                 set_default(backoff, "initialSeconds", json_integer(10));
                 set_default(backoff, "factor", json_integer(2));
                 set_default(backoff, "maxSeconds", json_integer(300));
+        }
+}
+
+static void default_workflow_spec(json_t *spec)
+{
+        size_t i;
+        json_t *step;
+
+        set_default(spec, "failFast", json_true());
+        set_default(spec, "parallelism", json_integer(0));
+        json_array_foreach(json_object_get(spec, "steps"), i, step)
+        {
+                json_t *task = json_object_get(step, "task");
+
+                if (json_is_object(task))
+                        default_task_spec(task);
         }
 }
 
