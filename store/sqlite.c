@@ -377,7 +377,7 @@ static int put_locked(struct sq_store *s, const char *key, const char *value, si
                         return store_conflict(err, "put", key, expected, found);
         }
         if (lease != 0) {
-                bool alive;
+                bool alive = false;
                 r = lease_alive_locked(s, lease, &alive, err);
                 if (r < 0)
                         return r;
@@ -403,7 +403,7 @@ static int sq_put(struct store *base, const char *key, const char *value, size_t
                   int64_t *ret_revision, struct berth_error *err)
 {
         struct sq_store *s = SQ(base);
-        int64_t rev;
+        int64_t rev = 0;
         int r;
         {
                 LOCK_SCOPE(&s->lock);
@@ -445,7 +445,7 @@ static int sq_delete(struct store *base, const char *key, int64_t expected,
                      struct berth_error *err)
 {
         struct sq_store *s = SQ(base);
-        int64_t rev;
+        int64_t rev = 0;
         int r;
         {
                 LOCK_SCOPE(&s->lock);
@@ -767,7 +767,7 @@ static int revoke_locked(struct sq_store *s, int64_t id, int64_t *ret_rev, struc
 static int sq_lease_revoke(struct store *base, int64_t id, struct berth_error *err)
 {
         struct sq_store *s = SQ(base);
-        int64_t rev;
+        int64_t rev = 0;
         int r;
         {
                 LOCK_SCOPE(&s->lock);
