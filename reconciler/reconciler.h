@@ -189,6 +189,8 @@ struct workflow_step {
         /* previous status of the step */
         enum step_phase prev_phase;
         bool prev_created; /* the status recorded its Task as created */
+        const char *prev_reason;
+        const char *prev_message;
 };
 
 struct workflow_plan_input {

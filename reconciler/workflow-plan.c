@@ -93,6 +93,8 @@ static bool observe_step(const struct workflow_step *s, struct workflow_step_pla
 {
         if (step_finished(s->prev_phase)) {
                 sp->phase = s->prev_phase; /* sticky; the status entry is kept as it was */
+                sp->reason = s->prev_reason;
+                sp->message = s->prev_message;
                 return true;
         }
         if (s->task_foreign) {
@@ -211,6 +213,11 @@ void workflow_plan_compute(const struct workflow_plan_input *in, struct workflow
                 if (sp->phase == STEP_RUNNING)
                         running++;
         }
+
+        /* A Task created by a reconcile whose status write was lost started it. */
+        for (size_t i = 0; i < n_steps && ret->start_ms == 0; i++)
+                if (in->steps[i].task_exists)
+                        ret->start_ms = in->now_ms;
 
         /* Pass 2: steps without a Task, in dependency order. */
         size_t n_ordered = topological_order(in, order);

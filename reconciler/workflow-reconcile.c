@@ -166,6 +166,8 @@ static int observe_step(struct workflow_run *run, size_t i, size_t **deps_next,
                                    &s->prev_phase) < 0)
                 s->prev_phase = STEP_PENDING;
         s->prev_created = json_object_get(prev, "task") != NULL;
+        s->prev_reason = json_string_value(json_object_get(prev, "reason"));
+        s->prev_message = json_string_value(json_object_get(prev, "message"));
         return 0;
 }
 
@@ -395,29 +397,60 @@ static int collect_stdout(enum docker_stream stream, const char *data, size_t le
         return buf_append(&t->out, data, len) < 0 ? -1 : 0;
 }
 
-/* Valid UTF-8 for JSON: an invalid byte becomes '?' (a cut at the start of a
- * truncated output may split a character). */
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *s, size_t len)
+{
+        unsigned char c = s[0];
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+
+        if (c >= 0x01 && c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                n = 2;
+        else if (c >= 0xe0 && c <= 0xef)
+                n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+                n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        else
+                return 0;
+        if (len < n || s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t k = 2; k < n; k++)
+                if ((s[k] & 0xc0) != 0x80)
+                        return 0;
+        return n;
+}
+
+/* JSON strings must be valid UTF-8 without NUL: any other byte becomes '?'
+ * (cutting a long output at the front may also split a character). */
 static void utf8_scrub(char *s, size_t len)
 {
-        size_t i = 0;
-        while (i < len) {
-                unsigned char c = (unsigned char)s[i];
-                size_t n = c < 0x80           ? 1
-                           : (c >> 5) == 0x6  ? 2
-                           : (c >> 4) == 0xe  ? 3
-                           : (c >> 3) == 0x1e ? 4
-                                              : 0;
-                bool ok = n > 0 && i + n <= len && c != 0;
-                for (size_t k = 1; ok && k < n; k++)
-                        ok = ((unsigned char)s[i + k] >> 6) == 0x2;
-                if (ok && n > 1 && json_stringn(s + i, n) == NULL)
-                        ok = false; /* overlong or surrogate: let jansson judge */
-                if (!ok) {
+        for (size_t i = 0; i < len;) {
+                size_t n = utf8_sequence((const unsigned char *)s + i, len - i);
+                if (n == 0) {
                         s[i++] = '?';
                         continue;
                 }
                 i += n;
         }
+}
+
+/* The result record of step i; NULL on allocation failure. */
+static char *result_json(const struct workflow_run *run, size_t i, const char *out, size_t len,
+                         bool truncated, const struct task_status *ts)
+{
+        _cleanup_json_ json_t *value =
+            json_pack("{s:s, s:s, s:s, s:s, s:s%, s:b}", "workflow", run->name, "uid", run->uid,
+                      "step", run->steps[i].name, "task", run->task_names[i], "result", out, len,
+                      "truncated", truncated);
+        if (!value)
+                return NULL;
+        if (ts->exit_known &&
+            json_object_set_new(value, "exitCode", json_integer(ts->exit_code)) < 0)
+                return NULL;
+        return json_dumps(value, JSON_COMPACT);
 }
 
 static int act_store_result(struct workflow_run *run, size_t i, struct berth_error *err)
@@ -453,20 +486,31 @@ static int act_store_result(struct workflow_run *run, size_t i, struct berth_err
                 tail.out.len--;
         utf8_scrub(tail.out.data, tail.out.len);
 
-        _cleanup_json_ json_t *value = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s%, s:b}", "workflow", run->name, "uid", run->uid, "step",
-            run->steps[i].name, "task", run->task_names[i], "result",
-            tail.out.data ? tail.out.data : "", tail.out.len, "truncated", tail.truncated);
+        /* Escaping can make the record up to 6 times the output (control
+         * characters): keep halving from the front until the store takes it. */
+        const char *out = tail.out.data ? tail.out.data : "";
+        size_t len = tail.out.len;
+        bool truncated = tail.truncated;
+        for (;;) {
+                _cleanup_free_ char *data = result_json(run, i, out, len, truncated, &ts);
+                if (!data) {
+                        r = berth_error_set(err, -ENOMEM, "result of step %s", run->steps[i].name);
+                        break;
+                }
+                r = store_put_guarded(ctx->store, run->result_keys[i], data, strlen(data),
+                                      STORE_ANY_REVISION, 0, ctx->fence, NULL, err);
+                if (r != -E2BIG || len == 0)
+                        break;
+                berth_error_clear(err);
+                size_t drop = (len + 1) / 2;
+                while (drop < len && ((unsigned char)out[drop] & 0xc0) == 0x80)
+                        drop++; /* keep whole characters */
+                out += drop;
+                len -= drop;
+                truncated = true;
+        }
         buf_release(&tail.out);
-        if (!value)
-                return berth_error_set(err, -ENOMEM, "result of step %s", run->steps[i].name);
-        if (ts.exit_known)
-                json_object_set_new(value, "exitCode", json_integer(ts.exit_code));
-        _cleanup_free_ char *data = json_dumps(value, JSON_COMPACT);
-        if (!data)
-                return berth_error_set(err, -ENOMEM, "out of memory");
-        return store_put_guarded(ctx->store, run->result_keys[i], data, strlen(data),
-                                 STORE_ANY_REVISION, 0, ctx->fence, NULL, err);
+        return r;
 }
 
 /* Marks the Tasks deleted (their finalizer removes the containers) and deletes
@@ -654,6 +698,8 @@ static bool take_failures(struct workflow_run *run)
                 if (!run->failures[i])
                         continue;
                 run->steps[i].prev_phase = STEP_FAILED;
+                run->steps[i].prev_reason = run->failures[i]->reason;
+                run->steps[i].prev_message = run->failures[i]->message;
                 any = true;
         }
         return any;
@@ -751,11 +797,6 @@ int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_
                 /* Plan again, so that the status tells the failures now. */
                 plan_input(run, false, &in);
                 workflow_plan_compute(&in, plan);
-                for (size_t i = 0; i < run->n_steps; i++)
-                        if (run->failures[i]) {
-                                plan->steps[i].reason = run->failures[i]->reason;
-                                plan->steps[i].message = run->failures[i]->message;
-                        }
         }
         if (plan->status_changed) {
                 r = apply_status(run, plan, err);

@@ -1,0 +1,1299 @@
+/* Unit tests of the pure Workflow planner: plain structs in, plan out; no
+ * store, no Docker, no clock. The rules checked are those of the header
+ * (reconciler.h, "Workflow: planning") and docs/reference/workflow.md
+ * (status, Lifecycle rules). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "reconciler.h"
+
+#define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* A step never seen before: no Task, nothing in the previous status. */
+static struct workflow_step step(const char *name)
+{
+        return (struct workflow_step){.name = name, .prev_phase = STEP_PENDING};
+}
+
+/* A step whose Task was created and is in the cache with phase 'ph'. */
+static struct workflow_step step_task(const char *name, enum task_phase ph)
+{
+        struct workflow_step s = step(name);
+        s.task_exists = true;
+        s.task_phase = ph;
+        s.prev_created = true;
+        s.prev_phase = STEP_RUNNING;
+        return s;
+}
+
+/* A step that succeeded in an earlier round: Task done, result recorded. */
+static struct workflow_step step_done(const char *name)
+{
+        struct workflow_step s = step_task(name, TASK_PHASE_SUCCEEDED);
+        s.result_stored = true;
+        s.prev_phase = STEP_SUCCEEDED;
+        return s;
+}
+
+/* A step whose Task failed (observed now, previous status still Running). */
+static struct workflow_step step_failed(const char *name)
+{
+        struct workflow_step s = step_task(name, TASK_PHASE_FAILED);
+        s.task_reason = "Error";
+        s.task_message = "exit code 1";
+        return s;
+}
+
+/* A Workflow past its first reconcile: finalizer in place, defaults of the
+ * spec (failFast true, parallelism 0, keep forever). */
+static struct workflow_plan_input input(struct workflow_step *steps, size_t n)
+{
+        return (struct workflow_plan_input){
+            .has_finalizer = true,
+            .fail_fast = true,
+            .parallelism = 0,
+            .ttl_after_finished_ms = -1,
+            .steps = steps,
+            .n_steps = n,
+            .prev_phase = TASK_PHASE_PENDING,
+            .now_ms = T0,
+        };
+}
+
+/* Runs the planner on a poisoned plan: whatever the plan reports must have
+ * been written by the planner, not left over from the caller's storage. */
+static void plan(const struct workflow_plan_input *in, struct workflow_plan *p)
+{
+        memset(p, 0xa5, sizeof(*p));
+        workflow_plan_compute(in, p);
+        assert_true(p->n_actions <= ARRAY_SIZE(p->actions));
+}
+
+static size_t count_actions(const struct workflow_plan *p, enum workflow_action_type type)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < p->n_actions; i++)
+                if (p->actions[i].type == type)
+                        n++;
+        return n;
+}
+
+static bool has_action(const struct workflow_plan *p, enum workflow_action_type type, size_t step)
+{
+        for (size_t i = 0; i < p->n_actions; i++)
+                if (p->actions[i].type == type && p->actions[i].step == step)
+                        return true;
+        return false;
+}
+
+/* Kinds of action that concern one step. */
+static size_t count_step_actions(const struct workflow_plan *p)
+{
+        return count_actions(p, WORKFLOW_ACTION_CREATE_TASK) +
+               count_actions(p, WORKFLOW_ACTION_STORE_RESULT);
+}
+
+static void assert_action(const struct workflow_plan *p, size_t i, enum workflow_action_type type)
+{
+        assert_true(i < p->n_actions);
+        assert_string_equal(workflow_action_type_to_string(p->actions[i].type),
+                            workflow_action_type_to_string(type));
+}
+
+static void assert_creates(const struct workflow_plan *p, size_t step)
+{
+        if (!has_action(p, WORKFLOW_ACTION_CREATE_TASK, step))
+                fail_msg("no CreateTask for step %zu", step);
+}
+
+static void assert_not_creates(const struct workflow_plan *p, size_t step)
+{
+        if (has_action(p, WORKFLOW_ACTION_CREATE_TASK, step))
+                fail_msg("unexpected CreateTask for step %zu", step);
+}
+
+static void assert_step(const struct workflow_plan *p, size_t i, enum step_phase ph)
+{
+        assert_string_equal(step_phase_to_string(p->steps[i].phase), step_phase_to_string(ph));
+}
+
+static void assert_step_reason(const struct workflow_plan *p, size_t i, const char *reason)
+{
+        assert_non_null(p->steps[i].reason);
+        assert_string_equal(p->steps[i].reason, reason);
+}
+
+/* Skipped because of a failure: DependencyFailed or FailFast may both apply. */
+static void assert_skipped_by_failure(const struct workflow_plan *p, size_t i)
+{
+        assert_step(p, i, STEP_SKIPPED);
+        assert_non_null(p->steps[i].reason);
+        if (strcmp(p->steps[i].reason, "DependencyFailed") != 0 &&
+            strcmp(p->steps[i].reason, "FailFast") != 0)
+                fail_msg("step %zu skipped with reason %s", i, p->steps[i].reason);
+}
+
+static void assert_phase(const struct workflow_plan *p, enum task_phase ph)
+{
+        assert_string_equal(task_phase_to_string(p->phase), task_phase_to_string(ph));
+}
+
+static void assert_running_workflow(const struct workflow_plan *p)
+{
+        assert_phase(p, TASK_PHASE_RUNNING);
+        assert_null(p->reason);
+        assert_int_equal(p->completion_ms, 0);
+        assert_true(p->status_changed);
+        assert_true(p->requeue_after_ms < 0);
+}
+
+static void assert_message_prefix(const struct workflow_plan *p, const char *prefix)
+{
+        assert_non_null(p->message);
+        if (strncmp(p->message, prefix, strlen(prefix)) != 0)
+                fail_msg("message \"%s\" does not start with \"%s\"", p->message, prefix);
+}
+
+/* ---- finalizer and deletion ------------------------------------------- */
+
+static void test_add_finalizer_first(void **state)
+{
+        (void)state;
+        struct workflow_step s[1] = {step("a")};
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        in.has_finalizer = false;
+        plan(&in, &p);
+        assert_true(p.n_actions >= 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_ADD_FINALIZER);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_ADD_FINALIZER), 1);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_FINALIZE), 0);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_DELETE_CHILDREN), 0);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_DELETE), 0);
+
+        /* With the finalizer in place it is never asked for again. */
+        in.has_finalizer = true;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_ADD_FINALIZER), 0);
+}
+
+static void test_deleting_deletes_children_then_finalizes(void **state)
+{
+        (void)state;
+        /* Ready steps and an unrecorded result: deletion ignores them all. */
+        struct workflow_step s[3] = {step_task("a", TASK_PHASE_SUCCEEDED), step("b"), step("c")};
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.deleting = true;
+        in.children_left = true;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_DELETE_CHILDREN);
+        assert_false(p.status_changed);
+
+        in.children_left = false;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_FINALIZE);
+        assert_false(p.status_changed);
+
+        /* Deleting wins over a missing finalizer: never add one to a dying object. */
+        in.has_finalizer = false;
+        in.children_left = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_DELETE_CHILDREN);
+        assert_false(p.status_changed);
+
+        /* A finished Workflow with a TTL long past: deletion, not a DELETE. */
+        in.has_finalizer = true;
+        in.children_left = false;
+        in.prev_phase = TASK_PHASE_SUCCEEDED;
+        in.prev_completion_ms = T0 - 500;
+        in.ttl_after_finished_ms = 0;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_FINALIZE);
+        assert_false(p.status_changed);
+}
+
+/* ---- starting steps --------------------------------------------------- */
+
+static void test_first_round_creates_roots(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step("a"), step("b"), step("c")};
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.now_ms = T0 + 42;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 2);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 2);
+        assert_creates(&p, 0);
+        assert_creates(&p, 2);
+        assert_not_creates(&p, 1);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_step(&p, 2, STEP_RUNNING);
+        assert_running_workflow(&p);
+        assert_int_equal(p.start_ms, T0 + 42);
+        assert_int_equal(p.succeeded, 0);
+
+        /* Same picture planned again once the Tasks are in the cache: nothing new. */
+        s[0] = step_task("a", TASK_PHASE_PENDING);
+        s[2] = step_task("c", TASK_PHASE_RUNNING);
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 + 42;
+        in.now_ms = T0 + 1000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_step(&p, 2, STEP_RUNNING);
+        assert_running_workflow(&p);
+        assert_int_equal(p.start_ms, T0 + 42);
+}
+
+/* Step 0 depends on step 1, which depends on step 2: the planner follows the
+ * DAG, not the spec order. */
+static void test_dependency_order_not_spec_order(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step("load"), step("transform"), step("extract")};
+        s[0].deps = (const size_t[]){1};
+        s[0].n_deps = 1;
+        s[1].deps = (const size_t[]){2};
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 2);
+        assert_step(&p, 0, STEP_PENDING);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_step(&p, 2, STEP_RUNNING);
+
+        /* extract just succeeded (result recorded): transform starts in the
+         * same round, load still waits. */
+        s[2] = step_task("extract", TASK_PHASE_SUCCEEDED);
+        s[2].result_stored = true;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.now_ms = T0 + 1000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 1);
+        assert_step(&p, 0, STEP_PENDING);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_step(&p, 2, STEP_SUCCEEDED);
+        assert_int_equal(p.succeeded, 1);
+
+        /* transform succeeded too: load starts. */
+        s[1] = step_task("transform", TASK_PHASE_SUCCEEDED);
+        s[1].result_stored = true;
+        s[2] = step_done("extract");
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_SUCCEEDED);
+        assert_int_equal(p.succeeded, 2);
+        assert_running_workflow(&p);
+}
+
+/* A step with several dependencies waits for all of them. */
+static void test_waits_for_every_dependency(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_done("a"), step_task("b", TASK_PHASE_RUNNING),
+                                     step("join")};
+        s[2].deps = (const size_t[]){0, 1};
+        s[2].n_deps = 2;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 2, STEP_PENDING);
+
+        s[1] = step_done("b");
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 2);
+        assert_step(&p, 2, STEP_RUNNING);
+}
+
+/* ---- observing a step's Task ------------------------------------------ */
+
+static void test_existing_task_is_running_step(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_task("a", TASK_PHASE_PENDING),
+                                     step_task("b", TASK_PHASE_RUNNING),
+                                     step_task("c", TASK_PHASE_RUNNING)};
+        /* c: the Task was created but the status write was lost (crash):
+         * adopt it, never create a second one. */
+        s[2].prev_created = false;
+        s[2].prev_phase = STEP_PENDING;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_step(&p, 2, STEP_RUNNING);
+        assert_running_workflow(&p);
+        assert_int_equal(p.start_ms, T0 - 1000);
+}
+
+/* The Task was created but the status write was lost (crash): the Workflow is
+ * Running, so it has a start time (startTime: when the first Task was made). */
+static void test_adopted_task_sets_start_time(void **state)
+{
+        (void)state;
+        struct workflow_step s[1] = {step_task("only", TASK_PHASE_RUNNING)};
+        s[0].prev_created = false;
+        s[0].prev_phase = STEP_PENDING;
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_PENDING;
+        in.prev_start_ms = 0;
+        in.now_ms = T0 + 500;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        if (p.start_ms <= 0 || p.start_ms > T0 + 500)
+                fail_msg("Running Workflow with start_ms %lld", (long long)p.start_ms);
+}
+
+/* A Task that succeeded but whose result is not recorded yet: the step stays
+ * Running, its result is stored, and its dependents wait for the result. */
+static void test_succeeded_task_stores_result_first(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step_task("extract", TASK_PHASE_SUCCEEDED), step("transform")};
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_STORE_RESULT);
+        assert_int_equal(p.actions[0].step, 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_int_equal(p.succeeded, 0);
+        assert_running_workflow(&p);
+
+        s[0].result_stored = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 1);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_STORE_RESULT), 0);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_int_equal(p.succeeded, 1);
+}
+
+static void test_failed_task_fails_step(void **state)
+{
+        (void)state;
+        struct workflow_step s[1] = {step_failed("transform")};
+        s[0].task_reason = "OOMKilled";
+        s[0].task_message = "killed: out of memory";
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        in.now_ms = T0 + 5000;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "OOMKilled");
+        assert_non_null(p.steps[0].message);
+        assert_string_equal(p.steps[0].message, "killed: out of memory");
+
+        /* Nothing else runs: the Workflow fails at once. */
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_non_null(p.reason);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step transform failed");
+        assert_non_null(strstr(p.message, "OOMKilled"));
+        assert_non_null(strstr(p.message, "killed: out of memory"));
+        assert_int_equal(p.completion_ms, T0 + 5000);
+        assert_int_equal(p.start_ms, T0 - 1000);
+        assert_int_equal(p.succeeded, 0);
+        assert_true(p.status_changed);
+}
+
+/* A Task of the step's name owned by someone else: never adopted, never
+ * replaced; the step fails and says why. */
+static void test_foreign_task_fails_step(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step("a"), step("b")};
+        s[0].task_foreign = true;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        in.fail_fast = false;
+        plan(&in, &p);
+        assert_not_creates(&p, 0);
+        assert_creates(&p, 1);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_non_null(p.steps[0].reason);
+        assert_true(p.steps[0].reason[0] != '\0');
+        assert_non_null(p.steps[0].message);
+        assert_true(p.steps[0].message[0] != '\0');
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_running_workflow(&p);
+
+        /* With failFast nothing else starts, and the Workflow fails. */
+        in.fail_fast = true;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_skipped_by_failure(&p, 1);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step a failed");
+}
+
+/* The status says the Task was created, but it is gone (deleted by hand):
+ * the step fails instead of silently running again. */
+static void test_lost_task_fails_step(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step("a"), step("b")};
+        s[0].prev_created = true;
+        s[0].prev_phase = STEP_RUNNING;
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        in.now_ms = T0 + 1000;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_non_null(p.steps[0].reason);
+        assert_skipped_by_failure(&p, 1);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step a failed");
+        assert_int_equal(p.completion_ms, T0 + 1000);
+}
+
+/* Succeeded, Failed and Skipped are final, whatever the cache shows now. */
+static void test_sticky_step_phases(void **state)
+{
+        (void)state;
+        struct workflow_step s[4] = {step("gone"), step("rerun"), step("skipped"), step("after")};
+        /* Succeeded, then its Task disappeared: not "lost". */
+        s[0].prev_phase = STEP_SUCCEEDED;
+        s[0].prev_created = true;
+        s[0].result_stored = true;
+        /* Failed, and the cache now shows a running Task of that name. */
+        s[1] = step_task("rerun", TASK_PHASE_RUNNING);
+        s[1].prev_phase = STEP_FAILED;
+        /* Skipped earlier; its dependency looks fine now: it stays Skipped. */
+        s[2].prev_phase = STEP_SKIPPED;
+        s[2].deps = (const size_t[]){0};
+        s[2].n_deps = 1;
+        /* Depends on the sticky Succeeded step: it may start. */
+        s[3].deps = (const size_t[]){0};
+        s[3].n_deps = 1;
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.fail_fast = false;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_step(&p, 1, STEP_FAILED);
+        assert_step(&p, 2, STEP_SKIPPED);
+        assert_step(&p, 3, STEP_RUNNING);
+        assert_not_creates(&p, 0);
+        assert_not_creates(&p, 1);
+        assert_not_creates(&p, 2);
+        assert_creates(&p, 3);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_STORE_RESULT), 0);
+        assert_int_equal(p.succeeded, 1);
+
+        /* Failed, the cache says the Task succeeded: still Failed, no result. */
+        s[1].task_phase = TASK_PHASE_SUCCEEDED;
+        plan(&in, &p);
+        assert_step(&p, 1, STEP_FAILED);
+        assert_false(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 1));
+
+        /* Succeeded, the cache says its Task failed: still Succeeded. */
+        s[0] = step_done("gone");
+        s[0].task_phase = TASK_PHASE_FAILED;
+        s[0].task_reason = "Error";
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_creates(&p, 3);
+}
+
+/* ---- parallelism ------------------------------------------------------ */
+
+static void test_parallelism_limits_creations(void **state)
+{
+        (void)state;
+        struct workflow_step s[5] = {step("a"), step("b"), step("c"), step("d"), step("e")};
+        struct workflow_plan_input in = input(s, 5);
+        struct workflow_plan p;
+
+        in.parallelism = 2;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 2);
+        assert_creates(&p, 0);
+        assert_creates(&p, 1);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_RUNNING);
+        for (size_t i = 2; i < 5; i++)
+                assert_step(&p, i, STEP_PENDING);
+        assert_running_workflow(&p);
+
+        /* a and b are in the cache (one not started yet): both count. */
+        s[0] = step_task("a", TASK_PHASE_PENDING);
+        s[1] = step_task("b", TASK_PHASE_RUNNING);
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.now_ms = T0 + 1000;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        for (size_t i = 2; i < 5; i++)
+                assert_step(&p, i, STEP_PENDING);
+
+        /* a finished: one slot, taken by c (spec order). */
+        s[0] = step_task("a", TASK_PHASE_SUCCEEDED);
+        s[0].result_stored = true;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 1);
+        assert_creates(&p, 2);
+        assert_step(&p, 2, STEP_RUNNING);
+        assert_step(&p, 3, STEP_PENDING);
+        assert_step(&p, 4, STEP_PENDING);
+
+        /* parallelism 1 with one Task running: nothing starts. */
+        in.parallelism = 1;
+        s[0] = step_done("a");
+        s[2] = step("c");
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+}
+
+/* A failed step runs no container: its slot is free (failFast off). */
+static void test_parallelism_failed_step_frees_slot(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_failed("a"), step("b"), step("c")};
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.fail_fast = false;
+        in.parallelism = 1;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 1);
+        assert_creates(&p, 1);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_step(&p, 2, STEP_PENDING);
+}
+
+/* Parallelism counts Running steps: a step whose Task succeeded but whose
+ * result is not recorded yet is still Running (dependants wait for it), so it
+ * keeps its slot and the status never shows more than N steps Running. */
+static void test_parallelism_result_pending_holds_slot(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_task("a", TASK_PHASE_SUCCEEDED), step("b"), step("c")};
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.parallelism = 1;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 0));
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_step(&p, 2, STEP_PENDING);
+}
+
+/* Ready steps start in spec order, even when the DAG order would reach a
+ * later one first (x depends on z; y and z are both ready). */
+static void test_parallelism_picks_ready_steps_in_spec_order(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step("x"), step("y"), step("z")};
+        s[0].deps = (const size_t[]){2};
+        s[0].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.parallelism = 1;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 1);
+        assert_creates(&p, 1);
+        assert_step(&p, 0, STEP_PENDING);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_step(&p, 2, STEP_PENDING);
+
+        /* Two slots: y and z, and the actions come in spec order. */
+        in.parallelism = 2;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 2);
+        assert_action(&p, 0, WORKFLOW_ACTION_CREATE_TASK);
+        assert_action(&p, 1, WORKFLOW_ACTION_CREATE_TASK);
+        assert_int_equal(p.actions[0].step, 1);
+        assert_int_equal(p.actions[1].step, 2);
+
+        /* p becomes ready this round (r succeeded); q was ready all along: one
+         * slot goes to p, which comes first in the spec. */
+        struct workflow_step s2[3] = {step("p"), step_task("r", TASK_PHASE_SUCCEEDED), step("q")};
+        s2[0].deps = (const size_t[]){1};
+        s2[0].n_deps = 1;
+        s2[1].result_stored = true;
+        in = input(s2, 3);
+        in.parallelism = 1;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 1);
+        assert_creates(&p, 0);
+        assert_step(&p, 1, STEP_SUCCEEDED);
+        assert_step(&p, 2, STEP_PENDING);
+}
+
+/* ---- failures --------------------------------------------------------- */
+
+/* Without failFast: dependents of a failed step are skipped (transitively),
+ * the independent branch goes on, the Workflow fails once it is done. */
+static void test_dependency_failed_skips_dependents(void **state)
+{
+        (void)state;
+        struct workflow_step s[4] = {step_failed("a"), step("b"), step("c"), step("other")};
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        s[2].deps = (const size_t[]){1};
+        s[2].n_deps = 1;
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.fail_fast = false;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        in.now_ms = T0 + 1000;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "Error");
+        assert_step(&p, 1, STEP_SKIPPED);
+        assert_step_reason(&p, 1, "DependencyFailed");
+        assert_step(&p, 2, STEP_SKIPPED);
+        assert_step_reason(&p, 2, "DependencyFailed");
+        assert_step(&p, 3, STEP_RUNNING);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 1);
+        assert_creates(&p, 3);
+        assert_running_workflow(&p);
+
+        /* The independent step succeeds: nothing runs, the Workflow fails. */
+        s[0].prev_phase = STEP_FAILED;
+        s[1].prev_phase = STEP_SKIPPED;
+        s[2].prev_phase = STEP_SKIPPED;
+        s[3] = step_task("other", TASK_PHASE_SUCCEEDED);
+        s[3].result_stored = true;
+        in.now_ms = T0 + 9000;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 3, STEP_SUCCEEDED);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step a failed");
+        assert_int_equal(p.completion_ms, T0 + 9000);
+        assert_int_equal(p.succeeded, 1);
+}
+
+/* A dependency that was skipped skips its dependents too. */
+static void test_dependency_skipped_skips_dependents(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step("a"), step("b"), step("c")};
+        s[0].prev_phase = STEP_FAILED;
+        s[0].prev_created = true;
+        s[1].prev_phase = STEP_SKIPPED;
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        s[2].deps = (const size_t[]){1};
+        s[2].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.fail_fast = false;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 1, STEP_SKIPPED);
+        assert_step(&p, 2, STEP_SKIPPED);
+        assert_step_reason(&p, 2, "DependencyFailed");
+        assert_phase(&p, TASK_PHASE_FAILED);
+}
+
+/* failFast: after a failure no step starts; steps already running finish,
+ * then the Workflow fails. */
+static void test_fail_fast_stops_new_steps(void **state)
+{
+        (void)state;
+        struct workflow_step s[4] = {step_failed("a"), step_task("b", TASK_PHASE_RUNNING),
+                                     step("c"), step("d")};
+        s[3].deps = (const size_t[]){0};
+        s[3].n_deps = 1;
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        in.now_ms = T0 + 1000;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_step(&p, 2, STEP_SKIPPED);
+        assert_step_reason(&p, 2, "FailFast");
+        assert_skipped_by_failure(&p, 3);
+        /* b still runs: the Workflow waits for it. */
+        assert_running_workflow(&p);
+
+        /* A Task created but not started yet also counts as running. */
+        s[1].task_phase = TASK_PHASE_PENDING;
+        plan(&in, &p);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+
+        /* b ends: nothing runs any more, the Workflow fails with a's reason. */
+        s[0].prev_phase = STEP_FAILED;
+        s[1] = step_task("b", TASK_PHASE_SUCCEEDED);
+        s[1].result_stored = true;
+        s[2].prev_phase = STEP_SKIPPED;
+        s[3].prev_phase = STEP_SKIPPED;
+        in.now_ms = T0 + 7000;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step(&p, 1, STEP_SUCCEEDED);
+        assert_step(&p, 2, STEP_SKIPPED);
+        assert_step(&p, 3, STEP_SKIPPED);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step a failed");
+        assert_int_equal(p.completion_ms, T0 + 7000);
+        assert_int_equal(p.start_ms, T0 - 1000);
+        assert_int_equal(p.succeeded, 1);
+        assert_true(p.status_changed);
+}
+
+/* The failure is seen in the same round as a step that comes earlier in the
+ * spec and is ready: with failFast it must not be started. */
+static void test_fail_fast_failure_seen_in_same_round(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step("early"), step("late"), step_failed("bad")};
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 2, STEP_FAILED);
+        assert_skipped_by_failure(&p, 0);
+        assert_skipped_by_failure(&p, 1);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_message_prefix(&p, "step bad failed");
+}
+
+/* The usual failFast case: a step fails while another runs; its status entry
+ * is written as Failed, and only a later round (the other step done) fails the
+ * Workflow. The message still names the Task's reason and message
+ * ("step transform failed: Error: exit code 1" in the doc). */
+static void test_failure_message_after_sticky_failure(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step_failed("transform"), step_done("other")};
+        s[0].prev_phase = STEP_FAILED;
+        s[0].task_reason = "OOMKilled";
+        s[0].task_message = "killed: out of memory";
+        /* The status recorded them when the step failed. */
+        s[0].prev_reason = "OOMKilled";
+        s[0].prev_message = "killed: out of memory";
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        in.now_ms = T0 + 7000;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step transform failed");
+        if (!strstr(p.message, "OOMKilled") || !strstr(p.message, "killed: out of memory"))
+                fail_msg("message \"%s\" lacks the Task's reason and message", p.message);
+}
+
+/* Without failFast, a step that is ready keeps starting after a failure. */
+static void test_no_fail_fast_keeps_independent_branch(void **state)
+{
+        (void)state;
+        struct workflow_step s[4] = {step_failed("a"), step_done("b"), step("c"), step("d")};
+        s[2].deps = (const size_t[]){1};
+        s[2].n_deps = 1;
+        s[3].deps = (const size_t[]){2};
+        s[3].n_deps = 1;
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.fail_fast = false;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 1);
+        assert_creates(&p, 2);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step(&p, 2, STEP_RUNNING);
+        assert_step(&p, 3, STEP_PENDING);
+        assert_running_workflow(&p);
+
+        /* c succeeds: d, which depends only on the healthy branch, starts. */
+        s[0].prev_phase = STEP_FAILED;
+        s[2] = step_task("c", TASK_PHASE_SUCCEEDED);
+        s[2].result_stored = true;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 1);
+        assert_creates(&p, 3);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+}
+
+/* ---- Workflow status -------------------------------------------------- */
+
+static void test_all_succeeded_completes(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_done("a"), step_done("b"),
+                                     step_task("c", TASK_PHASE_SUCCEEDED)};
+        s[2].result_stored = true;
+        s[2].deps = (const size_t[]){0, 1};
+        s[2].n_deps = 2;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.ttl_after_finished_ms = -1;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.now_ms = T0 + 60000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        for (size_t i = 0; i < 3; i++)
+                assert_step(&p, i, STEP_SUCCEEDED);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_non_null(p.reason);
+        assert_string_equal(p.reason, "Completed");
+        assert_int_equal(p.completion_ms, T0 + 60000);
+        assert_int_equal(p.start_ms, T0);
+        assert_int_equal(p.succeeded, 3);
+        assert_true(p.status_changed);
+        assert_true(p.requeue_after_ms < 0);
+
+        /* The last result not recorded yet: not done. */
+        s[2].result_stored = false;
+        plan(&in, &p);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 2));
+        assert_running_workflow(&p);
+        assert_int_equal(p.succeeded, 2);
+}
+
+static void test_start_time_and_progress(void **state)
+{
+        (void)state;
+        struct workflow_step s[4] = {step_done("a"), step_task("b", TASK_PHASE_RUNNING), step("c"),
+                                     step("d")};
+        s[3].deps = (const size_t[]){1};
+        s[3].n_deps = 1;
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 + 7;
+        in.now_ms = T0 + 30000;
+        plan(&in, &p);
+        assert_creates(&p, 2);
+        assert_int_equal(p.start_ms, T0 + 7);
+        assert_int_equal(p.succeeded, 1);
+        assert_int_equal(p.completion_ms, 0);
+        assert_running_workflow(&p);
+}
+
+/* Nothing can start (here: a cycle, which validation would have refused):
+ * the Workflow is Pending, with no start time. */
+static void test_cycle_left_pending(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step("a"), step("b"), step("self")};
+        s[0].deps = (const size_t[]){1};
+        s[0].n_deps = 1;
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        s[2].deps = (const size_t[]){2};
+        s[2].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        for (size_t i = 0; i < 3; i++)
+                assert_step(&p, i, STEP_PENDING);
+        assert_phase(&p, TASK_PHASE_PENDING);
+        assert_null(p.reason);
+        assert_int_equal(p.start_ms, 0);
+        assert_int_equal(p.completion_ms, 0);
+        assert_int_equal(p.succeeded, 0);
+
+        /* A step outside the cycle runs; the cycle stays Pending. */
+        struct workflow_step s4[4] = {step("a"), step("b"), step("ok"), step("after-a")};
+        s4[0].deps = (const size_t[]){1};
+        s4[0].n_deps = 1;
+        s4[1].deps = (const size_t[]){0};
+        s4[1].n_deps = 1;
+        s4[3].deps = (const size_t[]){0};
+        s4[3].n_deps = 1;
+        in = input(s4, 4);
+        in.now_ms = T0 + 3;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 2);
+        assert_step(&p, 0, STEP_PENDING);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_step(&p, 2, STEP_RUNNING);
+        assert_step(&p, 3, STEP_PENDING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_int_equal(p.start_ms, T0 + 3);
+}
+
+/* ---- finished Workflows and TTL --------------------------------------- */
+
+/* A finished Workflow never runs again (spec changes included) and leaves
+ * its status alone. */
+static void test_finished_workflow_does_nothing(void **state)
+{
+        (void)state;
+        static const enum task_phase finished[] = {TASK_PHASE_SUCCEEDED, TASK_PHASE_FAILED};
+        struct workflow_step s[3] = {step("new"), step_task("late", TASK_PHASE_SUCCEEDED),
+                                     step_failed("bad")};
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_start_ms = T0 - 5000;
+        in.prev_completion_ms = T0 - 1000;
+        for (size_t i = 0; i < ARRAY_SIZE(finished); i++) {
+                in.prev_phase = finished[i];
+                plan(&in, &p);
+                assert_int_equal(p.n_actions, 0);
+                assert_false(p.status_changed);
+                assert_true(p.requeue_after_ms < 0);
+        }
+}
+
+static void test_ttl_requeue_then_delete(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step_done("a"), step_done("b")};
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_SUCCEEDED;
+        in.prev_start_ms = T0 - 5000;
+        in.prev_completion_ms = T0;
+        in.ttl_after_finished_ms = 2000;
+        in.now_ms = T0 + 500;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.requeue_after_ms, 1500);
+        assert_false(p.status_changed);
+
+        in.now_ms = T0 + 2000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_DELETE);
+        assert_false(p.status_changed);
+
+        in.now_ms = T0 + 99000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_DELETE);
+
+        /* Failed Workflows expire the same way; ttl 0 = at once. */
+        in.prev_phase = TASK_PHASE_FAILED;
+        in.ttl_after_finished_ms = 0;
+        in.now_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_DELETE);
+
+        /* Keep forever: no action, no timer. */
+        in.ttl_after_finished_ms = -1;
+        in.now_ms = T0 + 99000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_true(p.requeue_after_ms < 0);
+        assert_false(p.status_changed);
+}
+
+/* ---- limits ----------------------------------------------------------- */
+
+/* A Workflow of WORKFLOW_STEPS_MAX steps with storage for names and deps. */
+struct big {
+        struct workflow_step s[WORKFLOW_STEPS_MAX];
+        char names[WORKFLOW_STEPS_MAX][16];
+        size_t deps[WORKFLOW_STEPS_MAX];
+};
+
+/* Every step new and independent. */
+static void big_init(struct big *b)
+{
+        for (size_t i = 0; i < WORKFLOW_STEPS_MAX; i++) {
+                snprintf(b->names[i], sizeof(b->names[i]), "s%zu", i);
+                b->s[i] = step(b->names[i]);
+        }
+}
+
+/* 200 steps in a chain, listed first to last: only the first starts. */
+static void test_chain_of_200(void **state)
+{
+        (void)state;
+        struct big b;
+        struct workflow_step *s = b.s;
+        struct workflow_plan_input in = input(s, WORKFLOW_STEPS_MAX);
+        struct workflow_plan p;
+
+        big_init(&b);
+        for (size_t i = 1; i < WORKFLOW_STEPS_MAX; i++) {
+                b.deps[i] = i - 1;
+                s[i].deps = &b.deps[i];
+                s[i].n_deps = 1;
+        }
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        for (size_t i = 1; i < WORKFLOW_STEPS_MAX; i++)
+                assert_step(&p, i, STEP_PENDING);
+
+        /* All but the last done: the last one starts. */
+        for (size_t i = 0; i + 1 < WORKFLOW_STEPS_MAX; i++)
+                s[i] = (struct workflow_step){.name = b.names[i],
+                                              .deps = s[i].deps,
+                                              .n_deps = s[i].n_deps,
+                                              .task_exists = true,
+                                              .task_phase = TASK_PHASE_SUCCEEDED,
+                                              .result_stored = true,
+                                              .prev_phase = STEP_SUCCEEDED,
+                                              .prev_created = true};
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, WORKFLOW_STEPS_MAX - 1);
+        assert_int_equal(p.succeeded, WORKFLOW_STEPS_MAX - 1);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+
+        /* The first fails (failFast): all 199 others are skipped at once. */
+        big_init(&b);
+        for (size_t i = 1; i < WORKFLOW_STEPS_MAX; i++) {
+                s[i].deps = &b.deps[i];
+                s[i].n_deps = 1;
+        }
+        s[0] = step_failed(b.names[0]);
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        for (size_t i = 1; i < WORKFLOW_STEPS_MAX; i++)
+                assert_skipped_by_failure(&p, i);
+        assert_phase(&p, TASK_PHASE_FAILED);
+}
+
+/* The chain listed last to first (step i depends on step i+1): the DAG order
+ * is the reverse of the spec order, 200 deep. */
+static void test_reverse_chain_of_200(void **state)
+{
+        (void)state;
+        struct big b;
+        struct workflow_step *s = b.s;
+        struct workflow_plan_input in = input(s, WORKFLOW_STEPS_MAX);
+        struct workflow_plan p;
+
+        big_init(&b);
+        for (size_t i = 0; i + 1 < WORKFLOW_STEPS_MAX; i++) {
+                b.deps[i] = i + 1;
+                s[i].deps = &b.deps[i];
+                s[i].n_deps = 1;
+        }
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, WORKFLOW_STEPS_MAX - 1);
+        for (size_t i = 0; i + 1 < WORKFLOW_STEPS_MAX; i++)
+                assert_step(&p, i, STEP_PENDING);
+}
+
+/* 200 independent steps, no parallelism limit: all start in one plan. */
+static void test_200_independent_steps(void **state)
+{
+        (void)state;
+        struct big b;
+        struct workflow_step *s = b.s;
+        struct workflow_plan_input in = input(s, WORKFLOW_STEPS_MAX);
+        struct workflow_plan p;
+        bool seen[WORKFLOW_STEPS_MAX] = {false};
+
+        big_init(&b);
+        in.parallelism = 0;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, WORKFLOW_STEPS_MAX);
+        for (size_t i = 0; i < p.n_actions; i++) {
+                assert_action(&p, i, WORKFLOW_ACTION_CREATE_TASK);
+                assert_true(p.actions[i].step < WORKFLOW_STEPS_MAX);
+                assert_false(seen[p.actions[i].step]);
+                seen[p.actions[i].step] = true;
+        }
+        for (size_t i = 0; i < WORKFLOW_STEPS_MAX; i++)
+                assert_step(&p, i, STEP_RUNNING);
+        assert_running_workflow(&p);
+
+        /* The same with the finalizer missing: it comes first, and the action
+         * array has room for everything. */
+        in.has_finalizer = false;
+        plan(&in, &p);
+        assert_action(&p, 0, WORKFLOW_ACTION_ADD_FINALIZER);
+
+        /* parallelism 150 caps the 200. */
+        in.has_finalizer = true;
+        in.parallelism = 150;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 150);
+        assert_creates(&p, 0);
+        assert_creates(&p, 149);
+        assert_not_creates(&p, 150);
+        assert_step(&p, 150, STEP_PENDING);
+}
+
+/* ---- enums ------------------------------------------------------------ */
+
+static void test_enum_strings(void **state)
+{
+        (void)state;
+        static const enum step_phase phases[] = {STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED,
+                                                 STEP_FAILED, STEP_SKIPPED};
+        static const char *const names[] = {"Pending", "Running", "Succeeded", "Failed", "Skipped"};
+        enum step_phase ph;
+
+        for (size_t i = 0; i < ARRAY_SIZE(phases); i++) {
+                assert_string_equal(step_phase_to_string(phases[i]), names[i]);
+                ph = STEP_PENDING;
+                assert_int_equal(step_phase_from_string(names[i], &ph), 0);
+                assert_int_equal(ph, phases[i]);
+        }
+        ph = STEP_RUNNING;
+        assert_int_equal(step_phase_from_string("skipped", &ph), -EINVAL);
+        assert_int_equal(ph, STEP_RUNNING);
+        assert_int_equal(step_phase_from_string("", &ph), -EINVAL);
+        assert_int_equal(step_phase_from_string(NULL, &ph), -EINVAL);
+        assert_int_equal(ph, STEP_RUNNING);
+        assert_non_null(step_phase_to_string((enum step_phase)99));
+
+        static const enum workflow_action_type types[] = {
+            WORKFLOW_ACTION_ADD_FINALIZER, WORKFLOW_ACTION_CREATE_TASK,
+            WORKFLOW_ACTION_STORE_RESULT,  WORKFLOW_ACTION_DELETE_CHILDREN,
+            WORKFLOW_ACTION_FINALIZE,      WORKFLOW_ACTION_DELETE,
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+                const char *s = workflow_action_type_to_string(types[i]);
+                assert_non_null(s);
+                assert_true(s[0] != '\0');
+                /* distinct names, or log lines would be ambiguous */
+                for (size_t j = 0; j < i; j++)
+                        assert_string_not_equal(s, workflow_action_type_to_string(types[j]));
+        }
+        assert_non_null(workflow_action_type_to_string((enum workflow_action_type)99));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_add_finalizer_first),
+            cmocka_unit_test(test_deleting_deletes_children_then_finalizes),
+            cmocka_unit_test(test_first_round_creates_roots),
+            cmocka_unit_test(test_dependency_order_not_spec_order),
+            cmocka_unit_test(test_waits_for_every_dependency),
+            cmocka_unit_test(test_existing_task_is_running_step),
+            cmocka_unit_test(test_adopted_task_sets_start_time),
+            cmocka_unit_test(test_succeeded_task_stores_result_first),
+            cmocka_unit_test(test_failed_task_fails_step),
+            cmocka_unit_test(test_foreign_task_fails_step),
+            cmocka_unit_test(test_lost_task_fails_step),
+            cmocka_unit_test(test_sticky_step_phases),
+            cmocka_unit_test(test_parallelism_limits_creations),
+            cmocka_unit_test(test_parallelism_failed_step_frees_slot),
+            cmocka_unit_test(test_parallelism_result_pending_holds_slot),
+            cmocka_unit_test(test_parallelism_picks_ready_steps_in_spec_order),
+            cmocka_unit_test(test_dependency_failed_skips_dependents),
+            cmocka_unit_test(test_dependency_skipped_skips_dependents),
+            cmocka_unit_test(test_fail_fast_stops_new_steps),
+            cmocka_unit_test(test_fail_fast_failure_seen_in_same_round),
+            cmocka_unit_test(test_failure_message_after_sticky_failure),
+            cmocka_unit_test(test_no_fail_fast_keeps_independent_branch),
+            cmocka_unit_test(test_all_succeeded_completes),
+            cmocka_unit_test(test_start_time_and_progress),
+            cmocka_unit_test(test_cycle_left_pending),
+            cmocka_unit_test(test_finished_workflow_does_nothing),
+            cmocka_unit_test(test_ttl_requeue_then_delete),
+            cmocka_unit_test(test_chain_of_200),
+            cmocka_unit_test(test_reverse_chain_of_200),
+            cmocka_unit_test(test_200_independent_steps),
+            cmocka_unit_test(test_enum_strings),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
