@@ -140,8 +140,9 @@ int manifest_validate(const json_t *object, const json_t *positions, struct fiel
 
 /* Fills the defaults documented in docs/reference: metadata.namespace "default",
  * and for a Task spec imagePullPolicy IfNotPresent, restartPolicy Never,
- * backoffLimit 6, backoff {initialSeconds 10, factor 2, maxSeconds 300}.
- * Idempotent. The object must have passed manifest_validate. */
+ * backoffLimit 6, backoff {initialSeconds 10, factor 2, maxSeconds 300}; for a
+ * Workflow spec failFast true, parallelism 0 and each step's task as a Task
+ * spec. Idempotent. The object must have passed manifest_validate. */
 void manifest_apply_defaults(json_t *object);
 
 /* ---- expressions ----------------------------------------------------- */
@@ -149,7 +150,7 @@ void manifest_apply_defaults(json_t *object);
 /* Workflow templates: "{{ expr }}" in a string (docs/reference/workflow.md).
  * expr is trimmed of spaces and must be a dotted path of segments made of
  * [A-Za-z0-9_-]; every "{{" starts one. */
-#define EXPR_MAX_LEN 256
+#define EXPR_MAX_LEN 256 /* characters of one trimmed expression; longer is -EINVAL */
 
 /* Resolves one expression. Return 0 with *ret_value (borrowed, may be "") set,
  * or -ENOENT when unknown, with a message in msg (e.g. "unknown parameter

@@ -492,12 +492,9 @@ static void test_status_bodies(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_router_paths),
-            cmocka_unit_test(test_router_errors),
-            cmocka_unit_test(test_router_decoding),
-            cmocka_unit_test(test_label_selectors),
-            cmocka_unit_test(test_field_selectors),
-            cmocka_unit_test(test_status_bodies),
+            cmocka_unit_test(test_router_paths),    cmocka_unit_test(test_router_errors),
+            cmocka_unit_test(test_router_decoding), cmocka_unit_test(test_label_selectors),
+            cmocka_unit_test(test_field_selectors), cmocka_unit_test(test_status_bodies),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

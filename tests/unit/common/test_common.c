@@ -246,9 +246,10 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_error_messages), cmocka_unit_test(test_buf_cap),
-            cmocka_unit_test(test_strings), cmocka_unit_test(test_random_uid),        cmocka_unit_test(test_rfc3339),
-            cmocka_unit_test(test_durations),      cmocka_unit_test(test_quantities),
-            cmocka_unit_test(test_json_paths),     cmocka_unit_test(test_log_levels),
+            cmocka_unit_test(test_strings),        cmocka_unit_test(test_random_uid),
+            cmocka_unit_test(test_rfc3339),        cmocka_unit_test(test_durations),
+            cmocka_unit_test(test_quantities),     cmocka_unit_test(test_json_paths),
+            cmocka_unit_test(test_log_levels),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
