@@ -79,43 +79,51 @@ char *object_key(const char *prefix, const char *resource, const char *ns, const
         return str_printf("%s%s/%s/%s", prefix, resource, ns, name);
 }
 
-int object_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
-                     char name[64])
+/* Splits the part of key after prefix at '/' into at most max segments (each
+ * valid); returns how many, or -EINVAL. */
+static int key_segments(const char *prefix, const char *key, const char **parts, size_t *lens,
+                        size_t max)
 {
-        const char *parts[3];
-        size_t lens[3], n = 0;
-        const char *p;
+        size_t n = 0;
 
-        if (!prefix || !key || !ns || !name || !str_has_prefix(key, prefix))
+        if (!prefix || !key || !str_has_prefix(key, prefix))
                 return -EINVAL;
-        p = key + strlen(prefix);
-        for (;;) {
+        for (const char *p = key + strlen(prefix);;) {
                 const char *slash = strchr(p, '/');
                 size_t len = slash ? (size_t)(slash - p) : strlen(p);
 
-                if (n == ARRAY_SIZE(parts) || !key_segment_valid(p, len))
+                if (n == max || !key_segment_valid(p, len))
                         return -EINVAL;
                 parts[n] = p;
                 lens[n++] = len;
                 if (!slash)
-                        break;
+                        return (int)n;
                 p = slash + 1;
         }
-        if (n < 2)
-                return -EINVAL;
+}
 
-        if (resource) {
-                memcpy(resource, parts[0], lens[0]);
-                resource[lens[0]] = '\0';
-        }
-        if (n == 3) {
-                memcpy(ns, parts[1], lens[1]);
-                ns[lens[1]] = '\0';
-        } else {
+static void segment_copy(char dst[64], const char *part, size_t len)
+{
+        memcpy(dst, part, len);
+        dst[len] = '\0';
+}
+
+int object_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
+                     char name[64])
+{
+        const char *parts[3];
+        size_t lens[3];
+        int n = key_segments(prefix, key, parts, lens, ARRAY_SIZE(parts));
+
+        if (n < 2 || !ns || !name)
+                return -EINVAL;
+        if (resource)
+                segment_copy(resource, parts[0], lens[0]);
+        if (n == 3)
+                segment_copy(ns, parts[1], lens[1]);
+        else
                 ns[0] = '\0';
-        }
-        memcpy(name, parts[n - 1], lens[n - 1]);
-        name[lens[n - 1]] = '\0';
+        segment_copy(name, parts[n - 1], lens[n - 1]);
         return 0;
 }
 
@@ -169,34 +177,17 @@ char *object_data_key(const char *prefix, const char *resource, const char *ns, 
 int object_data_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
                           char name[64], char part[64])
 {
-        char *parts[4] = {resource, ns, name, part};
-        char scratch[64];
-        const char *p;
-        size_t n = 0;
-
-        if (!prefix || !key || !str_has_prefix(key, prefix))
-                return -EINVAL;
-        p = key + strlen(prefix);
-        for (;;) {
-                const char *slash = strchr(p, '/');
-                size_t len = slash ? (size_t)(slash - p) : strlen(p);
-
-                if (n == ARRAY_SIZE(parts) || !key_segment_valid(p, len))
-                        return -EINVAL;
-                char *dst = parts[n] ? parts[n] : scratch;
-                memcpy(dst, p, len);
-                dst[len] = '\0';
-                n++;
-                if (!slash)
-                        break;
-                p = slash + 1;
-        }
-        if (n != ARRAY_SIZE(parts))
-                return -EINVAL;
-        size_t rlen = strlen(resource);
+        const char *parts[4];
+        size_t lens[4];
         size_t slen = strlen(DATA_SUFFIX);
-        if (rlen <= slen || !streq(resource + rlen - slen, DATA_SUFFIX))
+
+        if (key_segments(prefix, key, parts, lens, ARRAY_SIZE(parts)) != 4 || lens[0] <= slen ||
+            strncmp(parts[0] + lens[0] - slen, DATA_SUFFIX, slen) != 0)
                 return -EINVAL;
-        resource[rlen - slen] = '\0';
+        segment_copy(resource, parts[0], lens[0] - slen);
+        segment_copy(ns, parts[1], lens[1]);
+        segment_copy(name, parts[2], lens[2]);
+        if (part)
+                segment_copy(part, parts[3], lens[3]);
         return 0;
 }

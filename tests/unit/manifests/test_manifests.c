@@ -1130,6 +1130,61 @@ static void test_object_key(void **state)
         assert_null(object_key(NULL, "tasks", "a", "b"));
 }
 
+static void test_object_data_key(void **state)
+{
+        char resource[64], ns[64], name[64], part[64];
+        _cleanup_free_ char *key =
+            object_data_key("/berth/", "workflows", "default", "etl", "step-extract");
+        _cleanup_free_ char *all = object_data_key("/berth/", "workflows", "default", "etl", NULL);
+
+        (void)state;
+        assert_string_equal(key, "/berth/workflows-data/default/etl/step-extract");
+        assert_string_equal(all, "/berth/workflows-data/default/etl/");
+        assert_true(str_has_prefix(key, all));
+        assert_int_equal(object_data_key_parse("/berth/", key, resource, ns, name, part), 0);
+        assert_string_equal(resource, "workflows");
+        assert_string_equal(ns, "default");
+        assert_string_equal(name, "etl");
+        assert_string_equal(part, "step-extract");
+        assert_int_equal(object_data_key_parse("/berth/", key, resource, ns, name, NULL), 0);
+
+        /* Object keys are not data keys, and data keys are not object keys. */
+        assert_int_equal(object_data_key_parse("/berth/", "/berth/workflows/default/etl/x",
+                                               resource, ns, name, part),
+                         -EINVAL);
+        assert_int_equal(
+            object_data_key_parse("/berth/", "/berth/tasks/default/etl", resource, ns, name, part),
+            -EINVAL);
+        assert_int_equal(object_data_key_parse("/berth/", "/berth/-data/default/etl/x", resource,
+                                               ns, name, part),
+                         -EINVAL);
+        assert_int_equal(object_key_parse("/berth/", key, resource, ns, name), -EINVAL);
+        assert_null(object_data_key("/berth/", "workflows", NULL, "etl", "x"));
+}
+
+static void test_object_stamp_new(void **state)
+{
+        (void)state;
+        json_t *obj = json_pack("{s:{s:s, s:[s]}}", "metadata", "name", "x", "finalizers", "mine");
+        assert_int_equal(object_stamp_new(obj, kind_lookup("Workflow"), 0), 0);
+        assert_int_equal(strlen(json_path_string(obj, "metadata.uid")), 32);
+        assert_int_equal(json_path_int(obj, "metadata.generation", 0), 1);
+        assert_string_equal(json_path_string(obj, "metadata.creationTimestamp"),
+                            "1970-01-01T00:00:00Z");
+        const json_t *fins = json_path(obj, "metadata.finalizers");
+        assert_int_equal(json_array_size(fins), 2);
+        assert_string_equal(json_string_value(json_array_get(fins, 0)), "mine");
+        assert_string_equal(json_string_value(json_array_get(fins, 1)), FINALIZER_CHILDREN);
+        /* Idempotent for the finalizer. */
+        assert_int_equal(object_stamp_new(obj, kind_lookup("Workflow"), 0), 0);
+        assert_int_equal(json_array_size(json_path(obj, "metadata.finalizers")), 2);
+        json_decref(obj);
+
+        obj = json_pack("{s:s}", "kind", "Task");
+        assert_int_equal(object_stamp_new(obj, kind_lookup("Task"), 0), -EINVAL);
+        json_decref(obj);
+}
+
 static void test_name_is_valid(void **state)
 {
         char n63[64], n64[65];
@@ -1187,6 +1242,8 @@ int main(void)
             cmocka_unit_test(test_to_yaml_format),
             cmocka_unit_test(test_kinds),
             cmocka_unit_test(test_object_key),
+            cmocka_unit_test(test_object_data_key),
+            cmocka_unit_test(test_object_stamp_new),
             cmocka_unit_test(test_name_is_valid),
         };
 
