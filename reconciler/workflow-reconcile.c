@@ -13,7 +13,7 @@
 /* What acting learned that the planner must hear about: the step failed for a
  * reason of its own (its Task could not be made, its output is lost). */
 struct step_failure {
-        const char *reason;
+        const char *reason; /* NULL: none */
         char message[160];
 };
 
@@ -29,7 +29,7 @@ struct workflow_run {
         char *result_keys[WORKFLOW_STEPS_MAX];
         json_t *tasks[WORKFLOW_STEPS_MAX];   /* the cached step Task, or NULL */
         json_t *results[WORKFLOW_STEPS_MAX]; /* the cached result, or NULL */
-        struct step_failure *failures[WORKFLOW_STEPS_MAX];
+        struct step_failure failures[WORKFLOW_STEPS_MAX];
         bool created[WORKFLOW_STEPS_MAX]; /* Task created in this reconcile */
 };
 
@@ -42,7 +42,6 @@ static void workflow_run_free(struct workflow_run *run)
                 free(run->result_keys[i]);
                 json_decref(run->tasks[i]);
                 json_decref(run->results[i]);
-                free(run->failures[i]);
         }
         free(run->deps);
         json_decref(run->o.obj);
@@ -207,17 +206,13 @@ static void fail_step(struct workflow_run *run, size_t i, const char *reason, co
     _printf_(4, 5);
 static void fail_step(struct workflow_run *run, size_t i, const char *reason, const char *fmt, ...)
 {
-        struct step_failure *f = calloc(1, sizeof(*f));
+        struct step_failure *f = &run->failures[i];
         va_list ap;
 
-        if (!f)
-                return; /* the next reconcile tries again */
         f->reason = reason;
         va_start(ap, fmt);
         vsnprintf(f->message, sizeof(f->message), fmt, ap);
         va_end(ap);
-        free(run->failures[i]);
-        run->failures[i] = f;
 }
 
 static int resolve_expr(const char *expr, const char **ret_value, char *msg, size_t msg_size,
@@ -513,23 +508,15 @@ static int act_store_result(struct workflow_run *run, size_t i, struct berth_err
         return r;
 }
 
-/* Marks the Tasks deleted (their finalizer removes the containers) and deletes
- * the result keys; *ret_left says whether any of them still exists. */
+/* Marks the Tasks deleted (their finalizer removes the containers) and
+ * deletes the result keys. */
 static int delete_children(struct reconcile_ctx *ctx, const char *ns, const char *name,
-                           const char *uid, bool *ret_left, struct berth_error *err)
+                           const json_t *tasks, const json_t *results, struct berth_error *err)
 {
-        _cleanup_json_ json_t *tasks = NULL;
-        _cleanup_json_ json_t *results = NULL;
         size_t i;
-        json_t *t;
+        const json_t *t;
         int r;
 
-        r = list_children(ctx, ns, name, uid, &tasks, &results);
-        if (r < 0)
-                return berth_error_set(err, r, "list the children of workflow %s/%s", ns, name);
-        *ret_left = json_array_size(tasks) > 0 || json_array_size(results) > 0;
-        if (!*ret_left)
-                return 0;
         json_array_foreach(tasks, i, t)
         {
                 if (object_is_deleting(t))
@@ -547,7 +534,9 @@ static int delete_children(struct reconcile_ctx *ctx, const char *ns, const char
                 r = object_run_mark_deleted(&child, ctx->now_ms ? ctx->now_ms() : time_now_ms(),
                                             err);
                 json_decref(child.obj);
-                if (r < 0 && r != -ESTALE && r != -ENOENT)
+                if (r == -ESTALE || r == -ENOENT) /* it changed: its event brings us back */
+                        berth_error_clear(err);
+                else if (r < 0)
                         return r;
         }
         if (json_array_size(results) == 0)
@@ -666,14 +655,13 @@ static int observe(struct workflow_run *run, struct berth_error *err)
         return 0;
 }
 
-static void plan_input(struct workflow_run *run, bool deleting, struct workflow_plan_input *in)
+static void plan_input(struct workflow_run *run, struct workflow_plan_input *in)
 {
         const json_t *st = json_object_get(run->o.obj, "status");
         const json_t *ttl = json_path(run->spec, "ttlSecondsAfterFinished");
         const json_t *fail_fast = json_object_get(run->spec, "failFast");
 
         *in = (struct workflow_plan_input){
-            .deleting = deleting,
             .has_finalizer = object_has_finalizer(run->o.obj, WORKFLOW_FINALIZER),
             .fail_fast = !json_is_false(fail_fast),
             .parallelism = (int)json_path_int(run->spec, "parallelism", 0),
@@ -695,11 +683,11 @@ static bool take_failures(struct workflow_run *run)
 {
         bool any = false;
         for (size_t i = 0; i < run->n_steps; i++) {
-                if (!run->failures[i])
+                if (!run->failures[i].reason)
                         continue;
                 run->steps[i].prev_phase = STEP_FAILED;
-                run->steps[i].prev_reason = run->failures[i]->reason;
-                run->steps[i].prev_message = run->failures[i]->message;
+                run->steps[i].prev_reason = run->failures[i].reason;
+                run->steps[i].prev_message = run->failures[i].message;
                 any = true;
         }
         return any;
@@ -728,23 +716,39 @@ static int act(struct workflow_run *run, const struct workflow_plan *plan, bool 
                         return object_run_mark_deleted(&run->o, run_now(run), err);
                 case WORKFLOW_ACTION_DELETE_CHILDREN:
                 case WORKFLOW_ACTION_FINALIZE:
-                        break; /* handled by reconcile_deleting */
+                        break; /* planned only while deleting: reconcile_deleting */
                 }
         }
         return r;
 }
 
+/* Deletes the children first; their deletion events bring us back until none
+ * is left, then the finalizer goes. */
 static int reconcile_deleting(struct workflow_run *run, struct berth_error *err)
 {
-        bool left;
-        int r = delete_children(run->o.ctx, run->ns, run->name, run->uid, &left, err);
+        struct reconcile_ctx *ctx = run->o.ctx;
+        _cleanup_json_ json_t *tasks = NULL;
+        _cleanup_json_ json_t *results = NULL;
+        int r = list_children(ctx, run->ns, run->name, run->uid, &tasks, &results);
         if (r < 0)
-                return r;
-        if (left)
-                return 0; /* the children's deletion events bring us back */
-        if (!object_has_finalizer(run->o.obj, WORKFLOW_FINALIZER))
-                return 0;
-        return object_run_finalize(&run->o, WORKFLOW_FINALIZER, err);
+                return berth_error_set(err, r, "list the children of %s", run->o.key);
+
+        struct workflow_plan_input in = {
+            .deleting = true,
+            .has_finalizer = object_has_finalizer(run->o.obj, WORKFLOW_FINALIZER),
+            .children_left = json_array_size(tasks) > 0 || json_array_size(results) > 0,
+        };
+        _cleanup_free_ struct workflow_plan *plan = malloc(sizeof(*plan));
+        if (!plan)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        workflow_plan_compute(&in, plan);
+        for (size_t k = 0; k < plan->n_actions; k++) {
+                if (plan->actions[k].type == WORKFLOW_ACTION_DELETE_CHILDREN)
+                        return delete_children(ctx, run->ns, run->name, tasks, results, err);
+                if (plan->actions[k].type == WORKFLOW_ACTION_FINALIZE)
+                        return object_run_finalize(&run->o, WORKFLOW_FINALIZER, err);
+        }
+        return 0;
 }
 
 int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requeue_ms,
@@ -760,11 +764,15 @@ int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_
         r = object_run_load(ctx, key, &run->o, err);
         if (r == -ENOENT) {
                 /* Gone: what it left behind is orphaned. */
-                bool left;
+                _cleanup_json_ json_t *tasks = NULL;
+                _cleanup_json_ json_t *results = NULL;
                 r = key_split(key, ns, name);
                 if (r < 0)
                         return berth_error_set(err, r, "%s: not a workflow key", key);
-                return delete_children(ctx, ns, name, NULL, &left, err);
+                r = list_children(ctx, ns, name, NULL, &tasks, &results);
+                if (r < 0)
+                        return berth_error_set(err, r, "list the children of %s", key);
+                return delete_children(ctx, ns, name, tasks, results, err);
         }
         if (r < 0)
                 return r;
@@ -786,7 +794,7 @@ int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_
         _cleanup_free_ struct workflow_plan *plan = malloc(sizeof(*plan));
         if (!plan)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        plan_input(run, false, &in);
+        plan_input(run, &in);
         workflow_plan_compute(&in, plan);
 
         bool done;
@@ -795,7 +803,7 @@ int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_
                 return r;
         if (take_failures(run)) {
                 /* Plan again, so that the status tells the failures now. */
-                plan_input(run, false, &in);
+                plan_input(run, &in);
                 workflow_plan_compute(&in, plan);
         }
         if (plan->status_changed) {
