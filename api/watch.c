@@ -82,15 +82,33 @@ static int format_event(struct buf *out, const char *type, const json_t *obj)
         return rc < 0 ? rc : 0;
 }
 
-/* Cache thread. Must not block and must not touch evhttp. */
+/* Cache thread. Must not block and must not touch evhttp.
+ *
+ * With selectors, a change is seen as Kubernetes shows it: an object that
+ * starts to match is ADDED, one that stops matching is DELETED (its last
+ * matching state, at the change's resourceVersion). */
 static void on_event(const struct object_event *ev, void *userdata)
 {
         struct api_watch *w = userdata;
         _cleanup_buf_ struct buf line;
+        _cleanup_json_ json_t *left = NULL;
+        const char *type = object_event_type_to_string(ev->type);
+        const json_t *obj = ev->object;
         bool send = api_object_matches(&w->labels, &w->fields, ev->object);
 
+        if (ev->type == OBJECT_MODIFIED && ev->prev_object) {
+                bool was = api_object_matches(&w->labels, &w->fields, ev->prev_object);
+                if (send && !was) {
+                        type = "ADDED";
+                } else if (!send && was) {
+                        left = object_with_revision(ev->prev_object, ev->revision);
+                        obj = left;
+                        type = "DELETED";
+                        send = left != NULL;
+                }
+        }
         buf_init(&line, API_WATCH_QUEUE_MAX);
-        if (send && format_event(&line, object_event_type_to_string(ev->type), ev->object) < 0)
+        if (send && format_event(&line, type, obj) < 0)
                 send = false;
 
         pthread_mutex_lock(&w->lock);

@@ -30,6 +30,7 @@ struct hist {
         enum object_event_type type;
         char *key;
         json_t *obj;
+        json_t *prev; /* MODIFIED: the state before; else NULL */
         int64_t rev;
 };
 
@@ -136,8 +137,10 @@ static void hist_release(struct hist *h)
 {
         free(h->key);
         json_decref(h->obj);
+        json_decref(h->prev);
         h->key = NULL;
         h->obj = NULL;
+        h->prev = NULL;
 }
 
 static void evbuf_release(struct evbuf *b)
@@ -150,7 +153,7 @@ static void evbuf_release(struct evbuf *b)
 
 /* Appends a copy of key and a new reference to obj. */
 static int evbuf_push(struct evbuf *b, enum object_event_type type, const char *key, json_t *obj,
-                      int64_t rev)
+                      json_t *prev, int64_t rev)
 {
         if (b->n == b->cap) {
                 size_t cap = b->cap ? b->cap * 2 : 16;
@@ -163,7 +166,8 @@ static int evbuf_push(struct evbuf *b, enum object_event_type type, const char *
         char *k = strdup(key);
         if (!k)
                 return -ENOMEM;
-        b->v[b->n++] = (struct hist){.type = type, .key = k, .obj = json_incref(obj), .rev = rev};
+        b->v[b->n++] = (struct hist){
+            .type = type, .key = k, .obj = json_incref(obj), .prev = json_incref(prev), .rev = rev};
         return 0;
 }
 
@@ -221,9 +225,7 @@ static json_t *object_parse(const char *value, size_t len, int64_t rev)
         return TAKE_PTR(o);
 }
 
-/* A new tree that shares everything with obj except the root and metadata,
- * whose resourceVersion becomes rev (the last state of a deleted object). */
-static json_t *object_with_revision(const json_t *obj, int64_t rev)
+json_t *object_with_revision(const json_t *obj, int64_t rev)
 {
         _cleanup_json_ json_t *o = json_copy((json_t *)obj);
         if (!o)
@@ -267,7 +269,11 @@ static int ring_push(struct object_cache *c, const struct hist *h)
                 c->ring_n--;
         }
         c->ring[(c->ring_head + c->ring_n) % c->ring_cap] =
-            (struct hist){.type = h->type, .key = k, .obj = json_incref(h->obj), .rev = h->rev};
+            (struct hist){.type = h->type,
+                          .key = k,
+                          .obj = json_incref(h->obj),
+                          .prev = json_incref(h->prev),
+                          .rev = h->rev};
         c->ring_n++;
         return 0;
 }
@@ -299,10 +305,10 @@ static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64
                         json_decref(obj);
                         return 0;
                 }
-                json_decref(e->obj);
+                _cleanup_json_ json_t *prev = e->obj;
                 e->obj = obj;
                 e->mod_rev = rev;
-                return evbuf_push(evs, OBJECT_MODIFIED, key, obj, rev);
+                return evbuf_push(evs, OBJECT_MODIFIED, key, obj, prev, rev);
         }
         char *k = strdup(key);
         if (!k || entries_reserve(c) < 0) {
@@ -313,7 +319,7 @@ static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64
         memmove(&c->entries[i + 1], &c->entries[i], (c->n - i) * sizeof(c->entries[0]));
         c->entries[i] = (struct entry){.key = k, .obj = obj, .mod_rev = rev};
         c->n++;
-        return evbuf_push(evs, OBJECT_ADDED, key, obj, rev);
+        return evbuf_push(evs, OBJECT_ADDED, key, obj, NULL, rev);
 }
 
 static int apply_delete(struct object_cache *c, const char *key, int64_t rev, struct evbuf *evs)
@@ -328,7 +334,7 @@ static int apply_delete(struct object_cache *c, const char *key, int64_t rev, st
         entry_release(&c->entries[i]);
         memmove(&c->entries[i], &c->entries[i + 1], (c->n - i - 1) * sizeof(c->entries[0]));
         c->n--;
-        return evbuf_push(evs, OBJECT_DELETED, key, last, rev);
+        return evbuf_push(evs, OBJECT_DELETED, key, last, NULL, rev);
 }
 
 static int apply_pending(struct object_cache *c, struct pending *q, size_t nq, struct evbuf *evs)
@@ -381,12 +387,13 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf
                 int r = 0;
                 if (cmp < 0) {
                         json_t *last = object_with_revision(c->entries[i].obj, l->rev);
-                        r = last ? evbuf_push(evs, OBJECT_DELETED, c->entries[i].key, last, l->rev)
+                        r = last ? evbuf_push(evs, OBJECT_DELETED, c->entries[i].key, last, NULL,
+                                              l->rev)
                                  : -ENOMEM;
                         json_decref(last);
                         i++;
                 } else if (cmp > 0) {
-                        r = evbuf_push(evs, OBJECT_ADDED, l->v[j].key, l->v[j].obj,
+                        r = evbuf_push(evs, OBJECT_ADDED, l->v[j].key, l->v[j].obj, NULL,
                                        l->v[j].mod_rev);
                         j++;
                 } else {
@@ -396,7 +403,7 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf
                                 l->v[j].obj = json_incref(c->entries[i].obj);
                         } else {
                                 r = evbuf_push(evs, OBJECT_MODIFIED, l->v[j].key, l->v[j].obj,
-                                               l->v[j].mod_rev);
+                                               c->entries[i].obj, l->v[j].mod_rev);
                         }
                         i++;
                         j++;
@@ -436,8 +443,11 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf
 
 static void deliver(struct object_cache_sub *s, const struct hist *h)
 {
-        struct object_event ev = {
-            .type = h->type, .key = h->key, .object = h->obj, .revision = h->rev};
+        struct object_event ev = {.type = h->type,
+                                  .key = h->key,
+                                  .object = h->obj,
+                                  .prev_object = h->prev,
+                                  .revision = h->rev};
         s->fn(&ev, s->userdata);
 }
 
@@ -482,8 +492,11 @@ static int cache_step(struct object_cache *c, struct pending *q, size_t nq, stru
         for (size_t i = 0; i < evs.n; i++) {
                 const struct hist *h = &evs.v[i];
                 if (c->handler) {
-                        struct object_event ev = {
-                            .type = h->type, .key = h->key, .object = h->obj, .revision = h->rev};
+                        struct object_event ev = {.type = h->type,
+                                                  .key = h->key,
+                                                  .object = h->obj,
+                                                  .prev_object = h->prev,
+                                                  .revision = h->rev};
                         c->handler(&ev, c->userdata);
                 }
                 for (struct object_cache_sub *s = c->subs; s; s = s->next) {
@@ -913,7 +926,7 @@ int object_cache_subscribe(struct object_cache *c, const char *key_prefix, int64
                 for (size_t i = 0; r == 0 && i < c->ring_n; i++) {
                         const struct hist *h = &c->ring[(c->ring_head + i) % c->ring_cap];
                         if (h->rev > from_revision && str_has_prefix(h->key, s->prefix))
-                                r = evbuf_push(&replay, h->type, h->key, h->obj, h->rev);
+                                r = evbuf_push(&replay, h->type, h->key, h->obj, h->prev, h->rev);
                 }
         }
         if (r == 0) {

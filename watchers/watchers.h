@@ -32,8 +32,14 @@ struct object_event {
         enum object_event_type type;
         const char *key;
         const json_t *object;
+        const json_t *prev_object; /* MODIFIED: the state before the change; else NULL */
         int64_t revision;
 };
+
+/* A new tree that shares everything with obj except the root and metadata,
+ * whose resourceVersion becomes rev (e.g. the last state of a deleted object).
+ * NULL on allocation failure. */
+json_t *object_with_revision(const json_t *obj, int64_t rev);
 
 /* Called for every change, in revision order, on the cache's thread, after the
  * cache has been updated. Must not block. */

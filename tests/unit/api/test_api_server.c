@@ -832,6 +832,45 @@ static void test_watch(void **state)
         wait_metric("berth_api_watches ", 0);
 }
 
+/* An object that stops matching a watch's selector is DELETED for it, one that
+ * starts to match is ADDED (like Kubernetes), so `get -w -l ...` stays right. */
+static void test_watch_selector_transitions(void **state)
+{
+        (void)state;
+        const char *wpath = "/apis/berth/v1/namespaces/wsel/tasks";
+        const char *opath = "/apis/berth/v1/namespaces/wsel/tasks/flip";
+        _cleanup_free_ char *plain = task_yaml("flip", "busybox:latest", NULL);
+        struct watcher w;
+        char path[256];
+
+        snprintf(path, sizeof(path), "%s?watch=1&labelSelector=pick%%3Dyes", wpath);
+        watcher_start(&w, path);
+        assert_true(watcher_wait(&w, "\"BOOKMARK\""));
+        json_decref(expect("POST", wpath, plain, 201));
+
+        /* Gains the label: ADDED for this watcher, although the store saw a change;
+         * then loses it: DELETED, carrying the last matching state. */
+        const char *labels[] = {"  labels: {pick: \"yes\"}\n", ""};
+        const char *want[] = {"{\"type\":\"ADDED\",\"object\":{", "{\"type\":\"DELETED\""};
+        for (size_t i = 0; i < ARRAY_SIZE(labels); i++) {
+                json_t *cur = expect("GET", opath, NULL, 200);
+                _cleanup_free_ char *body =
+                    str_printf("apiVersion: berth/v1\nkind: Task\nmetadata:\n  name: flip\n"
+                               "  resourceVersion: \"%s\"\n%sspec:\n  image: busybox:latest\n"
+                               "  command: [echo, hi]\n",
+                               json_path_string(cur, "metadata.resourceVersion"), labels[i]);
+                json_decref(cur);
+                json_decref(expect("PUT", opath, body, 200));
+                assert_true(watcher_wait(&w, want[i]));
+        }
+        pthread_mutex_lock(&w.lock);
+        const char *del = strstr(w.data.data, "{\"type\":\"DELETED\"");
+        assert_non_null(strstr(del, "\"pick\":\"yes\""));
+        assert_null(strstr(w.data.data, "\"MODIFIED\""));
+        pthread_mutex_unlock(&w.lock);
+        watcher_stop(&w);
+}
+
 /* A client that never reads: once 16 MiB wait for it, its stream is dropped. */
 static void test_watch_slow_client(void **state)
 {
@@ -1273,6 +1312,7 @@ int main(void)
             cmocka_unit_test(test_delete),
             cmocka_unit_test(test_list_selectors),
             cmocka_unit_test(test_watch),
+            cmocka_unit_test(test_watch_selector_transitions),
             cmocka_unit_test(test_watch_slow_client),
             cmocka_unit_test(test_watch_errors),
             cmocka_unit_test(test_logs_without_docker),

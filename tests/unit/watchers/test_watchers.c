@@ -128,6 +128,7 @@ struct rec_event {
         char key[128];
         int64_t rev;
         json_t *obj;
+        json_t *prev;
 };
 
 struct recorder {
@@ -153,8 +154,10 @@ static void rec_init(struct recorder *r)
 
 static void rec_release(struct recorder *r)
 {
-        for (size_t i = 0; i < r->n; i++)
+        for (size_t i = 0; i < r->n; i++) {
                 json_decref(r->ev[i].obj);
+                json_decref(r->ev[i].prev);
+        }
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->cond);
 }
@@ -182,6 +185,7 @@ static void rec_fn(const struct object_event *ev, void *userdata)
                 snprintf(e->key, sizeof(e->key), "%s", ev->key);
                 e->rev = ev->revision;
                 e->obj = json_incref((json_t *)ev->object);
+                e->prev = json_incref((json_t *)ev->prev_object);
         }
         size_t n = r->n;
         pthread_cond_broadcast(&r->cond);
@@ -333,6 +337,10 @@ static void test_live_events(void **state)
         assert_int_equal(spec_n(r.ev[0].obj), 1);
         assert_event(&r.ev[1], OBJECT_MODIFIED, "/berth/tasks/default/a", r2);
         assert_int_equal(spec_n(r.ev[1].obj), 2);
+        /* MODIFIED also carries the state before (watch selectors need it). */
+        assert_int_equal(spec_n(r.ev[1].prev), 1);
+        assert_rv(r.ev[1].prev, r1);
+        assert_null(r.ev[0].prev);
         assert_event(&r.ev[2], OBJECT_ADDED, "/berth/tasks/default/b", r3);
         /* DELETED carries the last state, at the delete's revision. */
         assert_event(&r.ev[3], OBJECT_DELETED, "/berth/tasks/default/a", r4);
@@ -631,6 +639,7 @@ static void test_relist_diff(void **state)
         assert_int_equal(rec_wait(&h, 6), 6);
         assert_event(&h.ev[3], OBJECT_MODIFIED, "/berth/tasks/default/mod", r_mod);
         assert_int_equal(spec_n(h.ev[3].obj), 2);
+        assert_int_equal(spec_n(h.ev[3].prev), 1);
         assert_event(&h.ev[4], OBJECT_ADDED, "/berth/tasks/default/new", r_new);
         /* The delete's own revision is gone with the history: the list's is used. */
         assert_event(&h.ev[5], OBJECT_DELETED, "/berth/tasks/default/gone", listed);
