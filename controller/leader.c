@@ -1,11 +1,11 @@
 /* leader election: one lease-backed key, like client-go's leaderelection.
  *
- * Candidate: read the key. If someone holds it, follow them and look again
- * after retry_ms (the key disappears when its holder's lease expires or is
- * revoked). If nobody does, grant a lease and create the key with it
- * (STORE_MUST_NOT_EXIST): the winner leads, with a fence = (key, mod revision
- * of its own write). The key is never rewritten while held, so the fence stays
- * valid exactly as long as the leadership.
+ * Candidate: read the key. If someone holds it, follow them: watch the key
+ * and look again when it changes (it disappears when its holder's lease
+ * expires or is revoked), or after retry_ms at the latest. If nobody does, grant a lease and create
+ * the key with it (STORE_MUST_NOT_EXIST): the winner leads, with a fence = (key, mod revision of
+ * its own write). The key is never rewritten while held, so the fence stays valid exactly as long
+ * as the leadership.
  *
  * Leader: a renewer thread sends a keepalive every renew_ms and then checks
  * that the key is still ours. The elector thread waits for the renew deadline:
@@ -58,6 +58,12 @@ struct leader_elector {
 
         /* what /readyz and /apis/berth/v1/leader show */
         struct leader_info info;
+
+        /* a follower's watch on the key (elector thread only), from watch_rev + 1 */
+        struct store_watch *watch;
+        int64_t watch_rev;
+        bool key_changed; /* set by the watch (under lock) */
+        bool watch_failed;
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -87,6 +93,59 @@ static bool wait_ms(struct leader_elector *e, int64_t ms)
 {
         pthread_mutex_lock(&e->lock);
         bool stop = wait_locked(e, ms);
+        pthread_mutex_unlock(&e->lock);
+        return stop;
+}
+
+static void on_key_event(const struct store_event *events, size_t n, int error, void *userdata)
+{
+        struct leader_elector *e = userdata;
+
+        (void)events;
+        (void)n;
+        pthread_mutex_lock(&e->lock);
+        e->key_changed = true;
+        if (error)
+                e->watch_failed = true;
+        pthread_cond_broadcast(&e->cond);
+        pthread_mutex_unlock(&e->lock);
+}
+
+static void unwatch(struct leader_elector *e)
+{
+        store_watch_cancel(e->watch);
+        e->watch = NULL;
+}
+
+/* Follower: waits until the key changes after seen_rev (the holder's lease
+ * ended, or it stepped down) or retry_ms passed; true when stopping. Without a
+ * watch (the store refused one) it is the plain retry. */
+static bool follow_wait(struct leader_elector *e, int64_t seen_rev)
+{
+        pthread_mutex_lock(&e->lock);
+        bool renew = e->watch && (e->watch_rev != seen_rev || e->watch_failed);
+        pthread_mutex_unlock(&e->lock);
+        if (renew)
+                unwatch(e);
+        if (!e->watch) {
+                pthread_mutex_lock(&e->lock);
+                e->key_changed = e->watch_failed = false;
+                pthread_mutex_unlock(&e->lock);
+                if (store_watch(e->store, e->key, seen_rev + 1, on_key_event, e, &e->watch, NULL) ==
+                    0)
+                        e->watch_rev = seen_rev;
+                else
+                        e->watch = NULL;
+        }
+
+        struct timespec ts;
+        deadline_after(&ts, e->retry_ms);
+        pthread_mutex_lock(&e->lock);
+        while (!e->stop && !e->key_changed)
+                if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT)
+                        break;
+        e->key_changed = false;
+        bool stop = e->stop;
         pthread_mutex_unlock(&e->lock);
         return stop;
 }
@@ -296,6 +355,7 @@ static void *elector_main(void *userdata)
                                 int64_t lease = pending_lease;
                                 pending_lease = 0;
                                 following[0] = '\0';
+                                unwatch(e);
                                 if (lead(e, lease, rev, time_mono_ms()) < 0 &&
                                     wait_ms(e, e->retry_ms))
                                         break;
@@ -307,9 +367,10 @@ static void *elector_main(void *userdata)
                         }
                         set_info(e, holder, false, json_path_int(rec, "leaseDurationSeconds", 0),
                                  time_now_ms());
+                        int64_t seen = kv.mod_revision;
                         store_kv_release(&kv);
                         warned = false;
-                        if (wait_ms(e, e->retry_ms))
+                        if (follow_wait(e, seen))
                                 break;
                         continue;
                 }
@@ -324,6 +385,7 @@ static void *elector_main(void *userdata)
                 }
                 warned = false;
                 set_info(e, NULL, false, 0, 0);
+                unwatch(e);
 
                 /* Nobody leads: try to. The lease's TTL starts no earlier than now. */
                 int64_t start = time_mono_ms();
@@ -366,6 +428,7 @@ static void *elector_main(void *userdata)
                 }
                 /* -ESTALE: someone else won just now; read who at once. */
         }
+        unwatch(e);
         if (pending_lease != 0)
                 (void)store_lease_revoke(e->store, pending_lease, NULL);
         return NULL;

@@ -15,6 +15,11 @@ CLEANUP_LAST=     # shell code cleanup runs once every berthd is gone
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+# ctest reports exit status 77 as "Skipped" (SKIP_RETURN_CODE), not "Passed".
+skip() {
+  log "SKIP: $*"
+  exit 77
+}
 fail() {
   log "FAIL: $*"
   if [ -f "$T/berthd.log" ]; then
@@ -97,7 +102,7 @@ cleanup() {
   fi
   remove_berth_containers
   if [ -n "$CLEANUP_LAST" ]; then eval "$CLEANUP_LAST" || true; fi
-  if [ "$rc" = 0 ]; then rm -rf "$T"; else log "kept $T for inspection"; fi
+  if [ "$rc" = 0 ] || [ "$rc" = 77 ]; then rm -rf "$T"; else log "kept $T for inspection"; fi
 }
 trap cleanup EXIT
 

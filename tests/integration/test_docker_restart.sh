@@ -5,8 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 pidfile=${BERTH_TEST_DOCKERD_PIDFILE:-}
 if [ -z "$pidfile" ] || [ ! -f "$pidfile" ]; then
-  log "SKIP: dockerd was not started by scripts/test.sh, cannot restart it"
-  exit 0
+  skip "dockerd was not started by scripts/test.sh, cannot restart it"
 fi
 start_berthd
 cat >"$T/slow.yaml" <<'YAML'

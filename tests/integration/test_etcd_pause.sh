@@ -7,13 +7,11 @@
 source "$(dirname "$0")/lib.sh"
 pidfile=${BERTH_TEST_ETCD_PIDFILE:-}
 if [ -z "$pidfile" ] || [ ! -f "$pidfile" ]; then
-  log "SKIP: etcd was not started by scripts/test.sh (no BERTH_TEST_ETCD_PIDFILE), cannot pause it"
-  exit 0
+  skip "etcd was not started by scripts/test.sh (no BERTH_TEST_ETCD_PIDFILE), cannot pause it"
 fi
 etcd_pid=$(cat "$pidfile")
 if ! kill -0 "$etcd_pid" 2>/dev/null || ! etcd_up; then
-  log "SKIP: etcd pid $etcd_pid from $pidfile is not running or not answering"
-  exit 0
+  skip "etcd pid $etcd_pid from $pidfile is not running or not answering"
 fi
 # Whatever happens, etcd runs again afterwards (other tests share it).
 CLEANUP_FIRST='kill -CONT "$etcd_pid" 2>/dev/null'

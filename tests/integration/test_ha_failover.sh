@@ -5,7 +5,7 @@
 # under 20 s), every task ends Succeeded, no (uid, attempt) ever has two
 # containers, and the killed replica, restarted, follows the new leader.
 source "$(dirname "$0")/lib.sh"
-etcd_up || { log "SKIP: no etcd at $ETCD_URL"; exit 0; }
+etcd_up || skip "no etcd at $ETCD_URL"
 prefix=$(unique_prefix)
 CLEANUP_LAST='etcd_delete_prefix "$prefix"'
 # A short lease keeps the test fast; the default (15 s) is checked elsewhere by

@@ -113,7 +113,7 @@ static int teardown(void **state)
         return 0;
 }
 
-static struct leader_elector *start(struct fixture *f, struct candidate *c)
+static struct leader_elector *start_retry(struct fixture *f, struct candidate *c, int64_t retry_ms)
 {
         struct leader_config cfg = {
             .store = f->store,
@@ -121,7 +121,7 @@ static struct leader_elector *start(struct fixture *f, struct candidate *c)
             .identity = c->name,
             .lease_ms = 3000,
             .renew_ms = 300,
-            .retry_ms = 100,
+            .retry_ms = retry_ms,
             .started_leading = on_started,
             .stopped_leading = on_stopped,
             .userdata = c,
@@ -133,6 +133,11 @@ static struct leader_elector *start(struct fixture *f, struct candidate *c)
                 print_error("leader_elector_new: %s\n", err.message);
         assert_int_equal(r, 0);
         return e;
+}
+
+static struct leader_elector *start(struct fixture *f, struct candidate *c)
+{
+        return start_retry(f, c, 100);
 }
 
 static void test_one_leader_and_handover(void **state)
@@ -177,6 +182,26 @@ static void test_one_leader_and_handover(void **state)
         assert_true(f->b.guard.mod_revision > ga.mod_revision);
         leader_elector_free(eb);
         assert_int_equal(f->b.stopped, 1);
+}
+
+/* A follower watches the key: it takes over when the leader steps down, not
+ * when its next look is due (a minute away here). */
+static void test_follower_watches_key(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_elector *ea = start(f, &f->a);
+        assert_true(wait_leading(&f->a, true, 3000));
+        struct leader_elector *eb = start_retry(f, &f->b, 60000);
+        struct leader_info info = {0};
+        for (int i = 0; i < 300 && !info.known; i++) {
+                sleep_ms(10);
+                leader_elector_info(eb, &info);
+        }
+        assert_string_equal(info.holder, "a");
+
+        leader_elector_free(ea);
+        assert_true(wait_leading(&f->b, true, 10000));
+        leader_elector_free(eb);
 }
 
 static void test_lost_lease_steps_down(void **state)
@@ -272,6 +297,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
             cmocka_unit_test_setup_teardown(test_one_leader_and_handover, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_follower_watches_key, setup, teardown),
             cmocka_unit_test_setup_teardown(test_lost_lease_steps_down, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rewritten_key_steps_down, setup, teardown),
         };
