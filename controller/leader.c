@@ -111,6 +111,10 @@ static void on_key_event(const struct store_event *events, size_t n, int error, 
         pthread_mutex_unlock(&e->lock);
 }
 
+/* Cancelling may wait for the store's watch thread (up to a second for etcd):
+ * done only when the watch must change or at the end, never on the way to
+ * leading. A watch left running while this replica leads costs one idle
+ * stream; its wake-ups are ignored. */
 static void unwatch(struct leader_elector *e)
 {
         store_watch_cancel(e->watch);
@@ -355,7 +359,6 @@ static void *elector_main(void *userdata)
                                 int64_t lease = pending_lease;
                                 pending_lease = 0;
                                 following[0] = '\0';
-                                unwatch(e);
                                 if (lead(e, lease, rev, time_mono_ms()) < 0 &&
                                     wait_ms(e, e->retry_ms))
                                         break;
@@ -385,7 +388,6 @@ static void *elector_main(void *userdata)
                 }
                 warned = false;
                 set_info(e, NULL, false, 0, 0);
-                unwatch(e);
 
                 /* Nobody leads: try to. The lease's TTL starts no earlier than now. */
                 int64_t start = time_mono_ms();
