@@ -1,6 +1,8 @@
 /* common: strings, errors, logging and capped buffers. Time, quantities and
  * JSON helpers live in time.c, quantity.c and json.c. */
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -427,4 +429,49 @@ const char *http_status_reason(int code)
         default:
                 return code >= 500 ? "InternalError" : "BadRequest";
         }
+}
+
+/* ---- interruptible sockets -------------------------------------------- */
+
+void socket_slot_init(struct socket_slot *s)
+{
+        pthread_mutex_init(&s->lock, NULL);
+        s->fd = -1;
+        s->interrupted = false;
+}
+
+void socket_slot_destroy(struct socket_slot *s)
+{
+        pthread_mutex_destroy(&s->lock);
+}
+
+int socket_slot_open(struct socket_slot *s, int family, int type, int protocol)
+{
+        LOCK_SCOPE(&s->lock);
+        if (s->interrupted) {
+                errno = EINTR;
+                return -1;
+        }
+        int fd = socket(family, type | SOCK_CLOEXEC, protocol);
+        if (fd >= 0)
+                s->fd = fd;
+        return fd;
+}
+
+int socket_slot_close(struct socket_slot *s, int fd)
+{
+        {
+                LOCK_SCOPE(&s->lock);
+                if (s->fd == fd)
+                        s->fd = -1;
+        }
+        return close(fd);
+}
+
+void socket_slot_interrupt(struct socket_slot *s)
+{
+        LOCK_SCOPE(&s->lock);
+        s->interrupted = true;
+        if (s->fd >= 0)
+                shutdown(s->fd, SHUT_RDWR);
 }

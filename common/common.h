@@ -215,6 +215,27 @@ int quantity_parse_millicpu(const char *s, int64_t *ret_millicpu);
  * 404 → "NotFound", 422 → "Invalid"; other 4xx "BadRequest", 5xx "InternalError". */
 const char *http_status_reason(int code);
 
+/* ---- interruptible sockets -------------------------------------------- */
+
+/* The connection of a blocking transfer (a watch, an event stream) that
+ * another thread must be able to end at once: interrupting shuts the socket
+ * down, so a recv blocked on it returns, and no socket opens afterwards
+ * (EINTR). Sticky. Meant for libcurl's OPENSOCKET/CLOSESOCKET callbacks
+ * (its progress callback notices a flag only about once a second). */
+struct socket_slot {
+        pthread_mutex_t lock;
+        int fd; /* -1: none open */
+        bool interrupted;
+};
+
+void socket_slot_init(struct socket_slot *s);
+void socket_slot_destroy(struct socket_slot *s);
+/* socket(2) with SOCK_CLOEXEC, remembered in the slot; -1 with errno on
+ * failure (EINTR once interrupted). */
+int socket_slot_open(struct socket_slot *s, int family, int type, int protocol);
+int socket_slot_close(struct socket_slot *s, int fd); /* close(2) */
+void socket_slot_interrupt(struct socket_slot *s);
+
 /* ---- json helpers ----------------------------------------------------- */
 
 /* Looks up a dotted path ("metadata.name", "spec.backoff.factor"); borrowed, NULL if absent. */

@@ -20,6 +20,7 @@ struct docker {
         char *origin;      /* "http://docker" or "http://host:port" */
         char version[DOCKER_VERSION_MAX]; /* "" until negotiated */
         atomic_bool interrupted;
+        struct socket_slot sock; /* docker_interrupt shuts the connection down */
         char errbuf[CURL_ERROR_SIZE];
 };
 

@@ -181,6 +181,21 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
         return atomic_load(&d->interrupted) ? 1 : 0;
 }
 
+static curl_socket_t on_open_socket(void *userdata, curlsocktype purpose,
+                                    struct curl_sockaddr *addr)
+{
+        struct docker *d = userdata;
+        (void)purpose;
+        int fd = socket_slot_open(&d->sock, addr->family, addr->socktype, addr->protocol);
+        return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static int on_close_socket(void *userdata, curl_socket_t fd)
+{
+        struct docker *d = userdata;
+        return socket_slot_close(&d->sock, fd);
+}
+
 static int transport_error(struct docker *d, CURLcode rc, const char *context,
                            struct berth_error *err)
 {
@@ -189,6 +204,10 @@ static int transport_error(struct docker *d, CURLcode rc, const char *context,
         int code;
 
         context = context ? context : "";
+        /* An interrupt may end a transfer in several ways (aborted by the
+         * progress callback, the socket shut down or refused). */
+        if (atomic_load(&d->interrupted))
+                rc = CURLE_ABORTED_BY_CALLBACK;
         switch (rc) {
         case CURLE_ABORTED_BY_CALLBACK:
                 return berth_error_set(err, -EINTR, "%s%sinterrupted", context, sep);
@@ -277,6 +296,10 @@ int docker_call(struct docker *d, struct docker_req *req, const char *context,
         curl_easy_setopt(d->curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(d->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(d->curl, CURLOPT_XFERINFODATA, d);
+        curl_easy_setopt(d->curl, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(d->curl, CURLOPT_OPENSOCKETDATA, d);
+        curl_easy_setopt(d->curl, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+        curl_easy_setopt(d->curl, CURLOPT_CLOSESOCKETDATA, d);
         if (streq(method, "GET")) {
                 curl_easy_setopt(d->curl, CURLOPT_HTTPGET, 1L);
         } else if (streq(method, "POST")) {
@@ -337,6 +360,7 @@ void docker_free(struct docker *d)
                 return;
         if (d->curl)
                 curl_easy_cleanup(d->curl);
+        socket_slot_destroy(&d->sock);
         free(d->url);
         free(d->socket_path);
         free(d->origin);
@@ -361,6 +385,7 @@ static int docker_alloc(const char *url, struct docker **ret, struct berth_error
         if (!d)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         atomic_init(&d->interrupted, false);
+        socket_slot_init(&d->sock);
         d->url = strdup(url);
         if (!d->url)
                 return berth_error_set(err, -ENOMEM, "out of memory");
@@ -449,4 +474,5 @@ const char *docker_url(const struct docker *d)
 void docker_interrupt(struct docker *d)
 {
         atomic_store(&d->interrupted, true);
+        socket_slot_interrupt(&d->sock);
 }

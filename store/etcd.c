@@ -1681,6 +1681,7 @@ struct etcd_watch {
         pthread_mutex_t m;
         pthread_cond_t c;
         atomic_bool cancel;
+        struct socket_slot sock; /* the stream's connection: a cancel shuts it down */
 
         /* thread-owned */
         int64_t next_rev; /* first revision not delivered yet */
@@ -1703,6 +1704,7 @@ static void watch_free(struct etcd_watch *w)
         buf_release(&w->line);
         pthread_mutex_destroy(&w->m);
         pthread_cond_destroy(&w->c);
+        socket_slot_destroy(&w->sock);
         free(w);
 }
 
@@ -1796,6 +1798,21 @@ static int watch_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlno
         return atomic_load(&w->cancel) ? 1 : 0;
 }
 
+static curl_socket_t watch_open_socket(void *userdata, curlsocktype purpose,
+                                       struct curl_sockaddr *addr)
+{
+        struct etcd_watch *w = userdata;
+        (void)purpose;
+        int fd = socket_slot_open(&w->sock, addr->family, addr->socktype, addr->protocol);
+        return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static int watch_close_socket(void *userdata, curl_socket_t fd)
+{
+        struct etcd_watch *w = userdata;
+        return socket_slot_close(&w->sock, fd);
+}
+
 /* Waits ms or until cancelled; true if cancelled. */
 static bool watch_wait(struct etcd_watch *w, int64_t ms)
 {
@@ -1877,6 +1894,10 @@ static void *watch_main(void *userdata)
                 curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
                 curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, watch_on_progress);
                 curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
+                curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, watch_open_socket);
+                curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, w);
+                curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, watch_close_socket);
+                curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, w);
         }
         size_t ep = preferred_endpoint(s);
         int64_t backoff = ETCD_WATCH_BACKOFF_MIN;
@@ -1932,6 +1953,7 @@ static int etcd_watch(struct store *base, const char *prefix, int64_t from_revis
         w->userdata = userdata;
         w->next_rev = start;
         atomic_init(&w->cancel, false);
+        socket_slot_init(&w->sock);
         buf_init(&w->line, ETCD_WATCH_MESSAGE_MAX);
         pthread_mutex_init(&w->m, NULL);
         pthread_condattr_t attr;
@@ -1963,6 +1985,7 @@ static void watch_stop(struct etcd_watch *w)
                 atomic_store(&w->cancel, true);
                 pthread_cond_broadcast(&w->c);
         }
+        socket_slot_interrupt(&w->sock);
         if (pthread_equal(pthread_self(), w->thread)) {
                 /* From its own callback (not allowed by store.h, but harmless): the
                  * thread frees the watch when it unwinds. */

@@ -1,4 +1,7 @@
 /* Unit tests for common/: errors, buffers, time, durations, quantities, json paths. */
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,6 +234,49 @@ static void test_log_levels(void **state)
         fclose(out);
 }
 
+static void *recv_blocked(void *userdata)
+{
+        int fd = *(int *)userdata;
+        char c;
+        return (void *)(intptr_t)recv(fd, &c, 1, 0);
+}
+
+/* A recv blocked on the slot's socket returns when the slot is interrupted,
+ * and no socket opens after the interrupt. */
+static void test_socket_slot(void **state)
+{
+        (void)state;
+        struct socket_slot slot;
+        int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        snprintf(addr.sun_path, sizeof(addr.sun_path), "/tmp/berth-test-slot-%d", getpid());
+        unlink(addr.sun_path);
+        assert_int_equal(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+        assert_int_equal(listen(listener, 4), 0);
+
+        socket_slot_init(&slot);
+        int fd = socket_slot_open(&slot, AF_UNIX, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+        int peer = accept(listener, NULL, NULL);
+        assert_true(peer >= 0);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, recv_blocked, &fd), 0);
+        socket_slot_interrupt(&slot); /* the peer stays open: only the interrupt ends it */
+        void *got;
+        assert_int_equal(pthread_join(t, &got), 0);
+        assert_int_equal((intptr_t)got, 0);
+        assert_int_equal(socket_slot_close(&slot, fd), 0);
+        assert_int_equal(slot.fd, -1);
+
+        assert_int_equal(socket_slot_open(&slot, AF_UNIX, SOCK_STREAM, 0), -1);
+        assert_int_equal(errno, EINTR);
+        socket_slot_destroy(&slot);
+        close(peer);
+        close(listener);
+        unlink(addr.sun_path);
+}
+
 static void test_random_uid(void **state)
 {
         (void)state;
@@ -247,9 +293,9 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_error_messages), cmocka_unit_test(test_buf_cap),
             cmocka_unit_test(test_strings),        cmocka_unit_test(test_random_uid),
-            cmocka_unit_test(test_rfc3339),        cmocka_unit_test(test_durations),
-            cmocka_unit_test(test_quantities),     cmocka_unit_test(test_json_paths),
-            cmocka_unit_test(test_log_levels),
+            cmocka_unit_test(test_socket_slot),    cmocka_unit_test(test_rfc3339),
+            cmocka_unit_test(test_durations),      cmocka_unit_test(test_quantities),
+            cmocka_unit_test(test_json_paths),     cmocka_unit_test(test_log_levels),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
