@@ -1,9 +1,12 @@
 /* controller: informers → workqueue → worker pool.
  *
  * The caches' handlers only enqueue keys (they run on the caches' threads and
- * must not block). Workers take one key at a time, run the kind's reconciler
- * with their own Docker client, and requeue with a timer or backoff. A resync
- * thread enqueues every object periodically as a safety net for lost events.
+ * must not block): a changed object's own key and its owners' (a Workflow
+ * hears of its Tasks), the owner of a changed data key (a step's result) and
+ * the owner of a changed container. Workers take one key at a time, run the
+ * kind's reconciler with their own Docker client, and requeue with a timer or
+ * backoff. A resync thread enqueues every object periodically as a safety net
+ * for lost events.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -177,9 +180,8 @@ static void on_object_event(const struct object_event *ev, void *userdata)
 static void enqueue_owner(struct controller *c, const struct container_info *ci)
 {
         const struct kind_info *k = kind_lookup(ci->kind);
-        if (!k || !reconciler_for(k->resource) || !ci->ns[0] || !ci->owner[0])
-                return;
-        enqueue_object(c, k->resource, ci->ns, ci->owner);
+        if (k && ci->ns[0] && ci->owner[0])
+                enqueue_object(c, k->resource, ci->ns, ci->owner);
 }
 
 static void on_container_event(const struct container_info *ci, bool removed _unused_,
