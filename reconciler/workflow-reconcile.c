@@ -130,7 +130,8 @@ static int observe_step(struct workflow_run *run, size_t i, size_t **deps_next,
         json_array_foreach(json_object_get(spec, "dependsOn"), d, dep)
         {
                 int j = index_of_step(run, json_string_value(dep));
-                if (j >= 0)
+                /* Validation allows no duplicates: at most n_steps - 1 of them. */
+                if (j >= 0 && s->n_deps < run->n_steps)
                         (*deps_next)[s->n_deps++] = (size_t)j;
         }
         *deps_next += s->n_deps;
