@@ -246,6 +246,19 @@ static void check_unknown_fields(struct vctx *c, const json_t *obj, const char *
 
 /* ---- typed getters: NULL/false when absent or of the wrong type -------- */
 
+/* An entry of a list of objects: false (reported) when it is not an object,
+ * else its unknown fields are reported and it is worth looking into. */
+static bool check_entry(struct vctx *c, const json_t *entry, const char *path,
+                        const char *const *fields)
+{
+        if (!json_is_object(entry)) {
+                verror(c, path, "must be an object");
+                return false;
+        }
+        check_unknown_fields(c, entry, path, fields);
+        return true;
+}
+
 static const json_t *get_field(struct vctx *c, const json_t *obj, const char *parent,
                                const char *key, bool required)
 {
@@ -637,11 +650,8 @@ static void check_env(struct vctx *c, const json_t *spec, const char *parent)
 
                 if (!path)
                         return;
-                if (!json_is_object(item)) {
-                        verror(c, path, "must be an object");
+                if (!check_entry(c, item, path, env_fields))
                         continue;
-                }
-                check_unknown_fields(c, item, path, env_fields);
                 name = get_string(c, item, path, "name", true);
                 if (name && !env_name_valid(name)) {
                         verror_key(c, path, "name",
@@ -721,11 +731,8 @@ static void check_volumes(struct vctx *c, const json_t *spec, const char *parent
 
                 if (!path)
                         return;
-                if (!json_is_object(item)) {
-                        verror(c, path, "must be an object");
+                if (!check_entry(c, item, path, volume_fields))
                         continue;
-                }
-                check_unknown_fields(c, item, path, volume_fields);
 
                 mount = get_string(c, item, path, "mountPath", true);
                 if (mount && !absolute_path(mount)) {
@@ -923,11 +930,8 @@ static void check_parameters(struct vctx *c, const json_t *spec, json_t *names)
 
                 if (!path)
                         return;
-                if (!json_is_object(item)) {
-                        verror(c, path, "must be an object");
+                if (!check_entry(c, item, path, parameter_fields))
                         continue;
-                }
-                check_unknown_fields(c, item, path, parameter_fields);
                 check_quoted_string(c, item, path, "value", true);
                 name = get_string(c, item, path, "name", true);
                 if (!name)
@@ -1020,11 +1024,8 @@ static void check_step(struct vctx *c, const json_t *step, size_t i, struct step
 
         if (!path)
                 return;
-        if (!json_is_object(step)) {
-                verror(c, path, "must be an object");
+        if (!check_entry(c, step, path, step_fields))
                 return;
-        }
-        check_unknown_fields(c, step, path, step_fields);
 
         name = get_string(c, step, path, "name", true);
         if (name) {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "manifests.h"
+#include "manifest-test.h"
 
 #define WORKFLOW_HEAD                                                                              \
         "apiVersion: berth/v1\n"                                                                   \
@@ -49,33 +49,12 @@
 
 static void parse_ok(const char *yaml, struct manifest_list *list)
 {
-        struct berth_error err = {};
-        int r = manifest_parse_buffer(yaml, strlen(yaml), "w.yaml", list, &err);
-
-        if (r < 0)
-                fail_msg("parse failed: %s", err.message);
+        parse_ok_as(yaml, "w.yaml", list);
 }
 
-/* Every validation error of a one-document yaml, formatted; NULL when valid. */
 static char *validate_text(const char *yaml)
 {
-        _cleanup_(manifest_list_release) struct manifest_list list = {};
-        _cleanup_(field_errors_release) struct field_errors errs = {};
-        char *text;
-        int r;
-
-        parse_ok(yaml, &list);
-        assert_int_equal(list.n, 1);
-        r = manifest_validate(list.docs[0].object, list.docs[0].positions, &errs);
-        if (r == 0) {
-                assert_int_equal(errs.n, 0);
-                return NULL;
-        }
-        assert_int_equal(r, -EINVAL);
-        assert_true(errs.n > 0);
-        text = field_errors_format(&errs, list.docs[0].source);
-        assert_non_null(text);
-        return text;
+        return validate_text_as(yaml, "w.yaml");
 }
 
 static void assert_valid(const char *yaml)
