@@ -148,6 +148,27 @@ start_replica() {
   fail "berthd $name not ready after 30s"
 }
 
+# start_ha_pair ID: two replicas on a fresh etcd prefix with short leases (6 s,
+# renewed every 2 s: keeps failover tests fast; the defaults take the same code
+# path): "a" (id ID-a) leads, "b" (ID-b) follows. Sets prefix, ha (the shared
+# flags, to restart a replica), pid_a and pid_b; `on a|b ARGS` runs berth
+# against one of them.
+start_ha_pair() {
+  local id=$1
+  etcd_up || skip "no etcd at $ETCD_URL"
+  prefix=$(unique_prefix)
+  CLEANUP_LAST='etcd_delete_prefix "$prefix"'
+  ha=(--store "etcd://${ETCD_URL#http://}" --prefix "$prefix"
+      --leader-lease 6s --leader-renew 2s --leader-retry 1s)
+  start_replica a "${ha[@]}" --leader-id "$id-a"
+  pid_a=$REPLICA_PID
+  wait_until 30 "grep -q 'became leader id=$id-a' '$T/berthd-a.log'" || fail "a did not become leader"
+  start_replica b "${ha[@]}" --leader-id "$id-b"
+  pid_b=$REPLICA_PID
+  wait_until 30 "grep -q 'following leader=$id-a' '$T/berthd-b.log'" || fail "b does not follow a"
+}
+on() { local r=$1; shift; "$BERTH" --server "unix://$T/$r.sock" "$@"; }
+
 # stop_replica PID: SIGTERM and check a clean exit (ASan reports leaks at exit).
 stop_replica() {
   local pid=$1 rc=0

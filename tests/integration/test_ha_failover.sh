@@ -5,21 +5,7 @@
 # under 20 s), every task ends Succeeded, no (uid, attempt) ever has two
 # containers, and the killed replica, restarted, follows the new leader.
 source "$(dirname "$0")/lib.sh"
-etcd_up || skip "no etcd at $ETCD_URL"
-prefix=$(unique_prefix)
-CLEANUP_LAST='etcd_delete_prefix "$prefix"'
-# A short lease keeps the test fast; the default (15 s) is checked elsewhere by
-# the same code path.
-ha=(--store "etcd://${ETCD_URL#http://}" --prefix "$prefix"
-    --leader-lease 6s --leader-renew 2s --leader-retry 1s)
-on() { local r=$1; shift; "$BERTH" --server "unix://$T/$r.sock" "$@"; }
-
-start_replica a "${ha[@]}" --leader-id it-a
-pid_a=$REPLICA_PID
-wait_until 30 'grep -q "became leader id=it-a" "$T/berthd-a.log"' || fail "a did not become leader"
-start_replica b "${ha[@]}" --leader-id it-b
-pid_b=$REPLICA_PID
-wait_until 30 'grep -q "following leader=it-a" "$T/berthd-b.log"' || fail "b does not follow a"
+start_ha_pair it
 on b get leader | has -E '^it-a +false ' || fail "b: get leader: $(on b get leader)"
 on a get leader -o json | has '"self": *true' || fail "a: get leader: $(on a get leader -o json)"
 curl -sf --unix-socket "$T/b.sock" 'http://localhost/readyz?verbose' | has -x 'leader: it-a' ||

@@ -6,19 +6,7 @@
 # container each), results passed on correctly, and the killed replica's late
 # writes are fenced (nothing duplicated).
 source "$(dirname "$0")/lib.sh"
-etcd_up || skip "no etcd at $ETCD_URL"
-prefix=$(unique_prefix)
-CLEANUP_LAST='etcd_delete_prefix "$prefix"'
-ha=(--store "etcd://${ETCD_URL#http://}" --prefix "$prefix"
-    --leader-lease 6s --leader-renew 2s --leader-retry 1s)
-on() { local r=$1; shift; "$BERTH" --server "unix://$T/$r.sock" "$@"; }
-
-start_replica a "${ha[@]}" --leader-id wf-a
-pid_a=$REPLICA_PID
-wait_until 30 'grep -q "became leader id=wf-a" "$T/berthd-a.log"' || fail "a did not become leader"
-start_replica b "${ha[@]}" --leader-id wf-b
-pid_b=$REPLICA_PID
-wait_until 30 'grep -q "following leader=wf-a" "$T/berthd-b.log"' || fail "b does not follow a"
+start_ha_pair wf
 
 cat >"$T/fan.yaml" <<'YAML'
 apiVersion: berth/v1
