@@ -37,3 +37,26 @@ char *validate_text_as(const char *yaml, const char *source)
         assert_non_null(text);
         return text;
 }
+
+void assert_valid_as(const char *yaml, const char *source)
+{
+        _cleanup_free_ char *text = validate_text_as(yaml, source);
+
+        if (text) {
+                fprintf(stderr, "for:\n%s\nunexpected: %s\n", yaml, text);
+                fail();
+        }
+}
+
+void assert_invalid_as(const char *yaml, const char *source, const char *expected)
+{
+        _cleanup_free_ char *text = validate_text_as(yaml, source);
+
+        if (!text)
+                fail_msg("expected errors for:\n%s", yaml);
+        if (!streq(text, expected)) {
+                /* cmocka truncates long messages */
+                fprintf(stderr, "for:\n%s\nexpected: %s\n     got: %s\n", yaml, expected, text);
+                fail();
+        }
+}

@@ -41,15 +41,7 @@ static char *validate_text(const char *yaml)
 
 static void assert_invalid(const char *yaml, const char *expected)
 {
-        _cleanup_free_ char *text = validate_text(yaml);
-
-        if (!text)
-                fail_msg("expected errors for:\n%s", yaml);
-        if (!streq(text, expected)) {
-                /* cmocka truncates long messages */
-                fprintf(stderr, "for:\n%s\nexpected: %s\n     got: %s\n", yaml, expected, text);
-                fail();
-        }
+        assert_invalid_as(yaml, "t.yaml", expected);
 }
 
 static void assert_task_invalid(const char *spec_tail, const char *expected)

@@ -59,25 +59,12 @@ static char *validate_text(const char *yaml)
 
 static void assert_valid(const char *yaml)
 {
-        _cleanup_free_ char *text = validate_text(yaml);
-
-        if (text) {
-                fprintf(stderr, "for:\n%s\nunexpected: %s\n", yaml, text);
-                fail();
-        }
+        assert_valid_as(yaml, "w.yaml");
 }
 
 static void assert_invalid(const char *yaml, const char *expected)
 {
-        _cleanup_free_ char *text = validate_text(yaml);
-
-        if (!text)
-                fail_msg("expected errors for:\n%s", yaml);
-        if (!streq(text, expected)) {
-                /* cmocka truncates long messages */
-                fprintf(stderr, "for:\n%s\nexpected: %s\n     got: %s\n", yaml, expected, text);
-                fail();
-        }
+        assert_invalid_as(yaml, "w.yaml", expected);
 }
 
 /* spec_tail starts at line 6. */
