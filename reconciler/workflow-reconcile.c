@@ -634,6 +634,19 @@ static int apply_status(struct workflow_run *run, const struct workflow_plan *pl
         return 0;
 }
 
+/* A finished Workflow never runs again, but its status says which spec it saw. */
+static int observe_generation(struct workflow_run *run, struct berth_error *err)
+{
+        json_t *st = json_object_get(run->o.obj, "status");
+        json_int_t gen = json_path_int(run->o.obj, "metadata.generation", 0);
+        if (!json_is_object(st) || json_path_int(st, "observedGeneration", 0) == gen)
+                return 0;
+        if (json_object_set_new(st, "observedGeneration", json_integer(gen)) < 0)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        run->o.dirty = true;
+        return 0;
+}
+
 /* ---- reconcile -------------------------------------------------------- */
 
 static int observe(struct workflow_run *run, struct berth_error *err)
@@ -809,6 +822,10 @@ int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_
         }
         if (plan->status_changed) {
                 r = apply_status(run, plan, err);
+                if (r < 0)
+                        return r;
+        } else {
+                r = observe_generation(run, err); /* finished: only this follows the spec */
                 if (r < 0)
                         return r;
         }

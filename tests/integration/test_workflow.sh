@@ -105,6 +105,15 @@ has -E '^ +square: +1764$' "$T/describe.txt" || fail "describe lacks square resu
 has -E '^ +report: +etl on 2026-11-27: double=84 square=1764$' "$T/describe.txt" ||
   fail "describe lacks report result: $(cat "$T/describe.txt")"
 
+# A finished Workflow never runs again: a changed spec only moves observedGeneration.
+sed 's/2026-11-27/2026-11-28/' "$BERTH_SOURCE_DIR/examples/workflow/etl.yaml" >"$T/etl-next.yaml"
+berth apply -f "$T/etl-next.yaml" | has 'workflow/etl configured' || fail "re-apply with a new parameter"
+wait_until 20 '[ "$(berth get workflow etl -o json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"status\"][\"observedGeneration\"])")" = 2 ]' ||
+  fail "observedGeneration did not follow: $(berth get workflow etl -o json)"
+[ "$(berth get workflow etl -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["phase"])')" = Succeeded ] ||
+  fail "a finished workflow changed phase"
+[ "$(docker ps -aq --filter "$(cluster_filter)" | wc -l)" = 4 ] || fail "a finished workflow ran again"
+
 t0=$SECONDS
 berth delete workflow etl >/dev/null || fail "delete"
 gone() {
