@@ -23,6 +23,7 @@ struct entry {
         char *key;
         json_t *obj; /* immutable; metadata.resourceVersion = mod_rev */
         int64_t mod_rev;
+        size_t bytes; /* length of the stored JSON: the history ring's measure */
 };
 
 /* An event as kept in the ring and handed to the delivery loop. */
@@ -32,6 +33,7 @@ struct hist {
         json_t *obj;
         json_t *prev; /* MODIFIED: the state before; else NULL */
         int64_t rev;
+        size_t bytes; /* of obj, as stored JSON */
 };
 
 /* A raw store event waiting for the cache thread. */
@@ -86,6 +88,7 @@ struct object_cache {
         size_t n, cap;
         struct hist *ring;
         size_t ring_cap, ring_head, ring_n;
+        size_t ring_bytes, ring_bytes_max;
         int64_t ring_base; /* every event with rev > ring_base is in the ring */
         int64_t revision;
         bool synced;
@@ -153,7 +156,7 @@ static void evbuf_release(struct evbuf *b)
 
 /* Appends a copy of key and a new reference to obj. */
 static int evbuf_push(struct evbuf *b, enum object_event_type type, const char *key, json_t *obj,
-                      json_t *prev, int64_t rev)
+                      json_t *prev, int64_t rev, size_t bytes)
 {
         if (b->n == b->cap) {
                 size_t cap = b->cap ? b->cap * 2 : 16;
@@ -166,8 +169,12 @@ static int evbuf_push(struct evbuf *b, enum object_event_type type, const char *
         char *k = strdup(key);
         if (!k)
                 return -ENOMEM;
-        b->v[b->n++] = (struct hist){
-            .type = type, .key = k, .obj = json_incref(obj), .prev = json_incref(prev), .rev = rev};
+        b->v[b->n++] = (struct hist){.type = type,
+                                     .key = k,
+                                     .obj = json_incref(obj),
+                                     .prev = json_incref(prev),
+                                     .rev = rev,
+                                     .bytes = bytes};
         return 0;
 }
 
@@ -261,9 +268,13 @@ static int ring_push(struct object_cache *c, const struct hist *h)
         char *k = strdup(h->key);
         if (!k)
                 return -ENOMEM;
-        if (c->ring_n == c->ring_cap) {
+        /* Bounded in events and in bytes: large objects written often (a
+         * Workflow's status) must not pin thousands of old versions. */
+        while (c->ring_n > 0 &&
+               (c->ring_n == c->ring_cap || c->ring_bytes + h->bytes > c->ring_bytes_max)) {
                 struct hist *old = &c->ring[c->ring_head];
                 c->ring_base = old->rev;
+                c->ring_bytes -= old->bytes;
                 hist_release(old);
                 c->ring_head = (c->ring_head + 1) % c->ring_cap;
                 c->ring_n--;
@@ -273,8 +284,10 @@ static int ring_push(struct object_cache *c, const struct hist *h)
                           .key = k,
                           .obj = json_incref(h->obj),
                           .prev = json_incref(h->prev),
-                          .rev = h->rev};
+                          .rev = h->rev,
+                          .bytes = h->bytes};
         c->ring_n++;
+        c->ring_bytes += h->bytes;
         return 0;
 }
 
@@ -295,7 +308,7 @@ static int entries_reserve(struct object_cache *c)
 
 /* Steals obj. */
 static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64_t rev,
-                     struct evbuf *evs)
+                     size_t bytes, struct evbuf *evs)
 {
         size_t i;
 
@@ -308,7 +321,8 @@ static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64
                 _cleanup_json_ json_t *prev = e->obj;
                 e->obj = obj;
                 e->mod_rev = rev;
-                return evbuf_push(evs, OBJECT_MODIFIED, key, obj, prev, rev);
+                e->bytes = bytes;
+                return evbuf_push(evs, OBJECT_MODIFIED, key, obj, prev, rev, bytes);
         }
         char *k = strdup(key);
         if (!k || entries_reserve(c) < 0) {
@@ -317,9 +331,9 @@ static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64
                 return -ENOMEM;
         }
         memmove(&c->entries[i + 1], &c->entries[i], (c->n - i) * sizeof(c->entries[0]));
-        c->entries[i] = (struct entry){.key = k, .obj = obj, .mod_rev = rev};
+        c->entries[i] = (struct entry){.key = k, .obj = obj, .mod_rev = rev, .bytes = bytes};
         c->n++;
-        return evbuf_push(evs, OBJECT_ADDED, key, obj, NULL, rev);
+        return evbuf_push(evs, OBJECT_ADDED, key, obj, NULL, rev, bytes);
 }
 
 static int apply_delete(struct object_cache *c, const char *key, int64_t rev, struct evbuf *evs)
@@ -331,10 +345,11 @@ static int apply_delete(struct object_cache *c, const char *key, int64_t rev, st
         _cleanup_json_ json_t *last = object_with_revision(c->entries[i].obj, rev);
         if (!last)
                 return -ENOMEM;
+        size_t bytes = c->entries[i].bytes;
         entry_release(&c->entries[i]);
         memmove(&c->entries[i], &c->entries[i + 1], (c->n - i - 1) * sizeof(c->entries[0]));
         c->n--;
-        return evbuf_push(evs, OBJECT_DELETED, key, last, NULL, rev);
+        return evbuf_push(evs, OBJECT_DELETED, key, last, NULL, rev, bytes);
 }
 
 static int apply_pending(struct object_cache *c, struct pending *q, size_t nq, struct evbuf *evs)
@@ -346,7 +361,7 @@ static int apply_pending(struct object_cache *c, struct pending *q, size_t nq, s
                 if (q[i].type == STORE_EVENT_PUT) {
                         json_t *obj = object_parse(q[i].value, q[i].value_len, q[i].rev);
                         if (obj) {
-                                r = apply_put(c, q[i].key, obj, q[i].rev, evs);
+                                r = apply_put(c, q[i].key, obj, q[i].rev, q[i].value_len, evs);
                         } else {
                                 /* Not an object any more: it leaves the cache. */
                                 c->invalid++;
@@ -388,13 +403,13 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf
                 if (cmp < 0) {
                         json_t *last = object_with_revision(c->entries[i].obj, l->rev);
                         r = last ? evbuf_push(evs, OBJECT_DELETED, c->entries[i].key, last, NULL,
-                                              l->rev)
+                                              l->rev, c->entries[i].bytes)
                                  : -ENOMEM;
                         json_decref(last);
                         i++;
                 } else if (cmp > 0) {
                         r = evbuf_push(evs, OBJECT_ADDED, l->v[j].key, l->v[j].obj, NULL,
-                                       l->v[j].mod_rev);
+                                       l->v[j].mod_rev, l->v[j].bytes);
                         j++;
                 } else {
                         if (c->entries[i].mod_rev == l->v[j].mod_rev) {
@@ -403,7 +418,7 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf
                                 l->v[j].obj = json_incref(c->entries[i].obj);
                         } else {
                                 r = evbuf_push(evs, OBJECT_MODIFIED, l->v[j].key, l->v[j].obj,
-                                               c->entries[i].obj, l->v[j].mod_rev);
+                                               c->entries[i].obj, l->v[j].mod_rev, l->v[j].bytes);
                         }
                         i++;
                         j++;
@@ -592,7 +607,8 @@ static int listing_from_kvs(struct object_cache *c, const struct store_kvs *kvs,
                         listing_release(&l);
                         return -ENOMEM;
                 }
-                l.v[l.n++] = (struct entry){.key = k, .obj = obj, .mod_rev = kv->mod_revision};
+                l.v[l.n++] = (struct entry){
+                    .key = k, .obj = obj, .mod_rev = kv->mod_revision, .bytes = kv->value_len};
         }
         /* The store lists in key order; sorting again costs little and keeps
          * the binary search right whatever the backend does. */
@@ -699,7 +715,7 @@ static void *cache_thread(void *arg)
 /* ---- public API ------------------------------------------------------- */
 
 int object_cache_new_with_history(struct store *store, const char *prefix, size_t history,
-                                  object_event_fn handler, void *userdata,
+                                  size_t history_bytes, object_event_fn handler, void *userdata,
                                   struct object_cache **ret, struct berth_error *err)
 {
         pthread_condattr_t ca;
@@ -715,6 +731,7 @@ int object_cache_new_with_history(struct store *store, const char *prefix, size_
         c->handler = handler;
         c->userdata = userdata;
         c->ring_cap = history;
+        c->ring_bytes_max = history_bytes;
         pthread_mutex_init(&c->deliver_mu, NULL);
         pthread_mutex_init(&c->mu, NULL);
         pthread_condattr_init(&ca);
@@ -742,8 +759,9 @@ int object_cache_new_with_history(struct store *store, const char *prefix, size_
 int object_cache_new(struct store *store, const char *prefix, object_event_fn handler,
                      void *userdata, struct object_cache **ret, struct berth_error *err)
 {
-        return object_cache_new_with_history(store, prefix, OBJECT_CACHE_HISTORY, handler, userdata,
-                                             ret, err);
+        return object_cache_new_with_history(store, prefix, OBJECT_CACHE_HISTORY,
+                                             OBJECT_CACHE_HISTORY_BYTES, handler, userdata, ret,
+                                             err);
 }
 
 void object_cache_free(struct object_cache *c)
@@ -926,7 +944,8 @@ int object_cache_subscribe(struct object_cache *c, const char *key_prefix, int64
                 for (size_t i = 0; r == 0 && i < c->ring_n; i++) {
                         const struct hist *h = &c->ring[(c->ring_head + i) % c->ring_cap];
                         if (h->rev > from_revision && str_has_prefix(h->key, s->prefix))
-                                r = evbuf_push(&replay, h->type, h->key, h->obj, h->prev, h->rev);
+                                r = evbuf_push(&replay, h->type, h->key, h->obj, h->prev, h->rev,
+                                               h->bytes);
                 }
         }
         if (r == 0) {

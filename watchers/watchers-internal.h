@@ -4,10 +4,11 @@
 
 #include "watchers.h"
 
-/* Like object_cache_new() with a history ring of 'history' events instead of
- * OBJECT_CACHE_HISTORY, so that tests can overflow it cheaply. history >= 1. */
+/* Like object_cache_new() with a history ring of at most 'history' events and
+ * 'history_bytes' of stored JSON instead of OBJECT_CACHE_HISTORY(_BYTES), so
+ * that tests can overflow it cheaply. history >= 1. */
 int object_cache_new_with_history(struct store *store, const char *prefix, size_t history,
-                                  object_event_fn handler, void *userdata,
+                                  size_t history_bytes, object_event_fn handler, void *userdata,
                                   struct object_cache **ret, struct berth_error *err);
 
 /* Simulates a lost watch: hold=true cancels the store watch and keeps the cache

@@ -227,18 +227,24 @@ static void assert_event(const struct rec_event *e, enum object_event_type type,
         assert_rv(e->obj, rev);
 }
 
-static struct object_cache *cache_new(struct fixture *f, const char *prefix, size_t history,
-                                      struct recorder *r)
+static struct object_cache *cache_new_bytes(struct fixture *f, const char *prefix, size_t history,
+                                            size_t history_bytes, struct recorder *r)
 {
         struct object_cache *c = NULL;
         struct berth_error err = {0};
 
-        assert_int_equal(object_cache_new_with_history(f->store, prefix, history, r ? rec_fn : NULL,
-                                                       r, &c, &err),
+        assert_int_equal(object_cache_new_with_history(f->store, prefix, history, history_bytes,
+                                                       r ? rec_fn : NULL, r, &c, &err),
                          0);
         assert_non_null(c);
         assert_int_equal(object_cache_wait_synced(c, WAIT_MS), 0);
         return c;
+}
+
+static struct object_cache *cache_new(struct fixture *f, const char *prefix, size_t history,
+                                      struct recorder *r)
+{
+        return cache_new_bytes(f, prefix, history, OBJECT_CACHE_HISTORY_BYTES, r);
 }
 
 static int64_t store_rev(struct store *s)
@@ -527,6 +533,39 @@ static void test_subscribe_replay(void **state)
         rec_release(&now);
         rec_release(&tasks);
         rec_release(&future);
+}
+
+/* The ring also keeps at most history_bytes of objects: a few large versions
+ * push the old ones out although the event count is far from its cap. */
+static void test_history_bytes(void **state)
+{
+        struct fixture *f = *state;
+        struct object_cache_sub *s = NULL;
+        struct recorder r;
+        int64_t rev[8];
+        char pad[4000], big[4096];
+
+        rec_init(&r);
+        memset(pad, 'x', sizeof(pad) - 1);
+        pad[sizeof(pad) - 1] = '\0';
+        struct object_cache *c = cache_new_bytes(f, "/berth/", 1000, 3 * sizeof(big), NULL);
+        for (int i = 0; i < 8; i++) {
+                snprintf(big, sizeof(big),
+                         "{\"metadata\":{\"name\":\"big\"},\"spec\":{\"n\":%d,\"pad\":\"%s\"}}", i,
+                         pad);
+                rev[i] = put(f->store, "/berth/tasks/default/big", big);
+        }
+        assert_int_equal(object_cache_wait_revision(c, rev[7], WAIT_MS), 0);
+
+        /* Each version is about 4 KiB: the last three fit, older ones went. */
+        assert_int_equal(object_cache_subscribe(c, "/berth/", rev[3], rec_fn, &r, &s), -ERANGE);
+        assert_int_equal(object_cache_subscribe(c, "/berth/", rev[4], rec_fn, &r, &s), 0);
+        assert_int_equal(rec_wait(&r, 3), 3);
+        assert_event(&r.ev[0], OBJECT_MODIFIED, "/berth/tasks/default/big", rev[5]);
+        assert_event(&r.ev[2], OBJECT_MODIFIED, "/berth/tasks/default/big", rev[7]);
+        object_cache_unsubscribe(s);
+        object_cache_free(c);
+        rec_release(&r);
 }
 
 static void test_subscribe_too_old(void **state)
@@ -853,6 +892,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_wait_revision, setup, teardown),
             cmocka_unit_test_setup_teardown(test_subscribe_replay, setup, teardown),
             cmocka_unit_test_setup_teardown(test_subscribe_too_old, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_history_bytes, setup, teardown),
             cmocka_unit_test_setup_teardown(test_unsubscribe, setup, teardown),
             cmocka_unit_test_setup_teardown(test_relist_diff, setup, teardown),
             cmocka_unit_test_setup_teardown(test_invalid_values, setup, teardown),
