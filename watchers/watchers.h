@@ -18,11 +18,11 @@
 
 /* ---- object cache ----------------------------------------------------- */
 
-/* Events kept for watch resume: the last 10,000, and no more than 8 MiB of
+/* Events kept for watch resume: the last 10,000, and no more than 4 MiB of
  * their objects' stored JSON (a large object written often, like a big
  * Workflow's status, would otherwise pin thousands of its old versions). */
 #define OBJECT_CACHE_HISTORY       10000
-#define OBJECT_CACHE_HISTORY_BYTES (8 * 1024 * 1024)
+#define OBJECT_CACHE_HISTORY_BYTES (4 * 1024 * 1024)
 
 struct object_cache;
 
