@@ -181,6 +181,11 @@ int api_object_create(struct api_objects *o, const struct kind_info *kind, const
 int api_object_replace(struct api_objects *o, const struct kind_info *kind, const char *ns,
                        const char *name, const struct manifest_doc *doc, json_t **ret,
                        struct api_error *err);
+/* A Workflow's step results, read from the store (they are not cached; see
+ * docs/reference/workflow.md): {"steps": {"<step>": {result, truncated,
+ * exitCode}}}. 404 when the Workflow does not exist. */
+int api_workflow_results(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                         const char *name, json_t **ret, struct api_error *err);
 /* DELETE: with finalizers marks deletionTimestamp (*ret = the object), else
  * deletes (*ret = a Success Status). */
 int api_object_delete(struct api_objects *o, const struct kind_info *kind, const char *ns,
@@ -202,6 +207,7 @@ enum api_write_op {
         API_WRITE_REPLACE, /* PUT object */
         API_WRITE_DELETE,  /* DELETE object */
         API_WRITE_APPLY,   /* POST /apis/berth/v1/apply */
+        API_READ_RESULTS,  /* GET workflows/{name}/results: read from the store */
 };
 
 struct api_writes;

@@ -407,6 +407,45 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
         return conflict(err, kind, name);
 }
 
+int api_workflow_results(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                         const char *name, json_t **ret, struct api_error *err)
+{
+        _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ns, name);
+        _cleanup_free_ char *data_prefix =
+            object_data_key(o->prefix, kind->resource, ns, name, NULL);
+        if (!key || !data_prefix)
+                return api_error_set(err, 500, "out of memory");
+        _cleanup_json_ json_t *obj = object_cache_get(o->cache, key, NULL);
+        if (!obj)
+                return api_error_set(err, 404, "%s \"%s\" not found", kind->resource, name);
+        const char *uid = json_path_string(obj, "metadata.uid");
+
+        struct berth_error serr = {0};
+        _cleanup_(store_kvs_release) struct store_kvs kvs = {0};
+        int rc = store_list(o->store, data_prefix, 0, &kvs, &serr);
+        if (rc < 0)
+                return api_error_from_store(err, rc, &serr, "read results");
+        _cleanup_json_ json_t *steps = json_object();
+        if (!steps)
+                return api_error_set(err, 500, "out of memory");
+        for (size_t i = 0; i < kvs.n; i++) {
+                _cleanup_json_ json_t *v =
+                    json_loadb(kvs.items[i].value, kvs.items[i].value_len, 0, NULL);
+                const char *step = json_path_string(v, "step");
+                /* A result of an older Workflow of this name is not this one's. */
+                if (!step || !streq(json_path_string(v, "uid"), uid))
+                        continue;
+                json_t *entry = json_pack("{s:O*, s:O*}", "result", json_object_get(v, "result"),
+                                          "truncated", json_object_get(v, "truncated"));
+                if (entry && json_object_get(v, "exitCode"))
+                        json_object_set(entry, "exitCode", json_object_get(v, "exitCode"));
+                if (!entry || json_object_set_new(steps, step, entry) < 0)
+                        return api_error_set(err, 500, "out of memory");
+        }
+        *ret = json_pack("{s:O}", "steps", steps);
+        return *ret ? 0 : api_error_set(err, 500, "out of memory");
+}
+
 int api_object_delete(struct api_objects *o, const struct kind_info *kind, const char *ns,
                       const char *name, json_t **ret, struct api_error *err)
 {

@@ -199,55 +199,6 @@ static void handle_get(struct api_server *s, struct evhttp_request *req, const s
         api_send_json(s, req, 200, obj);
 }
 
-/* A Workflow's step results, kept under data keys of their own (see
- * docs/reference/workflow.md): {"steps": {"<step>": {result, truncated, exitCode}}}. */
-static void handle_results(struct api_server *s, struct evhttp_request *req,
-                           const struct api_route *r, struct api_error *err)
-{
-        _cleanup_free_ char *key = object_key(s->prefix, r->kind->resource, r->ns, r->name);
-        _cleanup_free_ char *data_prefix =
-            object_data_key(s->prefix, r->kind->resource, r->ns, r->name, NULL);
-        if (!key || !data_prefix) {
-                api_error_set(err, 500, "out of memory");
-                return;
-        }
-        _cleanup_json_ json_t *obj = object_cache_get(s->objects, key, NULL);
-        if (!obj) {
-                api_error_set(err, 404, "%s \"%s\" not found", r->kind->resource, r->name);
-                return;
-        }
-        const char *uid = json_path_string(obj, "metadata.uid");
-        _cleanup_json_ json_t *all = object_cache_list(s->objects, data_prefix, NULL);
-        _cleanup_json_ json_t *steps = json_object();
-        size_t i;
-        json_t *v;
-        if (!all || !steps) {
-                api_error_set(err, 500, "out of memory");
-                return;
-        }
-        json_array_foreach(all, i, v)
-        {
-                const char *step = json_path_string(v, "step");
-                /* A result of an older Workflow of this name is not this one's. */
-                if (!step || !streq(json_path_string(v, "uid"), uid))
-                        continue;
-                json_t *entry = json_pack("{s:O*, s:O*}", "result", json_object_get(v, "result"),
-                                          "truncated", json_object_get(v, "truncated"));
-                if (entry && json_object_get(v, "exitCode"))
-                        json_object_set(entry, "exitCode", json_object_get(v, "exitCode"));
-                if (!entry || json_object_set_new(steps, step, entry) < 0) {
-                        api_error_set(err, 500, "out of memory");
-                        return;
-                }
-        }
-        _cleanup_json_ json_t *body = json_pack("{s:O}", "steps", steps);
-        if (!body) {
-                api_error_set(err, 500, "out of memory");
-                return;
-        }
-        api_send_json(s, req, 200, body);
-}
-
 /* Writes run on the writer threads: the store may take seconds to answer. */
 static void handle_write(struct api_server *s, struct evhttp_request *req,
                          const struct api_route *r)
@@ -464,7 +415,8 @@ static void on_request(struct evhttp_request *req, void *arg)
                 api_logs_start(s, req, &r);
                 break;
         case API_EP_RESULTS:
-                handle_results(s, req, &r, &err);
+                /* Results are read from the store: not on the loop. */
+                api_write_submit(s, req, API_READ_RESULTS, &r, NULL, false);
                 break;
         case API_EP_APPLY:
                 handle_apply(s, req, &r, &err);

@@ -1,4 +1,5 @@
-/* api: writes (create, replace, delete, apply) on a pool of writer threads.
+/* api: writes (create, replace, delete, apply), and the reads that go to the
+ * store instead of the cache (workflow results), on a pool of writer threads.
  *
  * A write talks to the store and waits for the object cache (objects.c); with
  * etcd that is a network round trip, and while etcd is unreachable it takes
@@ -103,6 +104,8 @@ static const char *op_name(enum api_write_op op)
                 return "delete";
         case API_WRITE_APPLY:
                 return "apply";
+        case API_READ_RESULTS:
+                return "results";
         }
         return "write";
 }
@@ -152,6 +155,10 @@ static void job_run(struct api_objects *ops, struct api_write_job *j)
                 break;
         case API_WRITE_APPLY:
                 rc = api_apply(ops, j->body, j->len, j->apply_ns, j->dry_run, &j->out, &j->err);
+                j->code = 200;
+                break;
+        case API_READ_RESULTS:
+                rc = api_workflow_results(ops, j->kind, j->ns, j->name, &j->out, &j->err);
                 j->code = 200;
                 break;
         }
@@ -248,7 +255,7 @@ void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api
         struct api_writes *w = s->writes;
         struct api_error err = {0};
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t len = op == API_WRITE_DELETE ? 0 : evbuffer_get_length(in);
+        size_t len = op == API_WRITE_DELETE || op == API_READ_RESULTS ? 0 : evbuffer_get_length(in);
         size_t max = op == API_WRITE_APPLY ? API_BODY_MAX : MANIFEST_DOC_MAX;
         struct api_write_job *j = NULL;
 

@@ -2,11 +2,10 @@
  *
  * The caches' handlers only enqueue keys (they run on the caches' threads and
  * must not block): a changed object's own key and its owners' (a Workflow
- * hears of its Tasks), the owner of a changed data key (a step's result) and
- * the owner of a changed container. Workers take one key at a time, run the
- * kind's reconciler with their own Docker client, and requeue with a timer or
- * backoff. A resync thread enqueues every object periodically as a safety net
- * for lost events.
+ * hears of its Tasks), and the owner of a changed container. Workers take one
+ * key at a time, run the kind's reconciler with their own Docker client, and
+ * requeue with a timer or backoff. A resync thread enqueues every object
+ * periodically as a safety net for lost events.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -164,15 +163,11 @@ static void on_object_event(const struct object_event *ev, void *userdata)
         struct controller *c = userdata;
         char resource[64], ns[64], name[64];
 
-        if (object_key_parse(c->prefix, ev->key, resource, ns, name) == 0) {
-                if (reconciler_for(resource))
-                        enqueue(c, ev->key);
-                enqueue_owners(c, ev->object, ns);
+        if (object_key_parse(c->prefix, ev->key, resource, ns, name) < 0)
                 return;
-        }
-        /* An object's data (a Workflow's step result): its owner reacts. */
-        if (object_data_key_parse(c->prefix, ev->key, resource, ns, name, NULL) == 0)
-                enqueue_object(c, resource, ns, name);
+        if (reconciler_for(resource))
+                enqueue(c, ev->key);
+        enqueue_owners(c, ev->object, ns);
 }
 
 /* Enqueues the key of the object owning a container. The owner may be gone:

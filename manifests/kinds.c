@@ -173,21 +173,3 @@ char *object_data_key(const char *prefix, const char *resource, const char *ns, 
                 return str_printf("%s%s" DATA_SUFFIX "/%s/%s/", prefix, resource, ns, name);
         return str_printf("%s%s" DATA_SUFFIX "/%s/%s/%s", prefix, resource, ns, name, part);
 }
-
-int object_data_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
-                          char name[64], char part[64])
-{
-        const char *parts[4];
-        size_t lens[4];
-        size_t slen = strlen(DATA_SUFFIX);
-
-        if (key_segments(prefix, key, parts, lens, ARRAY_SIZE(parts)) != 4 || lens[0] <= slen ||
-            strncmp(parts[0] + lens[0] - slen, DATA_SUFFIX, slen) != 0)
-                return -EINVAL;
-        segment_copy(resource, parts[0], lens[0] - slen);
-        segment_copy(ns, parts[1], lens[1]);
-        segment_copy(name, parts[2], lens[2]);
-        if (part)
-                segment_copy(part, parts[3], lens[3]);
-        return 0;
-}

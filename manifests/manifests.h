@@ -64,10 +64,6 @@ int object_stamp_new(json_t *object, const struct kind_info *kind, int64_t now_m
  * of all of them, ending in '/'. Caller frees. */
 char *object_data_key(const char *prefix, const char *resource, const char *ns, const char *name,
                       const char *part);
-/* Splits a data key into resource (without "-data"), namespace and name; part
- * may be NULL. -EINVAL if key is not a data key. */
-int object_data_key_parse(const char *prefix, const char *key, char resource[64], char ns[64],
-                          char name[64], char part[64]);
 
 /* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
 bool name_is_valid(const char *name);

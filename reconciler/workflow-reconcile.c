@@ -28,7 +28,7 @@ struct workflow_run {
         char *task_names[WORKFLOW_STEPS_MAX];
         char *result_keys[WORKFLOW_STEPS_MAX];
         json_t *tasks[WORKFLOW_STEPS_MAX];   /* the cached step Task, or NULL */
-        json_t *results[WORKFLOW_STEPS_MAX]; /* the cached result, or NULL */
+        json_t *results[WORKFLOW_STEPS_MAX]; /* a result read from the store, or NULL */
         struct step_failure failures[WORKFLOW_STEPS_MAX];
         bool created[WORKFLOW_STEPS_MAX]; /* Task created in this reconcile */
 };
@@ -112,6 +112,30 @@ static const json_t *prev_step_status(const struct workflow_run *run, const char
         return NULL;
 }
 
+/* Reads step i's result from the store into run->results[i] (once). -ENOENT
+ * when there is none of this Workflow (one of an older Workflow of the same
+ * name does not count). */
+static int load_result(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct store_kv kv = {0};
+
+        if (run->results[i])
+                return 0;
+        int r = store_get(run->o.ctx->store, run->result_keys[i], &kv, err);
+        if (r == -ENOENT)
+                berth_error_clear(err);
+        if (r < 0)
+                return r;
+        json_t *v = json_loadb(kv.value, kv.value_len, 0, NULL);
+        store_kv_release(&kv);
+        if (!streq(json_string_value(json_object_get(v, "uid")), run->uid)) {
+                json_decref(v);
+                return -ENOENT;
+        }
+        run->results[i] = v;
+        return 0;
+}
+
 static int observe_step(struct workflow_run *run, size_t i, size_t **deps_next,
                         struct berth_error *err)
 {
@@ -156,15 +180,20 @@ static int observe_step(struct workflow_run *run, size_t i, size_t **deps_next,
                 s->task_reason = ts.reason;
                 s->task_message = ts.message;
         }
-        run->results[i] = object_cache_get(ctx->objects, run->result_keys[i], NULL);
-        s->result_stored =
-            run->results[i] &&
-            streq(json_string_value(json_object_get(run->results[i], "uid")), run->uid);
-
         const json_t *prev = prev_step_status(run, name);
         if (step_phase_from_string(json_string_value(json_object_get(prev, "phase")),
                                    &s->prev_phase) < 0)
                 s->prev_phase = STEP_PENDING;
+
+        /* Results are not cached: read one only when its step may just have
+         * finished (a Succeeded step in the status has its result for sure). */
+        s->result_stored = s->prev_phase == STEP_SUCCEEDED;
+        if (!s->result_stored && s->task_exists && s->task_phase == TASK_PHASE_SUCCEEDED) {
+                int r = load_result(run, i, err);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                s->result_stored = r == 0;
+        }
         s->prev_created = json_object_get(prev, "task") != NULL;
         s->prev_reason = json_string_value(json_object_get(prev, "reason"));
         s->prev_message = json_string_value(json_object_get(prev, "message"));
@@ -174,29 +203,31 @@ static int observe_step(struct workflow_run *run, size_t i, size_t **deps_next,
 /* The Tasks of this Workflow (by owner uid, or every Task owned by a Workflow
  * of this name when uid is NULL) and its result keys. */
 static int list_children(struct reconcile_ctx *ctx, const char *ns, const char *name,
-                         const char *uid, json_t **ret_tasks, json_t **ret_results)
+                         const char *uid, json_t **ret_tasks, struct store_kvs *ret_results,
+                         struct berth_error *err)
 {
         _cleanup_free_ char *tasks_prefix = str_printf("%stasks/%s/", ctx->prefix, ns);
         _cleanup_free_ char *data_prefix =
             object_data_key(ctx->prefix, WORKFLOW_RESOURCE, ns, name, NULL);
         if (!tasks_prefix || !data_prefix)
-                return -ENOMEM;
+                return berth_error_set(err, -ENOMEM, "out of memory");
         _cleanup_json_ json_t *all = object_cache_list(ctx->objects, tasks_prefix, NULL);
         _cleanup_json_ json_t *mine = json_array();
         size_t i;
         json_t *t;
 
         if (!all || !mine)
-                return -ENOMEM;
+                return berth_error_set(err, -ENOMEM, "out of memory");
         json_array_foreach(all, i, t)
         {
                 if (uid ? owned_by(t, uid) : owned_by_workflow(t, name))
                         if (json_array_append(mine, t) < 0)
-                                return -ENOMEM;
+                                return berth_error_set(err, -ENOMEM, "out of memory");
         }
-        *ret_results = object_cache_list(ctx->objects, data_prefix, NULL);
-        if (!*ret_results)
-                return -ENOMEM;
+        /* Result keys are not in the cache. */
+        int r = store_list(ctx->store, data_prefix, 0, ret_results, err);
+        if (r < 0)
+                return r;
         *ret_tasks = TAKE_PTR(mine);
         return 0;
 }
@@ -256,6 +287,8 @@ static int resolve_expr(const char *expr, const char **ret_value, char *msg, siz
                 memcpy(step, expr + plen, len - plen - slen);
                 step[len - plen - slen] = '\0';
                 int i = index_of_step(run, step);
+                if (i >= 0 && load_result(run, (size_t)i, NULL) < 0)
+                        i = -1;
                 const char *v =
                     i >= 0 ? json_string_value(json_object_get(run->results[i], "result")) : NULL;
                 if (v) {
@@ -511,8 +544,8 @@ static int act_store_result(struct workflow_run *run, size_t i, struct berth_err
 
 /* Marks the Tasks deleted (their finalizer removes the containers) and
  * deletes the result keys. */
-static int delete_children(struct reconcile_ctx *ctx, const char *ns, const char *name,
-                           const json_t *tasks, const json_t *results, struct berth_error *err)
+static int delete_children(struct reconcile_ctx *ctx, const char *ns, const json_t *tasks,
+                           const struct store_kvs *results, struct berth_error *err)
 {
         size_t i;
         const json_t *t;
@@ -540,23 +573,14 @@ static int delete_children(struct reconcile_ctx *ctx, const char *ns, const char
                 else if (r < 0)
                         return r;
         }
-        if (json_array_size(results) == 0)
-                return 0;
-        /* The cache hands out values, not keys: list the keys from the store. */
-        _cleanup_free_ char *data_prefix =
-            object_data_key(ctx->prefix, WORKFLOW_RESOURCE, ns, name, NULL);
-        struct store_kvs kvs = {0};
-        if (!data_prefix)
-                return berth_error_set(err, -ENOMEM, "out of memory");
-        r = store_list(ctx->store, data_prefix, 0, &kvs, err);
-        for (size_t k = 0; r >= 0 && k < kvs.n; k++) {
-                r = store_delete_guarded(ctx->store, kvs.items[k].key, STORE_ANY_REVISION,
+        for (size_t k = 0; k < results->n; k++) {
+                r = store_delete_guarded(ctx->store, results->items[k].key, STORE_ANY_REVISION,
                                          ctx->fence, NULL, err);
-                if (r == -ENOENT)
-                        r = 0;
+                if (r < 0 && r != -ENOENT)
+                        return r;
         }
-        store_kvs_release(&kvs);
-        return r < 0 ? r : 0;
+        berth_error_clear(err);
+        return 0;
 }
 
 /* ---- status ----------------------------------------------------------- */
@@ -738,27 +762,32 @@ static int act(struct workflow_run *run, const struct workflow_plan *plan, bool 
 
 /* Deletes the children first; their deletion events bring us back until none
  * is left, then the finalizer goes. */
-static int reconcile_deleting(struct workflow_run *run, struct berth_error *err)
+static int reconcile_deleting(struct workflow_run *run, int64_t *ret_requeue_ms,
+                              struct berth_error *err)
 {
         struct reconcile_ctx *ctx = run->o.ctx;
         _cleanup_json_ json_t *tasks = NULL;
-        _cleanup_json_ json_t *results = NULL;
-        int r = list_children(ctx, run->ns, run->name, run->uid, &tasks, &results);
+        _cleanup_(store_kvs_release) struct store_kvs results = {0};
+        int r = list_children(ctx, run->ns, run->name, run->uid, &tasks, &results, err);
         if (r < 0)
-                return berth_error_set(err, r, "list the children of %s", run->o.key);
+                return r;
 
         struct workflow_plan_input in = {
             .deleting = true,
             .has_finalizer = object_has_finalizer(run->o.obj, WORKFLOW_FINALIZER),
-            .children_left = json_array_size(tasks) > 0 || json_array_size(results) > 0,
+            .children_left = json_array_size(tasks) > 0 || results.n > 0,
         };
         _cleanup_free_ struct workflow_plan *plan = malloc(sizeof(*plan));
         if (!plan)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         workflow_plan_compute(&in, plan);
         for (size_t k = 0; k < plan->n_actions; k++) {
-                if (plan->actions[k].type == WORKFLOW_ACTION_DELETE_CHILDREN)
-                        return delete_children(ctx, run->ns, run->name, tasks, results, err);
+                if (plan->actions[k].type == WORKFLOW_ACTION_DELETE_CHILDREN) {
+                        r = delete_children(ctx, run->ns, tasks, &results, err);
+                        /* Tasks go with events; results only here: look again for them. */
+                        *ret_requeue_ms = json_array_size(tasks) > 0 ? -1 : 0;
+                        return r;
+                }
                 if (plan->actions[k].type == WORKFLOW_ACTION_FINALIZE)
                         return object_run_finalize(&run->o, WORKFLOW_FINALIZER, err);
         }
@@ -779,14 +808,14 @@ int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_
         if (r == -ENOENT) {
                 /* Gone: what it left behind is orphaned. */
                 _cleanup_json_ json_t *tasks = NULL;
-                _cleanup_json_ json_t *results = NULL;
+                _cleanup_(store_kvs_release) struct store_kvs results = {0};
                 r = key_split(key, ns, name);
                 if (r < 0)
                         return berth_error_set(err, r, "%s: not a workflow key", key);
-                r = list_children(ctx, ns, name, NULL, &tasks, &results);
+                r = list_children(ctx, ns, name, NULL, &tasks, &results, err);
                 if (r < 0)
-                        return berth_error_set(err, r, "list the children of %s", key);
-                return delete_children(ctx, ns, name, tasks, results, err);
+                        return r;
+                return delete_children(ctx, ns, tasks, &results, err);
         }
         if (r < 0)
                 return r;
@@ -799,7 +828,7 @@ int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_
                 return berth_error_set(err, -EINVAL, "%s: metadata.name and uid required", key);
 
         if (object_is_deleting(run->o.obj))
-                return reconcile_deleting(run, err);
+                return reconcile_deleting(run, ret_requeue_ms, err);
 
         r = observe(run, err);
         if (r < 0)
@@ -835,5 +864,10 @@ int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_
                         return r;
         }
         *ret_requeue_ms = plan->requeue_after_ms;
+        /* A stored result brings no event (results are not cached): look again
+         * now, to mark the step Succeeded and start its dependants. */
+        for (size_t k = 0; k < plan->n_actions; k++)
+                if (plan->actions[k].type == WORKFLOW_ACTION_STORE_RESULT)
+                        *ret_requeue_ms = 0;
         return 0;
 }

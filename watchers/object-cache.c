@@ -18,6 +18,7 @@
 
 #define RELIST_BACKOFF_MIN_MS 200
 #define RELIST_BACKOFF_MAX_MS 5000
+#define DATA_SEGMENT_SUFFIX   "-data"
 
 struct entry {
         char *key;
@@ -224,6 +225,19 @@ static int set_resource_version(json_t *o, int64_t rev)
 }
 
 /* A new object from a stored value, or NULL when it is not a JSON object. */
+/* "<prefix><resource>-data/...": an object's growing data (a Workflow's step
+ * results; docs/internals/store.md). Not an object: its owner reads it from
+ * the store when it needs it, and no replica holds it in memory. */
+static bool is_data_key(const struct object_cache *c, const char *key)
+{
+        const char *seg = key + strlen(c->prefix);
+        const char *slash = strchr(seg, '/');
+        size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+        return len > strlen(DATA_SEGMENT_SUFFIX) &&
+               strncmp(seg + len - strlen(DATA_SEGMENT_SUFFIX), DATA_SEGMENT_SUFFIX,
+                       strlen(DATA_SEGMENT_SUFFIX)) == 0;
+}
+
 static json_t *object_parse(const char *value, size_t len, int64_t rev)
 {
         _cleanup_json_ json_t *o = json_loadb(value, len, 0, NULL);
@@ -358,7 +372,9 @@ static int apply_pending(struct object_cache *c, struct pending *q, size_t nq, s
 
         for (size_t i = 0; i < nq; i++) {
                 int r = 0;
-                if (q[i].type == STORE_EVENT_PUT) {
+                if (is_data_key(c, q[i].key)) {
+                        /* seen (the revision moves on), not cached */
+                } else if (q[i].type == STORE_EVENT_PUT) {
                         json_t *obj = object_parse(q[i].value, q[i].value_len, q[i].rev);
                         if (obj) {
                                 r = apply_put(c, q[i].key, obj, q[i].rev, q[i].value_len, evs);
@@ -596,6 +612,8 @@ static int listing_from_kvs(struct object_cache *c, const struct store_kvs *kvs,
         }
         for (size_t i = 0; i < kvs->n; i++) {
                 const struct store_kv *kv = &kvs->items[i];
+                if (is_data_key(c, kv->key))
+                        continue;
                 json_t *obj = object_parse(kv->value, kv->value_len, kv->mod_revision);
                 if (!obj) {
                         invalid++;

@@ -3,6 +3,8 @@
  * object_cache     one list + watch over a store prefix: every berth object,
  *                  parsed, plus a ring of recent events so API watches can
  *                  resume from a resourceVersion (like the Kubernetes watch cache).
+ *                  Keys under "<prefix><resource>-data/" (objects' growing data,
+ *                  docs/internals/store.md) are not objects and are left out.
  * container_cache  one container list + the Docker /events stream, filtered by
  *                  label berth.managed=true; relists after every reconnect.
  *
