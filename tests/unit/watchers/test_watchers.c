@@ -568,6 +568,32 @@ static void test_history_bytes(void **state)
         rec_release(&r);
 }
 
+/* Objects' growing data ("<resource>-data/" keys) is not cached, listed or
+ * watched, but its revisions still count as seen. */
+static void test_data_keys_left_out(void **state)
+{
+        struct fixture *f = *state;
+        struct recorder r;
+
+        rec_init(&r);
+        put_obj(f->store, "/berth/workflows-data/default/w/step-a", "a", 1);
+        struct object_cache *c = cache_new(f, "/berth/", OBJECT_CACHE_HISTORY, &r);
+        assert_int_equal(object_cache_size(c), 0);
+        int64_t r1 = put_obj(f->store, "/berth/workflows/default/w", "w", 1);
+        int64_t r2 = put_obj(f->store, "/berth/workflows-data/default/w/step-b", "b", 1);
+        assert_int_equal(object_cache_wait_revision(c, r2, WAIT_MS), 0);
+        assert_int_equal(rec_wait(&r, 1), 1);
+        assert_event(&r.ev[0], OBJECT_ADDED, "/berth/workflows/default/w", r1);
+        assert_int_equal(rec_count(&r), 1);
+        assert_int_equal(object_cache_size(c), 1);
+        assert_null(object_cache_get(c, "/berth/workflows-data/default/w/step-b", NULL));
+        json_t *all = object_cache_list(c, "/berth/", NULL);
+        assert_int_equal(json_array_size(all), 1);
+        json_decref(all);
+        object_cache_free(c);
+        rec_release(&r);
+}
+
 static void test_subscribe_too_old(void **state)
 {
         struct fixture *f = *state;
@@ -893,6 +919,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_subscribe_replay, setup, teardown),
             cmocka_unit_test_setup_teardown(test_subscribe_too_old, setup, teardown),
             cmocka_unit_test_setup_teardown(test_history_bytes, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_data_keys_left_out, setup, teardown),
             cmocka_unit_test_setup_teardown(test_unsubscribe, setup, teardown),
             cmocka_unit_test_setup_teardown(test_relist_diff, setup, teardown),
             cmocka_unit_test_setup_teardown(test_invalid_values, setup, teardown),
