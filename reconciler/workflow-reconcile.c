@@ -30,6 +30,7 @@ struct workflow_run {
         json_t *tasks[WORKFLOW_STEPS_MAX];   /* the cached step Task, or NULL */
         json_t *results[WORKFLOW_STEPS_MAX]; /* a result read from the store, or NULL */
         struct step_failure failures[WORKFLOW_STEPS_MAX];
+        struct berth_error read_error;    /* a store read failed while expanding {{...}} */
         bool created[WORKFLOW_STEPS_MAX]; /* Task created in this reconcile */
 };
 
@@ -287,8 +288,14 @@ static int resolve_expr(const char *expr, const char **ret_value, char *msg, siz
                 memcpy(step, expr + plen, len - plen - slen);
                 step[len - plen - slen] = '\0';
                 int i = index_of_step(run, step);
-                if (i >= 0 && load_result(run, (size_t)i, NULL) < 0)
-                        i = -1;
+                if (i >= 0) {
+                        struct berth_error e = {0};
+                        int r = load_result(run, (size_t)i, &e);
+                        if (r < 0 && r != -ENOENT && !run->read_error.code)
+                                run->read_error = e; /* not the template's fault: retry */
+                        if (r < 0)
+                                i = -1;
+                }
                 const char *v =
                     i >= 0 ? json_string_value(json_object_get(run->results[i], "result")) : NULL;
                 if (v) {
@@ -368,6 +375,10 @@ static int act_create_task(struct workflow_run *run, size_t i, struct berth_erro
         struct reconcile_ctx *ctx = run->o.ctx;
         char msg[160] = "";
         _cleanup_json_ json_t *task = step_task_object(run, i, msg, sizeof(msg));
+        if (run->read_error.code) {
+                *err = run->read_error;
+                return err->code;
+        }
         if (!task) {
                 if (!msg[0])
                         return berth_error_set(err, -ENOMEM, "build the Task of step %s",

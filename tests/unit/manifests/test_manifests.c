@@ -1102,8 +1102,8 @@ static void test_object_key(void **state)
 
 static void test_object_data_key(void **state)
 {
-        _cleanup_free_ char *key = object_data_key("/berth/", "workflows", "default", "etl",
-                                                   "step-extract");
+        _cleanup_free_ char *key =
+            object_data_key("/berth/", "workflows", "default", "etl", "step-extract");
         _cleanup_free_ char *all = object_data_key("/berth/", "workflows", "default", "etl", NULL);
         char resource[64], ns[64], name[64];
 
