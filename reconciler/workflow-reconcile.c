@@ -309,17 +309,28 @@ static int resolve_expr(const char *expr, const char **ret_value, char *msg, siz
         return -ENOENT;
 }
 
-/* Expands the expressions of one string in place (arr[idx] or obj.key). */
+/* Linux's MAX_ARG_STRLEN: one argument or "NAME=value" string, NUL included. */
+#define ARG_STRING_MAX (32 * 4096)
+
+/* Expands the expressions of one string in place (arr[idx], or obj.key for an
+ * env entry); what names it in messages. */
 static int expand_value(struct workflow_run *run, json_t *holder, size_t idx, const char *key,
-                        char *msg, size_t msg_size)
+                        const char *what, char *msg, size_t msg_size)
 {
         json_t *v = key ? json_object_get(holder, key) : json_array_get(holder, idx);
         const char *s = json_string_value(v);
         _cleanup_free_ char *out = NULL;
+        const char *env_name = key ? json_string_value(json_object_get(holder, "name")) : NULL;
+        size_t max = ARG_STRING_MAX - 1 - (env_name ? strlen(env_name) + 1 : 0);
 
         if (!s || !strstr(s, "{{"))
                 return 0;
-        int r = expr_expand(s, resolve_expr, run, STORE_VALUE_MAX, &out, msg, msg_size);
+        int r = expr_expand(s, resolve_expr, run, max, &out, msg, msg_size);
+        if (r == -E2BIG)
+                snprintf(msg, msg_size,
+                         "%s: expands to more than %zu bytes, Linux's limit for one argument or "
+                         "environment string; pass large results through a volume",
+                         what, max);
         if (r < 0)
                 return r;
         return json_string_set(v, out) < 0 ? -ENOMEM : 0;
@@ -329,19 +340,23 @@ static int expand_value(struct workflow_run *run, json_t *holder, size_t idx, co
 static int expand_task_spec(struct workflow_run *run, json_t *spec, char *msg, size_t msg_size)
 {
         static const char *const lists[] = {"command", "args"};
+        char what[96];
         size_t i;
         json_t *e;
         int r;
 
         for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
                 json_t *arr = json_object_get(spec, lists[l]);
-                for (i = 0; i < json_array_size(arr); i++)
-                        if ((r = expand_value(run, arr, i, NULL, msg, msg_size)) < 0)
+                for (i = 0; i < json_array_size(arr); i++) {
+                        snprintf(what, sizeof(what), "%s[%zu]", lists[l], i);
+                        if ((r = expand_value(run, arr, i, NULL, what, msg, msg_size)) < 0)
                                 return r;
+                }
         }
         json_array_foreach(json_object_get(spec, "env"), i, e)
         {
-                if ((r = expand_value(run, e, 0, "value", msg, msg_size)) < 0)
+                snprintf(what, sizeof(what), "env[%zu]", i);
+                if ((r = expand_value(run, e, 0, "value", what, msg, msg_size)) < 0)
                         return r;
         }
         return 0;

@@ -98,6 +98,32 @@ PY
 size=$(curl -sf --unix-socket "$T/berth.sock" \
   http://localhost/apis/berth/v1/namespaces/default/workflows | wc -c)
 [ "$size" -lt 16384 ] || fail "the workflow list is $size bytes"
+
+# A result too long for one argument fails the step that would receive it,
+# with the reason, instead of a container that cannot exec.
+cat >"$T/toolong.yaml" <<'YAML'
+apiVersion: berth/v1
+kind: Workflow
+metadata: {name: toolong}
+spec:
+  steps:
+    - name: big
+      task: {image: "busybox:latest", network: none, command: [sh, -c, 'head -c 204800 /dev/zero | tr "\0" x']}
+    - name: use
+      dependsOn: [big]
+      task: {image: "busybox:latest", network: none, args: ['{{steps.big.outputs.result}}']}
+YAML
+berth apply -f "$T/toolong.yaml" >/dev/null || fail "apply toolong"
+berth wait workflow/toolong --for=condition=Failed --timeout 60s || fail "toolong did not fail"
+berth get workflow toolong -o json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)["status"]
+use = [s for s in st["steps"] if s["name"] == "use"][0]
+assert use["phase"] == "Failed" and use["reason"] == "InvalidTemplate", use
+assert use["message"].startswith("args[0]: expands to more than") and "Linux" in use["message"], use
+assert "task" not in use, use
+assert st["reason"] == "StepFailed" and st["message"].startswith("step use failed: InvalidTemplate"), st
+' || fail "toolong status: $(berth get workflow toolong -o json)"
 berth describe workflow bulky >"$T/describe.txt" || fail "describe"
 has -E '^ +huge: +\.\.\.B+(\.\.\.)?$' "$T/describe.txt" || fail "describe does not mark the cut result: $(grep huge "$T/describe.txt")"
 berth delete workflow bulky >/dev/null || fail "delete bulky"
