@@ -114,6 +114,7 @@ struct watch_state {
         const struct kind_info *kind;
         const char *name; /* only this object, or NULL */
         char rv[32];
+        bool gone; /* the server no longer has history from rv (410) */
 };
 
 static int on_watch_line(const char *line, size_t len, void *userdata)
@@ -129,6 +130,10 @@ static int on_watch_line(const char *line, size_t len, void *userdata)
                 return -EBADMSG;
         }
         if (streq(type, "ERROR")) {
+                if (json_integer_value(json_object_get(obj, "code")) == 410) {
+                        w->gone = true;
+                        return -EPROTO;
+                }
                 _cleanup_free_ char *s = json_dumps(obj, JSON_COMPACT);
                 _cleanup_free_ char *msg =
                     s ? cli_status_format((long)json_integer_value(json_object_get(obj, "code")), s,
@@ -150,7 +155,9 @@ static int on_watch_line(const char *line, size_t len, void *userdata)
 }
 
 /* Streams changes after resourceVersion rv until interrupted; reconnects
- * from the last version seen when the server ends the stream. */
+ * from the last version seen when the server ends the stream. When that
+ * version is too old (410 Gone: the history moved on while we were away),
+ * watches from now, which first sends every current object again. */
 static int watch(struct printer *p, const struct kind_info *kind, const char *ns, const char *name,
                  const char *selector, const char *rv)
 {
@@ -168,7 +175,12 @@ static int watch(struct printer *p, const struct kind_info *kind, const char *ns
                 if (!path)
                         return -ENOMEM;
                 int64_t started = time_mono_ms();
+                w.gone = false;
                 int r = cli_stream(p->ctx, path, true, 0, on_watch_line, &w, &err);
+                if (r == -EPROTO && (err.status == 410 || w.gone)) {
+                        w.rv[0] = '\0';
+                        continue;
+                }
                 if (r == -EPROTO && err.status) {
                         cli_status_print(p->ctx, &err);
                         return r;

@@ -1321,7 +1321,8 @@ static void test_get_watch(void **state)
 
         fake_reset(f);
         fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks", 200, list_body);
-        /* The server ends the stream with an ERROR: get -w gives up with it. */
+        /* 410 Gone: the history moved on; get -w watches from now on, which
+         * first sends the current objects again. Any other ERROR ends it. */
         fake_route(
             f, "GET", "/apis/berth/v1/namespaces/default/tasks?watch=true&resourceVersion=9", 200,
             "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"10\"}}}\n"
@@ -1329,13 +1330,22 @@ static void test_get_watch(void **state)
             "\"a-much-longer-name\",\"resourceVersion\":\"11\"}}}\n"
             "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":"
             "\"Expired\",\"message\":\"too old resource version\"}}\n");
+        fake_route(f, "GET",
+                   "/apis/berth/v1/namespaces/default/tasks?watch=true&resourceVersion=", 200,
+                   "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Task\",\"metadata\":{\"name\":"
+                   "\"a-much-longer-name\",\"resourceVersion\":\"30\"},\"status\":{\"phase\":"
+                   "\"Running\"}}}\n"
+                   "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":500,\"reason\":"
+                   "\"InternalError\",\"message\":\"boom\"}}\n");
         run(&c, "--server", f->url, "get", "tasks", "-w", NULL);
         assert_int_equal(c.rc, 1);
         assert_string_equal(c.out,
                             "NAME    PHASE       ATTEMPTS   EXIT   AGE\n"
                             "hello   Succeeded   1          0      <unknown>\n"
-                            "a-much-longer-name   Pending     0                 <unknown>\n");
-        assert_non_null(strstr(c.err, "Error from server (Expired): too old resource version"));
+                            "a-much-longer-name   Pending     0                 <unknown>\n"
+                            "a-much-longer-name   Running     0                 <unknown>\n");
+        assert_null(strstr(c.err, "too old resource version"));
+        assert_non_null(strstr(c.err, "boom"));
         capture_release(&c);
 }
 
