@@ -118,9 +118,6 @@ void api_route_release(struct api_route *r);
 const char *api_route_param(const struct api_route *r, const char *key);
 /* "true"/"1"/"" → true, "false"/"0" → false; absent → def; else -EINVAL. */
 int api_route_param_bool(const struct api_route *r, const char *key, bool def, bool *ret);
-/* Decodes %XX (and '+' when plus_is_space) into a new string; -EINVAL on bad
- * escapes or an encoded NUL. Caller frees. */
-int api_percent_decode(const char *s, size_t len, bool plus_is_space, char **ret);
 
 /* ---- selectors (selectors.c) -------------------------------------------- */
 

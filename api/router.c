@@ -29,48 +29,6 @@ enum api_method api_method_from_string(const char *s)
         return API_METHOD_OTHER;
 }
 
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-int api_percent_decode(const char *s, size_t len, bool plus_is_space, char **ret)
-{
-        _cleanup_free_ char *out = malloc(len + 1);
-        size_t n = 0;
-
-        if (!out)
-                return -ENOMEM;
-        for (size_t i = 0; i < len; i++) {
-                char c = s[i];
-                if (c == '%') {
-                        if (i + 2 >= len)
-                                return -EINVAL;
-                        int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-                        if (hi < 0 || lo < 0)
-                                return -EINVAL;
-                        c = (char)(hi << 4 | lo);
-                        if (c == '\0')
-                                return -EINVAL;
-                        i += 2;
-                } else if (c == '+' && plus_is_space) {
-                        c = ' ';
-                } else if (c == '\0') {
-                        return -EINVAL;
-                }
-                out[n++] = c;
-        }
-        out[n] = '\0';
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
 void api_route_release(struct api_route *r)
 {
         if (!r)
@@ -122,9 +80,9 @@ static int parse_query(const char *q, struct api_route *r, struct api_error *err
                         const char *eq = memchr(q, '=', len);
                         size_t klen = eq ? (size_t)(eq - q) : len;
                         _cleanup_free_ char *key = NULL, *value = NULL;
-                        if (api_percent_decode(q, klen, true, &key) < 0 ||
-                            api_percent_decode(eq ? eq + 1 : "", eq ? len - klen - 1 : 0, true,
-                                               &value) < 0)
+                        if (percent_decode(q, klen, true, &key) < 0 ||
+                            percent_decode(eq ? eq + 1 : "", eq ? len - klen - 1 : 0, true,
+                                           &value) < 0)
                                 return api_error_set(err, 400,
                                                      "malformed percent-encoding in the query");
                         struct api_param *p =
@@ -261,7 +219,7 @@ int api_route_parse(enum api_method method, const char *target, struct api_route
                         rc = not_found(err);
                         goto out;
                 }
-                if (api_percent_decode(p, len, false, &seg[n]) < 0) {
+                if (percent_decode(p, len, false, &seg[n]) < 0) {
                         rc = api_error_set(err, 400, "malformed percent-encoding in the path");
                         goto out;
                 }

@@ -148,6 +148,13 @@ typedef int (*cli_stream_fn)(const char *data, size_t len, void *userdata);
 int cli_stream(struct cli_ctx *ctx, const char *path, bool lines, int64_t deadline_ms,
                cli_stream_fn fn, void *userdata, struct cli_reply *ret_error);
 
+/* One line of a watch stream (NDJSON): *ret_ev is the parsed event (caller
+ * json_decref), the rest borrowed from it; *ret_rv is NULL when the object has
+ * no resourceVersion. -EBADMSG after saying so on ctx->err when the line is
+ * not an event. */
+int cli_watch_event(struct cli_ctx *ctx, const char *line, size_t len, json_t **ret_ev,
+                    const char **ret_type, json_t **ret_obj, const char **ret_rv);
+
 /* "Error from server (Reason): message" plus one "  field: message" line per
  * detail, from a Status body (or the raw body when it is not one). No
  * trailing newline. Caller frees. */

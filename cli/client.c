@@ -339,6 +339,25 @@ static size_t stream_write(char *p, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
+int cli_watch_event(struct cli_ctx *ctx, const char *line, size_t len, json_t **ret_ev,
+                    const char **ret_type, json_t **ret_obj, const char **ret_rv)
+{
+        json_t *ev = json_loadb(line, len, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        json_t *obj = json_object_get(ev, "object");
+
+        if (!type || !json_is_object(obj)) {
+                json_decref(ev);
+                fputs("berth: invalid watch event from berthd\n", ctx->err);
+                return -EBADMSG;
+        }
+        *ret_ev = ev;
+        *ret_type = type;
+        *ret_obj = obj;
+        *ret_rv = json_path_string(obj, "metadata.resourceVersion");
+        return 0;
+}
+
 int cli_stream(struct cli_ctx *ctx, const char *path, bool lines, int64_t deadline_ms,
                cli_stream_fn fn, void *userdata, struct cli_reply *ret_error)
 {

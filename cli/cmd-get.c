@@ -120,15 +120,13 @@ struct watch_state {
 static int on_watch_line(const char *line, size_t len, void *userdata)
 {
         struct watch_state *w = userdata;
-        _cleanup_json_ json_t *ev = json_loadb(line, len, 0, NULL);
-        const char *type = json_string_value(json_object_get(ev, "type"));
-        json_t *obj = json_object_get(ev, "object");
-        const char *rv = json_path_string(obj, "metadata.resourceVersion");
+        _cleanup_json_ json_t *ev = NULL;
+        const char *type, *rv;
+        json_t *obj;
+        int r = cli_watch_event(w->p->ctx, line, len, &ev, &type, &obj, &rv);
 
-        if (!type || !json_is_object(obj)) {
-                fputs("berth: invalid watch event from berthd\n", w->p->ctx->err);
-                return -EBADMSG;
-        }
+        if (r < 0)
+                return r;
         if (streq(type, "ERROR")) {
                 if (json_integer_value(json_object_get(obj, "code")) == 410) {
                         w->gone = true;
@@ -148,7 +146,7 @@ static int on_watch_line(const char *line, size_t len, void *userdata)
                 return 0;
         if (w->name && !streq(json_path_string(obj, "metadata.name"), w->name))
                 return 0;
-        int r = printer_add(w->p, w->kind, obj);
+        r = printer_add(w->p, w->kind, obj);
         if (r < 0)
                 return r;
         return printer_flush(w->p);

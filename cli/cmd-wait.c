@@ -101,15 +101,13 @@ struct follow {
 static int on_event(const char *line, size_t len, void *userdata)
 {
         struct follow *f = userdata;
-        _cleanup_json_ json_t *ev = json_loadb(line, len, 0, NULL);
-        const char *type = json_string_value(json_object_get(ev, "type"));
-        json_t *obj = json_object_get(ev, "object");
-        const char *rv = json_path_string(obj, "metadata.resourceVersion");
+        _cleanup_json_ json_t *ev = NULL;
+        const char *type, *rv;
+        json_t *obj;
+        int r = cli_watch_event(f->ctx, line, len, &ev, &type, &obj, &rv);
 
-        if (!type || !json_is_object(obj)) {
-                fputs("berth: invalid watch event from berthd\n", f->ctx->err);
-                return -EBADMSG;
-        }
+        if (r < 0)
+                return r;
         if (streq(type, "ERROR"))
                 return -ESTALE; /* e.g. expired resourceVersion: look again */
         if (rv)

@@ -47,6 +47,48 @@ char *str_printf(const char *fmt, ...)
         return r < 0 ? NULL : s;
 }
 
+static int hex_digit(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+int percent_decode(const char *s, size_t len, bool plus_is_space, char **ret)
+{
+        _cleanup_free_ char *out = malloc(len + 1);
+        size_t n = 0;
+
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < len; i++) {
+                char c = s[i];
+                if (c == '%') {
+                        if (i + 2 >= len)
+                                return -EINVAL;
+                        int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
+                        if (hi < 0 || lo < 0)
+                                return -EINVAL;
+                        c = (char)(hi << 4 | lo);
+                        if (c == '\0')
+                                return -EINVAL;
+                        i += 2;
+                } else if (c == '+' && plus_is_space) {
+                        c = ' ';
+                } else if (c == '\0') {
+                        return -EINVAL;
+                }
+                out[n++] = c;
+        }
+        out[n] = '\0';
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
 int random_uid(char out[RANDOM_UID_LEN])
 {
         unsigned char raw[16];

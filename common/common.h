@@ -104,6 +104,9 @@ char *str_printf(const char *fmt, ...) _printf_(1, 2);
 /* Copies src into dst[size] with truncation; always NUL-terminates. Returns
  * -ENAMETOOLONG when src did not fit. */
 int str_copy(char *dst, size_t size, const char *src);
+/* Decodes %XX (and '+' when plus_is_space) into a new string; -EINVAL on bad
+ * escapes or an encoded NUL. Caller frees. */
+int percent_decode(const char *s, size_t len, bool plus_is_space, char **ret);
 /* 128 random bits as 32 hex digits (object uids, the store's identity).
  * -errno when the kernel's random source fails. */
 #define RANDOM_UID_LEN 33

@@ -89,6 +89,20 @@ static int remove_containers_of(struct reconcile_ctx *ctx, const char *ns, const
 
 /* ---- docker steps ----------------------------------------------------- */
 
+/* A create or start that failed: Docker's refusal (4xx: bad mount, missing
+ * command, ...) is the planner's to judge; anything else is retried. */
+static int create_failed(struct task_run *run, int r, const struct berth_error *e,
+                         struct berth_error *err)
+{
+        if (e->http_status >= 400 && e->http_status < 500) {
+                (void)str_copy(run->create_error, sizeof(run->create_error), e->message);
+                run->has_create_error = true;
+                return ACT_REPLAN;
+        }
+        error_copy(err, e);
+        return r;
+}
+
 static int upsert_inspected(struct task_run *run, const struct docker_container *dc,
                             struct berth_error *err)
 {
@@ -150,15 +164,8 @@ static int act_start(struct task_run *run, const char *id, const char *cname, in
                 container_cache_remove(run->o.ctx->containers, id);
                 return ACT_PROGRESS;
         }
-        if (r < 0 && e.http_status >= 400 && e.http_status < 500) {
-                (void)str_copy(run->create_error, sizeof(run->create_error), e.message);
-                run->has_create_error = true;
-                return ACT_REPLAN;
-        }
-        if (r < 0) {
-                error_copy(err, &e);
-                return r;
-        }
+        if (r < 0)
+                return create_failed(run, r, &e, err);
         /* Inspect right away: exact start time, and a fast container may
          * already have exited. Without it, the events fill the state in. */
         if (inspect_into_cache(run, id, &e) < 0) {
@@ -208,15 +215,8 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
                 run->has_image_error = true;
                 return ACT_REPLAN;
         }
-        if (r < 0 && e.http_status >= 400 && e.http_status < 500) {
-                (void)str_copy(run->create_error, sizeof(run->create_error), e.message);
-                run->has_create_error = true;
-                return ACT_REPLAN;
-        }
-        if (r < 0) {
-                error_copy(err, &e);
-                return r;
-        }
+        if (r < 0)
+                return create_failed(run, r, &e, err);
 
         struct container_info ci;
         fill_info(run, id, cname, attempt, DOCKER_STATE_CREATED, &ci);

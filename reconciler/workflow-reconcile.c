@@ -63,28 +63,18 @@ static const char *step_name(const struct workflow_run *run, size_t i)
         return json_string_value(json_object_get(json_array_get(run->spec_steps, i), "name"));
 }
 
-static bool owned_by(const json_t *obj, const char *uid)
+/* Whether obj is owned by the Workflow with this uid, or, with uid NULL, by
+ * any Workflow of this name (an orphan's owner is gone: only its name is left). */
+static bool owned_by(const json_t *obj, const char *uid, const char *name)
 {
         size_t i;
         const json_t *ref;
 
         json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref)
         {
-                if (streq(json_string_value(json_object_get(ref, "uid")), uid))
-                        return true;
-        }
-        return false;
-}
-
-static bool owned_by_workflow(const json_t *obj, const char *name)
-{
-        size_t i;
-        const json_t *ref;
-
-        json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref)
-        {
-                if (streq(json_string_value(json_object_get(ref, "kind")), "Workflow") &&
-                    streq(json_string_value(json_object_get(ref, "name")), name))
+                if (uid ? streq(json_path_string(ref, "uid"), uid)
+                        : streq(json_path_string(ref, "kind"), "Workflow") &&
+                              streq(json_path_string(ref, "name"), name))
                         return true;
         }
         return false;
@@ -173,7 +163,7 @@ static int observe_step(struct workflow_run *run, size_t i, size_t **deps_next,
 
         run->tasks[i] = object_cache_get(ctx->objects, task_key, NULL);
         if (run->tasks[i]) {
-                s->task_exists = owned_by(run->tasks[i], run->uid);
+                s->task_exists = owned_by(run->tasks[i], run->uid, NULL);
                 s->task_foreign = !s->task_exists;
                 struct task_status ts;
                 task_status_from_json(run->tasks[i], &ts);
@@ -221,7 +211,7 @@ static int list_children(struct reconcile_ctx *ctx, const char *ns, const char *
                 return berth_error_set(err, -ENOMEM, "out of memory");
         json_array_foreach(all, i, t)
         {
-                if (uid ? owned_by(t, uid) : owned_by_workflow(t, name))
+                if (owned_by(t, uid, name))
                         if (json_array_append(mine, t) < 0)
                                 return berth_error_set(err, -ENOMEM, "out of memory");
         }

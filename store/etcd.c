@@ -518,43 +518,6 @@ void etcd_url_release(struct etcd_url *u)
         *u = (struct etcd_url){0};
 }
 
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-/* Percent-decodes s[0..len). -EINVAL on a broken escape or %00 (paths and names
- * are C strings). */
-static int percent_decode(const char *s, size_t len, char **ret)
-{
-        _cleanup_free_ char *out = malloc(len + 1);
-        if (!out)
-                return -ENOMEM;
-        size_t o = 0;
-        for (size_t i = 0; i < len; i++) {
-                if (s[i] != '%') {
-                        out[o++] = s[i];
-                        continue;
-                }
-                if (i + 2 >= len)
-                        return -EINVAL;
-                int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                        return -EINVAL;
-                out[o++] = (char)(hi << 4 | lo);
-                i += 2;
-        }
-        out[o] = '\0';
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
 /* The URL as error messages show it: without the options (and so without any
  * value that might be private), without a trailing slash. */
 static char *url_display(const char *url)
@@ -592,7 +555,7 @@ static int url_option(struct etcd_url *u, const char *where, const char *opt, si
         if (value_len > ETCD_OPTION_VALUE_MAX)
                 return berth_error_set(err, -EINVAL, "store %s: option %s is longer than %d bytes",
                                        where, name, ETCD_OPTION_VALUE_MAX);
-        int r = percent_decode(eq + 1, value_len, slots[i]);
+        int r = percent_decode(eq + 1, value_len, false, slots[i]);
         if (r == -ENOMEM)
                 return berth_error_set(err, r, "store %s: out of memory", where);
         if (r < 0)

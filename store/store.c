@@ -132,9 +132,9 @@ int store_guard_failed(const struct store_guard *guard, struct berth_error *err)
                                guard->key);
 }
 
-int store_put_guarded(struct store *s, const char *key, const char *value, size_t value_len,
-                      int64_t expected_mod_revision, int64_t lease, const struct store_guard *guard,
-                      int64_t *ret_revision, struct berth_error *err)
+/* What every write checks before it reaches a backend. */
+static int check_write(const char *key, int64_t expected_mod_revision,
+                       const struct store_guard *guard, struct berth_error *err)
 {
         int r = check_key(key, err);
         if (r < 0)
@@ -142,7 +142,14 @@ int store_put_guarded(struct store *s, const char *key, const char *value, size_
         r = check_expected(key, expected_mod_revision, err);
         if (r < 0)
                 return r;
-        r = check_guard(guard, err);
+        return check_guard(guard, err);
+}
+
+int store_put_guarded(struct store *s, const char *key, const char *value, size_t value_len,
+                      int64_t expected_mod_revision, int64_t lease, const struct store_guard *guard,
+                      int64_t *ret_revision, struct berth_error *err)
+{
+        int r = check_write(key, expected_mod_revision, guard, err);
         if (r < 0)
                 return r;
         if (value_len > STORE_VALUE_MAX)
@@ -171,13 +178,7 @@ int store_delete_guarded(struct store *s, const char *key, int64_t expected_mod_
                          const struct store_guard *guard, int64_t *ret_revision,
                          struct berth_error *err)
 {
-        int r = check_key(key, err);
-        if (r < 0)
-                return r;
-        r = check_expected(key, expected_mod_revision, err);
-        if (r < 0)
-                return r;
-        r = check_guard(guard, err);
+        int r = check_write(key, expected_mod_revision, guard, err);
         if (r < 0)
                 return r;
         if (expected_mod_revision == STORE_MUST_NOT_EXIST)

@@ -85,7 +85,7 @@ static void fuzz_percent(const char *s)
         for (int plus = 0; plus < 2; plus++) {
                 _cleanup_free_ char *out = NULL;
 
-                if (api_percent_decode(s, len, plus, &out) < 0) {
+                if (percent_decode(s, len, plus, &out) < 0) {
                         if (out)
                                 abort();
                         continue;

@@ -223,13 +223,13 @@ static void test_router_decoding(void **state)
         api_route_release(&r);
 
         char *out = NULL;
-        assert_int_equal(api_percent_decode("a+b%20c", 7, false, &out), 0);
+        assert_int_equal(percent_decode("a+b%20c", 7, false, &out), 0);
         assert_string_equal(out, "a+b c");
         free(out);
-        assert_int_equal(api_percent_decode("a+b", 3, true, &out), 0);
+        assert_int_equal(percent_decode("a+b", 3, true, &out), 0);
         assert_string_equal(out, "a b");
         free(out);
-        assert_int_equal(api_percent_decode("%4", 2, true, &out), -EINVAL);
+        assert_int_equal(percent_decode("%4", 2, true, &out), -EINVAL);
         assert_int_equal(api_method_from_string("GET"), API_METHOD_GET);
         assert_int_equal(api_method_from_string("BREW"), API_METHOD_OTHER);
         assert_int_equal(api_method_from_string(NULL), API_METHOD_OTHER);
