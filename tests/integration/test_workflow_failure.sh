@@ -173,5 +173,49 @@ for n in x y; do
   [ "$msg" = "step b failed: Error: exit code 3" ] ||
     fail "workflow $n message '$msg', documented: 'step b failed: Error: exit code 3'"
 done
+# A step whose Task name is taken by someone else's Task fails (TaskConflict)
+# without touching that Task; a step whose Task is deleted while it runs fails
+# (TaskLost).
+cat >"$T/owned.yaml" <<'YAML'
+apiVersion: berth/v1
+kind: Task
+metadata: {name: clash-a}
+spec: {image: "busybox:latest", network: none, command: [sh, -c, 'echo mine']}
+---
+apiVersion: berth/v1
+kind: Workflow
+metadata: {name: clash}
+spec:
+  steps:
+    - name: a
+      task: {image: "busybox:latest", network: none, command: [sh, -c, 'echo theirs']}
+---
+apiVersion: berth/v1
+kind: Workflow
+metadata: {name: lost}
+spec:
+  steps:
+    - name: long
+      task: {image: "busybox:latest", network: none, command: [sh, -c, 'sleep 30']}
+YAML
+berth apply -f "$T/owned.yaml" >/dev/null || fail "apply owned.yaml"
+berth wait workflow/clash --for=condition=Failed --timeout 30s || fail "clash did not fail"
+step_of() { # WORKFLOW STEP FIELD
+  berth get workflow "$1" -o json | python3 -c '
+import json, sys
+st = [s for s in json.load(sys.stdin)["status"]["steps"] if s["name"] == sys.argv[1]][0]
+print(st.get(sys.argv[2], ""))' "$2" "$3"
+}
+[ "$(step_of clash a reason)" = TaskConflict ] || fail "clash: $(berth get workflow clash -o json)"
+berth get task clash-a -o json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert not o["metadata"].get("ownerReferences"), o
+' || fail "the user's Task clash-a was taken over"
+wait_until 30 '[ "$(step_of lost long phase)" = Running ]' || fail "lost: step never ran"
+berth delete task lost-long >/dev/null || fail "delete lost-long"
+berth wait workflow/lost --for=condition=Failed --timeout 30s || fail "lost did not fail"
+[ "$(step_of lost long reason)" = TaskLost ] || fail "lost: $(berth get workflow lost -o json)"
+
 stop_berthd
 log "PASS"
