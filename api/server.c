@@ -438,23 +438,19 @@ done:
 static int unix_listen(const char *path, struct berth_error *err)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        struct stat st;
 
         if (str_copy(sa.sun_path, sizeof(sa.sun_path), path) < 0)
                 return berth_error_set(err, -ENAMETOOLONG, "listen unix://%s: path too long", path);
-        if (lstat(path, &st) == 0) {
-                if (!S_ISSOCK(st.st_mode))
-                        return berth_error_set(
-                            err, -EEXIST, "listen unix://%s: exists and is not a socket", path);
-                _cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-                        return berth_error_set(err, -EADDRINUSE,
-                                               "listen unix://%s: another server is listening",
-                                               path);
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return berth_error_set(err, -errno, "listen unix://%s: remove stale: %s",
-                                               path, strerror(errno));
-        }
+        int r = unix_socket_clear_stale(path);
+        if (r == -EEXIST)
+                return berth_error_set(err, r, "listen unix://%s: exists and is not a socket",
+                                       path);
+        if (r == -EADDRINUSE)
+                return berth_error_set(err, r, "listen unix://%s: another server is listening",
+                                       path);
+        if (r < 0)
+                return berth_error_set(err, r, "listen unix://%s: remove stale: %s", path,
+                                       strerror(-r));
 
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)

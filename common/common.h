@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 /* ---- cleanup ---------------------------------------------------------- */
@@ -203,6 +204,15 @@ int duration_parse(const char *s, int64_t *ret_ms);
 void duration_format(int64_t ms, char *out, size_t size);
 /* kubectl-style age of a duration: "12s", "5m", "3h", "2d", "1y". */
 void age_format(int64_t ms, char *out, size_t size);
+/* The monotonic time ms from now (negative counts as 0), for
+ * pthread_cond_timedwait on a condition made by cond_init_monotonic. */
+struct timespec;
+void time_mono_deadline(struct timespec *ret, int64_t ms);
+/* A condition variable whose timed waits use the monotonic clock, so that a
+ * wall-clock step neither shortens nor stretches them. -errno on failure. */
+int cond_init_monotonic(pthread_cond_t *cond);
+/* Sleeps ms, resuming after signals. */
+void sleep_ms(int64_t ms);
 
 /* ---- quantities ------------------------------------------------------- */
 
@@ -217,6 +227,17 @@ int quantity_parse_millicpu(const char *s, int64_t *ret_millicpu);
 /* The Kubernetes-style reason of an HTTP status, as Status objects carry it:
  * 404 → "NotFound", 422 → "Invalid"; other 4xx "BadRequest", 5xx "InternalError". */
 const char *http_status_reason(int code);
+
+/* ---- files and sockets ------------------------------------------------ */
+
+/* mkdir -p: creates path and its missing parents with mode. 0 when path is a
+ * directory afterwards, -ENOTDIR when it exists as something else, -errno. */
+int mkdir_p(const char *path, mode_t mode);
+/* Makes a unix socket path free to bind: absent → 0; a socket nobody accepts
+ * on any more (left by a crash) is removed → 1; -EADDRINUSE when a server
+ * still answers on it, -EEXIST when it is not a socket, -ENAMETOOLONG when it
+ * does not fit a sockaddr_un, other -errno. */
+int unix_socket_clear_stale(const char *path);
 
 /* ---- interruptible sockets -------------------------------------------- */
 

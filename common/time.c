@@ -20,6 +20,41 @@ int64_t time_mono_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void time_mono_deadline(struct timespec *ret, int64_t ms)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if (ms < 0)
+                ms = 0;
+        int64_t ns = ts.tv_nsec + ms % 1000 * 1000000;
+        ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        *ret = ts;
+}
+
+int cond_init_monotonic(pthread_cond_t *cond)
+{
+        pthread_condattr_t attr;
+        int r = pthread_condattr_init(&attr);
+
+        if (r != 0)
+                return -r;
+        r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (r == 0)
+                r = pthread_cond_init(cond, &attr);
+        pthread_condattr_destroy(&attr);
+        return -r;
+}
+
+void sleep_ms(int64_t ms)
+{
+        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
 void time_format_rfc3339(int64_t unix_ms, char out[RFC3339_MAX])
 {
         time_t secs = (time_t)(unix_ms / 1000);

@@ -370,16 +370,9 @@ static void *resync_main(void *userdata)
 
 static int resync_start(struct controller *c)
 {
-        pthread_condattr_t attr;
-        int r = pthread_condattr_init(&attr);
-        if (r != 0)
-                return -r;
-        r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        if (r == 0)
-                r = pthread_cond_init(&c->resync_cond, &attr);
-        pthread_condattr_destroy(&attr);
-        if (r != 0)
-                return -r;
+        int r = cond_init_monotonic(&c->resync_cond);
+        if (r < 0)
+                return r;
         r = pthread_mutex_init(&c->resync_lock, NULL);
         if (r != 0) {
                 pthread_cond_destroy(&c->resync_cond);

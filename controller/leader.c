@@ -68,21 +68,11 @@ struct leader_elector {
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-        clock_gettime(CLOCK_MONOTONIC, ts);
-        if (ms < 0)
-                ms = 0;
-        int64_t ns = ts->tv_nsec + ms % 1000 * 1000000;
-        ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-        ts->tv_nsec = (long)(ns % 1000000000);
-}
-
 /* Waits up to ms (lock held); returns true when the elector is stopping. */
 static bool wait_locked(struct leader_elector *e, int64_t ms)
 {
         struct timespec ts;
-        deadline_after(&ts, ms);
+        time_mono_deadline(&ts, ms);
         while (!e->stop)
                 if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT)
                         break;
@@ -143,7 +133,7 @@ static bool follow_wait(struct leader_elector *e, int64_t seen_rev)
         }
 
         struct timespec ts;
-        deadline_after(&ts, e->retry_ms);
+        time_mono_deadline(&ts, e->retry_ms);
         pthread_mutex_lock(&e->lock);
         while (!e->stop && !e->key_changed)
                 if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT)
@@ -195,7 +185,7 @@ static void *renewer_main(void *userdata)
         int64_t wait = e->renew_ms;
         for (;;) {
                 struct timespec ts;
-                deadline_after(&ts, wait);
+                time_mono_deadline(&ts, wait);
                 while (!e->renewer_stop)
                         if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT)
                                 break;
@@ -293,7 +283,7 @@ static int lead(struct leader_elector *e, int64_t lease, int64_t guard_rev, int6
                         break;
                 }
                 struct timespec ts;
-                deadline_after(&ts, left);
+                time_mono_deadline(&ts, left);
                 pthread_cond_timedwait(&e->cond, &e->lock, &ts);
         }
         char why[256];
@@ -490,11 +480,7 @@ int leader_elector_new(const struct leader_config *cfg, struct leader_elector **
         e->stopped = cfg->stopped_leading;
         e->userdata = cfg->userdata;
         pthread_mutex_init(&e->lock, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&e->cond, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_monotonic(&e->cond);
         e->key = strdup(cfg->key);
         int r = 0;
         if (!e->key)

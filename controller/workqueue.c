@@ -337,18 +337,11 @@ int workqueue_new(int64_t (*now_ms)(void), struct workqueue **ret)
                 return -ENOMEM;
         }
 
-        pthread_condattr_t attr;
-        int r = pthread_condattr_init(&attr);
-        if (r != 0)
+        int r = cond_init_monotonic(&q->cond);
+        if (r < 0)
                 goto fail_buckets;
-        r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        if (r == 0)
-                r = pthread_cond_init(&q->cond, &attr);
-        pthread_condattr_destroy(&attr);
-        if (r != 0)
-                goto fail_buckets;
-        r = pthread_mutex_init(&q->lock, NULL);
-        if (r != 0)
+        r = -pthread_mutex_init(&q->lock, NULL);
+        if (r < 0)
                 goto fail_cond;
 
         *ret = q;
@@ -359,7 +352,7 @@ fail_cond:
 fail_buckets:
         free(q->buckets);
         free(q);
-        return -r;
+        return r;
 }
 
 void workqueue_free(struct workqueue *q)
@@ -453,13 +446,7 @@ static void wait_locked(struct workqueue *q)
         if (delay <= 0)
                 return;
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += delay / 1000;
-        ts.tv_nsec += (delay % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        time_mono_deadline(&ts, delay);
         pthread_cond_timedwait(&q->cond, &q->lock, &ts);
 }
 

@@ -65,13 +65,6 @@
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static void sleep_ms(int64_t ms)
-{
-        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static void i64_format(int64_t v, char out[I64_STR_MAX])
 {
         snprintf(out, I64_STR_MAX, "%" PRId64, v);
@@ -1780,10 +1773,7 @@ static int watch_close_socket(void *userdata, curl_socket_t fd)
 static bool watch_wait(struct etcd_watch *w, int64_t ms)
 {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + ms % 1000 * 1000000;
-        ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
+        time_mono_deadline(&ts, ms);
         LOCK_SCOPE(&w->m);
         while (!atomic_load(&w->cancel)) {
                 if (pthread_cond_timedwait(&w->c, &w->m, &ts) == ETIMEDOUT)
@@ -1919,11 +1909,7 @@ static int etcd_watch(struct store *base, const char *prefix, int64_t from_revis
         socket_slot_init(&w->sock);
         buf_init(&w->line, ETCD_WATCH_MESSAGE_MAX);
         pthread_mutex_init(&w->m, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&w->c, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_monotonic(&w->c);
         if (prefix_range(prefix, &w->key, &w->end) < 0) {
                 watch_free(w);
                 return berth_error_set(err, -ENOMEM, "etcd: watch %s: out of memory", prefix);

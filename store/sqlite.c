@@ -820,10 +820,7 @@ static void *reaper_main(void *userdata)
                                 wait_ms = until < 5 ? 5 : until;
                 }
                 struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                int64_t ns = ts.tv_nsec + wait_ms % 1000 * 1000000;
-                ts.tv_sec += (time_t)(wait_ms / 1000 + ns / 1000000000);
-                ts.tv_nsec = (long)(ns % 1000000000);
+                time_mono_deadline(&ts, wait_ms);
 
                 LOCK_SCOPE(&s->rlock);
                 while (!s->rstop && s->rkick == kick) {
@@ -1107,33 +1104,13 @@ static int make_parent_dirs(const char *path, struct berth_error *err)
         if (!dir)
                 return -ENOMEM;
         char *slash = strrchr(dir, '/');
-        if (!slash)
-                return 0;
-        if (slash == dir)
+        if (!slash || slash == dir)
                 return 0;
         *slash = '\0';
-        for (char *p = dir + 1;; p++) {
-                if (*p != '/' && *p != '\0')
-                        continue;
-                char c = *p;
-                *p = '\0';
-                if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-                        int e = errno;
-                        return berth_error_set(err, -e, "store sqlite:%s: create directory %s: %s",
-                                               path, dir, strerror(e));
-                }
-                *p = c;
-                if (!c)
-                        break;
-        }
-        struct stat st;
-        if (stat(dir, &st) < 0) {
-                int e = errno;
-                return berth_error_set(err, -e, "store sqlite:%s: %s: %s", path, dir, strerror(e));
-        }
-        if (!S_ISDIR(st.st_mode))
-                return berth_error_set(err, -ENOTDIR, "store sqlite:%s: %s is not a directory",
-                                       path, dir);
+        int r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return berth_error_set(err, r, "store sqlite:%s: create directory %s: %s", path,
+                                       dir, strerror(-r));
         return 0;
 }
 
@@ -1275,11 +1252,7 @@ int store_sqlite_open(const char *location, struct store **ret, struct berth_err
         pthread_mutex_init(&s->wlock, NULL);
         pthread_cond_init(&s->wcond, NULL);
         pthread_mutex_init(&s->rlock, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&s->rcond, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_monotonic(&s->rcond);
 
         s->path = strdup(location);
         if (!s->path) {

@@ -454,13 +454,7 @@ static bool sleep_unless_stopped(struct container_cache *c, int ms)
 {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
+        time_mono_deadline(&ts, ms);
         pthread_mutex_lock(&c->mu);
         while (!c->stop && pthread_cond_timedwait(&c->cond, &c->mu, &ts) != ETIMEDOUT)
                 ;
@@ -508,8 +502,6 @@ int container_cache_new_filtered(struct docker *d, const char *label_filter,
                                  container_event_fn handler, void *userdata,
                                  struct container_cache **ret, struct berth_error *err)
 {
-        pthread_condattr_t ca;
-
         if (!d || !ret || !label_filter)
                 return berth_error_set(err, -EINVAL, "container cache: invalid argument");
         struct container_cache *c = calloc(1, sizeof(*c));
@@ -522,10 +514,7 @@ int container_cache_new_filtered(struct docker *d, const char *label_filter,
         c->handler = handler;
         c->userdata = userdata;
         pthread_mutex_init(&c->mu, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&c->cond, &ca);
-        pthread_condattr_destroy(&ca);
+        cond_init_monotonic(&c->cond);
         c->dc = docker_clone(d);
         if (!c->dc) {
                 container_cache_free(c);
@@ -565,13 +554,7 @@ int container_cache_wait_synced(struct container_cache *c, int timeout_ms)
         struct timespec ts;
         int r = 0;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
+        time_mono_deadline(&ts, timeout_ms);
         pthread_mutex_lock(&c->mu);
         while (!c->synced && !c->stop) {
                 if (timeout_ms < 0) {

@@ -126,17 +126,6 @@ const char *object_event_type_to_string(enum object_event_type t)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-        clock_gettime(CLOCK_MONOTONIC, ts);
-        ts->tv_sec += ms / 1000;
-        ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (ts->tv_nsec >= 1000000000L) {
-                ts->tv_sec++;
-                ts->tv_nsec -= 1000000000L;
-        }
-}
-
 static void hist_release(struct hist *h)
 {
         free(h->key);
@@ -669,7 +658,7 @@ static void cache_relist(struct object_cache *c)
                 }
 
                 struct timespec ts;
-                deadline_after(&ts, delay);
+                time_mono_deadline(&ts, delay);
                 pthread_mutex_lock(&c->mu);
                 while (!c->stop && pthread_cond_timedwait(&c->work, &c->mu, &ts) != ETIMEDOUT)
                         ;
@@ -736,7 +725,6 @@ int object_cache_new_with_history(struct store *store, const char *prefix, size_
                                   size_t history_bytes, object_event_fn handler, void *userdata,
                                   struct object_cache **ret, struct berth_error *err)
 {
-        pthread_condattr_t ca;
         int r;
 
         if (!store || !prefix || history == 0 || !ret)
@@ -752,11 +740,8 @@ int object_cache_new_with_history(struct store *store, const char *prefix, size_
         c->ring_bytes_max = history_bytes;
         pthread_mutex_init(&c->deliver_mu, NULL);
         pthread_mutex_init(&c->mu, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&c->work, &ca);
-        pthread_cond_init(&c->changed, &ca);
-        pthread_condattr_destroy(&ca);
+        cond_init_monotonic(&c->work);
+        cond_init_monotonic(&c->changed);
 
         c->prefix = strdup(prefix);
         c->ring = calloc(history, sizeof(*c->ring));
@@ -825,7 +810,7 @@ static int wait_for(struct object_cache *c, bool (*done)(const struct object_cac
         int r = 0;
 
         if (timeout_ms >= 0)
-                deadline_after(&ts, timeout_ms);
+                time_mono_deadline(&ts, timeout_ms);
         pthread_mutex_lock(&c->mu);
         while (!done(c, arg)) {
                 if (c->stop) {

@@ -290,28 +290,6 @@ static int parse_args(int argc, char **argv, struct options *o)
         return -1;
 }
 
-/* mkdir -p with the given mode for the directories it creates. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        struct stat st;
-        if (stat(p, &st) < 0)
-                return -errno;
-        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
 /* Prepares a unix listener path: creates its parent directory (0755) and
  * removes a socket file nobody listens on any more (left by a crash). Refuses
  * to take over a socket another daemon still answers on. */
@@ -339,34 +317,16 @@ static int prepare_unix_listener(const char *url)
                 }
         }
 
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISSOCK(st.st_mode)) {
+        int r = unix_socket_clear_stale(path);
+        if (r == -EEXIST)
                 log_error("cannot listen on %s: the path exists and is not a socket", path);
-                return -EEXIST;
-        }
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+        else if (r == -EADDRINUSE)
                 log_error("cannot listen on %s: another daemon is serving it", path);
-                return -EADDRINUSE;
-        }
-        if (unlink(path) < 0 && errno != ENOENT) {
-                int r = -errno;
+        else if (r < 0)
                 log_error("cannot remove stale socket %s: %s", path, strerror(-r));
-                return r;
-        }
-        log_info("removed stale socket path=%s", path);
-        return 0;
-}
-
-static void sleep_ms(int64_t ms)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
+        else if (r > 0)
+                log_info("removed stale socket path=%s", path);
+        return r < 0 ? r : 0;
 }
 
 /* Connects to the engine, retrying with backoff (250 ms doubling to 5 s) for up

@@ -28,12 +28,6 @@ struct env {
         int reconciles;
 };
 
-static void sleep_ms(int64_t ms)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-}
-
 static void remove_ns_containers(struct docker *d)
 {
         struct docker_container *v = NULL;

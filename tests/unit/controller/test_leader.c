@@ -57,12 +57,6 @@ static bool leading(struct candidate *c, int *ret_started)
         return l;
 }
 
-static void sleep_ms(int ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-}
-
 /* Polls until c leads (want true) or not, for up to ms. */
 static bool wait_leading(struct candidate *c, bool want, int ms)
 {

@@ -40,12 +40,6 @@ static void expect_get(struct workqueue *q, const char *want)
         free(key);
 }
 
-static void sleep_ms(long ms)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
-
 static void test_free_null(void **state)
 {
         (void)state;

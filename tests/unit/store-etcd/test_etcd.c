@@ -47,22 +47,6 @@ static char *make_prefix(const char *test)
         return p;
 }
 
-static void sleep_ms(int ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-}
-
-static struct timespec deadline_in(int ms)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + (int64_t)(ms % 1000) * 1000000;
-        ts.tv_sec += ms / 1000 + ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        return ts;
-}
-
 static double elapsed_ms(const struct timespec *from)
 {
         struct timespec now;
@@ -156,7 +140,8 @@ static void rec_fn(const struct store_event *events, size_t n, int error, void *
 /* Waits until n events or an error arrived. */
 static bool rec_wait(struct rec *r, size_t n, int timeout_ms)
 {
-        struct timespec ts = deadline_in(timeout_ms);
+        struct timespec ts;
+        time_mono_deadline(&ts, timeout_ms);
         pthread_mutex_lock(&r->m);
         while (r->n < n && r->errors == 0)
                 if (pthread_cond_timedwait(&r->c, &r->m, &ts) == ETIMEDOUT)
@@ -168,7 +153,8 @@ static bool rec_wait(struct rec *r, size_t n, int timeout_ms)
 
 static bool rec_wait_error(struct rec *r, int timeout_ms)
 {
-        struct timespec ts = deadline_in(timeout_ms);
+        struct timespec ts;
+        time_mono_deadline(&ts, timeout_ms);
         pthread_mutex_lock(&r->m);
         while (r->errors == 0)
                 if (pthread_cond_timedwait(&r->c, &r->m, &ts) == ETIMEDOUT)
@@ -801,7 +787,8 @@ static void test_watch_compacted_while_behind(void **state)
         struct store_watch *w = NULL;
         assert_int_equal(store_watch(shared, prefix, start, rec_fn, &r, &w, NULL), 0);
         pthread_mutex_lock(&r.m);
-        struct timespec ts = deadline_in(10000);
+        struct timespec ts;
+        time_mono_deadline(&ts, 10000);
         while (!r.blocked)
                 if (pthread_cond_timedwait(&r.c, &r.m, &ts) == ETIMEDOUT)
                         break;

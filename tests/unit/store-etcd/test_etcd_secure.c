@@ -54,13 +54,6 @@ static struct private_etcd auth_etcd = {.pid = -1, .name = "auth"};
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static void sleep_ms(int ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static char *path_in_tmp(const char *name)
 {
         char *p = str_printf("%s/%s", tmp_dir, name);

@@ -65,22 +65,6 @@ static int64_t current_revision(void)
         return rev;
 }
 
-static struct timespec deadline_in(int ms)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + (int64_t)(ms % 1000) * 1000000;
-        ts.tv_sec += ms / 1000 + ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        return ts;
-}
-
-static void sleep_ms(int ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-}
-
 /* Collects watch events (copies) for assertions on the test thread. */
 struct ev {
         enum store_event_type type;
@@ -181,7 +165,8 @@ static void collect_fn(const struct store_event *events, size_t n, int error, vo
 /* Waits until at least n events (or an error) arrived; false on timeout. */
 static bool collector_wait(struct collector *c, size_t n, int timeout_ms)
 {
-        struct timespec ts = deadline_in(timeout_ms);
+        struct timespec ts;
+        time_mono_deadline(&ts, timeout_ms);
         pthread_mutex_lock(&c->m);
         while (c->n < n && c->errors == 0) {
                 if (pthread_cond_timedwait(&c->c, &c->m, &ts) == ETIMEDOUT)
