@@ -173,3 +173,15 @@ char *object_data_key(const char *prefix, const char *resource, const char *ns, 
                 return str_printf("%s%s" DATA_SUFFIX "/%s/%s/", prefix, resource, ns, name);
         return str_printf("%s%s" DATA_SUFFIX "/%s/%s/%s", prefix, resource, ns, name, part);
 }
+
+bool object_key_is_data(const char *prefix, const char *key)
+{
+        if (!prefix || !str_has_prefix(key, prefix))
+                return false;
+        const char *seg = key + strlen(prefix);
+        const char *slash = strchr(seg, '/');
+        size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+        size_t suffix = strlen(DATA_SUFFIX);
+
+        return len > suffix && memcmp(seg + len - suffix, DATA_SUFFIX, suffix) == 0;
+}

@@ -64,6 +64,8 @@ int object_stamp_new(json_t *object, const struct kind_info *kind, int64_t now_m
  * of all of them, ending in '/'. Caller frees. */
 char *object_data_key(const char *prefix, const char *resource, const char *ns, const char *name,
                       const char *part);
+/* Whether key (under prefix) is such a data key rather than an object's. */
+bool object_key_is_data(const char *prefix, const char *key);
 
 /* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
 bool name_is_valid(const char *name);

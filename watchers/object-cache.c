@@ -10,6 +10,7 @@
  * Callbacks may call any object_cache_* function except the blocking waits for
  * something that only the cache thread can bring (it would wait for itself).
  */
+#include "manifests.h"
 #include "watchers-internal.h"
 
 #include <inttypes.h>
@@ -18,7 +19,6 @@
 
 #define RELIST_BACKOFF_MIN_MS 200
 #define RELIST_BACKOFF_MAX_MS 5000
-#define DATA_SEGMENT_SUFFIX   "-data"
 
 struct entry {
         char *key;
@@ -213,20 +213,15 @@ static int set_resource_version(json_t *o, int64_t rev)
         return json_object_set_new(md, "resourceVersion", json_string(buf)) < 0 ? -ENOMEM : 0;
 }
 
-/* A new object from a stored value, or NULL when it is not a JSON object. */
-/* "<prefix><resource>-data/...": an object's growing data (a Workflow's step
- * results; docs/internals/store.md). Not an object: its owner reads it from
- * the store when it needs it, and no replica holds it in memory. */
+/* An object's growing data (a Workflow's step results; object_data_key) is
+ * not an object: its owner reads it from the store when it needs it, and no
+ * replica holds it in memory. */
 static bool is_data_key(const struct object_cache *c, const char *key)
 {
-        const char *seg = key + strlen(c->prefix);
-        const char *slash = strchr(seg, '/');
-        size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
-        return len > strlen(DATA_SEGMENT_SUFFIX) &&
-               strncmp(seg + len - strlen(DATA_SEGMENT_SUFFIX), DATA_SEGMENT_SUFFIX,
-                       strlen(DATA_SEGMENT_SUFFIX)) == 0;
+        return object_key_is_data(c->prefix, key);
 }
 
+/* A new object from a stored value, or NULL when it is not a JSON object. */
 static json_t *object_parse(const char *value, size_t len, int64_t rev)
 {
         _cleanup_json_ json_t *o = json_loadb(value, len, 0, NULL);

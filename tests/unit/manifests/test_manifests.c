@@ -1114,6 +1114,11 @@ static void test_object_data_key(void **state)
         /* Data keys are not object keys. */
         assert_int_equal(object_key_parse("/berth/", key, resource, ns, name), -EINVAL);
         assert_null(object_data_key("/berth/", "workflows", NULL, "etl", "x"));
+        assert_true(object_key_is_data("/berth/", key));
+        assert_true(object_key_is_data("/berth/", all));
+        assert_false(object_key_is_data("/berth/", "/berth/workflows/default/etl"));
+        assert_false(object_key_is_data("/berth/", "/berth/-data/default/etl"));
+        assert_false(object_key_is_data("/other/", key));
 }
 
 static void test_object_stamp_new(void **state)
