@@ -223,14 +223,6 @@ int api_label_selector_parse(const char *s, struct api_selector *ret, struct api
         return 0;
 }
 
-static bool strv_contains(char *const *v, const char *s)
-{
-        for (size_t i = 0; v && v[i]; i++)
-                if (streq(v[i], s))
-                        return true;
-        return false;
-}
-
 bool api_label_selector_matches(const struct api_selector *sel, const json_t *labels)
 {
         for (size_t i = 0; i < sel->n; i++) {
@@ -247,10 +239,10 @@ bool api_label_selector_matches(const struct api_selector *sel, const json_t *la
                         ok = !v || !streq(v, r->values[0]);
                         break;
                 case API_SEL_IN:
-                        ok = v && strv_contains(r->values, v);
+                        ok = v && strv_contains((const char *const *)r->values, v);
                         break;
                 case API_SEL_NOTIN:
-                        ok = !v || !strv_contains(r->values, v);
+                        ok = !v || !strv_contains((const char *const *)r->values, v);
                         break;
                 case API_SEL_EXISTS:
                         ok = v != NULL;

@@ -28,6 +28,14 @@ size_t strv_length(char *const *v)
         return n;
 }
 
+bool strv_contains(const char *const *v, const char *s)
+{
+        for (; v && *v; v++)
+                if (streq(*v, s))
+                        return true;
+        return false;
+}
+
 bool str_has_suffix(const char *s, const char *suffix)
 {
         if (!s || !suffix)

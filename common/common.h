@@ -114,6 +114,8 @@ int percent_decode(const char *s, size_t len, bool plus_is_space, char **ret);
 int random_uid(char out[RANDOM_UID_LEN]);
 /* Number of entries of a NULL-terminated string vector. */
 size_t strv_length(char *const *v);
+/* Whether the NULL-terminated vector v (may be NULL) holds s. */
+bool strv_contains(const char *const *v, const char *s);
 /* Levenshtein distance, capped at 'max' + 1 (cheap "did you mean" checks). */
 size_t str_edit_distance(const char *a, const char *b, size_t max);
 

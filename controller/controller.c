@@ -21,18 +21,6 @@
 #define CONTROLLER_MAX_WORKERS       1024
 #define CONTROLLER_DEFAULT_RESYNC_MS (10 * 60 * 1000)
 
-typedef int (*reconcile_fn)(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requeue_ms,
-                            struct berth_error *err);
-
-/* The resources that have a reconciler; keys of other resources are ignored. */
-static const struct {
-        const char *resource;
-        reconcile_fn reconcile;
-} reconcilers[] = {
-    {"tasks", task_reconcile},
-    {"workflows", workflow_reconcile},
-};
-
 struct worker {
         struct controller *c;
         struct workqueue *queue; /* of the run this worker belongs to */
@@ -117,12 +105,13 @@ const char *controller_cluster_id(struct controller *c)
         return c->cluster;
 }
 
-static reconcile_fn reconciler_for(const char *resource)
+/* The kind of a resource that has a reconciler (keys of other resources are
+ * ignored), or NULL. */
+static const struct kind_info *reconciled_kind(const char *resource)
 {
-        for (size_t i = 0; i < ARRAY_SIZE(reconcilers); i++)
-                if (streq(reconcilers[i].resource, resource))
-                        return reconcilers[i].reconcile;
-        return NULL;
+        const struct kind_info *k = kind_lookup(resource);
+
+        return k && streq(k->resource, resource) && reconciler_handles(k) ? k : NULL;
 }
 
 static void enqueue(struct controller *c, const char *key)
@@ -136,7 +125,7 @@ static void enqueue(struct controller *c, const char *key)
 static void enqueue_object(struct controller *c, const char *resource, const char *ns,
                            const char *name)
 {
-        if (!reconciler_for(resource))
+        if (!reconciled_kind(resource))
                 return;
         _cleanup_free_ char *key = object_key(c->prefix, resource, ns, name);
         if (key)
@@ -165,7 +154,7 @@ static void on_object_event(const struct object_event *ev, void *userdata)
 
         if (object_key_parse(c->prefix, ev->key, resource, ns, name) < 0)
                 return;
-        if (reconciler_for(resource))
+        if (reconciled_kind(resource))
                 enqueue(c, ev->key);
         enqueue_owners(c, ev->object, ns);
 }
@@ -189,9 +178,10 @@ static void on_container_event(const struct container_info *ci, bool removed _un
 static size_t enqueue_all_objects(struct controller *c)
 {
         size_t n = 0;
-        for (size_t i = 0; i < ARRAY_SIZE(reconcilers); i++) {
-                _cleanup_free_ char *prefix =
-                    str_printf("%s%s/", c->prefix, reconcilers[i].resource);
+        for (const struct kind_info *const *k = kind_all(); *k; k++) {
+                if (!reconciler_handles(*k))
+                        continue;
+                _cleanup_free_ char *prefix = str_printf("%s%s/", c->prefix, (*k)->resource);
                 if (!prefix)
                         continue;
                 _cleanup_json_ json_t *list = object_cache_list(c->objects, prefix, NULL);
@@ -203,8 +193,8 @@ static size_t enqueue_all_objects(struct controller *c)
                         const char *name = json_path_string(obj, "metadata.name");
                         if (!name)
                                 continue;
-                        _cleanup_free_ char *key = object_key(c->prefix, reconcilers[i].resource,
-                                                              ns ? ns : "default", name);
+                        _cleanup_free_ char *key =
+                            object_key(c->prefix, (*k)->resource, ns ? ns : "default", name);
                         if (!key)
                                 continue;
                         enqueue(c, key);
@@ -231,10 +221,10 @@ static void process_key(struct worker *w, const char *key)
         struct workqueue *q = w->queue;
         char resource[64], ns[64], name[64];
 
-        reconcile_fn fn = NULL;
+        const struct kind_info *kind = NULL;
         if (object_key_parse(c->prefix, key, resource, ns, name) == 0)
-                fn = reconciler_for(resource);
-        if (!fn) {
+                kind = reconciled_kind(resource);
+        if (!kind) {
                 workqueue_forget(q, key);
                 return;
         }
@@ -243,7 +233,7 @@ static void process_key(struct worker *w, const char *key)
         berth_error_clear(&err);
         int64_t requeue_ms = -1;
         int64_t start = time_mono_ms();
-        int r = fn(&w->ctx, key, &requeue_ms, &err);
+        int r = reconcile(&w->ctx, kind, key, &requeue_ms, &err);
         int64_t took = time_mono_ms() - start;
 
         if (r == 0) {

@@ -1,26 +1,10 @@
-/* The kinds this build knows, store keys and object names. */
+/* kinds.c: the registry of kinds (each is described in manifests/<kind>.c),
+ * store keys and object names. */
 #include <strings.h>
 
-#include "manifests.h"
+#include "manifests-internal.h"
 
-static const struct kind_info kind_task = {
-    .kind = "Task",
-    .resource = "tasks",
-    .singular = "task",
-    .short_name = "tk",
-    .namespaced = true,
-    .finalizer = FINALIZER_CONTAINERS,
-};
-
-static const struct kind_info kind_workflow = {
-    .kind = "Workflow",
-    .resource = "workflows",
-    .singular = "workflow",
-    .short_name = "wf",
-    .namespaced = true,
-    .finalizer = FINALIZER_CHILDREN,
-};
-
+/* Every kind this build knows. Adding one: docs/internals/adding-a-kind.md. */
 static const struct kind_info *const kinds[] = {
     &kind_task,
     &kind_workflow,
@@ -43,6 +27,19 @@ const struct kind_info *kind_lookup(const char *name)
                         return *k;
         }
         return NULL;
+}
+
+const struct kind_info *kind_by_name(const char *kind)
+{
+        for (const struct kind_info *const *k = kinds; kind && *k; k++)
+                if (streq((*k)->kind, kind))
+                        return *k;
+        return NULL;
+}
+
+bool kind_has_subresource(const struct kind_info *kind, const char *name)
+{
+        return kind && strv_contains(kind->subresources, name);
 }
 
 bool name_is_valid(const char *name)

@@ -1,4 +1,5 @@
-/* manifests internals shared by the parser (parse.c) and the printer (print.c). */
+/* manifests internals: what the parser (parse.c) and the printer (print.c)
+ * share, and the checking machinery every kind's schema uses (check.c). */
 #pragma once
 
 #include <stddef.h>
@@ -16,3 +17,118 @@ enum manifest_scalar_type {
 
 /* Purely syntactic: an integer too large for int64 still classifies as INT. */
 enum manifest_scalar_type manifest_scalar_classify(const char *s, size_t len);
+
+/* ---- checking (check.c) ------------------------------------------------ */
+
+#include "manifests.h"
+
+#define SECONDS_PER_YEAR 31536000
+#define SECONDS_PER_DAY  86400
+#define NAME_RULE                                                                                  \
+        "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', starting and "     \
+        "ending with a letter or digit"
+
+/* What checking one object collects. Paths are "spec.env[0].name"; an empty
+ * parent means the top level. Check functions append errors and go on; an
+ * allocation failure sets r (and the errors are then incomplete). */
+struct check {
+        const json_t *positions; /* "path" → [line, column], or NULL */
+        const char
+            *object_name; /* metadata.name when a string: names derived from it have limits */
+        struct field_errors errs;
+        int r; /* -ENOMEM once an allocation failed */
+};
+
+void check_release(struct check *c);
+/* 0 when nothing was found; -EINVAL with err "field: message" (the first
+ * error, and how many more) otherwise; -ENOMEM when r says so. */
+int check_result(struct check *c, struct berth_error *err);
+/* Stable sort into document order (errors without a position keep theirs);
+ * left unsorted when memory is short: the order is a courtesy. */
+void field_errors_sort(struct field_errors *errs);
+
+void check_error(struct check *c, const char *path, const char *fmt, ...) _printf_(3, 4);
+/* An error on parent.key (on parent itself when key is NULL). */
+void check_error_key(struct check *c, const char *parent, const char *key, const char *fmt, ...)
+    _printf_(4, 5);
+/* "parent.key" / "parent[i]"; NULL (and r set) when out of memory. Caller frees. */
+char *check_join(struct check *c, const char *parent, const char *key);
+char *check_index(struct check *c, const char *parent, size_t i);
+/* Reports every key of obj not in allowed (NULL-terminated), with a "did you
+ * mean" hint when a known field is at most two edits away. */
+void check_unknown_fields(struct check *c, const json_t *obj, const char *path,
+                          const char *const *allowed);
+/* An entry of a list of objects: false (reported) when it is not an object;
+ * else its unknown fields are reported and it is worth looking into. */
+bool check_entry(struct check *c, const json_t *entry, const char *path, const char *const *fields);
+
+/* Getters: the value, or NULL/def when absent (or null) or wrong (reported).
+ * Borrowed from obj. */
+const json_t *check_field(struct check *c, const json_t *obj, const char *parent, const char *key,
+                          bool required);
+const char *check_string(struct check *c, const json_t *obj, const char *parent, const char *key,
+                         bool required);
+const char *check_nonempty_string(struct check *c, const json_t *obj, const char *parent,
+                                  const char *key, bool required);
+const json_t *check_object(struct check *c, const json_t *obj, const char *parent, const char *key,
+                           bool required);
+const json_t *check_array(struct check *c, const json_t *obj, const char *parent, const char *key);
+bool check_bool(struct check *c, const json_t *obj, const char *parent, const char *key, bool def);
+/* An integer in [min, max]; "must be at least min" when max is INT64_MAX. */
+int64_t check_int(struct check *c, const json_t *obj, const char *parent, const char *key,
+                  int64_t min, int64_t max, int64_t def);
+double check_number(struct check *c, const json_t *obj, const char *parent, const char *key,
+                    double min, double max, double def);
+/* The index of the value among values (NULL-terminated), or def. */
+int check_enum(struct check *c, const json_t *obj, const char *parent, const char *key,
+               const char *const *values, int def);
+/* An array of strings; NULL when absent or when any entry is not a string. */
+const json_t *check_string_array(struct check *c, const json_t *obj, const char *parent,
+                                 const char *key);
+/* A string where YAML users easily write a number or a boolean (env and
+ * parameter values): the error shows how to quote it. */
+const char *check_quoted_string(struct check *c, const json_t *obj, const char *parent,
+                                const char *key, bool required);
+/* A byte quantity string ("256Mi") or an integer; 0 when absent or wrong. */
+int64_t check_bytes(struct check *c, const json_t *obj, const char *parent, const char *key,
+                    int64_t min, const char *min_text);
+/* Records name at index in seen (name → first index); when it is there
+ * already, reports "duplicate <what> <name> (first at <list_path>[i])" on
+ * parent.key and returns false. */
+bool check_unique(struct check *c, json_t *seen, const char *name, size_t index,
+                  const char *list_path, const char *parent, const char *key, const char *what);
+/* labels (check_values) or annotations: an object of strings with label
+ * keys; reserve_berth refuses keys starting with "berth.". The map when
+ * valid, else NULL. */
+const json_t *check_string_map(struct check *c, const json_t *obj, const char *parent,
+                               const char *key, bool check_values, bool reserve_berth);
+/* A DNS-1123 label (name_is_valid); NULL when absent or invalid. */
+const char *check_name(struct check *c, const json_t *obj, const char *parent, const char *key,
+                       bool required);
+
+/* Sets obj[key] = value (stolen) unless a non-null value is there. */
+void json_set_default(json_t *obj, const char *key, json_t *value);
+
+static inline bool ascii_alpha(char ch)
+{
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+static inline bool ascii_alnum(char ch)
+{
+        return ascii_alpha(ch) || (ch >= '0' && ch <= '9');
+}
+
+/* ---- kinds (task.c, workflow.c) ---------------------------------------- */
+
+#define OBJECT_NAME_MAX 63 /* a DNS-1123 label, see name_is_valid() */
+
+extern const struct kind_info kind_task;
+extern const struct kind_info kind_workflow;
+
+/* Checks a Task spec at parent ("spec", or "spec.steps[3].task" in a
+ * Workflow, whose Task has no TTL of its own: in_step) and, when ret is not
+ * NULL, decodes it into *ret (release it even when errors were found). */
+void task_check(struct check *c, const json_t *spec, const char *parent, bool in_step,
+                struct task_spec *ret);
+/* The documented defaults of a Task spec (a Workflow step's too). */
+void task_defaults(json_t *spec);

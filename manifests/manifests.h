@@ -20,8 +20,37 @@
 
 /* ---- kinds ------------------------------------------------------------ */
 
+/* Every kind is described once, in manifests/<kind>.c, by a struct
+ * kind_info: its names, schema (check and defaults), finalizer and what
+ * `berth get` shows of it. The API router, the CLI, the controller and the
+ * object cache read these instead of listing kinds; docs/internals/
+ * adding-a-kind.md walks through adding one. */
+
 #define FINALIZER_CONTAINERS "berth/containers" /* Task: its containers are removed */
 #define FINALIZER_CHILDREN   "berth/children"   /* Workflow: its Tasks and results are deleted */
+
+/* How `berth get` renders a column from the value at its path. */
+enum column_format {
+        COLUMN_TEXT,     /* a scalar as text; "" when absent */
+        COLUMN_PHASE,    /* "Pending" when absent; coloured on a terminal */
+        COLUMN_COUNT,    /* an integer; "0" when absent */
+        COLUMN_INTEGER,  /* an integer; "" when absent */
+        COLUMN_AGE,      /* time since the timestamp, kubectl-style ("5m") */
+        COLUMN_ELAPSED,  /* from the timestamp to the one at `until` (or now): "1m5s" */
+        COLUMN_SHORT_ID, /* the first 12 characters (container IDs) */
+        COLUMN_ONE_LINE, /* the first line, control characters as spaces */
+        COLUMN_PROGRESS, /* "2/3"; before it is written, "0/<entries of the array at `until`>" */
+};
+
+struct printer_column {
+        const char *title; /* "PHASE"; NULL ends a list */
+        const char *path;  /* "status.phase" */
+        enum column_format format;
+        const char *until; /* second path of ELAPSED and PROGRESS */
+        bool wide;         /* only with -o wide */
+};
+
+struct check; /* manifests-internal.h */
 
 struct kind_info {
         const char *kind;       /* "Task" */
@@ -32,13 +61,28 @@ struct kind_info {
         /* Finalizer every object of the kind carries (added on create by the API
          * and by its reconciler), or NULL: its controller's clean-up on delete. */
         const char *finalizer;
+        /* Runs to completion: once its phase is Succeeded or Failed its status
+         * no longer changes (`berth wait` gives up on an unmet condition). */
+        bool runs_to_completion;
+        /* API subresources, NULL-terminated (may be NULL): "log" (the
+         * containers' output), "results" (growing data, see object_data_key). */
+        const char *const *subresources;
+        /* `berth get` columns after NAMESPACE (with -A) and NAME. */
+        const struct printer_column *columns;
+        /* Schema: checks a spec at path "spec" (required unless NULL) and fills
+         * its defaults (after a check found nothing). */
+        void (*check_spec)(struct check *c, const json_t *spec);
+        void (*default_spec)(json_t *spec);
 };
 
 /* Finds a kind by any of its names, case-insensitive: "Task", "task", "tasks".
  * NULL if unknown. Static storage. */
 const struct kind_info *kind_lookup(const char *name);
+/* Exactly as manifests spell it ("Task"), or NULL. */
+const struct kind_info *kind_by_name(const char *kind);
 /* All kinds this build knows, NULL-terminated. */
 const struct kind_info *const *kind_all(void);
+bool kind_has_subresource(const struct kind_info *kind, const char *name);
 
 /* Store key of an object: "<prefix><resource>/<namespace>/<name>", e.g.
  * "/berth/tasks/default/hello". prefix ends with '/'. ns NULL or "" gives
@@ -136,11 +180,9 @@ char *field_errors_format(const struct field_errors *errs, const char *source);
  * (sorted by line and column) otherwise, -ENOMEM with *ret_errs untouched. */
 int manifest_validate(const json_t *object, const json_t *positions, struct field_errors *ret_errs);
 
-/* Fills the defaults documented in docs/reference: metadata.namespace "default",
- * and for a Task spec imagePullPolicy IfNotPresent, restartPolicy Never,
- * backoffLimit 6, backoff {initialSeconds 10, factor 2, maxSeconds 300}; for a
- * Workflow spec failFast true, parallelism 0 and each step's task as a Task
- * spec. Idempotent. The object must have passed manifest_validate. */
+/* Fills the defaults documented in docs/reference: metadata.namespace
+ * "default" and the kind's spec defaults (kind_info.default_spec).
+ * Idempotent. The object must have passed manifest_validate. */
 void manifest_apply_defaults(json_t *object);
 
 /* ---- expressions ----------------------------------------------------- */
@@ -162,6 +204,129 @@ typedef int (*expr_resolve_fn)(const char *expr, const char **ret_value, char *m
  * parameter \"x\""). -E2BIG when the result would exceed max_len bytes. */
 int expr_expand(const char *s, expr_resolve_fn resolve, void *userdata, size_t max_len, char **ret,
                 char *msg, size_t msg_size);
+
+/* ---- Task (task.c) ---------------------------------------------------- */
+
+#define TASK_DEFAULT_BACKOFF_LIMIT       6
+#define TASK_DEFAULT_BACKOFF_INITIAL_SEC 10
+#define TASK_DEFAULT_BACKOFF_FACTOR      2
+#define TASK_DEFAULT_BACKOFF_MAX_SEC     300
+
+enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
+enum restart_policy { RESTART_NEVER, RESTART_ON_FAILURE };
+enum volume_type { VOLUME_HOST_PATH, VOLUME_NAMED, VOLUME_TMPFS };
+
+struct task_env {
+        const char *name;
+        const char *value; /* "" when not set */
+};
+
+struct task_volume {
+        enum volume_type type;
+        const char *mount_path;
+        const char *source; /* hostPath or volume name; NULL for tmpfs */
+        bool read_only;
+        int64_t size_limit; /* tmpfs bytes; 0 = Docker's default */
+};
+
+/* A Task spec, checked and with every default filled: what the Task
+ * reconciler works from. Strings and JSON values are borrowed from the JSON
+ * it was decoded from; env and volumes are owned (task_spec_release). */
+struct task_spec {
+        const char *image;
+        enum pull_policy pull_policy;
+        const json_t *command; /* array of strings, or NULL: the image's entrypoint */
+        const json_t *args;    /* array of strings, or NULL: the image's command */
+        struct task_env *env;
+        size_t n_env;
+        const char *working_dir; /* NULL = the image's */
+        const char *user;        /* NULL = the image's */
+        const char *network;     /* NULL = Docker's default */
+        struct task_volume *volumes;
+        size_t n_volumes;
+        int64_t cpu_millis;   /* 0 = no limit */
+        int64_t memory_bytes; /* 0 = no limit */
+        int64_t pids_limit;   /* 0 = no limit */
+        const json_t *labels; /* object of strings (no "berth." keys), or NULL */
+        enum restart_policy restart_policy;
+        int backoff_limit;
+        int64_t backoff_initial_ms;
+        double backoff_factor;
+        int64_t backoff_max_ms;
+        int64_t active_deadline_ms;    /* 0 = none */
+        int64_t ttl_after_finished_ms; /* < 0 = keep forever */
+};
+
+/* Decodes the spec of a Task object with the checks of manifest_validate.
+ * -EINVAL with err naming the first bad field ("spec.image: required"),
+ * -ENOMEM; *ret untouched then. Release with task_spec_release(). */
+int task_spec_decode(const json_t *object, struct task_spec *ret, struct berth_error *err);
+void task_spec_release(struct task_spec *spec); /* NULL ok */
+
+/* ---- Workflow (workflow.c) -------------------------------------------- */
+
+#define WORKFLOW_STEPS_MAX      200
+#define WORKFLOW_PARAMETERS_MAX 64
+
+struct workflow_parameter {
+        const char *name;
+        const char *value;
+};
+
+struct workflow_step_spec {
+        const char *name;
+        const size_t *deps; /* indexes of its dependsOn steps, in their order */
+        size_t n_deps;
+        const json_t *task; /* the Task spec template, {{...}} not yet expanded */
+};
+
+/* A Workflow spec, checked (dependencies resolved, no cycles, expressions
+ * known) and defaulted. Borrowed from its JSON but for the arrays
+ * (workflow_spec_release). */
+struct workflow_spec {
+        struct workflow_parameter *parameters;
+        size_t n_parameters;
+        struct workflow_step_spec *steps;
+        size_t n_steps; /* 1..WORKFLOW_STEPS_MAX */
+        bool fail_fast;
+        int parallelism;               /* 0 = no limit */
+        int64_t ttl_after_finished_ms; /* < 0 = keep forever */
+        size_t *deps;                  /* storage of every step's deps */
+};
+
+/* Like task_spec_decode, for a Workflow object. */
+int workflow_spec_decode(const json_t *object, struct workflow_spec *ret, struct berth_error *err);
+void workflow_spec_release(struct workflow_spec *spec); /* NULL ok */
+/* Index of the step named name, or spec->n_steps. */
+size_t workflow_spec_step(const struct workflow_spec *spec, const char *name);
+
+/* What a Workflow template expression names (docs/reference/workflow.md). */
+enum workflow_ref_type {
+        WORKFLOW_REF_PARAMETER,   /* parameters.<name> */
+        WORKFLOW_REF_STEP_RESULT, /* steps.<step>.outputs.result */
+        WORKFLOW_REF_NAME,        /* workflow.name */
+        WORKFLOW_REF_NAMESPACE,   /* workflow.namespace */
+        WORKFLOW_REF_UID,         /* workflow.uid */
+};
+
+struct workflow_ref {
+        enum workflow_ref_type type;
+        char name[EXPR_MAX_LEN + 1]; /* the parameter or step; "" otherwise */
+};
+
+/* Parses one expression as expr_expand hands it to a resolver. -ENOENT with
+ * msg saying which expressions exist when it is none of them; a step name
+ * holding a '.' is an unknown step. */
+int workflow_ref_parse(const char *expr, struct workflow_ref *ret, char *msg, size_t msg_size);
+
+/* The strings of a step's Task spec where expressions are expanded:
+ * command[i], args[i] and env[i].value. fn gets each string value, its field
+ * path inside the Task spec ("env[2].value") and, for an env value, the
+ * variable's name (else NULL); a negative return stops the walk and is
+ * returned. */
+typedef int (*task_template_fn)(json_t *value, const char *field, const char *env_name,
+                                void *userdata);
+int task_template_foreach(const json_t *task_spec, task_template_fn fn, void *userdata);
 
 /* ---- printing --------------------------------------------------------- */
 

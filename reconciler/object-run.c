@@ -17,6 +17,14 @@ int object_run_load(struct reconcile_ctx *ctx, const char *key, struct object_ru
         if (!json_is_object(meta))
                 return berth_error_set(err, -EINVAL, "%s: metadata missing", key);
         json_object_del(meta, "resourceVersion");
+        run->ns = json_string_value(json_object_get(meta, "namespace"));
+        run->name = json_string_value(json_object_get(meta, "name"));
+        run->uid = json_string_value(json_object_get(meta, "uid"));
+        if (!run->ns)
+                run->ns = "default";
+        if (!run->name || !run->uid || !*run->uid)
+                return berth_error_set(err, -EINVAL, "%s: metadata.name and uid required", key);
+        run->deleting = object_is_deleting(obj);
         run->obj = TAKE_PTR(obj);
         run->rev = rev;
         return 0;
@@ -92,12 +100,12 @@ int object_run_finalize(struct object_run *run, const char *finalizer, struct be
         return r;
 }
 
-int object_run_mark_deleted(struct object_run *run, int64_t now_ms, struct berth_error *err)
+int object_run_mark_deleted(struct object_run *run, struct berth_error *err)
 {
         char ts[RFC3339_MAX];
 
         if (!json_path(run->obj, "metadata.deletionTimestamp")) {
-                time_format_rfc3339(now_ms, ts);
+                time_format_rfc3339(run->now_ms, ts);
                 if (json_path_set_new(run->obj, "metadata.deletionTimestamp", json_string(ts)) < 0)
                         return berth_error_set(err, -ENOMEM, "set deletionTimestamp");
         }
@@ -108,6 +116,39 @@ bool object_is_deleting(const json_t *obj)
 {
         const json_t *ts = json_path(obj, "metadata.deletionTimestamp");
         return ts && !json_is_null(ts);
+}
+
+int object_mark_deleted(struct reconcile_ctx *ctx, const char *key, struct berth_error *err)
+{
+        struct object_run child;
+        int r = object_run_load(ctx, key, &child, err);
+
+        if (r == 0 && !child.deleting) {
+                child.now_ms = ctx->now_ms ? ctx->now_ms() : time_now_ms();
+                r = object_run_mark_deleted(&child, err);
+        }
+        json_decref(child.obj);
+        if (r == -ENOENT || r == -ESTALE) { /* gone or changed: its event brings us back */
+                berth_error_clear(err);
+                return 0;
+        }
+        return r;
+}
+
+int object_run_set_status(struct object_run *run, json_t *st, struct berth_error *err)
+{
+        const json_t *old = json_object_get(run->obj, "status");
+
+        if (!st)
+                return berth_error_set(err, -ENOMEM, "status of %s: out of memory", run->key);
+        if (old && json_equal(old, st)) {
+                json_decref(st);
+                return 0;
+        }
+        if (json_object_set_new(run->obj, "status", st) < 0)
+                return berth_error_set(err, -ENOMEM, "status of %s: out of memory", run->key);
+        run->dirty = true;
+        return 0;
 }
 
 int key_split(const char *key, char ns[64], char name[64])

@@ -1,23 +1,87 @@
-/* reconciler-internal.h: what the reconcilers of several kinds share — the
- * object being reconciled and its store writes, and status JSON helpers. */
+/* reconciler-internal.h: the reconcile skeleton every kind runs on
+ * (reconcile.c), the store side of a reconcile (object-run.c) and status JSON
+ * helpers (status.c). */
 #pragma once
 
 #include "reconciler.h"
 
 #define RECONCILE_WAIT_WRITE_MS 2000 /* read-your-writes wait after a store write */
 
-/* The object a reconcile works on: a private copy of the cached object
- * (without metadata.resourceVersion), written back with CAS on rev. */
+/* The object one reconcile works on: a private copy of the cached object
+ * (without metadata.resourceVersion), written back with CAS on rev. Each kind
+ * embeds it as the first member of its own run state. */
 struct object_run {
         struct reconcile_ctx *ctx;
         const char *key;
         json_t *obj;
-        int64_t rev; /* mod revision obj was read or last written at */
-        bool dirty;
+        int64_t rev;                 /* mod revision obj was read or last written at */
+        bool dirty;                  /* obj changed: write it at the end */
+        const char *ns, *name, *uid; /* borrowed from obj.metadata */
+        bool deleting;               /* metadata.deletionTimestamp set */
+        int64_t now_ms;              /* the clock for this round */
+        /* Acting asks to look again within this long (< 0: no wish), e.g. a
+         * removal someone else has in progress. */
+        int64_t retry_ms;
 };
 
-/* Copies the cached object at key into run (caller json_decref's run->obj).
- * -ENOENT when it is not cached; -EINVAL without metadata. */
+/* What carrying out one plan led to. */
+enum act_result {
+        ACT_IDLE,     /* nothing that changes what we observe: write status, stop */
+        ACT_PROGRESS, /* observed state moved: observe and plan again */
+        ACT_REPLAN,   /* a failure the planner must judge: plan again, drop this plan's status */
+        ACT_DONE,     /* the object was written or deleted: the reconcile is over */
+};
+
+/* What the skeleton needs to know of a kind's plan. */
+struct plan_summary {
+        size_t n_actions;
+        uint64_t signature;       /* equal for equal actions: a round repeating itself */
+        int64_t requeue_after_ms; /* < 0: no timer */
+};
+
+/* One kind's reconciler: its steps, called by reconcile() in this order:
+ * prepare once, then rounds of observe → plan → act → status. */
+struct kind_reconciler {
+        const char *kind; /* its kind_info's kind */
+        size_t run_size;  /* of the kind's run state, which starts with struct object_run */
+        /* The object is gone from the store: remove what it left behind. */
+        int (*gone)(struct reconcile_ctx *ctx, const char *ns, const char *name,
+                    struct berth_error *err);
+        /* Decodes the spec (a deleting object needs no valid one). */
+        int (*prepare)(struct object_run *run, struct berth_error *err);
+        /* Reads what the plan needs from the caches (and what acting learned). */
+        int (*observe)(struct object_run *run, struct berth_error *err);
+        /* Pure: computes the plan into the run from what observe found. */
+        void (*plan)(struct object_run *run, struct plan_summary *ret);
+        /* Carries the plan out: an enum act_result, or -errno. */
+        int (*act)(struct object_run *run, struct berth_error *err);
+        /* Puts the plan's status into run->obj (setting dirty when it changed). */
+        int (*status)(struct object_run *run, struct berth_error *err);
+        /* Frees the kind's part of the run (not obj). */
+        void (*release)(struct object_run *run);
+};
+
+extern const struct kind_reconciler task_reconciler;
+extern const struct kind_reconciler workflow_reconciler;
+
+/* FNV-1a step for plan signatures. */
+static inline uint64_t signature_add(uint64_t h, const void *p, size_t n)
+{
+        const unsigned char *b = p;
+
+        for (size_t i = 0; i < n; i++) {
+                h ^= b[i];
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+#define SIGNATURE_SEED 0xcbf29ce484222325ULL
+
+/* ---- the store side (object-run.c) ------------------------------------ */
+
+/* Copies the cached object at key into run (caller json_decref's run->obj)
+ * and reads its identity. -ENOENT when it is not cached; -EINVAL without
+ * metadata name and uid. */
 int object_run_load(struct reconcile_ctx *ctx, const char *key, struct object_run *run,
                     struct berth_error *err);
 /* Writes run->obj with CAS and the leader fence, then waits (bounded) until
@@ -28,13 +92,17 @@ int object_run_add_finalizer(struct object_run *run, const char *finalizer); /* 
 /* Drops finalizer; deletes the object when no other finalizer is left. */
 int object_run_finalize(struct object_run *run, const char *finalizer, struct berth_error *err);
 /* Sets metadata.deletionTimestamp (if unset) and writes the object. */
-int object_run_mark_deleted(struct object_run *run, int64_t now_ms, struct berth_error *err);
+int object_run_mark_deleted(struct object_run *run, struct berth_error *err);
 bool object_is_deleting(const json_t *obj);
+/* Marks the object at key deleted (its finalizers then clean up); a
+ * missing or concurrently changed object is no error (its event brings
+ * its owner back). */
+int object_mark_deleted(struct reconcile_ctx *ctx, const char *key, struct berth_error *err);
 
 /* Splits "<prefix><resource>/<ns>/<name>" without knowing the prefix. */
 int key_split(const char *key, char ns[64], char name[64]);
 
-/* ---- status JSON (task-json.c) ---------------------------------------- */
+/* ---- status JSON (status.c) ------------------------------------------- */
 
 /* Steals value; -ENOMEM when either allocation failed. */
 int json_set_new(json_t *obj, const char *key, json_t *value);
@@ -42,7 +110,12 @@ int json_set_time(json_t *obj, const char *key, int64_t ms);      /* ms <= 0: no
 int json_set_string(json_t *obj, const char *key, const char *s); /* NULL: nothing */
 int64_t json_time_field(const json_t *obj, const char *field);    /* RFC 3339 → ms; 0 if absent */
 /* Conditions Running/Succeeded/Failed implied by a phase, reason and message
- * (next_attempt_ms > 0 while Running: BackOff); keeps the lastTransitionTime of
- * conditions whose status did not change. New reference or NULL. */
+ * (next_attempt_ms > 0 while Running: BackOff), and Terminating (True while
+ * terminating_ms > 0, False afterwards when old_status had it); keeps the
+ * lastTransitionTime of conditions whose status did not change. New
+ * reference or NULL. */
 json_t *phase_conditions_to_json(const struct task_status *st, const json_t *old_status,
                                  int64_t now_ms);
+/* Replaces obj's status with st (stolen) unless it reads the same; sets
+ * run->dirty when it changed. -ENOMEM when st is NULL. */
+int object_run_set_status(struct object_run *run, json_t *st, struct berth_error *err);

@@ -1,12 +1,14 @@
-/* reconciler: one reconcile per kind — observe, plan (pure), act.
+/* reconciler: one reconcile per kind — observe, plan (pure), act — on one
+ * skeleton (reconcile.c), found through the kinds registry.
+ *
+ * Every kind's reconcile runs the same steps: load the object from the cache
+ * (gone: collect what it left behind) → decode its spec → rounds of observe
+ * (caches) → plan (a pure function, unit-tested with plain structs) → act
+ * (idempotent actions; failures the planner must judge are fed back into the
+ * next round) → CAS status write → requeue at the plan's next wake-up.
  *
  * Task: one container per attempt, named berth.<ns>.<name>.<uid8>.<attempt>.
- * task_plan() is a pure function of (object, observed containers, now): it is
- * unit-tested with plain structs. task_reconcile() observes the caches, calls
- * task_plan(), carries out the actions (each idempotent) and writes status
- * with compare-and-swap.
- *
- * Task status rules (docs/reference for users):
+ * Task status rules (docs/reference/task.md for users):
  * - phase Pending until a container of the task has started, then Running,
  *   then Succeeded (exit 0, reason Completed) or Failed (reason Error,
  *   OOMKilled, BackoffLimitExceeded, DeadlineExceeded, ImagePullFailed,
@@ -16,8 +18,13 @@
  *   describe the failed attempt, and condition Running is False with reason
  *   BackOff. activeDeadlineSeconds counts from the first start, across
  *   attempts and backoff waits.
+ * - Terminal only when stopped: past its deadline a running Task keeps phase
+ *   Running with reason DeadlineExceeded and condition Terminating True while
+ *   its container gets SIGTERM and, after TASK_KILL_GRACE_MS, SIGKILL; it
+ *   becomes Failed once the container has exited.
  * - Conditions: Running (True while a container runs), Succeeded and Failed
- *   (True in that phase, False in the other one, Unknown before).
+ *   (True in that phase, False in the other one, Unknown before), and
+ *   Terminating once a stop began.
  * - A finished task never runs again, even when its spec changes (only
  *   observedGeneration follows); delete and re-apply to rerun it.
  * - Times have second precision (RFC 3339); nextAttemptTime is rounded up.
@@ -39,23 +46,6 @@ enum task_phase { TASK_PHASE_PENDING, TASK_PHASE_RUNNING, TASK_PHASE_SUCCEEDED, 
 const char *task_phase_to_string(enum task_phase p);
 int task_phase_from_string(const char *s, enum task_phase *ret);
 
-enum restart_policy { RESTART_NEVER, RESTART_ON_FAILURE };
-enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
-
-/* The parts of a Task the planner needs (the container config is built from
- * the JSON spec directly by task_container_body()). */
-struct task_spec {
-        const char *image; /* borrowed from the object */
-        enum pull_policy pull_policy;
-        enum restart_policy restart_policy;
-        int backoff_limit;
-        int64_t backoff_initial_ms;
-        double backoff_factor;
-        int64_t backoff_max_ms;
-        int64_t active_deadline_ms;    /* 0 = none */
-        int64_t ttl_after_finished_ms; /* < 0 = keep forever */
-};
-
 /* Fields are NULL/0 when absent. Strings are borrowed from the object. */
 struct task_status {
         enum task_phase phase;
@@ -69,6 +59,9 @@ struct task_status {
         const char *message;
         int64_t observed_generation;
         int64_t next_attempt_ms; /* when the next attempt may be created (backoff) */
+        /* > 0: since then its container is being stopped (reason says why);
+         * condition Terminating is True. */
+        int64_t terminating_ms;
 };
 
 /* A container of this task as observed (from the cache). */
@@ -94,7 +87,11 @@ struct task_plan_input {
         const struct observed_container *containers; /* sorted by attempt */
         size_t n_containers;
         bool image_present;      /* for IfNotPresent/Never; Always ignores it */
+        bool image_unknown;      /* image_present is not known yet: inspect before a create */
         const char *image_error; /* pull/inspect failure message, or NULL */
+        /* Containers of an older Task of the same name (another uid): removed. */
+        const struct observed_container *strays;
+        size_t n_strays;
         int64_t now_ms;
         /* Feedback from the apply step, for the next round of planning: */
         const char *create_error; /* create/start refused (4xx): the daemon's message */
@@ -104,6 +101,7 @@ struct task_plan_input {
 
 enum task_action_type {
         TASK_ACTION_ADD_FINALIZER,
+        TASK_ACTION_INSPECT_IMAGE, /* is the image present? (image_unknown) */
         TASK_ACTION_PULL_IMAGE,
         /* container exited but exit details unknown; container_id NULL: look
          * the attempt's container up by name (status knows the attempt, the
@@ -142,18 +140,30 @@ void task_plan_compute(const struct task_plan_input *in, struct task_plan *ret);
  * plus up to 10% jitter derived from uid. Pure. */
 int64_t task_backoff_delay_ms(const struct task_spec *spec, const char *uid, int next_attempt);
 
-/* Parses spec fields the planner needs (after validation and defaults). */
-int task_spec_from_json(const json_t *object, struct task_spec *ret, struct berth_error *err);
 /* Parses status (absent → zero values, phase Pending). Strings borrowed. */
 void task_status_from_json(const json_t *object, struct task_status *ret);
-/* Builds the status JSON object with conditions Running/Succeeded/Failed;
- * keeps lastTransitionTime of conditions whose status did not change (from old). */
+/* Builds the status JSON object with conditions Running/Succeeded/Failed
+ * (and Terminating once a stop began, kept afterwards as False); keeps the
+ * lastTransitionTime of conditions whose status did not change (from old). */
 json_t *task_status_to_json(const struct task_status *st, const json_t *old_status, int64_t now_ms);
 
 /* "berth.<ns>.<name>.<uid8>.<attempt>". Caller frees. */
 char *task_container_name(const char *ns, const char *name, const char *uid, int attempt);
-/* Docker create body (Config + HostConfig + labels) for one attempt. New reference. */
-json_t *task_container_body(const json_t *object, int attempt, struct berth_error *err);
+
+/* Who a container belongs to: its berth.* labels. Strings borrowed. */
+struct container_owner {
+        const char *kind; /* "Task" */
+        const char *ns;
+        const char *name;
+        const char *uid;
+        int64_t generation;
+        const char *cluster; /* berth.cluster, or NULL */
+};
+
+/* Docker create body (Config + HostConfig + labels) of one attempt of a
+ * decoded Task spec. New reference, or NULL on allocation failure. */
+json_t *task_container_body(const struct task_spec *spec, const struct container_owner *owner,
+                            int attempt);
 
 /* ---- Workflow: planning ---------------------------------------------- */
 
@@ -163,8 +173,6 @@ json_t *task_container_body(const json_t *object, int attempt, struct berth_erro
  * object_data_key(prefix, "workflows", ns, name, "step-<step>"), never in the
  * Workflow object. Rules for users: docs/reference/workflow.md. */
 #define WORKFLOW_FINALIZER      FINALIZER_CHILDREN
-#define WORKFLOW_STEPS_MAX      200
-#define WORKFLOW_PARAMETERS_MAX 64
 #define WORKFLOW_RESULT_MAX     (256 * 1024) /* bytes of stdout kept (the last ones) */
 #define WORKFLOW_LABEL_WORKFLOW "berth.workflow"
 #define WORKFLOW_LABEL_STEP     "berth.step"
@@ -185,7 +193,11 @@ struct workflow_step {
         enum task_phase task_phase;
         const char *task_reason;
         const char *task_message;
-        bool result_stored; /* its result key is in the cache */
+        bool result_stored; /* its result is recorded */
+        /* Acting found the step failed (its Task could not be made, its
+         * output is lost): reason and message, else NULL. */
+        const char *failure_reason;
+        const char *failure_message;
         /* previous status of the step */
         enum step_phase prev_phase;
         bool prev_created; /* the status recorded its Task as created */
@@ -194,9 +206,10 @@ struct workflow_step {
 };
 
 struct workflow_plan_input {
-        bool deleting;      /* metadata.deletionTimestamp set */
-        bool has_finalizer; /* WORKFLOW_FINALIZER present */
-        bool children_left; /* Tasks or result keys of this Workflow still exist */
+        bool deleting;       /* metadata.deletionTimestamp set */
+        bool has_finalizer;  /* WORKFLOW_FINALIZER present */
+        size_t tasks_left;   /* deleting: Tasks of this Workflow that still exist */
+        size_t results_left; /* deleting: its result keys that still exist */
         bool fail_fast;
         int parallelism;               /* 0 = no limit */
         int64_t ttl_after_finished_ms; /* < 0 = keep forever */
@@ -269,13 +282,13 @@ struct reconcile_ctx {
         const struct store_guard *fence;
 };
 
-/* Reconciles the Task stored at key. *ret_requeue_ms: < 0 none, else when to
- * look again. Returns 0, or -errno (the caller requeues with backoff; -ESTALE =
- * the object changed under us, retry at once). */
-int task_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requeue_ms,
-                   struct berth_error *err);
-/* Reconciles the Workflow stored at key (same contract as task_reconcile):
- * creates step Tasks, records results, writes status, deletes its children
- * on delete. When the Workflow is gone, deletes what it left behind. */
-int workflow_reconcile(struct reconcile_ctx *ctx, const char *key, int64_t *ret_requeue_ms,
-                       struct berth_error *err);
+/* Whether this build has a reconciler for kind (kinds without one are only
+ * stored and served). */
+bool reconciler_handles(const struct kind_info *kind);
+/* Reconciles the object of kind stored at key; when it is gone, removes what
+ * it left behind (containers, child objects). *ret_requeue_ms: < 0 none, else
+ * when to look again. Returns 0, or -errno (the caller requeues with backoff;
+ * -ESTALE = the object changed under us, retry at once; -EPERM = fenced off;
+ * -ENOTSUP = no reconciler for kind). */
+int reconcile(struct reconcile_ctx *ctx, const struct kind_info *kind, const char *key,
+              int64_t *ret_requeue_ms, struct berth_error *err);

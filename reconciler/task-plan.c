@@ -10,6 +10,10 @@
 
 #include "reconciler.h"
 
+/* After SIGKILL the die event brings the Task back; this timer is the safety
+ * net should it be missed. */
+#define TASK_KILLED_RECHECK_MS 5000
+
 static const char *const phase_names[] = {
     [TASK_PHASE_PENDING] = "Pending",
     [TASK_PHASE_RUNNING] = "Running",
@@ -36,6 +40,7 @@ int task_phase_from_string(const char *s, enum task_phase *ret)
 
 static const char *const action_names[] = {
     [TASK_ACTION_ADD_FINALIZER] = "AddFinalizer",
+    [TASK_ACTION_INSPECT_IMAGE] = "InspectImage",
     [TASK_ACTION_PULL_IMAGE] = "PullImage",
     [TASK_ACTION_INSPECT] = "Inspect",
     [TASK_ACTION_CREATE] = "Create",
@@ -169,9 +174,10 @@ static void fail_with(struct task_plan *p, const struct task_plan_input *in, con
         p->status.message = message;
 }
 
-/* True when the deadline has passed (status already Failed). Otherwise arms
- * a timer for it. Only meaningful once the task has started. */
-static bool check_deadline(struct task_plan *p, const struct task_plan_input *in)
+/* True when the deadline has passed: reason and message say so (the caller
+ * decides what that means now). Otherwise arms a timer for it. Only
+ * meaningful once the task has started. */
+static bool deadline_passed(struct task_plan *p, const struct task_plan_input *in)
 {
         int64_t limit = in->spec.active_deadline_ms;
         if (limit <= 0 || p->status.start_ms <= 0)
@@ -183,7 +189,7 @@ static bool check_deadline(struct task_plan *p, const struct task_plan_input *in
         }
         char d[32];
         duration_format(limit, d, sizeof(d));
-        finish(p, TASK_PHASE_FAILED, "DeadlineExceeded", in->now_ms);
+        p->status.reason = "DeadlineExceeded";
         p->status.exit_known = false;
         p->status.exit_code = 0;
         set_message(p, "active deadline of %s exceeded", d);
@@ -197,6 +203,12 @@ static void plan_create(struct task_plan *p, const struct task_plan_input *in, i
 {
         const struct task_spec *spec = &in->spec;
 
+        if (in->image_unknown && spec->pull_policy != PULL_ALWAYS && !in->image_error) {
+                /* Whether to pull (or fail, with Never) depends on it: ask,
+                 * then plan the create. */
+                add_action(p, TASK_ACTION_INSPECT_IMAGE, attempt, NULL, NULL);
+                return;
+        }
         if (in->image_error) {
                 fail_with(p, in, "ImagePullFailed", in->image_error);
                 return;
@@ -231,8 +243,11 @@ static void plan_create(struct task_plan *p, const struct task_plan_input *in, i
 static void plan_backoff_wait(struct task_plan *p, const struct task_plan_input *in, int attempt)
 {
         p->status.phase = TASK_PHASE_RUNNING;
-        if (check_deadline(p, in))
+        if (deadline_passed(p, in)) {
+                /* Nothing runs between attempts: failed at once. */
+                finish(p, TASK_PHASE_FAILED, p->status.reason, in->now_ms);
                 return;
+        }
         if (in->now_ms >= p->status.next_attempt_ms) {
                 plan_create(p, in, attempt + 1);
                 return;
@@ -298,6 +313,13 @@ static void plan_attempt_failed(struct task_plan *p, const struct task_plan_inpu
                 set_message(p, "%sexit code %d", oom, c->exit_code);
 }
 
+/* Stops begin on whole seconds: status times have second precision, and
+ * the grace period must read back the same. */
+static int64_t floor_to_second(int64_t ms)
+{
+        return ms / 1000 * 1000;
+}
+
 static void plan_running(struct task_plan *p, const struct task_plan_input *in, int attempt,
                          const struct observed_container *c)
 {
@@ -311,10 +333,45 @@ static void plan_running(struct task_plan *p, const struct task_plan_input *in, 
         st->exit_code = 0;
         if (st->start_ms <= 0)
                 st->start_ms = c->started_ms > 0 ? c->started_ms : in->now_ms;
-        if (check_deadline(p, in)) {
+        if (deadline_passed(p, in)) {
+                /* Terminal only once stopped: SIGTERM now, Failed when it exits. */
+                st->terminating_ms = floor_to_second(in->now_ms);
                 add_action(p, TASK_ACTION_KILL, attempt, c->id, "SIGTERM");
-                requeue_at(p, in->now_ms, in->now_ms + TASK_KILL_GRACE_MS);
+                requeue_at(p, in->now_ms, st->terminating_ms + TASK_KILL_GRACE_MS);
         }
+}
+
+/* A stop in progress (the status says why): SIGKILL once the grace period is
+ * over; Failed, for the reason of the stop, once nothing runs any more. c is
+ * the current attempt's container, NULL when the cache has none. */
+static void plan_stopping(struct task_plan *p, const struct task_plan_input *in, int attempt,
+                          const struct observed_container *c)
+{
+        struct task_status *st = &p->status;
+        int64_t grace_end = st->terminating_ms + TASK_KILL_GRACE_MS;
+
+        if (c && state_is_active(c->state)) {
+                if (in->now_ms < grace_end) {
+                        requeue_at(p, in->now_ms, grace_end);
+                } else {
+                        add_action(p, TASK_ACTION_KILL, attempt, c->id, "SIGKILL");
+                        requeue_at(p, in->now_ms, in->now_ms + TASK_KILLED_RECHECK_MS);
+                }
+                return;
+        }
+        if (c && !c->details_known && c->state != DOCKER_STATE_CREATED) {
+                add_action(p, TASK_ACTION_INSPECT, attempt, c->id, NULL);
+                return;
+        }
+        if (!c && in->lost_attempt != attempt) { /* the cache may lag */
+                add_action(p, TASK_ACTION_INSPECT, attempt, NULL, NULL);
+                return;
+        }
+        finish(p, TASK_PHASE_FAILED, st->reason ? st->reason : "Error",
+               c && c->finished_ms > 0 ? c->finished_ms : in->now_ms);
+        st->terminating_ms = 0;
+        st->exit_known = c && c->details_known;
+        st->exit_code = st->exit_known ? c->exit_code : 0;
 }
 
 static void plan_succeeded(struct task_plan *p, const struct task_plan_input *in, int attempt,
@@ -393,6 +450,10 @@ static void plan_active(struct task_plan *p, const struct task_plan_input *in)
                 plan_create(p, in, 1);
                 return;
         }
+        if (st->terminating_ms > 0) {
+                plan_stopping(p, in, cur, cc);
+                return;
+        }
         if (!cc) {
                 if (st->next_attempt_ms > 0) /* already waiting: its container may go */
                         plan_backoff_wait(p, in, cur);
@@ -452,7 +513,7 @@ static bool status_equal(const struct task_status *a, const struct task_status *
                (!a->exit_known || a->exit_code == b->exit_code) && str_same(a->reason, b->reason) &&
                str_same(a->message, b->message) &&
                a->observed_generation == b->observed_generation &&
-               a->next_attempt_ms == b->next_attempt_ms;
+               a->next_attempt_ms == b->next_attempt_ms && a->terminating_ms == b->terminating_ms;
 }
 
 void task_plan_compute(const struct task_plan_input *in, struct task_plan *ret)
@@ -461,12 +522,15 @@ void task_plan_compute(const struct task_plan_input *in, struct task_plan *ret)
         ret->requeue_after_ms = -1;
         ret->status = in->status;
 
+        /* An older Task's containers under this name: never ours to run. */
+        for (size_t i = 0; i < in->n_strays; i++)
+                add_action(ret, TASK_ACTION_REMOVE, in->strays[i].attempt, in->strays[i].id, NULL);
         if (in->deleting) {
                 /* A forced remove kills, so no KILL first. */
                 for (size_t i = 0; i < in->n_containers; i++)
                         add_action(ret, TASK_ACTION_REMOVE, in->containers[i].attempt,
                                    in->containers[i].id, NULL);
-                if (in->n_containers == 0)
+                if (in->n_containers == 0 && in->n_strays == 0)
                         add_action(ret, TASK_ACTION_FINALIZE, 0, NULL, NULL);
                 return;
         }

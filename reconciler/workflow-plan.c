@@ -97,6 +97,12 @@ static bool observe_step(const struct workflow_step *s, struct workflow_step_pla
                 sp->message = s->prev_message;
                 return true;
         }
+        if (s->failure_reason) {
+                sp->phase = STEP_FAILED;
+                sp->reason = s->failure_reason;
+                sp->message = s->failure_message;
+                return true;
+        }
         if (s->task_foreign) {
                 sp->phase = STEP_FAILED;
                 sp->reason = "TaskConflict";
@@ -135,12 +141,17 @@ static bool observe_step(const struct workflow_step *s, struct workflow_step_pla
         return true;
 }
 
+/* Children first; then the finalizer goes. Deleted Tasks bring us back with
+ * their events as they go; result keys are not watched: look again at once. */
 static void plan_deleting(const struct workflow_plan_input *in, struct workflow_plan *plan)
 {
-        if (in->children_left)
+        if (in->tasks_left > 0 || in->results_left > 0) {
                 add_action(plan, WORKFLOW_ACTION_DELETE_CHILDREN, 0);
-        else if (in->has_finalizer)
+                if (in->tasks_left == 0)
+                        plan->requeue_after_ms = 0;
+        } else if (in->has_finalizer) {
                 add_action(plan, WORKFLOW_ACTION_FINALIZE, 0);
+        }
 }
 
 static void plan_finished(const struct workflow_plan_input *in, struct workflow_plan *plan)

@@ -585,16 +585,30 @@ static int attempt_cmp(const void *a, const void *b)
         return strcmp(x->id, y->id);
 }
 
-int container_cache_by_uid(struct container_cache *c, const char *uid, struct container_info **ret)
+/* What a query selects; NULL fields match anything. */
+struct container_query {
+        const char *uid;
+        const char *kind, *ns, *owner;
+};
+
+static bool query_matches(const struct container_query *q, const struct container_info *ci)
+{
+        return (!q->uid || streq(ci->uid, q->uid)) && (!q->kind || streq(ci->kind, q->kind)) &&
+               (!q->ns || streq(ci->ns, q->ns)) && (!q->owner || streq(ci->owner, q->owner));
+}
+
+/* Copies of the matching containers, by attempt ascending. */
+static int query(struct container_cache *c, const struct container_query *q,
+                 struct container_info **ret)
 {
         struct container_info *v = NULL;
         size_t n = 0;
 
-        if (!uid || !ret)
+        if (!ret)
                 return -EINVAL;
         pthread_mutex_lock(&c->mu);
         for (size_t i = 0; i < c->n; i++)
-                n += streq(c->v[i].ci.uid, uid);
+                n += query_matches(q, &c->v[i].ci);
         if (n > 0) {
                 v = calloc(n, sizeof(*v));
                 if (!v) {
@@ -602,10 +616,9 @@ int container_cache_by_uid(struct container_cache *c, const char *uid, struct co
                         return -ENOMEM;
                 }
                 n = 0;
-                for (size_t i = 0; i < c->n; i++) {
-                        if (streq(c->v[i].ci.uid, uid))
+                for (size_t i = 0; i < c->n; i++)
+                        if (query_matches(q, &c->v[i].ci))
                                 v[n++] = c->v[i].ci;
-                }
         }
         pthread_mutex_unlock(&c->mu);
         if (n > 1)
@@ -614,27 +627,24 @@ int container_cache_by_uid(struct container_cache *c, const char *uid, struct co
         return (int)n;
 }
 
+int container_cache_by_uid(struct container_cache *c, const char *uid, struct container_info **ret)
+{
+        if (!uid)
+                return -EINVAL;
+        return query(c, &(struct container_query){.uid = uid}, ret);
+}
+
+int container_cache_by_owner(struct container_cache *c, const char *kind, const char *ns,
+                             const char *name, struct container_info **ret)
+{
+        if (!kind || !ns || !name)
+                return -EINVAL;
+        return query(c, &(struct container_query){.kind = kind, .ns = ns, .owner = name}, ret);
+}
+
 int container_cache_all(struct container_cache *c, struct container_info **ret)
 {
-        struct container_info *v = NULL;
-        size_t n;
-
-        if (!ret)
-                return -EINVAL;
-        pthread_mutex_lock(&c->mu);
-        n = c->n;
-        if (n > 0) {
-                v = calloc(n, sizeof(*v));
-                if (!v) {
-                        pthread_mutex_unlock(&c->mu);
-                        return -ENOMEM;
-                }
-                for (size_t i = 0; i < n; i++)
-                        v[i] = c->v[i].ci;
-        }
-        pthread_mutex_unlock(&c->mu);
-        *ret = v;
-        return (int)n;
+        return query(c, &(struct container_query){0}, ret);
 }
 
 void container_cache_upsert(struct container_cache *c, const struct container_info *ci)

@@ -140,7 +140,12 @@ bool container_cache_connected(struct container_cache *c);
 /* Copies of every container with label berth.uid == uid, by attempt ascending.
  * Caller frees *ret with free(). Returns the count (0 with *ret NULL if none). */
 int container_cache_by_uid(struct container_cache *c, const char *uid, struct container_info **ret);
-/* Copies of all containers (caller frees). Returns the count. */
+/* Copies of every container of the object kind/ns/name (labels berth.kind,
+ * berth.namespace, berth.name: any uid, so also those of an older object of
+ * that name), by attempt ascending. Like container_cache_by_uid otherwise. */
+int container_cache_by_owner(struct container_cache *c, const char *kind, const char *ns,
+                             const char *name, struct container_info **ret);
+/* Copies of all containers (caller frees), by attempt ascending. Returns the count. */
 int container_cache_all(struct container_cache *c, struct container_info **ret);
 /* Write-through after our own create/start/inspect so that a reconcile that
  * runs before the event arrives sees what we did. Events never move a

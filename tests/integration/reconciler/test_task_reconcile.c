@@ -1,4 +1,4 @@
-/* task_reconcile end to end against the real dockerd and a SQLite store, with
+/* The Task reconciler end to end against the real dockerd and a SQLite store, with
  * the offline busybox:latest image. A small driver stands in for the
  * controller: it reconciles one key every ≤100 ms (or at the requeue time)
  * until the object reads as expected. Every object lives in namespace
@@ -152,10 +152,10 @@ static json_t *drive(struct env *e, const char *name, done_fn done, const void *
         for (;;) {
                 struct berth_error err = {0};
                 int64_t requeue = -1;
-                int r = task_reconcile(&e->ctx, key, &requeue, &err);
+                int r = reconcile(&e->ctx, kind_by_name("Task"), key, &requeue, &err);
                 e->reconciles++;
                 if (r < 0 && r != -ESTALE)
-                        fail_msg("task_reconcile %s: %d %s", key, r, err.message);
+                        fail_msg("reconcile %s: %d %s", key, r, err.message);
                 obj = object_cache_get(e->objects, key, NULL);
                 if (getenv("BERTH_TEST_DEBUG")) { /* every step's status */
                         char *st = json_dumps(json_object_get(obj, "status"), JSON_COMPACT);
@@ -261,7 +261,7 @@ static void test_hello_succeeds(void **state)
         assert_int_equal(store_delete(e->store, key, STORE_ANY_REVISION, &rev, NULL), 0);
         assert_int_equal(object_cache_wait_revision(e->objects, rev, 5000), 0);
         int64_t requeue;
-        assert_int_equal(task_reconcile(&e->ctx, key, &requeue, NULL), 0);
+        assert_int_equal(reconcile(&e->ctx, kind_by_name("Task"), key, &requeue, NULL), 0);
         assert_int_equal(docker_count(e, uid), 0);
         free(key);
 }
@@ -294,10 +294,17 @@ static void precreate(struct env *e, const char *name, const char *uid, bool sta
         char *key = key_of(name);
         json_t *o = object_cache_get(e->objects, key, NULL);
         assert_non_null(o);
-        json_t *body = task_container_body(o, 1, NULL);
+        struct task_spec spec;
+        assert_int_equal(task_spec_decode(o, &spec, NULL), 0);
+        const struct container_owner owner = {.kind = "Task",
+                                              .ns = NS,
+                                              .name = name,
+                                              .uid = uid,
+                                              .generation = 1,
+                                              .cluster = e->cluster};
+        json_t *body = task_container_body(&spec, &owner, 1);
         assert_non_null(body);
-        json_object_set_new(json_object_get(body, "Labels"), TASK_LABEL_CLUSTER,
-                            json_string(e->cluster));
+        task_spec_release(&spec);
         char *cname = task_container_name(NS, name, uid, 1);
         assert_int_equal(docker_container_create(e->docker, cname, body, ret_id, NULL), 0);
         if (start)
@@ -460,7 +467,7 @@ static void test_deadline_then_sigkill(void **state)
         struct docker_container dc = {0};
         for (;;) {
                 int64_t requeue;
-                assert_int_equal(task_reconcile(&e->ctx, key, &requeue, NULL), 0);
+                assert_int_equal(reconcile(&e->ctx, kind_by_name("Task"), key, &requeue, NULL), 0);
                 docker_container_release(&dc);
                 assert_int_equal(docker_container_inspect(e->docker, cid, &dc, NULL), 0);
                 if (dc.state == DOCKER_STATE_EXITED)

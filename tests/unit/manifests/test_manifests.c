@@ -1167,6 +1167,129 @@ static void test_name_is_valid(void **state)
         assert_false(name_is_valid("a.b"));
 }
 
+/* ---- typed specs ---------------------------------------------------------- */
+
+static json_t *load_json(const char *text)
+{
+        json_error_t e;
+        json_t *j = json_loads(text, 0, &e);
+
+        if (!j)
+                fail_msg("bad test json: %s", e.text);
+        return j;
+}
+
+static void test_task_spec_decode(void **state)
+{
+        (void)state;
+        struct task_spec s;
+        struct berth_error err = {0};
+
+        json_t *o = load_json("{\"spec\":{\"image\":\"busybox\"}}");
+        assert_int_equal(task_spec_decode(o, &s, &err), 0);
+        assert_string_equal(s.image, "busybox");
+        assert_int_equal(s.pull_policy, PULL_IF_NOT_PRESENT);
+        assert_int_equal(s.restart_policy, RESTART_NEVER);
+        assert_int_equal(s.backoff_limit, 6);
+        assert_int_equal(s.backoff_initial_ms, 10000);
+        assert_true(s.backoff_factor == 2);
+        assert_int_equal(s.backoff_max_ms, 300000);
+        assert_int_equal(s.active_deadline_ms, 0);
+        assert_int_equal(s.ttl_after_finished_ms, -1);
+        assert_null(s.command);
+        assert_int_equal(s.n_env, 0);
+        assert_int_equal(s.n_volumes, 0);
+        task_spec_release(&s);
+        json_decref(o);
+
+        o = load_json("{\"spec\":{\"image\":\"x\",\"imagePullPolicy\":\"Never\","
+                      "\"restartPolicy\":\"OnFailure\",\"backoffLimit\":2,"
+                      "\"backoff\":{\"initialSeconds\":1,\"factor\":3.5,\"maxSeconds\":60},"
+                      "\"activeDeadlineSeconds\":30,\"ttlSecondsAfterFinished\":0,"
+                      "\"command\":[\"sh\"],\"env\":[{\"name\":\"A\",\"value\":\"1\"},"
+                      "{\"name\":\"B\"}],\"volumes\":[{\"mountPath\":\"/t\",\"tmpfs\":"
+                      "{\"sizeLimit\":\"1Ki\"}},{\"mountPath\":\"/v\",\"volume\":\"v\","
+                      "\"readOnly\":true}],\"resources\":{\"cpu\":0.25,\"memory\":\"8Mi\","
+                      "\"pids\":9}}}");
+        assert_int_equal(task_spec_decode(o, &s, &err), 0);
+        assert_int_equal(s.pull_policy, PULL_NEVER);
+        assert_int_equal(s.restart_policy, RESTART_ON_FAILURE);
+        assert_int_equal(s.backoff_limit, 2);
+        assert_int_equal(s.backoff_initial_ms, 1000);
+        assert_true(s.backoff_factor == 3.5);
+        assert_int_equal(s.backoff_max_ms, 60000);
+        assert_int_equal(s.active_deadline_ms, 30000);
+        assert_int_equal(s.ttl_after_finished_ms, 0);
+        assert_int_equal(json_array_size(s.command), 1);
+        assert_int_equal(s.n_env, 2);
+        assert_string_equal(s.env[1].name, "B");
+        assert_string_equal(s.env[1].value, "");
+        assert_int_equal(s.n_volumes, 2);
+        assert_int_equal(s.volumes[0].type, VOLUME_TMPFS);
+        assert_int_equal(s.volumes[0].size_limit, 1024);
+        assert_null(s.volumes[0].source);
+        assert_int_equal(s.volumes[1].type, VOLUME_NAMED);
+        assert_string_equal(s.volumes[1].source, "v");
+        assert_true(s.volumes[1].read_only);
+        assert_int_equal(s.cpu_millis, 250);
+        assert_int_equal(s.memory_bytes, 8 * 1024 * 1024);
+        assert_int_equal(s.pids_limit, 9);
+        task_spec_release(&s);
+        json_decref(o);
+
+        /* What the API would refuse never reaches Docker either. */
+        static const char *const bad[] = {
+            "{}",
+            "{\"spec\":[]}",
+            "{\"spec\":{}}",
+            "{\"spec\":{\"image\":\"\"}}",
+            "{\"spec\":{\"image\":\"x\",\"imagePullPolicy\":\"Sometimes\"}}",
+            "{\"spec\":{\"image\":\"x\",\"restartPolicy\":1}}",
+            "{\"spec\":{\"image\":\"x\",\"backoffLimit\":-1}}",
+            "{\"spec\":{\"image\":\"x\",\"backoff\":{\"factor\":0.5}}}",
+            "{\"spec\":{\"image\":\"x\",\"backoff\":{\"initialSeconds\":0.5}}}",
+            "{\"spec\":{\"image\":\"x\",\"backoff\":\"fast\"}}",
+            "{\"spec\":{\"image\":\"x\",\"activeDeadlineSeconds\":\"10s\"}}",
+            "{\"spec\":{\"image\":\"x\",\"ttlSecondsAfterFinished\":-3}}",
+            "{\"spec\":{\"image\":\"x\",\"activeDeadlineSeconds\":1e300}}",
+            "{\"spec\":{\"image\":\"x\",\"command\":\"sh\"}}",
+            "{\"spec\":{\"image\":\"x\",\"args\":[1]}}",
+            "{\"spec\":{\"image\":\"x\",\"env\":[{\"value\":\"v\"}]}}",
+            "{\"spec\":{\"image\":\"x\",\"env\":[{\"name\":\"A\",\"value\":3}]}}",
+            "{\"spec\":{\"image\":\"x\",\"volumes\":[{\"mountPath\":\"/a\"}]}}",
+            "{\"spec\":{\"image\":\"x\",\"volumes\":[{\"mountPath\":\"/a\",\"hostPath\":\"/b\","
+            "\"volume\":\"v\"}]}}",
+            "{\"spec\":{\"image\":\"x\",\"volumes\":[{\"mountPath\":\"rel\",\"volume\":\"v\"}]}}",
+            "{\"spec\":{\"image\":\"x\",\"volumes\":[{\"mountPath\":\"/a\",\"tmpfs\":"
+            "{\"sizeLimit\":\"lots\"}}]}}",
+            "{\"spec\":{\"image\":\"x\",\"resources\":{\"cpu\":\"fast\"}}}",
+            "{\"spec\":{\"image\":\"x\",\"resources\":{\"cpu\":0.0001}}}",
+            "{\"spec\":{\"image\":\"x\",\"resources\":{\"memory\":-1}}}",
+            "{\"spec\":{\"image\":\"x\",\"resources\":{\"pids\":\"many\"}}}",
+            "{\"spec\":{\"image\":\"x\",\"labels\":{\"a\":1}}}",
+            "{\"spec\":{\"image\":\"x\",\"labels\":{\"berth.uid\":\"forged\"}}}",
+            "{\"spec\":{\"image\":\"x\",\"network\":5}}",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                struct task_spec untouched = {.backoff_limit = 42};
+                o = load_json(bad[i]);
+                berth_error_clear(&err);
+                if (task_spec_decode(o, &untouched, &err) != -EINVAL)
+                        fail_msg("accepted: %s", bad[i]);
+                assert_int_equal(untouched.backoff_limit, 42);
+                assert_int_equal(err.code, -EINVAL);
+                assert_true(err.message[0] != '\0');
+                json_decref(o);
+        }
+        /* The message names the first field and counts the others. */
+        o = load_json("{\"spec\":{\"image\":\"\",\"backoffLimit\":-1}}");
+        assert_int_equal(task_spec_decode(o, &s, &err), -EINVAL);
+        assert_string_equal(err.message, "spec.image: must not be empty (and 1 more)");
+        json_decref(o);
+        assert_int_equal(task_spec_decode(NULL, &s, NULL), -EINVAL);
+        task_spec_release(NULL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1202,6 +1325,7 @@ int main(void)
             cmocka_unit_test(test_kinds),
             cmocka_unit_test(test_object_key),
             cmocka_unit_test(test_object_data_key),
+            cmocka_unit_test(test_task_spec_decode),
             cmocka_unit_test(test_object_stamp_new),
             cmocka_unit_test(test_name_is_valid),
         };

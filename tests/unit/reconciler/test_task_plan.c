@@ -392,6 +392,9 @@ static void test_backoff_survives_json_roundtrip(void **state)
         json_decref(obj);
 }
 
+/* Terminal only when stopped: past the deadline the Task stays Running with
+ * condition Terminating while its container gets SIGTERM, then SIGKILL after
+ * the grace period, and becomes Failed once the container has exited. */
 static void test_deadline_exceeded_then_sigkill_after_grace(void **state)
 {
         (void)state;
@@ -411,34 +414,118 @@ static void test_deadline_exceeded_then_sigkill_after_grace(void **state)
         assert_action(&p, 0, TASK_ACTION_KILL, 1);
         assert_string_equal(p.actions[0].signal, "SIGTERM");
         assert_string_equal(p.actions[0].container_id, "c1");
-        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
         assert_reason(&p, "DeadlineExceeded");
-        assert_int_equal(p.status.completion_ms, in.now_ms);
+        assert_int_equal(p.status.terminating_ms, in.now_ms);
+        assert_int_equal(p.status.completion_ms, 0);
         assert_string_equal(p.status.message, "active deadline of 2s exceeded");
         assert_int_equal(p.requeue_after_ms, TASK_KILL_GRACE_MS);
+        assert_true(p.status_changed);
 
-        /* Still running within the grace period: wait for it. */
+        /* Still running within the grace period: wait for it. (The status
+         * as read back: the plan's message lives in the plan.) */
         in.status = p.status;
+        in.status.message = "active deadline of 2s exceeded";
         in.now_ms = T0 + 5000;
         task_plan_compute(&in, &p);
         assert_int_equal(p.n_actions, 0);
         assert_int_equal(p.requeue_after_ms, T0 + 2000 + TASK_KILL_GRACE_MS - in.now_ms);
         assert_false(p.status_changed);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
 
-        /* Grace over: SIGKILL. */
+        /* Grace over: SIGKILL, and a timer in case the exit goes unseen. */
         in.now_ms = T0 + 2000 + TASK_KILL_GRACE_MS;
         task_plan_compute(&in, &p);
         assert_int_equal(p.n_actions, 1);
         assert_action(&p, 0, TASK_ACTION_KILL, 1);
         assert_string_equal(p.actions[0].signal, "SIGKILL");
-        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_true(p.requeue_after_ms > 0);
 
-        /* It stopped: nothing more, no timer. */
-        c = exited(1, "c1", 137, T0, in.now_ms);
+        /* Exited, details not yet known: look first. */
+        c = exited(1, "c1", 137, T0, in.now_ms + 100);
+        c.details_known = false;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_INSPECT, 1);
+
+        /* It stopped: Failed now, for the reason it was stopped. */
+        c.details_known = true;
+        in.now_ms += 200;
         task_plan_compute(&in, &p);
         assert_int_equal(p.n_actions, 0);
         assert_int_equal(p.requeue_after_ms, -1);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
         assert_reason(&p, "DeadlineExceeded");
+        assert_string_equal(p.status.message, "active deadline of 2s exceeded");
+        assert_int_equal(p.status.terminating_ms, 0);
+        assert_int_equal(p.status.completion_ms, c.finished_ms);
+        assert_true(p.status.exit_known);
+        assert_int_equal(p.status.exit_code, 137);
+
+        /* A container that exits 0 after SIGTERM still failed its deadline. */
+        in.status.phase = TASK_PHASE_RUNNING;
+        c = exited(1, "c1", 0, T0, in.now_ms);
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "DeadlineExceeded");
+
+        /* Gone while stopping (removed by someone): confirmed, then Failed. */
+        in.n_containers = 0;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_INSPECT, 1);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        in.lost_attempt = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "DeadlineExceeded");
+        assert_false(p.status.exit_known);
+}
+
+/* The Terminating condition carries when the stop began, and stays (False)
+ * once the Task has stopped. */
+static void test_terminating_condition(void **state)
+{
+        (void)state;
+        struct task_status st = {
+            .phase = TASK_PHASE_RUNNING,
+            .attempts = 1,
+            .start_ms = T0,
+            .reason = "DeadlineExceeded",
+            .message = "active deadline of 2s exceeded",
+            .terminating_ms = T0 + 2000,
+        };
+        json_t *j = task_status_to_json(&st, NULL, T0 + 2000);
+        json_t *o = json_pack("{s:O}", "status", j);
+        struct task_status back;
+
+        task_status_from_json(o, &back);
+        assert_int_equal(back.terminating_ms, T0 + 2000);
+        assert_int_equal(json_array_size(json_object_get(j, "conditions")), 4);
+
+        st.phase = TASK_PHASE_FAILED;
+        st.terminating_ms = 0;
+        st.completion_ms = T0 + 3000;
+        json_t *done = task_status_to_json(&st, j, T0 + 3000);
+        json_t *conds = json_object_get(done, "conditions");
+        assert_int_equal(json_array_size(conds), 4);
+        json_t *term = json_array_get(conds, 3);
+        assert_string_equal(json_string_value(json_object_get(term, "type")), "Terminating");
+        assert_string_equal(json_string_value(json_object_get(term, "status")), "False");
+        json_decref(o);
+        o = json_pack("{s:O}", "status", done);
+        task_status_from_json(o, &back);
+        assert_int_equal(back.terminating_ms, 0);
+
+        /* A Task that never stopped has no such condition. */
+        st.phase = TASK_PHASE_SUCCEEDED;
+        json_t *plain = task_status_to_json(&st, NULL, T0);
+        assert_int_equal(json_array_size(json_object_get(plain, "conditions")), 3);
+        json_decref(plain);
+        json_decref(done);
+        json_decref(o);
+        json_decref(j);
 }
 
 static void test_deadline_during_backoff(void **state)
@@ -958,66 +1045,6 @@ static json_t *load(const char *text)
         return j;
 }
 
-static void test_spec_from_json(void **state)
-{
-        (void)state;
-        struct task_spec s;
-        struct berth_error err = {0};
-
-        json_t *o = load("{\"spec\":{\"image\":\"busybox\"}}");
-        assert_int_equal(task_spec_from_json(o, &s, &err), 0);
-        assert_string_equal(s.image, "busybox");
-        assert_int_equal(s.pull_policy, PULL_IF_NOT_PRESENT);
-        assert_int_equal(s.restart_policy, RESTART_NEVER);
-        assert_int_equal(s.backoff_limit, 6);
-        assert_int_equal(s.backoff_initial_ms, 10000);
-        assert_true(s.backoff_factor == 2);
-        assert_int_equal(s.backoff_max_ms, 300000);
-        assert_int_equal(s.active_deadline_ms, 0);
-        assert_int_equal(s.ttl_after_finished_ms, -1);
-        json_decref(o);
-
-        o = load("{\"spec\":{\"image\":\"x\",\"imagePullPolicy\":\"Never\","
-                 "\"restartPolicy\":\"OnFailure\",\"backoffLimit\":2,"
-                 "\"backoff\":{\"initialSeconds\":0.5,\"factor\":3,\"maxSeconds\":60},"
-                 "\"activeDeadlineSeconds\":30,\"ttlSecondsAfterFinished\":0}}");
-        assert_int_equal(task_spec_from_json(o, &s, &err), 0);
-        assert_int_equal(s.pull_policy, PULL_NEVER);
-        assert_int_equal(s.restart_policy, RESTART_ON_FAILURE);
-        assert_int_equal(s.backoff_limit, 2);
-        assert_int_equal(s.backoff_initial_ms, 500);
-        assert_true(s.backoff_factor == 3);
-        assert_int_equal(s.backoff_max_ms, 60000);
-        assert_int_equal(s.active_deadline_ms, 30000);
-        assert_int_equal(s.ttl_after_finished_ms, 0);
-        json_decref(o);
-
-        static const char *const bad[] = {
-            "{}",
-            "{\"spec\":[]}",
-            "{\"spec\":{}}",
-            "{\"spec\":{\"image\":\"\"}}",
-            "{\"spec\":{\"image\":\"x\",\"imagePullPolicy\":\"Sometimes\"}}",
-            "{\"spec\":{\"image\":\"x\",\"restartPolicy\":1}}",
-            "{\"spec\":{\"image\":\"x\",\"backoffLimit\":-1}}",
-            "{\"spec\":{\"image\":\"x\",\"backoff\":{\"factor\":0.5}}}",
-            "{\"spec\":{\"image\":\"x\",\"backoff\":\"fast\"}}",
-            "{\"spec\":{\"image\":\"x\",\"activeDeadlineSeconds\":\"10s\"}}",
-            "{\"spec\":{\"image\":\"x\",\"ttlSecondsAfterFinished\":-3}}",
-            "{\"spec\":{\"image\":\"x\",\"activeDeadlineSeconds\":1e300}}",
-        };
-        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-                struct task_spec untouched = {.backoff_limit = 42};
-                o = load(bad[i]);
-                berth_error_clear(&err);
-                assert_int_equal(task_spec_from_json(o, &untouched, &err), -EINVAL);
-                assert_int_equal(untouched.backoff_limit, 42);
-                assert_true(err.message[0] != '\0');
-                json_decref(o);
-        }
-        assert_int_equal(task_spec_from_json(NULL, &s, NULL), -EINVAL);
-}
-
 /* ---- container -------------------------------------------------------- */
 
 static void test_container_name(void **state)
@@ -1038,10 +1065,32 @@ static const char *label(const json_t *body, const char *key)
         return json_string_value(json_object_get(json_object_get(body, "Labels"), key));
 }
 
+/* The create body of a Task object's attempt: its spec decoded as the
+ * reconciler does, the owner from its metadata. */
+static json_t *body_of(const json_t *o, const json_t *forged_labels, int attempt)
+{
+        struct task_spec spec;
+        struct berth_error err = {0};
+        const struct container_owner owner = {
+            .kind = "Task",
+            .ns = json_path_string(o, "metadata.namespace") ?: "default",
+            .name = json_path_string(o, "metadata.name"),
+            .uid = json_path_string(o, "metadata.uid"),
+            .generation = json_path_int(o, "metadata.generation", 0),
+        };
+
+        if (task_spec_decode(o, &spec, &err) < 0)
+                fail_msg("decode: %s", err.message);
+        if (forged_labels)
+                spec.labels = forged_labels;
+        json_t *b = task_container_body(&spec, &owner, attempt);
+        task_spec_release(&spec);
+        return b;
+}
+
 static void test_container_body(void **state)
 {
         (void)state;
-        struct berth_error err = {0};
         json_t *o = load(
             "{\"metadata\":{\"name\":\"hello\",\"namespace\":\"team\",\"uid\":\"" UID "\","
             "\"generation\":4},"
@@ -1052,10 +1101,12 @@ static void test_container_body(void **state)
             "\"volumes\":[{\"mountPath\":\"/data\",\"hostPath\":\"/srv/data\",\"readOnly\":true},"
             "{\"mountPath\":\"/cache\",\"volume\":\"cache\"},"
             "{\"mountPath\":\"/scratch\",\"tmpfs\":{\"sizeLimit\":\"64Mi\"}}],"
-            "\"resources\":{\"cpu\":\"500m\",\"memory\":\"256Mi\",\"pids\":64},"
-            "\"labels\":{\"team\":\"data\",\"berth.uid\":\"forged\"}}}");
+            "\"resources\":{\"cpu\":\"500m\",\"memory\":\"256Mi\",\"pids\":64}}}");
+        /* Validation refuses "berth." keys in spec.labels; the body would
+         * override them anyway. */
+        json_t *forged = load("{\"team\":\"data\",\"berth.uid\":\"forged\"}");
 
-        json_t *b = task_container_body(o, 2, &err);
+        json_t *b = body_of(o, forged, 2);
         assert_non_null(b);
         assert_string_equal(json_string_value(json_object_get(b, "Image")), "busybox:latest");
         json_t *ep = json_object_get(b, "Entrypoint");
@@ -1103,11 +1154,12 @@ static void test_container_body(void **state)
             64 * 1024 * 1024);
         json_decref(b);
         json_decref(o);
+        json_decref(forged);
 
         /* Minimal: Docker's defaults stay (no NetworkMode, no Entrypoint). */
         o = load("{\"metadata\":{\"name\":\"m\",\"uid\":\"u1\"},\"spec\":{\"image\":\"x\","
                  "\"resources\":{\"cpu\":1.5}}}");
-        b = task_container_body(o, 1, &err);
+        b = body_of(o, NULL, 1);
         assert_non_null(b);
         assert_null(json_object_get(b, "Entrypoint"));
         assert_null(json_object_get(b, "Cmd"));
@@ -1118,57 +1170,6 @@ static void test_container_body(void **state)
         assert_string_equal(label(b, "berth.namespace"), "default");
         json_decref(b);
         json_decref(o);
-}
-
-static void test_container_body_rejects_odd_input(void **state)
-{
-        (void)state;
-        static const char *const bad[] = {
-            "{\"spec\":{\"image\":\"x\"}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"command\":\"sh\"}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"args\":[1]}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"env\":[{\"value\":\"v\"}]}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"env\":[{\"name\":\"A\",\"value\":3}]}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"volumes\":[{\"mountPath\":\"/a\"}]}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"volumes\":[{\"mountPath\":\"/a\",\"hostPath\":\"/b\",\"volume\":\"v\"}]}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"volumes\":[{\"mountPath\":\"rel\",\"volume\":\"v\"}]}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"volumes\":[{\"mountPath\":\"/a\",\"tmpfs\":{\"sizeLimit\":\"lots\"}}]}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"resources\":{\"cpu\":\"fast\"}}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"resources\":{\"memory\":-1}}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"resources\":{\"pids\":\"many\"}}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"labels\":{\"a\":1}}}",
-            "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\","
-            "\"network\":5}}",
-        };
-        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-                struct berth_error err = {0};
-                json_t *o = load(bad[i]);
-                json_t *b = task_container_body(o, 1, &err);
-                if (b)
-                        fail_msg("accepted: %s", bad[i]);
-                assert_int_equal(err.code, -EINVAL);
-                assert_true(err.message[0] != '\0');
-                json_decref(o);
-        }
-        json_t *o =
-            load("{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"image\":\"x\"}}");
-        assert_null(task_container_body(o, 0, NULL));
-        json_decref(o);
-        assert_null(task_container_body(NULL, 1, NULL));
 }
 
 static void test_enum_strings(void **state)
@@ -1203,6 +1204,7 @@ int main(void)
             cmocka_unit_test(test_on_failure_retries_then_backoff_limit),
             cmocka_unit_test(test_backoff_survives_json_roundtrip),
             cmocka_unit_test(test_deadline_exceeded_then_sigkill_after_grace),
+            cmocka_unit_test(test_terminating_condition),
             cmocka_unit_test(test_deadline_during_backoff),
             cmocka_unit_test(test_ttl_requeue_then_delete),
             cmocka_unit_test(test_deleting_removes_then_finalizes),
@@ -1217,10 +1219,8 @@ int main(void)
             cmocka_unit_test(test_backoff_delay),
             cmocka_unit_test(test_status_json_and_conditions),
             cmocka_unit_test(test_status_roundtrip),
-            cmocka_unit_test(test_spec_from_json),
             cmocka_unit_test(test_container_name),
             cmocka_unit_test(test_container_body),
-            cmocka_unit_test(test_container_body_rejects_odd_input),
             cmocka_unit_test(test_enum_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

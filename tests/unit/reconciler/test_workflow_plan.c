@@ -194,7 +194,7 @@ static void test_deleting_deletes_children_then_finalizes(void **state)
         struct workflow_plan p;
 
         in.deleting = true;
-        in.children_left = true;
+        in.tasks_left = 1;
         in.prev_phase = TASK_PHASE_RUNNING;
         in.prev_start_ms = T0 - 1000;
         plan(&in, &p);
@@ -202,7 +202,7 @@ static void test_deleting_deletes_children_then_finalizes(void **state)
         assert_action(&p, 0, WORKFLOW_ACTION_DELETE_CHILDREN);
         assert_false(p.status_changed);
 
-        in.children_left = false;
+        in.tasks_left = 0;
         plan(&in, &p);
         assert_int_equal(p.n_actions, 1);
         assert_action(&p, 0, WORKFLOW_ACTION_FINALIZE);
@@ -210,7 +210,7 @@ static void test_deleting_deletes_children_then_finalizes(void **state)
 
         /* Deleting wins over a missing finalizer: never add one to a dying object. */
         in.has_finalizer = false;
-        in.children_left = true;
+        in.tasks_left = 1;
         plan(&in, &p);
         assert_int_equal(p.n_actions, 1);
         assert_action(&p, 0, WORKFLOW_ACTION_DELETE_CHILDREN);
@@ -218,7 +218,7 @@ static void test_deleting_deletes_children_then_finalizes(void **state)
 
         /* A finished Workflow with a TTL long past: deletion, not a DELETE. */
         in.has_finalizer = true;
-        in.children_left = false;
+        in.tasks_left = 0;
         in.prev_phase = TASK_PHASE_SUCCEEDED;
         in.prev_completion_ms = T0 - 500;
         in.ttl_after_finished_ms = 0;

@@ -1,0 +1,431 @@
+/* task.c: the Task kind — names, schema, defaults, the typed spec and its
+ * `berth get` columns (docs/reference/task.md).
+ *
+ * One function checks a Task spec and decodes it at the same time
+ * (task_check), so what the API accepts and what the reconciler runs from
+ * can never disagree. */
+#include <math.h>
+
+#include "manifests-internal.h"
+
+#define MEMORY_MIN_BYTES (6LL * 1024 * 1024) /* Docker refuses less */
+#define CPU_MAX_CORES    1000000.0           /* keeps nano-CPU arithmetic inside int64 */
+
+static const char *const task_spec_fields[] = {
+    "image",
+    "imagePullPolicy",
+    "command",
+    "args",
+    "env",
+    "workingDir",
+    "user",
+    "network",
+    "volumes",
+    "resources",
+    "restartPolicy",
+    "backoffLimit",
+    "backoff",
+    "activeDeadlineSeconds",
+    "ttlSecondsAfterFinished",
+    "labels",
+    NULL,
+};
+
+/* As error messages list them; pull_policy_of maps them to the enum. */
+static const char *const pull_policies[] = {"Always", "IfNotPresent", "Never", NULL};
+static const enum pull_policy pull_policy_of[] = {PULL_ALWAYS, PULL_IF_NOT_PRESENT, PULL_NEVER};
+#define PULL_POLICY_DEFAULT 1 /* IfNotPresent */
+/* In the order of enum restart_policy. */
+static const char *const restart_policies[] = {"Never", "OnFailure", NULL};
+
+static bool env_name_valid(const char *s)
+{
+        if (s[0] != '_' && !ascii_alpha(s[0]))
+                return false;
+        for (; *s; s++)
+                if (!ascii_alnum(*s) && *s != '_')
+                        return false;
+        return true;
+}
+
+/* Docker volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
+static bool volume_name_valid(const char *s)
+{
+        if (!ascii_alnum(s[0]))
+                return false;
+        for (; *s; s++)
+                if (!ascii_alnum(*s) && *s != '_' && *s != '.' && *s != '-')
+                        return false;
+        return true;
+}
+
+static bool network_valid(const char *s)
+{
+        if (str_has_prefix(s, "container:")) {
+                const char *id = s + strlen("container:");
+
+                return *id && !strpbrk(id, " \t\n\r");
+        }
+        return volume_name_valid(s);
+}
+
+static bool has_space(const char *s)
+{
+        return strpbrk(s, " \t\n\r\v\f") != NULL;
+}
+
+/* A new array of n zeroed entries for out, or NULL (r set) when n > 0 and
+ * memory is short. */
+static void *alloc_entries(struct check *c, size_t n, size_t size)
+{
+        void *p = n ? calloc(n, size) : NULL;
+
+        if (n && !p)
+                c->r = -ENOMEM;
+        return p;
+}
+
+static void check_env(struct check *c, const json_t *spec, const char *parent,
+                      struct task_spec *out)
+{
+        static const char *const env_fields[] = {"name", "value", NULL};
+        const json_t *arr = check_array(c, spec, parent, "env");
+        _cleanup_free_ char *env_path = NULL;
+        _cleanup_json_ json_t *seen = NULL;
+        size_t i;
+        json_t *item;
+
+        if (!arr)
+                return;
+        env_path = check_join(c, parent, "env");
+        seen = json_object(); /* name → first index */
+        if (!env_path || !seen) {
+                c->r = -ENOMEM;
+                return;
+        }
+        if (out)
+                out->env = alloc_entries(c, json_array_size(arr), sizeof(*out->env));
+        json_array_foreach(arr, i, item)
+        {
+                _cleanup_free_ char *path = check_index(c, env_path, i);
+                const char *name, *value;
+
+                if (!path)
+                        return;
+                if (!check_entry(c, item, path, env_fields))
+                        continue;
+                name = check_string(c, item, path, "name", true);
+                if (name && !env_name_valid(name))
+                        check_error_key(c, path, "name",
+                                        "invalid name \"%s\": must start with a letter or '_' "
+                                        "and contain only letters, digits and '_'",
+                                        name);
+                else if (name)
+                        check_unique(c, seen, name, i, env_path, path, "name", "name");
+                value = check_quoted_string(c, item, path, "value", false);
+                if (out && out->env && name)
+                        out->env[out->n_env++] = (struct task_env){name, value ? value : ""};
+        }
+}
+
+static void check_volume(struct check *c, const json_t *item, const char *path, json_t *seen,
+                         size_t i, const char *volumes_path, struct task_volume *out)
+{
+        static const char *const volume_fields[] = {"mountPath", "readOnly", "hostPath",
+                                                    "volume",    "tmpfs",    NULL};
+        static const char *const tmpfs_fields[] = {"sizeLimit", NULL};
+        static const char *const sources[] = {"hostPath", "volume", "tmpfs"};
+        const char *mount, *host, *named, *set[ARRAY_SIZE(sources)];
+        const json_t *tmpfs;
+        size_t nset = 0;
+
+        if (!check_entry(c, item, path, volume_fields))
+                return;
+        mount = check_string(c, item, path, "mountPath", true);
+        if (mount && mount[0] != '/')
+                check_error_key(c, path, "mountPath", "must be an absolute path");
+        else if (mount && streq(mount, "/"))
+                check_error_key(c, path, "mountPath", "must not be /");
+        else if (mount)
+                check_unique(c, seen, mount, i, volumes_path, path, "mountPath", "mountPath");
+        out->mount_path = mount;
+        out->read_only = check_bool(c, item, path, "readOnly", false);
+
+        for (size_t k = 0; k < ARRAY_SIZE(sources); k++)
+                if (check_field(c, item, path, sources[k], false))
+                        set[nset++] = sources[k];
+        if (nset == 0)
+                check_error(c, path, "one of hostPath, volume or tmpfs is required");
+        else if (nset > 1)
+                check_error(c, path,
+                            "only one of hostPath, volume or tmpfs may be set, found %s and %s",
+                            set[0], set[1]);
+
+        host = check_string(c, item, path, "hostPath", false);
+        if (host && host[0] != '/')
+                check_error_key(c, path, "hostPath", "must be an absolute path");
+        named = check_string(c, item, path, "volume", false);
+        if (named && !volume_name_valid(named))
+                check_error_key(c, path, "volume",
+                                "invalid volume name \"%s\": must start with a letter or digit "
+                                "and contain only letters, digits, '_', '.' and '-'",
+                                named);
+        tmpfs = check_object(c, item, path, "tmpfs", false);
+        if (tmpfs) {
+                _cleanup_free_ char *tpath = check_join(c, path, "tmpfs");
+
+                if (!tpath)
+                        return;
+                check_unknown_fields(c, tmpfs, tpath, tmpfs_fields);
+                out->size_limit = check_bytes(c, tmpfs, tpath, "sizeLimit", 1, "1 byte");
+        }
+        out->type = host ? VOLUME_HOST_PATH : named ? VOLUME_NAMED : VOLUME_TMPFS;
+        out->source = host ? host : named;
+}
+
+static void check_volumes(struct check *c, const json_t *spec, const char *parent,
+                          struct task_spec *out)
+{
+        const json_t *arr = check_array(c, spec, parent, "volumes");
+        _cleanup_free_ char *volumes_path = NULL;
+        _cleanup_json_ json_t *seen = NULL;
+        size_t i;
+        json_t *item;
+
+        if (!arr)
+                return;
+        volumes_path = check_join(c, parent, "volumes");
+        seen = json_object(); /* mountPath → first index */
+        if (!volumes_path || !seen) {
+                c->r = -ENOMEM;
+                return;
+        }
+        if (out)
+                out->volumes = alloc_entries(c, json_array_size(arr), sizeof(*out->volumes));
+        json_array_foreach(arr, i, item)
+        {
+                _cleanup_free_ char *path = check_index(c, volumes_path, i);
+                struct task_volume v = {0};
+
+                if (!path)
+                        return;
+                check_volume(c, item, path, seen, i, volumes_path, &v);
+                if (out && out->volumes)
+                        out->volumes[out->n_volumes++] = v;
+        }
+}
+
+static int64_t check_cpu(struct check *c, const json_t *res, const char *path)
+{
+        const json_t *cpu = check_field(c, res, path, "cpu", false);
+        int64_t millicpu;
+
+        if (json_is_string(cpu)) {
+                if (quantity_parse_millicpu(json_string_value(cpu), &millicpu) < 0)
+                        check_error_key(c, path, "cpu",
+                                        "invalid cpu quantity \"%s\": use cores like \"0.5\" or "
+                                        "millicores like \"500m\"",
+                                        json_string_value(cpu));
+                else if (millicpu < 1)
+                        check_error_key(c, path, "cpu", "must be at least 1m");
+                else if (millicpu > CPU_MAX_CORES * 1000)
+                        check_error_key(c, path, "cpu", "must be at most %.0f", CPU_MAX_CORES);
+                else
+                        return millicpu;
+        } else if (json_is_number(cpu)) {
+                double cores = json_number_value(cpu);
+
+                if (!(cores > 0))
+                        check_error_key(c, path, "cpu", "must be greater than 0");
+                else if (cores > CPU_MAX_CORES)
+                        check_error_key(c, path, "cpu", "must be at most %.0f", CPU_MAX_CORES);
+                else if (llround(cores * 1000.0) < 1)
+                        check_error_key(c, path, "cpu", "must be at least 1m");
+                else
+                        return llround(cores * 1000.0);
+        } else if (cpu) {
+                check_error_key(c, path, "cpu",
+                                "must be a quantity string like \"500m\" or a number of cores");
+        }
+        return 0;
+}
+
+static void check_resources(struct check *c, const json_t *spec, const char *parent,
+                            struct task_spec *out)
+{
+        static const char *const resource_fields[] = {"cpu", "memory", "pids", NULL};
+        const json_t *res = check_object(c, spec, parent, "resources", false);
+        _cleanup_free_ char *path = NULL;
+
+        if (!res)
+                return;
+        path = check_join(c, parent, "resources");
+        if (!path)
+                return;
+        check_unknown_fields(c, res, path, resource_fields);
+        out->cpu_millis = check_cpu(c, res, path);
+        out->memory_bytes =
+            check_bytes(c, res, path, "memory", MEMORY_MIN_BYTES, "6Mi (Docker's minimum)");
+        out->pids_limit = check_int(c, res, path, "pids", 1, INT64_MAX, 0);
+}
+
+static void check_backoff(struct check *c, const json_t *spec, const char *parent,
+                          struct task_spec *out)
+{
+        static const char *const backoff_fields[] = {"initialSeconds", "factor", "maxSeconds",
+                                                     NULL};
+        const json_t *backoff = check_object(c, spec, parent, "backoff", false);
+        _cleanup_free_ char *path = NULL;
+        int64_t initial = TASK_DEFAULT_BACKOFF_INITIAL_SEC, max = TASK_DEFAULT_BACKOFF_MAX_SEC;
+
+        out->backoff_factor = TASK_DEFAULT_BACKOFF_FACTOR;
+        if (backoff) {
+                path = check_join(c, parent, "backoff");
+                if (!path)
+                        return;
+                check_unknown_fields(c, backoff, path, backoff_fields);
+                initial = check_int(c, backoff, path, "initialSeconds", 0, SECONDS_PER_DAY,
+                                    TASK_DEFAULT_BACKOFF_INITIAL_SEC);
+                out->backoff_factor =
+                    check_number(c, backoff, path, "factor", 1, 10, TASK_DEFAULT_BACKOFF_FACTOR);
+                max = check_int(c, backoff, path, "maxSeconds", 1, SECONDS_PER_DAY,
+                                TASK_DEFAULT_BACKOFF_MAX_SEC);
+        }
+        out->backoff_initial_ms = initial * 1000;
+        out->backoff_max_ms = max * 1000;
+}
+
+void task_check(struct check *c, const json_t *spec, const char *parent, bool in_step,
+                struct task_spec *ret)
+{
+        struct task_spec out = {0};
+        const char *s;
+
+        check_unknown_fields(c, spec, parent, task_spec_fields);
+
+        s = check_nonempty_string(c, spec, parent, "image", true);
+        if (s && has_space(s))
+                check_error_key(c, parent, "image", "must not contain whitespace");
+        out.image = s;
+        out.pull_policy = pull_policy_of[check_enum(c, spec, parent, "imagePullPolicy",
+                                                    pull_policies, PULL_POLICY_DEFAULT)];
+        out.command = check_string_array(c, spec, parent, "command");
+        out.args = check_string_array(c, spec, parent, "args");
+        check_env(c, spec, parent, ret ? &out : NULL);
+
+        out.working_dir = check_string(c, spec, parent, "workingDir", false);
+        if (out.working_dir && out.working_dir[0] != '/')
+                check_error_key(c, parent, "workingDir", "must be an absolute path");
+        out.user = check_nonempty_string(c, spec, parent, "user", false);
+        out.network = check_nonempty_string(c, spec, parent, "network", false);
+        if (out.network && !network_valid(out.network))
+                check_error_key(c, parent, "network",
+                                "invalid network \"%s\": must be none, host, bridge, "
+                                "container:<id> or a network name",
+                                out.network);
+
+        check_volumes(c, spec, parent, ret ? &out : NULL);
+        check_resources(c, spec, parent, &out);
+
+        out.restart_policy = (enum restart_policy)check_enum(c, spec, parent, "restartPolicy",
+                                                             restart_policies, RESTART_NEVER);
+        out.backoff_limit =
+            (int)check_int(c, spec, parent, "backoffLimit", 0, 1000, TASK_DEFAULT_BACKOFF_LIMIT);
+        check_backoff(c, spec, parent, &out);
+        out.active_deadline_ms =
+            check_int(c, spec, parent, "activeDeadlineSeconds", 1, SECONDS_PER_YEAR, 0) * 1000;
+        out.ttl_after_finished_ms = -1;
+        if (!in_step) {
+                int64_t ttl =
+                    check_int(c, spec, parent, "ttlSecondsAfterFinished", 0, SECONDS_PER_YEAR, -1);
+                out.ttl_after_finished_ms = ttl < 0 ? -1 : ttl * 1000;
+        } else if (check_field(c, spec, parent, "ttlSecondsAfterFinished", false)) {
+                check_error_key(c, parent, "ttlSecondsAfterFinished",
+                                "not allowed in a step: a step's Task lives as long as its "
+                                "Workflow; set spec.ttlSecondsAfterFinished");
+        }
+        out.labels = check_string_map(c, spec, parent, "labels", true, true);
+
+        if (ret)
+                *ret = out;
+        else
+                task_spec_release(&out);
+}
+
+void task_spec_release(struct task_spec *spec)
+{
+        if (!spec)
+                return;
+        free(spec->env);
+        free(spec->volumes);
+        spec->env = NULL;
+        spec->volumes = NULL;
+        spec->n_env = spec->n_volumes = 0;
+}
+
+int task_spec_decode(const json_t *object, struct task_spec *ret, struct berth_error *err)
+{
+        _cleanup_(check_release) struct check c = {0};
+        const json_t *spec = json_object_get(object, "spec");
+        struct task_spec s;
+
+        if (!json_is_object(spec))
+                return berth_error_set(err, -EINVAL, "spec: required");
+        task_check(&c, spec, "spec", false, &s);
+        int r = check_result(&c, err);
+        if (r < 0) {
+                task_spec_release(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+void task_defaults(json_t *spec)
+{
+        json_t *backoff;
+
+        json_set_default(spec, "imagePullPolicy", json_string(pull_policies[PULL_POLICY_DEFAULT]));
+        json_set_default(spec, "restartPolicy", json_string(restart_policies[RESTART_NEVER]));
+        json_set_default(spec, "backoffLimit", json_integer(TASK_DEFAULT_BACKOFF_LIMIT));
+        json_set_default(spec, "backoff", json_object());
+        backoff = json_object_get(spec, "backoff");
+        if (json_is_object(backoff)) {
+                json_set_default(backoff, "initialSeconds",
+                                 json_integer(TASK_DEFAULT_BACKOFF_INITIAL_SEC));
+                json_set_default(backoff, "factor", json_integer(TASK_DEFAULT_BACKOFF_FACTOR));
+                json_set_default(backoff, "maxSeconds", json_integer(TASK_DEFAULT_BACKOFF_MAX_SEC));
+        }
+}
+
+static void check_task_object_spec(struct check *c, const json_t *spec)
+{
+        task_check(c, spec, "spec", false, NULL);
+}
+
+static const char *const task_subresources[] = {"log", NULL};
+
+static const struct printer_column task_columns[] = {
+    {.title = "PHASE", .path = "status.phase", .format = COLUMN_PHASE},
+    {.title = "ATTEMPTS", .path = "status.attempts", .format = COLUMN_COUNT},
+    {.title = "EXIT", .path = "status.exitCode", .format = COLUMN_INTEGER},
+    {.title = "AGE", .path = "metadata.creationTimestamp", .format = COLUMN_AGE},
+    {.title = "REASON", .path = "status.reason", .format = COLUMN_TEXT, .wide = true},
+    {.title = "CONTAINER", .path = "status.containerID", .format = COLUMN_SHORT_ID, .wide = true},
+    {.title = "IMAGE", .path = "spec.image", .format = COLUMN_TEXT, .wide = true},
+    {0},
+};
+
+const struct kind_info kind_task = {
+    .kind = "Task",
+    .resource = "tasks",
+    .singular = "task",
+    .short_name = "tk",
+    .namespaced = true,
+    .finalizer = FINALIZER_CONTAINERS,
+    .runs_to_completion = true,
+    .subresources = task_subresources,
+    .columns = task_columns,
+    .check_spec = check_task_object_spec,
+    .default_spec = task_defaults,
+};

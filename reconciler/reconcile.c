@@ -1,0 +1,129 @@
+/* reconcile.c: the one reconcile skeleton every kind runs on, and the
+ * registry of the kinds that have a reconciler.
+ *
+ * A reconcile takes an object as far as it can go right now: it runs a few
+ * rounds of observe → plan → act (a fast container is created, started, seen
+ * to exit and its result recorded in one call), then writes the object once
+ * with CAS. Each round observes again; acting writes through to the caches,
+ * so a round never acts on what an earlier round did. Failures the planner
+ * must judge (a refused create, a container confirmed gone) come back from
+ * acting as planner input for the next round instead of being decided there.
+ */
+#include "reconciler-internal.h"
+
+#define RECONCILE_ROUNDS_MAX 8
+/* Look again after this long rather than spin when a round would repeat the
+ * previous one (the caches did not take an action's effect in yet). */
+#define RECONCILE_STUCK_REQUEUE_MS 1000
+
+/* Kinds with a reconciler. Adding one: docs/internals/adding-a-kind.md. */
+static const struct kind_reconciler *const reconcilers[] = {
+    &task_reconciler,
+    &workflow_reconciler,
+};
+
+static const struct kind_reconciler *reconciler_of(const struct kind_info *kind)
+{
+        for (size_t i = 0; kind && i < ARRAY_SIZE(reconcilers); i++)
+                if (streq(reconcilers[i]->kind, kind->kind))
+                        return reconcilers[i];
+        return NULL;
+}
+
+bool reconciler_handles(const struct kind_info *kind)
+{
+        return reconciler_of(kind) != NULL;
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+        if (a < 0)
+                return b;
+        if (b < 0)
+                return a;
+        return a < b ? a : b;
+}
+
+/* The rounds. Returns 0 with *ret_requeue_ms set, or -errno. */
+static int run_rounds(const struct kind_reconciler *k, struct object_run *run,
+                      int64_t *ret_requeue_ms, struct berth_error *err)
+{
+        uint64_t last_signature = 0;
+        bool have_last = false;
+        int r;
+
+        for (int round = 0; round < RECONCILE_ROUNDS_MAX; round++) {
+                struct plan_summary plan = {.requeue_after_ms = -1};
+
+                run->now_ms = run->ctx->now_ms ? run->ctx->now_ms() : time_now_ms();
+                r = k->observe(run, err);
+                if (r < 0)
+                        return r;
+                k->plan(run, &plan);
+                if (plan.n_actions > 0 && have_last && plan.signature == last_signature) {
+                        *ret_requeue_ms = RECONCILE_STUCK_REQUEUE_MS;
+                        return 0;
+                }
+                last_signature = plan.signature;
+                have_last = true;
+
+                r = k->act(run, err);
+                if (r < 0)
+                        return r;
+                if (r == ACT_REPLAN)
+                        continue;
+                *ret_requeue_ms = plan.requeue_after_ms;
+                if (r == ACT_DONE) {
+                        run->dirty = false;
+                        return 0;
+                }
+                int s = k->status(run, err);
+                if (s < 0)
+                        return s;
+                if (r == ACT_IDLE)
+                        return 0;
+                /* ACT_PROGRESS: what we observe changed, plan again. */
+        }
+        *ret_requeue_ms = 0; /* more to do: come back at once */
+        return 0;
+}
+
+int reconcile(struct reconcile_ctx *ctx, const struct kind_info *kind, const char *key,
+              int64_t *ret_requeue_ms, struct berth_error *err)
+{
+        const struct kind_reconciler *k = reconciler_of(kind);
+        int64_t requeue = -1;
+        int r;
+
+        *ret_requeue_ms = -1;
+        if (!k)
+                return berth_error_set(err, -ENOTSUP, "%s: no reconciler for kind %s", key,
+                                       kind ? kind->kind : "(none)");
+        _cleanup_free_ struct object_run *run = calloc(1, k->run_size);
+        if (!run)
+                return berth_error_set(err, -ENOMEM, "reconcile %s: out of memory", key);
+        r = object_run_load(ctx, key, run, err);
+        if (r == -ENOENT) {
+                char ns[64], name[64];
+
+                berth_error_clear(err);
+                r = key_split(key, ns, name);
+                if (r < 0)
+                        return berth_error_set(err, r, "%s: not a key of a %s", key, k->kind);
+                return k->gone(ctx, ns, name, err);
+        }
+        if (r < 0)
+                return r;
+        run->retry_ms = -1;
+
+        r = k->prepare(run, err);
+        if (r >= 0)
+                r = run_rounds(k, run, &requeue, err);
+        if (r >= 0 && run->dirty)
+                r = object_run_write(run, err);
+        if (r >= 0)
+                *ret_requeue_ms = earliest(requeue, run->retry_ms);
+        k->release(run);
+        json_decref(run->obj);
+        return r < 0 ? r : 0;
+}

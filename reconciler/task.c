@@ -1,0 +1,496 @@
+/* task.c: the Task reconciler — observe a Task's containers in the container
+ * cache, plan (task-plan.c), act on Docker, write the status.
+ *
+ * Acting writes every Docker call's effect through to the container cache,
+ * so the next round observes it before the event arrives. Failures the
+ * planner must judge (a refused pull or create, a container confirmed
+ * missing) are kept in the run and fed back as planner input.
+ */
+#include "reconciler-internal.h"
+
+struct task_run {
+        struct object_run o; /* first: the skeleton's part */
+        struct task_spec spec;
+        bool spec_valid;
+        /* observed, per round */
+        struct container_info *infos; /* the cache's copies; obs and strays borrow from them */
+        struct observed_container *obs;
+        size_t n_obs;
+        struct observed_container *strays;
+        size_t n_strays;
+        struct task_plan plan;
+        /* learned by acting, for the planner */
+        bool image_checked;
+        bool image_present;
+        bool has_image_error;
+        bool has_create_error;
+        int lost_attempt;
+        char image_error[BERTH_ERROR_MESSAGE_MAX];
+        char create_error[BERTH_ERROR_MESSAGE_MAX];
+};
+
+static struct task_run *task_run_of(struct object_run *o)
+{
+        return (struct task_run *)o;
+}
+
+static void error_copy(struct berth_error *dst, const struct berth_error *src)
+{
+        if (dst)
+                *dst = *src;
+}
+
+/* Connection-level failures are retried by the caller with backoff; any other
+ * failure of a pull (an HTTP error, an error inside the progress stream, a bad
+ * reference) is a verdict on this task's image. */
+static bool is_transport_error(int r)
+{
+        return r == -ECONNREFUSED || r == -ECONNRESET || r == -ETIMEDOUT || r == -EINTR ||
+               r == -ENOMEM;
+}
+
+/* ---- gone --------------------------------------------------------------- */
+
+/* Its containers are orphans. */
+static int task_gone(struct reconcile_ctx *ctx, const char *ns, const char *name,
+                     struct berth_error *err)
+{
+        _cleanup_free_ struct container_info *all = NULL;
+        int n = container_cache_by_owner(ctx->containers, "Task", ns, name, &all);
+
+        if (n < 0)
+                return berth_error_set(err, n, "cached containers of task %s/%s", ns, name);
+        for (int i = 0; i < n; i++) {
+                int r = docker_container_remove(ctx->docker, all[i].id, err);
+                if (r == -EBUSY) /* a removal is in progress already */
+                        continue;
+                if (r < 0)
+                        return r;
+                container_cache_remove(ctx->containers, all[i].id);
+        }
+        berth_error_clear(err);
+        return 0;
+}
+
+/* ---- prepare, observe, plan ---------------------------------------------- */
+
+static int task_prepare(struct object_run *o, struct berth_error *err)
+{
+        struct task_run *run = task_run_of(o);
+        int r = task_spec_decode(o->obj, &run->spec, err);
+
+        if (r == 0) {
+                run->spec_valid = true;
+                return 0;
+        }
+        if (r == -EINVAL && o->deleting) {
+                berth_error_clear(err); /* a delete needs no valid spec */
+                return 0;
+        }
+        berth_error_prefix(err, "%s", o->key);
+        return r;
+}
+
+static struct observed_container observed(const struct container_info *c)
+{
+        return (struct observed_container){
+            .attempt = c->attempt,
+            .id = c->id,
+            .state = c->state,
+            .details_known = c->details_known,
+            .exit_code = c->exit_code,
+            .oom_killed = c->oom_killed,
+            .started_ms = c->started_ms,
+            .finished_ms = c->finished_ms,
+        };
+}
+
+static void forget_observed(struct task_run *run)
+{
+        free(run->infos);
+        free(run->obs);
+        free(run->strays);
+        run->infos = NULL;
+        run->obs = run->strays = NULL;
+        run->n_obs = run->n_strays = 0;
+}
+
+/* This Task's containers (by uid) and those of an older Task of the same name
+ * (deleted and created again under that name): strays, to remove. */
+static int task_observe(struct object_run *o, struct berth_error *err)
+{
+        struct task_run *run = task_run_of(o);
+        int n;
+
+        forget_observed(run);
+        n = container_cache_by_owner(o->ctx->containers, "Task", o->ns, o->name, &run->infos);
+        if (n < 0)
+                return berth_error_set(err, n, "cached containers of %s", o->key);
+        if (n > 0) {
+                run->obs = calloc((size_t)n, sizeof(*run->obs));
+                run->strays = calloc((size_t)n, sizeof(*run->strays));
+                if (!run->obs || !run->strays)
+                        return berth_error_set(err, -ENOMEM, "observe %s", o->key);
+        }
+        for (int i = 0; i < n; i++) {
+                const struct container_info *c = &run->infos[i];
+
+                if (streq(c->uid, o->uid))
+                        run->obs[run->n_obs++] = observed(c);
+                else
+                        run->strays[run->n_strays++] = observed(c);
+        }
+        return 0;
+}
+
+static void task_plan(struct object_run *o, struct plan_summary *ret)
+{
+        struct task_run *run = task_run_of(o);
+        uint64_t sig = SIGNATURE_SEED;
+
+        struct task_plan_input in = {
+            .uid = o->uid,
+            .generation = json_path_int(o->obj, "metadata.generation", 0),
+            .deleting = o->deleting,
+            .has_finalizer = object_has_finalizer(o->obj, FINALIZER_CONTAINERS),
+            .spec = run->spec,
+            .containers = run->obs,
+            .n_containers = run->n_obs,
+            .strays = run->strays,
+            .n_strays = run->n_strays,
+            .image_present = run->image_present,
+            .image_unknown = !run->image_checked,
+            .image_error = run->has_image_error ? run->image_error : NULL,
+            .now_ms = o->now_ms,
+            .create_error = run->has_create_error ? run->create_error : NULL,
+            .lost_attempt = run->lost_attempt,
+        };
+        task_status_from_json(o->obj, &in.status);
+        task_plan_compute(&in, &run->plan);
+
+        for (size_t i = 0; i < run->plan.n_actions; i++) {
+                const struct task_action *a = &run->plan.actions[i];
+
+                sig = signature_add(sig, &a->type, sizeof(a->type));
+                sig = signature_add(sig, &a->attempt, sizeof(a->attempt));
+                if (a->container_id)
+                        sig = signature_add(sig, a->container_id, strlen(a->container_id));
+        }
+        *ret = (struct plan_summary){
+            .n_actions = run->plan.n_actions,
+            .signature = sig,
+            .requeue_after_ms = run->plan.requeue_after_ms,
+        };
+}
+
+/* ---- act ---------------------------------------------------------------- */
+
+/* A create or start that failed: Docker's refusal (4xx: bad mount, missing
+ * command, ...) is the planner's to judge; anything else is retried. */
+static int create_failed(struct task_run *run, int r, const struct berth_error *e,
+                         struct berth_error *err)
+{
+        if (e->http_status >= 400 && e->http_status < 500) {
+                (void)str_copy(run->create_error, sizeof(run->create_error), e->message);
+                run->has_create_error = true;
+                return ACT_REPLAN;
+        }
+        error_copy(err, e);
+        return r;
+}
+
+static int upsert_inspected(struct task_run *run, const struct docker_container *dc,
+                            struct berth_error *err)
+{
+        struct container_info ci;
+        int r = container_info_from_docker(dc, &ci);
+        if (r < 0)
+                return berth_error_set(err, r, "container %s: no berth labels", dc->name);
+        if (!streq(ci.uid, run->o.uid))
+                return berth_error_set(err, -EEXIST,
+                                       "container %s belongs to another object (uid %s)", dc->name,
+                                       ci.uid);
+        /* The planner reads details_known as "exit details from an inspect
+         * after the exit": an inspect of a live container must not pass for
+         * that once the die event arrives. Its start time still counts. */
+        if (ci.state != DOCKER_STATE_EXITED && ci.state != DOCKER_STATE_DEAD) {
+                ci.details_known = false;
+                ci.exit_known = false;
+        }
+        container_cache_upsert(run->o.ctx->containers, &ci);
+        return 0;
+}
+
+/* Inspects id_or_name and writes the result through to the cache. */
+static int inspect_into_cache(struct task_run *run, const char *id_or_name, struct berth_error *err)
+{
+        struct docker_container dc = {0};
+        int r = docker_container_inspect(run->o.ctx->docker, id_or_name, &dc, err);
+        if (r < 0)
+                return r;
+        r = upsert_inspected(run, &dc, err);
+        docker_container_release(&dc);
+        return r;
+}
+
+static void fill_info(struct task_run *run, const char *id, const char *cname, int attempt,
+                      enum docker_state state, struct container_info *ret)
+{
+        struct container_info ci = {0};
+
+        (void)str_copy(ci.id, sizeof(ci.id), id);
+        (void)str_copy(ci.name, sizeof(ci.name), cname);
+        (void)str_copy(ci.kind, sizeof(ci.kind), "Task");
+        (void)str_copy(ci.ns, sizeof(ci.ns), run->o.ns);
+        (void)str_copy(ci.owner, sizeof(ci.owner), run->o.name);
+        (void)str_copy(ci.uid, sizeof(ci.uid), run->o.uid);
+        ci.attempt = attempt;
+        ci.generation = json_path_int(run->o.obj, "metadata.generation", 0);
+        ci.state = state;
+        *ret = ci;
+}
+
+static int act_start(struct task_run *run, const char *id, int attempt, struct berth_error *err)
+{
+        struct berth_error e = {0};
+        int r = docker_container_start(run->o.ctx->docker, id, &e);
+
+        if (r == -ENOENT) {
+                container_cache_remove(run->o.ctx->containers, id);
+                return ACT_PROGRESS;
+        }
+        if (r < 0)
+                return create_failed(run, r, &e, err);
+        /* Inspect right away: exact start time, and a fast container may
+         * already have exited. Without it, the events fill the state in. */
+        if (inspect_into_cache(run, id, &e) < 0) {
+                _cleanup_free_ char *cname =
+                    task_container_name(run->o.ns, run->o.name, run->o.uid, attempt);
+                struct container_info ci;
+
+                fill_info(run, id, cname ? cname : "", attempt, DOCKER_STATE_RUNNING, &ci);
+                ci.started_ms = run->o.now_ms;
+                container_cache_upsert(run->o.ctx->containers, &ci);
+        }
+        return ACT_PROGRESS;
+}
+
+static int act_create(struct task_run *run, int attempt, struct berth_error *err)
+{
+        struct object_run *o = &run->o;
+        const struct container_owner owner = {
+            .kind = "Task",
+            .ns = o->ns,
+            .name = o->name,
+            .uid = o->uid,
+            .generation = json_path_int(o->obj, "metadata.generation", 0),
+            .cluster = o->ctx->cluster,
+        };
+        _cleanup_free_ char *cname = task_container_name(o->ns, o->name, o->uid, attempt);
+        _cleanup_json_ json_t *body = task_container_body(&run->spec, &owner, attempt);
+        _cleanup_free_ char *id = NULL;
+        struct berth_error e = {0};
+
+        if (!cname || !body)
+                return berth_error_set(err, -ENOMEM, "container of %s: out of memory", o->key);
+        int r = docker_container_create(o->ctx->docker, cname, body, &id, &e);
+        if (r == -EEXIST) {
+                /* Created before (a crash between create and status write):
+                 * adopt it. Whether to start it is the planner's call: an
+                 * exited one has run already and must never run again. */
+                r = inspect_into_cache(run, cname, err);
+                return r < 0 ? r : ACT_PROGRESS;
+        }
+        if (r == -ENOENT) {
+                (void)str_copy(run->image_error, sizeof(run->image_error), e.message);
+                run->has_image_error = true;
+                return ACT_REPLAN;
+        }
+        if (r < 0)
+                return create_failed(run, r, &e, err);
+
+        struct container_info ci;
+        fill_info(run, id, cname, attempt, DOCKER_STATE_CREATED, &ci);
+        container_cache_upsert(o->ctx->containers, &ci);
+        return act_start(run, id, attempt, err);
+}
+
+static int act_inspect_image(struct task_run *run, struct berth_error *err)
+{
+        struct berth_error e = {0};
+        int r = docker_image_inspect(run->o.ctx->docker, run->spec.image, &e);
+
+        if (r < 0 && r != -ENOENT) {
+                error_copy(err, &e);
+                return r;
+        }
+        run->image_checked = true;
+        run->image_present = r == 0;
+        return ACT_PROGRESS;
+}
+
+static int act_pull(struct task_run *run, struct berth_error *err)
+{
+        struct berth_error e = {0};
+        int r = docker_image_pull(run->o.ctx->docker, run->spec.image, &e);
+
+        if (r == 0) {
+                run->image_checked = true;
+                run->image_present = true;
+                return ACT_PROGRESS;
+        }
+        if (is_transport_error(r)) {
+                error_copy(err, &e);
+                return r;
+        }
+        (void)str_copy(run->image_error, sizeof(run->image_error), e.message);
+        run->has_image_error = true;
+        return ACT_REPLAN;
+}
+
+static int act_inspect(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        struct berth_error e = {0};
+        int r;
+
+        if (a->container_id) {
+                r = inspect_into_cache(run, a->container_id, &e);
+                if (r == -ENOENT) {
+                        /* Gone: the next round looks it up by name, then
+                         * decides ContainerLost. */
+                        container_cache_remove(run->o.ctx->containers, a->container_id);
+                        return ACT_PROGRESS;
+                }
+        } else {
+                _cleanup_free_ char *cname =
+                    task_container_name(run->o.ns, run->o.name, run->o.uid, a->attempt);
+                if (!cname)
+                        return berth_error_set(err, -ENOMEM, "container name");
+                r = inspect_into_cache(run, cname, &e);
+                if (r == -ENOENT) {
+                        run->lost_attempt = a->attempt;
+                        return ACT_REPLAN;
+                }
+        }
+        if (r < 0) {
+                error_copy(err, &e);
+                return r;
+        }
+        return ACT_PROGRESS;
+}
+
+static int act_kill(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        int r = docker_container_kill(run->o.ctx->docker, a->container_id, a->signal, err);
+
+        if (r == -ENOENT) {
+                container_cache_remove(run->o.ctx->containers, a->container_id);
+                berth_error_clear(err);
+                return ACT_PROGRESS;
+        }
+        return r < 0 ? r : ACT_IDLE;
+}
+
+static int act_remove(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        int r = docker_container_remove(run->o.ctx->docker, a->container_id, err);
+
+        /* 409: someone is removing it already; its destroy event brings us
+         * back, and a timer in case it does not. */
+        if (r == -EBUSY) {
+                berth_error_clear(err);
+                run->o.retry_ms = 1000;
+                return ACT_IDLE;
+        }
+        if (r < 0)
+                return r;
+        container_cache_remove(run->o.ctx->containers, a->container_id);
+        return ACT_PROGRESS;
+}
+
+static int act_one(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        int r;
+
+        switch (a->type) {
+        case TASK_ACTION_ADD_FINALIZER:
+                if (object_run_add_finalizer(&run->o, FINALIZER_CONTAINERS) < 0)
+                        return berth_error_set(err, -ENOMEM, "add finalizer");
+                return ACT_PROGRESS;
+        case TASK_ACTION_INSPECT_IMAGE:
+                return act_inspect_image(run, err);
+        case TASK_ACTION_PULL_IMAGE:
+                return act_pull(run, err);
+        case TASK_ACTION_CREATE:
+                return act_create(run, a->attempt, err);
+        case TASK_ACTION_START:
+                return act_start(run, a->container_id, a->attempt, err);
+        case TASK_ACTION_INSPECT:
+                return act_inspect(run, a, err);
+        case TASK_ACTION_KILL:
+                return act_kill(run, a, err);
+        case TASK_ACTION_REMOVE:
+                return act_remove(run, a, err);
+        case TASK_ACTION_DELETE:
+                r = object_run_mark_deleted(&run->o, err);
+                run->o.retry_ms = 0; /* the deletion runs next */
+                return r < 0 ? r : ACT_DONE;
+        case TASK_ACTION_FINALIZE:
+                r = object_run_finalize(&run->o, FINALIZER_CONTAINERS, err);
+                return r < 0 ? r : ACT_DONE;
+        }
+        return ACT_IDLE;
+}
+
+static int task_act(struct object_run *o, struct berth_error *err)
+{
+        struct task_run *run = task_run_of(o);
+        enum act_result result = ACT_IDLE;
+
+        for (size_t i = 0; i < run->plan.n_actions; i++) {
+                int r = act_one(run, &run->plan.actions[i], err);
+
+                if (r < 0)
+                        return r;
+                /* A failure the planner must hear about, or the end: the rest
+                 * of this plan assumed otherwise. */
+                if (r == ACT_REPLAN || r == ACT_DONE)
+                        return r;
+                if (r == ACT_PROGRESS)
+                        result = ACT_PROGRESS;
+        }
+        return result;
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+static int task_status(struct object_run *o, struct berth_error *err)
+{
+        struct task_run *run = task_run_of(o);
+
+        if (!run->plan.status_changed)
+                return 0;
+        return object_run_set_status(
+            o, task_status_to_json(&run->plan.status, json_object_get(o->obj, "status"), o->now_ms),
+            err);
+}
+
+static void task_release(struct object_run *o)
+{
+        struct task_run *run = task_run_of(o);
+
+        forget_observed(run);
+        task_spec_release(&run->spec);
+}
+
+const struct kind_reconciler task_reconciler = {
+    .kind = "Task",
+    .run_size = sizeof(struct task_run),
+    .gone = task_gone,
+    .prepare = task_prepare,
+    .observe = task_observe,
+    .plan = task_plan,
+    .act = task_act,
+    .status = task_status,
+    .release = task_release,
+};

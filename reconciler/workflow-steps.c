@@ -1,0 +1,327 @@
+/* workflow-steps.c: what acting on a Workflow's step does — create its Task
+ * from the step's template with {{...}} expanded, and record its result (the
+ * stdout of its finished Task's container) under the step's data key. */
+#include "workflow-internal.h"
+
+/* Linux's MAX_ARG_STRLEN: one argument or "NAME=value" string, NUL included. */
+#define ARG_STRING_MAX (32 * 4096)
+
+static void fail_step(struct workflow_run *run, size_t i, const char *reason, const char *fmt, ...)
+    _printf_(4, 5);
+static void fail_step(struct workflow_run *run, size_t i, const char *reason, const char *fmt, ...)
+{
+        struct step_failure *f = &run->failures[i];
+        va_list ap;
+
+        f->reason = reason;
+        va_start(ap, fmt);
+        vsnprintf(f->message, sizeof(f->message), fmt, ap);
+        va_end(ap);
+        run->new_failures++;
+}
+
+int workflow_load_result(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct store_kv kv = {0};
+
+        if (run->results[i])
+                return 0;
+        int r = store_get(run->o.ctx->store, run->result_keys[i], &kv, err);
+        if (r == -ENOENT)
+                berth_error_clear(err);
+        if (r < 0)
+                return r;
+        json_t *v = json_loadb(kv.value, kv.value_len, 0, NULL);
+        store_kv_release(&kv);
+        if (!streq(json_string_value(json_object_get(v, "uid")), run->o.uid)) {
+                json_decref(v);
+                return -ENOENT;
+        }
+        run->results[i] = v;
+        return 0;
+}
+
+/* ---- creating a step's Task ---------------------------------------------- */
+
+/* The value of one expression (workflow_ref_parse) for step i's Task. */
+static int resolve_expr(const char *expr, const char **ret_value, char *msg, size_t msg_size,
+                        void *userdata)
+{
+        struct workflow_run *run = userdata;
+        const struct workflow_spec *spec = &run->spec;
+        struct workflow_ref ref;
+        int r = workflow_ref_parse(expr, &ref, msg, msg_size);
+
+        if (r < 0)
+                return r;
+        switch (ref.type) {
+        case WORKFLOW_REF_NAME:
+                *ret_value = run->o.name;
+                return 0;
+        case WORKFLOW_REF_NAMESPACE:
+                *ret_value = run->o.ns;
+                return 0;
+        case WORKFLOW_REF_UID:
+                *ret_value = run->o.uid;
+                return 0;
+        case WORKFLOW_REF_PARAMETER:
+                for (size_t i = 0; i < spec->n_parameters; i++)
+                        if (streq(spec->parameters[i].name, ref.name)) {
+                                *ret_value = spec->parameters[i].value;
+                                return 0;
+                        }
+                snprintf(msg, msg_size, "unknown parameter \"%s\"", ref.name);
+                return -ENOENT;
+        case WORKFLOW_REF_STEP_RESULT:
+                break;
+        }
+        size_t i = workflow_spec_step(spec, ref.name);
+        if (i < spec->n_steps) {
+                struct berth_error e = {0};
+                r = workflow_load_result(run, i, &e);
+                if (r < 0 && r != -ENOENT && !run->read_error.code)
+                        run->read_error = e; /* not the template's fault: retry */
+                const char *v =
+                    r < 0 ? NULL : json_string_value(json_object_get(run->results[i], "result"));
+                if (v) {
+                        *ret_value = v;
+                        return 0;
+                }
+        }
+        snprintf(msg, msg_size, "no result of step \"%s\"", ref.name);
+        return -ENOENT;
+}
+
+struct expansion {
+        struct workflow_run *run;
+        char *msg;
+        size_t msg_size;
+};
+
+/* Expands the expressions of one string of the Task spec in place. */
+static int expand_value(json_t *value, const char *field, const char *env_name, void *userdata)
+{
+        struct expansion *x = userdata;
+        const char *s = json_string_value(value);
+        _cleanup_free_ char *out = NULL;
+        size_t max = ARG_STRING_MAX - 1 - (env_name ? strlen(env_name) + 1 : 0);
+
+        if (!strstr(s, "{{"))
+                return 0;
+        int r = expr_expand(s, resolve_expr, x->run, max, &out, x->msg, x->msg_size);
+        if (r == -E2BIG)
+                snprintf(x->msg, x->msg_size,
+                         "%s: expands to more than %zu bytes, Linux's limit for one argument or "
+                         "environment string; pass large results through a volume",
+                         field, max);
+        if (r < 0)
+                return r;
+        return json_string_set(value, out) < 0 ? -ENOMEM : 0;
+}
+
+/* Step i's Task object, or NULL: msg says why, or is empty when memory ran out. */
+static json_t *step_task_object(struct workflow_run *run, size_t i, char *msg, size_t msg_size)
+{
+        struct object_run *o = &run->o;
+        struct expansion x = {run, msg, msg_size};
+        _cleanup_json_ json_t *spec = json_deep_copy(run->spec.steps[i].task);
+
+        if (!spec || task_template_foreach(spec, expand_value, &x) < 0)
+                return NULL;
+        _cleanup_json_ json_t *task =
+            json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, s:s, s:b}]}, s:O}",
+                      "apiVersion", MANIFEST_API_VERSION, "kind", "Task", "metadata", "name",
+                      run->task_names[i], "namespace", o->ns, "labels", WORKFLOW_LABEL_WORKFLOW,
+                      o->name, WORKFLOW_LABEL_STEP, run->spec.steps[i].name, "ownerReferences",
+                      "apiVersion", MANIFEST_API_VERSION, "kind", "Workflow", "name", o->name,
+                      "uid", o->uid, "controller", true, "spec", spec);
+        if (!task)
+                return NULL;
+        manifest_apply_defaults(task);
+        if (object_stamp_new(task, kind_by_name("Task"), o->now_ms) < 0)
+                return NULL;
+        return TAKE_PTR(task);
+}
+
+int workflow_create_task(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct reconcile_ctx *ctx = run->o.ctx;
+        char msg[160] = "";
+        _cleanup_json_ json_t *task = step_task_object(run, i, msg, sizeof(msg));
+        if (run->read_error.code) {
+                *err = run->read_error;
+                return err->code;
+        }
+        if (!task) {
+                if (!msg[0])
+                        return berth_error_set(err, -ENOMEM, "build the Task of step %s",
+                                               run->steps[i].name);
+                fail_step(run, i, "InvalidTemplate", "%s", msg);
+                return 0;
+        }
+        _cleanup_free_ char *data = json_dumps(task, JSON_COMPACT);
+        if (!data)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+
+        struct berth_error e = {0};
+        int r = store_put_guarded(ctx->store, run->task_keys[i], data, strlen(data),
+                                  STORE_MUST_NOT_EXIST, 0, ctx->fence, NULL, &e);
+        if (r == -ESTALE) /* made by an earlier reconcile the cache has not shown yet */
+                return 0;
+        if (r == -E2BIG || r == -EINVAL) {
+                fail_step(run, i, "TaskCreateFailed", "%s", e.message);
+                return 0;
+        }
+        if (r < 0) {
+                *err = e;
+                return r;
+        }
+        run->created[i] = true;
+        return 0;
+}
+
+/* ---- recording a step's result -------------------------------------------- */
+
+/* The last WORKFLOW_RESULT_MAX bytes of a container's stdout. */
+struct output_tail {
+        struct buf out;
+        bool truncated;
+};
+
+static int collect_stdout(enum docker_stream stream, const char *data, size_t len, void *userdata)
+{
+        struct output_tail *t = userdata;
+
+        if (stream == DOCKER_STREAM_STDERR)
+                return 0;
+        if (len >= WORKFLOW_RESULT_MAX) {
+                data += len - WORKFLOW_RESULT_MAX;
+                len = WORKFLOW_RESULT_MAX;
+                t->out.len = 0;
+                t->truncated = true;
+        } else if (t->out.len + len > WORKFLOW_RESULT_MAX) {
+                size_t drop = t->out.len + len - WORKFLOW_RESULT_MAX;
+                memmove(t->out.data, t->out.data + drop, t->out.len - drop);
+                t->out.len -= drop;
+                t->truncated = true;
+        }
+        return buf_append(&t->out, data, len) < 0 ? -1 : 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *s, size_t len)
+{
+        unsigned char c = s[0];
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+
+        if (c >= 0x01 && c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                n = 2;
+        else if (c >= 0xe0 && c <= 0xef)
+                n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+                n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        else
+                return 0;
+        if (len < n || s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t k = 2; k < n; k++)
+                if ((s[k] & 0xc0) != 0x80)
+                        return 0;
+        return n;
+}
+
+/* JSON strings must be valid UTF-8 without NUL: any other byte becomes '?'
+ * (cutting a long output at the front may also split a character). */
+static void utf8_scrub(char *s, size_t len)
+{
+        for (size_t i = 0; i < len;) {
+                size_t n = utf8_sequence((const unsigned char *)s + i, len - i);
+                if (n == 0) {
+                        s[i++] = '?';
+                        continue;
+                }
+                i += n;
+        }
+}
+
+/* The result record of step i; NULL on allocation failure. */
+static char *result_json(const struct workflow_run *run, size_t i, const char *out, size_t len,
+                         bool truncated, const struct task_status *ts)
+{
+        _cleanup_json_ json_t *value =
+            json_pack("{s:s, s:s, s:s, s:s, s:s%, s:b}", "workflow", run->o.name, "uid", run->o.uid,
+                      "step", run->steps[i].name, "task", run->task_names[i], "result", out, len,
+                      "truncated", truncated);
+        if (!value)
+                return NULL;
+        if (ts->exit_known &&
+            json_object_set_new(value, "exitCode", json_integer(ts->exit_code)) < 0)
+                return NULL;
+        return json_dumps(value, JSON_COMPACT);
+}
+
+int workflow_store_result(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct reconcile_ctx *ctx = run->o.ctx;
+        struct task_status ts;
+        task_status_from_json(run->tasks[i], &ts);
+        if (!ts.container_id) {
+                fail_step(run, i, "ResultLost", "the Task of step %s has no container",
+                          run->steps[i].name);
+                return 0;
+        }
+
+        struct output_tail tail = {0};
+        buf_init(&tail.out, WORKFLOW_RESULT_MAX * 2);
+        struct docker_logs_opts opts = {.tail = -1};
+        struct berth_error e = {0};
+        int r =
+            docker_container_logs(ctx->docker, ts.container_id, &opts, collect_stdout, &tail, &e);
+        if (r == -ENOENT) {
+                buf_release(&tail.out);
+                fail_step(run, i, "ResultLost", "container %.12s of step %s is gone: %s",
+                          ts.container_id, run->steps[i].name, e.message);
+                return 0;
+        }
+        if (r < 0) {
+                buf_release(&tail.out);
+                *err = e;
+                return r;
+        }
+        while (tail.out.len > 0 &&
+               (tail.out.data[tail.out.len - 1] == '\n' || tail.out.data[tail.out.len - 1] == '\r'))
+                tail.out.len--;
+        utf8_scrub(tail.out.data, tail.out.len);
+
+        /* Escaping can make the record up to 6 times the output (control
+         * characters): keep halving from the front until the store takes it. */
+        const char *out = tail.out.data ? tail.out.data : "";
+        size_t len = tail.out.len;
+        bool truncated = tail.truncated;
+        for (;;) {
+                _cleanup_free_ char *data = result_json(run, i, out, len, truncated, &ts);
+                if (!data) {
+                        r = berth_error_set(err, -ENOMEM, "result of step %s", run->steps[i].name);
+                        break;
+                }
+                r = store_put_guarded(ctx->store, run->result_keys[i], data, strlen(data),
+                                      STORE_ANY_REVISION, 0, ctx->fence, NULL, err);
+                if (r != -E2BIG || len == 0)
+                        break;
+                berth_error_clear(err);
+                size_t drop = (len + 1) / 2;
+                while (drop < len && ((unsigned char)out[drop] & 0xc0) == 0x80)
+                        drop++; /* keep whole characters */
+                out += drop;
+                len -= drop;
+                truncated = true;
+        }
+        buf_release(&tail.out);
+        if (r == 0)
+                run->stored[i] = true;
+        return r;
+}
