@@ -449,20 +449,6 @@ static void set_connected(struct container_cache *c, bool connected)
         pthread_mutex_unlock(&c->mu);
 }
 
-/* Sleeps ms unless the cache stops first; returns whether it is stopping. */
-static bool sleep_unless_stopped(struct container_cache *c, int ms)
-{
-        struct timespec ts;
-
-        time_mono_deadline(&ts, ms);
-        pthread_mutex_lock(&c->mu);
-        while (!c->stop && pthread_cond_timedwait(&c->cond, &c->mu, &ts) != ETIMEDOUT)
-                ;
-        bool stop = c->stop;
-        pthread_mutex_unlock(&c->mu);
-        return stop;
-}
-
 static void *container_thread(void *arg)
 {
         struct container_cache *c = arg;
@@ -481,7 +467,7 @@ static void *container_thread(void *arg)
                         if (c->got_event || time_mono_ms() - t0 >= RECONNECT_HEALTHY_MS)
                                 delay = RECONNECT_BACKOFF_MIN_MS;
                 }
-                if (sleep_unless_stopped(c, r == 0 ? 0 : delay))
+                if (watchers_sleep_unless_stopped(&c->mu, &c->cond, &c->stop, r == 0 ? 0 : delay))
                         break;
                 if (r < 0)
                         delay = delay * 2 > RECONNECT_BACKOFF_MAX_MS ? RECONNECT_BACKOFF_MAX_MS
@@ -571,10 +557,8 @@ int container_cache_wait_synced(struct container_cache *c, int timeout_ms)
 
 bool container_cache_connected(struct container_cache *c)
 {
-        pthread_mutex_lock(&c->mu);
-        bool connected = c->connected;
-        pthread_mutex_unlock(&c->mu);
-        return connected;
+        LOCK_SCOPE(&c->mu);
+        return c->connected;
 }
 
 static int attempt_cmp(const void *a, const void *b)
