@@ -237,14 +237,10 @@ static bool find(const struct container_cache *c, const char *id, size_t *ret_id
 static struct centry *insert_at(struct container_cache *c, size_t i,
                                 const struct container_info *ci)
 {
-        if (c->n == c->cap) {
-                size_t cap = c->cap ? c->cap * 2 : 32;
-                struct centry *v = reallocarray(c->v, cap, sizeof(*v));
-                if (!v)
-                        return NULL;
-                c->v = v;
-                c->cap = cap;
-        }
+        struct centry *v = watchers_grow(c->v, c->n, &c->cap, sizeof(*v), 32);
+        if (!v)
+                return NULL;
+        c->v = v;
         memmove(&c->v[i + 1], &c->v[i], (c->n - i) * sizeof(c->v[0]));
         c->v[i] = (struct centry){.ci = *ci, .seq = ++c->seq};
         c->n++;
@@ -259,14 +255,10 @@ static void remove_at(struct container_cache *c, size_t i)
 
 static int changes_push(struct changes *ch, const struct container_info *ci, bool removed)
 {
-        if (ch->n == ch->cap) {
-                size_t cap = ch->cap ? ch->cap * 2 : 16;
-                struct change *v = reallocarray(ch->v, cap, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                ch->v = v;
-                ch->cap = cap;
-        }
+        struct change *v = watchers_grow(ch->v, ch->n, &ch->cap, sizeof(*v), 16);
+        if (!v)
+                return -ENOMEM;
+        ch->v = v;
         ch->v[ch->n++] = (struct change){.ci = *ci, .removed = removed};
         return 0;
 }

@@ -50,14 +50,10 @@ static int cache_event_init(enum object_event_type type, const char *key, json_t
 int cache_events_push(struct cache_events *b, enum object_event_type type, const char *key,
                       json_t *obj, json_t *prev, int64_t rev, size_t bytes)
 {
-        if (b->n == b->cap) {
-                size_t cap = b->cap ? b->cap * 2 : 16;
-                struct cache_event *v = reallocarray(b->v, cap, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                b->v = v;
-                b->cap = cap;
-        }
+        struct cache_event *v = watchers_grow(b->v, b->n, &b->cap, sizeof(*v), 16);
+        if (!v)
+                return -ENOMEM;
+        b->v = v;
         int r = cache_event_init(type, key, obj, prev, rev, bytes, &b->v[b->n]);
         if (r < 0)
                 return r;

@@ -145,14 +145,10 @@ static bool find(const struct object_cache *c, const char *key, size_t *ret_idx)
 
 static int entries_reserve(struct object_cache *c)
 {
-        if (c->n < c->cap)
-                return 0;
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        struct cache_entry *v = reallocarray(c->entries, cap, sizeof(*v));
+        struct cache_entry *v = watchers_grow(c->entries, c->n, &c->cap, sizeof(*v), 64);
         if (!v)
                 return -ENOMEM;
         c->entries = v;
-        c->cap = cap;
         return 0;
 }
 
@@ -360,16 +356,12 @@ static void on_watch(const struct store_event *events, size_t n, int error, void
         }
         for (size_t i = 0; i < n; i++) {
                 const struct store_event *e = &events[i];
-                if (c->nq == c->capq) {
-                        size_t cap = c->capq ? c->capq * 2 : 64;
-                        struct cache_pending *v = reallocarray(c->queue, cap, sizeof(*v));
-                        if (!v) {
-                                c->watch_failed = true;
-                                goto out;
-                        }
-                        c->queue = v;
-                        c->capq = cap;
+                struct cache_pending *q = watchers_grow(c->queue, c->nq, &c->capq, sizeof(*q), 64);
+                if (!q) {
+                        c->watch_failed = true;
+                        goto out;
                 }
+                c->queue = q;
                 struct cache_pending p = {.type = e->type, .rev = e->kv.mod_revision};
                 p.key = strdup(e->kv.key);
                 if (e->type == STORE_EVENT_PUT) {

@@ -32,6 +32,20 @@ unsigned object_cache_relist_count(struct object_cache *c);
 
 /* ---- both caches --------------------------------------------------------- */
 
+/* Room for one more element in the array v of size-byte elements, n used of
+ * *cap: v itself while there is, else v grown to twice *cap (first when
+ * empty) with *cap updated. NULL on OOM, leaving v and *cap as they were. */
+static inline void *watchers_grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
+{
+        if (n < *cap)
+                return v;
+        size_t new_cap = *cap ? *cap * 2 : first;
+        void *nv = reallocarray(v, new_cap, size);
+        if (nv)
+                *cap = new_cap;
+        return nv;
+}
+
 /* Waits up to ms on cond (which shares mu with *stop, a clock-monotonic
  * condition) unless *stop is or becomes set; returns *stop. Takes mu. */
 static inline bool watchers_sleep_unless_stopped(pthread_mutex_t *mu, pthread_cond_t *cond,
