@@ -1,7 +1,11 @@
-/* api internals: the pure pieces (router, selectors, Status bodies) and the
- * object semantics (create, replace, delete, apply) behind the HTTP glue.
+/* api internals. The files form layers: a file calls only files on its own
+ * row or below it, so nothing calls back up into server.c:
  *
- * Everything here except objects.c is pure and unit-tested without a server.
+ *   server.c                         listeners, dispatch, the small handlers
+ *   watch.c logs.c writes.c          streams; writes on the writer threads
+ *   stream.c send.c objects.c        stream plumbing; replies; object semantics
+ *   router.c selectors.c status.c    pure, unit-tested without a server
+ *
  * objects.c talks to the store and the object cache and blocks on them (an
  * etcd write is a network round trip, up to its request timeout while etcd is
  * unreachable, plus up to API_WAIT_MS for the cache): it runs on the writer
@@ -12,6 +16,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include <event2/http.h>
 
@@ -156,6 +161,19 @@ bool api_label_selector_matches(const struct api_selector *sel, const json_t *la
 int api_field_selector_parse(const char *s, struct api_selector *ret, struct api_error *err);
 bool api_field_selector_matches(const struct api_selector *sel, const json_t *object);
 
+/* What a LIST route (list or watch) selects. */
+
+/* Parses ?labelSelector= and ?fieldSelector= (400 on errors); on failure
+ * neither is left to release. */
+int api_route_selectors(const struct api_route *r, struct api_selector *labels,
+                        struct api_selector *fields, struct api_error *err);
+/* Whether obj matches both selectors. */
+bool api_object_matches(const struct api_selector *labels, const struct api_selector *fields,
+                        const json_t *obj);
+/* Cache key prefix of a LIST route under the store prefix (ending in '/'):
+ * "/berth/tasks/default/" or, for all namespaces, "/berth/tasks/". NULL on OOM. */
+char *api_list_prefix(const char *prefix, const struct api_route *r);
+
 /* ---- object semantics (objects.c) --------------------------------------- */
 
 struct api_objects {
@@ -230,10 +248,24 @@ void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api
 typedef void (*api_write_hook_fn)(void *userdata);
 void api_writes_set_hook(struct api_server *s, api_write_hook_fn fn, void *userdata);
 
-/* ---- server internals (server.c, watch.c, logs.c) ----------------------- */
+/* ---- server state (server.c) --------------------------------------------- */
 
 struct api_watch;
 struct api_log_stream;
+
+/* An intrusive link: a stream is on its server's list while it is open. */
+struct api_stream_link {
+        struct api_stream_link *prev, *next;
+};
+
+/* The open streams of one kind (watches or logs). Loop thread only. */
+struct api_stream_list {
+        struct api_stream_link *head;
+        size_t n;
+};
+
+/* The stream that holds link (a member named member of type). */
+#define api_stream_of(link, type, member) ((type *)((char *)(link)-offsetof(type, member)))
 
 struct api_server {
         struct event_base *base;
@@ -254,10 +286,8 @@ struct api_server {
 
         atomic_bool ready; /* api_server_set_ready may run on any thread */
 
-        struct api_watch *watches; /* open watch streams (doubly linked) */
-        struct api_log_stream *logs;
-        size_t n_watches;
-        size_t n_logs;
+        struct api_stream_list watches; /* of struct api_watch */
+        struct api_stream_list logs;    /* of struct api_log_stream */
 
         struct api_writes *writes; /* writer threads and their jobs */
 
@@ -265,18 +295,7 @@ struct api_server {
         uint64_t requests_by_code[600];
 };
 
-/* Sends a JSON body (adds a trailing newline) and counts the request. */
-void api_send_json(struct api_server *s, struct evhttp_request *req, int code, const json_t *body);
-void api_send_error(struct api_server *s, struct evhttp_request *req, const struct api_error *e);
-void api_count(struct api_server *s, int code);
-
-/* Parses ?labelSelector= and ?fieldSelector= (400 on errors). */
-int api_route_selectors(const struct api_route *r, struct api_selector *labels,
-                        struct api_selector *fields, struct api_error *err);
-bool api_object_matches(const struct api_selector *labels, const struct api_selector *fields,
-                        const json_t *obj);
-/* Cache key prefix of a LIST route: "/berth/tasks/default/" or "/berth/tasks/". */
-char *api_list_prefix(const struct api_server *s, const struct api_route *r);
+/* ---- streams: watch (watch.c) and task logs (logs.c) ---------------------- */
 
 /* Starts a watch stream on a LIST route (answers errors itself). */
 void api_watch_start(struct api_server *s, struct evhttp_request *req,
@@ -290,5 +309,43 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req,
 /* Interrupts and joins every log thread (server shutdown). */
 void api_logs_close_all(struct api_server *s);
 
+/* ---- what streams share (stream.c) ---------------------------------------- */
+/* Loop thread only, like everything that touches evhttp. */
+
+/* Puts link at the head of list. */
+void api_stream_list_add(struct api_stream_list *list, struct api_stream_link *link);
+/* Takes link (which is on list) off it. */
+void api_stream_list_remove(struct api_stream_list *list, struct api_stream_link *link);
+/* Calls on_close(conn, arg) when the client of req goes away, and lets the
+ * connection idle: on a stream only writes may time out. Returns the
+ * connection. */
+struct evhttp_connection *api_stream_attach(struct evhttp_request *req,
+                                            void (*on_close)(struct evhttp_connection *, void *),
+                                            void *arg);
+/* Sends data (taking ownership; freed on failure too) as one chunk of a
+ * started reply; written(conn, arg) runs once it is out (NULL = no callback). */
+void api_stream_chunk(struct evhttp_request *req, char *data, size_t len,
+                      void (*written)(struct evhttp_connection *, void *), void *arg);
 /* Output bytes queued on the request's connection (0 when it is gone). */
 size_t api_request_output_len(struct evhttp_request *req);
+
+/* ---- replies (send.c) ------------------------------------------------------ */
+/* Loop thread only. Every reply is counted (api_count) and, at debug level,
+ * logged. */
+
+/* "GET", "POST", ... or "OTHER". */
+const char *api_method_name(enum evhttp_cmd_type t);
+/* Counts one request answered with code (for /metrics). */
+void api_count(struct api_server *s, int code);
+/* Sends len bytes of data as the whole body (500 if they cannot be queued). */
+void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
+                   const char *content_type, const char *data, size_t len);
+/* Sends a text/plain body. */
+void api_send_text(struct api_server *s, struct evhttp_request *req, int code, const char *text);
+/* Sends a JSON body (with a trailing newline). */
+void api_send_json(struct api_server *s, struct evhttp_request *req, int code, const json_t *body);
+/* Sends e as a Status (500 when e->code is not an error); 405 adds Allow. */
+void api_send_error(struct api_server *s, struct evhttp_request *req, const struct api_error *e);
+/* The client left: a request evhttp detached from its failed connection is
+ * ours to free; one still attached is evhttp's. NULL ok. */
+void api_request_free_detached(struct evhttp_request *req);

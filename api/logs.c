@@ -18,13 +18,10 @@
 
 #include <inttypes.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-
 struct api_log_stream {
-        struct api_log_stream *prev, *next;
-        struct api_server *server;
-        struct evhttp_request *req; /* NULL once the client is gone */
+        struct api_stream_link link; /* on server->logs */
+        struct api_server *server;   /* set while on the list */
+        struct evhttp_request *req;  /* NULL once the client is gone */
         struct evhttp_connection *conn;
         struct event *wake;
         struct docker *docker; /* this stream's clone; freed after the join */
@@ -44,19 +41,6 @@ struct api_log_stream {
         struct berth_error error;
 };
 
-static void stream_unlink(struct api_log_stream *st)
-{
-        struct api_server *s = st->server;
-        if (st->prev)
-                st->prev->next = st->next;
-        else if (s->logs == st)
-                s->logs = st->next;
-        if (st->next)
-                st->next->prev = st->prev;
-        st->prev = st->next = NULL;
-        s->n_logs--;
-}
-
 /* Tells the thread to stop, joins it and frees everything but the request. */
 static void stream_free(struct api_log_stream *st)
 {
@@ -71,7 +55,7 @@ static void stream_free(struct api_log_stream *st)
         if (st->conn)
                 evhttp_connection_set_closecb(st->conn, NULL, NULL);
         if (st->server)
-                stream_unlink(st);
+                api_stream_list_remove(&st->server->logs, &st->link);
         if (st->wake)
                 event_free(st->wake);
         docker_free(st->docker);
@@ -122,13 +106,6 @@ static void on_written(struct evhttp_connection *conn, void *arg)
         event_active(st->wake, EV_READ, 0);
 }
 
-static void free_chunk(const void *data, size_t len, void *extra)
-{
-        (void)len;
-        (void)extra;
-        free((void *)data);
-}
-
 static void start_reply(struct api_log_stream *st)
 {
         if (st->started)
@@ -171,15 +148,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
         pthread_mutex_unlock(&st->lock);
 
         if (data) {
-                struct evbuffer *b = evbuffer_new();
                 start_reply(st);
-                if (b && evbuffer_add_reference(b, data, len, free_chunk, NULL) == 0) {
-                        evhttp_send_reply_chunk_with_cb(st->req, b, on_written, st);
-                } else {
-                        free(data);
-                }
-                if (b)
-                        evbuffer_free(b);
+                api_stream_chunk(st->req, data, len, on_written, st);
                 if (!done)
                         return;
         }
@@ -214,8 +184,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
         struct api_log_stream *st = arg;
         (void)conn;
 
-        if (!evhttp_request_get_connection(st->req))
-                evhttp_request_free(st->req);
+        api_request_free_detached(st->req);
         st->req = NULL;
         evhttp_connection_set_closecb(st->conn, NULL, NULL);
         st->conn = NULL;
@@ -319,15 +288,8 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
         }
 
         st->server = s;
-        st->next = s->logs;
-        if (s->logs)
-                s->logs->prev = st;
-        s->logs = st;
-        s->n_logs++;
-        st->conn = evhttp_request_get_connection(req);
-        evhttp_connection_set_closecb(st->conn, on_close, st);
-        struct timeval wtv = {.tv_sec = 60};
-        bufferevent_set_timeouts(evhttp_connection_get_bufferevent(st->conn), NULL, &wtv);
+        api_stream_list_add(&s->logs, &st->link);
+        st->conn = api_stream_attach(req, on_close, st);
 
         int rc = pthread_create(&st->thread, NULL, log_thread, st);
         if (rc != 0) {
@@ -348,8 +310,9 @@ fail:
 
 void api_logs_close_all(struct api_server *s)
 {
-        while (s->logs) {
-                struct api_log_stream *st = s->logs;
+        while (s->logs.head) {
+                struct api_log_stream *st =
+                    api_stream_of(s->logs.head, struct api_log_stream, link);
                 struct evhttp_request *req = st->req;
                 bool started = st->started;
                 st->req = NULL;

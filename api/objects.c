@@ -115,21 +115,24 @@ static int invalid_message(struct api_error *err, const char *what, const struct
         return rc;
 }
 
-/* Fills namespace (and name) from the path, validates, checks that the
- * object belongs at this path, applies the defaults. */
+/* A copy of the request's object with namespace (and name) filled from the
+ * path, validated, checked to belong at this path and defaulted. */
 static int check_incoming(const struct kind_info *kind, const char *ns, const char *name,
-                          json_t *obj, const json_t *positions, struct api_error *err)
+                          const struct manifest_doc *doc, json_t **ret, struct api_error *err)
 {
-        json_t *m = json_object_get(obj, "metadata");
+        _cleanup_json_ json_t *obj = json_deep_copy(doc->object);
         _cleanup_(field_errors_release) struct field_errors errs = {0};
 
+        if (!obj)
+                return api_error_set(err, 500, "out of memory");
+        json_t *m = json_object_get(obj, "metadata");
         if (json_is_object(m)) {
                 if (ns && ns[0] && !json_object_get(m, "namespace"))
                         json_object_set_new(m, "namespace", json_string(ns));
                 if (name && name[0] && !json_object_get(m, "name"))
                         json_object_set_new(m, "name", json_string(name));
         }
-        if (manifest_validate(obj, positions, &errs) < 0) {
+        if (manifest_validate(obj, doc->positions, &errs) < 0) {
                 const char *oname = json_path_string(obj, "metadata.name");
                 _cleanup_free_ char *what = str_printf("%s \"%s\"", kind->kind, oname ? oname : "");
                 return invalid_message(err, what ? what : kind->kind, &errs, NULL);
@@ -154,6 +157,7 @@ static int check_incoming(const struct kind_info *kind, const char *ns, const ch
                                      "the request (%s)",
                                      oname ? oname : "", name);
         manifest_apply_defaults(obj);
+        *ret = TAKE_PTR(obj);
         return 0;
 }
 
@@ -228,28 +232,33 @@ static int put_object(struct api_objects *o, const char *key, const json_t *obj,
         return store_put(o->store, key, s, strlen(s), expected, 0, ret_rev, serr);
 }
 
-/* The object as the cache has it once it caught up with rev (read your
- * writes); if it does not in time, the object we wrote with its revision. */
-static json_t *read_back(struct api_objects *o, const char *key, const json_t *written, int64_t rev)
+/* The reply to a write: the object as the cache has it once it caught up
+ * with rev (read your writes); if it does not in time, the object we wrote
+ * with its revision. */
+static int read_back(struct api_objects *o, const char *key, const json_t *written, int64_t rev,
+                     json_t **ret, struct api_error *err)
 {
         int rc = object_cache_wait_revision(o->cache, rev, o->wait_ms);
         if (rc == 0) {
                 int64_t mod = 0;
                 json_t *c = object_cache_get(o->cache, key, &mod);
-                if (c && mod >= rev)
-                        return c;
+                if (c && mod >= rev) {
+                        *ret = c;
+                        return 0;
+                }
                 json_decref(c);
         } else {
                 log_warn("cache did not catch up: %s key=%s revision=%" PRId64, strerror(-rc), key,
                          rev);
         }
         json_t *out = object_normalize(written);
+        if (!out)
+                return api_error_set(err, 500, "out of memory");
         char buf[32];
         snprintf(buf, sizeof(buf), "%" PRId64, rev);
-        if (out)
-                json_object_set_new(json_object_get(out, "metadata"), "resourceVersion",
-                                    json_string(buf));
-        return out;
+        json_object_set_new(json_object_get(out, "metadata"), "resourceVersion", json_string(buf));
+        *ret = out;
+        return 0;
 }
 
 static int load_current(const struct store_kv *kv, json_t **ret, struct api_error *err)
@@ -289,14 +298,11 @@ int api_parse_one(const char *body, size_t len, struct manifest_list *ret, struc
 int api_object_create(struct api_objects *o, const struct kind_info *kind, const char *ns,
                       const struct manifest_doc *doc, json_t **ret, struct api_error *err)
 {
-        _cleanup_json_ json_t *obj = json_deep_copy(doc->object);
+        _cleanup_json_ json_t *obj = NULL;
         struct berth_error serr = {0};
         int64_t rev = 0;
-        int rc = 0;
+        int rc = check_incoming(kind, ns, NULL, doc, &obj, err);
 
-        if (!obj)
-                return api_error_set(err, 500, "out of memory");
-        rc = check_incoming(kind, ns, NULL, obj, doc->positions, err);
         if (rc < 0)
                 return rc;
         rc = prepare_create(kind, obj, err);
@@ -315,11 +321,7 @@ int api_object_create(struct api_objects *o, const struct kind_info *kind, const
         if (rc < 0)
                 return api_error_from_store(err, rc, &serr, "create");
 
-        json_t *out = read_back(o, key, obj, rev);
-        if (!out)
-                return api_error_set(err, 500, "out of memory");
-        *ret = out;
-        return 0;
+        return read_back(o, key, obj, rev, ret, err);
 }
 
 static int parse_resource_version(const json_t *v, int64_t *ret)
@@ -340,6 +342,26 @@ static int parse_resource_version(const json_t *v, int64_t *ret)
         return 0;
 }
 
+static int not_found(struct api_error *err, const struct kind_info *kind, const char *name)
+{
+        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource, name);
+}
+
+/* The stored object at key, read for a write on it (what names the write in
+ * errors): 404 when there is none. The caller releases *ret_kv. */
+static int get_existing(struct api_objects *o, const struct kind_info *kind, const char *name,
+                        const char *key, const char *what, struct store_kv *ret_kv,
+                        struct api_error *err)
+{
+        struct berth_error serr = {0};
+        int rc = store_get(o->store, key, ret_kv, &serr);
+        if (rc == -ENOENT)
+                return not_found(err, kind, name);
+        if (rc < 0)
+                return api_error_from_store(err, rc, &serr, what);
+        return 0;
+}
+
 static int conflict(struct api_error *err, const struct kind_info *kind, const char *name)
 {
         return api_error_set_reason(err, 409, "Conflict",
@@ -353,13 +375,10 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
                        const char *name, const struct manifest_doc *doc, json_t **ret,
                        struct api_error *err)
 {
-        _cleanup_json_ json_t *obj = json_deep_copy(doc->object);
+        _cleanup_json_ json_t *obj = NULL;
         int64_t want_rev = 0;
-        int rc = 0;
+        int rc = check_incoming(kind, ns, name, doc, &obj, err);
 
-        if (!obj)
-                return api_error_set(err, 500, "out of memory");
-        rc = check_incoming(kind, ns, name, obj, doc->positions, err);
         if (rc < 0)
                 return rc;
         json_t *rv = json_path(obj, "metadata.resourceVersion");
@@ -376,11 +395,9 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
                 _cleanup_json_ json_t *current = NULL, *next = NULL;
                 int64_t rev = 0;
 
-                rc = store_get(o->store, key, &kv, &serr);
-                if (rc == -ENOENT)
-                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource, name);
+                rc = get_existing(o, kind, name, key, "replace", &kv, err);
                 if (rc < 0)
-                        return api_error_from_store(err, rc, &serr, "replace");
+                        return rc;
                 if (want_rev && kv.mod_revision != want_rev)
                         return conflict(err, kind, name);
                 rc = load_current(&kv, &current, err);
@@ -398,11 +415,7 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
                 }
                 if (rc < 0)
                         return api_error_from_store(err, rc, &serr, "replace");
-                json_t *out = read_back(o, key, next, rev);
-                if (!out)
-                        return api_error_set(err, 500, "out of memory");
-                *ret = out;
-                return 0;
+                return read_back(o, key, next, rev, ret, err);
         }
         return conflict(err, kind, name);
 }
@@ -417,7 +430,7 @@ int api_workflow_results(struct api_objects *o, const struct kind_info *kind, co
                 return api_error_set(err, 500, "out of memory");
         _cleanup_json_ json_t *obj = object_cache_get(o->cache, key, NULL);
         if (!obj)
-                return api_error_set(err, 404, "%s \"%s\" not found", kind->resource, name);
+                return not_found(err, kind, name);
         const char *uid = json_path_string(obj, "metadata.uid");
 
         struct berth_error serr = {0};
@@ -460,11 +473,9 @@ int api_object_delete(struct api_objects *o, const struct kind_info *kind, const
                 _cleanup_json_ json_t *current = NULL;
                 int64_t rev = 0;
 
-                rc = store_get(o->store, key, &kv, &serr);
-                if (rc == -ENOENT)
-                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource, name);
+                rc = get_existing(o, kind, name, key, "delete", &kv, err);
                 if (rc < 0)
-                        return api_error_from_store(err, rc, &serr, "delete");
+                        return rc;
                 rc = load_current(&kv, &current, err);
                 if (rc < 0)
                         return rc;
@@ -486,18 +497,14 @@ int api_object_delete(struct api_objects *o, const struct kind_info *kind, const
                         } else {
                                 rev = kv.mod_revision;
                         }
-                        json_t *out = read_back(o, key, current, rev);
-                        if (!out)
-                                return api_error_set(err, 500, "out of memory");
-                        *ret = out;
-                        return 0;
+                        return read_back(o, key, current, rev, ret, err);
                 }
 
                 rc = store_delete(o->store, key, kv.mod_revision, &rev, &serr);
                 if (rc == -ESTALE)
                         continue;
                 if (rc == -ENOENT)
-                        return api_error_set(err, 404, "%s \"%s\" not found", kind->resource, name);
+                        return not_found(err, kind, name);
                 if (rc < 0)
                         return api_error_from_store(err, rc, &serr, "delete");
                 rc = object_cache_wait_revision(o->cache, rev, o->wait_ms);

@@ -1,4 +1,5 @@
-/* api: label and field selectors, Kubernetes syntax. Pure.
+/* api: label and field selectors, Kubernetes syntax, and what a LIST route
+ * (list or watch) selects with them. Pure.
  *
  * Label selector grammar (requirements joined by ',' mean AND):
  *   key=value  key==value  key!=value  key in (v1,v2)  key notin (v1,v2)  key  !key
@@ -29,15 +30,24 @@ void api_selector_release(struct api_selector *sel)
         sel->n = 0;
 }
 
-static int sel_add(struct api_selector *sel, struct api_selector_req *r)
+/* Ends one requirement of a parse: when rc says r parsed, moves it into sel;
+ * on any failure releases r and all of sel. Returns 0 or the error. */
+static int sel_add(struct api_selector *sel, struct api_selector_req *r, int rc,
+                   struct api_error *err)
 {
-        struct api_selector_req *v = realloc(sel->reqs, (sel->n + 1) * sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        sel->reqs = v;
-        sel->reqs[sel->n++] = *r;
-        *r = (struct api_selector_req){0};
-        return 0;
+        if (rc >= 0) {
+                struct api_selector_req *v = realloc(sel->reqs, (sel->n + 1) * sizeof(*v));
+                if (v) {
+                        sel->reqs = v;
+                        sel->reqs[sel->n++] = *r;
+                        *r = (struct api_selector_req){0};
+                        return 0;
+                }
+                rc = api_error_set(err, 500, "out of memory");
+        }
+        req_release(r);
+        api_selector_release(sel);
+        return rc;
 }
 
 static int strv_push(char ***v, const char *s, size_t len)
@@ -208,13 +218,9 @@ int api_label_selector_parse(const char *s, struct api_selector *ret, struct api
                                                    "\"%c\" at position %zu",
                                                    s, *p, (size_t)(p - s) + 1);
                 }
-                if (rc >= 0 && sel_add(&sel, &r) < 0)
-                        rc = api_error_set(err, 500, "out of memory");
-                if (rc < 0) {
-                        req_release(&r);
-                        api_selector_release(&sel);
+                rc = sel_add(&sel, &r, rc, err);
+                if (rc < 0)
                         return rc;
-                }
                 if (*p == '\0')
                         break;
                 p++; /* ',' */
@@ -324,13 +330,9 @@ int api_field_selector_parse(const char *s, struct api_selector *ret, struct api
                                                            r.key);
                         }
                 }
-                if (rc >= 0 && sel_add(&sel, &r) < 0)
-                        rc = api_error_set(err, 500, "out of memory");
-                if (rc < 0) {
-                        req_release(&r);
-                        api_selector_release(&sel);
+                rc = sel_add(&sel, &r, rc, err);
+                if (rc < 0)
                         return rc;
-                }
                 p += len;
                 if (*p == ',')
                         p++;
@@ -349,4 +351,34 @@ bool api_field_selector_matches(const struct api_selector *sel, const json_t *ob
                         return false;
         }
         return true;
+}
+
+/* ---- what a LIST route selects ------------------------------------------- */
+
+int api_route_selectors(const struct api_route *r, struct api_selector *labels,
+                        struct api_selector *fields, struct api_error *err)
+{
+        int rc = api_label_selector_parse(api_route_param(r, "labelSelector"), labels, err);
+        if (rc < 0)
+                return rc;
+        rc = api_field_selector_parse(api_route_param(r, "fieldSelector"), fields, err);
+        if (rc < 0) {
+                api_selector_release(labels);
+                return rc;
+        }
+        return 0;
+}
+
+bool api_object_matches(const struct api_selector *labels, const struct api_selector *fields,
+                        const json_t *obj)
+{
+        return api_label_selector_matches(labels, json_path(obj, "metadata.labels")) &&
+               api_field_selector_matches(fields, obj);
+}
+
+char *api_list_prefix(const char *prefix, const struct api_route *r)
+{
+        if (r->ns[0])
+                return str_printf("%s%s/%s/", prefix, r->kind->resource, r->ns);
+        return str_printf("%s%s/", prefix, r->kind->resource);
 }

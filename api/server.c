@@ -1,8 +1,10 @@
-/* api: the evhttp glue — listeners, dispatch, small endpoints, responses.
+/* api: the evhttp glue — listeners, dispatch and the handlers of the small
+ * endpoints; replies go out through send.c.
  *
  * Every callback here runs on the event loop thread and must not block: reads
  * come from the object cache, writes are handed to the writer threads
- * (writes.c) and log streams run on their own threads (logs.c).
+ * (writes.c), watches are fed by the cache (watch.c) and log streams run on
+ * their own threads (logs.c).
  */
 #include "api-internal.h"
 
@@ -11,137 +13,11 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/listener.h>
 
 #include "reconciler.h"
 
-static const char *method_name(enum evhttp_cmd_type t)
-{
-        switch (t) {
-        case EVHTTP_REQ_GET:
-                return "GET";
-        case EVHTTP_REQ_POST:
-                return "POST";
-        case EVHTTP_REQ_HEAD:
-                return "HEAD";
-        case EVHTTP_REQ_PUT:
-                return "PUT";
-        case EVHTTP_REQ_DELETE:
-                return "DELETE";
-        case EVHTTP_REQ_PATCH:
-                return "PATCH";
-        case EVHTTP_REQ_OPTIONS:
-                return "OPTIONS";
-        default:
-                return "OTHER";
-        }
-}
-
-void api_count(struct api_server *s, int code)
-{
-        if (code >= 100 && code < (int)ARRAY_SIZE(s->requests_by_code))
-                s->requests_by_code[code]++;
-}
-
-static void log_request(struct evhttp_request *req, int code)
-{
-        if (!log_enabled(LOG_LEVEL_DEBUG))
-                return;
-        const char *uri = evhttp_request_get_uri(req);
-        log_debug("request method=%s uri=%.200s code=%d",
-                  method_name(evhttp_request_get_command(req)), uri ? uri : "", code);
-}
-
-static void send_body(struct api_server *s, struct evhttp_request *req, int code,
-                      const char *content_type, const char *data, size_t len)
-{
-        struct evbuffer *out = evhttp_request_get_output_buffer(req);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
-        if (len > 0 && evbuffer_add(out, data, len) < 0)
-                code = 500;
-        api_count(s, code);
-        log_request(req, code);
-        evhttp_send_reply(req, code, NULL, NULL);
-}
-
-void api_send_json(struct api_server *s, struct evhttp_request *req, int code, const json_t *body)
-{
-        _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT);
-        if (!text) {
-                static const char oom[] = "{\"kind\":\"Status\",\"apiVersion\":\"berth/v1\","
-                                          "\"status\":\"Failure\",\"code\":500,\"reason\":"
-                                          "\"InternalError\",\"message\":\"out of memory\"}\n";
-                send_body(s, req, 500, "application/json", oom, sizeof(oom) - 1);
-                return;
-        }
-        size_t n = strlen(text);
-        _cleanup_free_ char *line = malloc(n + 2);
-        if (line) {
-                memcpy(line, text, n);
-                line[n] = '\n';
-                line[n + 1] = '\0';
-        }
-        send_body(s, req, code, "application/json", line ? line : text, line ? n + 1 : n);
-}
-
-void api_send_error(struct api_server *s, struct evhttp_request *req, const struct api_error *e)
-{
-        _cleanup_json_ json_t *st = api_status_failure(e);
-        int code = e->code >= 400 ? e->code : 500;
-        if (code >= 500)
-                log_warn("request failed: %s code=%d uri=%.200s", e->message, code,
-                         evhttp_request_get_uri(req));
-        if (code == 405) {
-                /* Tell the client what it may do instead. */
-                evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                                  "GET, HEAD, POST, PUT, DELETE");
-        }
-        api_send_json(s, req, code, st);
-}
-
-static void send_text(struct api_server *s, struct evhttp_request *req, int code, const char *text)
-{
-        send_body(s, req, code, "text/plain; charset=utf-8", text, strlen(text));
-}
-
-size_t api_request_output_len(struct evhttp_request *req)
-{
-        struct evhttp_connection *conn = evhttp_request_get_connection(req);
-        struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-        return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
-}
-
-/* ---- selectors and lists ---------------------------------------------- */
-
-int api_route_selectors(const struct api_route *r, struct api_selector *labels,
-                        struct api_selector *fields, struct api_error *err)
-{
-        int rc = api_label_selector_parse(api_route_param(r, "labelSelector"), labels, err);
-        if (rc < 0)
-                return rc;
-        rc = api_field_selector_parse(api_route_param(r, "fieldSelector"), fields, err);
-        if (rc < 0) {
-                api_selector_release(labels);
-                return rc;
-        }
-        return 0;
-}
-
-bool api_object_matches(const struct api_selector *labels, const struct api_selector *fields,
-                        const json_t *obj)
-{
-        return api_label_selector_matches(labels, json_path(obj, "metadata.labels")) &&
-               api_field_selector_matches(fields, obj);
-}
-
-char *api_list_prefix(const struct api_server *s, const struct api_route *r)
-{
-        if (r->ns[0])
-                return str_printf("%s%s/%s/", s->prefix, r->kind->resource, r->ns);
-        return str_printf("%s%s/", s->prefix, r->kind->resource);
-}
+/* ---- lists and objects -------------------------------------------------- */
 
 static void handle_list(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
                         struct api_error *err)
@@ -149,7 +25,7 @@ static void handle_list(struct api_server *s, struct evhttp_request *req, const 
         _cleanup_(api_selector_release) struct api_selector labels = {0}, fields = {0};
         if (api_route_selectors(r, &labels, &fields, err) < 0)
                 return;
-        _cleanup_free_ char *prefix = api_list_prefix(s, r);
+        _cleanup_free_ char *prefix = api_list_prefix(s->prefix, r);
         _cleanup_free_ char *kind = str_printf("%sList", r->kind->kind);
         if (!prefix || !kind) {
                 api_error_set(err, 500, "out of memory");
@@ -180,8 +56,6 @@ static void handle_list(struct api_server *s, struct evhttp_request *req, const 
         }
         api_send_json(s, req, 200, list);
 }
-
-/* ---- objects ------------------------------------------------------------ */
 
 static void handle_get(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
                        struct api_error *err)
@@ -271,7 +145,7 @@ static void handle_readyz(struct api_server *s, struct evhttp_request *req,
         if (api_route_param_bool(r, "verbose", false, &verbose) < 0)
                 verbose = true;
         if (!verbose) {
-                send_text(s, req, all ? 200 : 503, all ? "ok" : "not ready");
+                api_send_text(s, req, all ? 200 : 503, all ? "ok" : "not ready");
                 return;
         }
         _cleanup_buf_ struct buf b;
@@ -288,7 +162,7 @@ static void handle_readyz(struct api_server *s, struct evhttp_request *req,
                                  json_is_true(json_object_get(leader, "self")) ? " (this replica)"
                                                                                : "");
         }
-        send_text(s, req, all ? 200 : 503, b.data ? b.data : "");
+        api_send_text(s, req, all ? 200 : 503, b.data ? b.data : "");
 }
 
 static void handle_leader(struct api_server *s, struct evhttp_request *req)
@@ -352,22 +226,22 @@ static void handle_metrics(struct api_server *s, struct evhttp_request *req)
                          "# HELP berth_api_log_streams Open log streams.\n"
                          "# TYPE berth_api_log_streams gauge\n"
                          "berth_api_log_streams %zu\n",
-                         s->n_watches, s->n_logs);
+                         s->watches.n, s->logs.n);
         (void)buf_printf(&b, "# HELP berth_api_requests_total API requests by status code.\n"
                              "# TYPE berth_api_requests_total counter\n");
         for (size_t c = 0; c < ARRAY_SIZE(s->requests_by_code); c++)
                 if (s->requests_by_code[c])
                         (void)buf_printf(&b, "berth_api_requests_total{code=\"%zu\"} %" PRIu64 "\n",
                                          c, s->requests_by_code[c]);
-        send_body(s, req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
-                  b.len);
+        api_send_body(s, req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
+                      b.len);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
 
 static enum api_method method_of(struct evhttp_request *req)
 {
-        return api_method_from_string(method_name(evhttp_request_get_command(req)));
+        return api_method_from_string(api_method_name(evhttp_request_get_command(req)));
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -386,7 +260,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 
         switch (r.endpoint) {
         case API_EP_HEALTHZ:
-                send_text(s, req, 200, "ok");
+                api_send_text(s, req, 200, "ok");
                 break;
         case API_EP_READYZ:
                 handle_readyz(s, req, &r);

@@ -13,12 +13,9 @@
 
 #include <inttypes.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-
 struct api_watch {
-        struct api_watch *prev, *next;
-        struct api_server *server;
+        struct api_stream_link link; /* on server->watches */
+        struct api_server *server;   /* set while on the list */
         struct evhttp_request *req;
         struct evhttp_connection *conn;
         struct event *wake;
@@ -34,19 +31,6 @@ struct api_watch {
         int64_t last_rev;     /* newest revision the subscription has seen */
 };
 
-static void watch_unlink(struct api_watch *w)
-{
-        struct api_server *s = w->server;
-        if (w->prev)
-                w->prev->next = w->next;
-        else if (s->watches == w)
-                s->watches = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
-        w->prev = w->next = NULL;
-        s->n_watches--;
-}
-
 /* Stops the producers and frees the stream. The request is left as is: the
  * caller has ended it, handed it to evhttp, or it is gone. */
 static void watch_free(struct api_watch *w)
@@ -60,7 +44,7 @@ static void watch_free(struct api_watch *w)
         if (w->conn)
                 evhttp_connection_set_closecb(w->conn, NULL, NULL);
         if (w->server)
-                watch_unlink(w);
+                api_stream_list_remove(&w->server->watches, &w->link);
         api_selector_release(&w->labels);
         api_selector_release(&w->fields);
         buf_release(&w->queue);
@@ -122,27 +106,6 @@ static void on_event(const struct object_event *ev, void *userdata)
                 event_active(w->wake, EV_READ, 0);
 }
 
-static void free_chunk(const void *data, size_t len, void *extra)
-{
-        (void)len;
-        (void)extra;
-        free((void *)data);
-}
-
-/* Sends data (taking ownership) as one chunk. */
-static void send_chunk(struct evhttp_request *req, char *data, size_t len)
-{
-        struct evbuffer *b = evbuffer_new();
-        if (!b || evbuffer_add_reference(b, data, len, free_chunk, NULL) < 0) {
-                free(data);
-                if (b)
-                        evbuffer_free(b);
-                return;
-        }
-        evhttp_send_reply_chunk(req, b);
-        evbuffer_free(b);
-}
-
 /* Closes a stream whose client cannot keep up: drops the connection. */
 static void watch_drop(struct api_watch *w, const char *why)
 {
@@ -168,7 +131,7 @@ static bool watch_flush(struct api_watch *w)
                 return false;
         }
         if (data)
-                send_chunk(w->req, data, len);
+                api_stream_chunk(w->req, data, len, NULL, NULL);
         if (api_request_output_len(w->req) > API_WATCH_QUEUE_MAX + w->allowance) {
                 watch_drop(w, "client too slow, output buffer full");
                 return false;
@@ -207,7 +170,7 @@ static void on_bookmark(evutil_socket_t fd, short what, void *arg)
         size_t len = line.len;
         char *data = buf_steal(&line);
         if (data)
-                send_chunk(w->req, data, len);
+                api_stream_chunk(w->req, data, len, NULL, NULL);
 }
 
 /* The client went away (or the connection failed). */
@@ -215,9 +178,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 {
         struct api_watch *w = arg;
         (void)conn;
-        /* A failed connection detaches an unfinished request and leaves it to us. */
-        if (!evhttp_request_get_connection(w->req))
-                evhttp_request_free(w->req);
+        api_request_free_detached(w->req);
         w->conn = NULL;
         log_debug("watch closed by client");
         watch_free(w);
@@ -244,7 +205,7 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
         struct api_error err = {0};
         int64_t from = 0, list_rev = 0;
         _cleanup_json_ json_t *initial = NULL;
-        _cleanup_free_ char *prefix = api_list_prefix(s, route);
+        _cleanup_free_ char *prefix = api_list_prefix(s->prefix, route);
         struct api_watch *w = calloc(1, sizeof(*w));
         int rc;
 
@@ -294,17 +255,8 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
         }
 
         w->server = s;
-        w->next = s->watches;
-        if (s->watches)
-                s->watches->prev = w;
-        s->watches = w;
-        s->n_watches++;
-
-        w->conn = evhttp_request_get_connection(req);
-        evhttp_connection_set_closecb(w->conn, on_close, w);
-        /* Idle watches are normal: only writes may time out. */
-        struct timeval wtv = {.tv_sec = 60};
-        bufferevent_set_timeouts(evhttp_connection_get_bufferevent(w->conn), NULL, &wtv);
+        api_stream_list_add(&s->watches, &w->link);
+        w->conn = api_stream_attach(req, on_close, w);
 
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                           "application/x-ndjson");
@@ -328,7 +280,7 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
                 if (len > 0) {
                         char *data = buf_steal(&b);
                         if (data)
-                                send_chunk(req, data, len);
+                                api_stream_chunk(req, data, len, NULL, NULL);
                 }
         }
         struct timeval tv = {.tv_sec = s->bookmark_ms / 1000,
@@ -347,8 +299,8 @@ fail:
 
 void api_watch_close_all(struct api_server *s)
 {
-        while (s->watches) {
-                struct api_watch *w = s->watches;
+        while (s->watches.head) {
+                struct api_watch *w = api_stream_of(s->watches.head, struct api_watch, link);
                 struct evhttp_request *req = w->req;
                 bool alive = w->conn != NULL;
                 watch_free(w);

@@ -127,39 +127,35 @@ static void job_free(struct api_writes *w, struct api_write_job *j)
 
 /* ---- writer threads ------------------------------------------------------ */
 
-/* Parse, validate, write and wait for the cache, as the handlers did on the
- * loop before. Writer thread; touches only the job's own fields. */
+/* Parse, validate, write and wait for the cache. Writer thread; touches only
+ * the job's own fields. */
 static void job_run(struct api_objects *ops, struct api_write_job *j)
 {
         _cleanup_(manifest_list_release) struct manifest_list list = {0};
         int rc = 0;
 
+        j->code = j->op == API_WRITE_CREATE ? 201 : 200;
         switch (j->op) {
         case API_WRITE_CREATE:
                 rc = api_parse_one(j->body, j->len, &list, &j->err);
                 if (rc == 0)
                         rc =
                             api_object_create(ops, j->kind, j->ns, &list.docs[0], &j->out, &j->err);
-                j->code = 201;
                 break;
         case API_WRITE_REPLACE:
                 rc = api_parse_one(j->body, j->len, &list, &j->err);
                 if (rc == 0)
                         rc = api_object_replace(ops, j->kind, j->ns, j->name, &list.docs[0],
                                                 &j->out, &j->err);
-                j->code = 200;
                 break;
         case API_WRITE_DELETE:
                 rc = api_object_delete(ops, j->kind, j->ns, j->name, &j->out, &j->err);
-                j->code = 200;
                 break;
         case API_WRITE_APPLY:
                 rc = api_apply(ops, j->body, j->len, j->apply_ns, j->dry_run, &j->out, &j->err);
-                j->code = 200;
                 break;
         case API_READ_RESULTS:
                 rc = api_workflow_results(ops, j->kind, j->ns, j->name, &j->out, &j->err);
-                j->code = 200;
                 break;
         }
         if (rc < 0 && !j->err.code)
@@ -203,8 +199,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
         struct api_write_job *j = arg;
 
         evhttp_connection_set_closecb(conn, NULL, NULL);
-        if (j->req && !evhttp_request_get_connection(j->req))
-                evhttp_request_free(j->req);
+        api_request_free_detached(j->req);
         j->req = NULL;
         j->conn = NULL;
         log_debug("client left before its write finished op=%s", op_name(j->op));

@@ -106,26 +106,6 @@ int docker_container_from_json(const json_t *j, bool inspect, struct docker_cont
         return 0;
 }
 
-/* Error for a call that got an unwanted status: code 0 = derived from it. */
-static int fail(struct docker_req *req, int code, const char *context, struct berth_error *err)
-{
-        return docker_error_from_body(err, code ? code : docker_status_to_errno(req->status),
-                                      req->status, req->resp.data, req->resp.len, context);
-}
-
-/* "/containers/<escaped id><suffix>"; NULL on OOM. */
-static char *container_path(const char *id, const char *suffix)
-{
-        _cleanup_free_ char *e = docker_escape(id);
-
-        return e ? str_printf("/containers/%s%s", e, suffix) : NULL;
-}
-
-static bool status_ok(long status)
-{
-        return status >= 200 && status < 300;
-}
-
 int docker_container_create(struct docker *d, const char *name, const json_t *body, char **ret_id,
                             struct berth_error *err)
 {
@@ -152,9 +132,9 @@ int docker_container_create(struct docker *d, const char *name, const json_t *bo
         if (r < 0)
                 return r;
         if (req.status == 409)
-                return fail(&req, -EEXIST, ctx, err);
-        if (!status_ok(req.status))
-                return fail(&req, 0, ctx, err);
+                return docker_req_fail(&req, -EEXIST, ctx, err);
+        if (!docker_status_ok(req.status))
+                return docker_req_fail(&req, 0, ctx, err);
         j = json_loadb(req.resp.data, req.resp.len, 0, NULL);
         id = json_string_value(json_object_get(j, "Id"));
         if (!id)
@@ -166,7 +146,8 @@ int docker_container_create(struct docker *d, const char *name, const json_t *bo
         return 0;
 }
 
-/* POST or DELETE without a body; statuses in 'ok' (0-terminated) count as success. */
+/* A call without a body that only wants a status: 2xx and the statuses in
+ * ok (0-terminated; NULL = none) count as success. */
 static int simple_call(struct docker *d, const char *method, const char *path, const char *query,
                        const long *ok, const char *ctx, struct berth_error *err)
 {
@@ -174,17 +155,33 @@ static int simple_call(struct docker *d, const char *method, const char *path, c
             .method = method, .path = path, .query = query};
         int r;
 
-        if (!path)
-                return berth_error_set(err, -ENOMEM, "out of memory");
         r = docker_call(d, &req, ctx, err);
         if (r < 0)
                 return r;
-        if (status_ok(req.status))
+        if (docker_status_ok(req.status))
                 return 0;
-        for (; *ok; ok++)
+        for (; ok && *ok; ok++)
                 if (req.status == *ok)
                         return 0;
-        return fail(&req, 0, ctx, err);
+        return docker_req_fail(&req, 0, ctx, err);
+}
+
+/* The start of every call on one container: ctx gets "<verb> container <id>"
+ * (failures name it too) and *ret_path /containers/<escaped id><suffix>.
+ * -EINVAL without an id, -ENOMEM; err filled. */
+static int container_call_prepare(const char *verb, const char *id, const char *suffix,
+                                  char ctx[DOCKER_CONTEXT_MAX], char **ret_path,
+                                  struct berth_error *err)
+{
+        snprintf(ctx, DOCKER_CONTEXT_MAX, "%s container %s", verb, id ? id : "");
+        if (!id || !id[0])
+                return berth_error_set(err, -EINVAL, "%s: no id", ctx);
+        _cleanup_free_ char *e = docker_escape(id);
+        char *path = e ? str_printf("/containers/%s%s", e, suffix) : NULL;
+        if (!path)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        *ret_path = path;
+        return 0;
 }
 
 int docker_container_start(struct docker *d, const char *id, struct berth_error *err)
@@ -192,12 +189,9 @@ int docker_container_start(struct docker *d, const char *id, struct berth_error 
         static const long ok[] = {304, 0};
         _cleanup_free_ char *path = NULL;
         char ctx[DOCKER_CONTEXT_MAX];
+        int r = container_call_prepare("start", id, "/start", ctx, &path, err);
 
-        snprintf(ctx, sizeof(ctx), "start container %s", id ? id : "");
-        if (!id || !id[0])
-                return berth_error_set(err, -EINVAL, "%s: no id", ctx);
-        path = container_path(id, "/start");
-        return simple_call(d, "POST", path, NULL, ok, ctx, err);
+        return r < 0 ? r : simple_call(d, "POST", path, NULL, ok, ctx, err);
 }
 
 int docker_container_kill(struct docker *d, const char *id, const char *signal,
@@ -206,13 +200,12 @@ int docker_container_kill(struct docker *d, const char *id, const char *signal,
         static const long ok[] = {409, 0}; /* not running: nothing to kill */
         _cleanup_free_ char *path = NULL, *e = NULL, *query = NULL;
         char ctx[DOCKER_CONTEXT_MAX];
+        int r = container_call_prepare("kill", id, "/kill", ctx, &path, err);
 
-        snprintf(ctx, sizeof(ctx), "kill container %s", id ? id : "");
-        if (!id || !id[0])
-                return berth_error_set(err, -EINVAL, "%s: no id", ctx);
+        if (r < 0)
+                return r;
         e = docker_escape(signal ? signal : "SIGKILL");
         query = e ? str_printf("signal=%s", e) : NULL;
-        path = container_path(id, "/kill");
         if (!query)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         return simple_call(d, "POST", path, query, ok, ctx, err);
@@ -223,12 +216,9 @@ int docker_container_remove(struct docker *d, const char *id, struct berth_error
         static const long ok[] = {404, 0}; /* already gone */
         _cleanup_free_ char *path = NULL;
         char ctx[DOCKER_CONTEXT_MAX];
+        int r = container_call_prepare("remove", id, "", ctx, &path, err);
 
-        snprintf(ctx, sizeof(ctx), "remove container %s", id ? id : "");
-        if (!id || !id[0])
-                return berth_error_set(err, -EINVAL, "%s: no id", ctx);
-        path = container_path(id, "");
-        return simple_call(d, "DELETE", path, "force=1&v=1", ok, ctx, err);
+        return r < 0 ? r : simple_call(d, "DELETE", path, "force=1&v=1", ok, ctx, err);
 }
 
 int docker_container_inspect(struct docker *d, const char *id_or_name, struct docker_container *ret,
@@ -237,14 +227,10 @@ int docker_container_inspect(struct docker *d, const char *id_or_name, struct do
         _cleanup_free_ char *path = NULL;
         _cleanup_json_ json_t *j = NULL;
         char ctx[DOCKER_CONTEXT_MAX];
-        int r;
+        int r = container_call_prepare("inspect", id_or_name, "/json", ctx, &path, err);
 
-        snprintf(ctx, sizeof(ctx), "inspect container %s", id_or_name ? id_or_name : "");
-        if (!id_or_name || !id_or_name[0])
-                return berth_error_set(err, -EINVAL, "%s: no id", ctx);
-        path = container_path(id_or_name, "/json");
-        if (!path)
-                return berth_error_set(err, -ENOMEM, "out of memory");
+        if (r < 0)
+                return r;
         r = docker_get_json(d, path, NULL, &j, ctx, err);
         if (r < 0)
                 return r;
@@ -341,10 +327,8 @@ int docker_image_ref_split(const char *ref, char **ret_name, char **ret_tag)
 
 int docker_image_inspect(struct docker *d, const char *image, struct berth_error *err)
 {
-        _cleanup_(docker_req_release) struct docker_req req = {0};
         _cleanup_free_ char *e = NULL, *path = NULL;
         char ctx[DOCKER_CONTEXT_MAX];
-        int r;
 
         snprintf(ctx, sizeof(ctx), "inspect image %s", image ? image : "");
         if (!image || !image[0])
@@ -353,13 +337,7 @@ int docker_image_inspect(struct docker *d, const char *image, struct berth_error
         path = e ? str_printf("/images/%s/json", e) : NULL;
         if (!path)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        req = (struct docker_req){.method = "GET", .path = path};
-        r = docker_call(d, &req, ctx, err);
-        if (r < 0)
-                return r;
-        if (!status_ok(req.status))
-                return fail(&req, 0, ctx, err);
-        return 0;
+        return simple_call(d, "GET", path, NULL, NULL, ctx, err);
 }
 
 struct pull_state {
@@ -382,11 +360,6 @@ static int pull_line(const char *line, size_t len, void *userdata)
         return 1;
 }
 
-static int pull_data(const char *data, size_t len, void *userdata)
-{
-        return docker_lines_feed(userdata, data, len);
-}
-
 int docker_image_pull(struct docker *d, const char *image, struct berth_error *err)
 {
         _cleanup_(docker_req_release) struct docker_req req = {0};
@@ -407,20 +380,10 @@ int docker_image_pull(struct docker *d, const char *image, struct berth_error *e
         if (!query)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         docker_lines_init(&lines, DOCKER_EVENT_MAX, pull_line, &st);
-        req = (struct docker_req){.method = "POST",
-                                  .path = "/images/create",
-                                  .query = query,
-                                  .on_data = pull_data,
-                                  .userdata = &lines,
-                                  .stream = true};
-        r = docker_call(d, &req, ctx, err);
-        if (r == -E2BIG)
-                return berth_error_set(err, r, "%s: progress line longer than %d bytes", ctx,
-                                       DOCKER_EVENT_MAX);
+        req = (struct docker_req){.method = "POST", .path = "/images/create", .query = query};
+        r = docker_call_lines(d, &req, &lines, "progress line", ctx, err);
         if (r < 0)
                 return r;
-        if (!status_ok(req.status))
-                return fail(&req, 0, ctx, err);
         if (!st.error[0] && lines.partial.len > 0)
                 pull_line(lines.partial.data, lines.partial.len, &st);
         if (st.error[0])

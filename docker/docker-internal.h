@@ -52,6 +52,16 @@ struct docker_req {
 int docker_call(struct docker *d, struct docker_req *req, const char *context,
                 struct berth_error *err);
 void docker_req_release(struct docker_req *req);
+/* Whether an HTTP status is a success (2xx). */
+static inline bool docker_status_ok(long status)
+{
+        return status >= 200 && status < 300;
+}
+/* Fills err from a call that got an unwanted status (docker_error_from_body
+ * with req's status and body); code 0 = docker_status_to_errno. Returns the
+ * code. */
+int docker_req_fail(const struct docker_req *req, int code, const char *context,
+                    struct berth_error *err);
 /* GET path and parse the JSON answer (2xx only). Caller decrefs *ret. */
 int docker_get_json(struct docker *d, const char *path, const char *query, json_t **ret,
                     const char *context, struct berth_error *err);
@@ -99,3 +109,10 @@ struct docker_lines {
 void docker_lines_init(struct docker_lines *l, size_t max, docker_line_fn fn, void *userdata);
 void docker_lines_release(struct docker_lines *l);
 int docker_lines_feed(struct docker_lines *l, const char *data, size_t len);
+/* docker_call for a stream of lines (/events, pull progress): feeds a 2xx
+ * body to lines (set up by docker_lines_init). Sets req's on_data, userdata
+ * and stream. Returns like docker_call, except that a line over the splitter's
+ * max is -E2BIG "<context>: <what> longer than <max> bytes" and a status other
+ * than 2xx fails (docker_req_fail). */
+int docker_call_lines(struct docker *d, struct docker_req *req, struct docker_lines *lines,
+                      const char *what, const char *context, struct berth_error *err);

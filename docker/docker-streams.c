@@ -50,6 +50,29 @@ int docker_lines_feed(struct docker_lines *l, const char *data, size_t len)
         return 0;
 }
 
+static int lines_data(const char *data, size_t len, void *userdata)
+{
+        return docker_lines_feed(userdata, data, len);
+}
+
+int docker_call_lines(struct docker *d, struct docker_req *req, struct docker_lines *lines,
+                      const char *what, const char *context, struct berth_error *err)
+{
+        req->on_data = lines_data;
+        req->userdata = lines;
+        req->stream = true;
+        int r = docker_call(d, req, context, err);
+        if (r == -E2BIG)
+                return berth_error_set(err, r, "%s: %s longer than %zu bytes", context, what,
+                                       lines->partial.max);
+        if (r < 0)
+                return r;
+        /* A stop comes from a line, so only with a 2xx body. */
+        if (!req->stopped && !docker_status_ok(req->status))
+                return docker_req_fail(req, 0, context, err);
+        return 0;
+}
+
 /* ---- log decoder ------------------------------------------------------- */
 
 void docker_log_decoder_init(struct docker_log_decoder *dec)
@@ -149,10 +172,9 @@ int docker_container_logs(struct docker *d, const char *id, const struct docker_
                 return berth_error_set(err, r, "%s: malformed log frame (tty container?)", ctx);
         if (r < 0)
                 return r;
-        if (req.stopped || (req.status >= 200 && req.status < 300))
+        if (req.stopped || docker_status_ok(req.status))
                 return 0;
-        return docker_error_from_body(err, docker_status_to_errno(req.status), req.status,
-                                      req.resp.data, req.resp.len, ctx);
+        return docker_req_fail(&req, 0, ctx, err);
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -222,11 +244,6 @@ static int event_line(const char *line, size_t len, void *userdata)
         return st->fn(&ev, st->userdata) != 0 ? 1 : 0;
 }
 
-static int events_data(const char *data, size_t len, void *userdata)
-{
-        return docker_lines_feed(userdata, data, len);
-}
-
 int docker_events(struct docker *d, const char *label_filter, int64_t since_nano,
                   docker_event_fn fn, void *userdata, struct berth_error *err)
 {
@@ -252,23 +269,10 @@ int docker_events(struct docker *d, const char *label_filter, int64_t since_nano
         if (!query)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         docker_lines_init(&lines, DOCKER_EVENT_MAX, event_line, &st);
-        req = (struct docker_req){.method = "GET",
-                                  .path = "/events",
-                                  .query = query,
-                                  .on_data = events_data,
-                                  .userdata = &lines,
-                                  .stream = true};
-        r = docker_call(d, &req, ctx, err);
-        if (r == -E2BIG)
-                return berth_error_set(err, r, "%s: event longer than %d bytes", ctx,
-                                       DOCKER_EVENT_MAX);
-        if (r < 0)
+        req = (struct docker_req){.method = "GET", .path = "/events", .query = query};
+        r = docker_call_lines(d, &req, &lines, "event", ctx, err);
+        if (r < 0 || req.stopped)
                 return r;
-        if (req.stopped)
-                return 0;
-        if (req.status < 200 || req.status >= 300)
-                return docker_error_from_body(err, docker_status_to_errno(req.status), req.status,
-                                              req.resp.data, req.resp.len, ctx);
         return berth_error_set(err, -ECONNRESET, "%s: stream closed by docker at %s", ctx,
                                docker_url(d));
 }

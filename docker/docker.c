@@ -152,7 +152,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         int r;
 
         curl_easy_getinfo(st->d->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (st->req->on_data && status >= 200 && status < 300) {
+        if (st->req->on_data && docker_status_ok(status)) {
                 r = n > 0 ? st->req->on_data(ptr, n, st->req->userdata) : 0;
                 if (r != 0) {
                         st->cb_ret = r;
@@ -237,6 +237,13 @@ static int transport_error(struct docker *d, CURLcode rc, const char *context,
 void docker_req_release(struct docker_req *req)
 {
         buf_release(&req->resp);
+}
+
+int docker_req_fail(const struct docker_req *req, int code, const char *context,
+                    struct berth_error *err)
+{
+        return docker_error_from_body(err, code ? code : docker_status_to_errno(req->status),
+                                      req->status, req->resp.data, req->resp.len, context);
 }
 
 int docker_call(struct docker *d, struct docker_req *req, const char *context,
@@ -340,10 +347,8 @@ int docker_get_json(struct docker *d, const char *path, const char *query, json_
         r = docker_call(d, &req, context, err);
         if (r < 0)
                 return r;
-        if (req.status < 200 || req.status >= 300)
-                return docker_error_from_body(err, docker_status_to_errno(req.status), req.status,
-                                              req.resp.data, req.resp.len,
-                                              context ? context : path);
+        if (!docker_status_ok(req.status))
+                return docker_req_fail(&req, 0, context ? context : path, err);
         j = json_loadb(req.resp.data, req.resp.len, 0, &jerr);
         if (!j)
                 return berth_error_set(err, -EPROTO, "%s: malformed JSON from docker: %s",

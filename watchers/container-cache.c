@@ -237,14 +237,10 @@ static bool find(const struct container_cache *c, const char *id, size_t *ret_id
 static struct centry *insert_at(struct container_cache *c, size_t i,
                                 const struct container_info *ci)
 {
-        if (c->n == c->cap) {
-                size_t cap = c->cap ? c->cap * 2 : 32;
-                struct centry *v = reallocarray(c->v, cap, sizeof(*v));
-                if (!v)
-                        return NULL;
-                c->v = v;
-                c->cap = cap;
-        }
+        struct centry *v = watchers_grow(c->v, c->n, &c->cap, sizeof(*v), 32);
+        if (!v)
+                return NULL;
+        c->v = v;
         memmove(&c->v[i + 1], &c->v[i], (c->n - i) * sizeof(c->v[0]));
         c->v[i] = (struct centry){.ci = *ci, .seq = ++c->seq};
         c->n++;
@@ -259,14 +255,10 @@ static void remove_at(struct container_cache *c, size_t i)
 
 static int changes_push(struct changes *ch, const struct container_info *ci, bool removed)
 {
-        if (ch->n == ch->cap) {
-                size_t cap = ch->cap ? ch->cap * 2 : 16;
-                struct change *v = reallocarray(ch->v, cap, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                ch->v = v;
-                ch->cap = cap;
-        }
+        struct change *v = watchers_grow(ch->v, ch->n, &ch->cap, sizeof(*v), 16);
+        if (!v)
+                return -ENOMEM;
+        ch->v = v;
         ch->v[ch->n++] = (struct change){.ci = *ci, .removed = removed};
         return 0;
 }
@@ -449,20 +441,6 @@ static void set_connected(struct container_cache *c, bool connected)
         pthread_mutex_unlock(&c->mu);
 }
 
-/* Sleeps ms unless the cache stops first; returns whether it is stopping. */
-static bool sleep_unless_stopped(struct container_cache *c, int ms)
-{
-        struct timespec ts;
-
-        time_mono_deadline(&ts, ms);
-        pthread_mutex_lock(&c->mu);
-        while (!c->stop && pthread_cond_timedwait(&c->cond, &c->mu, &ts) != ETIMEDOUT)
-                ;
-        bool stop = c->stop;
-        pthread_mutex_unlock(&c->mu);
-        return stop;
-}
-
 static void *container_thread(void *arg)
 {
         struct container_cache *c = arg;
@@ -481,7 +459,7 @@ static void *container_thread(void *arg)
                         if (c->got_event || time_mono_ms() - t0 >= RECONNECT_HEALTHY_MS)
                                 delay = RECONNECT_BACKOFF_MIN_MS;
                 }
-                if (sleep_unless_stopped(c, r == 0 ? 0 : delay))
+                if (watchers_sleep_unless_stopped(&c->mu, &c->cond, &c->stop, r == 0 ? 0 : delay))
                         break;
                 if (r < 0)
                         delay = delay * 2 > RECONNECT_BACKOFF_MAX_MS ? RECONNECT_BACKOFF_MAX_MS
@@ -571,10 +549,8 @@ int container_cache_wait_synced(struct container_cache *c, int timeout_ms)
 
 bool container_cache_connected(struct container_cache *c)
 {
-        pthread_mutex_lock(&c->mu);
-        bool connected = c->connected;
-        pthread_mutex_unlock(&c->mu);
-        return connected;
+        LOCK_SCOPE(&c->mu);
+        return c->connected;
 }
 
 static int attempt_cmp(const void *a, const void *b)

@@ -1,5 +1,6 @@
 /* object_cache: one list + watch over a store prefix, kept as a sorted array of
- * parsed objects plus a ring of recent events for watch resume.
+ * parsed objects plus a ring of recent events for watch resume (the ring and
+ * the subscriptions: object-cache-subs.c).
  *
  * Threads: the store's watch thread only queues raw events (it must not block);
  * the cache thread applies them to the map and the ring under 'mu' and then
@@ -20,25 +21,15 @@
 #define RELIST_BACKOFF_MIN_MS 200
 #define RELIST_BACKOFF_MAX_MS 5000
 
-struct entry {
+struct cache_entry {
         char *key;
         json_t *obj; /* immutable; metadata.resourceVersion = mod_rev */
         int64_t mod_rev;
         size_t bytes; /* length of the stored JSON: the history ring's measure */
 };
 
-/* An event as kept in the ring and handed to the delivery loop. */
-struct hist {
-        enum object_event_type type;
-        char *key;
-        json_t *obj;
-        json_t *prev; /* MODIFIED: the state before; else NULL */
-        int64_t rev;
-        size_t bytes; /* of obj, as stored JSON */
-};
-
 /* A raw store event waiting for the cache thread. */
-struct pending {
+struct cache_pending {
         enum store_event_type type;
         char *key;
         char *value;
@@ -46,69 +37,11 @@ struct pending {
         int64_t rev;
 };
 
-struct evbuf {
-        struct hist *v;
-        size_t n, cap;
-};
-
 /* The result of a list, parsed outside the lock. */
 struct listing {
-        struct entry *v;
+        struct cache_entry *v;
         size_t n;
         int64_t rev;
-};
-
-struct object_cache_sub {
-        struct object_cache *c;
-        char *prefix;
-        object_event_fn fn;
-        void *userdata;
-        /* Live events with rev <= last_rev are covered by the replay. */
-        int64_t last_rev;
-        struct hist *replay; /* delivered by the cache thread before any live event */
-        size_t n_replay;
-        bool dead; /* unsubscribed from a callback; freed after the batch */
-        struct object_cache_sub *next;
-};
-
-struct object_cache {
-        struct store *store;
-        char *prefix;
-        object_event_fn handler;
-        void *userdata;
-
-        pthread_t thread;
-        bool thread_started;
-        pthread_mutex_t deliver_mu;
-        pthread_mutex_t mu;
-        pthread_cond_t work;    /* wakes the cache thread */
-        pthread_cond_t changed; /* revision, synced or watch state changed */
-
-        /* Under mu: */
-        struct entry *entries; /* sorted by key (strcmp) */
-        size_t n, cap;
-        struct hist *ring;
-        size_t ring_cap, ring_head, ring_n;
-        size_t ring_bytes, ring_bytes_max;
-        int64_t ring_base; /* every event with rev > ring_base is in the ring */
-        int64_t revision;
-        bool synced;
-        size_t invalid;
-        unsigned relists;
-        struct pending *queue;
-        size_t nq, capq;
-        bool watch_failed;
-        bool replay_pending;
-        bool stop;
-        bool hold, watch_dropped;
-        bool delivering;
-        pthread_t delivering_thread;
-
-        /* Under deliver_mu (and mu for changes by other threads): */
-        struct object_cache_sub *subs;
-
-        /* Cache thread only: */
-        struct store_watch *watch;
 };
 
 const char *object_event_type_to_string(enum object_event_type t)
@@ -126,49 +59,7 @@ const char *object_event_type_to_string(enum object_event_type t)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void hist_release(struct hist *h)
-{
-        free(h->key);
-        json_decref(h->obj);
-        json_decref(h->prev);
-        h->key = NULL;
-        h->obj = NULL;
-        h->prev = NULL;
-}
-
-static void evbuf_release(struct evbuf *b)
-{
-        for (size_t i = 0; i < b->n; i++)
-                hist_release(&b->v[i]);
-        free(b->v);
-        *b = (struct evbuf){0};
-}
-
-/* Appends a copy of key and a new reference to obj. */
-static int evbuf_push(struct evbuf *b, enum object_event_type type, const char *key, json_t *obj,
-                      json_t *prev, int64_t rev, size_t bytes)
-{
-        if (b->n == b->cap) {
-                size_t cap = b->cap ? b->cap * 2 : 16;
-                struct hist *v = reallocarray(b->v, cap, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                b->v = v;
-                b->cap = cap;
-        }
-        char *k = strdup(key);
-        if (!k)
-                return -ENOMEM;
-        b->v[b->n++] = (struct hist){.type = type,
-                                     .key = k,
-                                     .obj = json_incref(obj),
-                                     .prev = json_incref(prev),
-                                     .rev = rev,
-                                     .bytes = bytes};
-        return 0;
-}
-
-static void entry_release(struct entry *e)
+static void entry_release(struct cache_entry *e)
 {
         free(e->key);
         json_decref(e->obj);
@@ -182,21 +73,10 @@ static void listing_release(struct listing *l)
         *l = (struct listing){0};
 }
 
-static void pending_release(struct pending *p)
+static void pending_release(struct cache_pending *p)
 {
         free(p->key);
         free(p->value);
-}
-
-static void sub_free(struct object_cache_sub *s)
-{
-        if (!s)
-                return;
-        for (size_t i = 0; i < s->n_replay; i++)
-                hist_release(&s->replay[i]);
-        free(s->replay);
-        free(s->prefix);
-        free(s);
 }
 
 static int set_resource_version(json_t *o, int64_t rev)
@@ -261,57 +141,25 @@ static bool find(const struct object_cache *c, const char *key, size_t *ret_idx)
         return lo < c->n && strcmp(c->entries[lo].key, key) == 0;
 }
 
-static int ring_push(struct object_cache *c, const struct hist *h)
-{
-        char *k = strdup(h->key);
-        if (!k)
-                return -ENOMEM;
-        /* Bounded in events and in bytes: large objects written often (a
-         * Workflow's status) must not pin thousands of old versions. */
-        while (c->ring_n > 0 &&
-               (c->ring_n == c->ring_cap || c->ring_bytes + h->bytes > c->ring_bytes_max)) {
-                struct hist *old = &c->ring[c->ring_head];
-                c->ring_base = old->rev;
-                c->ring_bytes -= old->bytes;
-                hist_release(old);
-                c->ring_head = (c->ring_head + 1) % c->ring_cap;
-                c->ring_n--;
-        }
-        c->ring[(c->ring_head + c->ring_n) % c->ring_cap] =
-            (struct hist){.type = h->type,
-                          .key = k,
-                          .obj = json_incref(h->obj),
-                          .prev = json_incref(h->prev),
-                          .rev = h->rev,
-                          .bytes = h->bytes};
-        c->ring_n++;
-        c->ring_bytes += h->bytes;
-        return 0;
-}
-
 /* ---- applying changes (caller holds mu) -------------------------------- */
 
 static int entries_reserve(struct object_cache *c)
 {
-        if (c->n < c->cap)
-                return 0;
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        struct entry *v = reallocarray(c->entries, cap, sizeof(*v));
+        struct cache_entry *v = watchers_grow(c->entries, c->n, &c->cap, sizeof(*v), 64);
         if (!v)
                 return -ENOMEM;
         c->entries = v;
-        c->cap = cap;
         return 0;
 }
 
 /* Steals obj. */
 static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64_t rev,
-                     size_t bytes, struct evbuf *evs)
+                     size_t bytes, struct cache_events *evs)
 {
         size_t i;
 
         if (find(c, key, &i)) {
-                struct entry *e = &c->entries[i];
+                struct cache_entry *e = &c->entries[i];
                 if (e->mod_rev == rev) {
                         json_decref(obj);
                         return 0;
@@ -320,7 +168,7 @@ static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64
                 e->obj = obj;
                 e->mod_rev = rev;
                 e->bytes = bytes;
-                return evbuf_push(evs, OBJECT_MODIFIED, key, obj, prev, rev, bytes);
+                return cache_events_push(evs, OBJECT_MODIFIED, key, obj, prev, rev, bytes);
         }
         char *k = strdup(key);
         if (!k || entries_reserve(c) < 0) {
@@ -329,12 +177,13 @@ static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64
                 return -ENOMEM;
         }
         memmove(&c->entries[i + 1], &c->entries[i], (c->n - i) * sizeof(c->entries[0]));
-        c->entries[i] = (struct entry){.key = k, .obj = obj, .mod_rev = rev, .bytes = bytes};
+        c->entries[i] = (struct cache_entry){.key = k, .obj = obj, .mod_rev = rev, .bytes = bytes};
         c->n++;
-        return evbuf_push(evs, OBJECT_ADDED, key, obj, NULL, rev, bytes);
+        return cache_events_push(evs, OBJECT_ADDED, key, obj, NULL, rev, bytes);
 }
 
-static int apply_delete(struct object_cache *c, const char *key, int64_t rev, struct evbuf *evs)
+static int apply_delete(struct object_cache *c, const char *key, int64_t rev,
+                        struct cache_events *evs)
 {
         size_t i;
 
@@ -347,10 +196,11 @@ static int apply_delete(struct object_cache *c, const char *key, int64_t rev, st
         entry_release(&c->entries[i]);
         memmove(&c->entries[i], &c->entries[i + 1], (c->n - i - 1) * sizeof(c->entries[0]));
         c->n--;
-        return evbuf_push(evs, OBJECT_DELETED, key, last, NULL, rev, bytes);
+        return cache_events_push(evs, OBJECT_DELETED, key, last, NULL, rev, bytes);
 }
 
-static int apply_pending(struct object_cache *c, struct pending *q, size_t nq, struct evbuf *evs)
+static int apply_pending(struct object_cache *c, struct cache_pending *q, size_t nq,
+                         struct cache_events *evs)
 {
         int ret = 0;
 
@@ -378,9 +228,9 @@ static int apply_pending(struct object_cache *c, struct pending *q, size_t nq, s
         return ret;
 }
 
-static int hist_cmp(const void *a, const void *b)
+static int event_cmp(const void *a, const void *b)
 {
-        const struct hist *x = a, *y = b;
+        const struct cache_event *x = a, *y = b;
         if (x->rev != y->rev)
                 return x->rev < y->rev ? -1 : 1;
         return strcmp(x->key, y->key);
@@ -388,11 +238,11 @@ static int hist_cmp(const void *a, const void *b)
 
 static int entry_cmp(const void *a, const void *b)
 {
-        return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
+        return strcmp(((const struct cache_entry *)a)->key, ((const struct cache_entry *)b)->key);
 }
 
 /* Replaces the map with a listing (stolen) and records the differences. */
-static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf *evs)
+static int apply_listing(struct object_cache *c, struct listing *l, struct cache_events *evs)
 {
         size_t i = 0, j = 0;
         int ret = 0;
@@ -402,14 +252,14 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf
                 int r = 0;
                 if (cmp < 0) {
                         json_t *last = object_with_revision(c->entries[i].obj, l->rev);
-                        r = last ? evbuf_push(evs, OBJECT_DELETED, c->entries[i].key, last, NULL,
-                                              l->rev, c->entries[i].bytes)
+                        r = last ? cache_events_push(evs, OBJECT_DELETED, c->entries[i].key, last,
+                                                     NULL, l->rev, c->entries[i].bytes)
                                  : -ENOMEM;
                         json_decref(last);
                         i++;
                 } else if (cmp > 0) {
-                        r = evbuf_push(evs, OBJECT_ADDED, l->v[j].key, l->v[j].obj, NULL,
-                                       l->v[j].mod_rev, l->v[j].bytes);
+                        r = cache_events_push(evs, OBJECT_ADDED, l->v[j].key, l->v[j].obj, NULL,
+                                              l->v[j].mod_rev, l->v[j].bytes);
                         j++;
                 } else {
                         if (c->entries[i].mod_rev == l->v[j].mod_rev) {
@@ -417,8 +267,9 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf
                                 json_decref(l->v[j].obj);
                                 l->v[j].obj = json_incref(c->entries[i].obj);
                         } else {
-                                r = evbuf_push(evs, OBJECT_MODIFIED, l->v[j].key, l->v[j].obj,
-                                               c->entries[i].obj, l->v[j].mod_rev, l->v[j].bytes);
+                                r = cache_events_push(evs, OBJECT_MODIFIED, l->v[j].key,
+                                                      l->v[j].obj, c->entries[i].obj,
+                                                      l->v[j].mod_rev, l->v[j].bytes);
                         }
                         i++;
                         j++;
@@ -436,13 +287,13 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf
         *l = (struct listing){0};
 
         if (evs->n > 1)
-                qsort(evs->v, evs->n, sizeof(evs->v[0]), hist_cmp);
+                qsort(evs->v, evs->n, sizeof(evs->v[0]), event_cmp);
         if (c->relists == 0) {
                 /* The first list is no history: watches resume from here on. */
                 c->ring_base = rev;
         } else {
                 for (size_t k = 0; k < evs->n; k++) {
-                        int r = ring_push(c, &evs->v[k]);
+                        int r = object_cache_ring_push(c, &evs->v[k]);
                         if (r < 0)
                                 ret = r;
                 }
@@ -454,23 +305,13 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct evbuf
         return ret;
 }
 
-/* ---- delivery ----------------------------------------------------------- */
-
-static void deliver(struct object_cache_sub *s, const struct hist *h)
-{
-        struct object_event ev = {.type = h->type,
-                                  .key = h->key,
-                                  .object = h->obj,
-                                  .prev_object = h->prev,
-                                  .revision = h->rev};
-        s->fn(&ev, s->userdata);
-}
+/* ---- one step of the cache thread -------------------------------------- */
 
 /* Applies one batch of raw events or one listing under mu, then delivers the
  * pending replays and the resulting events without mu. */
-static int cache_step(struct object_cache *c, struct pending *q, size_t nq, struct listing *l)
+static int cache_step(struct object_cache *c, struct cache_pending *q, size_t nq, struct listing *l)
 {
-        struct evbuf evs = {0};
+        struct cache_events evs = {0};
         int r;
 
         pthread_mutex_lock(&c->deliver_mu);
@@ -481,7 +322,7 @@ static int cache_step(struct object_cache *c, struct pending *q, size_t nq, stru
         r = l ? apply_listing(c, l, &evs) : apply_pending(c, q, nq, &evs);
         if (!l) {
                 for (size_t i = 0; r == 0 && i < evs.n; i++)
-                        r = ring_push(c, &evs.v[i]);
+                        r = object_cache_ring_push(c, &evs.v[i]);
         }
         if (r < 0)
                 /* Out of memory half way: the map may have missed a change, so
@@ -490,50 +331,14 @@ static int cache_step(struct object_cache *c, struct pending *q, size_t nq, stru
         pthread_cond_broadcast(&c->changed);
         pthread_mutex_unlock(&c->mu);
 
-        /* Replays first: they end at or before the events of this batch. */
-        for (struct object_cache_sub *s = c->subs; s; s = s->next) {
-                struct hist *v = s->replay;
-                size_t n = s->n_replay;
-                s->replay = NULL;
-                s->n_replay = 0;
-                for (size_t i = 0; i < n; i++) {
-                        if (!s->dead)
-                                deliver(s, &v[i]);
-                        hist_release(&v[i]);
-                }
-                free(v);
-        }
-
-        for (size_t i = 0; i < evs.n; i++) {
-                const struct hist *h = &evs.v[i];
-                if (c->handler) {
-                        struct object_event ev = {.type = h->type,
-                                                  .key = h->key,
-                                                  .object = h->obj,
-                                                  .prev_object = h->prev,
-                                                  .revision = h->rev};
-                        c->handler(&ev, c->userdata);
-                }
-                for (struct object_cache_sub *s = c->subs; s; s = s->next) {
-                        if (!s->dead && h->rev > s->last_rev && str_has_prefix(h->key, s->prefix))
-                                deliver(s, h);
-                }
-        }
+        object_cache_deliver(c, &evs);
 
         pthread_mutex_lock(&c->mu);
         c->delivering = false;
-        for (struct object_cache_sub **p = &c->subs; *p;) {
-                struct object_cache_sub *s = *p;
-                if (s->dead) {
-                        *p = s->next;
-                        sub_free(s);
-                } else {
-                        p = &s->next;
-                }
-        }
+        object_cache_reap_subs(c);
         pthread_mutex_unlock(&c->mu);
         pthread_mutex_unlock(&c->deliver_mu);
-        evbuf_release(&evs);
+        cache_events_release(&evs);
         return r;
 }
 
@@ -551,17 +356,13 @@ static void on_watch(const struct store_event *events, size_t n, int error, void
         }
         for (size_t i = 0; i < n; i++) {
                 const struct store_event *e = &events[i];
-                if (c->nq == c->capq) {
-                        size_t cap = c->capq ? c->capq * 2 : 64;
-                        struct pending *v = reallocarray(c->queue, cap, sizeof(*v));
-                        if (!v) {
-                                c->watch_failed = true;
-                                goto out;
-                        }
-                        c->queue = v;
-                        c->capq = cap;
+                struct cache_pending *q = watchers_grow(c->queue, c->nq, &c->capq, sizeof(*q), 64);
+                if (!q) {
+                        c->watch_failed = true;
+                        goto out;
                 }
-                struct pending p = {.type = e->type, .rev = e->kv.mod_revision};
+                c->queue = q;
+                struct cache_pending p = {.type = e->type, .rev = e->kv.mod_revision};
                 p.key = strdup(e->kv.key);
                 if (e->type == STORE_EVENT_PUT) {
                         p.value = malloc(e->kv.value_len + 1);
@@ -609,7 +410,7 @@ static int listing_from_kvs(struct object_cache *c, const struct store_kvs *kvs,
                         listing_release(&l);
                         return -ENOMEM;
                 }
-                l.v[l.n++] = (struct entry){
+                l.v[l.n++] = (struct cache_entry){
                     .key = k, .obj = obj, .mod_rev = kv->mod_revision, .bytes = kv->value_len};
         }
         /* The store lists in key order; sorting again costs little and keeps
@@ -652,14 +453,7 @@ static void cache_relist(struct object_cache *c)
                                 return;
                 }
 
-                struct timespec ts;
-                time_mono_deadline(&ts, delay);
-                pthread_mutex_lock(&c->mu);
-                while (!c->stop && pthread_cond_timedwait(&c->work, &c->mu, &ts) != ETIMEDOUT)
-                        ;
-                bool stop = c->stop;
-                pthread_mutex_unlock(&c->mu);
-                if (stop)
+                if (watchers_sleep_unless_stopped(&c->mu, &c->work, &c->stop, delay))
                         return;
                 delay = delay * 2 > RELIST_BACKOFF_MAX_MS ? RELIST_BACKOFF_MAX_MS : delay * 2;
         }
@@ -672,7 +466,7 @@ static void *cache_thread(void *arg)
         pthread_mutex_lock(&c->mu);
         while (!c->stop) {
                 if (c->nq > 0 || c->replay_pending) {
-                        struct pending *q = c->queue;
+                        struct cache_pending *q = c->queue;
                         size_t nq = c->nq;
                         c->queue = NULL;
                         c->nq = c->capq = 0;
@@ -778,17 +572,11 @@ void object_cache_free(struct object_cache *c)
         for (size_t i = 0; i < c->n; i++)
                 entry_release(&c->entries[i]);
         free(c->entries);
-        for (size_t i = 0; i < c->ring_n; i++)
-                hist_release(&c->ring[(c->ring_head + i) % c->ring_cap]);
-        free(c->ring);
+        object_cache_ring_release(c);
         for (size_t i = 0; i < c->nq; i++)
                 pending_release(&c->queue[i]);
         free(c->queue);
-        while (c->subs) {
-                struct object_cache_sub *s = c->subs;
-                c->subs = s->next;
-                sub_free(s);
-        }
+        object_cache_free_subs(c);
         pthread_cond_destroy(&c->work);
         pthread_cond_destroy(&c->changed);
         pthread_mutex_destroy(&c->mu);
@@ -845,10 +633,8 @@ int object_cache_wait_revision(struct object_cache *c, int64_t rev, int timeout_
 
 int64_t object_cache_revision(struct object_cache *c)
 {
-        pthread_mutex_lock(&c->mu);
-        int64_t rev = c->revision;
-        pthread_mutex_unlock(&c->mu);
-        return rev;
+        LOCK_SCOPE(&c->mu);
+        return c->revision;
 }
 
 json_t *object_cache_get(struct object_cache *c, const char *key, int64_t *ret_mod_revision)
@@ -896,107 +682,8 @@ json_t *object_cache_list(struct object_cache *c, const char *key_prefix, int64_
 
 size_t object_cache_size(struct object_cache *c)
 {
-        pthread_mutex_lock(&c->mu);
-        size_t n = c->n;
-        pthread_mutex_unlock(&c->mu);
-        return n;
-}
-
-/* Under mu: true when called from a callback this cache is delivering. */
-static bool on_cache_thread(const struct object_cache *c)
-{
-        return c->delivering && pthread_equal(c->delivering_thread, pthread_self());
-}
-
-int object_cache_subscribe(struct object_cache *c, const char *key_prefix, int64_t from_revision,
-                           object_event_fn fn, void *userdata, struct object_cache_sub **ret)
-{
-        struct evbuf replay = {0};
-        int r = 0;
-
-        if (!c || !fn || !ret)
-                return -EINVAL;
-        struct object_cache_sub *s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        s->c = c;
-        s->fn = fn;
-        s->userdata = userdata;
-        s->prefix = strdup(key_prefix ? key_prefix : "");
-        if (!s->prefix) {
-                sub_free(s);
-                return -ENOMEM;
-        }
-
-        pthread_mutex_lock(&c->mu);
-        bool nested = on_cache_thread(c);
-        if (!nested) {
-                /* Keep the lock order: deliver_mu first. */
-                pthread_mutex_unlock(&c->mu);
-                pthread_mutex_lock(&c->deliver_mu);
-                pthread_mutex_lock(&c->mu);
-        }
-        if (from_revision < c->ring_base && from_revision < c->revision) {
-                r = -ERANGE;
-        } else {
-                for (size_t i = 0; r == 0 && i < c->ring_n; i++) {
-                        const struct hist *h = &c->ring[(c->ring_head + i) % c->ring_cap];
-                        if (h->rev > from_revision && str_has_prefix(h->key, s->prefix))
-                                r = evbuf_push(&replay, h->type, h->key, h->obj, h->prev, h->rev,
-                                               h->bytes);
-                }
-        }
-        if (r == 0) {
-                s->last_rev = from_revision > c->revision ? from_revision : c->revision;
-                s->replay = TAKE_PTR(replay.v);
-                s->n_replay = replay.n;
-                replay = (struct evbuf){0};
-                s->next = c->subs;
-                c->subs = s;
-                if (s->n_replay > 0) {
-                        c->replay_pending = true;
-                        pthread_cond_signal(&c->work);
-                }
-        }
-        pthread_mutex_unlock(&c->mu);
-        if (!nested)
-                pthread_mutex_unlock(&c->deliver_mu);
-
-        if (r < 0) {
-                evbuf_release(&replay);
-                sub_free(s);
-                return r;
-        }
-        *ret = s;
-        return 0;
-}
-
-void object_cache_unsubscribe(struct object_cache_sub *sub)
-{
-        if (!sub)
-                return;
-        struct object_cache *c = sub->c;
-
-        pthread_mutex_lock(&c->mu);
-        if (on_cache_thread(c)) {
-                /* Called from a callback: the batch loop frees it when done. */
-                sub->dead = true;
-                pthread_mutex_unlock(&c->mu);
-                return;
-        }
-        pthread_mutex_unlock(&c->mu);
-
-        pthread_mutex_lock(&c->deliver_mu);
-        pthread_mutex_lock(&c->mu);
-        for (struct object_cache_sub **p = &c->subs; *p; p = &(*p)->next) {
-                if (*p == sub) {
-                        *p = sub->next;
-                        break;
-                }
-        }
-        pthread_mutex_unlock(&c->mu);
-        pthread_mutex_unlock(&c->deliver_mu);
-        sub_free(sub);
+        LOCK_SCOPE(&c->mu);
+        return c->n;
 }
 
 /* ---- test seams ------------------------------------------------------- */
@@ -1014,16 +701,12 @@ void object_cache_test_hold(struct object_cache *c, bool hold)
 
 size_t object_cache_invalid_count(struct object_cache *c)
 {
-        pthread_mutex_lock(&c->mu);
-        size_t n = c->invalid;
-        pthread_mutex_unlock(&c->mu);
-        return n;
+        LOCK_SCOPE(&c->mu);
+        return c->invalid;
 }
 
 unsigned object_cache_relist_count(struct object_cache *c)
 {
-        pthread_mutex_lock(&c->mu);
-        unsigned n = c->relists;
-        pthread_mutex_unlock(&c->mu);
-        return n;
+        LOCK_SCOPE(&c->mu);
+        return c->relists;
 }

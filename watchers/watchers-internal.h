@@ -1,8 +1,14 @@
-/* watchers-internal: seams for the tests of this module only (not part of the
- * public contract; nothing outside watchers/ and its tests may include it). */
+/* watchers-internal: what the files of this module share, and seams for its
+ * tests (not part of the public contract; nothing outside watchers/ and its
+ * tests may include it). */
 #pragma once
 
+#include <pthread.h>
+#include <time.h>
+
 #include "watchers.h"
+
+/* ---- test seams ---------------------------------------------------------- */
 
 /* Like object_cache_new() with a history ring of at most 'history' events and
  * 'history_bytes' of stored JSON instead of OBJECT_CACHE_HISTORY(_BYTES), so
@@ -23,3 +29,140 @@ size_t object_cache_invalid_count(struct object_cache *c);
 
 /* Number of relists done (1 after the first list). */
 unsigned object_cache_relist_count(struct object_cache *c);
+
+/* ---- both caches --------------------------------------------------------- */
+
+/* Room for one more element in the array v of size-byte elements, n used of
+ * *cap: v itself while there is, else v grown to twice *cap (first when
+ * empty) with *cap updated. NULL on OOM, leaving v and *cap as they were. */
+static inline void *watchers_grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
+{
+        if (n < *cap)
+                return v;
+        size_t new_cap = *cap ? *cap * 2 : first;
+        void *nv = reallocarray(v, new_cap, size);
+        if (nv)
+                *cap = new_cap;
+        return nv;
+}
+
+/* Waits up to ms on cond (which shares mu with *stop, a clock-monotonic
+ * condition) unless *stop is or becomes set; returns *stop. Takes mu. */
+static inline bool watchers_sleep_unless_stopped(pthread_mutex_t *mu, pthread_cond_t *cond,
+                                                 const bool *stop, int ms)
+{
+        struct timespec ts;
+
+        time_mono_deadline(&ts, ms);
+        pthread_mutex_lock(mu);
+        while (!*stop && pthread_cond_timedwait(cond, mu, &ts) != ETIMEDOUT)
+                ;
+        bool stopped = *stop;
+        pthread_mutex_unlock(mu);
+        return stopped;
+}
+
+/* ---- the object cache: object-cache.c and object-cache-subs.c ------------ */
+/*
+ * object-cache.c keeps the map and runs the list + watch loop on the cache
+ * thread; object-cache-subs.c keeps the history ring, the subscriptions that
+ * resume from it, and delivers each batch. Threads and locks: see
+ * object-cache.c.
+ */
+
+/* One change as the ring keeps it and the delivery loop hands it out (an
+ * owned struct object_event). */
+struct cache_event {
+        enum object_event_type type;
+        char *key;
+        json_t *obj;
+        json_t *prev; /* MODIFIED: the state before; else NULL */
+        int64_t rev;
+        size_t bytes; /* of obj, as stored JSON */
+};
+
+/* A growable array of events. */
+struct cache_events {
+        struct cache_event *v;
+        size_t n, cap;
+};
+
+struct cache_entry;   /* the map's entries (object-cache.c) */
+struct cache_pending; /* raw store events for the cache thread (object-cache.c) */
+
+struct object_cache_sub {
+        struct object_cache *c;
+        char *prefix;
+        object_event_fn fn;
+        void *userdata;
+        /* Live events with rev <= last_rev are covered by the replay. */
+        int64_t last_rev;
+        struct cache_event *replay; /* delivered by the cache thread before any live event */
+        size_t n_replay;
+        bool dead; /* unsubscribed from a callback; freed after the batch */
+        struct object_cache_sub *next;
+};
+
+struct object_cache {
+        struct store *store;
+        char *prefix;
+        object_event_fn handler;
+        void *userdata;
+
+        pthread_t thread;
+        bool thread_started;
+        pthread_mutex_t deliver_mu;
+        pthread_mutex_t mu;
+        pthread_cond_t work;    /* wakes the cache thread */
+        pthread_cond_t changed; /* revision, synced or watch state changed */
+
+        /* Under mu: */
+        struct cache_entry *entries; /* sorted by key (strcmp) */
+        size_t n, cap;
+        struct cache_event *ring;
+        size_t ring_cap, ring_head, ring_n;
+        size_t ring_bytes, ring_bytes_max;
+        int64_t ring_base; /* every event with rev > ring_base is in the ring */
+        int64_t revision;
+        bool synced;
+        size_t invalid;
+        unsigned relists;
+        struct cache_pending *queue;
+        size_t nq, capq;
+        bool watch_failed;
+        bool replay_pending;
+        bool stop;
+        bool hold, watch_dropped;
+        bool delivering;
+        pthread_t delivering_thread;
+
+        /* Under deliver_mu (and mu for changes by other threads): */
+        struct object_cache_sub *subs;
+
+        /* Cache thread only: */
+        struct store_watch *watch;
+};
+
+/* Frees what e holds and clears it. */
+void cache_event_release(struct cache_event *e);
+/* Frees every event and the array, and clears it. */
+void cache_events_release(struct cache_events *b);
+/* Appends an event with a copy of key and new references to obj and prev. */
+int cache_events_push(struct cache_events *b, enum object_event_type type, const char *key,
+                      json_t *obj, json_t *prev, int64_t rev, size_t bytes);
+
+/* Caller holds mu. Appends a copy of e to the ring, dropping the oldest
+ * events beyond its count or byte bound (ring_base moves past them). */
+int object_cache_ring_push(struct object_cache *c, const struct cache_event *e);
+/* Frees the ring's events and the ring (object_cache_free). */
+void object_cache_ring_release(struct object_cache *c);
+
+/* Cache thread, holding deliver_mu but not mu: hands the replays queued by
+ * object_cache_subscribe, then the batch evs, to the handler and to the live
+ * subscriptions whose prefix matches and that have not seen them. */
+void object_cache_deliver(struct object_cache *c, const struct cache_events *evs);
+/* Caller holds mu (and deliver_mu): frees the subscriptions unsubscribed from
+ * a callback during the batch. */
+void object_cache_reap_subs(struct object_cache *c);
+/* Frees every subscription (object_cache_free; no thread is left). */
+void object_cache_free_subs(struct object_cache *c);

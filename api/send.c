@@ -1,0 +1,103 @@
+/* api: whole replies — JSON, text and Status errors — and their accounting
+ * (the per-code counters /metrics shows, the debug request log).
+ *
+ * Loop thread only, like everything that touches evhttp.
+ */
+#include "api-internal.h"
+
+#include <event2/buffer.h>
+
+const char *api_method_name(enum evhttp_cmd_type t)
+{
+        switch (t) {
+        case EVHTTP_REQ_GET:
+                return "GET";
+        case EVHTTP_REQ_POST:
+                return "POST";
+        case EVHTTP_REQ_HEAD:
+                return "HEAD";
+        case EVHTTP_REQ_PUT:
+                return "PUT";
+        case EVHTTP_REQ_DELETE:
+                return "DELETE";
+        case EVHTTP_REQ_PATCH:
+                return "PATCH";
+        case EVHTTP_REQ_OPTIONS:
+                return "OPTIONS";
+        default:
+                return "OTHER";
+        }
+}
+
+void api_count(struct api_server *s, int code)
+{
+        if (code >= 100 && code < (int)ARRAY_SIZE(s->requests_by_code))
+                s->requests_by_code[code]++;
+}
+
+static void log_request(struct evhttp_request *req, int code)
+{
+        if (!log_enabled(LOG_LEVEL_DEBUG))
+                return;
+        const char *uri = evhttp_request_get_uri(req);
+        log_debug("request method=%s uri=%.200s code=%d",
+                  api_method_name(evhttp_request_get_command(req)), uri ? uri : "", code);
+}
+
+void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
+                   const char *content_type, const char *data, size_t len)
+{
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
+        if (len > 0 && evbuffer_add(out, data, len) < 0)
+                code = 500;
+        api_count(s, code);
+        log_request(req, code);
+        evhttp_send_reply(req, code, NULL, NULL);
+}
+
+void api_send_text(struct api_server *s, struct evhttp_request *req, int code, const char *text)
+{
+        api_send_body(s, req, code, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+void api_send_json(struct api_server *s, struct evhttp_request *req, int code, const json_t *body)
+{
+        _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT);
+        if (!text) {
+                static const char oom[] = "{\"kind\":\"Status\",\"apiVersion\":\"berth/v1\","
+                                          "\"status\":\"Failure\",\"code\":500,\"reason\":"
+                                          "\"InternalError\",\"message\":\"out of memory\"}\n";
+                api_send_body(s, req, 500, "application/json", oom, sizeof(oom) - 1);
+                return;
+        }
+        size_t n = strlen(text);
+        _cleanup_free_ char *line = malloc(n + 2);
+        if (line) {
+                memcpy(line, text, n);
+                line[n] = '\n';
+                line[n + 1] = '\0';
+        }
+        api_send_body(s, req, code, "application/json", line ? line : text, line ? n + 1 : n);
+}
+
+void api_send_error(struct api_server *s, struct evhttp_request *req, const struct api_error *e)
+{
+        _cleanup_json_ json_t *st = api_status_failure(e);
+        int code = e->code >= 400 ? e->code : 500;
+        if (code >= 500)
+                log_warn("request failed: %s code=%d uri=%.200s", e->message, code,
+                         evhttp_request_get_uri(req));
+        if (code == 405) {
+                /* Tell the client what it may do instead. */
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                                  "GET, HEAD, POST, PUT, DELETE");
+        }
+        api_send_json(s, req, code, st);
+}
+
+void api_request_free_detached(struct evhttp_request *req)
+{
+        if (req && !evhttp_request_get_connection(req))
+                evhttp_request_free(req);
+}
