@@ -15,8 +15,6 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#include "reconciler.h"
-
 static const char *method_name(enum evhttp_cmd_type t)
 {
         switch (t) {
