@@ -15,8 +15,6 @@
 
 #include <event2/listener.h>
 
-#include "reconciler.h"
-
 /* ---- lists and objects -------------------------------------------------- */
 
 static void handle_list(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
