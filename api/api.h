@@ -1,4 +1,5 @@
-/* api: the HTTP API of berthd (DESIGN.md §2.5) on libevent's evhttp.
+/* api: the HTTP API of berthd (docs/internals/architecture.md, "API") on
+ * libevent's evhttp.
  *
  * Reads (get, list, watch) are served from the object cache; writes go to the
  * store with compare-and-swap and wait until the cache has caught up, so a

@@ -1,12 +1,13 @@
 /* api: request target → route. Pure: no I/O, no server state.
  *
- * Paths (DESIGN.md §2.5):
+ * Paths (docs/internals/architecture.md):
  *   /healthz /livez /readyz /version /metrics
  *   /apis/berth/v1/apply
  *   /apis/berth/v1/{resource}                              list, all namespaces
  *   /apis/berth/v1/namespaces/{ns}/{resource}              list, create
  *   /apis/berth/v1/namespaces/{ns}/{resource}/{name}       get, replace, delete
- *   /apis/berth/v1/namespaces/{ns}/tasks/{name}/log        task logs
+ *   /apis/berth/v1/namespaces/{ns}/{resource}/{name}/{sub} a subresource its kind
+ *                                                          lists: log, results
  */
 #include "api-internal.h"
 
@@ -170,9 +171,12 @@ static int route_apis(char **seg, size_t n, struct api_route *r, struct api_erro
         str_copy(r->name, sizeof(r->name), name);
 
         if (sub) {
-                if (streq(sub, "log") && streq(k->kind, "Task"))
+                /* What a kind offers is in the registry; what each one is, here. */
+                if (!kind_has_subresource(k, sub))
+                        return not_found(err);
+                if (streq(sub, "log"))
                         r->endpoint = API_EP_LOG;
-                else if (streq(sub, "results") && streq(k->kind, "Workflow"))
+                else if (streq(sub, "results"))
                         r->endpoint = API_EP_RESULTS;
                 else
                         return not_found(err);

@@ -192,7 +192,7 @@ enum { CLI_TABLE_COLS_MAX = 12 };
  * header when they fit. */
 struct cli_table {
         struct cli_print_opts opts;
-        int cols[CLI_TABLE_COLS_MAX];
+        const struct printer_column *cols[CLI_TABLE_COLS_MAX];
         size_t ncols;
         size_t widths[CLI_TABLE_COLS_MAX];
         char **cells; /* pending rows × ncols, owned */
@@ -207,14 +207,35 @@ int cli_table_add(struct cli_table *t, const json_t *object);
  * widest value seen + 3 spaces, the last one unpadded. */
 int cli_table_flush(struct cli_table *t, FILE *out);
 
+/* One cell: the value at col->path as col->format says (docs: manifests.h).
+ * Caller frees; NULL on allocation failure. */
+char *cli_column_text(const struct printer_column *col, const json_t *object, int64_t now_ms);
+/* A row of cells, each padded to widths[c] + 3 spaces (the last one
+ * unpadded); with color, PHASE-format columns (cols may be NULL) are coloured. */
+void cli_emit_row(FILE *out, const char *indent, const char *const *cells, size_t ncols,
+                  const size_t *widths, const struct printer_column *const *cols, bool color);
+
+/* Text helpers (printers.c). Caller frees what they return; NULL when the
+ * value is absent (scalar, elapsed) or on allocation failure. */
+char *cli_scalar_text(const json_t *v);
+/* The first non-blank line of s, control characters as spaces; "..." when
+ * more lines follow or it was cut to max_chars characters (0: no limit). */
+char *cli_one_line(const char *s, size_t max_chars);
+/* Whole seconds from start to end (or now while end is unset): "1m5s";
+ * from two days on "9d". */
+char *cli_elapsed_text(const char *start, const char *end, int64_t now_ms);
+/* status.phase, "Pending" until written. Borrowed. */
+const char *cli_phase_of(const json_t *object);
+
 /* "task/hello" */
 int cli_print_name(FILE *out, const struct kind_info *kind, const json_t *object);
 /* The value as indented JSON plus "\n". */
 int cli_print_json(FILE *out, const json_t *value);
 /* The value as YAML (manifest_to_yaml). */
 int cli_print_yaml(FILE *out, const json_t *value);
-/* kubectl describe-like text of one object: metadata, a spec summary, status,
- * conditions and the kind's own sections (a Workflow's steps and results).
+/* kubectl describe-like text of one object (describe.c): metadata, a spec
+ * summary, status, conditions and the kind's own sections (a Workflow's steps
+ * and results).
  * results: for a Workflow, the body of GET .../workflows/NAME/results
  * ({"steps": {"<step>": {"result", "truncated", "exitCode"}}}), each step's
  * first line shown; NULL prints "Results: <unavailable>". Ignored for other

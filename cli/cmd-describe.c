@@ -56,7 +56,7 @@ int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
                 }
                 if (i > 0)
                         fputs("\n\n", ctx->out);
-                if (streq(t->kind->kind, "Workflow"))
+                if (kind_has_subresource(t->kind, "results"))
                         results = fetch_results(ctx, t->kind, t->name);
                 if (cli_describe(ctx->out, t->kind, o, results, time_now_ms()) < 0)
                         return cli_fail(ctx, "cannot write output");

@@ -57,7 +57,7 @@ static int task_log(struct cli_ctx *ctx, const char *path, struct log_out *lo)
 static int workflow_logs(struct cli_ctx *ctx, const struct kind_info *workflow, const char *name,
                          const char *query)
 {
-        const struct kind_info *task = kind_lookup("Task");
+        const struct kind_info *task = kind_by_name("Task");
         _cleanup_json_ json_t *o = NULL;
         struct log_out lo = {.out = ctx->out, .last = '\n'};
         size_t shown = 0, i;
@@ -117,7 +117,7 @@ int cmd_logs(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
         _cleanup_free_ char **args = NULL;
         _cleanup_(cli_targets_release) struct cli_targets targets = {0};
         _cleanup_buf_ struct buf q = {0};
-        const struct kind_info *task = kind_lookup("Task");
+        const struct kind_info *task = kind_by_name("Task");
         const struct kind_info *kind = task;
         const char *name;
         char errbuf[256];
@@ -150,14 +150,14 @@ int cmd_logs(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
                         return cli_usage_error(ctx, cmd, "logs takes exactly one task or workflow");
                 kind = targets.items[0].kind;
                 name = targets.items[0].name;
-                if (kind != task && !streq(kind->kind, "Workflow"))
+                if (!kind_has_subresource(kind, "log") && !streq(kind->kind, "Workflow"))
                         return cli_usage_error(
                             ctx, cmd, "logs are only available for tasks and workflows, not %s",
                             kind->resource);
         }
         /* A workflow's steps run one after another or side by side: there is
          * no single stream to follow. */
-        if (follow && kind != task)
+        if (follow && !kind_has_subresource(kind, "log"))
                 return cli_usage_error(ctx, cmd,
                                        "--follow is not supported for workflows; follow a "
                                        "step: berth logs -f task/%s-STEP",
@@ -180,11 +180,11 @@ int cmd_logs(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
         if (timestamps)
                 buf_printf(&q, "%ctimestamps=true", sep);
 
-        if (kind != task)
+        if (!kind_has_subresource(kind, "log"))
                 return workflow_logs(ctx, kind, name, q.data);
 
         struct log_out lo = {.out = ctx->out, .last = '\n'};
-        _cleanup_free_ char *path = cli_path(task, ctx->ns, name, q.data);
+        _cleanup_free_ char *path = cli_path(kind, ctx->ns, name, q.data);
         if (!path)
                 return cli_fail(ctx, "out of memory");
         r = task_log(ctx, path, &lo);

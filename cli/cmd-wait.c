@@ -43,8 +43,10 @@ static bool strcaseeq(const char *a, const char *b)
 /* Kinds that run to completion: once finished, their status is final. */
 static bool finished(const json_t *object, const char *phase)
 {
-        const char *kind = json_string_value(json_object_get(object, "kind"));
-        if (!streq(kind, "Task") && !streq(kind, "Workflow"))
+        const struct kind_info *kind =
+            kind_by_name(json_string_value(json_object_get(object, "kind")));
+
+        if (!kind || !kind->runs_to_completion)
                 return false;
         return streq(phase, "Succeeded") || streq(phase, "Failed");
 }

@@ -246,7 +246,8 @@ void berth_error_prefix(struct berth_error *err, const char *fmt, ...)
 
 /* ---- logging ---------------------------------------------------------- */
 
-/* Set once by main before threads start (STYLE.md rule 11 allows this). */
+/* Set once by main before threads start (docs/internals/style.md rule 11
+ * allows this). */
 static struct {
         enum log_level level;
         enum log_format format;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds busybox:latest offline from Debian's busybox-static (DESIGN.md §5):
+# Builds busybox:latest offline from Debian's busybox-static (docs/internals/testing.md):
 # an empty root with /bin/busybox and one symlink per applet, imported with
 # PATH set. Idempotent: does nothing when the image exists.
 set -euo pipefail

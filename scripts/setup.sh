@@ -48,7 +48,7 @@ cmake --preset "$preset" >"$run_dir/build-$preset.log" 2>&1 &&
 docker_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if ! docker_up; then
   log "starting dockerd"
-  # No bridge network: containers get loopback only (DESIGN.md §5). live-restore
+  # No bridge network: containers get loopback only (docs/internals/testing.md). live-restore
   # keeps containers running across a dockerd restart, which tests exercise.
   nohup dockerd --bridge=none --iptables=false --ip-masq=false --live-restore \
     >"$run_dir/dockerd.log" 2>&1 &

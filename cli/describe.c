@@ -1,0 +1,486 @@
+/* describe: one object in kubectl-describe-like sections — metadata, a spec
+ * summary, status, conditions and the kind's own sections. Pure, like the
+ * printers: a JSON object and a clock value in, text out.
+ *
+ * Every kind gets the generic parts (metadata, phase, reason, message,
+ * conditions; the spec as YAML). A kind whose spec or status reads better
+ * summarized, or that has more to show, adds a describer below. */
+#include <assert.h>
+
+#include "cli-internal.h"
+
+#define LABEL_WIDTH 14 /* "Annotations:" + 2 */
+
+static void field(FILE *out, int indent, int width, const char *label, const char *value)
+{
+        char l[64] = "";
+        if (label) /* NULL: a continuation line */
+                snprintf(l, sizeof(l), "%s:", label);
+        fprintf(out, "%*s%-*s%s\n", indent, "", width, l, value && *value ? value : "<none>");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "k=v" lines of a string map, sorted, continuation lines aligned. */
+static void string_map(FILE *out, const char *label, const json_t *map)
+{
+        size_t n = json_is_object(map) ? json_object_size(map) : 0;
+        if (n == 0) {
+                field(out, 0, LABEL_WIDTH, label, NULL);
+                return;
+        }
+        _cleanup_free_ const char **keys = calloc(n, sizeof(char *));
+        if (!keys)
+                return;
+        size_t i = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)map, k, v) keys[i++] = k;
+        qsort(keys, n, sizeof(char *), cmp_str);
+        for (i = 0; i < n; i++) {
+                _cleanup_free_ char *val = cli_scalar_text(json_object_get(map, keys[i]));
+                char l[64];
+                snprintf(l, sizeof(l), "%s:", label);
+                fprintf(out, "%-*s%s=%s\n", LABEL_WIDTH, i == 0 ? l : "", keys[i], val ? val : "");
+        }
+}
+
+/* Command lines: words joined by spaces, quoted when they would not read
+ * back as one word. */
+static char *join_words(const json_t *arr)
+{
+        _cleanup_buf_ struct buf b = {0};
+        size_t i;
+        json_t *v;
+
+        if (!json_is_array(arr) || json_array_size(arr) == 0)
+                return NULL;
+        buf_init(&b, 64 * 1024);
+        json_array_foreach((json_t *)arr, i, v)
+        {
+                _cleanup_free_ char *s = cli_scalar_text(v);
+                if (!s)
+                        continue;
+                bool quote = *s == '\0' || strpbrk(s, " \t\n\"'\\$`;&|<>()*?") != NULL;
+                if (i > 0)
+                        buf_append_str(&b, " ");
+                if (quote) {
+                        _cleanup_free_ char *q = json_dumps(v, JSON_ENCODE_ANY);
+                        buf_append_str(&b, q ? q : s);
+                } else {
+                        buf_append_str(&b, s);
+                }
+        }
+        return buf_steal(&b);
+}
+
+/* Flattens a mapping into "a.b=v c=w" (resources, limits). */
+static void flatten(const json_t *v, const char *prefix, struct buf *b)
+{
+        if (json_is_object(v)) {
+                const char *k;
+                json_t *sub;
+                json_object_foreach((json_t *)v, k, sub)
+                {
+                        _cleanup_free_ char *p =
+                            *prefix ? str_printf("%s.%s", prefix, k) : strdup(k);
+                        if (p)
+                                flatten(sub, p, b);
+                }
+                return;
+        }
+        _cleanup_free_ char *s = cli_scalar_text(v);
+        if (!s)
+                return;
+        if (b->len > 0)
+                buf_append_str(b, " ");
+        if (*prefix)
+                buf_printf(b, "%s=%s", prefix, s);
+        else
+                buf_append_str(b, s);
+}
+
+static char *seconds_text(const json_t *v)
+{
+        char d[64];
+        if (json_is_integer(v)) {
+                duration_format((int64_t)json_integer_value(v) * 1000, d, sizeof(d));
+                return strdup(d);
+        }
+        return cli_scalar_text(v);
+}
+
+static char *time_with_age(const char *ts, int64_t now_ms)
+{
+        int64_t t;
+        char age[32];
+        if (!ts)
+                return NULL;
+        if (time_parse_rfc3339(ts, &t) < 0 || t == 0)
+                return strdup(ts);
+        age_format(now_ms > t ? now_ms - t : 0, age, sizeof(age));
+        return str_printf("%s (%s ago)", ts, age);
+}
+
+static void describe_task_spec(FILE *out, const json_t *o)
+{
+        const int w = 17;
+        _cleanup_free_ char *command = join_words(json_path(o, "spec.command"));
+        _cleanup_free_ char *args = join_words(json_path(o, "spec.args"));
+        _cleanup_free_ char *restart = cli_scalar_text(json_path(o, "spec.restartPolicy"));
+        _cleanup_free_ char *backoff = cli_scalar_text(json_path(o, "spec.backoffLimit"));
+        _cleanup_free_ char *deadline = seconds_text(json_path(o, "spec.activeDeadlineSeconds"));
+        _cleanup_free_ char *ttl = seconds_text(json_path(o, "spec.ttlSecondsAfterFinished"));
+        _cleanup_buf_ struct buf res = {0};
+
+        buf_init(&res, 64 * 1024);
+        flatten(json_path(o, "spec.resources"), "", &res);
+        fputs("Spec:\n", out);
+        field(out, 2, w, "Image", json_path_string(o, "spec.image"));
+        field(out, 2, w, "Command", command);
+        field(out, 2, w, "Args", args);
+        field(out, 2, w, "Restart Policy", restart);
+        field(out, 2, w, "Backoff Limit", backoff);
+        field(out, 2, w, "Deadline", deadline);
+        field(out, 2, w, "TTL", ttl);
+        field(out, 2, w, "Resources", res.data);
+}
+
+static void describe_generic_spec(FILE *out, const json_t *o)
+{
+        const json_t *spec = json_object_get(o, "spec");
+        _cleanup_buf_ struct buf b = {0};
+
+        if (!spec || json_object_size(spec) == 0) {
+                field(out, 0, LABEL_WIDTH, "Spec", NULL);
+                return;
+        }
+        buf_init(&b, CLI_RESPONSE_MAX);
+        fputs("Spec:\n", out);
+        if (manifest_to_yaml(spec, &b) < 0 || !b.data)
+                return;
+        char *save = NULL;
+        for (char *l = strtok_r(b.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                fprintf(out, "  %s\n", l);
+}
+
+enum { GRID_COLS_MAX = 8 };
+
+/* A table inside describe, indented by two: each column as wide as its
+ * widest cell. cells holds nrows × ncols entries; NULL prints empty. */
+static void grid(FILE *out, const char *const *titles, size_t ncols, char *const *cells,
+                 size_t nrows)
+{
+        size_t widths[GRID_COLS_MAX];
+
+        assert(ncols <= GRID_COLS_MAX);
+        for (size_t c = 0; c < ncols; c++)
+                widths[c] = strlen(titles[c]);
+        for (size_t i = 0; i < nrows * ncols; i++) {
+                size_t len = cells[i] ? strlen(cells[i]) : 0;
+                if (len > widths[i % ncols])
+                        widths[i % ncols] = len;
+        }
+        cli_emit_row(out, "  ", titles, ncols, widths, NULL, false);
+        for (size_t i = 0; i < nrows; i++)
+                cli_emit_row(out, "  ", (const char *const *)cells + i * ncols, ncols, widths, NULL,
+                             false);
+}
+
+static void free_cells(char **cells, size_t n)
+{
+        for (size_t i = 0; cells && i < n; i++)
+                free(cells[i]);
+        free(cells);
+}
+
+static void describe_conditions(FILE *out, const json_t *conds)
+{
+        static const char *const titles[] = {"TYPE", "STATUS", "REASON", "MESSAGE",
+                                             "LAST TRANSITION"};
+        static const char *const keys[] = {"type", "status", "reason", "message",
+                                           "lastTransitionTime"};
+        enum { N = ARRAY_SIZE(titles) };
+        size_t n = json_is_array(conds) ? json_array_size(conds) : 0;
+        char **cells = n ? calloc(n * N, sizeof(char *)) : NULL;
+
+        if (!cells) {
+                field(out, 0, LABEL_WIDTH, "Conditions", NULL);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < N; k++)
+                        cells[i * N + k] = cli_one_line(
+                            json_string_value(json_object_get(json_array_get(conds, i), keys[k])),
+                            0);
+        fputs("Conditions:\n", out);
+        grid(out, titles, N, cells, n);
+        free_cells(cells, n * N);
+}
+
+static void describe_task_status(FILE *out, const json_t *o, int64_t now_ms)
+{
+        const int w = 12;
+        _cleanup_free_ char *attempts = cli_scalar_text(json_path(o, "status.attempts"));
+        _cleanup_free_ char *exit_code = cli_scalar_text(json_path(o, "status.exitCode"));
+        _cleanup_free_ char *started =
+            time_with_age(json_path_string(o, "status.startTime"), now_ms);
+        _cleanup_free_ char *completed =
+            time_with_age(json_path_string(o, "status.completionTime"), now_ms);
+
+        field(out, 2, w, "Attempts", attempts ? attempts : "0");
+        field(out, 2, w, "Exit Code", exit_code);
+        field(out, 2, w, "Container", json_path_string(o, "status.containerID"));
+        field(out, 2, w, "Started", started);
+        field(out, 2, w, "Completed", completed);
+}
+
+/* ---- describe: Workflow ------------------------------------------------- */
+
+#define RESULT_PREVIEW_MAX 80 /* characters of a step's result in describe */
+
+static void describe_workflow_spec(FILE *out, const json_t *o)
+{
+        const int w = 14;
+        const json_t *params = json_path(o, "spec.parameters");
+        const json_t *steps = json_path(o, "spec.steps");
+        const json_t *fail_fast = json_path(o, "spec.failFast");
+        json_int_t parallelism = json_integer_value(json_path(o, "spec.parallelism"));
+        _cleanup_free_ char *par =
+            parallelism > 0 ? str_printf("%lld", (long long)parallelism) : strdup("unlimited");
+        _cleanup_free_ char *ttl = seconds_text(json_path(o, "spec.ttlSecondsAfterFinished"));
+        size_t i;
+        json_t *v;
+
+        fputs("Spec:\n", out);
+        if (json_array_size(params) == 0)
+                field(out, 2, w, "Parameters", NULL);
+        json_array_foreach((json_t *)params, i, v)
+        {
+                const char *name = json_string_value(json_object_get(v, "name"));
+                _cleanup_free_ char *value = cli_scalar_text(json_object_get(v, "value"));
+                _cleanup_free_ char *shown = cli_one_line(value, 0);
+                _cleanup_free_ char *line =
+                    str_printf("%s=%s", name ? name : "", shown ? shown : "");
+                field(out, 2, w, i == 0 ? "Parameters" : NULL, line);
+        }
+        /* The DAG, one step a line: "transform (after extract)". */
+        if (json_array_size(steps) == 0)
+                field(out, 2, w, "Steps", NULL);
+        json_array_foreach((json_t *)steps, i, v)
+        {
+                _cleanup_buf_ struct buf b = {0};
+                const json_t *deps = json_object_get(v, "dependsOn");
+                size_t k;
+                json_t *d;
+
+                buf_init(&b, 64 * 1024);
+                buf_append_str(&b, json_string_value(json_object_get(v, "name")) ?: "");
+                json_array_foreach((json_t *)deps, k, d)
+                    buf_printf(&b, "%s%s", k == 0 ? " (after " : ", ", json_string_value(d) ?: "?");
+                if (json_array_size(deps) > 0)
+                        buf_append_str(&b, ")");
+                field(out, 2, w, i == 0 ? "Steps" : NULL, b.data);
+        }
+        field(out, 2, w, "Fail Fast", json_is_false(fail_fast) ? "false" : "true");
+        field(out, 2, w, "Parallelism", par);
+        field(out, 2, w, "TTL", ttl);
+}
+
+static void describe_workflow_status(FILE *out, const json_t *o, int64_t now_ms)
+{
+        const int w = 12;
+        static const struct printer_column progress_column = {
+            .path = "status.progress", .format = COLUMN_PROGRESS, .until = "spec.steps"};
+        _cleanup_free_ char *progress = cli_column_text(&progress_column, o, now_ms);
+        _cleanup_free_ char *started =
+            time_with_age(json_path_string(o, "status.startTime"), now_ms);
+        _cleanup_free_ char *completed =
+            time_with_age(json_path_string(o, "status.completionTime"), now_ms);
+        _cleanup_free_ char *duration =
+            cli_elapsed_text(json_path_string(o, "status.startTime"),
+                             json_path_string(o, "status.completionTime"), now_ms);
+
+        field(out, 2, w, "Progress", progress);
+        field(out, 2, w, "Started", started);
+        field(out, 2, w, "Completed", completed);
+        field(out, 2, w, "Duration", duration);
+}
+
+/* status.steps, or before berth wrote them the spec's steps (all Pending). */
+static const json_t *workflow_steps(const json_t *o)
+{
+        const json_t *steps = json_path(o, "status.steps");
+        if (json_is_array(steps) && json_array_size(steps) > 0)
+                return steps;
+        steps = json_path(o, "spec.steps");
+        return json_is_array(steps) ? steps : NULL;
+}
+
+static void describe_workflow_steps(FILE *out, const json_t *o, int64_t now_ms)
+{
+        static const char *const titles[] = {"STEP",     "PHASE",  "TASK",   "EXIT",
+                                             "DURATION", "REASON", "MESSAGE"};
+        enum { N = ARRAY_SIZE(titles) };
+        const json_t *steps = workflow_steps(o);
+        size_t n = json_array_size(steps);
+        char **cells = n ? calloc(n * N, sizeof(char *)) : NULL;
+
+        if (!cells) {
+                field(out, 0, LABEL_WIDTH, "Steps", NULL);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const json_t *s = json_array_get(steps, i);
+                const json_t *exit_code = json_object_get(s, "exitCode");
+                const char *phase = json_string_value(json_object_get(s, "phase"));
+                char **row = cells + i * N;
+
+                row[0] = cli_one_line(json_string_value(json_object_get(s, "name")), 0);
+                row[1] = strdup(phase && *phase ? phase : "Pending");
+                row[2] = cli_one_line(json_string_value(json_object_get(s, "task")), 0);
+                row[3] = json_is_integer(exit_code)
+                             ? str_printf("%lld", (long long)json_integer_value(exit_code))
+                             : NULL;
+                row[4] =
+                    cli_elapsed_text(json_string_value(json_object_get(s, "startTime")),
+                                     json_string_value(json_object_get(s, "finishTime")), now_ms);
+                row[5] = cli_one_line(json_string_value(json_object_get(s, "reason")), 0);
+                row[6] = cli_one_line(json_string_value(json_object_get(s, "message")), 0);
+        }
+        fputs("Steps:\n", out);
+        grid(out, titles, N, cells, n);
+        free_cells(cells, n * N);
+}
+
+/* "extract:  42": the first line of each recorded result, in step order. A
+ * result cut by berthd (it keeps the last 256 KiB) starts with "...". */
+static void describe_workflow_results(FILE *out, const json_t *o, const json_t *results)
+{
+        const json_t *map = json_object_get(results, "steps");
+        const json_t *steps = workflow_steps(o);
+        const char **names = NULL;
+        size_t n = 0, width = 0;
+
+        if (!results) {
+                field(out, 0, LABEL_WIDTH, "Results", "<unavailable>");
+                return;
+        }
+        /* Steps in spec order; berthd keeps no results for other names. */
+        size_t max = json_array_size(steps);
+        if (max > 0 && json_object_size(map) > 0 && (names = calloc(max, sizeof(char *))))
+                for (size_t i = 0; i < max; i++) {
+                        const char *name =
+                            json_string_value(json_object_get(json_array_get(steps, i), "name"));
+                        const json_t *r =
+                            json_object_get(json_object_get(map, name ?: ""), "result");
+                        if (!name || !json_is_string(r))
+                                continue;
+                        names[n++] = name;
+                        if (strlen(name) + 1 > width)
+                                width = strlen(name) + 1;
+                }
+        if (n == 0) {
+                free(names);
+                field(out, 0, LABEL_WIDTH, "Results", NULL);
+                return;
+        }
+        fputs("Results:\n", out);
+        for (size_t i = 0; i < n; i++) {
+                const json_t *entry = json_object_get(map, names[i]);
+                const char *result = json_string_value(json_object_get(entry, "result"));
+                bool truncated = json_is_true(json_object_get(entry, "truncated"));
+                _cleanup_free_ char *line =
+                    cli_one_line(result, truncated ? RESULT_PREVIEW_MAX - 3 : RESULT_PREVIEW_MAX);
+                _cleanup_free_ char *shown = str_printf("%s%s", truncated ? "..." : "", line ?: "");
+                field(out, 2, (int)width + 2, names[i], shown && *shown ? shown : "<empty>");
+        }
+        free(names);
+}
+
+static void describe_workflow_sections(FILE *out, const json_t *o, const json_t *results,
+                                       int64_t now_ms)
+{
+        describe_workflow_steps(out, o, now_ms);
+        describe_workflow_results(out, o, results);
+}
+
+/* ---- describe: every kind ----------------------------------------------- */
+
+/* What describe shows of a kind beyond the generic parts. */
+struct kind_describer {
+        const char *kind;
+        /* The Spec section (NULL: the spec as YAML). */
+        void (*spec)(FILE *out, const json_t *o);
+        /* Status fields after Phase, Reason and Message. */
+        void (*status)(FILE *out, const json_t *o, int64_t now_ms);
+        /* Sections after Conditions; results as passed to cli_describe(). */
+        void (*sections)(FILE *out, const json_t *o, const json_t *results, int64_t now_ms);
+};
+
+static const struct kind_describer describers[] = {
+    {
+        .kind = "Task",
+        .spec = describe_task_spec,
+        .status = describe_task_status,
+    },
+    {
+        .kind = "Workflow",
+        .spec = describe_workflow_spec,
+        .status = describe_workflow_status,
+        .sections = describe_workflow_sections,
+    },
+};
+
+static const struct kind_describer generic_describer = {
+    .spec = describe_generic_spec,
+};
+
+static const struct kind_describer *describer_of(const struct kind_info *kind)
+{
+        for (size_t i = 0; kind && i < ARRAY_SIZE(describers); i++)
+                if (streq(kind->kind, describers[i].kind))
+                        return &describers[i];
+        return &generic_describer;
+}
+
+int cli_describe(FILE *out, const struct kind_info *kind, const json_t *o, const json_t *results,
+                 int64_t now_ms)
+{
+        const int w = 12;
+        const struct kind_describer *kp = describer_of(kind);
+        _cleanup_free_ char *created =
+            time_with_age(json_path_string(o, "metadata.creationTimestamp"), now_ms);
+        _cleanup_free_ char *generation = cli_scalar_text(json_path(o, "metadata.generation"));
+        _cleanup_free_ char *deleting =
+            time_with_age(json_path_string(o, "metadata.deletionTimestamp"), now_ms);
+
+        field(out, 0, LABEL_WIDTH, "Name", json_path_string(o, "metadata.name"));
+        if (!kind || kind->namespaced)
+                field(out, 0, LABEL_WIDTH, "Namespace", json_path_string(o, "metadata.namespace"));
+        string_map(out, "Labels", json_path(o, "metadata.labels"));
+        string_map(out, "Annotations", json_path(o, "metadata.annotations"));
+        field(out, 0, LABEL_WIDTH, "UID", json_path_string(o, "metadata.uid"));
+        field(out, 0, LABEL_WIDTH, "Created", created);
+        if (deleting)
+                field(out, 0, LABEL_WIDTH, "Deleting", deleting);
+        field(out, 0, LABEL_WIDTH, "Generation", generation);
+
+        (kp->spec ? kp->spec : describe_generic_spec)(out, o);
+
+        fputs("Status:\n", out);
+        field(out, 2, w, "Phase", cli_phase_of(o));
+        field(out, 2, w, "Reason", json_path_string(o, "status.reason"));
+        field(out, 2, w, "Message", json_path_string(o, "status.message"));
+        if (kp->status)
+                kp->status(out, o, now_ms);
+        describe_conditions(out, json_path(o, "status.conditions"));
+        if (kp->sections)
+                kp->sections(out, o, results, now_ms);
+        /* TODO(events): list the object's recent Events once the API serves them. */
+        field(out, 0, LABEL_WIDTH, "Events", NULL);
+        return ferror(out) ? -EIO : 0;
+}
