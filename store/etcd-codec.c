@@ -168,15 +168,6 @@ int etcd_parse_kv(const json_t *obj, struct store_kv *ret)
         return 0;
 }
 
-void etcd_events_free(struct store_event *events, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                store_kv_release(&events[i].kv);
-                store_kv_release(&events[i].prev_kv);
-        }
-        free(events);
-}
-
 static int parse_event(const json_t *obj, struct store_event *ret)
 {
         if (!json_is_object(obj))
@@ -216,7 +207,7 @@ void etcd_watch_msg_release(struct etcd_watch_msg *m)
                 return;
         free(m->cancel_reason);
         free(m->error);
-        etcd_events_free(m->events, m->n);
+        store_events_free(m->events, m->n);
         *m = (struct etcd_watch_msg){0};
 }
 

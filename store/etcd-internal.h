@@ -83,9 +83,6 @@ bool etcd_json_bool(const json_t *obj, const char *name);
  * berth keys are C strings. ret->value is always allocated and NUL-terminated. */
 int etcd_parse_kv(const json_t *obj, struct store_kv *ret);
 
-/* Frees events[0..n) and the array. */
-void etcd_events_free(struct store_event *events, size_t n);
-
 /* One message of a /v3/watch stream ({"result":{...}} or a gateway {"error":...}). */
 struct etcd_watch_msg {
         bool created;

@@ -124,6 +124,14 @@ static int etcd_list(struct store *base, const char *prefix, int64_t revision,
         return 0;
 }
 
+/* {"<name>": "<v>"}, the body of a call that takes one int64; v_s gets v in
+ * decimal, for the call's messages. NULL when out of memory. */
+static json_t *int64_body(const char *name, int64_t v, char v_s[I64_STR_MAX])
+{
+        i64_format(v, v_s);
+        return json_pack("{s:s}", name, v_s);
+}
+
 /* Compare of a key's mod revision ("0": the key must not exist). */
 static json_t *cmp_mod(const char *k64, int64_t expected)
 {
@@ -168,13 +176,6 @@ static const json_t *failure_kvs_at(const json_t *resp, size_t i)
         return json_object_get(json_object_get(ri, "response_range"), "kvs");
 }
 
-/* The kvs of the first response of a txn that took its failure branch (a range). */
-static const json_t *failure_kvs(const json_t *resp)
-{
-        const json_t *r0 = json_array_get(json_object_get(resp, "responses"), 0);
-        return json_object_get(json_object_get(r0, "response_range"), "kvs");
-}
-
 /* After a failed txn with a guard: 1 if the guard still holds, 0 if not, <0 malformed. */
 static int guard_holds(const json_t *resp, const struct store_guard *guard)
 {
@@ -185,6 +186,45 @@ static int guard_holds(const json_t *resp, const struct store_guard *guard)
         if (etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
                 return -EBADMSG;
         return found == guard->mod_revision;
+}
+
+/* Why a txn of txn_body() took its failure branch: the guard is gone (-EPERM) or
+ * the key's CAS lost (-ESTALE, naming the mod revision found). A delete of a key
+ * that is not there is -ENOENT, before its CAS. */
+static int txn_failed(const struct etcd_call *c, const json_t *resp, const char *key,
+                      int64_t expected, const struct store_guard *guard, bool deleting,
+                      struct berth_error *err)
+{
+        if (guard) {
+                int h = guard_holds(resp, guard);
+                if (h < 0)
+                        return etcd_malformed(c, err);
+                if (h == 0)
+                        return store_guard_failed(guard, err);
+        }
+        const json_t *kvs = failure_kvs_at(resp, 0);
+        bool exists = json_array_size(kvs) > 0;
+        if (deleting && !exists)
+                return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
+        /* Only the guard was compared: it is what failed, whatever the read says. */
+        if (expected == STORE_ANY_REVISION)
+                return store_guard_failed(guard, err);
+        int64_t found = 0;
+        if (exists && etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
+                return etcd_malformed(c, err);
+        return store_conflict(err, c->op, key, expected, found);
+}
+
+/* The revision resp was answered at, into *ret_revision (may be NULL). */
+static int response_revision(const struct etcd_call *c, const json_t *resp, int64_t *ret_revision,
+                             struct berth_error *err)
+{
+        int64_t rev;
+        if (etcd_header_revision(resp, &rev) < 0)
+                return etcd_malformed(c, err);
+        if (ret_revision)
+                *ret_revision = rev;
+        return 0;
 }
 
 static int etcd_put(struct store *base, const char *key, const char *value, size_t value_len,
@@ -218,27 +258,9 @@ static int etcd_put(struct store *base, const char *key, const char *value, size
         int r = etcd_call(s, &c, body, &resp, err);
         if (r < 0)
                 return r;
-        if (txn && !etcd_json_bool(resp, "succeeded")) {
-                if (guard) {
-                        int h = guard_holds(resp, guard);
-                        if (h < 0)
-                                return etcd_malformed(&c, err);
-                        if (h == 0 || expected == STORE_ANY_REVISION)
-                                return store_guard_failed(guard, err);
-                }
-                int64_t found = 0;
-                const json_t *kvs = failure_kvs(resp);
-                if (json_array_size(kvs) > 0 &&
-                    etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
-                        return etcd_malformed(&c, err);
-                return store_conflict(err, "put", key, expected, found);
-        }
-        int64_t rev;
-        if (etcd_header_revision(resp, &rev) < 0)
-                return etcd_malformed(&c, err);
-        if (ret_revision)
-                *ret_revision = rev;
-        return 0;
+        if (txn && !etcd_json_bool(resp, "succeeded"))
+                return txn_failed(&c, resp, key, expected, guard, false, err);
+        return response_revision(&c, resp, ret_revision, err);
 }
 
 static int etcd_delete(struct store *base, const char *key, int64_t expected,
@@ -268,24 +290,8 @@ static int etcd_delete(struct store *base, const char *key, int64_t expected,
         int r = etcd_call(s, &c, body, &resp, err);
         if (r < 0)
                 return r;
-        if (txn && !etcd_json_bool(resp, "succeeded")) {
-                if (guard) {
-                        int h = guard_holds(resp, guard);
-                        if (h < 0)
-                                return etcd_malformed(&c, err);
-                        if (h == 0)
-                                return store_guard_failed(guard, err);
-                }
-                const json_t *kvs = failure_kvs(resp);
-                if (json_array_size(kvs) == 0)
-                        return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
-                if (expected == STORE_ANY_REVISION)
-                        return store_guard_failed(guard, err);
-                int64_t found = 0;
-                if (etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
-                        return etcd_malformed(&c, err);
-                return store_conflict(err, "delete", key, expected, found);
-        }
+        if (txn && !etcd_json_bool(resp, "succeeded"))
+                return txn_failed(&c, resp, key, expected, guard, true, err);
         /* A delete without a CAS that found nothing still "succeeds" in etcd. */
         if (expected == STORE_ANY_REVISION) {
                 const json_t *dr =
@@ -298,12 +304,7 @@ static int etcd_delete(struct store *base, const char *key, int64_t expected,
                 if (deleted == 0)
                         return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
         }
-        int64_t rev;
-        if (etcd_header_revision(resp, &rev) < 0)
-                return etcd_malformed(&c, err);
-        if (ret_revision)
-                *ret_revision = rev;
-        return 0;
+        return response_revision(&c, resp, ret_revision, err);
 }
 
 int etcd_revision(struct store *base, int64_t *ret_revision, struct berth_error *err)
@@ -319,19 +320,14 @@ int etcd_revision(struct store *base, int64_t *ret_revision, struct berth_error 
         int r = etcd_call(s, &c, body, &resp, err);
         if (r < 0)
                 return r;
-        int64_t rev;
-        if (etcd_header_revision(resp, &rev) < 0)
-                return etcd_malformed(&c, err);
-        *ret_revision = rev;
-        return 0;
+        return response_revision(&c, resp, ret_revision, err);
 }
 
 static int etcd_compact(struct store *base, int64_t revision, struct berth_error *err)
 {
         struct etcd_store *s = ES(base);
         char rev_s[I64_STR_MAX];
-        i64_format(revision, rev_s);
-        _cleanup_json_ json_t *body = json_pack("{s:s}", "revision", rev_s);
+        _cleanup_json_ json_t *body = int64_body("revision", revision, rev_s);
         if (!body)
                 return berth_error_set(err, -ENOMEM, "etcd: compact: out of memory");
         struct etcd_call c = {
@@ -357,8 +353,7 @@ static int etcd_lease_grant(struct store *base, int64_t ttl, int64_t *ret_id,
 {
         struct etcd_store *s = ES(base);
         char ttl_s[I64_STR_MAX];
-        i64_format(ttl, ttl_s);
-        _cleanup_json_ json_t *body = json_pack("{s:s}", "TTL", ttl_s);
+        _cleanup_json_ json_t *body = int64_body("TTL", ttl, ttl_s);
         if (!body)
                 return berth_error_set(err, -ENOMEM, "etcd: grant lease: out of memory");
         struct etcd_call c = {.op = "grant lease", .subject = "TTL", .path = "/v3/lease/grant"};
@@ -376,18 +371,11 @@ static int etcd_lease_grant(struct store *base, int64_t ttl, int64_t *ret_id,
         return 0;
 }
 
-static int lease_not_found(struct berth_error *err, int64_t id)
-{
-        return berth_error_set(err, -ENOENT,
-                               "store: lease %" PRId64 " not found (expired or revoked)", id);
-}
-
 static int etcd_lease_keepalive(struct store *base, int64_t id, struct berth_error *err)
 {
         struct etcd_store *s = ES(base);
         char id_s[I64_STR_MAX];
-        i64_format(id, id_s);
-        _cleanup_json_ json_t *body = json_pack("{s:s}", "ID", id_s);
+        _cleanup_json_ json_t *body = int64_body("ID", id, id_s);
         if (!body)
                 return berth_error_set(err, -ENOMEM, "etcd: keep lease alive: out of memory");
         /* A stream endpoint: one request, its first answer, then the connection closes. */
@@ -399,7 +387,7 @@ static int etcd_lease_keepalive(struct store *base, int64_t id, struct berth_err
         _cleanup_json_ json_t *resp = NULL;
         int r = etcd_call(s, &c, body, &resp, err);
         if (r == -ENOENT)
-                return lease_not_found(err, id);
+                return store_lease_not_found(err, id);
         if (r < 0)
                 return r;
         int64_t ttl = 0;
@@ -407,7 +395,7 @@ static int etcd_lease_keepalive(struct store *base, int64_t id, struct berth_err
                 return etcd_malformed(&c, err);
         /* An expired or revoked lease answers without TTL: it is lost. */
         if (ttl <= 0)
-                return lease_not_found(err, id);
+                return store_lease_not_found(err, id);
         return 0;
 }
 
@@ -415,17 +403,17 @@ static int etcd_lease_revoke(struct store *base, int64_t id, struct berth_error 
 {
         struct etcd_store *s = ES(base);
         char id_s[I64_STR_MAX];
-        i64_format(id, id_s);
-        _cleanup_json_ json_t *body = json_pack("{s:s}", "ID", id_s);
+        _cleanup_json_ json_t *body = int64_body("ID", id, id_s);
         if (!body)
                 return berth_error_set(err, -ENOMEM, "etcd: revoke lease: out of memory");
         struct etcd_call c = {.op = "revoke lease", .subject = id_s, .path = "/v3/lease/revoke"};
         _cleanup_json_ json_t *resp = NULL;
         int r = etcd_call(s, &c, body, &resp, err);
         if (r == -ENOENT)
-                return lease_not_found(err, id);
+                return store_lease_not_found(err, id);
         return r < 0 ? r : 0;
 }
+
 /* ---- open / free ---------------------------------------------------------- */
 
 static void etcd_free(struct store *base)

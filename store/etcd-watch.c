@@ -25,8 +25,6 @@ struct etcd_watch {
         struct etcd_watch *next; /* in s->watches, under s->lock */
         char *key;               /* base64 range of the prefix */
         char *end;
-        store_watch_fn fn;
-        void *userdata;
         pthread_t thread;
 
         /* m guards cancel's wake-up; cancel itself is atomic for curl's callbacks */
@@ -107,7 +105,7 @@ static bool watch_handle(struct etcd_watch *w, const char *data, size_t len)
         while (skip < m.n && m.events[skip].kv.mod_revision < w->next_rev)
                 skip++;
         if (skip < m.n && !atomic_load(&w->cancel)) {
-                w->fn(m.events + skip, m.n - skip, 0, w->userdata);
+                store_watch_deliver(&w->base, m.events + skip, m.n - skip, 0);
                 w->next_rev = m.events[m.n - 1].kv.mod_revision + 1;
         }
         etcd_watch_msg_release(&m);
@@ -270,8 +268,8 @@ static void *watch_main(void *userdata)
                         backoff = backoff * 2 > ETCD_WATCH_BACKOFF_MAX ? ETCD_WATCH_BACKOFF_MAX
                                                                        : backoff * 2;
         }
-        if (w->final_error && !atomic_load(&w->cancel))
-                w->fn(NULL, 0, w->final_error, w->userdata);
+        if (!atomic_load(&w->cancel))
+                store_watch_deliver(&w->base, NULL, 0, w->final_error);
         if (h)
                 curl_easy_cleanup(h);
         if (w->free_on_exit)
@@ -296,10 +294,8 @@ int etcd_watch(struct store *base, const char *prefix, int64_t from_revision, st
         struct etcd_watch *w = calloc(1, sizeof(*w));
         if (!w)
                 return berth_error_set(err, -ENOMEM, "etcd: watch %s: out of memory", prefix);
-        w->base.store = base;
+        w->base = (struct store_watch){.store = base, .fn = fn, .userdata = userdata};
         w->s = s;
-        w->fn = fn;
-        w->userdata = userdata;
         w->next_rev = start;
         atomic_init(&w->cancel, false);
         socket_slot_init(&w->sock);

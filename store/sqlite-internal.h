@@ -102,10 +102,17 @@ int sq_kv_set_value(struct store_kv *kv, sqlite3_stmt *st, int col);
 int sq_insert_locked(struct sq_store *s, int64_t rev, const char *key, const char *value,
                      size_t value_len, int64_t create_rev, int64_t prev_rev, bool deleted,
                      int64_t lease, int64_t version, struct berth_error *err);
+/* Steps st, a statement that returns no rows; sq_fail() when it does not finish. */
+int sq_step_locked(struct sq_store *s, sqlite3_stmt *st, const char *what, struct berth_error *err);
 /* Runs s->stmt[which], a statement without parameters or rows (BEGIN, COMMIT...). */
 int sq_exec_locked(struct sq_store *s, int which, const char *what, struct berth_error *err);
-/* Rolls back the open transaction, if any. */
-void sq_rollback_locked(struct sq_store *s);
+/* Ends the transaction that ST_BEGIN opened: commits when r >= 0, rolls back when
+ * r < 0 or the commit failed. Returns r, or the commit's error. */
+int sq_txn_end_locked(struct sq_store *s, int r, struct berth_error *err);
+/* After a write, without s->lock held: r < 0 is returned as it is; else the write
+ * committed at rev, the dispatcher hears of it and *ret_revision (may be NULL)
+ * gets it. */
+int sq_write_done(struct sq_store *s, int r, int64_t rev, int64_t *ret_revision);
 
 /* ---- sqlite-lease.c ---- */
 

@@ -70,12 +70,11 @@ int sq_lease_keepalive(struct store *base, int64_t id, struct berth_error *err)
         _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_RENEW];
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, time_now_ms());
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return sq_fail(s, err, rc, "renew lease");
+        int r = sq_step_locked(s, st, "renew lease", err);
+        if (r < 0)
+                return r;
         if (sqlite3_changes(s->db) == 0)
-                return berth_error_set(
-                    err, -ENOENT, "store: lease %" PRId64 " not found (expired or revoked)", id);
+                return store_lease_not_found(err, id);
         return 0;
 }
 
@@ -139,9 +138,7 @@ static int revoke_locked(struct sq_store *s, int64_t id, int64_t *ret_rev, struc
                 sqlite3_bind_int64(st, 1, id);
                 int rc = sqlite3_step(st);
                 if (rc == SQLITE_DONE)
-                        return berth_error_set(
-                            err, -ENOENT, "store: lease %" PRId64 " not found (expired or revoked)",
-                            id);
+                        return store_lease_not_found(err, id);
                 if (rc != SQLITE_ROW)
                         return sq_fail(s, err, rc, "read lease");
         }
@@ -160,17 +157,12 @@ static int revoke_locked(struct sq_store *s, int64_t id, int64_t *ret_rev, struc
         if (r >= 0) {
                 _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_DELETE];
                 sqlite3_bind_int64(st, 1, id);
-                int rc = sqlite3_step(st);
-                if (rc != SQLITE_DONE)
-                        r = sq_fail(s, err, rc, "delete lease");
+                r = sq_step_locked(s, st, "delete lease", err);
         }
-        if (r >= 0)
-                r = sq_exec_locked(s, ST_COMMIT, "commit", err);
+        r = sq_txn_end_locked(s, r, err);
         lease_keys_free(keys, n);
-        if (r < 0) {
-                sq_rollback_locked(s);
+        if (r < 0)
                 return r;
-        }
         s->rev = rev;
         *ret_rev = rev;
         return 0;
@@ -185,10 +177,7 @@ int sq_lease_revoke(struct store *base, int64_t id, struct berth_error *err)
                 LOCK_SCOPE(&s->lock);
                 r = revoke_locked(s, id, &rev, err);
         }
-        if (r < 0)
-                return r;
-        sq_notify_watchers(s, rev);
-        return 0;
+        return sq_write_done(s, r, rev, NULL);
 }
 
 /* Revokes the expired leases; returns when the next one expires (wall ms), or 0. */

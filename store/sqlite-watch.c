@@ -18,8 +18,6 @@ struct sq_watch {
         char *end;       /* NULL: no upper bound */
         int64_t cursor;  /* next revision to deliver; dispatcher-owned once listed */
         uint64_t served; /* round-robin stamp */
-        store_watch_fn fn;
-        void *userdata;
         bool cancelled;
         bool done;       /* error delivered, no more calls */
         bool free_after; /* cancelled from its own callback: the dispatcher frees it */
@@ -41,16 +39,6 @@ struct batch {
         size_t bytes;
         int64_t next_cursor;
 };
-
-static void batch_release(struct batch *b)
-{
-        for (size_t i = 0; i < b->n; i++) {
-                store_kv_release(&b->events[i].kv);
-                store_kv_release(&b->events[i].prev_kv);
-        }
-        free(b->events);
-        *b = (struct batch){0};
-}
 
 static int batch_add_row(struct batch *b, sqlite3_stmt *st)
 {
@@ -135,6 +123,15 @@ static struct sq_watch *pick_watch(struct sq_store *s)
         return best;
 }
 
+static void watch_free(struct sq_watch *w)
+{
+        if (!w)
+                return;
+        free(w->prefix);
+        free(w->end);
+        free(w);
+}
+
 static void *dispatcher_main(void *userdata)
 {
         struct sq_store *s = userdata;
@@ -155,7 +152,7 @@ static void *dispatcher_main(void *userdata)
                 pthread_mutex_lock(&s->wlock);
                 if (!w->cancelled && (error < 0 || b.n > 0)) {
                         pthread_mutex_unlock(&s->wlock);
-                        w->fn(error < 0 ? NULL : b.events, error < 0 ? 0 : b.n, error, w->userdata);
+                        store_watch_deliver(&w->base, b.events, b.n, error);
                         pthread_mutex_lock(&s->wlock);
                 }
                 if (error < 0)
@@ -163,27 +160,15 @@ static void *dispatcher_main(void *userdata)
                 else
                         w->cursor = b.next_cursor;
                 s->running = NULL;
-                if (w->free_after) {
-                        free(w->prefix);
-                        free(w->end);
-                        free(w);
-                }
+                if (w->free_after)
+                        watch_free(w);
                 pthread_cond_broadcast(&s->wcond);
                 pthread_mutex_unlock(&s->wlock);
-                batch_release(&b);
+                store_events_free(b.events, b.n);
                 pthread_mutex_lock(&s->wlock);
         }
         pthread_mutex_unlock(&s->wlock);
         return NULL;
-}
-
-static void watch_free(struct sq_watch *w)
-{
-        if (!w)
-                return;
-        free(w->prefix);
-        free(w->end);
-        free(w);
 }
 
 int sq_watch(struct store *base, const char *prefix, int64_t from_revision, store_watch_fn fn,
@@ -193,9 +178,7 @@ int sq_watch(struct store *base, const char *prefix, int64_t from_revision, stor
         struct sq_watch *w = calloc(1, sizeof(*w));
         if (!w)
                 return berth_error_set(err, -ENOMEM, "store: watch %s: out of memory", prefix);
-        w->base.store = base;
-        w->fn = fn;
-        w->userdata = userdata;
+        w->base = (struct store_watch){.store = base, .fn = fn, .userdata = userdata};
         w->prefix = strdup(prefix);
         if (!w->prefix || store_prefix_end(prefix, &w->end) < 0) {
                 watch_free(w);

@@ -221,25 +221,33 @@ int sq_insert_locked(struct sq_store *s, int64_t rev, const char *key, const cha
         sqlite3_bind_int(st, 6, deleted);
         sqlite3_bind_int64(st, 7, lease);
         sqlite3_bind_int64(st, 8, version);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return sq_fail(s, err, rc, "append to log");
-        return 0;
+        return sq_step_locked(s, st, "append to log", err);
 }
 
-/* The guard is checked under s->lock, like the write that follows it: nothing
+/* What every write starts with: the guard must hold, then the key's newest state.
+ * The guard is checked under s->lock, like the write that follows it: nothing
  * can change the guard key in between. */
-static int guard_locked(struct sq_store *s, const struct store_guard *guard,
-                        struct berth_error *err)
+static int write_begin_locked(struct sq_store *s, const char *key, const struct store_guard *guard,
+                              struct latest *ret, struct berth_error *err)
 {
-        if (!guard)
-                return 0;
-        struct latest g;
-        int r = latest_locked(s, guard->key, &g, NULL, err);
+        if (guard) {
+                struct latest g;
+                int r = latest_locked(s, guard->key, &g, NULL, err);
+                if (r < 0)
+                        return r;
+                if (!g.exists || g.rev != guard->mod_revision)
+                        return store_guard_failed(guard, err);
+        }
+        return latest_locked(s, key, ret, NULL, err);
+}
+
+int sq_write_done(struct sq_store *s, int r, int64_t rev, int64_t *ret_revision)
+{
         if (r < 0)
                 return r;
-        if (!g.exists || g.rev != guard->mod_revision)
-                return store_guard_failed(guard, err);
+        sq_notify_watchers(s, rev);
+        if (ret_revision)
+                *ret_revision = rev;
         return 0;
 }
 
@@ -247,11 +255,8 @@ static int put_locked(struct sq_store *s, const char *key, const char *value, si
                       int64_t expected, int64_t lease, const struct store_guard *guard,
                       int64_t *ret_rev, struct berth_error *err)
 {
-        int r = guard_locked(s, guard, err);
-        if (r < 0)
-                return r;
         struct latest cur;
-        r = latest_locked(s, key, &cur, NULL, err);
+        int r = write_begin_locked(s, key, guard, &cur, err);
         if (r < 0)
                 return r;
         if (expected != STORE_ANY_REVISION) {
@@ -292,22 +297,14 @@ static int sq_put(struct store *base, const char *key, const char *value, size_t
                 LOCK_SCOPE(&s->lock);
                 r = put_locked(s, key, value, value_len, expected, lease, guard, &rev, err);
         }
-        if (r < 0)
-                return r;
-        sq_notify_watchers(s, rev);
-        if (ret_revision)
-                *ret_revision = rev;
-        return 0;
+        return sq_write_done(s, r, rev, ret_revision);
 }
 
 static int delete_locked(struct sq_store *s, const char *key, int64_t expected,
                          const struct store_guard *guard, int64_t *ret_rev, struct berth_error *err)
 {
-        int r = guard_locked(s, guard, err);
-        if (r < 0)
-                return r;
         struct latest cur;
-        r = latest_locked(s, key, &cur, NULL, err);
+        int r = write_begin_locked(s, key, guard, &cur, err);
         if (r < 0)
                 return r;
         if (!cur.exists)
@@ -334,27 +331,30 @@ static int sq_delete(struct store *base, const char *key, int64_t expected,
                 LOCK_SCOPE(&s->lock);
                 r = delete_locked(s, key, expected, guard, &rev, err);
         }
-        if (r < 0)
-                return r;
-        sq_notify_watchers(s, rev);
-        if (ret_revision)
-                *ret_revision = rev;
-        return 0;
+        return sq_write_done(s, r, rev, ret_revision);
 }
 
-int sq_exec_locked(struct sq_store *s, int which, const char *what, struct berth_error *err)
+int sq_step_locked(struct sq_store *s, sqlite3_stmt *st, const char *what, struct berth_error *err)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[which];
         int rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
                 return sq_fail(s, err, rc, what);
         return 0;
 }
 
-void sq_rollback_locked(struct sq_store *s)
+int sq_exec_locked(struct sq_store *s, int which, const char *what, struct berth_error *err)
 {
-        if (!sqlite3_get_autocommit(s->db))
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[which];
+        return sq_step_locked(s, st, what, err);
+}
+
+int sq_txn_end_locked(struct sq_store *s, int r, struct berth_error *err)
+{
+        if (r >= 0)
+                r = sq_exec_locked(s, ST_COMMIT, "commit", err);
+        if (r < 0 && !sqlite3_get_autocommit(s->db))
                 (void)sq_exec_locked(s, ST_ROLLBACK, "rollback", NULL);
+        return r;
 }
 
 static int sq_compact(struct store *base, int64_t revision, struct berth_error *err)
@@ -374,24 +374,17 @@ static int sq_compact(struct store *base, int64_t revision, struct berth_error *
         {
                 _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_COMPACT];
                 sqlite3_bind_int64(st, 1, revision);
-                int rc = sqlite3_step(st);
-                if (rc != SQLITE_DONE)
-                        r = sq_fail(s, err, rc, "compact");
+                r = sq_step_locked(s, st, "compact", err);
         }
         if (r >= 0) {
                 _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_META_SET];
                 sqlite3_bind_text(st, 1, "compact_rev", -1, SQLITE_STATIC);
                 sqlite3_bind_int64(st, 2, revision);
-                int rc = sqlite3_step(st);
-                if (rc != SQLITE_DONE)
-                        r = sq_fail(s, err, rc, "record compaction");
+                r = sq_step_locked(s, st, "record compaction", err);
         }
-        if (r >= 0)
-                r = sq_exec_locked(s, ST_COMMIT, "commit", err);
-        if (r < 0) {
-                sq_rollback_locked(s);
+        r = sq_txn_end_locked(s, r, err);
+        if (r < 0)
                 return r;
-        }
         s->compact_rev = revision;
         return 0;
 }
