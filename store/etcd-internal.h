@@ -6,11 +6,11 @@
  *   etcd-kv.c     kv operations (CAS txns), compaction, leases, the store_ops table
  *   etcd-watch.c  one streaming watch per thread: reconnects, resumes, cancels
  *
- * The codec and the URL parser do no I/O; with the rest they are exposed for unit
- * tests and fuzzing. The etcd v3 JSON gateway speaks proto3 JSON: bytes are
- * standard base64 with padding, 64-bit integers are decimal strings, and fields
- * holding their default value (0, false, "", empty list) are omitted, so every
- * parser here treats an absent field as its default.
+ * The codec and the URL parser do no I/O; unit tests and the fuzzer call them
+ * directly. The etcd v3 JSON gateway speaks proto3 JSON: bytes are standard
+ * base64 with padding, 64-bit integers are decimal strings, and fields holding
+ * their default value (0, false, "", empty list) are omitted, so every parser
+ * here treats an absent field as its default.
  */
 #pragma once
 
