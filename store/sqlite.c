@@ -21,53 +21,18 @@
  * and a second opener fails with -EBUSY instead of corrupting the revision sequence.
  * The current revision is kept in memory under the mutex.
  *
- * Threads owned by the store:
- * - the dispatcher: holds a cursor per watch and, after each commit signal, reads
- *   the log rows past that cursor (history and live events come from the same
- *   log, so there is never a gap nor a duplicate between them) and calls the
- *   watch callbacks, without any lock held;
- * - the reaper: revokes leases when they expire (about 10 ms after, at worst 1 s).
+ * Leases and the reaper thread that expires them are in sqlite-lease.c, watches
+ * and the dispatcher thread that feeds them in sqlite-watch.c.
  */
 #include <fcntl.h>
-#include <pthread.h>
-#include <sqlite3.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 
-#include "store-internal.h"
+#include "sqlite-internal.h"
 
-/* A watch callback gets at most this many events (or bytes of values) at once,
- * so that replaying a long history neither holds the store lock nor memory for long. */
-#define WATCH_BATCH_MAX   256
-#define WATCH_BATCH_BYTES (4 * 1024 * 1024)
-/* Expired leases are looked for at least this often. */
-#define REAPER_PERIOD_MS 1000
 /* Waiting for another process's lock when opening: it will not go away soon. */
 #define OPEN_BUSY_TIMEOUT_MS 250
 #define BUSY_TIMEOUT_MS      5000
 #define SCHEMA_VERSION       1
-
-enum {
-        ST_LATEST,
-        ST_INSERT,
-        ST_LIST,
-        ST_LEASE_ALIVE,
-        ST_LEASE_EXISTS,
-        ST_LEASE_INSERT,
-        ST_LEASE_RENEW,
-        ST_LEASE_DELETE,
-        ST_LEASE_KEYS,
-        ST_LEASE_EXPIRED,
-        ST_LEASE_NEXT,
-        ST_WATCH_READ,
-        ST_COMPACT,
-        ST_META_SET,
-        ST_BEGIN,
-        ST_COMMIT,
-        ST_ROLLBACK,
-        ST_COUNT,
-};
 
 /* Range bounds: "key >= ?lo AND key < ?hi". When a prefix has no upper bound, ?hi
  * is bound to an empty BLOB: in SQLite every TEXT value sorts before every BLOB. */
@@ -130,67 +95,9 @@ static const char schema_sql[] =
     "INSERT OR IGNORE INTO meta(name, value) VALUES('schema_version', 1), "
     "  ('compact_rev', 0);"
     "COMMIT;";
+/* ---- shared with sqlite-lease.c and sqlite-watch.c ------------------------ */
 
-struct sq_watch {
-        struct store_watch base;
-        struct sq_watch *next;
-        char *prefix;
-        char *end;       /* NULL: no upper bound */
-        int64_t cursor;  /* next revision to deliver; dispatcher-owned once listed */
-        uint64_t served; /* round-robin stamp */
-        store_watch_fn fn;
-        void *userdata;
-        bool cancelled;
-        bool done;       /* error delivered, no more calls */
-        bool free_after; /* cancelled from its own callback: the dispatcher frees it */
-};
-
-struct sq_store {
-        struct store base;
-        char *path;
-
-        /* lock guards db, stmt, rev and compact_rev */
-        pthread_mutex_t lock;
-        sqlite3 *db;
-        sqlite3_stmt *stmt[ST_COUNT];
-        int64_t rev;
-        int64_t compact_rev;
-
-        /* wlock guards the watch list and the dispatcher state */
-        pthread_mutex_t wlock;
-        pthread_cond_t wcond;
-        struct sq_watch *watches;
-        struct sq_watch *running; /* whose batch the dispatcher is handling */
-        int64_t notified_rev;     /* newest committed revision announced by writers */
-        uint64_t served;
-        bool wstop;
-        bool dispatcher_started;
-        pthread_t dispatcher;
-
-        /* rlock guards the reaper state */
-        pthread_mutex_t rlock;
-        pthread_cond_t rcond;
-        uint64_t rkick; /* bumped by lease grants: recompute the next expiry */
-        bool rstop;
-        bool reaper_started;
-        pthread_t reaper;
-};
-
-static inline struct sq_store *SQ(struct store *s)
-{
-        return container_of(s, struct sq_store, base);
-}
-
-static void stmt_resetp(sqlite3_stmt **st)
-{
-        if (*st) {
-                sqlite3_reset(*st);
-                sqlite3_clear_bindings(*st);
-        }
-}
-#define _cleanup_stmt_ _cleanup_(stmt_resetp)
-
-static int sq_errno(int rc)
+int sq_errno(int rc)
 {
         switch (rc & 0xff) {
         case SQLITE_BUSY:
@@ -213,14 +120,13 @@ static int sq_errno(int rc)
         }
 }
 
-/* Call with s->lock held (sqlite3_errmsg belongs to the connection). */
-static int sq_fail(struct sq_store *s, struct berth_error *err, int rc, const char *what)
+int sq_fail(struct sq_store *s, struct berth_error *err, int rc, const char *what)
 {
         return berth_error_set(err, sq_errno(rc), "store sqlite:%s: %s: %s", s->path, what,
                                s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
 
-static void bind_range(sqlite3_stmt *st, int lo, int hi, const char *prefix, const char *end)
+void sq_bind_range(sqlite3_stmt *st, int lo, int hi, const char *prefix, const char *end)
 {
         sqlite3_bind_text(st, lo, prefix, -1, SQLITE_STATIC);
         if (end)
@@ -229,8 +135,7 @@ static void bind_range(sqlite3_stmt *st, int lo, int hi, const char *prefix, con
                 sqlite3_bind_zeroblob(st, hi, 0);
 }
 
-/* Copy a row's key / value into kv; the value gets a NUL terminator. */
-static int kv_set_key(struct store_kv *kv, sqlite3_stmt *st, int col)
+int sq_kv_set_key(struct store_kv *kv, sqlite3_stmt *st, int col)
 {
         const char *key = (const char *)sqlite3_column_text(st, col);
         size_t len = (size_t)sqlite3_column_bytes(st, col);
@@ -238,7 +143,7 @@ static int kv_set_key(struct store_kv *kv, sqlite3_stmt *st, int col)
         return kv->key ? 0 : -ENOMEM;
 }
 
-static int kv_set_value(struct store_kv *kv, sqlite3_stmt *st, int col)
+int sq_kv_set_value(struct store_kv *kv, sqlite3_stmt *st, int col)
 {
         const void *value = sqlite3_column_blob(st, col);
         size_t len = (size_t)sqlite3_column_bytes(st, col);
@@ -253,15 +158,6 @@ static int kv_set_value(struct store_kv *kv, sqlite3_stmt *st, int col)
 }
 
 /* ---- writes ------------------------------------------------------------ */
-
-static void notify_watchers(struct sq_store *s, int64_t rev)
-{
-        LOCK_SCOPE(&s->wlock);
-        if (rev > s->notified_rev) {
-                s->notified_rev = rev;
-                pthread_cond_broadcast(&s->wcond);
-        }
-}
 
 struct latest {
         bool exists; /* newest row is not a tombstone */
@@ -299,7 +195,7 @@ static int latest_locked(struct sq_store *s, const char *key, struct latest *ret
                     .lease = l.lease,
                 };
                 out.key = strdup(key);
-                if (!out.key || kv_set_value(&out, st, 1) < 0) {
+                if (!out.key || sq_kv_set_value(&out, st, 1) < 0) {
                         store_kv_release(&out);
                         return berth_error_set(err, -ENOMEM, "store: get %s: out of memory", key);
                 }
@@ -309,9 +205,9 @@ static int latest_locked(struct sq_store *s, const char *key, struct latest *ret
         return 0;
 }
 
-static int insert_locked(struct sq_store *s, int64_t rev, const char *key, const char *value,
-                         size_t value_len, int64_t create_rev, int64_t prev_rev, bool deleted,
-                         int64_t lease, int64_t version, struct berth_error *err)
+int sq_insert_locked(struct sq_store *s, int64_t rev, const char *key, const char *value,
+                     size_t value_len, int64_t create_rev, int64_t prev_rev, bool deleted,
+                     int64_t lease, int64_t version, struct berth_error *err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_INSERT];
         sqlite3_bind_int64(st, 1, rev);
@@ -325,38 +221,33 @@ static int insert_locked(struct sq_store *s, int64_t rev, const char *key, const
         sqlite3_bind_int(st, 6, deleted);
         sqlite3_bind_int64(st, 7, lease);
         sqlite3_bind_int64(st, 8, version);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return sq_fail(s, err, rc, "append to log");
-        return 0;
+        return sq_step_locked(s, st, "append to log", err);
 }
 
-static int lease_alive_locked(struct sq_store *s, int64_t id, bool *ret_alive,
-                              struct berth_error *err)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_ALIVE];
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, time_now_ms());
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                return sq_fail(s, err, rc, "read lease");
-        *ret_alive = rc == SQLITE_ROW;
-        return 0;
-}
-
-/* The guard is checked under s->lock, like the write that follows it: nothing
+/* What every write starts with: the guard must hold, then the key's newest state.
+ * The guard is checked under s->lock, like the write that follows it: nothing
  * can change the guard key in between. */
-static int guard_locked(struct sq_store *s, const struct store_guard *guard,
-                        struct berth_error *err)
+static int write_begin_locked(struct sq_store *s, const char *key, const struct store_guard *guard,
+                              struct latest *ret, struct berth_error *err)
 {
-        if (!guard)
-                return 0;
-        struct latest g;
-        int r = latest_locked(s, guard->key, &g, NULL, err);
+        if (guard) {
+                struct latest g;
+                int r = latest_locked(s, guard->key, &g, NULL, err);
+                if (r < 0)
+                        return r;
+                if (!g.exists || g.rev != guard->mod_revision)
+                        return store_guard_failed(guard, err);
+        }
+        return latest_locked(s, key, ret, NULL, err);
+}
+
+int sq_write_done(struct sq_store *s, int r, int64_t rev, int64_t *ret_revision)
+{
         if (r < 0)
                 return r;
-        if (!g.exists || g.rev != guard->mod_revision)
-                return store_guard_failed(guard, err);
+        sq_notify_watchers(s, rev);
+        if (ret_revision)
+                *ret_revision = rev;
         return 0;
 }
 
@@ -364,11 +255,8 @@ static int put_locked(struct sq_store *s, const char *key, const char *value, si
                       int64_t expected, int64_t lease, const struct store_guard *guard,
                       int64_t *ret_rev, struct berth_error *err)
 {
-        int r = guard_locked(s, guard, err);
-        if (r < 0)
-                return r;
         struct latest cur;
-        r = latest_locked(s, key, &cur, NULL, err);
+        int r = write_begin_locked(s, key, guard, &cur, err);
         if (r < 0)
                 return r;
         if (expected != STORE_ANY_REVISION) {
@@ -378,7 +266,7 @@ static int put_locked(struct sq_store *s, const char *key, const char *value, si
         }
         if (lease != 0) {
                 bool alive = false;
-                r = lease_alive_locked(s, lease, &alive, err);
+                r = sq_lease_alive_locked(s, lease, &alive, err);
                 if (r < 0)
                         return r;
                 if (!alive)
@@ -388,9 +276,9 @@ static int put_locked(struct sq_store *s, const char *key, const char *value, si
                                                key, lease);
         }
         int64_t rev = s->rev + 1;
-        r = insert_locked(s, rev, key, value, value_len, cur.exists ? cur.create_rev : rev,
-                          cur.exists ? cur.rev : 0, false, lease, cur.exists ? cur.version + 1 : 1,
-                          err);
+        r = sq_insert_locked(s, rev, key, value, value_len, cur.exists ? cur.create_rev : rev,
+                             cur.exists ? cur.rev : 0, false, lease,
+                             cur.exists ? cur.version + 1 : 1, err);
         if (r < 0)
                 return r;
         s->rev = rev;
@@ -409,22 +297,14 @@ static int sq_put(struct store *base, const char *key, const char *value, size_t
                 LOCK_SCOPE(&s->lock);
                 r = put_locked(s, key, value, value_len, expected, lease, guard, &rev, err);
         }
-        if (r < 0)
-                return r;
-        notify_watchers(s, rev);
-        if (ret_revision)
-                *ret_revision = rev;
-        return 0;
+        return sq_write_done(s, r, rev, ret_revision);
 }
 
 static int delete_locked(struct sq_store *s, const char *key, int64_t expected,
                          const struct store_guard *guard, int64_t *ret_rev, struct berth_error *err)
 {
-        int r = guard_locked(s, guard, err);
-        if (r < 0)
-                return r;
         struct latest cur;
-        r = latest_locked(s, key, &cur, NULL, err);
+        int r = write_begin_locked(s, key, guard, &cur, err);
         if (r < 0)
                 return r;
         if (!cur.exists)
@@ -432,7 +312,7 @@ static int delete_locked(struct sq_store *s, const char *key, int64_t expected,
         if (expected != STORE_ANY_REVISION && cur.rev != expected)
                 return store_conflict(err, "delete", key, expected, cur.rev);
         int64_t rev = s->rev + 1;
-        r = insert_locked(s, rev, key, NULL, 0, cur.create_rev, cur.rev, true, 0, 0, err);
+        r = sq_insert_locked(s, rev, key, NULL, 0, cur.create_rev, cur.rev, true, 0, 0, err);
         if (r < 0)
                 return r;
         s->rev = rev;
@@ -451,27 +331,30 @@ static int sq_delete(struct store *base, const char *key, int64_t expected,
                 LOCK_SCOPE(&s->lock);
                 r = delete_locked(s, key, expected, guard, &rev, err);
         }
-        if (r < 0)
-                return r;
-        notify_watchers(s, rev);
-        if (ret_revision)
-                *ret_revision = rev;
-        return 0;
+        return sq_write_done(s, r, rev, ret_revision);
 }
 
-static int exec_locked(struct sq_store *s, int which, const char *what, struct berth_error *err)
+int sq_step_locked(struct sq_store *s, sqlite3_stmt *st, const char *what, struct berth_error *err)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[which];
         int rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
                 return sq_fail(s, err, rc, what);
         return 0;
 }
 
-static void rollback_locked(struct sq_store *s)
+int sq_exec_locked(struct sq_store *s, int which, const char *what, struct berth_error *err)
 {
-        if (!sqlite3_get_autocommit(s->db))
-                (void)exec_locked(s, ST_ROLLBACK, "rollback", NULL);
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[which];
+        return sq_step_locked(s, st, what, err);
+}
+
+int sq_txn_end_locked(struct sq_store *s, int r, struct berth_error *err)
+{
+        if (r >= 0)
+                r = sq_exec_locked(s, ST_COMMIT, "commit", err);
+        if (r < 0 && !sqlite3_get_autocommit(s->db))
+                (void)sq_exec_locked(s, ST_ROLLBACK, "rollback", NULL);
+        return r;
 }
 
 static int sq_compact(struct store *base, int64_t revision, struct berth_error *err)
@@ -485,30 +368,23 @@ static int sq_compact(struct store *base, int64_t revision, struct berth_error *
                                        revision, s->rev);
         if (revision <= s->compact_rev)
                 return 0;
-        int r = exec_locked(s, ST_BEGIN, "begin", err);
+        int r = sq_exec_locked(s, ST_BEGIN, "begin", err);
         if (r < 0)
                 return r;
         {
                 _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_COMPACT];
                 sqlite3_bind_int64(st, 1, revision);
-                int rc = sqlite3_step(st);
-                if (rc != SQLITE_DONE)
-                        r = sq_fail(s, err, rc, "compact");
+                r = sq_step_locked(s, st, "compact", err);
         }
         if (r >= 0) {
                 _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_META_SET];
                 sqlite3_bind_text(st, 1, "compact_rev", -1, SQLITE_STATIC);
                 sqlite3_bind_int64(st, 2, revision);
-                int rc = sqlite3_step(st);
-                if (rc != SQLITE_DONE)
-                        r = sq_fail(s, err, rc, "record compaction");
+                r = sq_step_locked(s, st, "record compaction", err);
         }
-        if (r >= 0)
-                r = exec_locked(s, ST_COMMIT, "commit", err);
-        if (r < 0) {
-                rollback_locked(s);
+        r = sq_txn_end_locked(s, r, err);
+        if (r < 0)
                 return r;
-        }
         s->compact_rev = revision;
         return 0;
 }
@@ -549,7 +425,7 @@ static int list_locked(struct sq_store *s, const char *prefix, const char *end, 
         struct store_kvs out = {.revision = revision ? revision : s->rev};
         size_t cap = 0;
         _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LIST];
-        bind_range(st, 1, 2, prefix, end);
+        sq_bind_range(st, 1, 2, prefix, end);
         sqlite3_bind_int64(st, 3, out.revision);
         int rc, r = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -571,9 +447,9 @@ static int list_locked(struct sq_store *s, const char *prefix, const char *end, 
                     .version = sqlite3_column_int64(st, 5),
                 };
                 out.n++;
-                r = kv_set_key(kv, st, 1);
+                r = sq_kv_set_key(kv, st, 1);
                 if (r >= 0)
-                        r = kv_set_value(kv, st, 2);
+                        r = sq_kv_set_value(kv, st, 2);
                 if (r < 0)
                         break;
         }
@@ -609,466 +485,13 @@ static int sq_revision(struct store *base, int64_t *ret_revision, struct berth_e
         return 0;
 }
 
-/* ---- leases ------------------------------------------------------------ */
-
-static int64_t random_id(void)
-{
-        uint64_t v = 0;
-        if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-                v = (uint64_t)time_mono_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)time_now_ms();
-        v &= (uint64_t)INT64_MAX;
-        return v ? (int64_t)v : 1;
-}
-
-static void kick_reaper(struct sq_store *s)
-{
-        LOCK_SCOPE(&s->rlock);
-        s->rkick++;
-        pthread_cond_signal(&s->rcond);
-}
-
-static int sq_lease_grant(struct store *base, int64_t ttl, int64_t *ret_id, struct berth_error *err)
-{
-        struct sq_store *s = SQ(base);
-        int64_t id = 0;
-        {
-                LOCK_SCOPE(&s->lock);
-                int rc = SQLITE_CONSTRAINT;
-                /* Ids are random: a collision is retried, not an error. */
-                for (int tries = 0; tries < 16 && rc == SQLITE_CONSTRAINT; tries++) {
-                        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_INSERT];
-                        id = random_id();
-                        sqlite3_bind_int64(st, 1, id);
-                        sqlite3_bind_int64(st, 2, ttl);
-                        sqlite3_bind_int64(st, 3, time_now_ms() + ttl * 1000);
-                        rc = sqlite3_step(st) & 0xff;
-                }
-                if (rc != SQLITE_DONE)
-                        return sq_fail(s, err, rc, "grant lease");
-        }
-        kick_reaper(s);
-        *ret_id = id;
-        return 0;
-}
-
-static int sq_lease_keepalive(struct store *base, int64_t id, struct berth_error *err)
-{
-        struct sq_store *s = SQ(base);
-        LOCK_SCOPE(&s->lock);
-        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_RENEW];
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, time_now_ms());
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return sq_fail(s, err, rc, "renew lease");
-        if (sqlite3_changes(s->db) == 0)
-                return berth_error_set(
-                    err, -ENOENT, "store: lease %" PRId64 " not found (expired or revoked)", id);
-        return 0;
-}
-
-struct lease_key {
-        char *key;
-        int64_t rev;
-        int64_t create_rev;
-};
-
-static void lease_keys_free(struct lease_key *keys, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                free(keys[i].key);
-        free(keys);
-}
-
-static int lease_keys_locked(struct sq_store *s, int64_t id, struct lease_key **ret_keys,
-                             size_t *ret_n, struct berth_error *err)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_KEYS];
-        sqlite3_bind_int64(st, 1, id);
-        struct lease_key *keys = NULL;
-        size_t n = 0, cap = 0;
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (n == cap) {
-                        size_t ncap = cap ? cap * 2 : 8;
-                        struct lease_key *k = reallocarray(keys, ncap, sizeof(*k));
-                        if (!k)
-                                goto oom;
-                        keys = k;
-                        cap = ncap;
-                }
-                const char *key = (const char *)sqlite3_column_text(st, 1);
-                keys[n] = (struct lease_key){
-                    .key = strdup(key ? key : ""),
-                    .rev = sqlite3_column_int64(st, 0),
-                    .create_rev = sqlite3_column_int64(st, 2),
-                };
-                n++;
-                if (!keys[n - 1].key)
-                        goto oom;
-        }
-        if (rc != SQLITE_DONE) {
-                lease_keys_free(keys, n);
-                return sq_fail(s, err, rc, "read lease keys");
-        }
-        *ret_keys = keys;
-        *ret_n = n;
-        return 0;
-oom:
-        lease_keys_free(keys, n);
-        return berth_error_set(err, -ENOMEM, "store: revoke lease %" PRId64 ": out of memory", id);
-}
-
-/* Deletes the lease and its keys in one transaction, one revision per key. */
-static int revoke_locked(struct sq_store *s, int64_t id, int64_t *ret_rev, struct berth_error *err)
-{
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_EXISTS];
-                sqlite3_bind_int64(st, 1, id);
-                int rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE)
-                        return berth_error_set(
-                            err, -ENOENT, "store: lease %" PRId64 " not found (expired or revoked)",
-                            id);
-                if (rc != SQLITE_ROW)
-                        return sq_fail(s, err, rc, "read lease");
-        }
-        struct lease_key *keys = NULL;
-        size_t n = 0;
-        int r = lease_keys_locked(s, id, &keys, &n, err);
-        if (r < 0)
-                return r;
-        r = exec_locked(s, ST_BEGIN, "begin", err);
-        int64_t rev = s->rev;
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                rev++;
-                r = insert_locked(s, rev, keys[i].key, NULL, 0, keys[i].create_rev, keys[i].rev,
-                                  true, 0, 0, err);
-        }
-        if (r >= 0) {
-                _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_DELETE];
-                sqlite3_bind_int64(st, 1, id);
-                int rc = sqlite3_step(st);
-                if (rc != SQLITE_DONE)
-                        r = sq_fail(s, err, rc, "delete lease");
-        }
-        if (r >= 0)
-                r = exec_locked(s, ST_COMMIT, "commit", err);
-        lease_keys_free(keys, n);
-        if (r < 0) {
-                rollback_locked(s);
-                return r;
-        }
-        s->rev = rev;
-        *ret_rev = rev;
-        return 0;
-}
-
-static int sq_lease_revoke(struct store *base, int64_t id, struct berth_error *err)
-{
-        struct sq_store *s = SQ(base);
-        int64_t rev = 0;
-        int r;
-        {
-                LOCK_SCOPE(&s->lock);
-                r = revoke_locked(s, id, &rev, err);
-        }
-        if (r < 0)
-                return r;
-        notify_watchers(s, rev);
-        return 0;
-}
-
-/* Revokes the expired leases; returns when the next one expires (wall ms), or 0. */
-static int64_t reap_expired(struct sq_store *s)
-{
-        int64_t ids[64];
-        size_t n = 0;
-        {
-                LOCK_SCOPE(&s->lock);
-                _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_EXPIRED];
-                sqlite3_bind_int64(st, 1, time_now_ms());
-                while (n < ARRAY_SIZE(ids) && sqlite3_step(st) == SQLITE_ROW)
-                        ids[n++] = sqlite3_column_int64(st, 0);
-        }
-        for (size_t i = 0; i < n; i++)
-                (void)sq_lease_revoke(&s->base, ids[i], NULL);
-
-        LOCK_SCOPE(&s->lock);
-        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LEASE_NEXT];
-        if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL)
-                return 0;
-        return sqlite3_column_int64(st, 0);
-}
-
-static void *reaper_main(void *userdata)
-{
-        struct sq_store *s = userdata;
-        for (;;) {
-                uint64_t kick;
-                {
-                        LOCK_SCOPE(&s->rlock);
-                        if (s->rstop)
-                                return NULL;
-                        kick = s->rkick;
-                }
-                int64_t next = reap_expired(s);
-                int64_t wait_ms = REAPER_PERIOD_MS;
-                if (next > 0) {
-                        int64_t until = next - time_now_ms();
-                        if (until < wait_ms)
-                                wait_ms = until < 5 ? 5 : until;
-                }
-                struct timespec ts;
-                time_mono_deadline(&ts, wait_ms);
-
-                LOCK_SCOPE(&s->rlock);
-                while (!s->rstop && s->rkick == kick) {
-                        if (pthread_cond_timedwait(&s->rcond, &s->rlock, &ts) == ETIMEDOUT)
-                                break;
-                }
-        }
-}
-
-/* ---- watches ----------------------------------------------------------- */
-
-struct batch {
-        struct store_event *events;
-        size_t n;
-        size_t cap;
-        size_t bytes;
-        int64_t next_cursor;
-};
-
-static void batch_release(struct batch *b)
-{
-        for (size_t i = 0; i < b->n; i++) {
-                store_kv_release(&b->events[i].kv);
-                store_kv_release(&b->events[i].prev_kv);
-        }
-        free(b->events);
-        *b = (struct batch){0};
-}
-
-static int batch_add_row(struct batch *b, sqlite3_stmt *st)
-{
-        if (b->n == b->cap) {
-                size_t ncap = b->cap ? b->cap * 2 : 16;
-                struct store_event *e = reallocarray(b->events, ncap, sizeof(*e));
-                if (!e)
-                        return -ENOMEM;
-                b->events = e;
-                b->cap = ncap;
-        }
-        struct store_event *e = &b->events[b->n++];
-        bool deleted = sqlite3_column_int64(st, 4) != 0;
-        *e = (struct store_event){
-            .type = deleted ? STORE_EVENT_DELETE : STORE_EVENT_PUT,
-            .kv.mod_revision = sqlite3_column_int64(st, 0),
-        };
-        if (!deleted) {
-                e->kv.create_revision = sqlite3_column_int64(st, 3);
-                e->kv.lease = sqlite3_column_int64(st, 5);
-                e->kv.version = sqlite3_column_int64(st, 6);
-        }
-        int r = kv_set_key(&e->kv, st, 1);
-        if (r >= 0 && !deleted)
-                r = kv_set_value(&e->kv, st, 2);
-        if (r < 0)
-                return r;
-        b->bytes += e->kv.value_len;
-        if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
-                e->prev_kv = (struct store_kv){
-                    .mod_revision = sqlite3_column_int64(st, 7),
-                    .create_revision = sqlite3_column_int64(st, 9),
-                    .lease = sqlite3_column_int64(st, 10),
-                    .version = sqlite3_column_int64(st, 11),
-                };
-                r = kv_set_key(&e->prev_kv, st, 1);
-                if (r >= 0)
-                        r = kv_set_value(&e->prev_kv, st, 8);
-                if (r < 0)
-                        return r;
-                b->bytes += e->prev_kv.value_len;
-        }
-        return 0;
-}
-
-/* Reads the next events of w from the log. Dispatcher only (it owns w->cursor). */
-static int read_batch(struct sq_store *s, struct sq_watch *w, struct batch *b)
-{
-        LOCK_SCOPE(&s->lock);
-        if (w->cursor < s->compact_rev)
-                return STORE_ERR_COMPACTED;
-        int64_t upto = s->rev;
-        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_WATCH_READ];
-        sqlite3_bind_int64(st, 1, w->cursor);
-        bind_range(st, 2, 3, w->prefix, w->end);
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (b->n >= WATCH_BATCH_MAX || b->bytes >= WATCH_BATCH_BYTES) {
-                        b->next_cursor = b->events[b->n - 1].kv.mod_revision + 1;
-                        return 0;
-                }
-                int r = batch_add_row(b, st);
-                if (r < 0)
-                        return r;
-        }
-        if (rc != SQLITE_DONE)
-                return sq_errno(rc);
-        b->next_cursor = upto + 1;
-        return 0;
-}
-
-/* The listed watch that waited longest among those with something to do. */
-static struct sq_watch *pick_watch(struct sq_store *s)
-{
-        struct sq_watch *best = NULL;
-        for (struct sq_watch *w = s->watches; w; w = w->next) {
-                if (w->done || w->cursor > s->notified_rev)
-                        continue;
-                if (!best || w->served < best->served)
-                        best = w;
-        }
-        return best;
-}
-
-static void *dispatcher_main(void *userdata)
-{
-        struct sq_store *s = userdata;
-        pthread_mutex_lock(&s->wlock);
-        while (!s->wstop) {
-                struct sq_watch *w = pick_watch(s);
-                if (!w) {
-                        pthread_cond_wait(&s->wcond, &s->wlock);
-                        continue;
-                }
-                s->running = w;
-                w->served = ++s->served;
-                pthread_mutex_unlock(&s->wlock);
-
-                struct batch b = {0};
-                int error = read_batch(s, w, &b);
-
-                pthread_mutex_lock(&s->wlock);
-                if (!w->cancelled && (error < 0 || b.n > 0)) {
-                        pthread_mutex_unlock(&s->wlock);
-                        w->fn(error < 0 ? NULL : b.events, error < 0 ? 0 : b.n, error, w->userdata);
-                        pthread_mutex_lock(&s->wlock);
-                }
-                if (error < 0)
-                        w->done = true;
-                else
-                        w->cursor = b.next_cursor;
-                s->running = NULL;
-                if (w->free_after) {
-                        free(w->prefix);
-                        free(w->end);
-                        free(w);
-                }
-                pthread_cond_broadcast(&s->wcond);
-                pthread_mutex_unlock(&s->wlock);
-                batch_release(&b);
-                pthread_mutex_lock(&s->wlock);
-        }
-        pthread_mutex_unlock(&s->wlock);
-        return NULL;
-}
-
-static void watch_free(struct sq_watch *w)
-{
-        if (!w)
-                return;
-        free(w->prefix);
-        free(w->end);
-        free(w);
-}
-
-static int sq_watch(struct store *base, const char *prefix, int64_t from_revision,
-                    store_watch_fn fn, void *userdata, struct store_watch **ret,
-                    struct berth_error *err)
-{
-        struct sq_store *s = SQ(base);
-        struct sq_watch *w = calloc(1, sizeof(*w));
-        if (!w)
-                return berth_error_set(err, -ENOMEM, "store: watch %s: out of memory", prefix);
-        w->base.store = base;
-        w->fn = fn;
-        w->userdata = userdata;
-        w->prefix = strdup(prefix);
-        if (!w->prefix || store_prefix_end(prefix, &w->end) < 0) {
-                watch_free(w);
-                return berth_error_set(err, -ENOMEM, "store: watch %s: out of memory", prefix);
-        }
-        if (from_revision > 0) {
-                w->cursor = from_revision;
-        } else {
-                LOCK_SCOPE(&s->lock);
-                w->cursor = s->rev + 1;
-        }
-
-        LOCK_SCOPE(&s->wlock);
-        w->served = s->served;
-        struct sq_watch **tail = &s->watches;
-        while (*tail)
-                tail = &(*tail)->next;
-        *tail = w;
-        pthread_cond_broadcast(&s->wcond);
-        *ret = &w->base;
-        return 0;
-}
-
-static void sq_watch_cancel(struct store_watch *base)
-{
-        struct sq_watch *w = container_of(base, struct sq_watch, base);
-        struct sq_store *s = SQ(base->store);
-        {
-                LOCK_SCOPE(&s->wlock);
-                for (struct sq_watch **p = &s->watches; *p; p = &(*p)->next) {
-                        if (*p == w) {
-                                *p = w->next;
-                                break;
-                        }
-                }
-                w->cancelled = true;
-                if (s->running == w && pthread_equal(pthread_self(), s->dispatcher)) {
-                        /* From its own callback (not allowed by the contract, but
-                         * harmless here): the dispatcher frees it on return. */
-                        w->free_after = true;
-                        return;
-                }
-                while (s->running == w)
-                        pthread_cond_wait(&s->wcond, &s->wlock);
-        }
-        watch_free(w);
-}
-
 /* ---- open / free ------------------------------------------------------- */
 
 static void sq_free(struct store *base)
 {
         struct sq_store *s = SQ(base);
-        if (s->reaper_started) {
-                {
-                        LOCK_SCOPE(&s->rlock);
-                        s->rstop = true;
-                        pthread_cond_signal(&s->rcond);
-                }
-                pthread_join(s->reaper, NULL);
-        }
-        if (s->dispatcher_started) {
-                {
-                        LOCK_SCOPE(&s->wlock);
-                        s->wstop = true;
-                        pthread_cond_broadcast(&s->wcond);
-                }
-                pthread_join(s->dispatcher, NULL);
-        }
-        while (s->watches) {
-                struct sq_watch *w = s->watches;
-                s->watches = w->next;
-                watch_free(w);
-        }
+        sq_reaper_stop(s);
+        sq_dispatcher_stop(s);
         for (size_t i = 0; i < ST_COUNT; i++)
                 sqlite3_finalize(s->stmt[i]);
         sqlite3_close(s->db);
@@ -1266,12 +689,9 @@ int store_sqlite_open(const char *location, struct store **ret, struct berth_err
         }
         s->notified_rev = s->rev;
 
-        r = -pthread_create(&s->dispatcher, NULL, dispatcher_main, s);
-        if (r == 0) {
-                s->dispatcher_started = true;
-                r = -pthread_create(&s->reaper, NULL, reaper_main, s);
-                s->reaper_started = r == 0;
-        }
+        r = sq_dispatcher_start(s);
+        if (r == 0)
+                r = sq_reaper_start(s);
         if (r < 0) {
                 sq_free(&s->base);
                 return berth_error_set(err, r, "store sqlite:%s: start thread: %s", location,

@@ -52,7 +52,17 @@ struct store {
 
 struct store_watch {
         struct store *store;
+        store_watch_fn fn;
+        void *userdata;
 };
+
+/* Calls w's callback as store.h promises: a batch of events (error 0, n >= 1) or
+ * the error that ends the watch (events NULL); nothing when there is neither.
+ * Call with no backend lock held. */
+void store_watch_deliver(const struct store_watch *w, const struct store_event *events, size_t n,
+                         int error);
+/* Frees events[0..n) and the array. */
+void store_events_free(struct store_event *events, size_t n);
 
 /* Longest TTL a lease may ask for (etcd's own limit is 9e9 s); keeps ms math in range. */
 #define STORE_LEASE_TTL_MAX (1000LL * 1000 * 1000)
@@ -65,6 +75,10 @@ int store_guard_failed(const struct store_guard *guard, struct berth_error *err)
  * revision (0 = it does not exist). Returns -ESTALE. */
 int store_conflict(struct berth_error *err, const char *op, const char *key, int64_t expected,
                    int64_t found);
+
+/* Sets the -ENOENT of a lease that expired or was revoked, the same words for every
+ * backend. Returns -ENOENT. */
+int store_lease_not_found(struct berth_error *err, int64_t id);
 
 /* Backend constructors. sqlite: 'location' is the part of the URL after "sqlite:";
  * etcd: the whole URL, since etcd:// and etcds:// differ. */

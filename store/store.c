@@ -1,4 +1,5 @@
-/* store: URL parsing, argument checks shared by every backend, dispatch. */
+/* store: URL parsing, argument checks shared by every backend, dispatch, and the
+ * helpers backends share (store-internal.h). */
 #include "store-internal.h"
 
 void store_kv_release(struct store_kv *kv)
@@ -80,6 +81,19 @@ static int check_prefix(const char *prefix, struct berth_error *err)
         return 0;
 }
 
+/* A prefix and the revision to read it at or from (0: now). */
+static int check_range(const char *op, const char *prefix, int64_t revision,
+                       struct berth_error *err)
+{
+        int r = check_prefix(prefix, err);
+        if (r < 0)
+                return r;
+        if (revision < 0)
+                return berth_error_set(err, -EINVAL, "store: %s %s: invalid revision %" PRId64, op,
+                                       prefix, revision);
+        return 0;
+}
+
 static int check_expected(const char *key, int64_t expected, struct berth_error *err)
 {
         if (expected < STORE_ANY_REVISION)
@@ -101,12 +115,9 @@ int store_get(struct store *s, const char *key, struct store_kv *ret, struct ber
 int store_list(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
                struct berth_error *err)
 {
-        int r = check_prefix(prefix, err);
+        int r = check_range("list", prefix, revision, err);
         if (r < 0)
                 return r;
-        if (revision < 0)
-                return berth_error_set(err, -EINVAL, "store: list %s: invalid revision %" PRId64,
-                                       prefix, revision);
         if (!ret)
                 return berth_error_set(err, -EINVAL, "store: list %s: no output given", prefix);
         return s->ops->list(s, prefix, revision, ret, err);
@@ -238,12 +249,9 @@ int store_lease_revoke(struct store *s, int64_t id, struct berth_error *err)
 int store_watch(struct store *s, const char *prefix, int64_t from_revision, store_watch_fn fn,
                 void *userdata, struct store_watch **ret, struct berth_error *err)
 {
-        int r = check_prefix(prefix, err);
+        int r = check_range("watch", prefix, from_revision, err);
         if (r < 0)
                 return r;
-        if (from_revision < 0)
-                return berth_error_set(err, -EINVAL, "store: watch %s: invalid revision %" PRId64,
-                                       prefix, from_revision);
         if (!fn || !ret)
                 return berth_error_set(err, -EINVAL, "store: watch %s: no callback given", prefix);
         return s->ops->watch(s, prefix, from_revision, fn, userdata, ret, err);
@@ -253,6 +261,30 @@ void store_watch_cancel(struct store_watch *w)
 {
         if (w)
                 w->store->ops->watch_cancel(w);
+}
+
+void store_watch_deliver(const struct store_watch *w, const struct store_event *events, size_t n,
+                         int error)
+{
+        if (error != 0)
+                w->fn(NULL, 0, error, w->userdata);
+        else if (n > 0)
+                w->fn(events, n, 0, w->userdata);
+}
+
+void store_events_free(struct store_event *events, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                store_kv_release(&events[i].kv);
+                store_kv_release(&events[i].prev_kv);
+        }
+        free(events);
+}
+
+int store_lease_not_found(struct berth_error *err, int64_t id)
+{
+        return berth_error_set(err, -ENOENT,
+                               "store: lease %" PRId64 " not found (expired or revoked)", id);
 }
 
 int store_conflict(struct berth_error *err, const char *op, const char *key, int64_t expected,
