@@ -92,13 +92,21 @@ int reconcile(struct reconcile_ctx *ctx, const struct kind_info *kind, const cha
               int64_t *ret_requeue_ms, struct berth_error *err)
 {
         const struct kind_reconciler *k = reconciler_of(kind);
-        int64_t requeue = -1;
-        int r;
 
         *ret_requeue_ms = -1;
         if (!k)
                 return berth_error_set(err, -ENOTSUP, "%s: no reconciler for kind %s", key,
                                        kind ? kind->kind : "(none)");
+        return reconcile_with(k, ctx, key, ret_requeue_ms, err);
+}
+
+int reconcile_with(const struct kind_reconciler *k, struct reconcile_ctx *ctx, const char *key,
+                   int64_t *ret_requeue_ms, struct berth_error *err)
+{
+        int64_t requeue = -1;
+        int r;
+
+        *ret_requeue_ms = -1;
         _cleanup_free_ struct object_run *run = calloc(1, k->run_size);
         if (!run)
                 return berth_error_set(err, -ENOMEM, "reconcile %s: out of memory", key);

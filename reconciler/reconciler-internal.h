@@ -61,6 +61,10 @@ struct kind_reconciler {
         void (*release)(struct object_run *run);
 };
 
+/* reconcile() for a given kind reconciler (tests run a fake kind on it). */
+int reconcile_with(const struct kind_reconciler *k, struct reconcile_ctx *ctx, const char *key,
+                   int64_t *ret_requeue_ms, struct berth_error *err);
+
 extern const struct kind_reconciler task_reconciler;
 extern const struct kind_reconciler workflow_reconciler;
 
@@ -116,6 +120,11 @@ int64_t json_time_field(const json_t *obj, const char *field);    /* RFC 3339 â†
  * reference or NULL. */
 json_t *phase_conditions_to_json(const struct task_status *st, const json_t *old_status,
                                  int64_t now_ms);
+/* A copy of old_status (an empty one when NULL) with the condition of that
+ * type set; its lastTransitionTime moves only when status changes. New
+ * reference or NULL. */
+json_t *status_with_condition(const json_t *old_status, const char *type, const char *status,
+                              const char *reason, const char *message, int64_t now_ms);
 /* Replaces obj's status with st (stolen) unless it reads the same; sets
  * run->dirty when it changed. -ENOMEM when st is NULL. */
 int object_run_set_status(struct object_run *run, json_t *st, struct berth_error *err);

@@ -251,6 +251,9 @@ struct workflow_plan {
         size_t n_actions;
         struct workflow_step_plan steps[WORKFLOW_STEPS_MAX];
         bool status_changed; /* false: leave status as it is (deleting, finished) */
+        /* Condition Terminating is True, for reason and message: failFast
+         * waits for running steps, or a deletion for the step Tasks. */
+        bool terminating;
         enum task_phase phase;
         const char *reason;  /* NULL while running */
         const char *message; /* may point into message_buf */

@@ -189,6 +189,36 @@ json_t *phase_conditions_to_json(const struct task_status *st, const json_t *old
         return TAKE_PTR(arr);
 }
 
+json_t *status_with_condition(const json_t *old_status, const char *type, const char *status,
+                              const char *reason, const char *message, int64_t now_ms)
+{
+        _cleanup_json_ json_t *st =
+            json_is_object(old_status) ? json_deep_copy(old_status) : json_object();
+        const char *since = old_transition(old_status, type, status);
+        char now[RFC3339_MAX];
+        json_t *conds;
+
+        if (!st)
+                return NULL;
+        conds = json_object_get(st, "conditions");
+        if (!json_is_array(conds)) {
+                conds = json_array();
+                if (json_set_new(st, "conditions", conds) < 0)
+                        return NULL;
+        }
+        time_format_rfc3339(now_ms, now);
+        json_t *c =
+            json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", type, "status", status, "reason", reason,
+                      "message", message, "lastTransitionTime", since ? since : now);
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < json_array_size(conds); i++)
+                if (streq(json_string_value(json_object_get(json_array_get(conds, i), "type")),
+                          type))
+                        return json_array_set_new(conds, i, c) < 0 ? NULL : TAKE_PTR(st);
+        return json_array_append_new(conds, c) < 0 ? NULL : TAKE_PTR(st);
+}
+
 json_t *task_status_to_json(const struct task_status *st, const json_t *old_status, int64_t now_ms)
 {
         _cleanup_json_ json_t *o = json_object();

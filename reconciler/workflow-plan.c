@@ -149,7 +149,13 @@ static void plan_deleting(const struct workflow_plan_input *in, struct workflow_
                 add_action(plan, WORKFLOW_ACTION_DELETE_CHILDREN, 0);
                 if (in->tasks_left == 0)
                         plan->requeue_after_ms = 0;
-        } else if (in->has_finalizer) {
+        }
+        if (in->tasks_left > 0) {
+                /* Gone only once its Tasks (and their containers) are. */
+                plan->terminating = true;
+                plan->reason = "Deleting";
+                plan->message = "deleting the step Tasks: their containers stop first";
+        } else if (in->has_finalizer && in->results_left == 0) {
                 add_action(plan, WORKFLOW_ACTION_FINALIZE, 0);
         }
 }
@@ -297,6 +303,15 @@ void workflow_plan_compute(const struct workflow_plan_input *in, struct workflow
                         ret->requeue_after_ms = in->ttl_after_finished_ms;
         } else {
                 ret->phase = any_started ? TASK_PHASE_RUNNING : TASK_PHASE_PENDING;
+                if (failed && in->fail_fast && running > 0) {
+                        /* Terminal only when stopped: Failed once nothing runs. */
+                        describe_failure(in, ret);
+                        size_t used = strlen(ret->message_buf);
+                        snprintf(ret->message_buf + used, sizeof(ret->message_buf) - used,
+                                 "; failFast: waiting for the running steps to finish");
+                        ret->message = ret->message_buf;
+                        ret->terminating = true;
+                }
         }
         ret->status_changed = true;
 }

@@ -358,6 +358,7 @@ static json_t *status_json(struct workflow_run *run)
             .phase = plan->phase,
             .reason = plan->reason,
             .message = plan->message,
+            .terminating_ms = plan->terminating ? run->o.now_ms : 0,
         };
         if (json_set_new(st, "phase", json_string(task_phase_to_string(plan->phase))) < 0 ||
             json_set_new(st, "observedGeneration",
@@ -392,8 +393,15 @@ static int workflow_status(struct object_run *o, struct berth_error *err)
 {
         struct workflow_run *run = workflow_run_of(o);
 
-        if (o->deleting)
-                return 0;
+        if (o->deleting) {
+                if (!run->plan.terminating)
+                        return 0;
+                return object_run_set_status(
+                    o,
+                    status_with_condition(json_object_get(o->obj, "status"), "Terminating", "True",
+                                          run->plan.reason, run->plan.message, o->now_ms),
+                    err);
+        }
         if (!run->plan.status_changed)
                 return observe_generation(o, err);
         return object_run_set_status(o, status_json(run), err);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A failing step: with failFast (the default) its dependents are Skipped
 # (DependencyFailed), steps not yet started are Skipped (FailFast), a step
-# already running finishes, and the Workflow fails with StepFailed naming the
-# step; waiting for Succeeded then gives up at once. With failFast: false the
+# already running finishes (the Workflow is Terminating meanwhile), and the
+# Workflow fails with StepFailed naming the step once nothing runs; waiting for Succeeded then gives up at once. With failFast: false the
 # independent branch runs to completion. An invalid Workflow (a dependency
 # cycle, a result of a step that is not a dependency) is rejected with file,
 # line and field, and nothing is stored.
@@ -83,7 +83,16 @@ print(calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(s))) * 10**
 # --- failFast: true, the default (not spelled out) -----------------------
 wf x >"$T/x.yaml"
 berth apply -f "$T/x.yaml" >/dev/null || fail "apply x"
+# Terminal only when stopped: b has failed while d still runs, so x is
+# Terminating (failFast waits for d), not Failed yet.
+berth wait workflow/x --for=condition=Terminating --timeout 30s ||
+  fail "x never Terminating: $(berth get workflow x -o json)"
+[ "$(berth get workflow x -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["phase"])')" = Running ] ||
+  fail "x not Running while d runs: $(berth get workflow x -o json)"
 berth wait workflow/x --for=condition=Failed --timeout 60s || fail "x did not fail: $(berth get workflow x -o json)"
+for s in a b c d e; do
+  if containers_of "x-$s" | has running; then fail "x Failed while step $s still runs"; fi
+done
 check_status x a:Succeeded b:Failed:Error c:Skipped:DependencyFailed d:Succeeded e:Skipped:FailFast
 for s in a b d; do
   [ "$(containers_of "x-$s" | wc -l)" = 1 ] || fail "step $s: containers $(containers_of "x-$s")"

@@ -201,8 +201,21 @@ static void test_deleting_deletes_children_then_finalizes(void **state)
         assert_int_equal(p.n_actions, 1);
         assert_action(&p, 0, WORKFLOW_ACTION_DELETE_CHILDREN);
         assert_false(p.status_changed);
+        /* Terminating while its Tasks go; their events bring it back. */
+        assert_true(p.terminating);
+        assert_string_equal(p.reason, "Deleting");
+        assert_int_equal(p.requeue_after_ms, -1);
 
+        /* Only result keys left: they bring no event, so look again at once. */
         in.tasks_left = 0;
+        in.results_left = 2;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_DELETE_CHILDREN);
+        assert_false(p.terminating);
+        assert_int_equal(p.requeue_after_ms, 0);
+
+        in.results_left = 0;
         plan(&in, &p);
         assert_int_equal(p.n_actions, 1);
         assert_action(&p, 0, WORKFLOW_ACTION_FINALIZE);
@@ -775,6 +788,30 @@ static void test_dependency_skipped_skips_dependents(void **state)
 
 /* failFast: after a failure no step starts; steps already running finish,
  * then the Workflow fails. */
+/* A failure found while acting (the Task could not be made) is planner
+ * input like any other: the step fails with that reason, its dependants are
+ * skipped, and no Task is created for it. */
+static void test_act_failure_fails_step(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step("a"), step("b")};
+        s[0].failure_reason = "InvalidTemplate";
+        s[0].failure_message = "args[0]: expands to more than 131071 bytes";
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "InvalidTemplate");
+        assert_string_equal(p.steps[0].message, s[0].failure_message);
+        assert_step(&p, 1, STEP_SKIPPED);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_message_prefix(&p, "step a failed: InvalidTemplate: args[0]");
+}
+
 static void test_fail_fast_stops_new_steps(void **state)
 {
         (void)state;
@@ -795,14 +832,20 @@ static void test_fail_fast_stops_new_steps(void **state)
         assert_step(&p, 2, STEP_SKIPPED);
         assert_step_reason(&p, 2, "FailFast");
         assert_skipped_by_failure(&p, 3);
-        /* b still runs: the Workflow waits for it. */
-        assert_running_workflow(&p);
+        /* b still runs: the Workflow waits for it (terminal only when
+         * stopped), Terminating for the failure. */
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_int_equal(p.completion_ms, 0);
+        assert_true(p.terminating);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step a failed: Error: exit code 1; failFast: waiting");
 
         /* A Task created but not started yet also counts as running. */
         s[1].task_phase = TASK_PHASE_PENDING;
         plan(&in, &p);
         assert_step(&p, 1, STEP_RUNNING);
         assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_true(p.terminating);
 
         /* b ends: nothing runs any more, the Workflow fails with a's reason. */
         s[0].prev_phase = STEP_FAILED;
@@ -820,6 +863,7 @@ static void test_fail_fast_stops_new_steps(void **state)
         assert_phase(&p, TASK_PHASE_FAILED);
         assert_string_equal(p.reason, "StepFailed");
         assert_message_prefix(&p, "step a failed");
+        assert_false(p.terminating);
         assert_int_equal(p.completion_ms, T0 + 7000);
         assert_int_equal(p.start_ms, T0 - 1000);
         assert_int_equal(p.succeeded, 1);
@@ -1282,6 +1326,7 @@ int main(void)
             cmocka_unit_test(test_dependency_failed_skips_dependents),
             cmocka_unit_test(test_dependency_skipped_skips_dependents),
             cmocka_unit_test(test_fail_fast_stops_new_steps),
+            cmocka_unit_test(test_act_failure_fails_step),
             cmocka_unit_test(test_fail_fast_failure_seen_in_same_round),
             cmocka_unit_test(test_failure_message_after_sticky_failure),
             cmocka_unit_test(test_no_fail_fast_keeps_independent_branch),

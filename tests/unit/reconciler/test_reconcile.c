@@ -1,0 +1,432 @@
+/* Unit tests of the reconcile skeleton (reconciler/reconcile.c) with a fake
+ * kind whose steps are scripted by each test: the gone path, deletion planned
+ * like everything else, a failure found while acting fed back into the next
+ * plan, the requeue time, a round repeating itself, and the round limit. The
+ * store is a real SQLite file in a temporary directory; no Docker.
+ *
+ * The kinds registry's side: every kind has names, a schema, columns and a
+ * reconciler; an unknown kind is a clear error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "reconciler-internal.h"
+
+#define PREFIX    "/t/"
+#define KEY       PREFIX "fakes/default/one"
+#define FINALIZER "test/fake"
+#define NOW       1767225600000LL
+
+/* ---- the fake kind ---------------------------------------------------- */
+
+enum fake_action { FAKE_NONE, FAKE_CREATE, FAKE_FINALIZE };
+
+/* What the current test wants each step to do, and what the steps saw. */
+static struct {
+        /* script */
+        bool create_fails;       /* act: the create is refused once (a 4xx) */
+        bool act_progress;       /* act: report progress after a create */
+        bool vary_signature;     /* plan: a different action every round */
+        int64_t plan_requeue_ms; /* plan: requeue_after_ms */
+        int64_t act_retry_ms;    /* act: run->retry_ms, < 0 none */
+        /* what happened */
+        int gone, prepare, observe, plan, act, status, release;
+        char gone_ns[64], gone_name[64];
+        bool saw_deleting;
+} fake;
+
+struct fake_run {
+        struct object_run o;
+        enum fake_action action; /* the plan */
+        const char *phase;       /* the status the plan wants */
+        char create_error[64];   /* learned by acting */
+        int round;
+};
+
+static int fake_gone(struct reconcile_ctx *ctx, const char *ns, const char *name,
+                     struct berth_error *err)
+{
+        (void)ctx;
+        (void)err;
+        fake.gone++;
+        str_copy(fake.gone_ns, sizeof(fake.gone_ns), ns);
+        str_copy(fake.gone_name, sizeof(fake.gone_name), name);
+        return 0;
+}
+
+static int fake_prepare(struct object_run *o, struct berth_error *err)
+{
+        (void)o;
+        (void)err;
+        fake.prepare++;
+        return 0;
+}
+
+static int fake_observe(struct object_run *o, struct berth_error *err)
+{
+        (void)err;
+        fake.observe++;
+        fake.saw_deleting = o->deleting;
+        return 0;
+}
+
+/* Pure: deleting → finalize; a create refused → Failed; else create. */
+static void fake_plan(struct object_run *o, struct plan_summary *ret)
+{
+        struct fake_run *run = (struct fake_run *)o;
+
+        fake.plan++;
+        run->round++;
+        if (o->deleting) {
+                run->action = FAKE_FINALIZE;
+                run->phase = NULL;
+        } else if (run->create_error[0]) {
+                run->action = FAKE_NONE;
+                run->phase = "Failed";
+        } else {
+                run->action = FAKE_CREATE;
+                run->phase = "Running";
+        }
+        *ret = (struct plan_summary){
+            .n_actions = run->action != FAKE_NONE,
+            .signature = (uint64_t)run->action + (fake.vary_signature ? (uint64_t)run->round : 0),
+            .requeue_after_ms = fake.plan_requeue_ms,
+        };
+}
+
+static int fake_act(struct object_run *o, struct berth_error *err)
+{
+        struct fake_run *run = (struct fake_run *)o;
+
+        fake.act++;
+        if (fake.act_retry_ms >= 0)
+                o->retry_ms = fake.act_retry_ms;
+        switch (run->action) {
+        case FAKE_NONE:
+                return ACT_IDLE;
+        case FAKE_CREATE:
+                if (fake.create_fails) {
+                        fake.create_fails = false;
+                        str_copy(run->create_error, sizeof(run->create_error), "400 bad config");
+                        return ACT_REPLAN;
+                }
+                return fake.act_progress ? ACT_PROGRESS : ACT_IDLE;
+        case FAKE_FINALIZE: {
+                int r = object_run_finalize(o, FINALIZER, err);
+                return r < 0 ? r : ACT_DONE;
+        }
+        }
+        return ACT_IDLE;
+}
+
+static int fake_status(struct object_run *o, struct berth_error *err)
+{
+        struct fake_run *run = (struct fake_run *)o;
+
+        fake.status++;
+        if (!run->phase)
+                return 0;
+        json_t *st = json_pack("{s:s}", "phase", run->phase);
+        if (st && run->create_error[0])
+                json_object_set_new(st, "message", json_string(run->create_error));
+        return object_run_set_status(o, st, err);
+}
+
+static void fake_release(struct object_run *o)
+{
+        (void)o;
+        fake.release++;
+}
+
+static const struct kind_reconciler fake_reconciler = {
+    .kind = "Fake",
+    .run_size = sizeof(struct fake_run),
+    .gone = fake_gone,
+    .prepare = fake_prepare,
+    .observe = fake_observe,
+    .plan = fake_plan,
+    .act = fake_act,
+    .status = fake_status,
+    .release = fake_release,
+};
+
+/* ---- fixture ------------------------------------------------------------ */
+
+struct env {
+        char dir[64];
+        struct store *store;
+        struct object_cache *objects;
+        struct reconcile_ctx ctx;
+};
+
+static int64_t fake_now(void)
+{
+        return NOW;
+}
+
+static int setup(void **state)
+{
+        struct env *e = calloc(1, sizeof(*e));
+        struct berth_error err = {0};
+        char url[128];
+
+        assert_non_null(e);
+        snprintf(e->dir, sizeof(e->dir), "/tmp/berth-reconcile-XXXXXX");
+        assert_non_null(mkdtemp(e->dir));
+        snprintf(url, sizeof(url), "sqlite:%s/store.db", e->dir);
+        if (store_open(url, &e->store, &err) < 0)
+                fail_msg("store_open: %s", err.message);
+        if (object_cache_new(e->store, PREFIX, NULL, NULL, &e->objects, &err) < 0)
+                fail_msg("object_cache_new: %s", err.message);
+        assert_int_equal(object_cache_wait_synced(e->objects, 5000), 0);
+        e->ctx = (struct reconcile_ctx){
+            .store = e->store, .objects = e->objects, .prefix = PREFIX, .now_ms = fake_now};
+        memset(&fake, 0, sizeof(fake));
+        fake.plan_requeue_ms = -1;
+        fake.act_retry_ms = -1;
+        *state = e;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct env *e = *state;
+        char cmd[128];
+
+        object_cache_free(e->objects);
+        store_free(e->store);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
+        assert_int_equal(system(cmd), 0);
+        free(e);
+        return 0;
+}
+
+static void put(struct env *e, const char *json)
+{
+        struct berth_error err = {0};
+        int64_t rev;
+
+        if (store_put(e->store, KEY, json, strlen(json), STORE_ANY_REVISION, 0, &rev, &err) < 0)
+                fail_msg("store_put: %s", err.message);
+        assert_int_equal(object_cache_wait_revision(e->objects, rev, 5000), 0);
+}
+
+static json_t *stored(struct env *e)
+{
+        struct store_kv kv = {0};
+        json_t *o;
+
+        if (store_get(e->store, KEY, &kv, NULL) < 0)
+                return NULL;
+        o = json_loadb(kv.value, kv.value_len, 0, NULL);
+        store_kv_release(&kv);
+        return o;
+}
+
+#define OBJECT                                                                                     \
+        "{\"metadata\":{\"name\":\"one\",\"namespace\":\"default\",\"uid\":\"u1\","                \
+        "\"finalizers\":[\"" FINALIZER "\"]%s}}"
+
+static void put_object(struct env *e, bool deleting)
+{
+        char json[256];
+
+        snprintf(json, sizeof(json), OBJECT,
+                 deleting ? ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"" : "");
+        put(e, json);
+}
+
+/* ---- the skeleton ------------------------------------------------------- */
+
+static void test_gone_cleans_up(void **state)
+{
+        struct env *e = *state;
+        struct berth_error err = {0};
+        int64_t requeue = 42;
+
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, &err), 0);
+        assert_int_equal(fake.gone, 1);
+        assert_string_equal(fake.gone_ns, "default");
+        assert_string_equal(fake.gone_name, "one");
+        assert_int_equal(fake.prepare + fake.plan + fake.act, 0);
+        assert_int_equal(requeue, -1);
+
+        /* Not a key of an object at all: a clear error, nothing called. */
+        fake.gone = 0;
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, "nokey", &requeue, &err),
+                         -EINVAL);
+        assert_non_null(strstr(err.message, "not a key of a Fake"));
+        assert_int_equal(fake.gone, 0);
+}
+
+static void test_status_written_once(void **state)
+{
+        struct env *e = *state;
+        int64_t requeue;
+
+        put_object(e, false);
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(fake.prepare, 1);
+        assert_int_equal(fake.plan, 1);
+        assert_int_equal(fake.act, 1);
+        assert_int_equal(fake.status, 1);
+        assert_int_equal(fake.release, 1);
+        json_t *o = stored(e);
+        assert_string_equal(json_path_string(o, "status.phase"), "Running");
+        /* The private copy loses resourceVersion; the store never gets one. */
+        assert_null(json_path(o, "metadata.resourceVersion"));
+        json_decref(o);
+        assert_int_equal(requeue, -1);
+}
+
+/* Deletion is planned like everything else: the plan finalizes, acting
+ * deletes the object, and nothing is written after that. */
+static void test_deletion_is_planned(void **state)
+{
+        struct env *e = *state;
+        int64_t requeue = 42;
+
+        put_object(e, true);
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_true(fake.saw_deleting);
+        assert_int_equal(fake.act, 1);
+        assert_int_equal(fake.status, 0); /* ACT_DONE: the reconcile is over */
+        assert_null(stored(e));
+        assert_int_equal(requeue, -1);
+}
+
+/* A failure found while acting is fed back into the next plan, which decides
+ * the status; the status of the plan that failed is not written. */
+static void test_act_failure_fed_back(void **state)
+{
+        struct env *e = *state;
+        int64_t requeue;
+
+        fake.create_fails = true;
+        put_object(e, false);
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(fake.plan, 2);
+        assert_int_equal(fake.act, 2);
+        assert_int_equal(fake.status, 1);
+        json_t *o = stored(e);
+        assert_string_equal(json_path_string(o, "status.phase"), "Failed");
+        assert_string_equal(json_path_string(o, "status.message"), "400 bad config");
+        json_decref(o);
+}
+
+/* The requeue is the plan's wake-up, or sooner when acting asks for it. */
+static void test_requeue_time(void **state)
+{
+        struct env *e = *state;
+        int64_t requeue;
+
+        put_object(e, false);
+        fake.plan_requeue_ms = 5000;
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(requeue, 5000);
+
+        fake.act_retry_ms = 700;
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(requeue, 700);
+
+        fake.plan_requeue_ms = -1; /* no timer of its own: acting's wish stands */
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(requeue, 700);
+}
+
+/* Progress with the same plan again: the caches did not take the action's
+ * effect in yet; look again in a second instead of spinning. */
+static void test_repeating_round_stops(void **state)
+{
+        struct env *e = *state;
+        int64_t requeue;
+
+        put_object(e, false);
+        fake.act_progress = true;
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(fake.plan, 2);
+        assert_int_equal(fake.act, 1);
+        assert_int_equal(requeue, 1000);
+        json_t *o = stored(e);
+        assert_string_equal(json_path_string(o, "status.phase"), "Running");
+        json_decref(o);
+}
+
+/* Progress every round with new plans: at most 8 rounds, then come back at
+ * once (there is more to do). */
+static void test_round_limit(void **state)
+{
+        struct env *e = *state;
+        int64_t requeue;
+
+        put_object(e, false);
+        fake.act_progress = true;
+        fake.vary_signature = true;
+        fake.plan_requeue_ms = 9000;
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(fake.plan, 8);
+        assert_int_equal(requeue, 0);
+}
+
+/* ---- the registries ----------------------------------------------------- */
+
+static void test_every_kind_is_complete(void **state)
+{
+        (void)state;
+        size_t n = 0;
+
+        for (const struct kind_info *const *k = kind_all(); *k; k++, n++) {
+                assert_non_null((*k)->kind);
+                assert_non_null((*k)->resource);
+                assert_non_null((*k)->singular);
+                assert_ptr_equal(kind_lookup((*k)->kind), *k);
+                assert_ptr_equal(kind_lookup((*k)->resource), *k);
+                assert_ptr_equal(kind_lookup((*k)->singular), *k);
+                if ((*k)->short_name)
+                        assert_ptr_equal(kind_lookup((*k)->short_name), *k);
+                assert_ptr_equal(kind_by_name((*k)->kind), *k);
+                assert_non_null((*k)->check_spec);
+                assert_non_null((*k)->default_spec);
+                assert_non_null((*k)->columns);
+                assert_non_null((*k)->columns[0].title);
+                for (const struct printer_column *c = (*k)->columns; c->title; c++)
+                        assert_non_null(c->path);
+                assert_true(reconciler_handles(*k));
+        }
+        assert_true(n >= 2);
+}
+
+static void test_unknown_kind_is_an_error(void **state)
+{
+        struct env *e = *state;
+        struct berth_error err = {0};
+        int64_t requeue = 42;
+        static const struct kind_info none = {.kind = "Nothing", .resource = "nothings"};
+
+        assert_null(kind_lookup("nothings"));
+        assert_null(kind_by_name("task")); /* manifests spell kinds exactly */
+        assert_false(reconciler_handles(&none));
+        assert_false(reconciler_handles(NULL));
+        assert_int_equal(reconcile(&e->ctx, &none, KEY, &requeue, &err), -ENOTSUP);
+        assert_string_equal(err.message, KEY ": no reconciler for kind Nothing");
+        assert_int_equal(requeue, -1);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_gone_cleans_up, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_status_written_once, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_deletion_is_planned, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_act_failure_fed_back, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_requeue_time, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_repeating_round_stops, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_round_limit, setup, teardown),
+            cmocka_unit_test(test_every_kind_is_complete),
+            cmocka_unit_test_setup_teardown(test_unknown_kind_is_an_error, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
