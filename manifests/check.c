@@ -491,6 +491,27 @@ int64_t check_bytes(struct check *c, const json_t *obj, const char *parent, cons
         return bytes;
 }
 
+const json_t *check_list(struct check *c, const json_t *obj, const char *parent, const char *key,
+                         char **ret_path, json_t **ret_seen)
+{
+        const json_t *arr = check_array(c, obj, parent, key);
+        _cleanup_free_ char *path = NULL;
+        json_t *seen;
+
+        if (!arr)
+                return NULL;
+        path = check_join(c, parent, key);
+        seen = json_object();
+        if (!path || !seen) {
+                json_decref(seen);
+                c->r = -ENOMEM;
+                return NULL;
+        }
+        *ret_path = TAKE_PTR(path);
+        *ret_seen = seen;
+        return arr;
+}
+
 bool check_unique(struct check *c, json_t *seen, const char *name, size_t index,
                   const char *list_path, const char *parent, const char *key, const char *what)
 {

@@ -92,6 +92,11 @@ const char *check_quoted_string(struct check *c, const json_t *obj, const char *
 /* A byte quantity string ("256Mi") or an integer; 0 when absent or wrong. */
 int64_t check_bytes(struct check *c, const json_t *obj, const char *parent, const char *key,
                     int64_t min, const char *min_text);
+/* A list whose entries are checked one by one: the array at parent.key
+ * (NULL when absent or not an array, reported), its path (*ret_path, caller
+ * frees) and an empty index for check_unique (*ret_seen, caller decrefs). */
+const json_t *check_list(struct check *c, const json_t *obj, const char *parent, const char *key,
+                         char **ret_path, json_t **ret_seen);
 /* Records name at index in seen (name → first index); when it is there
  * already, reports "duplicate <what> <name> (first at <list_path>[i])" on
  * parent.key and returns false. */

@@ -89,20 +89,14 @@ static void check_env(struct check *c, const json_t *spec, const char *parent,
                       struct task_spec *out)
 {
         static const char *const env_fields[] = {"name", "value", NULL};
-        const json_t *arr = check_array(c, spec, parent, "env");
         _cleanup_free_ char *env_path = NULL;
-        _cleanup_json_ json_t *seen = NULL;
+        _cleanup_json_ json_t *seen = NULL; /* name → first index */
+        const json_t *arr = check_list(c, spec, parent, "env", &env_path, &seen);
         size_t i;
         json_t *item;
 
         if (!arr)
                 return;
-        env_path = check_join(c, parent, "env");
-        seen = json_object(); /* name → first index */
-        if (!env_path || !seen) {
-                c->r = -ENOMEM;
-                return;
-        }
         if (out)
                 out->env = alloc_entries(c, json_array_size(arr), sizeof(*out->env));
         json_array_foreach(arr, i, item)
@@ -186,20 +180,14 @@ static void check_volume(struct check *c, const json_t *item, const char *path, 
 static void check_volumes(struct check *c, const json_t *spec, const char *parent,
                           struct task_spec *out)
 {
-        const json_t *arr = check_array(c, spec, parent, "volumes");
         _cleanup_free_ char *volumes_path = NULL;
-        _cleanup_json_ json_t *seen = NULL;
+        _cleanup_json_ json_t *seen = NULL; /* mountPath → first index */
+        const json_t *arr = check_list(c, spec, parent, "volumes", &volumes_path, &seen);
         size_t i;
         json_t *item;
 
         if (!arr)
                 return;
-        volumes_path = check_join(c, parent, "volumes");
-        seen = json_object(); /* mountPath → first index */
-        if (!volumes_path || !seen) {
-                c->r = -ENOMEM;
-                return;
-        }
         if (out)
                 out->volumes = alloc_entries(c, json_array_size(arr), sizeof(*out->volumes));
         json_array_foreach(arr, i, item)

@@ -293,22 +293,16 @@ static void check_depends_on(struct check *c, const json_t *step, size_t i, stru
 {
         _cleanup_free_ char *path = check_index(c, "spec.steps", i);
         _cleanup_free_ char *deps_path = NULL;
-        _cleanup_json_ json_t *seen = NULL;
+        _cleanup_json_ json_t *seen = NULL; /* name → first index in dependsOn */
         const json_t *arr;
         size_t k;
         json_t *item;
 
         if (!path || !json_is_object(step) || !check_field(c, step, path, "dependsOn", false))
                 return;
-        arr = check_array(c, step, path, "dependsOn");
+        arr = check_list(c, step, path, "dependsOn", &deps_path, &seen);
         if (!arr) {
-                g->broken = true; /* reported */
-                return;
-        }
-        deps_path = check_join(c, path, "dependsOn");
-        seen = json_object(); /* name → first index in dependsOn */
-        if (!deps_path || !seen) {
-                c->r = -ENOMEM;
+                g->broken = true; /* reported (or out of memory) */
                 return;
         }
         json_array_foreach(arr, k, item)
