@@ -134,6 +134,21 @@ void check_release(struct check *c)
         field_errors_release(&c->errs);
 }
 
+int check_decode(const struct kind_info *kind, const json_t *object, void *ret_spec,
+                 struct berth_error *err)
+{
+        _cleanup_(check_release) struct check c = {
+            .object_name =
+                json_string_value(json_object_get(json_object_get(object, "metadata"), "name")),
+        };
+        const json_t *spec = json_object_get(object, "spec");
+
+        if (!json_is_object(spec))
+                return berth_error_set(err, -EINVAL, "spec: required");
+        kind->check_spec(&c, spec, ret_spec);
+        return check_result(&c, err);
+}
+
 int check_result(struct check *c, struct berth_error *err)
 {
         if (c->r < 0)

@@ -40,6 +40,11 @@ struct check {
 };
 
 void check_release(struct check *c);
+/* Checks and decodes the spec of object with kind's check_spec and a fresh
+ * check: 0, or -EINVAL with err naming the first problem (-ENOMEM). What it
+ * decoded into *ret_spec must be released either way. */
+int check_decode(const struct kind_info *kind, const json_t *object, void *ret_spec,
+                 struct berth_error *err);
 /* 0 when nothing was found; -EINVAL with err "field: message" (the first
  * error, and how many more) otherwise; -ENOMEM when r says so. */
 int check_result(struct check *c, struct berth_error *err);

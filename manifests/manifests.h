@@ -69,9 +69,12 @@ struct kind_info {
         const char *const *subresources;
         /* `berth get` columns after NAMESPACE (with -A) and NAME. */
         const struct printer_column *columns;
-        /* Schema: checks a spec at path "spec" (required unless NULL) and fills
-         * its defaults (after a check found nothing). */
-        void (*check_spec)(struct check *c, const json_t *spec);
+        /* Schema: checks a spec at path "spec" (required unless NULL) and, when
+         * ret_spec is not NULL, decodes it into the kind's typed spec at the
+         * same time (struct task_spec, ...: one function, so what the API
+         * accepts and what a controller runs from never disagree); fills its
+         * defaults (after a check found nothing). */
+        void (*check_spec)(struct check *c, const json_t *spec, void *ret_spec);
         void (*default_spec)(json_t *spec);
 };
 

@@ -353,14 +353,9 @@ void task_spec_release(struct task_spec *spec)
 
 int task_spec_decode(const json_t *object, struct task_spec *ret, struct berth_error *err)
 {
-        _cleanup_(check_release) struct check c = {0};
-        const json_t *spec = json_object_get(object, "spec");
-        struct task_spec s;
+        struct task_spec s = {0};
+        int r = check_decode(&kind_task, object, &s, err);
 
-        if (!json_is_object(spec))
-                return berth_error_set(err, -EINVAL, "spec: required");
-        task_check(&c, spec, "spec", false, &s);
-        int r = check_result(&c, err);
         if (r < 0) {
                 task_spec_release(&s);
                 return r;
@@ -386,9 +381,9 @@ void task_defaults(json_t *spec)
         }
 }
 
-static void check_task_object_spec(struct check *c, const json_t *spec)
+static void check_task_object_spec(struct check *c, const json_t *spec, void *ret_spec)
 {
-        task_check(c, spec, "spec", false, NULL);
+        task_check(c, spec, "spec", false, ret_spec);
 }
 
 static const char *const task_subresources[] = {"log", NULL};

@@ -82,7 +82,7 @@ static void check_envelope(struct check *c, const json_t *object)
                 const json_t *spec = check_object(c, object, "", "spec", info->check_spec);
 
                 if (info->check_spec && spec)
-                        info->check_spec(c, spec);
+                        info->check_spec(c, spec, NULL);
         }
 }
 

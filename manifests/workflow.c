@@ -567,8 +567,9 @@ static void check_steps(struct check *c, const json_t *spec, const json_t *param
         }
 }
 
-static void workflow_check(struct check *c, const json_t *spec, struct workflow_spec *ret)
+static void workflow_check(struct check *c, const json_t *spec, void *ret_spec)
 {
+        struct workflow_spec *ret = ret_spec;
         _cleanup_json_ json_t *parameters = json_object();
         struct workflow_spec out = {0};
 
@@ -600,17 +601,9 @@ void workflow_spec_release(struct workflow_spec *spec)
 
 int workflow_spec_decode(const json_t *object, struct workflow_spec *ret, struct berth_error *err)
 {
-        _cleanup_(check_release) struct check c = {
-            .object_name =
-                json_string_value(json_object_get(json_object_get(object, "metadata"), "name")),
-        };
-        const json_t *spec = json_object_get(object, "spec");
-        struct workflow_spec s;
+        struct workflow_spec s = {0};
+        int r = check_decode(&kind_workflow, object, &s, err);
 
-        if (!json_is_object(spec))
-                return berth_error_set(err, -EINVAL, "spec: required");
-        workflow_check(&c, spec, &s);
-        int r = check_result(&c, err);
         if (r < 0) {
                 workflow_spec_release(&s);
                 return r;
@@ -625,11 +618,6 @@ size_t workflow_spec_step(const struct workflow_spec *spec, const char *name)
                 if (streq(spec->steps[i].name, name))
                         return i;
         return spec->n_steps;
-}
-
-static void check_workflow_object_spec(struct check *c, const json_t *spec)
-{
-        workflow_check(c, spec, NULL);
 }
 
 static void workflow_defaults(json_t *spec)
@@ -677,6 +665,6 @@ const struct kind_info kind_workflow = {
     .runs_to_completion = true,
     .subresources = workflow_subresources,
     .columns = workflow_columns,
-    .check_spec = check_workflow_object_spec,
+    .check_spec = workflow_check,
     .default_spec = workflow_defaults,
 };
