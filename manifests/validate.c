@@ -79,7 +79,7 @@ static void check_envelope(struct check *c, const json_t *object)
         c->object_name =
             json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
         if (info) {
-                const json_t *spec = check_object(c, object, "", "spec", info->check_spec);
+                const json_t *spec = check_object(c, object, "", "spec", info->check_spec != NULL);
 
                 if (info->check_spec && spec)
                         info->check_spec(c, spec, NULL);

@@ -1,8 +1,11 @@
-/* Fuzz target for the manifests module: parse → validate → defaults → print
- * → parse again. Besides memory errors (ASan) it aborts when
+/* Fuzz target for the manifests module: parse → validate → defaults → decode
+ * the typed spec → print → parse again. Besides memory errors (ASan) it
+ * aborts when
  *   - a failed parse leaves no error message or appends documents,
  *   - printing a parsed document does not read back as the same value,
- *   - applying defaults twice differs from applying them once. */
+ *   - applying defaults twice differs from applying them once,
+ *   - a valid, defaulted object does not decode into its typed spec (what the
+ *     API accepts, the controller must be able to run). */
 #include <stdint.h>
 
 #include "manifests.h"
@@ -29,6 +32,28 @@ static void check_round_trip(const json_t *object)
         }
 }
 
+/* Decodes object as the controller does: 0, or -EINVAL/-ENOMEM. */
+static int decode(const json_t *object)
+{
+        const char *kind = json_string_value(json_object_get(object, "kind"));
+        int r = -EINVAL;
+
+        if (streq(kind, "Task")) {
+                struct task_spec spec;
+
+                r = task_spec_decode(object, &spec, NULL);
+                if (r == 0)
+                        task_spec_release(&spec);
+        } else if (streq(kind, "Workflow")) {
+                struct workflow_spec spec;
+
+                r = workflow_spec_decode(object, &spec, NULL);
+                if (r == 0)
+                        workflow_spec_release(&spec);
+        }
+        return r;
+}
+
 static void check_document(const struct manifest_doc *doc)
 {
         _cleanup_(field_errors_release) struct field_errors errs = {};
@@ -52,7 +77,11 @@ static void check_document(const struct manifest_doc *doc)
                 manifest_apply_defaults(twice);
                 if (!json_equal(once, twice) || manifest_validate(once, NULL, &errs) != 0)
                         abort();
+                r = decode(once);
+                if (r < 0 && r != -ENOMEM)
+                        abort();
         }
+
         check_round_trip(doc->object);
 }
 
