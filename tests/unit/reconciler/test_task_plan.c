@@ -628,6 +628,67 @@ static void test_deleting_removes_then_finalizes(void **state)
         assert_action(&p, 0, TASK_ACTION_FINALIZE, 0);
 }
 
+/* Whether the image is there is a question the plan asks (an action), not
+ * one acting answers on its own: only before a create, and not with Always. */
+static void test_image_presence_is_planned(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        in.image_unknown = true;
+        in.status.observed_generation = in.generation;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_INSPECT_IMAGE, 1);
+        assert_false(p.status_changed); /* nothing happened yet */
+
+        in.spec.pull_policy = PULL_NEVER;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_INSPECT_IMAGE, 1);
+
+        /* Always pulls anyway: no question. */
+        in.spec.pull_policy = PULL_ALWAYS;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_PULL_IMAGE, 1);
+        assert_action(&p, 1, TASK_ACTION_CREATE, 1);
+
+        /* A running Task creates nothing: no question either. */
+        struct observed_container c = running(1, "c1", T0);
+        in.spec.pull_policy = PULL_IF_NOT_PRESENT;
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+}
+
+/* Containers of an older Task of the same name (another uid) never run as
+ * this one's: removed first, and a deletion waits for them too. */
+static void test_strays_removed(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container stray = running(3, "old", T0 - 100000);
+        struct task_plan p;
+
+        in.strays = &stray;
+        in.n_strays = 1;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_REMOVE, 3);
+        assert_string_equal(p.actions[0].container_id, "old");
+        assert_action(&p, 1, TASK_ACTION_CREATE, 1); /* its own attempt 1 is unaffected */
+
+        in.deleting = true;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_REMOVE, 3);
+        in.n_strays = 0;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_FINALIZE, 0);
+}
+
 static void test_adopts_attempt_beyond_status(void **state)
 {
         (void)state;
@@ -1192,6 +1253,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_new_task_creates_attempt_1),
+            cmocka_unit_test(test_image_presence_is_planned),
+            cmocka_unit_test(test_strays_removed),
             cmocka_unit_test(test_missing_finalizer_first),
             cmocka_unit_test(test_created_container_is_started),
             cmocka_unit_test(test_restart_adopts_created_container),
