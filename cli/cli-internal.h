@@ -279,6 +279,7 @@ int cmd_logs(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
 int cmd_wait(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_delete(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_version(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_cron(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 
 /* Shared by delete --wait and wait --for=delete: waits until the object is
  * gone. Returns 0, -ETIMEDOUT, or another -errno after printing. */

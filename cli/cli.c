@@ -102,6 +102,25 @@ static const struct cli_command commands[] = {
      "  berth delete task/a task/b --ignore-not-found\n"
      "  berth delete wf etl",
      cmd_delete},
+    {"cron", "cron next SCHEDULE [--time-zone TZ] [--from TIME] [-n N]",
+     "Show when a cron schedule fires",
+     "Show when a cron schedule fires, without asking berthd.\n"
+     "\n"
+     "berth cron next prints the next N fire times (default 5, at most 1000) strictly\n"
+     "after --from (default now), one RFC 3339 UTC time a line, computed as berthd\n"
+     "computes them: in the IANA time zone --time-zone (default UTC), with the same\n"
+     "daylight saving rules. For \"@every D\" the interval counts from --from.\n"
+     "\n"
+     "SCHEDULE is \"MINUTE HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK\" (*, lists, ranges,\n"
+     "steps, JAN-DEC, SUN-SAT, ?), a macro (@yearly, @monthly, @weekly, @daily,\n"
+     "@hourly) or \"@every DURATION\"; quote it. Exit status 1 when the schedule or\n"
+     "the zone is invalid, or when the schedule never fires.\n"
+     "\n"
+     "Examples:\n"
+     "  berth cron next \"*/15 9-17 * * MON-FRI\" --time-zone Europe/Berlin\n"
+     "  berth cron next \"0 0 29 2 *\" -n 3 --from 2026-01-01T00:00:00Z\n"
+     "  berth cron next \"@every 90m\" -n 4",
+     cmd_cron},
     {"version", "version [-o json]", "Print the client and server versions", NULL, cmd_version},
 };
 
@@ -199,6 +218,27 @@ static void global_options(struct cli_ctx *ctx, const char **ns, bool *help,
         ret[4] = (struct cli_option){0};
 }
 
+/* A command's own flag wins over a global one of the same name or letter
+ * (`cron next -n 3`): its help lists the global flag without what is taken. */
+static void hide_shadowed(struct cli_option globals[5], const struct cli_option *opts)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; globals[i].name; i++) {
+                struct cli_option g = globals[i];
+                bool drop = false;
+
+                for (const struct cli_option *o = opts; o && o->name; o++) {
+                        drop = drop || streq(o->name, g.name);
+                        if (o->short_name && o->short_name == g.short_name)
+                                g.short_name = 0;
+                }
+                if (!drop)
+                        globals[k++] = g;
+        }
+        globals[k] = (struct cli_option){0};
+}
+
 static void print_command_help(struct cli_ctx *ctx, const struct cli_command *cmd,
                                const struct cli_option *opts)
 {
@@ -207,6 +247,7 @@ static void print_command_help(struct cli_ctx *ctx, const struct cli_command *cm
         bool help = false;
 
         global_options(ctx, &ns, &help, globals);
+        hide_shadowed(globals, opts);
         fprintf(ctx->out, "%s\n\nUsage:\n  berth %s\n", cmd->help ? cmd->help : cmd->summary,
                 cmd->usage);
         size_t w1 = option_width(opts), w2 = option_width(globals);
@@ -314,7 +355,8 @@ static int parse(struct cli_ctx *ctx, const struct cli_command *cmd,
         if (!args)
                 return -ENOMEM;
         global_options(ctx, &ns, &help, globals);
-        const struct cli_option *const sets[2] = {globals, options};
+        /* The command's own flags first: they may reuse a global letter. */
+        const struct cli_option *const sets[2] = {options, globals};
 
         for (i = 1; i < argc; i++) {
                 const char *a = argv[i];
