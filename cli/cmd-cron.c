@@ -22,6 +22,16 @@ static const struct cli_command cron_next_command = {
     NULL,
 };
 
+static void cron_schedule_freep(struct cron_schedule **s)
+{
+        cron_schedule_free(*s);
+}
+
+static void cron_zone_freep(struct cron_zone **z)
+{
+        cron_zone_free(*z);
+}
+
 /* 1 to CRON_NEXT_MAX, digits only. */
 static int parse_count(const char *s, int *ret)
 {
@@ -53,8 +63,8 @@ static int cron_next_run(struct cli_ctx *ctx, const struct cli_command *cmd, int
             {0},
         };
         _cleanup_free_ char **args = NULL;
-        struct cron_schedule *schedule = NULL;
-        struct cron_zone *zone = NULL;
+        _cleanup_(cron_schedule_freep) struct cron_schedule *schedule = NULL;
+        _cleanup_(cron_zone_freep) struct cron_zone *zone = NULL;
         char msg[256];
         size_t nargs = 0;
         int count = CRON_NEXT_DEFAULT, r;
@@ -85,10 +95,8 @@ static int cron_next_run(struct cli_ctx *ctx, const struct cli_command *cmd, int
         if (r < 0)
                 return cli_fail(ctx, "schedule: %s", msg);
         r = cron_zone_open(zone_name, &zone, msg, sizeof(msg));
-        if (r < 0) {
-                cron_schedule_free(schedule);
+        if (r < 0)
                 return cli_fail(ctx, "%s", msg);
-        }
 
         int64_t t = from;
         char text[RFC3339_MAX];
@@ -99,8 +107,6 @@ static int cron_next_run(struct cli_ctx *ctx, const struct cli_command *cmd, int
                 time_format_rfc3339(t, text);
                 fprintf(ctx->out, "%s\n", text);
         }
-        cron_schedule_free(schedule);
-        cron_zone_free(zone);
         /* The search covers CRON_SEARCH_YEARS and ends with the year 9999. */
         if (printed == 0)
                 return cli_fail(ctx, "schedule \"%s\" does not fire within %d years", args[0],

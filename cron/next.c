@@ -331,7 +331,7 @@ int cron_next(const struct cron_schedule *s, const struct cron_zone *z, int64_t 
               int64_t after_ms, int64_t *ret_ms)
 {
         GTimeZone *tz = z ? z->tz : NULL;
-        int64_t t, fire, last_year;
+        int64_t t, fire = 0, last_year;
         struct wall w;
         int r;
 
