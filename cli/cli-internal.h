@@ -234,14 +234,13 @@ int cli_print_json(FILE *out, const json_t *value);
 /* The value as YAML (manifest_to_yaml). */
 int cli_print_yaml(FILE *out, const json_t *value);
 /* kubectl describe-like text of one object (describe.c): metadata, a spec
- * summary, status, conditions and the kind's own sections (a Workflow's steps
- * and results).
- * results: for a Workflow, the body of GET .../workflows/NAME/results
- * ({"steps": {"<step>": {"result", "truncated", "exitCode"}}}), each step's
- * first line shown; NULL prints "Results: <unavailable>". Ignored for other
- * kinds. */
-int cli_describe(FILE *out, const struct kind_info *kind, const json_t *object,
-                 const json_t *results, int64_t now_ms);
+ * summary, status, conditions and the kind's own sections. extra is what
+ * `berth describe` fetched besides the object: for a Workflow the body of GET
+ * .../workflows/NAME/results ({"steps": {"<step>": {"result", "truncated",
+ * "exitCode"}}}, each step's first line shown), for a kind with children (a
+ * CronTask) the array of its children; NULL prints "<unavailable>". */
+int cli_describe(FILE *out, const struct kind_info *kind, const json_t *object, const json_t *extra,
+                 int64_t now_ms);
 
 /* Lower-case singular kind name for "task/hello" output; "object" if NULL. */
 const char *cli_kind_singular(const struct kind_info *kind);
@@ -280,6 +279,9 @@ int cmd_wait(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
 int cmd_delete(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_version(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_cron(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_trigger(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_suspend(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_resume(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 
 /* Shared by delete --wait and wait --for=delete: waits until the object is
  * gone. Returns 0, -ETIMEDOUT, or another -errno after printing. */

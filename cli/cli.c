@@ -27,10 +27,12 @@ static const struct cli_command commands[] = {
      "Display one or many objects",
      "Display one or many objects.\n"
      "\n"
-     "KIND is any name of a kind: task, tasks, tk; workflow, workflows, wf. Without\n"
-     "NAME every object of the kind in the namespace is listed (-A: in every\n"
-     "namespace). Tasks show PHASE ATTEMPTS EXIT AGE (-o wide: REASON CONTAINER\n"
-     "IMAGE); workflows show PHASE PROGRESS AGE (-o wide: DURATION REASON MESSAGE).\n"
+     "KIND is any name of a kind: task, tasks, tk; workflow, workflows, wf;\n"
+     "crontask, crontasks, ct. Without NAME every object of the kind in the\n"
+     "namespace is listed (-A: in every namespace). Tasks show PHASE ATTEMPTS EXIT\n"
+     "AGE (-o wide: REASON CONTAINER IMAGE); workflows show PHASE PROGRESS AGE\n"
+     "(-o wide: DURATION REASON MESSAGE); crontasks show SCHEDULE TIMEZONE SUSPEND\n"
+     "ACTIVE LAST NEXT AGE (-o wide: MISSED).\n"
      "`berth get leader` shows which berthd replica leads (HA on etcd).\n"
      "\n"
      "Examples:\n"
@@ -121,6 +123,32 @@ static const struct cli_command commands[] = {
      "  berth cron next \"0 0 29 2 *\" -n 3 --from 2026-01-01T00:00:00Z\n"
      "  berth cron next \"@every 90m\" -n 4",
      cmd_cron},
+    {"trigger", "trigger crontask/NAME [--force]", "Run a CronTask now",
+     "Run a CronTask now, outside its schedule: berthd creates the run\n"
+     "<name>-manual-<unix seconds> from its template. concurrencyPolicy still\n"
+     "applies (Forbid records the run as missed while one is active, Replace stops\n"
+     "the active ones first) unless --force. A trigger also runs while the\n"
+     "CronTask is suspended.\n"
+     "\n"
+     "Examples:\n"
+     "  berth trigger crontask/nightly-report\n"
+     "  berth trigger ct nightly-report --force",
+     cmd_trigger},
+    {"suspend", "suspend crontask/NAME", "Stop a CronTask's schedule",
+     "Set spec.suspend: no scheduled run starts until `berth resume`; runs already\n"
+     "started go on. Times that come due meanwhile are missed, and on resume the\n"
+     "CronTask's catchUp policy decides about them.\n"
+     "\n"
+     "Example:\n"
+     "  berth suspend crontask/nightly-report",
+     cmd_suspend},
+    {"resume", "resume crontask/NAME", "Start a suspended CronTask's schedule again",
+     "Clear spec.suspend. The times missed while suspended are handled by the\n"
+     "CronTask's catchUp policy (None, Latest, All).\n"
+     "\n"
+     "Example:\n"
+     "  berth resume crontask/nightly-report",
+     cmd_resume},
     {"version", "version [-o json]", "Print the client and server versions", NULL, cmd_version},
 };
 

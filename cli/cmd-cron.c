@@ -22,16 +22,6 @@ static const struct cli_command cron_next_command = {
     NULL,
 };
 
-static void cron_schedule_freep(struct cron_schedule **s)
-{
-        cron_schedule_free(*s);
-}
-
-static void cron_zone_freep(struct cron_zone **z)
-{
-        cron_zone_free(*z);
-}
-
 /* 1 to CRON_NEXT_MAX, digits only. */
 static int parse_count(const char *s, int *ret)
 {

@@ -21,6 +21,32 @@ static json_t *fetch_results(struct cli_ctx *ctx, const struct kind_info *kind, 
         return results;
 }
 
+/* The objects it created (labelled children_label=name), of any kind, as one
+ * array; NULL when they cannot be had. Caller frees. */
+static json_t *fetch_children(struct cli_ctx *ctx, const struct kind_info *kind, const char *name)
+{
+        _cleanup_free_ char *selector = str_printf("%s=%s", kind->children_label, name);
+        _cleanup_free_ char *escaped = selector ? cli_escape(selector) : NULL;
+        _cleanup_free_ char *query = escaped ? str_printf("?labelSelector=%s", escaped) : NULL;
+        _cleanup_json_ json_t *all = json_array();
+
+        if (!query || !all)
+                return NULL;
+        for (const struct kind_info *const *k = kind_all(); *k; k++) {
+                _cleanup_reply_ struct cli_reply reply = {0};
+                _cleanup_free_ char *path = cli_path(*k, ctx->ns, NULL, query);
+                _cleanup_json_ json_t *list = NULL;
+
+                if (!path || cli_http(ctx, "GET", path, NULL, NULL, 0, &reply) < 0)
+                        return NULL;
+                if (reply.status < 200 || reply.status >= 300 || !reply.body.data)
+                        continue;
+                list = json_loadb(reply.body.data, reply.body.len, 0, NULL);
+                json_array_extend(all, json_object_get(list, "items"));
+        }
+        return TAKE_PTR(all);
+}
+
 int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
 {
         _cleanup_free_ char **args = NULL;
@@ -58,6 +84,8 @@ int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
                         fputs("\n\n", ctx->out);
                 if (kind_has_subresource(t->kind, "results"))
                         results = fetch_results(ctx, t->kind, t->name);
+                else if (t->kind->children_label)
+                        results = fetch_children(ctx, t->kind, t->name);
                 if (cli_describe(ctx->out, t->kind, o, results, time_now_ms()) < 0)
                         return cli_fail(ctx, "cannot write output");
         }

@@ -8,6 +8,7 @@
 #include <assert.h>
 
 #include "cli-internal.h"
+#include "cron.h"
 
 #define LABEL_WIDTH 14 /* "Annotations:" + 2 */
 
@@ -408,6 +409,153 @@ static void describe_workflow_sections(FILE *out, const json_t *o, const json_t 
         describe_workflow_results(out, o, results);
 }
 
+/* ---- describe: CronTask ------------------------------------------------- */
+
+#define NEXT_RUNS_SHOWN   5
+#define RECENT_RUNS_SHOWN 10
+
+static void describe_crontask_spec(FILE *out, const json_t *o)
+{
+        const int w = 18;
+        const json_t *task = json_path(o, "spec.taskTemplate");
+        _cleanup_free_ char *deadline = seconds_text(json_path(o, "spec.startingDeadlineSeconds"));
+        _cleanup_free_ char *catch_up =
+            str_printf("%s (at most %lld)", json_path_string(o, "spec.catchUp.policy") ?: "Latest",
+                       (long long)json_path_int(o, "spec.catchUp.max", 10));
+        _cleanup_free_ char *history =
+            str_printf("%lld succeeded, %lld failed",
+                       (long long)json_path_int(o, "spec.successfulHistoryLimit", 3),
+                       (long long)json_path_int(o, "spec.failedHistoryLimit", 1));
+
+        fputs("Spec:\n", out);
+        field(out, 2, w, "Schedule", json_path_string(o, "spec.schedule"));
+        field(out, 2, w, "Time Zone", json_path_string(o, "spec.timeZone") ?: "UTC");
+        field(out, 2, w, "Concurrency", json_path_string(o, "spec.concurrencyPolicy"));
+        field(out, 2, w, "Starting Deadline", deadline);
+        field(out, 2, w, "Catch Up", catch_up);
+        field(out, 2, w, "Suspend", json_is_true(json_path(o, "spec.suspend")) ? "true" : "false");
+        field(out, 2, w, "History Kept", history);
+        field(out, 2, w, "Runs", task ? "Task" : "Workflow");
+        field(out, 2, w, "Image", json_path_string(o, "spec.taskTemplate.spec.image"));
+}
+
+static void describe_crontask_status(FILE *out, const json_t *o, int64_t now_ms)
+{
+        const int w = 16;
+        const json_t *active = json_path(o, "status.active");
+        _cleanup_free_ char *last =
+            time_with_age(json_path_string(o, "status.lastScheduleTime"), now_ms);
+        _cleanup_free_ char *success =
+            time_with_age(json_path_string(o, "status.lastSuccessfulTime"), now_ms);
+        _cleanup_free_ char *missed =
+            json_path_int(o, "status.missed.count", 0) > 0
+                ? str_printf("%lld, the last at %s: %s",
+                             (long long)json_path_int(o, "status.missed.count", 0),
+                             json_path_string(o, "status.missed.lastTime") ?: "?",
+                             json_path_string(o, "status.missed.lastReason") ?: "?")
+                : NULL;
+        size_t i;
+        json_t *v;
+
+        field(out, 2, w, "Last Schedule", last);
+        field(out, 2, w, "Last Successful", success);
+        field(out, 2, w, "Next Schedule", json_path_string(o, "status.nextScheduleTime"));
+        if (json_array_size(active) == 0)
+                field(out, 2, w, "Active", NULL);
+        json_array_foreach((json_t *)active, i, v)
+        {
+                field(out, 2, w, i == 0 ? "Active" : NULL, json_string_value(v));
+        }
+        field(out, 2, w, "Missed", missed ? missed : "0");
+}
+
+/* The next fire times, from now, computed as berthd computes them. */
+static void describe_next_runs(FILE *out, const json_t *o, int64_t now_ms)
+{
+        _cleanup_(cron_schedule_freep) struct cron_schedule *s = NULL;
+        _cleanup_(cron_zone_freep) struct cron_zone *z = NULL;
+        int64_t created = 0, t = now_ms;
+        char msg[256], ts[RFC3339_MAX];
+
+        if (json_is_true(json_path(o, "spec.suspend"))) {
+                field(out, 0, LABEL_WIDTH, "Next Runs", "<suspended>");
+                return;
+        }
+        if (cron_schedule_parse(json_path_string(o, "spec.schedule") ?: "", &s, msg, sizeof(msg)) <
+                0 ||
+            cron_zone_open(json_path_string(o, "spec.timeZone"), &z, msg, sizeof(msg)) < 0) {
+                field(out, 0, LABEL_WIDTH, "Next Runs", msg);
+                return;
+        }
+        (void)time_parse_rfc3339(json_path_string(o, "metadata.creationTimestamp") ?: "", &created);
+        fputs("Next Runs:\n", out);
+        for (int k = 0; k < NEXT_RUNS_SHOWN; k++) {
+                if (cron_next(s, z, created, t, &t) < 0) {
+                        fputs(k == 0 ? "  <never>\n" : "", out);
+                        return;
+                }
+                time_format_rfc3339(t, ts);
+                fprintf(out, "  %s\n", ts);
+        }
+}
+
+static int newest_first(const void *a, const void *b)
+{
+        const char *x = json_path_string(*(json_t *const *)a, "metadata.creationTimestamp");
+        const char *y = json_path_string(*(json_t *const *)b, "metadata.creationTimestamp");
+
+        return strcmp(y ? y : "", x ? x : "");
+}
+
+/* Its recent runs (children), newest first. */
+static void describe_recent_runs(FILE *out, const json_t *runs, int64_t now_ms)
+{
+        static const char *const titles[] = {"RUN", "KIND", "PHASE", "SCHEDULED", "DURATION"};
+        enum { N = ARRAY_SIZE(titles) };
+        size_t n = json_array_size(runs);
+        _cleanup_free_ json_t **sorted = n ? calloc(n, sizeof(json_t *)) : NULL;
+
+        if (!runs) {
+                field(out, 0, LABEL_WIDTH, "Recent Runs", "<unavailable>");
+                return;
+        }
+        if (!sorted) {
+                field(out, 0, LABEL_WIDTH, "Recent Runs", NULL);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                sorted[i] = json_array_get(runs, i);
+        qsort(sorted, n, sizeof(*sorted), newest_first);
+        if (n > RECENT_RUNS_SHOWN)
+                n = RECENT_RUNS_SHOWN;
+        char **cells = calloc(n * N, sizeof(char *));
+        if (!cells)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                const json_t *r = sorted[i];
+                char **row = cells + i * N;
+
+                row[0] = cli_one_line(json_path_string(r, "metadata.name"), 0);
+                row[1] = cli_one_line(json_path_string(r, "kind"), 0);
+                row[2] = strdup(cli_phase_of(r));
+                row[3] = cli_one_line(json_path_string(json_path(r, "metadata.annotations"),
+                                                       CRONTASK_ANNOTATION_TIME),
+                                      0);
+                row[4] = cli_elapsed_text(json_path_string(r, "status.startTime"),
+                                          json_path_string(r, "status.completionTime"), now_ms);
+        }
+        fputs("Recent Runs:\n", out);
+        grid(out, titles, N, cells, n);
+        free_cells(cells, n * N);
+}
+
+static void describe_crontask_sections(FILE *out, const json_t *o, const json_t *runs,
+                                       int64_t now_ms)
+{
+        describe_next_runs(out, o, now_ms);
+        describe_recent_runs(out, runs, now_ms);
+}
+
 /* ---- describe: every kind ----------------------------------------------- */
 
 /* What describe shows of a kind beyond the generic parts. */
@@ -417,8 +565,8 @@ struct kind_describer {
         void (*spec)(FILE *out, const json_t *o);
         /* Status fields after Phase, Reason and Message. */
         void (*status)(FILE *out, const json_t *o, int64_t now_ms);
-        /* Sections after Conditions; results as passed to cli_describe(). */
-        void (*sections)(FILE *out, const json_t *o, const json_t *results, int64_t now_ms);
+        /* Sections after Conditions; extra as passed to cli_describe(). */
+        void (*sections)(FILE *out, const json_t *o, const json_t *extra, int64_t now_ms);
 };
 
 static const struct kind_describer describers[] = {
@@ -432,6 +580,12 @@ static const struct kind_describer describers[] = {
         .spec = describe_workflow_spec,
         .status = describe_workflow_status,
         .sections = describe_workflow_sections,
+    },
+    {
+        .kind = "CronTask",
+        .spec = describe_crontask_spec,
+        .status = describe_crontask_status,
+        .sections = describe_crontask_sections,
     },
 };
 

@@ -41,6 +41,20 @@ static char *age_text(const char *created, int64_t now_ms)
         return strdup(age);
 }
 
+/* "in 5m" until the timestamp; "now" once it has passed; "" when unreadable. */
+static char *until_text(const char *ts, int64_t now_ms)
+{
+        int64_t t;
+        char age[32];
+
+        if (!ts || time_parse_rfc3339(ts, &t) < 0)
+                return strdup("");
+        if (t <= now_ms)
+                return strdup("now");
+        age_format(t - now_ms, age, sizeof(age));
+        return str_printf("in %s", age);
+}
+
 /* Scalars as text; NULL when absent. Caller frees. */
 char *cli_scalar_text(const json_t *v)
 {
@@ -148,6 +162,8 @@ char *cli_column_text(const struct printer_column *col, const json_t *o, int64_t
         const char *s = json_string_value(v);
         char *text;
 
+        if ((!v || json_is_null(v)) && col->fallback)
+                return strdup(col->fallback);
         switch (col->format) {
         case COLUMN_PHASE:
                 return strdup(s && *s ? s : "Pending");
@@ -169,6 +185,10 @@ char *cli_column_text(const struct printer_column *col, const json_t *o, int64_t
                 return cli_one_line(s, 0);
         case COLUMN_PROGRESS:
                 return progress_text(o, col);
+        case COLUMN_LENGTH:
+                return str_printf("%zu", json_is_array(v) ? json_array_size(v) : (size_t)0);
+        case COLUMN_UNTIL:
+                return until_text(s, now_ms);
         case COLUMN_TEXT:
                 break;
         }

@@ -216,6 +216,16 @@ int cond_init_monotonic(pthread_cond_t *cond);
 /* Sleeps ms, resuming after signals. */
 void sleep_ms(int64_t ms);
 
+/* Calls fn (on a thread of its own) whenever the wall clock is set — a jump
+ * forward or back, not its steady tick — so that delays computed from wall
+ * time can be computed again. -errno when it cannot watch. */
+struct clock_watch;
+typedef void (*clock_watch_fn)(void *userdata);
+int clock_watch_start(clock_watch_fn fn, void *userdata, struct clock_watch **ret);
+/* Stops the thread; fn is not running and will not be called when it
+ * returns. NULL ok. */
+void clock_watch_stop(struct clock_watch *w);
+
 /* ---- quantities ------------------------------------------------------- */
 
 /* Bytes: plain integer, decimal suffixes k/K M G T P E, binary Ki Mi Gi Ti Pi Ei,

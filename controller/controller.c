@@ -56,6 +56,7 @@ struct controller {
         struct store_guard fence;
         atomic_bool stopping; /* set before workers' Docker calls are interrupted */
 
+        struct clock_watch *clock_watch; /* the leader's: wall-clock jumps resync */
         pthread_mutex_t resync_lock;
         pthread_cond_t resync_cond;
         bool resync_stop;
@@ -291,19 +292,6 @@ static void *worker_main(void *userdata)
         return NULL;
 }
 
-static struct timespec mono_deadline(int64_t in_ms)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += in_ms / 1000;
-        ts.tv_nsec += (in_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
-        return ts;
-}
-
 /* Forgets store history older than one compaction interval, like the
  * Kubernetes API server: each round compacts at the revision seen one round
  * earlier, so every watcher has at least a whole interval to catch up (one
@@ -335,7 +323,8 @@ static void *resync_main(void *userdata)
         pthread_mutex_lock(&c->resync_lock);
         while (!c->resync_stop) {
                 int64_t next = next_resync < next_compact ? next_resync : next_compact;
-                struct timespec ts = mono_deadline(next - time_mono_ms());
+                struct timespec ts;
+                time_mono_deadline(&ts, next - time_mono_ms());
                 int r = 0;
                 while (!c->resync_stop && r != ETIMEDOUT)
                         r = pthread_cond_timedwait(&c->resync_cond, &c->resync_lock, &ts);
@@ -358,6 +347,16 @@ static void *resync_main(void *userdata)
         return NULL;
 }
 
+/* The wall clock was set: every delay computed from wall time (schedules,
+ * TTLs, deadlines) is off. Reconciling everything computes them again. */
+static void on_clock_set(void *userdata)
+{
+        struct controller *c = userdata;
+        size_t n = enqueue_all_objects(c);
+
+        log_info("wall clock was set, rescheduling objects=%zu", n);
+}
+
 static int resync_start(struct controller *c)
 {
         int r = cond_init_monotonic(&c->resync_cond);
@@ -376,6 +375,9 @@ static int resync_start(struct controller *c)
                 return -r;
         }
         c->resync_started = true;
+        r = clock_watch_start(on_clock_set, c, &c->clock_watch);
+        if (r < 0) /* a safety net like the resync: without it, the resync catches up */
+                log_warn("cannot watch for wall clock changes: %s", strerror(-r));
         return 0;
 }
 
@@ -383,6 +385,8 @@ static void resync_stop(struct controller *c)
 {
         if (!c->resync_started)
                 return;
+        clock_watch_stop(c->clock_watch);
+        c->clock_watch = NULL;
         pthread_mutex_lock(&c->resync_lock);
         c->resync_stop = true;
         pthread_cond_signal(&c->resync_cond);
@@ -413,6 +417,8 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                 c->fence =
                     (struct store_guard){.key = c->fence_key, .mod_revision = fence->mod_revision};
         }
+        /* What came due before now was missed while no controller acted. */
+        int64_t acting_since = time_now_ms();
         r = workqueue_new(NULL, &c->run_queue);
         if (r < 0) {
                 berth_error_set(err, r, "create workqueue: %s", strerror(-r));
@@ -445,6 +451,7 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .now_ms = time_now_ms,
                     .cluster = c->cluster,
                     .fence = c->fence_key ? &c->fence : NULL,
+                    .acting_since_ms = acting_since,
                 };
                 c->n_workers++;
                 r = pthread_create(&w->thread, NULL, worker_main, w);

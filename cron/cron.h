@@ -37,6 +37,10 @@ struct cron_zone;
  * than 1s". Caller frees *ret with cron_schedule_free(). */
 int cron_schedule_parse(const char *expr, struct cron_schedule **ret, char *msg, size_t msg_size);
 void cron_schedule_free(struct cron_schedule *s); /* NULL ok */
+static inline void cron_schedule_freep(struct cron_schedule **s)
+{
+        cron_schedule_free(*s);
+}
 /* For "@every D": D in ms; 0 for any other schedule. */
 int64_t cron_schedule_interval_ms(const struct cron_schedule *s);
 
@@ -47,6 +51,10 @@ int64_t cron_schedule_interval_ms(const struct cron_schedule *s);
  * frees with cron_zone_free(). */
 int cron_zone_open(const char *name, struct cron_zone **ret, char *msg, size_t msg_size);
 void cron_zone_free(struct cron_zone *z); /* NULL ok */
+static inline void cron_zone_freep(struct cron_zone **z)
+{
+        cron_zone_free(*z);
+}
 
 /* The first fire time strictly after after_ms (ms since the epoch), under
  * the daylight saving rules above. Cron expressions fire on whole minutes;

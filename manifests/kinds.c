@@ -8,6 +8,7 @@
 static const struct kind_info *const kinds[] = {
     &kind_task,
     &kind_workflow,
+    &kind_crontask,
     NULL,
 };
 

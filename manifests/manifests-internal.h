@@ -134,6 +134,7 @@ static inline bool ascii_alnum(char ch)
 
 extern const struct kind_info kind_task;
 extern const struct kind_info kind_workflow;
+extern const struct kind_info kind_crontask;
 
 /* Checks a Task spec at parent ("spec", or "spec.steps[3].task" in a
  * Workflow, whose Task has no TTL of its own: in_step) and, when ret is not
@@ -142,3 +143,9 @@ void task_check(struct check *c, const json_t *spec, const char *parent, bool in
                 struct task_spec *ret);
 /* The documented defaults of a Task spec (a Workflow step's too). */
 void task_defaults(json_t *spec);
+/* Checks a Workflow spec at parent ("spec", "spec.workflowTemplate.spec")
+ * and, when ret is not NULL, decodes it (release it even on errors). Step
+ * Task names are checked against c->object_name. */
+void workflow_check_at(struct check *c, const json_t *spec, const char *parent,
+                       struct workflow_spec *ret);
+void workflow_defaults(json_t *spec);

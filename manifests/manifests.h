@@ -40,14 +40,17 @@ enum column_format {
         COLUMN_SHORT_ID, /* the first 12 characters (container IDs) */
         COLUMN_ONE_LINE, /* the first line, control characters as spaces */
         COLUMN_PROGRESS, /* "2/3"; before it is written, "0/<entries of the array at `until`>" */
+        COLUMN_LENGTH,   /* the number of entries of an array; "0" when absent */
+        COLUMN_UNTIL,    /* time until the timestamp: "in 5m", "now" once it has passed */
 };
 
 struct printer_column {
         const char *title; /* "PHASE"; NULL ends a list */
         const char *path;  /* "status.phase" */
         enum column_format format;
-        const char *until; /* second path of ELAPSED and PROGRESS */
-        bool wide;         /* only with -o wide */
+        const char *until;    /* second path of ELAPSED and PROGRESS */
+        bool wide;            /* only with -o wide */
+        const char *fallback; /* text when the value is absent (else the format's) */
 };
 
 struct check; /* manifests-internal.h */
@@ -69,6 +72,9 @@ struct kind_info {
         const char *const *subresources;
         /* `berth get` columns after NAMESPACE (with -A) and NAME. */
         const struct printer_column *columns;
+        /* The label its children (the objects it creates) carry with its name,
+         * or NULL: `berth describe` lists them. */
+        const char *children_label;
         /* Schema: checks a spec at path "spec" (required unless NULL) and, when
          * ret_spec is not NULL, decodes it into the kind's typed spec at the
          * same time (struct task_spec, ...: one function, so what the API
@@ -330,6 +336,51 @@ int workflow_ref_parse(const char *expr, struct workflow_ref *ret, char *msg, si
 typedef int (*task_template_fn)(json_t *value, const char *field, const char *env_name,
                                 void *userdata);
 int task_template_foreach(const json_t *task_spec, task_template_fn fn, void *userdata);
+
+/* ---- CronTask (crontask.c) -------------------------------------------- */
+
+/* A CronTask creates a child Task or Workflow per scheduled time, named
+ * "<crontask>-<unix minutes>" ("-<unix seconds>" for @every under a minute,
+ * "-manual-<unix seconds>" for `berth trigger`): the longest must still be a
+ * valid object name. */
+#define CRONTASK_CHILD_SUFFIX_MAX 18 /* "-manual-" and 10 digits */
+#define CRONTASK_NAME_MAX         (63 - CRONTASK_CHILD_SUFFIX_MAX)
+#define CRONTASK_HISTORY_MAX      1000
+#define CRONTASK_CATCH_UP_MAX     1000
+#define CRONTASK_LABEL            "berth.crontask"       /* on children: the CronTask's name */
+#define CRONTASK_ANNOTATION_TIME  "berth/scheduled-time" /* on children: RFC 3339 */
+#define CRONTASK_ANNOTATION_RUN   "berth/trigger"        /* on the CronTask: run now (RFC 3339) */
+#define CRONTASK_ANNOTATION_FORCE "berth/trigger-force"  /* "true": despite concurrencyPolicy */
+
+enum concurrency_policy { CONCURRENCY_ALLOW, CONCURRENCY_FORBID, CONCURRENCY_REPLACE };
+enum catch_up_policy { CATCH_UP_NONE, CATCH_UP_LATEST, CATCH_UP_ALL };
+
+struct cron_schedule; /* cron.h */
+struct cron_zone;
+
+/* A CronTask spec, checked and defaulted; schedule and zone are owned
+ * (crontask_spec_release), the rest borrowed from the object. */
+struct crontask_spec {
+        const char *schedule_text;
+        struct cron_schedule *schedule;
+        const char *time_zone; /* "UTC" when not set */
+        struct cron_zone *zone;
+        enum concurrency_policy concurrency;
+        int64_t starting_deadline_ms; /* 0 = none */
+        enum catch_up_policy catch_up;
+        int catch_up_max;
+        bool suspend;
+        int successful_history;
+        int failed_history;
+        const struct kind_info *child_kind; /* Task or Workflow */
+        const json_t *child_labels;         /* template metadata.labels, or NULL */
+        const json_t *child_annotations;    /* template metadata.annotations, or NULL */
+        const json_t *child_spec;           /* the template's spec */
+};
+
+int crontask_spec_decode(const json_t *object, struct crontask_spec *ret, struct berth_error *err);
+void crontask_spec_release(struct crontask_spec *spec); /* NULL ok */
+const char *concurrency_policy_to_string(enum concurrency_policy p);
 
 /* ---- printing --------------------------------------------------------- */
 

@@ -2,7 +2,7 @@
  * cycles, parameters, expressions), defaults, the typed spec, its template
  * expressions and its `berth get` columns (docs/reference/workflow.md).
  *
- * As for a Task, one function checks a spec and decodes it (workflow_check). */
+ * As for a Task, one function checks a spec and decodes it (workflow_check_at). */
 #include "manifests-internal.h"
 
 static const char *const workflow_spec_fields[] = {
@@ -107,18 +107,19 @@ static bool parameter_name_valid(const char *s)
 /* Checks spec.parameters and records every declared name (valid or not, so
  * that a bad name is reported once, not again by each expression using it)
  * in names: name → index. */
-static void check_parameters(struct check *c, const json_t *spec, json_t *names,
+static void check_parameters(struct check *c, const json_t *spec, const char *parent, json_t *names,
                              struct workflow_spec *out)
 {
         static const char *const parameter_fields[] = {"name", "value", NULL};
-        const json_t *arr = check_array(c, spec, "spec", "parameters");
+        _cleanup_free_ char *params_path = check_join(c, parent, "parameters");
+        const json_t *arr = check_array(c, spec, parent, "parameters");
         size_t i;
         json_t *item;
 
-        if (!arr)
+        if (!arr || !params_path)
                 return;
         if (json_array_size(arr) > WORKFLOW_PARAMETERS_MAX)
-                check_error(c, "spec.parameters", "must have at most %d entries, has %zu",
+                check_error(c, params_path, "must have at most %d entries, has %zu",
                             WORKFLOW_PARAMETERS_MAX, json_array_size(arr));
         if (out && json_array_size(arr) > 0) {
                 out->parameters = calloc(json_array_size(arr), sizeof(*out->parameters));
@@ -127,7 +128,7 @@ static void check_parameters(struct check *c, const json_t *spec, json_t *names,
         }
         json_array_foreach(arr, i, item)
         {
-                _cleanup_free_ char *path = check_index(c, "spec.parameters", i);
+                _cleanup_free_ char *path = check_index(c, params_path, i);
                 const char *name, *value;
 
                 if (!path)
@@ -143,7 +144,7 @@ static void check_parameters(struct check *c, const json_t *spec, json_t *names,
                                         "invalid name \"%s\": must start with a letter or '_' "
                                         "and contain only letters, digits, '_' and '-'",
                                         name);
-                check_unique(c, names, name, i, "spec.parameters", path, "name", "name");
+                check_unique(c, names, name, i, params_path, path, "name", "name");
                 if (out && out->parameters)
                         out->parameters[out->n_parameters++] =
                             (struct workflow_parameter){name, value ? value : ""};
@@ -155,6 +156,7 @@ static void check_parameters(struct check *c, const json_t *spec, json_t *names,
 /* The steps and their dependencies: enough to find cycles and to tell which
  * results a step may read. At most WORKFLOW_STEPS_MAX steps, so a matrix. */
 struct step_graph {
+        const char *steps_path; /* "spec.steps" */
         size_t n;
         const char *names[WORKFLOW_STEPS_MAX];             /* NULL when missing or not a string */
         json_t *index;                                     /* name → index of its first step */
@@ -189,7 +191,7 @@ static void step_graph_freep(struct step_graph **g)
 }
 
 /* A graph for the steps array: names and edges are filled by the checks. */
-static struct step_graph *step_graph_new(const json_t *steps)
+static struct step_graph *step_graph_new(const json_t *steps, const char *steps_path)
 {
         _cleanup_(step_graph_freep) struct step_graph *g = calloc(1, sizeof(*g));
         size_t edges = 0, i;
@@ -197,6 +199,7 @@ static struct step_graph *step_graph_new(const json_t *steps)
 
         if (!g)
                 return NULL;
+        g->steps_path = steps_path;
         g->n = json_array_size(steps);
         g->index = json_object();
         json_array_foreach(steps, i, step)
@@ -248,7 +251,7 @@ static const char *step_graph_nearest(const struct step_graph *g, const char *na
 static void check_step(struct check *c, const json_t *step, size_t i, struct step_graph *g)
 {
         static const char *const step_fields[] = {"name", "dependsOn", "task", NULL};
-        _cleanup_free_ char *path = check_index(c, "spec.steps", i);
+        _cleanup_free_ char *path = check_index(c, g->steps_path, i);
         _cleanup_free_ char *task_path = NULL;
         const json_t *task;
         const char *name;
@@ -291,7 +294,7 @@ static void check_step(struct check *c, const json_t *step, size_t i, struct ste
 /* spec.steps[i].dependsOn → g's edges of step i. */
 static void check_depends_on(struct check *c, const json_t *step, size_t i, struct step_graph *g)
 {
-        _cleanup_free_ char *path = check_index(c, "spec.steps", i);
+        _cleanup_free_ char *path = check_index(c, g->steps_path, i);
         _cleanup_free_ char *deps_path = NULL;
         _cleanup_json_ json_t *seen = NULL; /* name → first index in dependsOn */
         const json_t *arr;
@@ -367,7 +370,7 @@ static void report_cycle(struct check *c, struct step_graph *g, size_t v)
         for (size_t k = 0; k <= len && r == 0; k++)
                 r = buf_printf(&b, "%s%s", k ? " -> " : "",
                                g->names[g->path[from + (lowest + k) % len]]);
-        path = str_printf("spec.steps[%zu].dependsOn", g->path[from + lowest]);
+        path = str_printf("%s[%zu].dependsOn", g->steps_path, g->path[from + lowest]);
         if (r < 0 || !path) {
                 c->r = -ENOMEM;
                 return;
@@ -494,28 +497,29 @@ static int check_template(json_t *value, const char *field, const char *env_name
         return 0;
 }
 
-static void check_steps(struct check *c, const json_t *spec, const json_t *parameters,
-                        struct workflow_spec *out)
+static void check_steps(struct check *c, const json_t *spec, const char *parent,
+                        const json_t *parameters, struct workflow_spec *out)
 {
         _cleanup_(step_graph_freep) struct step_graph *g = NULL;
+        _cleanup_free_ char *steps_path = check_join(c, parent, "steps");
         const json_t *steps;
         size_t i, n;
         json_t *step;
 
-        if (!check_field(c, spec, "spec", "steps", true))
+        if (!steps_path || !check_field(c, spec, parent, "steps", true))
                 return;
-        steps = check_array(c, spec, "spec", "steps");
+        steps = check_array(c, spec, parent, "steps");
         if (!steps)
                 return;
         n = json_array_size(steps);
         if (n == 0 || n > WORKFLOW_STEPS_MAX) {
                 /* Not checked further: the graph checks are quadratic. */
-                check_error(c, "spec.steps", "must have between 1 and %d entries, has %zu",
+                check_error(c, steps_path, "must have between 1 and %d entries, has %zu",
                             WORKFLOW_STEPS_MAX, n);
                 return;
         }
 
-        g = step_graph_new(steps);
+        g = step_graph_new(steps, steps_path);
         if (!g) {
                 c->r = -ENOMEM;
                 return;
@@ -536,7 +540,7 @@ static void check_steps(struct check *c, const json_t *spec, const json_t *param
 
         json_array_foreach(steps, i, step)
         {
-                _cleanup_free_ char *task_path = str_printf("spec.steps[%zu].task", i);
+                _cleanup_free_ char *task_path = str_printf("%s[%zu].task", steps_path, i);
                 struct expr_scope scope = {
                     .c = c, .parameters = parameters, .g = g, .step = i, .task_path = task_path};
 
@@ -567,9 +571,9 @@ static void check_steps(struct check *c, const json_t *spec, const json_t *param
         }
 }
 
-static void workflow_check(struct check *c, const json_t *spec, void *ret_spec)
+void workflow_check_at(struct check *c, const json_t *spec, const char *parent,
+                       struct workflow_spec *ret)
 {
-        struct workflow_spec *ret = ret_spec;
         _cleanup_json_ json_t *parameters = json_object();
         struct workflow_spec out = {0};
 
@@ -577,14 +581,14 @@ static void workflow_check(struct check *c, const json_t *spec, void *ret_spec)
                 c->r = -ENOMEM;
                 return;
         }
-        check_unknown_fields(c, spec, "spec", workflow_spec_fields);
-        check_parameters(c, spec, parameters, ret ? &out : NULL);
-        out.fail_fast = check_bool(c, spec, "spec", "failFast", true);
-        out.parallelism = (int)check_int(c, spec, "spec", "parallelism", 0, 1000, 0);
+        check_unknown_fields(c, spec, parent, workflow_spec_fields);
+        check_parameters(c, spec, parent, parameters, ret ? &out : NULL);
+        out.fail_fast = check_bool(c, spec, parent, "failFast", true);
+        out.parallelism = (int)check_int(c, spec, parent, "parallelism", 0, 1000, 0);
         int64_t ttl =
-            check_int(c, spec, "spec", "ttlSecondsAfterFinished", 0, SECONDS_PER_YEAR, -1);
+            check_int(c, spec, parent, "ttlSecondsAfterFinished", 0, SECONDS_PER_YEAR, -1);
         out.ttl_after_finished_ms = ttl < 0 ? -1 : ttl * 1000;
-        check_steps(c, spec, parameters, ret ? &out : NULL);
+        check_steps(c, spec, parent, parameters, ret ? &out : NULL);
         if (ret)
                 *ret = out;
 }
@@ -620,7 +624,12 @@ size_t workflow_spec_step(const struct workflow_spec *spec, const char *name)
         return spec->n_steps;
 }
 
-static void workflow_defaults(json_t *spec)
+static void workflow_check(struct check *c, const json_t *spec, void *ret_spec)
+{
+        workflow_check_at(c, spec, "spec", ret_spec);
+}
+
+void workflow_defaults(json_t *spec)
 {
         size_t i;
         json_t *step;

@@ -67,6 +67,7 @@ int reconcile_with(const struct kind_reconciler *k, struct reconcile_ctx *ctx, c
 
 extern const struct kind_reconciler task_reconciler;
 extern const struct kind_reconciler workflow_reconciler;
+extern const struct kind_reconciler crontask_reconciler;
 
 /* FNV-1a step for plan signatures. */
 static inline uint64_t signature_add(uint64_t h, const void *p, size_t n)
@@ -102,6 +103,22 @@ bool object_is_deleting(const json_t *obj);
  * missing or concurrently changed object is no error (its event brings
  * its owner back). */
 int object_mark_deleted(struct reconcile_ctx *ctx, const char *key, struct berth_error *err);
+
+/* ---- children (children.c) -------------------------------------------- */
+
+/* Whether obj is owned by the object with owner_uid, or, with owner_uid NULL,
+ * by any object of owner_kind named owner_name (an orphan's owner is gone:
+ * only its name is left). */
+bool object_owned_by(const json_t *obj, const char *owner_kind, const char *owner_name,
+                     const char *owner_uid);
+/* The cached objects of kind in ns owned that way, in key order: *ret is a new
+ * array of new references. */
+int children_list(struct reconcile_ctx *ctx, const struct kind_info *kind, const char *ns,
+                  const char *owner_kind, const char *owner_name, const char *owner_uid,
+                  json_t **ret, struct berth_error *err);
+/* Marks every one of them deleted (their own finalizers clean up). */
+int children_mark_deleted(struct reconcile_ctx *ctx, const struct kind_info *kind, const char *ns,
+                          const json_t *children, struct berth_error *err);
 
 /* Splits "<prefix><resource>/<ns>/<name>" without knowing the prefix. */
 int key_split(const char *key, char ns[64], char name[64]);

@@ -269,6 +269,108 @@ struct workflow_plan {
  * sticky once Succeeded, Failed or Skipped. */
 void workflow_plan_compute(const struct workflow_plan_input *in, struct workflow_plan *ret);
 
+/* ---- CronTask: planning ---------------------------------------------- */
+
+/* A CronTask creates one child (Task or Workflow, labelled berth.crontask,
+ * owned by it) per scheduled time, named after that time, with create-only
+ * writes: a restart, a resync, a leader change or a second replica never
+ * creates a run twice. Rules for users: docs/reference/crontask.md. */
+#define CRONTASK_FINALIZER    FINALIZER_CHILDREN
+#define CRONTASK_DUE_MAX      100    /* scheduled times run per wake-up; more: come back at once */
+#define CRONTASK_SCAN_MAX     100000 /* scheduled times looked at per wake-up */
+#define CRONTASK_CHILDREN_MAX 4096   /* children a plan considers */
+
+/* A child as the planner sees it. */
+struct cron_child {
+        const char *name;
+        int64_t scheduled_ms; /* its scheduled (or trigger) time */
+        enum task_phase phase;
+        int64_t completion_ms;
+        bool deleting;
+        bool manual; /* made by `berth trigger` */
+};
+
+struct crontask_plan_input {
+        bool deleting;
+        bool has_finalizer;
+        enum concurrency_policy concurrency;
+        int64_t starting_deadline_ms; /* 0 = none */
+        enum catch_up_policy catch_up;
+        int catch_up_max;
+        bool suspend;
+        int successful_history;
+        int failed_history;
+        /* Scheduled times after the last one handled, up to now, that came due
+         * while this controller was not acting (down, not leading) or the
+         * CronTask was suspended: how many, and the latest catch_up_max of them
+         * (oldest first). */
+        size_t backlog_count;
+        const int64_t *backlog;
+        size_t n_backlog;
+        /* false: the scan stopped at CRONTASK_SCAN_MAX; more backlog follows. */
+        bool backlog_complete;
+        /* Scheduled times that came due while acting, oldest first (at most
+         * CRONTASK_DUE_MAX); due_more: there are more. */
+        const int64_t *due;
+        size_t n_due;
+        bool due_more;
+        int64_t scanned_ms; /* the last scheduled time looked at (0: none) */
+        int64_t next_ms;    /* the first scheduled time after now; 0: never */
+        /* Its children, by scheduled time ascending. */
+        const struct cron_child *children;
+        size_t n_children;
+        int64_t trigger_ms; /* a `berth trigger` not handled yet (0: none) */
+        bool trigger_force;
+        /* previous status */
+        int64_t prev_last_schedule_ms;
+        int64_t prev_last_success_ms;
+        int64_t prev_last_trigger_ms;
+        int64_t prev_missed_count;
+        int64_t prev_missed_ms;
+        const char *prev_missed_reason;
+        int64_t now_ms;
+};
+
+enum crontask_action_type {
+        CRONTASK_ACTION_ADD_FINALIZER,
+        CRONTASK_ACTION_CREATE_CHILD,    /* for scheduled_ms (manual: a trigger) */
+        CRONTASK_ACTION_DELETE_CHILD,    /* children[child]: Replace, or history */
+        CRONTASK_ACTION_DELETE_CHILDREN, /* deleting: every child */
+        CRONTASK_ACTION_FINALIZE,        /* deleting, no child left */
+};
+const char *crontask_action_type_to_string(enum crontask_action_type t);
+
+struct crontask_action {
+        enum crontask_action_type type;
+        int64_t scheduled_ms;
+        bool manual;
+        size_t child;
+};
+
+#define CRONTASK_PLAN_ACTIONS_MAX (2 * CRONTASK_DUE_MAX + CRONTASK_CHILDREN_MAX + 4)
+
+struct crontask_plan {
+        struct crontask_action actions[CRONTASK_PLAN_ACTIONS_MAX];
+        size_t n_actions;
+        /* the status to write */
+        bool suspended;
+        int64_t last_schedule_ms;
+        int64_t last_success_ms;
+        int64_t last_trigger_ms;
+        int64_t next_ms; /* 0: none (suspended, or never) */
+        int64_t missed_count;
+        int64_t missed_ms;
+        const char *missed_reason; /* StartingDeadlineExceeded, ConcurrencyForbid, Downtime */
+        size_t active;             /* children that run, after this plan */
+        int64_t requeue_after_ms;
+};
+
+/* Pure: no I/O, no clock. */
+void crontask_plan_compute(const struct crontask_plan_input *in, struct crontask_plan *ret);
+/* "<name>-<unix minutes>", "-<unix seconds>" (seconds), "-manual-<unix
+ * seconds>" (manual). Caller frees. */
+char *crontask_child_name(const char *name, int64_t scheduled_ms, bool seconds, bool manual);
+
 /* ---- acting ----------------------------------------------------------- */
 
 /* What a reconcile needs; docker is the calling worker's own client. */
@@ -283,6 +385,9 @@ struct reconcile_ctx {
         /* Leader election: every store write carries this guard (NULL = none); a
          * write refused by it (-EPERM) ends the reconcile: another replica leads. */
         const struct store_guard *fence;
+        /* Wall-clock time this replica began to reconcile: what came due before
+         * was missed while no controller acted (0: nothing was). */
+        int64_t acting_since_ms;
 };
 
 /* Whether this build has a reconciler for kind (kinds without one are only

@@ -15,23 +15,6 @@ static struct workflow_run *workflow_run_of(struct object_run *o)
         return (struct workflow_run *)o;
 }
 
-/* Whether obj is owned by the Workflow with this uid, or, with uid NULL, by
- * any Workflow of this name (an orphan's owner is gone: only its name is left). */
-static bool owned_by(const json_t *obj, const char *uid, const char *name)
-{
-        size_t i;
-        const json_t *ref;
-
-        json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref)
-        {
-                if (uid ? streq(json_path_string(ref, "uid"), uid)
-                        : streq(json_path_string(ref, "kind"), "Workflow") &&
-                              streq(json_path_string(ref, "name"), name))
-                        return true;
-        }
-        return false;
-}
-
 /* ---- children ------------------------------------------------------------ */
 
 /* The Tasks of this Workflow (by owner uid, or every Task owned by a Workflow
@@ -40,28 +23,20 @@ static int list_children(struct reconcile_ctx *ctx, const char *ns, const char *
                          const char *uid, json_t **ret_tasks, struct store_kvs *ret_results,
                          struct berth_error *err)
 {
-        _cleanup_free_ char *tasks_prefix = object_key(ctx->prefix, "tasks", ns, "");
         _cleanup_free_ char *data_prefix =
             object_data_key(ctx->prefix, WORKFLOW_RESOURCE, ns, name, NULL);
-        if (!tasks_prefix || !data_prefix)
-                return berth_error_set(err, -ENOMEM, "out of memory");
-        _cleanup_json_ json_t *all = object_cache_list(ctx->objects, tasks_prefix, NULL);
-        _cleanup_json_ json_t *mine = json_array();
-        size_t i;
-        json_t *t;
+        _cleanup_json_ json_t *tasks = NULL;
 
-        if (!all || !mine)
+        if (!data_prefix)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        json_array_foreach(all, i, t)
-        {
-                if (owned_by(t, uid, name) && json_array_append(mine, t) < 0)
-                        return berth_error_set(err, -ENOMEM, "out of memory");
-        }
-        /* Result keys are not in the cache. */
-        int r = store_list(ctx->store, data_prefix, 0, ret_results, err);
+        int r = children_list(ctx, kind_by_name("Task"), ns, "Workflow", name, uid, &tasks, err);
         if (r < 0)
                 return r;
-        *ret_tasks = TAKE_PTR(mine);
+        /* Result keys are not in the cache. */
+        r = store_list(ctx->store, data_prefix, 0, ret_results, err);
+        if (r < 0)
+                return r;
+        *ret_tasks = TAKE_PTR(tasks);
         return 0;
 }
 
@@ -70,22 +45,10 @@ static int list_children(struct reconcile_ctx *ctx, const char *ns, const char *
 static int delete_children(struct reconcile_ctx *ctx, const char *ns, const json_t *tasks,
                            const struct store_kvs *results, struct berth_error *err)
 {
-        size_t i;
-        const json_t *t;
-        int r;
+        int r = children_mark_deleted(ctx, kind_by_name("Task"), ns, tasks, err);
 
-        json_array_foreach(tasks, i, t)
-        {
-                if (object_is_deleting(t))
-                        continue;
-                _cleanup_free_ char *key =
-                    object_key(ctx->prefix, "tasks", ns, json_path_string(t, "metadata.name"));
-                if (!key)
-                        return berth_error_set(err, -ENOMEM, "out of memory");
-                r = object_mark_deleted(ctx, key, err);
-                if (r < 0)
-                        return r;
-        }
+        if (r < 0)
+                return r;
         for (size_t k = 0; k < results->n; k++) {
                 r = store_delete_guarded(ctx->store, results->items[k].key, STORE_ANY_REVISION,
                                          ctx->fence, NULL, err);
@@ -171,7 +134,7 @@ static int observe_step(struct workflow_run *run, size_t i, struct berth_error *
         if (run->tasks[i]) {
                 struct task_status ts;
 
-                s->task_exists = owned_by(run->tasks[i], run->o.uid, NULL);
+                s->task_exists = object_owned_by(run->tasks[i], "Workflow", NULL, run->o.uid);
                 s->task_foreign = !s->task_exists;
                 task_status_from_json(run->tasks[i], &ts);
                 s->task_phase = ts.phase;

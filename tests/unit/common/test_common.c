@@ -2,6 +2,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -288,9 +290,85 @@ static void test_random_uid(void **state)
         assert_string_not_equal(a, b);
 }
 
+/* ---- clock watch, mkdir_p, stale sockets ------------------------------- */
+
+static atomic_int clock_sets;
+
+static void on_set(void *userdata)
+{
+        (void)userdata;
+        atomic_fetch_add(&clock_sets, 1);
+}
+
+/* Setting the wall clock (here: forward by 1 ms, which needs root) wakes the
+ * watch; nothing else does. */
+static void test_clock_watch(void **state)
+{
+        struct clock_watch *w = NULL;
+        struct timespec ts;
+
+        (void)state;
+        assert_int_equal(clock_watch_start(on_set, NULL, &w), 0);
+        sleep_ms(50);
+        assert_int_equal(atomic_load(&clock_sets), 0);
+        if (geteuid() == 0) {
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 1000000;
+                if (ts.tv_nsec >= 1000000000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000;
+                }
+                if (clock_settime(CLOCK_REALTIME, &ts) == 0) {
+                        for (int i = 0; i < 200 && atomic_load(&clock_sets) == 0; i++)
+                                sleep_ms(10);
+                        assert_int_equal(atomic_load(&clock_sets), 1);
+                }
+        }
+        clock_watch_stop(w);
+        clock_watch_stop(NULL);
+}
+
+static void test_mkdir_p_and_stale_socket(void **state)
+{
+        char dir[] = "/tmp/berth-common-XXXXXX";
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        _cleanup_free_ char *deep = str_printf("%s/a/b/c", dir);
+        _cleanup_free_ char *file = str_printf("%s/file", dir);
+        _cleanup_free_ char *sock = str_printf("%s/s.sock", dir);
+        assert_int_equal(mkdir_p(deep, 0700), 0);
+        assert_int_equal(mkdir_p(deep, 0700), 0); /* exists: fine */
+        FILE *f = fopen(file, "w");
+        assert_non_null(f);
+        fclose(f);
+        assert_int_equal(mkdir_p(file, 0700), -ENOTDIR);
+
+        assert_int_equal(unix_socket_clear_stale(sock), 0); /* absent */
+        assert_int_equal(unix_socket_clear_stale(file), -EEXIST);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        str_copy(sa.sun_path, sizeof(sa.sun_path), sock);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(listen(fd, 1), 0);
+        assert_int_equal(unix_socket_clear_stale(sock), -EADDRINUSE);
+        close(fd); /* nobody listens any more: a stale file */
+        assert_int_equal(unix_socket_clear_stale(sock), 1);
+        assert_int_equal(access(sock, F_OK), -1);
+        char long_path[200];
+        memset(long_path, 'x', sizeof(long_path) - 1);
+        long_path[sizeof(long_path) - 1] = '\0';
+        assert_int_equal(unix_socket_clear_stale(long_path), -ENAMETOOLONG);
+
+        _cleanup_free_ char *cmd = str_printf("rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_clock_watch),    cmocka_unit_test(test_mkdir_p_and_stale_socket),
             cmocka_unit_test(test_error_messages), cmocka_unit_test(test_buf_cap),
             cmocka_unit_test(test_strings),        cmocka_unit_test(test_random_uid),
             cmocka_unit_test(test_socket_slot),    cmocka_unit_test(test_rfc3339),

@@ -576,8 +576,9 @@ static void test_validate_envelope(void **state)
                        "t.yaml:1:1: apiVersion: required");
         assert_invalid("apiVersion: v1\nkind: Task\nmetadata: {name: a}\nspec: {image: b}\n",
                        "t.yaml:1:1: apiVersion: unsupported apiVersion \"v1\", must be berth/v1");
-        assert_invalid("apiVersion: berth/v1\nkind: Foo\nmetadata: {name: a}\n",
-                       "t.yaml:2:1: kind: kind Foo is not supported; known kinds: Task, Workflow");
+        assert_invalid(
+            "apiVersion: berth/v1\nkind: Foo\nmetadata: {name: a}\n",
+            "t.yaml:2:1: kind: kind Foo is not supported; known kinds: Task, Workflow, CronTask");
         assert_invalid("apiVersion: berth/v1\nkind: tasks\nmetadata: {name: a}\n",
                        "t.yaml:2:1: kind: kind tasks is not supported; did you mean Task?");
         assert_invalid("apiVersion: berth/v1\nkind: 3\nmetadata: {name: a}\n",
@@ -1056,7 +1057,8 @@ static void test_kinds(void **state)
         assert_non_null(all[0]);
         assert_ptr_equal(all[0], kind_lookup("task"));
         assert_ptr_equal(all[1], kind_lookup("wf"));
-        assert_null(all[2]);
+        assert_ptr_equal(all[2], kind_lookup("ct"));
+        assert_null(all[3]);
 }
 
 static void test_object_key(void **state)

@@ -1,0 +1,160 @@
+/* berth trigger | suspend | resume crontask/NAME: what a user asks of a
+ * CronTask besides its schedule. Each is a compare-and-swap replace of the
+ * object (GET, change, PUT with its resourceVersion, retried on a conflict):
+ * suspend and resume set spec.suspend; trigger sets the annotation
+ * berth/trigger to now, and berthd creates the run (the controller alone
+ * decides about runs, so concurrencyPolicy still applies). */
+#include "cli-internal.h"
+
+#define CHANGE_RETRIES 5
+
+typedef int (*change_fn)(json_t *object, void *userdata);
+
+/* One CronTask from the arguments: "crontask/NAME", "crontask NAME" or NAME. */
+static int target_of(struct cli_ctx *ctx, const struct cli_command *cmd, char **args, size_t n,
+                     const char **ret_name)
+{
+        _cleanup_(cli_targets_release) struct cli_targets targets = {0};
+        const struct kind_info *crontask = kind_by_name("CronTask");
+        char errbuf[256];
+
+        if (n == 1 && !strchr(args[0], '/')) {
+                *ret_name = args[0];
+                return 0;
+        }
+        if (cli_targets_parse(args, n, true, &targets, errbuf, sizeof(errbuf)) < 0)
+                return cli_usage_error(ctx, cmd, "%s", errbuf);
+        if (targets.n != 1 || targets.items[0].kind != crontask)
+                return cli_usage_error(ctx, cmd, "%s takes exactly one crontask: crontask/NAME",
+                                       cmd->name);
+        *ret_name = targets.items[0].name;
+        return 0;
+}
+
+/* GET, change, PUT; on 409 (someone else wrote in between) again. */
+static int change(struct cli_ctx *ctx, const char *name, change_fn fn, void *userdata)
+{
+        const struct kind_info *crontask = kind_by_name("CronTask");
+        _cleanup_free_ char *path = cli_path(crontask, ctx->ns, name, "");
+
+        if (!path)
+                return cli_fail(ctx, "out of memory");
+        for (int attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
+                _cleanup_json_ json_t *o = NULL;
+                _cleanup_reply_ struct cli_reply reply = {0};
+                int r = cli_get_object(ctx, crontask, ctx->ns, name, &o);
+
+                if (r == -ENOENT) {
+                        fprintf(ctx->err,
+                                "Error from server (NotFound): crontasks \"%s\" not found\n", name);
+                        return CLI_EXIT_FAIL;
+                }
+                if (r < 0)
+                        return CLI_EXIT_FAIL;
+                if (fn(o, userdata) < 0)
+                        return cli_fail(ctx, "out of memory");
+                _cleanup_free_ char *body = json_dumps(o, JSON_COMPACT);
+                if (!body)
+                        return cli_fail(ctx, "out of memory");
+                if (cli_http(ctx, "PUT", path, "application/json", body, strlen(body), &reply) < 0)
+                        return CLI_EXIT_FAIL;
+                if (reply.status == 409)
+                        continue;
+                if (reply.status < 200 || reply.status >= 300)
+                        return cli_status_print(ctx, &reply);
+                return CLI_EXIT_OK;
+        }
+        return cli_fail(ctx, "crontask/%s kept changing; try again", name);
+}
+
+static int set_suspend(json_t *o, void *userdata)
+{
+        bool suspend = *(const bool *)userdata;
+
+        return json_path_set_new(o, "spec.suspend", json_boolean(suspend));
+}
+
+struct trigger {
+        char at[RFC3339_MAX];
+        bool force;
+};
+
+static int set_trigger(json_t *o, void *userdata)
+{
+        const struct trigger *t = userdata;
+        json_t *meta = json_object_get(o, "metadata");
+        json_t *ann = json_object_get(meta, "annotations");
+
+        if (!json_is_object(ann)) {
+                ann = json_object();
+                if (!ann || json_object_set_new(meta, "annotations", ann) < 0)
+                        return -ENOMEM;
+        }
+        if (json_object_set_new(ann, CRONTASK_ANNOTATION_RUN, json_string(t->at)) < 0)
+                return -ENOMEM;
+        if (t->force)
+                return json_object_set_new(ann, CRONTASK_ANNOTATION_FORCE, json_string("true"));
+        json_object_del(ann, CRONTASK_ANNOTATION_FORCE);
+        return 0;
+}
+
+int cmd_trigger(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
+{
+        struct trigger t = {0};
+        const struct cli_option opts[] = {
+            {"force", 0, CLI_OPT_BOOL, NULL, "run even when concurrencyPolicy would not", &t.force},
+            {0},
+        };
+        _cleanup_free_ char **args = NULL;
+        const char *name = NULL;
+        size_t nargs = 0;
+        int r = cli_parse_args(ctx, cmd, opts, argc, argv, &args, &nargs);
+
+        if (r != 0)
+                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        if (nargs == 0)
+                return cli_usage_error(ctx, cmd, "a crontask is required: crontask/NAME");
+        r = target_of(ctx, cmd, args, nargs, &name);
+        if (r != 0)
+                return r;
+        time_format_rfc3339(time_now_ms(), t.at);
+        r = change(ctx, name, set_trigger, &t);
+        if (r == CLI_EXIT_OK) {
+                int64_t ms;
+                (void)time_parse_rfc3339(t.at, &ms);
+                fprintf(ctx->out, "crontask/%s triggered: run %s-manual-%lld\n", name, name,
+                        (long long)(ms / 1000));
+        }
+        return r;
+}
+
+static int suspend_or_resume(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
+                             char **argv, bool suspend)
+{
+        _cleanup_free_ char **args = NULL;
+        const char *name = NULL;
+        size_t nargs = 0;
+        int r = cli_parse_args(ctx, cmd, NULL, argc, argv, &args, &nargs);
+
+        if (r != 0)
+                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        if (nargs == 0)
+                return cli_usage_error(ctx, cmd, "a crontask is required: crontask/NAME");
+        r = target_of(ctx, cmd, args, nargs, &name);
+        if (r != 0)
+                return r;
+        r = change(ctx, name, set_suspend, &suspend);
+        if (r == CLI_EXIT_OK)
+                fprintf(ctx->out, "crontask/%s %s\n", name, suspend ? "suspended" : "resumed");
+        return r;
+}
+
+int cmd_suspend(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
+{
+        return suspend_or_resume(ctx, cmd, argc, argv, true);
+}
+
+int cmd_resume(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
+{
+        return suspend_or_resume(ctx, cmd, argc, argv, false);
+}
