@@ -416,7 +416,7 @@ static void describe_workflow_sections(FILE *out, const json_t *o, const json_t 
 
 static void describe_crontask_spec(FILE *out, const json_t *o)
 {
-        const int w = 18;
+        const int w = 20;
         const json_t *task = json_path(o, "spec.taskTemplate");
         _cleanup_free_ char *deadline = seconds_text(json_path(o, "spec.startingDeadlineSeconds"));
         _cleanup_free_ char *catch_up =
@@ -441,7 +441,7 @@ static void describe_crontask_spec(FILE *out, const json_t *o)
 
 static void describe_crontask_status(FILE *out, const json_t *o, int64_t now_ms)
 {
-        const int w = 16;
+        const int w = 18;
         const json_t *active = json_path(o, "status.active");
         _cleanup_free_ char *last =
             time_with_age(json_path_string(o, "status.lastScheduleTime"), now_ms);
@@ -626,9 +626,12 @@ int cli_describe(FILE *out, const struct kind_info *kind, const json_t *o, const
         (kp->spec ? kp->spec : describe_generic_spec)(out, o);
 
         fputs("Status:\n", out);
-        field(out, 2, w, "Phase", cli_phase_of(o));
-        field(out, 2, w, "Reason", json_path_string(o, "status.reason"));
-        field(out, 2, w, "Message", json_path_string(o, "status.message"));
+        /* Kinds that run to completion have a phase; others (a CronTask) do not. */
+        if (!kind || kind->runs_to_completion || json_path(o, "status.phase")) {
+                field(out, 2, w, "Phase", cli_phase_of(o));
+                field(out, 2, w, "Reason", json_path_string(o, "status.reason"));
+                field(out, 2, w, "Message", json_path_string(o, "status.message"));
+        }
         if (kp->status)
                 kp->status(out, o, now_ms);
         describe_conditions(out, json_path(o, "status.conditions"));

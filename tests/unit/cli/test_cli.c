@@ -577,6 +577,71 @@ static char *describe_to_string(const char *kind, const json_t *o, const json_t 
         return s;
 }
 
+static const char *const crontask_json =
+    "{\"kind\":\"CronTask\",\"metadata\":{\"name\":\"nightly\",\"namespace\":\"default\","
+    "\"creationTimestamp\":\"2025-12-31T00:00:00Z\"},"
+    "\"spec\":{\"schedule\":\"30 2 * * *\",\"timeZone\":\"Europe/Berlin\","
+    "\"concurrencyPolicy\":\"Forbid\",\"suspend\":false,"
+    "\"catchUp\":{\"policy\":\"Latest\",\"max\":10},\"successfulHistoryLimit\":3,"
+    "\"failedHistoryLimit\":1,\"taskTemplate\":{\"spec\":{\"image\":\"busybox\"}}},"
+    "\"status\":{\"lastScheduleTime\":\"2026-01-01T00:30:00Z\","
+    "\"nextScheduleTime\":\"2026-01-02T01:30:00Z\",\"active\":[\"nightly-29453790\"],"
+    "\"missed\":{\"count\":2,\"lastTime\":\"2025-12-31T01:30:00Z\","
+    "\"lastReason\":\"ConcurrencyForbid\"}}}";
+
+static void test_crontask_table_and_describe(void **state)
+{
+        (void)state;
+        json_t *items = json_array();
+        struct cli_print_opts o = {.kind = kind_lookup("ct"), .now_ms = ts("2026-01-01T01:00:00Z")};
+        json_t *ct = load(crontask_json);
+        json_t *runs = load("[{\"kind\":\"Task\",\"metadata\":{\"name\":\"nightly-29453790\","
+                            "\"creationTimestamp\":\"2026-01-01T00:30:00Z\",\"annotations\":"
+                            "{\"berth/scheduled-time\":\"2026-01-01T00:30:00Z\"}},"
+                            "\"status\":{\"phase\":\"Running\","
+                            "\"startTime\":\"2026-01-01T00:30:01Z\"}}]");
+        char *s;
+
+        json_array_append(items, ct);
+        s = table_of(items, &o);
+        assert_string_equal(s, "NAME      SCHEDULE     TIMEZONE        SUSPEND   ACTIVE   LAST   "
+                               "NEXT     AGE\n"
+                               "nightly   30 2 * * *   Europe/Berlin   false     1        30m    "
+                               "in 24h   25h\n");
+        free(s);
+        o.wide = true;
+        s = table_of(items, &o);
+        assert_non_null(strstr(s, "MISSED"));
+        assert_non_null(strstr(s, "  2\n"));
+        free(s);
+
+        s = describe_to_string("crontask", ct, runs);
+        assert_non_null(strstr(s, "  Schedule:           30 2 * * *\n"));
+        assert_non_null(strstr(s, "  Time Zone:          Europe/Berlin\n"));
+        assert_non_null(strstr(s, "  Concurrency:        Forbid\n"));
+        assert_non_null(strstr(s, "  Catch Up:           Latest (at most 10)\n"));
+        assert_non_null(strstr(s, "  Missed:           2, the last at 2025-12-31T01:30:00Z: "
+                                  "ConcurrencyForbid\n"));
+        assert_non_null(strstr(s, "  Active:           nightly-29453790\n"));
+        assert_null(strstr(s, "Phase:")); /* a CronTask has none */
+        /* The next five times, from now, in Berlin (UTC+1 in winter). */
+        assert_non_null(strstr(s, "Next Runs:\n  2026-01-01T01:30:00Z\n  2026-01-02T01:30:00Z\n"));
+        assert_non_null(strstr(s, "Recent Runs:\n"));
+        assert_non_null(strstr(s, "nightly-29453790"));
+        assert_non_null(strstr(s, "Running"));
+        free(s);
+
+        /* Suspended: no next times; runs unavailable. */
+        json_object_set_new(json_object_get(ct, "spec"), "suspend", json_true());
+        s = describe_to_string("crontask", ct, NULL);
+        assert_non_null(strstr(s, "Next Runs:    <suspended>\n"));
+        assert_non_null(strstr(s, "Recent Runs:  <unavailable>\n"));
+        free(s);
+        json_decref(runs);
+        json_decref(ct);
+        json_decref(items);
+}
+
 static void test_workflow_table(void **state)
 {
         (void)state;
@@ -1661,6 +1726,7 @@ int main(void)
             cmocka_unit_test(test_printers),
             cmocka_unit_test(test_describe),
             cmocka_unit_test(test_workflow_table),
+            cmocka_unit_test(test_crontask_table_and_describe),
             cmocka_unit_test(test_workflow_describe),
             cmocka_unit_test(test_workflow_results_preview),
             cmocka_unit_test(test_wait_for_parse),
