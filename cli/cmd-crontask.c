@@ -10,17 +10,26 @@
 
 typedef int (*change_fn)(json_t *object, void *userdata);
 
-/* One CronTask from the arguments: "crontask/NAME", "crontask NAME" or NAME. */
-static int target_of(struct cli_ctx *ctx, const struct cli_command *cmd, char **args, size_t n,
-                     const char **ret_name)
+/* The command line: its options and one CronTask, "crontask/NAME",
+ * "crontask NAME" or NAME (borrowed from argv). -1 to go on; else the exit
+ * code (help printed, or a usage error). */
+static int parse_target(struct cli_ctx *ctx, const struct cli_command *cmd,
+                        const struct cli_option *opts, int argc, char **argv, const char **ret_name)
 {
         _cleanup_(cli_targets_release) struct cli_targets targets = {0};
         const struct kind_info *crontask = kind_by_name("CronTask");
+        _cleanup_free_ char **args = NULL;
         char errbuf[256];
+        size_t n = 0;
+        int r = cli_parse_args(ctx, cmd, opts, argc, argv, &args, &n);
 
+        if (r != 0)
+                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        if (n == 0)
+                return cli_usage_error(ctx, cmd, "a crontask is required: crontask/NAME");
         if (n == 1 && !strchr(args[0], '/')) {
                 *ret_name = args[0];
-                return 0;
+                return -1;
         }
         if (cli_targets_parse(args, n, true, &targets, errbuf, sizeof(errbuf)) < 0)
                 return cli_usage_error(ctx, cmd, "%s", errbuf);
@@ -28,7 +37,7 @@ static int target_of(struct cli_ctx *ctx, const struct cli_command *cmd, char **
                 return cli_usage_error(ctx, cmd, "%s takes exactly one crontask: crontask/NAME",
                                        cmd->name);
         *ret_name = targets.items[0].name;
-        return 0;
+        return -1;
 }
 
 /* GET, change, PUT; on 409 (someone else wrote in between) again. */
@@ -105,17 +114,10 @@ int cmd_trigger(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
             {"force", 0, CLI_OPT_BOOL, NULL, "run even when concurrencyPolicy would not", &t.force},
             {0},
         };
-        _cleanup_free_ char **args = NULL;
         const char *name = NULL;
-        size_t nargs = 0;
-        int r = cli_parse_args(ctx, cmd, opts, argc, argv, &args, &nargs);
+        int r = parse_target(ctx, cmd, opts, argc, argv, &name);
 
-        if (r != 0)
-                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-        if (nargs == 0)
-                return cli_usage_error(ctx, cmd, "a crontask is required: crontask/NAME");
-        r = target_of(ctx, cmd, args, nargs, &name);
-        if (r != 0)
+        if (r >= 0)
                 return r;
         time_format_rfc3339(time_now_ms(), t.at);
         r = change(ctx, name, set_trigger, &t);
@@ -131,17 +133,10 @@ int cmd_trigger(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
 static int suspend_or_resume(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
                              char **argv, bool suspend)
 {
-        _cleanup_free_ char **args = NULL;
         const char *name = NULL;
-        size_t nargs = 0;
-        int r = cli_parse_args(ctx, cmd, NULL, argc, argv, &args, &nargs);
+        int r = parse_target(ctx, cmd, NULL, argc, argv, &name);
 
-        if (r != 0)
-                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-        if (nargs == 0)
-                return cli_usage_error(ctx, cmd, "a crontask is required: crontask/NAME");
-        r = target_of(ctx, cmd, args, nargs, &name);
-        if (r != 0)
+        if (r >= 0)
                 return r;
         r = change(ctx, name, set_suspend, &suspend);
         if (r == CLI_EXIT_OK)

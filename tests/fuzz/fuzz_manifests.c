@@ -50,6 +50,12 @@ static int decode(const json_t *object)
                 r = workflow_spec_decode(object, &spec, NULL);
                 if (r == 0)
                         workflow_spec_release(&spec);
+        } else if (streq(kind, "CronTask")) {
+                struct crontask_spec spec;
+
+                r = crontask_spec_decode(object, &spec, NULL);
+                if (r == 0)
+                        crontask_spec_release(&spec);
         }
         return r;
 }

@@ -1121,6 +1121,22 @@ static void test_usage_errors(void **state)
         run(&c, "delete", "--wait=maybe", "task", "x", NULL);
         assert_int_equal(c.rc, 2);
 
+        run(&c, "trigger", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "a crontask is required: crontask/NAME"));
+
+        run(&c, "trigger", "task/x", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "trigger takes exactly one crontask"));
+
+        run(&c, "suspend", "ct/a", "ct/b", NULL);
+        assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "suspend takes exactly one crontask"));
+
+        run(&c, "resume", "--help", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "catchUp"));
+
         run(&c, "-n", "Bad_NS", "get", "tasks", NULL);
         assert_int_equal(c.rc, 2);
         assert_non_null(strstr(c.err, "invalid namespace"));
