@@ -57,7 +57,7 @@ hz=$(getconf CLK_TCK)
 "$bin/berth" apply -f "$tmp/skew.yaml" >/dev/null
 t0=$(ticks)
 sleep "$duration"
-echo "berthd cpu during skew: $(( ($(ticks) - t0) / hz ))s of ${duration}s" >&2
+python3 -c "print('berthd cpu during skew: %.2fs of ${duration}s' % (($(ticks) - $t0) / $hz))" >&2
 for i in $(seq 1 "$n"); do "$bin/berth" suspend "crontask/skew-$i" >/dev/null; done
 "$bin/berth" get tasks -o json >"$tmp/runs.json"
 python3 - "$tmp/runs.json" "$(cat "$tmp/cluster")" "$n" "$duration" <<'PY'
