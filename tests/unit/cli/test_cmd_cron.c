@@ -6,43 +6,7 @@
 #include <cmocka.h>
 
 #include "cli-internal.h"
-
-struct capture {
-        char *out;
-        char *err;
-        int rc;
-};
-
-static void capture_release(struct capture *c)
-{
-        free(c->out);
-        free(c->err);
-        c->out = c->err = NULL;
-}
-
-/* Runs berth with the NULL-terminated arguments after "berth". */
-static void run(struct capture *c, ...)
-{
-        char *argv[32] = {(char *)"berth"};
-        int argc = 1;
-        size_t olen = 0, elen = 0;
-        va_list ap;
-
-        capture_release(c);
-        va_start(ap, c);
-        for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
-                argv[argc++] = a;
-        va_end(ap);
-        argv[argc] = NULL;
-
-        FILE *out = open_memstream(&c->out, &olen);
-        FILE *err = open_memstream(&c->err, &elen);
-        assert_non_null(out);
-        assert_non_null(err);
-        c->rc = cli_run(argc, argv, out, err);
-        fclose(out);
-        fclose(err);
-}
+#include "cli-test.h"
 
 static size_t count_lines(const char *s)
 {
