@@ -86,14 +86,6 @@ static int compare_kids(const void *a, const void *b)
         return (x->scheduled_ms > y->scheduled_ms) - (x->scheduled_ms < y->scheduled_ms);
 }
 
-static int64_t time_of(const json_t *obj, const char *dotted)
-{
-        int64_t ms;
-        const char *s = json_path_string(obj, dotted);
-
-        return s && time_parse_rfc3339(s, &ms) == 0 ? ms : 0;
-}
-
 /* The children of the kind it runs, as the planner sees them. */
 static int observe_children(struct crontask_run *run, struct berth_error *err)
 {
@@ -127,10 +119,10 @@ static int observe_children(struct crontask_run *run, struct berth_error *err)
                         phase = TASK_PHASE_PENDING;
                 run->kids[run->n_kids++] = (struct cron_child){
                     .name = name,
-                    .scheduled_ms = time_of(ann, CRONTASK_ANNOTATION_TIME)
-                                        ?: time_of(c, "metadata.creationTimestamp"),
+                    .scheduled_ms = json_time_field(ann, CRONTASK_ANNOTATION_TIME)
+                                        ?: json_time_field(c, "metadata.creationTimestamp"),
                     .phase = phase,
-                    .completion_ms = time_of(c, "status.completionTime"),
+                    .completion_ms = json_time_field(c, "status.completionTime"),
                     .deleting = object_is_deleting(c),
                     .manual = name && strstr(name, "-manual-") != NULL,
                 };
@@ -158,8 +150,8 @@ static bool suspended_before(const json_t *obj)
 static void observe_schedule(struct crontask_run *run)
 {
         struct object_run *o = &run->o;
-        int64_t created = time_of(o->obj, "metadata.creationTimestamp");
-        int64_t last = time_of(o->obj, "status.lastScheduleTime");
+        int64_t created = json_time_field(o->obj, "metadata.creationTimestamp");
+        int64_t last = json_time_field(o->obj, "status.lastScheduleTime");
         int64_t since = o->ctx->acting_since_ms;
         bool was_suspended = suspended_before(o->obj);
         int64_t t = last > 0 ? last : created;
@@ -249,13 +241,13 @@ static void crontask_plan(struct object_run *o, struct plan_summary *ret)
             .next_ms = run->next_ms,
             .children = run->kids,
             .n_children = run->n_kids,
-            .trigger_ms = time_of(ann, CRONTASK_ANNOTATION_RUN),
+            .trigger_ms = json_time_field(ann, CRONTASK_ANNOTATION_RUN),
             .trigger_force = streq(json_path_string(ann, CRONTASK_ANNOTATION_FORCE), "true"),
             .prev_last_schedule_ms = json_time_field(st, "lastScheduleTime"),
             .prev_last_success_ms = json_time_field(st, "lastSuccessfulTime"),
             .prev_last_trigger_ms = json_time_field(st, "lastTriggerTime"),
             .prev_missed_count = json_path_int(st, "missed.count", 0),
-            .prev_missed_ms = time_of(st, "missed.lastTime"),
+            .prev_missed_ms = json_time_field(st, "missed.lastTime"),
             .prev_missed_reason = json_path_string(st, "missed.lastReason"),
             .now_ms = o->now_ms,
         };

@@ -129,7 +129,7 @@ int key_split(const char *key, char ns[64], char name[64]);
 int json_set_new(json_t *obj, const char *key, json_t *value);
 int json_set_time(json_t *obj, const char *key, int64_t ms);      /* ms <= 0: nothing */
 int json_set_string(json_t *obj, const char *key, const char *s); /* NULL: nothing */
-int64_t json_time_field(const json_t *obj, const char *field);    /* RFC 3339 → ms; 0 if absent */
+int64_t json_time_field(const json_t *obj, const char *dotted);   /* RFC 3339 → ms; 0 if absent */
 /* Conditions Running/Succeeded/Failed implied by a phase, reason and message
  * (next_attempt_ms > 0 while Running: BackOff), and Terminating (True while
  * terminating_ms > 0, False afterwards when old_status had it); keeps the

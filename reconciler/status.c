@@ -8,10 +8,10 @@
 
 /* ---- status ----------------------------------------------------------- */
 
-int64_t json_time_field(const json_t *st, const char *field)
+int64_t json_time_field(const json_t *obj, const char *dotted)
 {
         int64_t ms;
-        const char *s = json_string_value(json_object_get(st, field));
+        const char *s = json_path_string(obj, dotted);
         if (!s || time_parse_rfc3339(s, &ms) < 0)
                 return 0;
         return ms;
