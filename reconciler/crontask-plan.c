@@ -31,13 +31,6 @@ char *crontask_child_name(const char *name, int64_t scheduled_ms, bool seconds, 
         return str_printf("%s-%lld", name, (long long)(scheduled_ms / 60000));
 }
 
-/* The planner's working state beside the plan. */
-struct planning {
-        const struct crontask_plan_input *in;
-        struct crontask_plan *p;
-        bool deleted[CRONTASK_CHILDREN_MAX]; /* DELETE_CHILD planned */
-};
-
 static void add_action(struct crontask_plan *p, enum crontask_action_type type,
                        int64_t scheduled_ms, bool manual, size_t child)
 {
@@ -56,11 +49,17 @@ static size_t n_children(const struct crontask_plan_input *in)
         return in->n_children < CRONTASK_CHILDREN_MAX ? in->n_children : CRONTASK_CHILDREN_MAX;
 }
 
-static bool is_active(const struct planning *g, size_t i)
+static bool is_active(const struct crontask_plan_input *in, const struct crontask_plan *p, size_t i)
 {
-        const struct cron_child *c = &g->in->children[i];
+        const struct cron_child *c = &in->children[i];
 
-        return !finished(c->phase) && !c->deleting && !g->deleted[i];
+        return !finished(c->phase) && !c->deleting && !p->child_deleted[i];
+}
+
+static void delete_child(struct crontask_plan *p, size_t i)
+{
+        add_action(p, CRONTASK_ACTION_DELETE_CHILD, 0, false, i);
+        p->child_deleted[i] = true;
 }
 
 /* n runs missed, the latest of them at `at` (0: unknown). */
@@ -90,27 +89,24 @@ static bool child_exists(const struct crontask_plan_input *in, int64_t at, bool 
 
 /* One run at `at`: created, or missed for the reason that stops it. force:
  * a `berth trigger --force`, which concurrencyPolicy does not stop. */
-static void run(struct planning *g, int64_t at, bool manual, bool force)
+static void run(const struct crontask_plan_input *in, struct crontask_plan *p, int64_t at,
+                bool manual, bool force)
 {
-        const struct crontask_plan_input *in = g->in;
-        struct crontask_plan *p = g->p;
-
         if (child_exists(in, at, manual))
                 return; /* created before: a run happens once */
-        if (!manual && in->starting_deadline_ms > 0 && in->now_ms - at > in->starting_deadline_ms) {
+        if (!manual && in->spec.starting_deadline_ms > 0 &&
+            in->now_ms - at > in->spec.starting_deadline_ms) {
                 missed(p, at, "StartingDeadlineExceeded");
                 return;
         }
-        if (!force && p->active > 0 && in->concurrency == CONCURRENCY_FORBID) {
+        if (!force && p->active > 0 && in->spec.concurrency == CONCURRENCY_FORBID) {
                 missed(p, at, "ConcurrencyForbid");
                 return;
         }
-        if (!force && p->active > 0 && in->concurrency == CONCURRENCY_REPLACE) {
+        if (!force && p->active > 0 && in->spec.concurrency == CONCURRENCY_REPLACE) {
                 for (size_t i = 0; i < n_children(in); i++)
-                        if (is_active(g, i)) {
-                                add_action(p, CRONTASK_ACTION_DELETE_CHILD, 0, false, i);
-                                g->deleted[i] = true;
-                        }
+                        if (is_active(in, p, i))
+                                delete_child(p, i);
                 p->active = 0;
         }
         add_action(p, CRONTASK_ACTION_CREATE_CHILD, at, manual, 0);
@@ -118,63 +114,59 @@ static void run(struct planning *g, int64_t at, bool manual, bool force)
 }
 
 /* Times missed while no controller acted (or while suspended). */
-static void plan_backlog(struct planning *g)
+static void plan_backlog(const struct crontask_plan_input *in, struct crontask_plan *p)
 {
-        const struct crontask_plan_input *in = g->in;
-        struct crontask_plan *p = g->p;
         size_t older = in->backlog_count - in->n_backlog; /* not even listed */
 
         if (in->backlog_count == 0)
                 return;
         missed_n(p, older, 0, "Downtime");
-        if (!in->backlog_complete || in->catch_up == CATCH_UP_NONE) {
+        if (!in->backlog_complete || in->spec.catch_up == CATCH_UP_NONE) {
                 for (size_t k = 0; k < in->n_backlog; k++)
                         missed(p, in->backlog[k], "Downtime");
-        } else if (in->catch_up == CATCH_UP_LATEST) {
+        } else if (in->spec.catch_up == CATCH_UP_LATEST) {
                 for (size_t k = 0; k + 1 < in->n_backlog; k++)
                         missed(p, in->backlog[k], "Downtime");
                 if (in->n_backlog > 0)
-                        run(g, in->backlog[in->n_backlog - 1], false, false);
+                        run(in, p, in->backlog[in->n_backlog - 1], false, false);
         } else {
                 /* All: the latest catchUp.max, oldest first; older ones are missed. */
                 for (size_t k = 0; k < in->n_backlog; k++)
-                        run(g, in->backlog[k], false, false);
+                        run(in, p, in->backlog[k], false, false);
         }
         if (in->n_backlog > 0 && in->backlog[in->n_backlog - 1] > p->last_schedule_ms)
                 p->last_schedule_ms = in->backlog[in->n_backlog - 1];
 }
 
 /* Finished children beyond the history limits go, oldest first. */
-static void plan_history(struct planning *g)
+static void plan_history(const struct crontask_plan_input *in, struct crontask_plan *p)
 {
-        const struct crontask_plan_input *in = g->in;
         size_t succeeded = 0, failed = 0;
 
         for (size_t i = 0; i < n_children(in); i++) {
                 const struct cron_child *c = &in->children[i];
-                if (!c->deleting && !g->deleted[i] && c->phase == TASK_PHASE_SUCCEEDED)
+                if (!c->deleting && !p->child_deleted[i] && c->phase == TASK_PHASE_SUCCEEDED)
                         succeeded++;
-                else if (!c->deleting && !g->deleted[i] && c->phase == TASK_PHASE_FAILED)
+                else if (!c->deleting && !p->child_deleted[i] && c->phase == TASK_PHASE_FAILED)
                         failed++;
         }
         for (size_t i = 0; i < n_children(in); i++) {
                 const struct cron_child *c = &in->children[i];
                 bool drop = false;
 
-                if (c->deleting || g->deleted[i])
+                if (c->deleting || p->child_deleted[i])
                         continue;
                 if (c->phase == TASK_PHASE_SUCCEEDED &&
-                    succeeded > (size_t)in->successful_history) {
+                    succeeded > (size_t)in->spec.successful_history) {
                         succeeded--;
                         drop = true;
-                } else if (c->phase == TASK_PHASE_FAILED && failed > (size_t)in->failed_history) {
+                } else if (c->phase == TASK_PHASE_FAILED &&
+                           failed > (size_t)in->spec.failed_history) {
                         failed--;
                         drop = true;
                 }
-                if (drop) {
-                        add_action(g->p, CRONTASK_ACTION_DELETE_CHILD, 0, false, i);
-                        g->deleted[i] = true;
-                }
+                if (drop)
+                        delete_child(p, i);
         }
 }
 
@@ -188,8 +180,6 @@ static void plan_deleting(const struct crontask_plan_input *in, struct crontask_
 
 void crontask_plan_compute(const struct crontask_plan_input *in, struct crontask_plan *ret)
 {
-        _cleanup_free_ struct planning *g = calloc(1, sizeof(*g));
-
         memset(ret, 0, sizeof(*ret));
         ret->requeue_after_ms = -1;
         ret->last_schedule_ms = in->prev_last_schedule_ms;
@@ -202,27 +192,22 @@ void crontask_plan_compute(const struct crontask_plan_input *in, struct crontask
                 plan_deleting(in, ret);
                 return;
         }
-        if (!g) /* no room to plan: look again soon */ {
-                ret->requeue_after_ms = 1000;
-                return;
-        }
-        *g = (struct planning){.in = in, .p = ret};
         if (!in->has_finalizer)
                 add_action(ret, CRONTASK_ACTION_ADD_FINALIZER, 0, false, 0);
 
         for (size_t i = 0; i < n_children(in); i++) {
                 const struct cron_child *c = &in->children[i];
-                if (is_active(g, i))
+                if (is_active(in, ret, i))
                         ret->active++;
                 if (c->phase == TASK_PHASE_SUCCEEDED && c->completion_ms > ret->last_success_ms)
                         ret->last_success_ms = c->completion_ms;
         }
 
-        ret->suspended = in->suspend;
-        if (!in->suspend) {
-                plan_backlog(g);
+        ret->suspended = in->spec.suspend;
+        if (!in->spec.suspend) {
+                plan_backlog(in, ret);
                 for (size_t k = 0; k < in->n_due; k++) {
-                        run(g, in->due[k], false, false);
+                        run(in, ret, in->due[k], false, false);
                         if (in->due[k] > ret->last_schedule_ms)
                                 ret->last_schedule_ms = in->due[k];
                 }
@@ -232,12 +217,12 @@ void crontask_plan_compute(const struct crontask_plan_input *in, struct crontask
         }
         /* A trigger runs even while suspended: it is an explicit request. */
         if (in->trigger_ms > in->prev_last_trigger_ms) {
-                run(g, in->trigger_ms, true, in->trigger_force);
+                run(in, ret, in->trigger_ms, true, in->trigger_force);
                 ret->last_trigger_ms = in->trigger_ms;
         }
-        plan_history(g);
+        plan_history(in, ret);
 
-        if (!in->suspend && (in->due_more || !in->backlog_complete))
+        if (!in->spec.suspend && (in->due_more || !in->backlog_complete))
                 ret->requeue_after_ms = 0; /* more came due than one wake-up runs */
         else if (ret->next_ms > 0)
                 ret->requeue_after_ms = ret->next_ms > in->now_ms ? ret->next_ms - in->now_ms : 0;

@@ -223,13 +223,7 @@ static void crontask_plan(struct object_run *o, struct plan_summary *ret)
         struct crontask_plan_input in = {
             .deleting = o->deleting,
             .has_finalizer = object_has_finalizer(o->obj, CRONTASK_FINALIZER),
-            .concurrency = run->spec.concurrency,
-            .starting_deadline_ms = run->spec.starting_deadline_ms,
-            .catch_up = run->spec.catch_up,
-            .catch_up_max = run->spec.catch_up_max,
-            .suspend = run->spec.suspend,
-            .successful_history = run->spec.successful_history,
-            .failed_history = run->spec.failed_history,
+            .spec = run->spec,
             .backlog_count = run->backlog_count,
             .backlog = run->backlog_sorted,
             .n_backlog = run->spec_valid ? backlog_in_order(run) : 0,
@@ -359,16 +353,12 @@ static json_t *active_names(struct crontask_run *run)
 {
         const struct crontask_plan *p = &run->plan;
         _cleanup_json_ json_t *names = json_array();
-        bool deleted[CRONTASK_CHILDREN_MAX] = {false};
 
         if (!names)
                 return NULL;
-        for (size_t k = 0; k < p->n_actions; k++)
-                if (p->actions[k].type == CRONTASK_ACTION_DELETE_CHILD)
-                        deleted[p->actions[k].child] = true;
         for (size_t i = 0; i < run->n_kids && i < CRONTASK_CHILDREN_MAX; i++) {
                 const struct cron_child *c = &run->kids[i];
-                if (!deleted[i] && !c->deleting && c->phase != TASK_PHASE_SUCCEEDED &&
+                if (!p->child_deleted[i] && !c->deleting && c->phase != TASK_PHASE_SUCCEEDED &&
                     c->phase != TASK_PHASE_FAILED &&
                     json_array_append_new(names, json_string(c->name)) < 0)
                         return NULL;

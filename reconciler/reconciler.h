@@ -293,13 +293,9 @@ struct cron_child {
 struct crontask_plan_input {
         bool deleting;
         bool has_finalizer;
-        enum concurrency_policy concurrency;
-        int64_t starting_deadline_ms; /* 0 = none */
-        enum catch_up_policy catch_up;
-        int catch_up_max;
-        bool suspend;
-        int successful_history;
-        int failed_history;
+        /* Its policies (concurrency, startingDeadline, catchUp, suspend,
+         * history limits); the schedule and template are not read here. */
+        struct crontask_spec spec;
         /* Scheduled times after the last one handled, up to now, that came due
          * while this controller was not acting (down, not leading) or the
          * CronTask was suspended: how many, and the latest catch_up_max of them
@@ -363,6 +359,8 @@ struct crontask_plan {
         const char *missed_reason; /* StartingDeadlineExceeded, ConcurrencyForbid, Downtime */
         size_t active;             /* children that run, after this plan */
         int64_t requeue_after_ms;
+        /* children[i] is deleted by this plan (Replace, history). */
+        bool child_deleted[CRONTASK_CHILDREN_MAX];
 };
 
 /* Pure: no I/O, no clock. */

@@ -22,11 +22,14 @@ static struct crontask_plan_input input(void)
 {
         return (struct crontask_plan_input){
             .has_finalizer = true,
-            .concurrency = CONCURRENCY_ALLOW,
-            .catch_up = CATCH_UP_LATEST,
-            .catch_up_max = 10,
-            .successful_history = 3,
-            .failed_history = 1,
+            .spec =
+                {
+                    .concurrency = CONCURRENCY_ALLOW,
+                    .catch_up = CATCH_UP_LATEST,
+                    .catch_up_max = 10,
+                    .successful_history = 3,
+                    .failed_history = 1,
+                },
             .backlog_complete = true,
             .next_ms = T0 + HOUR,
             .now_ms = T0,
@@ -121,7 +124,7 @@ static void test_concurrency_policies(void **state)
         assert_int_equal(plan.active, 2);
 
         /* Forbid: this run is missed, for that reason. */
-        in.concurrency = CONCURRENCY_FORBID;
+        in.spec.concurrency = CONCURRENCY_FORBID;
         crontask_plan_compute(&in, &plan);
         assert_int_equal(count(CRONTASK_ACTION_CREATE_CHILD), 0);
         assert_int_equal(plan.missed_count, 5);
@@ -136,7 +139,7 @@ static void test_concurrency_policies(void **state)
 
         /* Replace: the running one goes first. */
         kids[0].phase = TASK_PHASE_RUNNING;
-        in.concurrency = CONCURRENCY_REPLACE;
+        in.spec.concurrency = CONCURRENCY_REPLACE;
         crontask_plan_compute(&in, &plan);
         assert_int_equal(count(CRONTASK_ACTION_DELETE_CHILD), 1);
         assert_int_equal(nth(CRONTASK_ACTION_DELETE_CHILD, 0)->child, 0);
@@ -146,7 +149,7 @@ static void test_concurrency_policies(void **state)
 
         /* A child being deleted already does not count as running. */
         kids[0].deleting = true;
-        in.concurrency = CONCURRENCY_FORBID;
+        in.spec.concurrency = CONCURRENCY_FORBID;
         crontask_plan_compute(&in, &plan);
         assert_int_equal(count(CRONTASK_ACTION_CREATE_CHILD), 1);
 }
@@ -159,7 +162,7 @@ static void test_starting_deadline(void **state)
 
         in.due = due;
         in.n_due = 1;
-        in.starting_deadline_ms = 300 * 1000;
+        in.spec.starting_deadline_ms = 300 * 1000;
         in.now_ms = T0 + 300 * 1000; /* exactly at the deadline: still runs */
         crontask_plan_compute(&in, &plan);
         assert_int_equal(count(CRONTASK_ACTION_CREATE_CHILD), 1);
@@ -182,8 +185,8 @@ static struct crontask_plan_input after_outage(enum catch_up_policy policy, int 
 
         for (size_t i = 0; i < ARRAY_SIZE(outage); i++)
                 outage[i] = T0 + (int64_t)i * HOUR;
-        in.catch_up = policy;
-        in.catch_up_max = max;
+        in.spec.catch_up = policy;
+        in.spec.catch_up_max = max;
         in.backlog_count = ARRAY_SIZE(outage);
         in.backlog = outage + ARRAY_SIZE(outage) - keep; /* the latest max */
         in.n_backlog = keep;
@@ -225,7 +228,7 @@ static void test_catch_up_after_outage(void **state)
         assert_int_equal(plan.active, 10);
 
         /* All with Forbid: the first runs, the rest find it running. */
-        in.concurrency = CONCURRENCY_FORBID;
+        in.spec.concurrency = CONCURRENCY_FORBID;
         crontask_plan_compute(&in, &plan);
         assert_int_equal(count(CRONTASK_ACTION_CREATE_CHILD), 1);
         assert_int_equal(nth(CRONTASK_ACTION_CREATE_CHILD, 0)->scheduled_ms, outage[62]);
@@ -234,7 +237,7 @@ static void test_catch_up_after_outage(void **state)
 
         /* A catch-up run later than startingDeadlineSeconds is missed too. */
         in = after_outage(CATCH_UP_LATEST, 10);
-        in.starting_deadline_ms = 10 * MIN;
+        in.spec.starting_deadline_ms = 10 * MIN;
         crontask_plan_compute(&in, &plan);
         assert_int_equal(count(CRONTASK_ACTION_CREATE_CHILD), 0);
         assert_int_equal(plan.missed_count, 72);
@@ -275,7 +278,7 @@ static void test_suspend_and_trigger(void **state)
         struct cron_child kids[] = {
             {.name = "x-1", .scheduled_ms = T0 - HOUR, .phase = TASK_PHASE_RUNNING}};
 
-        in.suspend = true;
+        in.spec.suspend = true;
         in.next_ms = 0; /* not computed while suspended */
         in.prev_last_schedule_ms = T0 - HOUR;
         crontask_plan_compute(&in, &plan);
@@ -299,8 +302,8 @@ static void test_suspend_and_trigger(void **state)
         assert_int_equal(plan.n_actions, 0);
 
         /* concurrencyPolicy applies to a trigger unless forced. */
-        in.suspend = false;
-        in.concurrency = CONCURRENCY_FORBID;
+        in.spec.suspend = false;
+        in.spec.concurrency = CONCURRENCY_FORBID;
         in.children = kids;
         in.n_children = 1;
         in.trigger_ms = T0 + 60 * 1000;
@@ -341,8 +344,8 @@ static void test_history_pruning(void **state)
 
         in.children = kids;
         in.n_children = ARRAY_SIZE(kids);
-        in.successful_history = 2;
-        in.failed_history = 1;
+        in.spec.successful_history = 2;
+        in.spec.failed_history = 1;
         crontask_plan_compute(&in, &plan);
         /* Succeeded a, c, e, f: keep e, f. Failed b, d: keep d. */
         assert_int_equal(count(CRONTASK_ACTION_DELETE_CHILD), 3);
@@ -353,8 +356,8 @@ static void test_history_pruning(void **state)
         assert_int_equal(plan.last_success_ms, T0 - 80 * MIN);
 
         /* Limits of 0 keep nothing finished. */
-        in.successful_history = 0;
-        in.failed_history = 0;
+        in.spec.successful_history = 0;
+        in.spec.failed_history = 0;
         crontask_plan_compute(&in, &plan);
         assert_int_equal(count(CRONTASK_ACTION_DELETE_CHILD), 6);
 }
