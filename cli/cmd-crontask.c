@@ -119,14 +119,13 @@ int cmd_trigger(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
 
         if (r >= 0)
                 return r;
-        time_format_rfc3339(time_now_ms(), t.at);
+        /* The run is named after the trigger time in whole seconds, as written. */
+        int64_t now_s = time_now_ms() / 1000;
+        time_format_rfc3339(now_s * 1000, t.at);
         r = change(ctx, name, set_trigger, &t);
-        if (r == CLI_EXIT_OK) {
-                int64_t ms;
-                (void)time_parse_rfc3339(t.at, &ms);
+        if (r == CLI_EXIT_OK)
                 fprintf(ctx->out, "crontask/%s triggered: run %s-manual-%lld\n", name, name,
-                        (long long)(ms / 1000));
-        }
+                        (long long)now_s);
         return r;
 }
 
