@@ -11,27 +11,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:-sqlite}
 bin=${2:-build/release}
-tmp=$(mktemp -d /tmp/berth-bench.XXXXXX)
 prefix=/bench-$$-$RANDOM/
 case "$backend" in
-  sqlite) store="sqlite:$tmp/berth.db" ;;
+  sqlite) store="sqlite:%TMP%/berth.db" ;;
   etcd) store="etcd://127.0.0.1:2379" ;;
   *) echo "usage: $0 [sqlite|etcd] [build dir]" >&2; exit 2 ;;
 esac
-"$bin/berthd" --store "$store" --prefix "$prefix" --data-dir "$tmp" \
-  --listen "unix://$tmp/b.sock" --leader-elect=false >"$tmp/berthd.log" 2>&1 &
-pid=$!
-cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+bench_cleanup_extra() {
   if [ "$backend" = etcd ]; then
     curl -sf -X POST http://127.0.0.1:2379/v3/kv/deleterange -d "{\"key\":\"$(printf %s "$prefix" | base64 -w0)\",\"range_end\":\"$(printf %s "${prefix%/}0" | base64 -w0)\"}" >/dev/null || true
   fi
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-export BERTH_SERVER="unix://$tmp/b.sock"
-for _ in $(seq 1 100); do "$bin/berth" version >/dev/null 2>&1 && break; sleep 0.1; done
+. bench/lib.sh
+bench_berthd "$bin" "$store" --prefix "$prefix" --leader-elect=false
 
 manifests() { # FIRST LAST
   for i in $(seq "$1" "$2"); do

@@ -18,25 +18,8 @@ n=${1:-50}
 duration=${2:-120}
 m=${3:-1000}
 bin=${4:-build/release}
-tmp=$(mktemp -d /tmp/berth-bench.XXXXXX)
-"$bin/berthd" --store "sqlite:$tmp/berth.db" --data-dir "$tmp" \
-  --listen "unix://$tmp/b.sock" >"$tmp/berthd.log" 2>&1 &
-pid=$!
-cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  cluster=$(cat "$tmp/cluster" 2>/dev/null || true)
-  if [ -n "$cluster" ]; then
-    ids=$(docker ps -aq --filter "label=berth.cluster=$cluster")
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-export BERTH_SERVER="unix://$tmp/b.sock"
-for _ in $(seq 1 100); do "$bin/berth" version >/dev/null 2>&1 && break; sleep 0.1; done
-curl -sf --unix-socket "$tmp/b.sock" http://localhost/version |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"])' >"$tmp/cluster"
+. bench/lib.sh
+bench_berthd "$bin" "sqlite:%TMP%/berth.db"
 
 # --- skew ------------------------------------------------------------------
 for i in $(seq 1 "$n"); do

@@ -13,19 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20}
 bin=${2:-build/release}
-tmp=$(mktemp -d /tmp/berth-bench.XXXXXX)
 docker_sock=/var/run/docker.sock
-"$bin/berthd" --store "sqlite:$tmp/berth.db" --data-dir "$tmp" \
-  --listen "unix://$tmp/b.sock" >"$tmp/berthd.log" 2>&1 &
-pid=$!
-cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-export BERTH_SERVER="unix://$tmp/b.sock"
-for _ in $(seq 1 100); do "$bin/berth" version >/dev/null 2>&1 && break; sleep 0.1; done
+. bench/lib.sh
+bench_berthd "$bin" "sqlite:%TMP%/berth.db"
 
 now() { date +%s.%N; }
 engine() { # METHOD PATH [BODY]
