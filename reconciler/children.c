@@ -1,6 +1,7 @@
 /* children.c: objects one object owns (through metadata.ownerReferences):
  * a Workflow's Tasks, a CronTask's runs. Shared by the kinds that create
- * objects of the next layer. */
+ * objects of the next layer: how a child is made, written, found and
+ * deleted. */
 #include "reconciler-internal.h"
 
 bool object_owned_by(const json_t *obj, const char *owner_kind, const char *owner_name,
@@ -62,4 +63,35 @@ int children_mark_deleted(struct reconcile_ctx *ctx, const struct kind_info *kin
                         return r;
         }
         return 0;
+}
+
+json_t *child_new(const struct object_run *owner, const struct kind_info *kind, const char *name,
+                  json_t *labels, json_t *annotations, json_t *spec)
+{
+        _cleanup_json_ json_t *l = labels, *a = annotations, *s = spec;
+        _cleanup_json_ json_t *child =
+            json_pack("{s:s, s:s, s:{s:s, s:s, s:O, s:[{s:s, s:s, s:s, s:s, s:b}]}, s:O}",
+                      "apiVersion", MANIFEST_API_VERSION, "kind", kind->kind, "metadata", "name",
+                      name, "namespace", owner->ns, "labels", l, "ownerReferences", "apiVersion",
+                      MANIFEST_API_VERSION, "kind", json_path_string(owner->obj, "kind"), "name",
+                      owner->name, "uid", owner->uid, "controller", true, "spec", s);
+
+        if (!child ||
+            (a && json_object_set(json_object_get(child, "metadata"), "annotations", a) < 0))
+                return NULL;
+        manifest_apply_defaults(child);
+        if (object_stamp_new(child, kind, owner->now_ms) < 0)
+                return NULL;
+        return TAKE_PTR(child);
+}
+
+int child_create(struct reconcile_ctx *ctx, const char *key, const json_t *child,
+                 struct berth_error *err)
+{
+        _cleanup_free_ char *data = json_dumps(child, JSON_COMPACT);
+
+        if (!data)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        return store_put_guarded(ctx->store, key, data, strlen(data), STORE_MUST_NOT_EXIST, 0,
+                                 ctx->fence, NULL, err);
 }

@@ -261,7 +261,6 @@ static void crontask_plan(struct object_run *o, struct plan_summary *ret)
 /* The child for one scheduled time, from the template. */
 static json_t *child_object(struct crontask_run *run, const char *name, int64_t at)
 {
-        struct object_run *o = &run->o;
         const struct crontask_spec *spec = &run->spec;
         char ts[RFC3339_MAX];
         _cleanup_json_ json_t *labels =
@@ -270,21 +269,11 @@ static json_t *child_object(struct crontask_run *run, const char *name, int64_t 
             spec->child_annotations ? json_copy((json_t *)spec->child_annotations) : json_object();
 
         time_format_rfc3339(at, ts);
-        if (!labels || !annotations || json_set_string(labels, CRONTASK_LABEL, o->name) < 0 ||
+        if (!labels || !annotations || json_set_string(labels, CRONTASK_LABEL, run->o.name) < 0 ||
             json_set_string(annotations, CRONTASK_ANNOTATION_TIME, ts) < 0)
                 return NULL;
-        _cleanup_json_ json_t *child = json_pack(
-            "{s:s, s:s, s:{s:s, s:s, s:O, s:O, s:[{s:s, s:s, s:s, s:s, s:b}]}, s:o}", "apiVersion",
-            MANIFEST_API_VERSION, "kind", spec->child_kind->kind, "metadata", "name", name,
-            "namespace", o->ns, "labels", labels, "annotations", annotations, "ownerReferences",
-            "apiVersion", MANIFEST_API_VERSION, "kind", "CronTask", "name", o->name, "uid", o->uid,
-            "controller", true, "spec", json_deep_copy(spec->child_spec));
-        if (!child)
-                return NULL;
-        manifest_apply_defaults(child);
-        if (object_stamp_new(child, spec->child_kind, o->now_ms) < 0)
-                return NULL;
-        return TAKE_PTR(child);
+        return child_new(&run->o, spec->child_kind, name, TAKE_PTR(labels), TAKE_PTR(annotations),
+                         json_deep_copy(spec->child_spec));
 }
 
 static int act_create(struct crontask_run *run, const struct crontask_action *a,
@@ -296,12 +285,10 @@ static int act_create(struct crontask_run *run, const struct crontask_action *a,
         _cleanup_free_ char *key =
             name ? object_key(o->ctx->prefix, run->spec.child_kind->resource, o->ns, name) : NULL;
         _cleanup_json_ json_t *child = name ? child_object(run, name, a->scheduled_ms) : NULL;
-        _cleanup_free_ char *data = child ? json_dumps(child, JSON_COMPACT) : NULL;
 
-        if (!data || !key)
+        if (!child || !key)
                 return berth_error_set(err, -ENOMEM, "run of %s: out of memory", o->key);
-        int r = store_put_guarded(o->ctx->store, key, data, strlen(data), STORE_MUST_NOT_EXIST, 0,
-                                  o->ctx->fence, NULL, err);
+        int r = child_create(o->ctx, key, child, err);
         if (r == -ESTALE) { /* made before: a run happens once */
                 berth_error_clear(err);
                 return 0;

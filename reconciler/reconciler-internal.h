@@ -119,6 +119,18 @@ int children_list(struct reconcile_ctx *ctx, const struct kind_info *kind, const
 /* Marks every one of them deleted (their own finalizers clean up). */
 int children_mark_deleted(struct reconcile_ctx *ctx, const struct kind_info *kind, const char *ns,
                           const json_t *children, struct berth_error *err);
+/* A new object of kind, named name in owner's namespace, with owner as its
+ * controlling ownerReference, defaults applied and stamped (uid, creation
+ * time) at owner->now_ms. Steals labels, annotations (NULL: none) and spec,
+ * also on failure. New reference, or NULL when memory ran out. */
+json_t *child_new(const struct object_run *owner, const struct kind_info *kind, const char *name,
+                  json_t *labels, json_t *annotations, json_t *spec);
+/* Writes child at key only if nothing is there, under the leader's fence: 0
+ * written; -ESTALE an object is there already (made by an earlier reconcile
+ * the cache has not shown yet: a child is created once); else the store's
+ * error, in err. */
+int child_create(struct reconcile_ctx *ctx, const char *key, const json_t *child,
+                 struct berth_error *err);
 
 /* Splits "<prefix><resource>/<ns>/<name>" without knowing the prefix. */
 int key_split(const char *key, char ns[64], char name[64]);

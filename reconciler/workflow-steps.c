@@ -128,19 +128,10 @@ static json_t *step_task_object(struct workflow_run *run, size_t i, char *msg, s
 
         if (!spec || task_template_foreach(spec, expand_value, &x) < 0)
                 return NULL;
-        _cleanup_json_ json_t *task =
-            json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, s:s, s:b}]}, s:O}",
-                      "apiVersion", MANIFEST_API_VERSION, "kind", "Task", "metadata", "name",
-                      run->task_names[i], "namespace", o->ns, "labels", WORKFLOW_LABEL_WORKFLOW,
-                      o->name, WORKFLOW_LABEL_STEP, run->spec.steps[i].name, "ownerReferences",
-                      "apiVersion", MANIFEST_API_VERSION, "kind", "Workflow", "name", o->name,
-                      "uid", o->uid, "controller", true, "spec", spec);
-        if (!task)
-                return NULL;
-        manifest_apply_defaults(task);
-        if (object_stamp_new(task, kind_by_name("Task"), o->now_ms) < 0)
-                return NULL;
-        return TAKE_PTR(task);
+        return child_new(o, kind_by_name("Task"), run->task_names[i],
+                         json_pack("{s:s, s:s}", WORKFLOW_LABEL_WORKFLOW, o->name,
+                                   WORKFLOW_LABEL_STEP, run->spec.steps[i].name),
+                         NULL, TAKE_PTR(spec));
 }
 
 int workflow_create_task(struct workflow_run *run, size_t i, struct berth_error *err)
@@ -159,13 +150,9 @@ int workflow_create_task(struct workflow_run *run, size_t i, struct berth_error 
                 fail_step(run, i, "InvalidTemplate", "%s", msg);
                 return 0;
         }
-        _cleanup_free_ char *data = json_dumps(task, JSON_COMPACT);
-        if (!data)
-                return berth_error_set(err, -ENOMEM, "out of memory");
 
         struct berth_error e = {0};
-        int r = store_put_guarded(ctx->store, run->task_keys[i], data, strlen(data),
-                                  STORE_MUST_NOT_EXIST, 0, ctx->fence, NULL, &e);
+        int r = child_create(ctx, run->task_keys[i], task, &e);
         if (r == -ESTALE) /* made by an earlier reconcile the cache has not shown yet */
                 return 0;
         if (r == -E2BIG || r == -EINVAL) {
