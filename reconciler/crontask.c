@@ -69,14 +69,8 @@ static int crontask_prepare(struct object_run *o, struct berth_error *err)
 
                 run->spec_valid = true;
                 run->seconds_names = every > 0 && every < 60000;
-                return 0;
         }
-        if (r == -EINVAL && o->deleting) {
-                berth_error_clear(err); /* a delete needs no valid spec */
-                return 0;
-        }
-        berth_error_prefix(err, "%s", o->key);
-        return r;
+        return object_run_spec_decoded(o, r, err);
 }
 
 static int compare_kids(const void *a, const void *b)

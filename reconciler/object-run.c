@@ -64,6 +64,18 @@ bool object_has_finalizer(const json_t *obj, const char *finalizer)
         return false;
 }
 
+int object_run_spec_decoded(struct object_run *run, int r, struct berth_error *err)
+{
+        if (r == 0)
+                return 0;
+        if (r == -EINVAL && run->deleting) {
+                berth_error_clear(err);
+                return 0;
+        }
+        berth_error_prefix(err, "%s", run->key);
+        return r;
+}
+
 int object_run_add_finalizer(struct object_run *run, const char *finalizer)
 {
         json_t *meta = json_object_get(run->obj, "metadata");

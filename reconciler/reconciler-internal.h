@@ -98,6 +98,10 @@ int object_run_add_finalizer(struct object_run *run, const char *finalizer); /* 
 int object_run_finalize(struct object_run *run, const char *finalizer, struct berth_error *err);
 /* Sets metadata.deletionTimestamp (if unset) and writes the object. */
 int object_run_mark_deleted(struct object_run *run, struct berth_error *err);
+/* What prepare returns once decoding the spec gave r: 0 when it is valid, or
+ * when only its validation failed (-EINVAL) on an object being deleted (a
+ * delete needs no valid spec: err is cleared); else r, err naming the key. */
+int object_run_spec_decoded(struct object_run *run, int r, struct berth_error *err);
 bool object_is_deleting(const json_t *obj);
 /* Marks the object at key deleted (its finalizers then clean up); a
  * missing or concurrently changed object is no error (its event brings

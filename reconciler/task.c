@@ -79,16 +79,8 @@ static int task_prepare(struct object_run *o, struct berth_error *err)
         struct task_run *run = task_run_of(o);
         int r = task_spec_decode(o->obj, &run->spec, err);
 
-        if (r == 0) {
-                run->spec_valid = true;
-                return 0;
-        }
-        if (r == -EINVAL && o->deleting) {
-                berth_error_clear(err); /* a delete needs no valid spec */
-                return 0;
-        }
-        berth_error_prefix(err, "%s", o->key);
-        return r;
+        run->spec_valid = r == 0;
+        return object_run_spec_decoded(o, r, err);
 }
 
 static struct observed_container observed(const struct container_info *c)

@@ -415,6 +415,30 @@ static void test_unknown_kind_is_an_error(void **state)
         assert_int_equal(requeue, -1);
 }
 
+/* A spec that does not decode stops the reconcile, unless the object is being
+ * deleted: a delete needs no valid spec. */
+static void test_spec_decode_result(void **state)
+{
+        (void)state;
+        struct object_run run = {.key = KEY};
+        struct berth_error err = {0};
+
+        assert_int_equal(object_run_spec_decoded(&run, 0, &err), 0);
+
+        berth_error_set(&err, -EINVAL, "spec.image: required");
+        assert_int_equal(object_run_spec_decoded(&run, -EINVAL, &err), -EINVAL);
+        assert_string_equal(err.message, KEY ": spec.image: required");
+
+        run.deleting = true;
+        berth_error_set(&err, -EINVAL, "spec.image: required");
+        assert_int_equal(object_run_spec_decoded(&run, -EINVAL, &err), 0);
+        assert_int_equal(err.code, 0);
+
+        berth_error_set(&err, -ENOMEM, "out of memory");
+        assert_int_equal(object_run_spec_decoded(&run, -ENOMEM, &err), -ENOMEM);
+        assert_string_equal(err.message, KEY ": out of memory");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -427,6 +451,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_round_limit, setup, teardown),
             cmocka_unit_test(test_every_kind_is_complete),
             cmocka_unit_test_setup_teardown(test_unknown_kind_is_an_error, setup, teardown),
+            cmocka_unit_test(test_spec_decode_result),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
