@@ -14,12 +14,14 @@
 
 #include "controller.h"
 #include "manifests.h"
+#include "probe.h"
 #include "reconciler.h"
 
 #define CONTROLLER_SYNC_TIMEOUT_MS   30000
 #define CONTROLLER_DEFAULT_WORKERS   8
 #define CONTROLLER_MAX_WORKERS       1024
 #define CONTROLLER_DEFAULT_RESYNC_MS (10 * 60 * 1000)
+#define CONTROLLER_PROBES_IN_FLIGHT  64 /* http/tcp health checks running at once */
 
 struct worker {
         struct controller *c;
@@ -39,6 +41,7 @@ struct controller {
         int64_t compact_ms; /* <= 0: never */
         struct object_cache *objects;
         struct container_cache *containers;
+        struct prober *prober; /* Services' http and tcp health checks */
         char cluster[40]; /* the store's identity; labels berth.cluster on containers */
 
         /* qlock guards queue: the caches' handlers enqueue from their own threads
@@ -173,6 +176,12 @@ static void on_container_event(const struct container_info *ci, bool removed _un
                                void *userdata)
 {
         enqueue_owner(userdata, ci);
+}
+
+/* A replica's health changed: its Service's key. */
+static void on_probe_change(const char *owner_key, void *userdata)
+{
+        enqueue(userdata, owner_key);
 }
 
 /* Enqueues every cached object of every reconciled resource; returns the count. */
@@ -452,6 +461,7 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .cluster = c->cluster,
                     .fence = c->fence_key ? &c->fence : NULL,
                     .acting_since_ms = acting_since,
+                    .prober = c->prober,
                 };
                 c->n_workers++;
                 r = pthread_create(&w->thread, NULL, worker_main, w);
@@ -558,6 +568,12 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                 goto fail;
         }
 
+        r = prober_new(CONTROLLER_PROBES_IN_FLIGHT, on_probe_change, c, &c->prober, err);
+        if (r < 0) {
+                berth_error_prefix(err, "start prober");
+                goto fail;
+        }
+
         r = object_cache_wait_synced(c->objects, CONTROLLER_SYNC_TIMEOUT_MS);
         if (r < 0) {
                 berth_error_set(err, r, "object cache did not sync within %ds (store unreachable?)",
@@ -591,6 +607,7 @@ void controller_free(struct controller *c)
                 return;
         controller_stop_workers(c);
         /* The caches' handlers enqueue under qlock: free them first. */
+        prober_free(c->prober);
         container_cache_free(c->containers);
         object_cache_free(c->objects);
         pthread_mutex_destroy(&c->qlock);

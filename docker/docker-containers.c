@@ -25,6 +25,31 @@ enum docker_state docker_state_from_string(const char *s)
         return DOCKER_STATE_UNKNOWN;
 }
 
+static const char *const health_names[] = {
+    [DOCKER_HEALTH_NONE] = "None",
+    [DOCKER_HEALTH_STARTING] = "Starting",
+    [DOCKER_HEALTH_HEALTHY] = "Healthy",
+    [DOCKER_HEALTH_UNHEALTHY] = "Unhealthy",
+};
+
+const char *docker_health_to_string(enum docker_health h)
+{
+        if ((size_t)h >= ARRAY_SIZE(health_names))
+                return "None";
+        return health_names[h];
+}
+
+enum docker_health docker_health_from_string(const char *s)
+{
+        if (streq(s, "starting"))
+                return DOCKER_HEALTH_STARTING;
+        if (streq(s, "healthy"))
+                return DOCKER_HEALTH_HEALTHY;
+        if (streq(s, "unhealthy"))
+                return DOCKER_HEALTH_UNHEALTHY;
+        return DOCKER_HEALTH_NONE;
+}
+
 void docker_container_release(struct docker_container *c)
 {
         if (!c)
@@ -62,6 +87,20 @@ static int64_t parse_time_ms(const char *s)
         return ms;
 }
 
+/* The list's Status: "Up 3 seconds (healthy)", "Up 1 second (health: starting)". */
+static enum docker_health health_of_status_text(const char *status)
+{
+        if (!status)
+                return DOCKER_HEALTH_NONE;
+        if (strstr(status, "(healthy)"))
+                return DOCKER_HEALTH_HEALTHY;
+        if (strstr(status, "(unhealthy)"))
+                return DOCKER_HEALTH_UNHEALTHY;
+        if (strstr(status, "(health: starting)"))
+                return DOCKER_HEALTH_STARTING;
+        return DOCKER_HEALTH_NONE;
+}
+
 int docker_container_from_json(const json_t *j, bool inspect, struct docker_container *ret)
 {
         _cleanup_(docker_container_release) struct docker_container c = {0};
@@ -89,6 +128,8 @@ int docker_container_from_json(const json_t *j, bool inspect, struct docker_cont
                                           : json_string_value(json_object_get(j, "Image")));
         c.labels = json_is_object(labels) ? json_deep_copy(labels) : json_object();
         c.state = docker_state_from_string(state);
+        c.health = inspect ? docker_health_from_string(json_path_string(j, "State.Health.Status"))
+                           : health_of_status_text(json_string_value(json_object_get(j, "Status")));
         if (inspect) {
                 c.details_known = true;
                 c.exit_code = (int)json_path_int(j, "State.ExitCode", 0);

@@ -48,6 +48,17 @@ enum docker_state {
         DOCKER_STATE_DEAD,
 };
 const char *docker_state_to_string(enum docker_state s);
+
+/* A container's HEALTHCHECK verdict (NONE: it has none, or not known). */
+enum docker_health {
+        DOCKER_HEALTH_NONE,
+        DOCKER_HEALTH_STARTING,
+        DOCKER_HEALTH_HEALTHY,
+        DOCKER_HEALTH_UNHEALTHY,
+};
+const char *docker_health_to_string(enum docker_health h); /* "None", "Starting", ... */
+/* "starting", "healthy", "unhealthy" (Docker's words); NONE otherwise. */
+enum docker_health docker_health_from_string(const char *s);
 enum docker_state docker_state_from_string(const char *s); /* UNKNOWN if unrecognised */
 
 struct docker_container {
@@ -56,6 +67,9 @@ struct docker_container {
         char *image;
         json_t *labels; /* object of strings; never NULL */
         enum docker_state state;
+        /* From inspect's State.Health.Status or the list's Status text ("Up 5
+         * seconds (healthy)"). */
+        enum docker_health health;
         /* Known only from inspect (list leaves details_known false): */
         bool details_known;
         int exit_code;

@@ -21,6 +21,7 @@ static const struct kind_reconciler *const reconcilers[] = {
     &task_reconciler,
     &workflow_reconciler,
     &crontask_reconciler,
+    &service_reconciler,
 };
 
 static const struct kind_reconciler *reconciler_of(const struct kind_info *kind)

@@ -369,7 +369,152 @@ void crontask_plan_compute(const struct crontask_plan_input *in, struct crontask
  * seconds>" (manual). Caller frees. */
 char *crontask_child_name(const char *name, int64_t scheduled_ms, bool seconds, bool manual);
 
+/* ---- Service: planning ----------------------------------------------- */
+
+/* A Service keeps spec.replicas containers of its update revision running,
+ * one per replica index, named berth.<ns>.<name>.<rev8>.<index> (a slot is
+ * such a (revision, index) pair); a crashed replica is restarted, after an
+ * exponential backoff, as a new container of the same name; a template change
+ * rolls the slots to the new revision within maxSurge/maxUnavailable. Rules
+ * for users: docs/reference/service.md. */
+#define SERVICE_FINALIZER   FINALIZER_CONTAINERS
+#define SERVICE_SLOTS_MAX   (2 * SERVICE_REPLICAS_MAX + 64)
+#define SERVICE_REV_LEN     8 /* rev8: the revision hash's first 8 hex digits */
+
+/* What a slot is doing, as status.replicaStatuses[].state says it. */
+enum replica_state {
+        REPLICA_PENDING,          /* to be created */
+        REPLICA_STARTING,         /* created, or running but not ready yet */
+        REPLICA_RUNNING,          /* running and ready */
+        REPLICA_CRASH_LOOP,       /* exited or unhealthy: restarts at next_restart_ms */
+        REPLICA_IMAGE_PULL_FAILED,/* its image could not be had: retried with backoff */
+        REPLICA_CREATE_FAILED,    /* Docker refused create/start: retried with backoff */
+        REPLICA_TERMINATING,      /* being stopped: SIGTERM sent at terminating_ms */
+};
+const char *replica_state_to_string(enum replica_state s);
+
+/* What the status remembers of a slot between reconciles (and across
+ * container re-creation: the container name is the same). Strings borrowed. */
+struct replica_record {
+        char revision[SERVICE_REV_LEN + 1];
+        int index;
+        int host_ports[SERVICE_PORTS_MAX]; /* allocated; 0: none yet */
+        int restarts;                      /* containers re-created after a crash */
+        int crashes;                       /* consecutive, for the backoff */
+        const char *crashed_id;            /* container whose exit was counted */
+        int64_t next_restart_ms;           /* > 0: re-create at (CrashLoopBackOff) */
+        bool has_last_exit;
+        int last_exit_code;
+        const char *last_exit_reason; /* Completed, Error, OOMKilled, Unhealthy */
+        int64_t last_exit_ms;
+        int64_t terminating_ms; /* > 0: being stopped since */
+        int64_t ready_ms;       /* > 0: ready since */
+        enum replica_state state;
+        const char *message;
+};
+
+/* A container of the Service as observed. Strings borrowed. */
+struct replica_container {
+        const char *id;
+        char revision[SERVICE_REV_LEN + 1];
+        int index;
+        int host_ports[SERVICE_PORTS_MAX]; /* from its berth.ports label by port name */
+        enum docker_state state;
+        enum docker_health health; /* the check's verdict (Docker's or the prober's) */
+        int64_t started_ms, finished_ms;
+        bool exit_known;
+        int exit_code;
+        bool oom_killed;
+};
+
+/* A create that failed this reconcile, fed back to the next round. */
+struct replica_failure {
+        int index; /* of the update revision */
+        enum replica_state state; /* IMAGE_PULL_FAILED or CREATE_FAILED */
+        const char *message;
+};
+
+struct service_plan_input {
+        const struct service_spec *spec;
+        const char *update_rev; /* rev8 of the spec's revision */
+        bool deleting;
+        bool has_finalizer;
+        const struct replica_container *containers; /* this Service's (its uid) */
+        size_t n_containers;
+        const char *const *strays; /* ids of containers of an older Service of the name */
+        size_t n_strays;
+        const struct replica_record *records; /* status.replicaStatuses */
+        size_t n_records;
+        const struct replica_failure *failures;
+        size_t n_failures;
+        bool image_unknown; /* inspect the image before creating */
+        bool image_present;
+        const char *image_error; /* this reconcile's pull failed: why, else NULL */
+        /* previous status */
+        const char *prev_update_rev; /* rev8, or NULL */
+        int64_t prev_rollout_start_ms;
+        int64_t prev_progress_ms;
+        int prev_updated_available;
+        bool prev_complete; /* the rollout of prev_update_rev finished */
+        int64_t now_ms;
+};
+
+enum service_action_type {
+        SERVICE_ACTION_ADD_FINALIZER,
+        SERVICE_ACTION_INSPECT_IMAGE,
+        SERVICE_ACTION_PULL_IMAGE,
+        SERVICE_ACTION_CREATE,    /* slot (update revision, index) with host_ports */
+        SERVICE_ACTION_START,     /* a created container that never started */
+        SERVICE_ACTION_STOP,      /* SIGTERM container_id */
+        SERVICE_ACTION_REMOVE,    /* force-remove container_id */
+        SERVICE_ACTION_FINALIZE,  /* deleting, no container left */
+};
+const char *service_action_type_to_string(enum service_action_type t);
+
+struct service_action {
+        enum service_action_type type;
+        int index;
+        int host_ports[SERVICE_PORTS_MAX];
+        const char *container_id;
+};
+
+struct service_plan {
+        struct service_action actions[2 * SERVICE_SLOTS_MAX + 4];
+        size_t n_actions;
+        /* the status: every slot that exists or waits to be re-created, by
+         * index, then revision (the update revision last) */
+        struct replica_record records[SERVICE_SLOTS_MAX];
+        size_t n_records;
+        char messages[SERVICE_SLOTS_MAX][160]; /* storage for records' messages */
+        int replicas, ready, updated, available, restarts;
+        /* The update revision rolled out: every replica of it was available
+         * and no other was left (it stays so until the next revision). */
+        bool complete;
+        int64_t rollout_start_ms, progress_ms;
+        int updated_available;
+        bool available_ok;             /* condition Available */
+        bool deadline_exceeded;        /* condition Progressing False */
+        const char *degraded_reason;   /* NULL: condition Degraded False */
+        const char *degraded_message;
+        char degraded_buf[256];
+        int64_t requeue_after_ms;
+};
+
+/* Pure: no I/O, no clock. */
+void service_plan_compute(const struct service_plan_input *in, struct service_plan *ret);
+/* Backoff before re-creating a slot that crashed `crashes` times in a row
+ * (>= 1): initial * factor^(crashes-1), capped at max. */
+int64_t service_backoff_ms(const struct service_spec *spec, int crashes);
+/* "berth.<ns>.<name>.<rev8>.<index>". Caller frees. */
+char *service_container_name(const char *ns, const char *name, const char *rev8, int index);
+/* The revision hash of a Service spec (16 hex digits and NUL into ret):
+ * FNV-1a 64 of the compact, key-sorted JSON of {template, ports,
+ * healthCheck, restartedAt}. -ENOMEM. */
+int service_revision_hash(const json_t *spec, char ret[17]);
+
 /* ---- acting ----------------------------------------------------------- */
+
+struct prober; /* probe.h */
 
 /* What a reconcile needs; docker is the calling worker's own client. */
 struct reconcile_ctx {
@@ -386,6 +531,9 @@ struct reconcile_ctx {
         /* Wall-clock time this replica began to reconcile: what came due before
          * was missed while no controller acted (0: nothing was). */
         int64_t acting_since_ms;
+        /* Runs the http and tcp health checks of Service replicas (NULL: none
+         * run, and such replicas never become ready). */
+        struct prober *prober;
 };
 
 /* Whether this build has a reconciler for kind (kinds without one are only

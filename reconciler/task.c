@@ -237,6 +237,7 @@ static void fill_info(struct task_run *run, const char *id, const char *cname, i
         (void)str_copy(ci.owner, sizeof(ci.owner), run->o.name);
         (void)str_copy(ci.uid, sizeof(ci.uid), run->o.uid);
         ci.attempt = attempt;
+        ci.replica = -1;
         ci.generation = json_path_int(run->o.obj, "metadata.generation", 0);
         ci.state = state;
         *ret = ci;

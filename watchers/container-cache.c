@@ -117,9 +117,17 @@ int container_info_from_docker(const struct docker_container *dc, struct contain
         const char *uid = label(labels, "berth.uid");
         if (!uid || !*uid || str_copy(ci.uid, sizeof(ci.uid), uid) < 0)
                 return -EINVAL;
-        if (parse_int64(label(labels, "berth.attempt"), 0, INT_MAX, &attempt) < 0)
+        /* A Task's container has an attempt, a Service's a replica index. */
+        const char *attempt_label = label(labels, "berth.attempt");
+        const char *replica_label = label(labels, "berth.replica");
+        int64_t replica = -1;
+        attempt = 0;
+        if ((attempt_label && parse_int64(attempt_label, 0, INT_MAX, &attempt) < 0) ||
+            (replica_label && parse_int64(replica_label, 0, INT_MAX, &replica) < 0) ||
+            (!attempt_label && !replica_label))
                 return -EINVAL;
         ci.attempt = (int)attempt;
+        ci.replica = (int)replica;
         /* Optional: containers made before generations were recorded have none. */
         if (parse_int64(label(labels, "berth.generation"), 0, INT64_MAX, &generation) == 0)
                 ci.generation = generation;
@@ -134,6 +142,8 @@ int container_info_from_docker(const struct docker_container *dc, struct contain
             {ci.kind, sizeof(ci.kind), label(labels, "berth.kind")},
             {ci.ns, sizeof(ci.ns), label(labels, "berth.namespace")},
             {ci.owner, sizeof(ci.owner), label(labels, "berth.name")},
+            {ci.revision, sizeof(ci.revision), label(labels, "berth.revision")},
+            {ci.ports, sizeof(ci.ports), label(labels, "berth.ports")},
         };
         for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
                 /* A truncated identity would point at the wrong object. */
@@ -142,6 +152,7 @@ int container_info_from_docker(const struct docker_container *dc, struct contain
         }
 
         ci.state = dc->state;
+        ci.health = dc->health;
         ci.details_known = dc->details_known;
         if (dc->details_known) {
                 ci.exit_code = dc->exit_code;
@@ -164,7 +175,12 @@ static bool merge(struct container_info *dst, const struct container_info *src)
         if (src->uid[0]) {
                 memcpy(dst->uid, src->uid, sizeof(dst->uid));
                 dst->attempt = src->attempt;
+                dst->replica = src->replica;
+                memcpy(dst->revision, src->revision, sizeof(dst->revision));
+                memcpy(dst->ports, src->ports, sizeof(dst->ports));
         }
+        if (src->health != DOCKER_HEALTH_NONE)
+                dst->health = src->health;
         if (src->generation)
                 dst->generation = src->generation;
         if (src->kind[0])
@@ -213,6 +229,9 @@ static void fill_identity(struct container_info *dst, const struct container_inf
         if (!dst->uid[0]) {
                 memcpy(dst->uid, src->uid, sizeof(dst->uid));
                 dst->attempt = src->attempt;
+                dst->replica = src->replica;
+                memcpy(dst->revision, src->revision, sizeof(dst->revision));
+                memcpy(dst->ports, src->ports, sizeof(dst->ports));
         }
         if (!dst->generation)
                 dst->generation = src->generation;
@@ -363,8 +382,11 @@ static int on_event(const struct docker_event *ev, void *userdata)
         if (!streq(ev->type, "container") || !ev->id || !ev->action)
                 goto out;
         const char *a = ev->action;
+        enum docker_health health = DOCKER_HEALTH_NONE;
+        if (str_has_prefix(a, "health_status: "))
+                health = docker_health_from_string(a + strlen("health_status: "));
         if (!streq(a, "create") && !streq(a, "start") && !streq(a, "die") && !streq(a, "oom") &&
-            !streq(a, "destroy"))
+            !streq(a, "destroy") && health == DOCKER_HEALTH_NONE)
                 goto out;
 
         pthread_mutex_lock(&c->mu);
@@ -417,6 +439,8 @@ static int on_event(const struct docker_event *ev, void *userdata)
                         ci->finished_ms = ms;
         } else if (streq(a, "oom")) {
                 ci->oom_killed = true;
+        } else if (health != DOCKER_HEALTH_NONE) {
+                ci->health = health;
         }
         changed = !found || memcmp(&old, ci, sizeof(old)) != 0;
         if (changed)

@@ -104,9 +104,15 @@ struct container_info {
         char ns[64];        /* berth.namespace */
         char owner[64];     /* berth.name */
         char uid[40];       /* berth.uid */
-        int attempt;        /* berth.attempt */
+        int attempt;        /* berth.attempt (a Task's); 0 when absent */
         int64_t generation; /* berth.generation */
+        /* A Service's replica: berth.revision (rev8), berth.replica (-1 when
+         * absent) and berth.ports ("http=18080,metrics=18090"). */
+        char revision[17];
+        int replica;
+        char ports[192];
         enum docker_state state;
+        enum docker_health health; /* from inspect, the list and health_status events */
         bool details_known; /* exit_code/oom_killed/started/finished came from inspect */
         bool exit_known;    /* exit_code is known (from a die event or inspect) */
         int exit_code;
