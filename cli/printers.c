@@ -189,6 +189,9 @@ char *cli_column_text(const struct printer_column *col, const json_t *o, int64_t
                 return str_printf("%zu", json_is_array(v) ? json_array_size(v) : (size_t)0);
         case COLUMN_UNTIL:
                 return until_text(s, now_ms);
+        case COLUMN_RATIO:
+                return str_printf("%lld/%lld", (long long)json_path_int(o, col->path, 0),
+                                  (long long)(col->until ? json_path_int(o, col->until, 0) : 0));
         case COLUMN_TEXT:
                 break;
         }

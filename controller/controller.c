@@ -42,7 +42,7 @@ struct controller {
         struct object_cache *objects;
         struct container_cache *containers;
         struct prober *prober; /* Services' http and tcp health checks */
-        char cluster[40]; /* the store's identity; labels berth.cluster on containers */
+        char cluster[40];      /* the store's identity; labels berth.cluster on containers */
 
         /* qlock guards queue: the caches' handlers enqueue from their own threads
          * while leadership starts and stops the workers. NULL while stopped: events

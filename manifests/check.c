@@ -543,6 +543,30 @@ bool check_unique(struct check *c, json_t *seen, const char *name, size_t index,
         return true;
 }
 
+/* ---- template expressions ------------------------------------------------ */
+
+int check_expressions(struct check *c, const json_t *value, const char *parent, const char *field,
+                      expr_resolve_fn resolve, void *userdata)
+{
+        _cleanup_free_ char *expanded = NULL;
+        char msg[512];
+        int r = expr_expand(json_string_value(value), resolve, userdata, MANIFEST_DOC_MAX,
+                            &expanded, msg, sizeof(msg));
+
+        if (r == -ENOMEM) {
+                c->r = r;
+                return r;
+        }
+        if (r < 0) {
+                _cleanup_free_ char *path = check_join(c, parent, field);
+
+                if (!path)
+                        return -ENOMEM;
+                check_error(c, path, "%s", msg);
+        }
+        return 0;
+}
+
 /* ---- names and labels -------------------------------------------------- */
 
 /* [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?, at most 63. */

@@ -120,7 +120,7 @@ static void check_template(struct check *c, const json_t *spec, struct crontask_
                 c->object_name = child_name;
         }
         if (task) {
-                task_check(c, child, spec_path, false, NULL);
+                task_check(c, child, spec_path, TASK_IN_OBJECT, NULL);
         } else {
                 struct workflow_spec ignored;
 
@@ -201,7 +201,7 @@ static void crontask_defaults(json_t *spec)
         json_set_default(spec, "failedHistoryLimit", json_integer(DEFAULT_FAILED_HISTORY));
         template = json_object_get(json_object_get(spec, "taskTemplate"), "spec");
         if (json_is_object(template))
-                task_defaults(template);
+                task_defaults(template, TASK_IN_OBJECT);
         template = json_object_get(json_object_get(spec, "workflowTemplate"), "spec");
         if (json_is_object(template))
                 workflow_defaults(template);

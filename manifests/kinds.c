@@ -4,13 +4,17 @@
 
 #include "manifests-internal.h"
 
-/* Every kind this build knows. Adding one: docs/internals/adding-a-kind.md. */
+/* Every kind this build knows, one per line. Adding one:
+ * docs/internals/adding-a-kind.md. */
+/* clang-format off */
 static const struct kind_info *const kinds[] = {
     &kind_task,
     &kind_workflow,
     &kind_crontask,
+    &kind_service,
     NULL,
 };
+/* clang-format on */
 
 const struct kind_info *const *kind_all(void)
 {

@@ -116,6 +116,13 @@ const json_t *check_string_map(struct check *c, const json_t *obj, const char *p
 const char *check_name(struct check *c, const json_t *obj, const char *parent, const char *key,
                        bool required);
 
+/* The expressions of one template string (a task_template_foreach value at
+ * parent.field), resolved by resolve as validation does: an unknown or
+ * malformed one is reported on that field. 0, or -ENOMEM (r set), which
+ * stops a walk. */
+int check_expressions(struct check *c, const json_t *value, const char *parent, const char *field,
+                      expr_resolve_fn resolve, void *userdata);
+
 /* Sets obj[key] = value (stolen) unless a non-null value is there. */
 void json_set_default(json_t *obj, const char *key, json_t *value);
 
@@ -128,21 +135,34 @@ static inline bool ascii_alnum(char ch)
         return ascii_alpha(ch) || (ch >= '0' && ch <= '9');
 }
 
-/* ---- kinds (task.c, workflow.c) ---------------------------------------- */
+/* ---- kinds (task.c, workflow.c, crontask.c, service.c) ------------------ */
 
 #define OBJECT_NAME_MAX 63 /* a DNS-1123 label, see name_is_valid() */
 
 extern const struct kind_info kind_task;
 extern const struct kind_info kind_workflow;
 extern const struct kind_info kind_crontask;
+extern const struct kind_info kind_service;
 
-/* Checks a Task spec at parent ("spec", or "spec.steps[3].task" in a
- * Workflow, whose Task has no TTL of its own: in_step) and, when ret is not
- * NULL, decodes it into *ret (release it even when errors were found). */
-void task_check(struct check *c, const json_t *spec, const char *parent, bool in_step,
+/* Where a Task spec is checked: what it may hold and which defaults it gets. */
+enum task_context {
+        TASK_IN_OBJECT,  /* a Task's spec, or a CronTask's taskTemplate.spec */
+        TASK_IN_STEP,    /* a Workflow step: no TTL of its own, it lives as long as its Workflow */
+        TASK_IN_SERVICE, /* a Service's template: the container fields only (the Task-only
+                          * restartPolicy, backoffLimit, backoff, activeDeadlineSeconds and
+                          * ttlSecondsAfterFinished are refused) and no default but
+                          * imagePullPolicy */
+};
+
+/* Checks a Task spec at parent ("spec", "spec.steps[3].task",
+ * "spec.template") as where asks and, when ret is not NULL, decodes it into
+ * *ret (release it even when errors were found). In a Service template the
+ * Task-only fields of *ret read: restart policy Never, no retries or backoff,
+ * no deadline, no TTL. */
+void task_check(struct check *c, const json_t *spec, const char *parent, enum task_context where,
                 struct task_spec *ret);
-/* The documented defaults of a Task spec (a Workflow step's too). */
-void task_defaults(json_t *spec);
+/* The documented defaults of a Task spec checked as where says. */
+void task_defaults(json_t *spec, enum task_context where);
 /* Checks a Workflow spec at parent ("spec", "spec.workflowTemplate.spec")
  * and, when ret is not NULL, decodes it (release it even on errors). Step
  * Task names are checked against c->object_name. */

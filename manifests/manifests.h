@@ -42,13 +42,14 @@ enum column_format {
         COLUMN_PROGRESS, /* "2/3"; before it is written, "0/<entries of the array at `until`>" */
         COLUMN_LENGTH,   /* the number of entries of an array; "0" when absent */
         COLUMN_UNTIL,    /* time until the timestamp: "in 5m", "now" once it has passed */
+        COLUMN_RATIO,    /* "<int at path>/<int at until>" ("2/3"); 0 for an absent one */
 };
 
 struct printer_column {
         const char *title; /* "PHASE"; NULL ends a list */
         const char *path;  /* "status.phase" */
         enum column_format format;
-        const char *until;    /* second path of ELAPSED and PROGRESS */
+        const char *until;    /* second path of ELAPSED, PROGRESS and RATIO */
         bool wide;            /* only with -o wide */
         const char *fallback; /* text when the value is absent (else the format's) */
 };
@@ -381,6 +382,90 @@ struct crontask_spec {
 int crontask_spec_decode(const json_t *object, struct crontask_spec *ret, struct berth_error *err);
 void crontask_spec_release(struct crontask_spec *spec); /* NULL ok */
 const char *concurrency_policy_to_string(enum concurrency_policy p);
+
+/* ---- Service (service.c) --------------------------------------------- */
+
+/* A Service keeps spec.replicas containers of its template running, one per
+ * replica index, and rolls them to a new revision when the template changes
+ * (docs/reference/service.md). Its containers are named
+ * "berth.<ns>.<name>.<rev8>.<index>": the name is at most 40 characters. */
+#define SERVICE_NAME_MAX      40
+#define SERVICE_REPLICAS_MAX  1000
+#define SERVICE_PORTS_MAX     8
+#define SERVICE_PORT_NAME_MAX 15 /* IANA service names: [a-z0-9-], at most 15 */
+#define SERVICE_HISTORY_MAX   100
+/* Annotation: "<ns>/<workflow>" of the deploy step that wrote the Service. */
+#define SERVICE_ANNOTATION_DEPLOYED_BY "berth/deployed-by"
+
+enum health_check_type {
+        HEALTH_CHECK_NONE,
+        HEALTH_CHECK_EXEC,
+        HEALTH_CHECK_HTTP,
+        HEALTH_CHECK_TCP
+};
+enum update_strategy { UPDATE_ROLLING, UPDATE_RECREATE };
+enum port_protocol { PORT_TCP, PORT_UDP };
+
+/* A dynamic host port: every container of the Service gets its own from
+ * [host_from, host_to]. */
+struct service_port {
+        const char *name;
+        int container_port; /* 0: the allocated host port itself */
+        int host_from, host_to;
+        enum port_protocol protocol;
+};
+
+struct service_health_check {
+        enum health_check_type type;
+        const json_t *exec_command; /* EXEC: array of strings, run in the container */
+        const char *http_path;      /* HTTP: "/" by default */
+        int port;                   /* HTTP, TCP: index into spec ports; -1 otherwise */
+        int64_t interval_ms, timeout_ms, start_period_ms;
+        int failure_threshold;
+};
+
+/* A Service spec, checked and defaulted; borrowed from its JSON. */
+struct service_spec {
+        int replicas; /* 0..SERVICE_REPLICAS_MAX */
+        /* spec.template: the Task container fields (image, command, args, env,
+         * volumes, resources, network, user, workingDir, labels, imagePullPolicy),
+         * with "{{ports.<name>}}", "{{replica.index}}", "{{service.name}}" and
+         * "{{service.namespace}}" not yet expanded in command, args and env
+         * values (task_template_foreach). */
+        const json_t *template;
+        enum pull_policy pull_policy;
+        const char *image;
+        bool host_network; /* template network is "host" */
+        struct service_port ports[SERVICE_PORTS_MAX];
+        size_t n_ports;
+        struct service_health_check health;
+        int64_t min_ready_ms; /* spec.minReadySeconds, default 0 */
+        int64_t backoff_initial_ms, backoff_max_ms, backoff_reset_ms;
+        double backoff_factor;
+        enum update_strategy strategy;
+        int max_surge, max_unavailable; /* absolute numbers (RollingUpdate) */
+        int64_t progress_deadline_ms;
+        int64_t stop_grace_ms;
+        int revision_history_limit;
+        const char *restarted_at; /* spec.restartedAt (berth rollout restart), or NULL */
+};
+
+/* Like task_spec_decode, for a Service object (nothing to release). */
+int service_spec_decode(const json_t *object, struct service_spec *ret, struct berth_error *err);
+/* The Task spec of one replica: a copy of the template with "{{ports.<name>}}",
+ * "{{replica.index}}", "{{service.name}}" and "{{service.namespace}}"
+ * expanded (host_ports[i] is spec->ports[i]'s allocated host port) and
+ * BERTH_PORT_<NAME> (upper case, '-' as '_') and BERTH_REPLICA_INDEX added
+ * to env; decode it with task_spec_from_template. Both "{{ports.<name>}}" and
+ * BERTH_PORT_<NAME> read the replica's host port (the port the process
+ * listens on when the port has no containerPort). New reference, or NULL with
+ * err set (-EINVAL: NULL arguments, or host_ports NULL with ports declared). */
+json_t *service_replica_template(const struct service_spec *spec, const char *ns, const char *name,
+                                 const int *host_ports, int index, struct berth_error *err);
+/* Decodes an expanded replica template into a task_spec (borrowed from tmpl;
+ * release it with task_spec_release). */
+int task_spec_from_template(const json_t *tmpl, struct task_spec *ret, struct berth_error *err);
+const char *update_strategy_to_string(enum update_strategy s);
 
 /* ---- printing --------------------------------------------------------- */
 

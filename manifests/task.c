@@ -283,10 +283,62 @@ static void check_backoff(struct check *c, const json_t *spec, const char *paren
         out->backoff_max_ms = max * 1000;
 }
 
-void task_check(struct check *c, const json_t *spec, const char *parent, bool in_step,
+/* A Task-only field in a Service template: refused, saying why. */
+static void refuse_in_service(struct check *c, const json_t *spec, const char *parent)
+{
+        static const struct {
+                const char *field;
+                bool restarts; /* about restarting, else about how long a replica lives */
+        } refused[] = {
+            {"restartPolicy", true},
+            {"backoffLimit", true},
+            {"backoff", true},
+            {"activeDeadlineSeconds", false},
+            {"ttlSecondsAfterFinished", false},
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+                if (!check_field(c, spec, parent, refused[i].field, false))
+                        continue;
+                if (refused[i].restarts)
+                        check_error_key(c, parent, refused[i].field,
+                                        "not allowed in a Service template: a Service restarts "
+                                        "its replicas itself, see spec.restartBackoff");
+                else
+                        check_error_key(c, parent, refused[i].field,
+                                        "not allowed in a Service template: a Service restarts "
+                                        "its replicas itself and keeps them running until it is "
+                                        "scaled down or deleted");
+        }
+}
+
+/* restartPolicy, backoffLimit, backoff, activeDeadlineSeconds and
+ * ttlSecondsAfterFinished: what only a Task that runs to completion has. */
+static void check_completion(struct check *c, const json_t *spec, const char *parent,
+                             enum task_context where, struct task_spec *out)
+{
+        out->restart_policy = (enum restart_policy)check_enum(c, spec, parent, "restartPolicy",
+                                                              restart_policies, RESTART_NEVER);
+        out->backoff_limit =
+            (int)check_int(c, spec, parent, "backoffLimit", 0, 1000, TASK_DEFAULT_BACKOFF_LIMIT);
+        check_backoff(c, spec, parent, out);
+        out->active_deadline_ms =
+            check_int(c, spec, parent, "activeDeadlineSeconds", 1, SECONDS_PER_YEAR, 0) * 1000;
+        if (where == TASK_IN_OBJECT) {
+                int64_t ttl =
+                    check_int(c, spec, parent, "ttlSecondsAfterFinished", 0, SECONDS_PER_YEAR, -1);
+                out->ttl_after_finished_ms = ttl < 0 ? -1 : ttl * 1000;
+        } else if (check_field(c, spec, parent, "ttlSecondsAfterFinished", false)) {
+                check_error_key(c, parent, "ttlSecondsAfterFinished",
+                                "not allowed in a step: a step's Task lives as long as its "
+                                "Workflow; set spec.ttlSecondsAfterFinished");
+        }
+}
+
+void task_check(struct check *c, const json_t *spec, const char *parent, enum task_context where,
                 struct task_spec *ret)
 {
-        struct task_spec out = {0};
+        struct task_spec out = {.ttl_after_finished_ms = -1};
         const char *s;
 
         check_unknown_fields(c, spec, parent, task_spec_fields);
@@ -315,23 +367,10 @@ void task_check(struct check *c, const json_t *spec, const char *parent, bool in
         check_volumes(c, spec, parent, ret ? &out : NULL);
         check_resources(c, spec, parent, &out);
 
-        out.restart_policy = (enum restart_policy)check_enum(c, spec, parent, "restartPolicy",
-                                                             restart_policies, RESTART_NEVER);
-        out.backoff_limit =
-            (int)check_int(c, spec, parent, "backoffLimit", 0, 1000, TASK_DEFAULT_BACKOFF_LIMIT);
-        check_backoff(c, spec, parent, &out);
-        out.active_deadline_ms =
-            check_int(c, spec, parent, "activeDeadlineSeconds", 1, SECONDS_PER_YEAR, 0) * 1000;
-        out.ttl_after_finished_ms = -1;
-        if (!in_step) {
-                int64_t ttl =
-                    check_int(c, spec, parent, "ttlSecondsAfterFinished", 0, SECONDS_PER_YEAR, -1);
-                out.ttl_after_finished_ms = ttl < 0 ? -1 : ttl * 1000;
-        } else if (check_field(c, spec, parent, "ttlSecondsAfterFinished", false)) {
-                check_error_key(c, parent, "ttlSecondsAfterFinished",
-                                "not allowed in a step: a step's Task lives as long as its "
-                                "Workflow; set spec.ttlSecondsAfterFinished");
-        }
+        if (where == TASK_IN_SERVICE)
+                refuse_in_service(c, spec, parent);
+        else
+                check_completion(c, spec, parent, where, &out);
         out.labels = check_string_map(c, spec, parent, "labels", true, true);
 
         if (ret)
@@ -364,11 +403,13 @@ int task_spec_decode(const json_t *object, struct task_spec *ret, struct berth_e
         return 0;
 }
 
-void task_defaults(json_t *spec)
+void task_defaults(json_t *spec, enum task_context where)
 {
         json_t *backoff;
 
         json_set_default(spec, "imagePullPolicy", json_string(pull_policies[PULL_POLICY_DEFAULT]));
+        if (where == TASK_IN_SERVICE)
+                return;
         json_set_default(spec, "restartPolicy", json_string(restart_policies[RESTART_NEVER]));
         json_set_default(spec, "backoffLimit", json_integer(TASK_DEFAULT_BACKOFF_LIMIT));
         json_set_default(spec, "backoff", json_object());
@@ -383,7 +424,12 @@ void task_defaults(json_t *spec)
 
 static void check_task_object_spec(struct check *c, const json_t *spec, void *ret_spec)
 {
-        task_check(c, spec, "spec", false, ret_spec);
+        task_check(c, spec, "spec", TASK_IN_OBJECT, ret_spec);
+}
+
+static void task_object_defaults(json_t *spec)
+{
+        task_defaults(spec, TASK_IN_OBJECT);
 }
 
 static const char *const task_subresources[] = {"log", NULL};
@@ -410,5 +456,5 @@ const struct kind_info kind_task = {
     .subresources = task_subresources,
     .columns = task_columns,
     .check_spec = check_task_object_spec,
-    .default_spec = task_defaults,
+    .default_spec = task_object_defaults,
 };

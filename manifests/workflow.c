@@ -287,7 +287,7 @@ static void check_step(struct check *c, const json_t *step, size_t i, struct ste
         if (task) {
                 task_path = check_join(c, path, "task");
                 if (task_path)
-                        task_check(c, task, task_path, true, NULL);
+                        task_check(c, task, task_path, TASK_IN_STEP, NULL);
         }
 }
 
@@ -474,27 +474,10 @@ static int validation_resolve(const char *expr, const char **ret_value, char *ms
 static int check_template(json_t *value, const char *field, const char *env_name, void *userdata)
 {
         struct expr_scope *scope = userdata;
-        _cleanup_free_ char *expanded = NULL;
-        char msg[512];
-        int r;
 
         (void)env_name;
-        r = expr_expand(json_string_value(value), validation_resolve, scope, MANIFEST_DOC_MAX,
-                        &expanded, msg, sizeof(msg));
-        if (r == -ENOMEM) {
-                scope->c->r = r;
-                return r;
-        }
-        if (r < 0) {
-                _cleanup_free_ char *path = str_printf("%s.%s", scope->task_path, field);
-
-                if (!path) {
-                        scope->c->r = -ENOMEM;
-                        return -ENOMEM;
-                }
-                check_error(scope->c, path, "%s", msg);
-        }
-        return 0;
+        return check_expressions(scope->c, value, scope->task_path, field, validation_resolve,
+                                 scope);
 }
 
 static void check_steps(struct check *c, const json_t *spec, const char *parent,
@@ -641,7 +624,7 @@ void workflow_defaults(json_t *spec)
                 json_t *task = json_object_get(step, "task");
 
                 if (json_is_object(task))
-                        task_defaults(task);
+                        task_defaults(task, TASK_IN_STEP);
         }
 }
 

@@ -377,19 +377,19 @@ char *crontask_child_name(const char *name, int64_t scheduled_ms, bool seconds, 
  * exponential backoff, as a new container of the same name; a template change
  * rolls the slots to the new revision within maxSurge/maxUnavailable. Rules
  * for users: docs/reference/service.md. */
-#define SERVICE_FINALIZER   FINALIZER_CONTAINERS
-#define SERVICE_SLOTS_MAX   (2 * SERVICE_REPLICAS_MAX + 64)
-#define SERVICE_REV_LEN     8 /* rev8: the revision hash's first 8 hex digits */
+#define SERVICE_FINALIZER FINALIZER_CONTAINERS
+#define SERVICE_SLOTS_MAX (2 * SERVICE_REPLICAS_MAX + 64)
+#define SERVICE_REV_LEN   8 /* rev8: the revision hash's first 8 hex digits */
 
 /* What a slot is doing, as status.replicaStatuses[].state says it. */
 enum replica_state {
-        REPLICA_PENDING,          /* to be created */
-        REPLICA_STARTING,         /* created, or running but not ready yet */
-        REPLICA_RUNNING,          /* running and ready */
-        REPLICA_CRASH_LOOP,       /* exited or unhealthy: restarts at next_restart_ms */
-        REPLICA_IMAGE_PULL_FAILED,/* its image could not be had: retried with backoff */
-        REPLICA_CREATE_FAILED,    /* Docker refused create/start: retried with backoff */
-        REPLICA_TERMINATING,      /* being stopped: SIGTERM sent at terminating_ms */
+        REPLICA_PENDING,           /* to be created */
+        REPLICA_STARTING,          /* created, or running but not ready yet */
+        REPLICA_RUNNING,           /* running and ready */
+        REPLICA_CRASH_LOOP,        /* exited or unhealthy: restarts at next_restart_ms */
+        REPLICA_IMAGE_PULL_FAILED, /* its image could not be had: retried with backoff */
+        REPLICA_CREATE_FAILED,     /* Docker refused create/start: retried with backoff */
+        REPLICA_TERMINATING,       /* being stopped: SIGTERM sent at terminating_ms */
 };
 const char *replica_state_to_string(enum replica_state s);
 
@@ -429,7 +429,7 @@ struct replica_container {
 
 /* A create that failed this reconcile, fed back to the next round. */
 struct replica_failure {
-        int index; /* of the update revision */
+        int index;                /* of the update revision */
         enum replica_state state; /* IMAGE_PULL_FAILED or CREATE_FAILED */
         const char *message;
 };
@@ -463,11 +463,11 @@ enum service_action_type {
         SERVICE_ACTION_ADD_FINALIZER,
         SERVICE_ACTION_INSPECT_IMAGE,
         SERVICE_ACTION_PULL_IMAGE,
-        SERVICE_ACTION_CREATE,    /* slot (update revision, index) with host_ports */
-        SERVICE_ACTION_START,     /* a created container that never started */
-        SERVICE_ACTION_STOP,      /* SIGTERM container_id */
-        SERVICE_ACTION_REMOVE,    /* force-remove container_id */
-        SERVICE_ACTION_FINALIZE,  /* deleting, no container left */
+        SERVICE_ACTION_CREATE,   /* slot (update revision, index) with host_ports */
+        SERVICE_ACTION_START,    /* a created container that never started */
+        SERVICE_ACTION_STOP,     /* SIGTERM container_id */
+        SERVICE_ACTION_REMOVE,   /* force-remove container_id */
+        SERVICE_ACTION_FINALIZE, /* deleting, no container left */
 };
 const char *service_action_type_to_string(enum service_action_type t);
 
@@ -492,9 +492,9 @@ struct service_plan {
         bool complete;
         int64_t rollout_start_ms, progress_ms;
         int updated_available;
-        bool available_ok;             /* condition Available */
-        bool deadline_exceeded;        /* condition Progressing False */
-        const char *degraded_reason;   /* NULL: condition Degraded False */
+        bool available_ok;           /* condition Available */
+        bool deadline_exceeded;      /* condition Progressing False */
+        const char *degraded_reason; /* NULL: condition Degraded False */
         const char *degraded_message;
         char degraded_buf[256];
         int64_t requeue_after_ms;

@@ -113,8 +113,8 @@ struct container_info {
         char ports[192];
         enum docker_state state;
         enum docker_health health; /* from inspect, the list and health_status events */
-        bool details_known; /* exit_code/oom_killed/started/finished came from inspect */
-        bool exit_known;    /* exit_code is known (from a die event or inspect) */
+        bool details_known;        /* exit_code/oom_killed/started/finished came from inspect */
+        bool exit_known;           /* exit_code is known (from a die event or inspect) */
         int exit_code;
         bool oom_killed;
         int64_t started_ms;

@@ -5,7 +5,8 @@
  *   - printing a parsed document does not read back as the same value,
  *   - applying defaults twice differs from applying them once,
  *   - a valid, defaulted object does not decode into its typed spec (what the
- *     API accepts, the controller must be able to run). */
+ *     API accepts, the controller must be able to run), or a valid Service's
+ *     replica template does not expand and decode into a Task spec. */
 #include <stdint.h>
 
 #include "manifests.h"
@@ -32,6 +33,41 @@ static void check_round_trip(const json_t *object)
         }
 }
 
+/* A Service's replica as the controller makes it, each port at the start
+ * of its range: 0, or -ENOMEM when it could not be made (anything else
+ * aborts). */
+static int decode_replica(const json_t *object, const struct service_spec *spec)
+{
+        _cleanup_json_ json_t *tmpl = NULL;
+        struct berth_error err = {};
+        struct task_spec task;
+        int host_ports[SERVICE_PORTS_MAX];
+        const char *name =
+            json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+        int r;
+
+        for (size_t i = 0; i < spec->n_ports; i++)
+                host_ports[i] = spec->ports[i].host_from;
+        tmpl = service_replica_template(spec, "default", name ? name : "", host_ports,
+                                        spec->replicas > 0 ? spec->replicas - 1 : 0, &err);
+        if (!tmpl) {
+                /* Validation expands every expression to "": a template near the
+                 * size cap may grow past it with the real values. */
+                if (err.code == -ENOMEM || err.code == -E2BIG)
+                        return -ENOMEM;
+                fprintf(stderr, "replica template: %s\n", err.message);
+                abort();
+        }
+        r = task_spec_from_template(tmpl, &task, &err);
+        if (r == 0)
+                task_spec_release(&task);
+        else if (r != -ENOMEM) {
+                fprintf(stderr, "replica template does not decode: %s\n", err.message);
+                abort();
+        }
+        return r;
+}
+
 /* Decodes object as the controller does: 0, or -EINVAL/-ENOMEM. */
 static int decode(const json_t *object)
 {
@@ -56,6 +92,12 @@ static int decode(const json_t *object)
                 r = crontask_spec_decode(object, &spec, NULL);
                 if (r == 0)
                         crontask_spec_release(&spec);
+        } else if (streq(kind, "Service")) {
+                struct service_spec spec;
+
+                r = service_spec_decode(object, &spec, NULL);
+                if (r == 0)
+                        r = decode_replica(object, &spec);
         }
         return r;
 }

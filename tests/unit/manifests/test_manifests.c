@@ -578,7 +578,8 @@ static void test_validate_envelope(void **state)
                        "t.yaml:1:1: apiVersion: unsupported apiVersion \"v1\", must be berth/v1");
         assert_invalid(
             "apiVersion: berth/v1\nkind: Foo\nmetadata: {name: a}\n",
-            "t.yaml:2:1: kind: kind Foo is not supported; known kinds: Task, Workflow, CronTask");
+            "t.yaml:2:1: kind: kind Foo is not supported; known kinds: Task, Workflow, CronTask, "
+            "Service");
         assert_invalid("apiVersion: berth/v1\nkind: tasks\nmetadata: {name: a}\n",
                        "t.yaml:2:1: kind: kind tasks is not supported; did you mean Task?");
         assert_invalid("apiVersion: berth/v1\nkind: 3\nmetadata: {name: a}\n",
@@ -1058,7 +1059,8 @@ static void test_kinds(void **state)
         assert_ptr_equal(all[0], kind_lookup("task"));
         assert_ptr_equal(all[1], kind_lookup("wf"));
         assert_ptr_equal(all[2], kind_lookup("ct"));
-        assert_null(all[3]);
+        assert_ptr_equal(all[3], kind_lookup("svc"));
+        assert_null(all[4]);
 }
 
 static void test_object_key(void **state)
