@@ -77,7 +77,7 @@ enum api_endpoint {
         API_EP_METRICS,
         API_EP_LIST,    /* collection; ns "" = all namespaces */
         API_EP_OBJECT,  /* one named object */
-        API_EP_LOG,     /* tasks/{name}/log */
+        API_EP_LOG,     /* tasks/{name}/log, services/{name}/log */
         API_EP_RESULTS, /* workflows/{name}/results */
         API_EP_APPLY,
         API_EP_LEADER, /* /apis/berth/v1/leader */
@@ -295,7 +295,7 @@ struct api_server {
         uint64_t requests_by_code[600];
 };
 
-/* ---- streams: watch (watch.c) and task logs (logs.c) ---------------------- */
+/* ---- streams: watch (watch.c) and container logs (logs.c) ----------------- */
 
 /* Starts a watch stream on a LIST route (answers errors itself). */
 void api_watch_start(struct api_server *s, struct evhttp_request *req,
@@ -308,6 +308,24 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req,
                     const struct api_route *route);
 /* Interrupts and joins every log thread (server shutdown). */
 void api_logs_close_all(struct api_server *s);
+
+/* The replica index of a Service's container from its name,
+ * "berth.<ns>.<name>.<rev8>.<index>" (the last two dot-separated parts: a
+ * number and 8 lower-case hex digits), and its rev8 into rev8 (may be NULL).
+ * -1 when the name is not of that form. Pure. */
+int api_service_container_replica(const char *container_name, char rev8[9]);
+/* Which of a Service's containers cs (those with its uid) GET .../log serves;
+ * a container's index and rev8 come from its name (or, when the name is not
+ * of that form, its berth.replica and berth.revision labels). With
+ * replica >= 0 one of that replica index; with -1 one of the only index
+ * there is (400 naming the replica parameter when its containers have
+ * several). Of a replica's containers the one of the update revision (rev8 =
+ * the first 8 of update_hash, status.updateRevisionHash, may be NULL), else
+ * the newest (generation, then start time). *ret_index is into cs. 404 when
+ * there is none. Pure. */
+int api_service_log_pick(const struct container_info *cs, size_t n, const char *name,
+                         const char *update_hash, int replica, size_t *ret_index,
+                         struct api_error *err);
 
 /* ---- what streams share (stream.c) ---------------------------------------- */
 /* Loop thread only, like everything that touches evhttp. */

@@ -1,4 +1,7 @@
-/* api: task log streams.
+/* api: log streams of a Task's or a Service's containers.
+ *
+ * Which container: a Task's latest attempt (or ?attempt=K); a Service
+ * replica's (?replica=I, see api_service_log_pick).
  *
  * Each stream runs docker_container_logs on its own thread with its own
  * docker client (docker_clone): Docker calls block and must never run on the
@@ -26,7 +29,7 @@ struct api_log_stream {
         struct event *wake;
         struct docker *docker; /* this stream's clone; freed after the join */
         char *container_id;
-        char *task;
+        char *owner; /* "task=hello", "service=web": for log lines */
         struct docker_logs_opts opts;
         pthread_t thread;
         bool thread_started;
@@ -60,7 +63,7 @@ static void stream_free(struct api_log_stream *st)
                 event_free(st->wake);
         docker_free(st->docker);
         free(st->container_id);
-        free(st->task);
+        free(st->owner);
         buf_release(&st->queue);
         pthread_cond_destroy(&st->drained);
         pthread_mutex_destroy(&st->lock);
@@ -158,7 +161,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 
         struct evhttp_request *req = st->req;
         if (result < 0)
-                log_warn("log stream failed: %s task=%s container=%.12s", error.message, st->task,
+                log_warn("log stream failed: %s %s container=%.12s", error.message, st->owner,
                          st->container_id);
         if (!st->started) {
                 if (result < 0) {
@@ -216,6 +219,108 @@ static int parse_int_param(const struct api_route *r, const char *key, int min, 
         return 0;
 }
 
+/* ---- which container of a Service --------------------------------------- */
+
+int api_service_container_replica(const char *container_name, char rev8[9])
+{
+        const char *dot = container_name ? strrchr(container_name, '.') : NULL;
+        const char *idx = dot ? dot + 1 : NULL;
+        long v = 0;
+
+        if (!idx || !*idx || strlen(idx) > 6)
+                return -1;
+        for (const char *p = idx; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -1;
+                v = v * 10 + (*p - '0');
+        }
+        /* The part before it is the revision: 8 hex digits. */
+        const char *rev = dot - 8;
+        if (dot - container_name < 9 || rev[-1] != '.')
+                return -1;
+        for (int i = 0; i < 8; i++)
+                if (!((rev[i] >= '0' && rev[i] <= '9') || (rev[i] >= 'a' && rev[i] <= 'f')))
+                        return -1;
+        if (rev8) {
+                memcpy(rev8, rev, 8);
+                rev8[8] = '\0';
+        }
+        return (int)v;
+}
+
+/* A container's replica index and rev8: from its name, which the design
+ * fixes and every container has from its creation on; else from its labels
+ * (berth.replica, berth.revision). -1 when neither says. */
+static int replica_of(const struct container_info *ci, char rev8[9])
+{
+        int idx = api_service_container_replica(ci->name, rev8);
+
+        if (idx >= 0 || ci->replica < 0)
+                return idx;
+        snprintf(rev8, 9, "%.8s", ci->revision);
+        return ci->replica;
+}
+
+/* Whether a is a better container to show than b (NULL): of the update
+ * revision, else the newer one. */
+static bool better(const struct container_info *a, bool a_update, const struct container_info *b,
+                   bool b_update)
+{
+        if (!b || a_update != b_update)
+                return !b || a_update;
+        if (a->generation != b->generation)
+                return a->generation > b->generation;
+        return a->started_ms > b->started_ms;
+}
+
+int api_service_log_pick(const struct container_info *cs, size_t n, const char *name,
+                         const char *update_hash, int replica, size_t *ret_index,
+                         struct api_error *err)
+{
+        char rev8[9] = "";
+        int only = -1;
+        bool several = false;
+        size_t pick = 0;
+        bool found = false, pick_update = false;
+
+        /* Without ?replica: fine while the Service has one replica index. */
+        for (size_t i = 0; replica < 0 && i < n; i++) {
+                int idx = replica_of(&cs[i], rev8);
+                if (idx < 0)
+                        continue;
+                if (only >= 0 && idx != only)
+                        several = true;
+                only = only < 0 || idx < only ? idx : only;
+        }
+        if (replica < 0 && several)
+                return api_error_set(err, 400,
+                                     "service %s has several replicas: choose one with the "
+                                     "replica parameter (?replica=%d)",
+                                     name, only);
+        if (replica < 0)
+                replica = only;
+
+        for (size_t i = 0; replica >= 0 && i < n; i++) {
+                if (replica_of(&cs[i], rev8) != replica)
+                        continue;
+                bool update = update_hash && strlen(update_hash) >= 8 && strlen(rev8) == 8 &&
+                              strncmp(rev8, update_hash, 8) == 0;
+                if (better(&cs[i], update, found ? &cs[pick] : NULL, pick_update)) {
+                        pick = i;
+                        pick_update = update;
+                        found = true;
+                }
+        }
+        if (!found) {
+                if (only < 0 && replica < 0)
+                        return api_error_set(err, 404, "service %s has no container yet", name);
+                return api_error_set(err, 404, "service %s has no container for replica %d", name,
+                                     replica);
+        }
+        *ret_index = pick;
+        return 0;
+}
+
 void api_logs_start(struct api_server *s, struct evhttp_request *req, const struct api_route *route)
 {
         struct api_error err = {0};
@@ -224,7 +329,7 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
         _cleanup_json_ json_t *obj = NULL;
         _cleanup_free_ char *key = NULL;
         bool follow, timestamps;
-        int tail = -1, attempt = 0;
+        int tail = -1, attempt = 0, replica = -1;
 
         if (!s->containers || !s->docker) {
                 api_error_set(&err, 503, "logs are not available: no connection to Docker");
@@ -237,6 +342,16 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
         }
         if (parse_int_param(route, "tailLines", 0, -1, &tail, &err) < 0 ||
             parse_int_param(route, "attempt", 1, 0, &attempt, &err) < 0)
+                goto fail;
+
+        bool service = streq(route->kind->kind, "Service");
+        if (service ? api_route_param(route, "attempt") != NULL
+                    : api_route_param(route, "replica") != NULL) {
+                api_error_set(&err, 400, "%s logs take %s, not %s", route->kind->singular,
+                              service ? "replica" : "attempt", service ? "attempt" : "replica");
+                goto fail;
+        }
+        if (service && parse_int_param(route, "replica", 0, -1, &replica, &err) < 0)
                 goto fail;
 
         key = object_key(s->prefix, route->kind->resource, route->ns, route->name);
@@ -252,7 +367,15 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
         const char *uid = json_path_string(obj, "metadata.uid");
         int n = uid ? container_cache_by_uid(s->containers, uid, &cs) : 0;
         const struct container_info *pick = NULL;
-        for (int i = 0; i < n; i++)
+        if (service) {
+                size_t k;
+                if (api_service_log_pick(cs, n > 0 ? (size_t)n : 0, route->name,
+                                         json_path_string(obj, "status.updateRevisionHash"),
+                                         replica, &k, &err) < 0)
+                        goto fail;
+                pick = &cs[k];
+        }
+        for (int i = 0; !service && i < n; i++)
                 if (attempt ? cs[i].attempt == attempt : !pick || cs[i].attempt > pick->attempt)
                         pick = &cs[i];
         if (!pick) {
@@ -275,14 +398,14 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
         st->opts = (struct docker_logs_opts){
             .follow = follow,
             .timestamps = timestamps,
-            .tty = json_is_true(json_path(obj, "spec.tty")),
+            .tty = json_is_true(json_path(obj, service ? "spec.template.tty" : "spec.tty")),
             .tail = tail,
         };
         st->container_id = strdup(pick->id);
-        st->task = strdup(route->name);
+        st->owner = str_printf("%s=%s", route->kind->singular, route->name);
         st->docker = docker_clone(s->docker);
         st->wake = event_new(s->base, -1, 0, on_wake, st);
-        if (!st->container_id || !st->task || !st->docker || !st->wake) {
+        if (!st->container_id || !st->owner || !st->docker || !st->wake) {
                 api_error_set(&err, 500, "out of memory");
                 goto fail_free;
         }
@@ -297,8 +420,7 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
                 goto fail_free;
         }
         st->thread_started = true;
-        log_debug("log stream started task=%s container=%.12s follow=%d", route->name, pick->id,
-                  follow);
+        log_debug("log stream started %s container=%.12s follow=%d", st->owner, pick->id, follow);
         return;
 
 fail_free:

@@ -168,11 +168,45 @@ char *cli_path(const struct kind_info *kind, const char *ns, const char *name, c
 /* URL-escapes s into a new string. Caller frees. */
 char *cli_escape(const char *s);
 
+/* One of the GETs that cli_stream_many() runs side by side. */
+struct cli_stream_item {
+        const char *path; /* borrowed */
+        cli_stream_fn fn; /* each complete line, as for cli_stream */
+        void *userdata;
+        int result;             /* out: what cli_stream would have returned */
+        struct cli_reply error; /* out: a non-2xx answer (result -EPROTO); caller releases */
+};
+
+/* Streams several GETs at once on this thread (curl multi), at most parallel
+ * connections at a time (0: all; the others wait their turn), and calls each
+ * item's fn with its lines as they complete, so that what fn prints never
+ * mixes parts of lines. Text lines: empty lines are delivered too, '\r'
+ * before '\n' is dropped, and a line longer than line_max bytes is delivered
+ * in pieces of line_max. Returns 0 once every stream ended (each item's
+ * result says how: 0, 1 when fn stopped it, -EPROTO, or -errno after printing
+ * a transport error), or -errno when they could not be run (printed). */
+int cli_stream_many(struct cli_ctx *ctx, struct cli_stream_item *items, size_t n, size_t parallel,
+                    size_t line_max);
+
 /* GETs one object. Returns 0 and the object; -ENOENT on 404 (nothing
  * printed); -EPROTO after printing another server error; other -errno after
  * printing the transport error. */
 int cli_get_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
                    const char *name, json_t **ret);
+
+#define CLI_CHANGE_RETRIES 5 /* conflicts (409) cli_change_object retries */
+
+/* Changes the object in place. Returns 0 to write it, > 0 when there is
+ * nothing to write, -ENOMEM, or another -errno after printing why. */
+typedef int (*cli_change_fn)(json_t *object, void *userdata);
+
+/* Compare-and-swap change of one object in ctx->ns: GET, fn, PUT (the body
+ * keeps the resourceVersion it was read at, so the server answers 409 when
+ * the object changed in between), again on 409, CLI_CHANGE_RETRIES times in
+ * all. Returns 0 when written, 1 when fn found nothing to write, or -errno
+ * after printing (NotFound, a server error, "kept changing"). */
+int cli_change_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *name,
+                      cli_change_fn fn, void *userdata);
 
 /* ---- printers (printers.c, pure) ---------------------------------------- */
 
@@ -269,6 +303,60 @@ enum cli_cond_result { CLI_COND_PENDING, CLI_COND_MET, CLI_COND_IMPOSSIBLE };
 enum cli_cond_result cli_condition_eval(const json_t *object, const struct cli_wait_for *w,
                                         char *why, size_t why_size);
 
+/* ---- following an object (cmd-wait.c) ----------------------------------- */
+
+/* Whether an object is where it is waited for; why says what makes it
+ * IMPOSSIBLE. */
+typedef enum cli_cond_result (*cli_follow_fn)(const json_t *object, void *userdata, char *why,
+                                              size_t why_size);
+
+enum cli_follow_outcome {
+        CLI_FOLLOW_NONE,
+        CLI_FOLLOW_MET,
+        CLI_FOLLOW_IMPOSSIBLE,
+        CLI_FOLLOW_DELETED,
+};
+
+/* GETs the object, then follows the watch of its kind from that
+ * resourceVersion, calling eval with the object first and on every change of
+ * it, until eval says MET or IMPOSSIBLE, the object is deleted, or the
+ * deadline (monotonic ms, 0 = none). A stream that ends or expires is
+ * restarted from a fresh GET. eval NULL waits for the deletion. With
+ * check_once only the GET is evaluated. Returns 0 with *ret set (why filled
+ * for IMPOSSIBLE), -ETIMEDOUT (also for check_once when still pending),
+ * -ENOENT when the object did not exist at the first look and eval is set
+ * (not printed), or another -errno after printing. */
+int cli_follow_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
+                      const char *name, cli_follow_fn eval, void *userdata, int64_t deadline_ms,
+                      bool check_once, enum cli_follow_outcome *ret, char *why, size_t why_size);
+
+/* ---- services (cmd-service.c, pure parts) -------------------------------- */
+
+/* Where a Service's rollout is, as `berth rollout status` judges it: MET when
+ * status.observedGeneration >= metadata.generation and updatedReplicas,
+ * availableReplicas and replicas all equal spec.replicas ("service/web
+ * successfully rolled out"); IMPOSSIBLE when, for the observed generation,
+ * the Progressing condition is False with reason ProgressDeadlineExceeded;
+ * PENDING otherwise, msg then saying what is awaited ("Waiting for rollout: 1
+ * of 2 updated replicas are available..."). */
+enum cli_cond_result cli_rollout_eval(const json_t *service, char *msg, size_t msg_size);
+
+/* The entry of status.history with that revision; with revision 0 the
+ * newest one older than status.updateRevision (what `rollout undo` goes back
+ * to). NULL when there is none. Borrowed from service. */
+const json_t *cli_service_history_find(const json_t *service, int64_t revision);
+
+/* Puts the spec of a history entry back: spec.template, ports, healthCheck
+ * and restartedAt become the entry's (absent there: removed). -ENOMEM, or
+ * -EINVAL when the entry has no spec.template. */
+int cli_service_restore(json_t *service, const json_t *entry);
+
+/* `berth rollout history`: REVISION CREATED IMAGE from status.history, in
+ * revision order; the revision the replicas run is marked "(current)", and
+ * during a rollout the one being rolled out "(updating)". -EIO when out
+ * failed. */
+int cli_rollout_history_print(FILE *out, const json_t *service);
+
 /* ---- commands ------------------------------------------------------------ */
 
 int cmd_apply(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
@@ -282,6 +370,8 @@ int cmd_cron(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
 int cmd_trigger(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_suspend(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_resume(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_scale(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_rollout(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 
 /* Shared by delete --wait and wait --for=delete: waits until the object is
  * gone. Returns 0, -ETIMEDOUT, or another -errno after printing. */

@@ -28,11 +28,12 @@ static const struct cli_command commands[] = {
      "Display one or many objects.\n"
      "\n"
      "KIND is any name of a kind: task, tasks, tk; workflow, workflows, wf;\n"
-     "crontask, crontasks, ct. Without NAME every object of the kind in the\n"
-     "namespace is listed (-A: in every namespace). Tasks show PHASE ATTEMPTS EXIT\n"
-     "AGE (-o wide: REASON CONTAINER IMAGE); workflows show PHASE PROGRESS AGE\n"
-     "(-o wide: DURATION REASON MESSAGE); crontasks show SCHEDULE TIMEZONE SUSPEND\n"
-     "ACTIVE LAST NEXT AGE (-o wide: MISSED).\n"
+     "crontask, crontasks, ct; service, services, svc. Without NAME every object of\n"
+     "the kind in the namespace is listed (-A: in every namespace). Tasks show PHASE\n"
+     "ATTEMPTS EXIT AGE (-o wide: REASON CONTAINER IMAGE); workflows show PHASE\n"
+     "PROGRESS AGE (-o wide: DURATION REASON MESSAGE); crontasks show SCHEDULE\n"
+     "TIMEZONE SUSPEND ACTIVE LAST NEXT AGE (-o wide: MISSED); services show READY\n"
+     "UP-TO-DATE AVAILABLE RESTARTS AGE (-o wide: IMAGE REVISION).\n"
      "`berth get leader` shows which berthd replica leads (HA on etcd).\n"
      "\n"
      "Examples:\n"
@@ -47,28 +48,40 @@ static const struct cli_command commands[] = {
     {"describe", "describe KIND NAME | KIND/NAME", "Show details of an object",
      "Show details of an object: metadata, a summary of its spec, its status and\n"
      "conditions. For a workflow also its steps (phase, task, exit code, duration,\n"
-     "reason) and the first line of each step's result.\n"
+     "reason) and the first line of each step's result; for a service its replicas\n"
+     "(revision, container, state, health, restarts, last exit, host ports).\n"
      "\n"
      "Examples:\n"
      "  berth describe task hello\n"
      "  berth describe task/hello\n"
      "  berth describe wf etl",
      cmd_describe},
-    {"logs", "logs [-f] [--tail N] [--attempt K] [--timestamps] [task/]NAME | workflow/NAME",
-     "Print the logs of a task or workflow",
+    {"logs",
+     "logs [-f] [--tail N] [--attempt K] [--timestamps] [task/]NAME | workflow/NAME | "
+     "service/NAME [--replica I]",
+     "Print the logs of a task, workflow or service",
      "Print the output of a task's container (the latest attempt unless --attempt).\n"
      "\n"
      "For a workflow, print the output of each step's task in step order, each after\n"
      "a line \"==> step NAME (task TASK) <==\"; steps that have no task yet are\n"
      "skipped, and --tail, --attempt and --timestamps apply to each step. -f is for\n"
-     "tasks only: follow a running step with berth logs -f task/WORKFLOW-STEP.\n"
+     "tasks and services only: follow a running step with berth logs -f\n"
+     "task/WORKFLOW-STEP.\n"
+     "\n"
+     "For a service, print the output of every replica (the indexes in\n"
+     "status.replicaStatuses) side by side as it arrives, each line after\n"
+     "\"[NAME-INDEX] \"; with -f until every replica's stream ends or Ctrl-C. Each\n"
+     "replica is read from its newest container. --replica I prints that replica\n"
+     "alone, without prefixes.\n"
      "\n"
      "Examples:\n"
      "  berth logs hello\n"
      "  berth logs -f task/hello\n"
      "  berth logs --tail 20 --attempt 2 task hello\n"
      "  berth logs workflow/etl\n"
-     "  berth logs -f task/etl-extract",
+     "  berth logs -f task/etl-extract\n"
+     "  berth logs -f --tail 10 service/web\n"
+     "  berth logs svc/web --replica 1",
      cmd_logs},
     {"wait", "wait KIND/NAME... --for=condition=TYPE[=STATUS] | --for=delete [--timeout 60s]",
      "Wait for a condition on objects",
@@ -149,6 +162,31 @@ static const struct cli_command commands[] = {
      "Example:\n"
      "  berth resume crontask/nightly-report",
      cmd_resume},
+    {"scale", "scale service/NAME --replicas N", "Set the number of replicas of a Service",
+     "Set spec.replicas of a Service (0 to 1000); berthd then starts or stops\n"
+     "replicas. The change is a compare-and-swap write of the object, retried when\n"
+     "someone else changed it in between.\n"
+     "\n"
+     "Examples:\n"
+     "  berth scale service/web --replicas 3\n"
+     "  berth scale svc web --replicas=0",
+     cmd_scale},
+    {"rollout", "rollout status|restart|undo|history service/NAME [flags]",
+     "Follow, restart, undo or list the rollouts of a Service",
+     "Manage the rollout of a Service:\n"
+     "\n"
+     "  status   follow the rollout until it is done (exit 1 past its progress\n"
+     "           deadline or --timeout)\n"
+     "  restart  replace every replica (spec.restartedAt = now)\n"
+     "  undo     go back to an earlier revision (--to-revision N)\n"
+     "  history  list the revisions kept (--revision N: one as YAML)\n"
+     "\n"
+     "See 'berth rollout COMMAND --help' for each.\n"
+     "\n"
+     "Examples:\n"
+     "  berth rollout status service/web --timeout 5m\n"
+     "  berth rollout undo svc/web --to-revision 2",
+     cmd_rollout},
     {"version", "version [-o json]", "Print the client and server versions", NULL, cmd_version},
 };
 

@@ -116,9 +116,9 @@ static void request_release(struct request *r)
         curl_slist_free_all(r->headers);
 }
 
-/* Resets the handle and points it at path on the server. */
-static int request_setup(struct cli_ctx *ctx, const char *path, const char *content_type,
-                         struct request *req)
+/* Points the handle c (fresh or reset) at path on the server. */
+static int request_prepare(struct cli_ctx *ctx, CURL *c, const char *path, const char *content_type,
+                           struct request *req)
 {
         _cleanup_free_ char *url = NULL;
         const char *s;
@@ -126,13 +126,6 @@ static int request_setup(struct cli_ctx *ctx, const char *path, const char *cont
 
         if (!ctx->server && cli_server_resolve(ctx->server_flag, &ctx->server) < 0)
                 return -ENOMEM;
-        if (!ctx->curl && !(ctx->curl = curl_easy_init())) {
-                fprintf(ctx->err, "berth: cannot initialize libcurl\n");
-                return -ENOMEM;
-        }
-        CURL *c = ctx->curl;
-        curl_easy_reset(c); /* keeps the connection cache */
-
         s = ctx->server;
         if (str_has_prefix(s, "unix://")) {
                 const char *sock = s + strlen("unix://");
@@ -183,12 +176,24 @@ static int request_setup(struct cli_ctx *ctx, const char *path, const char *cont
         return 0;
 }
 
-static int transport_error(struct cli_ctx *ctx, CURLcode code, const struct request *req)
+/* Resets the context's handle (opened on first use) and points it at path. */
+static int request_setup(struct cli_ctx *ctx, const char *path, const char *content_type,
+                         struct request *req)
+{
+        if (!ctx->curl && !(ctx->curl = curl_easy_init())) {
+                fprintf(ctx->err, "berth: cannot initialize libcurl\n");
+                return -ENOMEM;
+        }
+        curl_easy_reset(ctx->curl); /* keeps the connection cache */
+        return request_prepare(ctx, ctx->curl, path, content_type, req);
+}
+
+static int transport_error(struct cli_ctx *ctx, CURL *c, CURLcode code, const struct request *req)
 {
         long oserr = 0;
         const char *reason;
 
-        curl_easy_getinfo(ctx->curl, CURLINFO_OS_ERRNO, &oserr);
+        curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
         if (oserr > 0)
                 reason = strerror((int)oserr);
         else if (req->errbuf[0])
@@ -263,7 +268,7 @@ int cli_http(struct cli_ctx *ctx, const char *method, const char *path, const ch
                 return -E2BIG;
         }
         if (code != CURLE_OK)
-                return transport_error(ctx, code, &req);
+                return transport_error(ctx, ctx->curl, code, &req);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
         return 0;
 }
@@ -273,6 +278,9 @@ int cli_http(struct cli_ctx *ctx, const char *method, const char *path, const ch
 struct stream_state {
         CURL *curl;
         bool lines;
+        /* Text lines (logs): empty lines count, and a line longer than the
+         * buffer's cap goes out in pieces instead of failing the stream. */
+        bool text;
         cli_stream_fn fn;
         void *userdata;
         long status;
@@ -292,12 +300,30 @@ static int deliver_line(struct stream_state *st)
         while (n > 0 && st->line.data[n - 1] == '\r')
                 n--;
         int r = 0;
-        if (n > 0) {
-                st->line.data[n] = '\0';
-                r = st->fn(st->line.data, n, st->userdata);
+        if (n > 0 || st->text) {
+                if (st->line.data)
+                        st->line.data[n] = '\0';
+                r = st->fn(st->line.data ? st->line.data : "", n, st->userdata);
         }
         buf_reset(&st->line);
         return r;
+}
+
+/* Adds len bytes of one line to st->line; in text mode, a full buffer is
+ * delivered as a line of its own first. */
+static int line_append(struct stream_state *st, const char *p, size_t len)
+{
+        while (st->text && len > st->line.max - st->line.len) {
+                size_t room = st->line.max - st->line.len;
+                if (buf_append(&st->line, p, room) < 0)
+                        return -ENOMEM;
+                p += room;
+                len -= room;
+                int r = deliver_line(st);
+                if (r != 0)
+                        return r;
+        }
+        return buf_append(&st->line, p, len);
 }
 
 static size_t stream_write(char *p, size_t size, size_t nmemb, void *userdata)
@@ -322,14 +348,15 @@ static size_t stream_write(char *p, size_t size, size_t nmemb, void *userdata)
         for (size_t off = 0; off < n;) {
                 const char *nl = memchr(p + off, '\n', n - off);
                 size_t chunk = nl ? (size_t)(nl - (p + off)) : n - off;
-                if (buf_append(&st->line, p + off, chunk) < 0) {
-                        st->result = -E2BIG;
+                int r = line_append(st, p + off, chunk);
+                if (r != 0) {
+                        st->result = r;
                         return 0;
                 }
                 off += chunk;
                 if (nl) {
                         off++;
-                        int r = deliver_line(st);
+                        r = deliver_line(st);
                         if (r != 0) {
                                 st->result = r;
                                 return 0;
@@ -399,7 +426,7 @@ int cli_stream(struct cli_ctx *ctx, const char *path, bool lines, int64_t deadli
                 goto out;
         }
         if (code != CURLE_OK) {
-                r = transport_error(ctx, code, &req);
+                r = transport_error(ctx, ctx->curl, code, &req);
                 goto out;
         }
         curl_easy_getinfo(ctx->curl, CURLINFO_RESPONSE_CODE, &st.status);
@@ -423,6 +450,147 @@ int cli_stream(struct cli_ctx *ctx, const char *path, bool lines, int64_t deadli
 out:
         buf_release(&st.line);
         buf_release(&st.error_body);
+        return r;
+}
+
+/* ---- streams side by side ------------------------------------------------ */
+
+struct many_one {
+        CURL *curl;
+        struct request req;
+        struct stream_state st;
+        bool added, done;
+};
+
+static void many_one_release(struct many_one *m)
+{
+        if (m->curl)
+                curl_easy_cleanup(m->curl);
+        request_release(&m->req);
+        buf_release(&m->st.line);
+        buf_release(&m->st.error_body);
+}
+
+/* One transfer ended with code: its item's result as cli_stream() would have
+ * it. */
+static void many_finish(struct cli_ctx *ctx, struct many_one *m, CURLcode code,
+                        struct cli_stream_item *item)
+{
+        struct stream_state *st = &m->st;
+
+        m->done = true;
+        if (st->result != 0) {
+                item->result = st->result > 0 ? 1 : st->result;
+                return;
+        }
+        if (code != CURLE_OK) {
+                item->result = transport_error(ctx, m->curl, code, &m->req);
+                return;
+        }
+        curl_easy_getinfo(m->curl, CURLINFO_RESPONSE_CODE, &st->status);
+        if (!status_ok(st->status)) {
+                buf_release(&item->error.body);
+                item->error.status = st->status;
+                item->error.body = st->error_body;
+                buf_init(&st->error_body, 0);
+                item->result = -EPROTO;
+                return;
+        }
+        item->result = 0;
+        if (st->line.len > 0) {
+                /* The last line lacked its '\n'. */
+                int k = deliver_line(st);
+                if (k != 0)
+                        item->result = k > 0 ? 1 : k;
+        }
+}
+
+int cli_stream_many(struct cli_ctx *ctx, struct cli_stream_item *items, size_t n, size_t parallel,
+                    size_t line_max)
+{
+        _cleanup_free_ struct many_one *ms = NULL;
+        CURLM *multi = NULL;
+        size_t left = n;
+        int r = 0;
+
+        if (n == 0)
+                return 0;
+        ms = calloc(n, sizeof(*ms));
+        multi = curl_multi_init();
+        if (!ms || !multi) {
+                r = -ENOMEM;
+                goto out;
+        }
+        /* Transfers beyond the limit wait for a free connection. */
+        curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)(parallel ? parallel : n));
+        for (size_t i = 0; i < n; i++) {
+                struct many_one *m = &ms[i];
+
+                items[i].result = 0;
+                m->st = (struct stream_state){
+                    .lines = true, .text = true, .fn = items[i].fn, .userdata = items[i].userdata};
+                buf_init(&m->st.line, line_max);
+                buf_init(&m->st.error_body, CLI_ERROR_BODY_MAX);
+                if (!(m->curl = curl_easy_init())) {
+                        fprintf(ctx->err, "berth: cannot initialize libcurl\n");
+                        r = -ENOMEM;
+                        goto out;
+                }
+                r = request_prepare(ctx, m->curl, items[i].path, NULL, &m->req);
+                if (r < 0)
+                        goto out;
+                m->st.curl = m->curl;
+                curl_easy_setopt(m->curl, CURLOPT_WRITEFUNCTION, stream_write);
+                curl_easy_setopt(m->curl, CURLOPT_WRITEDATA, &m->st);
+                curl_easy_setopt(m->curl, CURLOPT_PRIVATE, (void *)m);
+                if (curl_multi_add_handle(multi, m->curl) != CURLM_OK) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                m->added = true;
+        }
+
+        while (left > 0) {
+                int running = 0, queued = 0;
+                CURLMcode mc = curl_multi_perform(multi, &running);
+                CURLMsg *msg;
+
+                if (mc != CURLM_OK) {
+                        fprintf(ctx->err, "berth: %s\n", curl_multi_strerror(mc));
+                        r = -EIO;
+                        goto out;
+                }
+                while ((msg = curl_multi_info_read(multi, &queued))) {
+                        char *priv = NULL;
+
+                        if (msg->msg != CURLMSG_DONE)
+                                continue;
+                        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+                        struct many_one *m = (struct many_one *)priv;
+                        if (!m || m->done)
+                                continue;
+                        many_finish(ctx, m, msg->data.result, &items[m - ms]);
+                        curl_multi_remove_handle(multi, m->curl);
+                        m->added = false;
+                        left--;
+                }
+                if (left == 0)
+                        break;
+                mc = curl_multi_poll(multi, NULL, 0, 1000, NULL);
+                if (mc != CURLM_OK) {
+                        fprintf(ctx->err, "berth: %s\n", curl_multi_strerror(mc));
+                        r = -EIO;
+                        goto out;
+                }
+        }
+out:
+        for (size_t i = 0; ms && i < n; i++) {
+                if (ms[i].added)
+                        curl_multi_remove_handle(multi, ms[i].curl);
+                many_one_release(&ms[i]);
+        }
+        if (multi)
+                curl_multi_cleanup(multi);
         return r;
 }
 
@@ -454,4 +622,52 @@ int cli_get_object(struct cli_ctx *ctx, const struct kind_info *kind, const char
         }
         *ret = j;
         return 0;
+}
+
+int cli_change_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *name,
+                      cli_change_fn fn, void *userdata)
+{
+        _cleanup_free_ char *path = cli_path(kind, ctx->ns, name, "");
+
+        if (!path) {
+                cli_fail(ctx, "out of memory");
+                return -ENOMEM;
+        }
+        for (int attempt = 0; attempt < CLI_CHANGE_RETRIES; attempt++) {
+                _cleanup_json_ json_t *o = NULL;
+                _cleanup_reply_ struct cli_reply reply = {0};
+                int r = cli_get_object(ctx, kind, ctx->ns, name, &o);
+
+                if (r == -ENOENT) {
+                        fprintf(ctx->err, "Error from server (NotFound): %s \"%s\" not found\n",
+                                kind->resource, name);
+                        return r;
+                }
+                if (r < 0)
+                        return r;
+                r = fn(o, userdata);
+                if (r == -ENOMEM)
+                        cli_fail(ctx, "out of memory");
+                if (r != 0)
+                        return r < 0 ? r : 1;
+                /* The body carries the resourceVersion it was read at: the
+                 * server refuses it (409) when the object changed since. */
+                _cleanup_free_ char *body = json_dumps(o, JSON_COMPACT);
+                if (!body) {
+                        cli_fail(ctx, "out of memory");
+                        return -ENOMEM;
+                }
+                r = cli_http(ctx, "PUT", path, "application/json", body, strlen(body), &reply);
+                if (r < 0)
+                        return r;
+                if (reply.status == 409)
+                        continue;
+                if (!status_ok(reply.status)) {
+                        cli_status_print(ctx, &reply);
+                        return -EPROTO;
+                }
+                return 0;
+        }
+        cli_fail(ctx, "%s/%s kept changing; try again", kind->singular, name);
+        return -EBUSY;
 }

@@ -1,14 +1,10 @@
 /* berth trigger | suspend | resume crontask/NAME: what a user asks of a
  * CronTask besides its schedule. Each is a compare-and-swap replace of the
- * object (GET, change, PUT with its resourceVersion, retried on a conflict):
- * suspend and resume set spec.suspend; trigger sets the annotation
- * berth/trigger to now, and berthd creates the run (the controller alone
- * decides about runs, so concurrencyPolicy still applies). */
+ * object (cli_change_object: GET, change, PUT with its resourceVersion,
+ * retried on a conflict): suspend and resume set spec.suspend; trigger sets
+ * the annotation berth/trigger to now, and berthd creates the run (the
+ * controller alone decides about runs, so concurrencyPolicy still applies). */
 #include "cli-internal.h"
-
-#define CHANGE_RETRIES 5
-
-typedef int (*change_fn)(json_t *object, void *userdata);
 
 /* The command line: its options and one CronTask, "crontask/NAME",
  * "crontask NAME" or NAME (borrowed from argv). -1 to go on; else the exit
@@ -40,40 +36,12 @@ static int parse_target(struct cli_ctx *ctx, const struct cli_command *cmd,
         return -1;
 }
 
-/* GET, change, PUT; on 409 (someone else wrote in between) again. */
-static int change(struct cli_ctx *ctx, const char *name, change_fn fn, void *userdata)
+/* The change as an exit code (what failed is printed). */
+static int change(struct cli_ctx *ctx, const char *name, cli_change_fn fn, void *userdata)
 {
-        const struct kind_info *crontask = kind_by_name("CronTask");
-        _cleanup_free_ char *path = cli_path(crontask, ctx->ns, name, "");
-
-        if (!path)
-                return cli_fail(ctx, "out of memory");
-        for (int attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
-                _cleanup_json_ json_t *o = NULL;
-                _cleanup_reply_ struct cli_reply reply = {0};
-                int r = cli_get_object(ctx, crontask, ctx->ns, name, &o);
-
-                if (r == -ENOENT) {
-                        fprintf(ctx->err,
-                                "Error from server (NotFound): crontasks \"%s\" not found\n", name);
-                        return CLI_EXIT_FAIL;
-                }
-                if (r < 0)
-                        return CLI_EXIT_FAIL;
-                if (fn(o, userdata) < 0)
-                        return cli_fail(ctx, "out of memory");
-                _cleanup_free_ char *body = json_dumps(o, JSON_COMPACT);
-                if (!body)
-                        return cli_fail(ctx, "out of memory");
-                if (cli_http(ctx, "PUT", path, "application/json", body, strlen(body), &reply) < 0)
-                        return CLI_EXIT_FAIL;
-                if (reply.status == 409)
-                        continue;
-                if (reply.status < 200 || reply.status >= 300)
-                        return cli_status_print(ctx, &reply);
-                return CLI_EXIT_OK;
-        }
-        return cli_fail(ctx, "crontask/%s kept changing; try again", name);
+        return cli_change_object(ctx, kind_by_name("CronTask"), name, fn, userdata) < 0
+                   ? CLI_EXIT_FAIL
+                   : CLI_EXIT_OK;
 }
 
 static int set_suspend(json_t *o, void *userdata)
@@ -102,7 +70,9 @@ static int set_trigger(json_t *o, void *userdata)
         if (json_object_set_new(ann, CRONTASK_ANNOTATION_RUN, json_string(t->at)) < 0)
                 return -ENOMEM;
         if (t->force)
-                return json_object_set_new(ann, CRONTASK_ANNOTATION_FORCE, json_string("true"));
+                return json_object_set_new(ann, CRONTASK_ANNOTATION_FORCE, json_string("true")) < 0
+                           ? -ENOMEM
+                           : 0;
         json_object_del(ann, CRONTASK_ANNOTATION_FORCE);
         return 0;
 }

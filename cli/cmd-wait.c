@@ -89,13 +89,12 @@ enum cli_cond_result cli_condition_eval(const json_t *object, const struct cli_w
 
 /* ---- following one object ---------------------------------------------- */
 
-enum follow_outcome { FOLLOW_NONE, FOLLOW_MET, FOLLOW_IMPOSSIBLE, FOLLOW_DELETED };
-
 struct follow {
         const char *name;
-        const struct cli_wait_for *w; /* NULL: waiting for deletion */
+        cli_follow_fn eval; /* NULL: waiting for deletion */
+        void *userdata;
         char rv[32];
-        enum follow_outcome outcome;
+        enum cli_follow_outcome outcome;
         char why[256];
         struct cli_ctx *ctx;
 };
@@ -117,17 +116,17 @@ static int on_event(const char *line, size_t len, void *userdata)
         if (streq(type, "BOOKMARK") || !streq(json_path_string(obj, "metadata.name"), f->name))
                 return 0;
         if (streq(type, "DELETED")) {
-                f->outcome = FOLLOW_DELETED;
+                f->outcome = CLI_FOLLOW_DELETED;
                 return 1;
         }
-        if (!f->w)
+        if (!f->eval)
                 return 0;
-        switch (cli_condition_eval(obj, f->w, f->why, sizeof(f->why))) {
+        switch (f->eval(obj, f->userdata, f->why, sizeof(f->why))) {
         case CLI_COND_MET:
-                f->outcome = FOLLOW_MET;
+                f->outcome = CLI_FOLLOW_MET;
                 return 1;
         case CLI_COND_IMPOSSIBLE:
-                f->outcome = FOLLOW_IMPOSSIBLE;
+                f->outcome = CLI_FOLLOW_IMPOSSIBLE;
                 return 1;
         case CLI_COND_PENDING:
                 break;
@@ -135,35 +134,32 @@ static int on_event(const char *line, size_t len, void *userdata)
         return 0;
 }
 
-/* Waits for w (or deletion when w is NULL). Returns 0 with the outcome set,
- * -ETIMEDOUT, -ENOENT when the object did not exist at the first look (not
- * printed), or another -errno after printing. */
-static int follow_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
-                         const char *name, const struct cli_wait_for *w, int64_t deadline_ms,
-                         bool check_once, enum follow_outcome *ret, char *why, size_t why_size)
+int cli_follow_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
+                      const char *name, cli_follow_fn eval, void *userdata, int64_t deadline_ms,
+                      bool check_once, enum cli_follow_outcome *ret, char *why, size_t why_size)
 {
-        struct follow f = {.name = name, .w = w, .ctx = ctx};
+        struct follow f = {.name = name, .eval = eval, .userdata = userdata, .ctx = ctx};
         bool first = true;
 
         for (;;) {
                 _cleanup_json_ json_t *obj = NULL;
                 int r = cli_get_object(ctx, kind, ns, name, &obj);
                 if (r == -ENOENT) {
-                        if (first && w)
+                        if (first && eval)
                                 return -ENOENT;
-                        *ret = FOLLOW_DELETED;
+                        *ret = CLI_FOLLOW_DELETED;
                         return 0;
                 }
                 if (r < 0)
                         return r;
                 first = false;
-                if (w) {
-                        switch (cli_condition_eval(obj, w, why, why_size)) {
+                if (eval) {
+                        switch (eval(obj, userdata, why, why_size)) {
                         case CLI_COND_MET:
-                                *ret = FOLLOW_MET;
+                                *ret = CLI_FOLLOW_MET;
                                 return 0;
                         case CLI_COND_IMPOSSIBLE:
-                                *ret = FOLLOW_IMPOSSIBLE;
+                                *ret = CLI_FOLLOW_IMPOSSIBLE;
                                 return 0;
                         case CLI_COND_PENDING:
                                 break;
@@ -181,7 +177,7 @@ static int follow_object(struct cli_ctx *ctx, const struct kind_info *kind, cons
                 if (!path)
                         return -ENOMEM;
                 int64_t started = time_mono_ms();
-                f.outcome = FOLLOW_NONE;
+                f.outcome = CLI_FOLLOW_NONE;
                 r = cli_stream(ctx, path, true, deadline_ms, on_event, &f, &err);
                 if (r == 1) {
                         *ret = f.outcome;
@@ -205,13 +201,20 @@ static int follow_object(struct cli_ctx *ctx, const struct kind_info *kind, cons
         }
 }
 
+/* cli_condition_eval as a cli_follow_fn; userdata is the cli_wait_for. */
+static enum cli_cond_result eval_condition(const json_t *object, void *userdata, char *why,
+                                           size_t why_size)
+{
+        return cli_condition_eval(object, userdata, why, why_size);
+}
+
 int cli_wait_deleted(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
                      const char *name, int64_t deadline_ms)
 {
-        enum follow_outcome outcome = FOLLOW_NONE;
+        enum cli_follow_outcome outcome = CLI_FOLLOW_NONE;
         char why[8];
-        int r = follow_object(ctx, kind, ns, name, NULL, deadline_ms, false, &outcome, why,
-                              sizeof(why));
+        int r = cli_follow_object(ctx, kind, ns, name, NULL, NULL, deadline_ms, false, &outcome,
+                                  why, sizeof(why));
         return r < 0 ? r : 0;
 }
 
@@ -252,12 +255,12 @@ int cmd_wait(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
         int64_t deadline = time_mono_ms() + timeout_ms;
         for (size_t i = 0; i < targets.n; i++) {
                 const struct cli_target *t = &targets.items[i];
-                enum follow_outcome outcome = FOLLOW_NONE;
+                enum cli_follow_outcome outcome = CLI_FOLLOW_NONE;
                 char why[256] = "";
 
-                r = follow_object(ctx, t->kind, ctx->ns, t->name,
-                                  w.type == CLI_WAIT_CONDITION ? &w : NULL, deadline,
-                                  timeout_ms == 0, &outcome, why, sizeof(why));
+                r = cli_follow_object(ctx, t->kind, ctx->ns, t->name,
+                                      w.type == CLI_WAIT_CONDITION ? eval_condition : NULL, &w,
+                                      deadline, timeout_ms == 0, &outcome, why, sizeof(why));
                 if (r == -ENOENT) {
                         fprintf(ctx->err, "Error from server (NotFound): %s \"%s\" not found\n",
                                 t->kind->resource, t->name);
@@ -275,10 +278,10 @@ int cmd_wait(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
                         continue;
                 }
                 switch (outcome) {
-                case FOLLOW_MET:
+                case CLI_FOLLOW_MET:
                         fprintf(ctx->out, "%s/%s condition met\n", t->kind->singular, t->name);
                         break;
-                case FOLLOW_DELETED:
+                case CLI_FOLLOW_DELETED:
                         if (w.type == CLI_WAIT_DELETE) {
                                 fprintf(ctx->out, "%s/%s condition met\n", t->kind->singular,
                                         t->name);
@@ -288,12 +291,12 @@ int cmd_wait(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
                                  t->name, for_arg);
                         failed = true;
                         break;
-                case FOLLOW_IMPOSSIBLE:
+                case CLI_FOLLOW_IMPOSSIBLE:
                         cli_fail(ctx, "%s/%s can no longer meet %s: %s", t->kind->singular, t->name,
                                  for_arg, why);
                         failed = true;
                         break;
-                case FOLLOW_NONE:
+                case CLI_FOLLOW_NONE:
                         failed = true;
                         break;
                 }

@@ -168,7 +168,7 @@ static void describe_generic_spec(FILE *out, const json_t *o)
                 fprintf(out, "  %s\n", l);
 }
 
-enum { GRID_COLS_MAX = 8 };
+enum { GRID_COLS_MAX = 10 };
 
 /* A table inside describe, indented by two: each column as wide as its
  * widest cell. cells holds nrows × ncols entries; NULL prints empty. */
@@ -556,6 +556,215 @@ static void describe_crontask_sections(FILE *out, const json_t *o, const json_t 
         describe_recent_runs(out, runs, now_ms);
 }
 
+/* ---- describe: Service -------------------------------------------------- */
+
+/* "http 8080 <- 18080-18089/tcp": a port, its container port and the host
+ * range its replicas take their ports from. Caller frees. */
+static char *port_text(const json_t *p)
+{
+        const json_t *cport = json_object_get(p, "containerPort");
+        _cleanup_free_ char *cp = json_is_integer(cport)
+                                      ? str_printf(" %lld", (long long)json_integer_value(cport))
+                                      : strdup("");
+        return str_printf("%s%s <- %lld-%lld/%s",
+                          json_string_value(json_object_get(p, "name")) ?: "?", cp ? cp : "",
+                          (long long)json_path_int(p, "hostPortRange.from", 0),
+                          (long long)json_path_int(p, "hostPortRange.to", 0),
+                          json_string_value(json_object_get(p, "protocol")) ?: "tcp");
+}
+
+/* "http GET :http/healthz every 5s (timeout 2s, 3 failures, start period 0s)". */
+static char *health_text(const json_t *hc)
+{
+        _cleanup_free_ char *what = NULL;
+        char every[32], timeout[32], start[32];
+
+        if (!json_is_object(hc))
+                return NULL;
+        const json_t *exec = json_object_get(hc, "exec");
+        const json_t *http = json_object_get(hc, "http");
+        const json_t *tcp = json_object_get(hc, "tcp");
+        if (exec) {
+                _cleanup_free_ char *words = join_words(json_object_get(exec, "command"));
+                what = str_printf("exec %s", words ? words : "");
+        } else if (http) {
+                _cleanup_free_ char *port = cli_scalar_text(json_object_get(http, "port"));
+                what = str_printf("http GET :%s%s", port ? port : "?",
+                                  json_string_value(json_object_get(http, "path")) ?: "/");
+        } else if (tcp) {
+                _cleanup_free_ char *port = cli_scalar_text(json_object_get(tcp, "port"));
+                what = str_printf("tcp :%s", port ? port : "?");
+        } else {
+                what = strdup("?");
+        }
+        duration_format(json_path_int(hc, "intervalSeconds", 5) * 1000, every, sizeof(every));
+        duration_format(json_path_int(hc, "timeoutSeconds", 2) * 1000, timeout, sizeof(timeout));
+        duration_format(json_path_int(hc, "startPeriodSeconds", 0) * 1000, start, sizeof(start));
+        return str_printf("%s every %s (timeout %s, %lld failures, start period %s)",
+                          what ? what : "?", every, timeout,
+                          (long long)json_path_int(hc, "failureThreshold", 3), start);
+}
+
+static void describe_service_spec(FILE *out, const json_t *o)
+{
+        const int w = 19;
+        const json_t *ports = json_path(o, "spec.ports");
+        const char *strategy = json_path_string(o, "spec.updateStrategy.type") ?: "RollingUpdate";
+        _cleanup_free_ char *replicas = cli_scalar_text(json_path(o, "spec.replicas"));
+        _cleanup_free_ char *command = join_words(json_path(o, "spec.template.command"));
+        _cleanup_free_ char *args = join_words(json_path(o, "spec.template.args"));
+        _cleanup_free_ char *health = health_text(json_path(o, "spec.healthCheck"));
+        _cleanup_free_ char *min_ready = seconds_text(json_path(o, "spec.minReadySeconds"));
+        _cleanup_free_ char *deadline = seconds_text(json_path(o, "spec.progressDeadlineSeconds"));
+        _cleanup_free_ char *grace = seconds_text(json_path(o, "spec.stopGracePeriodSeconds"));
+        _cleanup_free_ char *strat =
+            streq(strategy, "RollingUpdate")
+                ? str_printf("%s (max surge %lld, max unavailable %lld)", strategy,
+                             (long long)json_path_int(o, "spec.updateStrategy.maxSurge", 1),
+                             (long long)json_path_int(o, "spec.updateStrategy.maxUnavailable", 0))
+                : strdup(strategy);
+        size_t i;
+        json_t *p;
+
+        fputs("Spec:\n", out);
+        field(out, 2, w, "Replicas", replicas);
+        field(out, 2, w, "Image", json_path_string(o, "spec.template.image"));
+        field(out, 2, w, "Command", command);
+        field(out, 2, w, "Args", args);
+        if (json_array_size(ports) == 0)
+                field(out, 2, w, "Ports", NULL);
+        json_array_foreach((json_t *)ports, i, p)
+        {
+                _cleanup_free_ char *t = port_text(p);
+                field(out, 2, w, i == 0 ? "Ports" : NULL, t);
+        }
+        field(out, 2, w, "Health Check", health);
+        field(out, 2, w, "Update Strategy", strat);
+        field(out, 2, w, "Min Ready", min_ready);
+        field(out, 2, w, "Progress Deadline", deadline);
+        field(out, 2, w, "Stop Grace Period", grace);
+        if (json_path_string(o, "spec.restartedAt"))
+                field(out, 2, w, "Restarted At", json_path_string(o, "spec.restartedAt"));
+}
+
+static void describe_service_status(FILE *out, const json_t *o, int64_t now_ms)
+{
+        const int w = 18;
+        int64_t want = json_path_int(o, "spec.replicas", 1);
+        int64_t total = json_path_int(o, "status.replicas", 0);
+        int64_t available = json_path_int(o, "status.availableReplicas", 0);
+        int64_t update = json_path_int(o, "status.updateRevision", 0);
+        int64_t current = json_path_int(o, "status.currentRevision", update);
+        _cleanup_free_ char *replicas = str_printf(
+            "%lld desired | %lld updated | %lld total | %lld available | %lld unavailable",
+            (long long)want, (long long)json_path_int(o, "status.updatedReplicas", 0),
+            (long long)total, (long long)available,
+            (long long)(want > available ? want - available : 0));
+        _cleanup_free_ char *ready = str_printf(
+            "%lld/%lld", (long long)json_path_int(o, "status.readyReplicas", 0), (long long)want);
+        _cleanup_free_ char *restarts =
+            str_printf("%lld", (long long)json_path_int(o, "status.restarts", 0));
+        _cleanup_free_ char *revision =
+            update == 0 ? NULL
+            : current != update
+                ? str_printf("%lld (rolling out from %lld)", (long long)update, (long long)current)
+                : str_printf("%lld", (long long)update);
+        _cleanup_free_ char *started =
+            current != update
+                ? time_with_age(json_path_string(o, "status.rolloutStartTime"), now_ms)
+                : NULL;
+
+        field(out, 2, w, "Replicas", replicas);
+        field(out, 2, w, "Ready", ready);
+        field(out, 2, w, "Restarts", restarts);
+        field(out, 2, w, "Revision", revision);
+        field(out, 2, w, "Revision Hash", json_path_string(o, "status.updateRevisionHash"));
+        if (started)
+                field(out, 2, w, "Rollout Started", started);
+}
+
+/* "http=18080,metrics=18090", by name. Caller frees; NULL when none. */
+static char *host_ports_text(const json_t *map)
+{
+        size_t n = json_is_object(map) ? json_object_size(map) : 0;
+        _cleanup_free_ const char **keys = n ? calloc(n, sizeof(char *)) : NULL;
+        _cleanup_buf_ struct buf b = {0};
+        size_t i = 0;
+        const char *k;
+        json_t *v;
+
+        if (!keys)
+                return NULL;
+        json_object_foreach((json_t *)map, k, v) keys[i++] = k;
+        qsort(keys, n, sizeof(char *), cmp_str);
+        buf_init(&b, 4096);
+        for (i = 0; i < n; i++) {
+                _cleanup_free_ char *port = cli_scalar_text(json_object_get(map, keys[i]));
+                buf_printf(&b, "%s%s=%s", i ? "," : "", keys[i], port ? port : "");
+        }
+        return buf_steal(&b);
+}
+
+/* The replica table from status.replicaStatuses, then their messages. */
+static void describe_service_replicas(FILE *out, const json_t *o, const json_t *extra,
+                                      int64_t now_ms)
+{
+        static const char *const titles[] = {"INDEX", "REVISION", "CONTAINER", "STATE", "HEALTH",
+                                             "READY", "RESTARTS", "LAST-EXIT", "PORTS"};
+        enum { N = ARRAY_SIZE(titles) };
+        const json_t *rs = json_path(o, "status.replicaStatuses");
+        const char *name = json_path_string(o, "metadata.name") ?: "?";
+        size_t n = json_is_array(rs) ? json_array_size(rs) : 0;
+        char **cells = n ? calloc(n * N, sizeof(char *)) : NULL;
+        bool messages = false;
+        (void)extra;
+        (void)now_ms;
+
+        if (!cells) {
+                field(out, 0, LABEL_WIDTH, "Replicas", NULL);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const json_t *r = json_array_get(rs, i);
+                const json_t *code = json_object_get(r, "lastExitCode");
+                const char *reason = json_string_value(json_object_get(r, "lastExitReason"));
+                char **row = cells + i * N;
+
+                row[0] = cli_scalar_text(json_object_get(r, "index"));
+                row[1] = cli_scalar_text(json_object_get(r, "revision"));
+                row[2] = cli_one_line(json_string_value(json_object_get(r, "container")), 0);
+                row[3] = cli_one_line(json_string_value(json_object_get(r, "state")), 0);
+                row[4] = cli_one_line(json_string_value(json_object_get(r, "health")), 0);
+                row[5] = strdup(json_is_true(json_object_get(r, "ready")) ? "true" : "false");
+                row[6] = str_printf("%lld",
+                                    (long long)json_integer_value(json_object_get(r, "restarts")));
+                row[7] =
+                    json_is_integer(code)
+                        ? str_printf("%lld%s%s%s", (long long)json_integer_value(code),
+                                     reason ? " (" : "", reason ? reason : "", reason ? ")" : "")
+                        : NULL;
+                row[8] = host_ports_text(json_object_get(r, "hostPorts"));
+                const char *msg = json_string_value(json_object_get(r, "message"));
+                messages = messages || (msg && *msg);
+        }
+        fputs("Replicas:\n", out);
+        grid(out, titles, N, cells, n);
+        free_cells(cells, n * N);
+        if (!messages)
+                return;
+        fputs("Replica Messages:\n", out);
+        for (size_t i = 0; i < n; i++) {
+                const json_t *r = json_array_get(rs, i);
+                const char *msg = json_string_value(json_object_get(r, "message"));
+                if (!msg || !*msg)
+                        continue;
+                _cleanup_free_ char *line = cli_one_line(msg, 0);
+                fprintf(out, "  %s-%lld: %s\n", name,
+                        (long long)json_integer_value(json_object_get(r, "index")),
+                        line ? line : "");
+        }
+}
+
 /* ---- describe: every kind ----------------------------------------------- */
 
 /* What describe shows of a kind beyond the generic parts. */
@@ -586,6 +795,12 @@ static const struct kind_describer describers[] = {
         .spec = describe_crontask_spec,
         .status = describe_crontask_status,
         .sections = describe_crontask_sections,
+    },
+    {
+        .kind = "Service",
+        .spec = describe_service_spec,
+        .status = describe_service_status,
+        .sections = describe_service_replicas,
     },
 };
 

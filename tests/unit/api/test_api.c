@@ -1,4 +1,5 @@
-/* Unit tests for the pure pieces of api/: router, selectors, Status bodies. */
+/* Unit tests for the pure pieces of api/: router, selectors, Status bodies,
+ * which container a Service's log request is served from. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -489,12 +490,117 @@ static void test_status_bodies(void **state)
         api_error_release(NULL);
 }
 
+/* ---- Service logs: which container -------------------------------------- */
+
+static void test_service_container_replica(void **state)
+{
+        (void)state;
+        char rev8[9] = "";
+
+        assert_int_equal(api_service_container_replica("berth.default.web.1a2b3c4d.0", rev8), 0);
+        assert_string_equal(rev8, "1a2b3c4d");
+        assert_int_equal(api_service_container_replica("/berth.ns.a-b.deadbeef.12", rev8), 12);
+        assert_string_equal(rev8, "deadbeef");
+        assert_int_equal(api_service_container_replica("berth.default.web.1a2b3c4d.999", NULL),
+                         999);
+        /* Not of that form. */
+        const char *const bad[] = {"",
+                                   "berth.default.hello.1",
+                                   "berth.default.web.1a2b3c4d.",
+                                   "berth.default.web.1a2b3c4d.x1",
+                                   "berth.default.web.1A2B3C4D.0",
+                                   "berth.default.web.1a2b3c4.0",
+                                   "1a2b3c4d.0",
+                                   "berth.default.web.1a2b3c4d.1234567"};
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+                assert_int_equal(api_service_container_replica(bad[i], rev8), -1);
+        assert_int_equal(api_service_container_replica(NULL, NULL), -1);
+}
+
+static struct container_info ctr(const char *name, int64_t generation, int64_t started_ms)
+{
+        struct container_info ci = {.generation = generation,
+                                    .started_ms = started_ms,
+                                    .replica = -1,
+                                    .state = DOCKER_STATE_RUNNING};
+        str_copy(ci.name, sizeof(ci.name), name);
+        str_copy(ci.kind, sizeof(ci.kind), "Service");
+        return ci;
+}
+
+static size_t pick(const struct container_info *cs, size_t n, const char *hash, int replica,
+                   int want_code)
+{
+        struct api_error e = {0};
+        size_t k = 999;
+        int r = api_service_log_pick(cs, n, "web", hash, replica, &k, &e);
+
+        if (e.code != want_code)
+                fail_msg("replica %d: got %d (%s), want %d", replica, e.code, e.message, want_code);
+        assert_int_equal(r < 0, want_code != 0);
+        if (want_code)
+                assert_int_equal(k, 999); /* untouched */
+        if (want_code == 400)
+                assert_non_null(strstr(e.message, "replica parameter"));
+        api_error_release(&e);
+        return k;
+}
+
+static void test_service_log_pick(void **state)
+{
+        (void)state;
+        const char *update = "bbbbbbbb12345678";
+        /* A rollout from aaaaaaaa to bbbbbbbb: replica 0 has both, 1 only the old. */
+        struct container_info cs[] = {
+            ctr("berth.default.web.aaaaaaaa.0", 3, 1000),
+            ctr("berth.default.web.bbbbbbbb.0", 4, 500), /* the update revision: preferred */
+            ctr("berth.default.web.aaaaaaaa.1", 3, 1000),
+            ctr("berth.default.web.cccccccc.1", 2, 2000), /* older generation */
+        };
+
+        assert_int_equal(pick(cs, ARRAY_SIZE(cs), update, 0, 0), 1);
+        /* Replica 1 has none of the update revision: the newest generation. */
+        assert_int_equal(pick(cs, ARRAY_SIZE(cs), update, 1, 0), 2);
+        /* Without a hash: the newest. */
+        assert_int_equal(pick(cs, ARRAY_SIZE(cs), NULL, 0, 0), 1);
+        assert_int_equal(pick(cs, ARRAY_SIZE(cs), "short", 0, 0), 1);
+        /* Same generation: the one started last. */
+        cs[0].generation = 4;
+        cs[0].started_ms = 900;
+        assert_int_equal(pick(cs, ARRAY_SIZE(cs), NULL, 0, 0), 0);
+        assert_int_equal(pick(cs, ARRAY_SIZE(cs), update, 0, 0), 1);
+
+        /* No such replica; none at all. */
+        pick(cs, ARRAY_SIZE(cs), update, 2, 404);
+        pick(NULL, 0, update, 0, 404);
+        pick(NULL, 0, update, -1, 404);
+
+        /* Without ?replica: several indexes → 400 naming the parameter; one
+         * index (two revisions of it) → that one. */
+        pick(cs, ARRAY_SIZE(cs), update, -1, 400);
+        assert_int_equal(pick(cs, 2, update, -1, 0), 1);
+        assert_int_equal(pick(cs + 2, 2, update, -1, 0), 0);
+
+        /* A name not of the form: the labels say. */
+        struct container_info odd[] = {ctr("web-odd", 4, 0), ctr("web-odd-2", 4, 0)};
+        pick(odd, 2, update, 0, 404);
+        odd[1].replica = 0;
+        str_copy(odd[1].revision, sizeof(odd[1].revision), "bbbbbbbb");
+        assert_int_equal(pick(odd, 2, update, 0, 0), 1);
+        assert_int_equal(pick(odd, 2, update, -1, 0), 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_router_paths),    cmocka_unit_test(test_router_errors),
-            cmocka_unit_test(test_router_decoding), cmocka_unit_test(test_label_selectors),
-            cmocka_unit_test(test_field_selectors), cmocka_unit_test(test_status_bodies),
+            cmocka_unit_test(test_router_paths),
+            cmocka_unit_test(test_router_errors),
+            cmocka_unit_test(test_router_decoding),
+            cmocka_unit_test(test_label_selectors),
+            cmocka_unit_test(test_field_selectors),
+            cmocka_unit_test(test_status_bodies),
+            cmocka_unit_test(test_service_container_replica),
+            cmocka_unit_test(test_service_log_pick),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -937,6 +937,10 @@ static void test_logs_without_docker(void **state)
         json_t *j = expect("GET", NS_PATH "/hello/log?follow=true", NULL, 503);
         assert_string_equal(str_at(j, "reason"), "ServiceUnavailable");
         json_decref(j);
+        j = expect("GET", "/apis/berth/v1/namespaces/default/services/web/log?replica=0", NULL,
+                   503);
+        assert_string_equal(str_at(j, "reason"), "ServiceUnavailable");
+        json_decref(j);
 }
 
 static void remove_test_containers(void)
@@ -1054,6 +1058,88 @@ static void test_logs_docker(void **state)
         watcher_start(&E.leftover_log, NS_PATH "/long/log?follow=true");
         E.have_leftover_log = true;
         assert_true(watcher_wait(&E.leftover_log, "tick\n"));
+}
+
+#define SVC_PATH "/apis/berth/v1/namespaces/default/services"
+
+/* A container of replica index of the Service uid at revision rev8, named in
+ * the cache as berthd names them (berth.<ns>.<name>.<rev8>.<index>). */
+static void run_replica(const char *svc, const char *uid, const char *rev8, int index,
+                        int64_t generation, const char *script)
+{
+        _cleanup_free_ char *cmd = str_printf("docker run -d --name berth-apitest-%d-%s-%s-%d "
+                                              "-l berth.apitest=%d busybox:latest sh -c '%s'",
+                                              getpid(), svc, rev8, index, getpid(), script);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        struct container_info ci = {
+            .replica = index, .generation = generation, .state = DOCKER_STATE_RUNNING};
+        assert_non_null(fgets(ci.id, sizeof(ci.id), p));
+        assert_int_equal(pclose(p), 0);
+        ci.id[strcspn(ci.id, "\n")] = '\0';
+        snprintf(ci.name, sizeof(ci.name), "berth.default.%s.%s.%d", svc, rev8, index);
+        str_copy(ci.kind, sizeof(ci.kind), "Service");
+        str_copy(ci.ns, sizeof(ci.ns), "default");
+        str_copy(ci.owner, sizeof(ci.owner), svc);
+        str_copy(ci.uid, sizeof(ci.uid), uid);
+        str_copy(ci.revision, sizeof(ci.revision), rev8);
+        container_cache_upsert(E.containers, &ci);
+        _cleanup_free_ char *wait = str_printf("docker wait berth-apitest-%d-%s-%s-%d >/dev/null",
+                                               getpid(), svc, rev8, index);
+        assert_int_equal(system(wait), 0);
+}
+
+static void test_service_logs_docker(void **state)
+{
+        (void)state;
+        if (!E.containers)
+                skip();
+        long code;
+        struct buf text;
+
+        json_t *j = expect("POST", SVC_PATH,
+                           "apiVersion: berth/v1\nkind: Service\nmetadata:\n  name: web\n"
+                           "spec:\n  replicas: 2\n  template:\n    image: busybox:latest\n",
+                           201);
+        _cleanup_free_ char *uid = strdup(str_at(j, "metadata.uid"));
+        json_decref(j);
+
+        j = expect("GET", SVC_PATH "/web/log", NULL, 404);
+        assert_string_equal(str_at(j, "message"), "service web has no container yet");
+        json_decref(j);
+
+        /* Replica 0 during a rollout: two revisions; replica 1: one. */
+        run_replica("web", uid, "aaaaaaaa", 0, 1, "echo zero-old");
+        run_replica("web", uid, "bbbbbbbb", 0, 2, "echo zero-new");
+
+        /* One index: served without ?replica (the newer container). */
+        json_decref(http_len("GET", SVC_PATH "/web/log", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_string_equal(text.data, "zero-new\n");
+        buf_release(&text);
+
+        run_replica("web", uid, "aaaaaaaa", 1, 1, "echo one; echo two >&2");
+        j = expect("GET", SVC_PATH "/web/log", NULL, 400);
+        assert_non_null(strstr(str_at(j, "message"), "replica parameter"));
+        json_decref(j);
+
+        json_decref(
+            http_len("GET", SVC_PATH "/web/log?replica=1&tailLines=1", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_int_equal(strlen(text.data), 4); /* "one\n" or "two\n": the last in arrival */
+        buf_release(&text);
+        json_decref(http_len("GET", SVC_PATH "/web/log?replica=0", NULL, 0, &code, &text));
+        assert_int_equal(code, 200);
+        assert_string_equal(text.data, "zero-new\n");
+        buf_release(&text);
+
+        j = expect("GET", SVC_PATH "/web/log?replica=2", NULL, 404);
+        assert_string_equal(str_at(j, "message"), "service web has no container for replica 2");
+        json_decref(j);
+        json_decref(expect("GET", SVC_PATH "/web/log?replica=x", NULL, 400));
+        json_decref(expect("GET", SVC_PATH "/web/log?attempt=1", NULL, 400));
+        json_decref(expect("GET", NS_PATH "/logs/log?replica=0", NULL, 400));
+        json_decref(expect("GET", SVC_PATH "/nobody/log?replica=0", NULL, 404));
 }
 
 static void test_watch_open_at_shutdown(void **state)
@@ -1321,6 +1407,7 @@ int main(void)
             cmocka_unit_test(test_write_client_leaves),
             cmocka_unit_test(test_reads_while_write_blocked),
             cmocka_unit_test(test_logs_docker),
+            cmocka_unit_test(test_service_logs_docker),
             cmocka_unit_test(test_watch_open_at_shutdown),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

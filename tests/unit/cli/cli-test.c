@@ -4,7 +4,11 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "cli-internal.h"
 
@@ -36,4 +40,255 @@ void run(struct capture *c, ...)
         c->rc = cli_run(argc, argv, out, err);
         fclose(out);
         fclose(err);
+}
+
+/* ---- fake berthd ------------------------------------------------------- */
+
+void fake_add(struct fake *f, const struct fake_route *r)
+{
+        pthread_mutex_lock(&f->lock);
+        assert_true(f->nroutes < FAKE_ROUTES_MAX);
+        f->served[f->nroutes] = 0;
+        f->routes[f->nroutes++] = *r;
+        pthread_mutex_unlock(&f->lock);
+}
+
+void fake_route(struct fake *f, const char *method, const char *path, int status, const char *body)
+{
+        fake_add(f, &(struct fake_route){.method = method,
+                                         .path = path,
+                                         .status = status,
+                                         .content_type = "application/json",
+                                         .body = body});
+}
+
+void fake_hold(struct fake *f, const char *path, const char *body, int hold_ms)
+{
+        fake_add(f, &(struct fake_route){.method = "GET",
+                                         .path = path,
+                                         .status = 200,
+                                         .content_type = "application/json",
+                                         .body = body,
+                                         .hold_ms = hold_ms});
+}
+
+void fake_reset(struct fake *f)
+{
+        pthread_mutex_lock(&f->lock);
+        f->nroutes = 0;
+        f->requests = 0;
+        free(f->last_body);
+        f->last_body = NULL;
+        for (size_t i = 0; i < FAKE_PATHS_MAX; i++) {
+                free(f->bodies[i]);
+                f->bodies[i] = NULL;
+                f->paths[i][0] = '\0';
+        }
+        f->last_method[0] = f->last_path[0] = f->last_content_type[0] = '\0';
+        pthread_mutex_unlock(&f->lock);
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+                if (k <= 0)
+                        return;
+                p += k;
+                n -= (size_t)k;
+        }
+}
+
+/* Waits up to ms unless the client hangs up or the fake stops; false then. */
+static bool linger(struct fake *f, int c, int ms)
+{
+        for (int waited = 0; waited < ms; waited += 20) {
+                struct pollfd p = {.fd = c, .events = POLLIN};
+                if (atomic_load(&f->stop) || poll(&p, 1, 20) > 0)
+                        return false;
+        }
+        return true;
+}
+
+static void serve_one(struct fake *f, int c)
+{
+        char req[65536];
+        size_t len = 0;
+        char *end = NULL;
+
+        while (len < sizeof(req) - 1) {
+                ssize_t k = recv(c, req + len, sizeof(req) - 1 - len, 0);
+                if (k <= 0)
+                        return;
+                len += (size_t)k;
+                req[len] = '\0';
+                if ((end = strstr(req, "\r\n\r\n")))
+                        break;
+        }
+        if (!end)
+                return;
+        size_t head = (size_t)(end - req) + 4;
+        size_t clen = 0;
+        const char *cl = strcasestr(req, "\r\nContent-Length:");
+        if (cl && cl < end)
+                clen = strtoul(cl + strlen("\r\nContent-Length:"), NULL, 10);
+        char *body = calloc(1, clen + 1);
+        assert_non_null(body);
+        size_t have = len - head < clen ? len - head : clen;
+        memcpy(body, req + head, have);
+        while (have < clen) {
+                ssize_t k = recv(c, body + have, clen - have, 0);
+                if (k <= 0)
+                        break;
+                have += (size_t)k;
+        }
+
+        char method[16] = "", target[1024] = "";
+        sscanf(req, "%15s %1023s", method, target);
+        const char *ct = strcasestr(req, "\r\nContent-Type:");
+
+        pthread_mutex_lock(&f->lock);
+        if (f->requests < FAKE_PATHS_MAX) {
+                str_copy(f->paths[f->requests], sizeof(f->paths[0]), target);
+                f->bodies[f->requests] = strdup(body);
+        }
+        f->requests++;
+        str_copy(f->last_method, sizeof(f->last_method), method);
+        str_copy(f->last_path, sizeof(f->last_path), target);
+        f->last_content_type[0] = '\0';
+        if (ct && ct < end) {
+                ct += strlen("\r\nContent-Type:");
+                while (*ct == ' ')
+                        ct++;
+                size_t n = strcspn(ct, "\r");
+                snprintf(f->last_content_type, sizeof(f->last_content_type), "%.*s", (int)n, ct);
+        }
+        free(f->last_body);
+        f->last_body = body;
+        struct fake_route r = {.status = 404,
+                               .content_type = "application/json",
+                               .body = "{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\","
+                                       "\"message\":\"not found\"}"};
+        for (size_t i = 0; i < f->nroutes; i++) {
+                const struct fake_route *cand = &f->routes[i];
+                if (!streq(cand->method, method) || !streq(cand->path, target))
+                        continue;
+                if (cand->times > 0 && f->served[i] >= cand->times)
+                        continue;
+                f->served[i]++;
+                r = *cand;
+                break;
+        }
+        /* Ours: the test may free its text once its client has the answer,
+         * which can be before send() returns here. */
+        char *owned = strdup(r.body);
+        assert_non_null(owned);
+        r.body = owned;
+        pthread_mutex_unlock(&f->lock);
+
+        char hdr[512];
+        size_t blen = strlen(r.body);
+        if (r.hold_ms > 0 || r.chunk_ms > 0)
+                snprintf(hdr, sizeof(hdr),
+                         "HTTP/1.1 %d X\r\nContent-Type: %s\r\nConnection: close\r\n\r\n", r.status,
+                         r.content_type);
+        else
+                snprintf(hdr, sizeof(hdr),
+                         "HTTP/1.1 %d X\r\nContent-Type: %s\r\nConnection: close\r\n"
+                         "Content-Length: %zu\r\n\r\n",
+                         r.status, r.content_type, blen);
+        send_all(c, hdr, strlen(hdr));
+        if (r.chunk_ms > 0) {
+                for (const char *p = r.body;;) {
+                        size_t n = strcspn(p, FAKE_CHUNK);
+                        send_all(c, p, n);
+                        if (!p[n] || !linger(f, c, r.chunk_ms))
+                                break;
+                        p += n + 1;
+                }
+        } else {
+                send_all(c, r.body, blen);
+        }
+        (void)linger(f, c, r.hold_ms);
+        free(owned);
+}
+
+struct conn {
+        struct fake *f;
+        int fd;
+};
+
+static void *conn_main(void *userdata)
+{
+        struct conn *cn = userdata;
+
+        serve_one(cn->f, cn->fd);
+        close(cn->fd);
+        atomic_fetch_sub(&cn->f->active, 1);
+        free(cn);
+        return NULL;
+}
+
+static void *fake_main(void *userdata)
+{
+        struct fake *f = userdata;
+        while (!atomic_load(&f->stop)) {
+                struct pollfd p = {.fd = f->fd, .events = POLLIN};
+                if (poll(&p, 1, 50) <= 0)
+                        continue;
+                int c = accept4(f->fd, NULL, NULL, SOCK_CLOEXEC);
+                if (c < 0)
+                        continue;
+                struct conn *cn = malloc(sizeof(*cn));
+                pthread_t t;
+                assert_non_null(cn);
+                *cn = (struct conn){f, c};
+                atomic_fetch_add(&f->active, 1);
+                if (pthread_create(&t, NULL, conn_main, cn) != 0) {
+                        atomic_fetch_sub(&f->active, 1);
+                        close(c);
+                        free(cn);
+                        continue;
+                }
+                pthread_detach(t);
+        }
+        return NULL;
+}
+
+int fake_setup(void **state)
+{
+        struct fake *f = calloc(1, sizeof(*f));
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+        assert_non_null(f);
+        pthread_mutex_init(&f->lock, NULL);
+        str_copy(f->dir, sizeof(f->dir), "/tmp/berth-cli-test.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->sock, sizeof(f->sock), "%s/berth.sock", f->dir);
+        snprintf(f->url, sizeof(f->url), "unix://%s", f->sock);
+        str_copy(sa.sun_path, sizeof(sa.sun_path), f->sock);
+        f->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(f->fd >= 0);
+        assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(listen(f->fd, 64), 0);
+        assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
+        *state = f;
+        return 0;
+}
+
+int fake_teardown(void **state)
+{
+        struct fake *f = *state;
+        atomic_store(&f->stop, true);
+        pthread_join(f->thread, NULL);
+        /* Connection threads see stop within 20 ms. */
+        while (atomic_load(&f->active) > 0)
+                sleep_ms(10);
+        close(f->fd);
+        unlink(f->sock);
+        rmdir(f->dir);
+        fake_reset(f);
+        pthread_mutex_destroy(&f->lock);
+        free(f);
+        return 0;
 }

@@ -1,18 +1,13 @@
 /* Unit tests of the berth CLI: the pure parts (address resolution, tables,
  * printers, wait conditions, Status errors, argument parsing) and whole
- * commands run through cli_run() against a fake berthd on a unix socket. */
+ * commands run through cli_run() against the fake berthd of cli-test.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include "cli-internal.h"
 #include "cli-test.h"
@@ -51,215 +46,6 @@ static void write_file(const char *path, const char *text)
         assert_non_null(f);
         fputs(text, f);
         fclose(f);
-}
-
-/* ---- fake berthd ------------------------------------------------------- */
-
-struct route {
-        const char *method;
-        const char *path; /* exact, with the query */
-        int status;
-        const char *content_type;
-        const char *body;
-        int hold_ms; /* keep the connection open after the body (a quiet watch) */
-};
-
-#define MAX_ROUTES 8
-
-struct fake {
-        char dir[64];
-        char sock[128];
-        char url[160];
-        int fd;
-        pthread_t thread;
-        atomic_bool stop;
-        pthread_mutex_t lock;
-        struct route routes[MAX_ROUTES];
-        size_t nroutes;
-        size_t requests;
-        char last_method[16];
-        char last_path[1024];
-        char last_content_type[128];
-        char *last_body;
-        char paths[16][256]; /* every request line's target, in order */
-};
-
-static void fake_route(struct fake *f, const char *method, const char *path, int status,
-                       const char *body)
-{
-        pthread_mutex_lock(&f->lock);
-        assert_true(f->nroutes < MAX_ROUTES);
-        f->routes[f->nroutes++] = (struct route){method, path, status, "application/json", body, 0};
-        pthread_mutex_unlock(&f->lock);
-}
-
-static void fake_hold(struct fake *f, const char *path, const char *body, int hold_ms)
-{
-        pthread_mutex_lock(&f->lock);
-        assert_true(f->nroutes < MAX_ROUTES);
-        f->routes[f->nroutes++] =
-            (struct route){"GET", path, 200, "application/json", body, hold_ms};
-        pthread_mutex_unlock(&f->lock);
-}
-
-static void fake_reset(struct fake *f)
-{
-        pthread_mutex_lock(&f->lock);
-        f->nroutes = 0;
-        f->requests = 0;
-        free(f->last_body);
-        f->last_body = NULL;
-        f->last_method[0] = f->last_path[0] = f->last_content_type[0] = '\0';
-        pthread_mutex_unlock(&f->lock);
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-                if (k <= 0)
-                        return;
-                p += k;
-                n -= (size_t)k;
-        }
-}
-
-static void serve_one(struct fake *f, int c)
-{
-        char req[65536];
-        size_t len = 0;
-        char *end = NULL;
-
-        while (len < sizeof(req) - 1) {
-                ssize_t k = recv(c, req + len, sizeof(req) - 1 - len, 0);
-                if (k <= 0)
-                        return;
-                len += (size_t)k;
-                req[len] = '\0';
-                if ((end = strstr(req, "\r\n\r\n")))
-                        break;
-        }
-        if (!end)
-                return;
-        size_t head = (size_t)(end - req) + 4;
-        size_t clen = 0;
-        const char *cl = strcasestr(req, "\r\nContent-Length:");
-        if (cl && cl < end)
-                clen = strtoul(cl + strlen("\r\nContent-Length:"), NULL, 10);
-        char *body = calloc(1, clen + 1);
-        assert_non_null(body);
-        size_t have = len - head < clen ? len - head : clen;
-        memcpy(body, req + head, have);
-        while (have < clen) {
-                ssize_t k = recv(c, body + have, clen - have, 0);
-                if (k <= 0)
-                        break;
-                have += (size_t)k;
-        }
-
-        char method[16] = "", target[1024] = "";
-        sscanf(req, "%15s %1023s", method, target);
-        const char *ct = strcasestr(req, "\r\nContent-Type:");
-
-        pthread_mutex_lock(&f->lock);
-        if (f->requests < 16)
-                str_copy(f->paths[f->requests], sizeof(f->paths[0]), target);
-        f->requests++;
-        str_copy(f->last_method, sizeof(f->last_method), method);
-        str_copy(f->last_path, sizeof(f->last_path), target);
-        f->last_content_type[0] = '\0';
-        if (ct && ct < end) {
-                ct += strlen("\r\nContent-Type:");
-                while (*ct == ' ')
-                        ct++;
-                size_t n = strcspn(ct, "\r");
-                snprintf(f->last_content_type, sizeof(f->last_content_type), "%.*s", (int)n, ct);
-        }
-        free(f->last_body);
-        f->last_body = body;
-        struct route r = {NULL,
-                          NULL,
-                          404,
-                          "application/json",
-                          "{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\","
-                          "\"message\":\"not found\"}",
-                          0};
-        for (size_t i = 0; i < f->nroutes; i++)
-                if (streq(f->routes[i].method, method) && streq(f->routes[i].path, target)) {
-                        r = f->routes[i];
-                        break;
-                }
-        pthread_mutex_unlock(&f->lock);
-
-        char hdr[512];
-        size_t blen = strlen(r.body);
-        if (r.hold_ms > 0)
-                snprintf(hdr, sizeof(hdr),
-                         "HTTP/1.1 %d X\r\nContent-Type: %s\r\nConnection: close\r\n\r\n", r.status,
-                         r.content_type);
-        else
-                snprintf(hdr, sizeof(hdr),
-                         "HTTP/1.1 %d X\r\nContent-Type: %s\r\nConnection: close\r\n"
-                         "Content-Length: %zu\r\n\r\n",
-                         r.status, r.content_type, blen);
-        send_all(c, hdr, strlen(hdr));
-        send_all(c, r.body, blen);
-        for (int waited = 0; waited < r.hold_ms && !atomic_load(&f->stop); waited += 20) {
-                struct pollfd p = {.fd = c, .events = POLLIN};
-                if (poll(&p, 1, 20) > 0)
-                        break; /* the client hung up */
-        }
-}
-
-static void *fake_main(void *userdata)
-{
-        struct fake *f = userdata;
-        while (!atomic_load(&f->stop)) {
-                struct pollfd p = {.fd = f->fd, .events = POLLIN};
-                if (poll(&p, 1, 50) <= 0)
-                        continue;
-                int c = accept4(f->fd, NULL, NULL, SOCK_CLOEXEC);
-                if (c < 0)
-                        continue;
-                serve_one(f, c);
-                close(c);
-        }
-        return NULL;
-}
-
-static int fake_setup(void **state)
-{
-        struct fake *f = calloc(1, sizeof(*f));
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-        assert_non_null(f);
-        pthread_mutex_init(&f->lock, NULL);
-        str_copy(f->dir, sizeof(f->dir), "/tmp/berth-cli-test.XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->sock, sizeof(f->sock), "%s/berth.sock", f->dir);
-        snprintf(f->url, sizeof(f->url), "unix://%s", f->sock);
-        str_copy(sa.sun_path, sizeof(sa.sun_path), f->sock);
-        f->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(f->fd >= 0);
-        assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        assert_int_equal(listen(f->fd, 16), 0);
-        assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
-        *state = f;
-        return 0;
-}
-
-static int fake_teardown(void **state)
-{
-        struct fake *f = *state;
-        atomic_store(&f->stop, true);
-        pthread_join(f->thread, NULL);
-        close(f->fd);
-        unlink(f->sock);
-        rmdir(f->dir);
-        free(f->last_body);
-        pthread_mutex_destroy(&f->lock);
-        free(f);
-        return 0;
 }
 
 /* ---- server address ----------------------------------------------------- */
@@ -1079,8 +865,9 @@ static void test_usage_errors(void **state)
         assert_int_equal(c.rc, 2);
         assert_non_null(strstr(c.err, "flag needs an argument: --tail"));
 
-        run(&c, "logs", "svc/x", NULL);
+        run(&c, "logs", "bogus/x", NULL);
         assert_int_equal(c.rc, 2);
+        assert_non_null(strstr(c.err, "unknown kind \"bogus\""));
 
         run(&c, "delete", "--wait=maybe", "task", "x", NULL);
         assert_int_equal(c.rc, 2);
