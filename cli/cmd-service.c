@@ -79,6 +79,12 @@ enum cli_cond_result cli_rollout_eval(const json_t *service, char *msg, size_t m
                          "Waiting for rollout: %lld of %lld replicas are up to date and "
                          "available...",
                          (long long)(available < updated ? available : updated), (long long)want);
+        else if (!streq(json_string_value(json_object_get(progressing, "reason")),
+                        "NewRevisionAvailable"))
+                /* The controller says done only once no old replica is left,
+                 * stopping ones included. */
+                snprintf(msg, msg_size,
+                         "Waiting for rollout: old replicas are still being stopped...");
         else
                 return CLI_COND_MET;
         return CLI_COND_PENDING;

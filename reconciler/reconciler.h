@@ -421,6 +421,7 @@ struct replica_container {
         int host_ports[SERVICE_PORTS_MAX]; /* from its berth.ports label by port name */
         enum docker_state state;
         enum docker_health health; /* the check's verdict (Docker's or the prober's) */
+        char health_message[256];  /* the prober's last failure, or "" */
         int64_t started_ms, finished_ms;
         bool exit_known;
         int exit_code;

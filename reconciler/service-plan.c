@@ -307,8 +307,9 @@ static void count_crash(struct planner *pl, struct slot *s, const char *reason, 
         s->rec.next_restart_ms = ended + service_backoff_ms(pl->spec, s->rec.crashes);
 }
 
-/* Stable for the whole wait (the status is not rewritten as time passes). */
-static void crash_loop_message(struct planner *pl, struct slot *s)
+/* Stable for the whole wait (the status is not rewritten as time passes);
+ * detail says more about the last exit (a failed health check's message). */
+static void crash_loop_message(struct planner *pl, struct slot *s, const char *detail)
 {
         char at[RFC3339_MAX];
 
@@ -318,8 +319,9 @@ static void crash_loop_message(struct planner *pl, struct slot *s)
                 set_message(pl, s, "back-off: restarting at %s (%s, exit code %d)", at,
                             s->rec.last_exit_reason, s->rec.last_exit_code);
         else
-                set_message(pl, s, "back-off: restarting at %s (%s)", at,
-                            s->rec.last_exit_reason ? s->rec.last_exit_reason : "Error");
+                set_message(pl, s, "back-off: restarting at %s (%s%s%s)", at,
+                            s->rec.last_exit_reason ? s->rec.last_exit_reason : "Error",
+                            detail ? ": " : "", detail ? detail : "");
 }
 
 /* The ports a new container of s gets: those it had, else the lowest free
@@ -430,10 +432,10 @@ static void observe_slot(struct planner *pl, struct slot *s)
 
         if (!c) { /* waits for its re-creation */
                 s->rec.state = s->prev ? s->prev->state : REPLICA_PENDING;
-                if (s->rec.state == REPLICA_CRASH_LOOP)
-                        crash_loop_message(pl, s);
-                else if (s->prev && s->prev->message)
+                if (s->prev && s->prev->message) /* says why, and until when */
                         set_message(pl, s, "%s", s->prev->message);
+                else if (s->rec.state == REPLICA_CRASH_LOOP)
+                        crash_loop_message(pl, s, NULL);
                 if (now >= s->rec.next_restart_ms)
                         create_slot(pl, s);
                 else
@@ -452,7 +454,7 @@ static void observe_slot(struct planner *pl, struct slot *s)
                 s->c = NULL;
                 s->pending = true;
                 s->rec.ready_ms = 0;
-                crash_loop_message(pl, s);
+                crash_loop_message(pl, s, c->health_message[0] ? c->health_message : NULL);
                 requeue_at(pl, s->rec.next_restart_ms);
                 return;
         }
@@ -468,7 +470,7 @@ static void observe_slot(struct planner *pl, struct slot *s)
                                 s->gone = true; /* an old revision is not brought back */
                         return;
                 }
-                crash_loop_message(pl, s);
+                crash_loop_message(pl, s, NULL);
                 requeue_at(pl, s->rec.next_restart_ms);
                 return;
         }

@@ -150,8 +150,12 @@ static int observe_probes(struct service_run *run, struct berth_error *err)
                 if (prober_set(ctx->prober, c->id, run->o.key, &t) < 0)
                         return berth_error_set(err, -ENOMEM, "probe %s", c->id);
                 keep[n_keep++] = c->id;
-                c->health = prober_status(ctx->prober, c->id, &st) == 0 ? health_of_probe(st.health)
-                                                                        : DOCKER_HEALTH_STARTING;
+                if (prober_status(ctx->prober, c->id, &st) == 0) {
+                        c->health = health_of_probe(st.health);
+                        (void)str_copy(c->health_message, sizeof(c->health_message), st.message);
+                } else {
+                        c->health = DOCKER_HEALTH_STARTING;
+                }
         }
         forget_probes(ctx, run->o.key, keep, n_keep);
         return 0;

@@ -6,8 +6,8 @@
 # a broken image stops the rollout while the old replicas keep serving, and
 # undo brings the old revision back; scale to 0 and back; kill -9 berthd in
 # the middle of a rollout: the rollout completes with exactly `replicas`
-# containers; a crashing command backs off with growing delays; delete
-# removes every container.
+# containers; a crashing command backs off with growing delays; the worker
+# example drains its queue directory; delete removes every container.
 source "$(dirname "$0")/lib.sh"
 start_berthd
 
@@ -152,9 +152,20 @@ log "crash-loop delays: ${delays[*]}"
 [ "$(condition crasher Degraded | cut -d' ' -f1)" = True ] || fail "not Degraded"
 berth logs service/crasher | has dying || fail "logs: $(berth logs service/crasher)"
 
+# --- the worker example drains its queue directory --------------------------------------------
+mkdir -p "$T/queue"
+sed "s|/var/tmp/berth-queue|$T/queue|" "$BERTH_SOURCE_DIR/examples/worker/service.yaml" >"$T/worker.yaml"
+berth apply -f "$T/worker.yaml" >/dev/null || fail "apply worker"
+berth wait service/worker --for=condition=Available --timeout=60s || fail "worker: $(berth get service worker -o yaml)"
+for i in 1 2 3; do echo "job $i" >"$T/queue/$i.job"; done
+wait_until 30 '[ "$(ls "$T/queue/done" 2>/dev/null | wc -l)" = 3 ]' || fail "queue not drained: $(ls -R "$T/queue")"
+berth logs service/worker | has -x '\[worker-0\] processing 2.job: job 2' || fail "worker logs: $(berth logs service/worker)"
+wait_until 30 '[ "$(svc worker status.replicaStatuses.0.health)" = Healthy ]' || fail "worker health: $(berth get service worker -o yaml)"
+
 # --- delete removes every container -------------------------------------------------------
-berth delete service/web service/crasher >/dev/null || fail "delete"
-wait_until 30 '[ "$(all_of web)" = 0 ] && [ "$(all_of crasher)" = 0 ]' || fail "containers left after delete"
+berth delete service/web service/crasher service/worker >/dev/null || fail "delete"
+wait_until 30 '[ "$(all_of web)" = 0 ] && [ "$(all_of crasher)" = 0 ] && [ "$(all_of worker)" = 0 ]' ||
+  fail "containers left after delete"
 wait_until 30 '! berth get service web >/dev/null 2>&1' || fail "web still there"
 stop_berthd
 log "PASS"
