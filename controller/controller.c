@@ -2,7 +2,8 @@
  *
  * The caches' handlers only enqueue keys (they run on the caches' threads and
  * must not block): a changed object's own key and its owners' (a Workflow
- * hears of its Tasks), and the owner of a changed container. Workers take one
+ * hears of its Tasks), the Workflow that deployed a changed Service, and the
+ * owner of a changed container. Workers take one
  * key at a time, run the kind's reconciler with their own Docker client, and
  * requeue with a timer or backoff. A resync thread enqueues every object
  * periodically as a safety net for lost events.
@@ -151,6 +152,25 @@ static void enqueue_owners(struct controller *c, const json_t *obj, const char *
         }
 }
 
+/* A Service written by a Workflow's deploy step carries its "<ns>/<name>":
+ * that Workflow follows the rollout, so every change of the Service concerns
+ * it (and so does its deletion, whose event carries the last state). */
+static void enqueue_deployer(struct controller *c, const json_t *obj)
+{
+        const char *by = json_string_value(json_object_get(json_path(obj, "metadata.annotations"),
+                                                           SERVICE_ANNOTATION_DEPLOYED_BY));
+        const char *slash = by ? strchr(by, '/') : NULL;
+        char ns[64];
+
+        if (!slash || slash == by || (size_t)(slash - by) >= sizeof(ns) || !slash[1])
+                return;
+        memcpy(ns, by, (size_t)(slash - by));
+        ns[slash - by] = '\0';
+        if (!name_is_valid(ns) || !name_is_valid(slash + 1))
+                return;
+        enqueue_object(c, kind_by_name("Workflow")->resource, ns, slash + 1);
+}
+
 static void on_object_event(const struct object_event *ev, void *userdata)
 {
         struct controller *c = userdata;
@@ -161,6 +181,13 @@ static void on_object_event(const struct object_event *ev, void *userdata)
         if (reconciled_kind(resource))
                 enqueue(c, ev->key);
         enqueue_owners(c, ev->object, ns);
+        if (streq(resource, kind_by_name("Service")->resource)) {
+                /* The deployer before the change too: a later one replaced it,
+                 * or an apply dropped the annotation. */
+                enqueue_deployer(c, ev->object);
+                if (ev->prev_object)
+                        enqueue_deployer(c, ev->prev_object);
+        }
 }
 
 /* Enqueues the key of the object owning a container. The owner may be gone:

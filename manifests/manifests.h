@@ -31,27 +31,30 @@
 
 /* How `berth get` renders a column from the value at its path. */
 enum column_format {
-        COLUMN_TEXT,     /* a scalar as text; "" when absent */
-        COLUMN_PHASE,    /* "Pending" when absent; coloured on a terminal */
-        COLUMN_COUNT,    /* an integer; "0" when absent */
-        COLUMN_INTEGER,  /* an integer; "" when absent */
-        COLUMN_AGE,      /* time since the timestamp, kubectl-style ("5m") */
-        COLUMN_ELAPSED,  /* from the timestamp to the one at `until` (or now): "1m5s" */
-        COLUMN_SHORT_ID, /* the first 12 characters (container IDs) */
-        COLUMN_ONE_LINE, /* the first line, control characters as spaces */
-        COLUMN_PROGRESS, /* "2/3"; before it is written, "0/<entries of the array at `until`>" */
-        COLUMN_LENGTH,   /* the number of entries of an array; "0" when absent */
-        COLUMN_UNTIL,    /* time until the timestamp: "in 5m", "now" once it has passed */
-        COLUMN_RATIO,    /* "<int at path>/<int at until>" ("2/3"); 0 for an absent one */
+        COLUMN_TEXT,      /* a scalar as text; "" when absent */
+        COLUMN_PHASE,     /* "Pending" when absent; coloured on a terminal */
+        COLUMN_COUNT,     /* an integer; "0" when absent */
+        COLUMN_INTEGER,   /* an integer; "" when absent */
+        COLUMN_AGE,       /* time since the timestamp, kubectl-style ("5m") */
+        COLUMN_ELAPSED,   /* from the timestamp to the one at `until` (or now): "1m5s" */
+        COLUMN_SHORT_ID,  /* the first 12 characters (container IDs, revisions) */
+        COLUMN_ONE_LINE,  /* the first line, control characters as spaces */
+        COLUMN_PROGRESS,  /* "2/3"; before it is written, "0/<entries of the array at `until`>" */
+        COLUMN_LENGTH,    /* the number of entries of an array; "0" when absent */
+        COLUMN_UNTIL,     /* time until the timestamp: "in 5m", "now" once it has passed */
+        COLUMN_RATIO,     /* "<int at path>/<int at until>" ("2/3"); 0 for an absent one */
+        COLUMN_CONDITION, /* the status ("True") of the entry of the conditions array at path
+                           * whose type is `condition`; the fallback (else "") without one */
 };
 
 struct printer_column {
         const char *title; /* "PHASE"; NULL ends a list */
         const char *path;  /* "status.phase" */
         enum column_format format;
-        const char *until;    /* second path of ELAPSED, PROGRESS and RATIO */
-        bool wide;            /* only with -o wide */
-        const char *fallback; /* text when the value is absent (else the format's) */
+        const char *until;     /* second path of ELAPSED, PROGRESS and RATIO */
+        bool wide;             /* only with -o wide */
+        const char *fallback;  /* text when the value is absent (else the format's) */
+        const char *condition; /* CONDITION: the condition type ("Ready") */
 };
 
 struct check; /* manifests-internal.h */
@@ -283,11 +286,26 @@ struct workflow_parameter {
         const char *value;
 };
 
+/* Characters of a deploy step's image, as written and once expanded. */
+#define WORKFLOW_DEPLOY_IMAGE_MAX   1024
+#define WORKFLOW_DEPLOY_TIMEOUT_MAX 86400 /* seconds */
+
+/* A deploy step: sets the image of a Service of the Workflow's namespace and
+ * (wait) follows its rollout. */
+struct workflow_deploy {
+        const char *service; /* a Service name */
+        const char *image;   /* {{...}} not yet expanded */
+        bool wait;
+        int64_t timeout_ms; /* 0 = none: the Service's progressDeadlineSeconds decides */
+};
+
+/* A step runs a Task (task) or deploys (task NULL, deploy). */
 struct workflow_step_spec {
         const char *name;
         const size_t *deps; /* indexes of its dependsOn steps, in their order */
         size_t n_deps;
-        const json_t *task; /* the Task spec template, {{...}} not yet expanded */
+        const json_t *task; /* the Task spec template, {{...}} not yet expanded; NULL: deploy */
+        struct workflow_deploy deploy;
 };
 
 /* A Workflow spec, checked (dependencies resolved, no cycles, expressions
@@ -466,6 +484,53 @@ json_t *service_replica_template(const struct service_spec *spec, const char *ns
  * release it with task_spec_release). */
 int task_spec_from_template(const json_t *tmpl, struct task_spec *ret, struct berth_error *err);
 const char *update_strategy_to_string(enum update_strategy s);
+
+/* ---- Source (source.c) ------------------------------------------------ */
+
+/* A Source keeps the manifests of a directory on the berthd host applied
+ * (docs/reference/source.md). What it applies carries its marks: */
+#define SOURCE_LABEL               "berth.source"          /* the Source's name */
+#define SOURCE_ANNOTATION          "berth/source"          /* "<ns>/<name>" of the Source */
+#define SOURCE_ANNOTATION_PATH     "berth/source-path"     /* the file, relative to spec.path */
+#define SOURCE_ANNOTATION_REVISION "berth/source-revision" /* the revision it was applied at */
+/* On an applied object, SOURCE_PRUNE_DISABLED protects it from prune. */
+#define SOURCE_ANNOTATION_PRUNE "berth.prune"
+#define SOURCE_PRUNE_DISABLED   "disabled"
+/* On the Source (`berth sync`): sync now; with force-prune, past
+ * maxPruneFraction. Both RFC 3339 times. */
+#define SOURCE_ANNOTATION_SYNC        "berth/sync-requested"
+#define SOURCE_ANNOTATION_FORCE_PRUNE "berth/force-prune"
+
+#define SOURCE_PATH_MAX        4095 /* characters of spec.path */
+#define SOURCE_PATTERNS_MAX    32   /* entries of include, and of exclude */
+#define SOURCE_PATTERN_LEN_MAX 256  /* characters of one pattern */
+#define SOURCE_NAMESPACES_MAX  64   /* entries of allowedNamespaces */
+#define SOURCE_DEBOUNCE_MS_MAX 60000
+#define SOURCE_RESCAN_SEC_MIN  10
+#define SOURCE_RESCAN_SEC_MAX  86400
+
+/* A Source spec, checked and defaulted. Every string is borrowed from the
+ * object it was decoded from, or static (the default patterns); nothing to
+ * release. */
+struct source_spec {
+        const char *path; /* absolute and clean: no ".", ".." or empty segments, no trailing / */
+        bool recursive;
+        const char *include[SOURCE_PATTERNS_MAX]; /* globs, 1..SOURCE_PATTERN_LEN_MAX characters */
+        size_t n_include;                         /* >= 1 */
+        const char *exclude[SOURCE_PATTERNS_MAX];
+        size_t n_exclude;
+        const char *target_namespace; /* spec.targetNamespace, else the Source's namespace */
+        const char *allowed_namespaces[SOURCE_NAMESPACES_MAX];
+        size_t n_allowed_namespaces;
+        bool prune;
+        double max_prune_fraction; /* 0..1 */
+        int64_t debounce_ms;       /* 0..SOURCE_DEBOUNCE_MS_MAX */
+        bool suspend;
+        int64_t rescan_ms; /* rescanSeconds * 1000 */
+};
+
+/* Like task_spec_decode, for a Source object (nothing to release). */
+int source_spec_decode(const json_t *object, struct source_spec *ret, struct berth_error *err);
 
 /* ---- printing --------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* workflow.c: the Workflow kind — names, schema (steps, dependencies,
- * cycles, parameters, expressions), defaults, the typed spec, its template
- * expressions and its `berth get` columns (docs/reference/workflow.md).
+ * cycles, parameters, expressions, Task and deploy steps), defaults, the
+ * typed spec, its template expressions and its `berth get` columns
+ * (docs/reference/workflow.md).
  *
  * As for a Task, one function checks a spec and decodes it (workflow_check_at). */
 #include "manifests-internal.h"
@@ -174,6 +175,10 @@ struct step_graph {
         size_t path[WORKFLOW_STEPS_MAX];
         size_t depth;
         bool cycle_reported[WORKFLOW_STEPS_MAX]; /* at spec.steps[i].dependsOn */
+
+        /* What each step does: a deploy step (decoded into deploy[i]) or a Task. */
+        bool is_deploy[WORKFLOW_STEPS_MAX];
+        struct workflow_deploy deploy[WORKFLOW_STEPS_MAX];
 };
 
 static void step_graph_free(struct step_graph *g)
@@ -246,20 +251,76 @@ static const char *step_graph_nearest(const struct step_graph *g, const char *na
         return best;
 }
 
-/* A step: its fields and its Task; its name goes into g (dependencies are
- * resolved once every name is known, as a step may depend on a later one). */
+/* Whitespace outside {{...}}: inside the braces spaces are allowed
+ * ("{{ parameters.tag }}"). An unterminated "{{" is the expression check's
+ * to report. */
+static bool space_outside_expressions(const char *s)
+{
+        while (*s) {
+                if (s[0] == '{' && s[1] == '{') {
+                        const char *close = strstr(s + 2, "}}");
+
+                        if (!close)
+                                return false;
+                        s = close + 2;
+                        continue;
+                }
+                if (strchr(" \t\n\r\v\f", *s))
+                        return true;
+                s++;
+        }
+        return false;
+}
+
+/* A step's deploy: which Service gets which image, and how to wait. The
+ * image's expressions are checked with the other steps' (check_steps). */
+static void check_deploy(struct check *c, const json_t *deploy, const char *path,
+                         struct workflow_deploy *out)
+{
+        static const char *const deploy_fields[] = {"service", "image", "wait", "timeoutSeconds",
+                                                    NULL};
+        const char *service, *image;
+
+        check_unknown_fields(c, deploy, path, deploy_fields);
+        service = check_name(c, deploy, path, "service", true);
+        if (service && strlen(service) > SERVICE_NAME_MAX)
+                check_error_key(c, path, "service",
+                                "invalid name \"%s\": a Service name is at most %d characters",
+                                service, SERVICE_NAME_MAX);
+        image = check_nonempty_string(c, deploy, path, "image", true);
+        if (image && strlen(image) > WORKFLOW_DEPLOY_IMAGE_MAX)
+                check_error_key(c, path, "image", "must be at most %d characters",
+                                WORKFLOW_DEPLOY_IMAGE_MAX);
+        else if (image && space_outside_expressions(image))
+                check_error_key(c, path, "image", "must not contain whitespace");
+        *out = (struct workflow_deploy){
+            .service = service,
+            .image = image,
+            .wait = check_bool(c, deploy, path, "wait", true),
+            .timeout_ms =
+                check_int(c, deploy, path, "timeoutSeconds", 1, WORKFLOW_DEPLOY_TIMEOUT_MAX, 0) *
+                1000,
+        };
+}
+
+/* A step: its fields and its Task or deploy; its name goes into g
+ * (dependencies are resolved once every name is known, as a step may depend
+ * on a later one). */
 static void check_step(struct check *c, const json_t *step, size_t i, struct step_graph *g)
 {
-        static const char *const step_fields[] = {"name", "dependsOn", "task", NULL};
+        static const char *const step_fields[] = {"name", "dependsOn", "task", "deploy", NULL};
         _cleanup_free_ char *path = check_index(c, g->steps_path, i);
         _cleanup_free_ char *task_path = NULL;
         const json_t *task;
         const char *name;
+        bool has_task, has_deploy;
 
         if (!path)
                 return;
         if (!check_entry(c, step, path, step_fields))
                 return;
+        has_task = check_field(c, step, path, "task", false) != NULL;
+        has_deploy = check_field(c, step, path, "deploy", false) != NULL;
 
         name = check_string(c, step, path, "name", true);
         if (name) {
@@ -269,7 +330,7 @@ static void check_step(struct check *c, const json_t *step, size_t i, struct ste
                 if (!name_is_valid(name))
                         check_error_key(c, path, "name", "invalid name \"%s\": %s", name,
                                         NAME_RULE);
-                else if (name_is_valid(c->object_name) &&
+                else if (has_task && name_is_valid(c->object_name) &&
                          strlen(c->object_name) + 1 + strlen(name) > OBJECT_NAME_MAX)
                         check_error_key(c, path, "name",
                                         "the step's Task name \"%s-%s\" is longer than %d "
@@ -283,6 +344,20 @@ static void check_step(struct check *c, const json_t *step, size_t i, struct ste
                         c->r = -ENOMEM;
         }
 
+        if (has_task == has_deploy) {
+                check_error(c, path, "exactly one of task or deploy: found %s",
+                            has_task ? "both" : "none");
+                return;
+        }
+        if (has_deploy) {
+                const json_t *deploy = check_object(c, step, path, "deploy", true);
+                _cleanup_free_ char *deploy_path = deploy ? check_join(c, path, "deploy") : NULL;
+
+                g->is_deploy[i] = true;
+                if (deploy_path)
+                        check_deploy(c, deploy, deploy_path, &g->deploy[i]);
+                return;
+        }
         task = check_object(c, step, path, "task", true);
         if (task) {
                 task_path = check_join(c, path, "task");
@@ -404,7 +479,7 @@ struct expr_scope {
         const json_t *parameters; /* name → index */
         const struct step_graph *g;
         size_t step;
-        const char *task_path; /* "spec.steps[3].task" */
+        const char *parent; /* "spec.steps[3].task", "spec.steps[3].deploy" */
         bool reachable_known;
         bool reachable[WORKFLOW_STEPS_MAX]; /* the step's dependencies, transitively */
 };
@@ -476,8 +551,7 @@ static int check_template(json_t *value, const char *field, const char *env_name
         struct expr_scope *scope = userdata;
 
         (void)env_name;
-        return check_expressions(scope->c, value, scope->task_path, field, validation_resolve,
-                                 scope);
+        return check_expressions(scope->c, value, scope->parent, field, validation_resolve, scope);
 }
 
 static void check_steps(struct check *c, const json_t *spec, const char *parent,
@@ -523,15 +597,22 @@ static void check_steps(struct check *c, const json_t *spec, const char *parent,
 
         json_array_foreach(steps, i, step)
         {
-                _cleanup_free_ char *task_path = str_printf("%s[%zu].task", steps_path, i);
+                _cleanup_free_ char *step_path =
+                    str_printf("%s[%zu].%s", steps_path, i, g->is_deploy[i] ? "deploy" : "task");
                 struct expr_scope scope = {
-                    .c = c, .parameters = parameters, .g = g, .step = i, .task_path = task_path};
+                    .c = c, .parameters = parameters, .g = g, .step = i, .parent = step_path};
+                const json_t *image = json_path(step, "deploy.image");
 
-                if (!task_path) {
+                if (!step_path) {
                         c->r = -ENOMEM;
                         return;
                 }
-                (void)task_template_foreach(json_object_get(step, "task"), check_template, &scope);
+                if (!g->is_deploy[i])
+                        (void)task_template_foreach(json_object_get(step, "task"), check_template,
+                                                    &scope);
+                else if (json_is_string(image))
+                        (void)check_expressions(c, image, step_path, "image", validation_resolve,
+                                                &scope);
         }
 
         if (!out)
@@ -549,7 +630,8 @@ static void check_steps(struct check *c, const json_t *spec, const char *parent,
                     .name = g->names[i],
                     .deps = g->dep_list[i],
                     .n_deps = g->n_deps[i],
-                    .task = json_object_get(step, "task"),
+                    .task = g->is_deploy[i] ? NULL : json_object_get(step, "task"),
+                    .deploy = g->deploy[i],
                 };
         }
 }
@@ -622,9 +704,12 @@ void workflow_defaults(json_t *spec)
         json_array_foreach(json_object_get(spec, "steps"), i, step)
         {
                 json_t *task = json_object_get(step, "task");
+                json_t *deploy = json_object_get(step, "deploy");
 
                 if (json_is_object(task))
                         task_defaults(task, TASK_IN_STEP);
+                if (json_is_object(deploy))
+                        json_set_default(deploy, "wait", json_true());
         }
 }
 

@@ -167,9 +167,12 @@ json_t *task_container_body(const struct task_spec *spec, const struct container
 
 /* ---- Workflow: planning ---------------------------------------------- */
 
-/* A Workflow runs each step as a child Task named "<workflow>-<step>" (labels
- * berth.workflow, berth.step; ownerReferences → the Workflow). A succeeded
- * step's result (its stdout) is stored under its own key,
+/* A Workflow runs each Task step as a child Task named "<workflow>-<step>"
+ * (labels berth.workflow, berth.step; ownerReferences → the Workflow). A
+ * deploy step writes the image of a Service it does not own (annotated
+ * SERVICE_ANNOTATION_DEPLOYED_BY, so that the Service's events reach the
+ * Workflow) and follows its rollout. A succeeded step's result (a Task's
+ * stdout, a deploy's image) is stored under its own key,
  * object_data_key(prefix, "workflows", ns, name, "step-<step>"), never in the
  * Workflow object. Rules for users: docs/reference/workflow.md. */
 #define WORKFLOW_FINALIZER      FINALIZER_CHILDREN
@@ -180,6 +183,13 @@ json_t *task_container_body(const struct task_spec *spec, const struct container
 enum step_phase { STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED, STEP_SKIPPED };
 const char *step_phase_to_string(enum step_phase p);
 int step_phase_from_string(const char *s, enum step_phase *ret);
+
+/* Where the rollout of the Service generation a deploy step wrote stands. */
+enum rollout_state {
+        ROLLOUT_PROGRESSING, /* not observed at that generation yet, or rolling */
+        ROLLOUT_COMPLETE,    /* observed, condition Progressing True, NewRevisionAvailable */
+        ROLLOUT_FAILED,      /* observed, condition Progressing False, ProgressDeadlineExceeded */
+};
 
 /* One step as the planner sees it: its place in the DAG, what the caches show
  * of its Task and result, and what the previous status said. Strings borrowed. */
@@ -203,6 +213,21 @@ struct workflow_step {
         bool prev_created; /* the status recorded its Task as created */
         const char *prev_reason;
         const char *prev_message;
+        /* A deploy step (no Task: the task_* fields stay unset). */
+        bool deploy;
+        const char *service; /* the Service's name */
+        bool deploy_wait;    /* follow the rollout; false: done once written */
+        /* observed: the Service was written (or found up to date) by this
+         * step, recorded in its status or by acting in this reconcile */
+        bool deployed;
+        /* that Service is still there: same uid, not being deleted */
+        bool service_found;
+        /* its spec has another image by now (a later deploy, an apply, an
+         * undo): the rollout followed would not be this step's */
+        const char *superseded_by;
+        enum rollout_state rollout;  /* of the generation written */
+        const char *rollout_message; /* ROLLOUT_FAILED: the Service's condition message */
+        int64_t deploy_deadline_ms;  /* timeoutSeconds after the write; 0 = none */
 };
 
 struct workflow_plan_input {
@@ -224,8 +249,11 @@ struct workflow_plan_input {
 
 enum workflow_action_type {
         WORKFLOW_ACTION_ADD_FINALIZER,
-        WORKFLOW_ACTION_CREATE_TASK,     /* step's Task */
-        WORKFLOW_ACTION_STORE_RESULT,    /* step's Task succeeded: record its stdout */
+        WORKFLOW_ACTION_CREATE_TASK, /* step's Task */
+        /* deploy step: set its Service's image and record the generation */
+        WORKFLOW_ACTION_DEPLOY,
+        /* step succeeded: record its Task's stdout, or the image it deployed */
+        WORKFLOW_ACTION_STORE_RESULT,
         WORKFLOW_ACTION_DELETE_CHILDREN, /* deleting: delete its Tasks and result keys */
         WORKFLOW_ACTION_FINALIZE,        /* all gone: drop finalizer, delete object */
         WORKFLOW_ACTION_DELETE,          /* TTL: mark the Workflow for deletion */
@@ -234,7 +262,7 @@ const char *workflow_action_type_to_string(enum workflow_action_type t);
 
 struct workflow_action {
         enum workflow_action_type type;
-        size_t step; /* for CREATE_TASK and STORE_RESULT */
+        size_t step; /* for CREATE_TASK, DEPLOY and STORE_RESULT */
 };
 
 /* What each step is now. reason/message are static strings, borrowed from the
@@ -258,10 +286,12 @@ struct workflow_plan {
         const char *reason;  /* NULL while running */
         const char *message; /* may point into message_buf */
         char message_buf[512];
-        int64_t start_ms;         /* 0 = no step started */
-        int64_t completion_ms;    /* 0 = not finished */
-        size_t succeeded;         /* steps Succeeded */
-        int64_t requeue_after_ms; /* < 0 = no timer (TTL is the only one) */
+        int64_t start_ms;      /* 0 = no step started */
+        int64_t completion_ms; /* 0 = not finished */
+        size_t succeeded;      /* steps Succeeded */
+        /* < 0 = no timer: a deploy step's timeoutSeconds while it waits, and
+         * the TTL once finished, are the only ones */
+        int64_t requeue_after_ms;
 };
 
 /* Pure: no I/O, no clock. Steps are evaluated in dependency order (a cycle,

@@ -1,5 +1,6 @@
 /* workflow-plan.c: the pure Workflow planner — what each step is now, which
- * Tasks to create, which results to record, and the Workflow's phase.
+ * Tasks to create and Services to deploy, which results to record, and the
+ * Workflow's phase.
  *
  * Steps are visited in dependency order (Kahn's algorithm, ties in spec
  * order), so a step always sees its dependencies' phases of this round.
@@ -33,6 +34,7 @@ const char *workflow_action_type_to_string(enum workflow_action_type t)
         static const char *const names[] = {
             [WORKFLOW_ACTION_ADD_FINALIZER] = "AddFinalizer",
             [WORKFLOW_ACTION_CREATE_TASK] = "CreateTask",
+            [WORKFLOW_ACTION_DEPLOY] = "Deploy",
             [WORKFLOW_ACTION_STORE_RESULT] = "StoreResult",
             [WORKFLOW_ACTION_DELETE_CHILDREN] = "DeleteChildren",
             [WORKFLOW_ACTION_FINALIZE] = "Finalize",
@@ -55,6 +57,12 @@ static void add_action(struct workflow_plan *plan, enum workflow_action_type typ
 {
         if (plan->n_actions < ARRAY_SIZE(plan->actions))
                 plan->actions[plan->n_actions++] = (struct workflow_action){type, step};
+}
+
+static void requeue_after(struct workflow_plan *plan, int64_t ms)
+{
+        if (plan->requeue_after_ms < 0 || ms < plan->requeue_after_ms)
+                plan->requeue_after_ms = ms < 0 ? 0 : ms;
 }
 
 /* Dependency order into order[]; returns how many steps it holds (fewer than
@@ -86,10 +94,72 @@ static size_t topological_order(const struct workflow_plan_input *in, size_t ord
         return n;
 }
 
-/* What a step's Task (or its absence) says, before dependencies are looked at.
- * Returns false when the step has no Task and waits on its dependencies. */
+static void fail_with(struct workflow_step_plan *sp, const char *reason, const char *fmt, ...)
+    _printf_(3, 4);
+static void fail_with(struct workflow_step_plan *sp, const char *reason, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(sp->message_buf, sizeof(sp->message_buf), fmt, ap);
+        va_end(ap);
+        sp->phase = STEP_FAILED;
+        sp->reason = reason;
+        sp->message = sp->message_buf;
+}
+
+/* A deploy step whose Service was written: without wait it is done; with
+ * wait the rollout of the generation written decides, unless the Service
+ * goes away or timeoutSeconds passes first. */
+static void observe_deploy(const struct workflow_step *s, struct workflow_step_plan *sp,
+                           struct workflow_plan *plan, size_t index, int64_t now_ms)
+{
+        if (s->deploy_wait) {
+                if (!s->service_found) {
+                        fail_with(sp, "ServiceNotFound",
+                                  "service %s was deleted before its rollout finished", s->service);
+                        return;
+                }
+                if (s->superseded_by) {
+                        fail_with(sp, "Superseded",
+                                  "service %s has image %s by now: a later change replaced this "
+                                  "deploy",
+                                  s->service, s->superseded_by);
+                        return;
+                }
+                if (s->rollout == ROLLOUT_FAILED) {
+                        fail_with(sp, "RolloutFailed", "service %s: %s", s->service,
+                                  s->rollout_message ? s->rollout_message
+                                                     : "progress deadline exceeded");
+                        return;
+                }
+                if (s->rollout != ROLLOUT_COMPLETE) {
+                        if (s->deploy_deadline_ms > 0 && now_ms >= s->deploy_deadline_ms) {
+                                fail_with(sp, "RolloutTimeout",
+                                          "service %s: the rollout did not finish within the "
+                                          "step's timeoutSeconds",
+                                          s->service);
+                                return;
+                        }
+                        sp->phase = STEP_RUNNING;
+                        if (s->deploy_deadline_ms > 0)
+                                requeue_after(plan, s->deploy_deadline_ms - now_ms);
+                        return;
+                }
+        }
+        if (s->result_stored) {
+                sp->phase = STEP_SUCCEEDED;
+        } else {
+                sp->phase = STEP_RUNNING;
+                add_action(plan, WORKFLOW_ACTION_STORE_RESULT, index);
+        }
+}
+
+/* What a step's Task or deploy (or its absence) says, before dependencies are
+ * looked at. Returns false when the step has not started and waits on its
+ * dependencies. */
 static bool observe_step(const struct workflow_step *s, struct workflow_step_plan *sp,
-                         struct workflow_plan *plan, size_t index)
+                         struct workflow_plan *plan, size_t index, int64_t now_ms)
 {
         if (step_finished(s->prev_phase)) {
                 sp->phase = s->prev_phase; /* sticky; the status entry is kept as it was */
@@ -101,6 +171,12 @@ static bool observe_step(const struct workflow_step *s, struct workflow_step_pla
                 sp->phase = STEP_FAILED;
                 sp->reason = s->failure_reason;
                 sp->message = s->failure_message;
+                return true;
+        }
+        if (s->deploy) {
+                if (!s->deployed)
+                        return false;
+                observe_deploy(s, sp, plan, index, now_ms);
                 return true;
         }
         if (s->task_foreign) {
@@ -224,16 +300,17 @@ void workflow_plan_compute(const struct workflow_plan_input *in, struct workflow
         for (size_t i = 0; i < n_steps; i++) {
                 struct workflow_step_plan *sp = &ret->steps[i];
                 sp->phase = STEP_PENDING;
-                observed[i] = observe_step(&in->steps[i], sp, ret, i);
+                observed[i] = observe_step(&in->steps[i], sp, ret, i, in->now_ms);
                 if (sp->phase == STEP_FAILED)
                         failed = true;
                 if (sp->phase == STEP_RUNNING)
                         running++;
         }
 
-        /* A Task created by a reconcile whose status write was lost started it. */
+        /* A Task created (a Service written) by a reconcile whose status write
+         * was lost started it. */
         for (size_t i = 0; i < n_steps && ret->start_ms == 0; i++)
-                if (in->steps[i].task_exists)
+                if (in->steps[i].task_exists || in->steps[i].deployed)
                         ret->start_ms = in->now_ms;
 
         /* Pass 2: steps without a Task, in dependency order. */
@@ -272,7 +349,8 @@ void workflow_plan_compute(const struct workflow_plan_input *in, struct workflow
                         continue; /* Pending */
                 sp->phase = STEP_RUNNING;
                 running++;
-                add_action(ret, WORKFLOW_ACTION_CREATE_TASK, i);
+                add_action(ret, s->deploy ? WORKFLOW_ACTION_DEPLOY : WORKFLOW_ACTION_CREATE_TASK,
+                           i);
                 if (ret->start_ms == 0)
                         ret->start_ms = in->now_ms;
         }

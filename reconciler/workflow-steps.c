@@ -1,6 +1,8 @@
 /* workflow-steps.c: what acting on a Workflow's step does — create its Task
- * from the step's template with {{...}} expanded, and record its result (the
- * stdout of its finished Task's container) under the step's data key. */
+ * from the step's template with {{...}} expanded, or write the expanded image
+ * of a deploy step into its Service, and record its result (the stdout of its
+ * finished Task's container, or the image deployed) under the step's data
+ * key. */
 #include "workflow-internal.h"
 
 /* Linux's MAX_ARG_STRLEN: one argument or "NAME=value" string, NUL included. */
@@ -167,6 +169,148 @@ int workflow_create_task(struct workflow_run *run, size_t i, struct berth_error 
         return 0;
 }
 
+/* ---- deploying ----------------------------------------------------------- */
+
+static bool is_image_reference(const char *s)
+{
+        return *s && !strpbrk(s, " \t\n\r\v\f");
+}
+
+/* The image of deploy step i, expanded, into *ret (caller frees); *ret is
+ * NULL when the step failed instead (InvalidTemplate). -errno when a result
+ * could not be read or memory ran out. */
+static int deploy_image(struct workflow_run *run, size_t i, char **ret, struct berth_error *err)
+{
+        const struct workflow_step_spec *step = &run->spec.steps[i];
+        char msg[160] = "";
+        char *image = NULL;
+        int r = expr_expand(step->deploy.image, resolve_expr, run, WORKFLOW_DEPLOY_IMAGE_MAX,
+                            &image, msg, sizeof(msg));
+
+        *ret = NULL;
+        if (run->read_error.code) {
+                free(image);
+                *err = run->read_error;
+                return err->code;
+        }
+        if (r == -ENOMEM)
+                return berth_error_set(err, r, "deploy step %s: out of memory", step->name);
+        if (r == -E2BIG)
+                fail_step(run, i, "InvalidTemplate",
+                          "deploy.image: expands to more than %d characters",
+                          WORKFLOW_DEPLOY_IMAGE_MAX);
+        else if (r < 0)
+                fail_step(run, i, "InvalidTemplate", "deploy.image: %s", msg);
+        else if (!is_image_reference(image))
+                fail_step(run, i, "InvalidTemplate",
+                          "deploy.image: expands to \"%.64s\": not an image reference (empty or "
+                          "with whitespace)",
+                          image);
+        else
+                *ret = TAKE_PTR(image);
+        free(image);
+        return 0;
+}
+
+/* A copy of the cached Service with image and the deployed-by annotation
+ * (generation moved on when the image changed, as the API does for a spec
+ * change), ready to be written back. NULL: out of memory, or the stored
+ * object has no spec.template (*ret_invalid). */
+static json_t *service_with_image(const json_t *cached, const char *image, const char *by,
+                                  bool *ret_invalid)
+{
+        _cleanup_json_ json_t *svc = json_deep_copy(cached);
+        json_t *meta = json_object_get(svc, "metadata");
+        json_t *tmpl = json_path(svc, "spec.template");
+        json_t *annotations = json_object_get(meta, "annotations");
+
+        *ret_invalid = svc && (!json_is_object(meta) || !json_is_object(tmpl));
+        if (!svc || *ret_invalid)
+                return NULL;
+        json_object_del(meta, "resourceVersion");
+        if (!streq(json_string_value(json_object_get(tmpl, "image")), image)) {
+                json_int_t gen = json_integer_value(json_object_get(meta, "generation"));
+
+                if (json_set_new(tmpl, "image", json_string(image)) < 0 ||
+                    json_set_new(meta, "generation", json_integer(gen < 1 ? 1 : gen + 1)) < 0)
+                        return NULL;
+        }
+        if (!json_is_object(annotations)) {
+                annotations = json_object();
+                if (json_set_new(meta, "annotations", annotations) < 0)
+                        return NULL;
+        }
+        if (json_set_new(annotations, SERVICE_ANNOTATION_DEPLOYED_BY, json_string(by)) < 0)
+                return NULL;
+        return TAKE_PTR(svc);
+}
+
+int workflow_deploy(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct reconcile_ctx *ctx = run->o.ctx;
+        const struct workflow_step_spec *step = &run->spec.steps[i];
+        struct step_deploy_written *w = &run->written[i];
+        _cleanup_free_ char *image = NULL;
+        _cleanup_free_ char *by = str_printf("%s/%s", run->o.ns, run->o.name);
+        int64_t rev = 0;
+        int r = deploy_image(run, i, &image, err);
+
+        if (r < 0 || !image)
+                return r;
+        if (!by)
+                return berth_error_set(err, -ENOMEM, "deploy step %s: out of memory", step->name);
+        _cleanup_json_ json_t *cached = object_cache_get(ctx->objects, run->service_keys[i], &rev);
+        if (!cached || object_is_deleting(cached)) {
+                fail_step(run, i, "ServiceNotFound", "service %s not found in namespace %s",
+                          step->deploy.service, run->o.ns);
+                return 0;
+        }
+        const char *uid = json_path_string(cached, "metadata.uid");
+        int64_t generation = json_path_int(cached, "metadata.generation", 0);
+        const json_t *annotations = json_path(cached, "metadata.annotations");
+
+        if (!streq(json_path_string(cached, "spec.template.image"), image) ||
+            !streq(json_string_value(json_object_get(annotations, SERVICE_ANNOTATION_DEPLOYED_BY)),
+                   by)) {
+                bool invalid = false;
+                _cleanup_json_ json_t *svc = service_with_image(cached, image, by, &invalid);
+                _cleanup_free_ char *data = svc ? json_dumps(svc, JSON_COMPACT) : NULL;
+                int64_t written_rev = 0;
+
+                if (invalid) {
+                        fail_step(run, i, "ServiceInvalid", "service %s has no spec.template",
+                                  step->deploy.service);
+                        return 0;
+                }
+                if (!data)
+                        return berth_error_set(err, -ENOMEM, "deploy step %s: out of memory",
+                                               step->name);
+                r = store_put_guarded(ctx->store, run->service_keys[i], data, strlen(data), rev, 0,
+                                      ctx->fence, &written_rev, err);
+                if (r == -ESTALE)
+                        berth_error_prefix(err, "deploy step %s: service %s changed meanwhile",
+                                           step->name, step->deploy.service);
+                if (r < 0)
+                        return r;
+                generation = json_path_int(svc, "metadata.generation", 0);
+                /* Read-your-writes for the next round, which follows the rollout. */
+                (void)object_cache_wait_revision(ctx->objects, written_rev,
+                                                 RECONCILE_WAIT_WRITE_MS);
+        }
+
+        free(w->uid);
+        free(w->image);
+        *w = (struct step_deploy_written){
+            .generation = generation > 0 ? generation : 1,
+            .uid = uid ? strdup(uid) : NULL,
+            .image = TAKE_PTR(image),
+            .start_ms = run->o.now_ms,
+        };
+        if (uid && !w->uid)
+                return berth_error_set(err, -ENOMEM, "deploy step %s: out of memory", step->name);
+        return 0;
+}
+
 /* ---- recording a step's result -------------------------------------------- */
 
 /* The last WORKFLOW_RESULT_MAX bytes of a container's stdout. */
@@ -251,10 +395,32 @@ static char *result_json(const struct workflow_run *run, size_t i, const char *o
         return json_dumps(value, JSON_COMPACT);
 }
 
+/* A deploy step's result: the image it deployed. */
+static int store_deploy_result(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        const struct step_deploy *d = &run->deploys[i];
+        _cleanup_json_ json_t *value =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "workflow", run->o.name, "uid", run->o.uid,
+                      "step", run->steps[i].name, "service", run->steps[i].service, "result",
+                      d->image ? d->image : "", "truncated", false);
+        _cleanup_free_ char *data = value ? json_dumps(value, JSON_COMPACT) : NULL;
+
+        if (!data)
+                return berth_error_set(err, -ENOMEM, "result of step %s", run->steps[i].name);
+        int r = store_put_guarded(run->o.ctx->store, run->result_keys[i], data, strlen(data),
+                                  STORE_ANY_REVISION, 0, run->o.ctx->fence, NULL, err);
+        if (r == 0)
+                run->stored[i] = true;
+        return r;
+}
+
 int workflow_store_result(struct workflow_run *run, size_t i, struct berth_error *err)
 {
         struct reconcile_ctx *ctx = run->o.ctx;
         struct task_status ts;
+
+        if (run->steps[i].deploy)
+                return store_deploy_result(run, i, err);
         task_status_from_json(run->tasks[i], &ts);
         if (!ts.container_id) {
                 fail_step(run, i, "ResultLost", "the Task of step %s has no container",

@@ -1,11 +1,13 @@
-/* workflow.c: the Workflow reconciler — observe a Workflow's step Tasks and
- * results, plan (workflow-plan.c), act on the store, write the status.
+/* workflow.c: the Workflow reconciler — observe a Workflow's step Tasks,
+ * the Services its deploy steps wrote and the results, plan
+ * (workflow-plan.c), act on the store, write the status.
  *
  * A Workflow talks to the next layer only through the store: it creates Task
- * objects (the Task controller runs them) and reads their status from the
- * cache. The one exception is a step's result, its stdout, which is read from
- * the finished Task's container once and stored under the step's own data
- * key (workflow-steps.c).
+ * objects (the Task controller runs them), writes the image of Services (the
+ * Service controller rolls them out) and reads their status from the cache.
+ * The one exception is a step's result, its stdout, which is read from the
+ * finished Task's container once and stored under the step's own data key
+ * (workflow-steps.c).
  */
 #include "reconciler-internal.h"
 #include "workflow-internal.h"
@@ -88,7 +90,16 @@ static int workflow_prepare(struct object_run *o, struct berth_error *err)
         }
         run->spec_valid = true;
         for (size_t i = 0; i < run->spec.n_steps; i++) {
+                const struct workflow_step_spec *step = &run->spec.steps[i];
                 _cleanup_free_ char *part = str_printf("step-%s", run->spec.steps[i].name);
+
+                if (!step->task) {
+                        run->service_keys[i] =
+                            object_key(o->ctx->prefix, kind_by_name("Service")->resource, o->ns,
+                                       step->deploy.service);
+                        if (!run->service_keys[i])
+                                return berth_error_set(err, -ENOMEM, "out of memory");
+                }
 
                 run->task_names[i] = str_printf("%s-%s", o->name, run->spec.steps[i].name);
                 run->task_keys[i] = run->task_names[i] ? object_key(o->ctx->prefix, "tasks", o->ns,
@@ -116,14 +127,87 @@ static const json_t *prev_step_status(const struct workflow_run *run, const char
         return NULL;
 }
 
+/* Where the rollout of generation stands, by the Service's status: only a
+ * status computed from that generation or a later one counts. */
+static enum rollout_state rollout_of(const json_t *service, int64_t generation,
+                                     const char **ret_message)
+{
+        const json_t *st = json_object_get(service, "status");
+        size_t k;
+        const json_t *c;
+
+        if (json_path_int(st, "observedGeneration", 0) < generation)
+                return ROLLOUT_PROGRESSING;
+        json_array_foreach(json_object_get(st, "conditions"), k, c)
+        {
+                const char *status = json_string_value(json_object_get(c, "status"));
+                const char *reason = json_string_value(json_object_get(c, "reason"));
+
+                if (!streq(json_string_value(json_object_get(c, "type")), "Progressing"))
+                        continue;
+                if (streq(status, "True") && streq(reason, "NewRevisionAvailable"))
+                        return ROLLOUT_COMPLETE;
+                if (streq(status, "False") && streq(reason, "ProgressDeadlineExceeded")) {
+                        *ret_message = json_string_value(json_object_get(c, "message"));
+                        return ROLLOUT_FAILED;
+                }
+        }
+        return ROLLOUT_PROGRESSING;
+}
+
+/* A deploy step: what it recorded (its status, or acting in this reconcile)
+ * and what its Service shows of that generation. */
+static void observe_deploy(struct workflow_run *run, size_t i, const json_t *prev,
+                           struct workflow_step *s)
+{
+        const struct workflow_deploy *d = &run->spec.steps[i].deploy;
+        const struct step_deploy_written *w = &run->written[i];
+        struct step_deploy *rec = &run->deploys[i];
+
+        s->deploy = true;
+        s->service = d->service;
+        s->deploy_wait = d->wait;
+        if (w->generation > 0)
+                *rec = (struct step_deploy){w->generation, w->uid, w->image, w->start_ms};
+        else
+                *rec = (struct step_deploy){
+                    .generation = json_path_int(prev, "serviceGeneration", 0),
+                    .uid = json_string_value(json_object_get(prev, "serviceUID")),
+                    .image = json_string_value(json_object_get(prev, "image")),
+                    .start_ms = json_time_field(prev, "startTime"),
+                };
+        if (rec->generation <= 0 || !rec->image) {
+                *rec = (struct step_deploy){0};
+                return;
+        }
+        s->deployed = true;
+
+        json_decref(run->services[i]);
+        run->services[i] = object_cache_get(run->o.ctx->objects, run->service_keys[i], NULL);
+        const json_t *svc = run->services[i];
+        /* A Service deleted and made again is not the one whose rollout we follow. */
+        s->service_found = svc && !object_is_deleting(svc) &&
+                           (!rec->uid || streq(json_path_string(svc, "metadata.uid"), rec->uid));
+        if (s->service_found) {
+                const char *image = json_path_string(svc, "spec.template.image");
+
+                /* Only a Service at the generation written or later tells: the
+                 * cache may not have that write yet. */
+                if (json_path_int(svc, "metadata.generation", 0) >= rec->generation &&
+                    !streq(image, rec->image))
+                        s->superseded_by = image ? image : "(none)";
+                s->rollout = rollout_of(svc, rec->generation, &s->rollout_message);
+        }
+        if (d->timeout_ms > 0 && rec->start_ms > 0)
+                s->deploy_deadline_ms = rec->start_ms + d->timeout_ms;
+}
+
 static int observe_step(struct workflow_run *run, size_t i, struct berth_error *err)
 {
         const struct workflow_step_spec *spec = &run->spec.steps[i];
         struct workflow_step *s = &run->steps[i];
         const json_t *prev = prev_step_status(run, spec->name);
 
-        json_decref(run->tasks[i]);
-        run->tasks[i] = object_cache_get(run->o.ctx->objects, run->task_keys[i], NULL);
         *s = (struct workflow_step){
             .name = spec->name,
             .deps = spec->deps,
@@ -131,6 +215,30 @@ static int observe_step(struct workflow_run *run, size_t i, struct berth_error *
             .failure_reason = run->failures[i].reason,
             .failure_message = run->failures[i].message,
         };
+        if (step_phase_from_string(json_string_value(json_object_get(prev, "phase")),
+                                   &s->prev_phase) < 0)
+                s->prev_phase = STEP_PENDING;
+        s->prev_reason = json_string_value(json_object_get(prev, "reason"));
+        s->prev_message = json_string_value(json_object_get(prev, "message"));
+        s->result_stored = s->prev_phase == STEP_SUCCEEDED || run->stored[i];
+
+        if (!spec->task) {
+                observe_deploy(run, i, prev, s);
+                /* Results are not cached: read one only when the step may just
+                 * have finished. */
+                bool done = s->deployed && (!s->deploy_wait ||
+                                            (s->service_found && s->rollout == ROLLOUT_COMPLETE));
+                if (!s->result_stored && done) {
+                        int r = workflow_load_result(run, i, err);
+                        if (r < 0 && r != -ENOENT)
+                                return r;
+                        s->result_stored = r == 0;
+                }
+                return 0;
+        }
+
+        json_decref(run->tasks[i]);
+        run->tasks[i] = object_cache_get(run->o.ctx->objects, run->task_keys[i], NULL);
         if (run->tasks[i]) {
                 struct task_status ts;
 
@@ -145,13 +253,9 @@ static int observe_step(struct workflow_run *run, size_t i, struct berth_error *
                 s->task_exists = true;
                 s->task_phase = TASK_PHASE_PENDING;
         }
-        if (step_phase_from_string(json_string_value(json_object_get(prev, "phase")),
-                                   &s->prev_phase) < 0)
-                s->prev_phase = STEP_PENDING;
 
         /* Results are not cached: read one only when its step may just have
          * finished (a Succeeded step in the status has its result for sure). */
-        s->result_stored = s->prev_phase == STEP_SUCCEEDED || run->stored[i];
         if (!s->result_stored && s->task_exists && s->task_phase == TASK_PHASE_SUCCEEDED) {
                 int r = workflow_load_result(run, i, err);
                 if (r < 0 && r != -ENOENT)
@@ -159,8 +263,6 @@ static int observe_step(struct workflow_run *run, size_t i, struct berth_error *
                 s->result_stored = r == 0;
         }
         s->prev_created = json_object_get(prev, "task") != NULL;
-        s->prev_reason = json_string_value(json_object_get(prev, "reason"));
-        s->prev_message = json_string_value(json_object_get(prev, "message"));
         return 0;
 }
 
@@ -234,6 +336,12 @@ static int workflow_act(struct object_run *o, struct berth_error *err)
                 case WORKFLOW_ACTION_CREATE_TASK:
                         r = workflow_create_task(run, a->step, err);
                         break;
+                case WORKFLOW_ACTION_DEPLOY:
+                        r = workflow_deploy(run, a->step, err);
+                        /* Written: without wait the step is done, with wait
+                         * its rollout may be complete already. */
+                        progress = true;
+                        break;
                 case WORKFLOW_ACTION_STORE_RESULT:
                         r = workflow_store_result(run, a->step, err);
                         /* Stored: the step is Succeeded and its dependants may
@@ -266,6 +374,27 @@ static int workflow_act(struct object_run *o, struct berth_error *err)
 
 /* ---- status -------------------------------------------------------------- */
 
+/* A deploy step's part of its status entry: the Service and what was
+ * written into it (read back by observe_deploy). */
+static int deploy_status_json(const struct workflow_run *run, size_t i,
+                              const struct workflow_step_plan *sp, json_t *e)
+{
+        const struct step_deploy *d = &run->deploys[i];
+        bool finished = sp->phase == STEP_SUCCEEDED || sp->phase == STEP_FAILED;
+
+        if (json_set_string(e, "service", run->steps[i].service) < 0)
+                return -ENOMEM;
+        if (d->generation > 0 &&
+            (json_set_string(e, "image", d->image) < 0 ||
+             json_set_new(e, "serviceGeneration", json_integer(d->generation)) < 0 ||
+             json_set_string(e, "serviceUID", d->uid) < 0 ||
+             json_set_time(e, "startTime", d->start_ms) < 0))
+                return -ENOMEM;
+        if (finished && json_set_time(e, "finishTime", run->o.now_ms) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static json_t *step_status_json(const struct workflow_run *run, size_t i,
                                 const struct workflow_step_plan *sp)
 {
@@ -281,6 +410,8 @@ static json_t *step_status_json(const struct workflow_run *run, size_t i,
         _cleanup_json_ json_t *e =
             json_pack("{s:s, s:s}", "name", s->name, "phase", step_phase_to_string(sp->phase));
         if (!e)
+                return NULL;
+        if (s->deploy && deploy_status_json(run, i, sp, e) < 0)
                 return NULL;
         if (s->task_exists || s->prev_created || run->created[i])
                 if (json_set_string(e, "task", run->task_names[i]) < 0)
@@ -380,6 +511,10 @@ static void workflow_release(struct object_run *o)
                 free(run->result_keys[i]);
                 json_decref(run->tasks[i]);
                 json_decref(run->results[i]);
+                free(run->service_keys[i]);
+                json_decref(run->services[i]);
+                free(run->written[i].uid);
+                free(run->written[i].image);
         }
         json_decref(run->children);
         store_kvs_release(&run->results_left);

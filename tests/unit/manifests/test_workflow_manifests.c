@@ -283,7 +283,8 @@ static void test_step_fields(void **state)
                                 "    - {name: Bad_Name, task: []}\n"
                                 "    - 5\n"
                                 "    - {name: 7, task: {image: b}}\n",
-                                "w.yaml:7:7: spec.steps[0].task: required\n"
+                                "w.yaml:7:7: spec.steps[0]: exactly one of task or deploy: found "
+                                "none\n"
                                 "w.yaml:8:7: spec.steps[0].tsk: unknown field, did you mean "
                                 "spec.steps[0].task?\n"
                                 "w.yaml:9:7: spec.steps[0].depends: unknown field, did you mean "
@@ -375,6 +376,209 @@ static void test_step_task(void **state)
                                 "set spec.ttlSecondsAfterFinished");
         assert_workflow_valid("  steps: [{name: a, task: {image: b, ttlSecondsAfterFinished: "
                               "null}}]\n");
+}
+
+/* ---- deploy steps ------------------------------------------------------ */
+
+/* build → deploy → smoke: the deploy reads build's result, smoke reads the
+ * deploy's (the image). */
+#define DEPLOY_PIPELINE                                                                            \
+        WORKFLOW_HEAD                                                                              \
+        "  parameters: [{name: version, value: v2}]\n"                                             \
+        "  steps:\n"                                                                               \
+        "    - name: build\n"                                                                      \
+        "      task: {image: busybox, command: [echo, '{{parameters.version}}']}\n"                \
+        "    - name: deploy\n"                                                                     \
+        "      dependsOn: [build]\n"                                                               \
+        "      deploy:\n"                                                                          \
+        "        service: web-app\n"                                                               \
+        "        image: \"app:{{ steps.build.outputs.result }}-{{workflow.name}}\"\n"              \
+        "    - name: pinned\n"                                                                     \
+        "      deploy: {service: web, image: busybox:1.36, wait: false, timeoutSeconds: 600}\n"    \
+        "    - name: smoke\n"                                                                      \
+        "      dependsOn: [deploy]\n"                                                              \
+        "      task: {image: busybox, args: ['{{steps.deploy.outputs.result}}']}\n"
+
+static void test_deploy_valid_and_decoded(void **state)
+{
+        _cleanup_(manifest_list_release) struct manifest_list list = {};
+        _cleanup_(field_errors_release) struct field_errors errs = {};
+        _cleanup_(workflow_spec_release) struct workflow_spec spec = {};
+        struct berth_error err = {0};
+        json_t *o;
+
+        (void)state;
+        parse_ok(DEPLOY_PIPELINE, &list);
+        o = list.docs[0].object;
+        assert_int_equal(manifest_validate(o, list.docs[0].positions, &errs), 0);
+        manifest_apply_defaults(o);
+        /* wait defaults to true; timeoutSeconds has no default */
+        const json_t *steps = json_path(o, "spec.steps");
+        assert_true(json_is_true(json_path(json_array_get(steps, 1), "deploy.wait")));
+        assert_null(json_path(json_array_get(steps, 1), "deploy.timeoutSeconds"));
+        assert_true(json_is_false(json_path(json_array_get(steps, 2), "deploy.wait")));
+        /* a deploy step gets no Task defaults */
+        assert_null(json_path(json_array_get(steps, 1), "deploy.imagePullPolicy"));
+
+        assert_int_equal(workflow_spec_decode(o, &spec, &err), 0);
+        assert_int_equal(spec.n_steps, 4);
+        assert_non_null(spec.steps[0].task);
+        assert_null(spec.steps[1].task);
+        assert_string_equal(spec.steps[1].deploy.service, "web-app");
+        assert_string_equal(spec.steps[1].deploy.image,
+                            "app:{{ steps.build.outputs.result }}-{{workflow.name}}");
+        assert_true(spec.steps[1].deploy.wait);
+        assert_int_equal(spec.steps[1].deploy.timeout_ms, 0);
+        assert_int_equal(spec.steps[1].n_deps, 1);
+        assert_null(spec.steps[2].task);
+        assert_string_equal(spec.steps[2].deploy.service, "web");
+        assert_false(spec.steps[2].deploy.wait);
+        assert_int_equal(spec.steps[2].deploy.timeout_ms, 600000);
+        assert_non_null(spec.steps[3].task);
+        assert_null(spec.steps[3].deploy.service);
+}
+
+static void test_deploy_exactly_one(void **state)
+{
+        (void)state;
+        assert_workflow_invalid("  steps:\n"
+                                "    - name: a\n"
+                                "      task: {image: b}\n"
+                                "      deploy: {service: web, image: b}\n"
+                                "    - name: b\n"
+                                "    - {name: c, task: null, deploy: null}\n"
+                                "    - {name: d, deploy: [web]}\n"
+                                "    - {name: e, task: {image: b}, deploy: null}\n",
+                                "w.yaml:7:7: spec.steps[0]: exactly one of task or deploy: found "
+                                "both\n"
+                                "w.yaml:10:7: spec.steps[1]: exactly one of task or deploy: found "
+                                "none\n"
+                                "w.yaml:11:7: spec.steps[2]: exactly one of task or deploy: found "
+                                "none\n"
+                                "w.yaml:12:17: spec.steps[3].deploy: must be an object");
+}
+
+static void test_deploy_fields(void **state)
+{
+        (void)state;
+        assert_workflow_invalid("  steps:\n"
+                                "    - name: a\n"
+                                "      deploy: {servce: web, image: b}\n"
+                                "    - name: b\n"
+                                "      deploy: {service: Web_App, image: \"\"}\n"
+                                "    - name: c\n"
+                                "      deploy:\n"
+                                "        service: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+                                "        image: \"app: v2\"\n"
+                                "        wait: \"yes\"\n"
+                                "        timeoutSeconds: 0\n"
+                                "    - name: d\n"
+                                "      deploy: {service: 7, image: [b], timeoutSeconds: 86401}\n",
+                                "w.yaml:8:7: spec.steps[0].deploy.service: required\n"
+                                "w.yaml:8:16: spec.steps[0].deploy.servce: unknown field, did you "
+                                "mean spec.steps[0].deploy.service?\n"
+                                "w.yaml:10:16: spec.steps[1].deploy.service: invalid name "
+                                "\"Web_App\": must be a DNS-1123 label: at most 63 lowercase "
+                                "letters, digits or '-', starting and ending with a letter or "
+                                "digit\n"
+                                "w.yaml:10:34: spec.steps[1].deploy.image: must not be empty\n"
+                                "w.yaml:13:9: spec.steps[2].deploy.service: invalid name "
+                                "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": a Service name is "
+                                "at most 40 characters\n"
+                                "w.yaml:14:9: spec.steps[2].deploy.image: must not contain "
+                                "whitespace\n"
+                                "w.yaml:15:9: spec.steps[2].deploy.wait: must be a boolean (true "
+                                "or false)\n"
+                                "w.yaml:16:9: spec.steps[2].deploy.timeoutSeconds: must be "
+                                "between 1 and 86400\n"
+                                "w.yaml:18:16: spec.steps[3].deploy.service: must be a string\n"
+                                "w.yaml:18:28: spec.steps[3].deploy.image: must be a string\n"
+                                "w.yaml:18:40: spec.steps[3].deploy.timeoutSeconds: must be "
+                                "between 1 and 86400");
+        /* the limits themselves are fine, and so is a 40-character name */
+        assert_workflow_valid("  steps:\n"
+                              "    - name: a\n"
+                              "      deploy:\n"
+                              "        service: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+                              "        image: b\n"
+                              "        timeoutSeconds: 1\n"
+                              "    - {name: b, deploy: {service: w, image: b, "
+                              "timeoutSeconds: 86400, wait: null}}\n");
+}
+
+static void test_deploy_image_length(void **state)
+{
+        char image[WORKFLOW_DEPLOY_IMAGE_MAX + 2];
+        _cleanup_free_ char *ok = NULL, *bad = NULL;
+
+        (void)state;
+        memset(image, 'a', sizeof(image) - 1);
+        image[WORKFLOW_DEPLOY_IMAGE_MAX] = '\0';
+        ok = str_printf(WORKFLOW_HEAD "  steps: [{name: a, deploy: {service: w, image: %s}}]\n",
+                        image);
+        assert_non_null(ok);
+        assert_valid(ok);
+        image[WORKFLOW_DEPLOY_IMAGE_MAX] = 'a';
+        image[WORKFLOW_DEPLOY_IMAGE_MAX + 1] = '\0';
+        bad = str_printf(WORKFLOW_HEAD "  steps: [{name: a, deploy: {service: w, image: %s}}]\n",
+                         image);
+        assert_non_null(bad);
+        assert_invalid(bad, "w.yaml:6:42: spec.steps[0].deploy.image: must be at most 1024 "
+                            "characters");
+}
+
+static void test_deploy_expressions(void **state)
+{
+        (void)state;
+        /* spaces inside the braces are not whitespace of the image */
+        assert_workflow_valid("  parameters: [{name: v, value: x}]\n"
+                              "  steps:\n"
+                              "    - {name: a, deploy: {service: w, image: \"b:{{ parameters.v "
+                              "}}\"}}\n");
+        assert_workflow_invalid(
+            "  parameters: [{name: v, value: x}]\n"
+            "  steps:\n"
+            "    - name: build\n"
+            "      task: {image: b}\n"
+            "    - name: other\n"
+            "      task: {image: b}\n"
+            "    - name: a\n"
+            "      dependsOn: [build]\n"
+            "      deploy:\n"
+            "        service: w\n"
+            "        image: \"b:{{steps.build.outputs.result}}-"
+            "{{steps.other.outputs.result}}\"\n"
+            "    - {name: b, deploy: {service: w, image: \"b:{{x}}\"}}\n"
+            "    - {name: c, deploy: {service: w, image: \"b:{{ parameters.v "
+            "\"}}\n"
+            "    - {name: d, deploy: {service: w, image: \"b: {{parameters.v}}"
+            "\"}}\n"
+            "    - {name: e, deploy: {service: w, image: \"{{parameters.w}}\"}}\n",
+            "w.yaml:16:9: spec.steps[2].deploy.image: "
+            "{{steps.other.outputs.result}}: step \"other\" is not a "
+            "dependency of step \"a\"\n"
+            "w.yaml:17:38: spec.steps[3].deploy.image: {{x}}: unknown "
+            "expression, must be parameters.<name>, "
+            "steps.<step>.outputs.result, workflow.name, workflow.namespace or "
+            "workflow.uid\n"
+            "w.yaml:18:38: spec.steps[4].deploy.image: {{ parameters.v : "
+            "unterminated \"{{\"\n"
+            "w.yaml:19:38: spec.steps[5].deploy.image: must not contain "
+            "whitespace\n"
+            "w.yaml:20:38: spec.steps[6].deploy.image: {{parameters.w}}: "
+            "unknown parameter \"w\"");
+}
+
+/* A deploy step creates no Task: its name is not limited by the Task name. */
+static void test_deploy_step_name(void **state)
+{
+        (void)state;
+        assert_valid("apiVersion: berth/v1\nkind: Workflow\nmetadata:\n"
+                     "  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+                     "spec:\n"
+                     "  steps:\n"
+                     "    - name: deploy\n"
+                     "      deploy: {service: web, image: b}\n");
 }
 
 /* ---- dependencies ------------------------------------------------------ */
@@ -779,6 +983,12 @@ int main(void)
             cmocka_unit_test(test_step_fields),
             cmocka_unit_test(test_step_names),
             cmocka_unit_test(test_step_task),
+            cmocka_unit_test(test_deploy_valid_and_decoded),
+            cmocka_unit_test(test_deploy_exactly_one),
+            cmocka_unit_test(test_deploy_fields),
+            cmocka_unit_test(test_deploy_image_length),
+            cmocka_unit_test(test_deploy_expressions),
+            cmocka_unit_test(test_deploy_step_name),
             cmocka_unit_test(test_depends_on),
             cmocka_unit_test(test_cycles),
             cmocka_unit_test(test_cycles_dense),

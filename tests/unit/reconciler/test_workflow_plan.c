@@ -51,6 +51,28 @@ static struct workflow_step step_failed(const char *name)
         return s;
 }
 
+/* A deploy step to Service "web" (wait: true) that has not started. */
+static struct workflow_step step_deploy(const char *name)
+{
+        struct workflow_step s = step(name);
+        s.deploy = true;
+        s.service = "web";
+        s.deploy_wait = true;
+        return s;
+}
+
+/* A deploy step that wrote its Service in an earlier round and follows the
+ * rollout, which stands at r. */
+static struct workflow_step step_deployed(const char *name, enum rollout_state r)
+{
+        struct workflow_step s = step_deploy(name);
+        s.deployed = true;
+        s.service_found = true;
+        s.rollout = r;
+        s.prev_phase = STEP_RUNNING;
+        return s;
+}
+
 /* A Workflow past its first reconcile: finalizer in place, defaults of the
  * spec (failFast true, parallelism 0, keep forever). */
 static struct workflow_plan_input input(struct workflow_step *steps, size_t n)
@@ -97,6 +119,7 @@ static bool has_action(const struct workflow_plan *p, enum workflow_action_type 
 static size_t count_step_actions(const struct workflow_plan *p)
 {
         return count_actions(p, WORKFLOW_ACTION_CREATE_TASK) +
+               count_actions(p, WORKFLOW_ACTION_DEPLOY) +
                count_actions(p, WORKFLOW_ACTION_STORE_RESULT);
 }
 
@@ -1264,6 +1287,324 @@ static void test_200_independent_steps(void **state)
         assert_step(&p, 150, STEP_PENDING);
 }
 
+/* ---- deploy steps ----------------------------------------------------- */
+
+/* A deploy step starts like a Task step, once its dependencies succeeded and
+ * their results are in: with a Deploy action, not a CreateTask. */
+static void test_deploy_starts_after_dependencies(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_task("build", TASK_PHASE_RUNNING), step("test"),
+                                     step_deploy("deploy")};
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        s[2].deps = (const size_t[]){1};
+        s[2].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 2, STEP_PENDING);
+
+        s[0] = step_done("build");
+        s[1] = step_task("test", TASK_PHASE_SUCCEEDED);
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        plan(&in, &p);
+        /* test's result first: the deploy waits for it */
+        assert_int_equal(count_step_actions(&p), 1);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 1));
+        assert_step(&p, 2, STEP_PENDING);
+
+        s[1].result_stored = true;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 1);
+        assert_true(has_action(&p, WORKFLOW_ACTION_DEPLOY, 2));
+        assert_not_creates(&p, 2);
+        assert_step(&p, 2, STEP_RUNNING);
+        assert_int_equal(p.succeeded, 2);
+        assert_running_workflow(&p);
+}
+
+/* parallelism counts a deploy that waits for its rollout as running, and a
+ * deploy step is held back like any other. */
+static void test_deploy_parallelism(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_deployed("deploy", ROLLOUT_PROGRESSING), step("a"),
+                                     step_deploy("later")};
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.parallelism = 1;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_step(&p, 2, STEP_PENDING);
+
+        in.parallelism = 2;
+        plan(&in, &p);
+        assert_creates(&p, 1);
+        assert_false(has_action(&p, WORKFLOW_ACTION_DEPLOY, 2));
+        assert_step(&p, 2, STEP_PENDING);
+
+        in.parallelism = 0;
+        plan(&in, &p);
+        assert_creates(&p, 1);
+        assert_true(has_action(&p, WORKFLOW_ACTION_DEPLOY, 2));
+}
+
+/* A failed dependency skips a deploy step; failFast skips one not started and
+ * lets one that follows its rollout finish. */
+static void test_deploy_skipped_and_fail_fast(void **state)
+{
+        (void)state;
+        struct workflow_step s[4] = {step_failed("test"), step_deploy("deploy"),
+                                     step_deploy("other"),
+                                     step_deployed("rolling", ROLLOUT_PROGRESSING)};
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 1, STEP_SKIPPED);
+        assert_step_reason(&p, 1, "DependencyFailed");
+        assert_step(&p, 2, STEP_SKIPPED);
+        assert_step_reason(&p, 2, "FailFast");
+        assert_step(&p, 3, STEP_RUNNING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_true(p.terminating);
+
+        in.fail_fast = false;
+        plan(&in, &p);
+        assert_step_reason(&p, 1, "DependencyFailed");
+        assert_true(has_action(&p, WORKFLOW_ACTION_DEPLOY, 2));
+        assert_step(&p, 2, STEP_RUNNING);
+}
+
+/* wait: false — done once written: its result (the image) is recorded, then
+ * it has succeeded, whatever the rollout does. */
+static void test_deploy_without_wait(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step_deployed("deploy", ROLLOUT_PROGRESSING), step("smoke")};
+        s[0].deploy_wait = false;
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 1);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 0));
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_PENDING);
+
+        s[0].result_stored = true;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_creates(&p, 1);
+
+        /* the rollout failing afterwards, or the Service going, changes nothing */
+        s[0].rollout = ROLLOUT_FAILED;
+        s[0].service_found = false;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+}
+
+/* wait: true — Running until the rollout of the generation written is
+ * complete, with no timer: the Service's events bring the Workflow back. */
+static void test_deploy_waits_for_rollout(void **state)
+{
+        (void)state;
+        struct workflow_step s[1] = {step_deployed("deploy", ROLLOUT_PROGRESSING)};
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        in.now_ms = T0 + 3600 * 1000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_null(p.steps[0].reason);
+        assert_running_workflow(&p);
+
+        s[0].rollout = ROLLOUT_COMPLETE;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 0));
+        assert_step(&p, 0, STEP_RUNNING);
+
+        s[0].result_stored = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_string_equal(p.reason, "Completed");
+        assert_int_equal(p.completion_ms, in.now_ms);
+}
+
+static void test_deploy_rollout_failed(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step_deployed("deploy", ROLLOUT_FAILED), step("smoke")};
+        s[0].rollout_message = "revision 1a2b3c4d made no progress for 5s: the rollout stopped";
+        s[1].deps = (const size_t[]){0};
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 - 1000;
+        in.now_ms = T0 + 9000;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "RolloutFailed");
+        assert_string_equal(p.steps[0].message, "service web: revision 1a2b3c4d made no progress "
+                                                "for 5s: the rollout stopped");
+        assert_step(&p, 1, STEP_SKIPPED);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_message_prefix(&p, "step deploy failed: RolloutFailed: service web: revision");
+        assert_int_equal(p.completion_ms, T0 + 9000);
+
+        /* without the Service's message, still a message */
+        s[0].rollout_message = NULL;
+        plan(&in, &p);
+        assert_step_reason(&p, 0, "RolloutFailed");
+        assert_non_null(strstr(p.steps[0].message, "service web"));
+}
+
+/* timeoutSeconds: a timer for the deadline while the rollout goes on; past
+ * it, the step fails unless the rollout completed. */
+static void test_deploy_timeout(void **state)
+{
+        (void)state;
+        struct workflow_step s[1] = {step_deployed("deploy", ROLLOUT_PROGRESSING)};
+        s[0].deploy_deadline_ms = T0 + 60000;
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.now_ms = T0 + 15000;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_int_equal(p.requeue_after_ms, 45000);
+
+        in.now_ms = T0 + 60000;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "RolloutTimeout");
+        assert_non_null(strstr(p.steps[0].message, "service web"));
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_true(p.requeue_after_ms < 0);
+
+        /* complete counts, even seen late */
+        s[0].rollout = ROLLOUT_COMPLETE;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 0));
+        /* and a failed rollout says why, not that time ran out */
+        s[0].rollout = ROLLOUT_FAILED;
+        plan(&in, &p);
+        assert_step_reason(&p, 0, "RolloutFailed");
+
+        /* the earliest of two deadlines */
+        struct workflow_step two[2] = {step_deployed("a", ROLLOUT_PROGRESSING),
+                                       step_deployed("b", ROLLOUT_PROGRESSING)};
+        two[0].deploy_deadline_ms = T0 + 90000;
+        two[1].deploy_deadline_ms = T0 + 30000;
+        in = input(two, 2);
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.now_ms = T0 + 10000;
+        plan(&in, &p);
+        assert_int_equal(p.requeue_after_ms, 20000);
+}
+
+/* The Service went away (or was made again: another uid) while its rollout
+ * was followed; or its image was changed by someone else. */
+static void test_deploy_service_lost_or_superseded(void **state)
+{
+        (void)state;
+        struct workflow_step s[1] = {step_deployed("deploy", ROLLOUT_COMPLETE)};
+        s[0].service_found = false;
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "ServiceNotFound");
+        assert_non_null(strstr(p.steps[0].message, "service web"));
+        assert_phase(&p, TASK_PHASE_FAILED);
+
+        s[0].service_found = true;
+        s[0].superseded_by = "app:v3";
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "Superseded");
+        assert_non_null(strstr(p.steps[0].message, "app:v3"));
+}
+
+/* Acting found the step failed (no Service, an image that does not expand):
+ * it fails with that reason and deploys nothing. */
+static void test_deploy_act_failure(void **state)
+{
+        (void)state;
+        struct workflow_step s[1] = {step_deploy("deploy")};
+        s[0].failure_reason = "ServiceNotFound";
+        s[0].failure_message = "service web not found in namespace default";
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "ServiceNotFound");
+        assert_string_equal(p.steps[0].message, s[0].failure_message);
+        assert_phase(&p, TASK_PHASE_FAILED);
+}
+
+/* Finished deploy steps stay as they were; a Service written by a reconcile
+ * whose status write was lost started the Workflow. */
+static void test_deploy_sticky_and_start_time(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step_deployed("a", ROLLOUT_FAILED),
+                                     step_deployed("b", ROLLOUT_PROGRESSING)};
+        s[0].prev_phase = STEP_SUCCEEDED;
+        s[0].result_stored = true;
+        s[0].service_found = false;
+        s[1].prev_phase = STEP_PENDING;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        in.prev_start_ms = 0;
+        in.now_ms = T0 + 500;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_false(has_action(&p, WORKFLOW_ACTION_DEPLOY, 1));
+        assert_int_equal(p.start_ms, T0 + 500);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+}
+
 /* ---- enums ------------------------------------------------------------ */
 
 static void test_enum_strings(void **state)
@@ -1289,9 +1630,10 @@ static void test_enum_strings(void **state)
         assert_non_null(step_phase_to_string((enum step_phase)99));
 
         static const enum workflow_action_type types[] = {
-            WORKFLOW_ACTION_ADD_FINALIZER, WORKFLOW_ACTION_CREATE_TASK,
-            WORKFLOW_ACTION_STORE_RESULT,  WORKFLOW_ACTION_DELETE_CHILDREN,
-            WORKFLOW_ACTION_FINALIZE,      WORKFLOW_ACTION_DELETE,
+            WORKFLOW_ACTION_ADD_FINALIZER,   WORKFLOW_ACTION_CREATE_TASK,
+            WORKFLOW_ACTION_DEPLOY,          WORKFLOW_ACTION_STORE_RESULT,
+            WORKFLOW_ACTION_DELETE_CHILDREN, WORKFLOW_ACTION_FINALIZE,
+            WORKFLOW_ACTION_DELETE,
         };
         for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
                 const char *s = workflow_action_type_to_string(types[i]);
@@ -1335,6 +1677,16 @@ int main(void)
             cmocka_unit_test(test_cycle_left_pending),
             cmocka_unit_test(test_finished_workflow_does_nothing),
             cmocka_unit_test(test_ttl_requeue_then_delete),
+            cmocka_unit_test(test_deploy_starts_after_dependencies),
+            cmocka_unit_test(test_deploy_parallelism),
+            cmocka_unit_test(test_deploy_skipped_and_fail_fast),
+            cmocka_unit_test(test_deploy_without_wait),
+            cmocka_unit_test(test_deploy_waits_for_rollout),
+            cmocka_unit_test(test_deploy_rollout_failed),
+            cmocka_unit_test(test_deploy_timeout),
+            cmocka_unit_test(test_deploy_service_lost_or_superseded),
+            cmocka_unit_test(test_deploy_act_failure),
+            cmocka_unit_test(test_deploy_sticky_and_start_time),
             cmocka_unit_test(test_chain_of_200),
             cmocka_unit_test(test_reverse_chain_of_200),
             cmocka_unit_test(test_200_independent_steps),
