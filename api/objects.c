@@ -10,67 +10,9 @@
 
 #include <inttypes.h>
 
+#include "apply.h"
+
 #define BODY_SOURCE "body"
-
-static const char *const server_metadata[] = {
-    "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "finalizers",
-};
-
-/* A new top-level object (sharing the values) with the envelope keys in a
- * stable, readable order and a fresh metadata object without resourceVersion:
- * apiVersion, kind, metadata (name, namespace, uid, ...), spec, status, rest. */
-static json_t *object_normalize(const json_t *obj)
-{
-        static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", "status"};
-        static const char *const meta[] = {
-            "name",
-            "namespace",
-            "uid",
-            "generation",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "labels",
-            "annotations",
-            "finalizers",
-            "ownerReferences",
-        };
-        _cleanup_json_ json_t *out = json_object();
-        const char *k;
-        json_t *v;
-
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < ARRAY_SIZE(top); i++) {
-                v = json_object_get(obj, top[i]);
-                if (!v)
-                        continue;
-                if (streq(top[i], "metadata") && json_is_object(v)) {
-                        json_t *m = json_object();
-                        json_t *mv;
-                        if (!m || json_object_set_new(out, "metadata", m) < 0)
-                                return NULL;
-                        for (size_t j = 0; j < ARRAY_SIZE(meta); j++) {
-                                mv = json_object_get(v, meta[j]);
-                                if (mv && json_object_set(m, meta[j], mv) < 0)
-                                        return NULL;
-                        }
-                        json_object_foreach(v, k, mv)
-                        {
-                                if (!json_object_get(m, k) && !streq(k, "resourceVersion") &&
-                                    json_object_set(m, k, mv) < 0)
-                                        return NULL;
-                        }
-                } else if (json_object_set(out, top[i], v) < 0) {
-                        return NULL;
-                }
-        }
-        json_object_foreach((json_t *)obj, k, v)
-        {
-                if (!json_object_get(out, k) && json_object_set(out, k, v) < 0)
-                        return NULL;
-        }
-        return TAKE_PTR(out);
-}
 
 /* metadata of obj, created when absent. Borrowed. */
 static json_t *metadata_of(json_t *obj)
@@ -82,21 +24,6 @@ static json_t *metadata_of(json_t *obj)
         if (!m || json_object_set_new(obj, "metadata", m) < 0)
                 return NULL;
         return m;
-}
-
-/* Deep equality where NULL equals NULL (and, with empty_is_absent, an absent
- * value equals an empty object: "labels: {}" is the same as no labels). */
-static bool same_opt(const json_t *a, const json_t *b, bool empty_is_absent)
-{
-        if (empty_is_absent) {
-                if (json_is_object(a) && json_object_size(a) == 0)
-                        a = NULL;
-                if (json_is_object(b) && json_object_size(b) == 0)
-                        b = NULL;
-        }
-        if (!a || !b)
-                return !a && !b;
-        return json_same(a, b);
 }
 
 static int invalid_message(struct api_error *err, const char *what, const struct field_errors *errs,
@@ -161,77 +88,6 @@ static int check_incoming(const struct kind_info *kind, const char *ns, const ch
         return 0;
 }
 
-/* Turns a validated, defaulted user object into a new stored object. Users
- * may ask for finalizers of their own; the kind's own is always added. */
-static int prepare_create(const struct kind_info *kind, json_t *obj, struct api_error *err)
-{
-        json_t *m = metadata_of(obj);
-
-        if (!m)
-                return api_error_set(err, 500, "out of memory");
-        _cleanup_json_ json_t *fins = json_incref(json_object_get(m, "finalizers"));
-        json_object_del(obj, "status");
-        for (size_t i = 0; i < ARRAY_SIZE(server_metadata); i++)
-                json_object_del(m, server_metadata[i]);
-        if (json_array_size(fins) > 0 && json_object_set(m, "finalizers", fins) < 0)
-                return api_error_set(err, 500, "out of memory");
-
-        int r = object_stamp_new(obj, kind, time_now_ms());
-        if (r < 0)
-                return api_error_set(err, 500, "cannot stamp the new object: %s", strerror(-r));
-        return 0;
-}
-
-/* Turns a validated, defaulted user object into the replacement of current:
- * server metadata and status come from current; generation moves on iff the
- * spec changed. Returns whether the spec changed. */
-static bool merge_server_fields(json_t *desired, const json_t *current)
-{
-        json_t *dm = metadata_of(desired);
-        const json_t *cm = json_object_get(current, "metadata");
-
-        for (size_t i = 0; i < ARRAY_SIZE(server_metadata); i++)
-                json_object_del(dm, server_metadata[i]);
-        static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
-                                           "finalizers"};
-        for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
-                json_t *v = json_object_get(cm, keep[i]);
-                if (v)
-                        json_object_set_new(dm, keep[i], json_deep_copy(v));
-        }
-        /* Manifests rarely carry owner references: keep the stored ones then. */
-        json_t *owners = json_object_get(cm, "ownerReferences");
-        if (owners && !json_object_get(dm, "ownerReferences"))
-                json_object_set_new(dm, "ownerReferences", json_deep_copy(owners));
-
-        bool changed =
-            !same_opt(json_object_get(desired, "spec"), json_object_get(current, "spec"), false);
-        json_int_t gen = json_integer_value(json_object_get(cm, "generation"));
-        if (gen < 1)
-                gen = 1;
-        else if (changed)
-                gen++;
-        json_object_set_new(dm, "generation", json_integer(gen));
-
-        json_object_del(desired, "status");
-        json_t *status = json_object_get(current, "status");
-        if (status)
-                json_object_set_new(desired, "status", json_deep_copy(status));
-        return changed;
-}
-
-static int put_object(struct api_objects *o, const char *key, const json_t *obj, int64_t expected,
-                      int64_t *ret_rev, struct berth_error *serr)
-{
-        _cleanup_json_ json_t *n = object_normalize(obj);
-        if (!n)
-                return -ENOMEM;
-        _cleanup_free_ char *s = json_dumps(n, JSON_COMPACT);
-        if (!s)
-                return -ENOMEM;
-        return store_put(o->store, key, s, strlen(s), expected, 0, ret_rev, serr);
-}
-
 /* The reply to a write: the object as the cache has it once it caught up
  * with rev (read your writes); if it does not in time, the object we wrote
  * with its revision. */
@@ -263,14 +119,10 @@ static int read_back(struct api_objects *o, const char *key, const json_t *writt
 
 static int load_current(const struct store_kv *kv, json_t **ret, struct api_error *err)
 {
-        json_error_t jerr;
-        json_t *cur = json_loadb(kv->value, kv->value_len, 0, &jerr);
-        if (!json_is_object(cur)) {
-                json_decref(cur);
-                return api_error_set(err, 500, "stored object %s is not a JSON object: %s", kv->key,
-                                     jerr.text);
-        }
-        *ret = cur;
+        struct berth_error serr = {0};
+
+        if (object_load(kv, ret, &serr) < 0)
+                return api_error_set(err, 500, "%s", serr.message);
         return 0;
 }
 
@@ -305,16 +157,16 @@ int api_object_create(struct api_objects *o, const struct kind_info *kind, const
 
         if (rc < 0)
                 return rc;
-        rc = prepare_create(kind, obj, err);
+        rc = object_prepare_create(kind, obj, time_now_ms());
         if (rc < 0)
-                return rc;
+                return api_error_set(err, 500, "cannot stamp the new object: %s", strerror(-rc));
 
         const char *name = json_path_string(obj, "metadata.name");
         const char *ons = json_path_string(obj, "metadata.namespace");
         _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ons, name);
         if (!key)
                 return api_error_set(err, 500, "out of memory");
-        rc = put_object(o, key, obj, STORE_MUST_NOT_EXIST, &rev, &serr);
+        rc = object_put(o->store, key, obj, STORE_MUST_NOT_EXIST, NULL, &rev, &serr);
         if (rc == -ESTALE)
                 return api_error_set_reason(err, 409, "AlreadyExists", "%s \"%s\" already exists",
                                             kind->resource, name);
@@ -406,8 +258,8 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
                 next = json_deep_copy(obj);
                 if (!next)
                         return api_error_set(err, 500, "out of memory");
-                merge_server_fields(next, current);
-                rc = put_object(o, key, next, kv.mod_revision, &rev, &serr);
+                object_merge_server_fields(next, current);
+                rc = object_put(o->store, key, next, kv.mod_revision, NULL, &rev, &serr);
                 if (rc == -ESTALE) {
                         if (want_rev)
                                 return conflict(err, kind, name);
@@ -489,7 +341,8 @@ int api_object_delete(struct api_objects *o, const struct kind_info *kind, const
                                 char ts[RFC3339_MAX];
                                 time_format_rfc3339(time_now_ms(), ts);
                                 json_object_set_new(m, "deletionTimestamp", json_string(ts));
-                                rc = put_object(o, key, current, kv.mod_revision, &rev, &serr);
+                                rc = object_put(o->store, key, current, kv.mod_revision, NULL, &rev,
+                                                &serr);
                                 if (rc == -ESTALE)
                                         continue;
                                 if (rc < 0)
@@ -529,87 +382,6 @@ static char *doc_prefix(const json_t *obj, size_t index)
         if (k && name)
                 return str_printf("%s/%s: ", k->resource, name);
         return str_printf("document %zu: ", index + 1);
-}
-
-/* One object of an apply: decides created/configured/unchanged and writes
- * unless dry_run. *ret_rev is the write's revision (0 when none). */
-static int apply_one(struct api_objects *o, const struct kind_info *kind, const json_t *obj,
-                     bool dry_run, const char **ret_result, int64_t *ret_rev, struct api_error *err)
-{
-        const char *name = json_path_string(obj, "metadata.name");
-        const char *ns = json_path_string(obj, "metadata.namespace");
-        _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ns, name);
-        _cleanup_free_ char *what = str_printf("apply %s/%s", kind->resource, name);
-        int rc = 0;
-
-        if (!key || !what)
-                return api_error_set(err, 500, "out of memory");
-        for (int attempt = 0; attempt < API_APPLY_RETRIES; attempt++) {
-                _cleanup_(store_kv_release) struct store_kv kv = {0};
-                struct berth_error serr = {0};
-                _cleanup_json_ json_t *current = NULL, *next = json_deep_copy(obj);
-                int64_t rev = 0;
-
-                if (!next)
-                        return api_error_set(err, 500, "out of memory");
-                rc = store_get(o->store, key, &kv, &serr);
-                if (rc == -ENOENT) {
-                        if (dry_run) {
-                                *ret_result = "created";
-                                *ret_rev = 0;
-                                return 0;
-                        }
-                        rc = prepare_create(kind, next, err);
-                        if (rc < 0)
-                                return rc;
-                        rc = put_object(o, key, next, STORE_MUST_NOT_EXIST, &rev, &serr);
-                        if (rc == -ESTALE)
-                                continue; /* created meanwhile: compare with that */
-                        if (rc < 0)
-                                return api_error_from_store(err, rc, &serr, what);
-                        *ret_result = "created";
-                        *ret_rev = rev;
-                        return 0;
-                }
-                if (rc < 0)
-                        return api_error_from_store(err, rc, &serr, what);
-                rc = load_current(&kv, &current, err);
-                if (rc < 0)
-                        return rc;
-
-                /* Compare what the user owns, both sides with defaults filled. */
-                _cleanup_json_ json_t *cur_defaulted = json_deep_copy(current);
-                if (!cur_defaulted)
-                        return api_error_set(err, 500, "out of memory");
-                manifest_apply_defaults(cur_defaulted);
-                if (same_opt(json_object_get(obj, "spec"), json_object_get(cur_defaulted, "spec"),
-                             false) &&
-                    same_opt(json_path(obj, "metadata.labels"),
-                             json_path(cur_defaulted, "metadata.labels"), true) &&
-                    same_opt(json_path(obj, "metadata.annotations"),
-                             json_path(cur_defaulted, "metadata.annotations"), true)) {
-                        *ret_result = "unchanged";
-                        *ret_rev = 0;
-                        return 0;
-                }
-                if (dry_run) {
-                        *ret_result = "configured";
-                        *ret_rev = 0;
-                        return 0;
-                }
-                merge_server_fields(next, current);
-                rc = put_object(o, key, next, kv.mod_revision, &rev, &serr);
-                if (rc == -ESTALE)
-                        continue;
-                if (rc < 0)
-                        return api_error_from_store(err, rc, &serr, what);
-                *ret_result = "configured";
-                *ret_rev = rev;
-                return 0;
-        }
-        return api_error_set_reason(err, 409, "Conflict",
-                                    "%s: the object kept changing (%d attempts); try again", what,
-                                    API_APPLY_RETRIES);
 }
 
 int api_apply(struct api_objects *o, const char *body, size_t len, const char *default_ns,
@@ -674,9 +446,19 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
                 if (!kind)
                         return api_error_set(err, 400, "document %zu: unknown kind", i + 1);
                 manifest_apply_defaults(obj);
-                rc = apply_one(o, kind, obj, dry_run, &result, &rev, err);
-                if (rc < 0)
+                enum apply_result res;
+                const struct apply_opts opts = {.dry_run = dry_run};
+                struct berth_error aerr = {0};
+                rc = apply_object(o->store, o->prefix, kind, obj, &opts, &res, &rev, &aerr);
+                if (rc == -ESTALE) {
+                        rc = api_error_set_reason(err, 409, "Conflict", "%s", aerr.message);
                         break;
+                }
+                if (rc < 0) {
+                        rc = api_error_from_store(err, rc, &aerr, "apply");
+                        break;
+                }
+                result = apply_result_to_string(res);
                 json_t *item = json_pack("{s:s, s:s, s:s, s:s}", "kind", kind->kind, "namespace",
                                          json_path_string(obj, "metadata.namespace"), "name",
                                          json_path_string(obj, "metadata.name"), "result", result);

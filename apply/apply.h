@@ -1,0 +1,69 @@
+/* apply: putting user objects into the store — the one implementation behind
+ * the API's create, replace and apply and a Source's sync (the GitOps
+ * controller applies files exactly as `berth apply` does).
+ *
+ * Stored objects never carry metadata.resourceVersion: it is the key's mod
+ * revision. Users never write status nor server-set metadata (uid,
+ * generation, creationTimestamp, deletionTimestamp, finalizers): a create
+ * fills them, a replace keeps the stored ones. Every write is a
+ * compare-and-swap on the mod revision read just before.
+ */
+#pragma once
+
+#include "common.h"
+#include "manifests.h"
+#include "store.h"
+
+#define APPLY_RETRIES 5 /* CAS conflicts an apply absorbs before giving up (-ESTALE) */
+
+/* A new top-level object sharing obj's values, with the envelope keys in a
+ * stable, readable order and metadata without resourceVersion: apiVersion,
+ * kind, metadata (name, namespace, uid, ...), spec, status, the rest. NULL
+ * when memory ran out. */
+json_t *object_normalize(const json_t *obj);
+/* Deep equality where NULL equals NULL (and, with empty_is_absent, an empty
+ * object equals an absent one: "labels: {}" is no labels). */
+bool json_same_opt(const json_t *a, const json_t *b, bool empty_is_absent);
+/* Makes obj a new object of kind: drops status and server metadata (keeping
+ * finalizers the user asked for) and stamps uid, generation 1 and
+ * creationTimestamp (now_ms). -ENOMEM, or -errno when no uid could be made. */
+int object_prepare_create(const struct kind_info *kind, json_t *obj, int64_t now_ms);
+/* Makes desired the next version of current: server metadata and status come
+ * from current (ownerReferences too when desired has none); generation moves
+ * on iff the spec changed. Returns whether the spec changed. */
+bool object_merge_server_fields(json_t *desired, const json_t *current);
+/* Writes obj (normalised) at key with CAS on expected (STORE_MUST_NOT_EXIST
+ * for a create), under fence when not NULL. The store's errors (-ESTALE: the
+ * revision moved). */
+int object_put(struct store *store, const char *key, const json_t *obj, int64_t expected,
+               const struct store_guard *fence, int64_t *ret_rev, struct berth_error *err);
+/* Parses a stored value; -EPROTO with err when it is not a JSON object. */
+int object_load(const struct store_kv *kv, json_t **ret, struct berth_error *err);
+
+enum apply_result { APPLY_CREATED, APPLY_CONFIGURED, APPLY_UNCHANGED };
+const char *apply_result_to_string(enum apply_result r); /* "created", ... */
+
+/* May the stored object current (NULL: none) be replaced by this apply? 0
+ * yes; else a negative errno and err saying why (a Source refuses to take
+ * over an object it does not own). */
+typedef int (*apply_check_fn)(const json_t *current, void *userdata, struct berth_error *err);
+
+struct apply_opts {
+        bool dry_run;
+        const struct store_guard *fence; /* NULL: none */
+        apply_check_fn check;            /* NULL: anything may be replaced */
+        void *check_userdata;
+        /* An annotation that alone does not make an object "configured" (a
+         * Source's revision stamp): compared without it. NULL: none. */
+        const char *ignore_annotation;
+};
+
+/* Makes the store hold obj (validated, defaults filled): created when absent,
+ * configured when what the user owns (spec, labels, annotations; both sides
+ * with defaults filled) differs, else unchanged and not written. *ret_rev is
+ * the write's revision (0 when none). -ESTALE when the object kept changing
+ * for APPLY_RETRIES attempts; the check's error; the store's errors. err
+ * names the object ("apply tasks/hello: ..."). */
+int apply_object(struct store *store, const char *prefix, const struct kind_info *kind,
+                 const json_t *obj, const struct apply_opts *opts, enum apply_result *ret_result,
+                 int64_t *ret_rev, struct berth_error *err);
