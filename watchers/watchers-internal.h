@@ -166,3 +166,62 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
 void object_cache_reap_subs(struct object_cache *c);
 /* Frees every subscription (object_cache_free; no thread is left). */
 void object_cache_free_subs(struct object_cache *c);
+
+/* ---- the directory watch: debounce.c, dir-watch-names.c, dir-watch.c ----- */
+
+/* The debounce of a dir_watch, pure: every function takes the time (ms of a
+ * monotonic clock) instead of reading a clock, so that tests drive it.
+ *
+ * A burst starts with the first event after a fire and ends (fires) when
+ * no event came for quiet_ms, or max_delay_ms after its first event,
+ * whichever is first. Its reason is the strongest seen
+ * (dir_watch_reason_merge). The periodic rescan is a timer of its own,
+ * re-armed rescan_ms after every fire that was a RESCAN or stronger (each
+ * such fire followed a full walk); when it comes due during a burst it joins
+ * the burst (its reason becomes at least RESCAN) instead of firing in the
+ * middle of it, else it fires RESCAN at once. */
+struct debounce {
+        int64_t quiet_ms;
+        int64_t max_delay_ms;
+        int64_t rescan_ms; /* <= 0: none */
+        bool pending;      /* a burst is under way */
+        enum dir_watch_reason reason;
+        int64_t first_ms, last_ms; /* of the burst's events */
+        int64_t rescan_at_ms;      /* -1: not armed */
+};
+
+/* quiet_ms >= 0. max_delay_ms <= 0 takes 10 × quiet_ms, at least
+ * DIR_WATCH_MAX_DELAY_MIN_MS; a max_delay_ms below quiet_ms becomes quiet_ms.
+ * The first periodic rescan is due rescan_ms after now_ms. */
+void debounce_init(struct debounce *d, int64_t quiet_ms, int64_t max_delay_ms, int64_t rescan_ms,
+                   int64_t now_ms);
+/* The stronger of two reasons, old first: a root event beats the others and
+ * the later root event wins (the root's last state); RESCAN beats CHANGED. */
+enum dir_watch_reason dir_watch_reason_merge(enum dir_watch_reason old, enum dir_watch_reason new);
+void debounce_event(struct debounce *d, int64_t now_ms, enum dir_watch_reason reason);
+/* When debounce_fire() next has something to do (ms, same clock), or -1 for
+ * never (no burst, no periodic rescan). May be in the past. */
+int64_t debounce_deadline(const struct debounce *d);
+/* Whether the periodic rescan is due (the caller rebuilds before firing). */
+bool debounce_rescan_due(const struct debounce *d, int64_t now_ms);
+/* True when fn must run now, with *ret_reason; the burst is then over. */
+bool debounce_fire(struct debounce *d, int64_t now_ms, enum dir_watch_reason *ret_reason);
+
+/* Whether a file named name is editor or tool noise (swap, backup, lock and
+ * temporary files; the list is in watchers.h). Pure. */
+bool dir_watch_name_is_noise(const char *name);
+
+/* Test seams of the directory watch. */
+struct dir_watch_ops {
+        /* inotify_add_watch(2) as the watch calls it: a wd, or -1 with errno. */
+        int (*add_watch)(int fd, const char *path, uint32_t mask, void *userdata);
+        void *userdata;
+        size_t max_dirs; /* 0: DIR_WATCH_MAX_DIRS */
+};
+
+/* dir_watch_new() with ops (NULL: the real ones). */
+int dir_watch_new_with_ops(const char *root, const struct dir_watch_opts *opts,
+                           const struct dir_watch_ops *ops, dir_watch_fn fn, void *userdata,
+                           struct dir_watch **ret, struct berth_error *err);
+/* Makes the watch thread act as if the kernel had reported IN_Q_OVERFLOW. */
+void dir_watch_test_overflow(struct dir_watch *w);

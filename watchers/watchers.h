@@ -164,3 +164,106 @@ void container_cache_remove(struct container_cache *c, const char *id);
 /* Parses identity and state of a container from the client type (labels
  * berth.*). -EINVAL if it lacks berth labels. Pure. */
 int container_info_from_docker(const struct docker_container *dc, struct container_info *ret);
+
+/* ---- directory watch -------------------------------------------------- */
+
+/* A directory tree watched with inotify, reporting (debounced, coalesced)
+ * that something in it changed: what a GitOps Source syncs from.
+ *
+ * - Every directory of the tree is watched (recursive); new subdirectories
+ *   are watched as they appear, together with whatever they already hold (a
+ *   `mkdir -p a/b/c && touch a/b/c/f` or a `git checkout` creating a
+ *   populated tree counts as a change), removed or moved-out ones are
+ *   dropped. Symlinked directories are never followed: a link leaving the
+ *   tree is not watched (the root itself may be reached through symlinks;
+ *   they are resolved each time it is armed). ignore_dirs names are never
+ *   descended into.
+ * - Editor noise is dropped: events about files named like swap, backup or
+ *   temporary files (.*.swp .*.swo .*.swn .*.swx *~ .#* #*# 4913 *.tmp
+ *   .goutputstream-* *___jb_tmp___ *___jb_old___) alone never call fn. An
+ *   atomic rename-over (write a temporary file, rename it onto the target)
+ *   is a change of the target.
+ * - Events are debounced: fn runs once the tree was quiet for debounce_ms,
+ *   and at the latest max_delay_ms after the first event of a burst, with
+ *   the strongest reason seen since the previous call:
+ *   ROOT_GONE / ROOT_BACK (the later of the two) > RESCAN > CHANGED.
+ * - RESCAN: the watch may have missed something and the consumer must look
+ *   at the whole tree: the kernel's event queue overflowed (the watches are
+ *   rebuilt from a fresh walk first), a directory could not be watched
+ *   (ENOSPC: out of inotify watches; EACCES), the tree holds more than
+ *   DIR_WATCH_MAX_DIRS directories (reported once until the next rebuild),
+ *   or the periodic rescan (every rescan_ms, which rebuilds the watches too:
+ *   the safety net). dir_watch_take_error() says why, for the caller's log.
+ * - ROOT_GONE: the root is missing (at dir_watch_new: reported once),
+ *   deleted, moved away or unmounted. The nearest existing ancestor is then
+ *   watched for the next path component to appear (no polling), and
+ *   ROOT_BACK reports the root watched again (also when it was replaced
+ *   within one burst): sync everything. While the root is missing nothing
+ *   else is reported.
+ *
+ * Costs and limits: one thread and one inotify instance per watch (the
+ * kernel allows 128 instances per user by default, fs.inotify.
+ * max_user_instances), one inotify watch per directory (fs.inotify.
+ * max_user_watches, shared by the whole user). Blocking in poll() with the
+ * next deadline as timeout: idle costs nothing. Many watches sharing one
+ * inotify fd and thread is the next step when Sources become many. Moving
+ * an ancestor of the root while the root stays is not noticed until the
+ * periodic rescan (only the root and what is below it are watched).
+ */
+
+#define DIR_WATCH_MAX_DIRS            100000
+#define DIR_WATCH_DEFAULT_DEBOUNCE_MS 300
+#define DIR_WATCH_DEFAULT_RESCAN_MS   (10 * 60 * 1000)
+#define DIR_WATCH_MAX_DELAY_MIN_MS    1000
+#define DIR_WATCH_DURATION_MAX_MS     (24LL * 60 * 60 * 1000)
+
+struct dir_watch;
+
+enum dir_watch_reason {
+        DIR_WATCH_CHANGED, /* something under the root changed */
+        DIR_WATCH_RESCAN,  /* overflow, failed watch, directory limit, periodic */
+        DIR_WATCH_ROOT_GONE,
+        DIR_WATCH_ROOT_BACK,
+};
+const char *dir_watch_reason_to_string(enum dir_watch_reason r); /* "Changed", "Rescan", ... */
+
+/* Called on the watch's own thread after the debounce, with what happened
+ * since the last call (the strongest reason). Must not block (enqueue a key)
+ * and must not call dir_watch_free() on its own watch. */
+typedef void (*dir_watch_fn)(enum dir_watch_reason reason, void *userdata);
+
+struct dir_watch_opts {
+        bool recursive;       /* false: the root's own entries only */
+        int64_t debounce_ms;  /* quiet time after the last event before fn runs (0: at once) */
+        int64_t max_delay_ms; /* fn runs at the latest this long after the first event of a
+                               * burst; <= 0: 10 × debounce_ms, at least 1 s; never below
+                               * debounce_ms */
+        int64_t rescan_ms;    /* periodic DIR_WATCH_RESCAN; <= 0: none */
+        const char *const *ignore_dirs; /* base names never descended into, e.g. ".git"
+                                         * (NULL-terminated, may be NULL; copied) */
+};
+
+/* Watches root (an absolute path, shorter than PATH_MAX; copied) with opts (NULL:
+ * recursive, DIR_WATCH_DEFAULT_DEBOUNCE_MS, DIR_WATCH_DEFAULT_RESCAN_MS, no
+ * ignored names). The watches are in place when it returns (it walks the
+ * tree on the caller's thread), so a sync done after it misses nothing. A
+ * root that does not exist is not an error: fn gets ROOT_GONE. fn is not
+ * called for the initial state of an existing root (but RESCAN when part of
+ * it could not be watched). Durations must lie in
+ * 0..DIR_WATCH_DURATION_MAX_MS. -EINVAL on bad arguments, -ENAMETOOLONG,
+ * -EMFILE/-ENOMEM when no inotify instance or thread can be had. Caller frees
+ * with dir_watch_free(). */
+int dir_watch_new(const char *root, const struct dir_watch_opts *opts, dir_watch_fn fn,
+                  void *userdata, struct dir_watch **ret, struct berth_error *err);
+/* Stops the thread; when it returns fn is not running and will not be called
+ * again. NULL ok. */
+void dir_watch_free(struct dir_watch *w);
+/* inotify watches held: one per watched directory, or 1 for the ancestor
+ * watched while the root is missing (tests, metrics). */
+size_t dir_watch_count(struct dir_watch *w);
+/* Takes what went wrong since the last call (for the caller's log line: only
+ * top layers log): the first problem in full — "watch /srv/m/x: No space
+ * left on device", "inotify event queue overflowed", the directory limit —
+ * and how many more followed. Returns its -errno and fills *ret (may be
+ * NULL), or 0 when nothing went wrong. Any thread, fn included. */
+int dir_watch_take_error(struct dir_watch *w, struct berth_error *ret);
