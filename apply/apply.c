@@ -187,8 +187,7 @@ static json_t *annotations_compared(const json_t *obj, const char *ignore)
         return copy;
 }
 
-/* Whether the user's side of obj equals current's (defaults filled on both). */
-static int same_user_fields(const json_t *obj, const json_t *current, const char *ignore, bool *ret)
+int apply_is_unchanged(const json_t *obj, const json_t *current, const char *ignore, bool *ret)
 {
         _cleanup_json_ json_t *cur = json_deep_copy(current);
         if (!cur)
@@ -245,7 +244,7 @@ int apply_object(struct store *store, const char *prefix, const struct kind_info
                         r = object_put(store, key, next, STORE_MUST_NOT_EXIST, opts->fence, ret_rev,
                                        err);
                 } else {
-                        if (same_user_fields(obj, current, opts->ignore_annotation, &same) < 0)
+                        if (apply_is_unchanged(obj, current, opts->ignore_annotation, &same) < 0)
                                 return berth_error_set(err, -ENOMEM, "%s: out of memory", what);
                         *ret_result = same ? APPLY_UNCHANGED : APPLY_CONFIGURED;
                         if (same || opts->dry_run)

@@ -58,6 +58,12 @@ struct apply_opts {
         const char *ignore_annotation;
 };
 
+/* Whether applying obj over current would change nothing a user owns (spec,
+ * labels, annotations but ignore_annotation; defaults filled on both sides):
+ * a caller holding a cached copy of current can skip apply_object. -ENOMEM. */
+int apply_is_unchanged(const json_t *obj, const json_t *current, const char *ignore_annotation,
+                       bool *ret);
+
 /* Makes the store hold obj (validated, defaults filled): created when absent,
  * configured when what the user owns (spec, labels, annotations; both sides
  * with defaults filled) differs, else unchanged and not written. *ret_rev is

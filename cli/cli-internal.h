@@ -2,7 +2,9 @@
  * client and the pure printers (unit-tested in tests/unit/cli).
  *
  * Exit codes: CLI_EXIT_OK 0, CLI_EXIT_FAIL 1 (the command failed, timed out or
- * the server said no), CLI_EXIT_USAGE 2 (bad command line).
+ * the server said no), CLI_EXIT_USAGE 2 (bad command line). berth diff
+ * follows kubectl diff instead: 0 no differences, 1 differences,
+ * CLI_EXIT_ERROR 2 anything else.
  *
  * Output goes through ctx->out / ctx->err so that tests can capture it. Only
  * this layer prints; helpers below that print say so.
@@ -18,6 +20,7 @@
 #define CLI_EXIT_OK    0
 #define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
+#define CLI_EXIT_ERROR 2 /* berth diff, where 1 means "there are differences" */
 
 #define CLI_DEFAULT_SERVER     "unix:///run/berth/berth.sock"
 #define CLI_API_PREFIX         "/apis/berth/v1"
@@ -27,6 +30,13 @@
 #define CLI_CONFIG_MAX         (64 * 1024)        /* the config file */
 #define CLI_LIST_MAX           64                 /* repeats of a list flag (-f) */
 #define CLI_CONNECT_TIMEOUT_MS 10000
+/* `berth apply` sends its documents in batches of at most this many
+ * documents and bytes: well under what berthd takes in one request
+ * (MANIFEST_DOCS_MAX documents, a body of CLI_APPLY_BODY_MAX), so that a
+ * batch is answered soon and its results are printed as they come. */
+#define CLI_APPLY_BATCH_DOCS  500
+#define CLI_APPLY_BATCH_BYTES (4 * 1024 * 1024)
+#define CLI_APPLY_BODY_MAX    (16 * 1024 * 1024) /* berthd's cap on a request body */
 
 /* ---- context ---------------------------------------------------------- */
 
@@ -357,6 +367,65 @@ int cli_service_restore(json_t *service, const json_t *entry);
  * failed. */
 int cli_rollout_history_print(FILE *out, const json_t *service);
 
+/* ---- unified diff (diff.c, pure) ------------------------------------------ */
+
+#define CLI_DIFF_LINES_MAX 200000 /* lines of one side */
+#define CLI_DIFF_EDITS_MAX 2000   /* edits searched for a minimal diff (O(D^2) memory) */
+#define CLI_DIFF_CONTEXT   3
+
+/* Writes the unified diff (`diff -u`) that turns text a into text b to out:
+ * "--- a_label", "+++ b_label", then hunks "@@ -l,n +l,n @@" ("-l" alone for
+ * one line; an empty side numbered after the line before it) of changed
+ * lines with context unchanged lines around them, changes at most 2 *
+ * context lines apart in one hunk. Lines end at '\n'; a last line without
+ * one is followed by "\ No newline at end of file". Nothing is written when
+ * the texts are equal. Past CLI_DIFF_EDITS_MAX edits (after the common first
+ * and last lines) the diff is still correct but no longer minimal. Returns
+ * 0 when equal, 1 when they differ, -E2BIG when a side has more than
+ * CLI_DIFF_LINES_MAX lines (nothing written), -ENOMEM, -EIO. */
+int cli_diff_unified(FILE *out, const char *a_label, const char *a, size_t a_len,
+                     const char *b_label, const char *b, size_t b_len, int context);
+
+/* ---- berth diff (cmd-diff.c, pure parts) ----------------------------------- */
+
+/* An object as `berth diff` compares it: a copy with metadata.namespace ns
+ * when it has none (a namespaced kind; ns may be NULL), the manifest
+ * defaults filled, and without status, the metadata the server sets (uid,
+ * generation, resourceVersion, creationTimestamp, managedFields,
+ * finalizers, deletionTimestamp, ownerReferences) and empty labels or
+ * annotations. New reference; NULL when object is not an object or memory
+ * ran out. */
+json_t *cli_diff_normalize(const json_t *object, const char *ns);
+/* Removes from live the label and annotations a Source puts on the objects
+ * it applies (SOURCE_LABEL, SOURCE_ANNOTATION, _PATH, _REVISION) unless file
+ * (may be NULL) has them too: they are berth's, not the manifest's. */
+void cli_diff_drop_source_marks(json_t *live, const json_t *file);
+/* A deep copy of v whose object keys come in the order of like's (at the
+ * same place; like may be NULL), then its others in their order: two
+ * versions of an object print their lines in the same order. New
+ * reference, NULL when memory ran out. */
+json_t *cli_diff_ordered_like(const json_t *v, const json_t *like);
+
+/* ---- sources (cmd-sync.c, pure parts) ----------------------------------- */
+
+/* Whether the Source's status.lastSyncTime is at least requested_ms: the
+ * sync asked for then (SOURCE_ANNOTATION_SYNC) has happened. */
+bool cli_source_synced(const json_t *source, int64_t requested_ms);
+/* "Service 2, Task 10" from status.objects (by kind name); "" when empty.
+ * Caller frees; NULL when memory ran out. */
+char *cli_source_objects_text(const json_t *objects);
+/* "broken.yaml:7:3: spec.image: required" of an entry of status.errors. */
+char *cli_source_error_text(const json_t *error);
+/* "Task team-a/x: owned by hand" of an entry of status.conflicts. */
+char *cli_source_conflict_text(const json_t *conflict);
+/* What `berth sync` prints once the sync requested at requested_ms is done:
+ * "source/NAME synced: revision R (KIND), N objects (by kind) from F files",
+ * what this sync pruned or refused to prune (status.lastPrune, when not
+ * older than the request), the errors and conflicts, and the Ready
+ * condition when it is not True. 0 when Ready is True and no file is in
+ * error, 1 otherwise, -EIO when out failed. */
+int cli_source_sync_print(FILE *out, const json_t *source, int64_t requested_ms);
+
 /* ---- commands ------------------------------------------------------------ */
 
 int cmd_apply(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
@@ -372,6 +441,8 @@ int cmd_suspend(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, ch
 int cmd_resume(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_scale(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_rollout(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_diff(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+int cmd_sync(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 
 /* Shared by delete --wait and wait --for=delete: waits until the object is
  * gone. Returns 0, -ETIMEDOUT, or another -errno after printing. */
@@ -387,3 +458,16 @@ const char *cli_object_ns(struct cli_ctx *ctx, const json_t *object);
  * release with manifest_list_release() even on failure. */
 int cli_load_manifests(struct cli_ctx *ctx, const struct cli_list *files, bool recursive,
                        bool validate, struct manifest_list *ret);
+
+/* With -n given explicitly, a document without metadata.namespace gets it;
+ * one with another namespace is an error (printed, -EINVAL), as kubectl
+ * does. -ENOMEM. */
+int cli_apply_namespace(struct cli_ctx *ctx, const struct manifest_doc *d);
+
+/* Where the batch of an apply that starts at document start ends (one past
+ * its last document): documents whose JSON texts are lens[] bytes long go
+ * into one body ("---\n" between them, "\n" after each) of at most max_docs
+ * documents and max_bytes bytes, but always at least one document. n when
+ * start >= n. */
+size_t cli_apply_batch_end(const size_t *lens, size_t n, size_t start, size_t max_docs,
+                           size_t max_bytes);

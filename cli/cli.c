@@ -13,9 +13,12 @@ static const struct cli_command commands[] = {
      "Create or update objects from YAML or JSON manifests.\n"
      "\n"
      "The manifests are parsed and validated locally first: any error is reported\n"
-     "with file:line:column and nothing is sent. Then all documents go to berthd in\n"
-     "one request, and each object's result is printed (created, configured,\n"
-     "unchanged). A document without metadata.namespace goes to -n NAMESPACE.\n"
+     "with file:line:column and nothing is sent. Then the documents go to berthd in\n"
+     "batches of at most 500 documents and 4 MiB, in file order, and each object's\n"
+     "result is printed as its batch is answered (created, configured, unchanged).\n"
+     "A batch that fails stops the apply: the error says how many objects the\n"
+     "batches before it applied, and the rest are not sent. A document without\n"
+     "metadata.namespace goes to -n NAMESPACE.\n"
      "\n"
      "Examples:\n"
      "  berth apply -f task.yaml\n"
@@ -23,17 +26,41 @@ static const struct cli_command commands[] = {
      "  cat task.yaml | berth apply -f -\n"
      "  berth apply -f task.yaml --dry-run",
      cmd_apply},
+    {"diff", "diff -f FILE|DIR|- [-f ...] [-R] [--prune --source NAME]",
+     "Show what applying manifests would change",
+     "Show, as a unified diff per object (like diff -u), how the objects in berthd\n"
+     "differ from the manifests: \"--- live/RESOURCE/NAMESPACE/NAME\" is berthd's,\n"
+     "\"+++ file/RESOURCE/NAMESPACE/NAME\" the files'. Both sides are compared as\n"
+     "apply compares them: defaults filled in, without status and the metadata\n"
+     "berthd sets (uid, generation, resourceVersion, creationTimestamp, finalizers,\n"
+     "...) and without the label and annotations a Source puts on what it applies.\n"
+     "An object berthd does not have yet is all \"+\". The manifests are validated\n"
+     "first, as apply does; nothing is changed.\n"
+     "\n"
+     "With --prune --source NAME the files are taken as the Source NAME (in -n)\n"
+     "would read them: documents without a namespace go to its targetNamespace, and\n"
+     "the objects it applied that the files no longer hold are shown all \"-\" (as\n"
+     "its next sync would prune them; not those annotated berth.prune: disabled).\n"
+     "\n"
+     "Exit status: 0 no differences, 1 differences, 2 an error (like kubectl diff).\n"
+     "\n"
+     "Examples:\n"
+     "  berth diff -f task.yaml\n"
+     "  berth diff -f manifests/ -R\n"
+     "  berth diff -n ops -f /srv/manifests/site -R --prune --source site",
+     cmd_diff},
     {"get", "get KIND [NAME...] | KIND/NAME... [-o wide|json|yaml|name] [-l SELECTOR] [-w]",
      "Display one or many objects",
      "Display one or many objects.\n"
      "\n"
      "KIND is any name of a kind: task, tasks, tk; workflow, workflows, wf;\n"
-     "crontask, crontasks, ct; service, services, svc. Without NAME every object of\n"
-     "the kind in the namespace is listed (-A: in every namespace). Tasks show PHASE\n"
-     "ATTEMPTS EXIT AGE (-o wide: REASON CONTAINER IMAGE); workflows show PHASE\n"
-     "PROGRESS AGE (-o wide: DURATION REASON MESSAGE); crontasks show SCHEDULE\n"
-     "TIMEZONE SUSPEND ACTIVE LAST NEXT AGE (-o wide: MISSED); services show READY\n"
-     "UP-TO-DATE AVAILABLE RESTARTS AGE (-o wide: IMAGE REVISION).\n"
+     "crontask, crontasks, ct; service, services, svc; source, sources, src.\n"
+     "Without NAME every object of the kind in the namespace is listed (-A: in every\n"
+     "namespace). Tasks show PHASE ATTEMPTS EXIT AGE (-o wide: REASON CONTAINER\n"
+     "IMAGE); workflows show PHASE PROGRESS AGE (-o wide: DURATION REASON MESSAGE);\n"
+     "crontasks show SCHEDULE TIMEZONE SUSPEND ACTIVE LAST NEXT AGE (-o wide:\n"
+     "MISSED); services show READY UP-TO-DATE AVAILABLE RESTARTS AGE (-o wide: IMAGE\n"
+     "REVISION); sources show PATH REVISION OBJECTS READY AGE.\n"
      "`berth get leader` shows which berthd replica leads (HA on etcd).\n"
      "\n"
      "Examples:\n"
@@ -49,7 +76,9 @@ static const struct cli_command commands[] = {
      "Show details of an object: metadata, a summary of its spec, its status and\n"
      "conditions. For a workflow also its steps (phase, task, exit code, duration,\n"
      "reason) and the first line of each step's result; for a service its replicas\n"
-     "(revision, container, state, health, restarts, last exit, host ports).\n"
+     "(revision, container, state, health, restarts, last exit, host ports); for a\n"
+     "source its path, revision, files, objects by kind, the files in error\n"
+     "(file:line:column: message), conflicts, the last prune and the drift corrected.\n"
      "\n"
      "Examples:\n"
      "  berth describe task hello\n"
@@ -187,6 +216,22 @@ static const struct cli_command commands[] = {
      "  berth rollout status service/web --timeout 5m\n"
      "  berth rollout undo svc/web --to-revision 2",
      cmd_rollout},
+    {"sync", "sync source/NAME [--force-prune] [--timeout 60s]", "Sync a Source now",
+     "Ask berthd to sync a Source now: set its annotation berth/sync-requested to\n"
+     "the time (and, with --force-prune, berth/force-prune: this sync prunes even\n"
+     "more than spec.maxPruneFraction of the objects), then wait until\n"
+     "status.lastSyncTime says the sync happened and print what it found: the\n"
+     "revision, the objects by kind and the files, what it pruned or refused to\n"
+     "prune, the files in error (file:line:column: message), the conflicts.\n"
+     "\n"
+     "Exit status: 0 when the Source is Ready and no file is in error; 1 when it is\n"
+     "not, on --timeout (default 60s), or when the Source is deleted meanwhile.\n"
+     "--timeout 0 only asks for the sync.\n"
+     "\n"
+     "Examples:\n"
+     "  berth sync source/site -n ops\n"
+     "  berth sync src site --force-prune --timeout 2m",
+     cmd_sync},
     {"version", "version [-o json]", "Print the client and server versions", NULL, cmd_version},
 };
 

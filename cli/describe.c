@@ -765,6 +765,157 @@ static void describe_service_replicas(FILE *out, const json_t *o, const json_t *
         }
 }
 
+/* ---- describe: Source ---------------------------------------------------- */
+
+#define SOURCE_ENTRIES_SHOWN 50 /* errors, conflicts and pruned objects listed */
+
+/* "a, b, c" of an array of strings; NULL when empty. Caller frees. */
+static char *join_strings(const json_t *arr)
+{
+        _cleanup_buf_ struct buf b = {0};
+        size_t i;
+        json_t *v;
+
+        if (json_array_size(arr) == 0)
+                return NULL;
+        buf_init(&b, 64 * 1024);
+        json_array_foreach((json_t *)arr, i, v)
+        {
+                _cleanup_free_ char *s = cli_scalar_text(v);
+                buf_printf(&b, "%s%s", i ? ", " : "", s ? s : "");
+        }
+        return buf_steal(&b);
+}
+
+static void describe_source_spec(FILE *out, const json_t *o)
+{
+        const int w = 20;
+        const json_t *fraction = json_path(o, "spec.maxPruneFraction");
+        _cleanup_free_ char *include = join_strings(json_path(o, "spec.include"));
+        _cleanup_free_ char *exclude = join_strings(json_path(o, "spec.exclude"));
+        _cleanup_free_ char *allowed = join_strings(json_path(o, "spec.allowedNamespaces"));
+        _cleanup_free_ char *max = cli_scalar_text(fraction);
+        _cleanup_free_ char *prune =
+            json_is_false(json_path(o, "spec.prune"))
+                ? strdup("false")
+                : str_printf("true (at most %s of the objects at once)", max ? max : "0.5");
+        char debounce[32], rescan[32];
+
+        duration_format(json_path_int(o, "spec.debounceMilliseconds", 300), debounce,
+                        sizeof(debounce));
+        duration_format(json_path_int(o, "spec.rescanSeconds", 600) * 1000, rescan, sizeof(rescan));
+        fputs("Spec:\n", out);
+        field(out, 2, w, "Path", json_path_string(o, "spec.path"));
+        field(out, 2, w, "Recursive",
+              json_is_false(json_path(o, "spec.recursive")) ? "false" : "true");
+        field(out, 2, w, "Include", include);
+        field(out, 2, w, "Exclude", exclude);
+        field(out, 2, w, "Target Namespace",
+              json_path_string(o, "spec.targetNamespace")
+                  ?: json_path_string(o, "metadata.namespace"));
+        field(out, 2, w, "Allowed Namespaces", allowed);
+        field(out, 2, w, "Prune", prune);
+        field(out, 2, w, "Debounce", debounce);
+        field(out, 2, w, "Rescan", rescan);
+        field(out, 2, w, "Suspend", json_is_true(json_path(o, "spec.suspend")) ? "true" : "false");
+}
+
+static void describe_source_status(FILE *out, const json_t *o, int64_t now_ms)
+{
+        const int w = 14;
+        const char *revision = json_path_string(o, "status.revision");
+        const char *revision_kind = json_path_string(o, "status.revisionKind");
+        _cleanup_free_ char *rev =
+            revision && revision_kind ? str_printf("%s (%s)", revision, revision_kind) : NULL;
+        _cleanup_free_ char *synced =
+            time_with_age(json_path_string(o, "status.lastSyncTime"), now_ms);
+        _cleanup_free_ char *applied =
+            time_with_age(json_path_string(o, "status.lastAppliedTime"), now_ms);
+        _cleanup_free_ char *files = cli_scalar_text(json_path(o, "status.files"));
+        _cleanup_free_ char *by_kind = cli_source_objects_text(json_path(o, "status.objects"));
+        _cleanup_free_ char *objects =
+            str_printf("%lld%s%s%s", (long long)json_path_int(o, "status.objectCount", 0),
+                       by_kind && *by_kind ? " (" : "", by_kind ? by_kind : "",
+                       by_kind && *by_kind ? ")" : "");
+
+        field(out, 2, w, "Revision", rev ? rev : revision);
+        field(out, 2, w, "Last Sync", synced);
+        field(out, 2, w, "Last Applied", applied);
+        field(out, 2, w, "Files", files ? files : "0");
+        field(out, 2, w, "Objects", objects);
+}
+
+/* A section of status entries, one a line, at most SOURCE_ENTRIES_SHOWN. */
+static void source_entries(FILE *out, const char *title, const json_t *arr,
+                           char *(*text)(const json_t *))
+{
+        size_t n = json_array_size(arr);
+
+        if (n == 0) {
+                field(out, 0, LABEL_WIDTH, title, NULL);
+                return;
+        }
+        fprintf(out, "%s:\n", title);
+        for (size_t i = 0; i < n && i < SOURCE_ENTRIES_SHOWN; i++) {
+                _cleanup_free_ char *t = text(json_array_get(arr, i));
+                fprintf(out, "  %s\n", t ? t : "?");
+        }
+        if (n > SOURCE_ENTRIES_SHOWN)
+                fprintf(out, "  ... and %zu more\n", n - SOURCE_ENTRIES_SHOWN);
+}
+
+static void describe_source_sections(FILE *out, const json_t *o, const json_t *extra,
+                                     int64_t now_ms)
+{
+        const int w = 10;
+        const json_t *prune = json_path(o, "status.lastPrune");
+        const json_t *deleted = json_object_get(prune, "deleted");
+        const char *refused = json_string_value(json_object_get(prune, "refused"));
+        const json_t *drift = json_path(o, "status.drift");
+        (void)extra;
+
+        source_entries(out, "Errors", json_path(o, "status.errors"), cli_source_error_text);
+        source_entries(out, "Conflicts", json_path(o, "status.conflicts"),
+                       cli_source_conflict_text);
+        if (!json_is_object(prune)) {
+                field(out, 0, LABEL_WIDTH, "Last Prune", NULL);
+        } else {
+                _cleanup_free_ char *at =
+                    time_with_age(json_string_value(json_object_get(prune, "time")), now_ms);
+                size_t n = json_array_size(deleted);
+
+                fputs("Last Prune:\n", out);
+                field(out, 2, w, "Time", at);
+                if (n == 0)
+                        field(out, 2, w, "Deleted", "none");
+                for (size_t i = 0; i < n && i < SOURCE_ENTRIES_SHOWN; i++)
+                        field(out, 2, w, i == 0 ? "Deleted" : NULL,
+                              json_string_value(json_array_get(deleted, i)));
+                if (n > SOURCE_ENTRIES_SHOWN) {
+                        _cleanup_free_ char *more =
+                            str_printf("... and %zu more", n - SOURCE_ENTRIES_SHOWN);
+                        field(out, 2, w, NULL, more);
+                }
+                if (refused && *refused)
+                        field(out, 2, w, "Refused", refused);
+        }
+        if (!json_is_object(drift)) {
+                field(out, 0, LABEL_WIDTH, "Drift", NULL);
+        } else {
+                _cleanup_free_ char *count =
+                    str_printf("%lld corrected", (long long)json_path_int(drift, "count", 0));
+                _cleanup_free_ char *at =
+                    time_with_age(json_path_string(drift, "last.time"), now_ms);
+                _cleanup_free_ char *last =
+                    at ? str_printf("%s at %s", json_path_string(drift, "last.object") ?: "?", at)
+                       : NULL;
+
+                fputs("Drift:\n", out);
+                field(out, 2, w, "Count", count);
+                field(out, 2, w, "Last", last);
+        }
+}
+
 /* ---- describe: every kind ----------------------------------------------- */
 
 /* What describe shows of a kind beyond the generic parts. */
@@ -801,6 +952,12 @@ static const struct kind_describer describers[] = {
         .spec = describe_service_spec,
         .status = describe_service_status,
         .sections = describe_service_replicas,
+    },
+    {
+        .kind = "Source",
+        .spec = describe_source_spec,
+        .status = describe_source_status,
+        .sections = describe_source_sections,
     },
 };
 

@@ -156,6 +156,24 @@ static char *progress_text(const json_t *o, const struct printer_column *col)
         return str_printf("0/%zu", json_array_size(all));
 }
 
+/* The status of the condition of type col->condition in the array at
+ * col->path; the fallback (else "") when there is none. */
+static char *condition_text(const json_t *o, const struct printer_column *col)
+{
+        size_t i;
+        json_t *c;
+
+        json_array_foreach(json_path(o, col->path), i, c)
+        {
+                const char *status = json_string_value(json_object_get(c, "status"));
+
+                if (col->condition &&
+                    streq(json_string_value(json_object_get(c, "type")), col->condition) && status)
+                        return strdup(status);
+        }
+        return strdup(col->fallback ? col->fallback : "");
+}
+
 char *cli_column_text(const struct printer_column *col, const json_t *o, int64_t now_ms)
 {
         const json_t *v = json_path(o, col->path);
@@ -192,6 +210,8 @@ char *cli_column_text(const struct printer_column *col, const json_t *o, int64_t
         case COLUMN_RATIO:
                 return str_printf("%lld/%lld", (long long)json_path_int(o, col->path, 0),
                                   (long long)(col->until ? json_path_int(o, col->until, 0) : 0));
+        case COLUMN_CONDITION:
+                return condition_text(o, col);
         case COLUMN_TEXT:
                 break;
         }

@@ -13,8 +13,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "controller.h"
-#include "manifests.h"
+#include "controller-internal.h"
 #include "probe.h"
 #include "reconciler.h"
 
@@ -43,7 +42,10 @@ struct controller {
         struct object_cache *objects;
         struct container_cache *containers;
         struct prober *prober; /* Services' http and tcp health checks */
-        char cluster[40];      /* the store's identity; labels berth.cluster on containers */
+        struct source_watches *source_watches;
+        const char *const *source_roots;
+        size_t n_source_roots;
+        char cluster[40]; /* the store's identity; labels berth.cluster on containers */
 
         /* qlock guards queue: the caches' handlers enqueue from their own threads
          * while leadership starts and stops the workers. NULL while stopped: events
@@ -152,13 +154,14 @@ static void enqueue_owners(struct controller *c, const json_t *obj, const char *
         }
 }
 
-/* A Service written by a Workflow's deploy step carries its "<ns>/<name>":
- * that Workflow follows the rollout, so every change of the Service concerns
- * it (and so does its deletion, whose event carries the last state). */
-static void enqueue_deployer(struct controller *c, const json_t *obj)
+/* Enqueues the object of kind named "<ns>/<name>" by obj's annotation: a
+ * Service written by a Workflow's deploy step names that Workflow (it
+ * follows the rollout), an object applied by a Source names the Source. */
+static void enqueue_named_by(struct controller *c, const json_t *obj, const char *annotation,
+                             const char *kind)
 {
-        const char *by = json_string_value(json_object_get(json_path(obj, "metadata.annotations"),
-                                                           SERVICE_ANNOTATION_DEPLOYED_BY));
+        const char *by =
+            json_string_value(json_object_get(json_path(obj, "metadata.annotations"), annotation));
         const char *slash = by ? strchr(by, '/') : NULL;
         char ns[64];
 
@@ -168,7 +171,26 @@ static void enqueue_deployer(struct controller *c, const json_t *obj)
         ns[slash - by] = '\0';
         if (!name_is_valid(ns) || !name_is_valid(slash + 1))
                 return;
-        enqueue_object(c, kind_by_name("Workflow")->resource, ns, slash + 1);
+        enqueue_object(c, kind_by_name(kind)->resource, ns, slash + 1);
+}
+
+static bool differ(const json_t *a, const json_t *b)
+{
+        return a && b ? !json_equal(a, b) : a != b;
+}
+
+/* Whether a change touched what a user owns (not only the status). */
+static bool user_fields_changed(const struct object_event *ev)
+{
+        static const char *const paths[] = {"spec", "metadata.labels", "metadata.annotations",
+                                            "metadata.deletionTimestamp"};
+
+        if (ev->type != OBJECT_MODIFIED || !ev->prev_object)
+                return true;
+        for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+                if (differ(json_path(ev->object, paths[i]), json_path(ev->prev_object, paths[i])))
+                        return true;
+        return false;
 }
 
 static void on_object_event(const struct object_event *ev, void *userdata)
@@ -178,16 +200,24 @@ static void on_object_event(const struct object_event *ev, void *userdata)
 
         if (object_key_parse(c->prefix, ev->key, resource, ns, name) < 0)
                 return;
-        if (reconciled_kind(resource))
+        /* A Source's own status write needs no sync (a sync is a full scan). */
+        if (reconciled_kind(resource) &&
+            (!streq(resource, kind_by_name("Source")->resource) || user_fields_changed(ev)))
                 enqueue(c, ev->key);
         enqueue_owners(c, ev->object, ns);
         if (streq(resource, kind_by_name("Service")->resource)) {
                 /* The deployer before the change too: a later one replaced it,
                  * or an apply dropped the annotation. */
-                enqueue_deployer(c, ev->object);
+                enqueue_named_by(c, ev->object, SERVICE_ANNOTATION_DEPLOYED_BY, "Workflow");
                 if (ev->prev_object)
-                        enqueue_deployer(c, ev->prev_object);
+                        enqueue_named_by(c, ev->prev_object, SERVICE_ANNOTATION_DEPLOYED_BY,
+                                         "Workflow");
         }
+        /* Drift: what a Source applied was changed (or deleted) through the
+         * API; its status changing is no drift, and a new object carrying
+         * the Source's marks is the Source's own apply. */
+        if (ev->type != OBJECT_ADDED && user_fields_changed(ev))
+                enqueue_named_by(c, ev->object, SOURCE_ANNOTATION, "Source");
 }
 
 /* Enqueues the key of the object owning a container. The owner may be gone:
@@ -205,10 +235,15 @@ static void on_container_event(const struct container_info *ci, bool removed _un
         enqueue_owner(userdata, ci);
 }
 
+static void enqueue_key(void *userdata, const char *key)
+{
+        enqueue(userdata, key);
+}
+
 /* A replica's health changed: its Service's key. */
 static void on_probe_change(const char *owner_key, void *userdata)
 {
-        enqueue(userdata, owner_key);
+        enqueue_key(userdata, owner_key);
 }
 
 /* Enqueues every cached object of every reconciled resource; returns the count. */
@@ -489,6 +524,10 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .fence = c->fence_key ? &c->fence : NULL,
                     .acting_since_ms = acting_since,
                     .prober = c->prober,
+                    .source_roots = c->source_roots,
+                    .n_source_roots = c->n_source_roots,
+                    .watch_source = source_watches_set,
+                    .watch_userdata = c->source_watches,
                 };
                 c->n_workers++;
                 r = pthread_create(&w->thread, NULL, worker_main, w);
@@ -595,6 +634,13 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                 goto fail;
         }
 
+        c->source_roots = cfg->source_roots;
+        c->n_source_roots = cfg->n_source_roots;
+        c->source_watches = source_watches_new(enqueue_key, c);
+        if (!c->source_watches) {
+                r = berth_error_set(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
         r = prober_new(CONTROLLER_PROBES_IN_FLIGHT, on_probe_change, c, &c->prober, err);
         if (r < 0) {
                 berth_error_prefix(err, "start prober");
@@ -635,6 +681,7 @@ void controller_free(struct controller *c)
         controller_stop_workers(c);
         /* The caches' handlers enqueue under qlock: free them first. */
         prober_free(c->prober);
+        source_watches_free(c->source_watches);
         container_cache_free(c->containers);
         object_cache_free(c->objects);
         pthread_mutex_destroy(&c->qlock);

@@ -60,6 +60,9 @@ struct controller_config {
          * serves the API from them); the workers, resync and adoption start with
          * controller_start_workers() when this replica leads. */
         bool standby;
+        /* Directories Sources may read (berthd --source-root); borrowed. */
+        const char *const *source_roots;
+        size_t n_source_roots;
 };
 
 #define CONTROLLER_DEFAULT_COMPACT_MS (5 * 60 * 1000)

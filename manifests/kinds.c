@@ -12,6 +12,7 @@ static const struct kind_info *const kinds[] = {
     &kind_workflow,
     &kind_crontask,
     &kind_service,
+    &kind_source,
     NULL,
 };
 /* clang-format on */

@@ -135,7 +135,7 @@ static inline bool ascii_alnum(char ch)
         return ascii_alpha(ch) || (ch >= '0' && ch <= '9');
 }
 
-/* ---- kinds (task.c, workflow.c, crontask.c, service.c) ------------------ */
+/* ---- kinds (task.c, workflow.c, crontask.c, service.c, source.c) --------- */
 
 #define OBJECT_NAME_MAX 63 /* a DNS-1123 label, see name_is_valid() */
 
@@ -143,6 +143,7 @@ extern const struct kind_info kind_task;
 extern const struct kind_info kind_workflow;
 extern const struct kind_info kind_crontask;
 extern const struct kind_info kind_service;
+extern const struct kind_info kind_source;
 
 /* Where a Task spec is checked: what it may hold and which defaults it gets. */
 enum task_context {

@@ -18,10 +18,8 @@
 
 /* Kinds with a reconciler. Adding one: docs/internals/adding-a-kind.md. */
 static const struct kind_reconciler *const reconcilers[] = {
-    &task_reconciler,
-    &workflow_reconciler,
-    &crontask_reconciler,
-    &service_reconciler,
+    &task_reconciler,    &workflow_reconciler, &crontask_reconciler,
+    &service_reconciler, &source_reconciler,
 };
 
 static const struct kind_reconciler *reconciler_of(const struct kind_info *kind)

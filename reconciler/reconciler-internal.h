@@ -69,6 +69,7 @@ extern const struct kind_reconciler task_reconciler;
 extern const struct kind_reconciler workflow_reconciler;
 extern const struct kind_reconciler crontask_reconciler;
 extern const struct kind_reconciler service_reconciler;
+extern const struct kind_reconciler source_reconciler;
 
 /* FNV-1a step for plan signatures. */
 static inline uint64_t signature_add(uint64_t h, const void *p, size_t n)

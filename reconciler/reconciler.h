@@ -565,6 +565,15 @@ struct reconcile_ctx {
         /* Runs the http and tcp health checks of Service replicas (NULL: none
          * run, and such replicas never become ready). */
         struct prober *prober;
+        /* Sources: the directories berthd may read them from (berthd
+         * --source-root), and the controller's directory watches — a
+         * Source's reconcile calls watch_source with its key and spec to
+         * watch spec->path (kept as it is when unchanged), or with spec NULL
+         * when the Source is gone; a change enqueues the key. */
+        const char *const *source_roots;
+        size_t n_source_roots;
+        void (*watch_source)(void *userdata, const char *key, const struct source_spec *spec);
+        void *watch_userdata;
 };
 
 /* Whether this build has a reconciler for kind (kinds without one are only

@@ -17,9 +17,11 @@
 #include <time.h>
 
 #include "api.h"
+#include "apply.h"
 #include "common.h"
 #include "controller.h"
 #include "docker.h"
+#include "manifests.h"
 #include "store.h"
 
 #define DEFAULT_DATA_DIR       "/var/lib/berth"
@@ -30,6 +32,7 @@
 #define DEFAULT_RESYNC_MS      (10 * 60 * 1000)
 #define DEFAULT_DOCKER_WAIT_MS (60 * 1000)
 #define LISTEN_MAX             16
+#define SOURCE_DIRS_MAX        64 /* --source-root and --watch-dir flags */
 #define WORKERS_MAX            1024
 
 /* Parsed flags (process-wide by design: main owns them). */
@@ -51,6 +54,11 @@ struct options {
         int64_t leader_renew_ms;
         int64_t leader_retry_ms;
         const char *leader_id;
+        /* Directories Sources may read: every --source-root and --watch-dir. */
+        const char *source_roots[2 * SOURCE_DIRS_MAX];
+        size_t n_source_roots;
+        const char *watch_dirs[SOURCE_DIRS_MAX];
+        size_t n_watch_dirs;
 };
 
 static void usage(FILE *out)
@@ -85,8 +93,71 @@ static void usage(FILE *out)
             "  --leader-renew DUR   leader lease renewal period (default 5s)\n"
             "  --leader-retry DUR   how often followers look for a leader (default 2s)\n"
             "  --leader-id ID       this replica's identity (default HOSTNAME-PID-RANDOM)\n"
+            "  --source-root DIR    a directory Sources may read manifests from, repeatable\n"
+            "                       (default none: every Source is refused, PathNotAllowed)\n"
+            "  --watch-dir DIR      follow DIR: creates or updates the Source named after it\n"
+            "                       (namespace default) and allows DIR, repeatable\n"
             "  --version            print the version and exit\n"
             "  -h, --help           print this help and exit\n");
+}
+
+/* The Source a --watch-dir stands for: named after the directory (made a
+ * DNS-1123 label), in namespace default. */
+static json_t *watch_dir_source(const char *dir)
+{
+        const char *base = strrchr(dir, '/');
+        char name[64];
+        size_t n = 0;
+
+        base = base && base[1] ? base + 1 : dir;
+        for (const char *p = base; *p && n < sizeof(name) - 1; p++) {
+                char ch = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+                bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+                if (ok || (n > 0 && name[n - 1] != '-'))
+                        name[n++] = ok ? ch : '-';
+        }
+        while (n > 0 && name[n - 1] == '-')
+                n--;
+        name[n] = '\0';
+        return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", MANIFEST_API_VERSION,
+                         "kind", "Source", "metadata", "name", n ? name : "watch-dir", "namespace",
+                         "default", "spec", "path", dir);
+}
+
+/* berthd --watch-dir: creates or updates each directory's Source, exactly as
+ * `berth apply` of it would. */
+static int apply_watch_dirs(struct store *store, const char *prefix, const char *const *dirs,
+                            size_t n)
+{
+        const struct kind_info *kind = kind_by_name("Source");
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_json_ json_t *obj = watch_dir_source(dirs[i]);
+                struct field_errors errs = {0};
+                struct berth_error err = {0};
+                const struct apply_opts opts = {0};
+                enum apply_result res;
+                int64_t rev;
+
+                if (!obj || !kind) {
+                        log_error("--watch-dir %s: out of memory", dirs[i]);
+                        return -ENOMEM;
+                }
+                if (manifest_validate(obj, NULL, &errs) < 0) {
+                        _cleanup_free_ char *msg = field_errors_format(&errs, dirs[i]);
+                        log_error("invalid --watch-dir: %s", msg ? msg : dirs[i]);
+                        field_errors_release(&errs);
+                        return -EINVAL;
+                }
+                manifest_apply_defaults(obj);
+                if (apply_object(store, prefix, kind, obj, &opts, &res, &rev, &err) < 0) {
+                        log_error("--watch-dir %s: %s", dirs[i], err.message);
+                        return -EIO;
+                }
+                log_info("watching directory path=%s source=default/%s (%s)", dirs[i],
+                         json_path_string(obj, "metadata.name"), apply_result_to_string(res));
+        }
+        return 0;
 }
 
 static int bad_flag(const char *fmt, ...) _printf_(1, 2);
@@ -118,6 +189,8 @@ enum {
         OPT_LEADER_RENEW,
         OPT_LEADER_RETRY,
         OPT_LEADER_ID,
+        OPT_SOURCE_ROOT,
+        OPT_WATCH_DIR,
         OPT_VERSION,
 };
 
@@ -141,6 +214,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"leader-renew", required_argument, NULL, OPT_LEADER_RENEW},
             {"leader-retry", required_argument, NULL, OPT_LEADER_RETRY},
             {"leader-id", required_argument, NULL, OPT_LEADER_ID},
+            {"source-root", required_argument, NULL, OPT_SOURCE_ROOT},
+            {"watch-dir", required_argument, NULL, OPT_WATCH_DIR},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, 'h'},
             {},
@@ -265,6 +340,19 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 return bad_flag("invalid --leader-id: want 1..%d bytes",
                                                 LEADER_ID_MAX - 1);
                         o->leader_id = optarg;
+                        break;
+                case OPT_SOURCE_ROOT:
+                case OPT_WATCH_DIR:
+                        if (optarg[0] != '/')
+                                return bad_flag("invalid %s '%s': want an absolute path",
+                                                argv[optind - 1], optarg);
+                        if (o->n_watch_dirs == SOURCE_DIRS_MAX ||
+                            o->n_source_roots == 2 * SOURCE_DIRS_MAX)
+                                return bad_flag("too many %s flags (max %d)", argv[optind - 1],
+                                                SOURCE_DIRS_MAX);
+                        if (c == OPT_WATCH_DIR)
+                                o->watch_dirs[o->n_watch_dirs++] = optarg;
+                        o->source_roots[o->n_source_roots++] = optarg;
                         break;
                 case OPT_VERSION:
                         printf("berthd %s\n", BERTH_VERSION);
@@ -483,6 +571,8 @@ int main(int argc, char **argv)
             .resync_ms = o.resync_ms,
             .compact_ms = o.compact_ms,
             .standby = leader_elect,
+            .source_roots = o.source_roots,
+            .n_source_roots = o.n_source_roots,
         };
         r = controller_new(&ccfg, &controller, &err);
         if (r < 0) {
@@ -535,6 +625,8 @@ int main(int argc, char **argv)
                 log_error("cannot start api server: %s", err.message);
                 goto out;
         }
+        if (apply_watch_dirs(store, o.prefix, o.watch_dirs, o.n_watch_dirs) < 0)
+                goto out;
         /* controller_new returned only after both caches synced. */
         api_server_set_ready(api, true);
 

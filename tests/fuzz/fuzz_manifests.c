@@ -98,6 +98,10 @@ static int decode(const json_t *object)
                 r = service_spec_decode(object, &spec, NULL);
                 if (r == 0)
                         r = decode_replica(object, &spec);
+        } else if (streq(kind, "Source")) {
+                struct source_spec spec;
+
+                r = source_spec_decode(object, &spec, NULL);
         }
         return r;
 }

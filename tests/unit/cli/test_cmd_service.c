@@ -140,10 +140,18 @@ static void test_rollout_eval(void **state)
                               "\"ProgressDeadlineExceeded\"}]}",
                               msg),
                          CLI_COND_PENDING);
-        /* Zero replicas: done once there are none. */
+        /* Zero replicas: done once there are none and the controller says so. */
         o = load("{\"metadata\":{\"name\":\"web\",\"generation\":2},\"spec\":{\"replicas\":0},"
-                 "\"status\":{\"observedGeneration\":2}}");
+                 "\"status\":{\"observedGeneration\":2,\"conditions\":[{\"type\":"
+                 "\"Progressing\",\"status\":\"True\",\"reason\":\"NewRevisionAvailable\"}]}}");
         assert_int_equal(cli_rollout_eval(o, msg, sizeof(msg)), CLI_COND_MET);
+        json_decref(o);
+        /* The counts are right but an old replica is still being stopped. */
+        o = load("{\"metadata\":{\"name\":\"web\",\"generation\":2},\"spec\":{\"replicas\":0},"
+                 "\"status\":{\"observedGeneration\":2,\"conditions\":[{\"type\":"
+                 "\"Progressing\",\"status\":\"True\",\"reason\":\"ReplicasUpdating\"}]}}");
+        assert_int_equal(cli_rollout_eval(o, msg, sizeof(msg)), CLI_COND_PENDING);
+        assert_string_equal(msg, "Waiting for rollout: old replicas are still being stopped...");
         json_decref(o);
 }
 

@@ -579,7 +579,7 @@ static void test_validate_envelope(void **state)
         assert_invalid(
             "apiVersion: berth/v1\nkind: Foo\nmetadata: {name: a}\n",
             "t.yaml:2:1: kind: kind Foo is not supported; known kinds: Task, Workflow, CronTask, "
-            "Service");
+            "Service, Source");
         assert_invalid("apiVersion: berth/v1\nkind: tasks\nmetadata: {name: a}\n",
                        "t.yaml:2:1: kind: kind tasks is not supported; did you mean Task?");
         assert_invalid("apiVersion: berth/v1\nkind: 3\nmetadata: {name: a}\n",
@@ -1060,7 +1060,8 @@ static void test_kinds(void **state)
         assert_ptr_equal(all[1], kind_lookup("wf"));
         assert_ptr_equal(all[2], kind_lookup("ct"));
         assert_ptr_equal(all[3], kind_lookup("svc"));
-        assert_null(all[4]);
+        assert_ptr_equal(all[4], kind_lookup("src"));
+        assert_null(all[5]);
 }
 
 static void test_object_key(void **state)
