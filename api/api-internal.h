@@ -179,8 +179,10 @@ char *api_list_prefix(const char *prefix, const struct api_route *r);
 struct api_objects {
         struct store *store;
         struct object_cache *cache;
-        const char *prefix; /* ends with '/' */
-        int wait_ms;        /* read-your-writes wait; API_WAIT_MS */
+        const char *prefix;              /* ends with '/' */
+        int wait_ms;                     /* read-your-writes wait; API_WAIT_MS */
+        const char *const *source_roots; /* api_config's */
+        size_t n_source_roots;
 };
 
 /* The request body as one manifest document: 400 if it does not parse or

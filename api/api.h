@@ -47,6 +47,11 @@ struct api_config {
          * (NULL on OOM). Called on the loop thread; must not block. NULL = 404. */
         json_t *(*leader)(void *userdata);
         void *leader_userdata;
+        /* berthd --source-root: a Source whose spec.path lies elsewhere is
+         * refused (422). None given: not checked here (the controller reports
+         * such a Source as PathNotAllowed). Borrowed. */
+        const char *const *source_roots;
+        size_t n_source_roots;
 };
 
 struct api_server;

@@ -9,6 +9,7 @@
 #include "api-internal.h"
 
 #include <inttypes.h>
+#include <sys/stat.h>
 
 #include "apply.h"
 
@@ -42,10 +43,50 @@ static int invalid_message(struct api_error *err, const char *what, const struct
         return rc;
 }
 
+/* Checks that need berthd's configuration: a Source's spec.path must lie
+ * inside a --source-root (when berthd knows any) and, if it exists, be a
+ * directory. Appends to errs; -EINVAL when it did. */
+static int check_configured(const struct api_objects *o, const json_t *obj, const json_t *positions,
+                            struct field_errors *errs)
+{
+        const char *path = json_path_string(obj, "spec.path");
+        const json_t *pos = json_object_get(positions, "spec.path");
+        int line = (int)json_integer_value(json_array_get(pos, 0));
+        int column = (int)json_integer_value(json_array_get(pos, 1));
+        struct stat st;
+        bool inside = o->n_source_roots == 0;
+
+        if (!streq(json_string_value(json_object_get(obj, "kind")), "Source") || !path)
+                return 0;
+        for (size_t i = 0; !inside && i < o->n_source_roots; i++) {
+                const char *root = o->source_roots[i];
+                size_t n = strlen(root);
+                while (n > 1 && root[n - 1] == '/')
+                        n--;
+                inside = strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
+        }
+        if (!inside) {
+                _cleanup_buf_ struct buf roots;
+                buf_init(&roots, 1024);
+                for (size_t i = 0; i < o->n_source_roots; i++)
+                        (void)buf_printf(&roots, "%s%s", i ? ", " : "", o->source_roots[i]);
+                field_errors_add(errs, "spec.path", line, column,
+                                 "%s is outside the directories berthd may read sources from (%s)",
+                                 path, roots.data ? roots.data : "");
+                return -EINVAL;
+        }
+        if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                field_errors_add(errs, "spec.path", line, column, "%s is not a directory", path);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 /* A copy of the request's object with namespace (and name) filled from the
  * path, validated, checked to belong at this path and defaulted. */
-static int check_incoming(const struct kind_info *kind, const char *ns, const char *name,
-                          const struct manifest_doc *doc, json_t **ret, struct api_error *err)
+static int check_incoming(const struct api_objects *o, const struct kind_info *kind, const char *ns,
+                          const char *name, const struct manifest_doc *doc, json_t **ret,
+                          struct api_error *err)
 {
         _cleanup_json_ json_t *obj = json_deep_copy(doc->object);
         _cleanup_(field_errors_release) struct field_errors errs = {0};
@@ -59,7 +100,8 @@ static int check_incoming(const struct kind_info *kind, const char *ns, const ch
                 if (name && name[0] && !json_object_get(m, "name"))
                         json_object_set_new(m, "name", json_string(name));
         }
-        if (manifest_validate(obj, doc->positions, &errs) < 0) {
+        if (manifest_validate(obj, doc->positions, &errs) < 0 ||
+            check_configured(o, obj, doc->positions, &errs) < 0) {
                 const char *oname = json_path_string(obj, "metadata.name");
                 _cleanup_free_ char *what = str_printf("%s \"%s\"", kind->kind, oname ? oname : "");
                 return invalid_message(err, what ? what : kind->kind, &errs, NULL);
@@ -153,7 +195,7 @@ int api_object_create(struct api_objects *o, const struct kind_info *kind, const
         _cleanup_json_ json_t *obj = NULL;
         struct berth_error serr = {0};
         int64_t rev = 0;
-        int rc = check_incoming(kind, ns, NULL, doc, &obj, err);
+        int rc = check_incoming(o, kind, ns, NULL, doc, &obj, err);
 
         if (rc < 0)
                 return rc;
@@ -229,7 +271,7 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
 {
         _cleanup_json_ json_t *obj = NULL;
         int64_t want_rev = 0;
-        int rc = check_incoming(kind, ns, name, doc, &obj, err);
+        int rc = check_incoming(o, kind, ns, name, doc, &obj, err);
 
         if (rc < 0)
                 return rc;
@@ -412,7 +454,8 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
                 if (default_ns && *default_ns && json_is_object(m) &&
                     !json_object_get(m, "namespace"))
                         json_object_set_new(m, "namespace", json_string(default_ns));
-                if (manifest_validate(obj, list.docs[i].positions, &errs) == 0)
+                if (manifest_validate(obj, list.docs[i].positions, &errs) == 0 &&
+                    check_configured(o, obj, list.docs[i].positions, &errs) == 0)
                         continue;
                 n_invalid++;
                 _cleanup_free_ char *prefix = doc_prefix(obj, i);

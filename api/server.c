@@ -420,7 +420,13 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
             cfg->bookmark_interval_ms > 0 ? cfg->bookmark_interval_ms : API_BOOKMARK_MS_DEFAULT;
         atomic_init(&s->ready, false);
         s->ops = (struct api_objects){
-            .store = s->store, .cache = s->objects, .prefix = s->prefix, .wait_ms = API_WAIT_MS};
+            .store = s->store,
+            .cache = s->objects,
+            .prefix = s->prefix,
+            .wait_ms = API_WAIT_MS,
+            .source_roots = cfg->source_roots,
+            .n_source_roots = cfg->n_source_roots,
+        };
 
         int rc = -ENOMEM;
         if (!s->prefix) {

@@ -55,6 +55,7 @@ struct source_run {
         json_t *conflicts;
         json_t *deleted;
         size_t applied, created, configured, drift;
+        char drift_last[200]; /* the last object put back */
         struct prune_decision prune;
         bool pruned;
 };
@@ -530,7 +531,12 @@ static int apply_all(struct source_run *run, struct berth_error *err)
                 run->created += res == APPLY_CREATED;
                 run->configured += res == APPLY_CONFIGURED;
                 /* The files did not change, the object did: put back. */
-                run->drift += res == APPLY_CONFIGURED && same_revision;
+                if (res == APPLY_CONFIGURED && same_revision) {
+                        run->drift++;
+                        snprintf(run->drift_last, sizeof(run->drift_last), "%s/%s/%s",
+                                 d->kind->resource, json_path_string(d->obj, "metadata.namespace"),
+                                 json_path_string(d->obj, "metadata.name"));
+                }
         }
         return 0;
 }
@@ -691,9 +697,15 @@ static int source_status(struct object_run *o, struct berth_error *err)
                     json_set_new(st, "conflicts", json_incref(run->conflicts));
                 if (r == 0 && prune)
                         r = json_set_new(st, "lastPrune", prune);
-                if (r == 0 && drift > 0)
+                if (r == 0 && run->drift > 0) {
+                        char now[RFC3339_MAX];
+                        time_format_rfc3339(o->now_ms, now);
                         r = json_set_new(st, "drift",
-                                         json_pack("{s:I}", "count", (json_int_t)drift));
+                                         json_pack("{s:I, s:s, s:s}", "count", (json_int_t)drift,
+                                                   "lastTime", now, "lastObject", run->drift_last));
+                } else if (r == 0) {
+                        r = carry(st, old, "drift");
+                }
                 if (r == 0 &&
                     (run->created || run->configured || !json_object_get(old, "lastAppliedTime")))
                         r = json_set_time(st, "lastAppliedTime", o->now_ms);

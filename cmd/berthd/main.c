@@ -619,6 +619,8 @@ int main(int argc, char **argv)
             .listen = o.listen,
             .leader = leader_json,
             .leader_userdata = &leadership,
+            .source_roots = o.source_roots,
+            .n_source_roots = o.n_source_roots,
         };
         r = api_server_new(&acfg, &api, &err);
         if (r < 0) {

@@ -37,6 +37,12 @@ head_rev() { git -C "$repo" rev-parse HEAD; }
 synced_at() { wait_until 30 "[ \"\$(src status.revision)\" = \"$1\" ]" || fail "not synced to $1: $(berth get source team-a -o yaml)"; }
 exists() { berth get "$1" >/dev/null 2>&1; }
 
+# --- a Source outside the allowed roots is refused, naming the field ---------------------------
+printf 'apiVersion: berth/v1\nkind: Source\nmetadata: {name: nope}\nspec:\n  path: /etc\n' >"$T/nope.yaml"
+out=$(berth apply -f "$T/nope.yaml" 2>&1) && fail "a Source on /etc was accepted"
+echo "$out" | has "spec.path: /etc is outside the directories berthd may read sources from" || fail "refusal: $out"
+! exists source/nope || fail "refused Source stored"
+
 # --- the example converges ------------------------------------------------------------
 sed "s|/srv/manifests/team-a|$repo|" "$BERTH_SOURCE_DIR/examples/gitops/source.yaml" >"$T/source.yaml"
 berth apply -f "$T/source.yaml" >/dev/null || fail "apply source"
@@ -103,7 +109,8 @@ wait_until 30 '! exists service/api && ! exists task/extra && exists task/broken
 berth get crontask nightly -o yaml | sed 's/0 3 \* \* \*/0 4 * * */' | berth apply -f - >/dev/null
 wait_until 30 'berth get crontask nightly -o json | has "\"schedule\": \"0 3 \* \* \*\""' ||
   fail "drift not corrected: $(berth get crontask nightly -o yaml)"
-[ "$(src status.drift.count)" -ge 1 ] || fail "drift not counted: $(src status.drift)"
+[ "$(src status.drift.count)" -ge 1 ] && [ "$(src status.drift.lastObject)" = crontasks/default/nightly ] ||
+  fail "drift not recorded: $(src status.drift)"
 
 # --- 500 files at once: one sync ---------------------------------------------------------------
 syncs() { grep -c 'reconciled key=/berth/sources/default/team-a' "$T/berthd.log" || true; }
