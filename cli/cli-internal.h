@@ -94,6 +94,12 @@ struct cli_command {
 int cli_parse_args(struct cli_ctx *ctx, const struct cli_command *cmd,
                    const struct cli_option *options, int argc, char **argv, char ***ret_args,
                    size_t *ret_n);
+/* cli_parse_args for a verb that works on exactly one object of kind:
+ * "<kind>/NAME", "<kind> NAME" or NAME (borrowed from argv). -1 to go on;
+ * else the exit code (help printed, or a usage error naming the form). */
+int cli_parse_one_target(struct cli_ctx *ctx, const struct cli_command *cmd,
+                         const struct cli_option *opts, int argc, char **argv,
+                         const struct kind_info *kind, const char **ret_name);
 /* Prints "error: <msg>" and the hint to run --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(struct cli_ctx *ctx, const struct cli_command *cmd, const char *fmt, ...)
     _printf_(3, 4);

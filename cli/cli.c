@@ -701,6 +701,39 @@ void cli_targets_release(struct cli_targets *t)
         t->n = 0;
 }
 
+int cli_parse_one_target(struct cli_ctx *ctx, const struct cli_command *cmd,
+                         const struct cli_option *opts, int argc, char **argv,
+                         const struct kind_info *kind, const char **ret_name)
+{
+        _cleanup_(cli_targets_release) struct cli_targets targets = {0};
+        _cleanup_free_ char **args = NULL;
+        char errbuf[256];
+        size_t n = 0;
+        int r = cli_parse_args(ctx, cmd, opts, argc, argv, &args, &n);
+
+        if (r != 0)
+                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        if (!kind)
+                return cli_fail(ctx, "this berth does not know the kind %s works on", cmd->name);
+        if (n == 0)
+                return cli_usage_error(ctx, cmd, "a %s is required: %s/NAME", kind->singular,
+                                       kind->singular);
+        if (n == 1 && !strchr(args[0], '/') && !kind_lookup(args[0])) {
+                *ret_name = args[0];
+                return -1;
+        }
+        if (cli_targets_parse(args, n, true, &targets, errbuf, sizeof(errbuf)) < 0)
+                return cli_usage_error(ctx, cmd, "%s", errbuf);
+        if (targets.items[0].kind != kind)
+                return cli_usage_error(ctx, cmd, "%s works on %s only, not %s", cmd->name,
+                                       kind->resource, targets.items[0].kind->resource);
+        if (targets.n != 1)
+                return cli_usage_error(ctx, cmd, "%s takes exactly one %s: %s/NAME", cmd->name,
+                                       kind->singular, kind->singular);
+        *ret_name = targets.items[0].name;
+        return -1;
+}
+
 int cli_targets_parse(char **args, size_t n, bool need_name, struct cli_targets *ret, char *errbuf,
                       size_t errsize)
 {

@@ -6,34 +6,11 @@
  * controller alone decides about runs, so concurrencyPolicy still applies). */
 #include "cli-internal.h"
 
-/* The command line: its options and one CronTask, "crontask/NAME",
- * "crontask NAME" or NAME (borrowed from argv). -1 to go on; else the exit
- * code (help printed, or a usage error). */
+/* The command line: its options and one CronTask. */
 static int parse_target(struct cli_ctx *ctx, const struct cli_command *cmd,
                         const struct cli_option *opts, int argc, char **argv, const char **ret_name)
 {
-        _cleanup_(cli_targets_release) struct cli_targets targets = {0};
-        const struct kind_info *crontask = kind_by_name("CronTask");
-        _cleanup_free_ char **args = NULL;
-        char errbuf[256];
-        size_t n = 0;
-        int r = cli_parse_args(ctx, cmd, opts, argc, argv, &args, &n);
-
-        if (r != 0)
-                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-        if (n == 0)
-                return cli_usage_error(ctx, cmd, "a crontask is required: crontask/NAME");
-        if (n == 1 && !strchr(args[0], '/')) {
-                *ret_name = args[0];
-                return -1;
-        }
-        if (cli_targets_parse(args, n, true, &targets, errbuf, sizeof(errbuf)) < 0)
-                return cli_usage_error(ctx, cmd, "%s", errbuf);
-        if (targets.n != 1 || targets.items[0].kind != crontask)
-                return cli_usage_error(ctx, cmd, "%s takes exactly one crontask: crontask/NAME",
-                                       cmd->name);
-        *ret_name = targets.items[0].name;
-        return -1;
+        return cli_parse_one_target(ctx, cmd, opts, argc, argv, kind_by_name("CronTask"), ret_name);
 }
 
 /* The change as an exit code (what failed is printed). */

@@ -230,16 +230,6 @@ static int parse_number(const char *s, long min, long max, long *ret)
         return 0;
 }
 
-/* The Service kind, or NULL after saying it is missing. */
-static const struct kind_info *service_kind(struct cli_ctx *ctx)
-{
-        const struct kind_info *kind = kind_lookup("services");
-
-        if (!kind)
-                cli_fail(ctx, "this berth knows no Service kind");
-        return kind;
-}
-
 /* Parses the command line: its options and one Service, "service/NAME",
  * "svc/NAME", "service NAME" or NAME (borrowed from argv). -1 to go on;
  * else the exit code (help printed, or an error). */
@@ -247,35 +237,8 @@ static int parse_service(struct cli_ctx *ctx, const struct cli_command *cmd,
                          const struct cli_option *opts, int argc, char **argv,
                          const struct kind_info **ret_kind, const char **ret_name)
 {
-        _cleanup_(cli_targets_release) struct cli_targets targets = {0};
-        _cleanup_free_ char **args = NULL;
-        char errbuf[256];
-        size_t n = 0;
-        int r = cli_parse_args(ctx, cmd, opts, argc, argv, &args, &n);
-
-        if (r != 0)
-                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-        const struct kind_info *service = service_kind(ctx);
-        if (!service)
-                return CLI_EXIT_FAIL;
-        if (n == 0)
-                return cli_usage_error(ctx, cmd, "a service is required: service/NAME");
-        if (n == 1 && !strchr(args[0], '/') && !kind_lookup(args[0])) {
-                *ret_kind = service;
-                *ret_name = args[0];
-                return -1;
-        }
-        if (cli_targets_parse(args, n, true, &targets, errbuf, sizeof(errbuf)) < 0)
-                return cli_usage_error(ctx, cmd, "%s", errbuf);
-        if (targets.items[0].kind != service)
-                return cli_usage_error(ctx, cmd, "%s works on services only, not %s", cmd->name,
-                                       targets.items[0].kind->resource);
-        if (targets.n != 1)
-                return cli_usage_error(ctx, cmd, "%s takes exactly one service: service/NAME",
-                                       cmd->name);
-        *ret_kind = service;
-        *ret_name = targets.items[0].name;
-        return -1;
+        *ret_kind = kind_lookup("services");
+        return cli_parse_one_target(ctx, cmd, opts, argc, argv, *ret_kind, ret_name);
 }
 
 /* ---- scale ------------------------------------------------------------------- */

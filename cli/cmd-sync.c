@@ -214,35 +214,8 @@ static int parse_source(struct cli_ctx *ctx, const struct cli_command *cmd,
                         const struct cli_option *opts, int argc, char **argv,
                         const struct kind_info **ret_kind, const char **ret_name)
 {
-        _cleanup_(cli_targets_release) struct cli_targets targets = {0};
-        _cleanup_free_ char **args = NULL;
-        const struct kind_info *source = kind_by_name("Source");
-        char errbuf[256];
-        size_t n = 0;
-        int r = cli_parse_args(ctx, cmd, opts, argc, argv, &args, &n);
-
-        if (r != 0)
-                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-        if (!source)
-                return cli_fail(ctx, "this berth knows no Source kind");
-        if (n == 0)
-                return cli_usage_error(ctx, cmd, "a source is required: source/NAME");
-        if (n == 1 && !strchr(args[0], '/') && !kind_lookup(args[0])) {
-                *ret_kind = source;
-                *ret_name = args[0];
-                return -1;
-        }
-        if (cli_targets_parse(args, n, true, &targets, errbuf, sizeof(errbuf)) < 0)
-                return cli_usage_error(ctx, cmd, "%s", errbuf);
-        if (targets.items[0].kind != source)
-                return cli_usage_error(ctx, cmd, "%s works on sources only, not %s", cmd->name,
-                                       targets.items[0].kind->resource);
-        if (targets.n != 1)
-                return cli_usage_error(ctx, cmd, "%s takes exactly one source: source/NAME",
-                                       cmd->name);
-        *ret_kind = source;
-        *ret_name = targets.items[0].name;
-        return -1;
+        *ret_kind = kind_by_name("Source");
+        return cli_parse_one_target(ctx, cmd, opts, argc, argv, *ret_kind, ret_name);
 }
 
 int cmd_sync(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)

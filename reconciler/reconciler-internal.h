@@ -71,6 +71,15 @@ extern const struct kind_reconciler crontask_reconciler;
 extern const struct kind_reconciler service_reconciler;
 extern const struct kind_reconciler source_reconciler;
 
+/* Connection-level failures of a Docker call (retried by the caller with
+ * backoff); any other failure of a pull or create is a verdict on the object's
+ * image or spec, for its planner to judge. */
+static inline bool is_transport_error(int r)
+{
+        return r == -ECONNREFUSED || r == -ECONNRESET || r == -ETIMEDOUT || r == -EINTR ||
+               r == -ENOMEM;
+}
+
 /* FNV-1a step for plan signatures. */
 static inline uint64_t signature_add(uint64_t h, const void *p, size_t n)
 {

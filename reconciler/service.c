@@ -14,12 +14,6 @@ static struct service_run *service_run_of(struct object_run *o)
         return (struct service_run *)o;
 }
 
-static bool is_transport_error(int r)
-{
-        return r == -ECONNREFUSED || r == -ECONNRESET || r == -ETIMEDOUT || r == -EINTR ||
-               r == -ENOMEM;
-}
-
 static void forget_probes(struct reconcile_ctx *ctx, const char *key, const char *const *keep,
                           size_t n_keep)
 {

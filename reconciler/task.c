@@ -40,15 +40,6 @@ static void error_copy(struct berth_error *dst, const struct berth_error *src)
                 *dst = *src;
 }
 
-/* Connection-level failures are retried by the caller with backoff; any other
- * failure of a pull (an HTTP error, an error inside the progress stream, a bad
- * reference) is a verdict on this task's image. */
-static bool is_transport_error(int r)
-{
-        return r == -ECONNREFUSED || r == -ECONNRESET || r == -ETIMEDOUT || r == -EINTR ||
-               r == -ENOMEM;
-}
-
 /* ---- gone --------------------------------------------------------------- */
 
 /* Its containers are orphans. */

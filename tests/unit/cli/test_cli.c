@@ -878,7 +878,7 @@ static void test_usage_errors(void **state)
 
         run(&c, "trigger", "task/x", NULL);
         assert_int_equal(c.rc, 2);
-        assert_non_null(strstr(c.err, "trigger takes exactly one crontask"));
+        assert_non_null(strstr(c.err, "trigger works on crontasks only, not tasks"));
 
         run(&c, "suspend", "ct/a", "ct/b", NULL);
         assert_int_equal(c.rc, 2);
