@@ -314,15 +314,12 @@ static void forget_desired(struct source_run *run)
 /* The cached objects of every kind labelled with this Source's name. */
 static int list_live(struct source_run *run)
 {
-        _cleanup_free_ char *sel = str_printf("%s", run->o.ctx->prefix);
-        json_t *all = sel ? object_cache_list(run->o.ctx->objects, sel, NULL) : NULL;
+        json_t *all = object_cache_list(run->o.ctx->objects, run->o.ctx->prefix, NULL);
         size_t i;
         json_t *obj;
 
-        if (!all)
-                return -ENOMEM;
         run->live = json_array();
-        if (!run->live) {
+        if (!all || !run->live) {
                 json_decref(all);
                 return -ENOMEM;
         }
