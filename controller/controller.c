@@ -174,6 +174,41 @@ static void enqueue_named_by(struct controller *c, const json_t *obj, const char
         enqueue_object(c, kind_by_name(kind)->resource, ns, slash + 1);
 }
 
+/* A Task's change concerns the Tasks of its namespace waiting for it
+ * (spec.dependsOn names it). Cost: every Task event scans the namespace's
+ * cached Tasks, O(Tasks in the namespace) per event; an index from a name to
+ * its dependents would avoid it (TODO issue 9). */
+static void enqueue_dependents(struct controller *c, const char *ns, const char *name)
+{
+        const char *resource = kind_by_name("Task")->resource;
+
+        /* Before the start nothing is queued: the start enqueues everything.
+         * The queue existing also means c->objects is set. */
+        pthread_mutex_lock(&c->qlock);
+        bool started = c->queue != NULL;
+        pthread_mutex_unlock(&c->qlock);
+        if (!started)
+                return;
+
+        _cleanup_free_ char *prefix = object_key(c->prefix, resource, ns, "");
+        _cleanup_json_ json_t *list = prefix ? object_cache_list(c->objects, prefix, NULL) : NULL;
+        size_t i, k;
+        json_t *obj, *dep;
+
+        json_array_foreach(list, i, obj)
+        {
+                json_array_foreach(json_path(obj, "spec.dependsOn"), k, dep)
+                {
+                        const char *dependent = json_path_string(obj, "metadata.name");
+
+                        if (!streq(json_string_value(dep), name) || !dependent)
+                                continue;
+                        enqueue_object(c, resource, ns, dependent);
+                        break;
+                }
+        }
+}
+
 static bool differ(const json_t *a, const json_t *b)
 {
         return a && b ? !json_equal(a, b) : a != b;
@@ -205,6 +240,12 @@ static void on_object_event(const struct object_event *ev, void *userdata)
             (!streq(resource, kind_by_name("Source")->resource) || user_fields_changed(ev)))
                 enqueue(c, ev->key);
         enqueue_owners(c, ev->object, ns);
+        /* Dependents care only about a Task appearing, going or changing phase. */
+        if (streq(resource, kind_by_name("Task")->resource) &&
+            (ev->type != OBJECT_MODIFIED || !ev->prev_object ||
+             differ(json_path(ev->object, "status.phase"),
+                    json_path(ev->prev_object, "status.phase"))))
+                enqueue_dependents(c, ns, name);
         if (streq(resource, kind_by_name("Service")->resource)) {
                 /* The deployer before the change too: a later one replaced it,
                  * or an apply dropped the annotation. */

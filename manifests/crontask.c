@@ -120,7 +120,7 @@ static void check_template(struct check *c, const json_t *spec, struct crontask_
                 c->object_name = child_name;
         }
         if (task) {
-                task_check(c, child, spec_path, TASK_IN_OBJECT, NULL);
+                task_check(c, child, spec_path, TASK_IN_CRON_TEMPLATE, NULL);
         } else {
                 struct workflow_spec ignored;
 

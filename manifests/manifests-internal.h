@@ -147,7 +147,8 @@ extern const struct kind_info kind_source;
 
 /* Where a Task spec is checked: what it may hold and which defaults it gets. */
 enum task_context {
-        TASK_IN_OBJECT,  /* a Task's spec, or a CronTask's taskTemplate.spec */
+        TASK_IN_OBJECT,        /* a Task's spec */
+        TASK_IN_CRON_TEMPLATE, /* a CronTask's taskTemplate.spec: a Task's, without dependsOn */
         TASK_IN_STEP,    /* a Workflow step: no TTL of its own, it lives as long as its Workflow */
         TASK_IN_SERVICE, /* a Service's template: the container fields only (the Task-only
                           * restartPolicy, backoffLimit, backoff, activeDeadlineSeconds and

@@ -221,6 +221,7 @@ int expr_expand(const char *s, expr_resolve_fn resolve, void *userdata, size_t m
 /* ---- Task (task.c) ---------------------------------------------------- */
 
 #define TASK_DEFAULT_BACKOFF_LIMIT       6
+#define TASK_DEPENDS_ON_MAX              64 /* entries of a Task's spec.dependsOn */
 #define TASK_DEFAULT_BACKOFF_INITIAL_SEC 10
 #define TASK_DEFAULT_BACKOFF_FACTOR      2
 #define TASK_DEFAULT_BACKOFF_MAX_SEC     300
@@ -244,7 +245,8 @@ struct task_volume {
 
 /* A Task spec, checked and with every default filled: what the Task
  * reconciler works from. Strings and JSON values are borrowed from the JSON
- * it was decoded from; env and volumes are owned (task_spec_release). */
+ * it was decoded from; env, volumes and the depends_on array are owned
+ * (task_spec_release), the names in depends_on borrowed. */
 struct task_spec {
         const char *image;
         enum pull_policy pull_policy;
@@ -268,6 +270,11 @@ struct task_spec {
         int64_t backoff_max_ms;
         int64_t active_deadline_ms;    /* 0 = none */
         int64_t ttl_after_finished_ms; /* < 0 = keep forever */
+        /* Names of Tasks of the same namespace that must succeed before the
+         * first attempt starts: unique, never the Task itself (a Task
+         * object's spec only). */
+        const char *const *depends_on;
+        size_t n_depends_on;
 };
 
 /* Decodes the spec of a Task object with the checks of manifest_validate.

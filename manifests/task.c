@@ -28,6 +28,7 @@ static const char *const task_spec_fields[] = {
     "activeDeadlineSeconds",
     "ttlSecondsAfterFinished",
     "labels",
+    "dependsOn",
     NULL,
 };
 
@@ -324,7 +325,7 @@ static void check_completion(struct check *c, const json_t *spec, const char *pa
         check_backoff(c, spec, parent, out);
         out->active_deadline_ms =
             check_int(c, spec, parent, "activeDeadlineSeconds", 1, SECONDS_PER_YEAR, 0) * 1000;
-        if (where == TASK_IN_OBJECT) {
+        if (where != TASK_IN_STEP) {
                 int64_t ttl =
                     check_int(c, spec, parent, "ttlSecondsAfterFinished", 0, SECONDS_PER_YEAR, -1);
                 out->ttl_after_finished_ms = ttl < 0 ? -1 : ttl * 1000;
@@ -333,6 +334,72 @@ static void check_completion(struct check *c, const json_t *spec, const char *pa
                                 "not allowed in a step: a step's Task lives as long as its "
                                 "Workflow; set spec.ttlSecondsAfterFinished");
         }
+}
+
+/* spec.dependsOn: a Task object's only; a step, a CronTask's runs and a
+ * Service's replicas are ordered by their owner. */
+static void check_depends_on(struct check *c, const json_t *spec, const char *parent,
+                             enum task_context where, struct task_spec *out)
+{
+        _cleanup_free_ char *list_path = NULL;
+        _cleanup_json_ json_t *seen = NULL; /* name → first index */
+        const json_t *arr;
+        const char **names;
+        size_t i;
+        json_t *item;
+
+        if (where != TASK_IN_OBJECT) {
+                if (!check_field(c, spec, parent, "dependsOn", false))
+                        return;
+                if (where == TASK_IN_STEP)
+                        check_error_key(c, parent, "dependsOn",
+                                        "not allowed in a step's task: set dependsOn on the step");
+                else if (where == TASK_IN_CRON_TEMPLATE)
+                        check_error_key(c, parent, "dependsOn",
+                                        "not allowed in a CronTask template: its runs start on "
+                                        "the schedule; order work with a workflowTemplate and "
+                                        "step dependsOn");
+                else
+                        check_error_key(c, parent, "dependsOn",
+                                        "not allowed in a Service template: a Service's replicas "
+                                        "start with the Service");
+                return;
+        }
+        arr = check_list(c, spec, parent, "dependsOn", &list_path, &seen);
+        if (!arr)
+                return;
+        if (json_array_size(arr) > TASK_DEPENDS_ON_MAX) {
+                check_error_key(c, parent, "dependsOn", "at most %d dependencies, found %zu",
+                                TASK_DEPENDS_ON_MAX, json_array_size(arr));
+                return;
+        }
+        names = out ? alloc_entries(c, json_array_size(arr), sizeof(*names)) : NULL;
+        json_array_foreach(arr, i, item)
+        {
+                _cleanup_free_ char *path = check_index(c, list_path, i);
+                const char *name = json_string_value(item);
+
+                if (!path)
+                        break;
+                if (!name) {
+                        check_error(c, path, "must be a string");
+                        continue;
+                }
+                if (!name_is_valid(name)) {
+                        check_error(c, path, "invalid task name \"%s\": %s", name, NAME_RULE);
+                        continue;
+                }
+                if (c->object_name && streq(name, c->object_name)) {
+                        check_error(c, path, "a Task cannot depend on itself");
+                        continue;
+                }
+                if (!check_unique(c, seen, name, i, list_path, path, NULL, "dependency"))
+                        continue;
+                if (names)
+                        names[out->n_depends_on++] = name;
+        }
+        if (out)
+                out->depends_on = names;
 }
 
 void task_check(struct check *c, const json_t *spec, const char *parent, enum task_context where,
@@ -372,6 +439,7 @@ void task_check(struct check *c, const json_t *spec, const char *parent, enum ta
         else
                 check_completion(c, spec, parent, where, &out);
         out.labels = check_string_map(c, spec, parent, "labels", true, true);
+        check_depends_on(c, spec, parent, where, ret ? &out : NULL);
 
         if (ret)
                 *ret = out;
@@ -385,9 +453,11 @@ void task_spec_release(struct task_spec *spec)
                 return;
         free(spec->env);
         free(spec->volumes);
+        free((void *)spec->depends_on);
         spec->env = NULL;
         spec->volumes = NULL;
-        spec->n_env = spec->n_volumes = 0;
+        spec->depends_on = NULL;
+        spec->n_env = spec->n_volumes = spec->n_depends_on = 0;
 }
 
 int task_spec_decode(const json_t *object, struct task_spec *ret, struct berth_error *err)

@@ -27,6 +27,12 @@
  *   Terminating once a stop began.
  * - A finished task never runs again, even when its spec changes (only
  *   observedGeneration follows); delete and re-apply to rerun it.
+ * - spec.dependsOn gates the first attempt only: until every dependency
+ *   Succeeded the Task stays Pending with condition Waiting True (reason
+ *   DependenciesNotReady, or DependencyCycle while it is on a cycle of
+ *   dependsOn); a Failed dependency fails it (DependencyFailed) before it
+ *   ever ran. Once all succeeded, Waiting is False (DependenciesReady) and
+ *   stays so: a started Task never waits again.
  * - Times have second precision (RFC 3339); nextAttemptTime is rounded up.
  */
 #pragma once
@@ -46,6 +52,8 @@ enum task_phase { TASK_PHASE_PENDING, TASK_PHASE_RUNNING, TASK_PHASE_SUCCEEDED, 
 const char *task_phase_to_string(enum task_phase p);
 int task_phase_from_string(const char *s, enum task_phase *ret);
 
+enum task_waiting { TASK_WAITING_NONE, TASK_WAITING_TRUE, TASK_WAITING_FALSE };
+
 /* Fields are NULL/0 when absent. Strings are borrowed from the object. */
 struct task_status {
         enum task_phase phase;
@@ -62,6 +70,10 @@ struct task_status {
         /* > 0: since then its container is being stopped (reason says why);
          * condition Terminating is True. */
         int64_t terminating_ms;
+        /* Condition Waiting (spec.dependsOn): absent for a Task without one. */
+        enum task_waiting waiting;
+        const char *waiting_reason;
+        const char *waiting_message;
 };
 
 /* A container of this task as observed (from the cache). */
@@ -75,6 +87,16 @@ struct observed_container {
         int64_t started_ms;
         int64_t finished_ms;
 };
+
+/* A dependency (spec.dependsOn entry) as observed in the object cache. */
+struct task_dependency {
+        const char *name;
+        bool found;            /* false: no Task of that name in the namespace */
+        enum task_phase phase; /* when found */
+};
+
+/* Bounds the search for a dependsOn cycle through the cache (Tasks visited). */
+#define TASK_CYCLE_SEARCH_MAX 256
 
 struct task_plan_input {
         const char *uid;
@@ -97,6 +119,14 @@ struct task_plan_input {
         const char *create_error; /* create/start refused (4xx): the daemon's message */
         int lost_attempt;         /* the container of this attempt is confirmed absent by an
                                      inspect by name (0 = none): the attempt is ContainerLost */
+        /* spec.dependsOn as observed, in its order (observed only before the
+         * first attempt; n_deps 0: nothing gates it). */
+        const struct task_dependency *deps;
+        size_t n_deps;
+        /* This Task is on a cycle of dependsOn: the Tasks of the cycle from
+         * this one on (cycle[0] is this Task; the last depends on it). */
+        const char *const *cycle;
+        size_t n_cycle;
 };
 
 enum task_action_type {
@@ -143,7 +173,8 @@ int64_t task_backoff_delay_ms(const struct task_spec *spec, const char *uid, int
 /* Parses status (absent → zero values, phase Pending). Strings borrowed. */
 void task_status_from_json(const json_t *object, struct task_status *ret);
 /* Builds the status JSON object with conditions Running/Succeeded/Failed
- * (and Terminating once a stop began, kept afterwards as False); keeps the
+ * (and Terminating once a stop began, kept afterwards as False; then Waiting
+ * when st->waiting says so); keeps the
  * lastTransitionTime of conditions whose status did not change (from old). */
 json_t *task_status_to_json(const struct task_status *st, const json_t *old_status, int64_t now_ms);
 

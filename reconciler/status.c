@@ -52,6 +52,19 @@ static int64_t terminating_since(const json_t *status)
         return ms > 0 ? ms : 1;
 }
 
+/* Condition Waiting (a Task with spec.dependsOn), when it is there. */
+static void waiting_of(const json_t *status, struct task_status *st)
+{
+        const json_t *c = condition_of(status, "Waiting");
+        const char *s = json_string_value(json_object_get(c, "status"));
+
+        if (!s)
+                return;
+        st->waiting = streq(s, "True") ? TASK_WAITING_TRUE : TASK_WAITING_FALSE;
+        st->waiting_reason = json_string_value(json_object_get(c, "reason"));
+        st->waiting_message = json_string_value(json_object_get(c, "message"));
+}
+
 void task_status_from_json(const json_t *object, struct task_status *ret)
 {
         const json_t *st = object ? json_object_get(object, "status") : NULL;
@@ -77,6 +90,7 @@ void task_status_from_json(const json_t *object, struct task_status *ret)
                 s.observed_generation = g > 0 ? g : 0;
                 s.next_attempt_ms = json_time_field(st, "nextAttemptTime");
                 s.terminating_ms = terminating_since(st);
+                waiting_of(st, &s);
         }
         *ret = s;
 }
@@ -111,7 +125,7 @@ struct condition {
         const char *message;
 };
 
-enum { CONDITIONS_MAX = 4 };
+enum { CONDITIONS_MAX = 5 };
 
 /* The conditions a status implies (see reconciler.h); returns how many. */
 static size_t conditions_of(const struct task_status *st, const json_t *old_status,
@@ -144,16 +158,18 @@ static size_t conditions_of(const struct task_status *st, const json_t *old_stat
                 c[2] = (struct condition){"Failed", "True", reason, message};
                 break;
         }
-        if (st->terminating_ms > 0) {
-                c[3] = (struct condition){"Terminating", "True", reason, message};
-                return 4;
-        }
-        /* Once a stop began, the condition stays, False when it is over. */
-        if (condition_of(old_status, "Terminating")) {
-                c[3] = (struct condition){"Terminating", "False", reason, "stopped"};
-                return 4;
-        }
-        return 3;
+        size_t n = 3;
+        if (st->terminating_ms > 0)
+                c[n++] = (struct condition){"Terminating", "True", reason, message};
+        else if (condition_of(old_status, "Terminating"))
+                /* Once a stop began, the condition stays, False when it is over. */
+                c[n++] = (struct condition){"Terminating", "False", reason, "stopped"};
+        if (st->waiting != TASK_WAITING_NONE)
+                c[n++] = (struct condition){"Waiting",
+                                            st->waiting == TASK_WAITING_TRUE ? "True" : "False",
+                                            st->waiting_reason ? st->waiting_reason : "",
+                                            st->waiting_message ? st->waiting_message : ""};
+        return n;
 }
 
 /* lastTransitionTime of the old condition of that type when its status is

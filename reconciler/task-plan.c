@@ -422,6 +422,118 @@ static void plan_finished(struct task_plan *p, const struct task_plan_input *in)
         }
 }
 
+/* Appends text to the plan's message, or, when it would not fit, " and N
+ * more" (once): a long list of dependencies stays readable. */
+static void message_append(struct task_plan *p, size_t *len, bool *full, size_t left,
+                           const char *fmt, ...) _printf_(5, 6);
+static void message_append(struct task_plan *p, size_t *len, bool *full, size_t left,
+                           const char *fmt, ...)
+{
+        char item[160];
+        va_list ap;
+
+        if (*full)
+                return;
+        va_start(ap, fmt);
+        int r = vsnprintf(item, sizeof(item), fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return;
+        size_t n = strlen(item);
+        /* room for " and 64 more" after it */
+        if (*len + n + 16 >= sizeof(p->message)) {
+                snprintf(p->message + *len, sizeof(p->message) - *len, " and %zu more", left);
+                *full = true;
+                return;
+        }
+        memcpy(p->message + *len, item, n + 1);
+        *len += n;
+}
+
+static void set_waiting(struct task_plan *p, enum task_waiting w, const char *reason)
+{
+        p->status.waiting = w;
+        p->status.waiting_reason = reason;
+        p->status.waiting_message = p->status.message ? p->status.message : "";
+}
+
+/* The dependsOn gate before the first attempt: true when it may start
+ * (every dependency Succeeded). Otherwise the status says why it waits, or
+ * that it failed because a dependency did; no timer: a change of a
+ * dependency brings the Task back. */
+static bool plan_dependencies(struct task_plan *p, const struct task_plan_input *in)
+{
+        struct task_status *st = &p->status;
+        size_t len = 0, pending = 0, failed = 0;
+        bool full = false;
+
+        if (in->n_deps == 0)
+                return true;
+        for (size_t i = 0; i < in->n_deps; i++) {
+                if (in->deps[i].found && in->deps[i].phase == TASK_PHASE_FAILED)
+                        failed++;
+                else if (!in->deps[i].found || in->deps[i].phase != TASK_PHASE_SUCCEEDED)
+                        pending++;
+        }
+
+        p->message[0] = '\0';
+        if (failed > 0) {
+                size_t k = 0;
+
+                message_append(p, &len, &full, failed, "%s ",
+                               failed > 1 ? "dependencies" : "dependency");
+                for (size_t i = 0; i < in->n_deps; i++) {
+                        const struct task_dependency *d = &in->deps[i];
+
+                        if (!d->found || d->phase != TASK_PHASE_FAILED)
+                                continue;
+                        message_append(p, &len, &full, failed - k, "%s%s", k ? ", " : "", d->name);
+                        k++;
+                }
+                message_append(p, &len, &full, 0, " failed");
+                finish(p, TASK_PHASE_FAILED, "DependencyFailed", in->now_ms);
+                st->message = p->message;
+                st->exit_known = false;
+                set_waiting(p, TASK_WAITING_FALSE, "DependencyFailed");
+                return false;
+        }
+        if (in->n_cycle > 0) {
+                message_append(p, &len, &full, in->n_cycle, "dependency cycle: ");
+                for (size_t i = 0; i < in->n_cycle; i++)
+                        message_append(p, &len, &full, in->n_cycle - i, "%s \u2192 ", in->cycle[i]);
+                message_append(p, &len, &full, 0, "%s", in->cycle[0]);
+                st->phase = TASK_PHASE_PENDING;
+                st->reason = "DependencyCycle";
+                st->message = p->message;
+                set_waiting(p, TASK_WAITING_TRUE, "DependencyCycle");
+                return false;
+        }
+        if (pending > 0) {
+                size_t k = 0;
+
+                message_append(p, &len, &full, pending, "waiting for task ");
+                for (size_t i = 0; i < in->n_deps; i++) {
+                        const struct task_dependency *d = &in->deps[i];
+
+                        if (d->found && d->phase == TASK_PHASE_SUCCEEDED)
+                                continue;
+                        message_append(p, &len, &full, pending - k, "%s%s (%s)", k ? ", " : "",
+                                       d->name,
+                                       d->found ? task_phase_to_string(d->phase) : "not found");
+                        k++;
+                }
+                st->phase = TASK_PHASE_PENDING;
+                st->reason = "DependenciesNotReady";
+                st->message = p->message;
+                set_waiting(p, TASK_WAITING_TRUE, "DependenciesNotReady");
+                return false;
+        }
+        st->reason = NULL;
+        st->message = NULL;
+        set_waiting(p, TASK_WAITING_FALSE, "DependenciesReady");
+        return true;
+}
+
 static void plan_active(struct task_plan *p, const struct task_plan_input *in)
 {
         struct task_status *st = &p->status;
@@ -447,7 +559,8 @@ static void plan_active(struct task_plan *p, const struct task_plan_input *in)
         }
 
         if (cur == 0) {
-                plan_create(p, in, 1);
+                if (plan_dependencies(p, in))
+                        plan_create(p, in, 1);
                 return;
         }
         if (st->terminating_ms > 0) {
@@ -513,7 +626,9 @@ static bool status_equal(const struct task_status *a, const struct task_status *
                (!a->exit_known || a->exit_code == b->exit_code) && str_same(a->reason, b->reason) &&
                str_same(a->message, b->message) &&
                a->observed_generation == b->observed_generation &&
-               a->next_attempt_ms == b->next_attempt_ms && a->terminating_ms == b->terminating_ms;
+               a->next_attempt_ms == b->next_attempt_ms && a->terminating_ms == b->terminating_ms &&
+               a->waiting == b->waiting && str_same(a->waiting_reason, b->waiting_reason) &&
+               str_same(a->waiting_message, b->waiting_message);
 }
 
 void task_plan_compute(const struct task_plan_input *in, struct task_plan *ret)

@@ -18,6 +18,11 @@ struct task_run {
         size_t n_obs;
         struct observed_container *strays;
         size_t n_strays;
+        struct task_dependency *deps; /* names borrowed from spec */
+        size_t n_deps;
+        json_t *held; /* cached Tasks the cycle's names are borrowed from */
+        const char *cycle[TASK_CYCLE_SEARCH_MAX + 1];
+        size_t n_cycle;
         struct task_plan plan;
         /* learned by acting, for the planner */
         bool image_checked;
@@ -93,9 +98,119 @@ static void forget_observed(struct task_run *run)
         free(run->infos);
         free(run->obs);
         free(run->strays);
+        free(run->deps);
+        json_decref(run->held);
         run->infos = NULL;
         run->obs = run->strays = NULL;
         run->n_obs = run->n_strays = 0;
+        run->deps = NULL;
+        run->n_deps = 0;
+        run->held = NULL;
+        run->n_cycle = 0;
+}
+
+/* Depth-first search along dependsOn edges through the cached Tasks of the
+ * namespace, for a path back to this Task. Visits at most
+ * TASK_CYCLE_SEARCH_MAX Tasks (each once: one fully explored without
+ * finding this Task cannot lead to it later), so a cycle beyond that many
+ * Tasks goes unreported and its Tasks just wait. */
+struct cycle_search {
+        struct task_run *run;
+        json_t *visited; /* name → true */
+        size_t n_visited;
+        int r; /* -ENOMEM */
+};
+
+static bool cycle_dfs(struct cycle_search *s, const char *name)
+{
+        struct task_run *run = s->run;
+        struct object_run *o = &run->o;
+
+        if (streq(name, o->name))
+                return true;
+        if (s->r < 0 || s->n_visited >= TASK_CYCLE_SEARCH_MAX || json_object_get(s->visited, name))
+                return false;
+        if (json_object_set_new(s->visited, name, json_true()) < 0) {
+                s->r = -ENOMEM;
+                return false;
+        }
+        s->n_visited++;
+
+        _cleanup_free_ char *key = object_key(o->ctx->prefix, "tasks", o->ns, name);
+        json_t *obj = key ? object_cache_get(o->ctx->objects, key, NULL) : NULL;
+        if (!obj)
+                return false;
+        if (json_array_append_new(run->held, obj) < 0) { /* keeps the name strings alive */
+                s->r = -ENOMEM;
+                return false;
+        }
+        const json_t *deps = json_path(obj, "spec.dependsOn");
+        const char *own = json_path_string(obj, "metadata.name");
+        size_t i;
+        const json_t *d;
+
+        run->cycle[run->n_cycle++] = own ? own : name;
+        json_array_foreach(deps, i, d)
+        {
+                if (json_is_string(d) && cycle_dfs(s, json_string_value(d)))
+                        return true;
+        }
+        run->n_cycle--;
+        return false;
+}
+
+/* Sets run->cycle when this Task is on a cycle of dependsOn. */
+static int find_cycle(struct task_run *run)
+{
+        _cleanup_json_ json_t *visited = json_object();
+        struct cycle_search s = {.run = run, .visited = visited};
+
+        run->held = json_array();
+        if (!visited || !run->held)
+                return -ENOMEM;
+        run->n_cycle = 0;
+        run->cycle[run->n_cycle++] = run->o.name;
+        for (size_t i = 0; i < run->spec.n_depends_on; i++)
+                if (cycle_dfs(&s, run->spec.depends_on[i]))
+                        return 0;
+        run->n_cycle = 0;
+        return s.r;
+}
+
+/* spec.dependsOn as the cache has it, and a cycle through this Task. Only
+ * before the first attempt: dependsOn gates nothing after it. */
+static int observe_dependencies(struct task_run *run, struct berth_error *err)
+{
+        struct object_run *o = &run->o;
+        struct task_status st;
+
+        task_status_from_json(o->obj, &st);
+        if (!run->spec_valid || run->spec.n_depends_on == 0 || o->deleting ||
+            st.phase != TASK_PHASE_PENDING || st.attempts > 0)
+                return 0;
+        run->deps = calloc(run->spec.n_depends_on, sizeof(*run->deps));
+        if (!run->deps)
+                return berth_error_set(err, -ENOMEM, "observe dependencies of %s", o->key);
+        for (size_t i = 0; i < run->spec.n_depends_on; i++) {
+                const char *name = run->spec.depends_on[i];
+                _cleanup_free_ char *key = object_key(o->ctx->prefix, "tasks", o->ns, name);
+                _cleanup_json_ json_t *dep =
+                    key ? object_cache_get(o->ctx->objects, key, NULL) : NULL;
+                struct task_status ds;
+
+                if (!key)
+                        return berth_error_set(err, -ENOMEM, "observe dependencies of %s", o->key);
+                run->deps[i] = (struct task_dependency){.name = name, .found = dep != NULL};
+                if (dep) {
+                        task_status_from_json(dep, &ds);
+                        run->deps[i].phase = ds.phase;
+                }
+        }
+        run->n_deps = run->spec.n_depends_on;
+        int r = find_cycle(run);
+        if (r < 0)
+                return berth_error_set(err, r, "dependency cycle search of %s", o->key);
+        return 0;
 }
 
 /* This Task's containers (by uid) and those of an older Task of the same name
@@ -123,7 +238,7 @@ static int task_observe(struct object_run *o, struct berth_error *err)
                 else
                         run->strays[run->n_strays++] = observed(c);
         }
-        return 0;
+        return observe_dependencies(run, err);
 }
 
 static void task_plan(struct object_run *o, struct plan_summary *ret)
@@ -147,6 +262,10 @@ static void task_plan(struct object_run *o, struct plan_summary *ret)
             .now_ms = o->now_ms,
             .create_error = run->has_create_error ? run->create_error : NULL,
             .lost_attempt = run->lost_attempt,
+            .deps = run->deps,
+            .n_deps = run->n_deps,
+            .cycle = run->cycle,
+            .n_cycle = run->n_cycle,
         };
         task_status_from_json(o->obj, &in.status);
         task_plan_compute(&in, &run->plan);

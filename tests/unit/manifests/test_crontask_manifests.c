@@ -185,11 +185,23 @@ static void test_decode_and_defaults(void **state)
         assert_true(str_has_prefix(err.message, "spec.schedule: "));
 }
 
+static void test_depends_on_refused(void **state)
+{
+        (void)state;
+        assert_invalid(HEAD "  schedule: \"@hourly\"\n"
+                            "  taskTemplate:\n"
+                            "    spec: {image: busybox, dependsOn: [a]}\n",
+                       "c.yaml:8:28: spec.taskTemplate.spec.dependsOn: not allowed in a CronTask "
+                       "template: its runs start on the schedule; order work with a "
+                       "workflowTemplate and step dependsOn");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_kind),
             cmocka_unit_test(test_valid),
+            cmocka_unit_test(test_depends_on_refused),
             cmocka_unit_test(test_schedule_and_zone),
             cmocka_unit_test(test_templates),
             cmocka_unit_test(test_limits),

@@ -1295,6 +1295,57 @@ static void test_task_spec_decode(void **state)
         task_spec_release(NULL);
 }
 
+static void test_validate_depends_on(void **state)
+{
+        (void)state;
+        assert_valid_as(TASK_HEAD "  dependsOn: [a, b-2]\n", "t.yaml");
+        assert_valid_as(TASK_HEAD "  dependsOn: []\n", "t.yaml");
+        assert_task_invalid("  dependsOn:\n    - a\n    - B\n    - t\n    - a\n    - 3\n",
+                            "t.yaml:9:7: spec.dependsOn[1]: invalid task name \"B\": must be a "
+                            "DNS-1123 label: at most 63 lowercase letters, digits or '-', "
+                            "starting and ending with a letter or digit\n"
+                            "t.yaml:10:7: spec.dependsOn[2]: a Task cannot depend on itself\n"
+                            "t.yaml:11:7: spec.dependsOn[3]: duplicate dependency a (first at "
+                            "spec.dependsOn[0])\n"
+                            "t.yaml:12:7: spec.dependsOn[4]: must be a string");
+        assert_task_invalid("  dependsOn: a\n", "t.yaml:7:3: spec.dependsOn: must be an array");
+
+        /* At most TASK_DEPENDS_ON_MAX. */
+        _cleanup_free_ char *many = strdup("  dependsOn: [d0");
+        assert_non_null(many);
+        for (int i = 1; i <= TASK_DEPENDS_ON_MAX; i++) {
+                char *next = str_printf("%s, d%d", many, i);
+                assert_non_null(next);
+                free(many);
+                many = next;
+        }
+        _cleanup_free_ char *tail = str_printf("%s]\n", many);
+        assert_non_null(tail);
+        assert_task_invalid(tail, "t.yaml:7:3: spec.dependsOn: at most 64 dependencies, found 65");
+
+        /* Decoded in order, names borrowed from the object. */
+        struct task_spec s;
+        struct berth_error err = {0};
+        json_t *o = load_json("{\"metadata\":{\"name\":\"c\"},"
+                              "\"spec\":{\"image\":\"x\",\"dependsOn\":[\"b\",\"a\"]}}");
+        assert_int_equal(task_spec_decode(o, &s, &err), 0);
+        assert_int_equal(s.n_depends_on, 2);
+        assert_string_equal(s.depends_on[0], "b");
+        assert_string_equal(s.depends_on[1], "a");
+        assert_ptr_equal(s.depends_on[1],
+                         json_string_value(json_array_get(json_path(o, "spec.dependsOn"), 1)));
+        task_spec_release(&s);
+        assert_null(s.depends_on);
+        assert_int_equal(s.n_depends_on, 0);
+        json_decref(o);
+        o = load_json("{\"spec\":{\"image\":\"x\"}}");
+        assert_int_equal(task_spec_decode(o, &s, &err), 0);
+        assert_null(s.depends_on);
+        assert_int_equal(s.n_depends_on, 0);
+        task_spec_release(&s);
+        json_decref(o);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1316,6 +1367,7 @@ int main(void)
             cmocka_unit_test(test_validate_envelope),
             cmocka_unit_test(test_validate_server_fields),
             cmocka_unit_test(test_validate_task_spec),
+            cmocka_unit_test(test_validate_depends_on),
             cmocka_unit_test(test_validate_image),
             cmocka_unit_test(test_validate_env),
             cmocka_unit_test(test_validate_volumes),

@@ -905,9 +905,18 @@ static void test_replica_template_errors(void **state)
         assert_string_equal(t.image, "untouched");
 }
 
+static void test_template_depends_on_refused(void **state)
+{
+        (void)state;
+        assert_spec_invalid("  template: {image: nginx, dependsOn: [db]}\n",
+                            "s.yaml:6:28: spec.template.dependsOn: not allowed in a Service "
+                            "template: a Service's replicas start with the Service");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_template_depends_on_refused),
             cmocka_unit_test(test_kind),
             cmocka_unit_test(test_valid),
             cmocka_unit_test(test_defaults),

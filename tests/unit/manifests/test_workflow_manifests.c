@@ -971,9 +971,20 @@ static void test_expr_expand_limits(void **state)
         assert_expand_fails(long_expr, 1024, -EINVAL, expected);
 }
 
+static void test_step_task_depends_on_refused(void **state)
+{
+        (void)state;
+        assert_workflow_invalid("  steps:\n"
+                                "    - {name: a, task: {image: b}}\n"
+                                "    - {name: c, task: {image: b, dependsOn: [a]}}\n",
+                                "w.yaml:8:34: spec.steps[1].task.dependsOn: not allowed in a "
+                                "step's task: set dependsOn on the step");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_step_task_depends_on_refused),
             cmocka_unit_test(test_kind),
             cmocka_unit_test(test_diamond_and_defaults),
             cmocka_unit_test(test_limits_valid),

@@ -1249,6 +1249,250 @@ static void test_enum_strings(void **state)
         assert_string_equal(task_action_type_to_string((enum task_action_type)99), "Unknown");
 }
 
+/* ---- dependsOn -------------------------------------------------------- */
+
+static const char *const deps_ab[] = {"a", "b"};
+
+static void assert_waiting(const struct task_plan *p, enum task_waiting w, const char *reason,
+                           const char *message)
+{
+        assert_int_equal(p->status.waiting, w);
+        assert_string_equal(p->status.waiting_reason, reason);
+        assert_string_equal(p->status.waiting_message, message);
+}
+
+static void test_depends_waits_for_dependencies(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_dependency deps[] = {{.name = "a", .found = true, .phase = TASK_PHASE_RUNNING},
+                                         {.name = "b", .found = false}};
+        struct task_plan p;
+
+        in.spec.depends_on = deps_ab;
+        in.spec.n_depends_on = 2;
+        in.deps = deps;
+        in.n_deps = 2;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0); /* no image check, no container */
+        assert_int_equal(p.status.phase, TASK_PHASE_PENDING);
+        assert_int_equal(p.status.attempts, 0);
+        assert_reason(&p, "DependenciesNotReady");
+        assert_string_equal(p.status.message, "waiting for task a (Running), b (not found)");
+        assert_waiting(&p, TASK_WAITING_TRUE, "DependenciesNotReady",
+                       "waiting for task a (Running), b (not found)");
+        assert_true(p.status_changed);
+        assert_int_equal(p.requeue_after_ms, -1); /* a dependency's change brings it back */
+
+        /* One succeeded: only the other is named. */
+        deps[0].phase = TASK_PHASE_SUCCEEDED;
+        deps[1] = (struct task_dependency){.name = "b", .found = true};
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_string_equal(p.status.message, "waiting for task b (Pending)");
+
+        /* Same picture as the status already written: nothing to write. */
+        struct task_plan again;
+        in.status = p.status;
+        in.status.observed_generation = 1;
+        task_plan_compute(&in, &again);
+        assert_false(again.status_changed);
+}
+
+static void test_depends_all_succeeded_runs(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_dependency deps[] = {
+            {.name = "a", .found = true, .phase = TASK_PHASE_SUCCEEDED},
+            {.name = "b", .found = true, .phase = TASK_PHASE_SUCCEEDED}};
+        struct task_plan p;
+
+        in.spec.depends_on = deps_ab;
+        in.spec.n_depends_on = 2;
+        in.deps = deps;
+        in.n_deps = 2;
+        in.status.waiting = TASK_WAITING_TRUE;
+        in.status.waiting_reason = "DependenciesNotReady";
+        in.status.reason = "DependenciesNotReady";
+        in.status.message = "waiting for task b (Running)";
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_CREATE, 1);
+        assert_int_equal(p.status.attempts, 1);
+        assert_null(p.status.reason);
+        assert_null(p.status.message);
+        assert_waiting(&p, TASK_WAITING_FALSE, "DependenciesReady", "");
+}
+
+static void test_depends_failed_fails_without_running(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_dependency deps[] = {{.name = "a", .found = true, .phase = TASK_PHASE_FAILED},
+                                         {.name = "b", .found = false}};
+        struct task_plan p;
+
+        in.spec.depends_on = deps_ab;
+        in.spec.n_depends_on = 2;
+        in.deps = deps;
+        in.n_deps = 2;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_int_equal(p.status.attempts, 0);
+        assert_int_equal(p.status.completion_ms, in.now_ms);
+        assert_false(p.status.exit_known);
+        assert_reason(&p, "DependencyFailed");
+        assert_string_equal(p.status.message, "dependency a failed");
+        assert_waiting(&p, TASK_WAITING_FALSE, "DependencyFailed", "dependency a failed");
+
+        deps[1] = (struct task_dependency){.name = "b", .found = true, .phase = TASK_PHASE_FAILED};
+        task_plan_compute(&in, &p);
+        assert_string_equal(p.status.message, "dependencies a, b failed");
+
+        /* Finished: never runs afterwards, even once the dependency is fine. */
+        in.status = p.status;
+        deps[0].phase = deps[1].phase = TASK_PHASE_SUCCEEDED;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+}
+
+static void test_depends_cycle_waits(void **state)
+{
+        (void)state;
+        static const char *const deps_y[] = {"y"};
+        static const char *const cycle[] = {"x", "y"};
+        struct task_plan_input in = input_default();
+        struct task_dependency deps[] = {{.name = "y", .found = true, .phase = TASK_PHASE_PENDING}};
+        struct task_plan p;
+
+        in.spec.depends_on = deps_y;
+        in.spec.n_depends_on = 1;
+        in.deps = deps;
+        in.n_deps = 1;
+        in.cycle = cycle;
+        in.n_cycle = 2;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_PENDING);
+        assert_reason(&p, "DependencyCycle");
+        assert_string_equal(p.status.message, "dependency cycle: x \u2192 y \u2192 x");
+        assert_waiting(&p, TASK_WAITING_TRUE, "DependencyCycle",
+                       "dependency cycle: x \u2192 y \u2192 x");
+        assert_int_equal(p.requeue_after_ms, -1);
+}
+
+static void test_depends_long_message_is_cut(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_dependency deps[TASK_DEPENDS_ON_MAX];
+        char names[TASK_DEPENDS_ON_MAX][64];
+        struct task_plan p;
+
+        for (size_t i = 0; i < TASK_DEPENDS_ON_MAX; i++) {
+                snprintf(names[i], sizeof(names[i]), "a-rather-long-dependency-name-%02zu", i);
+                deps[i] = (struct task_dependency){.name = names[i]};
+        }
+        in.deps = deps;
+        in.n_deps = TASK_DEPENDS_ON_MAX;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_true(strlen(p.status.message) < sizeof(p.message));
+        assert_non_null(strstr(p.status.message, "a-rather-long-dependency-name-00 (not found), "));
+        assert_non_null(strstr(p.status.message, " more"));
+}
+
+static void test_depends_only_gate_first_start(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_dependency deps[] = {{.name = "a", .found = false},
+                                         {.name = "b", .found = true, .phase = TASK_PHASE_FAILED}};
+        struct observed_container c = running(1, "c1", T0);
+        struct task_plan p;
+
+        /* Started (the dependency was deleted or failed since): runs on. */
+        in.spec.depends_on = deps_ab;
+        in.spec.n_depends_on = 2;
+        in.deps = deps;
+        in.n_deps = 2;
+        in.status = (struct task_status){.phase = TASK_PHASE_RUNNING,
+                                         .attempts = 1,
+                                         .container_id = "c1",
+                                         .start_ms = T0,
+                                         .waiting = TASK_WAITING_FALSE,
+                                         .waiting_reason = "DependenciesReady",
+                                         .waiting_message = ""};
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_null(p.status.reason);
+        assert_waiting(&p, TASK_WAITING_FALSE, "DependenciesReady", "");
+
+        /* Created but the status never heard of it (crash): adopted, not gated. */
+        in.status = (struct task_status){.phase = TASK_PHASE_PENDING};
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_int_equal(p.status.attempts, 1);
+}
+
+static void test_depends_waiting_condition_json(void **state)
+{
+        (void)state;
+        struct task_status st = {.phase = TASK_PHASE_PENDING,
+                                 .reason = "DependenciesNotReady",
+                                 .message = "waiting for task a (Running)",
+                                 .waiting = TASK_WAITING_TRUE,
+                                 .waiting_reason = "DependenciesNotReady",
+                                 .waiting_message = "waiting for task a (Running)"};
+        json_t *j1 = task_status_to_json(&st, NULL, T0);
+
+        assert_non_null(j1);
+        assert_int_equal(json_array_size(json_object_get(j1, "conditions")), 4);
+        assert_string_equal(cond_field(j1, "Waiting", "status"), "True");
+        assert_string_equal(cond_field(j1, "Waiting", "reason"), "DependenciesNotReady");
+        assert_string_equal(cond_field(j1, "Waiting", "message"), "waiting for task a (Running)");
+        assert_string_equal(cond_field(j1, "Running", "status"), "False");
+
+        /* Read back as written. */
+        json_t *obj = json_pack("{s:O}", "status", j1);
+        struct task_status back;
+        task_status_from_json(obj, &back);
+        assert_int_equal(back.waiting, TASK_WAITING_TRUE);
+        assert_string_equal(back.waiting_reason, "DependenciesNotReady");
+        assert_string_equal(back.waiting_message, "waiting for task a (Running)");
+
+        /* Ready: False, with a new transition time. */
+        st.waiting = TASK_WAITING_FALSE;
+        st.waiting_reason = "DependenciesReady";
+        st.waiting_message = "";
+        st.reason = st.message = NULL;
+        json_t *j2 = task_status_to_json(&st, j1, T0 + 5000);
+        assert_string_equal(cond_field(j2, "Waiting", "status"), "False");
+        assert_string_equal(cond_field(j2, "Waiting", "lastTransitionTime"),
+                            "2026-01-01T00:00:05Z");
+
+        /* No dependsOn: no Waiting condition, nothing read. */
+        struct task_status plain = {.phase = TASK_PHASE_PENDING};
+        json_t *j3 = task_status_to_json(&plain, NULL, T0);
+        assert_int_equal(json_array_size(json_object_get(j3, "conditions")), 3);
+        json_t *obj3 = json_pack("{s:O}", "status", j3);
+        task_status_from_json(obj3, &back);
+        assert_int_equal(back.waiting, TASK_WAITING_NONE);
+        assert_null(back.waiting_reason);
+
+        json_decref(obj);
+        json_decref(obj3);
+        json_decref(j1);
+        json_decref(j2);
+        json_decref(j3);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1285,6 +1529,13 @@ int main(void)
             cmocka_unit_test(test_container_name),
             cmocka_unit_test(test_container_body),
             cmocka_unit_test(test_enum_strings),
+            cmocka_unit_test(test_depends_waits_for_dependencies),
+            cmocka_unit_test(test_depends_all_succeeded_runs),
+            cmocka_unit_test(test_depends_failed_fails_without_running),
+            cmocka_unit_test(test_depends_cycle_waits),
+            cmocka_unit_test(test_depends_long_message_is_cut),
+            cmocka_unit_test(test_depends_only_gate_first_start),
+            cmocka_unit_test(test_depends_waiting_condition_json),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
