@@ -176,6 +176,14 @@ char *api_list_prefix(const char *prefix, const struct api_route *r);
 
 /* ---- object semantics (objects.c) --------------------------------------- */
 
+#define API_GENERATE_NAME_TRIES 8 /* names tried for a generateName before 409 */
+
+/* Writes MANIFEST_GENERATED_SUFFIX_LEN characters of
+ * MANIFEST_GENERATED_ALPHABET and a NUL to out. 0 or -errno. */
+typedef int (*api_name_suffix_fn)(char *out, void *userdata);
+/* The api_name_suffix_fn berthd uses: from getrandom(). userdata unused. */
+int api_name_suffix_random(char *out, void *userdata);
+
 struct api_objects {
         struct store *store;
         struct object_cache *cache;
@@ -183,6 +191,10 @@ struct api_objects {
         int wait_ms;                     /* read-your-writes wait; API_WAIT_MS */
         const char *const *source_roots; /* api_config's */
         size_t n_source_roots;
+        /* The random part of a name made from metadata.generateName; NULL:
+         * api_name_suffix_random. A seam for tests that provoke collisions. */
+        api_name_suffix_fn name_suffix;
+        void *name_suffix_data;
 };
 
 /* The request body as one manifest document: 400 if it does not parse or
@@ -190,11 +202,15 @@ struct api_objects {
  * (manifest_list_release). */
 int api_parse_one(const char *body, size_t len, struct manifest_list *ret, struct api_error *err);
 /* POST collection: validates, fills server fields, writes with "must not
- * exist", waits for the cache. *ret is the created object (new reference). */
+ * exist", waits for the cache. *ret is the created object (new reference).
+ * An object with metadata.generateName and no name is named generateName +
+ * o->name_suffix, with another suffix on a collision,
+ * API_GENERATE_NAME_TRIES names in all (then 409 AlreadyExists). */
 int api_object_create(struct api_objects *o, const struct kind_info *kind, const char *ns,
                       const struct manifest_doc *doc, json_t **ret, struct api_error *err);
 /* PUT object: replace spec/labels/annotations, keeping server metadata and
- * status; CAS on metadata.resourceVersion when given. */
+ * status; CAS on metadata.resourceVersion when given. A body with
+ * metadata.generateName and no name is refused (422): it names no object. */
 int api_object_replace(struct api_objects *o, const struct kind_info *kind, const char *ns,
                        const char *name, const struct manifest_doc *doc, json_t **ret,
                        struct api_error *err);

@@ -9,6 +9,7 @@
 #include "api-internal.h"
 
 #include <inttypes.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "apply.h"
@@ -93,6 +94,17 @@ static int check_incoming(const struct api_objects *o, const struct kind_info *k
 
         if (!obj)
                 return api_error_set(err, 500, "out of memory");
+        if (name && name[0] && manifest_generates_name(obj)) {
+                const json_t *pos = json_object_get(doc->positions, "metadata.generateName");
+                if (field_errors_add(&errs, "metadata.name",
+                                     (int)json_integer_value(json_array_get(pos, 0)),
+                                     (int)json_integer_value(json_array_get(pos, 1)),
+                                     "required: a replace names the object it replaces; "
+                                     "generateName is only for create") < 0)
+                        return api_error_set(err, 500, "out of memory");
+                _cleanup_free_ char *what = str_printf("%s \"%s\"", kind->kind, name);
+                return invalid_message(err, what ? what : kind->kind, &errs, NULL);
+        }
         json_t *m = json_object_get(obj, "metadata");
         if (json_is_object(m)) {
                 if (ns && ns[0] && !json_object_get(m, "namespace"))
@@ -189,11 +201,52 @@ int api_parse_one(const char *body, size_t len, struct manifest_list *ret, struc
         return 0;
 }
 
+int api_name_suffix_random(char *out, void *userdata)
+{
+        const size_t n = strlen(MANIFEST_GENERATED_ALPHABET);
+        /* Bytes from limit on would make the first letters likelier. */
+        const unsigned limit = 256 - 256 % n;
+        size_t len = 0;
+
+        (void)userdata;
+        while (len < MANIFEST_GENERATED_SUFFIX_LEN) {
+                unsigned char raw[16];
+                ssize_t got = getrandom(raw, sizeof(raw), 0);
+
+                if (got < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                for (ssize_t i = 0; i < got && len < MANIFEST_GENERATED_SUFFIX_LEN; i++)
+                        if (raw[i] < limit)
+                                out[len++] = MANIFEST_GENERATED_ALPHABET[raw[i] % n];
+        }
+        out[len] = '\0';
+        return 0;
+}
+
+/* Sets metadata.name to generateName and a new random suffix. */
+static int generate_name(struct api_objects *o, json_t *obj, struct api_error *err)
+{
+        api_name_suffix_fn suffix = o->name_suffix ? o->name_suffix : api_name_suffix_random;
+        char rnd[MANIFEST_GENERATED_SUFFIX_LEN + 1];
+        int rc = suffix(rnd, o->name_suffix_data);
+
+        if (rc < 0)
+                return api_error_set(err, 500, "cannot pick a name: %s", strerror(-rc));
+        _cleanup_free_ char *name =
+            str_printf("%s%s", json_path_string(obj, "metadata.generateName"), rnd);
+        if (!name ||
+            json_object_set_new(json_object_get(obj, "metadata"), "name", json_string(name)) < 0)
+                return api_error_set(err, 500, "out of memory");
+        return 0;
+}
+
 int api_object_create(struct api_objects *o, const struct kind_info *kind, const char *ns,
                       const struct manifest_doc *doc, json_t **ret, struct api_error *err)
 {
         _cleanup_json_ json_t *obj = NULL;
-        struct berth_error serr = {0};
         int64_t rev = 0;
         int rc = check_incoming(o, kind, ns, NULL, doc, &obj, err);
 
@@ -203,19 +256,38 @@ int api_object_create(struct api_objects *o, const struct kind_info *kind, const
         if (rc < 0)
                 return api_error_set(err, 500, "cannot stamp the new object: %s", strerror(-rc));
 
-        const char *name = json_path_string(obj, "metadata.name");
-        const char *ons = json_path_string(obj, "metadata.namespace");
-        _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ons, name);
-        if (!key)
-                return api_error_set(err, 500, "out of memory");
-        rc = object_put(o->store, key, obj, STORE_MUST_NOT_EXIST, NULL, &rev, &serr);
-        if (rc == -ESTALE)
-                return api_error_set_reason(err, 409, "AlreadyExists", "%s \"%s\" already exists",
-                                            kind->resource, name);
-        if (rc < 0)
-                return api_error_from_store(err, rc, &serr, "create");
+        /* Validated: the prefix leaves room for the suffix. */
+        bool generate = manifest_generates_name(obj);
+        for (int attempt = 0;; attempt++) {
+                struct berth_error serr = {0};
 
-        return read_back(o, key, obj, rev, ret, err);
+                if (generate) {
+                        rc = generate_name(o, obj, err);
+                        if (rc < 0)
+                                return rc;
+                }
+                const char *name = json_path_string(obj, "metadata.name");
+                const char *ons = json_path_string(obj, "metadata.namespace");
+                _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ons, name);
+                if (!key)
+                        return api_error_set(err, 500, "out of memory");
+                rc = object_put(o->store, key, obj, STORE_MUST_NOT_EXIST, NULL, &rev, &serr);
+                if (rc == -ESTALE && generate && attempt + 1 < API_GENERATE_NAME_TRIES)
+                        continue;
+                if (rc == -ESTALE && generate)
+                        return api_error_set_reason(
+                            err, 409, "AlreadyExists",
+                            "%s: %d names generated from \"%s\" already exist; try again",
+                            kind->resource, API_GENERATE_NAME_TRIES,
+                            json_path_string(obj, "metadata.generateName"));
+                if (rc == -ESTALE)
+                        return api_error_set_reason(err, 409, "AlreadyExists",
+                                                    "%s \"%s\" already exists", kind->resource,
+                                                    name);
+                if (rc < 0)
+                        return api_error_from_store(err, rc, &serr, "create");
+                return read_back(o, key, obj, rev, ret, err);
+        }
 }
 
 static int parse_resource_version(const json_t *v, int64_t *ret)
@@ -455,8 +527,20 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
                     !json_object_get(m, "namespace"))
                         json_object_set_new(m, "namespace", json_string(default_ns));
                 if (manifest_validate(obj, list.docs[i].positions, &errs) == 0 &&
-                    check_configured(o, obj, list.docs[i].positions, &errs) == 0)
+                    check_configured(o, obj, list.docs[i].positions, &errs) == 0 &&
+                    !manifest_generates_name(obj))
                         continue;
+                if (errs.n == 0) {
+                        const json_t *pos =
+                            json_object_get(list.docs[i].positions, "metadata.generateName");
+                        if (field_errors_add(&errs, "metadata.generateName",
+                                             (int)json_integer_value(json_array_get(pos, 0)),
+                                             (int)json_integer_value(json_array_get(pos, 1)), "%s",
+                                             MANIFEST_GENERATE_NAME_APPLY) < 0) {
+                                json_decref(details);
+                                return api_error_set(err, 500, "out of memory");
+                        }
+                }
                 n_invalid++;
                 _cleanup_free_ char *prefix = doc_prefix(obj, i);
                 struct api_error tmp = {0};

@@ -449,6 +449,11 @@ int cmd_scale(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char
 int cmd_rollout(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_diff(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_sync(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* berth submit FILE [-p NAME=VALUE]... [--wait [--timeout DUR]]: POSTs one Workflow
+ * with its parameters set (so that generateName works) and prints
+ * "workflow/NAME submitted"; with --wait follows it: 0 Succeeded, 1 Failed
+ * (reason and message printed), deleted or timed out. */
+int cmd_submit(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 
 /* Shared by delete --wait and wait --for=delete: waits until the object is
  * gone. Returns 0, -ETIMEDOUT, or another -errno after printing. */

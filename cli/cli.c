@@ -131,6 +131,25 @@ static const struct cli_command commands[] = {
      "  berth wait workflow/etl --for=condition=Succeeded --timeout 1h\n"
      "  berth wait task hello --for=delete",
      cmd_wait},
+    {"submit", "submit FILE [-p NAME=VALUE]... [--wait [--timeout DURATION]]",
+     "Run a workflow from a file",
+     "Create a new Workflow from FILE (one Workflow document) and print its name.\n"
+     "\n"
+     "Each -p NAME=VALUE sets the value of the parameter NAME of spec.parameters;\n"
+     "a name the workflow does not declare is an error. The workflow is created as\n"
+     "a new object: with metadata.generateName instead of metadata.name berthd names\n"
+     "each run (generateName followed by 5 random characters), so the same file can\n"
+     "be submitted again and again. With metadata.name, submitting it twice fails\n"
+     "with AlreadyExists.\n"
+     "\n"
+     "With --wait the command follows the workflow until it finished: exit status 0\n"
+     "when it succeeded, 1 when it failed (its reason and message are printed), was\n"
+     "deleted, or --timeout passed first (default: no limit).\n"
+     "\n"
+     "Examples:\n"
+     "  berth submit examples/workflow/submit.yaml\n"
+     "  berth submit etl.yaml -p day=2026-12-01 --wait --timeout 1h",
+     cmd_submit},
     {"delete",
      "delete KIND NAME... | KIND/NAME... | -f FILE|DIR [-R] [--wait=true] [--timeout 60s]",
      "Delete objects",

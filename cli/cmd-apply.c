@@ -67,7 +67,9 @@ int cli_apply_namespace(struct cli_ctx *ctx, const struct manifest_doc *d)
                         "error: %s:%d: the namespace of %s/%s is \"%s\", not the \"%s\" given "
                         "with --namespace\n",
                         d->source, d->line, kind->singular,
-                        json_path_string(d->object, "metadata.name"), ns, ctx->ns);
+                        json_path_string(d->object, "metadata.name")
+                            ?: json_path_string(d->object, "metadata.generateName") ?: "",
+                        ns, ctx->ns);
                 return -EINVAL;
         }
         if (!ns)
@@ -196,6 +198,33 @@ static int apply_batch(struct cli_ctx *ctx, const struct apply_texts *t, size_t 
         return failed ? -EINVAL : 0;
 }
 
+/* Objects named only by generateName are for a create: prints each one
+ * ("file:line:column: metadata.generateName: ...") and returns -EINVAL. */
+static int refuse_generated_names(struct cli_ctx *ctx, const struct manifest_list *list)
+{
+        bool bad = false;
+
+        for (size_t i = 0; i < list->n; i++) {
+                const struct manifest_doc *d = &list->docs[i];
+                const json_t *pos = json_object_get(d->positions, "metadata.generateName");
+                _cleanup_(field_errors_release) struct field_errors errs = {0};
+
+                if (!manifest_generates_name(d->object))
+                        continue;
+                bad = true;
+                if (field_errors_add(&errs, "metadata.generateName",
+                                     (int)json_integer_value(json_array_get(pos, 0)),
+                                     (int)json_integer_value(json_array_get(pos, 1)), "%s",
+                                     MANIFEST_GENERATE_NAME_APPLY) < 0) {
+                        cli_fail(ctx, "out of memory");
+                        return -ENOMEM;
+                }
+                _cleanup_free_ char *s = field_errors_format(&errs, d->source);
+                fprintf(ctx->err, "%s\n", s ? s : MANIFEST_GENERATE_NAME_APPLY);
+        }
+        return bad ? -EINVAL : 0;
+}
+
 int cmd_apply(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
 {
         struct cli_list files = {0};
@@ -225,6 +254,8 @@ int cmd_apply(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char
 
         /* Everything is checked before the first batch goes out. */
         if (cli_load_manifests(ctx, &files, recursive, true, &list) < 0)
+                return CLI_EXIT_FAIL;
+        if (refuse_generated_names(ctx, &list) < 0)
                 return CLI_EXIT_FAIL;
         for (size_t i = 0; i < list.n; i++)
                 if (cli_apply_namespace(ctx, &list.docs[i]) < 0)

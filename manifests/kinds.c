@@ -67,6 +67,32 @@ bool name_is_valid(const char *name)
         return true;
 }
 
+bool generate_name_is_valid(const char *prefix)
+{
+        size_t len;
+
+        if (!prefix)
+                return false;
+        len = strlen(prefix);
+        if (len == 0 || len > MANIFEST_GENERATE_NAME_MAX || prefix[0] == '-')
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                char c = prefix[i];
+
+                if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-')
+                        return false;
+        }
+        return true;
+}
+
+bool manifest_generates_name(const json_t *object)
+{
+        const json_t *md = json_object_get(object, "metadata");
+        const json_t *name = json_object_get(md, "name");
+
+        return json_is_string(json_object_get(md, "generateName")) && (!name || json_is_null(name));
+}
+
 /* A key segment: non-empty, no '/', fits the 64-byte arrays of object_key_parse. */
 static bool key_segment_valid(const char *s, size_t len)
 {

@@ -127,6 +127,25 @@ bool object_key_is_data(const char *prefix, const char *key);
 /* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
 bool name_is_valid(const char *name);
 
+/* metadata.generateName: the server names the object on create (POST to the
+ * collection) generateName followed by MANIFEST_GENERATED_SUFFIX_LEN random
+ * characters of MANIFEST_GENERATED_ALPHABET (no vowels: no words), like
+ * Kubernetes. The prefix leaves room for them in a DNS-1123 label. */
+#define MANIFEST_GENERATED_SUFFIX_LEN 5
+#define MANIFEST_GENERATE_NAME_MAX    (63 - MANIFEST_GENERATED_SUFFIX_LEN)
+#define MANIFEST_GENERATED_ALPHABET   "bcdfghjklmnpqrstvwxz2456789"
+/* Why an apply (berth apply, POST /apply, a Source) refuses such an object. */
+#define MANIFEST_GENERATE_NAME_APPLY                                                               \
+        "generateName needs berth submit (a POST to the collection): apply cannot tell which "     \
+        "object to update"
+
+/* A DNS-1123 label prefix: [a-z0-9][-a-z0-9]*, at most
+ * MANIFEST_GENERATE_NAME_MAX characters (a trailing '-' is fine). */
+bool generate_name_is_valid(const char *prefix);
+/* Whether object has metadata.generateName and no metadata.name: only a
+ * create can take it, which picks the name. */
+bool manifest_generates_name(const json_t *object);
+
 /* ---- parsing ---------------------------------------------------------- */
 
 struct manifest_doc {

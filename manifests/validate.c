@@ -7,6 +7,7 @@ static const char *const top_fields[] = {"apiVersion", "kind", "metadata", "spec
 
 static const char *const metadata_fields[] = {
     "name",
+    "generateName",
     "namespace",
     "labels",
     "annotations",
@@ -20,14 +21,50 @@ static const char *const metadata_fields[] = {
     NULL,
 };
 
-static void check_metadata(struct check *c, const json_t *object)
+#define GENERATE_NAME_RULE                                                                         \
+        "must be at most 58 lowercase letters, digits or '-', starting with a letter or digit "    \
+        "(the server appends 5 random characters)"
+
+/* metadata.name, or metadata.generateName for a name the server picks on
+ * create. Both only in an object the server named (it keeps generateName
+ * beside the name it picked, and sets uid): a manifest names its object one
+ * way. */
+static void check_names(struct check *c, const json_t *md, const struct kind_info *info)
+{
+        const json_t *name = check_field(c, md, "metadata", "name", false);
+        const json_t *gen = check_field(c, md, "metadata", "generateName", false);
+
+        if (!name && !gen)
+                check_error(c, "metadata.name",
+                            "required: set metadata.name, or metadata.generateName for a name "
+                            "the server picks on create");
+        if (name)
+                check_name(c, md, "metadata", "name", true);
+        if (!gen)
+                return;
+        if (!json_is_string(gen)) {
+                check_error(c, "metadata.generateName", "must be a string");
+        } else if (!generate_name_is_valid(json_string_value(gen))) {
+                check_error(c, "metadata.generateName", "invalid generateName \"%s\": %s",
+                            json_string_value(gen), GENERATE_NAME_RULE);
+        } else if (info && !info->namespaced) {
+                check_error(c, "metadata.generateName",
+                            "not supported for %s: only namespaced kinds", info->kind);
+        } else if (name && !json_object_get(md, "uid")) {
+                check_error(c, "metadata.generateName",
+                            "only allowed without metadata.name: the server picks the name from "
+                            "it on create");
+        }
+}
+
+static void check_metadata(struct check *c, const json_t *object, const struct kind_info *info)
 {
         const json_t *md = check_object(c, object, "", "metadata", true);
 
         if (!md)
                 return;
         check_unknown_fields(c, md, "metadata", metadata_fields);
-        check_name(c, md, "metadata", "name", true);
+        check_names(c, md, info);
         check_name(c, md, "metadata", "namespace", false);
         check_string_map(c, md, "metadata", "labels", true, false);
         check_string_map(c, md, "metadata", "annotations", false, false);
@@ -75,9 +112,18 @@ static void check_envelope(struct check *c, const json_t *object)
                             api_version, MANIFEST_API_VERSION);
 
         info = check_kind(c, object);
-        check_metadata(c, object);
+        check_metadata(c, object, info);
         c->object_name =
             json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+        /* A generated name is as long as this one: the limits of the names
+         * derived from it apply to the prefix. */
+        char generated[OBJECT_NAME_MAX + 1];
+        const char *gen = json_path_string(object, "metadata.generateName");
+        if (!c->object_name && generate_name_is_valid(gen)) {
+                snprintf(generated, sizeof(generated), "%s%.*s", gen, MANIFEST_GENERATED_SUFFIX_LEN,
+                         "xxxxxxxx");
+                c->object_name = generated;
+        }
         if (info) {
                 const json_t *spec = check_object(c, object, "", "spec", info->check_spec != NULL);
 

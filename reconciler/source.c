@@ -267,6 +267,15 @@ static int load_file(struct source_run *run, const struct source_file *f)
                         bad = true;
                         continue;
                 }
+                if (manifest_generates_name(obj)) {
+                        const json_t *pos =
+                            json_object_get(list.docs[i].positions, "metadata.generateName");
+                        add_error(run, f->relpath, (int)json_integer_value(json_array_get(pos, 0)),
+                                  (int)json_integer_value(json_array_get(pos, 1)),
+                                  "metadata.generateName: %s", MANIFEST_GENERATE_NAME_APPLY);
+                        bad = true;
+                        continue;
+                }
                 const struct kind_info *kind = kind_by_name(json_path_string(obj, "kind"));
                 const char *ns = json_path_string(obj, "metadata.namespace");
                 const char *name = json_path_string(obj, "metadata.name");

@@ -126,6 +126,17 @@ wait_until 30 gone || fail "not all gone 30s after delete: workflow $(berth get 
 tasks $(berth get tasks 2>&1), containers $(docker ps -a --filter "$(cluster_filter)" --format '{{.Names}}'),
 results $(results)"
 log "workflow, tasks, containers and results gone $((SECONDS - t0))s after delete"
+
+# The submit example: a generated name per run, a parameter overridden.
+berth submit "$BERTH_SOURCE_DIR/examples/workflow/submit.yaml" -p day=2026-12-01 --wait --timeout 90s \
+  >"$T/submit.out" || fail "submit: $(cat "$T/submit.out")"
+run=$(sed -n 's|^workflow/\(etl-[a-z0-9]\{5\}\) submitted$|\1|p' "$T/submit.out")
+[ -n "$run" ] || fail "submit output: $(cat "$T/submit.out")"
+berth logs "workflow/$run" | has "$run on 2026-12-01: 42 rows" || fail "submit logs: $(berth logs "workflow/$run")"
+berth submit "$BERTH_SOURCE_DIR/examples/workflow/submit.yaml" >"$T/submit2.out" || fail "second submit"
+run2=$(sed -n 's|^workflow/\(etl-[a-z0-9]\{5\}\) submitted$|\1|p' "$T/submit2.out")
+[ -n "$run2" ] && [ "$run2" != "$run" ] || fail "second submit: $(cat "$T/submit2.out")"
+berth wait "workflow/$run2" --for=condition=Succeeded --timeout=90s || fail "second run"
 stop_berthd
 
 # The result keys themselves are gone from the store, not just hidden behind

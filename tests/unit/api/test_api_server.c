@@ -586,6 +586,119 @@ static void test_replace(void **state)
                            404));
 }
 
+/* Hands out the suffixes of a list, the last one again once they ran out. */
+struct suffixes {
+        const char *const *v;
+        size_t n, calls;
+};
+
+static int fake_suffix(char *out, void *userdata)
+{
+        struct suffixes *s = userdata;
+        const char *v = s->v[s->calls < s->n ? s->calls : s->n - 1];
+
+        s->calls++;
+        memcpy(out, v, MANIFEST_GENERATED_SUFFIX_LEN + 1);
+        return 0;
+}
+
+static int create_direct(struct suffixes *s, const char *body, json_t **ret, struct api_error *err)
+{
+        struct api_objects o = {.store = E.store,
+                                .cache = E.cache,
+                                .prefix = "/berth/",
+                                .wait_ms = API_WAIT_MS,
+                                .name_suffix = fake_suffix,
+                                .name_suffix_data = s};
+        _cleanup_(manifest_list_release) struct manifest_list list = {0};
+
+        assert_int_equal(api_parse_one(body, strlen(body), &list, err), 0);
+        return api_object_create(&o, kind_lookup("Task"), "default", &list.docs[0], ret, err);
+}
+
+static void test_generate_name(void **state)
+{
+        (void)state;
+        const char *gen = "apiVersion: berth/v1\nkind: Task\nmetadata:\n  generateName: gen-\n"
+                          "spec: {image: busybox:latest}\n";
+
+        /* The server picks the rest of the name, and keeps generateName. */
+        json_t *a = expect("POST", NS_PATH, gen, 201);
+        json_t *b = expect("POST", NS_PATH, gen, 201);
+        const char *name = str_at(a, "metadata.name");
+        assert_true(str_has_prefix(name, "gen-"));
+        assert_int_equal(strlen(name), strlen("gen-") + MANIFEST_GENERATED_SUFFIX_LEN);
+        assert_int_equal(strspn(name + 4, MANIFEST_GENERATED_ALPHABET),
+                         MANIFEST_GENERATED_SUFFIX_LEN);
+        assert_string_equal(str_at(a, "metadata.generateName"), "gen-");
+        assert_string_not_equal(name, str_at(b, "metadata.name"));
+        _cleanup_free_ char *path = str_printf(NS_PATH "/%s", name);
+        json_t *g = expect("GET", path, NULL, 200);
+        assert_string_equal(str_at(g, "metadata.uid"), str_at(a, "metadata.uid"));
+        json_decref(g);
+        /* The stored object, with both, can be replaced as read. */
+        _cleanup_free_ char *dump = json_dumps(a, 0);
+        json_decref(expect("PUT", path, dump, 200));
+        json_decref(a);
+        json_decref(b);
+
+        /* Apply and replace need a name. */
+        json_t *j = expect("POST", "/apis/berth/v1/apply", gen, 422);
+        assert_non_null(
+            strstr(str_at(j, "message"), "metadata.generateName: " MANIFEST_GENERATE_NAME_APPLY));
+        json_decref(j);
+        j = expect("PUT", NS_PATH "/gen-x", gen, 422);
+        assert_string_equal(str_at(j, "message"),
+                            "Task \"gen-x\" is invalid: metadata.name: required: a replace "
+                            "names the object it replaces; generateName is only for create");
+        json_decref(j);
+        /* A bad prefix is refused with its field. */
+        j = expect("POST", NS_PATH,
+                   "apiVersion: berth/v1\nkind: Task\nmetadata: {generateName: -x}\n"
+                   "spec: {image: busybox:latest}\n",
+                   422);
+        assert_non_null(strstr(str_at(j, "message"), "metadata.generateName: invalid"));
+        json_decref(j);
+
+        /* A name taken: another one is tried. */
+        json_decref(expect("POST", NS_PATH,
+                           "apiVersion: berth/v1\nkind: Task\nmetadata: {name: col-bbbbb}\n"
+                           "spec: {image: busybox:latest}\n",
+                           201));
+        const char *taken_then_free[] = {"bbbbb", "ccccc"};
+        struct suffixes s = {.v = taken_then_free, .n = 2};
+        struct api_error err = {0};
+        json_t *obj = NULL;
+        const char *col = "apiVersion: berth/v1\nkind: Task\nmetadata: {generateName: col-}\n"
+                          "spec: {image: busybox:latest}\n";
+        assert_int_equal(create_direct(&s, col, &obj, &err), 0);
+        assert_string_equal(str_at(obj, "metadata.name"), "col-ccccc");
+        assert_int_equal(s.calls, 2);
+        json_decref(obj);
+        obj = NULL;
+
+        /* Every name tried is taken: 409, after API_GENERATE_NAME_TRIES. */
+        const char *always_taken[] = {"bbbbb"};
+        s = (struct suffixes){.v = always_taken, .n = 1};
+        assert_true(create_direct(&s, col, &obj, &err) < 0);
+        assert_null(obj);
+        assert_int_equal(err.code, 409);
+        assert_string_equal(err.reason, "AlreadyExists");
+        assert_string_equal(err.message,
+                            "tasks: 8 names generated from \"col-\" already exist; try again");
+        assert_int_equal(s.calls, API_GENERATE_NAME_TRIES);
+        api_error_release(&err);
+
+        /* berthd's suffixes come from the alphabet. */
+        char rnd[MANIFEST_GENERATED_SUFFIX_LEN + 1];
+        for (int i = 0; i < 100; i++) {
+                assert_int_equal(api_name_suffix_random(rnd, NULL), 0);
+                assert_int_equal(strlen(rnd), MANIFEST_GENERATED_SUFFIX_LEN);
+                assert_int_equal(strspn(rnd, MANIFEST_GENERATED_ALPHABET),
+                                 MANIFEST_GENERATED_SUFFIX_LEN);
+        }
+}
+
 static void test_delete(void **state)
 {
         (void)state;
@@ -1395,6 +1508,7 @@ int main(void)
             cmocka_unit_test(test_body_limit),
             cmocka_unit_test(test_apply),
             cmocka_unit_test(test_replace),
+            cmocka_unit_test(test_generate_name),
             cmocka_unit_test(test_delete),
             cmocka_unit_test(test_list_selectors),
             cmocka_unit_test(test_watch),

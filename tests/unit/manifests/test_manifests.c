@@ -600,7 +600,8 @@ static void test_validate_envelope(void **state)
                        "label: at most 63 lowercase letters, digits or '-', starting and ending "
                        "with a letter or digit");
         assert_invalid("apiVersion: berth/v1\nkind: Task\nmetadata:\n  nmae: a\nspec: {image: b}\n",
-                       "t.yaml:3:1: metadata.name: required\n"
+                       "t.yaml:3:1: metadata.name: required: set metadata.name, or "
+                       "metadata.generateName for a name the server picks on create\n"
                        "t.yaml:4:3: metadata.nmae: unknown field, did you mean metadata.name?");
         assert_invalid("apiVersion: berth/v1\nkind: Task\nmetadata: {name: a}\nsepc: {image: b}\n",
                        "t.yaml:1:1: spec: required\n"
@@ -637,6 +638,78 @@ static void test_validate_server_fields(void **state)
                                   "  ownerReferences: [{kind: Workflow, name: w, uid: x}]\n"
                                   "  labels: {app.kubernetes.io/name: x, empty: \"\"}\n"
                                   "spec: {image: b}\nstatus: {phase: Running, anything: [1]}\n"));
+}
+
+static void test_validate_generate_name(void **state)
+{
+        char p58[59], p59[60];
+
+        (void)state;
+        memset(p58, 'a', 58);
+        p58[58] = '\0';
+        memset(p59, 'a', 59);
+        p59[59] = '\0';
+        assert_true(generate_name_is_valid("etl-"));
+        assert_true(generate_name_is_valid("0x"));
+        assert_true(generate_name_is_valid(p58));
+        assert_false(generate_name_is_valid(p59));
+        assert_false(generate_name_is_valid(""));
+        assert_false(generate_name_is_valid(NULL));
+        assert_false(generate_name_is_valid("-etl"));
+        assert_false(generate_name_is_valid("Etl-"));
+        assert_false(generate_name_is_valid("etl."));
+
+        /* Instead of a name, in any namespaced kind. */
+        assert_null(validate_text("apiVersion: berth/v1\nkind: Task\nmetadata:\n"
+                                  "  generateName: hello-\nspec: {image: b}\n"));
+        assert_null(validate_text("apiVersion: berth/v1\nkind: Workflow\nmetadata:\n"
+                                  "  generateName: etl-\nspec:\n  steps:\n"
+                                  "    - {name: a, task: {image: b}}\n"));
+        /* Both: only in what the server named (it has a uid). */
+        assert_null(validate_text("apiVersion: berth/v1\nkind: Task\nmetadata:\n"
+                                  "  name: hello-x2b4z\n  generateName: hello-\n  uid: abc\n"
+                                  "spec: {image: b}\n"));
+        assert_invalid("apiVersion: berth/v1\nkind: Task\nmetadata:\n  name: hello\n"
+                       "  generateName: hello-\nspec: {image: b}\n",
+                       "t.yaml:5:3: metadata.generateName: only allowed without metadata.name: "
+                       "the server picks the name from it on create");
+        assert_invalid("apiVersion: berth/v1\nkind: Task\nmetadata:\n  labels: {a: b}\n"
+                       "spec: {image: b}\n",
+                       "t.yaml:3:1: metadata.name: required: set metadata.name, or "
+                       "metadata.generateName for a name the server picks on create");
+        assert_invalid("apiVersion: berth/v1\nkind: Task\nmetadata:\n  generateName: Etl-\n"
+                       "spec: {image: b}\n",
+                       "t.yaml:4:3: metadata.generateName: invalid generateName \"Etl-\": must "
+                       "be at most 58 lowercase letters, digits or '-', starting with a letter or "
+                       "digit (the server appends 5 random characters)");
+        _cleanup_free_ char *long_prefix = str_printf(
+            "apiVersion: berth/v1\nkind: Task\nmetadata:\n  generateName: %s\nspec: {image: b}\n",
+            p59);
+        _cleanup_free_ char *long_text = validate_text(long_prefix);
+        assert_non_null(long_text);
+        assert_non_null(strstr(long_text, "t.yaml:4:3: metadata.generateName: invalid"));
+        assert_invalid("apiVersion: berth/v1\nkind: Task\nmetadata:\n  generateName: 5\n"
+                       "spec: {image: b}\n",
+                       "t.yaml:4:3: metadata.generateName: must be a string");
+        /* The limits of names derived from the name apply to the prefix too. */
+        _cleanup_free_ char *svc =
+            validate_text("apiVersion: berth/v1\nkind: Service\nmetadata:\n"
+                          "  generateName: web-0123456789-0123456789-0123456789-\n"
+                          "spec:\n  template: {image: b}\n");
+        assert_non_null(svc);
+        assert_non_null(strstr(svc, "must be at most 40 characters for a Service"));
+
+        /* Which objects only a create can take. */
+        json_t *gen = json_pack("{s:{s:s}}", "metadata", "generateName", "etl-");
+        json_t *both = json_pack("{s:{s:s, s:s}}", "metadata", "generateName", "etl-", "name", "x");
+        json_t *named = json_pack("{s:{s:s}}", "metadata", "name", "x");
+        assert_true(manifest_generates_name(gen));
+        assert_false(manifest_generates_name(both));
+        assert_false(manifest_generates_name(named));
+        assert_false(manifest_generates_name(NULL));
+        json_decref(gen);
+        json_decref(both);
+        json_decref(named);
 }
 
 static void test_validate_task_spec(void **state)
@@ -1366,6 +1439,7 @@ int main(void)
             cmocka_unit_test(test_validate_file_error),
             cmocka_unit_test(test_validate_envelope),
             cmocka_unit_test(test_validate_server_fields),
+            cmocka_unit_test(test_validate_generate_name),
             cmocka_unit_test(test_validate_task_spec),
             cmocka_unit_test(test_validate_depends_on),
             cmocka_unit_test(test_validate_image),
