@@ -32,6 +32,20 @@ enum act_result {
         ACT_DONE,     /* the object was written or deleted: the reconcile is over */
 };
 
+/* Folds one action's outcome (an enum act_result or -errno) into its plan's
+ * in *acc: true when the plan stops there — an error, a failure the planner
+ * must hear about, or the end (the rest of the plan assumed otherwise). */
+static inline bool act_result_fold(int r, int *acc)
+{
+        if (r < 0 || r == ACT_REPLAN || r == ACT_DONE) {
+                *acc = r;
+                return true;
+        }
+        if (r == ACT_PROGRESS)
+                *acc = ACT_PROGRESS;
+        return false;
+}
+
 /* What the skeleton needs to know of a kind's plan. */
 struct plan_summary {
         size_t n_actions;

@@ -451,18 +451,11 @@ static int act_one(struct service_run *run, const struct service_action *a, stru
 static int service_act(struct object_run *o, struct berth_error *err)
 {
         struct service_run *run = service_run_of(o);
-        enum act_result result = ACT_IDLE;
+        int result = ACT_IDLE;
 
-        for (size_t i = 0; i < run->plan.n_actions; i++) {
-                int r = act_one(run, &run->plan.actions[i], err);
-
-                if (r < 0)
-                        return r;
-                if (r == ACT_REPLAN || r == ACT_DONE)
-                        return r;
-                if (r == ACT_PROGRESS)
-                        result = ACT_PROGRESS;
-        }
+        for (size_t i = 0; i < run->plan.n_actions; i++)
+                if (act_result_fold(act_one(run, &run->plan.actions[i], err), &result))
+                        break;
         return result;
 }
 
