@@ -237,6 +237,71 @@ typedef int (*expr_resolve_fn)(const char *expr, const char **ret_value, char *m
 int expr_expand(const char *s, expr_resolve_fn resolve, void *userdata, size_t max_len, char **ret,
                 char *msg, size_t msg_size);
 
+/* ---- step conditions (cond.c) ------------------------------------------ */
+
+/* The expression language of a Workflow step's `depends` and `when`
+ * (docs/reference/workflow.md, "Conditions"):
+ *
+ *   expr    := or
+ *   or      := and ( "||" and )*
+ *   and     := unary ( "&&" unary )*
+ *   unary   := "!" unary | compare
+ *   compare := operand [ ( "==" | "!=" | "<" | "<=" | ">" | ">=" ) operand ]
+ *   operand := "(" expr ")" | string | word
+ *   string  := '...' | "..."   (a backslash escapes the next character)
+ *   word    := a run of characters other than space, tab, quotes, "(", ")",
+ *              "!", "=", "<", ">", "&", "|"
+ *
+ * A comparison is numeric when both sides read as numbers (strtod, whole
+ * text, finite), else it compares the strings bytewise. An operand used
+ * where a boolean is needed must be the word true or false (a comparison,
+ * !, && and || make booleans). In COND_DEPENDS mode a word must be
+ * "<step>.<outcome>" (outcome Succeeded, Failed, Skipped or Completed =
+ * ended either way), comparisons are not allowed, and the word's value is
+ * asked of the caller; in COND_WHEN mode words are plain text (the
+ * expression is evaluated after {{...}} templating). */
+#define COND_TEXT_MAX  4096 /* bytes of one expression */
+#define COND_NODES_MAX 512  /* operators and operands of one expression */
+#define COND_REFS_MAX  64   /* <step>.<outcome> words of a depends expression */
+
+enum cond_mode { COND_DEPENDS, COND_WHEN };
+
+/* A step's outcome as a depends expression names it. */
+enum step_outcome {
+        STEP_OUTCOME_SUCCEEDED,
+        STEP_OUTCOME_FAILED,
+        STEP_OUTCOME_SKIPPED,
+        STEP_OUTCOME_COMPLETED, /* Succeeded or Failed */
+};
+
+struct cond; /* a parsed expression */
+
+/* Parses text. -EINVAL with msg "column N: what" (1-based, in bytes:
+ * "column 12: expected ')' to close the '(' at column 3"), -E2BIG past the
+ * limits above (same message form), -ENOMEM. *ret is the caller's
+ * (cond_free). */
+int cond_parse(const char *text, enum cond_mode mode, struct cond **ret, char *msg,
+               size_t msg_size);
+void cond_free(struct cond *c); /* NULL ok */
+
+/* COND_DEPENDS: the <step>.<outcome> words, in order of appearance (a step
+ * may appear more than once). step is borrowed from c. */
+size_t cond_n_refs(const struct cond *c);
+void cond_ref(const struct cond *c, size_t i, const char **ret_step, enum step_outcome *ret_outcome);
+/* Whether the expression names step with .Failed or .Completed: its failure
+ * is expected and handled by the step that depends on it. */
+bool cond_handles_failure(const struct cond *c, const char *step);
+
+/* COND_DEPENDS evaluation: fn says whether step ended with that outcome. */
+typedef bool (*cond_outcome_fn)(const char *step, enum step_outcome outcome, void *userdata);
+bool cond_eval_depends(const struct cond *c, cond_outcome_fn fn, void *userdata);
+
+/* COND_WHEN: parses and evaluates text in one go. 0 with *ret, or -EINVAL
+ * (a parse error, or an operand that is not a boolean where one is needed:
+ * "column 1: \"abc\" is not a boolean (true or false)"), -E2BIG, -ENOMEM,
+ * with msg as for cond_parse. */
+int cond_eval_when(const char *text, bool *ret, char *msg, size_t msg_size);
+
 /* ---- Task (task.c) ---------------------------------------------------- */
 
 #define TASK_DEFAULT_BACKOFF_LIMIT       6
@@ -246,6 +311,25 @@ int expr_expand(const char *s, expr_resolve_fn resolve, void *userdata, size_t m
 #define TASK_DEFAULT_BACKOFF_MAX_SEC     300
 
 enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
+/* Failures of an attempt, as retryOn names them (docs/reference/task.md). */
+enum retry_on {
+        RETRY_ON_ERROR = 1u << 0,             /* exited non-zero */
+        RETRY_ON_OOM_KILLED = 1u << 1,        /* OOMKilled */
+        RETRY_ON_DEADLINE_EXCEEDED = 1u << 2, /* activeDeadlineSeconds, per attempt */
+        RETRY_ON_CONTAINER_LOST = 1u << 3,    /* the container disappeared */
+};
+#define RETRY_ON_DEFAULT       (RETRY_ON_ERROR | RETRY_ON_OOM_KILLED | RETRY_ON_CONTAINER_LOST)
+#define RETRY_EXIT_CODES_MAX   256
+enum retry_exit_codes_mode { RETRY_EXIT_CODES_ANY, RETRY_EXIT_CODES_IN, RETRY_EXIT_CODES_NOT_IN };
+/* "Error", "OOMKilled", "DeadlineExceeded", "ContainerLost" → its bit; 0 if none. */
+unsigned retry_on_from_string(const char *s);
+/* Whether a failed attempt is worth another one by the spec's retry rules
+ * (restartPolicy, retryOn, retryExitCodes; not backoffLimit, which the
+ * caller counts). reason is the attempt's: Error (with exit_code),
+ * OOMKilled, DeadlineExceeded or ContainerLost. Pure: the decision table of
+ * docs/reference/task.md. */
+struct task_spec;
+bool task_retry_allowed(const struct task_spec *spec, unsigned reason, int exit_code);
 enum restart_policy { RESTART_NEVER, RESTART_ON_FAILURE };
 enum volume_type { VOLUME_HOST_PATH, VOLUME_NAMED, VOLUME_TMPFS };
 
@@ -294,6 +378,20 @@ struct task_spec {
          * object's spec only). */
         const char *const *depends_on;
         size_t n_depends_on;
+        /* Which failed attempts restartPolicy OnFailure retries: a bit per
+         * enum retry_on (default Error, OOMKilled and ContainerLost). With
+         * RETRY_ON_DEADLINE_EXCEEDED activeDeadlineSeconds limits each attempt
+         * instead of the whole Task. */
+        unsigned retry_on;
+        /* retryExitCodes: an attempt that exited with code c (reason Error) is
+         * retried only when c is in (notIn: is not in) exit_codes. */
+        enum retry_exit_codes_mode retry_exit_codes_mode;
+        const int *retry_exit_codes; /* owned */
+        size_t n_retry_exit_codes;
+        /* shutdown: Stop — stop the running attempt (SIGTERM, then SIGKILL
+         * after the grace period) and fail with reason Stopped; a Task not
+         * started yet fails at once. Set by `berth stop` and by Workflows. */
+        bool shutdown;
 };
 
 /* Decodes the spec of a Task object with the checks of manifest_validate.
@@ -304,8 +402,24 @@ void task_spec_release(struct task_spec *spec); /* NULL ok */
 
 /* ---- Workflow (workflow.c) -------------------------------------------- */
 
-#define WORKFLOW_STEPS_MAX      200
+#define WORKFLOW_STEPS_MAX      500
 #define WORKFLOW_PARAMETERS_MAX 64
+#define WORKFLOW_ITEMS_MAX      1000 /* children of one fanned-out step */
+#define WORKFLOW_FILES_MAX      16   /* outputs.files of one step */
+#define WORKFLOW_FILE_MAX       (1024 * 1024) /* bytes of one file output */
+/* The exit handler's name in the status, in messages and in its Task's name
+ * ("<workflow>-onexit", so no step may be named "onexit"). */
+#define WORKFLOW_EXIT_STEP      "onExit"
+#define WORKFLOW_EXIT_TASK      "onexit"
+/* The Docker volume of a Workflow run with spec.workspace, mounted at
+ * WORKFLOW_WORKSPACE_PATH in every step: "berth-ws-<workflow uid>". */
+#define WORKFLOW_WORKSPACE_PATH "/workspace"
+/* Labels on a step's Task: the Workflow's and the step's names. */
+#define WORKFLOW_LABEL          "berth.workflow"
+#define WORKFLOW_STEP_LABEL     "berth.step"
+/* Annotation: `berth retry` asks for a rerun of the failed and skipped steps
+ * (RFC 3339 time of the request; status.retriedFor records the one done). */
+#define WORKFLOW_ANNOTATION_RETRY "berth/retry"
 
 struct workflow_parameter {
         const char *name;
@@ -325,26 +439,53 @@ struct workflow_deploy {
         int64_t timeout_ms; /* 0 = none: the Service's progressDeadlineSeconds decides */
 };
 
+/* outputs.files[]: a file read from the step's finished container. */
+struct workflow_output_file {
+        const char *name; /* [A-Za-z0-9_-]+, unique in the step */
+        const char *path; /* absolute */
+};
+
 /* A step runs a Task (task) or deploys (task NULL, deploy). */
 struct workflow_step_spec {
         const char *name;
-        const size_t *deps; /* indexes of its dependsOn steps, in their order */
+        /* Indexes of the steps it depends on, in their order: its dependsOn,
+         * or the steps its depends expression names (each once). */
+        const size_t *deps;
         size_t n_deps;
         const json_t *task; /* the Task spec template, {{...}} not yet expanded; NULL: deploy */
         struct workflow_deploy deploy;
+        /* depends: parsed (owned); NULL = dependsOn, every dependency Succeeded */
+        struct cond *depends;
+        const char *when;          /* a COND_WHEN expression, {{...}} not expanded; NULL = always */
+        const json_t *with_items;  /* fan-out over this array, or NULL */
+        const char *with_param;    /* "{{steps.S.outputs.result}}", or NULL */
+        size_t with_param_step;    /* with_param: the index of S */
+        const json_t *retry_strategy; /* checked; NULL = the Task's own restart fields */
+        struct workflow_output_file *files; /* owned array */
+        size_t n_files;
+        bool continue_on_failed; /* continueOn.failed: a failure counts as success downstream */
+        bool exit_handler;       /* spec.onExit: runs after every other step ended */
 };
 
 /* A Workflow spec, checked (dependencies resolved, no cycles, expressions
- * known) and defaulted. Borrowed from its JSON but for the arrays
- * (workflow_spec_release). */
+ * known) and defaulted. Borrowed from its JSON but for the arrays and the
+ * parsed conditions (workflow_spec_release). */
 struct workflow_spec {
         struct workflow_parameter *parameters;
         size_t n_parameters;
+        /* n_steps steps, then spec.onExit when set (on_exit points at it:
+         * steps[n_steps], named WORKFLOW_EXIT_STEP, exit_handler true) */
         struct workflow_step_spec *steps;
         size_t n_steps; /* 1..WORKFLOW_STEPS_MAX */
+        struct workflow_step_spec *on_exit; /* NULL: none */
+        bool on_exit_fail_workflow;         /* onExit.failWorkflow */
         bool fail_fast;
         int parallelism;               /* 0 = no limit */
         int64_t ttl_after_finished_ms; /* < 0 = keep forever */
+        int64_t active_deadline_ms;    /* 0 = none */
+        bool workspace;                /* spec.workspace set */
+        bool workspace_keep;           /* workspace.keep */
+        bool shutdown;                 /* spec.shutdown: Stop */
         size_t *deps;                  /* storage of every step's deps */
 };
 
@@ -353,19 +494,29 @@ int workflow_spec_decode(const json_t *object, struct workflow_spec *ret, struct
 void workflow_spec_release(struct workflow_spec *spec); /* NULL ok */
 /* Index of the step named name, or spec->n_steps. */
 size_t workflow_spec_step(const struct workflow_spec *spec, const char *name);
+/* Writes a step's retryStrategy into the Task spec made from its template
+ * (restartPolicy OnFailure, backoffLimit = limit, backoff, retryOn,
+ * retryExitCodes, replacing the template's): the step's rule wins. No-op
+ * without one. -ENOMEM. */
+int workflow_apply_retry_strategy(json_t *task_spec, const json_t *retry_strategy);
 
 /* What a Workflow template expression names (docs/reference/workflow.md). */
 enum workflow_ref_type {
         WORKFLOW_REF_PARAMETER,   /* parameters.<name> */
         WORKFLOW_REF_STEP_RESULT, /* steps.<step>.outputs.result */
+        WORKFLOW_REF_STEP_FILE,   /* steps.<step>.outputs.files.<file> */
         WORKFLOW_REF_NAME,        /* workflow.name */
         WORKFLOW_REF_NAMESPACE,   /* workflow.namespace */
         WORKFLOW_REF_UID,         /* workflow.uid */
+        WORKFLOW_REF_STATUS,      /* workflow.status (onExit only) */
+        WORKFLOW_REF_FAILURES,    /* workflow.failures (onExit only) */
+        WORKFLOW_REF_ITEM,        /* item, item.<field> (fanned-out steps only) */
 };
 
 struct workflow_ref {
         enum workflow_ref_type type;
-        char name[EXPR_MAX_LEN + 1]; /* the parameter or step; "" otherwise */
+        char name[EXPR_MAX_LEN + 1];  /* the parameter or step; "" otherwise */
+        char field[EXPR_MAX_LEN + 1]; /* the file, or the item's field path; "" otherwise */
 };
 
 /* Parses one expression as expr_expand hands it to a resolver. -ENOENT with
