@@ -119,6 +119,21 @@ bool strv_contains(const char *const *v, const char *s);
 /* Levenshtein distance, capped at 'max' + 1 (cheap "did you mean" checks). */
 size_t str_edit_distance(const char *a, const char *b, size_t max);
 
+/* ---- text encodings (text.c) --------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF, no NUL), or 0. */
+size_t utf8_sequence(const unsigned char *s, size_t len);
+/* Whether s[0..len) is valid UTF-8 without NUL: what a JSON string holds. */
+bool utf8_valid(const char *s, size_t len);
+/* Replaces every byte that is not part of a valid sequence with '?'. */
+void utf8_scrub(char *s, size_t len);
+/* RFC 4648 base64 with padding; NUL-terminated, caller frees; NULL on OOM. */
+char *base64_encode(const void *data, size_t len);
+/* Decodes base64 (padding optional, no whitespace): *ret (NUL-terminated,
+ * caller frees) and *ret_len. -EINVAL on a bad character or length, -ENOMEM. */
+int base64_decode(const char *s, size_t len, char **ret, size_t *ret_len);
+
 /* ---- errors ----------------------------------------------------------- */
 
 #define BERTH_ERROR_MESSAGE_MAX 1024

@@ -287,7 +287,8 @@ void cond_free(struct cond *c); /* NULL ok */
 /* COND_DEPENDS: the <step>.<outcome> words, in order of appearance (a step
  * may appear more than once). step is borrowed from c. */
 size_t cond_n_refs(const struct cond *c);
-void cond_ref(const struct cond *c, size_t i, const char **ret_step, enum step_outcome *ret_outcome);
+void cond_ref(const struct cond *c, size_t i, const char **ret_step,
+              enum step_outcome *ret_outcome);
 /* Whether the expression names step with .Failed or .Completed: its failure
  * is expected and handled by the step that depends on it. */
 bool cond_handles_failure(const struct cond *c, const char *step);
@@ -318,8 +319,8 @@ enum retry_on {
         RETRY_ON_DEADLINE_EXCEEDED = 1u << 2, /* activeDeadlineSeconds, per attempt */
         RETRY_ON_CONTAINER_LOST = 1u << 3,    /* the container disappeared */
 };
-#define RETRY_ON_DEFAULT       (RETRY_ON_ERROR | RETRY_ON_OOM_KILLED | RETRY_ON_CONTAINER_LOST)
-#define RETRY_EXIT_CODES_MAX   256
+#define RETRY_ON_DEFAULT     (RETRY_ON_ERROR | RETRY_ON_OOM_KILLED | RETRY_ON_CONTAINER_LOST)
+#define RETRY_EXIT_CODES_MAX 256
 enum retry_exit_codes_mode { RETRY_EXIT_CODES_ANY, RETRY_EXIT_CODES_IN, RETRY_EXIT_CODES_NOT_IN };
 /* "Error", "OOMKilled", "DeadlineExceeded", "ContainerLost" → its bit; 0 if none. */
 unsigned retry_on_from_string(const char *s);
@@ -404,19 +405,19 @@ void task_spec_release(struct task_spec *spec); /* NULL ok */
 
 #define WORKFLOW_STEPS_MAX      500
 #define WORKFLOW_PARAMETERS_MAX 64
-#define WORKFLOW_ITEMS_MAX      1000 /* children of one fanned-out step */
-#define WORKFLOW_FILES_MAX      16   /* outputs.files of one step */
+#define WORKFLOW_ITEMS_MAX      1000          /* children of one fanned-out step */
+#define WORKFLOW_FILES_MAX      16            /* outputs.files of one step */
 #define WORKFLOW_FILE_MAX       (1024 * 1024) /* bytes of one file output */
 /* The exit handler's name in the status, in messages and in its Task's name
  * ("<workflow>-onexit", so no step may be named "onexit"). */
-#define WORKFLOW_EXIT_STEP      "onExit"
-#define WORKFLOW_EXIT_TASK      "onexit"
+#define WORKFLOW_EXIT_STEP "onExit"
+#define WORKFLOW_EXIT_TASK "onexit"
 /* The Docker volume of a Workflow run with spec.workspace, mounted at
  * WORKFLOW_WORKSPACE_PATH in every step: "berth-ws-<workflow uid>". */
 #define WORKFLOW_WORKSPACE_PATH "/workspace"
 /* Labels on a step's Task: the Workflow's and the step's names. */
-#define WORKFLOW_LABEL          "berth.workflow"
-#define WORKFLOW_STEP_LABEL     "berth.step"
+#define WORKFLOW_LABEL      "berth.workflow"
+#define WORKFLOW_STEP_LABEL "berth.step"
 /* Annotation: `berth retry` asks for a rerun of the failed and skipped steps
  * (RFC 3339 time of the request; status.retriedFor records the one done). */
 #define WORKFLOW_ANNOTATION_RETRY "berth/retry"
@@ -456,11 +457,11 @@ struct workflow_step_spec {
         struct workflow_deploy deploy;
         /* depends: parsed (owned); NULL = dependsOn, every dependency Succeeded */
         struct cond *depends;
-        const char *when;          /* a COND_WHEN expression, {{...}} not expanded; NULL = always */
-        const json_t *with_items;  /* fan-out over this array, or NULL */
-        const char *with_param;    /* "{{steps.S.outputs.result}}", or NULL */
-        size_t with_param_step;    /* with_param: the index of S */
-        const json_t *retry_strategy; /* checked; NULL = the Task's own restart fields */
+        const char *when;         /* a COND_WHEN expression, {{...}} not expanded; NULL = always */
+        const json_t *with_items; /* fan-out over this array, or NULL */
+        const char *with_param;   /* "{{steps.S.outputs.result}}", or NULL */
+        size_t with_param_step;   /* with_param: the index of S */
+        const json_t *retry_strategy;       /* checked; NULL = the Task's own restart fields */
         struct workflow_output_file *files; /* owned array */
         size_t n_files;
         bool continue_on_failed; /* continueOn.failed: a failure counts as success downstream */
@@ -476,7 +477,7 @@ struct workflow_spec {
         /* n_steps steps, then spec.onExit when set (on_exit points at it:
          * steps[n_steps], named WORKFLOW_EXIT_STEP, exit_handler true) */
         struct workflow_step_spec *steps;
-        size_t n_steps; /* 1..WORKFLOW_STEPS_MAX */
+        size_t n_steps;                     /* 1..WORKFLOW_STEPS_MAX */
         struct workflow_step_spec *on_exit; /* NULL: none */
         bool on_exit_fail_workflow;         /* onExit.failWorkflow */
         bool fail_fast;

@@ -29,6 +29,9 @@ static const char *const task_spec_fields[] = {
     "ttlSecondsAfterFinished",
     "labels",
     "dependsOn",
+    "retryOn",
+    "retryExitCodes",
+    "shutdown",
     NULL,
 };
 
@@ -38,6 +41,42 @@ static const enum pull_policy pull_policy_of[] = {PULL_ALWAYS, PULL_IF_NOT_PRESE
 #define PULL_POLICY_DEFAULT 1 /* IfNotPresent */
 /* In the order of enum restart_policy. */
 static const char *const restart_policies[] = {"Never", "OnFailure", NULL};
+/* spec.shutdown: a string enum so that later values fit. */
+static const char *const shutdown_values[] = {"Stop", NULL};
+
+static const struct {
+        const char *name;
+        enum retry_on bit;
+} retry_on_names[] = {
+    {"Error", RETRY_ON_ERROR},
+    {"OOMKilled", RETRY_ON_OOM_KILLED},
+    {"DeadlineExceeded", RETRY_ON_DEADLINE_EXCEEDED},
+    {"ContainerLost", RETRY_ON_CONTAINER_LOST},
+};
+#define RETRY_ON_LIST "Error, OOMKilled, DeadlineExceeded, ContainerLost"
+#define EXIT_CODE_MAX 255
+
+unsigned retry_on_from_string(const char *s)
+{
+        for (size_t i = 0; s && i < ARRAY_SIZE(retry_on_names); i++)
+                if (streq(s, retry_on_names[i].name))
+                        return retry_on_names[i].bit;
+        return 0;
+}
+
+bool task_retry_allowed(const struct task_spec *spec, unsigned reason, int exit_code)
+{
+        bool listed = false;
+
+        if (!spec || spec->restart_policy != RESTART_ON_FAILURE || !(spec->retry_on & reason))
+                return false;
+        if (reason != RETRY_ON_ERROR || spec->retry_exit_codes_mode == RETRY_EXIT_CODES_ANY)
+                return true;
+        for (size_t i = 0; i < spec->n_retry_exit_codes; i++)
+                if (spec->retry_exit_codes[i] == exit_code)
+                        listed = true;
+        return spec->retry_exit_codes_mode == RETRY_EXIT_CODES_IN ? listed : !listed;
+}
 
 static bool env_name_valid(const char *s)
 {
@@ -287,39 +326,181 @@ static void check_backoff(struct check *c, const json_t *spec, const char *paren
 /* A Task-only field in a Service template: refused, saying why. */
 static void refuse_in_service(struct check *c, const json_t *spec, const char *parent)
 {
+        enum why { RESTARTS, LIFETIME, STOP };
         static const struct {
                 const char *field;
-                bool restarts; /* about restarting, else about how long a replica lives */
+                enum why why;
         } refused[] = {
-            {"restartPolicy", true},
-            {"backoffLimit", true},
-            {"backoff", true},
-            {"activeDeadlineSeconds", false},
-            {"ttlSecondsAfterFinished", false},
+            {"restartPolicy", RESTARTS},
+            {"backoffLimit", RESTARTS},
+            {"backoff", RESTARTS},
+            {"activeDeadlineSeconds", LIFETIME},
+            {"ttlSecondsAfterFinished", LIFETIME},
+            {"retryOn", RESTARTS},
+            {"retryExitCodes", RESTARTS},
+            {"shutdown", STOP},
         };
 
         for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
                 if (!check_field(c, spec, parent, refused[i].field, false))
                         continue;
-                if (refused[i].restarts)
+                switch (refused[i].why) {
+                case RESTARTS:
                         check_error_key(c, parent, refused[i].field,
                                         "not allowed in a Service template: a Service restarts "
                                         "its replicas itself, see spec.restartBackoff");
-                else
+                        break;
+                case LIFETIME:
                         check_error_key(c, parent, refused[i].field,
                                         "not allowed in a Service template: a Service restarts "
                                         "its replicas itself and keeps them running until it is "
                                         "scaled down or deleted");
+                        break;
+                case STOP:
+                        check_error_key(c, parent, refused[i].field,
+                                        "not allowed in a Service template: scale the Service "
+                                        "to 0 replicas to stop them");
+                        break;
+                }
         }
 }
 
-/* restartPolicy, backoffLimit, backoff, activeDeadlineSeconds and
- * ttlSecondsAfterFinished: what only a Task that runs to completion has. */
+/* spec.retryOn: unique known values, at least one. Absent: RETRY_ON_DEFAULT. */
+static void check_retry_on(struct check *c, const json_t *spec, const char *parent,
+                           struct task_spec *out)
+{
+        _cleanup_free_ char *list_path = NULL;
+        _cleanup_json_ json_t *seen = NULL; /* value → first index */
+        const json_t *arr = check_list(c, spec, parent, "retryOn", &list_path, &seen);
+        unsigned bits = 0;
+        size_t i;
+        json_t *item;
+
+        out->retry_on = RETRY_ON_DEFAULT;
+        if (!arr)
+                return;
+        if (json_array_size(arr) == 0) {
+                check_error_key(c, parent, "retryOn", "must list at least one of " RETRY_ON_LIST);
+                return;
+        }
+        json_array_foreach(arr, i, item)
+        {
+                _cleanup_free_ char *path = check_index(c, list_path, i);
+                const char *name = json_string_value(item);
+                unsigned bit = retry_on_from_string(name);
+
+                if (!path)
+                        return;
+                if (!name)
+                        check_error(c, path, "must be a string");
+                else if (!bit)
+                        check_error(c, path, "unknown value \"%s\": one of " RETRY_ON_LIST, name);
+                else if (check_unique(c, seen, name, i, list_path, path, NULL, "value"))
+                        bits |= bit;
+        }
+        if (bits)
+                out->retry_on = bits;
+}
+
+/* spec.retryExitCodes: {in: [...]} or {notIn: [...]}, unique codes 0..255. */
+static void check_retry_exit_codes(struct check *c, const json_t *spec, const char *parent,
+                                   struct task_spec *out)
+{
+        static const char *const fields[] = {"in", "notIn", NULL};
+        const json_t *rules = check_object(c, spec, parent, "retryExitCodes", false);
+        _cleanup_free_ char *path = NULL, *list_path = NULL;
+        _cleanup_json_ json_t *seen = NULL; /* code → first index */
+        const json_t *in, *not_in, *arr;
+        int *codes;
+        size_t i, n;
+        json_t *item;
+
+        if (!rules)
+                return;
+        path = check_join(c, parent, "retryExitCodes");
+        if (!path)
+                return;
+        check_unknown_fields(c, rules, path, fields);
+        in = check_field(c, rules, path, "in", false);
+        not_in = check_field(c, rules, path, "notIn", false);
+        if (!in == !not_in) {
+                check_error(c, path, "exactly one of in or notIn");
+                return;
+        }
+        arr = check_list(c, rules, path, in ? "in" : "notIn", &list_path, &seen);
+        if (!arr)
+                return;
+        n = json_array_size(arr);
+        if (n == 0) {
+                check_error(c, list_path, "must list at least one exit code");
+                return;
+        }
+        if (n > RETRY_EXIT_CODES_MAX) {
+                check_error(c, list_path, "at most %d exit codes, found %zu", RETRY_EXIT_CODES_MAX,
+                            n);
+                return;
+        }
+        codes = alloc_entries(c, n, sizeof(*codes));
+        if (!codes)
+                return;
+        out->retry_exit_codes = codes;
+        out->retry_exit_codes_mode = in ? RETRY_EXIT_CODES_IN : RETRY_EXIT_CODES_NOT_IN;
+        json_array_foreach(arr, i, item)
+        {
+                _cleanup_free_ char *item_path = check_index(c, list_path, i);
+                json_int_t code = json_integer_value(item);
+                char key[16];
+
+                if (!item_path)
+                        return;
+                if (!json_is_integer(item)) {
+                        check_error(c, item_path, "must be an integer");
+                        continue;
+                }
+                if (code < 0 || code > EXIT_CODE_MAX) {
+                        check_error(c, item_path, "must be between 0 and %d", EXIT_CODE_MAX);
+                        continue;
+                }
+                snprintf(key, sizeof(key), "%d", (int)code);
+                if (check_unique(c, seen, key, i, list_path, item_path, NULL, "exit code"))
+                        codes[out->n_retry_exit_codes++] = (int)code;
+        }
+}
+
+/* retryOn and retryExitCodes say which failures OnFailure retries: with
+ * Never they would do nothing, which is never what was meant. Not said
+ * again when restartPolicy itself is wrong (reported already). */
+static void check_retry_rules(struct check *c, const json_t *spec, const char *parent,
+                              struct task_spec *out)
+{
+        static const char *const rule_fields[] = {"retryOn", "retryExitCodes"};
+        const json_t *policy = check_field(c, spec, parent, "restartPolicy", false);
+        bool never = !policy || (json_is_string(policy) &&
+                                 streq(json_string_value(policy), restart_policies[RESTART_NEVER]));
+
+        check_retry_on(c, spec, parent, out);
+        check_retry_exit_codes(c, spec, parent, out);
+        for (size_t i = 0; never && i < ARRAY_SIZE(rule_fields); i++)
+                if (check_field(c, spec, parent, rule_fields[i], false))
+                        check_error_key(c, parent, rule_fields[i],
+                                        "only with restartPolicy: OnFailure");
+        if (!never && check_field(c, spec, parent, "retryExitCodes", false) &&
+            !(out->retry_on & RETRY_ON_ERROR))
+                check_error_key(c, parent, "retryExitCodes",
+                                "needs Error in retryOn: the codes are those of attempts that "
+                                "exited non-zero");
+}
+
+/* restartPolicy, backoffLimit, backoff, activeDeadlineSeconds,
+ * ttlSecondsAfterFinished, retryOn, retryExitCodes and shutdown: what only a
+ * Task that runs to completion has. */
 static void check_completion(struct check *c, const json_t *spec, const char *parent,
                              enum task_context where, struct task_spec *out)
 {
         out->restart_policy = (enum restart_policy)check_enum(c, spec, parent, "restartPolicy",
                                                               restart_policies, RESTART_NEVER);
+        check_retry_rules(c, spec, parent, out);
+        out->shutdown = check_enum(c, spec, parent, "shutdown", shutdown_values, -1) == 0;
         out->backoff_limit =
             (int)check_int(c, spec, parent, "backoffLimit", 0, 1000, TASK_DEFAULT_BACKOFF_LIMIT);
         check_backoff(c, spec, parent, out);
@@ -405,7 +586,7 @@ static void check_depends_on(struct check *c, const json_t *spec, const char *pa
 void task_check(struct check *c, const json_t *spec, const char *parent, enum task_context where,
                 struct task_spec *ret)
 {
-        struct task_spec out = {.ttl_after_finished_ms = -1};
+        struct task_spec out = {.ttl_after_finished_ms = -1, .retry_on = RETRY_ON_DEFAULT};
         const char *s;
 
         check_unknown_fields(c, spec, parent, task_spec_fields);
@@ -454,10 +635,13 @@ void task_spec_release(struct task_spec *spec)
         free(spec->env);
         free(spec->volumes);
         free((void *)spec->depends_on);
+        free((void *)spec->retry_exit_codes);
         spec->env = NULL;
         spec->volumes = NULL;
         spec->depends_on = NULL;
-        spec->n_env = spec->n_volumes = spec->n_depends_on = 0;
+        spec->retry_exit_codes = NULL;
+        spec->n_env = spec->n_volumes = spec->n_depends_on = spec->n_retry_exit_codes = 0;
+        spec->retry_exit_codes_mode = RETRY_EXIT_CODES_ANY;
 }
 
 int task_spec_decode(const json_t *object, struct task_spec *ret, struct berth_error *err)

@@ -1419,6 +1419,201 @@ static void test_validate_depends_on(void **state)
         json_decref(o);
 }
 
+#define ON_FAILURE "  restartPolicy: OnFailure\n"
+
+static void test_validate_retry_on(void **state)
+{
+        (void)state;
+        assert_valid_as(TASK_HEAD ON_FAILURE
+                        "  retryOn: [Error, OOMKilled, DeadlineExceeded, ContainerLost]\n",
+                        "t.yaml");
+        assert_task_invalid(ON_FAILURE "  retryOn: [Error, Timeout, Error, 3]\n",
+                            "t.yaml:8:20: spec.retryOn[1]: unknown value \"Timeout\": one of "
+                            "Error, OOMKilled, DeadlineExceeded, ContainerLost\n"
+                            "t.yaml:8:29: spec.retryOn[2]: duplicate value Error (first at "
+                            "spec.retryOn[0])\n"
+                            "t.yaml:8:36: spec.retryOn[3]: must be a string");
+        assert_task_invalid(ON_FAILURE "  retryOn: [error]\n",
+                            "t.yaml:8:13: spec.retryOn[0]: unknown value \"error\": one of "
+                            "Error, OOMKilled, DeadlineExceeded, ContainerLost");
+        assert_task_invalid(ON_FAILURE "  retryOn: []\n",
+                            "t.yaml:8:3: spec.retryOn: must list at least one of Error, "
+                            "OOMKilled, DeadlineExceeded, ContainerLost");
+        assert_task_invalid(ON_FAILURE "  retryOn: Error\n",
+                            "t.yaml:8:3: spec.retryOn: must be an array");
+}
+
+static void test_validate_retry_exit_codes(void **state)
+{
+        (void)state;
+        assert_valid_as(TASK_HEAD ON_FAILURE "  retryExitCodes: {in: [0, 1, 255]}\n", "t.yaml");
+        assert_valid_as(TASK_HEAD ON_FAILURE "  retryExitCodes: {notIn: [2]}\n", "t.yaml");
+        /* null counts as not set */
+        assert_valid_as(TASK_HEAD ON_FAILURE "  retryExitCodes: {in: [1], notIn: null}\n",
+                        "t.yaml");
+        assert_task_invalid(ON_FAILURE "  retryExitCodes: {in: [1], notIn: [2]}\n",
+                            "t.yaml:8:3: spec.retryExitCodes: exactly one of in or notIn");
+        assert_task_invalid(ON_FAILURE "  retryExitCodes: {}\n",
+                            "t.yaml:8:3: spec.retryExitCodes: exactly one of in or notIn");
+        assert_task_invalid(ON_FAILURE "  retryExitCodes: {notin: [1]}\n",
+                            "t.yaml:8:3: spec.retryExitCodes: exactly one of in or notIn\n"
+                            "t.yaml:8:20: spec.retryExitCodes.notin: unknown field, did you "
+                            "mean spec.retryExitCodes.notIn?");
+        assert_task_invalid(ON_FAILURE "  retryExitCodes: [1]\n",
+                            "t.yaml:8:3: spec.retryExitCodes: must be an object");
+        assert_task_invalid(ON_FAILURE "  retryExitCodes: {in: 1}\n",
+                            "t.yaml:8:20: spec.retryExitCodes.in: must be an array");
+        assert_task_invalid(ON_FAILURE "  retryExitCodes: {notIn: []}\n",
+                            "t.yaml:8:20: spec.retryExitCodes.notIn: must list at least one exit "
+                            "code");
+        assert_task_invalid(ON_FAILURE "  retryExitCodes: {in: [-1, 256, 1.5, \"2\", 3, 3]}\n",
+                            "t.yaml:8:25: spec.retryExitCodes.in[0]: must be between 0 and 255\n"
+                            "t.yaml:8:29: spec.retryExitCodes.in[1]: must be between 0 and 255\n"
+                            "t.yaml:8:34: spec.retryExitCodes.in[2]: must be an integer\n"
+                            "t.yaml:8:39: spec.retryExitCodes.in[3]: must be an integer\n"
+                            "t.yaml:8:47: spec.retryExitCodes.in[5]: duplicate exit code 3 "
+                            "(first at spec.retryExitCodes.in[4])");
+
+        /* At most RETRY_EXIT_CODES_MAX. */
+        _cleanup_free_ char *many = strdup(ON_FAILURE "  retryExitCodes:\n    notIn: [0");
+        assert_non_null(many);
+        for (int i = 1; i <= RETRY_EXIT_CODES_MAX; i++) {
+                char *next = str_printf("%s, %d", many, i);
+                assert_non_null(next);
+                free(many);
+                many = next;
+        }
+        _cleanup_free_ char *tail = str_printf("%s]\n", many);
+        assert_non_null(tail);
+        assert_task_invalid(tail, "t.yaml:9:5: spec.retryExitCodes.notIn: at most 256 exit codes, "
+                                  "found 257");
+}
+
+/* The retry rules only mean something to OnFailure, and exit codes only to
+ * Error. */
+static void test_validate_retry_rules_need_on_failure(void **state)
+{
+        (void)state;
+        assert_task_invalid("  retryOn: [Error]\n  retryExitCodes: {in: [1]}\n",
+                            "t.yaml:7:3: spec.retryOn: only with restartPolicy: OnFailure\n"
+                            "t.yaml:8:3: spec.retryExitCodes: only with restartPolicy: OnFailure");
+        assert_task_invalid("  restartPolicy: Never\n  retryOn: [Error]\n",
+                            "t.yaml:8:3: spec.retryOn: only with restartPolicy: OnFailure");
+        /* A bad restartPolicy is reported once, as itself. */
+        assert_task_invalid("  restartPolicy: Always\n  retryOn: [Error]\n",
+                            "t.yaml:7:3: spec.restartPolicy: unsupported value \"Always\", must "
+                            "be one of: Never, OnFailure");
+        assert_task_invalid(ON_FAILURE "  retryOn: [OOMKilled]\n  retryExitCodes: {in: [1]}\n",
+                            "t.yaml:9:3: spec.retryExitCodes: needs Error in retryOn: the codes "
+                            "are those of attempts that exited non-zero");
+        assert_valid_as(TASK_HEAD "  retryOn: null\n", "t.yaml");
+}
+
+static void test_validate_shutdown(void **state)
+{
+        (void)state;
+        assert_valid_as(TASK_HEAD "  shutdown: Stop\n", "t.yaml");
+        assert_task_invalid("  shutdown: Halt\n",
+                            "t.yaml:7:3: spec.shutdown: unsupported value \"Halt\", must be one "
+                            "of: Stop");
+        assert_task_invalid("  shutdown: true\n", "t.yaml:7:3: spec.shutdown: must be a string");
+}
+
+/* Allowed in the templates of the kinds that run Tasks to completion,
+ * refused in a Service's, which restarts and stops its replicas itself. */
+static void test_retry_and_shutdown_in_templates(void **state)
+{
+        (void)state;
+        assert_valid_as("apiVersion: berth/v1\nkind: Workflow\nmetadata: {name: w}\nspec:\n"
+                        "  steps:\n"
+                        "    - name: a\n"
+                        "      task: {image: b, restartPolicy: OnFailure, retryOn: [Error], "
+                        "retryExitCodes: {notIn: [2]}, shutdown: Stop}\n",
+                        "w.yaml");
+        assert_valid_as("apiVersion: berth/v1\nkind: CronTask\nmetadata: {name: c}\nspec:\n"
+                        "  schedule: \"@hourly\"\n"
+                        "  taskTemplate:\n"
+                        "    spec: {image: b, restartPolicy: OnFailure, retryOn: [Error], "
+                        "retryExitCodes: {in: [1]}, shutdown: Stop}\n",
+                        "c.yaml");
+        assert_invalid_as("apiVersion: berth/v1\nkind: Service\nmetadata: {name: s}\nspec:\n"
+                          "  template:\n"
+                          "    image: nginx\n"
+                          "    retryOn: [Error]\n"
+                          "    retryExitCodes: {in: [1]}\n"
+                          "    shutdown: Stop\n",
+                          "s.yaml",
+                          "s.yaml:7:5: spec.template.retryOn: not allowed in a Service template: "
+                          "a Service restarts its replicas itself, see spec.restartBackoff\n"
+                          "s.yaml:8:5: spec.template.retryExitCodes: not allowed in a Service "
+                          "template: a Service restarts its replicas itself, see "
+                          "spec.restartBackoff\n"
+                          "s.yaml:9:5: spec.template.shutdown: not allowed in a Service "
+                          "template: scale the Service to 0 replicas to stop them");
+}
+
+static void test_task_spec_decode_retry_rules(void **state)
+{
+        (void)state;
+        struct task_spec s;
+        struct berth_error err = {0};
+
+        json_t *o = load_json("{\"spec\":{\"image\":\"x\"}}");
+        assert_int_equal(task_spec_decode(o, &s, &err), 0);
+        assert_int_equal(s.retry_on, RETRY_ON_DEFAULT);
+        assert_int_equal(s.retry_on,
+                         RETRY_ON_ERROR | RETRY_ON_OOM_KILLED | RETRY_ON_CONTAINER_LOST);
+        assert_int_equal(s.retry_exit_codes_mode, RETRY_EXIT_CODES_ANY);
+        assert_null(s.retry_exit_codes);
+        assert_int_equal(s.n_retry_exit_codes, 0);
+        assert_false(s.shutdown);
+        task_spec_release(&s);
+        json_decref(o);
+
+        o = load_json("{\"spec\":{\"image\":\"x\",\"restartPolicy\":\"OnFailure\","
+                      "\"retryOn\":[\"DeadlineExceeded\",\"Error\"],"
+                      "\"retryExitCodes\":{\"notIn\":[2,0,255]},\"shutdown\":\"Stop\"}}");
+        assert_int_equal(task_spec_decode(o, &s, &err), 0);
+        assert_int_equal(s.retry_on, RETRY_ON_DEADLINE_EXCEEDED | RETRY_ON_ERROR);
+        assert_int_equal(s.retry_exit_codes_mode, RETRY_EXIT_CODES_NOT_IN);
+        assert_int_equal(s.n_retry_exit_codes, 3);
+        assert_int_equal(s.retry_exit_codes[0], 2);
+        assert_int_equal(s.retry_exit_codes[1], 0);
+        assert_int_equal(s.retry_exit_codes[2], 255);
+        assert_true(s.shutdown);
+        task_spec_release(&s);
+        assert_null(s.retry_exit_codes);
+        assert_int_equal(s.n_retry_exit_codes, 0);
+        assert_int_equal(s.retry_exit_codes_mode, RETRY_EXIT_CODES_ANY);
+        json_decref(o);
+
+        o = load_json("{\"spec\":{\"image\":\"x\",\"restartPolicy\":\"OnFailure\","
+                      "\"retryExitCodes\":{\"in\":[7]}}}");
+        assert_int_equal(task_spec_decode(o, &s, &err), 0);
+        assert_int_equal(s.retry_exit_codes_mode, RETRY_EXIT_CODES_IN);
+        assert_int_equal(s.n_retry_exit_codes, 1);
+        assert_int_equal(s.retry_exit_codes[0], 7);
+        task_spec_release(&s);
+        json_decref(o);
+
+        /* A refused spec leaves nothing behind (the sanitizer checks leaks). */
+        struct task_spec untouched = {.backoff_limit = 42};
+        o = load_json("{\"spec\":{\"image\":\"x\",\"restartPolicy\":\"OnFailure\","
+                      "\"retryExitCodes\":{\"in\":[1,1]}}}");
+        assert_int_equal(task_spec_decode(o, &untouched, &err), -EINVAL);
+        assert_int_equal(untouched.backoff_limit, 42);
+        assert_null(untouched.retry_exit_codes);
+        json_decref(o);
+
+        assert_int_equal(retry_on_from_string("Error"), RETRY_ON_ERROR);
+        assert_int_equal(retry_on_from_string("OOMKilled"), RETRY_ON_OOM_KILLED);
+        assert_int_equal(retry_on_from_string("DeadlineExceeded"), RETRY_ON_DEADLINE_EXCEEDED);
+        assert_int_equal(retry_on_from_string("ContainerLost"), RETRY_ON_CONTAINER_LOST);
+        assert_int_equal(retry_on_from_string("error"), 0);
+        assert_int_equal(retry_on_from_string(""), 0);
+        assert_int_equal(retry_on_from_string(NULL), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1442,6 +1637,12 @@ int main(void)
             cmocka_unit_test(test_validate_generate_name),
             cmocka_unit_test(test_validate_task_spec),
             cmocka_unit_test(test_validate_depends_on),
+            cmocka_unit_test(test_validate_retry_on),
+            cmocka_unit_test(test_validate_retry_exit_codes),
+            cmocka_unit_test(test_validate_retry_rules_need_on_failure),
+            cmocka_unit_test(test_validate_shutdown),
+            cmocka_unit_test(test_retry_and_shutdown_in_templates),
+            cmocka_unit_test(test_task_spec_decode_retry_rules),
             cmocka_unit_test(test_validate_image),
             cmocka_unit_test(test_validate_env),
             cmocka_unit_test(test_validate_volumes),

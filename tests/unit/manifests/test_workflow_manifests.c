@@ -47,6 +47,12 @@
         "        restartPolicy: OnFailure\n"                                                       \
         "        args: [\"{{steps.a.outputs.result}}+{{ steps.b.outputs.result }}\"]\n"
 
+/* What an unknown expression's message goes on with. */
+#define UNKNOWN_EXPRESSION                                                                         \
+        ", must be parameters.<name>, steps.<step>.outputs.result, "                               \
+        "steps.<step>.outputs.files.<file>, item, item.<field>, workflow.name, "                   \
+        "workflow.namespace, workflow.uid, workflow.status or workflow.failures"
+
 static void parse_ok(const char *yaml, struct manifest_list *list)
 {
         parse_ok_as(yaml, "w.yaml", list);
@@ -130,13 +136,12 @@ static void test_diamond_and_defaults(void **state)
                 const json_t *task =
                     json_object_get(json_array_get(json_path(o, "spec.steps"), i), "task");
 
-                assert_string_equal(json_path_string(task, "imagePullPolicy"), "IfNotPresent");
-                assert_string_equal(json_path_string(task, "restartPolicy"),
-                                    i == 3 ? "OnFailure" : "Never");
-                assert_int_equal(json_path_int(task, "backoffLimit", -1), 6);
-                assert_int_equal(json_path_int(task, "backoff.initialSeconds", -1), 10);
-                assert_int_equal(json_path_int(task, "backoff.factor", -1), 2);
-                assert_int_equal(json_path_int(task, "backoff.maxSeconds", -1), 300);
+                /* a step's task stays as written: its Task gets the defaults */
+                assert_null(json_object_get(task, "imagePullPolicy"));
+                assert_null(json_object_get(task, "backoffLimit"));
+                assert_null(json_object_get(task, "backoff"));
+                assert_string_equal(json_path_string(task, "restartPolicy") ?: "(unset)",
+                                    i == 3 ? "OnFailure" : "(unset)");
                 /* a step's Task has no TTL of its own, not even by default */
                 assert_null(json_object_get(task, "ttlSecondsAfterFinished"));
         }
@@ -173,15 +178,20 @@ static void test_limits_valid(void **state)
                      "  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
                      "spec:\n  steps: [{name: s, task: {image: b}}]\n");
 
-        /* 200 steps, each depending on the one before and reading the first */
+        /* WORKFLOW_STEPS_MAX steps, each depending on the one before (by
+         * dependsOn or by depends) and reading the first */
         buf_init(&b, 1024 * 1024);
         assert_int_equal(buf_append_str(&b, WORKFLOW_HEAD "  parallelism: 1000\n  steps:\n"
                                                           "    - {name: s0, task: {image: b}}\n"),
                          0);
-        for (int i = 1; i < 200; i++)
+        for (int i = 1; i < WORKFLOW_STEPS_MAX; i++)
                 assert_int_equal(buf_printf(&b,
-                                            "    - {name: s%d, dependsOn: [s%d], task: {image: b, "
-                                            "args: [\"{{steps.s0.outputs.result}}\"]}}\n",
+                                            i % 2 ? "    - {name: s%d, dependsOn: [s%d], "
+                                                    "task: {image: b, args: "
+                                                    "[\"{{steps.s0.outputs.result}}\"]}}\n"
+                                                  : "    - {name: s%d, depends: s%d.Succeeded, "
+                                                    "task: {image: b, args: "
+                                                    "[\"{{steps.s0.outputs.result}}\"]}}\n",
                                             i, i - 1),
                                  0);
         assert_valid(b.data);
@@ -197,7 +207,7 @@ static void test_spec_fields(void **state)
                                                 "mean spec.steps?");
         assert_workflow_invalid("  steps: {a: 1}\n", "w.yaml:6:3: spec.steps: must be an array");
         assert_workflow_invalid("  steps: []\n",
-                                "w.yaml:6:3: spec.steps: must have between 1 and 200 entries, "
+                                "w.yaml:6:3: spec.steps: must have between 1 and 500 entries, "
                                 "has 0");
         assert_workflow_invalid(
             "  steps: [{name: a, task: {image: b}}]\n"
@@ -220,10 +230,10 @@ static void test_too_many_steps(void **state)
         (void)state;
         buf_init(&b, 1024 * 1024);
         assert_int_equal(buf_append_str(&b, WORKFLOW_HEAD "  steps:\n"), 0);
-        for (int i = 0; i < 201; i++)
+        for (int i = 0; i < 501; i++)
                 assert_int_equal(buf_printf(&b, "    - {name: s%d, task: {image: b}}\n", i), 0);
-        assert_invalid(b.data, "w.yaml:6:3: spec.steps: must have between 1 and 200 entries, "
-                               "has 201");
+        assert_invalid(b.data, "w.yaml:6:3: spec.steps: must have between 1 and 500 entries, "
+                               "has 501");
 }
 
 static void test_parameters(void **state)
@@ -287,8 +297,7 @@ static void test_step_fields(void **state)
                                 "none\n"
                                 "w.yaml:8:7: spec.steps[0].tsk: unknown field, did you mean "
                                 "spec.steps[0].task?\n"
-                                "w.yaml:9:7: spec.steps[0].depends: unknown field, did you mean "
-                                "spec.steps[0].dependsOn?\n"
+                                "w.yaml:9:7: spec.steps[0].depends: must be a string\n"
                                 "w.yaml:10:7: spec.steps[1].name: required\n"
                                 "w.yaml:11:8: spec.steps[2].name: invalid name \"Bad_Name\": must "
                                 "be a DNS-1123 label: at most 63 lowercase letters, digits or "
@@ -557,10 +566,8 @@ static void test_deploy_expressions(void **state)
             "w.yaml:16:9: spec.steps[2].deploy.image: "
             "{{steps.other.outputs.result}}: step \"other\" is not a "
             "dependency of step \"a\"\n"
-            "w.yaml:17:38: spec.steps[3].deploy.image: {{x}}: unknown "
-            "expression, must be parameters.<name>, "
-            "steps.<step>.outputs.result, workflow.name, workflow.namespace or "
-            "workflow.uid\n"
+            "w.yaml:17:38: spec.steps[3].deploy.image: {{x}}: unknown expression" UNKNOWN_EXPRESSION
+            "\n"
             "w.yaml:18:38: spec.steps[4].deploy.image: {{ parameters.v : "
             "unterminated \"{{\"\n"
             "w.yaml:19:38: spec.steps[5].deploy.image: must not contain "
@@ -757,13 +764,9 @@ static void test_step_expressions(void **state)
                            "{{ steps.lod.outputs.result }}: unknown step \"lod\"");
         assert_report_args("[\"{{steps.load.outputs}}\", \"{{workflow.labels}}\"]",
                            "w.yaml:17:31: spec.steps[3].task.args[0]: {{steps.load.outputs}}: "
-                           "unknown expression, must be parameters.<name>, "
-                           "steps.<step>.outputs.result, workflow.name, workflow.namespace or "
-                           "workflow.uid\n"
+                           "unknown expression" UNKNOWN_EXPRESSION "\n"
                            "w.yaml:17:57: spec.steps[3].task.args[1]: {{workflow.labels}}: "
-                           "unknown expression, must be parameters.<name>, "
-                           "steps.<step>.outputs.result, workflow.name, workflow.namespace or "
-                           "workflow.uid");
+                           "unknown expression" UNKNOWN_EXPRESSION);
         assert_report_args("[\"echo {{parameters.p\"]",
                            "w.yaml:17:31: spec.steps[3].task.args[0]: {{parameters.p: "
                            "unterminated \"{{\"");
@@ -783,38 +786,33 @@ static void test_expression_fields(void **state)
 {
         (void)state;
         /* command, args and env values are checked, each at its own field */
-        assert_workflow_invalid("  steps:\n"
-                                "    - name: a\n"
-                                "      task:\n"
-                                "        image: \"{{x}}\"\n"
-                                "        command: [sh, \"{{x}}\"]\n"
-                                "        args: [\"{{y}}\"]\n"
-                                "        workingDir: \"/{{x}}\"\n"
-                                "        env:\n"
-                                "          - {name: A, value: \"{{z}}\"}\n"
-                                "          - {name: B, value: 3}\n"
-                                "          - {name: \"{{x}}\"}\n"
-                                "        labels: {a: \"{{x}}\"}\n",
-                                "w.yaml:10:23: spec.steps[0].task.command[1]: {{x}}: unknown "
-                                "expression, must be parameters.<name>, "
-                                "steps.<step>.outputs.result, workflow.name, workflow.namespace or "
-                                "workflow.uid\n"
-                                "w.yaml:11:16: spec.steps[0].task.args[0]: {{y}}: unknown "
-                                "expression, must be parameters.<name>, "
-                                "steps.<step>.outputs.result, workflow.name, workflow.namespace or "
-                                "workflow.uid\n"
-                                "w.yaml:14:23: spec.steps[0].task.env[0].value: {{z}}: unknown "
-                                "expression, must be parameters.<name>, "
-                                "steps.<step>.outputs.result, workflow.name, workflow.namespace or "
-                                "workflow.uid\n"
-                                "w.yaml:15:23: spec.steps[0].task.env[1].value: must be a string; "
-                                "quote it: \"3\"\n"
-                                "w.yaml:16:14: spec.steps[0].task.env[2].name: invalid name "
-                                "\"{{x}}\": must start with a letter or '_' and contain only "
-                                "letters, digits and '_'\n"
-                                "w.yaml:17:18: spec.steps[0].task.labels.a: invalid value "
-                                "\"{{x}}\": must be empty or at most 63 letters, digits, '-', '_' "
-                                "or '.', starting and ending with a letter or digit");
+        assert_workflow_invalid(
+            "  steps:\n"
+            "    - name: a\n"
+            "      task:\n"
+            "        image: \"{{x}}\"\n"
+            "        command: [sh, \"{{x}}\"]\n"
+            "        args: [\"{{y}}\"]\n"
+            "        workingDir: \"/{{x}}\"\n"
+            "        env:\n"
+            "          - {name: A, value: \"{{z}}\"}\n"
+            "          - {name: B, value: 3}\n"
+            "          - {name: \"{{x}}\"}\n"
+            "        labels: {a: \"{{x}}\"}\n",
+            "w.yaml:10:23: spec.steps[0].task.command[1]: {{x}}: unknown "
+            "expression" UNKNOWN_EXPRESSION "\n"
+            "w.yaml:11:16: spec.steps[0].task.args[0]: {{y}}: unknown expression" UNKNOWN_EXPRESSION
+            "\n"
+            "w.yaml:14:23: spec.steps[0].task.env[0].value: {{z}}: unknown "
+            "expression" UNKNOWN_EXPRESSION "\n"
+            "w.yaml:15:23: spec.steps[0].task.env[1].value: must be a string; "
+            "quote it: \"3\"\n"
+            "w.yaml:16:14: spec.steps[0].task.env[2].name: invalid name "
+            "\"{{x}}\": must start with a letter or '_' and contain only "
+            "letters, digits and '_'\n"
+            "w.yaml:17:18: spec.steps[0].task.labels.a: invalid value "
+            "\"{{x}}\": must be empty or at most 63 letters, digits, '-', '_' "
+            "or '.', starting and ending with a letter or digit");
         /* a Task is not a template */
         assert_valid("apiVersion: berth/v1\nkind: Task\nmetadata: {name: t}\n"
                      "spec: {image: b, args: [\"{{x\"]}\n");
@@ -981,6 +979,940 @@ static void test_step_task_depends_on_refused(void **state)
                                 "step's task: set dependsOn on the step");
 }
 
+/* ---- conditions, fan-out, retries, outputs, onExit, workspace ------------ */
+
+/* Every field: list → check (continueOn) → each (depends, withParam, when)
+ * → deploy; regions and numbers fan out over withItems; onExit reads them
+ * all. */
+#define EVERYTHING                                                                                 \
+        WORKFLOW_HEAD                                                                              \
+        "  parameters: [{name: env, value: prod}]\n"                                               \
+        "  activeDeadlineSeconds: 3600\n"                                                          \
+        "  shutdown: Stop\n"                                                                       \
+        "  workspace: {keep: true}\n"                                                              \
+        "  steps:\n"                                                                               \
+        "    - name: list\n"                                                                       \
+        "      task:\n"                                                                            \
+        "        image: busybox\n"                                                                 \
+        "        command: [sh, -c, 'echo \"[1,2]\" | tee /workspace/list']\n"                      \
+        "      outputs:\n"                                                                         \
+        "        files:\n"                                                                         \
+        "          - {name: list, path: /workspace/list}\n"                                        \
+        "          - {name: log_1, path: /tmp/log}\n"                                              \
+        "      retryStrategy:\n"                                                                   \
+        "        limit: 3\n"                                                                       \
+        "        backoff: {initialSeconds: 1, factor: 1.5, maxSeconds: 30}\n"                      \
+        "        retryOn: [Error, OOMKilled]\n"                                                    \
+        "        exitCodes: {notIn: [2]}\n"                                                        \
+        "    - name: check\n"                                                                      \
+        "      dependsOn: [list]\n"                                                                \
+        "      continueOn: {failed: true}\n"                                                       \
+        "      task: {image: busybox, args: ['{{steps.list.outputs.files.list}}']}\n"              \
+        "    - name: each\n"                                                                       \
+        "      depends: list.Succeeded && (check.Failed || check.Succeeded) && list.Completed\n"   \
+        "      withParam: \"{{ steps.list.outputs.result }}\"\n"                                   \
+        "      when: \"'{{parameters.env}}' == 'prod' && {{steps.check.outputs.result}} != 0\"\n"  \
+        "      task: {image: busybox, args: ['{{item}}', '{{item.id}}']}\n"                        \
+        "    - name: regions\n"                                                                    \
+        "      withItems:\n"                                                                       \
+        "        - {name: eu, size: {cpu: 1}}\n"                                                   \
+        "        - {name: us, size: {cpu: 2}, extra: true}\n"                                      \
+        "      task:\n"                                                                            \
+        "        image: busybox\n"                                                                 \
+        "        env: [{name: R, value: '{{item.name}}-{{ item.size.cpu }}'}]\n"                   \
+        "    - name: numbers\n"                                                                    \
+        "      withItems: [1, two, true, 4.5]\n"                                                   \
+        "      task: {image: busybox, args: ['{{item}}']}\n"                                       \
+        "    - name: deploy\n"                                                                     \
+        "      depends: each.Succeeded || each.Skipped\n"                                          \
+        "      deploy: {service: web, image: \"app:{{steps.list.outputs.result}}\"}\n"             \
+        "      continueOn: {failed: false}\n"                                                      \
+        "  onExit:\n"                                                                              \
+        "    failWorkflow: true\n"                                                                 \
+        "    task:\n"                                                                              \
+        "      image: busybox\n"                                                                   \
+        "      command: [sh, -c, 'echo {{workflow.status}} {{workflow.failures}} "                 \
+        "{{steps.each.outputs.result}} {{steps.list.outputs.files.log_1}}']\n"
+
+/* Parses, validates and defaults yaml (one document), then decodes it. */
+static void decode_ok(const char *yaml, struct manifest_list *list, struct workflow_spec *spec)
+{
+        _cleanup_(field_errors_release) struct field_errors errs = {};
+        struct berth_error err = {0};
+        json_t *o;
+
+        parse_ok(yaml, list);
+        o = list->docs[0].object;
+        assert_int_equal(manifest_validate(o, list->docs[0].positions, &errs), 0);
+        manifest_apply_defaults(o);
+        assert_int_equal(manifest_validate(o, NULL, &errs), 0);
+        if (workflow_spec_decode(o, spec, &err) < 0)
+                fail_msg("decode: %s", err.message);
+}
+
+static bool outcome_true(const char *step, enum step_outcome outcome, void *userdata)
+{
+        (void)step;
+        (void)userdata;
+        return outcome == STEP_OUTCOME_SUCCEEDED || outcome == STEP_OUTCOME_COMPLETED;
+}
+
+static void test_everything_valid_and_decoded(void **state)
+{
+        _cleanup_(manifest_list_release) struct manifest_list list = {};
+        _cleanup_(workflow_spec_release) struct workflow_spec spec = {};
+        const struct workflow_step_spec *s;
+        const json_t *o;
+
+        (void)state;
+        decode_ok(EVERYTHING, &list, &spec);
+        o = list.docs[0].object;
+        /* defaults: none in a step's or the onExit's task (the Task made
+         * from it gets them), none for retryStrategy (what it leaves out is
+         * removed from the step's Task) */
+        assert_true(json_is_true(json_path(o, "spec.onExit.failWorkflow")));
+        assert_true(json_is_true(json_path(o, "spec.workspace.keep")));
+        assert_null(json_path(o, "spec.onExit.task.restartPolicy"));
+        assert_null(json_path(o, "spec.onExit.task.ttlSecondsAfterFinished"));
+        assert_int_equal(json_object_size(json_path(json_array_get(json_path(o, "spec.steps"), 0),
+                                                    "retryStrategy")),
+                         4);
+        assert_null(json_object_get(json_array_get(json_path(o, "spec.steps"), 0), "continueOn"));
+
+        assert_int_equal(spec.n_steps, 6);
+        assert_int_equal(spec.active_deadline_ms, 3600000);
+        assert_true(spec.shutdown);
+        assert_true(spec.workspace);
+        assert_true(spec.workspace_keep);
+        assert_true(spec.on_exit_fail_workflow);
+
+        s = &spec.steps[0];
+        assert_string_equal(s->name, "list");
+        assert_int_equal(s->n_deps, 0);
+        assert_null(s->depends);
+        assert_int_equal(s->n_files, 2);
+        assert_string_equal(s->files[0].name, "list");
+        assert_string_equal(s->files[0].path, "/workspace/list");
+        assert_string_equal(s->files[1].name, "log_1");
+        assert_string_equal(s->files[1].path, "/tmp/log");
+        assert_non_null(s->retry_strategy);
+        assert_int_equal(json_path_int(s->retry_strategy, "limit", -1), 3);
+        assert_false(s->continue_on_failed);
+        assert_false(s->exit_handler);
+
+        s = &spec.steps[1];
+        assert_true(s->continue_on_failed);
+        assert_int_equal(s->n_deps, 1);
+        assert_int_equal(s->deps[0], 0);
+        assert_null(s->retry_strategy);
+        assert_int_equal(s->n_files, 0);
+
+        /* depends: each step it names once, in order of first appearance */
+        s = &spec.steps[2];
+        assert_non_null(s->depends);
+        assert_int_equal(s->n_deps, 2);
+        assert_int_equal(s->deps[0], 0);
+        assert_int_equal(s->deps[1], 1);
+        assert_true(cond_handles_failure(s->depends, "check"));
+        assert_true(cond_handles_failure(s->depends, "list")); /* list.Completed */
+        assert_true(cond_eval_depends(s->depends, outcome_true, NULL));
+        assert_string_equal(s->with_param, "{{ steps.list.outputs.result }}");
+        assert_int_equal(s->with_param_step, 0);
+        assert_null(s->with_items);
+        assert_string_equal(
+            s->when, "'{{parameters.env}}' == 'prod' && {{steps.check.outputs.result}} != 0");
+
+        s = &spec.steps[3];
+        assert_int_equal(json_array_size(s->with_items), 2);
+        assert_null(s->with_param);
+        assert_null(s->when);
+        assert_int_equal(json_array_size(spec.steps[4].with_items), 4);
+
+        s = &spec.steps[5];
+        assert_null(s->task);
+        assert_string_equal(s->deploy.service, "web");
+        assert_int_equal(s->n_deps, 1);
+        assert_int_equal(s->deps[0], 2);
+        assert_non_null(s->depends);
+        assert_false(cond_handles_failure(s->depends, "each"));
+        assert_false(s->continue_on_failed);
+
+        /* onExit: one more step after n_steps, not found by name */
+        assert_ptr_equal(spec.on_exit, &spec.steps[6]);
+        assert_string_equal(spec.on_exit->name, WORKFLOW_EXIT_STEP);
+        assert_true(spec.on_exit->exit_handler);
+        assert_int_equal(spec.on_exit->n_deps, 0);
+        assert_ptr_equal(spec.on_exit->task, json_path(o, "spec.onExit.task"));
+        assert_int_equal(workflow_spec_step(&spec, WORKFLOW_EXIT_STEP), spec.n_steps);
+        assert_int_equal(workflow_spec_step(&spec, "deploy"), 5);
+}
+
+static void test_new_fields_absent(void **state)
+{
+        _cleanup_(manifest_list_release) struct manifest_list list = {};
+        _cleanup_(workflow_spec_release) struct workflow_spec spec = {};
+
+        (void)state;
+        decode_ok(WORKFLOW_HEAD "  workspace: {}\n  steps: [{name: a, task: {image: b}}]\n", &list,
+                  &spec);
+        assert_true(json_is_false(json_path(list.docs[0].object, "spec.workspace.keep")));
+        assert_true(spec.workspace);
+        assert_false(spec.workspace_keep);
+        assert_false(spec.shutdown);
+        assert_int_equal(spec.active_deadline_ms, 0);
+        assert_null(spec.on_exit);
+        assert_false(spec.on_exit_fail_workflow);
+        assert_null(spec.steps[0].depends);
+        assert_null(spec.steps[0].when);
+        assert_null(spec.steps[0].files);
+        assert_null(spec.steps[0].retry_strategy);
+
+        workflow_spec_release(NULL);
+}
+
+/* A spec that fails after conditions and files were decoded releases them
+ * (the sanitizer build finds a leak). */
+static void test_decode_invalid_releases(void **state)
+{
+        static const char *const yamls[] = {
+            WORKFLOW_HEAD "  activeDeadlineSeconds: 0\n"
+                          "  onExit: {task: {image: b}}\n"
+                          "  steps:\n"
+                          "    - {name: a, task: {image: b}, outputs: {files: [{name: f, path: "
+                          "/f}]}}\n"
+                          "    - {name: b, depends: a.Succeeded, task: {image: b}}\n",
+            /* a broken graph: nothing is handed over */
+            WORKFLOW_HEAD "  steps:\n"
+                          "    - {name: a, task: {image: b}, outputs: {files: [{name: f, path: "
+                          "/f}]}}\n"
+                          "    - {name: b, depends: a.Succeeded || c.Failed, task: {image: b}}\n"
+                          "    - {name: c, depends: b.Succeeded, task: {image: b}}\n",
+        };
+
+        (void)state;
+        for (size_t i = 0; i < ARRAY_SIZE(yamls); i++) {
+                _cleanup_(manifest_list_release) struct manifest_list list = {};
+                struct workflow_spec spec = {.n_steps = 99};
+                struct berth_error err = {0};
+
+                parse_ok(yamls[i], &list);
+                assert_int_equal(workflow_spec_decode(list.docs[0].object, &spec, &err), -EINVAL);
+                assert_int_equal(spec.n_steps, 99); /* untouched */
+        }
+}
+
+static void test_spec_new_fields(void **state)
+{
+        (void)state;
+        assert_workflow_invalid("  activeDeadlineSeconds: 0\n"
+                                "  shutdown: Now\n"
+                                "  workspace: []\n"
+                                "  onExit: {failWorkflow: \"yes\", tsk: {}}\n"
+                                "  steps: [{name: a, task: {image: b}}]\n",
+                                "w.yaml:6:3: spec.activeDeadlineSeconds: must be between 1 and "
+                                "31536000\n"
+                                "w.yaml:7:3: spec.shutdown: unsupported value \"Now\", must be one "
+                                "of: Stop\n"
+                                "w.yaml:8:3: spec.workspace: must be an object\n"
+                                "w.yaml:9:3: spec.onExit.task: required\n"
+                                "w.yaml:9:12: spec.onExit.failWorkflow: must be a boolean (true or "
+                                "false)\n"
+                                "w.yaml:9:33: spec.onExit.tsk: unknown field, did you mean "
+                                "spec.onExit.task?");
+        assert_workflow_invalid("  activeDeadlineSeconds: 31536001\n"
+                                "  shutdown: 1\n"
+                                "  workspace: {keep: 1, kep: true}\n"
+                                "  onExit: []\n"
+                                "  steps: [{name: a, task: {image: b}}]\n",
+                                "w.yaml:6:3: spec.activeDeadlineSeconds: must be between 1 and "
+                                "31536000\n"
+                                "w.yaml:7:3: spec.shutdown: must be a string\n"
+                                "w.yaml:8:15: spec.workspace.keep: must be a boolean (true or "
+                                "false)\n"
+                                "w.yaml:8:24: spec.workspace.kep: unknown field, did you mean "
+                                "spec.workspace.keep?\n"
+                                "w.yaml:9:3: spec.onExit: must be an object");
+        assert_workflow_valid("  activeDeadlineSeconds: 1\n  shutdown: null\n  workspace: null\n"
+                              "  onExit: null\n  steps: [{name: a, task: {image: b}}]\n");
+}
+
+static void test_on_exit(void **state)
+{
+        (void)state;
+        /* its Task is checked like a step's, its templates may read workflow.status
+         * and workflow.failures (only it), and any step */
+        assert_workflow_invalid("  onExit:\n"
+                                "    task:\n"
+                                "      imag: b\n"
+                                "      ttlSecondsAfterFinished: 1\n"
+                                "      args: ['{{item}}', '{{steps.a.outputs.result}}', "
+                                "'{{workflow.status}}{{workflow.failures}}']\n"
+                                "  steps:\n"
+                                "    - name: a\n"
+                                "      task: {image: b, args: ['{{workflow.status}}', "
+                                "'{{workflow.failures}}']}\n"
+                                "    - name: b\n"
+                                "      deploy: {service: s, image: \"{{workflow.status}}\"}\n",
+                                "w.yaml:7:5: spec.onExit.task.image: required\n"
+                                "w.yaml:8:7: spec.onExit.task.imag: unknown field, did you mean "
+                                "spec.onExit.task.image?\n"
+                                "w.yaml:9:7: spec.onExit.task.ttlSecondsAfterFinished: not allowed "
+                                "in a step: a step's Task lives as long as its Workflow; set "
+                                "spec.ttlSecondsAfterFinished\n"
+                                "w.yaml:10:14: spec.onExit.task.args[0]: {{item}}: only in a step "
+                                "with withItems or withParam\n"
+                                "w.yaml:13:31: spec.steps[0].task.args[0]: {{workflow.status}}: "
+                                "only in spec.onExit\n"
+                                "w.yaml:13:54: spec.steps[0].task.args[1]: {{workflow.failures}}: "
+                                "only in spec.onExit\n"
+                                "w.yaml:15:28: spec.steps[1].deploy.image: {{workflow.status}}: "
+                                "only in spec.onExit");
+        /* "<workflow>-onexit" is its Task's name: no step has it, and it fits */
+        assert_workflow_invalid("  steps:\n"
+                                "    - {name: onexit, task: {image: b}}\n"
+                                "    - {name: on-exit, task: {image: b}}\n",
+                                "w.yaml:7:8: spec.steps[0].name: reserved: the exit handler's Task "
+                                "is wf-onexit");
+        assert_invalid("apiVersion: berth/v1\nkind: Workflow\nmetadata:\n"
+                       "  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+                       "spec:\n"
+                       "  onExit: {task: {image: b}}\n"
+                       "  steps: [{name: a, task: {image: b}}]\n",
+                       "w.yaml:6:3: spec.onExit: the exit handler's Task name "
+                       "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-onexit\" is "
+                       "longer than 63 characters");
+        assert_valid("apiVersion: berth/v1\nkind: Workflow\nmetadata:\n"
+                     "  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+                     "spec:\n"
+                     "  onExit: {task: {image: b}}\n"
+                     "  steps: [{name: a, task: {image: b}}]\n");
+}
+
+static void test_workspace_mount_reserved(void **state)
+{
+        static const char *const steps =
+            "  onExit:\n"
+            "    task: {image: b, volumes: [{mountPath: /workspace/, volume: v}]}\n"
+            "  steps:\n"
+            "    - name: a\n"
+            "      task:\n"
+            "        image: b\n"
+            "        volumes:\n"
+            "          - {mountPath: /workspace, volume: v}\n"
+            "          - {mountPath: /workspace/sub, volume: w}\n"
+            "          - {mountPath: /workspaces, tmpfs: {}}\n";
+        _cleanup_free_ char *on = str_printf("  workspace: {}\n%s", steps);
+
+        (void)state;
+        assert_non_null(on);
+        assert_workflow_invalid(on, "w.yaml:8:33: spec.onExit.task.volumes[0].mountPath: reserved "
+                                    "for the workspace: spec.workspace mounts it in every step\n"
+                                    "w.yaml:14:14: spec.steps[0].task.volumes[0].mountPath: "
+                                    "reserved for the workspace: spec.workspace mounts it in "
+                                    "every step");
+        /* without a workspace, /workspace is any path */
+        assert_workflow_valid(steps);
+}
+
+static void test_depends(void **state)
+{
+        (void)state;
+        assert_workflow_invalid(
+            "  steps:\n"
+            "    - name: extract\n"
+            "      task: {image: b}\n"
+            "    - name: b\n"
+            "      depends: \"extract.Succeeded && (extrct.Failed || nope.Succeeded || "
+            "nope.Failed)\"\n"
+            "      task: {image: b}\n"
+            "    - name: c\n"
+            "      depends: c.Succeeded\n"
+            "      task: {image: b}\n"
+            "    - name: d\n"
+            "      depends: \"extract.Succeeded && (b.Failed\"\n"
+            "      task: {image: b}\n"
+            "    - name: e\n"
+            "      depends: \"extract.Done\"\n"
+            "      task: {image: b}\n"
+            "    - name: f\n"
+            "      depends: \"extract.Succeeded\"\n"
+            "      dependsOn: [extract]\n"
+            "      task: {image: b}\n"
+            "    - name: g\n"
+            "      depends: [extract]\n"
+            "      task: {image: b}\n",
+            "w.yaml:10:7: spec.steps[1].depends: unknown step \"extrct\", did you mean "
+            "\"extract\"?\n"
+            "w.yaml:10:7: spec.steps[1].depends: unknown step \"nope\"\n"
+            "w.yaml:13:7: spec.steps[2].depends: a step cannot depend on itself\n"
+            "w.yaml:16:7: spec.steps[3].depends: column 31: expected ')' to close the '(' at "
+            "column 22\n"
+            "w.yaml:19:7: spec.steps[4].depends: column 9: \"extract.Done\": the outcome must be "
+            "Succeeded, Failed, Skipped or Completed\n"
+            "w.yaml:21:7: spec.steps[5]: use either dependsOn or depends, not both\n"
+            "w.yaml:26:7: spec.steps[6].depends: must be a string");
+        /* a cycle through depends is reported there */
+        assert_workflow_invalid("  steps:\n"
+                                "    - {name: a, depends: b.Succeeded, task: {image: b}}\n"
+                                "    - {name: b, depends: \"c.Failed || a.Succeeded\", task: "
+                                "{image: b}}\n"
+                                "    - {name: c, dependsOn: [a], task: {image: b}}\n",
+                                "w.yaml:7:17: spec.steps[0].depends: dependency cycle: a -> b -> "
+                                "a");
+        /* results are readable through depends as through dependsOn */
+        assert_workflow_invalid("  steps:\n"
+                                "    - {name: a, task: {image: b}}\n"
+                                "    - {name: b, depends: a.Failed, task: {image: b}}\n"
+                                "    - name: c\n"
+                                "      depends: \"!b.Skipped\"\n"
+                                "      task:\n"
+                                "        image: b\n"
+                                "        args: ['{{steps.a.outputs.result}}', "
+                                "'{{steps.c.outputs.result}}']\n",
+                                "w.yaml:13:46: spec.steps[2].task.args[1]: "
+                                "{{steps.c.outputs.result}}: step \"c\" is not a dependency of "
+                                "step \"c\"");
+}
+
+static void test_when(void **state)
+{
+        (void)state;
+        assert_workflow_invalid(
+            "  parameters: [{name: p, value: x}]\n"
+            "  steps:\n"
+            "    - name: a\n"
+            "      task: {image: b}\n"
+            "    - name: other\n"
+            "      task: {image: b}\n"
+            "    - name: c\n"
+            "      depends: a.Completed\n"
+            "      when: \"{{steps.a.outputs.result}} == ok && {{steps.other.outputs.result}}\"\n"
+            "      task: {image: b}\n"
+            "    - name: d\n"
+            "      dependsOn: [a]\n"
+            "      when: \"{{parameters.q}} == 1 || '{{steps.a.outputs.result}}' ==\"\n"
+            "      task: {image: b}\n"
+            "    - name: e\n"
+            "      when: \"({{parameters.p}} == x\"\n"
+            "      task: {image: b}\n"
+            "    - name: f\n"
+            "      when: \"{{parameters.p\"\n"
+            "      task: {image: b}\n"
+            "    - name: g\n"
+            "      when: 5\n"
+            "      task: {image: b}\n"
+            "    - name: h\n"
+            "      when: \"\"\n"
+            "      deploy: {service: s, image: b}\n",
+            "w.yaml:14:7: spec.steps[2].when: {{steps.other.outputs.result}}: step \"other\" is "
+            "not "
+            "a dependency of step \"c\"\n"
+            /* the column is the one of the text as written */
+            "w.yaml:18:7: spec.steps[3].when: column 57: expected an operand, found the end of "
+            "the expression\n"
+            "w.yaml:18:7: spec.steps[3].when: {{parameters.q}}: unknown parameter \"q\"\n"
+            "w.yaml:21:7: spec.steps[4].when: column 23: expected ')' to close the '(' at column "
+            "1\n"
+            "w.yaml:24:7: spec.steps[5].when: {{parameters.p: unterminated \"{{\"\n"
+            "w.yaml:27:7: spec.steps[6].when: must be a string\n"
+            "w.yaml:30:7: spec.steps[7].when: column 1: empty expression");
+        assert_workflow_valid("  parameters: [{name: p, value: x}]\n"
+                              "  steps:\n"
+                              "    - {name: a, task: {image: b}}\n"
+                              "    - name: c\n"
+                              "      depends: a.Succeeded\n"
+                              "      when: \"{{parameters.p}} == x && ({{ steps.a.outputs.result "
+                              "}} != '' || !false)\"\n"
+                              "      task: {image: b}\n"
+                              "    - {name: d, when: \"true\", deploy: {service: s, image: b}}\n");
+}
+
+static void test_when_length(void **state)
+{
+        _cleanup_free_ char *ok = NULL, *bad = NULL;
+        char text[COND_TEXT_MAX + 2];
+
+        (void)state;
+        memset(text, 'a', sizeof(text) - 1);
+        text[COND_TEXT_MAX] = '\0';
+        ok = str_printf(WORKFLOW_HEAD "  steps: [{name: a, when: %s, task: {image: b}}]\n", text);
+        assert_non_null(ok);
+        assert_valid(ok);
+        text[COND_TEXT_MAX] = 'a';
+        text[COND_TEXT_MAX + 1] = '\0';
+        bad = str_printf(WORKFLOW_HEAD "  steps: [{name: a, when: %s, task: {image: b}}]\n", text);
+        assert_non_null(bad);
+        assert_invalid(bad, "w.yaml:6:21: spec.steps[0].when: must be at most 4096 bytes");
+}
+
+static void test_with_items_limit(void **state)
+{
+        _cleanup_buf_ struct buf b = {};
+
+        (void)state;
+        buf_init(&b, 1024 * 1024);
+        assert_int_equal(buf_append_str(&b, WORKFLOW_HEAD "  steps:\n    - name: a\n"
+                                                          "      task: {image: b, args: "
+                                                          "['{{item}}']}\n"
+                                                          "      withItems: [0"),
+                         0);
+        for (int i = 1; i < WORKFLOW_ITEMS_MAX; i++)
+                assert_int_equal(buf_printf(&b, ", %d", i), 0);
+        assert_int_equal(buf_append_str(&b, "]\n"), 0);
+        assert_valid(b.data);
+        b.len -= 2;
+        assert_int_equal(buf_append_str(&b, ", 1000]\n"), 0);
+        assert_invalid(b.data, "w.yaml:9:7: spec.steps[0].withItems: 1001 items, at most 1000");
+}
+
+static void test_fan_out(void **state)
+{
+        (void)state;
+        assert_workflow_invalid(
+            "  steps:\n"
+            "    - name: list\n"
+            "      task: {image: b}\n"
+            "    - name: other\n"
+            "      task: {image: b}\n"
+            "    - name: a\n"
+            "      withItems: [1, {x: 1}]\n"
+            "      withParam: \"{{steps.list.outputs.result}}\"\n"
+            "      task: {image: b}\n"
+            "    - name: b\n"
+            "      withItems: {x: 1}\n"
+            "      task: {image: b}\n"
+            "    - name: c\n"
+            "      dependsOn: [list]\n"
+            "      withParam: \"{{steps.list.outputs.result}} \"\n"
+            "      task: {image: b}\n"
+            "    - name: d\n"
+            "      dependsOn: [list]\n"
+            "      withParam: \"{{parameters.x}}\"\n"
+            "      task: {image: b}\n"
+            "    - name: e\n"
+            "      withParam: \"{{steps.other.outputs.result}}\"\n"
+            "      task: {image: b}\n"
+            "    - name: f\n"
+            "      withParam: \"{{steps.lst.outputs.result}}\"\n"
+            "      task: {image: b}\n"
+            "    - name: g\n"
+            "      withParam: 5\n"
+            "      task: {image: b}\n"
+            "    - name: h\n"
+            "      withItems: [1]\n"
+            "      deploy: {service: s, image: b}\n"
+            "    - name: i\n"
+            "      withParam: \"{{steps.list.outputs.result}}\"\n"
+            "      deploy: {service: s, image: b}\n"
+            "    - name: j\n"
+            "      dependsOn: [list]\n"
+            "      withParam: \"{{steps.list.outputs.result}}{{steps.list.outputs.result}}\"\n"
+            "      task: {image: b}\n"
+            "    - name: k\n"
+            "      withItems: [1, null, [2], {}]\n"
+            "      task: {image: b}\n",
+            "w.yaml:11:7: spec.steps[2]: use either withItems or withParam, not both\n"
+            "w.yaml:16:7: spec.steps[3].withItems: must be an array\n"
+            "w.yaml:20:7: spec.steps[4].withParam: must be one expression "
+            "\"{{steps.<step>.outputs.result}}\"\n"
+            "w.yaml:24:7: spec.steps[5].withParam: must be one expression "
+            "\"{{steps.<step>.outputs.result}}\"\n"
+            "w.yaml:27:7: spec.steps[6].withParam: step \"other\" is not a dependency of step "
+            "\"e\"\n"
+            "w.yaml:30:7: spec.steps[7].withParam: unknown step \"lst\", did you mean \"list\"?\n"
+            "w.yaml:33:7: spec.steps[8].withParam: must be a string\n"
+            "w.yaml:36:7: spec.steps[9].withItems: only in a task step: a deploy step cannot fan "
+            "out\n"
+            "w.yaml:39:7: spec.steps[10].withParam: only in a task step: a deploy step cannot fan "
+            "out\n"
+            "w.yaml:43:7: spec.steps[11].withParam: must be one expression "
+            "\"{{steps.<step>.outputs.result}}\"\n"
+            "w.yaml:46:22: spec.steps[12].withItems[1]: must be a string, number, boolean or "
+            "object\n"
+            "w.yaml:46:28: spec.steps[12].withItems[2]: must be a string, number, boolean or "
+            "object");
+}
+
+static void test_fan_out_decoded(void **state)
+{
+        _cleanup_(manifest_list_release) struct manifest_list list = {};
+        _cleanup_(workflow_spec_release) struct workflow_spec spec = {};
+
+        (void)state;
+        /* withParam over a dependency of a dependency */
+        decode_ok(WORKFLOW_HEAD "  steps:\n"
+                                "    - {name: mid, dependsOn: [list], task: {image: b}}\n"
+                                "    - {name: list, task: {image: b}}\n"
+                                "    - name: each\n"
+                                "      dependsOn: [mid]\n"
+                                "      withParam: '{{steps.list.outputs.result}}'\n"
+                                "      task: {image: b, args: ['{{item.a.b}}', '{{item}}']}\n"
+                                "    - {name: none, withItems: [], task: {image: b, args: "
+                                "['{{item.x}}']}}\n",
+                  &list, &spec);
+        assert_string_equal(spec.steps[2].with_param, "{{steps.list.outputs.result}}");
+        assert_int_equal(spec.steps[2].with_param_step, 1);
+        assert_int_equal(spec.steps[2].n_deps, 1);
+        assert_int_equal(spec.steps[2].deps[0], 0);
+        assert_non_null(spec.steps[3].with_items);
+        assert_int_equal(json_array_size(spec.steps[3].with_items), 0);
+}
+
+static void test_item_expressions(void **state)
+{
+        (void)state;
+        assert_workflow_invalid(
+            "  steps:\n"
+            "    - name: list\n"
+            "      task: {image: b}\n"
+            "    - name: a\n"
+            "      withItems: [1, two]\n"
+            "      task: {image: b, args: ['{{item}}', '{{item.x}}']}\n"
+            "    - name: b\n"
+            "      withItems: [{x: {y: 1}, z: 2}, {x: {y: 2}}, {x: 3}]\n"
+            "      task: {image: b, args: ['{{item.x}}', '{{item.z}}', '{{item.x.y}}', "
+            "'{{item}}']}\n"
+            "    - name: c\n"
+            "      task: {image: b, args: ['{{item}}'], env: [{name: A, value: '{{item.x}}'}]}\n"
+            "    - name: d\n"
+            "      dependsOn: [list]\n"
+            "      withParam: \"{{ steps.list.outputs.result }}\"\n"
+            "      when: \"{{item.enabled}} && {{item}} != x\"\n"
+            "      task: {image: b, args: ['{{item.a.b}}']}\n"
+            "    - name: e\n"
+            "      when: \"{{item}}\"\n"
+            "      task: {image: b}\n",
+            "w.yaml:11:43: spec.steps[1].task.args[1]: {{item.x}}: withItems[0] is not an object\n"
+            "w.yaml:14:45: spec.steps[2].task.args[1]: {{item.z}}: withItems[1] has no field "
+            "\"z\"\n"
+            "w.yaml:14:59: spec.steps[2].task.args[2]: {{item.x.y}}: withItems[2] has no field "
+            "\"x.y\"\n"
+            "w.yaml:16:31: spec.steps[3].task.args[0]: {{item}}: only in a step with withItems or "
+            "withParam\n"
+            "w.yaml:16:60: spec.steps[3].task.env[0].value: {{item.x}}: only in a step with "
+            "withItems or withParam\n"
+            "w.yaml:20:7: spec.steps[4].when: {{item.enabled}}: not in when: it is evaluated "
+            "once for the whole step, before any item runs\n"
+            "w.yaml:23:7: spec.steps[5].when: {{item}}: not in when: it is evaluated once for "
+            "the whole step, before any item runs");
+}
+
+/* A fanned-out step's Tasks are "<workflow>-<step>-<index>": 58 characters
+ * for both names. */
+static void test_fan_out_name_length(void **state)
+{
+        (void)state;
+        assert_invalid("apiVersion: berth/v1\nkind: Workflow\nmetadata:\n"
+                       "  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+                       "spec:\n"
+                       "  steps:\n"
+                       "    - {name: abcd, withItems: [1], task: {image: b}}\n"
+                       "    - {name: abcde, withParam: '{{steps.abcd.outputs.result}}', task: "
+                       "{image: b}, dependsOn: [abcd]}\n"
+                       "    - {name: abcdefgh, task: {image: b}}\n"
+                       "    - {name: abcdefghi, deploy: {service: s, image: b}}\n",
+                       "w.yaml:8:8: spec.steps[1].name: the step's Task names "
+                       "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-abcde-<index>\" "
+                       "can be longer than 63 characters (the index goes up to 999)");
+}
+
+static void test_retry_strategy(void **state)
+{
+        (void)state;
+        assert_workflow_invalid(
+            "  steps:\n"
+            "    - name: a\n"
+            "      task: {image: b}\n"
+            "      retryStrategy: {backof: {}}\n"
+            "    - name: b\n"
+            "      task: {image: b}\n"
+            "      retryStrategy:\n"
+            "        limit: 1001\n"
+            "        backoff: {initialSeconds: -1, factor: 11, maxSeconds: 0, max: 1}\n"
+            "        retryOn: [Error, Failed, Error, 3]\n"
+            "        exitCodes: {in: [1], notIn: [1]}\n"
+            "    - name: c\n"
+            "      task: {image: b}\n"
+            "      retryStrategy:\n"
+            "        limit: \"3\"\n"
+            "        retryOn: []\n"
+            "        exitCodes: {}\n"
+            "    - name: d\n"
+            "      task: {image: b}\n"
+            "      retryStrategy: {limit: 0, retryOn: Error, exitCodes: {notIn: []}}\n"
+            "    - name: e\n"
+            "      deploy: {service: s, image: b}\n"
+            "      retryStrategy: {limit: 1}\n"
+            "    - name: f\n"
+            "      task: {image: b}\n"
+            "      retryStrategy: []\n"
+            "    - name: g\n"
+            "      task: {image: b}\n"
+            "      retryStrategy:\n"
+            "        limit: 1\n"
+            "        exitCodes: {in: [0, 256, -1, 1, 1, x, 2.5], noIn: [1]}\n"
+            "    - name: h\n"
+            "      task: {image: b}\n"
+            "      retryStrategy:\n"
+            "        limit: 1\n"
+            "        exitCodes: {in: [1]}\n"
+            "        retryOn: [OOMKilled]\n",
+            "w.yaml:9:7: spec.steps[0].retryStrategy.limit: required\n"
+            "w.yaml:9:23: spec.steps[0].retryStrategy.backof: unknown field, did you mean "
+            "spec.steps[0].retryStrategy.backoff?\n"
+            "w.yaml:13:9: spec.steps[1].retryStrategy.limit: must be between 0 and 1000\n"
+            "w.yaml:14:19: spec.steps[1].retryStrategy.backoff.initialSeconds: must be between 0 "
+            "and 86400\n"
+            "w.yaml:14:39: spec.steps[1].retryStrategy.backoff.factor: must be between 1 and 10\n"
+            "w.yaml:14:51: spec.steps[1].retryStrategy.backoff.maxSeconds: must be between 1 and "
+            "86400\n"
+            "w.yaml:14:66: spec.steps[1].retryStrategy.backoff.max: unknown field\n"
+            "w.yaml:15:26: spec.steps[1].retryStrategy.retryOn[1]: unknown value \"Failed\": one "
+            "of Error, OOMKilled, DeadlineExceeded, ContainerLost\n"
+            "w.yaml:15:34: spec.steps[1].retryStrategy.retryOn[2]: duplicate value Error (first "
+            "at spec.steps[1].retryStrategy.retryOn[0])\n"
+            "w.yaml:15:41: spec.steps[1].retryStrategy.retryOn[3]: must be a string\n"
+            "w.yaml:16:9: spec.steps[1].retryStrategy.exitCodes: exactly one of in or notIn\n"
+            "w.yaml:20:9: spec.steps[2].retryStrategy.limit: must be an integer\n"
+            "w.yaml:21:9: spec.steps[2].retryStrategy.retryOn: must list at least one of Error, "
+            "OOMKilled, DeadlineExceeded, ContainerLost\n"
+            "w.yaml:22:9: spec.steps[2].retryStrategy.exitCodes: exactly one of in or notIn\n"
+            "w.yaml:25:33: spec.steps[3].retryStrategy.retryOn: must be an array\n"
+            "w.yaml:25:61: spec.steps[3].retryStrategy.exitCodes.notIn: must list at least one "
+            "exit code\n"
+            "w.yaml:28:7: spec.steps[4].retryStrategy: only in a task step: a deploy step is not "
+            "retried\n"
+            "w.yaml:31:7: spec.steps[5].retryStrategy: must be an object\n"
+            "w.yaml:36:29: spec.steps[6].retryStrategy.exitCodes.in[1]: must be between 0 and "
+            "255\n"
+            "w.yaml:36:34: spec.steps[6].retryStrategy.exitCodes.in[2]: must be between 0 and "
+            "255\n"
+            "w.yaml:36:41: spec.steps[6].retryStrategy.exitCodes.in[4]: duplicate exit code 1 "
+            "(first at spec.steps[6].retryStrategy.exitCodes.in[3])\n"
+            "w.yaml:36:44: spec.steps[6].retryStrategy.exitCodes.in[5]: must be an integer\n"
+            "w.yaml:36:47: spec.steps[6].retryStrategy.exitCodes.in[6]: must be an integer\n"
+            "w.yaml:36:53: spec.steps[6].retryStrategy.exitCodes.noIn: unknown field, did you "
+            "mean spec.steps[6].retryStrategy.exitCodes.notIn?\n"
+            "w.yaml:41:9: spec.steps[7].retryStrategy.exitCodes: needs Error in retryOn: the "
+            "codes are those of attempts that exited non-zero");
+        /* the limits themselves */
+        assert_workflow_valid("  steps:\n"
+                              "    - name: a\n"
+                              "      task: {image: b}\n"
+                              "      retryStrategy:\n"
+                              "        limit: 1000\n"
+                              "        exitCodes: {in: [255, 0]}\n"
+                              "        backoff: {initialSeconds: 86400, factor: 10, maxSeconds: "
+                              "86400}\n"
+                              "        retryOn: [Error, OOMKilled, DeadlineExceeded, "
+                              "ContainerLost]\n"
+                              "    - {name: b, task: {image: b}, retryStrategy: {limit: 0, "
+                              "backoff: {initialSeconds: 0, factor: 1, maxSeconds: 1}}}\n");
+}
+
+static void test_apply_retry_strategy(void **state)
+{
+        _cleanup_json_ json_t *task = NULL, *rs = NULL, *before = NULL;
+
+        (void)state;
+        task = json_pack("{s:s, s:s, s:i, s:{s:i}, s:[s], s:{s:[i]}}", "image", "b",
+                         "restartPolicy", "Never", "backoffLimit", 6, "backoff", "factor", 2,
+                         "retryOn", "Error", "retryExitCodes", "in", 1);
+        assert_non_null(task);
+        before = json_deep_copy(task);
+        assert_int_equal(workflow_apply_retry_strategy(task, NULL), 0);
+        assert_true(json_equal(task, before));
+
+        /* only limit: the template's backoff and retry rules go */
+        rs = json_pack("{s:i}", "limit", 2);
+        assert_int_equal(workflow_apply_retry_strategy(task, rs), 0);
+        assert_string_equal(json_path_string(task, "restartPolicy"), "OnFailure");
+        assert_int_equal(json_path_int(task, "backoffLimit", -1), 2);
+        assert_null(json_object_get(task, "backoff"));
+        assert_null(json_object_get(task, "retryOn"));
+        assert_null(json_object_get(task, "retryExitCodes"));
+        assert_string_equal(json_path_string(task, "image"), "b");
+        json_decref(rs);
+
+        /* everything: copied (exitCodes as retryExitCodes), not shared */
+        rs = json_pack("{s:i, s:{s:i}, s:[s,s], s:{s:[i,i]}}", "limit", 0, "backoff", "maxSeconds",
+                       5, "retryOn", "OOMKilled", "ContainerLost", "exitCodes", "notIn", 1, 2);
+        assert_int_equal(workflow_apply_retry_strategy(task, rs), 0);
+        assert_string_equal(json_path_string(task, "restartPolicy"), "OnFailure");
+        assert_int_equal(json_path_int(task, "backoffLimit", -1), 0);
+        assert_true(json_equal(json_object_get(task, "backoff"), json_object_get(rs, "backoff")));
+        assert_true(json_equal(json_object_get(task, "retryOn"), json_object_get(rs, "retryOn")));
+        assert_true(
+            json_equal(json_object_get(task, "retryExitCodes"), json_object_get(rs, "exitCodes")));
+        assert_ptr_not_equal(json_object_get(task, "backoff"), json_object_get(rs, "backoff"));
+        assert_null(json_object_get(task, "exitCodes"));
+
+        assert_int_equal(workflow_apply_retry_strategy(NULL, rs), -EINVAL);
+}
+
+static void test_outputs(void **state)
+{
+        _cleanup_buf_ struct buf b = {};
+
+        (void)state;
+        assert_workflow_invalid(
+            "  steps:\n"
+            "    - name: a\n"
+            "      task: {image: b}\n"
+            "      outputs:\n"
+            "        result: x\n"
+            "        file: []\n"
+            "        files:\n"
+            "          - {name: \"a.b\", path: rel}\n"
+            "          - {name: ok, path: /x}\n"
+            "          - {name: ok, path: /y}\n"
+            "          - {path: \"\"}\n"
+            "          - {name: \"\", path: /z, mode: 1}\n"
+            "          - 5\n"
+            "          - {name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, "
+            "path: /a}\n"
+            "    - name: b\n"
+            "      deploy: {service: s, image: b}\n"
+            "      outputs: {files: []}\n"
+            "    - name: c\n"
+            "      task: {image: b}\n"
+            "      outputs: []\n"
+            "    - name: d\n"
+            "      task: {image: b}\n"
+            "      outputs: {files: {}}\n",
+            "w.yaml:10:9: spec.steps[0].outputs.result: not a field: a step's result is always "
+            "its standard output\n"
+            "w.yaml:11:9: spec.steps[0].outputs.file: unknown field, did you mean "
+            "spec.steps[0].outputs.files?\n"
+            "w.yaml:13:14: spec.steps[0].outputs.files[0].name: invalid name \"a.b\": must be 1 "
+            "to 63 letters, digits, '_' or '-'\n"
+            "w.yaml:13:27: spec.steps[0].outputs.files[0].path: must be an absolute path\n"
+            "w.yaml:15:14: spec.steps[0].outputs.files[2].name: duplicate name ok (first at "
+            "spec.steps[0].outputs.files[1])\n"
+            "w.yaml:16:13: spec.steps[0].outputs.files[3].name: required\n"
+            "w.yaml:16:14: spec.steps[0].outputs.files[3].path: must not be empty\n"
+            "w.yaml:17:14: spec.steps[0].outputs.files[4].name: invalid name \"\": must be 1 to "
+            "63 letters, digits, '_' or '-'\n"
+            "w.yaml:17:34: spec.steps[0].outputs.files[4].mode: unknown field\n"
+            "w.yaml:18:13: spec.steps[0].outputs.files[5]: must be an object\n"
+            "w.yaml:19:14: spec.steps[0].outputs.files[6].name: invalid name "
+            "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": must be 1 to 63 "
+            "letters, digits, '_' or '-'\n"
+            "w.yaml:22:7: spec.steps[1].outputs: only in a task step: a deploy step's result is "
+            "the image it deployed\n"
+            "w.yaml:25:7: spec.steps[2].outputs: must be an object\n"
+            "w.yaml:28:17: spec.steps[3].outputs.files: must be an array");
+
+        buf_init(&b, 1024 * 1024);
+        assert_int_equal(buf_append_str(&b, WORKFLOW_HEAD "  steps:\n"
+                                                          "    - name: a\n"
+                                                          "      task: {image: b}\n"
+                                                          "      outputs:\n"
+                                                          "        files:\n"),
+                         0);
+        for (int i = 0; i < WORKFLOW_FILES_MAX; i++)
+                assert_int_equal(buf_printf(&b, "          - {name: f%d, path: /f}\n", i), 0);
+        assert_valid(b.data);
+        assert_int_equal(buf_append_str(&b, "          - {name: g, path: /g}\n"), 0);
+        assert_invalid(b.data,
+                       "w.yaml:10:9: spec.steps[0].outputs.files: must have at most 16 entries, "
+                       "has 17");
+}
+
+static void test_file_expressions(void **state)
+{
+        (void)state;
+        assert_workflow_invalid(
+            "  steps:\n"
+            "    - name: a\n"
+            "      task: {image: b}\n"
+            "      outputs: {files: [{name: out, path: /out}]}\n"
+            "    - name: other\n"
+            "      task: {image: b}\n"
+            "      outputs: {files: [{name: out, path: /out}]}\n"
+            "    - name: mid\n"
+            "      dependsOn: [a]\n"
+            "      task: {image: b}\n"
+            "    - name: c\n"
+            "      dependsOn: [mid]\n"
+            "      when: \"{{steps.a.outputs.files.out}} == x\"\n"
+            "      task:\n"
+            "        image: b\n"
+            "        args: ['{{steps.a.outputs.files.out}}', '{{steps.a.outputs.files.in}}', "
+            "'{{steps.other.outputs.files.out}}', '{{steps.mid.outputs.files.out}}', "
+            "'{{steps.nope.outputs.files.out}}', '{{steps.a.outputs.files.a.b}}', "
+            "'{{steps.a.outputs.files}}']\n"
+            "  onExit:\n"
+            "    task: {image: b, args: ['{{steps.other.outputs.files.out}}', "
+            "'{{steps.c.outputs.files.out}}']}\n",
+            "w.yaml:21:49: spec.steps[3].task.args[1]: {{steps.a.outputs.files.in}}: step \"a\" "
+            "has no output file \"in\"\n"
+            "w.yaml:21:81: spec.steps[3].task.args[2]: {{steps.other.outputs.files.out}}: step "
+            "\"other\" is not a dependency of step \"c\"\n"
+            "w.yaml:21:118: spec.steps[3].task.args[3]: {{steps.mid.outputs.files.out}}: step "
+            "\"mid\" has no output file \"out\"\n"
+            "w.yaml:21:153: spec.steps[3].task.args[4]: {{steps.nope.outputs.files.out}}: unknown "
+            "step \"nope\"\n"
+            "w.yaml:21:189: spec.steps[3].task.args[5]: {{steps.a.outputs.files.a.b}}: step \"a\" "
+            "has no output file \"a.b\"\n"
+            "w.yaml:21:222: spec.steps[3].task.args[6]: {{steps.a.outputs.files}}: unknown "
+            "expression" UNKNOWN_EXPRESSION "\n"
+            "w.yaml:23:66: spec.onExit.task.args[1]: {{steps.c.outputs.files.out}}: step \"c\" "
+            "has no output file \"out\"");
+}
+
+static void test_continue_on_and_build(void **state)
+{
+        (void)state;
+        assert_workflow_invalid("  steps:\n"
+                                "    - name: e\n"
+                                "      task: {image: b}\n"
+                                "      continueOn: {failed: \"yes\", succeeded: true}\n"
+                                "    - name: f\n"
+                                "      task: {image: b}\n"
+                                "      continueOn: true\n"
+                                /* build steps are not part of this version */
+                                "    - name: g\n"
+                                "      task: {image: b}\n"
+                                "      build: {context: .}\n",
+                                "w.yaml:9:20: spec.steps[0].continueOn.failed: must be a boolean "
+                                "(true or false)\n"
+                                "w.yaml:9:35: spec.steps[0].continueOn.succeeded: unknown field\n"
+                                "w.yaml:12:7: spec.steps[1].continueOn: must be an object\n"
+                                "w.yaml:15:7: spec.steps[2].build: unknown field");
+}
+
+static void test_ref_parse(void **state)
+{
+        struct workflow_ref ref;
+        char msg[256];
+
+        (void)state;
+        assert_int_equal(workflow_ref_parse("steps.a.outputs.files.out", &ref, msg, sizeof(msg)),
+                         0);
+        assert_int_equal(ref.type, WORKFLOW_REF_STEP_FILE);
+        assert_string_equal(ref.name, "a");
+        assert_string_equal(ref.field, "out");
+        assert_int_equal(workflow_ref_parse("steps.a.outputs.result", &ref, msg, sizeof(msg)), 0);
+        assert_int_equal(ref.type, WORKFLOW_REF_STEP_RESULT);
+        assert_string_equal(ref.field, "");
+        assert_int_equal(workflow_ref_parse("item", &ref, msg, sizeof(msg)), 0);
+        assert_int_equal(ref.type, WORKFLOW_REF_ITEM);
+        assert_string_equal(ref.field, "");
+        assert_int_equal(workflow_ref_parse("item.a.b", &ref, msg, sizeof(msg)), 0);
+        assert_int_equal(ref.type, WORKFLOW_REF_ITEM);
+        assert_string_equal(ref.field, "a.b");
+        assert_int_equal(workflow_ref_parse("workflow.status", &ref, msg, sizeof(msg)), 0);
+        assert_int_equal(ref.type, WORKFLOW_REF_STATUS);
+        assert_int_equal(workflow_ref_parse("workflow.failures", &ref, msg, sizeof(msg)), 0);
+        assert_int_equal(ref.type, WORKFLOW_REF_FAILURES);
+        assert_int_equal(workflow_ref_parse("steps.a.b.outputs.files.out", &ref, msg, sizeof(msg)),
+                         -ENOENT);
+        assert_string_equal(msg, "unknown step \"a.b\"");
+        assert_int_equal(workflow_ref_parse("items", &ref, msg, sizeof(msg)), -ENOENT);
+        assert_string_equal(msg, "unknown expression" UNKNOWN_EXPRESSION);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1007,6 +1939,26 @@ int main(void)
             cmocka_unit_test(test_expression_fields),
             cmocka_unit_test(test_expr_expand),
             cmocka_unit_test(test_expr_expand_limits),
+            cmocka_unit_test(test_everything_valid_and_decoded),
+            cmocka_unit_test(test_new_fields_absent),
+            cmocka_unit_test(test_decode_invalid_releases),
+            cmocka_unit_test(test_spec_new_fields),
+            cmocka_unit_test(test_on_exit),
+            cmocka_unit_test(test_workspace_mount_reserved),
+            cmocka_unit_test(test_depends),
+            cmocka_unit_test(test_when),
+            cmocka_unit_test(test_when_length),
+            cmocka_unit_test(test_with_items_limit),
+            cmocka_unit_test(test_fan_out),
+            cmocka_unit_test(test_fan_out_decoded),
+            cmocka_unit_test(test_item_expressions),
+            cmocka_unit_test(test_fan_out_name_length),
+            cmocka_unit_test(test_retry_strategy),
+            cmocka_unit_test(test_apply_retry_strategy),
+            cmocka_unit_test(test_outputs),
+            cmocka_unit_test(test_file_expressions),
+            cmocka_unit_test(test_continue_on_and_build),
+            cmocka_unit_test(test_ref_parse),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
