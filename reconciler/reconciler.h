@@ -198,18 +198,23 @@ json_t *task_container_body(const struct task_spec *spec, const struct container
 
 /* ---- Workflow: planning ---------------------------------------------- */
 
-/* A Workflow runs each Task step as a child Task named "<workflow>-<step>"
- * (labels berth.workflow, berth.step; ownerReferences → the Workflow). A
- * deploy step writes the image of a Service it does not own (annotated
+/* A Workflow runs each Task step as a child Task named "<workflow>-<step>",
+ * a fanned-out step as one per item, "<workflow>-<step>-<index>", and its
+ * exit handler as "<workflow>-onexit" (labels WORKFLOW_LABEL and
+ * WORKFLOW_STEP_LABEL; ownerReferences → the Workflow). A deploy step writes
+ * the image of a Service it does not own (annotated
  * SERVICE_ANNOTATION_DEPLOYED_BY, so that the Service's events reach the
  * Workflow) and follows its rollout. A succeeded step's result (a Task's
- * stdout, a deploy's image) is stored under its own key,
- * object_data_key(prefix, "workflows", ns, name, "step-<step>"), never in the
+ * stdout, the JSON array of its children's, a deploy's image) is stored
+ * under its own key, object_data_key(prefix, "workflows", ns, name,
+ * "step-<step>"), its file outputs under "file-<step>.<file>": never in the
  * Workflow object. Rules for users: docs/reference/workflow.md. */
-#define WORKFLOW_FINALIZER      FINALIZER_CHILDREN
-#define WORKFLOW_RESULT_MAX     (256 * 1024) /* bytes of stdout kept (the last ones) */
-#define WORKFLOW_LABEL_WORKFLOW "berth.workflow"
-#define WORKFLOW_LABEL_STEP     "berth.step"
+#define WORKFLOW_FINALIZER  FINALIZER_CHILDREN
+#define WORKFLOW_RESULT_MAX (256 * 1024) /* bytes of stdout kept (the last ones) */
+/* Actions of one plan beyond one per step: Task creations and stops of
+ * fanned-out children are planned this many at a time (the plan asks to be
+ * run again at once while more are due). */
+#define WORKFLOW_ACTIONS_EXTRA 256
 
 enum step_phase { STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED, STEP_SKIPPED };
 const char *step_phase_to_string(enum step_phase p);
@@ -222,19 +227,44 @@ enum rollout_state {
         ROLLOUT_FAILED,      /* observed, condition Progressing False, ProgressDeadlineExceeded */
 };
 
+/* One child Task of a fanned-out step, as the cache shows it. */
+struct workflow_child {
+        bool exists;   /* in the cache, owned by this Workflow, not being deleted */
+        bool foreign;  /* a Task of that name owned by something else */
+        bool deleting; /* being deleted (exists is false then) */
+        enum task_phase phase;
+        const char *reason;
+        const char *message;
+};
+
 /* One step as the planner sees it: its place in the DAG, what the caches show
  * of its Task and result, and what the previous status said. Strings borrowed. */
 struct workflow_step {
         const char *name;
-        const size_t *deps; /* indexes of its dependsOn steps */
+        const size_t *deps; /* indexes of its dependencies */
         size_t n_deps;
+        /* its depends expression, or NULL: every dependency must succeed */
+        const struct cond *depends;
+        bool continue_on_failed; /* continueOn.failed */
+        bool exit_handler;       /* spec.onExit: runs once every other step ended */
+        /* Must be resolved before it starts (a when to evaluate, items to
+         * count): acting does it (WORKFLOW_ACTION_RESOLVE) and tells. */
+        bool needs_resolve;
+        bool resolved;   /* resolved: by acting now, or (fanned out) by the status */
+        bool when_false; /* resolved: its when is false */
+        bool fan_out;    /* withItems or withParam */
+        /* fan_out, resolved: its children as the cache shows them */
+        const struct workflow_child *children;
+        size_t n_children;
+        size_t prev_children_created; /* the status's count: children 0..n-1 were made */
         /* observed */
-        bool task_exists;  /* its Task is in the cache and owned by this Workflow */
+        bool task_exists;  /* its Task is in the cache, owned by this Workflow, not being deleted */
         bool task_foreign; /* a Task of that name exists, owned by something else */
+        bool task_deleting; /* its Task, or a child of it, is being deleted (a retry) */
         enum task_phase task_phase;
         const char *task_reason;
         const char *task_message;
-        bool result_stored; /* its result is recorded */
+        bool result_stored; /* its result (and files) are recorded */
         /* Acting found the step failed (its Task could not be made, its
          * output is lost): reason and message, else NULL. */
         const char *failure_reason;
@@ -269,10 +299,17 @@ struct workflow_plan_input {
         bool fail_fast;
         int parallelism;               /* 0 = no limit */
         int64_t ttl_after_finished_ms; /* < 0 = keep forever */
+        int64_t active_deadline_ms;    /* 0 = none */
+        bool shutdown;                 /* spec.shutdown: Stop */
+        bool on_exit_fail_workflow;    /* onExit.failWorkflow */
+        /* n_steps steps; with an exit handler it is the last one */
         struct workflow_step *steps;
-        size_t n_steps; /* at most WORKFLOW_STEPS_MAX */
+        size_t n_steps; /* at most WORKFLOW_STEPS_MAX + 1 */
+        /* `berth retry` asked for a rerun that the status has not recorded */
+        bool retry_requested;
         /* previous status of the Workflow */
         enum task_phase prev_phase;
+        const char *prev_reason;    /* a stop's reason is kept until the end */
         int64_t prev_start_ms;      /* 0 = not started */
         int64_t prev_completion_ms; /* 0 = not finished */
         int64_t now_ms;
@@ -280,20 +317,29 @@ struct workflow_plan_input {
 
 enum workflow_action_type {
         WORKFLOW_ACTION_ADD_FINALIZER,
-        WORKFLOW_ACTION_CREATE_TASK, /* step's Task */
+        /* evaluate the step's when, count its items (status: items) */
+        WORKFLOW_ACTION_RESOLVE,
+        WORKFLOW_ACTION_CREATE_TASK, /* step's Task, or its child 'child' */
+        WORKFLOW_ACTION_STOP_TASK,   /* shutdown: Stop into the step's (child's) Task */
         /* deploy step: set its Service's image and record the generation */
         WORKFLOW_ACTION_DEPLOY,
-        /* step succeeded: record its Task's stdout, or the image it deployed */
+        /* step succeeded: record its Task's stdout (its children's as a JSON
+         * array) and file outputs, or the image it deployed */
         WORKFLOW_ACTION_STORE_RESULT,
+        /* retry: delete the step's Tasks, result and files */
+        WORKFLOW_ACTION_RESET_STEP,
         WORKFLOW_ACTION_DELETE_CHILDREN, /* deleting: delete its Tasks and result keys */
-        WORKFLOW_ACTION_FINALIZE,        /* all gone: drop finalizer, delete object */
+        WORKFLOW_ACTION_FINALIZE,        /* all gone: the workspace, the finalizer, the object */
         WORKFLOW_ACTION_DELETE,          /* TTL: mark the Workflow for deletion */
 };
 const char *workflow_action_type_to_string(enum workflow_action_type t);
 
+#define WORKFLOW_NO_CHILD ((size_t)-1)
+
 struct workflow_action {
         enum workflow_action_type type;
-        size_t step; /* for CREATE_TASK, DEPLOY and STORE_RESULT */
+        size_t step;  /* for the step actions */
+        size_t child; /* CREATE_TASK, STOP_TASK: a fanned-out child, or WORKFLOW_NO_CHILD */
 };
 
 /* What each step is now. reason/message are static strings, borrowed from the
@@ -303,31 +349,39 @@ struct workflow_step_plan {
         const char *reason;
         const char *message;
         char message_buf[160];
+        size_t children_created; /* fanned out: children 0..n-1 made by now */
+        size_t children_running;
+        size_t children_succeeded;
+        size_t children_failed;
 };
 
 struct workflow_plan {
-        struct workflow_action actions[WORKFLOW_STEPS_MAX + 2];
+        struct workflow_action actions[WORKFLOW_STEPS_MAX + 1 + WORKFLOW_ACTIONS_EXTRA];
         size_t n_actions;
-        struct workflow_step_plan steps[WORKFLOW_STEPS_MAX];
+        struct workflow_step_plan steps[WORKFLOW_STEPS_MAX + 1];
         bool status_changed; /* false: leave status as it is (deleting, finished) */
         /* Condition Terminating is True, for reason and message: failFast
-         * waits for running steps, or a deletion for the step Tasks. */
+         * waits for running steps, a stop or deadline for steps to stop, or a
+         * deletion for the step Tasks. */
         bool terminating;
+        bool retried; /* a retry was done: status.retriedFor takes the request */
         enum task_phase phase;
         const char *reason;  /* NULL while running */
         const char *message; /* may point into message_buf */
         char message_buf[512];
+        /* what {{workflow.status}} says to the exit handler: Succeeded or Failed */
+        enum task_phase outcome;
         int64_t start_ms;      /* 0 = no step started */
         int64_t completion_ms; /* 0 = not finished */
-        size_t succeeded;      /* steps Succeeded */
-        /* < 0 = no timer: a deploy step's timeoutSeconds while it waits, and
-         * the TTL once finished, are the only ones */
+        size_t succeeded;      /* steps Succeeded (the exit handler not counted) */
+        /* < 0 = no timer: a deploy step's timeoutSeconds while it waits, the
+         * activeDeadlineSeconds while running, and the TTL once finished */
         int64_t requeue_after_ms;
 };
 
 /* Pure: no I/O, no clock. Steps are evaluated in dependency order (a cycle,
  * which validation rejects, leaves its steps Pending). A step's phase is
- * sticky once Succeeded, Failed or Skipped. */
+ * sticky once Succeeded, Failed or Skipped (until a retry). */
 void workflow_plan_compute(const struct workflow_plan_input *in, struct workflow_plan *ret);
 
 /* ---- CronTask: planning ---------------------------------------------- */

@@ -111,6 +111,11 @@ static bool state_is_active(enum docker_state s)
                s == DOCKER_STATE_RESTARTING;
 }
 
+static bool str_same(const char *a, const char *b)
+{
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static bool phase_is_finished(enum task_phase p)
 {
         return p == TASK_PHASE_SUCCEEDED || p == TASK_PHASE_FAILED;
@@ -174,15 +179,29 @@ static void fail_with(struct task_plan *p, const struct task_plan_input *in, con
         p->status.message = message;
 }
 
-/* True when the deadline has passed: reason and message say so (the caller
- * decides what that means now). Otherwise arms a timer for it. Only
- * meaningful once the task has started. */
-static bool deadline_passed(struct task_plan *p, const struct task_plan_input *in)
+/* Why a Task is stopped by spec.shutdown: Stop. */
+#define STOP_REASON  "Stopped"
+#define STOP_MESSAGE "stopped by request (spec.shutdown: Stop)"
+
+/* With DeadlineExceeded in retryOn, activeDeadlineSeconds limits each
+ * attempt (from its container's start) and an attempt past it is a failed,
+ * retried attempt; otherwise it limits the whole Task from its first start. */
+static bool deadline_per_attempt(const struct task_spec *spec)
+{
+        return spec->active_deadline_ms > 0 && (spec->retry_on & RETRY_ON_DEADLINE_EXCEEDED);
+}
+
+/* True when the deadline counted from 'from' has passed: reason and message
+ * say so (the caller decides what that means now). Otherwise arms a timer
+ * for it. attempt > 0: a per-attempt deadline, named in the message. Only
+ * meaningful once 'from' is known. */
+static bool deadline_passed(struct task_plan *p, const struct task_plan_input *in, int64_t from,
+                            int attempt)
 {
         int64_t limit = in->spec.active_deadline_ms;
-        if (limit <= 0 || p->status.start_ms <= 0)
+        if (limit <= 0 || from <= 0)
                 return false;
-        int64_t deadline = p->status.start_ms + limit;
+        int64_t deadline = from + limit;
         if (in->now_ms < deadline) {
                 requeue_at(p, in->now_ms, deadline);
                 return false;
@@ -192,8 +211,18 @@ static bool deadline_passed(struct task_plan *p, const struct task_plan_input *i
         p->status.reason = "DeadlineExceeded";
         p->status.exit_known = false;
         p->status.exit_code = 0;
-        set_message(p, "active deadline of %s exceeded", d);
+        if (attempt > 0)
+                set_message(p, "attempt %d exceeded the active deadline of %s", attempt, d);
+        else
+                set_message(p, "active deadline of %s exceeded", d);
         return true;
+}
+
+/* spec.shutdown before anything runs (or between attempts): Failed at once. */
+static void fail_stopped(struct task_plan *p, const struct task_plan_input *in)
+{
+        fail_with(p, in, STOP_REASON, STOP_MESSAGE);
+        p->status.terminating_ms = 0;
 }
 
 /* The next attempt: image checks per pull policy, then CREATE. Failures the
@@ -239,11 +268,16 @@ static void plan_create(struct task_plan *p, const struct task_plan_input *in, i
 }
 
 /* Between attempts: phase stays Running (condition Running is False with
- * reason BackOff); the deadline keeps counting. */
+ * reason BackOff); a whole-Task deadline keeps counting; a stop ends it. */
 static void plan_backoff_wait(struct task_plan *p, const struct task_plan_input *in, int attempt)
 {
         p->status.phase = TASK_PHASE_RUNNING;
-        if (deadline_passed(p, in)) {
+        if (in->spec.shutdown) {
+                fail_stopped(p, in);
+                return;
+        }
+        /* A per-attempt deadline does not count the wait: nothing runs. */
+        if (!deadline_per_attempt(&in->spec) && deadline_passed(p, in, p->status.start_ms, 0)) {
                 /* Nothing runs between attempts: failed at once. */
                 finish(p, TASK_PHASE_FAILED, p->status.reason, in->now_ms);
                 return;
@@ -255,35 +289,77 @@ static void plan_backoff_wait(struct task_plan *p, const struct task_plan_input 
         requeue_at(p, in->now_ms, p->status.next_attempt_ms);
 }
 
-/* Attempt 'attempt' ended without success: c is its container (exited, with
- * details), or NULL when the container was confirmed missing. */
+static const char *failure_reason(unsigned why)
+{
+        switch (why) {
+        case RETRY_ON_OOM_KILLED:
+                return "OOMKilled";
+        case RETRY_ON_DEADLINE_EXCEEDED:
+                return "DeadlineExceeded";
+        case RETRY_ON_CONTAINER_LOST:
+                return "ContainerLost";
+        default:
+                return "Error";
+        }
+}
+
+/* What ended an exited attempt (details known). */
+static unsigned failure_of(const struct observed_container *c)
+{
+        return c->oom_killed ? RETRY_ON_OOM_KILLED : RETRY_ON_ERROR;
+}
+
+/* Why the retry rules (not backoffLimit) refuse another attempt, into buf:
+ * "retryOn does not list OOMKilled". Only asked under OnFailure. */
+static void not_retried_because(const struct task_spec *spec, unsigned why, char *buf, size_t size)
+{
+        if (!(spec->retry_on & why))
+                snprintf(buf, size, "retryOn does not list %s", failure_reason(why));
+        else if (spec->retry_exit_codes_mode == RETRY_EXIT_CODES_IN)
+                snprintf(buf, size, "retryExitCodes.in does not list it");
+        else
+                snprintf(buf, size, "retryExitCodes.notIn lists it");
+}
+
+/* Attempt 'attempt' ended without success for the reason why (a
+ * RETRY_ON_* bit): c is its container (exited, with details), or NULL when
+ * the container was confirmed missing. Retried as the spec's retry rules
+ * and backoffLimit allow; otherwise the Task fails. */
 static void plan_attempt_failed(struct task_plan *p, const struct task_plan_input *in, int attempt,
-                                const struct observed_container *c)
+                                const struct observed_container *c, unsigned why)
 {
         const struct task_spec *spec = &in->spec;
         struct task_status *st = &p->status;
-        bool retry =
-            spec->restart_policy == RESTART_ON_FAILURE && attempt - 1 < spec->backoff_limit;
+        bool known = c && c->details_known;
+        int code = known ? c->exit_code : 0;
+        bool allowed = task_retry_allowed(spec, why, code);
+        bool retry = allowed && attempt - 1 < spec->backoff_limit;
         int64_t finished = c && c->finished_ms > 0 ? c->finished_ms : in->now_ms;
+        const char *reason = failure_reason(why);
+        char d[32], what[128], after[32] = "";
 
-        st->exit_known = c != NULL;
-        st->exit_code = c ? c->exit_code : 0;
+        st->exit_known = known;
+        st->exit_code = code;
+        st->terminating_ms = 0;
         if (c && st->start_ms <= 0 && c->started_ms > 0)
                 st->start_ms = c->started_ms;
+        duration_format(spec->active_deadline_ms, d, sizeof(d));
 
-        const char *reason;
-        char what[128];
-        if (!c) {
-                reason = "ContainerLost";
+        switch (why) {
+        case RETRY_ON_CONTAINER_LOST:
                 snprintf(what, sizeof(what), "the container of attempt %d disappeared", attempt);
-        } else if (c->oom_killed) {
-                reason = "OOMKilled";
+                break;
+        case RETRY_ON_DEADLINE_EXCEEDED:
+                snprintf(what, sizeof(what), "attempt %d exceeded the active deadline of %s",
+                         attempt, d);
+                break;
+        case RETRY_ON_OOM_KILLED:
                 snprintf(what, sizeof(what), "attempt %d was OOM-killed (exit code %d)", attempt,
-                         c->exit_code);
-        } else {
-                reason = "Error";
-                snprintf(what, sizeof(what), "attempt %d failed with exit code %d", attempt,
-                         c->exit_code);
+                         code);
+                break;
+        default:
+                snprintf(what, sizeof(what), "attempt %d failed with exit code %d", attempt, code);
+                break;
         }
 
         if (retry) {
@@ -298,19 +374,33 @@ static void plan_attempt_failed(struct task_plan *p, const struct task_plan_inpu
                 return;
         }
 
-        if (!c) {
-                finish(p, TASK_PHASE_FAILED, reason, finished);
-                set_message(p, "%s", what);
-                return;
-        }
-        if (!c->oom_killed && spec->restart_policy == RESTART_ON_FAILURE)
+        /* Retries used up: an exit code says no more than that. */
+        if (allowed && why == RETRY_ON_ERROR)
                 reason = "BackoffLimitExceeded";
         finish(p, TASK_PHASE_FAILED, reason, finished);
-        const char *oom = c->oom_killed ? "OOM-killed, " : "";
         if (attempt > 1)
-                set_message(p, "%sexit code %d after %d attempts", oom, c->exit_code, attempt);
-        else
-                set_message(p, "%sexit code %d", oom, c->exit_code);
+                snprintf(after, sizeof(after), " after %d attempts", attempt);
+        char outcome[192];
+        switch (why) {
+        case RETRY_ON_CONTAINER_LOST:
+                snprintf(outcome, sizeof(outcome), "%s", what);
+                break;
+        case RETRY_ON_DEADLINE_EXCEEDED:
+                snprintf(outcome, sizeof(outcome), "active deadline of %s exceeded%s", d, after);
+                break;
+        default:
+                snprintf(outcome, sizeof(outcome), "%sexit code %d%s",
+                         why == RETRY_ON_OOM_KILLED ? "OOM-killed, " : "", code, after);
+                break;
+        }
+        if (spec->restart_policy == RESTART_ON_FAILURE && !allowed) {
+                char because[64];
+
+                not_retried_because(spec, why, because, sizeof(because));
+                set_message(p, "%s: not retried (%s)", outcome, because);
+        } else {
+                set_message(p, "%s", outcome);
+        }
 }
 
 /* Stops begin on whole seconds: status times have second precision, and
@@ -333,8 +423,26 @@ static void plan_running(struct task_plan *p, const struct task_plan_input *in, 
         st->exit_code = 0;
         if (st->start_ms <= 0)
                 st->start_ms = c->started_ms > 0 ? c->started_ms : in->now_ms;
-        if (deadline_passed(p, in)) {
-                /* Terminal only once stopped: SIGTERM now, Failed when it exits. */
+
+        bool stop;
+        if (in->spec.shutdown) {
+                st->reason = STOP_REASON;
+                st->message = STOP_MESSAGE;
+                stop = true;
+        } else if (deadline_per_attempt(&in->spec)) {
+                /* Its own start: known from the start event or an inspect;
+                 * a cache filled from a list lacks it until then. */
+                if (c->started_ms <= 0) {
+                        add_action(p, TASK_ACTION_INSPECT, attempt, c->id, NULL);
+                        return;
+                }
+                stop = deadline_passed(p, in, c->started_ms, attempt);
+        } else {
+                stop = deadline_passed(p, in, st->start_ms, 0);
+        }
+        if (stop) {
+                /* Terminal only once stopped: SIGTERM now, Failed (or the
+                 * retry of a per-attempt deadline) when it exits. */
                 st->terminating_ms = floor_to_second(in->now_ms);
                 add_action(p, TASK_ACTION_KILL, attempt, c->id, "SIGTERM");
                 requeue_at(p, in->now_ms, st->terminating_ms + TASK_KILL_GRACE_MS);
@@ -342,7 +450,8 @@ static void plan_running(struct task_plan *p, const struct task_plan_input *in, 
 }
 
 /* A stop in progress (the status says why): SIGKILL once the grace period is
- * over; Failed, for the reason of the stop, once nothing runs any more. c is
+ * over; once nothing runs any more, Failed for the reason of the stop, or,
+ * for a per-attempt deadline, a failed attempt the retry rules judge. c is
  * the current attempt's container, NULL when the cache has none. */
 static void plan_stopping(struct task_plan *p, const struct task_plan_input *in, int attempt,
                           const struct observed_container *c)
@@ -365,6 +474,10 @@ static void plan_stopping(struct task_plan *p, const struct task_plan_input *in,
         }
         if (!c && in->lost_attempt != attempt) { /* the cache may lag */
                 add_action(p, TASK_ACTION_INSPECT, attempt, NULL, NULL);
+                return;
+        }
+        if (deadline_per_attempt(&in->spec) && str_same(st->reason, "DeadlineExceeded")) {
+                plan_attempt_failed(p, in, attempt, c, RETRY_ON_DEADLINE_EXCEEDED);
                 return;
         }
         finish(p, TASK_PHASE_FAILED, st->reason ? st->reason : "Error",
@@ -559,8 +672,13 @@ static void plan_active(struct task_plan *p, const struct task_plan_input *in)
         }
 
         if (cur == 0) {
-                if (plan_dependencies(p, in))
+                if (in->spec.shutdown) {
+                        fail_stopped(p, in);
+                        if (in->n_deps > 0 || st->waiting != TASK_WAITING_NONE)
+                                set_waiting(p, TASK_WAITING_FALSE, STOP_REASON);
+                } else if (plan_dependencies(p, in)) {
                         plan_create(p, in, 1);
+                }
                 return;
         }
         if (st->terminating_ms > 0) {
@@ -571,7 +689,7 @@ static void plan_active(struct task_plan *p, const struct task_plan_input *in)
                 if (st->next_attempt_ms > 0) /* already waiting: its container may go */
                         plan_backoff_wait(p, in, cur);
                 else if (in->lost_attempt == cur)
-                        plan_attempt_failed(p, in, cur, NULL);
+                        plan_attempt_failed(p, in, cur, NULL, RETRY_ON_CONTAINER_LOST);
                 else /* the cache may lag: look it up by name first */
                         add_action(p, TASK_ACTION_INSPECT, cur, NULL, NULL);
                 return;
@@ -582,7 +700,9 @@ static void plan_active(struct task_plan *p, const struct task_plan_input *in)
         case DOCKER_STATE_CREATED:
                 /* Docker refuses to start some configurations only at start
                  * (a command not found: 400): the container stays created. */
-                if (in->create_error)
+                if (in->spec.shutdown)
+                        fail_stopped(p, in);
+                else if (in->create_error)
                         fail_with(p, in, "ContainerCreateFailed", in->create_error);
                 else
                         add_action(p, TASK_ACTION_START, cur, cc->id, NULL);
@@ -596,10 +716,14 @@ static void plan_active(struct task_plan *p, const struct task_plan_input *in)
         case DOCKER_STATE_DEAD:
                 if (!cc->details_known)
                         add_action(p, TASK_ACTION_INSPECT, cur, cc->id, NULL);
+                else if (st->next_attempt_ms > 0 && str_same(st->reason, "DeadlineExceeded"))
+                        /* Stopped at its per-attempt deadline and waiting for
+                         * the retry: whatever it exited with, even 0. */
+                        plan_attempt_failed(p, in, cur, cc, RETRY_ON_DEADLINE_EXCEEDED);
                 else if (cc->exit_code == 0)
                         plan_succeeded(p, in, cur, cc);
                 else
-                        plan_attempt_failed(p, in, cur, cc);
+                        plan_attempt_failed(p, in, cur, cc, failure_of(cc));
                 return;
         case DOCKER_STATE_REMOVING:
                 /* Someone removes it: the destroy event brings us back; the
@@ -611,11 +735,6 @@ static void plan_active(struct task_plan *p, const struct task_plan_input *in)
                 add_action(p, TASK_ACTION_INSPECT, cur, cc->id, NULL);
                 return;
         }
-}
-
-static bool str_same(const char *a, const char *b)
-{
-        return a == b || (a && b && strcmp(a, b) == 0);
 }
 
 static bool status_equal(const struct task_status *a, const struct task_status *b)

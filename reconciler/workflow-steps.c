@@ -1,18 +1,18 @@
-/* workflow-steps.c: what acting on a Workflow's step does — create its Task
- * from the step's template with {{...}} expanded, or write the expanded image
- * of a deploy step into its Service, and record its result (the stdout of its
- * finished Task's container, or the image deployed) under the step's data
- * key. */
+/* workflow-steps.c: what acting on a Workflow's step does — resolve it
+ * (evaluate its when, count its items), create its Task (or one per item)
+ * from the step's template with {{...}} expanded, stop or reset its Tasks,
+ * write the expanded image of a deploy step into its Service, and record its
+ * result (the stdout of its finished Task's container, the JSON array of its
+ * children's, or the image deployed) under the step's data key. */
 #include "workflow-internal.h"
 
 /* Linux's MAX_ARG_STRLEN: one argument or "NAME=value" string, NUL included. */
 #define ARG_STRING_MAX (32 * 4096)
 
-static void fail_step(struct workflow_run *run, size_t i, const char *reason, const char *fmt, ...)
-    _printf_(4, 5);
-static void fail_step(struct workflow_run *run, size_t i, const char *reason, const char *fmt, ...)
+void workflow_fail_step(struct workflow_run *run, size_t i, const char *reason, const char *fmt,
+                        ...)
 {
-        struct step_failure *f = &run->failures[i];
+        struct step_failure *f = &run->s[i].failure;
         va_list ap;
 
         f->reason = reason;
@@ -24,11 +24,12 @@ static void fail_step(struct workflow_run *run, size_t i, const char *reason, co
 
 int workflow_load_result(struct workflow_run *run, size_t i, struct berth_error *err)
 {
+        struct step_run *sr = &run->s[i];
         struct store_kv kv = {0};
 
-        if (run->results[i])
+        if (sr->result)
                 return 0;
-        int r = store_get(run->o.ctx->store, run->result_keys[i], &kv, err);
+        int r = store_get(run->o.ctx->store, sr->result_key, &kv, err);
         if (r == -ENOENT)
                 berth_error_clear(err);
         if (r < 0)
@@ -39,17 +40,110 @@ int workflow_load_result(struct workflow_run *run, size_t i, struct berth_error 
                 json_decref(v);
                 return -ENOENT;
         }
-        run->results[i] = v;
+        sr->result = v;
         return 0;
 }
 
-/* ---- creating a step's Task ---------------------------------------------- */
+/* ---- templates ----------------------------------------------------------- */
 
-/* The value of one expression (workflow_ref_parse) for step i's Task. */
+/* What {{...}} sees while one Task (or a when) is expanded. */
+struct expansion {
+        struct workflow_run *run;
+        size_t step;
+        const json_t *item; /* a fanned-out child's item, or NULL */
+        json_t *holder;     /* values made for this expansion (strings), released after */
+        char *msg;
+        size_t msg_size;
+};
+
+/* A value made for the expansion, kept alive until it ends. */
+static const char *hold(struct expansion *x, char *s)
+{
+        json_t *v = s ? json_string_nocheck(s) : NULL;
+
+        free(s);
+        if (!v || json_array_append_new(x->holder, v) < 0)
+                return NULL;
+        return json_string_value(v);
+}
+
+/* An item (or a field of it) as text: a string as it is, the rest as JSON. */
+static int item_text(struct expansion *x, const char *field, const char **ret)
+{
+        const json_t *v = x->item;
+
+        if (*field)
+                v = json_path(x->item, field);
+        if (!v) {
+                snprintf(x->msg, x->msg_size, "the item has no field \"%s\"", field);
+                return -ENOENT;
+        }
+        if (json_is_string(v)) {
+                *ret = json_string_value(v);
+                return 0;
+        }
+        *ret = hold(x, json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY));
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* {{workflow.failures}}: the failed steps, as the exit handler sees them. */
+static char *failures_json(const struct workflow_run *run)
+{
+        _cleanup_json_ json_t *a = json_array();
+
+        for (size_t i = 0; a && i < run->spec.n_steps; i++) {
+                const struct workflow_step_plan *sp = &run->plan.steps[i];
+                if (sp->phase != STEP_FAILED)
+                        continue;
+                if (json_array_append_new(a,
+                                          json_pack("{s:s, s:s, s:s}", "step", run->steps[i].name,
+                                                    "reason", sp->reason ? sp->reason : "Error",
+                                                    "message", sp->message ? sp->message : "")) < 0)
+                        return NULL;
+        }
+        return a ? json_dumps(a, JSON_COMPACT) : NULL;
+}
+
+static int resolve_step_output(struct expansion *x, const struct workflow_ref *ref,
+                               const char **ret_value)
+{
+        struct workflow_run *run = x->run;
+        size_t i = workflow_spec_step(&run->spec, ref->name);
+        struct berth_error e = {0};
+        int r = -ENOENT;
+
+        if (i >= run->spec.n_steps)
+                goto missing;
+        if (ref->type == WORKFLOW_REF_STEP_FILE) {
+                json_t *file = NULL;
+                r = workflow_load_file(run, ref->name, ref->field, &file, ret_value, &e);
+                if (r == 0 && json_array_append_new(x->holder, file) < 0)
+                        return -ENOMEM;
+        } else {
+                r = workflow_load_result(run, i, &e);
+                *ret_value =
+                    r < 0 ? NULL : json_string_value(json_object_get(run->s[i].result, "result"));
+                if (r == 0 && !*ret_value)
+                        r = -ENOENT;
+        }
+        if (r == 0)
+                return 0;
+        if (r != -ENOENT && !run->read_error.code)
+                run->read_error = e; /* not the template's fault: retry */
+missing:
+        if (ref->type == WORKFLOW_REF_STEP_FILE)
+                snprintf(x->msg, x->msg_size, "no file %s of step \"%s\"", ref->field, ref->name);
+        else
+                snprintf(x->msg, x->msg_size, "no result of step \"%s\"", ref->name);
+        return -ENOENT;
+}
+
+/* The value of one expression (workflow_ref_parse) for the expansion. */
 static int resolve_expr(const char *expr, const char **ret_value, char *msg, size_t msg_size,
                         void *userdata)
 {
-        struct workflow_run *run = userdata;
+        struct expansion *x = userdata;
+        struct workflow_run *run = x->run;
         const struct workflow_spec *spec = &run->spec;
         struct workflow_ref ref;
         int r = workflow_ref_parse(expr, &ref, msg, msg_size);
@@ -66,6 +160,18 @@ static int resolve_expr(const char *expr, const char **ret_value, char *msg, siz
         case WORKFLOW_REF_UID:
                 *ret_value = run->o.uid;
                 return 0;
+        case WORKFLOW_REF_STATUS:
+                *ret_value = task_phase_to_string(run->plan.outcome);
+                return 0;
+        case WORKFLOW_REF_FAILURES:
+                *ret_value = hold(x, failures_json(run));
+                return *ret_value ? 0 : -ENOMEM;
+        case WORKFLOW_REF_ITEM:
+                if (!x->item) {
+                        snprintf(msg, msg_size, "no item: the step is not fanned out");
+                        return -ENOENT;
+                }
+                return item_text(x, ref.field, ret_value);
         case WORKFLOW_REF_PARAMETER:
                 for (size_t i = 0; i < spec->n_parameters; i++)
                         if (streq(spec->parameters[i].name, ref.name)) {
@@ -75,30 +181,11 @@ static int resolve_expr(const char *expr, const char **ret_value, char *msg, siz
                 snprintf(msg, msg_size, "unknown parameter \"%s\"", ref.name);
                 return -ENOENT;
         case WORKFLOW_REF_STEP_RESULT:
+        case WORKFLOW_REF_STEP_FILE:
                 break;
         }
-        size_t i = workflow_spec_step(spec, ref.name);
-        if (i < spec->n_steps) {
-                struct berth_error e = {0};
-                r = workflow_load_result(run, i, &e);
-                if (r < 0 && r != -ENOENT && !run->read_error.code)
-                        run->read_error = e; /* not the template's fault: retry */
-                const char *v =
-                    r < 0 ? NULL : json_string_value(json_object_get(run->results[i], "result"));
-                if (v) {
-                        *ret_value = v;
-                        return 0;
-                }
-        }
-        snprintf(msg, msg_size, "no result of step \"%s\"", ref.name);
-        return -ENOENT;
+        return resolve_step_output(x, &ref, ret_value);
 }
-
-struct expansion {
-        struct workflow_run *run;
-        char *msg;
-        size_t msg_size;
-};
 
 /* Expands the expressions of one string of the Task spec in place. */
 static int expand_value(json_t *value, const char *field, const char *env_name, void *userdata)
@@ -110,7 +197,7 @@ static int expand_value(json_t *value, const char *field, const char *env_name, 
 
         if (!strstr(s, "{{"))
                 return 0;
-        int r = expr_expand(s, resolve_expr, x->run, max, &out, x->msg, x->msg_size);
+        int r = expr_expand(s, resolve_expr, x, max, &out, x->msg, x->msg_size);
         if (r == -E2BIG)
                 snprintf(x->msg, x->msg_size,
                          "%s: expands to more than %zu bytes, Linux's limit for one argument or "
@@ -121,52 +208,291 @@ static int expand_value(json_t *value, const char *field, const char *env_name, 
         return json_string_set(value, out) < 0 ? -ENOMEM : 0;
 }
 
-/* Step i's Task object, or NULL: msg says why, or is empty when memory ran out. */
-static json_t *step_task_object(struct workflow_run *run, size_t i, char *msg, size_t msg_size)
-{
-        struct object_run *o = &run->o;
-        struct expansion x = {run, msg, msg_size};
-        _cleanup_json_ json_t *spec = json_deep_copy(run->spec.steps[i].task);
+/* ---- resolving: when, items ----------------------------------------------- */
 
-        if (!spec || task_template_foreach(spec, expand_value, &x) < 0)
-                return NULL;
-        return child_new(o, kind_by_name("Task"), run->task_names[i],
-                         json_pack("{s:s, s:s}", WORKFLOW_LABEL_WORKFLOW, o->name,
-                                   WORKFLOW_LABEL_STEP, run->spec.steps[i].name),
-                         NULL, TAKE_PTR(spec));
+/* The items of fanned-out step i into sr->items: withItems as written,
+ * withParam parsed from its step's result. 0, or the step failed
+ * (InvalidFanOut), or -errno. */
+static int load_items(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct step_run *sr = &run->s[i];
+        const struct workflow_step_spec *spec = sr->spec;
+
+        if (sr->items)
+                return 0;
+        if (spec->with_items) {
+                sr->items = json_incref((json_t *)spec->with_items);
+                return 0;
+        }
+        size_t from = spec->with_param_step;
+        int r = workflow_load_result(run, from, err);
+        if (r == -ENOENT) {
+                workflow_fail_step(run, i, "InvalidFanOut", "withParam: step %s has no result",
+                                   run->s[from].spec->name);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        const char *text = json_string_value(json_object_get(run->s[from].result, "result"));
+        json_error_t jerr;
+        json_t *items = json_loads(text ? text : "", JSON_DECODE_ANY, &jerr);
+        if (!json_is_array(items) || json_array_size(items) > WORKFLOW_ITEMS_MAX) {
+                workflow_fail_step(run, i, "InvalidFanOut",
+                                   "withParam: the result of step %s is %s: %.200s",
+                                   run->s[from].spec->name,
+                                   !items                 ? "not JSON"
+                                   : json_is_array(items) ? "an array of more than 1000 items"
+                                                          : "not a JSON array",
+                                   text ? text : "");
+                json_decref(items);
+                return 0;
+        }
+        sr->items = items;
+        return 0;
 }
 
-int workflow_create_task(struct workflow_run *run, size_t i, struct berth_error *err)
+int workflow_resolve(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct step_run *sr = &run->s[i];
+        const struct workflow_step_spec *spec = sr->spec;
+
+        run->new_resolutions++;
+        if (spec->when) {
+                char msg[200] = "";
+                _cleanup_json_ json_t *holder = json_array();
+                struct expansion x = {run, i, NULL, holder, msg, sizeof(msg)};
+                _cleanup_free_ char *text = NULL;
+                bool value = false;
+
+                if (!holder)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                int r = expr_expand(spec->when, resolve_expr, &x, COND_TEXT_MAX, &text, msg,
+                                    sizeof(msg));
+                if (run->read_error.code) {
+                        *err = run->read_error;
+                        return err->code;
+                }
+                if (r == -ENOMEM)
+                        return berth_error_set(err, r, "out of memory");
+                if (r == 0)
+                        r = cond_eval_when(text, &value, msg, sizeof(msg));
+                if (r == -ENOMEM)
+                        return berth_error_set(err, r, "out of memory");
+                if (r < 0) {
+                        workflow_fail_step(run, i, "InvalidWhen", "when \"%.80s\": %s",
+                                           text ? text : spec->when, msg);
+                        return 0;
+                }
+                if (!value) {
+                        sr->resolved = true;
+                        sr->when_false = true;
+                        return 0;
+                }
+        }
+        if (spec->with_items || spec->with_param) {
+                int r = load_items(run, i, err);
+                if (r < 0 || sr->failure.reason)
+                        return r;
+                sr->n_children = json_array_size(sr->items);
+        }
+        sr->resolved = true;
+        return 0;
+}
+
+/* ---- creating a step's Task ---------------------------------------------- */
+
+/* The step's Task spec: its template, expanded for the child's item, with
+ * the step's retryStrategy and the workspace mount. NULL: msg says why, or
+ * is empty when memory ran out. */
+static json_t *step_task_spec(struct workflow_run *run, size_t i, const json_t *item, char *msg,
+                              size_t msg_size)
+{
+        const struct workflow_step_spec *step = run->s[i].spec;
+        _cleanup_json_ json_t *holder = json_array();
+        struct expansion x = {run, i, item, holder, msg, msg_size};
+        _cleanup_json_ json_t *spec = json_deep_copy(step->task);
+
+        if (!spec || !holder || task_template_foreach(spec, expand_value, &x) < 0)
+                return NULL;
+        if (workflow_apply_retry_strategy(spec, step->retry_strategy) < 0)
+                return NULL;
+        if (run->spec.workspace) {
+                _cleanup_free_ char *volume = workflow_workspace_name(run);
+                json_t *volumes = json_object_get(spec, "volumes");
+
+                if (!json_is_array(volumes)) {
+                        volumes = json_array();
+                        if (json_set_new(spec, "volumes", volumes) < 0)
+                                return NULL;
+                }
+                if (!volume || json_array_append_new(volumes, json_pack("{s:s, s:s}", "mountPath",
+                                                                        WORKFLOW_WORKSPACE_PATH,
+                                                                        "volume", volume)) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(spec);
+}
+
+int workflow_create_task(struct workflow_run *run, size_t i, size_t child, struct berth_error *err)
 {
         struct reconcile_ctx *ctx = run->o.ctx;
-        char msg[160] = "";
-        _cleanup_json_ json_t *task = step_task_object(run, i, msg, sizeof(msg));
+        struct step_run *sr = &run->s[i];
+        char msg[200] = "";
+        char child_name[64];
+        const json_t *item = NULL;
+        const char *name = sr->task_name;
+        _cleanup_free_ char *child_key = NULL;
+
+        if (child != WORKFLOW_NO_CHILD) {
+                int r = load_items(run, i, err);
+                if (r < 0 || sr->failure.reason)
+                        return r;
+                item = json_array_get(sr->items, child);
+                workflow_child_name(run, i, child, child_name);
+                name = child_name;
+                child_key = object_key(ctx->prefix, "tasks", run->o.ns, name);
+                if (!item || !child_key)
+                        return berth_error_set(err, -ENOMEM, "step %s: item %zu", sr->spec->name,
+                                               child);
+        }
+        if (run->spec.workspace) {
+                int r = workflow_workspace_ensure(run, err);
+                if (r < 0)
+                        return r;
+        }
+        json_t *spec = step_task_spec(run, i, item, msg, sizeof(msg));
         if (run->read_error.code) {
+                json_decref(spec);
                 *err = run->read_error;
                 return err->code;
         }
-        if (!task) {
-                if (!msg[0])
-                        return berth_error_set(err, -ENOMEM, "build the Task of step %s",
-                                               run->steps[i].name);
-                fail_step(run, i, "InvalidTemplate", "%s", msg);
+        if (!spec && !msg[0])
+                return berth_error_set(err, -ENOMEM, "build the Task of step %s", sr->spec->name);
+        if (!spec) {
+                if (child != WORKFLOW_NO_CHILD)
+                        workflow_fail_step(run, i, "InvalidTemplate", "item %zu: %s", child, msg);
+                else
+                        workflow_fail_step(run, i, "InvalidTemplate", "%s", msg);
                 return 0;
         }
+        _cleanup_json_ json_t *task = child_new(&run->o, kind_by_name("Task"), name,
+                                                json_pack("{s:s, s:s}", WORKFLOW_LABEL, run->o.name,
+                                                          WORKFLOW_STEP_LABEL, sr->spec->name),
+                                                NULL, spec);
+        if (!task)
+                return berth_error_set(err, -ENOMEM, "build the Task of step %s", sr->spec->name);
 
         struct berth_error e = {0};
-        int r = child_create(ctx, run->task_keys[i], task, &e);
+        int r = child_create(ctx, child_key ? child_key : sr->task_key, task, &e);
         if (r == -ESTALE) /* made by an earlier reconcile the cache has not shown yet */
                 return 0;
         if (r == -E2BIG || r == -EINVAL) {
-                fail_step(run, i, "TaskCreateFailed", "%s", e.message);
+                workflow_fail_step(run, i, "TaskCreateFailed", "%s", e.message);
                 return 0;
         }
         if (r < 0) {
                 *err = e;
                 return r;
         }
-        run->created[i] = true;
+        if (child == WORKFLOW_NO_CHILD)
+                sr->created = true;
+        else if (child + 1 > sr->children_made)
+                sr->children_made = child + 1;
         return 0;
+}
+
+/* ---- stopping and resetting ----------------------------------------------- */
+
+int workflow_stop_task(struct workflow_run *run, size_t i, size_t child, struct berth_error *err)
+{
+        struct reconcile_ctx *ctx = run->o.ctx;
+        const struct step_run *sr = &run->s[i];
+        const json_t *cached = child == WORKFLOW_NO_CHILD ? sr->task : sr->child_tasks[child];
+        _cleanup_free_ char *key = NULL;
+        int64_t rev = 0;
+
+        if (!cached || streq(json_path_string(cached, "spec.shutdown"), "Stop"))
+                return 0;
+        key =
+            object_key(ctx->prefix, "tasks", run->o.ns, json_path_string(cached, "metadata.name"));
+        _cleanup_json_ json_t *task = key ? object_cache_get(ctx->objects, key, &rev) : NULL;
+        if (!task)
+                return key ? 0 : berth_error_set(err, -ENOMEM, "out of memory");
+        _cleanup_json_ json_t *copy = json_deep_copy(task);
+        json_t *meta = json_object_get(copy, "metadata");
+        json_t *spec = json_object_get(copy, "spec");
+        if (!json_is_object(meta) || !json_is_object(spec))
+                return copy ? 0 : berth_error_set(err, -ENOMEM, "out of memory");
+        json_object_del(meta, "resourceVersion");
+        if (json_set_new(spec, "shutdown", json_string("Stop")) < 0 ||
+            json_set_new(meta, "generation",
+                         json_integer(json_path_int(copy, "metadata.generation", 0) + 1)) < 0)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        _cleanup_free_ char *data = json_dumps(copy, JSON_COMPACT);
+        if (!data)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        int r =
+            store_put_guarded(ctx->store, key, data, strlen(data), rev, 0, ctx->fence, NULL, err);
+        if (r == -ESTALE || r == -ENOENT) {
+                berth_error_clear(err); /* changed or gone meanwhile: the next plan sees */
+                return 0;
+        }
+        return r;
+}
+
+static int delete_data(struct workflow_run *run, const char *key, struct berth_error *err)
+{
+        int r = store_delete_guarded(run->o.ctx->store, key, STORE_ANY_REVISION, run->o.ctx->fence,
+                                     NULL, err);
+        if (r == -ENOENT) {
+                berth_error_clear(err);
+                return 0;
+        }
+        return r;
+}
+
+int workflow_reset_step(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct reconcile_ctx *ctx = run->o.ctx;
+        struct step_run *sr = &run->s[i];
+        _cleanup_json_ json_t *tasks = json_array();
+        _cleanup_json_ json_t *all = NULL;
+        size_t k;
+        json_t *t;
+        int r;
+
+        sr->reset = true;
+        if (!tasks)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        r = children_list(ctx, kind_by_name("Task"), run->o.ns, "Workflow", NULL, run->o.uid, &all,
+                          err);
+        if (r < 0)
+                return r;
+        json_array_foreach(all, k, t)
+        {
+                const json_t *labels = json_path(t, "metadata.labels");
+                if (streq(json_string_value(json_object_get(labels, WORKFLOW_STEP_LABEL)),
+                          sr->spec->name) &&
+                    json_array_append(tasks, t) < 0)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+        }
+        r = children_mark_deleted(ctx, kind_by_name("Task"), run->o.ns, tasks, err);
+        if (r < 0)
+                return r;
+        json_decref(sr->result);
+        sr->result = NULL;
+        r = delete_data(run, sr->result_key, err);
+        for (size_t f = 0; r >= 0 && f < sr->spec->n_files; f++) {
+                _cleanup_free_ char *part =
+                    workflow_file_part(sr->spec->name, sr->spec->files[f].name);
+                _cleanup_free_ char *key = part ? object_data_key(ctx->prefix, WORKFLOW_RESOURCE,
+                                                                  run->o.ns, run->o.name, part)
+                                                : NULL;
+                if (!key)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                r = delete_data(run, key, err);
+        }
+        return r;
 }
 
 /* ---- deploying ----------------------------------------------------------- */
@@ -181,7 +507,7 @@ static bool is_image_reference(const char *s)
  * could not be read or memory ran out. */
 static int deploy_image(struct workflow_run *run, size_t i, char **ret, struct berth_error *err)
 {
-        const struct workflow_step_spec *step = &run->spec.steps[i];
+        const struct workflow_step_spec *step = run->s[i].spec;
         char msg[160] = "";
         char *image = NULL;
         int r = expr_expand(step->deploy.image, resolve_expr, run, WORKFLOW_DEPLOY_IMAGE_MAX,
@@ -196,16 +522,17 @@ static int deploy_image(struct workflow_run *run, size_t i, char **ret, struct b
         if (r == -ENOMEM)
                 return berth_error_set(err, r, "deploy step %s: out of memory", step->name);
         if (r == -E2BIG)
-                fail_step(run, i, "InvalidTemplate",
-                          "deploy.image: expands to more than %d characters",
-                          WORKFLOW_DEPLOY_IMAGE_MAX);
+                workflow_fail_step(run, i, "InvalidTemplate",
+                                   "deploy.image: expands to more than %d characters",
+                                   WORKFLOW_DEPLOY_IMAGE_MAX);
         else if (r < 0)
-                fail_step(run, i, "InvalidTemplate", "deploy.image: %s", msg);
+                workflow_fail_step(run, i, "InvalidTemplate", "deploy.image: %s", msg);
         else if (!is_image_reference(image))
-                fail_step(run, i, "InvalidTemplate",
-                          "deploy.image: expands to \"%.64s\": not an image reference (empty or "
-                          "with whitespace)",
-                          image);
+                workflow_fail_step(
+                    run, i, "InvalidTemplate",
+                    "deploy.image: expands to \"%.64s\": not an image reference (empty or "
+                    "with whitespace)",
+                    image);
         else
                 *ret = TAKE_PTR(image);
         free(image);
@@ -248,8 +575,8 @@ static json_t *service_with_image(const json_t *cached, const char *image, const
 int workflow_deploy(struct workflow_run *run, size_t i, struct berth_error *err)
 {
         struct reconcile_ctx *ctx = run->o.ctx;
-        const struct workflow_step_spec *step = &run->spec.steps[i];
-        struct step_deploy_written *w = &run->written[i];
+        const struct workflow_step_spec *step = run->s[i].spec;
+        struct step_deploy_written *w = &run->s[i].written;
         _cleanup_free_ char *image = NULL;
         _cleanup_free_ char *by = str_printf("%s/%s", run->o.ns, run->o.name);
         int64_t rev = 0;
@@ -259,10 +586,11 @@ int workflow_deploy(struct workflow_run *run, size_t i, struct berth_error *err)
                 return r;
         if (!by)
                 return berth_error_set(err, -ENOMEM, "deploy step %s: out of memory", step->name);
-        _cleanup_json_ json_t *cached = object_cache_get(ctx->objects, run->service_keys[i], &rev);
+        _cleanup_json_ json_t *cached = object_cache_get(ctx->objects, run->s[i].service_key, &rev);
         if (!cached || object_is_deleting(cached)) {
-                fail_step(run, i, "ServiceNotFound", "service %s not found in namespace %s",
-                          step->deploy.service, run->o.ns);
+                workflow_fail_step(run, i, "ServiceNotFound",
+                                   "service %s not found in namespace %s", step->deploy.service,
+                                   run->o.ns);
                 return 0;
         }
         const char *uid = json_path_string(cached, "metadata.uid");
@@ -278,14 +606,14 @@ int workflow_deploy(struct workflow_run *run, size_t i, struct berth_error *err)
                 int64_t written_rev = 0;
 
                 if (invalid) {
-                        fail_step(run, i, "ServiceInvalid", "service %s has no spec.template",
-                                  step->deploy.service);
+                        workflow_fail_step(run, i, "ServiceInvalid",
+                                           "service %s has no spec.template", step->deploy.service);
                         return 0;
                 }
                 if (!data)
                         return berth_error_set(err, -ENOMEM, "deploy step %s: out of memory",
                                                step->name);
-                r = store_put_guarded(ctx->store, run->service_keys[i], data, strlen(data), rev, 0,
+                r = store_put_guarded(ctx->store, run->s[i].service_key, data, strlen(data), rev, 0,
                                       ctx->fence, &written_rev, err);
                 if (r == -ESTALE)
                         berth_error_prefix(err, "deploy step %s: service %s changed meanwhile",
@@ -339,66 +667,35 @@ static int collect_stdout(enum docker_stream stream, const char *data, size_t le
         return buf_append(&t->out, data, len) < 0 ? -1 : 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF), or 0. */
-static size_t utf8_sequence(const unsigned char *s, size_t len)
-{
-        unsigned char c = s[0];
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-
-        if (c >= 0x01 && c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                n = 2;
-        else if (c >= 0xe0 && c <= 0xef)
-                n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        else if (c >= 0xf0 && c <= 0xf4)
-                n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        else
-                return 0;
-        if (len < n || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t k = 2; k < n; k++)
-                if ((s[k] & 0xc0) != 0x80)
-                        return 0;
-        return n;
-}
-
-/* JSON strings must be valid UTF-8 without NUL: any other byte becomes '?'
- * (cutting a long output at the front may also split a character). */
-static void utf8_scrub(char *s, size_t len)
-{
-        for (size_t i = 0; i < len;) {
-                size_t n = utf8_sequence((const unsigned char *)s + i, len - i);
-                if (n == 0) {
-                        s[i++] = '?';
-                        continue;
-                }
-                i += n;
-        }
-}
-
 /* The result record of step i; NULL on allocation failure. */
 static char *result_json(const struct workflow_run *run, size_t i, const char *out, size_t len,
                          bool truncated, const struct task_status *ts)
 {
         _cleanup_json_ json_t *value =
             json_pack("{s:s, s:s, s:s, s:s, s:s%, s:b}", "workflow", run->o.name, "uid", run->o.uid,
-                      "step", run->steps[i].name, "task", run->task_names[i], "result", out, len,
+                      "step", run->steps[i].name, "task", run->s[i].task_name, "result", out, len,
                       "truncated", truncated);
         if (!value)
                 return NULL;
-        if (ts->exit_known &&
+        if (ts && ts->exit_known &&
             json_object_set_new(value, "exitCode", json_integer(ts->exit_code)) < 0)
                 return NULL;
         return json_dumps(value, JSON_COMPACT);
 }
 
+static int put_result(struct workflow_run *run, size_t i, const char *data, struct berth_error *err)
+{
+        int r = store_put_guarded(run->o.ctx->store, run->s[i].result_key, data, strlen(data),
+                                  STORE_ANY_REVISION, 0, run->o.ctx->fence, NULL, err);
+        if (r == 0)
+                run->s[i].stored = true;
+        return r;
+}
+
 /* A deploy step's result: the image it deployed. */
 static int store_deploy_result(struct workflow_run *run, size_t i, struct berth_error *err)
 {
-        const struct step_deploy *d = &run->deploys[i];
+        const struct step_deploy *d = &run->s[i].deploy;
         _cleanup_json_ json_t *value =
             json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "workflow", run->o.name, "uid", run->o.uid,
                       "step", run->steps[i].name, "service", run->steps[i].service, "result",
@@ -407,48 +704,115 @@ static int store_deploy_result(struct workflow_run *run, size_t i, struct berth_
 
         if (!data)
                 return berth_error_set(err, -ENOMEM, "result of step %s", run->steps[i].name);
-        int r = store_put_guarded(run->o.ctx->store, run->result_keys[i], data, strlen(data),
-                                  STORE_ANY_REVISION, 0, run->o.ctx->fence, NULL, err);
-        if (r == 0)
-                run->stored[i] = true;
-        return r;
+        return put_result(run, i, data, err);
+}
+
+/* The stdout of a finished container (its last WORKFLOW_RESULT_MAX bytes,
+ * trailing newlines dropped, valid UTF-8) into *t. -ENOENT when the
+ * container is gone (err says so). */
+static int read_stdout(struct workflow_run *run, const char *container_id, struct output_tail *t,
+                       struct berth_error *err)
+{
+        struct docker_logs_opts opts = {.tail = -1};
+
+        buf_init(&t->out, WORKFLOW_RESULT_MAX * 2);
+        int r =
+            docker_container_logs(run->o.ctx->docker, container_id, &opts, collect_stdout, t, err);
+        if (r < 0) {
+                buf_release(&t->out);
+                return r;
+        }
+        while (t->out.len > 0 &&
+               (t->out.data[t->out.len - 1] == '\n' || t->out.data[t->out.len - 1] == '\r'))
+                t->out.len--;
+        utf8_scrub(t->out.data, t->out.len);
+        return 0;
+}
+
+/* A fanned-out step: the JSON array of its children's stdout, in index order. */
+static int store_children_result(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct step_run *sr = &run->s[i];
+        _cleanup_json_ json_t *results = json_array();
+
+        if (!results)
+                return berth_error_set(err, -ENOMEM, "result of step %s", sr->spec->name);
+        for (size_t c = 0; c < sr->n_children; c++) {
+                struct task_status ts;
+                struct output_tail tail = {0};
+                struct berth_error e = {0};
+
+                task_status_from_json(sr->child_tasks[c], &ts);
+                if (!ts.container_id) {
+                        workflow_fail_step(run, i, "ResultLost",
+                                           "the Task of item %zu has no container", c);
+                        return 0;
+                }
+                int r = read_stdout(run, ts.container_id, &tail, &e);
+                if (r == -ENOENT) {
+                        workflow_fail_step(run, i, "ResultLost",
+                                           "container %.12s of item %zu is gone: %s",
+                                           ts.container_id, c, e.message);
+                        return 0;
+                }
+                if (r < 0) {
+                        *err = e;
+                        return r;
+                }
+                r = json_array_append_new(
+                    results,
+                    json_stringn_nocheck(tail.out.data ? tail.out.data : "", tail.out.len));
+                buf_release(&tail.out);
+                if (r < 0)
+                        return berth_error_set(err, -ENOMEM, "result of step %s", sr->spec->name);
+        }
+        _cleanup_free_ char *text = json_dumps(results, JSON_COMPACT);
+        if (!text)
+                return berth_error_set(err, -ENOMEM, "result of step %s", sr->spec->name);
+        if (strlen(text) > WORKFLOW_FILE_MAX) {
+                workflow_fail_step(run, i, "OutputTooLarge",
+                                   "the results of its %zu items make %zu bytes, more than %d",
+                                   sr->n_children, strlen(text), WORKFLOW_FILE_MAX);
+                return 0;
+        }
+        _cleanup_free_ char *data = result_json(run, i, text, strlen(text), false, NULL);
+        if (!data)
+                return berth_error_set(err, -ENOMEM, "result of step %s", sr->spec->name);
+        return put_result(run, i, data, err);
 }
 
 int workflow_store_result(struct workflow_run *run, size_t i, struct berth_error *err)
 {
-        struct reconcile_ctx *ctx = run->o.ctx;
+        struct step_run *sr = &run->s[i];
         struct task_status ts;
+        int r;
 
         if (run->steps[i].deploy)
                 return store_deploy_result(run, i, err);
-        task_status_from_json(run->tasks[i], &ts);
+        if (run->steps[i].fan_out)
+                return store_children_result(run, i, err);
+        task_status_from_json(sr->task, &ts);
         if (!ts.container_id) {
-                fail_step(run, i, "ResultLost", "the Task of step %s has no container",
-                          run->steps[i].name);
+                workflow_fail_step(run, i, "ResultLost", "the Task of step %s has no container",
+                                   run->steps[i].name);
                 return 0;
         }
+        r = workflow_store_files(run, i, ts.container_id, err);
+        if (r < 0 || sr->failure.reason)
+                return r;
 
         struct output_tail tail = {0};
-        buf_init(&tail.out, WORKFLOW_RESULT_MAX * 2);
-        struct docker_logs_opts opts = {.tail = -1};
         struct berth_error e = {0};
-        int r =
-            docker_container_logs(ctx->docker, ts.container_id, &opts, collect_stdout, &tail, &e);
+        r = read_stdout(run, ts.container_id, &tail, &e);
         if (r == -ENOENT) {
-                buf_release(&tail.out);
-                fail_step(run, i, "ResultLost", "container %.12s of step %s is gone: %s",
-                          ts.container_id, run->steps[i].name, e.message);
+                workflow_fail_step(run, i, "ResultLost", "container %.12s of step %s is gone: %s",
+                                   ts.container_id, run->steps[i].name, e.message);
                 return 0;
         }
         if (r < 0) {
-                buf_release(&tail.out);
                 *err = e;
                 return r;
         }
-        while (tail.out.len > 0 &&
-               (tail.out.data[tail.out.len - 1] == '\n' || tail.out.data[tail.out.len - 1] == '\r'))
-                tail.out.len--;
-        utf8_scrub(tail.out.data, tail.out.len);
 
         /* Escaping can make the record up to 6 times the output (control
          * characters): keep halving from the front until the store takes it. */
@@ -461,8 +825,7 @@ int workflow_store_result(struct workflow_run *run, size_t i, struct berth_error
                         r = berth_error_set(err, -ENOMEM, "result of step %s", run->steps[i].name);
                         break;
                 }
-                r = store_put_guarded(ctx->store, run->result_keys[i], data, strlen(data),
-                                      STORE_ANY_REVISION, 0, ctx->fence, NULL, err);
+                r = put_result(run, i, data, err);
                 if (r != -E2BIG || len == 0)
                         break;
                 berth_error_clear(err);
@@ -474,7 +837,5 @@ int workflow_store_result(struct workflow_run *run, size_t i, struct berth_error
                 truncated = true;
         }
         buf_release(&tail.out);
-        if (r == 0)
-                run->stored[i] = true;
         return r;
 }

@@ -76,6 +76,36 @@ static int workflow_gone(struct reconcile_ctx *ctx, const char *ns, const char *
 
 /* ---- prepare, observe, plan ---------------------------------------------- */
 
+void workflow_child_name(const struct workflow_run *run, size_t i, size_t child, char buf[64])
+{
+        snprintf(buf, 64, "%s-%s-%zu", run->o.name, run->s[i].spec->name, child);
+}
+
+static int prepare_step(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct object_run *o = &run->o;
+        struct step_run *sr = &run->s[i];
+        const struct workflow_step_spec *step = &run->spec.steps[i];
+        _cleanup_free_ char *part = str_printf("step-%s", step->name);
+
+        sr->spec = step;
+        if (!step->task) {
+                sr->service_key = object_key(o->ctx->prefix, kind_by_name("Service")->resource,
+                                             o->ns, step->deploy.service);
+                if (!sr->service_key)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+        }
+        sr->task_name =
+            str_printf("%s-%s", o->name, step->exit_handler ? WORKFLOW_EXIT_TASK : step->name);
+        sr->task_key =
+            sr->task_name ? object_key(o->ctx->prefix, "tasks", o->ns, sr->task_name) : NULL;
+        sr->result_key =
+            part ? object_data_key(o->ctx->prefix, WORKFLOW_RESOURCE, o->ns, o->name, part) : NULL;
+        if (!sr->task_key || !sr->result_key)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
 static int workflow_prepare(struct object_run *o, struct berth_error *err)
 {
         struct workflow_run *run = workflow_run_of(o);
@@ -89,27 +119,15 @@ static int workflow_prepare(struct object_run *o, struct berth_error *err)
                 return r;
         }
         run->spec_valid = true;
-        for (size_t i = 0; i < run->spec.n_steps; i++) {
-                const struct workflow_step_spec *step = &run->spec.steps[i];
-                _cleanup_free_ char *part = str_printf("step-%s", run->spec.steps[i].name);
-
-                if (!step->task) {
-                        run->service_keys[i] =
-                            object_key(o->ctx->prefix, kind_by_name("Service")->resource, o->ns,
-                                       step->deploy.service);
-                        if (!run->service_keys[i])
-                                return berth_error_set(err, -ENOMEM, "out of memory");
-                }
-
-                run->task_names[i] = str_printf("%s-%s", o->name, run->spec.steps[i].name);
-                run->task_keys[i] = run->task_names[i] ? object_key(o->ctx->prefix, "tasks", o->ns,
-                                                                    run->task_names[i])
-                                                       : NULL;
-                run->result_keys[i] =
-                    part ? object_data_key(o->ctx->prefix, WORKFLOW_RESOURCE, o->ns, o->name, part)
-                         : NULL;
-                if (!run->task_keys[i] || !run->result_keys[i])
-                        return berth_error_set(err, -ENOMEM, "out of memory");
+        run->n = run->spec.n_steps + (run->spec.on_exit ? 1 : 0);
+        run->s = calloc(run->n, sizeof(*run->s));
+        run->steps = calloc(run->n, sizeof(*run->steps));
+        if (!run->s || !run->steps)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < run->n; i++) {
+                r = prepare_step(run, i, err);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -119,6 +137,8 @@ static const json_t *prev_step_status(const struct workflow_run *run, const char
         size_t i;
         const json_t *e;
 
+        if (streq(name, WORKFLOW_EXIT_STEP))
+                return json_path(run->o.obj, "status.onExit");
         json_array_foreach(json_path(run->o.obj, "status.steps"), i, e)
         {
                 if (streq(json_string_value(json_object_get(e, "name")), name))
@@ -157,12 +177,13 @@ static enum rollout_state rollout_of(const json_t *service, int64_t generation,
 
 /* A deploy step: what it recorded (its status, or acting in this reconcile)
  * and what its Service shows of that generation. */
-static void observe_deploy(struct workflow_run *run, size_t i, const json_t *prev,
-                           struct workflow_step *s)
+static void observe_deploy(struct workflow_run *run, size_t i, struct workflow_step *s)
 {
-        const struct workflow_deploy *d = &run->spec.steps[i].deploy;
-        const struct step_deploy_written *w = &run->written[i];
-        struct step_deploy *rec = &run->deploys[i];
+        struct step_run *sr = &run->s[i];
+        const struct workflow_deploy *d = &sr->spec->deploy;
+        const struct step_deploy_written *w = &sr->written;
+        struct step_deploy *rec = &sr->deploy;
+        const json_t *prev = sr->prev;
 
         s->deploy = true;
         s->service = d->service;
@@ -182,9 +203,9 @@ static void observe_deploy(struct workflow_run *run, size_t i, const json_t *pre
         }
         s->deployed = true;
 
-        json_decref(run->services[i]);
-        run->services[i] = object_cache_get(run->o.ctx->objects, run->service_keys[i], NULL);
-        const json_t *svc = run->services[i];
+        json_decref(sr->service);
+        sr->service = object_cache_get(run->o.ctx->objects, sr->service_key, NULL);
+        const json_t *svc = sr->service;
         /* A Service deleted and made again is not the one whose rollout we follow. */
         s->service_found = svc && !object_is_deleting(svc) &&
                            (!rec->uid || streq(json_path_string(svc, "metadata.uid"), rec->uid));
@@ -202,28 +223,109 @@ static void observe_deploy(struct workflow_run *run, size_t i, const json_t *pre
                 s->deploy_deadline_ms = rec->start_ms + d->timeout_ms;
 }
 
+/* A Task of this Workflow in the cache: its phase into *phase/reason/message. */
+static void observe_task_object(const struct workflow_run *run, const json_t *task, bool *exists,
+                                bool *foreign, bool *deleting, enum task_phase *phase,
+                                const char **reason, const char **message)
+{
+        struct task_status ts;
+
+        if (!task)
+                return;
+        bool owned = object_owned_by(task, "Workflow", NULL, run->o.uid);
+        *foreign = !owned;
+        *deleting = owned && object_is_deleting(task);
+        *exists = owned && !*deleting;
+        task_status_from_json(task, &ts);
+        *phase = ts.phase;
+        *reason = ts.reason;
+        *message = ts.message;
+}
+
+/* A fanned-out step's children, 0..n_children-1, from the cache. */
+static int observe_children(struct workflow_run *run, size_t i, struct workflow_step *s,
+                            struct berth_error *err)
+{
+        struct step_run *sr = &run->s[i];
+        struct object_run *o = &run->o;
+
+        if (!sr->children) {
+                sr->children = calloc(sr->n_children ? sr->n_children : 1, sizeof(*sr->children));
+                sr->child_tasks =
+                    calloc(sr->n_children ? sr->n_children : 1, sizeof(*sr->child_tasks));
+                if (!sr->children || !sr->child_tasks)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+        }
+        for (size_t c = 0; c < sr->n_children; c++) {
+                struct workflow_child *ch = &sr->children[c];
+                char name[64];
+
+                workflow_child_name(run, i, c, name);
+                _cleanup_free_ char *key = object_key(o->ctx->prefix, "tasks", o->ns, name);
+                if (!key)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                json_decref(sr->child_tasks[c]);
+                sr->child_tasks[c] = object_cache_get(o->ctx->objects, key, NULL);
+                /* Created by this reconcile; the cache has not shown it yet. */
+                *ch = (struct workflow_child){.exists = c < sr->children_made,
+                                              .phase = TASK_PHASE_PENDING};
+                observe_task_object(run, sr->child_tasks[c], &ch->exists, &ch->foreign,
+                                    &ch->deleting, &ch->phase, &ch->reason, &ch->message);
+                if (ch->deleting)
+                        s->task_deleting = true;
+        }
+        s->children = sr->children;
+        s->n_children = sr->n_children;
+        return 0;
+}
+
+/* Whether step i has been resolved: by acting now, or (fanned out) by an
+ * earlier reconcile whose status counted its items. */
+static void observe_resolution(struct workflow_run *run, size_t i, struct workflow_step *s)
+{
+        struct step_run *sr = &run->s[i];
+        const struct workflow_step_spec *spec = sr->spec;
+        const json_t *items = json_object_get(sr->prev, "items");
+
+        s->fan_out = spec->with_items || spec->with_param;
+        s->needs_resolve = s->fan_out || spec->when;
+        if (sr->resolved) {
+                s->resolved = true;
+                s->when_false = sr->when_false;
+        } else if (s->fan_out && json_is_integer(items)) {
+                s->resolved = true;
+                sr->n_children = (size_t)json_integer_value(items);
+        }
+}
+
 static int observe_step(struct workflow_run *run, size_t i, struct berth_error *err)
 {
-        const struct workflow_step_spec *spec = &run->spec.steps[i];
+        struct step_run *sr = &run->s[i];
+        const struct workflow_step_spec *spec = sr->spec;
         struct workflow_step *s = &run->steps[i];
-        const json_t *prev = prev_step_status(run, spec->name);
 
+        sr->prev = prev_step_status(run, spec->name);
         *s = (struct workflow_step){
             .name = spec->name,
             .deps = spec->deps,
             .n_deps = spec->n_deps,
-            .failure_reason = run->failures[i].reason,
-            .failure_message = run->failures[i].message,
+            .depends = spec->depends,
+            .continue_on_failed = spec->continue_on_failed,
+            .exit_handler = spec->exit_handler,
+            .failure_reason = sr->failure.reason,
+            .failure_message = sr->failure.message,
         };
-        if (step_phase_from_string(json_string_value(json_object_get(prev, "phase")),
+        if (step_phase_from_string(json_string_value(json_object_get(sr->prev, "phase")),
                                    &s->prev_phase) < 0)
                 s->prev_phase = STEP_PENDING;
-        s->prev_reason = json_string_value(json_object_get(prev, "reason"));
-        s->prev_message = json_string_value(json_object_get(prev, "message"));
-        s->result_stored = s->prev_phase == STEP_SUCCEEDED || run->stored[i];
+        s->prev_reason = json_string_value(json_object_get(sr->prev, "reason"));
+        s->prev_message = json_string_value(json_object_get(sr->prev, "message"));
+        s->result_stored = s->prev_phase == STEP_SUCCEEDED || sr->stored;
+        s->prev_created = json_object_get(sr->prev, "task") != NULL;
+        s->prev_children_created = (size_t)json_path_int(sr->prev, "created", 0);
 
         if (!spec->task) {
-                observe_deploy(run, i, prev, s);
+                observe_deploy(run, i, s);
                 /* Results are not cached: read one only when the step may just
                  * have finished. */
                 bool done = s->deployed && (!s->deploy_wait ||
@@ -236,19 +338,34 @@ static int observe_step(struct workflow_run *run, size_t i, struct berth_error *
                 }
                 return 0;
         }
+        observe_resolution(run, i, s);
+        if (s->fan_out) {
+                if (!s->resolved || s->when_false || s->prev_phase == STEP_SUCCEEDED ||
+                    s->prev_phase == STEP_FAILED || s->prev_phase == STEP_SKIPPED)
+                        return 0;
+                int r = observe_children(run, i, s, err);
+                if (r < 0)
+                        return r;
+                bool all_succeeded = true;
+                for (size_t c = 0; c < sr->n_children; c++)
+                        if (!s->children[c].exists || s->children[c].phase != TASK_PHASE_SUCCEEDED)
+                                all_succeeded = false;
+                if (!s->result_stored && all_succeeded) {
+                        r = workflow_load_result(run, i, err);
+                        if (r < 0 && r != -ENOENT)
+                                return r;
+                        s->result_stored = r == 0;
+                }
+                return 0;
+        }
 
-        json_decref(run->tasks[i]);
-        run->tasks[i] = object_cache_get(run->o.ctx->objects, run->task_keys[i], NULL);
-        if (run->tasks[i]) {
-                struct task_status ts;
-
-                s->task_exists = object_owned_by(run->tasks[i], "Workflow", NULL, run->o.uid);
-                s->task_foreign = !s->task_exists;
-                task_status_from_json(run->tasks[i], &ts);
-                s->task_phase = ts.phase;
-                s->task_reason = ts.reason;
-                s->task_message = ts.message;
-        } else if (run->created[i]) {
+        json_decref(sr->task);
+        sr->task = object_cache_get(run->o.ctx->objects, sr->task_key, NULL);
+        if (sr->task)
+                observe_task_object(run, sr->task, &s->task_exists, &s->task_foreign,
+                                    &s->task_deleting, &s->task_phase, &s->task_reason,
+                                    &s->task_message);
+        else if (sr->created) {
                 /* Created by this reconcile; the cache has not shown it yet. */
                 s->task_exists = true;
                 s->task_phase = TASK_PHASE_PENDING;
@@ -262,7 +379,6 @@ static int observe_step(struct workflow_run *run, size_t i, struct berth_error *
                         return r;
                 s->result_stored = r == 0;
         }
-        s->prev_created = json_object_get(prev, "task") != NULL;
         return 0;
 }
 
@@ -277,12 +393,21 @@ static int workflow_observe(struct object_run *o, struct berth_error *err)
                 return list_children(o->ctx, o->ns, o->name, o->uid, &run->children,
                                      &run->results_left, err);
         }
-        for (size_t i = 0; i < run->spec.n_steps; i++) {
+        for (size_t i = 0; i < run->n; i++) {
                 int r = observe_step(run, i, err);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+/* `berth retry` asked for a rerun (WORKFLOW_ANNOTATION_RETRY) not yet done. */
+static bool retry_requested(const json_t *obj)
+{
+        const char *want = json_string_value(
+            json_object_get(json_path(obj, "metadata.annotations"), WORKFLOW_ANNOTATION_RETRY));
+
+        return want && !streq(want, json_path_string(obj, "status.retriedFor"));
 }
 
 static void workflow_plan(struct object_run *o, struct plan_summary *ret)
@@ -297,8 +422,13 @@ static void workflow_plan(struct object_run *o, struct plan_summary *ret)
             .fail_fast = run->spec.fail_fast,
             .parallelism = run->spec.parallelism,
             .ttl_after_finished_ms = run->spec.ttl_after_finished_ms,
+            .active_deadline_ms = run->spec.active_deadline_ms,
+            .shutdown = run->spec.shutdown,
+            .on_exit_fail_workflow = run->spec.on_exit_fail_workflow,
             .steps = run->steps,
-            .n_steps = run->spec.n_steps,
+            .n_steps = run->n,
+            .retry_requested = retry_requested(o->obj),
+            .prev_reason = json_string_value(json_object_get(st, "reason")),
             .prev_start_ms = json_time_field(st, "startTime"),
             .prev_completion_ms = json_time_field(st, "completionTime"),
             .now_ms = o->now_ms,
@@ -320,6 +450,25 @@ static void workflow_plan(struct object_run *o, struct plan_summary *ret)
 
 /* ---- act ----------------------------------------------------------------- */
 
+/* Deleting, once its Tasks are gone: the workspace volume, then the
+ * finalizer. */
+static int finalize(struct object_run *o, struct berth_error *err)
+{
+        struct workflow_run *run = workflow_run_of(o);
+        int r = workflow_workspace_remove(run, err);
+
+        if (r == -EBUSY) {
+                /* A step's container is still being removed: look again soon. */
+                berth_error_clear(err);
+                o->retry_ms = 1000;
+                return ACT_IDLE;
+        }
+        if (r < 0)
+                return r;
+        r = object_run_finalize(o, WORKFLOW_FINALIZER, err);
+        return r < 0 ? r : ACT_DONE;
+}
+
 static int workflow_act(struct object_run *o, struct berth_error *err)
 {
         struct workflow_run *run = workflow_run_of(o);
@@ -333,8 +482,17 @@ static int workflow_act(struct object_run *o, struct berth_error *err)
                 case WORKFLOW_ACTION_ADD_FINALIZER:
                         r = object_run_add_finalizer(o, WORKFLOW_FINALIZER);
                         break;
+                case WORKFLOW_ACTION_RESOLVE:
+                        r = workflow_resolve(run, a->step, err);
+                        break;
                 case WORKFLOW_ACTION_CREATE_TASK:
-                        r = workflow_create_task(run, a->step, err);
+                        r = workflow_create_task(run, a->step, a->child, err);
+                        break;
+                case WORKFLOW_ACTION_STOP_TASK:
+                        r = workflow_stop_task(run, a->step, a->child, err);
+                        break;
+                case WORKFLOW_ACTION_RESET_STEP:
+                        r = workflow_reset_step(run, a->step, err);
                         break;
                 case WORKFLOW_ACTION_DEPLOY:
                         r = workflow_deploy(run, a->step, err);
@@ -352,8 +510,7 @@ static int workflow_act(struct object_run *o, struct berth_error *err)
                         r = delete_children(o->ctx, o->ns, run->children, &run->results_left, err);
                         break;
                 case WORKFLOW_ACTION_FINALIZE:
-                        r = object_run_finalize(o, WORKFLOW_FINALIZER, err);
-                        return r < 0 ? r : ACT_DONE;
+                        return finalize(o, err);
                 case WORKFLOW_ACTION_DELETE:
                         r = object_run_mark_deleted(o, err);
                         o->retry_ms = 0; /* the deletion runs next */
@@ -364,9 +521,11 @@ static int workflow_act(struct object_run *o, struct berth_error *err)
         }
         if (r < 0)
                 return r;
-        if (run->new_failures > 0) {
-                /* Plan again, so that the status tells the failures now. */
+        if (run->new_failures > 0 || run->new_resolutions > 0) {
+                /* Plan again, so that the status tells the failures now and
+                 * resolved steps start. */
                 run->new_failures = 0;
+                run->new_resolutions = 0;
                 return ACT_REPLAN;
         }
         return progress ? ACT_PROGRESS : ACT_IDLE;
@@ -379,7 +538,7 @@ static int workflow_act(struct object_run *o, struct berth_error *err)
 static int deploy_status_json(const struct workflow_run *run, size_t i,
                               const struct workflow_step_plan *sp, json_t *e)
 {
-        const struct step_deploy *d = &run->deploys[i];
+        const struct step_deploy *d = &run->s[i].deploy;
         bool finished = sp->phase == STEP_SUCCEEDED || sp->phase == STEP_FAILED;
 
         if (json_set_string(e, "service", run->steps[i].service) < 0)
@@ -395,14 +554,38 @@ static int deploy_status_json(const struct workflow_run *run, size_t i,
         return 0;
 }
 
+/* A fanned-out step: its items and children counted, and its times. */
+static int fan_out_status_json(const struct workflow_run *run, size_t i,
+                               const struct workflow_step_plan *sp, json_t *e)
+{
+        const struct step_run *sr = &run->s[i];
+        int64_t start = json_time_field(sr->prev, "startTime");
+        bool finished = sp->phase == STEP_SUCCEEDED || sp->phase == STEP_FAILED;
+
+        if (!run->steps[i].resolved || run->steps[i].when_false || sr->reset)
+                return 0;
+        if (start <= 0 && sp->phase != STEP_PENDING)
+                start = run->o.now_ms;
+        if (json_set_new(e, "items", json_integer((json_int_t)sr->n_children)) < 0 ||
+            json_set_new(e, "created", json_integer((json_int_t)sp->children_created)) < 0 ||
+            json_set_new(e, "succeeded", json_integer((json_int_t)sp->children_succeeded)) < 0 ||
+            json_set_new(e, "failed", json_integer((json_int_t)sp->children_failed)) < 0 ||
+            json_set_time(e, "startTime", start) < 0 ||
+            (finished && json_set_time(e, "finishTime", run->o.now_ms) < 0))
+                return -ENOMEM;
+        return 0;
+}
+
 static json_t *step_status_json(const struct workflow_run *run, size_t i,
                                 const struct workflow_step_plan *sp)
 {
         const struct workflow_step *s = &run->steps[i];
-        const json_t *prev = prev_step_status(run, s->name);
+        const struct step_run *sr = &run->s[i];
+        const json_t *prev = sr->prev;
 
-        /* A finished step's entry never changes (its Task may be gone by now). */
-        if (prev && sp->phase != STEP_PENDING && sp->phase != STEP_RUNNING &&
+        /* A finished step's entry never changes (its Task may be gone by
+         * now), until a retry resets it. */
+        if (prev && !sr->reset && sp->phase != STEP_PENDING && sp->phase != STEP_RUNNING &&
             streq(json_string_value(json_object_get(prev, "phase")),
                   step_phase_to_string(sp->phase)))
                 return json_deep_copy(prev);
@@ -413,12 +596,14 @@ static json_t *step_status_json(const struct workflow_run *run, size_t i,
                 return NULL;
         if (s->deploy && deploy_status_json(run, i, sp, e) < 0)
                 return NULL;
-        if (s->task_exists || s->prev_created || run->created[i])
-                if (json_set_string(e, "task", run->task_names[i]) < 0)
+        if (s->fan_out && fan_out_status_json(run, i, sp, e) < 0)
+                return NULL;
+        if (!s->fan_out && !sr->reset && (s->task_exists || s->prev_created || sr->created))
+                if (json_set_string(e, "task", sr->task_name) < 0)
                         return NULL;
-        if (s->task_exists && run->tasks[i]) {
+        if (s->task_exists && sr->task && !sr->reset) {
                 struct task_status ts;
-                task_status_from_json(run->tasks[i], &ts);
+                task_status_from_json(sr->task, &ts);
                 if (json_set_time(e, "startTime", ts.start_ms) < 0 ||
                     json_set_time(e, "finishTime", ts.completion_ms) < 0 ||
                     (ts.exit_known && json_set_new(e, "exitCode", json_integer(ts.exit_code)) < 0))
@@ -428,9 +613,21 @@ static json_t *step_status_json(const struct workflow_run *run, size_t i,
             json_set_string(e, "message", sp->message) < 0)
                 return NULL;
         if (s->result_stored && sp->phase == STEP_SUCCEEDED &&
-            json_set_string(e, "result", run->result_keys[i]) < 0)
+            json_set_string(e, "result", sr->result_key) < 0)
                 return NULL;
         return TAKE_PTR(e);
+}
+
+/* status.retriedFor: the retry request done last. */
+static int retry_status_json(const struct workflow_run *run, json_t *st)
+{
+        const json_t *obj = run->o.obj;
+        const char *done = json_path_string(obj, "status.retriedFor");
+
+        if (run->plan.retried)
+                done = json_string_value(json_object_get(json_path(obj, "metadata.annotations"),
+                                                         WORKFLOW_ANNOTATION_RETRY));
+        return json_set_string(st, "retriedFor", done);
 }
 
 static json_t *status_json(struct workflow_run *run)
@@ -439,6 +636,7 @@ static json_t *status_json(struct workflow_run *run)
         const json_t *old = json_object_get(run->o.obj, "status");
         _cleanup_json_ json_t *steps = json_array();
         _cleanup_json_ json_t *st = json_object();
+        _cleanup_free_ char *workspace = NULL;
         char progress[32];
 
         if (!steps || !st)
@@ -446,6 +644,16 @@ static json_t *status_json(struct workflow_run *run)
         for (size_t i = 0; i < run->spec.n_steps; i++)
                 if (json_array_append_new(steps, step_status_json(run, i, &plan->steps[i])) < 0)
                         return NULL;
+        if (run->spec.on_exit &&
+            json_set_new(
+                st, "onExit",
+                step_status_json(run, run->spec.n_steps, &plan->steps[run->spec.n_steps])) < 0)
+                return NULL;
+        if (run->spec.workspace) {
+                workspace = workflow_workspace_name(run);
+                if (!workspace || json_set_string(st, "workspace", workspace) < 0)
+                        return NULL;
+        }
         snprintf(progress, sizeof(progress), "%zu/%zu", plan->succeeded, run->spec.n_steps);
 
         struct task_status phase = {
@@ -462,7 +670,7 @@ static json_t *status_json(struct workflow_run *run)
             json_set_time(st, "completionTime", plan->completion_ms) < 0 ||
             json_set_string(st, "reason", plan->reason) < 0 ||
             json_set_string(st, "message", plan->message) < 0 ||
-            json_object_set(st, "steps", steps) < 0 ||
+            json_object_set(st, "steps", steps) < 0 || retry_status_json(run, st) < 0 ||
             json_set_new(st, "conditions", phase_conditions_to_json(&phase, old, run->o.now_ms)) <
                 0)
                 return NULL;
@@ -501,21 +709,32 @@ static int workflow_status(struct object_run *o, struct berth_error *err)
         return object_run_set_status(o, status_json(run), err);
 }
 
+static void step_run_release(struct step_run *sr)
+{
+        free(sr->task_name);
+        free(sr->task_key);
+        free(sr->result_key);
+        json_decref(sr->task);
+        json_decref(sr->result);
+        free(sr->service_key);
+        json_decref(sr->service);
+        free(sr->written.uid);
+        free(sr->written.image);
+        json_decref(sr->items);
+        for (size_t c = 0; sr->child_tasks && c < sr->n_children; c++)
+                json_decref(sr->child_tasks[c]);
+        free(sr->child_tasks);
+        free(sr->children);
+}
+
 static void workflow_release(struct object_run *o)
 {
         struct workflow_run *run = workflow_run_of(o);
 
-        for (size_t i = 0; i < WORKFLOW_STEPS_MAX; i++) {
-                free(run->task_names[i]);
-                free(run->task_keys[i]);
-                free(run->result_keys[i]);
-                json_decref(run->tasks[i]);
-                json_decref(run->results[i]);
-                free(run->service_keys[i]);
-                json_decref(run->services[i]);
-                free(run->written[i].uid);
-                free(run->written[i].image);
-        }
+        for (size_t i = 0; run->s && i < run->n; i++)
+                step_run_release(&run->s[i]);
+        free(run->s);
+        free(run->steps);
         json_decref(run->children);
         store_kvs_release(&run->results_left);
         workflow_spec_release(&run->spec);

@@ -25,6 +25,7 @@ static struct task_spec spec_default(void)
             .backoff_max_ms = 300000,
             .active_deadline_ms = 0,
             .ttl_after_finished_ms = -1,
+            .retry_on = RETRY_ON_DEFAULT,
         };
 }
 
@@ -1493,6 +1494,523 @@ static void test_depends_waiting_condition_json(void **state)
         json_decref(j3);
 }
 
+/* ---- retry rules (retryOn, retryExitCodes) ------------------------------ */
+
+/* The status as it reads back after the write: the plan's message copied out
+ * of the plan (the next compute reuses the plan's buffer). */
+static void carry_status(struct task_plan_input *in, const struct task_plan *p, char *buf,
+                         size_t size)
+{
+        in->status = p->status;
+        if (p->status.message) {
+                snprintf(buf, size, "%s", p->status.message);
+                in->status.message = buf;
+        }
+}
+
+static void assert_retrying_at(const struct task_plan *p, const char *what)
+{
+        char want[256], when[RFC3339_MAX];
+
+        assert_int_equal(p->status.phase, TASK_PHASE_RUNNING);
+        assert_true(p->status.next_attempt_ms > 0);
+        time_format_rfc3339(p->status.next_attempt_ms, when);
+        snprintf(want, sizeof(want), "%s; retrying at %s", what, when);
+        assert_string_equal(p->status.message, want);
+}
+
+static void test_retry_allowed_table(void **state)
+{
+        (void)state;
+        static const int one_two[] = {1, 2};
+        static const int two[] = {2};
+        const unsigned all = RETRY_ON_DEFAULT | RETRY_ON_DEADLINE_EXCEEDED;
+        const struct {
+                enum restart_policy policy;
+                unsigned retry_on;
+                enum retry_exit_codes_mode mode;
+                const int *codes;
+                size_t n_codes;
+                unsigned reason;
+                int exit_code;
+                bool want;
+        } rows[] = {
+            /* retryOn alone: the default leaves DeadlineExceeded out */
+            {RESTART_ON_FAILURE, RETRY_ON_DEFAULT, RETRY_EXIT_CODES_ANY, NULL, 0, RETRY_ON_ERROR, 1,
+             true},
+            {RESTART_ON_FAILURE, RETRY_ON_DEFAULT, RETRY_EXIT_CODES_ANY, NULL, 0,
+             RETRY_ON_OOM_KILLED, 137, true},
+            {RESTART_ON_FAILURE, RETRY_ON_DEFAULT, RETRY_EXIT_CODES_ANY, NULL, 0,
+             RETRY_ON_CONTAINER_LOST, 0, true},
+            {RESTART_ON_FAILURE, RETRY_ON_DEFAULT, RETRY_EXIT_CODES_ANY, NULL, 0,
+             RETRY_ON_DEADLINE_EXCEEDED, 143, false},
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_ANY, NULL, 0, RETRY_ON_DEADLINE_EXCEEDED,
+             143, true},
+            {RESTART_ON_FAILURE, RETRY_ON_ERROR, RETRY_EXIT_CODES_ANY, NULL, 0, RETRY_ON_OOM_KILLED,
+             137, false},
+            {RESTART_ON_FAILURE, RETRY_ON_ERROR, RETRY_EXIT_CODES_ANY, NULL, 0,
+             RETRY_ON_CONTAINER_LOST, 0, false},
+            {RESTART_ON_FAILURE, RETRY_ON_OOM_KILLED, RETRY_EXIT_CODES_ANY, NULL, 0, RETRY_ON_ERROR,
+             1, false},
+            /* in: only the listed codes of an Error */
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_IN, one_two, 2, RETRY_ON_ERROR, 1, true},
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_IN, one_two, 2, RETRY_ON_ERROR, 2, true},
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_IN, one_two, 2, RETRY_ON_ERROR, 3, false},
+            /* notIn: all but the listed codes */
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_NOT_IN, two, 1, RETRY_ON_ERROR, 2, false},
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_NOT_IN, two, 1, RETRY_ON_ERROR, 1, true},
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_NOT_IN, two, 1, RETRY_ON_ERROR, 255, true},
+            /* exit codes govern Error only, whatever code the others carry */
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_IN, one_two, 2, RETRY_ON_OOM_KILLED, 137,
+             true},
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_NOT_IN, two, 1, RETRY_ON_DEADLINE_EXCEEDED,
+             2, true},
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_IN, one_two, 2, RETRY_ON_CONTAINER_LOST, 0,
+             true},
+            {RESTART_ON_FAILURE, RETRY_ON_OOM_KILLED, RETRY_EXIT_CODES_IN, one_two, 2,
+             RETRY_ON_ERROR, 1, false},
+            /* Never retries nothing */
+            {RESTART_NEVER, all, RETRY_EXIT_CODES_ANY, NULL, 0, RETRY_ON_ERROR, 1, false},
+            {RESTART_NEVER, all, RETRY_EXIT_CODES_IN, one_two, 2, RETRY_ON_ERROR, 1, false},
+            {RESTART_NEVER, all, RETRY_EXIT_CODES_ANY, NULL, 0, RETRY_ON_OOM_KILLED, 137, false},
+            {RESTART_NEVER, all, RETRY_EXIT_CODES_ANY, NULL, 0, RETRY_ON_CONTAINER_LOST, 0, false},
+            {RESTART_NEVER, all, RETRY_EXIT_CODES_ANY, NULL, 0, RETRY_ON_DEADLINE_EXCEEDED, 143,
+             false},
+            /* not a reason */
+            {RESTART_ON_FAILURE, all, RETRY_EXIT_CODES_ANY, NULL, 0, 0, 1, false},
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+                struct task_spec s = spec_default();
+
+                s.restart_policy = rows[i].policy;
+                s.retry_on = rows[i].retry_on;
+                s.retry_exit_codes_mode = rows[i].mode;
+                s.retry_exit_codes = rows[i].codes;
+                s.n_retry_exit_codes = rows[i].n_codes;
+                if (task_retry_allowed(&s, rows[i].reason, rows[i].exit_code) != rows[i].want)
+                        fail_msg("row %zu: expected %s", i, rows[i].want ? "retry" : "no retry");
+        }
+        assert_false(task_retry_allowed(NULL, RETRY_ON_ERROR, 1));
+}
+
+static void test_exit_code_excluded_fails_at_once(void **state)
+{
+        (void)state;
+        static const int two[] = {2};
+        struct task_plan_input in = input_default();
+        struct observed_container cs[2] = {exited(1, "c1", 2, T0 + 100, T0 + 900)};
+        struct task_plan p;
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.spec.retry_exit_codes_mode = RETRY_EXIT_CODES_NOT_IN;
+        in.spec.retry_exit_codes = two;
+        in.spec.n_retry_exit_codes = 1;
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0 + 100;
+        in.containers = cs;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "Error"); /* not BackoffLimitExceeded: retries were left */
+        assert_int_equal(p.status.exit_code, 2);
+        assert_int_equal(p.status.next_attempt_ms, 0);
+        assert_int_equal(p.status.completion_ms, T0 + 900);
+        assert_string_equal(p.status.message,
+                            "exit code 2: not retried (retryExitCodes.notIn lists it)");
+
+        /* A later attempt says how many ran. */
+        cs[1] = exited(2, "c2", 2, T0 + 20000, T0 + 21000);
+        in.n_containers = 2;
+        in.status.attempts = 2;
+        task_plan_compute(&in, &p);
+        assert_reason(&p, "Error");
+        assert_string_equal(p.status.message,
+                            "exit code 2 after 2 attempts: not retried (retryExitCodes.notIn "
+                            "lists it)");
+
+        /* in: a code it does not list. */
+        in.n_containers = 1;
+        in.status.attempts = 1;
+        in.spec.retry_exit_codes_mode = RETRY_EXIT_CODES_IN;
+        cs[0].exit_code = 3;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "Error");
+        assert_string_equal(p.status.message,
+                            "exit code 3: not retried (retryExitCodes.in does not list it)");
+
+        /* retryOn without the reason: that reason, at once. */
+        in.spec.retry_exit_codes_mode = RETRY_EXIT_CODES_ANY;
+        in.spec.retry_on = RETRY_ON_ERROR;
+        cs[0].exit_code = 137;
+        cs[0].oom_killed = true;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "OOMKilled");
+        assert_string_equal(p.status.message,
+                            "OOM-killed, exit code 137: not retried (retryOn does not list "
+                            "OOMKilled)");
+
+        in.n_containers = 0;
+        in.lost_attempt = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "ContainerLost");
+        assert_false(p.status.exit_known);
+        assert_string_equal(p.status.message,
+                            "the container of attempt 1 disappeared: not retried (retryOn does "
+                            "not list ContainerLost)");
+
+        in.lost_attempt = 0;
+        in.n_containers = 1;
+        in.spec.retry_on = RETRY_ON_OOM_KILLED;
+        cs[0] = exited(1, "c1", 1, T0 + 100, T0 + 900);
+        task_plan_compute(&in, &p);
+        assert_reason(&p, "Error");
+        assert_string_equal(p.status.message,
+                            "exit code 1: not retried (retryOn does not list Error)");
+
+        /* Never: no retry rules to name, the message as ever. */
+        in.spec.restart_policy = RESTART_NEVER;
+        in.spec.retry_on = RETRY_ON_DEFAULT;
+        task_plan_compute(&in, &p);
+        assert_reason(&p, "Error");
+        assert_string_equal(p.status.message, "exit code 1");
+}
+
+static void test_exit_code_allowed_retries(void **state)
+{
+        (void)state;
+        static const int codes[] = {1, 3};
+        struct task_plan_input in = input_default();
+        struct observed_container cs[2] = {exited(1, "c1", 3, T0 + 100, T0 + 900)};
+        struct task_plan p;
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.spec.backoff_limit = 1;
+        in.spec.retry_exit_codes_mode = RETRY_EXIT_CODES_IN;
+        in.spec.retry_exit_codes = codes;
+        in.spec.n_retry_exit_codes = 2;
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0 + 100;
+        in.containers = cs;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_reason(&p, "Error");
+        assert_int_equal(p.status.next_attempt_ms,
+                         (T0 + 900 + task_backoff_delay_ms(&in.spec, UID, 2) + 999) / 1000 * 1000);
+        assert_retrying_at(&p, "attempt 1 failed with exit code 3");
+
+        /* Allowed, but backoffLimit is used up: that is what it says. */
+        cs[1] = exited(2, "c2", 1, T0 + 20000, T0 + 21000);
+        in.n_containers = 2;
+        in.status.attempts = 2;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "BackoffLimitExceeded");
+        assert_string_equal(p.status.message, "exit code 1 after 2 attempts");
+}
+
+/* With DeadlineExceeded in retryOn the deadline counts from each attempt's
+ * own start; an attempt stopped at it is retried within backoffLimit. */
+static void test_deadline_per_attempt_retried(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container cs[2] = {running(1, "c1", T0 + 500)};
+        struct task_plan p, q;
+        char msg[512];
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.spec.backoff_limit = 1;
+        in.spec.active_deadline_ms = 2000;
+        in.spec.retry_on = RETRY_ON_DEFAULT | RETRY_ON_DEADLINE_EXCEEDED;
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0 + 500;
+        in.containers = cs;
+        in.n_containers = 1;
+        in.now_ms = T0 + 2500;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_KILL, 1);
+        assert_string_equal(p.actions[0].signal, "SIGTERM");
+        assert_reason(&p, "DeadlineExceeded");
+        assert_string_equal(p.status.message, "attempt 1 exceeded the active deadline of 2s");
+        assert_int_equal(p.status.terminating_ms, T0 + 2000);
+        carry_status(&in, &p, msg, sizeof(msg));
+
+        /* It exits (SIGTERM: 143): a failed attempt, retried after backoff. */
+        cs[0] = exited(1, "c1", 143, T0 + 500, T0 + 3000);
+        in.now_ms = T0 + 3100;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_reason(&p, "DeadlineExceeded");
+        assert_int_equal(p.status.terminating_ms, 0);
+        assert_true(p.status.exit_known);
+        assert_int_equal(p.status.exit_code, 143);
+        assert_int_equal(p.status.next_attempt_ms,
+                         (T0 + 3000 + task_backoff_delay_ms(&in.spec, UID, 2) + 999) / 1000 * 1000);
+        assert_retrying_at(&p, "attempt 1 exceeded the active deadline of 2s");
+        assert_int_equal(p.requeue_after_ms, p.status.next_attempt_ms - in.now_ms);
+        carry_status(&in, &p, msg, sizeof(msg));
+
+        /* Waiting: the same status again (the wait does not count against a
+         * per-attempt deadline), and an exit code of 0 after SIGTERM does not
+         * turn the attempt into a success. */
+        task_plan_compute(&in, &q);
+        assert_false(q.status_changed);
+        assert_int_equal(q.n_actions, 0);
+        cs[0].exit_code = 0;
+        task_plan_compute(&in, &q);
+        assert_int_equal(q.status.phase, TASK_PHASE_RUNNING);
+        assert_reason(&q, "DeadlineExceeded");
+
+        /* Attempt 2, long after the first start: only its own start counts. */
+        in.now_ms = in.status.next_attempt_ms;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_CREATE, 2);
+        in.status = p.status;
+        int64_t start2 = in.now_ms + 200;
+        cs[1] = running(2, "c2", start2);
+        in.n_containers = 2;
+        in.now_ms = start2 + 1000;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_null(p.status.reason);
+        assert_int_equal(p.status.start_ms, T0 + 500); /* startTime stays the first start */
+        assert_int_equal(p.requeue_after_ms, 1000);
+
+        /* Its start not known yet (a cache filled from a list): look first. */
+        cs[1].started_ms = 0;
+        task_plan_compute(&in, &q);
+        assert_int_equal(q.n_actions, 1);
+        assert_action(&q, 0, TASK_ACTION_INSPECT, 2);
+        assert_string_equal(q.actions[0].container_id, "c2");
+        cs[1].started_ms = start2;
+
+        in.now_ms = start2 + 2000;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_KILL, 2);
+        assert_string_equal(p.status.message, "attempt 2 exceeded the active deadline of 2s");
+        carry_status(&in, &p, msg, sizeof(msg));
+
+        /* backoffLimit used up: Failed, still DeadlineExceeded. */
+        cs[1] = exited(2, "c2", 137, start2, start2 + 2500);
+        in.now_ms = start2 + 2600;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "DeadlineExceeded");
+        assert_string_equal(p.status.message, "active deadline of 2s exceeded after 2 attempts");
+        assert_int_equal(p.status.exit_code, 137);
+        assert_int_equal(p.status.completion_ms, start2 + 2500);
+        assert_int_equal(p.status.terminating_ms, 0);
+}
+
+/* ---- shutdown: Stop ----------------------------------------------------- */
+
+#define STOPPED_MESSAGE "stopped by request (spec.shutdown: Stop)"
+
+static void assert_stopped(const struct task_plan *p, int64_t at)
+{
+        assert_int_equal(p->n_actions, 0);
+        assert_int_equal(p->status.phase, TASK_PHASE_FAILED);
+        assert_reason(p, "Stopped");
+        assert_string_equal(p->status.message, STOPPED_MESSAGE);
+        assert_int_equal(p->status.completion_ms, at);
+        assert_int_equal(p->status.next_attempt_ms, 0);
+        assert_int_equal(p->status.terminating_ms, 0);
+}
+
+static void test_shutdown_not_started(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_dependency deps[] = {{.name = "a", .found = true, .phase = TASK_PHASE_RUNNING},
+                                         {.name = "b", .found = false}};
+        struct observed_container c = {.attempt = 1, .id = "c1", .state = DOCKER_STATE_CREATED};
+        struct task_plan p;
+
+        /* Pending, image not even looked at. */
+        in.spec.shutdown = true;
+        in.image_unknown = true;
+        task_plan_compute(&in, &p);
+        assert_stopped(&p, in.now_ms);
+        assert_int_equal(p.status.attempts, 0);
+        assert_false(p.status.exit_known);
+        assert_int_equal(p.status.waiting, TASK_WAITING_NONE);
+
+        /* Waiting on dependsOn: not any more. */
+        in.spec.depends_on = deps_ab;
+        in.spec.n_depends_on = 2;
+        in.deps = deps;
+        in.n_deps = 2;
+        task_plan_compute(&in, &p);
+        assert_stopped(&p, in.now_ms);
+        assert_waiting(&p, TASK_WAITING_FALSE, "Stopped", STOPPED_MESSAGE);
+
+        /* Created, never started: not started now. */
+        in.n_deps = 0;
+        in.status.attempts = 1;
+        in.containers = &c;
+        in.n_containers = 1;
+        task_plan_compute(&in, &p);
+        assert_stopped(&p, in.now_ms);
+
+        /* Finished: nothing left to stop. */
+        in.status = (struct task_status){.phase = TASK_PHASE_SUCCEEDED,
+                                         .attempts = 1,
+                                         .completion_ms = T0 + 500,
+                                         .reason = "Completed",
+                                         .message = "exit code 0",
+                                         .observed_generation = 1};
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_SUCCEEDED);
+        assert_false(p.status_changed);
+}
+
+/* berth stop writes spec.shutdown into a running Task (a new generation):
+ * SIGTERM, SIGKILL after the grace period, Failed with Stopped, no retry. */
+static void test_shutdown_running(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = running(1, "c1", T0);
+        struct task_plan p;
+        char msg[512];
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.spec.active_deadline_ms = 3600000;
+        in.status = (struct task_status){.phase = TASK_PHASE_RUNNING,
+                                         .attempts = 1,
+                                         .container_id = "c1",
+                                         .start_ms = T0,
+                                         .observed_generation = 1};
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 5500;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_false(p.status_changed);
+
+        in.generation = 2;
+        in.spec.shutdown = true;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1); /* never a CREATE: the spec change is no rerun */
+        assert_action(&p, 0, TASK_ACTION_KILL, 1);
+        assert_string_equal(p.actions[0].signal, "SIGTERM");
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_reason(&p, "Stopped");
+        assert_string_equal(p.status.message, STOPPED_MESSAGE);
+        assert_int_equal(p.status.terminating_ms, T0 + 5000);
+        assert_int_equal(p.status.observed_generation, 2);
+        assert_int_equal(p.requeue_after_ms, T0 + 5000 + TASK_KILL_GRACE_MS - in.now_ms);
+        carry_status(&in, &p, msg, sizeof(msg));
+
+        /* Within the grace period: wait. */
+        in.now_ms = T0 + 6000;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_false(p.status_changed);
+
+        /* Grace over: SIGKILL. */
+        in.now_ms = T0 + 5000 + TASK_KILL_GRACE_MS;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_KILL, 1);
+        assert_string_equal(p.actions[0].signal, "SIGKILL");
+
+        /* Exited non-zero with retries left: Failed, Stopped, no retry. */
+        c = exited(1, "c1", 137, T0, in.now_ms + 50);
+        in.now_ms += 100;
+        task_plan_compute(&in, &p);
+        assert_stopped(&p, c.finished_ms);
+        assert_true(p.status.exit_known);
+        assert_int_equal(p.status.exit_code, 137);
+}
+
+static void test_shutdown_between_attempts(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = exited(1, "c1", 1, T0, T0 + 1000);
+        struct task_plan p;
+        char msg[512];
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.status.attempts = 1;
+        in.status.phase = TASK_PHASE_RUNNING;
+        in.status.start_ms = T0;
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 1500;
+        task_plan_compute(&in, &p);
+        assert_true(p.status.next_attempt_ms > in.now_ms);
+        carry_status(&in, &p, msg, sizeof(msg));
+
+        /* In backoff: Failed at once, the last attempt's exit code kept. */
+        in.spec.shutdown = true;
+        in.now_ms = T0 + 2000;
+        task_plan_compute(&in, &p);
+        assert_stopped(&p, in.now_ms);
+        assert_true(p.status.exit_known);
+        assert_int_equal(p.status.exit_code, 1);
+        assert_int_equal(p.requeue_after_ms, -1);
+
+        /* Its container gone meanwhile: the same. */
+        in.n_containers = 0;
+        task_plan_compute(&in, &p);
+        assert_stopped(&p, in.now_ms);
+
+        /* An attempt that just failed on its own is not retried either... */
+        in.n_containers = 1;
+        in.status.next_attempt_ms = 0;
+        in.status.reason = NULL;
+        in.status.message = NULL;
+        task_plan_compute(&in, &p);
+        assert_stopped(&p, in.now_ms);
+
+        /* ...and one that succeeded before the stop succeeded. */
+        c.exit_code = 0;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.status.phase, TASK_PHASE_SUCCEEDED);
+}
+
+/* A stop during the stop at a per-attempt deadline: no retry after it. */
+static void test_shutdown_during_deadline_stop(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct observed_container c = exited(1, "c1", 143, T0, T0 + 2500);
+        struct task_plan p;
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.spec.active_deadline_ms = 2000;
+        in.spec.retry_on = RETRY_ON_DEFAULT | RETRY_ON_DEADLINE_EXCEEDED;
+        in.spec.shutdown = true;
+        in.status = (struct task_status){.phase = TASK_PHASE_RUNNING,
+                                         .attempts = 1,
+                                         .container_id = "c1",
+                                         .start_ms = T0,
+                                         .reason = "DeadlineExceeded",
+                                         .message = "attempt 1 exceeded the active deadline of 2s",
+                                         .terminating_ms = T0 + 2000};
+        in.containers = &c;
+        in.n_containers = 1;
+        in.now_ms = T0 + 3000;
+        task_plan_compute(&in, &p);
+        assert_stopped(&p, in.now_ms);
+        assert_int_equal(p.status.exit_code, 143);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1536,6 +2054,14 @@ int main(void)
             cmocka_unit_test(test_depends_long_message_is_cut),
             cmocka_unit_test(test_depends_only_gate_first_start),
             cmocka_unit_test(test_depends_waiting_condition_json),
+            cmocka_unit_test(test_retry_allowed_table),
+            cmocka_unit_test(test_exit_code_excluded_fails_at_once),
+            cmocka_unit_test(test_exit_code_allowed_retries),
+            cmocka_unit_test(test_deadline_per_attempt_retried),
+            cmocka_unit_test(test_shutdown_not_started),
+            cmocka_unit_test(test_shutdown_running),
+            cmocka_unit_test(test_shutdown_between_attempts),
+            cmocka_unit_test(test_shutdown_during_deadline_stop),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1605,6 +1605,1218 @@ static void test_deploy_sticky_and_start_time(void **state)
         assert_phase(&p, TASK_PHASE_RUNNING);
 }
 
+/* ---- depends expressions ---------------------------------------------- */
+
+/* A parsed depends expression; the test frees it with cond_free(). */
+static struct cond *depends(const char *text)
+{
+        struct cond *c = NULL;
+        char msg[200] = "";
+
+        if (cond_parse(text, COND_DEPENDS, &c, msg, sizeof(msg)) < 0)
+                fail_msg("cond_parse(\"%s\"): %s", text, msg);
+        return c;
+}
+
+static const size_t dep_0[] = {0};
+static const size_t dep_1[] = {1};
+static const size_t dep_12[] = {1, 2};
+
+/* The diamond a → b, c → d: b and c depend on a, d names b and c in its
+ * depends (its dependencies are the steps the expression names). */
+static void diamond(struct workflow_step s[4], const struct cond *d)
+{
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        s[2].deps = dep_0;
+        s[2].n_deps = 1;
+        s[3].deps = dep_12;
+        s[3].n_deps = 2;
+        s[3].depends = d;
+}
+
+/* b failed, c succeeded: d runs ("b.Failed || c.Failed"), and since d's
+ * expression names b's failure, the Workflow succeeds once d has. */
+static void test_depends_diamond_failure_handled(void **state)
+{
+        (void)state;
+        struct cond *d = depends("b.Failed || c.Failed");
+        struct workflow_step s[4] = {step_done("a"), step_failed("b"), step_done("c"), step("d")};
+        diamond(s, d);
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.now_ms = T0 + 5000;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 1);
+        assert_creates(&p, 3);
+        assert_step(&p, 1, STEP_FAILED);
+        assert_step(&p, 3, STEP_RUNNING);
+        /* a handled failure is no failFast failure */
+        assert_running_workflow(&p);
+        assert_false(p.terminating);
+        assert_int_equal(p.outcome, TASK_PHASE_SUCCEEDED);
+
+        s[1].prev_phase = STEP_FAILED;
+        s[3] = step_done("d");
+        diamond(s, d);
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 1, STEP_FAILED);
+        assert_step(&p, 3, STEP_SUCCEEDED);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_string_equal(p.reason, "Completed");
+        assert_int_equal(p.completion_ms, T0 + 5000);
+        assert_int_equal(p.succeeded, 3);
+
+        /* d ran, and failed: that failure is nobody's to handle. */
+        s[3] = step_failed("d");
+        diamond(s, d);
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step d failed");
+        cond_free(d);
+}
+
+/* Every named step succeeded: "b.Failed || c.Failed" is false, d is Skipped
+ * (DependsFalse) and so is what depends on d; nothing failed, so the
+ * Workflow succeeds. */
+static void test_depends_false_skips(void **state)
+{
+        (void)state;
+        struct cond *d = depends("b.Failed || c.Failed");
+        struct workflow_step s[5] = {step_done("a"), step_done("b"), step_done("c"), step("d"),
+                                     step("e")};
+        diamond(s, d);
+        s[4].deps = (const size_t[]){3};
+        s[4].n_deps = 1;
+        struct workflow_plan_input in = input(s, 5);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 3, STEP_SKIPPED);
+        assert_step_reason(&p, 3, "DependsFalse");
+        assert_non_null(p.steps[3].message);
+        assert_step(&p, 4, STEP_SKIPPED);
+        assert_step_reason(&p, 4, "DependencyFailed");
+        assert_string_equal(p.steps[4].message, "dependency d was skipped");
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_string_equal(p.reason, "Completed");
+        assert_int_equal(p.succeeded, 3);
+        cond_free(d);
+
+        /* "b.Succeeded && c.Succeeded" with b failed: d is skipped, and b's
+         * failure, which nothing names with .Failed or .Completed, fails the
+         * Workflow. */
+        d = depends("b.Succeeded && c.Succeeded");
+        s[1] = step_failed("b");
+        s[3] = step("d");
+        diamond(s, d);
+        in.fail_fast = false;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step_reason(&p, 3, "DependsFalse");
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step b failed: Error: exit code 1");
+        cond_free(d);
+}
+
+/* A depends expression is decided once every step it names has ended, even
+ * when the ones that ended already make it true. */
+static void test_depends_waits_for_every_named_step(void **state)
+{
+        (void)state;
+        struct cond *d = depends("b.Failed || c.Failed");
+        struct workflow_step s[4] = {step_done("a"), step_failed("b"),
+                                     step_task("c", TASK_PHASE_RUNNING), step("d")};
+        diamond(s, d);
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 3, STEP_PENDING);
+        assert_running_workflow(&p);
+        assert_false(p.terminating);
+
+        /* c's result not recorded yet: c has not ended. */
+        s[2].task_phase = TASK_PHASE_SUCCEEDED;
+        plan(&in, &p);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 2));
+        assert_not_creates(&p, 3);
+        assert_step(&p, 3, STEP_PENDING);
+
+        s[2].result_stored = true;
+        plan(&in, &p);
+        assert_creates(&p, 3);
+        assert_step(&p, 3, STEP_RUNNING);
+        cond_free(d);
+}
+
+/* .Completed expects either ending: a failure it names is handled (no
+ * failFast, no failed Workflow); a ready independent step still starts. */
+static void test_depends_completed_handles_failure(void **state)
+{
+        (void)state;
+        struct cond *d = depends("b.Completed");
+        struct workflow_step s[4] = {step_done("a"), step_failed("b"), step("x"), step("d")};
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        s[3].deps = dep_1;
+        s[3].n_deps = 1;
+        s[3].depends = d;
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_creates(&p, 2);
+        assert_creates(&p, 3);
+        assert_running_workflow(&p);
+
+        s[1].prev_phase = STEP_FAILED;
+        s[2] = step_done("x");
+        s[3] = step_done("d");
+        s[3].deps = dep_1;
+        s[3].n_deps = 1;
+        s[3].depends = d;
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_int_equal(p.outcome, TASK_PHASE_SUCCEEDED);
+        cond_free(d);
+}
+
+/* Two failures, one handled by a depends, one not: the Workflow fails and
+ * names the unhandled one, whatever the spec order. */
+static void test_outcome_names_unhandled_failure(void **state)
+{
+        (void)state;
+        struct cond *d = depends("a.Failed");
+        struct workflow_step s[3] = {step_failed("a"), step_failed("b"), step_done("d")};
+        s[2].deps = dep_0;
+        s[2].n_deps = 1;
+        s[2].depends = d;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_int_equal(p.outcome, TASK_PHASE_FAILED);
+        assert_message_prefix(&p, "step b failed");
+
+        /* b continues on failure: nothing unhandled is left. */
+        s[1].continue_on_failed = true;
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_string_equal(p.reason, "Completed");
+        cond_free(d);
+}
+
+/* ---- when ------------------------------------------------------------- */
+
+/* A step with a when is resolved once it may start (not before its
+ * dependencies succeeded); false skips it (WhenFalse), and a dependsOn
+ * dependant with it; true starts it. */
+static void test_when_resolve_then_skip(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_task("z", TASK_PHASE_RUNNING), step("a"), step("b")};
+        s[1].needs_resolve = true;
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        s[2].deps = dep_1;
+        s[2].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_RESOLVE), 0);
+
+        s[0] = step_done("z");
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_RESOLVE);
+        assert_int_equal(p.actions[0].step, 1);
+        assert_int_equal(p.actions[0].child, WORKFLOW_NO_CHILD);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_step(&p, 2, STEP_PENDING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+
+        /* acting resolved it: false */
+        s[1].resolved = true;
+        s[1].when_false = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 1, STEP_SKIPPED);
+        assert_step_reason(&p, 1, "WhenFalse");
+        assert_non_null(p.steps[1].message);
+        assert_step(&p, 2, STEP_SKIPPED);
+        assert_step_reason(&p, 2, "DependencyFailed");
+        assert_string_equal(p.steps[2].message, "dependency a was skipped");
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_int_equal(p.succeeded, 1);
+
+        /* true */
+        s[1].when_false = false;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 1);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_step(&p, 2, STEP_PENDING);
+}
+
+/* Resolution waits for a free slot, is never asked for a step its
+ * dependencies skip, and a first step's resolution starts nothing yet. */
+static void test_when_resolution_rules(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_task("x", TASK_PHASE_RUNNING), step("w"), step("after")};
+        s[1].needs_resolve = true;
+        s[2].needs_resolve = true;
+        s[2].deps = dep_0;
+        s[2].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.parallelism = 1;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 1, STEP_PENDING);
+
+        in.parallelism = 0;
+        s[0] = step_failed("x");
+        in.fail_fast = false;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_true(has_action(&p, WORKFLOW_ACTION_RESOLVE, 1));
+        assert_false(has_action(&p, WORKFLOW_ACTION_RESOLVE, 2));
+        assert_step_reason(&p, 2, "DependencyFailed");
+
+        /* A Workflow whose only ready step waits for its when: Pending, not
+         * started. */
+        struct workflow_step one[1] = {step("w")};
+        one[0].needs_resolve = true;
+        in = input(one, 1);
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_RESOLVE);
+        assert_phase(&p, TASK_PHASE_PENDING);
+        assert_int_equal(p.start_ms, 0);
+
+        one[0].resolved = true;
+        in.now_ms = T0 + 5;
+        plan(&in, &p);
+        assert_creates(&p, 0);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_int_equal(p.start_ms, T0 + 5);
+}
+
+/* ---- exit handler ----------------------------------------------------- */
+
+/* The exit handler: the last step, no dependencies. */
+static struct workflow_step step_exit(void)
+{
+        struct workflow_step s = step("onexit");
+        s.exit_handler = true;
+        return s;
+}
+
+/* It waits for every other step to end and for what they started, then runs
+ * once with {{workflow.status}} = plan.outcome. */
+static void test_exit_handler_after_success(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_task("a", TASK_PHASE_RUNNING), step("b"), step_exit()};
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step(&p, 2, STEP_PENDING);
+
+        s[0] = step_done("a");
+        plan(&in, &p);
+        assert_creates(&p, 1);
+        assert_not_creates(&p, 2);
+
+        /* b's Task succeeded, its result is not recorded yet */
+        s[1] = step_task("b", TASK_PHASE_SUCCEEDED);
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        plan(&in, &p);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 1));
+        assert_not_creates(&p, 2);
+        assert_step(&p, 2, STEP_PENDING);
+
+        s[1].result_stored = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 2);
+        assert_step(&p, 2, STEP_RUNNING);
+        assert_int_equal(p.outcome, TASK_PHASE_SUCCEEDED);
+        assert_running_workflow(&p);
+
+        s[2] = step_task("onexit", TASK_PHASE_RUNNING);
+        s[2].exit_handler = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_running_workflow(&p);
+
+        s[2].task_phase = TASK_PHASE_SUCCEEDED;
+        s[2].result_stored = true;
+        in.now_ms = T0 + 9000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 2, STEP_SUCCEEDED);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_string_equal(p.reason, "Completed");
+        assert_int_equal(p.completion_ms, T0 + 9000);
+        assert_int_equal(p.succeeded, 2); /* the exit handler is not counted */
+}
+
+/* After a failure (failFast) it waits for the steps still running, then runs
+ * with outcome Failed, and the Workflow fails once it has run. */
+static void test_exit_handler_after_failure(void **state)
+{
+        (void)state;
+        struct workflow_step s[4] = {step_failed("a"), step_task("b", TASK_PHASE_RUNNING),
+                                     step("c"), step_exit()};
+        struct workflow_plan_input in = input(s, 4);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 0);
+        assert_step_reason(&p, 2, "FailFast");
+        assert_step(&p, 3, STEP_PENDING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_true(p.terminating);
+
+        s[1] = step_done("b");
+        plan(&in, &p);
+        assert_int_equal(count_step_actions(&p), 1);
+        assert_creates(&p, 3);
+        assert_step(&p, 3, STEP_RUNNING);
+        assert_int_equal(p.outcome, TASK_PHASE_FAILED);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+
+        s[0].prev_phase = STEP_FAILED;
+        s[2].prev_phase = STEP_SKIPPED;
+        s[3] = step_done("onexit");
+        s[3].exit_handler = true;
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step a failed");
+        assert_false(p.terminating);
+}
+
+/* Its failure is reported; it fails a Workflow that succeeded only with
+ * onExit.failWorkflow (reason ExitHandlerFailed). */
+static void test_exit_handler_failure(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step_done("a"), step_failed("onexit")};
+        s[1].exit_handler = true;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_step(&p, 1, STEP_FAILED);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_string_equal(p.reason, "Completed");
+        assert_non_null(strstr(p.message, "onExit failed: Error"));
+
+        in.on_exit_fail_workflow = true;
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "ExitHandlerFailed");
+        assert_non_null(strstr(p.message, "onExit failed: Error"));
+
+        /* The steps failed too: their failure is the reason. */
+        s[0] = step_failed("a");
+        s[0].prev_phase = STEP_FAILED;
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "StepFailed");
+        assert_message_prefix(&p, "step a failed");
+        assert_non_null(strstr(p.message, "onExit failed"));
+}
+
+/* ---- continueOn.failed ------------------------------------------------- */
+
+static void test_continue_on_failed(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_failed("a"), step("b"), step("c")};
+        s[0].continue_on_failed = true;
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_creates(&p, 1);
+        assert_creates(&p, 2); /* no failFast */
+        assert_running_workflow(&p);
+        assert_false(p.terminating);
+
+        s[0].prev_phase = STEP_FAILED;
+        s[1] = step_done("b");
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        s[2] = step_done("c");
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_string_equal(p.reason, "Completed");
+        assert_int_equal(p.succeeded, 2);
+
+        /* Without it, the dependant is skipped and the Workflow fails. */
+        s[0] = step_failed("a");
+        s[1] = step("b");
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        plan(&in, &p);
+        assert_skipped_by_failure(&p, 1);
+        assert_phase(&p, TASK_PHASE_FAILED);
+}
+
+/* ---- fan-out ---------------------------------------------------------- */
+
+/* A fanned-out step already resolved (items counted): n children as the
+ * cache shows them. */
+static struct workflow_step step_fan_out(const char *name, const struct workflow_child *children,
+                                         size_t n)
+{
+        struct workflow_step s = step(name);
+        s.fan_out = true;
+        s.needs_resolve = true;
+        s.resolved = true;
+        s.children = children;
+        s.n_children = n;
+        return s;
+}
+
+static struct workflow_child child(enum task_phase ph)
+{
+        return (struct workflow_child){.exists = true, .phase = ph};
+}
+
+static size_t count_child_actions(const struct workflow_plan *p, enum workflow_action_type type,
+                                  size_t step)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < p->n_actions; i++)
+                if (p->actions[i].type == type && p->actions[i].step == step &&
+                    p->actions[i].child != WORKFLOW_NO_CHILD)
+                        n++;
+        return n;
+}
+
+/* Child creations of step, in action order, are first..first+n-1. */
+static void assert_creates_children(const struct workflow_plan *p, size_t step, size_t first,
+                                    size_t n)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const struct workflow_action *a = &p->actions[i];
+                if (a->type != WORKFLOW_ACTION_CREATE_TASK || a->step != step)
+                        continue;
+                if (a->child != first + k)
+                        fail_msg("creation %zu of step %zu is child %zu, not %zu", k, step,
+                                 a->child, first + k);
+                k++;
+        }
+        if (k != n)
+                fail_msg("%zu children of step %zu created, not %zu", k, step, n);
+}
+
+/* First RESOLVE (the items are counted by acting), then children 0..4. */
+static void test_fan_out_resolve_then_children(void **state)
+{
+        (void)state;
+        struct workflow_child kids[50] = {0};
+        struct workflow_step s[1] = {step_fan_out("f", kids, 50)};
+        s[0].resolved = false;
+        s[0].n_children = 0;
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        in.parallelism = 5;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, WORKFLOW_ACTION_RESOLVE);
+        assert_int_equal(p.actions[0].step, 0);
+        assert_step(&p, 0, STEP_PENDING);
+
+        s[0].resolved = true;
+        s[0].n_children = 50;
+        in.now_ms = T0 + 7;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 5);
+        assert_creates_children(&p, 0, 0, 5);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_int_equal(p.steps[0].children_created, 5);
+        assert_running_workflow(&p);
+        /* its children started the Workflow */
+        assert_int_equal(p.start_ms, T0 + 7);
+}
+
+/* 50 items, parallelism 5: never more than 5 children run, they are made in
+ * index order as others finish, and once all succeeded the step's result
+ * (the JSON array) is stored before it succeeds. */
+static void test_fan_out_parallelism(void **state)
+{
+        (void)state;
+        struct workflow_child kids[50] = {0};
+        struct workflow_step s[1] = {step_fan_out("f", kids, 50)};
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+        size_t created = 0;
+        size_t rounds = 0;
+
+        in.parallelism = 5;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        for (; created < 50 && rounds < 100; rounds++) {
+                size_t running = 0;
+                for (size_t c = 0; c < created; c++)
+                        if (kids[c].phase == TASK_PHASE_RUNNING)
+                                running++;
+                size_t want = 5 - running < 50 - created ? 5 - running : 50 - created;
+
+                plan(&in, &p);
+                assert_step(&p, 0, STEP_RUNNING);
+                assert_creates_children(&p, 0, created, want);
+                assert_int_equal(p.n_actions, want);
+                created += want;
+                assert_int_equal(p.steps[0].children_created, created);
+                for (size_t c = created - want; c < created; c++)
+                        kids[c] = child(TASK_PHASE_RUNNING);
+                s[0].prev_children_created = created;
+
+                /* the two oldest running children succeed (one in odd rounds) */
+                for (size_t c = 0, n = 0; c < created && n < 1 + rounds % 2; c++)
+                        if (kids[c].phase == TASK_PHASE_RUNNING) {
+                                kids[c].phase = TASK_PHASE_SUCCEEDED;
+                                n++;
+                        }
+        }
+        assert_int_equal(created, 50);
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        for (size_t c = 0; c < 50; c++)
+                kids[c].phase = TASK_PHASE_SUCCEEDED;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 0));
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_int_equal(p.steps[0].children_succeeded, 50);
+        s[0].result_stored = true;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+}
+
+/* Parallelism counts children and steps together. */
+static void test_fan_out_parallelism_shared_with_steps(void **state)
+{
+        (void)state;
+        struct workflow_child kids[10] = {0};
+        struct workflow_step s[3] = {step_task("a", TASK_PHASE_RUNNING),
+                                     step_fan_out("f", kids, 10), step("b")};
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.parallelism = 5;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_creates_children(&p, 1, 0, 4);
+        assert_not_creates(&p, 2);
+        assert_step(&p, 2, STEP_PENDING);
+
+        /* 2 children running, a done: 3 slots, children come first (spec order) */
+        s[0] = step_done("a");
+        kids[0] = child(TASK_PHASE_RUNNING);
+        kids[1] = child(TASK_PHASE_RUNNING);
+        kids[2] = child(TASK_PHASE_SUCCEEDED);
+        kids[3] = child(TASK_PHASE_SUCCEEDED);
+        s[1].prev_children_created = 4;
+        plan(&in, &p);
+        assert_creates_children(&p, 1, 4, 3);
+        assert_step(&p, 2, STEP_PENDING);
+}
+
+/* Zero items: nothing to run, the result ([]) is stored, then Succeeded. */
+static void test_fan_out_zero_items(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step_fan_out("f", NULL, 0), step("after")};
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 0));
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_int_equal(p.start_ms, T0);
+
+        s[0].result_stored = true;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_creates(&p, 1);
+
+        /* when false on a fanned-out step: skipped, no child, no result */
+        s[0].result_stored = false;
+        s[0].when_false = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step_reason(&p, 0, "WhenFalse");
+}
+
+/* failFast: a failed child stops new children; those running finish, then
+ * the step fails with the first failure. Without failFast the rest runs. */
+static void test_fan_out_fail_fast(void **state)
+{
+        (void)state;
+        struct workflow_child kids[10] = {0};
+        struct workflow_step s[1] = {step_fan_out("f", kids, 10)};
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        kids[0] = child(TASK_PHASE_RUNNING);
+        kids[1] = child(TASK_PHASE_FAILED);
+        kids[1].reason = "Error";
+        kids[1].message = "exit code 3";
+        kids[2] = child(TASK_PHASE_RUNNING);
+        s[0].prev_children_created = 3;
+        in.parallelism = 3;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_int_equal(p.steps[0].children_failed, 1);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+
+        kids[0].phase = TASK_PHASE_SUCCEEDED;
+        kids[2].phase = TASK_PHASE_SUCCEEDED;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "Error");
+        assert_string_equal(p.steps[0].message, "item 1 failed: Error: exit code 3");
+        assert_int_equal(p.steps[0].children_created, 3);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_message_prefix(&p, "step f failed: Error: item 1 failed");
+
+        /* without failFast: children 3..5 */
+        in.fail_fast = false;
+        plan(&in, &p);
+        assert_creates_children(&p, 0, 3, 3);
+        assert_step(&p, 0, STEP_RUNNING);
+}
+
+/* Made in index order: a child missing below the count the status recorded
+ * was lost; one found above it was made by a reconcile whose status write was
+ * lost, and is adopted. A child of another owner is a conflict. */
+static void test_fan_out_lost_and_adopted_children(void **state)
+{
+        (void)state;
+        struct workflow_child kids[6] = {0};
+        struct workflow_step s[1] = {step_fan_out("f", kids, 6)};
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        in.fail_fast = false;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        kids[0] = child(TASK_PHASE_SUCCEEDED);
+        kids[2] = child(TASK_PHASE_RUNNING);
+        kids[3] = child(TASK_PHASE_RUNNING); /* status said 3 */
+        s[0].prev_children_created = 3;
+        plan(&in, &p);
+        assert_int_equal(p.steps[0].children_created, 6);
+        assert_creates_children(&p, 0, 4, 2);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_int_equal(p.steps[0].children_failed, 1);
+
+        for (size_t c = 2; c < 6; c++)
+                kids[c] = child(TASK_PHASE_SUCCEEDED);
+        s[0].prev_children_created = 6;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "TaskLost");
+        assert_message_prefix(&p, "step f failed: TaskLost: item 1 failed");
+
+        kids[1] = (struct workflow_child){.foreign = true};
+        plan(&in, &p);
+        assert_step_reason(&p, 0, "TaskConflict");
+}
+
+/* 1000 children, no parallelism limit: the plan holds at most
+ * WORKFLOW_ACTIONS_EXTRA child actions and asks to be run again at once;
+ * every step that starts in the same plan still has its action. */
+struct many {
+        struct workflow_child kids[1000];
+        struct workflow_step s[301];
+        char names[301][8];
+};
+
+static void test_fan_out_1000_children(void **state)
+{
+        (void)state;
+        struct many m;
+        struct workflow_plan_input in;
+        struct workflow_plan p;
+
+        memset(&m, 0, sizeof(m));
+        m.s[0] = step_fan_out("f", m.kids, 1000);
+        for (size_t i = 1; i < 301; i++) {
+                snprintf(m.names[i], sizeof(m.names[i]), "s%zu", i);
+                m.s[i] = step(m.names[i]);
+        }
+        in = input(m.s, 1);
+        in.has_finalizer = false;
+        plan(&in, &p);
+        assert_action(&p, 0, WORKFLOW_ACTION_ADD_FINALIZER);
+        assert_creates_children(&p, 0, 0, WORKFLOW_ACTIONS_EXTRA);
+        assert_int_equal(p.requeue_after_ms, 0);
+        assert_int_equal(p.steps[0].children_created, WORKFLOW_ACTIONS_EXTRA);
+
+        /* the next plan goes on where the last one stopped */
+        for (size_t c = 0; c < WORKFLOW_ACTIONS_EXTRA; c++)
+                m.kids[c] = child(TASK_PHASE_RUNNING);
+        m.s[0].prev_children_created = WORKFLOW_ACTIONS_EXTRA;
+        in.has_finalizer = true;
+        plan(&in, &p);
+        assert_creates_children(&p, 0, WORKFLOW_ACTIONS_EXTRA, WORKFLOW_ACTIONS_EXTRA);
+        assert_int_equal(p.requeue_after_ms, 0);
+
+        /* with 300 more steps ready: each has its CreateTask */
+        in = input(m.s, 301);
+        in.has_finalizer = false;
+        plan(&in, &p);
+        for (size_t i = 1; i < 301; i++) {
+                assert_step(&p, i, STEP_RUNNING);
+                assert_creates(&p, i);
+        }
+        assert_int_equal(count_child_actions(&p, WORKFLOW_ACTION_CREATE_TASK, 0),
+                         WORKFLOW_ACTIONS_EXTRA);
+        assert_int_equal(p.requeue_after_ms, 0);
+
+        /* a stop of all 1000 running children, and of the 300 steps */
+        for (size_t c = 0; c < 1000; c++)
+                m.kids[c] = child(TASK_PHASE_RUNNING);
+        m.s[0].prev_children_created = 1000;
+        for (size_t i = 1; i < 301; i++)
+                m.s[i] = step_task(m.names[i], TASK_PHASE_RUNNING);
+        in.shutdown = true;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_int_equal(count_child_actions(&p, WORKFLOW_ACTION_STOP_TASK, 0),
+                         WORKFLOW_ACTIONS_EXTRA);
+        for (size_t i = 1; i < 301; i++)
+                assert_true(has_action(&p, WORKFLOW_ACTION_STOP_TASK, i));
+        assert_int_equal(p.requeue_after_ms, 0);
+        assert_true(p.terminating);
+}
+
+/* ---- stop and deadline ------------------------------------------------ */
+
+/* spec.shutdown: Stop — steps not started are skipped (Stopped), running
+ * Tasks are told to stop, a deploy following its rollout fails; once all
+ * ended the Workflow fails with reason Stopped. */
+static void test_shutdown_stops_steps(void **state)
+{
+        (void)state;
+        struct workflow_step s[5] = {step_task("a", TASK_PHASE_RUNNING), step("b"),
+                                     step_deployed("deploy", ROLLOUT_PROGRESSING),
+                                     step_task("c", TASK_PHASE_SUCCEEDED), step_done("d")};
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 5);
+        struct workflow_plan p;
+
+        in.shutdown = true;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_STOP_TASK), 1);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STOP_TASK, 0));
+        for (size_t i = 0; i < p.n_actions; i++)
+                assert_int_equal(p.actions[i].child, WORKFLOW_NO_CHILD);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_SKIPPED);
+        assert_step_reason(&p, 1, "Stopped");
+        assert_message_prefix(&p, "stopped by request");
+        assert_step(&p, 2, STEP_FAILED);
+        assert_step_reason(&p, 2, "Stopped");
+        /* a finished Task's result is still recorded */
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 3));
+        assert_step(&p, 4, STEP_SUCCEEDED);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_true(p.terminating);
+        assert_string_equal(p.reason, "Stopped");
+        assert_int_equal(p.outcome, TASK_PHASE_FAILED);
+
+        s[0] = step_failed("a");
+        s[1].prev_phase = STEP_SKIPPED;
+        s[2].prev_phase = STEP_FAILED;
+        s[3] = step_done("c");
+        in.now_ms = T0 + 3000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "Stopped");
+        assert_false(p.terminating);
+        assert_int_equal(p.completion_ms, T0 + 3000);
+
+        /* Stopped before anything started */
+        struct workflow_step fresh[2] = {step("a"), step("b")};
+        in = input(fresh, 2);
+        in.shutdown = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step_reason(&p, 0, "Stopped");
+        assert_step_reason(&p, 1, "Stopped");
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "Stopped");
+}
+
+/* A stop lets the exit handler run once the steps ended, and never stops
+ * it. */
+static void test_shutdown_runs_exit_handler(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_task("a", TASK_PHASE_RUNNING), step("b"), step_exit()};
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.shutdown = true;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STOP_TASK, 0));
+        assert_step_reason(&p, 1, "Stopped");
+        assert_step(&p, 2, STEP_PENDING);
+        assert_not_creates(&p, 2);
+
+        s[0] = step_failed("a");
+        s[0].task_reason = "Stopped";
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_creates(&p, 2);
+        assert_int_equal(p.outcome, TASK_PHASE_FAILED);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_true(p.terminating);
+        assert_string_equal(p.reason, "Stopped");
+        assert_non_null(strstr(p.message, "running onExit"));
+
+        s[2] = step_task("onexit", TASK_PHASE_RUNNING);
+        s[2].exit_handler = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_non_null(strstr(p.message, "running onExit"));
+
+        s[2] = step_done("onexit");
+        s[2].exit_handler = true;
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "Stopped");
+}
+
+/* A stop of a fanned-out step: its running children are stopped, no more are
+ * made; a step with children left to make and none running ends at once. */
+static void test_shutdown_fan_out(void **state)
+{
+        (void)state;
+        struct workflow_child kids[50] = {0};
+        struct workflow_step s[1] = {step_fan_out("f", kids, 50)};
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        for (size_t c = 0; c < 5; c++)
+                kids[c] = child(TASK_PHASE_RUNNING);
+        kids[1].phase = TASK_PHASE_SUCCEEDED;
+        s[0].prev_children_created = 5;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.parallelism = 5;
+        in.shutdown = true;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_int_equal(count_child_actions(&p, WORKFLOW_ACTION_STOP_TASK, 0), 4);
+        for (size_t i = 0, c = 0; i < p.n_actions; i++, c++) {
+                if (c == 1)
+                        c++;
+                assert_int_equal(p.actions[i].child, c);
+        }
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_true(p.terminating);
+
+        /* the stopped children failed: the step fails, the Workflow is Stopped */
+        for (size_t c = 0; c < 5; c++)
+                if (c != 1) {
+                        kids[c].phase = TASK_PHASE_FAILED;
+                        kids[c].reason = "Stopped";
+                }
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "Stopped");
+
+        /* the children made all succeeded, 45 are not made: the step does not
+         * wait for children that will never come */
+        for (size_t c = 0; c < 5; c++)
+                kids[c] = child(TASK_PHASE_SUCCEEDED);
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "Stopped");
+        assert_string_equal(p.steps[0].message, "stopped with 5 of 50 items made");
+        assert_false(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 0));
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "Stopped");
+
+        /* the same past activeDeadlineSeconds */
+        in.shutdown = false;
+        in.active_deadline_ms = 1000;
+        in.now_ms = T0 + 1000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step_reason(&p, 0, "DeadlineExceeded");
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "DeadlineExceeded");
+}
+
+/* activeDeadlineSeconds: a timer for it while running; past it, the same as
+ * a stop with reason DeadlineExceeded. */
+static void test_active_deadline(void **state)
+{
+        (void)state;
+        struct workflow_step s[3] = {step_task("a", TASK_PHASE_RUNNING), step("b"), step_exit()};
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        struct workflow_plan_input in = input(s, 3);
+        struct workflow_plan p;
+
+        in.active_deadline_ms = 60000;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.now_ms = T0 + 15000;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.requeue_after_ms, 45000);
+        assert_null(p.reason);
+
+        /* not started yet: no timer */
+        in.prev_start_ms = 0;
+        in.prev_phase = TASK_PHASE_PENDING;
+        s[0] = step("a");
+        plan(&in, &p);
+        assert_creates(&p, 0);
+        assert_true(p.requeue_after_ms < 0);
+
+        s[0] = step_task("a", TASK_PHASE_RUNNING);
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        in.now_ms = T0 + 60000;
+        plan(&in, &p);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STOP_TASK, 0));
+        assert_step_reason(&p, 1, "DeadlineExceeded");
+        assert_step(&p, 2, STEP_PENDING);
+        assert_true(p.terminating);
+        assert_string_equal(p.reason, "DeadlineExceeded");
+
+        s[0] = step_failed("a");
+        s[1].prev_phase = STEP_SKIPPED;
+        plan(&in, &p);
+        assert_creates(&p, 2);
+        assert_false(has_action(&p, WORKFLOW_ACTION_STOP_TASK, 2));
+
+        s[2] = step_task("onexit", TASK_PHASE_RUNNING);
+        s[2].exit_handler = true;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_STOP_TASK), 0);
+
+        s[2] = step_done("onexit");
+        s[2].exit_handler = true;
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_string_equal(p.reason, "DeadlineExceeded");
+        assert_true(p.requeue_after_ms < 0);
+
+        /* finished before the deadline: no timer left behind */
+        s[0] = step_done("a");
+        s[1] = step_done("b");
+        in.now_ms = T0 + 30000;
+        plan(&in, &p);
+        assert_phase(&p, TASK_PHASE_SUCCEEDED);
+        assert_true(p.requeue_after_ms < 0);
+}
+
+/* ---- retry ------------------------------------------------------------ */
+
+/* `berth retry` of a Failed Workflow resets the failed and skipped steps,
+ * everything downstream of them and the exit handler; succeeded steps keep
+ * their results. */
+static void test_retry_resets_failed_branch(void **state)
+{
+        (void)state;
+        struct cond *d = depends("b.Failed");
+        /* a ok; b failed; c after b skipped; h after b (b.Failed) succeeded;
+         * x independent ok; y skipped by failFast; onexit ran. */
+        struct workflow_step s[7] = {step_done("a"),     step_failed("b"), step("c"),
+                                     step_done("h"),     step_done("x"),   step("y"),
+                                     step_done("onexit")};
+        s[1].prev_phase = STEP_FAILED;
+        s[1].deps = dep_0;
+        s[1].n_deps = 1;
+        s[2].prev_phase = STEP_SKIPPED;
+        s[2].deps = dep_1;
+        s[2].n_deps = 1;
+        s[3].deps = dep_1;
+        s[3].n_deps = 1;
+        s[3].depends = d;
+        s[5].prev_phase = STEP_SKIPPED;
+        s[6].exit_handler = true;
+        struct workflow_plan_input in = input(s, 7);
+        struct workflow_plan p;
+
+        in.prev_phase = TASK_PHASE_FAILED;
+        in.prev_start_ms = T0;
+        in.prev_completion_ms = T0 + 5000;
+        in.now_ms = T0 + 60000;
+        plan(&in, &p); /* not asked: nothing */
+        assert_int_equal(p.n_actions, 0);
+        assert_false(p.status_changed);
+
+        in.retry_requested = true;
+        plan(&in, &p);
+        assert_true(p.retried);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_RESET_STEP), 5);
+        assert_false(has_action(&p, WORKFLOW_ACTION_RESET_STEP, 0));
+        assert_true(has_action(&p, WORKFLOW_ACTION_RESET_STEP, 1));
+        assert_true(has_action(&p, WORKFLOW_ACTION_RESET_STEP, 2));
+        assert_true(has_action(&p, WORKFLOW_ACTION_RESET_STEP, 3));
+        assert_false(has_action(&p, WORKFLOW_ACTION_RESET_STEP, 4));
+        assert_true(has_action(&p, WORKFLOW_ACTION_RESET_STEP, 5));
+        assert_true(has_action(&p, WORKFLOW_ACTION_RESET_STEP, 6));
+        /* old Tasks go first: nothing is created in this plan */
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_step(&p, 4, STEP_SUCCEEDED);
+        for (size_t i = 1; i < 7; i++)
+                if (i != 4)
+                        assert_step(&p, i, STEP_PENDING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_int_equal(p.start_ms, T0 + 60000);
+        assert_int_equal(p.completion_ms, 0);
+        assert_true(p.status_changed);
+
+        /* The status took the retry: b's and y's old Tasks are still being
+         * deleted, they wait; c and h wait for b. */
+        for (size_t i = 1; i < 7; i++)
+                if (i != 4) {
+                        s[i].prev_phase = STEP_PENDING;
+                        s[i].prev_created = false;
+                        s[i].task_exists = false;
+                        s[i].result_stored = false;
+                }
+        s[1].task_deleting = true;
+        s[5].task_deleting = true;
+        in.retry_requested = false;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0 + 60000;
+        in.prev_completion_ms = 0;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_step(&p, 5, STEP_PENDING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+
+        s[1].task_deleting = false;
+        s[5].task_deleting = false;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 2);
+        assert_creates(&p, 1);
+        assert_creates(&p, 5);
+        cond_free(d);
+
+        /* A Succeeded Workflow is not retried. */
+        struct workflow_step ok[1] = {step_done("a")};
+        in = input(ok, 1);
+        in.prev_phase = TASK_PHASE_SUCCEEDED;
+        in.prev_completion_ms = T0;
+        in.retry_requested = true;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_false(p.retried);
+        assert_false(p.status_changed);
+}
+
+/* A retried fanned-out step: its old children are still being deleted
+ * (above the count the reset status holds): new ones of those names wait. */
+static void test_retry_fan_out_waits_for_old_children(void **state)
+{
+        (void)state;
+        struct workflow_child kids[4] = {0};
+        struct workflow_step s[1] = {step_fan_out("f", kids, 4)};
+        struct workflow_plan_input in = input(s, 1);
+        struct workflow_plan p;
+
+        kids[0] = (struct workflow_child){.deleting = true};
+        kids[1] = (struct workflow_child){.deleting = true};
+        s[0].task_deleting = true;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 0, STEP_RUNNING);
+
+        kids[0] = (struct workflow_child){0};
+        kids[1] = (struct workflow_child){0};
+        s[0].task_deleting = false;
+        plan(&in, &p);
+        assert_creates_children(&p, 0, 0, 4);
+}
+
 /* ---- enums ------------------------------------------------------------ */
 
 static void test_enum_strings(void **state)
@@ -1690,6 +2902,30 @@ int main(void)
             cmocka_unit_test(test_chain_of_200),
             cmocka_unit_test(test_reverse_chain_of_200),
             cmocka_unit_test(test_200_independent_steps),
+            cmocka_unit_test(test_depends_diamond_failure_handled),
+            cmocka_unit_test(test_depends_false_skips),
+            cmocka_unit_test(test_depends_waits_for_every_named_step),
+            cmocka_unit_test(test_depends_completed_handles_failure),
+            cmocka_unit_test(test_outcome_names_unhandled_failure),
+            cmocka_unit_test(test_when_resolve_then_skip),
+            cmocka_unit_test(test_when_resolution_rules),
+            cmocka_unit_test(test_exit_handler_after_success),
+            cmocka_unit_test(test_exit_handler_after_failure),
+            cmocka_unit_test(test_exit_handler_failure),
+            cmocka_unit_test(test_continue_on_failed),
+            cmocka_unit_test(test_fan_out_resolve_then_children),
+            cmocka_unit_test(test_fan_out_parallelism),
+            cmocka_unit_test(test_fan_out_parallelism_shared_with_steps),
+            cmocka_unit_test(test_fan_out_zero_items),
+            cmocka_unit_test(test_fan_out_fail_fast),
+            cmocka_unit_test(test_fan_out_lost_and_adopted_children),
+            cmocka_unit_test(test_fan_out_1000_children),
+            cmocka_unit_test(test_shutdown_stops_steps),
+            cmocka_unit_test(test_shutdown_runs_exit_handler),
+            cmocka_unit_test(test_shutdown_fan_out),
+            cmocka_unit_test(test_active_deadline),
+            cmocka_unit_test(test_retry_resets_failed_branch),
+            cmocka_unit_test(test_retry_fan_out_waits_for_old_children),
             cmocka_unit_test(test_enum_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
