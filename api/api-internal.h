@@ -31,6 +31,7 @@
 #define API_LOG_QUEUE_HIGH      (4 * 1024 * 1024)  /* log thread blocks above this */
 #define API_LOG_QUEUE_MAX       (8 * 1024 * 1024)  /* hard cap of one log queue */
 #define API_BOOKMARK_MS_DEFAULT (30 * 1000)
+#define API_RESULTS_NAME_MAX    63 /* characters of ?step= and ?file= on results */
 
 /* ---- errors and Status bodies (status.c) -------------------------------- */
 
@@ -115,7 +116,10 @@ enum api_method api_method_from_string(const char *s);
  * Segments and query are percent-decoded ('+' is a space in the query only).
  * Errors: 404 unknown path or resource, 405 method not allowed on the path,
  * 400 malformed encoding or too many parameters, 414 target longer than
- * API_URI_MAX. On success the caller releases *ret with api_route_release(). */
+ * API_URI_MAX. On a results route, ?step=S&file=F (one file output) come
+ * together and are API_RESULTS_NAME_MAX characters of [A-Za-z0-9_-] (400
+ * otherwise: they make a store key). On success the caller releases *ret
+ * with api_route_release(). */
 int api_route_parse(enum api_method method, const char *target, struct api_route *ret,
                     struct api_error *err);
 void api_route_release(struct api_route *r);
@@ -214,11 +218,22 @@ int api_object_create(struct api_objects *o, const struct kind_info *kind, const
 int api_object_replace(struct api_objects *o, const struct kind_info *kind, const char *ns,
                        const char *name, const struct manifest_doc *doc, json_t **ret,
                        struct api_error *err);
-/* A Workflow's step results, read from the store (they are not cached; see
- * docs/reference/workflow.md): {"steps": {"<step>": {result, truncated,
- * exitCode}}}. 404 when the Workflow does not exist. */
+/* A Workflow's step results and file outputs, read from the store (they are
+ * not cached; see docs/reference/workflow.md): {"steps": {"<step>": {result,
+ * truncated, exitCode, files: {"<file>": {"size": n}}}}}, each field only
+ * when recorded (a step with files but no result yet has no "result"); the
+ * files' content is not included. 404 when the Workflow does not exist. */
 int api_workflow_results(struct api_objects *o, const struct kind_info *kind, const char *ns,
                          const char *name, json_t **ret, struct api_error *err);
+/* One file output of a step (GET .../results?step=S&file=F): its bytes,
+ * decoded when stored as base64. 404 when the Workflow does not exist, or
+ * "workflow etl has no file report of step test" when the file is not
+ * recorded (or belongs to an older Workflow of that name); 500 when the
+ * stored value is unreadable. *ret_data is the caller's (free), with a NUL
+ * after its *ret_len bytes. step and file as api_route_parse checked them. */
+int api_workflow_file(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                      const char *name, const char *step, const char *file, char **ret_data,
+                      size_t *ret_len, struct api_error *err);
 /* DELETE: with finalizers marks deletionTimestamp (*ret = the object), else
  * deletes (*ret = a Success Status). */
 int api_object_delete(struct api_objects *o, const struct kind_info *kind, const char *ns,

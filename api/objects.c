@@ -386,6 +386,53 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
         return conflict(err, kind, name);
 }
 
+/* The entry of step in steps, made when absent. Borrowed; NULL on OOM. */
+static json_t *results_step(json_t *steps, const char *step)
+{
+        json_t *e = json_object_get(steps, step);
+
+        if (json_is_object(e))
+                return e;
+        e = json_object();
+        if (!e || json_object_set_new(steps, step, e) < 0)
+                return NULL;
+        return e;
+}
+
+/* Adds one stored value (a step's result or one of its files) to steps. */
+static int results_add(json_t *steps, const json_t *v)
+{
+        const char *step = json_path_string(v, "step");
+        const char *file = json_path_string(v, "file");
+        json_t *entry = results_step(steps, step);
+
+        if (!entry)
+                return -ENOMEM;
+        if (file) {
+                /* Sizes only: a listing of every file's content could be
+                 * WORKFLOW_FILES_MAX MiB per step. */
+                json_t *files = json_object_get(entry, "files");
+                const json_t *size = json_object_get(v, "size");
+                json_int_t n = json_is_integer(size)
+                                   ? json_integer_value(size)
+                                   : (json_int_t)strlen(json_path_string(v, "content") ?: "");
+                if (!json_is_object(files)) {
+                        files = json_object();
+                        if (!files || json_object_set_new(entry, "files", files) < 0)
+                                return -ENOMEM;
+                }
+                return json_object_set_new(files, file, json_pack("{s:I}", "size", n)) < 0 ? -ENOMEM
+                                                                                           : 0;
+        }
+        static const char *const fields[] = {"result", "truncated", "exitCode"};
+        for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+                json_t *f = json_object_get(v, fields[i]);
+                if (f && json_object_set(entry, fields[i], f) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int api_workflow_results(struct api_objects *o, const struct kind_info *kind, const char *ns,
                          const char *name, json_t **ret, struct api_error *err)
 {
@@ -414,15 +461,67 @@ int api_workflow_results(struct api_objects *o, const struct kind_info *kind, co
                 /* A result of an older Workflow of this name is not this one's. */
                 if (!step || !streq(json_path_string(v, "uid"), uid))
                         continue;
-                json_t *entry = json_pack("{s:O*, s:O*}", "result", json_object_get(v, "result"),
-                                          "truncated", json_object_get(v, "truncated"));
-                if (entry && json_object_get(v, "exitCode"))
-                        json_object_set(entry, "exitCode", json_object_get(v, "exitCode"));
-                if (!entry || json_object_set_new(steps, step, entry) < 0)
+                if (results_add(steps, v) < 0)
                         return api_error_set(err, 500, "out of memory");
         }
         *ret = json_pack("{s:O}", "steps", steps);
         return *ret ? 0 : api_error_set(err, 500, "out of memory");
+}
+
+int api_workflow_file(struct api_objects *o, const struct kind_info *kind, const char *ns,
+                      const char *name, const char *step, const char *file, char **ret_data,
+                      size_t *ret_len, struct api_error *err)
+{
+        _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ns, name);
+        _cleanup_free_ char *part = str_printf("file-%s.%s", step, file);
+        _cleanup_free_ char *data_key =
+            part ? object_data_key(o->prefix, kind->resource, ns, name, part) : NULL;
+        if (!key || !data_key)
+                return api_error_set(err, 500, "out of memory");
+        _cleanup_json_ json_t *obj = object_cache_get(o->cache, key, NULL);
+        if (!obj)
+                return not_found(err, kind, name);
+
+        struct berth_error serr = {0};
+        _cleanup_(store_kv_release) struct store_kv kv = {0};
+        int rc = store_get(o->store, data_key, &kv, &serr);
+        if (rc == -ENOENT)
+                return api_error_set(err, 404, "%s %s has no file %s of step %s", kind->singular,
+                                     name, file, step);
+        if (rc < 0)
+                return api_error_from_store(err, rc, &serr, "read file");
+        _cleanup_json_ json_t *v = json_loadb(kv.value, kv.value_len, 0, NULL);
+        /* A file of an older Workflow of this name is not this one's. */
+        if (!streq(json_path_string(v, "uid"), json_path_string(obj, "metadata.uid")))
+                return api_error_set(err, 404, "%s %s has no file %s of step %s", kind->singular,
+                                     name, file, step);
+        const json_t *content = json_object_get(v, "content");
+        const char *encoding = json_path_string(v, "encoding");
+        if (!json_is_string(content))
+                return api_error_set(err, 500, "file %s of step %s is stored without content", file,
+                                     step);
+        const char *s = json_string_value(content);
+        size_t len = json_string_length(content);
+        if (encoding && streq(encoding, "base64")) {
+                rc = base64_decode(s, len, ret_data, ret_len);
+                if (rc == -ENOMEM)
+                        return api_error_set(err, 500, "out of memory");
+                if (rc < 0)
+                        return api_error_set(
+                            err, 500, "file %s of step %s is stored as invalid base64", file, step);
+                return 0;
+        }
+        if (encoding && *encoding)
+                return api_error_set(err, 500, "file %s of step %s has an unknown encoding %s",
+                                     file, step, encoding);
+        char *copy = malloc(len + 1);
+        if (!copy)
+                return api_error_set(err, 500, "out of memory");
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+        *ret_data = copy;
+        *ret_len = len;
+        return 0;
 }
 
 int api_object_delete(struct api_objects *o, const struct kind_info *kind, const char *ns,

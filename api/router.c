@@ -8,9 +8,12 @@
  *   /apis/berth/v1/namespaces/{ns}/{resource}/{name}       get, replace, delete
  *   /apis/berth/v1/namespaces/{ns}/{resource}/{name}/{sub} a subresource its kind
  *                                                          lists: log, results
+ *                                                          (results?step=S&file=F: one
+ *                                                          file output, raw)
  */
 #include "api-internal.h"
 
+#include <ctype.h>
 #include <strings.h>
 
 #define API_SEGMENTS_MAX 9
@@ -191,6 +194,38 @@ static int route_apis(char **seg, size_t n, struct api_route *r, struct api_erro
         return 0;
 }
 
+/* A step or file name of ?step=&file= on results: it goes into a store key
+ * ("file-<step>.<file>"), so no '.', '/' or anything else. */
+static bool results_name_is_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > API_RESULTS_NAME_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+                        return false;
+        return true;
+}
+
+static int check_results_query(const struct api_route *r, struct api_error *err)
+{
+        const char *step = api_route_param(r, "step");
+        const char *file = api_route_param(r, "file");
+
+        if (!step && !file)
+                return 0;
+        if (!step || !file)
+                return api_error_set(err, 400,
+                                     "step and file go together: ?step=STEP&file=FILE reads one "
+                                     "file output");
+        if (!results_name_is_valid(step))
+                return api_error_set(err, 400, "invalid step \"%.64s\"", step);
+        if (!results_name_is_valid(file))
+                return api_error_set(err, 400, "invalid file \"%.64s\"", file);
+        return 0;
+}
+
 int api_route_parse(enum api_method method, const char *target, struct api_route *ret,
                     struct api_error *err)
 {
@@ -263,6 +298,11 @@ int api_route_parse(enum api_method method, const char *target, struct api_route
         if (rc < 0)
                 goto out;
 
+        if (r.endpoint == API_EP_RESULTS) {
+                rc = check_results_query(&r, err);
+                if (rc < 0)
+                        goto out;
+        }
         if (r.endpoint == API_EP_LIST && is_read(method)) {
                 bool watch;
                 if (api_route_param_bool(&r, "watch", false, &watch) < 0) {

@@ -1,5 +1,6 @@
 /* api: writes (create, replace, delete, apply), and the reads that go to the
- * store instead of the cache (workflow results), on a pool of writer threads.
+ * store instead of the cache (workflow results and file outputs), on a pool
+ * of writer threads.
  *
  * A write talks to the store and waits for the object cache (objects.c); with
  * etcd that is a network round trip, and while etcd is unreachable it takes
@@ -40,10 +41,14 @@ struct api_write_job {
         bool dry_run;
         char *body; /* a copy of the request body, NUL-terminated */
         size_t len;
+        char *step; /* results: ?step= and ?file= (one file output), or NULL */
+        char *file;
 
         /* Outcome: written by the writer that runs the job. */
         int code;    /* HTTP status when err.code == 0 */
         json_t *out; /* the reply body when err.code == 0 */
+        char *raw;   /* instead of out: an application/octet-stream body */
+        size_t raw_len;
         struct api_error err;
 };
 
@@ -120,6 +125,9 @@ static void job_free(struct api_writes *w, struct api_write_job *j)
         w->n_bytes -= j->len;
         free(j->body);
         free(j->apply_ns);
+        free(j->step);
+        free(j->file);
+        free(j->raw);
         json_decref(j->out);
         api_error_release(&j->err);
         free(j);
@@ -155,7 +163,11 @@ static void job_run(struct api_objects *ops, struct api_write_job *j)
                 rc = api_apply(ops, j->body, j->len, j->apply_ns, j->dry_run, &j->out, &j->err);
                 break;
         case API_READ_RESULTS:
-                rc = api_workflow_results(ops, j->kind, j->ns, j->name, &j->out, &j->err);
+                if (j->step)
+                        rc = api_workflow_file(ops, j->kind, j->ns, j->name, j->step, j->file,
+                                               &j->raw, &j->raw_len, &j->err);
+                else
+                        rc = api_workflow_results(ops, j->kind, j->ns, j->name, &j->out, &j->err);
                 break;
         }
         if (rc < 0 && !j->err.code)
@@ -222,6 +234,8 @@ static void job_reply(struct api_writes *w, struct api_write_job *j)
         j->conn = NULL;
         if (j->err.code)
                 api_send_error(s, req, &j->err);
+        else if (j->raw)
+                api_send_body(s, req, j->code, "application/octet-stream", j->raw, j->raw_len);
         else
                 api_send_json(s, req, j->code, j->out);
 }
@@ -277,10 +291,19 @@ void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api
         (void)str_copy(j->name, sizeof(j->name), r->name);
         j->body = malloc(len + 1);
         j->apply_ns = apply_ns ? strdup(apply_ns) : NULL;
-        if (!j->body || (apply_ns && !j->apply_ns) ||
+        /* api_route_parse checked them: both or neither. */
+        const char *step = op == API_READ_RESULTS ? api_route_param(r, "step") : NULL;
+        const char *file = op == API_READ_RESULTS ? api_route_param(r, "file") : NULL;
+        if (step && file) {
+                j->step = strdup(step);
+                j->file = strdup(file);
+        }
+        if (!j->body || (apply_ns && !j->apply_ns) || (step && file && (!j->step || !j->file)) ||
             (len > 0 && evbuffer_copyout(in, j->body, len) != (ev_ssize_t)len)) {
                 free(j->body);
                 free(j->apply_ns);
+                free(j->step);
+                free(j->file);
                 free(j);
                 api_error_set(&err, 500, "out of memory");
                 goto fail;

@@ -134,7 +134,8 @@ int cli_targets_parse(char **args, size_t n, bool need_name, struct cli_targets 
 
 struct cli_reply {
         long status;
-        struct buf body; /* capped at CLI_RESPONSE_MAX */
+        struct buf body;        /* capped at CLI_RESPONSE_MAX */
+        char content_type[128]; /* of a cli_http answer ("" when none or too long) */
 };
 
 void cli_reply_release(struct cli_reply *r);
@@ -287,7 +288,7 @@ int cli_print_yaml(FILE *out, const json_t *value);
  * summary, status, conditions and the kind's own sections. extra is what
  * `berth describe` fetched besides the object: for a Workflow the body of GET
  * .../workflows/NAME/results ({"steps": {"<step>": {"result", "truncated",
- * "exitCode"}}}, each step's first line shown), for a kind with children (a
+ * "exitCode", "files"}}}, each step's first line shown), for a kind with children (a
  * CronTask) the array of its children; NULL prints "<unavailable>". */
 int cli_describe(FILE *out, const struct kind_info *kind, const json_t *object, const json_t *extra,
                  int64_t now_ms);
@@ -373,6 +374,25 @@ int cli_service_restore(json_t *service, const json_t *entry);
  * failed. */
 int cli_rollout_history_print(FILE *out, const json_t *service);
 
+/* ---- workflows (tree.c, pure) -------------------------------------------- */
+
+#define CLI_TREE_CHILDREN_MAX 20 /* children of a fanned-out step drawn one a line */
+
+/* `berth get workflow NAME -o tree`: a line "WORKFLOW  NAME  PHASE  PROGRESS
+ * DURATION", then the steps of the spec in topological order (spec order
+ * among those ready together), each on a branch ("├─ ", the last "└─ ")
+ * with its phase (status.steps), its duration (startTime to finishTime, or
+ * to now_ms while running) and "← a, b" naming its dependencies (dependsOn,
+ * or the steps a depends expression names) unless it has only one and that
+ * is the step on the line right above it. Under a fanned-out step (status
+ * items set) its children, the Tasks of tasks (an array, may be NULL)
+ * labelled WORKFLOW_LABEL=NAME and WORKFLOW_STEP_LABEL=STEP, by index, each
+ * with its phase and duration; more than CLI_TREE_CHILDREN_MAX are counted
+ * by phase and only those that did not succeed are listed (at most
+ * CLI_TREE_CHILDREN_MAX). onExit last, when the Workflow has one. Columns
+ * align; no trailing blanks. -ENOMEM, -EIO when out failed. */
+int cli_workflow_tree_print(FILE *out, const json_t *workflow, const json_t *tasks, int64_t now_ms);
+
 /* ---- unified diff (diff.c, pure) ------------------------------------------ */
 
 #define CLI_DIFF_LINES_MAX 200000 /* lines of one side */
@@ -454,6 +474,26 @@ int cmd_sync(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
  * "workflow/NAME submitted"; with --wait follows it: 0 Succeeded, 1 Failed
  * (reason and message printed), deleted or timed out. */
 int cmd_submit(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* berth stop task/NAME|workflow/NAME: sets spec.shutdown: Stop; "KIND/NAME
+ * stopping", or a note when it is stopping or finished already (exit 0). */
+int cmd_stop(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* berth retry workflow/NAME [--wait [--timeout DUR]]: a Failed Workflow
+ * only; sets the annotation WORKFLOW_ANNOTATION_RETRY to now and removes
+ * spec.shutdown in one write; --wait as for submit. */
+int cmd_retry(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* berth cp workflow/NAME:STEP/FILE DEST|-: one file output of a step, from
+ * GET .../workflows/NAME/results?step=STEP&file=FILE. */
+int cmd_cp(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+
+/* Follows Workflow name in ns until it finished or the deadline (monotonic
+ * ms, 0: none), as submit --wait and retry --wait do: CLI_EXIT_OK when it
+ * succeeded ("workflow/NAME succeeded" printed), CLI_EXIT_FAIL when it
+ * failed ("error: workflow/NAME failed: Reason: message"), was deleted or
+ * the deadline passed. With retried_for (may be NULL) a finished phase
+ * counts only once status.retriedFor has that value: until the controller
+ * took the retry up, the phase is the last run's. */
+int cli_workflow_wait(struct cli_ctx *ctx, const char *ns, const char *name,
+                      const char *retried_for, int64_t deadline_ms);
 
 /* Shared by delete --wait and wait --for=delete: waits until the object is
  * gone. Returns 0, -ETIMEDOUT, or another -errno after printing. */

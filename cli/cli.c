@@ -49,7 +49,7 @@ static const struct cli_command commands[] = {
      "  berth diff -f manifests/ -R\n"
      "  berth diff -n ops -f /srv/manifests/site -R --prune --source site",
      cmd_diff},
-    {"get", "get KIND [NAME...] | KIND/NAME... [-o wide|json|yaml|name] [-l SELECTOR] [-w]",
+    {"get", "get KIND [NAME...] | KIND/NAME... [-o wide|json|yaml|name|tree] [-l SELECTOR] [-w]",
      "Display one or many objects",
      "Display one or many objects.\n"
      "\n"
@@ -61,6 +61,8 @@ static const struct cli_command commands[] = {
      "crontasks show SCHEDULE TIMEZONE SUSPEND ACTIVE LAST NEXT AGE (-o wide:\n"
      "MISSED); services show READY UP-TO-DATE AVAILABLE RESTARTS AGE (-o wide: IMAGE\n"
      "REVISION); sources show PATH REVISION OBJECTS READY AGE.\n"
+     "-o tree draws named workflows as their DAG: each step with its phase, duration\n"
+     "and dependencies, the children of fanned-out steps, then onExit.\n"
      "`berth get leader` shows which berthd replica leads (HA on etcd).\n"
      "\n"
      "Examples:\n"
@@ -70,6 +72,7 @@ static const struct cli_command commands[] = {
      "  berth get tasks -l app=demo -o wide\n"
      "  berth get tasks -l berth.workflow=etl\n"
      "  berth get wf -w\n"
+     "  berth get wf etl -o tree\n"
      "  berth get task/hello workflow/etl",
      cmd_get},
     {"describe", "describe KIND NAME | KIND/NAME", "Show details of an object",
@@ -86,16 +89,19 @@ static const struct cli_command commands[] = {
      "  berth describe wf etl",
      cmd_describe},
     {"logs",
-     "logs [-f] [--tail N] [--attempt K] [--timestamps] [task/]NAME | workflow/NAME | "
-     "service/NAME [--replica I]",
+     "logs [-f] [--tail N] [--attempt K] [--timestamps] [task/]NAME | workflow/NAME "
+     "[--step STEP] | service/NAME [--replica I]",
      "Print the logs of a task, workflow or service",
      "Print the output of a task's container (the latest attempt unless --attempt).\n"
      "\n"
-     "For a workflow, print the output of each step's task in step order, each after\n"
-     "a line \"==> step NAME (task TASK) <==\"; steps that have no task yet are\n"
-     "skipped, and --tail, --attempt and --timestamps apply to each step. -f is for\n"
-     "tasks and services only: follow a running step with berth logs -f\n"
-     "task/WORKFLOW-STEP.\n"
+     "For a workflow, print the output of each step's task in step order, then the\n"
+     "exit handler's, each after a line \"==> step NAME (task TASK) <==\"; steps that\n"
+     "have no task yet are skipped, and --tail, --attempt and --timestamps apply to\n"
+     "each step. --step STEP prints that step's task alone, and -f follows it; for a\n"
+     "fanned-out step (withItems, withParam) its children WORKFLOW-STEP-I side by\n"
+     "side, each line after \"[STEP-I] \" (with -f at most 64 followed at once, the\n"
+     "others in turn). --step onExit is the exit handler. -f on a workflow needs\n"
+     "--step.\n"
      "\n"
      "For a service, print the output of every replica (the indexes in\n"
      "status.replicaStatuses) side by side as it arrives, each line after\n"
@@ -108,7 +114,8 @@ static const struct cli_command commands[] = {
      "  berth logs -f task/hello\n"
      "  berth logs --tail 20 --attempt 2 task hello\n"
      "  berth logs workflow/etl\n"
-     "  berth logs -f task/etl-extract\n"
+     "  berth logs -f workflow/etl --step transform\n"
+     "  berth logs wf/etl --step onExit\n"
      "  berth logs -f --tail 10 service/web\n"
      "  berth logs svc/web --replica 1",
      cmd_logs},
@@ -150,6 +157,47 @@ static const struct cli_command commands[] = {
      "  berth submit examples/workflow/submit.yaml\n"
      "  berth submit etl.yaml -p day=2026-12-01 --wait --timeout 1h",
      cmd_submit},
+    {"stop", "stop task/NAME | workflow/NAME", "Stop a task or a workflow",
+     "Stop a running task or workflow: set its spec.shutdown to Stop.\n"
+     "\n"
+     "berthd stops a task's running container (SIGTERM, then SIGKILL after its\n"
+     "grace period) and fails the task with reason Stopped; a task that has not\n"
+     "started yet fails at once. For a workflow it stops the running steps, starts\n"
+     "no new ones, runs its onExit handler and fails it with reason Stopped.\n"
+     "A task or workflow that has finished already, or is stopping, is left alone\n"
+     "(exit status 0). `berth retry` runs a stopped workflow's unfinished steps again.\n"
+     "\n"
+     "Examples:\n"
+     "  berth stop workflow/etl\n"
+     "  berth stop task hello",
+     cmd_stop},
+    {"retry", "retry workflow/NAME [--wait [--timeout DURATION]]", "Run a failed workflow again",
+     "Run the failed and skipped steps of a Failed workflow again, and every step\n"
+     "downstream of them; the other steps keep their phase and results. Sets the annotation\n"
+     "berth/retry to the time of the request and removes spec.shutdown (a stopped\n"
+     "workflow can be retried) in one write; berthd records the retry it took up in\n"
+     "status.retriedFor. A workflow that is not Failed is refused.\n"
+     "\n"
+     "With --wait the command follows the workflow until the rerun finished: exit\n"
+     "status 0 when it succeeded, 1 when it failed again (its reason and message\n"
+     "are printed), was deleted, or --timeout passed first (default: no limit).\n"
+     "\n"
+     "Examples:\n"
+     "  berth retry workflow/etl\n"
+     "  berth retry wf etl --wait --timeout 1h",
+     cmd_retry},
+    {"cp", "cp workflow/NAME:STEP/FILE DEST|-", "Copy a file output of a workflow step",
+     "Copy one file a workflow step recorded (its outputs.files) to DEST: a file\n"
+     "(created or replaced), a directory (the file gets the name FILE in it) or - for\n"
+     "standard output. The bytes are the file's as the step left it. `berth describe\n"
+     "workflow NAME` does not list them; GET .../workflows/NAME/results does, with\n"
+     "their sizes.\n"
+     "\n"
+     "Examples:\n"
+     "  berth cp workflow/etl:test/report report.xml\n"
+     "  berth cp wf/etl:build/digest - | cut -c1-12\n"
+     "  berth cp -n ci workflow/build-x2b4z:test/coverage ./out/",
+     cmd_cp},
     {"delete",
      "delete KIND NAME... | KIND/NAME... | -f FILE|DIR [-R] [--wait=true] [--timeout 60s]",
      "Delete objects",

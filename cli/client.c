@@ -6,6 +6,7 @@ void cli_reply_release(struct cli_reply *r)
 {
         buf_release(&r->body);
         r->status = 0;
+        r->content_type[0] = '\0';
 }
 
 char *cli_escape(const char *s)
@@ -244,6 +245,7 @@ int cli_http(struct cli_ctx *ctx, const char *method, const char *path, const ch
         buf_release(&ret->body);
         buf_init(&ret->body, CLI_RESPONSE_MAX);
         ret->status = 0;
+        ret->content_type[0] = '\0';
 
         r = request_setup(ctx, path, content_type, &req);
         if (r < 0)
@@ -278,6 +280,10 @@ int cli_http(struct cli_ctx *ctx, const char *method, const char *path, const ch
         if (code != CURLE_OK)
                 return transport_error(ctx, ctx->curl, code, &req);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+        char *type = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+        if (type && str_copy(ret->content_type, sizeof(ret->content_type), type) < 0)
+                ret->content_type[0] = '\0';
         return 0;
 }
 

@@ -1,7 +1,8 @@
-/* berth get: tables, -o json|yaml|name|wide, label selectors and watch. */
+/* berth get: tables, -o json|yaml|name|wide, -o tree for workflows, label
+ * selectors and watch. */
 #include "cli-internal.h"
 
-enum output { OUT_TABLE, OUT_WIDE, OUT_JSON, OUT_YAML, OUT_NAME };
+enum output { OUT_TABLE, OUT_WIDE, OUT_JSON, OUT_YAML, OUT_NAME, OUT_TREE };
 
 static int output_parse(const char *s, enum output *ret)
 {
@@ -15,6 +16,8 @@ static int output_parse(const char *s, enum output *ret)
                 *ret = OUT_YAML;
         else if (streq(s, "name"))
                 *ret = OUT_NAME;
+        else if (streq(s, "tree"))
+                *ret = OUT_TREE;
         else
                 return -EINVAL;
         return 0;
@@ -79,6 +82,7 @@ static int printer_add(struct printer *p, const struct kind_info *kind, const js
                 r = cli_print_yaml(p->ctx->out, object);
                 break;
         case OUT_NAME:
+        case OUT_TREE: /* get_trees() draws trees */
                 r = cli_print_name(p->ctx->out, kind, object);
                 break;
         }
@@ -234,6 +238,69 @@ static int get_named(struct cli_ctx *ctx, struct printer *p, const struct cli_ta
         return printer_flush(p);
 }
 
+/* The Tasks of Workflow name (label WORKFLOW_LABEL): the items of the list.
+ * 0 with *ret (a new reference); -errno after printing. */
+static int workflow_tasks(struct cli_ctx *ctx, const char *name, json_t **ret)
+{
+        _cleanup_free_ char *sel = str_printf(WORKFLOW_LABEL "=%s", name);
+        _cleanup_free_ char *esel = sel ? cli_escape(sel) : NULL;
+        _cleanup_free_ char *q = esel ? str_printf("?labelSelector=%s", esel) : NULL;
+        _cleanup_free_ char *path = q ? cli_path(kind_by_name("Task"), ctx->ns, NULL, q) : NULL;
+        _cleanup_reply_ struct cli_reply reply = {0};
+        json_error_t jerr;
+
+        if (!path) {
+                cli_fail(ctx, "out of memory");
+                return -ENOMEM;
+        }
+        int r = cli_http(ctx, "GET", path, NULL, NULL, 0, &reply);
+        if (r < 0)
+                return r;
+        if (reply.status < 200 || reply.status >= 300) {
+                cli_status_print(ctx, &reply);
+                return -EPROTO;
+        }
+        _cleanup_json_ json_t *list =
+            json_loadb(reply.body.data ? reply.body.data : "", reply.body.len, 0, &jerr);
+        json_t *items = json_object_get(list, "items");
+        if (!json_is_array(items)) {
+                cli_fail(ctx, "invalid response from berthd: %s", list ? "no items" : jerr.text);
+                return -EBADMSG;
+        }
+        *ret = json_incref(items);
+        return 0;
+}
+
+/* -o tree: each named Workflow as its DAG (cli_workflow_tree_print), a blank
+ * line between two. */
+static int get_trees(struct cli_ctx *ctx, const struct cli_targets *t)
+{
+        bool failed = false;
+
+        for (size_t i = 0; i < t->n; i++) {
+                _cleanup_json_ json_t *o = NULL, *tasks = NULL;
+                const char *name = t->items[i].name;
+                int r = cli_get_object(ctx, t->items[i].kind, ctx->ns, name, &o);
+
+                if (r == -ENOENT)
+                        fprintf(ctx->err, "Error from server (NotFound): %s \"%s\" not found\n",
+                                t->items[i].kind->resource, name);
+                if (r == 0)
+                        r = workflow_tasks(ctx, name, &tasks);
+                if (r < 0) {
+                        failed = true;
+                        continue;
+                }
+                if (i > 0)
+                        fputc('\n', ctx->out);
+                r = cli_workflow_tree_print(ctx->out, o, tasks, time_now_ms());
+                fflush(ctx->out);
+                if (r < 0)
+                        return cli_fail(ctx, "cannot print: %s", strerror(-r));
+        }
+        return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 /* "berth get leader": who runs the controllers (GET /apis/berth/v1/leader). */
 static int get_leader(struct cli_ctx *ctx, enum output output, bool no_headers)
 {
@@ -282,7 +349,8 @@ int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char *
         const char *output = NULL, *selector = NULL;
         bool watch_flag = false, no_headers = false;
         const struct cli_option opts[] = {
-            {"output", 'o', CLI_OPT_STRING, "FORMAT", "wide, json, yaml or name", &output},
+            {"output", 'o', CLI_OPT_STRING, "FORMAT",
+             "wide, json, yaml or name; tree for named workflows", &output},
             {"selector", 'l', CLI_OPT_STRING, "SELECTOR", "label selector: app=demo,tier!=db",
              &selector},
             {"watch", 'w', CLI_OPT_BOOL, NULL, "after listing, print changes as they happen",
@@ -303,16 +371,32 @@ int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char *
                 return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
         if (output_parse(output, &p.output) < 0)
                 return cli_usage_error(
-                    ctx, cmd, "unknown output format \"%s\": want wide, json, yaml or name",
+                    ctx, cmd, "unknown output format \"%s\": want wide, json, yaml, name or tree",
                     output);
         p.no_headers = no_headers;
         if (nargs == 1 && streq(args[0], "leader")) {
+                if (p.output == OUT_TREE)
+                        return cli_usage_error(ctx, cmd, "-o tree is for workflows");
                 if (watch_flag || selector)
                         return cli_usage_error(ctx, cmd, "get leader takes no -w or -l");
                 return get_leader(ctx, p.output, no_headers);
         }
         if (cli_targets_parse(args, nargs, false, &targets, errbuf, sizeof(errbuf)) < 0)
                 return cli_usage_error(ctx, cmd, "%s", errbuf);
+        if (p.output == OUT_TREE) {
+                for (size_t i = 0; i < targets.n; i++) {
+                        if (!streq(targets.items[i].kind->kind, "Workflow"))
+                                return cli_usage_error(ctx, cmd, "-o tree is for workflows, not %s",
+                                                       targets.items[i].kind->resource);
+                        if (!targets.items[i].name)
+                                return cli_usage_error(ctx, cmd,
+                                                       "-o tree draws named workflows: berth get "
+                                                       "workflow NAME -o tree");
+                }
+                if (watch_flag || selector)
+                        return cli_usage_error(ctx, cmd, "-o tree takes no -w or -l");
+                return get_trees(ctx, &targets);
+        }
 
         if (targets.items[0].name) {
                 r = get_named(ctx, &p, &targets, &failed);

@@ -1,6 +1,8 @@
 /* berth logs: a task's container output, streamed as it arrives; for a
- * workflow, the output of each step's task in turn; for a service, the output
- * of its replicas side by side, each line after "[NAME-INDEX] ". */
+ * workflow, the output of each step's task in turn, or of one step with
+ * --step (a fanned-out step's children side by side, each line after
+ * "[STEP-INDEX] "); for a service, the output of its replicas side by side,
+ * each line after "[NAME-INDEX] ". */
 #include <limits.h>
 
 #include "cli-internal.h"
@@ -56,44 +58,263 @@ static int task_log(struct cli_ctx *ctx, const char *path, struct log_out *lo)
         return r < 0 ? r : 0;
 }
 
-/* The logs of every step's Task, in status.steps order, each after a header
- * line "==> step NAME (task TASK) <==" like tail(1) with several files.
- * Steps without a Task yet are skipped. A step whose log cannot be had is
- * reported and the others still printed (exit 1). */
+/* ---- several logs side by side ------------------------------------------ */
+
+/* One of the logs prefixed_logs() prints. */
+struct prefixed_log {
+        FILE *out;
+        char prefix[LOG_PREFIX_MAX]; /* "[web-0] " */
+        char *path;                  /* its /log URL, owned */
+};
+
+static void prefixed_logs_free(struct prefixed_log *logs, size_t n)
+{
+        for (size_t i = 0; logs && i < n; i++)
+                free(logs[i].path);
+        free(logs);
+}
+
+/* One whole line of one log (cli_stream_many delivers nothing less), so
+ * lines of different logs never mix. */
+static int on_prefixed_line(const char *line, size_t len, void *userdata)
+{
+        struct prefixed_log *pl = userdata;
+
+        fputs(pl->prefix, pl->out);
+        fwrite(line, 1, len, pl->out);
+        fputc('\n', pl->out);
+        /* -f output must show up as it arrives, also through a pipe. */
+        fflush(pl->out);
+        return ferror(pl->out) ? -EIO : 0;
+}
+
+/* Streams the logs at once, at most parallel at a time (0: all), and prints
+ * their lines as they arrive, each after its prefix. A log that cannot be
+ * had is reported on ctx->err after its prefix and the others still printed
+ * (exit 1). The exit code. */
+static int prefixed_logs(struct cli_ctx *ctx, struct prefixed_log *logs, size_t n, size_t parallel)
+{
+        _cleanup_free_ struct cli_stream_item *items = calloc(n ? n : 1, sizeof(*items));
+        bool failed = false;
+
+        if (!items)
+                return cli_fail(ctx, "out of memory");
+        for (size_t i = 0; i < n; i++)
+                items[i] = (struct cli_stream_item){
+                    .path = logs[i].path, .fn = on_prefixed_line, .userdata = &logs[i]};
+        int r = cli_stream_many(ctx, items, n, parallel, LOG_LINE_MAX);
+        for (size_t i = 0; i < n; i++) {
+                if (r == 0 && items[i].result == -EPROTO) {
+                        _cleanup_free_ char *msg =
+                            cli_status_format(items[i].error.status, items[i].error.body.data,
+                                              items[i].error.body.len);
+                        fprintf(ctx->err, "%s%s\n", logs[i].prefix,
+                                msg ? msg : "Error from server");
+                }
+                if (items[i].result < 0)
+                        failed = true;
+                cli_reply_release(&items[i].error);
+        }
+        if (r == -ENOMEM)
+                return cli_fail(ctx, "out of memory");
+        return r < 0 || failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+/* ---- a workflow's steps ---------------------------------------------------- */
+
+/* The status of step name: its entry of status.steps, or status.onExit for
+ * WORKFLOW_EXIT_STEP. NULL when the Workflow has no such step (yet). */
+static const json_t *step_status(const json_t *workflow, const char *name)
+{
+        const json_t *exit_status = json_path(workflow, "status.onExit");
+        size_t i;
+        json_t *s;
+
+        json_array_foreach(json_path(workflow, "status.steps"), i, s)
+        {
+                if (streq(json_string_value(json_object_get(s, "name")), name))
+                        return s;
+        }
+        if (streq(name, WORKFLOW_EXIT_STEP) && json_is_object(exit_status))
+                return exit_status;
+        return NULL;
+}
+
+/* "extract, transform, load, onExit": the steps of the spec (of the status
+ * before berthd wrote a spec'd one) and the exit handler. Caller frees. */
+static char *step_names(const json_t *workflow)
+{
+        const json_t *steps = json_path(workflow, "spec.steps");
+        _cleanup_buf_ struct buf b = {0};
+        size_t i;
+        json_t *s;
+
+        if (!json_is_array(steps) || json_array_size(steps) == 0)
+                steps = json_path(workflow, "status.steps");
+        buf_init(&b, 64 * 1024);
+        json_array_foreach((json_t *)steps, i, s)
+        {
+                const char *name = json_string_value(json_object_get(s, "name"));
+                if (name && buf_printf(&b, "%s%s", b.len ? ", " : "", name) < 0)
+                        break;
+        }
+        if (json_path(workflow, "spec.onExit") ||
+            json_is_object(json_path(workflow, "status.onExit")))
+                (void)buf_printf(&b, "%s%s", b.len ? ", " : "", WORKFLOW_EXIT_STEP);
+        return strdup(b.len ? b.data : "none yet");
+}
+
+/* A fanned-out step (status items set) has children instead of a task. */
+static bool fanned_out(const json_t *step)
+{
+        return json_is_integer(json_object_get(step, "items"));
+}
+
+/* The logs of a fanned-out step's children, "<workflow>-<step>-<i>" for i
+ * below status created, side by side, each line after "[<step>-<i>] " (q:
+ * the query after the task's path, "/log?..."). -f follows
+ * LOG_FOLLOW_MAX at once, the others waiting their turn. The exit code;
+ * *ret_none when no child was created yet (nothing printed). */
+static int children_logs(struct cli_ctx *ctx, const char *workflow, const char *step,
+                         const json_t *status, const char *q, bool follow, bool *ret_none)
+{
+        const struct kind_info *task = kind_by_name("Task");
+        int64_t created = json_integer_value(json_object_get(status, "created"));
+        int64_t items = json_integer_value(json_object_get(status, "items"));
+
+        if (created > items)
+                created = items;
+        *ret_none = created <= 0;
+        if (created <= 0)
+                return CLI_EXIT_OK;
+        size_t n = (size_t)created;
+        struct prefixed_log *logs = calloc(n, sizeof(*logs));
+        if (!logs)
+                return cli_fail(ctx, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *child = str_printf("%s-%s-%zu", workflow, step, i);
+                logs[i].out = ctx->out;
+                snprintf(logs[i].prefix, sizeof(logs[i].prefix), "[%s-%zu] ", step, i);
+                logs[i].path = child ? cli_path(task, ctx->ns, child, q) : NULL;
+                if (!logs[i].path) {
+                        prefixed_logs_free(logs, n);
+                        return cli_fail(ctx, "out of memory");
+                }
+        }
+        int r = prefixed_logs(ctx, logs, n, follow ? LOG_FOLLOW_MAX : LOG_PARALLEL);
+        prefixed_logs_free(logs, n);
+        return r;
+}
+
+/* GETs a Workflow; prints NotFound. 0 or -errno. */
+static int get_workflow(struct cli_ctx *ctx, const struct kind_info *workflow, const char *name,
+                        json_t **ret)
+{
+        int r = cli_get_object(ctx, workflow, ctx->ns, name, ret);
+
+        if (r == -ENOENT)
+                fprintf(ctx->err, "Error from server (NotFound): %s \"%s\" not found\n",
+                        workflow->resource, name);
+        return r;
+}
+
+/* --step: the log of that step's Task (-f follows it), or of a fanned-out
+ * step's children side by side; WORKFLOW_EXIT_STEP is the exit handler. */
+static int step_logs(struct cli_ctx *ctx, const struct kind_info *workflow, const char *name,
+                     const char *step, const char *q, bool follow)
+{
+        _cleanup_json_ json_t *o = NULL;
+        struct log_out lo = {.out = ctx->out, .last = '\n'};
+
+        if (get_workflow(ctx, workflow, name, &o) < 0)
+                return CLI_EXIT_FAIL;
+        const json_t *st = step_status(o, step);
+        if (!st) {
+                _cleanup_free_ char *names = step_names(o);
+                return cli_fail(ctx, "%s/%s has no step \"%s\" (steps: %s)", workflow->singular,
+                                name, step, names ? names : "?");
+        }
+        const char *phase = json_string_value(json_object_get(st, "phase"));
+        if (!phase || !*phase)
+                phase = "Pending";
+        if (fanned_out(st)) {
+                bool none = false;
+                int r = children_logs(ctx, name, step, st, q, follow, &none);
+                if (none)
+                        return cli_fail(ctx, "step %s of %s/%s has no tasks yet (%s)", step,
+                                        workflow->singular, name, phase);
+                return r;
+        }
+        const char *task = json_string_value(json_object_get(st, "task"));
+        const char *service = json_string_value(json_object_get(st, "service"));
+        if ((!task || !*task) && service && *service)
+                return cli_fail(ctx,
+                                "step %s of %s/%s deploys service/%s and runs no task: see berth "
+                                "logs service/%s",
+                                step, workflow->singular, name, service, service);
+        if (!task || !*task)
+                return cli_fail(ctx, "step %s of %s/%s has no task yet (%s)", step,
+                                workflow->singular, name, phase);
+        _cleanup_free_ char *path = cli_path(kind_by_name("Task"), ctx->ns, task, q);
+        if (!path)
+                return cli_fail(ctx, "out of memory");
+        return task_log(ctx, path, &lo) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+/* The logs of every step's Task, in status.steps order and then the exit
+ * handler's, each after a header line "==> step NAME (task TASK) <==" like
+ * tail(1) with several files; a fanned-out step's children side by side
+ * after "==> step NAME (N tasks) <==". Steps without a Task yet are skipped.
+ * A step whose log cannot be had is reported and the others still printed
+ * (exit 1). */
 static int workflow_logs(struct cli_ctx *ctx, const struct kind_info *workflow, const char *name,
                          const char *query)
 {
         const struct kind_info *task = kind_by_name("Task");
         _cleanup_json_ json_t *o = NULL;
         struct log_out lo = {.out = ctx->out, .last = '\n'};
-        size_t shown = 0, i;
+        const json_t *steps;
+        size_t shown = 0;
         bool failed = false;
-        json_t *step;
         int r;
 
-        r = cli_get_object(ctx, workflow, ctx->ns, name, &o);
-        if (r == -ENOENT) {
-                fprintf(ctx->err, "Error from server (NotFound): %s \"%s\" not found\n",
-                        workflow->resource, name);
+        if (get_workflow(ctx, workflow, name, &o) < 0)
                 return CLI_EXIT_FAIL;
-        }
-        if (r < 0)
-                return CLI_EXIT_FAIL;
-
-        json_array_foreach(json_path(o, "status.steps"), i, step)
-        {
+        steps = json_path(o, "status.steps");
+        size_t n = json_is_array(steps) ? json_array_size(steps) : 0;
+        for (size_t i = 0; i <= n; i++) {
+                const json_t *step =
+                    i < n ? json_array_get(steps, i) : json_path(o, "status.onExit");
                 const char *step_name = json_string_value(json_object_get(step, "name"));
                 const char *task_name = json_string_value(json_object_get(step, "task"));
-                if (!task_name || !*task_name)
+                int64_t created = json_integer_value(json_object_get(step, "created"));
+                if (i == n && !step_name)
+                        step_name = WORKFLOW_EXIT_STEP;
+                if (fanned_out(step) ? created <= 0 : !task_name || !*task_name)
                         continue;
+                if (lo.last != '\n')
+                        fputc('\n', ctx->out);
+                if (fanned_out(step))
+                        fprintf(ctx->out, "%s==> step %s (%lld tasks) <==\n",
+                                shown++ > 0 ? "\n" : "", step_name ? step_name : "?",
+                                (long long)created);
+                else
+                        fprintf(ctx->out, "%s==> step %s (task %s) <==\n", shown++ > 0 ? "\n" : "",
+                                step_name ? step_name : "?", task_name);
+                fflush(ctx->out);
+                lo.last = '\n';
+                if (fanned_out(step)) {
+                        bool none = false;
+                        if (children_logs(ctx, name, step_name ? step_name : "?", step, query,
+                                          false, &none) != CLI_EXIT_OK)
+                                failed = true;
+                        if (ferror(ctx->out))
+                                return CLI_EXIT_FAIL;
+                        continue;
+                }
                 _cleanup_free_ char *path = cli_path(task, ctx->ns, task_name, query);
                 if (!path)
                         return cli_fail(ctx, "out of memory");
-                if (lo.last != '\n')
-                        fputc('\n', ctx->out);
-                fprintf(ctx->out, "%s==> step %s (task %s) <==\n", shown++ > 0 ? "\n" : "",
-                        step_name ? step_name : "?", task_name);
-                lo.last = '\n';
                 r = task_log(ctx, path, &lo);
                 if (r == -EIO)
                         return CLI_EXIT_FAIL;
@@ -106,25 +327,6 @@ static int workflow_logs(struct cli_ctx *ctx, const struct kind_info *workflow, 
 }
 
 /* ---- a service's replicas ------------------------------------------------ */
-
-struct replica_log {
-        FILE *out;
-        char prefix[LOG_PREFIX_MAX];
-};
-
-/* One whole line of one replica (cli_stream_many delivers nothing less), so
- * lines of different replicas never mix. */
-static int on_replica_line(const char *line, size_t len, void *userdata)
-{
-        struct replica_log *rl = userdata;
-
-        fputs(rl->prefix, rl->out);
-        fwrite(line, 1, len, rl->out);
-        fputc('\n', rl->out);
-        /* -f output must show up as it arrives, also through a pipe. */
-        fflush(rl->out);
-        return ferror(rl->out) ? -EIO : 0;
-}
 
 static int cmp_index(const void *a, const void *b)
 {
@@ -159,14 +361,12 @@ static int replica_indexes(const json_t *service, int64_t **ret)
 
 /* Every replica's log at once (params: the query parameters after
  * "replica=I", "" or "&follow=true&..."), interleaved as lines arrive, each
- * after "[NAME-INDEX] ". A replica whose log cannot be had is reported with
- * its prefix and the others still printed (exit 1). */
+ * after "[NAME-INDEX] " (prefixed_logs). */
 static int service_logs(struct cli_ctx *ctx, const struct kind_info *kind, const char *name,
                         const char *params, bool follow)
 {
         _cleanup_json_ json_t *o = NULL;
         _cleanup_free_ int64_t *idx = NULL;
-        bool failed = false;
         int r = cli_get_object(ctx, kind, ctx->ns, name, &o);
 
         if (r == -ENOENT) {
@@ -187,56 +387,42 @@ static int service_logs(struct cli_ctx *ctx, const struct kind_info *kind, const
                                 "pick one with --replica",
                                 name, n, LOG_FOLLOW_MAX);
 
-        _cleanup_free_ struct cli_stream_item *items = calloc((size_t)n, sizeof(*items));
-        _cleanup_free_ struct replica_log *logs = calloc((size_t)n, sizeof(*logs));
-        _cleanup_free_ char **paths = calloc((size_t)n, sizeof(char *));
-        if (!items || !logs || !paths)
+        struct prefixed_log *logs = calloc((size_t)n, sizeof(*logs));
+        if (!logs)
                 return cli_fail(ctx, "out of memory");
-        for (int i = 0; i < n && r == 0; i++) {
+        for (int i = 0; i < n; i++) {
                 _cleanup_free_ char *q =
                     str_printf("/log?replica=%lld%s", (long long)idx[i], params);
-                paths[i] = q ? cli_path(kind, ctx->ns, name, q) : NULL;
+                logs[i].path = q ? cli_path(kind, ctx->ns, name, q) : NULL;
                 logs[i].out = ctx->out;
                 snprintf(logs[i].prefix, sizeof(logs[i].prefix), "[%s-%lld] ", name,
                          (long long)idx[i]);
-                items[i] = (struct cli_stream_item){
-                    .path = paths[i], .fn = on_replica_line, .userdata = &logs[i]};
-                if (!paths[i])
-                        r = -ENOMEM;
-        }
-        if (r == 0)
-                r = cli_stream_many(ctx, items, (size_t)n, follow ? 0 : LOG_PARALLEL, LOG_LINE_MAX);
-        for (int i = 0; i < n; i++) {
-                if (r == 0 && items[i].result == -EPROTO) {
-                        _cleanup_free_ char *msg =
-                            cli_status_format(items[i].error.status, items[i].error.body.data,
-                                              items[i].error.body.len);
-                        fprintf(ctx->err, "%s%s\n", logs[i].prefix,
-                                msg ? msg : "Error from server");
+                if (!logs[i].path) {
+                        prefixed_logs_free(logs, (size_t)n);
+                        return cli_fail(ctx, "out of memory");
                 }
-                if (items[i].result < 0)
-                        failed = true;
-                cli_reply_release(&items[i].error);
-                free(paths[i]);
         }
-        if (r == -ENOMEM)
-                return cli_fail(ctx, "out of memory");
-        return r < 0 || failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+        r = prefixed_logs(ctx, logs, (size_t)n, follow ? 0 : LOG_PARALLEL);
+        prefixed_logs_free(logs, (size_t)n);
+        return r;
 }
 
 int cmd_logs(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
 {
         bool follow = false, timestamps = false;
-        const char *tail = NULL, *attempt = NULL, *replica = NULL;
+        const char *tail = NULL, *attempt = NULL, *replica = NULL, *step = NULL;
         const struct cli_option opts[] = {
             {"follow", 'f', CLI_OPT_BOOL, NULL,
-             "keep streaming until the container ends (tasks and services)", &follow},
+             "keep streaming until the container ends (tasks, services, a workflow's --step)",
+             &follow},
             {"tail", 0, CLI_OPT_STRING, "N", "only the last N lines (-1: all), per step or replica",
              &tail},
             {"attempt", 0, CLI_OPT_STRING, "K",
              "the K-th attempt's container (default: latest; tasks and workflows)", &attempt},
             {"replica", 0, CLI_OPT_STRING, "I",
              "only this replica of a service, without prefixes (default: all)", &replica},
+            {"step", 0, CLI_OPT_STRING, "STEP",
+             "only this step of a workflow (onExit: its exit handler)", &step},
             {"timestamps", 0, CLI_OPT_BOOL, NULL, "prefix each line with its RFC 3339 time",
              &timestamps},
             {0},
@@ -290,13 +476,23 @@ int cmd_logs(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
                             kind->resource);
         }
         bool service = streq(kind->kind, "Service");
+        bool workflow = !kind_has_subresource(kind, "log");
+        if (step && !workflow)
+                return cli_usage_error(ctx, cmd, "--step is for workflows, not %s", kind->resource);
+        if (step && !*step)
+                return cli_usage_error(ctx, cmd, "--step needs a step name");
         /* A workflow's steps run one after another or side by side: there is
-         * no single stream to follow. */
-        if (follow && !kind_has_subresource(kind, "log"))
+         * no single stream to follow. Name them. */
+        if (follow && workflow && !step) {
+                _cleanup_json_ json_t *o = NULL;
+                if (get_workflow(ctx, kind, name, &o) < 0)
+                        return CLI_EXIT_FAIL;
+                _cleanup_free_ char *names = step_names(o);
                 return cli_usage_error(ctx, cmd,
-                                       "--follow is not supported for workflows; follow a "
-                                       "step: berth logs -f task/%s-STEP",
-                                       name);
+                                       "--follow needs --step for a workflow: berth logs -f "
+                                       "%s/%s --step STEP (steps: %s)",
+                                       kind->singular, name, names ? names : "?");
+        }
         if (service && attempt)
                 return cli_usage_error(ctx, cmd,
                                        "--attempt is for tasks and workflows; pick a replica of "
@@ -323,7 +519,9 @@ int cmd_logs(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
         else if (params.len > 0)
                 buf_printf(&q, "?%s", params.data + 1);
 
-        if (!kind_has_subresource(kind, "log"))
+        if (workflow && step)
+                return step_logs(ctx, kind, name, step, q.data, follow);
+        if (workflow)
                 return workflow_logs(ctx, kind, name, q.data);
 
         struct log_out lo = {.out = ctx->out, .last = '\n'};

@@ -45,15 +45,19 @@ static char *param_names(const json_t *params)
 }
 
 /* Whether the Workflow finished: Succeeded is MET, Failed IMPOSSIBLE with
- * why "Reason: message". */
+ * why "Reason: message". userdata: the retry (status.retriedFor) that must
+ * have been taken up first, or NULL. */
 static enum cli_cond_result eval_finished(const json_t *object, void *userdata, char *why,
                                           size_t why_size)
 {
+        const char *retried_for = userdata;
         const char *phase = cli_phase_of(object);
         const char *reason = json_path_string(object, "status.reason");
         const char *message = json_path_string(object, "status.message");
 
-        (void)userdata;
+        /* Until the controller took the retry up, the phase is the old run's. */
+        if (retried_for && !streq(json_path_string(object, "status.retriedFor"), retried_for))
+                return CLI_COND_PENDING;
         if (streq(phase, "Succeeded"))
                 return CLI_COND_MET;
         if (!streq(phase, "Failed"))
@@ -63,15 +67,14 @@ static enum cli_cond_result eval_finished(const json_t *object, void *userdata, 
         return CLI_COND_IMPOSSIBLE;
 }
 
-/* Follows workflow name until it finished or the deadline (0: none). The
- * exit code. */
-static int submit_wait(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
-                       const char *name, int64_t deadline_ms)
+int cli_workflow_wait(struct cli_ctx *ctx, const char *ns, const char *name,
+                      const char *retried_for, int64_t deadline_ms)
 {
+        const struct kind_info *kind = kind_by_name("Workflow");
         enum cli_follow_outcome outcome = CLI_FOLLOW_NONE;
         char why[512] = "";
-        int r = cli_follow_object(ctx, kind, ns, name, eval_finished, NULL, deadline_ms, false,
-                                  &outcome, why, sizeof(why));
+        int r = cli_follow_object(ctx, kind, ns, name, eval_finished, (void *)retried_for,
+                                  deadline_ms, false, &outcome, why, sizeof(why));
 
         if (r == -ENOENT)
                 return cli_fail(ctx, "%s/%s was deleted before it finished", kind->singular, name);
@@ -184,6 +187,6 @@ int cmd_submit(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, cha
         fflush(ctx->out);
         if (!wait)
                 return CLI_EXIT_OK;
-        return submit_wait(ctx, kind, json_path_string(created, "metadata.namespace") ?: ns, name,
-                           timeout_ms > 0 ? time_mono_ms() + timeout_ms : 0);
+        return cli_workflow_wait(ctx, json_path_string(created, "metadata.namespace") ?: ns, name,
+                                 NULL, timeout_ms > 0 ? time_mono_ms() + timeout_ms : 0);
 }

@@ -189,6 +189,58 @@ static void test_router_errors(void **state)
         api_error_release(&e);
 }
 
+/* ?step=&file= on results: both or neither, names that fit a store key. */
+static void test_router_results_query(void **state)
+{
+        (void)state;
+        struct api_route r;
+        struct api_error e = {0};
+        const char *base = "/apis/berth/v1/namespaces/default/workflows/etl/results";
+        char target[512];
+
+        assert_int_equal(route(API_METHOD_GET, base, &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_RESULTS);
+        assert_null(api_route_param(&r, "step"));
+        api_route_release(&r);
+
+        snprintf(target, sizeof(target), "%s?step=test&file=report_1", base);
+        assert_int_equal(route(API_METHOD_GET, target, &r, &e), 0);
+        assert_string_equal(api_route_param(&r, "step"), "test");
+        assert_string_equal(api_route_param(&r, "file"), "report_1");
+        api_route_release(&r);
+        snprintf(target, sizeof(target), "%s?step=onExit&file=out", base);
+        assert_int_equal(route(API_METHOD_GET, target, &r, &e), 0);
+        api_route_release(&r);
+
+        static const struct {
+                const char *query;
+                const char *message;
+        } bad[] = {
+            {"?step=test", "step and file go together: ?step=STEP&file=FILE reads one file output"},
+            {"?file=report", "step and file go together: ?step=STEP&file=FILE reads one file "
+                             "output"},
+            {"?step=test&file=", "invalid file \"\""},
+            {"?step=a.b&file=c", "invalid step \"a.b\""},
+            {"?step=test&file=..%2Fx", "invalid file \"../x\""},
+            {"?step=test&file=x%00y", NULL}, /* percent_decode refuses NUL */
+            {"?step=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&file=x",
+             "invalid step \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                snprintf(target, sizeof(target), "%s%s", base, bad[i].query);
+                assert_int_equal(route(API_METHOD_GET, target, &r, &e), -EINVAL);
+                assert_int_equal(e.code, 400);
+                if (bad[i].message)
+                        assert_string_equal(e.message, bad[i].message);
+        }
+        /* Other subresources leave the parameters alone. */
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/default/tasks/t/log?step=x", &r, &e),
+            0);
+        api_route_release(&r);
+        api_error_release(&e);
+}
+
 static void test_router_decoding(void **state)
 {
         (void)state;
@@ -596,6 +648,7 @@ int main(void)
             cmocka_unit_test(test_router_paths),
             cmocka_unit_test(test_router_errors),
             cmocka_unit_test(test_router_decoding),
+            cmocka_unit_test(test_router_results_query),
             cmocka_unit_test(test_label_selectors),
             cmocka_unit_test(test_field_selectors),
             cmocka_unit_test(test_status_bodies),

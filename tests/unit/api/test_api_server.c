@@ -736,6 +736,121 @@ static void test_delete(void **state)
         json_decref(expect("DELETE", NS_PATH "/bare", NULL, 404));
 }
 
+/* Writes a raw value under key behind the API's back and waits for the
+ * cache to have seen it. */
+static void put_raw(const char *key, const char *value)
+{
+        struct berth_error err = {0};
+        int64_t rev;
+
+        assert_int_equal(
+            store_put(E.store, key, value, strlen(value), STORE_ANY_REVISION, 0, &rev, &err), 0);
+        assert_int_equal(object_cache_wait_revision(E.cache, rev, 5000), 0);
+}
+
+static void put_data(const char *part, const char *value)
+{
+        _cleanup_free_ char *key = object_data_key("/berth/", "workflows", "default", "etl", part);
+        assert_non_null(key);
+        put_raw(key, value);
+}
+
+#define WF_PATH "/apis/berth/v1/namespaces/default/workflows/etl"
+
+/* GET with the raw body and Content-Type. */
+static long get_raw(const char *path, struct buf *ret_body, char *ret_type, size_t type_size)
+{
+        struct resp r = {0};
+        CURL *c = client("GET", path, &r);
+        char *type = NULL;
+        long code = 0;
+
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+        str_copy(ret_type, type_size, type ? type : "");
+        curl_easy_cleanup(c);
+        *ret_body = r.body;
+        return code;
+}
+
+static void test_workflow_results_and_files(void **state)
+{
+        (void)state;
+        put_raw("/berth/workflows/default/etl",
+                "{\"apiVersion\":\"berth/v1\",\"kind\":\"Workflow\",\"metadata\":{\"name\":\"etl\","
+                "\"namespace\":\"default\",\"uid\":\"wf-1\"},\"spec\":{\"steps\":[{\"name\":"
+                "\"extract\",\"task\":{\"image\":\"busybox:latest\"}}]}}");
+        put_data("step-extract", "{\"uid\":\"wf-1\",\"step\":\"extract\",\"result\":\"42\\n\","
+                                 "\"truncated\":false,\"exitCode\":0}");
+        put_data("file-extract.out",
+                 "{\"uid\":\"wf-1\",\"step\":\"extract\",\"file\":\"out\",\"content\":\"x\","
+                 "\"size\":1}");
+        /* A step with files and no result yet. */
+        put_data("file-test.report",
+                 "{\"uid\":\"wf-1\",\"step\":\"test\",\"file\":\"report\",\"content\":"
+                 "\"ok \\u00e9\\n\",\"size\":6}");
+        put_data("file-test.bin", "{\"uid\":\"wf-1\",\"step\":\"test\",\"file\":\"bin\","
+                                  "\"content\":\"AP8Abg==\",\"encoding\":\"base64\",\"size\":4}");
+        put_data("file-test.broken",
+                 "{\"uid\":\"wf-1\",\"step\":\"test\",\"file\":\"broken\",\"content\":\"A*==\","
+                 "\"encoding\":\"base64\",\"size\":1}");
+        /* An older Workflow's, of the same name. */
+        put_data("file-test.old", "{\"uid\":\"wf-0\",\"step\":\"test\",\"file\":\"old\","
+                                  "\"content\":\"stale\",\"size\":5}");
+        put_data("step-old", "{\"uid\":\"wf-0\",\"step\":\"old\",\"result\":\"stale\"}");
+
+        json_t *j = expect("GET", WF_PATH "/results", NULL, 200);
+        assert_string_equal(str_at(j, "steps.extract.result"), "42\n");
+        assert_true(json_is_false(json_path(j, "steps.extract.truncated")));
+        assert_int_equal(json_path_int(j, "steps.extract.exitCode", -1), 0);
+        assert_int_equal(json_path_int(j, "steps.extract.files.out.size", -1), 1);
+        assert_int_equal(json_object_size(json_path(j, "steps.extract.files")), 1);
+        assert_null(json_path(j, "steps.test.result"));
+        assert_null(json_path(j, "steps.test.files.report.content"));
+        assert_int_equal(json_path_int(j, "steps.test.files.report.size", -1), 6);
+        assert_int_equal(json_path_int(j, "steps.test.files.bin.size", -1), 4);
+        assert_null(json_path(j, "steps.test.files.old"));
+        assert_null(json_path(j, "steps.old"));
+        assert_int_equal(json_object_size(json_path(j, "steps")), 2);
+        json_decref(j);
+
+        /* One file, raw: as stored, or decoded from base64. */
+        struct buf body;
+        char type[128];
+        assert_int_equal(
+            get_raw(WF_PATH "/results?step=test&file=report", &body, type, sizeof(type)), 200);
+        assert_string_equal(type, "application/octet-stream");
+        assert_int_equal(body.len, 6);
+        assert_memory_equal(body.data, "ok \xc3\xa9\n", 6);
+        buf_release(&body);
+        assert_int_equal(get_raw(WF_PATH "/results?step=test&file=bin", &body, type, sizeof(type)),
+                         200);
+        assert_int_equal(body.len, 4);
+        assert_memory_equal(body.data, "\x00\xff\x00n", 4);
+        buf_release(&body);
+
+        /* What is not there, or not this Workflow's. */
+        j = expect("GET", WF_PATH "/results?step=test&file=nope", NULL, 404);
+        assert_string_equal(str_at(j, "message"), "workflow etl has no file nope of step test");
+        json_decref(j);
+        j = expect("GET", WF_PATH "/results?step=test&file=old", NULL, 404);
+        assert_string_equal(str_at(j, "message"), "workflow etl has no file old of step test");
+        json_decref(j);
+        j = expect("GET", "/apis/berth/v1/namespaces/default/workflows/gone/results?step=a&file=b",
+                   NULL, 404);
+        assert_string_equal(str_at(j, "message"), "workflows \"gone\" not found");
+        json_decref(j);
+        j = expect("GET", WF_PATH "/results?step=test&file=broken", NULL, 500);
+        assert_string_equal(str_at(j, "message"), "file broken of step test is stored as invalid "
+                                                  "base64");
+        json_decref(j);
+        j = expect("GET", WF_PATH "/results?file=report", NULL, 400);
+        assert_non_null(strstr(str_at(j, "message"), "step and file go together"));
+        json_decref(j);
+        json_decref(expect("GET", WF_PATH "/results?step=test&file=a.b", NULL, 400));
+}
+
 static size_t list_count(const char *path)
 {
         json_t *j = expect("GET", path, NULL, 200);
@@ -1510,6 +1625,7 @@ int main(void)
             cmocka_unit_test(test_replace),
             cmocka_unit_test(test_generate_name),
             cmocka_unit_test(test_delete),
+            cmocka_unit_test(test_workflow_results_and_files),
             cmocka_unit_test(test_list_selectors),
             cmocka_unit_test(test_watch),
             cmocka_unit_test(test_watch_selector_transitions),

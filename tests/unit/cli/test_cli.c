@@ -1440,13 +1440,16 @@ static void test_workflow_commands(void **state)
                                    "boom\n");
         assert_string_equal(c.err, "Error from server (NotFound): not found\n");
 
-        /* -f: one task at a time. */
+        /* -f: one step at a time; the error names them. */
         fake_reset(f);
+        fake_route(f, "GET", wf_path, 200, etl_failed);
         run(&c, "--server", f->url, "logs", "-f", "workflow/etl", NULL);
         assert_int_equal(c.rc, 2);
-        assert_non_null(strstr(c.err, "error: --follow is not supported for workflows; follow a "
-                                      "step: berth logs -f task/etl-STEP\n"));
-        assert_int_equal(f->requests, 0);
+        assert_non_null(strstr(c.err, "error: --follow needs --step for a workflow: berth logs -f "
+                                      "workflow/etl --step STEP (steps: extract, transform, "
+                                      "load)\n"));
+        assert_int_equal(f->requests, 1);
+        fake_reset(f);
 
         /* No step has a task yet. */
         fake_route(f, "GET", wf_path, 200,
