@@ -209,3 +209,53 @@ wait_until() {
   done
 }
 
+
+# A Python expression over a Workflow's JSON o, printed (lists and objects as
+# JSON, None as nothing); step("b") is the status entry of step b, e.g.
+#   wfq etl 'o["status"]["phase"]'    wfq etl 'step("b").get("reason")'
+wfq() {
+  berth get workflow "$1" -o json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+def step(n):
+    if n == "onExit":
+        return o.get("status", {}).get("onExit", {})
+    return next((s for s in o.get("status", {}).get("steps", []) if s["name"] == n), {})
+v = eval(sys.argv[1])
+print("" if v is None else json.dumps(v) if isinstance(v, (dict, list)) else v)' "$2"
+}
+
+# The most Task containers of this test's berthd that ran at one instant, by
+# Docker's own start and finish times; with a prefix, of the Tasks whose
+# names start with it only (e.g. "wide-each-": the children of a step).
+max_overlap() {
+  local ids
+  ids=$(docker ps -aq --filter "$(cluster_filter)" --filter label=berth.kind=Task)
+  [ -n "$ids" ] || { echo 0; return; }
+  docker inspect $ids | python3 -c '
+import calendar, json, re, sys
+def ns(ts):
+    y, mo, d, h, mi, s, frac = re.match(r"(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)(?:\.(\d+))?Z$", ts).groups()
+    return (calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(s))) * 10**9 +
+            int((frac or "0").ljust(9, "0")[:9]))
+ev = []
+for c in json.load(sys.stdin):
+    if not c["Config"]["Labels"].get("berth.name", "").startswith(sys.argv[1]):
+        continue
+    if c["State"]["StartedAt"].startswith("0001"):
+        continue
+    ev.append((ns(c["State"]["StartedAt"]), 1))
+    ev.append((ns(c["State"]["FinishedAt"]), -1))
+n = best = 0
+for _, d in sorted(ev, key=lambda e: (e[0], e[1])):
+    n += d
+    best = max(best, n)
+print(best)' "${1:-}"
+}
+
+# Task containers of this test's berthd whose Task names start with a
+# prefix, one line each: the Task's name.
+containers_named() {
+  docker ps -a --filter "$(cluster_filter)" --filter label=berth.kind=Task \
+    --format '{{.Label "berth.name"}}' | grep "^$1" || true
+}
