@@ -381,6 +381,22 @@ int docker_image_inspect(struct docker *d, const char *image, struct berth_error
         return simple_call(d, "GET", path, NULL, NULL, ctx, err);
 }
 
+int docker_image_remove(struct docker *d, const char *image, struct berth_error *err)
+{
+        static const long ok[] = {404, 0}; /* already gone */
+        _cleanup_free_ char *e = NULL, *path = NULL;
+        char ctx[DOCKER_CONTEXT_MAX];
+
+        snprintf(ctx, sizeof(ctx), "remove image %s", image ? image : "");
+        if (!image || !image[0])
+                return berth_error_set(err, -EINVAL, "%s: no image", ctx);
+        e = docker_escape(image);
+        path = e ? str_printf("/images/%s", e) : NULL;
+        if (!path)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        return simple_call(d, "DELETE", path, NULL, ok, ctx, err);
+}
+
 struct pull_state {
         char error[BERTH_ERROR_MESSAGE_MAX / 2];
 };

@@ -28,12 +28,21 @@ struct docker {
  * to stop cleanly (docker_call then returns 0 and sets req->stopped), < 0 to
  * abort with that error (the callback fills err itself if it wants to). */
 typedef int (*docker_data_fn)(const char *data, size_t len, void *userdata);
+/* Fills buf with up to len bytes of a streamed request body: returns the
+ * count, 0 at its end, or < 0 to abort the call with that error (the callback
+ * fills err itself). */
+typedef ssize_t (*docker_upload_fn)(char *buf, size_t len, void *userdata);
 
 struct docker_req {
-        const char *method;     /* "GET", "POST", "DELETE" */
-        const char *path;       /* "/containers/create"; versioned by docker_call */
-        const char *query;      /* already escaped, without '?'; NULL = none */
-        const json_t *body;     /* sent as application/json; NULL = empty */
+        const char *method; /* "GET", "POST", "DELETE" */
+        const char *path;   /* "/containers/create"; versioned by docker_call */
+        const char *query;  /* already escaped, without '?'; NULL = none */
+        const json_t *body; /* sent as application/json; NULL = empty */
+        /* POST only, instead of body: sent with chunked encoding as upload
+         * produces it, typed upload_type ("application/x-tar"). */
+        docker_upload_fn upload;
+        void *upload_userdata;
+        const char *upload_type;
         docker_data_fn on_data; /* NULL = collect the body into resp */
         void *userdata;
         bool stream; /* no total timeout (events, logs, pulls) */
@@ -116,3 +125,135 @@ int docker_lines_feed(struct docker_lines *l, const char *data, size_t len);
  * than 2xx fails (docker_req_fail). */
 int docker_call_lines(struct docker *d, struct docker_req *req, struct docker_lines *lines,
                       const char *what, const char *context, struct berth_error *err);
+
+/* ---- tar ------------------------------------------------------------------ */
+
+#define DOCKER_TAR_BLOCK    512
+#define DOCKER_TAR_NAME_MAX 4096        /* a member's path or link target, with its NUL */
+#define DOCKER_TAR_META_MAX (64 * 1024) /* one pax extended header or GNU long name */
+
+/* One archive member as both tar directions see it. Types are ustar's
+ * typeflags: '0' regular (the reader reports '\0' and '7' as '0'), '1' hard
+ * link, '2' symlink, '3' char device, '4' block device, '5' directory, '6'
+ * fifo; the reader passes other flags through. */
+struct docker_tar_header {
+        char type;
+        char name[DOCKER_TAR_NAME_MAX];     /* directories end with '/' */
+        char linkname[DOCKER_TAR_NAME_MAX]; /* symlink target / hard link source */
+        uint64_t size;                      /* body bytes; 0 for header-only types */
+        uint32_t mode;                      /* permission bits (07777) */
+        int64_t mtime;                      /* seconds since the epoch */
+};
+
+/* Callbacks of the reader. Both return 0 to go on, > 0 to stop (the feed then
+ * returns 1), < 0 to fail the feed with that value. */
+struct docker_tar_ops {
+        int (*entry)(const struct docker_tar_header *h, void *userdata);
+        int (*data)(const char *data, size_t len, void *userdata); /* never empty */
+};
+
+/* An incremental tar decoder, pure: bytes may be split anywhere across
+ * feeds. Understands ustar (with its prefix field), GNU long names ('L',
+ * 'K'), pax extended headers ('x': path, linkpath, size; 'g' skipped), numeric
+ * fields in octal or base-256, and checks each header's checksum. Metadata
+ * members are folded into the next header and never reported. The first
+ * all-zero block ends the archive; later bytes are ignored. */
+struct docker_tar_reader {
+        const struct docker_tar_ops *ops;
+        void *userdata;
+        unsigned char block[DOCKER_TAR_BLOCK];
+        size_t block_len;
+        int state;          /* TAR_* in docker-archive.c */
+        uint64_t remaining; /* body or metadata bytes left in this member */
+        size_t pad;         /* zero bytes after it, to the block boundary */
+        char meta_type;     /* 'x', 'g', 'L' or 'K' while reading metadata */
+        struct buf meta;
+        char *next_name; /* from a pax header or GNU 'L', for the next member */
+        char *next_link;
+        bool next_has_size;
+        uint64_t next_size;
+        struct docker_tar_header hdr;
+        const char *error; /* why the last -EPROTO; static string */
+};
+
+void docker_tar_reader_init(struct docker_tar_reader *r, const struct docker_tar_ops *ops,
+                            void *userdata);
+void docker_tar_reader_release(struct docker_tar_reader *r);
+/* 0, 1 when a callback asked to stop (the rest of data is not consumed),
+ * -EPROTO on a malformed archive (r->error says why; the reader stays
+ * failed), -ENOMEM, or a callback's error. */
+int docker_tar_reader_feed(struct docker_tar_reader *r, const char *data, size_t len);
+/* Whether the archive ended: the end marker seen (true), or not. */
+bool docker_tar_reader_ended(const struct docker_tar_reader *r);
+/* After the last feed: 0 when the stream stopped at a member boundary (with
+ * or without the end marker), -EPROTO inside a header, body or metadata. */
+int docker_tar_reader_finish(struct docker_tar_reader *r);
+
+/* Appends h's header block to out, preceded by a pax header when the name
+ * (over 100 bytes and not splittable into ustar's 155-byte prefix and
+ * 100-byte name at a '/') or the link target (over 100) does not fit. A size
+ * beyond 11 octal digits is written in base-256. -ENAMETOOLONG for names of
+ * DOCKER_TAR_NAME_MAX or more, -EINVAL for an empty name, -E2BIG when out is
+ * full. */
+int docker_tar_header_write(const struct docker_tar_header *h, struct buf *out);
+/* Appends the zero bytes that end a body of size bytes at a block boundary. */
+int docker_tar_padding_write(uint64_t size, struct buf *out);
+/* Appends the end marker: two zero blocks. */
+int docker_tar_end_write(struct buf *out);
+
+/* The tar of a build context, produced as it is read: a depth-first walk of
+ * dir (entries relative to it, dir itself not included) that reads each file
+ * only when the previous bytes have been taken. Symbolic links are archived
+ * as links and never followed, so nothing outside dir is read. */
+struct docker_context_tar;
+/* Opens dir. Caller frees with docker_context_tar_free(). */
+int docker_context_tar_open(const char *dir, uint64_t max, struct docker_context_tar **ret,
+                            struct berth_error *err);
+/* Copies the next up to len bytes into buf: the count, 0 at the end, -E2BIG
+ * past max, -EINVAL for a device, fifo or socket, -ENAMETOOLONG, -ELOOP for
+ * directories nested too deep, -EIO when a file shrank while it was read,
+ * other -errno; err filled. */
+ssize_t docker_context_tar_read(struct docker_context_tar *t, char *buf, size_t len,
+                                struct berth_error *err);
+uint64_t docker_context_tar_size(const struct docker_context_tar *t); /* bytes produced */
+void docker_context_tar_free(struct docker_context_tar *t);           /* NULL ok */
+
+/* ---- builds -------------------------------------------------------------- */
+
+#define DOCKER_BUILD_LINE_MAX (1024 * 1024) /* one JSON line of build progress */
+#define DOCKER_BUILD_TEXT_MAX (16 * 1024)   /* one output line; longer ones are cut */
+
+enum docker_build_line_kind {
+        DOCKER_BUILD_LINE_OTHER, /* nothing for us ({}, an unknown aux, a blank line) */
+        DOCKER_BUILD_LINE_STREAM,
+        DOCKER_BUILD_LINE_STATUS,
+        DOCKER_BUILD_LINE_IMAGE_ID,
+        DOCKER_BUILD_LINE_ERROR,
+};
+
+struct docker_build_line {
+        enum docker_build_line_kind kind;
+        /* The stream text (may hold several newlines or none), the status,
+         * aux.ID, or the error message (errorDetail.message, else error). */
+        const char *text;
+};
+
+/* Parses one line of /build progress. ret's text borrows from *ret_root
+ * (caller decrefs; NULL for a blank line). -EPROTO when the line is not a
+ * JSON object. */
+int docker_build_line_parse(const char *line, size_t len, json_t **ret_root,
+                            struct docker_build_line *ret);
+
+/* Cuts "stream" texts into lines for a docker_build_progress_fn: a line goes
+ * to fn at its '\n' (without it), at DOCKER_BUILD_TEXT_MAX bytes, or at the
+ * flush. Returns 0, or 1 once fn asked to stop. */
+struct docker_build_text {
+        struct buf line;
+        docker_build_progress_fn fn;
+        void *userdata;
+};
+void docker_build_text_init(struct docker_build_text *t, docker_build_progress_fn fn,
+                            void *userdata);
+void docker_build_text_release(struct docker_build_text *t);
+int docker_build_text_feed(struct docker_build_text *t, const char *text);
+int docker_build_text_flush(struct docker_build_text *t);

@@ -170,6 +170,18 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
+static size_t on_read(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+        struct call_state *st = userdata;
+        ssize_t n = st->req->upload(ptr, size * nmemb, st->req->upload_userdata);
+
+        if (n < 0) {
+                st->cb_ret = (int)n;
+                return CURL_READFUNC_ABORT;
+        }
+        return (size_t)n;
+}
+
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
@@ -277,6 +289,24 @@ int docker_call(struct docker *d, struct docker_req *req, const char *context,
                         return berth_error_set(err, -ENOMEM, "out of memory");
                 headers = h;
         }
+        if (req->upload) {
+                _cleanup_free_ char *type =
+                    str_printf("Content-Type: %s",
+                               req->upload_type ? req->upload_type : "application/octet-stream");
+
+                if (!type || !streq(method, "POST"))
+                        return berth_error_set(err, type ? -EINVAL : -ENOMEM,
+                                               "%s%sstreamed body needs POST",
+                                               context ? context : "", context ? ": " : "");
+                /* Of unknown length: chunked, as the docker CLI sends contexts. */
+                h = curl_slist_append(headers, type);
+                if (h)
+                        headers = h;
+                h = h ? curl_slist_append(headers, "Transfer-Encoding: chunked") : NULL;
+                if (!h)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                headers = h;
+        }
         /* Bodies over 1 KiB would otherwise wait for "100 Continue". */
         h = curl_slist_append(headers, "Expect:");
         if (!h)
@@ -309,6 +339,10 @@ int docker_call(struct docker *d, struct docker_req *req, const char *context,
         curl_easy_setopt(d->curl, CURLOPT_CLOSESOCKETDATA, d);
         if (streq(method, "GET")) {
                 curl_easy_setopt(d->curl, CURLOPT_HTTPGET, 1L);
+        } else if (req->upload) {
+                curl_easy_setopt(d->curl, CURLOPT_POST, 1L);
+                curl_easy_setopt(d->curl, CURLOPT_READFUNCTION, on_read);
+                curl_easy_setopt(d->curl, CURLOPT_READDATA, &st);
         } else if (streq(method, "POST")) {
                 curl_easy_setopt(d->curl, CURLOPT_POST, 1L);
                 curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, payload ? payload : "");

@@ -10,7 +10,7 @@
  * -ECONNREFUSED/-EIO when the engine cannot be reached (-ETIMEDOUT after the
  * 5 s connect or 60 s request timeout, -ECONNRESET when the connection broke);
  * -EPROTO on a malformed answer; -EINTR when docker_interrupt() was called.
- * Streams (events, logs, pulls) have no total timeout.
+ * Streams (events, logs, pulls, builds) have no total timeout.
  */
 #pragma once
 
@@ -164,3 +164,72 @@ typedef int (*docker_event_fn)(const struct docker_event *ev, void *userdata);
  * than DOCKER_EVENT_MAX end the stream with -E2BIG. */
 int docker_events(struct docker *d, const char *label_filter, int64_t since_nano,
                   docker_event_fn fn, void *userdata, struct berth_error *err);
+
+/* Removes an image or one of its tags (DELETE /images/{image}); 404 counts as
+ * done (0); 409 (a container uses it) → -EBUSY with the daemon's message. */
+int docker_image_remove(struct docker *d, const char *image, struct berth_error *err);
+
+/* ---- files ------------------------------------------------------------ */
+
+/* Reads one regular file out of a container, running or exited: GET
+ * /containers/{id}/archive?path=PATH answers a tar stream, of which only the
+ * first member is used. At most max bytes of content are kept (plus the tar
+ * framing in flight); the transfer stops as soon as the member's header
+ * shows a larger file. *ret is the content, NUL-terminated for convenience
+ * (the NUL not counted in *ret_len); caller frees.
+ * -ENOENT: the path or the container does not exist (err says which);
+ * -EISDIR: the path is a directory, a symbolic link (not followed; err says
+ * "is a symbolic link to X") or another non-regular file; -EFBIG: larger than
+ * max; -EPROTO: the tar stream is malformed or truncated. */
+int docker_container_file(struct docker *d, const char *id, const char *path, size_t max,
+                          char **ret, size_t *ret_len, struct berth_error *err);
+
+/* ---- volumes ---------------------------------------------------------- */
+
+/* POST /volumes/create {"Name": name, "Labels": labels} (default driver).
+ * labels: object of strings, NULL = none. An existing volume of that name is
+ * success (Docker answers 201 for it) and is left as it is: its labels are
+ * not changed. -EINVAL for an empty name or one the daemon refuses. */
+int docker_volume_create(struct docker *d, const char *name, const json_t *labels,
+                         struct berth_error *err);
+/* DELETE /volumes/{name}; 404 counts as done (0); 409 (a container, even a
+ * stopped one, uses it) → -EBUSY with the daemon's message. */
+int docker_volume_remove(struct docker *d, const char *name, struct berth_error *err);
+/* GET /volumes?filters={"label":[label_filter]} ("berth.managed=true"; NULL =
+ * all). *ret_names is NULL-terminated and holds *ret_n names; caller frees
+ * with strv_free(). */
+int docker_volume_list(struct docker *d, const char *label_filter, char ***ret_names, size_t *ret_n,
+                       struct berth_error *err);
+
+/* ---- builds ----------------------------------------------------------- */
+
+#define DOCKER_BUILD_CONTEXT_MAX ((uint64_t)1 << 30) /* default tar size cap */
+
+struct docker_build_opts {
+        const char *dockerfile;   /* path inside the context; NULL = "Dockerfile" */
+        const char *const *tags;  /* "name:tag", NULL-terminated; NULL = untagged */
+        const json_t *build_args; /* object of strings (ARG values); NULL = none */
+        const json_t *labels;     /* object of strings set on the image; NULL = none */
+        /* Cap on the context tar (headers included); 0 = DOCKER_BUILD_CONTEXT_MAX. */
+        uint64_t max_context_bytes;
+};
+
+/* One line of the build's output ("Step 2/3 : COPY a.txt /a.txt", the RUN
+ * commands' output, "Successfully built ..."), without its newline; borrowed
+ * for the call. Return non-zero to abandon the build (docker_image_build then
+ * returns -ECANCELED). */
+typedef int (*docker_build_progress_fn)(const char *line, void *userdata);
+
+/* Builds an image from context_dir (POST /build with the classic builder):
+ * the directory is sent as a tar streamed while it is read — regular files,
+ * directories and symbolic links (sent as links, never followed); a device,
+ * fifo or socket in it is -EINVAL, a tar past max_context_bytes -E2BIG.
+ * .dockerignore is not applied. Intermediate containers are removed, also on
+ * failure. fn (may be NULL) sees the output as it comes. *ret_image_id is
+ * "sha256:..." (caller frees). A failing step is -EIO with the daemon's
+ * message: "build: The command '/bin/sh -c exit 3' returned a non-zero code:
+ * 3"; a bad Dockerfile or option keeps the HTTP status (400 → -EINVAL).
+ * No total timeout; docker_interrupt() stops it (-EINTR). */
+int docker_image_build(struct docker *d, const char *context_dir,
+                       const struct docker_build_opts *opts, docker_build_progress_fn fn,
+                       void *userdata, char **ret_image_id, struct berth_error *err);

@@ -10,10 +10,12 @@
 #include <cmocka.h>
 
 #include "docker-internal.h"
+#include "test-support.h"
 
-#define TEST_LABEL "berth.test=docker-it"
-#define TEST_IMAGE "busybox:latest"
-#define WAIT_MS    20000
+#define TEST_LABEL     "berth.test=docker-it"
+#define TEST_IMAGE     "busybox:latest"
+#define WAIT_MS        20000
+#define TEST_BUILD_TAG "berth-test-build:1"
 
 static double now_ms(void)
 {
@@ -43,6 +45,19 @@ static void remove_test_containers(struct docker *d)
         docker_containers_free(v, n);
 }
 
+/* Volumes carry TEST_LABEL too; after the containers that may use them. */
+static void remove_test_volumes(struct docker *d)
+{
+        struct berth_error err = {0};
+        char **names = NULL;
+        size_t n = 0;
+
+        assert_int_equal(docker_volume_list(d, TEST_LABEL, &names, &n, &err), 0);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(docker_volume_remove(d, names[i], &err), 0);
+        strv_free(names);
+}
+
 static int setup(void **state)
 {
         struct berth_error err = {0};
@@ -53,6 +68,8 @@ static int setup(void **state)
                 return -1;
         }
         remove_test_containers(d);
+        remove_test_volumes(d);
+        docker_image_remove(d, TEST_BUILD_TAG, &err);
         *state = d;
         return 0;
 }
@@ -60,8 +77,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         struct docker *d = *state;
+        struct berth_error err = {0};
 
         remove_test_containers(d);
+        remove_test_volumes(d);
+        docker_image_remove(d, TEST_BUILD_TAG, &err);
         docker_free(d);
         return 0;
 }
@@ -463,6 +483,219 @@ static void test_lifecycle_latency(void **state)
                 create / rounds, start / rounds, remove / rounds);
 }
 
+/* ---- files -------------------------------------------------------------- */
+
+static void test_container_file(void **state)
+{
+        struct docker *d = *state;
+        _cleanup_json_ json_t *body =
+            container_body(TEST_IMAGE,
+                           "mkdir -p /out && echo hi > /out/a && mkdir /out/d && ln -s a /out/l && "
+                           "head -c 5000 /dev/zero > /out/big && : > /out/empty",
+                           0);
+        _cleanup_free_ char *id = NULL;
+        struct docker_container c = {0};
+        struct berth_error err = {0};
+        char *content = NULL;
+        size_t len = 0;
+
+        assert_int_equal(docker_container_create(d, NULL, body, &id, &err), 0);
+        assert_int_equal(docker_container_start(d, id, &err), 0);
+        wait_exited(d, id, &c);
+        assert_int_equal(c.exit_code, 0);
+        docker_container_release(&c);
+
+        /* The container has exited: its files are still there. */
+        assert_int_equal(docker_container_file(d, id, "/out/a", 100, &content, &len, &err), 0);
+        assert_int_equal(len, 3);
+        assert_string_equal(content, "hi\n");
+        free(content);
+        assert_int_equal(docker_container_file(d, id, "/out/empty", 0, &content, &len, &err), 0);
+        assert_int_equal(len, 0);
+        free(content);
+        content = NULL;
+
+        assert_int_equal(docker_container_file(d, id, "/out/zz", 100, &content, &len, &err),
+                         -ENOENT);
+        assert_int_equal(err.http_status, 404);
+        assert_non_null(strstr(err.message, ": no such path: 404 Could not find the file"));
+        fprintf(stderr, "# missing path: %s\n", err.message);
+        assert_int_equal(docker_container_file(d, id, "/out/d", 100, &content, &len, &err),
+                         -EISDIR);
+        assert_true(str_has_suffix(err.message, ": is a directory"));
+        assert_int_equal(docker_container_file(d, id, "/out/l", 100, &content, &len, &err),
+                         -EISDIR);
+        assert_true(str_has_suffix(err.message, ": is a symbolic link to a"));
+        assert_int_equal(docker_container_file(d, id, "/out/big", 4999, &content, &len, &err),
+                         -EFBIG);
+        assert_true(str_has_suffix(err.message, ": 5000 bytes, larger than the 4999 allowed"));
+        assert_null(content);
+        /* The handle still works after the transfer was cut short. */
+        assert_int_equal(docker_container_file(d, id, "/out/big", 5000, &content, &len, &err), 0);
+        assert_int_equal(len, 5000);
+        assert_int_equal(content[4999], '\0');
+        free(content);
+
+        assert_int_equal(docker_container_remove(d, id, &err), 0);
+        content = NULL;
+        assert_int_equal(docker_container_file(d, id, "/out/a", 100, &content, &len, &err),
+                         -ENOENT);
+        assert_non_null(strstr(err.message, ": no such container: 404 No such container"));
+        assert_null(content);
+}
+
+/* ---- volumes ------------------------------------------------------------ */
+
+static bool strv_has(char **v, size_t n, const char *s)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i], s))
+                        return true;
+        return false;
+}
+
+static void test_volumes(void **state)
+{
+        struct docker *d = *state;
+        _cleanup_json_ json_t *labels = json_pack("{s:s}", "berth.test", "docker-it");
+        _cleanup_json_ json_t *body = container_body(TEST_IMAGE, "true", 0);
+        _cleanup_free_ char *id = NULL, *bind = NULL;
+        struct berth_error err = {0};
+        char name[64], **names = NULL;
+        size_t n = 0;
+
+        snprintf(name, sizeof(name), "berth-it-vol-%d", (int)getpid());
+        assert_int_equal(docker_volume_create(d, name, labels, &err), 0);
+        /* Idempotent: Docker answers 201 for an existing volume. */
+        assert_int_equal(docker_volume_create(d, name, labels, &err), 0);
+        assert_int_equal(docker_volume_create(d, "bad/name", NULL, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "invalid characters"));
+
+        assert_int_equal(docker_volume_list(d, TEST_LABEL, &names, &n, &err), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(names[0], name);
+        strv_free(names);
+        assert_int_equal(docker_volume_list(d, NULL, &names, &n, &err), 0);
+        assert_true(strv_has(names, n, name));
+        strv_free(names);
+
+        /* In use by a container, even one that never ran. */
+        bind = str_printf("%s:/v", name);
+        assert_non_null(bind);
+        json_object_set_new(json_object_get(body, "HostConfig"), "Binds", json_pack("[s]", bind));
+        assert_int_equal(docker_container_create(d, NULL, body, &id, &err), 0);
+        assert_int_equal(docker_volume_remove(d, name, &err), -EBUSY);
+        assert_int_equal(err.http_status, 409);
+        assert_non_null(strstr(err.message, "volume is in use"));
+        fprintf(stderr, "# in use: %s\n", err.message);
+        assert_int_equal(docker_container_remove(d, id, &err), 0);
+
+        assert_int_equal(docker_volume_remove(d, name, &err), 0);
+        assert_int_equal(docker_volume_remove(d, name, &err), 0); /* already gone */
+        assert_int_equal(docker_volume_list(d, TEST_LABEL, &names, &n, &err), 0);
+        assert_int_equal(n, 0);
+        strv_free(names);
+}
+
+/* ---- builds ------------------------------------------------------------- */
+
+static void write_context_file(const char *dir, const char *name, const char *content)
+{
+        char path[512];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fputs(content, f) >= 0, 1);
+        assert_int_equal(fclose(f), 0);
+}
+
+static int on_build_line(const char *line, void *userdata)
+{
+        struct buf *out = userdata;
+
+        assert_int_equal(buf_printf(out, "%s\n", line), 0);
+        return 0;
+}
+
+static void *interrupt_after_second(void *userdata)
+{
+        sleep(1);
+        docker_interrupt(userdata);
+        return NULL;
+}
+
+static void test_build(void **state)
+{
+        struct docker *d = *state;
+        static const char *const tags[] = {TEST_BUILD_TAG, NULL};
+        _cleanup_json_ json_t *labels = json_pack("{s:s}", "berth.test", "docker-it");
+        _cleanup_json_ json_t *args = json_pack("{s:s}", "GREETING", "hi");
+        struct docker_build_opts opts = {.tags = tags, .labels = labels, .build_args = args};
+        char dir[] = "/tmp/berth-it-build-XXXXXX";
+        _cleanup_free_ char *id = NULL;
+        struct berth_error err = {0};
+        struct docker *c;
+        struct buf out;
+        pthread_t t;
+        double t0;
+
+        assert_non_null(mkdtemp(dir));
+        write_context_file(dir, "a.txt", "hello from berth\n");
+        write_context_file(dir, "Dockerfile",
+                           "FROM busybox:latest\nARG GREETING\nCOPY a.txt /a.txt\n"
+                           "RUN cat /a.txt && echo \"greeting=$GREETING\"\n");
+        buf_init(&out, 1 << 20);
+        t0 = now_ms();
+        assert_int_equal(docker_image_build(d, dir, &opts, on_build_line, &out, &id, &err), 0);
+        fprintf(stderr, "# build (%.0f ms): %s\n", now_ms() - t0, id);
+        assert_true(str_has_prefix(id, "sha256:"));
+        assert_non_null(strstr(out.data, "Step 1/"));
+        assert_non_null(strstr(out.data, "\nhello from berth\n"));
+        assert_non_null(strstr(out.data, "\ngreeting=hi\n"));
+        buf_release(&out);
+        assert_int_equal(docker_image_inspect(d, TEST_BUILD_TAG, &err), 0);
+        assert_int_equal(docker_image_remove(d, TEST_BUILD_TAG, &err), 0);
+        assert_int_equal(docker_image_inspect(d, TEST_BUILD_TAG, &err), -ENOENT);
+        assert_int_equal(docker_image_remove(d, TEST_BUILD_TAG, &err), 0);
+
+        /* A failing step: the daemon's message inside the 200 stream. */
+        write_context_file(dir, "Dockerfile", "FROM busybox:latest\nRUN exit 3\n");
+        free(id);
+        id = NULL;
+        assert_int_equal(docker_image_build(d, dir, &opts, NULL, NULL, &id, &err), -EIO);
+        assert_string_equal(err.message,
+                            "build: The command '/bin/sh -c exit 3' returned a non-zero code: 3");
+        assert_null(id);
+        assert_int_equal(docker_image_inspect(d, TEST_BUILD_TAG, &err), -ENOENT);
+
+        /* A Dockerfile the daemon cannot parse: an HTTP error. */
+        write_context_file(dir, "Dockerfile", "FROBNICATE x\n");
+        assert_int_equal(docker_image_build(d, dir, &opts, NULL, NULL, &id, &err), -EINVAL);
+        assert_int_equal(err.http_status, 400);
+        assert_non_null(strstr(err.message, "unknown instruction"));
+        fprintf(stderr, "# parse error: %s\n", err.message);
+
+        /* A context over the cap never reaches the daemon. */
+        opts.max_context_bytes = 2048;
+        assert_int_equal(docker_image_build(d, dir, &opts, NULL, NULL, &id, &err), -E2BIG);
+        opts.max_context_bytes = 0;
+
+        /* No total timeout, but docker_interrupt ends a long build. */
+        write_context_file(dir, "Dockerfile", "FROM busybox:latest\nRUN sleep 30\n");
+        c = docker_clone(d);
+        assert_non_null(c);
+        assert_int_equal(pthread_create(&t, NULL, interrupt_after_second, c), 0);
+        t0 = now_ms();
+        opts.tags = NULL;
+        assert_int_equal(docker_image_build(c, dir, &opts, NULL, NULL, &id, &err), -EINTR);
+        assert_true(now_ms() - t0 < 5000);
+        pthread_join(t, NULL);
+        docker_free(c);
+        test_rm_tree(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -474,6 +707,9 @@ int main(void)
             cmocka_unit_test(test_events_interrupt),
             cmocka_unit_test(test_oom),
             cmocka_unit_test(test_lifecycle_latency),
+            cmocka_unit_test(test_container_file),
+            cmocka_unit_test(test_volumes),
+            cmocka_unit_test(test_build),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
