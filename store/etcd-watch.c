@@ -105,7 +105,13 @@ static bool watch_handle(struct etcd_watch *w, const char *data, size_t len)
         while (skip < m.n && m.events[skip].kv.mod_revision < w->next_rev)
                 skip++;
         if (skip < m.n && !atomic_load(&w->cancel)) {
-                store_watch_deliver(&w->base, m.events + skip, m.n - skip, 0);
+                r = store_watch_deliver(&w->base, m.events + skip, m.n - skip, 0);
+                if (r < 0) {
+                        /* A value that does not inflate: the watch has ended. */
+                        w->final_error = r;
+                        etcd_watch_msg_release(&m);
+                        return false;
+                }
                 w->next_rev = m.events[m.n - 1].kv.mod_revision + 1;
         }
         etcd_watch_msg_release(&m);

@@ -152,7 +152,10 @@ static void *dispatcher_main(void *userdata)
                 pthread_mutex_lock(&s->wlock);
                 if (!w->cancelled && (error < 0 || b.n > 0)) {
                         pthread_mutex_unlock(&s->wlock);
-                        store_watch_deliver(&w->base, b.events, b.n, error);
+                        /* A value that does not inflate ends the watch too. */
+                        int r = store_watch_deliver(&w->base, b.events, b.n, error);
+                        if (error == 0)
+                                error = r;
                         pthread_mutex_lock(&s->wlock);
                 }
                 if (error < 0)

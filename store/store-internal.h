@@ -54,13 +54,19 @@ struct store_watch {
         struct store *store;
         store_watch_fn fn;
         void *userdata;
+        int error; /* store_watch_deliver: != 0 once an error ended the watch */
 };
 
 /* Calls w's callback as store.h promises: a batch of events (error 0, n >= 1) or
  * the error that ends the watch (events NULL); nothing when there is neither.
- * Call with no backend lock held. */
-void store_watch_deliver(const struct store_watch *w, const struct store_event *events, size_t n,
-                         int error);
+ * Values are inflated first, in place (events stay the caller's to free with
+ * store_events_free; delivered values may already be freed and NULL), and a
+ * batch whose values inflate to many MiB goes out in several calls. A value
+ * that does not inflate ends the watch with -EPROTO after the events before it.
+ * Returns 0, or the error that ended the watch (the one passed in or -EPROTO,
+ * -ENOMEM): the backend then stops calling; later calls do nothing. Call with
+ * no backend lock held, from the watch's one delivering thread. */
+int store_watch_deliver(struct store_watch *w, struct store_event *events, size_t n, int error);
 /* Frees events[0..n) and the array. */
 void store_events_free(struct store_event *events, size_t n);
 
@@ -84,6 +90,40 @@ int store_lease_not_found(struct berth_error *err, int64_t id);
  * etcd: the whole URL, since etcd:// and etcds:// differ. */
 int store_sqlite_open(const char *location, struct store **ret, struct berth_error *err);
 int store_etcd_open(const char *url, struct store **ret, struct berth_error *err);
+
+/* ---- value format (compress.c, docs/internals/store.md) ---------------- */
+
+/* A stored value is either the value itself or, when it starts with these 4
+ * bytes, the magic followed by a zlib stream (RFC 1950) of the value. No JSON
+ * or text starts with a NUL byte; a value that does start with the magic is
+ * always stored compressed, so the two never mix up. */
+#define STORE_COMPRESS_MAGIC     "\0bz1"
+#define STORE_COMPRESS_MAGIC_LEN 4
+/* Values up to this many bytes are stored as they are: compressing them would
+ * save little and cost every write. */
+#define STORE_COMPRESS_MIN (8 * 1024)
+
+/* Whether stored starts with the magic. */
+bool store_value_is_compressed(const char *stored, size_t len);
+/* The bytes to store for a value: *ret_stored NULL when it is stored as it is
+ * (at most STORE_COMPRESS_MIN bytes, or not smaller deflated), else the magic
+ * and the stream, *ret_stored_len bytes, caller frees. -ENOMEM, -EIO. */
+int store_value_encode(const char *value, size_t len, char **ret_stored, size_t *ret_stored_len);
+/* The magic and a zlib stream (level 1) of data, when that is at most max bytes
+ * (-EFBIG when not). *ret: caller frees. -ENOMEM, -EIO. */
+int store_value_deflate(const void *data, size_t len, size_t max, char **ret, size_t *ret_len);
+/* Inflates a stored value that starts with the magic into *ret (NUL-terminated,
+ * not counted in *ret_len; caller frees), allocating at most about max bytes.
+ * -EPROTO when it is not the magic and one complete zlib stream with nothing
+ * after it (corrupt, truncated, bad checksum, trailing bytes) or inflates to
+ * more than max bytes; -ENOMEM. err says why, without a key. */
+int store_value_inflate(const char *stored, size_t len, size_t max, char **ret, size_t *ret_len,
+                        struct berth_error *err);
+/* Replaces kv->value (when compressed) by its inflated bytes, at most
+ * STORE_VALUE_PLAIN_MAX; *ret_inflated (may be NULL) is their length, 0 when
+ * nothing was inflated. kv is unchanged on failure: -EPROTO ("stored value of
+ * <key> is corrupt ...: why"), -ENOMEM. */
+int store_kv_inflate(struct store_kv *kv, size_t *ret_inflated, struct berth_error *err);
 
 /* Smallest string greater than every string that starts with prefix (etcd's
  * "range_end"); *ret_end = NULL when there is none (empty prefix or only 0xff

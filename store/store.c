@@ -109,7 +109,18 @@ int store_get(struct store *s, const char *key, struct store_kv *ret, struct ber
                 return r;
         if (!ret)
                 return berth_error_set(err, -EINVAL, "store: get %s: no output given", key);
-        return s->ops->get(s, key, ret, err);
+        _cleanup_(store_kv_release) struct store_kv kv = {0};
+        r = s->ops->get(s, key, &kv, err);
+        if (r < 0)
+                return r;
+        r = store_kv_inflate(&kv, NULL, err);
+        if (r < 0) {
+                berth_error_prefix(err, "store: get");
+                return r;
+        }
+        *ret = kv;
+        kv = (struct store_kv){0};
+        return 0;
 }
 
 int store_list(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
@@ -120,7 +131,20 @@ int store_list(struct store *s, const char *prefix, int64_t revision, struct sto
                 return r;
         if (!ret)
                 return berth_error_set(err, -EINVAL, "store: list %s: no output given", prefix);
-        return s->ops->list(s, prefix, revision, ret, err);
+        _cleanup_(store_kvs_release) struct store_kvs kvs = {0};
+        r = s->ops->list(s, prefix, revision, &kvs, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < kvs.n; i++) {
+                r = store_kv_inflate(&kvs.items[i], NULL, err);
+                if (r < 0) {
+                        berth_error_prefix(err, "store: list %s", prefix);
+                        return r;
+                }
+        }
+        *ret = kvs;
+        kvs = (struct store_kvs){0};
+        return 0;
 }
 
 static int check_guard(const struct store_guard *guard, struct berth_error *err)
@@ -163,18 +187,38 @@ int store_put_guarded(struct store *s, const char *key, const char *value, size_
         int r = check_write(key, expected_mod_revision, guard, err);
         if (r < 0)
                 return r;
-        if (value_len > STORE_VALUE_MAX)
+        if (value_len > STORE_VALUE_PLAIN_MAX)
                 return berth_error_set(err, -E2BIG,
                                        "store: put %s: value is %zu bytes, more than the "
                                        "limit of %d bytes",
-                                       key, value_len, STORE_VALUE_MAX);
+                                       key, value_len, STORE_VALUE_PLAIN_MAX);
         if (!value && value_len > 0)
                 return berth_error_set(err, -EINVAL, "store: put %s: no value given", key);
         if (lease < 0)
                 return berth_error_set(err, -EINVAL, "store: put %s: invalid lease %" PRId64, key,
                                        lease);
-        return s->ops->put(s, key, value ? value : "", value_len, expected_mod_revision, lease,
-                           guard, ret_revision, err);
+        if (!value)
+                value = "";
+        /* The one size rule: checked here, on the bytes the backend will store. */
+        _cleanup_free_ char *stored = NULL;
+        size_t stored_len = 0;
+        r = store_value_encode(value, value_len, &stored, &stored_len);
+        if (r < 0)
+                return berth_error_set(err, r, "store: put %s: compress value: %s", key,
+                                       strerror(-r));
+        if (stored_len > STORE_VALUE_MAX) {
+                if (stored)
+                        return berth_error_set(err, -E2BIG,
+                                               "store: put %s: value is %zu bytes, %zu compressed, "
+                                               "more than the limit of %d bytes stored",
+                                               key, value_len, stored_len, STORE_VALUE_MAX);
+                return berth_error_set(err, -E2BIG,
+                                       "store: put %s: value is %zu bytes and does not compress, "
+                                       "more than the limit of %d bytes stored",
+                                       key, value_len, STORE_VALUE_MAX);
+        }
+        return s->ops->put(s, key, stored ? stored : value, stored_len, expected_mod_revision,
+                           lease, guard, ret_revision, err);
 }
 
 int store_put(struct store *s, const char *key, const char *value, size_t value_len,
@@ -263,13 +307,61 @@ void store_watch_cancel(struct store_watch *w)
                 w->store->ops->watch_cancel(w);
 }
 
-void store_watch_deliver(const struct store_watch *w, const struct store_event *events, size_t n,
-                         int error)
+/* Inflated bytes per callback call, about: a batch past it is split, so that a
+ * batch of large values (up to STORE_VALUE_PLAIN_MAX each) is never all in memory
+ * inflated at once. */
+#define WATCH_INFLATED_MAX (64 * 1024 * 1024)
+
+static int event_inflate(struct store_event *e, size_t *inflated)
 {
-        if (error != 0)
+        size_t a = 0, b = 0;
+        int r = store_kv_inflate(&e->kv, &a, NULL);
+        if (r >= 0)
+                r = store_kv_inflate(&e->prev_kv, &b, NULL);
+        *inflated += a + b;
+        return r;
+}
+
+/* Frees the values of events already delivered (the events stay the backend's). */
+static void events_drop_values(struct store_event *events, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(events[i].kv.value);
+                events[i].kv.value = NULL;
+                free(events[i].prev_kv.value);
+                events[i].prev_kv.value = NULL;
+        }
+}
+
+int store_watch_deliver(struct store_watch *w, struct store_event *events, size_t n, int error)
+{
+        if (w->error != 0)
+                return w->error;
+        if (error != 0) {
+                w->error = error;
                 w->fn(NULL, 0, error, w->userdata);
-        else if (n > 0)
-                w->fn(events, n, 0, w->userdata);
+                return error;
+        }
+        size_t from = 0, inflated = 0;
+        for (size_t i = 0; i < n; i++) {
+                int r = event_inflate(&events[i], &inflated);
+                if (r < 0) {
+                        if (i > from)
+                                w->fn(events + from, i - from, 0, w->userdata);
+                        w->error = r;
+                        w->fn(NULL, 0, r, w->userdata);
+                        return r;
+                }
+                if (inflated >= WATCH_INFLATED_MAX && i + 1 < n) {
+                        w->fn(events + from, i + 1 - from, 0, w->userdata);
+                        events_drop_values(events + from, i + 1 - from);
+                        from = i + 1;
+                        inflated = 0;
+                }
+        }
+        if (n > from)
+                w->fn(events + from, n - from, 0, w->userdata);
+        return 0;
 }
 
 void store_events_free(struct store_event *events, size_t n)

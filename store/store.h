@@ -14,16 +14,25 @@
  *                             &password-file= (see etcd-internal.h)
  *
  * Thread safety: every function may be called from any thread concurrently.
- * Values are opaque bytes (berth stores JSON); at most STORE_VALUE_MAX bytes.
- * Keys are non-empty strings of at most STORE_KEY_MAX bytes (else -EINVAL /
- * -ENAMETOOLONG), compared bytewise.
+ * Values are opaque bytes (berth stores JSON). Values larger than 8 KiB are
+ * stored deflated when that makes them smaller, transparently: every read and
+ * watch event gives back the bytes that were written (format and caps in
+ * docs/internals/store.md, "Value format"). Keys are non-empty strings of at
+ * most STORE_KEY_MAX bytes (else -EINVAL / -ENAMETOOLONG), compared bytewise.
  */
 #pragma once
 
 #include "common.h"
 
-#define STORE_VALUE_MAX (1536 * 1024)
-#define STORE_KEY_MAX   512
+/* Size caps of a value: STORE_VALUE_MAX bytes as stored, that is after
+ * compression (what a backend holds and etcd's request limit sees), and
+ * STORE_VALUE_PLAIN_MAX bytes as written and read. A value that does not
+ * compress (random bytes) is therefore capped at STORE_VALUE_MAX; berth's JSON
+ * shrinks about 15 times. A stored value that inflates to more than
+ * STORE_VALUE_PLAIN_MAX is corrupt (-EPROTO). */
+#define STORE_VALUE_MAX       (1536 * 1024)
+#define STORE_VALUE_PLAIN_MAX (64 * 1024 * 1024)
+#define STORE_KEY_MAX         512
 
 /* Returned by store_watch callbacks and store_list when the revision asked for
  * was compacted away: relist at the current revision and watch from there + 1. */
@@ -60,17 +69,23 @@ int store_open(const char *url, struct store **ret, struct berth_error *err);
  * Not from a watch callback. */
 void store_free(struct store *s);
 
-/* -ENOENT if the key does not exist. Caller frees *ret with store_kv_release(). */
+/* -ENOENT if the key does not exist; -EPROTO when its stored value is corrupt
+ * (a compressed value that does not inflate; the message names the key).
+ * Caller frees *ret with store_kv_release(). */
 int store_get(struct store *s, const char *key, struct store_kv *ret, struct berth_error *err);
 /* All keys starting with prefix, in key order, as of 'revision' (0 = now).
  * STORE_ERR_COMPACTED if revision is older than the compaction point; -EINVAL
- * if it is in the future. Caller frees *ret with store_kvs_release(). */
+ * if it is in the future; -EPROTO when one of the values is corrupt (see
+ * store_get). Caller frees *ret with store_kvs_release(). */
 int store_list(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
                struct berth_error *err);
 /* Writes key=value if the key's mod_revision equals expected_mod_revision
  * (STORE_MUST_NOT_EXIST: the key must not exist; STORE_ANY_REVISION: no check).
  * lease: 0 or a lease id from store_lease_grant (the key dies with the lease).
- * -ESTALE on a failed comparison; -E2BIG if value is larger than STORE_VALUE_MAX.
+ * -ESTALE on a failed comparison; -E2BIG if value is larger than
+ * STORE_VALUE_PLAIN_MAX, or than STORE_VALUE_MAX once compressed (checked here,
+ * before the backend; etcd may still refuse a value under STORE_VALUE_MAX when
+ * its --max-request-bytes is lower, also -E2BIG).
  * On success *ret_revision (may be NULL) is the revision of this write. */
 int store_put(struct store *s, const char *key, const char *value, size_t value_len,
               int64_t expected_mod_revision, int64_t lease, int64_t *ret_revision,
@@ -137,8 +152,11 @@ struct store_event {
  * but must not call store_watch_cancel on its own watch nor store_free. It
  * should return quickly: the watches of one store share one thread.
  * error != 0 (STORE_ERR_COMPACTED or another -errno) ends the watch: events is
- * NULL, no further calls. The events and their strings are borrowed for the
- * duration of the call. */
+ * NULL, no further calls. -EPROTO: the value (or previous value) of the next
+ * event is corrupt (see store_get); the events before it were delivered, so a
+ * relist (which fails the same way until the key is rewritten or deleted)
+ * misses nothing. The events and their strings are borrowed for the duration
+ * of the call. */
 typedef void (*store_watch_fn)(const struct store_event *events, size_t n, int error,
                                void *userdata);
 

@@ -656,11 +656,17 @@ static void test_value_too_large_for_etcd(void **state)
                 return;
         _cleanup_free_ char *prefix = make_prefix("toolarge");
         _cleanup_free_ char *key = str_printf("%sbig", prefix);
-        /* Within berth's limit, over etcd's default request limit (1.5 MiB). */
+        /* Within berth's limit, over etcd's default request limit (1.5 MiB).
+         * Random bytes: compressed, repetitive ones would be far smaller. */
         size_t len = STORE_VALUE_MAX - 16;
         _cleanup_free_ char *value = malloc(len);
         assert_non_null(value);
-        memset(value, 'x', len);
+        for (size_t done = 0; done < len;) {
+                ssize_t n = getrandom(value + done, len - done, 0);
+                assert_true(n > 0);
+                done += (size_t)n;
+        }
+        value[0] = 'r';
         struct berth_error err = {0};
         int64_t rev = -7;
         int r = store_put(shared, key, value, len, STORE_ANY_REVISION, 0, &rev, &err);

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "sample-json.h"
 #include "store.h"
 #include "test-support.h"
 
@@ -657,10 +658,10 @@ static void test_limits(void **state)
         (void)state;
         _cleanup_free_ char *prefix = make_prefix("limits");
         _cleanup_free_ char *key = key_in(prefix, "big");
+        /* Random bytes: they do not compress, so the stored size is theirs. */
         size_t big = STORE_VALUE_MAX + 1;
-        _cleanup_free_ char *value = malloc(big);
-        assert_non_null(value);
-        memset(value, 'x', big);
+        _cleanup_free_ char *value = sample_random_bytes(big);
+        value[0] = 'r';
         struct berth_error err = {0};
         int64_t rev = -7;
         assert_int_equal(store_put(suite.store, key, value, big, STORE_ANY_REVISION, 0, &rev, &err),
@@ -698,6 +699,79 @@ static void test_limits(void **state)
         int64_t id = -7;
         assert_int_equal(store_lease_grant(suite.store, 0, &id, NULL), -EINVAL);
         assert_int_equal(id, -7);
+}
+
+/* Large values are stored compressed (docs/internals/store.md): every read and
+ * watch event still gives back exactly the bytes written. */
+static void test_large_values(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *prefix = make_prefix("large");
+        _cleanup_free_ char *key = key_in(prefix, "wf");
+        size_t len = 0;
+        /* A finished 300-step Workflow (~140 KB), then the same with one byte changed. */
+        _cleanup_free_ char *v1 = sample_workflow_json(300, &len);
+        _cleanup_free_ char *v2 = strdup(v1);
+        assert_non_null(v2);
+        v2[len - 10] = 'X';
+        struct collector c;
+        collector_init(&c);
+        struct store_watch *w = watch_or_fail(prefix, 0, &c);
+        int64_t r1 = put_str(key, v1, STORE_MUST_NOT_EXIST);
+        int64_t r2 = put_str(key, v2, r1);
+
+        struct store_kv kv = {0};
+        assert_int_equal(store_get(suite.store, key, &kv, NULL), 0);
+        assert_int_equal(kv.value_len, len);
+        assert_string_equal(kv.value, v2);
+        assert_int_equal(kv.mod_revision, r2);
+        assert_int_equal(kv.version, 2);
+        store_kv_release(&kv);
+        struct store_kvs kvs = {0};
+        assert_int_equal(store_list(suite.store, prefix, r1, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 1);
+        assert_int_equal(kvs.items[0].value_len, len);
+        assert_string_equal(kvs.items[0].value, v1);
+        store_kvs_release(&kvs);
+
+        assert_true(collector_wait(&c, 2, 5000));
+        assert_int_equal(c.errors, 0);
+        assert_int_equal(c.n, 2);
+        assert_string_equal(c.evs[0].value, v1);
+        assert_null(c.evs[0].prev_value);
+        assert_string_equal(c.evs[1].value, v2);
+        assert_string_equal(c.evs[1].prev_value, v1);
+
+        /* 10 MB: more than STORE_VALUE_MAX, well under it compressed (also under
+         * etcd's default request limit). */
+        size_t big_len = 0;
+        _cleanup_free_ char *big = sample_workflow_json(22000, &big_len);
+        assert_true(big_len > 10 * 1000 * 1000);
+        _cleanup_free_ char *big_key = key_in(prefix, "huge");
+        int64_t r3 = put_str(big_key, big, STORE_MUST_NOT_EXIST);
+        assert_int_equal(store_get(suite.store, big_key, &kv, NULL), 0);
+        assert_int_equal(kv.value_len, big_len);
+        assert_memory_equal(kv.value, big, big_len);
+        assert_int_equal(kv.value[big_len], '\0');
+        assert_int_equal(kv.mod_revision, r3);
+        store_kv_release(&kv);
+        assert_int_equal(store_list(suite.store, prefix, 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 2);
+        assert_int_equal(kvs.items[0].value_len, big_len);
+        assert_memory_equal(kvs.items[0].value, big, big_len);
+        assert_string_equal(kvs.items[1].value, v2);
+        store_kvs_release(&kvs);
+        assert_int_equal(store_delete(suite.store, big_key, r3, NULL, NULL), 0);
+        assert_true(collector_wait(&c, 4, 10000));
+        store_watch_cancel(w);
+        assert_int_equal(c.errors, 0);
+        assert_int_equal(c.n, 4);
+        assert_false(c.bad_batch);
+        assert_int_equal(c.evs[2].mod, r3);
+        assert_string_equal(c.evs[2].value, big);
+        assert_int_equal(c.evs[3].type, STORE_EVENT_DELETE);
+        assert_string_equal(c.evs[3].prev_value, big);
+        collector_release(&c);
 }
 
 /* ---- watch -------------------------------------------------------------- */
@@ -1187,6 +1261,7 @@ int main(void)
             cmocka_unit_test(test_list_compacted),
             cmocka_unit_test(test_revision_monotonic),
             cmocka_unit_test(test_limits),
+            cmocka_unit_test(test_large_values),
             cmocka_unit_test(test_watch_ordering),
             cmocka_unit_test(test_watch_resume),
             cmocka_unit_test(test_watch_compacted),
