@@ -195,6 +195,8 @@ struct api_objects {
         int wait_ms;                     /* read-your-writes wait; API_WAIT_MS */
         const char *const *source_roots; /* api_config's */
         size_t n_source_roots;
+        const char *const *build_roots; /* api_config's */
+        size_t n_build_roots;
         /* The random part of a name made from metadata.generateName; NULL:
          * api_name_suffix_random. A seam for tests that provoke collisions. */
         api_name_suffix_fn name_suffix;

@@ -52,6 +52,11 @@ struct api_config {
          * such a Source as PathNotAllowed). Borrowed. */
         const char *const *source_roots;
         size_t n_source_roots;
+        /* berthd --build-root: a Workflow build step's context must resolve
+         * (symbolic links and "..") to a directory inside one of them; none
+         * given: build steps are refused (422). Borrowed. */
+        const char *const *build_roots;
+        size_t n_build_roots;
 };
 
 struct api_server;

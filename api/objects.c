@@ -44,21 +44,87 @@ static int invalid_message(struct api_error *err, const char *what, const struct
         return rc;
 }
 
+/* Where field is in the document, for an error on it. */
+static void position_of(const json_t *positions, const char *field, int *line, int *column)
+{
+        const json_t *pos = json_object_get(positions, field);
+
+        *line = (int)json_integer_value(json_array_get(pos, 0));
+        *column = (int)json_integer_value(json_array_get(pos, 1));
+}
+
+static char *roots_text(const char *const *roots, size_t n)
+{
+        struct buf b;
+
+        buf_init(&b, 1024);
+        for (size_t i = 0; i < n; i++)
+                (void)buf_printf(&b, "%s%s", i ? ", " : "", roots[i]);
+        return b.data ? b.data : strdup("");
+}
+
+/* A Workflow's build steps: each context must resolve to a directory inside
+ * a --build-root. Appends to errs; -EINVAL when it did. */
+static int check_build_contexts(const struct api_objects *o, const json_t *obj,
+                                const json_t *positions, struct field_errors *errs)
+{
+        const json_t *step;
+        size_t i;
+        bool bad = false;
+
+        json_array_foreach(json_path(obj, "spec.steps"), i, step)
+        {
+                const char *context = json_path_string(step, "build.context");
+                _cleanup_free_ char *real = NULL, *roots = NULL;
+                char field[64];
+                int line, column, r;
+
+                if (!context)
+                        continue;
+                snprintf(field, sizeof(field), "spec.steps[%zu].build.context", i);
+                position_of(positions, field, &line, &column);
+                if (o->n_build_roots == 0) {
+                        field_errors_add(errs, field, line, column,
+                                         "build steps are disabled: berthd runs without "
+                                         "--build-root");
+                        bad = true;
+                        continue;
+                }
+                r = dir_resolve_within(context, o->build_roots, o->n_build_roots, &real);
+                if (r == 0)
+                        continue;
+                bad = true;
+                roots = roots_text(o->build_roots, o->n_build_roots);
+                if (r == -EPERM)
+                        field_errors_add(errs, field, line, column,
+                                         "%s is outside the directories berthd may build from "
+                                         "(--build-root %s)",
+                                         context, roots ? roots : "");
+                else
+                        field_errors_add(errs, field, line, column, "%s: %s", context,
+                                         strerror(-r));
+        }
+        return bad ? -EINVAL : 0;
+}
+
 /* Checks that need berthd's configuration: a Source's spec.path must lie
  * inside a --source-root (when berthd knows any) and, if it exists, be a
- * directory. Appends to errs; -EINVAL when it did. */
+ * directory; a Workflow's build contexts inside a --build-root. Appends to
+ * errs; -EINVAL when it did. */
 static int check_configured(const struct api_objects *o, const json_t *obj, const json_t *positions,
                             struct field_errors *errs)
 {
+        if (streq(json_string_value(json_object_get(obj, "kind")), "Workflow"))
+                return check_build_contexts(o, obj, positions, errs);
+
         const char *path = json_path_string(obj, "spec.path");
-        const json_t *pos = json_object_get(positions, "spec.path");
-        int line = (int)json_integer_value(json_array_get(pos, 0));
-        int column = (int)json_integer_value(json_array_get(pos, 1));
+        int line, column;
         struct stat st;
         bool inside = o->n_source_roots == 0;
 
         if (!streq(json_string_value(json_object_get(obj, "kind")), "Source") || !path)
                 return 0;
+        position_of(positions, "spec.path", &line, &column);
         for (size_t i = 0; !inside && i < o->n_source_roots; i++) {
                 const char *root = o->source_roots[i];
                 size_t n = strlen(root);
@@ -67,13 +133,10 @@ static int check_configured(const struct api_objects *o, const json_t *obj, cons
                 inside = strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
         }
         if (!inside) {
-                _cleanup_buf_ struct buf roots;
-                buf_init(&roots, 1024);
-                for (size_t i = 0; i < o->n_source_roots; i++)
-                        (void)buf_printf(&roots, "%s%s", i ? ", " : "", o->source_roots[i]);
+                _cleanup_free_ char *roots = roots_text(o->source_roots, o->n_source_roots);
                 field_errors_add(errs, "spec.path", line, column,
                                  "%s is outside the directories berthd may read sources from (%s)",
-                                 path, roots.data ? roots.data : "");
+                                 path, roots ? roots : "");
                 return -EINVAL;
         }
         if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {

@@ -426,6 +426,8 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
             .wait_ms = API_WAIT_MS,
             .source_roots = cfg->source_roots,
             .n_source_roots = cfg->n_source_roots,
+            .build_roots = cfg->build_roots,
+            .n_build_roots = cfg->n_build_roots,
         };
 
         int rc = -ENOMEM;

@@ -484,6 +484,11 @@ int cmd_retry(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char
 /* berth cp workflow/NAME:STEP/FILE DEST|-: one file output of a step, from
  * GET .../workflows/NAME/results?step=STEP&file=FILE. */
 int cmd_cp(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* GET of one file output of a Workflow's step (a build step's log is its
+ * file WORKFLOW_BUILD_LOG_FILE) into *reply: CLI_EXIT_OK with the bytes in
+ * reply->body, or an exit code after printing why. */
+int cli_workflow_file(struct cli_ctx *ctx, const char *workflow, const char *step, const char *file,
+                      struct cli_reply *reply);
 
 /* Follows Workflow name in ns until it finished or the deadline (monotonic
  * ms, 0: none), as submit --wait and retry --wait do: CLI_EXIT_OK when it

@@ -218,6 +218,43 @@ static int get_workflow(struct cli_ctx *ctx, const struct kind_info *workflow, c
         return r;
 }
 
+static bool is_build_step(const json_t *workflow, const char *step)
+{
+        size_t i;
+        const json_t *s;
+
+        json_array_foreach(json_path(workflow, "spec.steps"), i, s)
+        {
+                if (streq(json_string_value(json_object_get(s, "name")), step))
+                        return json_object_get(s, "build") != NULL;
+        }
+        return false;
+}
+
+/* A build step's log: the snapshot berthd stores as its file output "log"
+ * (every few seconds while it builds, then once more when it ended). */
+static int build_log(struct cli_ctx *ctx, const char *workflow, const char *step, const char *phase,
+                     bool follow)
+{
+        _cleanup_reply_ struct cli_reply reply = {0};
+
+        if (follow)
+                return cli_fail(ctx,
+                                "step %s builds an image: its log cannot be followed, berthd "
+                                "stores it every few seconds (run again without -f)",
+                                step);
+        if (streq(phase, "Pending"))
+                return cli_fail(ctx, "step %s of workflow/%s has not started yet", step, workflow);
+        int r = cli_workflow_file(ctx, workflow, step, WORKFLOW_BUILD_LOG_FILE, &reply);
+        if (r != CLI_EXIT_OK)
+                return r;
+        if (reply.body.len > 0 &&
+            (fwrite(reply.body.data, 1, reply.body.len, ctx->out) != reply.body.len ||
+             fflush(ctx->out) != 0))
+                return cli_fail(ctx, "cannot write the output");
+        return CLI_EXIT_OK;
+}
+
 /* --step: the log of that step's Task (-f follows it), or of a fanned-out
  * step's children side by side; WORKFLOW_EXIT_STEP is the exit handler. */
 static int step_logs(struct cli_ctx *ctx, const struct kind_info *workflow, const char *name,
@@ -245,6 +282,8 @@ static int step_logs(struct cli_ctx *ctx, const struct kind_info *workflow, cons
                                         workflow->singular, name, phase);
                 return r;
         }
+        if (is_build_step(o, step))
+                return build_log(ctx, name, step, phase, follow);
         const char *task = json_string_value(json_object_get(st, "task"));
         const char *service = json_string_value(json_object_get(st, "service"));
         if ((!task || !*task) && service && *service)

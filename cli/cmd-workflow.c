@@ -274,6 +274,31 @@ static int cp_write(struct cli_ctx *ctx, const char *dest, const char *file, con
         return CLI_EXIT_OK;
 }
 
+int cli_workflow_file(struct cli_ctx *ctx, const char *workflow, const char *step, const char *file,
+                      struct cli_reply *reply)
+{
+        const struct kind_info *kind = kind_by_name("Workflow");
+        _cleanup_free_ char *estep = cli_escape(step);
+        _cleanup_free_ char *efile = cli_escape(file);
+        _cleanup_free_ char *q =
+            estep && efile ? str_printf("/results?step=%s&file=%s", estep, efile) : NULL;
+        _cleanup_free_ char *path = q ? cli_path(kind, ctx->ns, workflow, q) : NULL;
+
+        if (!path)
+                return cli_fail(ctx, "out of memory");
+        if (cli_http(ctx, "GET", path, NULL, NULL, 0, reply) < 0)
+                return CLI_EXIT_FAIL;
+        if (reply->status < 200 || reply->status >= 300)
+                return cli_status_print(ctx, reply);
+        /* A berthd without file outputs answers with the results as JSON. */
+        if (!str_has_prefix(reply->content_type, "application/octet-stream"))
+                return cli_fail(ctx,
+                                "berthd answered with %s, not the file: it may be too old "
+                                "to serve file outputs",
+                                reply->content_type[0] ? reply->content_type : "no content type");
+        return CLI_EXIT_OK;
+}
+
 int cmd_cp(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
 {
         _cleanup_free_ char **args = NULL;
@@ -297,24 +322,9 @@ int cmd_cp(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **
         if (!*args[1])
                 return cli_usage_error(ctx, cmd, "DEST is empty: want a path, or - for stdout");
 
-        const struct kind_info *kind = kind_by_name("Workflow");
-        _cleanup_free_ char *estep = cli_escape(src.step);
-        _cleanup_free_ char *efile = cli_escape(src.file);
-        _cleanup_free_ char *q =
-            estep && efile ? str_printf("/results?step=%s&file=%s", estep, efile) : NULL;
-        _cleanup_free_ char *path = q ? cli_path(kind, ctx->ns, src.name, q) : NULL;
-        if (!path)
-                return cli_fail(ctx, "out of memory");
-        if (cli_http(ctx, "GET", path, NULL, NULL, 0, &reply) < 0)
-                return CLI_EXIT_FAIL;
-        if (reply.status < 200 || reply.status >= 300)
-                return cli_status_print(ctx, &reply);
-        /* A berthd without file outputs answers with the results as JSON. */
-        if (!str_has_prefix(reply.content_type, "application/octet-stream"))
-                return cli_fail(ctx,
-                                "berthd answered with %s, not the file: it may be too old "
-                                "to serve file outputs",
-                                reply.content_type[0] ? reply.content_type : "no content type");
+        r = cli_workflow_file(ctx, src.name, src.step, src.file, &reply);
+        if (r != CLI_EXIT_OK)
+                return r;
 
         const char *data = reply.body.data ? reply.body.data : "";
         if (streq(args[1], "-")) {

@@ -265,6 +265,12 @@ int mkdir_p(const char *path, mode_t mode);
  * still answers on it, -EEXIST when it is not a socket, -ENAMETOOLONG when it
  * does not fit a sockaddr_un, other -errno. */
 int unix_socket_clear_stale(const char *path);
+/* The directory path resolved (realpath: "..", symbolic links) into *ret
+ * (caller frees), if it lies inside one of roots (each resolved too; a root
+ * that does not exist holds nothing). -EPERM when it lies outside all of
+ * them, -ENOENT when it does not exist, -ENOTDIR when it is not a directory,
+ * other -errno. */
+int dir_resolve_within(const char *path, const char *const *roots, size_t n_roots, char **ret);
 
 /* ---- interruptible sockets -------------------------------------------- */
 

@@ -47,3 +47,29 @@ int unix_socket_clear_stale(const char *path)
                 return -errno;
         return 1;
 }
+
+int dir_resolve_within(const char *path, const char *const *roots, size_t n_roots, char **ret)
+{
+        _cleanup_free_ char *real = realpath(path, NULL);
+        struct stat st;
+
+        if (!real)
+                return -errno;
+        if (stat(real, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        for (size_t i = 0; i < n_roots; i++) {
+                _cleanup_free_ char *root = realpath(roots[i], NULL);
+                size_t n = root ? strlen(root) : 0;
+
+                if (!root)
+                        continue;
+                if (n == 1 ||
+                    (strncmp(real, root, n) == 0 && (real[n] == '\0' || real[n] == '/'))) {
+                        *ret = TAKE_PTR(real);
+                        return 0;
+                }
+        }
+        return -EPERM;
+}

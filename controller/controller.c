@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "controller-internal.h"
+#include "builder.h"
 #include "probe.h"
 #include "reconciler.h"
 
@@ -45,7 +46,10 @@ struct controller {
         struct source_watches *source_watches;
         const char *const *source_roots;
         size_t n_source_roots;
-        char cluster[40]; /* the store's identity; labels berth.cluster on containers */
+        const char *const *build_roots;
+        size_t n_build_roots;
+        struct builder *builder; /* Workflow build steps' image builds */
+        char cluster[40];        /* the store's identity; labels berth.cluster on containers */
 
         /* qlock guards queue: the caches' handlers enqueue from their own threads
          * while leadership starts and stops the workers. NULL while stopped: events
@@ -282,7 +286,8 @@ static void enqueue_key(void *userdata, const char *key)
 }
 
 /* A replica's health changed: its Service's key. */
-static void on_probe_change(const char *owner_key, void *userdata)
+/* The prober's and the builder's word: something of owner_key changed. */
+static void on_owner_change(const char *owner_key, void *userdata)
 {
         enqueue_key(userdata, owner_key);
 }
@@ -567,6 +572,9 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .prober = c->prober,
                     .source_roots = c->source_roots,
                     .n_source_roots = c->n_source_roots,
+                    .build_roots = c->build_roots,
+                    .n_build_roots = c->n_build_roots,
+                    .builder = c->builder,
                     .watch_source = source_watches_set,
                     .watch_userdata = c->source_watches,
                 };
@@ -677,15 +685,25 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
 
         c->source_roots = cfg->source_roots;
         c->n_source_roots = cfg->n_source_roots;
+        c->build_roots = cfg->build_roots;
+        c->n_build_roots = cfg->n_build_roots;
         c->source_watches = source_watches_new(enqueue_key, c);
         if (!c->source_watches) {
                 r = berth_error_set(err, -ENOMEM, "out of memory");
                 goto fail;
         }
-        r = prober_new(CONTROLLER_PROBES_IN_FLIGHT, on_probe_change, c, &c->prober, err);
+        r = prober_new(CONTROLLER_PROBES_IN_FLIGHT, on_owner_change, c, &c->prober, err);
         if (r < 0) {
                 berth_error_prefix(err, "start prober");
                 goto fail;
+        }
+        if (c->n_build_roots > 0) {
+                r = builder_new(cfg->docker, BUILDER_DEFAULT_CONCURRENT, on_owner_change, c,
+                                &c->builder, err);
+                if (r < 0) {
+                        berth_error_prefix(err, "start builder");
+                        goto fail;
+                }
         }
 
         r = object_cache_wait_synced(c->objects, CONTROLLER_SYNC_TIMEOUT_MS);
@@ -722,6 +740,7 @@ void controller_free(struct controller *c)
         controller_stop_workers(c);
         /* The caches' handlers enqueue under qlock: free them first. */
         prober_free(c->prober);
+        builder_free(c->builder);
         source_watches_free(c->source_watches);
         container_cache_free(c->containers);
         object_cache_free(c->objects);

@@ -63,6 +63,10 @@ struct controller_config {
         /* Directories Sources may read (berthd --source-root); borrowed. */
         const char *const *source_roots;
         size_t n_source_roots;
+        /* Directories Workflow build steps may build from (berthd
+         * --build-root); borrowed. */
+        const char *const *build_roots;
+        size_t n_build_roots;
 };
 
 #define CONTROLLER_DEFAULT_COMPACT_MS (5 * 60 * 1000)

@@ -440,21 +440,42 @@ struct workflow_deploy {
         int64_t timeout_ms; /* 0 = none: the Service's progressDeadlineSeconds decides */
 };
 
+/* A build step: berthd builds an image from a directory of its own host
+ * (inside a --build-root, checked by berthd) through the Engine API. */
+#define WORKFLOW_BUILD_PATH_MAX 4096
+#define WORKFLOW_BUILD_TAGS_MAX 16
+#define WORKFLOW_BUILD_ARGS_MAX 64
+/* The reserved file output of a build step: its build log. */
+#define WORKFLOW_BUILD_LOG_FILE "log"
+struct workflow_build {
+        const char *context;      /* absolute, as written (no expressions) */
+        const char *dockerfile;   /* inside the context; "Dockerfile" when not set */
+        const json_t *tags;       /* array of strings, {{...}} not expanded, or NULL */
+        const json_t *build_args; /* object of strings, {{...}} not expanded, or NULL */
+};
+
+enum workflow_step_type { WORKFLOW_STEP_TASK, WORKFLOW_STEP_DEPLOY, WORKFLOW_STEP_BUILD };
+/* "task", "deploy", "build": the step's field. */
+const char *workflow_step_type_field(enum workflow_step_type t);
+
 /* outputs.files[]: a file read from the step's finished container. */
 struct workflow_output_file {
         const char *name; /* [A-Za-z0-9_-]+, unique in the step */
         const char *path; /* absolute */
 };
 
-/* A step runs a Task (task) or deploys (task NULL, deploy). */
+/* A step runs a Task (task), deploys (task NULL, deploy) or builds an
+ * image (task NULL, build). */
 struct workflow_step_spec {
         const char *name;
+        enum workflow_step_type type;
         /* Indexes of the steps it depends on, in their order: its dependsOn,
          * or the steps its depends expression names (each once). */
         const size_t *deps;
         size_t n_deps;
         const json_t *task; /* the Task spec template, {{...}} not yet expanded; NULL: deploy */
         struct workflow_deploy deploy;
+        struct workflow_build build;
         /* depends: parsed (owned); NULL = dependsOn, every dependency Succeeded */
         struct cond *depends;
         const char *when;         /* a COND_WHEN expression, {{...}} not expanded; NULL = always */
@@ -533,6 +554,8 @@ int workflow_ref_parse(const char *expr, struct workflow_ref *ret, char *msg, si
 typedef int (*task_template_fn)(json_t *value, const char *field, const char *env_name,
                                 void *userdata);
 int task_template_foreach(const json_t *task_spec, task_template_fn fn, void *userdata);
+/* The same for a build step's build: tags[i] and buildArgs.<name>. */
+int workflow_build_template_foreach(const json_t *build, task_template_fn fn, void *userdata);
 
 /* ---- CronTask (crontask.c) -------------------------------------------- */
 

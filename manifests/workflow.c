@@ -5,6 +5,8 @@
  * columns (docs/reference/workflow.md).
  *
  * As for a Task, one function checks a spec and decodes it (workflow_check_at). */
+#include <ctype.h>
+
 #include "manifests-internal.h"
 
 static const char *const workflow_spec_fields[] = {
@@ -529,6 +531,129 @@ static void check_deploy(struct check *c, const json_t *deploy, const char *path
         };
 }
 
+static bool build_arg_name_valid(const char *s)
+{
+        if (!*s || !(isalpha((unsigned char)*s) || *s == '_'))
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && *s != '_')
+                        return false;
+        return true;
+}
+
+/* A step's build: which directory of berthd's host, which Dockerfile, which
+ * tags and build arguments. The context's place inside a --build-root is
+ * berthd's to check (it knows the roots); expressions are checked with the
+ * other steps'. */
+static void check_build(struct check *c, const json_t *build, const char *path,
+                        struct workflow_build *out)
+{
+        static const char *const build_fields[] = {"context", "dockerfile", "tags", "buildArgs",
+                                                   NULL};
+        const char *context, *dockerfile;
+        const json_t *tags, *args;
+        const char *key;
+        json_t *value;
+        size_t k;
+
+        check_unknown_fields(c, build, path, build_fields);
+        context = check_nonempty_string(c, build, path, "context", true);
+        if (context && context[0] != '/')
+                check_error_key(c, path, "context", "must be an absolute path on berthd's host");
+        else if (context && strlen(context) > WORKFLOW_BUILD_PATH_MAX)
+                check_error_key(c, path, "context", "must be at most %d characters",
+                                WORKFLOW_BUILD_PATH_MAX);
+        else if (context && strstr(context, "{{"))
+                check_error_key(c, path, "context", "expressions are not allowed here");
+        dockerfile = check_nonempty_string(c, build, path, "dockerfile", false);
+        if (dockerfile &&
+            (dockerfile[0] == '/' || streq(dockerfile, "..") || str_has_prefix(dockerfile, "../") ||
+             strstr(dockerfile, "/../") || str_has_suffix(dockerfile, "/..")))
+                check_error_key(c, path, "dockerfile",
+                                "must be a path inside the context, without \"..\"");
+        else if (dockerfile && strlen(dockerfile) > WORKFLOW_BUILD_PATH_MAX)
+                check_error_key(c, path, "dockerfile", "must be at most %d characters",
+                                WORKFLOW_BUILD_PATH_MAX);
+        tags = check_string_array(c, build, path, "tags");
+        if (json_array_size(tags) > WORKFLOW_BUILD_TAGS_MAX)
+                check_error_key(c, path, "tags", "must have at most %d entries, has %zu",
+                                WORKFLOW_BUILD_TAGS_MAX, json_array_size(tags));
+        json_array_foreach(tags, k, value)
+        {
+                const char *tag = json_string_value(value);
+                _cleanup_free_ char *field = str_printf("tags[%zu]", k);
+
+                if (!field) {
+                        c->r = -ENOMEM;
+                        return;
+                }
+                if (!*tag || strlen(tag) > WORKFLOW_DEPLOY_IMAGE_MAX)
+                        check_error_key(c, path, field, "must be 1 to %d characters",
+                                        WORKFLOW_DEPLOY_IMAGE_MAX);
+                else if (space_outside_expressions(tag))
+                        check_error_key(c, path, field, "must not contain whitespace");
+        }
+        args = check_object(c, build, path, "buildArgs", false);
+        if (json_object_size(args) > WORKFLOW_BUILD_ARGS_MAX)
+                check_error_key(c, path, "buildArgs", "must have at most %d entries, has %zu",
+                                WORKFLOW_BUILD_ARGS_MAX, json_object_size(args));
+        json_object_foreach((json_t *)args, key, value)
+        {
+                _cleanup_free_ char *args_path = check_join(c, path, "buildArgs");
+
+                if (!args_path)
+                        return;
+                if (!build_arg_name_valid(key))
+                        check_error_key(c, args_path, key,
+                                        "invalid build argument name: must match "
+                                        "[A-Za-z_][A-Za-z0-9_]*");
+                else
+                        (void)check_quoted_string(c, args, args_path, key, true);
+        }
+        *out = (struct workflow_build){
+            .context = context,
+            .dockerfile = dockerfile ? dockerfile : "Dockerfile",
+            .tags = tags,
+            .build_args = args,
+        };
+}
+
+int workflow_build_template_foreach(const json_t *build, task_template_fn fn, void *userdata)
+{
+        char field[300];
+        const char *key;
+        json_t *value;
+        size_t k;
+        int r;
+
+        json_array_foreach(json_object_get(build, "tags"), k, value)
+        {
+                snprintf(field, sizeof(field), "tags[%zu]", k);
+                if (json_is_string(value) && (r = fn(value, field, NULL, userdata)) < 0)
+                        return r;
+        }
+        json_object_foreach(json_object_get(build, "buildArgs"), key, value)
+        {
+                snprintf(field, sizeof(field), "buildArgs.%s", key);
+                if (json_is_string(value) && (r = fn(value, field, NULL, userdata)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+const char *workflow_step_type_field(enum workflow_step_type t)
+{
+        switch (t) {
+        case WORKFLOW_STEP_DEPLOY:
+                return "deploy";
+        case WORKFLOW_STEP_BUILD:
+                return "build";
+        case WORKFLOW_STEP_TASK:
+                break;
+        }
+        return "task";
+}
+
 /* ---- step fields ---------------------------------------------------------- */
 
 /* The syntax of a when expression, checked before templating: every {{...}}
@@ -756,7 +881,7 @@ static void check_exit_codes(struct check *c, const json_t *codes, const char *c
 
 /* steps[].retryStrategy: the object when present and valid, else NULL. */
 static const json_t *check_retry_strategy(struct check *c, const json_t *step, const char *path,
-                                          bool deploy)
+                                          const char *other)
 {
         static const char *const rs_fields[] = {"limit", "backoff", "retryOn", "exitCodes", NULL};
         static const char *const backoff_fields[] = {"initialSeconds", "factor", "maxSeconds",
@@ -772,8 +897,8 @@ static const json_t *check_retry_strategy(struct check *c, const json_t *step, c
         rs_path = check_join(c, path, "retryStrategy");
         if (!rs_path)
                 return NULL;
-        if (deploy) {
-                check_error(c, rs_path, "only in a task step: a deploy step is not retried");
+        if (other) {
+                check_error(c, rs_path, "only in a task step: a %s step is not retried", other);
                 return NULL;
         }
         check_unknown_fields(c, rs, rs_path, rs_fields);
@@ -815,7 +940,7 @@ static bool output_name_valid(const char *s)
 /* steps[].outputs.files → g->files[i] (every declared name, so that a bad
  * one is reported once) and, when decoding, g->spec[i].files. */
 static void check_outputs(struct check *c, const json_t *step, const char *path, size_t i,
-                          struct step_graph *g, bool deploy)
+                          struct step_graph *g, const char *other)
 {
         static const char *const outputs_fields[] = {"files", "result", NULL};
         static const char *const file_fields[] = {"name", "path", NULL};
@@ -831,10 +956,10 @@ static void check_outputs(struct check *c, const json_t *step, const char *path,
         outputs_path = check_join(c, path, "outputs");
         if (!outputs_path)
                 return;
-        if (deploy) {
+        if (other) {
                 check_error(c, outputs_path,
-                            "only in a task step: a deploy step's result is the image it "
-                            "deployed");
+                            "only in a task step: a %s step's result is the image it %s", other,
+                            streq(other, "build") ? "built" : "deployed");
                 return;
         }
         check_unknown_fields(c, outputs, outputs_path, outputs_fields);
@@ -888,7 +1013,7 @@ static void check_outputs(struct check *c, const json_t *step, const char *path,
 /* withItems or withParam: g->spec[i].with_items or .with_param when valid
  * (withParam's step is resolved once the graph is known). */
 static void check_fan_out(struct check *c, const json_t *step, const char *path, size_t i,
-                          struct step_graph *g, bool deploy)
+                          struct step_graph *g, const char *other)
 {
         bool has_items = check_field(c, step, path, "withItems", false) != NULL;
         bool has_param = check_field(c, step, path, "withParam", false) != NULL;
@@ -897,9 +1022,9 @@ static void check_fan_out(struct check *c, const json_t *step, const char *path,
 
         if (!has_items && !has_param)
                 return;
-        if (deploy) {
+        if (other) {
                 check_error_key(c, path, has_items ? "withItems" : "withParam",
-                                "only in a task step: a deploy step cannot fan out");
+                                "only in a task step: a %s step cannot fan out", other);
                 return;
         }
         if (has_items && has_param) {
@@ -924,14 +1049,15 @@ static void check_step(struct check *c, const json_t *step, size_t i, struct ste
         /* "build" (a step that builds an image) is not part of this version:
          * it stays an unknown field. */
         static const char *const step_fields[] = {
-            "name",      "dependsOn", "depends",       "when",    "task",       "deploy",
+            "name",      "dependsOn", "depends",       "when",    "task",       "deploy", "build",
             "withItems", "withParam", "retryStrategy", "outputs", "continueOn", NULL,
         };
         _cleanup_free_ char *path = check_index(c, g->steps_path, i);
         _cleanup_free_ char *task_path = NULL;
         const json_t *task;
         const char *name;
-        bool has_task, has_deploy, deploy_only;
+        bool has_task, has_deploy, has_build;
+        const char *other; /* the kind of a step that is not a task step, or NULL */
 
         if (!path)
                 return;
@@ -939,7 +1065,8 @@ static void check_step(struct check *c, const json_t *step, size_t i, struct ste
                 return;
         has_task = check_field(c, step, path, "task", false) != NULL;
         has_deploy = check_field(c, step, path, "deploy", false) != NULL;
-        deploy_only = has_deploy && !has_task;
+        has_build = check_field(c, step, path, "build", false) != NULL;
+        other = has_task ? NULL : has_deploy ? "deploy" : has_build ? "build" : NULL;
         g->fan_out[i] = check_field(c, step, path, "withItems", false) ||
                         check_field(c, step, path, "withParam", false);
 
@@ -981,18 +1108,31 @@ static void check_step(struct check *c, const json_t *step, size_t i, struct ste
 
         g->spec[i].when = check_when(c, step, path);
         g->spec[i].continue_on_failed = check_continue_on(c, step, path);
-        check_fan_out(c, step, path, i, g, deploy_only);
-        g->spec[i].retry_strategy = check_retry_strategy(c, step, path, deploy_only);
-        check_outputs(c, step, path, i, g, deploy_only);
-        if (json_array_size(json_path(step, "outputs.files")) > 0 &&
+        check_fan_out(c, step, path, i, g, other);
+        g->spec[i].retry_strategy = check_retry_strategy(c, step, path, other);
+        check_outputs(c, step, path, i, g, other);
+        if (!other && json_array_size(json_path(step, "outputs.files")) > 0 &&
             (json_object_get(step, "withItems") || json_object_get(step, "withParam")))
                 check_error(c, path,
                             "outputs.files: not in a step with withItems or withParam (its "
                             "result is the JSON array of its items' results)");
 
-        if (has_task == has_deploy) {
-                check_error(c, path, "exactly one of task or deploy: found %s",
-                            has_task ? "both" : "none");
+        if ((int)has_task + (int)has_deploy + (int)has_build != 1) {
+                check_error(c, path, "exactly one of task, deploy or build: found %s",
+                            !has_task && !has_deploy && !has_build ? "none"
+                            : !has_task                            ? "deploy and build"
+                            : has_deploy && has_build              ? "all three"
+                            : has_deploy                           ? "task and deploy"
+                                                                   : "task and build");
+                return;
+        }
+        if (has_build) {
+                const json_t *build = check_object(c, step, path, "build", true);
+                _cleanup_free_ char *build_path = build ? check_join(c, path, "build") : NULL;
+
+                g->spec[i].type = WORKFLOW_STEP_BUILD;
+                if (build_path)
+                        check_build(c, build, build_path, &g->spec[i].build);
                 return;
         }
         if (has_deploy) {
@@ -1000,6 +1140,7 @@ static void check_step(struct check *c, const json_t *step, size_t i, struct ste
                 _cleanup_free_ char *deploy_path = deploy ? check_join(c, path, "deploy") : NULL;
 
                 g->is_deploy[i] = true;
+                g->spec[i].type = WORKFLOW_STEP_DEPLOY;
                 if (deploy_path)
                         check_deploy(c, deploy, deploy_path, &g->spec[i].deploy);
                 return;
@@ -1399,16 +1540,26 @@ static void check_step_expressions(struct check *c, const json_t *step, size_t i
 
         if (!path)
                 return;
-        what_path = str_printf("%s.%s", path, g->is_deploy[i] ? "deploy" : "task");
+        what_path = str_printf("%s.%s", path, workflow_step_type_field(g->spec[i].type));
         if (!what_path) {
                 c->r = -ENOMEM;
                 return;
         }
         scope.parent = what_path;
-        if (!g->is_deploy[i])
+        switch (g->spec[i].type) {
+        case WORKFLOW_STEP_TASK:
                 (void)task_template_foreach(json_object_get(step, "task"), check_template, &scope);
-        else if (json_is_string(image))
-                (void)check_expressions(c, image, what_path, "image", validation_resolve, &scope);
+                break;
+        case WORKFLOW_STEP_DEPLOY:
+                if (json_is_string(image))
+                        (void)check_expressions(c, image, what_path, "image", validation_resolve,
+                                                &scope);
+                break;
+        case WORKFLOW_STEP_BUILD:
+                (void)workflow_build_template_foreach(json_object_get(step, "build"),
+                                                      check_template, &scope);
+                break;
+        }
         if (g->spec[i].when) {
                 scope.in_when = true;
                 (void)check_expressions(c, json_object_get(step, "when"), path, "when",
@@ -1501,7 +1652,7 @@ static void check_steps(struct check *c, const json_t *spec, const char *parent,
                 s->name = g->names[i];
                 s->deps = g->dep_list[i];
                 s->n_deps = g->n_deps[i];
-                s->task = g->is_deploy[i] ? NULL : json_object_get(step, "task");
+                s->task = s->type == WORKFLOW_STEP_TASK ? json_object_get(step, "task") : NULL;
         }
         if (exit_task) {
                 out->steps[n] = (struct workflow_step_spec){

@@ -227,6 +227,16 @@ enum rollout_state {
         ROLLOUT_FAILED,      /* observed, condition Progressing False, ProgressDeadlineExceeded */
 };
 
+/* A build step's build, as berthd's builder knows it. NOT_STARTED also
+ * after a restart of berthd, which forgets builds: the step builds again
+ * (Docker's layer cache makes that cheap). */
+enum step_build_state {
+        STEP_BUILD_NOT_STARTED,
+        STEP_BUILD_RUNNING,
+        STEP_BUILD_SUCCEEDED,
+        STEP_BUILD_FAILED,
+};
+
 /* One child Task of a fanned-out step, as the cache shows it. */
 struct workflow_child {
         bool exists;   /* in the cache, owned by this Workflow, not being deleted */
@@ -289,6 +299,10 @@ struct workflow_step {
         enum rollout_state rollout;  /* of the generation written */
         const char *rollout_message; /* ROLLOUT_FAILED: the Service's condition message */
         int64_t deploy_deadline_ms;  /* timeoutSeconds after the write; 0 = none */
+        /* A build step (no Task): where its build stands, by the builder. */
+        bool build;
+        enum step_build_state build_state;
+        const char *build_message; /* STEP_BUILD_FAILED: the daemon's message */
 };
 
 struct workflow_plan_input {
@@ -320,9 +334,12 @@ enum workflow_action_type {
         /* evaluate the step's when, count its items (status: items) */
         WORKFLOW_ACTION_RESOLVE,
         WORKFLOW_ACTION_CREATE_TASK, /* step's Task, or its child 'child' */
-        WORKFLOW_ACTION_STOP_TASK,   /* shutdown: Stop into the step's (child's) Task */
+        /* shutdown: Stop into the step's (child's) Task; a build step's build
+         * is cancelled */
+        WORKFLOW_ACTION_STOP_TASK,
         /* deploy step: set its Service's image and record the generation */
         WORKFLOW_ACTION_DEPLOY,
+        WORKFLOW_ACTION_BUILD, /* build step: hand its build to the builder */
         /* step succeeded: record its Task's stdout (its children's as a JSON
          * array) and file outputs, or the image it deployed */
         WORKFLOW_ACTION_STORE_RESULT,
@@ -630,7 +647,8 @@ int service_revision_hash(const json_t *spec, char ret[17]);
 
 /* ---- acting ----------------------------------------------------------- */
 
-struct prober; /* probe.h */
+struct prober;  /* probe.h */
+struct builder; /* builder.h */
 
 /* What a reconcile needs; docker is the calling worker's own client. */
 struct reconcile_ctx {
@@ -659,6 +677,12 @@ struct reconcile_ctx {
         size_t n_source_roots;
         void (*watch_source)(void *userdata, const char *key, const struct source_spec *spec);
         void *watch_userdata;
+        /* Workflow build steps: the directories they may build from (berthd
+         * --build-root; none: every build step fails, BuildNotAllowed) and the
+         * builder that runs their builds off the workers (NULL: likewise). */
+        const char *const *build_roots;
+        size_t n_build_roots;
+        struct builder *builder;
 };
 
 /* Whether this build has a reconciler for kind (kinds without one are only

@@ -3,6 +3,7 @@
  * workflow-outputs.c). */
 #pragma once
 
+#include "builder.h"
 #include "reconciler-internal.h"
 
 #define WORKFLOW_RESOURCE "workflows"
@@ -51,6 +52,10 @@ struct step_run {
         struct workflow_child *children;
         json_t **child_tasks;
         size_t n_children;
+        /* build steps: where the builder says the build stands */
+        struct build_status build;
+        bool build_result_found; /* the builder forgot it, but its result is stored */
+        uint64_t log_stored;     /* build log bytes (log_total) stored so far */
         /* learned by acting, for the planner */
         struct step_failure failure;
         bool created;         /* Task created in this reconcile */
@@ -109,6 +114,19 @@ int workflow_reset_step(struct workflow_run *run, size_t i, struct berth_error *
  * reference, fails the step. -ESTALE when the Service changed meanwhile: the
  * next reconcile tries again. */
 int workflow_deploy(struct workflow_run *run, size_t i, struct berth_error *err);
+/* Build step i: resolves its context inside a --build-root, expands its
+ * tags and build arguments and hands the build to the builder (idempotent).
+ * A context outside every root, or no builder, fails the step
+ * (BuildNotAllowed). */
+int workflow_build(struct workflow_run *run, size_t i, struct berth_error *err);
+/* Cancels build step i's build (a stop). */
+void workflow_build_cancel(struct workflow_run *run, size_t i);
+/* Stores the log of build step i as its file output "log" when the builder
+ * has more than was stored (run->s[i].log_stored). */
+int workflow_store_build_log(struct workflow_run *run, size_t i, struct berth_error *err);
+/* "<workflow uid>/<step>": the builder's id of build step i. Caller frees. */
+char *workflow_build_id(const struct workflow_run *run, size_t i);
+
 /* Records step i's result: the stdout of its finished Task (its last
  * WORKFLOW_RESULT_MAX bytes) and its file outputs, the JSON array of its
  * children's stdout, or a deploy's image. A container that is gone fails the

@@ -129,7 +129,9 @@ int workflow_workspace_ensure(struct workflow_run *run, struct berth_error *err)
                 return 0;
         labels =
             owner ? json_pack("{s:s, s:s}", "berth.managed", "true", WORKFLOW_LABEL, owner) : NULL;
-        if (!name || !labels)
+        if (!name || !labels ||
+            (run->o.ctx->cluster &&
+             json_set_string(labels, "berth.cluster", run->o.ctx->cluster) < 0))
                 return berth_error_set(err, -ENOMEM, "out of memory");
         int r = docker_volume_create(run->o.ctx->docker, name, labels, err);
         if (r < 0)

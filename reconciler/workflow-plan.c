@@ -40,6 +40,7 @@ const char *workflow_action_type_to_string(enum workflow_action_type t)
             [WORKFLOW_ACTION_STOP_TASK] = "StopTask",
             [WORKFLOW_ACTION_RESET_STEP] = "ResetStep",
             [WORKFLOW_ACTION_DEPLOY] = "Deploy",
+            [WORKFLOW_ACTION_BUILD] = "Build",
             [WORKFLOW_ACTION_STORE_RESULT] = "StoreResult",
             [WORKFLOW_ACTION_DELETE_CHILDREN] = "DeleteChildren",
             [WORKFLOW_ACTION_FINALIZE] = "Finalize",
@@ -216,6 +217,41 @@ static void observe_deploy(struct planning *p, size_t i)
         }
 }
 
+/* A build step: the builder's word. Returns false when it has not started. */
+static bool observe_build(struct planning *p, size_t i)
+{
+        const struct workflow_step *s = &p->in->steps[i];
+        struct workflow_step_plan *sp = &p->plan->steps[i];
+
+        switch (s->build_state) {
+        case STEP_BUILD_NOT_STARTED:
+                return false;
+        case STEP_BUILD_RUNNING:
+                if (p->stop_reason) {
+                        end_step(sp, STEP_FAILED, p->stop_reason);
+                        sp->message = "the build was cancelled";
+                        add_action(p->plan, WORKFLOW_ACTION_STOP_TASK, i, WORKFLOW_NO_CHILD);
+                        return true;
+                }
+                sp->phase = STEP_RUNNING;
+                p->running++;
+                return true;
+        case STEP_BUILD_FAILED:
+                end_step(sp, STEP_FAILED, "BuildFailed");
+                sp->message = s->build_message;
+                return true;
+        case STEP_BUILD_SUCCEEDED:
+                break;
+        }
+        if (s->result_stored) {
+                sp->phase = STEP_SUCCEEDED;
+        } else {
+                sp->phase = STEP_RUNNING;
+                add_action(p->plan, WORKFLOW_ACTION_STORE_RESULT, i, WORKFLOW_NO_CHILD);
+        }
+        return true;
+}
+
 /* A step's own Task: its phase, or its loss. */
 static void observe_task(struct planning *p, size_t i)
 {
@@ -331,6 +367,8 @@ static bool observe_step(struct planning *p, size_t i)
                 sp->message = s->failure_message;
                 return true;
         }
+        if (s->build)
+                return observe_build(p, i);
         if (s->deploy) {
                 if (!s->deployed)
                         return false;
@@ -536,8 +574,11 @@ static void plan_start(struct planning *p, size_t i)
                 return;
         }
         p->running++;
-        add_action(p->plan, s->deploy ? WORKFLOW_ACTION_DEPLOY : WORKFLOW_ACTION_CREATE_TASK, i,
-                   WORKFLOW_NO_CHILD);
+        add_action(p->plan,
+                   s->deploy  ? WORKFLOW_ACTION_DEPLOY
+                   : s->build ? WORKFLOW_ACTION_BUILD
+                              : WORKFLOW_ACTION_CREATE_TASK,
+                   i, WORKFLOW_NO_CHILD);
 }
 
 /* A stop (spec.shutdown, activeDeadlineSeconds): every running Task of the
@@ -765,6 +806,7 @@ void workflow_plan_compute(const struct workflow_plan_input *in, struct workflow
          * now), which does not pass through plan_start(). */
         for (size_t i = 0; i < p->n_steps && ret->start_ms == 0; i++)
                 if (in->steps[i].task_exists || in->steps[i].deployed ||
+                    in->steps[i].build_state != STEP_BUILD_NOT_STARTED ||
                     (in->steps[i].fan_out && ret->steps[i].phase == STEP_RUNNING))
                         ret->start_ms = in->now_ms;
 

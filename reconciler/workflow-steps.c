@@ -130,6 +130,12 @@ static int resolve_step_output(struct expansion *x, const struct workflow_ref *r
                 return 0;
         if (r != -ENOENT && !run->read_error.code)
                 run->read_error = e; /* not the template's fault: retry */
+        if (r == -ENOENT && run->s[x->step].spec->exit_handler) {
+                /* The exit handler runs after failures too: what a step that
+                 * did not succeed left is empty. */
+                *ret_value = "";
+                return 0;
+        }
 missing:
         if (ref->type == WORKFLOW_REF_STEP_FILE)
                 snprintf(x->msg, x->msg_size, "no file %s of step \"%s\"", ref->field, ref->name);
@@ -401,10 +407,144 @@ int workflow_create_task(struct workflow_run *run, size_t i, size_t child, struc
         return 0;
 }
 
+/* ---- building -------------------------------------------------------------- */
+
+char *workflow_build_id(const struct workflow_run *run, size_t i)
+{
+        return str_printf("%s/%s", run->o.uid, run->s[i].spec->name);
+}
+
+void workflow_build_cancel(struct workflow_run *run, size_t i)
+{
+        _cleanup_free_ char *id = workflow_build_id(run, i);
+
+        if (id && run->o.ctx->builder)
+                builder_forget(run->o.ctx->builder, id);
+}
+
+/* The step's build with its tags and build arguments expanded, into *ret;
+ * NULL when the step failed instead (InvalidTemplate). */
+static int expand_build(struct workflow_run *run, size_t i, json_t **ret, struct berth_error *err)
+{
+        const struct workflow_step_spec *step = run->s[i].spec;
+        char msg[200] = "";
+        _cleanup_json_ json_t *holder = json_array();
+        struct expansion x = {run, i, NULL, holder, msg, sizeof(msg)};
+        _cleanup_json_ json_t *build = json_pack("{s:O*, s:O*}", "tags", step->build.tags,
+                                                 "buildArgs", step->build.build_args);
+        _cleanup_json_ json_t *copy = build ? json_deep_copy(build) : NULL;
+
+        *ret = NULL;
+        if (!copy || !holder)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        int r = workflow_build_template_foreach(copy, expand_value, &x);
+        if (run->read_error.code) {
+                *err = run->read_error;
+                return err->code;
+        }
+        if (r == -ENOMEM || (r < 0 && !msg[0]))
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        if (r < 0) {
+                workflow_fail_step(run, i, "InvalidTemplate", "build.%s", msg);
+                return 0;
+        }
+        *ret = TAKE_PTR(copy);
+        return 0;
+}
+
+int workflow_build(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct reconcile_ctx *ctx = run->o.ctx;
+        const struct workflow_build *b = &run->s[i].spec->build;
+        _cleanup_free_ char *context = NULL, *id = workflow_build_id(run, i);
+        _cleanup_free_ char *owner = str_printf("%s/%s", run->o.ns, run->o.name);
+        _cleanup_json_ json_t *expanded = NULL;
+        const char *tags[WORKFLOW_BUILD_TAGS_MAX + 1] = {NULL};
+        const json_t *tag;
+        size_t k;
+
+        if (!id || !owner)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        if (!ctx->builder || ctx->n_build_roots == 0) {
+                workflow_fail_step(run, i, "BuildNotAllowed",
+                                   "build steps are disabled: berthd runs without --build-root");
+                return 0;
+        }
+        /* Checked at apply too; the directory may have changed since. */
+        int r = dir_resolve_within(b->context, ctx->build_roots, ctx->n_build_roots, &context);
+        if (r < 0) {
+                workflow_fail_step(run, i, "BuildNotAllowed", "build.context %s: %s", b->context,
+                                   r == -EPERM ? "outside every --build-root" : strerror(-r));
+                return 0;
+        }
+        r = expand_build(run, i, &expanded, err);
+        if (r < 0 || !expanded)
+                return r;
+        json_array_foreach(json_object_get(expanded, "tags"), k, tag)
+        {
+                if (k < WORKFLOW_BUILD_TAGS_MAX)
+                        tags[k] = json_string_value(tag);
+        }
+        _cleanup_json_ json_t *labels = json_pack("{s:s, s:s}", WORKFLOW_LABEL, owner,
+                                                  WORKFLOW_STEP_LABEL, run->s[i].spec->name);
+        if (!labels)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        struct build_request req = {
+            .context_dir = context,
+            .dockerfile = b->dockerfile,
+            .tags = tags[0] ? tags : NULL,
+            .build_args = json_object_get(expanded, "buildArgs"),
+            .labels = labels,
+        };
+        struct berth_error e = {0};
+        r = builder_start(ctx->builder, id, run->o.key, &req, &e);
+        if (r == -EINVAL) {
+                workflow_fail_step(run, i, "BuildFailed", "%s", e.message);
+                return 0;
+        }
+        if (r < 0) {
+                *err = e;
+                return r;
+        }
+        run->new_resolutions++; /* plan again: the build is queued now */
+        return 0;
+}
+
+int workflow_store_build_log(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct step_run *sr = &run->s[i];
+        const struct build_status *b = &sr->build;
+        _cleanup_free_ char *key = NULL, *part = NULL, *data = NULL;
+        _cleanup_json_ json_t *v = NULL;
+
+        if (!b->log || b->log_total == sr->log_stored)
+                return 0;
+        part = workflow_file_part(sr->spec->name, WORKFLOW_BUILD_LOG_FILE);
+        key = part ? object_data_key(run->o.ctx->prefix, WORKFLOW_RESOURCE, run->o.ns, run->o.name,
+                                     part)
+                   : NULL;
+        v = json_pack("{s:s, s:s, s:s, s:s, s:s%, s:I, s:b}", "workflow", run->o.name, "uid",
+                      run->o.uid, "step", sr->spec->name, "file", WORKFLOW_BUILD_LOG_FILE,
+                      "content", b->log, b->log_len, "size", (json_int_t)b->log_len, "truncated",
+                      b->log_truncated);
+        data = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        if (!key || !data)
+                return berth_error_set(err, -ENOMEM, "build log of step %s", sr->spec->name);
+        int r = store_put_guarded(run->o.ctx->store, key, data, strlen(data), STORE_ANY_REVISION, 0,
+                                  run->o.ctx->fence, NULL, err);
+        if (r == 0)
+                sr->log_stored = b->log_total;
+        return r;
+}
+
 /* ---- stopping and resetting ----------------------------------------------- */
 
 int workflow_stop_task(struct workflow_run *run, size_t i, size_t child, struct berth_error *err)
 {
+        if (run->s[i].spec->type == WORKFLOW_STEP_BUILD) {
+                workflow_build_cancel(run, i);
+                return 0;
+        }
         struct reconcile_ctx *ctx = run->o.ctx;
         const struct step_run *sr = &run->s[i];
         const json_t *cached = child == WORKFLOW_NO_CHILD ? sr->task : sr->child_tasks[child];
@@ -462,6 +602,19 @@ int workflow_reset_step(struct workflow_run *run, size_t i, struct berth_error *
         int r;
 
         sr->reset = true;
+        if (sr->spec->type == WORKFLOW_STEP_BUILD) {
+                _cleanup_free_ char *part =
+                    workflow_file_part(sr->spec->name, WORKFLOW_BUILD_LOG_FILE);
+                _cleanup_free_ char *key = part ? object_data_key(ctx->prefix, WORKFLOW_RESOURCE,
+                                                                  run->o.ns, run->o.name, part)
+                                                : NULL;
+                workflow_build_cancel(run, i);
+                if (!key)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                r = delete_data(run, key, err);
+                if (r < 0)
+                        return r;
+        }
         if (!tasks)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         r = children_list(ctx, kind_by_name("Task"), run->o.ns, "Workflow", NULL, run->o.uid, &all,
@@ -510,8 +663,11 @@ static int deploy_image(struct workflow_run *run, size_t i, char **ret, struct b
         const struct workflow_step_spec *step = run->s[i].spec;
         char msg[160] = "";
         char *image = NULL;
-        int r = expr_expand(step->deploy.image, resolve_expr, run, WORKFLOW_DEPLOY_IMAGE_MAX,
-                            &image, msg, sizeof(msg));
+        _cleanup_json_ json_t *holder = json_array();
+        struct expansion x = {run, i, NULL, holder, msg, sizeof(msg)};
+        int r = holder ? expr_expand(step->deploy.image, resolve_expr, &x,
+                                     WORKFLOW_DEPLOY_IMAGE_MAX, &image, msg, sizeof(msg))
+                       : -ENOMEM;
 
         *ret = NULL;
         if (run->read_error.code) {
@@ -781,6 +937,28 @@ static int store_children_result(struct workflow_run *run, size_t i, struct bert
         return put_result(run, i, data, err);
 }
 
+/* A build step's result: the image it built (its ID), after its log. The
+ * builder forgets the build then: the result is the record. */
+static int store_build_result(struct workflow_run *run, size_t i, struct berth_error *err)
+{
+        struct step_run *sr = &run->s[i];
+        const char *image = sr->build.image_id;
+        int r;
+
+        if (!image) /* stored by an earlier reconcile (build_result_found) */
+                return 0;
+        r = workflow_store_build_log(run, i, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *data = result_json(run, i, image, strlen(image), false, NULL);
+        if (!data)
+                return berth_error_set(err, -ENOMEM, "result of step %s", sr->spec->name);
+        r = put_result(run, i, data, err);
+        if (r == 0)
+                workflow_build_cancel(run, i);
+        return r;
+}
+
 int workflow_store_result(struct workflow_run *run, size_t i, struct berth_error *err)
 {
         struct step_run *sr = &run->s[i];
@@ -789,6 +967,8 @@ int workflow_store_result(struct workflow_run *run, size_t i, struct berth_error
 
         if (run->steps[i].deploy)
                 return store_deploy_result(run, i, err);
+        if (run->steps[i].build)
+                return store_build_result(run, i, err);
         if (run->steps[i].fan_out)
                 return store_children_result(run, i, err);
         task_status_from_json(sr->task, &ts);

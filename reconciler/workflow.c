@@ -89,7 +89,7 @@ static int prepare_step(struct workflow_run *run, size_t i, struct berth_error *
         _cleanup_free_ char *part = str_printf("step-%s", step->name);
 
         sr->spec = step;
-        if (!step->task) {
+        if (step->type == WORKFLOW_STEP_DEPLOY) {
                 sr->service_key = object_key(o->ctx->prefix, kind_by_name("Service")->resource,
                                              o->ns, step->deploy.service);
                 if (!sr->service_key)
@@ -223,6 +223,55 @@ static void observe_deploy(struct workflow_run *run, size_t i, struct workflow_s
                 s->deploy_deadline_ms = rec->start_ms + d->timeout_ms;
 }
 
+/* A build step: the builder's word. A build it forgot (berthd restarted, or
+ * the result was stored by a reconcile whose status write was lost) has
+ * started before when the status says so: its stored result then tells it
+ * finished, else it builds again. */
+static int observe_build(struct workflow_run *run, size_t i, struct workflow_step *s,
+                         struct berth_error *err)
+{
+        struct step_run *sr = &run->s[i];
+        _cleanup_free_ char *id = workflow_build_id(run, i);
+
+        s->build = true;
+        sr->log_stored = (uint64_t)json_path_int(sr->prev, "logBytes", 0);
+        if (!id)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        build_status_release(&sr->build);
+        if (run->o.ctx->builder && builder_status(run->o.ctx->builder, id, &sr->build) < 0)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        switch (sr->build.state) {
+        case BUILD_QUEUED:
+        case BUILD_RUNNING:
+                s->build_state = STEP_BUILD_RUNNING;
+                break;
+        case BUILD_SUCCEEDED:
+                s->build_state = STEP_BUILD_SUCCEEDED;
+                break;
+        case BUILD_FAILED:
+                s->build_state = STEP_BUILD_FAILED;
+                s->build_message = sr->build.message;
+                break;
+        case BUILD_UNKNOWN:
+                if (s->result_stored) { /* by this reconcile, which forgot the build */
+                        s->build_state = STEP_BUILD_SUCCEEDED;
+                        break;
+                }
+                if (s->prev_phase != STEP_RUNNING)
+                        break;
+                int r = workflow_load_result(run, i, err);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                sr->build_result_found = r == 0;
+                if (r == 0) {
+                        s->build_state = STEP_BUILD_SUCCEEDED;
+                        s->result_stored = true;
+                }
+                break;
+        }
+        return 0;
+}
+
 /* A Task of this Workflow in the cache: its phase into *phase/reason/message. */
 static void observe_task_object(const struct workflow_run *run, const json_t *task, bool *exists,
                                 bool *foreign, bool *deleting, enum task_phase *phase,
@@ -324,7 +373,9 @@ static int observe_step(struct workflow_run *run, size_t i, struct berth_error *
         s->prev_created = json_object_get(sr->prev, "task") != NULL;
         s->prev_children_created = (size_t)json_path_int(sr->prev, "created", 0);
 
-        if (!spec->task) {
+        if (spec->type == WORKFLOW_STEP_BUILD)
+                return observe_build(run, i, s, err);
+        if (spec->type == WORKFLOW_STEP_DEPLOY) {
                 observe_deploy(run, i, s);
                 /* Results are not cached: read one only when the step may just
                  * have finished. */
@@ -457,6 +508,9 @@ static int finalize(struct object_run *o, struct berth_error *err)
         struct workflow_run *run = workflow_run_of(o);
         int r = workflow_workspace_remove(run, err);
 
+        if (o->ctx->builder)
+                builder_forget_owner(o->ctx->builder, o->key);
+
         if (r == -EBUSY) {
                 /* A step's container is still being removed: look again soon. */
                 berth_error_clear(err);
@@ -494,6 +548,9 @@ static int workflow_act(struct object_run *o, struct berth_error *err)
                 case WORKFLOW_ACTION_RESET_STEP:
                         r = workflow_reset_step(run, a->step, err);
                         break;
+                case WORKFLOW_ACTION_BUILD:
+                        r = workflow_build(run, a->step, err);
+                        break;
                 case WORKFLOW_ACTION_DEPLOY:
                         r = workflow_deploy(run, a->step, err);
                         /* Written: without wait the step is done, with wait
@@ -518,6 +575,16 @@ static int workflow_act(struct object_run *o, struct berth_error *err)
                 }
                 if (r == -ENOMEM)
                         return berth_error_set(err, r, "%s: out of memory", o->key);
+        }
+        /* Builds: a snapshot of their output for `berth logs` while they
+         * run; a failed one's last, then the builder forgets it (the step's
+         * status, Failed, is the record). */
+        for (size_t i = 0; r >= 0 && i < run->n; i++) {
+                enum step_build_state b = run->steps[i].build_state;
+                if (b == STEP_BUILD_RUNNING || b == STEP_BUILD_FAILED)
+                        r = workflow_store_build_log(run, i, err);
+                if (r >= 0 && b == STEP_BUILD_FAILED)
+                        workflow_build_cancel(run, i);
         }
         if (r < 0)
                 return r;
@@ -550,6 +617,31 @@ static int deploy_status_json(const struct workflow_run *run, size_t i,
              json_set_time(e, "startTime", d->start_ms) < 0))
                 return -ENOMEM;
         if (finished && json_set_time(e, "finishTime", run->o.now_ms) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* A build step: when its build ran, the image it made, how much of its
+ * log is stored. */
+static int build_status_json(const struct workflow_run *run, size_t i,
+                             const struct workflow_step_plan *sp, json_t *e)
+{
+        const struct step_run *sr = &run->s[i];
+        const struct build_status *b = &sr->build;
+        int64_t start = b->started_ms > 0 ? b->started_ms : json_time_field(sr->prev, "startTime");
+        const char *image = b->image_id ? b->image_id : json_path_string(sr->prev, "image");
+        bool finished = sp->phase == STEP_SUCCEEDED || sp->phase == STEP_FAILED;
+
+        if (!image && sr->build_result_found && sr->result)
+                image = json_string_value(json_object_get(sr->result, "result"));
+        if (sp->phase == STEP_PENDING)
+                return 0;
+        if (json_set_time(e, "startTime", start > 0 ? start : run->o.now_ms) < 0 ||
+            json_set_string(e, "image", image) < 0 ||
+            (sr->log_stored > 0 &&
+             json_set_new(e, "logBytes", json_integer((json_int_t)sr->log_stored)) < 0) ||
+            (finished && json_set_time(e, "finishTime",
+                                       b->finished_ms > 0 ? b->finished_ms : run->o.now_ms) < 0))
                 return -ENOMEM;
         return 0;
 }
@@ -595,6 +687,8 @@ static json_t *step_status_json(const struct workflow_run *run, size_t i,
         if (!e)
                 return NULL;
         if (s->deploy && deploy_status_json(run, i, sp, e) < 0)
+                return NULL;
+        if (s->build && build_status_json(run, i, sp, e) < 0)
                 return NULL;
         if (s->fan_out && fan_out_status_json(run, i, sp, e) < 0)
                 return NULL;
@@ -721,6 +815,7 @@ static void step_run_release(struct step_run *sr)
         free(sr->written.uid);
         free(sr->written.image);
         json_decref(sr->items);
+        build_status_release(&sr->build);
         for (size_t c = 0; sr->child_tasks && c < sr->n_children; c++)
                 json_decref(sr->child_tasks[c]);
         free(sr->child_tasks);

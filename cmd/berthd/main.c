@@ -33,6 +33,7 @@
 #define DEFAULT_DOCKER_WAIT_MS (60 * 1000)
 #define LISTEN_MAX             16
 #define SOURCE_DIRS_MAX        64 /* --source-root and --watch-dir flags */
+#define BUILD_ROOTS_MAX        64 /* --build-root flags */
 #define WORKERS_MAX            1024
 
 /* Parsed flags (process-wide by design: main owns them). */
@@ -58,6 +59,9 @@ struct options {
         const char *source_roots[2 * SOURCE_DIRS_MAX];
         size_t n_source_roots;
         const char *watch_dirs[SOURCE_DIRS_MAX];
+        /* Directories Workflow build steps may build from (--build-root). */
+        const char *build_roots[BUILD_ROOTS_MAX];
+        size_t n_build_roots;
         size_t n_watch_dirs;
 };
 
@@ -97,6 +101,8 @@ static void usage(FILE *out)
             "                       (default none: every Source is refused, PathNotAllowed)\n"
             "  --watch-dir DIR      follow DIR: creates or updates the Source named after it\n"
             "                       (namespace default) and allows DIR, repeatable\n"
+            "  --build-root DIR     a directory Workflow build steps may build images from,\n"
+            "                       repeatable (default none: build steps are refused)\n"
             "  --version            print the version and exit\n"
             "  -h, --help           print this help and exit\n");
 }
@@ -191,6 +197,7 @@ enum {
         OPT_LEADER_ID,
         OPT_SOURCE_ROOT,
         OPT_WATCH_DIR,
+        OPT_BUILD_ROOT,
         OPT_VERSION,
 };
 
@@ -215,6 +222,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"leader-retry", required_argument, NULL, OPT_LEADER_RETRY},
             {"leader-id", required_argument, NULL, OPT_LEADER_ID},
             {"source-root", required_argument, NULL, OPT_SOURCE_ROOT},
+            {"build-root", required_argument, NULL, OPT_BUILD_ROOT},
             {"watch-dir", required_argument, NULL, OPT_WATCH_DIR},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, 'h'},
@@ -353,6 +361,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                         if (c == OPT_WATCH_DIR)
                                 o->watch_dirs[o->n_watch_dirs++] = optarg;
                         o->source_roots[o->n_source_roots++] = optarg;
+                        break;
+                case OPT_BUILD_ROOT:
+                        if (optarg[0] != '/')
+                                return bad_flag("invalid --build-root '%s': want an absolute path",
+                                                optarg);
+                        if (o->n_build_roots == BUILD_ROOTS_MAX)
+                                return bad_flag("too many --build-root flags (max %d)",
+                                                BUILD_ROOTS_MAX);
+                        o->build_roots[o->n_build_roots++] = optarg;
                         break;
                 case OPT_VERSION:
                         printf("berthd %s\n", BERTH_VERSION);
@@ -573,6 +590,8 @@ int main(int argc, char **argv)
             .standby = leader_elect,
             .source_roots = o.source_roots,
             .n_source_roots = o.n_source_roots,
+            .build_roots = o.build_roots,
+            .n_build_roots = o.n_build_roots,
         };
         r = controller_new(&ccfg, &controller, &err);
         if (r < 0) {
@@ -621,6 +640,8 @@ int main(int argc, char **argv)
             .leader_userdata = &leadership,
             .source_roots = o.source_roots,
             .n_source_roots = o.n_source_roots,
+            .build_roots = o.build_roots,
+            .n_build_roots = o.n_build_roots,
         };
         r = api_server_new(&acfg, &api, &err);
         if (r < 0) {

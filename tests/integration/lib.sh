@@ -51,6 +51,9 @@ remove_berth_containers() {
   local ids
   ids=$(docker ps -aq --filter "$(cluster_filter)") || true
   [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+  # Workflow workspaces, once their containers are gone.
+  ids=$(docker volume ls -q --filter "$(cluster_filter)") || true
+  [ -z "$ids" ] || docker volume rm -f $ids >/dev/null 2>&1 || true
 }
 
 start_berthd() {

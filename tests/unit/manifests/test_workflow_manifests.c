@@ -293,8 +293,8 @@ static void test_step_fields(void **state)
                                 "    - {name: Bad_Name, task: []}\n"
                                 "    - 5\n"
                                 "    - {name: 7, task: {image: b}}\n",
-                                "w.yaml:7:7: spec.steps[0]: exactly one of task or deploy: found "
-                                "none\n"
+                                "w.yaml:7:7: spec.steps[0]: exactly one of task, deploy or build: "
+                                "found none\n"
                                 "w.yaml:8:7: spec.steps[0].tsk: unknown field, did you mean "
                                 "spec.steps[0].task?\n"
                                 "w.yaml:9:7: spec.steps[0].depends: must be a string\n"
@@ -458,12 +458,12 @@ static void test_deploy_exactly_one(void **state)
                                 "    - {name: c, task: null, deploy: null}\n"
                                 "    - {name: d, deploy: [web]}\n"
                                 "    - {name: e, task: {image: b}, deploy: null}\n",
-                                "w.yaml:7:7: spec.steps[0]: exactly one of task or deploy: found "
-                                "both\n"
-                                "w.yaml:10:7: spec.steps[1]: exactly one of task or deploy: found "
-                                "none\n"
-                                "w.yaml:11:7: spec.steps[2]: exactly one of task or deploy: found "
-                                "none\n"
+                                "w.yaml:7:7: spec.steps[0]: exactly one of task, deploy or build: "
+                                "found task and deploy\n"
+                                "w.yaml:10:7: spec.steps[1]: exactly one of task, deploy or build: "
+                                "found none\n"
+                                "w.yaml:11:7: spec.steps[2]: exactly one of task, deploy or build: "
+                                "found none\n"
                                 "w.yaml:12:17: spec.steps[3].deploy: must be an object");
 }
 
@@ -1871,7 +1871,6 @@ static void test_continue_on_and_build(void **state)
                                 "    - name: f\n"
                                 "      task: {image: b}\n"
                                 "      continueOn: true\n"
-                                /* build steps are not part of this version */
                                 "    - name: g\n"
                                 "      task: {image: b}\n"
                                 "      build: {context: .}\n",
@@ -1879,7 +1878,47 @@ static void test_continue_on_and_build(void **state)
                                 "(true or false)\n"
                                 "w.yaml:9:35: spec.steps[0].continueOn.succeeded: unknown field\n"
                                 "w.yaml:12:7: spec.steps[1].continueOn: must be an object\n"
-                                "w.yaml:15:7: spec.steps[2].build: unknown field");
+                                "w.yaml:13:7: spec.steps[2]: exactly one of task, deploy or build: "
+                                "found task and build");
+}
+
+/* A build step: what berthd builds, checked without knowing its roots. */
+static void test_build_fields(void **state)
+{
+        (void)state;
+        assert_workflow_invalid(
+            "  parameters: [{name: v, value: \"1\"}]\n"
+            "  steps:\n"
+            "    - name: a\n"
+            "      build: {context: rel/dir, dockerfile: ../Dockerfile, tags: [\"x y\", \"\"]}\n"
+            "    - name: b\n"
+            "      build: {context: \"/srv/{{parameters.v}}\", buildArgs: {1X: a, OK: 5}}\n"
+            "    - name: c\n"
+            "      build: {context: /srv/app, tags: [\"app:{{parameters.nope}}\"]}\n"
+            "      withItems: [1]\n"
+            "      retryStrategy: {limit: 1}\n"
+            "      outputs: {files: [{name: f, path: /f}]}\n"
+            "    - name: d\n"
+            "      build: {context: /srv/app, contxt: x}\n",
+            "w.yaml:9:15: spec.steps[0].build.context: must be an absolute path on berthd's host\n"
+            "w.yaml:9:33: spec.steps[0].build.dockerfile: must be a path inside the context, "
+            "without \"..\"\n"
+            "w.yaml:9:67: spec.steps[0].build.tags[0]: must not contain whitespace\n"
+            "w.yaml:9:74: spec.steps[0].build.tags[1]: must be 1 to 1024 characters\n"
+            "w.yaml:11:15: spec.steps[1].build.context: expressions are not allowed here\n"
+            "w.yaml:11:61: spec.steps[1].build.buildArgs.1X: invalid build argument name: must "
+            "match [A-Za-z_][A-Za-z0-9_]*\n"
+            "w.yaml:11:68: spec.steps[1].build.buildArgs.OK: must be a string; quote it: \"5\"\n"
+            "w.yaml:13:41: spec.steps[2].build.tags[0]: {{parameters.nope}}: unknown parameter "
+            "\"nope\"\n"
+            "w.yaml:14:7: spec.steps[2].withItems: only in a task step: a build step cannot fan "
+            "out\n"
+            "w.yaml:15:7: spec.steps[2].retryStrategy: only in a task step: a build step is not "
+            "retried\n"
+            "w.yaml:16:7: spec.steps[2].outputs: only in a task step: a build step's result is "
+            "the image it built\n"
+            "w.yaml:18:34: spec.steps[3].build.contxt: unknown field, did you mean "
+            "spec.steps[3].build.context?");
 }
 
 static void test_ref_parse(void **state)
@@ -1958,6 +1997,7 @@ int main(void)
             cmocka_unit_test(test_outputs),
             cmocka_unit_test(test_file_expressions),
             cmocka_unit_test(test_continue_on_and_build),
+            cmocka_unit_test(test_build_fields),
             cmocka_unit_test(test_ref_parse),
         };
 
