@@ -410,6 +410,18 @@ static void test_create_errors(void **state)
         /* Created nothing. */
         json_decref(expect("GET", NS_PATH "/a", NULL, 404));
 
+        /* A build step, when berthd has no --build-root: refused, named. */
+        j = expect("POST", "/apis/berth/v1/namespaces/default/workflows",
+                   "apiVersion: berth/v1\nkind: Workflow\nmetadata: {name: b}\n"
+                   "spec: {steps: [{name: img, build: {context: /srv/app}}]}\n",
+                   422);
+        assert_string_equal(str_at(json_array_get(json_object_get(j, "details"), 0), "field"),
+                            "spec.steps[0].build.context");
+        assert_non_null(strstr(str_at(j, "message"),
+                               "build steps are disabled: berthd runs without --build-root"));
+        json_decref(j);
+        json_decref(expect("GET", "/apis/berth/v1/namespaces/default/workflows/b", NULL, 404));
+
         /* Over the per-object limit: our own 413 Status. */
         size_t big = MANIFEST_DOC_MAX + 10;
         char *body = malloc(big);

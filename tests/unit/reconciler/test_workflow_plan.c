@@ -2348,6 +2348,96 @@ static void test_fan_out_fail_fast(void **state)
         assert_step(&p, 0, STEP_RUNNING);
 }
 
+/* failFast across steps: another step's failure stops a fanned-out step
+ * from making more children; once its own running ones ended, it fails with
+ * FailFast, and the Workflow's failure names the step that failed first. */
+static void test_fan_out_fail_fast_across_steps(void **state)
+{
+        (void)state;
+        struct workflow_child kids[10] = {0};
+        struct workflow_step s[2] = {step_failed("a"), step_fan_out("f", kids, 10)};
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        kids[0] = child(TASK_PHASE_RUNNING);
+        kids[1] = child(TASK_PHASE_SUCCEEDED);
+        s[1].prev_children_created = 2;
+        s[1].prev_phase = STEP_RUNNING;
+        in.parallelism = 4;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 1, STEP_RUNNING);
+        assert_phase(&p, TASK_PHASE_RUNNING);
+        assert_true(p.terminating);
+
+        kids[0].phase = TASK_PHASE_SUCCEEDED;
+        plan(&in, &p);
+        assert_int_equal(count_actions(&p, WORKFLOW_ACTION_CREATE_TASK), 0);
+        assert_step(&p, 1, STEP_FAILED);
+        assert_step_reason(&p, 1, "FailFast");
+        assert_string_equal(p.steps[1].message,
+                            "stopped with 2 of 10 items made: another step failed (failFast)");
+        assert_phase(&p, TASK_PHASE_FAILED);
+        assert_message_prefix(&p, "step a failed");
+}
+
+/* A build step: started through the builder (a slot of parallelism like a
+ * Task), Running while it builds, its result stored once it succeeded,
+ * BuildFailed with the daemon's message; a stop cancels it. */
+static void test_build_step(void **state)
+{
+        (void)state;
+        struct workflow_step s[2] = {step("image"), step("test")};
+        size_t dep = 0;
+        struct workflow_plan_input in = input(s, 2);
+        struct workflow_plan p;
+
+        s[0].build = true;
+        s[1].deps = &dep;
+        s[1].n_deps = 1;
+        plan(&in, &p);
+        assert_true(has_action(&p, WORKFLOW_ACTION_BUILD, 0));
+        assert_step(&p, 0, STEP_RUNNING);
+        assert_step(&p, 1, STEP_PENDING);
+        assert_int_not_equal(p.start_ms, 0);
+
+        s[0].build_state = STEP_BUILD_RUNNING;
+        s[0].prev_phase = STEP_RUNNING;
+        in.prev_phase = TASK_PHASE_RUNNING;
+        in.prev_start_ms = T0;
+        plan(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_step(&p, 0, STEP_RUNNING);
+
+        s[0].build_state = STEP_BUILD_SUCCEEDED;
+        plan(&in, &p);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STORE_RESULT, 0));
+        s[0].result_stored = true;
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_SUCCEEDED);
+        assert_true(has_action(&p, WORKFLOW_ACTION_CREATE_TASK, 1));
+
+        s[0].result_stored = false;
+        s[0].build_state = STEP_BUILD_FAILED;
+        s[0].build_message = "build: The command '/bin/sh -c exit 3' returned a non-zero code: 3";
+        plan(&in, &p);
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "BuildFailed");
+        assert_string_equal(p.steps[0].message, s[0].build_message);
+        assert_phase(&p, TASK_PHASE_FAILED);
+
+        /* stopped while it builds: cancelled */
+        s[0].build_state = STEP_BUILD_RUNNING;
+        in.shutdown = true;
+        plan(&in, &p);
+        assert_true(has_action(&p, WORKFLOW_ACTION_STOP_TASK, 0));
+        assert_step(&p, 0, STEP_FAILED);
+        assert_step_reason(&p, 0, "Stopped");
+        assert_phase(&p, TASK_PHASE_FAILED);
+}
+
 /* Made in index order: a child missing below the count the status recorded
  * was lost; one found above it was made by a reconcile whose status write was
  * lost, and is adopted. A child of another owner is a conflict. */
@@ -2918,6 +3008,8 @@ int main(void)
             cmocka_unit_test(test_fan_out_parallelism_shared_with_steps),
             cmocka_unit_test(test_fan_out_zero_items),
             cmocka_unit_test(test_fan_out_fail_fast),
+            cmocka_unit_test(test_fan_out_fail_fast_across_steps),
+            cmocka_unit_test(test_build_step),
             cmocka_unit_test(test_fan_out_lost_and_adopted_children),
             cmocka_unit_test(test_fan_out_1000_children),
             cmocka_unit_test(test_shutdown_stops_steps),
