@@ -132,20 +132,6 @@ static bool key_ok(const char *s, size_t max)
         return s && s[0] && strnlen(s, max + 1) <= max;
 }
 
-/* An object whose values are all strings (or NULL). */
-static bool strings_object(const json_t *j)
-{
-        const char *k;
-        json_t *v;
-
-        if (!j)
-                return true;
-        if (!json_is_object(j))
-                return false;
-        json_object_foreach((json_t *)j, k, v) if (!json_is_string(v)) return false;
-        return true;
-}
-
 static int request_check(const char *id, const char *owner_key, const struct build_request *req,
                          struct berth_error *err)
 {
@@ -172,7 +158,7 @@ static int request_check(const char *id, const char *owner_key, const struct bui
                                                "build %s: more than %d tags, or one empty or "
                                                "over %d bytes",
                                                id, BUILDER_TAGS_MAX, BUILDER_TAG_MAX);
-        if (!strings_object(req->build_args) || !strings_object(req->labels))
+        if (!json_is_string_map(req->build_args) || !json_is_string_map(req->labels))
                 return berth_error_set(err, -EINVAL,
                                        "build %s: build args and labels must be objects of "
                                        "strings",

@@ -303,6 +303,8 @@ const char *json_path_string(const json_t *root, const char *dotted);
 int64_t json_path_int(const json_t *root, const char *dotted, int64_t def);
 /* Sets a value at a dotted path, creating intermediate objects; steals value. */
 int json_path_set_new(json_t *root, const char *dotted, json_t *value);
+/* NULL, or an object whose values are all strings (labels, build args). */
+bool json_is_string_map(const json_t *j);
 /* Deep equality that treats 1 and 1.0 as different, like json_equal. */
 static inline bool json_same(const json_t *a, const json_t *b)
 {

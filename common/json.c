@@ -63,3 +63,20 @@ int json_path_set_new(json_t *root, const char *dotted, json_t *value)
                 cur = next;
         }
 }
+
+bool json_is_string_map(const json_t *j)
+{
+        const char *k;
+        json_t *v;
+
+        if (!j)
+                return true;
+        if (!json_is_object(j))
+                return false;
+        json_object_foreach((json_t *)j, k, v)
+        {
+                if (!json_is_string(v))
+                        return false;
+        }
+        return true;
+}

@@ -201,20 +201,6 @@ static int build_data(const char *data, size_t len, void *userdata)
         return r;
 }
 
-/* An object whose values are all strings (or NULL). */
-static bool strings_object(const json_t *j)
-{
-        const char *k;
-        json_t *v;
-
-        if (!j)
-                return true;
-        if (!json_is_object(j))
-                return false;
-        json_object_foreach((json_t *)j, k, v) if (!json_is_string(v)) return false;
-        return true;
-}
-
 static int query_add(struct buf *q, const char *key, const char *value)
 {
         _cleanup_free_ char *e = docker_escape(value);
@@ -272,7 +258,7 @@ int docker_image_build(struct docker *d, const char *context_dir,
                                        "%s: dockerfile %s must be a relative path inside the "
                                        "context",
                                        ctx, dockerfile);
-        if (!strings_object(opts->build_args) || !strings_object(opts->labels))
+        if (!json_is_string_map(opts->build_args) || !json_is_string_map(opts->labels))
                 return berth_error_set(err, -EINVAL,
                                        "%s: build args and labels must be objects of strings", ctx);
         for (const char *const *t = opts->tags; t && *t; t++)

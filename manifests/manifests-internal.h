@@ -116,6 +116,17 @@ const json_t *check_string_map(struct check *c, const json_t *obj, const char *p
 const char *check_name(struct check *c, const json_t *obj, const char *parent, const char *key,
                        bool required);
 
+/* A Task's retryOn (a Workflow step's retryStrategy.retryOn) at parent.key:
+ * unique known values, at least one; its bits, RETRY_ON_DEFAULT when absent
+ * or wrong (reported). */
+unsigned check_retry_on(struct check *c, const json_t *obj, const char *parent, const char *key);
+/* A Task's retryExitCodes (retryStrategy.exitCodes) at parent.key: {in: [...]}
+ * or {notIn: [...]}, unique codes 0..255, at most RETRY_EXIT_CODES_MAX.
+ * Decoded into out's retry_exit_codes* when out is not NULL. */
+struct task_spec;
+void check_retry_exit_codes(struct check *c, const json_t *obj, const char *parent, const char *key,
+                            struct task_spec *out);
+
 /* The expressions of one template string (a task_template_foreach value at
  * parent.field), resolved by resolve as validation does: an unknown or
  * malformed one is reported on that field. 0, or -ENOMEM (r set), which

@@ -365,23 +365,20 @@ static void refuse_in_service(struct check *c, const json_t *spec, const char *p
         }
 }
 
-/* spec.retryOn: unique known values, at least one. Absent: RETRY_ON_DEFAULT. */
-static void check_retry_on(struct check *c, const json_t *spec, const char *parent,
-                           struct task_spec *out)
+unsigned check_retry_on(struct check *c, const json_t *obj, const char *parent, const char *key)
 {
         _cleanup_free_ char *list_path = NULL;
         _cleanup_json_ json_t *seen = NULL; /* value → first index */
-        const json_t *arr = check_list(c, spec, parent, "retryOn", &list_path, &seen);
+        const json_t *arr = check_list(c, obj, parent, key, &list_path, &seen);
         unsigned bits = 0;
         size_t i;
         json_t *item;
 
-        out->retry_on = RETRY_ON_DEFAULT;
         if (!arr)
-                return;
+                return RETRY_ON_DEFAULT;
         if (json_array_size(arr) == 0) {
-                check_error_key(c, parent, "retryOn", "must list at least one of " RETRY_ON_LIST);
-                return;
+                check_error_key(c, parent, key, "must list at least one of " RETRY_ON_LIST);
+                return RETRY_ON_DEFAULT;
         }
         json_array_foreach(arr, i, item)
         {
@@ -390,7 +387,7 @@ static void check_retry_on(struct check *c, const json_t *spec, const char *pare
                 unsigned bit = retry_on_from_string(name);
 
                 if (!path)
-                        return;
+                        return RETRY_ON_DEFAULT;
                 if (!name)
                         check_error(c, path, "must be a string");
                 else if (!bit)
@@ -398,16 +395,14 @@ static void check_retry_on(struct check *c, const json_t *spec, const char *pare
                 else if (check_unique(c, seen, name, i, list_path, path, NULL, "value"))
                         bits |= bit;
         }
-        if (bits)
-                out->retry_on = bits;
+        return bits ? bits : RETRY_ON_DEFAULT;
 }
 
-/* spec.retryExitCodes: {in: [...]} or {notIn: [...]}, unique codes 0..255. */
-static void check_retry_exit_codes(struct check *c, const json_t *spec, const char *parent,
-                                   struct task_spec *out)
+void check_retry_exit_codes(struct check *c, const json_t *obj, const char *parent, const char *key,
+                            struct task_spec *out)
 {
         static const char *const fields[] = {"in", "notIn", NULL};
-        const json_t *rules = check_object(c, spec, parent, "retryExitCodes", false);
+        const json_t *rules = check_object(c, obj, parent, key, false);
         _cleanup_free_ char *path = NULL, *list_path = NULL;
         _cleanup_json_ json_t *seen = NULL; /* code → first index */
         const json_t *in, *not_in, *arr;
@@ -417,7 +412,7 @@ static void check_retry_exit_codes(struct check *c, const json_t *spec, const ch
 
         if (!rules)
                 return;
-        path = check_join(c, parent, "retryExitCodes");
+        path = check_join(c, parent, key);
         if (!path)
                 return;
         check_unknown_fields(c, rules, path, fields);
@@ -440,16 +435,18 @@ static void check_retry_exit_codes(struct check *c, const json_t *spec, const ch
                             n);
                 return;
         }
-        codes = alloc_entries(c, n, sizeof(*codes));
-        if (!codes)
+        codes = out ? alloc_entries(c, n, sizeof(*codes)) : NULL;
+        if (out && !codes)
                 return;
-        out->retry_exit_codes = codes;
-        out->retry_exit_codes_mode = in ? RETRY_EXIT_CODES_IN : RETRY_EXIT_CODES_NOT_IN;
+        if (out) {
+                out->retry_exit_codes = codes;
+                out->retry_exit_codes_mode = in ? RETRY_EXIT_CODES_IN : RETRY_EXIT_CODES_NOT_IN;
+        }
         json_array_foreach(arr, i, item)
         {
                 _cleanup_free_ char *item_path = check_index(c, list_path, i);
                 json_int_t code = json_integer_value(item);
-                char key[16];
+                char code_text[16];
 
                 if (!item_path)
                         return;
@@ -461,8 +458,9 @@ static void check_retry_exit_codes(struct check *c, const json_t *spec, const ch
                         check_error(c, item_path, "must be between 0 and %d", EXIT_CODE_MAX);
                         continue;
                 }
-                snprintf(key, sizeof(key), "%d", (int)code);
-                if (check_unique(c, seen, key, i, list_path, item_path, NULL, "exit code"))
+                snprintf(code_text, sizeof(code_text), "%d", (int)code);
+                if (check_unique(c, seen, code_text, i, list_path, item_path, NULL, "exit code") &&
+                    out)
                         codes[out->n_retry_exit_codes++] = (int)code;
         }
 }
@@ -478,8 +476,8 @@ static void check_retry_rules(struct check *c, const json_t *spec, const char *p
         bool never = !policy || (json_is_string(policy) &&
                                  streq(json_string_value(policy), restart_policies[RESTART_NEVER]));
 
-        check_retry_on(c, spec, parent, out);
-        check_retry_exit_codes(c, spec, parent, out);
+        out->retry_on = check_retry_on(c, spec, parent, "retryOn");
+        check_retry_exit_codes(c, spec, parent, "retryExitCodes", out);
         for (size_t i = 0; never && i < ARRAY_SIZE(rule_fields); i++)
                 if (check_field(c, spec, parent, rule_fields[i], false))
                         check_error_key(c, parent, rule_fields[i],

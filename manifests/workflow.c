@@ -786,99 +786,6 @@ static bool with_param_ref(const char *s, struct workflow_ref *ret)
                ret->type == WORKFLOW_REF_STEP_RESULT;
 }
 
-/* As a Task's retryOn and retryExitCodes (task.c) say them: the step's
- * rule becomes its Task's. */
-#define RETRY_ON_LIST "Error, OOMKilled, DeadlineExceeded, ContainerLost"
-
-static const char *const retry_on_names[] = {"Error", "OOMKilled", "DeadlineExceeded",
-                                             "ContainerLost", NULL};
-
-/* retryStrategy.retryOn: a non-empty list of distinct retry_on_names;
- * whether it names Error (true when absent: the Task's default does). */
-static bool check_retry_on(struct check *c, const json_t *rs, const char *rs_path)
-{
-        _cleanup_free_ char *list_path = NULL;
-        _cleanup_json_ json_t *seen = NULL; /* value → first index */
-        const json_t *arr = check_list(c, rs, rs_path, "retryOn", &list_path, &seen);
-        bool error = false;
-        size_t k;
-        json_t *item;
-
-        if (!arr)
-                return true;
-        if (json_array_size(arr) == 0) {
-                check_error_key(c, rs_path, "retryOn", "must list at least one of " RETRY_ON_LIST);
-                return true;
-        }
-        json_array_foreach(arr, k, item)
-        {
-                _cleanup_free_ char *item_path = check_index(c, list_path, k);
-                const char *s = json_string_value(item);
-
-                if (!item_path)
-                        return true;
-                if (!s)
-                        check_error(c, item_path, "must be a string");
-                else if (!strv_contains(retry_on_names, s))
-                        check_error(c, item_path, "unknown value \"%s\": one of " RETRY_ON_LIST, s);
-                else if (check_unique(c, seen, s, k, list_path, item_path, NULL, "value"))
-                        error = error || streq(s, "Error");
-        }
-        return error;
-}
-
-/* retryStrategy.exitCodes: {in: [...]} or {notIn: [...]}, distinct codes
- * 0..255. */
-static void check_exit_codes(struct check *c, const json_t *codes, const char *codes_path)
-{
-        static const char *const exit_codes_fields[] = {"in", "notIn", NULL};
-        _cleanup_free_ char *list_path = NULL;
-        _cleanup_json_ json_t *seen = NULL; /* code → first index */
-        bool has_in, has_not_in;
-        const json_t *arr;
-        size_t k, n;
-        json_t *item;
-
-        check_unknown_fields(c, codes, codes_path, exit_codes_fields);
-        has_in = check_field(c, codes, codes_path, "in", false) != NULL;
-        has_not_in = check_field(c, codes, codes_path, "notIn", false) != NULL;
-        if (has_in == has_not_in) {
-                check_error(c, codes_path, "exactly one of in or notIn");
-                return;
-        }
-        arr = check_list(c, codes, codes_path, has_in ? "in" : "notIn", &list_path, &seen);
-        if (!arr)
-                return;
-        n = json_array_size(arr);
-        if (n == 0) {
-                check_error(c, list_path, "must list at least one exit code");
-                return;
-        }
-        if (n > RETRY_EXIT_CODES_MAX) {
-                check_error(c, list_path, "at most %d exit codes, found %zu", RETRY_EXIT_CODES_MAX,
-                            n);
-                return;
-        }
-        json_array_foreach(arr, k, item)
-        {
-                _cleanup_free_ char *item_path = check_index(c, list_path, k);
-                char code[24];
-
-                if (!item_path)
-                        return;
-                if (!json_is_integer(item)) {
-                        check_error(c, item_path, "must be an integer");
-                        continue;
-                }
-                if (json_integer_value(item) < 0 || json_integer_value(item) > EXIT_CODE_MAX) {
-                        check_error(c, item_path, "must be between 0 and %d", EXIT_CODE_MAX);
-                        continue;
-                }
-                snprintf(code, sizeof(code), "%" JSON_INTEGER_FORMAT, json_integer_value(item));
-                check_unique(c, seen, code, k, list_path, item_path, NULL, "exit code");
-        }
-}
-
 /* steps[].retryStrategy: the object when present and valid, else NULL. */
 static const json_t *check_retry_strategy(struct check *c, const json_t *step, const char *path,
                                           const char *other)
@@ -887,9 +794,9 @@ static const json_t *check_retry_strategy(struct check *c, const json_t *step, c
         static const char *const backoff_fields[] = {"initialSeconds", "factor", "maxSeconds",
                                                      NULL};
         const json_t *rs = check_object(c, step, path, "retryStrategy", false);
-        _cleanup_free_ char *rs_path = NULL, *backoff_path = NULL, *codes_path = NULL;
+        _cleanup_free_ char *rs_path = NULL, *backoff_path = NULL;
         size_t errors = c->errs.n;
-        const json_t *backoff, *codes;
+        const json_t *backoff;
         bool retries_error;
 
         if (!rs)
@@ -911,15 +818,13 @@ static const json_t *check_retry_strategy(struct check *c, const json_t *step, c
                 (void)check_number(c, backoff, backoff_path, "factor", 1, 10, 1);
                 (void)check_int(c, backoff, backoff_path, "maxSeconds", 1, SECONDS_PER_DAY, 1);
         }
-        retries_error = check_retry_on(c, rs, rs_path);
-        codes = check_object(c, rs, rs_path, "exitCodes", false);
-        if (codes && (codes_path = check_join(c, rs_path, "exitCodes"))) {
-                check_exit_codes(c, codes, codes_path);
-                if (!retries_error)
-                        check_error(c, codes_path,
-                                    "needs Error in retryOn: the codes are those of attempts "
-                                    "that exited non-zero");
-        }
+        /* As a Task's retryOn and retryExitCodes: the step's rule becomes its Task's. */
+        retries_error = check_retry_on(c, rs, rs_path, "retryOn") & RETRY_ON_ERROR;
+        check_retry_exit_codes(c, rs, rs_path, "exitCodes", NULL);
+        if (check_object(c, rs, rs_path, "exitCodes", false) && !retries_error)
+                check_error_key(c, rs_path, "exitCodes",
+                                "needs Error in retryOn: the codes are those of attempts that "
+                                "exited non-zero");
         return c->errs.n == errors ? rs : NULL;
 }
 

@@ -156,6 +156,20 @@ static void end_step(struct workflow_step_plan *sp, enum step_phase phase, const
         sp->message = NULL;
 }
 
+/* Step i's work succeeded: Succeeded once its result is recorded, until then
+ * Running with the result to store. */
+static void succeeded_once_stored(struct planning *p, size_t i)
+{
+        struct workflow_step_plan *sp = &p->plan->steps[i];
+
+        if (p->in->steps[i].result_stored) {
+                sp->phase = STEP_SUCCEEDED;
+        } else {
+                sp->phase = STEP_RUNNING;
+                add_action(p->plan, WORKFLOW_ACTION_STORE_RESULT, i, WORKFLOW_NO_CHILD);
+        }
+}
+
 /* A deploy step whose Service was written: without wait it is done; with
  * wait the rollout of the generation written decides, unless the Service
  * goes away or timeoutSeconds passes first. */
@@ -209,12 +223,7 @@ static void observe_deploy(struct planning *p, size_t i)
                         return;
                 }
         }
-        if (s->result_stored) {
-                sp->phase = STEP_SUCCEEDED;
-        } else {
-                sp->phase = STEP_RUNNING;
-                add_action(p->plan, WORKFLOW_ACTION_STORE_RESULT, i, WORKFLOW_NO_CHILD);
-        }
+        succeeded_once_stored(p, i);
 }
 
 /* A build step: the builder's word. Returns false when it has not started. */
@@ -243,12 +252,7 @@ static bool observe_build(struct planning *p, size_t i)
         case STEP_BUILD_SUCCEEDED:
                 break;
         }
-        if (s->result_stored) {
-                sp->phase = STEP_SUCCEEDED;
-        } else {
-                sp->phase = STEP_RUNNING;
-                add_action(p->plan, WORKFLOW_ACTION_STORE_RESULT, i, WORKFLOW_NO_CHILD);
-        }
+        succeeded_once_stored(p, i);
         return true;
 }
 
@@ -260,12 +264,7 @@ static void observe_task(struct planning *p, size_t i)
 
         switch (s->task_phase) {
         case TASK_PHASE_SUCCEEDED:
-                if (s->result_stored) {
-                        sp->phase = STEP_SUCCEEDED;
-                } else {
-                        sp->phase = STEP_RUNNING;
-                        add_action(p->plan, WORKFLOW_ACTION_STORE_RESULT, i, WORKFLOW_NO_CHILD);
-                }
+                succeeded_once_stored(p, i);
                 break;
         case TASK_PHASE_FAILED:
                 sp->phase = STEP_FAILED;
@@ -336,12 +335,7 @@ static void observe_children(struct planning *p, size_t i)
                 return;
         }
         /* Every child succeeded: the JSON array of their results next. */
-        if (s->result_stored) {
-                sp->phase = STEP_SUCCEEDED;
-        } else {
-                sp->phase = STEP_RUNNING;
-                add_action(p->plan, WORKFLOW_ACTION_STORE_RESULT, i, WORKFLOW_NO_CHILD);
-        }
+        succeeded_once_stored(p, i);
 }
 
 /* What a step's Task, children or deploy (or their absence) say, before
