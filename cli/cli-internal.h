@@ -434,9 +434,9 @@ json_t *cli_diff_ordered_like(const json_t *v, const json_t *like);
 
 /* ---- sources (cmd-sync.c, pure parts) ----------------------------------- */
 
-/* Whether the Source's status.lastSyncTime is at least requested_ms: the
- * sync asked for then (SOURCE_ANNOTATION_SYNC) has happened. */
-bool cli_source_synced(const json_t *source, int64_t requested_ms);
+/* Whether the Source's status.lastSyncRequest is request: the sync asked for
+ * with that SOURCE_ANNOTATION_SYNC value has happened. */
+bool cli_source_synced(const json_t *source, const char *request);
 /* "Service 2, Task 10" from status.objects (by kind name); "" when empty.
  * Caller frees; NULL when memory ran out. */
 char *cli_source_objects_text(const json_t *objects);

@@ -23,11 +23,9 @@ static int64_t time_at(const json_t *o, const char *path)
         return t;
 }
 
-bool cli_source_synced(const json_t *source, int64_t requested_ms)
+bool cli_source_synced(const json_t *source, const char *request)
 {
-        int64_t t = time_at(source, "status.lastSyncTime");
-
-        return t > 0 && t >= requested_ms;
+        return request && streq(json_path_string(source, "status.lastSyncRequest"), request);
 }
 
 static const json_t *condition(const json_t *o, const char *type)
@@ -196,8 +194,8 @@ static int request_sync(json_t *o, void *userdata)
 }
 
 struct sync_wait {
-        int64_t requested_ms;
-        json_t *last; /* the object as last seen; owned */
+        const char *request; /* the annotation's value */
+        json_t *last;        /* the object as last seen; owned */
 };
 
 static enum cli_cond_result synced(const json_t *object, void *userdata, char *why, size_t why_size)
@@ -207,7 +205,7 @@ static enum cli_cond_result synced(const json_t *object, void *userdata, char *w
         (void)why, (void)why_size;
         json_decref(w->last);
         w->last = json_incref((json_t *)object);
-        return cli_source_synced(object, w->requested_ms) ? CLI_COND_MET : CLI_COND_PENDING;
+        return cli_source_synced(object, w->request) ? CLI_COND_MET : CLI_COND_PENDING;
 }
 
 static int parse_source(struct cli_ctx *ctx, const struct cli_command *cmd,
@@ -245,11 +243,11 @@ int cmd_sync(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
                     ctx, cmd, "invalid --timeout \"%s\": want a duration like 90s", timeout);
         req.force_prune = force_prune;
 
-        /* The request time as the annotation states it (whole seconds): the
-         * sync that answers it records a lastSyncTime at least as late. */
-        time_format_rfc3339(time_now_ms(), at);
-        if (time_parse_rfc3339(at, &w.requested_ms) < 0)
-                return cli_fail(ctx, "cannot read the clock");
+        /* The request is the annotation's value, a time to the millisecond:
+         * the sync that answers it records it as status.lastSyncRequest. */
+        int64_t now_ms = time_now_ms();
+        time_format_rfc3339_ms(now_ms, at);
+        w.request = at;
         if (cli_change_object(ctx, kind, name, request_sync, &req) < 0)
                 return CLI_EXIT_FAIL;
         if (timeout_ms == 0) {
@@ -276,7 +274,8 @@ int cmd_sync(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char 
         }
         if (r < 0 || outcome != CLI_FOLLOW_MET || !last)
                 return CLI_EXIT_FAIL;
-        r = cli_source_sync_print(ctx->out, last, w.requested_ms);
+        /* Status times have whole seconds. */
+        r = cli_source_sync_print(ctx->out, last, now_ms / 1000 * 1000);
         if (r < 0)
                 return cli_fail(ctx, "cannot write output");
         return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;

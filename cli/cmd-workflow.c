@@ -144,7 +144,7 @@ int cmd_retry(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char
         if (timeout && !wait)
                 return cli_usage_error(ctx, cmd, "--timeout needs --wait");
 
-        time_format_rfc3339(time_now_ms(), rt.at);
+        time_format_rfc3339_ms(time_now_ms(), rt.at);
         if (cli_change_object(ctx, kind, rt.name, set_retry, &rt) < 0)
                 return CLI_EXIT_FAIL;
         fprintf(ctx->out, "workflow/%s retrying\n", rt.name);

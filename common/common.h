@@ -212,6 +212,9 @@ int64_t time_mono_ms(void); /* monotonic clock, ms */
 #define RFC3339_MAX 40
 /* "2026-01-01T00:00:00Z" (UTC, second precision, like Kubernetes). */
 void time_format_rfc3339(int64_t unix_ms, char out[RFC3339_MAX]);
+/* "2026-01-01T00:00:00.123Z": for requests written as annotations (a sync, a
+ * retry), so that two in one second still differ. */
+void time_format_rfc3339_ms(int64_t unix_ms, char out[RFC3339_MAX]);
 /* Accepts fractions of any length (Docker gives nanoseconds) and Z or +hh:mm.
  * Docker's "0001-01-01T00:00:00Z" (never) parses to 0. */
 int time_parse_rfc3339(const char *s, int64_t *ret_unix_ms);

@@ -55,6 +55,23 @@ void sleep_ms(int64_t ms)
                 ;
 }
 
+void time_format_rfc3339_ms(int64_t unix_ms, char out[RFC3339_MAX])
+{
+        int ms = (int)(((unix_ms % 1000) + 1000) % 1000);
+        size_t n;
+
+        time_format_rfc3339(unix_ms, out);
+        n = strlen(out); /* "...:ssZ": the 'Z' becomes ".mmmZ" */
+        if (n == 0 || n + 4 >= RFC3339_MAX)
+                return;
+        out[n - 1] = '.';
+        out[n] = (char)('0' + ms / 100);
+        out[n + 1] = (char)('0' + ms / 10 % 10);
+        out[n + 2] = (char)('0' + ms % 10);
+        out[n + 3] = 'Z';
+        out[n + 4] = '\0';
+}
+
 void time_format_rfc3339(int64_t unix_ms, char out[RFC3339_MAX])
 {
         time_t secs = (time_t)(unix_ms / 1000);

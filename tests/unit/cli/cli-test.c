@@ -110,6 +110,50 @@ static bool linger(struct fake *f, int c, int ms)
         return true;
 }
 
+/* The value of annotation key in the body of the last PUT, or "". Under
+ * f->lock. */
+static const char *put_annotation(struct fake *f, const char *key, json_t **holder)
+{
+        for (size_t i = f->requests < FAKE_PATHS_MAX ? f->requests : FAKE_PATHS_MAX; i-- > 0;) {
+                json_t *o = f->bodies[i] ? json_loads(f->bodies[i], 0, NULL) : NULL;
+                const char *v =
+                    json_string_value(json_object_get(json_path(o, "metadata.annotations"), key));
+                if (v) {
+                        *holder = o;
+                        return v;
+                }
+                json_decref(o);
+        }
+        return "";
+}
+
+/* A route's body with every "@annotation:<key>@" replaced by that
+ * annotation's value in the last PUT: for an answer that must echo what the
+ * client wrote (a request time, to the millisecond). Under f->lock. */
+static char *expand_annotations(struct fake *f, const char *body)
+{
+        struct buf b;
+
+        buf_init(&b, 1 << 20);
+        for (const char *p = body; *p;) {
+                const char *t = strstr(p, "@annotation:");
+                const char *close = t ? strchr(t + strlen("@annotation:"), '@') : NULL;
+                if (!t || !close) {
+                        buf_append_str(&b, p);
+                        break;
+                }
+                buf_append(&b, p, (size_t)(t - p));
+                char key[256];
+                json_t *holder = NULL;
+                snprintf(key, sizeof(key), "%.*s", (int)(close - t - strlen("@annotation:")),
+                         t + strlen("@annotation:"));
+                buf_append_str(&b, put_annotation(f, key, &holder));
+                json_decref(holder);
+                p = close + 1;
+        }
+        return b.data ? b.data : strdup("");
+}
+
 static void serve_one(struct fake *f, int c)
 {
         char req[65536];
@@ -181,7 +225,7 @@ static void serve_one(struct fake *f, int c)
         }
         /* Ours: the test may free its text once its client has the answer,
          * which can be before send() returns here. */
-        char *owned = strdup(r.body);
+        char *owned = expand_annotations(f, r.body);
         assert_non_null(owned);
         r.body = owned;
         pthread_mutex_unlock(&f->lock);

@@ -469,10 +469,11 @@ static void test_sync_print(void **state)
                                   "maxPruneFraction 0.5\n"));
         free(s);
 
-        assert_true(cli_source_synced(o, NOW - 60 * 1000));
-        assert_false(cli_source_synced(o, NOW - 59 * 1000));
-        json_object_del(st, "lastSyncTime");
-        assert_false(cli_source_synced(o, 0));
+        json_object_set_new(st, "lastSyncRequest", json_string("2026-01-01T00:00:00.250Z"));
+        assert_true(cli_source_synced(o, "2026-01-01T00:00:00.250Z"));
+        assert_false(cli_source_synced(o, "2026-01-01T00:00:00.251Z"));
+        json_object_del(st, "lastSyncRequest");
+        assert_false(cli_source_synced(o, "2026-01-01T00:00:00.250Z"));
         json_decref(o);
 }
 
@@ -702,7 +703,9 @@ static void test_sync_command(void **state)
         struct fake *f = *state;
         struct capture c = {0};
         _cleanup_free_ char *done =
-            site_with("{\"lastSyncTime\":\"2999-01-01T00:00:00Z\",\"errors\":[],\"conflicts\":[],"
+            site_with("{\"lastSyncTime\":\"2999-01-01T00:00:00Z\","
+                      "\"lastSyncRequest\":\"@annotation:berth/sync-requested@\","
+                      "\"errors\":[],\"conflicts\":[],"
                       "\"lastPrune\":null,\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
                       "\"reason\":\"Synced\"}]}");
         _cleanup_free_ char *ev = str_printf("{\"type\":\"MODIFIED\",\"object\":%s}\n", done);
@@ -753,7 +756,9 @@ static void test_sync_command(void **state)
         }
 
         /* A sync with files in error: exit 1, the errors printed. */
-        _cleanup_free_ char *bad = site_with("{\"lastSyncTime\":\"2999-01-01T00:00:00Z\"}");
+        _cleanup_free_ char *bad =
+            site_with("{\"lastSyncTime\":\"2999-01-01T00:00:00Z\","
+                      "\"lastSyncRequest\":\"@annotation:berth/sync-requested@\"}");
         _cleanup_free_ char *ev_bad = str_printf("{\"type\":\"MODIFIED\",\"object\":%s}\n", bad);
         fake_reset(f);
         fake_route(f, "GET", SRC_PATH, 200, site);
