@@ -65,26 +65,22 @@ static void add_dep(struct tree *t, struct tree_step *s, const char *name, size_
         s->deps[s->n_deps++] = k;
 }
 
-/* The steps a `depends` expression names: the words "<step>.<outcome>"
- * (docs/reference/workflow.md), read without evaluating anything. */
+/* The steps a `depends` expression names (its <step>.<outcome> words); one
+ * that does not parse names none (berthd refused it anyway). */
 static void add_depends(struct tree *t, struct tree_step *s, const char *expr)
 {
-        static const char stop[] = " \t\r\n'\"()!=<>&|";
+        struct cond *c = NULL;
 
-        for (const char *p = expr; *p;) {
-                size_t n = strcspn(p, stop);
-                if (n == 0) {
-                        p++;
-                        continue;
-                }
-                const char *dot = NULL;
-                for (const char *q = p; q < p + n; q++)
-                        if (*q == '.')
-                                dot = q;
-                if (dot)
-                        add_dep(t, s, p, (size_t)(dot - p));
-                p += n;
+        if (cond_parse(expr, COND_DEPENDS, &c, NULL, 0) < 0)
+                return;
+        for (size_t i = 0; i < cond_n_refs(c); i++) {
+                const char *step;
+                enum step_outcome outcome;
+
+                cond_ref(c, i, &step, &outcome);
+                add_dep(t, s, step, strlen(step));
         }
+        cond_free(c);
 }
 
 static const json_t *status_of(const json_t *workflow, const char *name)
