@@ -197,6 +197,7 @@ struct api_objects {
         size_t n_source_roots;
         const char *const *build_roots; /* api_config's */
         size_t n_build_roots;
+        const struct admission_policy *admission; /* api_config's */
         /* The random part of a name made from metadata.generateName; NULL:
          * api_name_suffix_random. A seam for tests that provoke collisions. */
         api_name_suffix_fn name_suffix;

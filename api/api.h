@@ -57,8 +57,12 @@ struct api_config {
          * given: build steps are refused (422). Borrowed. */
         const char *const *build_roots;
         size_t n_build_roots;
+        /* What containers may do (admission.h): an object that breaks it is
+         * refused (422, the field named). Borrowed; NULL: nothing checked. */
+        const struct admission_policy *admission;
 };
 
+struct admission_policy;
 struct api_server;
 
 /* Binds every listener; the server answers once the loop runs. The config's

@@ -6,6 +6,7 @@
  * deletionTimestamp, finalizers): create fills them, replace keeps the stored
  * ones. Every write is a compare-and-swap on the mod revision read just before.
  */
+#include "admission.h"
 #include "api-internal.h"
 
 #include <inttypes.h>
@@ -114,6 +115,8 @@ static int check_build_contexts(const struct api_objects *o, const json_t *obj,
 static int check_configured(const struct api_objects *o, const json_t *obj, const json_t *positions,
                             struct field_errors *errs)
 {
+        if (o->admission && admission_check_object(o->admission, obj, positions, errs) < 0)
+                return -EINVAL;
         if (streq(json_string_value(json_object_get(obj, "kind")), "Workflow"))
                 return check_build_contexts(o, obj, positions, errs);
 

@@ -428,6 +428,7 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
             .n_source_roots = cfg->n_source_roots,
             .build_roots = cfg->build_roots,
             .n_build_roots = cfg->n_build_roots,
+            .admission = cfg->admission,
         };
 
         int rc = -ENOMEM;

@@ -28,7 +28,7 @@ bench_berthd() {
   tmp=$(mktemp -d /tmp/berth-bench.XXXXXX)
   trap bench_cleanup EXIT
   "$bin/berthd" --store "${store//%TMP%/$tmp}" --data-dir "$tmp" \
-    --listen "unix://$tmp/b.sock" "$@" >"$tmp/berthd.log" 2>&1 &
+    --listen "unix://$tmp/b.sock" --allow-host-network "$@" >"$tmp/berthd.log" 2>&1 &
   pid=$!
   export BERTH_SERVER="unix://$tmp/b.sock"
   for _ in $(seq 1 100); do "$bin/berth" version >/dev/null 2>&1 && break; sleep 0.1; done

@@ -49,7 +49,8 @@ struct controller {
         const char *const *build_roots;
         size_t n_build_roots;
         struct builder *builder; /* Workflow build steps' image builds */
-        char cluster[40];        /* the store's identity; labels berth.cluster on containers */
+        const struct admission_policy *admission;
+        char cluster[40]; /* the store's identity; labels berth.cluster on containers */
 
         /* qlock guards queue: the caches' handlers enqueue from their own threads
          * while leadership starts and stops the workers. NULL while stopped: events
@@ -575,6 +576,7 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .build_roots = c->build_roots,
                     .n_build_roots = c->n_build_roots,
                     .builder = c->builder,
+                    .admission = c->admission,
                     .watch_source = source_watches_set,
                     .watch_userdata = c->source_watches,
                 };
@@ -686,6 +688,7 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
         c->source_roots = cfg->source_roots;
         c->n_source_roots = cfg->n_source_roots;
         c->build_roots = cfg->build_roots;
+        c->admission = cfg->admission;
         c->n_build_roots = cfg->n_build_roots;
         c->source_watches = source_watches_new(enqueue_key, c);
         if (!c->source_watches) {

@@ -67,10 +67,14 @@ struct controller_config {
          * --build-root); borrowed. */
         const char *const *build_roots;
         size_t n_build_roots;
+        /* What containers may do (admission.h); borrowed; NULL: nothing is
+         * checked. */
+        const struct admission_policy *admission;
 };
 
 #define CONTROLLER_DEFAULT_COMPACT_MS (5 * 60 * 1000)
 
+struct admission_policy;
 struct controller;
 
 /* Starts the informers (object and container caches), waits for both to sync,

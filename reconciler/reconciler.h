@@ -647,8 +647,9 @@ int service_revision_hash(const json_t *spec, char ret[17]);
 
 /* ---- acting ----------------------------------------------------------- */
 
-struct prober;  /* probe.h */
-struct builder; /* builder.h */
+struct prober;           /* probe.h */
+struct builder;          /* builder.h */
+struct admission_policy; /* admission.h */
 
 /* What a reconcile needs; docker is the calling worker's own client. */
 struct reconcile_ctx {
@@ -683,6 +684,9 @@ struct reconcile_ctx {
         const char *const *build_roots;
         size_t n_build_roots;
         struct builder *builder;
+        /* What containers may do (admission.h): checked again just before a
+         * container is created; NULL: nothing is checked. */
+        const struct admission_policy *admission;
 };
 
 /* Whether this build has a reconciler for kind (kinds without one are only

@@ -5,6 +5,7 @@
  * The store can hold anything a client wrote: reading a status never trusts
  * it (odd fields read as absent).
  */
+#include "admission.h"
 #include "service-internal.h"
 
 /* ---- reading the status ----------------------------------------------------- */
@@ -453,6 +454,15 @@ int service_container_body(struct service_run *run, int index, const int *host_p
 
         if (!tmpl)
                 return -EINVAL;
+        if (o->ctx->admission) {
+                char refused[BERTH_ERROR_MESSAGE_MAX];
+                r = admission_check_container(o->ctx->admission, tmpl, refused, sizeof(refused));
+                if (r == -ENOMEM)
+                        return berth_error_set(err, r, "out of memory");
+                if (r == -EPERM)
+                        return berth_error_set(err, r, "refused by the admission policy: %s",
+                                               refused);
+        }
         r = task_spec_from_template(tmpl, &ts, err);
         if (r < 0)
                 return r;

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <stdio.h>
 
+#include "admission.h"
 #include "apply.h"
 #include "reconciler-internal.h"
 #include "sources.h"
@@ -260,7 +261,10 @@ static int load_file(struct source_run *run, const struct source_file *f)
                 if (json_is_object(m) && !json_object_get(m, "namespace"))
                         json_object_set_new(m, "namespace",
                                             json_string(run->spec.target_namespace));
-                if (manifest_validate(obj, list.docs[i].positions, &errs) < 0) {
+                if (manifest_validate(obj, list.docs[i].positions, &errs) < 0 ||
+                    (run->o.ctx->admission &&
+                     admission_check_object(run->o.ctx->admission, obj, list.docs[i].positions,
+                                            &errs) < 0)) {
                         for (size_t e = 0; e < errs.n; e++)
                                 add_error(run, f->relpath, errs.items[e].line, errs.items[e].column,
                                           "%s: %s", errs.items[e].field, errs.items[e].message);

@@ -3,6 +3,7 @@
  *
  * The spec was checked when it was decoded (manifests/task.c): nothing here
  * validates again. */
+#include "admission.h"
 #include "reconciler-internal.h"
 
 char *task_container_name(const char *ns, const char *name, const char *uid, int attempt)
@@ -128,7 +129,8 @@ json_t *task_container_body(const struct task_spec *spec, const struct container
         /* Docker's default network when absent. */
         if (json_set_string(hc, "NetworkMode", spec->network) < 0 ||
             (spec->n_volumes > 0 && json_set_new(hc, "Mounts", mount_list(spec)) < 0) ||
-            set_resources(spec, hc) < 0 || json_set_new(body, "HostConfig", TAKE_PTR(hc)) < 0)
+            set_resources(spec, hc) < 0 || admission_container_defaults(hc) < 0 ||
+            json_set_new(body, "HostConfig", TAKE_PTR(hc)) < 0)
                 return NULL;
         return TAKE_PTR(body);
 }

@@ -6,6 +6,7 @@
  * planner must judge (a refused pull or create, a container confirmed
  * missing) are kept in the run and fed back as planner input.
  */
+#include "admission.h"
 #include "reconciler-internal.h"
 
 struct task_run {
@@ -396,7 +397,21 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
 
         if (!cname || !body)
                 return berth_error_set(err, -ENOMEM, "container of %s: out of memory", o->key);
-        int r = docker_container_create(o->ctx->docker, cname, body, &id, &e);
+        char refused[BERTH_ERROR_MESSAGE_MAX - 64];
+        int r = o->ctx->admission
+                    ? admission_check_container(o->ctx->admission, json_object_get(o->obj, "spec"),
+                                                refused, sizeof(refused))
+                    : 0;
+        if (r == -ENOMEM)
+                return berth_error_set(err, r, "container of %s: out of memory", o->key);
+        if (r == -EPERM) {
+                /* Stored before the policy was, or past the API: never created. */
+                snprintf(run->create_error, sizeof(run->create_error),
+                         "refused by the admission policy: %s", refused);
+                run->has_create_error = true;
+                return ACT_REPLAN;
+        }
+        r = docker_container_create(o->ctx->docker, cname, body, &id, &e);
         if (r == -EEXIST) {
                 /* Created before (a crash between create and status write):
                  * adopt it. Whether to start it is the planner's call: an

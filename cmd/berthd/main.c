@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "admission.h"
 #include "api.h"
 #include "apply.h"
 #include "common.h"
@@ -34,6 +35,7 @@
 #define LISTEN_MAX             16
 #define SOURCE_DIRS_MAX        64 /* --source-root and --watch-dir flags */
 #define BUILD_ROOTS_MAX        64 /* --build-root flags */
+#define HOST_PATHS_MAX         64 /* --allow-host-path flags */
 #define WORKERS_MAX            1024
 
 /* Parsed flags (process-wide by design: main owns them). */
@@ -62,6 +64,10 @@ struct options {
         /* Directories Workflow build steps may build from (--build-root). */
         const char *build_roots[BUILD_ROOTS_MAX];
         size_t n_build_roots;
+        /* The admission policy: --allow-host-network, --allow-host-path. */
+        bool allow_host_network;
+        const char *host_paths[HOST_PATHS_MAX];
+        size_t n_host_paths;
         size_t n_watch_dirs;
 };
 
@@ -103,6 +109,10 @@ static void usage(FILE *out)
             "                       (namespace default) and allows DIR, repeatable\n"
             "  --build-root DIR     a directory Workflow build steps may build images from,\n"
             "                       repeatable (default none: build steps are refused)\n"
+            "  --allow-host-network let containers use the host's network (network: host);\n"
+            "                       for single-tenant hosts and Docker without a bridge\n"
+            "  --allow-host-path DIR  let containers mount host paths inside DIR, repeatable\n"
+            "                       (default none; the Docker socket never)\n"
             "  --version            print the version and exit\n"
             "  -h, --help           print this help and exit\n");
 }
@@ -198,6 +208,8 @@ enum {
         OPT_SOURCE_ROOT,
         OPT_WATCH_DIR,
         OPT_BUILD_ROOT,
+        OPT_ALLOW_HOST_NETWORK,
+        OPT_ALLOW_HOST_PATH,
         OPT_VERSION,
 };
 
@@ -223,6 +235,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"leader-id", required_argument, NULL, OPT_LEADER_ID},
             {"source-root", required_argument, NULL, OPT_SOURCE_ROOT},
             {"build-root", required_argument, NULL, OPT_BUILD_ROOT},
+            {"allow-host-network", no_argument, NULL, OPT_ALLOW_HOST_NETWORK},
+            {"allow-host-path", required_argument, NULL, OPT_ALLOW_HOST_PATH},
             {"watch-dir", required_argument, NULL, OPT_WATCH_DIR},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, 'h'},
@@ -370,6 +384,19 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 return bad_flag("too many --build-root flags (max %d)",
                                                 BUILD_ROOTS_MAX);
                         o->build_roots[o->n_build_roots++] = optarg;
+                        break;
+                case OPT_ALLOW_HOST_NETWORK:
+                        o->allow_host_network = true;
+                        break;
+                case OPT_ALLOW_HOST_PATH:
+                        if (optarg[0] != '/')
+                                return bad_flag("invalid --allow-host-path '%s': want an "
+                                                "absolute path",
+                                                optarg);
+                        if (o->n_host_paths == HOST_PATHS_MAX)
+                                return bad_flag("too many --allow-host-path flags (max %d)",
+                                                HOST_PATHS_MAX);
+                        o->host_paths[o->n_host_paths++] = optarg;
                         break;
                 case OPT_VERSION:
                         printf("berthd %s\n", BERTH_VERSION);
@@ -580,6 +607,11 @@ int main(int argc, char **argv)
         else if (leader_default_identity(leadership.identity) < 0)
                 str_copy(leadership.identity, sizeof(leadership.identity), "berthd");
 
+        const struct admission_policy admission = {
+            .allow_host_network = o.allow_host_network,
+            .host_path_roots = o.host_paths,
+            .n_host_path_roots = o.n_host_paths,
+        };
         struct controller_config ccfg = {
             .store = store,
             .docker = docker,
@@ -592,6 +624,7 @@ int main(int argc, char **argv)
             .n_source_roots = o.n_source_roots,
             .build_roots = o.build_roots,
             .n_build_roots = o.n_build_roots,
+            .admission = &admission,
         };
         r = controller_new(&ccfg, &controller, &err);
         if (r < 0) {
@@ -642,6 +675,7 @@ int main(int argc, char **argv)
             .n_source_roots = o.n_source_roots,
             .build_roots = o.build_roots,
             .n_build_roots = o.n_build_roots,
+            .admission = &admission,
         };
         r = api_server_new(&acfg, &api, &err);
         if (r < 0) {

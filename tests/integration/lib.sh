@@ -56,9 +56,13 @@ remove_berth_containers() {
   [ -z "$ids" ] || docker volume rm -f $ids >/dev/null 2>&1 || true
 }
 
+# Docker here runs without a bridge network: containers that serve use the
+# host's (admission policy: --allow-host-network). A test of the policy
+# itself sets HOST_NETWORK= to start berthd without it.
+HOST_NETWORK=${HOST_NETWORK---allow-host-network}
 start_berthd() {
   "$BERTHD" --store "sqlite:$T/berth.db" --data-dir "$T" --listen "$BERTH_SERVER" \
-    --log-level debug "$@" >>"$T/berthd.log" 2>&1 &
+    --log-level debug ${HOST_NETWORK:+"$HOST_NETWORK"} "$@" >>"$T/berthd.log" 2>&1 &
   BERTHD_PID=$!
   for _ in $(seq 1 300); do
     if curl -sf --unix-socket "$T/berth.sock" http://localhost/readyz >/dev/null 2>&1; then
@@ -135,7 +139,8 @@ unique_prefix() { printf '/berth-it-%s-%s/\n' "$$" "$(od -An -N4 -tx4 /dev/urand
 start_replica() {
   local name=$1; shift
   mkdir -p "$T/$name"
-  "$BERTHD" --data-dir "$T/$name" --listen "unix://$T/$name.sock" --log-level debug "$@" \
+  "$BERTHD" --data-dir "$T/$name" --listen "unix://$T/$name.sock" --log-level debug \
+    --allow-host-network "$@" \
     >>"$T/berthd-$name.log" 2>&1 &
   REPLICA_PID=$!
   REPLICA_PIDS+=("$REPLICA_PID")

@@ -9,7 +9,7 @@
 # containers; a crashing command backs off with growing delays; the worker
 # example drains its queue directory; delete removes every container.
 source "$(dirname "$0")/lib.sh"
-start_berthd
+start_berthd --allow-host-path "$T"
 
 # svc NAME PATH: a field of a Service (dotted path; list indexes as numbers).
 svc() {
@@ -117,7 +117,7 @@ sed -i 's/replicas: 2/replicas: 3/' "$T/web.yaml"
 berth apply -f "$T/web.yaml" >/dev/null || fail "apply v3"
 wait_until 30 '[ "$(svc web status.updatedReplicas)" -ge 1 ]' || fail "v3 rollout did not start"
 kill9_berthd
-start_berthd
+start_berthd --allow-host-path "$T"
 wait_until 90 'rolled_out web 3' || fail "v3 after kill -9: $(berth get service web -o yaml)"
 wait_until 30 '[ "$(all_of web)" = 3 ]' || fail "$(all_of web) containers after the rollout: $(docker ps -a --filter "$(cluster_filter)")"
 for p in $(ports web); do curl -sf "http://127.0.0.1:$p/" | has "v3 from replica" || fail "v3: $p"; done
