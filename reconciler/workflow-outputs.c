@@ -55,8 +55,11 @@ int workflow_store_files(struct workflow_run *run, size_t i, const char *contain
                         break;
                 case -ENOENT:
                 case -EISDIR:
-                        workflow_fail_step(run, i, "OutputMissing", "file output %s (%s): %s",
-                                           out->name, out->path, e.message);
+                        /* docker_container_file says which is missing. */
+                        workflow_fail_step(
+                            run, i,
+                            strstr(e.message, "no such container") ? "ResultLost" : "OutputMissing",
+                            "file output %s (%s): %s", out->name, out->path, e.message);
                         return 0;
                 case -EFBIG:
                         workflow_fail_step(run, i, "OutputTooLarge",
