@@ -284,21 +284,12 @@ int docker_container_inspect(struct docker *d, const char *id_or_name, struct do
 int docker_container_list(struct docker *d, const char *label_filter, struct docker_container **ret,
                           size_t *ret_n, struct berth_error *err)
 {
-        _cleanup_free_ char *filters = NULL, *e = NULL, *query = NULL;
+        _cleanup_free_ char *query = docker_list_query("all=1", label_filter);
         _cleanup_json_ json_t *j = NULL;
         struct docker_container *v;
         size_t n, i;
         int r;
 
-        if (label_filter) {
-                _cleanup_json_ json_t *f = json_pack("{s:[s]}", "label", label_filter);
-
-                filters = f ? json_dumps(f, JSON_COMPACT) : NULL;
-                e = filters ? docker_escape(filters) : NULL;
-                query = e ? str_printf("all=1&filters=%s", e) : NULL;
-        } else {
-                query = strdup("all=1");
-        }
         if (!query)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         r = docker_get_json(d, "/containers/json", query, &j, "list containers", err);

@@ -76,6 +76,10 @@ int docker_get_json(struct docker *d, const char *path, const char *query, json_
                     const char *context, struct berth_error *err);
 /* Escapes a query value or path segment; caller frees with free(). NULL on OOM. */
 char *docker_escape(const char *s);
+/* A list's query: base ("all=1", or "" for none) and, with label_filter
+ * ("berth.managed=true"), "filters={"label":[...]}" escaped after it.
+ * Caller frees; NULL on OOM. */
+char *docker_list_query(const char *base, const char *label_filter);
 
 /* -errno for a failed HTTP status: 400 -EINVAL, 401/403 -EACCES, 404 -ENOENT,
  * 409 -EBUSY, 5xx -EIO, others -EPROTO. */

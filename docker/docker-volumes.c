@@ -57,7 +57,7 @@ int docker_volume_remove(struct docker *d, const char *name, struct berth_error 
 int docker_volume_list(struct docker *d, const char *label_filter, char ***ret_names, size_t *ret_n,
                        struct berth_error *err)
 {
-        _cleanup_free_ char *filters = NULL, *e = NULL, *query = NULL;
+        _cleanup_free_ char *query = label_filter ? docker_list_query("", label_filter) : NULL;
         _cleanup_json_ json_t *j = NULL;
         _cleanup_strv_ char **names = NULL;
         const char *ctx = "list volumes";
@@ -65,15 +65,8 @@ int docker_volume_list(struct docker *d, const char *label_filter, char ***ret_n
         size_t n, i;
         int r;
 
-        if (label_filter) {
-                _cleanup_json_ json_t *f = json_pack("{s:[s]}", "label", label_filter);
-
-                filters = f ? json_dumps(f, JSON_COMPACT) : NULL;
-                e = filters ? docker_escape(filters) : NULL;
-                query = e ? str_printf("filters=%s", e) : NULL;
-                if (!query)
-                        return berth_error_set(err, -ENOMEM, "out of memory");
-        }
+        if (label_filter && !query)
+                return berth_error_set(err, -ENOMEM, "out of memory");
         r = docker_get_json(d, "/volumes", query, &j, ctx, err);
         if (r < 0)
                 return r;

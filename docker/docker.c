@@ -23,6 +23,19 @@ static void curl_slist_freep(struct curl_slist **l)
         curl_slist_free_all(*l);
 }
 
+char *docker_list_query(const char *base, const char *label_filter)
+{
+        _cleanup_json_ json_t *f = NULL;
+        _cleanup_free_ char *filters = NULL, *e = NULL;
+
+        if (!label_filter)
+                return strdup(base);
+        f = json_pack("{s:[s]}", "label", label_filter);
+        filters = f ? json_dumps(f, JSON_COMPACT) : NULL;
+        e = filters ? docker_escape(filters) : NULL;
+        return e ? str_printf("%s%sfilters=%s", base, *base ? "&" : "", e) : NULL;
+}
+
 char *docker_escape(const char *s)
 {
         /* curl_easy_escape needs no handle; its result must go back through
