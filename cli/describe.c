@@ -327,7 +327,8 @@ static void describe_workflow_steps(FILE *out, const json_t *o, int64_t now_ms)
                                              "DURATION", "REASON", "MESSAGE"};
         enum { N = ARRAY_SIZE(titles) };
         const json_t *steps = workflow_steps(o);
-        size_t n = json_array_size(steps);
+        const json_t *on_exit = json_path(o, "status.onExit");
+        size_t n = json_array_size(steps) + (json_is_object(on_exit) ? 1 : 0);
         char **cells = n ? calloc(n * N, sizeof(char *)) : NULL;
 
         if (!cells) {
@@ -335,14 +336,26 @@ static void describe_workflow_steps(FILE *out, const json_t *o, int64_t now_ms)
                 return;
         }
         for (size_t i = 0; i < n; i++) {
-                const json_t *s = json_array_get(steps, i);
+                const json_t *s = i < json_array_size(steps) ? json_array_get(steps, i) : on_exit;
                 const json_t *exit_code = json_object_get(s, "exitCode");
+                const json_t *items = json_object_get(s, "items");
                 const char *phase = json_string_value(json_object_get(s, "phase"));
+                const char *task = json_string_value(json_object_get(s, "task"));
+                const char *image = json_string_value(json_object_get(s, "image"));
                 char **row = cells + i * N;
 
                 row[0] = cli_one_line(json_string_value(json_object_get(s, "name")), 0);
                 row[1] = strdup(phase && *phase ? phase : "Pending");
-                row[2] = cli_one_line(json_string_value(json_object_get(s, "task")), 0);
+                /* What runs it: a Task, the children of a fan-out, an image
+                 * built or deployed. */
+                if (json_is_integer(items))
+                        row[2] = str_printf("%lld items, %lld made",
+                                            (long long)json_integer_value(items),
+                                            (long long)json_path_int(s, "created", 0));
+                else if (!task && image)
+                        row[2] = str_printf("image %.19s", image);
+                else
+                        row[2] = cli_one_line(task, 0);
                 row[3] = json_is_integer(exit_code)
                              ? str_printf("%lld", (long long)json_integer_value(exit_code))
                              : NULL;

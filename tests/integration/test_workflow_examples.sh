@@ -23,6 +23,8 @@ berth logs workflow/pipeline --step onExit | has -x 'pipeline Succeeded; failure
   fail "onExit: $(berth logs workflow/pipeline --step onExit)"
 [ "$(wfq pipeline 'step("onExit")["phase"]')" = Succeeded ] || fail "onExit phase"
 [ "$(wfq pipeline 'step("load")["phase"]')" = Succeeded ] || fail "load phase"
+berth describe workflow pipeline >"$T/describe.txt" || fail "describe"
+has -E '^ *onExit +Succeeded +pipeline-onexit' "$T/describe.txt" || fail "describe: $(cat "$T/describe.txt")"
 berth get workflow pipeline -o tree >"$T/tree.txt" || fail "tree"
 has transform "$T/tree.txt" && has onExit "$T/tree.txt" || fail "tree: $(cat "$T/tree.txt")"
 volume=$(wfq pipeline 'o["status"]["workspace"]')
@@ -41,6 +43,8 @@ for i in 0 1 2 3 4 5; do
 done
 [ -z "$(containers_of fan-out-square-6)" ] || fail "a seventh item ran"
 [ "$(wfq fan-out 'step("square")["items"]')" = 6 ] || fail "items: $(wfq fan-out 'step("square")')"
+berth describe workflow fan-out | has -E '^ *square +Succeeded +6 items, 6 made' ||
+  fail "describe: $(berth describe workflow fan-out)"
 curl -sf --unix-socket "$T/berth.sock" \
   http://localhost/apis/berth/v1/namespaces/default/workflows/fan-out/results >"$T/results.json" ||
   fail "results endpoint"
