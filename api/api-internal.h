@@ -5,6 +5,7 @@
  *   watch.c logs.c writes.c          streams; writes on the writer threads
  *   stream.c send.c objects.c        stream plumbing; replies; object semantics
  *   router.c selectors.c status.c    pure, unit-tested without a server
+ *   peer.c limits.c audit.c          identity, rate limit, audit log
  *
  * objects.c talks to the store and the object cache and blocks on them (an
  * etcd write is a network round trip, up to its request timeout while etcd is
@@ -31,6 +32,7 @@
 #define API_LOG_QUEUE_HIGH      (4 * 1024 * 1024)  /* log thread blocks above this */
 #define API_LOG_QUEUE_MAX       (8 * 1024 * 1024)  /* hard cap of one log queue */
 #define API_BOOKMARK_MS_DEFAULT (30 * 1000)
+#define API_IDLE_TIMEOUT_S      60 /* a connection that sends or reads nothing is closed */
 #define API_RESULTS_NAME_MAX    63 /* characters of ?step= and ?file= on results */
 
 /* ---- errors and Status bodies (status.c) -------------------------------- */
@@ -68,6 +70,108 @@ int api_status_errno(int code);
 json_t *api_status_failure(const struct api_error *e);
 /* {"kind":"Status",...,"status":"Success","code":200,"message":...}. */
 json_t *api_status_success(const char *message);
+
+/* ---- identity (peer.c) ---------------------------------------------------- */
+
+#define API_USER_ADMIN      "system:admin"
+#define API_USER_ANONYMOUS  "system:anonymous"
+#define API_GROUP_ADMINS    "system:admins"
+#define API_PEER_GROUPS_MAX 256 /* supplementary groups of a peer we look at */
+
+/* Who sent a request. A unix socket peer is admin when it is root or in the
+ * socket file's group; any other unix peer is refused (refusal says why). A
+ * TCP peer is anonymous and allowed: no credentials before tokens or TLS. */
+struct api_identity {
+        const char *user; /* static: API_USER_ADMIN or API_USER_ANONYMOUS */
+        bool admin;
+        bool is_unix;
+        uid_t uid; /* unix only */
+        pid_t pid;
+        char source[80];   /* "unix:pid=N,uid=N" or the TCP peer "HOST:PORT" */
+        char refusal[200]; /* "" = allowed */
+};
+
+/* uid 0, or the primary gid or one of groups equal to socket_gid. Pure. */
+bool api_peer_is_admin(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                       gid_t socket_gid);
+/* Identifies the peer of req's connection (getsockopt per request; nothing
+ * cached). Loop thread. */
+void api_identify(struct evhttp_request *req, struct api_identity *ret);
+
+/* ---- rate limit (limits.c) ------------------------------------------------- */
+
+struct api_bucket {
+        double tokens;
+        int64_t last_ms;
+        bool started; /* a new bucket starts full */
+};
+
+/* Takes a token from a bucket refilled with rate tokens per second up to
+ * burst, at time now_ms (any monotonic clock). 0 when taken, else the ms
+ * until one will be there. Pure. */
+int64_t api_bucket_take(struct api_bucket *b, double rate, double burst, int64_t now_ms);
+
+#define API_RATE_USERS_MAX 16
+
+/* One bucket per user name, burst 2 × rate. rate <= 0: no limit. */
+struct api_rate_limiter {
+        double rate; /* requests per second */
+        char users[API_RATE_USERS_MAX][64];
+        struct api_bucket buckets[API_RATE_USERS_MAX];
+        size_t n;
+};
+
+/* api_bucket_take on user's bucket. Pure. */
+int64_t api_rate_limit_take(struct api_rate_limiter *l, const char *user, int64_t now_ms);
+
+/* ---- audit log (audit.c) ---------------------------------------------------- */
+
+/* One audited request; strings borrowed, NULL written as "". */
+struct api_audit_event {
+        int64_t time_ms; /* wall clock, ms since the epoch */
+        const char *user;
+        bool admin; /* groups ["system:admins"], else [] */
+        const char *source;
+        const char *verb; /* create, update, delete, apply, get, list, watch ... */
+        const char *resource;
+        const char *ns;
+        const char *name;
+        int code;
+        const char *request_id;
+};
+
+/* {"time","user","groups","source","verb","resource","namespace","name",
+ * "code","requestID"} and a newline, in that order. NULL on OOM; caller
+ * frees. Pure. */
+char *api_audit_format(const struct api_audit_event *ev);
+
+#define API_AUDIT_MAX_SIZE  (100 * 1024 * 1024)
+#define API_AUDIT_MAX_FILES 5
+
+struct api_audit;
+/* Opens (creates, 0600, appends to) path; PATH grows to max_size bytes,
+ * then PATH → PATH.1 → ... → PATH.max_files (the oldest dropped; 0 = PATH
+ * is truncated instead). Caller frees with api_audit_free(). */
+int api_audit_open(const char *path, int64_t max_size, int max_files, struct api_audit **ret);
+void api_audit_free(struct api_audit *a);
+/* Appends one line with one write(2), rotating first when it would pass
+ * max_size (a line larger than max_size gets a file of its own). 0 or -errno
+ * (a failed rotation still appends the line and returns its error). */
+int api_audit_write(struct api_audit *a, const char *line, size_t len);
+
+/* What the server knows of a request from its start to its reply: the
+ * audit record without the code. Copied into write jobs. */
+struct api_request_info {
+        char request_id[40];
+        char user[32];
+        bool admin;
+        char source[80];
+        char verb[16];
+        char resource[80];
+        char ns[64];
+        char name[64];
+        bool audited; /* whether the request is one the audit log records */
+};
 
 /* ---- router (router.c) -------------------------------------------------- */
 
@@ -274,9 +378,11 @@ void api_writes_free(struct api_writes *w);
  * on the loop when the write is done, unless the client left. Checks the body
  * size (413) and the in-flight caps (503) here and copies what the job needs
  * (route strings, apply_ns, the body), so r and the request's buffers are not
- * used after the return. apply_ns may be NULL. Loop thread. */
+ * used after the return. apply_ns may be NULL. ri (copied) is audited with
+ * the final code, also when the client left first. Loop thread. */
 void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api_write_op op,
-                      const struct api_route *r, const char *apply_ns, bool dry_run);
+                      const struct api_route *r, const char *apply_ns, bool dry_run,
+                      const struct api_request_info *ri);
 
 /* Test seam: fn(userdata) runs on a writer thread before each job, so a test
  * can hold writes (by blocking in fn) and check the loop still answers. NULL
@@ -329,6 +435,12 @@ struct api_server {
 
         /* Counters, loop thread only. */
         uint64_t requests_by_code[600];
+
+        /* Loop thread only. */
+        struct api_audit *audit; /* NULL: no audit log */
+        struct api_rate_limiter rate;
+        uint64_t request_seq; /* request IDs: start time and this counter */
+        int64_t start_time_ms;
 };
 
 /* ---- streams: watch (watch.c) and container logs (logs.c) ----------------- */
@@ -398,6 +510,9 @@ void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
 void api_send_text(struct api_server *s, struct evhttp_request *req, int code, const char *text);
 /* Sends a JSON body (with a trailing newline). */
 void api_send_json(struct api_server *s, struct evhttp_request *req, int code, const json_t *body);
+/* Appends ri's line with code to the audit log when ri is audited and the
+ * server has a log (failures are logged, not returned). */
+void api_audit_request(struct api_server *s, const struct api_request_info *ri, int code);
 /* Sends e as a Status (500 when e->code is not an error); 405 adds Allow. */
 void api_send_error(struct api_server *s, struct evhttp_request *req, const struct api_error *e);
 /* The client left: a request evhttp detached from its failed connection is

@@ -8,6 +8,10 @@
  * answering reads, watches and /healthz while the store is slow or down) and
  * task log streams run on their own threads; both hand results to the loop.
  *
+ * Identity: a unix socket peer must be root or in the socket file's group
+ * (else 401, except /healthz, /livez, /readyz); TCP peers are anonymous and
+ * allowed (plain HTTP, no credentials yet). Every reply carries X-Request-Id.
+ *
  * Limits: request headers 64 KiB, request target 8 KiB, bodies API_BODY_MAX
  * (apply: 16 MiB; create/replace: one document of MANIFEST_DOC_MAX), 16 MiB
  * queued per watch stream (a slower client loses its stream), 4 MiB queued per
@@ -60,6 +64,16 @@ struct api_config {
         /* What containers may do (admission.h): an object that breaks it is
          * refused (422, the field named). Borrowed; NULL: nothing checked. */
         const struct admission_policy *admission;
+        /* berthd --audit-log: one JSON line per changing or refused request
+         * (docs/security.md); NULL = none. Rotated past audit_log_max_size
+         * bytes (0 = 100 MiB), keeping audit_log_max_files old files
+         * (< 0 = 5). */
+        const char *audit_log;
+        int64_t audit_log_max_size;
+        int audit_log_max_files;
+        /* berthd --rate-limit: requests per second per user, burst twice
+         * that; more answer 429 with Retry-After. 0 = no limit. */
+        double rate_limit;
 };
 
 struct admission_policy;

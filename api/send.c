@@ -81,6 +81,28 @@ void api_send_json(struct api_server *s, struct evhttp_request *req, int code, c
         api_send_body(s, req, code, "application/json", line ? line : text, line ? n + 1 : n);
 }
 
+void api_audit_request(struct api_server *s, const struct api_request_info *ri, int code)
+{
+        if (!s->audit || !ri || !ri->audited)
+                return;
+        struct api_audit_event ev = {
+            .time_ms = time_now_ms(),
+            .user = ri->user,
+            .admin = ri->admin,
+            .source = ri->source,
+            .verb = ri->verb,
+            .resource = ri->resource,
+            .ns = ri->ns,
+            .name = ri->name,
+            .code = code,
+            .request_id = ri->request_id,
+        };
+        _cleanup_free_ char *line = api_audit_format(&ev);
+        int r = line ? api_audit_write(s->audit, line, strlen(line)) : -ENOMEM;
+        if (r < 0)
+                log_warn("audit log write failed: %s request_id=%s", strerror(-r), ri->request_id);
+}
+
 void api_send_error(struct api_server *s, struct evhttp_request *req, const struct api_error *e)
 {
         _cleanup_json_ json_t *st = api_status_failure(e);

@@ -73,18 +73,19 @@ static void handle_get(struct api_server *s, struct evhttp_request *req, const s
 
 /* Writes run on the writer threads: the store may take seconds to answer. */
 static void handle_write(struct api_server *s, struct evhttp_request *req,
-                         const struct api_route *r)
+                         const struct api_route *r, const struct api_request_info *ri)
 {
         enum api_write_op op = API_WRITE_DELETE;
         if (r->method == API_METHOD_POST)
                 op = API_WRITE_CREATE;
         else if (r->method == API_METHOD_PUT)
                 op = API_WRITE_REPLACE;
-        api_write_submit(s, req, op, r, NULL, false);
+        api_write_submit(s, req, op, r, NULL, false, ri);
 }
 
 static void handle_apply(struct api_server *s, struct evhttp_request *req,
-                         const struct api_route *r, struct api_error *err)
+                         const struct api_route *r, const struct api_request_info *ri,
+                         struct api_error *err)
 {
         bool dry_run = false;
         const char *dr = api_route_param(r, "dryRun");
@@ -100,7 +101,7 @@ static void handle_apply(struct api_server *s, struct evhttp_request *req,
                 return;
         }
 
-        api_write_submit(s, req, API_WRITE_APPLY, r, ns, dry_run);
+        api_write_submit(s, req, API_WRITE_APPLY, r, ns, dry_run, ri);
 }
 
 /* ---- health, version, metrics ------------------------------------------ */
@@ -242,18 +243,110 @@ static enum api_method method_of(struct evhttp_request *req)
         return api_method_from_string(api_method_name(evhttp_request_get_command(req)));
 }
 
+/* Health probes answer whoever asks and are never rate limited. */
+static bool is_probe_path(const char *uri)
+{
+        size_t n = strcspn(uri, "?");
+        return (n == 8 && !strncmp(uri, "/healthz", 8)) || (n == 6 && !strncmp(uri, "/livez", 6)) ||
+               (n == 7 && !strncmp(uri, "/readyz", 7));
+}
+
+static const char *verb_of(enum api_method m, const struct api_route *r, bool routed)
+{
+        switch (m) {
+        case API_METHOD_POST:
+                return routed && r->endpoint == API_EP_APPLY ? "apply" : "create";
+        case API_METHOD_PUT:
+                return "update";
+        case API_METHOD_DELETE:
+                return "delete";
+        case API_METHOD_PATCH:
+                return "patch";
+        case API_METHOD_GET:
+        case API_METHOD_HEAD:
+                if (routed && r->endpoint == API_EP_LIST)
+                        return r->watch ? "watch" : "list";
+                return "get";
+        default:
+                return "other";
+        }
+}
+
+/* Request ID, identity and what the request touches, for X-Request-Id and the
+ * audit log. */
+static void request_info(struct api_server *s, struct evhttp_request *req, enum api_method m,
+                         const struct api_route *r, bool routed, const struct api_identity *id,
+                         struct api_request_info *ri)
+{
+        *ri = (struct api_request_info){.admin = id->admin};
+        snprintf(ri->request_id, sizeof(ri->request_id), "%" PRIx64 "-%" PRIx64,
+                 (uint64_t)s->start_time_ms, ++s->request_seq);
+        (void)str_copy(ri->user, sizeof(ri->user), id->user);
+        (void)str_copy(ri->source, sizeof(ri->source), id->source);
+        (void)str_copy(ri->verb, sizeof(ri->verb), verb_of(m, r, routed));
+        if (routed && r->kind) {
+                if (r->subresource[0])
+                        snprintf(ri->resource, sizeof(ri->resource), "%s/%s", r->kind->resource,
+                                 r->subresource);
+                else
+                        (void)str_copy(ri->resource, sizeof(ri->resource), r->kind->resource);
+        }
+        if (routed) {
+                (void)str_copy(ri->ns, sizeof(ri->ns), r->ns);
+                (void)str_copy(ri->name, sizeof(ri->name), r->name);
+        }
+        ri->audited = m != API_METHOD_GET && m != API_METHOD_HEAD;
+        evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", ri->request_id);
+}
+
+/* 401 for a refused unix peer, 429 over the rate limit; probes pass. */
+static bool admit(struct api_server *s, struct evhttp_request *req, const char *uri,
+                  const struct api_identity *id, struct api_request_info *ri, struct api_error *err)
+{
+        if (is_probe_path(uri))
+                return true;
+        if (id->refusal[0]) {
+                api_error_set_reason(err, 401, "Unauthorized", "%s", id->refusal);
+                ri->audited = true;
+                log_info("request refused: %s source=%s request_id=%s", id->refusal, id->source,
+                         ri->request_id);
+                return false;
+        }
+        int64_t wait_ms = api_rate_limit_take(&s->rate, id->user, time_mono_ms());
+        if (wait_ms > 0) {
+                char after[24];
+                snprintf(after, sizeof(after), "%" PRId64, (wait_ms + 999) / 1000);
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", after);
+                api_error_set_reason(err, 429, "TooManyRequests",
+                                     "rate limit of %g requests per second for %s exceeded",
+                                     s->rate.rate, id->user);
+                ri->audited = true;
+                return false;
+        }
+        return true;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
         struct api_server *s = arg;
         struct api_error err = {0};
         struct api_route r = {0};
+        struct api_identity id;
+        struct api_request_info ri;
+        bool handed_off = false; /* the writer threads audit it */
         const char *uri = evhttp_request_get_uri(req);
+        enum api_method m = method_of(req);
 
+        api_identify(req, &id);
+        bool routed = uri && api_route_parse(m, uri, &r, &err) == 0;
+        request_info(s, req, m, &r, routed, &id, &ri);
+        if (!admit(s, req, uri ? uri : "", &id, &ri, &err))
+                goto done;
         if (!uri) {
                 api_error_set(&err, 400, "malformed request");
                 goto done;
         }
-        if (api_route_parse(method_of(req), uri, &r, &err) < 0)
+        if (!routed)
                 goto done;
 
         switch (r.endpoint) {
@@ -270,34 +363,42 @@ static void on_request(struct evhttp_request *req, void *arg)
                 handle_metrics(s, req);
                 break;
         case API_EP_LIST:
-                if (r.method == API_METHOD_POST)
-                        handle_write(s, req, &r);
-                else if (r.watch)
+                if (r.method == API_METHOD_POST) {
+                        handle_write(s, req, &r, &ri);
+                        handed_off = true;
+                } else if (r.watch) {
                         api_watch_start(s, req, &r);
-                else
+                } else {
                         handle_list(s, req, &r, &err);
+                }
                 break;
         case API_EP_OBJECT:
-                if (r.method == API_METHOD_PUT || r.method == API_METHOD_DELETE)
-                        handle_write(s, req, &r);
-                else
+                if (r.method == API_METHOD_PUT || r.method == API_METHOD_DELETE) {
+                        handle_write(s, req, &r, &ri);
+                        handed_off = true;
+                } else {
                         handle_get(s, req, &r, &err);
+                }
                 break;
         case API_EP_LOG:
                 api_logs_start(s, req, &r);
                 break;
         case API_EP_RESULTS:
                 /* Results are read from the store: not on the loop. */
-                api_write_submit(s, req, API_READ_RESULTS, &r, NULL, false);
+                api_write_submit(s, req, API_READ_RESULTS, &r, NULL, false, &ri);
+                handed_off = true;
                 break;
         case API_EP_APPLY:
-                handle_apply(s, req, &r, &err);
+                handle_apply(s, req, &r, &ri, &err);
+                handed_off = !err.code;
                 break;
         case API_EP_LEADER:
                 handle_leader(s, req);
                 break;
         }
 done:
+        if (err.code && !handed_off)
+                api_audit_request(s, &ri, err.code);
         if (err.code)
                 api_send_error(s, req, &err);
         api_error_release(&err);
@@ -419,6 +520,8 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
         s->bookmark_ms =
             cfg->bookmark_interval_ms > 0 ? cfg->bookmark_interval_ms : API_BOOKMARK_MS_DEFAULT;
         atomic_init(&s->ready, false);
+        s->start_time_ms = time_now_ms();
+        s->rate.rate = cfg->rate_limit > 0 ? cfg->rate_limit : 0;
         s->ops = (struct api_objects){
             .store = s->store,
             .cache = s->objects,
@@ -444,10 +547,25 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
         }
         evhttp_set_max_body_size(s->http, API_BODY_MAX);
         evhttp_set_max_headers_size(s->http, API_HEADERS_MAX);
+        /* Without it evhttp keeps a silent connection forever. It is reset by
+         * every byte, so it does not bound a client that trickles a request
+         * (docs/berthd.md, Limits); streams lift it (api_stream_attach). */
+        evhttp_set_timeout(s->http, API_IDLE_TIMEOUT_S);
         evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                                 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                                 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
         evhttp_set_gencb(s->http, on_request, s);
+        if (cfg->audit_log) {
+                int64_t max_size =
+                    cfg->audit_log_max_size > 0 ? cfg->audit_log_max_size : API_AUDIT_MAX_SIZE;
+                int max_files =
+                    cfg->audit_log_max_files >= 0 ? cfg->audit_log_max_files : API_AUDIT_MAX_FILES;
+                rc = api_audit_open(cfg->audit_log, max_size, max_files, &s->audit);
+                if (rc < 0) {
+                        berth_error_set(err, rc, "audit log %s: %s", cfg->audit_log, strerror(-rc));
+                        goto fail;
+                }
+        }
         rc = api_writes_new(s, &s->writes);
         if (rc < 0) {
                 berth_error_set(err, rc, "api: cannot start the writer threads: %s", strerror(-rc));
@@ -481,6 +599,7 @@ void api_server_free(struct api_server *s)
                 free(s->unix_paths[i]);
         }
         free(s->unix_paths);
+        api_audit_free(s->audit);
         free(s->prefix);
         free(s);
 }

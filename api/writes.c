@@ -50,6 +50,7 @@ struct api_write_job {
         char *raw;   /* instead of out: an application/octet-stream body */
         size_t raw_len;
         struct api_error err;
+        struct api_request_info info; /* for the audit log */
 };
 
 /* A FIFO of jobs. */
@@ -222,16 +223,25 @@ static void job_reply(struct api_writes *w, struct api_write_job *j)
         struct api_server *s = w->server;
         int code = j->err.code ? j->err.code : j->code;
 
+        /* A create names its object in the body (or gets a generated name). */
+        const char *created = j->op == API_WRITE_CREATE && !j->err.code && j->out
+                                  ? json_path_string(j->out, "metadata.name")
+                                  : NULL;
+        if (created && !j->info.name[0])
+                (void)str_copy(j->info.name, sizeof(j->info.name), created);
+
         if (!j->req) {
                 /* Counted all the same: store failures stay visible in the
                  * metrics when clients give up first. */
                 api_count(s, code);
+                api_audit_request(s, &j->info, code);
                 return;
         }
         struct evhttp_request *req = j->req;
         evhttp_connection_set_closecb(j->conn, NULL, NULL);
         j->req = NULL;
         j->conn = NULL;
+        api_audit_request(s, &j->info, code);
         if (j->err.code)
                 api_send_error(s, req, &j->err);
         else if (j->raw)
@@ -259,7 +269,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 }
 
 void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api_write_op op,
-                      const struct api_route *r, const char *apply_ns, bool dry_run)
+                      const struct api_route *r, const char *apply_ns, bool dry_run,
+                      const struct api_request_info *ri)
 {
         struct api_writes *w = s->writes;
         struct api_error err = {0};
@@ -285,6 +296,7 @@ void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api
                 goto fail;
         }
         j->op = op;
+        j->info = *ri;
         j->kind = r->kind;
         j->dry_run = dry_run;
         (void)str_copy(j->ns, sizeof(j->ns), r->ns);
@@ -324,6 +336,7 @@ void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api
         return;
 
 fail:
+        api_audit_request(s, ri, err.code);
         api_send_error(s, req, &err);
         api_error_release(&err);
 }

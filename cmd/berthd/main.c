@@ -69,6 +69,11 @@ struct options {
         const char *host_paths[HOST_PATHS_MAX];
         size_t n_host_paths;
         size_t n_watch_dirs;
+        /* The API's audit log and rate limit. */
+        const char *audit_log;
+        int64_t audit_log_max_size;
+        int audit_log_max_files;
+        double rate_limit;
 };
 
 static void usage(FILE *out)
@@ -113,6 +118,12 @@ static void usage(FILE *out)
             "                       for single-tenant hosts and Docker without a bridge\n"
             "  --allow-host-path DIR  let containers mount host paths inside DIR, repeatable\n"
             "                       (default none; the Docker socket never)\n"
+            "  --audit-log PATH     append a JSON line per changing or refused API request\n"
+            "                       (default off)\n"
+            "  --audit-log-max-size SIZE  rotate the audit log past SIZE (default 100Mi)\n"
+            "  --audit-log-max-files N    rotated audit logs kept (default 5)\n"
+            "  --rate-limit N       API requests per second per user, burst 2N; more get\n"
+            "                       429 (default 0: no limit)\n"
             "  --version            print the version and exit\n"
             "  -h, --help           print this help and exit\n");
 }
@@ -210,6 +221,10 @@ enum {
         OPT_BUILD_ROOT,
         OPT_ALLOW_HOST_NETWORK,
         OPT_ALLOW_HOST_PATH,
+        OPT_AUDIT_LOG,
+        OPT_AUDIT_LOG_MAX_SIZE,
+        OPT_AUDIT_LOG_MAX_FILES,
+        OPT_RATE_LIMIT,
         OPT_VERSION,
 };
 
@@ -238,6 +253,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"allow-host-network", no_argument, NULL, OPT_ALLOW_HOST_NETWORK},
             {"allow-host-path", required_argument, NULL, OPT_ALLOW_HOST_PATH},
             {"watch-dir", required_argument, NULL, OPT_WATCH_DIR},
+            {"audit-log", required_argument, NULL, OPT_AUDIT_LOG},
+            {"audit-log-max-size", required_argument, NULL, OPT_AUDIT_LOG_MAX_SIZE},
+            {"audit-log-max-files", required_argument, NULL, OPT_AUDIT_LOG_MAX_FILES},
+            {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, 'h'},
             {},
@@ -255,6 +274,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             .leader_lease_ms = LEADER_DEFAULT_LEASE_MS,
             .leader_renew_ms = LEADER_DEFAULT_RENEW_MS,
             .leader_retry_ms = LEADER_DEFAULT_RETRY_MS,
+            .audit_log_max_size = 100 * 1024 * 1024,
+            .audit_log_max_files = 5,
         };
 
         opterr = 0;
@@ -397,6 +418,34 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 return bad_flag("too many --allow-host-path flags (max %d)",
                                                 HOST_PATHS_MAX);
                         o->host_paths[o->n_host_paths++] = optarg;
+                        break;
+                case OPT_AUDIT_LOG:
+                        if (optarg[0] != '/')
+                                return bad_flag("invalid --audit-log '%s': want an absolute path",
+                                                optarg);
+                        o->audit_log = optarg;
+                        break;
+                case OPT_AUDIT_LOG_MAX_SIZE:
+                        if (quantity_parse_bytes(optarg, &o->audit_log_max_size) < 0 ||
+                            o->audit_log_max_size < 4096)
+                                return bad_flag("invalid --audit-log-max-size '%s': want a size "
+                                                "of at least 4096 bytes such as 10Mi",
+                                                optarg);
+                        break;
+                case OPT_AUDIT_LOG_MAX_FILES:
+                        n = strtol(optarg, &end, 10);
+                        if (*end || end == optarg || n < 0 || n > 1000)
+                                return bad_flag("invalid --audit-log-max-files '%s': want 0..1000",
+                                                optarg);
+                        o->audit_log_max_files = (int)n;
+                        break;
+                case OPT_RATE_LIMIT:
+                        n = strtol(optarg, &end, 10);
+                        if (*end || end == optarg || n < 0 || n > 1000000)
+                                return bad_flag("invalid --rate-limit '%s': want 0..1000000 "
+                                                "requests per second",
+                                                optarg);
+                        o->rate_limit = (double)n;
                         break;
                 case OPT_VERSION:
                         printf("berthd %s\n", BERTH_VERSION);
@@ -676,6 +725,10 @@ int main(int argc, char **argv)
             .build_roots = o.build_roots,
             .n_build_roots = o.n_build_roots,
             .admission = &admission,
+            .audit_log = o.audit_log,
+            .audit_log_max_size = o.audit_log_max_size,
+            .audit_log_max_files = o.audit_log_max_files,
+            .rate_limit = o.rate_limit,
         };
         r = api_server_new(&acfg, &api, &err);
         if (r < 0) {
