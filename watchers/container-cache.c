@@ -16,10 +16,14 @@
 #define RECONNECT_BACKOFF_MAX_MS 5000
 /* A stream that lived this long was healthy: start the backoff over. */
 #define RECONNECT_HEALTHY_MS 5000
-/* Events are asked from a little before each list starts, so that nothing
+/* Events are asked from a while before each list starts, so that nothing
  * between the list and the stream is lost; replaying a suffix of the history
- * on top of a later state is harmless because states never move backwards. */
-#define SINCE_MARGIN_NS (100LL * 1000 * 1000)
+ * on top of a later state is harmless because states never move backwards.
+ * The margin is seconds, not milliseconds: Docker logs a container's "die"
+ * before its list view shows the container exited, and under load the gap
+ * can pass 100 ms — a list that still says running and a die event older
+ * than the margin would leave the container running here until a resync. */
+#define SINCE_MARGIN_NS (5LL * 1000 * 1000 * 1000)
 
 struct centry {
         struct container_info ci;
