@@ -476,15 +476,21 @@ static int add_listener(struct api_server *s, const char *url, struct berth_erro
                 log_info("listening url=%s", url);
                 return 0;
         }
-        if (str_has_prefix(url, "tcp://")) {
+        if (str_has_prefix(url, "tcp://") || str_has_prefix(url, "http://")) {
                 char host[256];
-                const char *hp = url + strlen("tcp://");
+                const char *hp = strstr(url, "://") + 3;
                 const char *colon = strrchr(hp, ':');
                 if (!colon || (size_t)(colon - hp) >= sizeof(host) || colon == hp)
                         return berth_error_set(err, -EINVAL, "listen %s: expected tcp://HOST:PORT",
                                                url);
                 memcpy(host, hp, (size_t)(colon - hp));
                 host[colon - hp] = '\0';
+                /* "[::1]": the brackets are URL syntax, not the address. */
+                size_t hl = strlen(host);
+                if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+                        memmove(host, host + 1, hl - 2);
+                        host[hl - 2] = '\0';
+                }
                 char *end;
                 long port = strtol(colon + 1, &end, 10);
                 if (*end || port < 0 || port > 65535 || end == colon + 1)
@@ -495,7 +501,10 @@ static int add_listener(struct api_server *s, const char *url, struct berth_erro
                 return 0;
         }
         return berth_error_set(
-            err, -EINVAL, "listen %s: unsupported address (unix:///PATH or tcp://HOST:PORT)", url);
+            err, -EINVAL,
+            "listen %s: unsupported address (unix:///PATH, or http://HOST:PORT, also written "
+            "tcp://HOST:PORT)",
+            url);
 }
 
 int api_server_new(const struct api_config *cfg, struct api_server **ret, struct berth_error *err)

@@ -64,6 +64,7 @@ struct options {
         /* Directories Workflow build steps may build from (--build-root). */
         const char *build_roots[BUILD_ROOTS_MAX];
         size_t n_build_roots;
+        bool insecure_http; /* --insecure-http: plain HTTP on loopback */
         /* The admission policy: --allow-host-network, --allow-host-path. */
         bool allow_host_network;
         const char *host_paths[HOST_PATHS_MAX];
@@ -91,7 +92,10 @@ static void usage(FILE *out)
             "                       (default sqlite:<data-dir>/berth.db)\n"
             "  --docker URL         Docker engine (default $DOCKER_HOST or " DEFAULT_DOCKER ")\n"
             "  --docker-wait DUR    how long to wait for the engine at start (default 60s)\n"
-            "  --listen URL         API listener, repeatable (default " DEFAULT_LISTEN ")\n"
+            "  --listen URL         API listener, repeatable (default " DEFAULT_LISTEN "):\n"
+            "                       unix:///PATH, or http://127.0.0.1:PORT with --insecure-http\n"
+            "  --insecure-http      allow plain HTTP listeners (loopback only; for tests:\n"
+            "                       no encryption, no authentication)\n"
             "  --data-dir DIR       state directory, created 0700 (default " DEFAULT_DATA_DIR ")\n"
             "  --workers N          reconcile worker threads (default 8)\n"
             "  --log-format FMT     text or json (default text)\n"
@@ -220,6 +224,7 @@ enum {
         OPT_WATCH_DIR,
         OPT_BUILD_ROOT,
         OPT_ALLOW_HOST_NETWORK,
+        OPT_INSECURE_HTTP,
         OPT_ALLOW_HOST_PATH,
         OPT_AUDIT_LOG,
         OPT_AUDIT_LOG_MAX_SIZE,
@@ -227,6 +232,19 @@ enum {
         OPT_RATE_LIMIT,
         OPT_VERSION,
 };
+
+/* "http://127.0.0.1:8080", "tcp://[::1]:8080", "http://localhost:80". */
+static bool listen_is_loopback(const char *url)
+{
+        const char *hp = strstr(url, "://");
+        static const char *const hosts[] = {"127.0.0.1:", "[::1]:", "localhost:"};
+
+        hp = hp ? hp + 3 : url;
+        for (size_t i = 0; i < ARRAY_SIZE(hosts); i++)
+                if (str_has_prefix(hp, hosts[i]))
+                        return true;
+        return false;
+}
 
 /* Returns -1 to go on, or an exit code (0 after --help/--version, 2 on bad flags). */
 static int parse_args(int argc, char **argv, struct options *o)
@@ -251,6 +269,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"source-root", required_argument, NULL, OPT_SOURCE_ROOT},
             {"build-root", required_argument, NULL, OPT_BUILD_ROOT},
             {"allow-host-network", no_argument, NULL, OPT_ALLOW_HOST_NETWORK},
+            {"insecure-http", no_argument, NULL, OPT_INSECURE_HTTP},
             {"allow-host-path", required_argument, NULL, OPT_ALLOW_HOST_PATH},
             {"watch-dir", required_argument, NULL, OPT_WATCH_DIR},
             {"audit-log", required_argument, NULL, OPT_AUDIT_LOG},
@@ -299,11 +318,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case OPT_LISTEN:
                         if (o->n_listen == LISTEN_MAX)
                                 return bad_flag("too many --listen flags (max %d)", LISTEN_MAX);
+                        if (str_has_prefix(optarg, "https://"))
+                                return bad_flag("invalid --listen '%s': HTTPS is not built yet; "
+                                                "use unix:///PATH (or http://127.0.0.1:PORT "
+                                                "with --insecure-http)",
+                                                optarg);
                         if (!str_has_prefix(optarg, "unix://") &&
-                            !str_has_prefix(optarg, "https://") &&
-                            !str_has_prefix(optarg, "http://"))
+                            !str_has_prefix(optarg, "http://") && !str_has_prefix(optarg, "tcp://"))
                                 return bad_flag("invalid --listen '%s': want unix:///PATH or "
-                                                "https://HOST:PORT",
+                                                "http://127.0.0.1:PORT",
                                                 optarg);
                         o->listen[o->n_listen++] = optarg;
                         break;
@@ -409,6 +432,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case OPT_ALLOW_HOST_NETWORK:
                         o->allow_host_network = true;
                         break;
+                case OPT_INSECURE_HTTP:
+                        o->insecure_http = true;
+                        break;
                 case OPT_ALLOW_HOST_PATH:
                         if (optarg[0] != '/')
                                 return bad_flag("invalid --allow-host-path '%s': want an "
@@ -465,6 +491,22 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return bad_flag("invalid --leader-lease: at least %ds", LEADER_MIN_LEASE_MS / 1000);
         if (o->leader_renew_ms >= o->leader_lease_ms)
                 return bad_flag("invalid --leader-renew: must be shorter than --leader-lease");
+        /* Plain HTTP has neither encryption nor authentication: whoever
+         * reaches the port may do anything. Loopback only, and only when
+         * asked for by name. */
+        for (size_t i = 0; i < o->n_listen; i++) {
+                if (str_has_prefix(o->listen[i], "unix://"))
+                        continue;
+                if (!o->insecure_http)
+                        return bad_flag("--listen %s: plain HTTP serves the API without "
+                                        "encryption or authentication: add --insecure-http "
+                                        "(for tests; loopback only)",
+                                        o->listen[i]);
+                if (!listen_is_loopback(o->listen[i]))
+                        return bad_flag("--listen %s: plain HTTP only on a loopback address "
+                                        "(127.0.0.1, [::1] or localhost)",
+                                        o->listen[i]);
+        }
         if (o->n_listen == 0)
                 o->listen[o->n_listen++] = DEFAULT_LISTEN;
         o->listen[o->n_listen] = NULL;
