@@ -1,5 +1,7 @@
 #include "cli-test.h"
 
+#include <dirent.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -299,6 +301,24 @@ static void *fake_main(void *userdata)
         return NULL;
 }
 
+/* dir and the files in it (tests make no subdirectories there). */
+static void remove_tree(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        char path[512];
+
+        while (d && (e = readdir(d))) {
+                if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                unlink(path);
+        }
+        if (d)
+                closedir(d);
+        rmdir(dir);
+}
+
 int fake_setup(void **state)
 {
         struct fake *f = calloc(1, sizeof(*f));
@@ -329,8 +349,7 @@ int fake_teardown(void **state)
         while (atomic_load(&f->active) > 0)
                 sleep_ms(10);
         close(f->fd);
-        unlink(f->sock);
-        rmdir(f->dir);
+        remove_tree(f->dir); /* the socket, and files tests wrote beside it */
         fake_reset(f);
         pthread_mutex_destroy(&f->lock);
         free(f);
