@@ -1,7 +1,5 @@
 #include "cli-test.h"
 
-#include <dirent.h>
-
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +11,7 @@
 #include <sys/un.h>
 
 #include "cli-internal.h"
+#include "test-support.h"
 
 void capture_release(struct capture *c)
 {
@@ -301,24 +300,6 @@ static void *fake_main(void *userdata)
         return NULL;
 }
 
-/* dir and the files in it (tests make no subdirectories there). */
-static void remove_tree(const char *dir)
-{
-        DIR *d = opendir(dir);
-        struct dirent *e;
-        char path[512];
-
-        while (d && (e = readdir(d))) {
-                if (streq(e->d_name, ".") || streq(e->d_name, ".."))
-                        continue;
-                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-                unlink(path);
-        }
-        if (d)
-                closedir(d);
-        rmdir(dir);
-}
-
 int fake_setup(void **state)
 {
         struct fake *f = calloc(1, sizeof(*f));
@@ -349,7 +330,7 @@ int fake_teardown(void **state)
         while (atomic_load(&f->active) > 0)
                 sleep_ms(10);
         close(f->fd);
-        remove_tree(f->dir); /* the socket, and files tests wrote beside it */
+        test_rm_tree(f->dir); /* the socket, and files tests wrote beside it */
         fake_reset(f);
         pthread_mutex_destroy(&f->lock);
         free(f);

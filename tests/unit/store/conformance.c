@@ -20,32 +20,9 @@
 #include "sample-json.h"
 #include "store.h"
 #include "test-support.h"
-
-struct suite {
-        struct store *store;
-        char *url;
-        char tmpdir[PATH_MAX]; /* "" unless we made a temporary sqlite database */
-};
-
-static struct suite suite;
+#include "store-suite.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static char *make_prefix(const char *test)
-{
-        uint64_t r = 0;
-        assert_int_equal(getrandom(&r, sizeof(r), 0), sizeof(r));
-        char *p = str_printf("/t/%s/%016" PRIx64 "/", test, r);
-        assert_non_null(p);
-        return p;
-}
-
-static char *key_in(const char *prefix, const char *name)
-{
-        char *k = str_printf("%s%s", prefix, name);
-        assert_non_null(k);
-        return k;
-}
 
 static int64_t put_str(const char *key, const char *value, int64_t expected)
 {
@@ -205,48 +182,12 @@ static bool is_sqlite(void)
 
 /* ---- setup ----------------------------------------------------------- */
 
-static int group_setup(void **state)
-{
-        (void)state;
-        const char *env = getenv("BERTH_STORE_URL");
-        if (env && *env) {
-                suite.url = strdup(env);
-        } else {
-                const char *tmp = getenv("TMPDIR");
-                snprintf(suite.tmpdir, sizeof(suite.tmpdir), "%s/berth-store-XXXXXX",
-                         tmp && *tmp ? tmp : "/tmp");
-                if (!mkdtemp(suite.tmpdir))
-                        return -1;
-                suite.url = str_printf("sqlite:%s/db/store.db", suite.tmpdir);
-        }
-        if (!suite.url)
-                return -1;
-        struct berth_error err = {0};
-        int r = store_open(suite.url, &suite.store, &err);
-        if (r < 0) {
-                print_error("store_open %s: %s\n", suite.url, err.message);
-                return -1;
-        }
-        return 0;
-}
-
-static int group_teardown(void **state)
-{
-        (void)state;
-        store_free(suite.store);
-        suite.store = NULL;
-        if (suite.tmpdir[0])
-                test_rm_tree(suite.tmpdir);
-        free(suite.url);
-        return 0;
-}
-
 /* ---- basic kv ----------------------------------------------------------- */
 
 static void test_get_missing(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("get_missing");
+        _cleanup_free_ char *prefix = suite_prefix("", "get_missing");
         _cleanup_free_ char *key = key_in(prefix, "nope");
         struct store_kv kv = {.key = (char *)"untouched"};
         struct berth_error err = {0};
@@ -258,7 +199,7 @@ static void test_get_missing(void **state)
 static void test_put_get_roundtrip(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("roundtrip");
+        _cleanup_free_ char *prefix = suite_prefix("", "roundtrip");
         _cleanup_free_ char *key = key_in(prefix, "a");
         int64_t r1 = put_str(key, "{\"v\":1}", STORE_ANY_REVISION);
 
@@ -310,7 +251,7 @@ static void test_put_get_roundtrip(void **state)
 static void test_create_only_conflict(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("create_only");
+        _cleanup_free_ char *prefix = suite_prefix("", "create_only");
         _cleanup_free_ char *key = key_in(prefix, "x");
         int64_t r1 = put_str(key, "first", STORE_MUST_NOT_EXIST);
         struct berth_error err = {0};
@@ -330,7 +271,7 @@ static void test_create_only_conflict(void **state)
 static void test_cas(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("cas");
+        _cleanup_free_ char *prefix = suite_prefix("", "cas");
         _cleanup_free_ char *key = key_in(prefix, "obj");
         _cleanup_free_ char *missing = key_in(prefix, "missing");
         int64_t r1 = put_str(key, "v1", STORE_MUST_NOT_EXIST);
@@ -360,7 +301,7 @@ static void test_cas(void **state)
 static void test_delete(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("delete");
+        _cleanup_free_ char *prefix = suite_prefix("", "delete");
         _cleanup_free_ char *key = key_in(prefix, "d");
         struct berth_error err = {0};
         int64_t rev = -7;
@@ -385,7 +326,7 @@ static void test_delete(void **state)
 static void test_guard_holds(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("guard_holds");
+        _cleanup_free_ char *prefix = suite_prefix("", "guard_holds");
         _cleanup_free_ char *fence = key_in(prefix, "leader");
         _cleanup_free_ char *key = key_in(prefix, "obj");
         int64_t fr = put_str(fence, "me", STORE_MUST_NOT_EXIST);
@@ -488,7 +429,7 @@ static void assert_guard_refuses(const struct store_guard *g, const char *key, i
 static void test_guard_rewritten(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("guard_rewritten");
+        _cleanup_free_ char *prefix = suite_prefix("", "guard_rewritten");
         _cleanup_free_ char *fence = key_in(prefix, "leader");
         _cleanup_free_ char *key = key_in(prefix, "obj");
         int64_t fr = put_str(fence, "old", STORE_MUST_NOT_EXIST);
@@ -501,7 +442,7 @@ static void test_guard_rewritten(void **state)
 static void test_guard_deleted(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("guard_deleted");
+        _cleanup_free_ char *prefix = suite_prefix("", "guard_deleted");
         _cleanup_free_ char *fence = key_in(prefix, "leader");
         _cleanup_free_ char *key = key_in(prefix, "obj");
         int64_t fr = put_str(fence, "old", STORE_MUST_NOT_EXIST);
@@ -518,7 +459,7 @@ static void test_guard_deleted(void **state)
 static void test_list(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("list");
+        _cleanup_free_ char *prefix = suite_prefix("", "list");
         _cleanup_free_ char *ka = key_in(prefix, "a");
         _cleanup_free_ char *kb = key_in(prefix, "b");
         _cleanup_free_ char *kc = key_in(prefix, "c");
@@ -573,7 +514,7 @@ static void test_list(void **state)
         assert_int_equal(kvs.n, 3); /* c, a, b existed at rb; a/b came later */
         store_kvs_release(&kvs);
 
-        _cleanup_free_ char *empty = make_prefix("list_empty");
+        _cleanup_free_ char *empty = suite_prefix("", "list_empty");
         kvs.revision = -7;
         assert_int_equal(store_list(suite.store, empty, 0, &kvs, NULL), 0);
         assert_int_equal(kvs.n, 0);
@@ -584,7 +525,7 @@ static void test_list(void **state)
 static void test_list_compacted(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("compacted");
+        _cleanup_free_ char *prefix = suite_prefix("", "compacted");
         _cleanup_free_ char *k1 = key_in(prefix, "1");
         _cleanup_free_ char *k2 = key_in(prefix, "2");
         _cleanup_free_ char *k3 = key_in(prefix, "3");
@@ -631,7 +572,7 @@ static void test_list_compacted(void **state)
 static void test_revision_monotonic(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("monotonic");
+        _cleanup_free_ char *prefix = suite_prefix("", "monotonic");
         int64_t last = current_revision();
         for (int i = 0; i < 20; i++) {
                 char name[16];
@@ -656,7 +597,7 @@ static void test_revision_monotonic(void **state)
 static void test_limits(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("limits");
+        _cleanup_free_ char *prefix = suite_prefix("", "limits");
         _cleanup_free_ char *key = key_in(prefix, "big");
         /* Random bytes: they do not compress, so the stored size is theirs. */
         size_t big = STORE_VALUE_MAX + 1;
@@ -706,7 +647,7 @@ static void test_limits(void **state)
 static void test_large_values(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("large");
+        _cleanup_free_ char *prefix = suite_prefix("", "large");
         _cleanup_free_ char *key = key_in(prefix, "wf");
         size_t len = 0;
         /* A finished 300-step Workflow (~140 KB), then the same with one byte changed. */
@@ -805,7 +746,7 @@ static int cmp_i64(const void *a, const void *b)
 static void test_watch_ordering(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("watch_order");
+        _cleanup_free_ char *prefix = suite_prefix("", "watch_order");
         struct collector c;
         collector_init(&c);
         struct store_watch *w = watch_or_fail(prefix, 0, &c);
@@ -848,7 +789,7 @@ static void test_watch_ordering(void **state)
 static void test_watch_resume(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("watch_resume");
+        _cleanup_free_ char *prefix = suite_prefix("", "watch_resume");
         int64_t revs[10];
         for (int i = 0; i < 10; i++) {
                 char name[16];
@@ -881,7 +822,7 @@ static void test_watch_resume(void **state)
 static void test_watch_compacted(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("watch_compacted");
+        _cleanup_free_ char *prefix = suite_prefix("", "watch_compacted");
         _cleanup_free_ char *key = key_in(prefix, "k");
         int64_t r1 = put_str(key, "1", STORE_ANY_REVISION);
         put_str(key, "2", STORE_ANY_REVISION);
@@ -924,7 +865,7 @@ static void test_watch_compacted(void **state)
 static void test_watch_prev_kv_and_delete(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("watch_prev");
+        _cleanup_free_ char *prefix = suite_prefix("", "watch_prev");
         _cleanup_free_ char *key = key_in(prefix, "k");
         struct collector c;
         collector_init(&c);
@@ -968,7 +909,7 @@ static void test_watch_prev_kv_and_delete(void **state)
 static void test_watch_cancel(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("watch_cancel");
+        _cleanup_free_ char *prefix = suite_prefix("", "watch_cancel");
         _cleanup_free_ char *key = key_in(prefix, "k");
         struct collector c, other, victim;
         collector_init(&c);
@@ -1005,7 +946,7 @@ static void test_watch_cancel(void **state)
 static void test_lease_ttl(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("lease_ttl");
+        _cleanup_free_ char *prefix = suite_prefix("", "lease_ttl");
         _cleanup_free_ char *key = key_in(prefix, "ephemeral");
         int64_t id = 0;
         assert_int_equal(store_lease_grant(suite.store, 1, &id, NULL), 0);
@@ -1037,7 +978,7 @@ static void test_lease_ttl(void **state)
 static void test_lease_keepalive(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("lease_keepalive");
+        _cleanup_free_ char *prefix = suite_prefix("", "lease_keepalive");
         _cleanup_free_ char *key = key_in(prefix, "k");
         int64_t id = 0;
         assert_int_equal(store_lease_grant(suite.store, 1, &id, NULL), 0);
@@ -1057,7 +998,7 @@ static void test_lease_keepalive(void **state)
 static void test_lease_revoke(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("lease_revoke");
+        _cleanup_free_ char *prefix = suite_prefix("", "lease_revoke");
         _cleanup_free_ char *k1 = key_in(prefix, "1");
         _cleanup_free_ char *k2 = key_in(prefix, "2");
         _cleanup_free_ char *k3 = key_in(prefix, "3");
@@ -1138,7 +1079,7 @@ static void *incrementer_main(void *p)
 static void test_concurrent_cas(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("concurrent_cas");
+        _cleanup_free_ char *prefix = suite_prefix("", "concurrent_cas");
         _cleanup_free_ char *key = key_in(prefix, "counter");
         put_str(key, "0", STORE_MUST_NOT_EXIST);
         struct incrementer inc[8];

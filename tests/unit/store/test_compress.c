@@ -21,30 +21,7 @@
 #include "sample-json.h"
 #include "store-internal.h"
 #include "test-support.h"
-
-struct suite {
-        struct store *store;
-        char *url;
-        char tmpdir[PATH_MAX]; /* "" unless we made a temporary sqlite database */
-};
-
-static struct suite suite;
-
-static char *make_prefix(const char *test)
-{
-        uint64_t r = 0;
-        assert_int_equal(getrandom(&r, sizeof(r), 0), sizeof(r));
-        char *p = str_printf("/t/compress/%s/%016" PRIx64 "/", test, r);
-        assert_non_null(p);
-        return p;
-}
-
-static char *key_in(const char *prefix, const char *name)
-{
-        char *k = str_printf("%s%s", prefix, name);
-        assert_non_null(k);
-        return k;
-}
+#include "store-suite.h"
 
 /* Encodes value and checks that it inflates back to itself. Returns the stored
  * length (value_len when stored as it is). */
@@ -290,7 +267,7 @@ static int64_t put_or_fail(const char *key, const char *value, size_t len)
 static void test_backend_holds_compressed(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("holds");
+        _cleanup_free_ char *prefix = suite_prefix("compress", "holds");
         _cleanup_free_ char *key = key_in(prefix, "wf");
         _cleanup_free_ char *small = key_in(prefix, "small");
         size_t len = 0;
@@ -328,7 +305,7 @@ static void test_backend_holds_compressed(void **state)
 static void test_size_rule(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("sizes");
+        _cleanup_free_ char *prefix = suite_prefix("compress", "sizes");
         _cleanup_free_ char *key = key_in(prefix, "big");
         struct berth_error err = {0};
         int64_t rev = -7;
@@ -371,7 +348,7 @@ static void test_size_rule(void **state)
 static void test_corrupt_value_reads(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("corrupt");
+        _cleanup_free_ char *prefix = suite_prefix("compress", "corrupt");
         _cleanup_free_ char *good = key_in(prefix, "a-good");
         _cleanup_free_ char *bad = key_in(prefix, "b-bad");
         size_t len = 0;
@@ -505,7 +482,7 @@ static struct store_watch *watch_or_fail(const char *prefix, int64_t from, struc
 static void test_watch_corrupt_value(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("watch_corrupt");
+        _cleanup_free_ char *prefix = suite_prefix("compress", "watch_corrupt");
         _cleanup_free_ char *a = key_in(prefix, "a");
         _cleanup_free_ char *b = key_in(prefix, "b");
         size_t len = 0;
@@ -565,7 +542,7 @@ static void test_watch_corrupt_value(void **state)
 static void test_watch_large_batch_split(void **state)
 {
         (void)state;
-        _cleanup_free_ char *prefix = make_prefix("watch_split");
+        _cleanup_free_ char *prefix = suite_prefix("compress", "watch_split");
         size_t len = 24 * 1024 * 1024;
         _cleanup_free_ char *value = malloc(len);
         assert_non_null(value);
@@ -655,41 +632,6 @@ static void test_sqlite_file(void **state)
 }
 
 /* ---- setup ----------------------------------------------------------- */
-
-static int group_setup(void **state)
-{
-        (void)state;
-        const char *env = getenv("BERTH_STORE_URL");
-        if (env && *env) {
-                suite.url = strdup(env);
-        } else {
-                const char *tmp = getenv("TMPDIR");
-                snprintf(suite.tmpdir, sizeof(suite.tmpdir), "%s/berth-compress-XXXXXX",
-                         tmp && *tmp ? tmp : "/tmp");
-                if (!mkdtemp(suite.tmpdir))
-                        return -1;
-                suite.url = str_printf("sqlite:%s/db/store.db", suite.tmpdir);
-        }
-        if (!suite.url)
-                return -1;
-        struct berth_error err = {0};
-        if (store_open(suite.url, &suite.store, &err) < 0) {
-                print_error("store_open %s: %s\n", suite.url, err.message);
-                return -1;
-        }
-        return 0;
-}
-
-static int group_teardown(void **state)
-{
-        (void)state;
-        store_free(suite.store);
-        suite.store = NULL;
-        if (suite.tmpdir[0])
-                test_rm_tree(suite.tmpdir);
-        free(suite.url);
-        return 0;
-}
 
 int main(void)
 {
