@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "builder-internal.h"
+#include "test-support.h"
 
 #define WAIT_MS     10000
 #define OWNER       "/berth/workflows/default/ci"
@@ -22,74 +23,26 @@
 
 /* ---- the change callback ------------------------------------------------ */
 
-struct watch {
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        int changes;
-        char owner[BUILDER_OWNER_KEY_MAX + 1];
-};
-
-static void watch_init(struct watch *w)
+static void expect_owner(struct change_watch *w, const char *owner)
 {
-        memset(w, 0, sizeof(*w));
-        pthread_mutex_init(&w->lock, NULL);
-        assert_int_equal(cond_init_monotonic(&w->cond), 0);
-}
+        char seen[CHANGE_WATCH_OWNER_MAX + 1];
 
-static void watch_destroy(struct watch *w)
-{
-        pthread_cond_destroy(&w->cond);
-        pthread_mutex_destroy(&w->lock);
-}
-
-static void on_change(const char *owner_key, void *userdata)
-{
-        struct watch *w = userdata;
-
-        pthread_mutex_lock(&w->lock);
-        w->changes++;
-        (void)str_copy(w->owner, sizeof(w->owner), owner_key);
-        pthread_cond_broadcast(&w->cond);
-        pthread_mutex_unlock(&w->lock);
-}
-
-static int watch_changes(struct watch *w)
-{
-        LOCK_SCOPE(&w->lock);
-
-        return w->changes;
-}
-
-static void expect_owner(struct watch *w, const char *owner)
-{
-        char seen[sizeof(w->owner)];
-
-        pthread_mutex_lock(&w->lock);
-        memcpy(seen, w->owner, sizeof(seen));
-        pthread_mutex_unlock(&w->lock);
+        change_watch_owner(w, seen, sizeof(seen));
         assert_string_equal(seen, owner);
 }
 
-static void watch_wait(struct watch *w, int n)
+static void watch_wait(struct change_watch *w, int n)
 {
-        struct timespec deadline;
-        int seen;
+        int seen = change_watch_wait(w, n, WAIT_MS);
 
-        pthread_mutex_lock(&w->lock);
-        time_mono_deadline(&deadline, WAIT_MS);
-        while (w->changes < n)
-                if (pthread_cond_timedwait(&w->cond, &w->lock, &deadline) == ETIMEDOUT)
-                        break;
-        seen = w->changes;
-        pthread_mutex_unlock(&w->lock);
         if (seen < n)
                 fail_msg("%d of %d changes after %d ms", seen, n, WAIT_MS);
 }
 
 /* Waits until build id is in state; every state change the builder makes on
  * its own is followed by a notification. Fills *ret when not NULL. */
-static void wait_state(struct watch *w, struct builder *b, const char *id, enum build_state state,
-                       struct build_status *ret)
+static void wait_state(struct change_watch *w, struct builder *b, const char *id,
+                       enum build_state state, struct build_status *ret)
 {
         struct build_status s = {0};
         struct timespec deadline;
@@ -414,7 +367,7 @@ static void expect_started(struct fake *f, int i, const char *ctx)
 
 struct ctx {
         struct fake f;
-        struct watch w;
+        struct change_watch w;
         struct builder *b;
 };
 
@@ -425,7 +378,7 @@ static int setup(void **state)
         if (!c)
                 return -1;
         fake_init(&c->f);
-        watch_init(&c->w);
+        assert_int_equal(change_watch_init(&c->w), 0);
         *state = c;
         return 0;
 }
@@ -443,7 +396,7 @@ static int teardown(void **state)
         pthread_mutex_unlock(&c->f.lock);
         builder_free(c->b);
         live = c->f.clients_live;
-        watch_destroy(&c->w);
+        change_watch_destroy(&c->w);
         fake_destroy(&c->f);
         free(c);
         assert_int_equal(live, 0);
@@ -456,7 +409,7 @@ static void ctx_start(struct ctx *c, int max_concurrent)
         struct berth_error err = {0};
 
         assert_int_equal(builder_new_with_clock(&fake_ops, &c->f, max_concurrent, fake_clock, &c->f,
-                                                on_change, &c->w, &c->b, &err),
+                                                change_watch_fn, &c->w, &c->b, &err),
                          0);
 }
 
@@ -634,7 +587,7 @@ static void test_build_succeeds(void **state)
         assert_string_equal(seen.args, "{\"VERSION\":\"1.2\"}");
         assert_string_equal(seen.labels, "{\"berth.workflow\":\"ci\"}");
         /* The start was announced before the run began. */
-        assert_int_equal(watch_changes(&c->w), 1);
+        assert_int_equal(change_watch_count(&c->w), 1);
         expect_owner(&c->w, OWNER);
 
         assert_int_equal(builder_status(c->b, "wf/a", &s), 0);
@@ -804,14 +757,14 @@ static void test_notify_rate_limit(void **state)
         ctx_start(c, 1);
         start(c->b, "wf/a", OWNER, "/ctx/a");
         expect_started(&c->f, 0, "/ctx/a");
-        assert_int_equal(watch_changes(&c->w), 1); /* the start */
+        assert_int_equal(change_watch_count(&c->w), 1); /* the start */
 
 #define LINE_AT(t, expected_changes)                                                               \
         do {                                                                                       \
                 atomic_store(&c->f.clock, (t));                                                    \
                 fake_push(&c->f, CMD_LINE, "/ctx/a", "line at " #t, 0);                            \
                 fake_wait(&c->f, &c->f.done, ++done, "commands done");                             \
-                assert_int_equal(watch_changes(&c->w), (expected_changes));                        \
+                assert_int_equal(change_watch_count(&c->w), (expected_changes));                   \
         } while (0)
 
         LINE_AT(1000, 1);
@@ -836,7 +789,7 @@ static void test_notify_rate_limit(void **state)
         /* A queued build's start is announced when it leaves the queue. */
         start(c->b, "wf/b", OWNER, "/ctx/b");
         expect_started(&c->f, 1, "/ctx/b");
-        assert_int_equal(watch_changes(&c->w), 6);
+        assert_int_equal(change_watch_count(&c->w), 6);
         fake_push(&c->f, CMD_SUCCEED, "/ctx/b", "sha256:b", 0);
         watch_wait(&c->w, 7);
 }
@@ -876,14 +829,14 @@ static void test_forget(void **state)
 
         /* A running one is interrupted; its worker gets a new client, and
          * the end of the forgotten build is not announced. */
-        changes = watch_changes(&c->w);
+        changes = change_watch_count(&c->w);
         builder_forget(c->b, "wf/d");
         expect_state(c->b, "wf/d", BUILD_UNKNOWN);
         fake_wait(&c->f, &c->f.interrupted_runs, 1, "interrupted runs");
         fake_wait(&c->f, &c->f.clients_made, 2, "clients made");
         assert_int_equal(fake_get(&c->f, &c->f.interrupts), 1);
         assert_int_equal(fake_get(&c->f, &c->f.clients_live), 1);
-        assert_int_equal(watch_changes(&c->w), changes);
+        assert_int_equal(change_watch_count(&c->w), changes);
         assert_int_equal(builder_count(c->b), 1); /* wf/b */
 
         /* Its id is free again: a new build of it runs on the new client. */
@@ -949,7 +902,7 @@ static void test_free_while_running(void **state)
         fake_wait(&c->f, &c->f.running, 2, "runs");
         fake_push(&c->f, CMD_LINE, "/ctx/a", "working", 0);
         fake_wait(&c->f, &c->f.done, 1, "commands done");
-        changes = watch_changes(&c->w);
+        changes = change_watch_count(&c->w);
         builder_free(c->b);
         c->b = NULL;
         /* Both runs saw the interrupt and returned; the queued one never ran;
@@ -958,7 +911,7 @@ static void test_free_while_running(void **state)
         assert_int_equal(c->f.interrupts, 2);
         assert_int_equal(c->f.running, 0);
         assert_int_equal(c->f.n_started, 2);
-        assert_int_equal(watch_changes(&c->w), changes);
+        assert_int_equal(change_watch_count(&c->w), changes);
 }
 
 static void test_limits(void **state)

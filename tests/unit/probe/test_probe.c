@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "probe-internal.h"
+#include "test-support.h"
 
 #define WAIT_MS      10000
 #define OWNER        "/berth/services/default/web"
@@ -25,63 +26,20 @@
 
 /* ---- the change callback ------------------------------------------------ */
 
-struct watch {
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        int changes;
-        char owner[PROBE_OWNER_KEY_MAX + 1];
-};
-
-static void watch_init(struct watch *w)
-{
-        memset(w, 0, sizeof(*w));
-        pthread_mutex_init(&w->lock, NULL);
-        assert_int_equal(cond_init_monotonic(&w->cond), 0);
-}
-
-static void watch_destroy(struct watch *w)
-{
-        pthread_cond_destroy(&w->cond);
-        pthread_mutex_destroy(&w->lock);
-}
-
-static void on_change(const char *owner_key, void *userdata)
-{
-        struct watch *w = userdata;
-
-        pthread_mutex_lock(&w->lock);
-        w->changes++;
-        (void)str_copy(w->owner, sizeof(w->owner), owner_key);
-        pthread_cond_broadcast(&w->cond);
-        pthread_mutex_unlock(&w->lock);
-}
-
-static int watch_changes(struct watch *w)
-{
-        LOCK_SCOPE(&w->lock);
-
-        return w->changes;
-}
-
 /* Waits until the callback has run n times in all, then expects id to be
  * h: the status is written before the callback runs, so it is there by then.
  * A callback run twice for one change shows as the wrong health. */
-static void expect_change(struct watch *w, struct prober *p, const char *id, int n,
+static void expect_change(struct change_watch *w, struct prober *p, const char *id, int n,
                           enum probe_health h, struct probe_status *ret)
 {
-        struct timespec deadline;
         struct probe_status s = {0};
+        int seen = change_watch_wait(w, n, WAIT_MS);
 
-        pthread_mutex_lock(&w->lock);
-        time_mono_deadline(&deadline, WAIT_MS);
-        while (w->changes < n)
-                if (pthread_cond_timedwait(&w->cond, &w->lock, &deadline) == ETIMEDOUT &&
-                    w->changes < n) {
-                        (void)prober_status(p, id, &s);
-                        fail_msg("%s: %d of %d changes after %d ms, %s (%s)", id, w->changes, n,
-                                 WAIT_MS, probe_health_to_string(s.health), s.message);
-                }
-        pthread_mutex_unlock(&w->lock);
+        if (seen < n) {
+                (void)prober_status(p, id, &s);
+                fail_msg("%s: %d of %d changes after %d ms, %s (%s)", id, seen, n, WAIT_MS,
+                         probe_health_to_string(s.health), s.message);
+        }
         assert_int_equal(prober_status(p, id, &s), 0);
         if (s.health != h)
                 fail_msg("%s: %s (%s), not %s after change %d", id,
@@ -367,12 +325,12 @@ static struct probe_target target(enum probe_type type, int port, const char *pa
         return t;
 }
 
-static struct prober *prober_start(int max_in_flight, struct watch *w)
+static struct prober *prober_start(int max_in_flight, struct change_watch *w)
 {
         struct prober *p = NULL;
         struct berth_error err = {0};
 
-        if (prober_new(max_in_flight, w ? on_change : NULL, w, &p, &err) < 0)
+        if (prober_new(max_in_flight, w ? change_watch_fn : NULL, w, &p, &err) < 0)
                 fail_msg("prober_new: %s", err.message);
         return p;
 }
@@ -613,13 +571,13 @@ static void test_arguments(void **state)
 static void test_tcp_healthy(void **state)
 {
         struct server *srv = server_start(REPLY_200);
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         struct probe_target t = target(PROBE_TCP, srv->port, NULL);
         struct probe_status s;
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(4, &w);
         /* A minute's interval: only a first probe that runs at once can pass. */
         t.interval_ms = 60000;
@@ -632,12 +590,12 @@ static void test_tcp_healthy(void **state)
         assert_int_equal(server_requests(srv), 0); /* a TCP probe sends nothing */
         prober_free(p);
         server_stop(srv);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 static void test_tcp_refused(void **state)
 {
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         int port = closed_port();
         struct probe_target t = target(PROBE_TCP, port, NULL);
@@ -645,7 +603,7 @@ static void test_tcp_refused(void **state)
         char want[128];
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(4, &w);
         t.failure_threshold = 2;
         assert_int_equal(prober_set(p, "c1", OWNER, &t), 0);
@@ -656,22 +614,22 @@ static void test_tcp_refused(void **state)
         assert_true(s.checked_ms > 0);
         assert_string_equal(w.owner, OWNER);
         /* STARTING → UNHEALTHY is one change, however many failures follow. */
-        assert_int_equal(watch_changes(&w), 1);
+        assert_int_equal(change_watch_count(&w), 1);
         prober_free(p);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 static void test_http_healthy(void **state)
 {
         struct server *srv = server_start(REPLY_200);
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         struct probe_target t = target(PROBE_HTTP, srv->port, "/healthz");
         struct probe_status s;
         char host[64];
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(4, &w);
         assert_int_equal(prober_set(p, "c1", OWNER, &t), 0);
         expect_change(&w, p, "c1", 1, PROBE_HEALTHY, &s);
@@ -687,20 +645,20 @@ static void test_http_healthy(void **state)
         pthread_mutex_unlock(&srv->lock);
         prober_free(p);
         server_stop(srv);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 static void test_http_unhealthy_and_back(void **state)
 {
         struct server *srv = server_start(REPLY_503);
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         struct probe_target t = target(PROBE_HTTP, srv->port, "/");
         struct probe_status s;
         int seen;
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(4, &w);
         assert_int_equal(prober_set(p, "c1", OWNER, &t), 0);
         expect_change(&w, p, "c1", 1, PROBE_UNHEALTHY, &s);
@@ -716,24 +674,24 @@ static void test_http_unhealthy_and_back(void **state)
         /* More successes are no change: the callback stays quiet. */
         seen = server_requests(srv);
         server_wait(srv, seen + 3, false);
-        assert_int_equal(watch_changes(&w), 2);
+        assert_int_equal(change_watch_count(&w), 2);
         assert_int_equal(prober_status(p, "c1", &s), 0);
         assert_int_equal(s.health, PROBE_HEALTHY);
         prober_free(p);
         server_stop(srv);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 static void test_http_timeout(void **state)
 {
         struct server *srv = server_start(REPLY_SILENT);
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         struct probe_target t = target(PROBE_HTTP, srv->port, "/");
         struct probe_status s;
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(4, &w);
         t.timeout_ms = 100;
         t.failure_threshold = 1;
@@ -743,19 +701,19 @@ static void test_http_timeout(void **state)
         assert_true(server_requests(srv) >= 1); /* the request was sent, no answer came */
         prober_free(p);
         server_stop(srv);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 static void test_http_bad_responses(void **state)
 {
         struct server *srv = server_start(REPLY_CLOSE);
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         struct probe_target t = target(PROBE_HTTP, srv->port, "/");
         struct probe_status s;
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(4, &w);
         t.failure_threshold = 1;
         assert_int_equal(prober_set(p, "c1", OWNER, &t), 0);
@@ -770,19 +728,19 @@ static void test_http_bad_responses(void **state)
         assert_true(str_has_prefix(s.message, "malformed HTTP status line \"SSH"));
         prober_free(p);
         server_stop(srv);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 static void test_start_period(void **state)
 {
         struct server *srv = server_start(REPLY_500);
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         struct probe_target t = target(PROBE_HTTP, srv->port, "/");
         struct probe_status s;
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(4, &w);
         t.failure_threshold = 1;
         t.start_period_ms = 3600 * 1000;
@@ -795,7 +753,7 @@ static void test_start_period(void **state)
         assert_int_equal(s.consecutive_failures, 0);
         assert_string_equal(s.message, "HTTP 500");
         assert_true(s.checked_ms > 0);
-        assert_int_equal(watch_changes(&w), 0);
+        assert_int_equal(change_watch_count(&w), 0);
 
         /* Once started, failures count, start period or not. */
         server_set_reply(srv, REPLY_200);
@@ -805,7 +763,7 @@ static void test_start_period(void **state)
         assert_int_equal(s.consecutive_failures, 1);
         prober_free(p);
         server_stop(srv);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 static void expect_request(struct server *s, const char *line)
@@ -819,13 +777,13 @@ static void expect_request(struct server *s, const char *line)
 static void test_set_changed_resets(void **state)
 {
         struct server *srv = server_start(REPLY_200);
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         struct probe_target t = target(PROBE_HTTP, srv->port, "/");
         struct probe_status s;
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(4, &w);
         t.interval_ms = 60000;
         t.timeout_ms = 60000;
@@ -871,7 +829,7 @@ static void test_set_changed_resets(void **state)
         assert_string_equal(w.owner, OWNER "2");
         prober_free(p);
         server_stop(srv);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 static void test_retain_remove(void **state)
@@ -948,13 +906,13 @@ static void test_max_targets(void **state)
 static void test_max_in_flight(void **state)
 {
         struct server *srv = server_start(REPLY_HOLD);
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         struct probe_target t = target(PROBE_HTTP, srv->port, "/");
         char id[16];
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(2, &w);
         t.interval_ms = 60000;
         t.timeout_ms = 60000;
@@ -965,7 +923,7 @@ static void test_max_in_flight(void **state)
         /* Two probes run and hang on the server; the other four wait. */
         server_wait(srv, 2, false);
         assert_true(server_quiet(srv, 3, 300));
-        assert_int_equal(watch_changes(&w), 0);
+        assert_int_equal(change_watch_count(&w), 0);
 
         /* Released, the four take their turns and everyone gets healthy. */
         server_set_reply(srv, REPLY_200);
@@ -983,19 +941,19 @@ static void test_max_in_flight(void **state)
         pthread_mutex_unlock(&srv->lock);
         prober_free(p);
         server_stop(srv);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 static void test_free_in_flight(void **state)
 {
         struct server *srv = server_start(REPLY_SILENT);
-        struct watch w;
+        struct change_watch w;
         struct prober *p;
         struct probe_target t = target(PROBE_HTTP, srv->port, "/");
         char id[16];
 
         (void)state;
-        watch_init(&w);
+        assert_int_equal(change_watch_init(&w), 0);
         p = prober_start(4, &w);
         t.timeout_ms = 60000;
         for (int i = 0; i < 10; i++) {
@@ -1009,10 +967,10 @@ static void test_free_in_flight(void **state)
         prober_remove(p, "c9");
         prober_remove(p, "late");
         prober_free(p);
-        assert_int_equal(watch_changes(&w), 0);
+        assert_int_equal(change_watch_count(&w), 0);
         assert_true(server_requests(srv) >= 4);
         server_stop(srv);
-        watch_destroy(&w);
+        change_watch_destroy(&w);
 }
 
 int main(void)
