@@ -311,6 +311,9 @@ int cli_wait_for_parse(const char *s, struct cli_wait_for *ret);
 
 enum cli_cond_result { CLI_COND_PENDING, CLI_COND_MET, CLI_COND_IMPOSSIBLE };
 
+/* The status condition of that type (exact), or NULL; borrowed. */
+const json_t *cli_status_condition(const json_t *o, const char *type);
+
 /* Evaluates a condition wait against an object. IMPOSSIBLE when the object is
  * finished (a Task or Workflow in phase Succeeded or Failed can no longer
  * change its conditions) and the condition is not met; why then says "phase is Failed

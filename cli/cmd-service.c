@@ -20,19 +20,6 @@ static const char *const revision_fields[] = {"template", "ports", "healthCheck"
 
 /* ---- pure parts ----------------------------------------------------------- */
 
-static const json_t *condition(const json_t *o, const char *type)
-{
-        size_t i;
-        json_t *c;
-
-        json_array_foreach(json_path(o, "status.conditions"), i, c)
-        {
-                if (streq(json_string_value(json_object_get(c, "type")), type))
-                        return c;
-        }
-        return NULL;
-}
-
 enum cli_cond_result cli_rollout_eval(const json_t *service, char *msg, size_t msg_size)
 {
         const char *name = json_path_string(service, "metadata.name");
@@ -49,7 +36,7 @@ enum cli_cond_result cli_rollout_eval(const json_t *service, char *msg, size_t m
                 return CLI_COND_PENDING;
         }
         /* Observed: the conditions are about this generation. */
-        const json_t *progressing = condition(service, "Progressing");
+        const json_t *progressing = cli_status_condition(service, "Progressing");
         if (streq(json_string_value(json_object_get(progressing, "status")), "False") &&
             streq(json_string_value(json_object_get(progressing, "reason")),
                   "ProgressDeadlineExceeded")) {

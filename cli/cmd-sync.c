@@ -28,19 +28,6 @@ bool cli_source_synced(const json_t *source, const char *request)
         return request && streq(json_path_string(source, "status.lastSyncRequest"), request);
 }
 
-static const json_t *condition(const json_t *o, const char *type)
-{
-        size_t i;
-        json_t *c;
-
-        json_array_foreach(json_path(o, "status.conditions"), i, c)
-        {
-                if (streq(json_string_value(json_object_get(c, "type")), type))
-                        return c;
-        }
-        return NULL;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -124,7 +111,7 @@ int cli_source_sync_print(FILE *out, const json_t *source, int64_t requested_ms)
         const char *revision_kind = json_path_string(source, "status.revisionKind");
         const json_t *prune = json_path(source, "status.lastPrune");
         const json_t *errors = json_path(source, "status.errors");
-        const json_t *ready = condition(source, "Ready");
+        const json_t *ready = cli_status_condition(source, "Ready");
         const char *ready_status = json_string_value(json_object_get(ready, "status"));
         _cleanup_free_ char *by_kind = cli_source_objects_text(json_path(source, "status.objects"));
         int64_t count = json_path_int(source, "status.objectCount", 0);

@@ -51,6 +51,19 @@ static bool finished(const json_t *object, const char *phase)
         return streq(phase, "Succeeded") || streq(phase, "Failed");
 }
 
+const json_t *cli_status_condition(const json_t *o, const char *type)
+{
+        size_t i;
+        json_t *c;
+
+        json_array_foreach(json_path(o, "status.conditions"), i, c)
+        {
+                if (streq(json_string_value(json_object_get(c, "type")), type))
+                        return c;
+        }
+        return NULL;
+}
+
 enum cli_cond_result cli_condition_eval(const json_t *object, const struct cli_wait_for *w,
                                         char *why, size_t why_size)
 {
