@@ -154,6 +154,7 @@ static void on_bookmark(evutil_socket_t fd, short what, void *arg)
 
         (void)fd;
         (void)what;
+        buf_init(&line, 4096);
         /* Everything up to last_rev must be out before a bookmark claims it. */
         if (!watch_flush(w))
                 return;
@@ -164,7 +165,6 @@ static void on_bookmark(evutil_socket_t fd, short what, void *arg)
         _cleanup_json_ json_t *obj =
             json_pack("{s:s, s:s, s:{s:s}}", "kind", w->kind->kind, "apiVersion",
                       MANIFEST_API_VERSION, "metadata", "resourceVersion", rv);
-        buf_init(&line, 4096);
         if (!obj || format_event(&line, "BOOKMARK", obj) < 0)
                 return;
         size_t len = line.len;
