@@ -78,12 +78,27 @@ json_t *api_status_success(const char *message);
 #define API_GROUP_ADMINS    "system:admins"
 #define API_PEER_GROUPS_MAX 256 /* supplementary groups of a peer we look at */
 
+/* How a request's sender proved who it is. */
+enum api_authn {
+        API_AUTHN_NONE,        /* nothing: only probes are served */
+        API_AUTHN_UNIX,        /* SO_PEERCRED of a unix socket peer */
+        API_AUTHN_TOKEN,       /* Authorization: Bearer */
+        API_AUTHN_CERTIFICATE, /* a TLS client certificate signed by --client-ca */
+};
+
+#define API_IDENTITY_NAME_MAX   128 /* a user or group name, NUL included */
+#define API_IDENTITY_GROUPS_MAX 16
+
 /* Who sent a request. A unix socket peer is admin when it is root or in the
  * socket file's group; any other unix peer is refused (refusal says why). A
- * TCP peer is anonymous and allowed: no credentials before tokens or TLS. */
+ * TCP peer proves itself with a bearer token or a client certificate;
+ * without either only the probes answer (401). */
 struct api_identity {
-        const char *user; /* static: API_USER_ADMIN or API_USER_ANONYMOUS */
-        bool admin;
+        char user[API_IDENTITY_NAME_MAX]; /* "" until authenticated */
+        char groups[API_IDENTITY_GROUPS_MAX][API_IDENTITY_NAME_MAX];
+        size_t n_groups;
+        enum api_authn authn;
+        bool admin; /* system:admin: every verb on everything, RBAC not asked */
         bool is_unix;
         uid_t uid; /* unix only */
         pid_t pid;
@@ -163,7 +178,7 @@ int api_audit_write(struct api_audit *a, const char *line, size_t len);
  * audit record without the code. Copied into write jobs. */
 struct api_request_info {
         char request_id[40];
-        char user[32];
+        char user[API_IDENTITY_NAME_MAX];
         bool admin;
         char source[80];
         char verb[16];

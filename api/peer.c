@@ -69,7 +69,10 @@ static void identify_unix(int fd, struct api_identity *id)
         /* ERANGE (more groups than we take) or an old kernel: primary group only. */
 
         if (api_peer_is_admin(cred.uid, cred.gid, groups, n_groups, socket_gid)) {
-                id->user = API_USER_ADMIN;
+                (void)str_copy(id->user, sizeof(id->user), API_USER_ADMIN);
+                (void)str_copy(id->groups[0], sizeof(id->groups[0]), API_GROUP_ADMINS);
+                id->n_groups = 1;
+                id->authn = API_AUTHN_UNIX;
                 id->admin = true;
                 return;
         }
@@ -82,7 +85,7 @@ static void identify_unix(int fd, struct api_identity *id)
 
 void api_identify(struct evhttp_request *req, struct api_identity *ret)
 {
-        *ret = (struct api_identity){.user = API_USER_ANONYMOUS};
+        *ret = (struct api_identity){0};
         struct evhttp_connection *conn = evhttp_request_get_connection(req);
         struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
         int fd = bev ? bufferevent_getfd(bev) : -1;
