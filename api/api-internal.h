@@ -5,7 +5,7 @@
  *   watch.c logs.c writes.c          streams; writes on the writer threads
  *   stream.c send.c objects.c        stream plumbing; replies; object semantics
  *   router.c selectors.c status.c    pure, unit-tested without a server
- *   peer.c limits.c audit.c          identity, rate limit, audit log
+ *   peer.c limits.c audit.c tls.c    identity, rate limit, audit log, TLS
  *
  * objects.c talks to the store and the object cache and blocks on them (an
  * etcd write is a network round trip, up to its request timeout while etcd is
@@ -22,6 +22,7 @@
 #include <event2/http.h>
 
 #include "api.h"
+#include "auth.h"
 #include "manifests.h"
 
 #define API_URI_MAX             (8 * 1024)
@@ -29,6 +30,7 @@
 #define API_WAIT_MS             5000               /* read-your-writes wait for the cache */
 #define API_APPLY_RETRIES       5                  /* CAS conflicts retried per object */
 #define API_WATCH_QUEUE_MAX     (16 * 1024 * 1024) /* per watch connection */
+#define API_WATCHES_PER_USER    256                /* open watch streams per user name */
 #define API_LOG_QUEUE_HIGH      (4 * 1024 * 1024)  /* log thread blocks above this */
 #define API_LOG_QUEUE_MAX       (8 * 1024 * 1024)  /* hard cap of one log queue */
 #define API_BOOKMARK_MS_DEFAULT (30 * 1000)
@@ -94,7 +96,7 @@ enum api_authn {
  * TCP peer proves itself with a bearer token or a client certificate;
  * without either only the probes answer (401). */
 struct api_identity {
-        char user[API_IDENTITY_NAME_MAX]; /* "" until authenticated */
+        char user[API_IDENTITY_NAME_MAX]; /* API_USER_ANONYMOUS until authenticated */
         char groups[API_IDENTITY_GROUPS_MAX][API_IDENTITY_NAME_MAX];
         size_t n_groups;
         enum api_authn authn;
@@ -106,12 +108,113 @@ struct api_identity {
         char refusal[200]; /* "" = allowed */
 };
 
+/* admin = the user is system:admin or one of its groups system:admins,
+ * however it was proven (RBAC grants them everything too). */
+void api_identity_set_admin(struct api_identity *id);
 /* uid 0, or the primary gid or one of groups equal to socket_gid. Pure. */
 bool api_peer_is_admin(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
                        gid_t socket_gid);
 /* Identifies the peer of req's connection (getsockopt per request; nothing
  * cached). Loop thread. */
 void api_identify(struct evhttp_request *req, struct api_identity *ret);
+
+/* ---- bearer tokens (authn.c) ----------------------------------------------- */
+
+#define API_TOKEN_SECRET_MAX 128           /* NUL included */
+#define API_TOKEN_HASH_LEN   32            /* SHA-256 */
+#define API_ADMIN_TOKEN_NAME "berth-admin" /* <data-dir>/tls/admin.token */
+
+/* "Bearer NAME.SECRET" (scheme in any case): NAME a DNS label, SECRET 16 to
+ * 127 characters of [A-Za-z0-9_-]. -EINVAL otherwise, outputs untouched. Pure. */
+int api_bearer_parse(const char *header, char name[64], char secret[API_TOKEN_SECRET_MAX]);
+/* "sha256:" and 64 lower-case hex digits → 32 bytes; -EINVAL otherwise. Pure. */
+int api_token_hash_parse(const char *text, uint8_t ret[API_TOKEN_HASH_LEN]);
+/* SHA-256 of secret. */
+int api_token_hash(const char *secret, uint8_t ret[API_TOKEN_HASH_LEN]);
+/* A Token object's verdict (NULL: no such token) on a secret whose SHA-256
+ * is h, at now_ms: fills id with spec.user and spec.groups (admin when the
+ * user is system:admin or a group system:admins), or refuses it — "invalid
+ * bearer token" for a missing token or a wrong secret alike, "revoked" or
+ * "expired" only once the secret matched. Pure. */
+void api_token_check(const json_t *token, const uint8_t h[API_TOKEN_HASH_LEN], int64_t now_ms,
+                     struct api_identity *id);
+/* Settles who sent req after api_identify(): an Authorization header, when
+ * there is one, decides (a valid token replaces the peer's identity, a bad
+ * one refuses the request whatever the peer); without one an unproven peer
+ * is refused. Refusals say why without telling whether a token exists.
+ * Loop thread (reads the object cache). */
+void api_authenticate(struct api_server *s, struct evhttp_request *req, struct api_identity *id);
+
+/* ---- authorization (authz.c) ----------------------------------------------- */
+
+struct api_authz;
+int api_authz_new(struct api_authz **ret);
+void api_authz_free(struct api_authz *a); /* NULL ok */
+
+/* RBAC's answer for who on verb resource in ns ("" or NULL: cluster-scoped,
+ * or all namespaces) and name (NULL: a collection). Any thread. */
+void api_authz_decide(struct api_server *s, const struct api_identity *who, const char *verb,
+                      const char *resource, const char *ns, const char *name,
+                      struct rbac_decision *ret);
+/* true when allowed (always for an admin); else 403 in err with the reason. */
+bool api_authorize(struct api_server *s, const struct api_identity *who, const char *verb,
+                   const char *resource, const char *ns, const char *name, struct api_error *err);
+
+/* Which objects of a list or watch the caller sees. */
+struct api_list_filter {
+        enum rbac_scope scope; /* RBAC_ALL: everything; RBAC_SOME: ask per object */
+        struct api_identity who;
+        char verb[16];
+        char resource[64];
+};
+/* 403 in err when the caller may see none of them. */
+int api_authz_list_begin(struct api_server *s, const struct api_identity *who, const char *verb,
+                         const char *resource, const char *ns, struct api_list_filter *ret,
+                         struct api_error *err);
+/* Whether obj passes f (one watch event). */
+bool api_authz_visible(struct api_server *s, const struct api_list_filter *f, const json_t *obj);
+/* Removes from the array items what f hides (one list). */
+int api_authz_filter(struct api_server *s, const struct api_list_filter *f, json_t *items);
+
+/* ---- TLS (tls.c) ---------------------------------------------------------- */
+/* Loop thread only. */
+
+struct bufferevent;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
+
+/* Copies the file names into s and builds s->tls_ctx from them: cert (PEM
+ * chain) and key (PEM, unencrypted) are required (-EINVAL naming the flags);
+ * client_ca (may be NULL) makes the server ask for a client certificate and
+ * refuse the handshake when one does not verify against client_ca alone.
+ * Errors name the file. api_tls_release undoes it, also after a failure. */
+int api_tls_init(struct api_server *s, const char *cert, const char *key, const char *client_ca,
+                 struct berth_error *err);
+void api_tls_release(struct api_server *s);
+/* evhttp_set_bevcb's callback for the https evhttp (arg: the server): a
+ * server-side OpenSSL bufferevent on s->tls_ctx, without a socket yet. */
+struct bufferevent *api_tls_bevcb(struct event_base *base, void *arg);
+/* When conn is TLS and its client presented a certificate that verified:
+ * fills id->user (the subject's only CN), id->groups (each O, at most
+ * API_IDENTITY_GROUPS_MAX, those that are no name left out) and id->authn =
+ * API_AUTHN_CERTIFICATE, and returns 1. Otherwise 0 and id untouched (also
+ * for a certificate without exactly one usable CN). */
+int api_tls_identify(struct evhttp_connection *conn, struct api_identity *id);
+/* The SHA-256 of the secret in the admin token file at path (one line
+ * "berth-admin.SECRET", as api_bearer_parse reads a token) into ret. Errors
+ * name the file and never show its content. */
+int api_admin_token_load(const char *path, uint8_t ret[API_TOKEN_HASH_LEN],
+                         struct berth_error *err);
+
+struct api_route;
+/* GET .../auth/whoami: {"user", "groups", "authenticatedBy", "admin"}. */
+void api_handle_whoami(struct api_server *s, struct evhttp_request *req,
+                       const struct api_identity *id);
+/* GET .../auth/can-i?verb=&resource=[&namespace=][&name=][&as=][&asGroup=]...:
+ * {"allowed", "reason"} from the decision enforcement makes (lists and
+ * watches: allowed when they would show something). 400 for an unknown verb,
+ * resource or namespace; 403 when a non-admin asks for someone else. */
+void api_handle_can_i(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
+                      const struct api_identity *id, struct api_error *err);
 
 /* ---- rate limit (limits.c) ------------------------------------------------- */
 
@@ -145,7 +248,8 @@ int64_t api_rate_limit_take(struct api_rate_limiter *l, const char *user, int64_
 struct api_audit_event {
         int64_t time_ms; /* wall clock, ms since the epoch */
         const char *user;
-        bool admin; /* groups ["system:admins"], else [] */
+        const char (*groups)[API_IDENTITY_NAME_MAX];
+        size_t n_groups;
         const char *source;
         const char *verb; /* create, update, delete, apply, get, list, watch ... */
         const char *resource;
@@ -178,9 +282,8 @@ int api_audit_write(struct api_audit *a, const char *line, size_t len);
  * audit record without the code. Copied into write jobs. */
 struct api_request_info {
         char request_id[40];
-        char user[API_IDENTITY_NAME_MAX];
-        bool admin;
-        char source[80];
+        struct api_identity who;
+        bool trigger_only; /* RBAC allowed this PUT only as a trigger */
         char verb[16];
         char resource[80];
         char ns[64];
@@ -201,6 +304,8 @@ enum api_endpoint {
         API_EP_RESULTS, /* workflows/{name}/results */
         API_EP_APPLY,
         API_EP_LEADER, /* /apis/berth/v1/leader */
+        API_EP_WHOAMI, /* /apis/berth/v1/auth/whoami */
+        API_EP_CAN_I,  /* /apis/berth/v1/auth/can-i?verb=&resource=... */
 };
 
 enum api_method {
@@ -321,8 +426,23 @@ struct api_objects {
          * api_name_suffix_random. A seam for tests that provoke collisions. */
         api_name_suffix_fn name_suffix;
         void *name_suffix_data;
+        /* Seals Secrets before they are stored and opens them for
+         * ?showValues (api_config's); NULL: Secrets are refused (503). */
+        const struct secrets_keyring *secrets;
+        /* RBAC for apply's objects (api_authorize's contract; the server's
+         * authz); NULL: everything allowed. */
+        bool (*authorize)(void *data, const struct api_identity *who, const char *verb,
+                          const char *resource, const char *ns, const char *name,
+                          struct api_error *err);
+        void *authorize_data;
 };
 
+/* What a reply shows of obj (new reference): obj itself, but a Secret with
+ * its values redacted, or opened (reveal: ?showValues=true; 500 naming the
+ * Secret when one does not open). NULL with err set on failure. Without
+ * reveal, o and err may be NULL. */
+json_t *api_object_for_reply(const struct api_objects *o, const json_t *obj, bool reveal,
+                             struct api_error *err);
 /* The request body as one manifest document: 400 if it does not parse or
  * holds zero or several documents. *ret is the caller's
  * (manifest_list_release). */
@@ -336,10 +456,17 @@ int api_object_create(struct api_objects *o, const struct kind_info *kind, const
                       const struct manifest_doc *doc, json_t **ret, struct api_error *err);
 /* PUT object: replace spec/labels/annotations, keeping server metadata and
  * status; CAS on metadata.resourceVersion when given. A body with
- * metadata.generateName and no name is refused (422): it names no object. */
+ * metadata.generateName and no name is refused (422): it names no object.
+ * trigger_only (the caller may trigger but not update): 403 unless the
+ * change is a trigger (api_change_is_trigger). */
 int api_object_replace(struct api_objects *o, const struct kind_info *kind, const char *ns,
-                       const char *name, const struct manifest_doc *doc, json_t **ret,
-                       struct api_error *err);
+                       const char *name, const struct manifest_doc *doc, bool trigger_only,
+                       json_t **ret, struct api_error *err);
+/* Whether next differs from current only by a trigger: the annotations that
+ * ask a controller to act now, or spec.shutdown (berth stop sets it, berth
+ * retry of a stopped run removes it); status and metadata.resourceVersion
+ * aside. Pure. */
+bool api_change_is_trigger(const json_t *current, const json_t *next);
 /* A Workflow's step results and file outputs, read from the store (they are
  * not cached; see docs/reference/workflow.md): {"steps": {"<step>": {result,
  * truncated, exitCode, files: {"<file>": {"size": n}}}}}, each field only
@@ -360,11 +487,13 @@ int api_workflow_file(struct api_objects *o, const struct kind_info *kind, const
  * deletes (*ret = a Success Status). */
 int api_object_delete(struct api_objects *o, const struct kind_info *kind, const char *ns,
                       const char *name, json_t **ret, struct api_error *err);
-/* POST apply: all documents are validated before anything is written.
+/* POST apply: all documents are validated, and who's right to create (a new
+ * object) or update (an existing one) each checked, before anything is
+ * written: one refused object (403) or invalid one (422) writes nothing.
  * default_ns (may be NULL) fills a missing metadata.namespace. *ret is the
  * ApplyResult. */
-int api_apply(struct api_objects *o, const char *body, size_t len, const char *default_ns,
-              bool dry_run, json_t **ret, struct api_error *err);
+int api_apply(struct api_objects *o, const struct api_identity *who, const char *body, size_t len,
+              const char *default_ns, bool dry_run, json_t **ret, struct api_error *err);
 
 /* ---- writes off the loop (writes.c) ------------------------------------- */
 
@@ -438,6 +567,12 @@ struct api_server {
         void *leader_userdata;
 
         struct evhttp *http;
+        /* The https listeners' evhttp (NULL: none), the context of their new
+         * connections (a reload replaces it) and the files a reload reads
+         * again (tls.c). */
+        struct evhttp *https;
+        struct ssl_ctx_st *tls_ctx;
+        char *tls_cert, *tls_key, *client_ca;
         char **unix_paths; /* sockets we created; unlinked on free */
         size_t n_unix_paths;
 
@@ -454,6 +589,11 @@ struct api_server {
         /* Loop thread only. */
         struct api_audit *audit; /* NULL: no audit log */
         struct api_rate_limiter rate;
+        struct api_authz *authz; /* any thread: it locks */
+        /* SHA-256 of the secret of berthd's admin token (api_config
+         * admin_token_file); the secret itself is not kept. */
+        uint8_t admin_token_sha256[API_TOKEN_HASH_LEN];
+        bool has_admin_token;
         uint64_t request_seq; /* request IDs: start time and this counter */
         int64_t start_time_ms;
 };
@@ -462,7 +602,7 @@ struct api_server {
 
 /* Starts a watch stream on a LIST route (answers errors itself). */
 void api_watch_start(struct api_server *s, struct evhttp_request *req,
-                     const struct api_route *route);
+                     const struct api_route *route, const struct api_identity *who);
 /* Ends every watch stream (server shutdown). */
 void api_watch_close_all(struct api_server *s);
 

@@ -8,9 +8,10 @@
  * answering reads, watches and /healthz while the store is slow or down) and
  * task log streams run on their own threads; both hand results to the loop.
  *
- * Identity: a unix socket peer must be root or in the socket file's group
- * (else 401, except /healthz, /livez, /readyz); TCP peers are anonymous and
- * allowed (plain HTTP, no credentials yet). Every reply carries X-Request-Id.
+ * Identity: a bearer token, a TLS client certificate, or a unix socket peer
+ * that is root or in the socket file's group; anything else gets 401 except
+ * /healthz, /livez, /readyz. Then RBAC (auth.h) decides, lists and watches
+ * filtered by it. Every reply carries X-Request-Id.
  *
  * Limits: request headers 64 KiB, request target 8 KiB, bodies API_BODY_MAX
  * (apply: 16 MiB; create/replace: one document of MANIFEST_DOC_MAX), 16 MiB
@@ -43,8 +44,20 @@ struct api_config {
         const char *prefix;                 /* store key prefix, "/berth/" */
         const char *cluster;                /* store identity shown by /version; may be NULL */
         /* NULL-terminated: "unix:///run/berth/berth.sock" (a stale socket file
-         * is replaced, mode 0660) or "tcp://127.0.0.1:8080" (plain HTTP). */
+         * is replaced, mode 0660), "tcp://127.0.0.1:8080" (plain HTTP) or
+         * "https://ADDR:PORT" (any address; "[::]" for IPv6). */
         const char *const *listen;
+        /* For https listeners (required with one): the certificate chain
+         * (PEM, leaf first) and its unencrypted key. client_ca (may be
+         * NULL): ask clients for a certificate and accept only those it
+         * signed (a client without one may still bring a token). Read at
+         * start and by api_server_reload_tls; copied. */
+        const char *tls_cert;
+        const char *tls_key;
+        const char *client_ca;
+        /* berthd's admin token, one line "berth-admin.SECRET"; the server
+         * reads it at start and keeps only the secret's SHA-256. NULL: none. */
+        const char *admin_token_file;
         int bookmark_interval_ms; /* watch BOOKMARK period; 0 = 30 s (tests shorten it) */
         /* Who leads (GET /apis/berth/v1/leader, /readyz?verbose): a new JSON object
          * {"holder": string or null, "self": bool, "leaseDurationSeconds", "renewTime"}
@@ -64,6 +77,9 @@ struct api_config {
         /* What containers may do (admission.h): an object that breaks it is
          * refused (422, the field named). Borrowed; NULL: nothing checked. */
         const struct admission_policy *admission;
+        /* The keyring that encrypts Secrets at rest (secrets.h); NULL: the
+         * API refuses Secrets (503). Borrowed. */
+        const struct secrets_keyring *secrets;
         /* berthd --audit-log: one JSON line per changing or refused request
          * (docs/security.md); NULL = none. Rotated past audit_log_max_size
          * bytes (0 = 100 MiB), keeping audit_log_max_files old files
@@ -78,6 +94,7 @@ struct api_config {
 
 struct admission_policy;
 struct api_server;
+struct secrets_keyring;
 
 /* Binds every listener; the server answers once the loop runs. The config's
  * pointers are borrowed and must outlive the server (strings are copied).
@@ -85,6 +102,11 @@ struct api_server;
 int api_server_new(const struct api_config *cfg, struct api_server **ret, struct berth_error *err);
 /* Closes listeners and open streams. Call on the loop thread. NULL ok. */
 void api_server_free(struct api_server *s);
+/* Builds a new TLS context from the files api_config named and uses it for
+ * https connections accepted from now on; open connections and the
+ * listeners stay. On error the old context stays and err says which file is
+ * wrong; -ENOENT without https listeners. Loop thread. */
+int api_server_reload_tls(struct api_server *s, struct berth_error *err);
 /* Marks the server ready (/readyz answers 200) once the controller runs.
  * Any thread. */
 void api_server_set_ready(struct api_server *s, bool ready);

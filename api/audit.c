@@ -15,8 +15,11 @@ char *api_audit_format(const struct api_audit_event *ev)
         char ts[RFC3339_MAX];
         time_format_rfc3339_ms(ev->time_ms, ts);
         _cleanup_json_ json_t *groups = json_array();
-        if (!groups || (ev->admin && json_array_append_new(groups, json_string(API_GROUP_ADMINS))))
+        if (!groups)
                 return NULL;
+        for (size_t i = 0; i < ev->n_groups; i++)
+                if (json_array_append_new(groups, json_string(ev->groups[i])) < 0)
+                        return NULL;
         _cleanup_json_ json_t *o = json_pack(
             "{s:s, s:s, s:O, s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "time", ts, "user",
             ev->user ? ev->user : "", "groups", groups, "source", ev->source ? ev->source : "",

@@ -9,6 +9,8 @@
 #include "admission.h"
 #include "api-internal.h"
 
+#include "secrets.h"
+
 #include <inttypes.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -39,7 +41,11 @@ static int invalid_message(struct api_error *err, const char *what, const struct
         for (size_t i = 0; i < errs->n; i++)
                 (void)buf_printf(&b, "%s%s%s: %s", i ? "; " : "", prefix ? prefix : "",
                                  errs->items[i].field, errs->items[i].message);
-        int rc = api_error_set_reason(err, 422, "Invalid", "%s", b.data ? b.data : what);
+        /* A Secret value over its limit is too large rather than wrong. */
+        int rc = field_errors_too_large(errs)
+                     ? api_error_set_reason(err, 413, "RequestEntityTooLarge", "%s",
+                                            b.data ? b.data : what)
+                     : api_error_set_reason(err, 422, "Invalid", "%s", b.data ? b.data : what);
         if (api_error_add_details(err, errs, prefix) < 0)
                 return api_error_set(err, 500, "out of memory");
         return rc;
@@ -309,6 +315,59 @@ static int generate_name(struct api_objects *o, json_t *obj, struct api_error *e
         return 0;
 }
 
+static bool is_secret(const struct kind_info *kind)
+{
+        return streq(kind->kind, "Secret");
+}
+
+/* Encrypts a Secret's values before it is stored (secrets.h); other kinds
+ * pass. current: the stored Secret it replaces (unchanged values keep their
+ * ciphertext), or NULL. */
+static int seal_secret(const struct api_objects *o, const struct kind_info *kind, json_t *obj,
+                       const json_t *current, struct api_error *err)
+{
+        struct berth_error serr = {0};
+
+        if (!is_secret(kind))
+                return 0;
+        if (!o->secrets)
+                return api_error_set(err, 503, "secrets are not available: berthd has no key");
+        int rc = secret_object_seal(o->secrets, obj, current, &serr);
+        if (rc == -E2BIG)
+                return api_error_set_reason(err, 413, "RequestEntityTooLarge", "%s", serr.message);
+        if (rc == -EINVAL || rc == -EBADMSG || rc == -ENOKEY)
+                return api_error_set_reason(err, 422, "Invalid", "%s", serr.message);
+        if (rc < 0)
+                return api_error_set(err, 500, "%s", serr.message);
+        return 0;
+}
+
+json_t *api_object_for_reply(const struct api_objects *o, const json_t *obj, bool reveal,
+                             struct api_error *err)
+{
+        if (!streq(json_string_value(json_object_get(obj, "kind")), "Secret"))
+                return json_incref((json_t *)obj);
+        if (!reveal) {
+                json_t *r = secret_object_redact(obj);
+                if (!r && err)
+                        api_error_set(err, 500, "out of memory");
+                return r;
+        }
+        struct berth_error serr = {0};
+        json_t *r = NULL;
+        if (!o->secrets) {
+                api_error_set(err, 503, "secrets are not available: berthd has no key");
+                return NULL;
+        }
+        /* A tampered value: this Secret reads as an error, nothing else. */
+        if (secret_object_reveal(o->secrets, obj, &r, &serr) < 0) {
+                api_error_set(err, 500, "secret %s: %s", json_path_string(obj, "metadata.name"),
+                              serr.message);
+                return NULL;
+        }
+        return r;
+}
+
 int api_object_create(struct api_objects *o, const struct kind_info *kind, const char *ns,
                       const struct manifest_doc *doc, json_t **ret, struct api_error *err)
 {
@@ -321,6 +380,9 @@ int api_object_create(struct api_objects *o, const struct kind_info *kind, const
         rc = object_prepare_create(kind, obj, time_now_ms());
         if (rc < 0)
                 return api_error_set(err, 500, "cannot stamp the new object: %s", strerror(-rc));
+        rc = seal_secret(o, kind, obj, NULL, err);
+        if (rc < 0)
+                return rc;
 
         /* Validated: the prefix leaves room for the suffix. */
         bool generate = manifest_generates_name(obj);
@@ -403,9 +465,44 @@ static int conflict(struct api_error *err, const struct kind_info *kind, const c
                                     kind->resource, name);
 }
 
+/* The annotations with which users ask a controller for something (run a
+ * CronTask now, sync a Source, retry a Workflow): writing them is the RBAC
+ * verb trigger. */
+static const char *const trigger_annotations[] = {
+    CRONTASK_ANNOTATION_RUN,   CRONTASK_ANNOTATION_FORCE,     SOURCE_ANNOTATION_SYNC,
+    WORKFLOW_ANNOTATION_RETRY, SOURCE_ANNOTATION_FORCE_PRUNE, NULL,
+};
+
+/* A copy of obj without what a trigger may change. */
+static json_t *without_triggers(const json_t *obj)
+{
+        json_t *c = json_deep_copy(obj);
+        json_t *annotations = json_path(c, "metadata.annotations");
+
+        if (!c)
+                return NULL;
+        json_object_del(c, "status");
+        json_object_del(json_object_get(c, "metadata"), "resourceVersion");
+        for (const char *const *a = trigger_annotations; *a; a++)
+                json_object_del(annotations, *a);
+        if (json_is_object(annotations) && json_object_size(annotations) == 0)
+                json_object_del(json_object_get(c, "metadata"), "annotations");
+        /* berth stop sets it to Stop, berth retry of a stopped run drops it. */
+        json_object_del(json_object_get(c, "spec"), "shutdown");
+        return c;
+}
+
+bool api_change_is_trigger(const json_t *current, const json_t *next)
+{
+        _cleanup_json_ json_t *a = without_triggers(current);
+        _cleanup_json_ json_t *b = without_triggers(next);
+
+        return a && b && json_equal(a, b);
+}
+
 int api_object_replace(struct api_objects *o, const struct kind_info *kind, const char *ns,
-                       const char *name, const struct manifest_doc *doc, json_t **ret,
-                       struct api_error *err)
+                       const char *name, const struct manifest_doc *doc, bool trigger_only,
+                       json_t **ret, struct api_error *err)
 {
         _cleanup_json_ json_t *obj = NULL;
         int64_t want_rev = 0;
@@ -439,6 +536,15 @@ int api_object_replace(struct api_objects *o, const struct kind_info *kind, cons
                 if (!next)
                         return api_error_set(err, 500, "out of memory");
                 object_merge_server_fields(next, current);
+                rc = seal_secret(o, kind, next, current, err);
+                if (rc < 0)
+                        return rc;
+                if (trigger_only && !api_change_is_trigger(current, next))
+                        return api_error_set_reason(
+                            err, 403, "Forbidden",
+                            "only a trigger is allowed on %s \"%s\" (berth cron trigger, sync, "
+                            "retry or stop): this request changes more",
+                            kind->resource, name);
                 rc = object_put(o->store, key, next, kv.mod_revision, NULL, &rev, &serr);
                 if (rc == -ESTALE) {
                         if (want_rev)
@@ -663,8 +769,32 @@ static char *doc_prefix(const json_t *obj, size_t index)
         return str_printf("document %zu: ", index + 1);
 }
 
-int api_apply(struct api_objects *o, const char *body, size_t len, const char *default_ns,
-              bool dry_run, json_t **ret, struct api_error *err)
+/* Every object's create (new) or update (existing) right, before any write. */
+static int authorize_apply(struct api_objects *o, const struct api_identity *who,
+                           const struct manifest_list *list, struct api_error *err)
+{
+        if (!o->authorize)
+                return 0;
+        for (size_t i = 0; i < list->n; i++) {
+                const json_t *obj = list->docs[i].object;
+                const struct kind_info *kind =
+                    kind_lookup(json_string_value(json_object_get(obj, "kind")));
+                const char *ns = json_path_string(obj, "metadata.namespace");
+                const char *name = json_path_string(obj, "metadata.name");
+                if (!kind)
+                        continue; /* validation refused it already */
+                _cleanup_free_ char *key = object_key(o->prefix, kind->resource, ns, name);
+                _cleanup_json_ json_t *cur = key ? object_cache_get(o->cache, key, NULL) : NULL;
+                const char *verb = cur ? "update" : "create";
+                if (!o->authorize(o->authorize_data, who, verb, kind->resource, ns,
+                                  cur ? name : NULL, err))
+                        return -EACCES;
+        }
+        return 0;
+}
+
+int api_apply(struct api_objects *o, const struct api_identity *who, const char *body, size_t len,
+              const char *default_ns, bool dry_run, json_t **ret, struct api_error *err)
 {
         _cleanup_(manifest_list_release) struct manifest_list list = {0};
         struct berth_error perr = {0};
@@ -688,7 +818,9 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
                 json_t *m = json_object_get(obj, "metadata");
                 _cleanup_(field_errors_release) struct field_errors errs = {0};
 
-                if (default_ns && *default_ns && json_is_object(m) &&
+                const struct kind_info *k =
+                    kind_by_name(json_string_value(json_object_get(obj, "kind")));
+                if (default_ns && *default_ns && json_is_object(m) && (!k || k->namespaced) &&
                     !json_object_get(m, "namespace"))
                         json_object_set_new(m, "namespace", json_string(default_ns));
                 if (manifest_validate(obj, list.docs[i].positions, &errs) == 0 &&
@@ -724,6 +856,9 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
                 return rc;
         }
         json_decref(details);
+        rc = authorize_apply(o, who, &list, err);
+        if (rc < 0)
+                return rc;
 
         _cleanup_json_ json_t *items = json_array();
         if (!items)
@@ -739,7 +874,14 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
                         return api_error_set(err, 400, "document %zu: unknown kind", i + 1);
                 manifest_apply_defaults(obj);
                 enum apply_result res;
-                const struct apply_opts opts = {.dry_run = dry_run};
+                const struct apply_opts opts = {
+                    .dry_run = dry_run,
+                    .transform = o->secrets ? secret_apply_transform : NULL,
+                    .transform_userdata = (void *)o->secrets,
+                };
+                if (!o->secrets && streq(kind->kind, "Secret"))
+                        return api_error_set(err, 503,
+                                             "secrets are not available: berthd has no key");
                 struct berth_error aerr = {0};
                 rc = apply_object(o->store, o->prefix, kind, obj, &opts, &res, &rev, &aerr);
                 if (rc == -ESTALE) {
@@ -751,7 +893,7 @@ int api_apply(struct api_objects *o, const char *body, size_t len, const char *d
                         break;
                 }
                 result = apply_result_to_string(res);
-                json_t *item = json_pack("{s:s, s:s, s:s, s:s}", "kind", kind->kind, "namespace",
+                json_t *item = json_pack("{s:s, s:s?, s:s, s:s}", "kind", kind->kind, "namespace",
                                          json_path_string(obj, "metadata.namespace"), "name",
                                          json_path_string(obj, "metadata.name"), "result", result);
                 if (!item)

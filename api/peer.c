@@ -83,9 +83,18 @@ static void identify_unix(int fd, struct api_identity *id)
                  (unsigned long)cred.uid, gname);
 }
 
+void api_identity_set_admin(struct api_identity *id)
+{
+        id->admin = streq(id->user, API_USER_ADMIN);
+        for (size_t i = 0; i < id->n_groups; i++)
+                if (streq(id->groups[i], API_GROUP_ADMINS))
+                        id->admin = true;
+}
+
 void api_identify(struct evhttp_request *req, struct api_identity *ret)
 {
         *ret = (struct api_identity){0};
+        (void)str_copy(ret->user, sizeof(ret->user), API_USER_ANONYMOUS);
         struct evhttp_connection *conn = evhttp_request_get_connection(req);
         struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
         int fd = bev ? bufferevent_getfd(bev) : -1;
@@ -108,4 +117,7 @@ void api_identify(struct evhttp_request *req, struct api_identity *ret)
                 snprintf(ret->source, sizeof(ret->source), "[%s]:%u", host ? host : "", port);
         else
                 snprintf(ret->source, sizeof(ret->source), "%s:%u", host ? host : "", port);
+        /* A verified TLS client certificate names the user (tls.c). */
+        if (api_tls_identify(conn, ret))
+                return;
 }

@@ -3,7 +3,11 @@
  * Paths (docs/internals/architecture.md):
  *   /healthz /livez /readyz /version /metrics
  *   /apis/berth/v1/apply
- *   /apis/berth/v1/{resource}                              list, all namespaces
+ *   /apis/berth/v1/auth/whoami, /apis/berth/v1/auth/can-i  who am I, may I
+ *   /apis/berth/v1/{resource}                              list, all namespaces;
+ *                                                          a cluster-scoped kind's
+ *                                                          list and create
+ *   /apis/berth/v1/{resource}/{name}                       a cluster-scoped object
  *   /apis/berth/v1/namespaces/{ns}/{resource}              list, create
  *   /apis/berth/v1/namespaces/{ns}/{resource}/{name}       get, replace, delete
  *   /apis/berth/v1/namespaces/{ns}/{resource}/{name}/{sub} a subresource its kind
@@ -139,8 +143,18 @@ static int route_apis(char **seg, size_t n, struct api_route *r, struct api_erro
                 r->endpoint = API_EP_APPLY;
                 return 0;
         }
-        if (n == 1) {
+        if (n == 2 && streq(seg[0], "auth") &&
+            (streq(seg[1], "whoami") || streq(seg[1], "can-i"))) {
+                if (!is_read(r->method))
+                        return method_not_allowed(err, r->method, seg[1]);
+                r->endpoint = streq(seg[1], "whoami") ? API_EP_WHOAMI : API_EP_CAN_I;
+                return 0;
+        }
+        if (n == 1 || (n == 2 && !streq(seg[0], "namespaces"))) {
+                /* A collection across namespaces, or a cluster-scoped kind's
+                 * collection or object. */
                 resource = seg[0];
+                name = n == 2 ? seg[1] : NULL;
         } else if (n >= 3 && n <= 5 && streq(seg[0], "namespaces")) {
                 if (!name_is_valid(seg[1]))
                         return api_error_set(err, 404, "namespaces \"%s\" not found", seg[1]);
@@ -158,10 +172,20 @@ static int route_apis(char **seg, size_t n, struct api_route *r, struct api_erro
                 return api_error_set(
                     err, 404, "the server could not find the requested resource \"%s\"", resource);
         r->kind = k;
+        /* A cluster-scoped kind lives outside namespaces; a namespaced one
+         * is named only inside one (its list across all needs no name). */
+        if (!k->namespaced && r->ns[0])
+                return api_error_set(err, 404, "%s are not namespaced: use /apis/berth/v1/%s",
+                                     k->resource, k->resource);
+        if (k->namespaced && name && !r->ns[0])
+                return api_error_set(err, 404,
+                                     "%s are namespaced: use "
+                                     "/apis/berth/v1/namespaces/NAMESPACE/%s/%s",
+                                     k->resource, k->resource, name);
 
         if (!name) {
                 r->endpoint = API_EP_LIST;
-                if (r->method == API_METHOD_POST && r->ns[0])
+                if (r->method == API_METHOD_POST && (r->ns[0] || !k->namespaced))
                         return 0;
                 if (!is_read(r->method))
                         return method_not_allowed(err, r->method,

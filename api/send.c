@@ -87,9 +87,10 @@ void api_audit_request(struct api_server *s, const struct api_request_info *ri, 
                 return;
         struct api_audit_event ev = {
             .time_ms = time_now_ms(),
-            .user = ri->user,
-            .admin = ri->admin,
-            .source = ri->source,
+            .user = ri->who.user,
+            .groups = ri->who.groups,
+            .n_groups = ri->who.n_groups,
+            .source = ri->who.source,
             .verb = ri->verb,
             .resource = ri->resource,
             .ns = ri->ns,

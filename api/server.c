@@ -9,6 +9,8 @@
 #include "api-internal.h"
 
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,10 +20,12 @@
 /* ---- lists and objects -------------------------------------------------- */
 
 static void handle_list(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
-                        struct api_error *err)
+                        const struct api_identity *id, struct api_error *err)
 {
         _cleanup_(api_selector_release) struct api_selector labels = {0}, fields = {0};
-        if (api_route_selectors(r, &labels, &fields, err) < 0)
+        struct api_list_filter rbac;
+        if (api_route_selectors(r, &labels, &fields, err) < 0 ||
+            api_authz_list_begin(s, id, "list", r->kind->resource, r->ns, &rbac, err) < 0)
                 return;
         _cleanup_free_ char *prefix = api_list_prefix(s->prefix, r);
         _cleanup_free_ char *kind = str_printf("%sList", r->kind->kind);
@@ -41,8 +45,10 @@ static void handle_list(struct api_server *s, struct evhttp_request *req, const 
         json_array_foreach(all, i, obj)
         {
                 if (api_object_matches(&labels, &fields, obj))
-                        json_array_append(items, obj);
+                        json_array_append_new(items,
+                                              api_object_for_reply(&s->ops, obj, false, NULL));
         }
+        api_authz_filter(s, &rbac, items);
         char rv[32];
         snprintf(rv, sizeof(rv), "%" PRId64, rev);
         _cleanup_json_ json_t *list =
@@ -68,7 +74,15 @@ static void handle_get(struct api_server *s, struct evhttp_request *req, const s
                 api_error_set(err, 404, "%s \"%s\" not found", r->kind->resource, r->name);
                 return;
         }
-        api_send_json(s, req, 200, obj);
+        bool reveal;
+        if (api_route_param_bool(r, "showValues", false, &reveal) < 0) {
+                api_error_set(err, 400, "invalid value for showValues: \"%s\"",
+                              api_route_param(r, "showValues"));
+                return;
+        }
+        _cleanup_json_ json_t *shown = api_object_for_reply(&s->ops, obj, reveal, err);
+        if (shown)
+                api_send_json(s, req, 200, shown);
 }
 
 /* Writes run on the writer threads: the store may take seconds to answer. */
@@ -278,11 +292,9 @@ static void request_info(struct api_server *s, struct evhttp_request *req, enum 
                          const struct api_route *r, bool routed, const struct api_identity *id,
                          struct api_request_info *ri)
 {
-        *ri = (struct api_request_info){.admin = id->admin};
+        *ri = (struct api_request_info){.who = *id};
         snprintf(ri->request_id, sizeof(ri->request_id), "%" PRIx64 "-%" PRIx64,
                  (uint64_t)s->start_time_ms, ++s->request_seq);
-        (void)str_copy(ri->user, sizeof(ri->user), id->user);
-        (void)str_copy(ri->source, sizeof(ri->source), id->source);
         (void)str_copy(ri->verb, sizeof(ri->verb), verb_of(m, r, routed));
         if (routed && r->kind) {
                 if (r->subresource[0])
@@ -326,6 +338,52 @@ static bool admit(struct api_server *s, struct evhttp_request *req, const char *
         return true;
 }
 
+static bool authorize_object(void *data, const struct api_identity *who, const char *verb,
+                             const char *resource, const char *ns, const char *name,
+                             struct api_error *err)
+{
+        return api_authorize(data, who, verb, resource, ns, name, err);
+}
+
+/* The RBAC verb, resource, namespace and name a routed request needs, or
+ * verb NULL when any authenticated caller may (probes, /version, /metrics,
+ * the leader, whoami, can-i) or the check comes later (lists and watches:
+ * filtered; apply: per object, on the writer thread). */
+struct route_access {
+        const char *verb;
+        const char *resource;
+        const char *ns;
+        const char *name;
+};
+
+static struct route_access access_of(const struct api_route *r)
+{
+        struct route_access a = {.ns = r->ns, .name = r->name[0] ? r->name : NULL};
+
+        if (r->kind)
+                a.resource = r->kind->resource;
+        switch (r->endpoint) {
+        case API_EP_LIST:
+                /* Reads filter what they return (api_authz_list_begin). */
+                a.verb = r->method == API_METHOD_POST ? "create" : NULL;
+                break;
+        case API_EP_OBJECT:
+                a.verb = r->method == API_METHOD_PUT      ? "update"
+                         : r->method == API_METHOD_DELETE ? "delete"
+                                                          : "get";
+                break;
+        case API_EP_LOG:
+                a.verb = "logs";
+                break;
+        case API_EP_RESULTS:
+                a.verb = "get";
+                break;
+        default:
+                break;
+        }
+        return a;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
         struct api_server *s = arg;
@@ -338,6 +396,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         enum api_method m = method_of(req);
 
         api_identify(req, &id);
+        api_authenticate(s, req, &id);
         bool routed = uri && api_route_parse(m, uri, &r, &err) == 0;
         request_info(s, req, m, &r, routed, &id, &ri);
         if (!admit(s, req, uri ? uri : "", &id, &ri, &err))
@@ -348,6 +407,23 @@ static void on_request(struct evhttp_request *req, void *arg)
         }
         if (!routed)
                 goto done;
+        struct route_access acc = access_of(&r);
+        if (acc.verb && !api_authorize(s, &id, acc.verb, acc.resource, acc.ns, acc.name, &err)) {
+                /* Without update, a trigger may still do: the writer checks
+                 * that the change is one (api_change_is_trigger). */
+                struct api_error terr = {0};
+                ri.trigger_only =
+                    streq(acc.verb, "update") &&
+                    api_authorize(s, &id, "trigger", acc.resource, acc.ns, acc.name, &terr);
+                api_error_release(&terr);
+                if (ri.trigger_only) {
+                        api_error_release(&err);
+                        err = (struct api_error){0};
+                } else {
+                        ri.audited = true; /* every denial is audited */
+                        goto done;
+                }
+        }
 
         switch (r.endpoint) {
         case API_EP_HEALTHZ:
@@ -367,9 +443,9 @@ static void on_request(struct evhttp_request *req, void *arg)
                         handle_write(s, req, &r, &ri);
                         handed_off = true;
                 } else if (r.watch) {
-                        api_watch_start(s, req, &r);
+                        api_watch_start(s, req, &r, &id);
                 } else {
-                        handle_list(s, req, &r, &err);
+                        handle_list(s, req, &r, &id, &err);
                 }
                 break;
         case API_EP_OBJECT:
@@ -394,6 +470,12 @@ static void on_request(struct evhttp_request *req, void *arg)
                 break;
         case API_EP_LEADER:
                 handle_leader(s, req);
+                break;
+        case API_EP_WHOAMI:
+                api_handle_whoami(s, req, &id);
+                break;
+        case API_EP_CAN_I:
+                api_handle_can_i(s, req, &r, &id, &err);
                 break;
         }
 done:
@@ -441,6 +523,41 @@ static int unix_listen(const char *path, struct berth_error *err)
         return TAKE_FD(fd);
 }
 
+/* "SCHEME://HOST:PORT" bound on http; in "[::1]" the brackets are URL
+ * syntax, not the address. Any address: which ones plain HTTP may use is
+ * berthd's flag check. */
+static int tcp_listen(struct evhttp *http, const char *url, struct berth_error *err)
+{
+        char host[256];
+        const char *hp = strstr(url, "://") + 3;
+        const char *colon = strrchr(hp, ':');
+        if (!colon || (size_t)(colon - hp) >= sizeof(host) || colon == hp)
+                return berth_error_set(err, -EINVAL, "listen %s: expected HOST:PORT", url);
+        memcpy(host, hp, (size_t)(colon - hp));
+        host[colon - hp] = '\0';
+        size_t hl = strlen(host);
+        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+                memmove(host, host + 1, hl - 2);
+                host[hl - 2] = '\0';
+        }
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (*end || port < 0 || port > 65535 || end == colon + 1)
+                return berth_error_set(err, -EINVAL, "listen %s: bad port", url);
+        struct evhttp_bound_socket *bound =
+            evhttp_bind_socket_with_handle(http, host, (uint16_t)port);
+        if (!bound)
+                return berth_error_set(err, -EADDRNOTAVAIL, "listen %s: cannot bind", url);
+        /* Replies go out in several writes (headers, body; TLS records):
+         * without it Nagle holds the last one for the client's delayed ACK,
+         * 40 ms per request. Accepted sockets inherit it. */
+        int one = 1;
+        (void)setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one,
+                         sizeof(one));
+        log_info("listening url=%s", url);
+        return 0;
+}
+
 static int add_listener(struct api_server *s, const char *url, struct berth_error *err)
 {
         if (str_has_prefix(url, "unix://")) {
@@ -476,35 +593,42 @@ static int add_listener(struct api_server *s, const char *url, struct berth_erro
                 log_info("listening url=%s", url);
                 return 0;
         }
-        if (str_has_prefix(url, "tcp://") || str_has_prefix(url, "http://")) {
-                char host[256];
-                const char *hp = strstr(url, "://") + 3;
-                const char *colon = strrchr(hp, ':');
-                if (!colon || (size_t)(colon - hp) >= sizeof(host) || colon == hp)
-                        return berth_error_set(err, -EINVAL, "listen %s: expected tcp://HOST:PORT",
-                                               url);
-                memcpy(host, hp, (size_t)(colon - hp));
-                host[colon - hp] = '\0';
-                /* "[::1]": the brackets are URL syntax, not the address. */
-                size_t hl = strlen(host);
-                if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-                        memmove(host, host + 1, hl - 2);
-                        host[hl - 2] = '\0';
-                }
-                char *end;
-                long port = strtol(colon + 1, &end, 10);
-                if (*end || port < 0 || port > 65535 || end == colon + 1)
-                        return berth_error_set(err, -EINVAL, "listen %s: bad port", url);
-                if (!evhttp_bind_socket_with_handle(s->http, host, (uint16_t)port))
-                        return berth_error_set(err, -EADDRNOTAVAIL, "listen %s: cannot bind", url);
-                log_info("listening url=%s", url);
-                return 0;
-        }
-        return berth_error_set(
-            err, -EINVAL,
-            "listen %s: unsupported address (unix:///PATH, or http://HOST:PORT, also written "
-            "tcp://HOST:PORT)",
-            url);
+        if (str_has_prefix(url, "tcp://") || str_has_prefix(url, "http://"))
+                return tcp_listen(s->http, url, err);
+        if (str_has_prefix(url, "https://"))
+                return tcp_listen(s->https, url, err);
+        return berth_error_set(err, -EINVAL,
+                               "listen %s: unsupported address (unix:///PATH, https://HOST:PORT, "
+                               "or http://HOST:PORT, also written tcp://HOST:PORT)",
+                               url);
+}
+
+/* One evhttp per kind of listener (plain, https), with the same limits,
+ * timeout and request callback. */
+static struct evhttp *http_new(struct api_server *s)
+{
+        struct evhttp *http = evhttp_new(s->base);
+        if (!http)
+                return NULL;
+        evhttp_set_max_body_size(http, API_BODY_MAX);
+        evhttp_set_max_headers_size(http, API_HEADERS_MAX);
+        /* Without it evhttp keeps a silent connection forever. It is reset by
+         * every byte, so it does not bound a client that trickles a request
+         * (docs/berthd.md, Limits); streams lift it (api_stream_attach). */
+        evhttp_set_timeout(http, API_IDLE_TIMEOUT_S);
+        evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                             EVHTTP_REQ_OPTIONS);
+        evhttp_set_gencb(http, on_request, s);
+        return http;
+}
+
+static bool has_https(const char *const *listen)
+{
+        for (const char *const *l = listen; l && *l; l++)
+                if (str_has_prefix(*l, "https://"))
+                        return true;
+        return false;
 }
 
 int api_server_new(const struct api_config *cfg, struct api_server **ret, struct berth_error *err)
@@ -541,6 +665,9 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
             .build_roots = cfg->build_roots,
             .n_build_roots = cfg->n_build_roots,
             .admission = cfg->admission,
+            .secrets = cfg->secrets,
+            .authorize = authorize_object,
+            .authorize_data = s,
         };
 
         int rc = -ENOMEM;
@@ -549,21 +676,29 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
                 goto fail;
         }
         s->ops.prefix = s->prefix;
-        s->http = evhttp_new(s->base);
+        s->http = http_new(s);
         if (!s->http) {
                 berth_error_set(err, rc, "api: evhttp_new failed");
                 goto fail;
         }
-        evhttp_set_max_body_size(s->http, API_BODY_MAX);
-        evhttp_set_max_headers_size(s->http, API_HEADERS_MAX);
-        /* Without it evhttp keeps a silent connection forever. It is reset by
-         * every byte, so it does not bound a client that trickles a request
-         * (docs/berthd.md, Limits); streams lift it (api_stream_attach). */
-        evhttp_set_timeout(s->http, API_IDLE_TIMEOUT_S);
-        evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                                EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-        evhttp_set_gencb(s->http, on_request, s);
+        if (has_https(cfg->listen)) {
+                rc = api_tls_init(s, cfg->tls_cert, cfg->tls_key, cfg->client_ca, err);
+                if (rc < 0)
+                        goto fail;
+                rc = -ENOMEM;
+                s->https = http_new(s);
+                if (!s->https) {
+                        berth_error_set(err, rc, "api: evhttp_new failed");
+                        goto fail;
+                }
+                evhttp_set_bevcb(s->https, api_tls_bevcb, s);
+        }
+        if (cfg->admin_token_file) {
+                rc = api_admin_token_load(cfg->admin_token_file, s->admin_token_sha256, err);
+                if (rc < 0)
+                        goto fail;
+                s->has_admin_token = true;
+        }
         if (cfg->audit_log) {
                 int64_t max_size =
                     cfg->audit_log_max_size > 0 ? cfg->audit_log_max_size : API_AUDIT_MAX_SIZE;
@@ -574,6 +709,11 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
                         berth_error_set(err, rc, "audit log %s: %s", cfg->audit_log, strerror(-rc));
                         goto fail;
                 }
+        }
+        rc = api_authz_new(&s->authz);
+        if (rc < 0) {
+                berth_error_set(err, rc, "out of memory");
+                goto fail;
         }
         rc = api_writes_new(s, &s->writes);
         if (rc < 0) {
@@ -603,12 +743,16 @@ void api_server_free(struct api_server *s)
         api_writes_free(s->writes);
         if (s->http)
                 evhttp_free(s->http);
+        if (s->https)
+                evhttp_free(s->https);
+        api_tls_release(s);
         for (size_t i = 0; i < s->n_unix_paths; i++) {
                 unlink(s->unix_paths[i]);
                 free(s->unix_paths[i]);
         }
         free(s->unix_paths);
         api_audit_free(s->audit);
+        api_authz_free(s->authz);
         free(s->prefix);
         free(s);
 }

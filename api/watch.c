@@ -14,8 +14,9 @@
 #include <inttypes.h>
 
 struct api_watch {
-        struct api_stream_link link; /* on server->watches */
-        struct api_server *server;   /* set while on the list */
+        struct api_stream_link link;   /* on server->watches */
+        struct api_server *server;     /* set while on the list */
+        struct api_server *server_ref; /* always */
         struct evhttp_request *req;
         struct evhttp_connection *conn;
         struct event *wake;
@@ -23,6 +24,7 @@ struct api_watch {
         struct object_cache_sub *sub;
         const struct kind_info *kind;
         struct api_selector labels, fields; /* read-only once subscribed */
+        struct api_list_filter rbac;        /* likewise */
         size_t allowance; /* output bytes allowed beyond the cap: the initial list */
 
         pthread_mutex_t lock; /* guards what follows */
@@ -52,10 +54,13 @@ static void watch_free(struct api_watch *w)
         free(w);
 }
 
-/* {"type":T,"object":O}\n into out. */
+/* {"type":T,"object":O}\n into out; a Secret's values redacted. */
 static int format_event(struct buf *out, const char *type, const json_t *obj)
 {
-        _cleanup_free_ char *text = json_dumps(obj, JSON_COMPACT);
+        _cleanup_json_ json_t *shown = api_object_for_reply(NULL, obj, false, NULL);
+        if (!shown)
+                return -ENOMEM;
+        _cleanup_free_ char *text = json_dumps(shown, JSON_COMPACT);
         if (!text)
                 return -ENOMEM;
         int rc = buf_printf(out, "{\"type\":\"%s\",\"object\":", type);
@@ -64,6 +69,13 @@ static int format_event(struct buf *out, const char *type, const json_t *obj)
         if (rc >= 0)
                 rc = buf_append_str(out, "}\n");
         return rc < 0 ? rc : 0;
+}
+
+/* Whether the watcher sees obj: its selectors and what RBAC lets it see. */
+static bool watch_matches(const struct api_watch *w, const json_t *obj)
+{
+        return api_object_matches(&w->labels, &w->fields, obj) &&
+               api_authz_visible(w->server_ref, &w->rbac, obj);
 }
 
 /* Cache thread. Must not block and must not touch evhttp.
@@ -78,10 +90,10 @@ static void on_event(const struct object_event *ev, void *userdata)
         _cleanup_json_ json_t *left = NULL;
         const char *type = object_event_type_to_string(ev->type);
         const json_t *obj = ev->object;
-        bool send = api_object_matches(&w->labels, &w->fields, ev->object);
+        bool send = watch_matches(w, ev->object);
 
         if (ev->type == OBJECT_MODIFIED && ev->prev_object) {
-                bool was = api_object_matches(&w->labels, &w->fields, ev->prev_object);
+                bool was = watch_matches(w, ev->prev_object);
                 if (send && !was) {
                         type = "ADDED";
                 } else if (!send && was) {
@@ -199,8 +211,19 @@ static int parse_rv(const char *s, int64_t *ret)
         return 0;
 }
 
+/* Open watch streams of user: a walk of the list, only when a watch starts. */
+static size_t watches_of(const struct api_server *s, const char *user)
+{
+        size_t n = 0;
+
+        for (const struct api_stream_link *l = s->watches.head; l; l = l->next)
+                if (streq(api_stream_of(l, struct api_watch, link)->rbac.who.user, user))
+                        n++;
+        return n;
+}
+
 void api_watch_start(struct api_server *s, struct evhttp_request *req,
-                     const struct api_route *route)
+                     const struct api_route *route, const struct api_identity *who)
 {
         struct api_error err = {0};
         int64_t from = 0, list_rev = 0;
@@ -214,11 +237,21 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
                 api_error_set(&err, 500, "out of memory");
                 goto fail;
         }
+        if (watches_of(s, who->user) >= API_WATCHES_PER_USER) {
+                free(w);
+                api_error_set_reason(&err, 429, "TooManyRequests",
+                                     "%s has %d watch streams open, the most one user may",
+                                     who->user, API_WATCHES_PER_USER);
+                goto fail;
+        }
         pthread_mutex_init(&w->lock, NULL);
         buf_init(&w->queue, API_WATCH_QUEUE_MAX);
         w->req = req;
         w->kind = route->kind;
-        if (api_route_selectors(route, &w->labels, &w->fields, &err) < 0)
+        w->server_ref = s;
+        if (api_route_selectors(route, &w->labels, &w->fields, &err) < 0 ||
+            api_authz_list_begin(s, who, "watch", route->kind->resource, route->ns, &w->rbac,
+                                 &err) < 0)
                 goto fail_free;
         if (parse_rv(api_route_param(route, "resourceVersion"), &from) < 0) {
                 api_error_set(&err, 400, "invalid resourceVersion \"%s\"",
@@ -272,7 +305,7 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
                 buf_init(&b, SIZE_MAX / 2);
                 json_array_foreach(initial, i, obj)
                 {
-                        if (api_object_matches(&w->labels, &w->fields, obj))
+                        if (watch_matches(w, obj))
                                 (void)format_event(&b, "ADDED", obj);
                 }
                 w->allowance = b.len;

@@ -155,13 +155,14 @@ static void job_run(struct api_objects *ops, struct api_write_job *j)
                 rc = api_parse_one(j->body, j->len, &list, &j->err);
                 if (rc == 0)
                         rc = api_object_replace(ops, j->kind, j->ns, j->name, &list.docs[0],
-                                                &j->out, &j->err);
+                                                j->info.trigger_only, &j->out, &j->err);
                 break;
         case API_WRITE_DELETE:
                 rc = api_object_delete(ops, j->kind, j->ns, j->name, &j->out, &j->err);
                 break;
         case API_WRITE_APPLY:
-                rc = api_apply(ops, j->body, j->len, j->apply_ns, j->dry_run, &j->out, &j->err);
+                rc = api_apply(ops, &j->info.who, j->body, j->len, j->apply_ns, j->dry_run, &j->out,
+                               &j->err);
                 break;
         case API_READ_RESULTS:
                 if (j->step)
@@ -173,6 +174,12 @@ static void job_run(struct api_objects *ops, struct api_write_job *j)
         }
         if (rc < 0 && !j->err.code)
                 api_error_set(&j->err, 500, "%s failed: %s", op_name(j->op), strerror(-rc));
+        if (rc == 0 && j->out && j->op != API_WRITE_APPLY && j->op != API_READ_RESULTS) {
+                /* What was written, as reads show it: a Secret redacted. */
+                json_t *shown = api_object_for_reply(ops, j->out, false, &j->err);
+                json_decref(j->out);
+                j->out = shown;
+        }
 }
 
 static void *writer_main(void *arg)

@@ -98,6 +98,21 @@ int object_prepare_create(const struct kind_info *kind, json_t *obj, int64_t now
         return object_stamp_new(obj, kind, now_ms);
 }
 
+/* Whether a and b hold the same of what a user owns besides metadata: the
+ * spec, or for a kind without one the fields it has at the top level
+ * (kind_info.object_fields: a Secret's data). */
+static bool content_same(const json_t *a, const json_t *b)
+{
+        const struct kind_info *k = kind_by_name(json_string_value(json_object_get(a, "kind")));
+
+        if (!k || !k->object_fields)
+                return json_same_opt(json_object_get(a, "spec"), json_object_get(b, "spec"), false);
+        for (const char *const *f = k->object_fields; *f; f++)
+                if (!json_same_opt(json_object_get(a, *f), json_object_get(b, *f), false))
+                        return false;
+        return true;
+}
+
 bool object_merge_server_fields(json_t *desired, const json_t *current)
 {
         json_t *dm = metadata_of(desired);
@@ -117,8 +132,7 @@ bool object_merge_server_fields(json_t *desired, const json_t *current)
         if (dm && owners && !json_object_get(dm, "ownerReferences"))
                 json_object_set_new(dm, "ownerReferences", json_deep_copy(owners));
 
-        bool changed = !json_same_opt(json_object_get(desired, "spec"),
-                                      json_object_get(current, "spec"), false);
+        bool changed = !content_same(desired, current);
         json_int_t gen = json_integer_value(json_object_get(cm, "generation"));
         if (gen < 1)
                 gen = 1;
@@ -195,7 +209,7 @@ int apply_is_unchanged(const json_t *obj, const json_t *current, const char *ign
         manifest_apply_defaults(cur);
         _cleanup_json_ json_t *a = annotations_compared(obj, ignore);
         _cleanup_json_ json_t *b = annotations_compared(cur, ignore);
-        *ret = json_same_opt(json_object_get(obj, "spec"), json_object_get(cur, "spec"), false) &&
+        *ret = content_same(obj, cur) &&
                json_same_opt(json_path(obj, "metadata.labels"), json_path(cur, "metadata.labels"),
                              true) &&
                json_same_opt(a, b, true);
@@ -233,6 +247,11 @@ int apply_object(struct store *store, const char *prefix, const struct kind_info
                 berth_error_clear(err);
                 if (opts->check && (r = opts->check(current, opts->check_userdata, err)) < 0)
                         return r;
+                if (opts->transform &&
+                    (r = opts->transform(next, current, opts->transform_userdata, err)) < 0) {
+                        berth_error_prefix(err, "%s", what);
+                        return r;
+                }
                 if (!current) {
                         *ret_result = APPLY_CREATED;
                         if (opts->dry_run)
@@ -244,7 +263,7 @@ int apply_object(struct store *store, const char *prefix, const struct kind_info
                         r = object_put(store, key, next, STORE_MUST_NOT_EXIST, opts->fence, ret_rev,
                                        err);
                 } else {
-                        if (apply_is_unchanged(obj, current, opts->ignore_annotation, &same) < 0)
+                        if (apply_is_unchanged(next, current, opts->ignore_annotation, &same) < 0)
                                 return berth_error_set(err, -ENOMEM, "%s: out of memory", what);
                         *ret_result = same ? APPLY_UNCHANGED : APPLY_CONFIGURED;
                         if (same || opts->dry_run)

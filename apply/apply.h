@@ -30,7 +30,8 @@ bool json_same_opt(const json_t *a, const json_t *b, bool empty_is_absent);
 int object_prepare_create(const struct kind_info *kind, json_t *obj, int64_t now_ms);
 /* Makes desired the next version of current: server metadata and status come
  * from current (ownerReferences too when desired has none); generation moves
- * on iff the spec changed. Returns whether the spec changed. */
+ * on iff the spec changed (for a kind without one, its top-level fields:
+ * kind_info.object_fields). Returns whether it changed. */
 bool object_merge_server_fields(json_t *desired, const json_t *current);
 /* Writes obj (normalised) at key with CAS on expected (STORE_MUST_NOT_EXIST
  * for a create), under fence when not NULL. The store's errors (-ESTALE: the
@@ -47,6 +48,12 @@ const char *apply_result_to_string(enum apply_result r); /* "created", ... */
  * yes; else a negative errno and err saying why (a Source refuses to take
  * over an object it does not own). */
 typedef int (*apply_check_fn)(const json_t *current, void *userdata, struct berth_error *err);
+/* Makes obj (a copy of what is applied) what the store is to keep, knowing
+ * the stored object current (NULL: none), before the two are compared: a
+ * Secret is sealed here (secret_object_seal), so that values stored already
+ * compare equal. 0, or a negative errno and err saying why. */
+typedef int (*apply_transform_fn)(json_t *obj, const json_t *current, void *userdata,
+                                  struct berth_error *err);
 
 struct apply_opts {
         bool dry_run;
@@ -56,10 +63,13 @@ struct apply_opts {
         /* An annotation that alone does not make an object "configured" (a
          * Source's revision stamp): compared without it. NULL: none. */
         const char *ignore_annotation;
+        apply_transform_fn transform; /* NULL: the object is kept as it is */
+        void *transform_userdata;
 };
 
-/* Whether applying obj over current would change nothing a user owns (spec,
- * labels, annotations but ignore_annotation; defaults filled on both sides):
+/* Whether applying obj over current would change nothing a user owns (spec
+ * or a kind's top-level fields, labels, annotations but ignore_annotation;
+ * defaults filled on both sides):
  * a caller holding a cached copy of current can skip apply_object. -ENOMEM. */
 int apply_is_unchanged(const json_t *obj, const json_t *current, const char *ignore_annotation,
                        bool *ret);

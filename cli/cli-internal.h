@@ -4,7 +4,7 @@
  * Exit codes: CLI_EXIT_OK 0, CLI_EXIT_FAIL 1 (the command failed, timed out or
  * the server said no), CLI_EXIT_USAGE 2 (bad command line). berth diff
  * follows kubectl diff instead: 0 no differences, 1 differences,
- * CLI_EXIT_ERROR 2 anything else.
+ * CLI_EXIT_ERROR 2 anything else; so does berth auth can-i (0 yes, 1 no).
  *
  * Output goes through ctx->out / ctx->err so that tests can capture it. Only
  * this layer prints; helpers below that print say so.
@@ -20,7 +20,7 @@
 #define CLI_EXIT_OK    0
 #define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
-#define CLI_EXIT_ERROR 2 /* berth diff, where 1 means "there are differences" */
+#define CLI_EXIT_ERROR 2 /* berth diff and auth can-i, where 1 is an answer */
 
 #define CLI_DEFAULT_SERVER     "unix:///run/berth/berth.sock"
 #define CLI_API_PREFIX         "/apis/berth/v1"
@@ -38,22 +38,90 @@
 #define CLI_APPLY_BATCH_BYTES (4 * 1024 * 1024)
 #define CLI_APPLY_BODY_MAX    (16 * 1024 * 1024) /* berthd's cap on a request body */
 
+/* ---- connection settings (config.c) --------------------------------------- */
+
+#define CLI_CONFIG_ENV "BERTH_CONFIG"
+#define CLI_SERVER_ENV "BERTH_SERVER"
+#define CLI_TOKEN_ENV  "BERTH_TOKEN"
+#define CLI_TOKEN_MAX  4096 /* a bearer token, in bytes */
+
+/* What the global flags say about the connection; borrowed from argv. NULL
+ * or "" = not given. */
+struct cli_conn_flags {
+        const char *config; /* --config FILE */
+        const char *server;
+        const char *token;
+        const char *certificate_authority;
+        const char *client_certificate;
+        const char *client_key;
+};
+
+/* Where berthd is and how to prove who we are. Strings owned, NULL when
+ * unset. The token is a secret: it is never printed, and its memory is
+ * wiped on release. */
+struct cli_config {
+        char *file; /* the config file that was read, or NULL */
+        char *server;
+        char *certificate_authority;
+        char *client_certificate;
+        char *client_key;
+        char *token;
+};
+
+void cli_config_release(struct cli_config *c);
+
+/* Parses the text of a config file: one "key: value" a line (a key is
+ * letters, digits, '-' and '_', the colon right after it; the value may be
+ * quoted with " or '), blank lines, "#" comment lines and, after an
+ * unquoted value, " # comment". Keys: server, certificate-authority,
+ * client-certificate, client-key, token; others are ignored (a newer berth's).
+ * Relative paths are made relative to the directory of file (the name used
+ * in messages). Sets the keys found in ret, which must be zeroed; on error
+ * ret may be half-filled (release it). -EINVAL with "FILE:LINE: why" (never
+ * the token) in errbuf, -ENOMEM. */
+int cli_config_parse(const char *text, size_t len, const char *file, struct cli_config *ret,
+                     char *errbuf, size_t errsize);
+
+/* The settings of this run: each value from its flag, else its environment
+ * variable ($BERTH_SERVER, $BERTH_TOKEN), else the config file (--config,
+ * else $BERTH_CONFIG, else $XDG_CONFIG_HOME/berth/config or
+ * ~/.config/berth/config), else the default (server CLI_DEFAULT_SERVER).
+ * A file named by --config or $BERTH_CONFIG must exist; the default one may
+ * be missing. Checks what can be checked before connecting: the address's
+ * scheme, a token's characters and that it would not travel in clear text
+ * (cli_token_transport_ok), client-key only with client-certificate. 0 with
+ * *ret filled (zeroed or an earlier result, which is released; caller
+ * releases), or -errno with the message (never the token) in errbuf and
+ * *ret untouched. The certificate files are not opened here: the request
+ * that uses them reports what is wrong with them (client.c). */
+int cli_config_resolve(const struct cli_conn_flags *flags, struct cli_config *ret, char *errbuf,
+                       size_t errsize);
+
+/* Whether a bearer token may be sent to server: over https, a unix socket,
+ * or plain http to a loopback address (localhost, 127.0.0.0/8, [::1]),
+ * where nobody can read it on the way. */
+bool cli_token_transport_ok(const char *server);
+
 /* ---- context ---------------------------------------------------------- */
 
 struct cli_ctx {
         FILE *out;
         FILE *err;
-        bool color;              /* out is a terminal and NO_COLOR is unset */
-        const char *server_flag; /* --server, borrowed from argv */
-        const char *ns;          /* -n, "default" unless given */
+        bool color; /* out is a terminal and NO_COLOR is unset */
+        struct cli_conn_flags flags;
+        const char *ns; /* -n, "default" unless given */
         bool ns_explicit;
         bool all_namespaces;
-        char *server; /* resolved on first use; owned */
-        CURL *curl;   /* opened on first use, kept for keep-alive; owned */
+        struct cli_config conf; /* resolved on first use (cli_ctx_config) */
+        int conf_result;        /* 0 until resolved; then 1, or the -errno of the failure */
+        CURL *curl;             /* opened on first use, kept for keep-alive; owned */
 };
 
 void cli_ctx_init(struct cli_ctx *ctx, FILE *out, FILE *err);
 void cli_ctx_release(struct cli_ctx *ctx);
+/* ctx->conf, resolved once (cli_config_resolve); a failure is printed the
+ * first time and returned again on every later call. 0 or -errno. */
+int cli_ctx_config(struct cli_ctx *ctx);
 
 /* ---- arguments -------------------------------------------------------- */
 
@@ -106,11 +174,13 @@ int cli_usage_error(struct cli_ctx *ctx, const struct cli_command *cmd, const ch
 /* Prints "error: <msg>"; returns CLI_EXIT_FAIL. */
 int cli_fail(struct cli_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
 
-/* Server URL: flag, then $BERTH_SERVER, then "server: URL" in
- * $XDG_CONFIG_HOME/berth/config (or ~/.config/berth/config), then
- * CLI_DEFAULT_SERVER. Caller frees. -ENOMEM only; a missing or unreadable
- * config file is skipped. */
-int cli_server_resolve(const char *flag, char **ret_url);
+/* A command made of subcommands (berth token create, berth auth can-i):
+ * runs the one named by the first positional argument (flags may come
+ * before it) with argv starting at its name, or prints a usage error naming
+ * want ("create, list or revoke"). Each sub->name is "<cmd> <sub>". */
+int cli_run_subcommand(struct cli_ctx *ctx, const struct cli_command *cmd,
+                       const struct cli_command *subs, size_t nsubs, const char *want, int argc,
+                       char **argv);
 
 /* One resource named on the command line. */
 struct cli_target {
@@ -455,6 +525,29 @@ char *cli_source_conflict_text(const json_t *conflict);
  * error, 1 otherwise, -EIO when out failed. */
 int cli_source_sync_print(FILE *out, const json_t *source, int64_t requested_ms);
 
+/* ---- tokens (cmd-token.c) ------------------------------------------------- */
+
+#define CLI_TOKEN_SECRET_BYTES 32
+#define CLI_TOKEN_SECRET_LEN   43 /* CLI_TOKEN_SECRET_BYTES in base64url, no padding */
+#define CLI_TOKEN_TTL_MAX_MS   (3650LL * 24 * 3600 * 1000) /* --ttl: ten years */
+
+/* A new token secret: CLI_TOKEN_SECRET_BYTES from getrandom(2) in base64url
+ * without padding (no '.', so NAME.SECRET splits at the first dot). -errno
+ * when the kernel's random source fails. */
+int cli_token_secret_new(char ret[CLI_TOKEN_SECRET_LEN + 1]);
+
+/* "sha256:" and the lowercase hex SHA-256 of secret: what a Token's
+ * spec.secretHash holds. -EIO when libcrypto fails. */
+int cli_token_hash(const char *secret, char ret[TOKEN_SECRET_HASH_LEN + 1]);
+
+/* The Token object `berth token create` POSTs: metadata.name name;
+ * spec.user, spec.groups (when ngroups > 0), spec.expirationTimestamp (RFC
+ * 3339, when expires_ms > 0), spec.description (when not NULL) and
+ * spec.secretHash. New reference; NULL when memory ran out. */
+json_t *cli_token_object(const char *name, const char *user, const char *const *groups,
+                         size_t ngroups, int64_t expires_ms, const char *description,
+                         const char *hash);
+
 /* ---- commands ------------------------------------------------------------ */
 
 int cmd_apply(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
@@ -472,6 +565,16 @@ int cmd_scale(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char
 int cmd_rollout(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_diff(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_sync(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* berth token create|list|revoke (cmd-token.c). */
+int cmd_token(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* berth auth whoami|can-i (cmd-auth.c); can-i exits 0 yes, 1 no,
+ * CLI_EXIT_ERROR anything else. */
+int cmd_auth(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* `berth get` of one kind, for a command that lists it (berth token list):
+ * the same flags (-o, -l, -w, --no-headers); the positional arguments are
+ * names of that kind. Returns the exit code. */
+int cli_get_kind(struct cli_ctx *ctx, const struct cli_command *cmd, const struct kind_info *kind,
+                 int argc, char **argv);
 /* berth submit FILE [-p NAME=VALUE]... [--wait [--timeout DUR]]: POSTs one Workflow
  * with its parameters set (so that generateName works) and prints
  * "workflow/NAME submitted"; with --wait follows it: 0 Succeeded, 1 Failed

@@ -299,6 +299,40 @@ static const struct cli_command commands[] = {
      "  berth sync source/site -n ops\n"
      "  berth sync src site --force-prune --timeout 2m",
      cmd_sync},
+    {"token", "token create|list|revoke [NAME] [flags]", "Create, list or revoke API tokens",
+     "Manage the bearer tokens berthd accepts (Token objects, cluster-scoped):\n"
+     "\n"
+     "  create   make a token for a user and print it, once\n"
+     "  list     list the tokens (like berth get tokens)\n"
+     "  revoke   revoke a token: berthd refuses it from then on\n"
+     "\n"
+     "A token is NAME.SECRET. berthd keeps only the SHA-256 of the secret, which\n"
+     "berth computes: the secret never leaves this machine but in the token itself.\n"
+     "Give it to berth with --token, $BERTH_TOKEN or \"token: ...\" in the config file.\n"
+     "\n"
+     "See 'berth token COMMAND --help' for each.\n"
+     "\n"
+     "Examples:\n"
+     "  berth token create ci --user ci-bot --group deployers --ttl 30d\n"
+     "  berth token list\n"
+     "  berth token revoke ci",
+     cmd_token},
+    {"auth", "auth whoami | can-i VERB RESOURCE [NAME] [flags]",
+     "Show who you are to berthd and what you may do",
+     "Ask berthd about the caller:\n"
+     "\n"
+     "  whoami   the user, groups and how berthd recognised you (unix socket,\n"
+     "           token or client certificate)\n"
+     "  can-i    whether you (or, for an admin, --as USER) may do VERB on RESOURCE:\n"
+     "           prints yes or no, exit status 0 for yes, 1 for no, 2 on errors\n"
+     "\n"
+     "See 'berth auth COMMAND --help' for each.\n"
+     "\n"
+     "Examples:\n"
+     "  berth auth whoami\n"
+     "  berth auth can-i create tasks -n team-a\n"
+     "  berth auth can-i delete workflow etl --as alice",
+     cmd_auth},
     {"version", "version [-o json]", "Print the client and server versions", NULL, cmd_version},
 };
 
@@ -315,9 +349,9 @@ void cli_ctx_release(struct cli_ctx *ctx)
 {
         if (ctx->curl)
                 curl_easy_cleanup(ctx->curl);
-        free(ctx->server);
+        cli_config_release(&ctx->conf);
         ctx->curl = NULL;
-        ctx->server = NULL;
+        ctx->conf_result = 0;
 }
 
 int cli_fail(struct cli_ctx *ctx, const char *fmt, ...)
@@ -377,28 +411,55 @@ static void print_options(FILE *out, const char *title, const struct cli_option 
         }
 }
 
+/* The global flags and their terminator. */
+#define GLOBALS_MAX 10
+
 static void global_options(struct cli_ctx *ctx, const char **ns, bool *help,
-                           struct cli_option ret[5])
+                           struct cli_option ret[GLOBALS_MAX])
 {
-        ret[0] = (struct cli_option){"server",
-                                     0,
-                                     CLI_OPT_STRING,
-                                     "URL",
-                                     "berthd address: unix:///path/to.sock or http(s)://host:port",
-                                     &ctx->server_flag};
-        ret[1] = (struct cli_option){
+        struct cli_conn_flags *f = &ctx->flags;
+        size_t i = 0;
+
+        ret[i++] =
+            (struct cli_option){"server",
+                                0,
+                                CLI_OPT_STRING,
+                                "URL",
+                                "berthd address: unix:///path/to.sock or http(s)://host:port",
+                                &f->server};
+        ret[i++] = (struct cli_option){
             "namespace", 'n', CLI_OPT_STRING, "NS", "namespace (default \"default\")", ns};
-        ret[2] = (struct cli_option){
+        ret[i++] = (struct cli_option){
             "all-namespaces",    'A', CLI_OPT_BOOL, NULL, "every namespace (get, wait on lists)",
             &ctx->all_namespaces};
-        ret[3] =
+        ret[i++] = (struct cli_option){"config",
+                                       0,
+                                       CLI_OPT_STRING,
+                                       "FILE",
+                                       "config file (default $BERTH_CONFIG, else "
+                                       "~/.config/berth/config)",
+                                       &f->config};
+        ret[i++] = (struct cli_option){
+            "token", 0, CLI_OPT_STRING, "TOKEN", "bearer token (default $BERTH_TOKEN)", &f->token};
+        ret[i++] = (struct cli_option){"certificate-authority",
+                                       0,
+                                       CLI_OPT_STRING,
+                                       "FILE",
+                                       "CA certificate that signed berthd's (https)",
+                                       &f->certificate_authority};
+        ret[i++] = (struct cli_option){
+            "client-certificate",  0, CLI_OPT_STRING, "FILE", "TLS client certificate (PEM)",
+            &f->client_certificate};
+        ret[i++] = (struct cli_option){
+            "client-key", 0, CLI_OPT_STRING, "FILE", "its private key (PEM)", &f->client_key};
+        ret[i++] =
             (struct cli_option){"help", 'h', CLI_OPT_BOOL, NULL, "help for this command", help};
-        ret[4] = (struct cli_option){0};
+        ret[i] = (struct cli_option){0};
 }
 
 /* A command's own flag wins over a global one of the same name or letter
  * (`cron next -n 3`): its help lists the global flag without what is taken. */
-static void hide_shadowed(struct cli_option globals[5], const struct cli_option *opts)
+static void hide_shadowed(struct cli_option globals[GLOBALS_MAX], const struct cli_option *opts)
 {
         size_t k = 0;
 
@@ -420,7 +481,7 @@ static void hide_shadowed(struct cli_option globals[5], const struct cli_option 
 static void print_command_help(struct cli_ctx *ctx, const struct cli_command *cmd,
                                const struct cli_option *opts)
 {
-        struct cli_option globals[5];
+        struct cli_option globals[GLOBALS_MAX];
         const char *ns = NULL;
         bool help = false;
 
@@ -436,7 +497,7 @@ static void print_command_help(struct cli_ctx *ctx, const struct cli_command *cm
 
 static void print_main_help(struct cli_ctx *ctx)
 {
-        struct cli_option globals[5];
+        struct cli_option globals[GLOBALS_MAX];
         const char *ns = NULL;
         bool help = false;
 
@@ -444,7 +505,7 @@ static void print_main_help(struct cli_ctx *ctx)
         fputs("berth controls berthd, the declarative task controller for Docker hosts.\n"
               "\n"
               "Usage:\n"
-              "  berth [--server URL] [-n NS | -A] COMMAND [flags]\n"
+              "  berth [--config FILE] [--server URL] [-n NS | -A] COMMAND [flags]\n"
               "\n"
               "Commands:\n",
               ctx->out);
@@ -452,7 +513,10 @@ static void print_main_help(struct cli_ctx *ctx)
                 fprintf(ctx->out, "  %-10s %s\n", commands[i].name, commands[i].summary);
         print_options(ctx->out, "Global flags", globals, option_width(globals));
         fputs("\nThe server address comes from --server, $BERTH_SERVER, a line \"server: URL\" in\n"
-              "$XDG_CONFIG_HOME/berth/config, or " CLI_DEFAULT_SERVER ".\n"
+              "the config file, or " CLI_DEFAULT_SERVER ". The config file is --config,\n"
+              "$BERTH_CONFIG, or $XDG_CONFIG_HOME/berth/config (~/.config/berth/config); it\n"
+              "may also set certificate-authority, client-certificate, client-key and token.\n"
+              "berthd writes one for its admin: berth --config /var/lib/berth/admin.conf ...\n"
               "\nUse \"berth COMMAND --help\" for more information about a command.\n",
               ctx->out);
 }
@@ -523,7 +587,7 @@ static int parse(struct cli_ctx *ctx, const struct cli_command *cmd,
                  const struct cli_option *options, int argc, char **argv, bool stop_at_positional,
                  char ***ret_args, size_t *ret_n, int *ret_next)
 {
-        struct cli_option globals[5];
+        struct cli_option globals[GLOBALS_MAX];
         const char *ns = NULL;
         bool help = false;
         _cleanup_free_ char **args = calloc((size_t)argc + 1, sizeof(char *));
@@ -649,83 +713,6 @@ int cli_parse_args(struct cli_ctx *ctx, const struct cli_command *cmd,
                    size_t *ret_n)
 {
         return parse(ctx, cmd, options, argc, argv, false, ret_args, ret_n, NULL);
-}
-
-/* ---- server address ------------------------------------------------------ */
-
-static char *trim(char *s)
-{
-        while (isspace((unsigned char)*s))
-                s++;
-        size_t n = strlen(s);
-        while (n > 0 && isspace((unsigned char)s[n - 1]))
-                s[--n] = '\0';
-        return s;
-}
-
-/* The value of "server: URL" in the config file, or NULL. Caller frees. */
-static char *config_server(void)
-{
-        const char *xdg = getenv("XDG_CONFIG_HOME");
-        const char *home = getenv("HOME");
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -1;
-        _cleanup_buf_ struct buf b = {0};
-        char chunk[4096];
-
-        buf_init(&b, CLI_CONFIG_MAX);
-        if (xdg && *xdg)
-                path = str_printf("%s/berth/config", xdg);
-        else if (home && *home)
-                path = str_printf("%s/.config/berth/config", home);
-        if (!path)
-                return NULL;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return NULL;
-        for (;;) {
-                ssize_t k = read(fd, chunk, sizeof(chunk));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                if (buf_append(&b, chunk, (size_t)k) < 0)
-                        return NULL; /* larger than any sane config: ignore it */
-        }
-        if (!b.data)
-                return NULL;
-        char *save = NULL;
-        for (char *line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *l = trim(line);
-                if (!str_has_prefix(l, "server:"))
-                        continue;
-                char *v = trim(l + strlen("server:"));
-                size_t n = strlen(v);
-                if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
-                        v[n - 1] = '\0';
-                        v++;
-                }
-                if (*v)
-                        return strdup(v);
-        }
-        return NULL;
-}
-
-int cli_server_resolve(const char *flag, char **ret_url)
-{
-        const char *env = getenv("BERTH_SERVER");
-        char *url;
-
-        if (flag && *flag)
-                url = strdup(flag);
-        else if (env && *env)
-                url = strdup(env);
-        else if (!(url = config_server()))
-                url = strdup(CLI_DEFAULT_SERVER);
-        if (!url)
-                return -ENOMEM;
-        *ret_url = url;
-        return 0;
 }
 
 /* ---- resource arguments ------------------------------------------------ */
@@ -865,6 +852,57 @@ int cli_targets_parse(char **args, size_t n, bool need_name, struct cli_targets 
         ret->items = TAKE_PTR(items);
         ret->n = k;
         return 0;
+}
+
+/* ---- subcommands ------------------------------------------------------- */
+
+static const struct cli_command *find_subcommand(const struct cli_command *subs, size_t nsubs,
+                                                 const char *name)
+{
+        for (size_t i = 0; i < nsubs; i++) {
+                const char *space = strchr(subs[i].name, ' ');
+                if (space && streq(space + 1, name))
+                        return &subs[i];
+        }
+        return NULL;
+}
+
+int cli_run_subcommand(struct cli_ctx *ctx, const struct cli_command *cmd,
+                       const struct cli_command *subs, size_t nsubs, const char *want, int argc,
+                       char **argv)
+{
+        _cleanup_free_ char **args = NULL;
+        _cleanup_free_ char **sub_argv = NULL;
+        const struct cli_command *sub;
+        size_t n = 0;
+        int k = 0;
+
+        if (argc >= 2 && argv[1][0] != '-') {
+                sub = find_subcommand(subs, nsubs, argv[1]);
+                if (!sub)
+                        return cli_usage_error(ctx, cmd, "unknown %s command \"%s\": want %s",
+                                               cmd->name, argv[1], want);
+                return sub->run(ctx, sub, argc - 1, argv + 1);
+        }
+        /* Flags first ("token --server URL list"), or help: the subcommand
+         * is the first positional argument, moved to the front. */
+        int r = cli_parse_args(ctx, cmd, NULL, argc, argv, &args, &n);
+        if (r != 0)
+                return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        if (n == 0)
+                return cli_usage_error(ctx, cmd, "a %s command is required: %s", cmd->name, want);
+        sub = find_subcommand(subs, nsubs, args[0]);
+        if (!sub)
+                return cli_usage_error(ctx, cmd, "unknown %s command \"%s\": want %s", cmd->name,
+                                       args[0], want);
+        sub_argv = calloc((size_t)argc + 1, sizeof(char *));
+        if (!sub_argv)
+                return cli_fail(ctx, "out of memory");
+        sub_argv[k++] = args[0];
+        for (int i = 1; i < argc; i++)
+                if (argv[i] != args[0])
+                        sub_argv[k++] = argv[i];
+        return sub->run(ctx, sub, k, sub_argv);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */

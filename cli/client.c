@@ -1,5 +1,8 @@
 /* The HTTP client: one curl easy handle per run (keep-alive across requests),
- * capped bodies, streamed lines for watches, Status errors. */
+ * capped bodies, streamed lines for watches, Status errors. Every request
+ * carries the credentials of the run's settings (config.c): the bearer
+ * token, and over https the CA and the client certificate; TLS failures are
+ * reported with what to change. */
 #include "cli-internal.h"
 
 void cli_reply_release(struct cli_reply *r)
@@ -117,56 +120,83 @@ static void request_release(struct request *r)
         curl_slist_free_all(r->headers);
 }
 
+static int append_header(struct request *req, const char *line)
+{
+        struct curl_slist *h = curl_slist_append(req->headers, line);
+
+        if (!h)
+                return -ENOMEM;
+        req->headers = h;
+        return 0;
+}
+
+/* The credentials of ctx->conf: the bearer token and, over https, the CA
+ * to verify berthd with and our client certificate. */
+static int request_credentials(struct cli_ctx *ctx, CURL *c, struct request *req)
+{
+        const struct cli_config *conf = &ctx->conf;
+
+        if (str_has_prefix(conf->server, "https://")) {
+                /* Without a CA of its own, curl verifies with the system's. */
+                if (conf->certificate_authority)
+                        curl_easy_setopt(c, CURLOPT_CAINFO, conf->certificate_authority);
+                if (conf->client_certificate)
+                        curl_easy_setopt(c, CURLOPT_SSLCERT, conf->client_certificate);
+                if (conf->client_key)
+                        curl_easy_setopt(c, CURLOPT_SSLKEY, conf->client_key);
+        }
+        if (!conf->token)
+                return 0;
+        /* Plain http goes to loopback only (cli_token_transport_ok): never
+         * through a proxy from $http_proxy, which would read the token. */
+        if (str_has_prefix(conf->server, "http://"))
+                curl_easy_setopt(c, CURLOPT_PROXY, "");
+        /* cli_config_resolve() refused a token bound for clear text. */
+        _cleanup_free_ char *auth = str_printf("Authorization: Bearer %s", conf->token);
+        if (!auth)
+                return -ENOMEM;
+        int r = append_header(req, auth);
+        explicit_bzero(auth, strlen(auth));
+        return r;
+}
+
 /* Points the handle c (fresh or reset) at path on the server. */
 static int request_prepare(struct cli_ctx *ctx, CURL *c, const char *path, const char *content_type,
                            struct request *req)
 {
         _cleanup_free_ char *url = NULL;
         const char *s;
-        struct curl_slist *h;
+        int r;
 
-        if (!ctx->server && cli_server_resolve(ctx->server_flag, &ctx->server) < 0)
-                return -ENOMEM;
-        s = ctx->server;
+        r = cli_ctx_config(ctx);
+        if (r < 0)
+                return r;
+        s = ctx->conf.server;
         if (str_has_prefix(s, "unix://")) {
-                const char *sock = s + strlen("unix://");
-                if (*sock != '/') {
-                        fprintf(
-                            ctx->err,
-                            "berth: invalid server address \"%s\": want unix:///absolute/path\n",
-                            s);
-                        return -EINVAL;
-                }
-                curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+                curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, s + strlen("unix://"));
                 url = str_printf("http://localhost%s", path);
-        } else if (str_has_prefix(s, "http://") || str_has_prefix(s, "https://")) {
+        } else {
+                /* http:// or https:// (cli_config_resolve checked). */
                 size_t n = strlen(s);
                 while (n > 0 && s[n - 1] == '/')
                         n--;
                 url = str_printf("%.*s%s", (int)n, s, path);
-        } else {
-                fprintf(ctx->err,
-                        "berth: invalid server address \"%s\": want unix:///path/to.sock or "
-                        "http(s)://host:port\n",
-                        s);
-                return -EINVAL;
         }
         if (!url)
                 return -ENOMEM;
 
         req->errbuf[0] = '\0';
-        h = curl_slist_append(req->headers, "Accept: application/json");
-        if (h)
-                req->headers = h;
-        h = curl_slist_append(req->headers, "User-Agent: berth/" BERTH_VERSION);
-        if (h)
-                req->headers = h;
+        if (append_header(req, "Accept: application/json") < 0 ||
+            append_header(req, "User-Agent: berth/" BERTH_VERSION) < 0)
+                return -ENOMEM;
         if (content_type) {
                 _cleanup_free_ char *ct = str_printf("Content-Type: %s", content_type);
-                if (!ct || !(h = curl_slist_append(req->headers, ct)))
+                if (!ct || append_header(req, ct) < 0)
                         return -ENOMEM;
-                req->headers = h;
         }
+        r = request_credentials(ctx, c, req);
+        if (r < 0)
+                return r;
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, req->headers);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, req->errbuf);
@@ -189,10 +219,60 @@ static int request_setup(struct cli_ctx *ctx, const char *path, const char *cont
         return request_prepare(ctx, ctx->curl, path, content_type, req);
 }
 
+/* A TLS failure said so that the user knows what to change. */
+static int tls_error(struct cli_ctx *ctx, CURLcode code, const char *reason)
+{
+        const struct cli_config *conf = &ctx->conf;
+        const char *server = conf->server;
+
+        switch (code) {
+        case CURLE_PEER_FAILED_VERIFICATION:
+                if (strstr(reason, "subject name") || strstr(reason, "does not match"))
+                        fprintf(ctx->err,
+                                "berth: cannot connect to berthd at %s: the server certificate is "
+                                "not valid for this address (%s): use the name or address it was "
+                                "issued for\n",
+                                server, reason);
+                else if (conf->certificate_authority)
+                        fprintf(ctx->err,
+                                "berth: cannot connect to berthd at %s: server certificate not "
+                                "trusted by certificate-authority %s (%s): is it the CA of this "
+                                "berthd?\n",
+                                server, conf->certificate_authority, reason);
+                else
+                        fprintf(ctx->err,
+                                "berth: cannot connect to berthd at %s: server certificate not "
+                                "trusted (%s): pass --certificate-authority or set "
+                                "certificate-authority in the config\n",
+                                server, reason);
+                break;
+        case CURLE_SSL_CACERT_BADFILE:
+                fprintf(ctx->err, "berth: cannot use certificate-authority %s: %s\n",
+                        conf->certificate_authority ? conf->certificate_authority
+                                                    : "(the system's)",
+                        reason);
+                break;
+        case CURLE_SSL_CERTPROBLEM:
+                fprintf(ctx->err, "berth: cannot use client-certificate %s%s%s: %s\n",
+                        conf->client_certificate ? conf->client_certificate : "",
+                        conf->client_key ? " with client-key " : "",
+                        conf->client_key ? conf->client_key : "", reason);
+                break;
+        default:
+                fprintf(ctx->err,
+                        "berth: TLS with berthd at %s failed: %s (is it an https listener, and "
+                        "does it want a client certificate?)\n",
+                        server, reason);
+                break;
+        }
+        return -EIO;
+}
+
 static int transport_error(struct cli_ctx *ctx, CURL *c, CURLcode code, const struct request *req)
 {
         long oserr = 0;
         const char *reason;
+        const char *server = ctx->conf.server;
 
         curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
         if (oserr > 0)
@@ -208,12 +288,23 @@ static int transport_error(struct cli_ctx *ctx, CURL *c, CURLcode code, const st
         case CURLE_COULDNT_RESOLVE_PROXY:
         case CURLE_UNSUPPORTED_PROTOCOL:
                 fprintf(ctx->err,
-                        "berth: cannot connect to berthd at %s: %s (is berthd running?)\n",
-                        ctx->server, reason);
-                return -ECONNREFUSED;
-        default:
-                fprintf(ctx->err, "berth: request to berthd at %s failed: %s\n", ctx->server,
+                        "berth: cannot connect to berthd at %s: %s (is berthd running?)\n", server,
                         reason);
+                return -ECONNREFUSED;
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_SHUTDOWN_FAILED:
+        case CURLE_SSL_ENGINE_INITFAILED:
+                /* curl's own words: the errno of a failed handshake says nothing. */
+                return tls_error(ctx, code,
+                                 req->errbuf[0] ? req->errbuf : curl_easy_strerror(code));
+        default:
+                fprintf(ctx->err, "berth: request to berthd at %s failed: %s\n", server, reason);
                 return -EIO;
         }
 }

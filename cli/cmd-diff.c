@@ -226,6 +226,8 @@ static int diff_pruned(struct diff_run *d, const char *source, const json_t *see
                 size_t i;
                 json_t *o;
 
+                if (!kind_source_may_apply(*k))
+                        continue; /* a Source never applied one */
                 if (!path)
                         return cli_fail(ctx, "out of memory"), -ENOMEM;
                 if (cli_http(ctx, "GET", path, NULL, NULL, 0, &reply) < 0)

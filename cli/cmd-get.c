@@ -59,7 +59,7 @@ static int printer_add(struct printer *p, const struct kind_info *kind, const js
                         struct cli_print_opts o = {
                             .kind = kind,
                             .wide = p->output == OUT_WIDE,
-                            .all_namespaces = p->ctx->all_namespaces,
+                            .all_namespaces = p->ctx->all_namespaces && kind->namespaced,
                             .no_headers = p->no_headers,
                             .color = p->ctx->color,
                             .now_ms = time_now_ms(),
@@ -344,7 +344,27 @@ static int get_leader(struct cli_ctx *ctx, enum output output, bool no_headers)
         return CLI_EXIT_OK;
 }
 
-int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
+/* Targets of one kind: the names, or the whole kind when there are none. */
+static int targets_of_kind(const struct kind_info *kind, char **args, size_t n,
+                           struct cli_targets *ret)
+{
+        struct cli_target *items = calloc(n ? n : 1, sizeof(*items));
+
+        if (!items)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                items[i] = (struct cli_target){kind, args[i]};
+        if (n == 0)
+                items[0] = (struct cli_target){kind, NULL};
+        ret->items = items;
+        ret->n = n ? n : 1;
+        return 0;
+}
+
+/* berth get, or with fixed set the listing of that kind alone (whose
+ * arguments are names). */
+static int get_run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv,
+                   const struct kind_info *fixed)
 {
         const char *output = NULL, *selector = NULL;
         bool watch_flag = false, no_headers = false;
@@ -374,15 +394,24 @@ int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char *
                     ctx, cmd, "unknown output format \"%s\": want wide, json, yaml, name or tree",
                     output);
         p.no_headers = no_headers;
-        if (nargs == 1 && streq(args[0], "leader")) {
+        if (fixed) {
+                for (size_t i = 0; i < nargs; i++)
+                        if (!name_is_valid(args[i]))
+                                return cli_usage_error(ctx, cmd,
+                                                       "invalid %s name \"%s\": want a DNS-1123 "
+                                                       "label",
+                                                       fixed->singular, args[i]);
+                if (targets_of_kind(fixed, args, nargs, &targets) < 0)
+                        return cli_fail(ctx, "out of memory");
+        } else if (nargs == 1 && streq(args[0], "leader")) {
                 if (p.output == OUT_TREE)
                         return cli_usage_error(ctx, cmd, "-o tree is for workflows");
                 if (watch_flag || selector)
                         return cli_usage_error(ctx, cmd, "get leader takes no -w or -l");
                 return get_leader(ctx, p.output, no_headers);
-        }
-        if (cli_targets_parse(args, nargs, false, &targets, errbuf, sizeof(errbuf)) < 0)
+        } else if (cli_targets_parse(args, nargs, false, &targets, errbuf, sizeof(errbuf)) < 0) {
                 return cli_usage_error(ctx, cmd, "%s", errbuf);
+        }
         if (p.output == OUT_TREE) {
                 for (size_t i = 0; i < targets.n; i++) {
                         if (!streq(targets.items[i].kind->kind, "Workflow"))
@@ -462,4 +491,15 @@ int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char *
                 return CLI_EXIT_OK;
         r = watch(&p, kind, ns, NULL, selector, json_path_string(list, "metadata.resourceVersion"));
         return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+int cmd_get(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
+{
+        return get_run(ctx, cmd, argc, argv, NULL);
+}
+
+int cli_get_kind(struct cli_ctx *ctx, const struct cli_command *cmd, const struct kind_info *kind,
+                 int argc, char **argv)
+{
+        return get_run(ctx, cmd, argc, argv, kind);
 }

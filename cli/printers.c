@@ -204,7 +204,9 @@ char *cli_column_text(const struct printer_column *col, const json_t *o, int64_t
         case COLUMN_PROGRESS:
                 return progress_text(o, col);
         case COLUMN_LENGTH:
-                return str_printf("%zu", json_is_array(v) ? json_array_size(v) : (size_t)0);
+                return str_printf("%zu", json_is_array(v)    ? json_array_size(v)
+                                         : json_is_object(v) ? json_object_size(v)
+                                                             : (size_t)0);
         case COLUMN_UNTIL:
                 return until_text(s, now_ms);
         case COLUMN_RATIO:

@@ -50,6 +50,9 @@ struct controller {
         size_t n_build_roots;
         struct builder *builder; /* Workflow build steps' image builds */
         const struct admission_policy *admission;
+        const struct secrets_keyring *secrets;
+        const char *secrets_dir;
+        const char *secrets_dir_error;
         char cluster[40]; /* the store's identity; labels berth.cluster on containers */
 
         /* qlock guards queue: the caches' handlers enqueue from their own threads
@@ -214,6 +217,62 @@ static void enqueue_dependents(struct controller *c, const char *ns, const char 
         }
 }
 
+/* Whether a Task spec (or a Service template) at spec takes anything from
+ * the Secret named name: env valueFrom.secretKeyRef, or a secret volume. */
+static bool uses_secret(const json_t *spec, const char *name)
+{
+        size_t i;
+        const json_t *item;
+
+        json_array_foreach(json_object_get(spec, "env"), i, item)
+        {
+                if (streq(json_path_string(item, "valueFrom.secretKeyRef.name"), name))
+                        return true;
+        }
+        json_array_foreach(json_object_get(spec, "volumes"), i, item)
+        {
+                if (streq(json_string_value(json_object_get(item, "secret")), name))
+                        return true;
+        }
+        return false;
+}
+
+/* A Secret appeared or changed: the Tasks of its namespace that wait for it
+ * (CreateContainerConfigError) may start now, and Services may re-create a
+ * replica that failed for it. Finished Tasks never start again: skipped.
+ * Cost: a scan of the namespace's cached Tasks and Services per Secret
+ * event; Secrets change rarely. */
+static void enqueue_secret_users(struct controller *c, const char *ns, const char *name)
+{
+        static const struct {
+                const char *kind, *spec;
+        } users[] = {{"Task", "spec"}, {"Service", "spec.template"}};
+
+        pthread_mutex_lock(&c->qlock);
+        bool started = c->queue != NULL;
+        pthread_mutex_unlock(&c->qlock);
+        if (!started)
+                return;
+        for (size_t u = 0; u < ARRAY_SIZE(users); u++) {
+                const char *resource = kind_by_name(users[u].kind)->resource;
+                _cleanup_free_ char *prefix = object_key(c->prefix, resource, ns, "");
+                _cleanup_json_ json_t *list =
+                    prefix ? object_cache_list(c->objects, prefix, NULL) : NULL;
+                size_t i;
+                json_t *obj;
+
+                json_array_foreach(list, i, obj)
+                {
+                        const char *phase = json_path_string(obj, "status.phase");
+                        const char *user = json_path_string(obj, "metadata.name");
+
+                        if (user && !streq(phase, "Succeeded") && !streq(phase, "Failed") &&
+                            uses_secret(json_path(obj, users[u].spec), name))
+                                enqueue_object(c, resource, ns, user);
+                }
+        }
+}
+
 static bool differ(const json_t *a, const json_t *b)
 {
         return a && b ? !json_equal(a, b) : a != b;
@@ -251,6 +310,8 @@ static void on_object_event(const struct object_event *ev, void *userdata)
              differ(json_path(ev->object, "status.phase"),
                     json_path(ev->prev_object, "status.phase"))))
                 enqueue_dependents(c, ns, name);
+        if (streq(resource, kind_by_name("Secret")->resource) && ev->type != OBJECT_DELETED)
+                enqueue_secret_users(c, ns, name);
         if (streq(resource, kind_by_name("Service")->resource)) {
                 /* The deployer before the change too: a later one replaced it,
                  * or an apply dropped the annotation. */
@@ -546,6 +607,23 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
         c->queue = c->run_queue;
         pthread_mutex_unlock(&c->qlock);
 
+        /* Secret volumes of owners gone while no worker acted: before any
+         * worker makes a new one. */
+        struct reconcile_ctx collect = {
+            .objects = c->objects,
+            .prefix = c->prefix,
+            .cluster = c->cluster,
+            .secrets_dir = c->secrets_dir,
+        };
+        size_t n_collected = 0;
+        struct berth_error cerr = {0};
+        if (secret_volumes_collect(&collect, &n_collected, &cerr) < 0)
+                log_warn("cannot remove orphaned secret volumes: %s dir=%s", cerr.message,
+                         c->secrets_dir);
+        else if (n_collected > 0)
+                log_info("removed orphaned secret volumes owners=%zu dir=%s", n_collected,
+                         c->secrets_dir);
+
         /* Adoption: every object gets a reconcile, and so does the owner of every
          * container (an owner that is gone has its containers removed). */
         size_t n_objects = enqueue_all_objects(c);
@@ -577,6 +655,9 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .n_build_roots = c->n_build_roots,
                     .builder = c->builder,
                     .admission = c->admission,
+                    .secrets = c->secrets,
+                    .secrets_dir = c->secrets_dir,
+                    .secrets_dir_error = c->secrets_dir_error,
                     .watch_source = source_watches_set,
                     .watch_userdata = c->source_watches,
                 };
@@ -689,6 +770,9 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
         c->n_source_roots = cfg->n_source_roots;
         c->build_roots = cfg->build_roots;
         c->admission = cfg->admission;
+        c->secrets = cfg->secrets;
+        c->secrets_dir = cfg->secrets_dir;
+        c->secrets_dir_error = cfg->secrets_dir_error;
         c->n_build_roots = cfg->n_build_roots;
         c->source_watches = source_watches_new(enqueue_key, c);
         if (!c->source_watches) {

@@ -70,11 +70,20 @@ struct controller_config {
         /* What containers may do (admission.h); borrowed; NULL: nothing is
          * checked. */
         const struct admission_policy *admission;
+        /* Secrets (secrets.h), borrowed: the keyring Secret values are
+         * sealed with (NULL: containers that need a sealed value do not
+         * start), and the tmpfs directory secret volumes go to (berthd
+         * --secrets-dir, made a tmpfs by secrets_dir_prepare; NULL: secret
+         * volumes are refused, secrets_dir_error saying why). */
+        const struct secrets_keyring *secrets;
+        const char *secrets_dir;
+        const char *secrets_dir_error;
 };
 
 #define CONTROLLER_DEFAULT_COMPACT_MS (5 * 60 * 1000)
 
 struct admission_policy;
+struct secrets_keyring;
 struct controller;
 
 /* Starts the informers (object and container caches), waits for both to sync,

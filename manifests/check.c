@@ -247,6 +247,22 @@ void check_error_key(struct check *c, const char *parent, const char *key, const
         check_error(c, path, "%s", msg);
 }
 
+const char *check_suggest(const char *s, const char *const *candidates)
+{
+        const char *best = NULL;
+        size_t best_distance = 3;
+
+        for (const char *const *a = candidates; s && a && *a; a++) {
+                size_t d = strcasecmp(s, *a) == 0 ? 0 : str_edit_distance(s, *a, 2);
+
+                if (d < best_distance) {
+                        best = *a;
+                        best_distance = d;
+                }
+        }
+        return best;
+}
+
 void check_unknown_fields(struct check *c, const json_t *obj, const char *path,
                           const char *const *allowed)
 {
@@ -255,19 +271,11 @@ void check_unknown_fields(struct check *c, const json_t *obj, const char *path,
 
         json_object_foreach((json_t *)obj, key, v)
         {
-                const char *best = NULL;
-                size_t best_distance = 3;
+                const char *best;
 
                 if (strv_contains(allowed, key))
                         continue;
-                for (const char *const *a = allowed; *a; a++) {
-                        size_t d = strcasecmp(key, *a) == 0 ? 0 : str_edit_distance(key, *a, 2);
-
-                        if (d < best_distance) {
-                                best = *a;
-                                best_distance = d;
-                        }
-                }
+                best = check_suggest(key, allowed);
                 if (best) {
                         _cleanup_free_ char *suggestion = check_join(c, path, best);
 

@@ -13,6 +13,12 @@ static const struct kind_info *const kinds[] = {
     &kind_crontask,
     &kind_service,
     &kind_source,
+    &kind_role,
+    &kind_clusterrole,
+    &kind_rolebinding,
+    &kind_clusterrolebinding,
+    &kind_token,
+    &kind_secret,
     NULL,
 };
 /* clang-format on */
@@ -41,6 +47,11 @@ const struct kind_info *kind_by_name(const char *kind)
                 if (streq((*k)->kind, kind))
                         return *k;
         return NULL;
+}
+
+bool kind_source_may_apply(const struct kind_info *kind)
+{
+        return kind && kind->namespaced && !kind->access_control && !streq(kind->kind, "Source");
 }
 
 bool kind_has_subresource(const struct kind_info *kind, const char *name)

@@ -59,8 +59,12 @@ void check_error_key(struct check *c, const char *parent, const char *key, const
 /* "parent.key" / "parent[i]"; NULL (and r set) when out of memory. Caller frees. */
 char *check_join(struct check *c, const char *parent, const char *key);
 char *check_index(struct check *c, const char *parent, size_t i);
+/* The entry of candidates (NULL-terminated, may be NULL) at most two edits
+ * away from s, or equal to it but for case: the nearest, the first of equals.
+ * NULL when none is. For "did you mean" hints. */
+const char *check_suggest(const char *s, const char *const *candidates);
 /* Reports every key of obj not in allowed (NULL-terminated), with a "did you
- * mean" hint when a known field is at most two edits away. */
+ * mean" hint when a known field is at most two edits away (check_suggest). */
 void check_unknown_fields(struct check *c, const json_t *obj, const char *path,
                           const char *const *allowed);
 /* An entry of a list of objects: false (reported) when it is not an object;
@@ -146,7 +150,8 @@ static inline bool ascii_alnum(char ch)
         return ascii_alpha(ch) || (ch >= '0' && ch <= '9');
 }
 
-/* ---- kinds (task.c, workflow.c, crontask.c, service.c, source.c) --------- */
+/* ---- kinds (task.c, workflow.c, crontask.c, service.c, source.c, rbac.c,
+ * token.c) ----------------------------------------------------------------- */
 
 #define OBJECT_NAME_MAX 63 /* a DNS-1123 label, see name_is_valid() */
 
@@ -155,6 +160,16 @@ extern const struct kind_info kind_workflow;
 extern const struct kind_info kind_crontask;
 extern const struct kind_info kind_service;
 extern const struct kind_info kind_source;
+extern const struct kind_info kind_role;
+extern const struct kind_info kind_clusterrole;
+extern const struct kind_info kind_rolebinding;
+extern const struct kind_info kind_clusterrolebinding;
+extern const struct kind_info kind_token;
+extern const struct kind_info kind_secret;
+
+/* A user or group name at path (subject_name_is_valid): false (reported)
+ * when it is not one. */
+bool check_subject_name(struct check *c, const char *path, const char *name);
 
 /* Where a Task spec is checked: what it may hold and which defaults it gets. */
 enum task_context {

@@ -40,7 +40,7 @@ enum column_format {
         COLUMN_SHORT_ID,  /* the first 12 characters (container IDs, revisions) */
         COLUMN_ONE_LINE,  /* the first line, control characters as spaces */
         COLUMN_PROGRESS,  /* "2/3"; before it is written, "0/<entries of the array at `until`>" */
-        COLUMN_LENGTH,    /* the number of entries of an array; "0" when absent */
+        COLUMN_LENGTH,    /* the entries of an array, the keys of an object; "0" when absent */
         COLUMN_UNTIL,     /* time until the timestamp: "in 5m", "now" once it has passed */
         COLUMN_RATIO,     /* "<int at path>/<int at until>" ("2/3"); 0 for an absent one */
         COLUMN_CONDITION, /* the status ("True") of the entry of the conditions array at path
@@ -65,6 +65,9 @@ struct kind_info {
         const char *singular;   /* "task" */
         const char *short_name; /* "tk" or NULL */
         bool namespaced;
+        /* Grants access (Roles, bindings, Tokens): only written by a caller
+         * the API authorizes, never by a Source on its author's behalf. */
+        bool access_control;
         /* Finalizer every object of the kind carries (added on create by the API
          * and by its reconciler), or NULL: its controller's clean-up on delete. */
         const char *finalizer;
@@ -86,11 +89,23 @@ struct kind_info {
          * defaults (after a check found nothing). */
         void (*check_spec)(struct check *c, const json_t *spec, void *ret_spec);
         void (*default_spec)(json_t *spec);
+        /* Kinds whose fields sit at the top level beside metadata, as
+         * Kubernetes' Secret has them (data, stringData, type): no spec
+         * (check_spec and default_spec are NULL, and a spec is refused).
+         * object_fields lists those top-level fields (NULL-terminated; the
+         * envelope's apiVersion, kind, metadata and status are always
+         * allowed) and check_object checks them on the whole object. apply
+         * compares them where it compares a spec (unchanged?, generation). */
+        const char *const *object_fields;
+        void (*check_object)(struct check *c, const json_t *object);
 };
 
 /* Finds a kind by any of its names, case-insensitive: "Task", "task", "tasks".
  * NULL if unknown. Static storage. */
 const struct kind_info *kind_lookup(const char *name);
+/* Whether a Source may apply objects of kind: namespaced, not access
+ * control, not a Source. */
+bool kind_source_may_apply(const struct kind_info *kind);
 /* Exactly as manifests spell it ("Task"), or NULL. */
 const struct kind_info *kind_by_name(const char *kind);
 /* All kinds this build knows, NULL-terminated. */
@@ -332,17 +347,24 @@ unsigned retry_on_from_string(const char *s);
 struct task_spec;
 bool task_retry_allowed(const struct task_spec *spec, unsigned reason, int exit_code);
 enum restart_policy { RESTART_NEVER, RESTART_ON_FAILURE };
-enum volume_type { VOLUME_HOST_PATH, VOLUME_NAMED, VOLUME_TMPFS };
+enum volume_type { VOLUME_HOST_PATH, VOLUME_NAMED, VOLUME_TMPFS, VOLUME_SECRET };
 
 struct task_env {
         const char *name;
-        const char *value; /* "" when not set */
+        const char *value; /* "" when not set (and when secret is) */
+        /* valueFrom.secretKeyRef: the value is key of the Secret named
+         * secret in the Task's namespace, resolved when a container is
+         * made; NULL: value. */
+        const char *secret;
+        const char *secret_key;
 };
 
 struct task_volume {
         enum volume_type type;
         const char *mount_path;
-        const char *source; /* hostPath or volume name; NULL for tmpfs */
+        /* hostPath, volume name or Secret name (VOLUME_SECRET: its keys
+         * as files, always read-only); NULL for tmpfs */
+        const char *source;
         bool read_only;
         int64_t size_limit; /* tmpfs bytes; 0 = Docker's default */
 };
@@ -732,6 +754,158 @@ struct source_spec {
 
 /* Like task_spec_decode, for a Source object (nothing to release). */
 int source_spec_decode(const json_t *object, struct source_spec *ret, struct berth_error *err);
+
+/* ---- RBAC: Role, ClusterRole, RoleBinding, ClusterRoleBinding (rbac.c) ---- */
+
+/* Who may do what through the API (docs/reference/rbac.md). A Role (in a
+ * namespace) or a ClusterRole (cluster-scoped) holds rules; a RoleBinding
+ * grants a Role's or a ClusterRole's rules to users and groups in its own
+ * namespace, a ClusterRoleBinding grants a ClusterRole's everywhere. These
+ * kinds have no reconciler: the API's authorizer (the auth module) reads
+ * them. */
+#define RBAC_RULES_MAX        64  /* rules of a Role or ClusterRole */
+#define RBAC_LIST_MAX         16  /* verbs, resources and resourceNames of one rule */
+#define RBAC_SUBJECTS_MAX     64  /* subjects of a binding */
+#define RBAC_SUBJECT_NAME_MAX 127 /* characters of a user or group name */
+#define RBAC_WILDCARD         "*" /* every verb, or every resource */
+
+/* What a request does, as rules and the API name it; a rule's verbs are a
+ * mask of 1u << verb. */
+enum role_verb {
+        ROLE_VERB_GET,
+        ROLE_VERB_LIST,
+        ROLE_VERB_WATCH,
+        ROLE_VERB_CREATE,
+        ROLE_VERB_UPDATE,
+        ROLE_VERB_DELETE,
+        ROLE_VERB_LOGS,
+        ROLE_VERB_TRIGGER,
+        ROLE_VERB_COUNT,
+};
+#define ROLE_VERBS_ALL ((1u << ROLE_VERB_COUNT) - 1)
+
+/* "get", "list", ..., "trigger"; NULL out of range. */
+const char *role_verb_to_string(enum role_verb v);
+/* The verb's enum value, or -EINVAL (RBAC_WILDCARD is no verb). */
+int role_verb_from_string(const char *s);
+/* Every verb in enum order, NULL-terminated. Static storage. */
+const char *const *role_verbs(void);
+
+/* A user or group name: 1..RBAC_SUBJECT_NAME_MAX characters (UTF-8), no
+ * control characters (C0, DEL, C1). Anything else may appear
+ * ("system:admins", "alice@example.com"). */
+bool subject_name_is_valid(const char *name);
+
+/* One rule, checked. Strings are borrowed from the object. */
+struct role_rule {
+        unsigned verbs;                            /* ROLE_VERBS_ALL for RBAC_WILDCARD */
+        const char *resources[RBAC_LIST_MAX];      /* plural resource names of kinds, or "*" */
+        size_t n_resources;                        /* >= 1 */
+        const char *resource_names[RBAC_LIST_MAX]; /* object names */
+        size_t n_resource_names;                   /* 0: every object */
+};
+
+/* A Role or ClusterRole spec. rules is owned (role_spec_release); its
+ * strings are borrowed from the object. */
+struct role_spec {
+        struct role_rule *rules;
+        size_t n_rules; /* 0..RBAC_RULES_MAX */
+};
+
+/* Like task_spec_decode, for a Role or a ClusterRole object (-EINVAL for
+ * other kinds). Release with role_spec_release(). */
+int role_spec_decode(const json_t *object, struct role_spec *ret, struct berth_error *err);
+void role_spec_release(struct role_spec *spec); /* NULL ok */
+
+enum role_ref_kind { ROLE_REF_ROLE, ROLE_REF_CLUSTER_ROLE };
+enum subject_kind { SUBJECT_USER, SUBJECT_GROUP };
+/* "Role", "ClusterRole"; "User", "Group" (as manifests spell them). */
+const char *role_ref_kind_to_string(enum role_ref_kind k);
+const char *subject_kind_to_string(enum subject_kind k);
+
+struct rolebinding_subject {
+        enum subject_kind kind;
+        const char *name; /* subject_name_is_valid */
+};
+
+/* A RoleBinding or ClusterRoleBinding spec, checked; borrowed from its
+ * object, nothing to release. A ClusterRoleBinding's role is always a
+ * ClusterRole. */
+struct rolebinding_spec {
+        enum role_ref_kind role_kind;
+        const char *role_name; /* a DNS-1123 label */
+        struct rolebinding_subject subjects[RBAC_SUBJECTS_MAX];
+        size_t n_subjects; /* 1..RBAC_SUBJECTS_MAX, unique */
+};
+
+/* Like task_spec_decode, for a RoleBinding or ClusterRoleBinding object
+ * (-EINVAL for other kinds). */
+int rolebinding_spec_decode(const json_t *object, struct rolebinding_spec *ret,
+                            struct berth_error *err);
+
+/* ---- Token (token.c) -------------------------------------------------- */
+
+/* A Token is a bearer credential of the API (cluster-scoped): whoever shows
+ * its secret acts as spec.user with spec.groups. berth keeps only the
+ * secret's hash: the CLI makes the secret and sends its SHA-256. */
+#define TOKEN_GROUPS_MAX         16
+#define TOKEN_DESCRIPTION_MAX    1024 /* bytes of spec.description */
+#define TOKEN_SECRET_HASH_PREFIX "sha256:"
+#define TOKEN_SECRET_HASH_LEN    (sizeof(TOKEN_SECRET_HASH_PREFIX) - 1 + 64)
+
+/* A Token spec, checked and defaulted; borrowed from its object, nothing
+ * to release. */
+struct token_spec {
+        const char *user; /* subject_name_is_valid */
+        const char *groups[TOKEN_GROUPS_MAX];
+        size_t n_groups;
+        int64_t expires_ms; /* spec.expirationTimestamp; 0: never */
+        const char *secret_hash;
+        bool revoked;
+        const char *description; /* NULL: none */
+};
+
+int token_spec_decode(const json_t *object, struct token_spec *ret, struct berth_error *err);
+/* "sha256:" and 64 lowercase hex digits. */
+bool token_secret_hash_is_valid(const char *s);
+/* Whether a Token of this spec is accepted at now_ms: not revoked, and
+ * without an expiry or now_ms before it. */
+bool token_spec_active(const struct token_spec *spec, int64_t now_ms);
+
+/* ---- Secret (secret.c) ------------------------------------------------ */
+
+/* A Secret holds small pieces of data (passwords, keys, certificates) that
+ * Tasks read as environment variables or files (docs/reference/secret.md).
+ * Written as Kubernetes users write it: type, data (base64) and stringData
+ * (plain text) at the top level beside metadata, no spec. berthd stores
+ * every value sealed (encrypted by the secrets module, which also reads
+ * them): stringData is merged into data, and a stored data value reads
+ * SECRET_SEALED_PREFIX "<keyid>:<base64>". A key names a file in a secret
+ * volume. */
+#define SECRET_KEYS_MAX      64            /* distinct keys of data and stringData */
+#define SECRET_KEY_LEN_MAX   253           /* characters of a key */
+#define SECRET_VALUE_MAX     (1024 * 1024) /* bytes of one value, decoded */
+#define SECRET_TYPE_MAX      253           /* characters of type */
+#define SECRET_TYPE_DEFAULT  "Opaque"      /* what an absent type reads as */
+#define SECRET_SEALED_PREFIX "enc:v1:"
+#define SECRET_KEYID_LEN     8 /* lowercase hex digits of a key id */
+/* What a read without ?showValues=true shows instead of a value. */
+#define SECRET_REDACTED "<redacted>"
+
+/* [-._a-zA-Z0-9]+, at most SECRET_KEY_LEN_MAX characters, neither "." nor
+ * "..", nor starting with "..": a file name in a secret volume. */
+bool secret_key_is_valid(const char *key);
+/* Whether s has the shape of a sealed value: SECRET_SEALED_PREFIX,
+ * SECRET_KEYID_LEN lowercase hex digits, ':' and non-empty base64. Syntax
+ * only: whether it opens is the secrets module's to say. */
+bool secret_value_is_sealed(const char *s);
+
+/* Every error on a value over a limit of its size (a Secret value over
+ * SECRET_VALUE_MAX) has a message starting with FIELD_TOO_LARGE, so that
+ * the API can answer 413 rather than 422: field_errors_too_large() says
+ * whether errs holds one. */
+#define FIELD_TOO_LARGE "too large: "
+bool field_errors_too_large(const struct field_errors *errs);
 
 /* ---- printing --------------------------------------------------------- */
 

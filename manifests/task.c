@@ -125,10 +125,48 @@ static void *alloc_entries(struct check *c, size_t n, size_t size)
         return p;
 }
 
+/* valueFrom of an env entry at path: {secretKeyRef: {name, key}}. The
+ * Secret and key into *ret (NULL when wrong, reported). */
+static void check_value_from(struct check *c, const json_t *item, const char *path,
+                             struct task_env *ret)
+{
+        static const char *const value_from_fields[] = {"secretKeyRef", NULL};
+        static const char *const ref_fields[] = {"name", "key", NULL};
+        const json_t *from = check_object(c, item, path, "valueFrom", false);
+        _cleanup_free_ char *from_path = NULL, *ref_path = NULL;
+        const json_t *ref;
+        const char *key;
+
+        if (!from)
+                return;
+        from_path = check_join(c, path, "valueFrom");
+        if (!from_path)
+                return;
+        check_unknown_fields(c, from, from_path, value_from_fields);
+        ref = check_object(c, from, from_path, "secretKeyRef", true);
+        if (!ref)
+                return;
+        ref_path = check_join(c, from_path, "secretKeyRef");
+        if (!ref_path)
+                return;
+        check_unknown_fields(c, ref, ref_path, ref_fields);
+        ret->secret = check_name(c, ref, ref_path, "name", true);
+        key = check_string(c, ref, ref_path, "key", true);
+        if (key && !secret_key_is_valid(key))
+                check_error_key(c, ref_path, "key",
+                                "invalid key \"%.64s\": a Secret's keys are letters, digits, "
+                                "'-', '_' and '.'",
+                                key);
+        else
+                ret->secret_key = key;
+        if (!ret->secret || !ret->secret_key)
+                ret->secret = ret->secret_key = NULL;
+}
+
 static void check_env(struct check *c, const json_t *spec, const char *parent,
                       struct task_spec *out)
 {
-        static const char *const env_fields[] = {"name", "value", NULL};
+        static const char *const env_fields[] = {"name", "value", "valueFrom", NULL};
         _cleanup_free_ char *env_path = NULL;
         _cleanup_json_ json_t *seen = NULL; /* name → first index */
         const json_t *arr = check_list(c, spec, parent, "env", &env_path, &seen);
@@ -157,19 +195,24 @@ static void check_env(struct check *c, const json_t *spec, const char *parent,
                 else if (name)
                         check_unique(c, seen, name, i, env_path, path, "name", "name");
                 value = check_quoted_string(c, item, path, "value", false);
+                struct task_env e = {.name = name, .value = value ? value : ""};
+                check_value_from(c, item, path, &e);
+                if (check_field(c, item, path, "value", false) &&
+                    check_field(c, item, path, "valueFrom", false))
+                        check_error(c, path, "only one of value or valueFrom may be set");
                 if (out && out->env && name)
-                        out->env[out->n_env++] = (struct task_env){name, value ? value : ""};
+                        out->env[out->n_env++] = e;
         }
 }
 
 static void check_volume(struct check *c, const json_t *item, const char *path, json_t *seen,
                          size_t i, const char *volumes_path, struct task_volume *out)
 {
-        static const char *const volume_fields[] = {"mountPath", "readOnly", "hostPath",
-                                                    "volume",    "tmpfs",    NULL};
+        static const char *const volume_fields[] = {"mountPath", "readOnly", "hostPath", "volume",
+                                                    "tmpfs",     "secret",   NULL};
         static const char *const tmpfs_fields[] = {"sizeLimit", NULL};
-        static const char *const sources[] = {"hostPath", "volume", "tmpfs"};
-        const char *mount, *host, *named, *set[ARRAY_SIZE(sources)];
+        static const char *const sources[] = {"hostPath", "volume", "tmpfs", "secret"};
+        const char *mount, *host, *named, *secret, *set[ARRAY_SIZE(sources)];
         const json_t *tmpfs;
         size_t nset = 0;
 
@@ -189,10 +232,11 @@ static void check_volume(struct check *c, const json_t *item, const char *path, 
                 if (check_field(c, item, path, sources[k], false))
                         set[nset++] = sources[k];
         if (nset == 0)
-                check_error(c, path, "one of hostPath, volume or tmpfs is required");
+                check_error(c, path, "one of hostPath, volume, tmpfs or secret is required");
         else if (nset > 1)
                 check_error(c, path,
-                            "only one of hostPath, volume or tmpfs may be set, found %s and %s",
+                            "only one of hostPath, volume, tmpfs or secret may be set, found %s "
+                            "and %s",
                             set[0], set[1]);
 
         host = check_string(c, item, path, "hostPath", false);
@@ -213,8 +257,19 @@ static void check_volume(struct check *c, const json_t *item, const char *path, 
                 check_unknown_fields(c, tmpfs, tpath, tmpfs_fields);
                 out->size_limit = check_bytes(c, tmpfs, tpath, "sizeLimit", 1, "1 byte");
         }
-        out->type = host ? VOLUME_HOST_PATH : named ? VOLUME_NAMED : VOLUME_TMPFS;
-        out->source = host ? host : named;
+        /* A Secret's files are its keys as they are: a container never
+         * writes them back. */
+        secret = check_name(c, item, path, "secret", false);
+        if (check_field(c, item, path, "secret", false) &&
+            json_is_false(json_object_get(item, "readOnly")))
+                check_error_key(c, path, "readOnly", "a secret volume is always read-only");
+        out->type = host     ? VOLUME_HOST_PATH
+                    : named  ? VOLUME_NAMED
+                    : secret ? VOLUME_SECRET
+                             : VOLUME_TMPFS;
+        out->source = host ? host : named ? named : secret;
+        if (out->type == VOLUME_SECRET)
+                out->read_only = true;
 }
 
 static void check_volumes(struct check *c, const json_t *spec, const char *parent,

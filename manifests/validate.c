@@ -65,7 +65,11 @@ static void check_metadata(struct check *c, const json_t *object, const struct k
                 return;
         check_unknown_fields(c, md, "metadata", metadata_fields);
         check_names(c, md, info);
-        check_name(c, md, "metadata", "namespace", false);
+        if (info && !info->namespaced && json_object_get(md, "namespace"))
+                check_error(c, "metadata.namespace", "not allowed: %s is cluster-scoped",
+                            info->kind);
+        else
+                check_name(c, md, "metadata", "namespace", false);
         check_string_map(c, md, "metadata", "labels", true, false);
         check_string_map(c, md, "metadata", "annotations", false, false);
 }
@@ -99,12 +103,52 @@ static const struct kind_info *check_kind(struct check *c, const json_t *object)
         return NULL;
 }
 
+/* The envelope's fields and those a kind has at the top level
+ * (kind_info.object_fields), into ret (room for TOP_FIELDS_MAX and the
+ * NULL). spec stays among them: such a kind refuses it with a message of
+ * its own (check_no_spec). */
+#define TOP_FIELDS_MAX 16
+static const char *const *fields_of(const struct kind_info *info,
+                                    const char *ret[TOP_FIELDS_MAX + 1])
+{
+        size_t n = 0;
+
+        if (!info || !info->object_fields)
+                return top_fields;
+        for (const char *const *f = top_fields; *f; f++)
+                ret[n++] = *f;
+        for (const char *const *f = info->object_fields; *f && n < TOP_FIELDS_MAX; f++)
+                ret[n++] = *f;
+        ret[n] = NULL;
+        return ret;
+}
+
+/* A kind with object_fields has no spec: users coming from other kinds
+ * write one, so say where the fields go. */
+static void check_no_spec(struct check *c, const json_t *object, const struct kind_info *info)
+{
+        _cleanup_buf_ struct buf names = {0};
+
+        if (!json_object_get(object, "spec"))
+                return;
+        buf_init(&names, 256);
+        for (const char *const *f = info->object_fields; *f; f++)
+                (void)buf_printf(&names, "%s%s", f == info->object_fields ? "" : ", ", *f);
+        check_error(c, "spec",
+                    "not allowed: a %s has no spec, its fields (%s) sit at the top level "
+                    "beside metadata",
+                    info->kind, names.data ? names.data : "");
+}
+
 static void check_envelope(struct check *c, const json_t *object)
 {
         const struct kind_info *info;
         const char *api_version;
+        const char *fields[TOP_FIELDS_MAX + 1];
 
-        check_unknown_fields(c, object, "", top_fields);
+        /* The kind is reported below; here it only says which fields exist. */
+        info = kind_by_name(json_string_value(json_object_get(object, "kind")));
+        check_unknown_fields(c, object, "", fields_of(info, fields));
 
         api_version = check_string(c, object, "", "apiVersion", true);
         if (api_version && !streq(api_version, MANIFEST_API_VERSION))
@@ -124,7 +168,10 @@ static void check_envelope(struct check *c, const json_t *object)
                          "xxxxxxxx");
                 c->object_name = generated;
         }
-        if (info) {
+        if (info && info->check_object) {
+                check_no_spec(c, object, info);
+                info->check_object(c, object);
+        } else if (info) {
                 const json_t *spec = check_object(c, object, "", "spec", info->check_spec != NULL);
 
                 if (info->check_spec && spec)

@@ -164,6 +164,33 @@ int child_create(struct reconcile_ctx *ctx, const char *key, const json_t *child
 /* Splits "<prefix><resource>/<ns>/<name>" without knowing the prefix. */
 int key_split(const char *key, char ns[64], char name[64]);
 
+/* ---- Secrets of containers (secret-refs.c) ----------------------------- */
+
+/* Why a container of spec cannot be made from the Secrets of namespace ns
+ * as the object cache has them now, into why (naming the env variable or
+ * mount path, the Secret and the key: "env DB_PASSWORD: secret \"db\" has
+ * no key \"password\""): -ENOENT, -ENOKEY, -EBADMSG, -EINVAL, -ENODEV (no
+ * tmpfs for secret volumes); 0 when every one can be had. Reads and opens,
+ * writes nothing: what observe asks. */
+int container_secrets_check(struct reconcile_ctx *ctx, const char *ns, const struct task_spec *spec,
+                            char *why, size_t why_size);
+/* Resolves them for a create: the env values, and the files of each
+ * secret volume written afresh to "<cluster>/<owner_uid>[/<slot>]/<volume
+ * index>" below ctx->secrets_dir (owned by spec->user when that is a
+ * numeric uid[:gid], else root). The errors of container_secrets_check
+ * (why set), -EIO and such from writing (why set too), -ENOMEM. Release
+ * *ret with container_secrets_release either way. */
+int container_secrets_resolve(struct reconcile_ctx *ctx, const char *ns,
+                              const struct task_spec *spec, const char *owner_uid, const char *slot,
+                              struct container_secrets *ret, char *why, size_t why_size);
+void container_secrets_release(struct container_secrets *s, const struct task_spec *spec);
+/* Removes the secret volumes of an owner (slot NULL: all of them, else
+ * that slot's). 0 also when there are none or no secrets_dir. */
+int secret_volumes_remove(struct reconcile_ctx *ctx, const char *owner_uid, const char *slot,
+                          struct berth_error *err);
+/* Whether spec references a Secret (env or volume). */
+bool task_spec_uses_secrets(const struct task_spec *spec);
+
 /* ---- status JSON (status.c) ------------------------------------------- */
 
 /* Steals value; -ENOMEM when either allocation failed. */

@@ -33,6 +33,11 @@
  *   dependsOn); a Failed dependency fails it (DependencyFailed) before it
  *   ever ran. Once all succeeded, Waiting is False (DependenciesReady) and
  *   stays so: a started Task never waits again.
+ * - A container is made only once every Secret it references (env
+ *   valueFrom.secretKeyRef, secret volumes) can be had: until then the Task
+ *   stays as it is (Pending, or waiting between attempts) with reason
+ *   CreateContainerConfigError and a message naming the Secret and key,
+ *   and nothing is pulled (secret-refs.c; a Secret's change enqueues it).
  * - Times have second precision (RFC 3339); nextAttemptTime is rounded up.
  */
 #pragma once
@@ -47,6 +52,7 @@
 #define TASK_LABEL_CLUSTER    "berth.cluster" /* the store identity; see controller.h */
 #define TASK_KILL_GRACE_MS    10000           /* SIGTERM → SIGKILL after a deadline */
 #define TASK_PLAN_ACTIONS_MAX 16
+#define TASK_CONFIG_RETRY_MS  30000 /* a Secret that could not be had is looked for again */
 
 enum task_phase { TASK_PHASE_PENDING, TASK_PHASE_RUNNING, TASK_PHASE_SUCCEEDED, TASK_PHASE_FAILED };
 const char *task_phase_to_string(enum task_phase p);
@@ -119,6 +125,13 @@ struct task_plan_input {
         const char *create_error; /* create/start refused (4xx): the daemon's message */
         int lost_attempt;         /* the container of this attempt is confirmed absent by an
                                      inspect by name (0 = none): the attempt is ContainerLost */
+        /* A Secret the next container needs cannot be had (missing, no such
+         * key, does not open, no tmpfs for secret volumes): why, naming the
+         * Secret and key, else NULL. The Task makes no container and reads
+         * reason CreateContainerConfigError until it can (a change of a
+         * Secret of its namespace brings it back, and a timer of
+         * TASK_CONFIG_RETRY_MS). */
+        const char *config_error;
         /* spec.dependsOn as observed, in its order (observed only before the
          * first attempt; n_deps 0: nothing gates it). */
         const struct task_dependency *deps;
@@ -191,10 +204,21 @@ struct container_owner {
         const char *cluster; /* berth.cluster, or NULL */
 };
 
+/* What acting resolved from Secrets for one container: env_values[i] is
+ * the value of spec->env[i] when that comes from a Secret, volume_dirs[i]
+ * the host directory (on berthd's tmpfs) of spec->volumes[i] when that is
+ * a secret volume; NULL entries otherwise. */
+struct container_secrets {
+        char **env_values;  /* n_env entries, or NULL: no env from Secrets */
+        char **volume_dirs; /* n_volumes entries, or NULL: no secret volume */
+};
+
 /* Docker create body (Config + HostConfig + labels) of one attempt of a
- * decoded Task spec. New reference, or NULL on allocation failure. */
+ * decoded Task spec, with every Secret it references resolved in secrets
+ * (NULL: it references none). New reference, or NULL on allocation failure
+ * or when a referenced Secret's value or directory is missing. */
 json_t *task_container_body(const struct task_spec *spec, const struct container_owner *owner,
-                            int attempt);
+                            int attempt, const struct container_secrets *secrets);
 
 /* ---- Workflow: planning ---------------------------------------------- */
 
@@ -687,7 +711,22 @@ struct reconcile_ctx {
         /* What containers may do (admission.h): checked again just before a
          * container is created; NULL: nothing is checked. */
         const struct admission_policy *admission;
+        /* Secrets (secrets.h): the keyring their values are sealed with
+         * (NULL: sealed values cannot be read, and containers that need
+         * one do not start), and the tmpfs directory secret volumes are
+         * written to, "<secrets_dir>/<cluster>/<owner uid>/..." (NULL: secret
+         * volumes are refused, secrets_dir_error saying why). */
+        const struct secrets_keyring *secrets;
+        const char *secrets_dir;
+        const char *secrets_dir_error;
 };
+
+/* Removes the secret volume directories of owners (Tasks, Services) that
+ * are no longer in the object cache: what a crash or a deletion while
+ * berthd was down left on the tmpfs. Call before the workers start (a
+ * directory is made by a worker, for an object the cache has). *ret_removed
+ * counts them. No-op without ctx->secrets_dir. */
+int secret_volumes_collect(struct reconcile_ctx *ctx, size_t *ret_removed, struct berth_error *err);
 
 /* Whether this build has a reconciler for kind (kinds without one are only
  * stored and served). */

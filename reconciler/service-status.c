@@ -466,8 +466,15 @@ int service_container_body(struct service_run *run, int index, const int *host_p
         r = task_spec_from_template(tmpl, &ts, err);
         if (r < 0)
                 return r;
-        _cleanup_json_ json_t *body = task_container_body(&ts, &owner, 1);
+        struct container_secrets secrets = {0};
+        char slot[SERVICE_REV_LEN + 16], why[BERTH_ERROR_MESSAGE_MAX - 64];
+        snprintf(slot, sizeof(slot), "%s-%d", run->rev8, index);
+        r = container_secrets_resolve(o->ctx, o->ns, &ts, o->uid, slot, &secrets, why, sizeof(why));
+        _cleanup_json_ json_t *body = r == 0 ? task_container_body(&ts, &owner, 1, &secrets) : NULL;
+        container_secrets_release(&secrets, &ts);
         task_spec_release(&ts);
+        if (r < 0 && r != -ENOMEM)
+                return berth_error_set(err, r, "CreateContainerConfigError: %s", why);
         json_t *hc = body ? json_object_get(body, "HostConfig") : NULL;
         if (!hc || set_labels(run, index, host_ports, body) < 0 ||
             set_healthcheck(&run->spec, body) < 0 ||

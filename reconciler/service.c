@@ -42,6 +42,9 @@ static int service_gone(struct reconcile_ctx *ctx, const char *ns, const char *n
                 if (r < 0)
                         return r;
                 container_cache_remove(ctx->containers, all[i].id);
+                r = secret_volumes_remove(ctx, all[i].uid, NULL, err);
+                if (r < 0)
+                        return r;
         }
         berth_error_clear(err);
         return 0;
@@ -397,6 +400,22 @@ static int act_image(struct service_run *run, bool pull, struct berth_error *err
         return ACT_REPLAN;
 }
 
+/* A replica's container is gone: so go its slot's secret files (the
+ * slot's next container writes them afresh). */
+static int remove_slot_secrets(struct service_run *run, const char *id, struct berth_error *err)
+{
+        for (size_t i = 0; i < run->n_obs; i++) {
+                const struct replica_container *c = &run->obs[i];
+                char slot[SERVICE_REV_LEN + 16];
+
+                if (!streq(c->id, id))
+                        continue;
+                snprintf(slot, sizeof(slot), "%s-%d", c->revision, c->index);
+                return secret_volumes_remove(run->o.ctx, run->o.uid, slot, err);
+        }
+        return 0;
+}
+
 static int act_signal_or_remove(struct service_run *run, const struct service_action *a,
                                 struct berth_error *err)
 {
@@ -412,6 +431,9 @@ static int act_signal_or_remove(struct service_run *run, const struct service_ac
         }
         if (r == -ENOENT || (r == 0 && a->type == SERVICE_ACTION_REMOVE)) {
                 berth_error_clear(err);
+                if (a->type == SERVICE_ACTION_REMOVE &&
+                    remove_slot_secrets(run, a->container_id, err) < 0)
+                        return err->code;
                 container_cache_remove(ctx->containers, a->container_id);
                 if (ctx->prober)
                         prober_remove(ctx->prober, a->container_id);
@@ -442,6 +464,9 @@ static int act_one(struct service_run *run, const struct service_action *a, stru
                 return act_signal_or_remove(run, a, err);
         case SERVICE_ACTION_FINALIZE:
                 forget_probes(run->o.ctx, run->o.key, NULL, 0);
+                r = secret_volumes_remove(run->o.ctx, run->o.uid, NULL, err);
+                if (r < 0)
+                        return r;
                 r = object_run_finalize(&run->o, SERVICE_FINALIZER, err);
                 return r < 0 ? r : ACT_DONE;
         }

@@ -23,6 +23,7 @@
 #include "admission.h"
 #include "apply.h"
 #include "reconciler-internal.h"
+#include "secrets.h"
 #include "sources.h"
 
 #define SOURCE_ERRORS_MAX    200 /* status.errors entries kept */
@@ -258,7 +259,8 @@ static int load_file(struct source_run *run, const struct source_file *f)
                 json_t *m = json_object_get(obj, "metadata");
                 _cleanup_(field_errors_release) struct field_errors errs = {0};
 
-                if (json_is_object(m) && !json_object_get(m, "namespace"))
+                const struct kind_info *k = kind_by_name(json_path_string(obj, "kind"));
+                if (json_is_object(m) && !json_object_get(m, "namespace") && (!k || k->namespaced))
                         json_object_set_new(m, "namespace",
                                             json_string(run->spec.target_namespace));
                 if (manifest_validate(obj, list.docs[i].positions, &errs) < 0 ||
@@ -286,6 +288,14 @@ static int load_file(struct source_run *run, const struct source_file *f)
                 if (streq(kind->kind, "Source")) {
                         add_error(run, f->relpath, list.docs[i].line, 1,
                                   "%s: a Source cannot apply Sources", name);
+                        bad = true;
+                } else if (!kind_source_may_apply(kind)) {
+                        /* It applies with the controller's authority, not
+                         * its author's: never a way to grant access. */
+                        add_error(run, f->relpath, list.docs[i].line, 1,
+                                  "%s %s: a Source cannot apply access control (Roles, bindings, "
+                                  "Tokens) or cluster-scoped objects: apply them with berth apply",
+                                  kind->kind, name);
                         bad = true;
                 } else if (!namespace_allowed(&run->spec, ns)) {
                         add_error(run, f->relpath, list.docs[i].line, 1,
@@ -502,6 +512,9 @@ static int apply_all(struct source_run *run, struct berth_error *err)
             .check = check_owner,
             .check_userdata = run,
             .ignore_annotation = SOURCE_ANNOTATION_REVISION,
+            /* A Secret from a file is stored sealed, like one from the API. */
+            .transform = secret_apply_transform,
+            .transform_userdata = (void *)ctx->secrets,
         };
 
         for (size_t i = 0; i < run->n_desired; i++) {

@@ -139,6 +139,10 @@ static size_t conditions_of(const struct task_status *st, const json_t *old_stat
         c[2] = (struct condition){"Failed", "Unknown", "Pending", ""};
         switch (st->phase) {
         case TASK_PHASE_PENDING:
+                /* Why it does not run yet (CreateContainerConfigError,
+                 * DependenciesNotReady, ...), when the status says. */
+                if (st->reason)
+                        c[0] = (struct condition){"Running", "False", reason, message};
                 break;
         case TASK_PHASE_RUNNING:
                 if (st->next_attempt_ms > 0)

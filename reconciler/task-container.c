@@ -13,37 +13,52 @@ char *task_container_name(const char *ns, const char *name, const char *uid, int
         return str_printf("berth.%s.%s.%.8s.%d", ns, name, uid, attempt);
 }
 
-static json_t *env_list(const struct task_spec *spec)
+/* A value from a Secret is in the create body only (Docker keeps it in
+ * the container's config, as Kubernetes does): wiped from the text made
+ * on the way. */
+static json_t *env_list(const struct task_spec *spec, const struct container_secrets *secrets)
 {
         _cleanup_json_ json_t *arr = json_array();
 
         if (!arr)
                 return NULL;
         for (size_t i = 0; i < spec->n_env; i++) {
-                char *kv = str_printf("%s=%s", spec->env[i].name, spec->env[i].value);
+                const char *value = spec->env[i].value;
 
-                if (!kv || json_array_append_new(arr, json_string(kv)) < 0) {
-                        free(kv);
-                        return NULL;
+                if (spec->env[i].secret) {
+                        value = secrets && secrets->env_values ? secrets->env_values[i] : NULL;
+                        if (!value)
+                                return NULL;
                 }
+                char *kv = str_printf("%s=%s", spec->env[i].name, value);
+                int r = kv ? json_array_append_new(arr, json_string(kv)) : -1;
+
+                if (kv && spec->env[i].secret)
+                        explicit_bzero(kv, strlen(kv));
                 free(kv);
+                if (r < 0)
+                        return NULL;
         }
         return TAKE_PTR(arr);
 }
 
-static json_t *mount_of(const struct task_volume *v)
+static json_t *mount_of(const struct task_volume *v, const char *secret_dir)
 {
         static const char *const types[] = {
             [VOLUME_HOST_PATH] = "bind",
             [VOLUME_NAMED] = "volume",
             [VOLUME_TMPFS] = "tmpfs",
+            [VOLUME_SECRET] = "bind",
         };
-        _cleanup_json_ json_t *m = json_pack("{s:s, s:s, s:b}", "Type", types[v->type], "Target",
-                                             v->mount_path, "ReadOnly", v->read_only);
+        /* A secret volume is its files on berthd's tmpfs, never written. */
+        const char *source = v->type == VOLUME_SECRET ? secret_dir : v->source;
+        _cleanup_json_ json_t *m =
+            json_pack("{s:s, s:s, s:b}", "Type", types[v->type], "Target", v->mount_path,
+                      "ReadOnly", v->read_only || v->type == VOLUME_SECRET);
 
-        if (!m)
+        if (!m || (v->type == VOLUME_SECRET && !secret_dir))
                 return NULL;
-        if (v->source && json_set_new(m, "Source", json_string(v->source)) < 0)
+        if (source && json_set_new(m, "Source", json_string(source)) < 0)
                 return NULL;
         if (v->size_limit > 0 &&
             json_set_new(m, "TmpfsOptions",
@@ -52,15 +67,18 @@ static json_t *mount_of(const struct task_volume *v)
         return TAKE_PTR(m);
 }
 
-static json_t *mount_list(const struct task_spec *spec)
+static json_t *mount_list(const struct task_spec *spec, const struct container_secrets *secrets)
 {
         _cleanup_json_ json_t *arr = json_array();
 
         if (!arr)
                 return NULL;
-        for (size_t i = 0; i < spec->n_volumes; i++)
-                if (json_array_append_new(arr, mount_of(&spec->volumes[i])) < 0)
+        for (size_t i = 0; i < spec->n_volumes; i++) {
+                const char *dir = secrets && secrets->volume_dirs ? secrets->volume_dirs[i] : NULL;
+
+                if (json_array_append_new(arr, mount_of(&spec->volumes[i], dir)) < 0)
                         return NULL;
+        }
         return TAKE_PTR(arr);
 }
 
@@ -111,7 +129,7 @@ static json_t *labels_of(const struct task_spec *spec, const struct container_ow
 }
 
 json_t *task_container_body(const struct task_spec *spec, const struct container_owner *owner,
-                            int attempt)
+                            int attempt, const struct container_secrets *secrets)
 {
         _cleanup_json_ json_t *body = json_pack("{s:s}", "Image", spec->image);
         _cleanup_json_ json_t *hc = json_object();
@@ -121,14 +139,14 @@ json_t *task_container_body(const struct task_spec *spec, const struct container
         if ((spec->command &&
              json_set_new(body, "Entrypoint", json_copy((json_t *)spec->command)) < 0) ||
             (spec->args && json_set_new(body, "Cmd", json_copy((json_t *)spec->args)) < 0) ||
-            (spec->n_env > 0 && json_set_new(body, "Env", env_list(spec)) < 0) ||
+            (spec->n_env > 0 && json_set_new(body, "Env", env_list(spec, secrets)) < 0) ||
             json_set_string(body, "WorkingDir", spec->working_dir) < 0 ||
             json_set_string(body, "User", spec->user) < 0 ||
             json_set_new(body, "Labels", labels_of(spec, owner, attempt)) < 0)
                 return NULL;
         /* Docker's default network when absent. */
         if (json_set_string(hc, "NetworkMode", spec->network) < 0 ||
-            (spec->n_volumes > 0 && json_set_new(hc, "Mounts", mount_list(spec)) < 0) ||
+            (spec->n_volumes > 0 && json_set_new(hc, "Mounts", mount_list(spec, secrets)) < 0) ||
             set_resources(spec, hc) < 0 || admission_container_defaults(hc) < 0 ||
             json_set_new(body, "HostConfig", TAKE_PTR(hc)) < 0)
                 return NULL;

@@ -232,6 +232,14 @@ static void plan_create(struct task_plan *p, const struct task_plan_input *in, i
 {
         const struct task_spec *spec = &in->spec;
 
+        /* Not before its Secrets can be had: nothing is pulled or made, and
+         * the Task waits as it is (Pending, or between attempts). */
+        if (in->config_error) {
+                p->status.reason = "CreateContainerConfigError";
+                p->status.message = in->config_error;
+                requeue_at(p, in->now_ms, in->now_ms + TASK_CONFIG_RETRY_MS);
+                return;
+        }
         if (in->image_unknown && spec->pull_policy != PULL_ALWAYS && !in->image_error) {
                 /* Whether to pull (or fail, with Never) depends on it: ask,
                  * then plan the create. */

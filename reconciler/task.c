@@ -33,6 +33,13 @@ struct task_run {
         int lost_attempt;
         char image_error[BERTH_ERROR_MESSAGE_MAX];
         char create_error[BERTH_ERROR_MESSAGE_MAX];
+        /* A Secret the container needs, as observed this round, and as a
+         * create found it (kept for the rest of the reconcile: the cache
+         * may still say otherwise). */
+        bool has_config_error;
+        bool has_act_config_error;
+        char config_error[BERTH_ERROR_MESSAGE_MAX];
+        char act_config_error[BERTH_ERROR_MESSAGE_MAX];
 };
 
 static struct task_run *task_run_of(struct object_run *o)
@@ -64,6 +71,9 @@ static int task_gone(struct reconcile_ctx *ctx, const char *ns, const char *name
                 if (r < 0)
                         return r;
                 container_cache_remove(ctx->containers, all[i].id);
+                r = secret_volumes_remove(ctx, all[i].uid, NULL, err);
+                if (r < 0)
+                        return r;
         }
         berth_error_clear(err);
         return 0;
@@ -216,12 +226,35 @@ static int observe_dependencies(struct task_run *run, struct berth_error *err)
 
 /* This Task's containers (by uid) and those of an older Task of the same name
  * (deleted and created again under that name): strays, to remove. */
+/* Whether the Secrets the next container needs can be had: asked only
+ * while one may still be made. */
+static int observe_secrets(struct task_run *run, struct berth_error *err)
+{
+        struct object_run *o = &run->o;
+        struct task_status st;
+
+        run->has_config_error = false;
+        task_status_from_json(o->obj, &st);
+        if (!run->spec_valid || o->deleting || st.phase == TASK_PHASE_SUCCEEDED ||
+            st.phase == TASK_PHASE_FAILED || !task_spec_uses_secrets(&run->spec))
+                return 0;
+        int r = container_secrets_check(o->ctx, o->ns, &run->spec, run->config_error,
+                                        sizeof(run->config_error));
+        if (r == -ENOMEM)
+                return berth_error_set(err, r, "observe secrets of %s", o->key);
+        run->has_config_error = r < 0;
+        return 0;
+}
+
 static int task_observe(struct object_run *o, struct berth_error *err)
 {
         struct task_run *run = task_run_of(o);
         int n;
 
         forget_observed(run);
+        n = observe_secrets(run, err);
+        if (n < 0)
+                return n;
         n = container_cache_by_owner(o->ctx->containers, "Task", o->ns, o->name, &run->infos);
         if (n < 0)
                 return berth_error_set(err, n, "cached containers of %s", o->key);
@@ -263,6 +296,9 @@ static void task_plan(struct object_run *o, struct plan_summary *ret)
             .now_ms = o->now_ms,
             .create_error = run->has_create_error ? run->create_error : NULL,
             .lost_attempt = run->lost_attempt,
+            .config_error = run->has_act_config_error ? run->act_config_error
+                            : run->has_config_error   ? run->config_error
+                                                      : NULL,
             .deps = run->deps,
             .n_deps = run->n_deps,
             .cycle = run->cycle,
@@ -391,11 +427,11 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
             .cluster = o->ctx->cluster,
         };
         _cleanup_free_ char *cname = task_container_name(o->ns, o->name, o->uid, attempt);
-        _cleanup_json_ json_t *body = task_container_body(&run->spec, &owner, attempt);
+        _cleanup_json_ json_t *body = NULL;
         _cleanup_free_ char *id = NULL;
         struct berth_error e = {0};
 
-        if (!cname || !body)
+        if (!cname)
                 return berth_error_set(err, -ENOMEM, "container of %s: out of memory", o->key);
         char refused[BERTH_ERROR_MESSAGE_MAX - 64];
         int r = o->ctx->admission
@@ -409,6 +445,19 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
                 snprintf(run->create_error, sizeof(run->create_error),
                          "refused by the admission policy: %s", refused);
                 run->has_create_error = true;
+                return ACT_REPLAN;
+        }
+        struct container_secrets secrets = {0};
+        r = container_secrets_resolve(o->ctx, o->ns, &run->spec, o->uid, NULL, &secrets,
+                                      run->act_config_error, sizeof(run->act_config_error));
+        if (r == 0)
+                body = task_container_body(&run->spec, &owner, attempt, &secrets);
+        container_secrets_release(&secrets, &run->spec);
+        if (r == -ENOMEM || (r == 0 && !body))
+                return berth_error_set(err, -ENOMEM, "container of %s: out of memory", o->key);
+        if (r < 0) {
+                /* Gone or changed since observed: the planner waits for it. */
+                run->has_act_config_error = true;
                 return ACT_REPLAN;
         }
         r = docker_container_create(o->ctx->docker, cname, body, &id, &e);
@@ -554,6 +603,10 @@ static int act_one(struct task_run *run, const struct task_action *a, struct ber
                 run->o.retry_ms = 0; /* the deletion runs next */
                 return r < 0 ? r : ACT_DONE;
         case TASK_ACTION_FINALIZE:
+                /* Its containers are gone: so go their secret files. */
+                r = secret_volumes_remove(run->o.ctx, run->o.uid, NULL, err);
+                if (r < 0)
+                        return r;
                 r = object_run_finalize(&run->o, FINALIZER_CONTAINERS, err);
                 return r < 0 ? r : ACT_DONE;
         }

@@ -28,7 +28,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libyaml-dev libjansson-dev
           libssl-dev libevent-dev libsqlite3-dev zlib1g-dev libglib2.0-dev tzdata libcmocka-dev
-          docker.io busybox-static etcd-server curl openssl python3 git)
+          docker.io busybox-static etcd-server curl openssl sslscan python3 git)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

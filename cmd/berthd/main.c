@@ -3,12 +3,14 @@
  * Start order: logging, event loop, store, Docker (waiting for the engine),
  * controller (its caches sync before it returns), API server, then /readyz.
  * SIGTERM/SIGINT stop the loop; teardown runs in reverse order and leaves
- * containers running: the next start adopts them.
+ * containers running: the next start adopts them. SIGHUP reloads the TLS
+ * certificate and key (renewing a generated one first when it is due).
  *
  * Exit codes: 0 clean stop, 1 startup failure, 2 bad command line.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -23,6 +25,8 @@
 #include "controller.h"
 #include "docker.h"
 #include "manifests.h"
+#include "pki.h"
+#include "secrets.h"
 #include "store.h"
 
 #define DEFAULT_DATA_DIR       "/var/lib/berth"
@@ -65,6 +69,13 @@ struct options {
         const char *build_roots[BUILD_ROOTS_MAX];
         size_t n_build_roots;
         bool insecure_http; /* --insecure-http: plain HTTP on loopback */
+        bool https;         /* an https:// listener */
+        /* HTTPS: given files, or generated under <data-dir>/tls (pki.h). */
+        const char *tls_cert;
+        const char *tls_key;
+        const char *client_ca;
+        const char *tls_sans[PKI_EXTRA_SANS_MAX];
+        size_t n_tls_sans;
         /* The admission policy: --allow-host-network, --allow-host-path. */
         bool allow_host_network;
         const char *host_paths[HOST_PATHS_MAX];
@@ -75,6 +86,8 @@ struct options {
         int64_t audit_log_max_size;
         int audit_log_max_files;
         double rate_limit;
+        /* Where secret volumes are written: a tmpfs (--secrets-dir). */
+        const char *secrets_dir;
 };
 
 static void usage(FILE *out)
@@ -93,7 +106,16 @@ static void usage(FILE *out)
             "  --docker URL         Docker engine (default $DOCKER_HOST or " DEFAULT_DOCKER ")\n"
             "  --docker-wait DUR    how long to wait for the engine at start (default 60s)\n"
             "  --listen URL         API listener, repeatable (default " DEFAULT_LISTEN "):\n"
-            "                       unix:///PATH, or http://127.0.0.1:PORT with --insecure-http\n"
+            "                       unix:///PATH, https://ADDR:PORT, or http://127.0.0.1:PORT\n"
+            "                       with --insecure-http\n"
+            "  --tls-cert FILE      certificate chain (PEM) of the https listeners; with\n"
+            "                       --tls-key (default: made under <data-dir>/tls by berthd's\n"
+            "                       own CA, renewed before it ends)\n"
+            "  --tls-key FILE       the certificate's key (PEM, unencrypted)\n"
+            "  --tls-san NAME       another DNS name or IP address for the generated\n"
+            "                       certificate, repeatable\n"
+            "  --client-ca FILE     accept TLS client certificates signed by this CA (default:\n"
+            "                       <data-dir>/tls/ca.crt when the certificate is generated)\n"
             "  --insecure-http      allow plain HTTP listeners (loopback only; for tests:\n"
             "                       no encryption, no authentication)\n"
             "  --data-dir DIR       state directory, created 0700 (default " DEFAULT_DATA_DIR ")\n"
@@ -128,6 +150,9 @@ static void usage(FILE *out)
             "  --audit-log-max-files N    rotated audit logs kept (default 5)\n"
             "  --rate-limit N       API requests per second per user, burst 2N; more get\n"
             "                       429 (default 0: no limit)\n"
+            "  --secrets-dir DIR    where Secrets are written as files for secret volumes:\n"
+            "                       a tmpfs, mounted there when DIR is not one (default\n"
+            "                       " SECRETS_DIR_DEFAULT ")\n"
             "  --version            print the version and exit\n"
             "  -h, --help           print this help and exit\n");
 }
@@ -230,6 +255,11 @@ enum {
         OPT_AUDIT_LOG_MAX_SIZE,
         OPT_AUDIT_LOG_MAX_FILES,
         OPT_RATE_LIMIT,
+        OPT_TLS_CERT,
+        OPT_TLS_KEY,
+        OPT_TLS_SAN,
+        OPT_CLIENT_CA,
+        OPT_SECRETS_DIR,
         OPT_VERSION,
 };
 
@@ -276,6 +306,11 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"audit-log-max-size", required_argument, NULL, OPT_AUDIT_LOG_MAX_SIZE},
             {"audit-log-max-files", required_argument, NULL, OPT_AUDIT_LOG_MAX_FILES},
             {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+            {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+            {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+            {"tls-san", required_argument, NULL, OPT_TLS_SAN},
+            {"client-ca", required_argument, NULL, OPT_CLIENT_CA},
+            {"secrets-dir", required_argument, NULL, OPT_SECRETS_DIR},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, 'h'},
             {},
@@ -288,6 +323,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             .log_level = LOG_LEVEL_INFO,
             .resync_ms = DEFAULT_RESYNC_MS,
             .docker_wait_ms = DEFAULT_DOCKER_WAIT_MS,
+            .secrets_dir = SECRETS_DIR_DEFAULT,
             .prefix = DEFAULT_PREFIX,
             .leader_elect = -1,
             .leader_lease_ms = LEADER_DEFAULT_LEASE_MS,
@@ -318,16 +354,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case OPT_LISTEN:
                         if (o->n_listen == LISTEN_MAX)
                                 return bad_flag("too many --listen flags (max %d)", LISTEN_MAX);
-                        if (str_has_prefix(optarg, "https://"))
-                                return bad_flag("invalid --listen '%s': HTTPS is not built yet; "
-                                                "use unix:///PATH (or http://127.0.0.1:PORT "
-                                                "with --insecure-http)",
-                                                optarg);
                         if (!str_has_prefix(optarg, "unix://") &&
+                            !str_has_prefix(optarg, "https://") &&
                             !str_has_prefix(optarg, "http://") && !str_has_prefix(optarg, "tcp://"))
-                                return bad_flag("invalid --listen '%s': want unix:///PATH or "
-                                                "http://127.0.0.1:PORT",
+                                return bad_flag("invalid --listen '%s': want unix:///PATH, "
+                                                "https://ADDR:PORT or http://127.0.0.1:PORT",
                                                 optarg);
+                        if (str_has_prefix(optarg, "https://"))
+                                o->https = true;
                         o->listen[o->n_listen++] = optarg;
                         break;
                 case OPT_DATA_DIR:
@@ -473,6 +507,31 @@ static int parse_args(int argc, char **argv, struct options *o)
                                                 optarg);
                         o->rate_limit = (double)n;
                         break;
+                case OPT_TLS_CERT:
+                case OPT_TLS_KEY:
+                case OPT_CLIENT_CA:
+                        if (!optarg[0])
+                                return bad_flag("invalid %s: empty", argv[optind - 1]);
+                        if (c == OPT_TLS_CERT)
+                                o->tls_cert = optarg;
+                        else if (c == OPT_TLS_KEY)
+                                o->tls_key = optarg;
+                        else
+                                o->client_ca = optarg;
+                        break;
+                case OPT_TLS_SAN:
+                        if (o->n_tls_sans == PKI_EXTRA_SANS_MAX)
+                                return bad_flag("too many --tls-san flags (max %d)",
+                                                PKI_EXTRA_SANS_MAX);
+                        o->tls_sans[o->n_tls_sans++] = optarg;
+                        break;
+                case OPT_SECRETS_DIR:
+                        if (optarg[0] != '/')
+                                return bad_flag("invalid --secrets-dir '%s': want an absolute "
+                                                "path",
+                                                optarg);
+                        o->secrets_dir = optarg;
+                        break;
                 case OPT_VERSION:
                         printf("berthd %s\n", BERTH_VERSION);
                         return 0;
@@ -495,7 +554,8 @@ static int parse_args(int argc, char **argv, struct options *o)
          * reaches the port may do anything. Loopback only, and only when
          * asked for by name. */
         for (size_t i = 0; i < o->n_listen; i++) {
-                if (str_has_prefix(o->listen[i], "unix://"))
+                if (str_has_prefix(o->listen[i], "unix://") ||
+                    str_has_prefix(o->listen[i], "https://"))
                         continue;
                 if (!o->insecure_http)
                         return bad_flag("--listen %s: plain HTTP serves the API without "
@@ -507,6 +567,16 @@ static int parse_args(int argc, char **argv, struct options *o)
                                         "(127.0.0.1, [::1] or localhost)",
                                         o->listen[i]);
         }
+        if (!o->tls_cert != !o->tls_key)
+                return bad_flag("--tls-cert and --tls-key go together");
+        if (!o->https && (o->tls_cert || o->client_ca || o->n_tls_sans))
+                return bad_flag("%s applies to https listeners: add --listen https://ADDR:PORT",
+                                o->tls_cert    ? "--tls-cert"
+                                : o->client_ca ? "--client-ca"
+                                               : "--tls-san");
+        if (o->tls_cert && o->n_tls_sans)
+                return bad_flag("--tls-san names the generated certificate; with --tls-cert "
+                                "the certificate's own SANs apply");
         if (o->n_listen == 0)
                 o->listen[o->n_listen++] = DEFAULT_LISTEN;
         o->listen[o->n_listen] = NULL;
@@ -611,6 +681,236 @@ static json_t *leader_json(void *userdata)
                          "leaderElection", 1);
 }
 
+/* ---- HTTPS ------------------------------------------------------------- */
+
+/* How often a generated certificate is checked for renewal. */
+#define TLS_RENEW_CHECK_MS (12 * 60 * 60 * 1000)
+
+/* HTTPS as main set it up; SIGHUP and the renewal timer use it. */
+struct tls_setup {
+        bool generated; /* the files are pki_ensure's, under dir */
+        char *dir;      /* <data-dir>/tls */
+        char *cert, *key, *client_ca, *admin_token_file;
+        /* SANs of the generated certificate: --tls-san, then the listeners'
+         * addresses (their text in hosts). */
+        const char *sans[PKI_EXTRA_SANS_MAX];
+        size_t n_sans;
+        char hosts[LISTEN_MAX][256];
+        struct api_server *api; /* once it runs */
+};
+
+static void tls_setup_release(struct tls_setup *t)
+{
+        free(t->dir);
+        free(t->cert);
+        free(t->key);
+        free(t->client_ca);
+        free(t->admin_token_file);
+}
+
+static void secret_freep(char **p)
+{
+        if (*p) {
+                explicit_bzero(*p, strlen(*p));
+                free(*p);
+        }
+}
+
+/* The host of "https://HOST:PORT" into host (without an IPv6 address's
+ * brackets) and the port's text; -EINVAL when it is not of that form. */
+static int listen_host(const char *url, char *host, size_t size, const char **ret_port)
+{
+        const char *hp = strstr(url, "://");
+        hp = hp ? hp + 3 : url;
+        const char *colon = strrchr(hp, ':');
+        if (!colon || colon == hp || !colon[1])
+                return -EINVAL;
+        size_t n = (size_t)(colon - hp);
+        if (n >= 2 && hp[0] == '[' && hp[n - 1] == ']') {
+                hp++;
+                n -= 2;
+        }
+        if (n == 0 || n >= size)
+                return -EINVAL;
+        memcpy(host, hp, n);
+        host[n] = '\0';
+        *ret_port = colon + 1;
+        return 0;
+}
+
+static bool host_is_wildcard(const char *host)
+{
+        return streq(host, "0.0.0.0") || streq(host, "::");
+}
+
+/* <data-dir>/admin.conf: the admin's client config, written only when it is
+ * missing (0600; link(2) of a complete temporary file, so a crash leaves no
+ * half-written one and an existing file is never replaced). The server is
+ * the first https listener (a wildcard address as 127.0.0.1). */
+static int write_admin_conf(const struct options *o, const struct tls_setup *t, const char *token)
+{
+        _cleanup_free_ char *path = str_printf("%s/admin.conf", o->data_dir);
+        if (!path)
+                return -ENOMEM;
+        if (access(path, F_OK) == 0)
+                return 0;
+
+        char host[256];
+        const char *port = NULL;
+        for (size_t i = 0; i < o->n_listen && !port; i++)
+                if (str_has_prefix(o->listen[i], "https://"))
+                        (void)listen_host(o->listen[i], host, sizeof(host), &port);
+        if (!port)
+                return -EINVAL;
+        if (host_is_wildcard(host))
+                snprintf(host, sizeof(host), "127.0.0.1");
+        bool v6 = strchr(host, ':') != NULL;
+        _cleanup_free_ char *ca = t->generated ? realpath(t->dir, NULL) : NULL;
+        _cleanup_(secret_freep) char *text = str_printf(
+            "# berth client config for system:admin (written once by berthd; keep it secret)\n"
+            "server: https://%s%s%s:%s\n"
+            "%s%s%s%s"
+            "token: %s\n",
+            v6 ? "[" : "", host, v6 ? "]" : "", port, ca ? "certificate-authority: " : "",
+            ca ? ca : "", ca ? "/" PKI_CA_CERT : "", ca ? "\n" : "", token);
+        _cleanup_free_ char *tmp = str_printf("%s.tmp.XXXXXX", path);
+        if (!text || !tmp)
+                return -ENOMEM;
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(text), off = 0;
+        int r = 0;
+        while (r == 0 && off < len) {
+                ssize_t k = write(fd, text + off, len - off);
+                if (k < 0 && errno != EINTR)
+                        r = -errno;
+                else if (k > 0)
+                        off += (size_t)k;
+        }
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r == 0 && link(tmp, path) < 0 && errno != EEXIST)
+                r = -errno;
+        unlink(tmp);
+        if (r == 0)
+                log_info("wrote the admin's client config path=%s", path);
+        return r;
+}
+
+/* Certificates (given, or made under <data-dir>/tls), the admin token and
+ * admin.conf, for the https listeners. Logs what fails. */
+static int tls_prepare(const struct options *o, struct tls_setup *t)
+{
+        struct berth_error err = {0};
+
+        t->dir = str_printf("%s/tls", o->data_dir);
+        t->admin_token_file = str_printf("%s/tls/%s", o->data_dir, PKI_ADMIN_TOKEN);
+        if (!t->dir || !t->admin_token_file)
+                goto oom;
+        for (size_t i = 0; i < o->n_tls_sans; i++)
+                t->sans[t->n_sans++] = o->tls_sans[i];
+        /* A listener's own address must be in its certificate: clients
+         * connect to it by that name. */
+        for (size_t i = 0; i < o->n_listen && t->n_sans < PKI_EXTRA_SANS_MAX; i++) {
+                const char *port;
+                if (str_has_prefix(o->listen[i], "https://") &&
+                    listen_host(o->listen[i], t->hosts[i], sizeof(t->hosts[i]), &port) == 0 &&
+                    !host_is_wildcard(t->hosts[i]))
+                        t->sans[t->n_sans++] = t->hosts[i];
+        }
+
+        if (o->tls_cert) {
+                t->cert = strdup(o->tls_cert);
+                t->key = strdup(o->tls_key);
+                t->client_ca = o->client_ca ? strdup(o->client_ca) : NULL;
+                if (!t->cert || !t->key || (o->client_ca && !t->client_ca))
+                        goto oom;
+        } else {
+                int made = pki_ensure(t->dir, t->sans, t->n_sans, &err);
+                if (made < 0) {
+                        log_error("cannot prepare the https certificate: %s", err.message);
+                        return made;
+                }
+                t->generated = true;
+                t->cert = str_printf("%s/%s", t->dir, PKI_SERVER_CERT);
+                t->key = str_printf("%s/%s", t->dir, PKI_SERVER_KEY);
+                t->client_ca =
+                    o->client_ca ? strdup(o->client_ca) : str_printf("%s/%s", t->dir, PKI_CA_CERT);
+                if (!t->cert || !t->key || !t->client_ca)
+                        goto oom;
+                if (made & PKI_MADE_CA)
+                        log_info("made a CA for https: clients trust it with "
+                                 "certificate-authority path=%s/%s",
+                                 t->dir, PKI_CA_CERT);
+                if (made & PKI_MADE_SERVER)
+                        log_info("issued the https server certificate path=%s", t->cert);
+        }
+
+        _cleanup_(secret_freep) char *token = NULL;
+        int r = pki_admin_token_ensure(t->dir, &token, &err);
+        if (r < 0) {
+                log_error("cannot prepare the admin token: %s", err.message);
+                return r;
+        }
+        if (r > 0)
+                log_info("made the admin token path=%s", t->admin_token_file);
+        r = write_admin_conf(o, t, token);
+        if (r < 0) {
+                log_error("cannot write %s/admin.conf: %s", o->data_dir, strerror(-r));
+                return r;
+        }
+        return 0;
+oom:
+        log_error("out of memory");
+        return -ENOMEM;
+}
+
+/* Renews a generated certificate that is due (pki_ensure), then has the
+ * server read the files again. Loop thread; blocks for the file writes and
+ * a key generation (about a millisecond). */
+static int tls_reload(struct tls_setup *t, bool only_if_renewed)
+{
+        struct berth_error err = {0};
+        bool renewed = false;
+
+        if (t->generated) {
+                int r = pki_ensure(t->dir, t->sans, t->n_sans, &err);
+                if (r < 0) {
+                        log_error("tls reload failed: %s", err.message);
+                        return r;
+                }
+                renewed = r & PKI_MADE_SERVER;
+                if (renewed)
+                        log_info("renewed the https server certificate path=%s", t->cert);
+        }
+        if (only_if_renewed && !renewed)
+                return 0;
+        int r = api_server_reload_tls(t->api, &err);
+        if (r < 0) {
+                log_error("tls reload failed: %s", err.message);
+                return r;
+        }
+        log_info("tls reloaded cert=%s", t->cert);
+        return 0;
+}
+
+static void on_sighup(evutil_socket_t sig _unused_, short events _unused_, void *userdata)
+{
+        struct tls_setup *t = userdata;
+        if (!t->api) {
+                log_info("received SIGHUP: no https listener, nothing to reload");
+                return;
+        }
+        log_info("received SIGHUP, reloading tls");
+        (void)tls_reload(t, false);
+}
+
+static void on_tls_renew_timer(evutil_socket_t fd _unused_, short events _unused_, void *userdata)
+{
+        (void)tls_reload(userdata, true);
+}
+
 static void on_signal(evutil_socket_t sig, short events _unused_, void *userdata)
 {
         log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -626,6 +926,9 @@ int main(int argc, char **argv)
 
         log_setup(o.log_level, o.log_format, NULL);
         signal(SIGPIPE, SIG_IGN);
+        /* Until the loop handles it: a SIGHUP during start-up must not stop
+         * berthd. */
+        signal(SIGHUP, SIG_IGN);
 
         _cleanup_free_ char *default_store = NULL;
         const char *store_url = o.store;
@@ -644,13 +947,15 @@ int main(int argc, char **argv)
         }
 
         struct event_base *base = NULL;
-        struct event *sigterm = NULL, *sigint = NULL;
+        struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL, *renew = NULL;
+        _cleanup_(tls_setup_release) struct tls_setup tls = {0};
         struct store *store = NULL;
         struct docker *docker = NULL;
         struct controller *controller = NULL;
         struct leadership leadership = {0};
         _cleanup_free_ char *leader_key = NULL;
         struct api_server *api = NULL;
+        struct secrets_keyring *keyring = NULL;
         struct berth_error err;
         berth_error_clear(&err);
         int r;
@@ -661,10 +966,34 @@ int main(int argc, char **argv)
                 log_error("cannot create data directory %s: %s", o.data_dir, strerror(-r));
                 goto out;
         }
+        /* Without its keys no Secret can be read or written: refuse to start
+         * rather than serve some and fail others. */
+        r = secrets_keyring_load(o.data_dir, &keyring, &err);
+        if (r < 0) {
+                log_error("cannot load the secrets key file: %s", err.message);
+                goto out;
+        }
+        log_info("secrets keyring loaded keys=%zu active=%s", secrets_keyring_size(keyring),
+                 secrets_keyring_active_id(keyring));
+        /* Secret volumes need a tmpfs: without one they are refused (a Task
+         * that has one says why), never written to a disk. */
+        const char *secrets_dir = o.secrets_dir;
+        char secrets_dir_error[BERTH_ERROR_MESSAGE_MAX] = "";
+        bool secrets_mounted = false;
+        if (secrets_dir_prepare(secrets_dir, &secrets_mounted, &err) < 0) {
+                log_error("secret volumes are disabled: %s", err.message);
+                snprintf(secrets_dir_error, sizeof(secrets_dir_error), "%s", err.message);
+                secrets_dir = NULL;
+        } else if (secrets_mounted) {
+                log_info("mounted a tmpfs for secret volumes dir=%s size=%s", secrets_dir,
+                         SECRETS_DIR_TMPFS_SIZE);
+        }
         for (size_t i = 0; i < o.n_listen; i++)
                 if (str_has_prefix(o.listen[i], "unix://") &&
                     prepare_unix_listener(o.listen[i]) < 0)
                         goto out;
+        if (o.https && tls_prepare(&o, &tls) < 0)
+                goto out;
 
         if (evthread_use_pthreads() < 0) {
                 log_error("cannot enable libevent threading");
@@ -716,6 +1045,9 @@ int main(int argc, char **argv)
             .build_roots = o.build_roots,
             .n_build_roots = o.n_build_roots,
             .admission = &admission,
+            .secrets = keyring,
+            .secrets_dir = secrets_dir,
+            .secrets_dir_error = secrets_dir_error[0] ? secrets_dir_error : NULL,
         };
         r = controller_new(&ccfg, &controller, &err);
         if (r < 0) {
@@ -760,6 +1092,10 @@ int main(int argc, char **argv)
             .prefix = o.prefix,
             .cluster = controller_cluster_id(controller),
             .listen = o.listen,
+            .tls_cert = tls.cert,
+            .tls_key = tls.key,
+            .client_ca = tls.client_ca,
+            .admin_token_file = tls.admin_token_file,
             .leader = leader_json,
             .leader_userdata = &leadership,
             .source_roots = o.source_roots,
@@ -767,6 +1103,7 @@ int main(int argc, char **argv)
             .build_roots = o.build_roots,
             .n_build_roots = o.n_build_roots,
             .admission = &admission,
+            .secrets = keyring,
             .audit_log = o.audit_log,
             .audit_log_max_size = o.audit_log_max_size,
             .audit_log_max_files = o.audit_log_max_files,
@@ -782,12 +1119,25 @@ int main(int argc, char **argv)
         /* controller_new returned only after both caches synced. */
         api_server_set_ready(api, true);
 
+        if (o.https)
+                tls.api = api;
         sigterm = evsignal_new(base, SIGTERM, on_signal, base);
         sigint = evsignal_new(base, SIGINT, on_signal, base);
-        if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
-            evsignal_add(sigint, NULL) < 0) {
+        sighup = evsignal_new(base, SIGHUP, on_sighup, &tls);
+        if (!sigterm || !sigint || !sighup || evsignal_add(sigterm, NULL) < 0 ||
+            evsignal_add(sigint, NULL) < 0 || evsignal_add(sighup, NULL) < 0) {
                 log_error("cannot install signal handlers");
                 goto out;
+        }
+        if (tls.generated) {
+                /* A generated certificate is renewed before it ends (pki.h),
+                 * also in a berthd that runs for a year. */
+                const struct timeval every = {.tv_sec = TLS_RENEW_CHECK_MS / 1000};
+                renew = event_new(base, -1, EV_PERSIST, on_tls_renew_timer, &tls);
+                if (!renew || event_add(renew, &every) < 0) {
+                        log_error("cannot start the certificate renewal timer");
+                        goto out;
+                }
         }
 
         log_info("berthd started version=%s store=%s docker=%s listen=%s%s", BERTH_VERSION,
@@ -803,12 +1153,17 @@ out:
                 event_free(sigterm);
         if (sigint)
                 event_free(sigint);
+        if (sighup)
+                event_free(sighup);
+        if (renew)
+                event_free(renew);
         api_server_free(api);
         /* A leader stops its workers, then revokes its lease: a follower takes over. */
         leader_elector_free(leadership.elector);
         controller_free(controller);
         docker_free(docker);
         store_free(store);
+        secrets_keyring_free(keyring);
         if (base)
                 event_base_free(base);
         libevent_global_shutdown();

@@ -302,7 +302,7 @@ static void precreate(struct env *e, const char *name, const char *uid, bool sta
                                               .uid = uid,
                                               .generation = 1,
                                               .cluster = e->cluster};
-        json_t *body = task_container_body(&spec, &owner, 1);
+        json_t *body = task_container_body(&spec, &owner, 1, NULL);
         assert_non_null(body);
         task_spec_release(&spec);
         char *cname = task_container_name(NS, name, uid, 1);

@@ -249,6 +249,19 @@ static void test_every_kind(void **state)
         assert_refused(first_error(&p, json), "spec.template.network", "not allowed");
         /* kinds without containers */
         assert_passes(first_error(&p, "{\"kind\":\"Source\",\"spec\":{\"path\":\"/\"}}"));
+        assert_passes(first_error(&p, "{\"kind\":\"Secret\",\"stringData\":{\"a\":\"b\"}}"));
+}
+
+/* Secrets reach a container through berthd's own tmpfs, not a host path
+ * of the user's: no --allow-host-path needed. */
+static void test_secret_refs_pass(void **state)
+{
+        struct admission_policy p = {0};
+
+        (void)state;
+        assert_passes(task_with(&p, "\"env\":[{\"name\":\"P\",\"valueFrom\":{\"secretKeyRef\":"
+                                    "{\"name\":\"db\",\"key\":\"pw\"}}}],"
+                                    "\"volumes\":[{\"mountPath\":\"/s\",\"secret\":\"db\"}]"));
 }
 
 static void test_check_container_and_defaults(void **state)
@@ -289,6 +302,7 @@ int main(void)
             cmocka_unit_test(test_hostile_host_paths),
             cmocka_unit_test(test_allowed_host_paths),
             cmocka_unit_test(test_every_kind),
+            cmocka_unit_test(test_secret_refs_pass),
             cmocka_unit_test(test_check_container_and_defaults),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -78,10 +78,12 @@ static void test_rate_limiter(void **state)
 static void test_audit_format(void **state)
 {
         (void)state;
+        static const char groups[1][API_IDENTITY_NAME_MAX] = {API_GROUP_ADMINS};
         struct api_audit_event ev = {
             .time_ms = 1700000000123,
             .user = "system:admin",
-            .admin = true,
+            .groups = groups,
+            .n_groups = 1,
             .source = "unix:pid=42,uid=0",
             .verb = "create",
             .resource = "tasks",

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -41,6 +42,14 @@ void run(struct capture *c, ...)
         c->rc = cli_run(argc, argv, out, err);
         fclose(out);
         fclose(err);
+}
+
+void cli_test_env(void)
+{
+        unsetenv("BERTH_SERVER");
+        unsetenv("BERTH_TOKEN");
+        unsetenv("BERTH_CONFIG");
+        setenv("XDG_CONFIG_HOME", "/nonexistent/berth-test-config", 1);
 }
 
 /* ---- fake berthd ------------------------------------------------------- */
@@ -82,17 +91,54 @@ void fake_reset(struct fake *f)
         f->last_body = NULL;
         for (size_t i = 0; i < FAKE_PATHS_MAX; i++) {
                 free(f->bodies[i]);
-                f->bodies[i] = NULL;
+                free(f->heads[i]);
+                f->bodies[i] = f->heads[i] = NULL;
                 f->paths[i][0] = '\0';
         }
         f->last_method[0] = f->last_path[0] = f->last_content_type[0] = '\0';
+        f->last_client_cn[0] = '\0';
+        f->last_client_verified = false;
         pthread_mutex_unlock(&f->lock);
 }
 
-static void send_all(int fd, const char *p, size_t n)
+char *fake_header(struct fake *f, size_t i, const char *name)
+{
+        char *v = NULL;
+
+        pthread_mutex_lock(&f->lock);
+        const char *h = i < FAKE_PATHS_MAX ? f->heads[i] : NULL;
+        size_t n = strlen(name);
+        for (const char *line = h ? strstr(h, "\r\n") : NULL; line; line = strstr(line, "\r\n")) {
+                line += 2;
+                if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+                        const char *p = line + n + 1;
+                        while (*p == ' ')
+                                p++;
+                        v = strndup(p, strcspn(p, "\r"));
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&f->lock);
+        return v;
+}
+
+/* One connection, plain or TLS. */
+struct conn {
+        struct fake *f;
+        int fd;
+        bool tls;  /* accepted on the https listener */
+        void *ssl; /* after the handshake */
+};
+
+static ssize_t conn_recv(struct conn *c, void *p, size_t n)
+{
+        return c->ssl ? fake_tls_read(c->ssl, p, n) : recv(c->fd, p, n, 0);
+}
+
+static void send_all(struct conn *c, const char *p, size_t n)
 {
         while (n > 0) {
-                ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+                ssize_t k = c->ssl ? fake_tls_write(c->ssl, p, n) : send(c->fd, p, n, MSG_NOSIGNAL);
                 if (k <= 0)
                         return;
                 p += k;
@@ -155,14 +201,16 @@ static char *expand_annotations(struct fake *f, const char *body)
         return b.data ? b.data : strdup("");
 }
 
-static void serve_one(struct fake *f, int c)
+static void serve_one(struct conn *cn)
 {
+        struct fake *f = cn->f;
+        int c = cn->fd;
         char req[65536];
         size_t len = 0;
         char *end = NULL;
 
         while (len < sizeof(req) - 1) {
-                ssize_t k = recv(c, req + len, sizeof(req) - 1 - len, 0);
+                ssize_t k = conn_recv(cn, req + len, sizeof(req) - 1 - len);
                 if (k <= 0)
                         return;
                 len += (size_t)k;
@@ -182,7 +230,7 @@ static void serve_one(struct fake *f, int c)
         size_t have = len - head < clen ? len - head : clen;
         memcpy(body, req + head, have);
         while (have < clen) {
-                ssize_t k = recv(c, body + have, clen - have, 0);
+                ssize_t k = conn_recv(cn, body + have, clen - have);
                 if (k <= 0)
                         break;
                 have += (size_t)k;
@@ -196,7 +244,11 @@ static void serve_one(struct fake *f, int c)
         if (f->requests < FAKE_PATHS_MAX) {
                 str_copy(f->paths[f->requests], sizeof(f->paths[0]), target);
                 f->bodies[f->requests] = strdup(body);
+                f->heads[f->requests] = strndup(req, (size_t)(end - req));
         }
+        f->last_client_cn[0] = '\0';
+        f->last_client_verified =
+            cn->ssl && fake_tls_client(cn->ssl, f->last_client_cn, sizeof(f->last_client_cn));
         f->requests++;
         str_copy(f->last_method, sizeof(f->last_method), method);
         str_copy(f->last_path, sizeof(f->last_path), target);
@@ -242,32 +294,31 @@ static void serve_one(struct fake *f, int c)
                          "HTTP/1.1 %d X\r\nContent-Type: %s\r\nConnection: close\r\n"
                          "Content-Length: %zu\r\n\r\n",
                          r.status, r.content_type, blen);
-        send_all(c, hdr, strlen(hdr));
+        send_all(cn, hdr, strlen(hdr));
         if (r.chunk_ms > 0) {
                 for (const char *p = r.body;;) {
                         size_t n = strcspn(p, FAKE_CHUNK);
-                        send_all(c, p, n);
+                        send_all(cn, p, n);
                         if (!p[n] || !linger(f, c, r.chunk_ms))
                                 break;
                         p += n + 1;
                 }
         } else {
-                send_all(c, r.body, blen);
+                send_all(cn, r.body, blen);
         }
         (void)linger(f, c, r.hold_ms);
         free(owned);
 }
 
-struct conn {
-        struct fake *f;
-        int fd;
-};
-
 static void *conn_main(void *userdata)
 {
         struct conn *cn = userdata;
 
-        serve_one(cn->f, cn->fd);
+        /* A failed handshake: the client said why; nothing to serve. */
+        if (!cn->tls || (cn->ssl = fake_tls_accept(cn->f, cn->fd)))
+                serve_one(cn);
+        if (cn->ssl)
+                fake_tls_close(cn->ssl);
         close(cn->fd);
         atomic_fetch_sub(&cn->f->active, 1);
         free(cn);
@@ -278,16 +329,19 @@ static void *fake_main(void *userdata)
 {
         struct fake *f = userdata;
         while (!atomic_load(&f->stop)) {
-                struct pollfd p = {.fd = f->fd, .events = POLLIN};
-                if (poll(&p, 1, 50) <= 0)
+                struct pollfd p[3] = {{.fd = f->fd, .events = POLLIN},
+                                      {.fd = f->tcp_fd, .events = POLLIN},
+                                      {.fd = atomic_load(&f->tls_fd), .events = POLLIN}};
+                if (poll(p, 3, 50) <= 0)
                         continue;
-                int c = accept4(f->fd, NULL, NULL, SOCK_CLOEXEC);
+                size_t which = p[0].revents ? 0 : p[1].revents ? 1 : 2;
+                int c = accept4(p[which].fd, NULL, NULL, SOCK_CLOEXEC);
                 if (c < 0)
                         continue;
                 struct conn *cn = malloc(sizeof(*cn));
                 pthread_t t;
                 assert_non_null(cn);
-                *cn = (struct conn){f, c};
+                *cn = (struct conn){f, c, which == 2, NULL};
                 atomic_fetch_add(&f->active, 1);
                 if (pthread_create(&t, NULL, conn_main, cn) != 0) {
                         atomic_fetch_sub(&f->active, 1);
@@ -316,6 +370,16 @@ int fake_setup(void **state)
         assert_true(f->fd >= 0);
         assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         assert_int_equal(listen(f->fd, 64), 0);
+
+        struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t inlen = sizeof(in);
+        f->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(f->tcp_fd >= 0);
+        assert_int_equal(bind(f->tcp_fd, (struct sockaddr *)&in, sizeof(in)), 0);
+        assert_int_equal(getsockname(f->tcp_fd, (struct sockaddr *)&in, &inlen), 0);
+        assert_int_equal(listen(f->tcp_fd, 64), 0);
+        snprintf(f->http_url, sizeof(f->http_url), "http://127.0.0.1:%d", ntohs(in.sin_port));
+        atomic_store(&f->tls_fd, -1);
         assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
         *state = f;
         return 0;
@@ -330,6 +394,10 @@ int fake_teardown(void **state)
         while (atomic_load(&f->active) > 0)
                 sleep_ms(10);
         close(f->fd);
+        close(f->tcp_fd);
+        if (atomic_load(&f->tls_fd) >= 0)
+                close(atomic_load(&f->tls_fd));
+        fake_tls_release(f);
         test_rm_tree(f->dir); /* the socket, and files tests wrote beside it */
         fake_reset(f);
         pthread_mutex_destroy(&f->lock);

@@ -50,6 +50,20 @@ static void write_file(const char *path, const char *text)
 
 /* ---- server address ----------------------------------------------------- */
 
+/* The server cli_config_resolve() picks with --server flag (may be NULL). */
+static char *resolved_server(const char *flag)
+{
+        struct cli_conn_flags flags = {.server = flag};
+        struct cli_config conf = {0};
+        char errbuf[256] = "";
+
+        if (cli_config_resolve(&flags, &conf, errbuf, sizeof(errbuf)) < 0)
+                fail_msg("resolve: %s", errbuf);
+        char *url = TAKE_PTR(conf.server);
+        cli_config_release(&conf);
+        return url;
+}
+
 static void test_server_resolve(void **state)
 {
         (void)state;
@@ -62,30 +76,31 @@ static void test_server_resolve(void **state)
         snprintf(conf, sizeof(conf), "%s/config", sub);
         setenv("XDG_CONFIG_HOME", dir, 1);
         unsetenv("BERTH_SERVER");
+        unsetenv("BERTH_CONFIG");
 
         /* Nothing configured: the local socket. */
-        assert_int_equal(cli_server_resolve(NULL, &url), 0);
+        url = resolved_server(NULL);
         assert_string_equal(url, CLI_DEFAULT_SERVER);
         free(url);
 
         /* The config file. */
         assert_int_equal(mkdir(sub, 0700), 0);
         write_file(conf, "# berth client\nother: x\n  server:  \"http://127.0.0.1:7443\"  \n");
-        assert_int_equal(cli_server_resolve(NULL, &url), 0);
+        url = resolved_server(NULL);
         assert_string_equal(url, "http://127.0.0.1:7443");
         free(url);
-        assert_int_equal(cli_server_resolve("", &url), 0);
+        url = resolved_server("");
         assert_string_equal(url, "http://127.0.0.1:7443");
         free(url);
 
         /* The environment beats the file. */
         setenv("BERTH_SERVER", "unix:///tmp/env.sock", 1);
-        assert_int_equal(cli_server_resolve(NULL, &url), 0);
+        url = resolved_server(NULL);
         assert_string_equal(url, "unix:///tmp/env.sock");
         free(url);
 
         /* The flag beats everything. */
-        assert_int_equal(cli_server_resolve("http://flag:1", &url), 0);
+        url = resolved_server("http://flag:1");
         assert_string_equal(url, "http://flag:1");
         free(url);
 
@@ -93,7 +108,7 @@ static void test_server_resolve(void **state)
         unlink(conf);
         rmdir(sub);
         rmdir(dir);
-        unsetenv("XDG_CONFIG_HOME");
+        cli_test_env();
 }
 
 /* ---- tables --------------------------------------------------------------- */
@@ -1519,7 +1534,7 @@ int main(void)
             cmocka_unit_test(test_logs_and_version),
             cmocka_unit_test(test_workflow_commands),
         };
-        unsetenv("BERTH_SERVER");
+        cli_test_env();
         unsetenv("NO_COLOR");
         int failed = cmocka_run_group_tests_name("cli", pure, NULL, NULL);
         failed += cmocka_run_group_tests_name("cli-served", served, fake_setup, fake_teardown);

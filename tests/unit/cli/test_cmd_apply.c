@@ -295,7 +295,7 @@ int main(void)
             cmocka_unit_test(test_apply_validates_all_first),
             cmocka_unit_test(test_apply_byte_cap),
         };
-        unsetenv("BERTH_SERVER");
+        cli_test_env();
         unsetenv("NO_COLOR");
         int failed = cmocka_run_group_tests_name("apply-pure", pure, NULL, NULL);
         failed += cmocka_run_group_tests_name("apply-served", served, fake_setup, fake_teardown);

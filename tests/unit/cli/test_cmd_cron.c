@@ -180,5 +180,6 @@ int main(void)
             cmocka_unit_test(test_help),
         };
         unsetenv("NO_COLOR");
+        cli_test_env();
         return cmocka_run_group_tests_name("cmd-cron", tests, NULL, NULL);
 }

@@ -767,7 +767,7 @@ int main(void)
             cmocka_unit_test(test_rollout_history), cmocka_unit_test(test_rollout_usage),
             cmocka_unit_test(test_logs_service),
         };
-        unsetenv("BERTH_SERVER");
+        cli_test_env();
         unsetenv("NO_COLOR");
         int failed = cmocka_run_group_tests_name("service-pure", pure, NULL, NULL);
         failed += cmocka_run_group_tests_name("service-served", served, fake_setup, fake_teardown);

@@ -632,10 +632,16 @@ static void test_diff_prune(void **state)
         fake_route(f, "GET", SRC_PATH, 200, src);
         fake_route(f, "GET", "/apis/berth/v1/namespaces/team-a/tasks/kept", 200, kept);
         fake_route(f, "GET", "/apis/berth/v1/tasks" SELECTOR, 200, tasks);
-        fake_route(f, "GET", "/apis/berth/v1/workflows" SELECTOR, 200, "{\"items\":[]}");
-        fake_route(f, "GET", "/apis/berth/v1/crontasks" SELECTOR, 200, "{\"items\":[]}");
-        fake_route(f, "GET", "/apis/berth/v1/services" SELECTOR, 200, "{\"items\":[]}");
-        fake_route(f, "GET", "/apis/berth/v1/sources" SELECTOR, 200, "{\"items\":[]}");
+        /* Every other kind a Source may apply has none. */
+        char *lists[FAKE_ROUTES_MAX] = {0};
+        size_t nlists = 0;
+        for (const struct kind_info *const *k = kind_all(); *k; k++) {
+                if (streq((*k)->kind, "Task"))
+                        continue;
+                assert_true(nlists < ARRAY_SIZE(lists));
+                lists[nlists] = str_printf("/apis/berth/v1/%s%s", (*k)->resource, SELECTOR);
+                fake_route(f, "GET", lists[nlists++], 200, "{\"items\":[]}");
+        }
         run(&c, "--server", f->url, "-n", "ops", "diff", "-f", dir, "--prune", "--source", "site",
             NULL);
         assert_int_equal(c.rc, 1);
@@ -659,6 +665,9 @@ static void test_diff_prune(void **state)
                            "-    initialSeconds: 10\n"
                            "-    factor: 2\n"
                            "-    maxSeconds: 300\n");
+
+        for (size_t i = 0; i < nlists; i++)
+                free(lists[i]);
 
         /* The Source does not prune. */
         free(src);
@@ -823,7 +832,7 @@ int main(void)
             cmocka_unit_test(test_diff_prune),
             cmocka_unit_test(test_sync_command),
         };
-        unsetenv("BERTH_SERVER");
+        cli_test_env();
         unsetenv("NO_COLOR");
         int failed = cmocka_run_group_tests_name("source-pure", pure, NULL, NULL);
         failed += cmocka_run_group_tests_name("source-served", served, fake_setup, fake_teardown);

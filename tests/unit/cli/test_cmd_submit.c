@@ -259,7 +259,7 @@ int main(void)
             cmocka_unit_test(test_submit_example),
             cmocka_unit_test(test_apply_refuses_generate_name),
         };
-        unsetenv("BERTH_SERVER");
+        cli_test_env();
         unsetenv("NO_COLOR");
         return cmocka_run_group_tests_name("submit", served, fake_setup, fake_teardown);
 }

@@ -624,7 +624,7 @@ int main(void)
             cmocka_unit_test(test_retry),    cmocka_unit_test(test_retry_wait),
             cmocka_unit_test(test_cp),       cmocka_unit_test(test_logs_step),
         };
-        unsetenv("BERTH_SERVER");
+        cli_test_env();
         unsetenv("NO_COLOR");
         int failed = cmocka_run_group_tests_name("workflow-pure", pure, NULL, NULL);
         failed += cmocka_run_group_tests_name("workflow-served", served, fake_setup, fake_teardown);

@@ -579,7 +579,7 @@ static void test_validate_envelope(void **state)
         assert_invalid(
             "apiVersion: berth/v1\nkind: Foo\nmetadata: {name: a}\n",
             "t.yaml:2:1: kind: kind Foo is not supported; known kinds: Task, Workflow, CronTask, "
-            "Service, Source");
+            "Service, Source, Role, ClusterRole, RoleBinding, ClusterRoleBinding, Token, Secret");
         assert_invalid("apiVersion: berth/v1\nkind: tasks\nmetadata: {name: a}\n",
                        "t.yaml:2:1: kind: kind tasks is not supported; did you mean Task?");
         assert_invalid("apiVersion: berth/v1\nkind: 3\nmetadata: {name: a}\n",
@@ -819,13 +819,14 @@ static void test_validate_volumes(void **state)
         (void)state;
         assert_task_invalid(
             "  volumes:\n    - mountPath: /a\n      hostPath: /b\n      volume: v\n",
-            "t.yaml:8:7: spec.volumes[0]: only one of hostPath, volume or tmpfs "
+            "t.yaml:8:7: spec.volumes[0]: only one of hostPath, volume, tmpfs or secret "
             "may be set, found hostPath and volume");
-        assert_task_invalid("  volumes:\n    - mountPath: /a\n      readOnly: yes\n",
-                            "t.yaml:8:7: spec.volumes[0]: one of hostPath, volume or tmpfs is "
-                            "required\n"
-                            "t.yaml:9:7: spec.volumes[0].readOnly: must be a boolean (true or "
-                            "false)");
+        assert_task_invalid(
+            "  volumes:\n    - mountPath: /a\n      readOnly: yes\n",
+            "t.yaml:8:7: spec.volumes[0]: one of hostPath, volume, tmpfs or secret is "
+            "required\n"
+            "t.yaml:9:7: spec.volumes[0].readOnly: must be a boolean (true or "
+            "false)");
         assert_task_invalid("  volumes:\n    - {mountPath: /a, volume: v}\n"
                             "    - {mountPath: /a, tmpfs: {}}\n",
                             "t.yaml:9:8: spec.volumes[1].mountPath: duplicate mountPath /a (first "
@@ -1134,7 +1135,12 @@ static void test_kinds(void **state)
         assert_ptr_equal(all[2], kind_lookup("ct"));
         assert_ptr_equal(all[3], kind_lookup("svc"));
         assert_ptr_equal(all[4], kind_lookup("src"));
-        assert_null(all[5]);
+        assert_ptr_equal(all[5], kind_lookup("roles"));
+        assert_ptr_equal(all[6], kind_lookup("clusterroles"));
+        assert_ptr_equal(all[7], kind_lookup("rolebindings"));
+        assert_ptr_equal(all[8], kind_lookup("clusterrolebindings"));
+        assert_ptr_equal(all[9], kind_lookup("tokens"));
+        assert_ptr_equal(all[10], kind_lookup("secrets"));
 }
 
 static void test_object_key(void **state)

@@ -1145,7 +1145,7 @@ static json_t *body_of(const json_t *o, const json_t *forged_labels, int attempt
                 fail_msg("decode: %s", err.message);
         if (forged_labels)
                 spec.labels = forged_labels;
-        json_t *b = task_container_body(&spec, &owner, attempt);
+        json_t *b = task_container_body(&spec, &owner, attempt, NULL);
         task_spec_release(&spec);
         return b;
 }
@@ -1232,6 +1232,104 @@ static void test_container_body(void **state)
         assert_string_equal(label(b, "berth.namespace"), "default");
         json_decref(b);
         json_decref(o);
+}
+
+/* Secrets resolved by acting: the env value and the secret volume's host
+ * directory, bound read-only; without them there is no body. */
+static void test_container_body_secrets(void **state)
+{
+        (void)state;
+        json_t *o = load(
+            "{\"metadata\":{\"name\":\"db\",\"uid\":\"" UID "\"},"
+            "\"spec\":{\"image\":\"x\","
+            "\"env\":[{\"name\":\"A\",\"value\":\"1\"},"
+            "{\"name\":\"P\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"db\",\"key\":\"pw\"}}}],"
+            "\"volumes\":[{\"mountPath\":\"/t\",\"tmpfs\":{}},"
+            "{\"mountPath\":\"/run/secrets/db\",\"secret\":\"db\"}]}}");
+        struct task_spec spec;
+        struct berth_error err = {0};
+        const struct container_owner owner = {
+            .kind = "Task", .ns = "default", .name = "db", .uid = UID};
+        char *values[] = {NULL, "hunter2"};
+        char *dirs[] = {NULL, "/run/berth/secrets/c/" UID "/1"};
+        const struct container_secrets secrets = {.env_values = values, .volume_dirs = dirs};
+
+        assert_int_equal(task_spec_decode(o, &spec, &err), 0);
+        json_t *b = task_container_body(&spec, &owner, 1, &secrets);
+        assert_non_null(b);
+        json_t *env = json_object_get(b, "Env");
+        assert_string_equal(json_string_value(json_array_get(env, 0)), "A=1");
+        assert_string_equal(json_string_value(json_array_get(env, 1)), "P=hunter2");
+        json_t *m1 = json_array_get(json_object_get(json_object_get(b, "HostConfig"), "Mounts"), 1);
+        assert_string_equal(json_string_value(json_object_get(m1, "Type")), "bind");
+        assert_string_equal(json_string_value(json_object_get(m1, "Source")), dirs[1]);
+        assert_string_equal(json_string_value(json_object_get(m1, "Target")), "/run/secrets/db");
+        assert_true(json_is_true(json_object_get(m1, "ReadOnly")));
+        json_decref(b);
+
+        /* Unresolved: no body rather than a container without its Secret. */
+        assert_null(task_container_body(&spec, &owner, 1, NULL));
+        const struct container_secrets env_only = {.env_values = values};
+        assert_null(task_container_body(&spec, &owner, 1, &env_only));
+        task_spec_release(&spec);
+        json_decref(o);
+}
+
+/* A Secret that cannot be had: no image work, no create; the Task waits
+ * with CreateContainerConfigError and looks again. */
+static void test_config_error_waits(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        in.image_unknown = true;
+        in.config_error = "env P: secret \"db\" has no key \"pw\"";
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_PENDING);
+        assert_reason(&p, "CreateContainerConfigError");
+        assert_string_equal(p.status.message, in.config_error);
+        assert_int_equal(p.requeue_after_ms, TASK_CONFIG_RETRY_MS);
+        assert_true(p.status_changed);
+        json_t *st = task_status_to_json(&p.status, NULL, in.now_ms);
+        json_t *running = json_array_get(json_object_get(st, "conditions"), 0);
+        assert_string_equal(json_string_value(json_object_get(running, "type")), "Running");
+        assert_string_equal(json_string_value(json_object_get(running, "status")), "False");
+        assert_string_equal(json_string_value(json_object_get(running, "reason")),
+                            "CreateContainerConfigError");
+        assert_string_equal(json_string_value(json_object_get(running, "message")),
+                            in.config_error);
+        json_decref(st);
+
+        /* Once it can be had: the image, then the create; the reason goes. */
+        in.status = p.status;
+        in.config_error = NULL;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_INSPECT_IMAGE, 1);
+        in.image_unknown = false;
+        task_plan_compute(&in, &p);
+        assert_action(&p, 0, TASK_ACTION_CREATE, 1);
+        assert_null(p.status.reason);
+        assert_null(p.status.message);
+
+        /* Between attempts: still Running (waiting), no new attempt. */
+        in = input_default();
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.status = (struct task_status){.phase = TASK_PHASE_RUNNING,
+                                         .attempts = 1,
+                                         .start_ms = T0,
+                                         .next_attempt_ms = T0 + 500,
+                                         .reason = "Error"};
+        struct observed_container c = exited(1, "c1", 1, T0, T0 + 100);
+        in.containers = &c;
+        in.n_containers = 1;
+        in.config_error = "volume /s: secret \"db\" not found";
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_RUNNING);
+        assert_int_equal(p.status.attempts, 1);
+        assert_reason(&p, "CreateContainerConfigError");
 }
 
 static void test_enum_strings(void **state)
@@ -2062,6 +2160,8 @@ int main(void)
             cmocka_unit_test(test_shutdown_running),
             cmocka_unit_test(test_shutdown_between_attempts),
             cmocka_unit_test(test_shutdown_during_deadline_stop),
+            cmocka_unit_test(test_container_body_secrets),
+            cmocka_unit_test(test_config_error_waits),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
