@@ -2,9 +2,11 @@
  * row or below it, so nothing calls back up into server.c:
  *
  *   server.c                         listeners, dispatch, the small handlers
- *   watch.c logs.c writes.c          streams; writes on the writer threads
+ *   watch.c logs.c writes.c stats.c  streams; writes on the writer threads;
+ *                                    container stats on the stats threads
  *   stream.c send.c objects.c        stream plumbing; replies; object semantics
  *   router.c selectors.c status.c    pure, unit-tested without a server
+ *   sse.c                            Server-Sent Events framing, pure too
  *   peer.c limits.c audit.c tls.c    identity, rate limit, audit log, TLS
  *
  * objects.c talks to the store and the object cache and blocks on them (an
@@ -36,6 +38,7 @@
 #define API_BOOKMARK_MS_DEFAULT (30 * 1000)
 #define API_IDLE_TIMEOUT_S      60 /* a connection that sends or reads nothing is closed */
 #define API_RESULTS_NAME_MAX    63 /* characters of ?step= and ?file= on results */
+#define API_METRICS_MAX         (16 * 1024 * 1024) /* a /metrics page */
 
 /* ---- errors and Status bodies (status.c) -------------------------------- */
 
@@ -278,9 +281,17 @@ void api_audit_free(struct api_audit *a);
  * (a failed rotation still appends the line and returns its error). */
 int api_audit_write(struct api_audit *a, const char *line, size_t len);
 
+/* What /metrics counts a request's reply under: its route's name
+ * (api_route_metric_name) and when it came in (metrics_now_ns). */
+struct api_request_metrics {
+        const char *route; /* static */
+        int64_t start_ns;
+};
+
 /* What the server knows of a request from its start to its reply: the
  * audit record without the code. Copied into write jobs. */
 struct api_request_info {
+        struct api_request_metrics metrics;
         char request_id[40];
         struct api_identity who;
         bool trigger_only; /* RBAC allowed this PUT only as a trigger */
@@ -306,6 +317,9 @@ enum api_endpoint {
         API_EP_LEADER, /* /apis/berth/v1/leader */
         API_EP_WHOAMI, /* /apis/berth/v1/auth/whoami */
         API_EP_CAN_I,  /* /apis/berth/v1/auth/can-i?verb=&resource=... */
+        /* tasks/{name}/stats, services/{name}/stats; or, without a name, a
+         * collection with ?stats=true (every running container of it) */
+        API_EP_STATS,
 };
 
 enum api_method {
@@ -329,9 +343,12 @@ struct api_route {
         const struct kind_info *kind; /* LIST, OBJECT, LOG */
         char ns[64];                  /* "" when none */
         char name[64];                /* "" when none */
-        char subresource[32];         /* "log", "results" or "" */
-        bool watch;                   /* LIST with ?watch=true */
-        struct api_param *params;     /* owned */
+        char subresource[32];         /* "log", "results", "stats" or "" */
+        bool watch;                   /* LIST with ?watch=true, or sse */
+        /* The client asked for text/event-stream (api_route_set_accept): a
+         * GET of a collection (always a watch then) or of a log. */
+        bool sse;
+        struct api_param *params; /* owned */
         size_t n_params;
 };
 
@@ -342,15 +359,28 @@ enum api_method api_method_from_string(const char *s);
  * 400 malformed encoding or too many parameters, 414 target longer than
  * API_URI_MAX. On a results route, ?step=S&file=F (one file output) come
  * together and are API_RESULTS_NAME_MAX characters of [A-Za-z0-9_-] (400
- * otherwise: they make a store key). On success the caller releases *ret
- * with api_route_release(). */
+ * otherwise: they make a store key). A GET of the collection of a kind
+ * with the "stats" subresource takes ?stats=true (API_EP_STATS without a
+ * name; 400 with ?watch=true or on another kind). On success the caller
+ * releases *ret with api_route_release(). */
 int api_route_parse(enum api_method method, const char *target, struct api_route *ret,
                     struct api_error *err);
 void api_route_release(struct api_route *r);
+/* Applies the request's Accept header (NULL: none) to a parsed route: with
+ * text/event-stream (api_sse_accepted), a GET of a collection becomes an
+ * SSE watch (an EventSource cannot add ?watch=true) and a GET of a log an
+ * SSE log stream; other routes are left as they are. Pure. */
+void api_route_set_accept(struct api_route *r, const char *accept);
 /* Value of a query parameter (first occurrence), or NULL. Borrowed. */
 const char *api_route_param(const struct api_route *r, const char *key);
 /* "true"/"1"/"" → true, "false"/"0" → false; absent → def; else -EINVAL. */
 int api_route_param_bool(const struct api_route *r, const char *key, bool def, bool *ret);
+/* The low-cardinality name /metrics counts a request under: "list",
+ * "watch", "get", "create", "replace", "delete", "apply", "log", "results",
+ * "stats", "whoami", "can-i", "leader", "healthz" (also /livez), "readyz",
+ * "version", "metrics"; "other" for a request that was not routed (r may
+ * then be NULL). Static string. Pure. */
+const char *api_route_metric_name(const struct api_route *r, bool routed);
 
 /* ---- selectors (selectors.c) -------------------------------------------- */
 
@@ -563,8 +593,11 @@ struct api_server {
         char cluster[40]; /* the store identity, "" when unknown */
         struct api_objects ops;
         int bookmark_ms;
+        int heartbeat_ms; /* SSE streams' comment lines */
         json_t *(*leader)(void *userdata);
         void *leader_userdata;
+        int (*task_exec_logs)(void *userdata, const char *uid, char **ret, size_t *ret_len);
+        void *task_exec_logs_userdata;
 
         struct evhttp *http;
         /* The https listeners' evhttp (NULL: none), the context of their new
@@ -582,9 +615,11 @@ struct api_server {
         struct api_stream_list logs;    /* of struct api_log_stream */
 
         struct api_writes *writes; /* writer threads and their jobs */
+        struct api_stats *stats;   /* stats threads and cache; NULL without Docker */
 
-        /* Counters, loop thread only. */
-        uint64_t requests_by_code[600];
+        /* The request whose replies api_count counts now (API_REPLYING_SCOPE),
+         * NULL: none ("other"). Loop thread only. */
+        const struct api_request_metrics *replying;
 
         /* Loop thread only. */
         struct api_audit *audit; /* NULL: no audit log */
@@ -630,6 +665,73 @@ int api_service_log_pick(const struct container_info *cs, size_t n, const char *
                          const char *update_hash, int replica, size_t *ret_index,
                          struct api_error *err);
 
+/* ---- container stats (stats.c) ------------------------------------------- */
+
+#define API_STATS_THREADS        8    /* Docker stats calls at once */
+#define API_STATS_TTL_MS         2000 /* a container's sample is reused this long */
+#define API_STATS_CONTAINERS_MAX 1024 /* containers in one request (413 beyond) */
+#define API_STATS_QUEUE_MAX      4096 /* samples being fetched; more get 503 */
+
+struct api_stats;
+
+/* Starts the stats threads, each with its own Docker client (a clone of
+ * s->docker, which must be set). Caller frees with api_stats_free(). */
+int api_stats_new(struct api_server *s, struct api_stats **ret);
+/* Interrupts and joins the threads and frees every request without a reply
+ * (evhttp_free frees those still attached: call it before that). Loop
+ * thread (or with the loop stopped). NULL ok. */
+void api_stats_free(struct api_stats *st);
+/* Answers an API_EP_STATS route: the running containers of the object (or
+ * of every object of the collection that passes the selectors and that who
+ * may get) sampled on the stats threads, a sample younger than
+ * API_STATS_TTL_MS taken from the cache and concurrent requests for one
+ * container sharing one Docker call; the reply is sent on the loop when the
+ * last sample is in. Answers errors itself. Loop thread. */
+void api_stats_start(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
+                     const struct api_identity *who);
+/* One entry of a StatsList: {"namespace","name","container" (12 hex),
+ * "replica" (when >= 0), "timestamp", "cpuPercent" (null while unknown),
+ * "memory":{"usageBytes","limitBytes"}, "pids", "network":{"rxBytes",
+ * "txBytes"} (null when Docker reports none), "blockIO":{"readBytes",
+ * "writeBytes"}}. New reference; NULL on OOM. Pure. */
+json_t *api_stats_entry(const char *ns, const char *name, const char *container_id, int replica,
+                        const struct docker_stats *st);
+
+/* ---- Server-Sent Events (sse.c) ------------------------------------------- */
+
+#define API_SSE_RETRY_MS         3000        /* "retry:" sent when a watch starts */
+#define API_SSE_LINE_MAX         (64 * 1024) /* a longer log line is sent in pieces */
+#define API_HEARTBEAT_MS_DEFAULT (15 * 1000) /* comment lines on idle SSE streams */
+
+/* Whether an Accept header names text/event-stream among its media ranges
+ * (any case, parameters ignored; "*" wildcards do not count). NULL: false.
+ * Pure. */
+bool api_sse_accepted(const char *accept);
+/* Appends one event to out: "id: ID" (id NULL: none, the client keeps its
+ * last one), "event: TYPE" (NULL: none, a "message"), then one "data: "
+ * line per line of data (len bytes, split at CR, LF and CRLF as an SSE
+ * parser splits; a break at the end adds an empty line, so the client's
+ * data is ours), then an empty line. -EINVAL when id or type holds a CR or
+ * LF, -E2BIG when out is full (out then unchanged). Pure. */
+int api_sse_event(struct buf *out, const char *id, const char *type, const char *data, size_t len);
+/* ": TEXT" and an empty line: a comment clients ignore (heartbeats). */
+int api_sse_comment(struct buf *out, const char *text);
+/* "retry: MS" and an empty line: the client's reconnection delay. */
+int api_sse_retry(struct buf *out, int ms);
+
+/* Log bytes into one message event per line: a line ends at LF (a CR before
+ * it dropped); a line reaching API_SSE_LINE_MAX bytes is sent as it is and
+ * the rest continues as another. */
+struct api_sse_lines {
+        struct buf partial; /* the line begun and not ended yet */
+};
+void api_sse_lines_init(struct api_sse_lines *l);
+void api_sse_lines_release(struct api_sse_lines *l);
+/* Appends an event to out for every line data completes. 0 or -errno. */
+int api_sse_lines_feed(struct api_sse_lines *l, const char *data, size_t len, struct buf *out);
+/* Appends the unfinished line, if any, as an event (at the end of a log). */
+int api_sse_lines_flush(struct api_sse_lines *l, struct buf *out);
+
 /* ---- what streams share (stream.c) ---------------------------------------- */
 /* Loop thread only, like everything that touches evhttp. */
 
@@ -656,8 +758,34 @@ size_t api_request_output_len(struct evhttp_request *req);
 
 /* "GET", "POST", ... or "OTHER". */
 const char *api_method_name(enum evhttp_cmd_type t);
-/* Counts one request answered with code (for /metrics). */
+/* Counts one request answered with code (for /metrics) under the route of
+ * s->replying, and observes the time from its start to now: for a stream,
+ * call it when the reply starts. */
 void api_count(struct api_server *s, int code);
+
+/* Replies sent until the end of the enclosing scope are counted as m's
+ * request. on_request opens one around its dispatch; a reply sent later
+ * from another loop callback (a write's, a log stream's) opens one with the
+ * api_request_metrics it kept from its request. Restores the previous one
+ * at the end. */
+struct api_replying {
+        struct api_server *s;
+        const struct api_request_metrics *prev;
+};
+static inline struct api_replying api_replying_begin(struct api_server *s,
+                                                     const struct api_request_metrics *m)
+{
+        struct api_replying r = {s, s->replying};
+        s->replying = m;
+        return r;
+}
+static inline void api_replying_end(struct api_replying *r)
+{
+        r->s->replying = r->prev;
+}
+#define API_REPLYING_SCOPE(s, m)                                                                   \
+        _cleanup_(api_replying_end) _unused_ struct api_replying replying_scope_ =                 \
+            api_replying_begin(s, m)
 /* Sends len bytes of data as the whole body (500 if they cannot be queued). */
 void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
                    const char *content_type, const char *data, size_t len);

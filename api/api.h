@@ -59,6 +59,9 @@ struct api_config {
          * reads it at start and keeps only the secret's SHA-256. NULL: none. */
         const char *admin_token_file;
         int bookmark_interval_ms; /* watch BOOKMARK period; 0 = 30 s (tests shorten it) */
+        /* Period of the comment lines that keep idle Server-Sent Events
+         * streams (watches and logs) alive through proxies; 0 = 15 s. */
+        int heartbeat_interval_ms;
         /* Who leads (GET /apis/berth/v1/leader, /readyz?verbose): a new JSON object
          * {"holder": string or null, "self": bool, "leaseDurationSeconds", "renewTime"}
          * (NULL on OOM). Called on the loop thread; must not block. NULL = 404. */
@@ -90,6 +93,11 @@ struct api_config {
         /* berthd --rate-limit: requests per second per user, burst twice
          * that; more answer 429 with Retry-After. 0 = no limit. */
         double rate_limit;
+        /* The output kept of a docker-exec Task's latest exec (by its uid):
+         * *ret NUL-terminated, caller frees; -ENOENT: none. Called on the
+         * loop thread; must not block. NULL: such logs answer 404. */
+        int (*task_exec_logs)(void *userdata, const char *uid, char **ret, size_t *ret_len);
+        void *task_exec_logs_userdata;
 };
 
 struct admission_policy;

@@ -13,6 +13,15 @@
  * drains again later), and the thread waits on a condition variable while
  * the queue holds more than that, which stops reading from Docker.
  *
+ * Server-Sent Events (Accept: text/event-stream): the thread frames the
+ * bytes as it reads them, one message event per line (stdout and stderr
+ * each with a line buffer of their own, so their lines never mix), and
+ * ends with an "end" event once Docker ends the log (for follow: the
+ * container ended); a failure after the start is an "error" event holding
+ * the Status. A comment line every heartbeat_ms keeps a quiet stream alive.
+ * There are no ids: a reconnecting client would get the log again, so it
+ * closes its EventSource on "end".
+ *
  * Shutdown: when the client goes away, the thread is interrupted
  * (docker_interrupt) and the stream is freed once the thread has ended (the
  * thread's last act is to wake the loop). api_logs_close_all joins every thread.
@@ -27,13 +36,20 @@ struct api_log_stream {
         struct evhttp_request *req;  /* NULL once the client is gone */
         struct evhttp_connection *conn;
         struct event *wake;
-        struct docker *docker; /* this stream's clone; freed after the join */
+        struct event *heartbeat; /* SSE only */
+        struct docker *docker;   /* this stream's clone; freed after the join */
         char *container_id;
         char *owner; /* "task=hello", "service=web": for log lines */
         struct docker_logs_opts opts;
         pthread_t thread;
         bool thread_started;
         bool started; /* loop only: reply headers sent */
+        /* The request's, for api_count: the reply starts in a later wake-up. */
+        struct api_request_metrics metrics;
+        bool sse;
+        /* SSE: the unfinished line of each docker_stream; the log thread's
+         * (then freed after the join). */
+        struct api_sse_lines lines[3];
 
         pthread_mutex_t lock; /* guards what follows */
         pthread_cond_t drained;
@@ -61,6 +77,10 @@ static void stream_free(struct api_log_stream *st)
                 api_stream_list_remove(&st->server->logs, &st->link);
         if (st->wake)
                 event_free(st->wake);
+        if (st->heartbeat)
+                event_free(st->heartbeat);
+        for (size_t i = 0; i < ARRAY_SIZE(st->lines); i++)
+                api_sse_lines_release(&st->lines[i]);
         docker_free(st->docker);
         free(st->container_id);
         free(st->owner);
@@ -74,17 +94,49 @@ static void stream_free(struct api_log_stream *st)
 static int on_log(enum docker_stream stream, const char *data, size_t len, void *userdata)
 {
         struct api_log_stream *st = userdata;
-        (void)stream;
+        _cleanup_buf_ struct buf events;
+        int rc = 0;
 
+        buf_init(&events, API_LOG_QUEUE_MAX);
+        if (st->sse) {
+                size_t i = (size_t)stream < ARRAY_SIZE(st->lines) ? (size_t)stream : 0;
+                rc = api_sse_lines_feed(&st->lines[i], data, len, &events);
+                data = events.data;
+                len = events.len;
+        }
         pthread_mutex_lock(&st->lock);
         while (st->queue.len >= API_LOG_QUEUE_HIGH && !st->stop)
                 pthread_cond_wait(&st->drained, &st->lock);
-        int rc = st->stop ? -ECANCELED : buf_append(&st->queue, data, len);
+        if (rc == 0)
+                rc = st->stop ? -ECANCELED : len ? buf_append(&st->queue, data, len) : 0;
         pthread_mutex_unlock(&st->lock);
         if (rc < 0)
                 return 1;
-        event_active(st->wake, EV_READ, 0);
+        if (len)
+                event_active(st->wake, EV_READ, 0);
         return 0;
+}
+
+/* Log thread, SSE: the unfinished lines, then "end" when the log ended. */
+static void sse_finish(struct api_log_stream *st, int rc)
+{
+        _cleanup_buf_ struct buf tail;
+        char data[64];
+
+        buf_init(&tail, API_LOG_QUEUE_MAX);
+        for (size_t i = 0; i < ARRAY_SIZE(st->lines); i++)
+                (void)api_sse_lines_flush(&st->lines[i], &tail);
+        if (rc == 0) {
+                snprintf(data, sizeof(data), "{\"container\":\"%.12s\"}", st->container_id);
+                (void)api_sse_event(&tail, NULL, "end", data, strlen(data));
+        }
+        if (tail.len == 0)
+                return;
+        pthread_mutex_lock(&st->lock);
+        /* Past the high mark if need be: the hard cap still holds. */
+        if (!st->stop)
+                (void)buf_append(&st->queue, tail.data, tail.len);
+        pthread_mutex_unlock(&st->lock);
 }
 
 static void *log_thread(void *arg)
@@ -93,6 +145,8 @@ static void *log_thread(void *arg)
         struct berth_error err = {0};
 
         int rc = docker_container_logs(st->docker, st->container_id, &st->opts, on_log, st, &err);
+        if (st->sse)
+                sse_finish(st, rc);
         pthread_mutex_lock(&st->lock);
         st->done = true;
         st->result = rc;
@@ -114,10 +168,35 @@ static void start_reply(struct api_log_stream *st)
         if (st->started)
                 return;
         st->started = true;
-        evhttp_add_header(evhttp_request_get_output_headers(st->req), "Content-Type",
-                          "text/plain; charset=utf-8");
+        struct evkeyvalq *h = evhttp_request_get_output_headers(st->req);
+        if (st->sse) {
+                evhttp_add_header(h, "Content-Type", "text/event-stream");
+                evhttp_add_header(h, "Cache-Control", "no-cache");
+                evhttp_add_header(h, "X-Accel-Buffering", "no");
+        } else {
+                evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+        }
         api_count(st->server, 200);
         evhttp_send_reply_start(st->req, 200, "OK");
+}
+
+/* SSE, loop: a failure after the reply started, as an "error" event. */
+static void sse_error(struct api_log_stream *st, const struct berth_error *error)
+{
+        struct api_error e = {0};
+        _cleanup_buf_ struct buf b;
+
+        api_error_set(&e, 503, "logs: %s", error->message);
+        _cleanup_json_ json_t *status = api_status_failure(&e);
+        _cleanup_free_ char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
+        api_error_release(&e);
+        buf_init(&b, 64 * 1024);
+        if (!text || api_sse_event(&b, NULL, "error", text, strlen(text)) < 0)
+                return;
+        size_t len = b.len;
+        char *data = buf_steal(&b);
+        if (data)
+                api_stream_chunk(st->req, data, len, NULL, NULL);
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
@@ -126,6 +205,9 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
         struct api_server *s = st->server;
         (void)fd;
         (void)what;
+        /* A copy: st may be freed before the reply goes out. */
+        struct api_request_metrics metrics = st->metrics;
+        API_REPLYING_SCOPE(s, &metrics);
 
         if (!st->req) {
                 /* The client left; free once the interrupted thread is done. */
@@ -176,10 +258,32 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
                         return;
                 }
                 start_reply(st);
+        } else if (result < 0 && st->sse) {
+                sse_error(st, &error);
         }
         st->req = NULL;
         stream_free(st);
         evhttp_send_reply_end(req);
+}
+
+/* SSE: a comment line while the client keeps up; it starts the reply if
+ * nothing has yet. */
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+        struct api_log_stream *st = arg;
+        _cleanup_buf_ struct buf line;
+        (void)fd;
+        (void)what;
+
+        buf_init(&line, 64);
+        if (!st->req || api_request_output_len(st->req) > 0 ||
+            api_sse_comment(&line, "heartbeat") < 0)
+                return;
+        start_reply(st);
+        size_t len = line.len;
+        char *data = buf_steal(&line);
+        if (data)
+                api_stream_chunk(st->req, data, len, NULL, NULL);
 }
 
 static void on_close(struct evhttp_connection *conn, void *arg)
@@ -365,6 +469,19 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
                 goto fail;
         }
         const char *uid = json_path_string(obj, "metadata.uid");
+        /* A docker-exec Task has no container: its exec's output, as kept
+         * in memory, in one reply (no follow, no attempts but the latest). */
+        if (!service && streq(json_path_string(obj, "spec.executor.type"), "docker-exec")) {
+                _cleanup_free_ char *out = NULL;
+                size_t len = 0;
+                if (!s->task_exec_logs || !uid ||
+                    s->task_exec_logs(s->task_exec_logs_userdata, uid, &out, &len) < 0) {
+                        api_error_set(&err, 404, "task %s has no exec output (yet)", route->name);
+                        goto fail;
+                }
+                api_send_body(s, req, 200, "text/plain; charset=utf-8", out, len);
+                return;
+        }
         int n = uid ? container_cache_by_uid(s->containers, uid, &cs) : 0;
         const struct container_info *pick = NULL;
         if (service) {
@@ -394,6 +511,9 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
         pthread_mutex_init(&st->lock, NULL);
         pthread_cond_init(&st->drained, NULL);
         buf_init(&st->queue, API_LOG_QUEUE_MAX);
+        for (size_t i = 0; i < ARRAY_SIZE(st->lines); i++)
+                api_sse_lines_init(&st->lines[i]);
+        st->sse = route->sse;
         st->req = req;
         st->opts = (struct docker_logs_opts){
             .follow = follow,
@@ -405,12 +525,16 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
         st->owner = str_printf("%s=%s", route->kind->singular, route->name);
         st->docker = docker_clone(s->docker);
         st->wake = event_new(s->base, -1, 0, on_wake, st);
-        if (!st->container_id || !st->owner || !st->docker || !st->wake) {
+        st->heartbeat = st->sse ? event_new(s->base, -1, EV_PERSIST, on_heartbeat, st) : NULL;
+        if (!st->container_id || !st->owner || !st->docker || !st->wake ||
+            (st->sse && !st->heartbeat)) {
                 api_error_set(&err, 500, "out of memory");
                 goto fail_free;
         }
 
         st->server = s;
+        if (s->replying)
+                st->metrics = *s->replying;
         api_stream_list_add(&s->logs, &st->link);
         st->conn = api_stream_attach(req, on_close, st);
 
@@ -420,7 +544,13 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
                 goto fail_free;
         }
         st->thread_started = true;
-        log_debug("log stream started %s container=%.12s follow=%d", st->owner, pick->id, follow);
+        if (st->heartbeat) {
+                struct timeval hb = {.tv_sec = s->heartbeat_ms / 1000,
+                                     .tv_usec = (s->heartbeat_ms % 1000) * 1000};
+                event_add(st->heartbeat, &hb);
+        }
+        log_debug("log stream started %s container=%.12s follow=%d sse=%d", st->owner, pick->id,
+                  follow, st->sse);
         return;
 
 fail_free:

@@ -114,6 +114,31 @@ static int check_build_contexts(const struct api_objects *o, const json_t *obj,
         return bad ? -EINVAL : 0;
 }
 
+/* The admission policy (admission.h) for obj, with the Policy of its
+ * namespace as the cache has it now (a Policy applied in the same request
+ * counts only from the next one). -EINVAL with errors appended when it is
+ * refused; a Policy that does not decode admits nothing. */
+static int admit(const struct api_objects *o, const json_t *obj, const json_t *positions,
+                 struct field_errors *errs)
+{
+        const char *ns = json_path_string(obj, "metadata.namespace");
+        _cleanup_free_ char *key =
+            object_key(o->prefix, "policies", ns ? ns : "default", POLICY_NAME);
+        _cleanup_json_ json_t *held = key ? object_cache_get(o->cache, key, NULL) : NULL;
+        struct policy_spec policy;
+        struct berth_error err = {0};
+
+        if (!key)
+                return -ENOMEM;
+        if (held && policy_spec_decode(held, &policy, &err) < 0) {
+                field_errors_add(errs, "metadata.namespace", 0, 0,
+                                 "Policy %s/%s cannot be read: %s", ns ? ns : "default",
+                                 POLICY_NAME, err.message);
+                return -EINVAL;
+        }
+        return admission_check_object(o->admission, held ? &policy : NULL, obj, positions, errs);
+}
+
 /* Checks that need berthd's configuration: a Source's spec.path must lie
  * inside a --source-root (when berthd knows any) and, if it exists, be a
  * directory; a Workflow's build contexts inside a --build-root. Appends to
@@ -121,7 +146,7 @@ static int check_build_contexts(const struct api_objects *o, const json_t *obj,
 static int check_configured(const struct api_objects *o, const json_t *obj, const json_t *positions,
                             struct field_errors *errs)
 {
-        if (o->admission && admission_check_object(o->admission, obj, positions, errs) < 0)
+        if (o->admission && admit(o, obj, positions, errs) < 0)
                 return -EINVAL;
         if (streq(json_string_value(json_object_get(obj, "kind")), "Workflow"))
                 return check_build_contexts(o, obj, positions, errs);

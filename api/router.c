@@ -11,9 +11,10 @@
  *   /apis/berth/v1/namespaces/{ns}/{resource}              list, create
  *   /apis/berth/v1/namespaces/{ns}/{resource}/{name}       get, replace, delete
  *   /apis/berth/v1/namespaces/{ns}/{resource}/{name}/{sub} a subresource its kind
- *                                                          lists: log, results
+ *                                                          lists: log, results, stats
  *                                                          (results?step=S&file=F: one
  *                                                          file output, raw)
+ *   .../{resource}?stats=true                              stats of a collection
  */
 #include "api-internal.h"
 
@@ -48,6 +49,18 @@ void api_route_release(struct api_route *r)
         free(r->params);
         r->params = NULL;
         r->n_params = 0;
+}
+
+void api_route_set_accept(struct api_route *r, const char *accept)
+{
+        if (r->method != API_METHOD_GET || !api_sse_accepted(accept))
+                return;
+        if (r->endpoint == API_EP_LIST) {
+                r->sse = true;
+                r->watch = true;
+        } else if (r->endpoint == API_EP_LOG) {
+                r->sse = true;
+        }
 }
 
 const char *api_route_param(const struct api_route *r, const char *key)
@@ -205,6 +218,8 @@ static int route_apis(char **seg, size_t n, struct api_route *r, struct api_erro
                         r->endpoint = API_EP_LOG;
                 else if (streq(sub, "results"))
                         r->endpoint = API_EP_RESULTS;
+                else if (streq(sub, "stats"))
+                        r->endpoint = API_EP_STATS;
                 else
                         return not_found(err);
                 str_copy(r->subresource, sizeof(r->subresource), sub);
@@ -335,6 +350,22 @@ int api_route_parse(enum api_method method, const char *target, struct api_route
                         goto out;
                 }
                 r.watch = watch && method == API_METHOD_GET; /* HEAD has no stream */
+                bool stats;
+                if (api_route_param_bool(&r, "stats", false, &stats) < 0) {
+                        rc = api_error_set(err, 400, "invalid value for stats: \"%s\"",
+                                           api_route_param(&r, "stats"));
+                        goto out;
+                }
+                if (stats && !kind_has_subresource(r.kind, "stats")) {
+                        rc = api_error_set(err, 400, "%s have no stats", r.kind->resource);
+                        goto out;
+                }
+                if (stats && watch) {
+                        rc = api_error_set(err, 400, "stats cannot be watched");
+                        goto out;
+                }
+                if (stats)
+                        r.endpoint = API_EP_STATS;
         }
 
         *ret = r;
@@ -346,4 +377,43 @@ out:
         for (size_t i = 0; i < n; i++)
                 free(seg[i]);
         return rc;
+}
+
+const char *api_route_metric_name(const struct api_route *r, bool routed)
+{
+        if (!routed || !r)
+                return "other";
+        switch (r->endpoint) {
+        case API_EP_HEALTHZ:
+                return "healthz";
+        case API_EP_READYZ:
+                return "readyz";
+        case API_EP_VERSION:
+                return "version";
+        case API_EP_METRICS:
+                return "metrics";
+        case API_EP_LIST:
+                if (r->method == API_METHOD_POST)
+                        return "create";
+                return r->watch ? "watch" : "list";
+        case API_EP_OBJECT:
+                return r->method == API_METHOD_PUT      ? "replace"
+                       : r->method == API_METHOD_DELETE ? "delete"
+                                                        : "get";
+        case API_EP_LOG:
+                return "log";
+        case API_EP_RESULTS:
+                return "results";
+        case API_EP_APPLY:
+                return "apply";
+        case API_EP_LEADER:
+                return "leader";
+        case API_EP_WHOAMI:
+                return "whoami";
+        case API_EP_CAN_I:
+                return "can-i";
+        case API_EP_STATS:
+                return "stats";
+        }
+        return "other";
 }

@@ -264,7 +264,20 @@ bool api_label_selector_matches(const struct api_selector *sel, const json_t *la
         return true;
 }
 
-static const char *const field_names[] = {"metadata.name", "metadata.namespace", "status.phase"};
+/* Fields a selector may name, for every kind (a path an object lacks reads
+ * as ""): the metadata, a phase, and an Event's, as Kubernetes selects
+ * Events (`berth describe` lists an object's by involvedObject.uid). */
+static const char *const field_names[] = {
+    "metadata.name",
+    "metadata.namespace",
+    "status.phase",
+    "involvedObject.kind",
+    "involvedObject.name",
+    "involvedObject.namespace",
+    "involvedObject.uid",
+    "type",
+    "reason",
+};
 
 static char *strip(const char *s, size_t len)
 {
@@ -323,11 +336,14 @@ int api_field_selector_parse(const char *s, struct api_selector *ret, struct api
                                 for (size_t i = 0; i < ARRAY_SIZE(field_names); i++)
                                         known = known || streq(r.key, field_names[i]);
                                 if (!known)
-                                        rc = api_error_set(err, 400,
-                                                           "field label not supported: %s "
-                                                           "(supported: metadata.name, "
-                                                           "metadata.namespace, status.phase)",
-                                                           r.key);
+                                        rc = api_error_set(
+                                            err, 400,
+                                            "field label not supported: %s (supported: "
+                                            "metadata.name, metadata.namespace, status.phase; for "
+                                            "events involvedObject.kind, involvedObject.name, "
+                                            "involvedObject.namespace, involvedObject.uid, type, "
+                                            "reason)",
+                                            r.key);
                         }
                 }
                 rc = sel_add(&sel, &r, rc, err);

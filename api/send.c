@@ -1,11 +1,21 @@
 /* api: whole replies — JSON, text and Status errors — and their accounting
- * (the per-code counters /metrics shows, the debug request log).
+ * (the counters by route and code /metrics shows, the debug request log).
  *
  * Loop thread only, like everything that touches evhttp.
  */
 #include "api-internal.h"
 
 #include <event2/buffer.h>
+
+#include "metrics.h"
+
+static struct metrics_family requests = METRICS_COUNTER_INIT(
+    "berth_api_requests_total", "API requests by route and status code.", "route", "code");
+static struct metrics_family request_seconds =
+    METRICS_HISTOGRAM_INIT("berth_api_request_duration_seconds",
+                           "Time from an API request's arrival to its reply (a stream's: to the "
+                           "start of the reply).",
+                           METRICS_BUCKETS_LATENCY, "route");
 
 const char *api_method_name(enum evhttp_cmd_type t)
 {
@@ -31,8 +41,16 @@ const char *api_method_name(enum evhttp_cmd_type t)
 
 void api_count(struct api_server *s, int code)
 {
-        if (code >= 100 && code < (int)ARRAY_SIZE(s->requests_by_code))
-                s->requests_by_code[code]++;
+        const struct api_request_metrics *m = s->replying;
+        const char *route = m && m->route ? m->route : "other";
+        char text[8] = "other";
+
+        if (code >= 100 && code <= 599)
+                snprintf(text, sizeof(text), "%d", code);
+        metrics_counter_add(&requests, (const char *const[]){route, text}, 1);
+        if (m && m->start_ns > 0)
+                metrics_series_observe_since(
+                    metrics_series(&request_seconds, (const char *const[]){route}), m->start_ns);
 }
 
 static void log_request(struct evhttp_request *req, int code)

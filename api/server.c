@@ -17,6 +17,8 @@
 
 #include <event2/listener.h>
 
+#include "metrics.h"
+
 /* ---- lists and objects -------------------------------------------------- */
 
 static void handle_list(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
@@ -213,41 +215,115 @@ static void handle_version(struct api_server *s, struct evhttp_request *req)
         api_send_json(s, req, 200, v);
 }
 
+/* How many objects of one kind are in one phase. */
+struct phase_count {
+        char phase[32];
+        size_t n;
+};
+
+#define PHASES_MAX 16 /* distinct phases of one kind; more are counted as one */
+
+static int phase_count_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct phase_count *)a)->phase,
+                      ((const struct phase_count *)b)->phase);
+}
+
+/* berth_objects_phase of one kind: its objects by status.phase ("" without
+ * one), from the list the caller made. */
+static void write_phases(struct metrics_writer *w, const char *kind, json_t *objects)
+{
+        struct phase_count counts[PHASES_MAX + 1] = {0};
+        size_t n = 0, i;
+        json_t *obj;
+
+        json_array_foreach(objects, i, obj)
+        {
+                const char *phase = json_path_string(obj, "status.phase");
+                if (!phase || strlen(phase) >= sizeof(counts[0].phase))
+                        phase = "";
+                size_t j = 0;
+                while (j < n && !streq(counts[j].phase, phase))
+                        j++;
+                if (j == n) {
+                        if (n == PHASES_MAX) {
+                                j = PHASES_MAX; /* the overflow entry */
+                                (void)str_copy(counts[j].phase, sizeof(counts[j].phase),
+                                               METRICS_OVERFLOW_VALUE);
+                        } else {
+                                (void)str_copy(counts[j].phase, sizeof(counts[j].phase), phase);
+                                n++;
+                        }
+                }
+                counts[j].n++;
+        }
+        qsort(counts, n, sizeof(counts[0]), phase_count_cmp);
+        for (size_t j = 0; j <= PHASES_MAX; j++)
+                if (j < n || (j == PHASES_MAX && counts[j].n > 0))
+                        metrics_write_sample(
+                            w, "berth_objects_phase",
+                            (const char *const[]){"kind", kind, "phase", counts[j].phase, NULL},
+                            (double)counts[j].n);
+}
+
+/* The API's own part of /metrics, read at scrape time (a collector: loop
+ * thread, where the stream lists live). berth_objects and berth_api_watches
+ * are the names of the first /metrics and stay. */
+static void collect_api(struct metrics_writer *w, void *userdata)
+{
+        struct api_server *s = userdata;
+        const struct kind_info *const *all = kind_all();
+        size_t n_kinds = 0;
+        while (all && all[n_kinds])
+                n_kinds++;
+        _cleanup_free_ json_t **lists = calloc(n_kinds ? n_kinds : 1, sizeof(*lists));
+
+        for (size_t k = 0; lists && k < n_kinds; k++) {
+                _cleanup_free_ char *prefix = str_printf("%s%s/", s->prefix, all[k]->resource);
+                lists[k] = prefix ? object_cache_list(s->objects, prefix, NULL) : NULL;
+        }
+        metrics_write_family(w, "berth_objects", "Objects in the cache by resource.",
+                             METRICS_GAUGE);
+        for (size_t k = 0; lists && k < n_kinds; k++)
+                metrics_write_sample(w, "berth_objects",
+                                     (const char *const[]){"resource", all[k]->resource, NULL},
+                                     (double)json_array_size(lists[k]));
+        metrics_write_family(w, "berth_objects_phase",
+                             "Objects in the cache by kind and status.phase (\"\" without one).",
+                             METRICS_GAUGE);
+        for (size_t k = 0; lists && k < n_kinds; k++)
+                write_phases(w, all[k]->kind, lists[k]);
+        for (size_t k = 0; lists && k < n_kinds; k++)
+                json_decref(lists[k]);
+
+        metrics_write_family(w, "berth_cache_revision", "Store revision the cache reflects.",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_cache_revision", NULL,
+                             (double)object_cache_revision(s->objects));
+        metrics_write_family(w, "berth_api_watch_streams", "Open watch streams (NDJSON and SSE).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_api_watch_streams", NULL, (double)s->watches.n);
+        metrics_write_family(w, "berth_api_watches",
+                             "Open watch streams (the former name of berth_api_watch_streams).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_api_watches", NULL, (double)s->watches.n);
+        metrics_write_family(w, "berth_api_log_streams", "Open log streams.", METRICS_GAUGE);
+        metrics_write_sample(w, "berth_api_log_streams", NULL, (double)s->logs.n);
+}
+
 static void handle_metrics(struct api_server *s, struct evhttp_request *req)
 {
         _cleanup_buf_ struct buf b;
-        buf_init(&b, 1024 * 1024);
+        buf_init(&b, API_METRICS_MAX);
 
-        (void)buf_printf(&b, "# HELP berth_objects Objects in the cache by resource.\n"
-                             "# TYPE berth_objects gauge\n");
-        for (const struct kind_info *const *k = kind_all(); k && *k; k++) {
-                _cleanup_free_ char *prefix = str_printf("%s%s/", s->prefix, (*k)->resource);
-                _cleanup_json_ json_t *all =
-                    prefix ? object_cache_list(s->objects, prefix, NULL) : NULL;
-                (void)buf_printf(&b, "berth_objects{resource=\"%s\"} %zu\n", (*k)->resource,
-                                 json_array_size(all));
+        int r = metrics_render(&b, collect_api, s);
+        if (r < 0) {
+                struct api_error e = {0};
+                api_error_set(&e, 500, "metrics: %s", strerror(-r));
+                api_send_error(s, req, &e);
+                return;
         }
-        (void)buf_printf(&b,
-                         "# HELP berth_cache_revision Store revision the cache reflects.\n"
-                         "# TYPE berth_cache_revision gauge\n"
-                         "berth_cache_revision %" PRId64 "\n",
-                         object_cache_revision(s->objects));
-        (void)buf_printf(&b,
-                         "# HELP berth_api_watches Open watch streams.\n"
-                         "# TYPE berth_api_watches gauge\n"
-                         "berth_api_watches %zu\n"
-                         "# HELP berth_api_log_streams Open log streams.\n"
-                         "# TYPE berth_api_log_streams gauge\n"
-                         "berth_api_log_streams %zu\n",
-                         s->watches.n, s->logs.n);
-        (void)buf_printf(&b, "# HELP berth_api_requests_total API requests by status code.\n"
-                             "# TYPE berth_api_requests_total counter\n");
-        for (size_t c = 0; c < ARRAY_SIZE(s->requests_by_code); c++)
-                if (s->requests_by_code[c])
-                        (void)buf_printf(&b, "berth_api_requests_total{code=\"%zu\"} %" PRIu64 "\n",
-                                         c, s->requests_by_code[c]);
-        api_send_body(s, req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
-                      b.len);
+        api_send_body(s, req, 200, METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -378,6 +454,10 @@ static struct route_access access_of(const struct api_route *r)
         case API_EP_RESULTS:
                 a.verb = "get";
                 break;
+        case API_EP_STATS:
+                /* A collection's stats are filtered like a list. */
+                a.verb = r->name[0] ? "get" : NULL;
+                break;
         default:
                 break;
         }
@@ -386,6 +466,7 @@ static struct route_access access_of(const struct api_route *r)
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
+        int64_t start_ns = metrics_now_ns();
         struct api_server *s = arg;
         struct api_error err = {0};
         struct api_route r = {0};
@@ -398,7 +479,12 @@ static void on_request(struct evhttp_request *req, void *arg)
         api_identify(req, &id);
         api_authenticate(s, req, &id);
         bool routed = uri && api_route_parse(m, uri, &r, &err) == 0;
+        if (routed)
+                api_route_set_accept(
+                    &r, evhttp_find_header(evhttp_request_get_input_headers(req), "Accept"));
         request_info(s, req, m, &r, routed, &id, &ri);
+        ri.metrics = (struct api_request_metrics){api_route_metric_name(&r, routed), start_ns};
+        API_REPLYING_SCOPE(s, &ri.metrics);
         if (!admit(s, req, uri ? uri : "", &id, &ri, &err))
                 goto done;
         if (!uri) {
@@ -458,6 +544,9 @@ static void on_request(struct evhttp_request *req, void *arg)
                 break;
         case API_EP_LOG:
                 api_logs_start(s, req, &r);
+                break;
+        case API_EP_STATS:
+                api_stats_start(s, req, &r, &id);
                 break;
         case API_EP_RESULTS:
                 /* Results are read from the store: not on the loop. */
@@ -646,12 +735,16 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
         s->docker = cfg->docker;
         s->leader = cfg->leader;
         s->leader_userdata = cfg->leader_userdata;
+        s->task_exec_logs = cfg->task_exec_logs;
+        s->task_exec_logs_userdata = cfg->task_exec_logs_userdata;
         if (cfg->cluster)
                 (void)str_copy(s->cluster, sizeof(s->cluster), cfg->cluster);
         const char *prefix = cfg->prefix ? cfg->prefix : "/berth/";
         s->prefix = str_has_suffix(prefix, "/") ? strdup(prefix) : str_printf("%s/", prefix);
         s->bookmark_ms =
             cfg->bookmark_interval_ms > 0 ? cfg->bookmark_interval_ms : API_BOOKMARK_MS_DEFAULT;
+        s->heartbeat_ms =
+            cfg->heartbeat_interval_ms > 0 ? cfg->heartbeat_interval_ms : API_HEARTBEAT_MS_DEFAULT;
         atomic_init(&s->ready, false);
         s->start_time_ms = time_now_ms();
         s->rate.rate = cfg->rate_limit > 0 ? cfg->rate_limit : 0;
@@ -720,6 +813,11 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
                 berth_error_set(err, rc, "api: cannot start the writer threads: %s", strerror(-rc));
                 goto fail;
         }
+        rc = s->docker ? api_stats_new(s, &s->stats) : 0;
+        if (rc < 0) {
+                berth_error_set(err, rc, "api: cannot start the stats threads: %s", strerror(-rc));
+                goto fail;
+        }
 
         for (const char *const *l = cfg->listen; l && *l; l++) {
                 rc = add_listener(s, *l, err);
@@ -741,6 +839,7 @@ void api_server_free(struct api_server *s)
         api_logs_close_all(s);
         /* Before evhttp_free: jobs point at connections it frees. */
         api_writes_free(s->writes);
+        api_stats_free(s->stats);
         if (s->http)
                 evhttp_free(s->http);
         if (s->https)

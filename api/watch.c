@@ -1,13 +1,24 @@
-/* api: watch streams — NDJSON over a chunked response, fed by the object cache.
+/* api: watch streams — NDJSON over a chunked response, fed by the object cache;
+ * or Server-Sent Events when the client asked for text/event-stream.
  *
  * The cache calls on_event on its own thread: the event is filtered and
  * serialized there and appended to the stream's queue under its mutex, then
  * the loop is woken with event_active. Everything touching evhttp happens on
- * the loop thread (on_wake, on_bookmark, on_close).
+ * the loop thread (on_wake, on_bookmark, on_heartbeat, on_close).
+ *
+ * SSE: every change is an event whose id is its revision, so a client that
+ * reconnects with Last-Event-ID (an EventSource does that by itself) gets
+ * exactly the changes after the last one it saw. The initial state has no
+ * ids: a client cut off in the middle of it has no id yet and starts over;
+ * it ends with a BOOKMARK whose id is the list's revision. A revision older
+ * than the cache's history is an "error" event (410, reason Expired) after
+ * which the stream ends: the client lists again. Comment lines every
+ * heartbeat_ms keep idle streams alive through proxies.
  *
  * Limits: at most API_WATCH_QUEUE_MAX bytes may wait in the queue and in the
  * connection's output buffer; a client that reads slower than that loses its
- * stream (it resumes with ?resourceVersion= of the last event it got).
+ * stream (it resumes with ?resourceVersion= or Last-Event-ID of the last
+ * event it got).
  */
 #include "api-internal.h"
 
@@ -21,11 +32,13 @@ struct api_watch {
         struct evhttp_connection *conn;
         struct event *wake;
         struct event *bookmark;
+        struct event *heartbeat; /* SSE only */
         struct object_cache_sub *sub;
         const struct kind_info *kind;
         struct api_selector labels, fields; /* read-only once subscribed */
         struct api_list_filter rbac;        /* likewise */
         size_t allowance; /* output bytes allowed beyond the cap: the initial list */
+        bool sse;         /* Server-Sent Events instead of NDJSON */
 
         pthread_mutex_t lock; /* guards what follows */
         struct buf queue;     /* serialized lines for the loop */
@@ -43,6 +56,8 @@ static void watch_free(struct api_watch *w)
                 event_free(w->wake);
         if (w->bookmark)
                 event_free(w->bookmark);
+        if (w->heartbeat)
+                event_free(w->heartbeat);
         if (w->conn)
                 evhttp_connection_set_closecb(w->conn, NULL, NULL);
         if (w->server)
@@ -54,8 +69,10 @@ static void watch_free(struct api_watch *w)
         free(w);
 }
 
-/* {"type":T,"object":O}\n into out; a Secret's values redacted. */
-static int format_event(struct buf *out, const char *type, const json_t *obj)
+/* {"type":T,"object":O}\n into out; a Secret's values redacted. As SSE:
+ * the event T with the object as its data and rev (0: none) as its id. */
+static int format_event(const struct api_watch *w, struct buf *out, const char *type,
+                        const json_t *obj, int64_t rev)
 {
         _cleanup_json_ json_t *shown = api_object_for_reply(NULL, obj, false, NULL);
         if (!shown)
@@ -63,6 +80,11 @@ static int format_event(struct buf *out, const char *type, const json_t *obj)
         _cleanup_free_ char *text = json_dumps(shown, JSON_COMPACT);
         if (!text)
                 return -ENOMEM;
+        if (w->sse) {
+                char id[32];
+                snprintf(id, sizeof(id), "%" PRId64, rev);
+                return api_sse_event(out, rev > 0 ? id : NULL, type, text, strlen(text));
+        }
         int rc = buf_printf(out, "{\"type\":\"%s\",\"object\":", type);
         if (rc >= 0)
                 rc = buf_append_str(out, text);
@@ -104,7 +126,7 @@ static void on_event(const struct object_event *ev, void *userdata)
                 }
         }
         buf_init(&line, API_WATCH_QUEUE_MAX);
-        if (send && format_event(&line, type, obj) < 0)
+        if (send && format_event(w, &line, type, obj, ev->revision) < 0)
                 send = false;
 
         pthread_mutex_lock(&w->lock);
@@ -128,13 +150,17 @@ static void watch_drop(struct api_watch *w, const char *why)
                 evhttp_connection_free(conn); /* frees the request too */
 }
 
-/* Loop thread: moves queued lines to the connection. false if the stream was dropped. */
-static bool watch_flush(struct api_watch *w)
+/* Loop thread: moves queued lines to the connection. false if the stream
+ * was dropped. *ret_rev (may be NULL): the newest revision those lines
+ * cover, read with them. */
+static bool watch_flush(struct api_watch *w, int64_t *ret_rev)
 {
         pthread_mutex_lock(&w->lock);
         bool overflow = w->overflow;
         size_t len = w->queue.len;
         char *data = len ? buf_steal(&w->queue) : NULL;
+        if (ret_rev)
+                *ret_rev = w->last_rev;
         pthread_mutex_unlock(&w->lock);
 
         if (overflow) {
@@ -155,7 +181,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
         (void)fd;
         (void)what;
-        watch_flush(arg);
+        watch_flush(arg, NULL);
 }
 
 static void on_bookmark(evutil_socket_t fd, short what, void *arg)
@@ -166,18 +192,36 @@ static void on_bookmark(evutil_socket_t fd, short what, void *arg)
 
         (void)fd;
         (void)what;
+        int64_t last_rev;
         buf_init(&line, 4096);
-        /* Everything up to last_rev must be out before a bookmark claims it. */
-        if (!watch_flush(w))
+        /* Everything up to last_rev must be out before a bookmark claims it:
+         * the queue and last_rev are taken together. */
+        if (!watch_flush(w, &last_rev))
                 return;
-        pthread_mutex_lock(&w->lock);
-        snprintf(rv, sizeof(rv), "%" PRId64, w->last_rev);
-        pthread_mutex_unlock(&w->lock);
+        snprintf(rv, sizeof(rv), "%" PRId64, last_rev);
 
         _cleanup_json_ json_t *obj =
             json_pack("{s:s, s:s, s:{s:s}}", "kind", w->kind->kind, "apiVersion",
                       MANIFEST_API_VERSION, "metadata", "resourceVersion", rv);
-        if (!obj || format_event(&line, "BOOKMARK", obj) < 0)
+        if (!obj || format_event(w, &line, "BOOKMARK", obj, last_rev) < 0)
+                return;
+        size_t len = line.len;
+        char *data = buf_steal(&line);
+        if (data)
+                api_stream_chunk(w->req, data, len, NULL, NULL);
+}
+
+/* SSE: a comment line while the client keeps up (a slow one gets none:
+ * bytes are on their way to it anyway). */
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+        struct api_watch *w = arg;
+        _cleanup_buf_ struct buf line;
+
+        (void)fd;
+        (void)what;
+        buf_init(&line, 64);
+        if (api_request_output_len(w->req) > 0 || api_sse_comment(&line, "heartbeat") < 0)
                 return;
         size_t len = line.len;
         char *data = buf_steal(&line);
@@ -194,6 +238,49 @@ static void on_close(struct evhttp_connection *conn, void *arg)
         w->conn = NULL;
         log_debug("watch closed by client");
         watch_free(w);
+}
+
+static void sse_headers(struct evhttp_request *req)
+{
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "Content-Type", "text/event-stream");
+        /* Proxies such as nginx would hold events back to fill a buffer. */
+        evhttp_add_header(h, "X-Accel-Buffering", "no");
+}
+
+/* An EventSource cannot read an HTTP error: it only learns that the
+ * connection failed, and gives up. So a refusal it must act on (relist) is
+ * a 200 stream holding the Status as an "error" event, then its end. */
+static void sse_send_error(struct api_server *s, struct evhttp_request *req,
+                           const struct api_error *e)
+{
+        _cleanup_json_ json_t *status = api_status_failure(e);
+        _cleanup_free_ char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
+        _cleanup_buf_ struct buf b;
+
+        buf_init(&b, 64 * 1024);
+        if (!text || api_sse_retry(&b, API_SSE_RETRY_MS) < 0 ||
+            api_sse_event(&b, NULL, "error", text, strlen(text)) < 0) {
+                api_send_error(s, req, e);
+                return;
+        }
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "Cache-Control", "no-cache");
+        evhttp_add_header(h, "Connection", "close");
+        log_debug("watch refused: %s uri=%.200s", e->message, evhttp_request_get_uri(req));
+        api_send_body(s, req, 200, "text/event-stream", b.data, b.len);
+}
+
+/* The BOOKMARK that ends an SSE watch's initial state, as Kubernetes marks
+ * it: its resourceVersion is the list's. New reference; NULL on OOM. */
+static json_t *initial_events_end(const struct kind_info *kind, int64_t rev)
+{
+        char rv[32];
+
+        snprintf(rv, sizeof(rv), "%" PRId64, rev);
+        return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "kind", kind->kind, "apiVersion",
+                         MANIFEST_API_VERSION, "metadata", "resourceVersion", rv, "annotations",
+                         "berth/initial-events-end", "true");
 }
 
 static int parse_rv(const char *s, int64_t *ret)
@@ -249,18 +336,27 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
         w->req = req;
         w->kind = route->kind;
         w->server_ref = s;
+        w->sse = route->sse;
         if (api_route_selectors(route, &w->labels, &w->fields, &err) < 0 ||
             api_authz_list_begin(s, who, "watch", route->kind->resource, route->ns, &w->rbac,
                                  &err) < 0)
                 goto fail_free;
-        if (parse_rv(api_route_param(route, "resourceVersion"), &from) < 0) {
-                api_error_set(&err, 400, "invalid resourceVersion \"%s\"",
-                              api_route_param(route, "resourceVersion"));
+        /* An EventSource reconnects to the URL it was opened with, sending the
+         * last id it saw: the header is newer than the URL's resourceVersion. */
+        const char *last_id =
+            w->sse ? evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID")
+                   : NULL;
+        bool by_id = last_id && *last_id;
+        const char *rv_text = by_id ? last_id : api_route_param(route, "resourceVersion");
+        if (parse_rv(rv_text, &from) < 0) {
+                api_error_set(&err, 400, "invalid %s \"%.64s\"",
+                              by_id ? "Last-Event-ID" : "resourceVersion", rv_text);
                 goto fail_free;
         }
         w->wake = event_new(s->base, -1, 0, on_wake, w);
         w->bookmark = event_new(s->base, -1, EV_PERSIST, on_bookmark, w);
-        if (!w->wake || !w->bookmark) {
+        w->heartbeat = w->sse ? event_new(s->base, -1, EV_PERSIST, on_heartbeat, w) : NULL;
+        if (!w->wake || !w->bookmark || (w->sse && !w->heartbeat)) {
                 api_error_set(&err, 500, "out of memory");
                 goto fail_free;
         }
@@ -276,6 +372,16 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
         }
         w->last_rev = from;
         rc = object_cache_subscribe(s->objects, prefix, from, on_event, w, &w->sub);
+        if (rc == -ERANGE && w->sse) {
+                api_error_set_reason(&err, 410, "Expired",
+                                     "too old resource version: %" PRId64 " (current %" PRId64
+                                     "): relist",
+                                     from, object_cache_revision(s->objects));
+                watch_free(w);
+                sse_send_error(s, req, &err);
+                api_error_release(&err);
+                return;
+        }
         if (rc == -ERANGE) {
                 api_error_set(&err, 410,
                               "too old resource version: %" PRId64 " (current %" PRId64 ")", from,
@@ -291,22 +397,37 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
         api_stream_list_add(&s->watches, &w->link);
         w->conn = api_stream_attach(req, on_close, w);
 
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "application/x-ndjson");
+        if (w->sse)
+                sse_headers(req);
+        else
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                                  "application/x-ndjson");
         evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
         api_count(s, 200);
-        log_debug("watch started uri=%.200s from=%" PRId64, evhttp_request_get_uri(req), from);
+        log_debug("watch started uri=%.200s from=%" PRId64 " sse=%d", evhttp_request_get_uri(req),
+                  from, w->sse);
         evhttp_send_reply_start(req, 200, "OK");
 
-        if (initial) {
+        /* What goes first: retry, and the initial state ending in its bookmark. */
+        {
                 _cleanup_buf_ struct buf b;
-                size_t i;
-                json_t *obj;
                 buf_init(&b, SIZE_MAX / 2);
-                json_array_foreach(initial, i, obj)
-                {
-                        if (watch_matches(w, obj))
-                                (void)format_event(&b, "ADDED", obj);
+                if (w->sse)
+                        (void)api_sse_retry(&b, API_SSE_RETRY_MS);
+                if (initial) {
+                        size_t i;
+                        json_t *obj;
+                        json_array_foreach(initial, i, obj)
+                        {
+                                if (watch_matches(w, obj))
+                                        (void)format_event(w, &b, "ADDED", obj, 0);
+                        }
+                        /* The end of the initial state, and where to resume from. */
+                        if (w->sse) {
+                                _cleanup_json_ json_t *end = initial_events_end(w->kind, list_rev);
+                                if (end)
+                                        (void)format_event(w, &b, "BOOKMARK", end, list_rev);
+                        }
                 }
                 w->allowance = b.len;
                 size_t len = b.len;
@@ -319,6 +440,11 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
         struct timeval tv = {.tv_sec = s->bookmark_ms / 1000,
                              .tv_usec = (s->bookmark_ms % 1000) * 1000};
         event_add(w->bookmark, &tv);
+        if (w->heartbeat) {
+                struct timeval hb = {.tv_sec = s->heartbeat_ms / 1000,
+                                     .tv_usec = (s->heartbeat_ms % 1000) * 1000};
+                event_add(w->heartbeat, &hb);
+        }
         /* Events queued while we listed go out now, after the initial state. */
         event_active(w->wake, EV_READ, 0);
         return;

@@ -229,6 +229,7 @@ static void job_reply(struct api_writes *w, struct api_write_job *j)
 {
         struct api_server *s = w->server;
         int code = j->err.code ? j->err.code : j->code;
+        API_REPLYING_SCOPE(s, &j->info.metrics);
 
         /* A create names its object in the body (or gets a generated name). */
         const char *created = j->op == API_WRITE_CREATE && !j->err.code && j->out

@@ -23,6 +23,7 @@
  *   verb on tasks, workflows, crontasks, services and sources; get, list and
  *   watch on roles and rolebindings) and viewer (get, list, watch and logs on
  *   tasks, workflows, crontasks, services and sources).
+ * - A RoleBinding never grants RBAC_CLUSTER_ONLY_RESOURCE (policies).
  * - The user RBAC_ADMIN_USER and every member of RBAC_ADMIN_GROUP may do
  *   everything, whatever is stored.
  *
@@ -41,6 +42,10 @@
 #define RBAC_ADMIN_USER  "system:admin"
 #define RBAC_ADMIN_GROUP "system:admins"
 #define RBAC_REASON_MAX  256
+/* Only a ClusterRoleBinding grants verbs on it (a RoleBinding's rules skip
+ * it, "*" included): a Policy decides what a namespace's containers may do
+ * to the host, which is not the namespace's own to give. */
+#define RBAC_CLUSTER_ONLY_RESOURCE "policies"
 
 /* The verbs a request needs and a rule grants, NULL-terminated: "get",
  * "list", "watch", "create", "update", "delete", "logs", "trigger" (the

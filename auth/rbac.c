@@ -72,17 +72,25 @@ static const char *const every_resource[] = {RBAC_WILDCARD, NULL};
 static const char *const workloads[] = {"tasks",    "workflows", "crontasks",
                                         "services", "sources",   NULL};
 static const char *const rbac_objects[] = {"roles", "rolebindings", NULL};
+/* What happened to the workloads: read by whoever may read them (berthd
+ * writes Events; as in Kubernetes' edit and view roles). */
+static const char *const records[] = {"events", NULL};
 
 static const struct builtin_role {
         const char *name;
         struct builtin_rule {
                 unsigned verbs;
                 const char *const *resources;
-        } rules[2];
+        } rules[3];
 } builtin_roles[] = {
     {"admin", {{ROLE_VERBS_ALL, every_resource}}},
-    {"edit", {{ROLE_VERBS_ALL, workloads}, {VERB(GET) | VERB(LIST) | VERB(WATCH), rbac_objects}}},
-    {"viewer", {{VERB(GET) | VERB(LIST) | VERB(WATCH) | VERB(LOGS), workloads}}},
+    {"edit",
+     {{ROLE_VERBS_ALL, workloads},
+      {VERB(GET) | VERB(LIST) | VERB(WATCH), rbac_objects},
+      {VERB(GET) | VERB(LIST) | VERB(WATCH), records}}},
+    {"viewer",
+     {{VERB(GET) | VERB(LIST) | VERB(WATCH) | VERB(LOGS), workloads},
+      {VERB(GET) | VERB(LIST) | VERB(WATCH), records}}},
 };
 
 /* ---- the snapshot --------------------------------------------------------------- */
@@ -595,10 +603,19 @@ static bool rule_allows(const struct rule *rule, unsigned verb, const char *reso
         return !rule->names || (name && strv_contains((const char *const *)rule->names, name));
 }
 
-/* Whether the grant's binding reaches namespace ns. */
-static bool grant_reaches(const struct grant *g, const char *ns)
+/* Whether the grant's binding may grant anything on resource: a Policy
+ * relaxes what containers may do to the host, so only a ClusterRoleBinding
+ * grants policies — a namespace's own admin (the admin ClusterRole bound by
+ * a RoleBinding) must not make that namespace root on the host. */
+static bool binding_covers(const struct grant *g, const char *resource)
 {
-        return !*g->binding->ns || streq(g->binding->ns, ns);
+        return !*g->binding->ns || !streq(resource, RBAC_CLUSTER_ONLY_RESOURCE);
+}
+
+/* Whether the grant's binding reaches namespace ns for resource. */
+static bool grant_reaches(const struct grant *g, const char *ns, const char *resource)
+{
+        return binding_covers(g, resource) && (!*g->binding->ns || streq(g->binding->ns, ns));
 }
 
 /* The first grant allowing the request (*ret), or false. */
@@ -608,7 +625,7 @@ static bool find_grant(struct grant_walk *w, unsigned verb, const char *resource
         struct grant g;
 
         while (walk_next(w, &g))
-                if (grant_reaches(&g, ns) && rule_allows(g.rule, verb, resource, name)) {
+                if (grant_reaches(&g, ns, resource) && rule_allows(g.rule, verb, resource, name)) {
                         *ret = g;
                         return true;
                 }
@@ -705,9 +722,9 @@ static enum rbac_scope list_scope(struct grant_walk *w, const char *admin, const
          * RoleBinding never reaches cluster-scoped objects. */
         across = !*ns && !cluster_scoped(resource);
         while (walk_next(w, &g)) {
-                if (!rule_covers(g.rule, bit, resource))
+                if (!rule_covers(g.rule, bit, resource) || !binding_covers(&g, resource))
                         continue;
-                if (grant_reaches(&g, ns)) {
+                if (grant_reaches(&g, ns, resource)) {
                         if (!g.rule->names)
                                 return RBAC_ALL;
                         some = true;

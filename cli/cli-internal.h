@@ -242,6 +242,21 @@ int cli_stream(struct cli_ctx *ctx, const char *path, bool lines, int64_t deadli
 int cli_watch_event(struct cli_ctx *ctx, const char *line, size_t len, json_t **ret_ev,
                     const char **ret_type, json_t **ret_obj, const char **ret_rv);
 
+/* One change of a watch (cli_watch_kind): type ADDED, MODIFIED or DELETED
+ * and the object, borrowed for the call. Return < 0 to stop the watch with
+ * that error. */
+typedef int (*cli_watch_fn)(const char *type, const json_t *object, void *userdata);
+
+/* Follows the watch of kind in ns (NULL: every namespace) from
+ * resourceVersion rv ("" or NULL: now, the current objects first), with
+ * query appended to the request ("&labelSelector=..."; NULL: none), calling
+ * fn for every change until interrupted. Reconnects from the last version
+ * seen when the server ends the stream; when that version is too old (410
+ * Gone: the history moved on meanwhile), watches from now. Returns -errno
+ * (a server error printed) or what fn returned. */
+int cli_watch_kind(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
+                   const char *query, const char *rv, cli_watch_fn fn, void *userdata);
+
 /* "Error from server (Reason): message" plus one "  field: message" line per
  * detail, from a Status body (or the raw body when it is not one). No
  * trailing newline. Caller frees. */
@@ -359,9 +374,13 @@ int cli_print_yaml(FILE *out, const json_t *value);
  * `berth describe` fetched besides the object: for a Workflow the body of GET
  * .../workflows/NAME/results ({"steps": {"<step>": {"result", "truncated",
  * "exitCode", "files"}}}, each step's first line shown), for a kind with children (a
- * CronTask) the array of its children; NULL prints "<unavailable>". */
+ * CronTask) the array of its children; NULL prints "<unavailable>". events:
+ * the object's Events, oldest first (cli_events_sort), of which the last
+ * CLI_DESCRIBE_EVENTS_MAX end it, with how often and since when they
+ * happened; NULL or empty: "<none>". */
+#define CLI_DESCRIBE_EVENTS_MAX 10
 int cli_describe(FILE *out, const struct kind_info *kind, const json_t *object, const json_t *extra,
-                 int64_t now_ms);
+                 const json_t *events, int64_t now_ms);
 
 /* Lower-case singular kind name for "task/hello" output; "object" if NULL. */
 const char *cli_kind_singular(const struct kind_info *kind);
@@ -525,6 +544,23 @@ char *cli_source_conflict_text(const json_t *conflict);
  * error, 1 otherwise, -EIO when out failed. */
 int cli_source_sync_print(FILE *out, const json_t *source, int64_t requested_ms);
 
+/* ---- events (cmd-events.c, pure parts) ------------------------------------ */
+
+/* "Warning", "Normal" or "Warning,Normal" into a set of bits 1 << enum
+ * event_type; -EINVAL for anything else (nothing, an unknown type). */
+int cli_event_types_parse(const char *s, unsigned *ret);
+/* Whether event's type is in types (0: every type). */
+bool cli_event_wanted(const json_t *event, unsigned types);
+/* Sorts an array of Events in place, oldest lastTimestamp first; Events of
+ * the same time in the order they were written (metadata.resourceVersion).
+ * -ENOMEM (the array is then incomplete). */
+int cli_events_sort(json_t *items);
+/* The field selector of `berth events`: "involvedObject.kind=Task,
+ * involvedObject.name=NAME" for kind and name (both or neither), and
+ * "type=T" when types is one type; "" for none. Caller frees; NULL when
+ * memory ran out. */
+char *cli_events_selector(const struct kind_info *kind, const char *name, unsigned types);
+
 /* ---- tokens (cmd-token.c) ------------------------------------------------- */
 
 #define CLI_TOKEN_SECRET_BYTES 32
@@ -548,6 +584,26 @@ json_t *cli_token_object(const char *name, const char *user, const char *const *
                          size_t ngroups, int64_t expires_ms, const char *description,
                          const char *hash);
 
+/* ---- berth top (cmd-top.c, pure parts) ------------------------------------ */
+
+/* Byte counts as docker stats writes them: "4.137MiB" (powers of 1024, four
+ * significant digits: memory), "9.98kB" (powers of 1000, three: I/O). */
+void cli_bytes_binary(uint64_t n, char *out, size_t size);
+void cli_bytes_decimal(uint64_t n, char *out, size_t size);
+
+struct cli_top_opts {
+        bool all_namespaces; /* a NAMESPACE column first */
+        bool replicas;       /* a REPLICA column after NAME (Services) */
+        bool no_headers;
+};
+
+/* The table of a StatsList's items: [NAMESPACE] NAME [REPLICA] CPU% MEMORY
+ * (usage / limit) PIDS NET I/O BLOCK I/O; "-" for a CPU share not known yet
+ * and for a container without networks. An entry whose sample failed has
+ * "-" everywhere, and a "warning: NS/NAME: why" line on err after the
+ * table. Nothing for an empty array. -ENOMEM, -EIO when out or err failed. */
+int cli_top_print(FILE *out, FILE *err, const json_t *items, const struct cli_top_opts *o);
+
 /* ---- commands ------------------------------------------------------------ */
 
 int cmd_apply(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
@@ -565,6 +621,11 @@ int cmd_scale(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char
 int cmd_rollout(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_diff(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 int cmd_sync(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* berth top tasks|services [-l SELECTOR] [--no-headers]: GET of the
+ * collection with ?stats=true, printed with cli_top_print. */
+int cmd_top(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
+/* berth events [--for KIND/NAME] [--types T] [-w] (cmd-events.c). */
+int cmd_events(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 /* berth token create|list|revoke (cmd-token.c). */
 int cmd_token(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv);
 /* berth auth whoami|can-i (cmd-auth.c); can-i exits 0 yes, 1 no,

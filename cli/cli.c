@@ -82,12 +82,31 @@ static const struct cli_command commands[] = {
      "(revision, container, state, health, restarts, last exit, host ports); for a\n"
      "source its path, revision, files, objects by kind, the files in error\n"
      "(file:line:column: message), conflicts, the last prune and the drift corrected.\n"
+     "Last, the object's 10 most recent Events (see `berth events`).\n"
      "\n"
      "Examples:\n"
      "  berth describe task hello\n"
      "  berth describe task/hello\n"
      "  berth describe wf etl",
      cmd_describe},
+    {"events", "events [-n NS | -A] [--for KIND/NAME] [--types Warning[,Normal]] [-w] [-o wide]",
+     "List what happened to objects",
+     "List Events: what berthd did to objects and what happened to them (a\n"
+     "container created, started, failed, backed off; a step started; a run\n"
+     "created; a replica restarted), oldest first. A repeat of an Event within\n"
+     "10 minutes counts on the same one (COUNT with -o wide). berthd keeps an Event\n"
+     "for --event-ttl (default 1h) after it last happened.\n"
+     "\n"
+     "--for KIND/NAME shows one object's (those of an earlier object of that name\n"
+     "too: `berth describe` shows those of the object itself). --types Warning shows\n"
+     "only what went wrong. -w prints Events as they are recorded or counted on.\n"
+     "\n"
+     "Examples:\n"
+     "  berth events\n"
+     "  berth events -A --types Warning\n"
+     "  berth events --for task/hello\n"
+     "  berth events --for workflow/etl -w",
+     cmd_events},
     {"logs",
      "logs [-f] [--tail N] [--attempt K] [--timestamps] [task/]NAME | workflow/NAME "
      "[--step STEP] | service/NAME [--replica I]",
@@ -119,6 +138,21 @@ static const struct cli_command commands[] = {
      "  berth logs -f --tail 10 service/web\n"
      "  berth logs svc/web --replica 1",
      cmd_logs},
+    {"top", "top tasks|services [-l SELECTOR] [--no-headers]",
+     "Show the CPU, memory and I/O of running containers",
+     "Show the resource use of the running containers of tasks (a task's latest\n"
+     "attempt) or services (one line per replica) in the namespace (-A: in every\n"
+     "namespace), as docker stats does: CPU% (100% is one CPU busy), MEMORY (use\n"
+     "without the file cache / limit), PIDS, NET I/O and BLOCK I/O (read / written\n"
+     "since the container started; \"-\" without a network of its own). berthd\n"
+     "samples each container over about a second and reuses a sample for 2 s.\n"
+     "Needs the right to get the objects.\n"
+     "\n"
+     "Examples:\n"
+     "  berth top tasks\n"
+     "  berth top tasks -A\n"
+     "  berth top services -l app=web",
+     cmd_top},
     {"wait", "wait KIND/NAME... --for=condition=TYPE[=STATUS] | --for=delete [--timeout 60s]",
      "Wait for a condition on objects",
      "Wait until a condition holds on each named object.\n"

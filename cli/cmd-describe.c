@@ -47,6 +47,32 @@ static json_t *fetch_children(struct cli_ctx *ctx, const struct kind_info *kind,
         return TAKE_PTR(all);
 }
 
+/* The object's Events, oldest first: those whose involvedObject.uid is its
+ * uid, in its namespace ("default" for a cluster-scoped object), selected
+ * by berthd (a field selector). NULL when they cannot be had: describe
+ * prints the rest anyway. Caller frees. */
+static json_t *fetch_events(struct cli_ctx *ctx, const json_t *object)
+{
+        const char *uid = json_path_string(object, "metadata.uid");
+        const char *ns = json_path_string(object, "metadata.namespace");
+        _cleanup_free_ char *selector = uid ? str_printf("involvedObject.uid=%s", uid) : NULL;
+        _cleanup_free_ char *escaped = selector ? cli_escape(selector) : NULL;
+        _cleanup_free_ char *query = escaped ? str_printf("?fieldSelector=%s", escaped) : NULL;
+        _cleanup_free_ char *path =
+            query ? cli_path(kind_by_name("Event"), ns ? ns : "default", NULL, query) : NULL;
+        _cleanup_reply_ struct cli_reply reply = {0};
+
+        if (!path || cli_http(ctx, "GET", path, NULL, NULL, 0, &reply) < 0)
+                return NULL;
+        if (reply.status < 200 || reply.status >= 300 || !reply.body.data)
+                return NULL;
+        _cleanup_json_ json_t *list = json_loadb(reply.body.data, reply.body.len, 0, NULL);
+        json_t *items = json_object_get(list, "items");
+        if (!json_is_array(items) || cli_events_sort(items) < 0)
+                return NULL;
+        return json_incref(items);
+}
+
 int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
 {
         _cleanup_free_ char **args = NULL;
@@ -65,6 +91,7 @@ int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
         for (size_t i = 0; i < targets.n; i++) {
                 _cleanup_json_ json_t *o = NULL;
                 _cleanup_json_ json_t *results = NULL;
+                _cleanup_json_ json_t *events = NULL;
                 const struct cli_target *t = &targets.items[i];
 
                 r = cli_get_object(ctx, t->kind, ctx->ns, t->name, &o);
@@ -86,7 +113,8 @@ int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
                         results = fetch_results(ctx, t->kind, t->name);
                 else if (t->kind->children_label)
                         results = fetch_children(ctx, t->kind, t->name);
-                if (cli_describe(ctx->out, t->kind, o, results, time_now_ms()) < 0)
+                events = fetch_events(ctx, o);
+                if (cli_describe(ctx->out, t->kind, o, results, events, time_now_ms()) < 0)
                         return cli_fail(ctx, "cannot write output");
         }
         return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;

@@ -114,9 +114,9 @@ static int print_list(struct printer *p, json_t *items)
 /* ---- watch ------------------------------------------------------------- */
 
 struct watch_state {
-        struct printer *p;
-        const struct kind_info *kind;
-        const char *name; /* only this object, or NULL */
+        struct cli_ctx *ctx;
+        cli_watch_fn fn;
+        void *userdata;
         char rv[32];
         bool gone; /* the server no longer has history from rv (410) */
 };
@@ -127,7 +127,7 @@ static int on_watch_line(const char *line, size_t len, void *userdata)
         _cleanup_json_ json_t *ev = NULL;
         const char *type, *rv;
         json_t *obj;
-        int r = cli_watch_event(w->p->ctx, line, len, &ev, &type, &obj, &rv);
+        int r = cli_watch_event(w->ctx, line, len, &ev, &type, &obj, &rv);
 
         if (r < 0)
                 return r;
@@ -141,50 +141,39 @@ static int on_watch_line(const char *line, size_t len, void *userdata)
                     s ? cli_status_format((long)json_integer_value(json_object_get(obj, "code")), s,
                                           strlen(s))
                       : NULL;
-                fprintf(w->p->ctx->err, "%s\n", msg ? msg : "Error from server");
+                fprintf(w->ctx->err, "%s\n", msg ? msg : "Error from server");
                 return -EPROTO;
         }
         if (rv)
                 str_copy(w->rv, sizeof(w->rv), rv);
         if (streq(type, "BOOKMARK"))
                 return 0;
-        if (w->name && !streq(json_path_string(obj, "metadata.name"), w->name))
-                return 0;
-        r = printer_add(w->p, w->kind, obj);
-        if (r < 0)
-                return r;
-        return printer_flush(w->p);
+        return w->fn(type, obj, w->userdata);
 }
 
-/* Streams changes after resourceVersion rv until interrupted; reconnects
- * from the last version seen when the server ends the stream. When that
- * version is too old (410 Gone: the history moved on while we were away),
- * watches from now, which first sends every current object again. */
-static int watch(struct printer *p, const struct kind_info *kind, const char *ns, const char *name,
-                 const char *selector, const char *rv)
+int cli_watch_kind(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
+                   const char *query, const char *rv, cli_watch_fn fn, void *userdata)
 {
-        struct watch_state w = {.p = p, .kind = kind, .name = name};
-        _cleanup_free_ char *esel = selector ? cli_escape(selector) : NULL;
+        struct watch_state w = {.ctx = ctx, .fn = fn, .userdata = userdata};
 
         str_copy(w.rv, sizeof(w.rv), rv ? rv : "");
         for (;;) {
                 _cleanup_reply_ struct cli_reply err = {0};
                 _cleanup_free_ char *erv = cli_escape(w.rv);
-                _cleanup_free_ char *q =
-                    str_printf("?watch=true&resourceVersion=%s%s%s", erv ? erv : "",
-                               esel ? "&labelSelector=" : "", esel ? esel : "");
+                _cleanup_free_ char *q = str_printf("?watch=true&resourceVersion=%s%s",
+                                                    erv ? erv : "", query ? query : "");
                 _cleanup_free_ char *path = q ? cli_path(kind, ns, NULL, q) : NULL;
                 if (!path)
                         return -ENOMEM;
                 int64_t started = time_mono_ms();
                 w.gone = false;
-                int r = cli_stream(p->ctx, path, true, 0, on_watch_line, &w, &err);
+                int r = cli_stream(ctx, path, true, 0, on_watch_line, &w, &err);
                 if (r == -EPROTO && (err.status == 410 || w.gone)) {
                         w.rv[0] = '\0';
                         continue;
                 }
                 if (r == -EPROTO && err.status) {
-                        cli_status_print(p->ctx, &err);
+                        cli_status_print(ctx, &err);
                         return r;
                 }
                 if (r < 0)
@@ -194,6 +183,39 @@ static int watch(struct printer *p, const struct kind_info *kind, const char *ns
                 if (time_mono_ms() - started < 1000)
                         usleep(1000 * 1000);
         }
+}
+
+struct get_watch {
+        struct printer *p;
+        const struct kind_info *kind;
+        const char *name; /* only this object, or NULL */
+};
+
+static int print_change(const char *type, const json_t *obj, void *userdata)
+{
+        struct get_watch *g = userdata;
+        (void)type;
+
+        if (g->name && !streq(json_path_string(obj, "metadata.name"), g->name))
+                return 0;
+        int r = printer_add(g->p, g->kind, obj);
+        if (r < 0)
+                return r;
+        return printer_flush(g->p);
+}
+
+/* Prints every change after resourceVersion rv until interrupted
+ * (cli_watch_kind). */
+static int watch(struct printer *p, const struct kind_info *kind, const char *ns, const char *name,
+                 const char *selector, const char *rv)
+{
+        struct get_watch g = {.p = p, .kind = kind, .name = name};
+        _cleanup_free_ char *esel = selector ? cli_escape(selector) : NULL;
+        _cleanup_free_ char *q = esel ? str_printf("&labelSelector=%s", esel) : NULL;
+
+        if (selector && !q)
+                return -ENOMEM;
+        return cli_watch_kind(p->ctx, kind, ns, q, rv, print_change, &g);
 }
 
 /* ---- command ------------------------------------------------------------- */

@@ -929,6 +929,94 @@ static void describe_source_sections(FILE *out, const json_t *o, const json_t *e
         }
 }
 
+/* ---- events --------------------------------------------------------------- */
+
+/* kubectl's AGE of an Event: since it last happened, and for a repeat how
+ * often since when: "30s (x4 over 12m)". */
+static char *event_age_text(const json_t *e, int64_t now_ms)
+{
+        const char *last = json_string_value(json_object_get(e, "lastTimestamp"));
+        const char *first = json_string_value(json_object_get(e, "firstTimestamp"));
+        json_int_t count = json_integer_value(json_object_get(e, "count"));
+        int64_t t0, t1;
+        char a[32], b[32];
+
+        if (!last || time_parse_rfc3339(last, &t1) < 0)
+                return strdup("<unknown>");
+        age_format(now_ms > t1 ? now_ms - t1 : 0, a, sizeof(a));
+        if (count <= 1 || !first || time_parse_rfc3339(first, &t0) < 0)
+                return strdup(a);
+        age_format(now_ms > t0 ? now_ms - t0 : 0, b, sizeof(b));
+        return str_printf("%s (x%lld over %s)", a, (long long)count, b);
+}
+
+static void describe_events(FILE *out, const json_t *events, int64_t now_ms)
+{
+        static const char *const titles[] = {"TYPE", "REASON", "AGE", "FROM", "MESSAGE"};
+        enum { N = ARRAY_SIZE(titles) };
+        size_t total = json_array_size(events);
+        size_t first = total > CLI_DESCRIBE_EVENTS_MAX ? total - CLI_DESCRIBE_EVENTS_MAX : 0;
+        size_t n = total - first;
+        char **cells = n ? calloc(n * N, sizeof(char *)) : NULL;
+
+        if (!cells) {
+                field(out, 0, LABEL_WIDTH, "Events", NULL);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const json_t *e = json_array_get(events, first + i);
+                char **row = cells + i * N;
+
+                row[0] = cli_one_line(json_string_value(json_object_get(e, "type")), 0);
+                row[1] = cli_one_line(json_string_value(json_object_get(e, "reason")), 0);
+                row[2] = event_age_text(e, now_ms);
+                row[3] = cli_one_line(json_path_string(e, "source.component"), 0);
+                row[4] = cli_one_line(json_string_value(json_object_get(e, "message")), 0);
+        }
+        fputs("Events:\n", out);
+        grid(out, titles, N, cells, n);
+        free_cells(cells, n * N);
+}
+
+/* ---- describe: Notifier ------------------------------------------------- */
+
+/* The counts, the last delivery on one line ("Sent (200) for Failed of
+ * task/etl, 2 attempts, at <time> (<age>)") and the last error. */
+static void describe_notifier_status(FILE *out, const json_t *o, int64_t now_ms)
+{
+        const int w = 16;
+        const json_t *last = json_path(o, "status.lastDelivery");
+        const char *kind = json_path_string(last, "object.kind");
+        _cleanup_free_ char *at = time_with_age(json_path_string(last, "time"), now_ms);
+        _cleanup_free_ char *code = cli_scalar_text(json_object_get(last, "code"));
+        _cleanup_free_ char *lower = kind ? strdup(kind) : NULL;
+        _cleanup_free_ char *error_at =
+            time_with_age(json_path_string(o, "status.lastErrorTime"), now_ms);
+        static const char *const counts[] = {"delivered", "failures", "dropped"};
+        static const char *const labels[] = {"Delivered", "Failures", "Dropped"};
+
+        for (char *c = lower; c && *c; c++)
+                *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        for (size_t i = 0; i < ARRAY_SIZE(counts); i++) {
+                _cleanup_free_ char *n =
+                    cli_scalar_text(json_object_get(json_object_get(o, "status"), counts[i]));
+                field(out, 2, w, labels[i], n ? n : "0");
+        }
+        _cleanup_free_ char *what =
+            last ? str_printf("%s%s%s%s for %s of %s/%s, %lld attempt%s, at %s",
+                              json_path_string(last, "result") ?: "?", code ? " (" : "",
+                              code ? code : "", code ? ")" : "",
+                              json_path_string(last, "event") ?: "?", lower ? lower : "?",
+                              json_path_string(last, "object.name") ?: "?",
+                              (long long)json_path_int(last, "attempts", 0),
+                              json_path_int(last, "attempts", 0) == 1 ? "" : "s", at ? at : "?")
+                 : NULL;
+        field(out, 2, w, "Last Delivery", what);
+        field(out, 2, w, "Last Error", json_path_string(o, "status.lastError"));
+        if (error_at)
+                field(out, 2, w, "Error At", error_at);
+}
+
 /* ---- describe: every kind ----------------------------------------------- */
 
 /* What describe shows of a kind beyond the generic parts. */
@@ -972,6 +1060,10 @@ static const struct kind_describer describers[] = {
         .status = describe_source_status,
         .sections = describe_source_sections,
     },
+    {
+        .kind = "Notifier",
+        .status = describe_notifier_status,
+    },
 };
 
 static const struct kind_describer generic_describer = {
@@ -987,7 +1079,7 @@ static const struct kind_describer *describer_of(const struct kind_info *kind)
 }
 
 int cli_describe(FILE *out, const struct kind_info *kind, const json_t *o, const json_t *results,
-                 int64_t now_ms)
+                 const json_t *events, int64_t now_ms)
 {
         const int w = 12;
         const struct kind_describer *kp = describer_of(kind);
@@ -1022,7 +1114,6 @@ int cli_describe(FILE *out, const struct kind_info *kind, const json_t *o, const
         describe_conditions(out, json_path(o, "status.conditions"));
         if (kp->sections)
                 kp->sections(out, o, results, now_ms);
-        /* TODO(events): list the object's recent Events once the API serves them. */
-        field(out, 0, LABEL_WIDTH, "Events", NULL);
+        describe_events(out, events, now_ms);
         return ferror(out) ? -EIO : 0;
 }

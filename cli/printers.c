@@ -174,6 +174,24 @@ static char *condition_text(const json_t *o, const struct printer_column *col)
         return strdup(col->fallback ? col->fallback : "");
 }
 
+/* "task/hello" of a reference {kind, name}: the kind as the CLI spells it
+ * (kind_lookup's singular), else lower-cased; "" without a name. */
+static char *object_ref_text(const json_t *ref)
+{
+        const char *kind = json_string_value(json_object_get(ref, "kind"));
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        const struct kind_info *k = kind_lookup(kind);
+        char lower[64];
+        size_t i = 0;
+
+        if (!name)
+                return strdup("");
+        for (const char *p = kind ? kind : ""; *p && i < sizeof(lower) - 1; p++)
+                lower[i++] = (char)tolower((unsigned char)*p);
+        lower[i] = '\0';
+        return str_printf("%s/%s", k ? k->singular : lower, name);
+}
+
 char *cli_column_text(const struct printer_column *col, const json_t *o, int64_t now_ms)
 {
         const json_t *v = json_path(o, col->path);
@@ -214,6 +232,8 @@ char *cli_column_text(const struct printer_column *col, const json_t *o, int64_t
                                   (long long)(col->until ? json_path_int(o, col->until, 0) : 0));
         case COLUMN_CONDITION:
                 return condition_text(o, col);
+        case COLUMN_OBJECT:
+                return object_ref_text(v);
         case COLUMN_TEXT:
                 break;
         }
@@ -231,7 +251,8 @@ int cli_table_init(struct cli_table *t, const struct cli_print_opts *opts)
         *t = (struct cli_table){.opts = *opts};
         if (opts->all_namespaces)
                 t->cols[t->ncols++] = &namespace_column;
-        t->cols[t->ncols++] = &name_column;
+        if (!opts->kind || !opts->kind->name_wide || opts->wide)
+                t->cols[t->ncols++] = &name_column;
         for (const struct printer_column *c = cols; c->title && t->ncols < CLI_TABLE_COLS_MAX; c++)
                 if (!c->wide || opts->wide)
                         t->cols[t->ncols++] = c;

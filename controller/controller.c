@@ -15,6 +15,7 @@
 
 #include "controller-internal.h"
 #include "builder.h"
+#include "events.h"
 #include "probe.h"
 #include "reconciler.h"
 
@@ -48,11 +49,13 @@ struct controller {
         size_t n_source_roots;
         const char *const *build_roots;
         size_t n_build_roots;
-        struct builder *builder; /* Workflow build steps' image builds */
+        struct builder *builder;   /* Workflow build steps' image builds */
+        struct exec_runner *execs; /* docker-exec Tasks' commands */
         const struct admission_policy *admission;
         const struct secrets_keyring *secrets;
         const char *secrets_dir;
         const char *secrets_dir_error;
+        struct events_recorder *events;
         char cluster[40]; /* the store's identity; labels berth.cluster on containers */
 
         /* qlock guards queue: the caches' handlers enqueue from their own threads
@@ -596,6 +599,9 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                 c->fence =
                     (struct store_guard){.key = c->fence_key, .mod_revision = fence->mod_revision};
         }
+        /* Events are written under the workers' fence, from before the
+         * first reconcile. */
+        events_start(c->events, c->fence_key ? &c->fence : NULL);
         /* What came due before now was missed while no controller acted. */
         int64_t acting_since = time_now_ms();
         r = workqueue_new(NULL, &c->run_queue);
@@ -654,12 +660,14 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .build_roots = c->build_roots,
                     .n_build_roots = c->n_build_roots,
                     .builder = c->builder,
+                    .execs = c->execs,
                     .admission = c->admission,
                     .secrets = c->secrets,
                     .secrets_dir = c->secrets_dir,
                     .secrets_dir_error = c->secrets_dir_error,
                     .watch_source = source_watches_set,
                     .watch_userdata = c->source_watches,
+                    .events = c->events,
                 };
                 c->n_workers++;
                 r = pthread_create(&w->thread, NULL, worker_main, w);
@@ -705,6 +713,9 @@ void controller_stop_workers(struct controller *c)
                 if (c->workers[i].started)
                         pthread_join(c->workers[i].thread, NULL);
         resync_stop(c);
+        /* No reconcile records any more: what they did is written (bounded
+         * wait) before the fence goes. */
+        events_stop(c->events);
         workqueue_free(c->run_queue);
         c->run_queue = NULL;
         for (size_t i = 0; i < c->n_workers; i++)
@@ -773,6 +784,7 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
         c->secrets = cfg->secrets;
         c->secrets_dir = cfg->secrets_dir;
         c->secrets_dir_error = cfg->secrets_dir_error;
+        c->events = cfg->events;
         c->n_build_roots = cfg->n_build_roots;
         c->source_watches = source_watches_new(enqueue_key, c);
         if (!c->source_watches) {
@@ -782,6 +794,11 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
         r = prober_new(CONTROLLER_PROBES_IN_FLIGHT, on_owner_change, c, &c->prober, err);
         if (r < 0) {
                 berth_error_prefix(err, "start prober");
+                goto fail;
+        }
+        r = exec_runner_new(on_owner_change, c, &c->execs);
+        if (r < 0) {
+                berth_error_set(err, r, "start docker-exec runner: out of memory");
                 goto fail;
         }
         if (c->n_build_roots > 0) {
@@ -828,6 +845,7 @@ void controller_free(struct controller *c)
         /* The caches' handlers enqueue under qlock: free them first. */
         prober_free(c->prober);
         builder_free(c->builder);
+        exec_runner_free(c->execs);
         source_watches_free(c->source_watches);
         container_cache_free(c->containers);
         object_cache_free(c->objects);
@@ -844,4 +862,11 @@ struct object_cache *controller_objects(struct controller *c)
 struct container_cache *controller_containers(struct controller *c)
 {
         return c->containers;
+}
+
+int controller_task_exec_logs(void *userdata, const char *uid, char **ret, size_t *ret_len)
+{
+        struct controller *c = userdata;
+
+        return exec_runner_logs(c ? c->execs : NULL, uid, ret, ret_len);
 }

@@ -78,11 +78,16 @@ struct controller_config {
         const struct secrets_keyring *secrets;
         const char *secrets_dir;
         const char *secrets_dir_error;
+        /* Records the reconcilers' Events (events.h); borrowed; NULL: none.
+         * It writes while the workers run, under their fence: started with
+         * them, and flushed and stopped once they have stopped. */
+        struct events_recorder *events;
 };
 
 #define CONTROLLER_DEFAULT_COMPACT_MS (5 * 60 * 1000)
 
 struct admission_policy;
+struct events_recorder;
 struct secrets_keyring;
 struct controller;
 
@@ -109,6 +114,9 @@ const char *controller_cluster_id(struct controller *c);
 /* The desired-state cache; the API serves reads from it. Borrowed. */
 struct object_cache *controller_objects(struct controller *c);
 struct container_cache *controller_containers(struct controller *c);
+/* The output kept of a docker-exec Task's latest exec (exec_runner_logs;
+ * userdata is the controller): for api_config.task_exec_logs. */
+int controller_task_exec_logs(void *userdata, const char *uid, char **ret, size_t *ret_len);
 
 /* ---- leader election -------------------------------------------------- */
 

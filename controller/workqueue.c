@@ -16,11 +16,29 @@
  *
  * Allocation failures drop the key (the add functions return void); the
  * periodic resync of the controller enqueues every key again.
+ *
+ * Metrics: the FIFO's length (summed over the process's queues), the keys
+ * that became dirty, the rate-limited adds, and how long a dirty key waited
+ * for a worker. Their series are looked up once, in workqueue_new, and
+ * updated with atomics under the queue's own lock.
  */
 #include <pthread.h>
 #include <time.h>
 
 #include "controller.h"
+#include "metrics.h"
+
+static struct metrics_family depth_family = METRICS_GAUGE_INIT(
+    "berth_workqueue_depth", "Keys waiting in the workqueue for a worker (not those on timers).");
+static struct metrics_family adds_family = METRICS_COUNTER_INIT(
+    "berth_workqueue_adds_total", "Keys that became due in the workqueue (an add of a key already "
+                                  "waiting is not counted).");
+static struct metrics_family retries_family =
+    METRICS_COUNTER_INIT("berth_workqueue_retries_total",
+                         "Rate-limited adds: keys requeued with backoff after a failure.");
+static struct metrics_family latency_family = METRICS_HISTOGRAM_INIT(
+    "berth_workqueue_queue_duration_seconds",
+    "Time from a key's add (or its timer firing) to a worker taking it.", METRICS_BUCKETS_LATENCY);
 
 struct wq_item {
         char *key;
@@ -29,9 +47,10 @@ struct wq_item {
         bool dirty;
         bool processing;
         bool waiting;
-        int64_t due;     /* valid while waiting */
-        uint64_t seq;    /* insertion order among equal due times */
-        size_t heap_pos; /* valid while waiting */
+        int64_t due;      /* valid while waiting */
+        int64_t dirty_ns; /* metrics_now_ns() when it became dirty */
+        uint64_t seq;     /* insertion order among equal due times */
+        size_t heap_pos;  /* valid while waiting */
         int failures;
 };
 
@@ -54,6 +73,8 @@ struct workqueue {
         size_t heap_len;
         size_t heap_cap;
         uint64_t next_seq;
+
+        struct metrics_series *depth, *adds, *retries, *latency;
 };
 
 #define WQ_INITIAL_BUCKETS 64
@@ -163,6 +184,7 @@ static int fifo_push(struct workqueue *q, struct wq_item *it)
         }
         q->fifo[(q->fifo_head + q->fifo_len) % q->fifo_cap] = it;
         q->fifo_len++;
+        metrics_series_add(q->depth, 1);
         return 0;
 }
 
@@ -175,6 +197,7 @@ static void fifo_pop(struct workqueue *q)
 {
         q->fifo_head = (q->fifo_head + 1) % q->fifo_cap;
         q->fifo_len--;
+        metrics_series_add(q->depth, -1);
 }
 
 /* ---- timer heap ----------------------------------------------------------- */
@@ -255,6 +278,8 @@ static void mark_dirty(struct workqueue *q, struct wq_item *it)
         if (q->shutting_down || it->dirty)
                 return;
         it->dirty = true;
+        it->dirty_ns = metrics_now_ns();
+        metrics_series_add(q->adds, 1);
         if (it->processing)
                 return;
         if (fifo_push(q, it) < 0) {
@@ -330,6 +355,10 @@ int workqueue_new(int64_t (*now_ms)(void), struct workqueue **ret)
         if (!q)
                 return -ENOMEM;
         q->now_ms = now_ms ? now_ms : time_mono_ms;
+        q->depth = metrics_series(&depth_family, NULL);
+        q->adds = metrics_series(&adds_family, NULL);
+        q->retries = metrics_series(&retries_family, NULL);
+        q->latency = metrics_series(&latency_family, NULL);
         q->n_buckets = WQ_INITIAL_BUCKETS;
         q->buckets = calloc(q->n_buckets, sizeof(*q->buckets));
         if (!q->buckets) {
@@ -359,6 +388,7 @@ void workqueue_free(struct workqueue *q)
 {
         if (!q)
                 return;
+        metrics_series_add(q->depth, -(int64_t)q->fifo_len);
         for (size_t i = 0; i < q->n_buckets; i++) {
                 struct wq_item *it = q->buckets[i];
                 while (it) {
@@ -404,6 +434,7 @@ void workqueue_add_rate_limited(struct workqueue *q, const char *key)
         if (!q->shutting_down) {
                 struct wq_item *it = item_get(q, key);
                 if (it) {
+                        metrics_series_add(q->retries, 1);
                         int64_t delay = backoff_ms(it->failures);
                         if (it->failures < INT32_MAX)
                                 it->failures++;
@@ -468,6 +499,7 @@ int workqueue_get(struct workqueue *q, char **ret_key)
                                 break;
                         }
                         fifo_pop(q);
+                        metrics_series_observe_since(q->latency, it->dirty_ns);
                         it->dirty = false;
                         it->processing = true;
                         *ret_key = key;

@@ -372,6 +372,33 @@ int docker_image_inspect(struct docker *d, const char *image, struct berth_error
         return simple_call(d, "GET", path, NULL, NULL, ctx, err);
 }
 
+int docker_image_user(struct docker *d, const char *image, char **ret_user, struct berth_error *err)
+{
+        _cleanup_free_ char *e = NULL, *path = NULL;
+        _cleanup_json_ json_t *j = NULL;
+        char ctx[DOCKER_CONTEXT_MAX];
+        char *user;
+
+        snprintf(ctx, sizeof(ctx), "inspect image %s", image ? image : "");
+        if (!image || !image[0])
+                return berth_error_set(err, -EINVAL, "%s: no image", ctx);
+        e = docker_escape(image);
+        path = e ? str_printf("/images/%s/json", e) : NULL;
+        if (!path)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        int r = docker_get_json(d, path, NULL, &j, ctx, err);
+        if (r < 0)
+                return r;
+        const json_t *u = json_object_get(json_object_get(j, "Config"), "User");
+        if (u && !json_is_string(u))
+                return berth_error_set(err, -EPROTO, "%s: Config.User is not a string", ctx);
+        user = strdup(u ? json_string_value(u) : "");
+        if (!user)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        *ret_user = user;
+        return 0;
+}
+
 int docker_image_remove(struct docker *d, const char *image, struct berth_error *err)
 {
         static const long ok[] = {404, 0}; /* already gone */

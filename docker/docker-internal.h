@@ -81,6 +81,15 @@ char *docker_escape(const char *s);
  * Caller frees; NULL on OOM. */
 char *docker_list_query(const char *base, const char *label_filter);
 
+/* The operation a call is counted under in berth_docker_requests_total:
+ * its method and path template ("POST /containers/{id}/start" is "start",
+ * "GET /containers/{id}/json" "inspect", "POST /images/create" "pull"),
+ * never the ids in the path; "other" for a path the client does not call.
+ * Static string. Pure. */
+const char *docker_operation(const char *method, const char *path);
+/* "2xx".."5xx" for a call that got an answer (rc >= 0), else "error". */
+const char *docker_code_class(int rc, long status);
+
 /* -errno for a failed HTTP status: 400 -EINVAL, 401/403 -EACCES, 404 -ENOENT,
  * 409 -EBUSY, 5xx -EIO, others -EPROTO. */
 int docker_status_to_errno(long status);

@@ -1,9 +1,11 @@
 /* docker: client lifecycle, the request core, version negotiation and error
- * formatting. Every Engine API call goes through docker_call(). */
+ * formatting. Every Engine API call goes through docker_call(), which also
+ * counts it by operation for /metrics. */
 #include <ctype.h>
 #include <pthread.h>
 
 #include "docker-internal.h"
+#include "metrics.h"
 
 #define DOCKER_DEFAULT_URL     "unix:///var/run/docker.sock"
 #define DOCKER_REMOTE_TEXT_MAX 512 /* non-JSON error bodies are cut here */
@@ -148,6 +150,87 @@ int docker_version_negotiate(const char *server_max, const char *server_min,
         return 0;
 }
 
+/* ---- operations, for metrics ------------------------------------------ */
+
+/* The verbs of /containers/{id}/<verb> a metric may name; any other is
+ * "other", so that no id or unknown word becomes a label value. */
+static const char *const container_verbs[] = {
+    "start", "kill",    "wait",  "logs",    "archive", "stats",
+    "stop",  "restart", "pause", "unpause", "top",
+};
+
+const char *docker_operation(const char *method, const char *path)
+{
+        bool get = !method || streq(method, "GET"), post = streq(method, "POST");
+        bool del = streq(method, "DELETE");
+
+        if (!path)
+                return "other";
+        if (str_has_prefix(path, "/containers/")) {
+                const char *rest = path + strlen("/containers/");
+                const char *slash = strchr(rest, '/');
+                if (!slash) {
+                        if (post && streq(rest, "create"))
+                                return "create";
+                        if (get && streq(rest, "json"))
+                                return "list";
+                        return del && *rest ? "remove" : "other";
+                }
+                const char *verb = slash + 1;
+                if (get && streq(verb, "json"))
+                        return "inspect";
+                for (size_t i = 0; i < ARRAY_SIZE(container_verbs); i++)
+                        if (streq(verb, container_verbs[i]))
+                                return container_verbs[i];
+                return "other";
+        }
+        /* Image names may hold '/' when not escaped: match the ends. */
+        if (str_has_prefix(path, "/images/")) {
+                if (post && streq(path, "/images/create"))
+                        return "pull";
+                if (get && str_has_suffix(path, "/json"))
+                        return "image_inspect";
+                return del ? "image_remove" : "other";
+        }
+        if (str_has_prefix(path, "/volumes")) {
+                if (get && streq(path, "/volumes"))
+                        return "volume_list";
+                if (post && streq(path, "/volumes/create"))
+                        return "volume_create";
+                return del && str_has_prefix(path, "/volumes/") ? "volume_remove" : "other";
+        }
+        static const struct {
+                const char *path, *op;
+        } plain[] = {
+            {"/events", "events"}, {"/build", "build"}, {"/version", "version"},
+            {"/info", "info"},     {"/_ping", "ping"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
+                if (streq(path, plain[i].path))
+                        return plain[i].op;
+        return "other";
+}
+
+const char *docker_code_class(int rc, long status)
+{
+        static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+        if (rc < 0 || status < 100 || status > 599)
+                return "error";
+        return classes[status / 100 - 1];
+}
+
+static struct metrics_family requests =
+    METRICS_COUNTER_INIT("berth_docker_requests_total",
+                         "Docker Engine API calls by operation and status class (error: no "
+                         "answer, or the call failed on our side).",
+                         "operation", "code_class");
+static struct metrics_family request_seconds =
+    METRICS_HISTOGRAM_INIT("berth_docker_request_duration_seconds",
+                           "Duration of Docker Engine API calls; a stream's (events, logs, "
+                           "pull, build) until it ended.",
+                           METRICS_BUCKETS_LATENCY, "operation");
+
 /* ---- request core ------------------------------------------------------ */
 
 struct call_state {
@@ -271,7 +354,7 @@ int docker_req_fail(const struct docker_req *req, int code, const char *context,
                                       req->status, req->resp.data, req->resp.len, context);
 }
 
-int docker_call(struct docker *d, struct docker_req *req, const char *context,
+static int call(struct docker *d, struct docker_req *req, const char *context,
                 struct berth_error *err)
 {
         _cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
@@ -380,6 +463,20 @@ int docker_call(struct docker *d, struct docker_req *req, const char *context,
         if (rc != CURLE_OK)
                 return transport_error(d, rc, context, err);
         return 0;
+}
+
+int docker_call(struct docker *d, struct docker_req *req, const char *context,
+                struct berth_error *err)
+{
+        int64_t start = metrics_now_ns();
+        int r = call(d, req, context, err);
+        const char *op = docker_operation(req->method, req->path);
+
+        metrics_counter_add(&requests, (const char *const[]){op, docker_code_class(r, req->status)},
+                            1);
+        metrics_series_observe_since(metrics_series(&request_seconds, (const char *const[]){op}),
+                                     start);
+        return r;
 }
 
 int docker_get_json(struct docker *d, const char *path, const char *query, json_t **ret,

@@ -107,6 +107,11 @@ int docker_container_list(struct docker *d, const char *label_filter, struct doc
 
 /* 0 if present locally, -ENOENT if not. */
 int docker_image_inspect(struct docker *d, const char *image, struct berth_error *err);
+/* The user a container of image runs as unless told otherwise: its
+ * Config.User, "" when it sets none (root). *ret_user is the caller's to
+ * free. -ENOENT if the image is not present locally. */
+int docker_image_user(struct docker *d, const char *image, char **ret_user,
+                      struct berth_error *err);
 /* POST /images/create; errors inside the 200 progress stream become -EIO with
  * the stream's message; offline failures keep the daemon's message. */
 int docker_image_pull(struct docker *d, const char *image, struct berth_error *err);
@@ -144,6 +149,29 @@ struct docker_logs_opts {
 
 int docker_container_logs(struct docker *d, const char *id, const struct docker_logs_opts *opts,
                           docker_log_fn fn, void *userdata, struct berth_error *err);
+
+/* ---- exec: a command inside a running container ---------------------- */
+
+/* Where an exec instance stands (GET /exec/{id}/json). */
+struct docker_exec_info {
+        bool running;
+        bool exit_known; /* ExitCode is set: the command ended */
+        int exit_code;
+        int pid; /* the process's pid on the host (Docker's Pid); 0 before it started */
+};
+
+/* POST /containers/{id}/exec with body (Cmd, Env, User, WorkingDir,
+ * AttachStdout, AttachStderr). *ret_id is the exec's id (caller frees);
+ * -ENOENT: no such container, -EBUSY (409): it is not running. */
+int docker_exec_create(struct docker *d, const char *container_id, const json_t *body,
+                       char **ret_id, struct berth_error *err);
+/* POST /exec/{id}/start attached (no TTY): fn gets the command's output as
+ * it arrives (stdout and stderr frames), and the call blocks until the
+ * command ends (or docker_interrupt: -EINTR). */
+int docker_exec_start(struct docker *d, const char *exec_id, docker_log_fn fn, void *userdata,
+                      struct berth_error *err);
+int docker_exec_inspect(struct docker *d, const char *exec_id, struct docker_exec_info *ret,
+                        struct berth_error *err);
 
 /* ---- events ----------------------------------------------------------- */
 
@@ -233,3 +261,44 @@ typedef int (*docker_build_progress_fn)(const char *line, void *userdata);
 int docker_image_build(struct docker *d, const char *context_dir,
                        const struct docker_build_opts *opts, docker_build_progress_fn fn,
                        void *userdata, char **ret_image_id, struct berth_error *err);
+
+/* ---- stats ------------------------------------------------------------ */
+
+/* One sample of a container's resource use, as `docker stats` shows it. */
+struct docker_stats {
+        char read[40]; /* Docker's "read": when the sample was taken (RFC 3339) */
+        /* CPU time over the interval between precpu_stats and cpu_stats, as a
+         * share of one CPU (200 = two CPUs busy): cpu delta / system delta ×
+         * online CPUs × 100. cpu_known is false when precpu_stats is empty (a
+         * one-shot sample, or the container's first) or the system did not
+         * advance. */
+        bool cpu_known;
+        double cpu_percent;
+        /* memory_stats.usage minus the inactive file cache (cgroup v1:
+         * stats.total_inactive_file, v2: stats.inactive_file), as the docker
+         * CLI counts it; limit is the cgroup's, or the host's memory. */
+        uint64_t memory_usage;
+        uint64_t memory_limit;
+        uint64_t pids; /* pids_stats.current */
+        /* Sums over "networks"; network_known is false when Docker reports
+         * none (network "none" or "host": the host's counters are not the
+         * container's). */
+        bool network_known;
+        uint64_t net_rx_bytes;
+        uint64_t net_tx_bytes;
+        /* blkio_stats.io_service_bytes_recursive, "Read"/"Write" (v1) or
+         * "read"/"write" (v2) summed over devices. */
+        uint64_t block_read_bytes;
+        uint64_t block_write_bytes;
+};
+
+/* Reads one GET /containers/{id}/stats answer into ret; absent fields are
+ * 0. -EPROTO when raw is not an object. Pure. */
+int docker_stats_parse(const json_t *raw, struct docker_stats *ret);
+/* GET /containers/{id}/stats?stream=false: Docker takes two samples about a
+ * second apart (one-shot=false) so that precpu_stats is filled and the CPU
+ * share can be computed; the call therefore takes about 1 s. A container
+ * that is not running answers an empty sample (everything 0, cpu_known
+ * false). -ENOENT when it does not exist. */
+int docker_container_stats(struct docker *d, const char *id, struct docker_stats *ret,
+                           struct berth_error *err);

@@ -19,6 +19,9 @@ static const struct kind_info *const kinds[] = {
     &kind_clusterrolebinding,
     &kind_token,
     &kind_secret,
+    &kind_event,
+    &kind_policy,
+    &kind_notifier,
     NULL,
 };
 /* clang-format on */

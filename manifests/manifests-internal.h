@@ -166,6 +166,9 @@ extern const struct kind_info kind_rolebinding;
 extern const struct kind_info kind_clusterrolebinding;
 extern const struct kind_info kind_token;
 extern const struct kind_info kind_secret;
+extern const struct kind_info kind_event;
+extern const struct kind_info kind_policy;
+extern const struct kind_info kind_notifier;
 
 /* A user or group name at path (subject_name_is_valid): false (reported)
  * when it is not one. */
@@ -189,6 +192,15 @@ enum task_context {
  * no deadline, no TTL. */
 void task_check(struct check *c, const json_t *spec, const char *parent, enum task_context where,
                 struct task_spec *ret);
+/* A Task spec's securityContext, hostPID, hostIPC and devices at parent,
+ * decoded into *out (its devices owned: task_spec_release frees them). */
+void check_security(struct check *c, const json_t *spec, const char *parent,
+                    struct task_security *out);
+/* A list of capability names at parent.key (capability_from_string: any
+ * case, CAP_ or not, ALL), unique once normalised; its set, 0 when absent
+ * (what is wrong is reported and left out). */
+uint64_t check_capabilities(struct check *c, const json_t *obj, const char *parent,
+                            const char *key);
 /* The documented defaults of a Task spec checked as where says. */
 void task_defaults(json_t *spec, enum task_context where);
 /* Checks a Workflow spec at parent ("spec", "spec.workflowTemplate.spec")

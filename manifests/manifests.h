@@ -45,6 +45,7 @@ enum column_format {
         COLUMN_RATIO,     /* "<int at path>/<int at until>" ("2/3"); 0 for an absent one */
         COLUMN_CONDITION, /* the status ("True") of the entry of the conditions array at path
                            * whose type is `condition`; the fallback (else "") without one */
+        COLUMN_OBJECT,    /* an object reference ({kind, name}) at path as "task/hello" */
 };
 
 struct printer_column {
@@ -75,10 +76,14 @@ struct kind_info {
          * no longer changes (`berth wait` gives up on an unmet condition). */
         bool runs_to_completion;
         /* API subresources, NULL-terminated (may be NULL): "log" (the
-         * containers' output), "results" (growing data, see object_data_key). */
+         * containers' output), "results" (growing data, see object_data_key),
+         * "stats" (the running containers' resource use). */
         const char *const *subresources;
         /* `berth get` columns after NAMESPACE (with -A) and NAME. */
         const struct printer_column *columns;
+        /* NAME only with -o wide: a name nobody reads or types (an Event's
+         * is generated). */
+        bool name_wide;
         /* The label its children (the objects it creates) carry with its name,
          * or NULL: `berth describe` lists them. */
         const char *children_label;
@@ -369,11 +374,78 @@ struct task_volume {
         int64_t size_limit; /* tmpfs bytes; 0 = Docker's default */
 };
 
+/* ---- container security (security.c) ------------------------------------ */
+
+/* Linux capabilities, numbered as the kernel numbers them and named as
+ * Docker names them ("SYS_ADMIN"): a set of them is a bit mask, bit i for
+ * capability i, and CAPABILITY_ALL for the value ALL (every one). */
+#define CAPABILITY_COUNT     41
+#define CAPABILITY_ALL       (UINT64_C(1) << 63)
+#define CAPABILITY_BIT(i)    (UINT64_C(1) << (i))
+#define TASK_DEVICES_MAX     64 /* entries of a Task spec's devices */
+#define TASK_RUN_AS_USER_MAX 2147483647
+
+/* The bit of a capability name, written with or without the CAP_ prefix,
+ * in any case ("sys_admin", "CAP_SYS_ADMIN"); "ALL" gives CAPABILITY_ALL.
+ * 0 when it names none. */
+uint64_t capability_from_string(const char *s);
+/* "SYS_ADMIN" for one capability's bit, "ALL" for CAPABILITY_ALL; NULL for
+ * anything else. Static storage. */
+const char *capability_to_string(uint64_t bit);
+/* The names of a set: ALL first, then by number. New reference, or NULL. */
+json_t *capabilities_to_json(uint64_t set);
+/* A user as Docker takes it ("uid", "uid:gid", "name", "name:group"):
+ * whether it is root (uid 0, or the name root), and whether its user part
+ * is a number. An empty user is the image's: neither. */
+bool task_user_is_root(const char *user);
+bool task_user_is_numeric(const char *user);
+
+/* A host device the container gets (spec.devices[]). Borrowed. */
+struct task_device {
+        const char *host_path;      /* absolute */
+        const char *container_path; /* absolute; host_path when not set */
+        const char *permissions;    /* a non-empty subset of "rwm", each once; "rwm" when not set */
+};
+
+/* What a container asks of the kernel: spec.securityContext, hostPID,
+ * hostIPC and devices. Decoding only checks the shape (and contradictions
+ * within the spec, such as runAsNonRoot with runAsUser 0): whether the
+ * container may have it is the admission policy's to say (admission.h). */
+struct task_security {
+        bool privileged;
+        uint64_t cap_add;  /* capabilities.add, CAPABILITY_ALL for ALL */
+        uint64_t cap_drop; /* capabilities.drop; never overlaps cap_add */
+        bool read_only_root_filesystem;
+        bool run_as_non_root;
+        bool has_run_as_user;    /* false: spec.user, or the image's */
+        int64_t run_as_user;     /* 0..TASK_RUN_AS_USER_MAX */
+        bool seccomp_unconfined; /* seccompProfile.type Unconfined (RuntimeDefault: false) */
+        bool allow_privilege_escalation;
+        bool host_pid, host_ipc;
+        struct task_device *devices; /* owned (task_spec_release) */
+        size_t n_devices;
+};
+
 /* A Task spec, checked and with every default filled: what the Task
  * reconciler works from. Strings and JSON values are borrowed from the JSON
  * it was decoded from; env, volumes and the depends_on array are owned
  * (task_spec_release), the names in depends_on borrowed. */
+/* spec.executor.type of a Task that runs its command in an existing
+ * container (docs/reference/task.md); absent: TASK_EXECUTOR_DOCKER, one
+ * container per attempt. Other types name executor plugins. */
+#define TASK_EXECUTOR_DOCKER      "docker"
+#define TASK_EXECUTOR_DOCKER_EXEC "docker-exec"
+
 struct task_spec {
+        /* The executor's type (TASK_EXECUTOR_DOCKER when absent) and its
+         * settings: the spec.executor object, or NULL. docker-exec reads
+         * its target from exec_container_name or exec_container_labels
+         * (exactly one is set). image is NULL only with another executor
+         * than docker. */
+        const char *executor;
+        const json_t *executor_config;
+        const char *exec_container_name;
+        const json_t *exec_container_labels;
         const char *image;
         enum pull_policy pull_policy;
         const json_t *command; /* array of strings, or NULL: the image's entrypoint */
@@ -415,6 +487,7 @@ struct task_spec {
          * after the grace period) and fail with reason Stopped; a Task not
          * started yet fails at once. Set by `berth stop` and by Workflows. */
         bool shutdown;
+        struct task_security security;
 };
 
 /* Decodes the spec of a Task object with the checks of manifest_validate.
@@ -906,6 +979,133 @@ bool secret_value_is_sealed(const char *s);
  * whether errs holds one. */
 #define FIELD_TOO_LARGE "too large: "
 bool field_errors_too_large(const struct field_errors *errs);
+
+/* ---- Policy (policy.c) ----------------------------------------------- */
+
+/* A Policy relaxes or tightens the container admission policy of its
+ * namespace (docs/reference/policy.md, docs/security.md). Only the one named
+ * POLICY_NAME counts; others are stored and ignored. It is access control
+ * (kind_info.access_control): a Source never applies one, and only those
+ * RBAC lets write policies may. */
+#define POLICY_NAME           "default"
+#define POLICY_HOST_PATHS_MAX 32
+
+/* A Policy spec, checked and defaulted; strings borrowed from its object,
+ * nothing to release. */
+struct policy_spec {
+        const char *ns; /* metadata.namespace (for messages), or NULL */
+        bool allow_privileged;
+        bool allow_host_network;
+        bool allow_host_pid;
+        bool allow_host_ipc;
+        bool allow_devices;
+        bool allow_unconfined_seccomp;
+        bool allow_privilege_escalation;
+        uint64_t allowed_capabilities; /* added to the default set; CAPABILITY_ALL: any */
+        /* allowedHostPaths: when set (even empty), host paths only inside
+         * these (and still inside berthd's --allow-host-path) */
+        bool host_paths_set;
+        const char *allowed_host_paths[POLICY_HOST_PATHS_MAX]; /* absolute */
+        size_t n_allowed_host_paths;
+        bool require_run_as_non_root;
+        bool require_read_only_root_filesystem;
+};
+
+/* Like task_spec_decode, for a Policy object (nothing to release). */
+int policy_spec_decode(const json_t *object, struct policy_spec *ret, struct berth_error *err);
+
+/* ---- Event (event.c) -------------------------------------------------- */
+
+/* What happened to an object, recorded by berthd (the events module) or
+ * written through the API: docs/reference/event.md. */
+#define EVENT_REASON_MAX  128  /* a reason: one CamelCase word */
+#define EVENT_MESSAGE_MAX 1024 /* bytes of a message (the recorder cuts longer ones) */
+
+enum event_type { EVENT_NORMAL, EVENT_WARNING };
+const char *event_type_to_string(enum event_type t);
+int event_type_from_string(const char *s, enum event_type *ret);
+/* A reason: [A-Z][A-Za-z0-9]*, at most EVENT_REASON_MAX characters
+ * ("BackOff", "DeadlineExceeded"). */
+bool event_reason_is_valid(const char *reason);
+
+/* ---- Notifier (notifier.c) -------------------------------------------- */
+
+/* A Notifier tells someone when objects of its namespace that its selector
+ * matches fail, succeed or recover (docs/reference/notifier.md). berthd's
+ * notify module delivers; these are its shape and limits. */
+#define NOTIFIER_ON_MAX                   32   /* entries of spec.on */
+#define NOTIFIER_MATCH_LABELS_MAX         16   /* labels of spec.selector.matchLabels */
+#define NOTIFIER_URL_MAX                  2048 /* characters of a URL */
+#define NOTIFIER_ADDRESS_MAX              254  /* characters of a mail address */
+#define NOTIFIER_TO_MAX                   16   /* recipients of smtp.to */
+#define NOTIFIER_COMMAND_MAX              4095 /* characters of exec.command */
+#define NOTIFIER_ARGS_MAX                 32   /* entries of exec.args */
+#define NOTIFIER_TIMEOUT_SEC_MAX          60   /* timeoutSeconds, of one attempt */
+#define NOTIFIER_ATTEMPTS_MAX             10   /* maxAttempts */
+#define NOTIFIER_DEFAULT_TIMEOUT_SEC      5
+#define NOTIFIER_DEFAULT_ATTEMPTS         5
+#define NOTIFIER_DEFAULT_EXEC_TIMEOUT_SEC 10
+#define NOTIFIER_DEFAULT_EXEC_ATTEMPTS    1
+
+/* The types berthd delivers itself; any other type is a plugin's. */
+enum notifier_type {
+        NOTIFIER_WEBHOOK,
+        NOTIFIER_SLACK,
+        NOTIFIER_SMTP,
+        NOTIFIER_EXEC,
+        NOTIFIER_PLUGIN
+};
+/* "webhook", "slack", "smtp", "exec"; "plugin" for NOTIFIER_PLUGIN. */
+const char *notifier_type_to_string(enum notifier_type t);
+/* The built-in type named s, else NOTIFIER_PLUGIN (NULL too). */
+enum notifier_type notifier_type_from_string(const char *s);
+/* The built-in types' names, NULL-terminated. Static storage. */
+const char *const *notifier_builtin_types(void);
+/* http:// or https://, a host, at most NOTIFIER_URL_MAX characters, no
+ * spaces or control characters. Syntax only. */
+bool notifier_url_is_http(const char *url);
+/* user@domain: one '@', at most NOTIFIER_ADDRESS_MAX characters, no
+ * spaces, controls, quotes, commas or angle brackets (it goes into a mail
+ * header and an SMTP command as it is). */
+bool notifier_address_is_valid(const char *address);
+
+/* A key of a Secret in the Notifier's namespace; name NULL: none. */
+struct notifier_secret_ref {
+        const char *name;
+        const char *key;
+};
+
+/* A Notifier spec, checked and defaulted; strings and JSON borrowed from
+ * its object, nothing to release. Only the fields of its type are set. */
+struct notifier_spec {
+        const char *type; /* "webhook", ..., or a plugin's name (a DNS-1123 label) */
+        enum notifier_type builtin;
+        const json_t *match_labels; /* selector.matchLabels; NULL: every object */
+        const char *on[NOTIFIER_ON_MAX];
+        size_t n_on; /* >= 1 */
+        int64_t timeout_ms;
+        int max_attempts;
+        /* webhook (url required, secret: the HMAC key) and slack (url, or
+         * secret: the key holding the URL) */
+        const char *url;
+        /* webhook: the HMAC key; slack: the URL; smtp: the password */
+        struct notifier_secret_ref secret;
+        /* smtp: url is smtp://host[:port] or smtps://host[:port] */
+        const char *from;
+        const char *to[NOTIFIER_TO_MAX];
+        size_t n_to;
+        const char *username; /* NULL: no login */
+        bool start_tls;       /* smtp://: STARTTLS required (default true) */
+        /* exec: an absolute path (inside a --notifier-exec-dir: admission) */
+        const char *command;
+        const char *args[NOTIFIER_ARGS_MAX];
+        size_t n_args;
+        /* a plugin type: spec.<type>, for the plugin to read */
+        const json_t *config;
+};
+
+/* Like task_spec_decode, for a Notifier object (nothing to release). */
+int notifier_spec_decode(const json_t *object, struct notifier_spec *ret, struct berth_error *err);
 
 /* ---- printing --------------------------------------------------------- */
 

@@ -841,7 +841,7 @@ static void service_defaults(json_t *spec)
         json_set_default(spec, "revisionHistoryLimit", json_integer(DEFAULT_REVISION_HISTORY));
 }
 
-static const char *const service_subresources[] = {"log", NULL};
+static const char *const service_subresources[] = {"log", "stats", NULL};
 
 static const struct printer_column service_columns[] = {
     {.title = "READY",

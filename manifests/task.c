@@ -12,6 +12,7 @@
 #define CPU_MAX_CORES    1000000.0           /* keeps nano-CPU arithmetic inside int64 */
 
 static const char *const task_spec_fields[] = {
+    "executor",
     "image",
     "imagePullPolicy",
     "command",
@@ -32,6 +33,10 @@ static const char *const task_spec_fields[] = {
     "retryOn",
     "retryExitCodes",
     "shutdown",
+    "securityContext",
+    "hostPID",
+    "hostIPC",
+    "devices",
     NULL,
 };
 
@@ -636,6 +641,56 @@ static void check_depends_on(struct check *c, const json_t *spec, const char *pa
                 out->depends_on = names;
 }
 
+/* spec.executor: {type, ...}. Any DNS-1123 type is accepted here (plugins
+ * are not known to validation; the reconciler fails a Task whose executor
+ * berthd lacks, ExecutorNotFound). docker-exec needs container.name or
+ * container.labels, exactly one. */
+static void check_executor(struct check *c, const json_t *spec, const char *parent,
+                           enum task_context where, struct task_spec *out)
+{
+        static const char *const exec_fields[] = {"type", "container", NULL};
+        static const char *const container_fields[] = {"name", "labels", NULL};
+        const json_t *ex = check_object(c, spec, parent, "executor", false);
+
+        out->executor = TASK_EXECUTOR_DOCKER;
+        if (!ex)
+                return;
+        _cleanup_free_ char *path = check_join(c, parent, "executor");
+        if (!path)
+                return;
+        if (where == TASK_IN_SERVICE) {
+                check_error(c, path, "a Service runs containers: no executor");
+                return;
+        }
+        const char *type = check_name(c, ex, path, "type", true);
+        if (!type)
+                return;
+        out->executor = type;
+        out->executor_config = ex;
+        if (!streq(type, TASK_EXECUTOR_DOCKER_EXEC)) {
+                if (streq(type, TASK_EXECUTOR_DOCKER))
+                        check_unknown_fields(c, ex, path, (const char *const[]){"type", NULL});
+                return;
+        }
+        check_unknown_fields(c, ex, path, exec_fields);
+        const json_t *ct = check_object(c, ex, path, "container", true);
+        if (!ct)
+                return;
+        _cleanup_free_ char *cpath = check_join(c, path, "container");
+        if (!cpath)
+                return;
+        check_unknown_fields(c, ct, cpath, container_fields);
+        out->exec_container_name = check_nonempty_string(c, ct, cpath, "name", false);
+        out->exec_container_labels = check_string_map(c, ct, cpath, "labels", true, false);
+        bool has_labels =
+            out->exec_container_labels && json_object_size(out->exec_container_labels);
+        if (!!out->exec_container_name == has_labels)
+                check_error(c, cpath,
+                            "exactly one of name and labels (a non-empty map) is required");
+        if (!has_labels)
+                out->exec_container_labels = NULL;
+}
+
 void task_check(struct check *c, const json_t *spec, const char *parent, enum task_context where,
                 struct task_spec *ret)
 {
@@ -644,7 +699,11 @@ void task_check(struct check *c, const json_t *spec, const char *parent, enum ta
 
         check_unknown_fields(c, spec, parent, task_spec_fields);
 
-        s = check_nonempty_string(c, spec, parent, "image", true);
+        /* Only the docker executor makes containers of an image: docker-exec
+         * runs in one that exists, a plugin decides for itself. */
+        check_executor(c, spec, parent, where, &out);
+        s = check_nonempty_string(c, spec, parent, "image",
+                                  streq(out.executor, TASK_EXECUTOR_DOCKER));
         if (s && has_space(s))
                 check_error_key(c, parent, "image", "must not contain whitespace");
         out.image = s;
@@ -667,6 +726,7 @@ void task_check(struct check *c, const json_t *spec, const char *parent, enum ta
 
         check_volumes(c, spec, parent, ret ? &out : NULL);
         check_resources(c, spec, parent, &out);
+        check_security(c, spec, parent, &out.security);
 
         if (where == TASK_IN_SERVICE)
                 refuse_in_service(c, spec, parent);
@@ -689,6 +749,9 @@ void task_spec_release(struct task_spec *spec)
         free(spec->volumes);
         free((void *)spec->depends_on);
         free((void *)spec->retry_exit_codes);
+        free(spec->security.devices);
+        spec->security.devices = NULL;
+        spec->security.n_devices = 0;
         spec->env = NULL;
         spec->volumes = NULL;
         spec->depends_on = NULL;
@@ -739,7 +802,7 @@ static void task_object_defaults(json_t *spec)
         task_defaults(spec, TASK_IN_OBJECT);
 }
 
-static const char *const task_subresources[] = {"log", NULL};
+static const char *const task_subresources[] = {"log", "stats", NULL};
 
 static const struct printer_column task_columns[] = {
     {.title = "PHASE", .path = "status.phase", .format = COLUMN_PHASE},

@@ -135,9 +135,10 @@ static void check_no_spec(struct check *c, const json_t *object, const struct ki
         for (const char *const *f = info->object_fields; *f; f++)
                 (void)buf_printf(&names, "%s%s", f == info->object_fields ? "" : ", ", *f);
         check_error(c, "spec",
-                    "not allowed: a %s has no spec, its fields (%s) sit at the top level "
+                    "not allowed: %s %s has no spec, its fields (%s) sit at the top level "
                     "beside metadata",
-                    info->kind, names.data ? names.data : "");
+                    strchr("AEIOU", info->kind[0]) ? "an" : "a", info->kind,
+                    names.data ? names.data : "");
 }
 
 static void check_envelope(struct check *c, const json_t *object)

@@ -287,6 +287,16 @@ static int act_create(struct crontask_run *run, const struct crontask_action *a,
                 berth_error_clear(err);
                 return 0;
         }
+        if (r == 0) {
+                char at[RFC3339_MAX];
+
+                time_format_rfc3339(a->scheduled_ms, at);
+                /* Kubernetes' CronJob says SuccessfulCreate: a run is what
+                 * berth calls the objects a CronTask makes. */
+                object_run_event(o, EVENT_NORMAL, "RunCreated", "created %s %s (%s %s)",
+                                 run->spec.child_kind->singular, name,
+                                 a->manual ? "triggered at" : "scheduled for", at);
+        }
         return r;
 }
 
@@ -411,6 +421,21 @@ static int crontask_status(struct object_run *o, struct berth_error *err)
         return object_run_set_status(o, status_json(run), err);
 }
 
+/* Scheduled times the stored status counts as missed that it did not
+ * before: one Event per reconcile that missed some. */
+static void crontask_events(struct object_run *o, const json_t *before)
+{
+        int64_t missed = json_path_int(o->obj, "status.missed.count", 0);
+        int64_t was = json_path_int(before, "status.missed.count", 0);
+        const char *reason = json_path_string(o->obj, "status.missed.lastReason");
+
+        if (missed <= was)
+                return;
+        object_run_event(o, EVENT_WARNING, "ScheduleMissed", "missed %lld scheduled run%s: %s",
+                         (long long)(missed - was), missed - was == 1 ? "" : "s",
+                         reason ? reason : "Downtime");
+}
+
 static void crontask_release(struct object_run *o)
 {
         struct crontask_run *run = crontask_run_of(o);
@@ -430,4 +455,5 @@ const struct kind_reconciler crontask_reconciler = {
     .act = crontask_act,
     .status = crontask_status,
     .release = crontask_release,
+    .events = crontask_events,
 };

@@ -184,3 +184,31 @@ int key_split(const char *key, char ns[64], char name[64])
         prefix[i + 1] = '\0';
         return object_key_parse(prefix, key, resource, ns, name);
 }
+
+json_t *object_status_copy(const json_t *obj)
+{
+        const json_t *status = json_object_get(obj, "status");
+        _cleanup_json_ json_t *copy = json_object();
+
+        if (!copy || (status && json_object_set_new(copy, "status", json_deep_copy(status)) < 0))
+                return NULL;
+        return TAKE_PTR(copy);
+}
+
+void object_run_event(const struct object_run *run, enum event_type type, const char *reason,
+                      const char *fmt, ...)
+{
+        const struct event_object involved = {
+            .kind = json_string_value(json_object_get(run->obj, "kind")),
+            .ns = run->ns,
+            .name = run->name,
+            .uid = run->uid,
+        };
+        va_list ap;
+
+        if (!run->ctx->events)
+                return;
+        va_start(ap, fmt);
+        (void)events_vrecord(run->ctx->events, &involved, type, reason, fmt, ap);
+        va_end(ap);
+}

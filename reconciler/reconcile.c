@@ -9,6 +9,7 @@
  * must judge (a refused create, a container confirmed gone) come back from
  * acting as planner input for the next round instead of being decided there.
  */
+#include "metrics.h"
 #include "reconciler-internal.h"
 
 #define RECONCILE_ROUNDS_MAX 8
@@ -21,6 +22,16 @@ static const struct kind_reconciler *const reconcilers[] = {
     &task_reconciler,    &workflow_reconciler, &crontask_reconciler,
     &service_reconciler, &source_reconciler,
 };
+
+static struct metrics_family reconciles =
+    METRICS_COUNTER_INIT("berth_reconcile_total",
+                         "Reconciles by kind and result (ok; requeue: done for now, asked to "
+                         "look again later; error: failed, conflicts included, retried with "
+                         "backoff).",
+                         "kind", "result");
+static struct metrics_family reconcile_seconds =
+    METRICS_HISTOGRAM_INIT("berth_reconcile_duration_seconds", "Duration of reconciles by kind.",
+                           METRICS_BUCKETS_LATENCY, "kind");
 
 static const struct kind_reconciler *reconciler_of(const struct kind_info *kind)
 {
@@ -100,8 +111,8 @@ int reconcile(struct reconcile_ctx *ctx, const struct kind_info *kind, const cha
         return reconcile_with(k, ctx, key, ret_requeue_ms, err);
 }
 
-int reconcile_with(const struct kind_reconciler *k, struct reconcile_ctx *ctx, const char *key,
-                   int64_t *ret_requeue_ms, struct berth_error *err)
+static int run_reconcile(const struct kind_reconciler *k, struct reconcile_ctx *ctx,
+                         const char *key, int64_t *ret_requeue_ms, struct berth_error *err)
 {
         int64_t requeue = -1;
         int r;
@@ -123,15 +134,37 @@ int reconcile_with(const struct kind_reconciler *k, struct reconcile_ctx *ctx, c
         if (r < 0)
                 return r;
         run->retry_ms = -1;
+        /* The status as loaded: the kind's Events are its transitions to
+         * the status written at the end (none without a recorder). */
+        _cleanup_json_ json_t *before =
+            k->events && ctx->events ? object_status_copy(run->obj) : NULL;
 
         r = k->prepare(run, err);
         if (r >= 0)
                 r = run_rounds(k, run, &requeue, err);
-        if (r >= 0 && run->dirty)
+        if (r >= 0 && run->dirty) {
                 r = object_run_write(run, err);
+                if (r >= 0 && k->written)
+                        k->written(run);
+                if (r >= 0 && before)
+                        k->events(run, before);
+        }
         if (r >= 0)
                 *ret_requeue_ms = earliest(requeue, run->retry_ms);
         k->release(run);
         json_decref(run->obj);
         return r < 0 ? r : 0;
+}
+
+int reconcile_with(const struct kind_reconciler *k, struct reconcile_ctx *ctx, const char *key,
+                   int64_t *ret_requeue_ms, struct berth_error *err)
+{
+        int64_t start = metrics_now_ns();
+        int r = run_reconcile(k, ctx, key, ret_requeue_ms, err);
+        const char *result = r < 0 ? "error" : *ret_requeue_ms >= 0 ? "requeue" : "ok";
+
+        metrics_counter_add(&reconciles, (const char *const[]){k->kind, result}, 1);
+        metrics_series_observe_since(
+            metrics_series(&reconcile_seconds, (const char *const[]){k->kind}), start);
+        return r;
 }

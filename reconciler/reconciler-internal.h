@@ -3,6 +3,7 @@
  * helpers (status.c). */
 #pragma once
 
+#include "events.h"
 #include "reconciler.h"
 
 #define RECONCILE_WAIT_WRITE_MS 2000 /* read-your-writes wait after a store write */
@@ -73,6 +74,15 @@ struct kind_reconciler {
         int (*status)(struct object_run *run, struct berth_error *err);
         /* Frees the kind's part of the run (not obj). */
         void (*release)(struct object_run *run);
+        /* Optional: the skeleton's write of run->obj at the end of the
+         * reconcile succeeded, so the status the rounds put there is stored
+         * (called once per stored status: metrics observe outcomes here). */
+        void (*written)(struct object_run *run);
+        /* Optional: after that write, records the Events of what changed
+         * from before ({"status": the status as loaded}) to the status
+         * stored (ctx->events set): a status write refused or lost records
+         * nothing, and the next reconcile that stores the transition does. */
+        void (*events)(struct object_run *run, const json_t *before);
 };
 
 /* reconcile() for a given kind reconciler (tests run a fake kind on it). */
@@ -133,6 +143,17 @@ bool object_is_deleting(const json_t *obj);
  * its owner back). */
 int object_mark_deleted(struct reconcile_ctx *ctx, const char *key, struct berth_error *err);
 
+/* ---- Events (object-run.c) --------------------------------------------- */
+
+/* {"status": a deep copy of obj's status} ({} without one): what a kind's
+ * events hook compares the stored status with. New reference; NULL when
+ * memory ran out (no Events then). */
+json_t *object_status_copy(const json_t *obj);
+/* Records an Event about the run's object (ctx->events NULL: nothing). It
+ * never blocks: a full queue drops it (events.h). */
+void object_run_event(const struct object_run *run, enum event_type type, const char *reason,
+                      const char *fmt, ...) _printf_(4, 5);
+
 /* ---- children (children.c) -------------------------------------------- */
 
 /* Whether obj is owned by the object with owner_uid, or, with owner_uid NULL,
@@ -191,6 +212,29 @@ int secret_volumes_remove(struct reconcile_ctx *ctx, const char *owner_uid, cons
 /* Whether spec references a Secret (env or volume). */
 bool task_spec_uses_secrets(const struct task_spec *spec);
 
+/* ---- admission at create time (container-admission.c) ------------------ */
+
+/* The Policy that counts in namespace ns (the one named POLICY_NAME) as
+ * the object cache has it: 0 with *ret_object a new reference that *ret
+ * borrows from, or *ret_object NULL (and *ret untouched) when there is
+ * none; -EPERM with why when it is there but does not decode (nothing is
+ * admitted under a Policy that cannot be read); -ENOMEM. */
+int namespace_policy_get(struct reconcile_ctx *ctx, const char *ns, json_t **ret_object,
+                         struct policy_spec *ret, char *why, size_t why_size);
+/* admission_check_container for a container spec (JSON) of namespace ns,
+ * with its Policy: 0 when it may be made (or ctx->admission is NULL),
+ * -EPERM with refused ("field: why"), -ENOMEM. */
+int container_admit(struct reconcile_ctx *ctx, const char *ns, const json_t *spec, char *refused,
+                    size_t refused_size);
+/* runAsNonRoot with the user left to the image: asks Docker for the
+ * image's user and judges it (admission_check_image_user). 0 when it may
+ * run, the verified user then set as body's User; -EPERM with why
+ * ("runAsNonRoot: image busybox:latest runs as root (uid 0)"); Docker's
+ * error in err otherwise (-ENOENT: the image is not there). A spec with a
+ * uid of its own, or without runAsNonRoot, passes without a call. */
+int container_user_admit(struct reconcile_ctx *ctx, const struct task_spec *spec, json_t *body,
+                         char *why, size_t why_size, struct berth_error *err);
+
 /* ---- status JSON (status.c) ------------------------------------------- */
 
 /* Steals value; -ENOMEM when either allocation failed. */
@@ -213,3 +257,33 @@ json_t *status_with_condition(const json_t *old_status, const char *type, const 
 /* Replaces obj's status with st (stolen) unless it reads the same; sets
  * run->dirty when it changed. -ENOMEM when st is NULL. */
 int object_run_set_status(struct object_run *run, json_t *st, struct berth_error *err);
+
+/* ---- Task executors (task.c) ---------------------------------------------- */
+
+struct task_run;
+struct task_action;
+
+/* How a Task's attempts run, chosen by spec.executor.type: the Task
+ * reconciler observes and acts on its attempts only through one of these,
+ * so the planner (pure) is the same for all. Every operation is one of the
+ * act step's and returns an ACT_* result or -errno (err filled); a refusal
+ * the planner must judge is recorded in the run (create_error) and answered
+ * with ACT_REPLAN. observe fills the run's observed attempts (an attempt's
+ * "container id" is the executor's handle for it: a container id, an exec
+ * id). uses_image: the planner inspects and pulls spec.image first.
+ * Built-ins: docker (a container per attempt) and docker-exec (an exec in a
+ * running container); an unknown type fails the Task, ExecutorNotFound. */
+struct task_executor {
+        const char *name;
+        bool uses_image;
+        int (*observe)(struct task_run *run, struct berth_error *err);
+        int (*create)(struct task_run *run, int attempt, struct berth_error *err);
+        int (*start)(struct task_run *run, const char *id, int attempt, struct berth_error *err);
+        int (*inspect)(struct task_run *run, const struct task_action *a, struct berth_error *err);
+        int (*kill)(struct task_run *run, const struct task_action *a, struct berth_error *err);
+        int (*remove)(struct task_run *run, const struct task_action *a, struct berth_error *err);
+};
+
+/* The executor of a spec.executor.type (NULL: docker); never NULL (an unknown
+ * type's fails every create). Static storage. */
+const struct task_executor *task_executor_for(const char *type);

@@ -114,6 +114,9 @@ struct task_plan_input {
         struct task_status status;
         const struct observed_container *containers; /* sorted by attempt */
         size_t n_containers;
+        /* The executor needs no image (docker-exec, a plugin's): no image
+         * is inspected or pulled, pull policies are moot. */
+        bool no_image;
         bool image_present;      /* for IfNotPresent/Never; Always ignores it */
         bool image_unknown;      /* image_present is not known yet: inspect before a create */
         const char *image_error; /* pull/inspect failure message, or NULL */
@@ -125,6 +128,9 @@ struct task_plan_input {
         const char *create_error; /* create/start refused (4xx): the daemon's message */
         int lost_attempt;         /* the container of this attempt is confirmed absent by an
                                      inspect by name (0 = none): the attempt is ContainerLost */
+        /* The Task's reason for create_error; NULL: ContainerCreateFailed
+         * (runAsNonRoot refused by the image's user: CreateContainerConfigError) */
+        const char *create_error_reason;
         /* A Secret the next container needs cannot be had (missing, no such
          * key, does not open, no tmpfs for secret volumes): why, naming the
          * Secret and key, else NULL. The Task makes no container and reads
@@ -669,11 +675,79 @@ char *service_container_name(const char *ns, const char *name, const char *rev8,
  * healthCheck, restartedAt}. -ENOMEM. */
 int service_revision_hash(const json_t *spec, char ret[17]);
 
+/* ---- Task executors: docker-exec -------------------------------------- */
+
+/* A Task with spec.executor.type docker-exec runs its command (command +
+ * args) inside the one running container its spec.executor.container
+ * names or selects, instead of a container of its own; attempts, exit
+ * codes, retries, activeDeadlineSeconds and stops follow the same rules
+ * (a stop signals the exec's process tree). The runner keeps each Task's
+ * latest exec in memory (a restart of berthd forgets them: a running
+ * attempt then reads ContainerLost) with the last EXEC_LOG_MAX bytes of its
+ * output, which `berth logs` serves (api_config.task_exec_logs). */
+#define EXEC_LOG_MAX  (256 * 1024) /* bytes of output kept per Task: the tail */
+#define EXEC_RUNS_MAX 1024         /* Tasks with a known exec */
+#define EXEC_KEY_MAX  512          /* bytes of a Task's store key */
+
+/* An exec ended: called on the exec's thread with the Task's key. */
+typedef void (*exec_change_fn)(const char *key, void *userdata);
+struct exec_runner;
+
+/* What to run; all borrowed for the call. */
+struct exec_request {
+        const char *key; /* the Task's store key, for the callback */
+        const char *uid;
+        int attempt;
+        const char *container_id; /* the running target */
+        const json_t *cmd;        /* array of strings, not empty */
+        const char *const *env;   /* "NAME=value", NULL-terminated; NULL: none */
+        const char *user;         /* NULL: the container's */
+        const char *working_dir;  /* NULL: the container's */
+};
+
+/* A Task's latest exec, copied out. */
+struct exec_observed {
+        int attempt;
+        bool ended;    /* the command ended: exit_code holds (-1: unknown, see error) */
+        int exit_code; /* 128 + n: killed by signal n */
+        int64_t started_ms, finished_ms;
+        char exec_id[80];
+        char container_id[80];
+        char token[96];
+        char error[256];
+};
+
+/* -ENOMEM. Caller frees with exec_runner_free (interrupts and joins the
+ * exec threads; the commands themselves go on in their containers). */
+int exec_runner_new(exec_change_fn changed, void *userdata, struct exec_runner **ret);
+void exec_runner_free(struct exec_runner *r); /* NULL ok */
+/* Creates and starts the exec of req's attempt on a thread of its own
+ * (d: the caller's client, used for the create and cloned for the thread);
+ * idempotent per (uid, attempt); a Task's older attempt is forgotten.
+ * Docker's refusal as -errno with err (-ENOENT, -EBUSY: the target is gone
+ * or not running); -ENOSPC past EXEC_RUNS_MAX. */
+int exec_runner_start(struct exec_runner *r, struct docker *d, const struct exec_request *req,
+                      struct berth_error *err);
+/* The Task's latest exec; -ENOENT: none known. */
+int exec_runner_observe(struct exec_runner *r, const char *uid, struct exec_observed *ret);
+/* Sends signal ("SIGTERM", "SIGKILL") to every process of the running exec's
+ * tree (the token in their environment), by a second exec in the target;
+ * 0 when nothing runs. Blocks for that short exec. */
+int exec_runner_signal(struct exec_runner *r, struct docker *d, const char *uid, const char *signal,
+                       struct berth_error *err);
+/* Drops a Task's exec (by uid, or every one of key): its output goes. */
+void exec_runner_forget(struct exec_runner *r, const char *uid);
+void exec_runner_forget_key(struct exec_runner *r, const char *key);
+/* A copy of the output kept of the Task's latest exec (*ret NUL-terminated,
+ * caller frees); -ENOENT: none known, -ENOMEM. */
+int exec_runner_logs(struct exec_runner *r, const char *uid, char **ret, size_t *ret_len);
+
 /* ---- acting ----------------------------------------------------------- */
 
 struct prober;           /* probe.h */
 struct builder;          /* builder.h */
 struct admission_policy; /* admission.h */
+struct events_recorder;  /* events.h */
 
 /* What a reconcile needs; docker is the calling worker's own client. */
 struct reconcile_ctx {
@@ -719,6 +793,13 @@ struct reconcile_ctx {
         const struct secrets_keyring *secrets;
         const char *secrets_dir;
         const char *secrets_dir_error;
+        /* Records Events about the objects reconciled (events.h): what
+         * acting did to Docker and the store, and the status transitions
+         * written. NULL: none are recorded. */
+        struct events_recorder *events;
+        /* Runs the commands of docker-exec Tasks (NULL: such Tasks fail,
+         * ExecutorNotFound). */
+        struct exec_runner *execs;
 };
 
 /* Removes the secret volume directories of owners (Tasks, Services) that

@@ -52,15 +52,15 @@ static int rel_path(const struct reconcile_ctx *ctx, const char *owner_uid, cons
         return n < 0 || n >= REL_MAX ? -ENAMETOOLONG : 0;
 }
 
-/* Who the files belong to: spec.user when it is a numeric uid, with a
- * numeric gid when one follows (a name is only known inside the image),
- * else root. */
+/* Who the files belong to: securityContext.runAsUser, or spec.user when
+ * it is a numeric uid, with a numeric gid when one follows (a name is only
+ * known inside the image), else root. */
 static void owner_of(const struct task_spec *spec, uid_t *ret_uid, gid_t *ret_gid)
 {
         const char *u = spec->user;
         char *end = NULL;
 
-        *ret_uid = 0;
+        *ret_uid = spec->security.has_run_as_user ? (uid_t)spec->security.run_as_user : 0;
         *ret_gid = 0;
         if (!u || !isdigit((unsigned char)u[0]))
                 return;

@@ -5,7 +5,6 @@
  * The store can hold anything a client wrote: reading a status never trusts
  * it (odd fields read as absent).
  */
-#include "admission.h"
 #include "service-internal.h"
 
 /* ---- reading the status ----------------------------------------------------- */
@@ -454,15 +453,12 @@ int service_container_body(struct service_run *run, int index, const int *host_p
 
         if (!tmpl)
                 return -EINVAL;
-        if (o->ctx->admission) {
-                char refused[BERTH_ERROR_MESSAGE_MAX];
-                r = admission_check_container(o->ctx->admission, tmpl, refused, sizeof(refused));
-                if (r == -ENOMEM)
-                        return berth_error_set(err, r, "out of memory");
-                if (r == -EPERM)
-                        return berth_error_set(err, r, "refused by the admission policy: %s",
-                                               refused);
-        }
+        char refused[BERTH_ERROR_MESSAGE_MAX - 64];
+        r = container_admit(o->ctx, o->ns, tmpl, refused, sizeof(refused));
+        if (r == -ENOMEM)
+                return berth_error_set(err, r, "out of memory");
+        if (r == -EPERM)
+                return berth_error_set(err, r, "refused by the admission policy: %s", refused);
         r = task_spec_from_template(tmpl, &ts, err);
         if (r < 0)
                 return r;
@@ -472,7 +468,12 @@ int service_container_body(struct service_run *run, int index, const int *host_p
         r = container_secrets_resolve(o->ctx, o->ns, &ts, o->uid, slot, &secrets, why, sizeof(why));
         _cleanup_json_ json_t *body = r == 0 ? task_container_body(&ts, &owner, 1, &secrets) : NULL;
         container_secrets_release(&secrets, &ts);
+        /* runAsNonRoot with the image's user: refused like a missing Secret */
+        if (body)
+                r = container_user_admit(o->ctx, &ts, body, why, sizeof(why), err);
         task_spec_release(&ts);
+        if (body && r < 0 && r != -EPERM)
+                return r; /* Docker's error, in err */
         if (r < 0 && r != -ENOMEM)
                 return berth_error_set(err, r, "CreateContainerConfigError: %s", why);
         json_t *hc = body ? json_object_get(body, "HostConfig") : NULL;

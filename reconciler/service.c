@@ -340,6 +340,29 @@ static int act_start(struct service_run *run, int index, const char *id, struct 
         return ACT_PROGRESS;
 }
 
+/* A replica's container was made: the first of its slot, or one after its
+ * predecessor crashed or failed its health check (the plan's record of the
+ * slot counts restarts). */
+static void replica_created(struct service_run *run, int index, const char *cname)
+{
+        const struct replica_record *rec = NULL;
+
+        for (size_t i = 0; i < run->plan.n_records; i++)
+                if (run->plan.records[i].index == index &&
+                    streq(run->plan.records[i].revision, run->rev8))
+                        rec = &run->plan.records[i];
+        if (rec && rec->restarts > 0)
+                object_run_event(&run->o, EVENT_NORMAL, "Restarted",
+                                 "restarted replica %d as container %s after it %s", index, cname,
+                                 streq(rec->last_exit_reason, "Unhealthy")
+                                     ? "failed its health check"
+                                     : "exited");
+        else
+                object_run_event(&run->o, EVENT_NORMAL, "ReplicaCreated",
+                                 "created replica %d: container %s (revision %s)", index, cname,
+                                 run->rev8);
+}
+
 static int act_create(struct service_run *run, const struct service_action *a,
                       struct berth_error *err)
 {
@@ -377,6 +400,7 @@ static int act_create(struct service_run *run, const struct service_action *a,
         ci.generation = json_path_int(o->obj, "metadata.generation", 0);
         ci.state = DOCKER_STATE_CREATED;
         container_cache_upsert(o->ctx->containers, &ci);
+        replica_created(run, a->index, cname);
         return act_start(run, a->index, id, err);
 }
 
@@ -484,6 +508,76 @@ static int service_act(struct object_run *o, struct berth_error *err)
         return result;
 }
 
+/* The entry of slot (revision, index) in a status's replicaStatuses. */
+static const json_t *replica_entry(const json_t *obj, const char *revision, json_int_t index)
+{
+        size_t i;
+        const json_t *e;
+
+        json_array_foreach(json_path(obj, "status.replicaStatuses"), i, e)
+        {
+                if (json_integer_value(json_object_get(e, "index")) == index &&
+                    streq(json_string_value(json_object_get(e, "revisionHash")), revision))
+                        return e;
+        }
+        return NULL;
+}
+
+/* What the stored status says happened to replicas: a crash counted (its
+ * container id recorded once, see service-plan.c), a failed health check, an
+ * image or a create that failed. Messages leave out times and counts, so a
+ * crash loop counts on one Event. */
+static void service_events(struct object_run *o, const json_t *before)
+{
+        size_t i;
+        const json_t *e;
+
+        json_array_foreach(json_path(o->obj, "status.replicaStatuses"), i, e)
+        {
+                const char *revision = json_string_value(json_object_get(e, "revisionHash"));
+                json_int_t index = json_integer_value(json_object_get(e, "index"));
+                const json_t *was = replica_entry(before, revision, index);
+                const char *crashed = json_string_value(json_object_get(e, "crashedContainerID"));
+                const char *state = json_string_value(json_object_get(e, "state"));
+                const char *reason = json_string_value(json_object_get(e, "lastExitReason"));
+                const char *message = json_string_value(json_object_get(e, "message"));
+
+                if (crashed && !streq(crashed, json_string_value(
+                                                   json_object_get(was, "crashedContainerID")))) {
+                        if (streq(reason, "Unhealthy"))
+                                object_run_event(o, EVENT_WARNING, "Unhealthy",
+                                                 "replica %lld failed its health check: replaced "
+                                                 "after a back-off",
+                                                 (long long)index);
+                        else if (json_is_integer(json_object_get(e, "lastExitCode")))
+                                object_run_event(
+                                    o, EVENT_WARNING, "BackOff",
+                                    "replica %lld exited (%s, exit code %lld): restarted after "
+                                    "a back-off",
+                                    (long long)index, reason ? reason : "Error",
+                                    (long long)json_integer_value(
+                                        json_object_get(e, "lastExitCode")));
+                        else
+                                object_run_event(o, EVENT_WARNING, "BackOff",
+                                                 "replica %lld exited (%s): restarted after a "
+                                                 "back-off",
+                                                 (long long)index, reason ? reason : "Error");
+                }
+                /* A failed create is tried again after a back-off: each try
+                 * counts a crash. */
+                if (streq(state, json_string_value(json_object_get(was, "state"))) &&
+                    json_integer_value(json_object_get(e, "crashes")) <=
+                        json_integer_value(json_object_get(was, "crashes")))
+                        continue;
+                if (streq(state, replica_state_to_string(REPLICA_IMAGE_PULL_FAILED)))
+                        object_run_event(o, EVENT_WARNING, "ImagePullFailed", "replica %lld: %s",
+                                         (long long)index, message ? message : "");
+                else if (streq(state, replica_state_to_string(REPLICA_CREATE_FAILED)))
+                        object_run_event(o, EVENT_WARNING, "FailedCreate", "replica %lld: %s",
+                                         (long long)index, message ? message : "");
+        }
+}
+
 static void service_release(struct object_run *o)
 {
         struct service_run *run = service_run_of(o);
@@ -502,4 +596,5 @@ const struct kind_reconciler service_reconciler = {
     .act = service_act,
     .status = service_status,
     .release = service_release,
+    .events = service_events,
 };

@@ -221,6 +221,31 @@ static int read_whole(const char *path, struct buf *out)
         return 0;
 }
 
+/* The admission policy for one object of a file, with the Policy of its
+ * namespace as the cache has it now: -EINVAL with errors appended when it
+ * is refused. */
+static int admit(struct source_run *run, const json_t *obj, const json_t *positions,
+                 struct field_errors *errs)
+{
+        struct reconcile_ctx *ctx = run->o.ctx;
+        const char *ns = json_path_string(obj, "metadata.namespace");
+        _cleanup_json_ json_t *held = NULL;
+        struct policy_spec policy;
+        char why[BERTH_ERROR_MESSAGE_MAX];
+
+        if (!ctx->admission)
+                return 0;
+        int r = namespace_policy_get(ctx, ns ? ns : run->spec.target_namespace, &held, &policy, why,
+                                     sizeof(why));
+        if (r == -EPERM) {
+                field_errors_add(errs, "metadata.namespace", 0, 0, "%s", why);
+                return -EINVAL;
+        }
+        if (r < 0)
+                return r;
+        return admission_check_object(ctx->admission, held ? &policy : NULL, obj, positions, errs);
+}
+
 /* One file's objects, all or none. */
 static int load_file(struct source_run *run, const struct source_file *f)
 {
@@ -264,9 +289,7 @@ static int load_file(struct source_run *run, const struct source_file *f)
                         json_object_set_new(m, "namespace",
                                             json_string(run->spec.target_namespace));
                 if (manifest_validate(obj, list.docs[i].positions, &errs) < 0 ||
-                    (run->o.ctx->admission &&
-                     admission_check_object(run->o.ctx->admission, obj, list.docs[i].positions,
-                                            &errs) < 0)) {
+                    admit(run, obj, list.docs[i].positions, &errs) < 0) {
                         for (size_t e = 0; e < errs.n; e++)
                                 add_error(run, f->relpath, errs.items[e].line, errs.items[e].column,
                                           "%s: %s", errs.items[e].field, errs.items[e].message);
@@ -294,7 +317,8 @@ static int load_file(struct source_run *run, const struct source_file *f)
                          * its author's: never a way to grant access. */
                         add_error(run, f->relpath, list.docs[i].line, 1,
                                   "%s %s: a Source cannot apply access control (Roles, bindings, "
-                                  "Tokens) or cluster-scoped objects: apply them with berth apply",
+                                  "Tokens, Policies) or cluster-scoped objects: apply them with "
+                                  "berth apply",
                                   kind->kind, name);
                         bad = true;
                 } else if (!namespace_allowed(&run->spec, ns)) {

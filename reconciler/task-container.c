@@ -1,8 +1,9 @@
 /* task-container.c: what a Task's attempt looks like to Docker — its
  * container's name and create body, built from the decoded spec. Pure.
  *
- * The spec was checked when it was decoded (manifests/task.c): nothing here
- * validates again. */
+ * The spec was checked when it was decoded (manifests/task.c), and its
+ * security options by the admission policy just before (admission.h):
+ * nothing here validates again. */
 #include "admission.h"
 #include "reconciler-internal.h"
 
@@ -133,21 +134,24 @@ json_t *task_container_body(const struct task_spec *spec, const struct container
 {
         _cleanup_json_ json_t *body = json_pack("{s:s}", "Image", spec->image);
         _cleanup_json_ json_t *hc = json_object();
+        char uid[24];
 
         if (!body || !hc)
                 return NULL;
+        /* securityContext.runAsUser, or spec.user (never both). */
+        snprintf(uid, sizeof(uid), "%lld", (long long)spec->security.run_as_user);
         if ((spec->command &&
              json_set_new(body, "Entrypoint", json_copy((json_t *)spec->command)) < 0) ||
             (spec->args && json_set_new(body, "Cmd", json_copy((json_t *)spec->args)) < 0) ||
             (spec->n_env > 0 && json_set_new(body, "Env", env_list(spec, secrets)) < 0) ||
             json_set_string(body, "WorkingDir", spec->working_dir) < 0 ||
-            json_set_string(body, "User", spec->user) < 0 ||
+            json_set_string(body, "User", spec->security.has_run_as_user ? uid : spec->user) < 0 ||
             json_set_new(body, "Labels", labels_of(spec, owner, attempt)) < 0)
                 return NULL;
         /* Docker's default network when absent. */
         if (json_set_string(hc, "NetworkMode", spec->network) < 0 ||
             (spec->n_volumes > 0 && json_set_new(hc, "Mounts", mount_list(spec, secrets)) < 0) ||
-            set_resources(spec, hc) < 0 || admission_container_defaults(hc) < 0 ||
+            set_resources(spec, hc) < 0 || admission_container_security(spec, hc) < 0 ||
             json_set_new(body, "HostConfig", TAKE_PTR(hc)) < 0)
                 return NULL;
         return TAKE_PTR(body);

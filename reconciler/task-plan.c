@@ -179,6 +179,11 @@ static void fail_with(struct task_plan *p, const struct task_plan_input *in, con
         p->status.message = message;
 }
 
+static const char *create_error_reason(const struct task_plan_input *in)
+{
+        return in->create_error_reason ? in->create_error_reason : "ContainerCreateFailed";
+}
+
 /* Why a Task is stopped by spec.shutdown: Stop. */
 #define STOP_REASON  "Stopped"
 #define STOP_MESSAGE "stopped by request (spec.shutdown: Stop)"
@@ -240,6 +245,13 @@ static void plan_create(struct task_plan *p, const struct task_plan_input *in, i
                 requeue_at(p, in->now_ms, in->now_ms + TASK_CONFIG_RETRY_MS);
                 return;
         }
+        if (in->no_image) {
+                if (in->create_error) {
+                        fail_with(p, in, create_error_reason(in), in->create_error);
+                        return;
+                }
+                goto create;
+        }
         if (in->image_unknown && spec->pull_policy != PULL_ALWAYS && !in->image_error) {
                 /* Whether to pull (or fail, with Never) depends on it: ask,
                  * then plan the create. */
@@ -251,7 +263,7 @@ static void plan_create(struct task_plan *p, const struct task_plan_input *in, i
                 return;
         }
         if (in->create_error) {
-                fail_with(p, in, "ContainerCreateFailed", in->create_error);
+                fail_with(p, in, create_error_reason(in), in->create_error);
                 return;
         }
         if (spec->pull_policy == PULL_NEVER && !in->image_present) {
@@ -263,6 +275,7 @@ static void plan_create(struct task_plan *p, const struct task_plan_input *in, i
         if (spec->pull_policy == PULL_ALWAYS ||
             (spec->pull_policy == PULL_IF_NOT_PRESENT && !in->image_present))
                 add_action(p, TASK_ACTION_PULL_IMAGE, attempt, NULL, NULL);
+create:
         add_action(p, TASK_ACTION_CREATE, attempt, NULL, NULL);
 
         /* What the status reads once the container exists. */
@@ -711,7 +724,7 @@ static void plan_active(struct task_plan *p, const struct task_plan_input *in)
                 if (in->spec.shutdown)
                         fail_stopped(p, in);
                 else if (in->create_error)
-                        fail_with(p, in, "ContainerCreateFailed", in->create_error);
+                        fail_with(p, in, create_error_reason(in), in->create_error);
                 else
                         add_action(p, TASK_ACTION_START, cur, cc->id, NULL);
                 return;

@@ -6,8 +6,14 @@
  * planner must judge (a refused pull or create, a container confirmed
  * missing) are kept in the run and fed back as planner input.
  */
-#include "admission.h"
+#include "metrics.h"
 #include "reconciler-internal.h"
+
+static struct metrics_family run_seconds =
+    METRICS_HISTOGRAM_INIT("berth_task_run_duration_seconds",
+                           "Run time of finished Tasks (first container start to completion) "
+                           "by namespace.",
+                           METRICS_BUCKETS_RUN, "namespace");
 
 struct task_run {
         struct object_run o; /* first: the skeleton's part */
@@ -30,6 +36,7 @@ struct task_run {
         bool image_present;
         bool has_image_error;
         bool has_create_error;
+        const char *create_error_reason; /* static; NULL: ContainerCreateFailed */
         int lost_attempt;
         char image_error[BERTH_ERROR_MESSAGE_MAX];
         char create_error[BERTH_ERROR_MESSAGE_MAX];
@@ -40,6 +47,16 @@ struct task_run {
         bool has_act_config_error;
         char config_error[BERTH_ERROR_MESSAGE_MAX];
         char act_config_error[BERTH_ERROR_MESSAGE_MAX];
+        /* The status this reconcile stores finishes the Task: its run time,
+         * observed once the write succeeded (task_written). */
+        bool finishing;
+        double run_s;
+        /* The attempt whose container acting created or adopted (0: none):
+         * its Event is told already (task_events). */
+        int made_attempt;
+        /* How its attempts run (spec.executor), chosen by task_prepare. */
+        const struct task_executor *executor;
+        struct exec_observed exec; /* docker-exec: the latest exec, as observed */
 };
 
 static struct task_run *task_run_of(struct object_run *o)
@@ -64,6 +81,11 @@ static int task_gone(struct reconcile_ctx *ctx, const char *ns, const char *name
 
         if (n < 0)
                 return berth_error_set(err, n, "cached containers of task %s/%s", ns, name);
+        if (ctx->execs) {
+                _cleanup_free_ char *key = object_key(ctx->prefix, "tasks", ns, name);
+                if (key)
+                        exec_runner_forget_key(ctx->execs, key);
+        }
         for (int i = 0; i < n; i++) {
                 int r = docker_container_remove(ctx->docker, all[i].id, err);
                 if (r == -EBUSY) /* a removal is in progress already */
@@ -71,6 +93,10 @@ static int task_gone(struct reconcile_ctx *ctx, const char *ns, const char *name
                 if (r < 0)
                         return r;
                 container_cache_remove(ctx->containers, all[i].id);
+                (void)events_record(ctx->events,
+                                    &(const struct event_object){"Task", ns, name, all[i].uid},
+                                    EVENT_NORMAL, "Orphaned",
+                                    "removed container %s: its task is gone", all[i].name);
                 r = secret_volumes_remove(ctx, all[i].uid, NULL, err);
                 if (r < 0)
                         return r;
@@ -87,6 +113,7 @@ static int task_prepare(struct object_run *o, struct berth_error *err)
         int r = task_spec_decode(o->obj, &run->spec, err);
 
         run->spec_valid = r == 0;
+        run->executor = task_executor_for(run->spec_valid ? run->spec.executor : NULL);
         return object_run_spec_decoded(o, r, err);
 }
 
@@ -252,7 +279,17 @@ static int task_observe(struct object_run *o, struct berth_error *err)
         int n;
 
         forget_observed(run);
-        n = observe_secrets(run, err);
+        n = run->executor->observe(run, err);
+        if (n < 0)
+                return n;
+        return observe_dependencies(run, err);
+}
+
+/* docker: this Task's containers as the container cache has them. */
+static int docker_observe(struct task_run *run, struct berth_error *err)
+{
+        struct object_run *o = &run->o;
+        int n = observe_secrets(run, err);
         if (n < 0)
                 return n;
         n = container_cache_by_owner(o->ctx->containers, "Task", o->ns, o->name, &run->infos);
@@ -272,7 +309,7 @@ static int task_observe(struct object_run *o, struct berth_error *err)
                 else
                         run->strays[run->n_strays++] = observed(c);
         }
-        return observe_dependencies(run, err);
+        return 0;
 }
 
 static void task_plan(struct object_run *o, struct plan_summary *ret)
@@ -290,11 +327,13 @@ static void task_plan(struct object_run *o, struct plan_summary *ret)
             .n_containers = run->n_obs,
             .strays = run->strays,
             .n_strays = run->n_strays,
+            .no_image = !run->executor->uses_image,
             .image_present = run->image_present,
             .image_unknown = !run->image_checked,
             .image_error = run->has_image_error ? run->image_error : NULL,
             .now_ms = o->now_ms,
             .create_error = run->has_create_error ? run->create_error : NULL,
+            .create_error_reason = run->has_create_error ? run->create_error_reason : NULL,
             .lost_attempt = run->lost_attempt,
             .config_error = run->has_act_config_error ? run->act_config_error
                             : run->has_config_error   ? run->config_error
@@ -401,11 +440,13 @@ static int act_start(struct task_run *run, const char *id, int attempt, struct b
         }
         if (r < 0)
                 return create_failed(run, r, &e, err);
+        _cleanup_free_ char *cname =
+            task_container_name(run->o.ns, run->o.name, run->o.uid, attempt);
+        object_run_event(&run->o, EVENT_NORMAL, "Started", "started container %s (attempt %d)",
+                         cname ? cname : id, attempt);
         /* Inspect right away: exact start time, and a fast container may
          * already have exited. Without it, the events fill the state in. */
         if (inspect_into_cache(run, id, &e) < 0) {
-                _cleanup_free_ char *cname =
-                    task_container_name(run->o.ns, run->o.name, run->o.uid, attempt);
                 struct container_info ci;
 
                 fill_info(run, id, cname ? cname : "", attempt, DOCKER_STATE_RUNNING, &ci);
@@ -434,10 +475,8 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
         if (!cname)
                 return berth_error_set(err, -ENOMEM, "container of %s: out of memory", o->key);
         char refused[BERTH_ERROR_MESSAGE_MAX - 64];
-        int r = o->ctx->admission
-                    ? admission_check_container(o->ctx->admission, json_object_get(o->obj, "spec"),
-                                                refused, sizeof(refused))
-                    : 0;
+        int r = container_admit(o->ctx, o->ns, json_object_get(o->obj, "spec"), refused,
+                                sizeof(refused));
         if (r == -ENOMEM)
                 return berth_error_set(err, r, "container of %s: out of memory", o->key);
         if (r == -EPERM) {
@@ -460,13 +499,37 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
                 run->has_act_config_error = true;
                 return ACT_REPLAN;
         }
+        r = container_user_admit(o->ctx, &run->spec, body, refused, sizeof(refused), &e);
+        if (r == -EPERM) {
+                /* The image runs as root: it will not change by waiting. */
+                (void)str_copy(run->create_error, sizeof(run->create_error), refused);
+                run->create_error_reason = "CreateContainerConfigError";
+                run->has_create_error = true;
+                return ACT_REPLAN;
+        }
+        if (r == -ENOENT) {
+                (void)str_copy(run->image_error, sizeof(run->image_error), e.message);
+                run->has_image_error = true;
+                return ACT_REPLAN;
+        }
+        if (r < 0) {
+                error_copy(err, &e);
+                return r;
+        }
         r = docker_container_create(o->ctx->docker, cname, body, &id, &e);
         if (r == -EEXIST) {
                 /* Created before (a crash between create and status write):
                  * adopt it. Whether to start it is the planner's call: an
                  * exited one has run already and must never run again. */
                 r = inspect_into_cache(run, cname, err);
-                return r < 0 ? r : ACT_PROGRESS;
+                if (r < 0)
+                        return r;
+                run->made_attempt = attempt;
+                object_run_event(o, EVENT_NORMAL, "Adopted",
+                                 "adopted container %s (attempt %d), made before its status was "
+                                 "written",
+                                 cname, attempt);
+                return ACT_PROGRESS;
         }
         if (r == -ENOENT) {
                 (void)str_copy(run->image_error, sizeof(run->image_error), e.message);
@@ -479,6 +542,9 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
         struct container_info ci;
         fill_info(run, id, cname, attempt, DOCKER_STATE_CREATED, &ci);
         container_cache_upsert(o->ctx->containers, &ci);
+        run->made_attempt = attempt;
+        object_run_event(o, EVENT_NORMAL, "Created", "created container %s (attempt %d)", cname,
+                         attempt);
         return act_start(run, id, attempt, err);
 }
 
@@ -555,7 +621,40 @@ static int act_kill(struct task_run *run, const struct task_action *a, struct be
                 berth_error_clear(err);
                 return ACT_PROGRESS;
         }
-        return r < 0 ? r : ACT_IDLE;
+        if (r < 0)
+                return r;
+        /* Why, when a stop is what the status says: else an older attempt's
+         * or a finished Task's container left running. */
+        const char *why = run->plan.status.reason;
+        _cleanup_free_ char *cname =
+            task_container_name(run->o.ns, run->o.name, run->o.uid, a->attempt);
+        if (!streq(why, "Stopped") && !streq(why, "DeadlineExceeded"))
+                why = NULL;
+        object_run_event(&run->o, EVENT_NORMAL, "Killing",
+                         "sending %s to container %s (attempt %d)%s%s", a->signal,
+                         cname ? cname : a->container_id, a->attempt, why ? ": " : "",
+                         why ? why : "");
+        return ACT_IDLE;
+}
+
+/* A container removed because it belongs to an older Task of this name:
+ * told about that Task (its uid), whose describe has gone with it. */
+static void orphan_removed(struct task_run *run, const char *id)
+{
+        for (size_t i = 0; run->infos && i < run->n_obs + run->n_strays; i++) {
+                const struct container_info *c = &run->infos[i];
+
+                if (!streq(c->id, id) || streq(c->uid, run->o.uid))
+                        continue;
+                (void)events_record(
+                    run->o.ctx->events,
+                    &(const struct event_object){"Task", run->o.ns, run->o.name, c->uid},
+                    EVENT_NORMAL, "Orphaned",
+                    "removed container %s: its task is gone (deleted and "
+                    "created again under this name)",
+                    c->name);
+                return;
+        }
 }
 
 static int act_remove(struct task_run *run, const struct task_action *a, struct berth_error *err)
@@ -571,8 +670,284 @@ static int act_remove(struct task_run *run, const struct task_action *a, struct 
         }
         if (r < 0)
                 return r;
+        orphan_removed(run, a->container_id);
         container_cache_remove(run->o.ctx->containers, a->container_id);
         return ACT_PROGRESS;
+}
+
+/* ---- executors ------------------------------------------------------------ */
+
+/* docker-exec: the one running container spec.executor.container names or
+ * selects. 0 with its id; -ENOENT/-ENOTUNIQ with why in msg (the Task
+ * fails, ExecTargetNotFound); else Docker's error in err. */
+static int exec_target(struct task_run *run, char **ret_id, char *msg, size_t size,
+                       struct berth_error *err)
+{
+        const struct task_spec *spec = &run->spec;
+        struct docker *d = run->o.ctx->docker;
+
+        if (spec->exec_container_name) {
+                struct docker_container dc = {0};
+                struct berth_error e = {0};
+                int r = docker_container_inspect(d, spec->exec_container_name, &dc, &e);
+                if (r == -ENOENT) {
+                        snprintf(msg, size, "docker-exec: no container named %s",
+                                 spec->exec_container_name);
+                        return -ENOENT;
+                }
+                if (r < 0) {
+                        error_copy(err, &e);
+                        return r;
+                }
+                bool running = dc.state == DOCKER_STATE_RUNNING;
+                char *id = running ? strdup(dc.id) : NULL;
+                docker_container_release(&dc);
+                if (!running) {
+                        snprintf(msg, size, "docker-exec: container %s is not running",
+                                 spec->exec_container_name);
+                        return -ENOENT;
+                }
+                if (!id)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                *ret_id = id;
+                return 0;
+        }
+        /* Labels: list by the first, match the others here. */
+        const char *k;
+        const json_t *v;
+        _cleanup_free_ char *filter = NULL;
+        json_object_foreach((json_t *)spec->exec_container_labels, k, v)
+        {
+                filter = str_printf("%s=%s", k, json_string_value(v));
+                break;
+        }
+        if (!filter)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        struct docker_container *all = NULL;
+        size_t n = 0, found = 0, pick = 0;
+        int r = docker_container_list(d, filter, &all, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                bool match = all[i].state == DOCKER_STATE_RUNNING;
+                json_object_foreach((json_t *)spec->exec_container_labels, k, v)
+                {
+                        if (!streq(json_string_value(json_object_get(all[i].labels, k)),
+                                   json_string_value(v)))
+                                match = false;
+                }
+                if (match) {
+                        found++;
+                        pick = i;
+                }
+        }
+        _cleanup_free_ char *sel = json_dumps(spec->exec_container_labels, JSON_COMPACT);
+        if (found != 1) {
+                snprintf(msg, size,
+                         "docker-exec: %zu running containers match labels %s: exactly one must",
+                         found, sel ? sel : "");
+                docker_containers_free(all, n);
+                return found ? -ENOTUNIQ : -ENOENT;
+        }
+        char *id = strdup(all[pick].id);
+        docker_containers_free(all, n);
+        if (!id)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        *ret_id = id;
+        return 0;
+}
+
+/* A create the Task fails for: the reason and message for the planner. */
+static int create_refused(struct task_run *run, const char *reason, const char *message)
+{
+        (void)str_copy(run->create_error, sizeof(run->create_error), message);
+        run->create_error_reason = reason;
+        run->has_create_error = true;
+        return ACT_REPLAN;
+}
+
+static int exec_observe(struct task_run *run, struct berth_error *err)
+{
+        struct exec_runner *x = run->o.ctx->execs;
+
+        if (!x || exec_runner_observe(x, run->o.uid, &run->exec) < 0)
+                return 0;
+        run->obs = calloc(1, sizeof(*run->obs));
+        if (!run->obs)
+                return berth_error_set(err, -ENOMEM, "observe %s", run->o.key);
+        run->obs[0] = (struct observed_container){
+            .attempt = run->exec.attempt,
+            .id = run->exec.exec_id,
+            .state = run->exec.ended ? DOCKER_STATE_EXITED : DOCKER_STATE_RUNNING,
+            .details_known = run->exec.ended,
+            .exit_code = run->exec.exit_code,
+            .started_ms = run->exec.started_ms,
+            .finished_ms = run->exec.finished_ms,
+        };
+        run->n_obs = 1;
+        return 0;
+}
+
+static int exec_create(struct task_run *run, int attempt, struct berth_error *err)
+{
+        struct object_run *o = &run->o;
+        const struct task_spec *spec = &run->spec;
+        char msg[BERTH_ERROR_MESSAGE_MAX - 64];
+
+        if (!o->ctx->execs)
+                return create_refused(run, "ExecutorNotFound",
+                                      "this berthd runs no docker-exec executor");
+        _cleanup_json_ json_t *cmd = json_array();
+        if (!cmd)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        size_t i;
+        json_t *v;
+        json_array_foreach((json_t *)spec->command, i, v) json_array_append(cmd, v);
+        json_array_foreach((json_t *)spec->args, i, v) json_array_append(cmd, v);
+        if (json_array_size(cmd) == 0)
+                return create_refused(run, "ContainerCreateFailed",
+                                      "docker-exec needs spec.command (and/or spec.args)");
+        _cleanup_free_ const char **env = calloc(spec->n_env + 1, sizeof(*env));
+        _cleanup_(strv_freep) char **owned = calloc(spec->n_env + 1, sizeof(*owned));
+        if (!env || !owned)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        for (size_t k = 0; k < spec->n_env; k++) {
+                if (spec->env[k].secret)
+                        return create_refused(run, "CreateContainerConfigError",
+                                              "docker-exec does not resolve env from Secrets");
+                owned[k] = str_printf("%s=%s", spec->env[k].name, spec->env[k].value);
+                if (!owned[k])
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                env[k] = owned[k];
+        }
+        _cleanup_free_ char *target = NULL;
+        int r = exec_target(run, &target, msg, sizeof(msg), err);
+        if (r == -ENOENT || r == -ENOTUNIQ)
+                return create_refused(run, "ExecTargetNotFound", msg);
+        if (r < 0)
+                return r;
+        const struct exec_request req = {
+            .key = o->key,
+            .uid = o->uid,
+            .attempt = attempt,
+            .container_id = target,
+            .cmd = cmd,
+            .env = env,
+            .user = spec->user,
+            .working_dir = spec->working_dir,
+        };
+        struct berth_error e = {0};
+        r = exec_runner_start(o->ctx->execs, o->ctx->docker, &req, &e);
+        if (r == -ENOENT || r == -EBUSY || r == -ENOSPC)
+                return create_refused(run, "ExecTargetNotFound", e.message);
+        if (r < 0)
+                return create_failed(run, r, &e, err);
+        run->made_attempt = attempt;
+        object_run_event(o, EVENT_NORMAL, "Started", "started exec in container %.12s (attempt %d)",
+                         target, attempt);
+        return ACT_PROGRESS;
+}
+
+static int exec_start(struct task_run *run, const char *id, int attempt, struct berth_error *err)
+{
+        (void)run, (void)id, (void)attempt, (void)err;
+        return ACT_IDLE; /* an exec starts as it is created */
+}
+
+static int exec_inspect(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        (void)err;
+        if (a->container_id)
+                return ACT_IDLE; /* the runner's word is all there is */
+        /* The status knows an attempt the runner does not: berthd restarted. */
+        run->lost_attempt = a->attempt;
+        return ACT_REPLAN;
+}
+
+static int exec_kill(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        int r =
+            exec_runner_signal(run->o.ctx->execs, run->o.ctx->docker, run->o.uid, a->signal, err);
+        if (r < 0)
+                return r;
+        object_run_event(&run->o, EVENT_NORMAL, "Killing", "sending %s to exec %.12s (attempt %d)",
+                         a->signal, a->container_id ? a->container_id : "", a->attempt);
+        return ACT_IDLE;
+}
+
+static int exec_remove(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        (void)a;
+        int r =
+            exec_runner_signal(run->o.ctx->execs, run->o.ctx->docker, run->o.uid, "SIGKILL", err);
+        if (r < 0)
+                return r;
+        exec_runner_forget(run->o.ctx->execs, run->o.uid);
+        return ACT_PROGRESS;
+}
+
+/* An executor this berthd does not have: the Task fails at its first create. */
+static int none_observe(struct task_run *run, struct berth_error *err)
+{
+        (void)run, (void)err;
+        return 0;
+}
+
+static int none_create(struct task_run *run, int attempt, struct berth_error *err)
+{
+        char msg[256];
+        (void)attempt, (void)err;
+        snprintf(msg, sizeof(msg), "no executor %s in this berthd (spec.executor.type)",
+                 run->spec.executor ? run->spec.executor : "");
+        return create_refused(run, "ExecutorNotFound", msg);
+}
+
+static int none_action(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        (void)run, (void)a, (void)err;
+        return ACT_IDLE;
+}
+
+static const struct task_executor docker_executor = {
+    .name = TASK_EXECUTOR_DOCKER,
+    .uses_image = true,
+    .observe = docker_observe,
+    .create = act_create,
+    .start = act_start,
+    .inspect = act_inspect,
+    .kill = act_kill,
+    .remove = act_remove,
+};
+
+static const struct task_executor docker_exec_executor = {
+    .name = TASK_EXECUTOR_DOCKER_EXEC,
+    .uses_image = false,
+    .observe = exec_observe,
+    .create = exec_create,
+    .start = exec_start,
+    .inspect = exec_inspect,
+    .kill = exec_kill,
+    .remove = exec_remove,
+};
+
+static const struct task_executor missing_executor = {
+    .name = "",
+    .uses_image = false,
+    .observe = none_observe,
+    .create = none_create,
+    .start = exec_start,
+    .inspect = exec_inspect,
+    .kill = none_action,
+    .remove = none_action,
+};
+
+const struct task_executor *task_executor_for(const char *type)
+{
+        if (!type || streq(type, TASK_EXECUTOR_DOCKER))
+                return &docker_executor;
+        if (streq(type, TASK_EXECUTOR_DOCKER_EXEC))
+                return &docker_exec_executor;
+        return &missing_executor;
 }
 
 static int act_one(struct task_run *run, const struct task_action *a, struct berth_error *err)
@@ -589,15 +964,15 @@ static int act_one(struct task_run *run, const struct task_action *a, struct ber
         case TASK_ACTION_PULL_IMAGE:
                 return act_pull(run, err);
         case TASK_ACTION_CREATE:
-                return act_create(run, a->attempt, err);
+                return run->executor->create(run, a->attempt, err);
         case TASK_ACTION_START:
-                return act_start(run, a->container_id, a->attempt, err);
+                return run->executor->start(run, a->container_id, a->attempt, err);
         case TASK_ACTION_INSPECT:
-                return act_inspect(run, a, err);
+                return run->executor->inspect(run, a, err);
         case TASK_ACTION_KILL:
-                return act_kill(run, a, err);
+                return run->executor->kill(run, a, err);
         case TASK_ACTION_REMOVE:
-                return act_remove(run, a, err);
+                return run->executor->remove(run, a, err);
         case TASK_ACTION_DELETE:
                 r = object_run_mark_deleted(&run->o, err);
                 run->o.retry_ms = 0; /* the deletion runs next */
@@ -632,9 +1007,85 @@ static int task_status(struct object_run *o, struct berth_error *err)
 
         if (!run->plan.status_changed)
                 return 0;
+        const struct task_status *st = &run->plan.status;
+        enum task_phase before = TASK_PHASE_PENDING;
+        (void)task_phase_from_string(json_path_string(o->obj, "status.phase"), &before);
+        bool finished = st->phase == TASK_PHASE_SUCCEEDED || st->phase == TASK_PHASE_FAILED;
+        bool was = before == TASK_PHASE_SUCCEEDED || before == TASK_PHASE_FAILED;
+        if (finished && !was && st->start_ms > 0 && st->completion_ms >= st->start_ms) {
+                run->finishing = true;
+                run->run_s = (double)(st->completion_ms - st->start_ms) / 1000;
+        }
         return object_run_set_status(
-            o, task_status_to_json(&run->plan.status, json_object_get(o->obj, "status"), o->now_ms),
-            err);
+            o, task_status_to_json(st, json_object_get(o->obj, "status"), o->now_ms), err);
+}
+
+static void task_written(struct object_run *o)
+{
+        struct task_run *run = task_run_of(o);
+
+        if (run->finishing)
+                metrics_histogram_observe(&run_seconds, (const char *const[]){o->ns}, run->run_s);
+        run->finishing = false;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static bool is_finished(enum task_phase p)
+{
+        return p == TASK_PHASE_SUCCEEDED || p == TASK_PHASE_FAILED;
+}
+
+/* The Events of the status transitions this reconcile stored (acting told
+ * its own: Created, Started, Killing, Adopted, Orphaned). Messages leave
+ * out attempt numbers and times where a repeat should count on one Event
+ * (BackOff, OOMKilled). */
+static void task_events(struct object_run *o, const json_t *before)
+{
+        struct task_run *run = task_run_of(o);
+        struct task_status old, now;
+
+        task_status_from_json(before, &old);
+        task_status_from_json(o->obj, &now);
+        bool retrying = now.phase == TASK_PHASE_RUNNING && now.next_attempt_ms > 0 &&
+                        now.next_attempt_ms != old.next_attempt_ms;
+        bool failed = now.phase == TASK_PHASE_FAILED && old.phase != TASK_PHASE_FAILED;
+
+        /* A container the status never heard of: made before a crash. */
+        if (now.attempts > old.attempts && run->made_attempt != now.attempts)
+                object_run_event(o, EVENT_NORMAL, "Adopted",
+                                 "adopted the container of attempt %d, made before its status "
+                                 "was written",
+                                 now.attempts);
+        if (streq(now.reason, "DeadlineExceeded") &&
+            !(streq(old.reason, "DeadlineExceeded") && old.attempts == now.attempts))
+                object_run_event(o, EVENT_WARNING, "DeadlineExceeded", "%s", now.message ?: "");
+        if (streq(now.reason, "CreateContainerConfigError") &&
+            !streq(old.reason, "CreateContainerConfigError"))
+                object_run_event(o, EVENT_WARNING, "CreateContainerConfigError", "%s",
+                                 now.message ?: "");
+        if ((retrying || failed) && streq(now.reason, "OOMKilled"))
+                object_run_event(o, EVENT_WARNING, "OOMKilled",
+                                 "the container was killed for lack of memory (exit code %d)",
+                                 now.exit_code);
+        if (failed && streq(now.reason, "ImagePullFailed"))
+                object_run_event(o, EVENT_WARNING, "ImagePullFailed", "%s", now.message ?: "");
+        if (retrying) {
+                if (now.exit_known)
+                        object_run_event(o, EVENT_WARNING, "BackOff",
+                                         "an attempt failed (%s, exit code %d): backing off "
+                                         "before the next one",
+                                         now.reason ?: "Error", now.exit_code);
+                else
+                        object_run_event(o, EVENT_WARNING, "BackOff",
+                                         "an attempt failed (%s): backing off before the next one",
+                                         now.reason ?: "Error");
+        }
+        if (now.phase == TASK_PHASE_SUCCEEDED && !is_finished(old.phase))
+                object_run_event(o, EVENT_NORMAL, "Completed", "%s", now.message ?: "exit code 0");
+        if (failed)
+                object_run_event(o, EVENT_WARNING, "Failed", "%s%s%s", now.reason ?: "Error",
+                                 now.message ? ": " : "", now.message ?: "");
 }
 
 static void task_release(struct object_run *o)
@@ -655,4 +1106,6 @@ const struct kind_reconciler task_reconciler = {
     .act = task_act,
     .status = task_status,
     .release = task_release,
+    .written = task_written,
+    .events = task_events,
 };

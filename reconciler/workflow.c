@@ -803,6 +803,73 @@ static int workflow_status(struct object_run *o, struct berth_error *err)
         return object_run_set_status(o, status_json(run), err);
 }
 
+/* ---- events -------------------------------------------------------------- */
+
+/* The entry of step name in a status's steps (onExit: status.onExit). */
+static const json_t *step_entry(const json_t *obj, const char *name)
+{
+        size_t i;
+        const json_t *e;
+
+        json_array_foreach(json_path(obj, "status.steps"), i, e)
+        {
+                if (streq(json_string_value(json_object_get(e, "name")), name))
+                        return e;
+        }
+        if (streq(name, json_path_string(obj, "status.onExit.name")))
+                return json_path(obj, "status.onExit");
+        return NULL;
+}
+
+static void step_events(struct object_run *o, const json_t *before, const json_t *e)
+{
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *phase = json_string_value(json_object_get(e, "phase"));
+        const char *was = json_string_value(json_object_get(step_entry(before, name), "phase"));
+        const char *task = json_string_value(json_object_get(e, "task"));
+        bool ran = json_object_get(e, "task") || json_object_get(e, "startTime");
+        bool pending = !was || streq(was, "Pending");
+
+        if (!name || !phase)
+                return;
+        /* Started: it left Pending — to run, or finished at once (a fast
+         * step) if something of it ran. */
+        if (pending && (streq(phase, "Running") ||
+                        ((streq(phase, "Succeeded") || streq(phase, "Failed")) && ran)))
+                object_run_event(o, EVENT_NORMAL, "StepStarted", "step %s started%s%s%s", name,
+                                 task ? " (task " : "", task ? task : "", task ? ")" : "");
+        if (streq(phase, "Failed") && !streq(was, "Failed")) {
+                const char *reason = json_string_value(json_object_get(e, "reason"));
+                const char *message = json_string_value(json_object_get(e, "message"));
+
+                object_run_event(o, EVENT_WARNING, "StepFailed", "step %s failed: %s%s%s", name,
+                                 reason ? reason : "Error", message ? ": " : "",
+                                 message ? message : "");
+        }
+}
+
+/* The Events of what the stored status changed: steps started and failed,
+ * the Workflow's outcome. */
+static void workflow_events(struct object_run *o, const json_t *before)
+{
+        const char *phase = json_path_string(o->obj, "status.phase");
+        const char *was = json_path_string(before, "status.phase");
+        const char *reason = json_path_string(o->obj, "status.reason");
+        const char *message = json_path_string(o->obj, "status.message");
+        size_t i;
+        const json_t *e;
+
+        json_array_foreach(json_path(o->obj, "status.steps"), i, e) step_events(o, before, e);
+        if (json_path(o->obj, "status.onExit"))
+                step_events(o, before, json_path(o->obj, "status.onExit"));
+        if (streq(phase, "Succeeded") && !streq(was, "Succeeded"))
+                object_run_event(o, EVENT_NORMAL, "Completed", "%s",
+                                 message ? message : "every step succeeded");
+        if (streq(phase, "Failed") && !streq(was, "Failed"))
+                object_run_event(o, EVENT_WARNING, "Failed", "%s%s%s", reason ? reason : "Error",
+                                 message ? ": " : "", message ? message : "");
+}
+
 static void step_run_release(struct step_run *sr)
 {
         free(sr->task_name);
@@ -845,4 +912,5 @@ const struct kind_reconciler workflow_reconciler = {
     .act = workflow_act,
     .status = workflow_status,
     .release = workflow_release,
+    .events = workflow_events,
 };

@@ -26,9 +26,12 @@ run_dir=${BERTH_RUN_DIR:-/run/berth-dev}
 mkdir -p "$run_dir"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
+# prometheus only for promtool (it_test_metrics checks /metrics with it): its
+# server is never started by the tests; where an init system runs, Debian
+# enables the package's own service (stop it if unwanted).
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libyaml-dev libjansson-dev
           libssl-dev libevent-dev libsqlite3-dev zlib1g-dev libglib2.0-dev tzdata libcmocka-dev
-          docker.io busybox-static etcd-server curl openssl sslscan python3 git)
+          docker.io busybox-static etcd-server curl openssl sslscan python3 git prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -2,6 +2,45 @@
  * helpers backends share (store-internal.h). */
 #include "store-internal.h"
 
+#include "metrics.h"
+
+/* ---- metrics -------------------------------------------------------------- */
+
+/* Every call that reaches a backend is counted here, in the dispatch, so
+ * both backends are covered alike; calls refused by the checks below never
+ * reach one and are not. */
+
+static struct metrics_family requests =
+    METRICS_COUNTER_INIT("berth_store_requests_total",
+                         "Store calls that reached the backend, by operation and result (ok, "
+                         "not_found, conflict, error).",
+                         "op", "result");
+static struct metrics_family request_seconds = METRICS_HISTOGRAM_INIT(
+    "berth_store_request_duration_seconds",
+    "Duration of store calls in the backend (a watch: until it is established).",
+    METRICS_BUCKETS_LATENCY, "op");
+
+static const char *result_of(int r)
+{
+        if (r >= 0)
+                return "ok";
+        if (r == -ENOENT)
+                return "not_found";
+        /* A lost compare-and-swap, or a fence that moved on. */
+        if (r == -ESTALE || r == -EPERM)
+                return "conflict";
+        return "error";
+}
+
+/* Counts the backend call op that began at start and returned r; returns r. */
+static int counted(const char *op, int64_t start, int r)
+{
+        metrics_counter_add(&requests, (const char *const[]){op, result_of(r)}, 1);
+        metrics_series_observe_since(metrics_series(&request_seconds, (const char *const[]){op}),
+                                     start);
+        return r;
+}
+
 void store_kv_release(struct store_kv *kv)
 {
         if (!kv)
@@ -110,7 +149,8 @@ int store_get(struct store *s, const char *key, struct store_kv *ret, struct ber
         if (!ret)
                 return berth_error_set(err, -EINVAL, "store: get %s: no output given", key);
         _cleanup_(store_kv_release) struct store_kv kv = {0};
-        r = s->ops->get(s, key, &kv, err);
+        int64_t start = metrics_now_ns();
+        r = counted("get", start, s->ops->get(s, key, &kv, err));
         if (r < 0)
                 return r;
         r = store_kv_inflate(&kv, NULL, err);
@@ -132,7 +172,8 @@ int store_list(struct store *s, const char *prefix, int64_t revision, struct sto
         if (!ret)
                 return berth_error_set(err, -EINVAL, "store: list %s: no output given", prefix);
         _cleanup_(store_kvs_release) struct store_kvs kvs = {0};
-        r = s->ops->list(s, prefix, revision, &kvs, err);
+        int64_t start = metrics_now_ns();
+        r = counted("list", start, s->ops->list(s, prefix, revision, &kvs, err));
         if (r < 0)
                 return r;
         for (size_t i = 0; i < kvs.n; i++) {
@@ -217,8 +258,11 @@ int store_put_guarded(struct store *s, const char *key, const char *value, size_
                                        "more than the limit of %d bytes stored",
                                        key, value_len, STORE_VALUE_MAX);
         }
-        return s->ops->put(s, key, stored ? stored : value, stored_len, expected_mod_revision,
-                           lease, guard, ret_revision, err);
+        /* A fenced write is a transaction with the leader's key. */
+        int64_t start = metrics_now_ns();
+        return counted(guard ? "txn" : "put", start,
+                       s->ops->put(s, key, stored ? stored : value, stored_len,
+                                   expected_mod_revision, lease, guard, ret_revision, err));
 }
 
 int store_put(struct store *s, const char *key, const char *value, size_t value_len,
@@ -239,7 +283,9 @@ int store_delete_guarded(struct store *s, const char *key, int64_t expected_mod_
         if (expected_mod_revision == STORE_MUST_NOT_EXIST)
                 return berth_error_set(
                     err, -EINVAL, "store: delete %s: expected revision 0 can never match", key);
-        return s->ops->delete (s, key, expected_mod_revision, guard, ret_revision, err);
+        int64_t start = metrics_now_ns();
+        return counted(guard ? "txn" : "delete", start,
+                       s->ops->delete (s, key, expected_mod_revision, guard, ret_revision, err));
 }
 
 int store_delete(struct store *s, const char *key, int64_t expected_mod_revision,
@@ -252,7 +298,8 @@ int store_revision(struct store *s, int64_t *ret_revision, struct berth_error *e
 {
         if (!ret_revision)
                 return berth_error_set(err, -EINVAL, "store: revision: no output given");
-        return s->ops->revision(s, ret_revision, err);
+        int64_t start = metrics_now_ns();
+        return counted("revision", start, s->ops->revision(s, ret_revision, err));
 }
 
 int store_compact(struct store *s, int64_t revision, struct berth_error *err)
@@ -260,7 +307,8 @@ int store_compact(struct store *s, int64_t revision, struct berth_error *err)
         if (revision <= 0)
                 return berth_error_set(err, -EINVAL, "store: compact: invalid revision %" PRId64,
                                        revision);
-        return s->ops->compact(s, revision, err);
+        int64_t start = metrics_now_ns();
+        return counted("compact", start, s->ops->compact(s, revision, err));
 }
 
 int store_lease_grant(struct store *s, int64_t ttl_seconds, int64_t *ret_id,
@@ -273,21 +321,24 @@ int store_lease_grant(struct store *s, int64_t ttl_seconds, int64_t *ret_id,
                                        ttl_seconds, STORE_LEASE_TTL_MAX);
         if (!ret_id)
                 return berth_error_set(err, -EINVAL, "store: lease grant: no output given");
-        return s->ops->lease_grant(s, ttl_seconds, ret_id, err);
+        int64_t start = metrics_now_ns();
+        return counted("lease_grant", start, s->ops->lease_grant(s, ttl_seconds, ret_id, err));
 }
 
 int store_lease_keepalive(struct store *s, int64_t id, struct berth_error *err)
 {
         if (id <= 0)
                 return berth_error_set(err, -ENOENT, "store: lease %" PRId64 " not found", id);
-        return s->ops->lease_keepalive(s, id, err);
+        int64_t start = metrics_now_ns();
+        return counted("lease_keepalive", start, s->ops->lease_keepalive(s, id, err));
 }
 
 int store_lease_revoke(struct store *s, int64_t id, struct berth_error *err)
 {
         if (id <= 0)
                 return berth_error_set(err, -ENOENT, "store: lease %" PRId64 " not found", id);
-        return s->ops->lease_revoke(s, id, err);
+        int64_t start = metrics_now_ns();
+        return counted("lease_revoke", start, s->ops->lease_revoke(s, id, err));
 }
 
 int store_watch(struct store *s, const char *prefix, int64_t from_revision, store_watch_fn fn,
@@ -298,7 +349,9 @@ int store_watch(struct store *s, const char *prefix, int64_t from_revision, stor
                 return r;
         if (!fn || !ret)
                 return berth_error_set(err, -EINVAL, "store: watch %s: no callback given", prefix);
-        return s->ops->watch(s, prefix, from_revision, fn, userdata, ret, err);
+        int64_t start = metrics_now_ns();
+        return counted("watch", start,
+                       s->ops->watch(s, prefix, from_revision, fn, userdata, ret, err));
 }
 
 void store_watch_cancel(struct store_watch *w)

@@ -1,9 +1,10 @@
 /* berthd: the berth daemon — store, Docker client, controller and API server.
  *
  * Start order: logging, event loop, store, Docker (waiting for the engine),
- * controller (its caches sync before it returns), API server, then /readyz.
- * SIGTERM/SIGINT stop the loop; teardown runs in reverse order and leaves
- * containers running: the next start adopts them. SIGHUP reloads the TLS
+ * the event recorder, controller (its caches sync before it returns), API
+ * server, then /readyz. SIGTERM/SIGINT stop the loop; teardown runs in
+ * reverse order (the controller's stop flushes the recorder's queue) and
+ * leaves containers running: the next start adopts them. SIGHUP reloads the TLS
  * certificate and key (renewing a generated one first when it is due).
  *
  * Exit codes: 0 clean stop, 1 startup failure, 2 bad command line.
@@ -24,8 +25,12 @@
 #include "common.h"
 #include "controller.h"
 #include "docker.h"
+#include "events.h"
 #include "manifests.h"
+#include "metrics.h"
+#include "notify.h"
 #include "pki.h"
+#include "plugins.h"
 #include "secrets.h"
 #include "store.h"
 
@@ -40,6 +45,7 @@
 #define SOURCE_DIRS_MAX        64 /* --source-root and --watch-dir flags */
 #define BUILD_ROOTS_MAX        64 /* --build-root flags */
 #define HOST_PATHS_MAX         64 /* --allow-host-path flags */
+#define NOTIFIER_EXEC_DIRS_MAX 16 /* --notifier-exec-dir flags */
 #define WORKERS_MAX            1024
 
 /* Parsed flags (process-wide by design: main owns them). */
@@ -78,6 +84,7 @@ struct options {
         size_t n_tls_sans;
         /* The admission policy: --allow-host-network, --allow-host-path. */
         bool allow_host_network;
+        bool allow_docker_exec; /* --allow-docker-exec */
         const char *host_paths[HOST_PATHS_MAX];
         size_t n_host_paths;
         size_t n_watch_dirs;
@@ -88,6 +95,14 @@ struct options {
         double rate_limit;
         /* Where secret volumes are written: a tmpfs (--secrets-dir). */
         const char *secrets_dir;
+        /* Hidden --sse-heartbeat: how often idle SSE streams get a comment
+         * line (0: the API's default, 15 s). */
+        int64_t sse_heartbeat_ms;
+        int64_t event_ttl_ms; /* how long Events are kept (--event-ttl) */
+        /* Directories whose programs exec Notifiers may run. */
+        const char *notifier_exec_dirs[NOTIFIER_EXEC_DIRS_MAX];
+        size_t n_notifier_exec_dirs;
+        const char *plugin_dir; /* --plugin-dir: shared objects loaded at start */
 };
 
 static void usage(FILE *out)
@@ -142,6 +157,8 @@ static void usage(FILE *out)
             "                       repeatable (default none: build steps are refused)\n"
             "  --allow-host-network let containers use the host's network (network: host);\n"
             "                       for single-tenant hosts and Docker without a bridge\n"
+            "  --allow-docker-exec  let Tasks run commands in running containers berth did\n"
+            "                       not create (executor docker-exec)\n"
             "  --allow-host-path DIR  let containers mount host paths inside DIR, repeatable\n"
             "                       (default none; the Docker socket never)\n"
             "  --audit-log PATH     append a JSON line per changing or refused API request\n"
@@ -153,6 +170,11 @@ static void usage(FILE *out)
             "  --secrets-dir DIR    where Secrets are written as files for secret volumes:\n"
             "                       a tmpfs, mounted there when DIR is not one (default\n"
             "                       " SECRETS_DIR_DEFAULT ")\n"
+            "  --event-ttl DUR      how long Events are kept after they last happened\n"
+            "                       (default 1h; at least 1s)\n"
+            "  --notifier-exec-dir DIR  a directory whose programs exec Notifiers may run,\n"
+            "                       repeatable (default none: exec Notifiers are refused)\n"
+            "  --plugin-dir DIR     load the plugins (*.so) of DIR at start (docs/plugins.md)\n"
             "  --version            print the version and exit\n"
             "  -h, --help           print this help and exit\n");
 }
@@ -249,6 +271,7 @@ enum {
         OPT_WATCH_DIR,
         OPT_BUILD_ROOT,
         OPT_ALLOW_HOST_NETWORK,
+        OPT_ALLOW_DOCKER_EXEC,
         OPT_INSECURE_HTTP,
         OPT_ALLOW_HOST_PATH,
         OPT_AUDIT_LOG,
@@ -260,6 +283,10 @@ enum {
         OPT_TLS_SAN,
         OPT_CLIENT_CA,
         OPT_SECRETS_DIR,
+        OPT_EVENT_TTL,
+        OPT_NOTIFIER_EXEC_DIR,
+        OPT_PLUGIN_DIR,
+        OPT_SSE_HEARTBEAT,
         OPT_VERSION,
 };
 
@@ -299,6 +326,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"source-root", required_argument, NULL, OPT_SOURCE_ROOT},
             {"build-root", required_argument, NULL, OPT_BUILD_ROOT},
             {"allow-host-network", no_argument, NULL, OPT_ALLOW_HOST_NETWORK},
+            {"allow-docker-exec", no_argument, NULL, OPT_ALLOW_DOCKER_EXEC},
             {"insecure-http", no_argument, NULL, OPT_INSECURE_HTTP},
             {"allow-host-path", required_argument, NULL, OPT_ALLOW_HOST_PATH},
             {"watch-dir", required_argument, NULL, OPT_WATCH_DIR},
@@ -311,6 +339,11 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"tls-san", required_argument, NULL, OPT_TLS_SAN},
             {"client-ca", required_argument, NULL, OPT_CLIENT_CA},
             {"secrets-dir", required_argument, NULL, OPT_SECRETS_DIR},
+            {"event-ttl", required_argument, NULL, OPT_EVENT_TTL},
+            {"notifier-exec-dir", required_argument, NULL, OPT_NOTIFIER_EXEC_DIR},
+            {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+            /* Not in the usage: for tests, which cannot wait 15 s. */
+            {"sse-heartbeat", required_argument, NULL, OPT_SSE_HEARTBEAT},
             {"version", no_argument, NULL, OPT_VERSION},
             {"help", no_argument, NULL, 'h'},
             {},
@@ -324,6 +357,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             .resync_ms = DEFAULT_RESYNC_MS,
             .docker_wait_ms = DEFAULT_DOCKER_WAIT_MS,
             .secrets_dir = SECRETS_DIR_DEFAULT,
+            .event_ttl_ms = EVENTS_TTL_DEFAULT_MS,
             .prefix = DEFAULT_PREFIX,
             .leader_elect = -1,
             .leader_lease_ms = LEADER_DEFAULT_LEASE_MS,
@@ -463,6 +497,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                                                 BUILD_ROOTS_MAX);
                         o->build_roots[o->n_build_roots++] = optarg;
                         break;
+                case OPT_ALLOW_DOCKER_EXEC:
+                        o->allow_docker_exec = true;
+                        break;
                 case OPT_ALLOW_HOST_NETWORK:
                         o->allow_host_network = true;
                         break;
@@ -531,6 +568,32 @@ static int parse_args(int argc, char **argv, struct options *o)
                                                 "path",
                                                 optarg);
                         o->secrets_dir = optarg;
+                        break;
+                case OPT_EVENT_TTL:
+                        if (duration_parse(optarg, &o->event_ttl_ms) < 0 || o->event_ttl_ms < 1000)
+                                return bad_flag("invalid --event-ttl '%s': want a duration of at "
+                                                "least 1s such as 1h",
+                                                optarg);
+                        break;
+                case OPT_NOTIFIER_EXEC_DIR:
+                        if (optarg[0] != '/')
+                                return bad_flag("invalid --notifier-exec-dir '%s': want an "
+                                                "absolute path",
+                                                optarg);
+                        if (o->n_notifier_exec_dirs == NOTIFIER_EXEC_DIRS_MAX)
+                                return bad_flag("too many --notifier-exec-dir flags (max %d)",
+                                                NOTIFIER_EXEC_DIRS_MAX);
+                        o->notifier_exec_dirs[o->n_notifier_exec_dirs++] = optarg;
+                        break;
+                case OPT_PLUGIN_DIR:
+                        o->plugin_dir = optarg;
+                        break;
+                case OPT_SSE_HEARTBEAT:
+                        if (duration_parse(optarg, &o->sse_heartbeat_ms) < 0 ||
+                            o->sse_heartbeat_ms < 100 || o->sse_heartbeat_ms > 3600 * 1000)
+                                return bad_flag("invalid --sse-heartbeat '%s': want a duration "
+                                                "from 100ms to 1h",
+                                                optarg);
                         break;
                 case OPT_VERSION:
                         printf("berthd %s\n", BERTH_VERSION);
@@ -645,6 +708,7 @@ static int docker_connect(const char *url, int64_t wait_ms, struct docker **ret,
 /* Leadership drives the controller's workers (called on the elector's thread). */
 struct leadership {
         struct controller *controller;
+        struct notify *notify;          /* delivers Notifiers while this replica leads */
         struct leader_elector *elector; /* NULL: no election, this replica acts alone */
         char identity[LEADER_ID_MAX];
 };
@@ -653,13 +717,22 @@ static int on_started_leading(const struct store_guard *guard, void *userdata,
                               struct berth_error *err)
 {
         struct leadership *l = userdata;
-        return controller_start_workers(l->controller, guard, err);
+        /* Notifications start first: the workers' first Events find it
+         * taking them. */
+        notify_start(l->notify, guard);
+        int r = controller_start_workers(l->controller, guard, err);
+        if (r < 0)
+                notify_stop(l->notify);
+        return r;
 }
 
 static void on_stopped_leading(const char *reason _unused_, void *userdata)
 {
         struct leadership *l = userdata;
+        /* The workers' last Events are flushed to notify, which sends what
+         * it can before it stops. */
         controller_stop_workers(l->controller);
+        notify_stop(l->notify);
 }
 
 /* For the API: who leads. New reference. */
@@ -679,6 +752,47 @@ static json_t *leader_json(void *userdata)
                          "leaseDurationSeconds", (json_int_t)info.lease_duration_s, "renewTime",
                          renew[0] ? json_string(renew) : json_null(), "identity", l->identity,
                          "leaderElection", 1);
+}
+
+/* ---- metrics ----------------------------------------------------------- */
+
+static struct metrics_family build_info =
+    METRICS_GAUGE_INIT("berth_build_info", "berthd's version, as a label; always 1.", "version");
+
+/* berth_leader at scrape time (a collector): 1 while this replica runs the
+ * controllers — it holds the lease, or there is no election. */
+static void collect_leader(struct metrics_writer *w, void *userdata)
+{
+        struct leadership *l = userdata;
+        bool self = true;
+        if (l->elector) {
+                struct leader_info info;
+                leader_elector_info(l->elector, &info);
+                self = info.self;
+        }
+        metrics_write_family(w, "berth_leader",
+                             "1 while this replica leads (runs the controllers), else 0.",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_leader", NULL, self ? 1 : 0);
+}
+
+/* The event recorder's counters at scrape time (a collector). */
+static void collect_events(struct metrics_writer *w, void *userdata)
+{
+        uint64_t written = 0, dropped = 0;
+        size_t queued = 0;
+        events_stats(userdata, &written, &dropped, &queued);
+        metrics_write_family(w, "berth_events_written_total",
+                             "Events written to the store (new ones and updates of repeats).",
+                             METRICS_COUNTER);
+        metrics_write_sample(w, "berth_events_written_total", NULL, (double)written);
+        metrics_write_family(w, "berth_events_dropped_total",
+                             "Events dropped: queue full, not the leader, or a store error.",
+                             METRICS_COUNTER);
+        metrics_write_sample(w, "berth_events_dropped_total", NULL, (double)dropped);
+        metrics_write_family(w, "berth_events_queued", "Events waiting to be written.",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_events_queued", NULL, (double)queued);
 }
 
 /* ---- HTTPS ------------------------------------------------------------- */
@@ -895,6 +1009,23 @@ static int tls_reload(struct tls_setup *t, bool only_if_renewed)
         return 0;
 }
 
+static void plugin_refused(const char *path, const char *why, void *userdata _unused_)
+{
+        log_error("plugin %s refused: %s", path, why);
+}
+
+static void plugin_log(const char *plugin, int level, const char *message, void *userdata _unused_)
+{
+        if (level <= 0)
+                log_error("plugin %s: %s", plugin, message);
+        else if (level == 1)
+                log_warn("plugin %s: %s", plugin, message);
+        else if (level == 2)
+                log_info("plugin %s: %s", plugin, message);
+        else
+                log_debug("plugin %s: %s", plugin, message);
+}
+
 static void on_sighup(evutil_socket_t sig _unused_, short events _unused_, void *userdata)
 {
         struct tls_setup *t = userdata;
@@ -956,6 +1087,9 @@ int main(int argc, char **argv)
         _cleanup_free_ char *leader_key = NULL;
         struct api_server *api = NULL;
         struct secrets_keyring *keyring = NULL;
+        struct events_recorder *events = NULL;
+        struct notify *notify = NULL;
+        struct plugins *plugins = NULL;
         struct berth_error err;
         berth_error_clear(&err);
         int r;
@@ -1027,11 +1161,39 @@ int main(int argc, char **argv)
         else if (leader_default_identity(leadership.identity) < 0)
                 str_copy(leadership.identity, sizeof(leadership.identity), "berthd");
 
+        /* Plugins: refused ones are logged and left out; berthd runs on. */
+        r = plugins_load(o.plugin_dir, plugin_refused, plugin_log, NULL, &plugins, &err);
+        if (r < 0) {
+                log_error("cannot load plugins: %s", err.message);
+                goto out;
+        }
+        for (size_t i = 0; i < plugins_count(plugins); i++)
+                log_info("plugin loaded name=%s", plugins_name(plugins, i));
+        size_t n_plugin_types = 0;
+        const struct notify_type *plugin_types = plugins_notify_types(plugins, &n_plugin_types);
+
         const struct admission_policy admission = {
+            .notifier_plugins = plugins_notifier_names(plugins),
             .allow_host_network = o.allow_host_network,
+            .allow_docker_exec = o.allow_docker_exec,
             .host_path_roots = o.host_paths,
             .n_host_path_roots = o.n_host_paths,
+            .notifier_exec_dirs = o.notifier_exec_dirs,
+            .n_notifier_exec_dirs = o.n_notifier_exec_dirs,
         };
+        /* Events: written by whichever replica runs the controllers (the
+         * controller starts and stops the recorder with its workers). */
+        const struct events_config ecfg = {
+            .store = store,
+            .prefix = o.prefix,
+            .host = leadership.identity,
+            .ttl_ms = o.event_ttl_ms,
+        };
+        r = events_recorder_new(&ecfg, &events, &err);
+        if (r < 0) {
+                log_error("cannot start the event recorder: %s", err.message);
+                goto out;
+        }
         struct controller_config ccfg = {
             .store = store,
             .docker = docker,
@@ -1048,6 +1210,7 @@ int main(int argc, char **argv)
             .secrets = keyring,
             .secrets_dir = secrets_dir,
             .secrets_dir_error = secrets_dir_error[0] ? secrets_dir_error : NULL,
+            .events = events,
         };
         r = controller_new(&ccfg, &controller, &err);
         if (r < 0) {
@@ -1055,6 +1218,31 @@ int main(int argc, char **argv)
                 goto out;
         }
         leadership.controller = controller;
+        /* Notifications: fed with every Event the recorder writes (so only
+         * where the controllers run), their statuses written under the
+         * workers' fence. */
+        const struct notify_config ncfg = {
+            .objects = controller_objects(controller),
+            .store = store,
+            .prefix = o.prefix,
+            .secrets = keyring,
+            .admission = &admission,
+            .plugins = plugin_types,
+            .n_plugins = n_plugin_types,
+        };
+        r = notify_new(&ncfg, &notify, &err);
+        if (r < 0 || events_subscribe(events, notify_event, notify) < 0) {
+                log_error("cannot start notifications: %s",
+                          r < 0 ? err.message : "no subscriber slot");
+                goto out;
+        }
+        leadership.notify = notify;
+        for (size_t i = 0; i < o.n_notifier_exec_dirs; i++)
+                log_info("exec notifiers may run programs dir=%s", o.notifier_exec_dirs[i]);
+        /* Without an election the workers run already (controller_new):
+         * the Events of its first reconciles went unnoticed. */
+        if (!leader_elect)
+                notify_start(notify, NULL);
         if (leader_elect) {
                 leader_key = str_printf("%s%s", o.prefix, LEADER_KEY);
                 if (!leader_key) {
@@ -1083,6 +1271,14 @@ int main(int argc, char **argv)
                          (long long)o.leader_renew_ms, (long long)o.leader_retry_ms);
         }
 
+        metrics_gauge_set(&build_info, (const char *const[]){BERTH_VERSION}, 1);
+        if (metrics_register_collector(metrics_process_collect, NULL) < 0 ||
+            metrics_register_collector(collect_leader, &leadership) < 0 ||
+            metrics_register_collector(collect_events, events) < 0) {
+                log_error("cannot register the metrics collectors");
+                goto out;
+        }
+
         struct api_config acfg = {
             .base = base,
             .store = store,
@@ -1108,6 +1304,9 @@ int main(int argc, char **argv)
             .audit_log_max_size = o.audit_log_max_size,
             .audit_log_max_files = o.audit_log_max_files,
             .rate_limit = o.rate_limit,
+            .heartbeat_interval_ms = (int)o.sse_heartbeat_ms,
+            .task_exec_logs = controller_task_exec_logs,
+            .task_exec_logs_userdata = controller,
         };
         r = api_server_new(&acfg, &api, &err);
         if (r < 0) {
@@ -1158,9 +1357,20 @@ out:
         if (renew)
                 event_free(renew);
         api_server_free(api);
+        metrics_unregister_collector(collect_events, events);
+        metrics_unregister_collector(collect_leader, &leadership);
+        metrics_unregister_collector(metrics_process_collect, NULL);
         /* A leader stops its workers, then revokes its lease: a follower takes over. */
         leader_elector_free(leadership.elector);
+        /* Before the object cache goes: notify reads it. Its last Events
+         * are flushed to it first (a no-op when they stopped already). */
+        if (controller)
+                controller_stop_workers(controller);
+        notify_stop(notify);
+        notify_free(notify);
         controller_free(controller);
+        plugins_free(plugins);
+        events_recorder_free(events);
         docker_free(docker);
         store_free(store);
         secrets_keyring_free(keyring);

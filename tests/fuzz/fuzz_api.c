@@ -11,7 +11,12 @@
  *     collections and objects, watch only on GET lists, 4xx/5xx codes),
  *   - a parsed selector has the wrong number of values for its operator,
  *   - an empty selector does not match everything, or labels built from a
- *     selector's own requirements do not match it. */
+ *     selector's own requirements do not match it,
+ *   - Accept: text/event-stream makes anything but a GET of a collection or
+ *     a log an SSE route, or a collection's not a watch,
+ *   - the whole input framed as one Server-Sent Event does not read back as
+ *     itself (line breaks as LF), or log lines framed in small pieces differ
+ *     from the same bytes framed at once. */
 #include <stdint.h>
 
 #include "api-internal.h"
@@ -26,8 +31,8 @@ static void check_error(const struct api_error *err, int rc)
 
 static void check_route(const struct api_route *r, enum api_method m)
 {
-        bool needs_kind =
-            r->endpoint == API_EP_LIST || r->endpoint == API_EP_OBJECT || r->endpoint == API_EP_LOG;
+        bool needs_kind = r->endpoint == API_EP_LIST || r->endpoint == API_EP_OBJECT ||
+                          r->endpoint == API_EP_LOG || r->endpoint == API_EP_STATS;
         bool watch;
 
         if (r->method != m || needs_kind != (r->kind != NULL) ||
@@ -60,6 +65,13 @@ static void fuzz_route(const char *target, const json_t *obj)
                         continue;
                 }
                 check_route(&r, m);
+                struct api_route sse = r;
+                api_route_set_accept(&sse, "application/json, text/event-stream");
+                if (sse.sse != (m == API_METHOD_GET &&
+                                (r.endpoint == API_EP_LIST || r.endpoint == API_EP_LOG)) ||
+                    (sse.sse && r.endpoint == API_EP_LIST && !sse.watch) ||
+                    (r.endpoint != API_EP_LIST && sse.watch != r.watch))
+                        abort();
                 if (r.endpoint == API_EP_LIST) {
                         struct api_selector labels = {}, fields = {};
 
@@ -217,6 +229,76 @@ static char *next_line(char **p)
         return line;
 }
 
+/* ---- Server-Sent Events ----------------------------------------------------- */
+
+/* What an SSE client makes of one event's data lines: joined with LF. */
+static void fuzz_sse_event(const char *data, size_t size)
+{
+        _cleanup_buf_ struct buf out, back, want;
+
+        buf_init(&out, 8 * size + 64); /* "data: " for every break */
+        buf_init(&back, size + 16);
+        buf_init(&want, size + 16);
+        if (api_sse_event(&out, "1", "x", data, size) < 0)
+                abort();
+        /* Bytes, not strings: the data may hold NULs. */
+        const char *head = "id: 1\nevent: x\ndata: ";
+        if (out.len < strlen(head) + 2 || memcmp(out.data, head, strlen(head)) != 0 ||
+            memcmp(out.data + out.len - 2, "\n\n", 2) != 0)
+                abort();
+        /* Reads the fields back: every line after the first two is data. */
+        const char *p = out.data + strlen("id: 1\nevent: x\n");
+        const char *end = out.data + out.len - 1; /* the blank line */
+        bool first = true;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                if (!nl || strncmp(p, "data: ", 6) != 0 || memchr(p, '\r', (size_t)(nl - p)))
+                        abort();
+                if ((!first && buf_append(&back, "\n", 1) < 0) ||
+                    buf_append(&back, p + 6, (size_t)(nl - p - 6)) < 0)
+                        abort();
+                first = false;
+                p = nl + 1;
+        }
+        for (size_t i = 0; i < size; i++) {
+                char c = data[i];
+                if (c == '\r' && i + 1 < size && data[i + 1] == '\n')
+                        continue; /* CRLF is one break */
+                if (buf_append(&want, c == '\r' ? "\n" : &c, 1) < 0)
+                        abort();
+        }
+        if (back.len != want.len || (want.len && memcmp(back.data, want.data, want.len) != 0))
+                abort();
+}
+
+/* Log bytes framed as they arrive, in pieces of chunk, or at once. */
+static void frame_lines(const char *data, size_t size, size_t chunk, struct buf *out)
+{
+        struct api_sse_lines l;
+
+        api_sse_lines_init(&l);
+        for (size_t off = 0; off < size; off += chunk) {
+                size_t n = size - off < chunk ? size - off : chunk;
+                if (api_sse_lines_feed(&l, data + off, n, out) < 0)
+                        abort();
+        }
+        if (api_sse_lines_flush(&l, out) < 0)
+                abort();
+        api_sse_lines_release(&l);
+}
+
+static void fuzz_sse_lines(const char *data, size_t size, size_t chunk)
+{
+        _cleanup_buf_ struct buf whole, split;
+
+        buf_init(&whole, 8 * size + 64);
+        buf_init(&split, 8 * size + 64);
+        frame_lines(data, size, size ? size : 1, &whole);
+        frame_lines(data, size, chunk, &split);
+        if (whole.len != split.len || (whole.len && memcmp(whole.data, split.data, whole.len)))
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -235,6 +317,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         fuzz_route(target, obj);
         fuzz_percent(target);
+        (void)api_sse_accepted(target);
+        fuzz_sse_event((const char *)data, size);
+        fuzz_sse_lines((const char *)data, size, size ? (size_t)(data[0] % 16) + 1 : 1);
         fuzz_label_selector(labels, obj);
         fuzz_field_selector(fields, obj);
         return 0;

@@ -7,7 +7,9 @@
  *     same bytes arrive in small pieces instead of at once,
  *   - a parsed event or container breaks its documented guarantees,
  *   - an error body leaves no message or a wrong code,
- *   - version comparison is not antisymmetric or negotiation exceeds ours. */
+ *   - version comparison is not antisymmetric or negotiation exceeds ours,
+ *   - a stats sample gives a negative or non-finite CPU share, or memory in
+ *     use above what Docker said was used. */
 #include <ctype.h>
 #include <stdint.h>
 
@@ -154,12 +156,35 @@ static void check_container(const json_t *j, bool inspect)
                 abort();
 }
 
+static void check_stats(const json_t *j)
+{
+        struct docker_stats s = {.pids = 7};
+
+        if (docker_stats_parse(j, &s) < 0) {
+                if (s.pids != 7 || json_is_object(j))
+                        abort();
+                return;
+        }
+        json_t *usage = json_path(j, "memory_stats.usage");
+        uint64_t used = json_is_integer(usage) && json_integer_value(usage) > 0
+                            ? (uint64_t)json_integer_value(usage)
+                        : json_is_real(usage) && json_real_value(usage) > 0
+                            ? (uint64_t)json_real_value(usage)
+                            : 0;
+        if (!(s.cpu_percent >= 0) || s.cpu_percent != s.cpu_percent ||
+            (!s.cpu_known && s.cpu_percent != 0) || s.memory_usage > used ||
+            !memchr(s.read, '\0', sizeof(s.read)) ||
+            (!s.network_known && (s.net_rx_bytes || s.net_tx_bytes)))
+                abort();
+}
+
 static void fuzz_json(const uint8_t *data, size_t size)
 {
         _cleanup_json_ json_t *j = json_loadb((const char *)data, size, 0, NULL);
         size_t i;
         json_t *v;
 
+        check_stats(j);
         if (json_is_object(j)) {
                 check_container(j, true);
                 check_container(j, false);

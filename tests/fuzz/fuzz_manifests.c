@@ -102,6 +102,30 @@ static int decode(const json_t *object)
                 struct source_spec spec;
 
                 r = source_spec_decode(object, &spec, NULL);
+        } else if (streq(kind, "Event") || streq(kind, "Secret")) {
+                r = 0; /* no typed spec: validation is all there is to it */
+        } else if (streq(kind, "Role") || streq(kind, "ClusterRole")) {
+                struct role_spec spec;
+
+                r = role_spec_decode(object, &spec, NULL);
+                if (r == 0)
+                        role_spec_release(&spec);
+        } else if (streq(kind, "RoleBinding") || streq(kind, "ClusterRoleBinding")) {
+                struct rolebinding_spec spec;
+
+                r = rolebinding_spec_decode(object, &spec, NULL);
+        } else if (streq(kind, "Token")) {
+                struct token_spec spec;
+
+                r = token_spec_decode(object, &spec, NULL);
+        } else if (streq(kind, "Notifier")) {
+                struct notifier_spec spec;
+
+                r = notifier_spec_decode(object, &spec, NULL);
+        } else if (streq(kind, "Policy")) {
+                struct policy_spec spec;
+
+                r = policy_spec_decode(object, &spec, NULL);
         }
         return r;
 }

@@ -642,6 +642,253 @@ static void test_service_log_pick(void **state)
         assert_int_equal(pick(odd, 2, update, -1, 0), 1);
 }
 
+/* ---- Server-Sent Events (sse.c) and the routes that use them ----------- */
+
+/* The bytes of one event, NUL-terminated in a static buffer. */
+static const char *sse(const char *id, const char *type, const char *data, size_t len)
+{
+        static char out[1024];
+        struct buf b;
+
+        buf_init(&b, sizeof(out) - 1);
+        assert_int_equal(api_sse_event(&b, id, type, data, len), 0);
+        memcpy(out, b.data, b.len + 1);
+        buf_release(&b);
+        return out;
+}
+
+static void test_sse_event_framing(void **state)
+{
+        (void)state;
+        assert_string_equal(sse("42", "ADDED", "{\"a\":1}", 7),
+                            "id: 42\nevent: ADDED\ndata: {\"a\":1}\n\n");
+        /* No id: the client keeps its last; no type: a "message". */
+        assert_string_equal(sse(NULL, NULL, "x", 1), "data: x\n\n");
+        assert_string_equal(sse(NULL, "end", "", 0), "event: end\ndata: \n\n");
+        assert_string_equal(sse(NULL, NULL, NULL, 0), "data: \n\n");
+        /* Every kind of line break splits; CRLF is one break. */
+        assert_string_equal(sse("7", NULL, "a\nb\r\nc\rd", 8),
+                            "id: 7\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+        /* Empty lines inside are kept, and a break at the end adds an empty
+         * line, so that the client's data (lines joined by LF) is ours. */
+        assert_string_equal(sse(NULL, NULL, "a\n\nb\n", 5), "data: a\ndata: \ndata: b\ndata: \n\n");
+        assert_string_equal(sse(NULL, NULL, "\r\n", 2), "data: \ndata: \n\n");
+        /* A NUL in the data is just a byte. */
+        struct buf b;
+        buf_init(&b, 100);
+        assert_int_equal(api_sse_event(&b, NULL, NULL, "a\0b", 3), 0);
+        assert_int_equal(b.len, strlen("data: ") + 3 + 2);
+        buf_release(&b);
+}
+
+static void test_sse_event_refusals(void **state)
+{
+        struct buf b;
+
+        (void)state;
+        buf_init(&b, 16);
+        assert_int_equal(api_sse_event(&b, "1\n2", NULL, "x", 1), -EINVAL);
+        assert_int_equal(api_sse_event(&b, NULL, "a\rb", "x", 1), -EINVAL);
+        assert_int_equal(b.len, 0);
+        /* Over the cap: nothing of the event stays. */
+        assert_int_equal(api_sse_retry(&b, 3000), 0);
+        size_t before = b.len;
+        assert_int_equal(api_sse_event(&b, "1", NULL, "0123456789", 10), -E2BIG);
+        assert_int_equal(b.len, before);
+        assert_string_equal(b.data, "retry: 3000\n\n");
+        buf_reset(&b);
+        assert_int_equal(api_sse_comment(&b, "heartbeat"), 0);
+        assert_string_equal(b.data, ": heartbeat\n\n");
+        assert_int_equal(api_sse_comment(&b, "a\nb"), -EINVAL);
+        buf_release(&b);
+}
+
+static void test_sse_log_lines(void **state)
+{
+        struct api_sse_lines l;
+        struct buf out;
+
+        (void)state;
+        api_sse_lines_init(&l);
+        buf_init(&out, 1 << 20);
+        /* Lines split anywhere across feeds; CRLF ends a line too. */
+        assert_int_equal(api_sse_lines_feed(&l, "hel", 3, &out), 0);
+        assert_int_equal(out.len, 0);
+        assert_int_equal(api_sse_lines_feed(&l, "lo\nwor", 6, &out), 0);
+        assert_string_equal(out.data, "data: hello\n\n");
+        assert_int_equal(api_sse_lines_feed(&l, "ld\r\n\n", 5, &out), 0);
+        assert_string_equal(out.data, "data: hello\n\ndata: world\n\ndata: \n\n");
+        /* A lone CR inside a line (a progress bar) becomes two data lines. */
+        buf_reset(&out);
+        assert_int_equal(api_sse_lines_feed(&l, "10%\r20%\n", 8, &out), 0);
+        assert_string_equal(out.data, "data: 10%\ndata: 20%\n\n");
+        /* The end of the log sends what is left, once. */
+        buf_reset(&out);
+        assert_int_equal(api_sse_lines_feed(&l, "tail", 4, &out), 0);
+        assert_int_equal(api_sse_lines_flush(&l, &out), 0);
+        assert_string_equal(out.data, "data: tail\n\n");
+        assert_int_equal(api_sse_lines_flush(&l, &out), 0);
+        assert_string_equal(out.data, "data: tail\n\n");
+
+        /* A line over API_SSE_LINE_MAX goes out in pieces of at most that. */
+        buf_reset(&out);
+        size_t n = API_SSE_LINE_MAX + 10;
+        char *big = malloc(n + 1);
+        assert_non_null(big);
+        memset(big, 'x', n);
+        big[n] = '\n';
+        assert_int_equal(api_sse_lines_feed(&l, big, n + 1, &out), 0);
+        assert_int_equal(out.len, 2 * (strlen("data: ") + 2) + n);
+        assert_true(str_has_prefix(out.data, "data: xxx"));
+        assert_non_null(strstr(out.data, "x\n\ndata: xxxxxxxxxx\n\n"));
+        /* Exactly the cap is one event, its newline no second one. */
+        buf_reset(&out);
+        big[API_SSE_LINE_MAX] = '\n';
+        assert_int_equal(api_sse_lines_feed(&l, big, API_SSE_LINE_MAX + 1, &out), 0);
+        assert_int_equal(out.len, strlen("data: ") + 2 + API_SSE_LINE_MAX);
+        free(big);
+        buf_release(&out);
+        api_sse_lines_release(&l);
+}
+
+static void test_sse_accept(void **state)
+{
+        (void)state;
+        assert_true(api_sse_accepted("text/event-stream"));
+        assert_true(api_sse_accepted("Text/Event-Stream"));
+        assert_true(api_sse_accepted("application/json, text/event-stream;q=0.9"));
+        assert_true(api_sse_accepted("text/html;level=1, text/event-stream"));
+        assert_true(api_sse_accepted(" text/event-stream ; charset=utf-8"));
+        assert_false(api_sse_accepted(NULL));
+        assert_false(api_sse_accepted(""));
+        assert_false(api_sse_accepted("*/*"));
+        assert_false(api_sse_accepted("text/*"));
+        assert_false(api_sse_accepted("application/json"));
+        assert_false(api_sse_accepted("text/event-streams"));
+        assert_false(api_sse_accepted("application/json;x=text/event-stream"));
+}
+
+/* An SSE request on a collection is a watch, on a log an SSE log; others
+ * do not change. */
+static void test_route_accept(void **state)
+{
+        struct api_route r;
+        struct api_error e = {0};
+
+        (void)state;
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/namespaces/a/tasks", &r, &e), 0);
+        api_route_set_accept(&r, "text/event-stream");
+        assert_true(r.sse);
+        assert_true(r.watch);
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks?watch=1", &r, &e), 0);
+        api_route_set_accept(&r, "application/json");
+        assert_false(r.sse);
+        assert_true(r.watch);
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_HEAD, "/apis/berth/v1/tasks", &r, &e), 0);
+        api_route_set_accept(&r, "text/event-stream");
+        assert_false(r.sse);
+        assert_false(r.watch);
+        api_route_release(&r);
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/a/tasks/t/log?follow=1", &r, &e), 0);
+        api_route_set_accept(&r, "text/event-stream");
+        assert_true(r.sse);
+        assert_false(r.watch);
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/namespaces/a/tasks/t", &r, &e), 0);
+        api_route_set_accept(&r, "text/event-stream");
+        assert_false(r.sse);
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_POST, "/apis/berth/v1/namespaces/a/tasks", &r, &e), 0);
+        api_route_set_accept(&r, "text/event-stream");
+        assert_false(r.sse);
+        assert_false(r.watch);
+        api_route_release(&r);
+        api_error_release(&e);
+}
+
+static void test_route_stats(void **state)
+{
+        struct api_route r;
+        struct api_error e = {0};
+
+        (void)state;
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/namespaces/a/tasks/t/stats", &r, &e),
+                         0);
+        assert_int_equal(r.endpoint, API_EP_STATS);
+        assert_string_equal(r.name, "t");
+        assert_string_equal(r.subresource, "stats");
+        api_route_release(&r);
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/a/services/w/stats", &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_STATS);
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks?stats=true", &r, &e), 0);
+        assert_int_equal(r.endpoint, API_EP_STATS);
+        assert_string_equal(r.name, "");
+        assert_string_equal(r.ns, "");
+        api_route_release(&r);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/namespaces/a/tasks?stats=0", &r, &e),
+                         0);
+        assert_int_equal(r.endpoint, API_EP_LIST);
+        api_route_release(&r);
+
+        assert_int_equal(
+            route(API_METHOD_GET, "/apis/berth/v1/namespaces/a/workflows/w/stats", &r, &e),
+            -ENOENT);
+        assert_int_equal(e.code, 404);
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/workflows?stats=1", &r, &e),
+                         -EINVAL);
+        assert_int_equal(e.code, 400);
+        assert_string_equal(e.message, "workflows have no stats");
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks?stats=1&watch=1", &r, &e),
+                         -EINVAL);
+        assert_string_equal(e.message, "stats cannot be watched");
+        assert_int_equal(route(API_METHOD_GET, "/apis/berth/v1/tasks?stats=maybe", &r, &e),
+                         -EINVAL);
+        assert_int_equal(route(API_METHOD_PUT, "/apis/berth/v1/namespaces/a/tasks/t/stats", &r, &e),
+                         -EOPNOTSUPP);
+        assert_int_equal(e.code, 405);
+        api_error_release(&e);
+}
+
+static void test_stats_entry(void **state)
+{
+        struct docker_stats st = {
+            .read = "2024-03-01T10:00:01Z",
+            .cpu_known = true,
+            .cpu_percent = 12.345678,
+            .memory_usage = 4337664,
+            .memory_limit = 268435456,
+            .pids = 3,
+            .block_read_bytes = 1,
+            .block_write_bytes = 2,
+        };
+
+        (void)state;
+        _cleanup_json_ json_t *t = api_stats_entry("default", "hog", "0123456789abcdef", -1, &st);
+        assert_non_null(t);
+        _cleanup_free_ char *text = json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(text, "{\"blockIO\":{\"readBytes\":1,\"writeBytes\":2},"
+                                  "\"container\":\"0123456789ab\",\"cpuPercent\":12.35,"
+                                  "\"memory\":{\"limitBytes\":268435456,\"usageBytes\":4337664},"
+                                  "\"name\":\"hog\",\"namespace\":\"default\",\"network\":null,"
+                                  "\"pids\":3,\"timestamp\":\"2024-03-01T10:00:01Z\"}");
+        /* A replica's has its index; an unknown CPU share is null. */
+        st.cpu_known = false;
+        st.network_known = true;
+        st.net_rx_bytes = 10;
+        st.net_tx_bytes = 20;
+        _cleanup_json_ json_t *s = api_stats_entry("default", "web", "abc", 2, &st);
+        assert_true(json_is_null(json_object_get(s, "cpuPercent")));
+        assert_int_equal(json_integer_value(json_object_get(s, "replica")), 2);
+        assert_int_equal(json_path_int(s, "network.rxBytes", -1), 10);
+        assert_int_equal(json_path_int(s, "network.txBytes", -1), 20);
+        assert_string_equal(json_path_string(s, "container"), "abc");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -654,6 +901,13 @@ int main(void)
             cmocka_unit_test(test_status_bodies),
             cmocka_unit_test(test_service_container_replica),
             cmocka_unit_test(test_service_log_pick),
+            cmocka_unit_test(test_sse_event_framing),
+            cmocka_unit_test(test_sse_event_refusals),
+            cmocka_unit_test(test_sse_log_lines),
+            cmocka_unit_test(test_sse_accept),
+            cmocka_unit_test(test_route_accept),
+            cmocka_unit_test(test_route_stats),
+            cmocka_unit_test(test_stats_entry),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@ struct watcher {
         bool stop;
         long code;
         CURLcode result;
+        char headers[2][128]; /* request headers to add ("" none) */
 };
 
 struct env {
@@ -129,6 +130,7 @@ static int setup(void **state)
             .prefix = "/berth/",
             .listen = listens,
             .bookmark_interval_ms = 300,
+            .heartbeat_interval_ms = 200,
             .leader = fake_leader,
         };
         if (api_server_new(&cfg, &E.server, &err) < 0)
@@ -935,19 +937,33 @@ static void *watch_main(void *arg)
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+        struct curl_slist *headers = NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(w->headers); i++)
+                if (w->headers[i][0])
+                        headers = curl_slist_append(headers, w->headers[i]);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
         w->result = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &w->code);
         curl_easy_cleanup(c);
+        curl_slist_free_all(headers);
         return NULL;
+}
+
+/* A watch with up to two request headers (NULL: none). */
+static void watcher_start_with(struct watcher *w, const char *path, const char *h1, const char *h2)
+{
+        memset(w, 0, sizeof(*w));
+        snprintf(w->path, sizeof(w->path), "%s", path);
+        snprintf(w->headers[0], sizeof(w->headers[0]), "%s", h1 ? h1 : "");
+        snprintf(w->headers[1], sizeof(w->headers[1]), "%s", h2 ? h2 : "");
+        pthread_mutex_init(&w->lock, NULL);
+        buf_init(&w->data, 64 * 1024 * 1024);
+        assert_int_equal(pthread_create(&w->thread, NULL, watch_main, w), 0);
 }
 
 static void watcher_start(struct watcher *w, const char *path)
 {
-        memset(w, 0, sizeof(*w));
-        snprintf(w->path, sizeof(w->path), "%s", path);
-        pthread_mutex_init(&w->lock, NULL);
-        buf_init(&w->data, 64 * 1024 * 1024);
-        assert_int_equal(pthread_create(&w->thread, NULL, watch_main, w), 0);
+        watcher_start_with(w, path, NULL, NULL);
 }
 
 /* Waits until the stream holds needle (true) or 5 s passed (false). */
@@ -1169,6 +1185,87 @@ static void test_watch_errors(void **state)
         json_decref(expect("GET", "/apis/berth/v1/tasks?watch=true&labelSelector=%3D", NULL, 400));
 }
 
+/* The watch as Server-Sent Events: asked for by Accept alone, ids that are
+ * revisions, the initial state ended by a BOOKMARK, heartbeats, a resume
+ * with Last-Event-ID, and the expired case as an "error" event. */
+static void test_watch_sse(void **state)
+{
+        (void)state;
+        const char *wpath = "/apis/berth/v1/namespaces/sse/tasks";
+        const char *accept = "Accept: text/event-stream";
+        _cleanup_free_ char *a = task_yaml("sse-a", "busybox:latest", NULL);
+        json_decref(expect("POST", wpath, a, 201));
+        int64_t rv = current_rv(wpath);
+        char want[256], hdr[64];
+
+        struct watcher fresh, resumed, by_param;
+        watcher_start_with(&fresh, wpath, accept, NULL);
+        snprintf(want, sizeof(want),
+                 "id: %" PRId64 "\nevent: BOOKMARK\ndata: {\"kind\":\"Task\",\"apiVersion\":"
+                 "\"berth/v1\",\"metadata\":{\"resourceVersion\":\"%" PRId64 "\","
+                 "\"annotations\":{\"berth/initial-events-end\":\"true\"}}}\n\n",
+                 rv, rv);
+        assert_true(watcher_wait(&fresh, want));
+        assert_true(watcher_wait(&fresh, "\n: heartbeat\n\n"));
+        pthread_mutex_lock(&fresh.lock);
+        assert_true(str_has_prefix(fresh.data.data, "retry: 3000\n\nevent: ADDED\ndata: {"));
+        assert_non_null(strstr(fresh.data.data, "\"name\":\"sse-a\""));
+        pthread_mutex_unlock(&fresh.lock);
+
+        /* Last-Event-ID wins over ?resourceVersion=; both resume after rv. */
+        snprintf(hdr, sizeof(hdr), "Last-Event-ID: %" PRId64, rv);
+        char path[256];
+        snprintf(path, sizeof(path), "%s?resourceVersion=1", wpath);
+        watcher_start_with(&resumed, path, accept, hdr);
+        snprintf(path, sizeof(path), "%s?resourceVersion=%" PRId64, wpath, rv);
+        watcher_start_with(&by_param, path, accept, NULL);
+        assert_true(watcher_wait(&resumed, ": heartbeat"));
+        assert_true(watcher_wait(&by_param, ": heartbeat"));
+
+        _cleanup_free_ char *b = task_yaml("sse-b", "busybox:latest", NULL);
+        json_decref(expect("POST", wpath, b, 201));
+        int64_t rv_b = current_rv(wpath);
+        snprintf(want, sizeof(want), "id: %" PRId64 "\nevent: ADDED\ndata: {", rv_b);
+        assert_true(watcher_wait(&fresh, want));
+        assert_true(watcher_wait(&resumed, want));
+        assert_true(watcher_wait(&by_param, want));
+        pthread_mutex_lock(&resumed.lock);
+        assert_null(strstr(resumed.data.data, "\"name\":\"sse-a\""));
+        pthread_mutex_unlock(&resumed.lock);
+        watcher_stop(&fresh);
+        watcher_stop(&resumed);
+        watcher_stop(&by_param);
+        assert_int_equal(fresh.code, 200);
+
+        /* Too old: a 200 stream with the Status as an error event, then its end. */
+        struct watcher old;
+        snprintf(hdr, sizeof(hdr), "Last-Event-ID: %" PRId64, E.first_cache_rev - 2);
+        watcher_start_with(&old, wpath, accept, hdr);
+        pthread_join(old.thread, NULL);
+        assert_int_equal(old.result, CURLE_OK);
+        assert_int_equal(old.code, 200);
+        assert_true(str_has_prefix(old.data.data, "retry: 3000\n\nevent: error\ndata: {"));
+        assert_non_null(strstr(old.data.data, "\"code\":410,\"reason\":\"Expired\""));
+        assert_true(str_has_suffix(old.data.data, "}\n\n"));
+        buf_release(&old.data);
+        pthread_mutex_destroy(&old.lock);
+
+        /* Other refusals stay HTTP errors (EventSource gives up on them). */
+        struct watcher bad;
+        watcher_start_with(&bad, "/apis/berth/v1/tasks?labelSelector=%3D", accept, NULL);
+        pthread_join(bad.thread, NULL);
+        assert_int_equal(bad.code, 400);
+        assert_non_null(strstr(bad.data.data, "\"kind\":\"Status\""));
+        buf_release(&bad.data);
+        pthread_mutex_destroy(&bad.lock);
+        watcher_start_with(&bad, wpath, accept, "Last-Event-ID: x");
+        pthread_join(bad.thread, NULL);
+        assert_int_equal(bad.code, 400);
+        assert_non_null(strstr(bad.data.data, "invalid Last-Event-ID"));
+        buf_release(&bad.data);
+        pthread_mutex_destroy(&bad.lock);
+}
+
 static void test_logs_without_docker(void **state)
 {
         (void)state;
@@ -1279,10 +1376,25 @@ static void test_logs_docker(void **state)
         /* Follow: the stream ends when the container does. */
         _cleanup_free_ char *fuid = create_task_uid("follow");
         run_container("follow", fuid, 1, "echo a; sleep 1; echo b");
+        size_t streams = metric("berth_api_requests_total{route=\"log\",code=\"200\"} ");
         json_decref(http_len("GET", NS_PATH "/follow/log?follow=true", NULL, 0, &code, &text));
         assert_int_equal(code, 200);
         assert_string_equal(text.data, "a\nb\n");
         buf_release(&text);
+        /* Counted as a log stream, from the wake-up that started its reply. */
+        assert_int_equal(metric("berth_api_requests_total{route=\"log\",code=\"200\"} "),
+                         streams + 1);
+        /* As Server-Sent Events: an event a line, then "end". */
+        struct watcher sse;
+        watcher_start_with(&sse, NS_PATH "/follow/log?follow=true", "Accept: text/event-stream",
+                           NULL);
+        pthread_join(sse.thread, NULL);
+        assert_int_equal(sse.code, 200);
+        assert_true(str_has_prefix(sse.data.data,
+                                   "data: a\n\ndata: b\n\nevent: end\ndata: {\"container\":\""));
+        assert_true(str_has_suffix(sse.data.data, "\"}\n\n"));
+        buf_release(&sse.data);
+        pthread_mutex_destroy(&sse.lock);
 
         /* A follower that leaves: the server interrupts its thread. */
         _cleanup_free_ char *luid = create_task_uid("long");
@@ -1399,11 +1511,33 @@ static void test_metrics(void **state)
         json_decref(http_len("GET", "/metrics", NULL, 0, &code, &text));
         assert_int_equal(code, 200);
         assert_non_null(strstr(text.data, "berth_objects{resource=\"tasks\"} "));
-        assert_non_null(strstr(text.data, "berth_api_requests_total{code=\"200\"} "));
-        assert_non_null(strstr(text.data, "berth_api_requests_total{code=\"404\"} "));
+        assert_non_null(strstr(text.data, "\nberth_objects_phase{kind=\"Task\",phase=\"\"} "));
+        /* By route: reads on the loop, writes answered from the writer
+         * threads, unrouted requests (log streams: test_logs_docker). */
+        const char *const routes[] = {
+            "route=\"list\",code=\"200\"",   "route=\"get\",code=\"404\"",
+            "route=\"create\",code=\"201\"", "route=\"delete\",code=\"404\"",
+            "route=\"apply\",code=\"200\"",  "route=\"other\",code=\"404\"",
+            "route=\"watch\",code=\"200\"",  "route=\"healthz\",code=\"200\"",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+                _cleanup_free_ char *line = str_printf("\nberth_api_requests_total{%s", routes[i]);
+                if (!strstr(text.data, line))
+                        fail_msg("no berth_api_requests_total{%s} in /metrics:\n%s", routes[i],
+                                 text.data);
+        }
+        assert_non_null(strstr(text.data, "\nberth_api_request_duration_seconds_count{route="
+                                          "\"create\"} "));
+        assert_non_null(strstr(text.data, "\nberth_api_watch_streams "));
+        /* The writes went through the store's dispatch, which counts them. */
+        assert_non_null(
+            strstr(text.data, "\nberth_store_requests_total{op=\"put\",result=\"ok\"} "));
         buf_release(&text);
         size_t n = metric("berth_objects{resource=\"tasks\"} ");
         assert_true(n >= 5 && n < 1000);
+        /* This scrape itself was counted. */
+        size_t scrapes = metric("berth_api_requests_total{route=\"metrics\",code=\"200\"} ");
+        assert_true(scrapes >= 2 && scrapes < 1000);
 }
 
 /* ---- writes off the loop ------------------------------------------------ */
@@ -1643,6 +1777,7 @@ int main(void)
             cmocka_unit_test(test_watch_selector_transitions),
             cmocka_unit_test(test_watch_slow_client),
             cmocka_unit_test(test_watch_errors),
+            cmocka_unit_test(test_watch_sse),
             cmocka_unit_test(test_logs_without_docker),
             cmocka_unit_test(test_metrics),
             cmocka_unit_test(test_concurrent_writes),

@@ -326,12 +326,18 @@ static void test_builtins(void **state)
                 assert_false(allowed(r, &frank, "update", all_resources[i], "dev", "x"));
                 assert_false(allowed(r, &frank, "delete", all_resources[i], "dev", "x"));
         }
+        /* Events: read, never written (berthd writes them). */
+        assert_true(allowed(r, &frank, "list", "events", "dev", NULL));
+        assert_true(allowed(r, &frank, "watch", "events", "", NULL));
+        assert_false(allowed(r, &frank, "create", "events", "dev", NULL));
+        assert_false(allowed(r, &frank, "delete", "events", "dev", "x"));
         assert_false(allowed(r, &frank, "get", "clusterroles", "", "x"));
         assert_false(allowed(r, &frank, "get", "clusterrolebindings", "", "x"));
         assert_false(allowed(r, &frank, "get", "tokens", "", "x"));
         assert_false(allowed(r, &frank, "get", "*", "", NULL));
 
-        /* viewer: get, list, watch and logs on the workloads, nothing else. */
+        /* viewer: get, list, watch and logs on the workloads, reading
+         * Events, nothing else. */
         for (size_t i = 0; i < 5; i++) {
                 assert_true(allowed(r, &gina, "get", all_resources[i], "dev", "x"));
                 assert_true(allowed(r, &gina, "list", all_resources[i], "", NULL));
@@ -342,6 +348,10 @@ static void test_builtins(void **state)
                 assert_false(allowed(r, &gina, "delete", all_resources[i], "dev", "x"));
                 assert_false(allowed(r, &gina, "trigger", all_resources[i], "dev", "x"));
         }
+        assert_true(allowed(r, &gina, "get", "events", "dev", "x"));
+        assert_true(allowed(r, &gina, "list", "events", "", NULL));
+        assert_true(allowed(r, &gina, "watch", "events", "prod", NULL));
+        assert_false(allowed(r, &gina, "create", "events", "dev", NULL));
         assert_false(allowed(r, &gina, "get", "roles", "dev", "x"));
         assert_false(allowed(r, &gina, "get", "tokens", "", "x"));
         rbac_free(r);
@@ -482,6 +492,46 @@ static void test_missing_role(void **state)
         rbac_free(r);
 }
 
+/* A namespace's admin (admin bound by a RoleBinding, or a Role with "*")
+ * gets nothing on policies; a ClusterRoleBinding does. */
+static void test_policies_cluster_only(void **state)
+{
+        struct rbac *r = NULL;
+        const struct rbac_subject nadia = {.user = "nadia"}, olaf = {.user = "olaf"},
+                                  pia = {.user = "pia"};
+
+        (void)state;
+        assert_int_equal(rbac_new(&r), 0);
+        add_yaml(r, "apiVersion: berth/v1\nkind: RoleBinding\n"
+                    "metadata: {name: ns-admin, namespace: dev}\n"
+                    "spec: {roleRef: {kind: ClusterRole, name: admin},\n"
+                    "       subjects: [{kind: User, name: nadia}]}\n"
+                    "---\n"
+                    "apiVersion: berth/v1\nkind: Role\n"
+                    "metadata: {name: all, namespace: dev}\n"
+                    "spec: {rules: [{verbs: [\"*\"], resources: [\"*\"]},\n"
+                    "               {verbs: [update], resources: [policies]}]}\n"
+                    "---\n"
+                    "apiVersion: berth/v1\nkind: RoleBinding\n"
+                    "metadata: {name: all, namespace: dev}\n"
+                    "spec: {roleRef: {kind: Role, name: all},\n"
+                    "       subjects: [{kind: User, name: olaf}]}\n"
+                    "---\n"
+                    "apiVersion: berth/v1\nkind: ClusterRoleBinding\nmetadata: {name: sec}\n"
+                    "spec: {roleRef: {kind: ClusterRole, name: admin},\n"
+                    "       subjects: [{kind: User, name: pia}]}\n");
+        for (const char *const *verb = rbac_verbs(); *verb; verb++) {
+                assert_false(allowed(r, &nadia, *verb, "policies", "dev", "default"));
+                assert_false(allowed(r, &olaf, *verb, "policies", "dev", "default"));
+                assert_true(allowed(r, &pia, *verb, "policies", "dev", "default"));
+                assert_true(allowed(r, &nadia, *verb, "tasks", "dev", "x"));
+        }
+        assert_int_equal(rbac_list_scope(r, &nadia, "list", "policies", "dev"), RBAC_NONE);
+        assert_int_equal(rbac_list_scope(r, &olaf, "list", "policies", ""), RBAC_NONE);
+        assert_int_equal(rbac_list_scope(r, &pia, "list", "policies", ""), RBAC_ALL);
+        rbac_free(r);
+}
+
 static void test_wildcards(void **state)
 {
         struct rbac *r = NULL;
@@ -518,9 +568,10 @@ static void test_wildcards(void **state)
                 assert_false(allowed(r, &member, *verb, "workflows", "ci", "x"));
         }
         /* resources: *, through a RoleBinding: every namespaced resource of
-         * its namespace, never a cluster-scoped one. */
+         * its namespace but policies, never a cluster-scoped one. */
         for (const struct kind_info *const *k = kind_all(); *k; k++) {
-                bool namespaced = (*k)->namespaced;
+                bool namespaced =
+                    (*k)->namespaced && !streq((*k)->resource, RBAC_CLUSTER_ONLY_RESOURCE);
 
                 assert_int_equal(
                     allowed(r, &ivan, "get", (*k)->resource, namespaced ? "dev" : "", "x"),
@@ -764,6 +815,7 @@ int main(void)
             cmocka_unit_test(test_builtin_not_overridable),
             cmocka_unit_test(test_missing_role),
             cmocka_unit_test(test_wildcards),
+            cmocka_unit_test(test_policies_cluster_only),
             cmocka_unit_test(test_cluster_scoped_ignores_namespace),
             cmocka_unit_test(test_add_errors),
             cmocka_unit_test(test_reasons),

@@ -275,8 +275,8 @@ static void test_describe(void **state)
         size_t n = 0;
         FILE *f = open_memstream(&s, &n);
 
-        assert_int_equal(cli_describe(f, kind_lookup("task"), o, NULL, ts("2026-01-01T01:00:00Z")),
-                         0);
+        assert_int_equal(
+            cli_describe(f, kind_lookup("task"), o, NULL, NULL, ts("2026-01-01T01:00:00Z")), 0);
         fclose(f);
         assert_non_null(strstr(s, "Name:         hello\n"));
         assert_non_null(strstr(s, "Labels:       app=demo\n              tier=b\n"));
@@ -336,8 +336,8 @@ static char *describe_to_string(const char *kind, const json_t *o, const json_t 
         char *s = NULL;
         size_t n = 0;
         FILE *f = open_memstream(&s, &n);
-        assert_int_equal(cli_describe(f, kind_lookup(kind), o, results, ts("2026-01-01T01:00:00Z")),
-                         0);
+        assert_int_equal(
+            cli_describe(f, kind_lookup(kind), o, results, NULL, ts("2026-01-01T01:00:00Z")), 0);
         fclose(f);
         return s;
 }
@@ -404,6 +404,47 @@ static void test_crontask_table_and_describe(void **state)
         free(s);
         json_decref(runs);
         json_decref(ct);
+        json_decref(items);
+}
+
+static void test_notifier_table_and_describe(void **state)
+{
+        (void)state;
+        json_t *items = json_array();
+        struct cli_print_opts o = {.kind = kind_lookup("notifiers"),
+                                   .now_ms = ts("2026-01-01T01:00:00Z")};
+        json_t *n =
+            load("{\"kind\":\"Notifier\",\"metadata\":{\"name\":\"data-team\",\"namespace\":"
+                 "\"default\",\"creationTimestamp\":\"2025-12-31T00:00:00Z\"},"
+                 "\"spec\":{\"on\":[\"Failed\",\"Recovered\"],\"type\":\"webhook\","
+                 "\"webhook\":{\"url\":\"https://hooks.example.com/b\"}},"
+                 "\"status\":{\"delivered\":7,\"failures\":1,\"dropped\":0,"
+                 "\"lastDelivery\":{\"time\":\"2026-01-01T00:59:30.250Z\",\"result\":\"Sent\","
+                 "\"code\":200,\"event\":\"Recovered\",\"object\":{\"kind\":\"Task\","
+                 "\"name\":\"etl\"},\"attempts\":2},"
+                 "\"lastError\":\"POST https://hooks.example.com/b: 503 busy\","
+                 "\"lastErrorTime\":\"2026-01-01T00:59:29Z\"}}");
+        char *s;
+
+        json_array_append(items, n);
+        s = table_of(items, &o);
+        assert_string_equal(s,
+                            "NAME        TYPE      LAST   SENT   DELIVERED   FAILURES   DROPPED   "
+                            "AGE\n"
+                            "data-team   webhook   Sent   29s    7           1          0         "
+                            "25h\n");
+        free(s);
+        s = describe_to_string("notifier", n, NULL);
+        assert_non_null(strstr(s, "  Delivered:      7\n"));
+        assert_non_null(strstr(s, "  Failures:       1\n"));
+        assert_non_null(strstr(s, "  Dropped:        0\n"));
+        assert_non_null(strstr(s, "  Last Delivery:  Sent (200) for Recovered of task/etl, 2 "
+                                  "attempts, at 2026-01-01T00:59:30.250Z (29s ago)\n"));
+        assert_non_null(
+            strstr(s, "  Last Error:     POST https://hooks.example.com/b: 503 busy\n"));
+        assert_non_null(strstr(s, "  Error At:       2026-01-01T00:59:29Z (31s ago)\n"));
+        free(s);
+        json_decref(n);
         json_decref(items);
 }
 
@@ -1512,6 +1553,7 @@ int main(void)
             cmocka_unit_test(test_describe),
             cmocka_unit_test(test_workflow_table),
             cmocka_unit_test(test_crontask_table_and_describe),
+            cmocka_unit_test(test_notifier_table_and_describe),
             cmocka_unit_test(test_workflow_describe),
             cmocka_unit_test(test_workflow_results_preview),
             cmocka_unit_test(test_wait_for_parse),

@@ -255,7 +255,7 @@ static void test_describe_service(void **state)
         int64_t now = 0;
 
         assert_int_equal(time_parse_rfc3339("2026-12-06T11:05:00Z", &now), 0);
-        assert_int_equal(cli_describe(f, kind_lookup("svc"), o, NULL, now), 0);
+        assert_int_equal(cli_describe(f, kind_lookup("svc"), o, NULL, NULL, now), 0);
         fclose(f);
         json_decref(o);
 

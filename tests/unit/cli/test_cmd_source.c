@@ -312,7 +312,7 @@ static char *describe_text(const json_t *o)
         FILE *out = open_memstream(&s, &n);
 
         assert_non_null(out);
-        assert_int_equal(cli_describe(out, kind_lookup("source"), o, NULL, NOW), 0);
+        assert_int_equal(cli_describe(out, kind_lookup("source"), o, NULL, NULL, NOW), 0);
         fclose(out);
         return s;
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "controller.h"
+#include "metrics.h"
 
 static _Atomic int64_t fake_now = 1000000;
 
@@ -418,6 +419,46 @@ static void test_concurrent(void **state)
         free(s);
 }
 
+/* The value of one sample of /metrics (0 when it is not there yet). */
+static double sample(const char *series)
+{
+        double v = 0;
+        int r = metrics_find(series, &v);
+        assert_true(r == 0 || r == -ENOENT);
+        return v;
+}
+
+/* Depth follows the FIFO (summed over queues), adds count keys becoming
+ * due (not repeats), retries the rate-limited adds, and every get observes
+ * its key's wait. */
+static void test_metrics(void **state)
+{
+        (void)state;
+        struct workqueue *q = new_fake_queue();
+        double depth = sample("berth_workqueue_depth");
+        double adds = sample("berth_workqueue_adds_total");
+        double retries = sample("berth_workqueue_retries_total");
+        double waits = sample("berth_workqueue_queue_duration_seconds_count");
+
+        workqueue_add(q, "a");
+        workqueue_add(q, "b");
+        workqueue_add(q, "a"); /* already due */
+        assert_true(sample("berth_workqueue_depth") == depth + 2);
+        assert_true(sample("berth_workqueue_adds_total") == adds + 2);
+        expect_get(q, "a");
+        assert_true(sample("berth_workqueue_depth") == depth + 1);
+        assert_true(sample("berth_workqueue_queue_duration_seconds_count") == waits + 1);
+        workqueue_add_rate_limited(q, "a");
+        assert_true(sample("berth_workqueue_retries_total") == retries + 1);
+        workqueue_done(q, "a");
+        advance(WORKQUEUE_BACKOFF_MAX_MS);
+        workqueue_tick(q);
+        assert_true(sample("berth_workqueue_adds_total") == adds + 3);
+        assert_true(sample("berth_workqueue_depth") == depth + 2);
+        workqueue_free(q); /* what it held leaves the gauge */
+        assert_true(sample("berth_workqueue_depth") == depth);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -432,6 +473,7 @@ int main(void)
             cmocka_unit_test(test_shutdown_wakes_getter),
             cmocka_unit_test(test_get_waits_for_timer),
             cmocka_unit_test(test_concurrent),
+            cmocka_unit_test(test_metrics),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

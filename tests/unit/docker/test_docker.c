@@ -1311,6 +1311,16 @@ static void serve(int fd)
                         "{\"Volumes\":[{\"Name\":\"v1\"},{\"Name\":\"v2\"}],\"Warnings\":null}");
         } else if (str_has_prefix(req, "GET /v1.40/volumes ")) {
                 respond(fd, "200 OK", "{\"Volumes\":null,\"Warnings\":null}");
+        } else if (str_has_prefix(req, "GET /v1.40/containers/c1/stats?stream=false ")) {
+                respond(fd, "200 OK",
+                        "{\"read\":\"2024-03-01T10:00:01Z\",\"pids_stats\":{\"current\":2},"
+                        "\"memory_stats\":{\"usage\":1000,\"limit\":4000}}");
+        } else if (str_has_prefix(req, "GET /v1.40/images/app/json ")) {
+                respond(fd, "200 OK", "{\"Id\":\"sha256:ab\",\"Config\":{\"User\":\"1000:1000\"}}");
+        } else if (str_has_prefix(req, "GET /v1.40/images/bare/json ")) {
+                respond(fd, "200 OK", "{\"Id\":\"sha256:cd\",\"Config\":{\"Env\":[]}}");
+        } else if (str_has_prefix(req, "GET /v1.40/images/odd/json ")) {
+                respond(fd, "200 OK", "{\"Config\":{\"User\":0}}");
         } else if (str_has_prefix(req, "GET /v1.40/containers/x/json ")) {
                 respond(fd, "500 Internal Server Error", "boom\n");
         } else if (str_has_prefix(req, "POST /v1.40/images/create?fromImage=a&tag=1 ")) {
@@ -1420,6 +1430,22 @@ static void test_fake_daemon(void **state)
         assert_string_equal(docker_api_version(c), "1.40");
         assert_int_equal(docker_image_inspect(c, "busybox", &err), -ENOENT);
         assert_string_equal(err.message, "inspect image busybox: 404 page not found");
+        /* The user an image runs as: "" when it sets none (root). */
+        {
+                char *user = NULL;
+
+                assert_int_equal(docker_image_user(c, "app", &user, &err), 0);
+                assert_string_equal(user, "1000:1000");
+                free(user);
+                assert_int_equal(docker_image_user(c, "bare", &user, &err), 0);
+                assert_string_equal(user, "");
+                free(user);
+                user = NULL;
+                assert_int_equal(docker_image_user(c, "odd", &user, &err), -EPROTO);
+                assert_int_equal(docker_image_user(c, "busybox", &user, &err), -ENOENT);
+                assert_int_equal(docker_image_user(c, "", &user, &err), -EINVAL);
+                assert_null(user);
+        }
         docker_free(c);
         docker_free(d);
         fake_stop(&f);
@@ -1584,6 +1610,140 @@ static void test_fake_build(void **state)
         test_rm_tree(dir);
 }
 
+/* ---- stats ----------------------------------------------------------------- */
+
+/* A recorded answer under tests/fixtures/docker; skipped without BERTH_FIXTURES. */
+static json_t *stats_fixture(const char *name)
+{
+        const char *dir = getenv("BERTH_FIXTURES");
+        json_error_t jerr;
+
+        if (!dir)
+                skip();
+        _cleanup_free_ char *path = str_printf("%s/docker/%s", dir, name);
+        assert_non_null(path);
+        json_t *j = json_load_file(path, 0, &jerr);
+        if (!j)
+                fail_msg("%s: %s", path, jerr.text);
+        return j;
+}
+
+/* cgroup v1: memory less total_inactive_file; "Read"/"Write" summed over
+ * devices, "Sync"/"Total" ignored; both networks summed. */
+static void test_stats_cgroup1(void **state)
+{
+        _cleanup_json_ json_t *raw = stats_fixture("stats-cgroup1.json");
+        struct docker_stats s;
+
+        (void)state;
+        assert_int_equal(docker_stats_parse(raw, &s), 0);
+        assert_string_equal(s.read, "2026-12-07T05:48:06.960570246Z");
+        assert_true(s.cpu_known);
+        /* 0.5025 s of CPU in 2.01 s of system time on 2 CPUs. */
+        assert_float_equal(s.cpu_percent, 50.0, 1e-9);
+        assert_int_equal(s.memory_usage, 22163456 - 17825792);
+        assert_int_equal(s.memory_limit, 25276182528LL);
+        assert_int_equal(s.pids, 1);
+        assert_true(s.network_known);
+        assert_int_equal(s.net_rx_bytes, 5338 + 4641);
+        assert_int_equal(s.net_tx_bytes, 648 + 690);
+        assert_int_equal(s.block_read_bytes, 4096 + 8192);
+        assert_int_equal(s.block_write_bytes, 1048576);
+}
+
+/* cgroup v2: inactive_file, lower-case ops; 1.5 s of 4 s on 4 CPUs. */
+static void test_stats_cgroup2(void **state)
+{
+        _cleanup_json_ json_t *raw = stats_fixture("stats-cgroup2.json");
+        struct docker_stats s;
+
+        (void)state;
+        assert_int_equal(docker_stats_parse(raw, &s), 0);
+        assert_true(s.cpu_known);
+        assert_float_equal(s.cpu_percent, 150.0, 1e-9);
+        assert_int_equal(s.memory_usage, 104857600 - 31457280);
+        assert_int_equal(s.memory_limit, 268435456);
+        assert_int_equal(s.pids, 3);
+        assert_true(s.network_known);
+        assert_int_equal(s.net_rx_bytes, 1500);
+        assert_int_equal(s.net_tx_bytes, 500);
+        assert_int_equal(s.block_read_bytes, 2097152);
+        assert_int_equal(s.block_write_bytes, 524288);
+}
+
+/* What Docker leaves out: a one-shot sample (precpu empty), no networks
+ * (network none or host), counters without cgroup stats; and junk. */
+static void test_stats_partial(void **state)
+{
+        struct docker_stats s;
+        _cleanup_json_ json_t *oneshot = json_loads(
+            "{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":500},\"system_cpu_usage\":9000,"
+            "\"online_cpus\":2},\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":0}},"
+            "\"memory_stats\":{\"usage\":100,\"stats\":{\"inactive_file\":400},\"limit\":1000}}",
+            0, NULL);
+        /* percpu_usage stands in for online_cpus (old daemons); an idle
+         * container is 0 %, known. */
+        _cleanup_json_ json_t *idle = json_loads(
+            "{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":500,\"percpu_usage\":[1,2,3]},"
+            "\"system_cpu_usage\":9000},\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":500},"
+            "\"system_cpu_usage\":8000},\"networks\":{}}",
+            0, NULL);
+        _cleanup_json_ json_t *three = json_loads(
+            "{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":800,\"percpu_usage\":[1,2,3]},"
+            "\"system_cpu_usage\":9000},\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":500},"
+            "\"system_cpu_usage\":8000}}",
+            0, NULL);
+        _cleanup_json_ json_t *junk = json_string("x");
+
+        (void)state;
+        assert_int_equal(docker_stats_parse(oneshot, &s), 0);
+        assert_false(s.cpu_known);
+        assert_float_equal(s.cpu_percent, 0.0, 0);
+        assert_int_equal(s.memory_usage, 100); /* inactive beyond usage: not subtracted */
+        assert_false(s.network_known);
+        assert_string_equal(s.read, "");
+
+        assert_int_equal(docker_stats_parse(idle, &s), 0);
+        assert_true(s.cpu_known);
+        assert_float_equal(s.cpu_percent, 0.0, 0);
+        assert_false(s.network_known); /* an empty object says nothing either */
+
+        assert_int_equal(docker_stats_parse(three, &s), 0);
+        assert_float_equal(s.cpu_percent, 300.0 / 1000 * 3 * 100, 1e-9);
+
+        s.pids = 77;
+        assert_int_equal(docker_stats_parse(junk, &s), -EPROTO);
+        assert_int_equal(s.pids, 77);
+        assert_int_equal(docker_stats_parse(NULL, &s), -EPROTO);
+}
+
+static void test_fake_stats(void **state)
+{
+        struct fake f;
+        struct docker *d = NULL;
+        struct berth_error err = {0};
+        struct docker_stats s = {.pids = 9};
+        char url[128];
+
+        (void)state;
+        fake_start(&f);
+        snprintf(url, sizeof(url), "unix://%s", f.path);
+        assert_int_equal(docker_new(url, &d, &err), 0);
+        assert_int_equal(docker_container_stats(d, "c1", &s, &err), 0);
+        assert_int_equal(s.pids, 2);
+        assert_int_equal(s.memory_usage, 1000);
+        assert_int_equal(s.memory_limit, 4000);
+        assert_string_equal(s.read, "2024-03-01T10:00:01Z");
+
+        s.pids = 9;
+        assert_int_equal(docker_container_stats(d, "gone", &s, &err), -ENOENT);
+        assert_string_equal(err.message, "stats of container gone: 404 page not found");
+        assert_int_equal(s.pids, 9);
+        assert_int_equal(docker_container_stats(d, "", &s, &err), -EINVAL);
+        docker_free(d);
+        fake_stop(&f);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1621,6 +1781,10 @@ int main(void)
             cmocka_unit_test(test_fake_files),
             cmocka_unit_test(test_fake_volumes),
             cmocka_unit_test(test_fake_build),
+            cmocka_unit_test(test_stats_cgroup1),
+            cmocka_unit_test(test_stats_cgroup2),
+            cmocka_unit_test(test_stats_partial),
+            cmocka_unit_test(test_fake_stats),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -579,7 +579,8 @@ static void test_validate_envelope(void **state)
         assert_invalid(
             "apiVersion: berth/v1\nkind: Foo\nmetadata: {name: a}\n",
             "t.yaml:2:1: kind: kind Foo is not supported; known kinds: Task, Workflow, CronTask, "
-            "Service, Source, Role, ClusterRole, RoleBinding, ClusterRoleBinding, Token, Secret");
+            "Service, Source, Role, ClusterRole, RoleBinding, ClusterRoleBinding, Token, Secret, "
+            "Event, Policy, Notifier");
         assert_invalid("apiVersion: berth/v1\nkind: tasks\nmetadata: {name: a}\n",
                        "t.yaml:2:1: kind: kind tasks is not supported; did you mean Task?");
         assert_invalid("apiVersion: berth/v1\nkind: 3\nmetadata: {name: a}\n",
@@ -1141,6 +1142,9 @@ static void test_kinds(void **state)
         assert_ptr_equal(all[8], kind_lookup("clusterrolebindings"));
         assert_ptr_equal(all[9], kind_lookup("tokens"));
         assert_ptr_equal(all[10], kind_lookup("secrets"));
+        assert_ptr_equal(all[11], kind_lookup("events"));
+        assert_ptr_equal(all[11], kind_lookup("ev"));
+        assert_ptr_equal(all[12], kind_lookup("policies"));
 }
 
 static void test_object_key(void **state)

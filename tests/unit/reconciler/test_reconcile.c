@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "metrics.h"
 #include "reconciler-internal.h"
 
 #define PREFIX    "/t/"
@@ -33,7 +34,8 @@ static struct {
         int64_t plan_requeue_ms; /* plan: requeue_after_ms */
         int64_t act_retry_ms;    /* act: run->retry_ms, < 0 none */
         /* what happened */
-        int gone, prepare, observe, plan, act, status, release;
+        int gone, prepare, observe, plan, act, status, release, written, events;
+        char before_phase[16]; /* the events hook's before: its status.phase, "" none */
         char gone_ns[64], gone_name[64];
         bool saw_deleting;
 } fake;
@@ -141,6 +143,22 @@ static void fake_release(struct object_run *o)
         fake.release++;
 }
 
+static void fake_written(struct object_run *o)
+{
+        (void)o;
+        fake.written++;
+}
+
+/* Tells the phase it moved to (an Event), and what it moved from. */
+static void fake_events(struct object_run *o, const json_t *before)
+{
+        fake.events++;
+        str_copy(fake.before_phase, sizeof(fake.before_phase),
+                 json_path_string(before, "status.phase") ?: "");
+        object_run_event(o, EVENT_NORMAL, "Changed", "%s to %s", fake.before_phase,
+                         json_path_string(o->obj, "status.phase"));
+}
+
 static const struct kind_reconciler fake_reconciler = {
     .kind = "Fake",
     .run_size = sizeof(struct fake_run),
@@ -151,6 +169,8 @@ static const struct kind_reconciler fake_reconciler = {
     .act = fake_act,
     .status = fake_status,
     .release = fake_release,
+    .written = fake_written,
+    .events = fake_events,
 };
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -274,6 +294,7 @@ static void test_status_written_once(void **state)
         assert_int_equal(fake.act, 1);
         assert_int_equal(fake.status, 1);
         assert_int_equal(fake.release, 1);
+        assert_int_equal(fake.written, 1);
         json_t *o = stored(e);
         assert_string_equal(json_path_string(o, "status.phase"), "Running");
         /* The private copy loses resourceVersion; the store never gets one. */
@@ -294,6 +315,7 @@ static void test_deletion_is_planned(void **state)
         assert_true(fake.saw_deleting);
         assert_int_equal(fake.act, 1);
         assert_int_equal(fake.status, 0); /* ACT_DONE: the reconcile is over */
+        assert_int_equal(fake.written, 0);
         assert_null(stored(e));
         assert_int_equal(requeue, -1);
 }
@@ -371,12 +393,105 @@ static void test_round_limit(void **state)
         assert_int_equal(requeue, 0);
 }
 
+/* The value of one sample of /metrics (0 when it is not there yet). */
+static double sample(const char *series)
+{
+        double v = 0;
+        int r = metrics_find(series, &v);
+        assert_true(r == 0 || r == -ENOENT);
+        return v;
+}
+
+/* Every reconcile is counted by kind and result, and timed. */
+static void test_reconciles_counted(void **state)
+{
+        struct env *e = *state;
+        int64_t requeue;
+        double ok = sample("berth_reconcile_total{kind=\"Fake\",result=\"ok\"}");
+        double again = sample("berth_reconcile_total{kind=\"Fake\",result=\"requeue\"}");
+        double failed = sample("berth_reconcile_total{kind=\"Fake\",result=\"error\"}");
+        double timed = sample("berth_reconcile_duration_seconds_count{kind=\"Fake\"}");
+
+        put_object(e, false);
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        fake.plan_requeue_ms = 5000;
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, "nokey", &requeue, NULL),
+                         -EINVAL);
+        assert_true(sample("berth_reconcile_total{kind=\"Fake\",result=\"ok\"}") == ok + 1);
+        assert_true(sample("berth_reconcile_total{kind=\"Fake\",result=\"requeue\"}") == again + 1);
+        assert_true(sample("berth_reconcile_total{kind=\"Fake\",result=\"error\"}") == failed + 1);
+        assert_true(sample("berth_reconcile_duration_seconds_count{kind=\"Fake\"}") == timed + 3);
+}
+
+/* The Events of a status change are told once it is stored, from the
+ * status as loaded: not without a change, not when the write is refused,
+ * not without a recorder. */
+static void test_events_after_write(void **state)
+{
+        struct env *e = *state;
+        struct events_recorder *rec = NULL;
+        const struct events_config cfg = {.store = e->store, .prefix = PREFIX, .now_ms = fake_now};
+        struct store_kvs kvs = {0};
+        int64_t requeue, rev = 0;
+
+        /* No recorder: no hook. */
+        put_object(e, false);
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(fake.written, 1);
+        assert_int_equal(fake.events, 0);
+
+        assert_int_equal(events_recorder_new(&cfg, &rec, NULL), 0);
+        events_start(rec, NULL);
+        e->ctx.events = rec;
+        put(e, "{\"kind\":\"Fake\",\"metadata\":{\"name\":\"one\",\"namespace\":\"default\","
+               "\"uid\":\"u1\",\"finalizers\":[\"" FINALIZER "\"]}}");
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(fake.events, 1);
+        assert_string_equal(fake.before_phase, "");
+
+        /* Nothing changed: nothing written, nothing told. */
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(fake.events, 1);
+
+        /* A refused write tells nothing (the next reconcile that stores it
+         * does). */
+        fake.create_fails = true;
+        assert_int_equal(
+            store_put(e->store, PREFIX "leader", "x", 1, STORE_ANY_REVISION, 0, &rev, NULL), 0);
+        const struct store_guard stale = {.key = PREFIX "leader", .mod_revision = rev + 1000};
+        e->ctx.fence = &stale;
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), -EPERM);
+        assert_int_equal(fake.events, 1);
+        e->ctx.fence = NULL;
+        fake.create_fails = true;
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, NULL), 0);
+        assert_int_equal(fake.events, 2);
+        assert_string_equal(fake.before_phase, "Running");
+
+        /* object_run_event reached the store, about the object. */
+        assert_int_equal(events_flush(rec, 5000), 0);
+        assert_int_equal(store_list(e->store, PREFIX "events/default/", 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 2);
+        for (size_t i = 0; i < kvs.n; i++) {
+                _cleanup_json_ json_t *ev =
+                    json_loadb(kvs.items[i].value, kvs.items[i].value_len, 0, NULL);
+                assert_string_equal(json_path_string(ev, "involvedObject.kind"), "Fake");
+                assert_string_equal(json_path_string(ev, "involvedObject.uid"), "u1");
+                assert_string_equal(json_path_string(ev, "reason"), "Changed");
+        }
+        store_kvs_release(&kvs);
+        e->ctx.events = NULL;
+        events_recorder_free(rec);
+}
+
 /* ---- the registries ----------------------------------------------------- */
 
 static void test_every_kind_is_complete(void **state)
 {
         static const char *const stored_only[] = {
-            "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Token", "Secret", NULL,
+            "Role",   "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Token",
+            "Secret", "Event",       "Policy",      "Notifier",           NULL,
         };
         (void)state;
         size_t n = 0;
@@ -405,8 +520,9 @@ static void test_every_kind_is_complete(void **state)
                 assert_non_null((*k)->columns[0].title);
                 for (const struct printer_column *c = (*k)->columns; c->title; c++)
                         assert_non_null(c->path);
-                /* Only stored and served: read by the API (RBAC, Tokens) or
-                 * by other kinds' reconcilers (Secrets). */
+                /* Only stored and served: read by the API (RBAC, Tokens),
+                 * by other kinds' reconcilers (Secrets, Policies), or by users
+                 * (Events, which the reconcilers write). */
                 assert_true(reconciler_handles(*k) == !strv_contains(stored_only, (*k)->kind));
         }
         assert_true(n >= 2);
@@ -462,6 +578,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_requeue_time, setup, teardown),
             cmocka_unit_test_setup_teardown(test_repeating_round_stops, setup, teardown),
             cmocka_unit_test_setup_teardown(test_round_limit, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_events_after_write, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_reconciles_counted, setup, teardown),
             cmocka_unit_test(test_every_kind_is_complete),
             cmocka_unit_test_setup_teardown(test_unknown_kind_is_an_error, setup, teardown),
             cmocka_unit_test(test_spec_decode_result),

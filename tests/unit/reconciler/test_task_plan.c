@@ -836,6 +836,17 @@ static void test_create_refused(void **state)
         task_plan_compute(&in, &p);
         assert_int_equal(p.n_actions, 0);
         assert_reason(&p, "ContainerCreateFailed");
+
+        /* runAsNonRoot refused by the image's user: a reason of its own */
+        in.containers = NULL;
+        in.n_containers = 0;
+        in.create_error = "runAsNonRoot: image busybox:latest runs as root (uid 0)";
+        in.create_error_reason = "CreateContainerConfigError";
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_FAILED);
+        assert_reason(&p, "CreateContainerConfigError");
+        assert_string_equal(p.status.message, in.create_error);
 }
 
 static void test_finished_task_spec_change_does_not_rerun(void **state)

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "sample-json.h"
 #include "store.h"
 #include "test-support.h"
@@ -1106,6 +1107,56 @@ static void test_concurrent_cas(void **state)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* The value of one sample of /metrics (0 when it is not there yet). */
+static double sample(const char *series)
+{
+        double v = 0;
+        int r = metrics_find(series, &v);
+        assert_true(r == 0 || r == -ENOENT);
+        return v;
+}
+
+/* Every backend's calls are counted in the dispatch, by operation and
+ * result; calls the checks refuse never reach a backend and are not. */
+static void test_calls_counted(void **state)
+{
+        (void)state;
+        static const char *const series[] = {
+            "berth_store_requests_total{op=\"get\",result=\"not_found\"}",
+            "berth_store_requests_total{op=\"put\",result=\"ok\"}",
+            "berth_store_requests_total{op=\"put\",result=\"conflict\"}",
+            "berth_store_requests_total{op=\"txn\",result=\"ok\"}",
+            "berth_store_requests_total{op=\"list\",result=\"ok\"}",
+            "berth_store_request_duration_seconds_count{op=\"get\"}",
+        };
+        double before[ARRAY_SIZE(series)];
+        for (size_t i = 0; i < ARRAY_SIZE(series); i++)
+                before[i] = sample(series[i]);
+
+        _cleanup_free_ char *prefix = suite_prefix("", "counted");
+        _cleanup_free_ char *key = key_in(prefix, "k");
+        _cleanup_free_ char *fence = key_in(prefix, "fence");
+        struct store_kv kv = {0};
+        struct store_kvs kvs = {0};
+        assert_int_equal(store_get(suite.store, key, &kv, NULL), -ENOENT);
+        int64_t rev = put_str(key, "1", STORE_MUST_NOT_EXIST);
+        assert_int_equal(store_put(suite.store, key, "2", 1, STORE_MUST_NOT_EXIST, 0, NULL, NULL),
+                         -ESTALE);
+        int64_t frev = put_str(fence, "leader", STORE_ANY_REVISION);
+        struct store_guard guard = {.key = fence, .mod_revision = frev};
+        assert_int_equal(store_put_guarded(suite.store, key, "3", 1, rev, 0, &guard, NULL, NULL),
+                         0);
+        assert_int_equal(store_list(suite.store, prefix, 0, &kvs, NULL), 0);
+        store_kvs_release(&kvs);
+        assert_int_equal(store_get(suite.store, "", &kv, NULL), -EINVAL); /* not counted */
+
+        const double want[ARRAY_SIZE(series)] = {1, 2, 1, 1, 1, 1};
+        for (size_t i = 0; i < ARRAY_SIZE(series); i++)
+                if (sample(series[i]) != before[i] + want[i])
+                        fail_msg("%s: %g, want %g", series[i], sample(series[i]),
+                                 before[i] + want[i]);
+}
+
 static void test_free_null(void **state)
 {
         (void)state;
@@ -1189,6 +1240,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_free_null),
+            cmocka_unit_test(test_calls_counted),
             cmocka_unit_test(test_open_errors),
             cmocka_unit_test(test_get_missing),
             cmocka_unit_test(test_put_get_roundtrip),

@@ -1,0 +1,133 @@
+/* policy.c: the Policy kind — how the container admission policy of one
+ * namespace differs from berth's default: what it relaxes (allow*) and
+ * what it tightens (require*) (docs/reference/policy.md).
+ *
+ * Only the Policy named POLICY_NAME counts in its namespace. It is access
+ * control: whoever writes it decides what containers of the namespace may
+ * do to the host, so a Source never applies one. */
+#include <stddef.h>
+
+#include "manifests-internal.h"
+
+static const char *const policy_fields[] = {
+    "allowPrivileged",
+    "allowHostNetwork",
+    "allowHostPID",
+    "allowHostIPC",
+    "allowDevices",
+    "allowUnconfinedSeccomp",
+    "allowPrivilegeEscalation",
+    "allowedCapabilities",
+    "allowedHostPaths",
+    "requireRunAsNonRoot",
+    "requireReadOnlyRootFilesystem",
+    NULL,
+};
+
+/* The booleans, all false by default, and where each goes. */
+static const struct {
+        const char *field;
+        size_t offset;
+} policy_bools[] = {
+    {"allowPrivileged", offsetof(struct policy_spec, allow_privileged)},
+    {"allowHostNetwork", offsetof(struct policy_spec, allow_host_network)},
+    {"allowHostPID", offsetof(struct policy_spec, allow_host_pid)},
+    {"allowHostIPC", offsetof(struct policy_spec, allow_host_ipc)},
+    {"allowDevices", offsetof(struct policy_spec, allow_devices)},
+    {"allowUnconfinedSeccomp", offsetof(struct policy_spec, allow_unconfined_seccomp)},
+    {"allowPrivilegeEscalation", offsetof(struct policy_spec, allow_privilege_escalation)},
+    {"requireRunAsNonRoot", offsetof(struct policy_spec, require_run_as_non_root)},
+    {"requireReadOnlyRootFilesystem",
+     offsetof(struct policy_spec, require_read_only_root_filesystem)},
+};
+
+static void check_host_paths(struct check *c, const json_t *spec, struct policy_spec *out)
+{
+        _cleanup_free_ char *list_path = NULL;
+        _cleanup_json_ json_t *seen = NULL; /* path → first index */
+        const json_t *arr = check_list(c, spec, "spec", "allowedHostPaths", &list_path, &seen);
+        size_t i;
+        json_t *item;
+
+        if (!arr)
+                return;
+        out->host_paths_set = true;
+        if (json_array_size(arr) > POLICY_HOST_PATHS_MAX) {
+                check_error(c, list_path, "at most %d paths, found %zu", POLICY_HOST_PATHS_MAX,
+                            json_array_size(arr));
+                return;
+        }
+        json_array_foreach(arr, i, item)
+        {
+                _cleanup_free_ char *path = check_index(c, list_path, i);
+                const char *s = json_string_value(item);
+
+                if (!path)
+                        return;
+                if (!s)
+                        check_error(c, path, "must be a string");
+                else if (s[0] != '/')
+                        check_error(c, path, "must be an absolute path");
+                else if (check_unique(c, seen, s, i, list_path, path, NULL, "path"))
+                        out->allowed_host_paths[out->n_allowed_host_paths++] = s;
+        }
+}
+
+/* Checks a Policy spec and, when ret_spec is not NULL, decodes it. */
+static void policy_check(struct check *c, const json_t *spec, void *ret_spec)
+{
+        struct policy_spec out = {0};
+
+        check_unknown_fields(c, spec, "spec", policy_fields);
+        for (size_t i = 0; i < ARRAY_SIZE(policy_bools); i++)
+                *(bool *)((char *)&out + policy_bools[i].offset) =
+                    check_bool(c, spec, "spec", policy_bools[i].field, false);
+        out.allowed_capabilities = check_capabilities(c, spec, "spec", "allowedCapabilities");
+        check_host_paths(c, spec, &out);
+        if (ret_spec)
+                *(struct policy_spec *)ret_spec = out;
+}
+
+int policy_spec_decode(const json_t *object, struct policy_spec *ret, struct berth_error *err)
+{
+        struct policy_spec s;
+        int r = check_decode(&kind_policy, object, &s, err);
+
+        if (r < 0)
+                return r;
+        s.ns = json_string_value(json_object_get(json_object_get(object, "metadata"), "namespace"));
+        *ret = s;
+        return 0;
+}
+
+static void policy_defaults(json_t *spec)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(policy_bools); i++)
+                json_set_default(spec, policy_bools[i].field, json_false());
+        json_set_default(spec, "allowedCapabilities", json_array());
+}
+
+static const struct printer_column policy_columns[] = {
+    {.title = "PRIVILEGED", .path = "spec.allowPrivileged", .format = COLUMN_TEXT},
+    {.title = "CAPABILITIES", .path = "spec.allowedCapabilities", .format = COLUMN_LENGTH},
+    {.title = "NON-ROOT", .path = "spec.requireRunAsNonRoot", .format = COLUMN_TEXT},
+    {.title = "AGE", .path = "metadata.creationTimestamp", .format = COLUMN_AGE},
+    {.title = "HOST-PID", .path = "spec.allowHostPID", .format = COLUMN_TEXT, .wide = true},
+    {.title = "HOST-NETWORK", .path = "spec.allowHostNetwork", .format = COLUMN_TEXT, .wide = true},
+    {.title = "READ-ONLY-ROOT",
+     .path = "spec.requireReadOnlyRootFilesystem",
+     .format = COLUMN_TEXT,
+     .wide = true},
+    {0},
+};
+
+const struct kind_info kind_policy = {
+    .kind = "Policy",
+    .resource = "policies",
+    .singular = "policy",
+    .namespaced = true,
+    .access_control = true,
+    .columns = policy_columns,
+    .check_spec = policy_check,
+    .default_spec = policy_defaults,
+};

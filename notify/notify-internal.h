@@ -1,0 +1,141 @@
+/* notify internals: the pure pieces (matching, the outcome memory, the
+ * bounded queue, signatures, the retry schedule, payloads) that the unit
+ * tests reach through berth_notify_internal, and the built-in types. */
+#pragma once
+
+#include "notify.h"
+
+/* ---- matching (match.c) ----------------------------------------------------- */
+
+#define NOTIFY_OUTCOMES_PER_EVENT 4
+
+/* How a finished Task or Workflow ended, as the outcome memory keeps it. */
+enum run_result { RUN_NONE, RUN_SUCCEEDED, RUN_FAILED };
+
+/* What one recorded Event says, with what the object cache adds. Strings
+ * borrowed. */
+struct notify_facts {
+        const char *kind;           /* involvedObject.kind */
+        const char *reason;         /* the Event's */
+        const char *failure_reason; /* reason Failed: why it failed, or NULL */
+        bool recovered;             /* reason Completed after a failed run */
+};
+
+/* The outcomes the Event stands for, most specific first (the table in
+ * notify.h), into ret; returns how many (at least 1 for a reason). */
+size_t notify_outcomes(const struct notify_facts *f, const char *ret[NOTIFY_OUTCOMES_PER_EVENT]);
+/* Whether every label of match_labels (NULL: none) is in labels with the
+ * same value. */
+bool notify_selector_matches(const json_t *match_labels, const json_t *labels);
+/* The first of outcomes that spec->on names, when spec's selector matches
+ * labels (the object's, NULL when unknown); else NULL. Borrowed from
+ * outcomes. */
+const char *notify_match(const struct notifier_spec *spec, const json_t *labels,
+                         const char *const *outcomes, size_t n);
+/* Why a Failed Event's object failed, into ret: the object's status.reason
+ * when object (NULL: not cached) is the same run, else the first word of
+ * the Event's message when it reads "<Reason>: ..." or is one word. ""
+ * when neither says. */
+void notify_failure_reason(const json_t *event, const json_t *object,
+                           char ret[EVENT_REASON_MAX + 1]);
+/* Whose outcome a finished object's is, for Recovered: a CronTask's run
+ * (label berth.crontask, or a controlling ownerReference of kind CronTask)
+ * counts under ("CronTask", its name), anything else under its own kind
+ * and name. Borrowed from event or object. */
+void notify_run_identity(const json_t *event, const json_t *object, const char **ret_kind,
+                         const char **ret_name);
+
+/* ---- the outcome memory (outcomes.c) ------------------------------------------ */
+
+/* The last outcome of each (kind, namespace, name): a hash table and a list
+ * in order of the last record, so the oldest is found first to go. Not
+ * thread-safe: the caller locks. */
+struct outcome_map;
+
+/* max entries (>= 1); entries older than keep_ms are forgotten. -EINVAL,
+ * -ENOMEM. Caller frees with outcome_map_free. */
+int outcome_map_new(size_t max, int64_t keep_ms, struct outcome_map **ret);
+void outcome_map_free(struct outcome_map *m); /* NULL ok */
+/* Records that run uid (NULL or "": unknown, each record a new run) of
+ * (kind, ns, name) finished, failed or not, at now_ms, and returns the
+ * outcome of the run before it: RUN_NONE when none is remembered (or it
+ * was forgotten, or memory ran out). A second record of the same uid
+ * returns what the first did. */
+enum run_result outcome_map_record(struct outcome_map *m, const char *kind, const char *ns,
+                                   const char *name, const char *uid, bool failed, int64_t now_ms);
+size_t outcome_map_size(const struct outcome_map *m);
+
+/* ---- the queue (queue.c) -------------------------------------------------------- */
+
+/* One notification on its way. */
+struct delivery {
+        char id[RANDOM_UID_LEN];
+        char outcome[EVENT_REASON_MAX + 1];
+        char object_kind[64]; /* the involved object, for the status */
+        char object_name[64];
+        char *body; /* owned: the JSON payload */
+        size_t len;
+        int attempts;          /* made so far */
+        int64_t not_before_ms; /* monotonic: a retry waits until then (0: now) */
+};
+
+/* NULL ok. */
+void delivery_free(struct delivery *d);
+
+/* A bounded FIFO of deliveries (a ring); owns what it holds. */
+struct delivery_queue {
+        struct delivery **items;
+        size_t head, n, max;
+};
+
+/* max >= 1; -EINVAL, -ENOMEM. */
+int delivery_queue_init(struct delivery_queue *q, size_t max);
+/* Frees what it holds. */
+void delivery_queue_release(struct delivery_queue *q);
+/* Takes d at the tail: 0, or -ENOBUFS when full (d stays the caller's). */
+int delivery_queue_push(struct delivery_queue *q, struct delivery *d);
+/* The head (borrowed), or NULL when empty. */
+struct delivery *delivery_queue_head(const struct delivery_queue *q);
+/* Removes and returns the head (now the caller's), or NULL. */
+struct delivery *delivery_queue_pop(struct delivery_queue *q);
+/* Frees every delivery but the head (when keep_head), returns how many. */
+size_t delivery_queue_drop(struct delivery_queue *q, bool keep_head);
+
+/* ---- signatures and retries (sign.c) ------------------------------------------- */
+
+#define NOTIFY_SIGNATURE_LEN (sizeof("sha256=") - 1 + 64 + 1)
+
+/* "sha256=" and the lowercase hex HMAC-SHA256 of body under key: the
+ * X-Berth-Signature header. -EIO when the library fails. */
+int notify_signature(const void *key, size_t key_len, const void *body, size_t len,
+                     char ret[NOTIFY_SIGNATURE_LEN]);
+/* The wait after the failed_attempts-th failed attempt (>= 1): base,
+ * 2 base, 4 base, ..., never more than max. */
+int64_t notify_retry_delay_ms(int failed_attempts, int64_t base_ms, int64_t max_ms);
+/* An HTTP reply worth another attempt: 5xx and 429. */
+bool notify_http_retryable(long status);
+
+/* ---- payloads (payload.c) ---------------------------------------------------------- */
+
+/* The body of a delivery (docs/notifications.md): apiVersion, kind
+ * Notification, id, outcome, notifier {namespace, name}, the Event as
+ * recorded, and the object {kind, namespace, name, uid, labels, status: a
+ * summary} (object NULL: what the Event says of it). New reference. */
+json_t *notify_payload(const json_t *event, const json_t *object, const char *outcome,
+                       const char *notifier_ns, const char *notifier_name, const char *id);
+/* One line for a chat message, a mail subject or a log: "<outcome>: <Kind>
+ * <ns>/<name>: <the Event's message>", control characters as spaces, at
+ * most 1024 bytes. Caller frees; NULL on OOM. */
+char *notify_summary(const json_t *payload);
+
+/* ---- the built-in types (webhook.c, smtp.c, exec.c) --------------------------------- */
+
+int notify_webhook_deliver(const struct notify_delivery *d, struct notify_result *ret,
+                           void *userdata);
+int notify_slack_deliver(const struct notify_delivery *d, struct notify_result *ret,
+                         void *userdata);
+int notify_smtp_deliver(const struct notify_delivery *d, struct notify_result *ret, void *userdata);
+int notify_exec_deliver(const struct notify_delivery *d, struct notify_result *ret, void *userdata);
+/* The mail notify_smtp_deliver sends (headers, blank line, text; CRLF line
+ * ends), for tests. now_ms stamps its Date. Caller frees. */
+char *notify_smtp_message(const struct notify_delivery *d, int64_t now_ms);

@@ -1,0 +1,962 @@
+/* notify.c: the Event handler, the delivery threads and the status writer
+ * (notify.h states the contract).
+ *
+ * One lock guards the Notifiers' states (their queues and counts) and the
+ * outcome memory. Nothing blocks while holding it: deliveries and status
+ * writes copy what they need, unlock, work, and lock again to record. A
+ * state is never freed while a delivery thread holds its head (busy). */
+#include "notify-internal.h"
+
+#include "admission.h"
+#include "metrics.h"
+#include "secrets.h"
+
+#define STATUS_RETRY_MS      200  /* after a write lost a compare-and-swap */
+#define STATUS_WAIT_WRITE_MS 1000 /* read-your-writes after a status write */
+#define NOTIFIER_KEY_SEGMENT "notifiers/"
+#define RESULT_SENT          "Sent"
+#define RESULT_FAILED        "Failed"
+
+static struct metrics_family dropped_total = METRICS_COUNTER_INIT(
+    "berth_notifications_dropped_total",
+    "Notifications dropped because their Notifier's queue was full, or left queued when "
+    "berthd stopped leading.",
+    "notifier");
+
+/* One Notifier (one uid) that has had a delivery or counts to write. */
+struct notifier_state {
+        struct notifier_state *next; /* in n->states: round-robin order */
+        char key[STORE_KEY_MAX + 1];
+        char uid[64];
+        char ns[64];
+        char name[64];
+        char label[130]; /* "<ns>/<name>": the metrics' notifier label */
+        struct delivery_queue queue;
+        bool busy; /* a delivery thread works on the head */
+        bool gone; /* its object is gone or another uid: drop it when idle */
+        /* What the status says. */
+        uint64_t delivered, failures, dropped;
+        int64_t last_ms; /* wall clock; 0: none yet */
+        bool last_sent;
+        int last_code;
+        int last_attempts;
+        char last_outcome[EVENT_REASON_MAX + 1];
+        char last_id[RANDOM_UID_LEN];
+        char last_kind[64], last_object[64];
+        char last_error[NOTIFY_ERROR_MAX];
+        int64_t last_error_ms;
+        uint64_t version, written; /* dirty while they differ */
+        int64_t written_mono_ms;   /* the last write (or its attempt) */
+};
+
+struct notify {
+        struct object_cache *objects;
+        struct store *store;
+        char *prefix;
+        const struct secrets_keyring *secrets;
+        const struct admission_policy *admission;
+        struct notify_type *types; /* the built-ins, then the plugins */
+        size_t n_types;
+        size_t queue_max;
+        int64_t retry_base_ms, retry_max_ms, status_interval_ms;
+        int64_t (*now_ms)(void);
+
+        pthread_mutex_t lock;
+        pthread_cond_t work;   /* delivery threads: a delivery is due */
+        pthread_cond_t status; /* the status thread: something is dirty */
+        pthread_cond_t idle;   /* notify_flush: something finished */
+        struct notifier_state *states;
+        size_t n_states;
+        struct outcome_map *outcomes;
+        bool running;  /* between notify_start and notify_stop */
+        bool shutdown; /* notify_free: threads end */
+        char *fence_key;
+        struct store_guard fence;
+        bool fenced;
+        bool fenced_off; /* a write found the fence moved: write nothing more */
+        atomic_bool stopping;
+
+        pthread_t *workers;
+        int n_workers, n_started;
+        pthread_t status_thread;
+        bool status_started;
+        bool sync_ready; /* lock and conditions made */
+
+        atomic_uint_least64_t sent, failed, dropped, queued;
+};
+
+static const struct notify_type builtins[] = {
+    {.name = "webhook", .deliver = notify_webhook_deliver},
+    {.name = "slack", .deliver = notify_slack_deliver},
+    {.name = "smtp", .deliver = notify_smtp_deliver},
+    {.name = "exec", .deliver = notify_exec_deliver},
+};
+
+static const struct notify_type *type_lookup(const struct notify *n, const char *name)
+{
+        for (size_t i = 0; i < n->n_types; i++)
+                if (streq(n->types[i].name, name))
+                        return &n->types[i];
+        return NULL;
+}
+
+static bool dirty(const struct notifier_state *st)
+{
+        return st->version != st->written;
+}
+
+static void touch(struct notify *n, struct notifier_state *st)
+{
+        st->version++;
+        pthread_cond_signal(&n->status);
+}
+
+/* ---- states ------------------------------------------------------------------ */
+
+static void state_free(struct notifier_state *st)
+{
+        if (!st)
+                return;
+        delivery_queue_release(&st->queue);
+        free(st);
+}
+
+static void state_unlink(struct notify *n, struct notifier_state *st)
+{
+        for (struct notifier_state **p = &n->states; *p; p = &(*p)->next)
+                if (*p == st) {
+                        *p = st->next;
+                        n->n_states--;
+                        return;
+                }
+}
+
+/* Moves st to the end of the list: the next pick starts with the others. */
+static void state_to_tail(struct notify *n, struct notifier_state *st)
+{
+        struct notifier_state **p = &n->states;
+
+        state_unlink(n, st);
+        while (*p)
+                p = &(*p)->next;
+        st->next = NULL;
+        *p = st;
+        n->n_states++;
+}
+
+/* Frees a gone state once nothing refers to it. Locked. */
+static void state_reap(struct notify *n, struct notifier_state *st)
+{
+        if (!st->gone || st->busy)
+                return;
+        atomic_fetch_sub(&n->queued, st->queue.n);
+        state_unlink(n, st);
+        state_free(st);
+}
+
+/* Its object is gone (or replaced): what is queued for it goes. Locked. */
+static void state_gone(struct notify *n, struct notifier_state *st)
+{
+        size_t dropped = delivery_queue_drop(&st->queue, st->busy);
+
+        atomic_fetch_sub(&n->queued, dropped);
+        st->gone = true;
+        st->written = st->version;
+        state_reap(n, st);
+        pthread_cond_broadcast(&n->idle);
+}
+
+/* Forgets every state with nothing queued, in flight or to write: what
+ * they hold is in the store, and a state made again reads it back (the
+ * states of deleted Notifiers go this way). Locked. */
+static void states_evict_idle(struct notify *n)
+{
+        for (struct notifier_state *st = n->states, *next; st; st = next) {
+                next = st->next;
+                if (!st->busy && st->queue.n == 0 && !dirty(st)) {
+                        st->gone = true;
+                        state_reap(n, st);
+                }
+        }
+}
+
+static uint64_t status_count(const json_t *notifier, const char *field)
+{
+        json_int_t v =
+            json_integer_value(json_object_get(json_object_get(notifier, "status"), field));
+        return v > 0 ? (uint64_t)v : 0;
+}
+
+/* The state of the Notifier object, made on first use with its stored
+ * counts. NULL on OOM or past NOTIFY_NOTIFIERS_MAX. Locked. */
+static struct notifier_state *state_get(struct notify *n, const char *key, const json_t *notifier)
+{
+        const char *uid = json_path_string(notifier, "metadata.uid");
+        const char *ns = json_path_string(notifier, "metadata.namespace");
+        const char *name = json_path_string(notifier, "metadata.name");
+        struct notifier_state *st;
+
+        if (!uid || !name)
+                return NULL;
+        for (st = n->states; st; st = st->next)
+                if (streq(st->uid, uid) && streq(st->key, key))
+                        return st->gone ? NULL : st;
+        if (n->n_states >= NOTIFY_NOTIFIERS_MAX)
+                states_evict_idle(n);
+        if (n->n_states >= NOTIFY_NOTIFIERS_MAX)
+                return NULL;
+        st = calloc(1, sizeof(*st));
+        if (!st || delivery_queue_init(&st->queue, n->queue_max) < 0) {
+                state_free(st);
+                return NULL;
+        }
+        (void)str_copy(st->key, sizeof(st->key), key);
+        (void)str_copy(st->uid, sizeof(st->uid), uid);
+        (void)str_copy(st->ns, sizeof(st->ns), ns ? ns : "default");
+        (void)str_copy(st->name, sizeof(st->name), name);
+        snprintf(st->label, sizeof(st->label), "%s/%s", st->ns, st->name);
+        st->delivered = status_count(notifier, "delivered");
+        st->failures = status_count(notifier, "failures");
+        st->dropped = status_count(notifier, "dropped");
+        st->next = n->states;
+        n->states = st;
+        n->n_states++;
+        return st;
+}
+
+/* ---- taking Events ------------------------------------------------------------ */
+
+static int64_t wall_now(const struct notify *n)
+{
+        return n->now_ms ? n->now_ms() : time_now_ms();
+}
+
+/* Queues one delivery for notifier (key) of outcome. */
+static void enqueue(struct notify *n, const char *key, const json_t *notifier, const char *outcome,
+                    const json_t *event, const json_t *object)
+{
+        const char *ns = json_path_string(notifier, "metadata.namespace");
+        const char *name = json_path_string(notifier, "metadata.name");
+        struct delivery *d = calloc(1, sizeof(*d));
+        _cleanup_json_ json_t *payload = NULL;
+
+        if (!d || random_uid(d->id) < 0) {
+                free(d);
+                return;
+        }
+        payload =
+            notify_payload(event, object, outcome, ns ? ns : "default", name ? name : "", d->id);
+        d->body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+        /* Labels and messages are capped, so this is a safety net: a body
+         * too large goes without the object's labels and status. */
+        if (d->body && strlen(d->body) > NOTIFY_PAYLOAD_MAX) {
+                free(d->body);
+                json_decref(payload);
+                payload = notify_payload(event, NULL, outcome, ns ? ns : "default",
+                                         name ? name : "", d->id);
+                d->body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+        }
+        if (!d->body) {
+                delivery_free(d);
+                return;
+        }
+        d->len = strlen(d->body);
+        (void)str_copy(d->outcome, sizeof(d->outcome), outcome);
+        (void)str_copy(d->object_kind, sizeof(d->object_kind),
+                       json_path_string(event, "involvedObject.kind") ?: "");
+        (void)str_copy(d->object_name, sizeof(d->object_name),
+                       json_path_string(event, "involvedObject.name") ?: "");
+
+        LOCK_SCOPE(&n->lock);
+        struct notifier_state *st = n->running ? state_get(n, key, notifier) : NULL;
+        if (!st || delivery_queue_push(&st->queue, d) < 0) {
+                char label[130];
+                snprintf(label, sizeof(label), "%s/%s", ns ? ns : "default", name ? name : "");
+                metrics_counter_add(&dropped_total, (const char *const[]){label}, 1);
+                atomic_fetch_add(&n->dropped, 1);
+                delivery_free(d);
+                if (st) {
+                        st->dropped++;
+                        touch(n, st);
+                }
+                return;
+        }
+        atomic_fetch_add(&n->queued, 1);
+        pthread_cond_signal(&n->work);
+}
+
+/* The involved object as cached, when it is the Event's (same uid). */
+static json_t *involved_object(struct notify *n, const json_t *event)
+{
+        const char *kind = json_path_string(event, "involvedObject.kind");
+        const char *ns = json_path_string(event, "involvedObject.namespace");
+        const char *name = json_path_string(event, "involvedObject.name");
+        const char *uid = json_path_string(event, "involvedObject.uid");
+        const struct kind_info *k = kind_by_name(kind);
+
+        if (!k || !name)
+                return NULL;
+        _cleanup_free_ char *key =
+            object_key(n->prefix, k->resource, k->namespaced ? (ns ? ns : "default") : NULL, name);
+        json_t *obj = key ? object_cache_get(n->objects, key, NULL) : NULL;
+        if (obj && uid && !streq(uid, json_path_string(obj, "metadata.uid"))) {
+                json_decref(obj);
+                return NULL;
+        }
+        return obj;
+}
+
+void notify_event(const json_t *event, void *userdata)
+{
+        struct notify *n = userdata;
+        const char *kind = json_path_string(event, "involvedObject.kind");
+        const char *reason = json_string_value(json_object_get(event, "reason"));
+        const char *ns = json_path_string(event, "metadata.namespace");
+        char failure[EVENT_REASON_MAX + 1] = "";
+        const char *outcomes[NOTIFY_OUTCOMES_PER_EVENT];
+        struct notify_facts facts = {.kind = kind, .reason = reason};
+
+        if (!n || !kind || !reason || !ns)
+                return;
+        {
+                LOCK_SCOPE(&n->lock);
+                if (!n->running)
+                        return;
+        }
+        _cleanup_json_ json_t *object = involved_object(n, event);
+        bool completed = streq(reason, "Completed"), failed = streq(reason, "Failed");
+
+        if (failed) {
+                notify_failure_reason(event, object, failure);
+                facts.failure_reason = failure;
+        }
+        /* Only the runs of Tasks and Workflows (a CronTask's among them)
+         * finish: what their last one did is what Recovered compares. */
+        if ((completed || failed) && (streq(kind, "Task") || streq(kind, "Workflow"))) {
+                const char *run_kind, *run_name;
+
+                notify_run_identity(event, object, &run_kind, &run_name);
+                LOCK_SCOPE(&n->lock);
+                enum run_result before = outcome_map_record(
+                    n->outcomes, run_kind, ns, run_name,
+                    json_path_string(event, "involvedObject.uid"), failed, wall_now(n));
+                facts.recovered = completed && before == RUN_FAILED;
+        }
+        size_t n_outcomes = notify_outcomes(&facts, outcomes);
+        _cleanup_free_ char *list_prefix =
+            str_printf("%s" NOTIFIER_KEY_SEGMENT "%s/", n->prefix, ns);
+        _cleanup_json_ json_t *notifiers =
+            list_prefix ? object_cache_list(n->objects, list_prefix, NULL) : NULL;
+        const json_t *labels = json_path(object, "metadata.labels");
+        size_t i;
+        const json_t *nobj;
+
+        json_array_foreach(notifiers, i, nobj)
+        {
+                struct notifier_spec spec;
+                struct berth_error err = {0};
+                const char *name = json_path_string(nobj, "metadata.name");
+
+                if (!name || json_path(nobj, "metadata.deletionTimestamp") ||
+                    notifier_spec_decode(nobj, &spec, &err) < 0)
+                        continue;
+                const char *outcome = notify_match(&spec, labels, outcomes, n_outcomes);
+                if (!outcome)
+                        continue;
+                _cleanup_free_ char *key = str_printf("%s%s", list_prefix, name);
+                if (key)
+                        enqueue(n, key, nobj, outcome, event, object);
+        }
+}
+
+/* ---- delivering ----------------------------------------------------------------- */
+
+enum attempt_result { ATTEMPT_SENT, ATTEMPT_RETRY, ATTEMPT_FAILED, ATTEMPT_GONE };
+
+struct attempt {
+        char key[STORE_KEY_MAX + 1];
+        char uid[64];
+        char ns[64], name[64];
+        struct delivery *d; /* the state's queue head, busy */
+        int max_attempts;   /* the spec's, once read */
+        struct notify_result res;
+};
+
+/* The value of the spec's secretRef (a Secret of namespace ns): 0 with
+ * *ret (secret_bytes_free), or -errno with res->error. */
+static int read_secret(struct notify *n, const char *ns, const struct notifier_spec *spec,
+                       unsigned char **ret, size_t *ret_len, struct notify_result *res)
+{
+        struct berth_error err = {0};
+        _cleanup_free_ char *key = object_key(n->prefix, "secrets", ns, spec->secret.name);
+        _cleanup_json_ json_t *secret = key ? object_cache_get(n->objects, key, NULL) : NULL;
+
+        if (!key)
+                return -ENOMEM;
+        if (!secret) {
+                snprintf(res->error, sizeof(res->error), "Secret %s not found", spec->secret.name);
+                return -ENOENT;
+        }
+        if (!n->secrets) {
+                snprintf(res->error, sizeof(res->error), "Secret %s: berthd has no keyring",
+                         spec->secret.name);
+                return -ENOKEY;
+        }
+        int r = secret_lookup(n->secrets, secret, spec->secret.key, ret, ret_len, &err);
+        if (r < 0)
+                snprintf(res->error, sizeof(res->error), "Secret %s key %s: %.300s",
+                         spec->secret.name, spec->secret.key,
+                         r == -ENOENT ? "no such key" : err.message);
+        return r;
+}
+
+/* One attempt of a->d, off the lock. */
+static enum attempt_result attempt_one(struct notify *n, struct attempt *a)
+{
+        int64_t rev = 0;
+        _cleanup_json_ json_t *obj = object_cache_get(n->objects, a->key, &rev);
+        _cleanup_json_ json_t *payload = NULL;
+        _cleanup_free_ char *summary = NULL, *program = NULL;
+        unsigned char *secret = NULL;
+        size_t secret_len = 0;
+        struct notifier_spec spec;
+        struct berth_error err = {0};
+        const struct notify_type *type;
+
+        if (!obj || !streq(json_path_string(obj, "metadata.uid"), a->uid) ||
+            json_path(obj, "metadata.deletionTimestamp"))
+                return ATTEMPT_GONE;
+        if (notifier_spec_decode(obj, &spec, &err) < 0) {
+                snprintf(a->res.error, sizeof(a->res.error), "invalid Notifier: %.400s",
+                         err.message);
+                return ATTEMPT_FAILED;
+        }
+        a->max_attempts = spec.max_attempts;
+        type = type_lookup(n, spec.type);
+        if (!type) {
+                snprintf(a->res.error, sizeof(a->res.error), "berthd has no notifier type \"%s\"",
+                         spec.type);
+                return ATTEMPT_FAILED;
+        }
+        if (spec.builtin == NOTIFIER_EXEC) {
+                char msg[NOTIFY_ERROR_MAX];
+                if (admission_notifier_command(n->admission, spec.command, &program, msg,
+                                               sizeof(msg)) < 0) {
+                        (void)str_copy(a->res.error, sizeof(a->res.error), msg);
+                        return ATTEMPT_FAILED;
+                }
+        }
+        payload = json_loadb(a->d->body, a->d->len, 0, NULL);
+        summary = payload ? notify_summary(payload) : NULL;
+        if (!summary) {
+                snprintf(a->res.error, sizeof(a->res.error), "out of memory");
+                return ATTEMPT_RETRY;
+        }
+        if (spec.secret.name && read_secret(n, a->ns, &spec, &secret, &secret_len, &a->res) < 0)
+                return ATTEMPT_FAILED;
+        const struct notify_delivery d = {
+            .notifier_ns = a->ns,
+            .notifier_name = a->name,
+            .spec = &spec,
+            .id = a->d->id,
+            .outcome = a->d->outcome,
+            .body = a->d->body,
+            .body_len = a->d->len,
+            .payload = payload,
+            .summary = summary,
+            .secret = secret,
+            .secret_len = secret_len,
+            .program = program,
+            .attempt = a->d->attempts,
+            .stopping = &n->stopping,
+        };
+        int r = type->deliver(&d, &a->res, type->userdata);
+        secret_bytes_free(secret, secret_len);
+        if (r == 0)
+                return ATTEMPT_SENT;
+        if (!a->res.error[0])
+                snprintf(a->res.error, sizeof(a->res.error), "%s", strerror(-r));
+        return a->res.retry ? ATTEMPT_RETRY : ATTEMPT_FAILED;
+}
+
+/* The state whose head is due, fairly: the first in list order, which
+ * state_to_tail keeps rotating. *ret_wait_ms: when one will be (-1:
+ * none waits). Locked. */
+static struct notifier_state *pick(struct notify *n, int64_t now, int64_t *ret_wait_ms)
+{
+        *ret_wait_ms = -1;
+        for (struct notifier_state *st = n->states; st; st = st->next) {
+                struct delivery *d = delivery_queue_head(&st->queue);
+
+                if (!d || st->busy || st->gone)
+                        continue;
+                if (d->not_before_ms <= now)
+                        return st;
+                if (*ret_wait_ms < 0 || d->not_before_ms - now < *ret_wait_ms)
+                        *ret_wait_ms = d->not_before_ms - now;
+        }
+        return NULL;
+}
+
+/* Records how a->d's attempt ended. Locked. */
+static void record(struct notify *n, struct notifier_state *st, struct attempt *a,
+                   enum attempt_result result)
+{
+        struct delivery *d = a->d;
+        bool final = result != ATTEMPT_RETRY || d->attempts >= a->max_attempts;
+
+        if (st->gone) { /* while it was being delivered */
+                delivery_free(delivery_queue_pop(&st->queue));
+                atomic_fetch_sub(&n->queued, 1);
+                state_reap(n, st);
+                return;
+        }
+        if (result == ATTEMPT_GONE) {
+                state_gone(n, st);
+                return;
+        }
+        if (result != ATTEMPT_SENT) {
+                (void)str_copy(st->last_error, sizeof(st->last_error), a->res.error);
+                st->last_error_ms = wall_now(n);
+        }
+        if (!final) {
+                d->not_before_ms =
+                    time_mono_ms() +
+                    notify_retry_delay_ms(d->attempts, n->retry_base_ms, n->retry_max_ms);
+                log_debug("notification attempt failed, retrying: %s notifier=%s attempt=%d "
+                          "delivery=%s",
+                          a->res.error, st->label, d->attempts, d->id);
+                touch(n, st);
+                return;
+        }
+        d = delivery_queue_pop(&st->queue);
+        atomic_fetch_sub(&n->queued, 1);
+        st->last_ms = wall_now(n);
+        st->last_sent = result == ATTEMPT_SENT;
+        st->last_code = a->res.code;
+        st->last_attempts = d->attempts;
+        (void)str_copy(st->last_outcome, sizeof(st->last_outcome), d->outcome);
+        (void)str_copy(st->last_id, sizeof(st->last_id), d->id);
+        (void)str_copy(st->last_kind, sizeof(st->last_kind), d->object_kind);
+        (void)str_copy(st->last_object, sizeof(st->last_object), d->object_name);
+        if (result == ATTEMPT_SENT) {
+                st->delivered++;
+                atomic_fetch_add(&n->sent, 1);
+                log_debug("notification sent notifier=%s event=%s object=%s/%s attempts=%d "
+                          "delivery=%s",
+                          st->label, d->outcome, d->object_kind, d->object_name, d->attempts,
+                          d->id);
+        } else {
+                st->failures++;
+                atomic_fetch_add(&n->failed, 1);
+                log_warn("notification failed: %s notifier=%s event=%s object=%s/%s attempts=%d "
+                         "delivery=%s",
+                         a->res.error, st->label, d->outcome, d->object_kind, d->object_name,
+                         d->attempts, d->id);
+        }
+        metrics_notification_count(st->label, result == ATTEMPT_SENT);
+        delivery_free(d);
+        touch(n, st);
+}
+
+static void *worker_main(void *userdata)
+{
+        struct notify *n = userdata;
+
+        pthread_mutex_lock(&n->lock);
+        while (!n->shutdown) {
+                int64_t wait_ms;
+                struct notifier_state *st = pick(n, time_mono_ms(), &wait_ms);
+
+                if (!st) {
+                        if (wait_ms < 0) {
+                                pthread_cond_wait(&n->work, &n->lock);
+                        } else {
+                                struct timespec ts;
+                                time_mono_deadline(&ts, wait_ms);
+                                pthread_cond_timedwait(&n->work, &n->lock, &ts);
+                        }
+                        continue;
+                }
+                struct attempt a = {.d = delivery_queue_head(&st->queue)};
+                (void)str_copy(a.key, sizeof(a.key), st->key);
+                (void)str_copy(a.uid, sizeof(a.uid), st->uid);
+                (void)str_copy(a.ns, sizeof(a.ns), st->ns);
+                (void)str_copy(a.name, sizeof(a.name), st->name);
+                a.d->attempts++;
+                a.max_attempts = a.d->attempts; /* until the spec says */
+                st->busy = true;
+                state_to_tail(n, st);
+                pthread_mutex_unlock(&n->lock);
+
+                enum attempt_result result = attempt_one(n, &a);
+
+                pthread_mutex_lock(&n->lock);
+                st->busy = false;
+                record(n, st, &a, result);
+                /* Another thread may deliver this Notifier's next one. */
+                pthread_cond_signal(&n->work);
+                pthread_cond_broadcast(&n->idle);
+        }
+        pthread_mutex_unlock(&n->lock);
+        return NULL;
+}
+
+/* ---- statuses ------------------------------------------------------------------------ */
+
+/* What a state knows of its status: the counts, and lastDelivery and
+ * lastError once it has them (write_status keeps the stored ones until
+ * then). New reference. Locked. */
+static json_t *state_status(const struct notifier_state *st)
+{
+        _cleanup_json_ json_t *s =
+            json_pack("{s:I, s:I, s:I}", "delivered", (json_int_t)st->delivered, "failures",
+                      (json_int_t)st->failures, "dropped", (json_int_t)st->dropped);
+        char at[RFC3339_MAX];
+
+        if (!s)
+                return NULL;
+        if (st->last_ms > 0) {
+                time_format_rfc3339_ms(st->last_ms, at);
+                json_t *last = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:i}", "time", at,
+                                         "result", st->last_sent ? RESULT_SENT : RESULT_FAILED,
+                                         "event", st->last_outcome, "object", "kind", st->last_kind,
+                                         "name", st->last_object, "deliveryId", st->last_id,
+                                         "attempts", st->last_attempts);
+                if (!last ||
+                    (st->last_code &&
+                     json_object_set_new(last, "code", json_integer(st->last_code)) < 0) ||
+                    json_object_set_new(s, "lastDelivery", last) < 0)
+                        return NULL;
+        }
+        if (st->last_error_ms > 0) {
+                time_format_rfc3339_ms(st->last_error_ms, at);
+                if (json_object_set_new(s, "lastError", json_string(st->last_error)) < 0 ||
+                    json_object_set_new(s, "lastErrorTime", json_string(at)) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(s);
+}
+
+/* Writes status over the status of the Notifier at key (uid): CAS on the
+ * cached revision, under fence. -ENOENT when it is gone or another uid. */
+static int write_status(struct notify *n, const char *key, const char *uid, json_t *status,
+                        const struct store_guard *fence, struct berth_error *err)
+{
+        int64_t rev = 0, written = 0;
+        _cleanup_json_ json_t *cached = object_cache_get(n->objects, key, &rev);
+        _cleanup_json_ json_t *obj = NULL;
+        _cleanup_free_ char *data = NULL;
+
+        if (!cached || !streq(json_path_string(cached, "metadata.uid"), uid))
+                return -ENOENT;
+        const json_t *old = json_object_get(cached, "status");
+        _cleanup_json_ json_t *merged = json_is_object(old) ? json_deep_copy(old) : json_object();
+        if (!merged || json_object_update(merged, status) < 0)
+                return berth_error_set(err, -ENOMEM, "status of %s: out of memory", key);
+        if (json_same(old, merged))
+                return 0;
+        obj = json_deep_copy(cached);
+        if (obj)
+                (void)json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
+        if (!obj || json_object_set(obj, "status", merged) < 0 ||
+            !(data = json_dumps(obj, JSON_COMPACT)))
+                return berth_error_set(err, -ENOMEM, "status of %s: out of memory", key);
+        int r = store_put_guarded(n->store, key, data, strlen(data), rev, 0, fence, &written, err);
+        if (r < 0)
+                return r;
+        (void)object_cache_wait_revision(n->objects, written, STATUS_WAIT_WRITE_MS);
+        return 0;
+}
+
+static void *status_main(void *userdata)
+{
+        struct notify *n = userdata;
+
+        pthread_mutex_lock(&n->lock);
+        while (!n->shutdown) {
+                int64_t now = time_mono_ms(), wait_ms = -1;
+                struct notifier_state *st = NULL;
+                bool writing = n->running && !n->fenced_off;
+
+                for (struct notifier_state *s = writing ? n->states : NULL; s; s = s->next) {
+                        int64_t due = s->written_mono_ms + n->status_interval_ms;
+
+                        if (!dirty(s) || s->gone)
+                                continue;
+                        if (s->written_mono_ms == 0 || due <= now) {
+                                st = s;
+                                break;
+                        }
+                        if (wait_ms < 0 || due - now < wait_ms)
+                                wait_ms = due - now;
+                }
+                if (!st) {
+                        if (wait_ms < 0) {
+                                pthread_cond_wait(&n->status, &n->lock);
+                        } else {
+                                struct timespec ts;
+                                time_mono_deadline(&ts, wait_ms);
+                                pthread_cond_timedwait(&n->status, &n->lock, &ts);
+                        }
+                        continue;
+                }
+                _cleanup_json_ json_t *status = state_status(st);
+                uint64_t version = st->version;
+                char key[STORE_KEY_MAX + 1], uid[64], fence_key[STORE_KEY_MAX + 1] = "";
+                struct store_guard fence = n->fence;
+                bool fenced = n->fenced;
+                struct berth_error err = {0};
+
+                (void)str_copy(key, sizeof(key), st->key);
+                (void)str_copy(uid, sizeof(uid), st->uid);
+                if (fenced) {
+                        (void)str_copy(fence_key, sizeof(fence_key), n->fence_key);
+                        fence.key = fence_key;
+                }
+                st->written_mono_ms = now;
+                pthread_mutex_unlock(&n->lock);
+
+                int r = status ? write_status(n, key, uid, status, fenced ? &fence : NULL, &err)
+                               : -ENOMEM;
+
+                pthread_mutex_lock(&n->lock);
+                /* st may be gone: find it again. */
+                for (st = n->states; st && !(streq(st->key, key) && streq(st->uid, uid));
+                     st = st->next)
+                        ;
+                if (r == 0 && st) {
+                        st->written = version > st->written ? version : st->written;
+                } else if (r == -ENOENT) { /* gone: nothing to write any more */
+                        if (st)
+                                state_gone(n, st);
+                } else if (r == -ESTALE && st) {
+                        st->written_mono_ms = now - n->status_interval_ms + STATUS_RETRY_MS;
+                } else if (r == -EPERM) {
+                        log_info("notifier status not written, not the leader any more: %s "
+                                 "key=%s",
+                                 err.message, key);
+                        n->fenced_off = true;
+                } else if (r < 0) {
+                        log_warn("notifier status write failed: %s key=%s",
+                                 err.message[0] ? err.message : strerror(-r), key);
+                }
+                pthread_cond_broadcast(&n->idle);
+        }
+        pthread_mutex_unlock(&n->lock);
+        return NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+/* The lock and the three conditions, all or none. */
+static int sync_init(struct notify *n)
+{
+        int r;
+
+        if ((r = cond_init_monotonic(&n->work)) < 0)
+                return r;
+        if ((r = cond_init_monotonic(&n->status)) < 0) {
+                pthread_cond_destroy(&n->work);
+                return r;
+        }
+        if ((r = cond_init_monotonic(&n->idle)) < 0) {
+                pthread_cond_destroy(&n->work);
+                pthread_cond_destroy(&n->status);
+                return r;
+        }
+        pthread_mutex_init(&n->lock, NULL);
+        n->sync_ready = true;
+        return 0;
+}
+
+int notify_new(const struct notify_config *cfg, struct notify **ret, struct berth_error *err)
+{
+        struct notify *n;
+        int r;
+
+        if (!cfg || !cfg->objects || !cfg->store || !cfg->prefix ||
+            (cfg->n_plugins && !cfg->plugins) || cfg->workers < 0 ||
+            cfg->workers > NOTIFY_WORKERS_MAX)
+                return berth_error_set(err, -EINVAL, "notify: invalid configuration");
+        n = calloc(1, sizeof(*n));
+        if (!n)
+                return berth_error_set(err, -ENOMEM, "notify: out of memory");
+        n->objects = cfg->objects;
+        n->store = cfg->store;
+        n->secrets = cfg->secrets;
+        n->admission = cfg->admission;
+        n->queue_max = cfg->queue_max ? cfg->queue_max : NOTIFY_QUEUE_DEFAULT;
+        n->retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : NOTIFY_RETRY_BASE_MS;
+        n->retry_max_ms = cfg->retry_max_ms > 0 ? cfg->retry_max_ms : NOTIFY_RETRY_MAX_MS;
+        n->status_interval_ms =
+            cfg->status_interval_ms > 0 ? cfg->status_interval_ms : NOTIFY_STATUS_INTERVAL_MS;
+        n->now_ms = cfg->now_ms;
+        n->n_workers = cfg->workers ? cfg->workers : NOTIFY_WORKERS_DEFAULT;
+        n->prefix = strdup(cfg->prefix);
+        n->types = calloc(ARRAY_SIZE(builtins) + cfg->n_plugins, sizeof(*n->types));
+        n->workers = calloc((size_t)n->n_workers, sizeof(*n->workers));
+        if (!n->prefix || !n->types || !n->workers) {
+                notify_free(n);
+                return berth_error_set(err, -ENOMEM, "notify: out of memory");
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(builtins); i++)
+                n->types[n->n_types++] = builtins[i];
+        for (size_t i = 0; i < cfg->n_plugins; i++) {
+                const struct notify_type *p = &cfg->plugins[i];
+                if (!p->name || !p->deliver || !name_is_valid(p->name) || type_lookup(n, p->name)) {
+                        r = p->name && type_lookup(n, p->name) ? -EEXIST : -EINVAL;
+                        berth_error_set(err, r, "notify: invalid plugin type \"%s\"",
+                                        p->name ? p->name : "");
+                        notify_free(n);
+                        return r;
+                }
+                n->types[n->n_types++] = *p;
+        }
+        r = outcome_map_new(NOTIFY_OUTCOMES_MAX, NOTIFY_OUTCOME_KEEP_MS, &n->outcomes);
+        if (r < 0) {
+                notify_free(n);
+                return berth_error_set(err, r, "notify: out of memory");
+        }
+        r = sync_init(n);
+        if (r < 0) {
+                notify_free(n);
+                return berth_error_set(err, r, "notify: cannot make a condition variable");
+        }
+        (void)metrics_family_register(&dropped_total);
+        for (; n->n_started < n->n_workers; n->n_started++) {
+                r = pthread_create(&n->workers[n->n_started], NULL, worker_main, n);
+                if (r != 0) {
+                        notify_free(n);
+                        return berth_error_set(err, -r, "notify: cannot start a thread: %s",
+                                               strerror(r));
+                }
+        }
+        r = pthread_create(&n->status_thread, NULL, status_main, n);
+        if (r != 0) {
+                notify_free(n);
+                return berth_error_set(err, -r, "notify: cannot start a thread: %s", strerror(r));
+        }
+        n->status_started = true;
+        *ret = n;
+        return 0;
+}
+
+void notify_free(struct notify *n)
+{
+        if (!n)
+                return;
+        if (n->sync_ready) {
+                pthread_mutex_lock(&n->lock);
+                n->shutdown = true;
+                n->running = false;
+                atomic_store(&n->stopping, true);
+                pthread_cond_broadcast(&n->work);
+                pthread_cond_broadcast(&n->status);
+                pthread_mutex_unlock(&n->lock);
+                for (int i = 0; i < n->n_started; i++)
+                        pthread_join(n->workers[i], NULL);
+                if (n->status_started)
+                        pthread_join(n->status_thread, NULL);
+                pthread_cond_destroy(&n->work);
+                pthread_cond_destroy(&n->status);
+                pthread_cond_destroy(&n->idle);
+                pthread_mutex_destroy(&n->lock);
+        }
+        while (n->states) {
+                struct notifier_state *st = n->states;
+                n->states = st->next;
+                state_free(st);
+        }
+        outcome_map_free(n->outcomes);
+        free(n->fence_key);
+        free(n->types);
+        free(n->workers);
+        free(n->prefix);
+        free(n);
+}
+
+void notify_start(struct notify *n, const struct store_guard *fence)
+{
+        char *key = fence ? strdup(fence->key) : NULL;
+
+        if (!n)
+                return;
+        LOCK_SCOPE(&n->lock);
+        free(n->fence_key);
+        n->fence_key = key;
+        n->fenced = fence && key;
+        n->fence = n->fenced ? (struct store_guard){.key = key, .mod_revision = fence->mod_revision}
+                             : (struct store_guard){0};
+        n->fenced_off = false;
+        n->running = true;
+        atomic_store(&n->stopping, false);
+        /* A new term: counts are read again from the statuses, which
+         * another leader may have moved on meanwhile. */
+        for (struct notifier_state *st = n->states, *next; st; st = next) {
+                next = st->next;
+                st->written = st->version;
+                atomic_fetch_sub(&n->queued, delivery_queue_drop(&st->queue, st->busy));
+                st->gone = true;
+                state_reap(n, st);
+        }
+        pthread_cond_broadcast(&n->status);
+}
+
+void notify_stop(struct notify *n)
+{
+        size_t dropped = 0;
+
+        if (!n)
+                return;
+        (void)notify_flush(n, NOTIFY_STOP_FLUSH_MS);
+        LOCK_SCOPE(&n->lock);
+        n->running = false;
+        for (struct notifier_state *st = n->states, *next; st; st = next) {
+                size_t k = delivery_queue_drop(&st->queue, st->busy);
+
+                next = st->next;
+                if (k)
+                        metrics_counter_add(&dropped_total, (const char *const[]){st->label},
+                                            (int64_t)k);
+                dropped += k;
+        }
+        atomic_fetch_sub(&n->queued, dropped);
+        atomic_fetch_add(&n->dropped, dropped);
+        if (dropped)
+                log_warn("notifications dropped: delivering stopped count=%zu", dropped);
+}
+
+int notify_flush(struct notify *n, int64_t timeout_ms)
+{
+        struct timespec deadline;
+
+        if (!n)
+                return 0;
+        time_mono_deadline(&deadline, timeout_ms);
+        LOCK_SCOPE(&n->lock);
+        for (;;) {
+                bool busy = false;
+
+                for (struct notifier_state *st = n->states; st && !busy; st = st->next)
+                        busy = st->busy || st->queue.n > 0 ||
+                               (dirty(st) && !st->gone && n->running && !n->fenced_off);
+                if (!busy)
+                        return 0;
+                if (pthread_cond_timedwait(&n->idle, &n->lock, &deadline) == ETIMEDOUT)
+                        return -ETIMEDOUT;
+        }
+}
+
+void notify_stats(const struct notify *n, uint64_t *sent, uint64_t *failed, uint64_t *dropped,
+                  uint64_t *queued)
+{
+        if (sent)
+                *sent = n ? atomic_load(&n->sent) : 0;
+        if (failed)
+                *failed = n ? atomic_load(&n->failed) : 0;
+        if (dropped)
+                *dropped = n ? atomic_load(&n->dropped) : 0;
+        if (queued)
+                *queued = n ? atomic_load(&n->queued) : 0;
+}

@@ -1,0 +1,484 @@
+/* The notify pipeline on a real SQLite store and object cache, with a fake
+ * delivery type (a plugin, the hook berthd would register more types
+ * with): Events in, deliveries out — the selector, one delivery per
+ * Notifier, Recovered after a failed run of that name, retries with the
+ * same id, the bounded queue dropping and counting, failures and
+ * lastError, statuses written and counts continued, a deleted Notifier's
+ * queue dropped, nothing taken before notify_start or after notify_stop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "metrics.h"
+#include "notify-internal.h"
+#include "test-support.h"
+
+#define PREFIX "/berth/"
+
+/* The fake type: records every attempt; fails the first `fail` of them
+ * (retry as `retry` says); holds attempts while `hold` is set. */
+struct fake {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        int attempts;
+        int fail;
+        bool retry;
+        bool hold;
+        int holding; /* attempts waiting on hold */
+        char ids[64][RANDOM_UID_LEN];
+        char outcomes[64][EVENT_REASON_MAX + 1];
+        char notifiers[64][64];
+        char summary[512];
+        int attempt_no[64];
+};
+
+static int fake_deliver(const struct notify_delivery *d, struct notify_result *ret, void *userdata)
+{
+        struct fake *f = userdata;
+        int i;
+
+        pthread_mutex_lock(&f->lock);
+        f->holding++;
+        pthread_cond_broadcast(&f->cond);
+        while (f->hold)
+                pthread_cond_wait(&f->cond, &f->lock);
+        f->holding--;
+        i = f->attempts++;
+        if (i < 64) {
+                (void)str_copy(f->ids[i], sizeof(f->ids[i]), d->id);
+                (void)str_copy(f->outcomes[i], sizeof(f->outcomes[i]), d->outcome);
+                (void)str_copy(f->notifiers[i], sizeof(f->notifiers[i]), d->notifier_name);
+                f->attempt_no[i] = d->attempt;
+        }
+        (void)str_copy(f->summary, sizeof(f->summary), d->summary);
+        bool fail = f->fail > 0;
+        if (fail)
+                f->fail--;
+        pthread_cond_broadcast(&f->cond);
+        pthread_mutex_unlock(&f->lock);
+        if (!fail)
+                return 0;
+        ret->code = 503;
+        ret->retry = f->retry;
+        snprintf(ret->error, sizeof(ret->error), "fake says no");
+        return -EPROTO;
+}
+
+struct fixture {
+        char dir[64];
+        struct store *store;
+        struct object_cache *cache;
+        struct notify *notify;
+        struct fake fake;
+};
+
+static int64_t put(struct fixture *f, const char *key, json_t *obj)
+{
+        _cleanup_free_ char *data = json_dumps(obj, JSON_COMPACT);
+        struct berth_error err = {0};
+        int64_t rev = 0;
+
+        assert_non_null(data);
+        assert_int_equal(
+            store_put(f->store, key, data, strlen(data), STORE_ANY_REVISION, 0, &rev, &err), 0);
+        assert_int_equal(object_cache_wait_revision(f->cache, rev, 5000), 0);
+        json_decref(obj);
+        return rev;
+}
+
+static void put_notifier(struct fixture *f, const char *name, const char *uid, const char *team,
+                         const char *on)
+{
+        _cleanup_free_ char *key = object_key(PREFIX, "notifiers", "default", name);
+        json_t *obj =
+            json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:o, s:{}}}", "apiVersion", "berth/v1",
+                      "kind", "Notifier", "metadata", "name", name, "namespace", "default", "uid",
+                      uid, "spec", "type", "fake", "on", json_loads(on, 0, NULL), "fake");
+
+        assert_non_null(obj);
+        if (team)
+                assert_int_equal(
+                    json_path_set_new(obj, "spec.selector.matchLabels.team", json_string(team)), 0);
+        put(f, key, obj);
+}
+
+static void put_task(struct fixture *f, const char *name, const char *uid, const char *team,
+                     const char *phase, const char *reason)
+{
+        _cleanup_free_ char *key = object_key(PREFIX, "tasks", "default", name);
+
+        put(f, key,
+            json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}}, s:{s:s, s:s}}", "apiVersion",
+                      "berth/v1", "kind", "Task", "metadata", "name", name, "namespace", "default",
+                      "uid", uid, "labels", "team", team, "status", "phase", phase, "reason",
+                      reason));
+}
+
+static json_t *event(const char *name, const char *uid, const char *reason, const char *message)
+{
+        return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:i}",
+                         "apiVersion", "berth/v1", "kind", "Event", "metadata", "name", "ev",
+                         "namespace", "default", "involvedObject", "kind", "Task", "namespace",
+                         "default", "name", name, "uid", uid, "type", "Warning", "reason", reason,
+                         "message", message, "count", 1);
+}
+
+static void send_event(struct fixture *f, const char *name, const char *uid, const char *reason,
+                       const char *message)
+{
+        _cleanup_json_ json_t *ev = event(name, uid, reason, message);
+
+        notify_event(ev, f->notify);
+}
+
+static json_t *notifier_status(struct fixture *f, const char *name)
+{
+        _cleanup_free_ char *key = object_key(PREFIX, "notifiers", "default", name);
+        _cleanup_json_ json_t *obj = object_cache_get(f->cache, key, NULL);
+
+        assert_non_null(obj);
+        return json_incref(json_object_get(obj, "status"));
+}
+
+static int attempts(struct fixture *f)
+{
+        LOCK_SCOPE(&f->fake.lock);
+        return f->fake.attempts;
+}
+
+static int start_notify(struct fixture *f, size_t queue_max)
+{
+        const struct notify_type plugins[] = {
+            {.name = "fake", .deliver = fake_deliver, .userdata = &f->fake},
+        };
+        const struct notify_config cfg = {
+            .objects = f->cache,
+            .store = f->store,
+            .prefix = PREFIX,
+            .plugins = plugins,
+            .n_plugins = 1,
+            .workers = 2,
+            .queue_max = queue_max,
+            .retry_base_ms = 20,
+            .retry_max_ms = 100,
+            .status_interval_ms = 50,
+        };
+        struct berth_error err = {0};
+
+        return notify_new(&cfg, &f->notify, &err);
+}
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+        struct berth_error err = {0};
+        char url[128];
+
+        assert_non_null(f);
+        snprintf(f->dir, sizeof(f->dir), "/tmp/berth-notify-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(url, sizeof(url), "sqlite:%s/store.db", f->dir);
+        assert_int_equal(store_open(url, &f->store, &err), 0);
+        assert_int_equal(object_cache_new(f->store, PREFIX, NULL, NULL, &f->cache, &err), 0);
+        assert_int_equal(object_cache_wait_synced(f->cache, 5000), 0);
+        pthread_mutex_init(&f->fake.lock, NULL);
+        pthread_cond_init(&f->fake.cond, NULL);
+        assert_int_equal(start_notify(f, 0), 0);
+        notify_start(f->notify, NULL);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+
+        notify_free(f->notify);
+        object_cache_free(f->cache);
+        store_free(f->store);
+        pthread_cond_destroy(&f->fake.cond);
+        pthread_mutex_destroy(&f->fake.lock);
+        test_rm_tree(f->dir);
+        free(f);
+        return 0;
+}
+
+static void test_selector_and_outcomes(void **state)
+{
+        struct fixture *f = *state;
+
+        put_notifier(f, "data", "n1", "data", "[\"Failed\", \"Recovered\"]");
+        put_notifier(f, "web", "n2", "web", "[\"Failed\"]");
+        put_notifier(f, "all", "n3", NULL, "[\"Succeeded\", \"ScheduleMissed\"]");
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        /* data matches; web's selector does not; all is not on Failed. */
+        assert_int_equal(attempts(f), 1);
+        assert_string_equal(f->fake.notifiers[0], "data");
+        assert_string_equal(f->fake.outcomes[0], "Failed");
+        assert_string_equal(f->fake.summary, "Failed: Task default/etl: Error: exit code 1");
+
+        /* Deleted and applied again, and this time it succeeds. */
+        put_task(f, "etl", "t2", "data", "Succeeded", "Completed");
+        send_event(f, "etl", "t2", "Completed", "exit code 0");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 3);
+        /* data on Recovered; all (no selector) on Succeeded. One each. */
+        int data = f->fake.notifiers[1][0] == 'd' ? 1 : 2;
+        assert_string_equal(f->fake.notifiers[data], "data");
+        assert_string_equal(f->fake.outcomes[data], "Recovered");
+        assert_string_equal(f->fake.notifiers[3 - data], "all");
+        assert_string_equal(f->fake.outcomes[3 - data], "Succeeded");
+
+        /* A success after a success is no recovery. */
+        put_task(f, "etl", "t3", "data", "Succeeded", "Completed");
+        send_event(f, "etl", "t3", "Completed", "exit code 0");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 4);
+        assert_string_equal(f->fake.notifiers[3], "all");
+
+        /* Another reason, for its own word. */
+        send_event(f, "etl", "t3", "ScheduleMissed", "missed 1 scheduled run");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 5);
+        assert_string_equal(f->fake.outcomes[4], "ScheduleMissed");
+
+        /* Statuses: one delivery each, the last one's details. */
+        _cleanup_json_ json_t *st = notifier_status(f, "data");
+        assert_int_equal(json_path_int(st, "delivered", -1), 2);
+        assert_int_equal(json_path_int(st, "failures", -1), 0);
+        assert_int_equal(json_path_int(st, "dropped", -1), 0);
+        assert_string_equal(json_path_string(st, "lastDelivery.result"), "Sent");
+        assert_string_equal(json_path_string(st, "lastDelivery.event"), "Recovered");
+        assert_string_equal(json_path_string(st, "lastDelivery.object.name"), "etl");
+        assert_int_equal(json_path_int(st, "lastDelivery.attempts", 0), 1);
+        assert_null(json_object_get(st, "lastError"));
+        double sent = 0;
+        assert_int_equal(
+            metrics_find("berth_notifications_total{notifier=\"default/data\",result=\"sent\"}",
+                         &sent),
+            0);
+        assert_true(sent >= 2);
+        uint64_t n_sent = 0;
+        notify_stats(f->notify, &n_sent, NULL, NULL, NULL);
+        assert_int_equal(n_sent, 5);
+}
+
+/* A CronTask's runs have names of their own: a run recovers when the
+ * CronTask's previous run failed. */
+static void test_crontask_runs(void **state)
+{
+        struct fixture *f = *state;
+        const char *runs[] = {"nightly-29000000", "nightly-29001440", "nightly-29002880"};
+        const char *uids[] = {"r1", "r2", "r3"};
+        const char *reasons[] = {"Failed", "Completed", "Completed"};
+
+        put_notifier(f, "data", "n1", "data", "[\"Recovered\"]");
+        for (size_t i = 0; i < ARRAY_SIZE(runs); i++) {
+                _cleanup_free_ char *key = object_key(PREFIX, "tasks", "default", runs[i]);
+                put(f, key,
+                    json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, "
+                              "s:b}]}}",
+                              "apiVersion", "berth/v1", "kind", "Task", "metadata", "name", runs[i],
+                              "namespace", "default", "uid", uids[i], "labels", "team", "data",
+                              CRONTASK_LABEL, "nightly", "ownerReferences", "kind", "CronTask",
+                              "name", "nightly", "uid", "c1", "controller", 1));
+                send_event(f, runs[i], uids[i], reasons[i], "exit code 0");
+                assert_int_equal(notify_flush(f->notify, 5000), 0);
+        }
+        /* Only the run after the failed one. */
+        assert_int_equal(attempts(f), 1);
+        assert_string_equal(f->fake.outcomes[0], "Recovered");
+        assert_non_null(strstr(f->fake.summary, "nightly-29001440"));
+}
+
+static void test_retries(void **state)
+{
+        struct fixture *f = *state;
+
+        put_notifier(f, "data", "n1", "data", "[\"Failed\"]");
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+        f->fake.fail = 2;
+        f->fake.retry = true;
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        /* Two failures, then sent: one delivery, one id, attempts 1..3. */
+        assert_int_equal(attempts(f), 3);
+        assert_string_equal(f->fake.ids[0], f->fake.ids[2]);
+        assert_int_equal(f->fake.attempt_no[2], 3);
+        _cleanup_json_ json_t *st = notifier_status(f, "data");
+        assert_int_equal(json_path_int(st, "delivered", -1), 1);
+        assert_int_equal(json_path_int(st, "failures", -1), 0);
+        assert_int_equal(json_path_int(st, "lastDelivery.attempts", 0), 3);
+        /* The failed attempts' error stays for whoever looks. */
+        assert_string_equal(json_path_string(st, "lastError"), "fake says no");
+
+        /* Not worth a retry: failed at once. */
+        f->fake.fail = 1;
+        f->fake.retry = false;
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 4);
+        /* Retries run out: spec.maxAttempts of a plugin is 5. */
+        f->fake.fail = 10;
+        f->fake.retry = true;
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 9);
+        json_decref(st);
+        st = notifier_status(f, "data");
+        assert_int_equal(json_path_int(st, "delivered", -1), 1);
+        assert_int_equal(json_path_int(st, "failures", -1), 2);
+        assert_string_equal(json_path_string(st, "lastDelivery.result"), "Failed");
+        assert_int_equal(json_path_int(st, "lastDelivery.code", 0), 503);
+        assert_int_equal(json_path_int(st, "lastDelivery.attempts", 0), 5);
+        uint64_t failed = 0;
+        notify_stats(f->notify, NULL, &failed, NULL, NULL);
+        assert_int_equal(failed, 2);
+}
+
+static void test_bounded_queue(void **state)
+{
+        struct fixture *f = *state;
+
+        /* A queue of 4. */
+        notify_free(f->notify);
+        assert_int_equal(start_notify(f, 4), 0);
+        notify_start(f->notify, NULL);
+        put_notifier(f, "data", "n1", "data", "[\"Failed\"]");
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+        pthread_mutex_lock(&f->fake.lock);
+        f->fake.hold = true;
+        pthread_mutex_unlock(&f->fake.lock);
+        for (int i = 0; i < 10; i++) {
+                send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+                if (i == 0) { /* the first is being delivered: the head of the queue */
+                        pthread_mutex_lock(&f->fake.lock);
+                        while (f->fake.holding == 0)
+                                pthread_cond_wait(&f->fake.cond, &f->fake.lock);
+                        pthread_mutex_unlock(&f->fake.lock);
+                }
+        }
+        uint64_t queued = 0, dropped = 0;
+        notify_stats(f->notify, NULL, NULL, &dropped, &queued);
+        assert_int_equal(queued, 4);
+        assert_int_equal(dropped, 6);
+        pthread_mutex_lock(&f->fake.lock);
+        f->fake.hold = false;
+        pthread_cond_broadcast(&f->fake.cond);
+        pthread_mutex_unlock(&f->fake.lock);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 4);
+        _cleanup_json_ json_t *st = notifier_status(f, "data");
+        assert_int_equal(json_path_int(st, "delivered", -1), 4);
+        assert_int_equal(json_path_int(st, "dropped", -1), 6);
+        double d = 0;
+        assert_int_equal(
+            metrics_find("berth_notifications_dropped_total{notifier=\"default/data\"}", &d), 0);
+        assert_true(d >= 6);
+
+        /* A new berthd continues the stored counts. */
+        notify_free(f->notify);
+        assert_int_equal(start_notify(f, 4), 0);
+        notify_start(f->notify, NULL);
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        json_decref(st);
+        st = notifier_status(f, "data");
+        assert_int_equal(json_path_int(st, "delivered", -1), 5);
+        assert_int_equal(json_path_int(st, "dropped", -1), 6);
+}
+
+static void test_gone_and_stopped(void **state)
+{
+        struct fixture *f = *state;
+        _cleanup_free_ char *key = object_key(PREFIX, "notifiers", "default", "data");
+        struct berth_error err = {0};
+        int64_t rev = 0;
+
+        put_notifier(f, "data", "n1", "data", "[\"Failed\"]");
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+        /* Not started: nothing. */
+        notify_stop(f->notify);
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 1000), 0);
+        assert_int_equal(attempts(f), 0);
+        notify_start(f->notify, NULL);
+
+        /* Deleted while its deliveries wait: they go, uncounted. */
+        pthread_mutex_lock(&f->fake.lock);
+        f->fake.hold = true;
+        pthread_mutex_unlock(&f->fake.lock);
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        pthread_mutex_lock(&f->fake.lock);
+        while (f->fake.holding == 0)
+                pthread_cond_wait(&f->fake.cond, &f->fake.lock);
+        pthread_mutex_unlock(&f->fake.lock);
+        assert_int_equal(store_delete(f->store, key, STORE_ANY_REVISION, &rev, &err), 0);
+        assert_int_equal(object_cache_wait_revision(f->cache, rev, 5000), 0);
+        pthread_mutex_lock(&f->fake.lock);
+        f->fake.hold = false;
+        pthread_cond_broadcast(&f->fake.cond);
+        pthread_mutex_unlock(&f->fake.lock);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        /* The one in flight went out; the one queued found its Notifier gone. */
+        assert_int_equal(attempts(f), 1);
+        uint64_t queued = 9;
+        notify_stats(f->notify, NULL, NULL, NULL, &queued);
+        assert_int_equal(queued, 0);
+
+        /* Another Notifier of that name: a state of its own. */
+        put_notifier(f, "data", "n9", "data", "[\"Failed\"]");
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 2);
+        _cleanup_json_ json_t *st = notifier_status(f, "data");
+        assert_int_equal(json_path_int(st, "delivered", -1), 1);
+}
+
+static void test_config(void **state)
+{
+        (void)state;
+        struct notify *n = NULL;
+        struct berth_error err = {0};
+        const struct notify_type clash[] = {{.name = "webhook", .deliver = fake_deliver}};
+        const struct notify_type bad[] = {{.name = "Bad_Name", .deliver = fake_deliver}};
+        struct notify_config cfg = {0};
+
+        assert_int_equal(notify_new(&cfg, &n, &err), -EINVAL);
+        struct fixture *f = *state;
+        cfg = (struct notify_config){.objects = f->cache, .store = f->store, .prefix = PREFIX};
+        cfg.plugins = clash;
+        cfg.n_plugins = 1;
+        assert_int_equal(notify_new(&cfg, &n, &err), -EEXIST);
+        cfg.plugins = bad;
+        assert_int_equal(notify_new(&cfg, &n, &err), -EINVAL);
+        cfg.workers = NOTIFY_WORKERS_MAX + 1;
+        cfg.n_plugins = 0;
+        assert_int_equal(notify_new(&cfg, &n, &err), -EINVAL);
+        assert_null(n);
+        notify_free(NULL);
+        notify_start(NULL, NULL);
+        notify_stop(NULL);
+        notify_event(NULL, NULL);
+        assert_int_equal(notify_flush(NULL, 0), 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_selector_and_outcomes, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_crontask_runs, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_bounded_queue, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_gone_and_stopped, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
