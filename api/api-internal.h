@@ -7,7 +7,11 @@
  *   stream.c send.c objects.c        stream plumbing; replies; object semantics
  *   router.c selectors.c status.c    pure, unit-tested without a server
  *   sse.c                            Server-Sent Events framing, pure too
- *   peer.c limits.c audit.c tls.c    identity, rate limit, audit log, TLS
+ *   authz.c                          RBAC for requests, lists and watches;
+ *                                    auth/whoami and auth/can-i
+ *   peer.c authn.c tls.c             who is calling: unix peer, bearer token,
+ *                                    client certificate
+ *   limits.c audit.c                 rate limit, audit log
  *
  * objects.c talks to the store and the object cache and blocks on them (an
  * etcd write is a network round trip, up to its request timeout while etcd is

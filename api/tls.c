@@ -17,6 +17,8 @@
  */
 #include "api-internal.h"
 
+#include "pki.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -40,25 +42,6 @@
  * an id context OpenSSL refuses to resume a session that verified a client
  * certificate. */
 static const unsigned char session_id_context[] = "berthd";
-
-/* The reason of OpenSSL's most recent error; empties the thread's queue so
- * that it cannot be taken for a later failure's. */
-static const char *ssl_reason(char *buf, size_t size)
-{
-        unsigned long e = ERR_peek_last_error();
-        const char *reason = e ? ERR_reason_error_string(e) : NULL;
-
-        snprintf(buf, size, "%s", reason ? reason : "unknown OpenSSL error");
-        ERR_clear_error();
-        return buf;
-}
-
-/* Keys must be unencrypted: OpenSSL's default would prompt on a terminal. */
-static int no_passphrase(char *buf _unused_, int size _unused_, int rwflag _unused_,
-                         void *u _unused_)
-{
-        return 0;
-}
 
 /* OpenSSL names a missing file poorly ("system lib"): say it first. */
 static int check_readable(const char *what, const char *path, struct berth_error *err)
@@ -91,7 +74,7 @@ static int tls_ctx_new(const char *cert, const char *key, const char *client_ca,
 
         _cleanup_(ssl_ctx_freep) SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
         if (!ctx)
-                return berth_error_set(err, -ENOMEM, "tls: %s", ssl_reason(why, sizeof(why)));
+                return berth_error_set(err, -ENOMEM, "tls: %s", pki_ssl_reason(why, sizeof(why)));
         if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
             !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) ||
             !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
@@ -100,16 +83,16 @@ static int tls_ctx_new(const char *cert, const char *key, const char *client_ca,
             !SSL_CTX_set_session_id_context(ctx, session_id_context,
                                             sizeof(session_id_context) - 1))
                 return berth_error_set(err, -EINVAL, "tls settings: %s",
-                                       ssl_reason(why, sizeof(why)));
+                                       pki_ssl_reason(why, sizeof(why)));
         SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-        SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+        SSL_CTX_set_default_passwd_cb(ctx, pki_no_passphrase);
 
         if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
                 return berth_error_set(err, -EINVAL, "--tls-cert %s: %s", cert,
-                                       ssl_reason(why, sizeof(why)));
+                                       pki_ssl_reason(why, sizeof(why)));
         if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
                 return berth_error_set(err, -EINVAL, "--tls-key %s: %s", key,
-                                       ssl_reason(why, sizeof(why)));
+                                       pki_ssl_reason(why, sizeof(why)));
         if (SSL_CTX_check_private_key(ctx) != 1)
                 return berth_error_set(err, -EINVAL, "--tls-key %s does not match --tls-cert %s",
                                        key, cert);
@@ -120,11 +103,11 @@ static int tls_ctx_new(const char *cert, const char *key, const char *client_ca,
                  * not required: a client may bring a token instead. */
                 if (SSL_CTX_load_verify_file(ctx, client_ca) != 1)
                         return berth_error_set(err, -EINVAL, "--client-ca %s: %s", client_ca,
-                                               ssl_reason(why, sizeof(why)));
+                                               pki_ssl_reason(why, sizeof(why)));
                 STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(client_ca);
                 if (!names)
                         return berth_error_set(err, -EINVAL, "--client-ca %s: no certificate (%s)",
-                                               client_ca, ssl_reason(why, sizeof(why)));
+                                               client_ca, pki_ssl_reason(why, sizeof(why)));
                 SSL_CTX_set_client_CA_list(ctx, names);
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
                 SSL_CTX_set_verify_depth(ctx, VERIFY_DEPTH);

@@ -295,6 +295,9 @@ int cli_stream_many(struct cli_ctx *ctx, struct cli_stream_item *items, size_t n
  * printing the transport error. */
 int cli_get_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
                    const char *name, json_t **ret);
+/* cli_get_object with a query ("?showValues=true"; "" for none). */
+int cli_get_object_query(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
+                         const char *name, const char *query, json_t **ret);
 
 #define CLI_CHANGE_RETRIES 5 /* conflicts (409) cli_change_object retries */
 

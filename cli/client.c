@@ -702,8 +702,14 @@ out:
 int cli_get_object(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
                    const char *name, json_t **ret)
 {
+        return cli_get_object_query(ctx, kind, ns, name, "", ret);
+}
+
+int cli_get_object_query(struct cli_ctx *ctx, const struct kind_info *kind, const char *ns,
+                         const char *name, const char *query, json_t **ret)
+{
         _cleanup_reply_ struct cli_reply reply = {0};
-        _cleanup_free_ char *path = cli_path(kind, ns, name, "");
+        _cleanup_free_ char *path = cli_path(kind, ns, name, query);
         json_error_t jerr;
         int r;
 

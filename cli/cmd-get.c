@@ -221,7 +221,7 @@ static int watch(struct printer *p, const struct kind_info *kind, const char *ns
 /* ---- command ------------------------------------------------------------- */
 
 static int get_named(struct cli_ctx *ctx, struct printer *p, const struct cli_targets *t,
-                     bool *ret_failed)
+                     bool show_values, bool *ret_failed)
 {
         _cleanup_json_ json_t *objects = json_array();
 
@@ -229,7 +229,8 @@ static int get_named(struct cli_ctx *ctx, struct printer *p, const struct cli_ta
                 return -ENOMEM;
         for (size_t i = 0; i < t->n; i++) {
                 json_t *o = NULL;
-                int r = cli_get_object(ctx, t->items[i].kind, ctx->ns, t->items[i].name, &o);
+                int r = cli_get_object_query(ctx, t->items[i].kind, ctx->ns, t->items[i].name,
+                                             show_values ? "?showValues=true" : "", &o);
                 if (r == -ENOENT) {
                         fprintf(ctx->err, "Error from server (NotFound): %s \"%s\" not found\n",
                                 t->items[i].kind->resource, t->items[i].name);
@@ -389,7 +390,7 @@ static int get_run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
                    const struct kind_info *fixed)
 {
         const char *output = NULL, *selector = NULL;
-        bool watch_flag = false, no_headers = false;
+        bool watch_flag = false, no_headers = false, show_values = false;
         const struct cli_option opts[] = {
             {"output", 'o', CLI_OPT_STRING, "FORMAT",
              "wide, json, yaml or name; tree for named workflows", &output},
@@ -398,6 +399,8 @@ static int get_run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
             {"watch", 'w', CLI_OPT_BOOL, NULL, "after listing, print changes as they happen",
              &watch_flag},
             {"no-headers", 0, CLI_OPT_BOOL, NULL, "no header line in tables", &no_headers},
+            {"show-values", 0, CLI_OPT_BOOL, NULL,
+             "named Secrets with their values (base64) instead of <redacted>", &show_values},
             {0},
         };
         _cleanup_free_ char **args = NULL;
@@ -449,8 +452,17 @@ static int get_run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
                 return get_trees(ctx, &targets);
         }
 
+        if (show_values) {
+                for (size_t i = 0; i < targets.n; i++)
+                        if (!streq(targets.items[i].kind->kind, "Secret") || !targets.items[i].name)
+                                return cli_usage_error(ctx, cmd,
+                                                       "--show-values is for named secrets: "
+                                                       "berth get secret NAME --show-values");
+                if (watch_flag)
+                        return cli_usage_error(ctx, cmd, "--show-values takes no -w");
+        }
         if (targets.items[0].name) {
-                r = get_named(ctx, &p, &targets, &failed);
+                r = get_named(ctx, &p, &targets, show_values, &failed);
                 if (r < 0)
                         return CLI_EXIT_FAIL;
                 if (failed || !watch_flag)

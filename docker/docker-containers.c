@@ -151,11 +151,8 @@ int docker_container_create(struct docker *d, const char *name, const json_t *bo
                             struct berth_error *err)
 {
         _cleanup_(docker_req_release) struct docker_req req = {0};
-        _cleanup_json_ json_t *j = NULL;
         _cleanup_free_ char *e = NULL, *query = NULL;
         char ctx[DOCKER_CONTEXT_MAX];
-        const char *id;
-        char *copy;
         int r;
 
         snprintf(ctx, sizeof(ctx), "create container %s", name ? name : "(unnamed)");
@@ -176,8 +173,16 @@ int docker_container_create(struct docker *d, const char *name, const json_t *bo
                 return docker_req_fail(&req, -EEXIST, ctx, err);
         if (!docker_status_ok(req.status))
                 return docker_req_fail(&req, 0, ctx, err);
-        j = json_loadb(req.resp.data, req.resp.len, 0, NULL);
-        id = json_string_value(json_object_get(j, "Id"));
+        return docker_reply_id(&req, ctx, ret_id, err);
+}
+
+int docker_reply_id(const struct docker_req *req, const char *ctx, char **ret_id,
+                    struct berth_error *err)
+{
+        _cleanup_json_ json_t *j = json_loadb(req->resp.data, req->resp.len, 0, NULL);
+        const char *id = json_string_value(json_object_get(j, "Id"));
+        char *copy;
+
         if (!id)
                 return berth_error_set(err, -EPROTO, "%s: no Id in docker's answer", ctx);
         copy = strdup(id);

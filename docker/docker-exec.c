@@ -11,10 +11,7 @@ int docker_exec_create(struct docker *d, const char *container_id, const json_t 
 {
         _cleanup_(docker_req_release) struct docker_req req = {0};
         _cleanup_free_ char *e = NULL, *path = NULL;
-        _cleanup_json_ json_t *j = NULL;
         char ctx[DOCKER_CONTEXT_MAX];
-        const char *id;
-        char *copy;
         int r;
 
         snprintf(ctx, sizeof(ctx), "create exec in container %s", container_id ? container_id : "");
@@ -30,15 +27,7 @@ int docker_exec_create(struct docker *d, const char *container_id, const json_t 
                 return r;
         if (!docker_status_ok(req.status))
                 return docker_req_fail(&req, 0, ctx, err);
-        j = json_loadb(req.resp.data, req.resp.len, 0, NULL);
-        id = json_string_value(json_object_get(j, "Id"));
-        if (!id)
-                return berth_error_set(err, -EPROTO, "%s: no Id in docker's answer", ctx);
-        copy = strdup(id);
-        if (!copy)
-                return berth_error_set(err, -ENOMEM, "out of memory");
-        *ret_id = copy;
-        return 0;
+        return docker_reply_id(&req, ctx, ret_id, err);
 }
 
 struct exec_stream {

@@ -66,6 +66,10 @@ static inline bool docker_status_ok(long status)
 {
         return status >= 200 && status < 300;
 }
+/* The "Id" of a create's JSON answer (a container, an exec) into *ret_id
+ * (caller frees); -EPROTO naming ctx when there is none. */
+int docker_reply_id(const struct docker_req *req, const char *ctx, char **ret_id,
+                    struct berth_error *err);
 /* Fills err from a call that got an unwanted status (docker_error_from_body
  * with req's status and body); code 0 = docker_status_to_errno. Returns the
  * code. */

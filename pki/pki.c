@@ -58,10 +58,7 @@ static void blob_release(struct blob *b)
         *b = (struct blob){0};
 }
 
-/* The reason of OpenSSL's most recent error, for a message; empties the
- * thread's error queue so that it cannot leak into an unrelated later
- * check. */
-static const char *ssl_reason(char *buf, size_t size)
+const char *pki_ssl_reason(char *buf, size_t size)
 {
         unsigned long e = ERR_peek_last_error();
         const char *reason = e ? ERR_reason_error_string(e) : NULL;
@@ -71,9 +68,8 @@ static const char *ssl_reason(char *buf, size_t size)
         return buf;
 }
 
-/* Never prompt on a terminal for a passphrase: an encrypted key is an error. */
-static int no_passphrase(char *buf _unused_, int size _unused_, int rwflag _unused_,
-                         void *u _unused_)
+int pki_no_passphrase(char *buf _unused_, int size _unused_, int rwflag _unused_,
+                      void *userdata _unused_)
 {
         return 0;
 }
@@ -179,11 +175,11 @@ static int load_cert(const char *path, X509 **ret, struct berth_error *err)
         _cleanup_(bio_freep) BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
         if (!bio)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        X509 *x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+        X509 *x = PEM_read_bio_X509(bio, NULL, pki_no_passphrase, NULL);
         if (!x) {
                 char why[128];
                 return berth_error_set(err, -EINVAL, "%s: not a PEM certificate (%s)", path,
-                                       ssl_reason(why, sizeof(why)));
+                                       pki_ssl_reason(why, sizeof(why)));
         }
         *ret = x;
         return 0;
@@ -198,11 +194,11 @@ static int load_key(const char *path, EVP_PKEY **ret, struct berth_error *err)
         _cleanup_(bio_freep) BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
         if (!bio)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+        EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, pki_no_passphrase, NULL);
         if (!k) {
                 char why[128];
                 return berth_error_set(err, -EINVAL, "%s: not an unencrypted PEM private key (%s)",
-                                       path, ssl_reason(why, sizeof(why)));
+                                       path, pki_ssl_reason(why, sizeof(why)));
         }
         *ret = k;
         return 0;
@@ -220,7 +216,7 @@ static int write_pem(const char *path, X509 *cert, EVP_PKEY *key, struct berth_e
                      : PEM_write_bio_X509(bio, cert);
         if (!ok)
                 return berth_error_set(err, -ENOMEM, "%s: encode PEM: %s", path,
-                                       ssl_reason(why, sizeof(why)));
+                                       pki_ssl_reason(why, sizeof(why)));
         char *data = NULL;
         long len = BIO_get_mem_data(bio, &data);
         if (len <= 0 || !data)
@@ -491,14 +487,14 @@ static int cert_issue(const struct cert_request *req, EVP_PKEY *key, X509 **ret,
                                                  : req->subject) ||
             !X509_set_pubkey(x, key))
                 return berth_error_set(err, -ENOMEM, "make certificate: %s",
-                                       ssl_reason(why, sizeof(why)));
+                                       pki_ssl_reason(why, sizeof(why)));
         int r = cert_extensions(x, req->issuer, req);
         if (r < 0)
                 return berth_error_set(err, r, "certificate extensions: %s",
-                                       ssl_reason(why, sizeof(why)));
+                                       pki_ssl_reason(why, sizeof(why)));
         if (!X509_sign(x, req->issuer_key, EVP_sha256()))
                 return berth_error_set(err, -EIO, "sign certificate: %s",
-                                       ssl_reason(why, sizeof(why)));
+                                       pki_ssl_reason(why, sizeof(why)));
         *ret = TAKE_PTR(x);
         return 0;
 }
@@ -509,7 +505,7 @@ static int key_new(EVP_PKEY **ret, struct berth_error *err)
         char why[128];
         if (!k)
                 return berth_error_set(err, -EIO, "generate an ECDSA P-256 key: %s",
-                                       ssl_reason(why, sizeof(why)));
+                                       pki_ssl_reason(why, sizeof(why)));
         *ret = k;
         return 0;
 }
@@ -589,6 +585,24 @@ static int ca_load(const struct pki_files *f, time_t now, X509 **ret_cert, EVP_P
         return 0;
 }
 
+/* Issues req for key and writes both, the key first: a crash in between
+ * leaves a key without its certificate, which the next call replaces. The
+ * certificate goes to *ret_cert when it is not NULL. */
+static int issue_and_write(const struct cert_request *req, EVP_PKEY *key, const char *key_path,
+                           const char *cert_path, X509 **ret_cert, struct berth_error *err)
+{
+        _cleanup_(x509_freep) X509 *cert = NULL;
+        int r = cert_issue(req, key, &cert, err);
+
+        if (r == 0)
+                r = write_pem(key_path, NULL, key, err);
+        if (r == 0)
+                r = write_pem(cert_path, cert, NULL, err);
+        if (r == 0 && ret_cert)
+                *ret_cert = TAKE_PTR(cert);
+        return r;
+}
+
 static int ca_create(const struct pki_files *f, time_t now, X509 **ret_cert, EVP_PKEY **ret_key,
                      struct berth_error *err)
 {
@@ -614,14 +628,7 @@ static int ca_create(const struct pki_files *f, time_t now, X509 **ret_cert, EVP
             .days = PKI_CA_DAYS,
             .now = now,
         };
-        r = cert_issue(&req, key, &cert, err);
-        if (r < 0)
-                return r;
-        /* The key first: a crash in between leaves a ca.key without ca.crt,
-         * which the next call replaces. */
-        r = write_pem(f->ca_key, NULL, key, err);
-        if (r == 0)
-                r = write_pem(f->ca_cert, cert, NULL, err);
+        r = issue_and_write(&req, key, f->ca_key, f->ca_cert, &cert, err);
         if (r < 0)
                 return r;
         *ret_cert = TAKE_PTR(cert);
@@ -690,7 +697,6 @@ static int server_check(const struct pki_files *f, X509 *ca, const struct san_li
 static int server_issue(const struct pki_files *f, X509 *ca, EVP_PKEY *ca_key,
                         const struct san_list *sans, time_t now, struct berth_error *err)
 {
-        _cleanup_(x509_freep) X509 *cert = NULL;
         _cleanup_(pkey_freep) EVP_PKEY *key = NULL;
         _cleanup_(x509_name_freep) X509_NAME *name = X509_NAME_new();
 
@@ -709,13 +715,7 @@ static int server_issue(const struct pki_files *f, X509 *ca, EVP_PKEY *ca_key,
             .now = now,
             .sans = sans,
         };
-        r = cert_issue(&req, key, &cert, err);
-        if (r < 0)
-                return r;
-        r = write_pem(f->server_key, NULL, key, err);
-        if (r == 0)
-                r = write_pem(f->server_cert, cert, NULL, err);
-        return r;
+        return issue_and_write(&req, key, f->server_key, f->server_cert, NULL, err);
 }
 
 int pki_ensure_at(const char *dir, const char *const *extra_sans, size_t n, time_t now,
@@ -819,7 +819,6 @@ int pki_issue_client(const char *dir, const char *user, const char *const *group
         if (r < 0)
                 return r;
 
-        _cleanup_(x509_freep) X509 *cert = NULL;
         _cleanup_(pkey_freep) EVP_PKEY *key = NULL;
         r = key_new(&key, err);
         if (r < 0)
@@ -832,13 +831,7 @@ int pki_issue_client(const char *dir, const char *user, const char *const *group
             .days = days,
             .now = now,
         };
-        r = cert_issue(&req, key, &cert, err);
-        if (r < 0)
-                return r;
-        r = write_pem(key_path, NULL, key, err);
-        if (r == 0)
-                r = write_pem(cert_path, cert, NULL, err);
-        return r;
+        return issue_and_write(&req, key, key_path, cert_path, NULL, err);
 }
 
 /* ---- tokens --------------------------------------------------------------------- */

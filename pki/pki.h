@@ -94,3 +94,13 @@ int pki_token_new(const char *prefix, char **ret);
  * naming it. *ret_token is the caller's (clear it, then free). Returns 1 when
  * the token was made now, 0 when it was there, or -errno with err set. */
 int pki_admin_token_ensure(const char *dir, char **ret_token, struct berth_error *err);
+
+/* ---- OpenSSL glue, shared with the HTTPS listeners (api/tls.c) ------------ */
+
+/* The reason of OpenSSL's most recent error, into buf (size bytes); empties
+ * the thread's error queue so that it cannot be taken for a later
+ * failure's. Returns buf. */
+const char *pki_ssl_reason(char *buf, size_t size);
+/* A passphrase callback (pem_password_cb) that gives none: keys must be
+ * unencrypted — OpenSSL's default would prompt on a terminal. */
+int pki_no_passphrase(char *buf, int size, int rwflag, void *userdata);

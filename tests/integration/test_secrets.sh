@@ -41,6 +41,9 @@ curl -sf --unix-socket "$T/berth.sock" \
   "http://localhost/apis/berth/v1/namespaces/default/secrets/db?showValues=true" >"$T/show.json" ||
   fail "showValues read failed"
 has -F "$(printf %s "$PASSWORD" | base64)" "$T/show.json" || fail "showValues: $(cat "$T/show.json")"
+berth get secret db --show-values -o json | has -F "$(printf %s "$PASSWORD" | base64)" ||
+  fail "berth get --show-values"
+berth get secrets --show-values >/dev/null 2>&1 && fail "--show-values on a list was accepted"
 
 log "a value over 1 MiB is refused with 413, nothing stored"
 python3 -c 'import json; print(json.dumps({"apiVersion": "berth/v1", "kind": "Secret",
