@@ -9,7 +9,17 @@
  * and prints both rates and their ratio as the last line:
  *   berth 4.1/s engine 4.4/s ratio 0.93
  *
- * Usage: engine-ratio [-n 60] [-c 8] [--server unix:///run/berth/berth.sock]
+ * With --running, the lifecycle is "reach Running" instead: the engine phase
+ * creates and starts N `sleep 3600` containers (then removes them, untimed),
+ * the berth phase creates N such Tasks through the API (at most -c requests
+ * at a time, as a burst: berth's own limits decide how fast they start) and
+ * counts a Task when its watch shows phase Running. The berth phase's Tasks
+ * are left running (named bench-I-RUN, label berth.bench=running) for the
+ * caller to measure and delete. --engine-only skips the berth phase (to find
+ * the engine's best concurrency).
+ *
+ * Usage: engine-ratio [-n 60] [-c 8] [--running] [--engine-only]
+ *                     [--server unix:///run/berth/berth.sock]
  *                     [--docker unix:///var/run/docker.sock] [--image busybox:latest]
  * berthd must be running at --server; the namespace "bench" is used.
  */
@@ -28,6 +38,8 @@ struct http {
 
 struct bench {
         int n, concurrency;
+        bool running;     /* lifecycle = reach Running (see the top) */
+        bool engine_only; /* no berth phase */
         const char *image;
         char docker_socket[256];
         char berth_socket[256];
@@ -37,6 +49,8 @@ struct bench {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         int in_flight, done;
+        char **counted; /* --running: names seen Running (each counts once) */
+        int n_counted;
         atomic_bool stop_watch;
         char run_suffix[32];
 };
@@ -105,22 +119,69 @@ static int engine_lifecycle(CURL *c, const char *sock, const char *body)
         return request(c, sock, "DELETE", path, NULL, &out) == 204 ? 0 : -1;
 }
 
+/* --running: one create + start of a long sleep; 0 or -1. */
+static int engine_start(CURL *c, const char *sock, const char *body)
+{
+        _cleanup_buf_ struct buf out;
+        char path[256];
+        buf_init(&out, 1 << 20);
+        if (request(c, sock, "POST", "/containers/create", body, &out) != 201)
+                return -1;
+        _cleanup_json_ json_t *j = json_loads(out.data, 0, NULL);
+        const char *id = json_path_string(j, "Id");
+        if (!id)
+                return -1;
+        snprintf(path, sizeof(path), "/containers/%s/start", id);
+        buf_reset(&out);
+        return request(c, sock, "POST", path, NULL, &out) == 204 ? 0 : -1;
+}
+
 static void *engine_worker(void *arg)
 {
         struct bench *b = arg;
         char body[512];
         snprintf(body, sizeof(body),
-                 "{\"Image\":\"%s\",\"Cmd\":[\"true\"],\"Labels\":{\"berth.bench\":\"engine\"},"
+                 "{\"Image\":\"%s\",\"Cmd\":%s,\"Labels\":{\"berth.bench\":\"engine\"},"
                  "\"HostConfig\":{\"NetworkMode\":\"none\"}}",
-                 b->image);
+                 b->image, b->running ? "[\"sleep\",\"3600\"]" : "[\"true\"]");
         CURL *c = curl_easy_init();
         if (!c)
                 return NULL;
         while (atomic_fetch_add(&b->next, 1) < b->n)
-                if (engine_lifecycle(c, b->docker_socket, body) < 0)
+                if ((b->running ? engine_start : engine_lifecycle)(c, b->docker_socket, body) < 0)
                         atomic_fetch_add(&b->failures, 1);
         curl_easy_cleanup(c);
         return NULL;
+}
+
+/* --running: removes the engine phase's containers (label berth.bench=engine). */
+static void engine_remove_started(struct bench *b)
+{
+        _cleanup_buf_ struct buf out;
+        buf_init(&out, 64 << 20);
+        CURL *c = curl_easy_init();
+        if (!c || request(c, b->docker_socket, "GET",
+                          "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22berth.bench%3D"
+                          "engine%22%5D%7D",
+                          NULL, &out) != 200) {
+                fprintf(stderr, "engine-ratio: cannot list the engine phase's containers\n");
+                if (c)
+                        curl_easy_cleanup(c);
+                return;
+        }
+        _cleanup_json_ json_t *list = json_loadb(out.data, out.len, 0, NULL);
+        size_t i;
+        json_t *ct;
+        json_array_foreach(list, i, ct)
+        {
+                char path[256];
+                snprintf(path, sizeof(path), "/containers/%s?force=1&v=1",
+                         json_path_string(ct, "Id"));
+                buf_reset(&out);
+                if (request(c, b->docker_socket, "DELETE", path, NULL, &out) != 204)
+                        fprintf(stderr, "engine-ratio: remove %s failed\n", path);
+        }
+        curl_easy_cleanup(c);
 }
 
 static double run_engine(struct bench *b)
@@ -142,13 +203,41 @@ struct watch_state {
         struct buf line;
 };
 
+/* --running: whether name is seen Running for the first time (then it is
+ * remembered). Caller holds b->lock. */
+static bool first_time_running(struct bench *b, const char *name)
+{
+        for (int i = 0; i < b->n_counted; i++)
+                if (streq(b->counted[i], name))
+                        return false;
+        char **v = reallocarray(b->counted, (size_t)b->n_counted + 1, sizeof(*v));
+        if (!v)
+                return false;
+        b->counted = v;
+        b->counted[b->n_counted] = strdup(name);
+        return b->counted[b->n_counted++] != NULL;
+}
+
 static void on_watch_line(struct bench *b, const char *line)
 {
         _cleanup_json_ json_t *ev = json_loads(line, 0, NULL);
-        if (!streq(json_path_string(ev, "type"), "DELETED"))
-                return;
+        const char *name = json_path_string(ev, "object.metadata.name");
         /* Only this run's tasks count (names end in the run's start time). */
-        if (!str_has_suffix(json_path_string(ev, "object.metadata.name"), b->run_suffix))
+        if (!str_has_suffix(name, b->run_suffix))
+                return;
+        if (b->running) {
+                if (!streq(json_path_string(ev, "object.status.phase"), "Running"))
+                        return;
+                pthread_mutex_lock(&b->lock);
+                if (first_time_running(b, name)) {
+                        b->in_flight--;
+                        b->done++;
+                        pthread_cond_broadcast(&b->cond);
+                }
+                pthread_mutex_unlock(&b->lock);
+                return;
+        }
+        if (!streq(json_path_string(ev, "type"), "DELETED"))
                 return;
         pthread_mutex_lock(&b->lock);
         b->in_flight--;
@@ -210,18 +299,26 @@ static double run_berth(struct bench *b)
                 char name[64];
                 snprintf(name, sizeof(name), "bench-%d%s", i, b->run_suffix);
                 pthread_mutex_lock(&b->lock);
-                while (b->in_flight >= b->concurrency)
+                while (!b->running && b->in_flight >= b->concurrency)
                         pthread_cond_wait(&b->cond, &b->lock);
                 b->in_flight++;
                 pthread_mutex_unlock(&b->lock);
 
                 char body[1024];
-                snprintf(body, sizeof(body),
-                         "{\"apiVersion\":\"berth/v1\",\"kind\":\"Task\",\"metadata\":{\"name\":"
-                         "\"%s\",\"namespace\":\"bench\"},\"spec\":{\"image\":\"%s\","
-                         "\"command\":[\"true\"],\"network\":\"none\","
-                         "\"ttlSecondsAfterFinished\":0}}",
-                         name, b->image);
+                if (b->running)
+                        snprintf(body, sizeof(body),
+                                 "{\"apiVersion\":\"berth/v1\",\"kind\":\"Task\",\"metadata\":"
+                                 "{\"name\":\"%s\",\"namespace\":\"bench\",\"labels\":"
+                                 "{\"berth.bench\":\"running\"}},\"spec\":{\"image\":\"%s\","
+                                 "\"command\":[\"sleep\",\"3600\"],\"network\":\"none\"}}",
+                                 name, b->image);
+                else
+                        snprintf(body, sizeof(body),
+                                 "{\"apiVersion\":\"berth/v1\",\"kind\":\"Task\",\"metadata\":"
+                                 "{\"name\":\"%s\",\"namespace\":\"bench\"},\"spec\":{\"image\":"
+                                 "\"%s\",\"command\":[\"true\"],\"network\":\"none\","
+                                 "\"ttlSecondsAfterFinished\":0}}",
+                                 name, b->image);
                 _cleanup_buf_ struct buf out;
                 buf_init(&out, 1 << 20);
                 long st = request(c, b->berth_socket, "POST",
@@ -257,6 +354,8 @@ int main(int argc, char **argv)
             {"server", required_argument, NULL, 's'},
             {"docker", required_argument, NULL, 'd'},
             {"image", required_argument, NULL, 'i'},
+            {"running", no_argument, NULL, 'r'},
+            {"engine-only", no_argument, NULL, 'e'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -278,9 +377,16 @@ int main(int argc, char **argv)
                 case 'i':
                         b.image = optarg;
                         break;
+                case 'r':
+                        b.running = true;
+                        break;
+                case 'e':
+                        b.engine_only = true;
+                        break;
                 default:
-                        fprintf(stderr, "usage: engine-ratio [-n N] [-c CONCURRENCY] [--server "
-                                        "URL] [--docker URL] [--image IMAGE]\n");
+                        fprintf(stderr, "usage: engine-ratio [-n N] [-c CONCURRENCY] [--running] "
+                                        "[--engine-only] [--server URL] [--docker URL] [--image "
+                                        "IMAGE]\n");
                         return c == 'h' ? 0 : 2;
                 }
         }
@@ -297,7 +403,19 @@ int main(int argc, char **argv)
                  (long long)(time_now_ms() % 100000000));
 
         double engine_s = run_engine(&b);
+        if (b.running)
+                engine_remove_started(&b);
+        if (b.engine_only) {
+                int failures = atomic_load(&b.failures);
+                printf("n=%d concurrency=%d engine %.2fs %.2f/s failures=%d\n", b.n,
+                       b.concurrency, engine_s, b.n / engine_s, failures);
+                curl_global_cleanup();
+                return failures ? 1 : 0;
+        }
         double berth_s = run_berth(&b);
+        for (int i = 0; i < b.n_counted; i++)
+                free(b.counted[i]);
+        free(b.counted);
         int failures = atomic_load(&b.failures);
         double engine_rate = b.n / engine_s, berth_rate = b.n / berth_s;
         printf("n=%d concurrency=%d engine %.2fs berth %.2fs failures=%d\n", b.n, b.concurrency,
