@@ -31,18 +31,19 @@
 #include "auth.h"
 #include "manifests.h"
 
-#define API_URI_MAX             (8 * 1024)
-#define API_QUERY_PARAMS_MAX    32
-#define API_WAIT_MS             5000               /* read-your-writes wait for the cache */
-#define API_APPLY_RETRIES       5                  /* CAS conflicts retried per object */
-#define API_WATCH_QUEUE_MAX     (16 * 1024 * 1024) /* per watch connection */
-#define API_WATCHES_PER_USER    256                /* open watch streams per user name */
-#define API_LOG_QUEUE_HIGH      (4 * 1024 * 1024)  /* log thread blocks above this */
-#define API_LOG_QUEUE_MAX       (8 * 1024 * 1024)  /* hard cap of one log queue */
-#define API_BOOKMARK_MS_DEFAULT (30 * 1000)
-#define API_IDLE_TIMEOUT_S      60 /* a connection that sends or reads nothing is closed */
-#define API_RESULTS_NAME_MAX    63 /* characters of ?step= and ?file= on results */
-#define API_METRICS_MAX         (16 * 1024 * 1024) /* a /metrics page */
+#define API_URI_MAX                   (8 * 1024)
+#define API_QUERY_PARAMS_MAX          32
+#define API_WAIT_MS                   5000               /* read-your-writes wait for the cache */
+#define API_APPLY_RETRIES             5                  /* CAS conflicts retried per object */
+#define API_WATCH_QUEUE_MAX           (16 * 1024 * 1024) /* per watch connection */
+#define API_WATCHES_PER_USER          256                /* open watch streams per user name */
+#define API_LOG_QUEUE_HIGH            (4 * 1024 * 1024)  /* log thread blocks above this */
+#define API_LOG_QUEUE_MAX             (8 * 1024 * 1024)  /* hard cap of one log queue */
+#define API_BOOKMARK_MS_DEFAULT       (30 * 1000)
+#define API_IDLE_TIMEOUT_S            60 /* a connection that sends or reads nothing is closed */
+#define API_HEADER_TIMEOUT_MS_DEFAULT (30 * 1000) /* a request head's deadline */
+#define API_RESULTS_NAME_MAX          63          /* characters of ?step= and ?file= on results */
+#define API_METRICS_MAX               (16 * 1024 * 1024) /* a /metrics page */
 
 /* ---- errors and Status bodies (status.c) -------------------------------- */
 
@@ -635,7 +636,29 @@ struct api_server {
         bool has_admin_token;
         uint64_t request_seq; /* request IDs: start time and this counter */
         int64_t start_time_ms;
+
+        /* The connection guard (conn-guard.c). Loop thread only. */
+        int64_t header_timeout_ms;   /* a request head must arrive within it */
+        struct api_conn *conns_list; /* connections not yet attached or closed */
 };
+
+/* ---- the connection guard (conn-guard.c) ---------------------------------- */
+
+/* Guards a new connection's bufferevent (returns it; NULL stays NULL): its
+ * request heads must arrive within s->header_timeout_ms and hold at most
+ * API_HEADERS_MAX bytes (else 431). For evhttp's bevcb. */
+struct bufferevent *api_conn_guard(struct api_server *s, struct bufferevent *bev);
+/* evhttp's bevcb for plain (unix and http) listeners; arg is the server. */
+struct bufferevent *api_plain_bevcb(struct event_base *base, void *arg);
+/* A request's head and body are in (from on_request): the next byte on its
+ * connection starts a new head. */
+void api_conn_request_read(struct evhttp_request *req);
+/* evhttp_connection_set_closecb for the API's code: the guard keeps evhttp's
+ * close callback and calls fn from it. */
+void api_conn_set_closecb(struct evhttp_connection *evcon,
+                          void (*fn)(struct evhttp_connection *, void *), void *arg);
+/* After evhttp_free of every listener: frees what is left. */
+void api_conn_guard_free_all(struct api_server *s);
 
 /* ---- streams: watch (watch.c) and container logs (logs.c) ----------------- */
 

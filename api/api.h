@@ -93,6 +93,9 @@ struct api_config {
         /* berthd --rate-limit: requests per second per user, burst twice
          * that; more answer 429 with Retry-After. 0 = no limit. */
         double rate_limit;
+        /* berthd --request-header-timeout: a request's line and headers must
+         * arrive within it (a slowloris client is disconnected); 0 = 30 s. */
+        int64_t header_timeout_ms;
         /* The output kept of a docker-exec Task's latest exec (by its uid):
          * *ret NUL-terminated, caller frees; -ENOENT: none. Called on the
          * loop thread; must not block. NULL: such logs answer 404. */

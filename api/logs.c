@@ -72,7 +72,7 @@ static void stream_free(struct api_log_stream *st)
                 pthread_join(st->thread, NULL);
         }
         if (st->conn)
-                evhttp_connection_set_closecb(st->conn, NULL, NULL);
+                api_conn_set_closecb(st->conn, NULL, NULL);
         if (st->server)
                 api_stream_list_remove(&st->server->logs, &st->link);
         if (st->wake)
@@ -293,7 +293,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 
         api_request_free_detached(st->req);
         st->req = NULL;
-        evhttp_connection_set_closecb(st->conn, NULL, NULL);
+        api_conn_set_closecb(st->conn, NULL, NULL);
         st->conn = NULL;
         pthread_mutex_lock(&st->lock);
         st->stop = true;

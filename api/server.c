@@ -476,6 +476,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         const char *uri = evhttp_request_get_uri(req);
         enum api_method m = method_of(req);
 
+        api_conn_request_read(req);
         api_identify(req, &id);
         api_authenticate(s, req, &id);
         bool routed = uri && api_route_parse(m, uri, &r, &err) == 0;
@@ -700,15 +701,19 @@ static struct evhttp *http_new(struct api_server *s)
         if (!http)
                 return NULL;
         evhttp_set_max_body_size(http, API_BODY_MAX);
-        evhttp_set_max_headers_size(http, API_HEADERS_MAX);
+        /* The guard answers 431 past API_HEADERS_MAX (conn-guard.c); evhttp's
+         * own limit (an HTML 400) lies beyond it. */
+        evhttp_set_max_headers_size(http, 2 * API_HEADERS_MAX);
         /* Without it evhttp keeps a silent connection forever. It is reset by
-         * every byte, so it does not bound a client that trickles a request
-         * (docs/berthd.md, Limits); streams lift it (api_stream_attach). */
+         * every byte: a client that trickles a request head is ended by the
+         * guard's header timeout (docs/berthd.md, Limits); streams lift it
+         * (api_stream_attach). */
         evhttp_set_timeout(http, API_IDLE_TIMEOUT_S);
         evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
                                              EVHTTP_REQ_OPTIONS);
         evhttp_set_gencb(http, on_request, s);
+        evhttp_set_bevcb(http, api_plain_bevcb, s);
         return http;
 }
 
@@ -743,6 +748,8 @@ int api_server_new(const struct api_config *cfg, struct api_server **ret, struct
         s->prefix = str_has_suffix(prefix, "/") ? strdup(prefix) : str_printf("%s/", prefix);
         s->bookmark_ms =
             cfg->bookmark_interval_ms > 0 ? cfg->bookmark_interval_ms : API_BOOKMARK_MS_DEFAULT;
+        s->header_timeout_ms =
+            cfg->header_timeout_ms > 0 ? cfg->header_timeout_ms : API_HEADER_TIMEOUT_MS_DEFAULT;
         s->heartbeat_ms =
             cfg->heartbeat_interval_ms > 0 ? cfg->heartbeat_interval_ms : API_HEARTBEAT_MS_DEFAULT;
         atomic_init(&s->ready, false);
@@ -844,6 +851,7 @@ void api_server_free(struct api_server *s)
                 evhttp_free(s->http);
         if (s->https)
                 evhttp_free(s->https);
+        api_conn_guard_free_all(s);
         api_tls_release(s);
         for (size_t i = 0; i < s->n_unix_paths; i++) {
                 unlink(s->unix_paths[i]);

@@ -179,7 +179,7 @@ static void request_reply(struct api_server *s, struct stats_request *r)
 static void request_free(struct api_stats *p, struct stats_request *r)
 {
         if (r->conn)
-                evhttp_connection_set_closecb(r->conn, NULL, NULL);
+                api_conn_set_closecb(r->conn, NULL, NULL);
         if (r->all_prev)
                 r->all_prev->all_next = r->all_next;
         else if (p->all == r)
@@ -279,7 +279,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
                 struct stats_request *r = done;
                 done = r->next;
                 if (r->req) {
-                        evhttp_connection_set_closecb(r->conn, NULL, NULL);
+                        api_conn_set_closecb(r->conn, NULL, NULL);
                         r->conn = NULL;
                         request_reply(p->server, r);
                 }
@@ -292,7 +292,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 {
         struct stats_request *r = arg;
 
-        evhttp_connection_set_closecb(conn, NULL, NULL);
+        api_conn_set_closecb(conn, NULL, NULL);
         api_request_free_detached(r->req);
         r->req = NULL;
         r->conn = NULL;
@@ -526,7 +526,7 @@ void api_stats_start(struct api_server *s, struct evhttp_request *req,
         if (rc < 0)
                 goto oom;
         r->conn = evhttp_request_get_connection(req);
-        evhttp_connection_set_closecb(r->conn, on_close, r);
+        api_conn_set_closecb(r->conn, on_close, r);
         log_debug("container stats requested %s containers=%zu waiting=%zu", r->what, r->n,
                   pending);
         return;

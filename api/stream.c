@@ -40,7 +40,7 @@ struct evhttp_connection *api_stream_attach(struct evhttp_request *req,
         struct evhttp_connection *conn = evhttp_request_get_connection(req);
         struct timeval wtv = {.tv_sec = STREAM_WRITE_TIMEOUT_S};
 
-        evhttp_connection_set_closecb(conn, on_close, arg);
+        api_conn_set_closecb(conn, on_close, arg);
         /* Idle streams are normal: only writes may time out. */
         bufferevent_set_timeouts(evhttp_connection_get_bufferevent(conn), NULL, &wtv);
         return conn;

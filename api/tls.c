@@ -179,7 +179,7 @@ struct bufferevent *api_tls_bevcb(struct event_base *base, void *arg)
         /* A client that closes without close_notify has still sent whole
          * requests: an end of file, not an error. */
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-        return bev;
+        return api_conn_guard(s, bev);
 }
 
 /* One name entry as UTF-8 into out: 1..size-1 bytes, no control

@@ -59,7 +59,7 @@ static void watch_free(struct api_watch *w)
         if (w->heartbeat)
                 event_free(w->heartbeat);
         if (w->conn)
-                evhttp_connection_set_closecb(w->conn, NULL, NULL);
+                api_conn_set_closecb(w->conn, NULL, NULL);
         if (w->server)
                 api_stream_list_remove(&w->server->watches, &w->link);
         api_selector_release(&w->labels);

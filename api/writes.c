@@ -121,7 +121,7 @@ static const char *op_name(enum api_write_op op)
 static void job_free(struct api_writes *w, struct api_write_job *j)
 {
         if (j->conn)
-                evhttp_connection_set_closecb(j->conn, NULL, NULL);
+                api_conn_set_closecb(j->conn, NULL, NULL);
         w->n_jobs--;
         w->n_bytes -= j->len;
         free(j->body);
@@ -218,7 +218,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 {
         struct api_write_job *j = arg;
 
-        evhttp_connection_set_closecb(conn, NULL, NULL);
+        api_conn_set_closecb(conn, NULL, NULL);
         api_request_free_detached(j->req);
         j->req = NULL;
         j->conn = NULL;
@@ -246,7 +246,7 @@ static void job_reply(struct api_writes *w, struct api_write_job *j)
                 return;
         }
         struct evhttp_request *req = j->req;
-        evhttp_connection_set_closecb(j->conn, NULL, NULL);
+        api_conn_set_closecb(j->conn, NULL, NULL);
         j->req = NULL;
         j->conn = NULL;
         api_audit_request(s, &j->info, code);
@@ -335,7 +335,7 @@ void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api
 
         j->req = req;
         j->conn = evhttp_request_get_connection(req);
-        evhttp_connection_set_closecb(j->conn, on_close, j);
+        api_conn_set_closecb(j->conn, on_close, j);
 
         pthread_mutex_lock(&w->lock);
         list_push(&w->pending, j);

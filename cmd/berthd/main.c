@@ -98,6 +98,7 @@ struct options {
         /* Hidden --sse-heartbeat: how often idle SSE streams get a comment
          * line (0: the API's default, 15 s). */
         int64_t sse_heartbeat_ms;
+        int64_t header_timeout_ms;
         int64_t event_ttl_ms; /* how long Events are kept (--event-ttl) */
         /* Directories whose programs exec Notifiers may run. */
         const char *notifier_exec_dirs[NOTIFIER_EXEC_DIRS_MAX];
@@ -167,6 +168,8 @@ static void usage(FILE *out)
             "  --audit-log-max-files N    rotated audit logs kept (default 5)\n"
             "  --rate-limit N       API requests per second per user, burst 2N; more get\n"
             "                       429 (default 0: no limit)\n"
+            "  --request-header-timeout DUR  a request's line and headers must arrive\n"
+            "                       within DUR, else the connection is closed (default 30s)\n"
             "  --secrets-dir DIR    where Secrets are written as files for secret volumes:\n"
             "                       a tmpfs, mounted there when DIR is not one (default\n"
             "                       " SECRETS_DIR_DEFAULT ")\n"
@@ -278,6 +281,7 @@ enum {
         OPT_AUDIT_LOG_MAX_SIZE,
         OPT_AUDIT_LOG_MAX_FILES,
         OPT_RATE_LIMIT,
+        OPT_HEADER_TIMEOUT,
         OPT_TLS_CERT,
         OPT_TLS_KEY,
         OPT_TLS_SAN,
@@ -334,6 +338,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"audit-log-max-size", required_argument, NULL, OPT_AUDIT_LOG_MAX_SIZE},
             {"audit-log-max-files", required_argument, NULL, OPT_AUDIT_LOG_MAX_FILES},
             {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+            {"request-header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
             {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
             {"tls-key", required_argument, NULL, OPT_TLS_KEY},
             {"tls-san", required_argument, NULL, OPT_TLS_SAN},
@@ -543,6 +548,13 @@ static int parse_args(int argc, char **argv, struct options *o)
                                                 "requests per second",
                                                 optarg);
                         o->rate_limit = (double)n;
+                        break;
+                case OPT_HEADER_TIMEOUT:
+                        if (duration_parse(optarg, &o->header_timeout_ms) < 0 ||
+                            o->header_timeout_ms < 100 || o->header_timeout_ms > 3600 * 1000)
+                                return bad_flag("invalid --request-header-timeout '%s': want a "
+                                                "duration from 100ms to 1h",
+                                                optarg);
                         break;
                 case OPT_TLS_CERT:
                 case OPT_TLS_KEY:
@@ -1305,6 +1317,7 @@ int main(int argc, char **argv)
             .audit_log_max_files = o.audit_log_max_files,
             .rate_limit = o.rate_limit,
             .heartbeat_interval_ms = (int)o.sse_heartbeat_ms,
+            .header_timeout_ms = o.header_timeout_ms,
             .task_exec_logs = controller_task_exec_logs,
             .task_exec_logs_userdata = controller,
         };

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The API's door: the audit log (a create, a delete, refused requests), the
 # rate limit (429 with Retry-After), a slow client that does not hold up
-# others, and a unix socket peer that is neither root nor in the socket's group.
+# others, a trickled request head cut off at --request-header-timeout, a head
+# over 64 KiB answered 431, and a unix socket peer that is neither root nor in
+# the socket's group.
 source "$(dirname "$0")/lib.sh"
 SOCK="$T/berth.sock"
 AUDIT="$T/audit.log"
-start_berthd --audit-log "$AUDIT" --rate-limit 5
+start_berthd --audit-log "$AUDIT" --rate-limit 5 --request-header-timeout 6s
 API=http://localhost/apis/berth/v1/namespaces/default/tasks
 
 audit_has() { # verb code [name]: prints the matching lines
@@ -90,6 +92,64 @@ log "beside a client sending one byte per second: slowest of 5 requests took ${w
 kill "$SLOW" 2>/dev/null || true
 wait "$SLOW" 2>/dev/null || true
 CLEANUP_FIRST=
+
+# ---- a head trickled byte by byte is cut off at --request-header-timeout ------------
+python3 - "$SOCK" <<'PY' || fail "slowloris: see above"
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+t0 = time.monotonic()
+s.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+try:
+    while time.monotonic() - t0 < 20:
+        s.send(b"X")  # one header byte every half second, never the end of the head
+        s.settimeout(0.5)
+        try:
+            if s.recv(100) == b"":
+                break
+        except socket.timeout:
+            pass
+except (BrokenPipeError, ConnectionResetError):
+    pass
+took = time.monotonic() - t0
+print("slowloris: closed after %.1f s" % took, file=sys.stderr)
+sys.exit(0 if 5.5 <= took <= 10 else 1)
+PY
+# A head that arrives in time, even slowly, is served.
+python3 - "$SOCK" <<'PY' || fail "a slow but timely head was not served"
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+for part in (b"GET /healthz HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"):
+    s.send(part)
+    time.sleep(1)
+sys.exit(0 if s.recv(100).startswith(b"HTTP/1.1 200") else 1)
+PY
+grep -q "request head took over 6000 ms" "$T/berthd.log" || fail "no log line for the slowloris"
+
+# ---- a head over 64 KiB: 431 with a Status body, and the connection closes -----------
+python3 - "$SOCK" >"$T/431.out" <<'PY' || fail "431: $(cat "$T/431.out")"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET /apis/berth/v1/namespaces/default/tasks HTTP/1.1\r\nHost: x\r\n" +
+          b"X-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n")
+s.settimeout(5)
+reply = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    reply += chunk
+print(reply.decode(errors="replace"))
+head, _, body = reply.partition(b"\r\n\r\n")
+sys.exit(0 if head.startswith(b"HTTP/1.1 431 ") and b"Content-Type: application/json" in head
+         and b'"code":431' in body and b"exceed 65536 bytes" in body else 1)
+PY
+# Under the limit is served as before.
+big=$(head -c 60000 /dev/zero | tr '\0' a)
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -H "X-Big: $big" "$API")
+[ "$code" = 200 ] || fail "a 60 KB header answered $code"
 
 # ---- a unix peer that is neither root nor in the socket's group ------------------
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }

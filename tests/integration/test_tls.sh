@@ -138,6 +138,11 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$tls/ca.crt" "$url/vers
   fail "GET /version over HTTPS: no answer"
 case "$code" in 200 | 401) ;; *) fail "GET /version over HTTPS answered $code" ;; esac
 log "curl: /healthz ok, /version $code"
+# The guard sees decrypted heads as well: one over 64 KiB answers 431.
+big=$(head -c 70000 /dev/zero | tr '\0' a)
+code=$(curl -sS -o "$T/431.json" -w '%{http_code}' --cacert "$tls/ca.crt" -H "X-Big: $big" "$url/healthz") ||
+  fail "a 70 KB header over HTTPS: no answer"
+[ "$code" = 431 ] && has '"code":431' "$T/431.json" || fail "a 70 KB header over HTTPS answered $code: $(cat "$T/431.json")"
 
 # Client certificates: one of the generated CA is accepted; another CA's fails
 # the handshake (TLS 1.2: before it ends; TLS 1.3: on the first read).
