@@ -56,6 +56,24 @@ static bool key_is_valid(const char *key, size_t len)
         return true;
 }
 
+/* base64url without padding of raw; NULL on OOM. */
+static char *b64url(const void *raw, size_t n)
+{
+        char *b64 = base64_encode(raw, n);
+        if (!b64)
+                return NULL;
+        size_t len = strlen(b64);
+        while (len > 0 && b64[len - 1] == '=')
+                b64[--len] = '\0';
+        for (char *p = b64; *p; p++) {
+                if (*p == '+')
+                        *p = '-';
+                else if (*p == '/')
+                        *p = '_';
+        }
+        return b64;
+}
+
 int api_continue_encode(const struct api_continue *c, char **ret)
 {
         size_t klen = strnlen(c->key, sizeof(c->key));
@@ -73,19 +91,9 @@ int api_continue_encode(const struct api_continue *c, char **ret)
         sha256_prefix(raw, n, raw + n, TOKEN_SUM);
         n += TOKEN_SUM;
 
-        char *b64 = base64_encode(raw, n);
+        char *b64 = b64url(raw, n);
         if (!b64)
                 return -ENOMEM;
-        /* base64 → base64url without padding */
-        size_t len = strlen(b64);
-        while (len > 0 && b64[len - 1] == '=')
-                b64[--len] = '\0';
-        for (char *p = b64; *p; p++) {
-                if (*p == '+')
-                        *p = '-';
-                else if (*p == '/')
-                        *p = '_';
-        }
         *ret = b64;
         return 0;
 }
@@ -128,6 +136,13 @@ int api_continue_decode(const char *token, const uint8_t list[API_CONTINUE_ID_LE
                 return invalid(err, "not base64url");
         if (n < TOKEN_HEAD + 1 + TOKEN_SUM || n > TOKEN_BYTES)
                 return invalid(err, "truncated or corrupt");
+        /* One token per content: a last character whose unused bits were
+         * changed decodes the same, but is not the token we made. */
+        _cleanup_free_ char *canonical = b64url(raw, n);
+        if (!canonical)
+                return api_error_set(err, 500, "out of memory");
+        if (!streq(canonical, token))
+                return invalid(err, "not canonical (altered)");
         uint8_t sum[TOKEN_SUM];
         sha256_prefix(raw, n - TOKEN_SUM, sum, TOKEN_SUM);
         if (memcmp(sum, raw + n - TOKEN_SUM, TOKEN_SUM) != 0)
