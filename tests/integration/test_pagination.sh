@@ -43,10 +43,16 @@ CLEANUP_FIRST="touch '$T/stop-churn'; kill $CHURN_PID 2>/dev/null || true"
 wait_until 10 '[ -s "$T/churned" ]' || fail "churn did not start"
 
 log "paging with limit=7 during churn"
-python3 - "$SOCK" "$N" >"$T/pages.out" 2>&1 <<'PY' || fail "pagination: $(tail -n 20 "$T/pages.out")"
+python3 - "$SOCK" "$N" "$T/churned" >"$T/pages.out" 2>&1 <<'PY' || fail "pagination: $(tail -n 20 "$T/pages.out")"
 import http.client, json, socket, sys, time, urllib.parse
 
-sock_path, n = sys.argv[1], int(sys.argv[2])
+sock_path, n, churned = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+def churn_count():
+    try:
+        return int(open(churned).read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
 
 class Conn(http.client.HTTPConnection):
     def connect(self):
@@ -76,7 +82,11 @@ while True:
     token = lst["metadata"].get("continue")
     if not token:
         break
-    time.sleep(0.05)  # let the churn write between pages
+    # Let the churn create and delete between every two pages.
+    start, deadline = churn_count(), time.monotonic() + 10
+    while churn_count() <= start and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert churn_count() > start, "the churn stalled"
 keep = [s for s in seen if s.startswith("keep-")]
 dups = {s for s in seen if seen.count(s) > 1}
 assert not dups, ("seen twice", sorted(dups))
@@ -86,7 +96,7 @@ assert seen == sorted(seen), "not in key order"
 # The store moved on while we paged: the churn wrote between pages.
 status, body = get("/apis/berth/v1/namespaces/default/secrets")
 now = json.loads(body)["metadata"]["resourceVersion"]
-assert int(now) > int(rv) + 10, ("no churn during paging", rv, now)
+assert int(now) >= int(rv) + pages - 1, ("no churn during paging", rv, now)
 print("pages=%d objects=%d churn-objects-in-snapshot=%d snapshot=%s now=%s"
       % (pages, len(seen), len(seen) - len(keep), rv, now))
 PY
@@ -185,6 +195,19 @@ assert len(names) == len(set(names)) == int(sys.argv[1]), len(names)
 berth get secrets --chunk-size 0 | has -c '^keep-' || fail "--chunk-size 0"
 berth get secrets --chunk-size -1 >/dev/null 2>&1 && fail "--chunk-size -1 accepted"
 berth get --help 2>&1 | has -- '--chunk-size' || fail "--help does not document --chunk-size"
+
+# -w after a paged list watches from the list's revision: a new Secret shows.
+berth get secrets --chunk-size 50 -w >"$T/watch.out" 2>&1 &
+WATCH_PID=$!
+CLEANUP_FIRST="kill $WATCH_PID 2>/dev/null || true"
+wait_until 20 '[ "$(grep -c "^keep-" "$T/watch.out")" = "$N" ]' || fail "get -w did not list: $(tail -n 3 "$T/watch.out")"
+curl -sf -o /dev/null --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+  --data-binary '{"apiVersion":"berth/v1","kind":"Secret","metadata":{"name":"watched-1"}}' "$BASE" ||
+  fail "create watched-1"
+wait_until 20 'grep -q "^watched-1 " "$T/watch.out"' || fail "get -w did not show watched-1"
+kill "$WATCH_PID" 2>/dev/null || true
+wait "$WATCH_PID" 2>/dev/null || true
+CLEANUP_FIRST=
 
 # ---- an expired token: 410 ----------------------------------------------------------
 stop_berthd
