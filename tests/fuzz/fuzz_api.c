@@ -1,9 +1,13 @@
 /* Fuzz target for the api module's pure pieces: the router, the label and
- * field selectors, paging parameters, Accept-Encoding and If-None-Match. The input is split into
- * lines: 1  a request target ("/apis/berth/v1/namespaces/x/tasks?watch=1"), routed with every
- * method, 2  a label selector, 3  a field selector, 4… a JSON object the selectors are matched
- * against (its metadata.labels for the label selector). Missing lines are empty. Besides memory
- * errors and UB it aborts when
+ * field selectors, paging parameters, Accept-Encoding and If-None-Match.
+ * The input is split into lines:
+ *   1  a request target ("/apis/berth/v1/namespaces/x/tasks?watch=1"), routed
+ *      with every method; also read as an Accept-Encoding header,
+ *   2  a label selector (also an If-None-Match header),
+ *   3  a field selector (also an entity tag),
+ *   4… a JSON object the selectors are matched against (its metadata.labels
+ *      for the label selector).
+ * Missing lines are empty. Besides memory errors and UB it aborts when
  *   - a route or a failure breaks the documented contract (kind set for
  *     collections and objects, watch only on GET lists, 4xx/5xx codes),
  *   - a parsed selector has the wrong number of values for its operator,
