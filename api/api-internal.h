@@ -476,14 +476,14 @@ int api_continue_decode(const char *token, const uint8_t list[API_CONTINUE_ID_LE
 /* Keys one page reads from the store at most, whatever limit: when selectors
  * or RBAC hide most objects a page ends early (fewer than limit items, even
  * none) with a continue token, so one request never scans a whole kind. */
-#define API_LIST_SCAN_MAX 10000
+#define API_LIST_SCAN_MAX      10000
+#define API_LIST_LIMIT_DEFAULT 500 /* the page size of a ?continue= without ?limit= */
 
 /* Whether a LIST route asks for a page: 1 with *ret_limit when ?continue=
  * is given or ?limit= is above 0 (a continue without a limit pages by
  * API_LIST_LIMIT_DEFAULT), 0 when it is a whole list (no limit, or 0), or
  * 400 in err for a limit that is not a number from 0 to API_LIST_LIMIT_MAX.
  * Pure. */
-#define API_LIST_LIMIT_DEFAULT 500
 int api_list_paged(const struct api_route *r, size_t *ret_limit, struct api_error *err);
 
 struct api_list_page;
@@ -843,8 +843,8 @@ bool api_gzip_accepted(const char *accept_encoding);
 /* The gzip (RFC 1952) stream of data at API_GZIP_LEVEL into *ret (caller
  * frees). -ENOMEM, -EIO. Pure. */
 int api_gzip(const void *data, size_t len, char **ret, size_t *ret_len);
-/* The revision in double quotes into buf (at least 24 bytes): the ETag of something at
- * that revision. Pure. */
+/* The revision in double quotes into buf (at least 24 bytes): the ETag of
+ * something at that revision. Pure. */
 void api_etag_format(int64_t revision, char buf[static 24]);
 /* Whether an If-None-Match header (NULL: none) matches etag: "*", or one of
  * its comma-separated entity tags equal to etag by weak comparison (a W/
