@@ -1257,6 +1257,17 @@ static void test_get_pages(void **state)
         assert_non_null(strstr(c.err, "run the command again"));
         assert_non_null(strstr(c.err, "relist"));
 
+        /* gzip is asked for over the network, not on a unix socket. */
+        _cleanup_free_ char *ae = fake_header(f, 0, "Accept-Encoding");
+        assert_null(ae);
+        fake_reset(f);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?limit=2", 200, page3);
+        run(&c, "--server", f->http_url, "get", "tasks", "--chunk-size", "2", NULL);
+        assert_int_equal(c.rc, 0);
+        _cleanup_free_ char *ae_tcp = fake_header(f, 0, "Accept-Encoding");
+        assert_non_null(ae_tcp);
+        assert_non_null(strstr(ae_tcp, "gzip"));
+
         /* --chunk-size 0: one request without a limit. */
         fake_reset(f);
         fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks", 200, list_body);
