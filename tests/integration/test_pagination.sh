@@ -7,11 +7,14 @@
 # - a forged token, a token of another list and a bad limit are 400;
 # - the list's ETag answers If-None-Match with 304 and no body;
 # - a list over 128 KiB is gzipped for curl --compressed, not without it;
-# - berth get --chunk-size 3 prints every object once (table, json);
+# - berth get --chunk-size 3 prints every object once (table, json), and -w
+#   after it watches from the list's revision;
+# - a user whom RBAC shows two of the Secrets pages through exactly those;
 # - after compaction (berthd restarted with --compact-interval 1s) the old
 #   token is 410 Gone telling the client to relist.
 source "$(dirname "$0")/lib.sh"
-start_berthd
+port=$((20000 + RANDOM % 20000))
+start_berthd --listen "http://127.0.0.1:$port" --insecure-http
 
 SOCK="$T/berth.sock"
 BASE=http://localhost/apis/berth/v1/namespaces/default/secrets
@@ -208,6 +211,50 @@ wait_until 20 'grep -q "^watched-1 " "$T/watch.out"' || fail "get -w did not sho
 kill "$WATCH_PID" 2>/dev/null || true
 wait "$WATCH_PID" 2>/dev/null || true
 CLEANUP_FIRST=
+
+# ---- RBAC filters pages ---------------------------------------------------------------
+# A user who may list only two of the Secrets (resourceNames) gets those two, once each:
+# pages skip what RBAC hides and keep reading to fill themselves.
+cat >"$T/rbac.yaml" <<'YAML'
+apiVersion: berth/v1
+kind: Role
+metadata: {name: two-secrets, namespace: default}
+spec:
+  rules:
+    - verbs: [list]
+      resources: [secrets]
+      resourceNames: [keep-003, keep-140]
+---
+apiVersion: berth/v1
+kind: RoleBinding
+metadata: {name: pager, namespace: default}
+spec:
+  roleRef: {kind: Role, name: two-secrets}
+  subjects:
+    - {kind: User, name: pager}
+YAML
+berth apply -f "$T/rbac.yaml" >/dev/null || fail "apply the Role"
+ptoken=$(berth token create pager --user pager --ttl 1h 2>/dev/null) || fail "token create"
+python3 - "$port" "$ptoken" <<'PY' || fail "paging as a user RBAC limits"
+import http.client, json, sys, urllib.parse
+port, token = int(sys.argv[1]), sys.argv[2]
+names, tok, pages = [], None, 0
+while True:
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.request("GET", "/apis/berth/v1/namespaces/default/secrets?limit=7"
+              + ("&continue=" + urllib.parse.quote(tok) if tok else ""),
+              headers={"Authorization": "Bearer " + token})
+    r = c.getresponse()
+    lst = json.loads(r.read())
+    assert r.status == 200, lst
+    pages += 1
+    names += [o["metadata"]["name"] for o in lst["items"]]
+    tok = lst["metadata"].get("continue")
+    if not tok:
+        break
+assert names == ["keep-003", "keep-140"], names
+assert pages == 1, pages  # one page scans past what RBAC hides
+PY
 
 # ---- an expired token: 410 ----------------------------------------------------------
 stop_berthd
