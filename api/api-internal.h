@@ -5,7 +5,10 @@
  *   watch.c logs.c writes.c stats.c  streams; writes on the writer threads;
  *                                    container stats on the stats threads
  *   stream.c send.c objects.c        stream plumbing; replies; object semantics
+ *   list-pages.c                     paged lists: a check on the loop, the read
+ *                                    on the writer threads (with writes.c)
  *   router.c selectors.c status.c    pure, unit-tested without a server
+ *   continue.c encoding.c            continue tokens; ETag, gzip; pure too
  *   sse.c                            Server-Sent Events framing, pure too
  *   authz.c                          RBAC for requests, lists and watches;
  *                                    auth/whoami and auth/can-i
@@ -437,6 +440,71 @@ bool api_object_matches(const struct api_selector *labels, const struct api_sele
  * "/berth/tasks/default/" or, for all namespaces, "/berth/tasks/". NULL on OOM. */
 char *api_list_prefix(const char *prefix, const struct api_route *r);
 
+/* ---- continue tokens (continue.c) ---------------------------------------- */
+/* Pure. The format and why a checksum suffices: continue.c. */
+
+#define API_CONTINUE_VERSION 1
+#define API_CONTINUE_ID_LEN  8    /* bytes of a list id */
+#define API_CONTINUE_MAX     1024 /* characters of a ?continue= token */
+
+/* Where a paged list goes on: its snapshot revision, the list it belongs to
+ * and the last key it returned. */
+struct api_continue {
+        int64_t revision; /* > 0 */
+        uint8_t list[API_CONTINUE_ID_LEN];
+        char key[STORE_KEY_MAX + 1]; /* relative to the list's prefix, non-empty */
+};
+
+/* Identifies a list: the first bytes of SHA-256 over the resource, the
+ * namespace ("" for all namespaces) and the raw labelSelector and
+ * fieldSelector (NULL = ""). A token answers only the list it came from. */
+void api_continue_list_id(const char *resource, const char *ns, const char *labels,
+                          const char *fields, uint8_t ret[API_CONTINUE_ID_LEN]);
+/* The token of c: base64url, NUL-terminated, caller frees. -EINVAL when c
+ * has no revision or a key that is empty, too long or holds control
+ * characters; -ENOMEM. */
+int api_continue_encode(const struct api_continue *c, char **ret);
+/* Reads a ?continue= token that must belong to list: 400 naming the
+ * continue token and why (empty, too long, not base64url, truncated or
+ * altered — the checksum —, another version, another list, bad revision or
+ * key). *ret untouched on failure. */
+int api_continue_decode(const char *token, const uint8_t list[API_CONTINUE_ID_LEN],
+                        struct api_continue *ret, struct api_error *err);
+
+/* ---- paged lists (list-pages.c) ------------------------------------------ */
+
+#define API_LIST_LIMIT_MAX STORE_LIST_PAGE_MAX /* ?limit= above this is 400 */
+/* Keys one page reads from the store at most, whatever limit: when selectors
+ * or RBAC hide most objects a page ends early (fewer than limit items, even
+ * none) with a continue token, so one request never scans a whole kind. */
+#define API_LIST_SCAN_MAX      10000
+#define API_LIST_LIMIT_DEFAULT 500 /* the page size of a ?continue= without ?limit= */
+
+/* Whether a LIST route asks for a page: 1 with *ret_limit when ?continue=
+ * is given or ?limit= is above 0 (a continue without a limit pages by
+ * API_LIST_LIMIT_DEFAULT), 0 when it is a whole list (no limit, or 0), or
+ * 400 in err for a limit that is not a number from 0 to API_LIST_LIMIT_MAX.
+ * Pure. */
+int api_list_paged(const struct api_route *r, size_t *ret_limit, struct api_error *err);
+
+struct api_list_page;
+/* Answers a paged list: checks selectors (400), RBAC (403) and the continue
+ * token (400) on the loop, then reads the page on a writer thread
+ * (api_read_submit) at the snapshot revision: the token's, or for a first
+ * page the object cache's (the store's current one when the cache has none).
+ * Loop thread; answers errors itself through err. */
+void api_list_page_start(struct api_server *s, struct evhttp_request *req,
+                         const struct api_route *r, const struct api_identity *id,
+                         const struct api_request_info *ri, size_t limit, struct api_error *err);
+/* Reads the page (writer thread): *ret the XList with metadata.resourceVersion
+ * = the snapshot revision, metadata.continue when more may follow, and the
+ * items; *ret_revision the snapshot revision (the ETag). 410 Gone when the
+ * snapshot was compacted (relist), 400 for a token revision the store has
+ * not reached, 503 for other store failures. */
+int api_list_page_run(struct api_server *s, struct api_list_page *p, json_t **ret,
+                      int64_t *ret_revision, struct api_error *err);
+void api_list_page_free(struct api_list_page *p); /* NULL ok */
+
 /* ---- object semantics (objects.c) --------------------------------------- */
 
 #define API_GENERATE_NAME_TRIES 8 /* names tried for a generateName before 409 */
@@ -542,6 +610,7 @@ enum api_write_op {
         API_WRITE_DELETE,  /* DELETE object */
         API_WRITE_APPLY,   /* POST /apis/berth/v1/apply */
         API_READ_RESULTS,  /* GET workflows/{name}/results: read from the store */
+        API_READ_LIST,     /* a page of a list (list-pages.c): read from the store */
 };
 
 struct api_writes;
@@ -562,6 +631,12 @@ void api_writes_free(struct api_writes *w);
 void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api_write_op op,
                       const struct api_route *r, const char *apply_ns, bool dry_run,
                       const struct api_request_info *ri);
+
+/* Hands a paged list read (api_list_page_run) to the writer threads, taking
+ * page (freed on failure too); the reply carries an ETag of its revision.
+ * Same caps as writes (503). Loop thread. */
+void api_read_submit(struct api_server *s, struct evhttp_request *req, struct api_list_page *page,
+                     const struct api_request_info *ri);
 
 /* Test seam: fn(userdata) runs on a writer thread before each job, so a test
  * can hold writes (by blocking in fn) and check the loop still answers. NULL
@@ -779,6 +854,29 @@ void api_stream_chunk(struct evhttp_request *req, char *data, size_t len,
 /* Output bytes queued on the request's connection (0 when it is gone). */
 size_t api_request_output_len(struct evhttp_request *req);
 
+/* ---- ETag and gzip (encoding.c) -------------------------------------------- */
+
+#define API_GZIP_MIN   (128 * 1024) /* smaller bodies are sent as they are */
+#define API_GZIP_LEVEL 1            /* fast: the loop thread compresses */
+
+/* Whether an Accept-Encoding header (NULL: none) allows gzip: "gzip" or
+ * "x-gzip" or "*" with a q-value above 0 (RFC 9110 §12.5.3; an explicit
+ * gzip;q=0 wins over "*"). Pure. */
+bool api_gzip_accepted(const char *accept_encoding);
+/* The gzip (RFC 1952) stream of data at API_GZIP_LEVEL into *ret (caller
+ * frees). -ENOMEM, -EIO. Pure. */
+int api_gzip(const void *data, size_t len, char **ret, size_t *ret_len);
+/* The revision in double quotes into buf (at least 24 bytes): the ETag of
+ * something at that revision. Pure. */
+void api_etag_format(int64_t revision, char buf[static 24]);
+/* Whether an If-None-Match header (NULL: none) matches etag: "*", or one of
+ * its comma-separated entity tags equal to etag by weak comparison (a W/
+ * prefix ignored). Pure. */
+bool api_etag_matches(const char *if_none_match, const char *etag);
+/* Sets the ETag of req's reply to the quoted revision (api_send_body then
+ * answers a matching If-None-Match with 304). Loop thread. */
+void api_set_etag(struct evhttp_request *req, int64_t revision);
+
 /* ---- replies (send.c) ------------------------------------------------------ */
 /* Loop thread only. Every reply is counted (api_count) and, at debug level,
  * logged. */
@@ -813,7 +911,14 @@ static inline void api_replying_end(struct api_replying *r)
 #define API_REPLYING_SCOPE(s, m)                                                                   \
         _cleanup_(api_replying_end) _unused_ struct api_replying replying_scope_ =                 \
             api_replying_begin(s, m)
-/* Sends len bytes of data as the whole body (500 if they cannot be queued). */
+/* Sends len bytes of data as the whole body (500 if they cannot be queued).
+ * Every reply passes here, so here apply (encoding.c):
+ * - conditional reads: a 200 to a GET or HEAD whose handler set an ETag
+ *   header (api_set_etag) becomes 304 without a body when If-None-Match
+ *   names that tag (or is "*");
+ * - gzip: a body over API_GZIP_MIN bytes is sent gzipped (Content-Encoding:
+ *   gzip, Vary: Accept-Encoding) when the request's Accept-Encoding allows
+ *   gzip. */
 void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
                    const char *content_type, const char *data, size_t len);
 /* Sends a text/plain body. */

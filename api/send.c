@@ -62,11 +62,42 @@ static void log_request(struct evhttp_request *req, int code)
                   api_method_name(evhttp_request_get_command(req)), uri ? uri : "", code);
 }
 
+/* A 200 whose ETag the request's If-None-Match already has. */
+static bool not_modified(struct evhttp_request *req, int code)
+{
+        enum evhttp_cmd_type m = evhttp_request_get_command(req);
+        if (code != 200 || (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD))
+                return false;
+        const char *etag = evhttp_find_header(evhttp_request_get_output_headers(req), "ETag");
+        const char *inm =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+        return etag && api_etag_matches(inm, etag);
+}
+
 void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
                    const char *content_type, const char *data, size_t len)
 {
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
+        struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+        if (not_modified(req, code)) {
+                api_count(s, 304);
+                log_request(req, 304);
+                evhttp_send_reply(req, 304, "Not Modified", NULL);
+                return;
+        }
+        evhttp_add_header(headers, "Content-Type", content_type);
+        _cleanup_free_ char *gz = NULL;
+        if (len > API_GZIP_MIN) {
+                evhttp_add_header(headers, "Vary", "Accept-Encoding");
+                size_t gz_len = 0;
+                if (api_gzip_accepted(evhttp_find_header(evhttp_request_get_input_headers(req),
+                                                         "Accept-Encoding")) &&
+                    api_gzip(data, len, &gz, &gz_len) == 0) {
+                        evhttp_add_header(headers, "Content-Encoding", "gzip");
+                        data = gz;
+                        len = gz_len;
+                }
+        }
         if (len > 0 && evbuffer_add(out, data, len) < 0)
                 code = 500;
         api_count(s, code);

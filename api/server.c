@@ -60,6 +60,7 @@ static void handle_list(struct api_server *s, struct evhttp_request *req, const 
                 api_error_set(err, 500, "out of memory");
                 return;
         }
+        api_set_etag(req, rev);
         api_send_json(s, req, 200, list);
 }
 
@@ -532,7 +533,14 @@ static void on_request(struct evhttp_request *req, void *arg)
                 } else if (r.watch) {
                         api_watch_start(s, req, &r, &id);
                 } else {
-                        handle_list(s, req, &r, &id, &err);
+                        /* ?limit= or ?continue=: pages from the store
+                         * (list-pages.c); otherwise the whole list. */
+                        size_t limit = 0;
+                        int paged = api_list_paged(&r, &limit, &err);
+                        if (paged > 0)
+                                api_list_page_start(s, req, &r, &id, &ri, limit, &err);
+                        else if (paged == 0)
+                                handle_list(s, req, &r, &id, &err);
                 }
                 break;
         case API_EP_OBJECT:

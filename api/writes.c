@@ -43,12 +43,14 @@ struct api_write_job {
         size_t len;
         char *step; /* results: ?step= and ?file= (one file output), or NULL */
         char *file;
+        struct api_list_page *page; /* API_READ_LIST */
 
         /* Outcome: written by the writer that runs the job. */
         int code;    /* HTTP status when err.code == 0 */
         json_t *out; /* the reply body when err.code == 0 */
         char *raw;   /* instead of out: an application/octet-stream body */
         size_t raw_len;
+        int64_t etag; /* > 0: the reply's ETag (api_set_etag) */
         struct api_error err;
         struct api_request_info info; /* for the audit log */
 };
@@ -112,6 +114,8 @@ static const char *op_name(enum api_write_op op)
                 return "apply";
         case API_READ_RESULTS:
                 return "results";
+        case API_READ_LIST:
+                return "list";
         }
         return "write";
 }
@@ -128,6 +132,7 @@ static void job_free(struct api_writes *w, struct api_write_job *j)
         free(j->apply_ns);
         free(j->step);
         free(j->file);
+        api_list_page_free(j->page);
         free(j->raw);
         json_decref(j->out);
         api_error_release(&j->err);
@@ -138,8 +143,9 @@ static void job_free(struct api_writes *w, struct api_write_job *j)
 
 /* Parse, validate, write and wait for the cache. Writer thread; touches only
  * the job's own fields. */
-static void job_run(struct api_objects *ops, struct api_write_job *j)
+static void job_run(struct api_server *s, struct api_write_job *j)
 {
+        struct api_objects *ops = &s->ops;
         _cleanup_(manifest_list_release) struct manifest_list list = {0};
         int rc = 0;
 
@@ -171,10 +177,14 @@ static void job_run(struct api_objects *ops, struct api_write_job *j)
                 else
                         rc = api_workflow_results(ops, j->kind, j->ns, j->name, &j->out, &j->err);
                 break;
+        case API_READ_LIST:
+                rc = api_list_page_run(s, j->page, &j->out, &j->etag, &j->err);
+                break;
         }
         if (rc < 0 && !j->err.code)
                 api_error_set(&j->err, 500, "%s failed: %s", op_name(j->op), strerror(-rc));
-        if (rc == 0 && j->out && j->op != API_WRITE_APPLY && j->op != API_READ_RESULTS) {
+        if (rc == 0 && j->out && j->op != API_WRITE_APPLY && j->op != API_READ_RESULTS &&
+            j->op != API_READ_LIST) {
                 /* What was written, as reads show it: a Secret redacted. */
                 json_t *shown = api_object_for_reply(ops, j->out, false, &j->err);
                 json_decref(j->out);
@@ -199,7 +209,7 @@ static void *writer_main(void *arg)
 
                 if (hook)
                         hook(hook_userdata);
-                job_run(&w->server->ops, j);
+                job_run(w->server, j);
 
                 pthread_mutex_lock(&w->lock);
                 list_push(&w->done, j);
@@ -250,6 +260,8 @@ static void job_reply(struct api_writes *w, struct api_write_job *j)
         j->req = NULL;
         j->conn = NULL;
         api_audit_request(s, &j->info, code);
+        if (j->etag > 0 && !j->err.code)
+                api_set_etag(req, j->etag);
         if (j->err.code)
                 api_send_error(s, req, &j->err);
         else if (j->raw)
@@ -274,6 +286,52 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
                 job_reply(w, j);
                 job_free(w, j);
         }
+}
+
+/* Counts j (its body len bytes set) and hands it to the writers. */
+static void job_queue(struct api_writes *w, struct api_write_job *j, struct evhttp_request *req)
+{
+        w->n_jobs++;
+        w->n_bytes += j->len;
+
+        j->req = req;
+        j->conn = evhttp_request_get_connection(req);
+        api_conn_set_closecb(j->conn, on_close, j);
+
+        pthread_mutex_lock(&w->lock);
+        list_push(&w->pending, j);
+        pthread_cond_signal(&w->more);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void api_read_submit(struct api_server *s, struct evhttp_request *req, struct api_list_page *page,
+                     const struct api_request_info *ri)
+{
+        struct api_writes *w = s->writes;
+        struct api_error err = {0};
+        struct api_write_job *j = NULL;
+
+        if (w->n_jobs >= API_WRITE_QUEUE_MAX) {
+                api_error_set(&err, 503, "too many requests in flight; try again");
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+                goto fail;
+        }
+        j = calloc(1, sizeof(*j));
+        if (!j) {
+                api_error_set(&err, 500, "out of memory");
+                goto fail;
+        }
+        j->op = API_READ_LIST;
+        j->code = 200;
+        j->info = *ri;
+        j->page = page;
+        job_queue(w, j, req);
+        return;
+
+fail:
+        api_list_page_free(page);
+        api_send_error(s, req, &err);
+        api_error_release(&err);
 }
 
 void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api_write_op op,
@@ -330,17 +388,7 @@ void api_write_submit(struct api_server *s, struct evhttp_request *req, enum api
         }
         j->body[len] = '\0';
         j->len = len;
-        w->n_jobs++;
-        w->n_bytes += len;
-
-        j->req = req;
-        j->conn = evhttp_request_get_connection(req);
-        api_conn_set_closecb(j->conn, on_close, j);
-
-        pthread_mutex_lock(&w->lock);
-        list_push(&w->pending, j);
-        pthread_cond_signal(&w->more);
-        pthread_mutex_unlock(&w->lock);
+        job_queue(w, j, req);
         return;
 
 fail:

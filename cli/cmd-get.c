@@ -218,6 +218,104 @@ static int watch(struct printer *p, const struct kind_info *kind, const char *ns
         return cli_watch_kind(p->ctx, kind, ns, q, rv, print_change, &g);
 }
 
+/* ---- lists, in pages ------------------------------------------------------ */
+
+#define CHUNK_SIZE_DEFAULT 500
+#define CHUNK_SIZE_MAX     10000 /* berthd's ?limit= cap */
+
+/* Reads the list at path (which has a query or not) in pages of chunk
+ * (0: one request for all) and hands each page's items to fn as it
+ * arrives. *ret_rv: the list's resourceVersion (every page has the one of
+ * the first). 0, or -errno after printing. */
+static int list_pages(struct cli_ctx *ctx, const char *path, size_t chunk,
+                      int (*fn)(json_t *items, void *userdata), void *userdata, char ret_rv[32])
+{
+        _cleanup_free_ char *token = NULL;
+        bool has_query = strchr(path, '?') != NULL;
+        ret_rv[0] = '\0';
+        for (size_t page = 0;; page++) {
+                _cleanup_free_ char *etoken = token ? cli_escape(token) : NULL;
+                _cleanup_free_ char *url = NULL;
+                if (chunk == 0)
+                        url = strdup(path);
+                else
+                        url = str_printf("%s%climit=%zu%s%s", path, has_query ? '&' : '?', chunk,
+                                         etoken ? "&continue=" : "", etoken ? etoken : "");
+                if (!url || (token && !etoken)) {
+                        cli_fail(ctx, "out of memory");
+                        return -ENOMEM;
+                }
+                _cleanup_reply_ struct cli_reply reply = {0};
+                int r = cli_http(ctx, "GET", url, NULL, NULL, 0, &reply);
+                if (r < 0)
+                        return r;
+                if (reply.status < 200 || reply.status >= 300) {
+                        if (reply.status == 410 && page > 0)
+                                fprintf(ctx->err, "berth: the list changed too much while it was "
+                                                  "read in pages (its snapshot was compacted); "
+                                                  "run the command again\n");
+                        cli_status_print(ctx, &reply);
+                        return -EPROTO;
+                }
+                json_error_t jerr;
+                _cleanup_json_ json_t *list =
+                    json_loadb(reply.body.data ? reply.body.data : "", reply.body.len, 0, &jerr);
+                json_t *items = json_object_get(list, "items");
+                if (!json_is_array(items)) {
+                        cli_fail(ctx, "invalid response from berthd: %s",
+                                 list ? "no items" : jerr.text);
+                        return -EBADMSG;
+                }
+                const char *rv = json_path_string(list, "metadata.resourceVersion");
+                if (page == 0 && rv)
+                        (void)str_copy(ret_rv, 32, rv);
+                r = fn(items, userdata);
+                if (r < 0)
+                        return r;
+                const char *next = chunk ? json_path_string(list, "metadata.continue") : NULL;
+                if (!next || !*next)
+                        return 0;
+                free(token);
+                token = strdup(next);
+                if (!token) {
+                        cli_fail(ctx, "out of memory");
+                        return -ENOMEM;
+                }
+        }
+}
+
+struct get_pages {
+        struct printer *p;
+        const struct kind_info *kind;
+        json_t *all; /* json/yaml: every item, printed as one list at the end */
+        size_t n;
+};
+
+/* One page: rows printed at once (the header with the first; the widths
+ * grow as wider values come, as kubectl's do per chunk), or kept for the
+ * one List document of -o json|yaml. */
+static int print_page(json_t *items, void *userdata)
+{
+        struct get_pages *g = userdata;
+        size_t i;
+        json_t *o;
+        g->n += json_array_size(items);
+        if (g->all)
+                return json_array_extend(g->all, items) < 0 ? -ENOMEM : 0;
+        int r = 0;
+        json_array_foreach(items, i, o)
+        {
+                r = printer_add(g->p, g->kind, o);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0)
+                r = printer_flush(g->p);
+        if (r < 0)
+                cli_fail(g->p->ctx, "cannot print: %s", strerror(-r));
+        return r;
+}
+
 /* ---- command ------------------------------------------------------------- */
 
 static int get_named(struct cli_ctx *ctx, struct printer *p, const struct cli_targets *t,
@@ -389,7 +487,7 @@ static int targets_of_kind(const struct kind_info *kind, char **args, size_t n,
 static int get_run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv,
                    const struct kind_info *fixed)
 {
-        const char *output = NULL, *selector = NULL;
+        const char *output = NULL, *selector = NULL, *chunk_arg = NULL;
         bool watch_flag = false, no_headers = false, show_values = false;
         const struct cli_option opts[] = {
             {"output", 'o', CLI_OPT_STRING, "FORMAT",
@@ -401,6 +499,10 @@ static int get_run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
             {"no-headers", 0, CLI_OPT_BOOL, NULL, "no header line in tables", &no_headers},
             {"show-values", 0, CLI_OPT_BOOL, NULL,
              "named Secrets with their values (base64) instead of <redacted>", &show_values},
+            {"chunk-size", 0, CLI_OPT_STRING, "N",
+             "read a list in pages of N objects, printing each as it comes (default 500; 0: "
+             "one request)",
+             &chunk_arg},
             {0},
         };
         _cleanup_free_ char **args = NULL;
@@ -419,6 +521,18 @@ static int get_run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
                     ctx, cmd, "unknown output format \"%s\": want wide, json, yaml, name or tree",
                     output);
         p.no_headers = no_headers;
+        size_t chunk = CHUNK_SIZE_DEFAULT;
+        if (chunk_arg) {
+                char *end = NULL;
+                errno = 0;
+                long long v = strtoll(chunk_arg, &end, 10);
+                if (!*chunk_arg || *end || errno || v < 0 || v > CHUNK_SIZE_MAX)
+                        return cli_usage_error(ctx, cmd,
+                                               "invalid --chunk-size \"%s\": want a number from 0 "
+                                               "to %d",
+                                               chunk_arg, CHUNK_SIZE_MAX);
+                chunk = (size_t)v;
+        }
         if (fixed) {
                 for (size_t i = 0; i < nargs; i++)
                         if (!name_is_valid(args[i]))
@@ -484,46 +598,47 @@ static int get_run(struct cli_ctx *ctx, const struct cli_command *cmd, int argc,
         _cleanup_free_ char *esel = selector ? cli_escape(selector) : NULL;
         _cleanup_free_ char *q = esel ? str_printf("?labelSelector=%s", esel) : NULL;
         _cleanup_free_ char *path = cli_path(kind, ns, NULL, q ? q : "");
-        _cleanup_reply_ struct cli_reply reply = {0};
-        _cleanup_json_ json_t *list = NULL;
-        json_error_t jerr;
+        _cleanup_json_ json_t *all = NULL;
+        char rv[32];
 
         if (!path)
                 return cli_fail(ctx, "out of memory");
-        if (cli_http(ctx, "GET", path, NULL, NULL, 0, &reply) < 0)
-                return CLI_EXIT_FAIL;
-        if (reply.status < 200 || reply.status >= 300)
-                return cli_status_print(ctx, &reply);
-        list = json_loadb(reply.body.data ? reply.body.data : "", reply.body.len, 0, &jerr);
-        json_t *items = json_object_get(list, "items");
-        if (!json_is_array(items))
-                return cli_fail(ctx, "invalid response from berthd: %s",
-                                list ? "no items" : jerr.text);
-
         if (p.output == OUT_JSON || p.output == OUT_YAML) {
+                all = json_array();
+                if (!all)
+                        return cli_fail(ctx, "out of memory");
+        }
+        struct get_pages g = {.p = &p, .kind = kind, .all = all};
+        r = list_pages(ctx, path, chunk, print_page, &g, rv);
+        if (r < 0)
+                return CLI_EXIT_FAIL;
+
+        if (all) {
+                /* One List document, as the server's unpaged list. */
+                _cleanup_free_ char *list_kind = str_printf("%sList", kind->kind);
+                _cleanup_json_ json_t *list =
+                    list_kind ? json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", list_kind,
+                                          "apiVersion", MANIFEST_API_VERSION, "metadata",
+                                          "resourceVersion", rv, "items", all)
+                              : NULL;
+                if (!list)
+                        return cli_fail(ctx, "out of memory");
                 r = p.output == OUT_JSON ? cli_print_json(ctx->out, list)
                                          : cli_print_yaml(ctx->out, list);
-                p.printed = json_array_size(items);
-        } else if (json_array_size(items) == 0) {
+                p.printed = g.n;
+        } else if (g.n == 0) {
                 if (ctx->all_namespaces || !kind->namespaced)
                         fputs("No resources found\n", ctx->err);
                 else
                         fprintf(ctx->err, "No resources found in %s namespace.\n", ctx->ns);
                 r = 0;
-        } else {
-                size_t i;
-                json_t *o;
-                r = 0;
-                json_array_foreach(items, i, o) if ((r = printer_add(&p, kind, o)) < 0) break;
-                if (r >= 0)
-                        r = printer_flush(&p);
         }
         fflush(ctx->out);
         if (r < 0)
                 return cli_fail(ctx, "cannot print: %s", strerror(-r));
         if (!watch_flag)
                 return CLI_EXIT_OK;
-        r = watch(&p, kind, ns, NULL, selector, json_path_string(list, "metadata.resourceVersion"));
+        r = watch(&p, kind, ns, NULL, selector, rv);
         return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 

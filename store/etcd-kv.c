@@ -124,6 +124,70 @@ static int etcd_list(struct store *base, const char *prefix, int64_t revision,
         return 0;
 }
 
+/* One range call: keys after 'after' (its bytes and a NUL: the next key up)
+ * or from the prefix, limit of them, at revision. */
+static int etcd_list_page(struct store *base, const char *prefix, const char *after,
+                          int64_t revision, size_t limit, struct store_kvs *ret, bool *ret_more,
+                          struct berth_error *err)
+{
+        struct etcd_store *s = ES(base);
+        _cleanup_free_ char *key = NULL;
+        _cleanup_free_ char *end = NULL;
+        if (etcd_prefix_range(prefix, &key, &end) < 0)
+                return berth_error_set(err, -ENOMEM, "etcd: list %s: out of memory", prefix);
+        if (after) {
+                free(key);
+                key = etcd_b64(after, strlen(after) + 1);
+                if (!key)
+                        return berth_error_set(err, -ENOMEM, "etcd: list %s: out of memory",
+                                               prefix);
+        }
+        _cleanup_(store_kvs_release) struct store_kvs out = {0};
+        size_t cap = 0;
+        int64_t n = (int64_t)limit;
+        for (;;) {
+                char rev_s[I64_STR_MAX], limit_s[I64_STR_MAX];
+                i64_format(revision, rev_s);
+                i64_format(n, limit_s);
+                _cleanup_json_ json_t *body =
+                    json_pack("{s:s, s:s, s:s, s:s}", "key", key, "range_end", end, "revision",
+                              rev_s, "limit", limit_s);
+                if (!body)
+                        return berth_error_set(err, -ENOMEM, "etcd: list %s: out of memory",
+                                               prefix);
+                struct etcd_call c = {
+                    .op = "list", .subject = prefix, .path = "/v3/kv/range", .idempotent = true};
+                _cleanup_json_ json_t *resp = NULL;
+                int r = etcd_call(s, &c, body, &resp, err);
+                if (r == -E2BIG && n > 1) {
+                        n /= 2; /* a page of large values: a shorter page */
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                int64_t rev = revision;
+                if (rev == 0 && etcd_header_revision(resp, &rev) < 0)
+                        return etcd_malformed(&c, err);
+                json_t *kvs = json_object_get(resp, "kvs");
+                if (kvs && !json_is_array(kvs))
+                        return etcd_malformed(&c, err);
+                for (size_t i = 0; i < json_array_size(kvs); i++) {
+                        r = kvs_append(&out, &cap, json_array_get(kvs, i));
+                        if (r == -ENOMEM)
+                                return berth_error_set(err, r, "etcd: list %s: out of memory",
+                                                       prefix);
+                        if (r < 0)
+                                return etcd_malformed(&c, err);
+                }
+                out.revision = rev;
+                *ret_more = etcd_json_bool(resp, "more") && out.n > 0;
+                break;
+        }
+        *ret = out;
+        out = (struct store_kvs){0};
+        return 0;
+}
+
 /* {"<name>": "<v>"}, the body of a call that takes one int64; v_s gets v in
  * decimal, for the call's messages. NULL when out of memory. */
 static json_t *int64_body(const char *name, int64_t v, char v_s[I64_STR_MAX])
@@ -431,6 +495,7 @@ static const struct store_ops etcd_ops = {
     .free = etcd_free,
     .get = etcd_get,
     .list = etcd_list,
+    .list_page = etcd_list_page,
     .put = etcd_put,
     .delete = etcd_delete,
     .revision = etcd_revision,

@@ -19,6 +19,7 @@ enum {
         ST_LATEST,
         ST_INSERT,
         ST_LIST,
+        ST_LIST_PAGE,
         ST_LEASE_ALIVE,
         ST_LEASE_EXISTS,
         ST_LEASE_INSERT,

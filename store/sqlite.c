@@ -47,6 +47,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                 "WHERE l.key >= ?1 AND l.key < ?2 AND l.rev <= ?3 AND l.deleted = 0 "
                 "AND NOT EXISTS (SELECT 1 FROM log n WHERE n.key = l.key "
                 "AND n.rev > l.rev AND n.rev <= ?3) ORDER BY l.key",
+    /* ST_LIST after key ?4 (exclusive; "" = from the first), at most ?5 rows. */
+    [ST_LIST_PAGE] = "SELECT l.rev, l.key, l.value, l.create_rev, l.lease, l.version FROM log l "
+                     "WHERE l.key >= ?1 AND l.key < ?2 AND l.key > ?4 AND l.rev <= ?3 "
+                     "AND l.deleted = 0 AND NOT EXISTS (SELECT 1 FROM log n WHERE n.key = l.key "
+                     "AND n.rev > l.rev AND n.rev <= ?3) ORDER BY l.key LIMIT ?5",
     [ST_LEASE_ALIVE] = "SELECT 1 FROM leases WHERE id = ?1 AND expires_ms > ?2",
     [ST_LEASE_EXISTS] = "SELECT 1 FROM leases WHERE id = ?1",
     [ST_LEASE_INSERT] = "INSERT INTO leases(id, ttl, expires_ms) VALUES(?1, ?2, ?3)",
@@ -409,8 +414,11 @@ static int sq_get(struct store *base, const char *key, struct store_kv *ret,
         return 0;
 }
 
+/* The keys of [prefix, end) at revision; with limit > 0 only those after
+ * 'after' ("" = all), at most limit of them (ST_LIST_PAGE). */
 static int list_locked(struct sq_store *s, const char *prefix, const char *end, int64_t revision,
-                       struct store_kvs *ret, struct berth_error *err)
+                       const char *after, size_t limit, struct store_kvs *ret,
+                       struct berth_error *err)
 {
         if (revision > s->rev)
                 return berth_error_set(err, -EINVAL,
@@ -424,9 +432,13 @@ static int list_locked(struct sq_store *s, const char *prefix, const char *end, 
                                        prefix, revision, s->compact_rev);
         struct store_kvs out = {.revision = revision ? revision : s->rev};
         size_t cap = 0;
-        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[ST_LIST];
+        _cleanup_stmt_ sqlite3_stmt *st = s->stmt[limit > 0 ? ST_LIST_PAGE : ST_LIST];
         sq_bind_range(st, 1, 2, prefix, end);
         sqlite3_bind_int64(st, 3, out.revision);
+        if (limit > 0) {
+                sqlite3_bind_text(st, 4, after, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 5, (int64_t)limit);
+        }
         int rc, r = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 if (out.n == cap) {
@@ -473,7 +485,31 @@ static int sq_list(struct store *base, const char *prefix, int64_t revision, str
         if (store_prefix_end(prefix, &end) < 0)
                 return berth_error_set(err, -ENOMEM, "store: list %s: out of memory", prefix);
         LOCK_SCOPE(&s->lock);
-        return list_locked(s, prefix, end, revision, ret, err);
+        return list_locked(s, prefix, end, revision, "", 0, ret, err);
+}
+
+/* One more row than asked tells whether there are more. */
+static int sq_list_page(struct store *base, const char *prefix, const char *after, int64_t revision,
+                        size_t limit, struct store_kvs *ret, bool *ret_more,
+                        struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        _cleanup_free_ char *end = NULL;
+        if (store_prefix_end(prefix, &end) < 0)
+                return berth_error_set(err, -ENOMEM, "store: list %s: out of memory", prefix);
+        struct store_kvs out = {0};
+        {
+                LOCK_SCOPE(&s->lock);
+                int r =
+                    list_locked(s, prefix, end, revision, after ? after : "", limit + 1, &out, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret_more = out.n > limit;
+        while (out.n > limit)
+                store_kv_release(&out.items[--out.n]);
+        *ret = out;
+        return 0;
 }
 
 static int sq_revision(struct store *base, int64_t *ret_revision, struct berth_error *err)
@@ -509,6 +545,7 @@ static const struct store_ops sqlite_ops = {
     .free = sq_free,
     .get = sq_get,
     .list = sq_list,
+    .list_page = sq_list_page,
     .put = sq_put,
     .delete = sq_delete,
     .revision = sq_revision,

@@ -28,6 +28,11 @@ struct store_ops {
         int (*get)(struct store *s, const char *key, struct store_kv *ret, struct berth_error *err);
         int (*list)(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
                     struct berth_error *err);
+        /* store_list_page: after NULL or a key under prefix; limit >= 1.
+         * NULL: the backend does not page (-EOPNOTSUPP). */
+        int (*list_page)(struct store *s, const char *prefix, const char *after, int64_t revision,
+                         size_t limit, struct store_kvs *ret, bool *ret_more,
+                         struct berth_error *err);
         /* guard: NULL, or validated (key checked, mod_revision > 0) */
         int (*put)(struct store *s, const char *key, const char *value, size_t value_len,
                    int64_t expected_mod_revision, int64_t lease, const struct store_guard *guard,

@@ -188,6 +188,43 @@ int store_list(struct store *s, const char *prefix, int64_t revision, struct sto
         return 0;
 }
 
+int store_list_page(struct store *s, const char *prefix, const char *after, int64_t revision,
+                    size_t limit, struct store_kvs *ret, bool *ret_more, struct berth_error *err)
+{
+        int r = check_range("list", prefix, revision, err);
+        if (r < 0)
+                return r;
+        if (!ret || !ret_more)
+                return berth_error_set(err, -EINVAL, "store: list %s: no output given", prefix);
+        if (limit < 1 || limit > STORE_LIST_PAGE_MAX)
+                return berth_error_set(err, -EINVAL, "store: list %s: invalid limit %zu", prefix,
+                                       limit);
+        if (after && (strncmp(after, prefix, strlen(prefix)) != 0 || strlen(after) > STORE_KEY_MAX))
+                return berth_error_set(err, -EINVAL, "store: list %s: start key is not under it",
+                                       prefix);
+        if (!s->ops->list_page)
+                return berth_error_set(err, -EOPNOTSUPP, "store: list %s: %s does not page", prefix,
+                                       s->ops->name);
+        _cleanup_(store_kvs_release) struct store_kvs kvs = {0};
+        bool more = false;
+        int64_t start = metrics_now_ns();
+        r = counted("list", start,
+                    s->ops->list_page(s, prefix, after, revision, limit, &kvs, &more, err));
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < kvs.n; i++) {
+                r = store_kv_inflate(&kvs.items[i], NULL, err);
+                if (r < 0) {
+                        berth_error_prefix(err, "store: list %s", prefix);
+                        return r;
+                }
+        }
+        *ret = kvs;
+        *ret_more = more && kvs.n > 0;
+        kvs = (struct store_kvs){0};
+        return 0;
+}
+
 static int check_guard(const struct store_guard *guard, struct berth_error *err)
 {
         if (!guard)

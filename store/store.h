@@ -79,6 +79,19 @@ int store_get(struct store *s, const char *key, struct store_kv *ret, struct ber
  * store_get). Caller frees *ret with store_kvs_release(). */
 int store_list(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
                struct berth_error *err);
+/* Most keys one store_list_page call returns. */
+#define STORE_LIST_PAGE_MAX 10000
+/* One page of store_list: the keys starting with prefix that sort after
+ * 'after' (exclusive; NULL = from the first; else a key starting with
+ * prefix), in key order, at most limit (1 .. STORE_LIST_PAGE_MAX) of them, as
+ * of 'revision' (0 = now; ret->revision says which it was, so the next page
+ * can read the same snapshot). *ret_more: whether keys after the last one
+ * returned remain at that revision. A backend may return fewer than limit
+ * keys with *ret_more set (etcd halves a page its request limit refuses), but
+ * never none with it set. Errors as store_list; -EINVAL for a bad after or
+ * limit. Caller frees *ret with store_kvs_release(). */
+int store_list_page(struct store *s, const char *prefix, const char *after, int64_t revision,
+                    size_t limit, struct store_kvs *ret, bool *ret_more, struct berth_error *err);
 /* Writes key=value if the key's mod_revision equals expected_mod_revision
  * (STORE_MUST_NOT_EXIST: the key must not exist; STORE_ANY_REVISION: no check).
  * lease: 0 or a lease id from store_lease_grant (the key dies with the lease).

@@ -1,9 +1,10 @@
-/* Fuzz target for the api module's pure pieces: the router and the label and
- * field selectors. The input is split into lines:
+/* Fuzz target for the api module's pure pieces: the router, the label and
+ * field selectors, paging parameters, Accept-Encoding and If-None-Match.
+ * The input is split into lines:
  *   1  a request target ("/apis/berth/v1/namespaces/x/tasks?watch=1"), routed
- *      with every method,
- *   2  a label selector,
- *   3  a field selector,
+ *      with every method; also read as an Accept-Encoding header,
+ *   2  a label selector (also an If-None-Match header),
+ *   3  a field selector (also an entity tag),
  *   4… a JSON object the selectors are matched against (its metadata.labels
  *      for the label selector).
  * Missing lines are empty. Besides memory errors and UB it aborts when
@@ -14,6 +15,8 @@
  *     selector's own requirements do not match it,
  *   - Accept: text/event-stream makes anything but a GET of a collection or
  *     a log an SSE route, or a collection's not a watch,
+ *   - ?limit= parses outside 1..API_LIST_LIMIT_MAX, or a ?continue= token
+ *     that decodes for its list does not encode back to itself,
  *   - the whole input framed as one Server-Sent Event does not read back as
  *     itself (line breaks as LF), or log lines framed in small pieces differ
  *     from the same bytes framed at once. */
@@ -50,6 +53,39 @@ static void check_route(const struct api_route *r, enum api_method m)
                 abort();
 }
 
+/* ?limit= and ?continue= of a list route: api_list_paged keeps its range,
+ * and a token that decodes for this list encodes back to itself. */
+static void fuzz_paging(const struct api_route *r)
+{
+        size_t limit = 0;
+        struct api_error err = {};
+        int rc = api_list_paged(r, &limit, &err);
+        if (rc < 0)
+                check_error(&err, rc);
+        else if (rc > 1 || (rc == 1 && (limit < 1 || limit > API_LIST_LIMIT_MAX)) ||
+                 (rc == 0 && api_route_param(r, "continue")))
+                abort();
+        api_error_release(&err);
+
+        const char *token = api_route_param(r, "continue");
+        if (!token)
+                return;
+        uint8_t id[API_CONTINUE_ID_LEN];
+        api_continue_list_id(r->kind->resource, r->ns, api_route_param(r, "labelSelector"),
+                             api_route_param(r, "fieldSelector"), id);
+        struct api_continue c;
+        rc = api_continue_decode(token, id, &c, &err);
+        if (rc < 0) {
+                check_error(&err, rc);
+                api_error_release(&err);
+                return;
+        }
+        _cleanup_free_ char *again = NULL;
+        if (c.revision <= 0 || !c.key[0] || api_continue_encode(&c, &again) < 0 ||
+            !streq(again, token))
+                abort();
+}
+
 static void fuzz_route(const char *target, const json_t *obj)
 {
         for (enum api_method m = API_METHOD_GET; m <= API_METHOD_OTHER; m++) {
@@ -72,6 +108,8 @@ static void fuzz_route(const char *target, const json_t *obj)
                     (sse.sse && r.endpoint == API_EP_LIST && !sse.watch) ||
                     (r.endpoint != API_EP_LIST && sse.watch != r.watch))
                         abort();
+                if (r.endpoint == API_EP_LIST)
+                        fuzz_paging(&r);
                 if (r.endpoint == API_EP_LIST) {
                         struct api_selector labels = {}, fields = {};
 
@@ -338,5 +376,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_sse_lines((const char *)data, size, size ? (size_t)(data[0] % 16) + 1 : 1);
         fuzz_label_selector(labels, obj);
         fuzz_field_selector(fields, obj);
+        /* The send path's header parsers: Accept-Encoding, If-None-Match. */
+        (void)api_gzip_accepted(target);
+        (void)api_etag_matches(labels, fields);
+        char tag[24];
+        api_etag_format((int64_t)size, tag);
+        if (!api_etag_matches(tag, tag))
+                abort();
         return 0;
 }

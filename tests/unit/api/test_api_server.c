@@ -913,6 +913,95 @@ static void test_list_selectors(void **state)
         json_decref(expect("GET", "/apis/berth/v1/tasks?fieldSelector=spec.image%3Dx", NULL, 400));
 }
 
+/* Every item of path read in pages of limit (path has a query): the names,
+ * comma-separated, and the number of pages. Every page has the first's
+ * resourceVersion and at most limit items. */
+static char *list_paged(const char *path, int limit, size_t *ret_pages)
+{
+        _cleanup_buf_ struct buf names;
+        buf_init(&names, 1024 * 1024);
+        _cleanup_free_ char *token = NULL, *rv = NULL;
+        size_t pages = 0;
+        for (;;) {
+                /* base64url: nothing to escape */
+                _cleanup_free_ char *p = str_printf("%s&limit=%d%s%s", path, limit,
+                                                    token ? "&continue=" : "", token ? token : "");
+                json_t *j = expect("GET", p, NULL, 200);
+                pages++;
+                json_t *items = json_object_get(j, "items");
+                assert_true(json_array_size(items) <= (size_t)limit);
+                if (!rv)
+                        rv = strdup(str_at(j, "metadata.resourceVersion"));
+                assert_string_equal(str_at(j, "metadata.resourceVersion"), rv);
+                size_t i;
+                json_t *o;
+                json_array_foreach(items, i, o)
+                {
+                        buf_printf(&names, "%s%s", names.len ? "," : "",
+                                   json_path_string(o, "metadata.name"));
+                }
+                const char *next = json_path_string(j, "metadata.continue");
+                free(token);
+                token = next ? strdup(next) : NULL;
+                json_decref(j);
+                if (!token)
+                        break;
+        }
+        *ret_pages = pages;
+        return strdup(names.data ? names.data : "");
+}
+
+static void test_list_pages(void **state)
+{
+        (void)state;
+        const char *names[] = {"pg-a", "pg-b", "pg-c", "pg-d", "pg-e"};
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                _cleanup_free_ char *y = task_yaml(names[i], "busybox:latest",
+                                                   i % 2 ? "  labels: {odd: \"yes\"}\n" : "");
+                json_decref(expect("POST", "/apis/berth/v1/namespaces/pages/tasks", y, 201));
+        }
+        size_t pages = 0;
+        _cleanup_free_ char *all =
+            list_paged("/apis/berth/v1/namespaces/pages/tasks?x=1", 2, &pages);
+        assert_string_equal(all, "pg-a,pg-b,pg-c,pg-d,pg-e");
+        assert_int_equal(pages, 3);
+        /* Selectors apply to each page: pages may hold fewer than limit. */
+        _cleanup_free_ char *odd =
+            list_paged("/apis/berth/v1/namespaces/pages/tasks?labelSelector=odd%3Dyes", 1, &pages);
+        assert_string_equal(odd, "pg-b,pg-d");
+        _cleanup_free_ char *named = list_paged(
+            "/apis/berth/v1/namespaces/pages/tasks?fieldSelector=metadata.name%3Dpg-e", 2, &pages);
+        assert_string_equal(named, "pg-e");
+        /* Across namespaces, as many as the whole list (read before and
+         * after, equal: nothing changed in between). */
+        bool same = false;
+        for (int attempt = 0; attempt < 5 && !same; attempt++) {
+                size_t before = list_count("/apis/berth/v1/tasks");
+                _cleanup_free_ char *every = list_paged("/apis/berth/v1/tasks?x=1", 3, &pages);
+                size_t n = 1;
+                for (const char *p = every; *p; p++)
+                        n += *p == ',';
+                same = n == before && before == list_count("/apis/berth/v1/tasks");
+        }
+        assert_true(same);
+
+        /* Errors. */
+        json_t *j = expect("GET", "/apis/berth/v1/namespaces/pages/tasks?limit=x", NULL, 400);
+        assert_non_null(strstr(str_at(j, "message"), "limit"));
+        json_decref(j);
+        j = expect("GET", "/apis/berth/v1/namespaces/pages/tasks?limit=2", NULL, 200);
+        _cleanup_free_ char *tok = strdup(str_at(j, "metadata.continue"));
+        json_decref(j);
+        _cleanup_free_ char *other =
+            str_printf("/apis/berth/v1/namespaces/other/tasks?continue=%s", tok);
+        j = expect("GET", other, NULL, 400);
+        assert_non_null(strstr(str_at(j, "message"), "another list"));
+        json_decref(j);
+        j = expect("GET", "/apis/berth/v1/namespaces/pages/tasks?continue=Zm9v", NULL, 400);
+        assert_non_null(strstr(str_at(j, "message"), "invalid continue token"));
+        json_decref(j);
+}
+
 /* ---- watch -------------------------------------------------------------- */
 
 static size_t on_watch_data(char *p, size_t size, size_t n, void *userdata)
@@ -1773,6 +1862,7 @@ int main(void)
             cmocka_unit_test(test_delete),
             cmocka_unit_test(test_workflow_results_and_files),
             cmocka_unit_test(test_list_selectors),
+            cmocka_unit_test(test_list_pages),
             cmocka_unit_test(test_watch),
             cmocka_unit_test(test_watch_selector_transitions),
             cmocka_unit_test(test_watch_slow_client),

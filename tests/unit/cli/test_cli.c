@@ -1152,7 +1152,7 @@ static void test_get(void **state)
         struct capture c = {0};
 
         fake_reset(f);
-        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks", 200, list_body);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?limit=500", 200, list_body);
         run(&c, "--server", f->url, "get", "tasks", NULL);
         assert_int_equal(c.rc, 0);
         assert_string_equal(c.out, "NAME    PHASE       ATTEMPTS   EXIT   AGE\n"
@@ -1169,7 +1169,8 @@ static void test_get(void **state)
         json_decref(l);
 
         /* Selector and namespace on the URL; empty answer. */
-        fake_route(f, "GET", "/apis/berth/v1/namespaces/dev/tasks?labelSelector=app%3Ddemo", 200,
+        fake_route(f, "GET",
+                   "/apis/berth/v1/namespaces/dev/tasks?labelSelector=app%3Ddemo&limit=500", 200,
                    "{\"kind\":\"TaskList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[]}");
         run(&c, "--server", f->url, "get", "tasks", "-l", "app=demo", "--namespace=dev", NULL);
         assert_int_equal(c.rc, 0);
@@ -1177,7 +1178,7 @@ static void test_get(void **state)
         assert_string_equal(c.err, "No resources found in dev namespace.\n");
 
         /* -A asks the cluster-wide path. */
-        fake_route(f, "GET", "/apis/berth/v1/tasks", 200, list_body);
+        fake_route(f, "GET", "/apis/berth/v1/tasks?limit=500", 200, list_body);
         run(&c, "--server", f->url, "get", "tasks", "-A", NULL);
         assert_int_equal(c.rc, 0);
         assert_non_null(strstr(c.out, "NAMESPACE   NAME    PHASE"));
@@ -1202,13 +1203,94 @@ static void test_get(void **state)
         capture_release(&c);
 }
 
+/* berth get reads a list in pages: each page's rows as it comes (the header
+ * once), the continue token sent back escaped, one List for -o json, the
+ * watch from the first page's revision; --chunk-size 0 asks for all. */
+static void test_get_pages(void **state)
+{
+        struct fake *f = *state;
+        struct capture c = {0};
+        static const char page1[] =
+            "{\"kind\":\"TaskList\",\"metadata\":{\"resourceVersion\":\"9\",\"continue\":"
+            "\"tok+1\"},\"items\":[{\"kind\":\"Task\",\"metadata\":{\"name\":\"a\"}},"
+            "{\"kind\":\"Task\",\"metadata\":{\"name\":\"b\"}}]}";
+        static const char page2[] =
+            "{\"kind\":\"TaskList\",\"metadata\":{\"resourceVersion\":\"9\",\"continue\":"
+            "\"tok2\"},\"items\":[]}";
+        static const char page3[] =
+            "{\"kind\":\"TaskList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":"
+            "[{\"kind\":\"Task\",\"metadata\":{\"name\":\"a-longer-name\"}}]}";
+
+        fake_reset(f);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?limit=2", 200, page1);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?limit=2&continue=tok%2B1",
+                   200, page2);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?limit=2&continue=tok2", 200,
+                   page3);
+        run(&c, "--server", f->url, "get", "tasks", "--chunk-size", "2", NULL);
+        assert_int_equal(c.rc, 0);
+        /* Widths of the rows seen so far: a later, wider name pushes its row. */
+        assert_string_equal(c.out, "NAME   PHASE     ATTEMPTS   EXIT   AGE\n"
+                                   "a      Pending   0                 <unknown>\n"
+                                   "b      Pending   0                 <unknown>\n"
+                                   "a-longer-name   Pending   0                 <unknown>\n");
+        assert_int_equal(f->requests, 3);
+
+        run(&c, "--server", f->url, "get", "tasks", "--chunk-size=2", "-o", "json", NULL);
+        assert_int_equal(c.rc, 0);
+        json_t *l = load(c.out);
+        assert_string_equal(json_string_value(json_object_get(l, "kind")), "TaskList");
+        assert_string_equal(json_path_string(l, "metadata.resourceVersion"), "9");
+        assert_null(json_path(l, "metadata.continue"));
+        assert_int_equal(json_array_size(json_object_get(l, "items")), 3);
+        json_decref(l);
+
+        /* A page that fails ends it with the server's message. */
+        fake_reset(f);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?limit=2", 200, page1);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?limit=2&continue=tok%2B1",
+                   410,
+                   "{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":"
+                   "\"the continue token has expired (revision 9 was compacted); relist\"}");
+        run(&c, "--server", f->url, "get", "tasks", "--chunk-size", "2", NULL);
+        assert_int_equal(c.rc, 1);
+        assert_non_null(strstr(c.err, "run the command again"));
+        assert_non_null(strstr(c.err, "relist"));
+
+        /* gzip is asked for over the network, not on a unix socket. */
+        _cleanup_free_ char *ae = fake_header(f, 0, "Accept-Encoding");
+        assert_null(ae);
+        fake_reset(f);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?limit=2", 200, page3);
+        run(&c, "--server", f->http_url, "get", "tasks", "--chunk-size", "2", NULL);
+        assert_int_equal(c.rc, 0);
+        _cleanup_free_ char *ae_tcp = fake_header(f, 0, "Accept-Encoding");
+        assert_non_null(ae_tcp);
+        assert_non_null(strstr(ae_tcp, "gzip"));
+
+        /* --chunk-size 0: one request without a limit. */
+        fake_reset(f);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks", 200, list_body);
+        run(&c, "--server", f->url, "get", "tasks", "--chunk-size", "0", NULL);
+        assert_int_equal(c.rc, 0);
+        assert_non_null(strstr(c.out, "hello   Succeeded"));
+
+        const char *bad[] = {"-1", "x", "", "10001"};
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                run(&c, "--server", f->url, "get", "tasks", "--chunk-size", bad[i], NULL);
+                assert_int_equal(c.rc, 2);
+                assert_non_null(strstr(c.err, "--chunk-size"));
+        }
+        capture_release(&c);
+}
+
 static void test_get_watch(void **state)
 {
         struct fake *f = *state;
         struct capture c = {0};
 
         fake_reset(f);
-        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks", 200, list_body);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks?limit=500", 200, list_body);
         /* 410 Gone: the history moved on; get -w watches from now on, which
          * first sends the current objects again. Any other ERROR ends it. */
         fake_route(
@@ -1432,7 +1514,7 @@ static void test_workflow_commands(void **state)
 
         /* get: the workflow columns, also next to a task table. */
         fake_reset(f);
-        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/workflows", 200, list);
+        fake_route(f, "GET", "/apis/berth/v1/namespaces/default/workflows?limit=500", 200, list);
         fake_route(f, "GET", wf_path, 200, etl_failed);
         fake_route(f, "GET", "/apis/berth/v1/namespaces/default/tasks/hello", 200, hello_running);
         run(&c, "--server", f->url, "get", "wf", NULL);
@@ -1570,6 +1652,7 @@ int main(void)
             cmocka_unit_test(test_apply_body_roundtrip),
             cmocka_unit_test(test_apply_invalid_sends_nothing),
             cmocka_unit_test(test_get),
+            cmocka_unit_test(test_get_pages),
             cmocka_unit_test(test_get_watch),
             cmocka_unit_test(test_wait),
             cmocka_unit_test(test_delete),

@@ -213,7 +213,7 @@ static void test_list(void **state)
         _cleanup_free_ char *list = str_printf("{\"kind\":\"TokenList\",\"items\":[%s]}", ci_token);
 
         fake_reset(f);
-        fake_route(f, "GET", TOKENS, 200, list);
+        fake_route(f, "GET", TOKENS "?limit=500", 200, list);
         fake_route(f, "GET", CI, 200, ci_token);
         run(&c, "--server", f->url, "token", "list", NULL);
         assert_int_equal(c.rc, 0);
@@ -236,7 +236,7 @@ static void test_list(void **state)
 
         /* Empty. */
         fake_reset(f);
-        fake_route(f, "GET", TOKENS, 200, "{\"items\":[]}");
+        fake_route(f, "GET", TOKENS "?limit=500", 200, "{\"items\":[]}");
         run(&c, "--server", f->url, "token", "list", NULL);
         assert_int_equal(c.rc, 0);
         assert_string_equal(c.err, "No resources found\n");

@@ -570,6 +570,77 @@ static void test_list_compacted(void **state)
         store_kv_release(&kv);
 }
 
+/* Pages read one snapshot: writes between pages do not show, every key at
+ * the revision comes exactly once, and a compacted revision fails. */
+static void test_list_page(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *prefix = suite_prefix("", "page");
+        char name[8];
+        int64_t rev = 0;
+        for (int i = 0; i < 10; i++) {
+                snprintf(name, sizeof(name), "k%02d", i);
+                _cleanup_free_ char *k = key_in(prefix, name);
+                rev = put_str(k, name, STORE_MUST_NOT_EXIST);
+        }
+        struct store_kvs kvs = {0};
+        bool more = false;
+        struct berth_error err = {0};
+        assert_int_equal(store_list_page(suite.store, prefix, NULL, 0, 4, &kvs, &more, &err), 0);
+        assert_int_equal(kvs.n, 4);
+        assert_true(more);
+        assert_true(kvs.revision >= rev);
+        int64_t at = kvs.revision;
+        _cleanup_free_ char *after = strdup(kvs.items[3].key);
+        assert_string_equal(kvs.items[0].value, "k00");
+        store_kvs_release(&kvs);
+
+        /* Changes after the snapshot: k05 deleted, k04 rewritten, k99 new. */
+        _cleanup_free_ char *k04 = key_in(prefix, "k04");
+        _cleanup_free_ char *k05 = key_in(prefix, "k05");
+        _cleanup_free_ char *k99 = key_in(prefix, "k99");
+        put_str(k04, "new", STORE_ANY_REVISION);
+        assert_int_equal(store_delete(suite.store, k05, STORE_ANY_REVISION, NULL, NULL), 0);
+        put_str(k99, "k99", STORE_MUST_NOT_EXIST);
+
+        assert_int_equal(store_list_page(suite.store, prefix, after, at, 4, &kvs, &more, &err), 0);
+        assert_int_equal(kvs.revision, at);
+        assert_int_equal(kvs.n, 4);
+        assert_true(more);
+        assert_string_equal(kvs.items[0].value, "k04");
+        assert_string_equal(kvs.items[1].value, "k05");
+        free(after);
+        after = strdup(kvs.items[3].key);
+        store_kvs_release(&kvs);
+        assert_int_equal(store_list_page(suite.store, prefix, after, at, 4, &kvs, &more, &err), 0);
+        assert_int_equal(kvs.n, 2); /* k08, k09; not k99 */
+        assert_false(more);
+        assert_string_equal(kvs.items[1].value, "k09");
+        store_kvs_release(&kvs);
+
+        /* Now: k05 gone, k99 there. */
+        assert_int_equal(store_list_page(suite.store, prefix, after, 0, 100, &kvs, &more, &err), 0);
+        assert_int_equal(kvs.n, 3);
+        assert_false(more);
+        assert_string_equal(kvs.items[2].value, "k99");
+        store_kvs_release(&kvs);
+
+        /* Bad arguments. */
+        assert_int_equal(store_list_page(suite.store, prefix, NULL, 0, 0, &kvs, &more, &err),
+                         -EINVAL);
+        assert_int_equal(
+            store_list_page(suite.store, prefix, "/elsewhere", 0, 3, &kvs, &more, &err), -EINVAL);
+        assert_int_equal(store_list_page(suite.store, prefix, NULL, 0, STORE_LIST_PAGE_MAX + 1,
+                                         &kvs, &more, &err),
+                         -EINVAL);
+
+        /* A compacted snapshot. */
+        int64_t now = put_str(k99, "again", STORE_ANY_REVISION);
+        assert_int_equal(store_compact(suite.store, now, NULL), 0);
+        assert_int_equal(store_list_page(suite.store, prefix, after, at, 4, &kvs, &more, &err),
+                         STORE_ERR_COMPACTED);
+}
+
 static void test_revision_monotonic(void **state)
 {
         (void)state;
@@ -1252,6 +1323,7 @@ int main(void)
             cmocka_unit_test(test_guard_deleted),
             cmocka_unit_test(test_list),
             cmocka_unit_test(test_list_compacted),
+            cmocka_unit_test(test_list_page),
             cmocka_unit_test(test_revision_monotonic),
             cmocka_unit_test(test_limits),
             cmocka_unit_test(test_large_values),
