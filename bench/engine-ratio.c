@@ -407,8 +407,8 @@ int main(int argc, char **argv)
                 engine_remove_started(&b);
         if (b.engine_only) {
                 int failures = atomic_load(&b.failures);
-                printf("n=%d concurrency=%d engine %.2fs %.2f/s failures=%d\n", b.n,
-                       b.concurrency, engine_s, b.n / engine_s, failures);
+                printf("n=%d concurrency=%d engine %.2fs %.2f/s failures=%d\n", b.n, b.concurrency,
+                       engine_s, b.n / engine_s, failures);
                 curl_global_cleanup();
                 return failures ? 1 : 0;
         }
