@@ -924,6 +924,9 @@ int api_apply(struct api_objects *o, const struct api_identity *who, const char 
                 rc = api_error_set_reason(err, 409, "Conflict", "%s", aerr.message);
         else if (rc < 0)
                 rc = api_error_from_store(err, rc, &aerr, "apply");
+        for (size_t i = done; i < list.n; i++) /* written in parallel before the error */
+                if (batch[i].rev > last_rev)
+                        last_rev = batch[i].rev;
         for (size_t i = 0; i < done; i++) {
                 const json_t *obj = batch[i].obj;
                 json_t *item = json_pack("{s:s, s:s?, s:s, s:s}", "kind", batch[i].kind->kind,

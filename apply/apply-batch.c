@@ -8,7 +8,8 @@
  * revision: what apply_object's loop body decides), then one store_txn per
  * chunk of objects that store_txn_fit allows. A chunk whose compare fails is
  * read from the store again and planned again (APPLY_RETRIES attempts in
- * all), then applied object by object with apply_object.
+ * all), then applied object by object with apply_object. The chunks of a
+ * segment are committed by up to APPLY_PARALLEL threads.
  *
  * Objects planned from opts->lookup (a cache that may lag) are all compared in
  * their chunk's txn, the unchanged ones with a STORE_OP_CHECK: so an object
@@ -226,6 +227,73 @@ static int commit_chunk(struct store *store, const char *prefix, char *const *ke
         return 0;
 }
 
+/* Chunks in flight at once. On etcd a txn waits for a raft round and a
+ * disk sync: several in flight share them (etcd batches proposals), and the
+ * keys of one segment are distinct, so chunks never conflict with each other.
+ * SQLite takes a whole request in one chunk. */
+#define APPLY_PARALLEL 4
+
+/* The chunks of one segment, committed by up to APPLY_PARALLEL threads. */
+struct chunks {
+        struct store *store;
+        const char *prefix;
+        char *const *keys;
+        struct apply_item *items;
+        struct plan *plans;
+        const struct apply_opts *opts;
+        const size_t *start; /* chunk i is items [start[i], start[i + 1]) */
+        size_t n;
+
+        pthread_mutex_t lock; /* guards what follows */
+        size_t next;          /* the next chunk to commit */
+        size_t failed;        /* the first chunk that failed (n: none) */
+        size_t failed_done;
+        int error;
+        struct berth_error err;
+};
+
+/* Commits chunk i; 0 or its error (recorded when it is the first one). */
+static int chunk_commit(struct chunks *c, size_t i)
+{
+        size_t from = c->start[i], to = c->start[i + 1], len = to - from;
+        struct berth_error err = {0};
+        size_t done = from;
+        _cleanup_free_ struct store_op *ops = calloc(len, sizeof(*ops));
+        _cleanup_free_ size_t *idx = calloc(len, sizeof(*idx));
+        _cleanup_free_ int64_t *revs = calloc(len, sizeof(*revs));
+        int r;
+        if (!ops || !idx || !revs)
+                r = berth_error_set(&err, -ENOMEM, "apply: out of memory");
+        else
+                r = commit_chunk(c->store, c->prefix, c->keys, c->items, c->plans, from, to, ops,
+                                 idx, revs, c->opts, &done, &err);
+        if (r < 0) {
+                LOCK_SCOPE(&c->lock);
+                if (i < c->failed) {
+                        c->failed = i;
+                        c->failed_done = done;
+                        c->error = r;
+                        c->err = err;
+                }
+        }
+        return r;
+}
+
+static void *chunk_thread(void *userdata)
+{
+        struct chunks *c = userdata;
+        for (;;) {
+                size_t i;
+                {
+                        LOCK_SCOPE(&c->lock);
+                        if (c->next >= c->n || c->failed < c->n)
+                                return NULL; /* all taken, or one failed: stop */
+                        i = c->next++;
+                }
+                (void)chunk_commit(c, i);
+        }
+}
+
 /* Plans and writes items [from, to), whose keys are distinct. */
 static int apply_segment(struct store *store, const char *prefix, char *const *keys,
                          struct apply_item *items, struct plan *plans, size_t from, size_t to,
@@ -247,27 +315,54 @@ static int apply_segment(struct store *store, const char *prefix, char *const *k
                         items[i].result = plans[i].result;
                 return 0;
         }
+        /* Chunks: as many objects as the ops of one txn allow. */
         _cleanup_free_ struct store_op *ops = calloc(len, sizeof(*ops));
         _cleanup_free_ size_t *idx = calloc(len, sizeof(*idx));
-        _cleanup_free_ int64_t *revs = calloc(len, sizeof(*revs));
-        if (!ops || !idx || !revs) {
+        _cleanup_free_ size_t *start = calloc(len + 1, sizeof(*start));
+        if (!ops || !idx || !start) {
                 *ret_done = from;
                 return berth_error_set(err, -ENOMEM, "apply: out of memory");
         }
-        /* Chunks: as many objects as the ops of one txn allow. */
+        size_t n = 0;
         for (size_t i = from; i < to;) {
-                size_t n = chunk_ops(keys, plans, i, to, ops, idx);
+                size_t n_ops = chunk_ops(keys, plans, i, to, ops, idx);
                 size_t end = to;
-                if (n > 0) {
-                        size_t fit = store_txn_fit(store, ops, n, opts->fence != NULL);
-                        if (fit < n)
+                if (n_ops > 0) {
+                        size_t fit = store_txn_fit(store, ops, n_ops, opts->fence != NULL);
+                        if (fit < n_ops)
                                 end = idx[fit];
                 }
-                r = commit_chunk(store, prefix, keys, items, plans, i, end, ops, idx, revs, opts,
-                                 ret_done, err);
-                if (r < 0)
-                        return r;
+                start[n++] = i;
                 i = end;
+        }
+        start[n] = to;
+
+        struct chunks c = {
+            .store = store,
+            .prefix = prefix,
+            .keys = keys,
+            .items = items,
+            .plans = plans,
+            .opts = opts,
+            .start = start,
+            .n = n,
+            .failed = n,
+        };
+        pthread_mutex_init(&c.lock, NULL);
+        pthread_t threads[APPLY_PARALLEL - 1];
+        size_t n_threads = 0;
+        for (; n_threads + 1 < APPLY_PARALLEL && n_threads + 1 < n; n_threads++)
+                if (pthread_create(&threads[n_threads], NULL, chunk_thread, &c) != 0)
+                        break; /* fewer threads: still right */
+        chunk_thread(&c);
+        for (size_t i = 0; i < n_threads; i++)
+                pthread_join(threads[i], NULL);
+        pthread_mutex_destroy(&c.lock);
+        if (c.failed < n) {
+                *ret_done = c.failed_done;
+                if (err)
+                        *err = c.err;
+                return c.error;
         }
         return 0;
 }

@@ -118,8 +118,12 @@ struct apply_item {
  * applied one by one with apply_object, so each still gets its own result.
  * An object named twice is applied after the first one was written, as
  * apply_object would see it. Dry run writes nothing.
+ * The transactions of one batch may run in parallel (etcd shares a raft round
+ * between them): objects keep their own results, their revisions need not
+ * follow their order.
  * On error, *ret_done (may be NULL) items have their results (their writes are
- * committed) and none after them was written; err names the object it failed
- * on, as apply_object's does. */
+ * committed); of the objects after them, those with rev > 0 were written too
+ * (a transaction that ran in parallel), the others not; err names the object
+ * it failed on, as apply_object's does. */
 int apply_batch(struct store *store, const char *prefix, struct apply_item *items, size_t n,
                 const struct apply_opts *opts, size_t *ret_done, struct berth_error *err);

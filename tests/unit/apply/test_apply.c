@@ -408,6 +408,54 @@ static void test_batch_lookup_behind(void **state)
                 json_decref(snap.objs[i]);
 }
 
+/* More objects than one SQLite transaction takes (4,096): several chunks,
+ * committed by several threads; every object once, each with its own
+ * revision, and a second pass all unchanged. */
+static void test_batch_chunks(void **state)
+{
+        (void)state;
+        enum { N = 5000 };
+        json_t **objs = calloc(N, sizeof(*objs));
+        struct apply_item *items = calloc(N, sizeof(*items));
+        struct berth_error err = {0};
+        size_t done = 0;
+        static const struct apply_opts none = {0};
+
+        assert_non_null(objs);
+        assert_non_null(items);
+        for (size_t i = 0; i < N; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "c%05zu", i);
+                objs[i] = named(name, "img:1");
+                items[i] = (struct apply_item){.kind = kind_lookup("Task"), .obj = objs[i]};
+        }
+        int64_t before = store_rev();
+        assert_int_equal(apply_batch(store, PREFIX, items, N, &none, &done, &err), 0);
+        assert_int_equal(done, N);
+        assert_int_equal(store_rev(), before + N);
+        bool *seen = calloc(N + 1, sizeof(*seen));
+        assert_non_null(seen);
+        for (size_t i = 0; i < N; i++) {
+                assert_int_equal(items[i].result, APPLY_CREATED);
+                assert_true(items[i].rev > before && items[i].rev <= before + N);
+                assert_false(seen[items[i].rev - before]); /* a revision each */
+                seen[items[i].rev - before] = true;
+        }
+        free(seen);
+        struct store_kvs kvs = {0};
+        assert_int_equal(store_list(store, PREFIX "tasks/default/c", 0, &kvs, &err), 0);
+        assert_int_equal(kvs.n, N);
+        store_kvs_release(&kvs);
+        assert_int_equal(apply_batch(store, PREFIX, items, N, &none, &done, &err), 0);
+        for (size_t i = 0; i < N; i++)
+                assert_int_equal(items[i].result, APPLY_UNCHANGED);
+        assert_int_equal(store_rev(), before + N);
+        for (size_t i = 0; i < N; i++)
+                json_decref(objs[i]);
+        free(objs);
+        free(items);
+}
+
 static int refuse_name(const json_t *current, void *userdata, struct berth_error *err)
 {
         (void)userdata;
@@ -451,6 +499,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_batch_results, setup, teardown),
             cmocka_unit_test_setup_teardown(test_batch_lookup_behind, setup, teardown),
             cmocka_unit_test_setup_teardown(test_batch_check_refuses, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_batch_chunks, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
