@@ -818,6 +818,13 @@ static int authorize_apply(struct api_objects *o, const struct api_identity *who
         return 0;
 }
 
+/* apply_opts.lookup: the API's object cache. */
+static json_t *cache_lookup(const char *key, int64_t *ret_mod_revision, void *userdata)
+{
+        struct api_objects *o = userdata;
+        return object_cache_get(o->cache, key, ret_mod_revision);
+}
+
 int api_apply(struct api_objects *o, const struct api_identity *who, const char *body, size_t len,
               const char *default_ns, bool dry_run, json_t **ret, struct api_error *err)
 {
@@ -886,48 +893,54 @@ int api_apply(struct api_objects *o, const struct api_identity *who, const char 
                 return rc;
 
         _cleanup_json_ json_t *items = json_array();
-        if (!items)
+        _cleanup_free_ struct apply_item *batch = calloc(list.n, sizeof(*batch));
+        if (!items || !batch)
                 return api_error_set(err, 500, "out of memory");
         for (size_t i = 0; i < list.n; i++) {
                 json_t *obj = list.docs[i].object;
                 const struct kind_info *kind =
                     kind_lookup(json_string_value(json_object_get(obj, "kind")));
-                const char *result = NULL;
-                int64_t rev = 0;
-
                 if (!kind)
                         return api_error_set(err, 400, "document %zu: unknown kind", i + 1);
-                manifest_apply_defaults(obj);
-                enum apply_result res;
-                const struct apply_opts opts = {
-                    .dry_run = dry_run,
-                    .transform = o->secrets ? secret_apply_transform : NULL,
-                    .transform_userdata = (void *)o->secrets,
-                };
                 if (!o->secrets && streq(kind->kind, "Secret"))
                         return api_error_set(err, 503,
                                              "secrets are not available: berthd has no key");
-                struct berth_error aerr = {0};
-                rc = apply_object(o->store, o->prefix, kind, obj, &opts, &res, &rev, &aerr);
-                if (rc == -ESTALE) {
-                        rc = api_error_set_reason(err, 409, "Conflict", "%s", aerr.message);
-                        break;
-                }
-                if (rc < 0) {
-                        rc = api_error_from_store(err, rc, &aerr, "apply");
-                        break;
-                }
-                result = apply_result_to_string(res);
-                json_t *item = json_pack("{s:s, s:s?, s:s, s:s}", "kind", kind->kind, "namespace",
-                                         json_path_string(obj, "metadata.namespace"), "name",
-                                         json_path_string(obj, "metadata.name"), "result", result);
+                manifest_apply_defaults(obj);
+                batch[i] = (struct apply_item){.kind = kind, .obj = obj};
+        }
+        /* The whole request in few store transactions (apply_batch); results
+         * per object as apply_object gives them. */
+        const struct apply_opts opts = {
+            .dry_run = dry_run,
+            .transform = o->secrets ? secret_apply_transform : NULL,
+            .transform_userdata = (void *)o->secrets,
+            .lookup = o->cache ? cache_lookup : NULL,
+            .lookup_userdata = o,
+        };
+        struct berth_error aerr = {0};
+        size_t done = 0;
+        rc = apply_batch(o->store, o->prefix, batch, list.n, &opts, &done, &aerr);
+        if (rc == -ESTALE)
+                rc = api_error_set_reason(err, 409, "Conflict", "%s", aerr.message);
+        else if (rc < 0)
+                rc = api_error_from_store(err, rc, &aerr, "apply");
+        for (size_t i = done; i < list.n; i++) /* written in parallel before the error */
+                if (batch[i].rev > last_rev)
+                        last_rev = batch[i].rev;
+        for (size_t i = 0; i < done; i++) {
+                const json_t *obj = batch[i].obj;
+                json_t *item = json_pack("{s:s, s:s?, s:s, s:s}", "kind", batch[i].kind->kind,
+                                         "namespace", json_path_string(obj, "metadata.namespace"),
+                                         "name", json_path_string(obj, "metadata.name"), "result",
+                                         apply_result_to_string(batch[i].result));
                 if (!item)
                         return api_error_set(err, 500, "out of memory");
-                if (rev > 0) {
+                if (batch[i].rev > 0) {
                         char buf[32];
-                        snprintf(buf, sizeof(buf), "%" PRId64, rev);
+                        snprintf(buf, sizeof(buf), "%" PRId64, batch[i].rev);
                         json_object_set_new(item, "resourceVersion", json_string(buf));
-                        last_rev = rev;
+                        if (batch[i].rev > last_rev)
+                                last_rev = batch[i].rev;
                 }
                 json_array_append_new(items, item);
         }

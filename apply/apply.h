@@ -55,6 +55,10 @@ typedef int (*apply_check_fn)(const json_t *current, void *userdata, struct bert
 typedef int (*apply_transform_fn)(json_t *obj, const json_t *current, void *userdata,
                                   struct berth_error *err);
 
+/* The current object at key (a new reference) and its mod revision, or NULL
+ * when there is none. */
+typedef json_t *(*apply_lookup_fn)(const char *key, int64_t *ret_mod_revision, void *userdata);
+
 struct apply_opts {
         bool dry_run;
         const struct store_guard *fence; /* NULL: none */
@@ -65,6 +69,14 @@ struct apply_opts {
         const char *ignore_annotation;
         apply_transform_fn transform; /* NULL: the object is kept as it is */
         void *transform_userdata;
+        /* apply_batch only: where the current objects are looked up first (an
+         * object cache), instead of reading them from the store. What it gives
+         * may be old: every object of a batch is then compared with the
+         * revision it gave when the batch is written (also those left
+         * unchanged), and read from the store again when that fails. NULL: the
+         * store. Not used in a dry run (which reads the store). */
+        apply_lookup_fn lookup;
+        void *lookup_userdata;
 };
 
 /* Whether applying obj over current would change nothing a user owns (spec
@@ -83,3 +95,35 @@ int apply_is_unchanged(const json_t *obj, const json_t *current, const char *ign
 int apply_object(struct store *store, const char *prefix, const struct kind_info *kind,
                  const json_t *obj, const struct apply_opts *opts, enum apply_result *ret_result,
                  int64_t *ret_rev, struct berth_error *err);
+
+/* ---- many objects at once (apply-batch.c) ------------------------------- */
+
+/* One object of apply_batch: kind and obj (validated, defaults filled) in,
+ * result and rev out (rev 0: not written). */
+struct apply_item {
+        const struct kind_info *kind;
+        const json_t *obj;
+        enum apply_result result;
+        int64_t rev;
+};
+
+/* apply_object of items[0..n) in order, with the same results, in few store
+ * round trips: the current objects come from opts->lookup (or one
+ * store_get_many), every change is decided first (check and transform hooks
+ * as apply_object runs them), then written with store_txn in as few
+ * transactions as store_txn_fit allows (SQLite: one per 4,096 objects; etcd:
+ * one per 127 or 1 MiB). A transaction whose compare fails (someone wrote one
+ * of its objects since it was read) writes nothing; its objects are read from
+ * the store again and the transaction retried (APPLY_RETRIES in all), then
+ * applied one by one with apply_object, so each still gets its own result.
+ * An object named twice is applied after the first one was written, as
+ * apply_object would see it. Dry run writes nothing.
+ * The transactions of one batch may run in parallel (etcd shares a raft round
+ * between them): objects keep their own results, their revisions need not
+ * follow their order.
+ * On error, *ret_done (may be NULL) items have their results (their writes are
+ * committed); of the objects after them, those with rev > 0 were written too
+ * (a transaction that ran in parallel), the others not; err names the object
+ * it failed on, as apply_object's does. */
+int apply_batch(struct store *store, const char *prefix, struct apply_item *items, size_t n,
+                const struct apply_opts *opts, size_t *ret_done, struct berth_error *err);

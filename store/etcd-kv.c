@@ -371,6 +371,215 @@ static int etcd_delete(struct store *base, const char *key, int64_t expected,
         return response_revision(&c, resp, ret_revision, err);
 }
 
+/* ---- store_txn and store_get_many ------------------------------------------- */
+
+/* etcd's default --max-txn-ops: a txn holds at most this many compares, this
+ * many success ops and this many failure ops. */
+#define ETCD_TXN_OPS 128
+/* Keys and values per txn before base64 (4/3) and JSON: 1 MiB is about
+ * 1.4 MiB on the wire, under etcd's default --max-request-bytes (1.5 MiB). */
+#define ETCD_TXN_BYTES (1024 * 1024)
+
+/* A compare that holds when the key exists (a delete without CAS must find it). */
+static json_t *cmp_exists(const char *k64)
+{
+        return json_pack("{s:s, s:s, s:s, s:s}", "key", k64, "target", "VERSION", "result",
+                         "GREATER", "version", "0");
+}
+
+/* One op of a txn's success branch. NULL when out of memory. */
+static json_t *txn_request(const struct store_op *op, const char *k64)
+{
+        if (op->type == STORE_OP_DELETE)
+                return json_pack("{s:{s:s}}", "request_delete_range", "key", k64);
+        _cleanup_free_ char *v = etcd_b64(op->value, op->value_len);
+        char lease_s[I64_STR_MAX];
+        i64_format(op->lease, lease_s);
+        return v ? json_pack("{s:{s:s, s:s, s:s}}", "request_put", "key", k64, "value", v, "lease",
+                             lease_s)
+                 : NULL;
+}
+
+/* The body of a store_txn: compares of the guard and of every op with a CAS,
+ * the ops, and a failure branch that reads every key (keys only) and the guard
+ * key, so that a failure can name the op that lost. */
+static json_t *multi_txn_body(const struct store_op *ops, size_t n, const struct store_guard *guard)
+{
+        _cleanup_json_ json_t *compare = json_array(), *success = json_array(),
+                              *failure = json_array();
+        if (!compare || !success || !failure)
+                return NULL;
+        if (guard) {
+                _cleanup_free_ char *g = etcd_b64(guard->key, strlen(guard->key));
+                if (!g || json_array_append_new(compare, cmp_mod(g, guard->mod_revision)) < 0)
+                        return NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *k = etcd_b64(ops[i].key, strlen(ops[i].key));
+                if (!k)
+                        return NULL;
+                json_t *cmp = NULL;
+                if (ops[i].expected_mod_revision != STORE_ANY_REVISION)
+                        cmp = cmp_mod(k, ops[i].expected_mod_revision);
+                else if (ops[i].type == STORE_OP_DELETE)
+                        cmp = cmp_exists(k);
+                if (cmp && json_array_append_new(compare, cmp) < 0)
+                        return NULL;
+                if (ops[i].type != STORE_OP_CHECK &&
+                    json_array_append_new(success, txn_request(&ops[i], k)) < 0)
+                        return NULL;
+                if (json_array_append_new(failure, json_pack("{s:{s:s, s:b}}", "request_range",
+                                                             "key", k, "keys_only", 1)) < 0)
+                        return NULL;
+        }
+        if (guard) {
+                _cleanup_free_ char *g = etcd_b64(guard->key, strlen(guard->key));
+                if (!g || json_array_append_new(
+                              failure, json_pack("{s:{s:s}}", "request_range", "key", g)) < 0)
+                        return NULL;
+        }
+        return json_pack("{s:O, s:O, s:O}", "compare", compare, "success", success, "failure",
+                         failure);
+}
+
+/* Why a txn of multi_txn_body() failed: the guard (-EPERM), or the first op
+ * whose compare lost (-ESTALE, or -ENOENT for a delete of a missing key). */
+static int multi_txn_failed(const struct etcd_call *c, const json_t *resp,
+                            const struct store_op *ops, size_t n, const struct store_guard *guard,
+                            size_t *ret_failed, struct berth_error *err)
+{
+        if (guard) {
+                const json_t *kvs = failure_kvs_at(resp, n);
+                int64_t found = 0;
+                if (json_array_size(kvs) > 0 &&
+                    etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
+                        return etcd_malformed(c, err);
+                if (found != guard->mod_revision)
+                        return store_guard_failed(guard, err);
+        }
+        for (size_t i = 0; i < n; i++) {
+                const json_t *kvs = failure_kvs_at(resp, i);
+                int64_t found = 0;
+                if (json_array_size(kvs) > 0 &&
+                    etcd_json_int64(json_array_get(kvs, 0), "mod_revision", &found) < 0)
+                        return etcd_malformed(c, err);
+                int64_t expected = ops[i].expected_mod_revision;
+                bool deleting = ops[i].type == STORE_OP_DELETE;
+                if (deleting && found == 0) {
+                        *ret_failed = i;
+                        return berth_error_set(err, -ENOENT, "store: delete %s: not found",
+                                               ops[i].key);
+                }
+                if (expected != STORE_ANY_REVISION && found != expected) {
+                        *ret_failed = i;
+                        return store_conflict(err,
+                                              deleting                        ? "delete"
+                                              : ops[i].type == STORE_OP_CHECK ? "check"
+                                                                              : "put",
+                                              ops[i].key, expected, found);
+                }
+        }
+        return etcd_malformed(c, err); /* no compare lost, yet the txn failed */
+}
+
+static int etcd_txn(struct store *base, const struct store_op *ops, size_t n,
+                    const struct store_guard *guard, int64_t *ret_revisions, size_t *ret_failed,
+                    struct berth_error *err)
+{
+        struct etcd_store *s = ES(base);
+        _cleanup_json_ json_t *body = multi_txn_body(ops, n, guard);
+        if (!body)
+                return berth_error_set(err, -ENOMEM, "etcd: txn: out of memory");
+        size_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+                bytes += ops[i].type == STORE_OP_PUT ? ops[i].value_len : 0;
+        char subject[STORE_KEY_MAX + 64];
+        snprintf(subject, sizeof(subject), "%s (and %zu more)", ops[0].key, n - 1);
+        struct etcd_call c = {
+            .op = "txn", .subject = subject, .path = "/v3/kv/txn", .value_len = bytes};
+        _cleanup_json_ json_t *resp = NULL;
+        int r = etcd_call(s, &c, body, &resp, err);
+        if (r < 0)
+                return r;
+        if (!etcd_json_bool(resp, "succeeded"))
+                return multi_txn_failed(&c, resp, ops, n, guard, ret_failed, err);
+        int64_t rev = 0;
+        r = response_revision(&c, resp, &rev, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; ret_revisions && i < n; i++)
+                ret_revisions[i] =
+                    ops[i].type == STORE_OP_CHECK ? 0 : rev; /* one txn, one revision */
+        return 0;
+}
+
+/* Reads keys[0..n) (n <= ETCD_TXN_OPS) in one txn without compares. */
+static int get_chunk(struct etcd_store *s, const char *const *keys, size_t n, struct store_kv *ret,
+                     struct berth_error *err)
+{
+        _cleanup_json_ json_t *success = json_array();
+        if (!success)
+                return berth_error_set(err, -ENOMEM, "etcd: get: out of memory");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *k = etcd_b64(keys[i], strlen(keys[i]));
+                if (!k || json_array_append_new(
+                              success, json_pack("{s:{s:s}}", "request_range", "key", k)) < 0)
+                        return berth_error_set(err, -ENOMEM, "etcd: get: out of memory");
+        }
+        _cleanup_json_ json_t *body = json_pack("{s:O}", "success", success);
+        if (!body)
+                return berth_error_set(err, -ENOMEM, "etcd: get: out of memory");
+        struct etcd_call c = {
+            .op = "get", .subject = keys[0], .path = "/v3/kv/txn", .idempotent = true};
+        _cleanup_json_ json_t *resp = NULL;
+        int r = etcd_call(s, &c, body, &resp, err);
+        if (r < 0)
+                return r;
+        const json_t *responses = json_object_get(resp, "responses");
+        if (json_array_size(responses) != n)
+                return etcd_malformed(&c, err);
+        for (size_t i = 0; i < n; i++) {
+                const json_t *kvs = json_object_get(
+                    json_object_get(json_array_get(responses, i), "response_range"), "kvs");
+                if (kvs && !json_is_array(kvs))
+                        return etcd_malformed(&c, err);
+                if (json_array_size(kvs) == 0)
+                        continue;
+                r = etcd_parse_kv(json_array_get(kvs, 0), &ret[i]);
+                if (r == -ENOMEM)
+                        return berth_error_set(err, r, "etcd: get %s: out of memory", keys[i]);
+                if (r < 0)
+                        return etcd_malformed(&c, err);
+        }
+        return 0;
+}
+
+static int etcd_get_many(struct store *base, const char *const *keys, size_t n,
+                         struct store_kv *ret, struct berth_error *err)
+{
+        struct etcd_store *s = ES(base);
+        size_t chunk = ETCD_TXN_OPS;
+        for (size_t i = 0; i < n;) {
+                size_t k = n - i < chunk ? n - i : chunk;
+                int r = get_chunk(s, keys + i, k, ret + i, err);
+                if (r == -E2BIG && k > 1) {
+                        /* large values: fewer per response */
+                        for (size_t j = i; j < i + k; j++)
+                                store_kv_release(&ret[j]);
+                        berth_error_clear(err);
+                        chunk = k / 2;
+                        continue;
+                }
+                if (r < 0) {
+                        for (size_t j = 0; j < n; j++)
+                                store_kv_release(&ret[j]);
+                        return r;
+                }
+                i += k;
+        }
+        return 0;
+}
+
 int etcd_revision(struct store *base, int64_t *ret_revision, struct berth_error *err)
 {
         struct etcd_store *s = ES(base);
@@ -498,6 +707,8 @@ static const struct store_ops etcd_ops = {
     .list_page = etcd_list_page,
     .put = etcd_put,
     .delete = etcd_delete,
+    .txn = etcd_txn,
+    .get_many = etcd_get_many,
     .revision = etcd_revision,
     .compact = etcd_compact,
     .lease_grant = etcd_lease_grant,
@@ -529,6 +740,9 @@ int store_etcd_open(const char *url, struct store **ret, struct berth_error *err
         if (!s)
                 return berth_error_set(err, -ENOMEM, "store %s: out of memory", where);
         s->base.ops = &etcd_ops;
+        s->base.txn_ops_max = ETCD_TXN_OPS;
+        s->base.txn_bytes_max = ETCD_TXN_BYTES;
+        s->base.txn_guard_is_op = true;
         s->url = u;
         u = (struct etcd_url){0};
         s->n_endpoints = strv_length(s->url.endpoints);

@@ -256,16 +256,14 @@ int sq_write_done(struct sq_store *s, int r, int64_t rev, int64_t *ret_revision)
         return 0;
 }
 
-static int put_locked(struct sq_store *s, const char *key, const char *value, size_t value_len,
-                      int64_t expected, int64_t lease, const struct store_guard *guard,
-                      int64_t *ret_rev, struct berth_error *err)
+/* A put of key at revision rev, given its newest state cur. */
+static int put_at_locked(struct sq_store *s, const char *key, const char *value, size_t value_len,
+                         int64_t expected, int64_t lease, const struct latest *cur, int64_t rev,
+                         struct berth_error *err)
 {
-        struct latest cur;
-        int r = write_begin_locked(s, key, guard, &cur, err);
-        if (r < 0)
-                return r;
+        int r;
         if (expected != STORE_ANY_REVISION) {
-                int64_t found = cur.exists ? cur.rev : 0;
+                int64_t found = cur->exists ? cur->rev : 0;
                 if (found != expected)
                         return store_conflict(err, "put", key, expected, found);
         }
@@ -280,10 +278,94 @@ static int put_locked(struct sq_store *s, const char *key, const char *value, si
                                                " not found (expired or revoked)",
                                                key, lease);
         }
+        return sq_insert_locked(s, rev, key, value, value_len, cur->exists ? cur->create_rev : rev,
+                                cur->exists ? cur->rev : 0, false, lease,
+                                cur->exists ? cur->version + 1 : 1, err);
+}
+
+/* A delete of key at revision rev, given its newest state cur. */
+static int delete_at_locked(struct sq_store *s, const char *key, int64_t expected,
+                            const struct latest *cur, int64_t rev, struct berth_error *err)
+{
+        if (!cur->exists)
+                return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
+        if (expected != STORE_ANY_REVISION && cur->rev != expected)
+                return store_conflict(err, "delete", key, expected, cur->rev);
+        return sq_insert_locked(s, rev, key, NULL, 0, cur->create_rev, cur->rev, true, 0, 0, err);
+}
+
+/* store_txn: one SQLite transaction, one log row (and revision) per op. A
+ * failed op rolls back the rows before it; s->rev moves only on commit. */
+static int txn_locked(struct sq_store *s, const struct store_op *ops, size_t n,
+                      const struct store_guard *guard, int64_t *ret_revisions, int64_t *ret_last,
+                      size_t *ret_failed, struct berth_error *err)
+{
+        int r = sq_exec_locked(s, ST_BEGIN, "begin", err);
+        if (r < 0)
+                return r;
+        int64_t rev = s->rev;
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                const struct store_op *op = &ops[i];
+                struct latest cur;
+                r = write_begin_locked(s, op->key, i == 0 ? guard : NULL, &cur, err);
+                if (r < 0)
+                        break;
+                if (op->type == STORE_OP_CHECK) {
+                        int64_t found = cur.exists ? cur.rev : 0;
+                        if (found != op->expected_mod_revision)
+                                r = store_conflict(err, "check", op->key, op->expected_mod_revision,
+                                                   found);
+                        if (ret_revisions)
+                                ret_revisions[i] = 0;
+                } else {
+                        rev++;
+                        if (op->type == STORE_OP_PUT)
+                                r = put_at_locked(s, op->key, op->value, op->value_len,
+                                                  op->expected_mod_revision, op->lease, &cur, rev,
+                                                  err);
+                        else
+                                r = delete_at_locked(s, op->key, op->expected_mod_revision, &cur,
+                                                     rev, err);
+                        if (ret_revisions)
+                                ret_revisions[i] = rev;
+                }
+                if (r == -ESTALE || r == -ENOENT)
+                        *ret_failed = i;
+        }
+        r = sq_txn_end_locked(s, r, err);
+        if (r < 0)
+                return r;
+        *ret_last = rev > s->rev ? rev : 0;
+        s->rev = rev;
+        return 0;
+}
+
+static int sq_txn(struct store *base, const struct store_op *ops, size_t n,
+                  const struct store_guard *guard, int64_t *ret_revisions, size_t *ret_failed,
+                  struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        int64_t rev = 0;
+        int r;
+        {
+                LOCK_SCOPE(&s->lock);
+                r = txn_locked(s, ops, n, guard, ret_revisions, &rev, ret_failed, err);
+        }
+        if (r >= 0 && rev == 0)
+                return 0; /* checks only: nothing was written */
+        return sq_write_done(s, r, rev, NULL);
+}
+
+static int put_locked(struct sq_store *s, const char *key, const char *value, size_t value_len,
+                      int64_t expected, int64_t lease, const struct store_guard *guard,
+                      int64_t *ret_rev, struct berth_error *err)
+{
+        struct latest cur;
+        int r = write_begin_locked(s, key, guard, &cur, err);
+        if (r < 0)
+                return r;
         int64_t rev = s->rev + 1;
-        r = sq_insert_locked(s, rev, key, value, value_len, cur.exists ? cur.create_rev : rev,
-                             cur.exists ? cur.rev : 0, false, lease,
-                             cur.exists ? cur.version + 1 : 1, err);
+        r = put_at_locked(s, key, value, value_len, expected, lease, &cur, rev, err);
         if (r < 0)
                 return r;
         s->rev = rev;
@@ -312,12 +394,8 @@ static int delete_locked(struct sq_store *s, const char *key, int64_t expected,
         int r = write_begin_locked(s, key, guard, &cur, err);
         if (r < 0)
                 return r;
-        if (!cur.exists)
-                return berth_error_set(err, -ENOENT, "store: delete %s: not found", key);
-        if (expected != STORE_ANY_REVISION && cur.rev != expected)
-                return store_conflict(err, "delete", key, expected, cur.rev);
         int64_t rev = s->rev + 1;
-        r = sq_insert_locked(s, rev, key, NULL, 0, cur.create_rev, cur.rev, true, 0, 0, err);
+        r = delete_at_locked(s, key, expected, &cur, rev, err);
         if (r < 0)
                 return r;
         s->rev = rev;
@@ -512,6 +590,23 @@ static int sq_list_page(struct store *base, const char *prefix, const char *afte
         return 0;
 }
 
+static int sq_get_many(struct store *base, const char *const *keys, size_t n, struct store_kv *ret,
+                       struct berth_error *err)
+{
+        struct sq_store *s = SQ(base);
+        LOCK_SCOPE(&s->lock);
+        for (size_t i = 0; i < n; i++) {
+                struct latest l;
+                int r = latest_locked(s, keys[i], &l, &ret[i], err);
+                if (r < 0) {
+                        for (size_t j = 0; j <= i; j++)
+                                store_kv_release(&ret[j]);
+                        return r;
+                }
+        }
+        return 0;
+}
+
 static int sq_revision(struct store *base, int64_t *ret_revision, struct berth_error *err)
 {
         (void)err;
@@ -548,6 +643,8 @@ static const struct store_ops sqlite_ops = {
     .list_page = sq_list_page,
     .put = sq_put,
     .delete = sq_delete,
+    .txn = sq_txn,
+    .get_many = sq_get_many,
     .revision = sq_revision,
     .compact = sq_compact,
     .lease_grant = sq_lease_grant,
@@ -708,6 +805,10 @@ int store_sqlite_open(const char *location, struct store **ret, struct berth_err
         if (!s)
                 return berth_error_set(err, -ENOMEM, "store sqlite:%s: out of memory", location);
         s->base.ops = &sqlite_ops;
+        /* One SQLite transaction takes any number of rows; these keep one
+         * transaction's memory (the encoded values) and lock time bounded. */
+        s->base.txn_ops_max = 4096;
+        s->base.txn_bytes_max = 64 * 1024 * 1024;
         pthread_mutex_init(&s->lock, NULL);
         pthread_mutex_init(&s->wlock, NULL);
         pthread_cond_init(&s->wcond, NULL);

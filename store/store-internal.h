@@ -40,6 +40,14 @@ struct store_ops {
         int (*delete)(struct store *s, const char *key, int64_t expected_mod_revision,
                       const struct store_guard *guard, int64_t *ret_revision,
                       struct berth_error *err);
+        /* ops: validated (distinct keys, CAS values, leases), values as stored;
+         * n <= txn_ops_max; *ret_failed set on -ESTALE/-ENOENT of an op. */
+        int (*txn)(struct store *s, const struct store_op *ops, size_t n,
+                   const struct store_guard *guard, int64_t *ret_revisions, size_t *ret_failed,
+                   struct berth_error *err);
+        /* ret: n zeroed kvs; keys validated. Values as stored (store.c inflates). */
+        int (*get_many)(struct store *s, const char *const *keys, size_t n, struct store_kv *ret,
+                        struct berth_error *err);
         int (*revision)(struct store *s, int64_t *ret_revision, struct berth_error *err);
         int (*compact)(struct store *s, int64_t revision, struct berth_error *err);
         int (*lease_grant)(struct store *s, int64_t ttl_seconds, int64_t *ret_id,
@@ -53,6 +61,11 @@ struct store_ops {
 
 struct store {
         const struct store_ops *ops;
+        /* One store_txn's limits (store_txn_fit): ops (a guard takes one more
+         * on etcd, where it is a compare) and bytes of keys and values. */
+        size_t txn_ops_max;
+        size_t txn_bytes_max;
+        bool txn_guard_is_op;
 };
 
 struct store_watch {

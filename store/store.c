@@ -331,6 +331,194 @@ int store_delete(struct store *s, const char *key, int64_t expected_mod_revision
         return store_delete_guarded(s, key, expected_mod_revision, NULL, ret_revision, err);
 }
 
+/* ---- transactions ---------------------------------------------------------- */
+
+/* Bytes one op counts for in a txn's size limit (before compression). */
+static size_t op_bytes(const struct store_op *op)
+{
+        return strlen(op->key) + (op->type == STORE_OP_PUT ? op->value_len : 0);
+}
+
+size_t store_txn_fit(struct store *s, const struct store_op *ops, size_t n, bool guarded)
+{
+        size_t max_ops = s->txn_ops_max;
+        if (guarded && s->txn_guard_is_op && max_ops > 1)
+                max_ops--;
+        size_t bytes = 0, i = 0;
+        for (; i < n && i < max_ops; i++) {
+                bytes += op_bytes(&ops[i]);
+                if (i > 0 && bytes > s->txn_bytes_max)
+                        break;
+        }
+        return i;
+}
+
+static int key_ptr_cmp(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* -EINVAL when two ops name the same key (etcd refuses such a txn; on SQLite
+ * the second would not see the first's compare). */
+static int check_distinct(const struct store_op *ops, size_t n, struct berth_error *err)
+{
+        _cleanup_free_ const char **keys = calloc(n, sizeof(*keys));
+        if (!keys)
+                return berth_error_set(err, -ENOMEM, "store: txn: out of memory");
+        for (size_t i = 0; i < n; i++)
+                keys[i] = ops[i].key;
+        qsort(keys, n, sizeof(*keys), key_ptr_cmp);
+        for (size_t i = 1; i < n; i++)
+                if (streq(keys[i - 1], keys[i]))
+                        return berth_error_set(err, -EINVAL, "store: txn: key %s is written twice",
+                                               keys[i]);
+        return 0;
+}
+
+/* The stored bytes of a put's value: *ret_stored NULL when stored as it is. */
+static int encode_value(const char *key, const char *value, size_t value_len, char **ret_stored,
+                        size_t *ret_stored_len, struct berth_error *err)
+{
+        if (value_len > STORE_VALUE_PLAIN_MAX)
+                return berth_error_set(err, -E2BIG,
+                                       "store: put %s: value is %zu bytes, more than the "
+                                       "limit of %d bytes",
+                                       key, value_len, STORE_VALUE_PLAIN_MAX);
+        int r = store_value_encode(value, value_len, ret_stored, ret_stored_len);
+        if (r < 0)
+                return berth_error_set(err, r, "store: put %s: compress value: %s", key,
+                                       strerror(-r));
+        if (*ret_stored_len > STORE_VALUE_MAX) {
+                free(*ret_stored);
+                *ret_stored = NULL;
+                return berth_error_set(err, -E2BIG,
+                                       "store: put %s: value is %zu bytes, more than the limit "
+                                       "of %d bytes stored (compressed or not)",
+                                       key, value_len, STORE_VALUE_MAX);
+        }
+        return 0;
+}
+
+static void stored_values_free(char **stored, size_t n)
+{
+        for (size_t i = 0; stored && i < n; i++)
+                free(stored[i]);
+        free(stored);
+}
+
+int store_txn(struct store *s, const struct store_op *ops, size_t n,
+              const struct store_guard *guard, int64_t *ret_revisions, size_t *ret_failed,
+              struct berth_error *err)
+{
+        if (n == 0 || !ops)
+                return berth_error_set(err, -EINVAL, "store: txn: no ops given");
+        int r = check_guard(guard, err);
+        if (r < 0)
+                return r;
+        if (n > 1 && store_txn_fit(s, ops, n, guard != NULL) < n)
+                return berth_error_set(err, -E2BIG,
+                                       "store: txn: %zu ops are more than one transaction of "
+                                       "this store takes (see store_txn_fit)",
+                                       n);
+        for (size_t i = 0; i < n; i++) {
+                const struct store_op *op = &ops[i];
+                r = check_write(op->key, op->expected_mod_revision, NULL, err);
+                if (r < 0)
+                        return r;
+                if (op->type == STORE_OP_DELETE) {
+                        if (op->expected_mod_revision == STORE_MUST_NOT_EXIST)
+                                return berth_error_set(
+                                    err, -EINVAL,
+                                    "store: delete %s: expected revision 0 can never match",
+                                    op->key);
+                } else if (op->type == STORE_OP_PUT) {
+                        if (!op->value && op->value_len > 0)
+                                return berth_error_set(err, -EINVAL,
+                                                       "store: put %s: no value given", op->key);
+                        if (op->lease < 0)
+                                return berth_error_set(err, -EINVAL,
+                                                       "store: put %s: invalid lease %" PRId64,
+                                                       op->key, op->lease);
+                } else if (op->type == STORE_OP_CHECK) {
+                        if (op->expected_mod_revision == STORE_ANY_REVISION)
+                                return berth_error_set(
+                                    err, -EINVAL,
+                                    "store: check %s: a check needs an expected revision", op->key);
+                } else {
+                        return berth_error_set(err, -EINVAL, "store: txn: op %zu: unknown type", i);
+                }
+        }
+        r = check_distinct(ops, n, err);
+        if (r < 0)
+                return r;
+
+        /* The values as stored: compressed where store_put would. */
+        _cleanup_free_ struct store_op *enc = calloc(n, sizeof(*enc));
+        char **stored = calloc(n, sizeof(*stored));
+        if (!enc || !stored) {
+                free(stored);
+                return berth_error_set(err, -ENOMEM, "store: txn: out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+                enc[i] = ops[i];
+                if (ops[i].type != STORE_OP_PUT)
+                        continue;
+                if (!enc[i].value)
+                        enc[i].value = "";
+                size_t stored_len = 0;
+                r = encode_value(ops[i].key, enc[i].value, ops[i].value_len, &stored[i],
+                                 &stored_len, err);
+                if (r < 0) {
+                        stored_values_free(stored, n);
+                        return r;
+                }
+                if (stored[i]) {
+                        enc[i].value = stored[i];
+                        enc[i].value_len = stored_len;
+                }
+        }
+        size_t failed = 0;
+        _cleanup_free_ int64_t *revs = calloc(n, sizeof(*revs));
+        if (!revs) {
+                stored_values_free(stored, n);
+                return berth_error_set(err, -ENOMEM, "store: txn: out of memory");
+        }
+        int64_t start = metrics_now_ns();
+        r = counted("txn", start, s->ops->txn(s, enc, n, guard, revs, &failed, err));
+        stored_values_free(stored, n);
+        if (r >= 0 && ret_revisions)
+                memcpy(ret_revisions, revs, n * sizeof(*revs));
+        if ((r == -ESTALE || r == -ENOENT) && ret_failed)
+                *ret_failed = failed;
+        return r;
+}
+
+int store_get_many(struct store *s, const char *const *keys, size_t n, struct store_kv *ret,
+                   struct berth_error *err)
+{
+        if (!ret || (n > 0 && !keys))
+                return berth_error_set(err, -EINVAL, "store: get: no keys or output given");
+        for (size_t i = 0; i < n; i++) {
+                ret[i] = (struct store_kv){0};
+                int r = check_key(keys[i], err);
+                if (r < 0)
+                        return r;
+        }
+        if (n == 0)
+                return 0;
+        int64_t start = metrics_now_ns();
+        int r = counted("get_many", start, s->ops->get_many(s, keys, n, ret, err));
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                r = store_kv_inflate(&ret[i], NULL, err);
+                if (r < 0)
+                        berth_error_prefix(err, "store: get");
+        }
+        if (r < 0)
+                for (size_t i = 0; i < n; i++)
+                        store_kv_release(&ret[i]);
+        return r;
+}
+
 int store_revision(struct store *s, int64_t *ret_revision, struct berth_error *err)
 {
         if (!ret_revision)
@@ -442,7 +630,11 @@ int store_watch_deliver(struct store_watch *w, struct store_event *events, size_
                         w->fn(NULL, 0, r, w->userdata);
                         return r;
                 }
-                if (inflated >= WATCH_INFLATED_MAX && i + 1 < n) {
+                /* Split only between revisions: a revision (an etcd txn of many
+                 * keys) reaches the callback whole, so that a watcher that has seen
+                 * revision R has seen all of R (object caches, resumes from R). */
+                if (inflated >= WATCH_INFLATED_MAX && i + 1 < n &&
+                    events[i + 1].kv.mod_revision != events[i].kv.mod_revision) {
                         w->fn(events + from, i + 1 - from, 0, w->userdata);
                         events_drop_values(events + from, i + 1 - from);
                         from = i + 1;

@@ -130,6 +130,58 @@ int store_delete_guarded(struct store *s, const char *key, int64_t expected_mod_
                          const struct store_guard *guard, int64_t *ret_revision,
                          struct berth_error *err);
 
+/* ---- transactions (many keys at once) ---------------------------------- */
+
+/* One op of a store_txn: a put or a delete of key with the CAS rule of
+ * store_put / store_delete (expected_mod_revision: a revision,
+ * STORE_MUST_NOT_EXIST for a put that creates, STORE_ANY_REVISION: no check;
+ * a delete never takes STORE_MUST_NOT_EXIST), or a check: a compare of key
+ * with expected_mod_revision (a revision or STORE_MUST_NOT_EXIST) that writes
+ * nothing, so that a transaction holds only if keys it does not write are
+ * still as the caller saw them. Strings are borrowed. */
+enum store_op_type { STORE_OP_PUT, STORE_OP_DELETE, STORE_OP_CHECK };
+struct store_op {
+        enum store_op_type type;
+        const char *key;
+        const char *value; /* put only; value_len bytes (compressed as store_put does) */
+        size_t value_len;
+        int64_t expected_mod_revision;
+        int64_t lease; /* put only: 0 or a lease id */
+};
+
+/* How many of ops[0..n) (at least 1 when n > 0) fit, in order, into one
+ * store_txn of this backend: its limits on ops per transaction and on the
+ * bytes of one request (SQLite: 4096 ops, 64 MiB; etcd: 128 ops less one for
+ * a guard, and 1 MiB of keys and values before base64, under etcd's default
+ * --max-txn-ops and --max-request-bytes). The size is counted before
+ * compression, so what fits here fits as stored. */
+size_t store_txn_fit(struct store *s, const struct store_op *ops, size_t n, bool guarded);
+
+/* Writes ops[0..n) atomically: every compare holds and every op is written, or
+ * nothing is. Keys must be distinct (-EINVAL). guard: NULL or a fence, as
+ * store_put_guarded (-EPERM first when it failed). A failed compare is -ESTALE
+ * (-ENOENT: a delete of a missing key) and *ret_failed (may be NULL) is the
+ * index of the first op that failed; the message names its key. -E2BIG when
+ * more than store_txn_fit() ops are given (a single op: the store_put rule).
+ * On success ret_revisions[i] (the array may be NULL) is op i's revision (0
+ * for a check): one revision for all of them on etcd (one txn), consecutive
+ * revisions in op order on SQLite (one row each, one SQLite transaction); a
+ * txn of checks only writes nothing and takes no revision. Watchers see the
+ * ops in revision order, then key order inside one revision, and never half
+ * of a revision in one callback call (see store_watch). */
+int store_txn(struct store *s, const struct store_op *ops, size_t n,
+              const struct store_guard *guard, int64_t *ret_revisions, size_t *ret_failed,
+              struct berth_error *err);
+
+/* store_get of n keys at once (distinct or not), in as few round trips as the
+ * backend allows (etcd: one txn of reads per 128 keys; each key's value is
+ * consistent, the keys are not read at one revision unless they fit in one
+ * txn). ret[i] is key i's value, or all zero (key NULL) when it does not
+ * exist. -EPROTO as store_get. On failure ret is all zero. Caller frees every
+ * ret[i] with store_kv_release(). */
+int store_get_many(struct store *s, const char *const *keys, size_t n, struct store_kv *ret,
+                   struct berth_error *err);
+
 /* Current revision (the last write's). */
 int store_revision(struct store *s, int64_t *ret_revision, struct berth_error *err);
 /* Forgets history before 'revision': lists and watches from older revisions then
@@ -159,7 +211,8 @@ struct store_event {
         struct store_kv prev_kv; /* the value before this event; key NULL when there was none */
 };
 
-/* Receives events in revision order, batched (n >= 1). Called on a thread
+/* Receives events in revision order, batched (n >= 1); all events of one
+ * revision (a store_txn on etcd) come in one call. Called on a thread
  * owned by the store, never concurrently for the same watch, with no store
  * lock held: it may call other store functions and may cancel *other* watches,
  * but must not call store_watch_cancel on its own watch nor store_free. It

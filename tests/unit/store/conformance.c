@@ -53,6 +53,7 @@ struct ev {
         char *prev_key;
         char *prev_value;
         int64_t prev_mod, prev_version;
+        int call; /* which callback call brought it (1, 2, ...) */
 };
 
 struct collector {
@@ -135,6 +136,7 @@ static void collect_fn(const struct store_event *events, size_t n, int error, vo
                     .prev_value = dup_or_null(e->prev_kv.value),
                     .prev_mod = e->prev_kv.mod_revision,
                     .prev_version = e->prev_kv.version,
+                    .call = c->calls,
                 };
         }
         pthread_cond_broadcast(&c->c);
@@ -712,6 +714,333 @@ static void test_limits(void **state)
         int64_t id = -7;
         assert_int_equal(store_lease_grant(suite.store, 0, &id, NULL), -EINVAL);
         assert_int_equal(id, -7);
+}
+
+/* ---- transactions (store_txn, store_get_many) ------------------------------ */
+
+#define TXN_KEYS 300
+
+/* Commits ops[0..n) in as many txns as store_txn_fit says; revs[i] per op. */
+static size_t txn_all(struct store_op *ops, size_t n, int64_t *revs)
+{
+        size_t txns = 0;
+        for (size_t i = 0; i < n; txns++) {
+                size_t m = store_txn_fit(suite.store, ops + i, n - i, false);
+                assert_true(m >= 1);
+                struct berth_error err = {0};
+                int r = store_txn(suite.store, ops + i, m, NULL, revs + i, NULL, &err);
+                if (r < 0)
+                        print_error("txn: %s\n", err.message);
+                assert_int_equal(r, 0);
+                i += m;
+        }
+        return txns;
+}
+
+/* Many keys in few txns: every value reads back (store_get_many), revisions
+ * are one per txn on etcd and one per op on SQLite, and a watch from before
+ * the batch sees every key exactly once, each revision in one callback call. */
+static void test_txn_many(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *prefix = suite_prefix("", "txn_many");
+        char *keys[TXN_KEYS + 1];
+        char *values[TXN_KEYS];
+        struct store_op ops[TXN_KEYS];
+        int64_t revs[TXN_KEYS];
+        for (size_t i = 0; i < TXN_KEYS; i++) {
+                keys[i] = str_printf("%sk%04zu", prefix, i);
+                /* Every 50th value is large: stored compressed, inflated on reads. */
+                size_t len = 0;
+                values[i] =
+                    i % 50 == 7 ? sample_workflow_json(60, &len) : str_printf("value %zu", i);
+                assert_non_null(keys[i]);
+                assert_non_null(values[i]);
+                ops[i] = (struct store_op){.type = STORE_OP_PUT,
+                                           .key = keys[i],
+                                           .value = values[i],
+                                           .value_len = strlen(values[i]),
+                                           .expected_mod_revision = STORE_MUST_NOT_EXIST};
+        }
+        keys[TXN_KEYS] = key_in(prefix, "missing");
+
+        int64_t before = current_revision();
+        struct collector c;
+        collector_init(&c);
+        struct store_watch *w = watch_or_fail(prefix, before + 1, &c);
+
+        size_t fit = store_txn_fit(suite.store, ops, TXN_KEYS, false);
+        if (is_sqlite())
+                assert_int_equal(fit, TXN_KEYS); /* one SQLite transaction */
+        else
+                assert_int_equal(fit, 128); /* etcd's --max-txn-ops */
+        assert_int_equal(store_txn_fit(suite.store, ops, TXN_KEYS, true), is_sqlite() ? 300 : 127);
+        size_t txns = txn_all(ops, TXN_KEYS, revs);
+        assert_int_equal(txns, is_sqlite() ? 1 : 3);
+        for (size_t i = 1; i < TXN_KEYS; i++) {
+                if (is_sqlite())
+                        assert_int_equal(revs[i], revs[i - 1] + 1);
+                else if (i % 128 != 0)
+                        assert_int_equal(revs[i], revs[i - 1]);
+                else
+                        assert_true(revs[i] > revs[i - 1]);
+        }
+        assert_true(revs[0] > before);
+
+        struct store_kv got[TXN_KEYS + 1];
+        struct berth_error err = {0};
+        assert_int_equal(
+            store_get_many(suite.store, (const char *const *)keys, TXN_KEYS + 1, got, &err), 0);
+        for (size_t i = 0; i < TXN_KEYS; i++) {
+                assert_non_null(got[i].key);
+                assert_string_equal(got[i].key, keys[i]);
+                assert_int_equal(got[i].value_len, strlen(values[i]));
+                assert_string_equal(got[i].value, values[i]);
+                assert_int_equal(got[i].mod_revision, revs[i]);
+                assert_int_equal(got[i].create_revision, revs[i]);
+                assert_int_equal(got[i].version, 1);
+                store_kv_release(&got[i]);
+        }
+        assert_null(got[TXN_KEYS].key); /* missing: all zero */
+        assert_int_equal(got[TXN_KEYS].mod_revision, 0);
+
+        /* The watch: each key once, in revision order then key order. */
+        assert_true(collector_wait(&c, TXN_KEYS, 10000));
+        store_watch_cancel(w);
+        assert_int_equal(c.errors, 0);
+        assert_int_equal(c.n, TXN_KEYS);
+        for (size_t i = 0; i < TXN_KEYS; i++) {
+                assert_string_equal(c.evs[i].key, keys[i]);
+                assert_int_equal(c.evs[i].mod, revs[i]);
+                assert_string_equal(c.evs[i].value, values[i]);
+                if (i > 0 && c.evs[i].mod == c.evs[i - 1].mod)
+                        assert_int_equal(c.evs[i].call, c.evs[i - 1].call);
+        }
+        collector_release(&c);
+
+        /* A watch resumed from the revision just before the batch, after it:
+         * every object once (history replay). */
+        collector_init(&c);
+        w = watch_or_fail(prefix, before + 1, &c);
+        assert_true(collector_wait(&c, TXN_KEYS, 10000));
+        /* Nothing more arrives after a live write: no repeats. */
+        _cleanup_free_ char *last = key_in(prefix, "zz-live");
+        int64_t live = put_str(last, "live", STORE_MUST_NOT_EXIST);
+        assert_true(collector_wait(&c, TXN_KEYS + 1, 5000));
+        store_watch_cancel(w);
+        assert_int_equal(c.n, TXN_KEYS + 1);
+        for (size_t i = 0; i < TXN_KEYS; i++)
+                assert_string_equal(c.evs[i].key, keys[i]);
+        assert_int_equal(c.evs[TXN_KEYS].mod, live);
+        collector_release(&c);
+
+        /* Updates and deletes in one txn, with CAS on what was read. */
+        struct store_op upd[3] = {
+            {.type = STORE_OP_PUT,
+             .key = keys[0],
+             .value = "v2",
+             .value_len = 2,
+             .expected_mod_revision = revs[0]},
+            {.type = STORE_OP_DELETE, .key = keys[1], .expected_mod_revision = revs[1]},
+            {.type = STORE_OP_DELETE, .key = keys[2], .expected_mod_revision = STORE_ANY_REVISION},
+        };
+        int64_t urevs[3];
+        assert_int_equal(store_txn(suite.store, upd, 3, NULL, urevs, NULL, &err), 0);
+        assert_int_equal(store_get_many(suite.store, (const char *const *)keys, 3, got, &err), 0);
+        assert_string_equal(got[0].value, "v2");
+        assert_int_equal(got[0].version, 2);
+        assert_int_equal(got[0].mod_revision, urevs[0]);
+        assert_int_equal(got[0].create_revision, revs[0]);
+        assert_null(got[1].key);
+        assert_null(got[2].key);
+        store_kv_release(&got[0]);
+
+        for (size_t i = 0; i < TXN_KEYS; i++) {
+                free(keys[i]);
+                free(values[i]);
+        }
+        free(keys[TXN_KEYS]);
+}
+
+/* One op that fails its compare: nothing of the txn is written, the error
+ * names that op's key and *ret_failed its index. */
+static void test_txn_atomic(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *prefix = suite_prefix("", "txn_atomic");
+        _cleanup_free_ char *a = key_in(prefix, "a");
+        _cleanup_free_ char *b = key_in(prefix, "b");
+        _cleanup_free_ char *n1 = key_in(prefix, "new1");
+        _cleanup_free_ char *n2 = key_in(prefix, "new2");
+        _cleanup_free_ char *gone = key_in(prefix, "gone");
+        int64_t ra = put_str(a, "a1", STORE_MUST_NOT_EXIST);
+        int64_t rb = put_str(b, "b1", STORE_MUST_NOT_EXIST);
+        int64_t before = current_revision();
+
+        struct store_op ops[4] = {
+            {.type = STORE_OP_PUT,
+             .key = n1,
+             .value = "x",
+             .value_len = 1,
+             .expected_mod_revision = STORE_MUST_NOT_EXIST},
+            {.type = STORE_OP_PUT,
+             .key = a,
+             .value = "a2",
+             .value_len = 2,
+             .expected_mod_revision = ra},
+            {.type = STORE_OP_PUT,
+             .key = n2,
+             .value = "y",
+             .value_len = 1,
+             .expected_mod_revision = STORE_MUST_NOT_EXIST},
+            {.type = STORE_OP_CHECK, .key = b, .expected_mod_revision = rb},
+        };
+        const char *const all[] = {n1, a, n2, b};
+        struct store_kv got[4];
+        struct berth_error err = {0};
+        size_t failed = 99;
+        int64_t revs[4] = {-7, -7, -7, -7};
+
+        /* a's revision moved: op 1 fails. */
+        ops[1].expected_mod_revision = ra + 1000;
+        assert_int_equal(store_txn(suite.store, ops, 4, NULL, revs, &failed, &err), -ESTALE);
+        assert_int_equal(failed, 1);
+        assert_non_null(strstr(err.message, a));
+        assert_int_equal(revs[0], -7); /* outputs only on success */
+        /* A create of a key that exists: op 0 fails. */
+        ops[1].expected_mod_revision = ra;
+        ops[0].key = b;
+        ops[3].key = n1;
+        ops[3].expected_mod_revision = STORE_MUST_NOT_EXIST;
+        berth_error_clear(&err);
+        assert_int_equal(store_txn(suite.store, ops, 4, NULL, NULL, &failed, &err), -ESTALE);
+        assert_int_equal(failed, 0);
+        assert_non_null(strstr(err.message, "already exists"));
+        ops[0].key = n1;
+        ops[3].key = b;
+        ops[3].expected_mod_revision = rb;
+        /* A check that fails writes nothing either. */
+        ops[3].expected_mod_revision = rb + 1000;
+        berth_error_clear(&err);
+        assert_int_equal(store_txn(suite.store, ops, 4, NULL, NULL, &failed, &err), -ESTALE);
+        assert_int_equal(failed, 3);
+        assert_non_null(strstr(err.message, b));
+        /* A delete of a missing key: -ENOENT, nothing written. */
+        struct store_op del[2] = {
+            ops[0],
+            {.type = STORE_OP_DELETE, .key = gone, .expected_mod_revision = STORE_ANY_REVISION},
+        };
+        berth_error_clear(&err);
+        assert_int_equal(store_txn(suite.store, del, 2, NULL, NULL, &failed, &err), -ENOENT);
+        assert_int_equal(failed, 1);
+        /* A fence that moved: -EPERM before any compare of the ops. */
+        struct store_guard g = {.key = b, .mod_revision = rb + 1000};
+        berth_error_clear(&err);
+        assert_int_equal(store_txn(suite.store, del, 1, &g, NULL, &failed, &err), -EPERM);
+
+        assert_int_equal(current_revision(), before);
+        assert_int_equal(store_get_many(suite.store, all, 4, got, &err), 0);
+        assert_null(got[0].key);
+        assert_string_equal(got[1].value, "a1");
+        assert_int_equal(got[1].mod_revision, ra);
+        assert_null(got[2].key);
+        assert_int_equal(got[3].mod_revision, rb);
+        for (size_t i = 0; i < 4; i++)
+                store_kv_release(&got[i]);
+
+        /* Everything holds: written, the check takes no revision. */
+        ops[3].expected_mod_revision = rb;
+        g.mod_revision = rb;
+        assert_int_equal(store_txn(suite.store, ops, 4, &g, revs, &failed, &err), 0);
+        assert_true(revs[0] > before);
+        assert_int_equal(revs[3], 0);
+        assert_int_equal(store_get_many(suite.store, all, 4, got, &err), 0);
+        assert_string_equal(got[0].value, "x");
+        assert_string_equal(got[1].value, "a2");
+        assert_string_equal(got[2].value, "y");
+        assert_int_equal(got[3].mod_revision, rb); /* checked, not written */
+        for (size_t i = 0; i < 4; i++)
+                store_kv_release(&got[i]);
+
+        /* A txn of checks only writes nothing and takes no revision. */
+        int64_t now = current_revision();
+        struct store_op chk = {.type = STORE_OP_CHECK, .key = b, .expected_mod_revision = rb};
+        assert_int_equal(store_txn(suite.store, &chk, 1, NULL, revs, NULL, &err), 0);
+        assert_int_equal(revs[0], 0);
+        assert_int_equal(current_revision(), now);
+}
+
+/* What store_txn refuses before it reaches the backend. */
+static void test_txn_limits(void **state)
+{
+        (void)state;
+        _cleanup_free_ char *prefix = suite_prefix("", "txn_limits");
+        _cleanup_free_ char *a = key_in(prefix, "a");
+        struct store_op op = {.type = STORE_OP_PUT,
+                              .key = a,
+                              .value = "v",
+                              .value_len = 1,
+                              .expected_mod_revision = STORE_ANY_REVISION};
+        struct store_op two[2] = {op, op};
+        struct berth_error err = {0};
+        assert_int_equal(store_txn(suite.store, &op, 0, NULL, NULL, NULL, &err), -EINVAL);
+        assert_int_equal(store_txn(suite.store, two, 2, NULL, NULL, NULL, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "written twice"));
+        struct store_op bad = op;
+        bad.type = STORE_OP_CHECK;
+        assert_int_equal(store_txn(suite.store, &bad, 1, NULL, NULL, NULL, &err), -EINVAL);
+        bad = op;
+        bad.type = STORE_OP_DELETE;
+        bad.expected_mod_revision = STORE_MUST_NOT_EXIST;
+        assert_int_equal(store_txn(suite.store, &bad, 1, NULL, NULL, NULL, &err), -EINVAL);
+        bad = op;
+        bad.key = "";
+        assert_int_equal(store_txn(suite.store, &bad, 1, NULL, NULL, NULL, &err), -EINVAL);
+        bad = op;
+        bad.lease = -1;
+        assert_int_equal(store_txn(suite.store, &bad, 1, NULL, NULL, NULL, &err), -EINVAL);
+
+        /* More ops than one txn takes: -E2BIG, nothing written. */
+        size_t n = 5000;
+        struct store_op *many = calloc(n, sizeof(*many));
+        char **keys = calloc(n, sizeof(*keys));
+        assert_non_null(many);
+        assert_non_null(keys);
+        for (size_t i = 0; i < n; i++) {
+                keys[i] = str_printf("%sm%05zu", prefix, i);
+                assert_non_null(keys[i]);
+                many[i] = op;
+                many[i].key = keys[i];
+        }
+        size_t fit = store_txn_fit(suite.store, many, n, false);
+        assert_true(fit < n);
+        berth_error_clear(&err);
+        assert_int_equal(store_txn(suite.store, many, fit + 1, NULL, NULL, NULL, &err), -E2BIG);
+        struct store_kvs kvs = {0};
+        assert_int_equal(store_list(suite.store, prefix, 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 0);
+        store_kvs_release(&kvs);
+
+        /* Bytes: values of 300 KiB, four fit in 1 MiB (etcd); a single op of
+         * any size the store takes is always one txn. */
+        size_t big = 300 * 1024;
+        _cleanup_free_ char *value = sample_random_bytes(big);
+        for (size_t i = 0; i < 8; i++) {
+                many[i].value = value;
+                many[i].value_len = big;
+        }
+        assert_int_equal(store_txn_fit(suite.store, many, 8, false), is_sqlite() ? 8 : 3);
+        many[0].value_len = STORE_VALUE_MAX + 1; /* random bytes: do not compress */
+        _cleanup_free_ char *huge = sample_random_bytes(STORE_VALUE_MAX + 1);
+        huge[0] = 'r';
+        many[0].value = huge;
+        assert_int_equal(store_txn_fit(suite.store, many, 1, false), 1);
+        assert_int_equal(store_txn(suite.store, many, 1, NULL, NULL, NULL, &err), -E2BIG);
+        assert_non_null(strstr(err.message, keys[0]));
+        for (size_t i = 0; i < n; i++)
+                free(keys[i]);
+        free(keys);
+        free(many);
 }
 
 /* Large values are stored compressed (docs/internals/store.md): every read and
@@ -1327,6 +1656,9 @@ int main(void)
             cmocka_unit_test(test_revision_monotonic),
             cmocka_unit_test(test_limits),
             cmocka_unit_test(test_large_values),
+            cmocka_unit_test(test_txn_many),
+            cmocka_unit_test(test_txn_atomic),
+            cmocka_unit_test(test_txn_limits),
             cmocka_unit_test(test_watch_ordering),
             cmocka_unit_test(test_watch_resume),
             cmocka_unit_test(test_watch_compacted),

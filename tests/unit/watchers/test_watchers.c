@@ -905,6 +905,195 @@ static void test_container_info_bad(void **state)
         assert_int_equal(ci.attempt, 42);
 }
 
+/* ---- many keys in one store transaction ------------------------------- */
+
+#define TXN_OBJECTS 200
+
+/* Writes TXN_OBJECTS objects under prefix with store_txn (as few txns as fit:
+ * on etcd 128 keys share one revision), revs[i] each one's revision. */
+static void txn_objects(struct store *s, const char *prefix, int64_t *revs)
+{
+        char *keys[TXN_OBJECTS], *values[TXN_OBJECTS];
+        struct store_op ops[TXN_OBJECTS];
+        for (size_t i = 0; i < TXN_OBJECTS; i++) {
+                keys[i] = str_printf("%stasks/default/o%03zu", prefix, i);
+                values[i] = str_printf("{\"metadata\":{\"name\":\"o%03zu\"},\"spec\":{}}", i);
+                assert_non_null(keys[i]);
+                assert_non_null(values[i]);
+                ops[i] = (struct store_op){.type = STORE_OP_PUT,
+                                           .key = keys[i],
+                                           .value = values[i],
+                                           .value_len = strlen(values[i]),
+                                           .expected_mod_revision = STORE_MUST_NOT_EXIST};
+        }
+        for (size_t i = 0; i < TXN_OBJECTS;) {
+                size_t m = store_txn_fit(s, ops + i, TXN_OBJECTS - i, false);
+                struct berth_error err = {0};
+                int r = store_txn(s, ops + i, m, NULL, revs + i, NULL, &err);
+                if (r < 0)
+                        fail_msg("txn: %s", err.message);
+                i += m;
+        }
+        for (size_t i = 0; i < TXN_OBJECTS; i++) {
+                free(keys[i]);
+                free(values[i]);
+        }
+}
+
+/* Subscribes from 'from' and checks the replay is exactly the batch's events
+ * after it, each once, then a live event. false when the ring no longer
+ * reaches back to 'from' (-ERANGE). */
+/* lives[0..*n_lives): revisions of the live objects earlier calls wrote (they
+ * are replayed too, after the batch). */
+static bool resume_exact(struct store *s, struct object_cache *c, const char *prefix,
+                         const int64_t *revs, int64_t from, int64_t *lives, int *n_lives)
+{
+        int live_n = *n_lives;
+        struct recorder r;
+        struct object_cache_sub *sub = NULL;
+        rec_init(&r);
+        int rc = object_cache_subscribe(c, prefix, from, rec_fn, &r, &sub);
+        if (rc == -ERANGE) {
+                rec_release(&r);
+                return false;
+        }
+        assert_int_equal(rc, 0);
+        size_t want = 0;
+        for (size_t i = 0; i < TXN_OBJECTS; i++)
+                want += revs[i] > from;
+        size_t batch = want;
+        for (int i = 0; i < live_n; i++)
+                want += lives[i] > from;
+        assert_int_equal(rec_wait(&r, want), want);
+        char live[128], value[128];
+        snprintf(live, sizeof(live), "%stasks/default/live-%d", prefix, live_n);
+        snprintf(value, sizeof(value), "{\"metadata\":{\"name\":\"live-%d\"}}", live_n);
+        int64_t lr = put(s, live, value);
+        lives[(*n_lives)++] = lr;
+        assert_int_equal(rec_wait(&r, want + 1), want + 1);
+        object_cache_unsubscribe(sub);
+        assert_int_equal(r.n, want + 1); /* nothing repeated, nothing missing */
+        size_t k = 0;
+        for (size_t i = 0; i < TXN_OBJECTS; i++) {
+                if (revs[i] <= from)
+                        continue;
+                char key[128];
+                snprintf(key, sizeof(key), "%stasks/default/o%03zu", prefix, i);
+                assert_event(&r.ev[k], OBJECT_ADDED, key, revs[i]);
+                k++;
+        }
+        assert_int_equal(k, batch);
+        for (size_t i = batch; i < want; i++)
+                assert_true(r.ev[i].rev > revs[TXN_OBJECTS - 1]); /* earlier live ones */
+        assert_event(&r.ev[want], OBJECT_ADDED, live, lr);
+        rec_release(&r);
+        return true;
+}
+
+/* A batch written with store_txn (on etcd: 128 keys at one revision) reaches
+ * the object cache whole: a subscriber from before it gets every object once;
+ * one resumed from inside it gets exactly what came after; when the ring had
+ * to drop part of a revision, a resume from before that revision is refused
+ * (-ERANGE), never replayed in part. */
+static void batch_resume(struct store *s, const char *prefix)
+{
+        int64_t revs[TXN_OBJECTS];
+        struct recorder live;
+        rec_init(&live);
+        /* Big enough for everything, and one that must drop part of it. */
+        struct object_cache *c = NULL, *small = NULL;
+        struct berth_error err = {0};
+        assert_int_equal(object_cache_new_with_history(s, prefix, OBJECT_CACHE_HISTORY,
+                                                       OBJECT_CACHE_HISTORY_BYTES, rec_fn, &live,
+                                                       &c, &err),
+                         0);
+        assert_int_equal(object_cache_new_with_history(s, prefix, TXN_OBJECTS - 50,
+                                                       OBJECT_CACHE_HISTORY_BYTES, NULL, NULL,
+                                                       &small, &err),
+                         0);
+        assert_int_equal(object_cache_wait_synced(c, WAIT_MS), 0);
+        assert_int_equal(object_cache_wait_synced(small, WAIT_MS), 0);
+        char first[128];
+        snprintf(first, sizeof(first), "%stasks/default/first", prefix);
+        int64_t before = put(s, first, "{\"metadata\":{\"name\":\"first\"}}");
+        txn_objects(s, prefix, revs);
+        assert_int_equal(object_cache_wait_revision(c, revs[TXN_OBJECTS - 1], WAIT_MS), 0);
+        assert_int_equal(object_cache_wait_revision(small, revs[TXN_OBJECTS - 1], WAIT_MS), 0);
+        assert_int_equal(object_cache_size(c), TXN_OBJECTS + 1);
+
+        /* The handler saw each object once, in revision order. */
+        assert_int_equal(rec_wait(&live, TXN_OBJECTS + 1), TXN_OBJECTS + 1);
+        assert_int_equal(rec_count(&live), TXN_OBJECTS + 1);
+        for (size_t i = 0; i < TXN_OBJECTS; i++)
+                assert_int_equal(live.ev[i + 1].rev, revs[i]);
+
+        /* Resumes from just before the batch and from inside it. */
+        int64_t lives[64];
+        int n = 0;
+        assert_true(resume_exact(s, c, prefix, revs, before, lives, &n));
+        assert_true(resume_exact(s, c, prefix, revs, revs[0], lives, &n));
+        assert_true(resume_exact(s, c, prefix, revs, revs[TXN_OBJECTS / 2], lives, &n));
+        assert_true(resume_exact(s, c, prefix, revs, revs[TXN_OBJECTS - 1] - 1, lives, &n));
+
+        /* The small ring dropped the oldest events: every resume it accepts is
+         * exact, and it refuses the older ones. */
+        bool refused = false, accepted = false;
+        if (resume_exact(s, small, prefix, revs, before, lives, &n))
+                accepted = true;
+        else
+                refused = true;
+        for (size_t i = 0; i < TXN_OBJECTS; i += 10) {
+                if (resume_exact(s, small, prefix, revs, revs[i], lives, &n))
+                        accepted = true;
+                else
+                        refused = true;
+        }
+        assert_true(refused);
+        assert_true(accepted);
+
+        object_cache_free(small);
+        object_cache_free(c);
+        rec_release(&live);
+}
+
+static void test_txn_batch_resume(void **state)
+{
+        struct fixture *f = *state;
+        batch_resume(f->store, "/berth/");
+}
+
+/* The same on etcd, where a txn's keys share one revision (skipped without
+ * etcd at $BERTH_TEST_ETCD_URL, default http://127.0.0.1:2379). */
+static void test_txn_batch_resume_etcd(void **state)
+{
+        (void)state;
+        const char *env = getenv("BERTH_TEST_ETCD_URL");
+        const char *hostport = env && *env ? env : "http://127.0.0.1:2379";
+        if (str_has_prefix(hostport, "http://"))
+                hostport += strlen("http://");
+        _cleanup_free_ char *url = str_printf("etcd://%s", hostport);
+        struct store *s = NULL;
+        struct berth_error err = {0};
+        int64_t rev = 0;
+        assert_non_null(url);
+        if (store_open(url, &s, &err) < 0 || store_revision(s, &rev, &err) < 0) {
+                store_free(s);
+                print_message("no etcd at %s (%s): skipped\n", url, err.message);
+                skip();
+        }
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "/berth-watchers-test-%d-%" PRId64 "/", (int)getpid(),
+                 rev);
+        batch_resume(s, prefix);
+        /* Clean up: every key under the prefix. */
+        struct store_kvs kvs = {0};
+        assert_int_equal(store_list(s, prefix, 0, &kvs, &err), 0);
+        for (size_t i = 0; i < kvs.n; i++)
+                (void)store_delete(s, kvs.items[i].key, STORE_ANY_REVISION, NULL, NULL);
+        store_kvs_release(&kvs);
+        store_free(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -924,6 +1113,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_relist_diff, setup, teardown),
             cmocka_unit_test_setup_teardown(test_invalid_values, setup, teardown),
             cmocka_unit_test_setup_teardown(test_many_objects, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_txn_batch_resume, setup, teardown),
+            cmocka_unit_test(test_txn_batch_resume_etcd),
             cmocka_unit_test(test_container_info_good),
             cmocka_unit_test(test_container_info_bad),
         };
