@@ -180,6 +180,14 @@ int api_authz_list_begin(struct api_server *s, const struct api_identity *who, c
                          struct api_error *err);
 /* Whether obj passes f (one watch event). */
 bool api_authz_visible(struct api_server *s, const struct api_list_filter *f, const json_t *obj);
+/* The same for the object named name in ns ("" or NULL: cluster-scoped). */
+bool api_authz_visible_name(struct api_server *s, const struct api_list_filter *f, const char *ns,
+                            const char *name);
+/* Keeps the first *n of v, in order, that f lets the caller see, unrefs the
+ * others and updates *n (one list from the cache's bytes; by namespace and
+ * name, as api_authz_filter). On OOM nothing is kept (-ENOMEM). */
+int api_authz_filter_blobs(struct api_server *s, const struct api_list_filter *f,
+                           const struct object_blob **v, size_t *n);
 /* Removes from the array items what f hides (one list). */
 int api_authz_filter(struct api_server *s, const struct api_list_filter *f, json_t *items);
 
@@ -435,6 +443,26 @@ bool api_object_matches(const struct api_selector *labels, const struct api_sele
 /* Cache key prefix of a LIST route under the store prefix (ending in '/'):
  * "/berth/tasks/default/" or, for all namespaces, "/berth/tasks/". NULL on OOM. */
 char *api_list_prefix(const char *prefix, const struct api_route *r);
+
+/* ---- lists and events from the cache's bytes (list-bytes.c) ------------- */
+
+/* Whether the cached object b matches both selectors: on its summary when
+ * they name only labels, metadata.name, metadata.namespace and status.phase,
+ * else on the parsed object (false on OOM). */
+bool api_blob_matches(const struct api_selector *labels, const struct api_selector *fields,
+                      const struct object_blob *b);
+/* b as a reply shows it, appended to out: its bytes verbatim, or for a
+ * Secret its tree with the values redacted (api_object_for_reply). */
+int api_blob_append(struct buf *out, const struct object_blob *b);
+/* The body of the list route r (selectors and RBAC applied) as
+ * {"kind":"<Kind>List","apiVersion":…,"metadata":{"resourceVersion":"R"},
+ * "items":[…]} and a newline, built by concatenating the cached bytes: what
+ * api_send_json() of the same list built from trees sends, byte for byte.
+ * *ret (caller frees) and *ret_len; 500 in err on OOM. */
+int api_list_body(struct api_server *s, const struct api_route *r,
+                  const struct api_selector *labels, const struct api_selector *fields,
+                  const struct api_list_filter *rbac, char **ret, size_t *ret_len,
+                  struct api_error *err);
 
 /* ---- object semantics (objects.c) --------------------------------------- */
 
