@@ -454,11 +454,19 @@ bool api_blob_matches(const struct api_selector *labels, const struct api_select
 /* b as a reply shows it, appended to out: its bytes verbatim, or for a
  * Secret its tree with the values redacted (api_object_for_reply). */
 int api_blob_append(struct buf *out, const struct object_blob *b);
-/* The body of the list route r (selectors and RBAC applied) as
+/* Appends to out the body of the list route r (selectors and RBAC applied):
  * {"kind":"<Kind>List","apiVersion":…,"metadata":{"resourceVersion":"R"},
- * "items":[…]} and a newline, built by concatenating the cached bytes: what
- * api_send_json() of the same list built from trees sends, byte for byte.
- * *ret (caller frees) and *ret_len; 500 in err on OOM. */
+ * "items":[…]} and a newline — what api_send_json() of the same list built
+ * from trees sends, byte for byte. The items are references to the cached
+ * bytes (out holds the blobs until it is drained or freed), not copies.
+ * 500 in err on OOM (out may then hold a part). */
+struct evbuffer;
+int api_list_evbuffer(struct api_server *s, const struct api_route *r,
+                      const struct api_selector *labels, const struct api_selector *fields,
+                      const struct api_list_filter *rbac, struct evbuffer *out,
+                      struct api_error *err);
+/* The same body as one string: *ret (caller frees, NUL-terminated) and
+ * *ret_len. */
 int api_list_body(struct api_server *s, const struct api_route *r,
                   const struct api_selector *labels, const struct api_selector *fields,
                   const struct api_list_filter *rbac, char **ret, size_t *ret_len,
@@ -818,6 +826,10 @@ static inline void api_replying_end(struct api_replying *r)
 #define API_REPLYING_SCOPE(s, m)                                                                   \
         _cleanup_(api_replying_end) _unused_ struct api_replying replying_scope_ =                 \
             api_replying_begin(s, m)
+/* Sends the content of body as the whole body, moved (not copied) into the
+ * reply: body is left empty (500 if it cannot be queued). */
+void api_send_buffer(struct api_server *s, struct evhttp_request *req, int code,
+                     const char *content_type, struct evbuffer *body);
 /* Sends len bytes of data as the whole body (500 if they cannot be queued). */
 void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
                    const char *content_type, const char *data, size_t len);

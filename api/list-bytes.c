@@ -11,6 +11,8 @@
 
 #include <inttypes.h>
 
+#include <event2/buffer.h>
+
 /* Fields of a field selector the blob's summary holds. */
 static bool field_in_summary(const char *key)
 {
@@ -71,27 +73,34 @@ int api_blob_append(struct buf *out, const struct object_blob *b)
         return text ? buf_append_str(out, text) : -ENOMEM;
 }
 
-/* One item of a list: the blob's bytes, or the redacted text of a Secret. */
-struct piece {
-        const char *data;
-        size_t len;
-        char *owned;
-};
+static void unref_blob(const void *data, size_t len, void *blob)
+{
+        (void)data;
+        (void)len;
+        object_blob_unref(blob);
+}
 
-int api_list_body(struct api_server *s, const struct api_route *r,
-                  const struct api_selector *labels, const struct api_selector *fields,
-                  const struct api_list_filter *rbac, char **ret, size_t *ret_len,
-                  struct api_error *err)
+static void free_text(const void *data, size_t len, void *userdata)
+{
+        (void)len;
+        (void)userdata;
+        free((void *)data);
+}
+
+int api_list_evbuffer(struct api_server *s, const struct api_route *r,
+                      const struct api_selector *labels, const struct api_selector *fields,
+                      const struct api_list_filter *rbac, struct evbuffer *out,
+                      struct api_error *err)
 {
         _cleanup_free_ char *prefix = api_list_prefix(s->prefix, r);
         const struct object_blob **v = NULL;
-        size_t n = 0, kept = 0;
+        size_t n = 0, kept = 0, i;
         int64_t rev = 0;
         int rc = 0;
 
         if (!prefix || object_cache_list_blobs(s->objects, prefix, &v, &n, &rev) < 0)
                 return api_error_set(err, 500, "out of memory");
-        for (size_t i = 0; i < n; i++) {
+        for (i = 0; i < n; i++) {
                 if (api_blob_matches(labels, fields, v[i]))
                         v[kept++] = v[i];
                 else
@@ -103,51 +112,60 @@ int api_list_body(struct api_server *s, const struct api_route *r,
                 return api_error_set(err, 500, "out of memory");
         }
 
-        char head[256];
-        int hl = snprintf(head, sizeof(head),
-                          "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{"
-                          "\"resourceVersion\":\"%" PRId64 "\"},\"items\":[",
-                          r->kind->kind, MANIFEST_API_VERSION, rev);
-        static const char tail[] = "]}\n";
-        struct piece *pieces = n ? calloc(n, sizeof(*pieces)) : NULL;
-        size_t total = (size_t)hl + (n ? n - 1 : 0) + sizeof(tail) - 1;
-        if (hl < 0 || (size_t)hl >= sizeof(head) || (n && !pieces))
-                rc = -ENOMEM;
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-                if (streq(v[i]->kind, "Secret")) {
-                        pieces[i].owned = secret_shown(v[i]);
-                        if (!pieces[i].owned) {
+        rc = evbuffer_add_printf(out,
+                                 "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{"
+                                 "\"resourceVersion\":\"%" PRId64 "\"},\"items\":[",
+                                 r->kind->kind, MANIFEST_API_VERSION, rev) < 0
+                 ? -ENOMEM
+                 : 0;
+        /* Each item is a reference to the blob's bytes (the buffer unrefs it
+         * once sent or dropped): the kernel copies them from the cache. */
+        for (i = 0; rc == 0 && i < n; i++) {
+                if (i > 0 && evbuffer_add_reference(out, ",", 1, NULL, NULL) < 0) {
+                        rc = -ENOMEM;
+                } else if (streq(v[i]->kind, "Secret")) {
+                        char *text = secret_shown(v[i]);
+                        if (!text ||
+                            evbuffer_add_reference(out, text, strlen(text), free_text, NULL) < 0) {
+                                free(text);
                                 rc = -ENOMEM;
-                                break;
                         }
-                        pieces[i].data = pieces[i].owned;
-                        pieces[i].len = strlen(pieces[i].owned);
+                } else if (evbuffer_add_reference(out, v[i]->json, v[i]->len, unref_blob,
+                                                  (void *)v[i]) < 0) {
+                        rc = -ENOMEM;
                 } else {
-                        pieces[i].data = v[i]->json;
-                        pieces[i].len = v[i]->len;
+                        v[i] = NULL; /* the buffer holds the reference now */
                 }
-                total += pieces[i].len;
         }
-        char *body = rc == 0 ? malloc(total + 1) : NULL;
-        if (body) {
-                char *p = body;
-                memcpy(p, head, (size_t)hl);
-                p += hl;
-                for (size_t i = 0; i < n; i++) {
-                        if (i > 0)
-                                *p++ = ',';
-                        memcpy(p, pieces[i].data, pieces[i].len);
-                        p += pieces[i].len;
-                }
-                memcpy(p, tail, sizeof(tail)); /* with its NUL */
-        }
-        for (size_t i = 0; pieces && i < n; i++)
-                free(pieces[i].owned);
-        free(pieces);
-        object_blobs_release(v, n);
-        if (!body)
+        if (rc == 0 && evbuffer_add(out, "]}\n", 3) < 0)
+                rc = -ENOMEM;
+        for (i = 0; i < n; i++)
+                object_blob_unref(v[i]);
+        free(v);
+        if (rc < 0)
                 return api_error_set(err, 500, "out of memory");
-        *ret = body;
-        *ret_len = total;
         return 0;
+}
+
+int api_list_body(struct api_server *s, const struct api_route *r,
+                  const struct api_selector *labels, const struct api_selector *fields,
+                  const struct api_list_filter *rbac, char **ret, size_t *ret_len,
+                  struct api_error *err)
+{
+        struct evbuffer *b = evbuffer_new();
+        if (!b)
+                return api_error_set(err, 500, "out of memory");
+        int rc = api_list_evbuffer(s, r, labels, fields, rbac, b, err);
+        size_t len = evbuffer_get_length(b);
+        char *body = rc == 0 ? malloc(len + 1) : NULL;
+        if (rc == 0 && !body)
+                rc = api_error_set(err, 500, "out of memory");
+        if (body) {
+                evbuffer_remove(b, body, len);
+                body[len] = '\0';
+                *ret = body;
+                *ret_len = len;
+        }
+        evbuffer_free(b);
+        return rc;
 }

@@ -74,6 +74,18 @@ void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
         evhttp_send_reply(req, code, NULL, NULL);
 }
 
+void api_send_buffer(struct api_server *s, struct evhttp_request *req, int code,
+                     const char *content_type, struct evbuffer *body)
+{
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
+        if (evbuffer_add_buffer(out, body) < 0)
+                code = 500;
+        api_count(s, code);
+        log_request(req, code);
+        evhttp_send_reply(req, code, NULL, NULL);
+}
+
 void api_send_text(struct api_server *s, struct evhttp_request *req, int code, const char *text)
 {
         api_send_body(s, req, code, "text/plain; charset=utf-8", text, strlen(text));

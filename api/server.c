@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <event2/buffer.h>
 #include <event2/listener.h>
 
 #include "metrics.h"
@@ -30,11 +31,14 @@ static void handle_list(struct api_server *s, struct evhttp_request *req, const 
         if (api_route_selectors(r, &labels, &fields, err) < 0 ||
             api_authz_list_begin(s, id, "list", r->kind->resource, r->ns, &rbac, err) < 0)
                 return;
-        _cleanup_free_ char *body = NULL;
-        size_t len = 0;
-        if (api_list_body(s, r, &labels, &fields, &rbac, &body, &len, err) < 0)
+        struct evbuffer *body = evbuffer_new();
+        if (!body) {
+                api_error_set(err, 500, "out of memory");
                 return;
-        api_send_body(s, req, 200, "application/json", body, len);
+        }
+        if (api_list_evbuffer(s, r, &labels, &fields, &rbac, body, err) == 0)
+                api_send_buffer(s, req, 200, "application/json", body);
+        evbuffer_free(body);
 }
 
 static void handle_get(struct api_server *s, struct evhttp_request *req, const struct api_route *r,

@@ -9,9 +9,12 @@
 # each a small finished Task (status.phase Succeeded, the status a real run
 # of `true` leaves, ~1.2 KB of JSON) whose container is gone: berthd starts,
 # lists them into its cache and the controller reconciles each once (nothing
-# to do for a finished Task). Then it reports RSS (VmRSS) after the sync, the
-# time of GETs of the whole list over the unix socket (curl's time_total;
-# p50/p99/max), RSS after them, and where the memory is: the process's
+# to do for a finished Task; the script waits until berthd is idle). Then it
+# reports RSS (VmRSS) after that, the
+# time of GETs of the whole list over the unix socket (curl's time_total and
+# time to the first byte; p50/p99/max), berthd's CPU time per GET (what the
+# wall times mean on a loaded machine), RSS after them, and where the
+# memory is: the process's
 # mappings by kind (/proc/PID/smaps: the main heap, other anonymous memory
 # = malloc's thread arenas and thread stacks, files) and glibc's own count
 # (malloc_info through gdb, when gdb is there).
@@ -52,6 +55,7 @@ for i in range(n):
     obj = {"apiVersion": "berth/v1", "kind": "Task",
            "metadata": {"name": name, "namespace": "probe", "uid": "%032x" % (0xb0 << 96 | i),
                         "generation": 1, "creationTimestamp": ts,
+                        "finalizers": ["berth/containers"],
                         "labels": {"app": "probe", "batch": str(i % 10)}},
            "spec": {"image": "busybox:latest", "command": ["true"],
                     "imagePullPolicy": "IfNotPresent", "restartPolicy": "Never",
@@ -79,21 +83,44 @@ t1=$(date +%s.%N)
 url="http://localhost/apis/berth/v1/namespaces/probe/tasks"
 count=$(curl -sf --unix-socket "$sock" "$url" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 [ "$count" = "$n" ] || { echo "listed $count Tasks, expected $n" >&2; exit 1; }
-sleep 3 # the controller's first reconcile of every Task
+# The controller's first reconcile of every Task: wait until berthd is idle
+# (under 5% of a core over a second; at most 2 minutes).
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # clock ticks
+tick=$(getconf CLK_TCK)
+for _ in $(seq 1 120); do
+  c0=$(cpu); sleep 1; c1=$(cpu)
+  [ $((c1 - c0)) -le $((tick / 20)) ] && break
+done
+t2=$(date +%s.%N)
 synced=$(rss)
+[ -n "${BENCH_HOLD:-}" ] && { echo "berthd pid $pid sock $sock tmp $tmp"; sleep "$BENCH_HOLD"; }
+idle0=$(cpu)
+sleep 2
+idle1=$(cpu)
+# BENCH_PERF=FILE records a CPU profile of berthd during the GETs.
+[ -n "${BENCH_PERF:-}" ] && { perf record -g -o "$BENCH_PERF" -p "$pid" 2>/dev/null & perf_pid=$!; sleep 0.5; }
+cpu0=$(cpu)
 for _ in $(seq 1 "$gets"); do
-  curl -sf -o /dev/null --unix-socket "$sock" -w '%{time_total}\n' "$url"
+  curl -sf -o /dev/null --unix-socket "$sock" -w '%{time_total} %{time_starttransfer}\n' "$url"
 done >"$tmp/times"
+cpu1=$(cpu)
+[ -n "${BENCH_PERF:-}" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
 after=$(rss)
 
 echo "== $n finished Tasks, $bin/berthd (pid $pid)"
-python3 - "$tmp/times" "$empty" "$synced" "$after" "$t0" "$t1" <<'EOF'
+python3 - "$tmp/times" "$empty" "$synced" "$after" "$t0" "$t1" "$cpu0" "$cpu1" "$tick" "$idle0" "$idle1" "$t2" <<'EOF'
 import sys
-t = sorted(float(x) * 1000 for x in open(sys.argv[1]))
-q = lambda p: t[min(len(t) - 1, int(round(p * (len(t) - 1))))]
-print("ready after start: %.2f s" % (float(sys.argv[6]) - float(sys.argv[5])))
+rows = [l.split() for l in open(sys.argv[1])]
+t = sorted(float(r[0]) * 1000 for r in rows)
+fb = sorted(float(r[1]) * 1000 for r in rows)
+q = lambda p, t=t: t[min(len(t) - 1, int(round(p * (len(t) - 1))))]
+print("ready after start: %.2f s, idle after %.2f s" % (float(sys.argv[6]) - float(sys.argv[5]), float(sys.argv[12]) - float(sys.argv[5])))
 print("RSS: %s MB empty, %s MB synced, %s MB after %d GETs" % (sys.argv[2], sys.argv[3], sys.argv[4], len(t)))
 print("GET list: p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (q(0.5), q(0.99), t[-1]))
+print("  first byte (the body built): p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (q(0.5, fb), q(0.99, fb), fb[-1]))
+print("  berthd CPU per GET: %.1f ms (user + system, whatever the machine's load)" % (
+    (int(sys.argv[8]) - int(sys.argv[7])) * 1000.0 / int(sys.argv[9]) / len(t)))
+print("  berthd CPU while idle before them: %.0f ms in 2 s" % ((int(sys.argv[11]) - int(sys.argv[10])) * 1000.0 / int(sys.argv[9])))
 EOF
 echo "== mappings (RSS, MB)"
 awk '

@@ -158,6 +158,23 @@ static bool find(const struct object_cache *c, const char *key, size_t *ret_idx)
         return lo < c->n && strcmp(c->entries[lo].key, key) == 0;
 }
 
+/* Index of the first key after every key starting with prefix (upper
+ * bound), searched from lo, the lower bound of prefix: the keys with the
+ * prefix are contiguous, so a list costs no string compare per entry.
+ * Caller holds mu. */
+static size_t find_prefix_end(const struct object_cache *c, const char *prefix, size_t lo)
+{
+        size_t len = strlen(prefix), hi = c->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strncmp(c->entries[mid].key, prefix, len) <= 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 /* ---- applying changes (caller holds mu) -------------------------------- */
 
 static int entries_reserve(struct object_cache *c)
@@ -697,8 +714,7 @@ int object_cache_list_blobs(struct object_cache *c, const char *key_prefix,
 
         pthread_mutex_lock(&c->mu);
         find(c, prefix, &first);
-        for (i = first; i < c->n && str_has_prefix(c->entries[i].key, prefix); i++)
-                n++;
+        n = find_prefix_end(c, prefix, first) - first;
         if (n > 0) {
                 v = malloc(n * sizeof(*v));
                 if (!v) {
