@@ -454,23 +454,21 @@ bool api_blob_matches(const struct api_selector *labels, const struct api_select
 /* b as a reply shows it, appended to out: its bytes verbatim, or for a
  * Secret its tree with the values redacted (api_object_for_reply). */
 int api_blob_append(struct buf *out, const struct object_blob *b);
-/* Appends to out the body of the list route r (selectors and RBAC applied):
+/* The body of the list route r (selectors and RBAC applied):
  * {"kind":"<Kind>List","apiVersion":…,"metadata":{"resourceVersion":"R"},
  * "items":[…]} and a newline — what api_send_json() of the same list built
- * from trees sends, byte for byte. The items are references to the cached
- * bytes (out holds the blobs until it is drained or freed), not copies.
- * 500 in err on OOM (out may then hold a part). */
+ * from trees sends, byte for byte — as one string: *ret (caller frees,
+ * NUL-terminated) and *ret_len. 500 in err on OOM. */
+int api_list_body(struct api_server *s, const struct api_route *r,
+                  const struct api_selector *labels, const struct api_selector *fields,
+                  const struct api_list_filter *rbac, char **ret, size_t *ret_len,
+                  struct api_error *err);
+/* The same body appended to out, handed over without a copy. */
 struct evbuffer;
 int api_list_evbuffer(struct api_server *s, const struct api_route *r,
                       const struct api_selector *labels, const struct api_selector *fields,
                       const struct api_list_filter *rbac, struct evbuffer *out,
                       struct api_error *err);
-/* The same body as one string: *ret (caller frees, NUL-terminated) and
- * *ret_len. */
-int api_list_body(struct api_server *s, const struct api_route *r,
-                  const struct api_selector *labels, const struct api_selector *fields,
-                  const struct api_list_filter *rbac, char **ret, size_t *ret_len,
-                  struct api_error *err);
 
 /* ---- object semantics (objects.c) --------------------------------------- */
 

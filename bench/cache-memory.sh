@@ -143,4 +143,7 @@ print("  total: %.1f MB from the system (mmap'd blocks: %.1f MB), %.1f MB free i
     int(root.find("system[@type='current']").get("size")) / 1048576, tot.get("mmap", 0) / 1048576,
     (tot.get("fast", 0) + tot.get("rest", 0)) / 1048576))
 EOF
+  # What of it is free memory malloc keeps (fragments of the start-up):
+  gdb -p "$pid" -batch -ex 'call (int)malloc_trim(0)' >/dev/null 2>&1 || true
+  echo "  RSS after malloc_trim(0): $(rss) MB"
 fi

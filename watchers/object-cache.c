@@ -18,6 +18,7 @@
 #include "watchers-internal.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -466,6 +467,19 @@ static int listing_from_kvs(struct object_cache *c, const struct store_kvs *kvs,
         return 0;
 }
 
+/* A list is the largest transient of the process: every stored value at
+ * once, and each object's tree while its blob is built and while its event
+ * is delivered. Freed, it leaves the heap full of holes below the blobs that
+ * stayed, which malloc keeps (about as much as the cache itself:
+ * docs/internals/performance-cache.md); give those pages back. Relists are
+ * rare, the walk costs milliseconds. */
+static void release_free_memory(void)
+{
+#ifdef __GLIBC__
+        (void)malloc_trim(0);
+#endif
+}
+
 /* Lists, diffs and starts a new watch, retrying with backoff while the store
  * fails. Returns with a watch, or without one when the cache is stopping. */
 static void cache_relist(struct object_cache *c)
@@ -490,8 +504,10 @@ static void cache_relist(struct object_cache *c)
                                                 &c->watch, NULL);
                         }
                         store_kvs_release(&kvs);
-                        if (r >= 0)
+                        if (r >= 0) {
+                                release_free_memory();
                                 return;
+                        }
                 }
 
                 if (watchers_sleep_unless_stopped(&c->mu, &c->work, &c->stop, delay))
