@@ -491,7 +491,11 @@ static void cache_relist(struct object_cache *c)
                 int r = store_list(c->store, c->prefix, 0, &kvs, NULL);
                 if (r >= 0) {
                         struct listing l = {0};
+                        int64_t listed = kvs.revision;
                         r = listing_from_kvs(c, &kvs, &l);
+                        /* The values are in the blobs now: free them before
+                         * the (long) delivery of the differences. */
+                        store_kvs_release(&kvs);
                         if (r >= 0) {
                                 r = cache_step(c, NULL, 0, &l);
                                 listing_release(&l);
@@ -500,10 +504,9 @@ static void cache_relist(struct object_cache *c)
                                 pthread_mutex_lock(&c->mu);
                                 c->watch_failed = false;
                                 pthread_mutex_unlock(&c->mu);
-                                r = store_watch(c->store, c->prefix, kvs.revision + 1, on_watch, c,
+                                r = store_watch(c->store, c->prefix, listed + 1, on_watch, c,
                                                 &c->watch, NULL);
                         }
-                        store_kvs_release(&kvs);
                         if (r >= 0) {
                                 release_free_memory();
                                 return;
