@@ -116,8 +116,9 @@ struct tree_event {
         json_t *obj, *prev;
 };
 
-/* Parses e's blobs into t; false (and nothing to release) on OOM: the event
- * is then not delivered, as when the tree could not be built before. */
+/* Parses e's blobs into t; false (and nothing to release) when out of
+ * memory: the event is then not delivered (the bytes were valid JSON when
+ * the blob was built, so nothing else makes a parse fail). */
 static bool tree_event_init(const struct cache_event *e, struct tree_event *t)
 {
         *t = (struct tree_event){0};
