@@ -184,6 +184,14 @@ int api_authz_list_begin(struct api_server *s, const struct api_identity *who, c
                          struct api_error *err);
 /* Whether obj passes f (one watch event). */
 bool api_authz_visible(struct api_server *s, const struct api_list_filter *f, const json_t *obj);
+/* The same for the object named name in ns ("" or NULL: cluster-scoped). */
+bool api_authz_visible_name(struct api_server *s, const struct api_list_filter *f, const char *ns,
+                            const char *name);
+/* Keeps the first *n of v, in order, that f lets the caller see, unrefs the
+ * others and updates *n (one list from the cache's bytes; by namespace and
+ * name, as api_authz_filter). On OOM nothing is kept (-ENOMEM). */
+int api_authz_filter_blobs(struct api_server *s, const struct api_list_filter *f,
+                           const struct object_blob **v, size_t *n);
 /* Removes from the array items what f hides (one list). */
 int api_authz_filter(struct api_server *s, const struct api_list_filter *f, json_t *items);
 
@@ -504,6 +512,33 @@ void api_list_page_start(struct api_server *s, struct evhttp_request *req,
 int api_list_page_run(struct api_server *s, struct api_list_page *p, json_t **ret,
                       int64_t *ret_revision, struct api_error *err);
 void api_list_page_free(struct api_list_page *p); /* NULL ok */
+
+/* ---- lists and events from the cache's bytes (list-bytes.c) ------------- */
+
+/* Whether the cached object b matches both selectors: on its summary when
+ * they name only labels, metadata.name, metadata.namespace and status.phase,
+ * else on the parsed object (false on OOM). */
+bool api_blob_matches(const struct api_selector *labels, const struct api_selector *fields,
+                      const struct object_blob *b);
+/* b as a reply shows it, appended to out: its bytes verbatim, or for a
+ * Secret its tree with the values redacted (api_object_for_reply). */
+int api_blob_append(struct buf *out, const struct object_blob *b);
+/* The body of the list route r (selectors and RBAC applied):
+ * {"kind":"<Kind>List","apiVersion":…,"metadata":{"resourceVersion":"R"},
+ * "items":[…]} and a newline — what api_send_json() of the same list built
+ * from trees sends, byte for byte — as one string: *ret (caller frees,
+ * NUL-terminated) and *ret_len, and the revision R in *ret_revision (the
+ * list's ETag). 500 in err on OOM. */
+int api_list_body(struct api_server *s, const struct api_route *r,
+                  const struct api_selector *labels, const struct api_selector *fields,
+                  const struct api_list_filter *rbac, char **ret, size_t *ret_len,
+                  int64_t *ret_revision, struct api_error *err);
+/* The same body appended to out, handed over without a copy. */
+struct evbuffer;
+int api_list_evbuffer(struct api_server *s, const struct api_route *r,
+                      const struct api_selector *labels, const struct api_selector *fields,
+                      const struct api_list_filter *rbac, struct evbuffer *out,
+                      int64_t *ret_revision, struct api_error *err);
 
 /* ---- object semantics (objects.c) --------------------------------------- */
 
@@ -911,6 +946,11 @@ static inline void api_replying_end(struct api_replying *r)
 #define API_REPLYING_SCOPE(s, m)                                                                   \
         _cleanup_(api_replying_end) _unused_ struct api_replying replying_scope_ =                 \
             api_replying_begin(s, m)
+/* Sends the content of body as the whole body, moved (not copied) into the
+ * reply unless it is gzipped: body is left empty (500 if it cannot be
+ * queued). ETag and gzip as for api_send_body. */
+void api_send_buffer(struct api_server *s, struct evhttp_request *req, int code,
+                     const char *content_type, struct evbuffer *body);
 /* Sends len bytes of data as the whole body (500 if they cannot be queued).
  * Every reply passes here, so here apply (encoding.c):
  * - conditional reads: a 200 to a GET or HEAD whose handler set an ETag

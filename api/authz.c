@@ -186,18 +186,8 @@ int api_authz_list_begin(struct api_server *s, const struct api_identity *who, c
         return 0;
 }
 
-/* Called with the lock held. */
-static bool visible(const struct api_authz *a, const struct api_list_filter *f,
-                    const struct rbac_subject *subj, const json_t *obj)
-{
-        const char *ns = json_path_string(obj, "metadata.namespace");
-        const char *name = json_path_string(obj, "metadata.name");
-
-        return a->rbac && name &&
-               rbac_visible(a->rbac, subj, f->verb, f->resource, ns ? ns : "", name);
-}
-
-bool api_authz_visible(struct api_server *s, const struct api_list_filter *f, const json_t *obj)
+bool api_authz_visible_name(struct api_server *s, const struct api_list_filter *f, const char *ns,
+                            const char *name)
 {
         if (f->scope == RBAC_ALL)
                 return true;
@@ -207,9 +197,45 @@ bool api_authz_visible(struct api_server *s, const struct api_list_filter *f, co
 
         pthread_mutex_lock(&a->lock);
         (void)refresh(s, a);
-        bool v = visible(a, f, &subj, obj);
+        bool v = a->rbac && name && *name &&
+                 rbac_visible(a->rbac, &subj, f->verb, f->resource, ns ? ns : "", name);
         pthread_mutex_unlock(&a->lock);
         return v;
+}
+
+bool api_authz_visible(struct api_server *s, const struct api_list_filter *f, const json_t *obj)
+{
+        return api_authz_visible_name(s, f, json_path_string(obj, "metadata.namespace"),
+                                      json_path_string(obj, "metadata.name"));
+}
+
+int api_authz_filter_blobs(struct api_server *s, const struct api_list_filter *f,
+                           const struct object_blob **v, size_t *n)
+{
+        if (f->scope == RBAC_ALL)
+                return 0;
+        const char *groups[API_IDENTITY_GROUPS_MAX];
+        struct rbac_subject subj = subject_of(&f->who, groups);
+        struct api_authz *a = s->authz;
+        struct rbac_view *view = NULL;
+        size_t kept = 0;
+        int rc;
+
+        pthread_mutex_lock(&a->lock);
+        (void)refresh(s, a);
+        rc = a->rbac ? rbac_view_new(a->rbac, &subj, &view) : -ENOMEM;
+        for (size_t i = 0; i < *n; i++) {
+                const struct object_blob *b = v[i];
+                if (rc == 0 && *b->name &&
+                    rbac_view_visible(view, f->verb, f->resource, b->ns, b->name))
+                        v[kept++] = b;
+                else
+                        object_blob_unref(b); /* nothing rather than too much on OOM */
+        }
+        rbac_view_free(view);
+        pthread_mutex_unlock(&a->lock);
+        *n = kept;
+        return rc;
 }
 
 int api_authz_filter(struct api_server *s, const struct api_list_filter *f, json_t *items)

@@ -74,35 +74,71 @@ static bool not_modified(struct evhttp_request *req, int code)
         return etag && api_etag_matches(inm, etag);
 }
 
-void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
-                   const char *content_type, const char *data, size_t len)
+/* The part of every reply before its body: a 304 when the request's
+ * If-None-Match names the reply's ETag (then true: nothing more to send), else
+ * the Content-Type, and for a body over API_GZIP_MIN bytes the gzip of data
+ * into *ret_gz when the client accepts it (NULL otherwise). */
+static bool reply_head(struct api_server *s, struct evhttp_request *req, int code,
+                       const char *content_type, const char *data, size_t len, char **ret_gz,
+                       size_t *ret_gz_len)
 {
-        struct evbuffer *out = evhttp_request_get_output_buffer(req);
         struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+        *ret_gz = NULL;
         if (not_modified(req, code)) {
                 api_count(s, 304);
                 log_request(req, 304);
                 evhttp_send_reply(req, 304, "Not Modified", NULL);
-                return;
+                return true;
         }
         evhttp_add_header(headers, "Content-Type", content_type);
-        _cleanup_free_ char *gz = NULL;
         if (len > API_GZIP_MIN) {
                 evhttp_add_header(headers, "Vary", "Accept-Encoding");
-                size_t gz_len = 0;
                 if (api_gzip_accepted(evhttp_find_header(evhttp_request_get_input_headers(req),
                                                          "Accept-Encoding")) &&
-                    api_gzip(data, len, &gz, &gz_len) == 0) {
+                    data && api_gzip(data, len, ret_gz, ret_gz_len) == 0)
                         evhttp_add_header(headers, "Content-Encoding", "gzip");
-                        data = gz;
-                        len = gz_len;
-                }
         }
-        if (len > 0 && evbuffer_add(out, data, len) < 0)
-                code = 500;
+        return false;
+}
+
+static void reply_send(struct api_server *s, struct evhttp_request *req, int code)
+{
         api_count(s, code);
         log_request(req, code);
         evhttp_send_reply(req, code, NULL, NULL);
+}
+
+void api_send_body(struct api_server *s, struct evhttp_request *req, int code,
+                   const char *content_type, const char *data, size_t len)
+{
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        _cleanup_free_ char *gz = NULL;
+        size_t gz_len = 0;
+        if (reply_head(s, req, code, content_type, data, len, &gz, &gz_len))
+                return;
+        if (gz) {
+                data = gz;
+                len = gz_len;
+        }
+        if (len > 0 && evbuffer_add(out, data, len) < 0)
+                code = 500;
+        reply_send(s, req, code);
+}
+
+void api_send_buffer(struct api_server *s, struct evhttp_request *req, int code,
+                     const char *content_type, struct evbuffer *body)
+{
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        size_t len = evbuffer_get_length(body);
+        /* Only a body that may be gzipped is made contiguous. */
+        const char *data = len > API_GZIP_MIN ? (const char *)evbuffer_pullup(body, -1) : NULL;
+        _cleanup_free_ char *gz = NULL;
+        size_t gz_len = 0;
+        if (reply_head(s, req, code, content_type, data, len, &gz, &gz_len))
+                return;
+        if (gz ? evbuffer_add(out, gz, gz_len) < 0 : evbuffer_add_buffer(out, body) < 0)
+                code = 500;
+        reply_send(s, req, code);
 }
 
 void api_send_text(struct api_server *s, struct evhttp_request *req, int code, const char *text)

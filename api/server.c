@@ -15,12 +15,14 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <event2/buffer.h>
 #include <event2/listener.h>
 
 #include "metrics.h"
 
 /* ---- lists and objects -------------------------------------------------- */
 
+/* The list is the cached bytes joined (list-bytes.c): no tree per object. */
 static void handle_list(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
                         const struct api_identity *id, struct api_error *err)
 {
@@ -29,39 +31,17 @@ static void handle_list(struct api_server *s, struct evhttp_request *req, const 
         if (api_route_selectors(r, &labels, &fields, err) < 0 ||
             api_authz_list_begin(s, id, "list", r->kind->resource, r->ns, &rbac, err) < 0)
                 return;
-        _cleanup_free_ char *prefix = api_list_prefix(s->prefix, r);
-        _cleanup_free_ char *kind = str_printf("%sList", r->kind->kind);
-        if (!prefix || !kind) {
+        struct evbuffer *body = evbuffer_new();
+        if (!body) {
                 api_error_set(err, 500, "out of memory");
                 return;
         }
         int64_t rev = 0;
-        _cleanup_json_ json_t *all = object_cache_list(s->objects, prefix, &rev);
-        _cleanup_json_ json_t *items = json_array();
-        size_t i;
-        json_t *obj;
-        if (!all || !items) {
-                api_error_set(err, 500, "out of memory");
-                return;
+        if (api_list_evbuffer(s, r, &labels, &fields, &rbac, body, &rev, err) == 0) {
+                api_set_etag(req, rev);
+                api_send_buffer(s, req, 200, "application/json", body);
         }
-        json_array_foreach(all, i, obj)
-        {
-                if (api_object_matches(&labels, &fields, obj))
-                        json_array_append_new(items,
-                                              api_object_for_reply(&s->ops, obj, false, NULL));
-        }
-        api_authz_filter(s, &rbac, items);
-        char rv[32];
-        snprintf(rv, sizeof(rv), "%" PRId64, rev);
-        _cleanup_json_ json_t *list =
-            json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", kind, "apiVersion", MANIFEST_API_VERSION,
-                      "metadata", "resourceVersion", rv, "items", items);
-        if (!list) {
-                api_error_set(err, 500, "out of memory");
-                return;
-        }
-        api_set_etag(req, rev);
-        api_send_json(s, req, 200, list);
+        evbuffer_free(body);
 }
 
 static void handle_get(struct api_server *s, struct evhttp_request *req, const struct api_route *r,
@@ -230,17 +210,21 @@ static int phase_count_cmp(const void *a, const void *b)
                       ((const struct phase_count *)b)->phase);
 }
 
+/* One kind's cached objects as bytes: their phases are in the summary. */
+struct kind_list {
+        const struct object_blob **v;
+        size_t n;
+};
+
 /* berth_objects_phase of one kind: its objects by status.phase ("" without
  * one), from the list the caller made. */
-static void write_phases(struct metrics_writer *w, const char *kind, json_t *objects)
+static void write_phases(struct metrics_writer *w, const char *kind, const struct kind_list *l)
 {
         struct phase_count counts[PHASES_MAX + 1] = {0};
-        size_t n = 0, i;
-        json_t *obj;
+        size_t n = 0;
 
-        json_array_foreach(objects, i, obj)
-        {
-                const char *phase = json_path_string(obj, "status.phase");
+        for (size_t i = 0; i < l->n; i++) {
+                const char *phase = l->v[i]->phase;
                 if (!phase || strlen(phase) >= sizeof(counts[0].phase))
                         phase = "";
                 size_t j = 0;
@@ -277,25 +261,27 @@ static void collect_api(struct metrics_writer *w, void *userdata)
         size_t n_kinds = 0;
         while (all && all[n_kinds])
                 n_kinds++;
-        _cleanup_free_ json_t **lists = calloc(n_kinds ? n_kinds : 1, sizeof(*lists));
+        _cleanup_free_ struct kind_list *lists = calloc(n_kinds ? n_kinds : 1, sizeof(*lists));
 
         for (size_t k = 0; lists && k < n_kinds; k++) {
                 _cleanup_free_ char *prefix = str_printf("%s%s/", s->prefix, all[k]->resource);
-                lists[k] = prefix ? object_cache_list(s->objects, prefix, NULL) : NULL;
+                if (!prefix ||
+                    object_cache_list_blobs(s->objects, prefix, &lists[k].v, &lists[k].n, NULL) < 0)
+                        lists[k] = (struct kind_list){0};
         }
         metrics_write_family(w, "berth_objects", "Objects in the cache by resource.",
                              METRICS_GAUGE);
         for (size_t k = 0; lists && k < n_kinds; k++)
                 metrics_write_sample(w, "berth_objects",
                                      (const char *const[]){"resource", all[k]->resource, NULL},
-                                     (double)json_array_size(lists[k]));
+                                     (double)lists[k].n);
         metrics_write_family(w, "berth_objects_phase",
                              "Objects in the cache by kind and status.phase (\"\" without one).",
                              METRICS_GAUGE);
         for (size_t k = 0; lists && k < n_kinds; k++)
-                write_phases(w, all[k]->kind, lists[k]);
+                write_phases(w, all[k]->kind, &lists[k]);
         for (size_t k = 0; lists && k < n_kinds; k++)
-                json_decref(lists[k]);
+                object_blobs_release(lists[k].v, lists[k].n);
 
         metrics_write_family(w, "berth_cache_revision", "Store revision the cache reflects.",
                              METRICS_GAUGE);

@@ -70,24 +70,44 @@ static void watch_free(struct api_watch *w)
 }
 
 /* {"type":T,"object":O}\n into out; a Secret's values redacted. As SSE:
- * the event T with the object as its data and rev (0: none) as its id. */
+ * the event T with the object as its data and rev (0: none) as its id.
+ * The object is blob's bytes as they are when blob is set (the cache's
+ * compact JSON: what serializing its tree gives), else obj serialized. */
 static int format_event(const struct api_watch *w, struct buf *out, const char *type,
-                        const json_t *obj, int64_t rev)
+                        const json_t *obj, const struct object_blob *blob, int64_t rev)
 {
-        _cleanup_json_ json_t *shown = api_object_for_reply(NULL, obj, false, NULL);
-        if (!shown)
-                return -ENOMEM;
-        _cleanup_free_ char *text = json_dumps(shown, JSON_COMPACT);
-        if (!text)
-                return -ENOMEM;
+        _cleanup_buf_ struct buf shown_text;
+        const char *text;
+        size_t len;
+
+        buf_init(&shown_text, SIZE_MAX / 2);
+        if (blob && !streq(blob->kind, "Secret")) {
+                /* No copy: the bytes are written straight from the blob. */
+                text = blob->json;
+                len = blob->len;
+        } else {
+                int rc = 0;
+                if (blob) {
+                        rc = api_blob_append(&shown_text, blob);
+                } else {
+                        _cleanup_json_ json_t *shown = api_object_for_reply(NULL, obj, false, NULL);
+                        _cleanup_free_ char *dumped =
+                            shown ? json_dumps(shown, JSON_COMPACT) : NULL;
+                        rc = dumped ? buf_append_str(&shown_text, dumped) : -ENOMEM;
+                }
+                if (rc < 0)
+                        return rc;
+                text = shown_text.data;
+                len = shown_text.len;
+        }
         if (w->sse) {
                 char id[32];
                 snprintf(id, sizeof(id), "%" PRId64, rev);
-                return api_sse_event(out, rev > 0 ? id : NULL, type, text, strlen(text));
+                return api_sse_event(out, rev > 0 ? id : NULL, type, text, len);
         }
         int rc = buf_printf(out, "{\"type\":\"%s\",\"object\":", type);
         if (rc >= 0)
-                rc = buf_append_str(out, text);
+                rc = buf_append(out, text, len);
         if (rc >= 0)
                 rc = buf_append_str(out, "}\n");
         return rc < 0 ? rc : 0;
@@ -112,6 +132,7 @@ static void on_event(const struct object_event *ev, void *userdata)
         _cleanup_json_ json_t *left = NULL;
         const char *type = object_event_type_to_string(ev->type);
         const json_t *obj = ev->object;
+        const struct object_blob *blob = ev->blob; /* the bytes of obj */
         bool send = watch_matches(w, ev->object);
 
         if (ev->type == OBJECT_MODIFIED && ev->prev_object) {
@@ -121,12 +142,13 @@ static void on_event(const struct object_event *ev, void *userdata)
                 } else if (!send && was) {
                         left = object_with_revision(ev->prev_object, ev->revision);
                         obj = left;
+                        blob = NULL;
                         type = "DELETED";
                         send = left != NULL;
                 }
         }
         buf_init(&line, API_WATCH_QUEUE_MAX);
-        if (send && format_event(w, &line, type, obj, ev->revision) < 0)
+        if (send && format_event(w, &line, type, obj, blob, ev->revision) < 0)
                 send = false;
 
         pthread_mutex_lock(&w->lock);
@@ -203,7 +225,7 @@ static void on_bookmark(evutil_socket_t fd, short what, void *arg)
         _cleanup_json_ json_t *obj =
             json_pack("{s:s, s:s, s:{s:s}}", "kind", w->kind->kind, "apiVersion",
                       MANIFEST_API_VERSION, "metadata", "resourceVersion", rv);
-        if (!obj || format_event(w, &line, "BOOKMARK", obj, last_rev) < 0)
+        if (!obj || format_event(w, &line, "BOOKMARK", obj, NULL, last_rev) < 0)
                 return;
         size_t len = line.len;
         char *data = buf_steal(&line);
@@ -314,7 +336,9 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
 {
         struct api_error err = {0};
         int64_t from = 0, list_rev = 0;
-        _cleanup_json_ json_t *initial = NULL;
+        const struct object_blob **initial = NULL;
+        size_t n_initial = 0;
+        bool listed = false;
         _cleanup_free_ char *prefix = api_list_prefix(s->prefix, route);
         struct api_watch *w = calloc(1, sizeof(*w));
         int rc;
@@ -363,11 +387,12 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
 
         if (from == 0) {
                 /* Current state first, then every change after it. */
-                initial = object_cache_list(s->objects, prefix, &list_rev);
-                if (!initial) {
+                if (object_cache_list_blobs(s->objects, prefix, &initial, &n_initial, &list_rev) <
+                    0) {
                         api_error_set(&err, 500, "out of memory");
                         goto fail_free;
                 }
+                listed = true;
                 from = list_rev;
         }
         w->last_rev = from;
@@ -380,6 +405,7 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
                 watch_free(w);
                 sse_send_error(s, req, &err);
                 api_error_release(&err);
+                object_blobs_release(initial, n_initial);
                 return;
         }
         if (rc == -ERANGE) {
@@ -414,19 +440,18 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
                 buf_init(&b, SIZE_MAX / 2);
                 if (w->sse)
                         (void)api_sse_retry(&b, API_SSE_RETRY_MS);
-                if (initial) {
-                        size_t i;
-                        json_t *obj;
-                        json_array_foreach(initial, i, obj)
-                        {
-                                if (watch_matches(w, obj))
-                                        (void)format_event(w, &b, "ADDED", obj, 0);
+                if (listed) {
+                        for (size_t i = 0; i < n_initial; i++) {
+                                const struct object_blob *o = initial[i];
+                                if (api_blob_matches(&w->labels, &w->fields, o) &&
+                                    api_authz_visible_name(s, &w->rbac, o->ns, o->name))
+                                        (void)format_event(w, &b, "ADDED", NULL, o, 0);
                         }
                         /* The end of the initial state, and where to resume from. */
                         if (w->sse) {
                                 _cleanup_json_ json_t *end = initial_events_end(w->kind, list_rev);
                                 if (end)
-                                        (void)format_event(w, &b, "BOOKMARK", end, list_rev);
+                                        (void)format_event(w, &b, "BOOKMARK", end, NULL, list_rev);
                         }
                 }
                 w->allowance = b.len;
@@ -447,11 +472,13 @@ void api_watch_start(struct api_server *s, struct evhttp_request *req,
         }
         /* Events queued while we listed go out now, after the initial state. */
         event_active(w->wake, EV_READ, 0);
+        object_blobs_release(initial, n_initial);
         return;
 
 fail_free:
         watch_free(w);
 fail:
+        object_blobs_release(initial, n_initial);
         api_send_error(s, req, &err);
         api_error_release(&err);
 }

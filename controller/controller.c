@@ -165,6 +165,20 @@ static void enqueue_owners(struct controller *c, const json_t *obj, const char *
         }
 }
 
+/* enqueue_owners on a cached object's summary. */
+static void enqueue_owners_blob(struct controller *c, const struct object_blob *b, const char *ns)
+{
+        const char *p = b->owners;
+        for (unsigned i = 0; i < b->n_owners; i++) {
+                const char *kind = p, *name = kind + strlen(kind) + 1;
+                const char *uid = name + strlen(name) + 1;
+                const struct kind_info *k = kind_lookup(kind);
+                if (k && *name)
+                        enqueue_object(c, k->resource, ns, name);
+                p = uid + strlen(uid) + 1;
+        }
+}
+
 /* Enqueues the object of kind named "<ns>/<name>" by obj's annotation: a
  * Service written by a Workflow's deploy step names that Workflow (it
  * follows the rollout), an object applied by a Source names the Source. */
@@ -202,12 +216,17 @@ static void enqueue_dependents(struct controller *c, const char *ns, const char 
                 return;
 
         _cleanup_free_ char *prefix = object_key(c->prefix, resource, ns, "");
-        _cleanup_json_ json_t *list = prefix ? object_cache_list(c->objects, prefix, NULL) : NULL;
-        size_t i, k;
-        json_t *obj, *dep;
+        const struct object_blob **v = NULL;
+        size_t n = 0, k;
+        json_t *dep;
 
-        json_array_foreach(list, i, obj)
-        {
+        if (!prefix || object_cache_list_blobs(c->objects, prefix, &v, &n, NULL) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                /* Only Tasks that depend on something are parsed. */
+                if (v[i]->n_depends_on == 0)
+                        continue;
+                _cleanup_json_ json_t *obj = object_blob_parse(v[i]);
                 json_array_foreach(json_path(obj, "spec.dependsOn"), k, dep)
                 {
                         const char *dependent = json_path_string(obj, "metadata.name");
@@ -218,6 +237,7 @@ static void enqueue_dependents(struct controller *c, const char *ns, const char 
                         break;
                 }
         }
+        object_blobs_release(v, n);
 }
 
 /* Whether a Task spec (or a Service template) at spec takes anything from
@@ -259,20 +279,21 @@ static void enqueue_secret_users(struct controller *c, const char *ns, const cha
         for (size_t u = 0; u < ARRAY_SIZE(users); u++) {
                 const char *resource = kind_by_name(users[u].kind)->resource;
                 _cleanup_free_ char *prefix = object_key(c->prefix, resource, ns, "");
-                _cleanup_json_ json_t *list =
-                    prefix ? object_cache_list(c->objects, prefix, NULL) : NULL;
-                size_t i;
-                json_t *obj;
+                const struct object_blob **v = NULL;
+                size_t n = 0;
 
-                json_array_foreach(list, i, obj)
-                {
-                        const char *phase = json_path_string(obj, "status.phase");
-                        const char *user = json_path_string(obj, "metadata.name");
-
-                        if (user && !streq(phase, "Succeeded") && !streq(phase, "Failed") &&
-                            uses_secret(json_path(obj, users[u].spec), name))
-                                enqueue_object(c, resource, ns, user);
+                if (!prefix || object_cache_list_blobs(c->objects, prefix, &v, &n, NULL) < 0)
+                        continue;
+                for (size_t i = 0; i < n; i++) {
+                        /* Finished ones are skipped on the summary, unparsed. */
+                        if (!*v[i]->name || streq(v[i]->phase, "Succeeded") ||
+                            streq(v[i]->phase, "Failed"))
+                                continue;
+                        _cleanup_json_ json_t *obj = object_blob_parse(v[i]);
+                        if (uses_secret(json_path(obj, users[u].spec), name))
+                                enqueue_object(c, resource, ns, v[i]->name);
                 }
+                object_blobs_release(v, n);
         }
 }
 
@@ -367,23 +388,25 @@ static size_t enqueue_all_objects(struct controller *c)
                 _cleanup_free_ char *prefix = str_printf("%s%s/", c->prefix, (*k)->resource);
                 if (!prefix)
                         continue;
-                _cleanup_json_ json_t *list = object_cache_list(c->objects, prefix, NULL);
-                size_t idx;
-                json_t *obj;
-                json_array_foreach(list, idx, obj)
-                {
-                        const char *ns = json_path_string(obj, "metadata.namespace");
-                        const char *name = json_path_string(obj, "metadata.name");
-                        if (!name)
+                /* On the summaries: starting with many objects parses none. */
+                const struct object_blob **v = NULL;
+                size_t nv = 0;
+                if (object_cache_list_blobs(c->objects, prefix, &v, &nv, NULL) < 0)
+                        continue;
+                for (size_t idx = 0; idx < nv; idx++) {
+                        const struct object_blob *b = v[idx];
+                        const char *ns = *b->ns ? b->ns : "default";
+                        if (!*b->name)
                                 continue;
                         _cleanup_free_ char *key =
-                            object_key(c->prefix, (*k)->resource, ns ? ns : "default", name);
+                            object_key(c->prefix, (*k)->resource, ns, b->name);
                         if (!key)
                                 continue;
                         enqueue(c, key);
-                        enqueue_owners(c, obj, ns ? ns : "default");
+                        enqueue_owners_blob(c, b, ns);
                         n++;
                 }
+                object_blobs_release(v, nv);
         }
         return n;
 }

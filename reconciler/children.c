@@ -27,19 +27,21 @@ int children_list(struct reconcile_ctx *ctx, const struct kind_info *kind, const
         _cleanup_free_ char *prefix = object_key(ctx->prefix, kind->resource, ns, "");
         if (!prefix)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        _cleanup_json_ json_t *all = object_cache_list(ctx->objects, prefix, NULL);
+        /* Filtered on the cached summaries: only the children are parsed,
+         * not every object of the kind in the namespace. */
+        const struct object_blob **all = NULL;
+        size_t n = 0;
         _cleanup_json_ json_t *mine = json_array();
-        size_t i;
-        json_t *o;
+        int r = mine ? object_cache_list_blobs(ctx->objects, prefix, &all, &n, NULL) : -ENOMEM;
 
-        if (!all || !mine)
-                return berth_error_set(err, -ENOMEM, "out of memory");
-        json_array_foreach(all, i, o)
-        {
-                if (object_owned_by(o, owner_kind, owner_name, owner_uid) &&
-                    json_array_append(mine, o) < 0)
-                        return berth_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                if (object_blob_owned_by(all[i], owner_kind, owner_name, owner_uid) &&
+                    json_array_append_new(mine, object_blob_parse(all[i])) < 0)
+                        r = -ENOMEM;
         }
+        object_blobs_release(all, n);
+        if (r < 0)
+                return berth_error_set(err, -ENOMEM, "out of memory");
         *ret = TAKE_PTR(mine);
         return 0;
 }

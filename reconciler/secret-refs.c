@@ -256,20 +256,16 @@ int secret_volumes_remove(struct reconcile_ctx *ctx, const char *owner_uid, cons
 static int uids_of(struct reconcile_ctx *ctx, const char *resource, json_t *uids)
 {
         _cleanup_free_ char *prefix = str_printf("%s%s/", ctx->prefix, resource);
-        _cleanup_json_ json_t *list = prefix ? object_cache_list(ctx->objects, prefix, NULL) : NULL;
-        size_t i;
-        json_t *obj;
+        const struct object_blob **v = NULL;
+        size_t n = 0;
+        int r = prefix ? object_cache_list_blobs(ctx->objects, prefix, &v, &n, NULL) : -ENOMEM;
 
-        if (!list)
-                return -ENOMEM;
-        json_array_foreach(list, i, obj)
-        {
-                const char *uid = json_path_string(obj, "metadata.uid");
-
-                if (uid && json_object_set_new(uids, uid, json_true()) < 0)
-                        return -ENOMEM;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                if (*v[i]->uid && json_object_set_new(uids, v[i]->uid, json_true()) < 0)
+                        r = -ENOMEM;
         }
-        return 0;
+        object_blobs_release(v, n);
+        return r;
 }
 
 int secret_volumes_collect(struct reconcile_ctx *ctx, size_t *ret_removed, struct berth_error *err)

@@ -361,23 +361,25 @@ static void forget_desired(struct source_run *run)
 /* The cached objects of every kind labelled with this Source's name. */
 static int list_live(struct source_run *run)
 {
-        json_t *all = object_cache_list(run->o.ctx->objects, run->o.ctx->prefix, NULL);
-        size_t i;
-        json_t *obj;
+        /* Every cached object, filtered on the summaries: only the Source's
+         * own are parsed. */
+        const struct object_blob **all = NULL;
+        size_t n = 0;
+        int r = object_cache_list_blobs(run->o.ctx->objects, run->o.ctx->prefix, &all, &n, NULL);
 
         run->live = json_array();
-        if (!all || !run->live) {
-                json_decref(all);
+        if (r < 0 || !run->live) {
+                object_blobs_release(all, n);
                 return -ENOMEM;
         }
-        json_array_foreach(all, i, obj)
-        {
-                if (streq(meta_string(obj, "labels", SOURCE_LABEL), run->o.name) &&
-                    !object_is_deleting(obj))
-                        json_array_append(run->live, obj);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                if (streq(object_blob_label(all[i], SOURCE_LABEL), run->o.name) &&
+                    !all[i]->deleting &&
+                    json_array_append_new(run->live, object_blob_parse(all[i])) < 0)
+                        r = -ENOMEM;
         }
-        json_decref(all);
-        return 0;
+        object_blobs_release(all, n);
+        return r;
 }
 
 static int source_observe(struct object_run *o, struct berth_error *err)

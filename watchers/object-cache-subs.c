@@ -16,8 +16,8 @@
 void cache_event_release(struct cache_event *e)
 {
         free(e->key);
-        json_decref(e->obj);
-        json_decref(e->prev);
+        object_blob_unref(e->obj);
+        object_blob_unref(e->prev);
         e->key = NULL;
         e->obj = NULL;
         e->prev = NULL;
@@ -32,7 +32,8 @@ void cache_events_release(struct cache_events *b)
 }
 
 /* An owned event: a copy of key and new references to obj and prev. */
-static int cache_event_init(enum object_event_type type, const char *key, json_t *obj, json_t *prev,
+static int cache_event_init(enum object_event_type type, const char *key,
+                            const struct object_blob *obj, const struct object_blob *prev,
                             int64_t rev, size_t bytes, struct cache_event *ret)
 {
         char *k = strdup(key);
@@ -40,15 +41,16 @@ static int cache_event_init(enum object_event_type type, const char *key, json_t
                 return -ENOMEM;
         *ret = (struct cache_event){.type = type,
                                     .key = k,
-                                    .obj = json_incref(obj),
-                                    .prev = json_incref(prev),
+                                    .obj = object_blob_ref(obj),
+                                    .prev = object_blob_ref(prev),
                                     .rev = rev,
                                     .bytes = bytes};
         return 0;
 }
 
 int cache_events_push(struct cache_events *b, enum object_event_type type, const char *key,
-                      json_t *obj, json_t *prev, int64_t rev, size_t bytes)
+                      const struct object_blob *obj, const struct object_blob *prev, int64_t rev,
+                      size_t bytes)
 {
         struct cache_event *v = watchers_grow(b->v, b->n, &b->cap, sizeof(*v), 16);
         if (!v)
@@ -108,14 +110,44 @@ static void sub_free(struct object_cache_sub *s)
         free(s);
 }
 
-static void deliver(object_event_fn fn, void *userdata, const struct cache_event *e)
+/* An event with its trees, parsed once for all the callbacks it reaches. */
+struct tree_event {
+        struct object_event ev;
+        json_t *obj, *prev;
+};
+
+/* Parses e's blobs into t; false (and nothing to release) when out of
+ * memory: the event is then not delivered (the bytes were valid JSON when
+ * the blob was built, so nothing else makes a parse fail). */
+static bool tree_event_init(const struct cache_event *e, struct tree_event *t)
 {
-        struct object_event ev = {.type = e->type,
-                                  .key = e->key,
-                                  .object = e->obj,
-                                  .prev_object = e->prev,
-                                  .revision = e->rev};
-        fn(&ev, userdata);
+        *t = (struct tree_event){0};
+        t->obj = object_blob_parse(e->obj);
+        t->prev = e->prev ? object_blob_parse(e->prev) : NULL;
+        if (!t->obj || (e->prev && !t->prev)) {
+                json_decref(t->obj);
+                json_decref(t->prev);
+                return false;
+        }
+        t->ev = (struct object_event){.type = e->type,
+                                      .key = e->key,
+                                      .object = t->obj,
+                                      .prev_object = t->prev,
+                                      .revision = e->rev,
+                                      .blob = e->obj,
+                                      .prev_blob = e->prev};
+        return true;
+}
+
+static void tree_event_release(struct tree_event *t)
+{
+        json_decref(t->obj);
+        json_decref(t->prev);
+}
+
+static bool sub_wants(const struct object_cache_sub *s, const struct cache_event *e)
+{
+        return !s->dead && e->rev > s->last_rev && str_has_prefix(e->key, s->prefix);
 }
 
 void object_cache_deliver(struct object_cache *c, const struct cache_events *evs)
@@ -127,8 +159,11 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
                 s->replay = NULL;
                 s->n_replay = 0;
                 for (size_t i = 0; i < n; i++) {
-                        if (!s->dead)
-                                deliver(s->fn, s->userdata, &v[i]);
+                        struct tree_event t;
+                        if (!s->dead && tree_event_init(&v[i], &t)) {
+                                s->fn(&t.ev, s->userdata);
+                                tree_event_release(&t);
+                        }
                         cache_event_release(&v[i]);
                 }
                 free(v);
@@ -136,12 +171,21 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
 
         for (size_t i = 0; i < evs->n; i++) {
                 const struct cache_event *e = &evs->v[i];
+                bool wanted = c->handler != NULL;
+                for (struct object_cache_sub *s = c->subs; !wanted && s; s = s->next)
+                        wanted = sub_wants(s, e);
+                /* One tree at a time: a relist of thousands of objects never
+                 * holds their trees together. */
+                struct tree_event t;
+                if (!wanted || !tree_event_init(e, &t))
+                        continue;
                 if (c->handler)
-                        deliver(c->handler, c->userdata, e);
+                        c->handler(&t.ev, c->userdata);
                 for (struct object_cache_sub *s = c->subs; s; s = s->next) {
-                        if (!s->dead && e->rev > s->last_rev && str_has_prefix(e->key, s->prefix))
-                                deliver(s->fn, s->userdata, e);
+                        if (sub_wants(s, e))
+                                s->fn(&t.ev, s->userdata);
                 }
+                tree_event_release(&t);
         }
 }
 

@@ -1,6 +1,9 @@
 /* object_cache: one list + watch over a store prefix, kept as a sorted array of
- * parsed objects plus a ring of recent events for watch resume (the ring and
- * the subscriptions: object-cache-subs.c).
+ * objects as bytes (object_blob: object-blob.c) plus a ring of recent events
+ * for watch resume (the ring and the subscriptions: object-cache-subs.c).
+ * Trees are parsed on demand: a stored value is parsed once when it arrives
+ * (to check it, set its resourceVersion and decode the summary), serialized
+ * into its blob, and the tree dropped.
  *
  * Threads: the store's watch thread only queues raw events (it must not block);
  * the cache thread applies them to the map and the ring under 'mu' and then
@@ -15,6 +18,7 @@
 #include "watchers-internal.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -23,7 +27,7 @@
 
 struct cache_entry {
         char *key;
-        json_t *obj; /* immutable; metadata.resourceVersion = mod_rev */
+        const struct object_blob *obj; /* metadata.resourceVersion = mod_rev */
         int64_t mod_rev;
         size_t bytes; /* length of the stored JSON: the history ring's measure */
 };
@@ -62,7 +66,7 @@ const char *object_event_type_to_string(enum object_event_type t)
 static void entry_release(struct cache_entry *e)
 {
         free(e->key);
-        json_decref(e->obj);
+        object_blob_unref(e->obj);
 }
 
 static void listing_release(struct listing *l)
@@ -101,13 +105,27 @@ static bool is_data_key(const struct object_cache *c, const char *key)
         return object_key_is_data(c->prefix, key);
 }
 
-/* A new object from a stored value, or NULL when it is not a JSON object. */
-static json_t *object_parse(const char *value, size_t len, int64_t rev)
+/* A new blob from a stored value. -EINVAL when it is not a JSON object,
+ * -ENOMEM. */
+static int object_parse(const char *value, size_t len, int64_t rev, const struct object_blob **ret)
 {
         _cleanup_json_ json_t *o = json_loadb(value, len, 0, NULL);
-        if (!json_is_object(o) || set_resource_version(o, rev) < 0)
+        if (!json_is_object(o))
+                return -EINVAL;
+        if (set_resource_version(o, rev) < 0)
+                return -ENOMEM;
+        *ret = object_blob_new(o, rev);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* The blob of the last state of an object deleted at rev: b with its
+ * resourceVersion moved to rev. NULL on OOM. */
+static const struct object_blob *blob_with_revision(const struct object_blob *b, int64_t rev)
+{
+        _cleanup_json_ json_t *o = object_blob_parse(b);
+        if (!o || set_resource_version(o, rev) < 0)
                 return NULL;
-        return TAKE_PTR(o);
+        return object_blob_new(o, rev);
 }
 
 json_t *object_with_revision(const json_t *obj, int64_t rev)
@@ -141,6 +159,23 @@ static bool find(const struct object_cache *c, const char *key, size_t *ret_idx)
         return lo < c->n && strcmp(c->entries[lo].key, key) == 0;
 }
 
+/* Index of the first key after every key starting with prefix (upper
+ * bound), searched from lo, the lower bound of prefix: the keys with the
+ * prefix are contiguous, so a list costs no string compare per entry.
+ * Caller holds mu. */
+static size_t find_prefix_end(const struct object_cache *c, const char *prefix, size_t lo)
+{
+        size_t len = strlen(prefix), hi = c->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strncmp(c->entries[mid].key, prefix, len) <= 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 /* ---- applying changes (caller holds mu) -------------------------------- */
 
 static int entries_reserve(struct object_cache *c)
@@ -153,27 +188,29 @@ static int entries_reserve(struct object_cache *c)
 }
 
 /* Steals obj. */
-static int apply_put(struct object_cache *c, const char *key, json_t *obj, int64_t rev,
-                     size_t bytes, struct cache_events *evs)
+static int apply_put(struct object_cache *c, const char *key, const struct object_blob *obj,
+                     int64_t rev, size_t bytes, struct cache_events *evs)
 {
         size_t i;
 
         if (find(c, key, &i)) {
                 struct cache_entry *e = &c->entries[i];
                 if (e->mod_rev == rev) {
-                        json_decref(obj);
+                        object_blob_unref(obj);
                         return 0;
                 }
-                _cleanup_json_ json_t *prev = e->obj;
+                const struct object_blob *prev = e->obj;
                 e->obj = obj;
                 e->mod_rev = rev;
                 e->bytes = bytes;
-                return cache_events_push(evs, OBJECT_MODIFIED, key, obj, prev, rev, bytes);
+                int r = cache_events_push(evs, OBJECT_MODIFIED, key, obj, prev, rev, bytes);
+                object_blob_unref(prev);
+                return r;
         }
         char *k = strdup(key);
         if (!k || entries_reserve(c) < 0) {
                 free(k);
-                json_decref(obj);
+                object_blob_unref(obj);
                 return -ENOMEM;
         }
         memmove(&c->entries[i + 1], &c->entries[i], (c->n - i) * sizeof(c->entries[0]));
@@ -189,14 +226,16 @@ static int apply_delete(struct object_cache *c, const char *key, int64_t rev,
 
         if (!find(c, key, &i))
                 return 0;
-        _cleanup_json_ json_t *last = object_with_revision(c->entries[i].obj, rev);
+        const struct object_blob *last = blob_with_revision(c->entries[i].obj, rev);
         if (!last)
                 return -ENOMEM;
         size_t bytes = c->entries[i].bytes;
         entry_release(&c->entries[i]);
         memmove(&c->entries[i], &c->entries[i + 1], (c->n - i - 1) * sizeof(c->entries[0]));
         c->n--;
-        return cache_events_push(evs, OBJECT_DELETED, key, last, NULL, rev, bytes);
+        int r = cache_events_push(evs, OBJECT_DELETED, key, last, NULL, rev, bytes);
+        object_blob_unref(last);
+        return r;
 }
 
 static int apply_pending(struct object_cache *c, struct cache_pending *q, size_t nq,
@@ -209,10 +248,11 @@ static int apply_pending(struct object_cache *c, struct cache_pending *q, size_t
                 if (is_data_key(c, q[i].key)) {
                         /* seen (the revision moves on), not cached */
                 } else if (q[i].type == STORE_EVENT_PUT) {
-                        json_t *obj = object_parse(q[i].value, q[i].value_len, q[i].rev);
-                        if (obj) {
+                        const struct object_blob *obj = NULL;
+                        r = object_parse(q[i].value, q[i].value_len, q[i].rev, &obj);
+                        if (r == 0) {
                                 r = apply_put(c, q[i].key, obj, q[i].rev, q[i].value_len, evs);
-                        } else {
+                        } else if (r == -EINVAL) {
                                 /* Not an object any more: it leaves the cache. */
                                 c->invalid++;
                                 r = apply_delete(c, q[i].key, q[i].rev, evs);
@@ -251,11 +291,12 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct cache
                 int cmp = i == c->n ? 1 : j == l->n ? -1 : strcmp(c->entries[i].key, l->v[j].key);
                 int r = 0;
                 if (cmp < 0) {
-                        json_t *last = object_with_revision(c->entries[i].obj, l->rev);
+                        const struct object_blob *last =
+                            blob_with_revision(c->entries[i].obj, l->rev);
                         r = last ? cache_events_push(evs, OBJECT_DELETED, c->entries[i].key, last,
                                                      NULL, l->rev, c->entries[i].bytes)
                                  : -ENOMEM;
-                        json_decref(last);
+                        object_blob_unref(last);
                         i++;
                 } else if (cmp > 0) {
                         r = cache_events_push(evs, OBJECT_ADDED, l->v[j].key, l->v[j].obj, NULL,
@@ -263,9 +304,9 @@ static int apply_listing(struct object_cache *c, struct listing *l, struct cache
                         j++;
                 } else {
                         if (c->entries[i].mod_rev == l->v[j].mod_rev) {
-                                /* Unchanged: keep the tree readers may already hold. */
-                                json_decref(l->v[j].obj);
-                                l->v[j].obj = json_incref(c->entries[i].obj);
+                                /* Unchanged: keep the blob readers may already hold. */
+                                object_blob_unref(l->v[j].obj);
+                                l->v[j].obj = object_blob_ref(c->entries[i].obj);
                         } else {
                                 r = cache_events_push(evs, OBJECT_MODIFIED, l->v[j].key,
                                                       l->v[j].obj, c->entries[i].obj,
@@ -399,14 +440,15 @@ static int listing_from_kvs(struct object_cache *c, const struct store_kvs *kvs,
                 const struct store_kv *kv = &kvs->items[i];
                 if (is_data_key(c, kv->key))
                         continue;
-                json_t *obj = object_parse(kv->value, kv->value_len, kv->mod_revision);
-                if (!obj) {
+                const struct object_blob *obj = NULL;
+                int r = object_parse(kv->value, kv->value_len, kv->mod_revision, &obj);
+                if (r == -EINVAL) {
                         invalid++;
                         continue;
                 }
-                char *k = strdup(kv->key);
+                char *k = r == 0 ? strdup(kv->key) : NULL;
                 if (!k) {
-                        json_decref(obj);
+                        object_blob_unref(obj);
                         listing_release(&l);
                         return -ENOMEM;
                 }
@@ -425,6 +467,19 @@ static int listing_from_kvs(struct object_cache *c, const struct store_kvs *kvs,
         return 0;
 }
 
+/* A list is the largest transient of the process: every stored value at
+ * once, and each object's tree while its blob is built and while its event
+ * is delivered. Freed, it leaves the heap full of holes below the blobs that
+ * stayed, which malloc keeps (about as much as the cache itself:
+ * docs/internals/performance-cache.md); give those pages back. Relists are
+ * rare, the walk costs milliseconds. */
+static void release_free_memory(void)
+{
+#ifdef __GLIBC__
+        (void)malloc_trim(0);
+#endif
+}
+
 /* Lists, diffs and starts a new watch, retrying with backoff while the store
  * fails. Returns with a watch, or without one when the cache is stopping. */
 static void cache_relist(struct object_cache *c)
@@ -436,7 +491,11 @@ static void cache_relist(struct object_cache *c)
                 int r = store_list(c->store, c->prefix, 0, &kvs, NULL);
                 if (r >= 0) {
                         struct listing l = {0};
+                        int64_t listed = kvs.revision;
                         r = listing_from_kvs(c, &kvs, &l);
+                        /* The values are in the blobs now: free them before
+                         * the (long) delivery of the differences. */
+                        store_kvs_release(&kvs);
                         if (r >= 0) {
                                 r = cache_step(c, NULL, 0, &l);
                                 listing_release(&l);
@@ -445,12 +504,13 @@ static void cache_relist(struct object_cache *c)
                                 pthread_mutex_lock(&c->mu);
                                 c->watch_failed = false;
                                 pthread_mutex_unlock(&c->mu);
-                                r = store_watch(c->store, c->prefix, kvs.revision + 1, on_watch, c,
+                                r = store_watch(c->store, c->prefix, listed + 1, on_watch, c,
                                                 &c->watch, NULL);
                         }
-                        store_kvs_release(&kvs);
-                        if (r >= 0)
+                        if (r >= 0) {
+                                release_free_memory();
                                 return;
+                        }
                 }
 
                 if (watchers_sleep_unless_stopped(&c->mu, &c->work, &c->stop, delay))
@@ -637,47 +697,79 @@ int64_t object_cache_revision(struct object_cache *c)
         return c->revision;
 }
 
-json_t *object_cache_get(struct object_cache *c, const char *key, int64_t *ret_mod_revision)
+const struct object_blob *object_cache_get_blob(struct object_cache *c, const char *key)
 {
-        json_t *obj = NULL;
+        const struct object_blob *b = NULL;
         size_t i;
 
         if (!key)
                 return NULL;
         pthread_mutex_lock(&c->mu);
-        if (find(c, key, &i)) {
-                obj = json_incref(c->entries[i].obj);
-                if (ret_mod_revision)
-                        *ret_mod_revision = c->entries[i].mod_rev;
-        }
+        if (find(c, key, &i))
+                b = object_blob_ref(c->entries[i].obj);
         pthread_mutex_unlock(&c->mu);
+        return b;
+}
+
+json_t *object_cache_get(struct object_cache *c, const char *key, int64_t *ret_mod_revision)
+{
+        /* Parsed outside the lock: the reference keeps the bytes. */
+        const struct object_blob *b = object_cache_get_blob(c, key);
+        if (!b)
+                return NULL;
+        json_t *obj = object_blob_parse(b);
+        if (obj && ret_mod_revision)
+                *ret_mod_revision = b->mod_revision;
+        object_blob_unref(b);
         return obj;
+}
+
+int object_cache_list_blobs(struct object_cache *c, const char *key_prefix,
+                            const struct object_blob ***ret, size_t *ret_n, int64_t *ret_revision)
+{
+        const char *prefix = key_prefix ? key_prefix : "";
+        const struct object_blob **v = NULL;
+        size_t i, first, n = 0;
+
+        pthread_mutex_lock(&c->mu);
+        find(c, prefix, &first);
+        n = find_prefix_end(c, prefix, first) - first;
+        if (n > 0) {
+                v = malloc(n * sizeof(*v));
+                if (!v) {
+                        pthread_mutex_unlock(&c->mu);
+                        return -ENOMEM;
+                }
+                for (i = 0; i < n; i++)
+                        v[i] = object_blob_ref(c->entries[first + i].obj);
+        }
+        if (ret_revision)
+                *ret_revision = c->revision;
+        pthread_mutex_unlock(&c->mu);
+        *ret = v;
+        *ret_n = n;
+        return 0;
 }
 
 json_t *object_cache_list(struct object_cache *c, const char *key_prefix, int64_t *ret_revision)
 {
-        _cleanup_json_ json_t *arr = json_array();
-        const char *prefix = key_prefix ? key_prefix : "";
+        const struct object_blob **v = NULL;
+        size_t n = 0;
         int64_t rev;
-        size_t i;
-        int r = 0;
 
-        if (!arr)
+        if (object_cache_list_blobs(c, key_prefix, &v, &n, &rev) < 0)
                 return NULL;
-        pthread_mutex_lock(&c->mu);
-        find(c, prefix, &i);
-        for (; i < c->n && str_has_prefix(c->entries[i].key, prefix); i++) {
-                r = json_array_append(arr, c->entries[i].obj);
-                if (r < 0)
-                        break;
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++) {
+                if (json_array_append_new(arr, object_blob_parse(v[i])) < 0) {
+                        json_decref(arr);
+                        arr = NULL;
+                }
         }
-        rev = c->revision;
-        pthread_mutex_unlock(&c->mu);
-        if (r < 0)
-                return NULL;
-        if (ret_revision)
+        object_blobs_release(v, n);
+        if (arr && ret_revision)
                 *ret_revision = rev;
-        return TAKE_PTR(arr);
+        return arr;
 }
 
 size_t object_cache_size(struct object_cache *c)

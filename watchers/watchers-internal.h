@@ -70,15 +70,21 @@ static inline bool watchers_sleep_unless_stopped(pthread_mutex_t *mu, pthread_co
  * object-cache.c.
  */
 
+/* A new blob of obj (a JSON object with metadata.resourceVersion set) at
+ * mod_revision: its compact JSON and summary. NULL on OOM. */
+const struct object_blob *object_blob_new(const json_t *obj, int64_t mod_revision);
+/* The reference count (tests). */
+unsigned object_blob_refcount(const struct object_blob *b);
+
 /* One change as the ring keeps it and the delivery loop hands it out (an
- * owned struct object_event). */
+ * owned struct object_event, as bytes: the trees are parsed at delivery). */
 struct cache_event {
         enum object_event_type type;
         char *key;
-        json_t *obj;
-        json_t *prev; /* MODIFIED: the state before; else NULL */
+        const struct object_blob *obj;
+        const struct object_blob *prev; /* MODIFIED: the state before; else NULL */
         int64_t rev;
-        size_t bytes; /* of obj, as stored JSON */
+        size_t bytes; /* of obj's JSON: the ring's measure */
 };
 
 /* A growable array of events. */
@@ -149,7 +155,8 @@ void cache_event_release(struct cache_event *e);
 void cache_events_release(struct cache_events *b);
 /* Appends an event with a copy of key and new references to obj and prev. */
 int cache_events_push(struct cache_events *b, enum object_event_type type, const char *key,
-                      json_t *obj, json_t *prev, int64_t rev, size_t bytes);
+                      const struct object_blob *obj, const struct object_blob *prev, int64_t rev,
+                      size_t bytes);
 
 /* Caller holds mu. Appends a copy of e to the ring, dropping the oldest
  * events beyond its count or byte bound (ring_base moves past them). */

@@ -9,8 +9,14 @@
  *                  label berth.managed=true; relists after every reconnect.
  *
  * Both run one background thread each and call a handler for every change so
- * the controller can enqueue the owning object's key. Objects handed out are
- * shared, immutable jansson trees: never modify them (json_deep_copy first).
+ * the controller can enqueue the owning object's key.
+ *
+ * The object cache keeps bytes, not trees: each object is an object_blob, its
+ * compact JSON (metadata.resourceVersion set) with a few decoded fields
+ * beside it, shared read-only and reference-counted. A jansson tree is built
+ * only when a caller asks for one (object_cache_get/list, the trees of an
+ * object_event); lists that filter on the decoded fields or only pass the
+ * bytes on (the API's list and watch) take blobs instead.
  */
 #pragma once
 
@@ -31,15 +37,51 @@ struct object_cache;
 enum object_event_type { OBJECT_ADDED, OBJECT_MODIFIED, OBJECT_DELETED };
 const char *object_event_type_to_string(enum object_event_type t); /* "ADDED", ... */
 
+/* One cached object as bytes, immutable: what the cache keeps of it.
+ * Every string is NUL-terminated and never NULL unless said so; "" stands
+ * for a field the object lacks. Hold it with object_blob_ref(), let go with
+ * object_blob_unref() (any thread: the count is atomic); it outlives the
+ * cache and any change of the object. */
+struct object_blob {
+        const char *json; /* compact JSON with metadata.resourceVersion set */
+        size_t len;       /* of json, without the NUL */
+        int64_t mod_revision;
+        /* Decoded once, for consumers that filter without a tree: */
+        const char *kind, *ns, *name, *uid;
+        const char *phase;  /* status.phase; NULL when absent or not a string */
+        const char *labels; /* n_labels pairs "key\0value\0" (string values only) */
+        const char *owners; /* n_owners triples "kind\0name\0uid\0" of ownerReferences */
+        unsigned n_labels, n_owners;
+        unsigned n_depends_on; /* entries of spec.dependsOn (a Task's) */
+        bool deleting;         /* metadata.deletionTimestamp is set (not null) */
+};
+
+const struct object_blob *object_blob_ref(const struct object_blob *b); /* returns b; NULL ok */
+void object_blob_unref(const struct object_blob *b);                    /* NULL ok */
+/* A new tree of the object (caller json_decref, may modify it), NULL on OOM. */
+json_t *object_blob_parse(const struct object_blob *b);
+/* The value of label key, or NULL. */
+const char *object_blob_label(const struct object_blob *b, const char *key);
+/* Whether an ownerReference names the owner: by uid when owner_uid is set,
+ * else by kind and name (reconciler's object_owned_by, on the summary). */
+bool object_blob_owned_by(const struct object_blob *b, const char *owner_kind,
+                          const char *owner_name, const char *owner_uid);
+/* Unrefs n blobs and frees the array v (object_cache_list_blobs). v NULL ok. */
+void object_blobs_release(const struct object_blob **v, size_t n);
+
 /* One change. object is the new state (for DELETED: the last state), with
- * metadata.resourceVersion set to the revision as a string. Borrowed for the
- * duration of the callback (json_incref to keep). */
+ * metadata.resourceVersion set to the revision as a string; blob is the same
+ * state as bytes (what a watch writes). Both borrowed for the duration of
+ * the callback (json_incref / object_blob_ref to keep). The trees are built
+ * once per event for all the callbacks it reaches. */
 struct object_event {
         enum object_event_type type;
         const char *key;
         const json_t *object;
         const json_t *prev_object; /* MODIFIED: the state before the change; else NULL */
         int64_t revision;
+        const struct object_blob *blob;
+        const struct object_blob *prev_blob; /* with prev_object */
 };
 
 /* A new tree that shares everything with obj except the root and metadata,
@@ -70,11 +112,21 @@ int object_cache_wait_synced(struct object_cache *c, int timeout_ms);
 int object_cache_wait_revision(struct object_cache *c, int64_t rev, int timeout_ms);
 int64_t object_cache_revision(struct object_cache *c);
 
-/* New reference (caller json_decref), or NULL. *ret_mod_revision may be NULL. */
+/* A new tree of the object at key, parsed from its bytes (caller json_decref;
+ * it is the caller's own), or NULL. *ret_mod_revision may be NULL. */
 json_t *object_cache_get(struct object_cache *c, const char *key, int64_t *ret_mod_revision);
-/* Array of new references to every object whose key starts with key_prefix, in
- * key order; *ret_revision (may be NULL) = the cache revision it reflects. */
+/* The object at key as bytes (caller object_blob_unref), or NULL. */
+const struct object_blob *object_cache_get_blob(struct object_cache *c, const char *key);
+/* Array of new trees of every object whose key starts with key_prefix, in
+ * key order; *ret_revision (may be NULL) = the cache revision it reflects.
+ * Parses every object: for small kinds, or when the caller needs them all;
+ * filter on object_cache_list_blobs() first otherwise. */
 json_t *object_cache_list(struct object_cache *c, const char *key_prefix, int64_t *ret_revision);
+/* The same as blobs: *ret is an array of *ret_n references, in key order
+ * (caller object_blobs_release; NULL when empty). Costs one reference per
+ * object, under the lock for the copy only. -ENOMEM. */
+int object_cache_list_blobs(struct object_cache *c, const char *key_prefix,
+                            const struct object_blob ***ret, size_t *ret_n, int64_t *ret_revision);
 /* Number of objects cached. */
 size_t object_cache_size(struct object_cache *c);
 

@@ -1002,6 +1002,109 @@ static void test_list_pages(void **state)
         json_decref(j);
 }
 
+/* What the list route gave before the cache kept bytes: the cached trees,
+ * filtered, redacted and serialized as one json_pack'd list. */
+static char *list_from_trees(const char *prefix, const char *kind, const char *label_sel,
+                             const char *field_sel)
+{
+        _cleanup_(api_selector_release) struct api_selector labels = {0}, fields = {0};
+        struct api_error err = {0};
+        assert_int_equal(api_label_selector_parse(label_sel, &labels, &err), 0);
+        assert_int_equal(api_field_selector_parse(field_sel, &fields, &err), 0);
+        int64_t rev = 0;
+        _cleanup_json_ json_t *all = object_cache_list(E.cache, prefix, &rev);
+        _cleanup_json_ json_t *items = json_array();
+        size_t i;
+        json_t *obj;
+        json_array_foreach(all, i, obj)
+        {
+                if (api_object_matches(&labels, &fields, obj))
+                        json_array_append_new(items, api_object_for_reply(NULL, obj, false, NULL));
+        }
+        char rv[32];
+        snprintf(rv, sizeof(rv), "%" PRId64, rev);
+        _cleanup_free_ char *list_kind = str_printf("%sList", kind);
+        _cleanup_json_ json_t *list =
+            json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", list_kind, "apiVersion",
+                      MANIFEST_API_VERSION, "metadata", "resourceVersion", rv, "items", items);
+        _cleanup_free_ char *text = json_dumps(list, JSON_COMPACT);
+        return str_printf("%s\n", text);
+}
+
+/* The list from the cache's bytes is what the trees gave, byte for byte:
+ * with and without selectors (on the summary and on the parsed object),
+ * across namespaces, and for Secrets (redacted from the parsed object). */
+static void test_list_from_bytes(void **state)
+{
+        (void)state;
+        struct berth_error err = {0};
+        const char *lbls[] = {"  labels: {app: web, tier: front}\n", "  labels: {app: w.eb}\n", ""};
+        for (size_t i = 0; i < ARRAY_SIZE(lbls); i++) {
+                _cleanup_free_ char *name = str_printf("bytes-%zu", i);
+                _cleanup_free_ char *y = task_yaml(name, "busybox:latest", lbls[i]);
+                json_decref(expect("POST", "/apis/berth/v1/namespaces/bytes/tasks", y, 201));
+        }
+        /* Written as the store holds them: a Secret (its values are redacted
+         * in replies) and Events (selected on involvedObject.*). */
+        static const char secret[] =
+            "{\"apiVersion\":\"berth/v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\","
+            "\"namespace\":\"bytes\",\"labels\":{\"app\":\"web\"}},\"data\":{\"k\":\"c2VhbGVk\"}}";
+        static const char event[] =
+            "{\"apiVersion\":\"berth/v1\",\"kind\":\"Event\",\"metadata\":{\"name\":\"e%d\","
+            "\"namespace\":\"bytes\"},\"involvedObject\":{\"kind\":\"Task\",\"name\":\"bytes-%d\","
+            "\"namespace\":\"bytes\"},\"type\":\"Normal\",\"reason\":\"Started\"}";
+        int64_t rev = 0;
+        assert_int_equal(store_put(E.store, "/berth/secrets/bytes/s", secret, strlen(secret),
+                                   STORE_ANY_REVISION, 0, &rev, &err),
+                         0);
+        for (int i = 0; i < 2; i++) {
+                _cleanup_free_ char *ev = str_printf(event, i, i);
+                _cleanup_free_ char *key = str_printf("/berth/events/bytes/e%d", i);
+                assert_int_equal(
+                    store_put(E.store, key, ev, strlen(ev), STORE_ANY_REVISION, 0, &rev, &err), 0);
+        }
+        assert_int_equal(object_cache_wait_revision(E.cache, rev, 5000), 0);
+
+        static const struct {
+                const char *path, *prefix, *kind, *labels, *fields;
+                size_t items;
+        } cases[] = {
+            {"/namespaces/bytes/tasks", "/berth/tasks/bytes/", "Task", "", "", 3},
+            {"/namespaces/bytes/tasks?labelSelector=app%3Dweb", "/berth/tasks/bytes/", "Task",
+             "app=web", "", 1},
+            {"/namespaces/bytes/tasks?labelSelector=!tier&fieldSelector=metadata.name!%3Dbytes-2",
+             "/berth/tasks/bytes/", "Task", "!tier", "metadata.name!=bytes-2", 1},
+            {"/namespaces/bytes/tasks?fieldSelector=status.phase%3D", "/berth/tasks/bytes/", "Task",
+             "", "status.phase=", 3},
+            {"/tasks", "/berth/tasks/", "Task", "", "", 0},
+            {"/tasks?fieldSelector=metadata.namespace%3Dbytes", "/berth/tasks/", "Task", "",
+             "metadata.namespace=bytes", 3},
+            {"/namespaces/bytes/secrets", "/berth/secrets/bytes/", "Secret", "", "", 1},
+            {"/namespaces/bytes/events?fieldSelector=involvedObject.name%3Dbytes-1",
+             "/berth/events/bytes/", "Event", "", "involvedObject.name=bytes-1", 1},
+            {"/namespaces/none/tasks", "/berth/tasks/none/", "Task", "", "", 0},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                _cleanup_free_ char *path = str_printf("/apis/berth/v1%s", cases[i].path);
+                long code = 0;
+                _cleanup_buf_ struct buf text = {0};
+                _cleanup_json_ json_t *got = http_len("GET", path, NULL, 0, &code, &text);
+                assert_int_equal(code, 200);
+                _cleanup_free_ char *want = list_from_trees(cases[i].prefix, cases[i].kind,
+                                                            cases[i].labels, cases[i].fields);
+                assert_string_equal(text.data, want);
+                if (cases[i].items > 0)
+                        assert_int_equal(json_array_size(json_object_get(got, "items")),
+                                         cases[i].items);
+        }
+        /* The Secret's value never leaves in the clear. */
+        long code = 0;
+        _cleanup_buf_ struct buf text = {0};
+        json_decref(
+            http_len("GET", "/apis/berth/v1/namespaces/bytes/secrets", NULL, 0, &code, &text));
+        assert_null(strstr(text.data, "c2VhbGVk"));
+}
+
 /* ---- watch -------------------------------------------------------------- */
 
 static size_t on_watch_data(char *p, size_t size, size_t n, void *userdata)
@@ -1863,6 +1966,7 @@ int main(void)
             cmocka_unit_test(test_workflow_results_and_files),
             cmocka_unit_test(test_list_selectors),
             cmocka_unit_test(test_list_pages),
+            cmocka_unit_test(test_list_from_bytes),
             cmocka_unit_test(test_watch),
             cmocka_unit_test(test_watch_selector_transitions),
             cmocka_unit_test(test_watch_slow_client),
