@@ -16,7 +16,7 @@
 #   berthd peak RSS   VmHWM
 #   engine CPU        the fake engine's, per lifecycle, over the same window
 # and, in the same run, a baseline: bench/engine-lifecycles.c, 8 threads (as
-# berthd has 8 reconcile workers) making only the Engine API calls berthd
+# berthd has 8 reconcile workers; as many as --workers, at most 64) making only the Engine API calls berthd
 # makes for such a Task (image inspect, create, start, inspect) against a
 # fresh fake engine — the rate if the controller cost nothing. Checks that
 # every Task Succeeded and that the engine saw exactly N creates and N starts
@@ -26,14 +26,21 @@
 #
 #   bench/controller.sh [tasks, default 10000] [build dir, default build/release]
 # Environment: RUN_MS (how long each fake container runs; default 0, exits at
-# once), PERF_DATA=FILE (records `perf record -g` of berthd over the window),
-# TIMEOUT (seconds to wait for all Succeeded, default 600).
+# once), PERF_DATA=FILE (records `perf record $PERF_ARGS` of berthd over the
+# window; PERF_ARGS defaults to "-F 499 -g", try "--call-graph dwarf"),
+# TIMEOUT (seconds to wait for all Succeeded, default 600), BERTHD_ARGS (more
+# berthd flags, e.g. "--workers 32"; the baseline client uses as many threads
+# as --workers says, default 8), ENGINE_ARGS (more flags for the fake engine
+# berthd talks to, e.g. "--image alpine:3.19" to see the Tasks fail).
 # Needs no dockerd. tests/integration/test_controller_bench.sh runs it small.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
 bin=${2:-build/release}
 run_ms=${RUN_MS:-0}
+read -r -a berthd_args <<<"${BERTHD_ARGS:-}"
+workers=$(sed -n 's/.*--workers[= ]\([0-9]*\).*/\1/p' <<<"${BERTHD_ARGS:-}")
+workers=${workers:-8}
 timeout_s=${TIMEOUT:-600}
 [ -x "$bin/bench/fake-engine" ] && [ -x "$bin/bench/engine-lifecycles" ] ||
   { echo "controller.sh: build $bin first (fake-engine, engine-lifecycles)" >&2; exit 2; }
@@ -50,15 +57,17 @@ bench_cleanup_extra() {
 }
 trap bench_cleanup_extra EXIT # bench_berthd's trap calls it too
 
-# fake_start NAME: a fake engine on $fe/NAME.sock; its pid in fe_pid.
+# fake_start NAME [flags]: a fake engine on $fe/NAME.sock; its pid in fe_pid.
 fake_start() {
-  "$bin/bench/fake-engine" --run-ms "$run_ms" "$fe/$1.sock" 2>>"$fe/$1.log" &
+  local name=$1
+  shift
+  "$bin/bench/fake-engine" --run-ms "$run_ms" "$@" "$fe/$name.sock" 2>>"$fe/$name.log" &
   fe_pid=$!
   for _ in $(seq 1 100); do
-    [ -S "$fe/$1.sock" ] && curl -sf --unix-socket "$fe/$1.sock" http://d/_ping >/dev/null && return 0
+    [ -S "$fe/$name.sock" ] && curl -sf --unix-socket "$fe/$name.sock" http://d/_ping >/dev/null && return 0
     sleep 0.05
   done
-  echo "controller.sh: fake engine did not start: $(cat "$fe/$1.log")" >&2
+  echo "controller.sh: fake engine did not start: $(cat "$fe/$name.log")" >&2
   exit 1
 }
 # fake_stop: SIGTERM, and a clean exit (ASan builds report leaks at exit).
@@ -67,7 +76,7 @@ fake_stop() {
   kill "$fe_pid"
   wait "$fe_pid" || rc=$?
   fe_pid=
-  [ "$rc" = 0 ] || { echo "controller.sh: fake engine exited with $rc" >&2; exit 1; }
+  [ "$rc" = 0 ] || { echo "controller.sh: fake engine exited with $rc" >&2; tail -n 40 "$fe"/*.log >&2; exit 1; }
 }
 stat_of() { curl -sf --unix-socket "$fe/$1.sock" http://d/fake/stats; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -78,16 +87,17 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 # --- baseline: the Engine API calls alone -------------------------------------------
 fake_start base
 b0=$(ticks "$fe_pid")
-base_line=$("$bin/bench/engine-lifecycles" -n "$n" -c 8 "$fe/base.sock")
+base_line=$("$bin/bench/engine-lifecycles" -n "$n" -c "$((workers > 64 ? 64 : workers))" "$fe/base.sock")
 b1=$(ticks "$fe_pid")
 base_rate=$(awk '{ print $6 }' <<<"$base_line" | tr -d '/s')
 base_engine_ms=$(calc '%.3f' "($b1 - $b0) * 1000 / $hz / $n")
 fake_stop
 
 # --- berthd against a fresh fake engine -----------------------------------------------
-fake_start engine
+read -r -a engine_args <<<"${ENGINE_ARGS:-}"
+fake_start engine ${engine_args[@]+"${engine_args[@]}"}
 . bench/lib.sh
-bench_berthd "$bin" "sqlite:%TMP%/berth.db" --docker "unix://$fe/engine.sock"
+bench_berthd "$bin" "sqlite:%TMP%/berth.db" --docker "unix://$fe/engine.sock" ${berthd_args[@]+"${berthd_args[@]}"}
 sock="$tmp/b.sock"
 
 # Files of at most 1,000 documents (a manifest file's limit).
@@ -108,7 +118,8 @@ watch_pid=$!
 exec 3<"$tmp/watch" # now curl's open of the fifo returns, and it connects
 
 if [ -n "${PERF_DATA:-}" ]; then
-  perf record -F 499 -g -o "$PERF_DATA" -p "$pid" >/dev/null 2>"$tmp/perf.log" &
+  # shellcheck disable=SC2086 # PERF_ARGS: several words
+  perf record ${PERF_ARGS:--F 499 -g} -o "$PERF_DATA" -p "$pid" >/dev/null 2>"$tmp/perf.log" &
   perf_pid=$!
 fi
 c0=$(ticks "$pid")
@@ -166,8 +177,8 @@ rate=$(calc '%.0f' "$n / $total")
 cpu_s=$(calc '%.2f' "($c1 - $c0) / $hz")
 cpu_ms=$(calc '%.3f' "($c1 - $c0) * 1000 / $hz / $n")
 engine_ms=$(calc '%.3f' "($e1 - $e0) * 1000 / $hz / $n")
-echo "tasks $n (fake containers run ${run_ms} ms): applied in $(calc '%.2f' "$applied - $start")s, all Succeeded after ${total}s"
+echo "tasks $n (fake containers run ${run_ms} ms, berthd ${BERTHD_ARGS:-with defaults}, load average $(cut -d' ' -f1-3 /proc/loadavg)): applied in $(calc '%.2f' "$applied - $start")s, all Succeeded after ${total}s"
 echo "berthd: ${rate} lifecycles/s, CPU ${cpu_s}s = ${cpu_ms} ms per lifecycle, peak RSS ${rss_mb} MiB"
 echo "fake engine CPU per lifecycle: ${engine_ms} ms under berthd, ${base_engine_ms} ms under the baseline client"
-echo "baseline (engine-lifecycles, 8 threads, berthd's Engine API calls only): ${base_rate} lifecycles/s"
+echo "baseline (engine-lifecycles, $((workers > 64 ? 64 : workers)) threads, berthd's Engine API calls only): ${base_rate} lifecycles/s"
 echo "berth ${rate}/s baseline ${base_rate}/s ratio $(calc '%.2f' "$rate / $base_rate") (berth/baseline; $n tasks)"

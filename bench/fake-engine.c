@@ -476,10 +476,19 @@ static void subscriber_unlink(struct subscriber *s)
                 s->next->prev = s->prev;
 }
 
+/* A request whose client went away while it was held (a stream, a wait):
+ * evhttp detached it from the connection and leaves it to us. */
+static void free_detached(struct evhttp_request *req)
+{
+        if (req && !evhttp_request_get_connection(req))
+                evhttp_request_free(req);
+}
+
 static void on_subscriber_close(struct evhttp_connection *conn, void *arg)
 {
         struct subscriber *s = arg;
         (void)conn;
+        free_detached(s->req);
         subscriber_unlink(s);
         subscriber_free(s);
 }
@@ -878,6 +887,7 @@ static void on_waiter_close(struct evhttp_connection *conn, void *arg)
 {
         struct waiter *w = arg;
         (void)conn;
+        free_detached(w->req);
         for (struct waiter **p = &w->c->waiters; *p; p = &(*p)->next)
                 if (*p == w) {
                         *p = w->next;
