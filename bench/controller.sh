@@ -22,7 +22,7 @@
 # every Task Succeeded and that the engine saw exactly N creates and N starts
 # (no name conflicts, no restarts), and that berthd and the engine exit
 # cleanly; exits non-zero otherwise. Last line:
-#   berth 2310/s baseline 6120/s ratio 0.38 (berth/baseline; 10000 tasks)
+#   berth 760/s baseline 4808/s ratio 0.16 (berth/baseline; 10000 tasks)
 #
 #   bench/controller.sh [tasks, default 10000] [build dir, default build/release]
 # Environment: RUN_MS (how long each fake container runs; default 0, exits at
