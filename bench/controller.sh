@@ -42,8 +42,10 @@ read -r -a berthd_args <<<"${BERTHD_ARGS:-}"
 workers=$(sed -n 's/.*--workers[= ]\([0-9]*\).*/\1/p' <<<"${BERTHD_ARGS:-}")
 workers=${workers:-8}
 timeout_s=${TIMEOUT:-600}
-[ -x "$bin/bench/fake-engine" ] && [ -x "$bin/bench/engine-lifecycles" ] ||
-  { echo "controller.sh: build $bin first (fake-engine, engine-lifecycles)" >&2; exit 2; }
+if [ ! -x "$bin/bench/fake-engine" ] || [ ! -x "$bin/bench/engine-lifecycles" ]; then
+  echo "controller.sh: build $bin first (fake-engine, engine-lifecycles)" >&2
+  exit 2
+fi
 
 fe=$(mktemp -d /tmp/berth-fake-engine.XXXXXX)
 fe_pid=
