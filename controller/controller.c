@@ -42,6 +42,7 @@ struct controller {
         int64_t resync_ms;
         int64_t compact_ms; /* <= 0: never */
         struct object_cache *objects;
+        struct task_deps *task_deps; /* fed by on_object_event, before the cache starts */
         struct container_cache *containers;
         struct prober *prober; /* Services' http and tcp health checks */
         struct source_watches *source_watches;
@@ -200,44 +201,22 @@ static void enqueue_named_by(struct controller *c, const json_t *obj, const char
 }
 
 /* A Task's change concerns the Tasks of its namespace waiting for it
- * (spec.dependsOn names it). Cost: every Task event scans the namespace's
- * cached Tasks, O(Tasks in the namespace) per event; an index from a name to
- * its dependents would avoid it (TODO issue 9). */
+ * (spec.dependsOn names it), which the index knows: no scan of the
+ * namespace (that scan, per Task event, made n Tasks cost O(n^2)). */
 static void enqueue_dependents(struct controller *c, const char *ns, const char *name)
 {
-        const char *resource = kind_by_name("Task")->resource;
-
-        /* Before the start nothing is queued: the start enqueues everything.
-         * The queue existing also means c->objects is set. */
+        /* Before the start nothing is queued: the start enqueues everything. */
         pthread_mutex_lock(&c->qlock);
         bool started = c->queue != NULL;
         pthread_mutex_unlock(&c->qlock);
         if (!started)
                 return;
 
-        _cleanup_free_ char *prefix = object_key(c->prefix, resource, ns, "");
-        const struct object_blob **v = NULL;
-        size_t n = 0, k;
-        json_t *dep;
-
-        if (!prefix || object_cache_list_blobs(c->objects, prefix, &v, &n, NULL) < 0)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                /* Only Tasks that depend on something are parsed. */
-                if (v[i]->n_depends_on == 0)
-                        continue;
-                _cleanup_json_ json_t *obj = object_blob_parse(v[i]);
-                json_array_foreach(json_path(obj, "spec.dependsOn"), k, dep)
-                {
-                        const char *dependent = json_path_string(obj, "metadata.name");
-
-                        if (!streq(json_string_value(dep), name) || !dependent)
-                                continue;
-                        enqueue_object(c, resource, ns, dependent);
-                        break;
-                }
-        }
-        object_blobs_release(v, n);
+        _cleanup_strv_ char **dependents = NULL;
+        if (task_deps_dependents(c->task_deps, ns, name, &dependents) < 0)
+                return; /* out of memory: the resync enqueues them */
+        for (char **d = dependents; *d; d++)
+                enqueue_object(c, kind_by_name("Task")->resource, ns, *d);
 }
 
 /* Whether a Task spec (or a Service template) at spec takes anything from
@@ -328,11 +307,15 @@ static void on_object_event(const struct object_event *ev, void *userdata)
             (!streq(resource, kind_by_name("Source")->resource) || user_fields_changed(ev)))
                 enqueue(c, ev->key);
         enqueue_owners(c, ev->object, ns);
+        bool task = streq(resource, kind_by_name("Task")->resource);
+        if (task)
+                (void)task_deps_set(
+                    c->task_deps, ns, name,
+                    ev->type == OBJECT_DELETED ? NULL : json_path(ev->object, "spec.dependsOn"));
         /* Dependents care only about a Task appearing, going or changing phase. */
-        if (streq(resource, kind_by_name("Task")->resource) &&
-            (ev->type != OBJECT_MODIFIED || !ev->prev_object ||
-             differ(json_path(ev->object, "status.phase"),
-                    json_path(ev->prev_object, "status.phase"))))
+        if (task && (ev->type != OBJECT_MODIFIED || !ev->prev_object ||
+                     differ(json_path(ev->object, "status.phase"),
+                            json_path(ev->prev_object, "status.phase"))))
                 enqueue_dependents(c, ns, name);
         if (streq(resource, kind_by_name("Secret")->resource) && ev->type != OBJECT_DELETED)
                 enqueue_secret_users(c, ns, name);
@@ -781,6 +764,11 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                 goto fail;
         }
 
+        c->task_deps = task_deps_new();
+        if (!c->task_deps) {
+                r = berth_error_set(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
         r = object_cache_new(cfg->store, c->prefix, on_object_event, c, &c->objects, err);
         if (r < 0) {
                 berth_error_prefix(err, "start object cache");
@@ -872,6 +860,7 @@ void controller_free(struct controller *c)
         source_watches_free(c->source_watches);
         container_cache_free(c->containers);
         object_cache_free(c->objects);
+        task_deps_free(c->task_deps);
         pthread_mutex_destroy(&c->qlock);
         free(c->prefix);
         free(c);

@@ -2,8 +2,13 @@
  * plus the Docker /events stream, relisted after every reconnect.
  *
  * One thread owns a clone of the Docker client and does all the I/O; the map
- * (sorted by id) is guarded by 'mu', which is never held while the handler
- * runs or while a Docker call is in flight.
+ * is guarded by 'mu', which is never held while the handler runs or while a
+ * Docker call is in flight.
+ *
+ * The map: entries allocated one by one, an array of pointers to them sorted
+ * by id (an insert moves pointers, not entries), and a hash index by owner
+ * (kind, namespace, name) — the reconcilers' question, asked on every round;
+ * a scan of every container for it made n Tasks cost O(n^2).
  */
 #include "watchers-internal.h"
 
@@ -25,9 +30,15 @@
  * than the margin would leave the container running here until a resync. */
 #define SINCE_MARGIN_NS (5LL * 1000 * 1000 * 1000)
 
+#define OWNER_BUCKETS 16384 /* of the owner index; a power of two */
+
 struct centry {
         struct container_info ci;
         uint64_t seq; /* value of 'seq' at its last change */
+        /* Its chain in the owner index, and the bucket it is in (that of
+         * ci's kind, ns and owner when it was linked). */
+        struct centry *owner_prev, *owner_next;
+        size_t owner_bucket;
 };
 
 struct change {
@@ -52,8 +63,9 @@ struct container_cache {
         pthread_cond_t cond;
 
         /* Under mu: */
-        struct centry *v; /* sorted by id */
+        struct centry **v; /* sorted by id */
         size_t n, cap;
+        struct centry *owners[OWNER_BUCKETS]; /* chains of the owner index */
         uint64_t seq;
         bool synced, connected, stop;
 
@@ -243,37 +255,93 @@ static void fill_identity(struct container_info *dst, const struct container_inf
 
 /* ---- map (caller holds mu) ---------------------------------------------- */
 
+/* FNV-1a over kind, ns and owner, each with its NUL. */
+static size_t owner_bucket(const char *kind, const char *ns, const char *owner)
+{
+        const char *parts[] = {kind, ns, owner};
+        uint32_t h = 2166136261u;
+
+        for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+                const char *p = parts[i];
+                do
+                        h = (h ^ (unsigned char)*p) * 16777619u;
+                while (*p++);
+        }
+        return h & (OWNER_BUCKETS - 1);
+}
+
+static void owner_link(struct container_cache *c, struct centry *e)
+{
+        size_t b = owner_bucket(e->ci.kind, e->ci.ns, e->ci.owner);
+
+        e->owner_bucket = b;
+        e->owner_prev = NULL;
+        e->owner_next = c->owners[b];
+        if (e->owner_next)
+                e->owner_next->owner_prev = e;
+        c->owners[b] = e;
+}
+
+static void owner_unlink(struct container_cache *c, struct centry *e)
+{
+        if (e->owner_prev)
+                e->owner_prev->owner_next = e->owner_next;
+        else
+                c->owners[e->owner_bucket] = e->owner_next;
+        if (e->owner_next)
+                e->owner_next->owner_prev = e->owner_prev;
+        e->owner_prev = e->owner_next = NULL;
+}
+
+/* After a change that may have filled in e's identity (merge, fill_identity). */
+static void owner_relink(struct container_cache *c, struct centry *e)
+{
+        if (owner_bucket(e->ci.kind, e->ci.ns, e->ci.owner) == e->owner_bucket)
+                return;
+        owner_unlink(c, e);
+        owner_link(c, e);
+}
+
 static bool find(const struct container_cache *c, const char *id, size_t *ret_idx)
 {
         size_t lo = 0, hi = c->n;
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(c->v[mid].ci.id, id) < 0)
+                if (strcmp(c->v[mid]->ci.id, id) < 0)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
         *ret_idx = lo;
-        return lo < c->n && strcmp(c->v[lo].ci.id, id) == 0;
+        return lo < c->n && strcmp(c->v[lo]->ci.id, id) == 0;
 }
 
 static struct centry *insert_at(struct container_cache *c, size_t i,
                                 const struct container_info *ci)
 {
-        struct centry *v = watchers_grow(c->v, c->n, &c->cap, sizeof(*v), 32);
+        struct centry **v = watchers_grow(c->v, c->n, &c->cap, sizeof(*v), 32);
         if (!v)
                 return NULL;
         c->v = v;
+        struct centry *e = malloc(sizeof(*e));
+        if (!e)
+                return NULL;
+        *e = (struct centry){.ci = *ci, .seq = ++c->seq};
         memmove(&c->v[i + 1], &c->v[i], (c->n - i) * sizeof(c->v[0]));
-        c->v[i] = (struct centry){.ci = *ci, .seq = ++c->seq};
+        c->v[i] = e;
         c->n++;
-        return &c->v[i];
+        owner_link(c, e);
+        return e;
 }
 
 static void remove_at(struct container_cache *c, size_t i)
 {
+        struct centry *e = c->v[i];
+
+        owner_unlink(c, e);
         memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof(c->v[0]));
         c->n--;
+        free(e);
 }
 
 static int changes_push(struct changes *ch, const struct container_info *ci, bool removed)
@@ -334,9 +402,9 @@ static int cache_relist(struct container_cache *c)
          * container we just created may be younger than the list). */
         for (size_t i = 0; i < c->n;) {
                 struct container_info key;
-                memcpy(key.id, c->v[i].ci.id, sizeof(key.id));
-                if (c->v[i].seq <= seq0 && !bsearch(&key, infos, m, sizeof(infos[0]), info_cmp)) {
-                        if (changes_push(&ch, &c->v[i].ci, true) < 0)
+                memcpy(key.id, c->v[i]->ci.id, sizeof(key.id));
+                if (c->v[i]->seq <= seq0 && !bsearch(&key, infos, m, sizeof(infos[0]), info_cmp)) {
+                        if (changes_push(&ch, &c->v[i]->ci, true) < 0)
                                 r = -ENOMEM;
                         remove_at(c, i);
                 } else {
@@ -347,9 +415,10 @@ static int cache_relist(struct container_cache *c)
                 size_t i;
                 struct centry *e = NULL;
                 if (find(c, infos[j].id, &i)) {
-                        e = &c->v[i];
+                        e = c->v[i];
                         if (!merge(&e->ci, &infos[j]))
                                 continue;
+                        owner_relink(c, e);
                         e->seq = ++c->seq;
                 } else {
                         e = insert_at(c, i, &infos[j]);
@@ -397,7 +466,7 @@ static int on_event(const struct docker_event *ev, void *userdata)
         bool found = find(c, ev->id, &i);
         if (streq(a, "destroy")) {
                 if (found) {
-                        copy = c->v[i].ci;
+                        copy = c->v[i]->ci;
                         remove_at(c, i);
                         changed = removed = true;
                 }
@@ -418,11 +487,13 @@ static int on_event(const struct docker_event *ev, void *userdata)
                         goto out;
                 }
         }
-        struct container_info *ci = &c->v[i].ci;
+        struct container_info *ci = &c->v[i]->ci;
         struct container_info old = *ci;
         if (found && (!ci->name[0] || !ci->kind[0] || !ci->ns[0] || !ci->owner[0]) &&
-            container_info_from_docker(&dc, &from_event) == 0)
+            container_info_from_docker(&dc, &from_event) == 0) {
                 fill_identity(ci, &from_event);
+                owner_relink(c, c->v[i]);
+        }
         int64_t ms = ev->time_nano / 1000000;
         if (streq(a, "create")) {
                 raise_state(ci, DOCKER_STATE_CREATED);
@@ -448,7 +519,7 @@ static int on_event(const struct docker_event *ev, void *userdata)
         }
         changed = !found || memcmp(&old, ci, sizeof(old)) != 0;
         if (changed)
-                c->v[i].seq = ++c->seq;
+                c->v[i]->seq = ++c->seq;
         copy = *ci;
         pthread_mutex_unlock(&c->mu);
 
@@ -549,6 +620,8 @@ void container_cache_free(struct container_cache *c)
                 pthread_join(c->thread, NULL);
         }
         docker_free(c->dc);
+        for (size_t i = 0; i < c->n; i++)
+                free(c->v[i]);
         free(c->v);
         pthread_cond_destroy(&c->cond);
         pthread_mutex_destroy(&c->mu);
@@ -601,6 +674,33 @@ static bool query_matches(const struct container_query *q, const struct containe
                (!q->ns || streq(ci->ns, q->ns)) && (!q->owner || streq(ci->owner, q->owner));
 }
 
+/* Counts the matches of q, and copies them to out unless it is NULL: from
+ * the owner's chain when q names an owner, else from every entry. Caller
+ * holds mu. */
+static size_t collect(struct container_cache *c, const struct container_query *q,
+                      struct container_info *out)
+{
+        size_t n = 0;
+
+        if (q->kind && q->ns && q->owner) {
+                for (struct centry *e = c->owners[owner_bucket(q->kind, q->ns, q->owner)]; e;
+                     e = e->owner_next)
+                        if (query_matches(q, &e->ci)) {
+                                if (out)
+                                        out[n] = e->ci;
+                                n++;
+                        }
+                return n;
+        }
+        for (size_t i = 0; i < c->n; i++)
+                if (query_matches(q, &c->v[i]->ci)) {
+                        if (out)
+                                out[n] = c->v[i]->ci;
+                        n++;
+                }
+        return n;
+}
+
 /* Copies of the matching containers, by attempt ascending. */
 static int query(struct container_cache *c, const struct container_query *q,
                  struct container_info **ret)
@@ -611,18 +711,14 @@ static int query(struct container_cache *c, const struct container_query *q,
         if (!ret)
                 return -EINVAL;
         pthread_mutex_lock(&c->mu);
-        for (size_t i = 0; i < c->n; i++)
-                n += query_matches(q, &c->v[i].ci);
+        n = collect(c, q, NULL);
         if (n > 0) {
                 v = calloc(n, sizeof(*v));
                 if (!v) {
                         pthread_mutex_unlock(&c->mu);
                         return -ENOMEM;
                 }
-                n = 0;
-                for (size_t i = 0; i < c->n; i++)
-                        if (query_matches(q, &c->v[i].ci))
-                                v[n++] = c->v[i].ci;
+                n = collect(c, q, v);
         }
         pthread_mutex_unlock(&c->mu);
         if (n > 1)
@@ -659,8 +755,9 @@ void container_cache_upsert(struct container_cache *c, const struct container_in
                 return;
         pthread_mutex_lock(&c->mu);
         if (find(c, ci->id, &i)) {
-                merge(&c->v[i].ci, ci);
-                c->v[i].seq = ++c->seq;
+                merge(&c->v[i]->ci, ci);
+                owner_relink(c, c->v[i]);
+                c->v[i]->seq = ++c->seq;
         } else {
                 /* Out of memory: the event or the next relist brings it. */
                 (void)insert_at(c, i, ci);

@@ -194,6 +194,18 @@ static int by_uid(struct container_cache *c, const char *uid, struct container_i
         return n;
 }
 
+/* How many containers the owner index finds for a Task of namespace default. */
+static int by_owner(struct container_cache *c, const char *name)
+{
+        struct container_info *v = NULL;
+        int n = container_cache_by_owner(c, "Task", "default", name, &v);
+        assert_true(n >= 0);
+        for (int i = 0; i < n; i++)
+                assert_string_equal(v[i].owner, name);
+        free(v);
+        return n;
+}
+
 static void test_listed_at_start(void **state)
 {
         struct fixture *f = *state;
@@ -220,8 +232,10 @@ static void test_listed_at_start(void **state)
         assert_int_equal(v[1].state, DOCKER_STATE_CREATED);
         free(v);
 
+        assert_int_equal(by_owner(c, "early"), 2);
         assert_int_equal(container_cache_by_uid(c, "no-such-uid", &v), 0);
         assert_null(v);
+        assert_int_equal(by_owner(c, "no-such-task"), 0);
         struct container_info *all = NULL;
         assert_true(container_cache_all(c, &all) >= 2);
         free(all);
@@ -265,6 +279,7 @@ static void test_lifecycle_events(void **state)
         assert_int_equal(docker_container_remove(f->d, id, &err), 0);
         assert_true(wait_seen(f, id, DOCKER_STATE_UNKNOWN, true, NULL));
         assert_int_equal(by_uid(c, "uid-life-0001", NULL), 0);
+        assert_int_equal(by_owner(c, "life"), 0);
 
         cache_free(f);
         free(id);
@@ -318,6 +333,9 @@ static void test_upsert_not_backwards(void **state)
         assert_true(ci.details_known);
         assert_int_equal(ci.exit_code, 42);
         assert_int_equal(ci.started_ms, 1);
+        /* Written through without kind and namespace: the owner index finds
+         * it once the events filled them in. */
+        assert_int_equal(by_owner(c, "up"), 1);
 
         /* Running after our own start: a late "create" cannot make it CREATED. */
         char *id2 = create(f, "up2", "uid-up-0002", 1, "sleep 30");
@@ -329,12 +347,31 @@ static void test_upsert_not_backwards(void **state)
         assert_true(wait_seen(f, marker2, DOCKER_STATE_CREATED, false, NULL));
         assert_int_equal(by_uid(c, "uid-up-0002", &ci), 1);
         assert_int_equal(ci.state, DOCKER_STATE_RUNNING);
-        /* Identity from the event fills what the write-through left out. */
+        /* Identity from the event fills what the write-through left out,
+         * and the owner index follows. */
         assert_string_equal(ci.owner, "up2");
+        assert_int_equal(by_owner(c, "up2"), 1);
 
         /* remove drops it locally without calling the handler. */
         container_cache_remove(c, id2);
         assert_int_equal(by_uid(c, "uid-up-0002", NULL), 0);
+        assert_int_equal(by_owner(c, "up2"), 0);
+
+        /* A write-through that carries only part of the identity, completed
+         * by a later one: the owner index moves it (no engine involved: the
+         * id is made up). */
+        mine = (struct container_info){.attempt = 1, .state = DOCKER_STATE_CREATED};
+        snprintf(mine.id, sizeof(mine.id), "%064d", 7);
+        snprintf(mine.uid, sizeof(mine.uid), "uid-up-0003");
+        snprintf(mine.owner, sizeof(mine.owner), "up3");
+        container_cache_upsert(c, &mine);
+        assert_int_equal(by_owner(c, "up3"), 0); /* no kind, no namespace yet */
+        snprintf(mine.kind, sizeof(mine.kind), "Task");
+        snprintf(mine.ns, sizeof(mine.ns), "default");
+        container_cache_upsert(c, &mine);
+        assert_int_equal(by_owner(c, "up3"), 1);
+        container_cache_remove(c, mine.id);
+        assert_int_equal(by_owner(c, "up3"), 0);
 
         cache_free(f);
         free(id);
