@@ -991,8 +991,8 @@ static int act_admit(struct task_run *run, struct berth_error *err)
         if (v == RUNQUEUE_MAX_RUNNING) {
                 run->queued_reason = "MaxRunning";
                 snprintf(run->queued_message, sizeof(run->queued_message),
-                         "waiting for a run slot: berthd --max-running %" PRId64
-                         " Tasks run at once",
+                         "waiting for a run slot: at most %" PRId64
+                         " Tasks run at once (berthd --max-running)",
                          runqueue_max_running(q));
         } else {
                 run->queued_reason = "QueueLimit";

@@ -55,7 +55,7 @@ wait_until 20 '[ "$(queued)" = 45 ]' || fail "queued: $(queued) of 45"
 [ "$(docker ps -aq --filter "$(cluster_filter)" | wc -l)" = 5 ] || fail "a queued Task has a container"
 berth describe task low-34 >"$T/describe.txt" || fail "describe"
 cat "$T/describe.txt" >&2
-has -E "Queued +True +MaxRunning +waiting for a run slot: berthd --max-running 5" "$T/describe.txt" ||
+has -E "Queued +True +MaxRunning +waiting for a run slot: at most 5 Tasks run at once \(berthd --max-running\)" "$T/describe.txt" ||
   fail "describe shows no Queued condition"
 # Last by priority (0), age and name among the 45: position 45; the first
 # priority-10 Task is next.
