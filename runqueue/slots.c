@@ -280,6 +280,15 @@ int runqueue_acquire(struct runqueue *q, const struct runqueue_entry *e, enum ru
                 *ret = RUNQUEUE_QUEUE_LIMIT;
                 return 0;
         }
+        /* Nobody else waits, or nothing limits anybody: no order to keep. */
+        if (json_object_size(q->queued) == 1 ||
+            (q->max_running == 0 && json_object_size(q->limits) == 0)) {
+                r = hold_locked(q, id, e->ns);
+                if (r < 0)
+                        return r;
+                *ret = RUNQUEUE_ADMITTED;
+                return 0;
+        }
         r = admissible_locked(q, &entries, &order, &n);
         if (r < 0)
                 return r;

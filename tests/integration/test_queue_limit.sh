@@ -4,7 +4,8 @@
 # a Workflow's four parallel steps in a namespace limited to 2 never run
 # more than 2 at once and wait Queued (QueueLimit) meanwhile, carrying a
 # step's priority to its Task; a CronTask's run carries its template's
-# priority; raising the limit, then deleting the Queue, starts the waiting
+# priority; the example runs (its urgent Task first among those waiting);
+# raising the limit, then deleting the Queue, starts the waiting
 # Tasks of another namespace at once (no polling: the Queue's change wakes
 # them).
 source "$(dirname "$0")/lib.sh"
@@ -84,6 +85,28 @@ berth -n team wait workflow/wide --for=condition=Succeeded --timeout 60s >/dev/n
 peak=$(max_overlap wide-)
 log "at most $peak step containers ran at once in team"
 [ "$peak" = 2 ] || fail "$peak containers of team ran at once, Queue maxRunning 2"
+
+# ---- the example: priority 100 starts before the waiting priority-0 Tasks --
+berth apply -f "$BERTH_SOURCE_DIR/examples/queue/team-queue.yaml" >/dev/null || fail "apply example"
+for t in report-low-1 report-low-2 report-low-3 report-urgent report-low-4; do
+  berth -n team wait "task/$t" --for=condition=Succeeded --timeout 60s >/dev/null || fail "example: $t"
+done
+peak=$(max_overlap report-)
+[ "$peak" = 2 ] || fail "example: $peak ran at once"
+docker inspect $(docker ps -aq --filter "$(cluster_filter)" --filter label=berth.namespace=team \
+  --filter label=berth.kind=Task) >"$T/example.json"
+python3 - "$T/example.json" <<'PY' || fail "example: report-urgent was not among the first 3 to start"
+import json, sys
+cs = [c for c in json.load(open(sys.argv[1])) if c["Config"]["Labels"]["berth.name"].startswith("report-")]
+# Same width (Docker trims trailing zeros of the fraction): pad before comparing.
+def key(c):
+    ts = c["State"]["StartedAt"].rstrip("Z")
+    whole, _, frac = ts.partition(".")
+    return whole + "." + frac.ljust(9, "0")
+order = [c["Config"]["Labels"]["berth.name"] for c in sorted(cs, key=key)]
+print("example start order: %s" % order, file=sys.stderr)
+sys.exit(0 if "report-urgent" in order[:3] else 1)
+PY
 
 # ---- a CronTask's run carries its template's priority ---------------------
 cat >"$T/cron.yaml" <<'YAML'
