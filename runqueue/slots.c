@@ -4,7 +4,13 @@
  * Tasks are named "<ns>/<name>" here (names are DNS labels: no '/'). A
  * slot is never reserved for a woken Task: it takes one by asking again
  * (runqueue_acquire), and the order decides at that moment, so a Task
- * that arrived meanwhile with a higher priority wins as it should. */
+ * that arrived meanwhile with a higher priority wins as it should.
+ *
+ * Computing the order costs milliseconds with 10,000 queued, under the
+ * lock: the admissible set is kept with the generation of the state it was
+ * computed from (every change that can move the order bumps it), so the
+ * woken Task's ask, which changes nothing before it is answered, reuses
+ * what the wake-up computed. */
 #include <stdlib.h>
 
 #include "runqueue.h"
@@ -18,6 +24,9 @@ struct runqueue {
         json_t *queued;     /* "<ns>/<name>" → {ns, name, uid, priority, created} */
         json_t *ns_running; /* ns → slots held */
         json_t *limits;     /* ns → limit (> 0) */
+        uint64_t gen;       /* bumped by every change of queued, holders or limits */
+        uint64_t cache_gen; /* the gen admissible was computed at (0: never) */
+        json_t *admissible; /* "<ns>/<name>" → true: who may take a slot now */
 };
 
 /* Tasks to wake, copied out of the lock. */
@@ -48,7 +57,9 @@ int runqueue_new(int64_t max_running, runqueue_wake_fn wake, void *userdata, str
         q->queued = json_object();
         q->ns_running = json_object();
         q->limits = json_object();
-        if (!q->holders || !q->queued || !q->ns_running || !q->limits) {
+        q->admissible = json_object();
+        q->gen = 1;
+        if (!q->holders || !q->queued || !q->ns_running || !q->limits || !q->admissible) {
                 runqueue_free(q);
                 return -ENOMEM;
         }
@@ -64,6 +75,7 @@ void runqueue_free(struct runqueue *q)
         json_decref(q->queued);
         json_decref(q->ns_running);
         json_decref(q->limits);
+        json_decref(q->admissible);
         pthread_mutex_destroy(&q->lock);
         free(q);
 }
@@ -98,12 +110,14 @@ void runqueue_reset(struct runqueue *q)
         json_object_clear(q->holders);
         json_object_clear(q->queued);
         json_object_clear(q->ns_running);
+        q->gen++;
 }
 
 /* Under the lock. */
 static int hold_locked(struct runqueue *q, const char *id, const char *ns)
 {
         json_object_del(q->queued, id);
+        q->gen++;
         if (json_object_get(q->holders, id))
                 return 0;
         if (json_object_set_new(q->holders, id, json_string(ns)) < 0)
@@ -123,6 +137,14 @@ int runqueue_hold(struct runqueue *q, const char *ns, const char *name)
 
 static int enqueue_locked(struct runqueue *q, const char *id, const struct runqueue_entry *e)
 {
+        const json_t *old = json_object_get(q->queued, id);
+
+        /* Asking again as it was queued changes nothing. */
+        if (old && int_of(old, "priority") == e->priority &&
+            int_of(old, "created") == e->created_ms &&
+            streq(json_string_value(json_object_get(old, "uid")), e->uid ? e->uid : ""))
+                return 0;
+        q->gen++;
         json_t *v = json_pack("{s:s, s:s, s:s, s:I, s:I}", "ns", e->ns, "name", e->name, "uid",
                               e->uid ? e->uid : "", "priority", (json_int_t)e->priority, "created",
                               (json_int_t)e->created_ms);
@@ -157,8 +179,11 @@ static int admissible_locked(struct runqueue *q, struct runqueue_entry **ret_ent
         json_t *v;
 
         *ret_n = 0;
-        if (n == 0 || (q->max_running > 0 && held >= q->max_running))
+        if (n == 0 || (q->max_running > 0 && held >= q->max_running)) {
+                json_object_clear(q->admissible);
+                q->cache_gen = q->gen;
                 return 0;
+        }
         e = calloc(n, sizeof(*e));
         nss =
             calloc(json_object_size(q->ns_running) + json_object_size(q->limits) + 1, sizeof(*nss));
@@ -190,6 +215,14 @@ static int admissible_locked(struct runqueue *q, struct runqueue_entry **ret_ent
                 return r;
         if (q->max_running > 0 && (int64_t)startable > q->max_running - held)
                 startable = (size_t)(q->max_running - held);
+        json_object_clear(q->admissible);
+        q->cache_gen = 0;
+        for (i = 0; i < startable; i++) {
+                _cleanup_free_ char *id = task_id(e[order[i]].ns, e[order[i]].name);
+                if (!id || json_object_set_new(q->admissible, id, json_true()) < 0)
+                        return -ENOMEM;
+        }
+        q->cache_gen = q->gen;
         *ret_entries = TAKE_PTR(e);
         *ret_order = TAKE_PTR(order);
         *ret_n = startable;
@@ -240,6 +273,7 @@ int runqueue_set_limit(struct runqueue *q, const char *ns, int64_t limit)
                 r = json_object_set_new(q->limits, ns, json_integer(limit)) < 0 ? -ENOMEM : 0;
         else
                 json_object_del(q->limits, ns);
+        q->gen++;
         if (r == 0)
                 dispatch_locked(q, &w);
         pthread_mutex_unlock(&q->lock);
@@ -289,19 +323,17 @@ int runqueue_acquire(struct runqueue *q, const struct runqueue_entry *e, enum ru
                 *ret = RUNQUEUE_ADMITTED;
                 return 0;
         }
-        r = admissible_locked(q, &entries, &order, &n);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                const struct runqueue_entry *x = &entries[order[i]];
-
-                if (streq(x->ns, e->ns) && streq(x->name, e->name)) {
-                        r = hold_locked(q, id, e->ns);
-                        if (r < 0)
-                                return r;
-                        *ret = RUNQUEUE_ADMITTED;
-                        return 0;
-                }
+        if (q->cache_gen != q->gen) {
+                r = admissible_locked(q, &entries, &order, &n);
+                if (r < 0)
+                        return r;
+        }
+        if (json_object_get(q->admissible, id)) {
+                r = hold_locked(q, id, e->ns);
+                if (r < 0)
+                        return r;
+                *ret = RUNQUEUE_ADMITTED;
+                return 0;
         }
         /* Others come first: the limit that leaves no slot for it. */
         *ret = q->max_running > 0 ? RUNQUEUE_MAX_RUNNING : RUNQUEUE_QUEUE_LIMIT;
@@ -337,8 +369,10 @@ static void leave(struct runqueue *q, const char *ns, const char *name, bool rel
                         changed = true;
                 }
         }
-        if (changed)
+        if (changed) {
+                q->gen++;
                 dispatch_locked(q, &w);
+        }
         pthread_mutex_unlock(&q->lock);
         wake_all(q, &w);
 }
