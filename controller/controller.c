@@ -16,6 +16,7 @@
 #include "controller-internal.h"
 #include "builder.h"
 #include "events.h"
+#include "metrics.h"
 #include "probe.h"
 #include "reconciler.h"
 #include "runqueue.h"
@@ -369,6 +370,26 @@ static void on_container_event(const struct container_info *ci, bool removed _un
 static void enqueue_key(void *userdata, const char *key)
 {
         enqueue(userdata, key);
+}
+
+/* The run queue on /metrics (the counts are read without its lock: this
+ * runs on the API's loop). */
+static void collect_runqueue(struct metrics_writer *w, void *userdata)
+{
+        struct runqueue *q = userdata;
+
+        metrics_write_family(w, "berth_tasks_running",
+                             "Tasks holding a run slot (--max-running, Queues): from just "
+                             "before their first container until they finished.",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_tasks_running", NULL, (double)runqueue_running(q));
+        metrics_write_family(w, "berth_tasks_queued",
+                             "Tasks waiting for a run slot (Pending, condition Queued).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_tasks_queued", NULL, (double)runqueue_queued(q));
+        metrics_write_family(w, "berth_tasks_max_running", "berthd --max-running (0: no limit).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_tasks_max_running", NULL, (double)runqueue_max_running(q));
 }
 
 /* A run slot is free for this queued Task: its reconcile takes it. */
@@ -887,6 +908,11 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                 berth_error_set(err, r, "out of memory");
                 goto fail;
         }
+        r = metrics_register_collector(collect_runqueue, c->runqueue);
+        if (r < 0) {
+                berth_error_set(err, r, "register the run queue's metrics: %s", strerror(-r));
+                goto fail;
+        }
 
         r = object_cache_new(cfg->store, c->prefix, on_object_event, c, &c->objects, err);
         if (r < 0) {
@@ -979,6 +1005,8 @@ void controller_free(struct controller *c)
         source_watches_free(c->source_watches);
         container_cache_free(c->containers);
         object_cache_free(c->objects);
+        if (c->runqueue)
+                metrics_unregister_collector(collect_runqueue, c->runqueue);
         runqueue_free(c->runqueue); /* after the caches: their handlers use it */
         pthread_mutex_destroy(&c->qlock);
         free(c->prefix);

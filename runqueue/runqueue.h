@@ -108,6 +108,7 @@ void runqueue_release(struct runqueue *q, const char *ns, const char *name);
  * leaves the queue, keeping a slot it holds. */
 void runqueue_withdraw(struct runqueue *q, const char *ns, const char *name);
 
-/* Counts, for metrics and tests. */
+/* Counts, for metrics and tests: lock-free (they may lag a change in
+ * progress by that change). */
 size_t runqueue_running(struct runqueue *q);
 size_t runqueue_queued(struct runqueue *q);

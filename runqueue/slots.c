@@ -11,6 +11,7 @@
  * computed from (every change that can move the order bumps it), so the
  * woken Task's ask, which changes nothing before it is answered, reuses
  * what the wake-up computed. */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "runqueue.h"
@@ -27,7 +28,17 @@ struct runqueue {
         uint64_t gen;       /* bumped by every change of queued, holders or limits */
         uint64_t cache_gen; /* the gen admissible was computed at (0: never) */
         json_t *admissible; /* "<ns>/<name>" → true: who may take a slot now */
+        /* The sizes of holders and queued, for readers that must not wait
+         * for the lock (metrics, on the API's loop). */
+        atomic_size_t n_running, n_queued;
 };
+
+/* Under the lock, after a change. */
+static void publish_locked(struct runqueue *q)
+{
+        atomic_store(&q->n_running, json_object_size(q->holders));
+        atomic_store(&q->n_queued, json_object_size(q->queued));
+}
 
 /* Tasks to wake, copied out of the lock. */
 struct wake_list {
@@ -111,18 +122,23 @@ void runqueue_reset(struct runqueue *q)
         json_object_clear(q->queued);
         json_object_clear(q->ns_running);
         q->gen++;
+        publish_locked(q);
 }
 
 /* Under the lock. */
 static int hold_locked(struct runqueue *q, const char *id, const char *ns)
 {
+        int r = 0;
+
         json_object_del(q->queued, id);
         q->gen++;
-        if (json_object_get(q->holders, id))
-                return 0;
-        if (json_object_set_new(q->holders, id, json_string(ns)) < 0)
-                return -ENOMEM;
-        return count_add(q->ns_running, ns, 1);
+        if (!json_object_get(q->holders, id)) {
+                r = json_object_set_new(q->holders, id, json_string(ns)) < 0
+                        ? -ENOMEM
+                        : count_add(q->ns_running, ns, 1);
+        }
+        publish_locked(q);
+        return r;
 }
 
 int runqueue_hold(struct runqueue *q, const char *ns, const char *name)
@@ -148,8 +164,10 @@ static int enqueue_locked(struct runqueue *q, const char *id, const struct runqu
         json_t *v = json_pack("{s:s, s:s, s:s, s:I, s:I}", "ns", e->ns, "name", e->name, "uid",
                               e->uid ? e->uid : "", "priority", (json_int_t)e->priority, "created",
                               (json_int_t)e->created_ms);
+        int r = json_object_set_new(q->queued, id, v) < 0 ? -ENOMEM : 0;
 
-        return json_object_set_new(q->queued, id, v) < 0 ? -ENOMEM : 0;
+        publish_locked(q);
+        return r;
 }
 
 int runqueue_enqueue(struct runqueue *q, const struct runqueue_entry *e)
@@ -371,6 +389,7 @@ static void leave(struct runqueue *q, const char *ns, const char *name, bool rel
         }
         if (changed) {
                 q->gen++;
+                publish_locked(q);
                 dispatch_locked(q, &w);
         }
         pthread_mutex_unlock(&q->lock);
@@ -389,12 +408,10 @@ void runqueue_withdraw(struct runqueue *q, const char *ns, const char *name)
 
 size_t runqueue_running(struct runqueue *q)
 {
-        LOCK_SCOPE(&q->lock);
-        return json_object_size(q->holders);
+        return atomic_load(&q->n_running);
 }
 
 size_t runqueue_queued(struct runqueue *q)
 {
-        LOCK_SCOPE(&q->lock);
-        return json_object_size(q->queued);
+        return atomic_load(&q->n_queued);
 }

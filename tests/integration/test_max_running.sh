@@ -53,6 +53,10 @@ print(n)'
 }
 wait_until 20 '[ "$(queued)" = 45 ]' || fail "queued: $(queued) of 45"
 [ "$(docker ps -aq --filter "$(cluster_filter)" | wc -l)" = 5 ] || fail "a queued Task has a container"
+curl -sf --unix-socket "$T/berth.sock" http://localhost/metrics >"$T/metrics.txt" || fail "metrics"
+for m in "berth_tasks_running 5" "berth_tasks_queued 45" "berth_tasks_max_running 5"; do
+  has -x "$m" "$T/metrics.txt" || fail "metrics: no $m: $(grep berth_tasks_ "$T/metrics.txt")"
+done
 berth describe task low-34 >"$T/describe.txt" || fail "describe"
 cat "$T/describe.txt" >&2
 has -E "Queued +True +MaxRunning +waiting for a run slot: at most 5 Tasks run at once \(berthd --max-running\)" "$T/describe.txt" ||
