@@ -90,8 +90,6 @@ static int task_gone(struct reconcile_ctx *ctx, const char *ns, const char *name
 
         if (n < 0)
                 return berth_error_set(err, n, "cached containers of task %s/%s", ns, name);
-        if (ctx->runqueue) /* a slot it held is free once its containers go */
-                runqueue_release(ctx->runqueue, ns, name);
         if (ctx->execs) {
                 _cleanup_free_ char *key = object_key(ctx->prefix, "tasks", ns, name);
                 if (key)
@@ -112,6 +110,8 @@ static int task_gone(struct reconcile_ctx *ctx, const char *ns, const char *name
                 if (r < 0)
                         return r;
         }
+        if (ctx->runqueue) /* a slot it held is free once its containers are gone */
+                runqueue_release(ctx->runqueue, ns, name);
         berth_error_clear(err);
         return 0;
 }
