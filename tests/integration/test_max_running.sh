@@ -3,7 +3,8 @@
 # (35 of priority 0 applied first, then 10 of priority 10) wait Pending with
 # condition Queued; describe shows a queued Task's position; all 50
 # succeed, at no instant do more than 5 of their containers run (Docker's
-# own StartedAt/FinishedAt), and every priority-10 Task starts before every
+# own StartedAt/FinishedAt), also across a kill -9 and restart of berthd
+# while the queue moves, and every priority-10 Task starts before every
 # priority-0 one. --max-running 0 (and garbage) is refused at start.
 source "$(dirname "$0")/lib.sh"
 
@@ -67,6 +68,12 @@ has -E "Position: +45 of 45 queued \(all namespaces\)" "$T/describe.txt" || fail
 berth describe task high-0 | has -E "Position: +1 of 45 queued" || fail "position of high-0"
 berth describe task block-0 | has -E "^Queue:" && fail "a running Task shows a queue position"
 
+# A crash while the queue moves: the new berthd counts the 5 Tasks that run
+# (containers, status Running) before it admits anybody, and queues the
+# waiting ones again in order.
+berth wait task/high-0 --for=condition=Succeeded --timeout 60s >/dev/null || fail "high-0"
+kill9_berthd
+start_berthd --max-running 5
 for i in $(seq -w 0 9); do
   berth wait "task/high-$i" --for=condition=Succeeded --timeout 60s >/dev/null || fail "high-$i"
 done

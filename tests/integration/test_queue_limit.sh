@@ -5,7 +5,7 @@
 # more than 2 at once and wait Queued (QueueLimit) meanwhile, carrying a
 # step's priority to its Task; a CronTask's run carries its template's
 # priority; the example runs (its urgent Task before a lower one waiting);
-# a restart keeps the limit (slots rebuilt from what runs); raising the
+# a kill -9 and restart keep the limit (slots rebuilt from what runs); raising the
 # limit, then deleting the Queue, starts the waiting
 # Tasks of another namespace at once (no polling: the Queue's change wakes
 # them).
@@ -145,8 +145,9 @@ running_in_lim() { docker ps -q --filter "$(cluster_filter)" --filter label=bert
 wait_until 20 '[ "$(running_in_lim)" = 1 ]' || fail "lim: $(running_in_lim) running, want 1"
 sleep 1
 [ "$(running_in_lim)" = 1 ] || fail "lim: more than 1 ran with maxRunning 1"
-# A restart rebuilds the slots from what runs: still 1, the others still queued.
-stop_berthd
+# A crash and restart rebuild the slots from what runs: still 1, the others
+# still queued.
+kill9_berthd
 start_berthd
 sleep 2
 [ "$(running_in_lim)" = 1 ] || fail "lim: $(running_in_lim) running after a restart, maxRunning 1"
