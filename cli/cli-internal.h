@@ -385,6 +385,21 @@ int cli_print_yaml(FILE *out, const json_t *value);
 int cli_describe(FILE *out, const struct kind_info *kind, const json_t *object, const json_t *extra,
                  const json_t *events, int64_t now_ms);
 
+/* Where a queued Task stands (queue-position.c). */
+struct cli_queue_position {
+        size_t position; /* 1: it starts next */
+        size_t queued;   /* Tasks queued, in every namespace listed */
+        bool blocked;    /* its namespace's Queue is full: it starts after one of them ends */
+};
+
+/* The position of Task ns/name among the queued Tasks (Pending with
+ * condition Queued True) of tasks, in the order berthd starts them
+ * (runqueue.h: priority, fairness across namespaces by their Running Tasks
+ * in tasks, age; queues: the Queue objects, for namespace limits). Pure.
+ * -ENOENT: it is not queued; -ENOMEM. */
+int cli_queue_position(const json_t *tasks, const json_t *queues, const char *ns, const char *name,
+                       struct cli_queue_position *ret);
+
 /* Lower-case singular kind name for "task/hello" output; "object" if NULL. */
 const char *cli_kind_singular(const struct kind_info *kind);
 

@@ -73,6 +73,77 @@ static json_t *fetch_events(struct cli_ctx *ctx, const json_t *object)
         return json_incref(items);
 }
 
+/* The items of GET path (a list), appended to all; false when it cannot be
+ * had (a 403 for a cluster-wide list, an older berthd). */
+static bool list_into(struct cli_ctx *ctx, const char *path, json_t *all)
+{
+        _cleanup_reply_ struct cli_reply reply = {0};
+
+        if (!path || cli_http(ctx, "GET", path, NULL, NULL, 0, &reply) < 0)
+                return false;
+        if (reply.status < 200 || reply.status >= 300 || !reply.body.data)
+                return false;
+        _cleanup_json_ json_t *list = json_loadb(reply.body.data, reply.body.len, 0, NULL);
+        json_t *items = json_object_get(list, "items");
+        return json_is_array(items) && json_array_extend(all, items) == 0;
+}
+
+/* The lists a queued Task's position is computed from (Pending and Running
+ * Tasks, Queues), in every namespace, or in the Task's own when the
+ * caller may not list them all. */
+static bool list_queue_inputs(struct cli_ctx *ctx, const char *ns, json_t *tasks, json_t *queues)
+{
+        static const char *const phases[] = {"?fieldSelector=status.phase%3DPending",
+                                             "?fieldSelector=status.phase%3DRunning"};
+        const struct kind_info *task = kind_by_name("Task");
+
+        for (size_t i = 0; i < ARRAY_SIZE(phases); i++) {
+                _cleanup_free_ char *path = cli_path(task, ns, NULL, phases[i]);
+                if (!list_into(ctx, path, tasks))
+                        return false;
+        }
+        _cleanup_free_ char *path = cli_path(kind_by_name("Queue"), ns, NULL, NULL);
+        return list_into(ctx, path, queues);
+}
+
+/* A queued Task's place in the queue, computed here from the objects
+ * (cli_queue_position): {"position", "queued", "blocked", "scope"}; NULL
+ * when it is not queued or the lists cannot be had. Caller frees. */
+static json_t *fetch_queue_position(struct cli_ctx *ctx, const json_t *task)
+{
+        const char *ns = json_path_string(task, "metadata.namespace");
+        const char *name = json_path_string(task, "metadata.name");
+        const char *scope = "all namespaces";
+        struct cli_queue_position pos;
+
+        size_t i;
+        const json_t *c;
+        bool queued = false;
+
+        json_array_foreach(json_path(task, "status.conditions"), i, c)
+        {
+                queued = queued || (streq(json_path_string(c, "type"), "Queued") &&
+                                    streq(json_path_string(c, "status"), "True"));
+        }
+        if (!ns || !name || !queued)
+                return NULL;
+        _cleanup_json_ json_t *tasks = json_array();
+        _cleanup_json_ json_t *queues = json_array();
+        if (!tasks || !queues)
+                return NULL;
+        if (!list_queue_inputs(ctx, NULL, tasks, queues)) {
+                json_array_clear(tasks);
+                json_array_clear(queues);
+                scope = "its namespace";
+                if (!list_queue_inputs(ctx, ns, tasks, queues))
+                        return NULL;
+        }
+        if (cli_queue_position(tasks, queues, ns, name, &pos) < 0)
+                return NULL;
+        return json_pack("{s:I, s:I, s:b, s:s}", "position", (json_int_t)pos.position, "queued",
+                         (json_int_t)pos.queued, "blocked", pos.blocked, "scope", scope);
+}
+
 int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv)
 {
         _cleanup_free_ char **args = NULL;
@@ -113,6 +184,8 @@ int cmd_describe(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, c
                         results = fetch_results(ctx, t->kind, t->name);
                 else if (t->kind->children_label)
                         results = fetch_children(ctx, t->kind, t->name);
+                else if (streq(t->kind->kind, "Task"))
+                        results = fetch_queue_position(ctx, o);
                 events = fetch_events(ctx, o);
                 if (cli_describe(ctx->out, t->kind, o, results, events, time_now_ms()) < 0)
                         return cli_fail(ctx, "cannot write output");

@@ -143,6 +143,8 @@ static void describe_task_spec(FILE *out, const json_t *o)
         field(out, 2, w, "Image", json_path_string(o, "spec.image"));
         field(out, 2, w, "Command", command);
         field(out, 2, w, "Args", args);
+        _cleanup_free_ char *priority = cli_scalar_text(json_path(o, "spec.priority"));
+        field(out, 2, w, "Priority", priority ? priority : "0");
         field(out, 2, w, "Restart Policy", restart);
         field(out, 2, w, "Backoff Limit", backoff);
         field(out, 2, w, "Deadline", deadline);
@@ -237,6 +239,26 @@ static void describe_task_status(FILE *out, const json_t *o, int64_t now_ms)
         field(out, 2, w, "Container", json_path_string(o, "status.containerID"));
         field(out, 2, w, "Started", started);
         field(out, 2, w, "Completed", completed);
+}
+
+/* A queued Task's place, computed by describe (cmd-describe.c): extra is
+ * {"position", "queued", "blocked", "scope"}, or NULL when it is not
+ * queued (nothing shown) or the lists could not be had. */
+static void describe_task_queue(FILE *out, const json_t *o, const json_t *extra, int64_t now_ms)
+{
+        (void)o, (void)now_ms;
+        if (!json_is_object(extra))
+                return;
+        char text[160];
+        snprintf(text, sizeof(text), "%lld of %lld queued (%s)%s",
+                 (long long)json_integer_value(json_object_get(extra, "position")),
+                 (long long)json_integer_value(json_object_get(extra, "queued")),
+                 json_string_value(json_object_get(extra, "scope")),
+                 json_is_true(json_object_get(extra, "blocked"))
+                     ? ", after a Task of its namespace ends (Queue spec.maxRunning)"
+                     : "");
+        fputs("Queue:\n", out);
+        field(out, 2, 12, "Position", text);
 }
 
 /* ---- describe: Workflow ------------------------------------------------- */
@@ -1035,6 +1057,7 @@ static const struct kind_describer describers[] = {
         .kind = "Task",
         .spec = describe_task_spec,
         .status = describe_task_status,
+        .sections = describe_task_queue,
     },
     {
         .kind = "Workflow",

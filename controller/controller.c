@@ -16,8 +16,10 @@
 #include "controller-internal.h"
 #include "builder.h"
 #include "events.h"
+#include "metrics.h"
 #include "probe.h"
 #include "reconciler.h"
+#include "runqueue.h"
 
 #define CONTROLLER_SYNC_TIMEOUT_MS   30000
 #define CONTROLLER_DEFAULT_WORKERS   8
@@ -57,6 +59,9 @@ struct controller {
         const char *secrets_dir;
         const char *secrets_dir_error;
         struct events_recorder *events;
+        /* Tasks' run slots; rebuilt from the caches whenever the workers
+         * start, Queue limits kept current by the object cache's handler. */
+        struct runqueue *runqueue;
         char cluster[40]; /* the store's identity; labels berth.cluster on containers */
 
         /* qlock guards queue: the caches' handlers enqueue from their own threads
@@ -295,6 +300,17 @@ static bool user_fields_changed(const struct object_event *ev)
         return false;
 }
 
+/* The limit a namespace's Queue object sets (0: none; an invalid one,
+ * stored past validation, sets none either). */
+static int64_t queue_limit_of(const json_t *obj)
+{
+        struct queue_spec spec;
+
+        if (!obj || queue_spec_decode(obj, &spec, NULL) < 0)
+                return 0;
+        return spec.max_running;
+}
+
 static void on_object_event(const struct object_event *ev, void *userdata)
 {
         struct controller *c = userdata;
@@ -302,6 +318,12 @@ static void on_object_event(const struct object_event *ev, void *userdata)
 
         if (object_key_parse(c->prefix, ev->key, resource, ns, name) < 0)
                 return;
+        if (streq(resource, kind_by_name("Queue")->resource) && streq(name, QUEUE_NAME) &&
+            c->runqueue) {
+                int64_t limit = ev->type == OBJECT_DELETED ? 0 : queue_limit_of(ev->object);
+                if (runqueue_set_limit(c->runqueue, ns, limit) < 0)
+                        log_warn("cannot set the run limit of namespace %s: out of memory", ns);
+        }
         /* A Source's own status write needs no sync (a sync is a full scan). */
         if (reconciled_kind(resource) &&
             (!streq(resource, kind_by_name("Source")->resource) || user_fields_changed(ev)))
@@ -352,6 +374,119 @@ static void on_container_event(const struct container_info *ci, bool removed _un
 static void enqueue_key(void *userdata, const char *key)
 {
         enqueue(userdata, key);
+}
+
+/* The run queue on /metrics (the counts are read without its lock: this
+ * runs on the API's loop). */
+static void collect_runqueue(struct metrics_writer *w, void *userdata)
+{
+        struct runqueue *q = userdata;
+
+        metrics_write_family(w, "berth_tasks_running",
+                             "Tasks holding a run slot (--max-running, Queues): from just "
+                             "before their first container until they finished.",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_tasks_running", NULL, (double)runqueue_running(q));
+        metrics_write_family(w, "berth_tasks_queued",
+                             "Tasks waiting for a run slot (Pending, condition Queued).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_tasks_queued", NULL, (double)runqueue_queued(q));
+        metrics_write_family(w, "berth_tasks_max_running", "berthd --max-running (0: no limit).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_tasks_max_running", NULL, (double)runqueue_max_running(q));
+}
+
+/* A run slot is free for this queued Task: its reconcile takes it. */
+static void on_runqueue_wake(void *userdata, const char *ns, const char *name)
+{
+        enqueue_object(userdata, kind_by_name("Task")->resource, ns, name);
+}
+
+static int64_t created_ms(const json_t *obj)
+{
+        int64_t ms = 0;
+        const char *s = json_path_string(obj, "metadata.creationTimestamp");
+
+        return s && time_parse_rfc3339(s, &ms) == 0 ? ms : 0;
+}
+
+static bool container_holds_slot(enum docker_state s)
+{
+        return s == DOCKER_STATE_CREATED || s == DOCKER_STATE_RUNNING || s == DOCKER_STATE_PAUSED ||
+               s == DOCKER_STATE_RESTARTING;
+}
+
+/* Who holds run slots, rebuilt from the caches before the workers start
+ * (at start, and when this replica becomes the leader: what the previous
+ * one admitted is running or Running): a Task with a live container, and
+ * a Task whose status is Running (between attempts too); a Task whose
+ * condition Queued is True waits in the queue again, so that the order,
+ * not the workers' pick, decides who starts first; the Queues' limits.
+ * Returns the number of slots held. */
+static size_t rebuild_runqueue(struct controller *c)
+{
+        struct runqueue *q = c->runqueue;
+        _cleanup_free_ struct container_info *all = NULL;
+        int n = container_cache_all(c->containers, &all);
+        size_t i;
+        json_t *obj;
+
+        runqueue_reset(q);
+        for (int k = 0; k < n; k++)
+                if (streq(all[k].kind, "Task") && container_holds_slot(all[k].state))
+                        (void)runqueue_hold(q, all[k].ns, all[k].owner);
+
+        _cleanup_free_ char *tasks = str_printf("%s%s/", c->prefix, kind_by_name("Task")->resource);
+        _cleanup_json_ json_t *list = tasks ? object_cache_list(c->objects, tasks, NULL) : NULL;
+        json_array_foreach(list, i, obj)
+        {
+                const char *ns = json_path_string(obj, "metadata.namespace");
+                const char *name = json_path_string(obj, "metadata.name");
+                const char *phase = json_path_string(obj, "status.phase");
+                const json_t *conds = json_path(obj, "status.conditions");
+                size_t k;
+                const json_t *cond;
+                bool queued = false;
+
+                if (!ns || !name)
+                        continue;
+                if (streq(phase, "Running")) {
+                        (void)runqueue_hold(q, ns, name);
+                        continue;
+                }
+                json_array_foreach(conds, k, cond)
+                {
+                        queued = queued || (streq(json_path_string(cond, "type"), "Queued") &&
+                                            streq(json_path_string(cond, "status"), "True"));
+                }
+                if (!queued || !streq(phase, "Pending"))
+                        continue;
+                struct task_spec spec;
+                int64_t priority = 0;
+                if (task_spec_decode(obj, &spec, NULL) == 0) {
+                        priority = spec.priority;
+                        task_spec_release(&spec);
+                }
+                const struct runqueue_entry e = {
+                    .ns = ns,
+                    .name = name,
+                    .uid = json_path_string(obj, "metadata.uid"),
+                    .priority = priority,
+                    .created_ms = created_ms(obj),
+                };
+                (void)runqueue_enqueue(q, &e);
+        }
+
+        _cleanup_free_ char *queues =
+            str_printf("%s%s/", c->prefix, kind_by_name("Queue")->resource);
+        _cleanup_json_ json_t *qlist = queues ? object_cache_list(c->objects, queues, NULL) : NULL;
+        json_array_foreach(qlist, i, obj)
+        {
+                const char *ns = json_path_string(obj, "metadata.namespace");
+                if (ns && streq(json_path_string(obj, "metadata.name"), QUEUE_NAME))
+                        (void)runqueue_set_limit(q, ns, queue_limit_of(obj));
+        }
+        return runqueue_running(q);
 }
 
 /* A replica's health changed: its Service's key. */
@@ -636,6 +771,9 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                 log_info("removed orphaned secret volumes owners=%zu dir=%s", n_collected,
                          c->secrets_dir);
 
+        /* Run slots before the first reconcile asks for one. */
+        size_t n_slots = rebuild_runqueue(c);
+
         /* Adoption: every object gets a reconcile, and so does the owner of every
          * container (an owner that is gone has its containers removed). */
         size_t n_objects = enqueue_all_objects(c);
@@ -674,6 +812,7 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .watch_source = source_watches_set,
                     .watch_userdata = c->source_watches,
                     .events = c->events,
+                    .runqueue = c->runqueue,
                 };
                 c->n_workers++;
                 r = pthread_create(&w->thread, NULL, worker_main, w);
@@ -690,8 +829,10 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                 goto fail;
         }
 
-        log_info("controller started workers=%d objects=%zu containers=%zu fenced=%s",
-                 c->n_workers_wanted, n_objects, n_containers, c->fence_key ? "true" : "false");
+        log_info("controller started workers=%d objects=%zu containers=%zu run_slots=%zu "
+                 "max_running=%lld fenced=%s",
+                 c->n_workers_wanted, n_objects, n_containers, n_slots,
+                 (long long)runqueue_max_running(c->runqueue), c->fence_key ? "true" : "false");
         return 0;
 
 fail:
@@ -761,6 +902,21 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
         int r;
         if (!c->prefix) {
                 r = berth_error_set(err, -ENOMEM, "out of memory");
+                goto fail;
+        }
+        if (cfg->max_running < 0) {
+                r = berth_error_set(err, -EINVAL, "max running Tasks: %lld: must be at least 1",
+                                    (long long)cfg->max_running);
+                goto fail;
+        }
+        r = runqueue_new(cfg->max_running, on_runqueue_wake, c, &c->runqueue);
+        if (r < 0) {
+                berth_error_set(err, r, "out of memory");
+                goto fail;
+        }
+        r = metrics_register_collector(collect_runqueue, c->runqueue);
+        if (r < 0) {
+                berth_error_set(err, r, "register the run queue's metrics: %s", strerror(-r));
                 goto fail;
         }
 
@@ -861,6 +1017,9 @@ void controller_free(struct controller *c)
         container_cache_free(c->containers);
         object_cache_free(c->objects);
         task_deps_free(c->task_deps);
+        if (c->runqueue)
+                metrics_unregister_collector(collect_runqueue, c->runqueue);
+        runqueue_free(c->runqueue); /* after the caches: their handlers use it */
         pthread_mutex_destroy(&c->qlock);
         free(c->prefix);
         free(c);

@@ -82,6 +82,10 @@ struct controller_config {
          * It writes while the workers run, under their fence: started with
          * them, and flushed and stopped once they have stopped. */
         struct events_recorder *events;
+        /* How many Tasks may hold run slots at once (berthd --max-running;
+         * 0: no limit). A namespace's Queue may limit its own further.
+         * Tasks beyond wait Pending, condition Queued (runqueue.h). */
+        int64_t max_running;
 };
 
 #define CONTROLLER_DEFAULT_COMPACT_MS (5 * 60 * 1000)

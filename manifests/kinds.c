@@ -21,6 +21,7 @@ static const struct kind_info *const kinds[] = {
     &kind_secret,
     &kind_event,
     &kind_policy,
+    &kind_queue,
     &kind_notifier,
     NULL,
 };

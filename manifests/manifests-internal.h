@@ -168,6 +168,7 @@ extern const struct kind_info kind_token;
 extern const struct kind_info kind_secret;
 extern const struct kind_info kind_event;
 extern const struct kind_info kind_policy;
+extern const struct kind_info kind_queue;
 extern const struct kind_info kind_notifier;
 
 /* A user or group name at path (subject_name_is_valid): false (reported)

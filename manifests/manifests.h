@@ -330,6 +330,10 @@ int cond_eval_when(const char *text, bool *ret, char *msg, size_t msg_size);
 #define TASK_DEFAULT_BACKOFF_INITIAL_SEC 10
 #define TASK_DEFAULT_BACKOFF_FACTOR      2
 #define TASK_DEFAULT_BACKOFF_MAX_SEC     300
+/* spec.priority: queued Tasks start higher first (docs/reference/task.md,
+ * "Queueing"); the same bounds as runqueue.h's. */
+#define TASK_PRIORITY_MIN (-1000000)
+#define TASK_PRIORITY_MAX 1000000
 
 enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
 /* Failures of an attempt, as retryOn names them (docs/reference/task.md). */
@@ -462,6 +466,7 @@ struct task_spec {
         int64_t pids_limit;   /* 0 = no limit */
         const json_t *labels; /* object of strings (no "berth." keys), or NULL */
         enum restart_policy restart_policy;
+        int64_t priority; /* spec.priority: 0 unless set */
         int backoff_limit;
         int64_t backoff_initial_ms;
         double backoff_factor;
@@ -1013,6 +1018,22 @@ struct policy_spec {
 
 /* Like task_spec_decode, for a Policy object (nothing to release). */
 int policy_spec_decode(const json_t *object, struct policy_spec *ret, struct berth_error *err);
+
+/* ---- Queue (queue.c) ------------------------------------------------- */
+
+/* A Queue limits how many Tasks of its namespace run at once
+ * (docs/reference/queue.md); Tasks beyond it wait, Pending with condition
+ * Queued. A namespace has one, named QUEUE_NAME (validation refuses
+ * others). */
+#define QUEUE_NAME            "default"
+#define QUEUE_MAX_RUNNING_MAX 100000
+
+struct queue_spec {
+        int64_t max_running; /* spec.maxRunning, >= 1 */
+};
+
+/* Like task_spec_decode, for a Queue object (nothing to release). */
+int queue_spec_decode(const json_t *object, struct queue_spec *ret, struct berth_error *err);
 
 /* ---- Event (event.c) -------------------------------------------------- */
 

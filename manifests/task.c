@@ -24,6 +24,7 @@ static const char *const task_spec_fields[] = {
     "volumes",
     "resources",
     "restartPolicy",
+    "priority",
     "backoffLimit",
     "backoff",
     "activeDeadlineSeconds",
@@ -386,7 +387,7 @@ static void check_backoff(struct check *c, const json_t *spec, const char *paren
 /* A Task-only field in a Service template: refused, saying why. */
 static void refuse_in_service(struct check *c, const json_t *spec, const char *parent)
 {
-        enum why { RESTARTS, LIFETIME, STOP };
+        enum why { RESTARTS, LIFETIME, STOP, QUEUE };
         static const struct {
                 const char *field;
                 enum why why;
@@ -399,6 +400,7 @@ static void refuse_in_service(struct check *c, const json_t *spec, const char *p
             {"retryOn", RESTARTS},
             {"retryExitCodes", RESTARTS},
             {"shutdown", STOP},
+            {"priority", QUEUE},
         };
 
         for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
@@ -420,6 +422,11 @@ static void refuse_in_service(struct check *c, const json_t *spec, const char *p
                         check_error_key(c, parent, refused[i].field,
                                         "not allowed in a Service template: scale the Service "
                                         "to 0 replicas to stop them");
+                        break;
+                case QUEUE:
+                        check_error_key(c, parent, refused[i].field,
+                                        "not allowed in a Service template: replicas are not "
+                                        "queued, only Tasks are (berthd --max-running, Queue)");
                         break;
                 }
         }
@@ -549,9 +556,10 @@ static void check_retry_rules(struct check *c, const json_t *spec, const char *p
                                 "exited non-zero");
 }
 
-/* restartPolicy, backoffLimit, backoff, activeDeadlineSeconds,
+/* restartPolicy, priority, backoffLimit, backoff, activeDeadlineSeconds,
  * ttlSecondsAfterFinished, retryOn, retryExitCodes and shutdown: what only a
- * Task that runs to completion has. */
+ * Task that runs to completion has (a step's template and a CronTask's carry
+ * priority to the Tasks they make). */
 static void check_completion(struct check *c, const json_t *spec, const char *parent,
                              enum task_context where, struct task_spec *out)
 {
@@ -559,6 +567,8 @@ static void check_completion(struct check *c, const json_t *spec, const char *pa
                                                               restart_policies, RESTART_NEVER);
         check_retry_rules(c, spec, parent, out);
         out->shutdown = check_enum(c, spec, parent, "shutdown", shutdown_values, -1) == 0;
+        out->priority =
+            check_int(c, spec, parent, "priority", TASK_PRIORITY_MIN, TASK_PRIORITY_MAX, 0);
         out->backoff_limit =
             (int)check_int(c, spec, parent, "backoffLimit", 0, 1000, TASK_DEFAULT_BACKOFF_LIMIT);
         check_backoff(c, spec, parent, out);

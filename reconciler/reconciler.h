@@ -38,6 +38,16 @@
  *   stays as it is (Pending, or waiting between attempts) with reason
  *   CreateContainerConfigError and a message naming the Secret and key,
  *   and nothing is pulled (secret-refs.c; a Secret's change enqueues it).
+ * - Queueing (berthd --max-running, a namespace's Queue; runqueue.h): a
+ *   Task takes a run slot just before its first container is made (after
+ *   dependencies and Secrets, before any image is pulled) and keeps it until
+ *   it has finished or is deleted and none of its containers runs. Refused,
+ *   it stays Pending with condition Queued True (reason MaxRunning or
+ *   QueueLimit, the same as status.reason, a message naming the limit) and
+ *   no timer: a freed slot wakes the next Tasks in order. Admitted after
+ *   waiting, Queued turns False (reason Admitted). The status is written
+ *   when the Task becomes queued and when it is admitted, never while the
+ *   queue moves: the position is computed on read (berth describe).
  * - Times have second precision (RFC 3339); nextAttemptTime is rounded up.
  */
 #pragma once
@@ -59,6 +69,8 @@ const char *task_phase_to_string(enum task_phase p);
 int task_phase_from_string(const char *s, enum task_phase *ret);
 
 enum task_waiting { TASK_WAITING_NONE, TASK_WAITING_TRUE, TASK_WAITING_FALSE };
+/* Condition Queued: absent for a Task that never waited for a run slot. */
+enum task_queued { TASK_QUEUED_NONE, TASK_QUEUED_TRUE, TASK_QUEUED_FALSE };
 
 /* Fields are NULL/0 when absent. Strings are borrowed from the object. */
 struct task_status {
@@ -80,6 +92,9 @@ struct task_status {
         enum task_waiting waiting;
         const char *waiting_reason;
         const char *waiting_message;
+        enum task_queued queued;
+        const char *queued_reason;
+        const char *queued_message;
 };
 
 /* A container of this task as observed (from the cache). */
@@ -146,10 +161,19 @@ struct task_plan_input {
          * this one on (cycle[0] is this Task; the last depends on it). */
         const char *const *cycle;
         size_t n_cycle;
+        /* A run slot must be asked for before the next create (a runqueue
+         * is in use and the Task holds no slot): the plan asks first
+         * (TASK_ACTION_ADMIT). */
+        bool needs_admission;
+        /* Acting asked and was refused: the reason (MaxRunning, QueueLimit)
+         * and a message naming the limit; the Task waits, Queued. */
+        const char *queued_reason;
+        const char *queued_message;
 };
 
 enum task_action_type {
         TASK_ACTION_ADD_FINALIZER,
+        TASK_ACTION_ADMIT,         /* ask the runqueue for a run slot (needs_admission) */
         TASK_ACTION_INSPECT_IMAGE, /* is the image present? (image_unknown) */
         TASK_ACTION_PULL_IMAGE,
         /* container exited but exit details unknown; container_id NULL: look
@@ -748,6 +772,7 @@ struct prober;           /* probe.h */
 struct builder;          /* builder.h */
 struct admission_policy; /* admission.h */
 struct events_recorder;  /* events.h */
+struct runqueue;         /* runqueue.h */
 
 /* What a reconcile needs; docker is the calling worker's own client. */
 struct reconcile_ctx {
@@ -800,6 +825,9 @@ struct reconcile_ctx {
         /* Runs the commands of docker-exec Tasks (NULL: such Tasks fail,
          * ExecutorNotFound). */
         struct exec_runner *execs;
+        /* The run slots of Tasks (berthd --max-running, Queues); shared by
+         * the workers. NULL: Tasks start without asking. */
+        struct runqueue *runqueue;
 };
 
 /* Removes the secret volume directories of owners (Tasks, Services) that

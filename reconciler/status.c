@@ -65,6 +65,19 @@ static void waiting_of(const json_t *status, struct task_status *st)
         st->waiting_message = json_string_value(json_object_get(c, "message"));
 }
 
+/* Condition Queued (a Task that waited for a run slot), when it is there. */
+static void queued_of(const json_t *status, struct task_status *st)
+{
+        const json_t *c = condition_of(status, "Queued");
+        const char *s = json_string_value(json_object_get(c, "status"));
+
+        if (!s)
+                return;
+        st->queued = streq(s, "True") ? TASK_QUEUED_TRUE : TASK_QUEUED_FALSE;
+        st->queued_reason = json_string_value(json_object_get(c, "reason"));
+        st->queued_message = json_string_value(json_object_get(c, "message"));
+}
+
 void task_status_from_json(const json_t *object, struct task_status *ret)
 {
         const json_t *st = object ? json_object_get(object, "status") : NULL;
@@ -91,6 +104,7 @@ void task_status_from_json(const json_t *object, struct task_status *ret)
                 s.next_attempt_ms = json_time_field(st, "nextAttemptTime");
                 s.terminating_ms = terminating_since(st);
                 waiting_of(st, &s);
+                queued_of(st, &s);
         }
         *ret = s;
 }
@@ -125,7 +139,7 @@ struct condition {
         const char *message;
 };
 
-enum { CONDITIONS_MAX = 5 };
+enum { CONDITIONS_MAX = 6 };
 
 /* The conditions a status implies (see reconciler.h); returns how many. */
 static size_t conditions_of(const struct task_status *st, const json_t *old_status,
@@ -173,6 +187,11 @@ static size_t conditions_of(const struct task_status *st, const json_t *old_stat
                                             st->waiting == TASK_WAITING_TRUE ? "True" : "False",
                                             st->waiting_reason ? st->waiting_reason : "",
                                             st->waiting_message ? st->waiting_message : ""};
+        if (st->queued != TASK_QUEUED_NONE)
+                c[n++] =
+                    (struct condition){"Queued", st->queued == TASK_QUEUED_TRUE ? "True" : "False",
+                                       st->queued_reason ? st->queued_reason : "",
+                                       st->queued_message ? st->queued_message : ""};
         return n;
 }
 

@@ -40,6 +40,7 @@ int task_phase_from_string(const char *s, enum task_phase *ret)
 
 static const char *const action_names[] = {
     [TASK_ACTION_ADD_FINALIZER] = "AddFinalizer",
+    [TASK_ACTION_ADMIT] = "Admit",
     [TASK_ACTION_INSPECT_IMAGE] = "InspectImage",
     [TASK_ACTION_PULL_IMAGE] = "PullImage",
     [TASK_ACTION_INSPECT] = "Inspect",
@@ -244,6 +245,29 @@ static void plan_create(struct task_plan *p, const struct task_plan_input *in, i
                 p->status.message = in->config_error;
                 requeue_at(p, in->now_ms, in->now_ms + TASK_CONFIG_RETRY_MS);
                 return;
+        }
+        /* A run slot before anything is pulled or made. Refused: Queued,
+         * with no timer (a freed slot wakes it). */
+        if (in->needs_admission) {
+                if (!in->queued_reason) {
+                        add_action(p, TASK_ACTION_ADMIT, attempt, NULL, NULL);
+                        return;
+                }
+                p->status.reason = in->queued_reason;
+                p->status.message = in->queued_message;
+                p->status.queued = TASK_QUEUED_TRUE;
+                p->status.queued_reason = in->queued_reason;
+                p->status.queued_message = in->queued_message ? in->queued_message : "";
+                return;
+        }
+        if (p->status.queued == TASK_QUEUED_TRUE) {
+                p->status.queued = TASK_QUEUED_FALSE;
+                p->status.queued_reason = "Admitted";
+                p->status.queued_message = "";
+                if (str_same(p->status.reason, in->status.queued_reason)) {
+                        p->status.reason = NULL;
+                        p->status.message = NULL;
+                }
         }
         if (in->no_image) {
                 if (in->create_error) {
@@ -768,7 +792,9 @@ static bool status_equal(const struct task_status *a, const struct task_status *
                a->observed_generation == b->observed_generation &&
                a->next_attempt_ms == b->next_attempt_ms && a->terminating_ms == b->terminating_ms &&
                a->waiting == b->waiting && str_same(a->waiting_reason, b->waiting_reason) &&
-               str_same(a->waiting_message, b->waiting_message);
+               str_same(a->waiting_message, b->waiting_message) && a->queued == b->queued &&
+               str_same(a->queued_reason, b->queued_reason) &&
+               str_same(a->queued_message, b->queued_message);
 }
 
 void task_plan_compute(const struct task_plan_input *in, struct task_plan *ret)

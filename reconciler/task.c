@@ -6,8 +6,11 @@
  * planner must judge (a refused pull or create, a container confirmed
  * missing) are kept in the run and fed back as planner input.
  */
+#include <inttypes.h>
+
 #include "metrics.h"
 #include "reconciler-internal.h"
+#include "runqueue.h"
 
 static struct metrics_family run_seconds =
     METRICS_HISTOGRAM_INIT("berth_task_run_duration_seconds",
@@ -57,6 +60,12 @@ struct task_run {
         /* How its attempts run (spec.executor), chosen by task_prepare. */
         const struct task_executor *executor;
         struct exec_observed exec; /* docker-exec: the latest exec, as observed */
+        /* Run slots (ctx->runqueue): whether the Task must ask before a
+         * create (observed), and why acting was refused one (NULL: it was
+         * not), for the planner and for task_release's bookkeeping. */
+        bool needs_admission;
+        const char *queued_reason; /* static */
+        char queued_message[200];
 };
 
 static struct task_run *task_run_of(struct object_run *o)
@@ -101,6 +110,8 @@ static int task_gone(struct reconcile_ctx *ctx, const char *ns, const char *name
                 if (r < 0)
                         return r;
         }
+        if (ctx->runqueue) /* a slot it held is free once its containers are gone */
+                runqueue_release(ctx->runqueue, ns, name);
         berth_error_clear(err);
         return 0;
 }
@@ -282,6 +293,8 @@ static int task_observe(struct object_run *o, struct berth_error *err)
         n = run->executor->observe(run, err);
         if (n < 0)
                 return n;
+        run->needs_admission =
+            o->ctx->runqueue && !runqueue_holds(o->ctx->runqueue, o->ns, o->name);
         return observe_dependencies(run, err);
 }
 
@@ -342,6 +355,9 @@ static void task_plan(struct object_run *o, struct plan_summary *ret)
             .n_deps = run->n_deps,
             .cycle = run->cycle,
             .n_cycle = run->n_cycle,
+            .needs_admission = run->needs_admission,
+            .queued_reason = run->queued_reason,
+            .queued_message = run->queued_reason ? run->queued_message : NULL,
         };
         task_status_from_json(o->obj, &in.status);
         task_plan_compute(&in, &run->plan);
@@ -950,6 +966,44 @@ const struct task_executor *task_executor_for(const char *type)
         return &missing_executor;
 }
 
+/* Asks for a run slot. Admitted: plan again (the create comes next);
+ * refused: the planner hears why, and the Task waits, Queued. */
+static int act_admit(struct task_run *run, struct berth_error *err)
+{
+        struct object_run *o = &run->o;
+        struct runqueue *q = o->ctx->runqueue;
+        const struct runqueue_entry e = {
+            .ns = o->ns,
+            .name = o->name,
+            .uid = o->uid,
+            .priority = run->spec_valid ? run->spec.priority : 0,
+            .created_ms = json_time_field(o->obj, "metadata.creationTimestamp"),
+        };
+        enum runqueue_verdict v;
+
+        if (!q)
+                return ACT_PROGRESS;
+        int r = runqueue_acquire(q, &e, &v);
+        if (r < 0)
+                return berth_error_set(err, r, "run slot of %s: out of memory", o->key);
+        if (v == RUNQUEUE_ADMITTED)
+                return ACT_PROGRESS;
+        if (v == RUNQUEUE_MAX_RUNNING) {
+                run->queued_reason = "MaxRunning";
+                snprintf(run->queued_message, sizeof(run->queued_message),
+                         "waiting for a run slot: at most %" PRId64
+                         " Tasks run at once (berthd --max-running)",
+                         runqueue_max_running(q));
+        } else {
+                run->queued_reason = "QueueLimit";
+                snprintf(run->queued_message, sizeof(run->queued_message),
+                         "waiting for a run slot: Queue %s/%s allows %" PRId64
+                         " running Tasks (spec.maxRunning)",
+                         o->ns, QUEUE_NAME, runqueue_limit(q, o->ns));
+        }
+        return ACT_REPLAN;
+}
+
 static int act_one(struct task_run *run, const struct task_action *a, struct berth_error *err)
 {
         int r;
@@ -959,6 +1013,8 @@ static int act_one(struct task_run *run, const struct task_action *a, struct ber
                 if (object_run_add_finalizer(&run->o, FINALIZER_CONTAINERS) < 0)
                         return berth_error_set(err, -ENOMEM, "add finalizer");
                 return ACT_PROGRESS;
+        case TASK_ACTION_ADMIT:
+                return act_admit(run, err);
         case TASK_ACTION_INSPECT_IMAGE:
                 return act_inspect_image(run, err);
         case TASK_ACTION_PULL_IMAGE:
@@ -1088,10 +1144,38 @@ static void task_events(struct object_run *o, const json_t *before)
                                  now.message ? ": " : "", now.message ?: "");
 }
 
+static bool container_active(enum docker_state s)
+{
+        return s == DOCKER_STATE_CREATED || s == DOCKER_STATE_RUNNING || s == DOCKER_STATE_PAUSED ||
+               s == DOCKER_STATE_RESTARTING;
+}
+
+/* Level-triggered, from the last round: a Task that has finished (or is
+ * being deleted) and runs nothing gives its slot back; one that did not
+ * ask in this reconcile leaves the queue (it waits for something else, or
+ * holds its slot already). */
+static void queue_bookkeeping(struct task_run *run)
+{
+        struct object_run *o = &run->o;
+        struct runqueue *q = o->ctx ? o->ctx->runqueue : NULL;
+        enum task_phase phase = run->plan.status.phase;
+        bool active = false;
+
+        if (!q || !o->ns || !o->name)
+                return;
+        for (size_t i = 0; i < run->n_obs; i++)
+                active = active || container_active(run->obs[i].state);
+        if ((o->deleting || phase == TASK_PHASE_SUCCEEDED || phase == TASK_PHASE_FAILED) && !active)
+                runqueue_release(q, o->ns, o->name);
+        else if (!run->queued_reason)
+                runqueue_withdraw(q, o->ns, o->name);
+}
+
 static void task_release(struct object_run *o)
 {
         struct task_run *run = task_run_of(o);
 
+        queue_bookkeeping(run);
         forget_observed(run);
         task_spec_release(&run->spec);
 }

@@ -48,6 +48,7 @@
 #define HOST_PATHS_MAX         64 /* --allow-host-path flags */
 #define NOTIFIER_EXEC_DIRS_MAX 16 /* --notifier-exec-dir flags */
 #define WORKERS_MAX            1024
+#define MAX_RUNNING_MAX        1000000 /* --max-running */
 
 /* Parsed flags (process-wide by design: main owns them). */
 struct options {
@@ -57,6 +58,7 @@ struct options {
         size_t n_listen;
         const char *data_dir;
         int workers;
+        int64_t max_running; /* 0: no limit */
         enum log_format log_format;
         enum log_level log_level;
         int64_t resync_ms;
@@ -137,6 +139,8 @@ static void usage(FILE *out)
             "                       no encryption, no authentication)\n"
             "  --data-dir DIR       state directory, created 0700 (default " DEFAULT_DATA_DIR ")\n"
             "  --workers N          reconcile worker threads (default 8)\n"
+            "  --max-running N      at most N Tasks run at once; the others wait, Pending\n"
+            "                       and Queued, in priority order (default: no limit)\n"
             "  --log-format FMT     text or json (default text)\n"
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
             "  --resync DUR         full resync period (default 10m)\n"
@@ -292,6 +296,7 @@ enum {
         OPT_NOTIFIER_EXEC_DIR,
         OPT_PLUGIN_DIR,
         OPT_SSE_HEARTBEAT,
+        OPT_MAX_RUNNING,
         OPT_VERSION,
 };
 
@@ -318,6 +323,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"listen", required_argument, NULL, OPT_LISTEN},
             {"data-dir", required_argument, NULL, OPT_DATA_DIR},
             {"workers", required_argument, NULL, OPT_WORKERS},
+            {"max-running", required_argument, NULL, OPT_MAX_RUNNING},
             {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
             {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
             {"resync", required_argument, NULL, OPT_RESYNC},
@@ -416,6 +422,16 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 return bad_flag("invalid --workers '%s': want 1..%d", optarg,
                                                 WORKERS_MAX);
                         o->workers = (int)n;
+                        break;
+                case OPT_MAX_RUNNING:
+                        errno = 0;
+                        n = strtol(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end != '\0' || n < 1 ||
+                            n > MAX_RUNNING_MAX)
+                                return bad_flag("invalid --max-running '%s': want 1..%d (leave "
+                                                "the flag out for no limit)",
+                                                optarg, MAX_RUNNING_MAX);
+                        o->max_running = n;
                         break;
                 case OPT_LOG_FORMAT:
                         if (log_format_from_string(optarg, &o->log_format) < 0)
@@ -1242,6 +1258,7 @@ int main(int argc, char **argv)
             .secrets_dir = secrets_dir,
             .secrets_dir_error = secrets_dir_error[0] ? secrets_dir_error : NULL,
             .events = events,
+            .max_running = o.max_running,
         };
         r = controller_new(&ccfg, &controller, &err);
         if (r < 0) {

@@ -126,6 +126,10 @@ static int decode(const json_t *object)
                 struct policy_spec spec;
 
                 r = policy_spec_decode(object, &spec, NULL);
+        } else if (streq(kind, "Queue")) {
+                struct queue_spec spec;
+
+                r = queue_spec_decode(object, &spec, NULL);
         }
         return r;
 }

@@ -42,7 +42,7 @@ struct fake_route {
         int times;    /* 0: every time */
 };
 
-#define FAKE_ROUTES_MAX 16
+#define FAKE_ROUTES_MAX 32
 #define FAKE_PATHS_MAX  32
 /* Where a chunked body (chunk_ms) is cut into separate writes. */
 #define FAKE_CHUNK "\x01"

@@ -580,7 +580,7 @@ static void test_validate_envelope(void **state)
             "apiVersion: berth/v1\nkind: Foo\nmetadata: {name: a}\n",
             "t.yaml:2:1: kind: kind Foo is not supported; known kinds: Task, Workflow, CronTask, "
             "Service, Source, Role, ClusterRole, RoleBinding, ClusterRoleBinding, Token, Secret, "
-            "Event, Policy, Notifier");
+            "Event, Policy, Queue, Notifier");
         assert_invalid("apiVersion: berth/v1\nkind: tasks\nmetadata: {name: a}\n",
                        "t.yaml:2:1: kind: kind tasks is not supported; did you mean Task?");
         assert_invalid("apiVersion: berth/v1\nkind: 3\nmetadata: {name: a}\n",

@@ -490,8 +490,9 @@ static void test_events_after_write(void **state)
 static void test_every_kind_is_complete(void **state)
 {
         static const char *const stored_only[] = {
-            "Role",   "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Token",
-            "Secret", "Event",       "Policy",      "Notifier",           NULL,
+            "Role",     "ClusterRole", "RoleBinding", "ClusterRoleBinding",
+            "Token",    "Secret",      "Event",       "Policy",
+            "Notifier", "Queue",       NULL,
         };
         (void)state;
         size_t n = 0;
@@ -521,7 +522,8 @@ static void test_every_kind_is_complete(void **state)
                 for (const struct printer_column *c = (*k)->columns; c->title; c++)
                         assert_non_null(c->path);
                 /* Only stored and served: read by the API (RBAC, Tokens),
-                 * by other kinds' reconcilers (Secrets, Policies), or by users
+                 * by other kinds' reconcilers (Secrets, Policies), by the
+                 * controller (Queues), or by users
                  * (Events, which the reconcilers write). */
                 assert_true(reconciler_handles(*k) == !strv_contains(stored_only, (*k)->kind));
         }

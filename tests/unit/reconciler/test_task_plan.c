@@ -2120,6 +2120,114 @@ static void test_shutdown_during_deadline_stop(void **state)
         assert_int_equal(p.status.exit_code, 143);
 }
 
+/* ---- run slots (needs_admission, Queued) -------------------------------- */
+
+/* A slot is asked for before anything: no image question, no create. */
+static void test_admission_asked_first(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        in.needs_admission = true;
+        in.image_unknown = true;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_ADMIT, 1);
+        assert_int_equal(p.status.queued, TASK_QUEUED_NONE);
+        assert_int_equal(p.requeue_after_ms, -1);
+}
+
+/* Refused: Pending, Queued True with the reason and message, no timer (a
+ * freed slot wakes it); the same again writes nothing; admitted later:
+ * Queued False (Admitted), the reason cleared, the create planned; a
+ * roundtrip through JSON keeps it all. */
+static void test_queued_then_admitted(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+        char msg[256];
+        const char *why = "waiting for a run slot: at most 5 Tasks run at once";
+
+        in.needs_admission = true;
+        in.queued_reason = "MaxRunning";
+        in.queued_message = why;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_int_equal(p.status.phase, TASK_PHASE_PENDING);
+        assert_int_equal(p.status.queued, TASK_QUEUED_TRUE);
+        assert_string_equal(p.status.queued_reason, "MaxRunning");
+        assert_string_equal(p.status.queued_message, why);
+        assert_reason(&p, "MaxRunning");
+        assert_true(p.status_changed);
+        assert_int_equal(p.requeue_after_ms, -1);
+
+        /* Through JSON, as the store keeps it. */
+        json_t *st = task_status_to_json(&p.status, NULL, T0 + 1000);
+        json_t *obj = json_pack("{s:o}", "status", st);
+        assert_non_null(obj);
+        task_status_from_json(obj, &in.status);
+        assert_int_equal(in.status.queued, TASK_QUEUED_TRUE);
+        assert_string_equal(in.status.queued_reason, "MaxRunning");
+        const json_t *c = json_array_get(json_object_get(st, "conditions"), 3);
+        assert_string_equal(json_string_value(json_object_get(c, "type")), "Queued");
+        assert_string_equal(json_string_value(json_object_get(c, "status")), "True");
+        c = json_array_get(json_object_get(st, "conditions"), 0);
+        assert_string_equal(json_string_value(json_object_get(c, "type")), "Running");
+        assert_string_equal(json_string_value(json_object_get(c, "reason")), "MaxRunning");
+
+        /* Refused again: nothing to write. */
+        task_plan_compute(&in, &p);
+        assert_false(p.status_changed);
+
+        /* Admitted (it holds a slot now). */
+        snprintf(msg, sizeof(msg), "%s", in.status.message);
+        in.status.message = msg;
+        in.needs_admission = false;
+        in.queued_reason = NULL;
+        in.queued_message = NULL;
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_CREATE, 1);
+        assert_int_equal(p.status.queued, TASK_QUEUED_FALSE);
+        assert_string_equal(p.status.queued_reason, "Admitted");
+        assert_null(p.status.reason);
+        json_decref(obj);
+}
+
+/* Waiting for a Secret comes first: no slot is taken meanwhile. */
+static void test_config_error_before_admission(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        in.needs_admission = true;
+        in.config_error = "secret db: not found";
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 0);
+        assert_reason(&p, "CreateContainerConfigError");
+        assert_int_equal(p.status.queued, TASK_QUEUED_NONE);
+}
+
+/* A Task holding its slot (a retry after a failed attempt) does not ask. */
+static void test_retry_holding_slot_does_not_ask(void **state)
+{
+        (void)state;
+        struct task_plan_input in = input_default();
+        struct task_plan p;
+
+        in.spec.restart_policy = RESTART_ON_FAILURE;
+        in.status = (struct task_status){.phase = TASK_PHASE_RUNNING,
+                                         .attempts = 1,
+                                         .start_ms = T0,
+                                         .next_attempt_ms = T0 + 500};
+        task_plan_compute(&in, &p);
+        assert_int_equal(p.n_actions, 1);
+        assert_action(&p, 0, TASK_ACTION_CREATE, 2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -2173,6 +2281,10 @@ int main(void)
             cmocka_unit_test(test_shutdown_during_deadline_stop),
             cmocka_unit_test(test_container_body_secrets),
             cmocka_unit_test(test_config_error_waits),
+            cmocka_unit_test(test_admission_asked_first),
+            cmocka_unit_test(test_queued_then_admitted),
+            cmocka_unit_test(test_config_error_before_admission),
+            cmocka_unit_test(test_retry_holding_slot_does_not_ask),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
