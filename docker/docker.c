@@ -421,7 +421,9 @@ static int call(struct docker *d, struct docker_req *req, const char *context,
         curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)DOCKER_CONNECT_TIMEOUT_MS);
         if (!req->stream)
-                curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, (long)DOCKER_REQUEST_TIMEOUT_MS);
+                curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS,
+                                 req->timeout_ms > 0 ? req->timeout_ms
+                                                     : (long)DOCKER_REQUEST_TIMEOUT_MS);
         curl_easy_setopt(d->curl, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_write);
@@ -468,14 +470,26 @@ static int call(struct docker *d, struct docker_req *req, const char *context,
 int docker_call(struct docker *d, struct docker_req *req, const char *context,
                 struct berth_error *err)
 {
-        int64_t start = metrics_now_ns();
-        int r = call(d, req, context, err);
         const char *op = docker_operation(req->method, req->path);
+        /* Streams last as long as what they follow: no slot, no timeout. */
+        bool limited = !req->stream;
+        int r = limited ? docker_engine_acquire(d, context, err) : 0;
+
+        if (r < 0) {
+                req->status = 0;
+                metrics_counter_add(&requests, (const char *const[]){op, "error"}, 1);
+                return r;
+        }
+        int64_t call_start = metrics_now_ns();
+        r = call(d, req, context, err);
+        if (limited)
+                docker_engine_release(d, metrics_now_ns() - call_start, req->status > 0);
 
         metrics_counter_add(&requests, (const char *const[]){op, docker_code_class(r, req->status)},
                             1);
+        /* The engine's time, without the wait for a slot. */
         metrics_series_observe_since(metrics_series(&request_seconds, (const char *const[]){op}),
-                                     start);
+                                     call_start);
         return r;
 }
 
@@ -509,6 +523,7 @@ void docker_free(struct docker *d)
                 return;
         if (d->curl)
                 curl_easy_cleanup(d->curl);
+        docker_engine_unref(d->engine);
         socket_slot_destroy(&d->sock);
         free(d->url);
         free(d->socket_path);
@@ -521,8 +536,7 @@ static void docker_freep(struct docker **d)
         docker_free(*d);
 }
 
-/* Allocates a client for url without talking to the daemon. */
-static int docker_alloc(const char *url, struct docker **ret, struct berth_error *err)
+int docker_alloc(const char *url, struct docker **ret, struct berth_error *err)
 {
         _cleanup_(docker_freep) struct docker *d = NULL;
 
@@ -534,6 +548,7 @@ static int docker_alloc(const char *url, struct docker **ret, struct berth_error
         if (!d)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         atomic_init(&d->interrupted, false);
+        d->slot = -1;
         socket_slot_init(&d->sock);
         d->url = strdup(url);
         if (!d->url)
@@ -596,6 +611,9 @@ int docker_new(const char *url, struct docker **ret, struct berth_error *err)
                 return berth_error_set(err, r,
                                        "docker at %s speaks API %s..%s, this client needs %s", url,
                                        min ? min : "?", max ? max : "?", DOCKER_API_VERSION);
+        d->engine = docker_engine_new(d->url);
+        if (!d->engine)
+                return berth_error_set(err, -ENOMEM, "docker engine tracker: out of memory");
         *ret = TAKE_PTR(d);
         return 0;
 }
@@ -607,6 +625,7 @@ struct docker *docker_clone(const struct docker *d)
         if (docker_alloc(d->url, &c, NULL) < 0)
                 return NULL;
         memcpy(c->version, d->version, sizeof(c->version));
+        c->engine = docker_engine_ref(d->engine);
         return c;
 }
 
@@ -624,4 +643,5 @@ void docker_interrupt(struct docker *d)
 {
         atomic_store(&d->interrupted, true);
         socket_slot_interrupt(&d->sock);
+        docker_engine_interrupt(d);
 }

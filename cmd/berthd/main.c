@@ -776,6 +776,36 @@ static void collect_leader(struct metrics_writer *w, void *userdata)
         metrics_write_sample(w, "berth_leader", NULL, self ? 1 : 0);
 }
 
+/* The Docker engine tracker's view at scrape time (a collector; docker.h). */
+static void collect_docker_engine(struct metrics_writer *w, void *userdata)
+{
+        struct docker_engine_status st;
+        docker_engine_status(userdata, &st);
+        metrics_write_family(w, "berth_docker_engine_up",
+                             "0 while the Docker engine does not answer (calls fail at once), "
+                             "else 1.",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_docker_engine_up", NULL,
+                             st.state == DOCKER_ENGINE_UNRESPONSIVE ? 0 : 1);
+        metrics_write_family(w, "berth_docker_oldest_call_seconds",
+                             "Age of the oldest Docker call in flight (0: none).", METRICS_GAUGE);
+        metrics_write_sample(w, "berth_docker_oldest_call_seconds", NULL,
+                             (double)st.oldest_call_ms / 1000.0);
+        metrics_write_family(w, "berth_docker_inflight_limit",
+                             "How many Docker calls may be in flight at once (adaptive; 1 while "
+                             "the engine is probed).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_docker_inflight_limit", NULL, st.limit);
+        metrics_write_family(w, "berth_docker_inflight_calls",
+                             "Docker calls in flight (holding a slot of the limit).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_docker_inflight_calls", NULL, st.in_flight);
+        metrics_write_family(w, "berth_docker_inflight_limit_changes_total",
+                             "Adjustments of the adaptive in-flight limit.", METRICS_COUNTER);
+        metrics_write_sample(w, "berth_docker_inflight_limit_changes_total", NULL,
+                             (double)st.limit_changes);
+}
+
 /* The event recorder's counters at scrape time (a collector). */
 static void collect_events(struct metrics_writer *w, void *userdata)
 {
@@ -1274,7 +1304,8 @@ int main(int argc, char **argv)
         metrics_gauge_set(&build_info, (const char *const[]){BERTH_VERSION}, 1);
         if (metrics_register_collector(metrics_process_collect, NULL) < 0 ||
             metrics_register_collector(collect_leader, &leadership) < 0 ||
-            metrics_register_collector(collect_events, events) < 0) {
+            metrics_register_collector(collect_events, events) < 0 ||
+            metrics_register_collector(collect_docker_engine, docker) < 0) {
                 log_error("cannot register the metrics collectors");
                 goto out;
         }
@@ -1357,6 +1388,7 @@ out:
         if (renew)
                 event_free(renew);
         api_server_free(api);
+        metrics_unregister_collector(collect_docker_engine, docker);
         metrics_unregister_collector(collect_events, events);
         metrics_unregister_collector(collect_leader, &leadership);
         metrics_unregister_collector(metrics_process_collect, NULL);
