@@ -36,7 +36,8 @@ struct docker_engine {
         struct inflight_limit limit;
         int saved_limit;                        /* the adaptive limit while forced to a probe */
         int64_t starts_ms[DOCKER_INFLIGHT_MAX]; /* monotonic; 0: free */
-        int64_t last_answer_ms;                 /* a call answered last then */
+        struct docker *holders[DOCKER_INFLIGHT_MAX]; /* the clients of those calls */
+        int64_t last_answer_ms;                      /* a call answered last then */
 
         enum docker_engine_state state;
         int64_t down_ms; /* not UP: since when nothing answered */
@@ -134,10 +135,8 @@ int docker_engine_acquire(struct docker *d, const char *context, struct berth_er
                         return berth_error_set(err, -EINTR, "%s%sinterrupted", context, sep);
                 }
                 if (e->state == DOCKER_ENGINE_UNRESPONSIVE) {
-                        struct docker_engine_status st;
-                        status_locked(e, time_mono_ms(), &st);
                         pthread_mutex_unlock(&e->mu);
-                        return berth_error_set(err, -EHOSTDOWN, "%s%s%s", context, sep, st.reason);
+                        return docker_engine_fail(d, context[0] ? context : NULL, err);
                 }
                 if (inflight_limit_try_acquire(&e->limit))
                         break;
@@ -148,7 +147,9 @@ int docker_engine_acquire(struct docker *d, const char *context, struct berth_er
                 slot++;
         bool first = oldest_start(e) == 0;
         e->starts_ms[slot] = time_mono_ms();
+        e->holders[slot] = d;
         d->slot = slot;
+        atomic_store(&d->abandoned, false);
         if (first) /* the thread sleeps without a deadline while nothing is in flight */
                 pthread_cond_signal(&e->wake);
         pthread_mutex_unlock(&e->mu);
@@ -164,6 +165,7 @@ void docker_engine_release(struct docker *d, int64_t latency_ns, bool answered)
         pthread_mutex_lock(&e->mu);
         int64_t now = time_mono_ms();
         e->starts_ms[d->slot] = 0;
+        e->holders[d->slot] = NULL;
         d->slot = -1;
         /* Forced to a probe, the measurements would be of one call: they
          * resume with the limit. */
@@ -183,6 +185,17 @@ void docker_engine_release(struct docker *d, int64_t latency_ns, bool answered)
         }
         pthread_cond_broadcast(&e->slots);
         pthread_mutex_unlock(&e->mu);
+}
+
+int docker_engine_fail(struct docker *d, const char *context, struct berth_error *err)
+{
+        struct docker_engine_status st;
+
+        docker_engine_status(d, &st);
+        if (!st.reason[0])
+                snprintf(st.reason, sizeof(st.reason), "docker engine %s not answering", d->url);
+        return berth_error_set(err, -EHOSTDOWN, "%s%s%s", context ? context : "",
+                               context ? ": " : "", st.reason);
 }
 
 void docker_engine_interrupt(struct docker *d)
@@ -227,6 +240,18 @@ static void enter(struct docker_engine *e, enum docker_engine_state s, int64_t d
                 e->down_ms = down_ms;
                 e->answered_while_down = false;
                 inflight_limit_set(&e->limit, 1);
+        }
+        if (s == DOCKER_ENGINE_UNRESPONSIVE) {
+                /* The callers stuck in calls give up now (-EHOSTDOWN) instead
+                 * of sitting out the 60 s timeout, and their connections go.
+                 * Every action is idempotent (a create by its name per
+                 * attempt: 409, adopted), so what the engine may still do of
+                 * them later is found, not done twice. */
+                for (int i = 0; i < DOCKER_INFLIGHT_MAX; i++)
+                        if (e->holders[i]) {
+                                atomic_store(&e->holders[i]->abandoned, true);
+                                socket_slot_shutdown(&e->holders[i]->sock);
+                        }
         }
         if (s == DOCKER_ENGINE_UP)
                 inflight_limit_set(&e->limit, e->saved_limit);

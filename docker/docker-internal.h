@@ -24,6 +24,9 @@ struct docker {
         char *origin;      /* "http://docker" or "http://host:port" */
         char version[DOCKER_VERSION_MAX]; /* "" until negotiated */
         atomic_bool interrupted;
+        /* The engine tracker gave up on the call in progress (the engine
+         * does not answer): it fails with -EHOSTDOWN. Reset per call. */
+        atomic_bool abandoned;
         struct socket_slot sock; /* docker_interrupt shuts the connection down */
         char errbuf[CURL_ERROR_SIZE];
 };
@@ -82,6 +85,8 @@ void docker_engine_unref(struct docker_engine *e);
 int docker_engine_acquire(struct docker *d, const char *context, struct berth_error *err);
 /* After it: frees the slot; answered: the engine answered (any status). */
 void docker_engine_release(struct docker *d, int64_t latency_ns, bool answered);
+/* Into err: "<context>: <why the engine is unresponsive>", -EHOSTDOWN. */
+int docker_engine_fail(struct docker *d, const char *context, struct berth_error *err);
 /* Wakes d's wait for a slot (docker_interrupt). */
 void docker_engine_interrupt(struct docker *d);
 

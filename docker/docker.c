@@ -286,7 +286,7 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
         (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
         /* libcurl calls this at least about once a second even when idle,
          * which bounds how long docker_interrupt() takes to act. */
-        return atomic_load(&d->interrupted) ? 1 : 0;
+        return atomic_load(&d->interrupted) || atomic_load(&d->abandoned) ? 1 : 0;
 }
 
 static curl_socket_t on_open_socket(void *userdata, curlsocktype purpose,
@@ -316,6 +316,8 @@ static int transport_error(struct docker *d, CURLcode rc, const char *context,
          * progress callback, the socket shut down or refused). */
         if (atomic_load(&d->interrupted))
                 rc = CURLE_ABORTED_BY_CALLBACK;
+        else if (atomic_load(&d->abandoned))
+                return docker_engine_fail(d, context[0] ? context : NULL, err);
         switch (rc) {
         case CURLE_ABORTED_BY_CALLBACK:
                 return berth_error_set(err, -EINTR, "%s%sinterrupted", context, sep);
@@ -548,6 +550,7 @@ int docker_alloc(const char *url, struct docker **ret, struct berth_error *err)
         if (!d)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         atomic_init(&d->interrupted, false);
+        atomic_init(&d->abandoned, false);
         d->slot = -1;
         socket_slot_init(&d->sock);
         d->url = strdup(url);

@@ -49,9 +49,12 @@ void docker_interrupt(struct docker *d);
  *   /_ping (DOCKER_ENGINE_PING_TIMEOUT_MS): no answer makes the engine
  *   UNRESPONSIVE; so does an oldest call of DOCKER_ENGINE_STALL_MS with no
  *   call answered for as long (an engine deadlocked inside still answers
- *   /_ping). While UNRESPONSIVE, calls fail at once with -EHOSTDOWN ("docker
- *   engine URL not answering for 12s") and no new connection is opened; the
- *   thread pings every DOCKER_ENGINE_PROBE_MS.
+ *   /_ping). Then the calls in flight are abandoned (their connections shut
+ *   down; they return -EHOSTDOWN), and while UNRESPONSIVE new calls fail at
+ *   once with -EHOSTDOWN ("docker engine URL not answering for 12s") without
+ *   opening a connection; the thread pings every DOCKER_ENGINE_PROBE_MS.
+ *   Callers must make their calls idempotent (berth names a container by its
+ *   attempt): an abandoned call may still be carried out by the engine.
  * - Once /_ping answers and no call is stuck any more: UP again (limit as
  *   before) if a stuck call got its answer meanwhile, else RECOVERING: a
  *   limit of 1, the first call answered makes it UP. */
