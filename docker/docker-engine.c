@@ -44,6 +44,10 @@ struct docker_engine {
         bool answered_while_down;
         bool stall; /* why UNRESPONSIVE: answers /_ping, no call does */
 
+        /* DOCKER_ENGINE_*_MS, shorter in tests (docker_engine_set_timing). */
+        int64_t suspect_ms, stall_ms, probe_ms;
+        long ping_timeout_ms;
+
         pthread_t thread;
         bool thread_started, stop;
 
@@ -215,7 +219,7 @@ void docker_engine_interrupt(struct docker *d)
 static bool ping(struct docker_engine *e)
 {
         _cleanup_(docker_req_release) struct docker_req req = {
-            .method = "GET", .path = "/_ping", .timeout_ms = DOCKER_ENGINE_PING_TIMEOUT_MS};
+            .method = "GET", .path = "/_ping", .timeout_ms = e->ping_timeout_ms};
         struct berth_error err = {0};
 
         return docker_call(e->probe, &req, "ping", &err) == 0 && req.status > 0;
@@ -285,8 +289,8 @@ static int64_t check_answering(struct docker_engine *e)
 
         if (!oldest)
                 return 0;
-        if (now - oldest < DOCKER_ENGINE_SUSPECT_MS)
-                return oldest + DOCKER_ENGINE_SUSPECT_MS;
+        if (now - oldest < e->suspect_ms)
+                return oldest + e->suspect_ms;
         pthread_mutex_unlock(&e->mu);
         bool ok = ping(e);
         pthread_mutex_lock(&e->mu);
@@ -299,13 +303,12 @@ static int64_t check_answering(struct docker_engine *e)
         if (!ok) {
                 e->stall = false;
                 enter(e, DOCKER_ENGINE_UNRESPONSIVE, oldest);
-        } else if (now - oldest >= DOCKER_ENGINE_STALL_MS &&
-                   now - e->last_answer_ms >= DOCKER_ENGINE_STALL_MS) {
+        } else if (now - oldest >= e->stall_ms && now - e->last_answer_ms >= e->stall_ms) {
                 e->stall = true;
                 enter(e, DOCKER_ENGINE_UNRESPONSIVE,
                       e->last_answer_ms > oldest ? e->last_answer_ms : oldest);
         }
-        return now + DOCKER_ENGINE_PROBE_MS;
+        return now + e->probe_ms;
 }
 
 /* One step while UNRESPONSIVE. */
@@ -318,9 +321,9 @@ static int64_t check_recovered(struct docker_engine *e)
         int64_t oldest = oldest_start(e);
         /* A call still stuck in a deadlocked engine would hang the next
          * one too: wait until it answered or timed out. */
-        if (ok && (!oldest || now - oldest < DOCKER_ENGINE_SUSPECT_MS))
+        if (ok && (!oldest || now - oldest < e->suspect_ms))
                 enter(e, e->answered_while_down ? DOCKER_ENGINE_UP : DOCKER_ENGINE_RECOVERING, 0);
-        return now + DOCKER_ENGINE_PROBE_MS;
+        return now + e->probe_ms;
 }
 
 static void *engine_thread(void *arg)
@@ -388,6 +391,10 @@ struct docker_engine *docker_engine_new(const char *url)
         pthread_cond_init(&e->slots, NULL);
         cond_init_monotonic(&e->wake);
         e->refs = 1;
+        e->suspect_ms = DOCKER_ENGINE_SUSPECT_MS;
+        e->stall_ms = DOCKER_ENGINE_STALL_MS;
+        e->probe_ms = DOCKER_ENGINE_PROBE_MS;
+        e->ping_timeout_ms = DOCKER_ENGINE_PING_TIMEOUT_MS;
         e->state = DOCKER_ENGINE_UP;
         e->saved_limit = DOCKER_INFLIGHT_INITIAL;
         inflight_limit_init(&e->limit, DOCKER_INFLIGHT_INITIAL, 1, DOCKER_INFLIGHT_MAX);
@@ -451,4 +458,18 @@ void docker_engine_unwatch(struct docker *d, docker_engine_fn fn, void *userdata
                 if (e->watchers[i].fn == fn && e->watchers[i].userdata == userdata)
                         e->watchers[i] = (struct watcher){0};
         pthread_mutex_unlock(&e->watch_mu);
+}
+
+void docker_engine_set_timing(struct docker *d, int64_t suspect_ms, int64_t stall_ms,
+                              long ping_timeout_ms, int64_t probe_ms)
+{
+        struct docker_engine *e = d->engine;
+
+        pthread_mutex_lock(&e->mu);
+        e->suspect_ms = suspect_ms;
+        e->stall_ms = stall_ms;
+        e->ping_timeout_ms = ping_timeout_ms;
+        e->probe_ms = probe_ms;
+        pthread_cond_signal(&e->wake);
+        pthread_mutex_unlock(&e->mu);
 }

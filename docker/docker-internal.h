@@ -87,6 +87,10 @@ int docker_engine_acquire(struct docker *d, const char *context, struct berth_er
 void docker_engine_release(struct docker *d, int64_t latency_ns, bool answered);
 /* Into err: "<context>: <why the engine is unresponsive>", -EHOSTDOWN. */
 int docker_engine_fail(struct docker *d, const char *context, struct berth_error *err);
+/* Tests: the tracker's thresholds (DOCKER_ENGINE_SUSPECT_MS, _STALL_MS,
+ * _PING_TIMEOUT_MS, _PROBE_MS) made shorter. */
+void docker_engine_set_timing(struct docker *d, int64_t suspect_ms, int64_t stall_ms,
+                              long ping_timeout_ms, int64_t probe_ms);
 /* Wakes d's wait for a slot (docker_interrupt). */
 void docker_engine_interrupt(struct docker *d);
 
