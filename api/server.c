@@ -162,7 +162,7 @@ static void handle_readyz(struct api_server *s, struct evhttp_request *req,
         if (s->docker) {
                 struct docker_engine_status es;
                 docker_engine_status(s->docker, &es);
-                checks[4].ok = es.state != DOCKER_ENGINE_UNRESPONSIVE;
+                checks[4].ok = es.answering;
                 if (!checks[4].ok)
                         snprintf(checks[4].detail, sizeof(checks[4].detail), "%s", es.reason);
         }

@@ -91,6 +91,10 @@ static void status_locked(struct docker_engine *e, int64_t now, struct docker_en
             .limit = e->limit.limit,
             .limit_changes = e->limit.adjustments,
         };
+        /* Recovering from a stall, the trial call may hang like the ones
+         * before: not serving until it is answered. */
+        ret->answering = e->state == DOCKER_ENGINE_UP ||
+                         (e->state == DOCKER_ENGINE_RECOVERING && !(e->stall && oldest));
         if (e->state == DOCKER_ENGINE_UP)
                 return;
         long long secs = (long long)((now - e->down_ms) / 1000);
@@ -114,7 +118,7 @@ void docker_engine_status(struct docker *d, struct docker_engine_status *ret)
         struct docker_engine *e = d ? d->engine : NULL;
 
         if (!e) {
-                *ret = (struct docker_engine_status){.state = DOCKER_ENGINE_UP};
+                *ret = (struct docker_engine_status){.state = DOCKER_ENGINE_UP, .answering = true};
                 return;
         }
         pthread_mutex_lock(&e->mu);
@@ -144,6 +148,12 @@ int docker_engine_acquire(struct docker *d, const char *context, struct berth_er
                 }
                 if (inflight_limit_try_acquire(&e->limit))
                         break;
+                if (e->state == DOCKER_ENGINE_RECOVERING) {
+                        /* One call tries the engine; the others must not sit
+                         * behind it (after a stall it may hang as long). */
+                        pthread_mutex_unlock(&e->mu);
+                        return docker_engine_fail(d, context[0] ? context : NULL, err);
+                }
                 pthread_cond_wait(&e->slots, &e->mu);
         }
         int slot = 0;

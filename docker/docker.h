@@ -56,8 +56,9 @@ void docker_interrupt(struct docker *d);
  *   Callers must make their calls idempotent (berth names a container by its
  *   attempt): an abandoned call may still be carried out by the engine.
  * - Once /_ping answers and no call is stuck any more: UP again (limit as
- *   before) if a stuck call got its answer meanwhile, else RECOVERING: a
- *   limit of 1, the first call answered makes it UP. */
+ *   before) if a stuck call got its answer meanwhile, else RECOVERING: one
+ *   call at a time may try (the others fail at once with -EHOSTDOWN), the
+ *   first call answered makes it UP. */
 #define DOCKER_INFLIGHT_INITIAL       8
 #define DOCKER_INFLIGHT_MAX           64
 #define DOCKER_ENGINE_SUSPECT_MS      5000
@@ -76,6 +77,9 @@ const char *docker_engine_state_to_string(enum docker_engine_state s); /* "up", 
 
 struct docker_engine_status {
         enum docker_engine_state state;
+        /* What /readyz reports: false while UNRESPONSIVE, and while
+         * RECOVERING from a stall with its trial call still out. */
+        bool answering;
         int64_t down_ms;        /* not UP: since when it has not answered (monotonic ms) */
         int64_t oldest_call_ms; /* age of the oldest call in flight; 0 when none */
         int in_flight;          /* calls holding a slot */

@@ -785,8 +785,7 @@ static void collect_docker_engine(struct metrics_writer *w, void *userdata)
                              "0 while the Docker engine does not answer (calls fail at once), "
                              "else 1.",
                              METRICS_GAUGE);
-        metrics_write_sample(w, "berth_docker_engine_up", NULL,
-                             st.state == DOCKER_ENGINE_UNRESPONSIVE ? 0 : 1);
+        metrics_write_sample(w, "berth_docker_engine_up", NULL, st.answering ? 1 : 0);
         metrics_write_family(w, "berth_docker_oldest_call_seconds",
                              "Age of the oldest Docker call in flight (0: none).", METRICS_GAUGE);
         metrics_write_sample(w, "berth_docker_oldest_call_seconds", NULL,

@@ -25,6 +25,7 @@ struct fake {
         int fd;
         pthread_t thread;
         atomic_bool answer, stop;
+        atomic_bool ping_ok; /* answers /_ping even when not answering: a deadlock inside */
         atomic_int accepted;
 };
 
@@ -32,6 +33,7 @@ static void *fake_main(void *arg)
 {
         struct fake *f = arg;
         int conns[FAKE_CONNS_MAX];
+        bool is_ping[FAKE_CONNS_MAX];
         size_t n = 0;
         static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                     "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
@@ -41,6 +43,7 @@ static void *fake_main(void *arg)
                 if (poll(&p, 1, 10) > 0) {
                         int c = accept4(f->fd, NULL, NULL, SOCK_CLOEXEC);
                         if (c >= 0 && n < FAKE_CONNS_MAX) {
+                                is_ping[n] = false;
                                 conns[n++] = c;
                                 atomic_fetch_add(&f->accepted, 1);
                         } else if (c >= 0) {
@@ -48,11 +51,23 @@ static void *fake_main(void *arg)
                         }
                 }
                 /* A stopped engine reads nothing; a running one answers every
-                 * request it has, including those that waited. */
-                for (size_t i = 0; atomic_load(&f->answer) && i < n;) {
+                 * request it has, including those that waited. A deadlocked
+                 * one answers /_ping only. */
+                for (size_t i = 0; i < n;) {
                         char buf[4096];
-                        ssize_t r = recv(conns[i], buf, sizeof(buf), MSG_DONTWAIT);
-                        if (r < 0 && errno == EAGAIN) {
+                        bool answer = atomic_load(&f->answer);
+                        if (!answer && !atomic_load(&f->ping_ok)) {
+                                i++;
+                                continue;
+                        }
+                        ssize_t r = is_ping[i] ? 1
+                                               : recv(conns[i], buf, sizeof(buf) - 1,
+                                                      MSG_PEEK | MSG_DONTWAIT);
+                        if (r > 0 && !is_ping[i]) {
+                                buf[r] = '\0';
+                                is_ping[i] = strstr(buf, "/_ping") != NULL;
+                        }
+                        if ((r < 0 && errno == EAGAIN) || (r > 0 && !answer && !is_ping[i])) {
                                 i++;
                                 continue;
                         }
@@ -60,6 +75,7 @@ static void *fake_main(void *arg)
                                 (void)!send(conns[i], reply, sizeof(reply) - 1, MSG_NOSIGNAL);
                         close(conns[i]);
                         conns[i] = conns[--n];
+                        is_ping[i] = is_ping[n];
                 }
         }
         for (size_t i = 0; i < n; i++)
@@ -217,6 +233,56 @@ static void test_hang_detect_fail_fast_recover(void **state)
         fake_stop(&f);
 }
 
+/* Deadlocked inside: /_ping answers, calls do not. Detected by the stall
+ * rule; recovering, a trial call that hangs again keeps it not answering. */
+static void test_stall(void **state)
+{
+        (void)state;
+        struct fake f;
+        struct docker_engine_status st;
+        struct berth_error err = {0};
+
+        fake_start(&f);
+        atomic_store(&f.ping_ok, true);
+        struct docker *d = client(&f);
+        docker_engine_set_timing(d, 100, 600, 200, 50);
+
+        struct caller c = {.d = docker_clone(d)};
+        int64_t t0 = time_mono_ms();
+        assert_int_equal(pthread_create(&c.thread, NULL, caller_main, &c), 0);
+        usleep(300 * 1000); /* suspect, but /_ping answers: not yet */
+        docker_engine_status(d, &st);
+        assert_int_equal(st.state, DOCKER_ENGINE_UP);
+        assert_true(st.answering);
+        assert_true(wait_state(d, DOCKER_ENGINE_UNRESPONSIVE, 3000));
+        assert_true(time_mono_ms() - t0 >= 600);
+        pthread_join(c.thread, NULL);
+        assert_int_equal(c.rc, -EHOSTDOWN);
+        assert_non_null(strstr(c.err.message, "answers /_ping"));
+
+        /* Nothing stuck, /_ping answers: a trial may go. */
+        assert_true(wait_state(d, DOCKER_ENGINE_RECOVERING, 3000));
+        docker_engine_status(d, &st);
+        assert_true(st.answering); /* nobody waits on it */
+        c.rc = 0;
+        assert_int_equal(pthread_create(&c.thread, NULL, caller_main, &c), 0);
+        usleep(100 * 1000);
+        docker_engine_status(d, &st);
+        assert_false(st.answering); /* the trial is out */
+        /* Others do not queue behind the trial. */
+        assert_int_equal(docker_image_inspect(d, "busybox:latest", &err), -EHOSTDOWN);
+        pthread_join(c.thread, NULL); /* abandoned at the next stall */
+        assert_int_equal(c.rc, -EHOSTDOWN);
+
+        atomic_store(&f.answer, true);
+        assert_true(wait_state(d, DOCKER_ENGINE_RECOVERING, 3000));
+        assert_int_equal(docker_image_inspect(d, "busybox:latest", &err), 0);
+        assert_true(wait_state(d, DOCKER_ENGINE_UP, 1000));
+        docker_free(c.d);
+        docker_free(d);
+        fake_stop(&f);
+}
+
 static void test_inflight_limit_bounds_connections(void **state)
 {
         (void)state;
@@ -306,6 +372,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_hang_detect_fail_fast_recover),
+            cmocka_unit_test(test_stall),
             cmocka_unit_test(test_inflight_limit_bounds_connections),
             cmocka_unit_test(test_interrupt_wakes_slot_waiter),
             cmocka_unit_test(test_no_engine),
