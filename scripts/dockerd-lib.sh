@@ -20,13 +20,16 @@ dockerd_start() {
   shift 2
   [ $# -gt 0 ] || set -- dockerd "${DOCKERD_FLAGS[@]}"
   nohup "$@" >>"$logfile" 2>&1 &
-  echo $! >"$pidfile"
-  local _
+  local pid=$! _ rc=1
+  # Written once it answers: a dockerd whose own --pidfile is PIDFILE
+  # refuses to start while that names a running process (itself).
   for _ in $(seq 1 300); do
-    docker_answers 2 && return 0
+    if docker_answers 2; then rc=0; break; fi
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
-  return 1
+  echo "$pid" >"$pidfile"
+  return $rc
 }
 
 # dockerd_restart_hung PIDFILE: the dockerd PIDFILE names does not answer
