@@ -170,7 +170,24 @@ int docker_engine_acquire(struct docker *d, const char *context, struct berth_er
         return 0;
 }
 
-void docker_engine_release(struct docker *d, int64_t latency_ns, bool answered)
+/* The limiter's index of an operation (docker_operation's names): each has
+ * a cost of its own. */
+static int op_index(const char *op)
+{
+        static const char *const ops[] = {
+            "create",  "start",        "kill",          "wait",          "remove",
+            "inspect", "list",         "archive",       "stats",         "stop",
+            "restart", "pause",        "unpause",       "top",           "image_inspect",
+            "info",    "image_remove", "volume_create", "volume_remove", "volume_list",
+            "version", "ping",
+        };
+        for (int i = 0; op && i < (int)ARRAY_SIZE(ops); i++)
+                if (streq(op, ops[i]))
+                        return i;
+        return INFLIGHT_OPS - 1;
+}
+
+void docker_engine_release(struct docker *d, const char *op, int64_t latency_ns, bool answered)
 {
         struct docker_engine *e = d->engine;
 
@@ -184,7 +201,8 @@ void docker_engine_release(struct docker *d, int64_t latency_ns, bool answered)
         /* Forced to a probe, the measurements would be of one call: they
          * resume with the limit. */
         if (e->state == DOCKER_ENGINE_UP)
-                inflight_limit_release(&e->limit, latency_ns, answered, metrics_now_ns());
+                inflight_limit_release(&e->limit, op_index(op), latency_ns, answered,
+                                       metrics_now_ns());
         else if (e->limit.in_flight > 0)
                 e->limit.in_flight--;
         if (answered) {

@@ -83,8 +83,9 @@ void docker_engine_unref(struct docker_engine *e);
  * with -EHOSTDOWN (engine unresponsive) or -EINTR (docker_interrupt), err
  * filled with context. No-op (0) for a bare client. */
 int docker_engine_acquire(struct docker *d, const char *context, struct berth_error *err);
-/* After it: frees the slot; answered: the engine answered (any status). */
-void docker_engine_release(struct docker *d, int64_t latency_ns, bool answered);
+/* After it: frees the slot; answered: the engine answered (any status);
+ * op: docker_operation's name of the call (each has a cost of its own). */
+void docker_engine_release(struct docker *d, const char *op, int64_t latency_ns, bool answered);
 /* Into err: "<context>: <why the engine is unresponsive>", -EHOSTDOWN. */
 int docker_engine_fail(struct docker *d, const char *context, struct berth_error *err);
 /* Tests: the tracker's thresholds (DOCKER_ENGINE_SUSPECT_MS, _STALL_MS,

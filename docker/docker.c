@@ -485,7 +485,7 @@ int docker_call(struct docker *d, struct docker_req *req, const char *context,
         int64_t call_start = metrics_now_ns();
         r = call(d, req, context, err);
         if (limited)
-                docker_engine_release(d, metrics_now_ns() - call_start, req->status > 0);
+                docker_engine_release(d, op, metrics_now_ns() - call_start, req->status > 0);
 
         metrics_counter_add(&requests, (const char *const[]){op, docker_code_class(r, req->status)},
                             1);

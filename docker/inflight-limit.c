@@ -10,6 +10,7 @@ static void window_reset(struct inflight_limit *l)
 {
         l->window_start_ns = 0;
         l->latency_sum_ns = 0;
+        l->cost_sum_ns = 0;
         l->samples = 0;
         l->saturated = l->in_flight >= l->limit;
 }
@@ -70,26 +71,38 @@ static int decide(struct inflight_limit *l, double throughput, double latency)
         return l->limit + l->dir;
 }
 
-bool inflight_limit_release(struct inflight_limit *l, int64_t latency_ns, bool answered,
+bool inflight_limit_release(struct inflight_limit *l, int op, int64_t latency_ns, bool answered,
                             int64_t now_ns)
 {
         if (l->in_flight > 0)
                 l->in_flight--;
         if (!answered)
                 return false;
+        if (latency_ns < 1000)
+                latency_ns = 1000; /* 1 µs: no call is free */
+        if (op < 0 || op >= INFLIGHT_OPS)
+                op = INFLIGHT_OPS - 1;
+        double *cost = &l->op_cost_ns[op];
+        if (*cost <= 0 || latency_ns < *cost)
+                *cost = (double)latency_ns;
         if (l->window_start_ns == 0) {
                 /* The window opens with this completion; its latency counts,
                  * its time is the start of the throughput measurement. */
-                l->window_start_ns = now_ns - (latency_ns > 0 ? latency_ns : 0);
+                l->window_start_ns = now_ns - latency_ns;
         }
-        l->latency_sum_ns += latency_ns > 0 ? latency_ns : 0;
+        l->latency_sum_ns += (double)latency_ns;
+        l->cost_sum_ns += *cost;
         l->samples++;
         int64_t span = now_ns - l->window_start_ns;
         if (l->samples < INFLIGHT_WINDOW_SAMPLES || span < INFLIGHT_WINDOW_MIN_NS)
                 return false;
 
-        double throughput = l->samples * 1e9 / (double)span;
-        double latency = (double)l->latency_sum_ns / l->samples;
+        /* Unloaded work done per second, and how much slower than unloaded
+         * it was done. */
+        double throughput = l->cost_sum_ns / (double)span;
+        double latency = l->latency_sum_ns / l->cost_sum_ns;
+        for (int i = 0; i < INFLIGHT_OPS; i++)
+                l->op_cost_ns[i] *= INFLIGHT_OP_DRIFT;
         int old = l->limit;
         if (!l->saturated) {
                 /* Demand-bound: nothing learnt about the engine's curve. */

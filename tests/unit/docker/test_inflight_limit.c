@@ -21,6 +21,9 @@ struct engine_sim {
         double thrash;    /* throughput loss per call past the peak */
         int64_t now_ns;
         uint32_t seed;
+        /* Mixed calls: op 1 costs the engine heavy times op 0, and every
+         * other call is one (0: all calls are op 0). */
+        double heavy;
 };
 
 static double sim_throughput(const struct engine_sim *e, int c)
@@ -47,10 +50,13 @@ static double run(struct inflight_limit *l, struct engine_sim *e, int n)
                 ;
         for (int i = 0; i < n; i++) {
                 int c = l->in_flight > 0 ? l->in_flight : 1;
-                double tput = sim_throughput(e, c);
-                double lat = c / tput * jitter(e);
-                e->now_ns += (int64_t)(1e9 / tput);
-                inflight_limit_release(l, (int64_t)(lat * 1e9), true, e->now_ns);
+                double tput = sim_throughput(e, c); /* work units per second */
+                /* Processor sharing: a call of work w takes w * c / T. */
+                int op = e->heavy > 0 && (jitter(e) > 1.0) ? 1 : 0;
+                double w = op ? e->heavy : 1;
+                double lat = w * c / tput * jitter(e);
+                e->now_ns += (int64_t)(1e9 * w / tput);
+                inflight_limit_release(l, op, (int64_t)(lat * 1e9), true, e->now_ns);
                 while (inflight_limit_try_acquire(l))
                         ;
                 if (i >= n / 2) {
@@ -79,6 +85,29 @@ static void test_converges_to_peak(void **state)
                 /* Hill-climbing oscillates around the peak, a step or two. */
                 assert_true(fabs(mean - peaks[k]) <= 2.5);
                 assert_true(l.limit >= 1 && l.limit <= 64);
+        }
+}
+
+/* Cheap and expensive calls mixed at random (a start costs the engine far
+ * more than an inspect): the mix must not pass for a change of the curve. */
+static void test_mixed_operations(void **state)
+{
+        (void)state;
+        int peaks[] = {4, 12};
+        for (size_t k = 0; k < sizeof(peaks) / sizeof(peaks[0]); k++) {
+                struct engine_sim e = {.peak_c = peaks[k],
+                                       .peak_tput = 100,
+                                       .slow = 1,
+                                       .thrash = 0.08,
+                                       .now_ns = 1,
+                                       .seed = 13,
+                                       .heavy = 40};
+                struct inflight_limit l;
+                inflight_limit_init(&l, 8, 1, 64);
+                double mean = run(&l, &e, 40000);
+                print_message("mixed, peak %d: mean limit %.2f, %llu adjustments\n", peaks[k], mean,
+                              (unsigned long long)l.adjustments);
+                assert_true(fabs(mean - peaks[k]) <= 3);
         }
 }
 
@@ -121,8 +150,8 @@ static void test_demand_below_limit_leaves_it(void **state)
                 assert_true(inflight_limit_try_acquire(&l));
                 assert_true(inflight_limit_try_acquire(&l));
                 now += 20 * 1000 * 1000;
-                assert_false(inflight_limit_release(&l, 20 * 1000 * 1000, true, now));
-                assert_false(inflight_limit_release(&l, 20 * 1000 * 1000, true, now));
+                assert_false(inflight_limit_release(&l, 0, 20 * 1000 * 1000, true, now));
+                assert_false(inflight_limit_release(&l, 0, 20 * 1000 * 1000, true, now));
         }
         assert_int_equal(l.limit, 8);
         assert_int_equal(l.adjustments, 0);
@@ -141,7 +170,7 @@ static void test_bounds_and_slots(void **state)
         assert_false(inflight_limit_try_acquire(&l));
         assert_true(l.saturated);
         /* Unanswered calls free their slot without counting. */
-        assert_false(inflight_limit_release(&l, 1, false, 1000));
+        assert_false(inflight_limit_release(&l, 0, 1, false, 1000));
         assert_int_equal(l.in_flight, 9);
         assert_int_equal(l.samples, 0);
 
@@ -173,6 +202,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_converges_to_peak),
+            cmocka_unit_test(test_mixed_operations),
             cmocka_unit_test(test_backs_off_when_latency_explodes),
             cmocka_unit_test(test_demand_below_limit_leaves_it),
             cmocka_unit_test(test_bounds_and_slots),
