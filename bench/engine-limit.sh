@@ -6,13 +6,15 @@
 # create and start latencies (mean, from berth_docker_request_duration).
 # Run it against an engine nobody else loads (DOCKER_HOST) for clean numbers.
 #
-#   bench/engine-limit.sh [N, default 200] [build dir, default build/release]
+#   bench/engine-limit.sh [N, default 200] [build dir, default build/release] [inflight: auto|N]
+# (a fixed N, berthd --docker-inflight N, for comparison)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200}
 bin=${2:-build/release}
+inflight=${3:-auto}
 . bench/lib.sh
-bench_berthd "$bin" "sqlite:%TMP%/berth.db" --leader-elect=false --workers 32
+bench_berthd "$bin" "sqlite:%TMP%/berth.db" --leader-elect=false --workers 32 --docker-inflight "$inflight"
 metric() {
   curl -s --unix-socket "$tmp/b.sock" http://localhost/metrics |
     awk -v m="$1" '$1 == m { print $2 }'
@@ -41,7 +43,7 @@ while :; do
   sleep 0.5
 done
 took=$(($(date +%s%3N) - start))
-echo "tasks:              $n (berthd --workers 32)"
+echo "tasks:              $n (berthd --workers 32 --docker-inflight $inflight)"
 echo "all succeeded in:   $took ms ($(python3 -c "print(round($n * 1000 / $took, 1))") tasks/s)"
 echo "limit, every 0.5 s:$path"
 echo "limit adjustments:  $(metric berth_docker_inflight_limit_changes_total)"

@@ -501,3 +501,19 @@ void docker_engine_set_timing(struct docker *d, int64_t suspect_ms, int64_t stal
         pthread_cond_signal(&e->wake);
         pthread_mutex_unlock(&e->mu);
 }
+
+void docker_engine_fix_limit(struct docker *d, int n)
+{
+        struct docker_engine *e = d ? d->engine : NULL;
+
+        if (!e)
+                return;
+        pthread_mutex_lock(&e->mu);
+        n = n < 1 ? 1 : n > DOCKER_INFLIGHT_MAX ? DOCKER_INFLIGHT_MAX : n;
+        e->limit.min = e->limit.max = n;
+        e->saved_limit = n;
+        if (e->state == DOCKER_ENGINE_UP)
+                inflight_limit_set(&e->limit, n);
+        pthread_cond_broadcast(&e->slots);
+        pthread_mutex_unlock(&e->mu);
+}

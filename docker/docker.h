@@ -90,6 +90,9 @@ struct docker_engine_status {
         char reason[DOCKER_ENGINE_REASON_MAX];
 };
 
+/* Pins the in-flight limit at n (1..DOCKER_INFLIGHT_MAX): no adaptation
+ * (berthd --docker-inflight N). Health tracking goes on. */
+void docker_engine_fix_limit(struct docker *d, int n);
 /* The engine as d's tracker sees it now. Thread-safe. */
 void docker_engine_status(struct docker *d, struct docker_engine_status *ret);
 /* Called on the tracker's thread at every change of state and every

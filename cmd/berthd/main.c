@@ -61,6 +61,7 @@ struct options {
         int64_t resync_ms;
         int64_t compact_ms; /* < 0: never */
         int64_t docker_wait_ms;
+        int docker_inflight; /* --docker-inflight N; 0 = adaptive */
         const char *prefix;
         int leader_elect; /* -1: default (on for etcd, off for sqlite) */
         int64_t leader_lease_ms;
@@ -120,6 +121,8 @@ static void usage(FILE *out)
             "                       (default sqlite:<data-dir>/berth.db)\n"
             "  --docker URL         Docker engine (default $DOCKER_HOST or " DEFAULT_DOCKER ")\n"
             "  --docker-wait DUR    how long to wait for the engine at start (default 60s)\n"
+            "  --docker-inflight N  Docker calls in flight at once: a fixed N (1-64), or\n"
+            "                       auto (default: adapted to the engine, from 8)\n"
             "  --listen URL         API listener, repeatable (default " DEFAULT_LISTEN "):\n"
             "                       unix:///PATH, https://ADDR:PORT, or http://127.0.0.1:PORT\n"
             "                       with --insecure-http\n"
@@ -254,6 +257,7 @@ enum {
         OPT_STORE = 256,
         OPT_DOCKER,
         OPT_DOCKER_WAIT,
+        OPT_DOCKER_INFLIGHT,
         OPT_LISTEN,
         OPT_DATA_DIR,
         OPT_WORKERS,
@@ -310,6 +314,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"store", required_argument, NULL, OPT_STORE},
             {"docker", required_argument, NULL, OPT_DOCKER},
             {"docker-wait", required_argument, NULL, OPT_DOCKER_WAIT},
+            {"docker-inflight", required_argument, NULL, OPT_DOCKER_INFLIGHT},
             {"listen", required_argument, NULL, OPT_LISTEN},
             {"data-dir", required_argument, NULL, OPT_DATA_DIR},
             {"workers", required_argument, NULL, OPT_WORKERS},
@@ -385,6 +390,17 @@ static int parse_args(int argc, char **argv, struct options *o)
                                                 "such as 60s or 2m",
                                                 optarg);
                         break;
+                case OPT_DOCKER_INFLIGHT: {
+                        char *rest = NULL;
+                        bool is_auto = streq(optarg, "auto");
+                        long v = is_auto ? 0 : strtol(optarg, &rest, 10);
+                        if (!is_auto && (!*optarg || *rest || v < 1 || v > DOCKER_INFLIGHT_MAX))
+                                return bad_flag("invalid --docker-inflight '%s': want auto or a "
+                                                "number from 1 to %d",
+                                                optarg, DOCKER_INFLIGHT_MAX);
+                        o->docker_inflight = (int)v;
+                        break;
+                }
                 case OPT_LISTEN:
                         if (o->n_listen == LISTEN_MAX)
                                 return bad_flag("too many --listen flags (max %d)", LISTEN_MAX);
@@ -1179,8 +1195,10 @@ int main(int argc, char **argv)
                 log_error("cannot connect to docker %s: %s", docker_url_s, err.message);
                 goto out;
         }
-        log_info("connected to docker url=%s api=%s", docker_url(docker),
-                 docker_api_version(docker));
+        if (o.docker_inflight > 0)
+                docker_engine_fix_limit(docker, o.docker_inflight);
+        log_info("connected to docker url=%s api=%s inflight=%s", docker_url(docker),
+                 docker_api_version(docker), o.docker_inflight > 0 ? "fixed" : "adaptive");
 
         bool on_etcd =
             str_has_prefix(store_url, "etcd://") || str_has_prefix(store_url, "etcds://");
