@@ -138,14 +138,16 @@ static void mark_engine_unresponsive(const struct kind_reconciler *k, struct obj
 
         if (!streq(k->kind, "Task"))
                 return;
-        bool news = !condition_true(old, ENGINE_UNRESPONSIVE);
+        /* Said once per outage: rewriting the message ("for 12s", "for 13s")
+         * would wake every waiting Task's reconcile again, each second. */
+        if (condition_true(old, ENGINE_UNRESPONSIVE))
+                return;
         json_t *st = status_with_condition(old, ENGINE_UNRESPONSIVE, "True", ENGINE_UNRESPONSIVE,
                                            err->message, run->now_ms ? run->now_ms : time_now_ms());
         if (object_run_set_status(run, st, &werr) < 0 || !run->dirty ||
             object_run_write(run, &werr) < 0)
                 return;
-        if (news)
-                object_run_event(run, EVENT_WARNING, ENGINE_UNRESPONSIVE, "%s", err->message);
+        object_run_event(run, EVENT_WARNING, ENGINE_UNRESPONSIVE, "%s", err->message);
 }
 
 /* The engine answers again: the condition goes (a Task's status is
