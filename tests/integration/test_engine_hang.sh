@@ -32,21 +32,24 @@ start_berthd
 [ "$(metric berth_docker_engine_up)" = 1 ] || fail "engine not up at start"
 [ "$(metric berth_docker_inflight_limit)" = 8 ] || fail "in-flight limit does not start at 8"
 
-for i in $(seq 1 $N); do
+task() {
   cat <<EOF
 ---
 apiVersion: berth/v1
 kind: Task
-metadata: {name: hang-$i}
+metadata: {name: hang-$1}
 spec: {image: "busybox:latest", command: [sh, -c, 'echo ok'], network: none}
 EOF
-done >"$T/tasks.yaml"
+}
+for i in $(seq 1 $((N - 1))); do task "$i"; done >"$T/tasks.yaml"
 berth apply -f "$T/tasks.yaml" >/dev/null
-# Mid-start: some Tasks have their container, some are being created.
+# Mid-start: some Tasks have their container, some are being created; the
+# last one comes after the stop, so that a call is sure to hang.
 sleep 0.3
 kill -STOP "$dpid"
 t_stop=$(now_ms)
 log "dockerd $dpid stopped"
+task $N | berth apply -f - >/dev/null
 
 wait_until 15 '[ "$(readyz_code)" = 503 ]' || fail "/readyz still ready 15s after the engine stopped: $(readyz)"
 t_detect=$(now_ms)
@@ -84,7 +87,8 @@ wait_until 10 'berth events --types Warning --no-headers | has EngineUnresponsiv
   fail "no Warning Event EngineUnresponsive: $(berth events --no-headers | tail -5)"
 
 # Until the engine comes back: the hang lasts HANG seconds.
-sleep $(((HANG * 1000 - ($(now_ms) - t_stop)) / 1000)) 2>/dev/null || true
+left=$((HANG * 1000 - ($(now_ms) - t_stop)))
+[ "$left" -le 0 ] || sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
 [ "$(readyz_code)" = 503 ] || fail "/readyz ready again while the engine is still stopped"
 kill -CONT "$dpid"
 t_cont=$(now_ms)
