@@ -473,8 +473,11 @@ int docker_call(struct docker *d, struct docker_req *req, const char *context,
                 struct berth_error *err)
 {
         const char *op = docker_operation(req->method, req->path);
-        /* Streams last as long as what they follow: no slot, no timeout. */
-        bool limited = !req->stream;
+        /* Streams last as long as what they follow: no slot, no timeout. A
+         * stats sample waits about a second for Docker's next collection,
+         * whatever the load: it would hold a slot for nothing (and `berth
+         * top` takes 8 at once). */
+        bool limited = !req->stream && !streq(op, "stats");
         int r = limited ? docker_engine_acquire(d, context, err) : 0;
 
         if (r < 0) {

@@ -40,7 +40,8 @@ void docker_interrupt(struct docker *d);
 
 /* A client made by docker_new and all its clones share one engine tracker:
  * - Calls that can hang (everything but the streams: events, logs, exec
- *   start, pulls, builds, stats) take a slot of an adaptive in-flight limit
+ *   start, pulls, builds; and stats samples, which wait for Docker's
+ *   collection) take a slot of an adaptive in-flight limit
  *   before they go out (inflight-limit.h: starts at DOCKER_INFLIGHT_INITIAL,
  *   hill-climbs toward where the engine's throughput peaks, within
  *   [1, DOCKER_INFLIGHT_MAX]); a caller without a slot waits for one.
