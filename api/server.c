@@ -110,8 +110,11 @@ static void handle_readyz(struct api_server *s, struct evhttp_request *req,
                 const char *name;
                 bool ok;
                 char detail[256];
-        } checks[4] = {
-            {.name = "ready"}, {.name = "store"}, {.name = "objects"}, {.name = "docker"}};
+        } checks[5] = {{.name = "ready"},
+                       {.name = "store"},
+                       {.name = "objects"},
+                       {.name = "docker"},
+                       {.name = "docker-engine"}};
         struct berth_error serr = {0};
         int64_t rev;
 
@@ -134,14 +137,35 @@ static void handle_readyz(struct api_server *s, struct evhttp_request *req,
                 snprintf(checks[3].detail, sizeof(checks[3].detail), "not configured");
         }
 
+        /* The engine's calls hang (docker.h): reads still work, but nothing
+         * starts or stops until it answers. */
+        checks[4].ok = true;
+        if (s->docker) {
+                struct docker_engine_status es;
+                docker_engine_status(s->docker, &es);
+                checks[4].ok = es.answering;
+                if (!checks[4].ok)
+                        snprintf(checks[4].detail, sizeof(checks[4].detail), "%s", es.reason);
+        }
+
         bool all = true;
-        for (size_t i = 0; i < ARRAY_SIZE(checks); i++)
+        const char *why = NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(checks); i++) {
                 all = all && checks[i].ok;
+                if (!checks[i].ok && !why && checks[i].detail[0])
+                        why = checks[i].detail;
+        }
         bool verbose;
         if (api_route_param_bool(r, "verbose", false, &verbose) < 0)
                 verbose = true;
         if (!verbose) {
-                api_send_text(s, req, all ? 200 : 503, all ? "ok" : "not ready");
+                if (all) {
+                        api_send_text(s, req, 200, "ok");
+                        return;
+                }
+                char text[300];
+                snprintf(text, sizeof(text), "not ready%s%s", why ? ": " : "", why ? why : "");
+                api_send_text(s, req, 503, text);
                 return;
         }
         _cleanup_buf_ struct buf b;

@@ -519,6 +519,13 @@ int socket_slot_close(struct socket_slot *s, int fd)
         return close(fd);
 }
 
+void socket_slot_shutdown(struct socket_slot *s)
+{
+        LOCK_SCOPE(&s->lock);
+        if (s->fd >= 0)
+                shutdown(s->fd, SHUT_RDWR);
+}
+
 void socket_slot_interrupt(struct socket_slot *s)
 {
         LOCK_SCOPE(&s->lock);

@@ -295,6 +295,9 @@ void socket_slot_destroy(struct socket_slot *s);
 int socket_slot_open(struct socket_slot *s, int family, int type, int protocol);
 int socket_slot_close(struct socket_slot *s, int fd); /* close(2) */
 void socket_slot_interrupt(struct socket_slot *s);
+/* Shuts the open socket down (the call on it fails), not sticky: later
+ * sockets open as usual. */
+void socket_slot_shutdown(struct socket_slot *s);
 
 /* ---- json helpers ----------------------------------------------------- */
 

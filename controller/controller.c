@@ -26,6 +26,9 @@
 #define CONTROLLER_MAX_WORKERS       1024
 #define CONTROLLER_DEFAULT_RESYNC_MS (10 * 60 * 1000)
 #define CONTROLLER_PROBES_IN_FLIGHT  64 /* http/tcp health checks running at once */
+/* A reconcile that failed because the engine does not answer is retried
+ * this late at the latest (the engine's recovery enqueues it at once). */
+#define ENGINE_RETRY_MS 30000
 
 struct worker {
         struct controller *c;
@@ -62,7 +65,8 @@ struct controller {
         /* Tasks' run slots; rebuilt from the caches whenever the workers
          * start, Queue limits kept current by the object cache's handler. */
         struct runqueue *runqueue;
-        char cluster[40]; /* the store's identity; labels berth.cluster on containers */
+        char cluster[40];    /* the store's identity; labels berth.cluster on containers */
+        bool engine_watched; /* on_engine is a watcher of the docker engine tracker */
 
         /* qlock guards queue: the caches' handlers enqueue from their own threads
          * while leadership starts and stops the workers. NULL while stopped: events
@@ -539,6 +543,34 @@ static size_t enqueue_all_owners(struct controller *c)
         return n > 0 ? (size_t)n : 0;
 }
 
+/* The engine tracker's word (docker.h), on its thread: one log line per
+ * change and per minute of an outage; when the engine answers again, every
+ * object is looked at at once (their reconciles failed fast meanwhile, and
+ * each waits for a timer of ENGINE_RETRY_MS otherwise). */
+static void on_engine(const struct docker_engine_status *st, bool changed, void *userdata)
+{
+        struct controller *c = userdata;
+
+        switch (st->state) {
+        case DOCKER_ENGINE_UNRESPONSIVE:
+                log_error("%s: docker calls fail at once until it answers in_flight=%d "
+                          "oldest_call=%llds",
+                          st->reason, st->in_flight, (long long)(st->oldest_call_ms / 1000));
+                return;
+        case DOCKER_ENGINE_RECOVERING:
+                if (changed)
+                        log_warn("%s: one call at a time until one is answered", st->reason);
+                break;
+        case DOCKER_ENGINE_UP:
+                if (changed)
+                        log_info("docker engine answers again url=%s in_flight_limit=%d",
+                                 docker_url(c->docker), st->limit);
+                break;
+        }
+        if (changed)
+                enqueue_all_objects(c);
+}
+
 static void process_key(struct worker *w, const char *key)
 {
         struct controller *c = w->c;
@@ -577,6 +609,13 @@ static void process_key(struct worker *w, const char *key)
                  * a fenced write -EPERM): whoever runs the workers next resumes. */
                 log_debug("reconcile stopped: %s key=%s",
                           err.message[0] ? err.message : strerror(-r), key);
+                return;
+        }
+        if (r == -EHOSTDOWN) {
+                /* The engine does not answer: the tracker logs that once a
+                 * minute, and enqueues everything when it answers again. */
+                log_debug("reconcile waits for the docker engine: %s key=%s", err.message, key);
+                workqueue_add_after(q, key, ENGINE_RETRY_MS);
                 return;
         }
         if (r == -EPERM && w->ctx.fence) {
@@ -937,6 +976,12 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
         }
         char label[64];
         snprintf(label, sizeof(label), "%s=%s", TASK_LABEL_CLUSTER, c->cluster);
+        r = docker_engine_watch(cfg->docker, on_engine, c);
+        if (r < 0) {
+                berth_error_set(err, r, "watch the docker engine: %s", strerror(-r));
+                goto fail;
+        }
+        c->engine_watched = true;
         r = container_cache_new_filtered(cfg->docker, label, on_container_event, c, &c->containers,
                                          err);
         if (r < 0) {
@@ -1008,6 +1053,9 @@ void controller_free(struct controller *c)
 {
         if (!c)
                 return;
+        /* Its watcher enqueues: gone before anything it touches. */
+        if (c->engine_watched)
+                docker_engine_unwatch(c->docker, on_engine, c);
         controller_stop_workers(c);
         /* The caches' handlers enqueue under qlock: free them first. */
         prober_free(c->prober);

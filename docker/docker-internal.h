@@ -13,13 +13,20 @@
 #define DOCKER_CONNECT_TIMEOUT_MS 5000
 #define DOCKER_REQUEST_TIMEOUT_MS 60000 /* non-streaming calls; streams have none */
 
+struct docker_engine;
+
 struct docker {
+        struct docker_engine *engine; /* shared with the clones; NULL: a bare client */
+        int slot;                     /* index of the call in flight in engine; -1 none */
         CURL *curl;
         char *url;         /* as given, for messages: "unix:///var/run/docker.sock" */
         char *socket_path; /* NULL for tcp:// */
         char *origin;      /* "http://docker" or "http://host:port" */
         char version[DOCKER_VERSION_MAX]; /* "" until negotiated */
         atomic_bool interrupted;
+        /* The engine tracker gave up on the call in progress (the engine
+         * does not answer): it fails with -EHOSTDOWN. Reset per call. */
+        atomic_bool abandoned;
         struct socket_slot sock; /* docker_interrupt shuts the connection down */
         char errbuf[CURL_ERROR_SIZE];
 };
@@ -45,7 +52,8 @@ struct docker_req {
         const char *upload_type;
         docker_data_fn on_data; /* NULL = collect the body into resp */
         void *userdata;
-        bool stream; /* no total timeout (events, logs, pulls) */
+        bool stream;     /* no total timeout (events, logs, pulls); takes no slot */
+        long timeout_ms; /* non-stream total timeout; 0 = DOCKER_REQUEST_TIMEOUT_MS */
         /* out: */
         long status;
         bool stopped;    /* on_data returned > 0 */
@@ -61,6 +69,32 @@ struct docker_req {
 int docker_call(struct docker *d, struct docker_req *req, const char *context,
                 struct berth_error *err);
 void docker_req_release(struct docker_req *req);
+/* ---- the engine tracker (docker-engine.c) ------------------------------ */
+
+/* A client for url that talks to nobody yet and has no engine tracker
+ * (the tracker's own probe client). Caller frees with docker_free(). */
+int docker_alloc(const char *url, struct docker **ret, struct berth_error *err);
+/* A tracker for the engine at url, its thread started. NULL on failure. */
+struct docker_engine *docker_engine_new(const char *url);
+struct docker_engine *docker_engine_ref(struct docker_engine *e);
+/* The last unref stops the thread and frees it. NULL ok. */
+void docker_engine_unref(struct docker_engine *e);
+/* Before a call that can hang: waits for a slot (0, d->slot set), or fails
+ * with -EHOSTDOWN (engine unresponsive) or -EINTR (docker_interrupt), err
+ * filled with context. No-op (0) for a bare client. */
+int docker_engine_acquire(struct docker *d, const char *context, struct berth_error *err);
+/* After it: frees the slot; answered: the engine answered (any status);
+ * op: docker_operation's name of the call (each has a cost of its own). */
+void docker_engine_release(struct docker *d, const char *op, int64_t latency_ns, bool answered);
+/* Into err: "<context>: <why the engine is unresponsive>", -EHOSTDOWN. */
+int docker_engine_fail(struct docker *d, const char *context, struct berth_error *err);
+/* Tests: the tracker's thresholds (DOCKER_ENGINE_SUSPECT_MS, _STALL_MS,
+ * _PING_TIMEOUT_MS, _PROBE_MS) made shorter. */
+void docker_engine_set_timing(struct docker *d, int64_t suspect_ms, int64_t stall_ms,
+                              long ping_timeout_ms, int64_t probe_ms);
+/* Wakes d's wait for a slot (docker_interrupt). */
+void docker_engine_interrupt(struct docker *d);
+
 /* Whether an HTTP status is a success (2xx). */
 static inline bool docker_status_ok(long status)
 {

@@ -286,7 +286,7 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
         (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
         /* libcurl calls this at least about once a second even when idle,
          * which bounds how long docker_interrupt() takes to act. */
-        return atomic_load(&d->interrupted) ? 1 : 0;
+        return atomic_load(&d->interrupted) || atomic_load(&d->abandoned) ? 1 : 0;
 }
 
 static curl_socket_t on_open_socket(void *userdata, curlsocktype purpose,
@@ -316,6 +316,8 @@ static int transport_error(struct docker *d, CURLcode rc, const char *context,
          * progress callback, the socket shut down or refused). */
         if (atomic_load(&d->interrupted))
                 rc = CURLE_ABORTED_BY_CALLBACK;
+        else if (atomic_load(&d->abandoned))
+                return docker_engine_fail(d, context[0] ? context : NULL, err);
         switch (rc) {
         case CURLE_ABORTED_BY_CALLBACK:
                 return berth_error_set(err, -EINTR, "%s%sinterrupted", context, sep);
@@ -421,7 +423,9 @@ static int call(struct docker *d, struct docker_req *req, const char *context,
         curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)DOCKER_CONNECT_TIMEOUT_MS);
         if (!req->stream)
-                curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, (long)DOCKER_REQUEST_TIMEOUT_MS);
+                curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS,
+                                 req->timeout_ms > 0 ? req->timeout_ms
+                                                     : (long)DOCKER_REQUEST_TIMEOUT_MS);
         curl_easy_setopt(d->curl, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_write);
@@ -468,14 +472,29 @@ static int call(struct docker *d, struct docker_req *req, const char *context,
 int docker_call(struct docker *d, struct docker_req *req, const char *context,
                 struct berth_error *err)
 {
-        int64_t start = metrics_now_ns();
-        int r = call(d, req, context, err);
         const char *op = docker_operation(req->method, req->path);
+        /* Streams last as long as what they follow: no slot, no timeout. A
+         * stats sample waits about a second for Docker's next collection,
+         * whatever the load: it would hold a slot for nothing (and `berth
+         * top` takes 8 at once). */
+        bool limited = !req->stream && !streq(op, "stats");
+        int r = limited ? docker_engine_acquire(d, context, err) : 0;
+
+        if (r < 0) {
+                req->status = 0;
+                metrics_counter_add(&requests, (const char *const[]){op, "error"}, 1);
+                return r;
+        }
+        int64_t call_start = metrics_now_ns();
+        r = call(d, req, context, err);
+        if (limited)
+                docker_engine_release(d, op, metrics_now_ns() - call_start, req->status > 0);
 
         metrics_counter_add(&requests, (const char *const[]){op, docker_code_class(r, req->status)},
                             1);
+        /* The engine's time, without the wait for a slot. */
         metrics_series_observe_since(metrics_series(&request_seconds, (const char *const[]){op}),
-                                     start);
+                                     call_start);
         return r;
 }
 
@@ -509,6 +528,7 @@ void docker_free(struct docker *d)
                 return;
         if (d->curl)
                 curl_easy_cleanup(d->curl);
+        docker_engine_unref(d->engine);
         socket_slot_destroy(&d->sock);
         free(d->url);
         free(d->socket_path);
@@ -521,8 +541,7 @@ static void docker_freep(struct docker **d)
         docker_free(*d);
 }
 
-/* Allocates a client for url without talking to the daemon. */
-static int docker_alloc(const char *url, struct docker **ret, struct berth_error *err)
+int docker_alloc(const char *url, struct docker **ret, struct berth_error *err)
 {
         _cleanup_(docker_freep) struct docker *d = NULL;
 
@@ -534,6 +553,8 @@ static int docker_alloc(const char *url, struct docker **ret, struct berth_error
         if (!d)
                 return berth_error_set(err, -ENOMEM, "out of memory");
         atomic_init(&d->interrupted, false);
+        atomic_init(&d->abandoned, false);
+        d->slot = -1;
         socket_slot_init(&d->sock);
         d->url = strdup(url);
         if (!d->url)
@@ -596,6 +617,9 @@ int docker_new(const char *url, struct docker **ret, struct berth_error *err)
                 return berth_error_set(err, r,
                                        "docker at %s speaks API %s..%s, this client needs %s", url,
                                        min ? min : "?", max ? max : "?", DOCKER_API_VERSION);
+        d->engine = docker_engine_new(d->url);
+        if (!d->engine)
+                return berth_error_set(err, -ENOMEM, "docker engine tracker: out of memory");
         *ret = TAKE_PTR(d);
         return 0;
 }
@@ -607,6 +631,7 @@ struct docker *docker_clone(const struct docker *d)
         if (docker_alloc(d->url, &c, NULL) < 0)
                 return NULL;
         memcpy(c->version, d->version, sizeof(c->version));
+        c->engine = docker_engine_ref(d->engine);
         return c;
 }
 
@@ -624,4 +649,5 @@ void docker_interrupt(struct docker *d)
 {
         atomic_store(&d->interrupted, true);
         socket_slot_interrupt(&d->sock);
+        docker_engine_interrupt(d);
 }

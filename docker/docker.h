@@ -9,7 +9,8 @@
  * Return values: 0 on success; -ENOENT on 404; -EEXIST on 409 from create;
  * -ECONNREFUSED/-EIO when the engine cannot be reached (-ETIMEDOUT after the
  * 5 s connect or 60 s request timeout, -ECONNRESET when the connection broke);
- * -EPROTO on a malformed answer; -EINTR when docker_interrupt() was called.
+ * -EPROTO on a malformed answer; -EINTR when docker_interrupt() was called;
+ * -EHOSTDOWN at once while the engine is known not to answer (below).
  * Streams (events, logs, pulls, builds) have no total timeout.
  */
 #pragma once
@@ -34,6 +35,77 @@ const char *docker_url(const struct docker *d);         /* borrowed */
 /* Thread-safe: makes the call now in progress (and later ones) on d return
  * -EINTR within about a second. Used to stop streams (events, log follow). */
 void docker_interrupt(struct docker *d);
+
+/* ---- engine health and the in-flight limit ---------------------------- */
+
+/* A client made by docker_new and all its clones share one engine tracker:
+ * - Calls that can hang (everything but the streams: events, logs, exec
+ *   start, pulls, builds; and stats samples, which wait for Docker's
+ *   collection) take a slot of an adaptive in-flight limit
+ *   before they go out (inflight-limit.h: starts at DOCKER_INFLIGHT_INITIAL,
+ *   hill-climbs toward where the engine's throughput peaks, within
+ *   [1, DOCKER_INFLIGHT_MAX]); a caller without a slot waits for one.
+ * - A thread of the tracker sleeps while no call is in flight. Once the
+ *   oldest call in flight is DOCKER_ENGINE_SUSPECT_MS old it asks GET
+ *   /_ping (DOCKER_ENGINE_PING_TIMEOUT_MS): no answer makes the engine
+ *   UNRESPONSIVE; so does an oldest call of DOCKER_ENGINE_STALL_MS with no
+ *   call answered for as long (an engine deadlocked inside still answers
+ *   /_ping). Then the calls in flight are abandoned (their connections shut
+ *   down; they return -EHOSTDOWN), and while UNRESPONSIVE new calls fail at
+ *   once with -EHOSTDOWN ("docker engine URL not answering for 12s") without
+ *   opening a connection; the thread pings every DOCKER_ENGINE_PROBE_MS.
+ *   Callers must make their calls idempotent (berth names a container by its
+ *   attempt): an abandoned call may still be carried out by the engine.
+ * - Once /_ping answers and no call is stuck any more: UP again (limit as
+ *   before) if a stuck call got its answer meanwhile, else RECOVERING: one
+ *   call at a time may try (the others fail at once with -EHOSTDOWN), the
+ *   first call answered makes it UP. */
+#define DOCKER_INFLIGHT_INITIAL       8
+#define DOCKER_INFLIGHT_MAX           64
+#define DOCKER_ENGINE_SUSPECT_MS      5000
+#define DOCKER_ENGINE_STALL_MS        30000
+#define DOCKER_ENGINE_PING_TIMEOUT_MS 2000
+#define DOCKER_ENGINE_PROBE_MS        1000
+#define DOCKER_ENGINE_REPORT_MS       60000 /* watchers hear of a lasting outage this often */
+#define DOCKER_ENGINE_REASON_MAX      256
+
+enum docker_engine_state {
+        DOCKER_ENGINE_UP,
+        DOCKER_ENGINE_UNRESPONSIVE,
+        DOCKER_ENGINE_RECOVERING,
+};
+const char *docker_engine_state_to_string(enum docker_engine_state s); /* "up", ... */
+
+struct docker_engine_status {
+        enum docker_engine_state state;
+        /* What /readyz reports: false while UNRESPONSIVE, and while
+         * RECOVERING from a stall with its trial call still out. */
+        bool answering;
+        int64_t down_ms;        /* not UP: since when it has not answered (monotonic ms) */
+        int64_t oldest_call_ms; /* age of the oldest call in flight; 0 when none */
+        int in_flight;          /* calls holding a slot */
+        int limit;              /* the in-flight limit now */
+        uint64_t limit_changes; /* adjustments of the adaptive limit so far */
+        /* Not UP: "docker engine unix:///var/run/docker.sock not answering
+         * for 12s"; "" when UP. */
+        char reason[DOCKER_ENGINE_REASON_MAX];
+};
+
+/* Pins the in-flight limit at n (1..DOCKER_INFLIGHT_MAX): no adaptation
+ * (berthd --docker-inflight N). Health tracking goes on. */
+void docker_engine_fix_limit(struct docker *d, int n);
+/* The engine as d's tracker sees it now. Thread-safe. */
+void docker_engine_status(struct docker *d, struct docker_engine_status *ret);
+/* Called on the tracker's thread at every change of state and every
+ * DOCKER_ENGINE_REPORT_MS while not UP; must not block long nor call
+ * docker_engine_unwatch. */
+typedef void (*docker_engine_fn)(const struct docker_engine_status *st, bool changed,
+                                 void *userdata);
+/* At most DOCKER_ENGINE_WATCHERS; -ENOSPC beyond. */
+#define DOCKER_ENGINE_WATCHERS 4
+int docker_engine_watch(struct docker *d, docker_engine_fn fn, void *userdata);
+/* Returns once fn is not running and will not be called again. */
+void docker_engine_unwatch(struct docker *d, docker_engine_fn fn, void *userdata);
 
 /* ---- containers ------------------------------------------------------- */
 

@@ -111,6 +111,63 @@ int reconcile(struct reconcile_ctx *ctx, const struct kind_info *kind, const cha
         return reconcile_with(k, ctx, key, ret_requeue_ms, err);
 }
 
+/* Whether status has condition type with status "True". */
+static bool condition_true(const json_t *status, const char *type)
+{
+        size_t i;
+        const json_t *c;
+
+        json_array_foreach(json_object_get(status, "conditions"), i, c)
+        {
+                if (streq(json_string_value(json_object_get(c, "type")), type))
+                        return streq(json_string_value(json_object_get(c, "status")), "True");
+        }
+        return false;
+}
+
+/* A Task that could not act because the Docker engine does not answer
+ * (docker.h: -EHOSTDOWN): says so in its status (condition
+ * ENGINE_UNRESPONSIVE True, with the tracker's message) and, when that is
+ * news, in a Warning Event. Best effort: the reconcile failed anyway, the
+ * controller retries when the engine answers again. */
+static void mark_engine_unresponsive(const struct kind_reconciler *k, struct object_run *run,
+                                     const struct berth_error *err)
+{
+        const json_t *old = json_object_get(run->obj, "status");
+        struct berth_error werr = {0};
+
+        if (!streq(k->kind, "Task"))
+                return;
+        /* Said once per outage: rewriting the message ("for 12s", "for 13s")
+         * would wake every waiting Task's reconcile again, each second. */
+        if (condition_true(old, ENGINE_UNRESPONSIVE))
+                return;
+        json_t *st = status_with_condition(old, ENGINE_UNRESPONSIVE, "True", ENGINE_UNRESPONSIVE,
+                                           err->message, run->now_ms ? run->now_ms : time_now_ms());
+        if (object_run_set_status(run, st, &werr) < 0 || !run->dirty ||
+            object_run_write(run, &werr) < 0)
+                return;
+        object_run_event(run, EVENT_WARNING, ENGINE_UNRESPONSIVE, "%s", err->message);
+}
+
+/* The engine answers again: the condition goes (a Task's status is
+ * rebuilt on its next change anyway; this covers one that has none). */
+static int clear_engine_unresponsive(struct object_run *run, struct berth_error *err)
+{
+        json_t *status = json_object_get(run->obj, "status");
+        json_t *conds = json_object_get(status, "conditions");
+
+        if (!condition_true(status, ENGINE_UNRESPONSIVE))
+                return 0;
+        _cleanup_json_ json_t *st = json_deep_copy(status);
+        json_t *copy = json_object_get(st, "conditions");
+        for (size_t i = json_array_size(conds); i > 0; i--)
+                if (streq(json_string_value(json_object_get(json_array_get(copy, i - 1), "type")),
+                          ENGINE_UNRESPONSIVE))
+                        json_array_remove(copy, i - 1);
+        return object_run_set_status(run, TAKE_PTR(st), err);
+}
+
 static int run_reconcile(const struct kind_reconciler *k, struct reconcile_ctx *ctx,
                          const char *key, int64_t *ret_requeue_ms, struct berth_error *err)
 {
@@ -142,6 +199,10 @@ static int run_reconcile(const struct kind_reconciler *k, struct reconcile_ctx *
         r = k->prepare(run, err);
         if (r >= 0)
                 r = run_rounds(k, run, &requeue, err);
+        if (r >= 0 && streq(k->kind, "Task"))
+                r = clear_engine_unresponsive(run, err);
+        if (r == -EHOSTDOWN)
+                mark_engine_unresponsive(k, run, err);
         if (r >= 0 && run->dirty) {
                 r = object_run_write(run, err);
                 if (r >= 0 && k->written)

@@ -101,7 +101,7 @@ extern const struct kind_reconciler source_reconciler;
 static inline bool is_transport_error(int r)
 {
         return r == -ECONNREFUSED || r == -ECONNRESET || r == -ETIMEDOUT || r == -EINTR ||
-               r == -ENOMEM;
+               r == -ENOMEM || r == -EHOSTDOWN;
 }
 
 /* FNV-1a step for plan signatures. */

@@ -49,6 +49,11 @@
  *   when the Task becomes queued and when it is admitted, never while the
  *   queue moves: the position is computed on read (berth describe).
  * - Times have second precision (RFC 3339); nextAttemptTime is rounded up.
+ * - A reconcile the Docker engine could not serve because it does not answer
+ *   (docker.h, -EHOSTDOWN) adds condition EngineUnresponsive True (message:
+ *   the tracker's "docker engine ... not answering for 12s") and a Warning
+ *   Event of that reason when it is news; the next reconcile that goes
+ *   through removes the condition.
  */
 #pragma once
 
@@ -59,8 +64,9 @@
 #include "watchers.h"
 
 #define TASK_FINALIZER        FINALIZER_CONTAINERS
-#define TASK_LABEL_CLUSTER    "berth.cluster" /* the store identity; see controller.h */
-#define TASK_KILL_GRACE_MS    10000           /* SIGTERM → SIGKILL after a deadline */
+#define TASK_LABEL_CLUSTER    "berth.cluster"      /* the store identity; see controller.h */
+#define ENGINE_UNRESPONSIVE   "EngineUnresponsive" /* condition type and Event reason */
+#define TASK_KILL_GRACE_MS    10000                /* SIGTERM → SIGKILL after a deadline */
 #define TASK_PLAN_ACTIONS_MAX 16
 #define TASK_CONFIG_RETRY_MS  30000 /* a Secret that could not be had is looked for again */
 

@@ -64,6 +64,7 @@ struct options {
         int64_t resync_ms;
         int64_t compact_ms; /* < 0: never */
         int64_t docker_wait_ms;
+        int docker_inflight; /* --docker-inflight N; 0 = adaptive */
         const char *prefix;
         int leader_elect; /* -1: default (on for etcd, off for sqlite) */
         int64_t leader_lease_ms;
@@ -124,6 +125,8 @@ static void usage(FILE *out)
             "                       (default sqlite:<data-dir>/berth.db)\n"
             "  --docker URL         Docker engine (default $DOCKER_HOST or " DEFAULT_DOCKER ")\n"
             "  --docker-wait DUR    how long to wait for the engine at start (default 60s)\n"
+            "  --docker-inflight N  Docker calls in flight at once: a fixed N (1-64), or\n"
+            "                       auto (default: adapted to the engine, from 8)\n"
             "  --listen URL         API listener, repeatable (default " DEFAULT_LISTEN "):\n"
             "                       unix:///PATH, https://ADDR:PORT, or http://127.0.0.1:PORT\n"
             "                       with --insecure-http\n"
@@ -262,6 +265,7 @@ enum {
         OPT_STORE = 256,
         OPT_DOCKER,
         OPT_DOCKER_WAIT,
+        OPT_DOCKER_INFLIGHT,
         OPT_LISTEN,
         OPT_DATA_DIR,
         OPT_WORKERS,
@@ -320,6 +324,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"store", required_argument, NULL, OPT_STORE},
             {"docker", required_argument, NULL, OPT_DOCKER},
             {"docker-wait", required_argument, NULL, OPT_DOCKER_WAIT},
+            {"docker-inflight", required_argument, NULL, OPT_DOCKER_INFLIGHT},
             {"listen", required_argument, NULL, OPT_LISTEN},
             {"data-dir", required_argument, NULL, OPT_DATA_DIR},
             {"workers", required_argument, NULL, OPT_WORKERS},
@@ -397,6 +402,17 @@ static int parse_args(int argc, char **argv, struct options *o)
                                                 "such as 60s or 2m",
                                                 optarg);
                         break;
+                case OPT_DOCKER_INFLIGHT: {
+                        char *rest = NULL;
+                        bool is_auto = streq(optarg, "auto");
+                        long v = is_auto ? 0 : strtol(optarg, &rest, 10);
+                        if (!is_auto && (!*optarg || *rest || v < 1 || v > DOCKER_INFLIGHT_MAX))
+                                return bad_flag("invalid --docker-inflight '%s': want auto or a "
+                                                "number from 1 to %d",
+                                                optarg, DOCKER_INFLIGHT_MAX);
+                        o->docker_inflight = (int)v;
+                        break;
+                }
                 case OPT_LISTEN:
                         if (o->n_listen == LISTEN_MAX)
                                 return bad_flag("too many --listen flags (max %d)", LISTEN_MAX);
@@ -805,6 +821,35 @@ static void collect_leader(struct metrics_writer *w, void *userdata)
         metrics_write_sample(w, "berth_leader", NULL, self ? 1 : 0);
 }
 
+/* The Docker engine tracker's view at scrape time (a collector; docker.h). */
+static void collect_docker_engine(struct metrics_writer *w, void *userdata)
+{
+        struct docker_engine_status st;
+        docker_engine_status(userdata, &st);
+        metrics_write_family(w, "berth_docker_engine_up",
+                             "0 while the Docker engine does not answer (calls fail at once), "
+                             "else 1.",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_docker_engine_up", NULL, st.answering ? 1 : 0);
+        metrics_write_family(w, "berth_docker_oldest_call_seconds",
+                             "Age of the oldest Docker call in flight (0: none).", METRICS_GAUGE);
+        metrics_write_sample(w, "berth_docker_oldest_call_seconds", NULL,
+                             (double)st.oldest_call_ms / 1000.0);
+        metrics_write_family(w, "berth_docker_inflight_limit",
+                             "How many Docker calls may be in flight at once (adaptive; 1 while "
+                             "the engine is probed).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_docker_inflight_limit", NULL, st.limit);
+        metrics_write_family(w, "berth_docker_inflight_calls",
+                             "Docker calls in flight (holding a slot of the limit).",
+                             METRICS_GAUGE);
+        metrics_write_sample(w, "berth_docker_inflight_calls", NULL, st.in_flight);
+        metrics_write_family(w, "berth_docker_inflight_limit_changes_total",
+                             "Adjustments of the adaptive in-flight limit.", METRICS_COUNTER);
+        metrics_write_sample(w, "berth_docker_inflight_limit_changes_total", NULL,
+                             (double)st.limit_changes);
+}
+
 /* The event recorder's counters at scrape time (a collector). */
 static void collect_events(struct metrics_writer *w, void *userdata)
 {
@@ -1197,8 +1242,10 @@ int main(int argc, char **argv)
                 log_error("cannot connect to docker %s: %s", docker_url_s, err.message);
                 goto out;
         }
-        log_info("connected to docker url=%s api=%s", docker_url(docker),
-                 docker_api_version(docker));
+        if (o.docker_inflight > 0)
+                docker_engine_fix_limit(docker, o.docker_inflight);
+        log_info("connected to docker url=%s api=%s inflight=%s", docker_url(docker),
+                 docker_api_version(docker), o.docker_inflight > 0 ? "fixed" : "adaptive");
 
         bool on_etcd =
             str_has_prefix(store_url, "etcd://") || str_has_prefix(store_url, "etcds://");
@@ -1322,7 +1369,8 @@ int main(int argc, char **argv)
         metrics_gauge_set(&build_info, (const char *const[]){BERTH_VERSION}, 1);
         if (metrics_register_collector(metrics_process_collect, NULL) < 0 ||
             metrics_register_collector(collect_leader, &leadership) < 0 ||
-            metrics_register_collector(collect_events, events) < 0) {
+            metrics_register_collector(collect_events, events) < 0 ||
+            metrics_register_collector(collect_docker_engine, docker) < 0) {
                 log_error("cannot register the metrics collectors");
                 goto out;
         }
@@ -1406,6 +1454,7 @@ out:
         if (renew)
                 event_free(renew);
         api_server_free(api);
+        metrics_unregister_collector(collect_docker_engine, docker);
         metrics_unregister_collector(collect_events, events);
         metrics_unregister_collector(collect_leader, &leadership);
         metrics_unregister_collector(metrics_process_collect, NULL);

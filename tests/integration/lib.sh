@@ -15,6 +15,28 @@ CLEANUP_LAST=     # shell code cleanup runs once every berthd is gone
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+# One engine bug must not sink a whole run: before each test, the engine
+# must answer `docker info` within 10 s; a hung dockerd this run started
+# (BERTH_TEST_DOCKERD_PIDFILE) is restarted, loudly. One that is not ours is
+# only reported (the test then fails on its own).
+source "$BERTH_SOURCE_DIR/scripts/dockerd-lib.sh"
+engine_check() {
+  local rc=0
+  docker_answers 10 || rc=$?
+  [ "$rc" = 0 ] && return 0
+  if [ "$rc" != 124 ]; then
+    log "WARNING: docker engine ${DOCKER_HOST:-(default)} fails docker info (status $rc)"
+    return 0
+  fi
+  local pidfile=${BERTH_TEST_DOCKERD_PIDFILE:-}
+  if [ -n "$pidfile" ] && [ -f "$pidfile" ]; then
+    log "!!! ENGINE HUNG: docker info did not answer within 10s; restarting the dockerd of $pidfile"
+    dockerd_restart_hung "$pidfile" || log "!!! could not restart the hung dockerd of $pidfile"
+  else
+    log "!!! ENGINE HUNG: docker info did not answer within 10s, and this run did not start it"
+  fi
+}
+engine_check
 # ctest reports exit status 77 as "Skipped" (SKIP_RETURN_CODE), not "Passed".
 skip() {
   log "SKIP: $*"

@@ -33,13 +33,13 @@ before=$(replicas_of)
 
 log "restarting dockerd"
 old=$(cat "$pidfile")
+# The same command line again (a private dockerd keeps its --host, ...).
+mapfile -d '' -t dockerd_cmd <"/proc/$old/cmdline"
 kill -TERM "$old"
 for _ in $(seq 1 150); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$old" 2>/dev/null && fail "dockerd did not stop"
-nohup dockerd --bridge=none --iptables=false --ip-masq=false --live-restore \
-  >>"$(dirname "$pidfile")/dockerd.log" 2>&1 &
-echo $! >"$pidfile"
-wait_until 60 'docker version >/dev/null 2>&1' || fail "dockerd did not come back"
+dockerd_start "$pidfile" "$(dirname "$pidfile")/dockerd.log" "${dockerd_cmd[@]}" ||
+  fail "dockerd did not come back"
 
 berth wait task/outlives-engine-restart --for=condition=Succeeded --timeout=90s ||
   fail "task did not complete after the engine restart"

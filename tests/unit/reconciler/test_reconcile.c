@@ -33,6 +33,7 @@ static struct {
         bool vary_signature;     /* plan: a different action every round */
         int64_t plan_requeue_ms; /* plan: requeue_after_ms */
         int64_t act_retry_ms;    /* act: run->retry_ms, < 0 none */
+        const char *engine_down; /* act: fails with -EHOSTDOWN and this message */
         /* what happened */
         int gone, prepare, observe, plan, act, status, release, written, events;
         char before_phase[16]; /* the events hook's before: its status.phase, "" none */
@@ -104,6 +105,8 @@ static int fake_act(struct object_run *o, struct berth_error *err)
         struct fake_run *run = (struct fake_run *)o;
 
         fake.act++;
+        if (fake.engine_down)
+                return berth_error_set(err, -EHOSTDOWN, "%s", fake.engine_down);
         if (fake.act_retry_ms >= 0)
                 o->retry_ms = fake.act_retry_ms;
         switch (run->action) {
@@ -171,6 +174,20 @@ static const struct kind_reconciler fake_reconciler = {
     .release = fake_release,
     .written = fake_written,
     .events = fake_events,
+};
+
+/* The same steps under the name of a Task: the skeleton gives Tasks the
+ * EngineUnresponsive condition. */
+static const struct kind_reconciler fake_task_reconciler = {
+    .kind = "Task",
+    .run_size = sizeof(struct fake_run),
+    .gone = fake_gone,
+    .prepare = fake_prepare,
+    .observe = fake_observe,
+    .plan = fake_plan,
+    .act = fake_act,
+    .status = fake_status,
+    .release = fake_release,
 };
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -336,6 +353,55 @@ static void test_act_failure_fed_back(void **state)
         json_t *o = stored(e);
         assert_string_equal(json_path_string(o, "status.phase"), "Failed");
         assert_string_equal(json_path_string(o, "status.message"), "400 bad config");
+        json_decref(o);
+}
+
+/* The engine does not answer (-EHOSTDOWN): a Task says so in condition
+ * EngineUnresponsive, written once per outage (not each retry: the message
+ * of the first stays), and loses it once a reconcile goes through. Other
+ * kinds get no condition. */
+static void test_engine_unresponsive(void **state)
+{
+        struct env *e = *state;
+        struct berth_error err = {0};
+        struct store_kv kv = {0};
+        int64_t requeue, rev;
+
+        put_object(e, false);
+        fake.engine_down = "create x: docker engine unix:///e.sock not answering for 7s";
+        assert_int_equal(reconcile_with(&fake_reconciler, &e->ctx, KEY, &requeue, &err),
+                         -EHOSTDOWN);
+        json_t *o = stored(e);
+        assert_null(json_path(o, "status"));
+        json_decref(o);
+
+        assert_int_equal(reconcile_with(&fake_task_reconciler, &e->ctx, KEY, &requeue, &err),
+                         -EHOSTDOWN);
+        o = stored(e);
+        json_t *c = json_array_get(json_path(o, "status.conditions"), 0);
+        assert_string_equal(json_string_value(json_object_get(c, "type")), "EngineUnresponsive");
+        assert_string_equal(json_string_value(json_object_get(c, "status")), "True");
+        assert_string_equal(json_string_value(json_object_get(c, "message")), fake.engine_down);
+        json_decref(o);
+        assert_int_equal(store_get(e->store, KEY, &kv, NULL), 0);
+        rev = kv.mod_revision;
+        store_kv_release(&kv);
+        assert_int_equal(object_cache_wait_revision(e->objects, rev, 5000), 0);
+
+        /* Still down a second later: nothing written. */
+        fake.engine_down = "create x: docker engine unix:///e.sock not answering for 8s";
+        assert_int_equal(reconcile_with(&fake_task_reconciler, &e->ctx, KEY, &requeue, &err),
+                         -EHOSTDOWN);
+        assert_int_equal(store_get(e->store, KEY, &kv, NULL), 0);
+        assert_int_equal(kv.mod_revision, rev);
+        store_kv_release(&kv);
+
+        /* It answers: the condition goes. */
+        fake.engine_down = NULL;
+        assert_int_equal(reconcile_with(&fake_task_reconciler, &e->ctx, KEY, &requeue, &err), 0);
+        o = stored(e);
+        assert_string_equal(json_path_string(o, "status.phase"), "Running");
+        assert_null(json_path(o, "status.conditions"));
         json_decref(o);
 }
 
@@ -578,6 +644,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_deletion_is_planned, setup, teardown),
             cmocka_unit_test_setup_teardown(test_act_failure_fed_back, setup, teardown),
             cmocka_unit_test_setup_teardown(test_requeue_time, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_engine_unresponsive, setup, teardown),
             cmocka_unit_test_setup_teardown(test_repeating_round_stops, setup, teardown),
             cmocka_unit_test_setup_teardown(test_round_limit, setup, teardown),
             cmocka_unit_test_setup_teardown(test_events_after_write, setup, teardown),
