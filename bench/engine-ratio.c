@@ -94,24 +94,33 @@ static long request(CURL *c, const char *sock, const char *method, const char *p
 
 /* ---- engine phase ----------------------------------------------------- */
 
-/* One create + start + wait + remove; 0 or -1. */
-static int engine_lifecycle(CURL *c, const char *sock, const char *body)
+/* One create + start; the container's id (caller frees) or NULL. */
+static char *engine_create_start(CURL *c, const char *sock, const char *body)
 {
         _cleanup_buf_ struct buf out;
         char path[256];
         buf_init(&out, 1 << 20);
         if (request(c, sock, "POST", "/containers/create", body, &out) != 201)
-                return -1;
+                return NULL;
         _cleanup_json_ json_t *j = json_loads(out.data, 0, NULL);
         const char *id = json_path_string(j, "Id");
         if (!id)
-                return -1;
+                return NULL;
         snprintf(path, sizeof(path), "/containers/%s/start", id);
         buf_reset(&out);
-        if (request(c, sock, "POST", path, NULL, &out) != 204)
+        return request(c, sock, "POST", path, NULL, &out) == 204 ? strdup(id) : NULL;
+}
+
+/* One create + start + wait + remove; 0 or -1. */
+static int engine_lifecycle(CURL *c, const char *sock, const char *body)
+{
+        _cleanup_free_ char *id = engine_create_start(c, sock, body);
+        _cleanup_buf_ struct buf out;
+        char path[256];
+        if (!id)
                 return -1;
+        buf_init(&out, 1 << 20);
         snprintf(path, sizeof(path), "/containers/%s/wait", id);
-        buf_reset(&out);
         if (request(c, sock, "POST", path, NULL, &out) != 200)
                 return -1;
         snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
@@ -122,18 +131,8 @@ static int engine_lifecycle(CURL *c, const char *sock, const char *body)
 /* --running: one create + start of a long sleep; 0 or -1. */
 static int engine_start(CURL *c, const char *sock, const char *body)
 {
-        _cleanup_buf_ struct buf out;
-        char path[256];
-        buf_init(&out, 1 << 20);
-        if (request(c, sock, "POST", "/containers/create", body, &out) != 201)
-                return -1;
-        _cleanup_json_ json_t *j = json_loads(out.data, 0, NULL);
-        const char *id = json_path_string(j, "Id");
-        if (!id)
-                return -1;
-        snprintf(path, sizeof(path), "/containers/%s/start", id);
-        buf_reset(&out);
-        return request(c, sock, "POST", path, NULL, &out) == 204 ? 0 : -1;
+        _cleanup_free_ char *id = engine_create_start(c, sock, body);
+        return id ? 0 : -1;
 }
 
 static void *engine_worker(void *arg)

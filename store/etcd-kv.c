@@ -62,6 +62,53 @@ static int kvs_append(struct store_kvs *out, size_t *cap, const json_t *obj)
         return 0;
 }
 
+/* One range call from key (base64) to end at revision (0: now) for at most
+ * *limit keys, appended to out: *limit is halved while etcd finds a page too
+ * big. *ret_rev is the revision read, *ret_more whether keys are left. */
+static int range_page(struct etcd_store *s, const char *prefix, const char *key, const char *end,
+                      int64_t revision, int64_t *limit, struct store_kvs *out, size_t *cap,
+                      int64_t *ret_rev, bool *ret_more, struct berth_error *err)
+{
+        for (;;) {
+                char rev_s[I64_STR_MAX], limit_s[I64_STR_MAX];
+                i64_format(revision, rev_s);
+                i64_format(*limit, limit_s);
+                _cleanup_json_ json_t *body =
+                    json_pack("{s:s, s:s, s:s, s:s}", "key", key, "range_end", end, "revision",
+                              rev_s, "limit", limit_s);
+                if (!body)
+                        return berth_error_set(err, -ENOMEM, "etcd: list %s: out of memory",
+                                               prefix);
+                struct etcd_call c = {
+                    .op = "list", .subject = prefix, .path = "/v3/kv/range", .idempotent = true};
+                _cleanup_json_ json_t *resp = NULL;
+                int r = etcd_call(s, &c, body, &resp, err);
+                if (r == -E2BIG && *limit > 1) {
+                        *limit /= 2; /* a page of large values: take fewer at a time */
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                int64_t rev = revision;
+                if (rev == 0 && etcd_header_revision(resp, &rev) < 0)
+                        return etcd_malformed(&c, err);
+                json_t *kvs = json_object_get(resp, "kvs");
+                if (kvs && !json_is_array(kvs))
+                        return etcd_malformed(&c, err);
+                for (size_t i = 0; i < json_array_size(kvs); i++) {
+                        r = kvs_append(out, cap, json_array_get(kvs, i));
+                        if (r == -ENOMEM)
+                                return berth_error_set(err, r, "etcd: list %s: out of memory",
+                                                       prefix);
+                        if (r < 0)
+                                return etcd_malformed(&c, err);
+                }
+                *ret_rev = rev;
+                *ret_more = etcd_json_bool(resp, "more") && json_array_size(kvs) > 0;
+                return 0;
+        }
+}
+
 static int etcd_list(struct store *base, const char *prefix, int64_t revision,
                      struct store_kvs *ret, struct berth_error *err)
 {
@@ -75,40 +122,12 @@ static int etcd_list(struct store *base, const char *prefix, int64_t revision,
         int64_t rev = revision;
         int64_t limit = ETCD_LIST_PAGE;
         for (;;) {
-                char rev_s[I64_STR_MAX], limit_s[I64_STR_MAX];
-                i64_format(rev, rev_s);
-                i64_format(limit, limit_s);
+                bool more = false;
                 /* Every page reads the revision of the first one. */
-                _cleanup_json_ json_t *body =
-                    json_pack("{s:s, s:s, s:s, s:s}", "key", key, "range_end", end, "revision",
-                              rev_s, "limit", limit_s);
-                if (!body)
-                        return berth_error_set(err, -ENOMEM, "etcd: list %s: out of memory",
-                                               prefix);
-                struct etcd_call c = {
-                    .op = "list", .subject = prefix, .path = "/v3/kv/range", .idempotent = true};
-                _cleanup_json_ json_t *resp = NULL;
-                int r = etcd_call(s, &c, body, &resp, err);
-                if (r == -E2BIG && limit > 1) {
-                        limit /= 2; /* a page of large values: take fewer at a time */
-                        continue;
-                }
+                int r = range_page(s, prefix, key, end, rev, &limit, &out, &cap, &rev, &more, err);
                 if (r < 0)
                         return r;
-                if (rev == 0 && etcd_header_revision(resp, &rev) < 0)
-                        return etcd_malformed(&c, err);
-                json_t *kvs = json_object_get(resp, "kvs");
-                if (kvs && !json_is_array(kvs))
-                        return etcd_malformed(&c, err);
-                for (size_t i = 0; i < json_array_size(kvs); i++) {
-                        r = kvs_append(&out, &cap, json_array_get(kvs, i));
-                        if (r == -ENOMEM)
-                                return berth_error_set(err, r, "etcd: list %s: out of memory",
-                                                       prefix);
-                        if (r < 0)
-                                return etcd_malformed(&c, err);
-                }
-                if (!etcd_json_bool(resp, "more") || json_array_size(kvs) == 0)
+                if (!more)
                         break;
                 /* The next page starts right after the last key: last key + "\0". */
                 const char *last = out.items[out.n - 1].key;
@@ -144,45 +163,13 @@ static int etcd_list_page(struct store *base, const char *prefix, const char *af
         }
         _cleanup_(store_kvs_release) struct store_kvs out = {0};
         size_t cap = 0;
-        int64_t n = (int64_t)limit;
-        for (;;) {
-                char rev_s[I64_STR_MAX], limit_s[I64_STR_MAX];
-                i64_format(revision, rev_s);
-                i64_format(n, limit_s);
-                _cleanup_json_ json_t *body =
-                    json_pack("{s:s, s:s, s:s, s:s}", "key", key, "range_end", end, "revision",
-                              rev_s, "limit", limit_s);
-                if (!body)
-                        return berth_error_set(err, -ENOMEM, "etcd: list %s: out of memory",
-                                               prefix);
-                struct etcd_call c = {
-                    .op = "list", .subject = prefix, .path = "/v3/kv/range", .idempotent = true};
-                _cleanup_json_ json_t *resp = NULL;
-                int r = etcd_call(s, &c, body, &resp, err);
-                if (r == -E2BIG && n > 1) {
-                        n /= 2; /* a page of large values: a shorter page */
-                        continue;
-                }
-                if (r < 0)
-                        return r;
-                int64_t rev = revision;
-                if (rev == 0 && etcd_header_revision(resp, &rev) < 0)
-                        return etcd_malformed(&c, err);
-                json_t *kvs = json_object_get(resp, "kvs");
-                if (kvs && !json_is_array(kvs))
-                        return etcd_malformed(&c, err);
-                for (size_t i = 0; i < json_array_size(kvs); i++) {
-                        r = kvs_append(&out, &cap, json_array_get(kvs, i));
-                        if (r == -ENOMEM)
-                                return berth_error_set(err, r, "etcd: list %s: out of memory",
-                                                       prefix);
-                        if (r < 0)
-                                return etcd_malformed(&c, err);
-                }
-                out.revision = rev;
-                *ret_more = etcd_json_bool(resp, "more") && out.n > 0;
-                break;
-        }
+        int64_t n = (int64_t)limit, rev = 0;
+        bool more = false;
+        int r = range_page(s, prefix, key, end, revision, &n, &out, &cap, &rev, &more, err);
+        if (r < 0)
+                return r;
+        out.revision = rev;
+        *ret_more = more;
         *ret = out;
         out = (struct store_kvs){0};
         return 0;

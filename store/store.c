@@ -163,6 +163,19 @@ int store_get(struct store *s, const char *key, struct store_kv *ret, struct ber
         return 0;
 }
 
+/* Inflates every value of a list of prefix (stored compressed). */
+static int kvs_inflate(struct store_kvs *kvs, const char *prefix, struct berth_error *err)
+{
+        for (size_t i = 0; i < kvs->n; i++) {
+                int r = store_kv_inflate(&kvs->items[i], NULL, err);
+                if (r < 0) {
+                        berth_error_prefix(err, "store: list %s", prefix);
+                        return r;
+                }
+        }
+        return 0;
+}
+
 int store_list(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
                struct berth_error *err)
 {
@@ -176,13 +189,9 @@ int store_list(struct store *s, const char *prefix, int64_t revision, struct sto
         r = counted("list", start, s->ops->list(s, prefix, revision, &kvs, err));
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < kvs.n; i++) {
-                r = store_kv_inflate(&kvs.items[i], NULL, err);
-                if (r < 0) {
-                        berth_error_prefix(err, "store: list %s", prefix);
-                        return r;
-                }
-        }
+        r = kvs_inflate(&kvs, prefix, err);
+        if (r < 0)
+                return r;
         *ret = kvs;
         kvs = (struct store_kvs){0};
         return 0;
@@ -212,13 +221,9 @@ int store_list_page(struct store *s, const char *prefix, const char *after, int6
                     s->ops->list_page(s, prefix, after, revision, limit, &kvs, &more, err));
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < kvs.n; i++) {
-                r = store_kv_inflate(&kvs.items[i], NULL, err);
-                if (r < 0) {
-                        berth_error_prefix(err, "store: list %s", prefix);
-                        return r;
-                }
-        }
+        r = kvs_inflate(&kvs, prefix, err);
+        if (r < 0)
+                return r;
         *ret = kvs;
         *ret_more = more && kvs.n > 0;
         kvs = (struct store_kvs){0};
