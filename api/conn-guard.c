@@ -47,11 +47,12 @@ struct api_conn {
         struct api_server *s;
         struct bufferevent *bev;
         struct evbuffer_cb_entry *input_cb;
-        struct event *timer; /* attach, then the head's deadline */
-        int fd;              /* -1 until attached */
-        bool attached;       /* evhttp's close callback is ours */
-        bool attach_pending; /* attach_later has not run: it holds a bev reference */
-        bool closed;         /* evhttp's close callback ran */
+        struct event *attach_ev; /* the turn of the loop after the accept */
+        struct event *timer;     /* the head's deadline, or the close after a 431 */
+        int fd;                  /* -1 until attached */
+        bool attached;           /* evhttp's close callback is ours */
+        bool attach_pending;     /* attach_later has not run: it holds a bev reference */
+        bool closed;             /* evhttp's close callback ran */
         enum conn_phase phase;
         bool after_newline; /* the last head byte (CRs aside) ended a line */
         size_t head_bytes;
@@ -117,6 +118,8 @@ static void conn_unlink_free(struct api_conn *c)
                 s->conns_list = c->next;
         if (c->next)
                 c->next->prev = c->prev;
+        if (c->attach_ev)
+                event_free(c->attach_ev);
         event_free(c->timer);
         free(c);
 }
@@ -159,15 +162,17 @@ static bool attach(struct api_conn *c)
         return true;
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg);
-
 /* The turn of the loop after the accept: a connection that never sends a
  * byte gets attached too (or, when evhttp dropped it already, freed), and its
- * first head's deadline runs from here. */
-static void attach_later(struct api_conn *c)
+ * first head's deadline runs from here (unless a byte came first). */
+static void attach_later(evutil_socket_t fd, short what, void *arg)
 {
+        (void)fd, (void)what;
+        struct api_conn *c = arg;
         struct bufferevent *bev = c->bev;
 
+        event_free(c->attach_ev);
+        c->attach_ev = NULL;
         c->attach_pending = false;
         if (c->closed) {
                 conn_unlink_free(c);
@@ -188,10 +193,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         (void)fd, (void)what;
         struct api_conn *c = arg;
 
-        if (c->attach_pending) {
-                attach_later(c);
-                return;
-        }
         if (c->phase == CONN_HEAD)
                 log_info("api: closed a connection whose request head took over %" PRId64 " ms",
                          c->s->header_timeout_ms);
@@ -306,9 +307,15 @@ struct bufferevent *api_conn_guard(struct api_server *s, struct bufferevent *bev
                 return bev; /* unguarded: evhttp's idle timeout and limits still apply */
         *c = (struct api_conn){.s = s, .bev = bev, .fd = -1, .phase = CONN_IDLE};
         c->timer = evtimer_new(s->base, on_timer, c);
-        c->input_cb = c->timer ? evbuffer_add_cb(bufferevent_get_input(bev), on_input, c) : NULL;
+        c->attach_ev = evtimer_new(s->base, attach_later, c);
+        c->input_cb = c->timer && c->attach_ev
+                          ? evbuffer_add_cb(bufferevent_get_input(bev), on_input, c)
+                          : NULL;
         if (!c->input_cb) {
-                event_free(c->timer);
+                if (c->attach_ev)
+                        event_free(c->attach_ev);
+                if (c->timer)
+                        event_free(c->timer);
                 free(c);
                 return bev;
         }
@@ -318,7 +325,8 @@ struct bufferevent *api_conn_guard(struct api_server *s, struct bufferevent *bev
         s->conns_list = c;
         bufferevent_incref(bev);
         c->attach_pending = true;
-        arm(c, 0);
+        struct timeval now = {0, 0};
+        evtimer_add(c->attach_ev, &now);
         return bev;
 }
 

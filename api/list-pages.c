@@ -8,12 +8,16 @@
  * carries R and the last key returned (continue.c). A token whose R was
  * compacted away is 410 Gone: the client relists.
  *
- * Pages come from the store, not the cache (the cache holds the present
- * only), and a store read may take a network round trip: the loop checks
- * the request (selectors, RBAC, token) and a writer thread reads the page
- * (writes.c), so the loop never blocks. Selectors and RBAC apply to what was
- * read: a page reads up to API_LIST_SCAN_MAX keys to fill limit items, and
- * may end with fewer (even none) and a continue token.
+ * A page is served from the object cache's bytes when the cache is at the
+ * snapshot: always for a first page, and for a later one while nothing under
+ * the cache's prefix changed since (then a paged `berth get` never waits for
+ * the store, also while the store does not answer). Otherwise it comes from
+ * the store (the cache holds the present only), where a read may take a
+ * network round trip: the loop checks the request (selectors, RBAC, token)
+ * and a writer thread reads the page (writes.c), so the loop never blocks.
+ * Selectors and RBAC apply to what was read: a store page reads up to
+ * API_LIST_SCAN_MAX keys to fill limit items, and may end with fewer (even
+ * none) and a continue token.
  */
 #include "api-internal.h"
 
@@ -68,6 +72,91 @@ int api_list_paged(const struct api_route *r, size_t *ret_limit, struct api_erro
         return 1;
 }
 
+/* The continue token of a page that ended at key (absolute), in *ret. */
+static int page_token(const struct api_list_page *p, const char *key, char **ret,
+                      struct api_error *err)
+{
+        struct api_continue c = {.revision = p->revision};
+        memcpy(c.list, p->list_id, sizeof(c.list));
+        (void)str_copy(c.key, sizeof(c.key), key + strlen(p->prefix));
+        int r = api_continue_encode(&c, ret);
+        if (r < 0)
+                return api_error_set(err, 500, "cannot make a continue token: %s", strerror(-r));
+        return 0;
+}
+
+/* The key of a cached object of p's kind (caller frees). */
+static char *blob_key(struct api_server *s, const struct api_list_page *p,
+                      const struct object_blob *b)
+{
+        return object_key(s->prefix, p->kind->resource, p->kind->namespaced ? b->ns : NULL,
+                          b->name);
+}
+
+/* Answers the page from the object cache when it is at p's snapshot (see
+ * the top): true when it answered (or failed: err set), false when the
+ * store must be read. Loop thread. */
+static bool page_from_cache(struct api_server *s, struct evhttp_request *req,
+                            struct api_list_page *p, struct api_error *err)
+{
+        const struct object_blob **v = NULL;
+        size_t n = 0;
+        int64_t rev = 0;
+        if (object_cache_list_blobs(s->objects, p->prefix, &v, &n, &rev) < 0) {
+                api_error_set(err, 500, "out of memory");
+                return true;
+        }
+        if (rev <= 0 || (!p->first && rev != p->revision)) {
+                object_blobs_release(v, n);
+                return false;
+        }
+        p->revision = rev;
+        size_t kept = 0, start = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (api_blob_matches(&p->labels, &p->fields, v[i]))
+                        v[kept++] = v[i];
+                else
+                        object_blob_unref(v[i]);
+        }
+        n = kept;
+        bool ok = api_authz_filter_blobs(s, &p->rbac, v, &n) == 0;
+        /* The first object after the previous page's last key (key order). */
+        while (ok && p->after && start < n) {
+                _cleanup_free_ char *key = blob_key(s, p, v[start]);
+                ok = key != NULL;
+                if (!ok || strcmp(key, p->after) > 0)
+                        break;
+                start++;
+        }
+        size_t end = start + p->limit < n ? start + p->limit : n;
+        _cleanup_free_ char *token = NULL, *last = NULL;
+        if (ok && end < n) {
+                last = blob_key(s, p, v[end - 1]);
+                ok = last && page_token(p, last, &token, err) == 0;
+        }
+        _cleanup_buf_ struct buf body;
+        buf_init(&body, (size_t)1 << 30); /* a page holds at most API_LIST_LIMIT_MAX objects */
+        ok = ok &&
+             buf_printf(&body,
+                        "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{"
+                        "\"resourceVersion\":\"%" PRId64 "\"%s%s%s},\"items\":[",
+                        p->kind->kind, MANIFEST_API_VERSION, rev, token ? ",\"continue\":\"" : "",
+                        token ? token : "", token ? "\"" : "") >= 0;
+        for (size_t i = start; ok && i < end; i++)
+                ok = (i == start || buf_append(&body, ",", 1) >= 0) &&
+                     api_blob_append(&body, v[i]) >= 0;
+        ok = ok && buf_append(&body, "]}\n", 3) >= 0;
+        object_blobs_release(v, n);
+        if (!ok) {
+                if (!err->code)
+                        api_error_set(err, 500, "out of memory");
+                return true;
+        }
+        api_set_etag(req, rev);
+        api_send_body(s, req, 200, "application/json", body.data, body.len);
+        return true;
+}
+
 void api_list_page_start(struct api_server *s, struct evhttp_request *req,
                          const struct api_route *r, const struct api_identity *id,
                          const struct api_request_info *ri, size_t limit, struct api_error *err)
@@ -104,6 +193,8 @@ void api_list_page_start(struct api_server *s, struct evhttp_request *req,
                 p->first = true;
                 p->revision = object_cache_revision(s->objects); /* 0 until synced: now */
         }
+        if (page_from_cache(s, req, p, err))
+                return;
         api_read_submit(s, req, TAKE_PTR(p), ri);
 }
 
@@ -191,14 +282,10 @@ int api_list_page_run(struct api_server *s, struct api_list_page *p, json_t **re
         if (!kind || !md)
                 return api_error_set(err, 500, "out of memory");
         if (more && last) {
-                struct api_continue c = {.revision = p->revision};
-                memcpy(c.list, p->list_id, sizeof(c.list));
-                (void)str_copy(c.key, sizeof(c.key), last + strlen(p->prefix));
                 _cleanup_free_ char *token = NULL;
-                int r = api_continue_encode(&c, &token);
+                int r = page_token(p, last, &token, err);
                 if (r < 0)
-                        return api_error_set(err, 500, "cannot make a continue token: %s",
-                                             strerror(-r));
+                        return r;
                 if (json_object_set_new(md, "continue", json_string(token)) < 0)
                         return api_error_set(err, 500, "out of memory");
         }
