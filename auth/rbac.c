@@ -335,7 +335,7 @@ static int add_role(struct rbac *r, const json_t *object, const char *kind, bool
 {
         _cleanup_(role_spec_release) struct role_spec spec = {0};
         _cleanup_(role_freep) struct role *role = NULL;
-        const char *ns, *name;
+        const char *ns = "", *name = ""; /* set by object_names */
         int k;
 
         k = object_names(object, kind, !cluster, &ns, &name, err);
@@ -395,7 +395,7 @@ static int add_binding(struct rbac *r, const json_t *object, const char *kind, b
 {
         struct rolebinding_spec spec;
         _cleanup_(binding_freep) struct binding *b = NULL;
-        const char *ns, *name;
+        const char *ns = "", *name = ""; /* set by object_names */
         size_t index;
         int k;
 
