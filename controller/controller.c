@@ -440,46 +440,51 @@ static size_t rebuild_runqueue(struct controller *c)
                 if (streq(all[k].kind, "Task") && container_holds_slot(all[k].state))
                         (void)runqueue_hold(q, all[k].ns, all[k].owner);
 
+        /* On the summaries: only Pending Tasks are parsed (finished ones,
+         * most of a large store, never are). */
         _cleanup_free_ char *tasks = str_printf("%s%s/", c->prefix, kind_by_name("Task")->resource);
-        _cleanup_json_ json_t *list = tasks ? object_cache_list(c->objects, tasks, NULL) : NULL;
-        json_array_foreach(list, i, obj)
-        {
-                const char *ns = json_path_string(obj, "metadata.namespace");
-                const char *name = json_path_string(obj, "metadata.name");
-                const char *phase = json_path_string(obj, "status.phase");
-                const json_t *conds = json_path(obj, "status.conditions");
+        const struct object_blob **v = NULL;
+        size_t nv = 0;
+        if (tasks && object_cache_list_blobs(c->objects, tasks, &v, &nv, NULL) < 0)
+                nv = 0;
+        for (size_t b = 0; b < nv; b++) {
+                if (!*v[b]->ns || !*v[b]->name)
+                        continue;
+                if (streq(v[b]->phase, "Running")) {
+                        (void)runqueue_hold(q, v[b]->ns, v[b]->name);
+                        continue;
+                }
+                if (!streq(v[b]->phase, "Pending"))
+                        continue;
+                _cleanup_json_ json_t *task = object_blob_parse(v[b]);
+                const json_t *conds = json_path(task, "status.conditions");
                 size_t k;
                 const json_t *cond;
                 bool queued = false;
 
-                if (!ns || !name)
-                        continue;
-                if (streq(phase, "Running")) {
-                        (void)runqueue_hold(q, ns, name);
-                        continue;
-                }
                 json_array_foreach(conds, k, cond)
                 {
                         queued = queued || (streq(json_path_string(cond, "type"), "Queued") &&
                                             streq(json_path_string(cond, "status"), "True"));
                 }
-                if (!queued || !streq(phase, "Pending"))
+                if (!queued)
                         continue;
                 struct task_spec spec;
                 int64_t priority = 0;
-                if (task_spec_decode(obj, &spec, NULL) == 0) {
+                if (task_spec_decode(task, &spec, NULL) == 0) {
                         priority = spec.priority;
                         task_spec_release(&spec);
                 }
                 const struct runqueue_entry e = {
-                    .ns = ns,
-                    .name = name,
-                    .uid = json_path_string(obj, "metadata.uid"),
+                    .ns = v[b]->ns,
+                    .name = v[b]->name,
+                    .uid = v[b]->uid,
                     .priority = priority,
-                    .created_ms = created_ms(obj),
+                    .created_ms = created_ms(task),
                 };
                 (void)runqueue_enqueue(q, &e);
         }
+        object_blobs_release(v, nv);
 
         _cleanup_free_ char *queues =
             str_printf("%s%s/", c->prefix, kind_by_name("Queue")->resource);
