@@ -37,6 +37,7 @@
 #include <event2/bufferevent.h>
 
 enum conn_phase {
+        CONN_NEW,      /* accepted, no byte yet: the first head's deadline runs from the attach */
         CONN_IDLE,     /* between requests: the next byte starts a head */
         CONN_HEAD,     /* reading a head; the timer is its deadline */
         CONN_BODY,     /* head complete: evhttp reads the body and answers */
@@ -181,7 +182,9 @@ static void attach_later(evutil_socket_t fd, short what, void *arg)
                  * ran out): nothing else will free c. */
                 evbuffer_remove_cb_entry(bufferevent_get_input(bev), c->input_cb);
                 conn_unlink_free(c);
-        } else if (c->phase == CONN_IDLE) {
+        } else if (c->phase == CONN_NEW) {
+                /* Not when a request came first: an answered one left it
+                 * IDLE, and a stream (a watch) may now run for hours. */
                 c->phase = CONN_HEAD;
                 arm(c, c->s->header_timeout_ms);
         }
@@ -274,7 +277,7 @@ static void on_input(struct evbuffer *input, const struct evbuffer_cb_info *info
         }
         if (c->phase == CONN_BODY)
                 return;
-        if (c->phase == CONN_IDLE) {
+        if (c->phase == CONN_NEW || c->phase == CONN_IDLE) {
                 c->phase = CONN_HEAD;
                 c->head_bytes = 0;
                 c->after_newline = false;
@@ -305,7 +308,7 @@ struct bufferevent *api_conn_guard(struct api_server *s, struct bufferevent *bev
         struct api_conn *c = calloc(1, sizeof(*c));
         if (!c)
                 return bev; /* unguarded: evhttp's idle timeout and limits still apply */
-        *c = (struct api_conn){.s = s, .bev = bev, .fd = -1, .phase = CONN_IDLE};
+        *c = (struct api_conn){.s = s, .bev = bev, .fd = -1, .phase = CONN_NEW};
         c->timer = evtimer_new(s->base, on_timer, c);
         c->attach_ev = evtimer_new(s->base, attach_later, c);
         c->input_cb = c->timer && c->attach_ev

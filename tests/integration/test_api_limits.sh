@@ -126,6 +126,32 @@ for part in (b"GET /healthz HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"):
 sys.exit(0 if s.recv(100).startswith(b"HTTP/1.1 200") else 1)
 PY
 grep -q "request head took over 6000 ms" "$T/berthd.log" || fail "no log line for the slowloris"
+# The deadline is the head's only: a watch outlives it, also when its whole
+# request was already waiting at the accept (read before the guard's attach:
+# berthd is stopped while the clients connect and send).
+sleep 1 # the rate limit's bucket refills
+kill -STOP "$BERTHD_PID"
+python3 - "$SOCK" 9 >"$T/watch-outlives.out" 2>&1 <<'PY' &
+import select, socket, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+socks = []
+for _ in range(3):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(b"GET /apis/berth/v1/namespaces/default/tasks?watch=true HTTP/1.1\r\nHost: x\r\n\r\n")
+    socks.append(s)
+end = time.time() + seconds
+while time.time() < end:
+    ready, _, _ = select.select(socks, [], [], max(0, end - time.time()))
+    for s in ready:
+        if not s.recv(65536):
+            sys.exit(f"a watch was closed after {seconds - (end - time.time()):.1f} s")
+print("3 watches open after", seconds, "s")
+PY
+watchers=$!
+sleep 0.5
+kill -CONT "$BERTHD_PID"
+wait "$watchers" || fail "the header timeout cut a watch: $(cat "$T/watch-outlives.out")"
 
 # ---- a head over 64 KiB: 431 with a Status body, and the connection closes -----------
 python3 - "$SOCK" >"$T/431.out" <<'PY' || fail "431: $(cat "$T/431.out")"
