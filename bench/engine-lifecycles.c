@@ -4,8 +4,9 @@
  * engine, what the engine and HTTP cost without a controller).
  *
  * Each lifecycle makes the calls berthd makes for a Task of `true` (on
- * kept-alive connections, with a create body shaped like berthd's): inspect
- * the image, create the container (named, labelled), start it, inspect it;
+ * kept-alive connections, with a create body shaped like berthd's): create
+ * the container (named, labelled), start it, inspect it (the image is
+ * inspected once per thread: berthd remembers it);
  * one still running is waited for (POST /wait), as berthd waits for its die
  * event. Containers are left in place, as berthd leaves a finished Task's.
  *
@@ -67,7 +68,7 @@ static long request(CURL *c, const char *sock, const char *method, const char *p
         return status;
 }
 
-static int lifecycle(struct run *r, CURL *c, int i, struct buf *out)
+static int lifecycle(struct run *r, CURL *c, int i, bool inspect_image, struct buf *out)
 {
         char path[512], body[2048];
         _cleanup_free_ char *image = curl_easy_escape(NULL, r->image, 0);
@@ -75,9 +76,11 @@ static int lifecycle(struct run *r, CURL *c, int i, struct buf *out)
 
         if (!image || !eq)
                 return -1;
-        snprintf(path, sizeof(path), "/images/%s/json", image);
-        if (request(c, r->socket, "GET", path, NULL, out) != 200)
-                return -1;
+        if (inspect_image) {
+                snprintf(path, sizeof(path), "/images/%s/json", image);
+                if (request(c, r->socket, "GET", path, NULL, out) != 200)
+                        return -1;
+        }
         /* The labels berthd puts on a Task's container, and its HostConfig. */
         snprintf(body, sizeof(body),
                  "{\"Image\":\"%s\",\"Entrypoint\":[\"true\"],\"Labels\":{\"%.*s\":\"%s\","
@@ -116,6 +119,7 @@ static void *worker(void *arg)
         struct run *r = arg;
         _cleanup_buf_ struct buf out;
         CURL *c = curl_easy_init();
+        bool first = true;
         int i;
 
         buf_init(&out, 1 << 20);
@@ -124,8 +128,10 @@ static void *worker(void *arg)
                 return NULL;
         }
         while ((i = atomic_fetch_add(&r->next, 1)) < r->n)
-                if (lifecycle(r, c, i, &out) < 0)
+                if (lifecycle(r, c, i, first, &out) < 0)
                         atomic_fetch_add(&r->failures, 1);
+                else
+                        first = false;
         curl_easy_cleanup(c);
         return NULL;
 }

@@ -1,5 +1,6 @@
 /* docker: container lifecycle calls and images. */
 #include "docker-internal.h"
+#include "image-memory.h"
 
 #define DOCKER_CONTEXT_MAX 512
 
@@ -374,7 +375,20 @@ int docker_image_inspect(struct docker *d, const char *image, struct berth_error
         path = e ? str_printf("/images/%s/json", e) : NULL;
         if (!path)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        return simple_call(d, "GET", path, NULL, NULL, ctx, err);
+        int r = simple_call(d, "GET", path, NULL, NULL, ctx, err);
+        if (r == 0)
+                image_memory_add(docker_engine_images(d), image);
+        return r;
+}
+
+bool docker_image_known(struct docker *d, const char *image)
+{
+        return image_memory_has(docker_engine_images(d), image);
+}
+
+void docker_image_forget(struct docker *d, const char *image)
+{
+        image_memory_forget(docker_engine_images(d), image);
 }
 
 int docker_image_user(struct docker *d, const char *image, char **ret_user, struct berth_error *err)
@@ -468,5 +482,6 @@ int docker_image_pull(struct docker *d, const char *image, struct berth_error *e
                 pull_line(lines.partial.data, lines.partial.len, &st);
         if (st.error[0])
                 return berth_error_set(err, -EIO, "%s: %s", ctx, st.error);
+        image_memory_add(docker_engine_images(d), image);
         return 0;
 }

@@ -18,6 +18,7 @@
 
 #include "docker-internal.h"
 #include "inflight-limit.h"
+#include "image-memory.h"
 #include "metrics.h"
 
 struct watcher {
@@ -53,6 +54,8 @@ struct docker_engine {
 
         pthread_mutex_t watch_mu;
         struct watcher watchers[DOCKER_ENGINE_WATCHERS];
+
+        struct image_memory *images; /* its own lock */
 };
 
 const char *docker_engine_state_to_string(enum docker_engine_state s)
@@ -400,6 +403,7 @@ static void engine_free(struct docker_engine *e)
                 pthread_join(e->thread, NULL);
         }
         docker_free(e->probe);
+        image_memory_free(e->images);
         pthread_cond_destroy(&e->slots);
         pthread_cond_destroy(&e->wake);
         pthread_mutex_destroy(&e->mu);
@@ -427,7 +431,8 @@ struct docker_engine *docker_engine_new(const char *url)
         e->saved_limit = DOCKER_INFLIGHT_INITIAL;
         inflight_limit_init(&e->limit, DOCKER_INFLIGHT_INITIAL, 1, DOCKER_INFLIGHT_MAX);
         e->url = strdup(url);
-        if (!e->url || docker_alloc(url, &e->probe, NULL) < 0 ||
+        e->images = image_memory_new();
+        if (!e->url || !e->images || docker_alloc(url, &e->probe, NULL) < 0 ||
             pthread_create(&e->thread, NULL, engine_thread, e) != 0) {
                 engine_free(e);
                 return NULL;
@@ -455,6 +460,11 @@ void docker_engine_unref(struct docker_engine *e)
         pthread_mutex_unlock(&e->mu);
         if (last)
                 engine_free(e);
+}
+
+struct image_memory *docker_engine_images(struct docker *d)
+{
+        return d && d->engine ? d->engine->images : NULL;
 }
 
 int docker_engine_watch(struct docker *d, docker_engine_fn fn, void *userdata)

@@ -94,6 +94,9 @@ void docker_engine_set_timing(struct docker *d, int64_t suspect_ms, int64_t stal
                               long ping_timeout_ms, int64_t probe_ms);
 /* Wakes d's wait for a slot (docker_interrupt). */
 void docker_engine_interrupt(struct docker *d);
+/* The images the engine was seen to hold (image-memory.h); NULL for a bare
+ * client. */
+struct image_memory *docker_engine_images(struct docker *d);
 
 /* Whether an HTTP status is a success (2xx). */
 static inline bool docker_status_ok(long status)

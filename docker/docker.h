@@ -177,15 +177,23 @@ int docker_container_list(struct docker *d, const char *label_filter, struct doc
 
 /* ---- images ----------------------------------------------------------- */
 
-/* 0 if present locally, -ENOENT if not. */
+/* 0 if present locally, -ENOENT if not. Present images are remembered
+ * (docker_image_known). */
 int docker_image_inspect(struct docker *d, const char *image, struct berth_error *err);
+/* Whether an inspect or a pull by any clone of d found image present: a
+ * hint that lets a create skip the inspect. It can be stale (the image was
+ * removed since): a create that fails with 404 forgets it, then inspects.
+ * False for a bare client. */
+bool docker_image_known(struct docker *d, const char *image);
+void docker_image_forget(struct docker *d, const char *image);
 /* The user a container of image runs as unless told otherwise: its
  * Config.User, "" when it sets none (root). *ret_user is the caller's to
  * free. -ENOENT if the image is not present locally. */
 int docker_image_user(struct docker *d, const char *image, char **ret_user,
                       struct berth_error *err);
 /* POST /images/create; errors inside the 200 progress stream become -EIO with
- * the stream's message; offline failures keep the daemon's message. */
+ * the stream's message; offline failures keep the daemon's message. A
+ * pulled image is remembered (docker_image_known). */
 int docker_image_pull(struct docker *d, const char *image, struct berth_error *err);
 
 /* ---- logs ------------------------------------------------------------- */

@@ -37,6 +37,7 @@ struct task_run {
         /* learned by acting, for the planner */
         bool image_checked;
         bool image_present;
+        bool image_remembered; /* image_present from docker_image_known, not asked */
         bool has_image_error;
         bool has_create_error;
         const char *create_error_reason; /* static; NULL: ContainerCreateFailed */
@@ -125,6 +126,10 @@ static int task_prepare(struct object_run *o, struct berth_error *err)
 
         run->spec_valid = r == 0;
         run->executor = task_executor_for(run->spec_valid ? run->spec.executor : NULL);
+        /* An image an earlier Task found present needs no inspect before the
+         * create; if it has gone since, the create says so (image_gone). */
+        if (run->spec_valid && docker_image_known(o->ctx->docker, run->spec.image))
+                run->image_checked = run->image_present = run->image_remembered = true;
         return object_run_spec_decoded(o, r, err);
 }
 
@@ -393,6 +398,21 @@ static int create_failed(struct task_run *run, int r, const struct berth_error *
         return r;
 }
 
+/* The engine says the image is not there (404). When only remembered,
+ * forget it and plan again: the planner inspects, then pulls as the policy
+ * says. When asked this reconcile, it is the Task's image error. */
+static int image_gone(struct task_run *run, const struct berth_error *e)
+{
+        if (run->image_remembered) {
+                docker_image_forget(run->o.ctx->docker, run->spec.image);
+                run->image_checked = run->image_present = run->image_remembered = false;
+                return ACT_REPLAN;
+        }
+        (void)str_copy(run->image_error, sizeof(run->image_error), e->message);
+        run->has_image_error = true;
+        return ACT_REPLAN;
+}
+
 static int upsert_inspected(struct task_run *run, const struct docker_container *dc,
                             struct berth_error *err)
 {
@@ -523,11 +543,8 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
                 run->has_create_error = true;
                 return ACT_REPLAN;
         }
-        if (r == -ENOENT) {
-                (void)str_copy(run->image_error, sizeof(run->image_error), e.message);
-                run->has_image_error = true;
-                return ACT_REPLAN;
-        }
+        if (r == -ENOENT)
+                return image_gone(run, &e);
         if (r < 0) {
                 error_copy(err, &e);
                 return r;
@@ -547,11 +564,8 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
                                  cname, attempt);
                 return ACT_PROGRESS;
         }
-        if (r == -ENOENT) {
-                (void)str_copy(run->image_error, sizeof(run->image_error), e.message);
-                run->has_image_error = true;
-                return ACT_REPLAN;
-        }
+        if (r == -ENOENT)
+                return image_gone(run, &e);
         if (r < 0)
                 return create_failed(run, r, &e, err);
 
