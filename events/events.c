@@ -512,6 +512,104 @@ static void write_one(struct events_recorder *rec, struct event_item *it)
         }
 }
 
+/* ---- writing many Events at once ---------------------------------------- */
+
+/* A record made ready for a batch: its key, the Event and what it makes of
+ * the index slot. */
+struct prepared {
+        char ns[64], name[64];
+        char *key;
+        json_t *ev;
+        char *data;
+        struct event_state next; /* what it writes (but its revision) */
+        bool stored;             /* the compare: an Event at stored_rev, or none */
+        int64_t stored_rev;
+};
+
+static void prepared_release(struct prepared *p)
+{
+        free(p->key);
+        json_decref(p->ev);
+        free(p->data);
+        *p = (struct prepared){0};
+}
+
+/* Prepares a record against the index, as write_item's first try does. */
+static int prepare(struct events_recorder *rec, const struct event_item *it, struct prepared *p)
+{
+        const struct event_object involved = {it->kind, it->ns, it->name, it->uid};
+        struct event_state st = {0};
+
+        *p = (struct prepared){0};
+        (void)str_copy(p->ns, sizeof(p->ns), it->ns[0] ? it->ns : "default");
+        events_name(&involved, it->type, it->reason, it->message, p->name);
+        struct index_slot *slot = slot_of(rec, p->ns, p->name);
+        if (slot->used && streq(slot->ns, p->ns) && streq(slot->name, p->name))
+                st = slot->st;
+        p->key = object_key(rec->prefix, "events", p->ns, p->name);
+        p->ev = p->key ? event_json(rec, it, p->ns, p->name, &st, &p->next) : NULL;
+        p->data = p->ev ? json_dumps(p->ev, JSON_COMPACT) : NULL;
+        p->stored = st.exists;
+        p->stored_rev = st.rev;
+        return p->data ? 0 : -ENOMEM;
+}
+
+/* Writes items[0..) in one store transaction: as many as fit, up to the
+ * first whose Event another of the batch writes too (a repeat counts on
+ * what the one before it wrote). Returns how many were written, 0 when the
+ * transaction failed (a compare lost, a lease gone, fenced off): the caller
+ * then writes them one by one, which copes with each of those. */
+static size_t write_batch(struct events_recorder *rec, struct event_item **items, size_t n)
+{
+        char fence_key[STORE_KEY_MAX + 1];
+        struct store_guard guard;
+        const struct store_guard *fence;
+        struct prepared p[EVENTS_WRITE_BATCH];
+        struct store_op ops[EVENTS_WRITE_BATCH];
+        int64_t revs[EVENTS_WRITE_BATCH];
+        size_t k = 0, n_prepared = 0;
+
+        fence_copy(rec, fence_key, &guard, &fence);
+        int64_t lease = batch_lease(rec, false);
+        for (; k < n && k < EVENTS_WRITE_BATCH; k++) {
+                n_prepared++;
+                if (prepare(rec, items[k], &p[k]) < 0)
+                        break;
+                bool twice = false;
+                for (size_t j = 0; j < k && !twice; j++)
+                        twice = streq(p[j].key, p[k].key);
+                if (twice)
+                        break;
+                ops[k] = (struct store_op){
+                    .type = STORE_OP_PUT,
+                    .key = p[k].key,
+                    .value = p[k].data,
+                    .value_len = strlen(p[k].data),
+                    .expected_mod_revision = p[k].stored ? p[k].stored_rev : STORE_MUST_NOT_EXIST,
+                    .lease = lease,
+                };
+        }
+        if (k > 0)
+                k = store_txn_fit(rec->store, ops, k, fence != NULL);
+        struct berth_error err = {0};
+        if (k < 2 || store_txn(rec->store, ops, k, fence, revs, NULL, &err) < 0)
+                k = 0;
+        for (size_t i = 0; i < k; i++) {
+                struct index_slot *slot = slot_of(rec, p[i].ns, p[i].name);
+                struct event_state next = p[i].next;
+                next.exists = true;
+                next.rev = revs[i];
+                *slot = (struct index_slot){.used = true, .st = next};
+                (void)str_copy(slot->ns, sizeof(slot->ns), p[i].ns);
+                (void)str_copy(slot->name, sizeof(slot->name), p[i].name);
+                atomic_fetch_add(&rec->written, 1);
+                notify(rec, p[i].ev);
+        }
+        for (size_t i = 0; i < n_prepared; i++)
+                prepared_release(&p[i]);
+        return k;
+}
+
 static void *writer_main(void *userdata)
 {
         struct events_recorder *rec = userdata;
@@ -539,16 +637,30 @@ static void *writer_main(void *userdata)
                         }
                         continue;
                 }
-                struct event_item *it = rec->ring[rec->head];
-                rec->ring[rec->head] = NULL;
-                rec->head = (rec->head + 1) % rec->queue_max;
-                rec->n--;
+                /* What is queued, up to a batch: a burst (a thousand Tasks
+                 * starting) goes out in a few transactions. */
+                struct event_item *items[EVENTS_WRITE_BATCH];
+                size_t k = 0;
+                for (; k < EVENTS_WRITE_BATCH && rec->n > 0; k++) {
+                        items[k] = rec->ring[rec->head];
+                        rec->ring[rec->head] = NULL;
+                        rec->head = (rec->head + 1) % rec->queue_max;
+                        rec->n--;
+                }
                 atomic_store(&rec->queued, rec->n);
                 rec->busy = true;
                 pthread_mutex_unlock(&rec->lock);
 
-                write_one(rec, it);
-                free(it);
+                for (size_t done = 0; done < k;) {
+                        size_t w = k - done > 1 ? write_batch(rec, items + done, k - done) : 0;
+                        if (w == 0) {
+                                write_one(rec, items[done]);
+                                w = 1;
+                        }
+                        done += w;
+                }
+                for (size_t i = 0; i < k; i++)
+                        free(items[i]);
 
                 pthread_mutex_lock(&rec->lock);
                 rec->busy = false;

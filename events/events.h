@@ -7,7 +7,9 @@
  * EVENTS_QUEUE_DEFAULT); when the queue is full the event is dropped and
  * counted (events_stats). A thread of the recorder's own drains the queue
  * into the store, one Event object per key
- * "<prefix>events/<namespace>/<name>":
+ * "<prefix>events/<namespace>/<name>", up to EVENTS_WRITE_BATCH queued
+ * records in one store transaction (store_txn; a batch that fails, a lost
+ * compare say, is written again one record at a time):
  *
  * - Aggregation. A repeat — same involved object (uid), type, reason and
  *   message — less than EVENTS_AGGREGATE_MS after the previous one's
@@ -58,6 +60,7 @@
 #define EVENTS_SWEEP_MAX_MS        (10 * 60 * 1000) /* ... and at most */
 #define EVENTS_STOP_FLUSH_MS       2000             /* what events_stop waits for the queue */
 #define EVENTS_SUBSCRIBERS_MAX     8
+#define EVENTS_WRITE_BATCH         64       /* queued records written in one store transaction */
 #define EVENTS_COMPONENT           "berthd" /* source.component */
 /* An Event's name: the involved object's name (cut to this many
  * characters), '-', 16 hex digits: a DNS-1123 label of at most 63. */

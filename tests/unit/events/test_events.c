@@ -31,6 +31,7 @@ struct gate_store {
         pthread_cond_t cond;
         bool closed; /* puts wait while closed */
         int waiting; /* puts waiting now */
+        int txns;    /* transactions passed on (not gated) */
 };
 
 static struct gate_store *gate_of(struct store *s)
@@ -82,6 +83,18 @@ static int gate_delete(struct store *s, const char *key, int64_t expected,
         return store_delete_guarded(gate_of(s)->real, key, expected, guard, ret_revision, err);
 }
 
+static int gate_txn(struct store *s, const struct store_op *ops, size_t n,
+                    const struct store_guard *guard, int64_t *ret_revisions, size_t *ret_failed,
+                    struct berth_error *err)
+{
+        struct gate_store *g = gate_of(s);
+
+        pthread_mutex_lock(&g->lock);
+        g->txns++;
+        pthread_mutex_unlock(&g->lock);
+        return store_txn(g->real, ops, n, guard, ret_revisions, ret_failed, err);
+}
+
 static int gate_lease_grant(struct store *s, int64_t ttl, int64_t *ret_id, struct berth_error *err)
 {
         return store_lease_grant(gate_of(s)->real, ttl, ret_id, err);
@@ -94,6 +107,18 @@ static const struct store_ops gate_ops = {
     .list = gate_list,
     .put = gate_put,
     .delete = gate_delete,
+    .lease_grant = gate_lease_grant,
+};
+
+/* The same with transactions (passed on at once, counted). */
+static const struct store_ops gate_txn_ops = {
+    .name = "gate",
+    .free = gate_free,
+    .get = gate_get,
+    .list = gate_list,
+    .put = gate_put,
+    .delete = gate_delete,
+    .txn = gate_txn,
     .lease_grant = gate_lease_grant,
 };
 
@@ -128,6 +153,20 @@ struct env {
         struct gate_store *gate;
         struct events_recorder *rec;
 };
+
+/* e->gate in front of e->store, closed. */
+static void gate_new(struct env *e, const struct store_ops *ops)
+{
+        e->gate = calloc(1, sizeof(*e->gate));
+        assert_non_null(e->gate);
+        e->gate->base.ops = ops;
+        e->gate->base.txn_ops_max = ops->txn ? e->store->txn_ops_max : 0;
+        e->gate->base.txn_bytes_max = e->store->txn_bytes_max;
+        e->gate->real = e->store;
+        pthread_mutex_init(&e->gate->lock, NULL);
+        assert_int_equal(cond_init_monotonic(&e->gate->cond), 0);
+        e->gate->closed = true;
+}
 
 static int setup(void **state)
 {
@@ -353,13 +392,7 @@ static void test_full_queue_drops_without_blocking(void **state)
         uint64_t written = 0, dropped = 0;
         size_t queued = 0;
 
-        e->gate = calloc(1, sizeof(*e->gate));
-        assert_non_null(e->gate);
-        e->gate->base.ops = &gate_ops;
-        e->gate->real = e->store;
-        pthread_mutex_init(&e->gate->lock, NULL);
-        assert_int_equal(cond_init_monotonic(&e->gate->cond), 0);
-        e->gate->closed = true;
+        gate_new(e, &gate_ops);
 
         e->rec = recorder(e, &e->gate->base, 0, 4);
         events_start(e->rec, NULL);
@@ -387,6 +420,44 @@ static void test_full_queue_drops_without_blocking(void **state)
         assert_int_equal(written, 5);
         assert_int_equal(dropped, 96);
         assert_int_equal(queued, 0);
+}
+
+/* What queued up while the store was busy goes out in transactions of
+ * EVENTS_WRITE_BATCH, a repeat inside one batch counting on the other. */
+static void test_burst_written_in_batches(void **state)
+{
+        struct env *e = *state;
+        uint64_t written = 0, dropped = 0;
+
+        gate_new(e, &gate_txn_ops);
+        e->rec = recorder(e, &e->gate->base, 0, 0);
+        events_start(e->rec, NULL);
+        /* Alone in the queue: written by itself, and held at the gate. */
+        assert_int_equal(events_record(e->rec, &hello, EVENT_NORMAL, "Started", "first"), 0);
+        assert_true(gate_wait_blocked(e->gate));
+        for (int i = 0; i < 150; i++) {
+                assert_int_equal(events_record(e->rec, &hello, EVENT_NORMAL, "Started", "%d", i),
+                                 0);
+                if (i == 10) /* twice in a row: the second counts on the first */
+                        assert_int_equal(
+                            events_record(e->rec, &hello, EVENT_NORMAL, "Started", "%d", i), 0);
+        }
+        gate_set(e->gate, false);
+        assert_int_equal(events_flush(e->rec, 5000), 0);
+
+        events_stats(e->rec, &written, &dropped, NULL);
+        assert_int_equal(written, 152);
+        assert_int_equal(dropped, 0);
+        /* 151 queued, taken 64 + 64 + 23; the repeat splits the first 64
+         * into 11 and 53. */
+        assert_int_equal(e->gate->txns, 4);
+        for (int i = 0; i < 150; i++) {
+                char msg[16];
+                snprintf(msg, sizeof(msg), "%d", i);
+                _cleanup_json_ json_t *ev = stored(e, EVENT_NORMAL, "Started", msg, NULL);
+                assert_non_null(ev);
+                assert_int_equal(json_path_int(ev, "count", 0), i == 10 ? 2 : 1);
+        }
 }
 
 static void test_not_writing_drops(void **state)
@@ -601,6 +672,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_aggregates_across_recorders, setup, teardown),
             cmocka_unit_test_setup_teardown(test_full_queue_drops_without_blocking, setup,
                                             teardown),
+            cmocka_unit_test_setup_teardown(test_burst_written_in_batches, setup, teardown),
             cmocka_unit_test_setup_teardown(test_not_writing_drops, setup, teardown),
             cmocka_unit_test_setup_teardown(test_stop_flushes, setup, teardown),
             cmocka_unit_test_setup_teardown(test_fenced_off_writes_nothing, setup, teardown),
