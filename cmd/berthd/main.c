@@ -1123,18 +1123,15 @@ static void on_signal(evutil_socket_t sig, short events _unused_, void *userdata
 }
 
 /* glibc's malloc, tuned for a daemon whose memory is the object cache
- * (docs/internals/performance-cache.md has the measurements):
- * - two arenas instead of 8 per core: berthd's threads (cache, store watch,
- *   workers, writers, notifiers) mostly wait, and each arena of a thread that
- *   once allocated keeps its free memory;
- * - a fixed mmap threshold: glibc raises it after every large free (up to
- *   32 MiB), after which the multi-megabyte bodies of big lists land in the
- *   heap and stay there once freed; fixed, they are mapped and unmapped.
- * MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ in the environment still win. */
+ * (docs/internals/performance-cache.md has the measurements): a fixed mmap
+ * threshold. glibc raises it after every large free (up to 32 MiB), after
+ * which the multi-megabyte bodies of big lists land in the heap and stay
+ * there once freed; fixed, they are mapped and unmapped. The arenas are
+ * glibc's default: held to two, the workers' allocations wait on the arena
+ * locks (CPU per Task lifecycle +15-50%) and 10,000 cached Tasks take the
+ * same 32 MB. MALLOC_MMAP_THRESHOLD_ in the environment still wins. */
 static void malloc_tune(void)
 {
-        if (!getenv("MALLOC_ARENA_MAX"))
-                (void)mallopt(M_ARENA_MAX, 2);
         if (!getenv("MALLOC_MMAP_THRESHOLD_"))
                 (void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 }
