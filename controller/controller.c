@@ -360,6 +360,19 @@ static void on_object_event(const struct object_event *ev, void *userdata)
                 enqueue_named_by(c, ev->object, SOURCE_ANNOTATION, "Source");
 }
 
+/* Events (three per Task run) ask nothing of the controller: the cache
+ * need not parse them for on_object_event. (An Event a Source applied and
+ * someone then changed is put back at the Source's next sync, not at once:
+ * drift is not watched for Events.) */
+static bool wants_object(const char *key, void *userdata)
+{
+        const struct controller *c = userdata;
+        char resource[64], ns[64], name[64];
+
+        return object_key_parse(c->prefix, key, resource, ns, name) < 0 ||
+               !streq(resource, kind_by_name("Event")->resource);
+}
+
 /* Enqueues the key of the object owning a container. The owner may be gone:
  * its reconciler then removes the container (garbage collection). */
 static void enqueue_owner(struct controller *c, const struct container_info *ci)
@@ -974,6 +987,7 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                 berth_error_prefix(err, "start object cache");
                 goto fail;
         }
+        object_cache_set_handler_filter(c->objects, wants_object);
         r = load_cluster_id(cfg->store, c->prefix, c->cluster, err);
         if (r < 0) {
                 berth_error_prefix(err, "load cluster identity");

@@ -285,19 +285,37 @@ static void enqueue(struct notify *n, const char *key, const json_t *notifier, c
         pthread_cond_signal(&n->work);
 }
 
-/* The involved object as cached, when it is the Event's (same uid). */
-static json_t *involved_object(struct notify *n, const json_t *event)
+/* The cache key of the Event's involved object, or NULL. */
+static char *involved_key(const struct notify *n, const json_t *event)
 {
-        const char *kind = json_path_string(event, "involvedObject.kind");
         const char *ns = json_path_string(event, "involvedObject.namespace");
         const char *name = json_path_string(event, "involvedObject.name");
-        const char *uid = json_path_string(event, "involvedObject.uid");
-        const struct kind_info *k = kind_by_name(kind);
+        const struct kind_info *k = kind_by_name(json_path_string(event, "involvedObject.kind"));
 
         if (!k || !name)
                 return NULL;
-        _cleanup_free_ char *key =
-            object_key(n->prefix, k->resource, k->namespaced ? (ns ? ns : "default") : NULL, name);
+        return object_key(n->prefix, k->resource, k->namespaced ? (ns ? ns : "default") : NULL,
+                          name);
+}
+
+/* Whether the involved object may be a CronTask's run (notify_run_identity
+ * then needs its tree): it has owners or the CronTask label. From the
+ * cache's summary, without a parse. */
+static bool involved_may_be_run_of(struct notify *n, const json_t *event)
+{
+        _cleanup_free_ char *key = involved_key(n, event);
+        const struct object_blob *b = key ? object_cache_get_blob(n->objects, key) : NULL;
+        bool may = b && (b->n_owners > 0 || object_blob_label(b, CRONTASK_LABEL));
+
+        object_blob_unref(b);
+        return may;
+}
+
+/* The involved object as cached, when it is the Event's (same uid). */
+static json_t *involved_object(struct notify *n, const json_t *event)
+{
+        const char *uid = json_path_string(event, "involvedObject.uid");
+        _cleanup_free_ char *key = involved_key(n, event);
         json_t *obj = key ? object_cache_get(n->objects, key, NULL) : NULL;
         if (obj && uid && !streq(uid, json_path_string(obj, "metadata.uid"))) {
                 json_decref(obj);
@@ -323,8 +341,13 @@ void notify_event(const json_t *event, void *userdata)
                 if (!n->running)
                         return;
         }
-        _cleanup_json_ json_t *object = involved_object(n, event);
         bool completed = streq(reason, "Completed"), failed = streq(reason, "Failed");
+        bool run_ended = (completed || failed) && (streq(kind, "Task") || streq(kind, "Workflow"));
+        /* Parsed only when needed: for a failure's reason, a CronTask's run,
+         * or a Notifier to match (most Events have none of these). */
+        _cleanup_json_ json_t *object = failed || (run_ended && involved_may_be_run_of(n, event))
+                                            ? involved_object(n, event)
+                                            : NULL;
 
         if (failed) {
                 notify_failure_reason(event, object, failure);
@@ -332,7 +355,7 @@ void notify_event(const json_t *event, void *userdata)
         }
         /* Only the runs of Tasks and Workflows (a CronTask's among them)
          * finish: what their last one did is what Recovered compares. */
-        if ((completed || failed) && (streq(kind, "Task") || streq(kind, "Workflow"))) {
+        if (run_ended) {
                 const char *run_kind, *run_name;
 
                 notify_run_identity(event, object, &run_kind, &run_name);
@@ -347,6 +370,8 @@ void notify_event(const json_t *event, void *userdata)
             str_printf("%s" NOTIFIER_KEY_SEGMENT "%s/", n->prefix, ns);
         _cleanup_json_ json_t *notifiers =
             list_prefix ? object_cache_list(n->objects, list_prefix, NULL) : NULL;
+        if (!object && json_array_size(notifiers) > 0)
+                object = involved_object(n, event);
         const json_t *labels = json_path(object, "metadata.labels");
         size_t i;
         const json_t *nobj;

@@ -171,7 +171,9 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
 
         for (size_t i = 0; i < evs->n; i++) {
                 const struct cache_event *e = &evs->v[i];
-                bool wanted = c->handler != NULL;
+                bool to_handler =
+                    c->handler && (!c->handler_wants || c->handler_wants(e->key, c->userdata));
+                bool wanted = to_handler;
                 for (struct object_cache_sub *s = c->subs; !wanted && s; s = s->next)
                         wanted = sub_wants(s, e);
                 /* One tree at a time: a relist of thousands of objects never
@@ -179,7 +181,7 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
                 struct tree_event t;
                 if (!wanted || !tree_event_init(e, &t))
                         continue;
-                if (c->handler)
+                if (to_handler)
                         c->handler(&t.ev, c->userdata);
                 for (struct object_cache_sub *s = c->subs; s; s = s->next) {
                         if (sub_wants(s, e))
@@ -187,6 +189,14 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
                 }
                 tree_event_release(&t);
         }
+}
+
+void object_cache_set_handler_filter(struct object_cache *c,
+                                     bool (*wants)(const char *key, void *userdata))
+{
+        pthread_mutex_lock(&c->deliver_mu);
+        c->handler_wants = wants;
+        pthread_mutex_unlock(&c->deliver_mu);
 }
 
 void object_cache_reap_subs(struct object_cache *c)

@@ -113,6 +113,7 @@ struct object_cache {
         struct store *store;
         char *prefix;
         object_event_fn handler;
+        bool (*handler_wants)(const char *key, void *userdata); /* under deliver_mu */
         void *userdata;
 
         pthread_t thread;

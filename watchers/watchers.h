@@ -101,6 +101,13 @@ typedef void (*object_event_fn)(const struct object_event *ev, void *userdata);
 int object_cache_new(struct store *store, const char *prefix, object_event_fn handler,
                      void *userdata, struct object_cache **ret, struct berth_error *err);
 void object_cache_free(struct object_cache *c); /* stops the thread; NULL ok */
+/* Lets the handler pass over changes it never looks at, by key, before
+ * their trees are parsed (the controller: Events, three per Task run).
+ * wants(key, handler's userdata) false: the handler is not called for
+ * that change. NULL: every change. Changes delivered before the call were
+ * not filtered. Subscribers (object_cache_subscribe) are not affected. */
+void object_cache_set_handler_filter(struct object_cache *c,
+                                     bool (*wants)(const char *key, void *userdata));
 
 /* Blocks until the first list is in (or timeout_ms passed: -ETIMEDOUT;
  * timeout_ms < 0 waits without limit). */
