@@ -1053,8 +1053,8 @@ struct queue_spec {
 /* Like task_spec_decode, for a Queue object (nothing to release). */
 int queue_spec_decode(const json_t *object, struct queue_spec *ret, struct berth_error *err);
 
-/* The priority a queued Task takes (docs/reference/queue.md, "Priority
- * classes"): the value of the class task names, else its spec.priority,
+/* The priority a queued Task takes (docs/reference/queue.md, "Priority"):
+ * the value of the class task names, else its spec.priority,
  * else the value of queue's default class, else 0; at most queue's
  * maxPriority. queue is its namespace's Queue, NULL when there is none.
  * 0 with *ret, or -ENOENT when task names a class queue does not define
