@@ -144,7 +144,11 @@ static void describe_task_spec(FILE *out, const json_t *o)
         field(out, 2, w, "Command", command);
         field(out, 2, w, "Args", args);
         _cleanup_free_ char *priority = cli_scalar_text(json_path(o, "spec.priority"));
-        field(out, 2, w, "Priority", priority ? priority : "0");
+        const char *pclass = json_path_string(o, "spec.priorityClassName");
+        if (pclass) /* its value is its Queue's: the position below follows it */
+                field(out, 2, w, "Priority Class", pclass);
+        else
+                field(out, 2, w, "Priority", priority ? priority : "0");
         field(out, 2, w, "Restart Policy", restart);
         field(out, 2, w, "Backoff Limit", backoff);
         field(out, 2, w, "Deadline", deadline);

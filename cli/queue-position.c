@@ -39,6 +39,35 @@ static struct runqueue_ns *ns_entry(struct runqueue_ns *nss, size_t *n, size_t c
         return &nss[(*n)++];
 }
 
+/* The Task's effective priority in its namespace's Queue (one of queues),
+ * as admission computes it (queue_task_priority); -ENOENT when it names a
+ * class that Queue does not define: it waits out of the order. */
+static int priority_of(const json_t *task, const char *ns, const json_t *queues, int64_t *ret)
+{
+        const json_t *prio = json_path(task, "spec.priority");
+        /* The two fields it reads: a stored Task is valid, decoding it all
+         * would only cost. */
+        const struct task_spec spec = {
+            .priority_set = json_is_integer(prio),
+            .priority = json_integer_value(prio),
+            .priority_class_name = json_path_string(task, "spec.priorityClassName"),
+        };
+        struct queue_spec qs;
+        bool has_queue = false;
+        size_t i;
+        const json_t *q;
+
+        json_array_foreach(queues, i, q)
+        {
+                if (streq(json_path_string(q, "metadata.namespace"), ns) &&
+                    streq(json_path_string(q, "metadata.name"), QUEUE_NAME)) {
+                        has_queue = queue_spec_decode(q, &qs, NULL) == 0;
+                        break;
+                }
+        }
+        return queue_task_priority(has_queue ? &qs : NULL, &spec, ret);
+}
+
 int cli_queue_position(const json_t *tasks, const json_t *queues, const char *ns, const char *name,
                        struct cli_queue_position *ret)
 {
@@ -55,7 +84,7 @@ int cli_queue_position(const json_t *tasks, const json_t *queues, const char *ns
         {
                 const char *tns = json_path_string(t, "metadata.namespace");
                 const char *tname = json_path_string(t, "metadata.name");
-                const json_t *prio = json_path(t, "spec.priority");
+                int64_t prio;
 
                 if (!tns || !tname)
                         continue;
@@ -65,13 +94,13 @@ int cli_queue_position(const json_t *tasks, const json_t *queues, const char *ns
                                 s->running++;
                         continue;
                 }
-                if (!is_queued(t))
+                if (!is_queued(t) || priority_of(t, tns, queues, &prio) < 0)
                         continue;
                 e[n++] = (struct runqueue_entry){
                     .ns = tns,
                     .name = tname,
                     .uid = json_path_string(t, "metadata.uid"),
-                    .priority = json_is_integer(prio) ? json_integer_value(prio) : 0,
+                    .priority = prio,
                     .created_ms = created_ms(t),
                 };
         }

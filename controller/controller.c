@@ -315,6 +315,25 @@ static int64_t queue_limit_of(const json_t *obj)
         return spec.max_running;
 }
 
+/* A namespace's Queue changed: its Pending Tasks reconcile again, so that
+ * those queued take the priorities it now gives (runqueue_acquire updates
+ * them) and those naming a class it did not define are looked at again.
+ * On the summaries: nothing is parsed; Queue changes are rare. */
+static void enqueue_pending_tasks(struct controller *c, const char *ns)
+{
+        const char *tasks = kind_by_name("Task")->resource;
+        _cleanup_free_ char *prefix = str_printf("%s%s/%s/", c->prefix, tasks, ns);
+        const struct object_blob **v = NULL;
+        size_t n = 0;
+
+        if (!prefix || object_cache_list_blobs(c->objects, prefix, &v, &n, NULL) < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (*v[i]->name && streq(v[i]->phase, "Pending"))
+                        enqueue_object(c, tasks, ns, v[i]->name);
+        object_blobs_release(v, n);
+}
+
 static void on_object_event(const struct object_event *ev, void *userdata)
 {
         struct controller *c = userdata;
@@ -327,6 +346,8 @@ static void on_object_event(const struct object_event *ev, void *userdata)
                 int64_t limit = ev->type == OBJECT_DELETED ? 0 : queue_limit_of(ev->object);
                 if (runqueue_set_limit(c->runqueue, ns, limit) < 0)
                         log_warn("cannot set the run limit of namespace %s: out of memory", ns);
+                if (user_fields_changed(ev))
+                        enqueue_pending_tasks(c, ns);
         }
         /* A Source's own status write needs no sync (a sync is a full scan). */
         if (reconciled_kind(resource) &&
@@ -433,6 +454,38 @@ static bool container_holds_slot(enum docker_state s)
                s == DOCKER_STATE_RESTARTING;
 }
 
+/* The Queue of the namespace last asked for, decoded (its strings are
+ * those of obj): Tasks come in key order, a namespace's together. */
+struct ns_queue {
+        char ns[64];
+        json_t *obj; /* NULL: the namespace has none (or an invalid one) */
+        struct queue_spec spec;
+};
+
+static void ns_queue_release(struct ns_queue *nq)
+{
+        json_decref(nq->obj);
+        *nq = (struct ns_queue){0};
+}
+
+/* ns's Queue, from the cache (or nq when it holds ns's already); NULL when
+ * there is none. Borrowed from nq. */
+static const struct queue_spec *queue_of(struct controller *c, const char *ns, struct ns_queue *nq)
+{
+        if (!nq->ns[0] || !streq(nq->ns, ns)) {
+                ns_queue_release(nq);
+                _cleanup_free_ char *key =
+                    object_key(c->prefix, kind_by_name("Queue")->resource, ns, QUEUE_NAME);
+                nq->obj = key ? object_cache_get(c->objects, key, NULL) : NULL;
+                if (nq->obj && queue_spec_decode(nq->obj, &nq->spec, NULL) < 0) {
+                        json_decref(nq->obj);
+                        nq->obj = NULL;
+                }
+                snprintf(nq->ns, sizeof(nq->ns), "%s", ns);
+        }
+        return nq->obj ? &nq->spec : NULL;
+}
+
 /* Who holds run slots, rebuilt from the caches before the workers start
  * (at start, and when this replica becomes the leader: what the previous
  * one admitted is running or Running): a Task with a live container, and
@@ -443,6 +496,7 @@ static bool container_holds_slot(enum docker_state s)
 static size_t rebuild_runqueue(struct controller *c)
 {
         struct runqueue *q = c->runqueue;
+        _cleanup_(ns_queue_release) struct ns_queue nsq = {0};
         _cleanup_free_ struct container_info *all = NULL;
         int n = container_cache_all(c->containers, &all);
         size_t i;
@@ -485,8 +539,10 @@ static size_t rebuild_runqueue(struct controller *c)
                 struct task_spec spec;
                 int64_t priority = 0;
                 if (task_spec_decode(task, &spec, NULL) == 0) {
-                        priority = spec.priority;
+                        int r = queue_task_priority(queue_of(c, v[b]->ns, &nsq), &spec, &priority);
                         task_spec_release(&spec);
+                        if (r < 0) /* its class is unknown: it waits out of the queue */
+                                continue;
                 }
                 const struct runqueue_entry e = {
                     .ns = v[b]->ns,

@@ -466,7 +466,9 @@ struct task_spec {
         int64_t pids_limit;   /* 0 = no limit */
         const json_t *labels; /* object of strings (no "berth." keys), or NULL */
         enum restart_policy restart_policy;
-        int64_t priority; /* spec.priority: 0 unless set */
+        int64_t priority;                /* spec.priority: 0 unless set */
+        bool priority_set;               /* spec.priority is there */
+        const char *priority_class_name; /* spec.priorityClassName, or NULL */
         int backoff_limit;
         int64_t backoff_initial_ms;
         double backoff_factor;
@@ -1028,12 +1030,37 @@ int policy_spec_decode(const json_t *object, struct policy_spec *ret, struct ber
 #define QUEUE_NAME            "default"
 #define QUEUE_MAX_RUNNING_MAX 100000
 
+#define QUEUE_PRIORITY_CLASSES_MAX 64 /* entries of spec.priorityClasses */
+
+/* An entry of spec.priorityClasses: a name Tasks of the namespace give as
+ * spec.priorityClassName instead of a number. name borrowed. */
+struct queue_priority_class {
+        const char *name;
+        int64_t value; /* TASK_PRIORITY_MIN..TASK_PRIORITY_MAX */
+};
+
+/* Strings borrowed from the decoded object. A Queue sets at least one of
+ * maxRunning, priorityClasses and maxPriority. */
 struct queue_spec {
-        int64_t max_running; /* spec.maxRunning, >= 1 */
+        int64_t max_running; /* spec.maxRunning, >= 1; 0: no limit */
+        struct queue_priority_class classes[QUEUE_PRIORITY_CLASSES_MAX]; /* unique names */
+        size_t n_classes;
+        bool max_priority_set;
+        int64_t max_priority;      /* spec.maxPriority, when max_priority_set */
+        const char *default_class; /* spec.defaultPriorityClassName (one of classes), or NULL */
 };
 
 /* Like task_spec_decode, for a Queue object (nothing to release). */
 int queue_spec_decode(const json_t *object, struct queue_spec *ret, struct berth_error *err);
+
+/* The priority a queued Task takes (docs/reference/queue.md, "Priority"):
+ * the value of the class task names, else its spec.priority,
+ * else the value of queue's default class, else 0; at most queue's
+ * maxPriority. queue is its namespace's Queue, NULL when there is none.
+ * 0 with *ret, or -ENOENT when task names a class queue does not define
+ * (the Task is not admitted until one does). Pure: the Task reconciler's
+ * admission, the run queue's rebuild and `berth describe` all use it. */
+int queue_task_priority(const struct queue_spec *queue, const struct task_spec *task, int64_t *ret);
 
 /* ---- Event (event.c) -------------------------------------------------- */
 

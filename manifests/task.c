@@ -25,6 +25,7 @@ static const char *const task_spec_fields[] = {
     "resources",
     "restartPolicy",
     "priority",
+    "priorityClassName",
     "backoffLimit",
     "backoff",
     "activeDeadlineSeconds",
@@ -401,6 +402,7 @@ static void refuse_in_service(struct check *c, const json_t *spec, const char *p
             {"retryExitCodes", RESTARTS},
             {"shutdown", STOP},
             {"priority", QUEUE},
+            {"priorityClassName", QUEUE},
         };
 
         for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
@@ -556,10 +558,11 @@ static void check_retry_rules(struct check *c, const json_t *spec, const char *p
                                 "exited non-zero");
 }
 
-/* restartPolicy, priority, backoffLimit, backoff, activeDeadlineSeconds,
- * ttlSecondsAfterFinished, retryOn, retryExitCodes and shutdown: what only a
- * Task that runs to completion has (a step's template and a CronTask's carry
- * priority to the Tasks they make). */
+/* restartPolicy, priority, priorityClassName, backoffLimit, backoff,
+ * activeDeadlineSeconds, ttlSecondsAfterFinished, retryOn, retryExitCodes
+ * and shutdown: what only a Task that runs to completion has (a step's
+ * template and a CronTask's carry priority and priorityClassName to the
+ * Tasks they make). */
 static void check_completion(struct check *c, const json_t *spec, const char *parent,
                              enum task_context where, struct task_spec *out)
 {
@@ -569,6 +572,13 @@ static void check_completion(struct check *c, const json_t *spec, const char *pa
         out->shutdown = check_enum(c, spec, parent, "shutdown", shutdown_values, -1) == 0;
         out->priority =
             check_int(c, spec, parent, "priority", TASK_PRIORITY_MIN, TASK_PRIORITY_MAX, 0);
+        out->priority_set = check_field(c, spec, parent, "priority", false) != NULL;
+        /* Whether the class exists is the reconciler's to say: the Queue
+         * may come later. */
+        out->priority_class_name = check_name(c, spec, parent, "priorityClassName", false);
+        if (out->priority_set && check_field(c, spec, parent, "priorityClassName", false))
+                check_error_key(c, parent, "priorityClassName",
+                                "set priority or priorityClassName, not both");
         out->backoff_limit =
             (int)check_int(c, spec, parent, "backoffLimit", 0, 1000, TASK_DEFAULT_BACKOFF_LIMIT);
         check_backoff(c, spec, parent, out);

@@ -986,17 +986,31 @@ static int act_admit(struct task_run *run, struct berth_error *err)
 {
         struct object_run *o = &run->o;
         struct runqueue *q = o->ctx->runqueue;
-        const struct runqueue_entry e = {
+        _cleanup_free_ char *key = object_key(o->ctx->prefix, "queues", o->ns, QUEUE_NAME);
+        _cleanup_json_ json_t *queue = key ? object_cache_get(o->ctx->objects, key, NULL) : NULL;
+        struct queue_spec qs;
+        bool has_queue = queue && queue_spec_decode(queue, &qs, NULL) == 0;
+        struct runqueue_entry e = {
             .ns = o->ns,
             .name = o->name,
             .uid = o->uid,
-            .priority = run->spec_valid ? run->spec.priority : 0,
             .created_ms = json_time_field(o->obj, "metadata.creationTimestamp"),
         };
         enum runqueue_verdict v;
 
         if (!q)
                 return ACT_PROGRESS;
+        /* A class its Queue does not define: out of the queue (it must not
+         * hold back the others) until a change of the Queue wakes it. */
+        if (run->spec_valid && !runqueue_holds(q, o->ns, o->name) &&
+            queue_task_priority(has_queue ? &qs : NULL, &run->spec, &e.priority) < 0) {
+                runqueue_withdraw(q, o->ns, o->name);
+                run->queued_reason = "UnknownPriorityClass";
+                snprintf(run->queued_message, sizeof(run->queued_message),
+                         "priority class \"%s\" is not defined in Queue %s/%s",
+                         run->spec.priority_class_name, o->ns, QUEUE_NAME);
+                return ACT_REPLAN;
+        }
         int r = runqueue_acquire(q, &e, &v);
         if (r < 0)
                 return berth_error_set(err, r, "run slot of %s: out of memory", o->key);

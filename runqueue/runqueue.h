@@ -5,7 +5,8 @@
  * queued Tasks start one pick at a time; each pick takes, among the queued
  * Tasks whose namespace is below its limit (counting the picks made so
  * far), the one with
- *   1. the highest spec.priority;
+ *   1. the highest priority (the effective one: queue_task_priority(),
+ *      manifests.h — spec.priority or its class, capped by its Queue);
  *   2. among equal priority, the namespace with the fewest running Tasks
  *      (its running count plus the picks made so far) — so namespaces of
  *      equal priority alternate (round-robin) and a namespace with many

@@ -24,7 +24,7 @@ bad() { # file expected-error
 printf 'apiVersion: berth/v1\nkind: Queue\nmetadata: {name: default}\nspec: {maxRunning: 0}\n' >"$T/q0.yaml"
 bad "$T/q0.yaml" "spec.maxRunning: must be"
 printf 'apiVersion: berth/v1\nkind: Queue\nmetadata: {name: default}\nspec: {}\n' >"$T/qnone.yaml"
-bad "$T/qnone.yaml" "spec.maxRunning: required"
+bad "$T/qnone.yaml" "spec: set maxRunning, priorityClasses or maxPriority"
 printf 'apiVersion: berth/v1\nkind: Queue\nmetadata: {name: default}\nspec: {maxRunning: "2"}\n' >"$T/qstr.yaml"
 bad "$T/qstr.yaml" "spec.maxRunning: must be an integer"
 printf 'apiVersion: berth/v1\nkind: Queue\nmetadata: {name: fast}\nspec: {maxRunning: 2}\n' >"$T/qname.yaml"

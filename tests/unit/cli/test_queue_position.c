@@ -72,6 +72,43 @@ static void test_position(void **state)
         assert_true(pos.blocked);
 }
 
+/* Priority classes: a Task's place follows its effective priority
+ * (queue_task_priority), and one naming an unknown class has none. */
+static void test_position_classes(void **state)
+{
+        (void)state;
+        _cleanup_json_ json_t *tasks = json_array();
+        _cleanup_json_ json_t *queues = json_array();
+        struct cli_queue_position pos;
+        json_t *t;
+
+        json_array_append_new(tasks, task("a", "plain", 50, "2026-01-01T00:00:00Z", "queued"));
+        t = task("a", "high", 0, "2026-01-01T00:00:05Z", "queued");
+        json_object_del(json_object_get(t, "spec"), "priority");
+        json_object_set_new(json_object_get(t, "spec"), "priorityClassName", json_string("high"));
+        json_array_append_new(tasks, t);
+        t = task("a", "typo", 0, "2026-01-01T00:00:01Z", "queued");
+        json_object_del(json_object_get(t, "spec"), "priority");
+        json_object_set_new(json_object_get(t, "spec"), "priorityClassName", json_string("hihg"));
+        json_array_append_new(tasks, t);
+        json_array_append_new(queues, json_pack("{s:{s:s, s:s}, s:{s:[{s:s, s:i}], s:i}}",
+                                                "metadata", "namespace", "a", "name", "default",
+                                                "spec", "priorityClasses", "name", "high", "value",
+                                                100, "maxPriority", 100));
+
+        assert_int_equal(cli_queue_position(tasks, queues, "a", "high", &pos), 0);
+        assert_int_equal(pos.position, 1);
+        assert_int_equal(pos.queued, 2);
+        assert_int_equal(cli_queue_position(tasks, queues, "a", "plain", &pos), 0);
+        assert_int_equal(pos.position, 2);
+        assert_int_equal(cli_queue_position(tasks, queues, "a", "typo", &pos), -ENOENT);
+
+        /* Clamped to maxPriority 100: equal to high, and older. */
+        json_integer_set(json_path(json_array_get(tasks, 0), "spec.priority"), 1000);
+        assert_int_equal(cli_queue_position(tasks, queues, "a", "plain", &pos), 0);
+        assert_int_equal(pos.position, 1);
+}
+
 static void test_describe_section(void **state)
 {
         (void)state;
@@ -102,6 +139,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_position),
+            cmocka_unit_test(test_position_classes),
             cmocka_unit_test(test_describe_section),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
