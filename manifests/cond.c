@@ -336,7 +336,7 @@ static int parse_ref(struct parser *p, int *ret)
 static int parse_operand(struct parser *p, int *ret)
 {
         char what[4 * COND_QUOTE_MAX + 8];
-        int r, n;
+        int r, n = -1;
 
         switch (p->tok.kind) {
         case TOKEN_LPAREN: {

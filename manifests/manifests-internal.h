@@ -35,6 +35,8 @@ struct check {
         const json_t *positions; /* "path" → [line, column], or NULL */
         const char
             *object_name; /* metadata.name when a string: names derived from it have limits */
+        /* object_name's stand-in for a metadata.generateName */
+        char generated_name[OBJECT_NAME_MAX + 1];
         struct field_errors errs;
         int r; /* -ENOMEM once an allocation failed */
 };

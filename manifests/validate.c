@@ -162,12 +162,11 @@ static void check_envelope(struct check *c, const json_t *object)
             json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
         /* A generated name is as long as this one: the limits of the names
          * derived from it apply to the prefix. */
-        char generated[OBJECT_NAME_MAX + 1];
         const char *gen = json_path_string(object, "metadata.generateName");
         if (!c->object_name && generate_name_is_valid(gen)) {
-                snprintf(generated, sizeof(generated), "%s%.*s", gen, MANIFEST_GENERATED_SUFFIX_LEN,
-                         "xxxxxxxx");
-                c->object_name = generated;
+                snprintf(c->generated_name, sizeof(c->generated_name), "%s%.*s", gen,
+                         MANIFEST_GENERATED_SUFFIX_LEN, "xxxxxxxx");
+                c->object_name = c->generated_name;
         }
         if (info && info->check_object) {
                 check_no_spec(c, object, info);
