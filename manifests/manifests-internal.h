@@ -28,6 +28,8 @@ enum manifest_scalar_type manifest_scalar_classify(const char *s, size_t len);
         "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', starting and "     \
         "ending with a letter or digit"
 
+#define OBJECT_NAME_MAX 63 /* a DNS-1123 label, see name_is_valid() */
+
 /* What checking one object collects. Paths are "spec.env[0].name"; an empty
  * parent means the top level. Check functions append errors and go on; an
  * allocation failure sets r (and the errors are then incomplete). */
@@ -154,8 +156,6 @@ static inline bool ascii_alnum(char ch)
 
 /* ---- kinds (task.c, workflow.c, crontask.c, service.c, source.c, rbac.c,
  * token.c) ----------------------------------------------------------------- */
-
-#define OBJECT_NAME_MAX 63 /* a DNS-1123 label, see name_is_valid() */
 
 extern const struct kind_info kind_task;
 extern const struct kind_info kind_workflow;
