@@ -113,11 +113,12 @@ static int format_event(const struct api_watch *w, struct buf *out, const char *
         return rc < 0 ? rc : 0;
 }
 
-/* Whether the watcher sees obj: its selectors and what RBAC lets it see. */
-static bool watch_matches(const struct api_watch *w, const json_t *obj)
+/* Whether the watcher sees b: its selectors and what RBAC lets it see
+ * (on the summary when the selectors allow, as lists do). */
+static bool watch_matches(const struct api_watch *w, const struct object_blob *b)
 {
-        return api_object_matches(&w->labels, &w->fields, obj) &&
-               api_authz_visible(w->server_ref, &w->rbac, obj);
+        return api_blob_matches(&w->labels, &w->fields, b) &&
+               api_authz_visible_name(w->server_ref, &w->rbac, b->ns, b->name);
 }
 
 /* Cache thread. Must not block and must not touch evhttp.
@@ -131,16 +132,17 @@ static void on_event(const struct object_event *ev, void *userdata)
         _cleanup_buf_ struct buf line;
         _cleanup_json_ json_t *left = NULL;
         const char *type = object_event_type_to_string(ev->type);
-        const json_t *obj = ev->object;
-        const struct object_blob *blob = ev->blob; /* the bytes of obj */
-        bool send = watch_matches(w, ev->object);
+        const json_t *obj = NULL;
+        const struct object_blob *blob = ev->blob;
+        bool send = watch_matches(w, ev->blob);
 
-        if (ev->type == OBJECT_MODIFIED && ev->prev_object) {
-                bool was = watch_matches(w, ev->prev_object);
+        if (ev->type == OBJECT_MODIFIED && ev->prev_blob) {
+                bool was = watch_matches(w, ev->prev_blob);
                 if (send && !was) {
                         type = "ADDED";
                 } else if (!send && was) {
-                        left = object_with_revision(ev->prev_object, ev->revision);
+                        const json_t *prev = object_event_prev(ev);
+                        left = prev ? object_with_revision(prev, ev->revision) : NULL;
                         obj = left;
                         blob = NULL;
                         type = "DELETED";

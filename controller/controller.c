@@ -160,22 +160,8 @@ static void enqueue_object(struct controller *c, const char *resource, const cha
                 enqueue(c, key);
 }
 
-/* A change of an owned object (a Workflow's Task) concerns its owner too. */
-static void enqueue_owners(struct controller *c, const json_t *obj, const char *ns)
-{
-        size_t i;
-        const json_t *ref;
-
-        json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref)
-        {
-                const struct kind_info *k = kind_lookup(json_path_string(ref, "kind"));
-                const char *name = json_path_string(ref, "name");
-                if (k && name)
-                        enqueue_object(c, k->resource, ns, name);
-        }
-}
-
-/* enqueue_owners on a cached object's summary. */
+/* A change of an owned object (a Workflow's Task) concerns its owner too:
+ * its ownerReferences, from the cached object's summary. */
 static void enqueue_owners_blob(struct controller *c, const struct object_blob *b, const char *ns)
 {
         const char *p = b->owners;
@@ -296,12 +282,25 @@ static bool user_fields_changed(const struct object_event *ev)
         static const char *const paths[] = {"spec", "metadata.labels", "metadata.annotations",
                                             "metadata.deletionTimestamp"};
 
-        if (ev->type != OBJECT_MODIFIED || !ev->prev_object)
+        if (ev->type != OBJECT_MODIFIED || !ev->prev_blob)
                 return true;
+        const json_t *obj = object_event_object(ev), *prev = object_event_prev(ev);
+        if (!obj || !prev)
+                return true; /* out of memory: err on the side of a reconcile */
         for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
-                if (differ(json_path(ev->object, paths[i]), json_path(ev->prev_object, paths[i])))
+                if (differ(json_path(obj, paths[i]), json_path(prev, paths[i])))
                         return true;
         return false;
+}
+
+/* Whether b's bytes hold the string key in quotes: when not, the object
+ * cannot carry an annotation of that name, and no tree is needed to know. */
+static bool blob_mentions(const struct object_blob *b, const char *key)
+{
+        char quoted[128];
+        int n = snprintf(quoted, sizeof(quoted), "\"%s\"", key);
+
+        return n < 0 || (size_t)n >= sizeof(quoted) || memmem(b->json, b->len, quoted, (size_t)n);
 }
 
 /* The limit a namespace's Queue object sets (0: none; an invalid one,
@@ -343,7 +342,8 @@ static void on_object_event(const struct object_event *ev, void *userdata)
                 return;
         if (streq(resource, kind_by_name("Queue")->resource) && streq(name, QUEUE_NAME) &&
             c->runqueue) {
-                int64_t limit = ev->type == OBJECT_DELETED ? 0 : queue_limit_of(ev->object);
+                int64_t limit =
+                    ev->type == OBJECT_DELETED ? 0 : queue_limit_of(object_event_object(ev));
                 if (runqueue_set_limit(c->runqueue, ns, limit) < 0)
                         log_warn("cannot set the run limit of namespace %s: out of memory", ns);
                 if (user_fields_changed(ev))
@@ -353,32 +353,37 @@ static void on_object_event(const struct object_event *ev, void *userdata)
         if (reconciled_kind(resource) &&
             (!streq(resource, kind_by_name("Source")->resource) || user_fields_changed(ev)))
                 enqueue(c, ev->key);
-        enqueue_owners(c, ev->object, ns);
+        /* From the summaries where they suffice: most changes are status
+         * writes of Tasks, and need no tree. */
+        enqueue_owners_blob(c, ev->blob, ns);
         bool task = streq(resource, kind_by_name("Task")->resource);
         if (task)
-                (void)task_deps_set(
-                    c->task_deps, ns, name,
-                    ev->type == OBJECT_DELETED ? NULL : json_path(ev->object, "spec.dependsOn"));
+                (void)task_deps_set(c->task_deps, ns, name,
+                                    ev->type == OBJECT_DELETED || ev->blob->n_depends_on == 0
+                                        ? NULL
+                                        : json_path(object_event_object(ev), "spec.dependsOn"));
         /* Dependents care only about a Task appearing, going or changing phase. */
-        if (task && (ev->type != OBJECT_MODIFIED || !ev->prev_object ||
-                     differ(json_path(ev->object, "status.phase"),
-                            json_path(ev->prev_object, "status.phase"))))
+        if (task && (ev->type != OBJECT_MODIFIED || !ev->prev_blob ||
+                     (ev->blob->phase != ev->prev_blob->phase &&
+                      !streq(ev->blob->phase, ev->prev_blob->phase))))
                 enqueue_dependents(c, ns, name);
         if (streq(resource, kind_by_name("Secret")->resource) && ev->type != OBJECT_DELETED)
                 enqueue_secret_users(c, ns, name);
         if (streq(resource, kind_by_name("Service")->resource)) {
                 /* The deployer before the change too: a later one replaced it,
                  * or an apply dropped the annotation. */
-                enqueue_named_by(c, ev->object, SERVICE_ANNOTATION_DEPLOYED_BY, "Workflow");
-                if (ev->prev_object)
-                        enqueue_named_by(c, ev->prev_object, SERVICE_ANNOTATION_DEPLOYED_BY,
+                enqueue_named_by(c, object_event_object(ev), SERVICE_ANNOTATION_DEPLOYED_BY,
+                                 "Workflow");
+                if (ev->prev_blob)
+                        enqueue_named_by(c, object_event_prev(ev), SERVICE_ANNOTATION_DEPLOYED_BY,
                                          "Workflow");
         }
         /* Drift: what a Source applied was changed (or deleted) through the
          * API; its status changing is no drift, and a new object carrying
          * the Source's marks is the Source's own apply. */
-        if (ev->type != OBJECT_ADDED && user_fields_changed(ev))
-                enqueue_named_by(c, ev->object, SOURCE_ANNOTATION, "Source");
+        if (ev->type != OBJECT_ADDED && blob_mentions(ev->blob, SOURCE_ANNOTATION) &&
+            user_fields_changed(ev))
+                enqueue_named_by(c, object_event_object(ev), SOURCE_ANNOTATION, "Source");
 }
 
 /* Events (three per Task run) ask nothing of the controller: the cache

@@ -110,39 +110,49 @@ static void sub_free(struct object_cache_sub *s)
         free(s);
 }
 
-/* An event with its trees, parsed once for all the callbacks it reaches. */
-struct tree_event {
-        struct object_event ev;
+/* The trees of one change, parsed when a callback first asks: the cache
+ * thread delivers it to every callback in turn, so no lock. A parse fails
+ * only when out of memory (the bytes were valid JSON when the blob was
+ * built); it is tried again at the next ask. */
+struct object_event_trees {
         json_t *obj, *prev;
 };
 
-/* Parses e's blobs into t; false (and nothing to release) when out of
- * memory: the event is then not delivered (the bytes were valid JSON when
- * the blob was built, so nothing else makes a parse fail). */
-static bool tree_event_init(const struct cache_event *e, struct tree_event *t)
+/* An event with room for its trees, for all the callbacks it reaches. */
+struct tree_event {
+        struct object_event ev;
+        struct object_event_trees trees;
+};
+
+static void tree_event_init(const struct cache_event *e, struct tree_event *t)
 {
         *t = (struct tree_event){0};
-        t->obj = object_blob_parse(e->obj);
-        t->prev = e->prev ? object_blob_parse(e->prev) : NULL;
-        if (!t->obj || (e->prev && !t->prev)) {
-                json_decref(t->obj);
-                json_decref(t->prev);
-                return false;
-        }
         t->ev = (struct object_event){.type = e->type,
                                       .key = e->key,
-                                      .object = t->obj,
-                                      .prev_object = t->prev,
                                       .revision = e->rev,
                                       .blob = e->obj,
-                                      .prev_blob = e->prev};
-        return true;
+                                      .prev_blob = e->prev,
+                                      .trees = &t->trees};
 }
 
 static void tree_event_release(struct tree_event *t)
 {
-        json_decref(t->obj);
-        json_decref(t->prev);
+        json_decref(t->trees.obj);
+        json_decref(t->trees.prev);
+}
+
+const json_t *object_event_object(const struct object_event *ev)
+{
+        if (!ev->trees->obj)
+                ev->trees->obj = object_blob_parse(ev->blob);
+        return ev->trees->obj;
+}
+
+const json_t *object_event_prev(const struct object_event *ev)
+{
+        if (!ev->trees->prev && ev->prev_blob)
+                ev->trees->prev = object_blob_parse(ev->prev_blob);
+        return ev->trees->prev;
 }
 
 static bool sub_wants(const struct object_cache_sub *s, const struct cache_event *e)
@@ -159,8 +169,9 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
                 s->replay = NULL;
                 s->n_replay = 0;
                 for (size_t i = 0; i < n; i++) {
-                        struct tree_event t;
-                        if (!s->dead && tree_event_init(&v[i], &t)) {
+                        if (!s->dead) {
+                                struct tree_event t;
+                                tree_event_init(&v[i], &t);
                                 s->fn(&t.ev, s->userdata);
                                 tree_event_release(&t);
                         }
@@ -178,9 +189,10 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
                         wanted = sub_wants(s, e);
                 /* One tree at a time: a relist of thousands of objects never
                  * holds their trees together. */
-                struct tree_event t;
-                if (!wanted || !tree_event_init(e, &t))
+                if (!wanted)
                         continue;
+                struct tree_event t;
+                tree_event_init(e, &t);
                 if (to_handler)
                         c->handler(&t.ev, c->userdata);
                 for (struct object_cache_sub *s = c->subs; s; s = s->next) {

@@ -69,20 +69,26 @@ bool object_blob_owned_by(const struct object_blob *b, const char *owner_kind,
 /* Unrefs n blobs and frees the array v (object_cache_list_blobs). v NULL ok. */
 void object_blobs_release(const struct object_blob **v, size_t n);
 
-/* One change. object is the new state (for DELETED: the last state), with
- * metadata.resourceVersion set to the revision as a string; blob is the same
- * state as bytes (what a watch writes). Both borrowed for the duration of
- * the callback (json_incref / object_blob_ref to keep). The trees are built
- * once per event for all the callbacks it reaches. */
+/* One change. blob is the new state (for DELETED: the last state) as bytes,
+ * with metadata.resourceVersion set to the revision (what a watch writes),
+ * and its summary; borrowed for the duration of the callback
+ * (object_blob_ref to keep). object_event_object() gives it as a tree. */
 struct object_event {
         enum object_event_type type;
         const char *key;
-        const json_t *object;
-        const json_t *prev_object; /* MODIFIED: the state before the change; else NULL */
         int64_t revision;
-        const struct object_blob *blob;
-        const struct object_blob *prev_blob; /* with prev_object */
+        const struct object_blob *blob;      /* the new state (DELETED: the last state) */
+        const struct object_blob *prev_blob; /* MODIFIED: the state before; else NULL */
+        struct object_event_trees *trees;    /* the accessors' own */
 };
+struct object_event_trees;
+
+/* The change's states as trees, parsed on the first call and shared by
+ * every callback the change reaches (most decide on the blobs' summaries
+ * and never ask). Borrowed for the callback (json_incref to keep); NULL
+ * only when out of memory, or for prev when there is no prev_blob. */
+const json_t *object_event_object(const struct object_event *ev);
+const json_t *object_event_prev(const struct object_event *ev);
 
 /* A new tree that shares everything with obj except the root and metadata,
  * whose resourceVersion becomes rev (e.g. the last state of a deleted object).

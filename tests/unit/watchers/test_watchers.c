@@ -186,8 +186,8 @@ static void rec_fn(const struct object_event *ev, void *userdata)
                 e->type = ev->type;
                 snprintf(e->key, sizeof(e->key), "%s", ev->key);
                 e->rev = ev->revision;
-                e->obj = json_incref((json_t *)ev->object);
-                e->prev = json_incref((json_t *)ev->prev_object);
+                e->obj = json_incref((json_t *)object_event_object(ev));
+                e->prev = json_incref((json_t *)object_event_prev(ev));
         }
         size_t n = r->n;
         pthread_cond_broadcast(&r->cond);
@@ -985,10 +985,11 @@ struct blob_rec {
 static void blob_rec_fn(const struct object_event *ev, void *userdata)
 {
         struct blob_rec *r = userdata;
-        _cleanup_free_ char *text = json_dumps(ev->object, JSON_COMPACT);
+        _cleanup_free_ char *text = json_dumps(object_event_object(ev), JSON_COMPACT);
         pthread_mutex_lock(&r->mu);
         if (!text || !streq(text, ev->blob->json) || strlen(text) != ev->blob->len ||
-            (ev->prev_object != NULL) != (ev->prev_blob != NULL))
+            (object_event_prev(ev) != NULL) != (ev->prev_blob != NULL) ||
+            object_event_object(ev) != object_event_object(ev)) /* parsed once */
                 r->bytes_match = false;
         if (r->n < ARRAY_SIZE(r->blob)) {
                 r->type[r->n] = ev->type;
