@@ -43,7 +43,10 @@ struct api_watch {
         pthread_mutex_t lock; /* guards what follows */
         struct buf queue;     /* serialized lines for the loop */
         bool overflow;        /* the queue hit its cap */
-        int64_t last_rev;     /* newest revision the subscription has seen */
+        int64_t last_rev;     /* newest revision the subscription has seen whole */
+        /* SSE: an event of this revision went out without its id (the
+         * revision goes on); its end must carry the id. Cache thread only. */
+        int64_t id_owed;
 };
 
 /* Stops the producers and frees the stream. The request is left as is: the
@@ -149,13 +152,27 @@ static void on_event(const struct object_event *ev, void *userdata)
                         send = left != NULL;
                 }
         }
+        /* Where a client resumes (SSE's id, a bookmark) is only ever the
+         * end of a revision: on etcd one revision holds a whole batch of
+         * objects, and a stream broken inside it must replay all of it. */
+        int64_t id = ev->revision_ends ? ev->revision : 0;
         buf_init(&line, API_WATCH_QUEUE_MAX);
-        if (send && format_event(w, &line, type, obj, blob, ev->revision) < 0)
+        if (send && format_event(w, &line, type, obj, blob, id) < 0)
                 send = false;
+        if (w->sse && send && !id)
+                w->id_owed = ev->revision;
+        if (w->sse && !send && id && w->id_owed == id) {
+                /* The revision's last event is not this client's: its id
+                 * alone (an SSE block without data updates the client's
+                 * last event id and dispatches nothing). */
+                send = buf_printf(&line, "id: %" PRId64 "\n\n", id) >= 0;
+        }
+        if (id)
+                w->id_owed = 0;
 
         pthread_mutex_lock(&w->lock);
-        if (ev->revision > w->last_rev)
-                w->last_rev = ev->revision;
+        if (id > w->last_rev)
+                w->last_rev = id;
         if (send && !w->overflow && buf_append(&w->queue, line.data, line.len) < 0)
                 w->overflow = true;
         bool wake = send || w->overflow;

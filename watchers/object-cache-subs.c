@@ -160,6 +160,23 @@ static bool sub_wants(const struct object_cache_sub *s, const struct cache_event
         return !s->dead && e->rev > s->last_rev && str_has_prefix(e->key, s->prefix);
 }
 
+static bool handler_wants(const struct object_cache *c, const struct cache_event *e)
+{
+        return c->handler && (!c->handler_wants || c->handler_wants(e->key, c->userdata));
+}
+
+/* Whether none of v[i+1..n) of v[i]'s revision goes to the callback (the
+ * subscription s, or the handler when s is NULL): a revision's events are
+ * consecutive, so the scan stops at the first of another revision. */
+static bool revision_ends(const struct object_cache *c, const struct object_cache_sub *s,
+                          const struct cache_event *v, size_t n, size_t i)
+{
+        for (size_t j = i + 1; j < n && v[j].rev == v[i].rev; j++)
+                if (s ? sub_wants(s, &v[j]) : handler_wants(c, &v[j]))
+                        return false;
+        return true;
+}
+
 void object_cache_deliver(struct object_cache *c, const struct cache_events *evs)
 {
         /* Replays first: they end at or before the events of this batch. */
@@ -172,6 +189,7 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
                         if (!s->dead) {
                                 struct tree_event t;
                                 tree_event_init(&v[i], &t);
+                                t.ev.revision_ends = i + 1 == n || v[i + 1].rev != v[i].rev;
                                 s->fn(&t.ev, s->userdata);
                                 tree_event_release(&t);
                         }
@@ -182,8 +200,7 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
 
         for (size_t i = 0; i < evs->n; i++) {
                 const struct cache_event *e = &evs->v[i];
-                bool to_handler =
-                    c->handler && (!c->handler_wants || c->handler_wants(e->key, c->userdata));
+                bool to_handler = handler_wants(c, e);
                 bool wanted = to_handler;
                 for (struct object_cache_sub *s = c->subs; !wanted && s; s = s->next)
                         wanted = sub_wants(s, e);
@@ -193,11 +210,15 @@ void object_cache_deliver(struct object_cache *c, const struct cache_events *evs
                         continue;
                 struct tree_event t;
                 tree_event_init(e, &t);
-                if (to_handler)
+                if (to_handler) {
+                        t.ev.revision_ends = revision_ends(c, NULL, evs->v, evs->n, i);
                         c->handler(&t.ev, c->userdata);
+                }
                 for (struct object_cache_sub *s = c->subs; s; s = s->next) {
-                        if (sub_wants(s, e))
+                        if (sub_wants(s, e)) {
+                                t.ev.revision_ends = revision_ends(c, s, evs->v, evs->n, i);
                                 s->fn(&t.ev, s->userdata);
+                        }
                 }
                 tree_event_release(&t);
         }

@@ -79,7 +79,12 @@ struct object_event {
         int64_t revision;
         const struct object_blob *blob;      /* the new state (DELETED: the last state) */
         const struct object_blob *prev_blob; /* MODIFIED: the state before; else NULL */
-        struct object_event_trees *trees;    /* the accessors' own */
+        /* No later change of this revision reaches this callback (on etcd
+         * one transaction writes many keys at one revision; they come in
+         * one batch, in key order). A stream that tells clients where to
+         * resume marks only such a change. */
+        bool revision_ends;
+        struct object_event_trees *trees; /* the accessors' own */
 };
 struct object_event_trees;
 

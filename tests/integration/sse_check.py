@@ -10,6 +10,10 @@ and the scenarios that need one:
                        saw everything), heartbeats on the idle stream
   expired SOCK NS REV  Last-Event-ID REV is older than the history: an
                        "error" event (410, Expired), then the end
+  batch SOCK NS N      (etcd) N Secrets applied in one batch share one
+                       revision: only the last event of it carries the id;
+                       a client cut off inside the revision resumes from
+                       the id it last saw and gets all N
   log SOCK NS TASK QUERY WANT
                        a Task's log over SSE (QUERY: "?follow=true" or ""):
                        one event per line, the lines WANT (JSON), then "end"
@@ -44,6 +48,7 @@ class SSE:
         self.s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.raw = b""
         self.body = b""
+        self.last_id = None  # what an EventSource would send as Last-Event-ID
         self.ended = False
         head = self._until(b"\r\n\r\n")
         status_line, *hdrs = head.decode().split("\r\n")
@@ -103,7 +108,10 @@ class SSE:
             line, _, self.body = self.body.partition(b"\n")
             line = line.decode()
             if line == "":
-                if fields:
+                if "id" in fields:
+                    self.last_id = fields["id"]
+                # An id alone moves the last event id and dispatches nothing.
+                if fields and list(fields) != ["id"]:
                     yield "event", fields
                 fields = {}
                 continue
@@ -154,6 +162,70 @@ def task_yaml(name, cmd):
                        "metadata": {"name": name},
                        "spec": {"image": "busybox:latest", "command": ["sh", "-c", cmd],
                                 "network": "none"}})
+
+
+def initial_state(stream):
+    """Reads past retry and the initial state; returns the list's revision."""
+    ev = stream.events()
+    for kind, f in ev:
+        if kind == "event" and f.get("event") == "BOOKMARK":
+            return ev, int(f["id"])
+    fail("no end of the initial state")
+
+
+def check_batch(sock_path, ns, n):
+    base = "/apis/berth/v1/namespaces/%s/secrets" % ns
+    first = SSE(sock_path, base)
+    ev, list_rev = initial_state(first)
+    names = ["batch-%02d" % i for i in range(n)]
+    with open(TMP + "/sse-batch.json", "w") as fh:
+        fh.write("\n---\n".join(json.dumps({"apiVersion": "berth/v1", "kind": "Secret",
+                                            "metadata": {"name": nm},
+                                            "stringData": {"k": "v"}}) for nm in names))
+    berth("apply", "-f", TMP + "/sse-batch.json")
+
+    got = []
+    for kind, f in ev:
+        if kind != "event" or f.get("event") != "ADDED":
+            continue
+        obj = json.loads(f["data"])
+        got.append((obj["metadata"]["name"], int(obj["metadata"]["resourceVersion"]),
+                    f.get("id")))
+        if len(got) == n:
+            break
+    first.close()
+    revs = {r for _, r, _ in got}
+    if sorted(nm for nm, _, _ in got) != names or len(revs) != 1:
+        fail("the batch did not come as one revision: %r" % got)
+    rev = revs.pop()
+    ids = [i for _, _, i in got]
+    if ids[:-1] != [None] * (n - 1) or ids[-1] != str(rev):
+        fail("ids inside the revision (want only the last, %d): %r" % (rev, ids))
+    print("%d objects at revision %d: only the last event has the id" % (n, rev))
+
+    # Cut off inside the revision: the client's last id is still the list's.
+    cut = SSE(sock_path, base + "?resourceVersion=%d" % list_rev)
+    seen = 0
+    for kind, f in cut.events():
+        if kind == "event" and f.get("event") == "ADDED":
+            seen += 1
+            if seen == n // 2:
+                break
+    last = cut.last_id
+    cut.close()
+    if last is not None and int(last) >= rev:
+        fail("a client cut off inside revision %d holds id %s" % (rev, last))
+    resumed = SSE(sock_path, base, {"Last-Event-ID": str(last or list_rev)})
+    again = set()
+    for kind, f in resumed.events():
+        if kind == "event" and f.get("event") == "ADDED":
+            again.add(json.loads(f["data"])["metadata"]["name"])
+            if len(again) == n:
+                break
+    resumed.close()
+    if sorted(again) != names:
+        fail("resumed from %s inside the revision: got %r" % (last, sorted(again)))
+    print("cut after %d of %d, resumed from id %s: all %d again" % (n // 2, n, last, n))
 
 
 def check_resume(sock_path, ns):
@@ -293,6 +365,8 @@ if __name__ == "__main__":
     what, sock = sys.argv[1], sys.argv[2]
     if what == "resume":
         check_resume(sock, sys.argv[3])
+    elif what == "batch":
+        check_batch(sock, sys.argv[3], int(sys.argv[4]))
     elif what == "expired":
         check_expired(sock, sys.argv[3], sys.argv[4])
     elif what == "log":

@@ -129,6 +129,7 @@ struct rec_event {
         enum object_event_type type;
         char key[128];
         int64_t rev;
+        bool ends; /* revision_ends */
         json_t *obj;
         json_t *prev;
 };
@@ -186,6 +187,7 @@ static void rec_fn(const struct object_event *ev, void *userdata)
                 e->type = ev->type;
                 snprintf(e->key, sizeof(e->key), "%s", ev->key);
                 e->rev = ev->revision;
+                e->ends = ev->revision_ends;
                 e->obj = json_incref((json_t *)object_event_object(ev));
                 e->prev = json_incref((json_t *)object_event_prev(ev));
         }
@@ -1298,6 +1300,8 @@ static bool resume_exact(struct store *s, struct object_cache *c, const char *pr
                 char key[128];
                 snprintf(key, sizeof(key), "%stasks/default/o%03zu", prefix, i);
                 assert_event(&r.ev[k], OBJECT_ADDED, key, revs[i]);
+                /* Replayed too: the end of each revision is marked. */
+                assert_int_equal(r.ev[k].ends, i + 1 == TXN_OBJECTS || revs[i + 1] != revs[i]);
                 k++;
         }
         assert_int_equal(k, batch);
@@ -1342,8 +1346,13 @@ static void batch_resume(struct store *s, const char *prefix)
         /* The handler saw each object once, in revision order. */
         assert_int_equal(rec_wait(&live, TXN_OBJECTS + 1), TXN_OBJECTS + 1);
         assert_int_equal(rec_count(&live), TXN_OBJECTS + 1);
-        for (size_t i = 0; i < TXN_OBJECTS; i++)
+        for (size_t i = 0; i < TXN_OBJECTS; i++) {
                 assert_int_equal(live.ev[i + 1].rev, revs[i]);
+                /* Only the last change of a revision ends it (on etcd, one
+                 * per transaction; on SQLite, every one). */
+                assert_int_equal(live.ev[i + 1].ends,
+                                 i + 1 == TXN_OBJECTS || revs[i + 1] != revs[i]);
+        }
 
         /* Resumes from just before the batch and from inside it. */
         int64_t lives[64];
