@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "reconciler-internal.h"
 #include "runqueue.h"
+#include "secrets.h"
 
 static struct metrics_family run_seconds =
     METRICS_HISTOGRAM_INIT("berth_task_run_duration_seconds",
@@ -818,6 +819,40 @@ static int exec_observe(struct task_run *run, struct berth_error *err)
         return 0;
 }
 
+/* Frees an exec's "NAME=value" strings, wiping them: values may come
+ * from Secrets. */
+static void exec_env_freep(char ***p)
+{
+        for (size_t i = 0; *p && (*p)[i]; i++)
+                secret_bytes_free((*p)[i], strlen((*p)[i]));
+        free(*p);
+}
+
+/* The exec's environment as "NAME=value" into owned (spec->n_env entries),
+ * env from Secrets resolved as for a container (secret volumes do not apply
+ * to an exec: none is written). 0; -ENOMEM; another error, with
+ * run->act_config_error saying which Secret is missing. */
+static int exec_env(struct task_run *run, char **owned)
+{
+        struct task_spec env_only = run->spec;
+        struct container_secrets secrets = {0};
+
+        env_only.n_volumes = 0;
+        env_only.volumes = NULL;
+        int r =
+            container_secrets_resolve(run->o.ctx, run->o.ns, &env_only, run->o.uid, NULL, &secrets,
+                                      run->act_config_error, sizeof(run->act_config_error));
+        for (size_t k = 0; r == 0 && k < env_only.n_env; k++) {
+                const char *value =
+                    env_only.env[k].secret ? secrets.env_values[k] : env_only.env[k].value;
+                owned[k] = str_printf("%s=%s", env_only.env[k].name, value ? value : "");
+                if (!owned[k])
+                        r = -ENOMEM;
+        }
+        container_secrets_release(&secrets, &env_only);
+        return r;
+}
+
 static int exec_create(struct task_run *run, int attempt, struct berth_error *err)
 {
         struct object_run *o = &run->o;
@@ -838,20 +873,21 @@ static int exec_create(struct task_run *run, int attempt, struct berth_error *er
                 return create_refused(run, "ContainerCreateFailed",
                                       "docker-exec needs spec.command (and/or spec.args)");
         _cleanup_free_ const char **env = calloc(spec->n_env + 1, sizeof(*env));
-        _cleanup_(strv_freep) char **owned = calloc(spec->n_env + 1, sizeof(*owned));
+        _cleanup_(exec_env_freep) char **owned = calloc(spec->n_env + 1, sizeof(*owned));
         if (!env || !owned)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        for (size_t k = 0; k < spec->n_env; k++) {
-                if (spec->env[k].secret)
-                        return create_refused(run, "CreateContainerConfigError",
-                                              "docker-exec does not resolve env from Secrets");
-                owned[k] = str_printf("%s=%s", spec->env[k].name, spec->env[k].value);
-                if (!owned[k])
-                        return berth_error_set(err, -ENOMEM, "out of memory");
-                env[k] = owned[k];
+        int r = exec_env(run, owned);
+        if (r == -ENOMEM)
+                return berth_error_set(err, r, "out of memory");
+        if (r < 0) {
+                /* A Secret gone or changed since observed: the planner waits for it. */
+                run->has_act_config_error = true;
+                return ACT_REPLAN;
         }
+        for (size_t k = 0; k < spec->n_env; k++)
+                env[k] = owned[k];
         _cleanup_free_ char *target = NULL;
-        int r = exec_target(run, &target, msg, sizeof(msg), err);
+        r = exec_target(run, &target, msg, sizeof(msg), err);
         if (r == -ENOENT || r == -ENOTUNIQ)
                 return create_refused(run, "ExecTargetNotFound", msg);
         if (r < 0)

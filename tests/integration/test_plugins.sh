@@ -117,6 +117,34 @@ if docker exec "$TARGET" ps | grep -q "sleep 100"; then
   docker exec "$TARGET" ps >&2
   fail "a sleep 100 of the killed exec is left in the container"
 fi
+
+# Env from a Secret reaches the exec; one naming a missing Secret waits for it.
+SECRET_VALUE="exec-s3cret-$$"
+berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Task
+metadata: {name: exec-secret}
+spec:
+  executor: {type: docker-exec, container: {name: $TARGET}}
+  command: [sh, -c, 'test "\$TOKEN" = "$SECRET_VALUE" && echo "plain=\$PLAIN token ok"']
+  env:
+  - {name: PLAIN, value: yes}
+  - name: TOKEN
+    valueFrom: {secretKeyRef: {name: exec-token, key: token}}
+YAML
+wait_until 20 '[ "$(jget exec-secret .status.phase)" = Pending ]' || fail "exec-secret not Pending"
+sleep 1
+[ "$(jget exec-secret .status.phase)" = Pending ] || fail "exec-secret ran without its Secret: $(jget exec-secret .status.phase)"
+berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Secret
+metadata: {name: exec-token}
+stringData: {token: "$SECRET_VALUE"}
+YAML
+berth wait task/exec-secret --for=condition=Succeeded --timeout=60s ||
+  fail "exec-secret did not succeed: $(jget exec-secret .status.message)"
+berth logs task/exec-secret | has "plain=yes token ok" || fail "exec-secret output: $(berth logs task/exec-secret 2>&1)"
+grep -q "$SECRET_VALUE" "$T/berthd.log" && fail "the Secret's value is in berthd's log"
 log "docker-exec: ok"
 stop_berthd
 log "PASS"
