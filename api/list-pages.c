@@ -136,12 +136,17 @@ static bool page_from_cache(struct api_server *s, struct evhttp_request *req,
         }
         _cleanup_buf_ struct buf body;
         buf_init(&body, (size_t)1 << 30); /* a page holds at most API_LIST_LIMIT_MAX objects */
-        ok = ok &&
-             buf_printf(&body,
-                        "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{"
-                        "\"resourceVersion\":\"%" PRId64 "\"%s%s%s},\"items\":[",
-                        p->kind->kind, MANIFEST_API_VERSION, rev, token ? ",\"continue\":\"" : "",
-                        token ? token : "", token ? "\"" : "") >= 0;
+        ok = ok && buf_printf(&body,
+                              "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{"
+                              "\"resourceVersion\":\"%" PRId64 "\"",
+                              p->kind->kind, MANIFEST_API_VERSION, rev) >= 0;
+        /* What the snapshot holds after this page, selectors and RBAC
+         * applied: known exactly here (a page read from the store says
+         * nothing, as Kubernetes may). */
+        if (ok && token)
+                ok = buf_printf(&body, ",\"continue\":\"%s\",\"remainingItemCount\":%zu", token,
+                                n - end) >= 0;
+        ok = ok && buf_append_str(&body, "},\"items\":[") >= 0;
         for (size_t i = start; ok && i < end; i++)
                 ok = (i == start || buf_append(&body, ",", 1) >= 0) &&
                      api_blob_append(&body, v[i]) >= 0;

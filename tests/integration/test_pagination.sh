@@ -112,6 +112,18 @@ CLEANUP_FIRST=
 first=$(curl -sf --unix-socket "$SOCK" "$BASE?limit=5" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["continue"])') ||
   fail "first page"
+# A page from the snapshot says how many objects follow it (selectors and
+# RBAC applied); the last page has no continue and no count.
+total=$(curl -sf --unix-socket "$SOCK" "$BASE" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+rem=$(curl -sf --unix-socket "$SOCK" "$BASE?limit=5" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["remainingItemCount"])') ||
+  fail "no remainingItemCount on a first page"
+[ "$rem" = $((total - 5)) ] || fail "remainingItemCount $rem of $total objects after a page of 5"
+rem=$(curl -sf --unix-socket "$SOCK" "$BASE?limit=5&labelSelector=set%3Dkeep" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["remainingItemCount"])')
+[ "$rem" = $((N - 5)) ] || fail "remainingItemCount $rem with a selector (want $((N - 5)))"
+last=$(curl -sf --unix-socket "$SOCK" "$BASE?limit=$total" | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)["metadata"]))')
+[ "$last" = "['resourceVersion']" ] || fail "a whole list in one page has metadata $last"
 code() { curl -s -o "$T/code.out" -w '%{http_code}' --unix-socket "$SOCK" "$@"; }
 forged="${first:0:10}$([ "${first:10:1}" = A ] && echo B || echo A)${first:11}"
 c=$(code "$BASE?limit=5&continue=$forged")
