@@ -15,7 +15,7 @@
  * their chunk's txn, the unchanged ones with a STORE_OP_CHECK: so an object
  * reported unchanged was unchanged in the store when the chunk committed, as
  * strong as apply_object's own read. */
-#include "apply.h"
+#include "apply-internal.h"
 
 /* What one object comes to. */
 struct plan {
@@ -56,13 +56,9 @@ static int plan_one(const struct apply_item *it, const json_t *current, int64_t 
         what_of(it, what, sizeof(what));
         if (!next)
                 return berth_error_set(err, -ENOMEM, "%s: out of memory", what);
-        if (opts->check && (r = opts->check(current, opts->check_userdata, err)) < 0)
+        r = apply_hooks(opts, next, current, what, err);
+        if (r < 0)
                 return r;
-        if (opts->transform &&
-            (r = opts->transform(next, current, opts->transform_userdata, err)) < 0) {
-                berth_error_prefix(err, "%s", what);
-                return r;
-        }
         if (!current) {
                 p->result = APPLY_CREATED;
                 p->expected = STORE_MUST_NOT_EXIST;

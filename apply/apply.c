@@ -1,5 +1,5 @@
 /* apply.c: the store side of user writes (see apply.h). */
-#include "apply.h"
+#include "apply-internal.h"
 
 static const char *const server_metadata[] = {
     "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "finalizers",
@@ -216,6 +216,21 @@ int apply_is_unchanged(const json_t *obj, const json_t *current, const char *ign
         return 0;
 }
 
+int apply_hooks(const struct apply_opts *opts, json_t *next, const json_t *current,
+                const char *what, struct berth_error *err)
+{
+        int r;
+
+        if (opts->check && (r = opts->check(current, opts->check_userdata, err)) < 0)
+                return r;
+        if (opts->transform &&
+            (r = opts->transform(next, current, opts->transform_userdata, err)) < 0) {
+                berth_error_prefix(err, "%s", what);
+                return r;
+        }
+        return 0;
+}
+
 int apply_object(struct store *store, const char *prefix, const struct kind_info *kind,
                  const json_t *obj, const struct apply_opts *opts, enum apply_result *ret_result,
                  int64_t *ret_rev, struct berth_error *err)
@@ -245,13 +260,9 @@ int apply_object(struct store *store, const char *prefix, const struct kind_info
                         return r;
                 }
                 berth_error_clear(err);
-                if (opts->check && (r = opts->check(current, opts->check_userdata, err)) < 0)
+                r = apply_hooks(opts, next, current, what, err);
+                if (r < 0)
                         return r;
-                if (opts->transform &&
-                    (r = opts->transform(next, current, opts->transform_userdata, err)) < 0) {
-                        berth_error_prefix(err, "%s", what);
-                        return r;
-                }
                 if (!current) {
                         *ret_result = APPLY_CREATED;
                         if (opts->dry_run)

@@ -47,32 +47,6 @@ static json_t *fetch_children(struct cli_ctx *ctx, const struct kind_info *kind,
         return TAKE_PTR(all);
 }
 
-/* The object's Events, oldest first: those whose involvedObject.uid is its
- * uid, in its namespace ("default" for a cluster-scoped object), selected
- * by berthd (a field selector). NULL when they cannot be had: describe
- * prints the rest anyway. Caller frees. */
-static json_t *fetch_events(struct cli_ctx *ctx, const json_t *object)
-{
-        const char *uid = json_path_string(object, "metadata.uid");
-        const char *ns = json_path_string(object, "metadata.namespace");
-        _cleanup_free_ char *selector = uid ? str_printf("involvedObject.uid=%s", uid) : NULL;
-        _cleanup_free_ char *escaped = selector ? cli_escape(selector) : NULL;
-        _cleanup_free_ char *query = escaped ? str_printf("?fieldSelector=%s", escaped) : NULL;
-        _cleanup_free_ char *path =
-            query ? cli_path(kind_by_name("Event"), ns ? ns : "default", NULL, query) : NULL;
-        _cleanup_reply_ struct cli_reply reply = {0};
-
-        if (!path || cli_http(ctx, "GET", path, NULL, NULL, 0, &reply) < 0)
-                return NULL;
-        if (reply.status < 200 || reply.status >= 300 || !reply.body.data)
-                return NULL;
-        _cleanup_json_ json_t *list = json_loadb(reply.body.data, reply.body.len, 0, NULL);
-        json_t *items = json_object_get(list, "items");
-        if (!json_is_array(items) || cli_events_sort(items) < 0)
-                return NULL;
-        return json_incref(items);
-}
-
 /* The items of GET path (a list), appended to all; false when it cannot be
  * had (a 403 for a cluster-wide list, an older berthd). */
 static bool list_into(struct cli_ctx *ctx, const char *path, json_t *all)
@@ -86,6 +60,26 @@ static bool list_into(struct cli_ctx *ctx, const char *path, json_t *all)
         _cleanup_json_ json_t *list = json_loadb(reply.body.data, reply.body.len, 0, NULL);
         json_t *items = json_object_get(list, "items");
         return json_is_array(items) && json_array_extend(all, items) == 0;
+}
+
+/* The object's Events, oldest first: those whose involvedObject.uid is its
+ * uid, in its namespace ("default" for a cluster-scoped object), selected
+ * by berthd (a field selector). NULL when they cannot be had: describe
+ * prints the rest anyway. Caller frees. */
+static json_t *fetch_events(struct cli_ctx *ctx, const json_t *object)
+{
+        const char *uid = json_path_string(object, "metadata.uid");
+        const char *ns = json_path_string(object, "metadata.namespace");
+        _cleanup_free_ char *selector = uid ? str_printf("involvedObject.uid=%s", uid) : NULL;
+        _cleanup_free_ char *escaped = selector ? cli_escape(selector) : NULL;
+        _cleanup_free_ char *query = escaped ? str_printf("?fieldSelector=%s", escaped) : NULL;
+        _cleanup_free_ char *path =
+            query ? cli_path(kind_by_name("Event"), ns ? ns : "default", NULL, query) : NULL;
+        _cleanup_json_ json_t *items = json_array();
+
+        if (!items || !list_into(ctx, path, items) || cli_events_sort(items) < 0)
+                return NULL;
+        return TAKE_PTR(items);
 }
 
 /* The lists a queued Task's position is computed from (Pending and Running
