@@ -469,9 +469,11 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
                 goto fail;
         }
         const char *uid = json_path_string(obj, "metadata.uid");
-        /* A docker-exec Task has no container: its exec's output, as kept
-         * in memory, in one reply (no follow, no attempts but the latest). */
-        if (!service && streq(json_path_string(obj, "spec.executor.type"), "docker-exec")) {
+        /* A docker-exec Task, or an executor plugin's, has no container: the
+         * output its executor kept, in one reply (no follow, no attempts
+         * but the latest). */
+        const char *executor = json_path_string(obj, "spec.executor.type");
+        if (!service && executor && !streq(executor, "docker")) {
                 _cleanup_free_ char *out = NULL;
                 size_t len = 0;
                 if (!s->task_exec_logs || !uid ||

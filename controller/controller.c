@@ -55,8 +55,10 @@ struct controller {
         size_t n_source_roots;
         const char *const *build_roots;
         size_t n_build_roots;
-        struct builder *builder;   /* Workflow build steps' image builds */
-        struct exec_runner *execs; /* docker-exec Tasks' commands */
+        struct builder *builder;                        /* Workflow build steps' image builds */
+        struct exec_runner *execs;                      /* docker-exec Tasks' commands */
+        const struct plugin_executor *plugin_executors; /* borrowed */
+        size_t n_plugin_executors;
         const struct admission_policy *admission;
         const struct secrets_keyring *secrets;
         const char *secrets_dir;
@@ -923,6 +925,8 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
                     .n_build_roots = c->n_build_roots,
                     .builder = c->builder,
                     .execs = c->execs,
+                    .plugin_executors = c->plugin_executors,
+                    .n_plugin_executors = c->n_plugin_executors,
                     .admission = c->admission,
                     .secrets = c->secrets,
                     .secrets_dir = c->secrets_dir,
@@ -1093,6 +1097,10 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                 berth_error_set(err, r, "start docker-exec runner: out of memory");
                 goto fail;
         }
+        c->plugin_executors = cfg->plugin_executors;
+        c->n_plugin_executors = cfg->n_plugin_executors;
+        for (size_t i = 0; i < c->n_plugin_executors; i++)
+                c->plugin_executors[i].ops->listen(c->plugin_executors[i].impl, on_owner_change, c);
         if (c->n_build_roots > 0) {
                 r = builder_new(cfg->docker, BUILDER_DEFAULT_CONCURRENT, on_owner_change, c,
                                 &c->builder, err);
@@ -1141,6 +1149,8 @@ void controller_free(struct controller *c)
         prober_free(c->prober);
         builder_free(c->builder);
         exec_runner_free(c->execs);
+        for (size_t i = 0; i < c->n_plugin_executors; i++)
+                c->plugin_executors[i].ops->listen(c->plugin_executors[i].impl, NULL, NULL);
         source_watches_free(c->source_watches);
         container_cache_free(c->containers);
         object_cache_free(c->objects);
@@ -1166,6 +1176,10 @@ struct container_cache *controller_containers(struct controller *c)
 int controller_task_exec_logs(void *userdata, const char *uid, char **ret, size_t *ret_len)
 {
         struct controller *c = userdata;
+        int r = exec_runner_logs(c ? c->execs : NULL, uid, ret, ret_len);
 
-        return exec_runner_logs(c ? c->execs : NULL, uid, ret, ret_len);
+        for (size_t i = 0; c && r == -ENOENT && i < c->n_plugin_executors; i++)
+                r = c->plugin_executors[i].ops->logs(c->plugin_executors[i].impl, uid, ret,
+                                                     ret_len);
+        return r;
 }

@@ -49,6 +49,8 @@ void workqueue_tick(struct workqueue *q);
 
 /* ---- controller ------------------------------------------------------- */
 
+struct plugin_executor; /* reconciler.h */
+
 struct controller_config {
         struct store *store;
         struct docker *docker; /* template; each worker clones it */
@@ -86,6 +88,10 @@ struct controller_config {
          * 0: no limit). A namespace's Queue may limit its own further.
          * Tasks beyond wait Pending, condition Queued (runqueue.h). */
         int64_t max_running;
+        /* The executor plugins (plugins.h), borrowed: the controller
+         * listens to their runners from controller_new to controller_free. */
+        const struct plugin_executor *plugin_executors;
+        size_t n_plugin_executors;
 };
 
 #define CONTROLLER_DEFAULT_COMPACT_MS (5 * 60 * 1000)
@@ -118,8 +124,9 @@ const char *controller_cluster_id(struct controller *c);
 /* The desired-state cache; the API serves reads from it. Borrowed. */
 struct object_cache *controller_objects(struct controller *c);
 struct container_cache *controller_containers(struct controller *c);
-/* The output kept of a docker-exec Task's latest exec (exec_runner_logs;
- * userdata is the controller): for api_config.task_exec_logs. */
+/* The output kept of a docker-exec Task's latest exec (exec_runner_logs),
+ * or of an executor plugin's Task's latest attempt (userdata is the
+ * controller): for api_config.task_exec_logs. */
 int controller_task_exec_logs(void *userdata, const char *uid, char **ret, size_t *ret_len);
 
 /* ---- leader election -------------------------------------------------- */

@@ -34,13 +34,13 @@
 #include <stdint.h>
 
 #define BERTH_PLUGIN_ABI_MAJOR 1
-#define BERTH_PLUGIN_ABI_MINOR 0
+#define BERTH_PLUGIN_ABI_MINOR 1
 
 #define BERTH_PLUGIN_DESCRIPTOR_SYMBOL "berth_plugin_descriptor"
 #define BERTH_PLUGIN_QUEUE_MAX         64 /* queued calls per plugin */
 
 enum berth_plugin_type {
-        BERTH_PLUGIN_EXECUTOR = 1, /* runs Tasks: spec.executor.type = name (not wired yet) */
+        BERTH_PLUGIN_EXECUTOR = 1, /* runs Tasks: spec.executor.type = name (ABI 1.1) */
         BERTH_PLUGIN_NOTIFIER = 2, /* delivers notifications: a Notifier's spec.type = name */
         BERTH_PLUGIN_STORE = 3,    /* a store backend for URLs "<name>:..." (not wired yet) */
 };
@@ -61,6 +61,14 @@ struct berth_host {
          * name. Any thread. */
         void (*log)(const struct berth_host *host, int level, const char *message);
         void *host_data; /* berthd's; do not touch */
+        /* ABI 1.1, executor plugins: tells berthd that the attempt of
+         * handle changed (it ended, or has new output worth showing);
+         * berthd then calls observe, and logs, for it on the plugin's
+         * thread. Repeated calls before that are coalesced. Any thread,
+         * never blocks. berthd does not poll: an attempt whose end is not
+         * told this way stays Running until its deadline, a resync, or a
+         * restart of berthd asks again. */
+        void (*executor_changed)(const struct berth_host *host, const char *handle);
 };
 
 /* A notifier: gets each delivery routed to a Notifier whose spec.type is
@@ -74,17 +82,51 @@ struct berth_notifier_ops {
                        const char *config_json, char *error, size_t error_size);
 };
 
-/* An executor (documented; berthd 0.1 refuses executor plugins as "not
- * supported yet"): runs the attempts of Tasks with spec.executor.type = the
- * plugin's name, as the built-in docker and docker-exec executors do. task_json
- * is the Task object; handles are the plugin's (at most 127 bytes). */
+/* An executor: runs the attempts of Tasks whose spec.executor.type is the
+ * plugin's name, as the built-in docker and docker-exec executors do: the
+ * Task's retries, deadlines, stops and status are berthd's, the attempts
+ * the plugin's. An attempt is named by a handle the plugin chooses at
+ * start (printable ASCII without spaces, at most BERTH_EXECUTOR_HANDLE_MAX
+ * - 1 bytes). berthd records it in the Task's status (status.containerID),
+ * so after a restart it asks observe about it again: an attempt the plugin
+ * still knows is adopted, one it answers UNKNOWN for fails with
+ * ContainerLost. Every call runs on the plugin's thread (see above) and
+ * should return promptly: while one runs, the plugin's other work waits.
+ * Strings passed in are valid for the call only. */
+#define BERTH_EXECUTOR_HANDLE_MAX 128
+
+enum berth_executor_state {
+        BERTH_EXECUTOR_UNKNOWN = -1, /* no such attempt (any more) */
+        BERTH_EXECUTOR_RUNNING = 0,
+        BERTH_EXECUTOR_ENDED = 1, /* exit_code holds */
+};
+
 struct berth_executor_ops {
+        /* Starts attempt 1, 2, ... of the Task task_json (the whole object:
+         * metadata, spec — the plugin's settings are spec.executor — and
+         * status; Secret references in spec.env are not resolved). 0 with
+         * handle filled (NUL-terminated, at most handle_size bytes); non-zero
+         * with error filled when it cannot: the Task fails, reason
+         * ExecutorFailed, with that message. Starting the same Task's same
+         * attempt twice happens only when berthd crashed in between. */
         int (*start)(void *ctx, const char *task_json, int attempt, char *handle,
                      size_t handle_size, char *error, size_t error_size);
-        /* state: 0 running, 1 ended (exit_code set), -1 unknown handle */
+        /* The attempt's state: *state one of enum berth_executor_state;
+         * *exit_code set when ENDED (0 succeeded, 128 + n killed by signal
+         * n, anything else failed). Returns 0; non-zero when it cannot tell
+         * now (berthd asks again at the next change or resync). */
         int (*observe)(void *ctx, const char *handle, int *state, int *exit_code);
+        /* Sends signo (SIGTERM at a stop, SIGKILL after the grace period or
+         * at a deadline) to what the attempt runs, its whole process tree.
+         * 0, or non-zero (logged; berthd sends SIGKILL again later). */
         int (*signal)(void *ctx, const char *handle, int signo);
+        /* May be NULL (then `berth logs` shows nothing). The attempt's
+         * output so far, its last size bytes when longer, into buf; *len
+         * set. 0, or non-zero when there is none. */
         int (*logs)(void *ctx, const char *handle, char *buf, size_t size, size_t *len);
+        /* May be NULL. berthd needs the attempt no more (the Task was
+         * deleted, or a later attempt replaced it, after a SIGKILL when it
+         * still ran): what the plugin keeps of it may go. */
         void (*forget)(void *ctx, const char *handle);
 };
 

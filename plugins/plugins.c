@@ -1,4 +1,5 @@
-/* plugins.c: the loader, and the notifier plugins' threads and queues. */
+/* plugins.c: the loader, and the notifier plugins' threads and queues
+ * (an executor plugin's thread is its runner's, plugin-executor.c). */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -7,7 +8,7 @@
 
 #include "berth-plugin.h"
 #include "manifests.h"
-#include "plugins.h"
+#include "plugins-internal.h"
 
 /* One queued delivery; shared by the waiting caller and the plugin's thread
  * (refs), freed by whichever lets go last. */
@@ -30,6 +31,7 @@ struct plugin {
         struct berth_host host;
         pthread_t thread;
         bool thread_started;
+        struct executor_runner *runner; /* an executor's */
         /* under lock: */
         pthread_mutex_t lock;
         pthread_cond_t cond; /* work queued, a job done, stop */
@@ -43,6 +45,8 @@ struct plugins {
         size_t n;
         struct notify_type types[PLUGINS_MAX];
         size_t n_types;
+        struct plugin_executor executors[PLUGINS_MAX];
+        size_t n_executors;
         const char *notifier_names[PLUGINS_MAX + 1];
         plugins_log_fn log;
         void *userdata;
@@ -191,10 +195,18 @@ static void host_log(const struct berth_host *host, int level, const char *messa
                 pl->set->log(pl->desc->name, level, message ? message : "", pl->set->userdata);
 }
 
+static void host_executor_changed(const struct berth_host *host, const char *handle)
+{
+        struct plugin *pl = host->host_data;
+
+        executor_runner_changed(pl->runner, handle);
+}
+
 static void plugin_free(struct plugin *pl, bool initialised)
 {
         if (!pl)
                 return;
+        executor_runner_free(pl->runner);
         if (pl->thread_started) {
                 pthread_mutex_lock(&pl->lock);
                 pl->stop = true;
@@ -281,12 +293,24 @@ static struct plugin *load_one(struct plugins *set, const char *path, char *why,
                 snprintf(why, size, "unknown type %d", d->type);
                 goto refuse;
         }
-        if (d->type != BERTH_PLUGIN_NOTIFIER) {
+        if (d->type == BERTH_PLUGIN_STORE) {
                 snprintf(why, size, "%s plugins are not supported yet", tn);
                 goto refuse;
         }
-        if (!d->notifier || !d->notifier->deliver || !d->init) {
-                snprintf(why, size, "notifier without init or deliver");
+        if (!d->init) {
+                snprintf(why, size, "%s without init", tn);
+                goto refuse;
+        }
+        if (d->type == BERTH_PLUGIN_NOTIFIER && (!d->notifier || !d->notifier->deliver)) {
+                snprintf(why, size, "notifier without deliver");
+                goto refuse;
+        }
+        if (d->type == BERTH_PLUGIN_EXECUTOR &&
+            (d->abi_minor < 1 || !d->executor || !d->executor->start || !d->executor->observe ||
+             !d->executor->signal)) {
+                snprintf(why, size,
+                         d->abi_minor < 1 ? "executor plugins need ABI 1.1 or later"
+                                          : "executor without start, observe or signal");
                 goto refuse;
         }
         pl->desc = d;
@@ -296,19 +320,23 @@ static struct plugin *load_one(struct plugins *set, const char *path, char *why,
             .plugin_path = pl->path,
             .log = host_log,
             .host_data = pl,
+            .executor_changed = host_executor_changed,
         };
         int rc = d->init(&pl->host, &pl->ctx);
         if (rc != 0) {
                 snprintf(why, size, "init failed (%d)", rc);
                 goto refuse;
         }
-        rc = pthread_create(&pl->thread, NULL, plugin_thread, pl);
-        if (rc != 0) {
-                snprintf(why, size, "cannot start its thread: %s", strerror(rc));
+        if (d->type == BERTH_PLUGIN_EXECUTOR)
+                rc = executor_runner_new(d->executor, pl->ctx, d->name, &pl->runner);
+        else
+                rc = -pthread_create(&pl->thread, NULL, plugin_thread, pl);
+        if (rc < 0) {
+                snprintf(why, size, "cannot start its thread: %s", strerror(-rc));
                 plugin_free(pl, true);
                 return NULL;
         }
-        pl->thread_started = true;
+        pl->thread_started = d->type != BERTH_PLUGIN_EXECUTOR;
         return pl;
 
 refuse:
@@ -374,6 +402,11 @@ int plugins_load(const char *dir, plugins_refused_fn refused, plugins_log_fn log
                         set->types[set->n_types++] = (struct notify_type){
                             .name = pl->desc->name, .deliver = plugin_deliver, .userdata = pl};
                         set->notifier_names[set->n_types - 1] = pl->desc->name;
+                } else if (pl->desc->type == BERTH_PLUGIN_EXECUTOR) {
+                        set->executors[set->n_executors++] =
+                            (struct plugin_executor){.name = pl->desc->name,
+                                                     .ops = &executor_runner_ops,
+                                                     .impl = pl->runner};
                 }
         }
         *ret = set;
@@ -403,6 +436,12 @@ const struct notify_type *plugins_notify_types(const struct plugins *p, size_t *
 {
         *ret_n = p ? p->n_types : 0;
         return p && p->n_types ? p->types : NULL;
+}
+
+const struct plugin_executor *plugins_executors(const struct plugins *p, size_t *ret_n)
+{
+        *ret_n = p ? p->n_executors : 0;
+        return p && p->n_executors ? p->executors : NULL;
 }
 
 const char *const *plugins_notifier_names(const struct plugins *p)

@@ -11,13 +11,15 @@
  * Notifier plugins become notify_types (notify.h): a delivery enqueues the
  * event for the plugin's thread and waits for the answer at most the
  * Notifier's timeout (then it fails and is retried; the call itself goes
- * on). Executor and store plugins are refused for now ("not supported
- * yet"): their ABI is written down, the adapters are not (issue 12).
+ * on). Executor plugins become plugin_executors (reconciler.h): each is a
+ * runner (plugin-executor.c) whose thread makes the plugin's calls. Store
+ * plugins are refused for now ("not supported yet").
  */
 #pragma once
 
 #include "common.h"
 #include "notify.h"
+#include "reconciler.h"
 
 #define PLUGINS_MAX 64 /* plugins one berthd loads */
 
@@ -45,3 +47,7 @@ const char *plugins_name(const struct plugins *p, size_t i);
  * Both borrowed from p; valid until plugins_free. */
 const struct notify_type *plugins_notify_types(const struct plugins *p, size_t *ret_n);
 const char *const *plugins_notifier_names(const struct plugins *p);
+/* The executor plugins, for controller_config.plugin_executors; borrowed
+ * from p, valid until plugins_free (which must come after the controller's
+ * free: the runners call its listener). */
+const struct plugin_executor *plugins_executors(const struct plugins *p, size_t *ret_n);

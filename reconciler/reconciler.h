@@ -772,6 +772,67 @@ void exec_runner_forget_key(struct exec_runner *r, const char *key);
  * caller frees); -ENOENT: none known, -ENOMEM. */
 int exec_runner_logs(struct exec_runner *r, const char *uid, char **ret, size_t *ret_len);
 
+/* ---- Task executors: plugins ------------------------------------------ */
+
+/* A Task whose spec.executor.type names an executor plugin runs its
+ * attempts through one of these: the plugin's runner (plugins.h makes them
+ * from the loaded plugins) keeps each Task's latest attempt as last heard
+ * of and answers every call at once, without waiting for the plugin, which
+ * it calls on a thread of its own; when what it knows of an attempt
+ * changes it calls back with the Task's key (the listener), and the Task is
+ * reconciled again. */
+#define PLUGIN_HANDLE_MAX 128 /* bytes of an attempt's handle, NUL included */
+
+enum plugin_attempt_state {
+        PLUGIN_ATTEMPT_STARTING,     /* its start is queued or under way */
+        PLUGIN_ATTEMPT_START_FAILED, /* the plugin refused it: error says why */
+        PLUGIN_ATTEMPT_ADOPTING,     /* known from the status only: being asked about */
+        PLUGIN_ATTEMPT_RUNNING,
+        PLUGIN_ATTEMPT_ENDED, /* exit_code holds */
+        PLUGIN_ATTEMPT_LOST,  /* the plugin does not know the handle */
+};
+
+struct plugin_attempt {
+        int attempt;
+        enum plugin_attempt_state state;
+        int exit_code;
+        int64_t started_ms, finished_ms;
+        char handle[PLUGIN_HANDLE_MAX]; /* "" while starting */
+        char error[256];
+};
+
+struct plugin_executor_ops {
+        /* Sets (fn NULL: clears) the listener; any later change is told
+         * to it, on the runner's thread. */
+        void (*listen)(void *impl, exec_change_fn fn, void *userdata);
+        /* Queues the start of a Task's attempt (task_json: the Task object,
+         * copied). Idempotent per (uid, attempt); the Task's older attempt
+         * is forgotten. -ENOSPC when the runner holds too many, -ENOMEM. */
+        int (*start)(void *impl, const char *key, const char *uid, int attempt,
+                     const char *task_json, struct berth_error *err);
+        /* Queues the question about an attempt berthd knows only from the
+         * Task's status (handle from status.containerID): after a restart. */
+        int (*adopt)(void *impl, const char *key, const char *uid, int attempt, const char *handle,
+                     struct berth_error *err);
+        /* The Task's latest attempt; -ENOENT: none known. */
+        int (*observe)(void *impl, const char *uid, struct plugin_attempt *ret);
+        /* Queues a signal (SIGTERM, SIGKILL) to the running attempt. */
+        int (*signal)(void *impl, const char *uid, int signo);
+        /* Drops a Task's attempt (by uid, or every one of key): a running one
+         * is killed first, then the plugin may forget it. */
+        void (*forget)(void *impl, const char *uid);
+        void (*forget_key)(void *impl, const char *key);
+        /* A copy of the output last fetched of the Task's latest attempt
+         * (*ret NUL-terminated, caller frees); -ENOENT, -ENOMEM. */
+        int (*logs)(void *impl, const char *uid, char **ret, size_t *ret_len);
+};
+
+struct plugin_executor {
+        const char *name; /* spec.executor.type */
+        const struct plugin_executor_ops *ops;
+        void *impl;
+};
+
 /* ---- acting ----------------------------------------------------------- */
 
 struct prober;           /* probe.h */
@@ -831,6 +892,10 @@ struct reconcile_ctx {
         /* Runs the commands of docker-exec Tasks (NULL: such Tasks fail,
          * ExecutorNotFound). */
         struct exec_runner *execs;
+        /* The executor plugins (Tasks of another spec.executor.type fail,
+         * ExecutorNotFound). */
+        const struct plugin_executor *plugin_executors;
+        size_t n_plugin_executors;
         /* The run slots of Tasks (berthd --max-running, Queues); shared by
          * the workers. NULL: Tasks start without asking. */
         struct runqueue *runqueue;

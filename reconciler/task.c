@@ -7,6 +7,7 @@
  * missing) are kept in the run and fed back as planner input.
  */
 #include <inttypes.h>
+#include <signal.h>
 
 #include "metrics.h"
 #include "reconciler-internal.h"
@@ -61,7 +62,8 @@ struct task_run {
         int made_attempt;
         /* How its attempts run (spec.executor), chosen by task_prepare. */
         const struct task_executor *executor;
-        struct exec_observed exec; /* docker-exec: the latest exec, as observed */
+        struct exec_observed exec;    /* docker-exec: the latest exec, as observed */
+        struct plugin_attempt plugin; /* an executor plugin's latest attempt */
         /* Run slots (ctx->runqueue): whether the Task must ask before a
          * create (observed), and why acting was refused one (NULL: it was
          * not), for the planner and for task_release's bookkeeping. */
@@ -92,11 +94,13 @@ static int task_gone(struct reconcile_ctx *ctx, const char *ns, const char *name
 
         if (n < 0)
                 return berth_error_set(err, n, "cached containers of task %s/%s", ns, name);
-        if (ctx->execs) {
-                _cleanup_free_ char *key = object_key(ctx->prefix, "tasks", ns, name);
-                if (key)
-                        exec_runner_forget_key(ctx->execs, key);
-        }
+        _cleanup_free_ char *key = object_key(ctx->prefix, "tasks", ns, name);
+        if (!key)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        if (ctx->execs)
+                exec_runner_forget_key(ctx->execs, key);
+        for (size_t i = 0; i < ctx->n_plugin_executors; i++)
+                ctx->plugin_executors[i].ops->forget_key(ctx->plugin_executors[i].impl, key);
         for (int i = 0; i < n; i++) {
                 int r = docker_container_remove(ctx->docker, all[i].id, err);
                 if (r == -EBUSY) /* a removal is in progress already */
@@ -952,26 +956,136 @@ static int exec_remove(struct task_run *run, const struct task_action *a, struct
         return ACT_PROGRESS;
 }
 
-/* An executor this berthd does not have: the Task fails at its first create. */
-static int none_observe(struct task_run *run, struct berth_error *err)
+/* ---- executor plugins ----------------------------------------------------- */
+
+/* The plugin named by the Task's spec.executor.type; NULL when this berthd
+ * has none of that name (the Task fails at its first create). */
+static const struct plugin_executor *plugin_of(const struct task_run *run)
 {
-        (void)run, (void)err;
+        const struct reconcile_ctx *ctx = run->o.ctx;
+
+        for (size_t i = 0; run->spec.executor && i < ctx->n_plugin_executors; i++)
+                if (streq(ctx->plugin_executors[i].name, run->spec.executor))
+                        return &ctx->plugin_executors[i];
+        return NULL;
+}
+
+static int plugin_observe(struct task_run *run, struct berth_error *err)
+{
+        const struct plugin_executor *x = plugin_of(run);
+        struct plugin_attempt *pa = &run->plugin;
+
+        if (!x)
+                return 0;
+        if (x->ops->observe(x->impl, run->o.uid, pa) < 0) {
+                /* A Task being deleted whose attempt the runner does not know
+                 * (started before berthd restarted): the plugin is told to
+                 * kill and forget it all the same. */
+                const char *handle = json_path_string(run->o.obj, "status.containerID");
+                int attempt = (int)json_integer_value(json_path(run->o.obj, "status.attempts"));
+                if (run->o.deleting && handle && *handle &&
+                    x->ops->adopt(x->impl, run->o.key, run->o.uid, attempt, handle, err) == 0)
+                        x->ops->forget(x->impl, run->o.uid);
+                berth_error_clear(err);
+                return 0;
+        }
+        if (pa->state == PLUGIN_ATTEMPT_LOST) {
+                /* The plugin does not know the attempt the status names. */
+                run->lost_attempt = pa->attempt;
+                return 0;
+        }
+        if (pa->state == PLUGIN_ATTEMPT_START_FAILED) {
+                (void)str_copy(run->create_error, sizeof(run->create_error), pa->error);
+                run->create_error_reason = "ExecutorFailed";
+                run->has_create_error = true;
+        }
+        run->obs = calloc(1, sizeof(*run->obs));
+        if (!run->obs)
+                return berth_error_set(err, -ENOMEM, "observe %s", run->o.key);
+        enum docker_state state = DOCKER_STATE_CREATED; /* starting, or refused */
+        if (pa->state == PLUGIN_ATTEMPT_RUNNING || pa->state == PLUGIN_ATTEMPT_ADOPTING)
+                state = DOCKER_STATE_RUNNING;
+        else if (pa->state == PLUGIN_ATTEMPT_ENDED)
+                state = DOCKER_STATE_EXITED;
+        run->obs[0] = (struct observed_container){
+            .attempt = pa->attempt,
+            .id = pa->handle[0] ? pa->handle : NULL,
+            .state = state,
+            .details_known = pa->state == PLUGIN_ATTEMPT_ENDED,
+            .exit_code = pa->exit_code,
+            .started_ms = pa->started_ms,
+            .finished_ms = pa->finished_ms,
+        };
+        run->n_obs = 1;
         return 0;
 }
 
-static int none_create(struct task_run *run, int attempt, struct berth_error *err)
+static int plugin_create(struct task_run *run, int attempt, struct berth_error *err)
 {
-        char msg[256];
-        (void)attempt, (void)err;
-        snprintf(msg, sizeof(msg), "no executor %s in this berthd (spec.executor.type)",
-                 run->spec.executor ? run->spec.executor : "");
-        return create_refused(run, "ExecutorNotFound", msg);
+        const struct plugin_executor *x = plugin_of(run);
+        struct object_run *o = &run->o;
+
+        if (!x) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "no executor %s in this berthd (spec.executor.type)",
+                         run->spec.executor ? run->spec.executor : "");
+                return create_refused(run, "ExecutorNotFound", msg);
+        }
+        _cleanup_free_ char *task_json = json_dumps(o->obj, JSON_COMPACT);
+        if (!task_json)
+                return berth_error_set(err, -ENOMEM, "out of memory");
+        int r = x->ops->start(x->impl, o->key, o->uid, attempt, task_json, err);
+        if (r < 0)
+                return r;
+        run->made_attempt = attempt;
+        object_run_event(o, EVENT_NORMAL, "Started", "starting attempt %d with executor %s",
+                         attempt, x->name);
+        return ACT_PROGRESS;
 }
 
-static int none_action(struct task_run *run, const struct task_action *a, struct berth_error *err)
+static int plugin_inspect(struct task_run *run, const struct task_action *a,
+                          struct berth_error *err)
 {
-        (void)run, (void)a, (void)err;
+        const struct plugin_executor *x = plugin_of(run);
+
+        if (a->container_id)
+                return ACT_IDLE; /* the runner's word is all there is */
+        /* The status names an attempt the runner does not know: berthd
+         * restarted. Its handle, if the status got to record one, is asked
+         * about; the answer brings the Task back. */
+        const char *handle = json_path_string(run->o.obj, "status.containerID");
+        if (x && handle && *handle &&
+            json_integer_value(json_path(run->o.obj, "status.attempts")) == a->attempt) {
+                int r = x->ops->adopt(x->impl, run->o.key, run->o.uid, a->attempt, handle, err);
+                return r < 0 ? r : ACT_IDLE;
+        }
+        run->lost_attempt = a->attempt;
+        return ACT_REPLAN;
+}
+
+static int plugin_kill(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        const struct plugin_executor *x = plugin_of(run);
+        int signo = a->signal && streq(a->signal, "SIGTERM") ? SIGTERM : SIGKILL;
+
+        (void)err;
+        if (!x)
+                return ACT_IDLE;
+        (void)x->ops->signal(x->impl, run->o.uid, signo);
+        object_run_event(&run->o, EVENT_NORMAL, "Killing", "sending %s to %s (attempt %d)",
+                         a->signal ? a->signal : "SIGKILL",
+                         a->container_id ? a->container_id : "its attempt", a->attempt);
         return ACT_IDLE;
+}
+
+static int plugin_remove(struct task_run *run, const struct task_action *a, struct berth_error *err)
+{
+        const struct plugin_executor *x = plugin_of(run);
+
+        (void)a, (void)err;
+        if (x)
+                x->ops->forget(x->impl, run->o.uid);
+        return ACT_PROGRESS;
 }
 
 static const struct task_executor docker_executor = {
@@ -996,15 +1110,16 @@ static const struct task_executor docker_exec_executor = {
     .remove = exec_remove,
 };
 
-static const struct task_executor missing_executor = {
+/* Any other type: an executor plugin's, when this berthd has one of that name. */
+static const struct task_executor plugin_executor = {
     .name = "",
     .uses_image = false,
-    .observe = none_observe,
-    .create = none_create,
+    .observe = plugin_observe,
+    .create = plugin_create,
     .start = exec_start,
-    .inspect = exec_inspect,
-    .kill = none_action,
-    .remove = none_action,
+    .inspect = plugin_inspect,
+    .kill = plugin_kill,
+    .remove = plugin_remove,
 };
 
 const struct task_executor *task_executor_for(const char *type)
@@ -1013,7 +1128,7 @@ const struct task_executor *task_executor_for(const char *type)
                 return &docker_executor;
         if (streq(type, TASK_EXECUTOR_DOCKER_EXEC))
                 return &docker_exec_executor;
-        return &missing_executor;
+        return &plugin_executor;
 }
 
 /* Asks for a run slot. Admitted: plan again (the create comes next);

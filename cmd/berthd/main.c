@@ -1262,6 +1262,9 @@ int main(int argc, char **argv)
                 log_info("plugin loaded name=%s", plugins_name(plugins, i));
         size_t n_plugin_types = 0;
         const struct notify_type *plugin_types = plugins_notify_types(plugins, &n_plugin_types);
+        size_t n_plugin_executors = 0;
+        const struct plugin_executor *plugin_executors =
+            plugins_executors(plugins, &n_plugin_executors);
 
         const struct admission_policy admission = {
             .notifier_plugins = plugins_notifier_names(plugins),
@@ -1303,6 +1306,8 @@ int main(int argc, char **argv)
             .secrets_dir_error = secrets_dir_error[0] ? secrets_dir_error : NULL,
             .events = events,
             .max_running = o.max_running,
+            .plugin_executors = plugin_executors,
+            .n_plugin_executors = n_plugin_executors,
         };
         r = controller_new(&ccfg, &controller, &err);
         if (r < 0) {

@@ -1,0 +1,25 @@
+/* plugins internals: the executor plugins' runners (plugin-executor.c). */
+#pragma once
+
+#include "plugins.h"
+
+struct berth_executor_ops;
+
+#define PLUGIN_RUNS_MAX 4096 /* Tasks with an attempt known, per executor plugin */
+
+/* An executor plugin's runner: the plugin's thread, and the plugin_executor
+ * the Task reconciler drives (executor_runner_ops, impl = the runner).
+ * name is borrowed for the runner's life. -ENOMEM, -errno of
+ * pthread_create. */
+struct executor_runner;
+extern const struct plugin_executor_ops executor_runner_ops;
+int executor_runner_new(const struct berth_executor_ops *ops, void *ctx, const char *name,
+                        struct executor_runner **ret);
+/* Stops the thread (a call into the plugin under way is waited for) and
+ * forgets every attempt; the plugin's attempts go on. NULL ok. */
+void executor_runner_free(struct executor_runner *r);
+/* berth_host.executor_changed: the attempt of handle is asked about again
+ * (coalesced); an unknown handle is ignored. Any thread. */
+void executor_runner_changed(struct executor_runner *r, const char *handle);
+/* Printable ASCII without spaces, 1 to PLUGIN_HANDLE_MAX - 1 bytes. */
+bool plugin_handle_is_valid(const char *handle);

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Executor plugins (docs/plugins.md): the example proc-executor builds out of
+# tree, berthd loads it, and Tasks of its type run as host processes through
+# the plugin ABI — exit codes, output via `berth logs`, a deadline that kills
+# the process group, a start the plugin refuses (ExecutorFailed), deletion
+# of a running Task, and a kill -9 of berthd: the attempt still running, and
+# the one that ended while berthd was down, are adopted with their exit
+# codes (no ContainerLost, no second attempt).
+source "$(dirname "$0")/lib.sh"
+command -v make >/dev/null && command -v cc >/dev/null || skip "make and cc are needed"
+[ "$(id -u)" = 0 ] || skip "the example runs commands as uid 65534: needs root"
+
+mkdir -p "$T/src" "$T/plugins"
+cp "$BERTH_SOURCE_DIR"/examples/plugins/proc-executor/* "$T/src/"
+make -s -C "$T/src" BERTH_SRC="$BERTH_SOURCE_DIR" >/dev/null || fail "the example did not build"
+cp "$T/src/proc-executor.so" "$T/plugins/"
+export PROC_EXECUTOR_DIR="$T/proc" PROC_EXECUTOR_UID=65534 PROC_EXECUTOR_GID=65534
+MARK="berth-proc-$$"
+CLEANUP_FIRST='pkill -f "$MARK" || true'
+
+start_berthd --plugin-dir "$T/plugins"
+grep -q "plugin loaded name=proc-executor" "$T/berthd.log" || fail "proc-executor was not loaded"
+
+task() { # task NAME SCRIPT [extra spec lines]
+  berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Task
+metadata: {name: $1}
+spec:
+  executor: {type: proc-executor}
+  command: [sh, -c, '$2']
+${3:-}
+YAML
+}
+
+# ---- exit codes and output ---------------------------------------------
+task proc-ok 'echo hello from proc; id -u'
+task proc-fails 'echo failing >&2; exit 3'
+berth wait task/proc-ok --for=condition=Succeeded --timeout=30s ||
+  fail "proc-ok did not succeed: $(jget proc-ok .status.message)"
+berth logs task/proc-ok | has "hello from proc" || fail "berth logs: $(berth logs task/proc-ok 2>&1)"
+berth logs task/proc-ok | has -x 65534 || fail "the command did not run as 65534"
+berth wait task/proc-fails --for=condition=Failed --timeout=30s || fail "proc-fails did not fail"
+[ "$(jget proc-fails .status.exitCode)" = 3 ] || fail "exit code $(jget proc-fails .status.exitCode), not 3"
+berth logs task/proc-fails | has failing || fail "stderr missing from the logs"
+[ "$(jget proc-fails .status.containerID)" != "" ] || fail "no handle in the status"
+berth events --for task/proc-ok | has Started || fail "no Started event"
+log "exit codes and output: ok"
+
+# ---- the deadline kills the process group ------------------------------
+task proc-deadline "sleep 300 # $MARK-deadline" '  activeDeadlineSeconds: 2'
+berth wait task/proc-deadline --for=condition=Failed --timeout=60s || fail "proc-deadline did not fail"
+[ "$(jget proc-deadline .status.reason)" = DeadlineExceeded ] ||
+  fail "reason $(jget proc-deadline .status.reason)"
+wait_until 15 '! pgrep -f "$MARK-deadline" >/dev/null' || fail "the command outlived its deadline"
+log "deadline: ok"
+
+# ---- a start the plugin refuses ------------------------------------------
+berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Task
+metadata: {name: proc-refused}
+spec:
+  executor: {type: proc-executor}
+  args: []
+YAML
+berth wait task/proc-refused --for=condition=Failed --timeout=30s || fail "proc-refused did not fail"
+[ "$(jget proc-refused .status.reason)" = ExecutorFailed ] ||
+  fail "reason $(jget proc-refused .status.reason), not ExecutorFailed"
+jget proc-refused .status.message | has "needs spec.command" || fail "message: $(jget proc-refused .status.message)"
+log "refused start: ok"
+
+# ---- deleting a running Task kills it ------------------------------------
+task proc-deleted "sleep 300 # $MARK-deleted"
+wait_until 20 '[ "$(jget proc-deleted .status.phase)" = Running ]' || fail "proc-deleted not Running"
+wait_until 10 'pgrep -f "$MARK-deleted" >/dev/null' || fail "proc-deleted runs no process"
+berth delete task/proc-deleted >/dev/null
+wait_until 20 '! pgrep -f "$MARK-deleted" >/dev/null' || fail "the deleted Task's process lives on"
+log "delete: ok"
+
+# ---- kill -9 of berthd: adopted, not lost ---------------------------------
+task proc-long "sleep 5; echo late; exit 5 # $MARK-long"
+task proc-short "sleep 1; exit 0 # $MARK-short"
+wait_until 20 '[ "$(jget proc-long .status.phase)" = Running ] && [ -n "$(jget proc-long .status.containerID)" ] &&
+  [ "$(jget proc-short .status.phase)" = Running ] && [ -n "$(jget proc-short .status.containerID)" ]' ||
+  fail "the two Tasks are not Running with a handle"
+kill9_berthd
+sleep 2 # proc-short ends while berthd is down
+start_berthd --plugin-dir "$T/plugins"
+berth wait task/proc-short --for=condition=Succeeded --timeout=30s ||
+  fail "proc-short: $(jget proc-short .status.reason) $(jget proc-short .status.message)"
+berth wait task/proc-long --for=condition=Failed --timeout=30s ||
+  fail "proc-long: $(jget proc-long .status.phase) $(jget proc-long .status.reason)"
+[ "$(jget proc-long .status.exitCode)" = 5 ] || fail "proc-long exit $(jget proc-long .status.exitCode), not 5"
+[ "$(jget proc-long .status.attempts)" = 1 ] || fail "proc-long made $(jget proc-long .status.attempts) attempts"
+[ "$(jget proc-short .status.attempts)" = 1 ] || fail "proc-short made $(jget proc-short .status.attempts) attempts"
+berth logs task/proc-long | has late || fail "proc-long's output: $(berth logs task/proc-long 2>&1)"
+grep -q ContainerLost <(berth events) && fail "an attempt was declared lost"
+log "restart adoption: ok"
+
+# Forgotten attempts leave no files behind.
+berth delete task/proc-ok task/proc-fails task/proc-deadline task/proc-long task/proc-short >/dev/null
+wait_until 20 '[ -z "$(ls "$T/proc")" ]' || fail "files left: $(ls "$T/proc")"
+stop_berthd
+log "PASS"
