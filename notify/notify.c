@@ -23,6 +23,9 @@ static struct metrics_family dropped_total = METRICS_COUNTER_INIT(
     "Notifications dropped because their Notifier's queue was full, or left queued when "
     "berthd stopped leading.",
     "notifier");
+static struct metrics_family outcome_writes_total = METRICS_COUNTER_INIT(
+    "berth_notifier_outcome_writes_total",
+    "Writes and deletes of stored last outcomes (for Recovered) done in the store.");
 static struct metrics_family outcomes_dropped_total = METRICS_COUNTER_INIT(
     "berth_notifier_outcome_writes_dropped_total",
     "Writes of the last outcome of a Task, Workflow or CronTask (for Recovered) to the store "
@@ -466,8 +469,10 @@ static void *outcome_main(void *userdata)
                 n->writing = false;
                 if (r == -EPERM && term == n->term)
                         n->fenced_off = true;
-                else
+                else if (r > 0) {
                         atomic_fetch_add(&n->outcomes_written, (uint64_t)r);
+                        metrics_counter_add(&outcome_writes_total, NULL, r);
+                }
                 pthread_cond_broadcast(&n->idle);
         }
         pthread_mutex_unlock(&n->lock);
@@ -1141,6 +1146,7 @@ int notify_new(const struct notify_config *cfg, struct notify **ret, struct bert
         }
         (void)metrics_family_register(&dropped_total);
         (void)metrics_family_register(&outcomes_dropped_total);
+        (void)metrics_family_register(&outcome_writes_total);
         for (; n->n_started < n->n_workers; n->n_started++) {
                 r = pthread_create(&n->workers[n->n_started], NULL, worker_main, n);
                 if (r != 0) {
