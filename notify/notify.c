@@ -511,8 +511,9 @@ static void outcomes_load(struct notify *n, struct outcome_load *l)
         if (l->bad > 0)
                 log_warn("notifier outcomes: %s, deleting it (and %zu more) key=%s", l->bad_why,
                          l->bad - 1, l->bad_key);
-        log_debug("notifier outcomes loaded count=%zu expired=%zu trimmed=%zu", l->n, l->expired,
-                  l->trimmed);
+        if (l->n + l->n_purge > 0)
+                log_info("notifier outcomes loaded count=%zu expired=%zu trimmed=%zu", l->n,
+                         l->expired, l->trimmed);
 }
 
 /* Queues one delivery for notifier (key) of outcome. */
