@@ -48,13 +48,31 @@ void notify_run_identity(const json_t *event, const json_t *object, const char *
 /* ---- the outcome memory (outcomes.c) ------------------------------------------ */
 
 /* The last outcome of each (kind, namespace, name): a hash table and a list
- * in order of the last record, so the oldest is found first to go. Not
- * thread-safe: the caller locks. */
+ * in order of the outcome's time (at_ms), so the oldest is found first to
+ * go. Each entry also remembers what of it is in the store (see
+ * outcome_map_take_write). Not thread-safe: the caller locks. */
 struct outcome_map;
 
-/* max entries (>= 1); entries older than keep_ms are forgotten. -EINVAL,
- * -ENOMEM. Caller frees with outcome_map_free. */
-int outcome_map_new(size_t max, int64_t keep_ms, struct outcome_map **ret);
+/* What is remembered of one (kind, namespace, name), as stored:
+ * {"uid":..,"result":"Failed","before":"Succeeded","at":"<RFC 3339, ms>"}
+ * ("before" left out when RUN_NONE). */
+struct outcome_value {
+        char uid[64];           /* of the run; "" unknown */
+        enum run_result result; /* RUN_SUCCEEDED or RUN_FAILED */
+        enum run_result before; /* of the run before it */
+        int64_t at_ms;          /* wall clock of the record */
+};
+
+/* Called for each entry the map forgets (age or bound) that is in the
+ * store, so the caller deletes it there too. Strings borrowed for the call;
+ * runs under the caller's lock. */
+typedef void (*outcome_evict_fn)(const char *kind, const char *ns, const char *name,
+                                 void *userdata);
+
+/* max entries (>= 1); entries older than keep_ms are forgotten. evict NULL:
+ * nobody is told. -EINVAL, -ENOMEM. Caller frees with outcome_map_free. */
+int outcome_map_new(size_t max, int64_t keep_ms, outcome_evict_fn evict, void *userdata,
+                    struct outcome_map **ret);
 void outcome_map_free(struct outcome_map *m); /* NULL ok */
 /* Records that run uid (NULL or "": unknown, each record a new run) of
  * (kind, ns, name) finished, failed or not, at now_ms, and returns the
@@ -64,6 +82,86 @@ void outcome_map_free(struct outcome_map *m); /* NULL ok */
 enum run_result outcome_map_record(struct outcome_map *m, const char *kind, const char *ns,
                                    const char *name, const char *uid, bool failed, int64_t now_ms);
 size_t outcome_map_size(const struct outcome_map *m);
+/* Whether the entry of (kind, ns, name) should be written to the store:
+ * true when it was never stored, its result differs from the stored one,
+ * or the stored one's time is refresh_ms or more older than the entry's
+ * (so that a stored failure repeated for days does not age out of the
+ * store while the memory still holds it). Then *ret is the value to write
+ * and the entry counts as stored from now on (outcome_map_write_lost undoes
+ * that when the write does not happen). False when there is no entry or
+ * nothing meaningful would change. */
+bool outcome_map_take_write(struct outcome_map *m, const char *kind, const char *ns,
+                            const char *name, int64_t refresh_ms, struct outcome_value *ret);
+/* The write of the value taken at at_ms did not happen (dropped or failed):
+ * the entry, if it is still that one, counts as not stored, so that its
+ * next record writes it. */
+void outcome_map_write_lost(struct outcome_map *m, const char *kind, const char *ns,
+                            const char *name, int64_t at_ms);
+/* Puts a stored outcome into the map (it counts as stored), unless the map
+ * has a newer one of that name (1: kept the map's) or v is older than every
+ * entry of a full map (1: not loaded). 0 when loaded, -EINVAL for a bad
+ * value, -ENOMEM. Entries are ordered by at_ms, so loading oldest first is
+ * cheapest. The map's own bounds hold: loading into a full map forgets its
+ * oldest entry (evict is told). */
+int outcome_map_load(struct outcome_map *m, const char *kind, const char *ns, const char *name,
+                     const struct outcome_value *v);
+
+/* ---- the outcomes in the store (outcomes.c) ------------------------------------- */
+
+/* Where the outcome memory lives in the store, under berthd's prefix:
+ * "<prefix>notify-data/outcomes/<kind>/<namespace>/<name>". The first
+ * segment ends in "-data" so that it is no object (object_key_is_data):
+ * the object cache, and with it the API, never holds or lists these keys;
+ * no kind's resource is "notify". */
+#define NOTIFY_OUTCOME_SEGMENT "notify-data/outcomes/"
+/* A stored outcome is written again after this long even when its result
+ * has not changed (see outcome_map_take_write): with NOTIFY_OUTCOME_KEEP_MS
+ * of 7 days, what berthd loads after a restart is at least 6 days of it. */
+#define NOTIFY_OUTCOME_REFRESH_MS (24LL * 60 * 60 * 1000)
+/* Writes and deletes waiting for the outcome writer thread; more are
+ * dropped and counted. */
+#define NOTIFY_OUTCOME_WRITES_MAX 1024
+#define NOTIFY_OUTCOME_VALUE_MAX  1024 /* bytes of one stored value */
+
+/* "<prefix>notify-data/outcomes/<kind>/<ns>/<name>". Caller frees; NULL on
+ * OOM. */
+char *outcome_key(const char *prefix, const char *kind, const char *ns, const char *name);
+/* Its three parts back: -EINVAL when key is not such a key (wrong prefix,
+ * not three non-empty parts, a part too long). */
+int outcome_key_parse(const char *prefix, const char *key, char ret_kind[64], char ret_ns[64],
+                      char ret_name[64]);
+/* The stored JSON of v. Caller frees; NULL on OOM or a bad v. */
+char *outcome_value_encode(const struct outcome_value *v);
+/* A stored value back: 0, or -EINVAL with why ("result is not Failed or
+ * Succeeded", ...) for anything that does not decode — never trusts the
+ * stored bytes. */
+int outcome_value_decode(const char *data, size_t len, struct outcome_value *ret, char why[128]);
+
+/* One stored outcome that outcome_load_read found worth loading. */
+struct outcome_stored {
+        char kind[64], ns[64], name[64];
+        struct outcome_value v;
+};
+
+/* What is in the store, sorted out. */
+struct outcome_load {
+        struct outcome_stored *items; /* to load, oldest first */
+        size_t n;
+        char **purge; /* keys to delete: expired, undecodable, beyond the bound */
+        size_t n_purge;
+        size_t expired, bad, trimmed;    /* how many of purge were which */
+        char bad_key[STORE_KEY_MAX + 1]; /* the first undecodable one, and why */
+        char bad_why[128];
+};
+
+/* Lists the outcomes under prefix and sorts them out: those older than
+ * keep_ms at now_ms, and those that do not decode, go to purge; of the
+ * others, the max newest go to items (oldest first), the rest to purge.
+ * -errno of store_list (err says), -ENOMEM; ret untouched on failure.
+ * Caller releases *ret with outcome_load_release. */
+int outcome_load_read(struct store *s, const char *prefix, size_t max, int64_t keep_ms,
+                      int64_t now_ms, struct outcome_load *ret, struct berth_error *err);
+void outcome_load_release(struct outcome_load *l);
 
 /* ---- the queue (queue.c) -------------------------------------------------------- */
 

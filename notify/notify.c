@@ -1,10 +1,11 @@
-/* notify.c: the Event handler, the delivery threads and the status writer
- * (notify.h states the contract).
+/* notify.c: the Event handler, the delivery threads, the status writer and
+ * the outcome writer (notify.h states the contract).
  *
- * One lock guards the Notifiers' states (their queues and counts) and the
- * outcome memory. Nothing blocks while holding it: deliveries and status
- * writes copy what they need, unlock, work, and lock again to record. A
- * state is never freed while a delivery thread holds its head (busy). */
+ * One lock guards the Notifiers' states (their queues and counts), the
+ * outcome memory and the outcome writes waiting for the store. Nothing
+ * blocks while holding it: deliveries and store writes copy what they need,
+ * unlock, work, and lock again to record. A state is never freed while a
+ * delivery thread holds its head (busy). */
 #include "notify-internal.h"
 
 #include "admission.h"
@@ -22,6 +23,23 @@ static struct metrics_family dropped_total = METRICS_COUNTER_INIT(
     "Notifications dropped because their Notifier's queue was full, or left queued when "
     "berthd stopped leading.",
     "notifier");
+static struct metrics_family outcome_writes_total = METRICS_COUNTER_INIT(
+    "berth_notifier_outcome_writes_total",
+    "Writes and deletes of stored last outcomes (for Recovered) done in the store.");
+static struct metrics_family outcomes_dropped_total = METRICS_COUNTER_INIT(
+    "berth_notifier_outcome_writes_dropped_total",
+    "Writes of the last outcome of a Task, Workflow or CronTask (for Recovered) to the store "
+    "that were dropped: the writer's queue was full, the write failed, or berthd stopped "
+    "leading first.");
+
+#define OUTCOME_BATCH 64 /* outcome writes in one store transaction */
+
+/* One write (or delete) of a stored outcome, waiting for the writer. */
+struct outcome_write {
+        char key[STORE_KEY_MAX + 1];
+        bool del;
+        struct outcome_value v; /* a put's */
+};
 
 /* One Notifier (one uid) that has had a delivery or counts to write. */
 struct notifier_state {
@@ -68,6 +86,18 @@ struct notify {
         struct notifier_state *states;
         size_t n_states;
         struct outcome_map *outcomes;
+        size_t outcomes_max;
+        /* The outcome writer's work: a ring of at most
+         * NOTIFY_OUTCOME_WRITES_MAX writes, and the deletes notify_start's
+         * load found (as many as it found). */
+        struct outcome_write **writes;
+        size_t writes_head, n_writes;
+        char **purge;
+        size_t n_purge;
+        bool writing; /* the writer has a batch in hand */
+        uint64_t
+            term; /* notify_starts so far: a batch of an earlier term says nothing of this one */
+        pthread_cond_t outcome_work;
         bool running;  /* between notify_start and notify_stop */
         bool shutdown; /* notify_free: threads end */
         char *fence_key;
@@ -80,9 +110,12 @@ struct notify {
         int n_workers, n_started;
         pthread_t status_thread;
         bool status_started;
+        pthread_t outcome_thread;
+        bool outcome_started;
         bool sync_ready; /* lock and conditions made */
 
         atomic_uint_least64_t sent, failed, dropped, queued;
+        atomic_uint_least64_t outcomes_written, outcomes_dropped;
 };
 
 static const struct notify_type builtins[] = {
@@ -231,6 +264,258 @@ static int64_t wall_now(const struct notify *n)
         return n->now_ms ? n->now_ms() : time_now_ms();
 }
 
+/* ---- the outcome memory in the store ------------------------------------------
+ *
+ * Recovered compares a run with the last one of its name, which outlives
+ * berthd only in the store: each recorded outcome that changes something
+ * is written to "<prefix>notify-data/outcomes/<kind>/<ns>/<name>" by the
+ * outcome writer thread, in batches of one transaction each, under the
+ * leader's fence. The recorder only queues (a ring of
+ * NOTIFY_OUTCOME_WRITES_MAX; past it the write is dropped and counted).
+ * To keep the store's cost low, an outcome is written only when a Notifier
+ * of its namespace is on Recovered (the bench's Notifier routing every
+ * Event is not), and only when it changes the stored result or the stored
+ * one is NOTIFY_OUTCOME_REFRESH_MS old (outcome_map_take_write): a name
+ * that keeps failing, or keeps succeeding, costs one write a day. */
+
+static void write_drop(struct notify *n, const struct outcome_write *w)
+{
+        char kind[64], ns[64], name[64];
+
+        if (!w->del && outcome_key_parse(n->prefix, w->key, kind, ns, name) == 0)
+                outcome_map_write_lost(n->outcomes, kind, ns, name, w->v.at_ms);
+        metrics_counter_add(&outcomes_dropped_total, NULL, 1);
+        atomic_fetch_add(&n->outcomes_dropped, 1);
+}
+
+/* Queues w for the writer (taking it), or drops it when the ring is full or
+ * delivering has stopped. Locked. */
+static void write_push(struct notify *n, struct outcome_write *w)
+{
+        if (!n->running || n->fenced_off || n->n_writes >= NOTIFY_OUTCOME_WRITES_MAX) {
+                write_drop(n, w);
+                free(w);
+                return;
+        }
+        n->writes[(n->writes_head + n->n_writes++) % NOTIFY_OUTCOME_WRITES_MAX] = w;
+        pthread_cond_signal(&n->outcome_work);
+}
+
+/* Queues the write of (kind, ns, name) when the map says it changes
+ * something. Locked. */
+static void write_outcome(struct notify *n, const char *kind, const char *ns, const char *name)
+{
+        struct outcome_write *w = calloc(1, sizeof(*w));
+        _cleanup_free_ char *key = outcome_key(n->prefix, kind, ns, name);
+
+        if (!w || !key || str_copy(w->key, sizeof(w->key), key) < 0 ||
+            !outcome_map_take_write(n->outcomes, kind, ns, name, NOTIFY_OUTCOME_REFRESH_MS,
+                                    &w->v)) {
+                free(w);
+                return;
+        }
+        write_push(n, w);
+}
+
+/* outcome_evict_fn: the map forgot a stored outcome; so does the store.
+ * Locked (under outcome_map_record or _load). */
+static void outcome_evicted(const char *kind, const char *ns, const char *name, void *userdata)
+{
+        struct notify *n = userdata;
+        struct outcome_write *w = calloc(1, sizeof(*w));
+        _cleanup_free_ char *key = outcome_key(n->prefix, kind, ns, name);
+
+        if (!w || !key || str_copy(w->key, sizeof(w->key), key) < 0) {
+                free(w);
+                return;
+        }
+        w->del = true;
+        write_push(n, w);
+}
+
+/* Whether a Notifier among notifiers is on Recovered: then outcomes of that
+ * namespace are worth a store write. From spec.on as stored, without a
+ * decode (an invalid Notifier asking for it costs a write, no more). */
+static bool wants_recovered(const json_t *notifiers)
+{
+        size_t i, j;
+        const json_t *nobj, *on;
+
+        json_array_foreach(notifiers, i, nobj)
+        {
+                if (json_path(nobj, "metadata.deletionTimestamp"))
+                        continue;
+                json_array_foreach(json_path(nobj, "spec.on"), j,
+                                   on) if (streq(json_string_value(on), "Recovered")) return true;
+        }
+        return false;
+}
+
+/* Writes batch[0..n) to the store as few transactions as the backend takes:
+ * the number written, or -EPERM when the fence moved (err says). A failed
+ * write is logged and its outcome counted as not stored. Unlocked. */
+static int write_batch(struct notify *n, struct outcome_write **batch, size_t nb,
+                       const struct store_guard *fence)
+{
+        struct store_op ops[OUTCOME_BATCH];
+        char *values[OUTCOME_BATCH] = {0};
+        size_t idx[OUTCOME_BATCH], nops = 0, done = 0;
+        int written = 0, r = 0;
+
+        /* One op per key, the last queued: a transaction's keys are distinct. */
+        for (size_t i = 0; i < nb; i++) {
+                bool later = false;
+
+                for (size_t k = i + 1; k < nb && !later; k++)
+                        later = streq(batch[k]->key, batch[i]->key);
+                if (later)
+                        continue;
+                if (!batch[i]->del && !(values[nops] = outcome_value_encode(&batch[i]->v)))
+                        continue;
+                ops[nops] = (struct store_op){
+                    .type = batch[i]->del ? STORE_OP_DELETE : STORE_OP_PUT,
+                    .key = batch[i]->key,
+                    .value = values[nops],
+                    .value_len = values[nops] ? strlen(values[nops]) : 0,
+                    .expected_mod_revision = STORE_ANY_REVISION,
+                };
+                idx[nops++] = i;
+        }
+        while (done < nops) {
+                struct berth_error err = {0};
+                size_t fit = store_txn_fit(n->store, ops + done, nops - done, fence != NULL);
+                size_t failed = 0;
+
+                r = store_txn(n->store, ops + done, fit, fence, NULL, &failed, &err);
+                if (r == -ENOENT && failed < fit && ops[done + failed].type == STORE_OP_DELETE) {
+                        /* Already gone: the rest again without it. */
+                        memmove(&ops[done + failed], &ops[done + failed + 1],
+                                (nops - done - failed - 1) * sizeof(ops[0]));
+                        memmove(&idx[done + failed], &idx[done + failed + 1],
+                                (nops - done - failed - 1) * sizeof(idx[0]));
+                        nops--;
+                        continue;
+                }
+                if (r == -EPERM) {
+                        log_info("notifier outcomes not written, not the leader any more: %s",
+                                 err.message);
+                        break;
+                }
+                if (r < 0) {
+                        log_warn("notifier outcome write failed: %s keys=%zu",
+                                 err.message[0] ? err.message : strerror(-r), fit);
+                        pthread_mutex_lock(&n->lock);
+                        for (size_t k = done; k < done + fit; k++)
+                                if (ops[k].type == STORE_OP_PUT)
+                                        write_drop(n, batch[idx[k]]);
+                        pthread_mutex_unlock(&n->lock);
+                } else {
+                        written += (int)fit;
+                }
+                done += fit;
+        }
+        for (size_t i = 0; i < OUTCOME_BATCH; i++)
+                free(values[i]);
+        return r == -EPERM ? -EPERM : written;
+}
+
+static void *outcome_main(void *userdata)
+{
+        struct notify *n = userdata;
+
+        pthread_mutex_lock(&n->lock);
+        while (!n->shutdown) {
+                struct outcome_write *batch[OUTCOME_BATCH];
+                size_t nb = 0;
+
+                if (!n->running || n->fenced_off || (n->n_writes == 0 && n->n_purge == 0)) {
+                        pthread_cond_wait(&n->outcome_work, &n->lock);
+                        continue;
+                }
+                for (; nb < OUTCOME_BATCH && n->n_writes > 0; nb++) {
+                        batch[nb] = n->writes[n->writes_head];
+                        n->writes_head = (n->writes_head + 1) % NOTIFY_OUTCOME_WRITES_MAX;
+                        n->n_writes--;
+                }
+                for (; nb < OUTCOME_BATCH && n->n_purge > 0; nb++) {
+                        _cleanup_free_ char *key = n->purge[--n->n_purge];
+
+                        batch[nb] = calloc(1, sizeof(*batch[nb]));
+                        if (!batch[nb] ||
+                            str_copy(batch[nb]->key, sizeof(batch[nb]->key), key) < 0) {
+                                free(batch[nb]);
+                                break;
+                        }
+                        batch[nb]->del = true;
+                }
+                char fence_key[STORE_KEY_MAX + 1] = "";
+                struct store_guard fence = n->fence;
+                bool fenced = n->fenced;
+
+                if (fenced) {
+                        (void)str_copy(fence_key, sizeof(fence_key), n->fence_key);
+                        fence.key = fence_key;
+                }
+                uint64_t term = n->term;
+
+                n->writing = true;
+                pthread_mutex_unlock(&n->lock);
+
+                int r = write_batch(n, batch, nb, fenced ? &fence : NULL);
+
+                for (size_t i = 0; i < nb; i++)
+                        free(batch[i]);
+                pthread_mutex_lock(&n->lock);
+                n->writing = false;
+                if (r == -EPERM && term == n->term)
+                        n->fenced_off = true;
+                else if (r > 0) {
+                        atomic_fetch_add(&n->outcomes_written, (uint64_t)r);
+                        metrics_counter_add(&outcome_writes_total, NULL, r);
+                }
+                pthread_cond_broadcast(&n->idle);
+        }
+        pthread_mutex_unlock(&n->lock);
+        return NULL;
+}
+
+/* Drops the writes that wait (delivering stopped, or a new term). Locked. */
+static void writes_drop(struct notify *n)
+{
+        for (; n->n_writes > 0; n->n_writes--) {
+                struct outcome_write *w = n->writes[n->writes_head];
+
+                n->writes_head = (n->writes_head + 1) % NOTIFY_OUTCOME_WRITES_MAX;
+                write_drop(n, w);
+                free(w);
+        }
+        for (; n->n_purge > 0; n->n_purge--)
+                free(n->purge[n->n_purge - 1]);
+}
+
+/* notify_start's load: what the store remembers, into the map, before the
+ * first Event; what is too old, undecodable or beyond the bound, to be
+ * deleted by the writer. One list of small values (at most about
+ * NOTIFY_OUTCOMES_MAX of them), read before the lock is taken. */
+static void outcomes_load(struct notify *n, struct outcome_load *l)
+{
+        struct berth_error err = {0};
+        int r = outcome_load_read(n->store, n->prefix, n->outcomes_max, NOTIFY_OUTCOME_KEEP_MS,
+                                  wall_now(n), l, &err);
+
+        if (r < 0) {
+                log_warn("notifier outcomes not loaded, Recovered starts from nothing: %s",
+                         err.message);
+                return;
+        }
+        if (l->bad > 0)
+                log_warn("notifier outcomes: %s, deleting it (and %zu more) key=%s", l->bad_why,
+                         l->bad - 1, l->bad_key);
+        if (l->n + l->n_purge > 0)
+                log_info("notifier outcomes loaded count=%zu expired=%zu trimmed=%zu", l->n,
+                         l->expired, l->trimmed);
+}
+
 /* Queues one delivery for notifier (key) of outcome. */
 static void enqueue(struct notify *n, const char *key, const json_t *notifier, const char *outcome,
                     const json_t *event, const json_t *object)
@@ -353,10 +638,15 @@ void notify_event(const json_t *event, void *userdata)
                 notify_failure_reason(event, object, failure);
                 facts.failure_reason = failure;
         }
+        _cleanup_free_ char *list_prefix =
+            str_printf("%s" NOTIFIER_KEY_SEGMENT "%s/", n->prefix, ns);
+        _cleanup_json_ json_t *notifiers =
+            list_prefix ? object_cache_list(n->objects, list_prefix, NULL) : NULL;
         /* Only the runs of Tasks and Workflows (a CronTask's among them)
          * finish: what their last one did is what Recovered compares. */
         if (run_ended) {
                 const char *run_kind, *run_name;
+                bool persist = wants_recovered(notifiers);
 
                 notify_run_identity(event, object, &run_kind, &run_name);
                 LOCK_SCOPE(&n->lock);
@@ -364,12 +654,10 @@ void notify_event(const json_t *event, void *userdata)
                     n->outcomes, run_kind, ns, run_name,
                     json_path_string(event, "involvedObject.uid"), failed, wall_now(n));
                 facts.recovered = completed && before == RUN_FAILED;
+                if (persist && n->running)
+                        write_outcome(n, run_kind, ns, run_name);
         }
         size_t n_outcomes = notify_outcomes(&facts, outcomes);
-        _cleanup_free_ char *list_prefix =
-            str_printf("%s" NOTIFIER_KEY_SEGMENT "%s/", n->prefix, ns);
-        _cleanup_json_ json_t *notifiers =
-            list_prefix ? object_cache_list(n->objects, list_prefix, NULL) : NULL;
         if (!object && json_array_size(notifiers) > 0)
                 object = involved_object(n, event);
         const json_t *labels = json_path(object, "metadata.labels");
@@ -774,7 +1062,7 @@ static void *status_main(void *userdata)
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
-/* The lock and the three conditions, all or none. */
+/* The lock and the four conditions, all or none. */
 static int sync_init(struct notify *n)
 {
         int r;
@@ -788,6 +1076,12 @@ static int sync_init(struct notify *n)
         if ((r = cond_init_monotonic(&n->idle)) < 0) {
                 pthread_cond_destroy(&n->work);
                 pthread_cond_destroy(&n->status);
+                return r;
+        }
+        if ((r = cond_init_monotonic(&n->outcome_work)) < 0) {
+                pthread_cond_destroy(&n->work);
+                pthread_cond_destroy(&n->status);
+                pthread_cond_destroy(&n->idle);
                 return r;
         }
         pthread_mutex_init(&n->lock, NULL);
@@ -821,7 +1115,9 @@ int notify_new(const struct notify_config *cfg, struct notify **ret, struct bert
         n->prefix = strdup(cfg->prefix);
         n->types = calloc(ARRAY_SIZE(builtins) + cfg->n_plugins, sizeof(*n->types));
         n->workers = calloc((size_t)n->n_workers, sizeof(*n->workers));
-        if (!n->prefix || !n->types || !n->workers) {
+        n->writes = calloc(NOTIFY_OUTCOME_WRITES_MAX, sizeof(*n->writes));
+        n->outcomes_max = cfg->outcomes_max ? cfg->outcomes_max : NOTIFY_OUTCOMES_MAX;
+        if (!n->prefix || !n->types || !n->workers || !n->writes) {
                 notify_free(n);
                 return berth_error_set(err, -ENOMEM, "notify: out of memory");
         }
@@ -838,7 +1134,8 @@ int notify_new(const struct notify_config *cfg, struct notify **ret, struct bert
                 }
                 n->types[n->n_types++] = *p;
         }
-        r = outcome_map_new(NOTIFY_OUTCOMES_MAX, NOTIFY_OUTCOME_KEEP_MS, &n->outcomes);
+        r = outcome_map_new(n->outcomes_max, NOTIFY_OUTCOME_KEEP_MS, outcome_evicted, n,
+                            &n->outcomes);
         if (r < 0) {
                 notify_free(n);
                 return berth_error_set(err, r, "notify: out of memory");
@@ -849,6 +1146,8 @@ int notify_new(const struct notify_config *cfg, struct notify **ret, struct bert
                 return berth_error_set(err, r, "notify: cannot make a condition variable");
         }
         (void)metrics_family_register(&dropped_total);
+        (void)metrics_family_register(&outcomes_dropped_total);
+        (void)metrics_family_register(&outcome_writes_total);
         for (; n->n_started < n->n_workers; n->n_started++) {
                 r = pthread_create(&n->workers[n->n_started], NULL, worker_main, n);
                 if (r != 0) {
@@ -863,6 +1162,12 @@ int notify_new(const struct notify_config *cfg, struct notify **ret, struct bert
                 return berth_error_set(err, -r, "notify: cannot start a thread: %s", strerror(r));
         }
         n->status_started = true;
+        r = pthread_create(&n->outcome_thread, NULL, outcome_main, n);
+        if (r != 0) {
+                notify_free(n);
+                return berth_error_set(err, -r, "notify: cannot start a thread: %s", strerror(r));
+        }
+        n->outcome_started = true;
         *ret = n;
         return 0;
 }
@@ -878,14 +1183,18 @@ void notify_free(struct notify *n)
                 atomic_store(&n->stopping, true);
                 pthread_cond_broadcast(&n->work);
                 pthread_cond_broadcast(&n->status);
+                pthread_cond_broadcast(&n->outcome_work);
                 pthread_mutex_unlock(&n->lock);
                 for (int i = 0; i < n->n_started; i++)
                         pthread_join(n->workers[i], NULL);
                 if (n->status_started)
                         pthread_join(n->status_thread, NULL);
+                if (n->outcome_started)
+                        pthread_join(n->outcome_thread, NULL);
                 pthread_cond_destroy(&n->work);
                 pthread_cond_destroy(&n->status);
                 pthread_cond_destroy(&n->idle);
+                pthread_cond_destroy(&n->outcome_work);
                 pthread_mutex_destroy(&n->lock);
         }
         while (n->states) {
@@ -893,6 +1202,16 @@ void notify_free(struct notify *n)
                 n->states = st->next;
                 state_free(st);
         }
+        if (n->writes) {
+                for (; n->n_writes > 0; n->n_writes--) {
+                        free(n->writes[n->writes_head]);
+                        n->writes_head = (n->writes_head + 1) % NOTIFY_OUTCOME_WRITES_MAX;
+                }
+                free(n->writes);
+        }
+        for (size_t i = 0; i < n->n_purge; i++)
+                free(n->purge[i]);
+        free(n->purge);
         outcome_map_free(n->outcomes);
         free(n->fence_key);
         free(n->types);
@@ -903,19 +1222,36 @@ void notify_free(struct notify *n)
 
 void notify_start(struct notify *n, const struct store_guard *fence)
 {
-        char *key = fence ? strdup(fence->key) : NULL;
+        _cleanup_free_ char *key = NULL;
+        struct outcome_load l = {0};
 
         if (!n)
                 return;
+        key = fence ? strdup(fence->key) : NULL;
+        outcomes_load(n, &l);
         LOCK_SCOPE(&n->lock);
+        n->term++;
         free(n->fence_key);
-        n->fence_key = key;
-        n->fenced = fence && key;
-        n->fence = n->fenced ? (struct store_guard){.key = key, .mod_revision = fence->mod_revision}
+        n->fence_key = TAKE_PTR(key);
+        n->fenced = fence && n->fence_key;
+        n->fence = n->fenced ? (struct store_guard){.key = n->fence_key,
+                                                    .mod_revision = fence->mod_revision}
                              : (struct store_guard){0};
         n->fenced_off = false;
         n->running = true;
         atomic_store(&n->stopping, false);
+        /* What the store remembers (another leader's, or this berthd's
+         * before a restart) joins what this one does, the newer of two
+         * winning; then the load's deletes, for the writer. */
+        writes_drop(n);
+        for (size_t i = 0; i < l.n; i++)
+                (void)outcome_map_load(n->outcomes, l.items[i].kind, l.items[i].ns, l.items[i].name,
+                                       &l.items[i].v);
+        free(n->purge);
+        n->purge = TAKE_PTR(l.purge);
+        n->n_purge = l.n_purge;
+        l.n_purge = 0;
+        outcome_load_release(&l);
         /* A new term: counts are read again from the statuses, which
          * another leader may have moved on meanwhile. */
         for (struct notifier_state *st = n->states, *next; st; st = next) {
@@ -926,6 +1262,7 @@ void notify_start(struct notify *n, const struct store_guard *fence)
                 state_reap(n, st);
         }
         pthread_cond_broadcast(&n->status);
+        pthread_cond_broadcast(&n->outcome_work);
 }
 
 void notify_stop(struct notify *n)
@@ -950,6 +1287,10 @@ void notify_stop(struct notify *n)
         atomic_fetch_add(&n->dropped, dropped);
         if (dropped)
                 log_warn("notifications dropped: delivering stopped count=%zu", dropped);
+        if (n->n_writes > 0)
+                log_warn("notifier outcome writes dropped: delivering stopped count=%zu",
+                         n->n_writes);
+        writes_drop(n);
 }
 
 int notify_flush(struct notify *n, int64_t timeout_ms)
@@ -966,6 +1307,8 @@ int notify_flush(struct notify *n, int64_t timeout_ms)
                 for (struct notifier_state *st = n->states; st && !busy; st = st->next)
                         busy = st->busy || st->queue.n > 0 ||
                                (dirty(st) && !st->gone && n->running && !n->fenced_off);
+                busy = busy || n->writing ||
+                       ((n->n_writes > 0 || n->n_purge > 0) && n->running && !n->fenced_off);
                 if (!busy)
                         return 0;
                 if (pthread_cond_timedwait(&n->idle, &n->lock, &deadline) == ETIMEDOUT)
@@ -984,4 +1327,21 @@ void notify_stats(const struct notify *n, uint64_t *sent, uint64_t *failed, uint
                 *dropped = n ? atomic_load(&n->dropped) : 0;
         if (queued)
                 *queued = n ? atomic_load(&n->queued) : 0;
+}
+
+void notify_outcome_stats(struct notify *n, uint64_t *written, uint64_t *dropped,
+                          size_t *remembered)
+{
+        if (written)
+                *written = n ? atomic_load(&n->outcomes_written) : 0;
+        if (dropped)
+                *dropped = n ? atomic_load(&n->outcomes_dropped) : 0;
+        if (remembered) {
+                if (n) {
+                        LOCK_SCOPE(&n->lock);
+                        *remembered = outcome_map_size(n->outcomes);
+                } else {
+                        *remembered = 0;
+                }
+        }
 }

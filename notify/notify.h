@@ -21,9 +21,19 @@
  * of the same kind and name in that namespace failed (one deleted and
  * applied again counts); for a run of a CronTask, the previous run of that
  * CronTask failed. The last outcome of each (kind, namespace, name) is
- * remembered in memory for NOTIFY_OUTCOME_KEEP_MS, at most
- * NOTIFY_OUTCOMES_MAX of them (the oldest go first): a restart of berthd,
- * or a new leader, starts with none.
+ * remembered for NOTIFY_OUTCOME_KEEP_MS, at most NOTIFY_OUTCOMES_MAX of
+ * them (the oldest go first), in memory and, while a Notifier of that
+ * namespace is on Recovered, in the store under
+ * "<prefix>notify-data/outcomes/<kind>/<namespace>/<name>" (a key no kind
+ * lists or watches; docs/internals/store.md), so that a restarted berthd
+ * or a new leader still knows it: notify_start loads it before it takes
+ * Events. The store is written off the recorder's path by one writer
+ * thread under the fence, only when the stored result changes or is a day
+ * old (NOTIFY_OUTCOME_REFRESH_MS), through a bounded queue (full: dropped
+ * and counted, berth_notifier_outcome_writes_dropped_total). What a leader
+ * recorded but had not written yet when it died is lost (then, as before,
+ * no Recovered for that name's next success); an outcome recorded while no
+ * Notifier of its namespace was on Recovered is in memory only.
  *
  * Deliveries never block the recorder or a reconcile: notify_event only
  * queues. Each Notifier has a bounded FIFO (queue_max); when it is full the
@@ -149,11 +159,12 @@ struct notify_config {
         /* The wall clock (ms) for status times and the outcomes' age: NULL
          * time_now_ms. Retries wait on the monotonic clock regardless. */
         int64_t (*now_ms)(void);
+        size_t outcomes_max; /* 0: NOTIFY_OUTCOMES_MAX (tests lower it) */
 };
 
 struct notify;
 
-/* Starts the delivery and status threads (not yet accepting Events: see
+/* Starts the delivery, status and outcome writer threads (not yet accepting Events: see
  * notify_start). -EINVAL for a bad config (-EEXIST for a plugin named like
  * a type already there), -ENOMEM, or pthread's error. Caller frees with
  * notify_free(). */
@@ -162,12 +173,18 @@ int notify_new(const struct notify_config *cfg, struct notify **ret, struct bert
  * is dropped. NULL ok. */
 void notify_free(struct notify *n);
 
-/* From now on, take Events and write statuses under fence (NULL: unfenced,
- * a berthd without leader election; copied). n NULL: nothing. */
+/* From now on, take Events and write statuses and outcomes under fence
+ * (NULL: unfenced, a berthd without leader election; copied). First loads
+ * the stored outcomes (one store_list of at most about NOTIFY_OUTCOMES_MAX
+ * small values, on the caller's thread) into the outcome memory, and hands
+ * the writer those to delete: older than NOTIFY_OUTCOME_KEEP_MS, beyond
+ * NOTIFY_OUTCOMES_MAX (the oldest), or undecodable (logged once). A store
+ * that cannot be read is logged and Recovered starts from memory alone.
+ * n NULL: nothing. */
 void notify_start(struct notify *n, const struct store_guard *fence);
 /* Takes no more Events, waits up to NOTIFY_STOP_FLUSH_MS for the queues to
- * drain and the statuses to be written, then drops what is left (counted
- * in metrics) and writes nothing more. n NULL: nothing. */
+ * drain and the statuses and outcomes to be written, then drops what is
+ * left (counted in metrics) and writes nothing more. n NULL: nothing. */
 void notify_stop(struct notify *n);
 
 /* The events_fn (events.h) berthd subscribes: userdata is the struct
@@ -175,8 +192,9 @@ void notify_stop(struct notify *n);
  * not started. */
 void notify_event(const json_t *event, void *userdata);
 
-/* Waits until nothing is queued or being delivered and every status is
- * written: 0, or -ETIMEDOUT after timeout_ms. For tests and notify_stop. */
+/* Waits until nothing is queued or being delivered and every status and
+ * outcome is written: 0, or -ETIMEDOUT after timeout_ms. For tests and
+ * notify_stop. */
 int notify_flush(struct notify *n, int64_t timeout_ms);
 
 /* Counters since notify_new (reads atomics; any pointer may be NULL):
@@ -184,3 +202,8 @@ int notify_flush(struct notify *n, int64_t timeout_ms);
  * notify_stop), and queued now. */
 void notify_stats(const struct notify *n, uint64_t *sent, uint64_t *failed, uint64_t *dropped,
                   uint64_t *queued);
+/* The outcome memory since notify_new (any pointer may be NULL): outcome
+ * writes and deletes done in the store, writes dropped (a full queue, a
+ * failed write, or left at notify_stop), and outcomes remembered now. */
+void notify_outcome_stats(struct notify *n, uint64_t *written, uint64_t *dropped,
+                          size_t *remembered);

@@ -2,7 +2,10 @@
 # Notifiers (docs/notifications.md) against a webhook receiver on 127.0.0.1
 # (notify_server.py): examples/notify-webhook's failing Task makes exactly
 # one delivery, signed with the Secret's key (checked with Python's hmac);
-# the next run of that name succeeding makes a Recovered one; a receiver
+# the next run of that name succeeding makes a Recovered one, also when
+# berthd was restarted in between (kill -9, and a clean stop: the failure is
+# remembered in the store) and, on etcd, when another replica took over as
+# leader in between (at the end, skipped without etcd); a receiver
 # that answers 500 once gets one retry, with the same delivery id, about a
 # second later; an exec Notifier's program gets the delivery's JSON on its
 # standard input (and one outside --notifier-exec-dir is refused); 20
@@ -117,6 +120,59 @@ curl -sf --unix-socket "$T/berth.sock" http://localhost/metrics |
   has '^berth_notifications_total{notifier="default/data-team",result="sent"} 2$' ||
   fail "metrics: $(curl -sf --unix-socket "$T/berth.sock" http://localhost/metrics | grep notification)"
 log "Recovered"
+
+# ---- Recovered across restarts: the last outcome is in the store ------------
+metric() { # socket name: the metric's value (0 when absent)
+  curl -sf --unix-socket "$1" http://localhost/metrics | awk -v m="$2" '$1 == m { v = $2 } END { print v + 0 }'
+}
+# restart_case NAME HOW: Task NAME fails, berthd restarts (HOW: kill9 or
+# stop), NAME is applied again and succeeds: exactly one Recovered.
+restart_case() {
+  local name=$1 how=$2 path=/restart/$1 writes
+  cat >"$T/$name.yaml" <<EOF
+apiVersion: berth/v1
+kind: Notifier
+metadata: {name: $name}
+spec:
+  selector: {matchLabels: {case: $name}}
+  on: [Failed, Recovered]
+  type: webhook
+  webhook: {url: "http://127.0.0.1:$PORT$path"}
+---
+apiVersion: berth/v1
+kind: Task
+metadata: {name: $name, labels: {case: $name}}
+spec: {image: busybox:latest, network: none, command: [sh, -c, 'exit 1']}
+EOF
+  writes=$(metric "$T/berth.sock" berth_notifier_outcome_writes_total)
+  berth apply -f "$T/$name.yaml" >/dev/null
+  berth wait "task/$name" --for=condition=Failed --timeout=60s >/dev/null || fail "$name did not fail"
+  wait_until 10 "[ \"\$(nreqs $path)\" -ge 1 ]" || fail "$name: no Failed delivery"
+  if [ "$how" = kill9 ]; then
+    # Written (the writer is a moment behind the delivery), then killed.
+    wait_until 10 "[ \"\$(metric $T/berth.sock berth_notifier_outcome_writes_total)\" -gt $writes ]" ||
+      fail "$name: the outcome was not written"
+    kill9_berthd
+  else
+    stop_berthd # a clean stop writes what is queued
+  fi
+  local loads
+  loads=$(grep -c 'notifier outcomes loaded count=[1-9]' "$T/berthd.log" || true)
+  start_berthd --notifier-exec-dir "$T/exec"
+  wait_until 10 "[ \$(grep -c 'notifier outcomes loaded count=[1-9]' $T/berthd.log) -gt $loads ]" ||
+    fail "$name: no outcomes loaded after the restart"
+  berth delete task "$name" >/dev/null
+  wait_until 30 "! berth get task $name >/dev/null 2>&1" || fail "$name not deleted"
+  sed "s/'exit 1'/'exit 0'/" "$T/$name.yaml" | berth apply -f - >/dev/null
+  berth wait "task/$name" --for=condition=Succeeded --timeout=60s >/dev/null || fail "$name did not succeed"
+  wait_until 10 "[ \"\$(nreqs $path)\" -ge 2 ]" || fail "$name: no Recovered delivery: $(reqs $path)"
+  sleep 2 # a third delivery would have come by now
+  [ "$(reqs $path | awk '{ print $1, $2 }' | paste -sd,)" = "200 Failed,200 Recovered" ] ||
+    fail "$name: deliveries: $(reqs $path)"
+  log "Recovered after a restart ($how)"
+}
+restart_case flip-kill kill9
+restart_case flip-stop stop
 
 # ---- a 500 once: one retry, the same delivery ------------------------------
 cat >"$T/more.yaml" <<EOF
@@ -330,4 +386,44 @@ berth get notifiers | head -n1 | has -E '^NAME +TYPE +LAST +SENT +DELIVERED +FAI
   fail "get notifiers: $(berth get notifiers)"
 
 stop_berthd
+
+# ---- Recovered across a leader change (etcd) --------------------------------
+if etcd_up; then
+  start_ha_pair nf
+  cat >"$T/ha.yaml" <<EOF
+apiVersion: berth/v1
+kind: Notifier
+metadata: {name: ha}
+spec:
+  on: [Failed, Recovered]
+  type: webhook
+  webhook: {url: "http://127.0.0.1:$PORT/ha"}
+---
+apiVersion: berth/v1
+kind: Task
+metadata: {name: ha-flip}
+spec: {image: busybox:latest, network: none, command: [sh, -c, 'exit 1']}
+EOF
+  on a apply -f "$T/ha.yaml" >/dev/null
+  on a wait task/ha-flip --for=condition=Failed --timeout=60s >/dev/null || fail "ha-flip did not fail"
+  wait_until 10 '[ "$(nreqs /ha)" -ge 1 ]' || fail "ha: no Failed delivery"
+  wait_until 10 '[ "$(metric "$T/a.sock" berth_notifier_outcome_writes_total)" -ge 1 ]' ||
+    fail "ha: the outcome was not written"
+  kill -KILL "$pid_a"
+  wait "$pid_a" 2>/dev/null || true
+  wait_until 30 'grep -q "became leader id=nf-b" "$T/berthd-b.log"' || fail "b did not take over"
+  wait_until 5 'grep -q "notifier outcomes loaded count=1 " "$T/berthd-b.log"' || fail "b loaded no outcome"
+  on b delete task ha-flip >/dev/null
+  wait_until 30 '! on b get task ha-flip >/dev/null 2>&1' || fail "ha-flip not deleted"
+  sed "s/'exit 1'/'exit 0'/" "$T/ha.yaml" | on b apply -f - >/dev/null
+  on b wait task/ha-flip --for=condition=Succeeded --timeout=60s >/dev/null || fail "ha-flip did not succeed"
+  wait_until 10 '[ "$(nreqs /ha)" -ge 2 ]' || fail "ha: no Recovered delivery: $(reqs /ha)"
+  sleep 2
+  [ "$(reqs /ha | awk '{ print $1, $2 }' | paste -sd,)" = "200 Failed,200 Recovered" ] ||
+    fail "ha: deliveries: $(reqs /ha)"
+  stop_replica "$pid_b"
+  log "Recovered after a leader change"
+else
+  log "no etcd at $ETCD_URL: the leader change is not tried"
+fi
 log "PASS"

@@ -150,8 +150,8 @@ static void test_outcome_map(void **state)
         (void)state;
         struct outcome_map *m = NULL;
 
-        assert_int_equal(outcome_map_new(0, 1000, &m), -EINVAL);
-        assert_int_equal(outcome_map_new(3, 1000, &m), 0);
+        assert_int_equal(outcome_map_new(0, 1000, NULL, NULL, &m), -EINVAL);
+        assert_int_equal(outcome_map_new(3, 1000, NULL, NULL, &m), 0);
         /* A failure, then a success of another run of that name: recovered. */
         assert_int_equal(outcome_map_record(m, "Task", "default", "etl", "u1", true, 0), RUN_NONE);
         assert_int_equal(outcome_map_record(m, "Task", "default", "etl", "u2", false, 10),
@@ -190,7 +190,7 @@ static void test_outcome_map_bound(void **state)
         struct outcome_map *m = NULL;
         char name[32];
 
-        assert_int_equal(outcome_map_new(1000, 24LL * 3600 * 1000, &m), 0);
+        assert_int_equal(outcome_map_new(1000, 24LL * 3600 * 1000, NULL, NULL, &m), 0);
         for (int i = 0; i < 5000; i++) {
                 snprintf(name, sizeof(name), "t%d", i);
                 (void)outcome_map_record(m, "Task", "default", name, name, true, i);

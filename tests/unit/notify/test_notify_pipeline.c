@@ -442,6 +442,211 @@ static void test_gone_and_stopped(void **state)
         assert_int_equal(json_path_int(st, "delivered", -1), 1);
 }
 
+/* ---- the outcome memory across restarts ------------------------------------------ */
+
+static bool stored(struct fixture *f, const char *kind, const char *name, struct outcome_value *ret)
+{
+        _cleanup_free_ char *key = outcome_key(PREFIX, kind, "default", name);
+        struct store_kv kv = {0};
+        struct berth_error err = {0};
+        char why[128];
+
+        if (store_get(f->store, key, &kv, &err) < 0)
+                return false;
+        int r = outcome_value_decode(kv.value, kv.value_len, ret, why);
+        store_kv_release(&kv);
+        assert_int_equal(r, 0);
+        return true;
+}
+
+/* A new berthd (or a new leader) on the same store. */
+static void restart(struct fixture *f)
+{
+        notify_free(f->notify);
+        f->notify = NULL;
+        assert_int_equal(start_notify(f, 0), 0);
+        notify_start(f->notify, NULL);
+}
+
+static void test_recovered_after_restart(void **state)
+{
+        struct fixture *f = *state;
+        struct outcome_value v;
+        uint64_t written = 0;
+        size_t remembered = 0;
+
+        put_notifier(f, "data", "n1", "data", "[\"Recovered\"]");
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_true(stored(f, "Task", "etl", &v));
+        assert_int_equal(v.result, RUN_FAILED);
+        assert_string_equal(v.uid, "t1");
+        notify_outcome_stats(f->notify, &written, NULL, NULL);
+        assert_int_equal(written, 1);
+
+        /* The failure outlives berthd: deleted, applied again, succeeds. */
+        restart(f);
+        notify_outcome_stats(f->notify, NULL, NULL, &remembered);
+        assert_int_equal(remembered, 1);
+        put_task(f, "etl", "t2", "data", "Succeeded", "Completed");
+        send_event(f, "etl", "t2", "Completed", "exit code 0");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 1);
+        assert_string_equal(f->fake.outcomes[0], "Recovered");
+        assert_true(stored(f, "Task", "etl", &v));
+        assert_int_equal(v.result, RUN_SUCCEEDED);
+        assert_int_equal(v.before, RUN_FAILED);
+
+        /* And the success does too: another success after a restart is
+         * none; the same run told again is the recovery again (as in one
+         * berthd's life). */
+        restart(f);
+        put_task(f, "etl", "t3", "data", "Succeeded", "Completed");
+        send_event(f, "etl", "t3", "Completed", "exit code 0");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 1);
+        /* t3 changed nothing stored (same result, a moment later): no write. */
+        notify_outcome_stats(f->notify, &written, NULL, NULL);
+        assert_int_equal(written, 0);
+        assert_true(stored(f, "Task", "etl", &v));
+        assert_string_equal(v.uid, "t2");
+}
+
+/* Outcomes are written only where a Notifier asks for Recovered. */
+static void test_outcomes_only_for_recovered(void **state)
+{
+        struct fixture *f = *state;
+        struct outcome_value v;
+        uint64_t written = 9;
+
+        put_notifier(f, "data", "n1", "data", "[\"Failed\", \"Succeeded\"]");
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 1);
+        assert_false(stored(f, "Task", "etl", &v));
+        notify_outcome_stats(f->notify, &written, NULL, NULL);
+        assert_int_equal(written, 0);
+        /* In memory it is still a recovery, once a Notifier asks. */
+        put_notifier(f, "rec", "n2", NULL, "[\"Recovered\"]");
+        put_task(f, "etl", "t2", "data", "Succeeded", "Completed");
+        send_event(f, "etl", "t2", "Completed", "exit code 0");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 3);
+        assert_true(stored(f, "Task", "etl", &v));
+        assert_int_equal(v.result, RUN_SUCCEEDED);
+}
+
+static void put_value(struct fixture *f, const char *name, const char *value)
+{
+        _cleanup_free_ char *key = outcome_key(PREFIX, "Task", "default", name);
+        struct berth_error err = {0};
+        int64_t rev = 0;
+
+        assert_int_equal(
+            store_put(f->store, key, value, strlen(value), STORE_ANY_REVISION, 0, &rev, &err), 0);
+}
+
+/* notify_start deletes what is expired, undecodable or beyond the bound,
+ * and loads the rest; a full memory deletes what it forgets. */
+static void test_outcomes_load_and_bound(void **state)
+{
+        struct fixture *f = *state;
+        struct outcome_value v;
+        char at[RFC3339_MAX], value[256];
+        size_t remembered = 0;
+
+        time_format_rfc3339_ms(time_now_ms() - 8LL * 24 * 3600 * 1000, at);
+        snprintf(value, sizeof(value), "{\"uid\":\"x\",\"result\":\"Failed\",\"at\":\"%s\"}", at);
+        put_value(f, "expired", value);
+        put_value(f, "junk", "{\"result\": 42}");
+        for (int i = 0; i < 3; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "t%d", i);
+                time_format_rfc3339_ms(time_now_ms() - 1000 * (3 - i), at);
+                snprintf(value, sizeof(value),
+                         "{\"uid\":\"%s\",\"result\":\"Failed\",\"at\":\"%s\"}", name, at);
+                put_value(f, name, value);
+        }
+        /* A memory of 2 outcomes. */
+        notify_free(f->notify);
+        const struct notify_type plugins[] = {
+            {.name = "fake", .deliver = fake_deliver, .userdata = &f->fake},
+        };
+        const struct notify_config cfg = {
+            .objects = f->cache,
+            .store = f->store,
+            .prefix = PREFIX,
+            .plugins = plugins,
+            .n_plugins = 1,
+            .outcomes_max = 2,
+        };
+        struct berth_error err = {0};
+        assert_int_equal(notify_new(&cfg, &f->notify, &err), 0);
+        notify_start(f->notify, NULL);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        notify_outcome_stats(f->notify, NULL, NULL, &remembered);
+        assert_int_equal(remembered, 2);
+        assert_false(stored(f, "Task", "expired", &v));
+        assert_false(stored(f, "Task", "t0", &v)); /* the oldest beyond 2 */
+        assert_true(stored(f, "Task", "t1", &v));
+        assert_true(stored(f, "Task", "t2", &v));
+        _cleanup_free_ char *junk = outcome_key(PREFIX, "Task", "default", "junk");
+        struct store_kv kv = {0};
+        assert_int_equal(store_get(f->store, junk, &kv, &err), -ENOENT);
+
+        /* A new name makes the memory forget its oldest, t1: so does the
+         * store. */
+        put_notifier(f, "rec", "n1", NULL, "[\"Recovered\"]");
+        put_task(f, "new", "t9", "data", "Failed", "Error");
+        send_event(f, "new", "t9", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_true(stored(f, "Task", "new", &v));
+        assert_false(stored(f, "Task", "t1", &v));
+        assert_true(stored(f, "Task", "t2", &v));
+        /* t2 is still a failure to recover from. */
+        put_task(f, "t2", "t2b", "data", "Succeeded", "Completed");
+        send_event(f, "t2", "t2b", "Completed", "exit code 0");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 1);
+        assert_string_equal(f->fake.outcomes[0], "Recovered");
+}
+
+/* Under a fence that moved (another leader), nothing is written and the
+ * outcome counts as not stored. */
+static void test_outcomes_fenced(void **state)
+{
+        struct fixture *f = *state;
+        struct outcome_value v;
+        struct berth_error err = {0};
+        int64_t rev = 0;
+
+        assert_int_equal(
+            store_put(f->store, PREFIX "system/leader", "{}", 2, STORE_ANY_REVISION, 0, &rev, &err),
+            0);
+        const struct store_guard fence = {.key = PREFIX "system/leader", .mod_revision = rev};
+        notify_stop(f->notify);
+        notify_start(f->notify, &fence);
+        put_notifier(f, "rec", "n1", NULL, "[\"Recovered\"]");
+        /* Another leader takes over. */
+        assert_int_equal(
+            store_put(f->store, PREFIX "system/leader", "{}", 2, STORE_ANY_REVISION, 0, &rev, &err),
+            0);
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_false(stored(f, "Task", "etl", &v));
+        uint64_t written = 9, dropped = 0;
+        notify_outcome_stats(f->notify, &written, &dropped, NULL);
+        assert_int_equal(written, 0);
+        /* Stopped: what would be written is dropped. */
+        notify_stop(f->notify);
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        notify_outcome_stats(f->notify, &written, NULL, NULL);
+        assert_int_equal(written, 0);
+}
+
 static void test_config(void **state)
 {
         (void)state;
@@ -478,6 +683,10 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
             cmocka_unit_test_setup_teardown(test_bounded_queue, setup, teardown),
             cmocka_unit_test_setup_teardown(test_gone_and_stopped, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_recovered_after_restart, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_outcomes_only_for_recovered, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_outcomes_load_and_bound, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_outcomes_fenced, setup, teardown),
             cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
