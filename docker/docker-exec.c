@@ -98,11 +98,15 @@ int docker_exec_inspect(struct docker *d, const char *exec_id, struct docker_exe
         if (!json_is_object(j))
                 return berth_error_set(err, -EPROTO, "%s: expected a JSON object", ctx);
         json_t *code = json_object_get(j, "ExitCode");
-        *ret = (struct docker_exec_info){
+        struct docker_exec_info info = {
             .running = json_is_true(json_object_get(j, "Running")),
             .exit_known = json_is_integer(code),
             .exit_code = json_is_integer(code) ? (int)json_integer_value(code) : 0,
             .pid = (int)json_integer_value(json_object_get(j, "Pid")),
         };
+        const char *cid = json_string_value(json_object_get(j, "ContainerID"));
+        if (cid && str_copy(info.container_id, sizeof(info.container_id), cid) < 0)
+                return berth_error_set(err, -EPROTO, "%s: odd container id", ctx);
+        *ret = info;
         return 0;
 }

@@ -238,6 +238,7 @@ struct docker_exec_info {
         bool exit_known; /* ExitCode is set: the command ended */
         int exit_code;
         int pid; /* the process's pid on the host (Docker's Pid); 0 before it started */
+        char container_id[80]; /* ContainerID: the container it runs in; "" when absent */
 };
 
 /* POST /containers/{id}/exec with body (Cmd, Env, User, WorkingDir,
@@ -250,6 +251,8 @@ int docker_exec_create(struct docker *d, const char *container_id, const json_t 
  * command ends (or docker_interrupt: -EINTR). */
 int docker_exec_start(struct docker *d, const char *exec_id, docker_log_fn fn, void *userdata,
                       struct berth_error *err);
+/* GET /exec/{id}/json. -ENOENT (404): Docker does not know the exec (never
+ * did, or forgot it: its container was removed, or it ended long ago). */
 int docker_exec_inspect(struct docker *d, const char *exec_id, struct docker_exec_info *ret,
                         struct berth_error *err);
 
