@@ -775,13 +775,13 @@ void exec_runner_free(struct exec_runner *r); /* NULL ok */
 int exec_runner_start(struct exec_runner *r, struct docker *d, const struct exec_request *req,
                       struct berth_error *err);
 /* Takes over an exec a former berthd started for the Task's attempt (its
- * id from the status): inspects it (blocks for that call) and, when it
- * still runs, waits for its end on a thread of its own — pidfd_open of its
- * process (berthd in the host's pid namespace), else Docker's exec_die
- * event — without reading its output; the changed callback follows its end.
- * Idempotent per (uid, attempt). -ENOENT with err: Docker does not know the
- * exec (or its container is gone); another Docker error; -ENOSPC past
- * EXEC_RUNS_MAX. */
+ * id from the status): inspects it (blocks for that call), then a thread of
+ * its own waits for its end — pidfd_open of its process when berthd shares
+ * the host's pid namespace, Docker's exec_die event otherwise and for the
+ * exit code (replayed for an exec that ended meanwhile) — without reading
+ * its output; the changed callback follows its end. Idempotent per (uid,
+ * attempt). -ENOENT with err: Docker does not know the exec (or its
+ * container is gone); another Docker error; -ENOSPC past EXEC_RUNS_MAX. */
 int exec_runner_adopt(struct exec_runner *r, struct docker *d, const char *key, const char *uid,
                       int attempt, const char *exec_id, struct berth_error *err);
 /* The Task's latest exec; -ENOENT: none known. */

@@ -18,13 +18,18 @@
  * so no output and no end is missed.
  *
  * Restart adoption: the status names the exec of the running attempt;
- * exec_runner_adopt inspects it. Ended: its exit code. Running: a thread
- * waits for its end — poll on pidfd_open(Pid) when that pid is the exec's
- * process in our pid namespace (its environment holds the token), else,
- * and when dockerd has not yet recorded an end the pidfd saw, Docker's
- * exec_die event — then inspects it again. Its output from the restart on
- * is lost: the attached stream went with the former berthd, and Docker
- * cannot attach to an exec again; a note line in the file says so.
+ * exec_runner_adopt inspects it (404: lost) and hands it to a thread of its
+ * own. Whether it still runs is its process's word, not Docker's: Docker
+ * 20.10 marks an attached exec ended with exit code 126 as soon as it writes
+ * after its client went away, while the command runs on. So: when Docker's
+ * Pid is the exec's process in our pid namespace (pidfd_open succeeds and
+ * its environment holds the token), the thread polls that pidfd; then, and
+ * in every other case, the exit code comes from Docker's exec_die event
+ * (docker_exec_wait_die: live, or replayed from Docker's recent events for
+ * an exec that ended while berthd was down), the inspect's being the last
+ * resort. Its output from the restart on is lost: the attached stream went
+ * with the former berthd, and Docker cannot attach to an exec again; a
+ * note line in the file says so.
  *
  * Signals reach the whole process tree: every exec runs with the environment
  * variable EXEC_TOKEN_VAR=<uid>.<attempt>, inherited by whatever it starts,
@@ -75,12 +80,14 @@ struct exec_entry {
         pthread_t thread;
         bool thread_started;
         bool adopted;
-        int pidfd;          /* adopted: the exec's process (-1: unusable), the thread's */
-        int wake_fd;        /* adopted: eventfd that ends the thread's wait */
-        int64_t adopt_ns;   /* adopted: before the first inspect, for Docker's events */
-        int log_fd;         /* the thread's (-1: none) */
-        uint64_t log_size;  /* the thread's */
-        bool log_truncated; /* the thread's */
+        int pidfd;           /* adopted: the exec's process (-1: unusable), the thread's */
+        int wake_fd;         /* adopted: eventfd that ends the thread's wait */
+        int64_t adopt_ns;    /* adopted: before the first inspect, for Docker's events */
+        bool docker_running; /* adopted: Docker's inspect said Running */
+        int64_t replay_ns;   /* adopted: no exec_die before then (its file's last write) */
+        int log_fd;          /* the thread's (-1: none) */
+        uint64_t log_size;   /* the thread's */
+        bool log_truncated;  /* the thread's */
         /* under runner->lock: */
         bool ended;
         int exit_code;
@@ -584,26 +591,16 @@ int exec_runner_start(struct exec_runner *r, struct docker *d, const struct exec
 
 /* ---- adoption ------------------------------------------------------------- */
 
-static int on_exec_event(const struct docker_event *ev, void *userdata)
-{
-        const struct exec_entry *e = userdata;
-
-        if (str_has_prefix(ev->action, "exec_die"))
-                return streq(json_string_value(json_object_get(ev->attributes, "execID")),
-                             e->exec_id);
-        /* The exec goes with its container. */
-        return streq(ev->id, e->container_id) &&
-               (streq(ev->action, "die") || streq(ev->action, "destroy"));
-}
-
-/* The adopted exec's thread: waits for the end, then inspects it. */
+/* The adopted exec's thread: waits for the end (a pidfd, else Docker's
+ * events), takes the exit code from Docker's exec_die event, else from an
+ * inspect. */
 static void *adopt_thread(void *arg)
 {
         struct exec_entry *e = arg;
         struct berth_error err = {0};
         struct docker_exec_info info = {0};
-        int64_t since_ns = e->adopt_ns;
-        int rc;
+        int64_t since_ns, until_ns = 0;
+        int rc, code;
 
         if (e->pidfd >= 0) {
                 struct pollfd p[2] = {{.fd = e->pidfd, .events = POLLIN},
@@ -612,17 +609,32 @@ static void *adopt_thread(void *arg)
                         ;
                 if (rc < 0 || p[1].revents)
                         return NULL; /* forgotten, or berthd stops */
-                /* dockerd records the end a moment after the process exits. */
+                /* Its exec_die follows the exit, which was before now. */
                 since_ns = time_now_ms() * 1000000 - 2000000000LL;
+        } else if (e->docker_running) {
+                since_ns = e->adopt_ns - 1000000000LL;
+        } else {
+                /* Ended while berthd was down: Docker's recent events still
+                 * have its exec_die, unless many came since. */
+                since_ns = e->replay_ns;
+                until_ns = time_now_ms() * 1000000 + 1000000000LL;
         }
-        rc = docker_exec_inspect(e->docker, e->exec_id, &info, &err);
-        if (rc == 0 && info.running) {
-                rc = docker_events(e->docker, NULL, since_ns, on_exec_event, e, &err);
-                if (rc == 0)
-                        rc = docker_exec_inspect(e->docker, e->exec_id, &info, &err);
-        }
+        rc = docker_exec_wait_die(e->docker, e->container_id, e->exec_id, since_ns, until_ns, &code,
+                                  &err);
         if (rc == -EINTR)
                 return NULL;
+        if (rc == 0) {
+                info = (struct docker_exec_info){.exit_known = true, .exit_code = code};
+        } else {
+                /* The inspect's code: 126 when Docker saw the attach end. */
+                berth_error_clear(&err);
+                rc = docker_exec_inspect(e->docker, e->exec_id, &info, &err);
+                if (rc == -EINTR)
+                        return NULL;
+                if (rc == 0 && info.running)
+                        rc = berth_error_set(&err, -EIO, "exec %.12s: its end is unknown",
+                                             e->exec_id);
+        }
         finish(e, rc, &info, &err);
         return NULL;
 }
@@ -702,27 +714,27 @@ int exec_runner_adopt(struct exec_runner *r, struct docker *d, const char *key, 
                 return rc;
         }
         (void)str_copy(e->container_id, sizeof(e->container_id), info.container_id);
-        /* The note, at most: the output itself is not recoverable. */
+        e->docker_running = info.running;
+        e->replay_ns = 1;
+        /* The note, at most: the output itself is not recoverable. Its
+         * last write before tells since when to look for the exec's end. */
         struct berth_error ferr = {0};
-        if (log_open(r, e, false, &ferr) == 0 && e->log_fd >= 0 && !e->log_truncated)
-                (void)write_all(e->log_fd, adopted_note, sizeof(adopted_note) - 1);
-        if (e->log_fd >= 0) {
+        struct stat st;
+        if (log_open(r, e, false, &ferr) == 0 && e->log_fd >= 0) {
+                if (fstat(e->log_fd, &st) == 0)
+                        e->replay_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+                                       st.st_mtim.tv_nsec - 2000000000LL;
+                if (!e->log_truncated)
+                        (void)write_all(e->log_fd, adopted_note, sizeof(adopted_note) - 1);
                 close(e->log_fd);
                 e->log_fd = -1;
         }
-
-        if (!info.running) {
-                e->ended = true;
-                e->exit_code = info.exit_known ? info.exit_code : -1;
-                if (!info.exit_known)
-                        snprintf(e->error, sizeof(e->error),
-                                 "exec %.12s ended without an exit code", exec_id);
-                e->finished_ms = r->now_ms();
-                entry_publish(r, e, NULL);
-                return 0;
-        }
+        /* Its process alive is what counts: Docker's Running is false
+         * once the attached client went away and the command wrote. */
         e->started_ms = r->now_ms(); /* unless /proc tells */
         e->pidfd = pid_watch(e, info.pid, &e->started_ms);
+        if (e->pidfd < 0 && !info.running)
+                e->started_ms = 0;
         e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         e->docker = docker_clone(d);
         if (e->wake_fd < 0 || !e->docker) {
