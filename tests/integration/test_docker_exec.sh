@@ -138,6 +138,8 @@ out=$(berth logs --attempt 1 task/survivor)
 echo "$out" | has -x before || fail "survivor's output before the restart: $out"
 echo "$out" | has "berthd restarted while this exec ran" || fail "no note of the restart: $out"
 
+# A follower that goes away while the exec runs: its stream ends with it.
+timeout 2 "$BERTH" logs -f task/overdue >"$T/gone.out" 2>&1 || true
 berth wait task/overdue --for=condition=Failed --timeout=60s || fail "overdue did not fail"
 [ "$(jget overdue .status.reason)" = DeadlineExceeded ] || fail "overdue: $(jget overdue .status.reason)"
 wait_until 10 '[ "$(procs "sleep 107")" = 0 ]' || fail "the adopted overdue exec was not killed"
