@@ -90,7 +90,7 @@ kind: Task
 metadata: {name: survivor}
 spec:
   executor: {type: docker-exec, container: {name: $TARGET}}
-  command: [sh, -c, 'echo before; sleep 8; echo done; exit 3']
+  command: [sh, -c, 'echo before; sleep 15; echo done; exit 3']
 ---
 apiVersion: berth/v1
 kind: Task
@@ -116,7 +116,7 @@ survivor_exec=$(jget survivor .status.containerID)
 kill9_berthd
 # short's exec ends while berthd is down.
 wait_until 20 '[ "$(procs "sleep 2")" = 0 ]' || fail "short's exec still runs"
-[ "$(procs "sleep 8")" != 0 ] || fail "survivor's exec did not survive berthd"
+[ "$(procs "sleep 15")" != 0 ] || fail "survivor's exec did not survive berthd"
 start_berthd --allow-docker-exec
 
 berth wait task/short --for=condition=Failed --timeout=60s || fail "short did not fail"
