@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # docker-exec Tasks (docs/reference/task.md, "Executors"): every attempt's
 # output is kept in its own file under <data-dir>/exec-logs, which
-# `berth logs` serves per attempt, with --tail, and with -f (plain and SSE)
+# `berth logs` serves per attempt (capped at 8 MiB, with a note), with --tail,
+# and with -f (plain and SSE)
 # until the exec ends; after a kill -9 of berthd the running attempt's exec
 # is adopted (its exit code, the same attempt, no second exec), one that
 # ended while berthd was down too, and a deadline still kills an adopted
@@ -51,6 +52,21 @@ RETRIED_UID=$(uid_of retried)
 [ -f "$LOGS/$RETRIED_UID/1.log" ] && [ -f "$LOGS/$RETRIED_UID/2.log" ] || fail "no files in $LOGS/$RETRIED_UID"
 [ "$(stat -c %a "$LOGS/$RETRIED_UID")" = 700 ] || fail "directory mode $(stat -c %a "$LOGS/$RETRIED_UID")"
 [ "$(stat -c %a "$LOGS/$RETRIED_UID/1.log")" = 600 ] || fail "file mode $(stat -c %a "$LOGS/$RETRIED_UID/1.log")"
+# A chatty command: its file stops at 8 MiB and says so; the command runs on.
+berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Task
+metadata: {name: chatty}
+spec:
+  executor: {type: docker-exec, container: {name: $TARGET}}
+  command: [sh, -c, 'head -c 9437184 /dev/zero | tr "\\0" x; echo; echo after the flood']
+YAML
+berth wait task/chatty --for=condition=Succeeded --timeout=60s || fail "chatty did not succeed"
+chatty_file="$LOGS/$(uid_of chatty)/1.log"
+size=$(stat -c %s "$chatty_file")
+[ "$size" -gt 8388608 ] && [ "$size" -lt 8388800 ] || fail "chatty's file has $size bytes"
+berth logs --tail 1 task/chatty | has "output truncated" || fail "no truncation note: $(berth logs --tail 1 task/chatty | head -c 300)"
+berth logs task/chatty | has "after the flood" && fail "past the cap was kept"
 log "(a) per-attempt output: ok"
 
 # ---- (b) logs -f prints lines as they come, ends with the exec ---------------
