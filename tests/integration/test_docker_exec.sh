@@ -2,8 +2,7 @@
 # docker-exec Tasks (docs/reference/task.md, "Executors"): every attempt's
 # output is kept in its own file under <data-dir>/exec-logs, which
 # `berth logs` serves per attempt (capped at 8 MiB, with a note), with --tail,
-# and with -f (plain and SSE)
-# until the exec ends; after a kill -9 of berthd the running attempt's exec
+# and with -f (plain and SSE) until the exec ends; after a kill -9 of berthd the running attempt's exec
 # is adopted (its exit code, the same attempt, no second exec), one that
 # ended while berthd was down too, and a deadline still kills an adopted
 # exec; deleting a Task removes its files, and files of Tasks gone while
