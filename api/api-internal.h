@@ -711,7 +711,9 @@ struct api_server {
         int heartbeat_ms; /* SSE streams' comment lines */
         json_t *(*leader)(void *userdata);
         void *leader_userdata;
-        int (*task_exec_logs)(void *userdata, const char *uid, char **ret, size_t *ret_len);
+        int (*task_exec_logs)(void *userdata, const char *uid, int attempt, int tail, bool follow,
+                              int cancel_fd, docker_log_fn fn, void *fn_userdata,
+                              struct berth_error *err);
         void *task_exec_logs_userdata;
 
         struct evhttp *http;

@@ -96,10 +96,15 @@ struct api_config {
         /* berthd --request-header-timeout: a request's line and headers must
          * arrive within it (a slowloris client is disconnected); 0 = 30 s. */
         int64_t header_timeout_ms;
-        /* The output kept of a docker-exec Task's latest exec (by its uid):
-         * *ret NUL-terminated, caller frees; -ENOENT: none. Called on the
-         * loop thread; must not block. NULL: such logs answer 404. */
-        int (*task_exec_logs)(void *userdata, const char *uid, char **ret, size_t *ret_len);
+        /* Streams the output of a docker-exec Task's attempt (by the Task's
+         * uid; attempt >= 1) to fn, from its last tail lines (< 0: all);
+         * follow: until the exec ends. Called on a log stream's thread of
+         * its own; blocks. Returns early (-ECANCELED) once cancel_fd is
+         * readable, or when fn returns non-zero (0). -ENOENT with err: no
+         * such output. NULL: such logs answer 404. */
+        int (*task_exec_logs)(void *userdata, const char *uid, int attempt, int tail, bool follow,
+                              int cancel_fd, docker_log_fn fn, void *fn_userdata,
+                              struct berth_error *err);
         void *task_exec_logs_userdata;
 };
 

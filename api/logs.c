@@ -1,7 +1,11 @@
 /* api: log streams of a Task's or a Service's containers.
  *
  * Which container: a Task's latest attempt (or ?attempt=K); a Service
- * replica's (?replica=I, see api_service_log_pick).
+ * replica's (?replica=I, see api_service_log_pick). A docker-exec Task has
+ * no container: its attempt's output file (api_config.task_exec_logs) is
+ * streamed the same way, the thread running that call instead of Docker's
+ * (interrupted through an eventfd instead of docker_interrupt); follow
+ * ends when the exec ends.
  *
  * Each stream runs docker_container_logs on its own thread with its own
  * docker client (docker_clone): Docker calls block and must never run on the
@@ -29,6 +33,7 @@
 #include "api-internal.h"
 
 #include <inttypes.h>
+#include <sys/eventfd.h>
 
 struct api_log_stream {
         struct api_stream_link link; /* on server->logs */
@@ -38,9 +43,18 @@ struct api_log_stream {
         struct event *wake;
         struct event *heartbeat; /* SSE only */
         struct docker *docker;   /* this stream's clone; freed after the join */
-        char *container_id;
-        char *owner; /* "task=hello", "service=web": for log lines */
+        char *container_id;      /* docker-exec: the exec's id, "" when not known */
+        char *owner;             /* "task=hello", "service=web": for log lines */
         struct docker_logs_opts opts;
+        /* docker-exec: the Task's uid (NULL: a container's log), the
+         * attempt, and the eventfd that ends the thread's wait. */
+        char *exec_uid;
+        int exec_attempt;
+        int cancel_fd;
+        int (*exec_logs)(void *userdata, const char *uid, int attempt, int tail, bool follow,
+                         int cancel_fd, docker_log_fn fn, void *fn_userdata,
+                         struct berth_error *err);
+        void *exec_logs_userdata;
         pthread_t thread;
         bool thread_started;
         bool started; /* loop only: reply headers sent */
@@ -60,6 +74,14 @@ struct api_log_stream {
         struct berth_error error;
 };
 
+/* Ends the thread's wait for Docker or for an exec's output. */
+static void interrupt(struct api_log_stream *st)
+{
+        if (st->cancel_fd >= 0)
+                (void)eventfd_write(st->cancel_fd, 1);
+        docker_interrupt(st->docker);
+}
+
 /* Tells the thread to stop, joins it and frees everything but the request. */
 static void stream_free(struct api_log_stream *st)
 {
@@ -68,9 +90,11 @@ static void stream_free(struct api_log_stream *st)
         pthread_cond_broadcast(&st->drained);
         pthread_mutex_unlock(&st->lock);
         if (st->thread_started) {
-                docker_interrupt(st->docker);
+                interrupt(st);
                 pthread_join(st->thread, NULL);
         }
+        if (st->cancel_fd >= 0)
+                close(st->cancel_fd);
         if (st->conn)
                 api_conn_set_closecb(st->conn, NULL, NULL);
         if (st->server)
@@ -84,6 +108,7 @@ static void stream_free(struct api_log_stream *st)
         docker_free(st->docker);
         free(st->container_id);
         free(st->owner);
+        free(st->exec_uid);
         buf_release(&st->queue);
         pthread_cond_destroy(&st->drained);
         pthread_mutex_destroy(&st->lock);
@@ -127,7 +152,10 @@ static void sse_finish(struct api_log_stream *st, int rc)
         for (size_t i = 0; i < ARRAY_SIZE(st->lines); i++)
                 (void)api_sse_lines_flush(&st->lines[i], &tail);
         if (rc == 0) {
-                snprintf(data, sizeof(data), "{\"container\":\"%.12s\"}", st->container_id);
+                if (st->exec_uid)
+                        snprintf(data, sizeof(data), "{\"attempt\":%d}", st->exec_attempt);
+                else
+                        snprintf(data, sizeof(data), "{\"container\":\"%.12s\"}", st->container_id);
                 (void)api_sse_event(&tail, NULL, "end", data, strlen(data));
         }
         if (tail.len == 0)
@@ -144,7 +172,11 @@ static void *log_thread(void *arg)
         struct api_log_stream *st = arg;
         struct berth_error err = {0};
 
-        int rc = docker_container_logs(st->docker, st->container_id, &st->opts, on_log, st, &err);
+        int rc =
+            st->exec_uid
+                ? st->exec_logs(st->exec_logs_userdata, st->exec_uid, st->exec_attempt,
+                                st->opts.tail, st->opts.follow, st->cancel_fd, on_log, st, &err)
+                : docker_container_logs(st->docker, st->container_id, &st->opts, on_log, st, &err);
         if (st->sse)
                 sse_finish(st, rc);
         pthread_mutex_lock(&st->lock);
@@ -301,7 +333,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
         pthread_cond_broadcast(&st->drained);
         pthread_mutex_unlock(&st->lock);
         if (!done)
-                docker_interrupt(st->docker);
+                interrupt(st);
         /* The thread wakes the loop when it ends; on_wake frees then. */
         event_active(st->wake, EV_READ, 0);
 }
@@ -469,22 +501,25 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
                 goto fail;
         }
         const char *uid = json_path_string(obj, "metadata.uid");
-        /* A docker-exec Task, or an executor plugin's, has no container: the
-         * output its executor kept, in one reply (no follow, no attempts
-         * but the latest). */
+        /* A docker-exec Task, or an executor plugin's, has no container:
+         * the output its executor keeps (docker-exec: every attempt's, in
+         * files; a plugin: its latest attempt's, as last fetched). */
         const char *executor = json_path_string(obj, "spec.executor.type");
-        if (!service && executor && !streq(executor, "docker")) {
-                _cleanup_free_ char *out = NULL;
-                size_t len = 0;
-                if (!s->task_exec_logs || !uid ||
-                    s->task_exec_logs(s->task_exec_logs_userdata, uid, &out, &len) < 0) {
-                        api_error_set(&err, 404, "task %s has no exec output (yet)", route->name);
-                        goto fail;
-                }
-                api_send_body(s, req, 200, "text/plain; charset=utf-8", out, len);
-                return;
+        bool exec = !service && executor && !streq(executor, "docker");
+        int attempts = (int)json_path_int(obj, "status.attempts", 0);
+        if (exec && (!s->task_exec_logs || !uid || attempts < 1)) {
+                api_error_set(&err, 404, "task %s has no exec output (yet)", route->name);
+                goto fail;
         }
-        int n = uid ? container_cache_by_uid(s->containers, uid, &cs) : 0;
+        if (exec && attempt > attempts) {
+                api_error_set(&err, 404, "task %s has no attempt %d", route->name, attempt);
+                goto fail;
+        }
+        if (exec && timestamps) {
+                api_error_set(&err, 400, "a %s task's output has no timestamps", executor);
+                goto fail;
+        }
+        int n = uid && !exec ? container_cache_by_uid(s->containers, uid, &cs) : 0;
         const struct container_info *pick = NULL;
         if (service) {
                 size_t k;
@@ -497,7 +532,7 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
         for (int i = 0; !service && i < n; i++)
                 if (attempt ? cs[i].attempt == attempt : !pick || cs[i].attempt > pick->attempt)
                         pick = &cs[i];
-        if (!pick) {
+        if (!pick && !exec) {
                 if (attempt && n > 0)
                         api_error_set(&err, 404, "task %s has no attempt %d", route->name, attempt);
                 else
@@ -510,6 +545,7 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
                 api_error_set(&err, 500, "out of memory");
                 goto fail;
         }
+        st->cancel_fd = -1;
         pthread_mutex_init(&st->lock, NULL);
         pthread_cond_init(&st->drained, NULL);
         buf_init(&st->queue, API_LOG_QUEUE_MAX);
@@ -523,13 +559,23 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
             .tty = json_is_true(json_path(obj, service ? "spec.template.tty" : "spec.tty")),
             .tail = tail,
         };
-        st->container_id = strdup(pick->id);
+        if (exec) {
+                const char *id = json_path_string(obj, "status.containerID");
+                st->exec_attempt = attempt ? attempt : attempts;
+                st->container_id = strdup(id && st->exec_attempt == attempts ? id : "");
+                st->exec_uid = strdup(uid);
+                st->exec_logs = s->task_exec_logs;
+                st->exec_logs_userdata = s->task_exec_logs_userdata;
+                st->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        } else {
+                st->container_id = strdup(pick->id);
+        }
         st->owner = str_printf("%s=%s", route->kind->singular, route->name);
         st->docker = docker_clone(s->docker);
         st->wake = event_new(s->base, -1, 0, on_wake, st);
         st->heartbeat = st->sse ? event_new(s->base, -1, EV_PERSIST, on_heartbeat, st) : NULL;
         if (!st->container_id || !st->owner || !st->docker || !st->wake ||
-            (st->sse && !st->heartbeat)) {
+            (st->sse && !st->heartbeat) || (exec && (!st->exec_uid || st->cancel_fd < 0))) {
                 api_error_set(&err, 500, "out of memory");
                 goto fail_free;
         }
@@ -551,8 +597,8 @@ void api_logs_start(struct api_server *s, struct evhttp_request *req, const stru
                                      .tv_usec = (s->heartbeat_ms % 1000) * 1000};
                 event_add(st->heartbeat, &hb);
         }
-        log_debug("log stream started %s container=%.12s follow=%d sse=%d", st->owner, pick->id,
-                  follow, st->sse);
+        log_debug("log stream started %s container=%.12s attempt=%d follow=%d sse=%d", st->owner,
+                  st->container_id, st->exec_attempt, follow, st->sse);
         return;
 
 fail_free:

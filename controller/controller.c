@@ -840,6 +840,39 @@ static void resync_stop(struct controller *c)
         c->resync_started = false;
 }
 
+/* exec_keep_fn: the Task of that uid is cached (uids: uid → key). */
+static bool exec_logs_keep(const char *uid, char *key, size_t key_size, void *userdata)
+{
+        const char *k = json_string_value(json_object_get(userdata, uid));
+
+        return k && str_copy(key, key_size, k) == 0;
+}
+
+/* Removes the output files of docker-exec Tasks no longer cached; the
+ * count removed. */
+static size_t collect_exec_logs(struct controller *c)
+{
+        _cleanup_free_ char *prefix = str_printf("%stasks/", c->prefix);
+        _cleanup_json_ json_t *uids = json_object();
+        const struct object_blob **v = NULL;
+        size_t n = 0, removed = 0;
+        struct berth_error err = {0};
+        int r =
+            prefix && uids ? object_cache_list_blobs(c->objects, prefix, &v, &n, NULL) : -ENOMEM;
+
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                _cleanup_free_ char *key = object_key(c->prefix, "tasks", v[i]->ns, v[i]->name);
+                if (!key || json_object_set_new(uids, v[i]->uid, json_string(key)) < 0)
+                        r = -ENOMEM;
+        }
+        object_blobs_release(v, n);
+        if (r < 0)
+                log_warn("cannot remove orphaned docker-exec output: out of memory");
+        else if (exec_runner_collect(c->execs, exec_logs_keep, uids, &removed, &err) < 0)
+                log_warn("cannot remove orphaned docker-exec output: %s", err.message);
+        return removed;
+}
+
 int controller_start_workers(struct controller *c, const struct store_guard *fence,
                              struct berth_error *err)
 {
@@ -890,6 +923,12 @@ int controller_start_workers(struct controller *c, const struct store_guard *fen
         else if (n_collected > 0)
                 log_info("removed orphaned secret volumes owners=%zu dir=%s", n_collected,
                          c->secrets_dir);
+
+        /* Output files of docker-exec Tasks deleted while no worker acted;
+         * the others' keys, for when their Task goes. */
+        size_t n_exec_logs = collect_exec_logs(c);
+        if (n_exec_logs > 0)
+                log_info("removed output of deleted docker-exec tasks tasks=%zu", n_exec_logs);
 
         /* Run slots before the first reconcile asks for one. */
         size_t n_slots = rebuild_runqueue(c);
@@ -1092,9 +1131,10 @@ int controller_new(const struct controller_config *cfg, struct controller **ret,
                 berth_error_prefix(err, "start prober");
                 goto fail;
         }
-        r = exec_runner_new(on_owner_change, c, &c->execs);
+        r = exec_runner_new(cfg->exec_logs_dir, on_owner_change, c, &c->execs);
         if (r < 0) {
-                berth_error_set(err, r, "start docker-exec runner: out of memory");
+                berth_error_set(err, r, "start docker-exec runner: %s %s", strerror(-r),
+                                cfg->exec_logs_dir ? cfg->exec_logs_dir : "");
                 goto fail;
         }
         c->plugin_executors = cfg->plugin_executors;
@@ -1173,13 +1213,45 @@ struct container_cache *controller_containers(struct controller *c)
         return c->containers;
 }
 
-int controller_task_exec_logs(void *userdata, const char *uid, char **ret, size_t *ret_len)
+/* Where the last `lines` lines of text[0..len) begin (lines < 0: all). */
+static size_t text_tail_offset(const char *text, size_t len, int lines)
+{
+        size_t i = len;
+
+        if (lines < 0)
+                return 0;
+        if (lines == 0)
+                return len;
+        if (i > 0 && text[i - 1] == '\n') /* the last line's own end */
+                i--;
+        for (; i > 0; i--)
+                if (text[i - 1] == '\n' && --lines == 0)
+                        return i;
+        return 0;
+}
+
+int controller_task_exec_logs(void *userdata, const char *uid, int attempt, int tail, bool follow,
+                              int cancel_fd, docker_log_fn fn, void *fn_userdata,
+                              struct berth_error *err)
 {
         struct controller *c = userdata;
-        int r = exec_runner_logs(c ? c->execs : NULL, uid, ret, ret_len);
+        int r = exec_runner_stream(c ? c->execs : NULL, uid, attempt, tail, follow, cancel_fd, fn,
+                                   fn_userdata, err);
 
-        for (size_t i = 0; c && r == -ENOENT && i < c->n_plugin_executors; i++)
-                r = c->plugin_executors[i].ops->logs(c->plugin_executors[i].impl, uid, ret,
-                                                     ret_len);
+        for (size_t i = 0; c && r == -ENOENT && i < c->n_plugin_executors; i++) {
+                const struct plugin_executor *x = &c->plugin_executors[i];
+                struct plugin_attempt a;
+                _cleanup_free_ char *out = NULL;
+                size_t len = 0;
+
+                if (x->ops->observe(x->impl, uid, &a) < 0 || a.attempt != attempt ||
+                    x->ops->logs(x->impl, uid, &out, &len) < 0)
+                        continue;
+                berth_error_clear(err);
+                size_t from = text_tail_offset(out, len, tail);
+                if (len > from)
+                        (void)fn(DOCKER_STREAM_STDOUT, out + from, len - from, fn_userdata);
+                return 0;
+        }
         return r;
 }

@@ -80,6 +80,10 @@ struct controller_config {
         const struct secrets_keyring *secrets;
         const char *secrets_dir;
         const char *secrets_dir_error;
+        /* Where docker-exec Tasks' output is written, one file per attempt
+         * ("<data-dir>/exec-logs"; made if missing). NULL: not kept (their
+         * logs answer 404). */
+        const char *exec_logs_dir;
         /* Records the reconcilers' Events (events.h); borrowed; NULL: none.
          * It writes while the workers run, under their fence: started with
          * them, and flushed and stopped once they have stopped. */
@@ -124,10 +128,13 @@ const char *controller_cluster_id(struct controller *c);
 /* The desired-state cache; the API serves reads from it. Borrowed. */
 struct object_cache *controller_objects(struct controller *c);
 struct container_cache *controller_containers(struct controller *c);
-/* The output kept of a docker-exec Task's latest exec (exec_runner_logs),
- * or of an executor plugin's Task's latest attempt (userdata is the
- * controller): for api_config.task_exec_logs. */
-int controller_task_exec_logs(void *userdata, const char *uid, char **ret, size_t *ret_len);
+/* Streams the output of a docker-exec Task's attempt (exec_runner_stream),
+ * or the output last fetched of an executor plugin's Task's latest attempt
+ * (at once, follow or not); userdata is the controller: for
+ * api_config.task_exec_logs. Blocks. */
+int controller_task_exec_logs(void *userdata, const char *uid, int attempt, int tail, bool follow,
+                              int cancel_fd, docker_log_fn fn, void *fn_userdata,
+                              struct berth_error *err);
 
 /* ---- leader election -------------------------------------------------- */
 

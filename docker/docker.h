@@ -238,6 +238,7 @@ struct docker_exec_info {
         bool exit_known; /* ExitCode is set: the command ended */
         int exit_code;
         int pid; /* the process's pid on the host (Docker's Pid); 0 before it started */
+        char container_id[80]; /* ContainerID: the container it runs in; "" when absent */
 };
 
 /* POST /containers/{id}/exec with body (Cmd, Env, User, WorkingDir,
@@ -250,8 +251,22 @@ int docker_exec_create(struct docker *d, const char *container_id, const json_t 
  * command ends (or docker_interrupt: -EINTR). */
 int docker_exec_start(struct docker *d, const char *exec_id, docker_log_fn fn, void *userdata,
                       struct berth_error *err);
+/* GET /exec/{id}/json. -ENOENT (404): Docker does not know the exec (never
+ * did, or forgot it: its container was removed, or it ended long ago). */
 int docker_exec_inspect(struct docker *d, const char *exec_id, struct docker_exec_info *ret,
                         struct berth_error *err);
+
+/* Waits for the end of an exec through Docker's events (GET /events of the
+ * container: exec_die, die, destroy), from since_nano (> 0; Docker replays
+ * its recent events) until until_nano (> 0: the stream ends then; 0: no
+ * end). 0 with the exec_die's exit code — the command's own even when the
+ * exec's inspect says 126 (Docker 20.10 marks an exec whose attached client
+ * went away ended with 126, while its process runs on). -ESRCH: the
+ * container died or was destroyed first; -ENOENT: the stream reached
+ * until_nano without it; -EINTR: docker_interrupt. */
+int docker_exec_wait_die(struct docker *d, const char *container_id, const char *exec_id,
+                         int64_t since_nano, int64_t until_nano, int *ret_exit_code,
+                         struct berth_error *err);
 
 /* ---- events ----------------------------------------------------------- */
 

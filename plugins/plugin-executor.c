@@ -138,10 +138,10 @@ static void ask(struct executor_runner *r, struct run_entry *e, const char *hand
         char *out = NULL;
         size_t len = 0;
         if (rc == 0 && state != BERTH_EXECUTOR_UNKNOWN && r->ops->logs) {
-                out = malloc(EXEC_LOG_MAX);
-                if (out && r->ops->logs(r->ctx, handle, out, EXEC_LOG_MAX, &len) != 0)
+                out = malloc(PLUGIN_LOG_MAX);
+                if (out && r->ops->logs(r->ctx, handle, out, PLUGIN_LOG_MAX, &len) != 0)
                         len = 0;
-                len = len > EXEC_LOG_MAX ? EXEC_LOG_MAX : len;
+                len = len > PLUGIN_LOG_MAX ? PLUGIN_LOG_MAX : len;
         }
         pthread_mutex_lock(&r->lock);
         if (e->forgotten || !streq(e->a.handle, handle)) {
@@ -303,7 +303,7 @@ static int entry_new(struct executor_runner *r, const char *key, const char *uid
                 free(e);
                 return berth_error_set(err, -ENAMETOOLONG, "executor %s: key too long", r->name);
         }
-        buf_init(&e->out, EXEC_LOG_MAX);
+        buf_init(&e->out, PLUGIN_LOG_MAX);
         e->a.attempt = attempt;
         e->a.exit_code = -1;
         e->next = r->entries;

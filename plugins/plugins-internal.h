@@ -5,7 +5,8 @@
 
 struct berth_executor_ops;
 
-#define PLUGIN_RUNS_MAX 4096 /* Tasks with an attempt known, per executor plugin */
+#define PLUGIN_RUNS_MAX 4096         /* Tasks with an attempt known, per executor plugin */
+#define PLUGIN_LOG_MAX  (256 * 1024) /* bytes of an attempt's output kept: its tail */
 
 /* An executor plugin's runner: the plugin's thread, and the plugin_executor
  * the Task reconciler drives (executor_runner_ops, impl = the runner).

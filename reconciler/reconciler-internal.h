@@ -258,6 +258,24 @@ json_t *status_with_condition(const json_t *old_status, const char *type, const 
  * run->dirty when it changed. -ENOMEM when st is NULL. */
 int object_run_set_status(struct object_run *run, json_t *st, struct berth_error *err);
 
+/* ---- docker-exec runner internals (task-exec.c), pure, for tests ---------- */
+
+/* Whether uid may name a directory of output files: 1 to EXEC_UID_MAX - 1
+ * of [A-Za-z0-9_-] (never ".", "..", or a path). */
+bool exec_uid_valid(const char *uid);
+/* Of len bytes appended to a file of size bytes capped at cap: how many fit. */
+size_t exec_log_fit(uint64_t size, size_t len, uint64_t cap);
+/* Where the last lines lines (0: none, < 0: all) of the file fd (size bytes)
+ * begin, into *ret (0 when it has fewer); a last line without its newline
+ * counts. -errno of pread, -EIO when the file is shorter than size. */
+int exec_log_tail_offset(int fd, uint64_t size, int lines, uint64_t *ret);
+/* Whether a process environment (NUL-separated entries, as
+ * /proc/PID/environ; the last may lack its NUL) holds entry exactly. */
+bool exec_environ_has(const char *env, size_t len, const char *entry);
+/* starttime (field 22: clock ticks after boot) of /proc/PID/stat's text,
+ * whose comm may hold spaces and parentheses. -EINVAL when malformed. */
+int exec_proc_starttime(const char *stat, unsigned long long *ret);
+
 /* ---- Task executors (task.c) ---------------------------------------------- */
 
 struct task_run;

@@ -711,13 +711,24 @@ int service_revision_hash(const json_t *spec, char ret[17]);
  * args) inside the one running container its spec.executor.container
  * names or selects, instead of a container of its own; attempts, exit
  * codes, retries, activeDeadlineSeconds and stops follow the same rules
- * (a stop signals the exec's process tree). The runner keeps each Task's
- * latest exec in memory (a restart of berthd forgets them: a running
- * attempt then reads ContainerLost) with the last EXEC_LOG_MAX bytes of its
- * output, which `berth logs` serves (api_config.task_exec_logs). */
-#define EXEC_LOG_MAX  (256 * 1024) /* bytes of output kept per Task: the tail */
-#define EXEC_RUNS_MAX 1024         /* Tasks with a known exec */
-#define EXEC_KEY_MAX  512          /* bytes of a Task's store key */
+ * (a stop signals the exec's process tree).
+ *
+ * The runner keeps each Task's latest exec in memory, and every attempt's
+ * output (stdout and stderr merged as they arrive) on disk:
+ * "<log_dir>/<task uid>/<attempt>.log" (directories 0700, files 0600), at
+ * most EXEC_LOG_FILE_MAX bytes per attempt (then a note says the rest was
+ * dropped), which `berth logs` serves (exec_runner_stream). A Task's files
+ * go with the Task (exec_runner_forget_key); exec_runner_collect removes
+ * those of Tasks deleted while berthd was down.
+ *
+ * After a restart of berthd the status still names the attempt's exec:
+ * exec_runner_adopt takes it over from Docker (its exit code when it ended
+ * meanwhile, else it waits for its end); its output from the restart on is
+ * not recorded. */
+#define EXEC_LOG_FILE_MAX (8 * 1024 * 1024) /* bytes of output kept per attempt */
+#define EXEC_RUNS_MAX     1024              /* Tasks with a known exec */
+#define EXEC_KEY_MAX      512               /* bytes of a Task's store key */
+#define EXEC_UID_MAX      64                /* bytes of a Task's uid, with the NUL */
 
 /* An exec ended: called on the exec's thread with the Task's key. */
 typedef void (*exec_change_fn)(const char *key, void *userdata);
@@ -739,6 +750,7 @@ struct exec_request {
 struct exec_observed {
         int attempt;
         bool ended;    /* the command ended: exit_code holds (-1: unknown, see error) */
+        bool adopted;  /* taken over after a restart of berthd (exec_runner_adopt) */
         int exit_code; /* 128 + n: killed by signal n */
         int64_t started_ms, finished_ms;
         char exec_id[80];
@@ -747,17 +759,31 @@ struct exec_observed {
         char error[256];
 };
 
-/* -ENOMEM. Caller frees with exec_runner_free (interrupts and joins the
- * exec threads; the commands themselves go on in their containers). */
-int exec_runner_new(exec_change_fn changed, void *userdata, struct exec_runner **ret);
+/* log_dir: where attempts' output is written (made 0700 if missing; copied);
+ * NULL: nowhere (exec_runner_stream answers -ENOENT). -ENOMEM, or mkdir's
+ * -errno. Caller frees with exec_runner_free (interrupts and joins the exec
+ * threads; the commands themselves go on in their containers). */
+int exec_runner_new(const char *log_dir, exec_change_fn changed, void *userdata,
+                    struct exec_runner **ret);
 void exec_runner_free(struct exec_runner *r); /* NULL ok */
 /* Creates and starts the exec of req's attempt on a thread of its own
  * (d: the caller's client, used for the create and cloned for the thread);
- * idempotent per (uid, attempt); a Task's older attempt is forgotten.
+ * idempotent per (uid, attempt); a Task's older attempt is forgotten (its
+ * output file stays). The attempt's output file is made (emptied) here.
  * Docker's refusal as -errno with err (-ENOENT, -EBUSY: the target is gone
  * or not running); -ENOSPC past EXEC_RUNS_MAX. */
 int exec_runner_start(struct exec_runner *r, struct docker *d, const struct exec_request *req,
                       struct berth_error *err);
+/* Takes over an exec a former berthd started for the Task's attempt (its
+ * id from the status): inspects it (blocks for that call), then a thread of
+ * its own waits for its end — pidfd_open of its process when berthd shares
+ * the host's pid namespace, Docker's exec_die event otherwise and for the
+ * exit code (replayed for an exec that ended meanwhile) — without reading
+ * its output; the changed callback follows its end. Idempotent per (uid,
+ * attempt). -ENOENT with err: Docker does not know the exec (or its
+ * container is gone); another Docker error; -ENOSPC past EXEC_RUNS_MAX. */
+int exec_runner_adopt(struct exec_runner *r, struct docker *d, const char *key, const char *uid,
+                      int attempt, const char *exec_id, struct berth_error *err);
 /* The Task's latest exec; -ENOENT: none known. */
 int exec_runner_observe(struct exec_runner *r, const char *uid, struct exec_observed *ret);
 /* Sends signal ("SIGTERM", "SIGKILL") to every process of the running exec's
@@ -765,12 +791,30 @@ int exec_runner_observe(struct exec_runner *r, const char *uid, struct exec_obse
  * 0 when nothing runs. Blocks for that short exec. */
 int exec_runner_signal(struct exec_runner *r, struct docker *d, const char *uid, const char *signal,
                        struct berth_error *err);
-/* Drops a Task's exec (by uid, or every one of key): its output goes. */
+/* Drops a Task's exec from memory (its output files stay). */
 void exec_runner_forget(struct exec_runner *r, const char *uid);
+/* The Task (store key) is gone: drops its execs and removes its output
+ * files. Blocks for the file removal. */
 void exec_runner_forget_key(struct exec_runner *r, const char *key);
-/* A copy of the output kept of the Task's latest exec (*ret NUL-terminated,
- * caller frees); -ENOENT: none known, -ENOMEM. */
-int exec_runner_logs(struct exec_runner *r, const char *uid, char **ret, size_t *ret_len);
+/* Whether the output files of the Task uid are to be kept: fills its key
+ * (the Task's store key) when they are. */
+typedef bool (*exec_keep_fn)(const char *uid, char *key, size_t key_size, void *userdata);
+/* At start, before any exec: removes the output directories of Tasks keep
+ * does not know (deleted while berthd was down), and remembers the key of
+ * the others for exec_runner_forget_key. *ret_removed counts those removed.
+ * No-op without a log_dir. */
+int exec_runner_collect(struct exec_runner *r, exec_keep_fn keep, void *userdata,
+                        size_t *ret_removed, struct berth_error *err);
+/* Streams the output of the Task's attempt (>= 1) from its file to fn
+ * (as DOCKER_STREAM_STDOUT: stdout and stderr are one stream on disk), from
+ * its last tail lines (< 0: all). follow: goes on with the output as the
+ * exec writes it, until it ends (or is forgotten, or berthd forgets it at
+ * shutdown); woken by the exec's thread, no polling. Blocks: call on a
+ * thread of its own. Ends early (-ECANCELED) once cancel_fd (>= 0; an
+ * eventfd or pipe) is readable, or (0) when fn returns non-zero.
+ * -ENOENT with err: no output of that attempt. */
+int exec_runner_stream(struct exec_runner *r, const char *uid, int attempt, int tail, bool follow,
+                       int cancel_fd, docker_log_fn fn, void *userdata, struct berth_error *err);
 
 /* ---- Task executors: plugins ------------------------------------------ */
 

@@ -924,12 +924,34 @@ static int exec_start(struct task_run *run, const char *id, int attempt, struct 
         return ACT_IDLE; /* an exec starts as it is created */
 }
 
+/* The status knows an attempt the runner does not: berthd restarted. Its
+ * exec (the status's containerID) is adopted from Docker: its exit code
+ * when it ended meanwhile, else the runner waits for its end. One Docker
+ * does not know (or whose container is gone) is lost: ContainerLost. */
 static int exec_inspect(struct task_run *run, const struct task_action *a, struct berth_error *err)
 {
-        (void)err;
+        struct object_run *o = &run->o;
+
         if (a->container_id)
                 return ACT_IDLE; /* the runner's word is all there is */
-        /* The status knows an attempt the runner does not: berthd restarted. */
+        const char *id = json_path_string(o->obj, "status.containerID");
+        if (o->ctx->execs && id && *id && streq(run->executor->name, TASK_EXECUTOR_DOCKER_EXEC) &&
+            json_path_int(o->obj, "status.attempts", 0) == a->attempt) {
+                struct berth_error e = {0};
+                int r = exec_runner_adopt(o->ctx->execs, o->ctx->docker, o->key, o->uid, a->attempt,
+                                          id, &e);
+                if (r == 0) {
+                        object_run_event(o, EVENT_NORMAL, "Adopted",
+                                         "adopted exec %.12s (attempt %d) after a restart of "
+                                         "berthd; its output from then on is not recorded",
+                                         id, a->attempt);
+                        return ACT_PROGRESS;
+                }
+                if (r != -ENOENT) {
+                        error_copy(err, &e);
+                        return r;
+                }
+        }
         run->lost_attempt = a->attempt;
         return ACT_REPLAN;
 }

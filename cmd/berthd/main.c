@@ -1174,6 +1174,8 @@ int main(int argc, char **argv)
         struct controller *controller = NULL;
         struct leadership leadership = {0};
         _cleanup_free_ char *leader_key = NULL;
+        /* docker-exec Tasks' output, one file per attempt. */
+        _cleanup_free_ char *exec_logs_dir = str_printf("%s/exec-logs", o.data_dir);
         struct api_server *api = NULL;
         struct secrets_keyring *keyring = NULL;
         struct events_recorder *events = NULL;
@@ -1184,7 +1186,7 @@ int main(int argc, char **argv)
         int r;
         code = 1;
 
-        r = mkdir_p(o.data_dir, 0700);
+        r = exec_logs_dir ? mkdir_p(o.data_dir, 0700) : -ENOMEM;
         if (r < 0) {
                 log_error("cannot create data directory %s: %s", o.data_dir, strerror(-r));
                 goto out;
@@ -1304,6 +1306,7 @@ int main(int argc, char **argv)
             .secrets = keyring,
             .secrets_dir = secrets_dir,
             .secrets_dir_error = secrets_dir_error[0] ? secrets_dir_error : NULL,
+            .exec_logs_dir = exec_logs_dir,
             .events = events,
             .max_running = o.max_running,
             .plugin_executors = plugin_executors,

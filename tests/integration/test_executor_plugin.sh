@@ -40,6 +40,7 @@ berth wait task/proc-ok --for=condition=Succeeded --timeout=30s ||
   fail "proc-ok did not succeed: $(jget proc-ok .status.message)"
 berth logs task/proc-ok | has "hello from proc" || fail "berth logs: $(berth logs task/proc-ok 2>&1)"
 berth logs task/proc-ok | has -x 65534 || fail "the command did not run as 65534"
+[ "$(berth logs --tail 1 task/proc-ok)" = 65534 ] || fail "logs --tail 1: $(berth logs --tail 1 task/proc-ok 2>&1)"
 berth wait task/proc-fails --for=condition=Failed --timeout=30s || fail "proc-fails did not fail"
 [ "$(jget proc-fails .status.exitCode)" = 3 ] || fail "exit code $(jget proc-fails .status.exitCode), not 3"
 berth logs task/proc-fails | has failing || fail "stderr missing from the logs"
