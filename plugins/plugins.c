@@ -7,6 +7,7 @@
 
 #include "berth-plugin.h"
 #include "manifests.h"
+#include "plugins-internal.h"
 #include "plugins.h"
 
 /* One queued delivery; shared by the waiting caller and the plugin's thread
@@ -28,6 +29,7 @@ struct plugin {
         const struct berth_plugin *desc;
         void *ctx;
         struct berth_host host;
+        struct plugin_store *store; /* a store plugin's backend (plugin-store.c) */
         pthread_t thread;
         bool thread_started;
         /* under lock: */
@@ -202,6 +204,7 @@ static void plugin_free(struct plugin *pl, bool initialised)
                 pthread_mutex_unlock(&pl->lock);
                 pthread_join(pl->thread, NULL);
         }
+        plugin_store_unregister(pl->store);
         if (initialised && pl->desc->fini)
                 pl->desc->fini(pl->ctx);
         if (pl->handle)
@@ -281,14 +284,17 @@ static struct plugin *load_one(struct plugins *set, const char *path, char *why,
                 snprintf(why, size, "unknown type %d", d->type);
                 goto refuse;
         }
-        if (d->type != BERTH_PLUGIN_NOTIFIER) {
+        if (d->type != BERTH_PLUGIN_NOTIFIER && d->type != BERTH_PLUGIN_STORE) {
                 snprintf(why, size, "%s plugins are not supported yet", tn);
                 goto refuse;
         }
-        if (!d->notifier || !d->notifier->deliver || !d->init) {
+        if (d->type == BERTH_PLUGIN_NOTIFIER &&
+            (!d->notifier || !d->notifier->deliver || !d->init)) {
                 snprintf(why, size, "notifier without init or deliver");
                 goto refuse;
         }
+        if (d->type == BERTH_PLUGIN_STORE && !plugin_store_check(d, why, size))
+                goto refuse;
         pl->desc = d;
         pl->host = (struct berth_host){
             .abi_major = BERTH_PLUGIN_ABI_MAJOR,
@@ -301,6 +307,13 @@ static struct plugin *load_one(struct plugins *set, const char *path, char *why,
         if (rc != 0) {
                 snprintf(why, size, "init failed (%d)", rc);
                 goto refuse;
+        }
+        /* A store plugin is a store backend, "<name>:..." (its ops are
+         * called directly, its thread stays idle). */
+        if (d->type == BERTH_PLUGIN_STORE &&
+            !(pl->store = plugin_store_register(d, pl->ctx, why, size))) {
+                plugin_free(pl, true);
+                return NULL;
         }
         rc = pthread_create(&pl->thread, NULL, plugin_thread, pl);
         if (rc != 0) {

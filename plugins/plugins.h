@@ -11,8 +11,11 @@
  * Notifier plugins become notify_types (notify.h): a delivery enqueues the
  * event for the plugin's thread and waits for the answer at most the
  * Notifier's timeout (then it fails and is retried; the call itself goes
- * on). Executor and store plugins are refused for now ("not supported
- * yet"): their ABI is written down, the adapters are not (issue 12).
+ * on). Store plugins become store backends: their name is registered as a
+ * store URL scheme (store.h), their ops called directly on the caller's
+ * thread (plugin-store.c); plugins_free unregisters it, so the stores opened
+ * through it must be freed first. Executor plugins are refused for now ("not
+ * supported yet"): their ABI is written down, the adapter is not (issue 12).
  */
 #pragma once
 
