@@ -44,7 +44,7 @@ static void test_load_refusals(void **state)
         assert_string_equal(plugins_name(p, 0), "good");
         assert_int_equal(r.n, 7);
         assert_string_equal(refusal_of(&r, "b-abi-major.so"), "ABI 2.0, berthd speaks 1.x");
-        assert_string_equal(refusal_of(&r, "c-abi-minor.so"), "ABI 1.99, berthd speaks 1.0 to 1.0");
+        assert_string_equal(refusal_of(&r, "c-abi-minor.so"), "ABI 1.99, berthd speaks 1.0 to 1.1");
         assert_string_equal(refusal_of(&r, "d-init-fails.so"), "init failed (-1)");
         assert_string_equal(refusal_of(&r, "e-no-symbol.so"), "no symbol berth_plugin_descriptor");
         assert_non_null(strstr(refusal_of(&r, "f-duplicate.so"), "name good is taken by"));
