@@ -20,12 +20,16 @@
  *
  * Threading contract: init and fini run on berthd's main thread, once
  * each. Every other callback of one plugin runs on that plugin's own
- * thread, one call at a time, fed by a bounded queue
- * (BERTH_PLUGIN_QUEUE_MAX): a callback may block (a slow receiver, a
+ * thread, one call at a time, fed by a bounded queue (a notifier's holds
+ * BERTH_PLUGIN_QUEUE_MAX calls; an executor's the attempts with work, each
+ * once, as many as it has attempts): a callback may block (a slow receiver, a
  * 10-second call) without delaying reconciles, API requests or other
  * plugins; while it blocks, further work for that plugin waits in the queue,
  * and what does not fit is refused (a notification is retried by its
  * Notifier's back-off). A callback must not call exit() nor unload itself.
+ * Store plugins are the exception: a queue would serialize all of berthd's
+ * store traffic, so their ops are called directly on berthd's threads (see
+ * "Store plugins" below).
  */
 #ifndef BERTH_PLUGIN_H
 #define BERTH_PLUGIN_H
@@ -42,7 +46,7 @@
 enum berth_plugin_type {
         BERTH_PLUGIN_EXECUTOR = 1, /* runs Tasks: spec.executor.type = name (ABI 1.1) */
         BERTH_PLUGIN_NOTIFIER = 2, /* delivers notifications: a Notifier's spec.type = name */
-        BERTH_PLUGIN_STORE = 3,    /* a store backend for URLs "<name>:..." (not wired yet) */
+        BERTH_PLUGIN_STORE = 3,    /* the store backend of URLs "<name>:..." (--store) */
 };
 
 enum berth_plugin_log_level {
@@ -130,12 +134,212 @@ struct berth_executor_ops {
         void (*forget)(void *ctx, const char *handle);
 };
 
-/* A store backend (documented; not wired yet): berthd's built-ins, sqlite:
- * and etcd://, register the same way in a registry of backends by URL
- * scheme; a plugin's scheme is its name. */
+/* ---- Store plugins (ABI 1.1) ----------------------------------------------
+ *
+ * A store plugin is a store backend: every object, Event, lease and watch of
+ * berthd, kept wherever the plugin keeps them. Its name is a URL scheme, as
+ * the built-ins' sqlite: and etcd:// are (they register in the same registry
+ * of backends): berthd --store <name>:<rest> opens it. The semantics are
+ * etcd's (docs/internals/store.md):
+ *
+ * - one int64 revision for the whole store, > 0 once written, incremented by
+ *   every write; each key has create_revision, mod_revision (its last
+ *   write), version (writes since its creation, 1 at create) and lease;
+ * - writes compare-and-swap on the key's mod revision: expected_mod_revision
+ *   is a revision, BERTH_STORE_MUST_NOT_EXIST (the key must not exist) or
+ *   BERTH_STORE_ANY_REVISION (no compare);
+ * - a guard (a leader's fence): when not NULL, the write happens only if
+ *   guard->key's mod revision still equals guard->mod_revision, checked
+ *   atomically with the write; else -EPERM and nothing is written (before
+ *   the key's own -ESTALE or -ENOENT);
+ * - history: reads at and watches from a past revision, until compacted
+ *   (then -ERANGE); leases expire on their own (within about a second),
+ *   deleting their keys like a delete does.
+ *
+ * Threading: unlike the other types' callbacks, store ops are called
+ * directly on berthd's threads (API writers, reconcile workers, the event
+ * recorder...), from any thread and concurrently: they must be thread-safe.
+ * They may block for I/O, but every caller waits for them. open and close
+ * are called once per store, close with no op running and no watch open.
+ * Watch callbacks are made on a thread the plugin owns, never with a lock
+ * of the plugin held: from the callback berthd may call any op of the same
+ * store, and may cancel other watches (not the one being called back). One
+ * watch's callbacks never run concurrently.
+ *
+ * Errors: an op returns 0, or a negative errno (<errno.h>) with, when it has
+ * something to tell, status->message filled (NUL-terminated, at most
+ * status->message_size bytes). berthd words the errors it knows itself:
+ *   -ENOENT  get or delete of a missing key; a lease that does not exist
+ *            (expired or revoked: lease ops, a put with it)
+ *   -ESTALE  a compare failed: status->found_revision = what it found (the
+ *            key's mod revision, 0 when the key does not exist)
+ *   -EPERM   the guard failed
+ *   -ERANGE  the revision asked for was compacted
+ *   -EINVAL  a revision in the future (list at, compact)
+ * Others (-EIO, -ETIMEDOUT, -ENOMEM, ...) are passed on with the message.
+ * ret_* outputs are written only on success.
+ *
+ * Ownership: what berthd passes (keys, values, ops, guards, URL) is borrowed
+ * for the call; the plugin copies what it keeps. What the plugin hands back
+ * (key-values through a sink, watch events) is borrowed by berthd for that
+ * sink or callback call and copied: nothing allocated on one side is ever
+ * freed on the other, and the plugin frees its own memory as it likes.
+ *
+ * Values are bytes (value_len of them; may hold NUL bytes, need not be
+ * NUL-terminated; berthd compresses large ones first): at most 1.5 MiB.
+ * Keys are NUL-terminated, 1 to 512 bytes, ordered bytewise (strcmp).
+ * berthd checks every argument before it calls a plugin. */
+
+#define BERTH_STORE_ANY_REVISION   (-1)
+#define BERTH_STORE_MUST_NOT_EXIST 0
+
+/* Per call: berthd's buffer for a message and the details of a failure. */
+struct berth_store_status {
+        char *message; /* berthd's; "" on entry */
+        size_t message_size;
+        int64_t found_revision; /* -ESTALE: the mod revision found (0: no key) */
+        size_t failed_op;       /* txn -ESTALE/-ENOENT: index of the first op that failed */
+};
+
+/* One key as the plugin hands it to berthd (borrowed for the call). */
+struct berth_store_kv {
+        const char *key;   /* NULL: none (a prev_kv when there was no previous value) */
+        const void *value; /* value_len bytes (NULL ok when 0) */
+        size_t value_len;
+        int64_t create_revision;
+        int64_t mod_revision;
+        int64_t version;
+        int64_t lease; /* 0: none */
+};
+
+/* Where reads go: the plugin calls add once per key, in key order; berthd
+ * copies kv. add returns 0, or a negative errno (-ENOMEM) that the plugin
+ * returns at once. The sink is borrowed for the op. */
+struct berth_store_sink {
+        int (*add)(struct berth_store_sink *sink, const struct berth_store_kv *kv);
+        void *host_data; /* berthd's; do not touch */
+};
+
+struct berth_store_guard {
+        const char *key;
+        int64_t mod_revision; /* > 0 */
+};
+
+enum berth_store_op_type {
+        BERTH_STORE_OP_PUT = 0,
+        BERTH_STORE_OP_DELETE = 1,
+        BERTH_STORE_OP_CHECK = 2, /* a compare only: writes nothing */
+};
+
+/* One op of a txn: the rules of put and del (a check: expected_mod_revision
+ * is a revision or BERTH_STORE_MUST_NOT_EXIST). */
+struct berth_store_op {
+        int32_t type; /* enum berth_store_op_type */
+        const char *key;
+        const void *value; /* put: value_len bytes */
+        size_t value_len;
+        int64_t expected_mod_revision;
+        int64_t lease; /* put: 0 or a lease id */
+};
+
+enum berth_store_event_type {
+        BERTH_STORE_EVENT_PUT = 0,
+        BERTH_STORE_EVENT_DELETE = 1,
+};
+
+struct berth_store_event {
+        int32_t type; /* enum berth_store_event_type */
+        /* DELETE: key, mod_revision = the delete's revision, no value */
+        struct berth_store_kv kv;
+        /* The key's value before this event; key NULL when there was none. */
+        struct berth_store_kv prev_kv;
+};
+
+/* A watch's callback, called by the plugin on its own thread with the
+ * host_watch given to watch(): events[0..n) (n >= 1, error 0) in revision
+ * order, every event of one revision in the same call; or, once, the error
+ * that ends the watch (events NULL, n 0): -ERANGE when the revision to
+ * deliver from was compacted, another negative errno else. Events are
+ * borrowed for the call. */
+typedef void (*berth_store_watch_fn)(void *host_watch, const struct berth_store_event *events,
+                                     size_t n, int error);
+
+/* What one txn may hold (store_txn_fit), filled in by open; 0: berthd's
+ * default (128 ops, 1 MiB: etcd's). */
+struct berth_store_limits {
+        uint32_t txn_ops_max;     /* ops per txn */
+        uint32_t txn_guard_is_op; /* non-zero: a guard takes one of them */
+        uint64_t txn_bytes_max;   /* bytes of keys and values per txn */
+};
+
 struct berth_store_ops {
-        int (*open)(void *ctx, const char *url, void **store);
+        /* Opens the store of url (the whole URL, "<name>:<rest>"). *ret_store
+         * is handed to every other op. Non-zero refuses the URL: berthd does
+         * not start, with status->message as the reason. */
+        int (*open)(void *ctx, const char *url, struct berth_store_limits *limits, void **ret_store,
+                    struct berth_store_status *status);
+        /* Frees the store; no op is running and every watch was cancelled. */
         void (*close)(void *store);
+        /* The key: sink->add once, or -ENOENT. */
+        int (*get)(void *store, const char *key, struct berth_store_sink *sink,
+                   struct berth_store_status *status);
+        /* The keys starting with prefix, in key order, as of revision (0: now;
+         * *ret_revision: the revision read at). -ERANGE compacted, -EINVAL
+         * future. */
+        int (*list)(void *store, const char *prefix, int64_t revision,
+                    struct berth_store_sink *sink, int64_t *ret_revision,
+                    struct berth_store_status *status);
+        /* May be NULL (berthd pages with list then). As list, only the keys
+         * after 'after' (exclusive; NULL: from the first), at most limit
+         * (1 .. 10000); *ret_more: non-zero when keys after the last one
+         * added remain at that revision (never with none added). */
+        int (*list_page)(void *store, const char *prefix, const char *after, int64_t revision,
+                         size_t limit, struct berth_store_sink *sink, int64_t *ret_revision,
+                         int32_t *ret_more, struct berth_store_status *status);
+        /* key = value when the compare and the guard hold. lease: 0 or a
+         * live lease (-ENOENT else); 0 detaches the key from its lease.
+         * *ret_revision: this write's revision. */
+        int (*put)(void *store, const char *key, const void *value, size_t value_len,
+                   int64_t expected_mod_revision, int64_t lease,
+                   const struct berth_store_guard *guard, int64_t *ret_revision,
+                   struct berth_store_status *status);
+        /* Deletes key (never BERTH_STORE_MUST_NOT_EXIST): -ENOENT when it
+         * does not exist. */
+        int (*del)(void *store, const char *key, int64_t expected_mod_revision,
+                   const struct berth_store_guard *guard, int64_t *ret_revision,
+                   struct berth_store_status *status);
+        /* ops[0..n) atomically (distinct keys, n within the limits): every
+         * compare holds and every op is written, or nothing is (-EPERM guard,
+         * -ESTALE/-ENOENT with status->failed_op). ret_revisions[i]: op i's
+         * revision, 0 for a check; one revision per written op or one for
+         * all, the plugin's choice; a txn of checks only takes none. Watchers
+         * see the ops in revision order, then key order. */
+        int (*txn)(void *store, const struct berth_store_op *ops, size_t n,
+                   const struct berth_store_guard *guard, int64_t *ret_revisions,
+                   struct berth_store_status *status);
+        /* The current revision (the last write's). */
+        int (*revision)(void *store, int64_t *ret_revision, struct berth_store_status *status);
+        /* Forgets history before revision (lists at it and watches from it
+         * still work, with prev_kv); at or below the compaction point a
+         * no-op, in the future -EINVAL. */
+        int (*compact)(void *store, int64_t revision, struct berth_store_status *status);
+        /* A new lease (id > 0) living ttl_seconds (1 .. 1e9) unless kept alive. */
+        int (*lease_grant)(void *store, int64_t ttl_seconds, int64_t *ret_id,
+                           struct berth_store_status *status);
+        int (*lease_keepalive)(void *store, int64_t id, struct berth_store_status *status);
+        /* Ends the lease now and deletes its keys (DELETE events). */
+        int (*lease_revoke)(void *store, int64_t id, struct berth_store_status *status);
+        /* Calls fn(host_watch, ...) with every event under prefix whose
+         * revision is >= from_revision (0: only future ones), history first;
+         * when from_revision is compacted, -ERANGE through fn. *ret_watch is
+         * the plugin's handle for watch_cancel. */
+        int (*watch)(void *store, const char *prefix, int64_t from_revision,
+                     berth_store_watch_fn fn, void *host_watch, void **ret_watch,
+                     struct berth_store_status *status);
+        /* Ends a watch (also one an error ended): when it returns, fn is not
+         * running for it and is never called for it again. Called from any
+         * thread, the plugin's callback thread included (for another watch). */
+        void (*watch_cancel)(void *store, void *watch);
 };
 
 struct berth_plugin {

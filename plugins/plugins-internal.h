@@ -1,9 +1,11 @@
-/* plugins internals: the executor plugins' runners (plugin-executor.c). */
+/* plugins internals: what the loader (plugins.c) calls — the executor
+ * plugins' runners (plugin-executor.c) and the store plugins' adapter
+ * (plugin-store.c). */
 #pragma once
 
+#include "berth-plugin.h"
+#include "common.h"
 #include "plugins.h"
-
-struct berth_executor_ops;
 
 #define PLUGIN_RUNS_MAX 4096         /* Tasks with an attempt known, per executor plugin */
 #define PLUGIN_LOG_MAX  (256 * 1024) /* bytes of an attempt's output kept: its tail */
@@ -24,3 +26,19 @@ void executor_runner_free(struct executor_runner *r);
 void executor_runner_changed(struct executor_runner *r, const char *handle);
 /* Printable ASCII without spaces, 1 to PLUGIN_HANDLE_MAX - 1 bytes. */
 bool plugin_handle_is_valid(const char *handle);
+
+/* A store plugin registered as a store backend (store.h, the registry). */
+struct plugin_store;
+
+/* Whether the store ops of d are complete (every op but list_page); false
+ * with why filled when not. */
+bool plugin_store_check(const struct berth_plugin *d, char *why, size_t size);
+/* Registers d->name as the store URL scheme "<name>:..." whose stores run on
+ * d->store with ctx (init's). NULL with why filled when refused (the scheme
+ * is taken, by a built-in too; out of memory). d and ctx are borrowed until
+ * plugin_store_unregister. */
+struct plugin_store *plugin_store_register(const struct berth_plugin *d, void *ctx, char *why,
+                                           size_t size);
+/* Removes the scheme and frees ps. The stores opened through it must have
+ * been freed (berthd frees its store before its plugins). NULL ok. */
+void plugin_store_unregister(struct plugin_store *ps);

@@ -29,6 +29,7 @@ struct plugin {
         const struct berth_plugin *desc;
         void *ctx;
         struct berth_host host;
+        struct plugin_store *store; /* a store plugin's backend (plugin-store.c) */
         pthread_t thread;
         bool thread_started;
         struct executor_runner *runner; /* an executor's */
@@ -214,6 +215,7 @@ static void plugin_free(struct plugin *pl, bool initialised)
                 pthread_mutex_unlock(&pl->lock);
                 pthread_join(pl->thread, NULL);
         }
+        plugin_store_unregister(pl->store);
         if (initialised && pl->desc->fini)
                 pl->desc->fini(pl->ctx);
         if (pl->handle)
@@ -293,10 +295,6 @@ static struct plugin *load_one(struct plugins *set, const char *path, char *why,
                 snprintf(why, size, "unknown type %d", d->type);
                 goto refuse;
         }
-        if (d->type == BERTH_PLUGIN_STORE) {
-                snprintf(why, size, "%s plugins are not supported yet", tn);
-                goto refuse;
-        }
         if (!d->init) {
                 snprintf(why, size, "%s without init", tn);
                 goto refuse;
@@ -313,6 +311,8 @@ static struct plugin *load_one(struct plugins *set, const char *path, char *why,
                                           : "executor without start, observe or signal");
                 goto refuse;
         }
+        if (d->type == BERTH_PLUGIN_STORE && !plugin_store_check(d, why, size))
+                goto refuse;
         pl->desc = d;
         pl->host = (struct berth_host){
             .abi_major = BERTH_PLUGIN_ABI_MAJOR,
@@ -327,16 +327,25 @@ static struct plugin *load_one(struct plugins *set, const char *path, char *why,
                 snprintf(why, size, "init failed (%d)", rc);
                 goto refuse;
         }
+        /* A store plugin is a store backend, "<name>:..." (its ops are
+         * called directly on the callers' threads: it needs none of its
+         * own); an executor's thread is its runner's. */
+        if (d->type == BERTH_PLUGIN_STORE &&
+            !(pl->store = plugin_store_register(d, pl->ctx, why, size))) {
+                plugin_free(pl, true);
+                return NULL;
+        }
+        rc = 0;
         if (d->type == BERTH_PLUGIN_EXECUTOR)
                 rc = executor_runner_new(d->executor, pl->ctx, d->name, &pl->runner);
-        else
+        else if (d->type == BERTH_PLUGIN_NOTIFIER)
                 rc = -pthread_create(&pl->thread, NULL, plugin_thread, pl);
         if (rc < 0) {
                 snprintf(why, size, "cannot start its thread: %s", strerror(-rc));
                 plugin_free(pl, true);
                 return NULL;
         }
-        pl->thread_started = d->type != BERTH_PLUGIN_EXECUTOR;
+        pl->thread_started = d->type == BERTH_PLUGIN_NOTIFIER;
         return pl;
 
 refuse:

@@ -13,7 +13,10 @@
  * Notifier's timeout (then it fails and is retried; the call itself goes
  * on). Executor plugins become plugin_executors (reconciler.h): each is a
  * runner (plugin-executor.c) whose thread makes the plugin's calls. Store
- * plugins are refused for now ("not supported yet").
+ * plugins become store backends: their name is registered as a store URL
+ * scheme (store.h), their ops called directly on the caller's thread
+ * (plugin-store.c); plugins_free unregisters it, so the stores opened
+ * through it must be freed first.
  */
 #pragma once
 

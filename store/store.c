@@ -1,5 +1,6 @@
-/* store: URL parsing, argument checks shared by every backend, dispatch, and the
- * helpers backends share (store-internal.h). */
+/* store: argument checks shared by every backend, the dispatch to the backend
+ * (struct store_ops), and the helpers backends share. Which backend a URL
+ * opens is backends.c. */
 #include "store-internal.h"
 
 #include "metrics.h"
@@ -75,20 +76,6 @@ int store_prefix_end(const char *prefix, char **ret_end)
         end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
         *ret_end = end;
         return 0;
-}
-
-int store_open(const char *url, struct store **ret, struct berth_error *err)
-{
-        if (!url || !ret)
-                return berth_error_set(err, -EINVAL, "store: no URL given");
-        if (str_has_prefix(url, "sqlite:"))
-                return store_sqlite_open(url + strlen("sqlite:"), ret, err);
-        if (str_has_prefix(url, "etcd://") || str_has_prefix(url, "etcds://"))
-                return store_etcd_open(url, ret, err);
-        return berth_error_set(err, -EPROTONOSUPPORT,
-                               "store %s: unknown backend (expected sqlite:PATH, "
-                               "etcd://host:port[,host:port...] or etcds://...)",
-                               url);
 }
 
 void store_free(struct store *s)

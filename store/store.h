@@ -5,7 +5,8 @@
  * last write) and version (writes since creation). Writes are compare-and-swap
  * on mod_revision; watches deliver every change from a revision on, in order.
  *
- * Backends (store_open URL):
+ * Backends (store_open URL "<scheme>:...", the registry at the end of this
+ * header; store plugins add their own scheme, docs/plugins.md):
  *   sqlite:PATH               embedded, one machine (WAL, kine-style revision log);
  *                             missing parent directories are created (0700); the
  *                             file belongs to one opener at a time (else -EBUSY)
@@ -62,7 +63,10 @@ struct store_kvs {
 void store_kv_release(struct store_kv *kv);
 void store_kvs_release(struct store_kvs *kvs);
 
-/* Opens a backend by URL. Caller frees with store_free(). */
+/* Opens a backend by URL: the registered backend of the URL's scheme (the
+ * text before the first ':'). -EPROTONOSUPPORT for a scheme nobody registered
+ * (the message names it and the known ones); the backend's own errors else.
+ * Caller frees with store_free(). */
 int store_open(const char *url, struct store **ret, struct berth_error *err);
 /* Stops watches (their callbacks are not called any more), frees the watch
  * handles still open (do not cancel them afterwards) and closes. NULL ok.
@@ -237,3 +241,131 @@ int store_watch(struct store *s, const char *prefix, int64_t from_revision, stor
 /* Stops the watch and frees it; when it returns the callback is not running and
  * will not be called again. NULL ok. Also needed after an error ended the watch. */
 void store_watch_cancel(struct store_watch *w);
+
+/* ---- backends ------------------------------------------------------------ */
+
+/* The interface a backend implements, for store/ (sqlite, etcd) and plugins/
+ * (the store plugins' adapter) only; everything else uses the functions above.
+ *
+ * store.c validates arguments (key and value caps, CAS values, TTLs, guards)
+ * and compresses values before it calls the backend through struct store_ops,
+ * so a backend only sees well-formed arguments and stored bytes. A backend
+ * embeds struct store (and struct store_watch) as the first member of its own
+ * structs.
+ *
+ * Backend contract, beyond the functions above:
+ * - ret_* outputs are written only on success;
+ * - every op may be called from any thread concurrently;
+ * - free() stops every thread and frees the watches still open;
+ * - watch callbacks run on a backend-owned thread, never with a backend lock held,
+ *   so a callback may call any store function (except store_free and
+ *   store_watch_cancel on its own watch); they go through store_watch_deliver. */
+struct store_ops {
+        const char *name;
+        void (*free)(struct store *s);
+        int (*get)(struct store *s, const char *key, struct store_kv *ret, struct berth_error *err);
+        int (*list)(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
+                    struct berth_error *err);
+        /* store_list_page: after NULL or a key under prefix; limit >= 1.
+         * NULL: the backend does not page (-EOPNOTSUPP). */
+        int (*list_page)(struct store *s, const char *prefix, const char *after, int64_t revision,
+                         size_t limit, struct store_kvs *ret, bool *ret_more,
+                         struct berth_error *err);
+        /* guard: NULL, or validated (key checked, mod_revision > 0) */
+        int (*put)(struct store *s, const char *key, const char *value, size_t value_len,
+                   int64_t expected_mod_revision, int64_t lease, const struct store_guard *guard,
+                   int64_t *ret_revision, struct berth_error *err);
+        int (*delete)(struct store *s, const char *key, int64_t expected_mod_revision,
+                      const struct store_guard *guard, int64_t *ret_revision,
+                      struct berth_error *err);
+        /* ops: validated (distinct keys, CAS values, leases), values as stored;
+         * n <= txn_ops_max; *ret_failed set on -ESTALE/-ENOENT of an op. */
+        int (*txn)(struct store *s, const struct store_op *ops, size_t n,
+                   const struct store_guard *guard, int64_t *ret_revisions, size_t *ret_failed,
+                   struct berth_error *err);
+        /* ret: n zeroed kvs; keys validated. Values as stored (store.c inflates). */
+        int (*get_many)(struct store *s, const char *const *keys, size_t n, struct store_kv *ret,
+                        struct berth_error *err);
+        int (*revision)(struct store *s, int64_t *ret_revision, struct berth_error *err);
+        int (*compact)(struct store *s, int64_t revision, struct berth_error *err);
+        int (*lease_grant)(struct store *s, int64_t ttl_seconds, int64_t *ret_id,
+                           struct berth_error *err);
+        int (*lease_keepalive)(struct store *s, int64_t id, struct berth_error *err);
+        int (*lease_revoke)(struct store *s, int64_t id, struct berth_error *err);
+        int (*watch)(struct store *s, const char *prefix, int64_t from_revision, store_watch_fn fn,
+                     void *userdata, struct store_watch **ret, struct berth_error *err);
+        void (*watch_cancel)(struct store_watch *w);
+};
+
+struct store {
+        const struct store_ops *ops;
+        /* One store_txn's limits (store_txn_fit): ops (a guard takes one more
+         * on etcd, where it is a compare) and bytes of keys and values. */
+        size_t txn_ops_max;
+        size_t txn_bytes_max;
+        bool txn_guard_is_op;
+};
+
+struct store_watch {
+        struct store *store;
+        store_watch_fn fn;
+        void *userdata;
+        int error; /* store_watch_deliver: != 0 once an error ended the watch */
+};
+
+/* Calls w's callback as store.h promises: a batch of events (error 0, n >= 1) or
+ * the error that ends the watch (events NULL); nothing when there is neither.
+ * Values are inflated first, in place (events stay the caller's to free with
+ * store_events_free; delivered values may already be freed and NULL), and a
+ * batch whose values inflate to many MiB goes out in several calls. A value
+ * that does not inflate ends the watch with -EPROTO after the events before it.
+ * Returns 0, or the error that ended the watch (the one passed in or -EPROTO,
+ * -ENOMEM): the backend then stops calling; later calls do nothing. Call with
+ * no backend lock held, from the watch's one delivering thread. */
+int store_watch_deliver(struct store_watch *w, struct store_event *events, size_t n, int error);
+/* Frees events[0..n) and the array. */
+void store_events_free(struct store_event *events, size_t n);
+
+/* Longest TTL a lease may ask for (etcd's own limit is 9e9 s); keeps ms math in range. */
+#define STORE_LEASE_TTL_MAX (1000LL * 1000 * 1000)
+
+/* The -EPERM of a failed guard, with the message every backend uses. */
+int store_guard_failed(const struct store_guard *guard, struct berth_error *err);
+
+/* Sets the -ESTALE error of a failed compare-and-swap, the same words for every
+ * backend: op "put"/"delete", expected as passed in, found = the key's mod
+ * revision (0 = it does not exist). Returns -ESTALE. */
+int store_conflict(struct berth_error *err, const char *op, const char *key, int64_t expected,
+                   int64_t found);
+
+/* Sets the -ENOENT of a lease that expired or was revoked, the same words for every
+ * backend. Returns -ENOENT. */
+int store_lease_not_found(struct berth_error *err, int64_t id);
+
+/* ---- the registry of backends ---- */
+
+/* Opens the store of url (the whole URL, scheme included) for the backend
+ * registered with userdata. Errors as store_open. */
+typedef int (*store_backend_open_fn)(const char *url, void *userdata, struct store **ret,
+                                     struct berth_error *err);
+
+#define STORE_BACKENDS_MAX 32 /* registered schemes, built-ins included */
+#define STORE_SCHEME_MAX   63 /* bytes of a scheme */
+
+/* Registers open for the URLs "<scheme>:...". The built-ins (sqlite; etcd and
+ * etcds) register themselves through this call on the first use of the
+ * registry. scheme: a lowercase letter, then lowercase letters, digits, '+',
+ * '-' or '.', at most STORE_SCHEME_MAX bytes; copied. userdata: borrowed until
+ * unregistered. -EINVAL (bad scheme, no open), -EEXIST (the scheme is taken,
+ * the message says by whom: a built-in or another registration), -ENOSPC
+ * (STORE_BACKENDS_MAX registered). Any thread. */
+int store_backend_register(const char *scheme, store_backend_open_fn open, void *userdata,
+                           struct berth_error *err);
+/* Removes scheme's backend: -ENOENT when it is not registered. The stores it
+ * opened must be freed first and no store_open of the scheme may be running
+ * (berthd: at exit, after store_free). */
+int store_backend_unregister(const char *scheme);
+/* The registered schemes in registration order, ", "-separated, into buf
+ * (truncated to size; NUL-terminated when size > 0). Returns the length the
+ * whole list needs, as snprintf. */
+size_t store_backend_schemes(char *buf, size_t size);

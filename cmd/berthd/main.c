@@ -122,6 +122,7 @@ static void usage(FILE *out)
             "  --store URL          store backend: sqlite:PATH, etcd://HOST:PORT[,...] or\n"
             "                       "
             "etcds://HOST:PORT[,...]?cacert=&cert=&key=&user=&password-file=\n"
+            "                       or <plugin>:... of a store plugin (--plugin-dir)\n"
             "                       (default sqlite:<data-dir>/berth.db)\n"
             "  --docker URL         Docker engine (default $DOCKER_HOST or " DEFAULT_DOCKER ")\n"
             "  --docker-wait DUR    how long to wait for the engine at start (default 60s)\n"
@@ -1230,6 +1231,16 @@ int main(int argc, char **argv)
                 goto out;
         }
 
+        /* Plugins: refused ones are logged and left out; berthd runs on.
+         * Before the store: a store plugin is the backend of its scheme. */
+        r = plugins_load(o.plugin_dir, plugin_refused, plugin_log, NULL, &plugins, &err);
+        if (r < 0) {
+                log_error("cannot load plugins: %s", err.message);
+                goto out;
+        }
+        for (size_t i = 0; i < plugins_count(plugins); i++)
+                log_info("plugin loaded name=%s", plugins_name(plugins, i));
+
         r = store_open(store_url, &store, &err);
         if (r < 0) {
                 log_error("cannot open store %s: %s", store_url, err.message);
@@ -1254,14 +1265,6 @@ int main(int argc, char **argv)
         else if (leader_default_identity(leadership.identity) < 0)
                 str_copy(leadership.identity, sizeof(leadership.identity), "berthd");
 
-        /* Plugins: refused ones are logged and left out; berthd runs on. */
-        r = plugins_load(o.plugin_dir, plugin_refused, plugin_log, NULL, &plugins, &err);
-        if (r < 0) {
-                log_error("cannot load plugins: %s", err.message);
-                goto out;
-        }
-        for (size_t i = 0; i < plugins_count(plugins); i++)
-                log_info("plugin loaded name=%s", plugins_name(plugins, i));
         size_t n_plugin_types = 0;
         const struct notify_type *plugin_types = plugins_notify_types(plugins, &n_plugin_types);
         size_t n_plugin_executors = 0;
@@ -1472,10 +1475,11 @@ out:
         notify_stop(notify);
         notify_free(notify);
         controller_free(controller);
-        plugins_free(plugins);
         events_recorder_free(events);
         docker_free(docker);
         store_free(store);
+        /* After the store, which may be one of theirs. */
+        plugins_free(plugins);
         secrets_keyring_free(keyring);
         if (base)
                 event_base_free(base);

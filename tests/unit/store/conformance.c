@@ -178,9 +178,13 @@ static struct store_watch *watch_or_fail(const char *prefix, int64_t from, struc
         return w;
 }
 
-static bool is_sqlite(void)
+/* An embedded store: SQLite, or the memstore test plugin (tests/plugins/),
+ * which keeps the same model: one revision per op of a txn, txns of up to
+ * 4096 ops and 64 MiB, and compaction that keeps the value an event from the
+ * compaction point replaced. etcd: one revision per txn, its limits. */
+static bool is_embedded(void)
 {
-        return str_has_prefix(suite.url, "sqlite:");
+        return str_has_prefix(suite.url, "sqlite:") || str_has_prefix(suite.url, "memstore");
 }
 
 /* ---- setup ----------------------------------------------------------- */
@@ -661,7 +665,7 @@ static void test_revision_monotonic(void **state)
                 }
                 assert_true(rev > last);
                 last = rev;
-                if (is_sqlite())
+                if (is_embedded())
                         assert_int_equal(current_revision(), rev);
                 else
                         assert_true(current_revision() >= rev);
@@ -770,15 +774,16 @@ static void test_txn_many(void **state)
         struct store_watch *w = watch_or_fail(prefix, before + 1, &c);
 
         size_t fit = store_txn_fit(suite.store, ops, TXN_KEYS, false);
-        if (is_sqlite())
+        if (is_embedded())
                 assert_int_equal(fit, TXN_KEYS); /* one SQLite transaction */
         else
                 assert_int_equal(fit, 128); /* etcd's --max-txn-ops */
-        assert_int_equal(store_txn_fit(suite.store, ops, TXN_KEYS, true), is_sqlite() ? 300 : 127);
+        assert_int_equal(store_txn_fit(suite.store, ops, TXN_KEYS, true),
+                         is_embedded() ? 300 : 127);
         size_t txns = txn_all(ops, TXN_KEYS, revs);
-        assert_int_equal(txns, is_sqlite() ? 1 : 3);
+        assert_int_equal(txns, is_embedded() ? 1 : 3);
         for (size_t i = 1; i < TXN_KEYS; i++) {
-                if (is_sqlite())
+                if (is_embedded())
                         assert_int_equal(revs[i], revs[i - 1] + 1);
                 else if (i % 128 != 0)
                         assert_int_equal(revs[i], revs[i - 1]);
@@ -1029,7 +1034,7 @@ static void test_txn_limits(void **state)
                 many[i].value = value;
                 many[i].value_len = big;
         }
-        assert_int_equal(store_txn_fit(suite.store, many, 8, false), is_sqlite() ? 8 : 3);
+        assert_int_equal(store_txn_fit(suite.store, many, 8, false), is_embedded() ? 8 : 3);
         many[0].value_len = STORE_VALUE_MAX + 1; /* random bytes: do not compress */
         _cleanup_free_ char *huge = sample_random_bytes(STORE_VALUE_MAX + 1);
         huge[0] = 'r';
@@ -1247,7 +1252,7 @@ static void test_watch_compacted(void **state)
         assert_string_equal(c2.evs[0].value, "3");
         /* etcd drops the superseded version at compaction, so it cannot say
          * what the value was before; SQLite keeps the row the event replaced. */
-        if (is_sqlite())
+        if (is_embedded())
                 assert_string_equal(c2.evs[0].prev_value, "2");
         else
                 assert_null(c2.evs[0].prev_value);
@@ -1433,7 +1438,7 @@ static void test_lease_revoke(void **state)
         int64_t before = current_revision();
         assert_int_equal(store_put(suite.store, k1, "a", 1, STORE_ANY_REVISION, id, NULL, &err),
                          -ENOENT);
-        if (is_sqlite())
+        if (is_embedded())
                 assert_int_equal(current_revision(), before);
         assert_int_equal(store_lease_keepalive(suite.store, 12345, NULL), -ENOENT);
         collector_release(&c);

@@ -1,7 +1,9 @@
 /* What the store suites share (conformance.c, test_compress.c): the store
  * under test — $BERTH_STORE_URL, or a temporary SQLite database — opened once
  * per group, and unique key prefixes so that tests never see each other's
- * keys (an etcd run shares one cluster). Include once per test program. */
+ * keys (an etcd run shares one cluster). With $BERTH_STORE_PLUGIN_DIR, the
+ * plugins of that directory are loaded first, as berthd does, so the URL may
+ * name a store plugin ("memstore:"). Include once per test program. */
 #pragma once
 
 #include <inttypes.h>
@@ -9,10 +11,12 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
+#include "plugins.h"
 #include "store.h"
 #include "test-support.h"
 
 struct suite {
+        struct plugins *plugins; /* $BERTH_STORE_PLUGIN_DIR's */
         struct store *store;
         char *url;
         char tmpdir[PATH_MAX]; /* "" unless we made a temporary sqlite database */
@@ -37,9 +41,22 @@ static inline char *key_in(const char *prefix, const char *name)
         return k;
 }
 
+static inline void suite_plugin_refused(const char *path, const char *why, void *userdata)
+{
+        (void)userdata;
+        print_error("plugin %s refused: %s\n", path, why);
+}
+
 static inline int group_setup(void **state)
 {
         (void)state;
+        struct berth_error err = {0};
+        const char *dir = getenv("BERTH_STORE_PLUGIN_DIR");
+        if (dir && *dir &&
+            plugins_load(dir, suite_plugin_refused, NULL, NULL, &suite.plugins, &err) < 0) {
+                print_error("plugins %s: %s\n", dir, err.message);
+                return -1;
+        }
         const char *env = getenv("BERTH_STORE_URL");
         if (env && *env) {
                 suite.url = strdup(env);
@@ -53,7 +70,6 @@ static inline int group_setup(void **state)
         }
         if (!suite.url)
                 return -1;
-        struct berth_error err = {0};
         if (store_open(suite.url, &suite.store, &err) < 0) {
                 print_error("store_open %s: %s\n", suite.url, err.message);
                 return -1;
@@ -66,6 +82,9 @@ static inline int group_teardown(void **state)
         (void)state;
         store_free(suite.store);
         suite.store = NULL;
+        /* After the store, which may be one of theirs. */
+        plugins_free(suite.plugins);
+        suite.plugins = NULL;
         if (suite.tmpdir[0])
                 test_rm_tree(suite.tmpdir);
         free(suite.url);
