@@ -68,10 +68,10 @@ struct berth_host {
         /* ABI 1.1, executor plugins: tells berthd that the attempt of
          * handle changed (it ended, or has new output worth showing);
          * berthd then calls observe, and logs, for it on the plugin's
-         * thread. Repeated calls before that are coalesced. Any thread,
-         * never blocks. berthd does not poll: an attempt whose end is not
-         * told this way stays Running until its deadline, a resync, or a
-         * restart of berthd asks again. */
+         * thread (as it does once right after start). Repeated calls
+         * before that are coalesced. Any thread, never blocks. berthd does
+         * not poll: an attempt whose end is not told this way stays
+         * Running until its deadline or a restart of berthd (which asks). */
         void (*executor_changed)(const struct berth_host *host, const char *handle);
 };
 

@@ -212,6 +212,9 @@ static enum work_result work_on(struct executor_runner *r, struct run_entry *e)
                         e->a.started_ms = r->now_ms();
                         if (e->forgotten)
                                 return WORK_QUIET; /* its turn comes: killed, forgotten */
+                        /* Asked at once: an attempt may end before its
+                         * executor_changed can name a handle berthd knows. */
+                        ask(r, e, got);
                 } else {
                         e->a.state = PLUGIN_ATTEMPT_START_FAILED;
                         snprintf(e->a.error, sizeof(e->a.error), "%s",

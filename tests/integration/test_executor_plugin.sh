@@ -14,12 +14,36 @@ mkdir -p "$T/src" "$T/plugins"
 cp "$BERTH_SOURCE_DIR"/examples/plugins/proc-executor/* "$T/src/"
 make -s -C "$T/src" BERTH_SRC="$BERTH_SOURCE_DIR" >/dev/null || fail "the example did not build"
 cp "$T/src/proc-executor.so" "$T/plugins/"
+# slow-executor: its start takes 10 s (each attempt ends at once, exit 0);
+# old-abi: an executor built for ABI 1.0, which had no executors.
+cat >"$T/src/slow.c" <<'C'
+#include <stdio.h>
+#include <unistd.h>
+#include "berth-plugin.h"
+static int init(const struct berth_host *h, void **ctx) { *ctx = (void *)h; return 0; }
+static int start(void *c, const char *t, int a, char *h, size_t hs, char *e, size_t es)
+{ (void)c, (void)t, (void)e, (void)es; sleep(10); snprintf(h, hs, "slow-%d", a); return 0; }
+static int observe(void *c, const char *h, int *st, int *ec)
+{ (void)c, (void)h; *st = BERTH_EXECUTOR_ENDED; *ec = 0; return 0; }
+static int sig(void *c, const char *h, int s) { (void)c, (void)h, (void)s; return 0; }
+static const struct berth_executor_ops ops = {.start = start, .observe = observe, .signal = sig};
+static const struct berth_plugin p = {.abi_major = 1, .abi_minor = MINOR, .name = NAME,
+    .type = BERTH_PLUGIN_EXECUTOR, .init = init, .executor = &ops};
+const struct berth_plugin *berth_plugin_descriptor(void) { return &p; }
+C
+cc -shared -fPIC -I"$BERTH_SOURCE_DIR/plugins" -DMINOR=1 -DNAME='"slow-executor"' -o "$T/plugins/slow.so" "$T/src/slow.c" ||
+  fail "cannot build slow.so"
+cc -shared -fPIC -I"$BERTH_SOURCE_DIR/plugins" -DMINOR=0 -DNAME='"old-abi"' -o "$T/plugins/old-abi.so" "$T/src/slow.c" ||
+  fail "cannot build old-abi.so"
 export PROC_EXECUTOR_DIR="$T/proc" PROC_EXECUTOR_UID=65534 PROC_EXECUTOR_GID=65534
 MARK="berth-proc-$$"
 CLEANUP_FIRST='pkill -f "$MARK" || true'
 
 start_berthd --plugin-dir "$T/plugins"
 grep -q "plugin loaded name=proc-executor" "$T/berthd.log" || fail "proc-executor was not loaded"
+grep -q "plugin loaded name=slow-executor" "$T/berthd.log" || fail "slow-executor was not loaded"
+grep -q "plugin $T/plugins/old-abi.so refused: executor plugins need ABI 1.1 or later" "$T/berthd.log" ||
+  fail "no refusal line for the ABI 1.0 executor"
 
 task() { # task NAME SCRIPT [extra spec lines]
   berth apply -f - >/dev/null <<YAML
@@ -79,6 +103,27 @@ berth delete task/proc-deleted >/dev/null
 wait_until 20 '! pgrep -f "$MARK-deleted" >/dev/null' || fail "the deleted Task's process lives on"
 log "delete: ok"
 
+# ---- a plugin whose start takes 10 s delays nothing else -----------------
+berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Task
+metadata: {name: slow-one}
+spec: {executor: {type: slow-executor}, command: ['true']}
+---
+apiVersion: berth/v1
+kind: Task
+metadata: {name: beside-docker}
+spec: {image: busybox:latest, network: none, command: [sh, -c, 'echo beside']}
+YAML
+task beside-proc 'echo beside'
+berth wait task/beside-docker --for=condition=Succeeded --timeout=30s || fail "beside-docker did not succeed"
+berth wait task/beside-proc --for=condition=Succeeded --timeout=30s || fail "beside-proc did not succeed"
+[ -z "$(jget slow-one .status.containerID)" ] ||
+  fail "slow-one started before the others finished: the test proves nothing"
+berth wait task/slow-one --for=condition=Succeeded --timeout=40s || fail "slow-one did not succeed"
+[ "$(jget slow-one .status.containerID)" = slow-1 ] || fail "slow-one's handle: $(jget slow-one .status.containerID)"
+log "slow plugin: ok"
+
 # ---- kill -9 of berthd: adopted, not lost ---------------------------------
 task proc-long "sleep 5; echo late; exit 5 # $MARK-long"
 task proc-short "sleep 1; exit 0 # $MARK-short"
@@ -100,7 +145,7 @@ grep -q ContainerLost <(berth events) && fail "an attempt was declared lost"
 log "restart adoption: ok"
 
 # Forgotten attempts leave no files behind.
-berth delete task/proc-ok task/proc-fails task/proc-deadline task/proc-long task/proc-short >/dev/null
+berth delete task/proc-ok task/proc-fails task/proc-deadline task/proc-long task/proc-short task/beside-proc >/dev/null
 wait_until 20 '[ -z "$(ls "$T/proc")" ]' || fail "files left: $(ls "$T/proc")"
 stop_berthd
 log "PASS"
