@@ -129,8 +129,8 @@ const char *controller_cluster_id(struct controller *c);
 struct object_cache *controller_objects(struct controller *c);
 struct container_cache *controller_containers(struct controller *c);
 /* Streams the output of a docker-exec Task's attempt (exec_runner_stream),
- * or the output last fetched of an executor plugin's Task's latest attempt
- * (at once, follow or not); userdata is the controller: for
+ * or the output of an executor plugin's Task's latest attempt (asked of the
+ * plugin; at once, follow or not); userdata is the controller: for
  * api_config.task_exec_logs. Blocks. */
 int controller_task_exec_logs(void *userdata, const char *uid, int attempt, int tail, bool follow,
                               int cancel_fd, docker_log_fn fn, void *fn_userdata,

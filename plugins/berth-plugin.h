@@ -67,8 +67,8 @@ struct berth_host {
         void *host_data; /* berthd's; do not touch */
         /* ABI 1.1, executor plugins: tells berthd that the attempt of
          * handle changed (it ended, or has new output worth showing);
-         * berthd then calls observe, and logs, for it on the plugin's
-         * thread (as it does once right after start). Repeated calls
+         * berthd then calls observe for it on the plugin's thread (as it
+         * does once right after start). Repeated calls
          * before that are coalesced. Any thread, never blocks. berthd does
          * not poll: an attempt whose end is not told this way stays
          * Running until its deadline or a restart of berthd (which asks). */
@@ -126,7 +126,8 @@ struct berth_executor_ops {
         int (*signal)(void *ctx, const char *handle, int signo);
         /* May be NULL (then `berth logs` shows nothing). The attempt's
          * output so far, its last size bytes when longer, into buf; *len
-         * set. 0, or non-zero when there is none. */
+         * set. 0, or non-zero when there is none. Called for each `berth
+         * logs`: berthd keeps no copy. */
         int (*logs)(void *ctx, const char *handle, char *buf, size_t size, size_t *len);
         /* May be NULL. berthd needs the attempt no more (the Task was
          * deleted, or a later attempt replaced it, after a SIGKILL when it

@@ -14,7 +14,14 @@
  *
  * Entries are freed by the thread only: a forgotten one leaves the table
  * (find no longer sees it) but stays in the list until the thread has
- * killed it, if it ran, and told the plugin to forget it.
+ * killed it, if it ran, and told the plugin to forget it. The one
+ * exception is an entry of a finished attempt, which entry_new may drop
+ * (the oldest first) when the table is full: its Task's status holds all
+ * there is to know, and the plugin is not told (the Task still exists).
+ *
+ * Output is not kept here: `berth logs` asks the plugin each time (a
+ * request the thread answers between its other calls; the asking thread,
+ * the API's log stream thread, waits for it at most PLUGIN_LOGS_WAIT_MS).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -35,7 +42,18 @@ struct run_entry {
         char *task_json; /* the start still to make (STARTING) */
         bool ask;        /* observe (and fetch the logs) */
         int signo;       /* a signal to send once it runs; 0: none */
-        struct buf out;  /* the output last fetched */
+};
+
+/* A `berth logs` waiting for the plugin's logs call; freed by the last of
+ * the waiter and the thread to let go (refs, under the runner's lock). */
+struct logs_request {
+        struct logs_request *next;
+        int refs;
+        char handle[PLUGIN_HANDLE_MAX];
+        bool done;
+        int rc;
+        char *out; /* PLUGIN_LOG_MAX + 1 bytes */
+        size_t len;
 };
 
 struct executor_runner {
@@ -49,6 +67,7 @@ struct executor_runner {
         struct run_entry *entries;
         size_t n_entries; /* not forgotten */
         struct run_entry *work, *work_tail;
+        struct logs_request *logs, *logs_tail;
         bool stop;
         exec_change_fn changed;
         void *userdata;
@@ -83,14 +102,21 @@ static void queue_work(struct executor_runner *r, struct run_entry *e)
         else
                 r->work = e;
         r->work_tail = e;
-        pthread_cond_signal(&r->cond);
+        pthread_cond_broadcast(&r->cond); /* shared with the logs waiters */
 }
 
 static void entry_free(struct run_entry *e)
 {
         free(e->task_json);
-        buf_release(&e->out);
         free(e);
+}
+
+static void logs_request_unref(struct logs_request *q)
+{
+        if (--q->refs > 0)
+                return;
+        free(q->out);
+        free(q);
 }
 
 /* Under the lock: out of the list, freed. */
@@ -128,26 +154,16 @@ static void tell(struct executor_runner *r, const char *key)
                 r->changed(key, r->userdata);
 }
 
-/* Asks the plugin about e's handle and fetches its output: under the lock,
- * which it lets go for the calls. */
+/* Asks the plugin about e's handle: under the lock, which it lets go for
+ * the call. */
 static void ask(struct executor_runner *r, struct run_entry *e, const char *handle)
 {
         int state = BERTH_EXECUTOR_UNKNOWN, exit_code = -1;
         pthread_mutex_unlock(&r->lock);
         int rc = r->ops->observe(r->ctx, handle, &state, &exit_code);
-        char *out = NULL;
-        size_t len = 0;
-        if (rc == 0 && state != BERTH_EXECUTOR_UNKNOWN && r->ops->logs) {
-                out = malloc(PLUGIN_LOG_MAX);
-                if (out && r->ops->logs(r->ctx, handle, out, PLUGIN_LOG_MAX, &len) != 0)
-                        len = 0;
-                len = len > PLUGIN_LOG_MAX ? PLUGIN_LOG_MAX : len;
-        }
         pthread_mutex_lock(&r->lock);
-        if (e->forgotten || !streq(e->a.handle, handle)) {
-                free(out);
+        if (e->forgotten || !streq(e->a.handle, handle))
                 return;
-        }
         if (rc == 0 && state == BERTH_EXECUTOR_UNKNOWN) {
                 e->a.state = PLUGIN_ATTEMPT_LOST;
         } else if (rc == 0 && state == BERTH_EXECUTOR_ENDED) {
@@ -160,11 +176,29 @@ static void ask(struct executor_runner *r, struct run_entry *e, const char *hand
                  * and an adopted attempt is taken to run meanwhile. */
                 e->a.state = PLUGIN_ATTEMPT_RUNNING;
         }
-        if (out && len > 0) {
-                buf_reset(&e->out);
-                (void)buf_append(&e->out, out, len);
+}
+
+/* Answers the oldest logs request: under the lock, let go for the call. */
+static void answer_logs(struct executor_runner *r)
+{
+        struct logs_request *q = r->logs;
+
+        r->logs = q->next;
+        if (!r->logs)
+                r->logs_tail = NULL;
+        pthread_mutex_unlock(&r->lock);
+        size_t len = 0;
+        int rc = -ENOSYS;
+        if (r->ops->logs) {
+                rc = r->ops->logs(r->ctx, q->handle, q->out, PLUGIN_LOG_MAX, &len) == 0 ? 0 : -EIO;
+                len = len > PLUGIN_LOG_MAX ? PLUGIN_LOG_MAX : len;
         }
-        free(out);
+        pthread_mutex_lock(&r->lock);
+        q->rc = rc;
+        q->len = rc == 0 ? len : 0;
+        q->done = true;
+        logs_request_unref(q);
+        pthread_cond_broadcast(&r->cond);
 }
 
 enum work_result {
@@ -255,10 +289,14 @@ static void *runner_thread(void *arg)
 
         pthread_mutex_lock(&r->lock);
         for (;;) {
-                while (!r->work && !r->stop)
+                while (!r->work && !r->logs && !r->stop)
                         pthread_cond_wait(&r->cond, &r->lock);
                 if (r->stop)
                         break;
+                if (r->logs) {
+                        answer_logs(r);
+                        continue;
+                }
                 struct run_entry *e = r->work;
                 r->work = e->next_work;
                 if (!r->work)
@@ -287,6 +325,29 @@ static void runner_listen(void *impl, exec_change_fn fn, void *userdata)
         r->userdata = userdata;
 }
 
+static bool is_finished(enum plugin_attempt_state s)
+{
+        return s == PLUGIN_ATTEMPT_ENDED || s == PLUGIN_ATTEMPT_START_FAILED ||
+               s == PLUGIN_ATTEMPT_LOST;
+}
+
+/* Drops the entry of the attempt that finished first, if any, to make room
+ * (under the lock). */
+static bool evict_finished(struct executor_runner *r)
+{
+        struct run_entry *oldest = NULL;
+
+        for (struct run_entry *e = r->entries; e; e = e->next)
+                if (!e->forgotten && !e->queued && is_finished(e->a.state) &&
+                    (!oldest || e->a.finished_ms < oldest->a.finished_ms))
+                        oldest = e;
+        if (!oldest)
+                return false;
+        r->n_entries--;
+        entry_drop(r, oldest);
+        return true;
+}
+
 /* A new entry for (uid, attempt), replacing the Task's older one (under the lock). */
 static int entry_new(struct executor_runner *r, const char *key, const char *uid, int attempt,
                      struct run_entry **ret, struct berth_error *err)
@@ -295,8 +356,8 @@ static int entry_new(struct executor_runner *r, const char *key, const char *uid
 
         if (old)
                 entry_forget(r, old);
-        if (r->n_entries >= PLUGIN_RUNS_MAX)
-                return berth_error_set(err, -ENOSPC, "executor %s: %d attempts are known already",
+        if (r->n_entries >= PLUGIN_RUNS_MAX && !evict_finished(r))
+                return berth_error_set(err, -ENOSPC, "executor %s: %d attempts run already",
                                        r->name, PLUGIN_RUNS_MAX);
         struct run_entry *e = calloc(1, sizeof(*e));
         if (!e)
@@ -306,7 +367,6 @@ static int entry_new(struct executor_runner *r, const char *key, const char *uid
                 free(e);
                 return berth_error_set(err, -ENAMETOOLONG, "executor %s: key too long", r->name);
         }
-        buf_init(&e->out, PLUGIN_LOG_MAX);
         e->a.attempt = attempt;
         e->a.exit_code = -1;
         e->next = r->entries;
@@ -411,19 +471,45 @@ static void runner_forget_key(void *impl, const char *key)
 static int runner_logs(void *impl, const char *uid, char **ret, size_t *ret_len)
 {
         struct executor_runner *r = impl;
+        struct logs_request *q = calloc(1, sizeof(*q));
+        char *out = malloc(PLUGIN_LOG_MAX + 1);
+
+        if (!q || !out) {
+                free(q);
+                free(out);
+                return -ENOMEM;
+        }
+        q->out = out;
+        q->refs = 2;
         LOCK_SCOPE(&r->lock);
         struct run_entry *e = find(r, uid);
-
-        if (!e)
+        if (!e || !e->a.handle[0] || r->stop) {
+                q->refs = 1;
+                logs_request_unref(q);
                 return -ENOENT;
-        char *copy = malloc(e->out.len + 1);
-        if (!copy)
-                return -ENOMEM;
-        memcpy(copy, e->out.data ? e->out.data : "", e->out.len);
-        copy[e->out.len] = '\0';
-        *ret = copy;
-        *ret_len = e->out.len;
-        return 0;
+        }
+        (void)str_copy(q->handle, sizeof(q->handle), e->a.handle);
+        if (r->logs_tail)
+                r->logs_tail->next = q;
+        else
+                r->logs = q;
+        r->logs_tail = q;
+        pthread_cond_broadcast(&r->cond);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += PLUGIN_LOGS_WAIT_MS / 1000;
+        int w = 0;
+        while (!q->done && w != ETIMEDOUT)
+                w = pthread_cond_timedwait(&r->cond, &r->lock, &until);
+        int rc = q->done ? q->rc : -ETIMEDOUT;
+        if (rc == 0) {
+                q->out[q->len] = '\0';
+                *ret = q->out;
+                *ret_len = q->len;
+                q->out = NULL;
+        }
+        logs_request_unref(q);
+        return rc;
 }
 
 const struct plugin_executor_ops executor_runner_ops = {
@@ -495,6 +581,13 @@ void executor_runner_free(struct executor_runner *r)
                 pthread_cond_broadcast(&r->cond);
                 pthread_mutex_unlock(&r->lock);
                 pthread_join(r->thread, NULL);
+        }
+        /* Their waiters time out (none is left: berthd stops its API
+         * first). */
+        while (r->logs) {
+                struct logs_request *q = r->logs;
+                r->logs = q->next;
+                logs_request_unref(q);
         }
         /* What still runs goes on: a restart of berthd adopts it. */
         while (r->entries) {

@@ -7,8 +7,9 @@
 #include "common.h"
 #include "plugins.h"
 
-#define PLUGIN_RUNS_MAX 4096         /* Tasks with an attempt known, per executor plugin */
-#define PLUGIN_LOG_MAX  (256 * 1024) /* bytes of an attempt's output kept: its tail */
+#define PLUGIN_RUNS_MAX     4096          /* Tasks with an attempt known, per executor plugin */
+#define PLUGIN_LOG_MAX      (1024 * 1024) /* bytes of output `berth logs` asks for: the tail */
+#define PLUGIN_LOGS_WAIT_MS 10000         /* how long it waits for the plugin's answer */
 
 /* An executor plugin's runner: the plugin's thread, and the plugin_executor
  * the Task reconciler drives (executor_runner_ops, impl = the runner).

@@ -821,8 +821,8 @@ int exec_runner_stream(struct exec_runner *r, const char *uid, int attempt, int 
 /* A Task whose spec.executor.type names an executor plugin runs its
  * attempts through one of these: the plugin's runner (plugins.h makes them
  * from the loaded plugins) keeps each Task's latest attempt as last heard
- * of and answers every call at once, without waiting for the plugin, which
- * it calls on a thread of its own; when what it knows of an attempt
+ * of and answers every call but logs at once, without waiting for the
+ * plugin, which it calls on a thread of its own; when what it knows of an attempt
  * changes it calls back with the Task's key (the listener), and the Task is
  * reconciled again. */
 #define PLUGIN_HANDLE_MAX 128 /* bytes of an attempt's handle, NUL included */
@@ -866,8 +866,10 @@ struct plugin_executor_ops {
          * is killed first, then the plugin may forget it. */
         void (*forget)(void *impl, const char *uid);
         void (*forget_key)(void *impl, const char *key);
-        /* A copy of the output last fetched of the Task's latest attempt
-         * (*ret NUL-terminated, caller frees); -ENOENT, -ENOMEM. */
+        /* The output of the Task's latest attempt, asked of the plugin:
+         * blocks (an API log stream's thread) until it answers, at most
+         * some seconds (-ETIMEDOUT). *ret NUL-terminated, caller frees;
+         * -ENOENT (no attempt with a handle), -EIO, -ENOSYS, -ENOMEM. */
         int (*logs)(void *impl, const char *uid, char **ret, size_t *ret_len);
 };
 

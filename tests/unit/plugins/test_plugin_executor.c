@@ -302,6 +302,41 @@ static void test_adopt(void **state)
         assert_int_equal(F.told, 2);
 }
 
+static void test_full_table(void **state)
+{
+        (void)state;
+        struct executor_runner *r = runner();
+        struct berth_error err = {0};
+        struct plugin_attempt a;
+        char uid[32];
+
+        /* A table of starts under way: nothing to evict, the next is refused. */
+        F.hold_start = true;
+        for (int i = 0; i < PLUGIN_RUNS_MAX; i++) {
+                snprintf(uid, sizeof(uid), "u%d", i);
+                assert_int_equal(ops->start(r, "/k", uid, 1, task_json, &err), 0);
+        }
+        assert_int_equal(ops->start(r, "/k", "one-more", 1, task_json, &err), -ENOSPC);
+        assert_non_null(strstr(err.message, "attempts run already"));
+        /* Once they have finished (refused, here), the oldest makes room. */
+        pthread_mutex_lock(&F.lock);
+        F.refuse = "no";
+        F.hold_start = false;
+        pthread_cond_broadcast(&F.cond);
+        pthread_mutex_unlock(&F.lock);
+        wait_told(PLUGIN_RUNS_MAX);
+        F.refuse = NULL;
+        assert_int_equal(ops->start(r, "/k", "one-more", 1, task_json, &err), 0);
+        assert_int_equal(ops->observe(r, "one-more", &a), 0);
+        int gone = 0;
+        for (int i = 0; i < PLUGIN_RUNS_MAX; i++) {
+                snprintf(uid, sizeof(uid), "u%d", i);
+                gone += ops->observe(r, uid, &a) == -ENOENT;
+        }
+        assert_int_equal(gone, 1);
+        executor_runner_free(r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -309,6 +344,7 @@ int main(void)
             cmocka_unit_test(test_refused_and_invalid),
             cmocka_unit_test(test_signal_before_start_and_forget_live),
             cmocka_unit_test(test_adopt),
+            cmocka_unit_test(test_full_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
