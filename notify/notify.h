@@ -80,13 +80,17 @@
 #define NOTIFY_STOP_FLUSH_MS      2000 /* what notify_stop waits for queues and statuses */
 #define NOTIFY_OUTCOMES_MAX       65536
 #define NOTIFY_OUTCOME_KEEP_MS    (7LL * 24 * 60 * 60 * 1000)
-#define NOTIFY_NOTIFIERS_MAX      4096                /* Notifiers with a queue or counts */
-#define NOTIFY_PAYLOAD_MAX        (64 * 1024)         /* bytes of one delivery's JSON body */
-#define NOTIFY_OUTPUT_MAX         4096                /* bytes of a reply or program output kept */
-#define NOTIFY_ERROR_MAX          512                 /* bytes of status.lastError */
-#define NOTIFY_SIGNATURE_HEADER   "X-Berth-Signature" /* "sha256=<hex HMAC-SHA256 of the body>" */
-#define NOTIFY_DELIVERY_HEADER    "X-Berth-Delivery"  /* the delivery's id, the same on retries */
-#define NOTIFY_EVENT_HEADER       "X-Berth-Event"     /* the outcome it is sent for */
+#define NOTIFY_NOTIFIERS_MAX      4096        /* Notifiers with a queue or counts */
+#define NOTIFY_PAYLOAD_MAX        (64 * 1024) /* bytes of one delivery's JSON body */
+#define NOTIFY_PENDING_MAX        4096 /* deliveries one notify_stop hands over, one notify_start takes \
+                                        */
+#define NOTIFY_PENDING_BYTES_MAX (16 * 1024 * 1024)  /* their bodies' bytes at one notify_stop */
+#define NOTIFY_PENDING_KEEP_MS   (60LL * 60 * 1000)  /* older ones handed over are dropped */
+#define NOTIFY_OUTPUT_MAX        4096                /* bytes of a reply or program output kept */
+#define NOTIFY_ERROR_MAX         512                 /* bytes of status.lastError */
+#define NOTIFY_SIGNATURE_HEADER  "X-Berth-Signature" /* "sha256=<hex HMAC-SHA256 of the body>" */
+#define NOTIFY_DELIVERY_HEADER   "X-Berth-Delivery"  /* the delivery's id, the same on retries */
+#define NOTIFY_EVENT_HEADER      "X-Berth-Event"     /* the outcome it is sent for */
 
 /* ---- delivery types ------------------------------------------------------- */
 
@@ -207,3 +211,7 @@ void notify_stats(const struct notify *n, uint64_t *sent, uint64_t *failed, uint
  * failed write, or left at notify_stop), and outcomes remembered now. */
 void notify_outcome_stats(struct notify *n, uint64_t *written, uint64_t *dropped,
                           size_t *remembered);
+/* The handovers since notify_new (any pointer may be NULL): deliveries
+ * written to the store at notify_stop, and queued again from it at
+ * notify_start. */
+void notify_handover_stats(const struct notify *n, uint64_t *saved, uint64_t *restored);
