@@ -173,9 +173,10 @@ int pending_value_decode(const char *data, size_t len, struct pending_delivery *
          * it, or the delivery could never be made. */
         body_v = json_object_get(o, "body");
         body = json_string_value(body_v);
-        if (!body || json_string_length(body_v) > NOTIFY_PAYLOAD_MAX ||
-            strlen(body) != json_string_length(body_v) ||
-            !json_is_object(payload = json_loadb(body, json_string_length(body_v), 0, NULL))) {
+        if (body && json_string_length(body_v) <= NOTIFY_PAYLOAD_MAX &&
+            strlen(body) == json_string_length(body_v))
+                payload = json_loadb(body, json_string_length(body_v), 0, NULL);
+        if (!json_is_object(payload)) {
                 snprintf(why, 128, "body is not a JSON object of at most %d bytes",
                          NOTIFY_PAYLOAD_MAX);
                 return -EINVAL;
@@ -248,7 +249,7 @@ int pending_save(struct store *s, const char *prefix, const struct pending_deliv
                         keys[i] = pending_key(prefix, it->ns, it->name, stop_ms, start + i);
                         values[i] = pending_value_encode(it);
                         if (!keys[i] || !values[i])
-                                r = berth_error_set(err, keys[i] ? -ENOMEM : -EINVAL,
+                                r = berth_error_set(err, -EINVAL,
                                                     "notifications handed over: cannot encode "
                                                     "delivery %s of %s/%s",
                                                     it->d ? it->d->id : "", it->ns, it->name);
