@@ -1193,13 +1193,10 @@ static void handover_save(struct notify *n, const struct pending_delivery *p, si
                 return;
         for (size_t i = saved; i < np; i++)
                 count_dropped(n, p[i].ns, p[i].name, NULL, 1);
-        if (r == -EPERM)
-                log_warn("notifications dropped, not handed over: not the leader any more: %s "
-                         "count=%zu",
-                         err.message, np - saved);
-        else
-                log_warn("notifications dropped, not handed over: %s count=%zu",
-                         err.message[0] ? err.message : strerror(-r), np - saved);
+        /* -EPERM: the fence moved, the new leader has it (its message says
+         * so); what this term had queued is the documented loss. */
+        log_warn("notifications dropped, not handed over: %s count=%zu",
+                 err.message[0] ? err.message : strerror(-r), np - saved);
 }
 
 /* notify_start's read of what stops handed over, on the caller's thread:
@@ -1224,9 +1221,8 @@ static int handover_read(struct notify *n, const struct store_guard *fence, stru
         err = (struct berth_error){0};
         r = pending_load_delete(n->store, l, fence, &err);
         if (r == -EPERM) {
-                log_info("notifications handed over left to the leader: not the leader any "
-                         "more: %s count=%zu",
-                         err.message, l->n);
+                log_info("notifications handed over left to the leader: %s count=%zu", err.message,
+                         l->n);
                 pending_load_release(l);
                 return r;
         }
