@@ -1,5 +1,5 @@
-/* notify.c: the Event handler, the delivery threads, the status writer and
- * the outcome writer (notify.h states the contract).
+/* notify.c: the Event handler, the delivery threads, the status writer, the
+ * outcome writer and the handover at a stop (notify.h states the contract).
  *
  * One lock guards the Notifiers' states (their queues and counts), the
  * outcome memory and the outcome writes waiting for the store. Nothing
