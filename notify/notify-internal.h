@@ -175,6 +175,7 @@ struct delivery {
         size_t len;
         int attempts;          /* made so far */
         int64_t not_before_ms; /* monotonic: a retry waits until then (0: now) */
+        int64_t queued_ms;     /* wall clock: when its Event was taken (a handover keeps it) */
 };
 
 /* NULL ok. */
@@ -198,6 +199,97 @@ struct delivery *delivery_queue_head(const struct delivery_queue *q);
 struct delivery *delivery_queue_pop(struct delivery_queue *q);
 /* Frees every delivery but the head (when keep_head), returns how many. */
 size_t delivery_queue_drop(struct delivery_queue *q, bool keep_head);
+
+/* ---- deliveries handed over (pending.c) ----------------------------------------- */
+
+/* Where notify_stop leaves the deliveries it did not make, for whoever
+ * leads next (another replica, or this berthd restarted):
+ * "<prefix>notify-data/pending/<ns>/<name>/<seq>", the Notifier's namespace
+ * and name, seq "<stop>-<place>": the stop's wall clock in ms (15 digits)
+ * and the delivery's place in what that stop wrote (6 digits), so that key
+ * order is the order of the stops and, in one, of each Notifier's queue.
+ * Not an object (object_key_is_data, as the outcomes). */
+#define NOTIFY_PENDING_SEGMENT "notify-data/pending/"
+#define PENDING_STOP_MS_MAX    999999999999999LL
+#define PENDING_PLACE_MAX      999999
+/* Bytes of one stored value: a body of NOTIFY_PAYLOAD_MAX as a JSON string
+ * (a quote or backslash escaped: twice its size at most) and the rest. */
+#define NOTIFY_PENDING_VALUE_MAX (2 * NOTIFY_PAYLOAD_MAX + 4096)
+
+/* One delivery handed over. */
+struct pending_delivery {
+        char ns[64], name[64]; /* the Notifier's (in the key) */
+        char uid[64];          /* the Notifier's: another of that name does not take it */
+        struct delivery *d;    /* owned: id, outcome, object, body, attempts, queued_ms */
+        bool in_flight;        /* an attempt was under way at the stop (it may have arrived) */
+};
+
+/* Frees p->d (NULL ok). */
+void pending_delivery_release(struct pending_delivery *p);
+/* The key of the delivery at place of the stop at stop_ms. Caller frees;
+ * NULL on OOM or when stop_ms or place is out of range. */
+char *pending_key(const char *prefix, const char *ns, const char *name, int64_t stop_ms,
+                  size_t place);
+/* The Notifier's namespace and name back: -EINVAL when key is not such a
+ * key (wrong prefix, parts empty or too long, a seq not of that form). */
+int pending_key_parse(const char *prefix, const char *key, char ret_ns[64], char ret_name[64]);
+/* The stored JSON of p (not its namespace and name, which are in the key):
+ * {"id","notifierUid","outcome","object":{"kind","name"},"attempts",
+ * "queued":"<RFC 3339, ms>","inFlight","body":"<the payload, as sent>"}.
+ * Caller frees; NULL on OOM or a p that could not be decoded again. */
+char *pending_value_encode(const struct pending_delivery *p);
+/* A stored value back into ret's uid, d (new) and in_flight: 0, or -EINVAL
+ * with why for anything that does not decode (a body that is not a JSON
+ * object of at most NOTIFY_PAYLOAD_MAX bytes among them: it could never be
+ * sent), -ENOMEM. ret untouched on failure; never trusts the bytes. */
+int pending_value_decode(const char *data, size_t len, struct pending_delivery *ret, char why[128]);
+/* Writes p[0..n) (in queue order) as the stop at stop_ms, in store
+ * transactions under fence (NULL: none): 0, or -errno of the first that
+ * failed (-EPERM: the fence moved, the new leader has it; -EINVAL for a p
+ * that does not encode) with err. *ret_saved: how many were written before
+ * (those are in the store). */
+int pending_save(struct store *s, const char *prefix, const struct pending_delivery *p, size_t n,
+                 int64_t stop_ms, const struct store_guard *fence, size_t *ret_saved,
+                 struct berth_error *err);
+
+/* What notify_start does with a stored delivery. */
+enum pending_fate {
+        PENDING_QUEUE,   /* queue it again */
+        PENDING_EXPIRED, /* queued longer than keep_ms ago: dropped, counted */
+        PENDING_OVER,    /* beyond the bound of one load: dropped, counted */
+};
+
+struct pending_stored {
+        char key[STORE_KEY_MAX + 1];
+        struct pending_delivery p;
+        enum pending_fate fate;
+};
+
+/* What is in the store, sorted out. */
+struct pending_load {
+        struct pending_stored *items; /* decoded, in key order */
+        size_t n;
+        char **bad; /* keys that do not decode */
+        size_t n_bad;
+        size_t expired, over;            /* how many items are which */
+        char bad_key[STORE_KEY_MAX + 1]; /* the first undecodable one, and why */
+        char bad_why[128];
+};
+
+/* Lists the handed-over deliveries under prefix and sorts them out: those
+ * that do not decode go to bad; of the others (in key order), those queued
+ * more than keep_ms before now_ms are PENDING_EXPIRED, the first max of the
+ * rest PENDING_QUEUE, the others PENDING_OVER. -errno of store_list (err
+ * says), -ENOMEM; ret untouched on failure. Caller releases *ret with
+ * pending_load_release. */
+int pending_load_read(struct store *s, const char *prefix, size_t max, int64_t keep_ms,
+                      int64_t now_ms, struct pending_load *ret, struct berth_error *err);
+void pending_load_release(struct pending_load *l);
+/* Deletes every key of l (items and bad) in store transactions under fence
+ * (NULL: none); a key already gone is no error. 0, or -errno of the first
+ * that failed (-EPERM: the fence moved) with err. */
+int pending_load_delete(struct store *s, const struct pending_load *l,
+                        const struct store_guard *fence, struct berth_error *err);
 
 /* ---- signatures and retries (sign.c) ------------------------------------------- */
 

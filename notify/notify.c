@@ -1,11 +1,13 @@
-/* notify.c: the Event handler, the delivery threads, the status writer and
- * the outcome writer (notify.h states the contract).
+/* notify.c: the Event handler, the delivery threads, the status writer, the
+ * outcome writer and the handover at a stop (notify.h states the contract).
  *
  * One lock guards the Notifiers' states (their queues and counts), the
  * outcome memory and the outcome writes waiting for the store. Nothing
  * blocks while holding it: deliveries and store writes copy what they need,
  * unlock, work, and lock again to record. A state is never freed while a
  * delivery thread holds its head (busy). */
+#include <inttypes.h>
+
 #include "notify-internal.h"
 
 #include "admission.h"
@@ -116,6 +118,7 @@ struct notify {
 
         atomic_uint_least64_t sent, failed, dropped, queued;
         atomic_uint_least64_t outcomes_written, outcomes_dropped;
+        atomic_uint_least64_t handed_over, taken_over;
 };
 
 static const struct notify_type builtins[] = {
@@ -231,9 +234,11 @@ static struct notifier_state *state_get(struct notify *n, const char *key, const
 
         if (!uid || !name)
                 return NULL;
+        /* A gone state may linger while a thread finishes its head (a
+         * Notifier deleted, or a term ended): a new one goes beside it. */
         for (st = n->states; st; st = st->next)
-                if (streq(st->uid, uid) && streq(st->key, key))
-                        return st->gone ? NULL : st;
+                if (!st->gone && streq(st->uid, uid) && streq(st->key, key))
+                        return st;
         if (n->n_states >= NOTIFY_NOTIFIERS_MAX)
                 states_evict_idle(n);
         if (n->n_states >= NOTIFY_NOTIFIERS_MAX)
@@ -546,6 +551,7 @@ static void enqueue(struct notify *n, const char *key, const json_t *notifier, c
                 return;
         }
         d->len = strlen(d->body);
+        d->queued_ms = wall_now(n);
         (void)str_copy(d->outcome, sizeof(d->outcome), outcome);
         (void)str_copy(d->object_kind, sizeof(d->object_kind),
                        json_path_string(event, "involvedObject.kind") ?: "");
@@ -1060,6 +1066,251 @@ static void *status_main(void *userdata)
         return NULL;
 }
 
+/* ---- handing over ----------------------------------------------------------------
+ *
+ * What a stop leaves queued (waiting its turn, waiting for a retry, or in
+ * flight) is written to "<prefix>notify-data/pending/<ns>/<name>/<seq>"
+ * (pending.c) under the fence of the term that ends; the next
+ * notify_start, here or on the next leader, reads it back, deletes it under
+ * its own fence and queues it again, ahead of new Events, with the same
+ * delivery id and attempts. At-least-once across a clean stop or a
+ * handoff (an attempt in flight at the stop may have arrived and is made
+ * again); what a crash leaves in memory is lost. */
+
+/* Counts k deliveries of the Notifier ns/name as dropped; st: its state, or
+ * NULL when it has none to write. Locked when st. */
+static void count_dropped(struct notify *n, const char *ns, const char *name,
+                          struct notifier_state *st, size_t k)
+{
+        char label[130];
+
+        if (k == 0)
+                return;
+        snprintf(label, sizeof(label), "%s/%s", ns, name);
+        metrics_counter_add(&dropped_total, (const char *const[]){label}, (int64_t)k);
+        atomic_fetch_add(&n->dropped, k);
+        if (st) {
+                st->dropped += k;
+                touch(n, st);
+        }
+}
+
+static struct delivery *delivery_copy(const struct delivery *d)
+{
+        struct delivery *c = malloc(sizeof(*c));
+
+        if (!c)
+                return NULL;
+        *c = *d;
+        c->body = malloc(d->len + 1);
+        if (!c->body) {
+                free(c);
+                return NULL;
+        }
+        memcpy(c->body, d->body, d->len);
+        c->body[d->len] = '\0';
+        return c;
+}
+
+/* Adds d (taken) to the handover, or frees it and returns false when the
+ * handover is full: NOTIFY_PENDING_MAX deliveries or
+ * NOTIFY_PENDING_BYTES_MAX bytes of bodies. */
+static bool handover_add(struct pending_delivery *p, size_t max, size_t *np, size_t *bytes,
+                         const struct notifier_state *st, struct delivery *d, bool in_flight)
+{
+        if (!d || *np >= max || *bytes + d->len > NOTIFY_PENDING_BYTES_MAX) {
+                delivery_free(d);
+                return false;
+        }
+        p[*np] = (struct pending_delivery){.d = d, .in_flight = in_flight};
+        (void)str_copy(p[*np].ns, sizeof(p[*np].ns), st->ns);
+        (void)str_copy(p[*np].name, sizeof(p[*np].name), st->name);
+        (void)str_copy(p[*np].uid, sizeof(p[*np].uid), st->uid);
+        (*np)++;
+        *bytes += d->len;
+        return true;
+}
+
+/* notify_stop's take: every state's deliveries in queue order into *ret
+ * (*ret_n of them; caller frees each and the array), within the bounds of
+ * handover_add (the rest dropped and counted); then the states end as at a
+ * new term. A head in flight stays in its queue for its thread, which frees
+ * it as a gone Notifier's (a copy is handed over, marked so). Locked. */
+static void handover_take(struct notify *n, struct pending_delivery **ret, size_t *ret_n)
+{
+        size_t total = 0, max, np = 0, bytes = 0;
+        struct pending_delivery *p;
+
+        for (struct notifier_state *st = n->states; st; st = st->next)
+                total += st->gone ? 0 : st->queue.n;
+        total = total < NOTIFY_PENDING_MAX ? total : NOTIFY_PENDING_MAX;
+        p = total ? calloc(total, sizeof(*p)) : NULL;
+        max = p ? total : 0; /* out of memory: everything is dropped, counted */
+        for (struct notifier_state *st = n->states, *next; st; st = next) {
+                struct delivery *head = st->busy ? delivery_queue_pop(&st->queue) : NULL;
+                struct delivery *d;
+                size_t lost = 0, taken = 0;
+
+                next = st->next;
+                if (!st->gone && head &&
+                    !handover_add(p, max, &np, &bytes, st, delivery_copy(head), true))
+                        lost++;
+                while ((d = delivery_queue_pop(&st->queue))) {
+                        taken++;
+                        if (st->gone) /* nothing is queued for a gone one; to be sure */
+                                delivery_free(d);
+                        else if (!handover_add(p, max, &np, &bytes, st, d, false))
+                                lost++;
+                }
+                if (head)
+                        (void)delivery_queue_push(&st->queue, head);
+                atomic_fetch_sub(&n->queued, taken);
+                count_dropped(n, st->ns, st->name, NULL, lost);
+                st->written = st->version;
+                st->gone = true;
+                state_reap(n, st);
+        }
+        *ret = p;
+        *ret_n = np;
+}
+
+/* notify_stop's write of what handover_take took (p[0..np), freed by the
+ * caller), under fence, off the lock: what is not written is dropped and
+ * counted, in one log line. */
+static void handover_save(struct notify *n, const struct pending_delivery *p, size_t np,
+                          const struct store_guard *fence)
+{
+        struct berth_error err = {0};
+        size_t saved = 0, in_flight = 0;
+        int r = pending_save(n->store, n->prefix, p, np, wall_now(n), fence, &saved, &err);
+
+        for (size_t i = 0; i < saved; i++)
+                in_flight += p[i].in_flight;
+        atomic_fetch_add(&n->handed_over, saved);
+        if (saved > 0)
+                log_info("notifications handed over count=%zu in_flight=%zu", saved, in_flight);
+        if (r == 0)
+                return;
+        for (size_t i = saved; i < np; i++)
+                count_dropped(n, p[i].ns, p[i].name, NULL, 1);
+        /* -EPERM: the fence moved, the new leader has it (its message says
+         * so); what this term had queued is the documented loss. */
+        log_warn("notifications dropped, not handed over: %s count=%zu",
+                 err.message[0] ? err.message : strerror(-r), np - saved);
+}
+
+/* notify_start's read of what stops handed over, on the caller's thread:
+ * deleted from the store under the new fence before it is queued, so that
+ * it is queued once. 0: queue l's items (a delete that failed otherwise is
+ * logged: they may be queued again by a later start); <0: queue nothing (l
+ * empty): the store could not be read, or the fence moved and they are
+ * left to the leader that has it. */
+static int handover_read(struct notify *n, const struct store_guard *fence, struct pending_load *l)
+{
+        struct berth_error err = {0};
+        int r = pending_load_read(n->store, n->prefix, NOTIFY_PENDING_MAX, NOTIFY_PENDING_KEEP_MS,
+                                  wall_now(n), l, &err);
+
+        if (r < 0) {
+                log_warn("notifications handed over not loaded: %s", err.message);
+                return r;
+        }
+        if (l->n_bad > 0)
+                log_warn("notification handed over: %s, deleting it (and %zu more) key=%s",
+                         l->bad_why, l->n_bad - 1, l->bad_key);
+        err = (struct berth_error){0};
+        r = pending_load_delete(n->store, l, fence, &err);
+        if (r == -EPERM) {
+                log_info("notifications handed over left to the leader: %s count=%zu", err.message,
+                         l->n);
+                pending_load_release(l);
+                return r;
+        }
+        if (r < 0)
+                log_warn("notifications handed over not deleted, they may be sent again: %s "
+                         "count=%zu",
+                         err.message[0] ? err.message : strerror(-r), l->n);
+        return 0;
+}
+
+/* The Notifier each of l's items is for, as cached now (NULL: gone, or
+ * another of that name), looked up before the lock: a new array of new
+ * references (handover_notifiers_free), NULL on OOM. */
+static json_t **handover_notifiers(struct notify *n, const struct pending_load *l)
+{
+        json_t **objs = l->n ? calloc(l->n, sizeof(*objs)) : NULL;
+        _cleanup_json_ json_t *obj = NULL;
+
+        for (size_t i = 0; objs && i < l->n; i++) {
+                const struct pending_delivery *p = &l->items[i].p;
+
+                if (i == 0 || !streq(p->ns, l->items[i - 1].p.ns) ||
+                    !streq(p->name, l->items[i - 1].p.name)) {
+                        _cleanup_free_ char *key =
+                            object_key(n->prefix, "notifiers", p->ns, p->name);
+
+                        json_decref(obj);
+                        obj = key ? object_cache_get(n->objects, key, NULL) : NULL;
+                }
+                if (obj && streq(json_path_string(obj, "metadata.uid"), p->uid) &&
+                    !json_path(obj, "metadata.deletionTimestamp"))
+                        objs[i] = json_incref(obj);
+        }
+        return objs;
+}
+
+static void handover_notifiers_free(json_t **objs, size_t n)
+{
+        for (size_t i = 0; objs && i < n; i++)
+                json_decref(objs[i]);
+        free(objs);
+}
+
+/* Queues l's items (their d taken) at their Notifiers' queues, which a new
+ * term has just emptied: in key order, so each queue's order and ahead of
+ * any Event. Expired ones, those beyond the bound or a full queue are
+ * dropped and counted; a gone Notifier's are dropped uncounted, as when
+ * it goes while they wait. Locked. */
+static void handover_queue(struct notify *n, struct pending_load *l, json_t **objs)
+{
+        size_t restored = 0, in_flight = 0, gone = 0;
+        char gone_name[130] = "";
+
+        for (size_t i = 0; i < l->n; i++) {
+                struct pending_stored *it = &l->items[i];
+                _cleanup_free_ char *key = object_key(n->prefix, "notifiers", it->p.ns, it->p.name);
+                struct notifier_state *st =
+                    objs && objs[i] && key ? state_get(n, key, objs[i]) : NULL;
+
+                if (objs && !objs[i]) {
+                        if (gone++ == 0)
+                                snprintf(gone_name, sizeof(gone_name), "%s/%s", it->p.ns,
+                                         it->p.name);
+                        continue;
+                }
+                if (it->fate != PENDING_QUEUE || !st ||
+                    delivery_queue_push(&st->queue, it->p.d) < 0) {
+                        count_dropped(n, it->p.ns, it->p.name, st, 1);
+                        continue;
+                }
+                it->p.d = NULL;
+                atomic_fetch_add(&n->queued, 1);
+                restored++;
+                in_flight += it->p.in_flight;
+        }
+        atomic_fetch_add(&n->taken_over, restored);
+        if (restored)
+                pthread_cond_broadcast(&n->work);
+        if (l->n > 0)
+                log_info("notifications handed over queued count=%zu in_flight=%zu expired=%zu "
+                         "over=%zu",
+                         restored, in_flight, l->expired, l->over);
+        if (gone > 0)
+                log_info("notifications handed over dropped, their notifier is gone count=%zu "
+                         "notifier=%s",
+                         gone, gone_name);
+}
+
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
 /* The lock and the four conditions, all or none. */
@@ -1224,11 +1475,15 @@ void notify_start(struct notify *n, const struct store_guard *fence)
 {
         _cleanup_free_ char *key = NULL;
         struct outcome_load l = {0};
+        struct pending_load pl = {0};
+        json_t **objs = NULL;
 
         if (!n)
                 return;
         key = fence ? strdup(fence->key) : NULL;
         outcomes_load(n, &l);
+        if (handover_read(n, fence, &pl) == 0)
+                objs = handover_notifiers(n, &pl);
         LOCK_SCOPE(&n->lock);
         n->term++;
         free(n->fence_key);
@@ -1261,36 +1516,53 @@ void notify_start(struct notify *n, const struct store_guard *fence)
                 st->gone = true;
                 state_reap(n, st);
         }
+        /* What the last stop handed over, first. */
+        handover_queue(n, &pl, objs);
+        handover_notifiers_free(objs, pl.n);
+        pending_load_release(&pl);
         pthread_cond_broadcast(&n->status);
         pthread_cond_broadcast(&n->outcome_work);
 }
 
 void notify_stop(struct notify *n)
 {
-        size_t dropped = 0;
+        struct pending_delivery *p = NULL;
+        size_t np = 0;
+        uint64_t dropped_before;
+        char fence_key[STORE_KEY_MAX + 1] = "";
+        struct store_guard fence = {0};
+        bool fenced;
 
         if (!n)
                 return;
         (void)notify_flush(n, NOTIFY_STOP_FLUSH_MS);
-        LOCK_SCOPE(&n->lock);
-        n->running = false;
-        for (struct notifier_state *st = n->states, *next; st; st = next) {
-                size_t k = delivery_queue_drop(&st->queue, st->busy);
-
-                next = st->next;
-                if (k)
-                        metrics_counter_add(&dropped_total, (const char *const[]){st->label},
-                                            (int64_t)k);
-                dropped += k;
+        {
+                LOCK_SCOPE(&n->lock);
+                n->running = false;
+                dropped_before = atomic_load(&n->dropped);
+                handover_take(n, &p, &np);
+                if (atomic_load(&n->dropped) > dropped_before)
+                        log_warn("notifications dropped: delivering stopped, more than a "
+                                 "handover holds count=%" PRIu64,
+                                 atomic_load(&n->dropped) - dropped_before);
+                /* What is in flight was handed over: its thread gives up. */
+                atomic_store(&n->stopping, true);
+                fenced = n->fenced;
+                if (fenced) {
+                        (void)str_copy(fence_key, sizeof(fence_key), n->fence_key);
+                        fence = (struct store_guard){.key = fence_key,
+                                                     .mod_revision = n->fence.mod_revision};
+                }
+                if (n->n_writes > 0)
+                        log_warn("notifier outcome writes dropped: delivering stopped count=%zu",
+                                 n->n_writes);
+                writes_drop(n);
         }
-        atomic_fetch_sub(&n->queued, dropped);
-        atomic_fetch_add(&n->dropped, dropped);
-        if (dropped)
-                log_warn("notifications dropped: delivering stopped count=%zu", dropped);
-        if (n->n_writes > 0)
-                log_warn("notifier outcome writes dropped: delivering stopped count=%zu",
-                         n->n_writes);
-        writes_drop(n);
+        if (np > 0)
+                handover_save(n, p, np, fenced ? &fence : NULL);
+        for (size_t i = 0; i < np; i++)
+                pending_delivery_release(&p[i]);
+        free(p);
 }
 
 int notify_flush(struct notify *n, int64_t timeout_ms)
@@ -1327,6 +1599,14 @@ void notify_stats(const struct notify *n, uint64_t *sent, uint64_t *failed, uint
                 *dropped = n ? atomic_load(&n->dropped) : 0;
         if (queued)
                 *queued = n ? atomic_load(&n->queued) : 0;
+}
+
+void notify_handover_stats(const struct notify *n, uint64_t *saved, uint64_t *restored)
+{
+        if (saved)
+                *saved = n ? atomic_load(&n->handed_over) : 0;
+        if (restored)
+                *restored = n ? atomic_load(&n->taken_over) : 0;
 }
 
 void notify_outcome_stats(struct notify *n, uint64_t *written, uint64_t *dropped,

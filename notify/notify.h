@@ -51,8 +51,31 @@
  * status_interval_ms, compare-and-swap on the cached revision and under the
  * fence given to notify_start: only the leader delivers and writes
  * (followers record no Events anyway). Counts continue from the stored
- * status. Queued deliveries are lost at notify_stop (a new leader does not
- * send them).
+ * status.
+ *
+ * Handover: what notify_stop finds still queued after its flush wait —
+ * waiting its turn, waiting for a retry, and the attempt in flight (a copy,
+ * marked inFlight: it may yet arrive) — is written to the store under
+ * "<prefix>notify-data/pending/<ns>/<name>/<seq>" (one value per delivery:
+ * its id, outcome, object, body as sent, attempts made, first queued time;
+ * docs/internals/store.md), in store transactions under the fence of the
+ * term that ends, at most NOTIFY_PENDING_MAX deliveries and
+ * NOTIFY_PENDING_BYTES_MAX bytes of bodies (the rest dropped and counted).
+ * When that fence has moved (the new leader has it) nothing is written: the
+ * deliveries are dropped, counted and logged in one line. notify_start, on
+ * the next leader or this berthd restarted, reads them back before it takes
+ * an Event, deletes them under its own fence (when that fails as not the
+ * leader, it leaves them to the leader and queues none) and queues them
+ * first, in order, with the same delivery id (X-Berth-Delivery) and
+ * attempts: those queued more than NOTIFY_PENDING_KEEP_MS before, beyond
+ * NOTIFY_PENDING_MAX or beyond the Notifier's queue are dropped and counted;
+ * those of a Notifier that is gone (or another uid of its name) are dropped
+ * with a log line; a value that does not decode is deleted with a log line.
+ * So deliveries are at-least-once across a clean stop or a leader handoff
+ * (a receiver de-duplicates by the id: the attempt in flight at the stop,
+ * and one whose delete failed, are made again), and at-most-once across a
+ * crash (kill -9, a lost host): what was queued in memory is lost, and so
+ * is a delivery in flight whose reply berthd did not see.
  *
  * This module is part of berthd's top layer (nothing depends on it but
  * berthd's main): like the controller, it logs — each failed delivery, and
@@ -80,13 +103,18 @@
 #define NOTIFY_STOP_FLUSH_MS      2000 /* what notify_stop waits for queues and statuses */
 #define NOTIFY_OUTCOMES_MAX       65536
 #define NOTIFY_OUTCOME_KEEP_MS    (7LL * 24 * 60 * 60 * 1000)
-#define NOTIFY_NOTIFIERS_MAX      4096                /* Notifiers with a queue or counts */
-#define NOTIFY_PAYLOAD_MAX        (64 * 1024)         /* bytes of one delivery's JSON body */
-#define NOTIFY_OUTPUT_MAX         4096                /* bytes of a reply or program output kept */
-#define NOTIFY_ERROR_MAX          512                 /* bytes of status.lastError */
-#define NOTIFY_SIGNATURE_HEADER   "X-Berth-Signature" /* "sha256=<hex HMAC-SHA256 of the body>" */
-#define NOTIFY_DELIVERY_HEADER    "X-Berth-Delivery"  /* the delivery's id, the same on retries */
-#define NOTIFY_EVENT_HEADER       "X-Berth-Event"     /* the outcome it is sent for */
+#define NOTIFY_NOTIFIERS_MAX      4096        /* Notifiers with a queue or counts */
+#define NOTIFY_PAYLOAD_MAX        (64 * 1024) /* bytes of one delivery's JSON body */
+#define NOTIFY_PENDING_MAX                                                                         \
+        4096 /* deliveries one notify_stop hands over, one notify_start takes                      \
+              */
+#define NOTIFY_PENDING_BYTES_MAX (16 * 1024 * 1024)  /* their bodies' bytes at one notify_stop */
+#define NOTIFY_PENDING_KEEP_MS   (60LL * 60 * 1000)  /* older ones handed over are dropped */
+#define NOTIFY_OUTPUT_MAX        4096                /* bytes of a reply or program output kept */
+#define NOTIFY_ERROR_MAX         512                 /* bytes of status.lastError */
+#define NOTIFY_SIGNATURE_HEADER  "X-Berth-Signature" /* "sha256=<hex HMAC-SHA256 of the body>" */
+#define NOTIFY_DELIVERY_HEADER   "X-Berth-Delivery"  /* the delivery's id, the same on retries */
+#define NOTIFY_EVENT_HEADER      "X-Berth-Event"     /* the outcome it is sent for */
 
 /* ---- delivery types ------------------------------------------------------- */
 
@@ -180,11 +208,16 @@ void notify_free(struct notify *n);
  * the writer those to delete: older than NOTIFY_OUTCOME_KEEP_MS, beyond
  * NOTIFY_OUTCOMES_MAX (the oldest), or undecodable (logged once). A store
  * that cannot be read is logged and Recovered starts from memory alone.
- * n NULL: nothing. */
+ * Then takes back the deliveries a stop handed over (see Handover above:
+ * one store_list and the deletes, on the caller's thread) and queues them
+ * ahead of any Event. n NULL: nothing. */
 void notify_start(struct notify *n, const struct store_guard *fence);
 /* Takes no more Events, waits up to NOTIFY_STOP_FLUSH_MS for the queues to
- * drain and the statuses and outcomes to be written, then drops what is
- * left (counted in metrics) and writes nothing more. n NULL: nothing. */
+ * drain and the statuses and outcomes to be written, then hands the
+ * deliveries left over to the store (see Handover above: on the caller's
+ * thread, under the fence of the term that ends), tells an attempt in
+ * flight to give up, drops the outcome writes left (counted in metrics) and
+ * writes nothing more. Stopping again does nothing more. n NULL: nothing. */
 void notify_stop(struct notify *n);
 
 /* The events_fn (events.h) berthd subscribes: userdata is the struct
@@ -198,8 +231,9 @@ void notify_event(const json_t *event, void *userdata);
 int notify_flush(struct notify *n, int64_t timeout_ms);
 
 /* Counters since notify_new (reads atomics; any pointer may be NULL):
- * deliveries sent, failed for good, dropped (a full queue, or left at
- * notify_stop), and queued now. */
+ * deliveries sent, failed for good, dropped (a full queue, not handed over
+ * at notify_stop, or expired or over a bound when taken back at
+ * notify_start), and queued now. */
 void notify_stats(const struct notify *n, uint64_t *sent, uint64_t *failed, uint64_t *dropped,
                   uint64_t *queued);
 /* The outcome memory since notify_new (any pointer may be NULL): outcome
@@ -207,3 +241,7 @@ void notify_stats(const struct notify *n, uint64_t *sent, uint64_t *failed, uint
  * failed write, or left at notify_stop), and outcomes remembered now. */
 void notify_outcome_stats(struct notify *n, uint64_t *written, uint64_t *dropped,
                           size_t *remembered);
+/* The handovers since notify_new (any pointer may be NULL): deliveries
+ * written to the store at notify_stop, and queued again from it at
+ * notify_start. */
+void notify_handover_stats(const struct notify *n, uint64_t *saved, uint64_t *restored);

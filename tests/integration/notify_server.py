@@ -4,7 +4,9 @@ port (written to --port-file), appends every request as one JSON line to
 --log: {"t": arrival time (s since the epoch), "path", "headers", "body"}.
 
 Replies by path: /fail-once/... answers 500 the first time that path is
-requested and 200 afterwards; /status/NNN always NNN; anything else 200.
+requested and 200 afterwards; /down-while/FLAG/... answers 503 while the
+file <--log>.FLAG exists (the receiver is down), 200 once it is removed;
+/status/NNN always NNN; anything else 200.
 """
 import argparse
 import os
@@ -29,6 +31,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.path.startswith("/fail-once/") and self.path not in seen:
                 seen.add(self.path)
                 code = 500
+            elif self.path.startswith("/down-while/"):
+                flag = self.path.split("/")[2]
+                if os.path.exists(self.log_file + "." + flag):
+                    code = 503
             elif self.path.startswith("/status/"):
                 code = int(self.path.split("/")[2])
             rec = {"t": t, "path": self.path, "code": code,

@@ -5,7 +5,9 @@
 # the next run of that name succeeding makes a Recovered one, also when
 # berthd was restarted in between (kill -9, and a clean stop: the failure is
 # remembered in the store) and, on etcd, when another replica took over as
-# leader in between (at the end, skipped without etcd); a receiver
+# leader in between (at the end, skipped without etcd); a delivery retrying
+# while the receiver is down when berthd gets SIGTERM is handed over in the
+# store and sent once, with the same delivery id, after the restart; a receiver
 # that answers 500 once gets one retry, with the same delivery id, about a
 # second later; an exec Notifier's program gets the delivery's JSON on its
 # standard input (and one outside --notifier-exec-dir is refused); 20
@@ -173,6 +175,73 @@ EOF
 }
 restart_case flip-kill kill9
 restart_case flip-stop stop
+
+# ---- a delivery retrying at a clean stop is handed over ---------------------
+# How many keys under notify-data/pending/ the store holds (the last row of
+# each key in the SQLite log is not a delete), berthd stopped.
+pending_keys() {
+  python3 - "$T/berth.db" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(db.execute("select count(*) from log l where key like '%/notify-data/pending/%' "
+                 "and deleted = 0 and rev = (select max(rev) from log where key = l.key)").fetchone()[0])
+EOF
+}
+# The receiver is down (503) while the flag file exists: the Failed
+# delivery is retrying when berthd gets SIGTERM; it is stored, then sent by
+# the restarted berthd once the receiver is up: exactly one 200, with the
+# id of the failed attempts, and nothing left in the store.
+touch "$REQ.handover"
+cat >"$T/handover.yaml" <<EOF
+apiVersion: berth/v1
+kind: Notifier
+metadata: {name: handover}
+spec:
+  selector: {matchLabels: {case: handover}}
+  on: [Failed]
+  type: webhook
+  webhook: {url: "http://127.0.0.1:$PORT/down-while/handover/hook", maxAttempts: 10}
+---
+apiVersion: berth/v1
+kind: Task
+metadata: {name: handover, labels: {case: handover}}
+spec: {image: busybox:latest, network: none, command: [sh, -c, 'exit 1']}
+EOF
+berth apply -f "$T/handover.yaml" >/dev/null
+berth wait task/handover --for=condition=Failed --timeout=60s >/dev/null || fail "handover did not fail"
+wait_until 20 '[ "$(nreqs /down-while/handover/)" -ge 2 ]' ||
+  fail "handover: no retries: $(reqs /down-while/handover/)"
+handed=$(grep -c 'notifications handed over count=' "$T/berthd.log" || true)
+stop_berthd
+[ "$(grep -c 'notifications handed over count=1 ' "$T/berthd.log")" -gt "$handed" ] ||
+  fail "handover: not handed over: $(grep notifications "$T/berthd.log" | tail -3)"
+[ "$(pending_keys)" = 1 ] || fail "handover: $(pending_keys) pending keys in the store, not 1"
+if reqs /down-while/handover/ | has -v '^503 '; then
+  fail "handover: a delivery got through: $(reqs /down-while/handover/)"
+fi
+rm "$REQ.handover"
+start_berthd --notifier-exec-dir "$T/exec"
+wait_until 20 'reqs /down-while/handover/ | has "^200 "' ||
+  fail "handover: not sent after the restart: $(reqs /down-while/handover/)"
+sleep 2 # a second one would have come by now
+python3 - "$REQ" <<'EOF' || fail "handover: $(reqs /down-while/handover/)"
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+rs = [r for r in rs if r["path"] == "/down-while/handover/hook"]
+codes = [r["code"] for r in rs]
+assert codes.count(200) == 1 and codes[-1] == 200 and set(codes[:-1]) == {503}, codes
+ids = {r["headers"]["x-berth-delivery"] for r in rs}
+assert len(ids) == 1, ids
+assert json.loads(rs[-1]["body"])["id"] in ids
+print(f"handed over: {len(codes) - 1} failed attempts, then one delivery, id {ids.pop()}")
+EOF
+has 'notifications handed over queued count=1 in_flight=' "$T/berthd.log" || fail "handover: not queued again"
+wait_until 5 '[ "$(nget handover status.delivered)" = 1 ]' || fail "handover status: $(nget handover status)"
+[ "$(nget handover status.lastDelivery.attempts)" -ge 3 ] || fail "handover attempts: $(nget handover status)"
+stop_berthd # berthd holds the database: read it stopped
+[ "$(pending_keys)" = 0 ] || fail "handover: $(pending_keys) pending keys left in the store"
+start_berthd --notifier-exec-dir "$T/exec"
+log "a delivery retrying at a clean stop was handed over: sent once after the restart"
 
 # ---- a 500 once: one retry, the same delivery ------------------------------
 cat >"$T/more.yaml" <<EOF

@@ -73,6 +73,8 @@ struct fixture {
         struct object_cache *cache;
         struct notify *notify;
         struct fake fake;
+        int64_t retry_base_ms; /* 0: 20 ms */
+        int64_t stop_ms;       /* the last store_pending's */
 };
 
 static int64_t put(struct fixture *f, const char *key, json_t *obj)
@@ -162,8 +164,8 @@ static int start_notify(struct fixture *f, size_t queue_max)
             .n_plugins = 1,
             .workers = 2,
             .queue_max = queue_max,
-            .retry_base_ms = 20,
-            .retry_max_ms = 100,
+            .retry_base_ms = f->retry_base_ms ? f->retry_base_ms : 20,
+            .retry_max_ms = f->retry_base_ms ? f->retry_base_ms : 100,
             .status_interval_ms = 50,
         };
         struct berth_error err = {0};
@@ -647,6 +649,294 @@ static void test_outcomes_fenced(void **state)
         assert_int_equal(written, 0);
 }
 
+/* ---- deliveries handed over at a stop --------------------------------------------- */
+
+static void hold(struct fixture *f, bool on)
+{
+        LOCK_SCOPE(&f->fake.lock);
+        f->fake.hold = on;
+        pthread_cond_broadcast(&f->fake.cond);
+}
+
+static void wait_holding(struct fixture *f)
+{
+        LOCK_SCOPE(&f->fake.lock);
+        while (f->fake.holding == 0)
+                pthread_cond_wait(&f->fake.cond, &f->fake.lock);
+}
+
+static void wait_attempts(struct fixture *f, int n)
+{
+        LOCK_SCOPE(&f->fake.lock);
+        while (f->fake.attempts < n)
+                pthread_cond_wait(&f->fake.cond, &f->fake.lock);
+}
+
+/* What the store holds under notify-data/pending/ (all of it: bad ones in
+ * ret->n_bad). Caller releases. */
+static size_t stored_pending(struct fixture *f, struct pending_load *ret)
+{
+        struct berth_error err = {0};
+
+        assert_int_equal(
+            pending_load_read(f->store, PREFIX, 100000, INT64_MAX / 2, time_now_ms(), ret, &err),
+            0);
+        return ret->n + ret->n_bad;
+}
+
+static size_t count_pending(struct fixture *f)
+{
+        struct pending_load l = {0};
+        size_t n = stored_pending(f, &l);
+
+        pending_load_release(&l);
+        return n;
+}
+
+/* A handed-over delivery of Notifier name (uid) as a stop would write it. */
+static void store_pending(struct fixture *f, const char *name, const char *uid, const char *id,
+                          int64_t queued_ms)
+{
+        struct delivery *d = calloc(1, sizeof(*d));
+        struct pending_delivery p = {.d = d};
+        struct berth_error err = {0};
+        size_t saved = 0;
+
+        assert_non_null(d);
+        (void)str_copy(d->id, sizeof(d->id), id);
+        (void)str_copy(d->outcome, sizeof(d->outcome), "Failed");
+        (void)str_copy(d->object_kind, sizeof(d->object_kind), "Task");
+        (void)str_copy(d->object_name, sizeof(d->object_name), "etl");
+        d->body = strdup("{\"kind\":\"Notification\",\"outcome\":\"Failed\"}");
+        d->len = strlen(d->body);
+        d->queued_ms = queued_ms;
+        d->attempts = 1;
+        (void)str_copy(p.ns, sizeof(p.ns), "default");
+        (void)str_copy(p.name, sizeof(p.name), name);
+        (void)str_copy(p.uid, sizeof(p.uid), uid);
+        f->stop_ms = f->stop_ms ? f->stop_ms + 1 : time_now_ms();
+        assert_int_equal(pending_save(f->store, PREFIX, &p, 1, f->stop_ms, NULL, &saved, &err), 0);
+        assert_int_equal(saved, 1);
+        pending_delivery_release(&p);
+}
+
+static void restart_with(struct fixture *f, size_t queue_max)
+{
+        notify_free(f->notify);
+        f->notify = NULL;
+        assert_int_equal(start_notify(f, queue_max), 0);
+        notify_start(f->notify, NULL);
+}
+
+/* A clean stop with one delivery in flight and two waiting: all three are
+ * stored, in order, the first marked in flight; the next start sends them
+ * again in that order with the same ids, and deletes them. */
+static void test_handover_restart(void **state)
+{
+        struct fixture *f = *state;
+        struct pending_load l = {0};
+        char ids[3][RANDOM_UID_LEN];
+        uint64_t saved = 0, restored = 0, dropped = 9;
+
+        put_notifier(f, "data", "n1", "data", "[\"Failed\"]");
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+        hold(f, true);
+        for (int i = 0; i < 3; i++)
+                send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        wait_holding(f);
+        notify_stop(f->notify); /* the flush times out: the fake holds */
+        assert_int_equal(stored_pending(f, &l), 3);
+        for (size_t i = 0; i < 3; i++) {
+                (void)str_copy(ids[i], sizeof(ids[i]), l.items[i].p.d->id);
+                assert_string_equal(l.items[i].p.name, "data");
+                assert_string_equal(l.items[i].p.uid, "n1");
+                assert_string_equal(l.items[i].p.d->outcome, "Failed");
+                assert_string_equal(l.items[i].p.d->object_name, "etl");
+                assert_true(l.items[i].p.d->queued_ms > 0);
+                assert_int_equal(l.items[i].p.d->attempts, i == 0 ? 1 : 0);
+                assert_int_equal(l.items[i].p.in_flight, i == 0);
+                assert_non_null(strstr(l.items[i].p.d->body, ids[i])); /* the payload's id */
+        }
+        pending_load_release(&l);
+        notify_handover_stats(f->notify, &saved, NULL);
+        assert_int_equal(saved, 3);
+        notify_stats(f->notify, NULL, NULL, &dropped, NULL);
+        assert_int_equal(dropped, 0);
+        /* The attempt in flight was that first one; it ends, uncounted. */
+        hold(f, false);
+        wait_attempts(f, 1);
+        assert_string_equal(f->fake.ids[0], ids[0]);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 1);
+
+        restart_with(f, 0);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 4);
+        for (int i = 0; i < 3; i++)
+                assert_string_equal(f->fake.ids[1 + i], ids[i]);
+        assert_int_equal(f->fake.attempt_no[1], 2); /* attempts carry over */
+        assert_int_equal(f->fake.attempt_no[2], 1);
+        assert_int_equal(count_pending(f), 0);
+        notify_handover_stats(f->notify, NULL, &restored);
+        assert_int_equal(restored, 3);
+        _cleanup_json_ json_t *st = notifier_status(f, "data");
+        assert_int_equal(json_path_int(st, "delivered", -1), 3);
+        assert_int_equal(json_path_int(st, "dropped", -1), 0);
+
+        /* A stop with nothing queued writes nothing; a second stop neither. */
+        notify_stop(f->notify);
+        notify_stop(f->notify);
+        assert_int_equal(count_pending(f), 0);
+}
+
+/* A delivery waiting for its retry at the stop is tried at once after the
+ * restart, as its next attempt, with the same id. */
+static void test_handover_retry_waiting(void **state)
+{
+        struct fixture *f = *state;
+
+        f->retry_base_ms = 60 * 60 * 1000;
+        restart_with(f, 0);
+        put_notifier(f, "data", "n1", "data", "[\"Failed\"]");
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+        f->fake.fail = 1;
+        f->fake.retry = true;
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        wait_attempts(f, 1);
+        notify_stop(f->notify);
+        assert_int_equal(count_pending(f), 1);
+        restart_with(f, 0);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 2);
+        assert_string_equal(f->fake.ids[1], f->fake.ids[0]);
+        assert_int_equal(f->fake.attempt_no[1], 2);
+        assert_int_equal(count_pending(f), 0);
+}
+
+/* At the start: an expired delivery is dropped and counted; those of a
+ * Notifier gone (deleted, or another of that name) are dropped; a value
+ * that does not decode is deleted; the rest is sent. Nothing is left. */
+static void test_handover_load_sorts_out(void **state)
+{
+        struct fixture *f = *state;
+        struct berth_error err = {0};
+        int64_t rev = 0;
+        uint64_t dropped = 0, restored = 0;
+
+        put_notifier(f, "data", "n1", "data", "[\"Failed\"]");
+        store_pending(f, "data", "n1", "00000000000000000000000000000001",
+                      time_now_ms() - NOTIFY_PENDING_KEEP_MS - 60000);
+        store_pending(f, "data", "n0", "00000000000000000000000000000002", time_now_ms());
+        store_pending(f, "nobody", "n5", "00000000000000000000000000000003", time_now_ms());
+        store_pending(f, "data", "n1", "00000000000000000000000000000004", time_now_ms());
+        const char *junk = PREFIX NOTIFY_PENDING_SEGMENT "default/data/000000000000001-000000";
+        assert_int_equal(
+            store_put(f->store, junk, "{\"id\":[]}", 9, STORE_ANY_REVISION, 0, &rev, &err), 0);
+        assert_int_equal(count_pending(f), 5);
+
+        notify_stop(f->notify);
+        restart_with(f, 0);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 1);
+        assert_string_equal(f->fake.ids[0], "00000000000000000000000000000004");
+        assert_int_equal(count_pending(f), 0);
+        notify_stats(f->notify, NULL, NULL, &dropped, NULL);
+        assert_int_equal(dropped, 1);
+        notify_handover_stats(f->notify, NULL, &restored);
+        assert_int_equal(restored, 1);
+        _cleanup_json_ json_t *st = notifier_status(f, "data");
+        assert_int_equal(json_path_int(st, "delivered", -1), 1);
+        assert_int_equal(json_path_int(st, "dropped", -1), 1);
+}
+
+/* More handed over than the queue holds: the rest is dropped, counted. */
+static void test_handover_queue_full(void **state)
+{
+        struct fixture *f = *state;
+        uint64_t dropped = 0;
+
+        put_notifier(f, "data", "n1", "data", "[\"Failed\"]");
+        store_pending(f, "data", "n1", "0000000000000000000000000000000a", time_now_ms());
+        store_pending(f, "data", "n1", "0000000000000000000000000000000b", time_now_ms());
+        store_pending(f, "data", "n1", "0000000000000000000000000000000c", time_now_ms());
+        notify_stop(f->notify);
+        restart_with(f, 2);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 2);
+        assert_string_equal(f->fake.ids[0], "0000000000000000000000000000000a");
+        assert_string_equal(f->fake.ids[1], "0000000000000000000000000000000b");
+        notify_stats(f->notify, NULL, NULL, &dropped, NULL);
+        assert_int_equal(dropped, 1);
+        assert_int_equal(count_pending(f), 0);
+}
+
+static int64_t move_leader(struct fixture *f)
+{
+        struct berth_error err = {0};
+        int64_t rev = 0;
+
+        assert_int_equal(
+            store_put(f->store, PREFIX "system/leader", "{}", 2, STORE_ANY_REVISION, 0, &rev, &err),
+            0);
+        return rev;
+}
+
+/* The fence moved before the stop (the new leader has it): nothing is
+ * written, what was queued is dropped and counted. */
+static void test_handover_fence_lost_at_stop(void **state)
+{
+        struct fixture *f = *state;
+        uint64_t dropped = 0, saved = 9;
+        const struct store_guard fence = {.key = PREFIX "system/leader",
+                                          .mod_revision = move_leader(f)};
+
+        notify_stop(f->notify);
+        notify_start(f->notify, &fence);
+        put_notifier(f, "data", "n1", "data", "[\"Failed\"]");
+        put_task(f, "etl", "t1", "data", "Failed", "Error");
+        hold(f, true);
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        send_event(f, "etl", "t1", "Failed", "Error: exit code 1");
+        wait_holding(f);
+        (void)move_leader(f);
+        notify_stop(f->notify);
+        hold(f, false);
+        assert_int_equal(count_pending(f), 0);
+        notify_stats(f->notify, NULL, NULL, &dropped, NULL);
+        assert_int_equal(dropped, 2);
+        notify_handover_stats(f->notify, &saved, NULL);
+        assert_int_equal(saved, 0);
+        double d = 0;
+        assert_int_equal(
+            metrics_find("berth_notifications_dropped_total{notifier=\"default/data\"}", &d), 0);
+        assert_true(d >= 2);
+}
+
+/* The fence moved before the start: what was handed over is left in the
+ * store for the leader, and not sent here; under a fence that holds (here:
+ * none) it is. */
+static void test_handover_fence_lost_at_start(void **state)
+{
+        struct fixture *f = *state;
+        const struct store_guard stale = {.key = PREFIX "system/leader",
+                                          .mod_revision = move_leader(f)};
+
+        put_notifier(f, "data", "n1", "data", "[\"Failed\"]");
+        store_pending(f, "data", "n1", "0000000000000000000000000000000a", time_now_ms());
+        store_pending(f, "data", "n1", "0000000000000000000000000000000b", time_now_ms());
+        (void)move_leader(f);
+        notify_stop(f->notify);
+        notify_start(f->notify, &stale);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 0);
+        assert_int_equal(count_pending(f), 2);
+        notify_stop(f->notify);
+        notify_start(f->notify, NULL);
+        assert_int_equal(notify_flush(f->notify, 5000), 0);
+        assert_int_equal(attempts(f), 2);
+        assert_int_equal(count_pending(f), 0);
+}
+
 static void test_config(void **state)
 {
         (void)state;
@@ -687,6 +977,12 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_outcomes_only_for_recovered, setup, teardown),
             cmocka_unit_test_setup_teardown(test_outcomes_load_and_bound, setup, teardown),
             cmocka_unit_test_setup_teardown(test_outcomes_fenced, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_handover_restart, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_handover_retry_waiting, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_handover_load_sorts_out, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_handover_queue_full, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_handover_fence_lost_at_stop, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_handover_fence_lost_at_start, setup, teardown),
             cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
