@@ -33,6 +33,11 @@ static struct metrics_family outcomes_dropped_total = METRICS_COUNTER_INIT(
     "Writes of the last outcome of a Task, Workflow or CronTask (for Recovered) to the store "
     "that were dropped: the writer's queue was full, the write failed, or berthd stopped "
     "leading first.");
+static struct metrics_family handovers_total = METRICS_COUNTER_INIT(
+    "berth_notifier_handovers_total",
+    "Notifier deliveries handed over through the store: saved when berthd stopped leading "
+    "with them queued, restored when it (or another replica) started.",
+    "direction");
 
 #define OUTCOME_BATCH 64 /* outcome writes in one store transaction */
 
@@ -1187,6 +1192,7 @@ static void handover_save(struct notify *n, const struct pending_delivery *p, si
         for (size_t i = 0; i < saved; i++)
                 in_flight += p[i].in_flight;
         atomic_fetch_add(&n->handed_over, saved);
+        metrics_counter_add(&handovers_total, (const char *const[]){"saved"}, (int64_t)saved);
         if (saved > 0)
                 log_info("notifications handed over count=%zu in_flight=%zu", saved, in_flight);
         if (r == 0)
@@ -1299,6 +1305,7 @@ static void handover_queue(struct notify *n, struct pending_load *l, json_t **ob
                 in_flight += it->p.in_flight;
         }
         atomic_fetch_add(&n->taken_over, restored);
+        metrics_counter_add(&handovers_total, (const char *const[]){"restored"}, (int64_t)restored);
         if (restored)
                 pthread_cond_broadcast(&n->work);
         if (l->n > 0)
@@ -1399,6 +1406,7 @@ int notify_new(const struct notify_config *cfg, struct notify **ret, struct bert
         (void)metrics_family_register(&dropped_total);
         (void)metrics_family_register(&outcomes_dropped_total);
         (void)metrics_family_register(&outcome_writes_total);
+        (void)metrics_family_register(&handovers_total);
         for (; n->n_started < n->n_workers; n->n_started++) {
                 r = pthread_create(&n->workers[n->n_started], NULL, worker_main, n);
                 if (r != 0) {

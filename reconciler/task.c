@@ -94,13 +94,16 @@ static int task_gone(struct reconcile_ctx *ctx, const char *ns, const char *name
 
         if (n < 0)
                 return berth_error_set(err, n, "cached containers of task %s/%s", ns, name);
-        _cleanup_free_ char *key = object_key(ctx->prefix, "tasks", ns, name);
-        if (!key)
-                return berth_error_set(err, -ENOMEM, "out of memory");
-        if (ctx->execs)
-                exec_runner_forget_key(ctx->execs, key);
-        for (size_t i = 0; i < ctx->n_plugin_executors; i++)
-                ctx->plugin_executors[i].ops->forget_key(ctx->plugin_executors[i].impl, key);
+        if (ctx->execs || ctx->n_plugin_executors > 0) {
+                _cleanup_free_ char *key = object_key(ctx->prefix, "tasks", ns, name);
+                if (!key)
+                        return berth_error_set(err, -ENOMEM, "out of memory");
+                if (ctx->execs)
+                        exec_runner_forget_key(ctx->execs, key);
+                for (size_t i = 0; i < ctx->n_plugin_executors; i++)
+                        ctx->plugin_executors[i].ops->forget_key(ctx->plugin_executors[i].impl,
+                                                                 key);
+        }
         for (int i = 0; i < n; i++) {
                 int r = docker_container_remove(ctx->docker, all[i].id, err);
                 if (r == -EBUSY) /* a removal is in progress already */

@@ -238,6 +238,8 @@ EOF
 has 'notifications handed over queued count=1 in_flight=' "$T/berthd.log" || fail "handover: not queued again"
 wait_until 5 '[ "$(nget handover status.delivered)" = 1 ]' || fail "handover status: $(nget handover status)"
 [ "$(nget handover status.lastDelivery.attempts)" -ge 3 ] || fail "handover attempts: $(nget handover status)"
+[ "$(metric "$T/berth.sock" 'berth_notifier_handovers_total{direction="restored"}')" = 1 ] ||
+  fail "handover metric: $(curl -sf --unix-socket "$T/berth.sock" http://localhost/metrics | grep handovers)"
 stop_berthd # berthd holds the database: read it stopped
 [ "$(pending_keys)" = 0 ] || fail "handover: $(pending_keys) pending keys left in the store"
 start_berthd --notifier-exec-dir "$T/exec"
