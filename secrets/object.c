@@ -73,7 +73,7 @@ static const char *same_as_current(const struct secrets_keyring *ring, const str
         char id[16];
         unsigned char *old = NULL;
         size_t old_len = 0;
-        struct place cur;
+        struct place cur = {0};
 
         /* Its place is the same: a replace never renames. */
         if (!s || secret_sealed_keyid(s, id) < 0 || !streq(id, secrets_keyring_active_id(ring)) ||
