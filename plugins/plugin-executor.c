@@ -35,12 +35,13 @@ struct run_entry {
         struct run_entry *next;      /* runner->entries */
         struct run_entry *next_work; /* runner->work */
         bool queued;                 /* in runner->work */
+        bool busy;                   /* the thread works on it (the lock let go) */
         bool forgotten;              /* out of the table: kill, forget, free */
         char uid[64];
         char key[EXEC_KEY_MAX];
         struct plugin_attempt a;
         char *task_json; /* the start still to make (STARTING) */
-        bool ask;        /* observe (and fetch the logs) */
+        bool ask;        /* observe */
         int signo;       /* a signal to send once it runs; 0: none */
 };
 
@@ -304,7 +305,10 @@ static void *runner_thread(void *arg)
                 e->queued = false;
                 char key[EXEC_KEY_MAX];
                 (void)str_copy(key, sizeof(key), e->key);
+                e->busy = true;
                 enum work_result w = work_on(r, e);
+                if (w != WORK_FREED)
+                        e->busy = false;
                 if (w != WORK_FREED && has_work(e))
                         queue_work(r, e);
                 if (w == WORK_CHANGED)
@@ -338,7 +342,7 @@ static bool evict_finished(struct executor_runner *r)
         struct run_entry *oldest = NULL;
 
         for (struct run_entry *e = r->entries; e; e = e->next)
-                if (!e->forgotten && !e->queued && is_finished(e->a.state) &&
+                if (!e->forgotten && !e->queued && !e->busy && is_finished(e->a.state) &&
                     (!oldest || e->a.finished_ms < oldest->a.finished_ms))
                         oldest = e;
         if (!oldest)
