@@ -70,8 +70,9 @@ struct berth_host {
          * berthd then calls observe for it on the plugin's thread (as it
          * does once right after start). Repeated calls
          * before that are coalesced. Any thread, never blocks. berthd does
-         * not poll: an attempt whose end is not told this way stays
-         * Running until its deadline or a restart of berthd (which asks). */
+         * not poll: an end not told this way is found only when the Task is
+         * reconciled for another reason (a resync, a deadline, a restart)
+         * and berthd's last answer for it is 5 minutes old. */
         void (*executor_changed)(const struct berth_host *host, const char *handle);
 };
 

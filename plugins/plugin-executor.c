@@ -40,9 +40,10 @@ struct run_entry {
         char uid[64];
         char key[EXEC_KEY_MAX];
         struct plugin_attempt a;
-        char *task_json; /* the start still to make (STARTING) */
-        bool ask;        /* observe */
-        int signo;       /* a signal to send once it runs; 0: none */
+        char *task_json;  /* the start still to make (STARTING) */
+        bool ask;         /* observe */
+        int64_t asked_ms; /* when observe last answered */
+        int signo;        /* a signal to send once it runs; 0: none */
 };
 
 /* A `berth logs` waiting for the plugin's logs call; freed by the last of
@@ -165,6 +166,7 @@ static void ask(struct executor_runner *r, struct run_entry *e, const char *hand
         pthread_mutex_lock(&r->lock);
         if (e->forgotten || !streq(e->a.handle, handle))
                 return;
+        e->asked_ms = r->now_ms();
         if (rc == 0 && state == BERTH_EXECUTOR_UNKNOWN) {
                 e->a.state = PLUGIN_ATTEMPT_LOST;
         } else if (rc == 0 && state == BERTH_EXECUTOR_ENDED) {
@@ -434,6 +436,14 @@ static int runner_observe(void *impl, const char *uid, struct plugin_attempt *re
         if (!e)
                 return -ENOENT;
         *ret = e->a;
+        /* A safety net for a lost executor_changed, not a poll: a running
+         * attempt is asked about again when its Task is reconciled (an
+         * event, the controller's resync) and the last answer is old. */
+        if (is_live(e->a.state) && e->a.handle[0] && !e->ask &&
+            r->now_ms() - e->asked_ms >= PLUGIN_RECHECK_MS) {
+                e->ask = true;
+                queue_work(r, e);
+        }
         return 0;
 }
 
@@ -537,6 +547,12 @@ bool plugin_handle_is_valid(const char *h)
                 if (h[n] <= ' ' || h[n] > '~')
                         return false;
         return n > 0 && n < PLUGIN_HANDLE_MAX;
+}
+
+void executor_runner_set_clock(struct executor_runner *r, int64_t (*now_ms)(void))
+{
+        LOCK_SCOPE(&r->lock);
+        r->now_ms = now_ms;
 }
 
 void executor_runner_changed(struct executor_runner *r, const char *handle)

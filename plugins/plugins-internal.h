@@ -10,6 +10,9 @@
 #define PLUGIN_RUNS_MAX     4096          /* Tasks with an attempt known, per executor plugin */
 #define PLUGIN_LOG_MAX      (1024 * 1024) /* bytes of output `berth logs` asks for: the tail */
 #define PLUGIN_LOGS_WAIT_MS 10000         /* how long it waits for the plugin's answer */
+/* A running attempt whose last observe is this old is asked again when its
+ * Task is reconciled: a lost executor_changed costs at most a resync. */
+#define PLUGIN_RECHECK_MS (5 * 60 * 1000)
 
 /* An executor plugin's runner: the plugin's thread, and the plugin_executor
  * the Task reconciler drives (executor_runner_ops, impl = the runner).
@@ -22,6 +25,8 @@ int executor_runner_new(const struct berth_executor_ops *ops, void *ctx, const c
 /* Stops the thread (a call into the plugin under way is waited for) and
  * forgets every attempt; the plugin's attempts go on. NULL ok. */
 void executor_runner_free(struct executor_runner *r);
+/* Tests: the clock (time_now_ms by default). */
+void executor_runner_set_clock(struct executor_runner *r, int64_t (*now_ms)(void));
 /* berth_host.executor_changed: the attempt of handle is asked about again
  * (coalesced); an unknown handle is ignored. Any thread. */
 void executor_runner_changed(struct executor_runner *r, const char *handle);

@@ -28,6 +28,7 @@ struct fake {
         const char *handle; /* start answers this handle instead */
         bool hold_start;    /* start waits until released */
         int told;           /* listener calls */
+        int observed;       /* observe calls */
         char last_key[64];
 };
 
@@ -67,6 +68,7 @@ static int fake_observe(void *ctx, const char *handle, int *state, int *exit_cod
         (void)ctx;
         int i = handle_index(handle);
         LOCK_SCOPE(&F.lock);
+        F.observed++;
         *state = i < 0 || F.forgotten[i] ? BERTH_EXECUTOR_UNKNOWN : F.state[i];
         *exit_code = i < 0 ? -1 : F.exit_code[i];
         return 0;
@@ -337,6 +339,48 @@ static void test_full_table(void **state)
         executor_runner_free(r);
 }
 
+static int64_t clock_ms;
+static int64_t fake_now(void)
+{
+        return clock_ms;
+}
+
+static void test_recheck_after_a_while(void **state)
+{
+        (void)state;
+        struct executor_runner *r = runner();
+        struct berth_error err = {0};
+        struct plugin_attempt a;
+
+        clock_ms = 1000000;
+        executor_runner_set_clock(r, fake_now);
+        assert_int_equal(ops->start(r, "/k/1", "u1", 1, task_json, &err), 0);
+        wait_told(1); /* started, and asked once */
+        assert_int_equal(F.observed, 1);
+        /* Reconciled soon after: the answer is fresh, nothing is asked. */
+        clock_ms += PLUGIN_RECHECK_MS - 1;
+        assert_int_equal(ops->observe(r, "u1", &a), 0);
+        assert_int_equal(a.state, PLUGIN_ATTEMPT_RUNNING);
+        /* It ended, but the plugin's executor_changed got lost: the next
+         * reconcile after the recheck time asks, and the Task hears. */
+        pthread_mutex_lock(&F.lock);
+        F.state[0] = BERTH_EXECUTOR_ENDED;
+        F.exit_code[0] = 7;
+        pthread_mutex_unlock(&F.lock);
+        clock_ms += 1;
+        assert_int_equal(ops->observe(r, "u1", &a), 0);
+        wait_told(2);
+        assert_int_equal(F.observed, 2);
+        assert_int_equal(ops->observe(r, "u1", &a), 0);
+        assert_int_equal(a.state, PLUGIN_ATTEMPT_ENDED);
+        assert_int_equal(a.exit_code, 7);
+        /* Ended attempts are not asked again. */
+        clock_ms += 2 * PLUGIN_RECHECK_MS;
+        assert_int_equal(ops->observe(r, "u1", &a), 0);
+        executor_runner_free(r);
+        assert_int_equal(F.observed, 2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -345,6 +389,7 @@ int main(void)
             cmocka_unit_test(test_signal_before_start_and_forget_live),
             cmocka_unit_test(test_adopt),
             cmocka_unit_test(test_full_table),
+            cmocka_unit_test(test_recheck_after_a_while),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
