@@ -339,6 +339,27 @@ static int check_devices(const struct policy_spec *policy, const json_t *spec, c
         return n;
 }
 
+/* A Policy with allowedExecutors: an executor other than docker must be in
+ * it. The number of errors appended, or -ENOMEM. */
+static int check_executor_allowed(const struct policy_spec *policy, const char *executor,
+                                  const char *parent, const json_t *positions,
+                                  struct field_errors *errs)
+{
+        if (!policy || !policy->executors_set || !executor || streq(executor, TASK_EXECUTOR_DOCKER))
+                return 0;
+        for (size_t i = 0; i < policy->n_allowed_executors; i++)
+                if (streq(policy->allowed_executors[i], executor))
+                        return 0;
+        _cleanup_free_ char *field = str_printf("%s.executor.type", parent);
+        if (!field)
+                return -ENOMEM;
+        return add_error(errs, positions, field,
+                         "executor %s is not allowed: Policy %s/default allows only docker%s "
+                         "(allowedExecutors)",
+                         executor, policy->ns ? policy->ns : "",
+                         policy->n_allowed_executors ? " and what it lists" : "");
+}
+
 int admission_check_spec(const struct admission_policy *p, const struct policy_spec *policy,
                          const json_t *spec, const char *parent, const json_t *positions,
                          struct field_errors *errs)
@@ -354,6 +375,10 @@ int admission_check_spec(const struct admission_policy *p, const struct policy_s
         if (!json_is_object(spec))
                 return 0;
         const char *executor = json_string_value(json_path(spec, "executor.type"));
+        r = check_executor_allowed(policy, executor, parent, positions, errs);
+        if (r < 0)
+                return r;
+        n += r;
         if (executor && streq(executor, TASK_EXECUTOR_DOCKER_EXEC) && !p->allow_docker_exec) {
                 _cleanup_free_ char *field = str_printf("%s.executor.type", parent);
                 if (!field)

@@ -996,6 +996,7 @@ bool field_errors_too_large(const struct field_errors *errs);
  * RBAC lets write policies may. */
 #define POLICY_NAME           "default"
 #define POLICY_HOST_PATHS_MAX 32
+#define POLICY_EXECUTORS_MAX  16
 
 /* A Policy spec, checked and defaulted; strings borrowed from its object,
  * nothing to release. */
@@ -1014,6 +1015,11 @@ struct policy_spec {
         bool host_paths_set;
         const char *allowed_host_paths[POLICY_HOST_PATHS_MAX]; /* absolute */
         size_t n_allowed_host_paths;
+        /* allowedExecutors: when set (even empty), Tasks may use no
+         * executor but docker and these (spec.executor.type) */
+        bool executors_set;
+        const char *allowed_executors[POLICY_EXECUTORS_MAX]; /* DNS-1123 labels */
+        size_t n_allowed_executors;
         bool require_run_as_non_root;
         bool require_read_only_root_filesystem;
 };

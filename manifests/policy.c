@@ -1,6 +1,7 @@
 /* policy.c: the Policy kind — how the container admission policy of one
  * namespace differs from berth's default: what it relaxes (allow*) and
- * what it tightens (require*) (docs/reference/policy.md).
+ * what it tightens (require*, allowedHostPaths, allowedExecutors)
+ * (docs/reference/policy.md).
  *
  * Only the Policy named POLICY_NAME counts in its namespace. It is access
  * control: whoever writes it decides what containers of the namespace may
@@ -19,6 +20,7 @@ static const char *const policy_fields[] = {
     "allowPrivilegeEscalation",
     "allowedCapabilities",
     "allowedHostPaths",
+    "allowedExecutors",
     "requireRunAsNonRoot",
     "requireReadOnlyRootFilesystem",
     NULL,
@@ -73,6 +75,42 @@ static void check_host_paths(struct check *c, const json_t *spec, struct policy_
         }
 }
 
+static void check_executors(struct check *c, const json_t *spec, struct policy_spec *out)
+{
+        _cleanup_free_ char *list_path = NULL;
+        _cleanup_json_ json_t *seen = NULL; /* type → first index */
+        const json_t *arr = check_list(c, spec, "spec", "allowedExecutors", &list_path, &seen);
+        size_t i;
+        json_t *item;
+
+        if (!arr)
+                return;
+        out->executors_set = true;
+        if (json_array_size(arr) > POLICY_EXECUTORS_MAX) {
+                check_error(c, list_path, "at most %d executors, found %zu", POLICY_EXECUTORS_MAX,
+                            json_array_size(arr));
+                return;
+        }
+        json_array_foreach(arr, i, item)
+        {
+                _cleanup_free_ char *path = check_index(c, list_path, i);
+                const char *s = json_string_value(item);
+
+                if (!path)
+                        return;
+                if (!s)
+                        check_error(c, path, "must be a string");
+                else if (!name_is_valid(s))
+                        check_error(
+                            c, path,
+                            "\"%s\" is not an executor type (a DNS-1123 label: docker-exec, "
+                            "an executor plugin's name)",
+                            s);
+                else if (check_unique(c, seen, s, i, list_path, path, NULL, "executor"))
+                        out->allowed_executors[out->n_allowed_executors++] = s;
+        }
+}
+
 /* Checks a Policy spec and, when ret_spec is not NULL, decodes it. */
 static void policy_check(struct check *c, const json_t *spec, void *ret_spec)
 {
@@ -84,6 +122,7 @@ static void policy_check(struct check *c, const json_t *spec, void *ret_spec)
                     check_bool(c, spec, "spec", policy_bools[i].field, false);
         out.allowed_capabilities = check_capabilities(c, spec, "spec", "allowedCapabilities");
         check_host_paths(c, spec, &out);
+        check_executors(c, spec, &out);
         if (ret_spec)
                 *(struct policy_spec *)ret_spec = out;
 }

@@ -500,6 +500,28 @@ static int act_start(struct task_run *run, const char *id, int attempt, struct b
         return ACT_PROGRESS;
 }
 
+/* The admission policy again, just before an attempt is made (a Task stored
+ * before its namespace's Policy, or past the API, is judged as it stands
+ * now): 0 when it may run; ACT_REPLAN with the create error set when
+ * refused (the Task fails, ContainerCreateFailed); -ENOMEM. */
+static int admit(struct task_run *run, struct berth_error *err)
+{
+        struct object_run *o = &run->o;
+        char refused[BERTH_ERROR_MESSAGE_MAX - 64];
+        int r = container_admit(o->ctx, o->ns, json_object_get(o->obj, "spec"), refused,
+                                sizeof(refused));
+
+        if (r == -ENOMEM)
+                return berth_error_set(err, r, "admission of %s: out of memory", o->key);
+        if (r == -EPERM) {
+                snprintf(run->create_error, sizeof(run->create_error),
+                         "refused by the admission policy: %s", refused);
+                run->has_create_error = true;
+                return ACT_REPLAN;
+        }
+        return 0;
+}
+
 static int act_create(struct task_run *run, int attempt, struct berth_error *err)
 {
         struct object_run *o = &run->o;
@@ -518,18 +540,9 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
 
         if (!cname)
                 return berth_error_set(err, -ENOMEM, "container of %s: out of memory", o->key);
-        char refused[BERTH_ERROR_MESSAGE_MAX - 64];
-        int r = container_admit(o->ctx, o->ns, json_object_get(o->obj, "spec"), refused,
-                                sizeof(refused));
-        if (r == -ENOMEM)
-                return berth_error_set(err, r, "container of %s: out of memory", o->key);
-        if (r == -EPERM) {
-                /* Stored before the policy was, or past the API: never created. */
-                snprintf(run->create_error, sizeof(run->create_error),
-                         "refused by the admission policy: %s", refused);
-                run->has_create_error = true;
-                return ACT_REPLAN;
-        }
+        int r = admit(run, err);
+        if (r != 0)
+                return r;
         struct container_secrets secrets = {0};
         r = container_secrets_resolve(o->ctx, o->ns, &run->spec, o->uid, NULL, &secrets,
                                       run->act_config_error, sizeof(run->act_config_error));
@@ -543,6 +556,7 @@ static int act_create(struct task_run *run, int attempt, struct berth_error *err
                 run->has_act_config_error = true;
                 return ACT_REPLAN;
         }
+        char refused[BERTH_ERROR_MESSAGE_MAX - 64];
         r = container_user_admit(o->ctx, &run->spec, body, refused, sizeof(refused), &e);
         if (r == -EPERM) {
                 /* The image runs as root: it will not change by waiting. */
@@ -869,6 +883,9 @@ static int exec_create(struct task_run *run, int attempt, struct berth_error *er
         if (!o->ctx->execs)
                 return create_refused(run, "ExecutorNotFound",
                                       "this berthd runs no docker-exec executor");
+        int r = admit(run, err);
+        if (r != 0)
+                return r;
         _cleanup_json_ json_t *cmd = json_array();
         if (!cmd)
                 return berth_error_set(err, -ENOMEM, "out of memory");
@@ -883,7 +900,7 @@ static int exec_create(struct task_run *run, int attempt, struct berth_error *er
         _cleanup_(exec_env_freep) char **owned = calloc(spec->n_env + 1, sizeof(*owned));
         if (!env || !owned)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        int r = exec_env(run, owned);
+        r = exec_env(run, owned);
         if (r == -ENOMEM)
                 return berth_error_set(err, r, "out of memory");
         if (r < 0) {
@@ -1056,10 +1073,13 @@ static int plugin_create(struct task_run *run, int attempt, struct berth_error *
                          run->spec.executor ? run->spec.executor : "");
                 return create_refused(run, "ExecutorNotFound", msg);
         }
+        int r = admit(run, err);
+        if (r != 0)
+                return r;
         _cleanup_free_ char *task_json = json_dumps(o->obj, JSON_COMPACT);
         if (!task_json)
                 return berth_error_set(err, -ENOMEM, "out of memory");
-        int r = x->ops->start(x->impl, o->key, o->uid, attempt, task_json, err);
+        r = x->ops->start(x->impl, o->key, o->uid, attempt, task_json, err);
         if (r < 0)
                 return r;
         run->made_attempt = attempt;

@@ -124,6 +124,58 @@ berth wait task/slow-one --for=condition=Succeeded --timeout=40s || fail "slow-o
 [ "$(jget slow-one .status.containerID)" = slow-1 ] || fail "slow-one's handle: $(jget slow-one .status.containerID)"
 log "slow plugin: ok"
 
+# ---- a Policy's allowedExecutors -------------------------------------------
+berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Policy
+metadata: {name: default, namespace: locked}
+spec: {allowedExecutors: []}
+---
+apiVersion: berth/v1
+kind: Policy
+metadata: {name: default, namespace: open}
+spec: {allowedExecutors: [proc-executor]}
+YAML
+out=$(berth apply -f - 2>&1 <<YAML
+apiVersion: berth/v1
+kind: Task
+metadata: {name: refused, namespace: locked}
+spec: {executor: {type: proc-executor}, command: ['true']}
+YAML
+) && fail "a proc-executor Task was admitted in namespace locked"
+echo "$out" | has "spec.executor.type: executor proc-executor is not allowed: Policy locked/default allows only docker (allowedExecutors)" ||
+  fail "refusal: $out"
+berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Task
+metadata: {name: allowed, namespace: open}
+spec: {executor: {type: proc-executor}, command: ['true']}
+YAML
+berth wait -n open task/allowed --for=condition=Succeeded --timeout=30s || fail "allowed did not succeed"
+# A Policy written after the Task, before its attempt: judged at the start too.
+berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Task
+metadata: {name: gate, namespace: late}
+spec: {image: busybox:latest, network: none, command: [sleep, '3']}
+---
+apiVersion: berth/v1
+kind: Task
+metadata: {name: after-gate, namespace: late}
+spec: {executor: {type: proc-executor}, command: ['true'], dependsOn: [gate]}
+YAML
+berth apply -f - >/dev/null <<YAML
+apiVersion: berth/v1
+kind: Policy
+metadata: {name: default, namespace: late}
+spec: {allowedExecutors: [docker-exec]}
+YAML
+berth wait -n late task/after-gate --for=condition=Failed --timeout=40s || fail "after-gate did not fail"
+berth get -n late task after-gate -o json | has "refused by the admission policy: spec.executor.type: executor proc-executor is not allowed" ||
+  fail "after-gate: $(berth get -n late task after-gate -o json)"
+berth delete -n open task/allowed >/dev/null
+log "allowedExecutors: ok"
+
 # ---- kill -9 of berthd: adopted, not lost ---------------------------------
 task proc-long "sleep 5; echo late; exit 5 # $MARK-long"
 task proc-short "sleep 1; exit 0 # $MARK-short"

@@ -451,6 +451,36 @@ static void test_policy_relaxes(void **state)
                        "Policy team-b/default does not allow it (allowHostPID)");
 }
 
+/* allowedExecutors narrows the executors a namespace's Tasks may use;
+ * docker is always allowed, and docker-exec still needs berthd's flag. */
+static void test_policy_executors(void **state)
+{
+        struct admission_policy p = {.allow_docker_exec = true};
+        struct policy_spec policy = {.ns = "team-a",
+                                     .executors_set = true,
+                                     .allowed_executors = {"proc-executor"},
+                                     .n_allowed_executors = 1};
+
+        (void)state;
+        assert_passes(task_in(&p, &policy, "\"executor\":{\"type\":\"proc-executor\"}"));
+        assert_passes(task_in(&p, &policy, "\"executor\":{\"type\":\"docker\"}"));
+        assert_refused(task_in(&p, &policy, "\"executor\":{\"type\":\"other\"}"),
+                       "spec.executor.type",
+                       "executor other is not allowed: Policy team-a/default allows only docker "
+                       "and what it lists (allowedExecutors)");
+        assert_refused(task_in(&p, &policy,
+                               "\"executor\":{\"type\":\"docker-exec\",\"container\":"
+                               "{\"name\":\"db\"}}"),
+                       "spec.executor.type", "executor docker-exec is not allowed");
+        /* an empty list: docker only; no list: any (berthd's flags aside) */
+        policy.n_allowed_executors = 0;
+        assert_refused(task_in(&p, &policy, "\"executor\":{\"type\":\"proc-executor\"}"),
+                       "spec.executor.type", "allows only docker (allowedExecutors)");
+        policy.executors_set = false;
+        assert_passes(task_in(&p, &policy, "\"executor\":{\"type\":\"proc-executor\"}"));
+        assert_passes(task_in(&p, NULL, "\"executor\":{\"type\":\"proc-executor\"}"));
+}
+
 /* A Policy narrows host paths to its allowedHostPaths, and never widens
  * berthd's --allow-host-path. */
 static void test_policy_host_paths(void **state)
@@ -670,6 +700,7 @@ int main(void)
             cmocka_unit_test(test_check_container),
             cmocka_unit_test(test_security_refused_by_default),
             cmocka_unit_test(test_every_refusal_reported),
+            cmocka_unit_test(test_policy_executors),
             cmocka_unit_test(test_default_capabilities),
             cmocka_unit_test(test_policy_relaxes),
             cmocka_unit_test(test_policy_host_paths),

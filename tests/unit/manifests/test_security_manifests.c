@@ -321,6 +321,7 @@ static void test_policy_decodes(void **state)
                                 "  allowHostPID: true\n"
                                 "  allowedCapabilities: [cap_net_admin, SYS_PTRACE]\n"
                                 "  allowedHostPaths: [/srv/team-a, /data]\n"
+                                "  allowedExecutors: [proc-executor]\n"
                                 "  requireRunAsNonRoot: true\n",
                     "p.yaml", &list);
         o = list.docs[0].object;
@@ -342,6 +343,9 @@ static void test_policy_decodes(void **state)
         assert_true(s.host_paths_set);
         assert_int_equal(s.n_allowed_host_paths, 2);
         assert_string_equal(s.allowed_host_paths[1], "/data");
+        assert_true(s.executors_set);
+        assert_int_equal(s.n_allowed_executors, 1);
+        assert_string_equal(s.allowed_executors[0], "proc-executor");
         assert_true(s.require_run_as_non_root);
         assert_false(s.require_read_only_root_filesystem);
 
@@ -354,6 +358,7 @@ static void test_policy_decodes(void **state)
         assert_null(json_path(o, "spec.allowedHostPaths"));
         assert_int_equal(policy_spec_decode(o, &s, &err), 0);
         assert_false(s.host_paths_set);
+        assert_false(s.executors_set);
         assert_int_equal(s.allowed_capabilities, 0);
         assert_false(s.require_run_as_non_root);
 }
@@ -384,6 +389,12 @@ static void test_policy_errors(void **state)
                 assert_invalid_as(b.data, "p.yaml",
                                   "p.yaml:7:3: spec.allowedHostPaths: at most 32 paths, found 33");
         }
+        assert_invalid_as(POLICY_HEAD "  allowedExecutors: [Bad_Name, x, x, 3]\n", "p.yaml",
+                          "p.yaml:7:22: spec.allowedExecutors[0]: \"Bad_Name\" is not an executor "
+                          "type (a DNS-1123 label: docker-exec, an executor plugin's name)\n"
+                          "p.yaml:7:35: spec.allowedExecutors[2]: duplicate executor x (first at "
+                          "spec.allowedExecutors[1])\n"
+                          "p.yaml:7:38: spec.allowedExecutors[3]: must be a string");
         assert_invalid_as("apiVersion: berth/v1\nkind: Policy\nmetadata: {name: default}\n",
                           "p.yaml", "p.yaml:1:1: spec: required");
 }
