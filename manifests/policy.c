@@ -43,51 +43,45 @@ static const struct {
      offsetof(struct policy_spec, require_read_only_root_filesystem)},
 };
 
-static void check_host_paths(struct check *c, const json_t *spec, struct policy_spec *out)
+/* Why a path of allowedHostPaths is refused, into why; false when it is not. */
+static bool host_path_refused(const char *s, char *why, size_t size)
 {
-        _cleanup_free_ char *list_path = NULL;
-        _cleanup_json_ json_t *seen = NULL; /* path → first index */
-        const json_t *arr = check_list(c, spec, "spec", "allowedHostPaths", &list_path, &seen);
-        size_t i;
-        json_t *item;
-
-        if (!arr)
-                return;
-        out->host_paths_set = true;
-        if (json_array_size(arr) > POLICY_HOST_PATHS_MAX) {
-                check_error(c, list_path, "at most %d paths, found %zu", POLICY_HOST_PATHS_MAX,
-                            json_array_size(arr));
-                return;
-        }
-        json_array_foreach(arr, i, item)
-        {
-                _cleanup_free_ char *path = check_index(c, list_path, i);
-                const char *s = json_string_value(item);
-
-                if (!path)
-                        return;
-                if (!s)
-                        check_error(c, path, "must be a string");
-                else if (s[0] != '/')
-                        check_error(c, path, "must be an absolute path");
-                else if (check_unique(c, seen, s, i, list_path, path, NULL, "path"))
-                        out->allowed_host_paths[out->n_allowed_host_paths++] = s;
-        }
+        if (s[0] == '/')
+                return false;
+        snprintf(why, size, "must be an absolute path");
+        return true;
 }
 
-static void check_executors(struct check *c, const json_t *spec, struct policy_spec *out)
+static bool executor_refused(const char *s, char *why, size_t size)
+{
+        if (name_is_valid(s))
+                return false;
+        snprintf(why, size,
+                 "\"%s\" is not an executor type (a DNS-1123 label: docker-exec, an executor "
+                 "plugin's name)",
+                 s);
+        return true;
+}
+
+/* A list of unique strings at spec.key (what: one entry's noun), at most
+ * max, each one refused() lets pass: into v[0..*n), *set when the list is
+ * there (even empty). Each refusal is reported on its entry. */
+static void check_string_set(struct check *c, const json_t *spec, const char *key, size_t max,
+                             const char *what, bool (*refused)(const char *, char *, size_t),
+                             bool *set, const char **v, size_t *n)
 {
         _cleanup_free_ char *list_path = NULL;
-        _cleanup_json_ json_t *seen = NULL; /* type → first index */
-        const json_t *arr = check_list(c, spec, "spec", "allowedExecutors", &list_path, &seen);
+        _cleanup_json_ json_t *seen = NULL; /* entry → first index */
+        const json_t *arr = check_list(c, spec, "spec", key, &list_path, &seen);
         size_t i;
         json_t *item;
+        char why[256];
 
         if (!arr)
                 return;
-        out->executors_set = true;
-        if (json_array_size(arr) > POLICY_EXECUTORS_MAX) {
-                check_error(c, list_path, "at most %d executors, found %zu", POLICY_EXECUTORS_MAX,
+        *set = true;
+        if (json_array_size(arr) > max) {
+                check_error(c, list_path, "at most %zu %ss, found %zu", max, what,
                             json_array_size(arr));
                 return;
         }
@@ -100,14 +94,10 @@ static void check_executors(struct check *c, const json_t *spec, struct policy_s
                         return;
                 if (!s)
                         check_error(c, path, "must be a string");
-                else if (!name_is_valid(s))
-                        check_error(
-                            c, path,
-                            "\"%s\" is not an executor type (a DNS-1123 label: docker-exec, "
-                            "an executor plugin's name)",
-                            s);
-                else if (check_unique(c, seen, s, i, list_path, path, NULL, "executor"))
-                        out->allowed_executors[out->n_allowed_executors++] = s;
+                else if (refused(s, why, sizeof(why)))
+                        check_error(c, path, "%s", why);
+                else if (check_unique(c, seen, s, i, list_path, path, NULL, what))
+                        v[(*n)++] = s;
         }
 }
 
@@ -121,8 +111,12 @@ static void policy_check(struct check *c, const json_t *spec, void *ret_spec)
                 *(bool *)((char *)&out + policy_bools[i].offset) =
                     check_bool(c, spec, "spec", policy_bools[i].field, false);
         out.allowed_capabilities = check_capabilities(c, spec, "spec", "allowedCapabilities");
-        check_host_paths(c, spec, &out);
-        check_executors(c, spec, &out);
+        check_string_set(c, spec, "allowedHostPaths", POLICY_HOST_PATHS_MAX, "path",
+                         host_path_refused, &out.host_paths_set, out.allowed_host_paths,
+                         &out.n_allowed_host_paths);
+        check_string_set(c, spec, "allowedExecutors", POLICY_EXECUTORS_MAX, "executor",
+                         executor_refused, &out.executors_set, out.allowed_executors,
+                         &out.n_allowed_executors);
         if (ret_spec)
                 *(struct policy_spec *)ret_spec = out;
 }

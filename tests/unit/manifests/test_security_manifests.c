@@ -389,6 +389,17 @@ static void test_policy_errors(void **state)
                 assert_invalid_as(b.data, "p.yaml",
                                   "p.yaml:7:3: spec.allowedHostPaths: at most 32 paths, found 33");
         }
+        {
+                _cleanup_buf_ struct buf b = {0};
+
+                buf_init(&b, 64 * 1024);
+                assert_int_equal(buf_append_str(&b, POLICY_HEAD "  allowedExecutors:\n"), 0);
+                for (int i = 0; i <= POLICY_EXECUTORS_MAX; i++)
+                        assert_int_equal(buf_printf(&b, "    - x%d\n", i), 0);
+                assert_invalid_as(
+                    b.data, "p.yaml",
+                    "p.yaml:7:3: spec.allowedExecutors: at most 16 executors, found 17");
+        }
         assert_invalid_as(POLICY_HEAD "  allowedExecutors: [Bad_Name, x, x, 3]\n", "p.yaml",
                           "p.yaml:7:22: spec.allowedExecutors[0]: \"Bad_Name\" is not an executor "
                           "type (a DNS-1123 label: docker-exec, an executor plugin's name)\n"
