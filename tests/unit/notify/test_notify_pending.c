@@ -13,6 +13,7 @@
 
 #include "notify-internal.h"
 #include "test-support.h"
+#include "tmp-store.h"
 
 #define PREFIX  "/berth/"
 #define HOUR_MS (60LL * 60 * 1000)
@@ -252,14 +253,9 @@ struct fixture {
 static int setup(void **state)
 {
         struct fixture *f = calloc(1, sizeof(*f));
-        struct berth_error err = {0};
-        char url[128];
 
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "/tmp/berth-pending-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(url, sizeof(url), "sqlite:%s/store.db", f->dir);
-        assert_int_equal(store_open(url, &f->store, &err), 0);
+        tmp_store_open("pending", f->dir, &f->store);
         *state = f;
         return 0;
 }
@@ -268,8 +264,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
 
-        store_free(f->store);
-        test_rm_tree(f->dir);
+        tmp_store_close(f->dir, f->store);
         free(f);
         return 0;
 }

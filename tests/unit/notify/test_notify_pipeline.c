@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "notify-internal.h"
 #include "test-support.h"
+#include "tmp-store.h"
 
 #define PREFIX "/berth/"
 
@@ -177,13 +178,9 @@ static int setup(void **state)
 {
         struct fixture *f = calloc(1, sizeof(*f));
         struct berth_error err = {0};
-        char url[128];
 
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "/tmp/berth-notify-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(url, sizeof(url), "sqlite:%s/store.db", f->dir);
-        assert_int_equal(store_open(url, &f->store, &err), 0);
+        tmp_store_open("notify", f->dir, &f->store);
         assert_int_equal(object_cache_new(f->store, PREFIX, NULL, NULL, &f->cache, &err), 0);
         assert_int_equal(object_cache_wait_synced(f->cache, 5000), 0);
         pthread_mutex_init(&f->fake.lock, NULL);
@@ -200,10 +197,9 @@ static int teardown(void **state)
 
         notify_free(f->notify);
         object_cache_free(f->cache);
-        store_free(f->store);
+        tmp_store_close(f->dir, f->store);
         pthread_cond_destroy(&f->fake.cond);
         pthread_mutex_destroy(&f->fake.lock);
-        test_rm_tree(f->dir);
         free(f);
         return 0;
 }
