@@ -137,6 +137,23 @@ trap cleanup EXIT
 
 berth() { "$BERTH" "$@"; }
 
+# build_example NAME: builds examples/plugins/NAME out of tree as a user
+# would — the plugin header installed from this build (cmake --install, its
+# plugin-dev component, into $T/prefix), then the example's own CMake
+# project against it. Prints the path of NAME.so.
+build_example() {
+  local src=$T/examples/$1 build=$T/examples/$1-build
+  [ -n "${BERTH_BUILD_DIR:-}" ] || fail "BERTH_BUILD_DIR is not set"
+  cmake --install "$BERTH_BUILD_DIR" --component plugin-dev --prefix "$T/prefix" >/dev/null ||
+    fail "cmake --install of the plugin header failed"
+  [ -f "$T/prefix/include/berth/berth-plugin.h" ] || fail "the plugin header was not installed"
+  mkdir -p "$src" && cp "$BERTH_SOURCE_DIR/examples/plugins/$1"/* "$src/"
+  cmake -S "$src" -B "$build" -DCMAKE_PREFIX_PATH="$T/prefix" >"$T/examples/$1.log" 2>&1 &&
+    cmake --build "$build" >>"$T/examples/$1.log" 2>&1 ||
+    fail "example $1 did not build: $(tail -20 "$T/examples/$1.log")"
+  echo "$build/$1.so"
+}
+
 # grep for pipelines: reads all its input. `cmd | grep -q` would exit at the
 # first match, and under pipefail cmd's SIGPIPE would then fail the check.
 has() { grep "$@" >/dev/null; }

@@ -7,13 +7,11 @@
 # the one that ended while berthd was down, are adopted with their exit
 # codes (no ContainerLost, no second attempt).
 source "$(dirname "$0")/lib.sh"
-command -v make >/dev/null && command -v cc >/dev/null || skip "make and cc are needed"
+command -v cmake >/dev/null && command -v cc >/dev/null || skip "cmake and cc are needed"
 [ "$(id -u)" = 0 ] || skip "the example runs commands as uid 65534: needs root"
 
 mkdir -p "$T/src" "$T/plugins"
-cp "$BERTH_SOURCE_DIR"/examples/plugins/proc-executor/* "$T/src/"
-make -s -C "$T/src" BERTH_SRC="$BERTH_SOURCE_DIR" >/dev/null || fail "the example did not build"
-cp "$T/src/proc-executor.so" "$T/plugins/"
+cp "$(build_example proc-executor)" "$T/plugins/"
 # slow-executor: its start takes 10 s (each attempt ends at once, exit 0);
 # old-abi: an executor built for ABI 1.0, which had no executors.
 cat >"$T/src/slow.c" <<'C'

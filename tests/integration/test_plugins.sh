@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
 # Plugins (docs/plugins.md) and the docker-exec executor: the example
-# notifier plugin builds out of tree with only the public ABI header, berthd
+# notifier plugin builds out of tree with its own CMake project against the
+# ABI header as `cmake --install` installs it, berthd
 # loads it from --plugin-dir and a Notifier of its type gets events; a plugin
 # of another ABI major and one whose init fails are refused with one log line
 # while berthd runs on; docker-exec Tasks run in a running container, report
 # exit codes, show output via `berth logs`, and a deadline kills the exec's
 # process tree.
 source "$(dirname "$0")/lib.sh"
-command -v make >/dev/null && command -v cc >/dev/null || skip "make and cc are needed"
+command -v cmake >/dev/null && command -v cc >/dev/null || skip "cmake and cc are needed"
 
 # ---- build: the example out of tree, and two plugins berthd must refuse ----
 mkdir -p "$T/src" "$T/plugins"
-cp "$BERTH_SOURCE_DIR"/examples/plugins/hello-notifier/* "$T/src/"
-make -s -C "$T/src" BERTH_SRC="$BERTH_SOURCE_DIR" >/dev/null || fail "the example did not build"
-cp "$T/src/hello-notifier.so" "$T/plugins/"
+cp "$(build_example hello-notifier)" "$T/plugins/"
 bad() { # bad NAME MAJOR INIT_RESULT: a notifier plugin built from inline C
   cat >"$T/src/$1.c" <<C
 #include "berth-plugin.h"

@@ -2,7 +2,7 @@
  * given, one JSON line each, to a file — the path in the Notifier's
  * spec.hello-notifier.file, else in the environment variable
  * HELLO_NOTIFIER_FILE of berthd. Built out of tree with only the public
- * header (see the Makefile); docs/plugins.md explains the ABI. */
+ * header (see CMakeLists.txt); docs/plugins.md explains the ABI. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

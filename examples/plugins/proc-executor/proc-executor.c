@@ -20,7 +20,7 @@
  *  - signal signals the command's process group, logs reads the tail of
  *    the output file, forget removes the attempt's files.
  *
- * Build: make BERTH_SRC=/path/to/berth (needs libjansson-dev).
+ * Build: see CMakeLists.txt (the installed berth-plugin.h and libjansson-dev).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
