@@ -30,6 +30,9 @@ struct pstore {
         void *handle;     /* the plugin's store */
         pthread_mutex_t lock;
         struct pwatch *watches; /* under lock: open, for free() */
+        /* plugin_store_ops, without list_page when the plugin has none
+         * (store_list_page then pages a full list) */
+        struct store_ops store_ops;
 };
 
 struct pwatch {
@@ -223,29 +226,8 @@ static int ps_list_page(struct store *base, const char *prefix, const char *afte
         collect_init(&col);
         int64_t at = 0;
         int32_t more = 0;
-        int r;
-        if (s->ops->list_page) {
-                r = s->ops->list_page(s->handle, prefix, after, revision, limit, &col.sink, &at,
-                                      &more, &c.st);
-        } else {
-                /* A plugin that does not page: the whole list at the revision,
-                 * then the page of it (each page costs a full list). */
-                r = s->ops->list(s->handle, prefix, revision, &col.sink, &at, &c.st);
-                if (r == 0) {
-                        size_t from = 0;
-                        while (after && from < col.kvs.n &&
-                               strcmp(col.kvs.items[from].key, after) <= 0)
-                                from++;
-                        size_t take = col.kvs.n - from < limit ? col.kvs.n - from : limit;
-                        for (size_t i = 0; i < from; i++)
-                                store_kv_release(&col.kvs.items[i]);
-                        for (size_t i = from + take; i < col.kvs.n; i++)
-                                store_kv_release(&col.kvs.items[i]);
-                        memmove(col.kvs.items, col.kvs.items + from, take * sizeof(*col.kvs.items));
-                        more = from + take < col.kvs.n;
-                        col.kvs.n = take;
-                }
-        }
+        int r = s->ops->list_page(s->handle, prefix, after, revision, limit, &col.sink, &at, &more,
+                                  &c.st);
         if (r != 0) {
                 collect_release(&col);
                 return list_failed(s, r, &c, prefix, revision, err);
@@ -589,8 +571,11 @@ static int ps_open(const char *url, void *userdata, struct store **ret, struct b
         s->ops = ops;
         s->name = p->desc->name;
         pthread_mutex_init(&s->lock, NULL);
+        s->store_ops = plugin_store_ops;
+        if (!ops->list_page)
+                s->store_ops.list_page = NULL;
         s->base = (struct store){
-            .ops = &plugin_store_ops,
+            .ops = &s->store_ops,
             .txn_ops_max = limits.txn_ops_max ? limits.txn_ops_max : DEFAULT_TXN_OPS,
             .txn_bytes_max =
                 limits.txn_bytes_max ? (size_t)limits.txn_bytes_max : DEFAULT_TXN_BYTES,

@@ -184,6 +184,28 @@ int store_list(struct store *s, const char *prefix, int64_t revision, struct sto
         return 0;
 }
 
+/* A backend that does not page: the whole list at the revision, then the
+ * page of it (each page costs a full list). kvs is sorted by key. */
+static int list_sliced(struct store *s, const char *prefix, const char *after, int64_t revision,
+                       size_t limit, struct store_kvs *kvs, bool *ret_more, struct berth_error *err)
+{
+        int r = s->ops->list(s, prefix, revision, kvs, err);
+        if (r < 0)
+                return r;
+        size_t from = 0;
+        while (after && from < kvs->n && strcmp(kvs->items[from].key, after) <= 0)
+                from++;
+        size_t take = kvs->n - from < limit ? kvs->n - from : limit;
+        for (size_t i = 0; i < from; i++)
+                store_kv_release(&kvs->items[i]);
+        for (size_t i = from + take; i < kvs->n; i++)
+                store_kv_release(&kvs->items[i]);
+        memmove(kvs->items, kvs->items + from, take * sizeof(*kvs->items));
+        *ret_more = from + take < kvs->n;
+        kvs->n = take;
+        return 0;
+}
+
 int store_list_page(struct store *s, const char *prefix, const char *after, int64_t revision,
                     size_t limit, struct store_kvs *ret, bool *ret_more, struct berth_error *err)
 {
@@ -198,14 +220,13 @@ int store_list_page(struct store *s, const char *prefix, const char *after, int6
         if (after && (strncmp(after, prefix, strlen(prefix)) != 0 || strlen(after) > STORE_KEY_MAX))
                 return berth_error_set(err, -EINVAL, "store: list %s: start key is not under it",
                                        prefix);
-        if (!s->ops->list_page)
-                return berth_error_set(err, -EOPNOTSUPP, "store: list %s: %s does not page", prefix,
-                                       s->ops->name);
         _cleanup_(store_kvs_release) struct store_kvs kvs = {0};
         bool more = false;
         int64_t start = metrics_now_ns();
         r = counted("list", start,
-                    s->ops->list_page(s, prefix, after, revision, limit, &kvs, &more, err));
+                    s->ops->list_page
+                        ? s->ops->list_page(s, prefix, after, revision, limit, &kvs, &more, err)
+                        : list_sliced(s, prefix, after, revision, limit, &kvs, &more, err));
         if (r < 0)
                 return r;
         r = kvs_inflate(&kvs, prefix, err);

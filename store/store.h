@@ -267,7 +267,8 @@ struct store_ops {
         int (*list)(struct store *s, const char *prefix, int64_t revision, struct store_kvs *ret,
                     struct berth_error *err);
         /* store_list_page: after NULL or a key under prefix; limit >= 1.
-         * NULL: the backend does not page (-EOPNOTSUPP). */
+         * NULL: the backend does not page; store_list_page lists all and
+         * returns the page of it. */
         int (*list_page)(struct store *s, const char *prefix, const char *after, int64_t revision,
                          size_t limit, struct store_kvs *ret, bool *ret_more,
                          struct berth_error *err);
