@@ -140,16 +140,28 @@ static void wait_flag(const bool *flag)
                 assert_int_equal(pthread_cond_timedwait(&F.cond, &F.lock, &until), 0);
 }
 
-static struct executor_runner *runner(void)
+/* The same executor without the optional logs and forget. */
+static const struct berth_executor_ops bare_ops = {
+    .start = fake_start,
+    .observe = fake_observe,
+    .signal = fake_signal,
+};
+
+static struct executor_runner *runner_of(const struct berth_executor_ops *ops)
 {
         struct executor_runner *r = NULL;
 
         memset(&F, 0, sizeof(F));
         pthread_mutex_init(&F.lock, NULL);
         pthread_cond_init(&F.cond, NULL);
-        assert_int_equal(executor_runner_new(&fake_ops, NULL, "fake", &r), 0);
+        assert_int_equal(executor_runner_new(ops, NULL, "fake", &r), 0);
         executor_runner_ops.listen(r, on_change, NULL);
         return r;
+}
+
+static struct executor_runner *runner(void)
+{
+        return runner_of(&fake_ops);
 }
 
 static const struct plugin_executor_ops *ops = &executor_runner_ops;
@@ -381,6 +393,31 @@ static void test_recheck_after_a_while(void **state)
         assert_int_equal(F.observed, 2);
 }
 
+/* A plugin without logs has none to show; without forget, forgetting is
+ * berthd's alone. */
+static void test_optional_ops(void **state)
+{
+        (void)state;
+        struct executor_runner *r = runner_of(&bare_ops);
+        struct berth_error err = {0};
+        char *out = NULL;
+        size_t len = 0;
+
+        assert_int_equal(ops->start(r, "/k/1", "u1", 1, task_json, &err), 0);
+        wait_told(1);
+        assert_int_equal(ops->logs(r, "u1", &out, &len), -ENOSYS);
+        assert_null(out);
+        ops->forget(r, "u1");
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        pthread_mutex_lock(&F.lock);
+        while (F.signals[0] != SIGKILL) /* it ran: killed, then dropped */
+                assert_int_equal(pthread_cond_timedwait(&F.cond, &F.lock, &until), 0);
+        pthread_mutex_unlock(&F.lock);
+        executor_runner_free(r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -390,6 +427,7 @@ int main(void)
             cmocka_unit_test(test_adopt),
             cmocka_unit_test(test_full_table),
             cmocka_unit_test(test_recheck_after_a_while),
+            cmocka_unit_test(test_optional_ops),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
